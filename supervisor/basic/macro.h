@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _noreturn_ __attribute__((noreturn))
+#define _unused_ __attribute__((unused))
+#define _warn_unused_result_ __attribute__((warn_unused_result))
+
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Hand ownership on: returns the value and clears the variable so its cleanup does nothing. */
+#define TAKE_PTR(p)                    \
+        ({                             \
+                typeof(p) _tp_ = (p);  \
+                (p) = NULL;            \
+                _tp_;                  \
+        })
+#define TAKE_FD(fd)                    \
+        ({                             \
+                int _tf_ = (fd);       \
+                (fd) = -EBADF;         \
+                _tf_;                  \
+        })
+
+static inline void freep(void *p) {
+        free(*(void **) p);
+}
+#define _cleanup_free_ _cleanup_(freep)
+
+static inline void closep(int *fd) {
+        if (*fd >= 0) {
+                int saved = errno;
+                (void) close(*fd);
+                errno = saved;
+        }
+}
+#define _cleanup_close_ _cleanup_(closep)
+
+static inline void fclosep(FILE **f) {
+        if (*f)
+                (void) fclose(*f);
+}
+#define _cleanup_fclose_ _cleanup_(fclosep)
+
+/* Defines funcp(type *p) that calls func(*p) when *p is not NULL, for _cleanup_(funcp). */
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)  \
+        static inline void func##p(type *p) {    \
+                if (*p)                          \
+                        (void) func(*p);         \
+        }
+
+#define streq(a, b) (strcmp((a), (b)) == 0)
+#define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)
+
+/* Like systemd's: for the "-errno" convention, never returns 0 by accident. */
+static inline int negative_errno(void) {
+        return errno > 0 ? -errno : -EIO;
+}

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+#include <getopt.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "log.h"
+#include "macro.h"
+#include "string-util.h"
+#include "unit-set.h"
+
+#define EXIT_USAGE 2
+
+static void help(void) {
+        printf("Usage: supctl [OPTIONS] COMMAND ...\n"
+               "\n"
+               "Commands:\n"
+               "  validate [--json] [--print] FILE|DIR...\n"
+               "                   Check unit files offline, as one set (like supd's units\n"
+               "                   directory). Exit 0 if all are valid, 1 otherwise.\n"
+               "                   --json   machine-readable result on stdout\n"
+               "                   --print  print each unit's canonical form (defaults filled\n"
+               "                            in, paths resolved) as JSON on stdout, if all\n"
+               "                            are valid\n"
+               "\n"
+               "Options:\n"
+               "  -h --help        Show this help\n"
+               "     --version     Show the version\n");
+}
+
+static int verb_validate(int argc, char **argv) {
+        static const struct option options[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "print", no_argument, NULL, 'p' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        _cleanup_(unit_set_freep) UnitSet *set = NULL;
+        Diagnostics diags = {};
+        bool json = false, print = false;
+        int c, r;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'j':
+                        json = true;
+                        break;
+                case 'p':
+                        print = true;
+                        break;
+                case 'h':
+                        help();
+                        return EXIT_SUCCESS;
+                default:
+                        return EXIT_USAGE;
+                }
+        if (optind >= argc) {
+                log_error("validate: expected at least one FILE or DIR");
+                return EXIT_USAGE;
+        }
+
+        r = unit_set_load(argv + optind, UNIT_PARSE_CHECK_SOURCES, &diags, &set);
+
+        if (json) {
+                json_t *units = json_array(), *out;
+                for (size_t i = 0; i < set->n_units; i++) {
+                        char hash[65];
+                        if (unit_spec_hash(set->units[i], hash) < 0)
+                                hash[0] = 0;
+                        json_t *o = json_pack("{s:s, s:s, s:s}", "name", set->units[i]->name, "file",
+                                              set->units[i]->source_file, "hash", hash);
+                        if (print && r == 0)
+                                json_object_set_new(o, "spec", unit_spec_to_json(set->units[i]));
+                        json_array_append_new(units, o);
+                }
+                out = json_pack("{s:b, s:o, s:o}", "valid", r == 0, "units", units, "errors",
+                                diagnostics_to_json(&diags));
+                json_dumpf(out, stdout, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
+                fputc('\n', stdout);
+                json_decref(out);
+        } else {
+                diagnostics_print(&diags, stderr);
+                /* Only a valid set is printed: a script reading the output must not act on half of one. */
+                if (print && r == 0)
+                        for (size_t i = 0; i < set->n_units; i++) {
+                                json_t *o = unit_spec_to_json(set->units[i]);
+                                json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
+                                fputc('\n', stdout);
+                                json_decref(o);
+                        }
+                if (r == 0 && !print)
+                        printf("%zu unit%s valid\n", set->n_units, set->n_units == 1 ? "" : "s");
+                else if (r != 0)
+                        fprintf(stderr, "%zu error%s in %zu file%s\n", diagnostics_count(&diags),
+                                diagnostics_count(&diags) == 1 ? "" : "s", set->n_files, set->n_files == 1 ? "" : "s");
+        }
+        diagnostics_done(&diags);
+        return r == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+int main(int argc, char **argv) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                {},
+        };
+        int c;
+
+        log_set_program("supctl");
+        /* Options before the verb only; the verb parses its own. */
+        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return EXIT_SUCCESS;
+                case 'V':
+                        printf("supctl %s\n", SUP_VERSION);
+                        return EXIT_SUCCESS;
+                default:
+                        return EXIT_USAGE;
+                }
+        if (optind >= argc) {
+                help();
+                return EXIT_USAGE;
+        }
+        if (streq(argv[optind], "validate"))
+                return verb_validate(argc - optind, argv + optind);
+
+        log_error("unknown command \"%s\"; see supctl --help", argv[optind]);
+        return EXIT_USAGE;
+}

@@ -1,0 +1,884 @@
+/* SPDX-License-Identifier: MIT */
+#include "unit-parse.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "alloc.h"
+#include "fileio.h"
+#include "path-util.h"
+#include "string-util.h"
+#include "unit-value.h"
+#include "unit-walk.h"
+#include "yaml-tree.h"
+
+/* ---- name, description, isolation ---- */
+
+static void parse_name(Ctx *c, const YNode *n, void *data) {
+        UnitRef r = {};
+        if (!get_unit_ref(c, n, &r))
+                return;
+        free(c->u->name);
+        c->u->name = r.name;
+        source_pos_done(&c->u->name_pos);
+        c->u->name_pos = r.pos;
+}
+
+static void parse_description(Ctx *c, const YNode *n, void *data) {
+        const char *s = get_string(c, n, "a string");
+        if (s) {
+                free(c->u->description);
+                c->u->description = xstrdup(s);
+        }
+}
+
+static void parse_isolation(Ctx *c, const YNode *n, void *data) {
+        int v = GET_ENUM(c, n, isolation, _ISOLATION_MAX);
+        if (v >= 0)
+                c->u->isolation = (Isolation) v;
+}
+
+/* ---- image ---- */
+
+static void set_layer(Ctx *c, const YNode *n, Layer *l, LayerType type) {
+        static const mode_t want[_LAYER_TYPE_MAX] = {
+                [LAYER_DIR] = S_IFDIR,
+                [LAYER_TAR] = S_IFREG,
+                [LAYER_OCI] = S_IFDIR,
+        };
+        char *path = get_host_path(c, n);
+        unsigned before = c->errors;
+
+        if (!path)
+                return;
+        free(l->path);
+        l->path = path;
+        l->type = type;
+        check_source(c, n, "layer source", path, want[type]);
+        if (type == LAYER_OCI && (c->flags & UNIT_PARSE_CHECK_SOURCES) && c->errors == before) {
+                _cleanup_free_ char *marker = path_join(path, "oci-layout");
+                if (access(marker, F_OK) < 0)
+                        error_at(c, n, "layer source %s is not an OCI image layout (it has no oci-layout file)", path);
+        }
+}
+
+static void parse_layer_dir(Ctx *c, const YNode *n, void *data) {
+        set_layer(c, n, data, LAYER_DIR);
+}
+
+static void parse_layer_tar(Ctx *c, const YNode *n, void *data) {
+        set_layer(c, n, data, LAYER_TAR);
+}
+
+static void parse_layer_oci(Ctx *c, const YNode *n, void *data) {
+        set_layer(c, n, data, LAYER_OCI);
+}
+
+static void layer_item(Ctx *c, const YNode *item, size_t i, void *data) {
+        static const Field fields[] = {
+                { "dir", parse_layer_dir, 0, false },
+                { "tar", parse_layer_tar, 0, false },
+                { "oci", parse_layer_oci, 0, false },
+                {},
+        };
+        const YPair *seen[ELEMENTSOF(fields)];
+        const YPair *first = NULL;
+        Layer *l = &c->u->layers[i];
+
+        if (!parse_mapping(c, item, fields, l, seen, "a layer: {dir: PATH}, {tar: PATH} or {oci: PATH}"))
+                return;
+        for (size_t f = 0; fields[f].key; f++) {
+                if (!seen[f])
+                        continue;
+                if (first) {
+                        size_t old = path_push_key(c, fields[f].key);
+                        error_at(c, seen[f]->key, "a layer has exactly one source, found both \"%s\" and \"%s\"",
+                                 first->key->value, seen[f]->key->value);
+                        path_pop(c, old);
+                } else
+                        first = seen[f];
+        }
+        if (!first && item->n_pairs == 0)
+                error_at(c, item, "expected a layer: {dir: PATH}, {tar: PATH} or {oci: PATH}, found an empty mapping");
+}
+
+static void parse_layers(Ctx *c, const YNode *n, void *data) {
+        UnitSpec *u = c->u;
+
+        if (n->type == YNODE_SEQUENCE && n->n_items >= 1 && n->n_items <= UNIT_LAYERS_MAX) {
+                u->layers = xnew0(Layer, n->n_items);
+                u->n_layers = n->n_items;
+        }
+        parse_list(c, n, 1, UNIT_LAYERS_MAX, "a list of layers, bottom first", layer_item, NULL);
+}
+
+static void parse_image(Ctx *c, const YNode *n, void *data) {
+        static const Field fields[] = {
+                { "layers", parse_layers, 0, true },
+                {},
+        };
+        const YPair *seen[ELEMENTSOF(fields)];
+        parse_mapping(c, n, fields, c->u, seen, "a mapping with \"layers\"");
+}
+
+/* ---- the process ---- */
+
+
+typedef struct EnvEntry {
+        const YNode *key;
+        char *assignment;
+} EnvEntry;
+
+static int env_entry_compare(const void *a, const void *b) {
+        const EnvEntry *x = a, *y = b;
+        int r = strcmp(x->key->value, y->key->value);
+        if (r != 0)
+                return r;
+        return x->key->line != y->key->line ? (x->key->line < y->key->line ? -1 : 1)
+                                            : (x->key->column < y->key->column ? -1 : 1);
+}
+
+static void parse_env(Ctx *c, const YNode *n, void *data) {
+        UnitSpec *u = c->u;
+        EnvEntry *entries = NULL;
+        size_t n_entries = 0;
+
+        if (n->type != YNODE_MAPPING) {
+                error_expected(c, n, "a mapping of variable names to values", NULL);
+                return;
+        }
+        for (size_t i = 0; i < n->n_pairs; i++) {
+                const YNode *key = n->pairs[i].key;
+                const char *name = get_string(c, key, "a variable name");
+                const char *value;
+                size_t old;
+
+                if (!name)
+                        continue;
+                old = path_push_key(c, name);
+                if (!env_name_is_valid(name)) {
+                        error_expected(c, key, "a variable name of letters, digits and _, not starting with a digit",
+                                       NULL);
+                        path_pop(c, old);
+                        continue;
+                }
+                value = get_string(c, n->pairs[i].value, "a string");
+                path_pop(c, old);
+                if (!value)
+                        continue;
+                EnvEntry *e = ARRAY_APPEND(entries, n_entries);
+                e->key = key;
+                e->assignment = xasprintf("%s=%s", name, value);
+        }
+        /* Sorted by name: the canonical order, and duplicates end up next to each other. */
+        if (n_entries > 0) /* qsort(NULL, 0, ...) is undefined */
+                qsort(entries, n_entries, sizeof(EnvEntry), env_entry_compare);
+        for (size_t i = 0; i < n_entries; i++) {
+                if (i > 0 && streq(entries[i].key->value, entries[i - 1].key->value)) {
+                        size_t old = path_push_key(c, entries[i].key->value);
+                        error_at(c, entries[i].key, "duplicate key \"%s\"; it is first set at line %u, column %u",
+                                 entries[i].key->value, entries[i - 1].key->line, entries[i - 1].key->column);
+                        path_pop(c, old);
+                        free(entries[i].assignment);
+                        continue;
+                }
+                strv_push(&u->env, entries[i].assignment);
+        }
+        free(entries);
+}
+
+static void parse_user(Ctx *c, const YNode *n, void *data) {
+        const char *expected = "a user: uid, uid:gid, name or name:group";
+        uint64_t v;
+        const char *s;
+
+        if (n->type == YNODE_SCALAR && !n->quoted && parse_decimal(n->value, UINT32_MAX - 1, &v) == 0)
+                s = n->value;
+        else
+                s = get_string(c, n, expected);
+        if (!s)
+                return;
+        if (!user_is_valid(s)) {
+                error_expected(c, n, expected, NULL);
+                return;
+        }
+        free(c->u->user);
+        c->u->user = xstrdup(s);
+}
+
+static void parse_working_dir(Ctx *c, const YNode *n, void *data) {
+        char *p = get_container_path(c, n);
+        if (p) {
+                free(c->u->working_dir);
+                c->u->working_dir = p;
+        }
+}
+
+static void parse_hostname(Ctx *c, const YNode *n, void *data) {
+        const char *s = get_string(c, n, "a host name");
+
+        if (!s)
+                return;
+        if (!hostname_is_valid(s)) {
+                error_expected(c, n, "a host name (labels of letters, digits and inner -, separated by dots, at "
+                                     "most 64 characters)", NULL);
+                return;
+        }
+        free(c->u->hostname);
+        c->u->hostname = xstrdup(s);
+}
+
+/* ---- network ---- */
+
+static void parse_network(Ctx *c, const YNode *n, void *data) {
+        int v = GET_ENUM(c, n, network_mode, _NETWORK_MODE_MAX);
+        c->u->network_explicit = true;
+        if (v >= 0)
+                c->u->network = (NetworkMode) v;
+}
+
+static void port_item(Ctx *c, const YNode *item, size_t i, void *data) {
+        const char *expected = "a port: [ip:]host:container[/tcp|udp]";
+        const char *reason = NULL, *s;
+        UnitSpec *u = c->u;
+        PortSpec p;
+
+        if (item->type == YNODE_SCALAR && !item->quoted && plain_kind(item) && streq(plain_kind(item), "integer") &&
+            strchr(item->value, ':')) {
+                error_expected(c, item, expected,
+                               "unquoted, YAML 1.1 reads host:container with a container port below 60 as a base-60 "
+                               "number: quote it");
+                return;
+        }
+        s = get_string(c, item, expected);
+        if (!s)
+                return;
+        if (parse_port_spec(s, &p, &reason) < 0) {
+                error_expected(c, item, expected, reason);
+                return;
+        }
+        for (size_t k = 0; k < u->n_ports; k++)
+                if (port_spec_conflicts(&u->ports[k], &p)) {
+                        _cleanup_free_ char *a = format_port(&p), *b = format_port(&u->ports[k]);
+                        error_at(c, item, "%s claims the same host port as %s (%s)", a, u->ports[k].pos.path, b);
+                        return;
+                }
+        p.pos = here(c, item);
+        *ARRAY_APPEND(u->ports, u->n_ports) = p;
+}
+
+static void parse_ports(Ctx *c, const YNode *n, void *data) {
+        parse_list(c, n, 0, 1024, "a list of ports", port_item, NULL);
+}
+
+/* ---- resources ---- */
+
+static void parse_memory(Ctx *c, const YNode *n, void *data) {
+        uint64_t v;
+
+        if (!get_size(c, n, &v))
+                return;
+        if (v < UNIT_MEMORY_MIN) {
+                error_at(c, n, "a memory limit of %llu bytes is below the minimum of 4M", (unsigned long long) v);
+                return;
+        }
+        c->u->resources.memory = v;
+}
+
+static void parse_cpus_field(Ctx *c, const YNode *n, void *data) {
+        const char *expected = "a number of CPUs like 0.5 or 2";
+        const char *reason = NULL;
+        uint32_t v;
+
+        if (n->type != YNODE_SCALAR || n->quoted || scalar_has_nul(n)) {
+                error_expected(c, n, expected, n->quoted ? "a quoted value is a string: remove the quotes" : NULL);
+                return;
+        }
+        if (parse_cpus(n->value, &v, &reason) < 0) {
+                error_expected(c, n, expected, reason);
+                return;
+        }
+        c->u->resources.cpus_milli = v;
+}
+
+static void parse_pids(Ctx *c, const YNode *n, void *data) {
+        uint64_t v;
+        if (get_uint(c, n, 1, UNIT_PIDS_MAX, &v))
+                c->u->resources.pids = v;
+}
+
+static void parse_io_weight(Ctx *c, const YNode *n, void *data) {
+        uint64_t v;
+        if (get_uint(c, n, 1, 10000, &v))
+                c->u->resources.io_weight = (uint32_t) v;
+}
+
+static void parse_resources(Ctx *c, const YNode *n, void *data) {
+        static const Field fields[] = {
+                { "memory", parse_memory, 0, false },
+                { "cpus", parse_cpus_field, 0, false },
+                { "pids", parse_pids, 0, false },
+                { "io_weight", parse_io_weight, 0, false },
+                {},
+        };
+        const YPair *seen[ELEMENTSOF(fields)];
+        parse_mapping(c, n, fields, c->u, seen, "a mapping of resource limits");
+}
+
+/* ---- mounts ---- */
+
+static void parse_mount_type(Ctx *c, const YNode *n, void *data) {
+        MountSpec *m = data;
+        int v = GET_ENUM(c, n, mount_type, _MOUNT_TYPE_MAX);
+        m->type = v >= 0 ? (MountType) v : _MOUNT_TYPE_INVALID;
+}
+
+static void parse_mount_source(Ctx *c, const YNode *n, void *data) {
+        MountSpec *m = data;
+        char *p = get_host_path(c, n);
+        if (p) {
+                free(m->source);
+                m->source = p;
+        }
+}
+
+static void parse_mount_target(Ctx *c, const YNode *n, void *data) {
+        MountSpec *m = data;
+        char *p = get_container_path(c, n);
+        if (p) {
+                free(m->target);
+                m->target = p;
+        }
+}
+
+
+static void parse_mount_size(Ctx *c, const YNode *n, void *data) {
+        MountSpec *m = data;
+        (void) get_size(c, n, &m->size);
+}
+
+static void parse_mount_mode(Ctx *c, const YNode *n, void *data) {
+        const char *expected = "an octal mode as a quoted string, like \"1777\" or \"0755\"";
+        MountSpec *m = data;
+
+        if (n->type != YNODE_SCALAR || !n->quoted || scalar_has_nul(n) || parse_mode(n->value, &m->mode) < 0)
+                error_expected(c, n, expected,
+                               n->type == YNODE_SCALAR && !n->quoted
+                                       ? "unquoted, YAML 1.1 reads 0755 as octal and YAML 1.2 as decimal: quote it"
+                                       : NULL);
+}
+
+static bool target_is_forbidden(const char *t) {
+        /* The runtime builds these itself; a mount over them would undo masking and read-only
+         * protection. /dev/shm and friends below /dev are fine. */
+        return streq(t, "/") || streq(t, "/dev") || path_startswith_dir(t, "/proc") || path_startswith_dir(t, "/sys");
+}
+
+static void mount_item(Ctx *c, const YNode *item, size_t i, void *data) {
+        static const Field fields[] = {
+                { "type", parse_mount_type, 0, true },
+                { "source", parse_mount_source, 0, false },
+                { "target", parse_mount_target, 0, true },
+                { "read_only", field_bool, offsetof(MountSpec, read_only), false },
+                { "size", parse_mount_size, 0, false },
+                { "mode", parse_mount_mode, 0, false },
+                {},
+        };
+        static const char *const only_bind[] = { "source", "read_only", NULL };
+        static const char *const only_tmpfs[] = { "size", "mode", NULL };
+        const YPair *seen[ELEMENTSOF(fields)];
+        UnitSpec *u = c->u;
+        MountSpec *m = &u->mounts[i];
+        const YPair *p;
+
+        m->type = _MOUNT_TYPE_INVALID;
+        m->mode = 01777;
+        if (!parse_mapping(c, item, fields, m, seen, "a mount: {type: bind, source, target} or {type: tmpfs, target}"))
+                return;
+
+        if (m->type == MOUNT_BIND || m->type == MOUNT_TMPFS) {
+                const char *const *wrong = m->type == MOUNT_BIND ? only_tmpfs : only_bind;
+                for (const char *const *k = wrong; *k; k++)
+                        if ((p = field_seen(fields, seen, *k))) {
+                                size_t old = path_push_key(c, *k);
+                                error_at(c, p->key, "\"%s\" is only valid for %s mounts", *k,
+                                         m->type == MOUNT_BIND ? "tmpfs" : "bind");
+                                path_pop(c, old);
+                        }
+                if (m->type == MOUNT_BIND && !field_seen(fields, seen, "source"))
+                        error_at(c, item, "missing required key \"source\" (the host path to bind)");
+                if (m->type == MOUNT_BIND && m->source)
+                        check_source(c, field_seen(fields, seen, "source")->value, "bind mount source", m->source, 0);
+        }
+        if (m->target) {
+                size_t old = path_push_key(c, "target");
+                p = field_seen(fields, seen, "target");
+                if (target_is_forbidden(m->target))
+                        error_at(c, p->value, "cannot mount over %s: the runtime sets it up", m->target);
+                for (size_t k = 0; k < i; k++)
+                        if (u->mounts[k].target && streq(u->mounts[k].target, m->target))
+                                error_at(c, p->value, "%s is already the target of mounts[%zu]", m->target, k);
+                path_pop(c, old);
+        }
+}
+
+static void parse_mounts(Ctx *c, const YNode *n, void *data) {
+        UnitSpec *u = c->u;
+
+        if (n->type == YNODE_SEQUENCE && n->n_items <= 256) {
+                u->mounts = xnew0(MountSpec, n->n_items);
+                u->n_mounts = n->n_items;
+        }
+        parse_list(c, n, 0, 256, "a list of mounts", mount_item, NULL);
+}
+
+/* ---- security ---- */
+
+typedef struct CapSet {
+        uint64_t *mask;
+        bool *all;
+} CapSet;
+
+static void cap_item(Ctx *c, const YNode *item, size_t i, void *data) {
+        const char *expected = "a capability name like NET_BIND_SERVICE, or ALL";
+        CapSet *set = data;
+        const char *s = get_string(c, item, expected);
+        unsigned cap;
+
+        if (!s)
+                return;
+        if (strcasecmp(s, "ALL") == 0) {
+                *set->all = true;
+                return;
+        }
+        if (parse_capability(s, &cap) < 0) {
+                error_expected(c, item, expected, NULL);
+                return;
+        }
+        *set->mask |= UINT64_C(1) << cap;
+}
+
+static void parse_cap_drop(Ctx *c, const YNode *n, void *data) {
+        CapSet set = { &c->u->security.cap_drop, &c->u->security.cap_drop_all };
+        parse_list(c, n, 0, 128, "a list of capability names", cap_item, &set);
+}
+
+static void parse_cap_add(Ctx *c, const YNode *n, void *data) {
+        CapSet set = { &c->u->security.cap_add, &c->u->security.cap_add_all };
+        parse_list(c, n, 0, 128, "a list of capability names", cap_item, &set);
+}
+
+static void parse_capabilities(Ctx *c, const YNode *n, void *data) {
+        static const Field fields[] = {
+                { "drop", parse_cap_drop, 0, false },
+                { "add", parse_cap_add, 0, false },
+                {},
+        };
+        const YPair *seen[ELEMENTSOF(fields)];
+        uint64_t both;
+
+        if (!parse_mapping(c, n, fields, c->u, seen, "a mapping with \"drop\" and \"add\" lists"))
+                return;
+        both = c->u->security.cap_add & c->u->security.cap_drop;
+        if (both != 0 || (c->u->security.cap_add_all && c->u->security.cap_drop_all)) {
+                unsigned cap = 0;
+                _cleanup_free_ char *name = NULL;
+                while (both && !(both & (UINT64_C(1) << cap)))
+                        cap++;
+                name = both ? format_capability(cap) : xstrdup("ALL");
+                error_at(c, seen[1]->value, "%s is both added and dropped; keep it in one list", name);
+        }
+}
+
+static void parse_seccomp(Ctx *c, const YNode *n, void *data) {
+        const char *s = get_nonempty_string(c, n, "default, unconfined or the path of a profile");
+        UnitSpec *u = c->u;
+
+        if (!s)
+                return;
+        if (streq(s, "default") || streq(s, "unconfined")) {
+                u->security.seccomp = streq(s, "default") ? SECCOMP_DEFAULT : SECCOMP_UNCONFINED;
+                return;
+        }
+        free(u->security.seccomp_profile);
+        u->security.seccomp_profile = path_make_absolute(s, c->dir);
+        u->security.seccomp = SECCOMP_PROFILE;
+        check_source(c, n, "seccomp profile", u->security.seccomp_profile, S_IFREG);
+}
+
+
+
+static void parse_user_namespace(Ctx *c, const YNode *n, void *data) {
+        if (n->type == YNODE_SCALAR && !n->quoted && streq(n->value, "false")) {
+                c->u->security.user_namespace = USER_NAMESPACE_NO;
+                return;
+        }
+        if (n->type == YNODE_SCALAR && streq(n->value, "auto")) {
+                c->u->security.user_namespace = USER_NAMESPACE_AUTO;
+                return;
+        }
+        error_expected(c, n, "false or auto",
+                       n->type == YNODE_SCALAR && !n->quoted && streq(n->value, "true")
+                               ? "sup allocates the host range itself: write auto"
+                               : NULL);
+}
+
+static void parse_security(Ctx *c, const YNode *n, void *data) {
+        static const Field fields[] = {
+                { "capabilities", parse_capabilities, 0, false },
+                { "seccomp", parse_seccomp, 0, false },
+                { "no_new_privileges", field_bool, UNIT_FIELD(security.no_new_privileges), false },
+                { "read_only_rootfs", field_bool, UNIT_FIELD(security.read_only_rootfs), false },
+                { "user_namespace", parse_user_namespace, 0, false },
+                {},
+        };
+        const YPair *seen[ELEMENTSOF(fields)];
+        parse_mapping(c, n, fields, c->u, seen, "a mapping of security settings");
+}
+
+/* ---- share ---- */
+
+
+
+
+static void parse_share(Ctx *c, const YNode *n, void *data) {
+        static const Field fields[] = {
+                { "ipc", field_unit_ref, UNIT_FIELD(share.ipc), false },
+                { "pid", field_unit_ref, UNIT_FIELD(share.pid), false },
+                { "network", field_unit_ref, UNIT_FIELD(share.network), false },
+                {},
+        };
+        const YPair *seen[ELEMENTSOF(fields)];
+        parse_mapping(c, n, fields, c->u, seen, "a mapping of namespaces to unit names");
+}
+
+/* ---- restart, stop ---- */
+
+static void parse_restart_policy(Ctx *c, const YNode *n, void *data) {
+        int v;
+
+        /* "no" is the natural name and also YAML 1.1's false: accept it quoted only, and say so. */
+        if (n->type == YNODE_SCALAR && !n->quoted && streq(n->value, "no")) {
+                error_expected(c, n, "one of \"no\", on-failure, always",
+                               "unquoted, YAML 1.1 reads no as false: write \"no\"");
+                return;
+        }
+        v = GET_ENUM(c, n, restart_policy, _RESTART_POLICY_MAX);
+        if (v >= 0)
+                c->u->restart.policy = (RestartPolicy) v;
+}
+
+
+
+static void parse_restart_burst(Ctx *c, const YNode *n, void *data) {
+        uint64_t v;
+        if (get_uint(c, n, 1, 10000, &v))
+                c->u->restart.burst = (unsigned) v;
+}
+
+
+static void parse_restart(Ctx *c, const YNode *n, void *data) {
+        static const Field fields[] = {
+                { "policy", parse_restart_policy, 0, false },
+                { "delay", field_duration, UNIT_FIELD(restart.delay), false },
+                { "max_delay", field_duration, UNIT_FIELD(restart.max_delay), false },
+                { "burst", parse_restart_burst, 0, false },
+                { "interval", field_positive_duration, UNIT_FIELD(restart.interval), false },
+                {},
+        };
+        const YPair *seen[ELEMENTSOF(fields)];
+
+        if (!parse_mapping(c, n, fields, c->u, seen, "a mapping of restart settings"))
+                return;
+        if (c->u->restart.max_delay >= c->u->restart.delay)
+                return;
+        if (!seen[2]) {
+                /* Only delay was raised: the default cap follows it rather than contradicting it. */
+                c->u->restart.max_delay = c->u->restart.delay;
+                return;
+        }
+        _cleanup_free_ char *a = format_duration(c->u->restart.max_delay), *b = format_duration(c->u->restart.delay);
+        size_t old = path_push_key(c, "max_delay");
+        error_at(c, seen[2]->value, "max_delay (%s) is shorter than delay (%s)", a, b);
+        path_pop(c, old);
+}
+
+static void parse_stop_signal(Ctx *c, const YNode *n, void *data) {
+        const char *s = get_string(c, n, "a signal name like SIGTERM");
+        if (s && parse_signal(s, &c->u->stop.signal) < 0)
+                error_expected(c, n, "a signal name like SIGTERM, SIGINT or SIGRTMIN+3", NULL);
+}
+
+
+static void parse_stop(Ctx *c, const YNode *n, void *data) {
+        static const Field fields[] = {
+                { "signal", parse_stop_signal, 0, false },
+                { "timeout", field_duration, UNIT_FIELD(stop.timeout), false },
+                {},
+        };
+        const YPair *seen[ELEMENTSOF(fields)];
+        parse_mapping(c, n, fields, c->u, seen, "a mapping with \"signal\" and \"timeout\"");
+}
+
+/* ---- requires, healthcheck, vm ---- */
+
+static void requires_item(Ctx *c, const YNode *item, size_t i, void *data) {
+        UnitSpec *u = c->u;
+        UnitRef r = {};
+
+        if (!get_unit_ref(c, item, &r))
+                return;
+        for (size_t k = 0; k < u->n_requires; k++)
+                if (streq(u->requires[k].name, r.name)) {
+                        error_at(c, item, "\"%s\" is already required at %s", r.name, u->requires[k].pos.path);
+                        free(r.name);
+                        source_pos_done(&r.pos);
+                        return;
+                }
+        *ARRAY_APPEND(u->requires, u->n_requires) = r;
+}
+
+static void parse_requires(Ctx *c, const YNode *n, void *data) {
+        parse_list(c, n, 0, 256, "a list of unit names", requires_item, NULL);
+}
+
+
+
+
+
+static void parse_health_retries(Ctx *c, const YNode *n, void *data) {
+        uint64_t v;
+        if (get_uint(c, n, 1, 1000, &v))
+                c->u->healthcheck.retries = (unsigned) v;
+}
+
+
+static void parse_healthcheck(Ctx *c, const YNode *n, void *data) {
+        static const Field fields[] = {
+                { "command", field_command, UNIT_FIELD(healthcheck.command), true },
+                { "interval", field_positive_duration, UNIT_FIELD(healthcheck.interval), false },
+                { "timeout", field_positive_duration, UNIT_FIELD(healthcheck.timeout), false },
+                { "retries", parse_health_retries, 0, false },
+                { "start_period", field_duration, UNIT_FIELD(healthcheck.start_period), false },
+                {},
+        };
+        const YPair *seen[ELEMENTSOF(fields)];
+        parse_mapping(c, n, fields, c->u, seen, "a mapping with a \"command\"");
+}
+
+static void parse_vm_kernel(Ctx *c, const YNode *n, void *data) {
+        const char *s = get_nonempty_string(c, n, "default or the path of a kernel image");
+
+        if (!s || streq(s, "default"))
+                return;
+        free(c->u->vm.kernel);
+        c->u->vm.kernel = path_make_absolute(s, c->dir);
+        check_source(c, n, "kernel image", c->u->vm.kernel, S_IFREG);
+}
+
+static void parse_vm_machine(Ctx *c, const YNode *n, void *data) {
+        int v = GET_ENUM(c, n, vm_machine, _VM_MACHINE_MAX);
+        if (v >= 0)
+                c->u->vm.machine = (VmMachine) v;
+}
+
+static void parse_vm_accel(Ctx *c, const YNode *n, void *data) {
+        int v = GET_ENUM(c, n, vm_accel, _VM_ACCEL_MAX);
+        if (v >= 0)
+                c->u->vm.accel = (VmAccel) v;
+}
+
+static void parse_vm(Ctx *c, const YNode *n, void *data) {
+        static const Field fields[] = {
+                { "kernel", parse_vm_kernel, 0, false },
+                { "machine", parse_vm_machine, 0, false },
+                { "accel", parse_vm_accel, 0, false },
+                {},
+        };
+        const YPair *seen[ELEMENTSOF(fields)];
+        parse_mapping(c, n, fields, c->u, seen, "a mapping of virtual machine settings");
+}
+
+/* ---- the unit ---- */
+
+static const Field unit_fields[] = {
+        { "name", parse_name, 0, false },
+        { "description", parse_description, 0, false },
+        { "isolation", parse_isolation, 0, false },
+        { "image", parse_image, 0, true },
+        { "command", field_command, UNIT_FIELD(command), false },
+        { "env", parse_env, 0, false },
+        { "user", parse_user, 0, false },
+        { "working_dir", parse_working_dir, 0, false },
+        { "hostname", parse_hostname, 0, false },
+        { "network", parse_network, 0, false },
+        { "ports", parse_ports, 0, false },
+        { "resources", parse_resources, 0, false },
+        { "mounts", parse_mounts, 0, false },
+        { "security", parse_security, 0, false },
+        { "share", parse_share, 0, false },
+        { "restart", parse_restart, 0, false },
+        { "stop", parse_stop, 0, false },
+        { "requires", parse_requires, 0, false },
+        { "healthcheck", parse_healthcheck, 0, false },
+        { "vm", parse_vm, 0, false },
+        {},
+};
+
+/* Reports an error at a top-level key's value, with that key's path. */
+static void error_at_field(Ctx *c, const YPair *p, const char *key, const char *fmt, ...) _printf_(4, 5);
+static void error_at_field(Ctx *c, const YPair *p, const char *key, const char *fmt, ...) {
+        size_t old = path_push_key(c, key);
+        va_list ap;
+
+        va_start(ap, fmt);
+        diagnostics_addv(c->diags, c->file, p->value->line, p->value->column, c->path, fmt, ap);
+        va_end(ap);
+        c->errors++;
+        path_pop(c, old);
+}
+
+static void error_at_pos(Ctx *c, const SourcePos *pos, const char *msg) {
+        diagnostics_add(c->diags, c->file, pos->line, pos->column, pos->path, "%s", msg);
+        c->errors++;
+}
+
+static void check_unit(Ctx *c, const YNode *root, const YPair *const *seen) {
+        UnitSpec *u = c->u;
+        const YPair *p;
+        bool has_oci = false;
+
+        for (size_t i = 0; i < u->n_layers; i++)
+                has_oci = has_oci || (u->layers[i].path && u->layers[i].type == LAYER_OCI);
+        if (!field_seen(unit_fields, seen, "command") && !has_oci)
+                error_at(c, root, "missing required key \"command\" (only an oci: layer can supply a default command)");
+
+        if ((p = field_seen(unit_fields, seen, "network")) && u->isolation == ISOLATION_HYPERV &&
+            u->network == NETWORK_HOST)
+                error_at_field(c, p, "network",
+                               "the host network is not possible with isolation: hyperv (the VM has its own network stack)");
+
+        if ((p = field_seen(unit_fields, seen, "share"))) {
+                bool any = u->share.ipc.name || u->share.pid.name || u->share.network.name;
+                if (any && u->isolation == ISOLATION_HYPERV)
+                        error_at_field(c, p, "share",
+                                       "isolation: hyperv units cannot share namespaces with other units (the VM "
+                                       "boundary cannot be pierced)");
+                const UnitRef *refs[] = { &u->share.ipc, &u->share.pid, &u->share.network };
+                for (size_t i = 0; i < ELEMENTSOF(refs); i++)
+                        if (refs[i]->name && u->name && streq(refs[i]->name, u->name))
+                                error_at_pos(c, &refs[i]->pos, "a unit cannot share its own namespace");
+        }
+
+        if ((p = field_seen(unit_fields, seen, "ports")) && u->n_ports > 0) {
+                if (u->share.network.name)
+                        error_at_field(c, p, "ports",
+                                       "a unit with share.network uses the network of unit \"%s\" and cannot publish "
+                                       "ports of its own",
+                                       u->share.network.name);
+                else if (u->network != NETWORK_BRIDGE)
+                        error_at_field(c, p, "ports", "publishing ports needs network: bridge, this unit has network: %s",
+                                       network_mode_to_string(u->network));
+        }
+        if ((p = field_seen(unit_fields, seen, "network")) && u->share.network.name)
+                error_at_field(c, p, "network", "network and share.network exclude each other");
+
+        for (size_t i = 0; i < u->n_requires; i++)
+                if (u->name && streq(u->requires[i].name, u->name))
+                        error_at_pos(c, &u->requires[i].pos, "a unit cannot require itself");
+}
+
+char *unit_name_from_file(const char *path) {
+        const char *base = path_basename(path);
+        const char *ext = endswith(base, ".yaml") ?: endswith(base, ".yml");
+        return ext ? xstrndup(base, (size_t) (ext - base)) : xstrdup(base);
+}
+
+int unit_parse(const char *file, const char *dir, const char *data, size_t size, UnitParseFlags flags,
+               Diagnostics *diags, UnitSpec **ret, char **ret_name) {
+        _cleanup_(unit_spec_freep) UnitSpec *u = unit_spec_new();
+        _cleanup_(ydocument_freep) YDocument *doc = NULL;
+        const YPair *seen[ELEMENTSOF(unit_fields)];
+        Ctx c = { .file = file, .dir = dir, .flags = flags, .diags = diags, .u = u };
+        YError yerr;
+        int r;
+
+        if (ret_name)
+                *ret_name = NULL;
+
+        r = ydocument_parse(data, size, &doc, &yerr);
+        if (r < 0) {
+                diagnostics_add(diags, file, yerr.line, yerr.column, "", "%s", yerr.message);
+                yerror_done(&yerr);
+                return -EINVAL;
+        }
+        if (!doc->root || (doc->root->type == YNODE_SCALAR && !doc->root->quoted && doc->root->length == 0)) {
+                diagnostics_add(diags, file, 1, 1, "", "the file is empty; a unit needs at least \"image\" and \"command\"");
+                return -EINVAL;
+        }
+
+        if (parse_mapping(&c, doc->root, unit_fields, u, seen, "a mapping of unit settings"))
+                check_unit(&c, doc->root, seen);
+
+        if (!u->name) {
+                _cleanup_free_ char *stem = unit_name_from_file(file);
+                if (unit_name_is_valid(stem))
+                        u->name = TAKE_PTR(stem);
+                else {
+                        _cleanup_free_ char *q = string_quote(stem, strlen(stem), 64);
+                        diagnostics_add(diags, file, doc->root->line, doc->root->column, "",
+                                        "the unit has no \"name\" and its file name %s is not a valid unit name "
+                                        "(1-63 characters of a-z, 0-9 and -): add a name key or rename the file",
+                                        q);
+                        c.errors++;
+                }
+        }
+        if (ret_name && u->name)
+                *ret_name = xstrdup(u->name);
+        if (!u->hostname && u->name)
+                u->hostname = xstrdup(u->name); /* a unit name is a valid host name */
+
+        if (c.errors > 0)
+                return -EINVAL;
+
+        u->source_file = xstrdup(file);
+        *ret = TAKE_PTR(u);
+        return 0;
+}
+
+int unit_load_file(const char *path, UnitParseFlags flags, Diagnostics *diags, UnitSpec **ret, char **ret_name) {
+        _cleanup_free_ char *data = NULL, *dir = NULL, *cwd = NULL, *rel = NULL;
+        size_t size;
+        int r;
+
+        if (ret_name)
+                *ret_name = NULL;
+
+        r = read_full_file(path, UNIT_FILE_SIZE_MAX, &data, &size);
+        if (r == -EFBIG) {
+                diagnostics_add(diags, path, 0, 0, "", "the file is larger than %d bytes; unit files are small",
+                                UNIT_FILE_SIZE_MAX);
+                return -EINVAL;
+        }
+        if (r < 0) {
+                diagnostics_add(diags, path, 0, 0, "", "cannot read the file: %s", strerror(-r));
+                return r;
+        }
+
+        rel = path_dirname(path);
+        if (path_is_absolute(rel))
+                dir = path_simplify(TAKE_PTR(rel));
+        else {
+                cwd = getcwd(NULL, 0);
+                if (!cwd) {
+                        r = negative_errno();
+                        diagnostics_add(diags, path, 0, 0, "", "cannot determine the current directory: %s",
+                                        strerror(-r));
+                        return r;
+                }
+                dir = path_make_absolute(rel, cwd);
+        }
+        return unit_parse(path, dir, data, size, flags, diags, ret, ret_name);
+}

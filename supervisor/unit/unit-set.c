@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: MIT */
+#include "unit-set.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "alloc.h"
+#include "path-util.h"
+#include "string-util.h"
+
+UnitSet *unit_set_free(UnitSet *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n_units; i++)
+                unit_spec_free(s->units[i]);
+        free(s->units);
+        strv_free(s->failed);
+        free(s);
+        return NULL;
+}
+
+static int unit_ptr_compare(const void *a, const void *b) {
+        const UnitSpec *x = *(UnitSpec *const *) a, *y = *(UnitSpec *const *) b;
+        int r = strcmp(x->name, y->name);
+        return r != 0 ? r : strcmp(x->source_file, y->source_file);
+}
+
+const UnitSpec *unit_set_find(const UnitSet *s, const char *name) {
+        size_t lo = 0, hi = s->n_units;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int r = strcmp(name, s->units[mid]->name);
+                if (r == 0)
+                        return s->units[mid];
+                if (r < 0)
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
+        return NULL;
+}
+
+static bool is_unit_file_name(const char *name) {
+        return name[0] != '.' && (endswith(name, ".yaml") || endswith(name, ".yml"));
+}
+
+static int list_dir(const char *dir, char ***ret, Diagnostics *diags) {
+        _cleanup_strv_free_ char **files = NULL;
+        DIR *d;
+        struct dirent *de;
+
+        d = opendir(dir);
+        if (!d) {
+                int r = negative_errno();
+                diagnostics_add(diags, dir, 0, 0, "", "cannot open the directory: %s", strerror(-r));
+                return r;
+        }
+        while ((errno = 0, de = readdir(d))) {
+                if (!is_unit_file_name(de->d_name))
+                        continue;
+                strv_push(&files, path_join(dir, de->d_name));
+        }
+        if (errno != 0) {
+                int r = negative_errno();
+                closedir(d);
+                diagnostics_add(diags, dir, 0, 0, "", "cannot read the directory: %s", strerror(-r));
+                return r;
+        }
+        closedir(d);
+        if (files)
+                strv_sort(files);
+        *ret = TAKE_PTR(files);
+        return 0;
+}
+
+static void load_one(UnitSet *s, const char *file, UnitParseFlags flags, Diagnostics *diags, int *result) {
+        UnitSpec *u = NULL;
+        char *name = NULL;
+        int r;
+
+        s->n_files++;
+        r = unit_load_file(file, flags, diags, &u, &name);
+        if (r < 0) {
+                strv_push(&s->failed, name ? name : unit_name_from_file(file));
+                if (*result == 0 || r != -EINVAL)
+                        *result = r;
+                return;
+        }
+        free(name);
+        *ARRAY_APPEND(s->units, s->n_units) = u;
+}
+
+int unit_set_load(char *const *paths, UnitParseFlags flags, Diagnostics *diags, UnitSet **ret) {
+        _cleanup_(unit_set_freep) UnitSet *s = xzalloc(sizeof(UnitSet));
+        int result = 0;
+
+        STRV_FOREACH(p, paths) {
+                struct stat st;
+
+                if (stat(*p, &st) < 0) {
+                        int r = negative_errno();
+                        diagnostics_add(diags, *p, 0, 0, "", "%s", strerror(-r));
+                        result = r;
+                        continue;
+                }
+                if (S_ISDIR(st.st_mode)) {
+                        _cleanup_strv_free_ char **files = NULL;
+                        int r = list_dir(*p, &files, diags);
+                        if (r < 0) {
+                                result = r;
+                                continue;
+                        }
+                        STRV_FOREACH(f, files)
+                                load_one(s, *f, flags, diags, &result);
+                } else
+                        load_one(s, *p, flags, diags, &result);
+        }
+
+        qsort(s->units, s->n_units, sizeof(UnitSpec *), unit_ptr_compare);
+        if (unit_set_check(s, diags) > 0 && result == 0)
+                result = -EINVAL;
+
+        *ret = TAKE_PTR(s);
+        return result;
+}
+
+static void report(Diagnostics *diags, size_t *count, const UnitSpec *u, const SourcePos *pos, const char *fmt,
+                   ...) _printf_(5, 6);
+static void report(Diagnostics *diags, size_t *count, const UnitSpec *u, const SourcePos *pos, const char *fmt,
+                   ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (pos && pos->line > 0)
+                diagnostics_addv(diags, u->source_file, pos->line, pos->column, pos->path, fmt, ap);
+        else
+                diagnostics_addv(diags, u->source_file, 0, 0, "", fmt, ap);
+        va_end(ap);
+        (*count)++;
+}
+
+static char *where(const UnitSpec *u, const SourcePos *pos) {
+        if (pos->line == 0)
+                return xstrdup(u->source_file);
+        return xasprintf("%s:%u:%u", u->source_file, pos->line, pos->column);
+}
+
+/* The edges of the dependency graph: requires, and share, which implies requires. */
+typedef struct Edge {
+        const UnitRef *ref;
+        const char *kind;
+} Edge;
+
+static size_t unit_edges(const UnitSpec *u, Edge *edges, size_t max) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < u->n_requires && n < max; i++)
+                edges[n++] = (Edge) { &u->requires[i], "requires" };
+        if (u->share.ipc.name && n < max)
+                edges[n++] = (Edge) { &u->share.ipc, "share.ipc" };
+        if (u->share.pid.name && n < max)
+                edges[n++] = (Edge) { &u->share.pid, "share.pid" };
+        if (u->share.network.name && n < max)
+                edges[n++] = (Edge) { &u->share.network, "share.network" };
+        return n;
+}
+
+#define EDGES_MAX (256 + 3)
+
+typedef enum Color { WHITE, GREY, BLACK } Color;
+
+typedef struct CycleSearch {
+        const UnitSet *set;
+        Color *color;
+        size_t *stack; /* unit indices on the current path */
+        size_t depth;
+        Diagnostics *diags;
+        size_t *count;
+} CycleSearch;
+
+static size_t unit_index(const UnitSet *s, const UnitSpec *u) {
+        for (size_t i = 0; i < s->n_units; i++)
+                if (s->units[i] == u)
+                        return i;
+        return SIZE_MAX;
+}
+
+static void visit(CycleSearch *cs, size_t i) {
+        const UnitSpec *u = cs->set->units[i];
+        Edge edges[EDGES_MAX];
+        size_t n = unit_edges(u, edges, EDGES_MAX);
+
+        cs->color[i] = GREY;
+        cs->stack[cs->depth++] = i;
+        for (size_t e = 0; e < n; e++) {
+                const UnitSpec *t = unit_set_find(cs->set, edges[e].ref->name);
+                size_t j;
+
+                if (!t)
+                        continue;
+                j = unit_index(cs->set, t);
+                if (cs->color[j] == WHITE)
+                        visit(cs, j);
+                else if (cs->color[j] == GREY) {
+                        /* A back edge closes a cycle: name it from the target round to here. */
+                        char buf[1024] = "";
+                        size_t start = 0;
+                        while (cs->stack[start] != j)
+                                start++;
+                        for (size_t k = start; k < cs->depth; k++)
+                                snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s -> ",
+                                         cs->set->units[cs->stack[k]]->name);
+                        snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s", t->name);
+                        report(cs->diags, cs->count, u, &edges[e].ref->pos,
+                               "dependency cycle: %s (requires and share order starts; a cycle has no first unit)",
+                               buf);
+                }
+        }
+        cs->depth--;
+        cs->color[i] = BLACK;
+}
+
+size_t unit_set_check(const UnitSet *s, Diagnostics *diags) {
+        size_t count = 0;
+
+        /* Units are sorted by name, so duplicates are neighbours. */
+        for (size_t i = 1; i < s->n_units; i++) {
+                const UnitSpec *a = s->units[i - 1], *b = s->units[i];
+                if (streq(a->name, b->name)) {
+                        _cleanup_free_ char *w = where(a, &a->name_pos);
+                        report(diags, &count, b, &b->name_pos, "unit \"%s\" is also defined by %s%s", b->name, w,
+                               a->name_pos.line == 0 ? " (named after the file)" : "");
+                }
+        }
+
+        for (size_t i = 0; i < s->n_units; i++)
+                for (size_t k = 0; k < s->units[i]->n_ports; k++)
+                        for (size_t j = 0; j < i; j++)
+                                for (size_t l = 0; l < s->units[j]->n_ports; l++) {
+                                        const PortSpec *p = &s->units[i]->ports[k], *q = &s->units[j]->ports[l];
+                                        if (!port_spec_conflicts(p, q))
+                                                continue;
+                                        _cleanup_free_ char *a = format_port(p), *b = format_port(q),
+                                                            *w = where(s->units[j], &q->pos);
+                                        report(diags, &count, s->units[i], &p->pos,
+                                               "%s claims the same host port as %s of unit \"%s\" (%s)", a, b,
+                                               s->units[j]->name, w);
+                                }
+
+        for (size_t i = 0; i < s->n_units; i++) {
+                const UnitSpec *u = s->units[i];
+                Edge edges[EDGES_MAX];
+                size_t n = unit_edges(u, edges, EDGES_MAX);
+
+                for (size_t e = 0; e < n; e++) {
+                        const UnitSpec *t = unit_set_find(s, edges[e].ref->name);
+                        if (!t) {
+                                /* A unit whose file has errors exists, it is just broken: that is
+                                 * reported at its file, not as a missing unit here. */
+                                if (!strv_contains(s->failed, edges[e].ref->name))
+                                        report(diags, &count, u, &edges[e].ref->pos, "%s unit \"%s\", which does not exist",
+                                               streq(edges[e].kind, "requires") ? "requires" : "shares a namespace with",
+                                               edges[e].ref->name);
+                        } else if (!streq(edges[e].kind, "requires") && t->isolation == ISOLATION_HYPERV)
+                                report(diags, &count, u, &edges[e].ref->pos,
+                                       "unit \"%s\" has isolation: hyperv; its namespaces are inside a VM and cannot be shared",
+                                       t->name);
+                }
+        }
+
+        if (s->n_units > 0) {
+                _cleanup_free_ Color *color = xnew0(Color, s->n_units);
+                _cleanup_free_ size_t *stack = xnew0(size_t, s->n_units);
+                CycleSearch cs = { s, color, stack, 0, diags, &count };
+                for (size_t i = 0; i < s->n_units; i++)
+                        if (color[i] == WHITE)
+                                visit(&cs, i);
+        }
+        return count;
+}

@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: MIT */
+#include "unit-spec.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <signal.h>
+#include <sys/capability.h>
+
+#include "alloc.h"
+#include "sha256.h"
+#include "string-util.h"
+
+static const char *const isolation_table[_ISOLATION_MAX] = {
+        [ISOLATION_PROCESS] = "process",
+        [ISOLATION_HYPERV] = "hyperv",
+};
+DEFINE_STRING_TABLE_LOOKUP(isolation, Isolation, _ISOLATION_MAX);
+
+static const char *const layer_type_table[_LAYER_TYPE_MAX] = {
+        [LAYER_DIR] = "dir",
+        [LAYER_TAR] = "tar",
+        [LAYER_OCI] = "oci",
+};
+DEFINE_STRING_TABLE_LOOKUP(layer_type, LayerType, _LAYER_TYPE_MAX);
+
+static const char *const network_mode_table[_NETWORK_MODE_MAX] = {
+        [NETWORK_BRIDGE] = "bridge",
+        [NETWORK_NONE] = "none",
+        [NETWORK_HOST] = "host",
+};
+DEFINE_STRING_TABLE_LOOKUP(network_mode, NetworkMode, _NETWORK_MODE_MAX);
+
+static const char *const port_protocol_table[_PORT_PROTOCOL_MAX] = {
+        [PORT_TCP] = "tcp",
+        [PORT_UDP] = "udp",
+};
+DEFINE_STRING_TABLE_LOOKUP(port_protocol, PortProtocol, _PORT_PROTOCOL_MAX);
+
+static const char *const mount_type_table[_MOUNT_TYPE_MAX] = {
+        [MOUNT_BIND] = "bind",
+        [MOUNT_TMPFS] = "tmpfs",
+};
+DEFINE_STRING_TABLE_LOOKUP(mount_type, MountType, _MOUNT_TYPE_MAX);
+
+static const char *const seccomp_mode_table[_SECCOMP_MODE_MAX] = {
+        [SECCOMP_DEFAULT] = "default",
+        [SECCOMP_UNCONFINED] = "unconfined",
+        [SECCOMP_PROFILE] = "profile",
+};
+DEFINE_STRING_TABLE_LOOKUP(seccomp_mode, SeccompMode, _SECCOMP_MODE_MAX);
+
+static const char *const user_namespace_mode_table[_USER_NAMESPACE_MODE_MAX] = {
+        [USER_NAMESPACE_NO] = "false",
+        [USER_NAMESPACE_AUTO] = "auto",
+};
+DEFINE_STRING_TABLE_LOOKUP(user_namespace_mode, UserNamespaceMode, _USER_NAMESPACE_MODE_MAX);
+
+static const char *const restart_policy_table[_RESTART_POLICY_MAX] = {
+        [RESTART_NO] = "no",
+        [RESTART_ON_FAILURE] = "on-failure",
+        [RESTART_ALWAYS] = "always",
+};
+DEFINE_STRING_TABLE_LOOKUP(restart_policy, RestartPolicy, _RESTART_POLICY_MAX);
+
+static const char *const vm_machine_table[_VM_MACHINE_MAX] = {
+        [VM_MACHINE_MICROVM] = "microvm",
+        [VM_MACHINE_Q35] = "q35",
+};
+DEFINE_STRING_TABLE_LOOKUP(vm_machine, VmMachine, _VM_MACHINE_MAX);
+
+static const char *const vm_accel_table[_VM_ACCEL_MAX] = {
+        [VM_ACCEL_AUTO] = "auto",
+        [VM_ACCEL_KVM] = "kvm",
+        [VM_ACCEL_TCG] = "tcg",
+};
+DEFINE_STRING_TABLE_LOOKUP(vm_accel, VmAccel, _VM_ACCEL_MAX);
+
+UnitSpec *unit_spec_new(void) {
+        UnitSpec *u = xzalloc(sizeof(UnitSpec));
+
+        u->description = xstrdup("");
+        u->isolation = ISOLATION_PROCESS;
+        u->env = xzalloc(sizeof(char *));
+        u->user = xstrdup("0");
+        u->working_dir = xstrdup("/");
+        u->network = NETWORK_BRIDGE;
+        u->security.seccomp = SECCOMP_DEFAULT;
+        u->security.no_new_privileges = true;
+        u->security.user_namespace = USER_NAMESPACE_NO;
+        u->restart.policy = RESTART_ON_FAILURE;
+        u->restart.delay = 1 * USEC_PER_SEC;
+        u->restart.max_delay = 60 * USEC_PER_SEC;
+        u->restart.burst = 5;
+        u->restart.interval = 60 * USEC_PER_SEC;
+        u->stop.signal = SIGTERM;
+        u->stop.timeout = 10 * USEC_PER_SEC;
+        u->healthcheck.interval = 10 * USEC_PER_SEC;
+        u->healthcheck.timeout = 2 * USEC_PER_SEC;
+        u->healthcheck.retries = 3;
+        u->vm.machine = VM_MACHINE_MICROVM;
+        u->vm.accel = VM_ACCEL_AUTO;
+        return u;
+}
+
+void source_pos_done(SourcePos *p) {
+        p->path = (free(p->path), NULL);
+}
+
+static void unit_ref_done(UnitRef *r) {
+        r->name = (free(r->name), NULL);
+        source_pos_done(&r->pos);
+}
+
+UnitSpec *unit_spec_free(UnitSpec *u) {
+        if (!u)
+                return NULL;
+        free(u->name);
+        source_pos_done(&u->name_pos);
+        free(u->description);
+        for (size_t i = 0; i < u->n_layers; i++)
+                free(u->layers[i].path);
+        free(u->layers);
+        strv_free(u->command);
+        strv_free(u->env);
+        free(u->user);
+        free(u->working_dir);
+        free(u->hostname);
+        for (size_t i = 0; i < u->n_ports; i++)
+                source_pos_done(&u->ports[i].pos);
+        free(u->ports);
+        for (size_t i = 0; i < u->n_mounts; i++) {
+                free(u->mounts[i].source);
+                free(u->mounts[i].target);
+        }
+        free(u->mounts);
+        free(u->security.seccomp_profile);
+        unit_ref_done(&u->share.ipc);
+        unit_ref_done(&u->share.pid);
+        unit_ref_done(&u->share.network);
+        for (size_t i = 0; i < u->n_requires; i++)
+                unit_ref_done(&u->requires[i]);
+        free(u->requires);
+        strv_free(u->healthcheck.command);
+        free(u->vm.kernel);
+        free(u->source_file);
+        free(u);
+        return NULL;
+}
+
+char *format_duration(usec_t t) {
+        static const struct {
+                const char *suffix;
+                usec_t usec;
+        } units[] = {
+                { "d", USEC_PER_DAY }, { "h", USEC_PER_HOUR }, { "m", USEC_PER_MINUTE },
+                { "s", USEC_PER_SEC }, { "ms", USEC_PER_MSEC }, { "us", 1 },
+        };
+        char buf[128];
+        size_t k = 0;
+
+        if (t == 0)
+                return xstrdup("0s");
+        for (size_t i = 0; i < ELEMENTSOF(units); i++) {
+                usec_t n = t / units[i].usec;
+                if (n == 0)
+                        continue;
+                k += (size_t) snprintf(buf + k, sizeof(buf) - k, "%llu%s", (unsigned long long) n,
+                                       units[i].suffix);
+                t -= n * units[i].usec;
+        }
+        return xstrdup(buf);
+}
+
+char *format_port(const PortSpec *p) {
+        char addr[INET6_ADDRSTRLEN] = "";
+        const char *proto = port_protocol_to_string(p->protocol);
+
+        switch (p->family) {
+        case AF_INET:
+                inet_ntop(AF_INET, &p->address.in, addr, sizeof(addr));
+                return xasprintf("%s:%u:%u/%s", addr, p->host_port, p->container_port, proto);
+        case AF_INET6:
+                inet_ntop(AF_INET6, &p->address.in6, addr, sizeof(addr));
+                return xasprintf("[%s]:%u:%u/%s", addr, p->host_port, p->container_port, proto);
+        default:
+                return xasprintf("%u:%u/%s", p->host_port, p->container_port, proto);
+        }
+}
+
+char *format_signal(int sig) {
+        const char *abbrev;
+
+        if (sig >= SIGRTMIN && sig <= SIGRTMAX)
+                return sig == SIGRTMIN ? xstrdup("SIGRTMIN") : xasprintf("SIGRTMIN+%d", sig - SIGRTMIN);
+        abbrev = sigabbrev_np(sig);
+        return abbrev ? xasprintf("SIG%s", abbrev) : xasprintf("%d", sig);
+}
+
+static void cap_free_stringp(char **p) {
+        if (*p)
+                (void) cap_free(*p);
+}
+
+char *format_capability(unsigned cap) {
+        _cleanup_(cap_free_stringp) char *name = cap_to_name((cap_value_t) cap);
+        const char *s;
+        char *r;
+
+        if (!name)
+                return xasprintf("%u", cap);
+        s = startswith(name, "cap_");
+        r = xstrdup(s ? s : name);
+        for (char *c = r; *c; c++)
+                *c = (char) toupper((unsigned char) *c);
+        return r;
+}
+
+static bool address_is_any(const PortSpec *p) {
+        switch (p->family) {
+        case AF_INET:
+                return p->address.in.s_addr == htonl(INADDR_ANY);
+        case AF_INET6:
+                return IN6_IS_ADDR_UNSPECIFIED(&p->address.in6);
+        default:
+                return true;
+        }
+}
+
+bool port_spec_conflicts(const PortSpec *a, const PortSpec *b) {
+        if (a->protocol != b->protocol || a->host_port != b->host_port)
+                return false;
+        /* "every address" of either family overlaps anything: [::] is dual-stack on Linux by
+         * default, and an unspecified address means both families. */
+        if (address_is_any(a) || address_is_any(b))
+                return true;
+        if (a->family != b->family)
+                return false;
+        if (a->family == AF_INET)
+                return a->address.in.s_addr == b->address.in.s_addr;
+        return IN6_ARE_ADDR_EQUAL(&a->address.in6, &b->address.in6);
+}
+
+static json_t *strv_to_json(char *const *l) {
+        json_t *a = json_array();
+        STRV_FOREACH(s, l)
+                json_array_append_new(a, json_string(*s));
+        return a;
+}
+
+static json_t *caps_to_json(uint64_t mask, bool all) {
+        json_t *a = json_array();
+        if (all) {
+                json_array_append_new(a, json_string("ALL"));
+                return a;
+        }
+        for (unsigned c = 0; c < 64; c++)
+                if (mask & (UINT64_C(1) << c)) {
+                        _cleanup_free_ char *n = format_capability(c);
+                        json_array_append_new(a, json_string(n));
+                }
+        return a;
+}
+
+static void set_duration(json_t *o, const char *key, usec_t t) {
+        _cleanup_free_ char *s = format_duration(t);
+        json_object_set_new(o, key, json_string(s));
+}
+
+static void set_unit_ref(json_t *o, const char *key, const UnitRef *r) {
+        if (r->name)
+                json_object_set_new(o, key, json_string(r->name));
+}
+
+json_t *unit_spec_to_json(const UnitSpec *u) {
+        json_t *o = json_object(), *image, *layers, *env, *ports, *res, *mounts, *sec, *caps, *share, *restart,
+               *stop, *requires, *vm;
+        _cleanup_free_ char *stop_signal = format_signal(u->stop.signal);
+
+        json_object_set_new(o, "name", json_string(u->name));
+        json_object_set_new(o, "description", json_string(u->description));
+        json_object_set_new(o, "isolation", json_string(isolation_to_string(u->isolation)));
+
+        layers = json_array();
+        for (size_t i = 0; i < u->n_layers; i++)
+                json_array_append_new(layers, json_pack("{s:s}", layer_type_to_string(u->layers[i].type),
+                                                        u->layers[i].path));
+        image = json_object();
+        json_object_set_new(image, "layers", layers);
+        json_object_set_new(o, "image", image);
+
+        if (u->command)
+                json_object_set_new(o, "command", strv_to_json(u->command));
+
+        env = json_object();
+        STRV_FOREACH(e, u->env) {
+                const char *eq = strchr(*e, '=');
+                _cleanup_free_ char *k = xstrndup(*e, (size_t) (eq - *e));
+                json_object_set_new(env, k, json_string(eq + 1));
+        }
+        json_object_set_new(o, "env", env);
+        json_object_set_new(o, "user", json_string(u->user));
+        json_object_set_new(o, "working_dir", json_string(u->working_dir));
+        json_object_set_new(o, "hostname", json_string(u->hostname));
+        /* With share.network the unit has no network of its own to describe. */
+        if (!u->share.network.name)
+                json_object_set_new(o, "network", json_string(network_mode_to_string(u->network)));
+
+        ports = json_array();
+        for (size_t i = 0; i < u->n_ports; i++) {
+                _cleanup_free_ char *p = format_port(&u->ports[i]);
+                json_array_append_new(ports, json_string(p));
+        }
+        json_object_set_new(o, "ports", ports);
+
+        res = json_object();
+        if (u->resources.memory)
+                json_object_set_new(res, "memory", json_integer((json_int_t) u->resources.memory));
+        if (u->resources.cpus_milli)
+                json_object_set_new(res, "cpus", json_real(u->resources.cpus_milli / 1000.0));
+        if (u->resources.pids)
+                json_object_set_new(res, "pids", json_integer((json_int_t) u->resources.pids));
+        if (u->resources.io_weight)
+                json_object_set_new(res, "io_weight", json_integer(u->resources.io_weight));
+        json_object_set_new(o, "resources", res);
+
+        mounts = json_array();
+        for (size_t i = 0; i < u->n_mounts; i++) {
+                const MountSpec *m = &u->mounts[i];
+                json_t *j = json_pack("{s:s, s:s}", "type", mount_type_to_string(m->type), "target", m->target);
+                if (m->type == MOUNT_BIND) {
+                        json_object_set_new(j, "source", json_string(m->source));
+                        json_object_set_new(j, "read_only", json_boolean(m->read_only));
+                } else {
+                        _cleanup_free_ char *mode = xasprintf("%04o", (unsigned) m->mode);
+                        if (m->size)
+                                json_object_set_new(j, "size", json_integer((json_int_t) m->size));
+                        json_object_set_new(j, "mode", json_string(mode));
+                }
+                json_array_append_new(mounts, j);
+        }
+        json_object_set_new(o, "mounts", mounts);
+
+        sec = json_object();
+        caps = json_object();
+        json_object_set_new(caps, "drop", caps_to_json(u->security.cap_drop, u->security.cap_drop_all));
+        json_object_set_new(caps, "add", caps_to_json(u->security.cap_add, u->security.cap_add_all));
+        json_object_set_new(sec, "capabilities", caps);
+        json_object_set_new(sec, "seccomp",
+                            json_string(u->security.seccomp == SECCOMP_PROFILE
+                                                ? u->security.seccomp_profile
+                                                : seccomp_mode_to_string(u->security.seccomp)));
+        json_object_set_new(sec, "no_new_privileges", json_boolean(u->security.no_new_privileges));
+        json_object_set_new(sec, "read_only_rootfs", json_boolean(u->security.read_only_rootfs));
+        json_object_set_new(sec, "user_namespace", u->security.user_namespace == USER_NAMESPACE_AUTO
+                                                           ? json_string("auto")
+                                                           : json_false());
+        json_object_set_new(o, "security", sec);
+
+        share = json_object();
+        set_unit_ref(share, "ipc", &u->share.ipc);
+        set_unit_ref(share, "pid", &u->share.pid);
+        set_unit_ref(share, "network", &u->share.network);
+        json_object_set_new(o, "share", share);
+
+        restart = json_object();
+        json_object_set_new(restart, "policy", json_string(restart_policy_to_string(u->restart.policy)));
+        set_duration(restart, "delay", u->restart.delay);
+        set_duration(restart, "max_delay", u->restart.max_delay);
+        json_object_set_new(restart, "burst", json_integer(u->restart.burst));
+        set_duration(restart, "interval", u->restart.interval);
+        json_object_set_new(o, "restart", restart);
+
+        stop = json_object();
+        json_object_set_new(stop, "signal", json_string(stop_signal));
+        set_duration(stop, "timeout", u->stop.timeout);
+        json_object_set_new(o, "stop", stop);
+
+        requires = json_array();
+        for (size_t i = 0; i < u->n_requires; i++)
+                json_array_append_new(requires, json_string(u->requires[i].name));
+        json_object_set_new(o, "requires", requires);
+
+        if (u->healthcheck.command) {
+                json_t *h = json_object();
+                json_object_set_new(h, "command", strv_to_json(u->healthcheck.command));
+                set_duration(h, "interval", u->healthcheck.interval);
+                set_duration(h, "timeout", u->healthcheck.timeout);
+                json_object_set_new(h, "retries", json_integer(u->healthcheck.retries));
+                set_duration(h, "start_period", u->healthcheck.start_period);
+                json_object_set_new(o, "healthcheck", h);
+        }
+
+        vm = json_object();
+        json_object_set_new(vm, "kernel", json_string(u->vm.kernel ? u->vm.kernel : "default"));
+        json_object_set_new(vm, "machine", json_string(vm_machine_to_string(u->vm.machine)));
+        json_object_set_new(vm, "accel", json_string(vm_accel_to_string(u->vm.accel)));
+        json_object_set_new(o, "vm", vm);
+
+        return o;
+}
+
+int unit_spec_hash(const UnitSpec *u, char ret[65]) {
+        json_t *j = unit_spec_to_json(u);
+        char *s;
+
+        /* Ten significant digits print cpus (at most three decimals) exactly and identically on
+         * every run; the default 17 would print 0.1 as 0.10000000000000001. */
+        s = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT | JSON_REAL_PRECISION(10));
+        json_decref(j);
+        if (!s)
+                return -ENOMEM;
+        sha256_hex(s, strlen(s), ret);
+        free(s);
+        return 0;
+}

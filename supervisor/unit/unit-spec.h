@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "string-table.h"
+#include "time-util.h"
+
+/* A unit, parsed and validated: plain data with every default filled in, relative paths resolved
+ * against the unit file's directory and values in one canonical form. Nothing in here refers back
+ * to YAML except the source positions kept for error messages about relations between units. */
+
+typedef enum Isolation {
+        ISOLATION_PROCESS,
+        ISOLATION_HYPERV,
+        _ISOLATION_MAX,
+        _ISOLATION_INVALID = -EINVAL,
+} Isolation;
+
+typedef enum LayerType {
+        LAYER_DIR,
+        LAYER_TAR,
+        LAYER_OCI,
+        _LAYER_TYPE_MAX,
+        _LAYER_TYPE_INVALID = -EINVAL,
+} LayerType;
+
+typedef enum NetworkMode {
+        NETWORK_BRIDGE,
+        NETWORK_NONE,
+        NETWORK_HOST,
+        _NETWORK_MODE_MAX,
+        _NETWORK_MODE_INVALID = -EINVAL,
+} NetworkMode;
+
+typedef enum PortProtocol {
+        PORT_TCP,
+        PORT_UDP,
+        _PORT_PROTOCOL_MAX,
+        _PORT_PROTOCOL_INVALID = -EINVAL,
+} PortProtocol;
+
+typedef enum MountType {
+        MOUNT_BIND,
+        MOUNT_TMPFS,
+        _MOUNT_TYPE_MAX,
+        _MOUNT_TYPE_INVALID = -EINVAL,
+} MountType;
+
+typedef enum SeccompMode {
+        SECCOMP_DEFAULT,
+        SECCOMP_UNCONFINED,
+        SECCOMP_PROFILE, /* security.seccomp_profile names the file */
+        _SECCOMP_MODE_MAX,
+        _SECCOMP_MODE_INVALID = -EINVAL,
+} SeccompMode;
+
+typedef enum UserNamespaceMode {
+        USER_NAMESPACE_NO, /* written "false" in units */
+        USER_NAMESPACE_AUTO,
+        _USER_NAMESPACE_MODE_MAX,
+        _USER_NAMESPACE_MODE_INVALID = -EINVAL,
+} UserNamespaceMode;
+
+typedef enum RestartPolicy {
+        RESTART_NO,
+        RESTART_ON_FAILURE,
+        RESTART_ALWAYS,
+        _RESTART_POLICY_MAX,
+        _RESTART_POLICY_INVALID = -EINVAL,
+} RestartPolicy;
+
+typedef enum VmMachine {
+        VM_MACHINE_MICROVM,
+        VM_MACHINE_Q35,
+        _VM_MACHINE_MAX,
+        _VM_MACHINE_INVALID = -EINVAL,
+} VmMachine;
+
+typedef enum VmAccel {
+        VM_ACCEL_AUTO,
+        VM_ACCEL_KVM,
+        VM_ACCEL_TCG,
+        _VM_ACCEL_MAX,
+        _VM_ACCEL_INVALID = -EINVAL,
+} VmAccel;
+
+DECLARE_STRING_TABLE_LOOKUP(isolation, Isolation);
+DECLARE_STRING_TABLE_LOOKUP(layer_type, LayerType);
+DECLARE_STRING_TABLE_LOOKUP(network_mode, NetworkMode);
+DECLARE_STRING_TABLE_LOOKUP(port_protocol, PortProtocol);
+DECLARE_STRING_TABLE_LOOKUP(mount_type, MountType);
+DECLARE_STRING_TABLE_LOOKUP(seccomp_mode, SeccompMode);
+DECLARE_STRING_TABLE_LOOKUP(user_namespace_mode, UserNamespaceMode);
+DECLARE_STRING_TABLE_LOOKUP(restart_policy, RestartPolicy);
+DECLARE_STRING_TABLE_LOOKUP(vm_machine, VmMachine);
+DECLARE_STRING_TABLE_LOOKUP(vm_accel, VmAccel);
+
+/* Where a value stood in its unit file, for errors found later (across units). */
+typedef struct SourcePos {
+        unsigned line, column; /* 0 when the value was a default */
+        char *path;             /* the YAML path, e.g. "ports[1]" */
+} SourcePos;
+
+typedef struct Layer {
+        LayerType type;
+        char *path; /* absolute */
+} Layer;
+
+typedef struct PortSpec {
+        int family; /* AF_UNSPEC: every address of the host; AF_INET, AF_INET6: only address */
+        union {
+                struct in_addr in;
+                struct in6_addr in6;
+        } address;
+        uint16_t host_port;
+        uint16_t container_port;
+        PortProtocol protocol;
+        SourcePos pos;
+} PortSpec;
+
+typedef struct MountSpec {
+        MountType type;
+        char *source; /* bind: absolute host path */
+        char *target; /* absolute container path */
+        bool read_only;
+        uint64_t size; /* tmpfs: bytes, 0 = the kernel's default */
+        mode_t mode;   /* tmpfs */
+} MountSpec;
+
+typedef struct UnitRef {
+        char *name;
+        SourcePos pos;
+} UnitRef;
+
+typedef struct UnitSpec {
+        char *name;
+        SourcePos name_pos; /* line 0: taken from the file name */
+        char *description;
+        Isolation isolation;
+
+        Layer *layers;
+        size_t n_layers;
+
+        char **command; /* NULL: from the image (only with an oci layer) */
+        char **env;     /* "NAME=value", sorted by name */
+        char *user;
+        char *working_dir;
+        char *hostname;
+        NetworkMode network;
+        bool network_explicit;
+
+        PortSpec *ports;
+        size_t n_ports;
+
+        struct {
+                uint64_t memory;     /* bytes, 0 = unlimited */
+                uint32_t cpus_milli; /* thousandths of a CPU, 0 = unlimited */
+                uint64_t pids;       /* 0 = unlimited */
+                uint32_t io_weight;  /* 0 = unset */
+        } resources;
+
+        MountSpec *mounts;
+        size_t n_mounts;
+
+        struct {
+                uint64_t cap_drop; /* bit n: capability n */
+                uint64_t cap_add;
+                bool cap_drop_all;
+                bool cap_add_all;
+                SeccompMode seccomp;
+                char *seccomp_profile; /* absolute, with SECCOMP_PROFILE */
+                bool no_new_privileges;
+                bool read_only_rootfs;
+                UserNamespaceMode user_namespace;
+        } security;
+
+        struct {
+                UnitRef ipc, pid, network; /* name NULL: not shared */
+        } share;
+
+        struct {
+                RestartPolicy policy;
+                usec_t delay;
+                usec_t max_delay;
+                unsigned burst;
+                usec_t interval;
+        } restart;
+
+        struct {
+                int signal;
+                usec_t timeout;
+        } stop;
+
+        UnitRef *requires;
+        size_t n_requires;
+
+        struct {
+                char **command; /* NULL: no health check */
+                usec_t interval;
+                usec_t timeout;
+                unsigned retries;
+                usec_t start_period;
+        } healthcheck;
+
+        struct {
+                char *kernel; /* NULL: the provisioned default */
+                VmMachine machine;
+                VmAccel accel;
+        } vm;
+
+        char *source_file; /* not part of the hash */
+} UnitSpec;
+
+UnitSpec *unit_spec_new(void); /* with every default set */
+UnitSpec *unit_spec_free(UnitSpec *u);
+static inline void unit_spec_freep(UnitSpec **u) {
+        unit_spec_free(*u);
+}
+void source_pos_done(SourcePos *p);
+
+/* The canonical form: every key, defaults included, in the schema's vocabulary. A valid unit file
+ * itself (JSON is YAML), so parsing it again yields the same spec and hash. */
+json_t *unit_spec_to_json(const UnitSpec *u);
+
+/* SHA-256 of the canonical JSON with sorted keys, as 64 hex digits. */
+int unit_spec_hash(const UnitSpec *u, char ret[65]);
+
+/* Canonical spellings shared by the JSON form and messages. Each returns a new string. */
+char *format_duration(usec_t t);
+char *format_port(const PortSpec *p);
+char *format_signal(int sig);
+char *format_capability(unsigned cap);
+
+/* Whether two published ports claim the same host socket (protocol, port, overlapping address). */
+bool port_spec_conflicts(const PortSpec *a, const PortSpec *b);
