@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+#include "test-helpers.h"
+
+#include "alloc.h"
+#include "path-util.h"
+#include "sha256.h"
+#include "string-util.h"
+
+static void test_sha256_vectors(void **state) {
+        char hex[65];
+        _cleanup_free_ char *million = xmalloc(1000000);
+
+        /* FIPS 180-4 / NIST example vectors. */
+        sha256_hex("", 0, hex);
+        assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        sha256_hex("abc", 3, hex);
+        assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
+        assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+        memset(million, 'a', 1000000);
+        sha256_hex(million, 1000000, hex);
+        assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+static void test_sha256_incremental(void **state) {
+        /* Feeding in odd-sized pieces across block boundaries gives the one-shot result. */
+        const char *text = "The quick brown fox jumps over the lazy dog, again and again and again and again.";
+        uint8_t a[32], b[32];
+        Sha256 s;
+
+        sha256_init(&s);
+        sha256_update(&s, text, strlen(text));
+        sha256_final(&s, a);
+        sha256_init(&s);
+        for (size_t i = 0; i < strlen(text); i += 7)
+                sha256_update(&s, text + i, MIN((size_t) 7, strlen(text) - i));
+        sha256_final(&s, b);
+        assert_memory_equal(a, b, 32);
+}
+
+static void check_simplify(const char *in, const char *out) {
+        _cleanup_free_ char *p = xstrdup(in);
+        assert_string_equal(path_simplify(p), out);
+}
+
+static void test_path_simplify(void **state) {
+        check_simplify("/", "/");
+        check_simplify("//a//b/", "/a/b");
+        check_simplify("/a/./b/.", "/a/b");
+        check_simplify("./a", "a");
+        check_simplify(".", ".");
+        check_simplify("a/../b", "a/../b"); /* ".." is never resolved lexically */
+}
+
+static void test_path_helpers(void **state) {
+        _cleanup_free_ char *j = path_join("/a/", "/b"), *d1 = path_dirname("x.yaml"), *d2 = path_dirname("/x.yaml"),
+                            *d3 = path_dirname("a/b//c"), *abs1 = path_make_absolute("./site", "/etc/sup/units"),
+                            *abs2 = path_make_absolute("/srv//data/", "/etc");
+
+        assert_string_equal(j, "/a/b");
+        assert_string_equal(d1, ".");
+        assert_string_equal(d2, "/");
+        assert_string_equal(d3, "a/b");
+        assert_string_equal(abs1, "/etc/sup/units/site");
+        assert_string_equal(abs2, "/srv/data");
+        assert_true(path_has_dotdot("/a/../b"));
+        assert_true(path_has_dotdot(".."));
+        assert_false(path_has_dotdot("/a/..b/c.."));
+        assert_true(path_startswith_dir("/proc/sys", "/proc"));
+        assert_true(path_startswith_dir("/proc", "/proc"));
+        assert_false(path_startswith_dir("/process", "/proc"));
+        assert_string_equal(path_basename("/a/b.yaml"), "b.yaml");
+}
+
+static void test_string_distance(void **state) {
+        static const char *const keys[] = { "name", "restart", "requires", "resources", NULL };
+
+        assert_int_equal(string_distance("restart", "restart"), 0);
+        assert_int_equal(string_distance("restrat", "restart"), 1); /* transposition */
+        assert_int_equal(string_distance("rstart", "restart"), 1);
+        assert_string_equal(string_nearest("restrat", keys), "restart");
+        assert_string_equal(string_nearest("resoruces", keys), "resources");
+        assert_null(string_nearest("zzzzzz", keys));
+        assert_null(string_nearest("x", keys));
+}
+
+static void test_string_quote(void **state) {
+        _cleanup_free_ char *a = string_quote("a\"b\n\x01", 5, 40), *b = string_quote("abcdefgh", 8, 3);
+        assert_string_equal(a, "\"a\\\"b\\n\\x01\"");
+        assert_string_equal(b, "\"abc...\"");
+}
+
+static void test_utf8(void **state) {
+        size_t off = 0;
+
+        const char *ok = "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80";
+        assert_true(utf8_is_valid(ok, strlen(ok), NULL));
+        assert_false(utf8_is_valid("ab\xff", 3, &off));
+        assert_int_equal(off, 2);
+        assert_false(utf8_is_valid("\xc0\xaf", 2, NULL));         /* overlong "/" */
+        assert_false(utf8_is_valid("\xed\xa0\x80", 3, NULL));     /* a surrogate */
+        assert_false(utf8_is_valid("\xf4\x90\x80\x80", 4, NULL)); /* above U+10FFFF */
+        assert_false(utf8_is_valid("\xe2\x82", 2, NULL));         /* truncated */
+}
+
+static void test_strv(void **state) {
+        _cleanup_strv_free_ char **l = NULL, **c = NULL;
+
+        strv_push(&l, xstrdup("b"));
+        strv_push(&l, xstrdup("a"));
+        strv_sort(l);
+        assert_string_equal(l[0], "a");
+        assert_int_equal(strv_length(l), 2);
+        assert_true(strv_contains(l, "b"));
+        c = strv_copy(l);
+        assert_string_equal(c[1], "b");
+        assert_null(c[2]);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_sha256_incremental),
+                cmocka_unit_test(test_path_simplify),  cmocka_unit_test(test_path_helpers),
+                cmocka_unit_test(test_string_distance), cmocka_unit_test(test_string_quote),
+                cmocka_unit_test(test_utf8),           cmocka_unit_test(test_strv),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

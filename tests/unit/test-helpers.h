@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* cmocka needs these before its header. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "unit-diag.h"
+#include "unit-parse.h"
+
+/* Parses a unit from text as if it were /units/<file>, without looking at the file system. */
+static inline int parse_text(const char *file, const char *yaml, Diagnostics *d, UnitSpec **ret) {
+        UnitSpec *u = NULL;
+        int r = unit_parse(file, "/units", yaml, strlen(yaml), 0, d, &u, NULL);
+        if (ret)
+                *ret = u;
+        else
+                unit_spec_free(u);
+        return r;
+}
+
+/* Asserts that some diagnostic sits at line:column with this path and a message containing text. */
+#define assert_diag(d, l, c, p, text)                                                    \
+        do {                                                                             \
+                if (!has_diag((d), (l), (c), (p), (text), __FILE__, __LINE__))           \
+                        fail();                                                          \
+        } while (0)
+static inline bool has_diag(const Diagnostics *d, unsigned line, unsigned column, const char *path, const char *text,
+                            const char *file, int at) {
+        for (size_t i = 0; i < d->n; i++) {
+                const Diagnostic *e = &d->items[i];
+                if (e->line == line && e->column == column && strcmp(e->path, path) == 0 &&
+                    strstr(e->message, text))
+                        return true;
+        }
+        fprintf(stderr, "%s:%d: no diagnostic %u:%u %s: ...%s... among:\n", file, at, line, column, path, text);
+        diagnostics_print(d, stderr);
+        return false;
+}
+
+/* A unit that is valid on its own, to which a test appends the one key it is about. */
+#define MINIMAL_UNIT "image:\n  layers:\n    - dir: /layer\ncommand: [/bin/true]\n"

@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: MIT */
+#include "test-helpers.h"
+
+#include <signal.h>
+#include <sys/capability.h>
+#include <sys/stat.h>
+
+#include "alloc.h"
+#include "string-util.h"
+#include "unit-value.h"
+
+typedef struct BadCase {
+        const char *what; /* the mistake or attack this stops */
+        const char *yaml;
+        unsigned line, column;
+        const char *path;
+        const char *message;
+} BadCase;
+
+/* Lines 1-4 are MINIMAL_UNIT; appended keys start at line 5. */
+static const BadCase bad_cases[] = {
+        { "a typo in a key", MINIMAL_UNIT "restrat: {policy: always}\n", 5, 1, "restrat", "did you mean \"restart\"?" },
+        { "a typo in a nested key", MINIMAL_UNIT "resources: {memroy: 64M}\n", 5, 13, "resources.memroy",
+          "did you mean \"memory\"?" },
+        { "an unknown key far from any", MINIMAL_UNIT "zzzzzzzz: 1\n", 5, 1, "zzzzzzzz", "expected one of name, description" },
+        { "a duplicate key", MINIMAL_UNIT "name: a\nname: b\n", 6, 1, "name", "duplicate key \"name\"; it is first set at line 5" },
+        { "a duplicate env key", MINIMAL_UNIT "env:\n  A: x\n  B: y\n  A: z\n", 8, 3, "env.A",
+          "duplicate key \"A\"; it is first set at line 6" },
+        { "a merge key", MINIMAL_UNIT "x: &x {memory: 64M}\nresources: {<<: *x}\n", 5, 1, "x", "unknown key" },
+        { "a merge key inside a known mapping", MINIMAL_UNIT "resources: {<<: {memory: 64M}}\n", 5, 13, "resources[\"<<\"]",
+          "merge keys" },
+        { "a quoted integer", MINIMAL_UNIT "resources: {pids: \"64\"}\n", 5, 19, "resources.pids",
+          "found the string \"64\"; a quoted value is a string" },
+        { "an octal-looking integer", MINIMAL_UNIT "resources: {pids: 0755}\n", 5, 19, "resources.pids",
+          "leading zero" },
+        { "a negative integer", MINIMAL_UNIT "restart: {burst: -1}\n", 5, 18, "restart.burst", "expected an integer" },
+        { "an integer out of range", MINIMAL_UNIT "resources: {pids: 99999999}\n", 5, 19, "resources.pids",
+          "from 1 to 4194304" },
+        { "zero pids", MINIMAL_UNIT "resources: {pids: 0}\n", 5, 19, "resources.pids", "from 1 to" },
+        { "an unquoted no where a string is expected", MINIMAL_UNIT "hostname: no\n", 5, 11, "hostname",
+          "found boolean no; unquoted" },
+        { "an unquoted on as an env value", MINIMAL_UNIT "env: {DEBUG: on}\n", 5, 14, "env.DEBUG", "boolean on" },
+        { "a number as an env value", MINIMAL_UNIT "env: {VERSION: 1.10}\n", 5, 16, "env.VERSION", "float 1.10" },
+        { "a null where a string is expected", MINIMAL_UNIT "description:\n", 5, 13, "description",
+          "found nothing" },
+        { "yes as a boolean", MINIMAL_UNIT "security: {read_only_rootfs: yes}\n", 5, 30, "security.read_only_rootfs",
+          "write true or false" },
+        { "a quoted boolean", MINIMAL_UNIT "security: {read_only_rootfs: \"true\"}\n", 5, 30,
+          "security.read_only_rootfs", "remove the quotes" },
+        { "unquoted no as restart policy", MINIMAL_UNIT "restart: {policy: no}\n", 5, 19, "restart.policy",
+          "write \"no\"" },
+        { "an unknown enum value", MINIMAL_UNIT "isolation: vm\n", 5, 12, "isolation",
+          "expected one of process, hyperv, found \"vm\"" },
+        { "a size with an ambiguous suffix", MINIMAL_UNIT "resources: {memory: 64MB}\n", 5, 21, "resources.memory",
+          "ambiguous" },
+        { "a memory limit too small to run anything", MINIMAL_UNIT "resources: {memory: 1K}\n", 5, 21,
+          "resources.memory", "below the minimum of 4M" },
+        { "a bare-number duration", MINIMAL_UNIT "stop: {timeout: 10}\n", 5, 17, "stop.timeout", "add a unit" },
+        { "a bad duration unit", MINIMAL_UNIT "stop: {timeout: 10sec}\n", 5, 17, "stop.timeout", "duration" },
+        { "a port with three parts", MINIMAL_UNIT "ports: [\"8080:80:90\"]\n", 5, 9, "ports[0]", "expected a port" },
+        { "a port out of range", MINIMAL_UNIT "ports: [\"70000:80\"]\n", 5, 9, "ports[0]", "1 to 65535" },
+        { "a base-60 port", MINIMAL_UNIT "ports: [2222:22]\n", 5, 9, "ports[0]", "base-60" },
+        { "a port published twice", MINIMAL_UNIT "ports: [\"8080:80\", \"127.0.0.1:8080:81\"]\n", 5, 20,
+          "ports[1]", "claims the same host port as ports[0]" },
+        { "ports without a bridge", MINIMAL_UNIT "network: none\nports: [\"8080:80\"]\n", 6, 8, "ports",
+          "needs network: bridge" },
+        { "a bad signal", MINIMAL_UNIT "stop: {signal: SIGFOO}\n", 5, 16, "stop.signal", "signal name" },
+        { "a bad capability", MINIMAL_UNIT "security: {capabilities: {add: [NET_BIND]}}\n", 5, 33,
+          "security.capabilities.add[0]", "capability name" },
+        { "a capability added and dropped", MINIMAL_UNIT "security: {capabilities: {drop: [CHOWN], add: [cap_chown]}}\n",
+          5, 47, "security.capabilities", "CHOWN is both added and dropped" },
+        { "user_namespace: true", MINIMAL_UNIT "security: {user_namespace: true}\n", 5, 28,
+          "security.user_namespace", "write auto" },
+        { "an invalid unit name", MINIMAL_UNIT "name: Web_1\n", 5, 7, "name", "expected a unit name" },
+        { "a unit name that is a path", MINIMAL_UNIT "name: ../../etc\n", 5, 7, "name", "expected a unit name" },
+        { "a bad env name", MINIMAL_UNIT "env: {1X: a}\n", 5, 7, "env.1X", "variable name" },
+        { "a NUL byte in a string", MINIMAL_UNIT "description: \"a\\0b\"\n", 5, 14, "description", "NUL" },
+        { "a relative working_dir", MINIMAL_UNIT "working_dir: app\n", 5, 14, "working_dir", "absolute path" },
+        { "a working_dir with ..", MINIMAL_UNIT "working_dir: /app/../..\n", 5, 14, "working_dir", "\"..\"" },
+        { "a bad host name", MINIMAL_UNIT "hostname: \"web..x\"\n", 5, 11, "hostname", "host name" },
+        { "a bad user", MINIMAL_UNIT "user: \"1000:\"\n", 5, 7, "user", "expected a user" },
+        { "an empty command", "image:\n  layers:\n    - dir: /layer\ncommand: []\n", 4, 10, "command",
+          "at least 1 item" },
+        { "a command that is a string", "image:\n  layers:\n    - dir: /layer\ncommand: /bin/true\n", 4, 10,
+          "command", "expected a list of strings" },
+        { "an empty program name", "image:\n  layers:\n    - dir: /layer\ncommand: [\"\", x]\n", 4, 11,
+          "command[0]", "is empty" },
+        { "a missing command", "image:\n  layers:\n    - dir: /layer\n", 1, 1, "", "missing required key \"command\"" },
+        { "a missing image", "command: [/bin/true]\n", 1, 1, "", "missing required key \"image\"" },
+        { "no layers", "image: {layers: []}\ncommand: [/bin/true]\n", 1, 17, "image.layers", "1 to 128 items" },
+        { "a layer with two sources", "image:\n  layers:\n    - {dir: /a, tar: /b.tar}\ncommand: [x]\n", 3, 17,
+          "image.layers[0].tar", "exactly one source" },
+        { "a layer with no source", "image:\n  layers:\n    - {}\ncommand: [x]\n", 3, 7, "image.layers[0]",
+          "empty mapping" },
+        { "a layer as a string", "image:\n  layers:\n    - /a\ncommand: [x]\n", 3, 7, "image.layers[0]",
+          "expected a layer" },
+        { "a bind mount without source", MINIMAL_UNIT "mounts: [{type: bind, target: /data}]\n", 5, 10, "mounts[0]",
+          "missing required key \"source\"" },
+        { "a size on a bind mount", MINIMAL_UNIT "mounts: [{type: bind, source: /x, target: /data, size: 1M}]\n", 5,
+          50, "mounts[0].size", "\"size\" is only valid for tmpfs mounts" },
+        { "a source on a tmpfs", MINIMAL_UNIT "mounts: [{type: tmpfs, source: /x, target: /t}]\n", 5, 24, "mounts[0].source",
+          "\"source\" is only valid for bind mounts" },
+        { "a mount over /proc", MINIMAL_UNIT "mounts: [{type: tmpfs, target: /proc/sys}]\n", 5, 32,
+          "mounts[0].target", "cannot mount over /proc/sys" },
+        { "a mount over the root", MINIMAL_UNIT "mounts: [{type: tmpfs, target: //}]\n", 5, 32, "mounts[0].target",
+          "cannot mount over /" },
+        { "a mount target escaping with ..", MINIMAL_UNIT "mounts: [{type: tmpfs, target: /x/../../etc}]\n", 5, 32,
+          "mounts[0].target", "\"..\"" },
+        { "two mounts on one target", MINIMAL_UNIT "mounts:\n  - {type: tmpfs, target: /t}\n  - {type: tmpfs, target: /t/}\n",
+          7, 27, "mounts[1].target", "already the target of mounts[0]" },
+        { "an unquoted tmpfs mode", MINIMAL_UNIT "mounts: [{type: tmpfs, target: /t, mode: 0755}]\n", 5, 42,
+          "mounts[0].mode", "quote it" },
+        { "a hyperv unit sharing a namespace", MINIMAL_UNIT "isolation: hyperv\nshare: {ipc: db}\n", 6, 8, "share",
+          "cannot share" },
+        { "a unit sharing with itself", MINIMAL_UNIT "name: a\nshare: {pid: a}\n", 6, 14, "share.pid",
+          "its own namespace" },
+        { "share.network with ports", MINIMAL_UNIT "share: {network: db}\nports: [\"80:80\"]\n", 6, 8, "ports",
+          "cannot publish ports" },
+        { "share.network with network", MINIMAL_UNIT "share: {network: db}\nnetwork: none\n", 6, 10, "network",
+          "exclude each other" },
+        { "host network in a VM", MINIMAL_UNIT "isolation: hyperv\nnetwork: host\n", 6, 10, "network",
+          "host network is not possible with isolation: hyperv" },
+        { "a unit requiring itself", MINIMAL_UNIT "name: a\nrequires: [a]\n", 6, 12, "requires[0]", "require itself" },
+        { "a duplicate requirement", MINIMAL_UNIT "requires: [db, db]\n", 5, 16, "requires[1]", "already required" },
+        { "max_delay below delay", MINIMAL_UNIT "restart: {delay: 10s, max_delay: 5s}\n", 5, 34, "restart.max_delay",
+          "shorter than delay" },
+        { "a zero start-limit interval", MINIMAL_UNIT "restart: {interval: 0s}\n", 5, 21, "restart.interval",
+          "longer than 0s" },
+        { "a health check without a command", MINIMAL_UNIT "healthcheck: {interval: 5s}\n", 5, 14, "healthcheck",
+          "missing required key \"command\"" },
+        { "a health check interval of zero", MINIMAL_UNIT "healthcheck: {command: [x], interval: 0s}\n", 5, 39,
+          "healthcheck.interval", "longer than 0s" },
+        { "an unknown machine", MINIMAL_UNIT "vm: {machine: pc}\n", 5, 15, "vm.machine", "microvm, q35" },
+        { "a list where a mapping is expected", MINIMAL_UNIT "resources: [1]\n", 5, 12, "resources",
+          "expected a mapping of resource limits, found a list" },
+        { "a non-scalar key", MINIMAL_UNIT "? [a]\n: b\n", 5, 3, "", "expected a key name" },
+        { "a document that is a list", "- a\n", 1, 1, "", "expected a mapping of unit settings" },
+        { "a file that names no unit", "# nothing\n", 1, 1, "", "the file is empty" },
+};
+
+static void test_bad_cases(void **state) {
+        unsigned failures = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(bad_cases); i++) {
+                const BadCase *c = &bad_cases[i];
+                Diagnostics d = {};
+                UnitSpec *u = NULL;
+
+                if (parse_text("u.yaml", c->yaml, &d, &u) != -EINVAL || u) {
+                        fprintf(stderr, "case \"%s\" was accepted\n", c->what);
+                        failures++;
+                } else if (!has_diag(&d, c->line, c->column, c->path, c->message, __FILE__, (int) i))
+                        failures++;
+                else
+                        print_message("stops: %s\n", c->what);
+                unit_spec_free(u);
+                diagnostics_done(&d);
+        }
+        assert_int_equal(failures, 0);
+}
+
+static void test_all_errors_reported(void **state) {
+        /* Three different mistakes: all three come back, in document order, with their positions. */
+        const char *yaml = "name: web\n"
+                           "image:\n"
+                           "  layers:\n"
+                           "    - dir: /layer\n"
+                           "command: [/bin/true]\n"
+                           "resources:\n"
+                           "  memory: 64MB\n"
+                           "ports: [\"8080:80:90\"]\n"
+                           "restrat: {policy: always}\n";
+        Diagnostics d = {};
+
+        assert_int_equal(parse_text("web.yaml", yaml, &d, NULL), -EINVAL);
+        assert_int_equal(d.n, 3);
+        assert_diag(&d, 7, 11, "resources.memory", "ambiguous");
+        assert_diag(&d, 8, 9, "ports[0]", "expected a port");
+        assert_diag(&d, 9, 1, "restrat", "did you mean \"restart\"?");
+        assert_string_equal(d.items[0].file, "web.yaml");
+        diagnostics_done(&d);
+}
+
+static void test_defaults(void **state) {
+        _cleanup_(unit_spec_freep) UnitSpec *u = NULL;
+        Diagnostics d = {};
+
+        assert_int_equal(parse_text("web.yaml", MINIMAL_UNIT, &d, &u), 0);
+        assert_int_equal(d.n, 0);
+        assert_string_equal(u->name, "web"); /* from the file name */
+        assert_int_equal(u->name_pos.line, 0);
+        assert_string_equal(u->hostname, "web");
+        assert_string_equal(u->description, "");
+        assert_int_equal(u->isolation, ISOLATION_PROCESS);
+        assert_int_equal(u->network, NETWORK_BRIDGE);
+        assert_false(u->network_explicit);
+        assert_string_equal(u->user, "0");
+        assert_string_equal(u->working_dir, "/");
+        assert_null(u->env[0]);
+        assert_int_equal(u->resources.memory, 0);
+        assert_int_equal(u->security.seccomp, SECCOMP_DEFAULT);
+        assert_true(u->security.no_new_privileges);
+        assert_false(u->security.read_only_rootfs);
+        assert_int_equal(u->security.user_namespace, USER_NAMESPACE_NO);
+        assert_int_equal(u->restart.policy, RESTART_ON_FAILURE);
+        assert_int_equal(u->restart.delay, USEC_PER_SEC);
+        assert_int_equal(u->restart.max_delay, 60 * USEC_PER_SEC);
+        assert_int_equal(u->restart.burst, 5);
+        assert_int_equal(u->restart.interval, 60 * USEC_PER_SEC);
+        assert_int_equal(u->stop.signal, SIGTERM);
+        assert_int_equal(u->stop.timeout, 10 * USEC_PER_SEC);
+        assert_null(u->healthcheck.command);
+        assert_null(u->vm.kernel);
+        assert_int_equal(u->vm.machine, VM_MACHINE_MICROVM);
+        assert_int_equal(u->vm.accel, VM_ACCEL_AUTO);
+        assert_string_equal(u->source_file, "web.yaml");
+}
+
+static void test_every_key(void **state) {
+        const char *yaml = "name: web\n"
+                           "description: static site\n"
+                           "isolation: hyperv\n"
+                           "image:\n"
+                           "  layers:\n"
+                           "    - oci: ../images/busybox\n"
+                           "    - tar: /srv/app.tar.gz\n"
+                           "    - dir: ./site\n"
+                           "command: [/bin/httpd, -f, -p, \"80\"]\n"
+                           "env: {TZ: UTC, A: \"1\"}\n"
+                           "user: 1000\n"
+                           "working_dir: /www/\n"
+                           "hostname: web.local\n"
+                           "network: bridge\n"
+                           "ports: [\"8080:80/tcp\", 127.0.0.1:5353:53/udp, \"[::1]:8443:443\"]\n"
+                           "resources: {memory: 1.5G, cpus: 0.25, pids: 64, io_weight: 500}\n"
+                           "mounts:\n"
+                           "  - {type: bind, source: data, target: /data, read_only: true}\n"
+                           "  - {type: tmpfs, target: /tmp, size: 16M, mode: \"0700\"}\n"
+                           "security:\n"
+                           "  capabilities: {drop: [ALL], add: [NET_BIND_SERVICE, cap_chown]}\n"
+                           "  seccomp: ./profile.json\n"
+                           "  no_new_privileges: false\n"
+                           "  read_only_rootfs: true\n"
+                           "  user_namespace: auto\n"
+                           "restart: {policy: \"no\", delay: 500ms, max_delay: 1m30s, burst: 3, interval: 2m}\n"
+                           "stop: {signal: SIGINT, timeout: 1m}\n"
+                           "requires: [db, cache]\n"
+                           "healthcheck: {command: [/bin/true], interval: 5s, timeout: 1s, retries: 2, start_period: 30s}\n"
+                           "vm: {kernel: ./vmlinuz, machine: q35, accel: tcg}\n";
+        _cleanup_(unit_spec_freep) UnitSpec *u = NULL;
+        Diagnostics d = {};
+
+        if (parse_text("web.yaml", yaml, &d, &u) < 0) {
+                diagnostics_print(&d, stderr);
+                fail();
+        }
+        assert_int_equal(u->isolation, ISOLATION_HYPERV);
+        assert_int_equal(u->n_layers, 3);
+        assert_int_equal(u->layers[0].type, LAYER_OCI);
+        assert_string_equal(u->layers[0].path, "/units/../images/busybox"); /* ".." left to the kernel */
+        assert_string_equal(u->layers[2].path, "/units/site");
+        assert_string_equal(u->command[3], "80");
+        assert_string_equal(u->env[0], "A=1"); /* sorted */
+        assert_string_equal(u->env[1], "TZ=UTC");
+        assert_string_equal(u->user, "1000");
+        assert_string_equal(u->working_dir, "/www");
+        assert_int_equal(u->n_ports, 3);
+        assert_int_equal(u->ports[1].protocol, PORT_UDP);
+        assert_int_equal(u->resources.memory, 3ULL << 29);
+        assert_int_equal(u->resources.cpus_milli, 250);
+        assert_int_equal(u->resources.io_weight, 500);
+        assert_string_equal(u->mounts[0].source, "/units/data");
+        assert_true(u->mounts[0].read_only);
+        assert_int_equal(u->mounts[1].mode, 0700);
+        assert_int_equal(u->mounts[1].size, 16 << 20);
+        assert_true(u->security.cap_drop_all);
+        assert_int_equal(u->security.cap_add, (1ULL << CAP_NET_BIND_SERVICE) | (1ULL << CAP_CHOWN));
+        assert_int_equal(u->security.seccomp, SECCOMP_PROFILE);
+        assert_string_equal(u->security.seccomp_profile, "/units/profile.json");
+        assert_false(u->security.no_new_privileges);
+        assert_int_equal(u->security.user_namespace, USER_NAMESPACE_AUTO);
+        assert_int_equal(u->restart.policy, RESTART_NO);
+        assert_int_equal(u->restart.max_delay, 90 * USEC_PER_SEC);
+        assert_int_equal(u->stop.signal, SIGINT);
+        assert_int_equal(u->n_requires, 2);
+        assert_string_equal(u->requires[1].name, "cache");
+        assert_int_equal(u->requires[1].pos.line, 28);
+        assert_string_equal(u->requires[1].pos.path, "requires[1]");
+        assert_int_equal(u->healthcheck.retries, 2);
+        assert_string_equal(u->vm.kernel, "/units/vmlinuz");
+        assert_int_equal(u->vm.machine, VM_MACHINE_Q35);
+}
+
+static void test_oci_layer_may_omit_command(void **state) {
+        Diagnostics d = {};
+        assert_int_equal(parse_text("a.yaml", "image: {layers: [{oci: /img}]}\n", &d, NULL), 0);
+        diagnostics_done(&d);
+}
+
+static void test_only_delay_raises_max_delay(void **state) {
+        _cleanup_(unit_spec_freep) UnitSpec *u = NULL;
+        Diagnostics d = {};
+        assert_int_equal(parse_text("a.yaml", MINIMAL_UNIT "restart: {delay: 2m}\n", &d, &u), 0);
+        assert_int_equal(u->restart.max_delay, 2 * USEC_PER_MINUTE);
+}
+
+static void test_aliases_are_usable(void **state) {
+        _cleanup_(unit_spec_freep) UnitSpec *u = NULL;
+        Diagnostics d = {};
+        const char *yaml = MINIMAL_UNIT "env: &e {A: x}\nhealthcheck: {command: &c [/bin/true]}\n";
+        assert_int_equal(parse_text("a.yaml", yaml, &d, &u), 0);
+}
+
+static void test_file_name_not_a_unit_name(void **state) {
+        Diagnostics d = {};
+        assert_int_equal(parse_text("My_Web.yaml", MINIMAL_UNIT, &d, NULL), -EINVAL);
+        assert_diag(&d, 1, 1, "", "its file name \"My_Web\" is not a valid unit name");
+        diagnostics_done(&d);
+        /* An explicit name makes the file name irrelevant. */
+        assert_int_equal(parse_text("My_Web.yaml", MINIMAL_UNIT "name: web\n", &d, NULL), 0);
+}
+
+static char *hash_of(const char *yaml) {
+        _cleanup_(unit_spec_freep) UnitSpec *u = NULL;
+        Diagnostics d = {};
+        char h[65];
+
+        if (parse_text("web.yaml", yaml, &d, &u) < 0) {
+                diagnostics_print(&d, stderr);
+                fail();
+        }
+        assert_int_equal(unit_spec_hash(u, h), 0);
+        return xstrdup(h);
+}
+
+static void test_hash_ignores_form(void **state) {
+        _cleanup_free_ char *a = hash_of("name: web\nimage: {layers: [{dir: /layer}]}\ncommand: [/bin/true]\n"
+                                         "env: {A: xv, B: yv}\nresources: {memory: 64M}\nstop: {timeout: 90s}\n");
+        /* Key order, comments, block vs flow style, quoting, defaults written out, equivalent spellings. */
+        _cleanup_free_ char *b = hash_of("# web server\n"
+                                         "stop:\n  timeout: 1m30s   # ninety seconds\n"
+                                         "resources:\n  memory: 67108864\n"
+                                         "env:\n  B: \"yv\"\n  A: 'xv'\n"
+                                         "command:\n  - \"/bin/true\"\n"
+                                         "image:\n  layers:\n    - dir: /layer/\n"
+                                         "isolation: process\n"
+                                         "restart: {policy: on-failure}\n");
+        _cleanup_free_ char *c = hash_of("name: web\nimage: {layers: [{dir: /layer}]}\ncommand: [/bin/true]\n"
+                                         "env: {A: xv, B: zv}\nresources: {memory: 64M}\nstop: {timeout: 90s}\n");
+        assert_string_equal(a, b);
+        assert_string_not_equal(a, c); /* one value changed */
+}
+
+static void test_canonical_json_round_trip(void **state) {
+        /* The canonical form is itself a unit: parsing it again gives the same hash. */
+        const char *yaml = "isolation: hyperv\nimage: {layers: [{dir: /l}, {tar: /t.tar}]}\ncommand: [a, b]\n"
+                           "env: {X: \"1\"}\nports: [\"127.0.0.1:80:80/udp\", \"[::]:443:443\"]\n"
+                           "resources: {memory: 1.5G, cpus: 0.1, pids: 5, io_weight: 10}\n"
+                           "mounts: [{type: tmpfs, target: /t, size: 1M, mode: \"0755\"}, "
+                           "{type: bind, source: /s, target: /d, read_only: true}]\n"
+                           "security: {capabilities: {drop: [ALL], add: [CHOWN]}, seccomp: /p.json, "
+                           "user_namespace: auto}\n"
+                           "restart: {policy: always, delay: 1.5s, max_delay: 1h}\n"
+                           "stop: {signal: SIGRTMIN+2, timeout: 250ms}\nrequires: [db]\n"
+                           "healthcheck: {command: [/bin/true]}\nvm: {kernel: /k}\n";
+        _cleanup_(unit_spec_freep) UnitSpec *u = NULL, *v = NULL;
+        _cleanup_free_ char *text = NULL;
+        char h1[65], h2[65];
+        Diagnostics d = {};
+        json_t *j;
+
+        assert_int_equal(parse_text("web.yaml", yaml, &d, &u), 0);
+        j = unit_spec_to_json(u);
+        text = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+        json_decref(j);
+        if (parse_text("other.yaml", text, &d, &v) < 0) {
+                fprintf(stderr, "%s\n", text);
+                diagnostics_print(&d, stderr);
+                fail();
+        }
+        assert_int_equal(unit_spec_hash(u, h1), 0);
+        assert_int_equal(unit_spec_hash(v, h2), 0);
+        assert_string_equal(h1, h2);
+        assert_int_equal(v->resources.cpus_milli, 100);
+}
+
+static void test_check_sources(void **state) {
+        /* With UNIT_PARSE_CHECK_SOURCES, missing or wrong-typed sources are errors at their value. */
+        char dir[] = "/tmp/sup-test-XXXXXX";
+        _cleanup_free_ char *layer = NULL, *file = NULL, *oci = NULL, *yaml = NULL;
+        Diagnostics d = {};
+        UnitSpec *u = NULL;
+        FILE *f;
+
+        assert_non_null(mkdtemp(dir));
+        layer = xasprintf("%s/layer", dir);
+        oci = xasprintf("%s/oci", dir);
+        file = xasprintf("%s/file.tar", dir);
+        assert_int_equal(mkdir(layer, 0755), 0);
+        assert_int_equal(mkdir(oci, 0755), 0);
+        f = fopen(file, "we");
+        assert_non_null(f);
+        fclose(f);
+
+        yaml = xstrdup("image:\n  layers:\n    - dir: layer\n    - tar: file.tar\n    - dir: file.tar\n"
+                       "    - tar: missing.tar\n    - oci: oci\ncommand: [x]\n"
+                       "mounts: [{type: bind, source: /nonexistent/sup, target: /d}]\n");
+        assert_int_equal(unit_parse("u.yaml", dir, yaml, strlen(yaml), UNIT_PARSE_CHECK_SOURCES, &d, &u, NULL),
+                         -EINVAL);
+        assert_null(u);
+        assert_int_equal(d.n, 4);
+        assert_diag(&d, 5, 12, "image.layers[2].dir", "is not a directory");
+        assert_diag(&d, 6, 12, "image.layers[3].tar", "No such file or directory");
+        assert_diag(&d, 7, 12, "image.layers[4].oci", "not an OCI image layout");
+        assert_diag(&d, 9, 31, "mounts[0]", "bind mount source /nonexistent/sup");
+        diagnostics_done(&d);
+
+        assert_int_equal(unlink(file), 0);
+        assert_int_equal(rmdir(layer), 0);
+        assert_int_equal(rmdir(oci), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_load_file_limits(void **state) {
+        char path[] = "/tmp/sup-test-XXXXXX.yaml";
+        Diagnostics d = {};
+        UnitSpec *u = NULL;
+        int fd = mkstemps(path, 5);
+
+        /* A file over the size cap is refused before it is parsed. */
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, UNIT_FILE_SIZE_MAX + 1), 0);
+        close(fd);
+        assert_int_equal(unit_load_file(path, 0, &d, &u, NULL), -EINVAL);
+        assert_non_null(strstr(d.items[0].message, "larger than"));
+        diagnostics_done(&d);
+        unlink(path);
+
+        assert_true(unit_load_file("/nonexistent/x.yaml", 0, &d, &u, NULL) < 0);
+        assert_non_null(strstr(d.items[0].message, "cannot read"));
+        diagnostics_done(&d);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_bad_cases),
+                cmocka_unit_test(test_all_errors_reported),
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_every_key),
+                cmocka_unit_test(test_oci_layer_may_omit_command),
+                cmocka_unit_test(test_only_delay_raises_max_delay),
+                cmocka_unit_test(test_aliases_are_usable),
+                cmocka_unit_test(test_file_name_not_a_unit_name),
+                cmocka_unit_test(test_hash_ignores_form),
+                cmocka_unit_test(test_canonical_json_round_trip),
+                cmocka_unit_test(test_check_sources),
+                cmocka_unit_test(test_load_file_limits),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+#include "test-helpers.h"
+
+#include <sys/stat.h>
+
+#include "alloc.h"
+#include "string-util.h"
+#include "unit-set.h"
+
+static char dir[64];
+
+static void write_unit(const char *name, const char *text) {
+        _cleanup_free_ char *p = xasprintf("%s/%s", dir, name);
+        FILE *f = fopen(p, "we");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+}
+
+static int setup(void **state) {
+        strcpy(dir, "/tmp/sup-set-XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        return 0;
+}
+
+static int teardown(void **state) {
+        _cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", dir);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+static int load(Diagnostics *d, UnitSet **ret) {
+        char *paths[] = { dir, NULL };
+        return unit_set_load(paths, 0, d, ret);
+}
+
+#define UNIT(extra) MINIMAL_UNIT extra
+
+static void test_valid_set(void **state) {
+        _cleanup_(unit_set_freep) UnitSet *s = NULL;
+        Diagnostics d = {};
+
+        write_unit("db.yaml", UNIT("ports: [\"127.0.0.1:5432:5432\"]\n"));
+        write_unit("web.yml", UNIT("requires: [db]\nports: [\"8080:80\"]\n"));
+        write_unit("worker.yaml", UNIT("share: {ipc: web, network: web}\nnetwork: bridge\n") + 0);
+        write_unit("notes.txt", "not a unit");
+        write_unit(".hidden.yaml", "garbage: [");
+        /* share.network with an explicit network is an error; rewrite worker without it. */
+        write_unit("worker.yaml", UNIT("share: {ipc: web, network: web}\n"));
+        assert_int_equal(load(&d, &s), 0);
+        assert_int_equal(d.n, 0);
+        assert_int_equal(s->n_units, 3);
+        assert_string_equal(s->units[0]->name, "db");
+        assert_non_null(unit_set_find(s, "worker"));
+        assert_null(unit_set_find(s, "notes"));
+}
+
+static void test_duplicate_names(void **state) {
+        _cleanup_(unit_set_freep) UnitSet *s = NULL;
+        Diagnostics d = {};
+
+        write_unit("web.yaml", UNIT(""));
+        write_unit("other.yaml", UNIT("name: web\n"));
+        assert_int_equal(load(&d, &s), -EINVAL);
+        assert_int_equal(d.n, 1);
+        assert_true(strstr(d.items[0].message, "unit \"web\" is also defined by") != NULL);
+        /* Both files are named: one in the position, the other in the message. */
+        assert_true(strstr(d.items[0].file, "web.yaml") || strstr(d.items[0].message, "web.yaml"));
+        assert_true(strstr(d.items[0].file, "other.yaml") || strstr(d.items[0].message, "other.yaml"));
+        diagnostics_done(&d);
+}
+
+static void test_port_conflict_across_units(void **state) {
+        _cleanup_(unit_set_freep) UnitSet *s = NULL;
+        Diagnostics d = {};
+
+        write_unit("a.yaml", UNIT("ports: [\"8080:80\"]\n"));
+        write_unit("b.yaml", UNIT("ports: [\"9090:90\", \"127.0.0.1:8080:81/tcp\"]\n"));
+        write_unit("c.yaml", UNIT("ports: [\"8080:80/udp\"]\n")); /* another protocol: fine */
+        assert_int_equal(load(&d, &s), -EINVAL);
+        assert_int_equal(d.n, 1);
+        assert_diag(&d, 5, 20, "ports[1]", "claims the same host port as 8080:80/tcp of unit \"a\"");
+        assert_true(strstr(d.items[0].file, "b.yaml") != NULL);
+        assert_true(strstr(d.items[0].message, "a.yaml:5:9") != NULL);
+        diagnostics_done(&d);
+}
+
+static void test_missing_and_cycles(void **state) {
+        _cleanup_(unit_set_freep) UnitSet *s = NULL;
+        Diagnostics d = {};
+
+        write_unit("a.yaml", UNIT("requires: [b]\n"));
+        write_unit("b.yaml", UNIT("requires: [c]\n"));
+        write_unit("c.yaml", UNIT("share: {pid: a}\n"));
+        write_unit("d.yaml", UNIT("requires: [nope]\n"));
+        assert_int_equal(load(&d, &s), -EINVAL);
+        assert_int_equal(d.n, 2);
+        assert_diag(&d, 5, 12, "requires[0]", "requires unit \"nope\", which does not exist");
+        assert_diag(&d, 5, 14, "share.pid", "dependency cycle: a -> b -> c -> a");
+        diagnostics_done(&d);
+}
+
+static void test_share_with_hyperv_target(void **state) {
+        _cleanup_(unit_set_freep) UnitSet *s = NULL;
+        Diagnostics d = {};
+
+        write_unit("vm.yaml", UNIT("isolation: hyperv\n"));
+        write_unit("p.yaml", UNIT("share: {network: vm}\n"));
+        assert_int_equal(load(&d, &s), -EINVAL);
+        assert_diag(&d, 5, 18, "share.network", "isolation: hyperv");
+        diagnostics_done(&d);
+}
+
+static void test_broken_unit_is_not_missing(void **state) {
+        /* The unit b has an error of its own: a requires on it reports that error only, not a
+         * second, misleading "does not exist". */
+        _cleanup_(unit_set_freep) UnitSet *s = NULL;
+        Diagnostics d = {};
+
+        write_unit("a.yaml", UNIT("requires: [b]\n"));
+        write_unit("b.yaml", UNIT("resources: {pids: many}\n"));
+        assert_int_equal(load(&d, &s), -EINVAL);
+        assert_int_equal(d.n, 1);
+        assert_true(strstr(d.items[0].file, "b.yaml") != NULL);
+        assert_int_equal(s->n_units, 1);
+        diagnostics_done(&d);
+}
+
+static void test_missing_path(void **state) {
+        _cleanup_(unit_set_freep) UnitSet *s = NULL;
+        Diagnostics d = {};
+        char *paths[] = { (char *) "/nonexistent/sup-units", NULL };
+
+        assert_int_equal(unit_set_load(paths, 0, &d, &s), -ENOENT);
+        assert_int_equal(d.n, 1);
+        assert_string_equal(d.items[0].file, "/nonexistent/sup-units");
+        diagnostics_done(&d);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_valid_set, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_duplicate_names, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_port_conflict_across_units, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_missing_and_cycles, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_share_with_hyperv_target, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_broken_unit_is_not_missing, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_missing_path, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
