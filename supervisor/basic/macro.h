@@ -63,6 +63,12 @@ static inline void fclosep(FILE **f) {
 #define streq(a, b) (strcmp((a), (b)) == 0)
 #define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)
 
+/* qsort() with an empty array is fine, but with a NULL one undefined, even for zero elements. */
+static inline void qsort_safe(void *base, size_t n, size_t size, int (*compar)(const void *, const void *)) {
+        if (n > 1)
+                qsort(base, n, size, compar);
+}
+
 /* Like systemd's: for the "-errno" convention, never returns 0 by accident. */
 static inline int negative_errno(void) {
         return errno > 0 ? -errno : -EIO;

@@ -48,7 +48,7 @@ static int cmp_strp(const void *a, const void *b) {
 }
 
 void strv_sort(char **l) {
-        qsort(l, strv_length(l), sizeof(char *), cmp_strp);
+        qsort_safe(l, strv_length(l), sizeof(char *), cmp_strp);
 }
 
 const char *startswith(const char *s, const char *prefix) {

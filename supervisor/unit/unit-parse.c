@@ -173,8 +173,7 @@ static void parse_env(Ctx *c, const YNode *n, void *data) {
                 e->assignment = xasprintf("%s=%s", name, value);
         }
         /* Sorted by name: the canonical order, and duplicates end up next to each other. */
-        if (n_entries > 0) /* qsort(NULL, 0, ...) is undefined */
-                qsort(entries, n_entries, sizeof(EnvEntry), env_entry_compare);
+        qsort_safe(entries, n_entries, sizeof(EnvEntry), env_entry_compare);
         for (size_t i = 0; i < n_entries; i++) {
                 if (i > 0 && streq(entries[i].key->value, entries[i - 1].key->value)) {
                         size_t old = path_push_key(c, entries[i].key->value);

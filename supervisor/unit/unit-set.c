@@ -119,7 +119,7 @@ int unit_set_load(char *const *paths, UnitParseFlags flags, Diagnostics *diags, 
                         load_one(s, *p, flags, diags, &result);
         }
 
-        qsort(s->units, s->n_units, sizeof(UnitSpec *), unit_ptr_compare);
+        qsort_safe(s->units, s->n_units, sizeof(UnitSpec *), unit_ptr_compare);
         if (unit_set_check(s, diags) > 0 && result == 0)
                 result = -EINVAL;
 
