@@ -95,17 +95,20 @@ fuzz() {
                 "-Dc_args=-fno-sanitize-recover=all"
         ninja -C build-fuzz tests/fuzz-unit
         # New inputs go to a scratch directory; the seed corpus in the tree stays as committed.
-        local work=build-fuzz/corpus-unit
+        local work=build-fuzz/corpus-unit artifacts=build-fuzz/artifacts
         mkdir -p "$work"
+        rm -rf "$artifacts" && mkdir -p "$artifacts"
         cp -n tests/fuzz/corpus/unit/* tests/units/valid/*.y*ml tests/units/invalid/*.yaml \
                 tests/units/invalid-parser-only/*.yaml examples/*.yaml "$work/" 2>/dev/null || true
         ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
                 build-fuzz/tests/fuzz-unit -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-                -max_len=16384 -dict=tests/fuzz/unit.dict -print_final_stats=1 "$work" 2>&1 |
+                -max_len=16384 -dict=tests/fuzz/unit.dict -print_final_stats=1 -artifact_prefix="$artifacts/" \
+                "$work" 2>&1 |
                 grep -E '^(#[0-9]+ +DONE|Done|stat::number_of_executed_units|stat::peak_rss_mb|INFO: A corpus)|ERROR|SUMMARY|==[0-9]+==' || true
-        # grep ate the status: a crash leaves a crash-*/leak-* file behind.
-        if ls crash-* leak-* timeout-* oom-* >/dev/null 2>&1; then
-                echo "the fuzzer found a problem: $(ls crash-* leak-* timeout-* oom-* 2>/dev/null)" >&2
+        # grep ate the status: a finding leaves its input behind as crash-*, leak-*, timeout-* or oom-*.
+        if [ -n "$(ls -A "$artifacts")" ]; then
+                echo "the fuzzer found a problem; reproduce with build-fuzz/tests/fuzz-unit $artifacts/*:" >&2
+                ls "$artifacts" >&2
                 exit 1
         fi
 }
