@@ -61,6 +61,9 @@ static int verb_validate(int argc, char **argv) {
         }
 
         r = unit_set_load(argv + optind, UNIT_PARSE_CHECK_SOURCES, &diags, &set);
+        /* An empty set is valid (supd runs nothing), but here it is more likely a wrong directory. */
+        if (set->n_files == 0 && r == 0)
+                log_warning("warning: no unit files (*.yaml, *.yml) found");
 
         if (json) {
                 json_t *units = json_array(), *out;
