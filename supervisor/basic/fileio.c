@@ -2,10 +2,12 @@
 #include "fileio.h"
 
 #include <fcntl.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "alloc.h"
 #include "macro.h"
+#include "path-util.h"
 
 int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
         _cleanup_close_ int fd = -EBADF;
@@ -45,5 +47,124 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
         *ret = TAKE_PTR(buf);
         if (ret_size)
                 *ret_size = size;
+        return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, (int) getpid());
+        _cleanup_free_ char *dir = path_dirname(path);
+        _cleanup_close_ int fd = -EBADF, dfd = -EBADF;
+        const char *p = data;
+        int r;
+
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd < 0)
+                return negative_errno();
+        while (size > 0) {
+                ssize_t n = write(fd, p, size);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = negative_errno();
+                        goto fail;
+                }
+                p += n;
+                size -= (size_t) n;
+        }
+        if (fsync(fd) < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        if (rename(tmp, path) < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0)
+                (void) fsync(dfd);
+        return 0;
+fail:
+        (void) unlink(tmp);
+        return r;
+}
+
+int mkdir_p(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = xstrdup(path);
+
+        for (char *c = p + 1; *c; c++) {
+                if (*c != '/')
+                        continue;
+                *c = 0;
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return negative_errno();
+                *c = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return negative_errno();
+        return 0;
+}
+
+static int rm_rf_children(int dfd, dev_t dev) {
+        DIR *d;
+        struct dirent *de;
+        int r = 0;
+
+        d = fdopendir(dfd);
+        if (!d) {
+                r = negative_errno();
+                close(dfd);
+                return r;
+        }
+        while ((errno = 0, de = readdir(d))) {
+                struct stat st;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno != ENOENT && r == 0)
+                                r = negative_errno();
+                        continue;
+                }
+                if (S_ISDIR(st.st_mode)) {
+                        int cfd;
+                        if (st.st_dev != dev) {
+                                if (r == 0)
+                                        r = -EBUSY;
+                                continue;
+                        }
+                        cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (cfd < 0) {
+                                if (r == 0)
+                                        r = negative_errno();
+                                continue;
+                        }
+                        int q = rm_rf_children(cfd, dev);
+                        if (q < 0 && r == 0)
+                                r = q;
+                        if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
+                                r = negative_errno();
+                } else if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT && r == 0)
+                        r = negative_errno();
+        }
+        closedir(d);
+        return r;
+}
+
+int rm_rf(const char *path) {
+        struct stat st;
+        int fd, r;
+
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        if (!S_ISDIR(st.st_mode))
+                return unlink(path) < 0 && errno != ENOENT ? negative_errno() : 0;
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        r = rm_rf_children(fd, st.st_dev);
+        if (r < 0)
+                return r;
+        if (rmdir(path) < 0 && errno != ENOENT)
+                return negative_errno();
         return 0;
 }

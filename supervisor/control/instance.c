@@ -11,3 +11,122 @@ static const char *const instance_state_table[_INSTANCE_STATE_MAX] = {
         [INSTANCE_FAILED] = "failed",
 };
 DEFINE_STRING_TABLE_LOOKUP(instance_state, InstanceState, _INSTANCE_STATE_MAX);
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "macro.h"
+#include "unit-value.h"
+
+void instance_status_done(InstanceStatus *s) {
+        free(s->name);
+        free(s->hash);
+        free(s->reason);
+        free(s->log_path);
+        *s = (InstanceStatus) {};
+}
+
+static json_t *timestamp_json(usec_t t) {
+        char buf[64];
+        return t == 0 ? json_null() : json_string(format_timestamp(t, buf, sizeof(buf)));
+}
+
+static int timestamp_parse(const json_t *j, usec_t *ret) {
+        struct tm tm = {};
+        unsigned ms = 0;
+        time_t sec;
+
+        if (!j || json_is_null(j)) {
+                *ret = 0;
+                return 0;
+        }
+        if (!json_is_string(j) ||
+            sscanf(json_string_value(j), "%4d-%2d-%2dT%2d:%2d:%2d.%3uZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+                return -EINVAL;
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        sec = timegm(&tm);
+        if (sec < 0)
+                return -EINVAL;
+        *ret = (usec_t) sec * USEC_PER_SEC + (usec_t) ms * USEC_PER_MSEC;
+        return 0;
+}
+
+json_t *instance_status_to_json(const InstanceStatus *s) {
+        json_t *o = json_object();
+        _cleanup_free_ char *sig = s->has_exit && s->exit_signal > 0 ? format_signal(s->exit_signal) : NULL;
+
+        json_object_set_new(o, "name", json_string(s->name));
+        json_object_set_new(o, "hash", s->hash ? json_string(s->hash) : json_null());
+        json_object_set_new(o, "isolation", json_string(isolation_to_string(s->isolation)));
+        json_object_set_new(o, "state", json_string(instance_state_to_string(s->state)));
+        json_object_set_new(o, "admin_stopped", json_boolean(s->admin_stopped));
+        json_object_set_new(o, "pid", s->pid > 0 ? json_integer(s->pid) : json_null());
+        json_object_set_new(o, "monitor_pid", s->monitor_pid > 0 ? json_integer(s->monitor_pid) : json_null());
+        json_object_set_new(o, "restarts", json_integer(s->restarts));
+        json_object_set_new(o, "exit_code", s->has_exit && s->exit_signal == 0 ? json_integer(s->exit_code) : json_null());
+        json_object_set_new(o, "exit_signal", sig ? json_string(sig) : json_null());
+        json_object_set_new(o, "oom", json_boolean(s->oom));
+        json_object_set_new(o, "started_at", timestamp_json(s->started_at));
+        json_object_set_new(o, "exited_at", timestamp_json(s->exited_at));
+        json_object_set_new(o, "next_restart_at", timestamp_json(s->next_restart_at));
+        json_object_set_new(o, "reason", s->reason ? json_string(s->reason) : json_null());
+        json_object_set_new(o, "log", s->log_path ? json_string(s->log_path) : json_null());
+        return o;
+}
+
+static char *dup_string(const json_t *j) {
+        return json_is_string(j) ? xstrdup(json_string_value(j)) : NULL;
+}
+
+int instance_status_from_json(const json_t *j, InstanceStatus *ret) {
+        InstanceStatus s = {};
+        const json_t *v;
+        int r;
+
+        if (!json_is_object(j) || !json_is_string(json_object_get(j, "name")))
+                return -EINVAL;
+        s.name = dup_string(json_object_get(j, "name"));
+        s.hash = dup_string(json_object_get(j, "hash"));
+        r = json_is_string(v = json_object_get(j, "isolation")) ? (int) isolation_from_string(json_string_value(v)) : -EINVAL;
+        if (r < 0)
+                goto fail;
+        s.isolation = (Isolation) r;
+        r = json_is_string(v = json_object_get(j, "state")) ? (int) instance_state_from_string(json_string_value(v))
+                                                               : -EINVAL;
+        if (r < 0)
+                goto fail;
+        s.state = (InstanceState) r;
+        s.admin_stopped = json_is_true(json_object_get(j, "admin_stopped"));
+        s.pid = (pid_t) json_integer_value(json_object_get(j, "pid"));
+        s.monitor_pid = (pid_t) json_integer_value(json_object_get(j, "monitor_pid"));
+        s.restarts = (unsigned) json_integer_value(json_object_get(j, "restarts"));
+        if (json_is_integer(v = json_object_get(j, "exit_code"))) {
+                s.has_exit = true;
+                s.exit_code = (int) json_integer_value(v);
+        }
+        if (json_is_string(v = json_object_get(j, "exit_signal"))) {
+                s.has_exit = true;
+                s.exit_code = -1;
+                if (parse_signal(json_string_value(v), &s.exit_signal) < 0) {
+                        r = -EINVAL;
+                        goto fail;
+                }
+        }
+        s.oom = json_is_true(json_object_get(j, "oom"));
+        if ((r = timestamp_parse(json_object_get(j, "started_at"), &s.started_at)) < 0 ||
+            (r = timestamp_parse(json_object_get(j, "exited_at"), &s.exited_at)) < 0 ||
+            (r = timestamp_parse(json_object_get(j, "next_restart_at"), &s.next_restart_at)) < 0)
+                goto fail;
+        s.reason = dup_string(json_object_get(j, "reason"));
+        s.log_path = dup_string(json_object_get(j, "log"));
+        *ret = s;
+        return 0;
+fail:
+        instance_status_done(&s);
+        return r < 0 ? r : -EINVAL;
+}

@@ -28,3 +28,35 @@ DECLARE_STRING_TABLE_LOOKUP(instance_state, InstanceState);
 static inline bool instance_state_is_active(InstanceState s) {
         return s == INSTANCE_STARTING || s == INSTANCE_RUNNING || s == INSTANCE_STOPPING;
 }
+
+#include <jansson.h>
+
+#include "unit-spec.h"
+
+/* What a monitor reports about its instance: in its status file, on its socket, and (with
+ * supd's additions) in `supctl status --json`. Times are CLOCK_REALTIME microseconds, 0 for
+ * "never"; in JSON they are ISO 8601 strings or null. */
+typedef struct InstanceStatus {
+        char *name;
+        char *hash; /* of the spec the instance runs */
+        Isolation isolation;
+        InstanceState state;
+        bool admin_stopped; /* stopped by request (supctl stop), not by its own exit */
+        pid_t pid;          /* the container's first process, as the host sees it; 0: none */
+        pid_t monitor_pid;
+        unsigned restarts; /* automatic restarts since the instance was created */
+        bool has_exit;     /* the fields below describe the last exit */
+        int exit_code;     /* -1 when it was killed by a signal */
+        int exit_signal;   /* 0 when it exited */
+        bool oom;          /* the kernel's OOM killer struck in its cgroup */
+        usec_t started_at;
+        usec_t exited_at;
+        usec_t next_restart_at;
+        char *reason; /* why it failed, or the last start error; NULL */
+        char *log_path;
+} InstanceStatus;
+
+void instance_status_done(InstanceStatus *s);
+json_t *instance_status_to_json(const InstanceStatus *s);
+/* Fills *ret from JSON written by instance_status_to_json(); -EINVAL if it is not such. */
+int instance_status_from_json(const json_t *j, InstanceStatus *ret);

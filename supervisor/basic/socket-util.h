@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+/* sun_path holds 107 characters and a NUL: longer socket paths fail with -ENAMETOOLONG, and the
+ * caller says which path (run directories must stay short). */
+int sockaddr_un_set(struct sockaddr_un *sa, const char *path, socklen_t *ret_len);
+
+/* A listening SOCK_STREAM unix socket at path (a stale socket file is replaced), non-blocking,
+ * close-on-exec, with the given mode set before anyone can connect. */
+int unix_listen(const char *path, mode_t mode);
+
+/* Connects to path; the fd is blocking unless nonblock. */
+int unix_connect(const char *path, int nonblock);
+
+int fd_set_nonblock(int fd, int nonblock);

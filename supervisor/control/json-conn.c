@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: MIT */
+#include "json-conn.h"
+
+#include <poll.h>
+#include <stdarg.h>
+
+#include "alloc.h"
+#include "macro.h"
+#include "socket-util.h"
+
+struct JsonConn {
+        Event *event;
+        int fd;
+        EventSource *io;
+        EventSource *idle;
+        usec_t idle_timeout;
+        size_t max_frame;
+        JsonConnMessageHandler on_message;
+        JsonConnCloseHandler on_close;
+        void *userdata;
+
+        char *in;
+        size_t in_used, in_size;
+        char *out;
+        size_t out_used, out_size;
+
+        bool closing;       /* close once out is drained */
+        int closing_error;
+        unsigned busy;      /* inside a handler: freeing is deferred */
+        bool free_requested;
+};
+
+static void conn_destroy(JsonConn *c) {
+        event_source_free(c->io);
+        event_source_free(c->idle);
+        if (c->fd >= 0)
+                close(c->fd);
+        free(c->in);
+        free(c->out);
+        free(c);
+}
+
+JsonConn *json_conn_free(JsonConn *c) {
+        if (!c)
+                return NULL;
+        if (c->busy) {
+                c->free_requested = true;
+                return NULL;
+        }
+        conn_destroy(c);
+        return NULL;
+}
+
+static void conn_finish(JsonConn *c, int error) {
+        c->busy++;
+        if (c->on_close)
+                c->on_close(c, error, c->userdata);
+        c->busy--;
+        conn_destroy(c);
+}
+
+static void update_events(JsonConn *c) {
+        uint32_t ev = (c->closing ? 0 : EPOLLIN) | (c->out_used > 0 ? EPOLLOUT : 0);
+        (void) event_source_set_io_events(c->io, ev);
+}
+
+/* Writes what it can; returns <0 on a write error, 1 when everything is out. */
+static int flush(JsonConn *c) {
+        while (c->out_used > 0) {
+                ssize_t n = write(c->fd, c->out, c->out_used);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                return 0;
+                        return negative_errno();
+                }
+                memmove(c->out, c->out + n, c->out_used - (size_t) n);
+                c->out_used -= (size_t) n;
+        }
+        return 1;
+}
+
+int json_conn_send(JsonConn *c, const json_t *msg) {
+        char *s = json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(10));
+        size_t n;
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        n = strlen(s);
+        if (c->out_used + n + 1 > c->out_size) {
+                c->out_size = MAX(c->out_size * 2, c->out_used + n + 1);
+                c->out = xrealloc(c->out, c->out_size);
+        }
+        memcpy(c->out + c->out_used, s, n);
+        c->out[c->out_used + n] = '\n';
+        c->out_used += n + 1;
+        free(s);
+
+        r = flush(c);
+        if (r < 0)
+                return r;
+        update_events(c);
+        return 0;
+}
+
+int json_conn_reply(JsonConn *c, const json_t *request, json_t *result) {
+        json_t *reply = json_object();
+        json_t *id = json_object_get(request, "id");
+        int r;
+
+        json_object_set(reply, "id", id ? id : json_null());
+        json_object_set_new(reply, "result", result ? result : json_null());
+        r = json_conn_send(c, reply);
+        json_decref(reply);
+        return r;
+}
+
+int json_conn_reply_error(JsonConn *c, const json_t *request, const char *code, const char *fmt, ...) {
+        json_t *reply = json_object(), *id = request ? json_object_get(request, "id") : NULL;
+        char *msg;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        json_object_set(reply, "id", id ? id : json_null());
+        json_object_set_new(reply, "error", json_pack("{s:s, s:s}", "code", code, "message", msg ? msg : code));
+        free(msg);
+        r = json_conn_send(c, reply);
+        json_decref(reply);
+        return r;
+}
+
+void json_conn_close_after_flush(JsonConn *c) {
+        c->closing = true;
+        update_events(c);
+}
+
+static void fail_request(JsonConn *c, int error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail_request(JsonConn *c, int error, const char *fmt, ...) {
+        char msg[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        (void) json_conn_reply_error(c, NULL, "bad-request", "%s", msg);
+        c->closing = true;
+        c->closing_error = error;
+        c->in_used = 0;
+        update_events(c);
+}
+
+/* Hands every complete line to the handler. Returns false when the connection went away. */
+static bool process_input(JsonConn *c) {
+        for (;;) {
+                char *nl = c->closing ? NULL : memchr(c->in, '\n', c->in_used);
+                json_error_t err;
+                json_t *msg;
+                size_t len;
+
+                if (!nl) {
+                        if (!c->closing && c->in_used > c->max_frame)
+                                fail_request(c, -EMSGSIZE, "a message is longer than %zu bytes", c->max_frame);
+                        return true;
+                }
+                len = (size_t) (nl - c->in);
+                if (len > c->max_frame) {
+                        fail_request(c, -EMSGSIZE, "a message is longer than %zu bytes", c->max_frame);
+                        return true;
+                }
+                msg = json_loadb(c->in, len, JSON_REJECT_DUPLICATES, &err);
+                memmove(c->in, nl + 1, c->in_used - len - 1);
+                c->in_used -= len + 1;
+                if (len == 0)
+                        continue;
+                if (!msg || !json_is_object(msg)) {
+                        if (msg)
+                                fail_request(c, -EBADMSG, "a message must be a JSON object");
+                        else
+                                fail_request(c, -EBADMSG, "invalid JSON at column %d: %s", err.column, err.text);
+                        json_decref(msg);
+                        return true;
+                }
+                c->busy++;
+                c->on_message(c, msg, c->userdata);
+                c->busy--;
+                json_decref(msg);
+                if (c->free_requested) {
+                        conn_destroy(c);
+                        return false;
+                }
+        }
+}
+
+static void on_io(EventSource *s, int fd, uint32_t revents, void *userdata) {
+        JsonConn *c = userdata;
+        int r;
+
+        if (revents & EPOLLOUT) {
+                r = flush(c);
+                if (r < 0) {
+                        conn_finish(c, r);
+                        return;
+                }
+                if (r > 0 && c->closing) {
+                        conn_finish(c, c->closing_error);
+                        return;
+                }
+                update_events(c);
+        }
+        if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+                if (c->closing) {
+                        if (revents & (EPOLLHUP | EPOLLERR))
+                                conn_finish(c, c->closing_error);
+                        return;
+                }
+                if (c->in_size - c->in_used < 4096) {
+                        c->in_size = MAX(c->in_size * 2, (size_t) 8192);
+                        c->in = xrealloc(c->in, c->in_size);
+                }
+                ssize_t n = read(fd, c->in + c->in_used, c->in_size - c->in_used);
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                return;
+                        conn_finish(c, negative_errno());
+                        return;
+                }
+                if (n == 0) {
+                        conn_finish(c, 0);
+                        return;
+                }
+                c->in_used += (size_t) n;
+                if (c->idle)
+                        event_source_set_time(c->idle, now(CLOCK_MONOTONIC) + c->idle_timeout);
+                if (!process_input(c))
+                        return;
+                if (c->closing && c->out_used == 0)
+                        conn_finish(c, c->closing_error);
+        }
+}
+
+static void on_idle(EventSource *s, usec_t t, void *userdata) {
+        JsonConn *c = userdata;
+        (void) json_conn_reply_error(c, NULL, "timeout", "no request for %llu s: closing",
+                                     (unsigned long long) (c->idle_timeout / USEC_PER_SEC));
+        c->closing = true;
+        c->closing_error = -ETIMEDOUT;
+        update_events(c);
+        if (c->out_used == 0)
+                conn_finish(c, -ETIMEDOUT);
+}
+
+int json_conn_new(Event *e, int fd, size_t max_frame, JsonConnMessageHandler on_message,
+                  JsonConnCloseHandler on_close, void *userdata, JsonConn **ret) {
+        JsonConn *c = xzalloc(sizeof(JsonConn));
+        int r;
+
+        c->event = e;
+        c->fd = fd;
+        c->max_frame = max_frame;
+        c->on_message = on_message;
+        c->on_close = on_close;
+        c->userdata = userdata;
+        r = fd_set_nonblock(fd, 1);
+        if (r >= 0)
+                r = event_add_io(e, &c->io, fd, EPOLLIN, on_io, c);
+        if (r < 0) {
+                conn_destroy(c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+void json_conn_set_idle_timeout(JsonConn *c, usec_t timeout) {
+        c->idle_timeout = timeout;
+        if (timeout == 0) {
+                c->idle = event_source_free(c->idle);
+                return;
+        }
+        if (!c->idle)
+                (void) event_add_time(c->event, &c->idle, USEC_INFINITY, on_idle, c);
+        if (c->idle)
+                event_source_set_time(c->idle, now(CLOCK_MONOTONIC) + timeout);
+}
+
+int json_conn_fd(const JsonConn *c) {
+        return c->fd;
+}
+
+void json_conn_set_userdata(JsonConn *c, void *userdata) {
+        c->userdata = userdata;
+}
+
+static int wait_fd(int fd, short events, usec_t deadline) {
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = events };
+                usec_t n = now(CLOCK_MONOTONIC);
+                int ms = deadline == USEC_INFINITY ? -1 : n >= deadline ? 0 : (int) ((deadline - n + 999) / 1000);
+                int r = poll(&p, 1, ms);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return negative_errno();
+                if (r == 0)
+                        return -ETIMEDOUT;
+                return 0;
+        }
+}
+
+int json_read_frame(int fd, char **buf, size_t *len, size_t *used, size_t max, usec_t timeout, json_t **ret) {
+        usec_t deadline = timeout == USEC_INFINITY ? USEC_INFINITY : now(CLOCK_MONOTONIC) + timeout;
+
+        for (;;) {
+                char *nl = *buf ? memchr(*buf, '\n', *used) : NULL;
+                if (nl) {
+                        json_error_t err;
+                        size_t n = (size_t) (nl - *buf);
+                        json_t *msg = json_loadb(*buf, n, 0, &err);
+                        memmove(*buf, nl + 1, *used - n - 1);
+                        *used -= n + 1;
+                        if (!msg || !json_is_object(msg)) {
+                                json_decref(msg);
+                                return -EBADMSG;
+                        }
+                        *ret = msg;
+                        return 0;
+                }
+                if (*used > max)
+                        return -EMSGSIZE;
+                if (*len - *used < 4096) {
+                        *len = MAX(*len * 2, (size_t) 8192);
+                        *buf = xrealloc(*buf, *len);
+                }
+                int r = wait_fd(fd, POLLIN, deadline);
+                if (r < 0)
+                        return r;
+                ssize_t k = read(fd, *buf + *used, *len - *used);
+                if (k < 0) {
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        return -ECONNRESET;
+                *used += (size_t) k;
+        }
+}
+
+int json_call(int fd, const char *method, json_t *params, usec_t timeout, json_t **ret) {
+        static json_int_t next_id = 1;
+        json_int_t id = next_id++;
+        json_t *req = json_pack("{s:I, s:s}", "id", id, "method", method);
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, used = 0, off = 0;
+        char *s;
+        int r;
+
+        if (params)
+                json_object_set(req, "params", params);
+        s = json_dumps(req, JSON_COMPACT);
+        json_decref(req);
+        if (!s)
+                return -ENOMEM;
+        size_t n = strlen(s);
+        s = xrealloc(s, n + 2);
+        s[n++] = '\n';
+        while (off < n) {
+                ssize_t k = write(fd, s + off, n - off);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        r = negative_errno();
+                        free(s);
+                        return r;
+                }
+                off += (size_t) k;
+        }
+        free(s);
+
+        for (;;) {
+                json_t *msg;
+                r = json_read_frame(fd, &buf, &len, &used, JSON_FRAME_MAX_REPLY, timeout, &msg);
+                if (r < 0)
+                        return r;
+                json_t *rid = json_object_get(msg, "id");
+                /* A reply with a null id is the server refusing the request as a whole. */
+                if ((rid && json_is_integer(rid) && json_integer_value(rid) == id) ||
+                    (json_is_null(rid) && json_object_get(msg, "error"))) {
+                        *ret = msg;
+                        return 0;
+                }
+                json_decref(msg);
+        }
+}

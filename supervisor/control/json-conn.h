@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "event.h"
+
+/* A connection carrying one JSON object per line, on the event loop. Used on every socket of sup:
+ * supctl <-> supd and supd <-> monitor.
+ *
+ * Requests: {"id": N, "method": "...", "params": {...}}
+ * Replies:  {"id": N, "result": ...}  or  {"id": N, "error": {"code": "...", "message": "..."}}
+ * Events:   {"event": "...", "data": ...}
+ *
+ * A line longer than max_frame, or one that is not a JSON object, gets an error reply
+ * ("bad-request") and the connection is closed once that reply is written: a confused or hostile
+ * peer costs a bounded amount of memory and never takes the daemon down. */
+
+#define JSON_FRAME_MAX_REQUEST (64U * 1024U)
+#define JSON_FRAME_MAX_REPLY (16U * 1024U * 1024U)
+
+typedef struct JsonConn JsonConn;
+
+/* msg is borrowed for the call. The handler may free the connection. */
+typedef void (*JsonConnMessageHandler)(JsonConn *c, json_t *msg, void *userdata);
+/* error: 0 for an orderly end, -ETIMEDOUT (idle), -EBADMSG/-EMSGSIZE (after the error reply),
+ * or the -errno of a failed read or write. The connection is freed right after the call. */
+typedef void (*JsonConnCloseHandler)(JsonConn *c, int error, void *userdata);
+
+/* Takes ownership of fd (made non-blocking). */
+int json_conn_new(Event *e, int fd, size_t max_frame, JsonConnMessageHandler on_message,
+                  JsonConnCloseHandler on_close, void *userdata, JsonConn **ret);
+JsonConn *json_conn_free(JsonConn *c); /* closes the fd; no close handler is called */
+
+/* Queues one message (not consumed); written as soon as the socket takes it. */
+int json_conn_send(JsonConn *c, const json_t *msg);
+int json_conn_reply(JsonConn *c, const json_t *request, json_t *result); /* steals result */
+int json_conn_reply_error(JsonConn *c, const json_t *request, const char *code, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+/* Closes after the queued output is written (the close handler then gets 0). */
+void json_conn_close_after_flush(JsonConn *c);
+
+/* Closes the connection when nothing was received for this long; 0 turns it off. */
+void json_conn_set_idle_timeout(JsonConn *c, usec_t timeout);
+
+int json_conn_fd(const JsonConn *c);
+void json_conn_set_userdata(JsonConn *c, void *userdata);
+
+/* Blocking calls for short-lived clients (supctl): send a request and wait for the reply with the
+ * same id, skipping events, within timeout. *ret is the whole reply object. */
+int json_call(int fd, const char *method, json_t *params, usec_t timeout, json_t **ret);
+/* Reads the next frame on a blocking fd (for clients that follow events). */
+int json_read_frame(int fd, char **buf, size_t *len, size_t *used, size_t max, usec_t timeout, json_t **ret);
