@@ -51,6 +51,25 @@ void strv_sort(char **l) {
         qsort_safe(l, strv_length(l), sizeof(char *), cmp_strp);
 }
 
+char *strv_join(char *const *l, const char *sep) {
+        size_t n = 0, k = 0, m = strlen(sep);
+        char *r;
+
+        STRV_FOREACH(s, l)
+                n += strlen(*s) + m;
+        r = xmalloc(n + 1);
+        STRV_FOREACH(s, l) {
+                if (s != l) {
+                        memcpy(r + k, sep, m);
+                        k += m;
+                }
+                memcpy(r + k, *s, strlen(*s));
+                k += strlen(*s);
+        }
+        r[k] = '\0';
+        return r;
+}
+
 const char *startswith(const char *s, const char *prefix) {
         size_t n = strlen(prefix);
         return strncmp(s, prefix, n) == 0 ? s + n : NULL;

@@ -15,6 +15,7 @@ void strv_push(char ***l, char *value); /* takes ownership of value */
 bool strv_contains(char *const *l, const char *s);
 char **strv_copy(char *const *l);
 void strv_sort(char **l);
+char *strv_join(char *const *l, const char *sep); /* a new string; "" for an empty or NULL list */
 #define STRV_FOREACH(s, l) for (char *const *s = (l); s && *s; s++)
 
 const char *startswith(const char *s, const char *prefix);

@@ -12,20 +12,29 @@
 #include "unit-spec.h"
 
 /* reconcile: a pure function from the desired generation and the observed instances to an ordered
- * plan. No I/O, no clock, no randomness: the same inputs give the same plan, byte for byte.
+ * plan. No I/O, no clock, no randomness: the same inputs give the same plan, byte for byte, whatever
+ * the order of the observed instances.
  *
- * Rules:
- *  - a unit in the generation without an instance: START;
- *  - an instance whose unit is no longer in the generation: REMOVE (stop it, destroy its sandbox);
- *  - a unit whose spec hash differs from its instance's: REPLACE (stop the old instance, start one
- *    with the new spec), with the changed fields listed; when the instance was stopped by the
- *    operator (admin_stopped), the new instance is created but not started (start = false);
+ * Rules (state is never looked at; admin_stopped only for the start flag of a REPLACE):
+ *  - a unit in the generation without an instance: START (start = true);
+ *  - an instance whose unit is no longer in the generation: REMOVE (stop it, destroy its sandbox),
+ *    whatever its state and whether or not the operator stopped it;
+ *  - a unit whose spec hash differs from its instance's (or whose instance has no hash): REPLACE
+ *    (stop the old instance, start one with the new spec), with the changed fields listed; when the
+ *    instance was stopped by the operator (admin_stopped), the new instance is created but not
+ *    started (start = false). A failed or exited instance whose spec changed is replaced and
+ *    started: the edit is the operator's answer to the failure;
  *  - a unit whose hash is unchanged: nothing, whatever its state (an exited batch job is not
  *    run again by a reload; a failed unit is not retried by a reload).
  * Order: every REMOVE first, dependents before what they depend on (the observed specs' requires
- * and share); then START and REPLACE, dependencies before dependents (the desired specs'); ties
- * by unit name. The executor additionally waits, before starting a unit, until every unit it
- * requires is running: the plan orders, the executor gates. */
+ * and share; an instance without a spec has no known edges); then START and REPLACE, dependencies
+ * before dependents (the desired specs'). A dependency counts through units that have no action
+ * (a requires b requires c, with only a and c changed: c before a). Among the actions whose
+ * turn it is, the first by unit name goes first. Units that depend on each other (a cycle, which a
+ * valid generation does not have but stale observed specs may) go together, in name order, at the
+ * turn of the first of them. Edges to units outside the side (desired or observed) are ignored.
+ * The executor additionally waits, before starting a unit, until every unit it requires is
+ * running: the plan orders, the executor gates. */
 
 typedef enum ActionType {
         ACTION_START,
@@ -48,9 +57,11 @@ typedef struct Observed {
 typedef struct Action {
         ActionType type;
         char *unit;
-        bool start;     /* START/REPLACE: start the (new) instance */
+        bool start;     /* START/REPLACE: start the (new) instance; always false for REMOVE */
         char **changed; /* REPLACE: the changed fields as YAML paths ("command", "resources.memory"),
-                         * sorted; NULL-terminated, empty when the old spec is unknown */
+                         * sorted; NULL-terminated, never NULL, empty when the old spec is unknown
+                         * (or the hashes differ while the canonical forms do not). NULL for START
+                         * and REMOVE. */
 } Action;
 
 typedef struct Plan {
@@ -58,7 +69,9 @@ typedef struct Plan {
         size_t n_actions;
 } Plan;
 
-/* desired must be a valid set (unit_set_load() returned 0); observed names are unique. */
+/* desired must be a valid set (unit_set_load() returned 0); on an invalid one (a cycle, a missing
+ * target) it still terminates, with the rules above. observed may be in any order. Returns 0 and the
+ * plan (possibly empty), or -EINVAL when an observed name is NULL or appears twice. */
 int reconcile(const UnitSet *desired, const Observed *observed, size_t n_observed, Plan **ret);
 
 Plan *plan_free(Plan *p);
@@ -66,17 +79,22 @@ static inline void plan_freep(Plan **p) {
         plan_free(*p);
 }
 
-/* [{"action": "replace", "unit": "web", "start": true, "changed": ["command"]}, ...] */
+/* [{"action": "replace", "unit": "web", "start": true, "changed": ["command"]}, ...]: "start" for
+ * start and replace, "changed" for replace only; [] for an empty or NULL plan. */
 json_t *plan_to_json(const Plan *p);
 
-/* One line per action, for `supctl reload --dry-run` and supd's log:
+/* One line per action, each ending in "\n", for `supctl reload --dry-run` and supd's log:
  *   start db (new unit)
  *   replace web (changed: command, resources.memory)
  *   replace job, not started (stopped by the operator; changed: env)
+ *   replace app (hash changed, fields not known)      the old spec is unknown
  *   remove old (no longer defined)
- * "nothing to do" for an empty plan. A new string. */
+ * "nothing to do\n" for an empty (or NULL) plan. A new string. */
 char *plan_format(const Plan *p);
 
-/* The fields that differ between two specs' canonical forms, as sorted YAML paths: object keys
- * joined with ".", a list or scalar that differs is reported at its own path (not per item). */
+/* The fields that differ between two specs' canonical forms (unit_spec_to_json()), as sorted YAML
+ * paths: object keys joined with ".", a list or scalar that differs is reported at its own path (not
+ * per item), a key present on one side only at its own path ("healthcheck", "resources.memory").
+ * env is one field ("env"): its keys are the operator's variable names, not the format's. A new
+ * NULL-terminated list, empty when the specs are the same or either is NULL. */
 char **unit_spec_diff(const UnitSpec *a, const UnitSpec *b);

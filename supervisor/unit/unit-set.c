@@ -148,28 +148,6 @@ static char *where(const UnitSpec *u, const SourcePos *pos) {
         return xasprintf("%s:%u:%u", u->source_file, pos->line, pos->column);
 }
 
-/* The edges of the dependency graph: requires, and share, which implies requires. */
-typedef struct Edge {
-        const UnitRef *ref;
-        const char *kind;
-} Edge;
-
-static size_t unit_edges(const UnitSpec *u, Edge *edges, size_t max) {
-        size_t n = 0;
-
-        for (size_t i = 0; i < u->n_requires && n < max; i++)
-                edges[n++] = (Edge) { &u->requires[i], "requires" };
-        if (u->share.ipc.name && n < max)
-                edges[n++] = (Edge) { &u->share.ipc, "share.ipc" };
-        if (u->share.pid.name && n < max)
-                edges[n++] = (Edge) { &u->share.pid, "share.pid" };
-        if (u->share.network.name && n < max)
-                edges[n++] = (Edge) { &u->share.network, "share.network" };
-        return n;
-}
-
-#define EDGES_MAX (256 + 3)
-
 typedef enum Color { WHITE, GREY, BLACK } Color;
 
 typedef struct CycleSearch {
@@ -190,8 +168,8 @@ static size_t unit_index(const UnitSet *s, const UnitSpec *u) {
 
 static void visit(CycleSearch *cs, size_t i) {
         const UnitSpec *u = cs->set->units[i];
-        Edge edges[EDGES_MAX];
-        size_t n = unit_edges(u, edges, EDGES_MAX);
+        size_t n;
+        _cleanup_free_ UnitDependency *edges = unit_spec_dependencies(u, &n);
 
         cs->color[i] = GREY;
         cs->stack[cs->depth++] = i;
@@ -252,8 +230,8 @@ size_t unit_set_check(const UnitSet *s, Diagnostics *diags) {
 
         for (size_t i = 0; i < s->n_units; i++) {
                 const UnitSpec *u = s->units[i];
-                Edge edges[EDGES_MAX];
-                size_t n = unit_edges(u, edges, EDGES_MAX);
+                size_t n;
+                _cleanup_free_ UnitDependency *edges = unit_spec_dependencies(u, &n);
 
                 for (size_t e = 0; e < n; e++) {
                         const UnitSpec *t = unit_set_find(s, edges[e].ref->name);

@@ -147,6 +147,27 @@ UnitSpec *unit_spec_free(UnitSpec *u) {
         return NULL;
 }
 
+UnitDependency *unit_spec_dependencies(const UnitSpec *u, size_t *ret_n) {
+        const struct {
+                const UnitRef *ref;
+                const char *kind;
+        } shares[] = {
+                { &u->share.ipc, "share.ipc" },
+                { &u->share.pid, "share.pid" },
+                { &u->share.network, "share.network" },
+        };
+        UnitDependency *d = NULL;
+        size_t n = 0;
+
+        for (size_t i = 0; i < u->n_requires; i++)
+                *ARRAY_APPEND(d, n) = (UnitDependency) { &u->requires[i], "requires" };
+        for (size_t i = 0; i < ELEMENTSOF(shares); i++)
+                if (shares[i].ref->name)
+                        *ARRAY_APPEND(d, n) = (UnitDependency) { shares[i].ref, shares[i].kind };
+        *ret_n = n;
+        return d;
+}
+
 char *format_duration(usec_t t) {
         static const struct {
                 const char *suffix;

@@ -218,12 +218,23 @@ typedef struct UnitSpec {
         char *source_file; /* not part of the hash */
 } UnitSpec;
 
+/* An edge of the dependency graph between units: u starts after ref->name and stops before it. */
+typedef struct UnitDependency {
+        const UnitRef *ref;
+        const char *kind; /* "requires", "share.ipc", "share.pid" or "share.network" */
+} UnitDependency;
+
 UnitSpec *unit_spec_new(void); /* with every default set */
 UnitSpec *unit_spec_free(UnitSpec *u);
 static inline void unit_spec_freep(UnitSpec **u) {
         unit_spec_free(*u);
 }
 void source_pos_done(SourcePos *p);
+
+/* u's dependencies: every requires, then share.ipc, share.pid and share.network where set (sharing a
+ * namespace implies requiring its owner). A new array of *ret_n items, NULL when there are none. The
+ * one definition of the edges used by the set's cycle check and by reconcile's ordering. */
+UnitDependency *unit_spec_dependencies(const UnitSpec *u, size_t *ret_n);
 
 /* The canonical form: every key, defaults included, in the schema's vocabulary. A valid unit file
  * itself (JSON is YAML), so parsing it again yields the same spec and hash. */

@@ -117,12 +117,26 @@ static void test_strv(void **state) {
         assert_null(c[2]);
 }
 
+static void test_strv_join(void **state) {
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_free_ char *none = strv_join(NULL, ", "), *one = NULL, *two = NULL;
+
+        assert_string_equal(none, "");
+        strv_push(&l, xstrdup("command"));
+        one = strv_join(l, ", ");
+        assert_string_equal(one, "command");
+        strv_push(&l, xstrdup("resources.memory"));
+        two = strv_join(l, ", ");
+        assert_string_equal(two, "command, resources.memory");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_sha256_incremental),
                 cmocka_unit_test(test_path_simplify),  cmocka_unit_test(test_path_helpers),
                 cmocka_unit_test(test_string_distance), cmocka_unit_test(test_string_quote),
                 cmocka_unit_test(test_utf8),           cmocka_unit_test(test_strv),
+                cmocka_unit_test(test_strv_join),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

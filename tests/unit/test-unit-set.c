@@ -41,11 +41,9 @@ static void test_valid_set(void **state) {
 
         write_unit("db.yaml", UNIT("ports: [\"127.0.0.1:5432:5432\"]\n"));
         write_unit("web.yml", UNIT("requires: [db]\nports: [\"8080:80\"]\n"));
-        write_unit("worker.yaml", UNIT("share: {ipc: web, network: web}\nnetwork: bridge\n") + 0);
+        write_unit("worker.yaml", UNIT("share: {ipc: web, network: web}\n"));
         write_unit("notes.txt", "not a unit");
         write_unit(".hidden.yaml", "garbage: [");
-        /* share.network with an explicit network is an error; rewrite worker without it. */
-        write_unit("worker.yaml", UNIT("share: {ipc: web, network: web}\n"));
         assert_int_equal(load(&d, &s), 0);
         assert_int_equal(d.n, 0);
         assert_int_equal(s->n_units, 3);
