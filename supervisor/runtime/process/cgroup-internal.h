@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Between cgroup.c (the common part and the dispatch) and its two backends, cgroup-v1.c and
+ * cgroup-v2.c; the integration test uses it too. Not for the rest of sup. */
+
+#include <errno.h>
+
+#include "cgroup.h"
+
+/* The controllers sup uses, whatever each is called on a given hierarchy. */
+typedef enum CgroupController {
+        CGROUP_CONTROLLER_MEMORY,
+        CGROUP_CONTROLLER_PIDS,
+        CGROUP_CONTROLLER_CPU,
+        CGROUP_CONTROLLER_CPUACCT, /* v1 only: v2's cpu controller does the accounting */
+        CGROUP_CONTROLLER_IO,      /* "blkio" on v1 */
+        CGROUP_CONTROLLER_FREEZER, /* v1 only, for kill: every v2 cgroup has cgroup.freeze */
+        _CGROUP_CONTROLLER_MAX,
+        _CGROUP_CONTROLLER_INVALID = -EINVAL,
+} CgroupController;
+
+#define CGROUP_CONTROLLER_BIT(c) (1U << (c))
+
+/* The instance's directory in one hierarchy. */
+typedef struct CgroupHierarchy {
+        char *path;
+        unsigned controllers; /* CGROUP_CONTROLLER_BIT()s available in this directory */
+        bool unified;         /* cgroup2: has cgroup.kill (kernel >= 5.14) and cgroup.events */
+} CgroupHierarchy;
+
+typedef struct CgroupBackend CgroupBackend;
+
+struct Cgroup {
+        const CgroupBackend *backend;
+        CgroupHierarchy *hierarchies;
+        size_t n_hierarchies;
+        size_t tracking; /* index of the hierarchy cgroup_path() names */
+};
+
+struct CgroupBackend {
+        CgroupVersion version;
+        /* Fills in cg->hierarchies, making the directories. */
+        int (*create)(Cgroup *cg, const char *root, const char *parent, const char *name);
+        int (*open_fd)(const Cgroup *cg);
+        int (*kill)(const Cgroup *cg, int sig);
+        int (*is_empty)(const Cgroup *cg, bool *ret);
+        int (*oom_kills)(const Cgroup *cg, uint64_t *ret);
+};
+
+extern const CgroupBackend cgroup_backend_v1;
+extern const CgroupBackend cgroup_backend_v2;
+
+/* Whether root holds a hierarchy the v1 backend can use (> 0), or none (0). */
+int cgroup_v1_probe(const char *root);
+
+/* The v2 backend's create, with the controllers to enable in the parents (v2 names). */
+int cgroup_v2_create_dirs(Cgroup *cg, const char *root, const char *parent, const char *name,
+                          const char *const *controllers);
+
+/* Like cgroup_create() on a v2 root, with the controllers to enable in the parents named
+ * explicitly (NULL-terminated, v2 names). On hosts whose cgroup2 holds none of sup's own
+ * controllers, the test uses this to exercise the delegation with one it does hold. */
+int cgroup_create_v2_with(const char *root, const char *parent, const char *name,
+                          const char *const *controllers, Cgroup **ret);
+
+/* Shared by the backends (cgroup.c). */
+Cgroup *cgroup_new(const CgroupBackend *backend);
+void cgroup_add_hierarchy(Cgroup *cg, char *path, unsigned controllers, bool unified); /* takes path */
+int cgroup_make_path(const char *base, const char *parent, const char *name,
+                     int (*on_parent)(const char *dir, void *userdata), void *userdata, char **ret);
+int cgroup_read_file(const char *dir, const char *file, char **ret);
+int cgroup_write_file(const char *dir, const char *file, const char *value);
+int cgroup_read_keyed(const char *dir, const char *file, const char *key, uint64_t *ret);
+bool cgroup_words_contain(const char *words, const char *word);
+int cgroup_signal_all(const Cgroup *cg, int sig);
+
+/* The directory in which the controller's files are, or NULL when the instance has not got it. */
+const char *cgroup_controller_path(const Cgroup *cg, CgroupController c);
+
+size_t cgroup_n_hierarchies(const Cgroup *cg);
+const CgroupHierarchy *cgroup_hierarchy(const Cgroup *cg, size_t i);

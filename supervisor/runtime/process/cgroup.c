@@ -1,0 +1,512 @@
+/* SPDX-License-Identifier: MIT */
+/* The common part of the cgroup backends: detection, dispatch, and what works the same on every
+ * hierarchy (attach, listing, signalling by pid, removal). */
+#include "cgroup.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include "alloc.h"
+#include "cgroup-internal.h"
+#include "fileio.h"
+#include "macro.h"
+#include "path-util.h"
+#include "string-util.h"
+
+/* Enough for every small cgroup file sup reads (controllers, events, freezer.state, memory.events);
+ * cgroup.procs, which can be long, is read line by line instead. */
+#define CGROUP_FILE_MAX (64U * 1024U)
+
+/* Signalling by pid races with fork(): a round lists the processes and signals the new ones, and
+ * rounds repeat until one finds nothing new. A workload that forks faster than that for this many
+ * rounds is reported rather than chased forever (the v1 freezer, where there is one, makes a
+ * second round find nothing). */
+#define CGROUP_SIGNAL_ROUNDS 64U
+
+static bool component_is_valid(const char *s, size_t n) {
+        if (n == 0 || n > NAME_MAX)
+                return false;
+        if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+                return false;
+        return true;
+}
+
+/* parent: relative, clean ("sup", "sup-1a2b/inner"); name: one component. Anything else could
+ * reach outside the hierarchy or name another instance's directory. */
+static bool names_are_valid(const char *parent, const char *name) {
+        if (!parent || !name || parent[0] == '/')
+                return false;
+        for (const char *c = parent;;) {
+                const char *end = strchrnul(c, '/');
+                if (!component_is_valid(c, (size_t) (end - c)))
+                        return false;
+                if (!*end)
+                        break;
+                c = end + 1;
+        }
+        return !strchr(name, '/') && component_is_valid(name, strlen(name));
+}
+
+int cgroup_detect(const char *root, CgroupVersion *ret) {
+        struct statfs fs;
+        int r;
+
+        if (!root)
+                return -EINVAL;
+        if (statfs(root, &fs) < 0)
+                return negative_errno();
+        if (fs.f_type == CGROUP2_SUPER_MAGIC) {
+                *ret = CGROUP_V2;
+                return 0;
+        }
+        /* Legacy and hybrid layouts: a tmpfs with one mount per hierarchy in it. */
+        if (fs.f_type == TMPFS_MAGIC) {
+                r = cgroup_v1_probe(root);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        *ret = CGROUP_V1;
+                        return 0;
+                }
+        }
+        return -ENOMEDIUM;
+}
+
+Cgroup *cgroup_new(const CgroupBackend *backend) {
+        Cgroup *cg = xnew0(Cgroup, 1);
+        cg->backend = backend;
+        return cg;
+}
+
+Cgroup *cgroup_free(Cgroup *cg) {
+        if (!cg)
+                return NULL;
+        for (size_t i = 0; i < cg->n_hierarchies; i++)
+                free(cg->hierarchies[i].path);
+        free(cg->hierarchies);
+        free(cg);
+        return NULL;
+}
+
+void cgroup_add_hierarchy(Cgroup *cg, char *path, unsigned controllers, bool unified) {
+        CgroupHierarchy *h = ARRAY_APPEND(cg->hierarchies, cg->n_hierarchies);
+        h->path = path;
+        h->controllers = controllers;
+        h->unified = unified;
+}
+
+int cgroup_create(const char *root, const char *parent, const char *name, Cgroup **ret) {
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        CgroupVersion v;
+        int r;
+
+        if (!names_are_valid(parent, name))
+                return -EINVAL;
+        r = cgroup_detect(root, &v);
+        if (r < 0)
+                return r;
+
+        /* A failure half-way leaves the directories made so far: harmless and empty, and the next
+         * attempt opens them. */
+        cg = cgroup_new(v == CGROUP_V2 ? &cgroup_backend_v2 : &cgroup_backend_v1);
+        r = cg->backend->create(cg, root, parent, name);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(cg);
+        return 0;
+}
+
+int cgroup_create_v2_with(const char *root, const char *parent, const char *name,
+                          const char *const *controllers, Cgroup **ret) {
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        CgroupVersion v;
+        int r;
+
+        if (!names_are_valid(parent, name))
+                return -EINVAL;
+        r = cgroup_detect(root, &v);
+        if (r < 0)
+                return r;
+        if (v != CGROUP_V2)
+                return -EMEDIUMTYPE;
+
+        cg = cgroup_new(&cgroup_backend_v2);
+        r = cgroup_v2_create_dirs(cg, root, parent, name, controllers);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(cg);
+        return 0;
+}
+
+CgroupVersion cgroup_version(const Cgroup *cg) {
+        return cg->backend->version;
+}
+
+const char *cgroup_path(const Cgroup *cg) {
+        return cg->hierarchies[cg->tracking].path;
+}
+
+size_t cgroup_n_hierarchies(const Cgroup *cg) {
+        return cg->n_hierarchies;
+}
+
+const CgroupHierarchy *cgroup_hierarchy(const Cgroup *cg, size_t i) {
+        return i < cg->n_hierarchies ? &cg->hierarchies[i] : NULL;
+}
+
+const char *cgroup_controller_path(const Cgroup *cg, CgroupController c) {
+        for (size_t i = 0; i < cg->n_hierarchies; i++)
+                if (cg->hierarchies[i].controllers & CGROUP_CONTROLLER_BIT(c))
+                        return cg->hierarchies[i].path;
+        return NULL;
+}
+
+int cgroup_open_fd(const Cgroup *cg) {
+        return cg->backend->open_fd(cg);
+}
+
+/* --- files --- */
+
+static int mkdir_one(const char *path) {
+        struct stat st;
+
+        if (mkdir(path, 0755) >= 0)
+                return 0;
+        if (errno != EEXIST)
+                return negative_errno();
+        /* cgroupfs says EEXIST for a name that a control file has ("memory.max") as well. */
+        if (stat(path, &st) < 0)
+                return negative_errno();
+        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+int cgroup_make_path(const char *base, const char *parent, const char *name,
+                     int (*on_parent)(const char *dir, void *userdata), void *userdata, char **ret) {
+        _cleanup_free_ char *dir = xstrdup(base);
+        char *leaf;
+        int r;
+
+        for (const char *c = parent;;) {
+                const char *end = strchrnul(c, '/');
+                _cleanup_free_ char *component = xstrndup(c, (size_t) (end - c));
+                char *next;
+
+                if (on_parent) {
+                        r = on_parent(dir, userdata);
+                        if (r < 0)
+                                return r;
+                }
+                next = path_join(dir, component);
+                free(dir);
+                dir = next;
+                r = mkdir_one(dir);
+                if (r < 0)
+                        return r;
+                if (!*end)
+                        break;
+                c = end + 1;
+        }
+        if (on_parent) {
+                r = on_parent(dir, userdata);
+                if (r < 0)
+                        return r;
+        }
+        leaf = path_join(dir, name);
+        r = mkdir_one(leaf);
+        if (r < 0) {
+                free(leaf);
+                return r;
+        }
+        *ret = leaf;
+        return 0;
+}
+
+int cgroup_read_file(const char *dir, const char *file, char **ret) {
+        _cleanup_free_ char *path = path_join(dir, file);
+        return read_full_file(path, CGROUP_FILE_MAX, ret, NULL);
+}
+
+/* Control files take one value per write(), and the kernel's verdict on it is that write's
+ * result: no buffering, no retry of short writes. */
+int cgroup_write_file(const char *dir, const char *file, const char *value) {
+        _cleanup_free_ char *path = path_join(dir, file);
+        _cleanup_close_ int fd = -EBADF;
+        size_t n = strlen(value);
+        ssize_t k;
+
+        fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        k = write(fd, value, n);
+        if (k < 0)
+                return negative_errno();
+        return (size_t) k == n ? 0 : -EIO;
+}
+
+/* "key value" lines (cgroup.events, memory.events, memory.oom_control); -ENXIO without the key. */
+int cgroup_read_keyed(const char *dir, const char *file, const char *key, uint64_t *ret) {
+        _cleanup_free_ char *text = NULL;
+        size_t klen = strlen(key);
+        int r;
+
+        r = cgroup_read_file(dir, file, &text);
+        if (r < 0)
+                return r;
+        for (const char *line = text; *line;) {
+                const char *end = strchrnul(line, '\n');
+
+                if (strneq(line, key, klen) && line[klen] == ' ') {
+                        char *e;
+                        unsigned long long v;
+
+                        errno = 0;
+                        v = strtoull(line + klen + 1, &e, 10);
+                        if (errno != 0 || e == line + klen + 1 || e != end)
+                                return -EBADMSG;
+                        *ret = v;
+                        return 0;
+                }
+                line = *end ? end + 1 : end;
+        }
+        return -ENXIO;
+}
+
+/* Whether a space-separated list (cgroup.controllers, cgroup.subtree_control) holds word. */
+bool cgroup_words_contain(const char *words, const char *word) {
+        size_t n = strlen(word);
+
+        for (const char *c = words; *c;) {
+                size_t len = strcspn(c, " \n");
+                if (len == n && strneq(c, word, n))
+                        return true;
+                c += len;
+                c += strspn(c, " \n");
+        }
+        return false;
+}
+
+/* The names of dir's subdirectories: child cgroups, made by a workload with delegation. Read
+ * whole before any is visited, so that walking a deep tree holds one directory open at a time. */
+static int list_subdirs(const char *dir, char ***ret) {
+        _cleanup_strv_free_ char **names = NULL;
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
+
+        d = opendir(dir);
+        if (!d)
+                return negative_errno();
+        while ((errno = 0, de = readdir(d))) {
+                if (de->d_type != DT_DIR || streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                strv_push(&names, xstrdup(de->d_name));
+        }
+        if (errno != 0)
+                r = negative_errno();
+        closedir(d);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(names);
+        return 0;
+}
+
+static void pids_append(pid_t **pids, size_t *n, pid_t pid) {
+        *ARRAY_APPEND(*pids, *n) = pid;
+}
+
+static int read_procs(const char *dir, pid_t **pids, size_t *n) {
+        _cleanup_free_ char *path = path_join(dir, "cgroup.procs");
+        _cleanup_free_ char *line = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t cap = 0;
+
+        f = fopen(path, "re");
+        if (!f)
+                return negative_errno();
+        for (;;) {
+                char *e;
+                long v;
+
+                errno = 0;
+                if (getline(&line, &cap, f) < 0) {
+                        if (errno != 0)
+                                return negative_errno();
+                        break;
+                }
+                v = strtol(line, &e, 10);
+                if (e == line || (*e != '\n' && *e != 0) || v <= 0 || v > INT32_MAX)
+                        return -EBADMSG;
+                pids_append(pids, n, (pid_t) v);
+        }
+        return 0;
+}
+
+/* The processes of dir and of every cgroup below it. A child cgroup that goes away meanwhile has
+ * no processes to report. */
+static int collect_pids(const char *dir, bool top, pid_t **pids, size_t *n) {
+        _cleanup_strv_free_ char **children = NULL;
+        int r;
+
+        r = read_procs(dir, pids, n);
+        if (r == -ENOENT && !top)
+                return 0;
+        if (r < 0)
+                return r;
+        r = list_subdirs(dir, &children);
+        if (r == -ENOENT && !top)
+                return 0;
+        if (r < 0)
+                return r;
+        STRV_FOREACH(c, children) {
+                _cleanup_free_ char *sub = path_join(dir, *c);
+                r = collect_pids(sub, false, pids, n);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int pid_compare(const void *a, const void *b) {
+        pid_t x = *(const pid_t *) a, y = *(const pid_t *) b;
+        return (x > y) - (x < y);
+}
+
+static size_t pids_sort_unique(pid_t *pids, size_t n) {
+        size_t w = 0;
+
+        qsort_safe(pids, n, sizeof(pid_t), pid_compare);
+        for (size_t i = 0; i < n; i++)
+                if (w == 0 || pids[w - 1] != pids[i])
+                        pids[w++] = pids[i];
+        return w;
+}
+
+int cgroup_get_pids(const Cgroup *cg, pid_t **ret, size_t *ret_n) {
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        int r;
+
+        for (size_t i = 0; i < cg->n_hierarchies; i++) {
+                r = collect_pids(cg->hierarchies[i].path, true, &pids, &n);
+                if (r < 0)
+                        return r;
+        }
+        *ret_n = pids_sort_unique(pids, n);
+        *ret = TAKE_PTR(pids);
+        return 0;
+}
+
+int cgroup_attach(const Cgroup *cg, pid_t pid) {
+        char buf[32];
+        int r;
+
+        if (pid <= 0)
+                return -EINVAL;
+        (void) snprintf(buf, sizeof(buf), "%d", (int) pid);
+        for (size_t i = 0; i < cg->n_hierarchies; i++) {
+                r = cgroup_write_file(cg->hierarchies[i].path, "cgroup.procs", buf);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Lists and signals until a round finds no process it has not signalled yet. A process that got
+ * SIGKILL can no longer fork, and one that forked before has its child listed by the next round.
+ * Our own pid is never signalled (a caller inside the cgroup would otherwise kill itself half-way).
+ * Used by both backends where cgroup.kill does not apply; the v1 backend freezes around it. */
+int cgroup_signal_all(const Cgroup *cg, int sig) {
+        _cleanup_free_ pid_t *done = NULL;
+        size_t n_done = 0;
+        pid_t self = getpid();
+        int r;
+
+        for (unsigned round = 0; round < CGROUP_SIGNAL_ROUNDS; round++) {
+                _cleanup_free_ pid_t *pids = NULL;
+                size_t n = 0;
+                bool any = false;
+
+                r = cgroup_get_pids(cg, &pids, &n);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n; i++) {
+                        if (pids[i] == self)
+                                continue;
+                        if (n_done > 0 && bsearch(&pids[i], done, n_done, sizeof(pid_t), pid_compare))
+                                continue;
+                        /* ESRCH: it exited between the listing and now. */
+                        if (kill(pids[i], sig) < 0 && errno != ESRCH)
+                                return negative_errno();
+                        pids_append(&done, &n_done, pids[i]);
+                        any = true;
+                }
+                if (!any)
+                        return 0;
+                n_done = pids_sort_unique(done, n_done);
+        }
+        return -EBUSY;
+}
+
+int cgroup_kill(const Cgroup *cg, int sig) {
+        if (sig <= 0 || sig >= _NSIG)
+                return -EINVAL;
+        return cg->backend->kill(cg, sig);
+}
+
+int cgroup_is_empty(const Cgroup *cg, bool *ret) {
+        return cg->backend->is_empty(cg, ret);
+}
+
+/* Removes dir and the child cgroups a workload may have made below it, deepest first. cgroupfs
+ * directories are removed with rmdir() alone, control files and all. */
+static int remove_tree(const char *dir) {
+        _cleanup_strv_free_ char **children = NULL;
+        int r, ret = 0;
+
+        r = list_subdirs(dir, &children);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        STRV_FOREACH(c, children) {
+                _cleanup_free_ char *sub = path_join(dir, *c);
+                r = remove_tree(sub);
+                if (r < 0 && ret == 0)
+                        ret = r;
+        }
+        if (rmdir(dir) < 0 && errno != ENOENT)
+                return ret < 0 ? ret : negative_errno();
+        return ret;
+}
+
+int cgroup_destroy(const Cgroup *cg) {
+        bool empty;
+        int r, ret = 0;
+
+        r = cgroup_is_empty(cg, &empty);
+        if (r == -ENOENT) /* removed already, on the hierarchy that tells */
+                empty = true;
+        else if (r < 0)
+                return r;
+        if (!empty)
+                return -EBUSY;
+
+        /* On every hierarchy, even after a failure: what can go, goes. The parents stay, other
+         * instances use them; supd removes its own when it ends. */
+        for (size_t i = 0; i < cg->n_hierarchies; i++) {
+                r = remove_tree(cg->hierarchies[i].path);
+                if (r < 0 && ret == 0)
+                        ret = r;
+        }
+        return ret;
+}
+
+int cgroup_oom_kills(const Cgroup *cg, uint64_t *ret) {
+        return cg->backend->oom_kills(cg, ret);
+}

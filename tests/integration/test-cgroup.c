@@ -1,0 +1,972 @@
+/* SPDX-License-Identifier: MIT */
+/* The cgroup backends against the real kernel, in three layouts:
+ *
+ *  - host-v1:    this host's own /sys/fs/cgroup, when it is v1 or hybrid;
+ *  - private-v1: v1 hierarchies mounted again on a tmpfs in a private mount namespace, with a
+ *                joint "cpu,cpuacct" mount and no cgroup2, as on older hosts;
+ *  - private-v2: a cgroup2 mount in a private mount namespace.
+ *
+ * Needs root. A layout this host lacks is skipped (exit 77 when nothing ran); SUP_TESTS_MUST_WORK=1
+ * turns every skip into a failure. Parents are named sup-test-<pid>-*, and whatever is left of
+ * them is killed and removed at the end, after a failure too. */
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <linux/sched.h> /* struct clone_args, CLONE_INTO_CGROUP */
+
+#include "alloc.h"
+#include "cgroup-internal.h"
+#include "cgroup.h"
+#include "fileio.h"
+#include "macro.h"
+#include "path-util.h"
+#include "string-util.h"
+
+#define HOST_ROOT "/sys/fs/cgroup"
+#define TIMEOUT_MS 10000
+
+typedef enum Result {
+        RESULT_OK,
+        RESULT_FAIL,
+        RESULT_SKIP, /* the host lacks something this check needs */
+        RESULT_NA,   /* the check does not apply to this host's layout */
+} Result;
+
+/* What a layout's checks came to: an OR of these (the exit status of the private ones). */
+enum {
+        OUTCOME_OK = 1 << 0,
+        OUTCOME_SKIP = 1 << 1,
+        OUTCOME_FAIL = 1 << 2,
+};
+
+static char prefix[64];            /* "sup-test-<pid>-" */
+static int lifeline[2] = {-1, -1}; /* workloads end when the test process is gone (EOF) */
+static char root_added[16];        /* a controller private-v2 enabled in the root: undone at the end */
+
+#define CHECK(expr)                                                                        \
+        do {                                                                               \
+                if (!(expr)) {                                                             \
+                        fprintf(stderr, "%s:%d: failed: %s\n", __FILE__, __LINE__, #expr); \
+                        return RESULT_FAIL;                                                \
+                }                                                                          \
+        } while (0)
+
+#define CHECK_ERR(expr, want)                                                                    \
+        do {                                                                                     \
+                int _r = (expr);                                                                 \
+                if (_r != (want)) {                                                              \
+                        fprintf(stderr, "%s:%d: %s: got %d (%s), want %d\n", __FILE__, __LINE__, \
+                                #expr, _r, _r < 0 ? strerror(-_r) : "success", (want));          \
+                        return RESULT_FAIL;                                                      \
+                }                                                                                \
+        } while (0)
+
+#define CHECK_OK(expr) CHECK_ERR((expr) < 0 ? (expr) : 0, 0)
+
+static uint64_t now_ms(void) {
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(unsigned ms) {
+        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L};
+        (void) nanosleep(&ts, NULL);
+}
+
+static char *parent_name(const char *what) {
+        return xasprintf("%s%s", prefix, what);
+}
+
+static bool is_dir(const char *path) {
+        struct stat st;
+        return stat(path, &st) >= 0 && S_ISDIR(st.st_mode);
+}
+
+static bool file_has_word(const char *dir, const char *file, const char *word) {
+        _cleanup_free_ char *path = path_join(dir, file), *text = NULL;
+        return read_full_file(path, 1 << 20, &text, NULL) >= 0 && cgroup_words_contain(text, word);
+}
+
+static bool procs_has(const char *dir, pid_t pid) {
+        char buf[32];
+        (void) snprintf(buf, sizeof(buf), "%d", (int) pid);
+        return file_has_word(dir, "cgroup.procs", buf);
+}
+
+static int write_file(const char *dir, const char *file, const char *value) {
+        return cgroup_write_file(dir, file, value);
+}
+
+/* --- workloads: trees of processes that wait until the test goes away --- */
+
+static _noreturn_ void wait_for_test(void) {
+        char c;
+        for (;;)
+                if (read(lifeline[0], &c, 1) >= 0 || errno != EINTR)
+                        _exit(0);
+}
+
+static _noreturn_ void node(int ready, unsigned depth, unsigned fanout, bool ignore_term) {
+        for (unsigned i = 0; depth > 0 && i < fanout; i++) {
+                pid_t p = fork();
+                if (p < 0)
+                        _exit(127);
+                if (p == 0)
+                        node(ready, depth - 1, fanout, false);
+        }
+        if (ignore_term)
+                (void) signal(SIGTERM, SIG_IGN);
+        if (write(ready, "x", 1) != 1)
+                _exit(127);
+        wait_for_test();
+}
+
+typedef struct Workload {
+        pid_t pid;
+        int go;    /* written once the root is attached: then it forks the rest */
+        int ready; /* one byte per process once it exists */
+        unsigned size;
+} Workload;
+
+static void workload_close(Workload *w) {
+        if (w->go >= 0)
+                (void) close(w->go);
+        if (w->ready >= 0)
+                (void) close(w->ready);
+        w->go = w->ready = -1;
+}
+
+/* A tree of 1 + fanout + fanout^2 ... processes (depth levels below the root). */
+static int workload_spawn(Workload *w, unsigned depth, unsigned fanout, bool root_ignores_term) {
+        int go[2], ready[2];
+        unsigned level = 1;
+
+        if (pipe2(go, O_CLOEXEC) < 0)
+                return negative_errno();
+        if (pipe2(ready, O_CLOEXEC) < 0) {
+                (void) close(go[0]);
+                (void) close(go[1]);
+                return negative_errno();
+        }
+        w->size = 1;
+        for (unsigned d = 0; d < depth; d++) {
+                level *= fanout;
+                w->size += level;
+        }
+        fflush(NULL);
+        w->pid = fork();
+        if (w->pid < 0)
+                return negative_errno();
+        if (w->pid == 0) {
+                char c;
+                (void) close(go[1]);
+                (void) close(ready[0]);
+                (void) close(lifeline[1]);
+                if (read(go[0], &c, 1) != 1)
+                        _exit(127);
+                node(ready[1], depth, fanout, root_ignores_term);
+        }
+        (void) close(go[0]);
+        (void) close(ready[1]);
+        w->go = go[1];
+        w->ready = ready[0];
+        return 0;
+}
+
+static int workload_start(Workload *w) {
+        uint64_t deadline = now_ms() + TIMEOUT_MS;
+        unsigned got = 0;
+
+        if (write(w->go, "g", 1) != 1)
+                return negative_errno();
+        while (got < w->size) {
+                struct pollfd p = {.fd = w->ready, .events = POLLIN};
+                char buf[64];
+                ssize_t n;
+
+                if (now_ms() > deadline)
+                        return -ETIMEDOUT;
+                if (poll(&p, 1, 100) <= 0)
+                        continue;
+                n = read(w->ready, buf, sizeof(buf));
+                if (n <= 0)
+                        return n < 0 ? negative_errno() : -EPIPE;
+                got += (unsigned) n;
+        }
+        return 0;
+}
+
+/* Reaps each of the pids (the test is their subreaper once their parents are gone) and waits until
+ * none exists any more, zombies included. */
+static int wait_gone(const pid_t *pids, size_t n) {
+        uint64_t deadline = now_ms() + TIMEOUT_MS;
+
+        for (;;) {
+                size_t alive = 0;
+                for (size_t i = 0; i < n; i++) {
+                        (void) waitpid(pids[i], NULL, WNOHANG);
+                        if (kill(pids[i], 0) >= 0 || errno != ESRCH)
+                                alive++;
+                }
+                if (alive == 0)
+                        return 0;
+                if (now_ms() > deadline)
+                        return -ETIMEDOUT;
+                sleep_ms(5);
+        }
+}
+
+static int wait_empty(const Cgroup *cg) {
+        uint64_t deadline = now_ms() + TIMEOUT_MS;
+
+        for (;;) {
+                bool empty;
+                int r = cgroup_is_empty(cg, &empty);
+                if (r < 0)
+                        return r;
+                if (empty)
+                        return 0;
+                if (now_ms() > deadline)
+                        return -ETIMEDOUT;
+                sleep_ms(5);
+        }
+}
+
+static bool all_gone(const Cgroup *cg) {
+        for (size_t i = 0; i < cgroup_n_hierarchies(cg); i++)
+                if (is_dir(cgroup_hierarchy(cg, i)->path))
+                        return false;
+        return true;
+}
+
+/* --- the checks, for any layout --- */
+
+static Result check_lifecycle(const char *root, CgroupVersion version) {
+        _cleanup_free_ char *parent = parent_name("life");
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL, *again = NULL;
+        _cleanup_free_ pid_t *pids = NULL;
+        Workload w = {.go = -1, .ready = -1};
+        size_t n;
+        bool empty;
+        int fd;
+
+        CHECK_OK(cgroup_create(root, parent, "web", &cg));
+        CHECK(cgroup_version(cg) == version);
+        CHECK(endswith(cgroup_path(cg), "/web"));
+        /* Creating it again opens it (adoption after a supd restart). */
+        CHECK_OK(cgroup_create(root, parent, "web", &again));
+        CHECK(streq(cgroup_path(cg), cgroup_path(again)));
+        CHECK(cgroup_n_hierarchies(cg) == cgroup_n_hierarchies(again));
+        for (size_t i = 0; i < cgroup_n_hierarchies(cg); i++)
+                CHECK(is_dir(cgroup_hierarchy(cg, i)->path));
+
+        fd = cgroup_open_fd(cg);
+        if (version == CGROUP_V2) {
+                CHECK_OK(fd);
+                (void) close(fd);
+        } else
+                CHECK_ERR(fd, -EOPNOTSUPP);
+
+        CHECK_OK(cgroup_is_empty(cg, &empty));
+        CHECK(empty);
+
+        CHECK_OK(workload_spawn(&w, 0, 0, false));
+        CHECK_OK(cgroup_attach(cg, w.pid));
+        CHECK_OK(workload_start(&w));
+        workload_close(&w);
+
+        CHECK_OK(cgroup_get_pids(cg, &pids, &n));
+        CHECK(n == 1 && pids[0] == w.pid);
+        for (size_t i = 0; i < cgroup_n_hierarchies(cg); i++)
+                CHECK(procs_has(cgroup_hierarchy(cg, i)->path, w.pid));
+        CHECK_OK(cgroup_is_empty(cg, &empty));
+        CHECK(!empty);
+        CHECK_ERR(cgroup_destroy(cg), -EBUSY);
+        CHECK(!all_gone(cg) && is_dir(cgroup_path(cg)));
+
+        CHECK_OK(cgroup_kill(cg, SIGKILL));
+        CHECK_OK(wait_empty(cg));
+        CHECK_OK(wait_gone(pids, n));
+        CHECK_OK(cgroup_destroy(cg));
+        CHECK(all_gone(cg));
+        CHECK_OK(cgroup_destroy(again)); /* gone already: nothing to do */
+        return RESULT_OK;
+}
+
+/* A tree that forks after it is attached: every process inherits the cgroup, and one kill reaches
+ * them all, whichever path it takes (cgroup.kill, or the freezer and signal rounds). */
+static Result check_kill_tree(const char *root, const char *what, int sig) {
+        _cleanup_free_ char *parent = parent_name(what);
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        _cleanup_free_ pid_t *pids = NULL;
+        Workload w = {.go = -1, .ready = -1};
+        const char *freezer;
+        size_t n;
+
+        CHECK_OK(cgroup_create(root, parent, "tree", &cg));
+        CHECK_OK(workload_spawn(&w, 2, 3, false));
+        CHECK_OK(cgroup_attach(cg, w.pid));
+        CHECK_OK(workload_start(&w));
+        workload_close(&w);
+
+        CHECK_OK(cgroup_get_pids(cg, &pids, &n));
+        CHECK(n == w.size); /* 1 + 3 + 9 */
+        for (size_t i = 0; i + 1 < n; i++)
+                CHECK(pids[i] < pids[i + 1]);
+
+        CHECK_OK(cgroup_kill(cg, sig));
+        CHECK_OK(wait_empty(cg));
+        CHECK_OK(wait_gone(pids, n));
+        freezer = cgroup_controller_path(cg, CGROUP_CONTROLLER_FREEZER);
+        if (freezer)
+                CHECK(file_has_word(freezer, "freezer.state", "THAWED"));
+        CHECK_OK(cgroup_destroy(cg));
+        CHECK(all_gone(cg));
+        return RESULT_OK;
+}
+
+/* SIGTERM to a tree whose root ignores it: the others go, the root stays and is left running (on
+ * v1: thawed), and SIGKILL ends it. */
+static Result check_term_ignored(const char *root) {
+        _cleanup_free_ char *parent = parent_name("term");
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        _cleanup_free_ pid_t *pids = NULL, *left = NULL;
+        Workload w = {.go = -1, .ready = -1};
+        uint64_t deadline = now_ms() + TIMEOUT_MS;
+        const char *freezer;
+        size_t n, n_left;
+
+        CHECK_OK(cgroup_create(root, parent, "term", &cg));
+        CHECK_OK(workload_spawn(&w, 1, 4, true));
+        CHECK_OK(cgroup_attach(cg, w.pid));
+        CHECK_OK(workload_start(&w));
+        workload_close(&w);
+        CHECK_OK(cgroup_get_pids(cg, &pids, &n));
+        CHECK(n == 5);
+
+        CHECK_OK(cgroup_kill(cg, SIGTERM));
+        for (;;) {
+                free(left);
+                left = NULL;
+                CHECK_OK(cgroup_get_pids(cg, &left, &n_left));
+                if (n_left == 1)
+                        break;
+                CHECK(now_ms() < deadline);
+                sleep_ms(5);
+        }
+        CHECK(left[0] == w.pid);
+        freezer = cgroup_controller_path(cg, CGROUP_CONTROLLER_FREEZER);
+        if (freezer)
+                CHECK(file_has_word(freezer, "freezer.state", "THAWED"));
+        CHECK(kill(w.pid, 0) >= 0);
+
+        CHECK_OK(cgroup_kill(cg, SIGKILL));
+        CHECK_OK(wait_empty(cg));
+        CHECK_OK(wait_gone(pids, n));
+        CHECK_OK(cgroup_destroy(cg));
+        return RESULT_OK;
+}
+
+/* A workload that made cgroups of its own below the instance (with delegation): they are listed,
+ * signalled by the rounds, and removed by destroy. */
+static Result check_nested(const char *root) {
+        _cleanup_free_ char *parent = parent_name("nested");
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        _cleanup_free_ pid_t *pids = NULL;
+        Workload w = {.go = -1, .ready = -1};
+        char buf[32];
+        size_t n;
+        bool empty;
+
+        CHECK_OK(cgroup_create(root, parent, "outer", &cg));
+        CHECK_OK(workload_spawn(&w, 0, 0, false));
+        (void) snprintf(buf, sizeof(buf), "%d", (int) w.pid);
+        for (size_t i = 0; i < cgroup_n_hierarchies(cg); i++) {
+                _cleanup_free_ char *inner = path_join(cgroup_hierarchy(cg, i)->path, "inner");
+                _cleanup_free_ char *deeper = path_join(inner, "deeper");
+                CHECK(mkdir(inner, 0755) >= 0);
+                CHECK(mkdir(deeper, 0755) >= 0);
+                CHECK_OK(write_file(inner, "cgroup.procs", buf));
+        }
+        CHECK_OK(workload_start(&w));
+        workload_close(&w);
+
+        CHECK_OK(cgroup_get_pids(cg, &pids, &n));
+        CHECK(n == 1 && pids[0] == w.pid);
+        CHECK_OK(cgroup_is_empty(cg, &empty));
+        CHECK(!empty);
+        CHECK_ERR(cgroup_destroy(cg), -EBUSY);
+
+        CHECK_OK(cgroup_kill(cg, SIGTERM)); /* the rounds, not cgroup.kill */
+        CHECK_OK(wait_empty(cg));
+        CHECK_OK(wait_gone(pids, n));
+        CHECK_OK(cgroup_destroy(cg));
+        CHECK(all_gone(cg));
+        return RESULT_OK;
+}
+
+/* Two parents (two supd), one unit name: neither sees nor kills the other's instance. */
+static Result check_isolation(const char *root) {
+        _cleanup_free_ char *pa = parent_name("iso-a"), *pb = parent_name("iso-b");
+        _cleanup_(cgroup_freep) Cgroup *a = NULL, *b = NULL;
+        _cleanup_free_ pid_t *pids_a = NULL, *pids_b = NULL;
+        Workload wa = {.go = -1, .ready = -1}, wb = {.go = -1, .ready = -1};
+        size_t na, nb;
+        bool empty;
+
+        CHECK_OK(cgroup_create(root, pa, "web", &a));
+        CHECK_OK(cgroup_create(root, pb, "web", &b));
+        CHECK(!streq(cgroup_path(a), cgroup_path(b)));
+        CHECK_OK(workload_spawn(&wa, 1, 2, false));
+        CHECK_OK(workload_spawn(&wb, 1, 2, false));
+        CHECK_OK(cgroup_attach(a, wa.pid));
+        CHECK_OK(cgroup_attach(b, wb.pid));
+        CHECK_OK(workload_start(&wa));
+        CHECK_OK(workload_start(&wb));
+        workload_close(&wa);
+        workload_close(&wb);
+
+        CHECK_OK(cgroup_get_pids(a, &pids_a, &na));
+        CHECK_OK(cgroup_get_pids(b, &pids_b, &nb));
+        CHECK(na == 3 && nb == 3);
+        for (size_t i = 0; i < na; i++)
+                for (size_t j = 0; j < nb; j++)
+                        CHECK(pids_a[i] != pids_b[j]);
+
+        CHECK_OK(cgroup_kill(a, SIGKILL));
+        CHECK_OK(wait_empty(a));
+        CHECK_OK(wait_gone(pids_a, na));
+        CHECK_OK(cgroup_destroy(a));
+        CHECK_OK(cgroup_is_empty(b, &empty));
+        CHECK(!empty);
+        for (size_t j = 0; j < nb; j++)
+                CHECK(kill(pids_b[j], 0) >= 0);
+
+        CHECK_OK(cgroup_kill(b, SIGTERM));
+        CHECK_OK(wait_empty(b));
+        CHECK_OK(wait_gone(pids_b, nb));
+        CHECK_OK(cgroup_destroy(b));
+        return RESULT_OK;
+}
+
+static _noreturn_ void hog(int go) {
+        char c;
+        if (read(go, &c, 1) != 1)
+                _exit(127);
+        /* Far past the limit, touching every page. */
+        for (size_t total = 0; total < (size_t) 1 << 30; total += 1 << 20) {
+                char *p = malloc(1 << 20);
+                if (!p)
+                        _exit(3);
+                memset(p, 0x5a, 1 << 20);
+        }
+        _exit(0);
+}
+
+/* A limit written by hand (the limits API comes later), a workload over it, one OOM kill. */
+static Result check_oom(const char *root, CgroupVersion version) {
+        _cleanup_free_ char *parent = parent_name("oom");
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        const char *memory;
+        uint64_t kills;
+        int go[2], status;
+        pid_t pid;
+
+        CHECK_OK(cgroup_create(root, parent, "oom", &cg));
+        CHECK_OK(cgroup_oom_kills(cg, &kills));
+        CHECK(kills == 0);
+        memory = cgroup_controller_path(cg, CGROUP_CONTROLLER_MEMORY);
+        if (!memory) {
+                /* A hybrid host binds memory to v1: the contract is then that this reads 0. */
+                printf("  (no memory controller in this layout: only checked that oom_kills reads 0)\n");
+                CHECK_OK(cgroup_destroy(cg));
+                return RESULT_NA;
+        }
+        if (version == CGROUP_V2) {
+                CHECK_OK(write_file(memory, "memory.max", "16777216"));
+                (void) write_file(memory, "memory.swap.max", "0");
+        } else {
+                CHECK_OK(write_file(memory, "memory.limit_in_bytes", "16777216"));
+                /* memsw exists with swap accounting; it must not be below the limit above. */
+                (void) write_file(memory, "memory.memsw.limit_in_bytes", "16777216");
+        }
+
+        CHECK(pipe2(go, O_CLOEXEC) >= 0);
+        fflush(NULL);
+        pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+                (void) close(go[1]);
+                hog(go[0]);
+        }
+        (void) close(go[0]);
+        CHECK_OK(cgroup_attach(cg, pid));
+        CHECK(write(go[1], "g", 1) == 1);
+        (void) close(go[1]);
+        CHECK(waitpid(pid, &status, 0) == pid);
+        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+        CHECK_OK(cgroup_oom_kills(cg, &kills));
+        CHECK(kills == 1);
+        CHECK_OK(wait_empty(cg));
+        CHECK_OK(cgroup_destroy(cg));
+        return RESULT_OK;
+}
+
+static Result check_bad_names(const char *root) {
+        Cgroup *cg = NULL;
+
+        CHECK_ERR(cgroup_create(root, "/abs", "web", &cg), -EINVAL);
+        CHECK_ERR(cgroup_create(root, "a/../b", "web", &cg), -EINVAL);
+        CHECK_ERR(cgroup_create(root, "a//b", "web", &cg), -EINVAL);
+        CHECK_ERR(cgroup_create(root, "", "web", &cg), -EINVAL);
+        CHECK_ERR(cgroup_create(root, "sup", "..", &cg), -EINVAL);
+        CHECK_ERR(cgroup_create(root, "sup", "a/b", &cg), -EINVAL);
+        CHECK(!cg);
+        return RESULT_OK;
+}
+
+/* --- layout-specific checks --- */
+
+/* On the host: a directory in each mounted hierarchy sup uses, and cgroup_path() in the unified one. */
+static Result check_host_v1_layout(void) {
+        static const char *const names[] = {"memory", "pids", "cpu", "cpuacct", "blkio", "freezer"};
+        _cleanup_free_ char *parent = parent_name("layout");
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        _cleanup_free_ char *unified = NULL;
+        struct statfs fs;
+        size_t expected = 0;
+
+        CHECK_OK(cgroup_create(HOST_ROOT, parent, "web", &cg));
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                _cleanup_free_ char *mount = path_join(HOST_ROOT, names[i]);
+                _cleanup_free_ char *dir = xasprintf("%s/%s/web", mount, parent);
+                if (statfs(mount, &fs) < 0 || fs.f_type != CGROUP_SUPER_MAGIC)
+                        continue;
+                CHECK(is_dir(dir));
+                expected++;
+        }
+        unified = xasprintf("%s/unified/%s/web", HOST_ROOT, parent);
+        if (statfs(HOST_ROOT "/unified", &fs) >= 0 && fs.f_type == CGROUP2_SUPER_MAGIC) {
+                CHECK(is_dir(unified));
+                CHECK(streq(cgroup_path(cg), unified));
+                expected++;
+        }
+        /* Separate mounts here; a joint cpu,cpuacct one is checked in private-v1. */
+        CHECK(cgroup_n_hierarchies(cg) <= expected);
+        CHECK(cgroup_n_hierarchies(cg) >= 1);
+        CHECK_OK(cgroup_destroy(cg));
+        CHECK(all_gone(cg));
+        return RESULT_OK;
+}
+
+/* In private-v1: one hierarchy for cpu and cpuacct (one found through a symlink, the other through
+ * the comma-separated name), no cgroup2, and the pids hierarchy as cgroup_path(). */
+static Result check_private_v1_layout(const char *root) {
+        _cleanup_free_ char *parent = parent_name("joint");
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        const char *cpu, *cpuacct;
+
+        CHECK_OK(cgroup_create(root, parent, "web", &cg));
+        CHECK(cgroup_version(cg) == CGROUP_V1);
+        CHECK(cgroup_n_hierarchies(cg) == 4); /* memory, pids, cpu+cpuacct, freezer */
+        cpu = cgroup_controller_path(cg, CGROUP_CONTROLLER_CPU);
+        cpuacct = cgroup_controller_path(cg, CGROUP_CONTROLLER_CPUACCT);
+        CHECK(cpu && cpuacct && cpu == cpuacct);
+        CHECK(!cgroup_controller_path(cg, CGROUP_CONTROLLER_IO));
+        CHECK(cgroup_controller_path(cg, CGROUP_CONTROLLER_FREEZER));
+        CHECK(cgroup_path(cg) == cgroup_controller_path(cg, CGROUP_CONTROLLER_PIDS));
+        for (size_t i = 0; i < cgroup_n_hierarchies(cg); i++)
+                CHECK(!cgroup_hierarchy(cg, i)->unified);
+        CHECK_OK(cgroup_destroy(cg));
+        CHECK(all_gone(cg));
+        return RESULT_OK;
+}
+
+/* clone3(CLONE_INTO_CGROUP) with cgroup_open_fd(): the child starts inside. */
+static Result check_clone_into_cgroup(const char *root) {
+        _cleanup_free_ char *parent = parent_name("clone");
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        _cleanup_free_ pid_t *pids = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct clone_args args = {};
+        size_t n;
+        long pid;
+
+        CHECK_OK(cgroup_create(root, parent, "web", &cg));
+        fd = cgroup_open_fd(cg);
+        CHECK_OK(fd);
+        args.flags = CLONE_INTO_CGROUP;
+        args.exit_signal = SIGCHLD;
+        args.cgroup = (uint64_t) fd;
+        fflush(NULL);
+        pid = syscall(SYS_clone3, &args, sizeof(args));
+        CHECK(pid >= 0);
+        if (pid == 0) {
+                (void) close(lifeline[1]);
+                wait_for_test();
+        }
+        CHECK_OK(cgroup_get_pids(cg, &pids, &n));
+        CHECK(n == 1 && pids[0] == (pid_t) pid);
+        CHECK_OK(cgroup_kill(cg, SIGKILL));
+        CHECK_OK(wait_empty(cg));
+        CHECK_OK(wait_gone(pids, n));
+        CHECK_OK(cgroup_destroy(cg));
+        return RESULT_OK;
+}
+
+/* Delegation on the way down (root, then each parent; never the leaf), with a controller this
+ * cgroup2 holds: sup's own where the host has them, else hugetlb, which a hybrid host often leaves
+ * to cgroup2 while memory, pids, cpu and io are bound to v1. */
+static Result check_v2_delegation(const char *root) {
+        static const char *const candidates[] = {"memory", "pids", "cpu", "io", "hugetlb"};
+        _cleanup_free_ char *outer = parent_name("deleg"), *parent = NULL, *outer_dir = NULL, *inner_dir = NULL;
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        _cleanup_free_ pid_t *pids = NULL;
+        Workload w = {.go = -1, .ready = -1};
+        const char *c = NULL;
+        size_t n;
+
+        for (size_t i = 0; i < ELEMENTSOF(candidates) && !c; i++)
+                if (file_has_word(root, "cgroup.controllers", candidates[i]))
+                        c = candidates[i];
+        if (!c) {
+                printf("  (no controller at all in %s/cgroup.controllers)\n", root);
+                return RESULT_NA;
+        }
+        printf("  (delegating %s)\n", c);
+        if (!file_has_word(root, "cgroup.subtree_control", c))
+                (void) snprintf(root_added, sizeof(root_added), "%s", c);
+        parent = xasprintf("%s/inner", outer);
+        CHECK_OK(cgroup_create_v2_with(root, parent, "web", (const char *const[]) {c, NULL}, &cg));
+        outer_dir = path_join(root, outer);
+        inner_dir = path_join(root, parent);
+        CHECK(file_has_word(root, "cgroup.subtree_control", c));
+        CHECK(file_has_word(outer_dir, "cgroup.subtree_control", c));
+        CHECK(file_has_word(inner_dir, "cgroup.subtree_control", c));
+        CHECK(file_has_word(cgroup_path(cg), "cgroup.controllers", c));
+        CHECK(!file_has_word(cgroup_path(cg), "cgroup.subtree_control", c));
+
+        /* The leaf takes processes: nothing is enabled in it. */
+        CHECK_OK(workload_spawn(&w, 0, 0, false));
+        CHECK_OK(cgroup_attach(cg, w.pid));
+        CHECK_OK(workload_start(&w));
+        workload_close(&w);
+        CHECK_OK(cgroup_get_pids(cg, &pids, &n));
+        CHECK(n == 1);
+        CHECK_OK(cgroup_kill(cg, SIGKILL));
+        CHECK_OK(wait_empty(cg));
+        CHECK_OK(wait_gone(pids, n));
+        CHECK_OK(cgroup_destroy(cg));
+        CHECK(all_gone(cg));
+        /* Parents stay: other instances may use them. */
+        CHECK(is_dir(inner_dir));
+        return RESULT_OK;
+}
+
+/* --- cleanup --- */
+
+static void reap_any(void) {
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
+}
+
+static void kill_listed(const char *dir) {
+        _cleanup_free_ char *path = path_join(dir, "cgroup.procs"), *text = NULL;
+        if (read_full_file(path, 1 << 20, &text, NULL) < 0)
+                return;
+        for (char *c = text; *c;) {
+                long pid = strtol(c, &c, 10);
+                if (pid > 0)
+                        (void) kill((pid_t) pid, SIGKILL);
+                c += strspn(c, "\n");
+                if (*c && !isdigit((unsigned char) *c))
+                        break;
+        }
+}
+
+/* Kills what is left in dir and below, and removes it all. */
+static void sweep_tree(const char *dir) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d)))
+                if (de->d_type == DT_DIR && !streq(de->d_name, ".") && !streq(de->d_name, "..")) {
+                        _cleanup_free_ char *sub = path_join(dir, de->d_name);
+                        sweep_tree(sub);
+                }
+        closedir(d);
+        for (int i = 0; i < 500; i++) {
+                (void) write_file(dir, "freezer.state", "THAWED");
+                if (write_file(dir, "cgroup.kill", "1") < 0)
+                        kill_listed(dir);
+                reap_any();
+                if (rmdir(dir) >= 0 || errno == ENOENT)
+                        return;
+                sleep_ms(10);
+        }
+        fprintf(stderr, "cleanup: cannot remove %s: %m\n", dir);
+}
+
+/* Every sup-test-<pid>-* directory on every hierarchy of the host (the private mounts show the same
+ * hierarchies). */
+static void sweep(void) {
+        DIR *top = opendir(HOST_ROOT);
+        struct dirent *de;
+
+        if (!top)
+                return;
+        while ((de = readdir(top))) {
+                _cleanup_free_ char *mount = path_join(HOST_ROOT, de->d_name);
+                struct statfs fs;
+                DIR *d;
+                struct dirent *e;
+
+                if (de->d_name[0] == '.' || statfs(mount, &fs) < 0 ||
+                    (fs.f_type != CGROUP_SUPER_MAGIC && fs.f_type != CGROUP2_SUPER_MAGIC))
+                        continue;
+                d = opendir(mount);
+                if (!d)
+                        continue;
+                while ((e = readdir(d)))
+                        if (startswith(e->d_name, prefix)) {
+                                _cleanup_free_ char *dir = path_join(mount, e->d_name);
+                                sweep_tree(dir);
+                        }
+                closedir(d);
+        }
+        closedir(top);
+}
+
+/* --- layouts --- */
+
+typedef struct Check {
+        const char *name;
+        Result (*run)(const char *root);
+} Check;
+
+static unsigned run_checks(const char *layout, const char *root, const Check *checks, size_t n) {
+        static const char *const labels[] = {
+                [RESULT_OK] = "ok  ", [RESULT_FAIL] = "FAIL", [RESULT_SKIP] = "skip", [RESULT_NA] = "n/a ",
+        };
+        static const unsigned outcomes[] = {
+                [RESULT_OK] = OUTCOME_OK, [RESULT_FAIL] = OUTCOME_FAIL, [RESULT_SKIP] = OUTCOME_SKIP, [RESULT_NA] = 0,
+        };
+        unsigned outcome = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                Result r = checks[i].run(root);
+                printf("%s %s/%s\n", labels[r], layout, checks[i].name);
+                fflush(stdout);
+                outcome |= outcomes[r];
+        }
+        return outcome;
+}
+
+static Result v1_lifecycle(const char *root) {
+        return check_lifecycle(root, CGROUP_V1);
+}
+static Result v2_lifecycle(const char *root) {
+        return check_lifecycle(root, CGROUP_V2);
+}
+static Result kill_tree_sigkill(const char *root) {
+        return check_kill_tree(root, "kill", SIGKILL);
+}
+static Result kill_tree_sigterm(const char *root) {
+        return check_kill_tree(root, "sigterm", SIGTERM);
+}
+static Result v1_oom(const char *root) {
+        return check_oom(root, CGROUP_V1);
+}
+static Result v2_oom(const char *root) {
+        return check_oom(root, CGROUP_V2);
+}
+static Result host_v1_layout(const char *root) {
+        return check_host_v1_layout();
+}
+
+static unsigned layout_host_v1(void) {
+        static const Check checks[] = {
+                {"layout", host_v1_layout},
+                {"bad-names", check_bad_names},
+                {"lifecycle", v1_lifecycle},
+                {"kill-tree-cgroup.kill", kill_tree_sigkill},
+                {"kill-tree-sigterm-freezer", kill_tree_sigterm},
+                {"sigterm-ignored", check_term_ignored},
+                {"nested", check_nested},
+                {"isolation", check_isolation},
+                {"oom", v1_oom},
+        };
+        CgroupVersion v;
+        int r = cgroup_detect(HOST_ROOT, &v);
+
+        if (r < 0) {
+                printf("skip host-v1: %s: %s\n", HOST_ROOT, strerror(-r));
+                return OUTCOME_SKIP;
+        }
+        if (v != CGROUP_V1) {
+                printf("n/a  host-v1: %s is cgroup2\n", HOST_ROOT);
+                return 0;
+        }
+        return run_checks("host-v1", HOST_ROOT, checks, ELEMENTSOF(checks));
+}
+
+static int mount_v1(const char *root, const char *dir, const char *controllers) {
+        _cleanup_free_ char *path = path_join(root, dir);
+        if (mkdir(path, 0755) < 0)
+                return negative_errno();
+        if (mount("cgroup", path, "cgroup", 0, controllers) < 0)
+                return negative_errno();
+        return 0;
+}
+
+static unsigned private_v1(const char *tmp) {
+        static const Check checks[] = {
+                {"layout-joint-cpu-cpuacct", check_private_v1_layout},
+                {"lifecycle", v1_lifecycle},
+                {"kill-tree-sigkill-freezer", kill_tree_sigkill},
+                {"kill-tree-sigterm-freezer", kill_tree_sigterm},
+                {"nested", check_nested},
+        };
+        _cleanup_free_ char *link = path_join(tmp, "cpu");
+        int r;
+
+        if (mount("tmpfs", tmp, "tmpfs", 0, "mode=0755") < 0) {
+                printf("skip private-v1: mount tmpfs: %m\n");
+                return OUTCOME_SKIP;
+        }
+        /* Each v1 hierarchy sup uses mounted once more (mounting with the same controllers reuses
+         * the host's hierarchy), cpu under a joint name; no cgroup2, so SIGKILL takes the freezer. */
+        r = mount_v1(tmp, "memory", "memory");
+        if (r >= 0)
+                r = mount_v1(tmp, "pids", "pids");
+        if (r >= 0)
+                r = mount_v1(tmp, "freezer", "freezer");
+        if (r >= 0)
+                r = mount_v1(tmp, "cpu,cpuacct", "cpu");
+        if (r < 0) {
+                /* Not an error on a pure v2 host: there is no v1 hierarchy to mount again. */
+                printf("%s private-v1: mount cgroup (v1): %s\n", r == -EBUSY || r == -ENOENT ? "n/a " : "skip",
+                       strerror(-r));
+                return r == -EBUSY || r == -ENOENT ? 0 : OUTCOME_SKIP;
+        }
+        if (symlink("cpu,cpuacct", link) < 0) {
+                printf("FAIL private-v1: symlink: %m\n");
+                return OUTCOME_FAIL;
+        }
+        return run_checks("private-v1", tmp, checks, ELEMENTSOF(checks));
+}
+
+static unsigned private_v2(const char *tmp) {
+        static const Check checks[] = {
+                {"bad-names", check_bad_names},
+                {"lifecycle", v2_lifecycle},
+                {"kill-tree-cgroup.kill", kill_tree_sigkill},
+                {"kill-tree-sigterm", kill_tree_sigterm},
+                {"sigterm-ignored", check_term_ignored},
+                {"nested", check_nested},
+                {"isolation", check_isolation},
+                {"clone-into-cgroup", check_clone_into_cgroup},
+                {"delegation", check_v2_delegation},
+                {"oom", v2_oom},
+        };
+        CgroupVersion v;
+        unsigned outcome;
+
+        if (mount("cgroup2", tmp, "cgroup2", 0, NULL) < 0) {
+                printf("skip private-v2: mount cgroup2: %m\n");
+                return OUTCOME_SKIP;
+        }
+        if (cgroup_detect(tmp, &v) < 0 || v != CGROUP_V2) {
+                printf("FAIL private-v2: not detected as v2\n");
+                return OUTCOME_FAIL;
+        }
+        outcome = run_checks("private-v2", tmp, checks, ELEMENTSOF(checks));
+        sweep();
+        if (root_added[0]) {
+                _cleanup_free_ char *op = xasprintf("-%s", root_added);
+                (void) write_file(tmp, "cgroup.subtree_control", op);
+        }
+        return outcome;
+}
+
+/* Runs f in a child with its own mount namespace, on a fresh directory in /tmp. */
+static unsigned in_private_mounts(const char *layout, unsigned (*f)(const char *tmp)) {
+        int status;
+        pid_t pid;
+
+        fflush(NULL);
+        pid = fork();
+        if (pid < 0)
+                return RESULT_FAIL;
+        if (pid == 0) {
+                char tmp[] = "/tmp/sup-test-cgroup-XXXXXX";
+                unsigned r;
+
+                (void) prctl(PR_SET_CHILD_SUBREAPER, 1);
+                if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+                        printf("skip %s: private mount namespace: %m\n", layout);
+                        fflush(NULL);
+                        _exit(OUTCOME_SKIP);
+                }
+                if (!mkdtemp(tmp))
+                        _exit(OUTCOME_FAIL);
+                r = f(tmp);
+                sweep();
+                (void) umount2(tmp, MNT_DETACH);
+                (void) rmdir(tmp);
+                fflush(NULL);
+                _exit(r);
+        }
+        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) {
+                printf("FAIL %s: the child running it crashed\n", layout);
+                return OUTCOME_FAIL;
+        }
+        return (unsigned) WEXITSTATUS(status);
+}
+
+int main(void) {
+        bool must_work = streq(getenv("SUP_TESTS_MUST_WORK") ?: "", "1");
+        unsigned outcome = 0;
+
+        if (geteuid() != 0) {
+                printf("skip: needs root\n");
+                return must_work ? EXIT_FAILURE : 77;
+        }
+        (void) snprintf(prefix, sizeof(prefix), "sup-test-%d-", (int) getpid());
+        /* Orphaned grandchildren come back to the test, which reaps them: no zombie is left. */
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 || pipe2(lifeline, O_CLOEXEC) < 0) {
+                perror("setup");
+                return EXIT_FAILURE;
+        }
+
+        outcome |= layout_host_v1();
+        sweep();
+        outcome |= in_private_mounts("private-v1", private_v1);
+        outcome |= in_private_mounts("private-v2", private_v2);
+        sweep();
+
+        if (outcome & OUTCOME_FAIL)
+                return EXIT_FAILURE;
+        if ((outcome & OUTCOME_SKIP) && must_work) {
+                printf("SUP_TESTS_MUST_WORK=1: a skip is a failure\n");
+                return EXIT_FAILURE;
+        }
+        return outcome & OUTCOME_OK ? EXIT_SUCCESS : 77;
+}
