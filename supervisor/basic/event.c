@@ -159,7 +159,8 @@ int event_add_signal(Event *e, EventSource **ret, int sig, EventSignalHandler cb
         sigaddset(&one, sig);
         if (sigprocmask(SIG_BLOCK, &one, NULL) < 0)
                 return negative_errno();
-        fd = signalfd(e->signal_fd, &e->sigmask, SFD_CLOEXEC | SFD_NONBLOCK);
+        /* -1, exactly, asks for a new signalfd; an existing one gets the wider mask. */
+        fd = signalfd(e->signal_fd >= 0 ? e->signal_fd : -1, &e->sigmask, SFD_CLOEXEC | SFD_NONBLOCK);
         if (fd < 0)
                 return negative_errno();
         if (e->signal_fd < 0) {

@@ -7,14 +7,18 @@
 #include "log.h"
 #include "macro.h"
 #include "string-util.h"
+#include "supctl.h"
 #include "unit-set.h"
-
-#define EXIT_USAGE 2
 
 static void help(void) {
         printf("Usage: supctl [OPTIONS] COMMAND ...\n"
                "\n"
                "Commands:\n"
+               "  status [UNIT] [--json]   the units and their state; one unit in detail\n"
+               "  reload [--dry-run]       load the units directory and apply the changes\n"
+               "                           (--dry-run: show the plan only)\n"
+               "  start|stop|restart UNIT  act on one unit (stop cancels a pending restart)\n"
+               "  logs UNIT [-f] [-n N]    the last N (50) lines of its log; -f follows it\n"
                "  validate [--json] [--print] FILE|DIR...\n"
                "                   Check unit files offline, as one set (like supd's units\n"
                "                   directory). Exit 0 if all are valid, 1 otherwise.\n"
@@ -24,6 +28,8 @@ static void help(void) {
                "                            are valid\n"
                "\n"
                "Options:\n"
+               "     --socket PATH supd's socket (default $SUP_RUN_DIR/supd.sock, or\n"
+               "                   /run/sup/supd.sock)\n"
                "  -h --help        Show this help\n"
                "     --version     Show the version\n");
 }
@@ -106,6 +112,7 @@ int main(int argc, char **argv) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
+                { "socket", required_argument, NULL, 's' },
                 {},
         };
         int c;
@@ -120,6 +127,9 @@ int main(int argc, char **argv) {
                 case 'V':
                         printf("supctl %s\n", SUP_VERSION);
                         return EXIT_SUCCESS;
+                case 's':
+                        arg_socket = optarg;
+                        break;
                 default:
                         return EXIT_USAGE;
                 }
@@ -129,6 +139,14 @@ int main(int argc, char **argv) {
         }
         if (streq(argv[optind], "validate"))
                 return verb_validate(argc - optind, argv + optind);
+        if (streq(argv[optind], "status"))
+                return verb_status(argc - optind, argv + optind);
+        if (streq(argv[optind], "reload"))
+                return verb_reload(argc - optind, argv + optind);
+        if (streq(argv[optind], "start") || streq(argv[optind], "stop") || streq(argv[optind], "restart"))
+                return verb_unit(argc - optind, argv + optind);
+        if (streq(argv[optind], "logs"))
+                return verb_logs(argc - optind, argv + optind);
 
         log_error("unknown command \"%s\"; see supctl --help", argv[optind]);
         return EXIT_USAGE;

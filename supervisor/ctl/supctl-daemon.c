@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: MIT */
+/* The verbs of supctl that talk to supd. */
+#include "supctl.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include "alloc.h"
+#include "instance.h"
+#include "json-conn.h"
+#include "log.h"
+#include "macro.h"
+#include "socket-util.h"
+#include "time-util.h"
+#include "unit-diag.h"
+
+#define CALL_TIMEOUT (30 * USEC_PER_SEC)
+
+const char *arg_socket = NULL;
+
+static char *socket_path(void) {
+        const char *run = getenv("SUP_RUN_DIR");
+        if (arg_socket)
+                return xstrdup(arg_socket);
+        return xasprintf("%s/supd.sock", run && *run ? run : "/run/sup");
+}
+
+/* Calls supd; on failure prints why and returns the exit status to use. */
+static int call(const char *method, json_t *params, json_t **ret_result) {
+        _cleanup_free_ char *path = socket_path();
+        _cleanup_close_ int fd = -EBADF;
+        json_t *reply = NULL, *err;
+        int r;
+
+        fd = unix_connect(path, 0);
+        if (fd < 0) {
+                if (fd == -ENOENT || fd == -ECONNREFUSED)
+                        log_error("supd is not running (no one listens on %s); start it, or select another "
+                                  "instance with --socket or SUP_RUN_DIR", path);
+                else if (fd == -EACCES)
+                        log_error("cannot connect to %s: permission denied (root, or the socket's group)", path);
+                else
+                        log_error_errno(fd, "cannot connect to %s: %m", path);
+                return EXIT_FAILURE;
+        }
+        r = json_call(fd, method, params, CALL_TIMEOUT, &reply);
+        if (r < 0) {
+                log_error_errno(r, "no answer from supd on %s: %m", path);
+                return EXIT_FAILURE;
+        }
+        err = json_object_get(reply, "error");
+        if (err) {
+                json_t *diags = json_object_get(err, "diagnostics");
+                log_error("%s", json_string_value(json_object_get(err, "message")));
+                if (json_is_array(diags)) {
+                        size_t k;
+                        json_t *e;
+                        json_array_foreach(diags, k, e) {
+                                Diagnostic dg = {
+                                        .file = (char *) json_string_value(json_object_get(e, "file")),
+                                        .line = (unsigned) json_integer_value(json_object_get(e, "line")),
+                                        .column = (unsigned) json_integer_value(json_object_get(e, "column")),
+                                        .path = (char *) json_string_value(json_object_get(e, "path")),
+                                        .message = (char *) json_string_value(json_object_get(e, "message")),
+                                };
+                                if (dg.file && dg.path && dg.message)
+                                        diagnostic_print(&dg, stderr);
+                        }
+                }
+                json_decref(reply);
+                return EXIT_FAILURE;
+        }
+        if (ret_result)
+                *ret_result = json_incref(json_object_get(reply, "result"));
+        json_decref(reply);
+        return EXIT_SUCCESS;
+}
+
+static const char *str(json_t *o, const char *key, const char *dflt) {
+        const char *s = json_string_value(json_object_get(o, key));
+        return s ? s : dflt;
+}
+
+static usec_t parse_ts(json_t *o, const char *key) {
+        InstanceStatus s = {};
+        json_t *tmp = json_pack("{s:s, s:s, s:s, s:O}", "name", "x", "isolation", "process", "state", "stopped",
+                                "started_at", json_object_get(o, key) ?: json_null());
+        usec_t t = 0;
+        if (instance_status_from_json(tmp, &s) == 0)
+                t = s.started_at;
+        instance_status_done(&s);
+        json_decref(tmp);
+        return t;
+}
+
+static void last_exit(json_t *o, char *buf, size_t size) {
+        json_t *code = json_object_get(o, "exit_code");
+        const char *sig = str(o, "exit_signal", NULL);
+        bool oom = json_is_true(json_object_get(o, "oom"));
+
+        if (json_is_integer(code))
+                snprintf(buf, size, "code %lld%s", (long long) json_integer_value(code), oom ? " (oom)" : "");
+        else if (sig)
+                snprintf(buf, size, "%s%s", sig, oom ? " (oom)" : "");
+        else
+                snprintf(buf, size, "-");
+}
+
+static void print_table(json_t *list) {
+        usec_t n = now(CLOCK_REALTIME);
+        size_t k;
+        json_t *o;
+
+        printf("%-20s %-9s %-9s %8s %-9s %8s %-14s %s\n", "UNIT", "ISOLATION", "STATE", "PID", "UPTIME", "RESTARTS",
+               "LAST EXIT", "NEXT RESTART");
+        json_array_foreach(list, k, o) {
+                char pid[16] = "-", up[32] = "-", ex[64], next[32] = "-";
+                const char *state = str(o, "state", "?");
+                usec_t started = parse_ts(o, "started_at"), next_at = parse_ts(o, "next_restart_at");
+
+                if (json_is_integer(json_object_get(o, "pid")))
+                        snprintf(pid, sizeof(pid), "%lld", (long long) json_integer_value(json_object_get(o, "pid")));
+                if (streq(state, "running") && started && n > started)
+                        format_timespan(n - started, up, sizeof(up));
+                if (next_at)
+                        format_timespan(next_at > n ? next_at - n : 0, next, sizeof(next));
+                last_exit(o, ex, sizeof(ex));
+                printf("%-20s %-9s %-9s %8s %-9s %8lld %-14s %s%s\n", str(o, "name", "?"), str(o, "isolation", "?"),
+                       state, pid, up, (long long) json_integer_value(json_object_get(o, "restarts")), ex,
+                       next_at ? "in " : "", next);
+        }
+}
+
+static void print_detail(json_t *o) {
+        char ex[64];
+        static const char *const times[] = { "started_at", "exited_at", "next_restart_at" };
+
+        last_exit(o, ex, sizeof(ex));
+        printf("%s - %s\n", str(o, "name", "?"), str(o, "description", ""));
+        printf("   isolation: %s\n", str(o, "isolation", "?"));
+        printf("       state: %s%s\n", str(o, "state", "?"),
+               json_is_true(json_object_get(o, "admin_stopped")) ? " (stopped by the operator)" : "");
+        if (json_is_integer(json_object_get(o, "pid")))
+                printf("         pid: %lld (the container's init; the command is its child)\n",
+                       (long long) json_integer_value(json_object_get(o, "pid")));
+        if (json_is_integer(json_object_get(o, "monitor_pid")))
+                printf("     monitor: pid %lld\n", (long long) json_integer_value(json_object_get(o, "monitor_pid")));
+        printf("    restarts: %lld\n", (long long) json_integer_value(json_object_get(o, "restarts")));
+        printf("   last exit: %s\n", ex);
+        for (size_t i = 0; i < ELEMENTSOF(times); i++)
+                if (str(o, times[i], NULL))
+                        printf("%12s: %s\n", times[i], str(o, times[i], ""));
+        if (str(o, "reason", NULL))
+                printf("      reason: %s\n", str(o, "reason", ""));
+        if (str(o, "hash", NULL))
+                printf("        spec: %.16s\n", str(o, "hash", ""));
+        if (str(o, "log", NULL))
+                printf("         log: %s\n", str(o, "log", ""));
+}
+
+int verb_status(int argc, char **argv) {
+        static const struct option options[] = { { "json", no_argument, NULL, 'j' }, {} };
+        json_t *params = json_object(), *result = NULL;
+        bool json = false;
+        int c, r;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+                if (c != 'j')
+                        return EXIT_USAGE;
+                json = true;
+        }
+        if (optind < argc)
+                json_object_set_new(params, "unit", json_string(argv[optind]));
+        r = call("status", params, &result);
+        json_decref(params);
+        if (r != EXIT_SUCCESS)
+                return r;
+        if (json)
+                json_dumpf(result, stdout, JSON_INDENT(2) | JSON_SORT_KEYS), fputc('\n', stdout);
+        else if (optind < argc && json_array_size(result) == 1)
+                print_detail(json_array_get(result, 0));
+        else
+                print_table(result);
+        json_decref(result);
+        return EXIT_SUCCESS;
+}
+
+int verb_reload(int argc, char **argv) {
+        static const struct option options[] = { { "dry-run", no_argument, NULL, 'n' }, {} };
+        json_t *result = NULL;
+        bool dry = false;
+        int c, r;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "n", options, NULL)) >= 0) {
+                if (c != 'n')
+                        return EXIT_USAGE;
+                dry = true;
+        }
+        r = call("reload", json_pack("{s:b}", "dry_run", dry), &result);
+        if (r != EXIT_SUCCESS)
+                return r;
+        printf("%s%s", dry ? "would do:\n" : "", str(result, "text", ""));
+        json_decref(result);
+        return EXIT_SUCCESS;
+}
+
+int verb_unit(int argc, char **argv) {
+        json_t *result = NULL;
+        int r;
+
+        if (argc != 2) {
+                log_error("%s: expected one UNIT", argv[0]);
+                return EXIT_USAGE;
+        }
+        r = call(argv[0], json_pack("{s:s}", "unit", argv[1]), &result);
+        if (r != EXIT_SUCCESS)
+                return r;
+        if (json_is_object(result))
+                printf("%s: %s\n", argv[1], str(result, "state", "?"));
+        json_decref(result);
+        return EXIT_SUCCESS;
+}
+
+/* Prints the last n lines of the rotated and the current log. */
+static void tail_lines(const char *path, unsigned n) {
+        _cleanup_free_ char *old = xasprintf("%s.1", path);
+        const char *files[] = { old, path };
+        char **lines = xnew0(char *, n + 1);
+        size_t count = 0;
+
+        if (n == 0) {
+                free(lines);
+                return;
+        }
+        for (size_t f = 0; f < ELEMENTSOF(files); f++) {
+                _cleanup_fclose_ FILE *fp = fopen(files[f], "re");
+                char *line = NULL;
+                size_t cap = 0;
+                while (fp && getline(&line, &cap, fp) >= 0) {
+                        free(lines[count % n]);
+                        lines[count % n] = xstrdup(line);
+                        count++;
+                }
+                free(line);
+        }
+        for (size_t k = count > n ? count - n : 0; k < count; k++)
+                fputs(lines[k % n], stdout);
+        for (size_t k = 0; k < n; k++)
+                free(lines[k]);
+        free(lines);
+        fflush(stdout);
+}
+
+static int follow(const char *path) {
+        _cleanup_close_ int ino = inotify_init1(IN_CLOEXEC), fd = -EBADF;
+        char buf[65536];
+
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (ino < 0 || fd < 0) {
+                log_error_errno(negative_errno(), "cannot follow %s: %m", path);
+                return EXIT_FAILURE;
+        }
+        (void) lseek(fd, 0, SEEK_END);
+        /* The directory is watched too: rotation renames the file and creates a new one. */
+        if (inotify_add_watch(ino, path, IN_MODIFY | IN_MOVE_SELF | IN_DELETE_SELF) < 0)
+                return EXIT_FAILURE;
+        for (;;) {
+                ssize_t n;
+                while ((n = read(fd, buf, sizeof(buf))) > 0)
+                        (void) !fwrite(buf, 1, (size_t) n, stdout);
+                fflush(stdout);
+                n = read(ino, buf, sizeof(buf));
+                if (n <= 0)
+                        return EXIT_FAILURE;
+                for (char *p = buf; p < buf + n;) {
+                        struct inotify_event *ev = (struct inotify_event *) p;
+                        if (ev->mask & (IN_MOVE_SELF | IN_DELETE_SELF)) {
+                                /* Rotated: finish the old file, go on with the new one. */
+                                while ((n = read(fd, buf, sizeof(buf))) > 0)
+                                        (void) !fwrite(buf, 1, (size_t) n, stdout);
+                                close(fd);
+                                fd = -EBADF;
+                                for (int tries = 0; fd < 0 && tries < 100; tries++)
+                                        fd = open(path, O_RDONLY | O_CLOEXEC);
+                                if (fd < 0 || inotify_add_watch(ino, path, IN_MODIFY | IN_MOVE_SELF | IN_DELETE_SELF) < 0)
+                                        return EXIT_FAILURE;
+                                break;
+                        }
+                        p += sizeof(struct inotify_event) + ev->len;
+                }
+        }
+}
+
+int verb_logs(int argc, char **argv) {
+        static const struct option options[] = {
+                { "follow", no_argument, NULL, 'f' },
+                { "lines", required_argument, NULL, 'n' },
+                {},
+        };
+        json_t *result = NULL;
+        unsigned lines = 50;
+        bool f = false;
+        int c, r;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "fn:", options, NULL)) >= 0)
+                switch (c) {
+                case 'f':
+                        f = true;
+                        break;
+                case 'n':
+                        lines = (unsigned) strtoul(optarg, NULL, 10);
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+        if (optind + 1 != argc) {
+                log_error("logs: expected one UNIT");
+                return EXIT_USAGE;
+        }
+        r = call("logs", json_pack("{s:s}", "unit", argv[optind]), &result);
+        if (r != EXIT_SUCCESS)
+                return r;
+        _cleanup_free_ char *path = xstrdup(str(result, "path", ""));
+        json_decref(result);
+        if (access(path, R_OK) < 0) {
+                log_error_errno(negative_errno(), "cannot read %s: %m", path);
+                return EXIT_FAILURE;
+        }
+        tail_lines(path, lines);
+        return f ? follow(path) : EXIT_SUCCESS;
+}

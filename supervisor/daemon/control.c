@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+#include "control.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "alloc.h"
+#include "log.h"
+#include "macro.h"
+#include "socket-util.h"
+
+#define CONTROL_IDLE_TIMEOUT (60 * USEC_PER_SEC)
+
+void (*control_on_reload)(bool begin) = NULL;
+
+typedef struct Client {
+        ControlServer *server;
+        JsonConn *conn;
+        uint64_t id;
+        bool privileged;
+        struct Client *next;
+} Client;
+
+struct ControlServer {
+        Event *event;
+        Manager *manager;
+        int fd;
+        EventSource *source;
+        Client *clients;
+        uint64_t next_id;
+        char *path;
+};
+
+/* A reply owed to a client after a monitor answers; the client may have gone meanwhile. */
+typedef struct Deferred {
+        ControlServer *server;
+        uint64_t client_id;
+        json_t *request;
+} Deferred;
+
+static Client *find_client(ControlServer *s, uint64_t id) {
+        for (Client *c = s->clients; c; c = c->next)
+                if (c->id == id)
+                        return c;
+        return NULL;
+}
+
+static void on_monitor_reply(Instance *i, json_t *reply, void *userdata) {
+        Deferred *d = userdata;
+        Client *c = find_client(d->server, d->client_id);
+        json_t *err = json_object_get(reply, "error");
+
+        if (c) {
+                if (err)
+                        (void) json_conn_reply_error(c->conn, d->request, "failed", "%s: %s", i->name,
+                                                     json_string_value(json_object_get(err, "message")));
+                else
+                        (void) json_conn_reply(c->conn, d->request, json_incref(json_object_get(reply, "result")));
+        }
+        json_decref(d->request);
+        free(d);
+}
+
+static const char *param_string(json_t *msg, const char *key) {
+        return json_string_value(json_object_get(json_object_get(msg, "params"), key));
+}
+
+static void do_unit_verb(Client *c, json_t *msg, const char *method) {
+        ControlServer *s = c->server;
+        const char *unit = param_string(msg, "unit");
+        Instance *i;
+        Deferred *d;
+
+        if (!unit) {
+                (void) json_conn_reply_error(c->conn, msg, "bad-request", "%s needs a unit", method);
+                return;
+        }
+        i = manager_find(s->manager, unit);
+        if (!i || !unit_set_find(s->manager->generation, unit)) {
+                (void) json_conn_reply_error(c->conn, msg, "no-such-unit", "no unit \"%s\" is loaded", unit);
+                return;
+        }
+        if (streq(method, "start") && !i->spec) {
+                (void) json_conn_reply_error(c->conn, msg, "failed", "%s has no instance yet", unit);
+                return;
+        }
+        /* A start waits for requires like any start: the monitor is told once they run. */
+        if (streq(method, "start") && !i->known) {
+                i->start_wanted = true;
+                (void) json_conn_reply(c->conn, msg, json_null());
+                return;
+        }
+        d = xzalloc(sizeof(Deferred));
+        *d = (Deferred) { .server = s, .client_id = c->id, .request = json_incref(msg) };
+        if (instance_call(i, method, NULL, on_monitor_reply, d) < 0) {
+                (void) json_conn_reply_error(c->conn, msg, "failed", "%s: its monitor is not connected", unit);
+                json_decref(d->request);
+                free(d);
+        }
+}
+
+static void do_reload(Client *c, json_t *msg) {
+        bool dry_run = json_is_true(json_object_get(json_object_get(msg, "params"), "dry_run"));
+        _cleanup_(plan_freep) Plan *plan = NULL;
+        _cleanup_free_ char *text = NULL;
+        Diagnostics d = {};
+        int r;
+
+        if (control_on_reload && !dry_run)
+                control_on_reload(true);
+        r = manager_reload(c->server->manager, dry_run, &d, &plan);
+        if (control_on_reload && !dry_run)
+                control_on_reload(false);
+        if (r < 0) {
+                json_t *reply = json_pack("{s:O, s:{s:s, s:s, s:o}}", "id", json_object_get(msg, "id") ?: json_null(),
+                                          "error", "code", "invalid-units", "message",
+                                          "the units are not valid; nothing was changed", "diagnostics",
+                                          diagnostics_to_json(&d));
+                (void) json_conn_send(c->conn, reply);
+                json_decref(reply);
+                log_warning("reload refused: %zu error%s in the units", diagnostics_count(&d),
+                            diagnostics_count(&d) == 1 ? "" : "s");
+                diagnostics_done(&d);
+                return;
+        }
+        diagnostics_done(&d);
+        text = plan_format(plan);
+        if (!dry_run)
+                log_info("reload: %s", text);
+        (void) json_conn_reply(c->conn, msg,
+                               json_pack("{s:b, s:o, s:s}", "dry_run", dry_run, "plan", plan_to_json(plan), "text", text));
+}
+
+static void do_logs(Client *c, json_t *msg) {
+        const char *unit = param_string(msg, "unit");
+        json_t *status;
+        const char *log;
+
+        status = unit ? manager_status_json(c->server->manager, unit) : NULL;
+        log = status ? json_string_value(json_object_get(json_array_get(status, 0), "log")) : NULL;
+        if (!log) {
+                (void) json_conn_reply_error(c->conn, msg, "no-such-unit", "no log for unit \"%s\"", unit ? unit : "");
+                json_decref(status);
+                return;
+        }
+        (void) json_conn_reply(c->conn, msg, json_pack("{s:s}", "path", log));
+        json_decref(status);
+}
+
+static void on_message(JsonConn *conn, json_t *msg, void *userdata) {
+        Client *c = userdata;
+        const char *method = json_string_value(json_object_get(msg, "method"));
+        static const char *const read_only[] = { "status", "logs", NULL };
+        bool allowed = c->privileged;
+
+        if (!method) {
+                (void) json_conn_reply_error(conn, msg, "bad-request", "a request needs a \"method\"");
+                return;
+        }
+        for (const char *const *r = read_only; *r; r++)
+                allowed = allowed || streq(*r, method);
+        if (!allowed) {
+                (void) json_conn_reply_error(conn, msg, "permission-denied", "%s is for root only", method);
+                return;
+        }
+        if (streq(method, "status")) {
+                const char *unit = param_string(msg, "unit");
+                json_t *list = manager_status_json(c->server->manager, unit);
+                if (unit && json_array_size(list) == 0) {
+                        json_decref(list);
+                        (void) json_conn_reply_error(conn, msg, "no-such-unit", "no unit \"%s\" is loaded", unit);
+                        return;
+                }
+                (void) json_conn_reply(conn, msg, list);
+        } else if (streq(method, "reload"))
+                do_reload(c, msg);
+        else if (streq(method, "start") || streq(method, "stop") || streq(method, "restart"))
+                do_unit_verb(c, msg, method);
+        else if (streq(method, "logs"))
+                do_logs(c, msg);
+        else
+                (void) json_conn_reply_error(conn, msg, "unknown-method", "unknown method \"%s\"", method);
+}
+
+static void on_close(JsonConn *conn, int error, void *userdata) {
+        Client *c = userdata;
+        ControlServer *s = c->server;
+
+        for (Client **p = &s->clients; *p; p = &(*p)->next)
+                if (*p == c) {
+                        *p = c->next;
+                        break;
+                }
+        free(c);
+}
+
+static void on_accept(EventSource *src, int fd, uint32_t revents, void *userdata) {
+        ControlServer *s = userdata;
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        Client *c;
+        int cfd;
+
+        cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (cfd < 0)
+                return;
+        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+                close(cfd);
+                return;
+        }
+        /* The file mode admits root, and the configured group when there is one. Anyone else
+         * who got a connection anyway (a mode changed by hand) is turned away here. */
+        c = xzalloc(sizeof(Client));
+        c->server = s;
+        c->id = ++s->next_id;
+        c->privileged = cred.uid == 0;
+        if (json_conn_new(s->event, cfd, JSON_FRAME_MAX_REQUEST, on_message, on_close, c, &c->conn) < 0) {
+                free(c);
+                return;
+        }
+        json_conn_set_idle_timeout(c->conn, CONTROL_IDLE_TIMEOUT);
+        c->next = s->clients;
+        s->clients = c;
+        if (!c->privileged) {
+                struct stat st;
+                if (fstat(s->fd, &st) < 0 || (cred.gid != st.st_gid && !(st.st_mode & 0060))) {
+                        (void) json_conn_reply_error(c->conn, NULL, "permission-denied", "not allowed");
+                        json_conn_close_after_flush(c->conn);
+                }
+        }
+}
+
+int control_server_new(Event *e, Manager *m, const char *path, gid_t group, ControlServer **ret) {
+        ControlServer *s = xzalloc(sizeof(ControlServer));
+        int r;
+
+        s->event = e;
+        s->manager = m;
+        s->path = xstrdup(path);
+        s->fd = unix_listen(path, group != (gid_t) -1 ? 0660 : 0600);
+        if (s->fd < 0) {
+                r = s->fd;
+                control_server_free(s);
+                return r;
+        }
+        if (group != (gid_t) -1 && chown(path, 0, group) < 0) {
+                r = negative_errno();
+                control_server_free(s);
+                return r;
+        }
+        r = event_add_io(e, &s->source, s->fd, EPOLLIN, on_accept, s);
+        if (r < 0) {
+                control_server_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+ControlServer *control_server_free(ControlServer *s) {
+        if (!s)
+                return NULL;
+        while (s->clients) {
+                Client *c = s->clients;
+                s->clients = c->next;
+                json_conn_free(c->conn);
+                free(c);
+        }
+        event_source_free(s->source);
+        if (s->fd >= 0) {
+                close(s->fd);
+                (void) unlink(s->path);
+        }
+        free(s->path);
+        free(s);
+        return NULL;
+}

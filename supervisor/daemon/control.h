@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <sys/types.h>
+
+#include "event.h"
+#include "manager.h"
+
+/* supd's control socket: JSON lines (see json-conn.h), mode 0600, or 0660 with a group whose
+ * members may use the read-only verbs. Every connection's peer is checked with SO_PEERCRED:
+ * root may do everything, the group only look.
+ *
+ * Methods: status {unit?} · reload {dry_run?} · start|stop|restart {unit} · logs {unit}. */
+
+typedef struct ControlServer ControlServer;
+
+int control_server_new(Event *e, Manager *m, const char *path, gid_t group, ControlServer **ret);
+ControlServer *control_server_free(ControlServer *s);
+
+/* Called by the daemon around a reload (for sd_notify). */
+extern void (*control_on_reload)(bool begin);

@@ -1,0 +1,611 @@
+/* SPDX-License-Identifier: MIT */
+#include "manager.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "alloc.h"
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "path-util.h"
+#include "socket-util.h"
+#include "string-util.h"
+#include "unit-parse.h"
+
+typedef struct PendingCall {
+        json_int_t id;
+        InstanceReply reply;
+        void *userdata;
+        struct PendingCall *next;
+} PendingCall;
+
+static json_int_t next_call_id = 1;
+
+static void instance_connect(Instance *i);
+static void try_start_waiting(Manager *m);
+static void after_adoption(Manager *m);
+
+static char *instance_dir(Manager *m, const char *name) {
+        return xasprintf("%s/units/%s", m->config.run_dir, name);
+}
+
+Instance *manager_find(Manager *m, const char *name) {
+        for (Instance *i = m->instances; i; i = i->next)
+                if (streq(i->name, name) && !i->retiring)
+                        return i;
+        return NULL;
+}
+
+static Instance *instance_new(Manager *m, const char *name) {
+        Instance *i = xzalloc(sizeof(Instance));
+        i->manager = m;
+        i->name = xstrdup(name);
+        i->ready_fd = -EBADF;
+        i->next = m->instances;
+        m->instances = i;
+        return i;
+}
+
+static void fail_calls(Instance *i, const char *why) {
+        while (i->calls) {
+                PendingCall *c = i->calls;
+                json_t *err = json_pack("{s:{s:s, s:s}}", "error", "code", "monitor-gone", "message", why);
+                i->calls = c->next;
+                c->reply(i, err, c->userdata);
+                json_decref(err);
+                free(c);
+        }
+}
+
+static void instance_free(Instance *i) {
+        Manager *m = i->manager;
+
+        for (Instance **p = &m->instances; *p; p = &(*p)->next)
+                if (*p == i) {
+                        *p = i->next;
+                        break;
+                }
+        fail_calls(i, "the unit's monitor is gone");
+        json_conn_free(i->conn);
+        event_source_free(i->ready_source);
+        if (i->ready_fd >= 0)
+                close(i->ready_fd);
+        unit_spec_free(i->spec);
+        unit_spec_free(i->successor);
+        instance_status_done(&i->status);
+        free(i->spawn_error);
+        free(i->name);
+        free(i);
+}
+
+int instance_call(Instance *i, const char *method, json_t *params, InstanceReply reply, void *userdata) {
+        json_t *req;
+        int r;
+
+        if (!i->conn)
+                return -ENOTCONN;
+        req = json_pack("{s:I, s:s}", "id", next_call_id, "method", method);
+        if (params)
+                json_object_set(req, "params", params);
+        r = json_conn_send(i->conn, req);
+        json_decref(req);
+        if (r < 0)
+                return r;
+        if (reply) {
+                PendingCall *c = xzalloc(sizeof(PendingCall));
+                *c = (PendingCall) { .id = next_call_id, .reply = reply, .userdata = userdata, .next = i->calls };
+                i->calls = c;
+        }
+        next_call_id++;
+        return 0;
+}
+
+static void update_status(Instance *i, const json_t *data) {
+        InstanceStatus s;
+        bool was_running = i->known && i->status.state == INSTANCE_RUNNING;
+
+        if (instance_status_from_json(data, &s) < 0)
+                return;
+        if (i->known && s.state != i->status.state)
+                log_info("%s: %s -> %s%s%s", i->name, instance_state_to_string(i->status.state),
+                         instance_state_to_string(s.state), s.reason ? ": " : "", s.reason ? s.reason : "");
+        instance_status_done(&i->status);
+        i->status = s;
+        i->known = true;
+        if (!was_running && s.state == INSTANCE_RUNNING)
+                try_start_waiting(i->manager);
+}
+
+static void on_monitor_message(JsonConn *c, json_t *msg, void *userdata) {
+        Instance *i = userdata;
+        json_t *id = json_object_get(msg, "id");
+        const char *event = json_string_value(json_object_get(msg, "event"));
+
+        if (event && streq(event, "status")) {
+                update_status(i, json_object_get(msg, "data"));
+                return;
+        }
+        if (!json_is_integer(id))
+                return;
+        for (PendingCall **p = &i->calls; *p; p = &(*p)->next)
+                if ((*p)->id == json_integer_value(id)) {
+                        PendingCall *call = *p;
+                        *p = call->next;
+                        if (json_object_get(msg, "result"))
+                                update_status(i, json_object_get(msg, "result"));
+                        call->reply(i, msg, call->userdata);
+                        free(call);
+                        return;
+                }
+}
+
+static void spawn_successor(Manager *m, const char *name, UnitSpec *spec, bool start);
+
+static void on_monitor_close(JsonConn *c, int error, void *userdata) {
+        Instance *i = userdata;
+        Manager *m = i->manager;
+
+        i->conn = NULL;
+        if (m->adopting > 0 && !i->known) {
+                m->adopting--;
+                log_warning("%s: the monitor found at start did not answer; starting anew", i->name);
+                instance_free(i);
+                after_adoption(m);
+                return;
+        }
+        if (i->retiring) {
+                UnitSpec *successor = TAKE_PTR(i->successor);
+                _cleanup_free_ char *name = xstrdup(i->name);
+                bool start = i->successor_start;
+
+                instance_free(i);
+                if (successor)
+                        spawn_successor(m, name, successor, start);
+        } else if (!m->shutting_down) {
+                /* A monitor that dies takes its container along (PDEATHSIG); reconcile starts a
+                 * new instance, since the unit is still in the generation. */
+                log_warning("%s: the monitor exited unexpectedly%s%s", i->name, error < 0 ? ": " : "",
+                            error < 0 ? strerror(-error) : "");
+                instance_free(i);
+                if (m->ready) {
+                        Diagnostics d = {};
+                        _cleanup_(plan_freep) Plan *plan = NULL;
+                        (void) manager_reload(m, false, &d, &plan);
+                        diagnostics_done(&d);
+                }
+        } else
+                instance_free(i);
+
+        if (m->shutting_down && !m->instances && m->on_idle)
+                m->on_idle(m);
+}
+
+static void instance_connect(Instance *i) {
+        _cleanup_free_ char *dir = instance_dir(i->manager, i->name), *sock = path_join(dir, "monitor.sock");
+        int fd, r;
+
+        fd = unix_connect(sock, 1);
+        if (fd < 0) {
+                log_error("%s: cannot connect to the monitor at %s: %s", i->name, sock, strerror(-fd));
+                return;
+        }
+        r = json_conn_new(i->manager->event, fd, JSON_FRAME_MAX_REPLY, on_monitor_message, on_monitor_close, i,
+                          &i->conn);
+        if (r < 0) {
+                close(fd);
+                return;
+        }
+}
+
+static void on_status_reply(Instance *i, json_t *reply, void *userdata) {
+        Manager *m = i->manager;
+        if (json_object_get(reply, "result"))
+                try_start_waiting(m);
+}
+
+static void on_monitor_ready(EventSource *s, int fd, uint32_t revents, void *userdata) {
+        Instance *i = userdata;
+        char buf[1024];
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+        i->ready_source = event_source_free(i->ready_source);
+        close(i->ready_fd);
+        i->ready_fd = -EBADF;
+        if (n > 0) {
+                buf[n] = 0;
+                free(i->spawn_error);
+                i->spawn_error = xstrdup(buf);
+                log_error("%s: the monitor failed to start: %s", i->name, buf);
+                return;
+        }
+        instance_connect(i);
+        if (i->conn)
+                (void) instance_call(i, "status", NULL, on_status_reply, NULL);
+}
+
+static int spawn_monitor(Instance *i) {
+        Manager *m = i->manager;
+        _cleanup_free_ char *dir = instance_dir(m, i->name);
+        int ready[2];
+        pid_t pid;
+
+        if (pipe2(ready, O_CLOEXEC) < 0)
+                return negative_errno();
+        pid = fork();
+        if (pid < 0) {
+                int r = negative_errno();
+                close(ready[0]);
+                close(ready[1]);
+                return r;
+        }
+        if (pid == 0) {
+                /* Detach twice: a session of its own, and not supd's child, so that supd's
+                 * death, restart or stop (KillMode=process) leaves the monitor running. */
+                sigset_t none;
+                int null;
+
+                sigemptyset(&none);
+                (void) sigprocmask(SIG_SETMASK, &none, NULL);
+                (void) setsid();
+                /* systemd's channel is supd's alone: a monitor that inherited it could send
+                 * notifications in supd's name (NotifyAccess=main would drop them anyway). */
+                (void) unsetenv("NOTIFY_SOCKET");
+                (void) unsetenv("WATCHDOG_USEC");
+                (void) unsetenv("WATCHDOG_PID");
+                if (fork() != 0)
+                        _exit(0);
+                null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(ready[1], 3) < 0)
+                        _exit(127);
+                (void) close_range(4, ~0U, 0);
+                execl(m->config.monitor_path, "sup-monitor", "--dir", dir, "--state-dir", m->config.state_dir,
+                      "--cgroup-root", m->config.cgroup_root, "--cgroup-parent", m->config.cgroup_parent,
+                      "--ready-fd", "3", (char *) NULL);
+                (void) !write(3, "cannot execute sup-monitor", 26);
+                _exit(127);
+        }
+        close(ready[1]);
+        /* The intermediate child exits at once. */
+        (void) waitpid(pid, NULL, 0);
+        (void) fd_set_nonblock(ready[0], 1);
+        i->ready_fd = ready[0];
+        return event_add_io(m->event, &i->ready_source, ready[0], EPOLLIN, on_monitor_ready, i);
+}
+
+/* Writes the spec and starts a monitor for it. The instance owns a copy of the spec parsed back
+ * from the file the monitor reads, so both see exactly the same unit. */
+static int create_instance(Manager *m, const UnitSpec *spec, bool start) {
+        _cleanup_free_ char *dir = instance_dir(m, spec->name), *path = path_join(dir, "spec.json"), *text = NULL;
+        Diagnostics d = {};
+        json_t *j;
+        Instance *i;
+        int r;
+
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot create %s: %m", spec->name, dir);
+        j = unit_spec_to_json(spec);
+        text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
+        json_decref(j);
+        r = write_file_atomic(path, text, strlen(text), 0600);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot write %s: %m", spec->name, path);
+
+        i = instance_new(m, spec->name);
+        if (unit_load_file(path, 0, &d, &i->spec, NULL) < 0) {
+                diagnostics_print(&d, stderr);
+                diagnostics_done(&d);
+                instance_free(i);
+                return -EINVAL;
+        }
+        (void) unit_spec_hash(i->spec, i->hash);
+        i->start_wanted = start;
+        r = spawn_monitor(i);
+        if (r < 0) {
+                log_error_errno(r, "%s: cannot start its monitor: %m", spec->name);
+                instance_free(i);
+        }
+        return r;
+}
+
+static void spawn_successor(Manager *m, const char *name, UnitSpec *spec, bool start) {
+        (void) create_instance(m, spec, start);
+        unit_spec_free(spec);
+}
+
+/* The units an instance needs running before it starts: requires, and share targets. */
+static bool dependencies_running(Manager *m, const UnitSpec *u, const char **ret_waiting) {
+        const UnitRef *shares[] = { &u->share.ipc, &u->share.pid, &u->share.network };
+
+        for (size_t k = 0; k < u->n_requires + ELEMENTSOF(shares); k++) {
+                const char *dep = k < u->n_requires ? u->requires[k].name : shares[k - u->n_requires]->name;
+                Instance *d;
+                if (!dep)
+                        continue;
+                d = manager_find(m, dep);
+                if (!d || !d->known || d->status.state != INSTANCE_RUNNING) {
+                        if (ret_waiting)
+                                *ret_waiting = dep;
+                        return false;
+                }
+        }
+        return true;
+}
+
+static void on_start_reply(Instance *i, json_t *reply, void *userdata) {
+        json_t *err = json_object_get(reply, "error");
+        if (err)
+                log_error("%s: cannot start: %s", i->name, json_string_value(json_object_get(err, "message")));
+}
+
+static void try_start_waiting(Manager *m) {
+        if (m->shutting_down)
+                return;
+        for (Instance *i = m->instances; i; i = i->next) {
+                if (!i->start_wanted || !i->conn || !i->known || i->retiring)
+                        continue;
+                if (!dependencies_running(m, i->spec, NULL))
+                        continue;
+                i->start_wanted = false;
+                if (instance_call(i, "start", NULL, on_start_reply, NULL) < 0)
+                        i->start_wanted = true;
+        }
+}
+
+static void on_retire_reply(Instance *i, json_t *reply, void *userdata) {
+        /* The monitor closes its socket once the instance is gone; on_monitor_close() goes on. */
+}
+
+static void retire(Instance *i, bool remove_sandbox) {
+        json_t *params = json_pack("{s:b}", "remove", remove_sandbox);
+        i->retiring = true;
+        i->start_wanted = false;
+        if (instance_call(i, "shutdown", params, on_retire_reply, NULL) < 0 && !i->conn && !i->ready_source) {
+                /* Never connected: nothing to wait for. */
+                UnitSpec *successor = TAKE_PTR(i->successor);
+                bool start = i->successor_start;
+                _cleanup_free_ char *name = xstrdup(i->name);
+                instance_free(i);
+                if (successor)
+                        spawn_successor(i->manager, name, successor, start);
+        }
+        json_decref(params);
+}
+
+static void execute(Manager *m, const Plan *plan) {
+        for (size_t k = 0; k < plan->n_actions; k++) {
+                const Action *a = &plan->actions[k];
+                const UnitSpec *spec = unit_set_find(m->generation, a->unit);
+                Instance *i = manager_find(m, a->unit);
+
+                switch (a->type) {
+                case ACTION_START:
+                        if (spec)
+                                (void) create_instance(m, spec, a->start);
+                        break;
+                case ACTION_REPLACE:
+                        if (!i || !spec)
+                                break;
+                        /* The successor's copy, made through the canonical form like every spec. */
+                        {
+                                json_t *j = unit_spec_to_json(spec);
+                                _cleanup_free_ char *text = json_dumps(j, JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
+                                Diagnostics d = {};
+                                json_decref(j);
+                                unit_spec_free(i->successor);
+                                i->successor = NULL;
+                                (void) unit_parse(spec->source_file, "/", text, strlen(text), 0, &d, &i->successor, NULL);
+                                diagnostics_done(&d);
+                        }
+                        i->successor_start = a->start;
+                        retire(i, true);
+                        break;
+                case ACTION_REMOVE:
+                        if (i)
+                                retire(i, true);
+                        break;
+                case _ACTION_TYPE_MAX:
+                case _ACTION_TYPE_INVALID:
+                        break;
+                }
+        }
+        try_start_waiting(m);
+}
+
+int manager_reload(Manager *m, bool dry_run, Diagnostics *diags, Plan **ret_plan) {
+        char *paths[] = { m->config.units_dir, NULL };
+        _cleanup_(unit_set_freep) UnitSet *set = NULL;
+        _cleanup_free_ Observed *observed = NULL;
+        size_t n = 0;
+        Plan *plan = NULL;
+        int r;
+
+        r = unit_set_load(paths, UNIT_PARSE_CHECK_SOURCES, diags, &set);
+        if (r < 0)
+                return r == -EINVAL ? r : r;
+
+        for (Instance *i = m->instances; i; i = i->next)
+                n++;
+        observed = xnew0(Observed, n + 1);
+        n = 0;
+        for (Instance *i = m->instances; i; i = i->next) {
+                if (i->retiring || !i->spec)
+                        continue;
+                observed[n++] = (Observed) {
+                        .name = i->name,
+                        .hash = i->hash,
+                        .spec = i->spec,
+                        .state = i->known ? i->status.state : INSTANCE_STOPPED,
+                        .admin_stopped = i->known && i->status.admin_stopped,
+                };
+        }
+        r = reconcile(set, observed, n, &plan);
+        if (r < 0)
+                return r;
+        if (!dry_run) {
+                unit_set_free(m->generation);
+                m->generation = TAKE_PTR(set);
+                execute(m, plan);
+        }
+        *ret_plan = plan;
+        return 0;
+}
+
+static void after_adoption(Manager *m) {
+        Diagnostics d = {};
+        _cleanup_(plan_freep) Plan *plan = NULL;
+        int r;
+
+        if (m->adopting > 0 || m->ready)
+                return;
+        r = manager_reload(m, false, &d, &plan);
+        if (r < 0) {
+                /* An invalid units directory at start: run nothing new, keep what was adopted,
+                 * and say why. A later reload can fix it. */
+                log_error("the units in %s are not valid; nothing is started:", m->config.units_dir);
+                diagnostics_print(&d, stderr);
+                m->generation = m->generation ? m->generation : xzalloc(sizeof(UnitSet));
+        } else {
+                _cleanup_free_ char *text = plan_format(plan);
+                log_info("units loaded from %s: %s", m->config.units_dir, text);
+        }
+        diagnostics_done(&d);
+        m->ready = true;
+        if (m->on_ready)
+                m->on_ready(m);
+}
+
+static void on_adopt_reply(Instance *i, json_t *reply, void *userdata) {
+        Manager *m = i->manager;
+        if (m->adopting > 0)
+                m->adopting--;
+        if (json_object_get(reply, "result"))
+                log_info("%s: adopted (%s, pid %d)", i->name, instance_state_to_string(i->status.state),
+                         (int) i->status.pid);
+        after_adoption(m);
+}
+
+int manager_startup(Manager *m) {
+        _cleanup_free_ char *units = xasprintf("%s/units", m->config.run_dir);
+        DIR *d;
+        struct dirent *de;
+
+        (void) mkdir_p(units, 0700);
+        d = opendir(units);
+        if (!d)
+                return log_error_errno(negative_errno(), "cannot open %s: %m", units);
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *dir = NULL, *spec = NULL;
+                Diagnostics diags = {};
+                Instance *i;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                dir = path_join(units, de->d_name);
+                spec = path_join(dir, "spec.json");
+                i = instance_new(m, de->d_name);
+                if (unit_load_file(spec, 0, &diags, &i->spec, NULL) < 0 || !streq(i->spec->name, de->d_name)) {
+                        log_warning("%s: leftover instance directory without a usable spec; removing it", dir);
+                        diagnostics_done(&diags);
+                        instance_free(i);
+                        (void) rm_rf(dir);
+                        continue;
+                }
+                (void) unit_spec_hash(i->spec, i->hash);
+                instance_connect(i);
+                if (!i->conn || instance_call(i, "status", NULL, on_adopt_reply, NULL) < 0) {
+                        /* The monitor died while supd was away, and its container with it. */
+                        log_warning("%s: its monitor is gone; it will be started anew", de->d_name);
+                        instance_free(i);
+                        (void) rm_rf(dir);
+                        continue;
+                }
+                m->adopting++;
+        }
+        closedir(d);
+        after_adoption(m);
+        return 0;
+}
+
+static json_t *pending_status(const UnitSpec *u, const char *why) {
+        InstanceStatus s = { .name = (char *) u->name, .isolation = u->isolation, .state = INSTANCE_STOPPED };
+        json_t *j = instance_status_to_json(&s);
+        json_object_set_new(j, "reason", why ? json_string(why) : json_null());
+        return j;
+}
+
+json_t *manager_status_json(Manager *m, const char *only) {
+        json_t *list = json_array();
+        size_t n = m->generation ? m->generation->n_units : 0;
+
+        /* Units of the generation in name order, then instances being retired. */
+        for (size_t k = 0; k < n; k++) {
+                const UnitSpec *u = m->generation->units[k];
+                Instance *i = manager_find(m, u->name);
+                json_t *j;
+
+                if (only && !streq(only, u->name))
+                        continue;
+                if (!i || !i->known)
+                        j = pending_status(u, i && i->spawn_error ? i->spawn_error : NULL);
+                else {
+                        const char *waiting = NULL;
+                        j = instance_status_to_json(&i->status);
+                        if (i->start_wanted && !dependencies_running(m, i->spec, &waiting) && waiting) {
+                                _cleanup_free_ char *why = xasprintf("waiting for %s to run", waiting);
+                                json_object_set_new(j, "reason", json_string(why));
+                        }
+                }
+                json_object_set_new(j, "description", json_string(u->description));
+                json_array_append_new(list, j);
+        }
+        for (Instance *i = m->instances; i; i = i->next)
+                if (i->retiring && i->known && (!only || streq(only, i->name)))
+                        json_array_append_new(list, instance_status_to_json(&i->status));
+        return list;
+}
+
+void manager_shutdown(Manager *m) {
+        m->shutting_down = true;
+        for (Instance *i = m->instances, *next; i; i = next) {
+                next = i->next;
+                if (!i->conn) {
+                        instance_free(i);
+                        continue;
+                }
+                if (!i->retiring)
+                        retire(i, false);
+        }
+        if (!m->instances && m->on_idle)
+                m->on_idle(m);
+}
+
+int manager_new(Event *e, ManagerConfig *config, Manager **ret) {
+        Manager *m = xzalloc(sizeof(Manager));
+        m->event = e;
+        m->config = *config;
+        *ret = m;
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        while (m->instances)
+                instance_free(m->instances);
+        unit_set_free(m->generation);
+        free(m->config.units_dir);
+        free(m->config.state_dir);
+        free(m->config.run_dir);
+        free(m->config.cgroup_root);
+        free(m->config.cgroup_parent);
+        free(m->config.monitor_path);
+        free(m);
+        return NULL;
+}

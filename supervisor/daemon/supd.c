@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: MIT */
+/* supd: keeps the running containers equal to the unit files. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "alloc.h"
+#include "control.h"
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "path-util.h"
+#include "sd-notify.h"
+#include "sha256.h"
+#include "string-util.h"
+
+#define DEFAULT_UNITS_DIR "/etc/sup/units"
+#define DEFAULT_STATE_DIR "/var/lib/sup"
+#define DEFAULT_RUN_DIR "/run/sup"
+#define SHUTDOWN_GRACE (10 * USEC_PER_SEC)
+
+typedef struct Daemon {
+        Event *event;
+        Manager *manager;
+        ControlServer *control;
+        EventSource *watchdog;
+        usec_t watchdog_interval;
+        EventSource *shutdown_timer;
+} Daemon;
+
+static Daemon daemon_state;
+
+static void notify_status(Manager *m) {
+        unsigned running = 0, failed = 0, total = 0;
+        for (Instance *i = m->instances; i; i = i->next) {
+                if (i->retiring)
+                        continue;
+                total++;
+                running += i->known && i->status.state == INSTANCE_RUNNING;
+                failed += i->known && i->status.state == INSTANCE_FAILED;
+        }
+        (void) sd_notifyf("STATUS=%u units, %u running, %u failed", total, running, failed);
+}
+
+static void on_ready(Manager *m) {
+        (void) sd_notify_send("READY=1");
+        notify_status(m);
+        log_info("ready");
+}
+
+static void on_reload_notify(bool begin) {
+        if (begin)
+                (void) sd_notifyf("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long) now(CLOCK_MONOTONIC));
+        else {
+                (void) sd_notify_send("READY=1");
+                notify_status(daemon_state.manager);
+        }
+}
+
+static void on_idle(Manager *m) {
+        event_exit(daemon_state.event, 0);
+}
+
+static void on_shutdown_timeout(EventSource *s, usec_t t, void *userdata) {
+        log_warning("monitors still stopping their units after the grace period; exiting anyway "
+                    "(they finish on their own)");
+        event_exit(daemon_state.event, 0);
+}
+
+static usec_t longest_stop_timeout(Manager *m) {
+        usec_t max = 0;
+        for (Instance *i = m->instances; i; i = i->next)
+                if (i->spec)
+                        max = MAX(max, i->spec->stop.timeout);
+        return max;
+}
+
+static void on_sigterm(EventSource *s, const struct signalfd_siginfo *si, void *userdata) {
+        Daemon *d = userdata;
+
+        if (d->manager->shutting_down)
+                return;
+        log_info("stopping every unit (signal %u), then exiting", si->ssi_signo);
+        (void) sd_notify_send("STOPPING=1\nSTATUS=stopping every unit");
+        (void) event_add_time(d->event, &d->shutdown_timer,
+                              now(CLOCK_MONOTONIC) + longest_stop_timeout(d->manager) + SHUTDOWN_GRACE,
+                              on_shutdown_timeout, d);
+        manager_shutdown(d->manager);
+}
+
+static void on_sigquit(EventSource *s, const struct signalfd_siginfo *si, void *userdata) {
+        /* An upgrade or restart of supd (RestartKillSignal=SIGQUIT): leave every workload and
+         * monitor as it is; the next supd adopts them. */
+        log_info("exiting, leaving the units running");
+        (void) sd_notify_send("STOPPING=1\nSTATUS=exiting, units keep running");
+        event_exit(daemon_state.event, 0);
+}
+
+static void on_sighup(EventSource *s, const struct signalfd_siginfo *si, void *userdata) {
+        Daemon *d = userdata;
+        _cleanup_(plan_freep) Plan *plan = NULL;
+        Diagnostics diags = {};
+
+        on_reload_notify(true);
+        if (manager_reload(d->manager, false, &diags, &plan) < 0) {
+                log_error("reload refused; the running units are unchanged:");
+                diagnostics_print(&diags, stderr);
+        } else {
+                _cleanup_free_ char *text = plan_format(plan);
+                log_info("reload: %s", text);
+        }
+        diagnostics_done(&diags);
+        on_reload_notify(false);
+}
+
+static void on_watchdog(EventSource *s, usec_t t, void *userdata) {
+        Daemon *d = userdata;
+        (void) sd_notify_send("WATCHDOG=1");
+        event_source_set_time(s, t + d->watchdog_interval / 2);
+}
+
+static char *default_monitor_path(void) {
+        _cleanup_free_ char *self = realpath("/proc/self/exe", NULL), *dir = NULL;
+        if (!self)
+                return xstrdup("/usr/local/bin/sup-monitor");
+        dir = path_dirname(self);
+        return path_join(dir, "sup-monitor");
+}
+
+/* Each supd gets its own cgroup parent, so that two of them (tests, or staging next to
+ * production) never touch each other's cgroups: "sup" for the default run directory, else
+ * "sup-" and a hash of the run directory. */
+static char *default_cgroup_parent(const char *run_dir) {
+        char hash[65];
+        if (streq(run_dir, DEFAULT_RUN_DIR))
+                return xstrdup("sup");
+        sha256_hex(run_dir, strlen(run_dir), hash);
+        hash[8] = 0;
+        return xasprintf("sup-%s", hash);
+}
+
+static void help(void) {
+        printf("Usage: supd [OPTIONS]\n"
+               "\n"
+               "Runs the containers described by the unit files in --units, and keeps them so.\n"
+               "\n"
+               "  --units DIR          unit files (default " DEFAULT_UNITS_DIR ")\n"
+               "  --state-dir DIR      sandboxes and logs (default " DEFAULT_STATE_DIR ")\n"
+               "  --run-dir DIR        sockets, monitors' status (default " DEFAULT_RUN_DIR ")\n"
+               "  --socket-group GROUP members may use the read-only verbs (status, logs)\n"
+               "  --cgroup-parent NAME cgroup below which units get theirs\n"
+               "  --monitor PATH       the sup-monitor binary (default: next to supd)\n"
+               "  -v --verbose         debug logging\n"
+               "\n"
+               "Signals: HUP reloads; TERM and INT stop every unit, then exit; QUIT exits and\n"
+               "leaves the units running (the next supd adopts them).\n");
+}
+
+int main(int argc, char **argv) {
+        static const struct option options[] = {
+                { "units", required_argument, NULL, 'u' },
+                { "state-dir", required_argument, NULL, 's' },
+                { "run-dir", required_argument, NULL, 'r' },
+                { "socket-group", required_argument, NULL, 'g' },
+                { "cgroup-parent", required_argument, NULL, 'c' },
+                { "monitor", required_argument, NULL, 'm' },
+                { "verbose", no_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        ManagerConfig cfg = {};
+        _cleanup_free_ char *sock = NULL, *lock = NULL, *units_abs = NULL, *state_abs = NULL, *run_abs = NULL,
+                            *cwd = getcwd(NULL, 0);
+        const char *units = DEFAULT_UNITS_DIR, *state = DEFAULT_STATE_DIR, *run = DEFAULT_RUN_DIR, *group = NULL,
+                   *parent = NULL, *monitor = NULL;
+        _cleanup_close_ int lock_fd = -EBADF;
+        gid_t gid = (gid_t) -1;
+        Daemon *d = &daemon_state;
+        int c, r;
+
+        log_set_program("supd");
+        while ((c = getopt_long(argc, argv, "vh", options, NULL)) >= 0)
+                switch (c) {
+                case 'u':
+                        units = optarg;
+                        break;
+                case 's':
+                        state = optarg;
+                        break;
+                case 'r':
+                        run = optarg;
+                        break;
+                case 'g':
+                        group = optarg;
+                        break;
+                case 'c':
+                        parent = optarg;
+                        break;
+                case 'm':
+                        monitor = optarg;
+                        break;
+                case 'v':
+                        log_set_max_level(LOG_LEVEL_DEBUG);
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                default:
+                        return 2;
+                }
+        if (!cwd) {
+                log_error("cannot determine the current directory");
+                return 1;
+        }
+        units_abs = path_make_absolute(units, cwd);
+        state_abs = path_make_absolute(state, cwd);
+        run_abs = path_make_absolute(run, cwd);
+        if (group) {
+                struct group *g = getgrnam(group);
+                if (!g) {
+                        log_error("--socket-group: no group \"%s\"", group);
+                        return 2;
+                }
+                gid = g->gr_gid;
+        }
+
+        r = mkdir_p(run_abs, 0755);
+        if (r >= 0)
+                r = mkdir_p(state_abs, 0700);
+        if (r < 0)
+                return log_error_errno(r, "cannot create the run and state directories: %m") ? 1 : 1;
+
+        /* One supd per run directory. */
+        lock = path_join(run_abs, "supd.lock");
+        lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+                log_error("another supd runs with the run directory %s", run_abs);
+                return 1;
+        }
+
+        cfg = (ManagerConfig) {
+                .units_dir = TAKE_PTR(units_abs),
+                .state_dir = TAKE_PTR(state_abs),
+                .run_dir = xstrdup(run_abs),
+                .cgroup_root = xstrdup("/sys/fs/cgroup"),
+                .cgroup_parent = parent ? xstrdup(parent) : default_cgroup_parent(run_abs),
+                .monitor_path = monitor ? xstrdup(monitor) : default_monitor_path(),
+        };
+        if (access(cfg.monitor_path, X_OK) < 0) {
+                log_error("cannot find sup-monitor at %s (use --monitor PATH)", cfg.monitor_path);
+                return 1;
+        }
+
+        r = event_new(&d->event);
+        if (r < 0)
+                return log_error_errno(r, "cannot create the event loop: %m") ? 1 : 1;
+        /* Signals first: from here on they arrive through the loop, never asynchronously. */
+        (void) event_add_signal(d->event, NULL, SIGTERM, on_sigterm, d);
+        (void) event_add_signal(d->event, NULL, SIGINT, on_sigterm, d);
+        (void) event_add_signal(d->event, NULL, SIGQUIT, on_sigquit, d);
+        (void) event_add_signal(d->event, NULL, SIGHUP, on_sighup, d);
+        signal(SIGPIPE, SIG_IGN);
+
+        r = manager_new(d->event, &cfg, &d->manager);
+        if (r < 0)
+                return 1;
+        d->manager->on_ready = on_ready;
+        d->manager->on_idle = on_idle;
+        control_on_reload = on_reload_notify;
+
+        sock = path_join(run_abs, "supd.sock");
+        r = control_server_new(d->event, d->manager, sock, gid, &d->control);
+        if (r < 0) {
+                log_error_errno(r, "cannot listen on %s: %m", sock);
+                manager_free(d->manager);
+                event_free(d->event);
+                return 1;
+        }
+        if (sd_watchdog_interval(&d->watchdog_interval) > 0)
+                (void) event_add_time(d->event, &d->watchdog, now(CLOCK_MONOTONIC) + d->watchdog_interval / 2,
+                                      on_watchdog, d);
+
+        log_info("units %s, state %s, run %s, cgroups %s", d->manager->config.units_dir, d->manager->config.state_dir,
+                 d->manager->config.run_dir, d->manager->config.cgroup_parent);
+        r = manager_startup(d->manager);
+        if (r >= 0)
+                r = event_loop(d->event);
+
+        control_server_free(d->control);
+        manager_free(d->manager);
+        event_source_free(d->watchdog);
+        event_source_free(d->shutdown_timer);
+        event_free(d->event);
+        return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,662 @@
+/* SPDX-License-Identifier: MIT */
+#include "monitor.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "alloc.h"
+#include "fileio.h"
+#include "macro.h"
+#include "path-util.h"
+#include "socket-util.h"
+#include "unit-parse.h"
+
+struct MonitorClient {
+        Monitor *monitor;
+        JsonConn *conn;
+        MonitorClient *next;
+};
+
+#define CLEANUP_RETRY_USEC (20 * USEC_PER_MSEC)
+
+static void write_status(Monitor *m) {
+        _cleanup_free_ char *path = path_join(m->dir, "status.json");
+        json_t *j = instance_status_to_json(&m->status);
+        char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+        int r;
+
+        json_decref(j);
+        if (!s)
+                return;
+        r = write_file_atomic(path, s, strlen(s), 0644);
+        if (r < 0)
+                log_writer_printf(&m->log, "sup", "cannot write %s: %s", path, strerror(-r));
+        free(s);
+}
+
+static void broadcast_status(Monitor *m) {
+        json_t *ev = json_pack("{s:s, s:o}", "event", "status", "data", instance_status_to_json(&m->status));
+        for (MonitorClient *c = m->clients; c; c = c->next)
+                (void) json_conn_send(c->conn, ev);
+        json_decref(ev);
+}
+
+static void monitor_set_state(Monitor *m, InstanceState state) {
+        InstanceState old = m->status.state;
+
+        if (state != INSTANCE_BACKOFF)
+                m->status.next_restart_at = 0;
+        if (old != state)
+                log_writer_printf(&m->log, "sup", "%s -> %s", instance_state_to_string(old),
+                                  instance_state_to_string(state));
+        m->status.state = state;
+        write_status(m);
+        broadcast_status(m);
+}
+
+static void set_reason(Monitor *m, const char *fmt, ...) _printf_(2, 3);
+static void set_reason(Monitor *m, const char *fmt, ...) {
+        va_list ap;
+        char *s;
+
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        free(m->status.reason);
+        m->status.reason = s;
+        if (s)
+                log_writer_line(&m->log, "sup", s, strlen(s));
+}
+
+static void drop_container_sources(Monitor *m) {
+        m->pidfd_source = event_source_free(m->pidfd_source);
+        m->error_source = event_source_free(m->error_source);
+}
+
+static void close_output(Monitor *m, int *fd, EventSource **src, LogStream *s) {
+        if (*fd < 0)
+                return;
+        /* Whatever is still in the pipe belongs in the log before it closes. */
+        for (;;) {
+                char buf[4096];
+                ssize_t n = read(*fd, buf, sizeof(buf));
+                if (n <= 0)
+                        break;
+                log_stream_feed(&m->log, s, buf, (size_t) n);
+        }
+        log_stream_flush(&m->log, s);
+        *src = event_source_free(*src);
+        close(*fd);
+        *fd = -EBADF;
+}
+
+static void on_output(EventSource *src, int fd, uint32_t revents, void *userdata) {
+        Monitor *m = userdata;
+        bool is_out = fd == m->out_fd;
+        LogStream *s = is_out ? &m->out_stream : &m->err_stream;
+        char buf[16384];
+        ssize_t n = read(fd, buf, sizeof(buf));
+
+        if (n > 0) {
+                log_stream_feed(&m->log, s, buf, (size_t) n);
+                return;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+        if (is_out)
+                close_output(m, &m->out_fd, &m->out_source, s);
+        else
+                close_output(m, &m->err_fd, &m->err_source, s);
+}
+
+static void monitor_enter_starting(Monitor *m);
+static void finish_stop(Monitor *m);
+
+static void on_timer(EventSource *s, usec_t t, void *userdata);
+
+static void arm_timer(Monitor *m, usec_t when) {
+        if (!m->timer)
+                (void) event_add_time(m->event, &m->timer, when, on_timer, m);
+        else
+                event_source_set_time(m->timer, when);
+}
+
+/* After the container's init is gone the kernel has killed its pid namespace; the cgroup empties
+ * a moment later. Removing it is retried until then. */
+static bool cleanup_cgroup(Monitor *m) {
+        bool empty = true;
+        uint64_t ooms = 0;
+
+        if (!m->cgroup)
+                return true;
+        if (cgroup_oom_kills(m->cgroup, &ooms) >= 0 && ooms > 0)
+                m->status.oom = true;
+        (void) cgroup_is_empty(m->cgroup, &empty);
+        if (!empty) {
+                (void) cgroup_kill(m->cgroup, SIGKILL);
+                return false;
+        }
+        (void) cgroup_destroy(m->cgroup);
+        m->cgroup = cgroup_free(m->cgroup);
+        return true;
+}
+
+static RunEnd exit_kind(const Monitor *m, bool setup_failed) {
+        if (setup_failed)
+                return RUN_SETUP_FAILED;
+        return m->status.exit_signal == 0 && m->status.exit_code == 0 ? RUN_CLEAN : RUN_FAILED;
+}
+
+/* The workload has ended, for whatever reason: decide what comes next. */
+static void after_exit(Monitor *m, bool setup_failed) {
+        usec_t uptime = now(CLOCK_MONOTONIC) - m->started_mono;
+        RunEnd k = exit_kind(m, setup_failed);
+        usec_t delay;
+
+        if (m->stop_requested || m->shutdown_requested || m->restart_requested) {
+                finish_stop(m);
+                return;
+        }
+        if (!restart_policy_wants_restart(m->spec->restart.policy, k)) {
+                monitor_set_state(m, k == RUN_CLEAN ? INSTANCE_EXITED : (setup_failed ? INSTANCE_FAILED : INSTANCE_EXITED));
+                return;
+        }
+        delay = restart_state_exit(&m->restart, m->spec, k, uptime, drand48() * 2.0 - 1.0);
+        m->status.next_restart_at = now(CLOCK_REALTIME) + delay;
+        arm_timer(m, now(CLOCK_MONOTONIC) + delay);
+        monitor_set_state(m, INSTANCE_BACKOFF);
+        /* monitor_set_state() clears next_restart_at for other states only. */
+}
+
+static void reap_container(Monitor *m) {
+        ContainerExit ex;
+        siginfo_t si = {};
+        bool setup_failed = m->status.state == INSTANCE_STARTING;
+
+        (void) waitid((idtype_t) P_PIDFD, (id_t) m->container.pidfd, &si, WEXITED | WNOHANG);
+
+        m->status.has_exit = true;
+        m->status.exited_at = now(CLOCK_REALTIME);
+        if (read(m->container.exit_fd, &ex, sizeof(ex)) == (ssize_t) sizeof(ex)) {
+                m->status.exit_code = ex.signal ? -1 : ex.code;
+                m->status.exit_signal = ex.signal;
+                setup_failed = false;
+        } else if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) {
+                /* The init itself was killed: SIGKILL at the end of the stop timeout. */
+                m->status.exit_code = -1;
+                m->status.exit_signal = si.si_status;
+        } else {
+                m->status.exit_code = si.si_status;
+                m->status.exit_signal = 0;
+        }
+        if (setup_failed && m->setup_error_len > 0)
+                set_reason(m, "%.*s", (int) m->setup_error_len, m->setup_error);
+        else if (!setup_failed) {
+                if (m->status.exit_signal)
+                        log_writer_printf(&m->log, "sup", "the command was killed by signal %d",
+                                          m->status.exit_signal);
+                else
+                        log_writer_printf(&m->log, "sup", "the command exited with status %d", m->status.exit_code);
+        }
+
+        drop_container_sources(m);
+        close_output(m, &m->out_fd, &m->out_source, &m->out_stream);
+        close_output(m, &m->err_fd, &m->err_source, &m->err_stream);
+        container_close(&m->container);
+        m->has_container = false;
+        m->status.pid = 0;
+
+        if (!cleanup_cgroup(m)) {
+                m->pending_setup_failed = setup_failed;
+                arm_timer(m, now(CLOCK_MONOTONIC) + CLEANUP_RETRY_USEC);
+                return; /* on_timer() continues with after_exit() */
+        }
+        if (m->status.oom && m->status.exit_signal == SIGKILL)
+                log_writer_printf(&m->log, "sup", "the kernel's OOM killer ended it (resources.memory)");
+        after_exit(m, setup_failed);
+}
+
+static void on_pidfd(EventSource *s, int fd, uint32_t revents, void *userdata) {
+        reap_container(userdata);
+}
+
+static void on_setup_result(EventSource *s, int fd, uint32_t revents, void *userdata) {
+        Monitor *m = userdata;
+        ssize_t n = read(fd, m->setup_error + m->setup_error_len, sizeof(m->setup_error) - 1 - m->setup_error_len);
+
+        if (n > 0) {
+                m->setup_error_len += (size_t) n;
+                return;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+        m->error_source = event_source_free(m->error_source);
+        if (m->setup_error_len > 0)
+                return; /* the container's init exits; on_pidfd() reports the error */
+        m->status.started_at = now(CLOCK_REALTIME);
+        if (m->status.state == INSTANCE_STARTING)
+                monitor_set_state(m, INSTANCE_RUNNING);
+}
+
+static int make_pipe(int *ret_read, int *ret_write) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return negative_errno();
+        (void) fd_set_nonblock(p[0], 1);
+        *ret_read = p[0];
+        *ret_write = p[1];
+        return 0;
+}
+
+static void monitor_enter_starting(Monitor *m) {
+        int out_w = -EBADF, err_w = -EBADF, r;
+        ContainerConfig cfg;
+
+        free(m->status.reason);
+        m->status.reason = NULL;
+        m->setup_error_len = 0;
+        m->status.oom = false;
+
+        if (!restart_state_start(&m->restart, m->spec, now(CLOCK_MONOTONIC))) {
+                _cleanup_free_ char *iv = format_duration(m->spec->restart.interval);
+                set_reason(m, "start limit hit: %u starts within %s (restart.burst, restart.interval)",
+                           m->spec->restart.burst, iv);
+                monitor_set_state(m, INSTANCE_FAILED);
+                return;
+        }
+
+        r = cgroup_create(m->cgroup_root, m->cgroup_parent, m->spec->name, &m->cgroup);
+        if (r < 0) {
+                set_reason(m, "cannot create the cgroup %s/%s: %s", m->cgroup_parent, m->spec->name, strerror(-r));
+                goto fail;
+        }
+        if (make_pipe(&m->out_fd, &out_w) < 0 || make_pipe(&m->err_fd, &err_w) < 0) {
+                set_reason(m, "cannot create the output pipes: %m");
+                goto fail;
+        }
+        (void) mkdir(m->rootfs, 0755);
+        r = mkdir_p(m->sandbox, 0700);
+        if (r < 0) {
+                set_reason(m, "cannot create the sandbox %s: %s", m->sandbox, strerror(-r));
+                goto fail;
+        }
+
+        cfg = (ContainerConfig) {
+                .spec = m->spec,
+                .rootfs = m->rootfs,
+                .sandbox = m->sandbox,
+                .stdout_fd = out_w,
+                .stderr_fd = err_w,
+                .cgroup = m->cgroup,
+        };
+        r = container_start(&cfg, &m->container);
+        close(out_w);
+        close(err_w);
+        out_w = err_w = -EBADF;
+        if (r < 0) {
+                set_reason(m, "cannot create the container: %s", strerror(-r));
+                goto fail;
+        }
+        m->has_container = true;
+        m->started_mono = now(CLOCK_MONOTONIC);
+        m->status.pid = m->container.pid;
+        (void) fd_set_nonblock(m->container.error_fd, 1);
+        (void) event_add_io(m->event, &m->pidfd_source, m->container.pidfd, EPOLLIN, on_pidfd, m);
+        (void) event_add_io(m->event, &m->error_source, m->container.error_fd, EPOLLIN, on_setup_result, m);
+        (void) event_add_io(m->event, &m->out_source, m->out_fd, EPOLLIN, on_output, m);
+        (void) event_add_io(m->event, &m->err_source, m->err_fd, EPOLLIN, on_output, m);
+        monitor_set_state(m, INSTANCE_STARTING);
+        return;
+
+fail:
+        if (out_w >= 0)
+                close(out_w);
+        if (err_w >= 0)
+                close(err_w);
+        close_output(m, &m->out_fd, &m->out_source, &m->out_stream);
+        close_output(m, &m->err_fd, &m->err_source, &m->err_stream);
+        if (m->cgroup) {
+                (void) cgroup_destroy(m->cgroup);
+                m->cgroup = cgroup_free(m->cgroup);
+        }
+        m->started_mono = now(CLOCK_MONOTONIC);
+        after_exit(m, true);
+}
+
+static int send_signal(Monitor *m, int sig) {
+        if (!m->has_container)
+                return -ESRCH;
+        return syscall(SYS_pidfd_send_signal, m->container.pidfd, sig, NULL, 0) < 0 ? negative_errno() : 0;
+}
+
+static void monitor_enter_stopping(Monitor *m) {
+        int r = send_signal(m, m->spec->stop.signal);
+
+        if (r < 0)
+                (void) send_signal(m, SIGKILL);
+        arm_timer(m, now(CLOCK_MONOTONIC) + m->spec->stop.timeout);
+        monitor_set_state(m, INSTANCE_STOPPING);
+}
+
+static void remove_instance(Monitor *m) {
+        int r;
+
+        /* The container's mount namespace is gone with it, so nothing is mounted in the sandbox. */
+        if (m->remove_sandbox) {
+                r = rm_rf(m->sandbox);
+                if (r < 0)
+                        log_writer_printf(&m->log, "sup", "cannot remove the sandbox %s: %s", m->sandbox, strerror(-r));
+        }
+        (void) rm_rf(m->dir);
+}
+
+/* The stop is complete: the workload is gone and its cgroup removed. */
+static void finish_stop(Monitor *m) {
+        m->stop_requested = false;
+        if (m->shutdown_requested) {
+                log_writer_printf(&m->log, "sup", m->remove_sandbox ? "instance removed" : "monitor exiting");
+                remove_instance(m);
+                event_exit(m->event, m->exit_code);
+                return;
+        }
+        if (m->restart_requested) {
+                m->restart_requested = false;
+                monitor_enter_starting(m);
+                return;
+        }
+        monitor_set_state(m, INSTANCE_STOPPED);
+}
+
+static void on_timer(EventSource *s, usec_t t, void *userdata) {
+        Monitor *m = userdata;
+
+        switch (m->status.state) {
+        case INSTANCE_BACKOFF:
+                m->status.restarts++;
+                monitor_enter_starting(m);
+                return;
+        case INSTANCE_STOPPING:
+                if (m->has_container) {
+                        log_writer_printf(&m->log, "sup", "still running after stop.timeout: killing it");
+                        (void) send_signal(m, SIGKILL);
+                        if (m->cgroup)
+                                (void) cgroup_kill(m->cgroup, SIGKILL);
+                        return;
+                }
+                break;
+        case INSTANCE_STARTING:
+        case INSTANCE_RUNNING:
+        case INSTANCE_STOPPED:
+        case INSTANCE_EXITED:
+        case INSTANCE_FAILED:
+        case _INSTANCE_STATE_MAX:
+        case _INSTANCE_STATE_INVALID:
+                break;
+        }
+        /* A cgroup that had not emptied yet. */
+        if (!m->has_container) {
+                if (!cleanup_cgroup(m)) {
+                        arm_timer(m, now(CLOCK_MONOTONIC) + CLEANUP_RETRY_USEC);
+                        return;
+                }
+                after_exit(m, m->pending_setup_failed);
+        }
+}
+
+int monitor_start(Monitor *m, bool by_operator) {
+        if (by_operator) {
+                m->status.admin_stopped = false;
+                restart_state_reset(&m->restart);
+        }
+        switch (m->status.state) {
+        case INSTANCE_STARTING:
+        case INSTANCE_RUNNING:
+                return 0;
+        case INSTANCE_STOPPING:
+                m->restart_requested = true;
+                return 0;
+        case INSTANCE_BACKOFF:
+                event_source_set_time(m->timer, USEC_INFINITY);
+                _fallthrough_;
+        case INSTANCE_STOPPED:
+        case INSTANCE_EXITED:
+        case INSTANCE_FAILED:
+                monitor_enter_starting(m);
+                return 0;
+        case _INSTANCE_STATE_MAX:
+        case _INSTANCE_STATE_INVALID:
+                break;
+        }
+        return -EINVAL;
+}
+
+int monitor_stop(Monitor *m) {
+        m->status.admin_stopped = true;
+        m->restart_requested = false;
+        switch (m->status.state) {
+        case INSTANCE_STARTING:
+        case INSTANCE_RUNNING:
+                m->stop_requested = true;
+                monitor_enter_stopping(m);
+                return 0;
+        case INSTANCE_STOPPING:
+                m->stop_requested = true;
+                return 0;
+        case INSTANCE_BACKOFF:
+                /* A pending restart is cancelled. */
+                event_source_set_time(m->timer, USEC_INFINITY);
+                _fallthrough_;
+        case INSTANCE_STOPPED:
+        case INSTANCE_EXITED:
+        case INSTANCE_FAILED:
+                m->stop_requested = false;
+                finish_stop(m);
+                return 0;
+        case _INSTANCE_STATE_MAX:
+        case _INSTANCE_STATE_INVALID:
+                break;
+        }
+        return -EINVAL;
+}
+
+int monitor_restart(Monitor *m) {
+        m->status.admin_stopped = false;
+        restart_state_reset(&m->restart);
+        if (m->status.state == INSTANCE_RUNNING || m->status.state == INSTANCE_STARTING) {
+                m->restart_requested = true;
+                monitor_enter_stopping(m);
+                return 0;
+        }
+        if (m->status.state == INSTANCE_STOPPING) {
+                m->restart_requested = true;
+                return 0;
+        }
+        return monitor_start(m, true);
+}
+
+int monitor_shutdown(Monitor *m, bool remove_sandbox) {
+        m->shutdown_requested = true;
+        m->remove_sandbox = m->remove_sandbox || remove_sandbox;
+        return monitor_stop(m);
+}
+
+/* ---- the socket ---- */
+
+static void client_free(MonitorClient *c) {
+        Monitor *m = c->monitor;
+        for (MonitorClient **p = &m->clients; *p; p = &(*p)->next)
+                if (*p == c) {
+                        *p = c->next;
+                        break;
+                }
+        free(c);
+}
+
+static void on_client_close(JsonConn *conn, int error, void *userdata) {
+        client_free(userdata);
+}
+
+static void on_client_message(JsonConn *conn, json_t *msg, void *userdata) {
+        MonitorClient *c = userdata;
+        Monitor *m = c->monitor;
+        const char *method = json_string_value(json_object_get(msg, "method"));
+        int r;
+
+        if (!method) {
+                (void) json_conn_reply_error(conn, msg, "bad-request", "a request needs a \"method\"");
+                return;
+        }
+        if (streq(method, "status")) {
+                (void) json_conn_reply(conn, msg, instance_status_to_json(&m->status));
+                return;
+        }
+        if (streq(method, "start"))
+                r = monitor_start(m, true);
+        else if (streq(method, "stop"))
+                r = monitor_stop(m);
+        else if (streq(method, "restart"))
+                r = monitor_restart(m);
+        else if (streq(method, "shutdown"))
+                r = monitor_shutdown(m, json_is_true(json_object_get(json_object_get(msg, "params"), "remove")));
+        else {
+                (void) json_conn_reply_error(conn, msg, "unknown-method", "unknown method \"%s\"", method);
+                return;
+        }
+        /* The monitor may have exited the loop (shutdown of a stopped instance); the reply is
+         * still written, the socket being gone only afterwards. */
+        if (r < 0)
+                (void) json_conn_reply_error(conn, msg, "failed", "%s: %s", method, strerror(-r));
+        else
+                (void) json_conn_reply(conn, msg, instance_status_to_json(&m->status));
+}
+
+static void on_accept(EventSource *s, int fd, uint32_t revents, void *userdata) {
+        Monitor *m = userdata;
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        MonitorClient *c;
+        int cfd;
+
+        cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (cfd < 0)
+                return;
+        /* The socket is 0600 root; the credential check is the second lock on the door. */
+        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid()) {
+                close(cfd);
+                return;
+        }
+        c = xzalloc(sizeof(MonitorClient));
+        c->monitor = m;
+        if (json_conn_new(m->event, cfd, JSON_FRAME_MAX_REQUEST, on_client_message, on_client_close, c, &c->conn) < 0) {
+                free(c);
+                return;
+        }
+        c->next = m->clients;
+        m->clients = c;
+}
+
+int monitor_listen(Monitor *m) {
+        _cleanup_free_ char *path = path_join(m->dir, "monitor.sock");
+        int r;
+
+        m->listen_fd = unix_listen(path, 0600);
+        if (m->listen_fd < 0)
+                return m->listen_fd;
+        r = event_add_io(m->event, &m->listen_source, m->listen_fd, EPOLLIN, on_accept, m);
+        if (r < 0)
+                return r;
+        write_status(m);
+        return 0;
+}
+
+int monitor_new(Event *e, const char *dir, const char *state_dir, const char *cgroup_root, const char *cgroup_parent,
+                Monitor **ret, char **ret_error) {
+        _cleanup_free_ char *spec_path = path_join(dir, "spec.json"), *logs = path_join(state_dir, "logs"),
+                            *log_path = NULL;
+        Monitor *m = xzalloc(sizeof(Monitor));
+        Diagnostics d = {};
+        int r;
+
+        m->event = e;
+        m->listen_fd = m->out_fd = m->err_fd = -EBADF;
+        m->log.fd = -EBADF;
+        m->out_stream.name = "stdout";
+        m->err_stream.name = "stderr";
+        r = unit_load_file(spec_path, 0, &d, &m->spec, NULL);
+        if (r < 0) {
+                *ret_error = d.n > 0 ? xasprintf("%s:%u:%u: %s", d.items[0].file, d.items[0].line, d.items[0].column,
+                                                 d.items[0].message)
+                                     : xasprintf("cannot load %s", spec_path);
+                diagnostics_done(&d);
+                monitor_free(m);
+                return -EINVAL;
+        }
+        (void) unit_spec_hash(m->spec, m->hash);
+        m->dir = xstrdup(dir);
+        m->rootfs = path_join(dir, "rootfs");
+        m->sandbox = xasprintf("%s/sandboxes/%s", state_dir, m->spec->name);
+        m->cgroup_root = xstrdup(cgroup_root);
+        m->cgroup_parent = xstrdup(cgroup_parent);
+
+        (void) mkdir_p(logs, 0750);
+        log_path = xasprintf("%s/%s.log", logs, m->spec->name);
+        r = log_writer_open(&m->log, log_path, 0);
+        if (r < 0) {
+                *ret_error = xasprintf("cannot open the log %s: %s", log_path, strerror(-r));
+                monitor_free(m);
+                return r;
+        }
+
+        m->status = (InstanceStatus) {
+                .name = xstrdup(m->spec->name),
+                .hash = xstrdup(m->hash),
+                .isolation = m->spec->isolation,
+                .state = INSTANCE_STOPPED,
+                .monitor_pid = getpid(),
+                .log_path = xstrdup(log_path),
+        };
+        srand48((long) (now(CLOCK_MONOTONIC) ^ (usec_t) getpid()));
+        *ret = m;
+        return 0;
+}
+
+Monitor *monitor_free(Monitor *m) {
+        if (!m)
+                return NULL;
+        while (m->clients) {
+                MonitorClient *c = m->clients;
+                m->clients = c->next;
+                json_conn_free(c->conn);
+                free(c);
+        }
+        event_source_free(m->listen_source);
+        if (m->listen_fd >= 0)
+                close(m->listen_fd);
+        drop_container_sources(m);
+        event_source_free(m->out_source);
+        event_source_free(m->err_source);
+        event_source_free(m->timer);
+        if (m->out_fd >= 0)
+                close(m->out_fd);
+        if (m->err_fd >= 0)
+                close(m->err_fd);
+        if (m->has_container)
+                container_close(&m->container);
+        cgroup_free(m->cgroup);
+        log_writer_close(&m->log);
+        restart_state_done(&m->restart);
+        instance_status_done(&m->status);
+        unit_spec_free(m->spec);
+        free(m->dir);
+        free(m->rootfs);
+        free(m->sandbox);
+        free(m->cgroup_root);
+        free(m->cgroup_parent);
+        free(m);
+        return NULL;
+}

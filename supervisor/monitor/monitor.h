@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+
+#include "cgroup.h"
+#include "container.h"
+#include "event.h"
+#include "instance.h"
+#include "json-conn.h"
+#include "log-writer.h"
+#include "restart-policy.h"
+#include "unit-spec.h"
+
+/* One instance of a unit (like s6-supervise for one service): it owns the container, holds its
+ * output and its exit status, applies the restart policy, and tells supd about it on a unix
+ * socket, and anyone else through an atomically written status file. It outlives supd.
+ *
+ * Instance directory (in supd's run directory, units/NAME/):
+ *   spec.json    the canonical unit it runs (written by supd before starting the monitor)
+ *   status.json  the InstanceStatus, rewritten atomically on every change
+ *   monitor.sock requests from supd: status, start, stop, restart, shutdown
+ *   rootfs/      the container's root mount point (mounted only in the container's namespace)
+ * State directory (supd's): sandboxes/NAME/ (the writable layer), logs/NAME.log.
+ *
+ * State machine (monitor_enter_<state>() do the work, monitor_set_state() records it):
+ *   stopped  --start-->  starting --exec ok--> running --exit--> backoff/exited/failed
+ *   running  --stop--->  stopping --exit or SIGKILL after stop.timeout--> stopped
+ *   backoff  --timer-->  starting;  backoff --stop--> stopped
+ *   starting --setup error--> backoff/failed (as an exit) */
+
+typedef struct MonitorClient MonitorClient;
+
+typedef struct Monitor {
+        Event *event;
+        UnitSpec *spec;
+        char hash[65];
+        char *dir;
+        char *rootfs;
+        char *sandbox;
+        char *cgroup_root;
+        char *cgroup_parent;
+
+        InstanceStatus status;
+        RestartState restart;
+        LogWriter log;
+
+        int listen_fd;
+        EventSource *listen_source;
+        MonitorClient *clients;
+
+        Cgroup *cgroup;
+        Container container;
+        bool has_container;
+        EventSource *pidfd_source;
+        EventSource *error_source;
+        char setup_error[512];
+        size_t setup_error_len;
+        int out_fd, err_fd; /* read ends of the command's output */
+        EventSource *out_source, *err_source;
+        LogStream out_stream, err_stream;
+        usec_t started_mono;
+
+        EventSource *timer;     /* back-off restart, stop timeout, or cgroup cleanup retry */
+        bool stop_requested;    /* the current stop is the operator's */
+        bool restart_requested; /* start again once stopped */
+        bool shutdown_requested; /* exit once stopped, removing the instance */
+        bool remove_sandbox;
+        bool pending_setup_failed; /* how the last run ended, while its cgroup empties */
+        int exit_code;          /* of the monitor process */
+} Monitor;
+
+int monitor_new(Event *e, const char *dir, const char *state_dir, const char *cgroup_root, const char *cgroup_parent,
+                Monitor **ret, char **ret_error);
+Monitor *monitor_free(Monitor *m);
+
+/* Listens on dir/monitor.sock and writes the first status file. */
+int monitor_listen(Monitor *m);
+
+int monitor_start(Monitor *m, bool by_operator);
+int monitor_stop(Monitor *m);
+int monitor_restart(Monitor *m);
+/* Stops the workload and exits, removing the instance directory; with remove_sandbox (the unit
+ * is gone from the generation) its writable layer too. */
+int monitor_shutdown(Monitor *m, bool remove_sandbox);

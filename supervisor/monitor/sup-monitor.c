@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/* sup-monitor: runs one instance of a unit. Started by supd (detached: its own session, not
+ * supd's child), it keeps running when supd stops, and supd finds it again by its socket. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+
+#include "alloc.h"
+#include "log.h"
+#include "macro.h"
+#include "monitor.h"
+
+static void on_terminate(EventSource *s, const struct signalfd_siginfo *si, void *userdata) {
+        /* Being told to go by a signal is a shutdown: stop the workload first. */
+        (void) monitor_shutdown(userdata, false);
+}
+
+static void on_sigchld(EventSource *s, const struct signalfd_siginfo *si, void *userdata) {
+        /* Containers are reaped through their pidfd; this only keeps SIGCHLD from being lost
+         * in the blocked set. */
+}
+
+int main(int argc, char **argv) {
+        static const struct option options[] = {
+                { "dir", required_argument, NULL, 'd' },
+                { "state-dir", required_argument, NULL, 's' },
+                { "cgroup-root", required_argument, NULL, 'R' },
+                { "cgroup-parent", required_argument, NULL, 'P' },
+                { "ready-fd", required_argument, NULL, 'r' },
+                { "start", no_argument, NULL, 'S' },
+                {},
+        };
+        const char *dir = NULL, *state_dir = NULL, *cgroup_root = "/sys/fs/cgroup", *cgroup_parent = "sup";
+        _cleanup_(event_freep) Event *e = NULL;
+        _cleanup_free_ char *error = NULL;
+        Monitor *m = NULL;
+        int ready_fd = -1, c, r;
+        bool start = false;
+
+        log_set_program("sup-monitor");
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (c) {
+                case 'd':
+                        dir = optarg;
+                        break;
+                case 's':
+                        state_dir = optarg;
+                        break;
+                case 'R':
+                        cgroup_root = optarg;
+                        break;
+                case 'P':
+                        cgroup_parent = optarg;
+                        break;
+                case 'r':
+                        ready_fd = atoi(optarg);
+                        break;
+                case 'S':
+                        start = true;
+                        break;
+                default:
+                        return 2;
+                }
+        if (!dir || !state_dir) {
+                log_error("usage: sup-monitor --dir DIR --state-dir DIR [--cgroup-root R] [--cgroup-parent P] [--start]");
+                return 2;
+        }
+
+        r = event_new(&e);
+        if (r >= 0)
+                r = monitor_new(e, dir, state_dir, cgroup_root, cgroup_parent, &m, &error);
+        if (r >= 0)
+                r = monitor_listen(m);
+        if (r < 0) {
+                char msg[1024];
+                int n = snprintf(msg, sizeof(msg), "%s", error ? error : strerror(-r));
+                if (ready_fd >= 0)
+                        (void) !write(ready_fd, msg, (size_t) MAX(n, 0));
+                log_error("%s", msg);
+                monitor_free(m);
+                return 1;
+        }
+        (void) prctl(PR_SET_NAME, "sup-monitor");
+        (void) event_add_signal(e, NULL, SIGTERM, on_terminate, m);
+        (void) event_add_signal(e, NULL, SIGINT, on_terminate, m);
+        (void) event_add_signal(e, NULL, SIGCHLD, on_sigchld, m);
+        signal(SIGPIPE, SIG_IGN);
+
+        if (start)
+                (void) monitor_start(m, false);
+        /* Listening, and the first state recorded: supd may connect. */
+        if (ready_fd >= 0) {
+                (void) !write(ready_fd, "", 0);
+                close(ready_fd);
+        }
+        r = event_loop(e);
+        monitor_free(m);
+        return r < 0 ? 1 : 0;
+}

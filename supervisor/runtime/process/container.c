@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: MIT */
+#include "container.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <grp.h>
+
+#include "alloc.h"
+#include "macro.h"
+#include "path-util.h"
+#include "rootfs.h"
+#include "string-util.h"
+
+/* The child's fds after clone(), at fixed numbers; everything else is closed. */
+enum {
+        CHILD_SYNC_FD = 3,  /* read: the parent has put us in our cgroup */
+        CHILD_ERROR_FD = 4, /* write: a setup error as text */
+        CHILD_EXIT_FD = 5,  /* write: the command's ContainerExit */
+        CHILD_STDOUT_FD = 6,
+        CHILD_STDERR_FD = 7,
+        CHILD_FIRST_FREE_FD = 8,
+};
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+_noreturn_ static void child_fail(int r, const char *msg) {
+        char buf[ROOTFS_ERR_MAX + 64];
+        int n = snprintf(buf, sizeof(buf), "%s", msg);
+        (void) !write(CHILD_ERROR_FD, buf, (size_t) MAX(n, 0));
+        _exit(r == -ENOENT ? 127 : 126);
+}
+
+static int loopback_up(void) {
+        struct ifreq ifr = { .ifr_name = "lo" };
+        _cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+        if (fd < 0)
+                return negative_errno();
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+                return negative_errno();
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        return ioctl(fd, SIOCSIFFLAGS, &ifr) < 0 ? negative_errno() : 0;
+}
+
+/* The environment: PATH and HOME unless the unit sets them, HOSTNAME, then the unit's own. */
+static char **build_env(const UnitSpec *u, const ContainerUser *user) {
+        char **env = NULL;
+        bool has_path = false, has_home = false;
+
+        STRV_FOREACH(e, u->env) {
+                has_path = has_path || startswith(*e, "PATH=");
+                has_home = has_home || startswith(*e, "HOME=");
+        }
+        if (!has_path)
+                strv_push(&env, xstrdup("PATH=" DEFAULT_PATH));
+        if (!has_home)
+                strv_push(&env, xasprintf("HOME=%s", user->home));
+        strv_push(&env, xasprintf("HOSTNAME=%s", u->hostname));
+        STRV_FOREACH(e, u->env)
+                strv_push(&env, xstrdup(*e));
+        return env;
+}
+
+static const char *env_get(char **env, const char *name) {
+        size_t n = strlen(name);
+        STRV_FOREACH(e, env)
+                if (strneq(*e, name, n) && (*e)[n] == '=')
+                        return *e + n + 1;
+        return NULL;
+}
+
+/* execvpe() searches the caller's PATH, not the new environment's: search the container's. */
+static void exec_command(char **argv, char **env) {
+        const char *path = env_get(env, "PATH");
+        int saved = ENOENT;
+
+        if (strchr(argv[0], '/')) {
+                execve(argv[0], argv, env);
+                return;
+        }
+        for (const char *p = path ? path : DEFAULT_PATH; *p;) {
+                size_t n = strcspn(p, ":");
+                _cleanup_free_ char *candidate = xasprintf("%.*s/%s", (int) n, n ? p : ".", argv[0]);
+                execve(candidate, argv, env);
+                if (errno != ENOENT && errno != ENOTDIR)
+                        saved = errno;
+                p += n;
+                if (*p)
+                        p++;
+        }
+        errno = saved;
+}
+
+/* PID 2: becomes the unit's command. */
+_noreturn_ static void run_command(const UnitSpec *u, const ContainerUser *user, char **env) {
+        char err[ROOTFS_ERR_MAX];
+        int devnull;
+        sigset_t none;
+
+        /* Dispositions set to "ignore" survive exec: systemd starts services with SIGPIPE
+         * ignored and the monitor ignores it too, but the command must get the default. */
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        (void) signal(sig, SIG_DFL);
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        (void) setsid();
+
+        devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(CHILD_STDOUT_FD, 1) < 0 || dup2(CHILD_STDERR_FD, 2) < 0)
+                child_fail(-errno, "cannot set up the command's standard input and output");
+        /* Only 0, 1 and 2 cross into the command. */
+        close(CHILD_STDOUT_FD);
+        close(CHILD_STDERR_FD);
+        close(CHILD_EXIT_FD);
+
+        if (chdir(u->working_dir) < 0) {
+                snprintf(err, sizeof(err), "working_dir %s: %s", u->working_dir, strerror(errno));
+                child_fail(-errno, err);
+        }
+        if (setgroups(user->n_groups, user->groups) < 0 || setresgid(user->gid, user->gid, user->gid) < 0 ||
+            setresuid(user->uid, user->uid, user->uid) < 0) {
+                snprintf(err, sizeof(err), "cannot switch to user %s (uid %u, gid %u): %s", u->user,
+                         (unsigned) user->uid, (unsigned) user->gid, strerror(errno));
+                child_fail(-errno, err);
+        }
+        if (u->security.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                child_fail(-errno, "cannot set no_new_privileges");
+
+        exec_command(u->command, env);
+        snprintf(err, sizeof(err), "cannot execute %s: %s", u->command[0], strerror(errno));
+        child_fail(-errno, err);
+}
+
+/* PID 1: forwards signals to the command, reaps everything, reports the command's end. */
+_noreturn_ static void run_init(pid_t command) {
+        ContainerExit ex = { .code = -1 };
+        sigset_t all;
+
+        sigfillset(&all);
+        for (;;) {
+                siginfo_t si;
+                int sig = sigwaitinfo(&all, &si);
+
+                if (sig < 0)
+                        continue;
+                if (sig != SIGCHLD) {
+                        (void) kill(command, sig);
+                        continue;
+                }
+                for (;;) {
+                        int status;
+                        pid_t p = waitpid(-1, &status, WNOHANG);
+                        if (p <= 0)
+                                break;
+                        if (p != command)
+                                continue;
+                        if (WIFEXITED(status))
+                                ex.code = WEXITSTATUS(status);
+                        else if (WIFSIGNALED(status))
+                                ex.signal = WTERMSIG(status);
+                        (void) !write(CHILD_EXIT_FD, &ex, sizeof(ex));
+                        _exit(ex.signal ? 128 + ex.signal : ex.code);
+                }
+        }
+}
+
+_noreturn_ static void child(const ContainerConfig *cfg) {
+        const UnitSpec *u = cfg->spec;
+        char err[ROOTFS_ERR_MAX];
+        _cleanup_strv_free_ char **env = NULL;
+        ContainerUser user;
+        int rootfd, r;
+        sigset_t all;
+        pid_t command;
+        char c;
+
+        /* The monitor's loop blocked signals for its signalfd; init waits for them the same way. */
+        sigfillset(&all);
+        (void) sigprocmask(SIG_SETMASK, &all, NULL);
+        /* The container lives as long as its monitor: a monitor that dies (killed, or a bug)
+         * takes its container along rather than leaving a workload nobody supervises, logs or
+         * can stop; supd then starts a fresh monitor. supd itself dying changes nothing. */
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+
+        if (read(CHILD_SYNC_FD, &c, 1) != 1)
+                _exit(1); /* the parent gave up on us */
+        close(CHILD_SYNC_FD);
+
+        /* Only now, inside the instance's cgroup, so that it becomes the namespace's root. */
+        if (unshare(CLONE_NEWCGROUP) < 0)
+                child_fail(-errno, "cannot create a cgroup namespace");
+        /* Nothing mounted from here on may propagate back to the host. */
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                child_fail(-errno, "cannot make the mount namespace private");
+
+        r = mount_overlay(u, cfg->sandbox, cfg->rootfs, err);
+        if (r < 0)
+                child_fail(r, err);
+        rootfd = open(cfg->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                child_fail(-errno, "cannot open the container's root");
+        r = mount_api_filesystems(rootfd, u->network != NETWORK_HOST, err);
+        if (r < 0)
+                child_fail(r, err);
+        r = mount_unit_mounts(u, rootfd, err);
+        if (r < 0)
+                child_fail(r, err);
+        close(rootfd);
+
+        if (sethostname(u->hostname, strlen(u->hostname)) < 0)
+                child_fail(-errno, "cannot set the host name");
+        if (u->network != NETWORK_HOST && loopback_up() < 0)
+                child_fail(-errno, "cannot bring up the loopback interface");
+
+        r = enter_rootfs(cfg->rootfs, err);
+        if (r < 0)
+                child_fail(r, err);
+        if (u->security.read_only_rootfs && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+                child_fail(-errno, "cannot make the root file system read-only");
+
+        r = resolve_user(u->user, &user, err);
+        if (r < 0)
+                child_fail(r, err);
+        env = build_env(u, &user);
+
+        command = fork();
+        if (command < 0)
+                child_fail(-errno, "cannot fork the command");
+        if (command == 0)
+                run_command(u, &user, env);
+
+        /* The command holds its own copies; init keeps only the exit channel. Closing the error
+         * fd here means the monitor sees EOF once the command has executed (its copy is
+         * close-on-exec) or its message if it could not. */
+        close(CHILD_ERROR_FD);
+        close(CHILD_STDOUT_FD);
+        close(CHILD_STDERR_FD);
+        (void) prctl(PR_SET_NAME, "sup-init");
+        run_init(command);
+}
+
+static int move_fd(int from, int to) {
+        if (from == to)
+                return fcntl(to, F_SETFD, 0) < 0 ? -errno : 0;
+        return dup2(from, to) < 0 ? -errno : 0;
+}
+
+int container_start(const ContainerConfig *cfg, Container *ret) {
+        int sync_pipe[2] = { -EBADF, -EBADF }, err_pipe[2] = { -EBADF, -EBADF }, exit_pipe[2] = { -EBADF, -EBADF };
+        _cleanup_close_ int cgroup_fd = -EBADF;
+        struct clone_args args = {
+                .flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD,
+                .exit_signal = SIGCHLD,
+        };
+        int pidfd = -EBADF, r;
+        pid_t pid;
+
+        if (cfg->spec->network != NETWORK_HOST)
+                args.flags |= CLONE_NEWNET;
+        if (cfg->cgroup && cgroup_version(cfg->cgroup) == CGROUP_V2) {
+                cgroup_fd = cgroup_open_fd(cfg->cgroup);
+                if (cgroup_fd >= 0) {
+                        args.flags |= CLONE_INTO_CGROUP;
+                        args.cgroup = (uint64_t) cgroup_fd;
+                }
+        }
+        args.pidfd = (uint64_t) (uintptr_t) &pidfd;
+
+        if (pipe2(sync_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0 || pipe2(exit_pipe, O_CLOEXEC) < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+
+        pid = (pid_t) syscall(SYS_clone3, &args, sizeof(args));
+        if (pid < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        if (pid == 0) {
+                /* Arrange the fds the child keeps at fixed numbers above 2 and close the rest, so
+                 * that init holds nothing of the monitor's (its socket, its log file). The sources
+                 * are first moved out of the way of the targets. */
+                int src[] = { sync_pipe[0], err_pipe[1], exit_pipe[1], cfg->stdout_fd, cfg->stderr_fd };
+                for (size_t i = 0; i < ELEMENTSOF(src); i++) {
+                        src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 64);
+                        if (src[i] < 0)
+                                _exit(125);
+                }
+                for (size_t i = 0; i < ELEMENTSOF(src); i++)
+                        if (move_fd(src[i], CHILD_SYNC_FD + (int) i) < 0)
+                                _exit(125);
+                /* The command's stdout/stderr copies must survive its exec: not close-on-exec. */
+                (void) close_range(CHILD_FIRST_FREE_FD, ~0U, 0);
+                (void) fcntl(CHILD_ERROR_FD, F_SETFD, FD_CLOEXEC);
+                (void) fcntl(CHILD_EXIT_FD, F_SETFD, FD_CLOEXEC);
+                child(cfg);
+        }
+
+        close(sync_pipe[0]);
+        close(err_pipe[1]);
+        close(exit_pipe[1]);
+        sync_pipe[0] = err_pipe[1] = exit_pipe[1] = -EBADF;
+
+        if (cfg->cgroup && !(args.flags & CLONE_INTO_CGROUP)) {
+                r = cgroup_attach(cfg->cgroup, pid);
+                if (r < 0) {
+                        (void) kill(pid, SIGKILL);
+                        (void) waitpid(pid, NULL, 0);
+                        goto fail;
+                }
+        }
+        if (write(sync_pipe[1], "x", 1) != 1) {
+                r = negative_errno();
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                goto fail;
+        }
+        close(sync_pipe[1]);
+
+        *ret = (Container) { .pid = pid, .pidfd = pidfd, .error_fd = err_pipe[0], .exit_fd = exit_pipe[0] };
+        return 0;
+
+fail:
+        for (int *fd = (int[]) { sync_pipe[0], sync_pipe[1], err_pipe[0], err_pipe[1], exit_pipe[0], exit_pipe[1], pidfd },
+                 *end = fd + 7;
+             fd < end; fd++)
+                if (*fd >= 0)
+                        close(*fd);
+        return r;
+}
+
+void container_close(Container *c) {
+        int *fds[] = { &c->pidfd, &c->error_fd, &c->exit_fd };
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+                if (*fds[i] >= 0) {
+                        close(*fds[i]);
+                        *fds[i] = -EBADF;
+                }
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cgroup.h"
+#include "unit-spec.h"
+
+/* A process-isolated container: new mount, pid, uts, ipc, cgroup and (unless network: host) net
+ * namespaces; an overlay of the image's layers and the instance's sandbox as its root; its own
+ * /proc, /sys (read-only) and minimal /dev.
+ *
+ * PID 1 inside is a small init of sup's (a clone of the caller, never an exec of a host binary):
+ * it starts the unit's command as PID 2, forwards the signals it receives to it (so the stop
+ * signal works for shells and programs that do not expect to be PID 1, which ignores signals it
+ * has no handler for), reaps orphans, and when the command ends reports how on exit_fd and exits;
+ * the kernel then kills whatever is left in the pid namespace. */
+
+typedef struct ContainerConfig {
+        const UnitSpec *spec;
+        const char *rootfs;  /* an empty host directory, the overlay's mount point (in the child's namespace only) */
+        const char *sandbox; /* the instance's writable layer (upper/ and work/ are made below it) */
+        int stdout_fd;       /* the command's stdout and stderr (write ends); stdin is /dev/null */
+        int stderr_fd;
+        const Cgroup *cgroup; /* NULL: stay in the caller's cgroup */
+} ContainerConfig;
+
+typedef struct Container {
+        pid_t pid;   /* the container's PID 1, as the host sees it */
+        int pidfd;   /* its pidfd; readable when it has exited */
+        int error_fd; /* a setup error as text, or EOF once the command was executed */
+        int exit_fd; /* sizeof(ContainerExit) bytes when the command has ended */
+} Container;
+
+typedef struct ContainerExit {
+        int32_t code;   /* the exit status, or -1 */
+        int32_t signal; /* the signal that killed the command, or 0 */
+} ContainerExit;
+
+/* Starts the container. Returns once the child exists; whether the command could be executed is
+ * then told by error_fd (read it until EOF). The fds in *ret are close-on-exec and the caller's. */
+int container_start(const ContainerConfig *cfg, Container *ret);
+void container_close(Container *c);

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "unit-spec.h"
+
+/* Building a container's root file system, inside its own mount namespace. Every function here
+ * runs in the child between clone() and pivot_root(); errors come back as -errno with a message
+ * in err (a caller-provided buffer), because the child reports them to the monitor as text. */
+
+#define ROOTFS_ERR_MAX 512
+
+/* Opens path below rootfd (an O_PATH directory) as an O_PATH fd, refusing to follow any symlink
+ * or ".." on the way: a hostile image cannot point a mount outside its root. With create, the
+ * missing components are made as directories (mode 0755), and the last one as a directory or,
+ * with file, an empty file (for bind-mounting a file). */
+int open_beneath(int rootfd, const char *path, bool create, bool file, int *ret);
+
+/* Mounts the overlay of the unit's directory layers and the sandbox (upperdir/workdir made below
+ * it) on target. */
+int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, char *err);
+
+/* /proc, /sys (read-only), a minimal /dev (null zero full random urandom tty, pts, shm, mqueue,
+ * and the fd/stdin/stdout/stderr links), then the unit's own mounts, all below rootfd. */
+int mount_api_filesystems(int rootfd, bool own_network, char *err);
+int mount_unit_mounts(const UnitSpec *u, int rootfd, char *err);
+
+/* Makes rootfs the root: pivot_root, the old root detached. */
+int enter_rootfs(const char *rootfs, char *err);
+
+/* The user of the unit ("uid[:gid]", "name[:group]"), looked up in the container's /etc/passwd
+ * and /etc/group (after pivot_root). */
+typedef struct ContainerUser {
+        uid_t uid;
+        gid_t gid;
+        gid_t groups[64];
+        size_t n_groups;
+        char home[256];
+} ContainerUser;
+int resolve_user(const char *spec, ContainerUser *ret, char *err);
