@@ -28,7 +28,7 @@ static char *socket_path(void) {
         return xasprintf("%s/supd.sock", run && *run ? run : "/run/sup");
 }
 
-/* Calls supd; on failure prints why and returns the exit status to use. */
+/* Calls supd (params is consumed); on failure prints why and returns the exit status to use. */
 static int call(const char *method, json_t *params, json_t **ret_result) {
         _cleanup_free_ char *path = socket_path();
         _cleanup_close_ int fd = -EBADF;
@@ -37,6 +37,7 @@ static int call(const char *method, json_t *params, json_t **ret_result) {
 
         fd = unix_connect(path, 0);
         if (fd < 0) {
+                json_decref(params);
                 if (fd == -ENOENT || fd == -ECONNREFUSED)
                         log_error("supd is not running (no one listens on %s); start it, or select another "
                                   "instance with --socket or SUP_RUN_DIR", path);
@@ -47,6 +48,8 @@ static int call(const char *method, json_t *params, json_t **ret_result) {
                 return EXIT_FAILURE;
         }
         r = json_call(fd, method, params, CALL_TIMEOUT, &reply);
+        json_decref(params);
+        params = NULL;
         if (r < 0) {
                 log_error_errno(r, "no answer from supd on %s: %m", path);
                 return EXIT_FAILURE;
@@ -176,7 +179,6 @@ int verb_status(int argc, char **argv) {
         if (optind < argc)
                 json_object_set_new(params, "unit", json_string(argv[optind]));
         r = call("status", params, &result);
-        json_decref(params);
         if (r != EXIT_SUCCESS)
                 return r;
         if (json)

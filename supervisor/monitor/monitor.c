@@ -173,6 +173,8 @@ static void after_exit(Monitor *m, bool setup_failed) {
         /* monitor_set_state() clears next_restart_at for other states only. */
 }
 
+static void on_setup_result(EventSource *s, int fd, uint32_t revents, void *userdata);
+
 static void reap_container(Monitor *m) {
         ContainerExit ex;
         siginfo_t si = {};
@@ -182,10 +184,15 @@ static void reap_container(Monitor *m) {
 
         m->status.has_exit = true;
         m->status.exited_at = now(CLOCK_REALTIME);
+        /* The command may have failed between fork and exec (a user that does not exist, a
+         * missing program): init then reports its exit, but the setup error is what happened. */
+        for (unsigned k = 0; m->error_source && k < 64; k++)
+                on_setup_result(m->error_source, m->container.error_fd, EPOLLIN, m);
+        if (m->setup_error_len > 0)
+                setup_failed = true;
         if (read(m->container.exit_fd, &ex, sizeof(ex)) == (ssize_t) sizeof(ex)) {
                 m->status.exit_code = ex.signal ? -1 : ex.code;
                 m->status.exit_signal = ex.signal;
-                setup_failed = false;
         } else if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) {
                 /* The init itself was killed: SIGKILL at the end of the stop timeout. */
                 m->status.exit_code = -1;
@@ -266,9 +273,14 @@ static void monitor_enter_starting(Monitor *m) {
                 _cleanup_free_ char *iv = format_duration(m->spec->restart.interval);
                 set_reason(m, "start limit hit: %u starts within %s (restart.burst, restart.interval)",
                            m->spec->restart.burst, iv);
+                m->automatic_start = false;
                 monitor_set_state(m, INSTANCE_FAILED);
                 return;
         }
+        /* Counted once the start is allowed: a start refused by the limit is no restart. */
+        if (m->automatic_start)
+                m->status.restarts++;
+        m->automatic_start = false;
 
         r = cgroup_create(m->cgroup_root, m->cgroup_parent, m->spec->name, &m->cgroup);
         if (r < 0) {
@@ -377,7 +389,7 @@ static void on_timer(EventSource *s, usec_t t, void *userdata) {
 
         switch (m->status.state) {
         case INSTANCE_BACKOFF:
-                m->status.restarts++;
+                m->automatic_start = true;
                 monitor_enter_starting(m);
                 return;
         case INSTANCE_STOPPING:

@@ -66,6 +66,7 @@ typedef struct Monitor {
         bool restart_requested; /* start again once stopped */
         bool shutdown_requested; /* exit once stopped, removing the instance */
         bool remove_sandbox;
+        bool automatic_start;    /* the next start is the restart policy's */
         bool pending_setup_failed; /* how the last run ended, while its cgroup empties */
         int exit_code;          /* of the monitor process */
 } Monitor;

@@ -1,0 +1,312 @@
+#!/bin/bash
+# supd end to end, as root, with real namespaces, cgroups and overlayfs:
+#   test-supd.sh SUPD SUPCTL SUP_MONITOR
+# Each case starts its own supd on private directories (so cases, and a supd running on the
+# host, never meet) and names what it proves. Exit 77 (skip) without root, unless
+# SUP_TESTS_MUST_WORK=1 turns that into a failure.
+set -uo pipefail
+
+SUPD=$(realpath "$1") SUPCTL=$(realpath "$2") MONITOR=$(realpath "$3")
+PY=/usr/bin/python3
+
+skip() {
+        if [ "${SUP_TESTS_MUST_WORK:-0}" = 1 ]; then
+                echo "FAIL (SUP_TESTS_MUST_WORK=1): $*"
+                exit 1
+        fi
+        echo "SKIP: $*"
+        exit 77
+}
+[ "$(id -u)" = 0 ] || skip "needs root"
+[ -x /bin/busybox ] || skip "needs busybox-static (/bin/busybox)"
+grep -q overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip "no overlayfs"
+
+TOP=$(mktemp -d /tmp/supit.XXXXXX)
+FAILED=0 CASES=0 SUPD_PID=
+
+# Under the sanitizers, every process (supd, each monitor with its stderr on /dev/null, supctl)
+# writes its report to a file here; any file at the end fails the run.
+if [ -n "${ASAN_OPTIONS:-}${UBSAN_OPTIONS:-}" ]; then
+        mkdir -p "$TOP/sanitizer"
+        export ASAN_OPTIONS="${ASAN_OPTIONS:-}:log_path=$TOP/sanitizer/asan"
+        export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:log_path=$TOP/sanitizer/ubsan"
+fi
+
+# A busybox root file system, the image layer every unit here uses.
+LAYER=$TOP/layer
+mkdir -p "$LAYER"/{bin,etc,proc,sys,dev,tmp,data}
+cp /bin/busybox "$LAYER/bin/"
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$LAYER/bin/$a"; done
+printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n' > "$LAYER/etc/passwd"
+printf 'root:x:0:\napp:x:1000:\n' > "$LAYER/etc/group"
+echo "from the image" > "$LAYER/data/image.txt"
+
+log() { printf '    %s\n' "$*"; }
+fail() {
+        printf '    FAIL: %s\n' "$*"
+        [ -n "${CASE_DIR:-}" ] && [ -f "$CASE_DIR/supd.log" ] && sed 's/^/      supd| /' "$CASE_DIR/supd.log" | tail -20
+        CASE_FAILED=1
+}
+
+ctl() { "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" "$@"; }
+
+# field UNIT KEY: one field of `supctl status --json` (empty for null).
+field() {
+        ctl status --json 2>/dev/null | "$PY" -c '
+import json, sys
+for u in json.load(sys.stdin):
+    if u["name"] == sys.argv[1]:
+        v = u.get(sys.argv[2])
+        print("" if v is None else v)' "$1" "$2"
+}
+
+# wait_for SECONDS COMMAND...: polls until the command succeeds.
+wait_for() {
+        local deadline=$((SECONDS + $1)); shift
+        until "$@"; do
+                [ $SECONDS -ge $deadline ] && return 1
+                sleep 0.05
+        done
+}
+state_is() { [ "$(field "$1" state)" = "$2" ]; }
+
+unit() { # unit NAME YAML-REST
+        cat > "$CASE_DIR/units/$1.yaml" <<UNIT
+image:
+  layers:
+    - dir: $LAYER
+network: none
+stop: {timeout: 2s}
+$2
+UNIT
+}
+
+start_supd() {
+        "$SUPD" --units "$CASE_DIR/units" --state-dir "$CASE_DIR/state" --run-dir "$CASE_DIR/run" \
+                --monitor "$MONITOR" >> "$CASE_DIR/supd.log" 2>&1 &
+        SUPD_PID=$!
+        wait_for 5 test -S "$CASE_DIR/run/supd.sock" || { fail "supd did not start"; return 1; }
+        wait_for 5 ctl status >/dev/null 2>&1
+}
+
+stop_supd() {
+        [ -n "$SUPD_PID" ] || return 0
+        kill -TERM "$SUPD_PID" 2>/dev/null
+        wait "$SUPD_PID" 2>/dev/null
+        SUPD_PID=
+}
+
+begin() {
+        CASES=$((CASES + 1)) CASE_FAILED=0
+        CASE_DIR=$TOP/c$CASES
+        mkdir -p "$CASE_DIR/units"
+        echo "--- $1"
+}
+
+end() {
+        stop_supd
+        # Whatever a case left behind is a failure of its own.
+        local left
+        left=$(pgrep -f "sup-monitor --dir $CASE_DIR" | wc -l)
+        [ "$left" = 0 ] || { fail "$left monitors left running"; pkill -9 -f "sup-monitor --dir $CASE_DIR"; }
+        if grep -q "$CASE_DIR" /proc/self/mountinfo; then fail "mounts left behind"; fi
+        if [ "$CASE_FAILED" = 0 ]; then echo "    ok"; else FAILED=$((FAILED + 1)); fi
+}
+
+cgroup_parent() { sed -n 's/.*cgroups \(sup-[0-9a-f]*\).*/\1/p' "$CASE_DIR/supd.log" | head -1; }
+
+cleanup() {
+        stop_supd
+        pkill -9 -f "sup-monitor --dir $TOP" 2>/dev/null
+        if [ "${SUP_TEST_KEEP:-0}" = 1 ]; then
+                echo "kept $TOP"
+        else
+                rm -rf "$TOP"
+        fi
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------------------------------------
+
+begin "start, stop, restart; stop leaves no process, mount or cgroup behind"
+unit svc 'command: [/bin/sh, -c, "echo up; exec sleep 1000"]'
+start_supd
+wait_for 5 state_is svc running || fail "svc is not running: $(field svc state) $(field svc reason)"
+pid=$(field svc pid)
+parent=$(cgroup_parent)
+[ -d /sys/fs/cgroup/pids/$parent/svc ] || [ -d /sys/fs/cgroup/$parent/svc ] || fail "no cgroup for svc"
+ctl stop svc >/dev/null
+wait_for 5 state_is svc stopped || fail "stop: state $(field svc state)"
+[ "$(field svc admin_stopped)" = True ] || fail "stop is not recorded as the operator's"
+kill -0 "$pid" 2>/dev/null && fail "the container's init $pid survived the stop"
+pgrep -f 'sleep 1000' >/dev/null && fail "the command survived the stop"
+for h in pids memory unified; do
+        [ -d /sys/fs/cgroup/$h/$parent/svc ] && fail "cgroup $h/$parent/svc left after stop"
+done
+ctl start svc >/dev/null
+wait_for 5 state_is svc running || fail "start: state $(field svc state)"
+pid1=$(field svc pid)
+ctl restart svc >/dev/null
+wait_for 5 eval '[ "$(field svc pid)" != "$pid1" ] && state_is svc running' || fail "restart did not replace the workload"
+end
+
+begin "a crash is restarted with a growing delay, then the unit fails at the start limit"
+unit crash 'command: [/bin/sh, -c, "exit 7"]
+restart: {policy: on-failure, delay: 200ms, max_delay: 800ms, burst: 4, interval: 60s}'
+start_supd
+wait_for 15 state_is crash failed || fail "never failed: $(field crash state)"
+[ "$(field crash restarts)" = 3 ] || fail "expected 3 restarts before failing, got $(field crash restarts)"
+[ "$(field crash exit_code)" = 7 ] || fail "last exit code $(field crash exit_code), not 7"
+case "$(field crash reason)" in *"start limit"*) ;; *) fail "reason: $(field crash reason)" ;; esac
+# The delays between starts grow: 200, 400, 800 ms (+/- 10% jitter).
+mapfile -t starts < <(grep -- '-> starting' "$CASE_DIR/state/logs/crash.log" | cut -d' ' -f1)
+"$PY" - "${starts[@]}" <<'PY' || fail "the restart delays do not grow"
+import sys, datetime
+t = [datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() for s in sys.argv[1:]]
+gaps = [b - a for a, b in zip(t, t[1:])]
+print("    gaps between starts: " + ", ".join("%.0f ms" % (g * 1000) for g in gaps))
+assert len(gaps) == 3 and gaps[0] >= 0.17 and gaps[1] >= 0.35 and gaps[2] >= 0.7, gaps
+assert gaps[0] < gaps[1] < gaps[2], gaps
+PY
+ctl stop crash >/dev/null
+end
+
+begin "backoff shows the next attempt, and stop cancels the pending restart"
+unit flap 'command: [/bin/sh, -c, "exit 1"]
+restart: {delay: 5s}'
+start_supd
+wait_for 5 state_is flap backoff || fail "not in backoff: $(field flap state)"
+[ -n "$(field flap next_restart_at)" ] || fail "no next_restart_at in backoff"
+ctl stop flap >/dev/null
+wait_for 2 state_is flap stopped || fail "stop in backoff: $(field flap state)"
+[ -z "$(field flap next_restart_at)" ] || fail "next_restart_at after stop"
+end
+
+begin "reload adds, changes (restarts) and removes units; an invalid reload changes nothing"
+unit keep 'command: [/bin/sh, -c, "exec sleep 1000"]'
+unit change 'command: [/bin/sh, -c, "echo v1; exec sleep 1000"]'
+unit gone 'command: [/bin/sh, -c, "exec sleep 1000"]'
+start_supd
+for u in keep change gone; do wait_for 5 state_is $u running || fail "$u not running"; done
+keep_pid=$(field keep pid) change_pid=$(field change pid)
+unit change 'command: [/bin/sh, -c, "echo v2; exec sleep 1000"]'
+unit added 'command: [/bin/sh, -c, "exec sleep 1000"]'
+rm "$CASE_DIR/units/gone.yaml"
+plan=$(ctl reload --dry-run)
+echo "$plan" | grep -q "replace change (changed: command)" || fail "dry run: $plan"
+[ "$(field change pid)" = "$change_pid" ] || fail "the dry run changed something"
+ctl reload >/dev/null || fail "reload failed"
+wait_for 5 state_is added running || fail "added unit not running"
+wait_for 5 eval '[ "$(field change pid)" != "$change_pid" ] && state_is change running' || fail "changed unit not restarted"
+wait_for 5 eval '[ -z "$(field gone state)" ]' || fail "removed unit still listed"
+[ "$(field keep pid)" = "$keep_pid" ] || fail "an unchanged unit was restarted"
+grep -q v2 "$CASE_DIR/state/logs/change.log" || fail "the new spec did not run"
+[ -d "$CASE_DIR/state/sandboxes/gone" ] && fail "the removed unit's sandbox is left"
+# Now a broken file: the reload is refused whole, with the error's position, and all keeps running.
+echo 'command: [oops' > "$CASE_DIR/units/broken.yaml"
+unit more 'command: [/bin/sh, -c, "exec sleep 1000"]'
+out=$(ctl reload 2>&1) && fail "an invalid reload was accepted"
+echo "$out" | grep -q 'broken.yaml:2:1: error' || fail "no position in: $out"
+[ -z "$(field more state)" ] || fail "the valid new unit of a refused generation was started"
+[ "$(field keep pid)" = "$keep_pid" ] || fail "a refused reload touched a running unit"
+end
+
+begin "kill -9 supd: workloads keep running, a new supd adopts them (same PIDs) and hears of exits it missed"
+unit a 'command: [/bin/sh, -c, "exec sleep 1000"]'
+unit b 'command: [/bin/sh, -c, "exec sleep 1000"]'
+unit c 'command: [/bin/sh, -c, "exec sleep 1000"]
+restart: {policy: "no"}'
+start_supd
+for u in a b c; do wait_for 5 state_is $u running || fail "$u not running"; done
+pa=$(field a pid) pb=$(field b pid) pc=$(field c pid)
+kill -9 "$SUPD_PID"; wait "$SUPD_PID" 2>/dev/null; SUPD_PID=
+kill -0 "$pa" && kill -0 "$pb" || fail "a workload died with supd"
+# c exits while no supd runs: its command is killed.
+pkill -TERM -P "$pc"
+sleep 0.5
+start_supd
+wait_for 5 state_is a running || fail "a not adopted"
+[ "$(field a pid)" = "$pa" ] && [ "$(field b pid)" = "$pb" ] || fail "PIDs changed: $(field a pid)/$pa $(field b pid)/$pb"
+[ "$(field a restarts)" = 0 ] || fail "a was restarted"
+wait_for 5 state_is c exited || fail "c: $(field c state)"
+[ "$(field c exit_signal)" = SIGTERM ] || fail "the exit during supd's absence was lost: $(field c exit_signal)"
+grep -q 'adopted' "$CASE_DIR/supd.log" || fail "no adoption logged"
+grep -q 'a (new unit)' "$CASE_DIR/supd.log" && [ "$(grep -c 'start a (new unit)' "$CASE_DIR/supd.log")" -gt 1 ] && fail "a was started twice"
+end
+
+begin "isolation: own pid namespace and host name; sandbox writes stay in the sandbox"
+unit one 'hostname: one-host
+command: [/bin/sh, -c, "echo pid1 $(cat /proc/1/comm); echo maxpid $(ls -d /proc/[0-9]* | cut -d/ -f3 | sort -n | tail -1); hostname; echo secret-one > /data/written.txt; echo changed > /data/image.txt; exec sleep 1000"]'
+unit two 'command: [/bin/sh, -c, "sleep 0.5; cat /data/written.txt 2>&1; cat /data/image.txt; exec sleep 1000"]'
+start_supd
+wait_for 5 state_is one running && wait_for 5 state_is two running || fail "units not running"
+wait_for 5 grep -q 'image' "$CASE_DIR/state/logs/two.log" || fail "two printed nothing"
+log "one: $(grep -E 'pid1|maxpid|one-host' "$CASE_DIR/state/logs/one.log" | cut -d' ' -f3- | tr '\n' ' ')"
+# PID 1 is sup's init and the highest PID in sight is a handful: no host process is visible.
+grep -q 'stdout pid1 sup-init$' "$CASE_DIR/state/logs/one.log" || fail "PID 1 inside is not sup's init"
+maxpid=$(sed -n 's/.*stdout maxpid //p' "$CASE_DIR/state/logs/one.log")
+[ -n "$maxpid" ] && [ "$maxpid" -lt 20 ] || fail "the workload sees PIDs up to $maxpid: host processes"
+grep -q 'stdout one-host' "$CASE_DIR/state/logs/one.log" || fail "wrong host name"
+[ "$(hostname)" != one-host ] || fail "the host's name changed"
+grep -q 'No such file' "$CASE_DIR/state/logs/two.log" || fail "two sees one's file"
+grep -q 'stdout from the image' "$CASE_DIR/state/logs/two.log" || fail "two sees one's change to an image file"
+[ "$(cat "$LAYER/data/image.txt")" = "from the image" ] || fail "a write reached the image layer"
+[ -e "$LAYER/data/written.txt" ] && fail "a new file reached the image layer"
+grep -q secret-one "$CASE_DIR/state/sandboxes/one/upper/data/written.txt" || fail "the write is not in one's sandbox"
+# The host sees the workload with the same PID as the status reports (process isolation).
+ps -o args= --ppid "$(field one pid)" | grep -q 'sleep 1000' || fail "the command is not the init's child on the host"
+end
+
+begin "the control socket refuses a non-root client, and is not world-accessible"
+unit s 'command: [/bin/sh, -c, "exec sleep 1000"]'
+start_supd
+mode=$(stat -c %a "$CASE_DIR/run/supd.sock")
+[ "$mode" = 600 ] || fail "socket mode $mode"
+chmod 755 "$CASE_DIR" "$CASE_DIR/run" "$TOP"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" status 2>&1) && fail "nobody got a status: $out"
+echo "$out" | grep -qi 'permission denied' || fail "unclear refusal: $out"
+# Even with the file mode opened by hand, the credential check refuses changes.
+chmod 666 "$CASE_DIR/run/supd.sock"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" stop s 2>&1) && fail "nobody stopped a unit: $out"
+state_is s running || fail "s was stopped by nobody"
+# Bad JSON on the socket: a clear error, and supd keeps serving.
+reply=$("$PY" - "$CASE_DIR/run/supd.sock" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b'{"method": "status", oops\n'); print(s.recv(4096).decode().strip())
+PY
+)
+echo "$reply" | grep -q 'bad-request' || fail "no clear error for bad JSON: $reply"
+state_is s running || fail "supd stopped serving after bad JSON"
+end
+
+begin "supd speaks sd_notify: READY=1 after the first reconcile, RELOADING=1, STOPPING=1"
+unit n 'command: [/bin/sh, -c, "exec sleep 1000"]'
+"$PY" - "$CASE_DIR/notify.sock" > "$CASE_DIR/notify.log" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); s.settimeout(20)
+try:
+    while True:
+        m = s.recv(4096).decode(); print(m.replace("\n", " | "), flush=True)
+        if "STOPPING=1" in m: break
+except socket.timeout: pass
+PY
+LISTENER=$!
+wait_for 5 test -S "$CASE_DIR/notify.sock"
+NOTIFY_SOCKET=$CASE_DIR/notify.sock start_supd
+wait_for 5 grep -q READY=1 "$CASE_DIR/notify.log" || fail "no READY=1"
+ctl reload >/dev/null
+wait_for 5 grep -q RELOADING=1 "$CASE_DIR/notify.log" || fail "no RELOADING=1"
+stop_supd
+wait "$LISTENER"
+grep -q STOPPING=1 "$CASE_DIR/notify.log" || fail "no STOPPING=1"
+grep -q 'STATUS=' "$CASE_DIR/notify.log" || fail "no STATUS="
+log "$(tr '\n' ' ' < "$CASE_DIR/notify.log" | cut -c1-200)"
+end
+
+if [ -d "$TOP/sanitizer" ] && [ -n "$(ls -A "$TOP/sanitizer")" ]; then
+        echo "FAIL: sanitizer reports:"
+        cat "$TOP"/sanitizer/* | head -80
+        FAILED=$((FAILED + 1))
+fi
+echo "$((CASES - FAILED))/$CASES cases passed"
+[ "$FAILED" = 0 ]
