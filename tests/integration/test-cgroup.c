@@ -36,7 +36,7 @@
 #include "string-util.h"
 
 #define HOST_ROOT "/sys/fs/cgroup"
-#define TIMEOUT_MS 10000
+#define TIMEOUT_MS 5000
 
 typedef enum Result {
         RESULT_OK,
@@ -113,6 +113,17 @@ static int write_file(const char *dir, const char *file, const char *value) {
 
 /* --- workloads: trees of processes that wait until the test goes away --- */
 
+/* In every workload: off the test's output (a leftover must not keep the test runner's pipe
+ * open), then waits for EOF on the lifeline. */
+static void detach_output(void) {
+        int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (fd >= 0) {
+                (void) dup2(fd, STDOUT_FILENO);
+                (void) dup2(fd, STDERR_FILENO);
+                (void) close(fd);
+        }
+}
+
 static _noreturn_ void wait_for_test(void) {
         char c;
         for (;;)
@@ -176,6 +187,7 @@ static int workload_spawn(Workload *w, unsigned depth, unsigned fanout, bool roo
                 (void) close(go[1]);
                 (void) close(ready[0]);
                 (void) close(lifeline[1]);
+                detach_output();
                 if (read(go[0], &c, 1) != 1)
                         _exit(127);
                 node(ready[1], depth, fanout, root_ignores_term);
@@ -511,6 +523,8 @@ static Result check_oom(const char *root, CgroupVersion version) {
         CHECK(pid >= 0);
         if (pid == 0) {
                 (void) close(go[1]);
+                (void) close(lifeline[1]);
+                detach_output();
                 hog(go[0]);
         }
         (void) close(go[0]);
@@ -618,6 +632,7 @@ static Result check_clone_into_cgroup(const char *root) {
         CHECK(pid >= 0);
         if (pid == 0) {
                 (void) close(lifeline[1]);
+                detach_output();
                 wait_for_test();
         }
         CHECK_OK(cgroup_get_pids(cg, &pids, &n));
@@ -699,21 +714,24 @@ static void kill_listed(const char *dir) {
         }
 }
 
-/* Kills what is left in dir and below, and removes it all. */
-static void sweep_tree(const char *dir) {
+/* Thaws (pass 0), or kills what is left in and removes (pass 1), dir and everything below it. */
+static void sweep_tree(const char *dir, int pass) {
         DIR *d = opendir(dir);
         struct dirent *de;
 
         if (!d)
                 return;
+        if (pass == 0)
+                (void) write_file(dir, "freezer.state", "THAWED");
         while ((de = readdir(d)))
                 if (de->d_type == DT_DIR && !streq(de->d_name, ".") && !streq(de->d_name, "..")) {
                         _cleanup_free_ char *sub = path_join(dir, de->d_name);
-                        sweep_tree(sub);
+                        sweep_tree(sub, pass);
                 }
         closedir(d);
-        for (int i = 0; i < 500; i++) {
-                (void) write_file(dir, "freezer.state", "THAWED");
+        if (pass == 0)
+                return;
+        for (int i = 0; i < 200; i++) {
                 if (write_file(dir, "cgroup.kill", "1") < 0)
                         kill_listed(dir);
                 reap_any();
@@ -724,9 +742,7 @@ static void sweep_tree(const char *dir) {
         fprintf(stderr, "cleanup: cannot remove %s: %m\n", dir);
 }
 
-/* Every sup-test-<pid>-* directory on every hierarchy of the host (the private mounts show the same
- * hierarchies). */
-static void sweep(void) {
+static void sweep_pass(int pass) {
         DIR *top = opendir(HOST_ROOT);
         struct dirent *de;
 
@@ -747,11 +763,18 @@ static void sweep(void) {
                 while ((e = readdir(d)))
                         if (startswith(e->d_name, prefix)) {
                                 _cleanup_free_ char *dir = path_join(mount, e->d_name);
-                                sweep_tree(dir);
+                                sweep_tree(dir, pass);
                         }
                 closedir(d);
         }
         closedir(top);
+}
+
+/* Every sup-test-<pid>-* directory on every hierarchy of the host (the private mounts show the same
+ * hierarchies). All are thawed first: a frozen task dies of no signal, cgroup.kill's included. */
+static void sweep(void) {
+        for (int pass = 0; pass < 2; pass++)
+                sweep_pass(pass);
 }
 
 /* --- layouts --- */
