@@ -227,16 +227,18 @@ static bool freezer_state_is(const char *state, const char *want) {
  * it was frozen before, by someone who wants it to stay so. */
 static int freezer_freeze(const char *dir, bool *ret_was_frozen) {
         _cleanup_free_ char *state = NULL;
+        bool was_frozen;
         int r;
 
         r = cgroup_read_file(dir, "freezer.state", &state);
         if (r < 0)
                 return r;
-        *ret_was_frozen = !freezer_state_is(state, "THAWED");
+        was_frozen = !freezer_state_is(state, "THAWED");
 
         r = cgroup_write_file(dir, "freezer.state", "FROZEN");
         if (r < 0)
                 return r;
+        *ret_was_frozen = was_frozen;
         for (int i = 0; i < FREEZER_POLLS; i++) {
                 struct timespec ts = {.tv_nsec = FREEZER_POLL_NSEC};
 

@@ -429,7 +429,7 @@ int cgroup_signal_all(const Cgroup *cg, int sig) {
 
         for (unsigned round = 0; round < CGROUP_SIGNAL_ROUNDS; round++) {
                 _cleanup_free_ pid_t *pids = NULL;
-                size_t n = 0;
+                size_t n = 0, n_before = n_done; /* done[0..n_before) is sorted */
                 bool any = false;
 
                 r = cgroup_get_pids(cg, &pids, &n);
@@ -438,7 +438,7 @@ int cgroup_signal_all(const Cgroup *cg, int sig) {
                 for (size_t i = 0; i < n; i++) {
                         if (pids[i] == self)
                                 continue;
-                        if (n_done > 0 && bsearch(&pids[i], done, n_done, sizeof(pid_t), pid_compare))
+                        if (n_before > 0 && bsearch(&pids[i], done, n_before, sizeof(pid_t), pid_compare))
                                 continue;
                         /* ESRCH: it exited between the listing and now. */
                         if (kill(pids[i], sig) < 0 && errno != ESRCH)
