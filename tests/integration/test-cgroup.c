@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mount.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -54,7 +55,6 @@ enum {
 
 static char prefix[64];            /* "sup-test-<pid>-" */
 static int lifeline[2] = {-1, -1}; /* workloads end when the test process is gone (EOF) */
-static char root_added[16];        /* a controller private-v2 enabled in the root: undone at the end */
 
 #define CHECK(expr)                                                                        \
         do {                                                                               \
@@ -644,29 +644,13 @@ static Result check_clone_into_cgroup(const char *root) {
         return RESULT_OK;
 }
 
-/* Delegation on the way down (root, then each parent; never the leaf), with a controller this
- * cgroup2 holds: sup's own where the host has them, else hugetlb, which a hybrid host often leaves
- * to cgroup2 while memory, pids, cpu and io are bound to v1. */
-static Result check_v2_delegation(const char *root) {
-        static const char *const candidates[] = {"memory", "pids", "cpu", "io", "hugetlb"};
-        _cleanup_free_ char *outer = parent_name("deleg"), *parent = NULL, *outer_dir = NULL, *inner_dir = NULL;
+static Result delegate(const char *root, const char *c, const char *outer) {
+        _cleanup_free_ char *parent = xasprintf("%s/inner", outer), *outer_dir = NULL, *inner_dir = NULL;
         _cleanup_(cgroup_freep) Cgroup *cg = NULL;
         _cleanup_free_ pid_t *pids = NULL;
         Workload w = {.go = -1, .ready = -1};
-        const char *c = NULL;
         size_t n;
 
-        for (size_t i = 0; i < ELEMENTSOF(candidates) && !c; i++)
-                if (file_has_word(root, "cgroup.controllers", candidates[i]))
-                        c = candidates[i];
-        if (!c) {
-                printf("  (no controller at all in %s/cgroup.controllers)\n", root);
-                return RESULT_NA;
-        }
-        printf("  (delegating %s)\n", c);
-        if (!file_has_word(root, "cgroup.subtree_control", c))
-                (void) snprintf(root_added, sizeof(root_added), "%s", c);
-        parent = xasprintf("%s/inner", outer);
         CHECK_OK(cgroup_create_v2_with(root, parent, "web", (const char *const[]) {c, NULL}, &cg));
         outer_dir = path_join(root, outer);
         inner_dir = path_join(root, parent);
@@ -691,6 +675,44 @@ static Result check_v2_delegation(const char *root) {
         /* Parents stay: other instances may use them. */
         CHECK(is_dir(inner_dir));
         return RESULT_OK;
+}
+
+static void sweep_tree(const char *dir, int pass);
+
+/* Delegation on the way down (root, then each parent; never the leaf), with a controller this
+ * cgroup2 holds: sup's own where the host has them, else hugetlb, which a hybrid host often leaves
+ * to cgroup2 while memory, pids, cpu and io are bound to v1. The root is the host's: a controller
+ * the check enables there is disabled again, under a lock so that two runs do not undo each other. */
+static Result check_v2_delegation(const char *root) {
+        static const char *const candidates[] = {"memory", "pids", "cpu", "io", "hugetlb"};
+        _cleanup_free_ char *outer = parent_name("deleg"), *outer_dir = path_join(root, outer);
+        _cleanup_close_ int lock = -EBADF;
+        const char *c = NULL;
+        bool added;
+        Result r;
+
+        for (size_t i = 0; i < ELEMENTSOF(candidates) && !c; i++)
+                if (file_has_word(root, "cgroup.controllers", candidates[i]))
+                        c = candidates[i];
+        if (!c) {
+                printf("  (no controller at all in %s/cgroup.controllers)\n", root);
+                return RESULT_NA;
+        }
+        printf("  (delegating %s)\n", c);
+        lock = open("/tmp/sup-test-cgroup-delegation.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        CHECK(lock >= 0 && flock(lock, LOCK_EX) >= 0);
+        added = !file_has_word(root, "cgroup.subtree_control", c);
+
+        r = delegate(root, c, outer);
+
+        sweep_tree(outer_dir, 0);
+        sweep_tree(outer_dir, 1);
+        CHECK(!is_dir(outer_dir));
+        if (added) {
+                _cleanup_free_ char *op = xasprintf("-%s", c);
+                CHECK_OK(write_file(root, "cgroup.subtree_control", op));
+        }
+        return r;
 }
 
 /* --- cleanup --- */
@@ -922,10 +944,6 @@ static unsigned private_v2(const char *tmp) {
         }
         outcome = run_checks("private-v2", tmp, checks, ELEMENTSOF(checks));
         sweep();
-        if (root_added[0]) {
-                _cleanup_free_ char *op = xasprintf("-%s", root_added);
-                (void) write_file(tmp, "cgroup.subtree_control", op);
-        }
         return outcome;
 }
 
