@@ -45,7 +45,7 @@ struct CgroupBackend {
         int (*open_fd)(const Cgroup *cg);
         int (*kill)(const Cgroup *cg, int sig);
         int (*is_empty)(const Cgroup *cg, bool *ret);
-        int (*oom_kills)(const Cgroup *cg, uint64_t *ret);
+        const char *oom_kill_file; /* in the memory controller's directory, with an "oom_kill N" line */
 };
 
 extern const CgroupBackend cgroup_backend_v1;

@@ -299,25 +299,11 @@ static int v1_is_empty(const Cgroup *cg, bool *ret) {
         return 0;
 }
 
-static int v1_oom_kills(const Cgroup *cg, uint64_t *ret) {
-        const char *memory = cgroup_controller_path(cg, CGROUP_CONTROLLER_MEMORY);
-        int r;
-
-        if (!memory) {
-                *ret = 0;
-                return 0;
-        }
-        r = cgroup_read_keyed(memory, "memory.oom_control", "oom_kill", ret);
-        if (r == -ENXIO) /* the line came with kernel 4.13 */
-                return -EOPNOTSUPP;
-        return r;
-}
-
 const CgroupBackend cgroup_backend_v1 = {
         .version = CGROUP_V1,
         .create = v1_create,
         .open_fd = v1_open_fd,
         .kill = v1_kill,
         .is_empty = v1_is_empty,
-        .oom_kills = v1_oom_kills,
+        .oom_kill_file = "memory.oom_control",
 };
