@@ -76,6 +76,14 @@ static int lifeline[2] = {-1, -1}; /* workloads end when the test process is gon
 
 #define CHECK_OK(expr) CHECK_ERR((expr) < 0 ? (expr) : 0, 0)
 
+#define CHECK_RESULT(expr)                                                        \
+        do {                                                                      \
+                if ((expr) != RESULT_OK) {                                        \
+                        fprintf(stderr, "%s:%d: from here\n", __FILE__, __LINE__); \
+                        return RESULT_FAIL;                                       \
+                }                                                                 \
+        } while (0)
+
 static uint64_t now_ms(void) {
         struct timespec ts;
         (void) clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -265,6 +273,15 @@ static bool all_gone(const Cgroup *cg) {
         return true;
 }
 
+/* After a kill: the cgroup empties, each of pids is reaped, and destroy removes every directory. */
+static Result wait_and_destroy(const Cgroup *cg, const pid_t *pids, size_t n) {
+        CHECK_OK(wait_empty(cg));
+        CHECK_OK(wait_gone(pids, n));
+        CHECK_OK(cgroup_destroy(cg));
+        CHECK(all_gone(cg));
+        return RESULT_OK;
+}
+
 /* --- the checks, for any layout --- */
 
 static Result check_lifecycle(const char *root, CgroupVersion version) {
@@ -311,10 +328,7 @@ static Result check_lifecycle(const char *root, CgroupVersion version) {
         CHECK(!all_gone(cg) && is_dir(cgroup_path(cg)));
 
         CHECK_OK(cgroup_kill(cg, SIGKILL));
-        CHECK_OK(wait_empty(cg));
-        CHECK_OK(wait_gone(pids, n));
-        CHECK_OK(cgroup_destroy(cg));
-        CHECK(all_gone(cg));
+        CHECK_RESULT(wait_and_destroy(cg, pids, n));
         CHECK_OK(cgroup_destroy(again)); /* gone already: nothing to do */
         return RESULT_OK;
 }
@@ -341,13 +355,11 @@ static Result check_kill_tree(const char *root, const char *what, int sig) {
                 CHECK(pids[i] < pids[i + 1]);
 
         CHECK_OK(cgroup_kill(cg, sig));
-        CHECK_OK(wait_empty(cg));
-        CHECK_OK(wait_gone(pids, n));
+        /* Where kill froze the tree, it thawed it before returning. */
         freezer = cgroup_controller_path(cg, CGROUP_CONTROLLER_FREEZER);
         if (freezer)
                 CHECK(file_has_word(freezer, "freezer.state", "THAWED"));
-        CHECK_OK(cgroup_destroy(cg));
-        CHECK(all_gone(cg));
+        CHECK_RESULT(wait_and_destroy(cg, pids, n));
         return RESULT_OK;
 }
 
@@ -387,9 +399,7 @@ static Result check_term_ignored(const char *root) {
         CHECK(kill(w.pid, 0) >= 0);
 
         CHECK_OK(cgroup_kill(cg, SIGKILL));
-        CHECK_OK(wait_empty(cg));
-        CHECK_OK(wait_gone(pids, n));
-        CHECK_OK(cgroup_destroy(cg));
+        CHECK_RESULT(wait_and_destroy(cg, pids, n));
         return RESULT_OK;
 }
 
@@ -424,10 +434,7 @@ static Result check_nested(const char *root) {
         CHECK_ERR(cgroup_destroy(cg), -EBUSY);
 
         CHECK_OK(cgroup_kill(cg, SIGTERM)); /* the rounds, not cgroup.kill */
-        CHECK_OK(wait_empty(cg));
-        CHECK_OK(wait_gone(pids, n));
-        CHECK_OK(cgroup_destroy(cg));
-        CHECK(all_gone(cg));
+        CHECK_RESULT(wait_and_destroy(cg, pids, n));
         return RESULT_OK;
 }
 
@@ -460,18 +467,14 @@ static Result check_isolation(const char *root) {
                         CHECK(pids_a[i] != pids_b[j]);
 
         CHECK_OK(cgroup_kill(a, SIGKILL));
-        CHECK_OK(wait_empty(a));
-        CHECK_OK(wait_gone(pids_a, na));
-        CHECK_OK(cgroup_destroy(a));
+        CHECK_RESULT(wait_and_destroy(a, pids_a, na));
         CHECK_OK(cgroup_is_empty(b, &empty));
         CHECK(!empty);
         for (size_t j = 0; j < nb; j++)
                 CHECK(kill(pids_b[j], 0) >= 0);
 
         CHECK_OK(cgroup_kill(b, SIGTERM));
-        CHECK_OK(wait_empty(b));
-        CHECK_OK(wait_gone(pids_b, nb));
-        CHECK_OK(cgroup_destroy(b));
+        CHECK_RESULT(wait_and_destroy(b, pids_b, nb));
         return RESULT_OK;
 }
 
@@ -479,12 +482,17 @@ static _noreturn_ void hog(int go) {
         char c;
         if (read(go, &c, 1) != 1)
                 _exit(127);
-        /* Far past the limit, touching every page. */
+        /* Far past the limit, touching every page. Volatile, and each block chained to the last:
+         * a compiler may drop a buffer nobody reads, malloc() included (clang -O2 does). */
+        char *volatile head = NULL;
         for (size_t total = 0; total < (size_t) 1 << 30; total += 1 << 20) {
                 char *p = malloc(1 << 20);
                 if (!p)
                         _exit(3);
-                memset(p, 0x5a, 1 << 20);
+                for (size_t i = 0; i < (size_t) 1 << 20; i += 4096)
+                        ((volatile char *) p)[i] = 0x5a;
+                *(char **) p = head;
+                head = p;
         }
         _exit(0);
 }
@@ -638,9 +646,7 @@ static Result check_clone_into_cgroup(const char *root) {
         CHECK_OK(cgroup_get_pids(cg, &pids, &n));
         CHECK(n == 1 && pids[0] == (pid_t) pid);
         CHECK_OK(cgroup_kill(cg, SIGKILL));
-        CHECK_OK(wait_empty(cg));
-        CHECK_OK(wait_gone(pids, n));
-        CHECK_OK(cgroup_destroy(cg));
+        CHECK_RESULT(wait_and_destroy(cg, pids, n));
         return RESULT_OK;
 }
 
@@ -668,10 +674,7 @@ static Result delegate(const char *root, const char *c, const char *outer) {
         CHECK_OK(cgroup_get_pids(cg, &pids, &n));
         CHECK(n == 1);
         CHECK_OK(cgroup_kill(cg, SIGKILL));
-        CHECK_OK(wait_empty(cg));
-        CHECK_OK(wait_gone(pids, n));
-        CHECK_OK(cgroup_destroy(cg));
-        CHECK(all_gone(cg));
+        CHECK_RESULT(wait_and_destroy(cg, pids, n));
         /* Parents stay: other instances may use them. */
         CHECK(is_dir(inner_dir));
         return RESULT_OK;
