@@ -36,7 +36,7 @@
 #include "path-util.h"
 #include "string-util.h"
 
-#define HOST_ROOT "/sys/fs/cgroup"
+#define HOST_ROOT  "/sys/fs/cgroup"
 #define TIMEOUT_MS 5000
 
 typedef enum Result {
@@ -64,24 +64,24 @@ static int lifeline[2] = {-1, -1}; /* workloads end when the test process is gon
                 }                                                                          \
         } while (0)
 
-#define CHECK_ERR(expr, want)                                                                    \
-        do {                                                                                     \
-                int _r = (expr);                                                                 \
-                if (_r != (want)) {                                                              \
-                        fprintf(stderr, "%s:%d: %s: got %d (%s), want %d\n", __FILE__, __LINE__, \
-                                #expr, _r, _r < 0 ? strerror(-_r) : "success", (want));          \
-                        return RESULT_FAIL;                                                      \
-                }                                                                                \
+#define CHECK_ERR(expr, want)                                                                               \
+        do {                                                                                                \
+                int _r = (expr);                                                                            \
+                if (_r != (want)) {                                                                         \
+                        fprintf(stderr, "%s:%d: %s: got %d (%s), want %d\n", __FILE__, __LINE__, #expr, _r, \
+                                _r < 0 ? strerror(-_r) : "success", (want));                                \
+                        return RESULT_FAIL;                                                                 \
+                }                                                                                           \
         } while (0)
 
 #define CHECK_OK(expr) CHECK_ERR((expr) < 0 ? (expr) : 0, 0)
 
-#define CHECK_RESULT(expr)                                                        \
-        do {                                                                      \
-                if ((expr) != RESULT_OK) {                                        \
+#define CHECK_RESULT(expr)                                                         \
+        do {                                                                       \
+                if ((expr) != RESULT_OK) {                                         \
                         fprintf(stderr, "%s:%d: from here\n", __FILE__, __LINE__); \
-                        return RESULT_FAIL;                                       \
-                }                                                                 \
+                        return RESULT_FAIL;                                        \
+                }                                                                  \
         } while (0)
 
 static uint64_t now_ms(void) {
@@ -657,7 +657,7 @@ static Result delegate(const char *root, const char *c, const char *outer) {
         Workload w = {.go = -1, .ready = -1};
         size_t n;
 
-        CHECK_OK(cgroup_create_v2_with(root, parent, "web", (const char *const[]) {c, NULL}, &cg));
+        CHECK_OK(cgroup_create_v2_with(root, parent, "web", (const char *const[]){c, NULL}, &cg));
         outer_dir = path_join(root, outer);
         inner_dir = path_join(root, parent);
         CHECK(file_has_word(root, "cgroup.subtree_control", c));
@@ -811,10 +811,16 @@ typedef struct Check {
 
 static unsigned run_checks(const char *layout, const char *root, const Check *checks, size_t n) {
         static const char *const labels[] = {
-                [RESULT_OK] = "ok  ", [RESULT_FAIL] = "FAIL", [RESULT_SKIP] = "skip", [RESULT_NA] = "n/a ",
+                [RESULT_OK] = "ok  ",
+                [RESULT_FAIL] = "FAIL",
+                [RESULT_SKIP] = "skip",
+                [RESULT_NA] = "n/a ",
         };
         static const unsigned outcomes[] = {
-                [RESULT_OK] = OUTCOME_OK, [RESULT_FAIL] = OUTCOME_FAIL, [RESULT_SKIP] = OUTCOME_SKIP, [RESULT_NA] = 0,
+                [RESULT_OK] = OUTCOME_OK,
+                [RESULT_FAIL] = OUTCOME_FAIL,
+                [RESULT_SKIP] = OUTCOME_SKIP,
+                [RESULT_NA] = 0,
         };
         unsigned outcome = 0;
 

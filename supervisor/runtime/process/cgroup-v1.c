@@ -15,15 +15,15 @@
 #include "string-util.h"
 
 static const char *const v1_controller_names[_CGROUP_CONTROLLER_MAX] = {
-        [CGROUP_CONTROLLER_MEMORY] = "memory",   [CGROUP_CONTROLLER_PIDS] = "pids",
-        [CGROUP_CONTROLLER_CPU] = "cpu",         [CGROUP_CONTROLLER_CPUACCT] = "cpuacct",
-        [CGROUP_CONTROLLER_IO] = "blkio",        [CGROUP_CONTROLLER_FREEZER] = "freezer",
+        [CGROUP_CONTROLLER_MEMORY] = "memory", [CGROUP_CONTROLLER_PIDS] = "pids",
+        [CGROUP_CONTROLLER_CPU] = "cpu",       [CGROUP_CONTROLLER_CPUACCT] = "cpuacct",
+        [CGROUP_CONTROLLER_IO] = "blkio",      [CGROUP_CONTROLLER_FREEZER] = "freezer",
 };
 
 /* Freezing takes a moment per task; it is awaited this many times FREEZER_POLL_NSEC at most. A task
  * stuck in the kernel (D state) can keep the cgroup FREEZING for ever: past that, signalling goes
  * on anyway, and the rounds of cgroup_signal_all() catch what forks meanwhile. */
-#define FREEZER_POLLS 100
+#define FREEZER_POLLS     100
 #define FREEZER_POLL_NSEC (1000L * 1000L)
 
 typedef struct V1Mount {

@@ -133,8 +133,8 @@ int cgroup_create(const char *root, const char *parent, const char *name, Cgroup
         return create_full(root, parent, name, NULL, ret);
 }
 
-int cgroup_create_v2_with(const char *root, const char *parent, const char *name,
-                          const char *const *controllers, Cgroup **ret) {
+int cgroup_create_v2_with(const char *root, const char *parent, const char *name, const char *const *controllers,
+                          Cgroup **ret) {
         return create_full(root, parent, name, controllers, ret);
 }
 
