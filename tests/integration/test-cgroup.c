@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mount.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -35,8 +36,8 @@
 #include "path-util.h"
 #include "string-util.h"
 
-#define HOST_ROOT "/sys/fs/cgroup"
-#define TIMEOUT_MS 10000
+#define HOST_ROOT  "/sys/fs/cgroup"
+#define TIMEOUT_MS 5000
 
 typedef enum Result {
         RESULT_OK,
@@ -54,7 +55,6 @@ enum {
 
 static char prefix[64];            /* "sup-test-<pid>-" */
 static int lifeline[2] = {-1, -1}; /* workloads end when the test process is gone (EOF) */
-static char root_added[16];        /* a controller private-v2 enabled in the root: undone at the end */
 
 #define CHECK(expr)                                                                        \
         do {                                                                               \
@@ -64,17 +64,25 @@ static char root_added[16];        /* a controller private-v2 enabled in the roo
                 }                                                                          \
         } while (0)
 
-#define CHECK_ERR(expr, want)                                                                    \
-        do {                                                                                     \
-                int _r = (expr);                                                                 \
-                if (_r != (want)) {                                                              \
-                        fprintf(stderr, "%s:%d: %s: got %d (%s), want %d\n", __FILE__, __LINE__, \
-                                #expr, _r, _r < 0 ? strerror(-_r) : "success", (want));          \
-                        return RESULT_FAIL;                                                      \
-                }                                                                                \
+#define CHECK_ERR(expr, want)                                                                               \
+        do {                                                                                                \
+                int _r = (expr);                                                                            \
+                if (_r != (want)) {                                                                         \
+                        fprintf(stderr, "%s:%d: %s: got %d (%s), want %d\n", __FILE__, __LINE__, #expr, _r, \
+                                _r < 0 ? strerror(-_r) : "success", (want));                                \
+                        return RESULT_FAIL;                                                                 \
+                }                                                                                           \
         } while (0)
 
 #define CHECK_OK(expr) CHECK_ERR((expr) < 0 ? (expr) : 0, 0)
+
+#define CHECK_RESULT(expr)                                                         \
+        do {                                                                       \
+                if ((expr) != RESULT_OK) {                                         \
+                        fprintf(stderr, "%s:%d: from here\n", __FILE__, __LINE__); \
+                        return RESULT_FAIL;                                        \
+                }                                                                  \
+        } while (0)
 
 static uint64_t now_ms(void) {
         struct timespec ts;
@@ -112,6 +120,17 @@ static int write_file(const char *dir, const char *file, const char *value) {
 }
 
 /* --- workloads: trees of processes that wait until the test goes away --- */
+
+/* In every workload: off the test's output (a leftover must not keep the test runner's pipe
+ * open), then waits for EOF on the lifeline. */
+static void detach_output(void) {
+        int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (fd >= 0) {
+                (void) dup2(fd, STDOUT_FILENO);
+                (void) dup2(fd, STDERR_FILENO);
+                (void) close(fd);
+        }
+}
 
 static _noreturn_ void wait_for_test(void) {
         char c;
@@ -176,6 +195,7 @@ static int workload_spawn(Workload *w, unsigned depth, unsigned fanout, bool roo
                 (void) close(go[1]);
                 (void) close(ready[0]);
                 (void) close(lifeline[1]);
+                detach_output();
                 if (read(go[0], &c, 1) != 1)
                         _exit(127);
                 node(ready[1], depth, fanout, root_ignores_term);
@@ -253,6 +273,15 @@ static bool all_gone(const Cgroup *cg) {
         return true;
 }
 
+/* After a kill: the cgroup empties, each of pids is reaped, and destroy removes every directory. */
+static Result wait_and_destroy(const Cgroup *cg, const pid_t *pids, size_t n) {
+        CHECK_OK(wait_empty(cg));
+        CHECK_OK(wait_gone(pids, n));
+        CHECK_OK(cgroup_destroy(cg));
+        CHECK(all_gone(cg));
+        return RESULT_OK;
+}
+
 /* --- the checks, for any layout --- */
 
 static Result check_lifecycle(const char *root, CgroupVersion version) {
@@ -299,10 +328,7 @@ static Result check_lifecycle(const char *root, CgroupVersion version) {
         CHECK(!all_gone(cg) && is_dir(cgroup_path(cg)));
 
         CHECK_OK(cgroup_kill(cg, SIGKILL));
-        CHECK_OK(wait_empty(cg));
-        CHECK_OK(wait_gone(pids, n));
-        CHECK_OK(cgroup_destroy(cg));
-        CHECK(all_gone(cg));
+        CHECK_RESULT(wait_and_destroy(cg, pids, n));
         CHECK_OK(cgroup_destroy(again)); /* gone already: nothing to do */
         return RESULT_OK;
 }
@@ -329,13 +355,11 @@ static Result check_kill_tree(const char *root, const char *what, int sig) {
                 CHECK(pids[i] < pids[i + 1]);
 
         CHECK_OK(cgroup_kill(cg, sig));
-        CHECK_OK(wait_empty(cg));
-        CHECK_OK(wait_gone(pids, n));
+        /* Where kill froze the tree, it thawed it before returning. */
         freezer = cgroup_controller_path(cg, CGROUP_CONTROLLER_FREEZER);
         if (freezer)
                 CHECK(file_has_word(freezer, "freezer.state", "THAWED"));
-        CHECK_OK(cgroup_destroy(cg));
-        CHECK(all_gone(cg));
+        CHECK_RESULT(wait_and_destroy(cg, pids, n));
         return RESULT_OK;
 }
 
@@ -375,9 +399,7 @@ static Result check_term_ignored(const char *root) {
         CHECK(kill(w.pid, 0) >= 0);
 
         CHECK_OK(cgroup_kill(cg, SIGKILL));
-        CHECK_OK(wait_empty(cg));
-        CHECK_OK(wait_gone(pids, n));
-        CHECK_OK(cgroup_destroy(cg));
+        CHECK_RESULT(wait_and_destroy(cg, pids, n));
         return RESULT_OK;
 }
 
@@ -412,10 +434,7 @@ static Result check_nested(const char *root) {
         CHECK_ERR(cgroup_destroy(cg), -EBUSY);
 
         CHECK_OK(cgroup_kill(cg, SIGTERM)); /* the rounds, not cgroup.kill */
-        CHECK_OK(wait_empty(cg));
-        CHECK_OK(wait_gone(pids, n));
-        CHECK_OK(cgroup_destroy(cg));
-        CHECK(all_gone(cg));
+        CHECK_RESULT(wait_and_destroy(cg, pids, n));
         return RESULT_OK;
 }
 
@@ -448,18 +467,14 @@ static Result check_isolation(const char *root) {
                         CHECK(pids_a[i] != pids_b[j]);
 
         CHECK_OK(cgroup_kill(a, SIGKILL));
-        CHECK_OK(wait_empty(a));
-        CHECK_OK(wait_gone(pids_a, na));
-        CHECK_OK(cgroup_destroy(a));
+        CHECK_RESULT(wait_and_destroy(a, pids_a, na));
         CHECK_OK(cgroup_is_empty(b, &empty));
         CHECK(!empty);
         for (size_t j = 0; j < nb; j++)
                 CHECK(kill(pids_b[j], 0) >= 0);
 
         CHECK_OK(cgroup_kill(b, SIGTERM));
-        CHECK_OK(wait_empty(b));
-        CHECK_OK(wait_gone(pids_b, nb));
-        CHECK_OK(cgroup_destroy(b));
+        CHECK_RESULT(wait_and_destroy(b, pids_b, nb));
         return RESULT_OK;
 }
 
@@ -467,12 +482,17 @@ static _noreturn_ void hog(int go) {
         char c;
         if (read(go, &c, 1) != 1)
                 _exit(127);
-        /* Far past the limit, touching every page. */
+        /* Far past the limit, touching every page. Volatile, and each block chained to the last:
+         * a compiler may drop a buffer nobody reads, malloc() included (clang -O2 does). */
+        char *volatile head = NULL;
         for (size_t total = 0; total < (size_t) 1 << 30; total += 1 << 20) {
                 char *p = malloc(1 << 20);
                 if (!p)
                         _exit(3);
-                memset(p, 0x5a, 1 << 20);
+                for (size_t i = 0; i < (size_t) 1 << 20; i += 4096)
+                        ((volatile char *) p)[i] = 0x5a;
+                *(char **) p = head;
+                head = p;
         }
         _exit(0);
 }
@@ -511,6 +531,8 @@ static Result check_oom(const char *root, CgroupVersion version) {
         CHECK(pid >= 0);
         if (pid == 0) {
                 (void) close(go[1]);
+                (void) close(lifeline[1]);
+                detach_output();
                 hog(go[0]);
         }
         (void) close(go[0]);
@@ -618,41 +640,24 @@ static Result check_clone_into_cgroup(const char *root) {
         CHECK(pid >= 0);
         if (pid == 0) {
                 (void) close(lifeline[1]);
+                detach_output();
                 wait_for_test();
         }
         CHECK_OK(cgroup_get_pids(cg, &pids, &n));
         CHECK(n == 1 && pids[0] == (pid_t) pid);
         CHECK_OK(cgroup_kill(cg, SIGKILL));
-        CHECK_OK(wait_empty(cg));
-        CHECK_OK(wait_gone(pids, n));
-        CHECK_OK(cgroup_destroy(cg));
+        CHECK_RESULT(wait_and_destroy(cg, pids, n));
         return RESULT_OK;
 }
 
-/* Delegation on the way down (root, then each parent; never the leaf), with a controller this
- * cgroup2 holds: sup's own where the host has them, else hugetlb, which a hybrid host often leaves
- * to cgroup2 while memory, pids, cpu and io are bound to v1. */
-static Result check_v2_delegation(const char *root) {
-        static const char *const candidates[] = {"memory", "pids", "cpu", "io", "hugetlb"};
-        _cleanup_free_ char *outer = parent_name("deleg"), *parent = NULL, *outer_dir = NULL, *inner_dir = NULL;
+static Result delegate(const char *root, const char *c, const char *outer) {
+        _cleanup_free_ char *parent = xasprintf("%s/inner", outer), *outer_dir = NULL, *inner_dir = NULL;
         _cleanup_(cgroup_freep) Cgroup *cg = NULL;
         _cleanup_free_ pid_t *pids = NULL;
         Workload w = {.go = -1, .ready = -1};
-        const char *c = NULL;
         size_t n;
 
-        for (size_t i = 0; i < ELEMENTSOF(candidates) && !c; i++)
-                if (file_has_word(root, "cgroup.controllers", candidates[i]))
-                        c = candidates[i];
-        if (!c) {
-                printf("  (no controller at all in %s/cgroup.controllers)\n", root);
-                return RESULT_NA;
-        }
-        printf("  (delegating %s)\n", c);
-        if (!file_has_word(root, "cgroup.subtree_control", c))
-                (void) snprintf(root_added, sizeof(root_added), "%s", c);
-        parent = xasprintf("%s/inner", outer);
-        CHECK_OK(cgroup_create_v2_with(root, parent, "web", (const char *const[]) {c, NULL}, &cg));
+        CHECK_OK(cgroup_create_v2_with(root, parent, "web", (const char *const[]){c, NULL}, &cg));
         outer_dir = path_join(root, outer);
         inner_dir = path_join(root, parent);
         CHECK(file_has_word(root, "cgroup.subtree_control", c));
@@ -669,13 +674,48 @@ static Result check_v2_delegation(const char *root) {
         CHECK_OK(cgroup_get_pids(cg, &pids, &n));
         CHECK(n == 1);
         CHECK_OK(cgroup_kill(cg, SIGKILL));
-        CHECK_OK(wait_empty(cg));
-        CHECK_OK(wait_gone(pids, n));
-        CHECK_OK(cgroup_destroy(cg));
-        CHECK(all_gone(cg));
+        CHECK_RESULT(wait_and_destroy(cg, pids, n));
         /* Parents stay: other instances may use them. */
         CHECK(is_dir(inner_dir));
         return RESULT_OK;
+}
+
+static void sweep_tree(const char *dir, int pass);
+
+/* Delegation on the way down (root, then each parent; never the leaf), with a controller this
+ * cgroup2 holds: sup's own where the host has them, else hugetlb, which a hybrid host often leaves
+ * to cgroup2 while memory, pids, cpu and io are bound to v1. The root is the host's: a controller
+ * the check enables there is disabled again, under a lock so that two runs do not undo each other. */
+static Result check_v2_delegation(const char *root) {
+        static const char *const candidates[] = {"memory", "pids", "cpu", "io", "hugetlb"};
+        _cleanup_free_ char *outer = parent_name("deleg"), *outer_dir = path_join(root, outer);
+        _cleanup_close_ int lock = -EBADF;
+        const char *c = NULL;
+        bool added;
+        Result r;
+
+        for (size_t i = 0; i < ELEMENTSOF(candidates) && !c; i++)
+                if (file_has_word(root, "cgroup.controllers", candidates[i]))
+                        c = candidates[i];
+        if (!c) {
+                printf("  (no controller at all in %s/cgroup.controllers)\n", root);
+                return RESULT_NA;
+        }
+        printf("  (delegating %s)\n", c);
+        lock = open("/tmp/sup-test-cgroup-delegation.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        CHECK(lock >= 0 && flock(lock, LOCK_EX) >= 0);
+        added = !file_has_word(root, "cgroup.subtree_control", c);
+
+        r = delegate(root, c, outer);
+
+        sweep_tree(outer_dir, 0);
+        sweep_tree(outer_dir, 1);
+        CHECK(!is_dir(outer_dir));
+        if (added) {
+                _cleanup_free_ char *op = xasprintf("-%s", c);
+                CHECK_OK(write_file(root, "cgroup.subtree_control", op));
+        }
+        return r;
 }
 
 /* --- cleanup --- */
@@ -699,21 +739,24 @@ static void kill_listed(const char *dir) {
         }
 }
 
-/* Kills what is left in dir and below, and removes it all. */
-static void sweep_tree(const char *dir) {
+/* Thaws (pass 0), or kills what is left in and removes (pass 1), dir and everything below it. */
+static void sweep_tree(const char *dir, int pass) {
         DIR *d = opendir(dir);
         struct dirent *de;
 
         if (!d)
                 return;
+        if (pass == 0)
+                (void) write_file(dir, "freezer.state", "THAWED");
         while ((de = readdir(d)))
                 if (de->d_type == DT_DIR && !streq(de->d_name, ".") && !streq(de->d_name, "..")) {
                         _cleanup_free_ char *sub = path_join(dir, de->d_name);
-                        sweep_tree(sub);
+                        sweep_tree(sub, pass);
                 }
         closedir(d);
-        for (int i = 0; i < 500; i++) {
-                (void) write_file(dir, "freezer.state", "THAWED");
+        if (pass == 0)
+                return;
+        for (int i = 0; i < 200; i++) {
                 if (write_file(dir, "cgroup.kill", "1") < 0)
                         kill_listed(dir);
                 reap_any();
@@ -724,9 +767,7 @@ static void sweep_tree(const char *dir) {
         fprintf(stderr, "cleanup: cannot remove %s: %m\n", dir);
 }
 
-/* Every sup-test-<pid>-* directory on every hierarchy of the host (the private mounts show the same
- * hierarchies). */
-static void sweep(void) {
+static void sweep_pass(int pass) {
         DIR *top = opendir(HOST_ROOT);
         struct dirent *de;
 
@@ -747,11 +788,18 @@ static void sweep(void) {
                 while ((e = readdir(d)))
                         if (startswith(e->d_name, prefix)) {
                                 _cleanup_free_ char *dir = path_join(mount, e->d_name);
-                                sweep_tree(dir);
+                                sweep_tree(dir, pass);
                         }
                 closedir(d);
         }
         closedir(top);
+}
+
+/* Every sup-test-<pid>-* directory on every hierarchy of the host (the private mounts show the same
+ * hierarchies). All are thawed first: a frozen task dies of no signal, cgroup.kill's included. */
+static void sweep(void) {
+        for (int pass = 0; pass < 2; pass++)
+                sweep_pass(pass);
 }
 
 /* --- layouts --- */
@@ -763,10 +811,16 @@ typedef struct Check {
 
 static unsigned run_checks(const char *layout, const char *root, const Check *checks, size_t n) {
         static const char *const labels[] = {
-                [RESULT_OK] = "ok  ", [RESULT_FAIL] = "FAIL", [RESULT_SKIP] = "skip", [RESULT_NA] = "n/a ",
+                [RESULT_OK] = "ok  ",
+                [RESULT_FAIL] = "FAIL",
+                [RESULT_SKIP] = "skip",
+                [RESULT_NA] = "n/a ",
         };
         static const unsigned outcomes[] = {
-                [RESULT_OK] = OUTCOME_OK, [RESULT_FAIL] = OUTCOME_FAIL, [RESULT_SKIP] = OUTCOME_SKIP, [RESULT_NA] = 0,
+                [RESULT_OK] = OUTCOME_OK,
+                [RESULT_FAIL] = OUTCOME_FAIL,
+                [RESULT_SKIP] = OUTCOME_SKIP,
+                [RESULT_NA] = 0,
         };
         unsigned outcome = 0;
 
@@ -899,10 +953,6 @@ static unsigned private_v2(const char *tmp) {
         }
         outcome = run_checks("private-v2", tmp, checks, ELEMENTSOF(checks));
         sweep();
-        if (root_added[0]) {
-                _cleanup_free_ char *op = xasprintf("-%s", root_added);
-                (void) write_file(tmp, "cgroup.subtree_control", op);
-        }
         return outcome;
 }
 

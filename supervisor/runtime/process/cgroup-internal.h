@@ -45,7 +45,7 @@ struct CgroupBackend {
         int (*open_fd)(const Cgroup *cg);
         int (*kill)(const Cgroup *cg, int sig);
         int (*is_empty)(const Cgroup *cg, bool *ret);
-        int (*oom_kills)(const Cgroup *cg, uint64_t *ret);
+        const char *oom_kill_file; /* in the memory controller's directory, with an "oom_kill N" line */
 };
 
 extern const CgroupBackend cgroup_backend_v1;
@@ -61,8 +61,8 @@ int cgroup_v2_create_dirs(Cgroup *cg, const char *root, const char *parent, cons
 /* Like cgroup_create() on a v2 root, with the controllers to enable in the parents named
  * explicitly (NULL-terminated, v2 names). On hosts whose cgroup2 holds none of sup's own
  * controllers, the test uses this to exercise the delegation with one it does hold. */
-int cgroup_create_v2_with(const char *root, const char *parent, const char *name,
-                          const char *const *controllers, Cgroup **ret);
+int cgroup_create_v2_with(const char *root, const char *parent, const char *name, const char *const *controllers,
+                          Cgroup **ret);
 
 /* Shared by the backends (cgroup.c). */
 Cgroup *cgroup_new(const CgroupBackend *backend);

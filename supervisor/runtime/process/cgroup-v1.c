@@ -15,15 +15,15 @@
 #include "string-util.h"
 
 static const char *const v1_controller_names[_CGROUP_CONTROLLER_MAX] = {
-        [CGROUP_CONTROLLER_MEMORY] = "memory",   [CGROUP_CONTROLLER_PIDS] = "pids",
-        [CGROUP_CONTROLLER_CPU] = "cpu",         [CGROUP_CONTROLLER_CPUACCT] = "cpuacct",
-        [CGROUP_CONTROLLER_IO] = "blkio",        [CGROUP_CONTROLLER_FREEZER] = "freezer",
+        [CGROUP_CONTROLLER_MEMORY] = "memory", [CGROUP_CONTROLLER_PIDS] = "pids",
+        [CGROUP_CONTROLLER_CPU] = "cpu",       [CGROUP_CONTROLLER_CPUACCT] = "cpuacct",
+        [CGROUP_CONTROLLER_IO] = "blkio",      [CGROUP_CONTROLLER_FREEZER] = "freezer",
 };
 
 /* Freezing takes a moment per task; it is awaited this many times FREEZER_POLL_NSEC at most. A task
  * stuck in the kernel (D state) can keep the cgroup FREEZING for ever: past that, signalling goes
  * on anyway, and the rounds of cgroup_signal_all() catch what forks meanwhile. */
-#define FREEZER_POLLS 100
+#define FREEZER_POLLS     100
 #define FREEZER_POLL_NSEC (1000L * 1000L)
 
 typedef struct V1Mount {
@@ -227,16 +227,18 @@ static bool freezer_state_is(const char *state, const char *want) {
  * it was frozen before, by someone who wants it to stay so. */
 static int freezer_freeze(const char *dir, bool *ret_was_frozen) {
         _cleanup_free_ char *state = NULL;
+        bool was_frozen;
         int r;
 
         r = cgroup_read_file(dir, "freezer.state", &state);
         if (r < 0)
                 return r;
-        *ret_was_frozen = !freezer_state_is(state, "THAWED");
+        was_frozen = !freezer_state_is(state, "THAWED");
 
         r = cgroup_write_file(dir, "freezer.state", "FROZEN");
         if (r < 0)
                 return r;
+        *ret_was_frozen = was_frozen;
         for (int i = 0; i < FREEZER_POLLS; i++) {
                 struct timespec ts = {.tv_nsec = FREEZER_POLL_NSEC};
 
@@ -297,25 +299,11 @@ static int v1_is_empty(const Cgroup *cg, bool *ret) {
         return 0;
 }
 
-static int v1_oom_kills(const Cgroup *cg, uint64_t *ret) {
-        const char *memory = cgroup_controller_path(cg, CGROUP_CONTROLLER_MEMORY);
-        int r;
-
-        if (!memory) {
-                *ret = 0;
-                return 0;
-        }
-        r = cgroup_read_keyed(memory, "memory.oom_control", "oom_kill", ret);
-        if (r == -ENXIO) /* the line came with kernel 4.13 */
-                return -EOPNOTSUPP;
-        return r;
-}
-
 const CgroupBackend cgroup_backend_v1 = {
         .version = CGROUP_V1,
         .create = v1_create,
         .open_fd = v1_open_fd,
         .kill = v1_kill,
         .is_empty = v1_is_empty,
-        .oom_kills = v1_oom_kills,
+        .oom_kill_file = "memory.oom_control",
 };

@@ -111,24 +111,11 @@ static int v2_is_empty(const Cgroup *cg, bool *ret) {
         return 0;
 }
 
-static int v2_oom_kills(const Cgroup *cg, uint64_t *ret) {
-        int r;
-
-        if (!(cg->hierarchies[0].controllers & CGROUP_CONTROLLER_BIT(CGROUP_CONTROLLER_MEMORY))) {
-                *ret = 0;
-                return 0;
-        }
-        r = cgroup_read_keyed(cgroup_path(cg), "memory.events", "oom_kill", ret);
-        if (r == -ENXIO) /* before kernel 4.13 */
-                return -EOPNOTSUPP;
-        return r;
-}
-
 const CgroupBackend cgroup_backend_v2 = {
         .version = CGROUP_V2,
         .create = v2_create,
         .open_fd = v2_open_fd,
         .kill = v2_kill,
         .is_empty = v2_is_empty,
-        .oom_kills = v2_oom_kills,
+        .oom_kill_file = "memory.events",
 };

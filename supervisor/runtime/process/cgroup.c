@@ -101,7 +101,9 @@ void cgroup_add_hierarchy(Cgroup *cg, char *path, unsigned controllers, bool uni
         h->unified = unified;
 }
 
-int cgroup_create(const char *root, const char *parent, const char *name, Cgroup **ret) {
+/* v2_controllers: NULL for the backend's own choice, else v2 only, with these controllers. */
+static int create_full(const char *root, const char *parent, const char *name, const char *const *v2_controllers,
+                       Cgroup **ret) {
         _cleanup_(cgroup_freep) Cgroup *cg = NULL;
         CgroupVersion v;
         int r;
@@ -111,37 +113,29 @@ int cgroup_create(const char *root, const char *parent, const char *name, Cgroup
         r = cgroup_detect(root, &v);
         if (r < 0)
                 return r;
+        if (v2_controllers && v != CGROUP_V2)
+                return -EMEDIUMTYPE;
 
         /* A failure half-way leaves the directories made so far: harmless and empty, and the next
          * attempt opens them. */
         cg = cgroup_new(v == CGROUP_V2 ? &cgroup_backend_v2 : &cgroup_backend_v1);
-        r = cg->backend->create(cg, root, parent, name);
+        if (v2_controllers)
+                r = cgroup_v2_create_dirs(cg, root, parent, name, v2_controllers);
+        else
+                r = cg->backend->create(cg, root, parent, name);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(cg);
         return 0;
 }
 
-int cgroup_create_v2_with(const char *root, const char *parent, const char *name,
-                          const char *const *controllers, Cgroup **ret) {
-        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
-        CgroupVersion v;
-        int r;
+int cgroup_create(const char *root, const char *parent, const char *name, Cgroup **ret) {
+        return create_full(root, parent, name, NULL, ret);
+}
 
-        if (!names_are_valid(parent, name))
-                return -EINVAL;
-        r = cgroup_detect(root, &v);
-        if (r < 0)
-                return r;
-        if (v != CGROUP_V2)
-                return -EMEDIUMTYPE;
-
-        cg = cgroup_new(&cgroup_backend_v2);
-        r = cgroup_v2_create_dirs(cg, root, parent, name, controllers);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(cg);
-        return 0;
+int cgroup_create_v2_with(const char *root, const char *parent, const char *name, const char *const *controllers,
+                          Cgroup **ret) {
+        return create_full(root, parent, name, controllers, ret);
 }
 
 CgroupVersion cgroup_version(const Cgroup *cg) {
@@ -429,7 +423,7 @@ int cgroup_signal_all(const Cgroup *cg, int sig) {
 
         for (unsigned round = 0; round < CGROUP_SIGNAL_ROUNDS; round++) {
                 _cleanup_free_ pid_t *pids = NULL;
-                size_t n = 0;
+                size_t n = 0, n_before = n_done; /* done[0..n_before) is sorted */
                 bool any = false;
 
                 r = cgroup_get_pids(cg, &pids, &n);
@@ -438,7 +432,7 @@ int cgroup_signal_all(const Cgroup *cg, int sig) {
                 for (size_t i = 0; i < n; i++) {
                         if (pids[i] == self)
                                 continue;
-                        if (n_done > 0 && bsearch(&pids[i], done, n_done, sizeof(pid_t), pid_compare))
+                        if (n_before > 0 && bsearch(&pids[i], done, n_before, sizeof(pid_t), pid_compare))
                                 continue;
                         /* ESRCH: it exited between the listing and now. */
                         if (kill(pids[i], sig) < 0 && errno != ESRCH)
@@ -508,5 +502,15 @@ int cgroup_destroy(const Cgroup *cg) {
 }
 
 int cgroup_oom_kills(const Cgroup *cg, uint64_t *ret) {
-        return cg->backend->oom_kills(cg, ret);
+        const char *memory = cgroup_controller_path(cg, CGROUP_CONTROLLER_MEMORY);
+        int r;
+
+        if (!memory) {
+                *ret = 0;
+                return 0;
+        }
+        r = cgroup_read_keyed(memory, cg->backend->oom_kill_file, "oom_kill", ret);
+        if (r == -ENXIO) /* the line came with kernel 4.13, on both */
+                return -EOPNOTSUPP;
+        return r;
 }

@@ -54,7 +54,9 @@ int cgroup_get_pids(const Cgroup *cg, pid_t **ret, size_t *ret_n);
 
 /* Sends sig to every process in it. SIGKILL uses cgroup.kill where the kernel has it (v2, or the
  * unified hierarchy of a hybrid host); otherwise the processes are listed and signalled until
- * none is left (freezing the v1 freezer first where it exists, so none can fork meanwhile). */
+ * none is left that has not been signalled (freezing the v1 freezer first where it exists, so
+ * none can fork meanwhile). Returns once every process has the signal, without waiting for them
+ * to exit: cgroup_is_empty() says when they have. -EBUSY if they fork faster than that. */
 int cgroup_kill(const Cgroup *cg, int sig);
 
 /* Whether no process is left (cgroup.events "populated 0" on v2, empty cgroup.procs on v1). */
