@@ -2,7 +2,8 @@
 # sup's developer entry point: installs what the build needs (Debian 12, apt-get), builds, and runs
 # either the main job or the whole test suite. Idempotent: a second run only does what changed.
 #
-#   tools/dev.sh run    build, then the main job (see README.md)
+#   tools/dev.sh run    build, then the main job: supd on examples/, and `supctl status`
+#   tools/dev.sh stop   stop the supd that `run` started (and its units)
 #   tools/dev.sh test   build, then every test: unit tests, schema agreement, an ASan+UBSan run,
 #                       and the unit-file fuzzer for SUP_FUZZ_SECONDS (default 60)
 #   tools/dev.sh deps   only install the packages
@@ -18,8 +19,12 @@ packages=(
         libyaml-dev libcap-dev libseccomp-dev libnl-3-dev libnl-route-3-dev libjansson-dev libcmocka-dev
         python3 python3-jsonschema python3-yaml
         busybox-static
-        systemd
+        systemd procps util-linux
 )
+
+# The main job's supd: directories of its own, so it never meets a supd of the host.
+EXAMPLES_RUN=/run/sup-examples
+EXAMPLES_STATE=/var/lib/sup-examples
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -67,11 +72,41 @@ images() {
         examples/build-images.sh
 }
 
+ctl() { build/supctl --socket "$EXAMPLES_RUN/supd.sock" "$@"; }
+
 main_job() {
         log "validating the example units"
         build/supctl validate examples/
-        log "the effective web unit, defaults filled in"
-        build/supctl validate --print examples/web.yaml
+        if ctl status >/dev/null 2>&1; then
+                log "supd runs already on examples/: reloading it"
+                ctl reload
+        else
+                log "starting supd on examples/ (run dir $EXAMPLES_RUN, log $EXAMPLES_STATE/supd.log)"
+                mkdir -p "$EXAMPLES_STATE"
+                setsid build/supd --units examples --state-dir "$EXAMPLES_STATE" --run-dir "$EXAMPLES_RUN" \
+                        --monitor build/sup-monitor >>"$EXAMPLES_STATE/supd.log" 2>&1 </dev/null &
+                echo $! > "$EXAMPLES_STATE/supd.pid"
+        fi
+        # Until every unit has left "starting" (and units waiting for others had their chance).
+        for _ in $(seq 100); do
+                ctl status --json 2>/dev/null | grep -q '"state": "starting"' || { ctl status >/dev/null 2>&1 && break; }
+                sleep 0.1
+        done
+        sleep 0.5
+        log "supctl status"
+        ctl status
+        echo
+        echo "supd keeps running: SUP_RUN_DIR=$EXAMPLES_RUN build/supctl status|logs UNIT; tools/dev.sh stop ends it"
+}
+
+stop_main_job() {
+        local pid
+        pid=$(cat "$EXAMPLES_STATE/supd.pid" 2>/dev/null) || { echo "no supd started by tools/dev.sh run"; return 0; }
+        if kill -TERM "$pid" 2>/dev/null; then
+                log "stopping supd ($pid) and its units"
+                while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+        fi
+        rm -f "$EXAMPLES_STATE/supd.pid"
 }
 
 unit_tests() {
@@ -116,6 +151,7 @@ fuzz() {
 
 case "${1:-}" in
 deps) deps ;;
+stop) stop_main_job ;;
 run)
         deps
         build
@@ -132,7 +168,7 @@ test)
         log "all tests passed"
         ;;
 *)
-        sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+        sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
         exit 2
         ;;
 esac

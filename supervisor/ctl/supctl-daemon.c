@@ -117,8 +117,8 @@ static void print_table(json_t *list) {
         size_t k;
         json_t *o;
 
-        printf("%-20s %-9s %-9s %8s %-9s %8s %-14s %s\n", "UNIT", "ISOLATION", "STATE", "PID", "UPTIME", "RESTARTS",
-               "LAST EXIT", "NEXT RESTART");
+        printf("%-16s %-9s %-8s %7s %-8s %8s %-13s %-12s %s\n", "UNIT", "ISOLATION", "STATE", "PID", "UPTIME",
+               "RESTARTS", "LAST EXIT", "NEXT RESTART", "NOTE");
         json_array_foreach(list, k, o) {
                 char pid[16] = "-", up[32] = "-", ex[64], next[32] = "-";
                 const char *state = str(o, "state", "?");
@@ -131,9 +131,14 @@ static void print_table(json_t *list) {
                 if (next_at)
                         format_timespan(next_at > n ? next_at - n : 0, next, sizeof(next));
                 last_exit(o, ex, sizeof(ex));
-                printf("%-20s %-9s %-9s %8s %-9s %8lld %-14s %s%s\n", str(o, "name", "?"), str(o, "isolation", "?"),
-                       state, pid, up, (long long) json_integer_value(json_object_get(o, "restarts")), ex,
-                       next_at ? "in " : "", next);
+                char nextcol[48];
+                const char *note = str(o, "reason", "");
+                snprintf(nextcol, sizeof(nextcol), "%s%s", next_at ? "in " : "", next);
+                /* The reason, cut to the terminal's usual width; `supctl status UNIT` has it whole. */
+                printf("%-16s %-9s %-8s %7s %-8s %8lld %-13s %-12s %.60s%s\n", str(o, "name", "?"),
+                       str(o, "isolation", "?"), state, pid, up,
+                       (long long) json_integer_value(json_object_get(o, "restarts")), ex, nextcol, note,
+                       strlen(note) > 60 ? "..." : "");
         }
 }
 

@@ -260,9 +260,27 @@ static int make_pipe(int *ret_read, int *ret_write) {
         return 0;
 }
 
+/* What this build cannot run yet: refused with a clear reason instead of run differently. */
+static const char *unsupported(const UnitSpec *u) {
+        if (u->isolation == ISOLATION_HYPERV)
+                return "isolation: hyperv is not available yet (the VM runtime is not built)";
+        if (u->network == NETWORK_BRIDGE && !u->share.network.name)
+                return "network: bridge is not available yet (sup's bridge networking is not built); "
+                       "use network: none or host";
+        return NULL;
+}
+
 static void monitor_enter_starting(Monitor *m) {
         int out_w = -EBADF, err_w = -EBADF, r;
         ContainerConfig cfg;
+        const char *why = unsupported(m->spec);
+
+        if (why) {
+                set_reason(m, "%s", why);
+                m->automatic_start = false;
+                monitor_set_state(m, INSTANCE_FAILED);
+                return;
+        }
 
         free(m->status.reason);
         m->status.reason = NULL;
