@@ -123,30 +123,37 @@ sanitizer_tests() {
                 meson test -C build-asan --print-errorlogs
 }
 
-fuzz() {
-        local seconds=${SUP_FUZZ_SECONDS:-60}
-        [ "$seconds" = 0 ] && return 0
-        log "fuzzing the unit loader for ${seconds}s"
-        CC=clang setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
-                "-Dc_args=-fno-sanitize-recover=all"
-        ninja -C build-fuzz tests/fuzz-unit
-        # New inputs go to a scratch directory; the seed corpus in the tree stays as committed.
-        local work=build-fuzz/corpus-unit artifacts=build-fuzz/artifacts
+# fuzz_one HARNESS SECONDS SEEDS...: runs one libFuzzer harness from a scratch corpus (the seeds in
+# the tree stay as committed); a finding leaves its input in build-fuzz/artifacts/HARNESS.
+fuzz_one() {
+        local name=$1 seconds=$2; shift 2
+        local work=build-fuzz/corpus-$name artifacts=build-fuzz/artifacts/$name
         mkdir -p "$work"
         rm -rf "$artifacts" && mkdir -p "$artifacts"
-        cp -n tests/fuzz/corpus/unit/* tests/units/valid/*.y*ml tests/units/invalid/*.yaml \
-                tests/units/invalid-parser-only/*.yaml examples/*.yaml "$work/" 2>/dev/null || true
+        cp -n "$@" "$work/" 2>/dev/null || true
+        log "fuzzing $name for ${seconds}s"
         ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-                build-fuzz/tests/fuzz-unit -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-                -max_len=16384 -dict=tests/fuzz/unit.dict -print_final_stats=1 -artifact_prefix="$artifacts/" \
+                "build-fuzz/tests/fuzz-$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+                -max_len=16384 ${FUZZ_DICT:+-dict=$FUZZ_DICT} -print_final_stats=1 -artifact_prefix="$artifacts/" \
                 "$work" 2>&1 |
-                grep -E '^(#[0-9]+ +DONE|Done|stat::number_of_executed_units|stat::peak_rss_mb|INFO: A corpus)|ERROR|SUMMARY|==[0-9]+==' || true
+                grep -E '^(#[0-9]+ +DONE|Done|stat::number_of_executed_units|stat::peak_rss_mb)|ERROR|SUMMARY|==[0-9]+==' || true
         # grep ate the status: a finding leaves its input behind as crash-*, leak-*, timeout-* or oom-*.
         if [ -n "$(ls -A "$artifacts")" ]; then
-                echo "the fuzzer found a problem; reproduce with build-fuzz/tests/fuzz-unit $artifacts/*:" >&2
+                echo "the fuzzer found a problem; reproduce with build-fuzz/tests/fuzz-$name $artifacts/*:" >&2
                 ls "$artifacts" >&2
                 exit 1
         fi
+}
+
+fuzz() {
+        local seconds=${SUP_FUZZ_SECONDS:-60}
+        [ "$seconds" = 0 ] && return 0
+        CC=clang setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+                "-Dc_args=-fno-sanitize-recover=all"
+        ninja -C build-fuzz tests/fuzz-unit tests/fuzz-control
+        FUZZ_DICT=tests/fuzz/unit.dict fuzz_one unit "$seconds" tests/fuzz/corpus/unit/* tests/units/valid/*.y*ml \
+                tests/units/invalid/*.yaml tests/units/invalid-parser-only/*.yaml examples/*.yaml
+        fuzz_one control $((seconds / 3 + 1)) tests/fuzz/corpus/control/*
 }
 
 case "${1:-}" in
