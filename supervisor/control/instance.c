@@ -29,12 +29,12 @@ void instance_status_done(InstanceStatus *s) {
         *s = (InstanceStatus) {};
 }
 
-static json_t *timestamp_json(usec_t t) {
+json_t *timestamp_to_json(usec_t t) {
         char buf[64];
         return t == 0 ? json_null() : json_string(format_timestamp(t, buf, sizeof(buf)));
 }
 
-static int timestamp_parse(const json_t *j, usec_t *ret) {
+int timestamp_from_json(const json_t *j, usec_t *ret) {
         struct tm tm = {};
         unsigned ms = 0;
         time_t sec;
@@ -71,9 +71,9 @@ json_t *instance_status_to_json(const InstanceStatus *s) {
         json_object_set_new(o, "exit_code", s->has_exit && s->exit_signal == 0 ? json_integer(s->exit_code) : json_null());
         json_object_set_new(o, "exit_signal", sig ? json_string(sig) : json_null());
         json_object_set_new(o, "oom", json_boolean(s->oom));
-        json_object_set_new(o, "started_at", timestamp_json(s->started_at));
-        json_object_set_new(o, "exited_at", timestamp_json(s->exited_at));
-        json_object_set_new(o, "next_restart_at", timestamp_json(s->next_restart_at));
+        json_object_set_new(o, "started_at", timestamp_to_json(s->started_at));
+        json_object_set_new(o, "exited_at", timestamp_to_json(s->exited_at));
+        json_object_set_new(o, "next_restart_at", timestamp_to_json(s->next_restart_at));
         json_object_set_new(o, "reason", s->reason ? json_string(s->reason) : json_null());
         json_object_set_new(o, "log", s->log_path ? json_string(s->log_path) : json_null());
         return o;
@@ -118,9 +118,9 @@ int instance_status_from_json(const json_t *j, InstanceStatus *ret) {
                 }
         }
         s.oom = json_is_true(json_object_get(j, "oom"));
-        if ((r = timestamp_parse(json_object_get(j, "started_at"), &s.started_at)) < 0 ||
-            (r = timestamp_parse(json_object_get(j, "exited_at"), &s.exited_at)) < 0 ||
-            (r = timestamp_parse(json_object_get(j, "next_restart_at"), &s.next_restart_at)) < 0)
+        if ((r = timestamp_from_json(json_object_get(j, "started_at"), &s.started_at)) < 0 ||
+            (r = timestamp_from_json(json_object_get(j, "exited_at"), &s.exited_at)) < 0 ||
+            (r = timestamp_from_json(json_object_get(j, "next_restart_at"), &s.next_restart_at)) < 0)
                 goto fail;
         s.reason = dup_string(json_object_get(j, "reason"));
         s.log_path = dup_string(json_object_get(j, "log"));

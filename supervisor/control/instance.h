@@ -56,6 +56,10 @@ typedef struct InstanceStatus {
         char *log_path;
 } InstanceStatus;
 
+/* Timestamps as the status JSON carries them: "2026-11-22T16:27:01.123Z" (UTC), or null for 0. */
+json_t *timestamp_to_json(usec_t t);
+int timestamp_from_json(const json_t *j, usec_t *ret);
+
 void instance_status_done(InstanceStatus *s);
 json_t *instance_status_to_json(const InstanceStatus *s);
 /* Fills *ret from JSON written by instance_status_to_json(); -EINVAL if it is not such. */

@@ -88,15 +88,8 @@ static const char *str(json_t *o, const char *key, const char *dflt) {
 }
 
 static usec_t parse_ts(json_t *o, const char *key) {
-        InstanceStatus s = {};
-        json_t *tmp = json_pack("{s:s, s:s, s:s, s:O}", "name", "x", "isolation", "process", "state", "stopped",
-                                "started_at", json_object_get(o, key) ?: json_null());
         usec_t t = 0;
-        if (instance_status_from_json(tmp, &s) == 0)
-                t = s.started_at;
-        instance_status_done(&s);
-        json_decref(tmp);
-        return t;
+        return timestamp_from_json(json_object_get(o, key), &t) < 0 ? 0 : t;
 }
 
 static void last_exit(json_t *o, char *buf, size_t size) {

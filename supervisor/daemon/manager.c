@@ -143,7 +143,20 @@ static void on_monitor_message(JsonConn *c, json_t *msg, void *userdata) {
                 }
 }
 
-static void spawn_successor(Manager *m, const char *name, UnitSpec *spec, bool start);
+static int create_instance(Manager *m, const UnitSpec *spec, bool start);
+
+/* A retired instance's monitor is gone: forget it, and start its successor (REPLACE). */
+static void instance_retired(Instance *i) {
+        Manager *m = i->manager;
+        UnitSpec *successor = TAKE_PTR(i->successor);
+        bool start = i->successor_start;
+
+        instance_free(i);
+        if (successor) {
+                (void) create_instance(m, successor, start);
+                unit_spec_free(successor);
+        }
+}
 
 static void on_monitor_close(JsonConn *c, int error, void *userdata) {
         Instance *i = userdata;
@@ -157,15 +170,9 @@ static void on_monitor_close(JsonConn *c, int error, void *userdata) {
                 after_adoption(m);
                 return;
         }
-        if (i->retiring) {
-                UnitSpec *successor = TAKE_PTR(i->successor);
-                _cleanup_free_ char *name = xstrdup(i->name);
-                bool start = i->successor_start;
-
-                instance_free(i);
-                if (successor)
-                        spawn_successor(m, name, successor, start);
-        } else if (!m->shutting_down) {
+        if (i->retiring)
+                instance_retired(i);
+        else if (!m->shutting_down) {
                 /* A monitor that dies takes its container along (PDEATHSIG); reconcile starts a
                  * new instance, since the unit is still in the generation. */
                 log_warning("%s: the monitor exited unexpectedly%s%s", i->name, error < 0 ? ": " : "",
@@ -314,11 +321,6 @@ static int create_instance(Manager *m, const UnitSpec *spec, bool start) {
         return r;
 }
 
-static void spawn_successor(Manager *m, const char *name, UnitSpec *spec, bool start) {
-        (void) create_instance(m, spec, start);
-        unit_spec_free(spec);
-}
-
 /* The units an instance needs running before it starts: requires, and share targets. */
 static bool dependencies_running(Manager *m, const UnitSpec *u, const char **ret_waiting) {
         const UnitRef *shares[] = { &u->share.ipc, &u->share.pid, &u->share.network };
@@ -366,15 +368,9 @@ static void retire(Instance *i, bool remove_sandbox) {
         json_t *params = json_pack("{s:b}", "remove", remove_sandbox);
         i->retiring = true;
         i->start_wanted = false;
-        if (instance_call(i, "shutdown", params, on_retire_reply, NULL) < 0 && !i->conn && !i->ready_source) {
-                /* Never connected: nothing to wait for. */
-                UnitSpec *successor = TAKE_PTR(i->successor);
-                bool start = i->successor_start;
-                _cleanup_free_ char *name = xstrdup(i->name);
-                instance_free(i);
-                if (successor)
-                        spawn_successor(i->manager, name, successor, start);
-        }
+        /* Never connected: nothing to wait for. */
+        if (instance_call(i, "shutdown", params, on_retire_reply, NULL) < 0 && !i->conn && !i->ready_source)
+                instance_retired(i);
         json_decref(params);
 }
 
@@ -392,17 +388,8 @@ static void execute(Manager *m, const Plan *plan) {
                 case ACTION_REPLACE:
                         if (!i || !spec)
                                 break;
-                        /* The successor's copy, made through the canonical form like every spec. */
-                        {
-                                json_t *j = unit_spec_to_json(spec);
-                                _cleanup_free_ char *text = json_dumps(j, JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
-                                Diagnostics d = {};
-                                json_decref(j);
-                                unit_spec_free(i->successor);
-                                i->successor = NULL;
-                                (void) unit_parse(spec->source_file, "/", text, strlen(text), 0, &d, &i->successor, NULL);
-                                diagnostics_done(&d);
-                        }
+                        unit_spec_free(i->successor);
+                        i->successor = unit_spec_clone(spec);
                         i->successor_start = a->start;
                         retire(i, true);
                         break;
@@ -428,7 +415,7 @@ int manager_reload(Manager *m, bool dry_run, Diagnostics *diags, Plan **ret_plan
 
         r = unit_set_load(paths, UNIT_PARSE_CHECK_SOURCES, diags, &set);
         if (r < 0)
-                return r == -EINVAL ? r : r;
+                return r;
 
         for (Instance *i = m->instances; i; i = i->next)
                 n++;

@@ -232,8 +232,10 @@ int main(int argc, char **argv) {
         r = mkdir_p(run_abs, 0755);
         if (r >= 0)
                 r = mkdir_p(state_abs, 0700);
-        if (r < 0)
-                return log_error_errno(r, "cannot create the run and state directories: %m") ? 1 : 1;
+        if (r < 0) {
+                log_error_errno(r, "cannot create the run and state directories: %m");
+                return 1;
+        }
 
         /* One supd per run directory. */
         lock = path_join(run_abs, "supd.lock");
@@ -257,8 +259,10 @@ int main(int argc, char **argv) {
         }
 
         r = event_new(&d->event);
-        if (r < 0)
-                return log_error_errno(r, "cannot create the event loop: %m") ? 1 : 1;
+        if (r < 0) {
+                log_error_errno(r, "cannot create the event loop: %m");
+                return 1;
+        }
         /* Signals first: from here on they arrive through the loop, never asynchronously. */
         (void) event_add_signal(d->event, NULL, SIGTERM, on_sigterm, d);
         (void) event_add_signal(d->event, NULL, SIGINT, on_sigterm, d);

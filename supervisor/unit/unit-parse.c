@@ -789,6 +789,20 @@ static void check_unit(Ctx *c, const YNode *root, const YPair *const *seen) {
                         error_at_pos(c, &u->requires[i].pos, "a unit cannot require itself");
 }
 
+UnitSpec *unit_spec_clone(const UnitSpec *u) {
+        json_t *j = unit_spec_to_json(u);
+        _cleanup_free_ char *text = json_dumps(j, JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
+        UnitSpec *copy = NULL;
+        Diagnostics d = {};
+
+        json_decref(j);
+        if (text && unit_parse(u->source_file ? u->source_file : u->name, "/", text, strlen(text), 0, &d, &copy,
+                               NULL) < 0)
+                copy = NULL;
+        diagnostics_done(&d);
+        return copy;
+}
+
 char *unit_name_from_file(const char *path) {
         const char *base = path_basename(path);
         const char *ext = endswith(base, ".yaml") ?: endswith(base, ".yml");
