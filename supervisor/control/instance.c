@@ -26,6 +26,7 @@ void instance_status_done(InstanceStatus *s) {
         free(s->hash);
         free(s->reason);
         free(s->log_path);
+        free(s->address);
         *s = (InstanceStatus) {};
 }
 
@@ -76,6 +77,7 @@ json_t *instance_status_to_json(const InstanceStatus *s) {
         json_object_set_new(o, "next_restart_at", timestamp_to_json(s->next_restart_at));
         json_object_set_new(o, "reason", s->reason ? json_string(s->reason) : json_null());
         json_object_set_new(o, "log", s->log_path ? json_string(s->log_path) : json_null());
+        json_object_set_new(o, "address", s->address ? json_string(s->address) : json_null());
         return o;
 }
 
@@ -124,6 +126,7 @@ int instance_status_from_json(const json_t *j, InstanceStatus *ret) {
                 goto fail;
         s.reason = dup_string(json_object_get(j, "reason"));
         s.log_path = dup_string(json_object_get(j, "log"));
+        s.address = dup_string(json_object_get(j, "address"));
         *ret = s;
         return 0;
 fail:

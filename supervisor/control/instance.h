@@ -54,6 +54,7 @@ typedef struct InstanceStatus {
         usec_t next_restart_at;
         char *reason; /* why it failed, or the last start error; NULL */
         char *log_path;
+        char *address; /* the container's IPv4 address on the bridge while it has one; NULL */
 } InstanceStatus;
 
 /* Timestamps as the status JSON carries them: "2026-11-22T16:27:01.123Z" (UTC), or null for 0. */

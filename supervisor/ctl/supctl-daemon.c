@@ -149,6 +149,8 @@ static void print_detail(json_t *o) {
                        (long long) json_integer_value(json_object_get(o, "pid")));
         if (json_is_integer(json_object_get(o, "monitor_pid")))
                 printf("     monitor: pid %lld\n", (long long) json_integer_value(json_object_get(o, "monitor_pid")));
+        if (str(o, "address", NULL))
+                printf("     address: %s (eth0, on the bridge)\n", str(o, "address", ""));
         printf("    restarts: %lld\n", (long long) json_integer_value(json_object_get(o, "restarts")));
         printf("   last exit: %s\n", ex);
         for (size_t i = 0; i < ELEMENTSOF(times); i++)

@@ -21,6 +21,7 @@ typedef struct ManagerConfig {
         char *run_dir;
         char *cgroup_root;
         char *cgroup_parent;
+        char *bridge_subnet; /* CIDR, passed to every monitor */
         char *monitor_path;
 } ManagerConfig;
 

@@ -9,12 +9,14 @@
 #include <sys/stat.h>
 
 #include "alloc.h"
+#include "bridge.h"
 #include "control.h"
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
 #include "path-util.h"
+#include "portmap.h"
 #include "sd-notify.h"
 #include "sha256.h"
 #include "string-util.h"
@@ -62,7 +64,30 @@ static void on_reload_notify(bool begin) {
         }
 }
 
+/* Every unit stopped and every monitor gone: the instance's bridge and nftables table serve
+ * nobody any more. (Not on SIGQUIT, where the units keep running, nor when monitors outlast the
+ * grace period.) */
+static void remove_network(Manager *m) {
+        char bridge[IFNAMSIZ], err[256] = "";
+        Ipv4Net subnet = {};
+        PortmapTable table;
+        _cleanup_free_ char *script = NULL;
+        int r;
+
+        bridge_name(m->config.cgroup_parent, bridge);
+        (void) ipv4_net_parse(m->config.bridge_subnet, &subnet);
+        table = (PortmapTable){.name = bridge, .bridge = bridge, .subnet = subnet};
+        script = portmap_script_drop(&table);
+        r = portmap_apply(script, err, sizeof(err));
+        if (r < 0 && r != -ENOENT) /* no nft: there cannot be a table either */
+                log_warning("cannot remove the nftables table inet %s: %s", bridge, err);
+        r = bridge_remove(bridge);
+        if (r < 0)
+                log_warning("cannot remove the bridge %s: %s", bridge, strerror(-r));
+}
+
 static void on_idle(Manager *m) {
+        remove_network(m);
         event_exit(daemon_state.event, 0);
 }
 
@@ -144,6 +169,51 @@ static char *default_cgroup_parent(const char *run_dir) {
         return xasprintf("sup-%s", hash);
 }
 
+/* The bridge subnet when --bridge-subnet is not given: BRIDGE_DEFAULT_SUBNET for the default run
+ * directory. Any other instance (tests, staging next to production) gets a /24 of 10.89.0.0/16
+ * that a hash of its run directory picks, moving on to the next one while that is in use on the
+ * host; or, if its bridge exists already, that bridge's subnet, so that a restarted supd agrees
+ * with the containers it adopts. */
+static int default_bridge_subnet(const char *run_dir, const char *bridge, Ipv4Net *ret) {
+        char hash[SHA256_DIGEST_SIZE * 2 + 1];
+        unsigned start;
+
+        if (streq(run_dir, DEFAULT_RUN_DIR))
+                return ipv4_net_parse(BRIDGE_DEFAULT_SUBNET, ret);
+        if (bridge_get_subnet(bridge, ret) >= 0)
+                return 0;
+        sha256_hex(run_dir, strlen(run_dir), hash);
+        start = (unsigned) strtoul((char[]){hash[0], hash[1], 0}, NULL, 16);
+        for (unsigned k = 0; k < 256; k++) {
+                Ipv4Net n = {.addr.s_addr = htonl(0x0a590000u | ((start + k) % 256) << 8), .prefix = 24};
+                int r = host_subnet_in_use(&n, NULL, NULL);
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        *ret = n;
+                        return 0;
+                }
+        }
+        return -EADDRINUSE;
+}
+
+/* A subnet the bridge can use: a network address, room for the gateway and a container. */
+static int parse_bridge_subnet(const char *s, Ipv4Net *ret) {
+        char net[IPV4_NET_STRLEN];
+        int r = ipv4_net_parse(s, ret);
+
+        if (r == -EDOM) {
+                log_error("--bridge-subnet %s: host bits are set; did you mean %s?", s, ipv4_net_format(ret, net));
+                return r;
+        }
+        if (r < 0 || ret->prefix < 8 || ret->prefix > 30) {
+                log_error("--bridge-subnet %s: expected an IPv4 network from /8 to /30, such as " BRIDGE_DEFAULT_SUBNET,
+                          s);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 static void help(void) {
         printf("Usage: supd [OPTIONS]\n"
                "\n"
@@ -154,6 +224,9 @@ static void help(void) {
                "  --run-dir DIR        sockets, monitors' status (default " DEFAULT_RUN_DIR ")\n"
                "  --socket-group GROUP members may use the read-only verbs (status, logs)\n"
                "  --cgroup-parent NAME cgroup below which units get theirs\n"
+               "  --bridge-subnet CIDR the bridge's IPv4 subnet for network: bridge (default\n"
+               "                       " BRIDGE_DEFAULT_SUBNET " with the default run directory, else a\n"
+               "                       free /24 of 10.89.0.0/16; see docs/networking.md)\n"
                "  --monitor PATH       the sup-monitor binary (default: next to supd)\n"
                "  -v --verbose         debug logging\n"
                "\n"
@@ -168,6 +241,7 @@ int main(int argc, char **argv) {
                 { "run-dir", required_argument, NULL, 'r' },
                 { "socket-group", required_argument, NULL, 'g' },
                 { "cgroup-parent", required_argument, NULL, 'c' },
+                { "bridge-subnet", required_argument, NULL, 'b' },
                 { "monitor", required_argument, NULL, 'm' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
@@ -177,7 +251,9 @@ int main(int argc, char **argv) {
         _cleanup_free_ char *sock = NULL, *lock = NULL, *units_abs = NULL, *state_abs = NULL, *run_abs = NULL,
                             *cwd = getcwd(NULL, 0);
         const char *units = DEFAULT_UNITS_DIR, *state = DEFAULT_STATE_DIR, *run = DEFAULT_RUN_DIR, *group = NULL,
-                   *parent = NULL, *monitor = NULL;
+                   *parent = NULL, *monitor = NULL, *subnet_arg = NULL;
+        char bridge[IFNAMSIZ], subnet_text[IPV4_NET_STRLEN];
+        Ipv4Net subnet;
         _cleanup_close_ int lock_fd = -EBADF;
         gid_t gid = (gid_t) -1;
         Daemon *d = &daemon_state;
@@ -201,6 +277,9 @@ int main(int argc, char **argv) {
                 case 'c':
                         parent = optarg;
                         break;
+                case 'b':
+                        subnet_arg = optarg;
+                        break;
                 case 'm':
                         monitor = optarg;
                         break;
@@ -217,6 +296,8 @@ int main(int argc, char **argv) {
                 log_error("cannot determine the current directory");
                 return 1;
         }
+        if (subnet_arg && parse_bridge_subnet(subnet_arg, &subnet) < 0)
+                return 2;
         units_abs = path_make_absolute(units, cwd);
         state_abs = path_make_absolute(state, cwd);
         run_abs = path_make_absolute(run, cwd);
@@ -253,6 +334,13 @@ int main(int argc, char **argv) {
                 .cgroup_parent = parent ? xstrdup(parent) : default_cgroup_parent(run_abs),
                 .monitor_path = monitor ? xstrdup(monitor) : default_monitor_path(),
         };
+        bridge_name(cfg.cgroup_parent, bridge);
+        if (!subnet_arg) {
+                r = default_bridge_subnet(run_abs, bridge, &subnet);
+                if (r < 0)
+                        return log_error_errno(r, "cannot choose a bridge subnet (use --bridge-subnet): %m") ? 1 : 1;
+        }
+        cfg.bridge_subnet = xstrdup(ipv4_net_format(&subnet, subnet_text));
         if (access(cfg.monitor_path, X_OK) < 0) {
                 log_error("cannot find sup-monitor at %s (use --monitor PATH)", cfg.monitor_path);
                 return 1;
@@ -289,8 +377,9 @@ int main(int argc, char **argv) {
                 (void) event_add_time(d->event, &d->watchdog, now(CLOCK_MONOTONIC) + d->watchdog_interval / 2,
                                       on_watchdog, d);
 
-        log_info("units %s, state %s, run %s, cgroups %s", d->manager->config.units_dir, d->manager->config.state_dir,
-                 d->manager->config.run_dir, d->manager->config.cgroup_parent);
+        log_info("units %s, state %s, run %s, cgroups %s, bridge %s %s", d->manager->config.units_dir,
+                 d->manager->config.state_dir, d->manager->config.run_dir, d->manager->config.cgroup_parent, bridge,
+                 d->manager->config.bridge_subnet);
         r = manager_startup(d->manager);
         if (r >= 0)
                 r = event_loop(d->event);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "monitor.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -146,6 +147,62 @@ static bool cleanup_cgroup(Monitor *m) {
         return true;
 }
 
+/* ---- network: bridge (net/attachment.h has the steps) ---- */
+
+static int prepare_network(Monitor *m) {
+        char err[512], addr[INET_ADDRSTRLEN];
+        int r;
+
+        if (m->spec->network != NETWORK_BRIDGE)
+                return 0;
+        r = net_attachment_prepare(&m->net, m->spec, err, sizeof(err));
+        if (r < 0) {
+                set_reason(m, "network: %s", err);
+                return r;
+        }
+        m->net_prepared = true;
+        free(m->status.address);
+        m->status.address = xstrdup(inet_ntop(AF_INET, &m->net.lease.address, addr, sizeof(addr)));
+        return 0;
+}
+
+/* ContainerConfig.prepare: in the monitor, the container's namespaces exist and its init waits.
+ * Its failures, like configure_network()'s, become the unit's reason through the container's
+ * error pipe; they are worded like prepare_network()'s. */
+static int attach_network(pid_t pid, void *userdata, char *err, size_t errlen) {
+        Monitor *m = userdata;
+        char why[448];
+        int r = net_attachment_attach(&m->net, m->spec, pid, why, sizeof(why));
+
+        if (r < 0)
+                snprintf(err, errlen, "network: %s", why);
+        return r;
+}
+
+/* ContainerConfig.setup: in the container's init, inside its network namespace. */
+static int configure_network(void *userdata, char *err, size_t errlen) {
+        Monitor *m = userdata;
+        char why[448];
+        int r = net_attachment_configure(&m->net, why, sizeof(why));
+
+        if (r < 0)
+                snprintf(err, errlen, "network: %s", why);
+        return r;
+}
+
+/* After the container (or a start that failed): its ports, its veth pair and its address go. */
+static void release_network(Monitor *m) {
+        char err[512];
+
+        if (!m->net_prepared)
+                return;
+        m->net_prepared = false;
+        if (net_attachment_release(&m->net, m->spec, err, sizeof(err)) < 0)
+                log_writer_printf(&m->log, "sup", "network: %s", err);
+        free(m->status.address);
+        m->status.address = NULL;
+}
+
 static RunEnd exit_kind(const Monitor *m, bool setup_failed) {
         if (setup_failed)
                 return RUN_SETUP_FAILED;
@@ -217,6 +274,7 @@ static void reap_container(Monitor *m) {
         container_close(&m->container);
         m->has_container = false;
         m->status.pid = 0;
+        release_network(m);
 
         if (!cleanup_cgroup(m)) {
                 m->pending_setup_failed = setup_failed;
@@ -264,9 +322,6 @@ static int make_pipe(int *ret_read, int *ret_write) {
 static const char *unsupported(const UnitSpec *u) {
         if (u->isolation == ISOLATION_HYPERV)
                 return "isolation: hyperv is not available yet (the VM runtime is not built)";
-        if (u->network == NETWORK_BRIDGE && !u->share.network.name)
-                return "network: bridge is not available yet (sup's bridge networking is not built); "
-                       "use network: none or host";
         return NULL;
 }
 
@@ -316,6 +371,9 @@ static void monitor_enter_starting(Monitor *m) {
                 goto fail;
         }
 
+        if (prepare_network(m) < 0)
+                goto fail;
+
         cfg = (ContainerConfig) {
                 .spec = m->spec,
                 .rootfs = m->rootfs,
@@ -323,6 +381,9 @@ static void monitor_enter_starting(Monitor *m) {
                 .stdout_fd = out_w,
                 .stderr_fd = err_w,
                 .cgroup = m->cgroup,
+                .prepare = m->net_prepared ? attach_network : NULL,
+                .setup = m->net_prepared ? configure_network : NULL,
+                .userdata = m,
         };
         r = container_start(&cfg, &m->container);
         close(out_w);
@@ -341,6 +402,9 @@ static void monitor_enter_starting(Monitor *m) {
         (void) event_add_io(m->event, &m->out_source, m->out_fd, EPOLLIN, on_output, m);
         (void) event_add_io(m->event, &m->err_source, m->err_fd, EPOLLIN, on_output, m);
         monitor_set_state(m, INSTANCE_STARTING);
+        if (m->net.enabled_forwarding)
+                log_writer_printf(&m->log, "sup",
+                                  "IPv4 forwarding was off: turned on (net.ipv4.ip_forward=1) for the published ports");
         return;
 
 fail:
@@ -350,6 +414,7 @@ fail:
                 close(err_w);
         close_output(m, &m->out_fd, &m->out_source, &m->out_stream);
         close_output(m, &m->err_fd, &m->err_source, &m->err_stream);
+        release_network(m);
         if (m->cgroup) {
                 (void) cgroup_destroy(m->cgroup);
                 m->cgroup = cgroup_free(m->cgroup);
@@ -604,9 +669,8 @@ int monitor_listen(Monitor *m) {
         return 0;
 }
 
-int monitor_new(Event *e, const char *dir, const char *state_dir, const char *cgroup_root, const char *cgroup_parent,
-                Monitor **ret, char **ret_error) {
-        _cleanup_free_ char *spec_path = path_join(dir, "spec.json"), *logs = path_join(state_dir, "logs"),
+int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_error) {
+        _cleanup_free_ char *spec_path = path_join(cfg->dir, "spec.json"), *logs = path_join(cfg->state_dir, "logs"),
                             *log_path = NULL;
         Monitor *m = xzalloc(sizeof(Monitor));
         Diagnostics d = {};
@@ -627,11 +691,12 @@ int monitor_new(Event *e, const char *dir, const char *state_dir, const char *cg
                 return -EINVAL;
         }
         (void) unit_spec_hash(m->spec, m->hash);
-        m->dir = xstrdup(dir);
-        m->rootfs = path_join(dir, "rootfs");
-        m->sandbox = xasprintf("%s/sandboxes/%s", state_dir, m->spec->name);
-        m->cgroup_root = xstrdup(cgroup_root);
-        m->cgroup_parent = xstrdup(cgroup_parent);
+        m->dir = xstrdup(cfg->dir);
+        m->rootfs = path_join(cfg->dir, "rootfs");
+        m->sandbox = xasprintf("%s/sandboxes/%s", cfg->state_dir, m->spec->name);
+        m->cgroup_root = xstrdup(cfg->cgroup_root);
+        m->cgroup_parent = xstrdup(cfg->cgroup_parent);
+        net_attachment_init(&m->net, cfg->state_dir, cfg->cgroup_parent, &cfg->bridge_subnet, m->spec->name);
 
         (void) mkdir_p(logs, 0750);
         log_path = xasprintf("%s/%s.log", logs, m->spec->name);
@@ -678,6 +743,7 @@ Monitor *monitor_free(Monitor *m) {
         if (m->has_container)
                 container_close(&m->container);
         cgroup_free(m->cgroup);
+        net_attachment_done(&m->net);
         log_writer_close(&m->log);
         restart_state_done(&m->restart);
         instance_status_done(&m->status);

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 
+#include "attachment.h"
 #include "cgroup.h"
 #include "container.h"
 #include "event.h"
@@ -21,7 +22,8 @@
  *   status.json  the InstanceStatus, rewritten atomically on every change
  *   monitor.sock requests from supd: status, start, stop, restart, shutdown
  *   rootfs/      the container's root mount point (mounted only in the container's namespace)
- * State directory (supd's): sandboxes/NAME/ (the writable layer), logs/NAME.log.
+ * State directory (supd's): sandboxes/NAME/ (the writable layer), logs/NAME.log, and with
+ * network: bridge the address lease ipam/BRIDGE/ADDRESS (see net/ipam.h).
  *
  * State machine (monitor_enter_<state>() do the work, monitor_set_state() records it):
  *   stopped  --start-->  starting --exec ok--> running --exit--> backoff/exited/failed
@@ -30,6 +32,14 @@
  *   starting --setup error--> backoff/failed (as an exit) */
 
 typedef struct MonitorClient MonitorClient;
+
+typedef struct MonitorConfig {
+        const char *dir;
+        const char *state_dir;
+        const char *cgroup_root;
+        const char *cgroup_parent;
+        Ipv4Net bridge_subnet; /* of supd's bridge, for network: bridge */
+} MonitorConfig;
 
 typedef struct Monitor {
         Event *event;
@@ -50,6 +60,8 @@ typedef struct Monitor {
         MonitorClient *clients;
 
         Cgroup *cgroup;
+        NetAttachment net;
+        bool net_prepared; /* net holds an address (and maybe more) to release after the container */
         Container container;
         bool has_container;
         EventSource *pidfd_source;
@@ -71,8 +83,7 @@ typedef struct Monitor {
         int exit_code;          /* of the monitor process */
 } Monitor;
 
-int monitor_new(Event *e, const char *dir, const char *state_dir, const char *cgroup_root, const char *cgroup_parent,
-                Monitor **ret, char **ret_error);
+int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_error);
 Monitor *monitor_free(Monitor *m);
 
 /* Listens on dir/monitor.sock and writes the first status file. */

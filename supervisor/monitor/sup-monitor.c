@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 
 #include "alloc.h"
+#include "bridge.h"
 #include "log.h"
 #include "macro.h"
 #include "monitor.h"
@@ -27,11 +28,13 @@ int main(int argc, char **argv) {
                 { "state-dir", required_argument, NULL, 's' },
                 { "cgroup-root", required_argument, NULL, 'R' },
                 { "cgroup-parent", required_argument, NULL, 'P' },
+                { "bridge-subnet", required_argument, NULL, 'b' },
                 { "ready-fd", required_argument, NULL, 'r' },
                 { "start", no_argument, NULL, 'S' },
                 {},
         };
-        const char *dir = NULL, *state_dir = NULL, *cgroup_root = "/sys/fs/cgroup", *cgroup_parent = "sup";
+        MonitorConfig cfg = {.cgroup_root = "/sys/fs/cgroup", .cgroup_parent = "sup"};
+        const char *subnet = BRIDGE_DEFAULT_SUBNET;
         _cleanup_(event_freep) Event *e = NULL;
         _cleanup_free_ char *error = NULL;
         Monitor *m = NULL;
@@ -42,16 +45,19 @@ int main(int argc, char **argv) {
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 switch (c) {
                 case 'd':
-                        dir = optarg;
+                        cfg.dir = optarg;
                         break;
                 case 's':
-                        state_dir = optarg;
+                        cfg.state_dir = optarg;
                         break;
                 case 'R':
-                        cgroup_root = optarg;
+                        cfg.cgroup_root = optarg;
                         break;
                 case 'P':
-                        cgroup_parent = optarg;
+                        cfg.cgroup_parent = optarg;
+                        break;
+                case 'b':
+                        subnet = optarg;
                         break;
                 case 'r':
                         ready_fd = atoi(optarg);
@@ -62,14 +68,19 @@ int main(int argc, char **argv) {
                 default:
                         return 2;
                 }
-        if (!dir || !state_dir) {
-                log_error("usage: sup-monitor --dir DIR --state-dir DIR [--cgroup-root R] [--cgroup-parent P] [--start]");
+        if (!cfg.dir || !cfg.state_dir) {
+                log_error("usage: sup-monitor --dir DIR --state-dir DIR [--cgroup-root R] [--cgroup-parent P] "
+                          "[--bridge-subnet CIDR] [--start]");
+                return 2;
+        }
+        if (ipv4_net_parse(subnet, &cfg.bridge_subnet) < 0) {
+                log_error("--bridge-subnet: \"%s\" is not an IPv4 network in CIDR notation", subnet);
                 return 2;
         }
 
         r = event_new(&e);
         if (r >= 0)
-                r = monitor_new(e, dir, state_dir, cgroup_root, cgroup_parent, &m, &error);
+                r = monitor_new(e, &cfg, &m, &error);
         if (r >= 0)
                 r = monitor_listen(m);
         if (r < 0) {

@@ -7,41 +7,24 @@
 set -uo pipefail
 
 SUPD=$(realpath "$1") SUPCTL=$(realpath "$2") MONITOR=$(realpath "$3")
-PY=/usr/bin/python3
+source "$(dirname "$(realpath "$0")")/lib.sh"
 
-skip() {
-        if [ "${SUP_TESTS_MUST_WORK:-0}" = 1 ]; then
-                echo "FAIL (SUP_TESTS_MUST_WORK=1): $*"
-                exit 1
-        fi
-        echo "SKIP: $*"
-        exit 77
-}
 [ "$(id -u)" = 0 ] || skip "needs root"
 [ -x /bin/busybox ] || skip "needs busybox-static (/bin/busybox)"
 grep -q overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip "no overlayfs"
 
 TOP=$(mktemp -d /tmp/supit.XXXXXX)
-FAILED=0 CASES=0 SUPD_PID=
-
-# Under the sanitizers, every process (supd, each monitor with its stderr on /dev/null, supctl)
-# writes its report to a file here; any file at the end fails the run.
-if [ -n "${ASAN_OPTIONS:-}${UBSAN_OPTIONS:-}" ]; then
-        mkdir -p "$TOP/sanitizer"
-        export ASAN_OPTIONS="${ASAN_OPTIONS:-}:log_path=$TOP/sanitizer/asan"
-        export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:log_path=$TOP/sanitizer/ubsan"
-fi
+SUPD_PID=
+sanitizer_reports_to "$TOP"
 
 # A busybox root file system, the image layer every unit here uses.
 LAYER=$TOP/layer
-mkdir -p "$LAYER"/{bin,etc,proc,sys,dev,tmp,data}
-cp /bin/busybox "$LAYER/bin/"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$LAYER/bin/$a"; done
-printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n' > "$LAYER/etc/passwd"
-printf 'root:x:0:\napp:x:1000:\n' > "$LAYER/etc/group"
+busybox_layer "$LAYER"
+mkdir -p "$LAYER/data"
+printf 'app:x:1000:1000:app:/home/app:/bin/sh\n' >> "$LAYER/etc/passwd"
+printf 'app:x:1000:\n' >> "$LAYER/etc/group"
 echo "from the image" > "$LAYER/data/image.txt"
 
-log() { printf '    %s\n' "$*"; }
 fail() {
         printf '    FAIL: %s\n' "$*"
         [ -n "${CASE_DIR:-}" ] && [ -f "$CASE_DIR/supd.log" ] && sed 's/^/      supd| /' "$CASE_DIR/supd.log" | tail -20
@@ -51,23 +34,7 @@ fail() {
 ctl() { "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" "$@"; }
 
 # field UNIT KEY: one field of `supctl status --json` (empty for null).
-field() {
-        ctl status --json 2>/dev/null | "$PY" -c '
-import json, sys
-for u in json.load(sys.stdin):
-    if u["name"] == sys.argv[1]:
-        v = u.get(sys.argv[2])
-        print("" if v is None else v)' "$1" "$2"
-}
-
-# wait_for SECONDS COMMAND...: polls until the command succeeds.
-wait_for() {
-        local deadline=$((SECONDS + $1)); shift
-        until "$@"; do
-                [ $SECONDS -ge $deadline ] && return 1
-                sleep 0.05
-        done
-}
+field() { ctl status --json 2>/dev/null | status_field "$2" "$1"; }
 state_is() { [ "$(field "$1" state)" = "$2" ]; }
 
 unit() { # unit NAME YAML-REST
@@ -97,10 +64,9 @@ stop_supd() {
 }
 
 begin() {
-        CASES=$((CASES + 1)) CASE_FAILED=0
+        case_start "$1"
         CASE_DIR=$TOP/c$CASES
         mkdir -p "$CASE_DIR/units"
-        echo "--- $1"
 }
 
 end() {
@@ -110,7 +76,7 @@ end() {
         left=$(pgrep -f "sup-monitor --dir $CASE_DIR" | wc -l)
         [ "$left" = 0 ] || { fail "$left monitors left running"; pkill -9 -f "sup-monitor --dir $CASE_DIR"; }
         if grep -q "$CASE_DIR" /proc/self/mountinfo; then fail "mounts left behind"; fi
-        if [ "$CASE_FAILED" = 0 ]; then echo "    ok"; else FAILED=$((FAILED + 1)); fi
+        case_verdict
 }
 
 cgroup_parent() { sed -n 's/.*cgroups \(sup-[0-9a-f]*\).*/\1/p' "$CASE_DIR/supd.log" | head -1; }
@@ -133,14 +99,16 @@ unit svc 'command: [/bin/sh, -c, "echo up; exec sleep 1000"]'
 start_supd
 wait_for 5 state_is svc running || fail "svc is not running: $(field svc state) $(field svc reason)"
 pid=$(field svc pid)
-cmd=$(pgrep -P "$pid")
+command_pid=$(pgrep -P "$pid")
 parent=$(cgroup_parent)
 [ -d /sys/fs/cgroup/pids/$parent/svc ] || [ -d /sys/fs/cgroup/$parent/svc ] || fail "no cgroup for svc"
 ctl stop svc >/dev/null
 wait_for 5 state_is svc stopped || fail "stop: state $(field svc state)"
 [ "$(field svc admin_stopped)" = True ] || fail "stop is not recorded as the operator's"
 kill -0 "$pid" 2>/dev/null && fail "the container's init $pid survived the stop"
-[ -n "$cmd" ] && kill -0 "$cmd" 2>/dev/null && fail "the command ($cmd) survived the stop"
+# This test's command, not any "sleep 1000" on the machine: other runs may have theirs.
+[ -n "$command_pid" ] || fail "no command under the container's init"
+[ -n "$command_pid" ] && kill -0 "$command_pid" 2>/dev/null && fail "the command survived the stop"
 for h in pids memory unified; do
         [ -d /sys/fs/cgroup/$h/$parent/svc ] && fail "cgroup $h/$parent/svc left after stop"
 done
@@ -304,10 +272,4 @@ grep -q 'STATUS=' "$CASE_DIR/notify.log" || fail "no STATUS="
 log "$(tr '\n' ' ' < "$CASE_DIR/notify.log" | cut -c1-200)"
 end
 
-if [ -d "$TOP/sanitizer" ] && [ -n "$(ls -A "$TOP/sanitizer")" ]; then
-        echo "FAIL: sanitizer reports:"
-        cat "$TOP"/sanitizer/* | head -80
-        FAILED=$((FAILED + 1))
-fi
-echo "$((CASES - FAILED))/$CASES cases passed"
-[ "$FAILED" = 0 ]
+finish

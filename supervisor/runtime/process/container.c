@@ -195,7 +195,7 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
 
         if (read(CHILD_SYNC_FD, &c, 1) != 1)
-                _exit(1); /* the parent gave up on us */
+                _exit(1); /* the parent gave up on us (and said why on the error pipe, if it could) */
         close(CHILD_SYNC_FD);
 
         /* Only now, inside the instance's cgroup, so that it becomes the namespace's root. */
@@ -223,6 +223,11 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
                 child_fail(-errno, "cannot set the host name");
         if (u->network != NETWORK_HOST && loopback_up() < 0)
                 child_fail(-errno, "cannot bring up the loopback interface");
+        if (cfg->setup) {
+                r = cfg->setup(cfg->userdata, err, sizeof(err));
+                if (r < 0)
+                        child_fail(r, err);
+        }
 
         r = enter_rootfs(cfg->rootfs, err);
         if (r < 0)
@@ -264,6 +269,7 @@ int container_start(const ContainerConfig *cfg, Container *ret) {
                 .flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD,
                 .exit_signal = SIGCHLD,
         };
+        char prepare_err[ROOTFS_ERR_MAX] = "";
         int pidfd = -EBADF, r;
         pid_t pid;
 
@@ -309,9 +315,8 @@ int container_start(const ContainerConfig *cfg, Container *ret) {
         }
 
         close(sync_pipe[0]);
-        close(err_pipe[1]);
         close(exit_pipe[1]);
-        sync_pipe[0] = err_pipe[1] = exit_pipe[1] = -EBADF;
+        sync_pipe[0] = exit_pipe[1] = -EBADF;
 
         if (cfg->cgroup && !(args.flags & CLONE_INTO_CGROUP)) {
                 r = cgroup_attach(cfg->cgroup, pid);
@@ -321,13 +326,21 @@ int container_start(const ContainerConfig *cfg, Container *ret) {
                         goto fail;
                 }
         }
-        if (write(sync_pipe[1], "x", 1) != 1) {
+        r = cfg->prepare ? cfg->prepare(pid, cfg->userdata, prepare_err, sizeof(prepare_err)) : 0;
+        if (r < 0) {
+                /* Told like a failure of the child's own setup: the reason on the error pipe, and
+                 * the child, whose sync pipe closes without the go byte, exits. */
+                if (!prepare_err[0])
+                        snprintf(prepare_err, sizeof(prepare_err), "%s", strerror(-r));
+                (void) !write(err_pipe[1], prepare_err, strlen(prepare_err));
+        } else if (write(sync_pipe[1], "x", 1) != 1) {
                 r = negative_errno();
                 (void) kill(pid, SIGKILL);
                 (void) waitpid(pid, NULL, 0);
                 goto fail;
         }
         close(sync_pipe[1]);
+        close(err_pipe[1]);
 
         *ret = (Container) { .pid = pid, .pidfd = pidfd, .error_fd = err_pipe[0], .exit_fd = exit_pipe[0] };
         return 0;

@@ -24,6 +24,16 @@ typedef struct ContainerConfig {
         int stdout_fd;       /* the command's stdout and stderr (write ends); stdin is /dev/null */
         int stderr_fd;
         const Cgroup *cgroup; /* NULL: stay in the caller's cgroup */
+
+        /* Optional steps that need the container's namespaces to exist but the command not yet to
+         * run (its network: network: bridge). prepare runs in the caller once the child has its
+         * namespaces and waits to be released; setup runs in the child after that, inside its
+         * namespaces, before pivot_root. Each returns -errno with the reason in err. A failure of
+         * either reaches the caller like every setup error: as text on error_fd, then the child's
+         * exit. */
+        int (*prepare)(pid_t pid, void *userdata, char *err, size_t errlen);
+        int (*setup)(void *userdata, char *err, size_t errlen);
+        void *userdata;
 } ContainerConfig;
 
 typedef struct Container {

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+#include "attachment.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+
+#include "alloc.h"
+#include "bridge.h"
+#include "macro.h"
+#include "netif.h"
+#include "sysctl.h"
+#include "veth.h"
+
+void net_attachment_init(NetAttachment *a, const char *state_dir, const char *cgroup_parent, const Ipv4Net *subnet,
+                         const char *unit) {
+        *a = (NetAttachment){.unit = xstrdup(unit), .lease = IPAM_LEASE_NULL};
+        bridge_name(cgroup_parent, a->bridge);
+        veth_name(cgroup_parent, unit, a->veth);
+        a->lease_dir = xasprintf("%s/ipam/%s", state_dir, a->bridge);
+        /* One table per instance, named after its bridge. */
+        a->table = (PortmapTable){.name = a->bridge, .bridge = a->bridge, .subnet = *subnet};
+}
+
+void net_attachment_done(NetAttachment *a) {
+        /* A lease still held is given back with the process: closing its fd drops the lock. */
+        if (a->lease.fd >= 0)
+                close(a->lease.fd);
+        free(a->lease.path);
+        free(a->lease_dir);
+        free(a->unit);
+        *a = (NetAttachment){.lease = IPAM_LEASE_NULL};
+}
+
+int net_attachment_prepare(NetAttachment *a, const UnitSpec *u, char *err, size_t errlen) {
+        char subnet[IPV4_NET_STRLEN];
+        int r;
+
+        /* Before anything changes on the host. */
+        r = portmap_check(u->ports, u->n_ports, err, errlen);
+        if (r < 0)
+                return r;
+        if (a->lease.fd < 0) {
+                r = ipam_acquire(a->lease_dir, &a->table.subnet, a->unit, &a->lease);
+                if (r == -ENOSPC) {
+                        snprintf(err, errlen, "no free address left in the bridge subnet %s",
+                                 ipv4_net_format(&a->table.subnet, subnet));
+                        return r;
+                }
+                if (r < 0) {
+                        snprintf(err, errlen, "cannot lease an address in %s: %s", a->lease_dir, strerror(-r));
+                        return r;
+                }
+        }
+        r = bridge_ensure(a->bridge, &a->table.subnet, &a->bridge_ifindex, err, errlen);
+        if (r < 0) {
+                (void) ipam_release(&a->lease);
+                return r;
+        }
+        return 0;
+}
+
+static int publish(NetAttachment *a, const UnitSpec *u, char *err, size_t errlen) {
+        _cleanup_free_ char *base = portmap_script_base(&a->table), *ports = NULL, *script = NULL;
+        _cleanup_free_ char *localnet = NULL;
+        char why[384] = "";
+        bool changed = false;
+        int r;
+
+        a->enabled_forwarding = false;
+        if (u->n_ports > 0) {
+                /* 127.0.0.1:PORT from the host is DNATed to the container and leaves through the
+                 * bridge with its loopback source (masqueraded only afterwards, in postrouting):
+                 * the kernel routes that only with route_localnet on the way out. */
+                localnet = xasprintf("net/ipv4/conf/%s/route_localnet", a->bridge);
+                r = sysctl_enable(localnet, &changed);
+                if (r < 0) {
+                        snprintf(err, errlen, "cannot set %s: %s", localnet, strerror(-r));
+                        return r;
+                }
+                /* Connections from other hosts and namespaces to a published port are forwarded
+                 * to the bridge: the one global switch this needs. It is left on at stop (others
+                 * may have come to rely on it). */
+                r = sysctl_enable("net/ipv4/ip_forward", &a->enabled_forwarding);
+                if (r < 0) {
+                        snprintf(err, errlen, "cannot enable IPv4 forwarding (net.ipv4.ip_forward): %s", strerror(-r));
+                        return r;
+                }
+                ports = portmap_script_publish(&a->table, a->unit, u->ports, u->n_ports, a->lease.address);
+                a->published = true;
+        }
+        script = xasprintf("%s%s", base, ports ? ports : "");
+        r = portmap_apply(script, why, sizeof(why));
+        if (r < 0 && u->n_ports > 0)
+                snprintf(err, errlen, "cannot publish the ports: %s", why);
+        else if (r < 0)
+                snprintf(err, errlen, "cannot set up the nftables table %s: %s", a->table.name, why);
+        return r;
+}
+
+int net_attachment_attach(NetAttachment *a, const UnitSpec *u, pid_t pid, char *err, size_t errlen) {
+        uint8_t mac[6];
+        int r;
+
+        veth_mac_for(a->lease.address, mac);
+        r = veth_create(a->veth, a->bridge_ifindex, NET_CONTAINER_IFNAME, mac, pid);
+        if (r == -ENOTTY) {
+                snprintf(err, errlen,
+                         "cannot create the veth pair %s/" NET_CONTAINER_IFNAME
+                         ": an interface %s exists and is not a veth",
+                         a->veth, a->veth);
+                return -EEXIST;
+        }
+        if (r < 0) {
+                snprintf(err, errlen, "cannot create the veth pair %s/" NET_CONTAINER_IFNAME " on the bridge %s: %s",
+                         a->veth, a->bridge, strerror(-r));
+                return r;
+        }
+        return publish(a, u, err, errlen);
+}
+
+int net_attachment_configure(const NetAttachment *a, char *err, size_t errlen) {
+        struct in_addr gateway = ipv4_net_host(&a->table.subnet, 1);
+        char addr[INET_ADDRSTRLEN];
+        int r;
+
+        r = netif_configure_ipv4(NET_CONTAINER_IFNAME, a->lease.address, a->table.subnet.prefix, gateway);
+        if (r < 0)
+                snprintf(err, errlen, "cannot configure " NET_CONTAINER_IFNAME " with %s/%u: %s",
+                         inet_ntop(AF_INET, &a->lease.address, addr, sizeof(addr)), a->table.subnet.prefix,
+                         strerror(-r));
+        return r;
+}
+
+int net_attachment_release(NetAttachment *a, const UnitSpec *u, char *err, size_t errlen) {
+        int r, ret = 0;
+
+        if (a->published || u->n_ports > 0) {
+                _cleanup_free_ char *script = portmap_script_unpublish(&a->table, a->unit);
+                char why[256] = "";
+
+                r = portmap_apply(script, why, sizeof(why));
+                if (r < 0) {
+                        snprintf(err, errlen, "cannot remove the published ports: %s", why);
+                        ret = r;
+                } else
+                        a->published = false;
+        }
+        /* The pair goes with the container's namespace too, but asynchronously; now is known. */
+        r = veth_remove(a->veth);
+        if (r < 0 && ret == 0) {
+                snprintf(err, errlen, "cannot remove the veth %s: %s", a->veth, strerror(-r));
+                ret = r;
+        }
+        r = ipam_release(&a->lease);
+        if (r < 0 && ret == 0) {
+                snprintf(err, errlen, "cannot release the address lease: %s", strerror(-r));
+                ret = r;
+        }
+        return ret;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "ipam.h"
+#include "portmap.h"
+#include "subnet.h"
+#include "unit-spec.h"
+
+/* The name of the container's end of its veth pair. */
+#define NET_CONTAINER_IFNAME "eth0"
+
+/* One instance's place on its supd's bridge (network: bridge): an address leased from the
+ * bridge's subnet, a veth pair (the host end a port of the bridge, eth0 in the container) and its
+ * published ports. The steps follow the container's life:
+ *
+ *   net_attachment_prepare()    monitor, before the container: the address, the bridge
+ *   net_attachment_attach()     monitor, once the container's namespaces exist and its init waits:
+ *                               the veth pair, the nft table and the unit's published ports
+ *   net_attachment_configure()  the container's init, after attach: eth0 with the address, up,
+ *                               the default route through the bridge
+ *   net_attachment_release()    monitor, after the container: ports, veth pair, address
+ *
+ * Each returns -errno with the reason, worded for the unit's status, in err. */
+typedef struct NetAttachment {
+        char *unit;
+        char bridge[IFNAMSIZ];
+        char veth[IFNAMSIZ];
+        char *lease_dir; /* <state-dir>/ipam/<bridge> */
+        PortmapTable table;
+        int bridge_ifindex;
+        IpamLease lease;
+        bool published;          /* the unit's chains may exist */
+        bool enabled_forwarding; /* the last attach switched net.ipv4.ip_forward on */
+} NetAttachment;
+
+void net_attachment_init(NetAttachment *a, const char *state_dir, const char *cgroup_parent, const Ipv4Net *subnet,
+                         const char *unit);
+void net_attachment_done(NetAttachment *a);
+
+int net_attachment_prepare(NetAttachment *a, const UnitSpec *u, char *err, size_t errlen);
+int net_attachment_attach(NetAttachment *a, const UnitSpec *u, pid_t pid, char *err, size_t errlen);
+int net_attachment_configure(const NetAttachment *a, char *err, size_t errlen);
+/* Best effort: everything is attempted; the first failure is returned. */
+int net_attachment_release(NetAttachment *a, const UnitSpec *u, char *err, size_t errlen);

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+#include "bridge.h"
+
+#include <arpa/inet.h>
+#include <netlink/route/link/bridge.h>
+
+#include "alloc.h"
+#include "netif.h"
+#include "netlink-util.h"
+#include "sha256.h"
+#include "string-util.h"
+
+void bridge_name(const char *cgroup_parent, char ret[IFNAMSIZ]) {
+        const char *hex = startswith(cgroup_parent, "sup-");
+        char digest[SHA256_DIGEST_SIZE * 2 + 1];
+
+        if (streq(cgroup_parent, "sup")) {
+                snprintf(ret, IFNAMSIZ, "sup0");
+                return;
+        }
+        if (!hex || strlen(hex) < 6 || hex[strspn(hex, "0123456789abcdef")] != 0) {
+                sha256_hex(cgroup_parent, strlen(cgroup_parent), digest);
+                hex = digest;
+        }
+        snprintf(ret, IFNAMSIZ, "sup-%.6s", hex);
+}
+
+int host_subnet_in_use(const Ipv4Net *subnet, const char *except, NetifAddr *ret_conflict) {
+        _cleanup_free_ NetifAddr *addrs = NULL;
+        size_t n = 0;
+        int r = netif_list_ipv4(&addrs, &n);
+
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                if (except && streq(addrs[i].ifname, except))
+                        continue;
+                if (ipv4_net_overlaps(&addrs[i].net, subnet)) {
+                        if (ret_conflict)
+                                *ret_conflict = addrs[i];
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+int bridge_get_subnet(const char *name, Ipv4Net *ret) {
+        _cleanup_free_ NetifAddr *addrs = NULL;
+        size_t n = 0;
+        int r = netif_list_ipv4(&addrs, &n);
+
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                if (streq(addrs[i].ifname, name)) {
+                        *ret = addrs[i].net;
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+/* The addresses already there: -EADDRINUSE with the reason when they do not fit the subnet. */
+static int check_addresses(const char *name, const Ipv4Net *subnet, bool *ret_has_gateway, char *err, size_t errlen) {
+        _cleanup_free_ NetifAddr *addrs = NULL;
+        struct in_addr gateway = ipv4_net_host(subnet, 1);
+        char want[IPV4_NET_STRLEN], have[IPV4_NET_STRLEN], a[INET_ADDRSTRLEN];
+        bool has_gateway = false;
+        size_t n = 0;
+        int r = netif_list_ipv4(&addrs, &n);
+
+        if (r < 0) {
+                snprintf(err, errlen, "cannot list the host's addresses: %s", strerror(-r));
+                return r;
+        }
+        ipv4_net_format(subnet, want);
+        for (size_t i = 0; i < n; i++) {
+                const NetifAddr *x = &addrs[i];
+
+                (void) inet_ntop(AF_INET, &x->address, a, sizeof(a));
+                ipv4_net_format(&x->net, have);
+                if (streq(x->ifname, name)) {
+                        if (x->address.s_addr == gateway.s_addr && x->net.prefix == subnet->prefix) {
+                                has_gateway = true;
+                                continue;
+                        }
+                        snprintf(err, errlen,
+                                 "the bridge %s has the address %s/%u, which is not the gateway of the subnet %s "
+                                 "(left by a supd with another --bridge-subnet? remove it: ip link delete %s)",
+                                 name, a, x->net.prefix, want, name);
+                        return -EADDRINUSE;
+                }
+                if (ipv4_net_overlaps(&x->net, subnet)) {
+                        snprintf(err, errlen,
+                                 "the bridge subnet %s overlaps %s/%u on %s; choose another with supd --bridge-subnet",
+                                 want, a, x->net.prefix, x->ifname);
+                        return -EADDRINUSE;
+                }
+        }
+        *ret_has_gateway = has_gateway;
+        return 0;
+}
+
+/* Without an address of its own, a bridge takes the lowest of its ports' and changes it as
+ * containers come and go, leaving their neighbour caches with a gateway MAC that is gone. Set
+ * once, it stays: 02 (locally administered) and five bytes of a hash of the name, the same for
+ * every bridge of that name. */
+static struct nl_addr *bridge_mac(const char *name) {
+        uint8_t digest[SHA256_DIGEST_SIZE], mac[6] = {0x02};
+        Sha256 s;
+
+        sha256_init(&s);
+        sha256_update(&s, name, strlen(name));
+        sha256_final(&s, digest);
+        memcpy(mac + 1, digest, 5);
+        return nl_addr_build(AF_LLC, mac, sizeof(mac));
+}
+
+static int add_gateway(struct nl_sock *sk, int ifindex, const Ipv4Net *subnet) {
+        _cleanup_(rtnl_addr_putp) struct rtnl_addr *addr = rtnl_addr_alloc();
+        _cleanup_(nl_addr_putp) struct nl_addr *local = nl_addr_from_in(ipv4_net_host(subnet, 1), subnet->prefix);
+        int r;
+
+        if (!addr || !local)
+                return -ENOMEM;
+        rtnl_addr_set_ifindex(addr, ifindex);
+        r = rtnl_addr_set_local(addr, local);
+        if (r >= 0)
+                r = rtnl_addr_add(sk, addr, 0);
+        /* Another monitor was quicker. */
+        return r == -NLE_EXIST ? 0 : nl_to_errno(r);
+}
+
+int bridge_ensure(const char *name, const Ipv4Net *subnet, int *ret_ifindex, char *err, size_t errlen) {
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+        _cleanup_(rtnl_link_putp) struct rtnl_link *want = NULL, *link = NULL, *change = NULL;
+        _cleanup_(nl_addr_putp) struct nl_addr *mac = NULL;
+        bool has_gateway = false;
+        int ifindex, r;
+
+        r = check_addresses(name, subnet, &has_gateway, err, errlen);
+        if (r < 0)
+                return r;
+        r = rtnl_open(&sk);
+        if (r < 0) {
+                snprintf(err, errlen, "cannot open a netlink socket: %s", strerror(-r));
+                return r;
+        }
+
+        want = rtnl_link_bridge_alloc();
+        mac = bridge_mac(name);
+        if (!want || !mac)
+                return -ENOMEM;
+        rtnl_link_set_name(want, name);
+        rtnl_link_set_addr(want, mac);
+        /* NLM_F_EXCL: an existing interface of that name is reported, and then looked at. */
+        r = rtnl_link_add(sk, want, NLM_F_CREATE | NLM_F_EXCL);
+        if (r < 0 && r != -NLE_EXIST) {
+                r = nl_to_errno(r);
+                snprintf(err, errlen, "cannot create the bridge %s: %s", name, strerror(-r));
+                return r;
+        }
+        r = rtnl_link_get_kernel(sk, 0, name, &link);
+        if (r < 0) {
+                r = nl_to_errno(r);
+                snprintf(err, errlen, "cannot find the bridge %s: %s", name, strerror(-r));
+                return r;
+        }
+        if (!rtnl_link_is_kind(link, "bridge")) {
+                snprintf(err, errlen, "an interface %s exists and is not a bridge", name);
+                return -EEXIST;
+        }
+        ifindex = rtnl_link_get_ifindex(link);
+
+        if (!has_gateway) {
+                r = add_gateway(sk, ifindex, subnet);
+                if (r < 0) {
+                        snprintf(err, errlen, "cannot give the bridge %s its address: %s", name, strerror(-r));
+                        return r;
+                }
+        }
+        if (!(rtnl_link_get_flags(link) & IFF_UP)) {
+                change = rtnl_link_alloc();
+                if (!change)
+                        return -ENOMEM;
+                rtnl_link_set_flags(change, IFF_UP);
+                r = nl_to_errno(rtnl_link_change(sk, link, change, 0));
+                if (r < 0) {
+                        snprintf(err, errlen, "cannot bring the bridge %s up: %s", name, strerror(-r));
+                        return r;
+                }
+        }
+        *ret_ifindex = ifindex;
+        return 0;
+}
+
+int bridge_remove(const char *name) {
+        return rtnl_link_delete_kind(name, "bridge");
+}

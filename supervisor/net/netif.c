@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+#include "netif.h"
+
+#include "alloc.h"
+#include "netlink-util.h"
+
+int netif_list_ipv4(NetifAddr **ret, size_t *ret_n) {
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+        _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
+        _cleanup_free_ NetifAddr *list = NULL;
+        size_t n = 0;
+        int r;
+
+        r = rtnl_open(&sk);
+        if (r < 0)
+                return r;
+        r = rtnl_addr_alloc_cache(sk, &cache);
+        if (r < 0)
+                return nl_to_errno(r);
+        for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+                struct rtnl_addr *a = (struct rtnl_addr *) o;
+                struct nl_addr *local = rtnl_addr_get_local(a);
+                NetifAddr *item;
+
+                if (rtnl_addr_get_family(a) != AF_INET || !local || nl_addr_get_len(local) != sizeof(struct in_addr))
+                        continue;
+                item = ARRAY_APPEND(list, n);
+                item->ifindex = rtnl_addr_get_ifindex(a);
+                memcpy(&item->address, nl_addr_get_binary_addr(local), sizeof(item->address));
+                item->net = ipv4_net_of(item->address, (unsigned) rtnl_addr_get_prefixlen(a));
+                if (!if_indextoname((unsigned) item->ifindex, item->ifname))
+                        snprintf(item->ifname, sizeof(item->ifname), "#%d", item->ifindex);
+        }
+        *ret = TAKE_PTR(list);
+        *ret_n = n;
+        return 0;
+}
+
+static int link_set_up(struct nl_sock *sk, struct rtnl_link *link) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *change = rtnl_link_alloc();
+
+        if (!change)
+                return -ENOMEM;
+        rtnl_link_set_flags(change, IFF_UP);
+        return nl_to_errno(rtnl_link_change(sk, link, change, 0));
+}
+
+int netif_configure_ipv4(const char *ifname, struct in_addr address, unsigned prefix, struct in_addr gateway) {
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+        _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
+        _cleanup_(rtnl_addr_putp) struct rtnl_addr *addr = NULL;
+        _cleanup_(nl_addr_putp) struct nl_addr *local = NULL, *gw = NULL, *any = NULL;
+        _cleanup_(rtnl_route_putp) struct rtnl_route *route = NULL;
+        struct rtnl_nexthop *nh;
+        int ifindex, r;
+
+        r = rtnl_open(&sk);
+        if (r < 0)
+                return r;
+        r = rtnl_link_get_kernel(sk, 0, ifname, &link);
+        if (r < 0)
+                return r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV ? -ENODEV : nl_to_errno(r);
+        ifindex = rtnl_link_get_ifindex(link);
+
+        addr = rtnl_addr_alloc();
+        local = nl_addr_from_in(address, prefix);
+        if (!addr || !local)
+                return -ENOMEM;
+        rtnl_addr_set_ifindex(addr, ifindex);
+        r = rtnl_addr_set_local(addr, local);
+        if (r < 0)
+                return nl_to_errno(r);
+        r = rtnl_addr_add(sk, addr, 0);
+        if (r < 0 && r != -NLE_EXIST)
+                return nl_to_errno(r);
+
+        /* Up before the route: the kernel refuses a gateway on a link that is down. */
+        r = link_set_up(sk, link);
+        if (r < 0)
+                return r;
+        if (gateway.s_addr == 0)
+                return 0;
+
+        route = rtnl_route_alloc();
+        nh = rtnl_route_nh_alloc();
+        gw = nl_addr_from_in(gateway, 32);
+        any = nl_addr_from_in((struct in_addr){}, 0);
+        if (!route || !nh || !gw || !any) {
+                if (nh)
+                        rtnl_route_nh_free(nh);
+                return -ENOMEM;
+        }
+        rtnl_route_nh_set_ifindex(nh, ifindex);
+        rtnl_route_nh_set_gateway(nh, gw);
+        rtnl_route_add_nexthop(route, nh); /* the route owns nh from here */
+        rtnl_route_set_family(route, AF_INET);
+        rtnl_route_set_table(route, RT_TABLE_MAIN);
+        rtnl_route_set_scope(route, RT_SCOPE_UNIVERSE);
+        rtnl_route_set_protocol(route, RTPROT_STATIC);
+        r = rtnl_route_set_dst(route, any);
+        if (r < 0)
+                return nl_to_errno(r);
+        r = rtnl_route_add(sk, route, NLM_F_EXCL);
+        return r == -NLE_EXIST ? 0 : nl_to_errno(r);
+}

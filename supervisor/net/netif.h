@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <net/if.h>
+#include <stddef.h>
+
+#include "subnet.h"
+
+/* Interfaces of the caller's network namespace, through rtnetlink (libnl-route). */
+
+typedef struct NetifAddr {
+        char ifname[IFNAMSIZ];
+        int ifindex;
+        struct in_addr address;
+        Ipv4Net net; /* the network the address's prefix makes it part of */
+} NetifAddr;
+
+/* Every IPv4 address of every interface: a new array of *ret_n items. */
+int netif_list_ipv4(NetifAddr **ret, size_t *ret_n);
+
+/* Gives the interface an IPv4 address and brings it up; with a gateway (not 0.0.0.0), adds the
+ * default route through it. Made for a container's eth0, from inside its namespace. */
+int netif_configure_ipv4(const char *ifname, struct in_addr address, unsigned prefix, struct in_addr gateway);

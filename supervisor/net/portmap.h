@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "subnet.h"
+#include "unit-spec.h"
+
+/* The nftables table of one supd instance ("table inet <bridge name>"), which publishes ports and
+ * keeps the bridge's traffic in bounds:
+ *
+ *   guard        (filter, prerouting, raw)  drops packets for 127.0.0.0/8 that arrive from the
+ *                bridge: published ports need route_localnet on it, which would let them in
+ *   forward      (filter, forward)          forwarding through the host to or from the bridge is
+ *                for published ports only (connections that were DNATed); inside the bridge free
+ *   postrouting  (nat, postrouting)         masquerades what reaches a container from 127.0.0.0/8
+ *                (local access to a published port) or, through a published port, from another
+ *                container (hairpin), so that the replies come back through the host
+ *   dnat_<unit>                             the unit's DNAT rules, one per published port
+ *   pre_<unit>   (nat, prerouting, dstnat)  jump to dnat_<unit> for the host's own addresses
+ *   out_<unit>   (nat, output, dstnat)      the same for connections made on the host itself
+ *
+ * The shared chains are the same whoever writes them, and every monitor writes them again
+ * (flush and refill, in one transaction) when its container starts, so nothing depends on who came
+ * first. A unit's chains carry its name (unit names have no "_"), so a monitor removes exactly its
+ * own, and one that crashed has its leftovers replaced when the unit starts again.
+ *
+ * The script builders are pure (and unit-tested); portmap_apply() runs one through nft. */
+
+typedef struct PortmapTable {
+        const char *name; /* the table's, in the inet family */
+        const char *bridge;
+        Ipv4Net subnet;
+} PortmapTable;
+
+/* The shared chains, stated again. */
+char *portmap_script_base(const PortmapTable *t);
+/* The unit's chains, flushed and filled with its ports, forwarded to address to. */
+char *portmap_script_publish(const PortmapTable *t, const char *unit, const PortSpec *ports, size_t n,
+                             struct in_addr to);
+/* The unit's chains removed (whether they exist or not). */
+char *portmap_script_unpublish(const PortmapTable *t, const char *unit);
+/* The whole table removed (whether it exists or not). */
+char *portmap_script_drop(const PortmapTable *t);
+
+/* Refuses (-EAFNOSUPPORT) ports that cannot be published to a container on the IPv4 bridge:
+ * those bound to an IPv6 address. */
+int portmap_check(const PortSpec *ports, size_t n, char *err, size_t errlen);
+
+/* Runs the script through nft; see nft_run(). */
+int portmap_apply(const char *script, char *err, size_t errlen);

@@ -1,0 +1,77 @@
+# The harness shared by the shell integration tests (test-supd.sh, test-network.sh), sourced after
+# `set -uo pipefail`. Each test keeps what is its own: its cases, how it runs supd, what it checks
+# at the end of a case.
+
+PY=/usr/bin/python3
+FAILED=0 CASES=0 CASE_FAILED=0
+
+# Exit 77 (skipped), or fail where SUP_TESTS_MUST_WORK=1 says the machine has what is needed.
+skip() {
+        if [ "${SUP_TESTS_MUST_WORK:-0}" = 1 ]; then
+                echo "FAIL (SUP_TESTS_MUST_WORK=1): $*"
+                exit 1
+        fi
+        echo "SKIP: $*"
+        exit 77
+}
+
+# Under the sanitizers, every process (supd, each monitor with its stderr on /dev/null, supctl)
+# writes its report to a file in DIR/sanitizer; finish() fails the run if there is any.
+sanitizer_reports_to() {
+        [ -n "${ASAN_OPTIONS:-}${UBSAN_OPTIONS:-}" ] || return 0
+        mkdir -p "$1/sanitizer"
+        export ASAN_OPTIONS="${ASAN_OPTIONS:-}:log_path=$1/sanitizer/asan"
+        export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:log_path=$1/sanitizer/ubsan"
+}
+
+# busybox_layer DIR: a busybox root file system (every applet linked, a root user), the image
+# layer of the tests' units.
+busybox_layer() {
+        mkdir -p "$1"/{bin,etc,proc,sys,dev,tmp}
+        cp /bin/busybox "$1/bin/"
+        for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$1/bin/$a"; done
+        printf 'root:x:0:0:root:/root:/bin/sh\n' > "$1/etc/passwd"
+        printf 'root:x:0:\n' > "$1/etc/group"
+}
+
+log() { printf '    %s\n' "$*"; }
+
+# wait_for SECONDS COMMAND...: polls until the command succeeds.
+wait_for() {
+        local deadline=$((SECONDS + $1)); shift
+        until "$@"; do
+                [ $SECONDS -ge $deadline ] && return 1
+                sleep 0.05
+        done
+}
+
+# status_field KEY UNIT: one field of `supctl status --json` on stdin (empty for null).
+status_field() {
+        "$PY" -c '
+import json, sys
+for u in json.load(sys.stdin):
+    if u["name"] == sys.argv[1]:
+        v = u.get(sys.argv[2])
+        print("" if v is None else v)' "$2" "$1"
+}
+
+# case_start TITLE: a case begins; fail() marks it failed, case_verdict() ends it.
+case_start() {
+        CASES=$((CASES + 1)) CASE_FAILED=0
+        echo "--- $1"
+}
+
+case_verdict() {
+        if [ "$CASE_FAILED" = 0 ]; then echo "    ok"; else FAILED=$((FAILED + 1)); fi
+}
+
+# The end of the run (TOP: the test's directory): sanitizer reports fail it; the count; the status.
+finish() {
+        if [ -d "$TOP/sanitizer" ] && [ -n "$(ls -A "$TOP/sanitizer")" ]; then
+                echo "FAIL: sanitizer reports:"
+                cat "$TOP"/sanitizer/* | head -80
+                FAILED=$((FAILED + 1))
+        fi
+        echo "$((CASES - FAILED))/$CASES cases passed"
+        [ "$FAILED" = 0 ]
+}

@@ -1,0 +1,306 @@
+#!/bin/bash
+# network: bridge and published ports end to end, as root, with real containers:
+#   test-network.sh SUPD SUPCTL SUP_MONITOR
+# Traffic goes only to loopback, to the containers and to a network namespace the test creates.
+# Exit 77 (skip) without root or the tools, unless SUP_TESTS_MUST_WORK=1 turns that into a failure.
+set -uo pipefail
+
+SUPD=$(realpath "$1") SUPCTL=$(realpath "$2") MONITOR=$(realpath "$3")
+source "$(dirname "$(realpath "$0")")/lib.sh"
+
+[ "$(id -u)" = 0 ] || skip "needs root"
+[ -x /bin/busybox ] || skip "needs busybox-static (/bin/busybox)"
+command -v nft >/dev/null || skip "needs nft (nftables)"
+command -v ip >/dev/null || skip "needs ip (iproute2)"
+grep -q overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip "no overlayfs"
+
+TOP=$(mktemp -d /tmp/supnet.XXXXXX)
+NS=supnt-$$ NSVETH=snt$$ # the test's own network namespace and its veth on the host
+FORWARD_BEFORE=$(cat /proc/sys/net/ipv4/ip_forward)
+declare -A SUPD_PID=()
+
+sanitizer_reports_to "$TOP"
+
+# A busybox root file system with a page for httpd.
+LAYER=$TOP/layer
+busybox_layer "$LAYER"
+mkdir -p "$LAYER/www"
+echo "served by sup" > "$LAYER/www/index.html"
+
+# Ports on the host: high and random, so that parallel runs elsewhere do not meet them.
+HP_A=$((20000 + RANDOM % 10000)) HP_B=$((30000 + RANDOM % 10000)) UP_A=$((40000 + RANDOM % 10000))
+HP_C=$((50000 + RANDOM % 10000))
+
+fail() {
+        printf '    FAIL: %s\n' "$*"
+        CASE_FAILED=1
+}
+ctl() { "$SUPCTL" --socket "$1/run/supd.sock" "${@:2}"; } # ctl INSTANCE_DIR ARGS...
+
+# field INSTANCE_DIR UNIT KEY: one field of `supctl status --json` (empty for null).
+field() { ctl "$1" status --json 2>/dev/null | status_field "$3" "$2"; }
+state_is() { [ "$(field "$1" "$2" state)" = "$3" ]; }
+in_subnet() { "$PY" -c 'import ipaddress, sys; sys.exit(ipaddress.ip_address(sys.argv[1]) not in ipaddress.ip_network(sys.argv[2]))' "$1" "$2"; }
+fetch() { timeout 5 busybox wget -q -O- "$1" 2>/dev/null; } # busybox 1.35's wget -T crashes: timeout(1) instead
+in_ns() { ip netns exec "$NS" "$@"; }
+
+unit() { # unit INSTANCE_DIR NAME YAML-REST
+        mkdir -p "$1/units"
+        cat > "$1/units/$2.yaml" <<UNIT
+image:
+  layers:
+    - dir: $LAYER
+hostname: $2-host
+stop: {timeout: 2s}
+$3
+UNIT
+}
+
+# A web server unit: its eth0 address in the log, its host name in /www/name.txt.
+WEB='command: [/bin/sh, -c, "ip -4 -o addr show eth0; ip route; hostname > /www/name.txt; exec httpd -f -p 80 -h /www"]'
+
+start_supd() { # start_supd INSTANCE_DIR [ARGS...]
+        "$SUPD" --units "$1/units" --state-dir "$1/state" --run-dir "$1/run" --monitor "$MONITOR" "${@:2}" \
+                >> "$1/supd.log" 2>&1 &
+        SUPD_PID[$1]=$!
+        wait_for 5 test -S "$1/run/supd.sock" || { fail "supd did not start"; return 1; }
+        wait_for 5 ctl "$1" status >/dev/null 2>&1
+}
+stop_supd() {
+        [ -n "${SUPD_PID[$1]:-}" ] || return 0
+        kill -TERM "${SUPD_PID[$1]}" 2>/dev/null
+        wait "${SUPD_PID[$1]}" 2>/dev/null
+        unset "SUPD_PID[$1]"
+}
+# The bridge and subnet supd announced: "... bridge NAME CIDR".
+bridge_of() { sed -n 's/.* bridge \([^ ]*\) .*/\1/p' "$1/supd.log" | head -1; }
+subnet_of() { sed -n 's/.* bridge [^ ]* \([0-9./]*\)$/\1/p' "$1/supd.log" | head -1; }
+parent_of() { sed -n 's/.*cgroups \([^,]*\),.*/\1/p' "$1/supd.log" | head -1; }
+# The host end of a unit's veth: "v" and 8 hex digits of sha256("<cgroup parent>/<unit>").
+veth_of() { printf 'v%s' "$(printf '%s/%s' "$(parent_of "$1")" "$2" | sha256sum | cut -c1-8)"; }
+has_chain() { nft list chain inet "$1" "$2" >/dev/null 2>&1; }
+
+begin() { case_start "$1"; }
+end() { case_verdict; }
+
+cleanup() {
+        for d in "${!SUPD_PID[@]}"; do stop_supd "$d"; done
+        pkill -9 -f "sup-monitor --dir $TOP" 2>/dev/null
+        ip netns del "$NS" 2>/dev/null
+        ip link del "$NSVETH" 2>/dev/null
+        [ -n "${vblocked:-}" ] && ip link del "$vblocked" 2>/dev/null
+        for d in "$TOP"/i*; do
+                [ -f "$d/supd.log" ] || continue
+                b=$(bridge_of "$d")
+                [ -n "$b" ] || continue
+                ip link del "$b" 2>/dev/null
+                nft delete table inet "$b" 2>/dev/null
+        done
+        echo "$FORWARD_BEFORE" > /proc/sys/net/ipv4/ip_forward
+        if [ "${SUP_TEST_KEEP:-0}" = 1 ]; then echo "kept $TOP"; else rm -rf "$TOP"; fi
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------------------------------------
+I1=$TOP/i1
+unit "$I1" a "$WEB
+ports: [\"$HP_A:80\", \"127.0.0.1:$UP_A:53/udp\"]"
+unit "$I1" b "$WEB
+ports: [\"$HP_B:80\"]"
+unit "$I1" lonely 'network: none
+command: [/bin/sh, -c, "echo interfaces: $(ls /sys/class/net); exec sleep 1000"]'
+start_supd "$I1"
+BR1=$(bridge_of "$I1") NET1=$(subnet_of "$I1")
+GW1=$("$PY" -c 'import ipaddress, sys; print(ipaddress.ip_network(sys.argv[1])[1])' "$NET1")
+echo "instance 1: bridge $BR1, subnet $NET1, ports a $HP_A (udp $UP_A), b $HP_B"
+
+begin "each container has eth0 with a leased address in the bridge's subnet, and a route through the gateway"
+for u in a b lonely; do wait_for 10 state_is "$I1" $u running || fail "$u: $(field "$I1" $u state) $(field "$I1" $u reason)"; done
+A=$(field "$I1" a address) B=$(field "$I1" b address)
+log "a $A, b $B, gateway $GW1"
+for u in a b; do
+        addr=$(field "$I1" $u address)
+        in_subnet "$addr" "$NET1" || fail "$u's address $addr is not in $NET1"
+        wait_for 5 grep -q "inet $addr/${NET1#*/}" "$I1/state/logs/$u.log" || fail "$u's eth0 does not have $addr"
+        grep -q "default via $GW1 dev eth0" "$I1/state/logs/$u.log" || fail "$u has no default route via $GW1"
+        [ "$(cat "$I1/state/ipam/$BR1/$addr" 2>/dev/null)" = "$u" ] || fail "no lease file for $u at $addr"
+        v=$(veth_of "$I1" $u)
+        link=$(ip -o link show "$v" 2>&1)
+        grep -q "master $BR1 .*state UP" <<< "$link" || fail "$u's veth $v is not up on $BR1: $link"
+        # Its MAC comes from its address (02:53 and the four bytes), so neighbour caches survive restarts.
+        mac=$(printf '02:53:%02x:%02x:%02x:%02x' ${addr//./ })
+        eth0=$(nsenter -t "$(field "$I1" $u pid)" -n ip -o link show eth0 2>&1)
+        grep -q "link/ether $mac " <<< "$eth0" || fail "$u's eth0 does not have the MAC $mac: $eth0"
+done
+[ "$A" != "$B" ] || fail "a and b share $A"
+grep -q "inet $GW1/" <<< "$(ip -4 -o addr show "$BR1")" || fail "the bridge has no $GW1"
+grep -q 'interfaces: lo$' "$I1/state/logs/lonely.log" || fail "network: none sees more than lo: $(grep interfaces "$I1/state/logs/lonely.log")"
+[ -z "$(field "$I1" lonely address)" ] || fail "network: none has an address"
+end
+
+begin "the host reaches a published port on 127.0.0.1 and on its own address"
+out=$(fetch "http://127.0.0.1:$HP_A/name.txt")
+[ "$out" = a-host ] || fail "127.0.0.1:$HP_A answered \"$out\", not a-host"
+out=$(fetch "http://127.0.0.1:$HP_B/")
+[ "$out" = "served by sup" ] || fail "127.0.0.1:$HP_B/ answered \"$out\""
+out=$(fetch "http://$GW1:$HP_B/name.txt")
+[ "$out" = b-host ] || fail "$GW1:$HP_B answered \"$out\""
+# And the container's own address, directly.
+[ "$(fetch "http://$A/name.txt")" = a-host ] || fail "the host cannot reach a at $A"
+end
+
+begin "another network namespace reaches the published port through the host's address, not the container directly"
+ip netns add "$NS" && ip link add "$NSVETH" type veth peer name eth0 netns "$NS" || fail "cannot create the test namespace"
+ip addr add 10.254.254.1/30 dev "$NSVETH" && ip link set "$NSVETH" up
+in_ns ip addr add 10.254.254.2/30 dev eth0 && in_ns ip link set eth0 up && in_ns ip link set lo up
+# A route to the bridge, so that only sup's rules stand between it and the containers.
+in_ns ip route add "$NET1" via 10.254.254.1
+out=$(in_ns timeout 5 busybox wget -q -O- "http://10.254.254.1:$HP_B/name.txt" 2>&1)
+[ "$out" = b-host ] || fail "10.254.254.1:$HP_B from $NS answered \"$out\""
+out=$(in_ns timeout 3 busybox wget -q -O- "http://$B/name.txt" 2>&1) && fail "$NS reached b's unpublished address: $out"
+[ "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 ] || fail "IPv4 forwarding is off"
+[ "$FORWARD_BEFORE" = 1 ] || grep -q 'net.ipv4.ip_forward=1' "$I1/state/logs/a.log" "$I1/state/logs/b.log" ||
+        fail "turning on forwarding is not logged"
+end
+
+begin "containers reach each other by address, and published ports through the gateway, their own too (hairpin)"
+# c serves too, and fetches its own published port: the reply must come back through the host
+# (hairpin mode on its bridge port and the masquerade), not straight from its own address.
+unit "$I1" c "command: [/bin/sh, -c, \"hostname > /www/name.txt; httpd -p 80 -h /www; for u in http://$B/name.txt http://$GW1:$HP_A/name.txt http://$GW1:$HP_C/name.txt; do echo GOT \$u \$(timeout 5 wget -q -O- \$u); done; exec sleep 1000\"]
+ports: [\"$HP_C:80\"]"
+ctl "$I1" reload >/dev/null || fail "reload failed"
+wait_for 10 state_is "$I1" c running || fail "c: $(field "$I1" c state) $(field "$I1" c reason)"
+wait_for 20 eval '[ "$(grep -c "stdout GOT" "$I1/state/logs/c.log")" = 3 ]' || fail "c printed: $(cat "$I1/state/logs/c.log")"
+grep -q "GOT http://$B/name.txt b-host" "$I1/state/logs/c.log" || fail "c could not fetch from b: $(grep GOT "$I1/state/logs/c.log")"
+grep -q "GOT http://$GW1:$HP_A/name.txt a-host" "$I1/state/logs/c.log" || fail "c could not fetch a through $GW1:$HP_A"
+grep -q "GOT http://$GW1:$HP_C/name.txt c-host" "$I1/state/logs/c.log" || fail "c could not fetch its own port through $GW1:$HP_C"
+end
+
+begin "udp ports are installed as DNAT rules; each unit has its own chains"
+rules=$(nft list chain inet "$BR1" dnat_a 2>&1)
+grep -q "ip daddr 127.0.0.1 udp dport $UP_A dnat ip to $A:53" <<< "$rules" || fail "no udp rule for a: $rules"
+grep -q "tcp dport $HP_A dnat ip to $A:80" <<< "$rules" || fail "no tcp rule for a: $rules"
+rules=$(nft list chain inet "$BR1" dnat_b 2>&1)
+grep -q "tcp dport $HP_B dnat ip to $B:80" <<< "$rules" || fail "no tcp rule for b: $rules"
+for ch in pre_a out_a pre_b out_b guard forward postrouting; do has_chain "$BR1" $ch || fail "no chain $ch"; done
+has_chain "$BR1" dnat_lonely && fail "lonely publishes nothing but has a chain"
+end
+
+begin "stopping a unit removes its rules, its lease and its veth; the others keep theirs"
+vb=$(veth_of "$I1" b)
+brmac=$(cat "/sys/class/net/$BR1/address")
+ctl "$I1" stop b >/dev/null
+wait_for 5 state_is "$I1" b stopped || fail "b: $(field "$I1" b state)"
+for ch in dnat_b pre_b out_b; do has_chain "$BR1" $ch && fail "chain $ch left after stop"; done
+[ -e "$I1/state/ipam/$BR1/$B" ] && fail "b's lease $B left after stop"
+ip link show "$vb" >/dev/null 2>&1 && fail "b's veth $vb left after stop"
+[ -z "$(field "$I1" b address)" ] || fail "a stopped unit reports an address"
+out=$(fetch "http://127.0.0.1:$HP_B/") && fail "b's port still answers: $out"
+[ "$(fetch "http://127.0.0.1:$HP_A/name.txt")" = a-host ] || fail "a's port went with b"
+has_chain "$BR1" dnat_a || fail "a's chain went with b"
+# A restarted unit gets the same address (the lease's first choice is a hash of its name).
+pa=$(field "$I1" a pid)
+ctl "$I1" restart a >/dev/null
+wait_for 10 eval '[ "$(field "$I1" a pid)" != "$pa" ] && state_is "$I1" a running' ||
+        fail "a did not come back: $(field "$I1" a state)"
+[ "$(field "$I1" a address)" = "$A" ] || fail "a's address changed on restart: $(field "$I1" a address), was $A"
+wait_for 5 eval '[ "$(fetch "http://127.0.0.1:$HP_A/name.txt")" = a-host ]' || fail "a's port does not answer after restart"
+ctl "$I1" start b >/dev/null
+wait_for 10 state_is "$I1" b running || fail "b did not start again"
+[ "$(cat "/sys/class/net/$BR1/address")" = "$brmac" ] || fail "the bridge's MAC changed as its ports did"
+end
+
+begin "a monitor killed with SIGKILL: its successor takes the stale lease over and replaces the rules"
+A=$(field "$I1" a address) ma=$(field "$I1" a monitor_pid) va=$(veth_of "$I1" a)
+kill -9 "$ma"
+wait_for 10 eval '[ -n "$(field "$I1" a monitor_pid)" ] && [ "$(field "$I1" a monitor_pid)" != "$ma" ] && state_is "$I1" a running' ||
+        fail "no new monitor ran a: $(field "$I1" a state) $(field "$I1" a reason)"
+[ "$(field "$I1" a address)" = "$A" ] || fail "a's address changed: $(field "$I1" a address), was $A"
+[ "$(cat "$I1/state/ipam/$BR1/$A" 2>/dev/null)" = a ] || fail "a's lease is not a's"
+rules=$(nft list chain inet "$BR1" dnat_a 2>&1)
+[ "$(grep -c "dnat ip to" <<< "$rules")" = 2 ] || fail "a's chain does not hold exactly its two rules: $rules"
+grep -q "master $BR1 .*state UP" <<< "$(ip -o link show "$va" 2>&1)" || fail "a's veth is not back on the bridge"
+wait_for 5 eval '[ "$(fetch "http://127.0.0.1:$HP_A/name.txt")" = a-host ]' || fail "a's port does not answer"
+end
+
+begin "a second supd gets a bridge, subnet and table of its own; each removes only its own at exit"
+I2=$TOP/i2
+unit "$I2" a "$WEB
+ports: [\"$((HP_A + 1)):80\"]"
+start_supd "$I2"
+BR2=$(bridge_of "$I2") NET2=$(subnet_of "$I2")
+log "instance 2: bridge $BR2, subnet $NET2"
+wait_for 10 state_is "$I2" a running || fail "instance 2's a: $(field "$I2" a state) $(field "$I2" a reason)"
+[ -n "$BR2" ] && [ "$BR2" != "$BR1" ] || fail "both instances use the bridge $BR1"
+"$PY" -c 'import ipaddress, sys; sys.exit(ipaddress.ip_network(sys.argv[1]).overlaps(ipaddress.ip_network(sys.argv[2])))' "$NET1" "$NET2" ||
+        fail "the subnets $NET1 and $NET2 overlap"
+A2=$(field "$I2" a address)
+in_subnet "$A2" "$NET2" || fail "instance 2's a has $A2, not in $NET2"
+ip link show "$BR2" >/dev/null 2>&1 || fail "no bridge $BR2"
+[ "$(fetch "http://127.0.0.1:$((HP_A + 1))/name.txt")" = a-host ] || fail "instance 2's port does not answer"
+[ "$(cat "$I2/state/ipam/$BR2/$A2" 2>/dev/null)" = a ] || fail "instance 2's lease is not in its own state directory"
+stop_supd "$I2"
+ip link show "$BR2" >/dev/null 2>&1 && fail "bridge $BR2 left after its supd exited"
+nft list table inet "$BR2" >/dev/null 2>&1 && fail "table $BR2 left after its supd exited"
+ip link show "$BR1" >/dev/null 2>&1 || fail "instance 2 took instance 1's bridge along"
+[ "$(fetch "http://127.0.0.1:$HP_A/name.txt")" = a-host ] || fail "instance 1's port stopped answering"
+end
+
+begin "--bridge-subnet: used as given; a subnet in use on the host is refused with the reason in the unit's status"
+out=$("$SUPD" --units "$TOP/none" --bridge-subnet 10.253.7.1/24 2>&1) && fail "host bits were accepted"
+grep -q "did you mean 10.253.7.0/24" <<< "$out" || fail "no suggestion in: $out"
+out=$("$SUPD" --units "$TOP/none" --bridge-subnet 10.253.7.0/31 2>&1) && fail "a /31 was accepted"
+I3=$TOP/i3
+unit "$I3" a "$WEB"
+start_supd "$I3" --bridge-subnet 10.253.7.0/24
+wait_for 10 state_is "$I3" a running || fail "a: $(field "$I3" a state) $(field "$I3" a reason)"
+in_subnet "$(field "$I3" a address)" 10.253.7.0/24 || fail "a has $(field "$I3" a address), not in 10.253.7.0/24"
+stop_supd "$I3"
+end
+
+begin "network setup errors become the unit's reason, in the monitor and through the container's error pipe"
+I5=$TOP/i5
+unit "$I5" v6 "$WEB
+ports: [\"[::1]:$HP_A:80\"]"
+unit "$I5" blocked "$WEB"
+# Something else holds the name of blocked's veth: the monitor finds out once the container exists.
+# (supd's cgroup parent for a run directory is "sup-" and 8 hex digits of its hash.)
+vblocked=v$(printf 'sup-%s/blocked' "$(printf '%s' "$I5/run" | sha256sum | cut -c1-8)" | sha256sum | cut -c1-8)
+ip link add "$vblocked" type bridge || fail "cannot create the obstacle $vblocked"
+start_supd "$I5" --bridge-subnet 10.253.8.0/24
+[ "$(veth_of "$I5" blocked)" = "$vblocked" ] || fail "the test's idea of veth names is wrong"
+is_down() { case "$(field "$I5" "$1" state)" in backoff | failed) true ;; *) false ;; esac; }
+wait_for 10 is_down v6 || fail "v6: $(field "$I5" v6 state)"
+wait_for 10 eval 'is_down blocked && [ -n "$(field "$I5" blocked reason)" ]' || fail "blocked: $(field "$I5" blocked state)"
+reason=$(field "$I5" v6 reason)
+grep -q "^network: ports\[0\] \[::1\]:$HP_A:80/tcp: publishing on an IPv6 address is not supported" <<< "$reason" ||
+        fail "v6's reason: $reason"
+reason=$(field "$I5" blocked reason)
+grep -q "^network: cannot create the veth pair $vblocked/eth0: an interface $vblocked exists and is not a veth" <<< "$reason" ||
+        fail "blocked's reason: $reason"
+grep -qx blocked "$I5/state/ipam/$(bridge_of "$I5")"/* 2>/dev/null && fail "a failed start kept its lease"
+ctl "$I5" stop blocked >/dev/null
+ip link del "$vblocked"
+stop_supd "$I5"
+# The test's own namespace link has 10.254.254.1/30: a bridge subnet around it must not be made.
+I4=$TOP/i4
+unit "$I4" a "$WEB"
+start_supd "$I4" --bridge-subnet 10.254.0.0/16
+wait_for 10 eval 'case "$(field "$I4" a state)" in backoff|failed) true ;; *) false ;; esac' || fail "a: $(field "$I4" a state)"
+reason=$(field "$I4" a reason)
+grep -q "network: the bridge subnet 10.254.0.0/16 overlaps 10.254.254.1/30 on $NSVETH" <<< "$reason" || fail "reason: $reason"
+ip link show "$(bridge_of "$I4")" >/dev/null 2>&1 && fail "the refused bridge was created"
+stop_supd "$I4"
+end
+
+begin "the first supd's exit leaves nothing of its network behind"
+stop_supd "$I1"
+pgrep -f "sup-monitor --dir $I1" >/dev/null && fail "monitors left running"
+ip link show "$BR1" >/dev/null 2>&1 && fail "bridge $BR1 left"
+nft list table inet "$BR1" >/dev/null 2>&1 && fail "table $BR1 left"
+for u in a b c; do ip link show "$(veth_of "$I1" $u)" >/dev/null 2>&1 && fail "$u's veth left"; done
+[ -z "$(ls -A "$I1/state/ipam/$BR1" 2>/dev/null)" ] || fail "leases left: $(ls "$I1/state/ipam/$BR1")"
+if grep -q "$TOP" /proc/self/mountinfo; then fail "mounts left behind"; fi
+end
+
+finish

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+#include "test-helpers.h"
+
+#include <arpa/inet.h>
+
+#include "alloc.h"
+#include "bridge.h"
+#include "macro.h"
+#include "portmap.h"
+#include "sha256.h"
+#include "veth.h"
+
+static void test_bridge_names(void **state) {
+        char name[IFNAMSIZ], hash[65], want[IFNAMSIZ];
+
+        bridge_name("sup", name);
+        assert_string_equal(name, "sup0");
+        bridge_name("sup-33f5dbe2", name);
+        assert_string_equal(name, "sup-33f5db");
+        /* Any other parent: a hash of it, never its text (which may be long or hold "/"). */
+        sha256_hex("machine.slice/sup", strlen("machine.slice/sup"), hash);
+        snprintf(want, sizeof(want), "sup-%.6s", hash);
+        bridge_name("machine.slice/sup", name);
+        assert_string_equal(name, want);
+        bridge_name("sup-not-hex", name);
+        assert_true(strneq(name, "sup-", 4) && strlen(name) == 10);
+        assert_string_not_equal(name, "sup-not-he");
+}
+
+static void test_veth_names(void **state) {
+        char a[IFNAMSIZ], b[IFNAMSIZ], c[IFNAMSIZ], again[IFNAMSIZ];
+
+        veth_name("sup", "web", a);
+        veth_name("sup", "db", b);
+        veth_name("sup-33f5dbe2", "web", c);
+        veth_name("sup", "web", again);
+        assert_int_equal(strlen(a), 9);
+        assert_true(a[0] == 'v' && strspn(a + 1, "0123456789abcdef") == 8);
+        assert_string_equal(a, again);
+        assert_string_not_equal(a, b);
+        assert_string_not_equal(a, c); /* another supd instance, the same unit name */
+}
+
+static void test_veth_mac(void **state) {
+        struct in_addr a;
+        uint8_t mac[6];
+        static const uint8_t want[6] = {0x02, 0x53, 10, 88, 0, 7};
+
+        assert_int_equal(inet_pton(AF_INET, "10.88.0.7", &a), 1);
+        veth_mac_for(a, mac);
+        assert_memory_equal(mac, want, 6);
+}
+
+static UnitSpec *unit_with_ports(const char *ports) {
+        _cleanup_free_ char *yaml = xasprintf(MINIMAL_UNIT "ports: %s\n", ports);
+        Diagnostics d = {};
+        UnitSpec *u = NULL;
+
+        assert_int_equal(parse_text("web.yaml", yaml, &d, &u), 0);
+        diagnostics_done(&d);
+        return u;
+}
+
+static PortmapTable table(void) {
+        PortmapTable t = {.name = "sup0", .bridge = "sup0"};
+        assert_int_equal(ipv4_net_parse("10.88.0.0/16", &t.subnet), 0);
+        return t;
+}
+
+static void test_script_base(void **state) {
+        PortmapTable t = table();
+        _cleanup_free_ char *s = portmap_script_base(&t);
+
+        assert_string_equal(
+                s, "add table inet sup0\n"
+                   "add chain inet sup0 guard { type filter hook prerouting priority raw; policy accept; }\n"
+                   "flush chain inet sup0 guard\n"
+                   "add rule inet sup0 guard iifname \"sup0\" ip daddr 127.0.0.0/8 drop\n"
+                   "add chain inet sup0 forward { type filter hook forward priority filter; policy accept; }\n"
+                   "flush chain inet sup0 forward\n"
+                   "add rule inet sup0 forward iifname \"sup0\" oifname \"sup0\" accept\n"
+                   "add rule inet sup0 forward iifname \"sup0\" ct status dnat accept\n"
+                   "add rule inet sup0 forward oifname \"sup0\" ct status dnat accept\n"
+                   "add rule inet sup0 forward iifname \"sup0\" drop\n"
+                   "add rule inet sup0 forward oifname \"sup0\" drop\n"
+                   "add chain inet sup0 postrouting { type nat hook postrouting priority srcnat; policy accept; }\n"
+                   "flush chain inet sup0 postrouting\n"
+                   "add rule inet sup0 postrouting oifname \"sup0\" ip saddr 127.0.0.0/8 masquerade\n"
+                   "add rule inet sup0 postrouting oifname \"sup0\" ip saddr 10.88.0.0/16 ct status dnat masquerade\n");
+}
+
+static void test_script_publish(void **state) {
+        _cleanup_(unit_spec_freep) UnitSpec *u = unit_with_ports("[\"8080:80\", \"127.0.0.1:5353:53/udp\"]");
+        PortmapTable t = table();
+        struct in_addr to;
+        _cleanup_free_ char *s = NULL;
+
+        assert_int_equal(inet_pton(AF_INET, "10.88.0.7", &to), 1);
+        s = portmap_script_publish(&t, "web", u->ports, u->n_ports, to);
+        assert_string_equal(s,
+                            "add table inet sup0\n"
+                            "add chain inet sup0 dnat_web\n"
+                            "flush chain inet sup0 dnat_web\n"
+                            "add rule inet sup0 dnat_web meta nfproto ipv4 tcp dport 8080 dnat ip to 10.88.0.7:80\n"
+                            "add rule inet sup0 dnat_web ip daddr 127.0.0.1 udp dport 5353 dnat ip to 10.88.0.7:53\n"
+                            "add chain inet sup0 pre_web { type nat hook prerouting priority dstnat; policy accept; }\n"
+                            "flush chain inet sup0 pre_web\n"
+                            "add rule inet sup0 pre_web fib daddr type local jump dnat_web\n"
+                            "add chain inet sup0 out_web { type nat hook output priority -100; policy accept; }\n"
+                            "flush chain inet sup0 out_web\n"
+                            "add rule inet sup0 out_web fib daddr type local jump dnat_web\n");
+}
+
+static void test_script_unpublish_and_drop(void **state) {
+        PortmapTable t = table();
+        _cleanup_free_ char *un = portmap_script_unpublish(&t, "web"), *drop = portmap_script_drop(&t);
+
+        /* Whether the chains exist or not (add is a no-op when they do), and the jumps first. */
+        assert_string_equal(un,
+                            "add table inet sup0\n"
+                            "add chain inet sup0 pre_web { type nat hook prerouting priority dstnat; policy accept; }\n"
+                            "flush chain inet sup0 pre_web\n"
+                            "delete chain inet sup0 pre_web\n"
+                            "add chain inet sup0 out_web { type nat hook output priority -100; policy accept; }\n"
+                            "flush chain inet sup0 out_web\n"
+                            "delete chain inet sup0 out_web\n"
+                            "add chain inet sup0 dnat_web\n"
+                            "flush chain inet sup0 dnat_web\n"
+                            "delete chain inet sup0 dnat_web\n");
+        assert_string_equal(drop, "add table inet sup0\ndelete table inet sup0\n");
+}
+
+static void test_check_refuses_ipv6(void **state) {
+        _cleanup_(unit_spec_freep) UnitSpec *ok = unit_with_ports("[\"8080:80\", \"127.0.0.1:53:53/udp\"]");
+        _cleanup_(unit_spec_freep) UnitSpec *v6 = unit_with_ports("[\"8080:80\", \"[::1]:8443:443\"]");
+        char err[256] = "";
+
+        assert_int_equal(portmap_check(ok->ports, ok->n_ports, err, sizeof(err)), 0);
+        assert_int_equal(portmap_check(v6->ports, v6->n_ports, err, sizeof(err)), -EAFNOSUPPORT);
+        assert_non_null(strstr(err, "ports[1] [::1]:8443:443/tcp"));
+        assert_non_null(strstr(err, "IPv6"));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_bridge_names),       cmocka_unit_test(test_veth_names),
+                cmocka_unit_test(test_veth_mac),           cmocka_unit_test(test_script_base),
+                cmocka_unit_test(test_script_publish),     cmocka_unit_test(test_script_unpublish_and_drop),
+                cmocka_unit_test(test_check_refuses_ipv6),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
