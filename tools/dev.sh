@@ -19,6 +19,7 @@ packages=(
         libyaml-dev libcap-dev libseccomp-dev libnl-3-dev libnl-route-3-dev libjansson-dev libcmocka-dev
         python3 python3-jsonschema python3-yaml
         busybox-static
+        qemu-system-x86
         systemd procps util-linux
 )
 
