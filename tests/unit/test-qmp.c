@@ -930,6 +930,7 @@ static void test_command_misuse(void **state) {
                 assert_int_equal(event_run(h.e, 10 * USEC_PER_MSEC), 0);
         assert_int_equal(command(&h, "", NULL, 0), -EINVAL);
         assert_int_equal(command(&h, "x", "[1]", 0), -EINVAL);                 /* arguments are an object */
+        assert_int_equal(command(&h, "\xff", NULL, 0), -EINVAL);               /* names are UTF-8 */
         assert_int_equal(qmp_command(h.q, "x", NULL, 0, NULL, NULL), -EINVAL); /* a timeout of 0 */
         assert_int_equal(qmp_attach(h.q, -1, USEC_INFINITY), -EBADF);
         assert_int_equal(qmp_connect(h.q, "/nonexistent", USEC_INFINITY), -EBUSY);

@@ -105,9 +105,12 @@ int qmp_message_classify(json_t *msg, QmpMessage *ret, const char **ret_why) {
 }
 
 json_t *qmp_message_command(const char *command, json_t *args, uint64_t id) {
-        json_t *o = json_object();
+        json_t *name = json_string(command), *o;
 
-        json_object_set_new(o, "execute", json_string(command));
+        if (!name)
+                return NULL; /* not UTF-8 */
+        o = json_object();
+        json_object_set_new(o, "execute", name);
         if (args)
                 json_object_set(o, "arguments", args);
         json_object_set_new(o, "id", json_integer((json_int_t) id));

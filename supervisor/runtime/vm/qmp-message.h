@@ -38,7 +38,8 @@ typedef struct QmpMessage {
  * QEMU would not send. Unknown members are ignored (QMP may add them). */
 int qmp_message_classify(json_t *msg, QmpMessage *ret, const char **ret_why);
 
-/* {"execute": command, "arguments": args, "id": id}; args is borrowed and may be NULL. */
+/* {"execute": command, "arguments": args, "id": id}; args is borrowed and may be NULL. NULL when
+ * command is not UTF-8. */
 json_t *qmp_message_command(const char *command, json_t *args, uint64_t id);
 
 /* Whether a reply's id is the one we sent as id. */

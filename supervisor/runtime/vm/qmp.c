@@ -58,8 +58,8 @@ struct Qmp {
         uint64_t next_id;
         Pending *pending_first, *pending_last; /* in issue order */
 
-        /* Events not yet delivered, in arrival order: held until ready(), and while the loop
-         * works through one read's worth of messages. */
+        /* Events not yet delivered, in arrival order: held until ready(). Once ready, an event
+         * goes through the list and straight out, so the list is empty between messages. */
         HeldEvent *held_first, *held_last;
         size_t n_held;
         json_t *empty_data;
@@ -159,21 +159,6 @@ static void qmp_unref(Qmp *q) {
                 qmp_destroy(q);
 }
 
-Qmp *qmp_free(Qmp *q) {
-        if (!q || q->free_requested)
-                return NULL;
-        q->free_requested = true;
-        q->conn = json_conn_free(q->conn); /* deferred by JsonConn when inside its handler */
-        q->state = QMP_STATE_CLOSED;
-
-        /* The owner's callbacks may free what userdata points to: each command hears of its end. */
-        qmp_ref(q);
-        while (q->pending_first)
-                pending_complete(q, q->pending_first, -ECANCELED, NULL, NULL, "the QMP client was freed");
-        qmp_unref(q);
-        return NULL;
-}
-
 static void set_state(Qmp *q, QmpState state) {
         q->state = state;
         if (state != QMP_STATE_CONNECTING)
@@ -184,6 +169,20 @@ static void set_state(Qmp *q, QmpState state) {
                 q->conn = json_conn_free(q->conn);
                 q->write_failed = event_source_free(q->write_failed);
         }
+}
+
+Qmp *qmp_free(Qmp *q) {
+        if (!q || q->free_requested)
+                return NULL;
+        q->free_requested = true;
+        set_state(q, QMP_STATE_CLOSED); /* JsonConn defers its own free when inside its handler */
+
+        /* The owner's callbacks may free what userdata points to: each command hears of its end. */
+        qmp_ref(q);
+        while (q->pending_first)
+                pending_complete(q, q->pending_first, -ECANCELED, NULL, NULL, "the QMP client was freed");
+        qmp_unref(q);
+        return NULL;
 }
 
 /* Delivers held events in order, until none is left or the owner freed the client. */
@@ -258,13 +257,17 @@ static void on_write_failed(EventSource *s, usec_t t, void *userdata) {
 
 static int send_command(Qmp *q, const char *command, json_t *args, usec_t timeout, QmpCommandCallback callback,
                         void *userdata) {
-        Pending *p;
+        uint64_t id = q->next_id++;
         json_t *msg;
+        Pending *p;
         int r;
 
+        msg = qmp_message_command(command, args, id);
+        if (!msg)
+                return -EINVAL;
         p = xzalloc(sizeof(Pending));
         p->qmp = q;
-        p->id = q->next_id++;
+        p->id = id;
         p->command = xstrdup(command);
         p->timeout = timeout;
         p->callback = callback;
@@ -274,12 +277,12 @@ static int send_command(Qmp *q, const char *command, json_t *args, usec_t timeou
                 r = event_add_time(q->event, &p->timer, timeout > USEC_INFINITY - n ? USEC_INFINITY - 1 : n + timeout,
                                    on_command_timeout, p);
                 if (r < 0) {
+                        json_decref(msg);
                         pending_free(p);
                         return r;
                 }
         }
 
-        msg = qmp_message_command(command, args, p->id);
         r = json_conn_send(q->conn, msg);
         json_decref(msg);
         if (r == -ENOMEM) {
