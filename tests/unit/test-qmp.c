@@ -421,6 +421,18 @@ static void run_script(Harness *h, const Step *script, const CommandSpec *on_rea
         assert_string_equal(h->log, want);
 }
 
+/* The common test: the script against a fresh client; the transcript must be want, and the
+ * reason given to closed() must contain want_reason (unless NULL). */
+static void play(const Step *script, const CommandSpec *commands, const char *want, const char *want_reason) {
+        Harness h;
+
+        harness_init(&h);
+        run_script(&h, script, commands, want);
+        if (want_reason && !strstr(h.closed_reason, want_reason))
+                fail_msg("reason \"%s\" lacks \"%s\"", h.closed_reason, want_reason);
+        harness_done(&h);
+}
+
 static const CommandSpec query_status[] = {{"query-status"}, {}};
 
 /* ---- the tests ---- */
@@ -492,16 +504,13 @@ static void test_events_before_greeting_and_during_negotiation(void **state) {
                 END(),
         };
         /* clang-format on */
-        Harness h;
-
-        harness_init(&h);
-        run_script(&h, script, query_status,
-                   "ready 7.2.22\n"
-                   "event STOP\n"
-                   "event RESUME\n"
-                   "return query-status {\"running\":false,\"singlestep\":false,\"status\":\"prelaunch\"}\n"
-                   "closed 0\n");
-        harness_done(&h);
+        play(script, query_status,
+             "ready 7.2.22\n"
+             "event STOP\n"
+             "event RESUME\n"
+             "return query-status {\"running\":false,\"singlestep\":false,\"status\":\"prelaunch\"}\n"
+             "closed 0\n",
+             NULL);
 }
 
 static void test_event_between_command_and_reply(void **state) {
@@ -518,15 +527,12 @@ static void test_event_between_command_and_reply(void **state) {
                 END(),
         };
         /* clang-format on */
-        Harness h;
-
-        harness_init(&h);
-        run_script(&h, script, query_status,
-                   "ready 7.2.22\n"
-                   "event STOP\n"
-                   "return query-status {\"running\":false,\"singlestep\":false,\"status\":\"prelaunch\"}\n"
-                   "closed 0\n");
-        harness_done(&h);
+        play(script, query_status,
+             "ready 7.2.22\n"
+             "event STOP\n"
+             "return query-status {\"running\":false,\"singlestep\":false,\"status\":\"prelaunch\"}\n"
+             "closed 0\n",
+             NULL);
 }
 
 static void test_coalesced_and_split_frames(void **state) {
@@ -549,18 +555,15 @@ static void test_coalesced_and_split_frames(void **state) {
         };
         /* clang-format on */
         static const CommandSpec commands[] = {{"stop"}, {"cont"}, {}};
-        Harness h;
-
-        harness_init(&h);
-        run_script(&h, script, commands,
-                   "ready 7.2.22\n"
-                   "event STOP\n"
-                   "return stop {}\n"
-                   "event POWERDOWN\n"
-                   "event RESUME\n"
-                   "return cont {}\n"
-                   "closed 0\n");
-        harness_done(&h);
+        play(script, commands,
+             "ready 7.2.22\n"
+             "event STOP\n"
+             "return stop {}\n"
+             "event POWERDOWN\n"
+             "event RESUME\n"
+             "return cont {}\n"
+             "closed 0\n",
+             NULL);
 }
 
 static void test_replies_out_of_order(void **state) {
@@ -580,15 +583,12 @@ static void test_replies_out_of_order(void **state) {
         };
         /* clang-format on */
         static const CommandSpec commands[] = {{"query-status"}, {"query-version"}, {}};
-        Harness h;
-
-        harness_init(&h);
-        run_script(&h, script, commands,
-                   "ready 7.2.22\n"
-                   "return query-version {\"package\":\"\",\"qemu\":{\"major\":7,\"micro\":22,\"minor\":2}}\n"
-                   "return query-status {\"running\":false,\"singlestep\":false,\"status\":\"prelaunch\"}\n"
-                   "closed 0\n");
-        harness_done(&h);
+        play(script, commands,
+             "ready 7.2.22\n"
+             "return query-version {\"package\":\"\",\"qemu\":{\"major\":7,\"micro\":22,\"minor\":2}}\n"
+             "return query-status {\"running\":false,\"singlestep\":false,\"status\":\"prelaunch\"}\n"
+             "closed 0\n",
+             NULL);
 }
 
 static void test_error_replies(void **state) {
@@ -609,16 +609,13 @@ static void test_error_replies(void **state) {
         };
         /* clang-format on */
         static const CommandSpec commands[] = {{"nonexist"}, {"device_del", "{\"id\": \"x\"}"}, {"query-status"}, {}};
-        Harness h;
-
-        harness_init(&h);
-        run_script(&h, script, commands,
-                   "ready 7.2.22\n"
-                   "error nonexist EOPNOTSUPP CommandNotFound: The command nonexist has not been found\n"
-                   "error device_del EREMOTEIO DeviceNotFound: Device 'x' not found\n"
-                   "return query-status {\"running\":false,\"singlestep\":false,\"status\":\"prelaunch\"}\n"
-                   "closed 0\n");
-        harness_done(&h);
+        play(script, commands,
+             "ready 7.2.22\n"
+             "error nonexist EOPNOTSUPP CommandNotFound: The command nonexist has not been found\n"
+             "error device_del EREMOTEIO DeviceNotFound: Device 'x' not found\n"
+             "return query-status {\"running\":false,\"singlestep\":false,\"status\":\"prelaunch\"}\n"
+             "closed 0\n",
+             NULL);
 }
 
 static void test_arguments_are_sent(void **state) {
@@ -666,15 +663,11 @@ static void test_huge_line(void **state) {
                 END(),
         };
         /* clang-format on */
-        Harness h;
-
-        harness_init(&h);
-        run_script(&h, script, query_status,
-                   "ready 7.2.22\n"
-                   "fail query-status EMSGSIZE\n"
-                   "closed EMSGSIZE\n");
-        assert_non_null(strstr(h.closed_reason, "longer than 1048576 bytes"));
-        harness_done(&h);
+        play(script, query_status,
+             "ready 7.2.22\n"
+             "fail query-status EMSGSIZE\n"
+             "closed EMSGSIZE\n",
+             "longer than 1048576 bytes");
 }
 
 static void test_bad_utf8(void **state) {
@@ -734,15 +727,10 @@ static void test_garbage(void **state) {
                 };
                 /* clang-format on */
                 char want[256];
-                Harness h;
 
-                harness_init(&h);
                 snprintf(want, sizeof(want), "ready 7.2.22\nfail query-status %s\nclosed %s\n", cases[i].error,
                          cases[i].error);
-                run_script(&h, script, query_status, want);
-                if (!strstr(h.closed_reason, cases[i].reason))
-                        fail_msg("case %zu: reason \"%s\" lacks \"%s\"", i, h.closed_reason, cases[i].reason);
-                harness_done(&h);
+                play(script, query_status, want, cases[i].reason);
         }
 }
 
@@ -754,12 +742,7 @@ static void test_reply_before_greeting(void **state) {
                 END(),
         };
         /* clang-format on */
-        Harness h;
-
-        harness_init(&h);
-        run_script(&h, script, NULL, "closed EPROTO\n");
-        assert_non_null(strstr(h.closed_reason, "a reply before the greeting"));
-        harness_done(&h);
+        play(script, NULL, "closed EPROTO\n", "a reply before the greeting");
 }
 
 static void test_capabilities_refused(void **state) {
@@ -772,12 +755,7 @@ static void test_capabilities_refused(void **state) {
                 END(),
         };
         /* clang-format on */
-        Harness h;
-
-        harness_init(&h);
-        run_script(&h, script, NULL, "closed EPROTO\n");
-        assert_string_equal(h.closed_reason, "QEMU refused capabilities negotiation: GenericError: nope");
-        harness_done(&h);
+        play(script, NULL, "closed EPROTO\n", "QEMU refused capabilities negotiation: GenericError: nope");
 }
 
 static void test_eof_with_commands_pending(void **state) {
@@ -795,16 +773,13 @@ static void test_eof_with_commands_pending(void **state) {
         };
         /* clang-format on */
         static const CommandSpec commands[] = {{"query-status"}, {"system_powerdown"}, {}};
-        Harness h;
-
-        harness_init(&h);
-        run_script(&h, script, commands,
-                   "ready 7.2.22\n"
-                   "event POWERDOWN\n"
-                   "fail query-status ECONNRESET\n"
-                   "fail system_powerdown ECONNRESET\n"
-                   "closed 0\n");
-        harness_done(&h);
+        play(script, commands,
+             "ready 7.2.22\n"
+             "event POWERDOWN\n"
+             "fail query-status ECONNRESET\n"
+             "fail system_powerdown ECONNRESET\n"
+             "closed 0\n",
+             NULL);
 }
 
 static void test_eof_before_greeting(void **state) {
@@ -815,12 +790,7 @@ static void test_eof_before_greeting(void **state) {
                 END(),
         };
         /* clang-format on */
-        Harness h;
-
-        harness_init(&h);
-        run_script(&h, script, NULL, "closed 0\n");
-        assert_string_equal(h.closed_reason, "QEMU closed the QMP connection before its greeting");
-        harness_done(&h);
+        play(script, NULL, "closed 0\n", "QEMU closed the QMP connection before its greeting");
 }
 
 static void test_command_timeout(void **state) {
