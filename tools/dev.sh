@@ -20,6 +20,7 @@ packages=(
         python3 python3-jsonschema python3-yaml
         busybox-static
         nftables iproute2
+        qemu-system-x86
         systemd procps util-linux
 )
 
@@ -151,10 +152,11 @@ fuzz() {
         [ "$seconds" = 0 ] && return 0
         CC=clang setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
                 "-Dc_args=-fno-sanitize-recover=all"
-        ninja -C build-fuzz tests/fuzz-unit tests/fuzz-control
+        ninja -C build-fuzz tests/fuzz-unit tests/fuzz-control tests/fuzz-qmp
         FUZZ_DICT=tests/fuzz/unit.dict fuzz_one unit "$seconds" tests/fuzz/corpus/unit/* tests/units/valid/*.y*ml \
                 tests/units/invalid/*.yaml tests/units/invalid-parser-only/*.yaml examples/*.yaml
         fuzz_one control $((seconds / 3 + 1)) tests/fuzz/corpus/control/*
+        FUZZ_DICT=tests/fuzz/qmp.dict fuzz_one qmp $((seconds / 3 + 1)) tests/fuzz/corpus/qmp/*
 }
 
 case "${1:-}" in

@@ -3,6 +3,7 @@
 
 #include <poll.h>
 #include <stdarg.h>
+#include <sys/socket.h>
 
 #include "alloc.h"
 #include "macro.h"
@@ -26,6 +27,8 @@ struct JsonConn {
 
         bool closing;       /* close once out is drained */
         int closing_error;
+        bool quiet_errors;  /* a bad frame closes without an error reply */
+        char *close_reason; /* why fail_request() closed, for the close handler */
         unsigned busy;      /* inside a handler: freeing is deferred */
         bool free_requested;
 };
@@ -37,6 +40,7 @@ static void conn_destroy(JsonConn *c) {
                 close(c->fd);
         free(c->in);
         free(c->out);
+        free(c->close_reason);
         free(c);
 }
 
@@ -67,7 +71,11 @@ static void update_events(JsonConn *c) {
 /* Writes what it can; returns <0 on a write error, 1 when everything is out. */
 static int flush(JsonConn *c) {
         while (c->out_used > 0) {
-                ssize_t n = write(c->fd, c->out, c->out_used);
+                /* send() with MSG_NOSIGNAL: a peer that went away (QEMU exiting after "quit" while
+                 * a command is on its way) is an -EPIPE here, not a SIGPIPE for the whole process. */
+                ssize_t n = send(c->fd, c->out, c->out_used, MSG_NOSIGNAL);
+                if (n < 0 && errno == ENOTSOCK)
+                        n = write(c->fd, c->out, c->out_used);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -148,7 +156,12 @@ static void fail_request(JsonConn *c, int error, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        (void) json_conn_reply_error(c, NULL, "bad-request", "%s", msg);
+        free(c->close_reason);
+        c->close_reason = xstrdup(msg);
+        if (c->quiet_errors)
+                c->out_used = 0; /* nothing more goes to a peer that does not speak our protocol */
+        else
+                (void) json_conn_reply_error(c, NULL, "bad-request", "%s", msg);
         c->closing = true;
         c->closing_error = error;
         c->in_used = 0;
@@ -287,6 +300,14 @@ void json_conn_set_idle_timeout(JsonConn *c, usec_t timeout) {
                 (void) event_add_time(c->event, &c->idle, USEC_INFINITY, on_idle, c);
         if (c->idle)
                 event_source_set_time(c->idle, now(CLOCK_MONOTONIC) + timeout);
+}
+
+void json_conn_set_error_replies(JsonConn *c, bool enabled) {
+        c->quiet_errors = !enabled;
+}
+
+const char *json_conn_close_reason(const JsonConn *c) {
+        return c->close_reason;
 }
 
 int json_conn_fd(const JsonConn *c) {

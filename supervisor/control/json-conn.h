@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -45,6 +46,13 @@ void json_conn_close_after_flush(JsonConn *c);
 
 /* Closes the connection when nothing was received for this long; 0 turns it off. */
 void json_conn_set_idle_timeout(JsonConn *c, usec_t timeout);
+
+/* On by default. Off for a peer that speaks another JSON-lines protocol (QEMU's QMP): a bad
+ * frame then closes the connection without a reply, and output still queued is dropped. */
+void json_conn_set_error_replies(JsonConn *c, bool enabled);
+/* Why the connection was closed over a bad frame ("invalid JSON at column 3: ..."), for the close
+ * handler; NULL when it was not. */
+const char *json_conn_close_reason(const JsonConn *c);
 
 int json_conn_fd(const JsonConn *c);
 void json_conn_set_userdata(JsonConn *c, void *userdata);
