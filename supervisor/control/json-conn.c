@@ -60,7 +60,9 @@ static void conn_finish(JsonConn *c, int error) {
 }
 
 static void update_events(JsonConn *c) {
-        uint32_t ev = (c->closing ? 0 : EPOLLIN) | (c->out_used > 0 ? EPOLLOUT : 0);
+        /* Closing: EPOLLOUT even when everything is written already, so that the close is
+         * completed by the loop (on_io) and not left waiting for an event that never comes. */
+        uint32_t ev = c->closing ? EPOLLOUT : EPOLLIN | (c->out_used > 0 ? EPOLLOUT : 0);
         (void) event_source_set_io_events(c->io, ev);
 }
 
