@@ -15,13 +15,16 @@
 #include "macro.h"
 #include "string-util.h"
 
-static int fail(char *err, int r, const char *fmt, ...) _printf_(3, 4);
-static int fail(char *err, int r, const char *fmt, ...) {
+int workload_error(char *err, int r, const char *fmt, ...) {
         va_list ap;
+        size_t n;
 
         va_start(ap, fmt);
         vsnprintf(err, WORKLOAD_ERR_MAX, fmt, ap);
         va_end(ap);
+        n = strlen(err);
+        if (r < 0)
+                snprintf(err + n, WORKLOAD_ERR_MAX - n, ": %s", strerror(-r));
         return r < 0 ? r : -EINVAL;
 }
 
@@ -62,8 +65,10 @@ int resolve_user_at(const char *root, const char *spec, ContainerUser *ret, char
         if (group)
                 *group++ = 0;
         if (named) {
-                if (!find_entry(passwd, user, 0, false, line, sizeof(line)))
-                        return fail(err, -ESRCH, "user \"%s\" is not in the image's /etc/passwd", user);
+                if (!find_entry(passwd, user, 0, false, line, sizeof(line))) {
+                        (void) workload_error(err, 0, "user \"%s\" is not in the image's /etc/passwd", user);
+                        return -ESRCH;
+                }
                 u.uid = (uid_t) strtoul(field(line, 2), NULL, 10);
                 u.gid = (gid_t) strtoul(field(line, 3), NULL, 10);
         } else {
@@ -87,8 +92,10 @@ int resolve_user_at(const char *root, const char *spec, ContainerUser *ret, char
                         u.gid = (gid_t) strtoul(group, NULL, 10);
                 else if (find_entry(groupfile, group, 0, false, line, sizeof(line)))
                         u.gid = (gid_t) strtoul(field(line, 2), NULL, 10);
-                else
-                        return fail(err, -ESRCH, "group \"%s\" is not in the image's /etc/group", group);
+                else {
+                        (void) workload_error(err, 0, "group \"%s\" is not in the image's /etc/group", group);
+                        return -ESRCH;
+                }
         }
         /* Supplementary groups of a named user, from /etc/group's member lists. */
         if (named) {
@@ -187,7 +194,7 @@ int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int 
 
         devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(stdout_fd, 1) < 0 || dup2(stderr_fd, 2) < 0)
-                return fail(err, negative_errno(), "cannot set up the command's standard input and output");
+                return workload_error(err, negative_errno(), "cannot set up the command's standard input and output");
         /* Only 0, 1 and 2 cross into the command. */
         if (stdout_fd > 2)
                 close(stdout_fd);
@@ -195,14 +202,14 @@ int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int 
                 close(stderr_fd);
 
         if (chdir(u->working_dir) < 0)
-                return fail(err, negative_errno(), "working_dir %s: %s", u->working_dir, strerror(errno));
+                return workload_error(err, negative_errno(), "working_dir %s", u->working_dir);
         if (setgroups(user->n_groups, user->groups) < 0 || setresgid(user->gid, user->gid, user->gid) < 0 ||
             setresuid(user->uid, user->uid, user->uid) < 0)
-                return fail(err, negative_errno(), "cannot switch to user %s (uid %u, gid %u): %s", u->user,
-                            (unsigned) user->uid, (unsigned) user->gid, strerror(errno));
+                return workload_error(err, negative_errno(), "cannot switch to user %s (uid %u, gid %u)", u->user,
+                                      (unsigned) user->uid, (unsigned) user->gid);
         if (u->security.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                return fail(err, negative_errno(), "cannot set no_new_privileges");
+                return workload_error(err, negative_errno(), "cannot set no_new_privileges");
 
         exec_command(u->command, env);
-        return fail(err, negative_errno(), "cannot execute %s: %s", u->command[0], strerror(errno));
+        return workload_error(err, negative_errno(), "cannot execute %s", u->command[0]);
 }

@@ -14,6 +14,10 @@
 #define WORKLOAD_ERR_MAX 512
 #define WORKLOAD_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+/* Writes the message to err (WORKLOAD_ERR_MAX bytes), followed by ": strerror(-r)" when r < 0;
+ * returns r, or -EINVAL when r >= 0. */
+int workload_error(char *err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* The user of the unit ("uid[:gid]", "name[:group]"), looked up in the image's /etc/passwd and
  * /etc/group. */
 typedef struct ContainerUser {

@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -15,19 +14,7 @@
 #include "path-util.h"
 #include "string-util.h"
 
-static int fail(char *err, int r, const char *fmt, ...) _printf_(3, 4);
-static int fail(char *err, int r, const char *fmt, ...) {
-        va_list ap;
-        size_t n;
-
-        va_start(ap, fmt);
-        vsnprintf(err, ROOTFS_ERR_MAX, fmt, ap);
-        va_end(ap);
-        n = strlen(err);
-        if (r < 0)
-                snprintf(err + n, ROOTFS_ERR_MAX - n, ": %s", strerror(-r));
-        return r < 0 ? r : -EINVAL;
-}
+#define fail workload_error
 
 static int openat2_beneath(int dirfd, const char *name, int flags) {
         struct open_how how = {
