@@ -12,12 +12,15 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "event.h"
+#include "fileio.h"
 #include "guest-boot.h"
 #include "guest-probe.h"
 #include "guest-proto.h"
@@ -45,6 +48,7 @@ typedef struct Output {
 struct Init {
         Event *event;
         int console;    /* sup-init's own messages */
+        bool debug;     /* "sup.debug" on the kernel command line: say when each step is done */
         int agent_fd;   /* the agent port; every JsonConn gets a dup of it */
         JsonConn *agent; /* NULL while the host is away */
         EventSource *reconnect;
@@ -70,6 +74,27 @@ static void say(Init *init, const char *fmt, ...) {
         buf[n++] = '\n';
         (void) !write(init->console, "sup-init: ", 10);
         (void) !write(init->console, buf, (size_t) n);
+}
+
+/* With sup.debug: the time since the kernel started, to see where a guest's boot goes. */
+static void stage(Init *init, const char *what) {
+        struct timespec ts;
+
+        if (!init->debug || clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
+                return;
+        say(init, "%lld.%03ld s: %s", (long long) ts.tv_sec, ts.tv_nsec / 1000000L, what);
+}
+
+static bool debug_requested(void) {
+        _cleanup_free_ char *cmdline = NULL;
+        size_t n;
+
+        if (read_full_file("/proc/cmdline", 65536, &cmdline, &n) < 0)
+                return false;
+        for (char *w = strtok(cmdline, " \n"); w; w = strtok(NULL, " \n"))
+                if (streq(w, "sup.debug"))
+                        return true;
+        return false;
 }
 
 /* A blocking write of one message, before the event loop runs. On a virtio-serial port it waits
@@ -403,19 +428,33 @@ int main(int argc, char **argv) {
         setup_stdio(&init);
         if (r < 0)
                 fail_setup(&init, err);
+        init.debug = debug_requested();
+        stage(&init, "started");
+        /* jansson seeds its hash tables from /dev/urandom on first use, which blocks until the
+         * guest's entropy pool is ready: a second or more under TCG without a hardware random
+         * number generator. The seed only spreads hash buckets (the messages come from the host,
+         * which is trusted); take it from the pool as it is. */
+        uint32_t seed = 0;
+        if (getrandom(&seed, sizeof(seed), GRND_INSECURE) < 0 || seed == 0)
+                seed = (uint32_t) now(CLOCK_MONOTONIC) | 1;
+        json_object_seed(seed);
         r = guest_load_modules(err);
         if (r < 0)
                 fail_setup(&init, err);
+        stage(&init, "modules loaded");
         r = guest_open_port(GUEST_AGENT_PORT, PORT_TIMEOUT_MS, &init.agent_fd, err);
         if (r < 0)
                 fail_setup(&init, err);
+        stage(&init, "agent port open");
         r = send_blocking(init.agent_fd, guest_event_hello());
         if (r < 0) {
                 say(&init, "cannot write to the agent port: %s", strerror(-r));
                 guest_poweroff();
         }
+        stage(&init, "hello sent");
 
         msg = read_run_command(&init);
+        stage(&init, "run received");
         r = guest_run_from_json(msg, &run, &error);
         json_decref(msg);
         if (r < 0)
@@ -431,6 +470,7 @@ int main(int argc, char **argv) {
                 r = guest_switch_root(ROOT_DIR, err);
         if (r < 0)
                 fail_setup(&init, err);
+        stage(&init, "root ready");
         if (u->security.read_only_rootfs && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
                 fail_setup(&init, "cannot make the root file system read-only");
         r = resolve_user(u->user, &user, err);
@@ -449,6 +489,7 @@ int main(int argc, char **argv) {
         init.command = start_command(&init, u, &user, env);
         agent_connect(&init);
         send_event(&init, guest_event_started(init.command));
+        stage(&init, "command started");
 
         for (size_t i = 0; i < ELEMENTSOF(init.out); i++)
                 if (event_add_io(init.event, &init.out[i].source, init.out[i].fd, EPOLLIN, on_output, &init.out[i]) < 0)
