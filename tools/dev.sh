@@ -20,6 +20,7 @@ packages=(
         python3 python3-jsonschema python3-yaml
         busybox-static
         systemd procps util-linux
+        qemu-system-x86 cpio kmod e2fsprogs binutils
 )
 
 # The main job's supd: directories of its own, so it never meets a supd of the host.
