@@ -18,7 +18,7 @@
 
 #define fail workload_error
 
-#define LAYERS_DIR "/run/sup/layers"
+#define LAYERS_DIR  "/run/sup/layers"
 #define SANDBOX_DIR "/run/sup/sandbox"
 
 /* How long the disks and ports may take to appear after their drivers are loaded: a TCG guest
@@ -26,7 +26,7 @@
 #define DEVICE_TIMEOUT_MS 10000U
 
 static void sleep_ms(unsigned ms) {
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
+        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L};
         (void) nanosleep(&ts, NULL);
 }
 
@@ -35,9 +35,9 @@ int guest_mount_early(char *err) {
                 const char *type, *path;
                 unsigned long flags;
         } fs[] = {
-                { "proc", "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC },
-                { "sysfs", "/sys", MS_NOSUID | MS_NODEV | MS_NOEXEC },
-                { "devtmpfs", "/dev", MS_NOSUID },
+                {"proc", "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC},
+                {"sysfs", "/sys", MS_NOSUID | MS_NODEV | MS_NOEXEC},
+                {"devtmpfs", "/dev", MS_NOSUID},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(fs); i++) {

@@ -8,7 +8,7 @@
  * Errors are -errno with a message in err (WORKLOAD_ERR_MAX bytes), for the host's "error" event. */
 
 /* Where the initramfs (tools/guest-initramfs.sh) keeps the modules and their load order. */
-#define GUEST_MODULES_DIR "/lib/modules"
+#define GUEST_MODULES_DIR  "/lib/modules"
 #define GUEST_MODULES_LIST GUEST_MODULES_DIR "/modules.list"
 
 /* /proc, /sys and /dev (devtmpfs) of the initramfs, for sup-init itself. */

@@ -137,7 +137,8 @@ static int decode_spec(const json_t *spec, UnitSpec **ret, char **ret_error) {
 
         if (!json_is_object(spec))
                 return fail(ret_error, "run: \"spec\" must be the unit's canonical JSON object");
-        if (!(u->name = get_string(spec, "name", ret_error)) || !(u->hostname = get_string(spec, "hostname", ret_error)))
+        if (!(u->name = get_string(spec, "name", ret_error)) ||
+            !(u->hostname = get_string(spec, "hostname", ret_error)))
                 return -EINVAL;
         free(u->user);
         if (!(u->user = get_string(spec, "user", ret_error)))

@@ -37,7 +37,7 @@
  * GUEST_STDOUT_PORT and GUEST_STDERR_PORT, or to the console (hvc0, else /dev/console) where the
  * host did not give them. */
 
-#define GUEST_AGENT_PORT "sup.agent"
+#define GUEST_AGENT_PORT  "sup.agent"
 #define GUEST_STDOUT_PORT "sup.stdout"
 #define GUEST_STDERR_PORT "sup.stderr"
 

@@ -29,7 +29,7 @@
 #include "string-util.h"
 #include "workload.h"
 
-#define ROOT_DIR "/run/sup/root"
+#define ROOT_DIR        "/run/sup/root"
 #define PORT_TIMEOUT_MS 10000U
 /* While the host is away from the agent port, how often to look whether it is back. */
 #define RECONNECT_USEC (100 * USEC_PER_MSEC)
@@ -47,12 +47,12 @@ typedef struct Output {
 
 struct Init {
         Event *event;
-        int console;    /* sup-init's own messages */
-        bool debug;     /* "sup.debug" on the kernel command line: say when each step is done */
-        int agent_fd;   /* the agent port; every JsonConn gets a dup of it */
+        int console;     /* sup-init's own messages */
+        bool debug;      /* "sup.debug" on the kernel command line: say when each step is done */
+        int agent_fd;    /* the agent port; every JsonConn gets a dup of it */
         JsonConn *agent; /* NULL while the host is away */
         EventSource *reconnect;
-        pid_t command;  /* 0 once reaped */
+        pid_t command; /* 0 once reaped */
         int exit_code, exit_signal;
         EventSource *kill_timer; /* stop's timeout */
         EventSource *finish_timer;
@@ -138,7 +138,7 @@ static void agent_connect(Init *init);
 
 static void on_reconnect(EventSource *s, usec_t t, void *userdata) {
         Init *init = userdata;
-        struct pollfd p = { .fd = init->agent_fd, .events = POLLIN };
+        struct pollfd p = {.fd = init->agent_fd, .events = POLLIN};
 
         /* A virtio-serial port polls as POLLHUP while nobody holds the host's end. */
         if (poll(&p, 1, 0) >= 0 && !(p.revents & POLLHUP)) {
@@ -297,7 +297,8 @@ static void on_output(EventSource *s, int fd, uint32_t revents, void *userdata) 
 /* 0 from /dev/null, 1 and 2 to the console: the kernel starts init without any fd when the
  * initramfs has no /dev/console, and a stray write must not land in a file sup-init opened. */
 static void setup_stdio(Init *init) {
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC), console = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC),
+            console = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
 
         if (null >= 0)
                 null = fcntl(null, F_DUPFD_CLOEXEC, 3);
@@ -352,7 +353,7 @@ static json_t *read_run_command(Init *init) {
                 r = json_read_frame(init->agent_fd, &buf, &len, &used, GUEST_FRAME_MAX, USEC_INFINITY, &msg);
                 if (r == -ECONNRESET) {
                         /* The host's end closed before it sent the unit: wait until it is back. */
-                        struct pollfd p = { .fd = init->agent_fd, .events = POLLIN };
+                        struct pollfd p = {.fd = init->agent_fd, .events = POLLIN};
                         (void) poll(&p, 1, (int) (RECONNECT_USEC / USEC_PER_MSEC));
                         continue;
                 }
@@ -366,7 +367,8 @@ static json_t *read_run_command(Init *init) {
                 if (guest_command_from_json(msg, &cmd, &error) >= 0 && cmd.type == GUEST_CMD_RUN)
                         return msg;
                 json_decref(msg);
-                (void) send_blocking(init->agent_fd, guest_event_refused(error ? error : "the unit is not running yet"));
+                (void) send_blocking(init->agent_fd,
+                                     guest_event_refused(error ? error : "the unit is not running yet"));
         }
 }
 
@@ -411,7 +413,7 @@ static pid_t start_command(Init *init, const UnitSpec *u, const ContainerUser *u
 }
 
 int main(int argc, char **argv) {
-        Init init = { .console = 2, .agent_fd = -EBADF };
+        Init init = {.console = 2, .agent_fd = -EBADF};
         _cleanup_(guest_run_done) GuestRun run = {};
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_free_ char *error = NULL;
@@ -462,8 +464,8 @@ int main(int argc, char **argv) {
         const UnitSpec *u = run.spec;
 
         /* While /dev is still the devtmpfs with the ports in it. */
-        init.out[0] = (Output) { .init = &init, .fd = -EBADF, .dest = open_output(&init, GUEST_STDOUT_PORT) };
-        init.out[1] = (Output) { .init = &init, .fd = -EBADF, .dest = open_output(&init, GUEST_STDERR_PORT) };
+        init.out[0] = (Output){.init = &init, .fd = -EBADF, .dest = open_output(&init, GUEST_STDOUT_PORT)};
+        init.out[1] = (Output){.init = &init, .fd = -EBADF, .dest = open_output(&init, GUEST_STDERR_PORT)};
 
         r = guest_build_root(&run, ROOT_DIR, err);
         if (r >= 0)

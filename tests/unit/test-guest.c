@@ -60,18 +60,18 @@ static void test_commands(void **state) {
                 uint64_t timeout_ms;
                 const char *error; /* NULL: valid */
         } cases[] = {
-                { "{\"cmd\":\"ps\"}", GUEST_CMD_PS, 0, 0, NULL },
-                { "{\"cmd\":\"run\",\"spec\":{}}", GUEST_CMD_RUN, 0, 0, NULL },
-                { "{\"cmd\":\"stop\",\"signal\":15,\"timeout_ms\":2000}", GUEST_CMD_STOP, 15, 2000, NULL },
-                { "{\"cmd\":\"stop\",\"signal\":9,\"timeout_ms\":0}", GUEST_CMD_STOP, 9, 0, NULL },
-                { "{\"cmd\":\"stop\",\"signal\":0,\"timeout_ms\":1}", 0, 0, 0, "signal number" },
-                { "{\"cmd\":\"stop\",\"signal\":65,\"timeout_ms\":1}", 0, 0, 0, "signal number" },
-                { "{\"cmd\":\"stop\",\"signal\":\"TERM\",\"timeout_ms\":1}", 0, 0, 0, "signal number" },
-                { "{\"cmd\":\"stop\",\"signal\":15}", 0, 0, 0, "timeout_ms" },
-                { "{\"cmd\":\"stop\",\"signal\":15,\"timeout_ms\":-1}", 0, 0, 0, "timeout_ms" },
-                { "{\"cmd\":\"reboot\"}", 0, 0, 0, "unknown command \"reboot\"" },
-                { "{\"cmd\":3}", 0, 0, 0, "\"cmd\" string" },
-                { "{\"event\":\"hello\"}", 0, 0, 0, "\"cmd\" string" },
+                {"{\"cmd\":\"ps\"}", GUEST_CMD_PS, 0, 0, NULL},
+                {"{\"cmd\":\"run\",\"spec\":{}}", GUEST_CMD_RUN, 0, 0, NULL},
+                {"{\"cmd\":\"stop\",\"signal\":15,\"timeout_ms\":2000}", GUEST_CMD_STOP, 15, 2000, NULL},
+                {"{\"cmd\":\"stop\",\"signal\":9,\"timeout_ms\":0}", GUEST_CMD_STOP, 9, 0, NULL},
+                {"{\"cmd\":\"stop\",\"signal\":0,\"timeout_ms\":1}", 0, 0, 0, "signal number"},
+                {"{\"cmd\":\"stop\",\"signal\":65,\"timeout_ms\":1}", 0, 0, 0, "signal number"},
+                {"{\"cmd\":\"stop\",\"signal\":\"TERM\",\"timeout_ms\":1}", 0, 0, 0, "signal number"},
+                {"{\"cmd\":\"stop\",\"signal\":15}", 0, 0, 0, "timeout_ms"},
+                {"{\"cmd\":\"stop\",\"signal\":15,\"timeout_ms\":-1}", 0, 0, 0, "timeout_ms"},
+                {"{\"cmd\":\"reboot\"}", 0, 0, 0, "unknown command \"reboot\""},
+                {"{\"cmd\":3}", 0, 0, 0, "\"cmd\" string"},
+                {"{\"event\":\"hello\"}", 0, 0, 0, "\"cmd\" string"},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -187,19 +187,19 @@ static void test_run_refused(void **state) {
         static const struct {
                 const char *yaml, *disks, *error;
         } cases[] = {
-                { "image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n"
-                  "mounts: [{type: bind, source: /srv, target: /data}]\n",
-                  "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"", "bind mounts" },
-                { "image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n", "\"layers\":[],\"sandbox\":\"/dev/vdb\"",
-                  "layers: expected a list of at least 1" },
-                { "image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n", "\"layers\":[\"/dev/vda\"]",
-                  "\"sandbox\" must name" },
-                { "image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n", "\"layers\":[\"vda\"],\"sandbox\":\"/dev/vdb\"",
-                  "expected a device path" },
-                { "image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n",
-                  "\"layers\":[\"/dev/vda\"],\"sandbox\":\"serial=\"", "expected a device path" },
-                { "image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n", "\"layers\":[3],\"sandbox\":\"/dev/vdb\"",
-                  "layers[0]: expected a string" },
+                {"image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n"
+                 "mounts: [{type: bind, source: /srv, target: /data}]\n",
+                 "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"", "bind mounts"},
+                {"image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n", "\"layers\":[],\"sandbox\":\"/dev/vdb\"",
+                 "layers: expected a list of at least 1"},
+                {"image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n", "\"layers\":[\"/dev/vda\"]",
+                 "\"sandbox\" must name"},
+                {"image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n",
+                 "\"layers\":[\"vda\"],\"sandbox\":\"/dev/vdb\"", "expected a device path"},
+                {"image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n",
+                 "\"layers\":[\"/dev/vda\"],\"sandbox\":\"serial=\"", "expected a device path"},
+                {"image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n", "\"layers\":[3],\"sandbox\":\"/dev/vdb\"",
+                 "layers[0]: expected a string"},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -405,9 +405,7 @@ static void test_find_port_and_disk(void **state) {
 static json_t *find_pid(json_t *procs, json_int_t pid) {
         size_t i;
         json_t *p;
-        json_array_foreach(procs, i, p)
-                if (json_integer_value(json_object_get(p, "pid")) == pid)
-                        return p;
+        json_array_foreach(procs, i, p) if (json_integer_value(json_object_get(p, "pid")) == pid) return p;
         return NULL;
 }
 
