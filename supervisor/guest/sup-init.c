@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -489,6 +490,8 @@ int main(int argc, char **argv) {
                         fail_setup(&init, "cannot watch signals");
 
         init.command = start_command(&init, u, &user, env);
+        /* The name process isolation's init has, for ps. */
+        (void) prctl(PR_SET_NAME, "sup-init");
         agent_connect(&init);
         send_event(&init, guest_event_started(init.command));
         stage(&init, "command started");

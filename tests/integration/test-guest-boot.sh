@@ -68,7 +68,7 @@ echo "    machine: microvm, TCG, tsc_early_khz=$tsc_khz; kernel $(readlink "$STA
 ROOT=$TOP/layer
 mkdir -p "$ROOT"/{bin,etc,root,tmp}
 cp /bin/busybox "$ROOT/bin/"
-for a in sh echo hostname id sleep; do ln -sf busybox "$ROOT/bin/$a"; done
+for a in sh echo hostname id sleep pwd ls; do ln -sf busybox "$ROOT/bin/$a"; done
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$ROOT/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$ROOT/etc/group"
 mkfs.ext4 -q -O ^has_journal -d "$ROOT" "$TOP/layer.img" 8M || { echo "FAIL: mkfs.ext4 -d"; exit 1; }
@@ -229,6 +229,34 @@ if expect hello; then
         echo "    killed $waited ms after the stop command"
 fi
 powered_off
+
+echo "case 4: what the workload sees: user, working_dir, environment, read-only root, tmpfs, /dev"
+cat >"$TOP/probe.yaml" <<EOF
+name: probe
+isolation: hyperv
+image: {layers: [{dir: $ROOT}]}
+command: [/bin/sh, -c, 'id; pwd; echo "HOME=\$HOME PATH=\$PATH HOSTNAME=\$HOSTNAME TZ=\$TZ"; echo x >/x || echo root is read-only; echo y >/scratch/y && echo tmpfs is writable; ls /dev']
+env: {TZ: UTC}
+user: "nobody"
+working_dir: /scratch
+hostname: probe-host
+network: none
+mounts: [{type: tmpfs, target: /scratch, size: 1M}]
+security: {read_only_rootfs: true}
+EOF
+spec=$("$SUPCTL" validate --print "$TOP/probe.yaml" | tr -d '\n')
+boot probe
+if expect hello; then
+        echo "{\"cmd\":\"run\",\"spec\":$spec,$disks}" >&3
+        expect started && expect exit && [ "$MSG" = '{"event":"exit","code":0}' ] || fail "expected exit code 0, got: $MSG"
+fi
+powered_off
+console=$(cat "$TOP/probe.console" 2>/dev/null)
+for line in "uid=65534(nobody) gid=65534(nogroup)" "/scratch" \
+        "HOME=/nonexistent PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOSTNAME=probe-host TZ=UTC" \
+        "root is read-only" "tmpfs is writable" "null" "urandom" "pts" "shm" "mqueue"; do
+        grep -qxF "$line" <<<"$console" || fail "the console lacks the line \"$line\": $console"
+done
 
 median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 if [ ${#GUEST_OUT[@]} -gt 0 ] && [ ${#BARE_OUT[@]} -gt 0 ]; then
