@@ -24,10 +24,11 @@ state=${1:-${SUP_GUEST_DIR:-/var/lib/sup/guest}}
 package=${SUP_GUEST_KERNEL_PACKAGE:-linux-image-cloud-amd64}
 # What the guest needs, by module name: the virtio transports (PCI for q35, MMIO for microvm),
 # block devices for the layer and sandbox disks, the console and agent ports (virtio-serial), the
-# network, and the file systems of the root (overlay of ext4 disks). Dependencies (virtio,
-# virtio_ring, failover, ... and whatever ext4 needs when it is a module) are added from
-# modules.dep; modules the kernel has built in are skipped.
-modules=${SUP_GUEST_MODULES:-virtio_pci virtio_mmio virtio_blk virtio_console virtio_net overlay ext4}
+# network, an entropy source (virtio-rng: without one, the workload's first read of /dev/random
+# waits for the guest's pool, a second under TCG), and the file systems of the root (overlay of
+# ext4 disks). Dependencies (virtio, virtio_ring, failover, ... and whatever ext4 needs when it is
+# a module) are added from modules.dep; modules the kernel has built in are skipped.
+modules=${SUP_GUEST_MODULES:-virtio_pci virtio_mmio virtio_blk virtio_console virtio_net virtio_rng overlay ext4}
 
 log() { printf '%s\n' "guest-kernel: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -68,10 +69,14 @@ if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp" ] && [ -f "$out/v
         exit 0
 fi
 
-log "downloading $pkg"
-(cd "$state/cache" && apt-get -q -o APT::Sandbox::User=root download "$pkg" >/dev/null) ||
-        die "apt-get download $pkg failed"
-deb=$(ls -t "$state/cache/${pkg}_"*.deb | head -n1)
+version=$(apt-cache show --no-all-versions "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | head -n1)
+deb=$state/cache/${pkg}_${version//:/%3a}_amd64.deb
+if [ ! -f "$deb" ]; then
+        log "downloading $pkg"
+        (cd "$state/cache" && apt-get -q -o APT::Sandbox::User=root download "$pkg" >/dev/null) ||
+                die "apt-get download $pkg failed"
+        [ -f "$deb" ] || die "apt-get download left no $deb"
+fi
 
 work=$(mktemp -d "$state/kernel/.tmp.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -86,7 +86,9 @@ EOF
         "$SUPCTL" validate --print "$TOP/$1.yaml" | tr -d '\n'
 }
 
-# boot NAME: QEMU with the layer disk (vda), a fresh sandbox disk (vdb), the virtio console in
+# boot NAME: QEMU with the layer disk (vda), a fresh sandbox disk (vdb), an entropy source (without
+# it, the workload's first read of /dev/random waits about a second under TCG, never on the host),
+# the virtio console in
 # $TOP/NAME.console, the kernel's own console in $TOP/NAME.kernel and the agent port on the FIFO
 # pair $TOP/NAME.agent.{in,out} (fds 3 and 4 here).
 boot() {
@@ -100,6 +102,7 @@ boot() {
                 -device virtio-blk-device,drive=layer0,serial=sup-layer-0 \
                 -drive "id=sandbox,file=$TOP/$n.sandbox.img,format=raw,if=none" \
                 -device virtio-blk-device,drive=sandbox,serial=sup-sandbox \
+                -device virtio-rng-device \
                 -device virtio-serial-device \
                 -chardev "file,id=console,path=$TOP/$n.console" -device virtconsole,chardev=console \
                 -chardev "pipe,id=agent,path=$TOP/$n.agent" -device virtserialport,chardev=agent,name=sup.agent &
