@@ -61,7 +61,7 @@ tsc_khz=$(dmesg 2>/dev/null | sed -n 's/.*tsc: Refined TSC clocksource calibrati
 tsc_khz=$(awk -v m="$tsc_khz" 'BEGIN { printf "%d", m * 1000 }')
 [ "$tsc_khz" -gt 0 ] || skip "cannot tell the host's TSC frequency"
 MACHINE=(-M microvm -nodefaults -no-user-config -accel tcg,tb-size=256 -m 256 -smp 1 -display none -no-reboot)
-CMDLINE="console=ttyS0 quiet panic=-1 pci=off tsc_early_khz=$tsc_khz"
+CMDLINE="console=ttyS0 quiet panic=-1 tsc_early_khz=$tsc_khz"
 echo "    machine: microvm, TCG, tsc_early_khz=$tsc_khz; kernel $(readlink "$STATE/kernel/current")"
 
 # The image: one busybox layer, as an ext4 disk (no journal: it is only ever mounted read-only).
