@@ -98,27 +98,12 @@ static bool debug_requested(void) {
         return false;
 }
 
-/* A blocking write of one message, before the event loop runs. On a virtio-serial port it waits
- * until the host has connected. */
+/* A blocking write of one message (taken), before the event loop runs. On a virtio-serial port it
+ * waits until the host has connected. */
 static int send_blocking(int fd, json_t *msg) {
-        _cleanup_free_ char *s = json_dumps(msg, JSON_COMPACT);
-        size_t n, off = 0;
-
+        int r = json_write_frame(fd, msg);
         json_decref(msg);
-        if (!s)
-                return -ENOMEM;
-        n = strlen(s);
-        s = xrealloc(s, n + 2);
-        s[n++] = '\n';
-        while (off < n) {
-                ssize_t k = write(fd, s + off, n - off);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return negative_errno();
-                off += (size_t) k;
-        }
-        return 0;
+        return r;
 }
 
 /* A setup error: to the host if it can hear us, to the console in any case, then power off. */
