@@ -111,6 +111,15 @@ boot() {
         exec 3<>"$TOP/$n.agent.in" 4<>"$TOP/$n.agent.out"
 }
 
+# start_unit NAME SPEC: boots and has the guest run the unit; true once it is "started".
+start_unit() {
+        boot "$1"
+        expect hello || return 1
+        T_HELLO=$(ms)
+        echo "{\"cmd\":\"run\",\"spec\":$2,$disks}" >&3
+        expect started || { sed 's/^/      kernel| /' "$TOP/$1.kernel"; return 1; }
+}
+
 # expect EVENT [TIMEOUT]: reads agent messages until one with that event; it is left in $MSG.
 expect() {
         local want=$1 timeout=${2:-60}
@@ -154,17 +163,13 @@ disks='"layers":["/dev/vda"],"sandbox":"serial=sup-sandbox"'
 
 # boot_guest I: a guest running the greeter; records the agent's hello and the first output.
 boot_guest() {
-        local i=$1 t_hello t_out
-        boot "hello$i"
-        expect hello || return
-        t_hello=$(ms)
-        echo "{\"cmd\":\"run\",\"spec\":$spec,$disks}" >&3
-        expect started || { cat "$TOP/hello$i.kernel"; return; }
+        local i=$1 t_out
+        start_unit "hello$i" "$spec" || { powered_off; return; }
         t_out=$(wait_console "hello$i.console" "hello from the guest") || fail "no output on the console"
         expect exit && [ "$MSG" = '{"event":"exit","code":3}' ] || fail "expected exit code 3, got: $MSG"
         powered_off
-        [ -n "$t_out" ] && GUEST_HELLO+=("$t_hello") GUEST_OUT+=("$t_out")
-        echo "    sup guest $i: agent hello at ${t_hello} ms, first output at ${t_out} ms, powered off at $(ms) ms"
+        [ -n "$t_out" ] && GUEST_HELLO+=("$T_HELLO") GUEST_OUT+=("$t_out")
+        echo "    sup guest $i: agent hello at ${T_HELLO} ms, first output at ${t_out} ms, powered off at $(ms) ms"
 }
 
 # boot_bare I: the same kernel and machine, no devices, a trivial /init that prints and powers off.
@@ -199,10 +204,7 @@ done
 
 echo "case 2: stop a long-running command (sleep 1000) with SIGTERM and a 2 s timeout"
 spec=$(unit_json sleeper 'exec sleep 1000')
-boot stop
-if expect hello; then
-        echo "{\"cmd\":\"run\",\"spec\":$spec,$disks}" >&3
-        expect started
+if start_unit stop "$spec"; then
         # "started" is the exec of sh, which then execs sleep: ask until ps shows it.
         for _ in $(seq 50); do
                 echo '{"cmd":"ps"}' >&3
@@ -219,10 +221,7 @@ powered_off
 
 echo "case 3: a command that ignores SIGTERM is killed when the stop timeout is up"
 spec=$(unit_json stubborn "trap '' TERM; echo ready; while :; do sleep 1; done")
-boot stubborn
-if expect hello; then
-        echo "{\"cmd\":\"run\",\"spec\":$spec,$disks}" >&3
-        expect started
+if start_unit stubborn "$spec"; then
         wait_console stubborn.console ready >/dev/null || fail "no output from the stubborn command"
         echo '{"cmd":"stop","signal":15,"timeout_ms":1000}' >&3
         t_stop=$(ms)
@@ -248,10 +247,8 @@ mounts: [{type: tmpfs, target: /scratch, size: 1M}]
 security: {read_only_rootfs: true}
 EOF
 spec=$("$SUPCTL" validate --print "$TOP/probe.yaml" | tr -d '\n')
-boot probe
-if expect hello; then
-        echo "{\"cmd\":\"run\",\"spec\":$spec,$disks}" >&3
-        expect started && expect exit && [ "$MSG" = '{"event":"exit","code":0}' ] || fail "expected exit code 0, got: $MSG"
+if start_unit probe "$spec"; then
+        expect exit && [ "$MSG" = '{"event":"exit","code":0}' ] || fail "expected exit code 0, got: $MSG"
 fi
 powered_off
 console=$(cat "$TOP/probe.console" 2>/dev/null)
