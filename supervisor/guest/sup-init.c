@@ -174,7 +174,8 @@ static void on_message(JsonConn *c, json_t *msg, void *userdata) {
                         (void) kill(init->command, cmd.signal);
                 /* Whatever is left when the time is up is killed, as the process runtime kills
                  * the unit's cgroup. A second stop may shorten the wait, never lengthen it. */
-                usec_t when = now(CLOCK_MONOTONIC) + cmd.timeout_ms * USEC_PER_MSEC;
+                usec_t t = now(CLOCK_MONOTONIC), left = (USEC_INFINITY - 1 - t) / USEC_PER_MSEC;
+                usec_t when = cmd.timeout_ms >= left ? USEC_INFINITY - 1 : t + cmd.timeout_ms * USEC_PER_MSEC;
                 if (event_source_get_time(init->kill_timer) > when)
                         event_source_set_time(init->kill_timer, when);
                 return;
