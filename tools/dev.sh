@@ -20,8 +20,8 @@ packages=(
         python3 python3-jsonschema python3-yaml
         busybox-static
         nftables iproute2
-        qemu-system-x86
         systemd procps util-linux
+        qemu-system-x86 cpio kmod e2fsprogs binutils
 )
 
 # The main job's supd: directories of its own, so it never meets a supd of the host.

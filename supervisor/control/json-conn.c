@@ -64,7 +64,9 @@ static void conn_finish(JsonConn *c, int error) {
 }
 
 static void update_events(JsonConn *c) {
-        uint32_t ev = (c->closing ? 0 : EPOLLIN) | (c->out_used > 0 ? EPOLLOUT : 0);
+        /* Closing: EPOLLOUT even when everything is written already, so that the close is
+         * completed by the loop (on_io) and not left waiting for an event that never comes. */
+        uint32_t ev = c->closing ? EPOLLOUT : EPOLLIN | (c->out_used > 0 ? EPOLLOUT : 0);
         (void) event_source_set_io_events(c->io, ev);
 }
 
@@ -373,36 +375,40 @@ int json_read_frame(int fd, char **buf, size_t *len, size_t *used, size_t max, u
         }
 }
 
-int json_call(int fd, const char *method, json_t *params, usec_t timeout, json_t **ret) {
-        static json_int_t next_id = 1;
-        json_int_t id = next_id++;
-        json_t *req = json_pack("{s:I, s:s}", "id", id, "method", method);
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0, used = 0, off = 0;
-        char *s;
-        int r;
+int json_write_frame(int fd, const json_t *msg) {
+        _cleanup_free_ char *s = json_dumps(msg, JSON_COMPACT);
+        size_t n, off = 0;
 
-        if (params)
-                json_object_set(req, "params", params);
-        s = json_dumps(req, JSON_COMPACT);
-        json_decref(req);
         if (!s)
                 return -ENOMEM;
-        size_t n = strlen(s);
+        n = strlen(s);
         s = xrealloc(s, n + 2);
         s[n++] = '\n';
         while (off < n) {
                 ssize_t k = write(fd, s + off, n - off);
                 if (k < 0 && errno == EINTR)
                         continue;
-                if (k < 0) {
-                        r = negative_errno();
-                        free(s);
-                        return r;
-                }
+                if (k < 0)
+                        return negative_errno();
                 off += (size_t) k;
         }
-        free(s);
+        return 0;
+}
+
+int json_call(int fd, const char *method, json_t *params, usec_t timeout, json_t **ret) {
+        static json_int_t next_id = 1;
+        json_int_t id = next_id++;
+        json_t *req = json_pack("{s:I, s:s}", "id", id, "method", method);
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, used = 0;
+        int r;
+
+        if (params)
+                json_object_set(req, "params", params);
+        r = json_write_frame(fd, req);
+        json_decref(req);
+        if (r < 0)
+                return r;
 
         for (;;) {
                 json_t *msg;

@@ -60,5 +60,7 @@ void json_conn_set_userdata(JsonConn *c, void *userdata);
 /* Blocking calls for short-lived clients (supctl): send a request and wait for the reply with the
  * same id, skipping events, within timeout. *ret is the whole reply object. */
 int json_call(int fd, const char *method, json_t *params, usec_t timeout, json_t **ret);
+/* Writes msg as one line on a blocking fd. */
+int json_write_frame(int fd, const json_t *msg);
 /* Reads the next frame on a blocking fd (for clients that follow events). */
 int json_read_frame(int fd, char **buf, size_t *len, size_t *used, size_t max, usec_t timeout, json_t **ret);

@@ -3,24 +3,21 @@
 
 #include <fcntl.h>
 #include <linux/sched.h>
-#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <grp.h>
 
 #include "alloc.h"
 #include "macro.h"
 #include "path-util.h"
 #include "rootfs.h"
 #include "string-util.h"
+#include "workload.h"
 
 /* The child's fds after clone(), at fixed numbers; everything else is closed. */
 enum {
@@ -32,8 +29,6 @@ enum {
         CHILD_FIRST_FREE_FD = 8,
 };
 
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 _noreturn_ static void child_fail(int r, const char *msg) {
         char buf[ROOTFS_ERR_MAX + 64];
         int n = snprintf(buf, sizeof(buf), "%s", msg);
@@ -41,106 +36,14 @@ _noreturn_ static void child_fail(int r, const char *msg) {
         _exit(r == -ENOENT ? 127 : 126);
 }
 
-static int loopback_up(void) {
-        struct ifreq ifr = { .ifr_name = "lo" };
-        _cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-        if (fd < 0)
-                return negative_errno();
-        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-                return negative_errno();
-        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-        return ioctl(fd, SIOCSIFFLAGS, &ifr) < 0 ? negative_errno() : 0;
-}
-
-/* The environment: PATH and HOME unless the unit sets them, HOSTNAME, then the unit's own. */
-static char **build_env(const UnitSpec *u, const ContainerUser *user) {
-        char **env = NULL;
-        bool has_path = false, has_home = false;
-
-        STRV_FOREACH(e, u->env) {
-                has_path = has_path || startswith(*e, "PATH=");
-                has_home = has_home || startswith(*e, "HOME=");
-        }
-        if (!has_path)
-                strv_push(&env, xstrdup("PATH=" DEFAULT_PATH));
-        if (!has_home)
-                strv_push(&env, xasprintf("HOME=%s", user->home));
-        strv_push(&env, xasprintf("HOSTNAME=%s", u->hostname));
-        STRV_FOREACH(e, u->env)
-                strv_push(&env, xstrdup(*e));
-        return env;
-}
-
-static const char *env_get(char **env, const char *name) {
-        size_t n = strlen(name);
-        STRV_FOREACH(e, env)
-                if (strneq(*e, name, n) && (*e)[n] == '=')
-                        return *e + n + 1;
-        return NULL;
-}
-
-/* execvpe() searches the caller's PATH, not the new environment's: search the container's. */
-static void exec_command(char **argv, char **env) {
-        const char *path = env_get(env, "PATH");
-        int saved = ENOENT;
-
-        if (strchr(argv[0], '/')) {
-                execve(argv[0], argv, env);
-                return;
-        }
-        for (const char *p = path ? path : DEFAULT_PATH; *p;) {
-                size_t n = strcspn(p, ":");
-                _cleanup_free_ char *candidate = xasprintf("%.*s/%s", (int) n, n ? p : ".", argv[0]);
-                execve(candidate, argv, env);
-                if (errno != ENOENT && errno != ENOTDIR)
-                        saved = errno;
-                p += n;
-                if (*p)
-                        p++;
-        }
-        errno = saved;
-}
-
 /* PID 2: becomes the unit's command. */
 _noreturn_ static void run_command(const UnitSpec *u, const ContainerUser *user, char **env) {
-        char err[ROOTFS_ERR_MAX];
-        int devnull;
-        sigset_t none;
+        char err[WORKLOAD_ERR_MAX];
+        int r;
 
-        /* Dispositions set to "ignore" survive exec: systemd starts services with SIGPIPE
-         * ignored and the monitor ignores it too, but the command must get the default. */
-        for (int sig = 1; sig < NSIG; sig++)
-                if (sig != SIGKILL && sig != SIGSTOP)
-                        (void) signal(sig, SIG_DFL);
-        sigemptyset(&none);
-        (void) sigprocmask(SIG_SETMASK, &none, NULL);
-        (void) setsid();
-
-        devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(CHILD_STDOUT_FD, 1) < 0 || dup2(CHILD_STDERR_FD, 2) < 0)
-                child_fail(-errno, "cannot set up the command's standard input and output");
-        /* Only 0, 1 and 2 cross into the command. */
-        close(CHILD_STDOUT_FD);
-        close(CHILD_STDERR_FD);
         close(CHILD_EXIT_FD);
-
-        if (chdir(u->working_dir) < 0) {
-                snprintf(err, sizeof(err), "working_dir %s: %s", u->working_dir, strerror(errno));
-                child_fail(-errno, err);
-        }
-        if (setgroups(user->n_groups, user->groups) < 0 || setresgid(user->gid, user->gid, user->gid) < 0 ||
-            setresuid(user->uid, user->uid, user->uid) < 0) {
-                snprintf(err, sizeof(err), "cannot switch to user %s (uid %u, gid %u): %s", u->user,
-                         (unsigned) user->uid, (unsigned) user->gid, strerror(errno));
-                child_fail(-errno, err);
-        }
-        if (u->security.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                child_fail(-errno, "cannot set no_new_privileges");
-
-        exec_command(u->command, env);
-        snprintf(err, sizeof(err), "cannot execute %s: %s", u->command[0], strerror(errno));
-        child_fail(-errno, err);
+        r = workload_exec(u, user, env, CHILD_STDOUT_FD, CHILD_STDERR_FD, err);
+        child_fail(r, err);
 }
 
 /* PID 1: forwards signals to the command, reaps everything, reports the command's end. */
@@ -238,7 +141,7 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
         r = resolve_user(u->user, &user, err);
         if (r < 0)
                 child_fail(r, err);
-        env = build_env(u, &user);
+        env = workload_env(u, user.home);
 
         command = fork();
         if (command < 0)

@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -15,19 +14,7 @@
 #include "path-util.h"
 #include "string-util.h"
 
-static int fail(char *err, int r, const char *fmt, ...) _printf_(3, 4);
-static int fail(char *err, int r, const char *fmt, ...) {
-        va_list ap;
-        size_t n;
-
-        va_start(ap, fmt);
-        vsnprintf(err, ROOTFS_ERR_MAX, fmt, ap);
-        va_end(ap);
-        n = strlen(err);
-        if (r < 0)
-                snprintf(err + n, ROOTFS_ERR_MAX - n, ": %s", strerror(-r));
-        return r < 0 ? r : -EINVAL;
-}
+#define fail workload_error
 
 static int openat2_beneath(int dirfd, const char *name, int flags) {
         struct open_how how = {
@@ -242,91 +229,5 @@ int enter_rootfs(const char *rootfs, char *err) {
                 return fail(err, negative_errno(), "cannot detach the old root");
         if (chdir("/") < 0)
                 return fail(err, negative_errno(), "chdir /");
-        return 0;
-}
-
-/* Finds a line of an /etc/passwd-style file whose field 0 (name) or field 2 (id) matches. */
-static bool find_entry(const char *file, const char *name, unsigned long id, bool by_id, char *line, size_t size) {
-        _cleanup_fclose_ FILE *f = fopen(file, "re");
-
-        if (!f)
-                return false;
-        while (fgets(line, (int) size, f)) {
-                char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-                if (!c2)
-                        continue;
-                if (by_id ? strtoul(c2 + 1, NULL, 10) == id && c2[1] >= '0' && c2[1] <= '9'
-                          : (size_t) (c1 - line) == strlen(name) && strneq(line, name, strlen(name)))
-                        return true;
-        }
-        return false;
-}
-
-static const char *field(char *line, unsigned n) {
-        char *p = line;
-        for (unsigned i = 0; i < n && p; i++) {
-                p = strchr(p, ':');
-                if (p)
-                        p++;
-        }
-        return p ? p : "";
-}
-
-int resolve_user(const char *spec, ContainerUser *ret, char *err) {
-        _cleanup_free_ char *user = xstrdup(spec);
-        char *group = strchr(user, ':'), line[1024];
-        ContainerUser u = { .home = "/" };
-        bool named = !(user[0] >= '0' && user[0] <= '9');
-
-        if (group)
-                *group++ = 0;
-        if (named) {
-                if (!find_entry("/etc/passwd", user, 0, false, line, sizeof(line)))
-                        return fail(err, -ESRCH, "user \"%s\" is not in the image's /etc/passwd", user);
-                u.uid = (uid_t) strtoul(field(line, 2), NULL, 10);
-                u.gid = (gid_t) strtoul(field(line, 3), NULL, 10);
-        } else {
-                u.uid = (uid_t) strtoul(user, NULL, 10);
-                u.gid = u.uid == 0 ? 0 : u.uid;
-                if (find_entry("/etc/passwd", NULL, u.uid, true, line, sizeof(line)))
-                        u.gid = (gid_t) strtoul(field(line, 3), NULL, 10);
-                else
-                        line[0] = 0;
-        }
-        if (line[0]) {
-                const char *home = field(line, 5);
-                size_t n = strcspn(home, ":\n");
-                if (n > 0 && n < sizeof(u.home)) {
-                        memcpy(u.home, home, n);
-                        u.home[n] = 0;
-                }
-        }
-        if (group) {
-                if (group[0] >= '0' && group[0] <= '9')
-                        u.gid = (gid_t) strtoul(group, NULL, 10);
-                else if (find_entry("/etc/group", group, 0, false, line, sizeof(line)))
-                        u.gid = (gid_t) strtoul(field(line, 2), NULL, 10);
-                else
-                        return fail(err, -ESRCH, "group \"%s\" is not in the image's /etc/group", group);
-        }
-        /* Supplementary groups of a named user, from /etc/group's member lists. */
-        if (named) {
-                _cleanup_fclose_ FILE *f = fopen("/etc/group", "re");
-                while (f && fgets(line, sizeof(line), f) && u.n_groups < ELEMENTSOF(u.groups)) {
-                        const char *members = field(line, 3);
-                        size_t n = strlen(user);
-                        for (const char *m = members; *m;) {
-                                size_t len = strcspn(m, ",\n");
-                                if (len == n && strneq(m, user, n)) {
-                                        u.groups[u.n_groups++] = (gid_t) strtoul(field(line, 2), NULL, 10);
-                                        break;
-                                }
-                                m += len;
-                                if (*m)
-                                        m++;
-                        }
-                }
-        }
-        *ret = u;
         return 0;
 }

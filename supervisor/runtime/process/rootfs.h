@@ -5,12 +5,13 @@
 #include <sys/types.h>
 
 #include "unit-spec.h"
+#include "workload.h"
 
 /* Building a container's root file system, inside its own mount namespace. Every function here
  * runs in the child between clone() and pivot_root(); errors come back as -errno with a message
  * in err (a caller-provided buffer), because the child reports them to the monitor as text. */
 
-#define ROOTFS_ERR_MAX 512
+#define ROOTFS_ERR_MAX WORKLOAD_ERR_MAX
 
 /* Opens path below rootfd (an O_PATH directory) as an O_PATH fd, refusing to follow any symlink
  * or ".." on the way: a hostile image cannot point a mount outside its root. With create, the
@@ -29,14 +30,3 @@ int mount_unit_mounts(const UnitSpec *u, int rootfd, char *err);
 
 /* Makes rootfs the root: pivot_root, the old root detached. */
 int enter_rootfs(const char *rootfs, char *err);
-
-/* The user of the unit ("uid[:gid]", "name[:group]"), looked up in the container's /etc/passwd
- * and /etc/group (after pivot_root). */
-typedef struct ContainerUser {
-        uid_t uid;
-        gid_t gid;
-        gid_t groups[64];
-        size_t n_groups;
-        char home[256];
-} ContainerUser;
-int resolve_user(const char *spec, ContainerUser *ret, char *err);

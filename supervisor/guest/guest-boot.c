@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+#include "guest-boot.h"
+
+#include <fcntl.h>
+#include <linux/reboot.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "fileio.h"
+#include "guest-probe.h"
+#include "macro.h"
+#include "rootfs.h"
+#include "string-util.h"
+
+#define fail workload_error
+
+#define LAYERS_DIR  "/run/sup/layers"
+#define SANDBOX_DIR "/run/sup/sandbox"
+
+/* How long the disks and ports may take to appear after their drivers are loaded: a TCG guest
+ * is slow, but the devices exist when the kernel starts; this only bounds a broken setup. */
+#define DEVICE_TIMEOUT_MS 10000U
+
+static void sleep_ms(unsigned ms) {
+        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L};
+        (void) nanosleep(&ts, NULL);
+}
+
+int guest_mount_early(char *err) {
+        static const struct {
+                const char *type, *path;
+                unsigned long flags;
+        } fs[] = {
+                {"proc", "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC},
+                {"sysfs", "/sys", MS_NOSUID | MS_NODEV | MS_NOEXEC},
+                {"devtmpfs", "/dev", MS_NOSUID},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(fs); i++) {
+                if (mkdir(fs[i].path, 0755) < 0 && errno != EEXIST)
+                        return fail(err, negative_errno(), "cannot create %s", fs[i].path);
+                if (mount(fs[i].type, fs[i].path, fs[i].type, fs[i].flags, NULL) < 0 && errno != EBUSY)
+                        return fail(err, negative_errno(), "cannot mount %s on %s", fs[i].type, fs[i].path);
+        }
+        return 0;
+}
+
+int guest_load_modules(char *err) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_strv_free_ char **list = NULL;
+        size_t n;
+        int r;
+
+        r = read_full_file(GUEST_MODULES_LIST, 1024 * 1024, &text, &n);
+        if (r == -ENOENT)
+                return 0; /* a kernel with every driver built in */
+        if (r < 0)
+                return fail(err, r, "cannot read %s", GUEST_MODULES_LIST);
+        r = guest_modules_parse(text, &list);
+        if (r < 0)
+                return fail(err, r, "%s: expected one NAME.ko a line", GUEST_MODULES_LIST);
+        STRV_FOREACH(m, list) {
+                _cleanup_free_ char *path = xasprintf("%s/%s", GUEST_MODULES_DIR, *m);
+                _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return fail(err, negative_errno(), "cannot open the module %s", path);
+                if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+                        return fail(err, negative_errno(), "cannot load the module %s", *m);
+        }
+        return 0;
+}
+
+/* Polls: nothing tells PID 1 when a device shows up (there is no udev), and this runs once, at
+ * boot, before there is anything else to do. */
+int guest_open_port(const char *name, unsigned timeout_ms, int *ret, char *err) {
+        for (unsigned waited = 0;; waited += 5) {
+                _cleanup_free_ char *dev = NULL, *path = NULL;
+                int r = guest_find_port("/sys/class/virtio-ports", name, &dev);
+                if (r >= 0) {
+                        path = xasprintf("/dev/%s", dev);
+                        int fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+                        if (fd >= 0) {
+                                *ret = fd;
+                                return 0;
+                        }
+                        r = negative_errno();
+                }
+                if (waited >= timeout_ms)
+                        return fail(err, r, "no virtio-serial port named %s", name);
+                sleep_ms(5);
+        }
+}
+
+/* A disk of the run command as a device path: "/dev/vdb" as it is, "serial=S" looked up. */
+static int resolve_disk(const char *disk, char **ret, char *err) {
+        const char *serial = startswith(disk, "serial=");
+
+        for (unsigned waited = 0;; waited += 5) {
+                _cleanup_free_ char *dev = NULL, *name = NULL;
+                struct stat st;
+                int r;
+
+                if (serial) {
+                        r = guest_find_disk("/sys/block", serial, &name);
+                        if (r >= 0)
+                                dev = xasprintf("/dev/%s", name);
+                } else {
+                        dev = xstrdup(disk);
+                        r = 0;
+                }
+                if (r >= 0)
+                        r = stat(dev, &st) < 0 ? negative_errno() : S_ISBLK(st.st_mode) ? 0 : -ENOTBLK;
+                if (r >= 0) {
+                        *ret = TAKE_PTR(dev);
+                        return 0;
+                }
+                if (waited >= DEVICE_TIMEOUT_MS)
+                        return fail(err, r, "no disk %s", disk);
+                sleep_ms(5);
+        }
+}
+
+static int mount_disk(const char *disk, const char *where, bool read_only, char *err) {
+        _cleanup_free_ char *dev = NULL;
+        int r;
+
+        r = resolve_disk(disk, &dev, err);
+        if (r < 0)
+                return r;
+        r = mkdir_p(where, 0755);
+        if (r < 0)
+                return fail(err, r, "cannot create %s", where);
+        /* nodev, nosuid stay off: a layer may carry device nodes and setuid programs, exactly as
+         * the directories process isolation stacks. */
+        if (mount(dev, where, "ext4", read_only ? MS_RDONLY : 0, NULL) < 0)
+                return fail(err, negative_errno(), "cannot mount %s (%s) as ext4%s", disk, dev,
+                            read_only ? " read-only" : "");
+        return 0;
+}
+
+int guest_build_root(const GuestRun *run, const char *target, char *err) {
+        const UnitSpec *u = run->spec;
+        size_t n = strv_length(run->layers);
+        _cleanup_free_ char *opts = NULL, *lower = xstrdup("");
+        _cleanup_close_ int rootfd = -EBADF;
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *where = xasprintf(LAYERS_DIR "/%zu", i), *prev = TAKE_PTR(lower);
+                r = mount_disk(run->layers[i], where, true, err);
+                if (r < 0)
+                        return r;
+                /* overlayfs takes the top layer first; layers are bottom first. */
+                lower = *prev ? xasprintf("%s:%s", where, prev) : xstrdup(where);
+        }
+        r = mount_disk(run->sandbox, SANDBOX_DIR, false, err);
+        if (r < 0)
+                return r;
+        if (mkdir(SANDBOX_DIR "/upper", 0755) < 0 && errno != EEXIST)
+                return fail(err, negative_errno(), "cannot create the sandbox layer");
+        if (mkdir(SANDBOX_DIR "/work", 0700) < 0 && errno != EEXIST)
+                return fail(err, negative_errno(), "cannot create the overlay work directory");
+
+        /* The guest kernel (6.1) predates "lowerdir+": one option string, short paths of our own
+         * (128 layers take about 2 KiB of the page it may fill). */
+        opts = xasprintf("lowerdir=%s,upperdir=" SANDBOX_DIR "/upper,workdir=" SANDBOX_DIR "/work", lower);
+        r = mkdir_p(target, 0755);
+        if (r < 0)
+                return fail(err, r, "cannot create %s", target);
+        if (mount("overlay", target, "overlay", 0, opts) < 0)
+                return fail(err, negative_errno(), "cannot create the overlay file system");
+
+        rootfd = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                return fail(err, negative_errno(), "cannot open the container's root");
+        /* own_network: the guest is its own network namespace, so sysfs is mounted, not bound. */
+        r = mount_api_filesystems(rootfd, true, err);
+        if (r < 0)
+                return r;
+        r = mount_unit_mounts(u, rootfd, err);
+        if (r < 0)
+                return r;
+        if (sethostname(u->hostname, strlen(u->hostname)) < 0)
+                return fail(err, negative_errno(), "cannot set the host name");
+        if (loopback_up() < 0)
+                return fail(err, negative_errno(), "cannot bring up the loopback interface");
+        return 0;
+}
+
+int guest_switch_root(const char *target, char *err) {
+        /* The initramfs is a tmpfs that stays under the new root: free the modules and our own
+         * copy (this process keeps its text), and the early mounts nobody will see again. */
+        (void) rm_rf(GUEST_MODULES_DIR);
+        (void) unlink("/init");
+        (void) umount2("/proc", MNT_DETACH);
+        (void) umount2("/sys", MNT_DETACH);
+        (void) umount2("/dev", MNT_DETACH);
+
+        if (chdir(target) < 0)
+                return fail(err, negative_errno(), "cannot enter %s", target);
+        if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+                return fail(err, negative_errno(), "cannot move %s over the initramfs", target);
+        if (chroot(".") < 0)
+                return fail(err, negative_errno(), "chroot");
+        if (chdir("/") < 0)
+                return fail(err, negative_errno(), "chdir /");
+        return 0;
+}
+
+void guest_poweroff(void) {
+        sync();
+        (void) reboot(LINUX_REBOOT_CMD_POWER_OFF);
+        /* Returning from PID 1 would panic the kernel (which also ends the VM with panic=-1 and
+         * -no-reboot); wait for the power to go instead. */
+        for (;;)
+                pause();
+}

@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+#include "guest-proto.h"
+
+#include <signal.h>
+#include <stdarg.h>
+
+#include "alloc.h"
+#include "string-util.h"
+
+static const char *const guest_command_type_table[_GUEST_CMD_MAX] = {
+        [GUEST_CMD_RUN] = "run",
+        [GUEST_CMD_PS] = "ps",
+        [GUEST_CMD_STOP] = "stop",
+};
+DEFINE_STRING_TABLE_LOOKUP(guest_command_type, GuestCommandType, _GUEST_CMD_MAX);
+
+static int fail(char **ret_error, const char *fmt, ...) _printf_(2, 3);
+static int fail(char **ret_error, const char *fmt, ...) {
+        va_list ap;
+        char *s;
+
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        *ret_error = s ? s : xstrdup(fmt);
+        return -EINVAL;
+}
+
+int guest_command_from_json(const json_t *msg, GuestCommand *ret, char **ret_error) {
+        const char *name = json_string_value(json_object_get(msg, "cmd"));
+        GuestCommand c = {};
+
+        if (!name)
+                return fail(ret_error, "a command needs a \"cmd\" string");
+        c.type = guest_command_type_from_string(name);
+        if (c.type < 0)
+                return fail(ret_error, "unknown command \"%s\"", name);
+        if (c.type == GUEST_CMD_STOP) {
+                json_t *sig = json_object_get(msg, "signal"), *timeout = json_object_get(msg, "timeout_ms");
+                if (!json_is_integer(sig) || json_integer_value(sig) < 1 || json_integer_value(sig) >= NSIG)
+                        return fail(ret_error, "stop: \"signal\" must be a signal number from 1 to %d", NSIG - 1);
+                if (!json_is_integer(timeout) || json_integer_value(timeout) < 0)
+                        return fail(ret_error, "stop: \"timeout_ms\" must be an integer >= 0");
+                c.signal = (int) json_integer_value(sig);
+                c.timeout_ms = (uint64_t) json_integer_value(timeout);
+        }
+        *ret = c;
+        return 0;
+}
+
+void guest_run_done(GuestRun *r) {
+        r->spec = unit_spec_free(r->spec);
+        r->layers = strv_free(r->layers);
+        r->sandbox = (free(r->sandbox), NULL);
+}
+
+/* spec.key as a new string, or NULL with an error. */
+static char *get_string(const json_t *o, const char *key, char **ret_error) {
+        const char *s = json_string_value(json_object_get(o, key));
+        if (!s) {
+                (void) fail(ret_error, "spec.%s: expected a string", key);
+                return NULL;
+        }
+        return xstrdup(s);
+}
+
+static int get_strv(const json_t *a, const char *what, size_t min, char ***ret, char **ret_error) {
+        _cleanup_strv_free_ char **l = xzalloc(sizeof(char *));
+        size_t i;
+        json_t *v;
+
+        if (!json_is_array(a) || json_array_size(a) < min)
+                return fail(ret_error, "%s: expected a list of at least %zu strings", what, min);
+        json_array_foreach(a, i, v) {
+                if (!json_is_string(v))
+                        return fail(ret_error, "%s[%zu]: expected a string", what, i);
+                strv_push(&l, xstrdup(json_string_value(v)));
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int env_compare(const void *a, const void *b) {
+        const char *x = *(char *const *) a, *y = *(char *const *) b;
+        size_t nx = strcspn(x, "="), ny = strcspn(y, "=");
+        int r = strncmp(x, y, MIN(nx, ny));
+        return r != 0 ? r : nx < ny ? -1 : nx > ny ? 1 : 0;
+}
+
+static int decode_mounts(const json_t *a, UnitSpec *u, char **ret_error) {
+        size_t i;
+        json_t *m;
+
+        if (!a)
+                return 0;
+        if (!json_is_array(a))
+                return fail(ret_error, "spec.mounts: expected a list");
+        u->mounts = xzalloc_array(json_array_size(a) + 1, sizeof(MountSpec));
+        json_array_foreach(a, i, m) {
+                MountSpec *ms = &u->mounts[u->n_mounts];
+                const char *type = json_string_value(json_object_get(m, "type")),
+                           *target = json_string_value(json_object_get(m, "target")),
+                           *mode = json_string_value(json_object_get(m, "mode"));
+                json_t *size = json_object_get(m, "size");
+                char *end;
+
+                if (!type || mount_type_from_string(type) < 0 || !target || target[0] != '/')
+                        return fail(ret_error, "spec.mounts[%zu]: expected a type and an absolute target", i);
+                if (mount_type_from_string(type) == MOUNT_BIND)
+                        return fail(ret_error,
+                                    "mounts[%zu]: bind mounts of host directories (%s) are not supported with "
+                                    "isolation: hyperv yet (the guest has no access to the host's files)",
+                                    i, target);
+                ms->type = MOUNT_TMPFS;
+                ms->mode = 01777;
+                if (mode) {
+                        unsigned long v = strtoul(mode, &end, 8);
+                        if (!*mode || *end || v > 07777)
+                                return fail(ret_error, "spec.mounts[%zu].mode: expected an octal mode", i);
+                        ms->mode = (mode_t) v;
+                }
+                if (size && (!json_is_integer(size) || json_integer_value(size) < 0))
+                        return fail(ret_error, "spec.mounts[%zu].size: expected a number of bytes", i);
+                ms->size = size ? (uint64_t) json_integer_value(size) : 0;
+                ms->target = xstrdup(target);
+                u->n_mounts++;
+        }
+        return 0;
+}
+
+static int decode_spec(const json_t *spec, UnitSpec **ret, char **ret_error) {
+        _cleanup_(unit_spec_freep) UnitSpec *u = unit_spec_new();
+        json_t *env = json_object_get(spec, "env"), *sec = json_object_get(spec, "security"), *v;
+        const char *network = json_string_value(json_object_get(spec, "network")), *key;
+        int r;
+
+        if (!json_is_object(spec))
+                return fail(ret_error, "run: \"spec\" must be the unit's canonical JSON object");
+        if (!(u->name = get_string(spec, "name", ret_error)) ||
+            !(u->hostname = get_string(spec, "hostname", ret_error)))
+                return -EINVAL;
+        free(u->user);
+        if (!(u->user = get_string(spec, "user", ret_error)))
+                return -EINVAL;
+        free(u->working_dir);
+        if (!(u->working_dir = get_string(spec, "working_dir", ret_error)))
+                return -EINVAL;
+        if (!json_object_get(spec, "command"))
+                return fail(ret_error, "the unit has no command (the host takes it from the image before run)");
+        r = get_strv(json_object_get(spec, "command"), "spec.command", 1, &u->command, ret_error);
+        if (r < 0)
+                return r;
+
+        if (env && !json_is_object(env))
+                return fail(ret_error, "spec.env: expected a mapping of strings");
+        json_object_foreach(env, key, v) {
+                if (!json_is_string(v))
+                        return fail(ret_error, "spec.env.%s: expected a string", key);
+                strv_push(&u->env, xasprintf("%s=%s", key, json_string_value(v)));
+        }
+        /* The canonical order, by name, as the unit parser keeps it. */
+        qsort_safe(u->env, strv_length(u->env), sizeof(char *), env_compare);
+
+        /* Absent with share.network, which hyperv units cannot have. */
+        if (network && (u->network = network_mode_from_string(network)) < 0)
+                return fail(ret_error, "spec.network: unknown mode \"%s\"", network);
+
+        r = decode_mounts(json_object_get(spec, "mounts"), u, ret_error);
+        if (r < 0)
+                return r;
+
+        if (sec) {
+                json_t *nnp = json_object_get(sec, "no_new_privileges"), *ro = json_object_get(sec, "read_only_rootfs");
+                if ((nnp && !json_is_boolean(nnp)) || (ro && !json_is_boolean(ro)))
+                        return fail(ret_error, "spec.security: no_new_privileges and read_only_rootfs are booleans");
+                if (nnp)
+                        u->security.no_new_privileges = json_is_true(nnp);
+                if (ro)
+                        u->security.read_only_rootfs = json_is_true(ro);
+        }
+        u->isolation = ISOLATION_HYPERV;
+        *ret = TAKE_PTR(u);
+        return 0;
+}
+
+static int check_disk(const char *what, const char *disk, char **ret_error) {
+        if (startswith(disk, "/dev/") && disk[5])
+                return 0;
+        if (startswith(disk, "serial=") && disk[7])
+                return 0;
+        return fail(ret_error, "%s: expected a device path (/dev/vdb) or serial=SERIAL, found \"%s\"", what, disk);
+}
+
+int guest_run_from_json(const json_t *msg, GuestRun *ret, char **ret_error) {
+        GuestRun run = {};
+        const char *sandbox = json_string_value(json_object_get(msg, "sandbox"));
+        int r;
+
+        r = decode_spec(json_object_get(msg, "spec"), &run.spec, ret_error);
+        if (r < 0)
+                return r;
+        r = get_strv(json_object_get(msg, "layers"), "layers", 1, &run.layers, ret_error);
+        if (r < 0)
+                goto fail;
+        STRV_FOREACH(l, run.layers) {
+                r = check_disk("layers", *l, ret_error);
+                if (r < 0)
+                        goto fail;
+        }
+        if (!sandbox) {
+                r = fail(ret_error, "run: \"sandbox\" must name the writable disk");
+                goto fail;
+        }
+        r = check_disk("sandbox", sandbox, ret_error);
+        if (r < 0)
+                goto fail;
+        run.sandbox = xstrdup(sandbox);
+        *ret = run;
+        return 0;
+fail:
+        guest_run_done(&run);
+        return r;
+}
+
+/* A message as a JSON string; paths in it need not be UTF-8, which JSON strings must be. */
+static json_t *message_json(const char *s) {
+        json_t *j = json_string(s);
+        return j ? j : json_string("(a message that is not valid UTF-8)");
+}
+
+json_t *guest_event_hello(void) {
+        return json_pack("{s:s}", "event", "hello");
+}
+
+json_t *guest_event_started(pid_t pid) {
+        return json_pack("{s:s, s:i}", "event", "started", "pid", (int) pid);
+}
+
+json_t *guest_event_exit(int code, int signal) {
+        if (signal > 0)
+                return json_pack("{s:s, s:i}", "event", "exit", "signal", signal);
+        return json_pack("{s:s, s:i}", "event", "exit", "code", code);
+}
+
+json_t *guest_event_error(const char *message) {
+        return json_pack("{s:s, s:o}", "event", "error", "message", message_json(message));
+}
+
+json_t *guest_event_refused(const char *message) {
+        return json_pack("{s:s, s:o}", "event", "refused", "message", message_json(message));
+}
+
+json_t *guest_event_ps(json_t *processes) {
+        return json_pack("{s:s, s:o}", "event", "ps", "processes", processes);
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "string-table.h"
+#include "unit-spec.h"
+
+/* The agent protocol between the host (runtime/vm) and sup-init, the guest's PID 1: one JSON
+ * object per line on the virtio-serial port named GUEST_AGENT_PORT.
+ *
+ * guest -> host
+ *   {"event":"hello"}                          the port is open; sent once, first
+ *   {"event":"started","pid":N}                the command was executed (N: its pid in the guest)
+ *   {"event":"exit","code":C}                  the command ended (after all its output was written);
+ *   {"event":"exit","signal":S}                the guest then powers off
+ *   {"event":"error","message":"..."}          the unit could not be started; the guest then powers off
+ *   {"event":"ps","processes":[{"pid":N,"comm":"...","args":["..."]},...]}      the answer to ps
+ *   {"event":"refused","message":"..."}        a command that is malformed, unknown or out of turn
+ *
+ * host -> guest
+ *   {"cmd":"run","spec":{...},"layers":["/dev/vdb",...],"sandbox":"/dev/vdc"}
+ *        once, after hello. spec is the unit's canonical JSON (supctl validate --print). layers are
+ *        the read-only ext4 disks of the image, bottom first, and sandbox the instance's writable
+ *        ext4 disk; each is a device path ("/dev/vdb") or the serial of a virtio-blk disk
+ *        ("serial=sup-layer-0", -device virtio-blk-...,serial=sup-layer-0), which does not depend
+ *        on the order the guest kernel finds its disks in. The host sends nothing else until
+ *        "started" or "error".
+ *   {"cmd":"ps"}
+ *   {"cmd":"stop","signal":S,"timeout_ms":T}
+ *        sends S to the command; after T ms, every process of the guest is killed (SIGKILL).
+ *
+ * The command's stdout and stderr (pipes, as in process isolation) are copied to the ports named
+ * GUEST_STDOUT_PORT and GUEST_STDERR_PORT, or to the console (hvc0, else /dev/console) where the
+ * host did not give them. */
+
+#define GUEST_AGENT_PORT  "sup.agent"
+#define GUEST_STDOUT_PORT "sup.stdout"
+#define GUEST_STDERR_PORT "sup.stderr"
+
+/* The largest line the host may send: a run command carries a whole unit. */
+#define GUEST_FRAME_MAX (1024U * 1024U)
+
+typedef enum GuestCommandType {
+        GUEST_CMD_RUN,
+        GUEST_CMD_PS,
+        GUEST_CMD_STOP,
+        _GUEST_CMD_MAX,
+        _GUEST_CMD_INVALID = -EINVAL,
+} GuestCommandType;
+
+DECLARE_STRING_TABLE_LOOKUP(guest_command_type, GuestCommandType);
+
+typedef struct GuestCommand {
+        GuestCommandType type;
+        int signal;          /* stop */
+        uint64_t timeout_ms; /* stop */
+} GuestCommand;
+
+/* Which command msg is, and the arguments of ps and stop (run: see guest_run_from_json()). On
+ * error, *ret_error is a message for a "refused" event. */
+int guest_command_from_json(const json_t *msg, GuestCommand *ret, char **ret_error);
+
+typedef struct GuestRun {
+        UnitSpec *spec;
+        char **layers; /* bottom first */
+        char *sandbox;
+} GuestRun;
+
+void guest_run_done(GuestRun *r);
+
+/* Decodes a run command. The spec becomes a UnitSpec with what the guest acts on (command, env,
+ * user, working_dir, hostname, network, mounts, no_new_privileges, read_only_rootfs); the rest
+ * keeps unit_spec_new()'s defaults, the host having validated the unit. What the guest cannot do
+ * the way process isolation does is refused here, never done differently: bind mounts (there is no
+ * host directory in the guest). */
+int guest_run_from_json(const json_t *msg, GuestRun *ret, char **ret_error);
+
+/* The events, as new objects. */
+json_t *guest_event_hello(void);
+json_t *guest_event_started(pid_t pid);
+json_t *guest_event_exit(int code, int signal); /* signal > 0: killed by it, code ignored */
+json_t *guest_event_error(const char *message);
+json_t *guest_event_refused(const char *message);
+json_t *guest_event_ps(json_t *processes); /* steals processes */

@@ -1,0 +1,494 @@
+/* SPDX-License-Identifier: MIT */
+/* sup-init: PID 1 of a hyperv guest. Linked statically and carried as /init by the initramfs of
+ * tools/guest-initramfs.sh. It loads the virtio drivers, says hello to the host on the agent port,
+ * receives the unit, builds the container's root from the layer and sandbox disks, and from there
+ * on is what process isolation's init is: it starts the command as its child, forwards signals to
+ * it, reaps orphans and reports how the command ended. Then the guest powers off. The protocol is
+ * described in guest-proto.h. */
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "event.h"
+#include "fileio.h"
+#include "guest-boot.h"
+#include "guest-probe.h"
+#include "guest-proto.h"
+#include "json-conn.h"
+#include "macro.h"
+#include "string-util.h"
+#include "workload.h"
+
+#define ROOT_DIR        "/run/sup/root"
+#define PORT_TIMEOUT_MS 10000U
+/* While the host is away from the agent port, how often to look whether it is back. */
+#define RECONNECT_USEC (100 * USEC_PER_MSEC)
+/* After the command ended: how long the rest may take to die and the exit event to leave. */
+#define FINISH_USEC (10 * USEC_PER_SEC)
+
+typedef struct Init Init;
+
+typedef struct Output {
+        Init *init;
+        int fd;   /* the read end of the command's stdout or stderr pipe */
+        int dest; /* a port or the console, not owned */
+        EventSource *source;
+} Output;
+
+struct Init {
+        Event *event;
+        int console;     /* sup-init's own messages */
+        bool debug;      /* "sup.debug" on the kernel command line: say when each step is done */
+        int agent_fd;    /* the agent port; every JsonConn gets a dup of it */
+        JsonConn *agent; /* NULL while the host is away */
+        EventSource *reconnect;
+        pid_t command; /* 0 once reaped */
+        int exit_code, exit_signal;
+        EventSource *kill_timer; /* stop's timeout */
+        EventSource *finish_timer;
+        json_t *final_event; /* the exit event, once all output is out */
+        bool final_sent;     /* then the power goes when the agent connection has flushed it */
+        Output out[2];
+};
+
+static void say(Init *init, const char *fmt, ...) _printf_(2, 3);
+static void say(Init *init, const char *fmt, ...) {
+        char buf[WORKLOAD_ERR_MAX + 64];
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+        va_end(ap);
+        n = MIN(MAX(n, 0), (int) sizeof(buf) - 2);
+        buf[n++] = '\n';
+        (void) !write(init->console, "sup-init: ", 10);
+        (void) !write(init->console, buf, (size_t) n);
+}
+
+/* With sup.debug: the time since the kernel started, to see where a guest's boot goes. */
+static void stage(Init *init, const char *what) {
+        struct timespec ts;
+
+        if (!init->debug || clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
+                return;
+        say(init, "%lld.%03ld s: %s", (long long) ts.tv_sec, ts.tv_nsec / 1000000L, what);
+}
+
+static bool debug_requested(void) {
+        _cleanup_free_ char *cmdline = NULL;
+        size_t n;
+
+        if (read_full_file("/proc/cmdline", 65536, &cmdline, &n) < 0)
+                return false;
+        for (char *w = strtok(cmdline, " \n"); w; w = strtok(NULL, " \n"))
+                if (streq(w, "sup.debug"))
+                        return true;
+        return false;
+}
+
+/* A blocking write of one message (taken), before the event loop runs. On a virtio-serial port it
+ * waits until the host has connected. */
+static int send_blocking(int fd, json_t *msg) {
+        int r = json_write_frame(fd, msg);
+        json_decref(msg);
+        return r;
+}
+
+/* A setup error: to the host if it can hear us, to the console in any case, then power off. */
+_noreturn_ static void fail_setup(Init *init, const char *msg) {
+        say(init, "%s", msg);
+        if (init->agent_fd >= 0)
+                (void) send_blocking(init->agent_fd, guest_event_error(msg));
+        guest_poweroff();
+}
+
+static void send_event(Init *init, json_t *msg) {
+        if (init->agent)
+                (void) json_conn_send(init->agent, msg);
+        json_decref(msg);
+}
+
+static void agent_connect(Init *init);
+
+static void on_reconnect(EventSource *s, usec_t t, void *userdata) {
+        Init *init = userdata;
+        struct pollfd p = {.fd = init->agent_fd, .events = POLLIN};
+
+        /* A virtio-serial port polls as POLLHUP while nobody holds the host's end. */
+        if (poll(&p, 1, 0) >= 0 && !(p.revents & POLLHUP)) {
+                agent_connect(init);
+                return;
+        }
+        event_source_set_time(s, now(CLOCK_MONOTONIC) + RECONNECT_USEC);
+}
+
+static void on_agent_close(JsonConn *c, int error, void *userdata) {
+        Init *init = userdata;
+
+        init->agent = NULL;
+        if (init->final_sent)
+                guest_poweroff(); /* the exit event is out (or cannot be): done */
+        say(init, "the host left the agent port (%s); waiting for it", error < 0 ? strerror(-error) : "end of file");
+        if (!init->reconnect)
+                (void) event_add_time(init->event, &init->reconnect, USEC_INFINITY, on_reconnect, init);
+        if (init->reconnect)
+                event_source_set_time(init->reconnect, now(CLOCK_MONOTONIC) + RECONNECT_USEC);
+}
+
+/* Sends the exit event and powers off once it is written (on_agent_close). */
+static void send_final(Init *init) {
+        if (!init->agent)
+                return; /* on reconnect */
+        init->final_sent = true;
+        (void) json_conn_send(init->agent, init->final_event);
+        json_conn_close_after_flush(init->agent);
+}
+
+static void on_message(JsonConn *c, json_t *msg, void *userdata) {
+        Init *init = userdata;
+        _cleanup_free_ char *error = NULL;
+        GuestCommand cmd;
+
+        if (guest_command_from_json(msg, &cmd, &error) < 0) {
+                send_event(init, guest_event_refused(error));
+                return;
+        }
+        switch (cmd.type) {
+        case GUEST_CMD_PS:
+                send_event(init, guest_event_ps(guest_ps_collect("/proc")));
+                return;
+        case GUEST_CMD_STOP:
+                if (init->command > 0)
+                        (void) kill(init->command, cmd.signal);
+                /* Whatever is left when the time is up is killed, as the process runtime kills
+                 * the unit's cgroup. A second stop may shorten the wait, never lengthen it. */
+                usec_t t = now(CLOCK_MONOTONIC), left = (USEC_INFINITY - 1 - t) / USEC_PER_MSEC;
+                usec_t when = cmd.timeout_ms >= left ? USEC_INFINITY - 1 : t + cmd.timeout_ms * USEC_PER_MSEC;
+                if (event_source_get_time(init->kill_timer) > when)
+                        event_source_set_time(init->kill_timer, when);
+                return;
+        case GUEST_CMD_RUN:
+                send_event(init, guest_event_refused("the unit runs already"));
+                return;
+        case _GUEST_CMD_MAX:
+        case _GUEST_CMD_INVALID:
+                break;
+        }
+        send_event(init, guest_event_refused("unknown command"));
+}
+
+static void agent_connect(Init *init) {
+        int fd = fcntl(init->agent_fd, F_DUPFD_CLOEXEC, 3);
+
+        init->reconnect = event_source_free(init->reconnect);
+        if (fd < 0 || json_conn_new(init->event, fd, JSON_FRAME_MAX_REQUEST, on_message, on_agent_close, init,
+                                    &init->agent) < 0) {
+                say(init, "cannot watch the agent port");
+                guest_poweroff();
+        }
+        if (init->final_event)
+                send_final(init);
+}
+
+static void maybe_finish(Init *init) {
+        if (init->command != 0 || init->out[0].fd >= 0 || init->out[1].fd >= 0 || init->final_event)
+                return;
+        /* Everything the command wrote is out: now tell the host how it ended. */
+        init->final_event = guest_event_exit(init->exit_code, init->exit_signal);
+        send_final(init);
+}
+
+static void on_kill_timer(EventSource *s, usec_t t, void *userdata) {
+        (void) kill(-1, SIGKILL);
+}
+
+static void on_finish_timer(EventSource *s, usec_t t, void *userdata) {
+        Init *init = userdata;
+        say(init, "the guest did not wind down in time; powering off");
+        guest_poweroff();
+}
+
+static void reap(Init *init) {
+        for (;;) {
+                int status;
+                pid_t p = waitpid(-1, &status, WNOHANG);
+                if (p <= 0)
+                        break;
+                if (p != init->command || init->command == 0)
+                        continue;
+                init->command = 0;
+                if (WIFEXITED(status))
+                        init->exit_code = WEXITSTATUS(status);
+                else if (WIFSIGNALED(status))
+                        init->exit_signal = WTERMSIG(status);
+                /* Whatever the command left behind dies with it, as a pid namespace does when
+                 * its init exits; their output is read to the end before the exit is told. */
+                (void) kill(-1, SIGKILL);
+                event_source_set_time(init->finish_timer, now(CLOCK_MONOTONIC) + FINISH_USEC);
+        }
+        maybe_finish(init);
+}
+
+static void on_signal(EventSource *s, const struct signalfd_siginfo *si, void *userdata) {
+        Init *init = userdata;
+
+        if (si->ssi_signo == SIGCHLD) {
+                reap(init);
+                return;
+        }
+        if (init->command > 0)
+                (void) kill(init->command, (int) si->ssi_signo);
+}
+
+static void write_all(int fd, const char *buf, size_t n) {
+        while (n > 0) {
+                ssize_t k = write(fd, buf, n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return; /* the host's end is gone: the output is lost, the workload goes on */
+                buf += k;
+                n -= (size_t) k;
+        }
+}
+
+static void on_output(EventSource *s, int fd, uint32_t revents, void *userdata) {
+        Output *o = userdata;
+        char buf[65536];
+        ssize_t n = read(fd, buf, sizeof(buf));
+
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+        if (n > 0) {
+                write_all(o->dest, buf, (size_t) n);
+                return;
+        }
+        o->source = event_source_free(o->source);
+        close(o->fd);
+        o->fd = -EBADF;
+        maybe_finish(o->init);
+}
+
+/* 0 from /dev/null, 1 and 2 to the console: the kernel starts init without any fd when the
+ * initramfs has no /dev/console, and a stray write must not land in a file sup-init opened. */
+static void setup_stdio(Init *init) {
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC),
+            console = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+
+        if (null >= 0)
+                null = fcntl(null, F_DUPFD_CLOEXEC, 3);
+        if (console >= 0)
+                console = fcntl(console, F_DUPFD_CLOEXEC, 3);
+        if (null >= 0)
+                (void) dup2(null, 0);
+        if (console >= 0) {
+                (void) dup2(console, 1);
+                (void) dup2(console, 2);
+        }
+        init->console = console >= 0 ? console : 2;
+}
+
+/* Bytes through unchanged: no \r added to \n, nothing echoed or interpreted. */
+static void make_raw(int fd) {
+        struct termios t;
+        if (isatty(fd) && tcgetattr(fd, &t) >= 0) {
+                cfmakeraw(&t);
+                (void) tcsetattr(fd, TCSANOW, &t);
+        }
+}
+
+/* Where the command's stdout or stderr goes: the port of that name, else the virtio console, else
+ * the console sup-init writes to. */
+static int open_output(Init *init, const char *port) {
+        _cleanup_free_ char *dev = NULL, *path = NULL;
+        int fd = -EBADF;
+
+        if (guest_find_port("/sys/class/virtio-ports", port, &dev) >= 0) {
+                path = xasprintf("/dev/%s", dev);
+                fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        }
+        if (fd < 0)
+                fd = open("/dev/hvc0", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+                return init->console;
+        make_raw(fd);
+        return fd;
+}
+
+static json_t *read_run_command(Init *init) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, used = 0;
+
+        for (;;) {
+                _cleanup_free_ char *error = NULL;
+                GuestCommand cmd;
+                json_t *msg;
+                int r;
+
+                r = json_read_frame(init->agent_fd, &buf, &len, &used, GUEST_FRAME_MAX, USEC_INFINITY, &msg);
+                if (r == -ECONNRESET) {
+                        /* The host's end closed before it sent the unit: wait until it is back. */
+                        struct pollfd p = {.fd = init->agent_fd, .events = POLLIN};
+                        (void) poll(&p, 1, (int) (RECONNECT_USEC / USEC_PER_MSEC));
+                        continue;
+                }
+                if (r < 0) {
+                        (void) send_blocking(init->agent_fd,
+                                             guest_event_refused(r == -EMSGSIZE ? "message too long" : "invalid JSON"));
+                        if (r == -EMSGSIZE)
+                                used = 0;
+                        continue;
+                }
+                if (guest_command_from_json(msg, &cmd, &error) >= 0 && cmd.type == GUEST_CMD_RUN)
+                        return msg;
+                json_decref(msg);
+                (void) send_blocking(init->agent_fd,
+                                     guest_event_refused(error ? error : "the unit is not running yet"));
+        }
+}
+
+/* Forks the command; returns its pid once it was executed. */
+static pid_t start_command(Init *init, const UnitSpec *u, const ContainerUser *user, char **env) {
+        int out[2], errp[2], status[2];
+        char err[WORKLOAD_ERR_MAX + 1];
+        ssize_t n = 0;
+        pid_t pid;
+
+        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(status, O_CLOEXEC) < 0)
+                fail_setup(init, "cannot create the command's pipes");
+        pid = fork();
+        if (pid < 0)
+                fail_setup(init, "cannot fork the command");
+        if (pid == 0) {
+                int r = workload_exec(u, user, env, out[1], errp[1], err);
+                (void) !write(status[1], err, strlen(err));
+                _exit(r == -ENOENT ? 127 : 126);
+        }
+        close(out[1]);
+        close(errp[1]);
+        close(status[1]);
+        /* EOF: the status pipe closed on exec. A message: the command could not be executed. */
+        for (;;) {
+                ssize_t k = read(status[0], err + n, sizeof(err) - 1 - (size_t) n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        break;
+                n += k;
+        }
+        close(status[0]);
+        if (n > 0) {
+                err[n] = 0;
+                (void) waitpid(pid, NULL, 0);
+                fail_setup(init, err);
+        }
+        init->out[0].fd = out[0];
+        init->out[1].fd = errp[0];
+        return pid;
+}
+
+int main(int argc, char **argv) {
+        Init init = {.console = 2, .agent_fd = -EBADF};
+        _cleanup_(guest_run_done) GuestRun run = {};
+        _cleanup_strv_free_ char **env = NULL;
+        _cleanup_free_ char *error = NULL;
+        char err[WORKLOAD_ERR_MAX];
+        ContainerUser user;
+        json_t *msg;
+        int r;
+
+        if (getpid() != 1) {
+                fprintf(stderr, "sup-init is PID 1 of sup's hyperv guests and runs nowhere else\n");
+                return 1;
+        }
+        r = guest_mount_early(err);
+        setup_stdio(&init);
+        if (r < 0)
+                fail_setup(&init, err);
+        init.debug = debug_requested();
+        stage(&init, "started");
+        /* jansson seeds its hash tables from /dev/urandom on first use, which blocks until the
+         * guest's entropy pool is ready: a second or more under TCG without a hardware random
+         * number generator. The seed only spreads hash buckets (the messages come from the host,
+         * which is trusted); take it from the pool as it is. */
+        uint32_t seed = 0;
+        if (getrandom(&seed, sizeof(seed), GRND_INSECURE) < 0 || seed == 0)
+                seed = (uint32_t) now(CLOCK_MONOTONIC) | 1;
+        json_object_seed(seed);
+        r = guest_load_modules(err);
+        if (r < 0)
+                fail_setup(&init, err);
+        stage(&init, "modules loaded");
+        r = guest_open_port(GUEST_AGENT_PORT, PORT_TIMEOUT_MS, &init.agent_fd, err);
+        if (r < 0)
+                fail_setup(&init, err);
+        stage(&init, "agent port open");
+        r = send_blocking(init.agent_fd, guest_event_hello());
+        if (r < 0) {
+                say(&init, "cannot write to the agent port: %s", strerror(-r));
+                guest_poweroff();
+        }
+        stage(&init, "hello sent");
+
+        msg = read_run_command(&init);
+        stage(&init, "run received");
+        r = guest_run_from_json(msg, &run, &error);
+        json_decref(msg);
+        if (r < 0)
+                fail_setup(&init, error);
+        const UnitSpec *u = run.spec;
+
+        /* While /dev is still the devtmpfs with the ports in it. */
+        init.out[0] = (Output){.init = &init, .fd = -EBADF, .dest = open_output(&init, GUEST_STDOUT_PORT)};
+        init.out[1] = (Output){.init = &init, .fd = -EBADF, .dest = open_output(&init, GUEST_STDERR_PORT)};
+
+        r = guest_build_root(&run, ROOT_DIR, err);
+        if (r >= 0)
+                r = guest_switch_root(ROOT_DIR, err);
+        if (r < 0)
+                fail_setup(&init, err);
+        stage(&init, "root ready");
+        if (u->security.read_only_rootfs && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+                fail_setup(&init, "cannot make the root file system read-only");
+        r = resolve_user(u->user, &user, err);
+        if (r < 0)
+                fail_setup(&init, err);
+        env = workload_env(u, user.home);
+
+        /* Every signal goes through the loop from here on (blocked before the fork, so that none
+         * is lost; the command unblocks them). */
+        if (event_new(&init.event) < 0)
+                fail_setup(&init, "cannot create the event loop");
+        for (int sig = 1; sig < SIGRTMIN; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP && event_add_signal(init.event, NULL, sig, on_signal, &init) < 0)
+                        fail_setup(&init, "cannot watch signals");
+
+        init.command = start_command(&init, u, &user, env);
+        /* The name process isolation's init has, for ps. */
+        (void) prctl(PR_SET_NAME, "sup-init");
+        agent_connect(&init);
+        send_event(&init, guest_event_started(init.command));
+        stage(&init, "command started");
+
+        for (size_t i = 0; i < ELEMENTSOF(init.out); i++)
+                if (event_add_io(init.event, &init.out[i].source, init.out[i].fd, EPOLLIN, on_output, &init.out[i]) < 0)
+                        fail_setup(&init, "cannot watch the command's output");
+        if (event_add_time(init.event, &init.kill_timer, USEC_INFINITY, on_kill_timer, &init) < 0 ||
+            event_add_time(init.event, &init.finish_timer, USEC_INFINITY, on_finish_timer, &init) < 0)
+                fail_setup(&init, "cannot create timers");
+        /* A SIGCHLD that came before the loop's signalfd existed is still pending: nothing lost. */
+        (void) event_loop(init.event);
+        guest_poweroff();
+}

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+#include "workload.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+
+#include "alloc.h"
+#include "macro.h"
+#include "string-util.h"
+
+int workload_error(char *err, int r, const char *fmt, ...) {
+        va_list ap;
+        size_t n;
+
+        va_start(ap, fmt);
+        vsnprintf(err, WORKLOAD_ERR_MAX, fmt, ap);
+        va_end(ap);
+        n = strlen(err);
+        if (r < 0)
+                snprintf(err + n, WORKLOAD_ERR_MAX - n, ": %s", strerror(-r));
+        return r < 0 ? r : -EINVAL;
+}
+
+/* Finds a line of an /etc/passwd-style file whose field 0 (name) or field 2 (id) matches. */
+static bool find_entry(const char *file, const char *name, unsigned long id, bool by_id, char *line, size_t size) {
+        _cleanup_fclose_ FILE *f = fopen(file, "re");
+
+        if (!f)
+                return false;
+        while (fgets(line, (int) size, f)) {
+                char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                if (!c2)
+                        continue;
+                if (by_id ? strtoul(c2 + 1, NULL, 10) == id && c2[1] >= '0' && c2[1] <= '9'
+                          : (size_t) (c1 - line) == strlen(name) && strneq(line, name, strlen(name)))
+                        return true;
+        }
+        return false;
+}
+
+static const char *field(char *line, unsigned n) {
+        char *p = line;
+        for (unsigned i = 0; i < n && p; i++) {
+                p = strchr(p, ':');
+                if (p)
+                        p++;
+        }
+        return p ? p : "";
+}
+
+int resolve_user_at(const char *root, const char *spec, ContainerUser *ret, char *err) {
+        _cleanup_free_ char *user = xstrdup(spec), *passwd = xasprintf("%s/etc/passwd", streq(root, "/") ? "" : root),
+                            *groupfile = xasprintf("%s/etc/group", streq(root, "/") ? "" : root);
+        char *group = strchr(user, ':'), line[1024];
+        ContainerUser u = { .home = "/" };
+        bool named = !(user[0] >= '0' && user[0] <= '9');
+
+        if (group)
+                *group++ = 0;
+        if (named) {
+                if (!find_entry(passwd, user, 0, false, line, sizeof(line))) {
+                        (void) workload_error(err, 0, "user \"%s\" is not in the image's /etc/passwd", user);
+                        return -ESRCH;
+                }
+                u.uid = (uid_t) strtoul(field(line, 2), NULL, 10);
+                u.gid = (gid_t) strtoul(field(line, 3), NULL, 10);
+        } else {
+                u.uid = (uid_t) strtoul(user, NULL, 10);
+                u.gid = u.uid == 0 ? 0 : u.uid;
+                if (find_entry(passwd, NULL, u.uid, true, line, sizeof(line)))
+                        u.gid = (gid_t) strtoul(field(line, 3), NULL, 10);
+                else
+                        line[0] = 0;
+        }
+        if (line[0]) {
+                const char *home = field(line, 5);
+                size_t n = strcspn(home, ":\n");
+                if (n > 0 && n < sizeof(u.home)) {
+                        memcpy(u.home, home, n);
+                        u.home[n] = 0;
+                }
+        }
+        if (group) {
+                if (group[0] >= '0' && group[0] <= '9')
+                        u.gid = (gid_t) strtoul(group, NULL, 10);
+                else if (find_entry(groupfile, group, 0, false, line, sizeof(line)))
+                        u.gid = (gid_t) strtoul(field(line, 2), NULL, 10);
+                else {
+                        (void) workload_error(err, 0, "group \"%s\" is not in the image's /etc/group", group);
+                        return -ESRCH;
+                }
+        }
+        /* Supplementary groups of a named user, from /etc/group's member lists. */
+        if (named) {
+                _cleanup_fclose_ FILE *f = fopen(groupfile, "re");
+                while (f && fgets(line, sizeof(line), f) && u.n_groups < ELEMENTSOF(u.groups)) {
+                        const char *members = field(line, 3);
+                        size_t n = strlen(user);
+                        for (const char *m = members; *m;) {
+                                size_t len = strcspn(m, ",\n");
+                                if (len == n && strneq(m, user, n)) {
+                                        u.groups[u.n_groups++] = (gid_t) strtoul(field(line, 2), NULL, 10);
+                                        break;
+                                }
+                                m += len;
+                                if (*m)
+                                        m++;
+                        }
+                }
+        }
+        *ret = u;
+        return 0;
+}
+
+char **workload_env(const UnitSpec *u, const char *home) {
+        char **env = NULL;
+        bool has_path = false, has_home = false;
+
+        STRV_FOREACH(e, u->env) {
+                has_path = has_path || startswith(*e, "PATH=");
+                has_home = has_home || startswith(*e, "HOME=");
+        }
+        if (!has_path)
+                strv_push(&env, xstrdup("PATH=" WORKLOAD_DEFAULT_PATH));
+        if (!has_home)
+                strv_push(&env, xasprintf("HOME=%s", home));
+        strv_push(&env, xasprintf("HOSTNAME=%s", u->hostname));
+        STRV_FOREACH(e, u->env)
+                strv_push(&env, xstrdup(*e));
+        return env;
+}
+
+int loopback_up(void) {
+        struct ifreq ifr = { .ifr_name = "lo" };
+        _cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+        if (fd < 0)
+                return negative_errno();
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+                return negative_errno();
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        return ioctl(fd, SIOCSIFFLAGS, &ifr) < 0 ? negative_errno() : 0;
+}
+
+static const char *env_get(char **env, const char *name) {
+        size_t n = strlen(name);
+        STRV_FOREACH(e, env)
+                if (strneq(*e, name, n) && (*e)[n] == '=')
+                        return *e + n + 1;
+        return NULL;
+}
+
+/* execvpe() searches the caller's PATH, not the new environment's: search the container's. */
+static void exec_command(char **argv, char **env) {
+        const char *path = env_get(env, "PATH");
+        int saved = ENOENT;
+
+        if (strchr(argv[0], '/')) {
+                execve(argv[0], argv, env);
+                return;
+        }
+        for (const char *p = path ? path : WORKLOAD_DEFAULT_PATH; *p;) {
+                size_t n = strcspn(p, ":");
+                _cleanup_free_ char *candidate = xasprintf("%.*s/%s", (int) n, n ? p : ".", argv[0]);
+                execve(candidate, argv, env);
+                if (errno != ENOENT && errno != ENOTDIR)
+                        saved = errno;
+                p += n;
+                if (*p)
+                        p++;
+        }
+        errno = saved;
+}
+
+int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int stdout_fd, int stderr_fd, char *err) {
+        int devnull;
+        sigset_t none;
+
+        /* Dispositions set to "ignore" survive exec: systemd starts services with SIGPIPE
+         * ignored and the monitor ignores it too, but the command must get the default. */
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        (void) signal(sig, SIG_DFL);
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        (void) setsid();
+
+        devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(stdout_fd, 1) < 0 || dup2(stderr_fd, 2) < 0)
+                return workload_error(err, negative_errno(), "cannot set up the command's standard input and output");
+        /* Only 0, 1 and 2 cross into the command. */
+        if (stdout_fd > 2)
+                close(stdout_fd);
+        if (stderr_fd > 2 && stderr_fd != stdout_fd)
+                close(stderr_fd);
+
+        if (chdir(u->working_dir) < 0)
+                return workload_error(err, negative_errno(), "working_dir %s", u->working_dir);
+        if (setgroups(user->n_groups, user->groups) < 0 || setresgid(user->gid, user->gid, user->gid) < 0 ||
+            setresuid(user->uid, user->uid, user->uid) < 0)
+                return workload_error(err, negative_errno(), "cannot switch to user %s (uid %u, gid %u)", u->user,
+                                      (unsigned) user->uid, (unsigned) user->gid);
+        if (u->security.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return workload_error(err, negative_errno(), "cannot set no_new_privileges");
+
+        exec_command(u->command, env);
+        return workload_error(err, negative_errno(), "cannot execute %s", u->command[0]);
+}

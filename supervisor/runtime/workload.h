@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "unit-spec.h"
+
+/* What the workload's own process gets, in both isolation modes: the process runtime's PID 2 in
+ * its namespaces and the hyperv guest's, started by sup-init, run this same code, so that flipping
+ * `isolation:` changes nothing the command can see (environment, user, groups, working directory,
+ * signal dispositions, standard input, no_new_privs, how command[0] is found). */
+
+#define WORKLOAD_ERR_MAX 512
+#define WORKLOAD_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* Writes the message to err (WORKLOAD_ERR_MAX bytes), followed by ": strerror(-r)" when r < 0;
+ * returns r, or -EINVAL when r >= 0. */
+int workload_error(char *err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The user of the unit ("uid[:gid]", "name[:group]"), looked up in the image's /etc/passwd and
+ * /etc/group. */
+typedef struct ContainerUser {
+        uid_t uid;
+        gid_t gid;
+        gid_t groups[64];
+        size_t n_groups;
+        char home[256];
+} ContainerUser;
+
+/* Looks the user up in root's etc/passwd and etc/group (root "" or "/": the current root, i.e.
+ * the container's after pivot_root). Errors are -errno with a message in err. */
+int resolve_user_at(const char *root, const char *spec, ContainerUser *ret, char *err);
+static inline int resolve_user(const char *spec, ContainerUser *ret, char *err) {
+        return resolve_user_at("", spec, ret, err);
+}
+
+/* The command's environment: PATH and HOME unless the unit sets them, HOSTNAME, then the unit's
+ * own variables. A new vector. */
+char **workload_env(const UnitSpec *u, const char *home);
+
+/* Brings up the loopback interface of the current network namespace (or guest). */
+int loopback_up(void);
+
+/* Turns the calling process (a fresh fork) into the unit's command: default signal dispositions
+ * and an empty mask, a new session, stdin from /dev/null, stdout and stderr from the fds given
+ * (closed afterwards when above 2), the working directory, the user, no_new_privs, then execve()
+ * with command[0] searched in the new environment's PATH. Every other fd must be close-on-exec.
+ * Returns only on failure: -errno, with a message in err. */
+int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int stdout_fd, int stderr_fd, char *err);

@@ -1,0 +1,268 @@
+#!/bin/bash
+# A hyperv guest booted for real: Debian's cloud kernel (tools/guest-kernel.sh), sup's initramfs
+# with sup-init (tools/guest-initramfs.sh), a busybox layer disk and a sandbox disk, QEMU with TCG.
+#   test-guest-boot.sh SUP_INIT SUPCTL
+# Speaks the agent protocol (supervisor/guest/guest-proto.h) over a FIFO pair, as the host's
+# runtime will over its chardev, and checks what the workload printed on the console. Measures
+# the time from starting QEMU to the workload's first output, beside a bare boot of the same
+# kernel to a trivial /init in the same run.
+#
+# Exit 77 (skip) without root, QEMU or a kernel (no package lists, no network), unless
+# SUP_TESTS_MUST_WORK=1 turns that into a failure. SUP_GUEST_DIR: the state dir (the kernel cache),
+# default /var/lib/sup/guest. SUP_GUEST_BOOT_RUNS: boots measured of each kind (default 3).
+set -uo pipefail
+
+SUP_INIT=$(realpath "$1") SUPCTL=$(realpath "$2")
+TOOLS=$(cd "$(dirname "$0")/../../tools" && pwd)
+STATE=${SUP_GUEST_DIR:-/var/lib/sup/guest}
+RUNS=${SUP_GUEST_BOOT_RUNS:-3}
+
+skip() {
+        if [ "${SUP_TESTS_MUST_WORK:-0}" = 1 ]; then
+                echo "FAIL (SUP_TESTS_MUST_WORK=1): $*"
+                exit 1
+        fi
+        echo "SKIP: $*"
+        exit 77
+}
+[ "$(id -u)" = 0 ] || skip "needs root"
+command -v qemu-system-x86_64 >/dev/null || skip "no qemu-system-x86_64 (apt-get install qemu-system-x86)"
+[ -x /bin/busybox ] || skip "needs busybox-static (/bin/busybox)"
+command -v mkfs.ext4 >/dev/null || skip "needs mkfs.ext4 (e2fsprogs)"
+"$TOOLS/guest-kernel.sh" "$STATE" || skip "cannot provision the guest kernel"
+INITRD=$("$TOOLS/guest-initramfs.sh" "$STATE" "$SUP_INIT") || { echo "FAIL: cannot build the initramfs"; exit 1; }
+KERNEL=$STATE/kernel/current/vmlinuz
+
+TOP=$(mktemp -d /tmp/sup-guest.XXXXXX)
+mkfifo "$TOP/tick" && exec 5<>"$TOP/tick"
+QEMU_PID=
+cleanup() {
+        [ -n "$QEMU_PID" ] && kill "$QEMU_PID" 2>/dev/null
+        rm -rf "$TOP"
+}
+trap cleanup EXIT
+FAILED=0 GUEST_HELLO=() GUEST_OUT=() BARE_OUT=()
+fail() {
+        printf '    FAIL: %s\n' "$*"
+        FAILED=1
+}
+# Milliseconds since T0, and a 10 ms wait, without forking: the measurements poll while QEMU boots,
+# and on a loaded 2-core machine a fork 100 times a second is not free.
+now_us() { local t=${EPOCHREALTIME/./}; echo "$t"; }
+ms() { echo $((($(now_us) - T0) / 1000)); }
+tick() { read -r -t 0.01 -u 5 _; }
+
+# -M microvm boots fastest, but under TCG about one boot in ten hangs while the kernel calibrates
+# the TSC against timers microvm emulates poorly; telling it the frequency avoids that. TCG's TSC
+# runs at the host's: the kernel's measure from the log, else /proc/cpuinfo.
+tsc_khz=$(dmesg 2>/dev/null | sed -n 's/.*tsc: Refined TSC clocksource calibration: \([0-9.]*\) MHz.*/\1/p' | tail -n1)
+[ -n "$tsc_khz" ] || tsc_khz=$(dmesg 2>/dev/null | sed -n 's/.*tsc: Detected \([0-9.]*\) MHz processor.*/\1/p' | tail -n1)
+[ -n "$tsc_khz" ] || tsc_khz=$(sed -n 's/^cpu MHz[[:space:]]*: \([0-9.]*\)$/\1/p' /proc/cpuinfo | head -n1)
+tsc_khz=$(awk -v m="$tsc_khz" 'BEGIN { printf "%d", m * 1000 }')
+[ "$tsc_khz" -gt 0 ] || skip "cannot tell the host's TSC frequency"
+MACHINE=(-M microvm -nodefaults -no-user-config -accel tcg,tb-size=256 -m 256 -smp 1 -display none -no-reboot)
+CMDLINE="console=ttyS0 quiet panic=-1 tsc_early_khz=$tsc_khz"
+echo "    machine: microvm, TCG, tsc_early_khz=$tsc_khz; kernel $(readlink "$STATE/kernel/current")"
+
+# The image: one busybox layer, as an ext4 disk (no journal: it is only ever mounted read-only).
+ROOT=$TOP/layer
+mkdir -p "$ROOT"/{bin,etc,root,tmp}
+cp /bin/busybox "$ROOT/bin/"
+for a in sh echo hostname id sleep pwd ls; do ln -sf busybox "$ROOT/bin/$a"; done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$ROOT/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$ROOT/etc/group"
+mkfs.ext4 -q -O ^has_journal -d "$ROOT" "$TOP/layer.img" 8M || { echo "FAIL: mkfs.ext4 -d"; exit 1; }
+
+# unit_json NAME COMMAND: the unit's canonical JSON on one line, as supctl validate --print shows it.
+unit_json() {
+        cat >"$TOP/$1.yaml" <<EOF
+name: $1
+isolation: hyperv
+image: {layers: [{dir: $ROOT}]}
+command: [/bin/sh, -c, "$2"]
+env: {GREETING: hello}
+network: none
+EOF
+        "$SUPCTL" validate --print "$TOP/$1.yaml" | tr -d '\n'
+}
+
+# boot NAME: QEMU with the layer disk (vda), a fresh sandbox disk (vdb), an entropy source (without
+# it, the workload's first read of /dev/random waits about a second under TCG, never on the host),
+# the virtio console in
+# $TOP/NAME.console, the kernel's own console in $TOP/NAME.kernel and the agent port on the FIFO
+# pair $TOP/NAME.agent.{in,out} (fds 3 and 4 here).
+boot() {
+        local n=$1
+        rm -f "$TOP/$n.sandbox.img" && mkfs.ext4 -q "$TOP/$n.sandbox.img" 32M
+        mkfifo "$TOP/$n.agent.in" "$TOP/$n.agent.out"
+        T0=$(now_us)
+        qemu-system-x86_64 "${MACHINE[@]}" -kernel "$KERNEL" -initrd "$INITRD" -append "$CMDLINE" \
+                -serial "file:$TOP/$n.kernel" \
+                -drive "id=layer0,file=$TOP/layer.img,format=raw,if=none,readonly=on" \
+                -device virtio-blk-device,drive=layer0,serial=sup-layer-0 \
+                -drive "id=sandbox,file=$TOP/$n.sandbox.img,format=raw,if=none" \
+                -device virtio-blk-device,drive=sandbox,serial=sup-sandbox \
+                -device virtio-rng-device \
+                -device virtio-serial-device \
+                -chardev "file,id=console,path=$TOP/$n.console" -device virtconsole,chardev=console \
+                -chardev "pipe,id=agent,path=$TOP/$n.agent" -device virtserialport,chardev=agent,name=sup.agent &
+        QEMU_PID=$!
+        # Read-write opens of a FIFO never wait for the other end (should QEMU fail to start).
+        exec 3<>"$TOP/$n.agent.in" 4<>"$TOP/$n.agent.out"
+}
+
+# start_unit NAME SPEC: boots and has the guest run the unit; true once it is "started".
+start_unit() {
+        boot "$1"
+        expect hello || return 1
+        T_HELLO=$(ms)
+        echo "{\"cmd\":\"run\",\"spec\":$2,$disks}" >&3
+        expect started || { sed 's/^/      kernel| /' "$TOP/$1.kernel"; return 1; }
+}
+
+# expect EVENT [TIMEOUT]: reads agent messages until one with that event; it is left in $MSG.
+expect() {
+        local want=$1 timeout=${2:-60}
+        while IFS= read -r -t "$timeout" -u 4 MSG; do
+                case "$MSG" in
+                *"\"event\":\"$want\""*) return 0 ;;
+                *) echo "    agent: $MSG" ;;
+                esac
+        done
+        fail "no \"$want\" event within ${timeout}s"
+        return 1
+}
+
+# wait_console NAME TEXT: polls the console file (10 ms) until TEXT is in it; prints the time.
+wait_console() {
+        local text
+        for _ in $(seq 3000); do
+                text=
+                IFS= read -r -d '' text 2>/dev/null <"$TOP/$1"
+                [[ $text == *"$2"* ]] && { ms; return 0; }
+                tick
+        done
+        return 1
+}
+
+# powered_off: QEMU ended by itself (the guest powered off) within 30 s.
+powered_off() {
+        for _ in $(seq 300); do
+                kill -0 "$QEMU_PID" 2>/dev/null || { wait "$QEMU_PID"; QEMU_PID=; exec 3>&- 4<&-; return 0; }
+                sleep 0.1
+        done
+        fail "the guest did not power off"
+        kill "$QEMU_PID"
+        wait "$QEMU_PID"
+        QEMU_PID=
+        exec 3>&- 4<&-
+        return 1
+}
+
+disks='"layers":["/dev/vda"],"sandbox":"serial=sup-sandbox"'
+
+# boot_guest I: a guest running the greeter; records the agent's hello and the first output.
+boot_guest() {
+        local i=$1 t_out
+        start_unit "hello$i" "$spec" || { powered_off; return; }
+        t_out=$(wait_console "hello$i.console" "hello from the guest") || fail "no output on the console"
+        expect exit && [ "$MSG" = '{"event":"exit","code":3}' ] || fail "expected exit code 3, got: $MSG"
+        powered_off
+        [ -n "$t_out" ] && GUEST_HELLO+=("$T_HELLO") GUEST_OUT+=("$t_out")
+        echo "    sup guest $i: agent hello at ${T_HELLO} ms, first output at ${t_out} ms, powered off at $(ms) ms"
+}
+
+# boot_bare I: the same kernel and machine, no devices, a trivial /init that prints and powers off.
+mkdir -p "$TOP/bare/bin"
+cp /bin/busybox "$TOP/bare/bin/"
+printf '#!/bin/busybox sh\n/bin/busybox echo BARE-INIT-UP\n/bin/busybox poweroff -f\n' >"$TOP/bare/init"
+chmod +x "$TOP/bare/init"
+(cd "$TOP/bare" && find . | cpio -o -H newc --quiet) >"$TOP/bare.cpio"
+boot_bare() {
+        local i=$1 t
+        T0=$(now_us)
+        qemu-system-x86_64 "${MACHINE[@]}" -kernel "$KERNEL" -initrd "$TOP/bare.cpio" -append "$CMDLINE" \
+                -serial "file:$TOP/bare$i.kernel" &
+        QEMU_PID=$!
+        t=$(wait_console "bare$i.kernel" BARE-INIT-UP) || fail "the bare kernel printed nothing"
+        powered_off
+        [ -n "$t" ] && BARE_OUT+=("$t")
+        echo "    bare kernel $i: first output at ${t} ms"
+}
+
+echo "case 1: a command that prints and exits 3, $RUNS boots, each beside a bare boot of the kernel"
+spec=$(unit_json greeter 'echo hello from the guest; hostname; id; echo $GREETING >&2; exit 3')
+for i in $(seq "$RUNS"); do
+        boot_guest "$i"
+        boot_bare "$i"
+done
+console=$(cat "$TOP/hello1.console" 2>/dev/null)
+# stdout: the greeting, the host name (the unit's name by default), the user; stderr: $GREETING.
+for line in "hello from the guest" "greeter" "uid=0(root) gid=0(root)" "hello"; do
+        grep -qxF "$line" <<<"$console" || fail "the console lacks the line \"$line\": $console"
+done
+
+echo "case 2: stop a long-running command (sleep 1000) with SIGTERM and a 2 s timeout"
+spec=$(unit_json sleeper 'exec sleep 1000')
+if start_unit stop "$spec"; then
+        # "started" is the exec of sh, which then execs sleep: ask until ps shows it.
+        for _ in $(seq 50); do
+                echo '{"cmd":"ps"}' >&3
+                expect ps && [[ $MSG == *'"comm":"sleep","args":["sleep","1000"]'* ]] && break
+                tick
+        done
+        [[ $MSG == *'"comm":"sleep"'* ]] || fail "ps does not show the sleep: $MSG"
+        echo '{"cmd":"stop","signal":15,"timeout_ms":2000}' >&3
+        t_stop=$(ms)
+        expect exit 10 && [ "$MSG" = '{"event":"exit","signal":15}' ] || fail "expected exit by signal 15, got: $MSG"
+        echo "    stopped $(($(ms) - t_stop)) ms after the stop command"
+fi
+powered_off
+
+echo "case 3: a command that ignores SIGTERM is killed when the stop timeout is up"
+spec=$(unit_json stubborn "trap '' TERM; echo ready; while :; do sleep 1; done")
+if start_unit stubborn "$spec"; then
+        wait_console stubborn.console ready >/dev/null || fail "no output from the stubborn command"
+        echo '{"cmd":"stop","signal":15,"timeout_ms":1000}' >&3
+        t_stop=$(ms)
+        expect exit 10 && [ "$MSG" = '{"event":"exit","signal":9}' ] || fail "expected exit by signal 9, got: $MSG"
+        waited=$(($(ms) - t_stop))
+        [ "$waited" -ge 1000 ] || fail "killed after $waited ms, before the 1000 ms timeout"
+        echo "    killed $waited ms after the stop command"
+fi
+powered_off
+
+echo "case 4: what the workload sees: user, working_dir, environment, read-only root, tmpfs, /dev"
+cat >"$TOP/probe.yaml" <<EOF
+name: probe
+isolation: hyperv
+image: {layers: [{dir: $ROOT}]}
+command: [/bin/sh, -c, 'id; pwd; echo "HOME=\$HOME PATH=\$PATH HOSTNAME=\$HOSTNAME TZ=\$TZ"; echo x >/x || echo root is read-only; echo y >/scratch/y && echo tmpfs is writable; ls /dev']
+env: {TZ: UTC}
+user: "nobody"
+working_dir: /scratch
+hostname: probe-host
+network: none
+mounts: [{type: tmpfs, target: /scratch, size: 1M}]
+security: {read_only_rootfs: true}
+EOF
+spec=$("$SUPCTL" validate --print "$TOP/probe.yaml" | tr -d '\n')
+if start_unit probe "$spec"; then
+        expect exit && [ "$MSG" = '{"event":"exit","code":0}' ] || fail "expected exit code 0, got: $MSG"
+fi
+powered_off
+console=$(cat "$TOP/probe.console" 2>/dev/null)
+for line in "uid=65534(nobody) gid=65534(nogroup)" "/scratch" \
+        "HOME=/nonexistent PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOSTNAME=probe-host TZ=UTC" \
+        "root is read-only" "tmpfs is writable" "null" "urandom" "pts" "shm" "mqueue"; do
+        grep -qxF "$line" <<<"$console" || fail "the console lacks the line \"$line\": $console"
+done
+
+median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+if [ ${#GUEST_OUT[@]} -gt 0 ] && [ ${#BARE_OUT[@]} -gt 0 ]; then
+        g=$(median "${GUEST_OUT[@]}") b=$(median "${BARE_OUT[@]}") h=$(median "${GUEST_HELLO[@]}")
+        echo "boot to first output, median of $RUNS: sup guest $g ms (agent hello at $h ms); bare kernel to a trivial /init $b ms; difference $((g - b)) ms"
+fi
+
+[ "$FAILED" = 0 ] && echo "all cases passed"
+exit "$FAILED"

@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: MIT */
+/* The parts of sup-init that run anywhere: the agent protocol, the unit's spec as the guest reads
+ * it, the environment and user of the command, the modules list, the lookups in sysfs and /proc
+ * (against directories the test makes). */
+#include "test-helpers.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "fileio.h"
+#include "guest-probe.h"
+#include "guest-proto.h"
+#include "string-util.h"
+#include "workload.h"
+
+static json_t *parse_json(const char *s) {
+        json_error_t e;
+        json_t *j = json_loads(s, 0, &e);
+        if (!j)
+                fail_msg("bad JSON in the test: %s: %s", s, e.text);
+        return j;
+}
+
+static void assert_json(json_t *j, const char *expected) {
+        char *s = json_dumps(j, JSON_COMPACT);
+        assert_non_null(s);
+        assert_string_equal(s, expected);
+        free(s);
+        json_decref(j);
+}
+
+static void test_events(void **state) {
+        assert_json(guest_event_hello(), "{\"event\":\"hello\"}");
+        assert_json(guest_event_started(84), "{\"event\":\"started\",\"pid\":84}");
+        assert_json(guest_event_exit(3, 0), "{\"event\":\"exit\",\"code\":3}");
+        assert_json(guest_event_exit(0, 15), "{\"event\":\"exit\",\"signal\":15}");
+        assert_json(guest_event_error("no disk /dev/vdb"), "{\"event\":\"error\",\"message\":\"no disk /dev/vdb\"}");
+        assert_json(guest_event_refused("unknown command \"x\""),
+                    "{\"event\":\"refused\",\"message\":\"unknown command \\\"x\\\"\"}");
+        /* A path in a message need not be UTF-8; the event still goes out. */
+        assert_json(guest_event_error("no disk /dev/\xff"),
+                    "{\"event\":\"error\",\"message\":\"(a message that is not valid UTF-8)\"}");
+        assert_json(guest_event_ps(json_pack("[{s:i}]", "pid", 1)), "{\"event\":\"ps\",\"processes\":[{\"pid\":1}]}");
+}
+
+static void test_command_table(void **state) {
+        for (GuestCommandType t = 0; t < _GUEST_CMD_MAX; t++)
+                assert_int_equal(guest_command_type_from_string(guest_command_type_to_string(t)), t);
+        assert_int_equal(guest_command_type_from_string("reboot"), _GUEST_CMD_INVALID);
+        assert_null(guest_command_type_to_string(_GUEST_CMD_MAX));
+}
+
+static void test_commands(void **state) {
+        static const struct {
+                const char *json;
+                GuestCommandType type;
+                int signal;
+                uint64_t timeout_ms;
+                const char *error; /* NULL: valid */
+        } cases[] = {
+                {"{\"cmd\":\"ps\"}", GUEST_CMD_PS, 0, 0, NULL},
+                {"{\"cmd\":\"run\",\"spec\":{}}", GUEST_CMD_RUN, 0, 0, NULL},
+                {"{\"cmd\":\"stop\",\"signal\":15,\"timeout_ms\":2000}", GUEST_CMD_STOP, 15, 2000, NULL},
+                {"{\"cmd\":\"stop\",\"signal\":9,\"timeout_ms\":0}", GUEST_CMD_STOP, 9, 0, NULL},
+                {"{\"cmd\":\"stop\",\"signal\":0,\"timeout_ms\":1}", 0, 0, 0, "signal number"},
+                {"{\"cmd\":\"stop\",\"signal\":65,\"timeout_ms\":1}", 0, 0, 0, "signal number"},
+                {"{\"cmd\":\"stop\",\"signal\":\"TERM\",\"timeout_ms\":1}", 0, 0, 0, "signal number"},
+                {"{\"cmd\":\"stop\",\"signal\":15}", 0, 0, 0, "timeout_ms"},
+                {"{\"cmd\":\"stop\",\"signal\":15,\"timeout_ms\":-1}", 0, 0, 0, "timeout_ms"},
+                {"{\"cmd\":\"reboot\"}", 0, 0, 0, "unknown command \"reboot\""},
+                {"{\"cmd\":3}", 0, 0, 0, "\"cmd\" string"},
+                {"{\"event\":\"hello\"}", 0, 0, 0, "\"cmd\" string"},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                json_t *j = parse_json(cases[i].json);
+                GuestCommand c = {};
+                char *error = NULL;
+                int r = guest_command_from_json(j, &c, &error);
+
+                if (cases[i].error) {
+                        assert_int_equal(r, -EINVAL);
+                        assert_non_null(error);
+                        if (!strstr(error, cases[i].error))
+                                fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].json, error, cases[i].error);
+                } else {
+                        assert_int_equal(r, 0);
+                        assert_null(error);
+                        assert_int_equal(c.type, cases[i].type);
+                        assert_int_equal(c.signal, cases[i].signal);
+                        assert_int_equal(c.timeout_ms, cases[i].timeout_ms);
+                }
+                free(error);
+                json_decref(j);
+        }
+}
+
+/* A run command around the unit's real canonical JSON (what supctl validate --print shows). */
+static json_t *run_command_for(const char *yaml, const char *disks) {
+        UnitSpec *u = NULL;
+        Diagnostics d = {};
+        json_t *spec, *msg;
+        char *text, *canonical;
+
+        if (parse_text("web.yaml", yaml, &d, &u) < 0) {
+                diagnostics_print(&d, stderr);
+                fail();
+        }
+        spec = unit_spec_to_json(u);
+        canonical = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
+        text = xasprintf("{\"cmd\":\"run\",\"spec\":%s,%s}", canonical, disks);
+        msg = parse_json(text);
+        free(canonical);
+        free(text);
+        json_decref(spec);
+        unit_spec_free(u);
+        diagnostics_done(&d);
+        return msg;
+}
+
+static void test_run_from_canonical_json(void **state) {
+        json_t *msg = run_command_for("isolation: hyperv\n"
+                                      "image: {layers: [{dir: /l0}, {dir: /l1}]}\n"
+                                      "command: [/bin/httpd, -f, -p, \"80\"]\n"
+                                      "env: {TZ: UTC, A1: x, A: \"y\", PATH: /bin}\n"
+                                      "user: \"www:www\"\n"
+                                      "working_dir: /www\n"
+                                      "network: none\n"
+                                      "mounts: [{type: tmpfs, target: /tmp, size: 16M, mode: \"1770\"}]\n"
+                                      "security: {no_new_privileges: false, read_only_rootfs: true}\n",
+                                      "\"layers\":[\"/dev/vda\",\"serial=sup-layer-1\"],\"sandbox\":\"/dev/vdc\"");
+        GuestRun run = {};
+        char *error = NULL;
+        const UnitSpec *u;
+
+        assert_int_equal(guest_run_from_json(msg, &run, &error), 0);
+        assert_null(error);
+        u = run.spec;
+        assert_string_equal(u->name, "web");
+        assert_string_equal(u->hostname, "web");
+        assert_int_equal(u->isolation, ISOLATION_HYPERV);
+        assert_int_equal(strv_length(u->command), 4);
+        assert_string_equal(u->command[0], "/bin/httpd");
+        assert_string_equal(u->command[3], "80");
+        /* By name, as the unit parser keeps them: A before A1 although '1' sorts before '='. */
+        assert_int_equal(strv_length(u->env), 4);
+        assert_string_equal(u->env[0], "A=y");
+        assert_string_equal(u->env[1], "A1=x");
+        assert_string_equal(u->env[2], "PATH=/bin");
+        assert_string_equal(u->env[3], "TZ=UTC");
+        assert_string_equal(u->user, "www:www");
+        assert_string_equal(u->working_dir, "/www");
+        assert_int_equal(u->network, NETWORK_NONE);
+        assert_int_equal(u->n_mounts, 1);
+        assert_int_equal(u->mounts[0].type, MOUNT_TMPFS);
+        assert_string_equal(u->mounts[0].target, "/tmp");
+        assert_int_equal(u->mounts[0].size, 16 * 1024 * 1024);
+        assert_int_equal(u->mounts[0].mode, 01770);
+        assert_false(u->security.no_new_privileges);
+        assert_true(u->security.read_only_rootfs);
+        assert_int_equal(strv_length(run.layers), 2);
+        assert_string_equal(run.layers[0], "/dev/vda");
+        assert_string_equal(run.layers[1], "serial=sup-layer-1");
+        assert_string_equal(run.sandbox, "/dev/vdc");
+        guest_run_done(&run);
+        guest_run_done(&run); /* idempotent */
+        json_decref(msg);
+
+        /* The defaults as the canonical form spells them. */
+        msg = run_command_for("image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n",
+                              "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"");
+        assert_int_equal(guest_run_from_json(msg, &run, &error), 0);
+        assert_string_equal(run.spec->user, "0");
+        assert_string_equal(run.spec->working_dir, "/");
+        assert_int_equal(run.spec->network, NETWORK_BRIDGE);
+        assert_true(run.spec->security.no_new_privileges);
+        assert_false(run.spec->security.read_only_rootfs);
+        assert_int_equal(strv_length(run.spec->env), 0);
+        assert_int_equal(run.spec->n_mounts, 0);
+        guest_run_done(&run);
+        json_decref(msg);
+}
+
+static void test_run_refused(void **state) {
+        static const struct {
+                const char *yaml, *disks, *error;
+        } cases[] = {
+                {"image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n"
+                 "mounts: [{type: bind, source: /srv, target: /data}]\n",
+                 "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"", "bind mounts"},
+                {"image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n", "\"layers\":[],\"sandbox\":\"/dev/vdb\"",
+                 "layers: expected a list of at least 1"},
+                {"image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n", "\"layers\":[\"/dev/vda\"]",
+                 "\"sandbox\" must name"},
+                {"image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n",
+                 "\"layers\":[\"vda\"],\"sandbox\":\"/dev/vdb\"", "expected a device path"},
+                {"image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n",
+                 "\"layers\":[\"/dev/vda\"],\"sandbox\":\"serial=\"", "expected a device path"},
+                {"image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n", "\"layers\":[3],\"sandbox\":\"/dev/vdb\"",
+                 "layers[0]: expected a string"},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                json_t *msg = run_command_for(cases[i].yaml, cases[i].disks);
+                GuestRun run = {};
+                char *error = NULL;
+
+                assert_int_equal(guest_run_from_json(msg, &run, &error), -EINVAL);
+                assert_null(run.spec);
+                assert_non_null(error);
+                if (!strstr(error, cases[i].error))
+                        fail_msg("case %zu: \"%s\" lacks \"%s\"", i, error, cases[i].error);
+                free(error);
+                json_decref(msg);
+        }
+
+        /* Specs the canonical form never has, from a confused host. */
+        static const char *const bad[] = {
+                "{\"cmd\":\"run\",\"spec\":[],\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
+                "{\"cmd\":\"run\",\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
+                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\"},"
+                "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
+                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
+                "\"command\":[\"/bin/true\"],\"env\":{\"A\":1}},\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
+                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
+                "\"command\":[\"/bin/true\"],\"network\":\"wifi\"},\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
+                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":0,\"working_dir\":\"/\","
+                "\"command\":[\"/bin/true\"]},\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
+                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
+                "\"command\":[\"/bin/true\"],\"mounts\":[{\"type\":\"tmpfs\",\"target\":\"/t\",\"mode\":\"99\"}]},"
+                "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                json_t *msg = parse_json(bad[i]);
+                GuestRun run = {};
+                char *error = NULL;
+
+                assert_int_equal(guest_run_from_json(msg, &run, &error), -EINVAL);
+                assert_null(run.spec);
+                assert_non_null(error);
+                free(error);
+                json_decref(msg);
+        }
+}
+
+static void test_env(void **state) {
+        UnitSpec *u = unit_spec_new();
+        char **env;
+
+        u->hostname = xstrdup("web");
+        strv_push(&u->env, xstrdup("TZ=UTC"));
+        env = workload_env(u, "/home/app");
+        assert_int_equal(strv_length(env), 4);
+        assert_string_equal(env[0], "PATH=" WORKLOAD_DEFAULT_PATH);
+        assert_string_equal(env[1], "HOME=/home/app");
+        assert_string_equal(env[2], "HOSTNAME=web");
+        assert_string_equal(env[3], "TZ=UTC");
+        strv_free(env);
+
+        /* The unit's PATH and HOME win; HOSTNAME is set before the unit's own, which may change it. */
+        strv_push(&u->env, xstrdup("HOME=/data"));
+        strv_push(&u->env, xstrdup("PATH=/opt/bin"));
+        strv_push(&u->env, xstrdup("HOSTNAME=other"));
+        env = workload_env(u, "/root");
+        assert_int_equal(strv_length(env), 5);
+        assert_string_equal(env[0], "HOSTNAME=web");
+        assert_string_equal(env[1], "TZ=UTC");
+        assert_string_equal(env[2], "HOME=/data");
+        assert_string_equal(env[3], "PATH=/opt/bin");
+        assert_string_equal(env[4], "HOSTNAME=other");
+        strv_free(env);
+        unit_spec_free(u);
+}
+
+static char *make_tree(void) {
+        char *dir = xstrdup("/tmp/test-guest.XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        return dir;
+}
+
+static void put(const char *dir, const char *path, const char *content) {
+        char *p = xasprintf("%s/%s", dir, path), *slash = strrchr(p, '/');
+        *slash = 0;
+        assert_int_equal(mkdir_p(p, 0755), 0);
+        *slash = '/';
+        assert_int_equal(write_file_atomic(p, content, strlen(content), 0644), 0);
+        free(p);
+}
+
+static void test_user(void **state) {
+        char *root = make_tree(), err[WORKLOAD_ERR_MAX];
+        ContainerUser u;
+
+        put(root, "etc/passwd",
+            "root:x:0:0:root:/root:/bin/sh\n"
+            "www:x:33:34:web server:/var/www:/usr/sbin/nologin\n"
+            "app:x:1000:1000::/home/app:/bin/sh\n"
+            "broken line\n");
+        put(root, "etc/group", "root:x:0:\nwww:x:34:\nstaff:x:50:app,www\nadm:x:4:www\napp:x:1000:\n");
+
+        assert_int_equal(resolve_user_at(root, "0", &u, err), 0);
+        assert_int_equal(u.uid, 0);
+        assert_int_equal(u.gid, 0);
+        assert_int_equal(u.n_groups, 0);
+        assert_string_equal(u.home, "/root");
+
+        /* By name: gid and home from passwd, supplementary groups from group's member lists. */
+        assert_int_equal(resolve_user_at(root, "www", &u, err), 0);
+        assert_int_equal(u.uid, 33);
+        assert_int_equal(u.gid, 34);
+        assert_string_equal(u.home, "/var/www");
+        assert_int_equal(u.n_groups, 2);
+        assert_int_equal(u.groups[0], 50);
+        assert_int_equal(u.groups[1], 4);
+
+        assert_int_equal(resolve_user_at(root, "www:staff", &u, err), 0);
+        assert_int_equal(u.gid, 50);
+        assert_int_equal(resolve_user_at(root, "1000:7", &u, err), 0);
+        assert_int_equal(u.uid, 1000);
+        assert_int_equal(u.gid, 7);
+        assert_string_equal(u.home, "/home/app");
+        assert_int_equal(u.n_groups, 0); /* a uid gets no supplementary groups */
+
+        /* A uid the image does not know: its own gid, home / */
+        assert_int_equal(resolve_user_at(root, "4242", &u, err), 0);
+        assert_int_equal(u.uid, 4242);
+        assert_int_equal(u.gid, 4242);
+        assert_string_equal(u.home, "/");
+
+        assert_int_equal(resolve_user_at(root, "nobody", &u, err), -ESRCH);
+        assert_string_equal(err, "user \"nobody\" is not in the image's /etc/passwd");
+        assert_int_equal(resolve_user_at(root, "www:wheel", &u, err), -ESRCH);
+        assert_string_equal(err, "group \"wheel\" is not in the image's /etc/group");
+
+        assert_int_equal(rm_rf(root), 0);
+        free(root);
+}
+
+static void test_modules_list(void **state) {
+        char **l = NULL;
+
+        assert_int_equal(guest_modules_parse("virtio_ring.ko\nvirtio.ko\n", &l), 0);
+        assert_int_equal(strv_length(l), 2);
+        assert_string_equal(l[0], "virtio_ring.ko");
+        assert_string_equal(l[1], "virtio.ko");
+        l = strv_free(l);
+
+        assert_int_equal(guest_modules_parse("# load order\n\n  overlay.ko \r\n\tvirtio_blk.ko", &l), 0);
+        assert_int_equal(strv_length(l), 2);
+        assert_string_equal(l[0], "overlay.ko");
+        assert_string_equal(l[1], "virtio_blk.ko");
+        l = strv_free(l);
+
+        assert_int_equal(guest_modules_parse("", &l), 0);
+        assert_int_equal(strv_length(l), 0);
+        l = strv_free(l);
+
+        assert_int_equal(guest_modules_parse("kernel/fs/overlay.ko\n", &l), -EINVAL);
+        assert_int_equal(guest_modules_parse("overlay\n", &l), -EINVAL);
+        assert_int_equal(guest_modules_parse(".ko\n", &l), -EINVAL);
+        assert_int_equal(guest_modules_parse("overlay.ko.xz\n", &l), -EINVAL);
+        assert_null(l);
+}
+
+static void test_find_port_and_disk(void **state) {
+        char *sys = make_tree(), *ports = xasprintf("%s/class/virtio-ports", sys), *block = xasprintf("%s/block", sys),
+             *dev = NULL;
+
+        /* Not there yet. */
+        assert_int_equal(guest_find_port(ports, "sup.agent", &dev), -ENOENT);
+        assert_int_equal(guest_find_disk(block, "sup-sandbox", &dev), -ENOENT);
+
+        put(sys, "class/virtio-ports/vport2p0/name", ""); /* the console port has no name */
+        put(sys, "class/virtio-ports/vport2p1/name", "sup.agent\n");
+        put(sys, "class/virtio-ports/vport2p2/name", "sup.agent2\n");
+        put(sys, "block/vda/serial", "sup-layer-0\n");
+        put(sys, "block/vdb/serial", "sup-sandbox");
+        char *loop = xasprintf("%s/block/loop0", sys);
+        assert_int_equal(mkdir(loop, 0755), 0); /* no serial file */
+        free(loop);
+
+        assert_int_equal(guest_find_port(ports, "sup.agent", &dev), 0);
+        assert_string_equal(dev, "vport2p1");
+        dev = (free(dev), NULL);
+        assert_int_equal(guest_find_port(ports, "sup.agent2", &dev), 0);
+        assert_string_equal(dev, "vport2p2");
+        dev = (free(dev), NULL);
+        assert_int_equal(guest_find_port(ports, "sup.stdout", &dev), -ENOENT);
+        assert_int_equal(guest_find_disk(block, "sup-sandbox", &dev), 0);
+        assert_string_equal(dev, "vdb");
+        dev = (free(dev), NULL);
+        assert_int_equal(guest_find_disk(block, "sup-layer-0", &dev), 0);
+        assert_string_equal(dev, "vda");
+        dev = (free(dev), NULL);
+        assert_int_equal(guest_find_disk(block, "sup-layer", &dev), -ENOENT);
+
+        assert_int_equal(rm_rf(sys), 0);
+        free(sys);
+        free(ports);
+        free(block);
+}
+
+static json_t *find_pid(json_t *procs, json_int_t pid) {
+        size_t i;
+        json_t *p;
+        json_array_foreach(procs, i, p) if (json_integer_value(json_object_get(p, "pid")) == pid) return p;
+        return NULL;
+}
+
+static void test_ps(void **state) {
+        char *proc = make_tree();
+        json_t *procs, *p;
+
+        /* A fake /proc: a process, a kernel thread (PF_KTHREAD in the flags), one that is gone. */
+        put(proc, "7/stat", "7 (my (odd) name) S 1 7 7 0 -1 4194560 0 0\n");
+        put(proc, "7/comm", "my (odd) name\n");
+        char *cmdline = xasprintf("%s/7/cmdline", proc);
+        put(proc, "7/cmdline", "");
+        assert_int_equal(write_file_atomic(cmdline, "sh\0-c\0echo a b\0", 15, 0644), 0);
+        free(cmdline);
+        put(proc, "2/stat", "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0\n");
+        put(proc, "2/comm", "kthreadd\n");
+        put(proc, "2/cmdline", "");
+        put(proc, "3/comm", "gone\n");
+        put(proc, "self/stat", "x");
+
+        procs = guest_ps_collect(proc);
+        assert_int_equal(json_array_size(procs), 1);
+        assert_json(json_incref(json_array_get(procs, 0)),
+                    "{\"pid\":7,\"comm\":\"my (odd) name\",\"args\":[\"sh\",\"-c\",\"echo a b\"]}");
+        json_decref(procs);
+        assert_int_equal(rm_rf(proc), 0);
+        free(proc);
+
+        /* The host's /proc: this test is in it, with its arguments; no kernel thread is. */
+        procs = guest_ps_collect("/proc");
+        p = find_pid(procs, getpid());
+        assert_non_null(p);
+        assert_string_equal(json_string_value(json_object_get(p, "comm")), "test-guest");
+        assert_true(endswith(json_string_value(json_array_get(json_object_get(p, "args"), 0)), "test-guest"));
+        for (size_t i = 1; i < json_array_size(procs); i++)
+                assert_true(json_integer_value(json_object_get(json_array_get(procs, i - 1), "pid")) <
+                            json_integer_value(json_object_get(json_array_get(procs, i), "pid")));
+        size_t i;
+        json_array_foreach(procs, i, p)
+                assert_string_not_equal(json_string_value(json_object_get(p, "comm")), "kthreadd");
+        json_decref(procs);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_events),
+                cmocka_unit_test(test_command_table),
+                cmocka_unit_test(test_commands),
+                cmocka_unit_test(test_run_from_canonical_json),
+                cmocka_unit_test(test_run_refused),
+                cmocka_unit_test(test_env),
+                cmocka_unit_test(test_user),
+                cmocka_unit_test(test_modules_list),
+                cmocka_unit_test(test_find_port_and_disk),
+                cmocka_unit_test(test_ps),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
