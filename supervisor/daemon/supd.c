@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <dirent.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
@@ -214,6 +215,27 @@ static int parse_bridge_subnet(const char *s, Ipv4Net *ret) {
         return 0;
 }
 
+/* After a full stop: the per-supd cgroup parent in every hierarchy (v2: one; v1: each
+ * controller's and the unified one). A parent that still holds something stays (EBUSY). */
+static void remove_cgroup_parent(const char *root, const char *parent) {
+        _cleanup_free_ char *direct = path_join(root, parent);
+        DIR *d;
+        struct dirent *de;
+
+        (void) rmdir(direct);
+        d = opendir(root);
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *p = NULL;
+                if (de->d_name[0] == '.')
+                        continue;
+                p = xasprintf("%s/%s/%s", root, de->d_name, parent);
+                (void) rmdir(p);
+        }
+        closedir(d);
+}
+
 static void help(void) {
         printf("Usage: supd [OPTIONS]\n"
                "\n"
@@ -383,6 +405,8 @@ int main(int argc, char **argv) {
         r = manager_startup(d->manager);
         if (r >= 0)
                 r = event_loop(d->event);
+        if (d->manager->shutting_down && !d->manager->instances)
+                remove_cgroup_parent(d->manager->config.cgroup_root, d->manager->config.cgroup_parent);
 
         control_server_free(d->control);
         manager_free(d->manager);

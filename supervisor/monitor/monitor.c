@@ -46,11 +46,16 @@ static void broadcast_status(Monitor *m) {
         json_decref(ev);
 }
 
+static void disarm_timer(Monitor *m);
+
 static void monitor_set_state(Monitor *m, InstanceState state) {
         InstanceState old = m->status.state;
 
         if (state != INSTANCE_BACKOFF)
                 m->status.next_restart_at = 0;
+        /* Only back-off (the restart) and stopping (the stop timeout) wait for a timer. */
+        if (state != INSTANCE_BACKOFF && state != INSTANCE_STOPPING)
+                disarm_timer(m);
         if (old != state)
                 log_writer_printf(&m->log, "sup", "%s -> %s", instance_state_to_string(old),
                                   instance_state_to_string(state));
@@ -120,11 +125,20 @@ static void finish_stop(Monitor *m);
 
 static void on_timer(EventSource *s, usec_t t, void *userdata);
 
-static void arm_timer(Monitor *m, usec_t when) {
+/* The one timer serves one purpose at a time; a timer whose purpose no longer applies is
+ * dropped by monitor_set_state(). */
+static void arm_timer(Monitor *m, MonitorTimer purpose, usec_t when) {
+        m->timer_purpose = purpose;
         if (!m->timer)
                 (void) event_add_time(m->event, &m->timer, when, on_timer, m);
         else
                 event_source_set_time(m->timer, when);
+}
+
+static void disarm_timer(Monitor *m) {
+        m->timer_purpose = MONITOR_TIMER_NONE;
+        if (m->timer)
+                event_source_set_time(m->timer, USEC_INFINITY);
 }
 
 /* After the container's init is gone the kernel has killed its pid namespace; the cgroup empties
@@ -225,7 +239,7 @@ static void after_exit(Monitor *m, bool setup_failed) {
         }
         delay = restart_state_exit(&m->restart, m->spec, k, uptime, drand48() * 2.0 - 1.0);
         m->status.next_restart_at = now(CLOCK_REALTIME) + delay;
-        arm_timer(m, now(CLOCK_MONOTONIC) + delay);
+        arm_timer(m, MONITOR_TIMER_RESTART, now(CLOCK_MONOTONIC) + delay);
         monitor_set_state(m, INSTANCE_BACKOFF);
         /* monitor_set_state() clears next_restart_at for other states only. */
 }
@@ -278,7 +292,7 @@ static void reap_container(Monitor *m) {
 
         if (!cleanup_cgroup(m)) {
                 m->pending_setup_failed = setup_failed;
-                arm_timer(m, now(CLOCK_MONOTONIC) + CLEANUP_RETRY_USEC);
+                arm_timer(m, MONITOR_TIMER_CLEANUP, now(CLOCK_MONOTONIC) + CLEANUP_RETRY_USEC);
                 return; /* on_timer() continues with after_exit() */
         }
         if (m->status.oom && m->status.exit_signal == SIGKILL)
@@ -434,7 +448,7 @@ static void monitor_enter_stopping(Monitor *m) {
 
         if (r < 0)
                 (void) send_signal(m, SIGKILL);
-        arm_timer(m, now(CLOCK_MONOTONIC) + m->spec->stop.timeout);
+        arm_timer(m, MONITOR_TIMER_STOP_TIMEOUT, now(CLOCK_MONOTONIC) + m->spec->stop.timeout);
         monitor_set_state(m, INSTANCE_STOPPING);
 }
 
@@ -469,37 +483,32 @@ static void finish_stop(Monitor *m) {
 
 static void on_timer(EventSource *s, usec_t t, void *userdata) {
         Monitor *m = userdata;
+        MonitorTimer purpose = m->timer_purpose;
 
-        switch (m->status.state) {
-        case INSTANCE_BACKOFF:
+        m->timer_purpose = MONITOR_TIMER_NONE;
+        switch (purpose) {
+        case MONITOR_TIMER_RESTART:
                 m->automatic_start = true;
                 monitor_enter_starting(m);
                 return;
-        case INSTANCE_STOPPING:
+        case MONITOR_TIMER_STOP_TIMEOUT:
                 if (m->has_container) {
                         log_writer_printf(&m->log, "sup", "still running after stop.timeout: killing it");
                         (void) send_signal(m, SIGKILL);
                         if (m->cgroup)
                                 (void) cgroup_kill(m->cgroup, SIGKILL);
-                        return;
                 }
-                break;
-        case INSTANCE_STARTING:
-        case INSTANCE_RUNNING:
-        case INSTANCE_STOPPED:
-        case INSTANCE_EXITED:
-        case INSTANCE_FAILED:
-        case _INSTANCE_STATE_MAX:
-        case _INSTANCE_STATE_INVALID:
-                break;
-        }
-        /* A cgroup that had not emptied yet. */
-        if (!m->has_container) {
+                return;
+        case MONITOR_TIMER_CLEANUP:
+                /* A cgroup that had not emptied yet. */
                 if (!cleanup_cgroup(m)) {
-                        arm_timer(m, now(CLOCK_MONOTONIC) + CLEANUP_RETRY_USEC);
+                        arm_timer(m, MONITOR_TIMER_CLEANUP, now(CLOCK_MONOTONIC) + CLEANUP_RETRY_USEC);
                         return;
                 }
                 after_exit(m, m->pending_setup_failed);
+                return;
+        case MONITOR_TIMER_NONE:
+                return;
         }
 }
 
@@ -516,7 +525,7 @@ int monitor_start(Monitor *m, bool by_operator) {
                 m->restart_requested = true;
                 return 0;
         case INSTANCE_BACKOFF:
-                event_source_set_time(m->timer, USEC_INFINITY);
+                disarm_timer(m);
                 _fallthrough_;
         case INSTANCE_STOPPED:
         case INSTANCE_EXITED:
@@ -544,7 +553,7 @@ int monitor_stop(Monitor *m) {
                 return 0;
         case INSTANCE_BACKOFF:
                 /* A pending restart is cancelled. */
-                event_source_set_time(m->timer, USEC_INFINITY);
+                disarm_timer(m);
                 _fallthrough_;
         case INSTANCE_STOPPED:
         case INSTANCE_EXITED:

@@ -33,6 +33,13 @@
 
 typedef struct MonitorClient MonitorClient;
 
+typedef enum MonitorTimer {
+        MONITOR_TIMER_NONE,
+        MONITOR_TIMER_RESTART,      /* backoff: the next start */
+        MONITOR_TIMER_STOP_TIMEOUT, /* stopping: SIGKILL */
+        MONITOR_TIMER_CLEANUP,      /* the workload is gone, its cgroup not yet empty */
+} MonitorTimer;
+
 typedef struct MonitorConfig {
         const char *dir;
         const char *state_dir;
@@ -73,7 +80,8 @@ typedef struct Monitor {
         LogStream out_stream, err_stream;
         usec_t started_mono;
 
-        EventSource *timer;     /* back-off restart, stop timeout, or cgroup cleanup retry */
+        EventSource *timer;
+        MonitorTimer timer_purpose;
         bool stop_requested;    /* the current stop is the operator's */
         bool restart_requested; /* start again once stopped */
         bool shutdown_requested; /* exit once stopped, removing the instance */

@@ -140,6 +140,17 @@ PY
 ctl stop crash >/dev/null
 end
 
+begin "a stopped unit stays stopped after its stop.timeout has passed (a stale timer restarted it)"
+unit quiet 'command: [/bin/sh, -c, "exec sleep 1000"]'
+start_supd
+wait_for 5 state_is quiet running || fail "quiet not running"
+ctl stop quiet >/dev/null
+wait_for 5 state_is quiet stopped || fail "stop: $(field quiet state)"
+sleep 2.5 # past the harness's stop.timeout of 2s
+state_is quiet stopped || fail "after the stop timeout the unit is $(field quiet state)"
+[ "$(field quiet restarts)" = 0 ] || fail "a stopped unit was restarted"
+end
+
 begin "backoff shows the next attempt, and stop cancels the pending restart"
 unit flap 'command: [/bin/sh, -c, "exit 1"]
 restart: {delay: 5s}'
