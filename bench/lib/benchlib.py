@@ -1,0 +1,218 @@
+#!/usr/bin/python3
+"""Helpers of the benchmarks in bench/: statistics and tables, crun's config.json, and podman's
+seccomp profile in the OCI format crun reads.
+
+  benchlib.py series RESULTS WHO WHAT < SAMPLES     one timing per line, in microseconds
+  benchlib.py value RESULTS WHO WHAT VALUE UNIT     a single measurement (memory, a total time)
+  benchlib.py mem RESULTS WHO WHAT PER PID...       memory of processes (smaps_rollup), summed and
+                                                    divided by PER (1: the sum; N: per container)
+  benchlib.py table RESULTS [TITLE]                 the results as Markdown tables
+  benchlib.py crun-config CONFIG CGROUPS-PATH [SECCOMP-PROFILE]
+  benchlib.py strace-top TRACE N TITLE             the N slowest system calls of `strace -f -T -tt`
+
+RESULTS is a JSON-lines file; each line is one series or value, in the order they were measured.
+Statistics are the median, the 90th percentile (nearest rank) and the minimum: no thresholds.
+"""
+import json
+import math
+import re
+import sys
+
+
+def percentile(xs, p):
+    s = sorted(xs)
+    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
+
+
+def cmd_series(results, who, what):
+    samples = [float(line) for line in sys.stdin if line.strip()]
+    with open(results, "a") as f:
+        f.write(json.dumps({"who": who, "what": what, "us": samples}) + "\n")
+
+
+def cmd_value(results, who, what, value, unit):
+    with open(results, "a") as f:
+        f.write(json.dumps({"who": who, "what": what, "value": float(value), "unit": unit}) + "\n")
+
+
+def smaps_rollup(pid):
+    """Rss, Pss and private (Private_Clean + Private_Dirty) of a process, in KiB."""
+    v = {}
+    with open("/proc/%s/smaps_rollup" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
+                v[parts[0][:-1]] = int(parts[1])
+    return v.get("Rss", 0), v.get("Pss", 0), v.get("Private_Clean", 0) + v.get("Private_Dirty", 0)
+
+
+def cmd_mem(results, who, what, per, *pids):
+    tot = [0, 0, 0]
+    for pid in pids:
+        for k, x in enumerate(smaps_rollup(pid)):
+            tot[k] += x
+    per = max(1, int(per))
+    with open(results, "a") as f:
+        f.write(json.dumps({"who": who, "what": what, "n": len(pids), "per": per,
+                            "rss": tot[0] / per, "pss": tot[1] / per, "private": tot[2] / per}) + "\n")
+
+
+def ms(us):
+    return "%.2f" % (us / 1000)
+
+
+def cmd_table(results, title=None):
+    rows = [json.loads(line) for line in open(results) if line.strip()]
+    series = [r for r in rows if "us" in r]
+    values = [r for r in rows if "value" in r]
+    mems = [r for r in rows if "rss" in r]
+    out = []
+    if title:
+        out.append("### " + title + "\n")
+    if series:
+        out.append("| what | who | median ms | p90 ms | min ms | n |")
+        out.append("|---|---|--:|--:|--:|--:|")
+        for r in series:
+            xs = r["us"]
+            if not xs:
+                out.append("| %s | %s | - | - | - | 0 |" % (r["what"], r["who"]))
+                continue
+            out.append("| %s | %s | %s | %s | %s | %d |" % (r["what"], r["who"], ms(statistics_median(xs)),
+                                                           ms(percentile(xs, 90)), ms(min(xs)), len(xs)))
+    if values:
+        if series:
+            out.append("")
+        out.append("| what | who | value |")
+        out.append("|---|---|--:|")
+        for r in values:
+            v = r["value"]
+            text = ("%.0f" % v) if v == int(v) else ("%.2f" % v)
+            out.append("| %s | %s | %s %s |" % (r["what"], r["who"], text, r["unit"]))
+    if mems:
+        if series or values:
+            out.append("")
+        out.append("| memory | who | processes | RSS KiB | PSS KiB | private KiB |")
+        out.append("|---|---|--:|--:|--:|--:|")
+        for r in mems:
+            n = str(r["n"]) if r["per"] == 1 else "%d / %d" % (r["n"], r["per"])
+            out.append("| %s | %s | %s | %.0f | %.0f | %.0f |" % (r["what"], r["who"], n, r["rss"], r["pss"],
+                                                                r["private"]))
+    print("\n".join(out))
+
+
+def statistics_median(xs):
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+# ---- strace ---------------------------------------------------------------------------------
+
+WAITING = {"epoll_wait", "epoll_pwait", "read", "wait4", "waitid", "rt_sigtimedwait", "poll", "ppoll", "pselect6"}
+
+
+def cmd_strace_top(trace, n, title):
+    """The slowest calls, with the file behind an fd where the trace shows it being opened. Calls
+    that wait for something else (reads, polls) are left out: they are idle time, not work."""
+    line_re = re.compile(r"^(?:(\d+)\s+)?(\d\d:\d\d:[0-9.]+)\s+(.*)$")
+    fds, pending, rows = {}, {}, []
+    for raw in open(trace):
+        m = line_re.match(raw.rstrip("\n"))
+        if not m:
+            continue
+        pid, rest = m.group(1) or "-", m.group(3)
+        if rest.endswith("<unfinished ...>"):
+            pending[pid] = rest[: -len("<unfinished ...>")].rstrip()
+            continue
+        r = re.match(r"<\.\.\. (\w+) resumed>(.*)$", rest)
+        if r:
+            rest = pending.pop(pid, r.group(1) + "(") + r.group(2)
+        c = re.match(r"(\w+)\((.*)\)\s+=\s+(-?\d+|0x[0-9a-f]+|\?)(.*?)(?:<([0-9.]+)>)?$", rest)
+        if not c:
+            continue
+        name, args, ret, dur = c.group(1), c.group(2), c.group(3), c.group(5)
+        if name in ("openat", "open") and ret.isdigit():
+            p = re.search(r'"([^"]*)"', args)
+            if p:
+                fds[(pid, ret)] = p.group(1)
+        fd = re.match(r"(\d+)(?:,|$)", args)
+        where = fds.get((pid, fd.group(1))) if fd else None
+        if name == "close" and fd:
+            fds.pop((pid, fd.group(1)), None)
+        if dur is None or name in WAITING:
+            continue
+        shown = args if len(args) < 70 else args[:67] + "..."
+        rows.append((float(dur), pid, "%s(%s)%s" % (name, shown, "  [%s]" % where if where else "")))
+    rows.sort(key=lambda x: -x[0])
+    print(title)
+    for dur, pid, text in rows[: int(n)]:
+        print("%8.2f ms  pid %-7s %s" % (dur * 1000, pid, text))
+
+
+# ---- crun -----------------------------------------------------------------------------------
+
+ARCHES = {"amd64": "SCMP_ARCH_X86_64", "x86": "SCMP_ARCH_X86", "x32": "SCMP_ARCH_X32"}
+
+
+def podman_seccomp_to_oci(profile, caps):
+    """What podman does with /usr/share/containers/seccomp.json for an amd64 container with the
+    capabilities caps: keep the rules whose includes/excludes (arches, caps) apply."""
+    arch = "SCMP_ARCH_X86_64"
+    subs = []
+    for m in profile.get("archMap", []):
+        if m["architecture"] == arch:
+            subs = m.get("subArchitectures", [])
+    our_arches = {arch, *subs}
+    out = {"defaultAction": profile["defaultAction"], "architectures": [arch, *subs], "syscalls": []}
+    if "defaultErrnoRet" in profile:
+        out["defaultErrnoRet"] = profile["defaultErrnoRet"]
+
+    def applies(cond, want):
+        arches = [ARCHES.get(a, a) for a in cond.get("arches", [])]
+        c = cond.get("caps", [])
+        if want:
+            return (not arches or any(a in our_arches for a in arches)) and all(x in caps for x in c)
+        return not ((arches and any(a in our_arches for a in arches)) or (c and any(x in caps for x in c)))
+
+    for s in profile["syscalls"]:
+        if not applies(s.get("includes") or {}, True) or not applies(s.get("excludes") or {}, False):
+            continue
+        rule = {"names": s["names"], "action": s["action"]}
+        if s.get("errnoRet") is not None:
+            rule["errnoRet"] = s["errnoRet"]
+        if s.get("args"):
+            rule["args"] = [{k: a[k] for k in ("index", "value", "valueTwo", "op")} for a in s["args"]]
+        out["syscalls"].append(rule)
+    return out
+
+
+def cmd_crun_config(path, cgroups_path, seccomp=""):
+    c = json.load(open(path))
+    p = c["process"]
+    p["terminal"] = False
+    p["args"] = ["/bin/sh", "-c", "echo ready; exec sleep 1000"]
+    p["env"] = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"]
+    p.pop("rlimits", None)  # sup sets none unless asked
+    c["root"] = {"path": "rootfs", "readonly": False}
+    c["hostname"] = "bench"
+    # sup mounts proc, sysfs (read-only), a /dev tmpfs with devpts, shm and mqueue: crun's
+    # defaults without the cgroupfs mount. No masked or read-only /proc paths (sup has none yet).
+    c["mounts"] = [m for m in c["mounts"] if m["destination"] != "/sys/fs/cgroup"]
+    lx = c["linux"]
+    lx["namespaces"] = [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "cgroup")]
+    lx.pop("maskedPaths", None)
+    lx.pop("readonlyPaths", None)
+    lx["cgroupsPath"] = cgroups_path
+    if seccomp:
+        lx["seccomp"] = podman_seccomp_to_oci(json.load(open(seccomp)), set(p["capabilities"]["bounding"]))
+    json.dump(c, open(path, "w"), indent=1)
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    {"series": cmd_series, "value": cmd_value, "mem": cmd_mem, "table": cmd_table, "crun-config": cmd_crun_config,
+     "strace-top": cmd_strace_top}[cmd](*args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+# shellcheck shell=bash
+# Shared by the benchmarks in bench/ (sourced, not run). Everything a benchmark creates lives in
+# one scratch directory ($WORK), one cgroup parent per supd (sup-bench-<pid>) and one crun state
+# directory, and bench_cleanup removes all of it: supd is stopped with SIGTERM (it stops its
+# units), the cgroups are removed, and nothing stays mounted.
+
+set -euo pipefail
+
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TOP=$(cd "$BENCH/.." && pwd)
+BUILD=${SUP_BUILD:-$TOP/build}
+OUT=${SUP_BENCH_OUT:-$BUILD/bench}
+PY=/usr/bin/python3
+PROBE=$OUT/bench-probe
+
+SUPD=$BUILD/supd SUPCTL=$BUILD/supctl MONITOR=$BUILD/sup-monitor
+WORK='' SUPD_PID='' SUP_DIR='' CGROUP_PARENT=''
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+note() { printf '    %s\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+bench_require() {
+        [ "$(id -u)" = 0 ] || die "needs root (namespaces, cgroups, overlayfs)"
+        [ -x /bin/busybox ] || die "needs busybox-static (/bin/busybox)"
+        [ -x $PY ] || die "needs python3"
+        if [ ! -x "$SUPD" ] || [ ! -x "$SUPCTL" ] || [ ! -x "$MONITOR" ]; then
+                die "build sup first: meson setup build && ninja -C build"
+        fi
+        mkdir -p "$OUT"
+        # The stopwatch: rebuilt when its source changes.
+        if [ ! -x "$PROBE" ] || [ "$BENCH/probe.c" -nt "$PROBE" ]; then
+                ${CC:-cc} -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$PROBE" "$BENCH/probe.c"
+        fi
+}
+
+# bench_begin NAME: the scratch directory, and the cleanup that runs however the script ends.
+bench_begin() {
+        WORK=$(mktemp -d "/tmp/sup-bench-$1.XXXXXX")
+        trap bench_cleanup EXIT
+        trap 'exit 130' INT TERM
+}
+
+# A busybox root file system: the one image layer every container here runs, sup's and crun's.
+make_layer() { # make_layer DIR
+        local l=$1
+        mkdir -p "$l"/{bin,etc,proc,sys,dev,tmp,root}
+        cp /bin/busybox "$l/bin/"
+        for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$l/bin/$a"; done
+        printf 'root:x:0:0:root:/root:/bin/sh\n' > "$l/etc/passwd"
+        printf 'root:x:0:\n' > "$l/etc/group"
+}
+
+# ---- sup -----------------------------------------------------------------------------------
+
+ctl() { "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" "$@"; }
+
+# The stop timeout is long on purpose: the monitor (as of d08725b) leaves the stop.timeout timer
+# armed after a stop completes, and when it fires the stopped unit is restarted as if it had
+# crashed (stopped -> backoff -> starting). With 1h it never fires during a benchmark. Units stop
+# at once here anyway (sh execs sleep, which dies on SIGTERM).
+sup_unit() { # sup_unit NAME [COMMAND-YAML]
+        cat > "$SUP_DIR/units/$1.yaml" <<UNIT
+image:
+  layers:
+    - dir: $WORK/layer
+network: none
+command: ${2:-[/bin/sh, -c, "echo ready; exec sleep 1000"]}
+stop: {timeout: 1h}
+UNIT
+}
+
+# sup_start DIR: supd on private directories below DIR, with its own cgroup parent.
+sup_start() {
+        SUP_DIR=$1
+        CGROUP_PARENT=sup-bench-$$
+        mkdir -p "$SUP_DIR/units"
+        "$SUPD" --units "$SUP_DIR/units" --state-dir "$SUP_DIR/state" --run-dir "$SUP_DIR/run" \
+                --monitor "$MONITOR" --cgroup-parent "$CGROUP_PARENT" >> "$SUP_DIR/supd.log" 2>&1 &
+        SUPD_PID=$!
+        for _ in $(seq 200); do
+                ctl status >/dev/null 2>&1 && return 0
+                kill -0 "$SUPD_PID" 2>/dev/null || break
+                sleep 0.05
+        done
+        cat "$SUP_DIR/supd.log" >&2
+        die "supd did not start"
+}
+
+# sup_states: "NAME STATE" per unit, from status --json.
+sup_states() {
+        ctl status --json | $PY -c '
+import json, sys
+for u in json.load(sys.stdin):
+    print(u["name"], u["state"])'
+}
+
+# sup_wait_all STATE SECONDS: until every unit of the generation is in STATE.
+sup_wait_all() {
+        local deadline=$((SECONDS + $2))
+        until [ -z "$(sup_states | awk -v s="$1" '$2 != s')" ]; do
+                [ $SECONDS -ge $deadline ] && die "units not $1 after $2 s: $(sup_states | awk -v s="$1" '$2 != s' | head -3 | tr '\n' ' ')"
+                sleep 0.05
+        done
+}
+
+sup_stop() {
+        [ -n "$SUPD_PID" ] || return 0
+        kill -TERM "$SUPD_PID" 2>/dev/null || true
+        wait "$SUPD_PID" 2>/dev/null || true
+        SUPD_PID=
+}
+
+# The monitors of this supd: their command lines name its run directory.
+sup_monitor_pids() {
+        local p
+        for p in $(pgrep -x sup-monitor); do
+                tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q -- "--dir $SUP_DIR/run/units/" && echo "$p"
+        done
+        return 0
+}
+
+# ---- crun ----------------------------------------------------------------------------------
+
+# crun 1.8 refuses a hybrid cgroup layout: it runs in a private mount namespace where the
+# controller-less cgroup2 at /sys/fs/cgroup/unified is replaced by a scratch tmpfs (rather than only
+# unmounted: crun creates directories there, and they would otherwise land, hidden, in the host's
+# /sys/fs/cgroup tmpfs). crun_ns COMMAND... runs a command there.
+crun_ns() {
+        unshare -m --propagation private -- bash -c '
+                if [ "$(stat -f -c %T /sys/fs/cgroup)" = tmpfs ] && [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
+                        umount /sys/fs/cgroup/unified && mount -t tmpfs -o size=1m sup-bench /sys/fs/cgroup/unified
+                fi
+                exec "$@"' crun_ns "$@"
+}
+
+# crun_bundle DIR ID-PREFIX [SECCOMP.json]: an OCI bundle over the layer, configured as close to
+# what sup does for a `network: none` unit as crun allows (see README.md).
+crun_bundle() {
+        mkdir -p "$1"
+        ln -sfn "$WORK/layer" "$1/rootfs"
+        (cd "$1" && rm -f config.json && crun spec)
+        $PY "$BENCH/lib/benchlib.py" crun-config "$1/config.json" "/sup-bench-crun-$$/$2" "${3:-}"
+}
+
+# ---- cleanup -------------------------------------------------------------------------------
+
+remove_cgroups() { # remove_cgroups NAME: the directory NAME below every hierarchy, deepest first
+        local h
+        for h in /sys/fs/cgroup/*/"$1" /sys/fs/cgroup/"$1"; do
+                [ -d "$h" ] && find "$h" -depth -type d -exec rmdir {} + 2>/dev/null
+        done
+        return 0
+}
+
+bench_cleanup() {
+        local rc=$?
+        set +e
+        sup_stop
+        if [ -n "$SUP_DIR" ]; then
+                # A monitor that outlived supd's shutdown is this run's, and is ended by its PID.
+                for p in $(sup_monitor_pids); do kill -KILL "$p"; done
+        fi
+        if [ -d "$WORK/crun" ]; then
+                for id in $(crun --root "$WORK/crun" list -q 2>/dev/null); do
+                        crun_ns crun --root "$WORK/crun" delete -f "$id" >/dev/null 2>&1
+                done
+        fi
+        sleep 0.1
+        [ -n "$CGROUP_PARENT" ] && remove_cgroups "$CGROUP_PARENT"
+        remove_cgroups "sup-bench-crun-$$"
+        if [ -n "$WORK" ]; then
+                grep -q " $WORK" /proc/self/mountinfo && note "mounts left below $WORK: unmounting" &&
+                        grep " $WORK" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
+                if [ "${SUP_BENCH_KEEP:-0}" = 1 ]; then note "kept $WORK"; else rm -rf "$WORK"; fi
+        fi
+        exit $rc
+}
