@@ -6,6 +6,7 @@
 #   tools/dev.sh stop   stop the supd that `run` started (and its units)
 #   tools/dev.sh test   build, then every test: unit tests, schema agreement, an ASan+UBSan run,
 #                       and the unit-file fuzzer for SUP_FUZZ_SECONDS (default 60)
+#   tools/dev.sh bench  build, then bench/run-all.sh: sup against crun and conmon, same run
 #   tools/dev.sh deps   only install the packages
 #
 # Environment: SUP_FUZZ_SECONDS (0 skips the fuzzer run), SUP_SKIP_DEPS=1 (no apt-get).
@@ -24,16 +25,21 @@ packages=(
         qemu-system-x86 cpio kmod e2fsprogs binutils
 )
 
+# The peers the benchmarks measure sup against (not needed to build or test).
+bench_packages=(crun conmon golang-github-containers-common strace)
+
 # The main job's supd: directories of its own, so it never meets a supd of the host.
 EXAMPLES_RUN=/run/sup-examples
 EXAMPLES_STATE=/var/lib/sup-examples
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+# deps [PACKAGE...]: installs what is missing of the given packages (default: the build's).
 deps() {
         [ "${SUP_SKIP_DEPS:-0}" = 1 ] && return 0
-        local missing=()
-        for p in "${packages[@]}"; do
+        local missing=() want=("$@")
+        [ ${#want[@]} -gt 0 ] || want=("${packages[@]}")
+        for p in "${want[@]}"; do
                 dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
         done
         [ ${#missing[@]} -eq 0 ] && return 0
@@ -161,6 +167,12 @@ fuzz() {
 
 case "${1:-}" in
 deps) deps ;;
+bench)
+        deps
+        deps "${bench_packages[@]}"
+        build
+        bench/run-all.sh "${@:2}"
+        ;;
 stop) stop_main_job ;;
 run)
         deps
@@ -178,7 +190,7 @@ test)
         log "all tests passed"
         ;;
 *)
-        sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+        sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
         exit 2
         ;;
 esac

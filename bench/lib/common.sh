@@ -66,7 +66,6 @@ image:
     - dir: $WORK/layer
 network: none
 command: ${2:-[/bin/sh, -c, "echo ready; exec sleep 1000"]}
-stop: {timeout: 1h}
 UNIT
 }
 
