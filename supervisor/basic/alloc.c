@@ -60,15 +60,19 @@ char *xstrndup(const char *s, size_t n) {
         return p;
 }
 
+char *xvasprintf(const char *fmt, va_list ap) {
+        char *s;
+        if (vasprintf(&s, fmt, ap) < 0)
+                oom();
+        return s;
+}
+
 char *xasprintf(const char *fmt, ...) {
         va_list ap;
         char *s;
-        int r;
 
         va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
+        s = xvasprintf(fmt, ap);
         va_end(ap);
-        if (r < 0)
-                oom();
         return s;
 }

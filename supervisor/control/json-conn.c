@@ -134,11 +134,10 @@ int json_conn_reply_error(JsonConn *c, const json_t *request, const char *code, 
         int r;
 
         va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
+        msg = xvasprintf(fmt, ap);
         va_end(ap);
         json_object_set(reply, "id", id ? id : json_null());
-        json_object_set_new(reply, "error", json_pack("{s:s, s:s}", "code", code, "message", msg ? msg : code));
+        json_object_set_new(reply, "error", json_pack("{s:s, s:s}", "code", code, "message", msg));
         free(msg);
         r = json_conn_send(c, reply);
         json_decref(reply);

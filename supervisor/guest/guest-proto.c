@@ -20,10 +20,9 @@ static int fail(char **ret_error, const char *fmt, ...) {
         char *s;
 
         va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
+        s = xvasprintf(fmt, ap);
         va_end(ap);
-        *ret_error = s ? s : xstrdup(fmt);
+        *ret_error = s;
         return -EINVAL;
 }
 

@@ -70,13 +70,11 @@ static void set_reason(Monitor *m, const char *fmt, ...) {
         char *s;
 
         va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
+        s = xvasprintf(fmt, ap);
         va_end(ap);
         free(m->status.reason);
         m->status.reason = s;
-        if (s)
-                log_writer_line(&m->log, "sup", s, strlen(s));
+        log_writer_line(&m->log, "sup", s, strlen(s));
 }
 
 static void drop_container_sources(Monitor *m) {

@@ -14,8 +14,7 @@ void diagnostics_addv(Diagnostics *d, const char *file, unsigned line, unsigned 
                 d->dropped++;
                 return;
         }
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = xstrdup("(out of memory formatting this error)");
+        msg = xvasprintf(fmt, ap);
         e = ARRAY_APPEND(d->items, d->n);
         e->file = xstrdup(file ? file : "");
         e->line = line;

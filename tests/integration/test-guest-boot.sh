@@ -17,14 +17,8 @@ TOOLS=$(cd "$(dirname "$0")/../../tools" && pwd)
 STATE=${SUP_GUEST_DIR:-/var/lib/sup/guest}
 RUNS=${SUP_GUEST_BOOT_RUNS:-3}
 
-skip() {
-        if [ "${SUP_TESTS_MUST_WORK:-0}" = 1 ]; then
-                echo "FAIL (SUP_TESTS_MUST_WORK=1): $*"
-                exit 1
-        fi
-        echo "SKIP: $*"
-        exit 77
-}
+# skip() and friends.
+. "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root"
 command -v qemu-system-x86_64 >/dev/null || skip "no qemu-system-x86_64 (apt-get install qemu-system-x86)"
 [ -x /bin/busybox ] || skip "needs busybox-static (/bin/busybox)"

@@ -217,11 +217,10 @@ static void qmp_fail(Qmp *q, int error, const char *fmt, ...) {
         if (q->state == QMP_STATE_CLOSED)
                 return;
         va_start(ap, fmt);
-        if (vasprintf(&reason, fmt, ap) < 0)
-                reason = NULL;
+        reason = xvasprintf(fmt, ap);
         va_end(ap);
         free(q->close_reason);
-        q->close_reason = reason ? reason : xstrdup("the QMP connection ended");
+        q->close_reason = reason;
         set_state(q, QMP_STATE_CLOSED);
 
         qmp_ref(q);
