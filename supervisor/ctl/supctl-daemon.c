@@ -166,7 +166,7 @@ static void print_detail(json_t *o) {
 
 int verb_status(int argc, char **argv) {
         static const struct option options[] = { { "json", no_argument, NULL, 'j' }, {} };
-        json_t *params = json_object(), *result = NULL;
+        json_t *params, *result = NULL;
         bool json = false;
         int c, r;
 
@@ -176,6 +176,7 @@ int verb_status(int argc, char **argv) {
                         return EXIT_USAGE;
                 json = true;
         }
+        params = json_object();
         if (optind < argc)
                 json_object_set_new(params, "unit", json_string(argv[optind]));
         r = call("status", params, &result);

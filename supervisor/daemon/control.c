@@ -8,6 +8,7 @@
 #include "log.h"
 #include "macro.h"
 #include "socket-util.h"
+#include "string-util.h"
 
 #define CONTROL_IDLE_TIMEOUT (60 * USEC_PER_SEC)
 
@@ -29,7 +30,33 @@ struct ControlServer {
         Client *clients;
         uint64_t next_id;
         char *path;
+        gid_t group; /* (gid_t) -1: root only */
 };
+
+/* Whether the peer is a member of group: its primary group, or one of its supplementary groups
+ * as the kernel lists them in /proc/PID/status (the peer's pid from SO_PEERCRED). */
+static bool peer_in_group(const struct ucred *cred, gid_t group) {
+        _cleanup_free_ char *path = xasprintf("/proc/%d/status", (int) cred->pid);
+        _cleanup_fclose_ FILE *f = NULL;
+        char line[4096];
+
+        if (cred->gid == group)
+                return true;
+        f = fopen(path, "re");
+        while (f && fgets(line, sizeof(line), f)) {
+                const char *p = startswith(line, "Groups:");
+                if (!p)
+                        continue;
+                for (char *end; *p; p = end) {
+                        unsigned long g = strtoul(p, &end, 10);
+                        if (end == p)
+                                break;
+                        if ((gid_t) g == group)
+                                return true;
+                }
+        }
+        return false;
+}
 
 /* A reply owed to a client after a monitor answers; the client may have gone meanwhile. */
 typedef struct Deferred {
@@ -209,7 +236,8 @@ static void on_accept(EventSource *src, int fd, uint32_t revents, void *userdata
                 return;
         }
         /* The file mode admits root, and the configured group when there is one. Anyone else
-         * who got a connection anyway (a mode changed by hand) is turned away here. */
+         * who got a connection anyway (a mode changed by hand) is turned away here: the
+         * credentials decide, not the file. */
         c = xzalloc(sizeof(Client));
         c->server = s;
         c->id = ++s->next_id;
@@ -221,12 +249,10 @@ static void on_accept(EventSource *src, int fd, uint32_t revents, void *userdata
         json_conn_set_idle_timeout(c->conn, CONTROL_IDLE_TIMEOUT);
         c->next = s->clients;
         s->clients = c;
-        if (!c->privileged) {
-                struct stat st;
-                if (fstat(s->fd, &st) < 0 || (cred.gid != st.st_gid && !(st.st_mode & 0060))) {
-                        (void) json_conn_reply_error(c->conn, NULL, "permission-denied", "not allowed");
-                        json_conn_close_after_flush(c->conn);
-                }
+        if (!c->privileged && (s->group == (gid_t) -1 || !peer_in_group(&cred, s->group))) {
+                (void) json_conn_reply_error(c->conn, NULL, "permission-denied",
+                                             "permission denied: root or the socket's group only");
+                json_conn_close_after_flush(c->conn);
         }
 }
 
@@ -237,6 +263,7 @@ int control_server_new(Event *e, Manager *m, const char *path, gid_t group, Cont
         s->event = e;
         s->manager = m;
         s->path = xstrdup(path);
+        s->group = group;
         s->fd = unix_listen(path, group != (gid_t) -1 ? 0660 : 0600);
         if (s->fd < 0) {
                 r = s->fd;

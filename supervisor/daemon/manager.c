@@ -26,6 +26,7 @@ typedef struct PendingCall {
 static json_int_t next_call_id = 1;
 
 static void instance_connect(Instance *i);
+static void reconcile_current(Manager *m);
 static void try_start_waiting(Manager *m);
 static void after_adoption(Manager *m);
 
@@ -178,12 +179,8 @@ static void on_monitor_close(JsonConn *c, int error, void *userdata) {
                 log_warning("%s: the monitor exited unexpectedly%s%s", i->name, error < 0 ? ": " : "",
                             error < 0 ? strerror(-error) : "");
                 instance_free(i);
-                if (m->ready) {
-                        Diagnostics d = {};
-                        _cleanup_(plan_freep) Plan *plan = NULL;
-                        (void) manager_reload(m, false, &d, &plan);
-                        diagnostics_done(&d);
-                }
+                if (m->ready)
+                        reconcile_current(m);
         } else
                 instance_free(i);
 
@@ -405,17 +402,10 @@ static void execute(Manager *m, const Plan *plan) {
         try_start_waiting(m);
 }
 
-int manager_reload(Manager *m, bool dry_run, Diagnostics *diags, Plan **ret_plan) {
-        char *paths[] = { m->config.units_dir, NULL };
-        _cleanup_(unit_set_freep) UnitSet *set = NULL;
+/* The plan that takes the observed instances to the generation set. */
+static int plan_for(Manager *m, const UnitSet *set, Plan **ret) {
         _cleanup_free_ Observed *observed = NULL;
         size_t n = 0;
-        Plan *plan = NULL;
-        int r;
-
-        r = unit_set_load(paths, UNIT_PARSE_CHECK_SOURCES, diags, &set);
-        if (r < 0)
-                return r;
 
         for (Instance *i = m->instances; i; i = i->next)
                 n++;
@@ -432,7 +422,28 @@ int manager_reload(Manager *m, bool dry_run, Diagnostics *diags, Plan **ret_plan
                         .admin_stopped = i->known && i->status.admin_stopped,
                 };
         }
-        r = reconcile(set, observed, n, &plan);
+        return reconcile(set, observed, n, ret);
+}
+
+/* Brings the instances back to the current generation (a monitor was lost), without reading the
+ * units directory: edits on disk wait for a reload. */
+static void reconcile_current(Manager *m) {
+        _cleanup_(plan_freep) Plan *plan = NULL;
+
+        if (m->generation && plan_for(m, m->generation, &plan) >= 0)
+                execute(m, plan);
+}
+
+int manager_reload(Manager *m, bool dry_run, Diagnostics *diags, Plan **ret_plan) {
+        char *paths[] = { m->config.units_dir, NULL };
+        _cleanup_(unit_set_freep) UnitSet *set = NULL;
+        Plan *plan = NULL;
+        int r;
+
+        r = unit_set_load(paths, UNIT_PARSE_CHECK_SOURCES, diags, &set);
+        if (r < 0)
+                return r;
+        r = plan_for(m, set, &plan);
         if (r < 0)
                 return r;
         if (!dry_run) {

@@ -48,9 +48,9 @@ $2
 UNIT
 }
 
-start_supd() {
+start_supd() { # start_supd [SUPD OPTIONS...]
         "$SUPD" --units "$CASE_DIR/units" --state-dir "$CASE_DIR/state" --run-dir "$CASE_DIR/run" \
-                --monitor "$MONITOR" >> "$CASE_DIR/supd.log" 2>&1 &
+                --monitor "$MONITOR" "$@" >> "$CASE_DIR/supd.log" 2>&1 &
         SUPD_PID=$!
         wait_for 5 test -S "$CASE_DIR/run/supd.sock" || { fail "supd did not start"; return 1; }
         wait_for 5 ctl status >/dev/null 2>&1
@@ -245,8 +245,11 @@ mode=$(stat -c %a "$CASE_DIR/run/supd.sock")
 chmod 755 "$CASE_DIR" "$CASE_DIR/run" "$TOP"
 out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" status 2>&1) && fail "nobody got a status: $out"
 echo "$out" | grep -qi 'permission denied' || fail "unclear refusal: $out"
-# Even with the file mode opened by hand, the credential check refuses changes.
+# Even with the file mode opened by hand, the credentials decide: no --socket-group, so nobody
+# but root gets anything, not even a status.
 chmod 666 "$CASE_DIR/run/supd.sock"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" status 2>&1) && fail "nobody read the status through a socket opened by hand: $out"
+echo "$out" | grep -qi 'permission denied' || fail "unclear refusal: $out"
 out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" stop s 2>&1) && fail "nobody stopped a unit: $out"
 state_is s running || fail "s was stopped by nobody"
 # Bad JSON on the socket: a clear error, and supd keeps serving.
@@ -257,6 +260,23 @@ PY
 )
 echo "$reply" | grep -q 'bad-request' || fail "no clear error for bad JSON: $reply"
 state_is s running || fail "supd stopped serving after bad JSON"
+end
+
+begin "--socket-group: its members may look (status), not act (stop); others get nothing"
+unit g 'command: [/bin/sh, -c, "exec sleep 1000"]'
+start_supd --socket-group nogroup
+wait_for 5 state_is g running || fail "g not running"
+[ "$(stat -c '%a %G' "$CASE_DIR/run/supd.sock")" = "660 nogroup" ] || fail "socket: $(stat -c '%a %G' "$CASE_DIR/run/supd.sock")"
+chmod 755 "$CASE_DIR" "$CASE_DIR/run" "$TOP"
+as_member() { setpriv --reuid=65534 --regid=65534 --clear-groups "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" "$@"; }
+as_member status >/dev/null 2>&1 || fail "a member of the group cannot read the status"
+out=$(as_member stop g 2>&1) && fail "a member of the group stopped a unit: $out"
+echo "$out" | grep -q 'root only' || fail "unclear refusal: $out"
+state_is g running || fail "g was stopped by a group member"
+# In the group through a supplementary group only: still a member.
+out=$(setpriv --reuid=65534 --regid=1 --groups=65534 "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" status 2>&1) || fail "a supplementary member was refused: $out"
+# Not in the group: the file mode keeps it out, and the credentials would.
+out=$(setpriv --reuid=1 --regid=1 --clear-groups "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" status 2>&1) && fail "a stranger read the status: $out"
 end
 
 begin "supd speaks sd_notify: READY=1 after the first reconcile, RELOADING=1, STOPPING=1"
