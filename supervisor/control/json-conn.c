@@ -384,7 +384,12 @@ int json_write_frame(int fd, const json_t *msg) {
         s = xrealloc(s, n + 2);
         s[n++] = '\n';
         while (off < n) {
-                ssize_t k = write(fd, s + off, n - off);
+                /* send() with MSG_NOSIGNAL where fd is a socket: a server that turns the caller
+                 * away and closes (supd refusing a peer) is an -EPIPE, not a silent SIGPIPE death;
+                 * write() for the character devices sup-init speaks over. */
+                ssize_t k = send(fd, s + off, n - off, MSG_NOSIGNAL);
+                if (k < 0 && errno == ENOTSOCK)
+                        k = write(fd, s + off, n - off);
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0)
@@ -406,7 +411,9 @@ int json_call(int fd, const char *method, json_t *params, usec_t timeout, json_t
                 json_object_set(req, "params", params);
         r = json_write_frame(fd, req);
         json_decref(req);
-        if (r < 0)
+        /* A server that refused us may have answered and closed before our request was
+         * through: its answer is still there to read, and says more than EPIPE. */
+        if (r < 0 && r != -EPIPE && r != -ECONNRESET)
                 return r;
 
         for (;;) {
