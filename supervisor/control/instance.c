@@ -27,6 +27,9 @@ void instance_status_done(InstanceStatus *s) {
         free(s->reason);
         free(s->log_path);
         free(s->address);
+        free(s->vm.accel);
+        free(s->vm.stop_step);
+        free(s->vm.end);
         *s = (InstanceStatus) {};
 }
 
@@ -78,6 +81,17 @@ json_t *instance_status_to_json(const InstanceStatus *s) {
         json_object_set_new(o, "reason", s->reason ? json_string(s->reason) : json_null());
         json_object_set_new(o, "log", s->log_path ? json_string(s->log_path) : json_null());
         json_object_set_new(o, "address", s->address ? json_string(s->address) : json_null());
+        if (s->isolation == ISOLATION_HYPERV) {
+                json_t *vm = json_object();
+                json_object_set_new(vm, "guest_pid", s->vm.guest_pid > 0 ? json_integer(s->vm.guest_pid) : json_null());
+                json_object_set_new(vm, "accel", s->vm.accel ? json_string(s->vm.accel) : json_null());
+                json_object_set_new(vm, "memory", s->vm.memory ? json_integer((json_int_t) s->vm.memory) : json_null());
+                json_object_set_new(vm, "vcpus", s->vm.vcpus ? json_integer(s->vm.vcpus) : json_null());
+                json_object_set_new(vm, "stop_step", s->vm.stop_step ? json_string(s->vm.stop_step) : json_null());
+                json_object_set_new(vm, "end", s->vm.end ? json_string(s->vm.end) : json_null());
+                json_object_set_new(o, "vm", vm);
+        } else
+                json_object_set_new(o, "vm", json_null());
         return o;
 }
 
@@ -127,6 +141,14 @@ int instance_status_from_json(const json_t *j, InstanceStatus *ret) {
         s.reason = dup_string(json_object_get(j, "reason"));
         s.log_path = dup_string(json_object_get(j, "log"));
         s.address = dup_string(json_object_get(j, "address"));
+        if (json_is_object(v = json_object_get(j, "vm"))) {
+                s.vm.guest_pid = (pid_t) json_integer_value(json_object_get(v, "guest_pid"));
+                s.vm.accel = dup_string(json_object_get(v, "accel"));
+                s.vm.memory = (uint64_t) json_integer_value(json_object_get(v, "memory"));
+                s.vm.vcpus = (unsigned) json_integer_value(json_object_get(v, "vcpus"));
+                s.vm.stop_step = dup_string(json_object_get(v, "stop_step"));
+                s.vm.end = dup_string(json_object_get(v, "end"));
+        }
         *ret = s;
         return 0;
 fail:

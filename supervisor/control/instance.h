@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "string-table.h"
@@ -55,6 +56,16 @@ typedef struct InstanceStatus {
         char *reason; /* why it failed, or the last start error; NULL */
         char *log_path;
         char *address; /* the container's IPv4 address on the bridge while it has one; NULL */
+        /* isolation: hyperv: the virtual machine (in JSON an object "vm", null for process). The
+         * host sees only QEMU: pid is QEMU's. */
+        struct {
+                pid_t guest_pid;   /* the command's pid inside the guest; 0: none */
+                char *accel;       /* "kvm" or "tcg" while QEMU runs or after; NULL: never started */
+                uint64_t memory;   /* guest RAM, bytes */
+                unsigned vcpus;
+                char *stop_step;   /* the stop ladder's current step while stopping; NULL */
+                char *end;         /* how the last run ended (VmEnd: "exited", "kernel-panic", ...); NULL */
+        } vm;
 } InstanceStatus;
 
 /* Timestamps as the status JSON carries them: "2026-11-22T16:27:01.123Z" (UTC), or null for 0. */

@@ -144,9 +144,24 @@ static void print_detail(json_t *o) {
         printf("   isolation: %s\n", str(o, "isolation", "?"));
         printf("       state: %s%s\n", str(o, "state", "?"),
                json_is_true(json_object_get(o, "admin_stopped")) ? " (stopped by the operator)" : "");
+        json_t *vm = json_object_get(o, "vm");
         if (json_is_integer(json_object_get(o, "pid")))
-                printf("         pid: %lld (the container's init; the command is its child)\n",
-                       (long long) json_integer_value(json_object_get(o, "pid")));
+                printf("         pid: %lld (%s)\n", (long long) json_integer_value(json_object_get(o, "pid")),
+                       json_is_object(vm) ? "QEMU: the host sees nothing else of the instance"
+                                          : "the container's init; the command is its child");
+        if (json_is_object(vm)) {
+                json_t *mem = json_object_get(vm, "memory"), *gpid = json_object_get(vm, "guest_pid");
+                if (str(vm, "accel", NULL))
+                        printf("          vm: %s, %lld vCPU, %lld MiB guest RAM\n", str(vm, "accel", "?"),
+                               (long long) json_integer_value(json_object_get(vm, "vcpus")),
+                               (long long) (json_integer_value(mem) >> 20));
+                if (json_is_integer(gpid))
+                        printf("   guest pid: %lld (the command, inside the guest)\n", (long long) json_integer_value(gpid));
+                if (str(vm, "stop_step", NULL))
+                        printf("   stop step: %s\n", str(vm, "stop_step", ""));
+                if (str(vm, "end", NULL))
+                        printf("    last end: %s\n", str(vm, "end", ""));
+        }
         if (json_is_integer(json_object_get(o, "monitor_pid")))
                 printf("     monitor: pid %lld\n", (long long) json_integer_value(json_object_get(o, "monitor_pid")));
         if (str(o, "address", NULL))

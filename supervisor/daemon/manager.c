@@ -270,7 +270,8 @@ static int spawn_monitor(Instance *i) {
                 (void) close_range(4, ~0U, 0);
                 execl(m->config.monitor_path, "sup-monitor", "--dir", dir, "--state-dir", m->config.state_dir,
                       "--cgroup-root", m->config.cgroup_root, "--cgroup-parent", m->config.cgroup_parent,
-                      "--bridge-subnet", m->config.bridge_subnet, "--ready-fd", "3", (char *) NULL);
+                      "--bridge-subnet", m->config.bridge_subnet, "--guest-dir", m->config.guest_dir, "--vm-accel",
+                      m->config.vm_accel, "--ready-fd", "3", (char *) NULL);
                 (void) !write(3, "cannot execute sup-monitor", 26);
                 _exit(127);
         }
@@ -605,6 +606,8 @@ Manager *manager_free(Manager *m) {
         free(m->config.cgroup_parent);
         free(m->config.bridge_subnet);
         free(m->config.monitor_path);
+        free(m->config.guest_dir);
+        free(m->config.vm_accel);
         free(m);
         return NULL;
 }

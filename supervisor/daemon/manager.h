@@ -23,6 +23,8 @@ typedef struct ManagerConfig {
         char *cgroup_parent;
         char *bridge_subnet; /* CIDR, passed to every monitor */
         char *monitor_path;
+        char *guest_dir; /* hyperv: passed to every monitor */
+        char *vm_accel;  /* hyperv: "auto", "kvm" or "tcg", passed to every monitor */
 } ManagerConfig;
 
 /* A request from a control client waiting for a monitor's answer. */

@@ -25,6 +25,7 @@
 #define DEFAULT_UNITS_DIR "/etc/sup/units"
 #define DEFAULT_STATE_DIR "/var/lib/sup"
 #define DEFAULT_RUN_DIR "/run/sup"
+#define DEFAULT_GUEST_DIR "/var/lib/sup/guest"
 #define SHUTDOWN_GRACE (10 * USEC_PER_SEC)
 
 typedef struct Daemon {
@@ -249,6 +250,10 @@ static void help(void) {
                "  --bridge-subnet CIDR the bridge's IPv4 subnet for network: bridge (default\n"
                "                       " BRIDGE_DEFAULT_SUBNET " with the default run directory, else a\n"
                "                       free /24 of 10.89.0.0/16; see docs/networking.md)\n"
+               "  --guest-dir DIR      hyperv: the guest kernel and initramfs (default $SUP_GUEST_DIR,\n"
+               "                       else " DEFAULT_GUEST_DIR "; tools/guest-kernel.sh provisions it)\n"
+               "  --vm-accel auto|kvm|tcg  hyperv: the host's accelerator; a unit's vm.accel wins\n"
+               "                       (default auto: KVM where a probe boot shows it works)\n"
                "  --monitor PATH       the sup-monitor binary (default: next to supd)\n"
                "  -v --verbose         debug logging\n"
                "\n"
@@ -265,6 +270,8 @@ int main(int argc, char **argv) {
                 { "cgroup-parent", required_argument, NULL, 'c' },
                 { "bridge-subnet", required_argument, NULL, 'b' },
                 { "monitor", required_argument, NULL, 'm' },
+                { "guest-dir", required_argument, NULL, 'G' },
+                { "vm-accel", required_argument, NULL, 'A' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -273,7 +280,8 @@ int main(int argc, char **argv) {
         _cleanup_free_ char *sock = NULL, *lock = NULL, *units_abs = NULL, *state_abs = NULL, *run_abs = NULL,
                             *cwd = getcwd(NULL, 0);
         const char *units = DEFAULT_UNITS_DIR, *state = DEFAULT_STATE_DIR, *run = DEFAULT_RUN_DIR, *group = NULL,
-                   *parent = NULL, *monitor = NULL, *subnet_arg = NULL;
+                   *parent = NULL, *monitor = NULL, *subnet_arg = NULL, *guest = getenv("SUP_GUEST_DIR"),
+                   *accel = "auto";
         char bridge[IFNAMSIZ], subnet_text[IPV4_NET_STRLEN];
         Ipv4Net subnet;
         _cleanup_close_ int lock_fd = -EBADF;
@@ -305,6 +313,12 @@ int main(int argc, char **argv) {
                 case 'm':
                         monitor = optarg;
                         break;
+                case 'G':
+                        guest = optarg;
+                        break;
+                case 'A':
+                        accel = optarg;
+                        break;
                 case 'v':
                         log_set_max_level(LOG_LEVEL_DEBUG);
                         break;
@@ -320,6 +334,10 @@ int main(int argc, char **argv) {
         }
         if (subnet_arg && parse_bridge_subnet(subnet_arg, &subnet) < 0)
                 return 2;
+        if (vm_accel_from_string(accel) < 0) {
+                log_error("--vm-accel: expected auto, kvm or tcg, not \"%s\"", accel);
+                return 2;
+        }
         units_abs = path_make_absolute(units, cwd);
         state_abs = path_make_absolute(state, cwd);
         run_abs = path_make_absolute(run, cwd);
@@ -355,6 +373,8 @@ int main(int argc, char **argv) {
                 .cgroup_root = xstrdup("/sys/fs/cgroup"),
                 .cgroup_parent = parent ? xstrdup(parent) : default_cgroup_parent(run_abs),
                 .monitor_path = monitor ? xstrdup(monitor) : default_monitor_path(),
+                .guest_dir = path_make_absolute(guest && *guest ? guest : DEFAULT_GUEST_DIR, cwd),
+                .vm_accel = xstrdup(accel),
         };
         bridge_name(cfg.cgroup_parent, bridge);
         if (!subnet_arg) {

@@ -12,6 +12,7 @@
 #include "log-writer.h"
 #include "restart-policy.h"
 #include "unit-spec.h"
+#include "vm.h"
 
 /* One instance of a unit (like s6-supervise for one service): it owns the container, holds its
  * output and its exit status, applies the restart policy, and tells supd about it on a unix
@@ -22,12 +23,15 @@
  *   status.json  the InstanceStatus, rewritten atomically on every change
  *   monitor.sock requests from supd: status, start, stop, restart, shutdown
  *   rootfs/      the container's root mount point (mounted only in the container's namespace)
- * State directory (supd's): sandboxes/NAME/ (the writable layer), logs/NAME.log, and with
+ *   qmp.sock     hyperv: QEMU's QMP socket (0600), also QEMU's working directory
+ * State directory (supd's): sandboxes/NAME/ (the writable layer; hyperv: disk.ext4 in it),
+ * logs/NAME.log, vm/layers/ (hyperv: the layer disk cache, see runtime/vm/vm-disk.h), and with
  * network: bridge the address lease ipam/BRIDGE/ADDRESS (see net/ipam.h).
  *
  * State machine (monitor_enter_<state>() do the work, monitor_set_state() records it):
  *   stopped  --start-->  starting --exec ok--> running --exit--> backoff/exited/failed
  *   running  --stop--->  stopping --exit or SIGKILL after stop.timeout--> stopped
+ *                        (hyperv: --exit or the end of the VM's stop ladder, runtime/vm/vm.h-->)
  *   backoff  --timer-->  starting;  backoff --stop--> stopped
  *   starting --setup error--> backoff/failed (as an exit) */
 
@@ -46,6 +50,9 @@ typedef struct MonitorConfig {
         const char *cgroup_root;
         const char *cgroup_parent;
         Ipv4Net bridge_subnet; /* of supd's bridge, for network: bridge */
+        const char *guest_dir; /* hyperv: the guest kernel and initramfs (tools/guest-kernel.sh) */
+        VmAccel vm_accel;      /* hyperv: the host's accelerator setting (supd --vm-accel) */
+        bool vm_debug;         /* hyperv: sup.debug on the guest's command line */
 } MonitorConfig;
 
 typedef struct Monitor {
@@ -57,6 +64,10 @@ typedef struct Monitor {
         char *sandbox;
         char *cgroup_root;
         char *cgroup_parent;
+        char *state_dir;
+        char *guest_dir;
+        VmAccel vm_accel;
+        bool vm_debug;
 
         InstanceStatus status;
         RestartState restart;
@@ -71,6 +82,7 @@ typedef struct Monitor {
         bool net_prepared; /* net holds an address (and maybe more) to release after the container */
         Container container;
         bool has_container;
+        Vm *vm; /* isolation: hyperv, instead of the container */
         EventSource *pidfd_source;
         EventSource *error_source;
         char setup_error[512];

@@ -29,6 +29,9 @@ int main(int argc, char **argv) {
                 { "cgroup-root", required_argument, NULL, 'R' },
                 { "cgroup-parent", required_argument, NULL, 'P' },
                 { "bridge-subnet", required_argument, NULL, 'b' },
+                { "guest-dir", required_argument, NULL, 'G' },
+                { "vm-accel", required_argument, NULL, 'A' },
+                { "vm-debug", no_argument, NULL, 'D' },
                 { "ready-fd", required_argument, NULL, 'r' },
                 { "start", no_argument, NULL, 'S' },
                 {},
@@ -59,6 +62,19 @@ int main(int argc, char **argv) {
                 case 'b':
                         subnet = optarg;
                         break;
+                case 'G':
+                        cfg.guest_dir = optarg;
+                        break;
+                case 'A':
+                        if (vm_accel_from_string(optarg) < 0) {
+                                log_error("--vm-accel: expected auto, kvm or tcg, not \"%s\"", optarg);
+                                return 2;
+                        }
+                        cfg.vm_accel = vm_accel_from_string(optarg);
+                        break;
+                case 'D':
+                        cfg.vm_debug = true;
+                        break;
                 case 'r':
                         ready_fd = atoi(optarg);
                         break;
@@ -70,7 +86,7 @@ int main(int argc, char **argv) {
                 }
         if (!cfg.dir || !cfg.state_dir) {
                 log_error("usage: sup-monitor --dir DIR --state-dir DIR [--cgroup-root R] [--cgroup-parent P] "
-                          "[--bridge-subnet CIDR] [--start]");
+                          "[--bridge-subnet CIDR] [--guest-dir DIR] [--vm-accel auto|kvm|tcg] [--vm-debug] [--start]");
                 return 2;
         }
         if (ipv4_net_parse(subnet, &cfg.bridge_subnet) < 0) {

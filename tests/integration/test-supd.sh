@@ -8,13 +8,13 @@ set -uo pipefail
 
 SUPD=$(realpath "$1") SUPCTL=$(realpath "$2") MONITOR=$(realpath "$3")
 source "$(dirname "$(realpath "$0")")/lib.sh"
+source "$(dirname "$(realpath "$0")")/case-supd.sh"
 
 [ "$(id -u)" = 0 ] || skip "needs root"
 [ -x /bin/busybox ] || skip "needs busybox-static (/bin/busybox)"
 grep -q overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip "no overlayfs"
 
 TOP=$(mktemp -d /tmp/supit.XXXXXX)
-SUPD_PID=
 sanitizer_reports_to "$TOP"
 
 # A busybox root file system, the image layer every unit here uses.
@@ -31,12 +31,6 @@ fail() {
         CASE_FAILED=1
 }
 
-ctl() { "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" "$@"; }
-
-# field UNIT KEY: one field of `supctl status --json` (empty for null).
-field() { ctl status --json 2>/dev/null | status_field "$2" "$1"; }
-state_is() { [ "$(field "$1" state)" = "$2" ]; }
-
 unit() { # unit NAME YAML-REST
         cat > "$CASE_DIR/units/$1.yaml" <<UNIT
 image:
@@ -48,34 +42,9 @@ $2
 UNIT
 }
 
-start_supd() { # start_supd [SUPD OPTIONS...]
-        "$SUPD" --units "$CASE_DIR/units" --state-dir "$CASE_DIR/state" --run-dir "$CASE_DIR/run" \
-                --monitor "$MONITOR" "$@" >> "$CASE_DIR/supd.log" 2>&1 &
-        SUPD_PID=$!
-        wait_for 5 test -S "$CASE_DIR/run/supd.sock" || { fail "supd did not start"; return 1; }
-        wait_for 5 ctl status >/dev/null 2>&1
-}
-
-stop_supd() {
-        [ -n "$SUPD_PID" ] || return 0
-        kill -TERM "$SUPD_PID" 2>/dev/null
-        wait "$SUPD_PID" 2>/dev/null
-        SUPD_PID=
-}
-
-begin() {
-        case_start "$1"
-        CASE_DIR=$TOP/c$CASES
-        mkdir -p "$CASE_DIR/units"
-}
-
 end() {
         stop_supd
-        # Whatever a case left behind is a failure of its own.
-        local left
-        left=$(pgrep -f "sup-monitor --dir $CASE_DIR" | wc -l)
-        [ "$left" = 0 ] || { fail "$left monitors left running"; pkill -9 -f "sup-monitor --dir $CASE_DIR"; }
-        if grep -q "$CASE_DIR" /proc/self/mountinfo; then fail "mounts left behind"; fi
+        check_left_behind
         case_verdict
 }
 

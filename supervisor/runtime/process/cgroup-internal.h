@@ -46,6 +46,7 @@ struct CgroupBackend {
         int (*kill)(const Cgroup *cg, int sig);
         int (*is_empty)(const Cgroup *cg, bool *ret);
         const char *oom_kill_file; /* in the memory controller's directory, with an "oom_kill N" line */
+        const char *memory_max_file; /* the memory limit in bytes ("max": none) */
 };
 
 extern const CgroupBackend cgroup_backend_v1;

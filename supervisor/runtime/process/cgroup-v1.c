@@ -306,4 +306,5 @@ const CgroupBackend cgroup_backend_v1 = {
         .kill = v1_kill,
         .is_empty = v1_is_empty,
         .oom_kill_file = "memory.oom_control",
+        .memory_max_file = "memory.limit_in_bytes",
 };

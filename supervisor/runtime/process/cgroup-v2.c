@@ -118,4 +118,5 @@ const CgroupBackend cgroup_backend_v2 = {
         .kill = v2_kill,
         .is_empty = v2_is_empty,
         .oom_kill_file = "memory.events",
+        .memory_max_file = "memory.max",
 };

@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <linux/magic.h>
 #include <signal.h>
@@ -513,4 +514,17 @@ int cgroup_oom_kills(const Cgroup *cg, uint64_t *ret) {
         if (r == -ENXIO) /* the line came with kernel 4.13, on both */
                 return -EOPNOTSUPP;
         return r;
+}
+
+int cgroup_set_memory_max(const Cgroup *cg, uint64_t bytes) {
+        const char *memory = cgroup_controller_path(cg, CGROUP_CONTROLLER_MEMORY);
+        char value[32];
+
+        if (!memory)
+                return -EOPNOTSUPP;
+        if (bytes == 0)
+                snprintf(value, sizeof(value), cg->backend->version == CGROUP_V2 ? "max" : "-1");
+        else
+                snprintf(value, sizeof(value), "%" PRIu64, bytes);
+        return cgroup_write_file(memory, cg->backend->memory_max_file, value);
 }

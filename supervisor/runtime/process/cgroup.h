@@ -68,3 +68,7 @@ int cgroup_destroy(const Cgroup *cg);
 /* The number of OOM kills so far (v2 memory.events "oom_kill", v1 memory.oom_control
  * "oom_kill"); 0 without the memory controller. */
 int cgroup_oom_kills(const Cgroup *cg, uint64_t *ret);
+
+/* Limits the memory of the instance's processes to bytes (0: no limit): v2 memory.max, v1
+ * memory.limit_in_bytes. -EOPNOTSUPP without the memory controller. */
+int cgroup_set_memory_max(const Cgroup *cg, uint64_t bytes);

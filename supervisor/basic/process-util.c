@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+#include "process-util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "macro.h"
+
+void child_reset(const int *keep, size_t n_keep) {
+        sigset_t none;
+
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int sig = 1; sig < _NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        (void) signal(sig, SIG_DFL);
+        /* Close everything above 2 but the kept fds: ranges between them, in ascending order. */
+        unsigned from = 3;
+        for (;;) {
+                unsigned next = ~0U;
+                for (size_t i = 0; i < n_keep; i++)
+                        if (keep[i] >= (int) from && (unsigned) keep[i] < next)
+                                next = (unsigned) keep[i];
+                if (next == ~0U) {
+                        (void) close_range(from, ~0U, 0);
+                        return;
+                }
+                if (next > from)
+                        (void) close_range(from, next - 1, 0);
+                from = next + 1;
+        }
+}
+
+int wait_status_code(int status) {
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int run_program(char *const *argv, const char *const *fallbacks, const char *input, usec_t timeout, size_t max,
+                char **ret_output) {
+        _cleanup_close_ int in = -EBADF, out = -EBADF, pidfd = -EBADF;
+        int status, r = 0;
+        pid_t pid;
+
+        in = input ? memfd_create("sup-program-input", MFD_CLOEXEC) : open("/dev/null", O_RDONLY | O_CLOEXEC);
+        out = memfd_create("sup-program-output", MFD_CLOEXEC);
+        if (in < 0 || out < 0)
+                return negative_errno();
+        if (input) {
+                size_t len = strlen(input);
+                if (write(in, input, len) != (ssize_t) len || lseek(in, 0, SEEK_SET) < 0)
+                        return -EIO;
+        }
+
+        pid = fork();
+        if (pid < 0)
+                return negative_errno();
+        if (pid == 0) {
+                if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+                        _exit(EXIT_FAILURE);
+                child_reset(NULL, 0);
+                execvp(argv[0], argv);
+                for (size_t i = 0; fallbacks && fallbacks[i]; i++)
+                        execv(fallbacks[i], argv);
+                _exit(EXIT_NOT_INSTALLED);
+        }
+        if (timeout != USEC_INFINITY) {
+                usec_t deadline = now(CLOCK_MONOTONIC) + timeout;
+                pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+                for (;;) {
+                        usec_t t = now(CLOCK_MONOTONIC);
+                        struct pollfd p = {.fd = pidfd, .events = POLLIN};
+                        if (pidfd < 0 || t >= deadline) {
+                                (void) kill(pid, SIGKILL);
+                                r = -ETIMEDOUT;
+                                break;
+                        }
+                        int k = poll(&p, 1, (int) ((deadline - t + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
+                        if (k > 0)
+                                break;
+                        if (k < 0 && errno != EINTR) {
+                                (void) kill(pid, SIGKILL);
+                                r = negative_errno();
+                                break;
+                        }
+                }
+        }
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return negative_errno();
+        if (ret_output) {
+                char *buf = xmalloc(max + 1);
+                ssize_t n = pread(out, buf, max, 0);
+                buf[n > 0 ? n : 0] = 0;
+                *ret_output = buf;
+        }
+        return r < 0 ? r : status;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "time-util.h"
+
+/* Running helper programs (nft, mkfs.ext4, qemu-system-x86_64) from processes that block every
+ * signal for their signalfd. Return 0 or -errno; they do not log. */
+
+/* In a freshly forked child about to exec: default signal mask and dispositions (what a
+ * signalfd owner blocked or ignored must not reach the program), and every fd above 2 closed
+ * except those listed in keep (n_keep of them). */
+void child_reset(const int *keep, size_t n_keep);
+
+/* EXIT status of a child whose exec failed with ENOENT (the program is not installed). */
+#define EXIT_NOT_INSTALLED 127
+
+/* Runs argv (argv[0] looked up in PATH, then in each of fallbacks, a NULL-terminated list that
+ * may be NULL), input on its stdin (NULL: /dev/null) and waits for it. Its stdout and stderr
+ * together, at most max bytes of them, are returned in *ret_output (NUL-terminated; may be NULL).
+ * Returns the wait status (>= 0), or -errno when it could not be run at all. A program still
+ * running after timeout (relative; USEC_INFINITY: none) is killed (SIGKILL) and reaped, and the
+ * result is -ETIMEDOUT, with its output so far. Memory files, not pipes, carry input and output:
+ * neither side can block on the other. */
+int run_program(char *const *argv, const char *const *fallbacks, const char *input, usec_t timeout, size_t max,
+                char **ret_output);
+
+/* The exit status of a wait status; -1 if killed by a signal. */
+int wait_status_code(int status);

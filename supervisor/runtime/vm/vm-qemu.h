@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "unit-spec.h"
+
+/* The QEMU command line of a hyperv instance, and how a unit's resources map onto the virtual
+ * machine: pure functions, unit-tested without QEMU. */
+
+/* Debian 12's cloud kernel does not get to its init with less (64 MiB: it dies decompressing). */
+#define VM_MEMORY_MIN     (128ULL << 20)
+/* Guest RAM when the unit sets no resources.memory. */
+#define VM_MEMORY_DEFAULT (256ULL << 20)
+/* TCG's translation cache (-accel tcg,tb-size=): QEMU's default is 1 GiB. */
+#define VM_TCG_TB_MIB     128U
+/* What QEMU itself needs beside guest RAM and the translation cache (its code, device state,
+ * I/O buffers, thread stacks): bench/hyperv.sh measures about 30-50 MiB; doubled for headroom. */
+#define VM_QEMU_OVERHEAD  (96ULL << 20)
+/* microvm has 24 virtio-mmio slots: the serial device, entropy source, sandbox disk (and a network
+ * card to come) take four. */
+#define VM_MICROVM_MAX_LAYERS 20U
+
+/* Guest RAM for u: resources.memory (at least VM_MEMORY_MIN), else VM_MEMORY_DEFAULT. */
+uint64_t vm_guest_memory(const UnitSpec *u);
+/* vCPUs: resources.cpus rounded up (1.5 -> 2), at most host_cpus; 1 when unset. */
+unsigned vm_guest_vcpus(const UnitSpec *u, unsigned host_cpus);
+/* The memory limit of the QEMU process's cgroup: guest RAM, the translation cache under TCG,
+ * and VM_QEMU_OVERHEAD, so that QEMU is not OOM-killed by its own limit. */
+uint64_t vm_cgroup_memory(uint64_t guest_memory, bool tcg);
+
+typedef struct VmLaunch {
+        const char *name;     /* the unit's */
+        VmMachine machine;
+        bool kvm;             /* else TCG */
+        uint64_t memory;      /* bytes */
+        unsigned vcpus;
+        uint64_t tsc_khz;     /* TCG: the host's TSC frequency for tsc_early_khz=, 0: unknown */
+        bool sandbox;         /* QEMU has -sandbox (built with seccomp) */
+        bool debug;           /* sup.debug on the kernel command line: sup-init tells each step */
+        const char *kernel;
+        const char *initrd;
+        const char *qmp_path; /* QEMU's QMP socket */
+        const char *const *layers; /* disk image files, bottom layer first */
+        size_t n_layers;
+        const char *sandbox_disk;
+        /* Connected stream sockets QEMU inherits (their numbers in QEMU's process): the serial
+         * console, and the agent, stdout and stderr virtio-serial ports. */
+        int console_fd, agent_fd, stdout_fd, stderr_fd;
+} VmLaunch;
+
+/* The arguments after the program name, NULL-terminated (a strv); -E2BIG when microvm has no
+ * slot for that many layers. */
+int vm_qemu_args(const VmLaunch *l, char ***ret);
+
+/* The serial of the disk of layer i ("sup-layer-0"), as the guest finds it in /sys/block. */
+char *vm_layer_serial(size_t i);
+#define VM_SANDBOX_SERIAL "sup-sandbox"
+
+/* The host's TSC frequency in kHz from /proc/cpuinfo's text ("cpu MHz : 2596.124"), 0 if absent. */
+uint64_t vm_tsc_khz_from_cpuinfo(const char *cpuinfo);

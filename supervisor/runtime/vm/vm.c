@@ -1,0 +1,892 @@
+/* SPDX-License-Identifier: MIT */
+#include "vm.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "fileio.h"
+#include "guest-proto.h"
+#include "json-conn.h"
+#include "macro.h"
+#include "path-util.h"
+#include "process-util.h"
+#include "qmp.h"
+#include "socket-util.h"
+#include "string-util.h"
+#include "vm-disk.h"
+#include "vm-host.h"
+#include "vm-qemu.h"
+
+static const char *const vm_stop_step_table[_VM_STOP_STEP_MAX] = {
+        [VM_STOP_NONE] = "none",
+        [VM_STOP_AGENT] = "agent-stop",
+        [VM_STOP_POWERDOWN] = "powerdown",
+        [VM_STOP_QUIT] = "quit",
+        [VM_STOP_KILL] = "kill",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(vm_stop_step, VmStopStep, _VM_STOP_STEP_MAX);
+
+static const char *const vm_end_table[_VM_END_MAX] = {
+        [VM_END_EXITED] = "exited",
+        [VM_END_INIT_FAILED] = "guest-init-failed",
+        [VM_END_PANIC] = "kernel-panic",
+        [VM_END_KILLED] = "killed",
+        [VM_END_TIMEOUT] = "timeout",
+        [VM_END_QEMU_EXITED] = "qemu-exited",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(vm_end, VmEnd, _VM_END_MAX);
+
+/* The last bytes of the serial console, for the reason of a panic. */
+#define CONSOLE_TAIL_MAX 8192U
+/* After QEMU is reaped, how long its sockets may take to give their last bytes and EOF. */
+#define DRAIN_TIMEOUT (2 * USEC_PER_SEC)
+/* QMP: QEMU creates its socket a moment after it starts; under TCG on a busy machine, a moment
+ * can be long. */
+#define QMP_CONNECT_TIMEOUT (30 * USEC_PER_SEC)
+#define QMP_COMMAND_TIMEOUT (5 * USEC_PER_SEC)
+
+typedef enum VmTimer {
+        VM_TIMER_NONE,
+        VM_TIMER_BOOT,  /* until "started" */
+        VM_TIMER_STOP,  /* the current stop step's timeout */
+        VM_TIMER_DRAIN, /* QEMU reaped, its sockets not all at EOF */
+} VmTimer;
+
+typedef struct VmPsRequest {
+        VmPsCallback callback;
+        void *userdata;
+        struct VmPsRequest *next;
+} VmPsRequest;
+
+/* A stream of the guest (console, stdout, stderr) or QEMU's stderr, into the log. */
+typedef struct VmOutput {
+        Vm *vm;
+        int fd;
+        EventSource *source;
+        LogStream stream;
+        bool console; /* strip CR, keep a tail */
+} VmOutput;
+
+enum { OUT_CONSOLE, OUT_STDOUT, OUT_STDERR, OUT_QEMU, _OUT_MAX };
+/* What QEMU inherits: the console's, the agent's, stdout's and stderr's sockets (in the order it
+ * is given them), and its own stderr. */
+enum { CH_CONSOLE, CH_AGENT, CH_STDOUT, CH_STDERR, CH_QEMU, _CH_MAX };
+
+struct Vm {
+        Event *event;
+        VmConfig cfg;
+        VmStatus status;
+        usec_t stop_timeout;
+        int stop_signal;
+        usec_t boot_timeout;
+
+        int pidfd;
+        EventSource *pidfd_source;
+        int qemu_status; /* the wait status, once reaped */
+        bool qemu_exited;
+
+        Qmp *qmp;
+        JsonConn *agent;
+        bool agent_closed;
+        bool run_sent;
+        VmPsRequest *ps_head, **ps_tail;
+
+        VmOutput out[_OUT_MAX];
+        char console_tail[CONSOLE_TAIL_MAX];
+        size_t console_tail_len;
+        char qemu_last[512]; /* QEMU's last line on stderr */
+
+        EventSource *timer;
+        VmTimer timer_purpose;
+
+        /* What happened, for the classification. */
+        bool started;
+        bool has_exit;
+        int exit_code, exit_signal;
+        char *init_error;
+        bool panicked;
+        bool boot_timed_out;
+        char *shutdown_reason;
+        bool finished;
+};
+
+static void finish(Vm *vm);
+static void stop_step(Vm *vm, VmStopStep step);
+static void on_timer(EventSource *s, usec_t t, void *userdata);
+
+static void arm(Vm *vm, VmTimer purpose, usec_t relative) {
+        usec_t when = now(CLOCK_MONOTONIC) + relative;
+
+        vm->timer_purpose = purpose;
+        if (!vm->timer)
+                (void) event_add_time(vm->event, &vm->timer, when, on_timer, vm);
+        else
+                event_source_set_time(vm->timer, when);
+}
+
+static void disarm(Vm *vm) {
+        vm->timer_purpose = VM_TIMER_NONE;
+        if (vm->timer)
+                event_source_set_time(vm->timer, USEC_INFINITY);
+}
+
+static void sup_line(Vm *vm, const char *fmt, ...) _printf_(2, 3);
+static void sup_line(Vm *vm, const char *fmt, ...) {
+        va_list ap;
+        _cleanup_free_ char *s = NULL;
+
+        va_start(ap, fmt);
+        s = xvasprintf(fmt, ap);
+        va_end(ap);
+        log_writer_line(vm->cfg.log, "sup", s, strlen(s));
+}
+
+/* ---- output ---- */
+
+static void console_keep(Vm *vm, const char *data, size_t n) {
+        if (n >= CONSOLE_TAIL_MAX) {
+                memcpy(vm->console_tail, data + n - CONSOLE_TAIL_MAX, CONSOLE_TAIL_MAX);
+                vm->console_tail_len = CONSOLE_TAIL_MAX;
+                return;
+        }
+        if (vm->console_tail_len + n > CONSOLE_TAIL_MAX) {
+                size_t drop = vm->console_tail_len + n - CONSOLE_TAIL_MAX;
+                memmove(vm->console_tail, vm->console_tail + drop, vm->console_tail_len - drop);
+                vm->console_tail_len -= drop;
+        }
+        memcpy(vm->console_tail + vm->console_tail_len, data, n);
+        vm->console_tail_len += n;
+}
+
+/* QEMU's stderr: into the log, and its last line kept for the reason of a failure. */
+static void qemu_keep(Vm *vm, const char *data, size_t n) {
+        size_t end = n;
+
+        while (end > 0 && (data[end - 1] == '\n' || data[end - 1] == '\r'))
+                end--;
+        if (end == 0)
+                return;
+        size_t start = end;
+        while (start > 0 && data[start - 1] != '\n')
+                start--;
+        snprintf(vm->qemu_last, sizeof(vm->qemu_last), "%.*s", (int) (end - start), data + start);
+}
+
+static void output_close(VmOutput *o) {
+        if (o->fd < 0)
+                return;
+        log_stream_flush(o->vm->cfg.log, &o->stream);
+        o->source = event_source_free(o->source);
+        close(o->fd);
+        o->fd = -EBADF;
+}
+
+static bool output_read(VmOutput *o) {
+        Vm *vm = o->vm;
+        char buf[16384];
+        ssize_t n = read(o->fd, buf, sizeof(buf));
+
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return false;
+        if (n <= 0) {
+                output_close(o);
+                return false;
+        }
+        if (o->console) {
+                size_t w = 0;
+                console_keep(vm, buf, (size_t) n);
+                for (ssize_t i = 0; i < n; i++)
+                        if (buf[i] != '\r')
+                                buf[w++] = buf[i];
+                n = (ssize_t) w;
+        } else if (o == &vm->out[OUT_QEMU])
+                qemu_keep(vm, buf, (size_t) n);
+        log_stream_feed(vm->cfg.log, &o->stream, buf, (size_t) n);
+        return true;
+}
+
+static bool all_closed(const Vm *vm) {
+        for (size_t i = 0; i < _OUT_MAX; i++)
+                if (vm->out[i].fd >= 0)
+                        return false;
+        return vm->agent_closed;
+}
+
+static void on_output(EventSource *s, int fd, uint32_t revents, void *userdata) {
+        VmOutput *o = userdata;
+        Vm *vm = o->vm;
+
+        (void) output_read(o);
+        if (vm->qemu_exited && all_closed(vm))
+                finish(vm);
+}
+
+/* ---- the agent (sup-init) ---- */
+
+static void agent_send(Vm *vm, json_t *msg) {
+        if (vm->agent && !vm->agent_closed)
+                (void) json_conn_send(vm->agent, msg);
+        json_decref(msg);
+}
+
+static void send_run(Vm *vm) {
+        json_t *layers = json_array();
+
+        for (size_t i = 0; i < vm->cfg.spec->n_layers; i++) {
+                _cleanup_free_ char *serial = vm_layer_serial(i);
+                json_array_append_new(layers, json_sprintf("serial=%s", serial));
+        }
+        agent_send(vm, json_pack("{s:s, s:o, s:o, s:s}", "cmd", "run", "spec", unit_spec_to_json(vm->cfg.spec), "layers",
+                                 layers, "sandbox", "serial=" VM_SANDBOX_SERIAL));
+        vm->run_sent = true;
+}
+
+static void ps_answer(Vm *vm, int error, json_t *processes) {
+        VmPsRequest *p = vm->ps_head;
+
+        if (!p)
+                return;
+        vm->ps_head = p->next;
+        if (!vm->ps_head)
+                vm->ps_tail = &vm->ps_head;
+        p->callback(vm, error, processes, p->userdata);
+        free(p);
+}
+
+static void on_agent_message(JsonConn *c, json_t *msg, void *userdata) {
+        Vm *vm = userdata;
+        const char *event = json_string_value(json_object_get(msg, "event"));
+
+        if (!event) {
+                sup_line(vm, "the guest's agent sent a message without an event; ignored");
+                return;
+        }
+        if (streq(event, "hello")) {
+                if (!vm->run_sent)
+                        send_run(vm);
+        } else if (streq(event, "started")) {
+                vm->started = true;
+                vm->status.guest_pid = (pid_t) json_integer_value(json_object_get(msg, "pid"));
+                if (vm->timer_purpose == VM_TIMER_BOOT)
+                        disarm(vm);
+                if (vm->cfg.callbacks.started)
+                        vm->cfg.callbacks.started(vm, vm->cfg.userdata);
+        } else if (streq(event, "exit")) {
+                json_t *sig = json_object_get(msg, "signal");
+                vm->has_exit = true;
+                vm->exit_signal = json_is_integer(sig) ? (int) json_integer_value(sig) : 0;
+                vm->exit_code = vm->exit_signal ? -1 : (int) json_integer_value(json_object_get(msg, "code"));
+        } else if (streq(event, "error")) {
+                free(vm->init_error);
+                vm->init_error = xstrdup(json_string_value(json_object_get(msg, "message")) ?: "(no message)");
+                if (vm->timer_purpose == VM_TIMER_BOOT)
+                        disarm(vm);
+        } else if (streq(event, "ps"))
+                ps_answer(vm, 0, json_object_get(msg, "processes"));
+        else if (streq(event, "refused"))
+                sup_line(vm, "the guest's agent refused a command: %s",
+                         json_string_value(json_object_get(msg, "message")) ?: "(no message)");
+        else
+                sup_line(vm, "the guest's agent sent an unknown event \"%s\"; ignored", event);
+}
+
+static void on_agent_close(JsonConn *c, int error, void *userdata) {
+        Vm *vm = userdata;
+        const char *why = json_conn_close_reason(c);
+
+        /* A guest agent that speaks nonsense is cut off; the guest is then stopped like a
+         * guest that does not answer. */
+        if (error != 0 && !vm->qemu_exited)
+                sup_line(vm, "the guest's agent channel failed: %s", why ? why : strerror(-error));
+        /* The connection frees itself when this returns. */
+        vm->agent = NULL;
+        vm->agent_closed = true;
+        while (vm->ps_head)
+                ps_answer(vm, -ECONNRESET, NULL);
+        if (vm->qemu_exited && all_closed(vm))
+                finish(vm);
+}
+
+/* ---- QMP ---- */
+
+static void on_qmp_event(Qmp *q, const QmpEvent *ev, void *userdata) {
+        Vm *vm = userdata;
+
+        switch (ev->type) {
+        case QMP_EVENT_GUEST_PANICKED:
+                vm->panicked = true;
+                break;
+        case QMP_EVENT_SHUTDOWN:
+                free(vm->shutdown_reason);
+                vm->shutdown_reason = ev->shutdown.reason ? xstrdup(ev->shutdown.reason) : NULL;
+                break;
+        case QMP_EVENT_POWERDOWN:
+        case QMP_EVENT_RESET:
+        case QMP_EVENT_STOP:
+        case QMP_EVENT_RESUME:
+        case QMP_EVENT_OTHER:
+        case _QMP_EVENT_TYPE_MAX:
+        case _QMP_EVENT_TYPE_INVALID:
+                break;
+        }
+}
+
+static void on_qmp_closed(Qmp *q, int error, const char *reason, void *userdata) {
+        Vm *vm = userdata;
+
+        if (error != 0 && !vm->qemu_exited)
+                sup_line(vm, "QMP: %s", reason ? reason : strerror(-error));
+}
+
+static void on_qmp_reply(Qmp *q, int error, json_t *result, const char *error_class, const char *error_desc,
+                         void *userdata) {
+        Vm *vm = userdata;
+
+        if (error < 0 && error != -ECONNRESET && error != -ECANCELED && !vm->qemu_exited)
+                sup_line(vm, "QMP: %s", error_desc ? error_desc : strerror(-error));
+}
+
+/* ---- the stop ladder ---- */
+
+static void kill_qemu(Vm *vm) {
+        if (vm->qemu_exited)
+                return;
+        (void) syscall(SYS_pidfd_send_signal, vm->pidfd, SIGKILL, NULL, 0);
+        if (vm->cfg.cgroup)
+                (void) cgroup_kill(vm->cfg.cgroup, SIGKILL);
+}
+
+static void stop_step(Vm *vm, VmStopStep step) {
+        if (vm->qemu_exited)
+                return;
+        /* A step that cannot be taken is skipped: no agent before the command started, no QMP
+         * before the handshake. */
+        if (step == VM_STOP_AGENT && (!vm->started || vm->agent_closed))
+                step = VM_STOP_POWERDOWN;
+        if ((step == VM_STOP_POWERDOWN || step == VM_STOP_QUIT) && !qmp_is_ready(vm->qmp))
+                step = VM_STOP_KILL;
+        /* Before the command runs, a graceful stop has nothing to stop. */
+        if (step == VM_STOP_POWERDOWN && !vm->started)
+                step = VM_STOP_QUIT;
+
+        vm->status.stop_step = step;
+        switch (step) {
+        case VM_STOP_AGENT:
+                sup_line(vm, "stop: asking the guest to send signal %d to the command (%llu ms to end)", vm->stop_signal,
+                         (unsigned long long) (vm->stop_timeout / USEC_PER_MSEC));
+                agent_send(vm, json_pack("{s:s, s:i, s:I}", "cmd", "stop", "signal", vm->stop_signal, "timeout_ms",
+                                         (json_int_t) (vm->stop_timeout / USEC_PER_MSEC)));
+                arm(vm, VM_TIMER_STOP, vm->stop_timeout + VM_STOP_GRACE);
+                break;
+        case VM_STOP_POWERDOWN:
+                sup_line(vm, "stop: the guest is still up; pressing its power button (QMP system_powerdown)");
+                (void) qmp_command(vm->qmp, "system_powerdown", NULL, QMP_COMMAND_TIMEOUT, on_qmp_reply, vm);
+                /* sup-init gives the command stop.timeout after the button too; when it was asked
+                 * already (the agent step), what is left is the grace. */
+                arm(vm, VM_TIMER_STOP, VM_STOP_GRACE + (vm->started && !vm->agent_closed ? 0 : vm->stop_timeout));
+                break;
+        case VM_STOP_QUIT:
+                sup_line(vm, "stop: ending QEMU (QMP quit)");
+                (void) qmp_command(vm->qmp, "quit", NULL, QMP_COMMAND_TIMEOUT, on_qmp_reply, vm);
+                arm(vm, VM_TIMER_STOP, VM_QUIT_TIMEOUT);
+                break;
+        case VM_STOP_KILL:
+                sup_line(vm, "stop: killing QEMU (SIGKILL)");
+                kill_qemu(vm);
+                disarm(vm);
+                break;
+        case VM_STOP_NONE:
+        case _VM_STOP_STEP_MAX:
+        case _VM_STOP_STEP_INVALID:
+                break;
+        }
+        if (vm->cfg.callbacks.changed)
+                vm->cfg.callbacks.changed(vm, vm->cfg.userdata);
+}
+
+void vm_stop(Vm *vm) {
+        if (vm->status.stop_step != VM_STOP_NONE || vm->qemu_exited)
+                return;
+        stop_step(vm, VM_STOP_AGENT);
+}
+
+static void on_timer(EventSource *s, usec_t t, void *userdata) {
+        Vm *vm = userdata;
+        VmTimer purpose = vm->timer_purpose;
+
+        vm->timer_purpose = VM_TIMER_NONE;
+        switch (purpose) {
+        case VM_TIMER_BOOT:
+                vm->boot_timed_out = true;
+                sup_line(vm, "the guest's init did not start the command within %llu s: stopping the machine",
+                         (unsigned long long) (vm->boot_timeout / USEC_PER_SEC));
+                stop_step(vm, VM_STOP_QUIT);
+                return;
+        case VM_TIMER_STOP:
+                stop_step(vm, vm->status.stop_step + 1);
+                return;
+        case VM_TIMER_DRAIN:
+                finish(vm);
+                return;
+        case VM_TIMER_NONE:
+                return;
+        }
+}
+
+/* ---- the end ---- */
+
+/* "Kernel panic - not syncing: <why>" from the console's tail, or NULL. */
+static char *panic_line(const Vm *vm) {
+        _cleanup_free_ char *tail = xstrndup(vm->console_tail, vm->console_tail_len);
+        const char *p = strstr(tail, "Kernel panic - not syncing: ");
+        const char *end;
+
+        if (!p)
+                return NULL;
+        p += strlen("Kernel panic - not syncing: ");
+        end = p + strcspn(p, "\r\n");
+        return xstrndup(p, (size_t) (end - p));
+}
+
+static void classify(Vm *vm, VmExit *ex) {
+        _cleanup_free_ char *panic = panic_line(vm);
+        int code = wait_status_code(vm->qemu_status);
+
+        *ex = (VmExit) {.started = vm->started, .code = -1};
+        if (vm->has_exit) {
+                ex->end = VM_END_EXITED;
+                ex->code = vm->exit_code;
+                ex->signal = vm->exit_signal;
+        } else if (vm->init_error) {
+                ex->end = VM_END_INIT_FAILED;
+                ex->reason = xasprintf("guest init failed: %s", vm->init_error);
+        } else if (vm->panicked || panic) {
+                ex->end = VM_END_PANIC;
+                ex->reason = xasprintf("kernel panic in the guest: %s (the console is in the log)",
+                                       panic ? panic : "QEMU reported GUEST_PANICKED");
+        } else if (vm->boot_timed_out) {
+                ex->end = VM_END_TIMEOUT;
+                ex->reason = xasprintf("timeout: the guest's init did not start the command within %llu s "
+                                       "(the console is in the log)",
+                                       (unsigned long long) (vm->boot_timeout / USEC_PER_SEC));
+        } else if (vm->status.stop_step >= VM_STOP_QUIT) {
+                ex->end = VM_END_KILLED;
+                ex->signal = SIGKILL;
+                ex->reason = xasprintf("the guest did not stop: ended by %s",
+                                       vm->status.stop_step == VM_STOP_QUIT ? "QMP quit" : "SIGKILL to QEMU");
+        } else if (!WIFEXITED(vm->qemu_status)) {
+                ex->end = VM_END_QEMU_EXITED;
+                ex->reason = xasprintf("QEMU was killed by signal %d%s%s", WTERMSIG(vm->qemu_status),
+                                       *vm->qemu_last ? ": " : "", vm->qemu_last);
+        } else if (code != 0) {
+                ex->end = VM_END_QEMU_EXITED;
+                ex->reason = xasprintf("QEMU exited with status %d%s%s", code, *vm->qemu_last ? ": " : "",
+                                       *vm->qemu_last ? vm->qemu_last : " (no message)");
+        } else {
+                ex->end = VM_END_QEMU_EXITED;
+                ex->reason = xasprintf("the guest %s without saying how the command ended (QEMU: %s)",
+                                       vm->started ? "went away" : "powered off before its init started the command",
+                                       vm->shutdown_reason ? vm->shutdown_reason : "no reason given");
+        }
+}
+
+static void finish(Vm *vm) {
+        VmExit ex;
+
+        if (vm->finished)
+                return;
+        vm->finished = true;
+        disarm(vm);
+        /* Whatever the sockets still hold belongs in the log. */
+        for (size_t i = 0; i < _OUT_MAX; i++) {
+                while (vm->out[i].fd >= 0 && output_read(&vm->out[i]))
+                        ;
+                output_close(&vm->out[i]);
+        }
+        vm->status.qemu_pid = 0;
+        classify(vm, &ex);
+        if (vm->cfg.callbacks.exited)
+                vm->cfg.callbacks.exited(vm, &ex, vm->cfg.userdata); /* may free vm */
+        free(ex.reason);
+}
+
+static void on_pidfd(EventSource *s, int fd, uint32_t revents, void *userdata) {
+        Vm *vm = userdata;
+        siginfo_t si = {};
+
+        if (waitid((idtype_t) P_PIDFD, (id_t) vm->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+                return;
+        vm->pidfd_source = event_source_free(vm->pidfd_source);
+        vm->qemu_exited = true;
+        vm->qemu_status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : W_EXITCODE(0, si.si_status);
+        vm->qmp = qmp_free(vm->qmp);
+        if (all_closed(vm))
+                finish(vm);
+        else
+                arm(vm, VM_TIMER_DRAIN, DRAIN_TIMEOUT);
+}
+
+/* ---- starting ---- */
+
+usec_t vm_boot_timeout(void) {
+        const char *e = getenv("SUP_VM_BOOT_TIMEOUT");
+        char *end;
+        unsigned long sec;
+
+        if (!e || !*e)
+                return VM_BOOT_TIMEOUT;
+        errno = 0;
+        sec = strtoul(e, &end, 10);
+        if (errno || *end || sec == 0 || sec > 3600)
+                return VM_BOOT_TIMEOUT;
+        return (usec_t) sec * USEC_PER_SEC;
+}
+
+static int make_socketpair(int *ours, int *theirs) {
+        int sv[2];
+
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                return negative_errno();
+        *ours = sv[0];
+        *theirs = sv[1];
+        return 0;
+}
+
+static void close_fds(int *fds, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (fds[i] >= 0) {
+                        close(fds[i]);
+                        fds[i] = -EBADF;
+                }
+}
+
+/* The guest kernel and initramfs: the unit's vm.kernel or the provisioned one. */
+static int find_guest(const VmConfig *cfg, char **ret_kernel, char **ret_initrd, char *err, size_t errlen) {
+        _cleanup_free_ char *kernel = NULL, *initrd = NULL;
+
+        kernel = cfg->spec->vm.kernel ? xstrdup(cfg->spec->vm.kernel)
+                                      : xasprintf("%s/kernel/current/vmlinuz", cfg->guest_dir);
+        initrd = xasprintf("%s/kernel/current/initramfs.cpio", cfg->guest_dir);
+        if (access(kernel, R_OK) < 0) {
+                if (cfg->spec->vm.kernel)
+                        snprintf(err, errlen, "vm.kernel: cannot read %s: %m", kernel);
+                else
+                        snprintf(err, errlen, "no guest kernel in %s (%m): run tools/guest-kernel.sh %s", cfg->guest_dir,
+                                 cfg->guest_dir);
+                return -ENOENT;
+        }
+        if (access(initrd, R_OK) < 0) {
+                snprintf(err, errlen, "no guest initramfs at %s (%m): run tools/guest-initramfs.sh %s", initrd,
+                         cfg->guest_dir);
+                return -ENOENT;
+        }
+        *ret_kernel = TAKE_PTR(kernel);
+        *ret_initrd = TAKE_PTR(initrd);
+        return 0;
+}
+
+static int prepare_disks(Vm *vm, char ***ret_layers, char **ret_sandbox, char *err, size_t errlen) {
+        const UnitSpec *u = vm->cfg.spec;
+        _cleanup_free_ char *cache = path_join(vm->cfg.state_dir, "vm/layers");
+        _cleanup_strv_free_ char **layers = NULL;
+        char *sandbox;
+        int r;
+
+        for (size_t i = 0; i < u->n_layers; i++) {
+                char *disk = NULL;
+                int built = 0;
+                usec_t t0 = now(CLOCK_MONOTONIC);
+
+                if (u->layers[i].type != LAYER_DIR) {
+                        snprintf(err, errlen, "image.layers[%zu]: %s layers are not supported yet (only dir)", i,
+                                 layer_type_to_string(u->layers[i].type));
+                        return -EOPNOTSUPP;
+                }
+                r = vm_layer_disk(cache, u->layers[i].path, &disk, &built, err, errlen);
+                if (r < 0)
+                        return r;
+                if (built)
+                        sup_line(vm, "built the disk of layer %s in %llu ms: %s", u->layers[i].path,
+                                 (unsigned long long) ((now(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC), disk);
+                strv_push(&layers, disk);
+        }
+        r = mkdir_p(vm->cfg.sandbox_dir, 0700);
+        if (r < 0) {
+                snprintf(err, errlen, "cannot create the sandbox %s: %s", vm->cfg.sandbox_dir, strerror(-r));
+                return r;
+        }
+        sandbox = path_join(vm->cfg.sandbox_dir, "disk.ext4");
+        r = vm_sandbox_disk(sandbox, VM_SANDBOX_DISK_SIZE, err, errlen);
+        if (r < 0) {
+                free(sandbox);
+                return r;
+        }
+        *ret_layers = TAKE_PTR(layers);
+        *ret_sandbox = sandbox;
+        return 0;
+}
+
+static int choose_accel(Vm *vm, const char *kernel, VmHost *host, char *err, size_t errlen) {
+        _cleanup_free_ char *cache = path_join(vm->cfg.state_dir, "vm/host.json"), *why = NULL;
+        int r;
+
+        r = vm_host_detect(cache, kernel, host, err, errlen);
+        if (r < 0)
+                return r;
+        if (vm_accel_choose(vm->cfg.spec->vm.accel, vm->cfg.host_accel, host, &vm->status.kvm, &why) ==
+            VM_ACCEL_CHOICE_NEEDS_PROBE) {
+                sup_line(vm, "finding out whether KVM works on this host (once: the verdict is kept in %s)", cache);
+                (void) vm_host_probe_kvm(host, cache, kernel);
+                (void) vm_accel_choose(vm->cfg.spec->vm.accel, vm->cfg.host_accel, host, &vm->status.kvm, &why);
+        }
+        sup_line(vm, "accelerator: %s (%s)", vm->status.kvm ? "kvm" : "tcg", why);
+        return 0;
+}
+
+_noreturn_ static void exec_qemu(const Vm *vm, char **argv, int err_w, const int *keep, size_t n_keep) {
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+        /* Into the instance's cgroup before QEMU allocates anything, so its limit covers all. */
+        if (vm->cfg.cgroup && cgroup_attach(vm->cfg.cgroup, getpid()) < 0)
+                _exit(126);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(err_w, 1) < 0 || dup2(err_w, 2) < 0)
+                _exit(126);
+        for (size_t i = 0; i < n_keep; i++) {
+                int flags = fcntl(keep[i], F_GETFD);
+                if (flags < 0 || fcntl(keep[i], F_SETFD, flags & ~FD_CLOEXEC) < 0)
+                        _exit(126);
+        }
+        child_reset(keep, n_keep);
+        /* QMP's socket is QEMU's to create: 0600 (sockets are made 0777 less the umask), in the
+         * instance directory. */
+        umask(0177);
+        if (chdir(vm->cfg.dir) < 0)
+                _exit(126);
+        execv(argv[0], argv);
+        _exit(EXIT_NOT_INSTALLED);
+}
+
+int vm_start(Event *e, const VmConfig *cfg, Vm **ret, char *err, size_t errlen) {
+        _cleanup_free_ char *kernel = NULL, *initrd = NULL, *sandbox = NULL, *qmp_path = NULL;
+        _cleanup_strv_free_ char **layers = NULL, **args = NULL, **argv = NULL;
+        VmHost host = {.kvm = -1};
+        /* Our ends and QEMU's of the channels, and of QEMU's stderr (a pipe). */
+        int ours[_CH_MAX], theirs[_CH_MAX];
+        int agent_ours;
+        Vm *vm;
+        pid_t pid;
+        int r;
+
+        for (size_t i = 0; i < _CH_MAX; i++)
+                ours[i] = theirs[i] = -EBADF;
+        vm = xzalloc(sizeof(Vm));
+        vm->event = e;
+        vm->cfg = *cfg;
+        vm->pidfd = -EBADF;
+        vm->ps_tail = &vm->ps_head;
+        vm->stop_signal = cfg->spec->stop.signal;
+        vm->stop_timeout = cfg->spec->stop.timeout;
+        vm->boot_timeout = vm_boot_timeout();
+        for (size_t i = 0; i < _OUT_MAX; i++)
+                vm->out[i] = (VmOutput) {.vm = vm, .fd = -EBADF};
+        vm->out[OUT_CONSOLE].stream.name = "console";
+        vm->out[OUT_CONSOLE].console = true;
+        vm->out[OUT_STDOUT].stream.name = "stdout";
+        vm->out[OUT_STDERR].stream.name = "stderr";
+        vm->out[OUT_QEMU].stream.name = "qemu";
+        vm->status.memory = vm_guest_memory(cfg->spec);
+        vm->status.vcpus = vm_guest_vcpus(cfg->spec, (unsigned) sysconf(_SC_NPROCESSORS_ONLN));
+
+        qmp_path = path_join(cfg->dir, "qmp.sock");
+        if (strlen(qmp_path) >= sizeof(((struct sockaddr_un *) NULL)->sun_path)) {
+                snprintf(err, errlen, "the QMP socket path %s is longer than a unix socket address allows (%zu bytes): "
+                         "use a shorter --run-dir", qmp_path, sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1);
+                r = -ENAMETOOLONG;
+                goto fail;
+        }
+        r = find_guest(cfg, &kernel, &initrd, err, errlen);
+        if (r < 0)
+                goto fail;
+        r = choose_accel(vm, kernel, &host, err, errlen);
+        if (r < 0)
+                goto fail;
+        r = prepare_disks(vm, &layers, &sandbox, err, errlen);
+        if (r < 0)
+                goto fail;
+        if (vm->status.memory != cfg->spec->resources.memory && cfg->spec->resources.memory != 0)
+                sup_line(vm, "guest RAM %llu MiB: resources.memory is below what the guest kernel needs",
+                         (unsigned long long) (vm->status.memory >> 20));
+        if (cfg->cgroup) {
+                uint64_t limit = vm_cgroup_memory(vm->status.memory, !vm->status.kvm);
+                r = cgroup_set_memory_max(cfg->cgroup, limit);
+                if (r < 0 && r != -EOPNOTSUPP) {
+                        snprintf(err, errlen, "cannot limit the memory of QEMU's cgroup to %llu MiB: %s",
+                                 (unsigned long long) (limit >> 20), strerror(-r));
+                        goto fail;
+                }
+        }
+
+        for (size_t i = 0; i < CH_QEMU; i++) {
+                r = make_socketpair(&ours[i], &theirs[i]);
+                if (r < 0) {
+                        snprintf(err, errlen, "cannot create the guest's channels: %s", strerror(-r));
+                        goto fail;
+                }
+        }
+        {
+                int p[2];
+                if (pipe2(p, O_CLOEXEC) < 0) {
+                        r = negative_errno();
+                        snprintf(err, errlen, "cannot create a pipe: %m");
+                        goto fail;
+                }
+                ours[CH_QEMU] = p[0];
+                theirs[CH_QEMU] = p[1];
+        }
+        {
+                VmLaunch l = {
+                        .name = cfg->spec->name,
+                        .machine = cfg->spec->vm.machine,
+                        .kvm = vm->status.kvm,
+                        .memory = vm->status.memory,
+                        .vcpus = vm->status.vcpus,
+                        .tsc_khz = host.tsc_khz,
+                        .sandbox = host.sandbox,
+                        .debug = cfg->debug,
+                        .kernel = kernel,
+                        .initrd = initrd,
+                        .qmp_path = "qmp.sock",
+                        .layers = (const char *const *) layers,
+                        .n_layers = strv_length(layers),
+                        .sandbox_disk = sandbox,
+                        .console_fd = theirs[CH_CONSOLE],
+                        .agent_fd = theirs[CH_AGENT],
+                        .stdout_fd = theirs[CH_STDOUT],
+                        .stderr_fd = theirs[CH_STDERR],
+                };
+                r = vm_qemu_args(&l, &args);
+                if (r == -E2BIG) {
+                        snprintf(err, errlen, "image.layers: %zu layers, and vm.machine: microvm has room for %u disks "
+                                 "of layers (use vm.machine: q35)", l.n_layers, VM_MICROVM_MAX_LAYERS);
+                        goto fail;
+                }
+        }
+        strv_push(&argv, xstrdup(host.qemu));
+        for (size_t i = 0; args && args[i]; i++)
+                strv_push(&argv, xstrdup(args[i]));
+
+        (void) unlink(qmp_path);
+        pid = fork();
+        if (pid < 0) {
+                r = negative_errno();
+                snprintf(err, errlen, "cannot fork: %m");
+                goto fail;
+        }
+        if (pid == 0)
+                exec_qemu(vm, argv, theirs[CH_QEMU], theirs, CH_QEMU);
+        close_fds(theirs, _CH_MAX);
+        vm->status.qemu_pid = pid;
+        vm->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (vm->pidfd < 0) {
+                r = negative_errno();
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                snprintf(err, errlen, "cannot open a pidfd for QEMU: %m");
+                goto fail;
+        }
+        {
+                char line[4096] = "";
+                size_t w = 0;
+                for (size_t i = 0; argv[i] && w < sizeof(line) - 1; i++)
+                        w += (size_t) snprintf(line + w, sizeof(line) - w, "%s%s", i ? " " : "", argv[i]);
+                sup_line(vm, "QEMU %d: %s", (int) pid, line);
+        }
+
+        (void) event_add_io(e, &vm->pidfd_source, vm->pidfd, EPOLLIN, on_pidfd, vm);
+        /* The agent's socket is a JSON-lines connection; the others are streams for the log. */
+        vm->out[OUT_CONSOLE].fd = TAKE_FD(ours[CH_CONSOLE]);
+        vm->out[OUT_STDOUT].fd = TAKE_FD(ours[CH_STDOUT]);
+        vm->out[OUT_STDERR].fd = TAKE_FD(ours[CH_STDERR]);
+        vm->out[OUT_QEMU].fd = TAKE_FD(ours[CH_QEMU]);
+        agent_ours = TAKE_FD(ours[CH_AGENT]);
+        for (size_t i = 0; i < _OUT_MAX; i++) {
+                (void) fd_set_nonblock(vm->out[i].fd, 1);
+                (void) event_add_io(e, &vm->out[i].source, vm->out[i].fd, EPOLLIN, on_output, &vm->out[i]);
+        }
+        (void) fd_set_nonblock(agent_ours, 1);
+        r = json_conn_new(e, agent_ours, GUEST_FRAME_MAX, on_agent_message, on_agent_close, vm, &vm->agent);
+        if (r < 0) {
+                close(agent_ours);
+                vm->agent_closed = true;
+        }
+        r = qmp_new(e, &(QmpCallbacks) {.event = on_qmp_event, .closed = on_qmp_closed}, vm, &vm->qmp);
+        if (r >= 0)
+                r = qmp_connect(vm->qmp, qmp_path, QMP_CONNECT_TIMEOUT);
+        if (r < 0)
+                sup_line(vm, "QMP: cannot connect to %s: %s (the stop ladder will skip its QMP steps)", qmp_path,
+                         strerror(-r));
+        arm(vm, VM_TIMER_BOOT, vm->boot_timeout);
+        vm_host_done(&host);
+        *ret = vm;
+        return 0;
+
+fail:
+        close_fds(ours, _CH_MAX);
+        close_fds(theirs, _CH_MAX);
+        vm_host_done(&host);
+        vm_free(vm);
+        return r;
+}
+
+int vm_ps(Vm *vm, VmPsCallback callback, void *userdata) {
+        VmPsRequest *p;
+
+        if (!vm->started || vm->agent_closed || vm->qemu_exited)
+                return -ENOTCONN;
+        p = xzalloc(sizeof(VmPsRequest));
+        p->callback = callback;
+        p->userdata = userdata;
+        *vm->ps_tail = p;
+        vm->ps_tail = &p->next;
+        agent_send(vm, json_pack("{s:s}", "cmd", "ps"));
+        return 0;
+}
+
+const VmStatus *vm_status(const Vm *vm) {
+        return &vm->status;
+}
+
+Vm *vm_free(Vm *vm) {
+        if (!vm)
+                return NULL;
+        if (vm->pidfd >= 0 && !vm->qemu_exited) {
+                kill_qemu(vm);
+                (void) waitid((idtype_t) P_PIDFD, (id_t) vm->pidfd, &(siginfo_t) {}, WEXITED);
+        }
+        while (vm->ps_head)
+                ps_answer(vm, -ECANCELED, NULL);
+        vm->pidfd_source = event_source_free(vm->pidfd_source);
+        if (vm->pidfd >= 0)
+                close(vm->pidfd);
+        qmp_free(vm->qmp);
+        json_conn_free(vm->agent);
+        for (size_t i = 0; i < _OUT_MAX; i++)
+                output_close(&vm->out[i]);
+        event_source_free(vm->timer);
+        free(vm->init_error);
+        free(vm->shutdown_reason);
+        free(vm);
+        return NULL;
+}

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "cgroup.h"
+#include "event.h"
+#include "log-writer.h"
+#include "string-table.h"
+#include "unit-spec.h"
+
+/* One hyperv instance: a QEMU process running the unit's image in a virtual machine whose PID 1 is
+ * sup-init (supervisor/guest/), on the monitor's event loop.
+ *
+ * vm_start() prepares what the machine needs (the guest kernel and initramfs, the layer disks
+ * from the cache, the sandbox disk, the accelerator) and starts QEMU in the instance's cgroup,
+ * with QMP on DIR/qmp.sock (0600) and four connected sockets it inherits: the serial console, and
+ * the virtio-serial ports of the agent, the command's stdout and its stderr. The console, stdout,
+ * stderr and QEMU's own stderr go to the unit's log (streams "console", "stdout", "stderr",
+ * "qemu"). sup-init says hello on the agent port; the run command answers it; "started" makes the
+ * instance running. The workload's exit comes over the agent port, then the guest powers off and
+ * QEMU exits; exited() then reports how it all ended, classified (VmEnd).
+ *
+ * vm_stop() climbs the stop ladder, one step at a time, each with its own timeout, until QEMU has
+ * exited: ask sup-init to signal the workload (stop.signal, stop.timeout) -> QMP system_powerdown
+ * (sup-init treats the ACPI power button like a stop request) -> QMP quit -> SIGKILL. */
+
+typedef struct Vm Vm;
+
+/* Until sup-init has started the command (or said why it cannot). Boots take about 2 s under TCG
+ * on the build machines. The environment variable SUP_VM_BOOT_TIMEOUT (seconds, 1-3600) of supd
+ * and its monitors overrides it, for slow hosts and for the tests. */
+#define VM_BOOT_TIMEOUT (60 * USEC_PER_SEC)
+usec_t vm_boot_timeout(void);
+/* The guest's time to report the exit and power off once its stop.timeout has passed. */
+#define VM_STOP_GRACE (3 * USEC_PER_SEC)
+/* QMP quit: QEMU exits at once unless it is stuck. */
+#define VM_QUIT_TIMEOUT (5 * USEC_PER_SEC)
+
+typedef enum VmStopStep {
+        VM_STOP_NONE,
+        VM_STOP_AGENT,     /* sup-init was asked to signal the workload */
+        VM_STOP_POWERDOWN, /* QMP system_powerdown */
+        VM_STOP_QUIT,      /* QMP quit */
+        VM_STOP_KILL,      /* SIGKILL to QEMU */
+        _VM_STOP_STEP_MAX,
+        _VM_STOP_STEP_INVALID = -EINVAL,
+} VmStopStep;
+
+DECLARE_STRING_TABLE_LOOKUP(vm_stop_step, VmStopStep);
+
+typedef enum VmEnd {
+        VM_END_EXITED,       /* the workload ended: code or signal */
+        VM_END_INIT_FAILED,  /* sup-init could not start the command (its message) */
+        VM_END_PANIC,        /* the guest kernel panicked */
+        VM_END_KILLED,       /* the stop ladder had to end QEMU (quit or SIGKILL) */
+        VM_END_TIMEOUT,      /* sup-init did not start the command within VM_BOOT_TIMEOUT */
+        VM_END_QEMU_EXITED,  /* QEMU ended otherwise: it failed, or the guest went away silently */
+        _VM_END_MAX,
+        _VM_END_INVALID = -EINVAL,
+} VmEnd;
+
+DECLARE_STRING_TABLE_LOOKUP(vm_end, VmEnd);
+
+typedef struct VmExit {
+        VmEnd end;
+        bool started; /* the command had been started */
+        int code;     /* VM_END_EXITED: the exit status, -1 if killed by a signal; otherwise -1 */
+        int signal;   /* VM_END_EXITED: the signal; VM_END_KILLED: SIGKILL; otherwise 0 */
+        char *reason; /* a sentence, NULL for VM_END_EXITED */
+} VmExit;
+
+typedef struct VmStatus {
+        pid_t qemu_pid;   /* 0 once it has exited */
+        pid_t guest_pid;  /* the command's pid in the guest, 0 before "started" */
+        bool kvm;
+        uint64_t memory;  /* guest RAM, bytes */
+        unsigned vcpus;
+        VmStopStep stop_step;
+} VmStatus;
+
+typedef struct VmCallbacks {
+        void (*started)(Vm *vm, void *userdata);
+        /* The stop ladder took a step. */
+        void (*changed)(Vm *vm, void *userdata);
+        /* QEMU has exited and its output is all in the log. The owner may vm_free() here. */
+        void (*exited)(Vm *vm, const VmExit *exit, void *userdata);
+} VmCallbacks;
+
+typedef struct VmConfig {
+        const UnitSpec *spec;
+        const char *dir;         /* the instance's run directory: qmp.sock, QEMU's working directory */
+        const char *state_dir;   /* supd's: vm/layers/ (the layer disk cache) and vm/host.json */
+        const char *sandbox_dir; /* the instance's sandbox: disk.ext4 */
+        const char *guest_dir;   /* kernel/current/{vmlinuz,initramfs.cpio} (tools/guest-kernel.sh) */
+        VmAccel host_accel;      /* supd --vm-accel */
+        bool debug;              /* sup.debug on the guest's command line */
+        const Cgroup *cgroup;    /* QEMU's; NULL: the caller's */
+        LogWriter *log;
+        VmCallbacks callbacks;
+        void *userdata;
+} VmConfig;
+
+/* Returns once QEMU runs; the rest is asynchronous. On failure nothing is left running and err
+ * says why. cfg's strings, spec, cgroup and log must outlive the Vm. */
+int vm_start(Event *e, const VmConfig *cfg, Vm **ret, char *err, size_t errlen);
+
+/* Starts the stop ladder (a second call does nothing). */
+void vm_stop(Vm *vm);
+
+/* The guest's processes, from sup-init: processes is [{"pid","comm","args"}...] (borrowed), or
+ * error < 0 (-ENOTCONN: the guest is not up; -ECONNRESET: it went away). Answered in order. */
+typedef void (*VmPsCallback)(Vm *vm, int error, json_t *processes, void *userdata);
+int vm_ps(Vm *vm, VmPsCallback callback, void *userdata);
+
+const VmStatus *vm_status(const Vm *vm);
+
+/* Kills QEMU if it still runs (SIGKILL) and frees everything; pending ps callbacks get
+ * -ECANCELED. Returns NULL. */
+Vm *vm_free(Vm *vm);

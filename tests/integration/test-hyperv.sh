@@ -1,0 +1,253 @@
+#!/bin/bash
+# isolation: hyperv end to end: supd, a monitor, QEMU (TCG on these machines), Debian's cloud kernel
+# and sup-init, as root:
+#   test-hyperv.sh SUPD SUPCTL SUP_MONITOR SUP_INIT
+# Each case starts its own supd on private directories and names what it proves. Exit 77 (skip)
+# without root, QEMU or a guest kernel, unless SUP_TESTS_MUST_WORK=1 turns that into a failure.
+# SUP_GUEST_DIR: the guest kernel's state dir (default /var/lib/sup/guest).
+set -uo pipefail
+
+SUPD=$(realpath "$1") SUPCTL=$(realpath "$2") MONITOR=$(realpath "$3") SUP_INIT=$(realpath "$4")
+TOOLS=$(cd "$(dirname "$0")/../../tools" && pwd)
+source "$(dirname "$(realpath "$0")")/lib.sh"
+source "$(dirname "$(realpath "$0")")/case-supd.sh"
+GUEST=${SUP_GUEST_DIR:-/var/lib/sup/guest}
+SUPD_ARGS=(--guest-dir "$GUEST")
+
+[ "$(id -u)" = 0 ] || skip "needs root"
+[ -x /bin/busybox ] || skip "needs busybox-static (/bin/busybox)"
+command -v qemu-system-x86_64 >/dev/null || skip "no qemu-system-x86_64 (apt-get install qemu-system-x86)"
+command -v mkfs.ext4 >/dev/null || skip "needs mkfs.ext4 (e2fsprogs)"
+grep -q overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip "no overlayfs"
+"$TOOLS/guest-kernel.sh" "$GUEST" >/dev/null || skip "cannot provision the guest kernel"
+"$TOOLS/guest-initramfs.sh" "$GUEST" "$SUP_INIT" >/dev/null || { echo "FAIL: cannot build the initramfs"; exit 1; }
+
+TOP=$(mktemp -d /tmp/suphv.XXXXXX)
+sanitizer_reports_to "$TOP"
+
+# Two layers, as an image has them: busybox below, an app layer above that shadows one file.
+LOWER=$TOP/lower UPPER=$TOP/upper
+busybox_layer "$LOWER"
+mkdir -p "$LOWER/data" "$UPPER/data" "$UPPER/app"
+echo "lower" >"$LOWER/data/which.txt"
+echo "only in the lower layer" >"$LOWER/data/lower.txt"
+echo "upper" >"$UPPER/data/which.txt"
+printf '#!/bin/sh\necho "app says $1"\n' >"$UPPER/app/run.sh"
+chmod 755 "$UPPER/app/run.sh"
+
+# The first failure of a case shows supd's output and the units' logs.
+fail() {
+        printf '    FAIL: %s\n' "$*"
+        if [ "$CASE_FAILED" = 0 ] && [ -n "${CASE_DIR:-}" ]; then
+                [ -f "$CASE_DIR/supd.log" ] && sed 's/^/      supd| /' "$CASE_DIR/supd.log" | tail -10
+                ls "$CASE_DIR"/state/logs/*.log >/dev/null 2>&1 &&
+                        tail -n 15 "$CASE_DIR"/state/logs/*.log | grep -v ' sup QEMU ' | sed 's/^/      log| /'
+        fi
+        CASE_FAILED=1
+}
+
+# vm_field UNIT KEY: a field of the unit's "vm" object.
+vm_field() {
+        ctl status --json 2>/dev/null | "$PY" -c '
+import json, sys
+for u in json.load(sys.stdin):
+    if u["name"] == sys.argv[1]:
+        v = (u.get("vm") or {}).get(sys.argv[2])
+        print("" if v is None else v)' "$1" "$2"
+}
+logged() { grep -q -- "$2" "$CASE_DIR/state/logs/$1.log" 2>/dev/null; }
+
+unit() { # unit NAME ISOLATION YAML-REST
+        cat >"$CASE_DIR/units/$1.yaml" <<UNIT
+name: $1
+isolation: $2
+image:
+  layers:
+    - dir: $LOWER
+    - dir: $UPPER
+network: none
+$3
+UNIT
+        # A stop timeout of its own, unless the case gives one.
+        [[ $3 == *"stop:"* ]] || echo "stop: {timeout: 2s}" >>"$CASE_DIR/units/$1.yaml"
+}
+
+end() {
+        stop_supd
+        check_left_behind
+        local left
+        left=$(pgrep -f "qemu-system-x86_64 -name sup-.*$CASE_DIR" | wc -l)
+        [ "$left" = 0 ] || { fail "$left QEMU processes left running"; pkill -9 -f "qemu-system-x86_64 -name sup-.*$CASE_DIR"; }
+        case_verdict
+}
+
+cleanup() {
+        stop_supd
+        pkill -9 -f "sup-monitor --dir $TOP" 2>/dev/null
+        pkill -9 -f "qemu-system-x86_64 -name sup-.*$TOP" 2>/dev/null
+        rm -rf "$TOP"
+}
+trap cleanup EXIT
+
+# What a workload sees and does, printed one fact a line; the same command in both modes.
+PROBE='echo "id: $(id)"; echo "pwd: $(pwd)"; echo "host: $(hostname)"; echo "env: GREETING=$GREETING PATH=$PATH HOME=$HOME";
+echo "which: $(cat /data/which.txt)"; echo "lower: $(cat /data/lower.txt)"; /app/run.sh both;
+echo "sandbox before: $(cat /data/written.txt 2>/dev/null || echo none)"; echo written >/data/written.txt && echo "wrote: $(cat /data/written.txt)";
+echo "stderr line" >&2; exit 7'
+
+begin "conformance: the same unit in process and hyperv isolation sees and does the same, and exits 7 in both"
+for mode in process hyperv; do
+        unit "probe-$mode" "$mode" "command: [/bin/sh, -c, '$PROBE']
+env: {GREETING: hi}
+hostname: probe
+working_dir: /data
+restart: {policy: 'no'}"
+done
+start_supd
+wait_for 60 state_is probe-hyperv exited || fail "the hyperv unit did not exit: $(field probe-hyperv state) $(field probe-hyperv reason)"
+wait_for 10 state_is probe-process exited || fail "the process unit did not exit"
+for mode in process hyperv; do
+        [ "$(field "probe-$mode" exit_code)" = 7 ] || fail "$mode: exit code $(field "probe-$mode" exit_code), expected 7"
+        grep -E ' (stdout|stderr) ' "$CASE_DIR/state/logs/probe-$mode.log" | cut -d' ' -f2- >"$CASE_DIR/$mode.out"
+done
+if ! diff "$CASE_DIR/process.out" "$CASE_DIR/hyperv.out" >"$CASE_DIR/diff"; then
+        fail "the workload saw different things: $(cat "$CASE_DIR/diff")"
+fi
+log "both modes: $(grep -c . "$CASE_DIR/hyperv.out") identical lines, e.g. $(grep which "$CASE_DIR/hyperv.out")"
+grep -q "stdout which: upper" "$CASE_DIR/hyperv.out" || fail "the upper layer does not shadow the lower one"
+grep -q "stdout app says both" "$CASE_DIR/hyperv.out" || fail "the app layer's script did not run"
+grep -q "stderr stderr line" "$CASE_DIR/hyperv.out" || fail "stderr is not kept apart"
+# The sandbox outlives a restart in both modes: the second run finds the first one's write.
+ctl start probe-process >/dev/null && ctl start probe-hyperv >/dev/null
+wait_for 60 logged probe-hyperv "sandbox before: written" || fail "hyperv: the sandbox did not keep the first run's write"
+wait_for 10 logged probe-process "sandbox before: written" || fail "process: the sandbox did not keep the first run's write"
+[ "$(vm_field probe-hyperv accel)" = tcg ] || fail "accelerator: $(vm_field probe-hyperv accel), expected tcg on this host"
+[ -z "$(vm_field probe-process accel)" ] || fail "a process unit has VM fields"
+# The layer disk is built once and shared: one image per layer in the cache.
+n=$(ls "$CASE_DIR/state/vm/layers"/*.ext4 | wc -l)
+[ "$n" = 2 ] || fail "$n layer disks in the cache, expected 2 (built once, reused)"
+wait_for 60 state_is probe-hyperv exited
+end
+
+begin "the host sees a process unit's sleep with its PID, and of a hyperv unit only QEMU (Windows' ping/vmwp check)"
+unit vis-process process "command: [/bin/sleep, '4242']"
+unit vis-hyperv hyperv "command: [/bin/sleep, '4343']
+resources: {memory: 192M, cpus: 1.5}"
+start_supd
+wait_for 60 state_is vis-hyperv running || fail "vis-hyperv not running: $(field vis-hyperv reason)"
+wait_for 10 state_is vis-process running || fail "vis-process not running"
+pgrep -x sleep -a | grep -q 'sleep 4242' || fail "process isolation: the sleep is not a host process"
+pgrep -a sleep | grep -q 'sleep 4343' && fail "hyperv isolation: the guest's sleep is visible on the host"
+qpid=$(field vis-hyperv pid)
+[ "$(cat /proc/"$qpid"/comm 2>/dev/null)" = qemu-system-x86 ] || fail "the hyperv unit's pid $qpid is not QEMU"
+grep -q "^-m$" <(tr '\0' '\n' </proc/"$qpid"/cmdline) && tr '\0' ' ' </proc/"$qpid"/cmdline | grep -q -- "-m 192M -smp 2" ||
+        fail "resources.memory/cpus did not become guest RAM/vCPUs: $(tr '\0' ' ' </proc/"$qpid"/cmdline | head -c 300)"
+[ "$(vm_field vis-hyperv memory)" = $((192 << 20)) ] && [ "$(vm_field vis-hyperv vcpus)" = 2 ] ||
+        fail "status: memory $(vm_field vis-hyperv memory) vcpus $(vm_field vis-hyperv vcpus)"
+# QEMU runs in the unit's cgroup with a limit of guest RAM + the TCG cache + QEMU's overhead.
+cg=$(grep -E '^[0-9]+:memory:' /proc/"$qpid"/cgroup | cut -d: -f3)
+if [ -n "$cg" ]; then
+        limit=$(cat "/sys/fs/cgroup/memory$cg/memory.limit_in_bytes")
+        [ "$limit" = $(((192 + 128 + 96) << 20)) ] || fail "QEMU's memory limit is $limit"
+        log "QEMU pid $qpid in $cg, memory limit $((limit >> 20)) MiB, RSS $(($(awk '/^VmRSS/ {print $2}' /proc/"$qpid"/status) / 1024)) MiB"
+else
+        cg=$(sed -n 's/^0:://p' /proc/"$qpid"/cgroup)
+        [ "$(cat "/sys/fs/cgroup$cg/memory.max")" = $(((192 + 128 + 96) << 20)) ] || fail "QEMU's memory.max"
+fi
+# The QMP socket is in the instance's run directory, for root only.
+[ "$(stat -c %a "$CASE_DIR/run/units/vis-hyperv/qmp.sock")" = 600 ] || fail "qmp.sock mode $(stat -c %a "$CASE_DIR/run/units/vis-hyperv/qmp.sock")"
+ctl stop vis-hyperv >/dev/null
+wait_for 20 state_is vis-hyperv stopped || fail "vis-hyperv did not stop"
+[ "$(field vis-hyperv exit_signal)" = SIGTERM ] || fail "stopped: exit signal $(field vis-hyperv exit_signal), expected SIGTERM"
+kill -0 "$qpid" 2>/dev/null && fail "QEMU $qpid still runs after the stop"
+end
+
+begin "kill -9 supd while a VM runs: the new supd adopts it (same QEMU, no reboot) and can stop it"
+unit adopt hyperv "command: [/bin/sh, -c, 'echo booted-once; exec sleep 1000']"
+start_supd
+wait_for 60 state_is adopt running || fail "adopt not running: $(field adopt reason)"
+qpid=$(field adopt pid)
+kill -9 "$SUPD_PID"
+wait "$SUPD_PID" 2>/dev/null
+SUPD_PID=
+sleep 0.5
+kill -0 "$qpid" 2>/dev/null || fail "QEMU died with supd"
+start_supd
+wait_for 10 state_is adopt running || fail "not running after the restart of supd: $(field adopt state)"
+[ "$(field adopt pid)" = "$qpid" ] || fail "QEMU pid $(field adopt pid), was $qpid: the VM was restarted"
+[ "$(grep -c booted-once "$CASE_DIR/state/logs/adopt.log")" = 1 ] || fail "the guest booted twice"
+ctl stop adopt >/dev/null
+wait_for 20 state_is adopt stopped || fail "the adopted VM did not stop"
+end
+
+begin "failures are classified: a missing command, a kernel panic, a guest that ignores the stop, a hung QEMU"
+unit missing hyperv "command: [/no/such/program]
+restart: {policy: 'no'}"
+unit panic hyperv "command: [/bin/sh, -c, 'echo about to panic; sleep 0.2; echo c >/proc/sysrq-trigger; sleep 100']
+restart: {policy: 'no'}"
+unit stubborn hyperv "command: [/bin/sh, -c, 'trap \"\" TERM; echo ready; while :; do sleep 1; done']
+stop: {timeout: 1s}"
+unit hung hyperv "command: [/bin/sh, -c, 'echo ready; exec sleep 1000']
+stop: {timeout: 1s}"
+start_supd
+wait_for 60 state_is missing failed || fail "missing: state $(field missing state)"
+reason=$(field missing reason)
+echo "$reason" | grep -q "guest init failed" && echo "$reason" | grep -q "/no/such/program" || fail "missing: unclear reason: $reason"
+[ "$(vm_field missing end)" = guest-init-failed ] || fail "missing: end $(vm_field missing end)"
+log "missing command: $reason"
+wait_for 60 state_is panic exited || fail "panic: state $(field panic state)"
+reason=$(field panic reason)
+echo "$reason" | grep -q "kernel panic" || fail "panic: unclear reason: $reason"
+[ "$(vm_field panic end)" = kernel-panic ] || fail "panic: end $(vm_field panic end)"
+logged panic "console .*Kernel panic" || fail "panic: the console's panic is not in the log"
+log "panic: $reason"
+wait_for 60 logged stubborn "stdout ready" || fail "stubborn did not start"
+t0=$SECONDS
+ctl stop stubborn >/dev/null
+wait_for 20 state_is stubborn stopped || fail "stubborn did not stop"
+[ "$(field stubborn exit_signal)" = SIGKILL ] || fail "stubborn: exit signal $(field stubborn exit_signal), expected SIGKILL after stop.timeout"
+log "a command that ignores SIGTERM: killed by the guest after stop.timeout, stopped in $((SECONDS - t0)) s"
+# QEMU frozen (SIGSTOP): neither the agent nor QMP answers, and the ladder climbs to SIGKILL.
+wait_for 60 logged hung "stdout ready" || fail "hung did not start"
+qpid=$(field hung pid)
+kill -STOP "$qpid"
+ctl stop hung >/dev/null
+steps=
+for _ in $(seq 400); do
+        s=$(vm_field hung stop_step)
+        [ -n "$s" ] && [[ " $steps " != *" $s "* ]] && steps="$steps $s"
+        state_is hung stopped && break
+        sleep 0.05
+done
+state_is hung stopped || fail "hung: not stopped: $(field hung state)"
+[ "$steps" = " agent-stop powerdown quit" ] || fail "hung: stop steps seen in status:$steps"
+reason=$(field hung reason)
+echo "$reason" | grep -q "did not stop: ended by SIGKILL" || fail "hung: reason $reason"
+log "frozen QEMU: steps seen in status:$steps; $reason"
+end
+
+begin "QEMU that cannot start (KVM forced on a host where it fails) and a guest that does not answer in time"
+unit kvm hyperv "command: [/bin/true]
+restart: {policy: 'no'}
+vm: {accel: kvm}"
+unit slow hyperv "command: [/bin/true]
+restart: {policy: 'no'}
+vm: {accel: tcg}"
+# One second is less than a TCG boot takes: the boot timer strikes first.
+SUP_VM_BOOT_TIMEOUT=1 start_supd
+wait_for 60 state_is slow failed || fail "slow: state $(field slow state)"
+reason=$(field slow reason)
+[ "$(vm_field slow end)" = timeout ] && echo "$reason" | grep -q "within 1 s" || fail "slow: end $(vm_field slow end): $reason"
+log "boot timeout: $reason"
+wait_for 60 eval 'state_is kvm failed || state_is kvm exited' || fail "kvm: state $(field kvm state)"
+reason=$(field kvm reason)
+case "$(vm_field kvm end)" in
+qemu-exited) echo "$reason" | grep -Eq "QEMU (exited with status|was killed by signal)" || fail "kvm: unclear reason: $reason" ;;
+timeout) echo "$reason" | grep -q "timeout" || fail "kvm: unclear reason: $reason" ;;
+exited) log "KVM works on this host" ;;
+*) fail "kvm: end $(vm_field kvm end): $reason" ;;
+esac
+log "accel: kvm forced: ${reason:-exited 0}"
+end
+
+finish

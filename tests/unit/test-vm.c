@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: MIT */
+/* The pure parts of the VM runtime: resources to guest RAM and vCPUs, the QEMU command line, the
+ * accelerator's choice, the TSC frequency, and the content hash that names a layer's disk. */
+#include "test-helpers.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "fileio.h"
+#include "string-util.h"
+#include "vm-disk.h"
+#include "vm-host.h"
+#include "vm-qemu.h"
+
+static UnitSpec *spec(const char *extra) {
+        UnitSpec *u = NULL;
+        Diagnostics d = {};
+        char yaml[1024];
+
+        snprintf(yaml, sizeof(yaml), MINIMAL_UNIT "isolation: hyperv\n%s", extra);
+        assert_int_equal(parse_text("u.yaml", yaml, &d, &u), 0);
+        diagnostics_done(&d);
+        return u;
+}
+
+static void test_memory_and_vcpus(void **state) {
+        UnitSpec *u = spec("");
+        /* Unset: the default RAM, one vCPU. */
+        assert_int_equal(vm_guest_memory(u), VM_MEMORY_DEFAULT);
+        assert_int_equal(vm_guest_vcpus(u, 8), 1);
+        unit_spec_free(u);
+
+        u = spec("resources: {memory: 512M, cpus: 1.5}\n");
+        assert_int_equal(vm_guest_memory(u), 512ULL << 20);
+        assert_int_equal(vm_guest_vcpus(u, 8), 2); /* rounded up */
+        assert_int_equal(vm_guest_vcpus(u, 1), 1); /* never more than the host has */
+        unit_spec_free(u);
+
+        /* The guest kernel does not boot in 64 MiB: the RAM is raised to what it needs. */
+        u = spec("resources: {memory: 64M, cpus: 0.25}\n");
+        assert_int_equal(vm_guest_memory(u), VM_MEMORY_MIN);
+        assert_int_equal(vm_guest_vcpus(u, 8), 1);
+        unit_spec_free(u);
+
+        /* QEMU's cgroup: guest RAM, TCG's translation cache, QEMU's own overhead. */
+        assert_int_equal(vm_cgroup_memory(256ULL << 20, true), (256ULL << 20) + ((uint64_t) VM_TCG_TB_MIB << 20) + VM_QEMU_OVERHEAD);
+        assert_int_equal(vm_cgroup_memory(256ULL << 20, false), (256ULL << 20) + VM_QEMU_OVERHEAD);
+}
+
+static bool has_pair(char **argv, const char *opt, const char *value) {
+        for (size_t i = 0; argv[i] && argv[i + 1]; i++)
+                if (streq(argv[i], opt) && streq(argv[i + 1], value))
+                        return true;
+        return false;
+}
+
+static bool has_arg(char **argv, const char *arg) {
+        for (size_t i = 0; argv[i]; i++)
+                if (streq(argv[i], arg))
+                        return true;
+        return false;
+}
+
+static VmLaunch launch(const char *const *layers, size_t n) {
+        return (VmLaunch) {
+                .name = "web",
+                .machine = VM_MACHINE_MICROVM,
+                .memory = 256ULL << 20,
+                .vcpus = 2,
+                .tsc_khz = 2596124,
+                .sandbox = true,
+                .kernel = "/k/vmlinuz",
+                .initrd = "/k/initramfs.cpio",
+                .qmp_path = "qmp.sock",
+                .layers = layers,
+                .n_layers = n,
+                .sandbox_disk = "/s/disk.ext4",
+                .console_fd = 10,
+                .agent_fd = 11,
+                .stdout_fd = 12,
+                .stderr_fd = 13,
+        };
+}
+
+static void test_qemu_args_microvm_tcg(void **state) {
+        const char *layers[] = {"/c/a.ext4", "/c/b.ext4"};
+        VmLaunch l = launch(layers, 2);
+        char **argv = NULL;
+
+        assert_int_equal(vm_qemu_args(&l, &argv), 0);
+        assert_true(has_pair(argv, "-M", "microvm"));
+        assert_true(has_arg(argv, "-nodefaults"));
+        assert_true(has_arg(argv, "-no-user-config"));
+        assert_true(has_arg(argv, "-no-reboot"));
+        assert_true(has_pair(argv, "-accel", "tcg,tb-size=128"));
+        assert_false(has_arg(argv, "host")); /* -cpu host is for KVM */
+        assert_true(has_pair(argv, "-m", "256M"));
+        assert_true(has_pair(argv, "-smp", "2"));
+        assert_true(has_pair(argv, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"));
+        assert_true(has_pair(argv, "-append", "console=ttyS0 quiet panic=-1 tsc_early_khz=2596124"));
+        assert_true(has_pair(argv, "-qmp", "unix:qmp.sock,server=on,wait=off"));
+        /* Layers read-only and named by serial, bottom first; the sandbox writable, with errors
+         * reported to the guest. */
+        assert_true(has_pair(argv, "-drive", "id=layer0,file=/c/a.ext4,format=raw,if=none,readonly=on"));
+        assert_true(has_pair(argv, "-device", "virtio-blk-device,drive=layer0,serial=sup-layer-0"));
+        assert_true(has_pair(argv, "-device", "virtio-blk-device,drive=layer1,serial=sup-layer-1"));
+        assert_true(has_pair(argv, "-drive", "id=sandbox,file=/s/disk.ext4,format=raw,if=none,werror=report,rerror=report"));
+        assert_true(has_pair(argv, "-chardev", "socket,id=agent,fd=11"));
+        assert_true(has_pair(argv, "-device", "virtserialport,chardev=agent,name=sup.agent"));
+        assert_true(has_pair(argv, "-device", "virtserialport,chardev=stdout,name=sup.stdout"));
+        assert_true(has_pair(argv, "-device", "virtserialport,chardev=stderr,name=sup.stderr"));
+        assert_true(has_pair(argv, "-serial", "chardev:console"));
+        assert_true(has_pair(argv, "-device", "virtio-rng-device"));
+        strv_free(argv);
+}
+
+static void test_qemu_args_q35_kvm(void **state) {
+        const char *layers[] = {"/c/a.ext4"};
+        VmLaunch l = launch(layers, 1);
+        char **argv = NULL;
+
+        l.machine = VM_MACHINE_Q35;
+        l.kvm = true;
+        l.sandbox = false;
+        l.debug = true;
+        assert_int_equal(vm_qemu_args(&l, &argv), 0);
+        assert_true(has_pair(argv, "-M", "q35"));
+        assert_true(has_pair(argv, "-accel", "kvm"));
+        assert_true(has_pair(argv, "-cpu", "host"));
+        assert_false(has_arg(argv, "-sandbox"));
+        /* No TSC hint under KVM, and sup.debug when asked. */
+        assert_true(has_pair(argv, "-append", "console=ttyS0 quiet panic=-1 sup.debug"));
+        assert_true(has_pair(argv, "-device", "virtio-blk-pci,drive=layer0,serial=sup-layer-0"));
+        assert_true(has_pair(argv, "-device", "virtio-serial-pci"));
+        strv_free(argv);
+}
+
+static void test_qemu_args_too_many_layers(void **state) {
+        /* microvm's 24 virtio-mmio slots: 20 layers fit, 21 do not; q35 takes them. */
+        const char *layers[VM_MICROVM_MAX_LAYERS + 1];
+        VmLaunch l;
+        char **argv = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(layers); i++)
+                layers[i] = "/c/x.ext4";
+        l = launch(layers, VM_MICROVM_MAX_LAYERS);
+        assert_int_equal(vm_qemu_args(&l, &argv), 0);
+        argv = strv_free(argv);
+        l.n_layers++;
+        assert_int_equal(vm_qemu_args(&l, &argv), -E2BIG);
+        assert_null(argv);
+        l.machine = VM_MACHINE_Q35;
+        assert_int_equal(vm_qemu_args(&l, &argv), 0);
+        strv_free(argv);
+}
+
+static void test_tsc(void **state) {
+        assert_int_equal(vm_tsc_khz_from_cpuinfo("processor\t: 0\nmodel name\t: x\ncpu MHz\t\t: 2596.124\n"), 2596124);
+        assert_int_equal(vm_tsc_khz_from_cpuinfo("processor\t: 0\n"), 0);
+        assert_int_equal(vm_tsc_khz_from_cpuinfo("cpu MHz\t\t: nonsense\n"), 0);
+        assert_int_equal(vm_tsc_khz_from_cpuinfo(""), 0);
+}
+
+static void test_accel_choice(void **state) {
+        VmHost works = {.kvm = 1, .kvm_verdict = (char *) "KVM booted"};
+        VmHost hangs = {.kvm = 0, .kvm_verdict = (char *) "a KVM guest hangs"};
+        VmHost unknown = {.kvm = -1};
+        char *why = NULL;
+        bool kvm = false;
+
+        /* The unit's vm.accel wins over everything. */
+        assert_int_equal(vm_accel_choose(VM_ACCEL_TCG, VM_ACCEL_KVM, &works, &kvm, &why), VM_ACCEL_CHOICE_DONE);
+        assert_false(kvm);
+        assert_non_null(strstr(why, "in the unit"));
+        free(why);
+        /* Then the host's setting. */
+        assert_int_equal(vm_accel_choose(VM_ACCEL_AUTO, VM_ACCEL_TCG, &works, &kvm, &why), VM_ACCEL_CHOICE_DONE);
+        assert_false(kvm);
+        assert_non_null(strstr(why, "--vm-accel tcg"));
+        free(why);
+        /* auto: the probe's verdict; unknown means probe first (no guess). */
+        assert_int_equal(vm_accel_choose(VM_ACCEL_AUTO, VM_ACCEL_AUTO, &works, &kvm, &why), VM_ACCEL_CHOICE_DONE);
+        assert_true(kvm);
+        free(why);
+        assert_int_equal(vm_accel_choose(VM_ACCEL_AUTO, VM_ACCEL_AUTO, &hangs, &kvm, &why), VM_ACCEL_CHOICE_DONE);
+        assert_false(kvm);
+        assert_non_null(strstr(why, "hangs"));
+        free(why);
+        assert_int_equal(vm_accel_choose(VM_ACCEL_AUTO, VM_ACCEL_AUTO, &unknown, &kvm, &why), VM_ACCEL_CHOICE_NEEDS_PROBE);
+}
+
+static void write_at(const char *dir, const char *name, const char *content) {
+        char *p = xasprintf("%s/%s", dir, name);
+        assert_int_equal(write_file_atomic(p, content, strlen(content), 0644), 0);
+        free(p);
+}
+
+static void test_layer_hash(void **state) {
+        char a[] = "/tmp/sup-test-layer-XXXXXX", b[] = "/tmp/sup-test-layer-XXXXXX";
+        char ha[65], hb[65], err[256];
+        char *sub;
+
+        assert_non_null(mkdtemp(a));
+        assert_non_null(mkdtemp(b));
+        for (int i = 0; i < 2; i++) {
+                const char *d = i ? b : a;
+                sub = xasprintf("%s/etc", d);
+                assert_int_equal(mkdir(sub, 0755), 0);
+                free(sub);
+                write_at(d, "etc/passwd", "root:x:0:0::/root:/bin/sh\n");
+                sub = xasprintf("%s/sh", d);
+                assert_int_equal(symlink("busybox", sub), 0);
+                free(sub);
+        }
+        /* Same content, made at different times: one hash, so one disk. */
+        assert_int_equal(vm_layer_hash(a, ha, err, sizeof(err)), 0);
+        assert_int_equal(vm_layer_hash(b, hb, err, sizeof(err)), 0);
+        assert_string_equal(ha, hb);
+        assert_int_equal(strlen(ha), 64);
+
+        /* A changed byte, a changed mode, a changed link target: each a new disk. */
+        write_at(b, "etc/passwd", "root:x:0:0::/root:/bin/ash\n");
+        assert_int_equal(vm_layer_hash(b, hb, err, sizeof(err)), 0);
+        assert_string_not_equal(ha, hb);
+        write_at(b, "etc/passwd", "root:x:0:0::/root:/bin/sh\n");
+        assert_int_equal(vm_layer_hash(b, hb, err, sizeof(err)), 0);
+        assert_string_equal(ha, hb);
+        sub = xasprintf("%s/etc/passwd", b);
+        assert_int_equal(chmod(sub, 0600), 0);
+        free(sub);
+        assert_int_equal(vm_layer_hash(b, hb, err, sizeof(err)), 0);
+        assert_string_not_equal(ha, hb);
+        sub = xasprintf("%s/etc/passwd", b);
+        assert_int_equal(chmod(sub, 0644), 0);
+        free(sub);
+        sub = xasprintf("%s/sh", b);
+        assert_int_equal(unlink(sub), 0);
+        assert_int_equal(symlink("/bin/busybox", sub), 0);
+        free(sub);
+        assert_int_equal(vm_layer_hash(b, hb, err, sizeof(err)), 0);
+        assert_string_not_equal(ha, hb);
+
+        /* A layer that is not there: an error that names it. */
+        assert_int_equal(vm_layer_hash("/nonexistent/layer", ha, err, sizeof(err)), -ENOENT);
+        assert_non_null(strstr(err, "/nonexistent/layer"));
+
+        assert_int_equal(rm_rf(a), 0);
+        assert_int_equal(rm_rf(b), 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_memory_and_vcpus),
+                cmocka_unit_test(test_qemu_args_microvm_tcg),
+                cmocka_unit_test(test_qemu_args_q35_kvm),
+                cmocka_unit_test(test_qemu_args_too_many_layers),
+                cmocka_unit_test(test_tsc),
+                cmocka_unit_test(test_accel_choice),
+                cmocka_unit_test(test_layer_hash),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
