@@ -364,6 +364,13 @@ static void test_modules_list(void **state) {
         assert_null(l);
 }
 
+/* A lookup that found expected; frees what it returned. */
+static void assert_found(int r, char **dev, const char *expected) {
+        assert_int_equal(r, 0);
+        assert_string_equal(*dev, expected);
+        *dev = (free(*dev), NULL);
+}
+
 static void test_find_port_and_disk(void **state) {
         char *sys = make_tree(), *ports = xasprintf("%s/class/virtio-ports", sys), *block = xasprintf("%s/block", sys),
              *dev = NULL;
@@ -381,25 +388,47 @@ static void test_find_port_and_disk(void **state) {
         assert_int_equal(mkdir(loop, 0755), 0); /* no serial file */
         free(loop);
 
-        assert_int_equal(guest_find_port(ports, "sup.agent", &dev), 0);
-        assert_string_equal(dev, "vport2p1");
-        dev = (free(dev), NULL);
-        assert_int_equal(guest_find_port(ports, "sup.agent2", &dev), 0);
-        assert_string_equal(dev, "vport2p2");
-        dev = (free(dev), NULL);
+        assert_found(guest_find_port(ports, "sup.agent", &dev), &dev, "vport2p1");
+        assert_found(guest_find_port(ports, "sup.agent2", &dev), &dev, "vport2p2");
         assert_int_equal(guest_find_port(ports, "sup.stdout", &dev), -ENOENT);
-        assert_int_equal(guest_find_disk(block, "sup-sandbox", &dev), 0);
-        assert_string_equal(dev, "vdb");
-        dev = (free(dev), NULL);
-        assert_int_equal(guest_find_disk(block, "sup-layer-0", &dev), 0);
-        assert_string_equal(dev, "vda");
-        dev = (free(dev), NULL);
+        assert_found(guest_find_disk(block, "sup-sandbox", &dev), &dev, "vdb");
+        assert_found(guest_find_disk(block, "sup-layer-0", &dev), &dev, "vda");
         assert_int_equal(guest_find_disk(block, "sup-layer", &dev), -ENOENT);
 
         assert_int_equal(rm_rf(sys), 0);
         free(sys);
         free(ports);
         free(block);
+}
+
+static void test_find_input_event(void **state) {
+        char *sys = make_tree(), *input = xasprintf("%s/class/input", sys), *dev = NULL;
+
+        assert_int_equal(guest_find_input_event(input, "Power Button", &dev), -ENOENT);
+
+        /* As q35 has them: the keyboard first; the power button with its evdev node beside
+         * uevent; the event devices' own class entries, which have no name. */
+        put(sys, "class/input/input0/name", "AT Translated Set 2 keyboard\n");
+        put(sys, "class/input/input0/event0/dev", "13:64\n");
+        put(sys, "class/input/event0/dev", "13:64\n");
+        put(sys, "class/input/input2/name", "Power Button\n");
+        put(sys, "class/input/input2/uevent", "PRODUCT=19/0/1/0\n");
+        put(sys, "class/input/input2/capabilities/key", "10000000000000 0\n");
+        put(sys, "class/input/input2/event1/dev", "13:65\n");
+        put(sys, "class/input/event1/dev", "13:65\n");
+        /* Found by name, but without evdev it has no event device. */
+        put(sys, "class/input/input3/name", "Sleep Button\n");
+        put(sys, "class/input/input3/uevent", "");
+
+        assert_found(guest_find_input_event(input, "Power Button", &dev), &dev, "event1");
+        assert_found(guest_find_input_event(input, "AT Translated Set 2 keyboard", &dev), &dev, "event0");
+        assert_int_equal(guest_find_input_event(input, "Sleep Button", &dev), -ENOENT);
+        assert_int_equal(guest_find_input_event(input, "Power", &dev), -ENOENT);
+        assert_null(dev);
+
+        assert_int_equal(rm_rf(sys), 0);
+        free(sys);
+        free(input);
 }
 
 static json_t *find_pid(json_t *procs, json_int_t pid) {
@@ -460,6 +489,7 @@ int main(void) {
                 cmocka_unit_test(test_user),
                 cmocka_unit_test(test_modules_list),
                 cmocka_unit_test(test_find_port_and_disk),
+                cmocka_unit_test(test_find_input_event),
                 cmocka_unit_test(test_ps),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
