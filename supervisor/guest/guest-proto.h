@@ -73,10 +73,10 @@ typedef struct GuestRun {
 void guest_run_done(GuestRun *r);
 
 /* Decodes a run command. The spec becomes a UnitSpec with what the guest acts on (command, env,
- * user, working_dir, hostname, network, mounts, no_new_privileges, read_only_rootfs); the rest
- * keeps unit_spec_new()'s defaults, the host having validated the unit. What the guest cannot do
- * the way process isolation does is refused here, never done differently: bind mounts (there is no
- * host directory in the guest). */
+ * user, working_dir, hostname, network, mounts, no_new_privileges, read_only_rootfs, stop); the
+ * rest keeps unit_spec_new()'s defaults, the host having validated the unit. What the guest cannot
+ * do the way process isolation does is refused here, never done differently: bind mounts (there is
+ * no host directory in the guest). */
 int guest_run_from_json(const json_t *msg, GuestRun *ret, char **ret_error);
 
 /* The events, as new objects. */

@@ -5,6 +5,7 @@
 #include "test-helpers.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -129,7 +130,8 @@ static void test_run_from_canonical_json(void **state) {
                                       "working_dir: /www\n"
                                       "network: none\n"
                                       "mounts: [{type: tmpfs, target: /tmp, size: 16M, mode: \"1770\"}]\n"
-                                      "security: {no_new_privileges: false, read_only_rootfs: true}\n",
+                                      "security: {no_new_privileges: false, read_only_rootfs: true}\n"
+                                      "stop: {signal: SIGRTMIN+2, timeout: 1m1500ms}\n",
                                       "\"layers\":[\"/dev/vda\",\"serial=sup-layer-1\"],\"sandbox\":\"/dev/vdc\"");
         GuestRun run = {};
         char *error = NULL;
@@ -160,6 +162,8 @@ static void test_run_from_canonical_json(void **state) {
         assert_int_equal(u->mounts[0].mode, 01770);
         assert_false(u->security.no_new_privileges);
         assert_true(u->security.read_only_rootfs);
+        assert_int_equal(u->stop.signal, SIGRTMIN + 2);
+        assert_int_equal(u->stop.timeout, 61500 * USEC_PER_MSEC);
         assert_int_equal(strv_length(run.layers), 2);
         assert_string_equal(run.layers[0], "/dev/vda");
         assert_string_equal(run.layers[1], "serial=sup-layer-1");
@@ -179,6 +183,8 @@ static void test_run_from_canonical_json(void **state) {
         assert_false(run.spec->security.read_only_rootfs);
         assert_int_equal(strv_length(run.spec->env), 0);
         assert_int_equal(run.spec->n_mounts, 0);
+        assert_int_equal(run.spec->stop.signal, SIGTERM);
+        assert_int_equal(run.spec->stop.timeout, 10 * USEC_PER_SEC);
         guest_run_done(&run);
         json_decref(msg);
 }
@@ -230,6 +236,15 @@ static void test_run_refused(void **state) {
                 "\"command\":[\"/bin/true\"]},\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
                 "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
                 "\"command\":[\"/bin/true\"],\"mounts\":[{\"type\":\"tmpfs\",\"target\":\"/t\",\"mode\":\"99\"}]},"
+                "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
+                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
+                "\"command\":[\"/bin/true\"],\"stop\":{\"signal\":\"SIGNOPE\",\"timeout\":\"1s\"}},"
+                "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
+                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
+                "\"command\":[\"/bin/true\"],\"stop\":{\"signal\":\"SIGTERM\",\"timeout\":10}},"
+                "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
+                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
+                "\"command\":[\"/bin/true\"],\"stop\":{\"signal\":\"SIGTERM\",\"timeout\":\"soon\"}},"
                 "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
