@@ -33,6 +33,10 @@
  *   {"cmd":"stop","signal":S,"timeout_ms":T}
  *        sends S to the command; after T ms, every process of the guest is killed (SIGKILL).
  *
+ * The ACPI power button (QMP system_powerdown) is a stop with the spec's stop.signal and
+ * stop.timeout, answered alike: "exit", then the guest powers off. Of a stop and a press, the
+ * earlier deadline holds.
+ *
  * The command's stdout and stderr (pipes, as in process isolation) are copied to the ports named
  * GUEST_STDOUT_PORT and GUEST_STDERR_PORT, or to the console (hvc0, else /dev/console) where the
  * host did not give them. */
