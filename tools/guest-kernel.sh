@@ -25,10 +25,12 @@ package=${SUP_GUEST_KERNEL_PACKAGE:-linux-image-cloud-amd64}
 # What the guest needs, by module name: the virtio transports (PCI for q35, MMIO for microvm),
 # block devices for the layer and sandbox disks, the console and agent ports (virtio-serial), the
 # network, an entropy source (virtio-rng: without one, the workload's first read of /dev/random
-# waits for the guest's pool, a second under TCG), and the file systems of the root (overlay of
-# ext4 disks). Dependencies (virtio, virtio_ring, failover, ... and whatever ext4 needs when it is
-# a module) are added from modules.dep; modules the kernel has built in are skipped.
-modules=${SUP_GUEST_MODULES:-virtio_pci virtio_mmio virtio_blk virtio_console virtio_net virtio_rng overlay ext4}
+# waits for the guest's pool, a second under TCG), the file systems of the root (overlay of ext4
+# disks), and the ACPI power button with its evdev node (the host's QMP system_powerdown reaches
+# sup-init as a KEY_POWER press on /dev/input/eventN). Dependencies (virtio, virtio_ring,
+# failover, ... and whatever ext4 needs when it is a module) are added from modules.dep; modules
+# the kernel has built in are skipped.
+modules=${SUP_GUEST_MODULES:-virtio_pci virtio_mmio virtio_blk virtio_console virtio_net virtio_rng overlay ext4 evdev button}
 
 log() { printf '%s\n' "guest-kernel: $*" >&2; }
 die() { log "$*"; exit 1; }

@@ -81,6 +81,31 @@ int guest_find_disk(const char *block_dir, const char *serial, char **ret) {
         return find_by_attr(block_dir, "serial", serial, ret);
 }
 
+int guest_find_input_event(const char *class_dir, const char *name, char **ret) {
+        _cleanup_free_ char *input = NULL, *path = NULL;
+        _cleanup_(dirp_close) DIR *d = NULL;
+        struct dirent *de;
+        int r;
+
+        r = find_by_attr(class_dir, "name", name, &input);
+        if (r < 0)
+                return r;
+        /* The evdev node is a child of the input device: inputN/eventM, beside uevent and the
+         * like (so not merely anything that has "event" in its name). */
+        path = xasprintf("%s/%s", class_dir, input);
+        d = opendir(path);
+        if (!d)
+                return negative_errno();
+        while ((de = readdir(d))) {
+                const char *n = startswith(de->d_name, "event");
+                if (n && *n && n[strspn(n, "0123456789")] == 0) {
+                        *ret = xstrdup(de->d_name);
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
 static int pid_compare(const void *a, const void *b) {
         json_int_t x = json_integer_value(json_object_get(*(json_t *const *) a, "pid")),
                    y = json_integer_value(json_object_get(*(json_t *const *) b, "pid"));

@@ -19,6 +19,12 @@ int guest_find_port(const char *class_dir, const char *name, char **ret);
  * disk's "serial" file). -ENOENT: not (yet) there. */
 int guest_find_disk(const char *block_dir, const char *serial, char **ret);
 
+/* The event device ("event1", for /dev/input/event1) of the input device called name, from the
+ * class directory (/sys/class/input: an "inputN" entry per device, with a "name" file and, once
+ * evdev is loaded, an "eventM" subdirectory). The first such device if there are more.
+ * -ENOENT: no such device, or it has no event device. */
+int guest_find_input_event(const char *class_dir, const char *name, char **ret);
+
 /* The user processes under proc (kernel threads left out), sorted by pid:
  * [{"pid": N, "comm": "...", "args": ["...", ...]}, ...]. A process that ends while it is being
  * read is skipped. */

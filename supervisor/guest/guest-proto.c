@@ -6,6 +6,7 @@
 
 #include "alloc.h"
 #include "string-util.h"
+#include "unit-value.h"
 
 static const char *const guest_command_type_table[_GUEST_CMD_MAX] = {
         [GUEST_CMD_RUN] = "run",
@@ -128,6 +129,25 @@ static int decode_mounts(const json_t *a, UnitSpec *u, char **ret_error) {
         return 0;
 }
 
+/* The power button stops the unit as its stop key says. Absent (a host older than the power
+ * button): the defaults, which the canonical form would spell out. */
+static int decode_stop(const json_t *stop, UnitSpec *u, char **ret_error) {
+        json_t *sig, *timeout;
+
+        if (!stop)
+                return 0;
+        sig = json_object_get(stop, "signal");
+        timeout = json_object_get(stop, "timeout");
+        if (!json_is_object(stop) || !json_is_string(sig) || !json_is_string(timeout))
+                return fail(ret_error, "spec.stop: expected a signal and a timeout");
+        if (parse_signal(json_string_value(sig), &u->stop.signal) < 0)
+                return fail(ret_error, "spec.stop.signal: unknown signal \"%s\"", json_string_value(sig));
+        if (parse_duration(json_string_value(timeout), &u->stop.timeout, NULL) < 0)
+                return fail(ret_error, "spec.stop.timeout: expected a duration, found \"%s\"",
+                            json_string_value(timeout));
+        return 0;
+}
+
 static int decode_spec(const json_t *spec, UnitSpec **ret, char **ret_error) {
         _cleanup_(unit_spec_freep) UnitSpec *u = unit_spec_new();
         json_t *env = json_object_get(spec, "env"), *sec = json_object_get(spec, "security"), *v;
@@ -166,6 +186,9 @@ static int decode_spec(const json_t *spec, UnitSpec **ret, char **ret_error) {
                 return fail(ret_error, "spec.network: unknown mode \"%s\"", network);
 
         r = decode_mounts(json_object_get(spec, "mounts"), u, ret_error);
+        if (r < 0)
+                return r;
+        r = decode_stop(json_object_get(spec, "stop"), u, ret_error);
         if (r < 0)
                 return r;
 

@@ -33,6 +33,10 @@
  *   {"cmd":"stop","signal":S,"timeout_ms":T}
  *        sends S to the command; after T ms, every process of the guest is killed (SIGKILL).
  *
+ * The ACPI power button (QMP system_powerdown) is a stop with the spec's stop.signal and
+ * stop.timeout, answered alike: "exit", then the guest powers off. Of a stop and a press, the
+ * earlier deadline holds.
+ *
  * The command's stdout and stderr (pipes, as in process isolation) are copied to the ports named
  * GUEST_STDOUT_PORT and GUEST_STDERR_PORT, or to the console (hvc0, else /dev/console) where the
  * host did not give them. */
@@ -73,10 +77,10 @@ typedef struct GuestRun {
 void guest_run_done(GuestRun *r);
 
 /* Decodes a run command. The spec becomes a UnitSpec with what the guest acts on (command, env,
- * user, working_dir, hostname, network, mounts, no_new_privileges, read_only_rootfs); the rest
- * keeps unit_spec_new()'s defaults, the host having validated the unit. What the guest cannot do
- * the way process isolation does is refused here, never done differently: bind mounts (there is no
- * host directory in the guest). */
+ * user, working_dir, hostname, network, mounts, no_new_privileges, read_only_rootfs, stop); the
+ * rest keeps unit_spec_new()'s defaults, the host having validated the unit. What the guest cannot
+ * do the way process isolation does is refused here, never done differently: bind mounts (there is
+ * no host directory in the guest). */
 int guest_run_from_json(const json_t *msg, GuestRun *ret, char **ret_error);
 
 /* The events, as new objects. */

@@ -3,10 +3,12 @@
  * tools/guest-initramfs.sh. It loads the virtio drivers, says hello to the host on the agent port,
  * receives the unit, builds the container's root from the layer and sandbox disks, and from there
  * on is what process isolation's init is: it starts the command as its child, forwards signals to
- * it, reaps orphans and reports how the command ended. Then the guest powers off. The protocol is
+ * it, reaps orphans and reports how the command ended. Then the guest powers off. The host stops
+ * the unit with the agent's stop command or, failing that, the ACPI power button. The protocol is
  * described in guest-proto.h. */
 
 #include <fcntl.h>
+#include <linux/input.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -53,8 +55,11 @@ struct Init {
         int agent_fd;    /* the agent port; every JsonConn gets a dup of it */
         JsonConn *agent; /* NULL while the host is away */
         EventSource *reconnect;
+        const UnitSpec *unit;
         pid_t command; /* 0 once reaped */
         int exit_code, exit_signal;
+        int power_button; /* its evdev node, or -EBADF */
+        EventSource *power_button_source;
         EventSource *kill_timer; /* stop's timeout */
         EventSource *finish_timer;
         json_t *final_event; /* the exit event, once all output is out */
@@ -156,6 +161,20 @@ static void send_final(Init *init) {
         json_conn_close_after_flush(init->agent);
 }
 
+/* The agent's stop command and the power button: sig to the command now, and whatever is left when
+ * the time is up is killed, as the process runtime kills the unit's cgroup. The exit event and the
+ * power off follow from the command's end (reap()). A second stop may shorten the wait, never
+ * lengthen it. */
+static void stop_command(Init *init, int sig, usec_t timeout) {
+        usec_t t = now(CLOCK_MONOTONIC);
+        usec_t when = timeout >= USEC_INFINITY - 1 - t ? USEC_INFINITY - 1 : t + timeout;
+
+        if (init->command > 0)
+                (void) kill(init->command, sig);
+        if (event_source_get_time(init->kill_timer) > when)
+                event_source_set_time(init->kill_timer, when);
+}
+
 static void on_message(JsonConn *c, json_t *msg, void *userdata) {
         Init *init = userdata;
         _cleanup_free_ char *error = NULL;
@@ -170,14 +189,9 @@ static void on_message(JsonConn *c, json_t *msg, void *userdata) {
                 send_event(init, guest_event_ps(guest_ps_collect("/proc")));
                 return;
         case GUEST_CMD_STOP:
-                if (init->command > 0)
-                        (void) kill(init->command, cmd.signal);
-                /* Whatever is left when the time is up is killed, as the process runtime kills
-                 * the unit's cgroup. A second stop may shorten the wait, never lengthen it. */
-                usec_t t = now(CLOCK_MONOTONIC), left = (USEC_INFINITY - 1 - t) / USEC_PER_MSEC;
-                usec_t when = cmd.timeout_ms >= left ? USEC_INFINITY - 1 : t + cmd.timeout_ms * USEC_PER_MSEC;
-                if (event_source_get_time(init->kill_timer) > when)
-                        event_source_set_time(init->kill_timer, when);
+                stop_command(init, cmd.signal,
+                             cmd.timeout_ms >= USEC_INFINITY / USEC_PER_MSEC ? USEC_INFINITY
+                                                                             : cmd.timeout_ms * USEC_PER_MSEC);
                 return;
         case GUEST_CMD_RUN:
                 send_event(init, guest_event_refused("the unit runs already"));
@@ -250,6 +264,30 @@ static void on_signal(EventSource *s, const struct signalfd_siginfo *si, void *u
         }
         if (init->command > 0)
                 (void) kill(init->command, (int) si->ssi_signo);
+}
+
+/* QMP's system_powerdown: the ACPI button driver turns the press into KEY_POWER on its input
+ * device. The unit is stopped as the host's stop command would, with the unit's stop signal and
+ * timeout; the host hears the same exit event. */
+static void on_power_button(EventSource *s, int fd, uint32_t revents, void *userdata) {
+        Init *init = userdata;
+        struct input_event ev[16];
+        ssize_t n = read(fd, ev, sizeof(ev));
+
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+        if (n <= 0) {
+                say(init, "cannot read the power button: %s", n < 0 ? strerror(errno) : "end of file");
+                init->power_button_source = event_source_free(init->power_button_source);
+                close(init->power_button);
+                init->power_button = -EBADF;
+                return;
+        }
+        for (size_t i = 0; i < (size_t) n / sizeof(ev[0]); i++)
+                if (ev[i].type == EV_KEY && ev[i].code == KEY_POWER && ev[i].value == 1) {
+                        stage(init, "power button pressed: stopping the command");
+                        stop_command(init, init->unit->stop.signal, init->unit->stop.timeout);
+                }
 }
 
 static void write_all(int fd, const char *buf, size_t n) {
@@ -327,6 +365,25 @@ static int open_output(Init *init, const char *port) {
         return fd;
 }
 
+/* The ACPI power button's evdev node, or -EBADF without one (a kernel without the button driver
+ * or evdev, a machine without ACPI): the host then stops the unit by other means. Opened before
+ * the command starts, so that a press while it does is not lost (evdev keeps it). */
+static int open_power_button(Init *init) {
+        _cleanup_free_ char *dev = NULL, *path = NULL;
+        int fd, r;
+
+        r = guest_find_input_event("/sys/class/input", "Power Button", &dev);
+        if (r < 0) {
+                stage(init, "no power button: system_powerdown will go unheard");
+                return -EBADF;
+        }
+        path = xasprintf("/dev/input/%s", dev);
+        fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                say(init, "cannot open the power button %s: %s", path, strerror(errno));
+        return fd < 0 ? -EBADF : fd;
+}
+
 static json_t *read_run_command(Init *init) {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0, used = 0;
@@ -400,7 +457,7 @@ static pid_t start_command(Init *init, const UnitSpec *u, const ContainerUser *u
 }
 
 int main(int argc, char **argv) {
-        Init init = {.console = 2, .agent_fd = -EBADF};
+        Init init = {.console = 2, .agent_fd = -EBADF, .power_button = -EBADF};
         _cleanup_(guest_run_done) GuestRun run = {};
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_free_ char *error = NULL;
@@ -448,11 +505,12 @@ int main(int argc, char **argv) {
         json_decref(msg);
         if (r < 0)
                 fail_setup(&init, error);
-        const UnitSpec *u = run.spec;
+        const UnitSpec *u = init.unit = run.spec;
 
-        /* While /dev is still the devtmpfs with the ports in it. */
+        /* While /sys and /dev are still the initramfs's, with the ports and input devices in them. */
         init.out[0] = (Output){.init = &init, .fd = -EBADF, .dest = open_output(&init, GUEST_STDOUT_PORT)};
         init.out[1] = (Output){.init = &init, .fd = -EBADF, .dest = open_output(&init, GUEST_STDERR_PORT)};
+        init.power_button = open_power_button(&init);
 
         r = guest_build_root(&run, ROOT_DIR, err);
         if (r >= 0)
@@ -488,6 +546,10 @@ int main(int argc, char **argv) {
         if (event_add_time(init.event, &init.kill_timer, USEC_INFINITY, on_kill_timer, &init) < 0 ||
             event_add_time(init.event, &init.finish_timer, USEC_INFINITY, on_finish_timer, &init) < 0)
                 fail_setup(&init, "cannot create timers");
+        /* Not worth failing the unit over: the host's stop ladder goes on to QMP quit. */
+        if (init.power_button >= 0 &&
+            event_add_io(init.event, &init.power_button_source, init.power_button, EPOLLIN, on_power_button, &init) < 0)
+                say(&init, "cannot watch the power button");
         /* A SIGCHLD that came before the loop's signalfd existed is still pending: nothing lost. */
         (void) event_loop(init.event);
         guest_poweroff();

@@ -3,9 +3,9 @@
 # with sup-init (tools/guest-initramfs.sh), a busybox layer disk and a sandbox disk, QEMU with TCG.
 #   test-guest-boot.sh SUP_INIT SUPCTL
 # Speaks the agent protocol (supervisor/guest/guest-proto.h) over a FIFO pair, as the host's
-# runtime will over its chardev, and checks what the workload printed on the console. Measures
-# the time from starting QEMU to the workload's first output, beside a bare boot of the same
-# kernel to a trivial /init in the same run.
+# runtime will over its chardev, presses the ACPI power button over QMP (system_powerdown), and
+# checks what the workload printed on the console. Measures the time from starting QEMU to the
+# workload's first output, beside a bare boot of the same kernel to a trivial /init in the same run.
 #
 # Exit 77 (skip) without root, QEMU or a kernel (no package lists, no network), unless
 # SUP_TESTS_MUST_WORK=1 turns that into a failure. SUP_GUEST_DIR: the state dir (the kernel cache),
@@ -67,7 +67,8 @@ printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$ROOT/etc/group"
 mkfs.ext4 -q -O ^has_journal -d "$ROOT" "$TOP/layer.img" 8M || { echo "FAIL: mkfs.ext4 -d"; exit 1; }
 
-# unit_json NAME COMMAND: the unit's canonical JSON on one line, as supctl validate --print shows it.
+# unit_json NAME COMMAND [YAML]: the unit's canonical JSON on one line, as supctl validate --print
+# shows it; YAML: more keys of the unit.
 unit_json() {
         cat >"$TOP/$1.yaml" <<EOF
 name: $1
@@ -76,17 +77,18 @@ image: {layers: [{dir: $ROOT}]}
 command: [/bin/sh, -c, "$2"]
 env: {GREETING: hello}
 network: none
+${3:-}
 EOF
         "$SUPCTL" validate --print "$TOP/$1.yaml" | tr -d '\n'
 }
 
-# boot NAME: QEMU with the layer disk (vda), a fresh sandbox disk (vdb), an entropy source (without
-# it, the workload's first read of /dev/random waits about a second under TCG, never on the host),
-# the virtio console in
-# $TOP/NAME.console, the kernel's own console in $TOP/NAME.kernel and the agent port on the FIFO
-# pair $TOP/NAME.agent.{in,out} (fds 3 and 4 here).
+# boot NAME [QEMU ARG...]: QEMU with the layer disk (vda), a fresh sandbox disk (vdb), an entropy
+# source (without it, the workload's first read of /dev/random waits about a second under TCG,
+# never on the host), the virtio console in $TOP/NAME.console, the kernel's own console in
+# $TOP/NAME.kernel and the agent port on the FIFO pair $TOP/NAME.agent.{in,out} (fds 3 and 4 here).
 boot() {
         local n=$1
+        shift
         rm -f "$TOP/$n.sandbox.img" && mkfs.ext4 -q "$TOP/$n.sandbox.img" 32M
         mkfifo "$TOP/$n.agent.in" "$TOP/$n.agent.out"
         T0=$(now_us)
@@ -99,19 +101,44 @@ boot() {
                 -device virtio-rng-device \
                 -device virtio-serial-device \
                 -chardev "file,id=console,path=$TOP/$n.console" -device virtconsole,chardev=console \
-                -chardev "pipe,id=agent,path=$TOP/$n.agent" -device virtserialport,chardev=agent,name=sup.agent &
+                -chardev "pipe,id=agent,path=$TOP/$n.agent" -device virtserialport,chardev=agent,name=sup.agent "$@" &
         QEMU_PID=$!
         # Read-write opens of a FIFO never wait for the other end (should QEMU fail to start).
         exec 3<>"$TOP/$n.agent.in" 4<>"$TOP/$n.agent.out"
 }
 
-# start_unit NAME SPEC: boots and has the guest run the unit; true once it is "started".
+# start_unit NAME SPEC [QEMU ARG...]: boots and has the guest run the unit; true once it is "started".
 start_unit() {
-        boot "$1"
+        local n=$1 spec=$2
+        shift 2
+        boot "$n" "$@"
         expect hello || return 1
         T_HELLO=$(ms)
-        echo "{\"cmd\":\"run\",\"spec\":$2,$disks}" >&3
-        expect started || { sed 's/^/      kernel| /' "$TOP/$1.kernel"; return 1; }
+        echo "{\"cmd\":\"run\",\"spec\":$spec,$disks}" >&3
+        expect started || { sed 's/^/      kernel| /' "$TOP/$n.kernel"; return 1; }
+}
+
+# qmp SOCKET COMMAND...: QMP's capabilities negotiation, then each command, waiting for its reply
+# (events in between are passed over); fails on an error reply. Prints when the last reply came,
+# in microseconds since the epoch (as now_us).
+qmp() {
+        "$PY" - "$@" <<'EOF'
+import json, socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+json.loads(f.readline())  # the greeting
+for cmd in ["qmp_capabilities"] + sys.argv[2:]:
+    f.write(json.dumps({"execute": cmd}) + "\n")
+    f.flush()
+    while True:
+        msg = json.loads(f.readline())
+        if "error" in msg:
+            sys.exit("QMP %s: %s" % (cmd, msg["error"].get("desc")))
+        if "return" in msg:
+            break
+print(time.time_ns() // 1000)
+EOF
 }
 
 # expect EVENT [TIMEOUT]: reads agent messages until one with that event; it is left in $MSG.
@@ -226,7 +253,36 @@ if start_unit stubborn "$spec"; then
 fi
 powered_off
 
-echo "case 4: what the workload sees: user, working_dir, environment, read-only root, tmpfs, /dev"
+# power_button NAME: presses the guest's ACPI power button, as the host's stop ladder does after
+# the agent's stop command. T_PRESS: when QEMU answered, having raised the ACPI event (ms since T0).
+power_button() {
+        local t
+        t=$(qmp "$TOP/$1.qmp" system_powerdown) || fail "system_powerdown failed"
+        T_PRESS=$(((${t:-$(now_us)} - T0) / 1000))
+}
+
+echo "case 4: the power button (QMP system_powerdown) stops the command with the unit's stop signal"
+spec=$(unit_json powerdown 'exec sleep 1000')
+if start_unit powerdown "$spec" -qmp "unix:$TOP/powerdown.qmp,server=on,wait=off"; then
+        power_button powerdown
+        expect exit 10 && [ "$MSG" = '{"event":"exit","signal":15}' ] || fail "expected exit by signal 15, got: $MSG"
+        echo "    stopped $(($(ms) - T_PRESS)) ms after system_powerdown"
+fi
+powered_off
+
+echo "case 5: after the power button, a command that ignores SIGTERM is killed when stop.timeout (1s) is up"
+spec=$(unit_json stubborn2 "trap '' TERM; echo ready; while :; do sleep 1; done" 'stop: {timeout: 1s}')
+if start_unit stubborn2 "$spec" -qmp "unix:$TOP/stubborn2.qmp,server=on,wait=off"; then
+        wait_console stubborn2.console ready >/dev/null || fail "no output from the stubborn command"
+        power_button stubborn2
+        expect exit 10 && [ "$MSG" = '{"event":"exit","signal":9}' ] || fail "expected exit by signal 9, got: $MSG"
+        waited=$(($(ms) - T_PRESS))
+        [ "$waited" -ge 1000 ] || fail "killed after $waited ms, before the 1000 ms timeout"
+        echo "    killed $waited ms after system_powerdown"
+fi
+powered_off
+
+echo "case 6: what the workload sees: user, working_dir, environment, read-only root, tmpfs, /dev"
 cat >"$TOP/probe.yaml" <<EOF
 name: probe
 isolation: hyperv

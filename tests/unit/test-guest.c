@@ -5,6 +5,7 @@
 #include "test-helpers.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -129,7 +130,8 @@ static void test_run_from_canonical_json(void **state) {
                                       "working_dir: /www\n"
                                       "network: none\n"
                                       "mounts: [{type: tmpfs, target: /tmp, size: 16M, mode: \"1770\"}]\n"
-                                      "security: {no_new_privileges: false, read_only_rootfs: true}\n",
+                                      "security: {no_new_privileges: false, read_only_rootfs: true}\n"
+                                      "stop: {signal: SIGRTMIN+2, timeout: 1m1500ms}\n",
                                       "\"layers\":[\"/dev/vda\",\"serial=sup-layer-1\"],\"sandbox\":\"/dev/vdc\"");
         GuestRun run = {};
         char *error = NULL;
@@ -160,6 +162,8 @@ static void test_run_from_canonical_json(void **state) {
         assert_int_equal(u->mounts[0].mode, 01770);
         assert_false(u->security.no_new_privileges);
         assert_true(u->security.read_only_rootfs);
+        assert_int_equal(u->stop.signal, SIGRTMIN + 2);
+        assert_int_equal(u->stop.timeout, 61500 * USEC_PER_MSEC);
         assert_int_equal(strv_length(run.layers), 2);
         assert_string_equal(run.layers[0], "/dev/vda");
         assert_string_equal(run.layers[1], "serial=sup-layer-1");
@@ -179,6 +183,8 @@ static void test_run_from_canonical_json(void **state) {
         assert_false(run.spec->security.read_only_rootfs);
         assert_int_equal(strv_length(run.spec->env), 0);
         assert_int_equal(run.spec->n_mounts, 0);
+        assert_int_equal(run.spec->stop.signal, SIGTERM);
+        assert_int_equal(run.spec->stop.timeout, 10 * USEC_PER_SEC);
         guest_run_done(&run);
         json_decref(msg);
 }
@@ -230,6 +236,15 @@ static void test_run_refused(void **state) {
                 "\"command\":[\"/bin/true\"]},\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
                 "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
                 "\"command\":[\"/bin/true\"],\"mounts\":[{\"type\":\"tmpfs\",\"target\":\"/t\",\"mode\":\"99\"}]},"
+                "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
+                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
+                "\"command\":[\"/bin/true\"],\"stop\":{\"signal\":\"SIGNOPE\",\"timeout\":\"1s\"}},"
+                "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
+                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
+                "\"command\":[\"/bin/true\"],\"stop\":{\"signal\":\"SIGTERM\",\"timeout\":10}},"
+                "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
+                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
+                "\"command\":[\"/bin/true\"],\"stop\":{\"signal\":\"SIGTERM\",\"timeout\":\"soon\"}},"
                 "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
@@ -364,6 +379,13 @@ static void test_modules_list(void **state) {
         assert_null(l);
 }
 
+/* A lookup that found expected; frees what it returned. */
+static void assert_found(int r, char **dev, const char *expected) {
+        assert_int_equal(r, 0);
+        assert_string_equal(*dev, expected);
+        *dev = (free(*dev), NULL);
+}
+
 static void test_find_port_and_disk(void **state) {
         char *sys = make_tree(), *ports = xasprintf("%s/class/virtio-ports", sys), *block = xasprintf("%s/block", sys),
              *dev = NULL;
@@ -381,25 +403,47 @@ static void test_find_port_and_disk(void **state) {
         assert_int_equal(mkdir(loop, 0755), 0); /* no serial file */
         free(loop);
 
-        assert_int_equal(guest_find_port(ports, "sup.agent", &dev), 0);
-        assert_string_equal(dev, "vport2p1");
-        dev = (free(dev), NULL);
-        assert_int_equal(guest_find_port(ports, "sup.agent2", &dev), 0);
-        assert_string_equal(dev, "vport2p2");
-        dev = (free(dev), NULL);
+        assert_found(guest_find_port(ports, "sup.agent", &dev), &dev, "vport2p1");
+        assert_found(guest_find_port(ports, "sup.agent2", &dev), &dev, "vport2p2");
         assert_int_equal(guest_find_port(ports, "sup.stdout", &dev), -ENOENT);
-        assert_int_equal(guest_find_disk(block, "sup-sandbox", &dev), 0);
-        assert_string_equal(dev, "vdb");
-        dev = (free(dev), NULL);
-        assert_int_equal(guest_find_disk(block, "sup-layer-0", &dev), 0);
-        assert_string_equal(dev, "vda");
-        dev = (free(dev), NULL);
+        assert_found(guest_find_disk(block, "sup-sandbox", &dev), &dev, "vdb");
+        assert_found(guest_find_disk(block, "sup-layer-0", &dev), &dev, "vda");
         assert_int_equal(guest_find_disk(block, "sup-layer", &dev), -ENOENT);
 
         assert_int_equal(rm_rf(sys), 0);
         free(sys);
         free(ports);
         free(block);
+}
+
+static void test_find_input_event(void **state) {
+        char *sys = make_tree(), *input = xasprintf("%s/class/input", sys), *dev = NULL;
+
+        assert_int_equal(guest_find_input_event(input, "Power Button", &dev), -ENOENT);
+
+        /* As q35 has them: the keyboard first; the power button with its evdev node beside
+         * uevent; the event devices' own class entries, which have no name. */
+        put(sys, "class/input/input0/name", "AT Translated Set 2 keyboard\n");
+        put(sys, "class/input/input0/event0/dev", "13:64\n");
+        put(sys, "class/input/event0/dev", "13:64\n");
+        put(sys, "class/input/input2/name", "Power Button\n");
+        put(sys, "class/input/input2/uevent", "PRODUCT=19/0/1/0\n");
+        put(sys, "class/input/input2/capabilities/key", "10000000000000 0\n");
+        put(sys, "class/input/input2/event1/dev", "13:65\n");
+        put(sys, "class/input/event1/dev", "13:65\n");
+        /* Found by name, but without evdev it has no event device. */
+        put(sys, "class/input/input3/name", "Sleep Button\n");
+        put(sys, "class/input/input3/uevent", "");
+
+        assert_found(guest_find_input_event(input, "Power Button", &dev), &dev, "event1");
+        assert_found(guest_find_input_event(input, "AT Translated Set 2 keyboard", &dev), &dev, "event0");
+        assert_int_equal(guest_find_input_event(input, "Sleep Button", &dev), -ENOENT);
+        assert_int_equal(guest_find_input_event(input, "Power", &dev), -ENOENT);
+        assert_null(dev);
+
+        assert_int_equal(rm_rf(sys), 0);
+        free(sys);
+        free(input);
 }
 
 static json_t *find_pid(json_t *procs, json_int_t pid) {
@@ -460,6 +504,7 @@ int main(void) {
                 cmocka_unit_test(test_user),
                 cmocka_unit_test(test_modules_list),
                 cmocka_unit_test(test_find_port_and_disk),
+                cmocka_unit_test(test_find_input_event),
                 cmocka_unit_test(test_ps),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
