@@ -19,7 +19,7 @@ int guest_find_port(const char *class_dir, const char *name, char **ret);
  * disk's "serial" file). -ENOENT: not (yet) there. */
 int guest_find_disk(const char *block_dir, const char *serial, char **ret);
 
-/* The user processes under proc (kernel threads left out), sorted by pid:
- * [{"pid": N, "comm": "...", "args": ["...", ...]}, ...]. A process that ends while it is being
- * read is skipped. */
+/* The user processes under proc (kernel threads left out), sorted by pid, as process-list.h
+ * describes them: [{"pid": N, "comm": "...", "args": ["...", ...], ...}, ...]. A process that
+ * ends while it is being read is skipped. */
 json_t *guest_ps_collect(const char *proc);
