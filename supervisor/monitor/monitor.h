@@ -20,7 +20,7 @@
  * Instance directory (in supd's run directory, units/NAME/):
  *   spec.json    the canonical unit it runs (written by supd before starting the monitor)
  *   status.json  the InstanceStatus, rewritten atomically on every change
- *   monitor.sock requests from supd: status, start, stop, restart, shutdown
+ *   monitor.sock requests from supd: status, start, stop, restart, shutdown, top
  *   rootfs/      the container's root mount point (mounted only in the container's namespace)
  * State directory (supd's): sandboxes/NAME/ (the writable layer), logs/NAME.log, and with
  * network: bridge the address lease ipam/BRIDGE/ADDRESS (see net/ipam.h).
