@@ -220,7 +220,7 @@ int verb_reload(int argc, char **argv) {
         bool dry = false;
         int c, r;
 
-        optind = 1;
+        optind = 0; /* getopt starts anew, permuting: options may follow the operands */
         while ((c = getopt_long(argc, argv, "n", options, NULL)) >= 0) {
                 if (c != 'n')
                         return EXIT_USAGE;
@@ -414,7 +414,7 @@ int verb_logs(int argc, char **argv) {
         bool f = false;
         int c, r;
 
-        optind = 1;
+        optind = 0; /* getopt starts anew, permuting: options may follow the operands */
         while ((c = getopt_long(argc, argv, "fn:", options, NULL)) >= 0)
                 switch (c) {
                 case 'f':

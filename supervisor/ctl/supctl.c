@@ -49,7 +49,7 @@ static int verb_validate(int argc, char **argv) {
         bool json = false, print = false;
         int c, r;
 
-        optind = 1;
+        optind = 0; /* getopt starts anew, permuting: options may follow the operands */
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case 'j':
