@@ -82,6 +82,15 @@ static int call(const char *method, json_t *params, json_t **ret_result) {
         return EXIT_SUCCESS;
 }
 
+/* Calls supd's VERB for the one UNIT left after a verb's options. */
+static int call_unit(const char *verb, int argc, char **argv, json_t **ret_result) {
+        if (optind + 1 != argc) {
+                log_error("%s: expected one UNIT", verb);
+                return EXIT_USAGE;
+        }
+        return call(verb, json_pack("{s:s}", "unit", argv[optind]), ret_result);
+}
+
 static const char *str(json_t *o, const char *key, const char *dflt) {
         const char *s = json_string_value(json_object_get(o, key));
         return s ? s : dflt;
@@ -179,18 +188,31 @@ static void print_detail(json_t *o) {
                 printf("         log: %s\n", str(o, "log", ""));
 }
 
-int verb_status(int argc, char **argv) {
+/* The option of the verbs that only have --json; the operands are left at argv[optind...].
+ * optind = 0, not 1: getopt starts anew and permutes (main() parsed in order, with "+"), so that
+ * "VERB UNIT --json" works as well as "VERB --json UNIT". */
+static int parse_json_option(int argc, char **argv, bool *ret_json) {
         static const struct option options[] = { { "json", no_argument, NULL, 'j' }, {} };
-        json_t *params, *result = NULL;
         bool json = false;
-        int c, r;
+        int c;
 
-        optind = 1;
+        optind = 0;
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
                 if (c != 'j')
-                        return EXIT_USAGE;
+                        return -EINVAL;
                 json = true;
         }
+        *ret_json = json;
+        return 0;
+}
+
+int verb_status(int argc, char **argv) {
+        json_t *params, *result = NULL;
+        bool json;
+        int r;
+
+        if (parse_json_option(argc, argv, &json) < 0)
+                return EXIT_USAGE;
         params = json_object();
         if (optind < argc)
                 json_object_set_new(params, "unit", json_string(argv[optind]));
@@ -213,7 +235,7 @@ int verb_reload(int argc, char **argv) {
         bool dry = false;
         int c, r;
 
-        optind = 1;
+        optind = 0; /* getopt starts anew, permuting: options may follow the operands */
         while ((c = getopt_long(argc, argv, "n", options, NULL)) >= 0) {
                 if (c != 'n')
                         return EXIT_USAGE;
@@ -240,6 +262,88 @@ int verb_unit(int argc, char **argv) {
                 return r;
         if (json_is_object(result))
                 printf("%s: %s\n", argv[1], str(result, "state", "?"));
+        json_decref(result);
+        return EXIT_SUCCESS;
+}
+
+/* Memory as top shows it: KiB below a MiB, then MiB and GiB with one decimal. */
+static void format_rss(json_int_t bytes, char *buf, size_t size) {
+        if (bytes < 1024 * 1024)
+                snprintf(buf, size, "%lldK", (long long) bytes / 1024);
+        else if (bytes < 1024LL * 1024 * 1024)
+                snprintf(buf, size, "%.1fM", (double) bytes / (1024.0 * 1024));
+        else
+                snprintf(buf, size, "%.1fG", (double) bytes / (1024.0 * 1024 * 1024));
+}
+
+/* CPU time as top's TIME+: minutes:seconds.hundredths. */
+static void format_cpu_time(json_int_t ms, char *buf, size_t size) {
+        snprintf(buf, size, "%lld:%02lld.%02lld", (long long) ms / 60000, (long long) ms / 1000 % 60,
+                 (long long) ms % 1000 / 10);
+}
+
+/* The workload names its processes and their arguments, escape sequences included if it likes:
+ * control characters (C0, DEL, and C1: U+0080-U+009F, 0xc2 0x80-0x9f in UTF-8) are shown as
+ * '?', as ps does, so that they do not reach the terminal. */
+static void print_sanitized(const char *s) {
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+                if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+                        putchar('?');
+                        p++;
+                } else
+                        putchar(*p < 0x20 || *p == 0x7f ? '?' : *p);
+}
+
+static void print_processes(const char *unit, json_t *result) {
+        const char *ns = str(result, "pid_namespace", "?");
+        json_t *procs = json_object_get(result, "processes"), *p;
+        size_t n = json_array_size(procs), k;
+
+        printf("%s: %zu process%s, %s\n", unit, n, n == 1 ? "" : "es",
+               streq(ns, "host")    ? "host PIDs"
+               : streq(ns, "guest") ? "guest PIDs (numbered inside its VM)"
+                                    : ns);
+        /* USER is the uid: the host's user names need not be the image's. */
+        printf("%7s %7s %-8s %-5s %7s %10s %s\n", "PID", "PPID", "USER", "STATE", "RSS", "TIME", "COMMAND");
+        json_array_foreach(procs, k, p) {
+                json_t *args = json_object_get(p, "args"), *a;
+                char rss[32], cpu[32];
+                size_t i;
+
+                format_rss(json_integer_value(json_object_get(p, "rss_bytes")), rss, sizeof(rss));
+                format_cpu_time(json_integer_value(json_object_get(p, "cpu_time_ms")), cpu, sizeof(cpu));
+                printf("%7lld %7lld %-8lld %-5s %7s %10s ", (long long) json_integer_value(json_object_get(p, "pid")),
+                       (long long) json_integer_value(json_object_get(p, "ppid")),
+                       (long long) json_integer_value(json_object_get(p, "uid")), str(p, "state", "?"), rss, cpu);
+                /* No command line (a zombie): the name in brackets, as ps shows it. */
+                if (json_array_size(args) == 0) {
+                        printf("[");
+                        print_sanitized(str(p, "comm", "?"));
+                        printf("]");
+                }
+                json_array_foreach(args, i, a) {
+                        if (i > 0)
+                                putchar(' ');
+                        print_sanitized(json_string_value(a) ?: "");
+                }
+                printf("%s\n", json_is_true(json_object_get(p, "args_truncated")) ? "..." : "");
+        }
+}
+
+int verb_top(int argc, char **argv) {
+        json_t *result = NULL;
+        bool json;
+        int r;
+
+        if (parse_json_option(argc, argv, &json) < 0)
+                return EXIT_USAGE;
+        r = call_unit("top", argc, argv, &result);
+        if (r != EXIT_SUCCESS)
+                return r;
+        if (json)
+                json_dumpf(result, stdout, JSON_INDENT(2)), fputc('\n', stdout);
+        else
+                print_processes(argv[optind], result);
         json_decref(result);
         return EXIT_SUCCESS;
 }
@@ -325,7 +429,7 @@ int verb_logs(int argc, char **argv) {
         bool f = false;
         int c, r;
 
-        optind = 1;
+        optind = 0; /* getopt starts anew, permuting: options may follow the operands */
         while ((c = getopt_long(argc, argv, "fn:", options, NULL)) >= 0)
                 switch (c) {
                 case 'f':
@@ -337,11 +441,7 @@ int verb_logs(int argc, char **argv) {
                 default:
                         return EXIT_USAGE;
                 }
-        if (optind + 1 != argc) {
-                log_error("logs: expected one UNIT");
-                return EXIT_USAGE;
-        }
-        r = call("logs", json_pack("{s:s}", "unit", argv[optind]), &result);
+        r = call_unit("logs", argc, argv, &result);
         if (r != EXIT_SUCCESS)
                 return r;
         _cleanup_free_ char *path = xstrdup(str(result, "path", ""));

@@ -19,6 +19,9 @@ static void help(void) {
                "                           (--dry-run: show the plan only)\n"
                "  start|stop|restart UNIT  act on one unit (stop cancels a pending restart)\n"
                "  logs UNIT [-f] [-n N]    the last N (50) lines of its log; -f follows it\n"
+               "  top UNIT [--json]        the processes of its workload: PID, USER (uid),\n"
+               "                           STATE, RSS, TIME (CPU), COMMAND; host PIDs for\n"
+               "                           isolation: process\n"
                "  validate [--json] [--print] FILE|DIR...\n"
                "                   Check unit files offline, as one set (like supd's units\n"
                "                   directory). Exit 0 if all are valid, 1 otherwise.\n"
@@ -46,7 +49,7 @@ static int verb_validate(int argc, char **argv) {
         bool json = false, print = false;
         int c, r;
 
-        optind = 1;
+        optind = 0; /* getopt starts anew, permuting: options may follow the operands */
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case 'j':
@@ -147,6 +150,8 @@ int main(int argc, char **argv) {
                 return verb_unit(argc - optind, argv + optind);
         if (streq(argv[optind], "logs"))
                 return verb_logs(argc - optind, argv + optind);
+        if (streq(argv[optind], "top"))
+                return verb_top(argc - optind, argv + optind);
 
         log_error("unknown command \"%s\"; see supctl --help", argv[optind]);
         return EXIT_USAGE;

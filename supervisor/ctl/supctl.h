@@ -9,3 +9,4 @@ int verb_status(int argc, char **argv);
 int verb_reload(int argc, char **argv);
 int verb_unit(int argc, char **argv); /* start, stop, restart */
 int verb_logs(int argc, char **argv);
+int verb_top(int argc, char **argv);

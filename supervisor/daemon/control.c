@@ -63,6 +63,7 @@ typedef struct Deferred {
         ControlServer *server;
         uint64_t client_id;
         json_t *request;
+        bool verbatim; /* the monitor's errors are worded for the operator already (top's) */
 } Deferred;
 
 static Client *find_client(ControlServer *s, uint64_t id) {
@@ -78,9 +79,12 @@ static void on_monitor_reply(Instance *i, json_t *reply, void *userdata) {
         json_t *err = json_object_get(reply, "error");
 
         if (c) {
-                if (err)
-                        (void) json_conn_reply_error(c->conn, d->request, "failed", "%s: %s", i->name,
-                                                     json_string_value(json_object_get(err, "message")));
+                const char *code = json_string_value(json_object_get(err, "code")),
+                           *message = json_string_value(json_object_get(err, "message")) ?: "no reason given";
+                if (err && d->verbatim)
+                        (void) json_conn_reply_error(c->conn, d->request, code ? code : "failed", "%s", message);
+                else if (err)
+                        (void) json_conn_reply_error(c->conn, d->request, "failed", "%s: %s", i->name, message);
                 else
                         (void) json_conn_reply(c->conn, d->request, json_incref(json_object_get(reply, "result")));
         }
@@ -119,6 +123,7 @@ static void do_unit_verb(Client *c, json_t *msg, const char *method) {
         }
         d = xzalloc(sizeof(Deferred));
         *d = (Deferred) { .server = s, .client_id = c->id, .request = json_incref(msg) };
+        d->verbatim = streq(method, "top");
         if (instance_call(i, method, NULL, on_monitor_reply, d) < 0) {
                 (void) json_conn_reply_error(c->conn, msg, "failed", "%s: its monitor is not connected", unit);
                 json_decref(d->request);
@@ -177,7 +182,7 @@ static void do_logs(Client *c, json_t *msg) {
 static void on_message(JsonConn *conn, json_t *msg, void *userdata) {
         Client *c = userdata;
         const char *method = json_string_value(json_object_get(msg, "method"));
-        static const char *const read_only[] = { "status", "logs", NULL };
+        static const char *const read_only[] = { "status", "logs", "top", NULL };
         bool allowed = c->privileged;
 
         if (!method) {
@@ -201,7 +206,7 @@ static void on_message(JsonConn *conn, json_t *msg, void *userdata) {
                 (void) json_conn_reply(conn, msg, list);
         } else if (streq(method, "reload"))
                 do_reload(c, msg);
-        else if (streq(method, "start") || streq(method, "stop") || streq(method, "restart"))
+        else if (streq(method, "start") || streq(method, "stop") || streq(method, "restart") || streq(method, "top"))
                 do_unit_verb(c, msg, method);
         else if (streq(method, "logs"))
                 do_logs(c, msg);

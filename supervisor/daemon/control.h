@@ -10,7 +10,8 @@
  * members may use the read-only verbs. Every connection's peer is checked with SO_PEERCRED:
  * root may do everything, the group only look.
  *
- * Methods: status {unit?} · reload {dry_run?} · start|stop|restart {unit} · logs {unit}. */
+ * Methods: status {unit?} · reload {dry_run?} · start|stop|restart {unit} · logs {unit} ·
+ * top {unit} (the monitor's answer, see monitor.c's monitor_top()). Read-only: status, logs, top. */
 
 typedef struct ControlServer ControlServer;
 

@@ -2,20 +2,12 @@
 #include "guest-probe.h"
 
 #include <dirent.h>
-#include <fcntl.h>
-#include <stdio.h>
 
 #include "alloc.h"
 #include "fileio.h"
 #include "macro.h"
+#include "process-list.h"
 #include "string-util.h"
-
-#define PF_KTHREAD 0x00200000U /* include/linux/sched.h: the flags field of /proc/PID/stat */
-
-static void dirp_close(DIR **d) {
-        if (*d)
-                (void) closedir(*d);
-}
 
 int guest_modules_parse(const char *text, char ***ret) {
         _cleanup_strv_free_ char **l = xzalloc(sizeof(char *));
@@ -56,7 +48,7 @@ static char *read_attr(const char *dir, const char *entry, const char *file) {
 }
 
 static int find_by_attr(const char *dir, const char *file, const char *value, char **ret) {
-        _cleanup_(dirp_close) DIR *d = opendir(dir);
+        _cleanup_closedir_ DIR *d = opendir(dir);
         struct dirent *de;
 
         if (!d)
@@ -83,7 +75,7 @@ int guest_find_disk(const char *block_dir, const char *serial, char **ret) {
 
 int guest_find_input_event(const char *class_dir, const char *name, char **ret) {
         _cleanup_free_ char *input = NULL, *path = NULL;
-        _cleanup_(dirp_close) DIR *d = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         int r;
 
@@ -106,64 +98,6 @@ int guest_find_input_event(const char *class_dir, const char *name, char **ret) 
         return -ENOENT;
 }
 
-static int pid_compare(const void *a, const void *b) {
-        json_int_t x = json_integer_value(json_object_get(*(json_t *const *) a, "pid")),
-                   y = json_integer_value(json_object_get(*(json_t *const *) b, "pid"));
-        return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/* One process, or NULL for kernel threads and processes that are gone. */
-static json_t *read_process(const char *proc, const char *pid) {
-        _cleanup_free_ char *stat = NULL, *comm = NULL, *cmdline = NULL, *path = NULL;
-        unsigned long flags = 0;
-        size_t n_stat, n_cmd;
-        const char *p;
-        json_t *args;
-
-        path = xasprintf("%s/%s/stat", proc, pid);
-        if (read_full_file(path, 4096, &stat, &n_stat) < 0)
-                return NULL;
-        /* "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": comm may hold anything,
-         * the fields start after its last ')'. */
-        p = strrchr(stat, ')');
-        if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1 || (flags & PF_KTHREAD))
-                return NULL;
-        comm = read_attr(proc, pid, "comm");
-        free(path);
-        path = xasprintf("%s/%s/cmdline", proc, pid);
-        if (!comm || read_full_file(path, 1024 * 1024, &cmdline, &n_cmd) < 0)
-                return NULL;
-
-        args = json_array();
-        for (size_t i = 0; i < n_cmd;) {
-                size_t len = strnlen(cmdline + i, n_cmd - i);
-                json_t *a = json_stringn(cmdline + i, len);
-                json_array_append_new(args, a ? a : json_string("?"));
-                i += len + 1;
-        }
-        json_t *c = json_string(comm);
-        return json_pack("{s:I, s:o, s:o}", "pid", (json_int_t) strtol(pid, NULL, 10), "comm", c ? c : json_string("?"),
-                         "args", args);
-}
-
 json_t *guest_ps_collect(const char *proc) {
-        _cleanup_(dirp_close) DIR *d = opendir(proc);
-        json_t **items = NULL, *result = json_array();
-        size_t n = 0;
-        struct dirent *de;
-
-        while (d && (de = readdir(d))) {
-                if (de->d_name[strspn(de->d_name, "0123456789")] != 0 || !de->d_name[0])
-                        continue;
-                json_t *p = read_process(proc, de->d_name);
-                if (!p)
-                        continue;
-                items = xreallocarray(items, n + 1, sizeof(json_t *));
-                items[n++] = p;
-        }
-        qsort_safe(items, n, sizeof(json_t *), pid_compare);
-        for (size_t i = 0; i < n; i++)
-                json_array_append_new(result, items[i]);
-        free(items);
-        return result;
+        return process_list_all(proc);
 }

@@ -25,7 +25,7 @@ int guest_find_disk(const char *block_dir, const char *serial, char **ret);
  * -ENOENT: no such device, or it has no event device. */
 int guest_find_input_event(const char *class_dir, const char *name, char **ret);
 
-/* The user processes under proc (kernel threads left out), sorted by pid:
- * [{"pid": N, "comm": "...", "args": ["...", ...]}, ...]. A process that ends while it is being
- * read is skipped. */
+/* The user processes under proc (kernel threads left out), sorted by pid, as process-list.h
+ * describes them: [{"pid": N, "comm": "...", "args": ["...", ...], ...}, ...]. A process that
+ * ends while it is being read is skipped. */
 json_t *guest_ps_collect(const char *proc);

@@ -18,7 +18,8 @@
  *   {"event":"exit","code":C}                  the command ended (after all its output was written);
  *   {"event":"exit","signal":S}                the guest then powers off
  *   {"event":"error","message":"..."}          the unit could not be started; the guest then powers off
- *   {"event":"ps","processes":[{"pid":N,"comm":"...","args":["..."]},...]}      the answer to ps
+ *   {"event":"ps","processes":[{"pid":N,"comm":"...","args":["..."],...},...]}  the answer to ps
+ *                                              (each process as process-list.h has it)
  *   {"event":"refused","message":"..."}        a command that is malformed, unknown or out of turn
  *
  * host -> guest

@@ -13,6 +13,7 @@
 #include "fileio.h"
 #include "macro.h"
 #include "path-util.h"
+#include "process-list.h"
 #include "socket-util.h"
 #include "unit-parse.h"
 
@@ -20,6 +21,14 @@ struct MonitorClient {
         Monitor *monitor;
         JsonConn *conn;
         MonitorClient *next;
+};
+
+/* A top request of a hyperv instance, waiting for the guest's answer. */
+struct TopRequest {
+        Monitor *monitor;
+        MonitorClient *client; /* NULL once it has gone */
+        json_t *msg;
+        TopRequest *next;
 };
 
 #define CLEANUP_RETRY_USEC (20 * USEC_PER_MSEC)
@@ -697,6 +706,9 @@ int monitor_shutdown(Monitor *m, bool remove_sandbox) {
 
 static void client_free(MonitorClient *c) {
         Monitor *m = c->monitor;
+        for (TopRequest *t = m->top_requests; t; t = t->next)
+                if (t->client == c)
+                        t->client = NULL;
         for (MonitorClient **p = &m->clients; *p; p = &(*p)->next)
                 if (*p == c) {
                         *p = c->next;
@@ -707,6 +719,103 @@ static void client_free(MonitorClient *c) {
 
 static void on_client_close(JsonConn *conn, int error, void *userdata) {
         client_free(userdata);
+}
+
+/* ---- top: the workload's processes ----
+ * The one place that answers "top", for either isolation. It sends the reply itself instead of
+ * returning it, so that a runtime that has to ask first (the guest agent, for hyperv) can answer
+ * later; the reply is {"pid_namespace": "host"|"guest", "processes": [process-list.h's]}. */
+
+/* A reply over supd's frame limit would make supd drop its connection to this monitor. */
+#define TOP_REPLY_MAX (JSON_FRAME_MAX_REPLY - 4096)
+
+/* hyperv: the guest's processes, with guest PIDs, from sup-init. The answer comes later; the
+ * client may be gone by then. */
+static void top_request_free(TopRequest *t) {
+        for (TopRequest **p = &t->monitor->top_requests; *p; p = &(*p)->next)
+                if (*p == t) {
+                        *p = t->next;
+                        break;
+                }
+        json_decref(t->msg);
+        free(t);
+}
+
+static void on_guest_ps(Vm *vm, int error, json_t *processes, void *userdata) {
+        TopRequest *t = userdata;
+
+        if (t->client) {
+                if (error < 0)
+                        (void) json_conn_reply_error(t->client->conn, t->msg, "not-running",
+                                                     "%s: the guest did not answer (%s)", t->monitor->spec->name,
+                                                     strerror(-error));
+                else
+                        (void) json_conn_reply(t->client->conn, t->msg,
+                                               json_pack("{s:s, s:O}", "pid_namespace", "guest", "processes", processes));
+        }
+        top_request_free(t);
+}
+
+static MonitorClient *client_of(Monitor *m, JsonConn *conn) {
+        for (MonitorClient *c = m->clients; c; c = c->next)
+                if (c->conn == conn)
+                        return c;
+        return NULL;
+}
+
+static void top_from_guest(Monitor *m, JsonConn *conn, json_t *msg) {
+        TopRequest *t;
+
+        if (!m->vm || m->status.state != INSTANCE_RUNNING) {
+                (void) json_conn_reply_error(conn, msg, "not-running", "%s is not running (state %s)", m->spec->name,
+                                             instance_state_to_string(m->status.state));
+                return;
+        }
+        t = xzalloc(sizeof(TopRequest));
+        t->monitor = m;
+        t->client = client_of(m, conn);
+        t->msg = json_incref(msg);
+        t->next = m->top_requests;
+        m->top_requests = t;
+        if (vm_ps(m->vm, on_guest_ps, t) < 0) {
+                (void) json_conn_reply_error(conn, msg, "not-running", "%s: the guest's agent is not connected",
+                                             m->spec->name);
+                top_request_free(t);
+        }
+}
+
+static void monitor_top(Monitor *m, JsonConn *conn, json_t *msg) {
+        _cleanup_free_ pid_t *pids = NULL;
+        json_t *result;
+        size_t n = 0;
+        int r;
+
+        if (m->spec->isolation == ISOLATION_HYPERV) {
+                top_from_guest(m, conn, msg);
+                return;
+        }
+        if (!m->has_container || !m->cgroup) {
+                (void) json_conn_reply_error(conn, msg, "not-running", "%s is not running (state %s)", m->spec->name,
+                                             instance_state_to_string(m->status.state));
+                return;
+        }
+        /* Host PIDs: the monitor is in the host's pid namespace, and so is its /proc. A PID
+         * reused between the listing and the reading would show another process; the kernel
+         * hands PIDs out in a cycle, which makes that unlikely within these microseconds. */
+        r = cgroup_get_pids(m->cgroup, &pids, &n);
+        if (r < 0) {
+                (void) json_conn_reply_error(conn, msg, "failed", "cannot list the processes in %s: %s",
+                                             cgroup_path(m->cgroup), strerror(-r));
+                return;
+        }
+        result = json_pack("{s:s, s:o}", "pid_namespace", "host", "processes", process_list_read("/proc", pids, n));
+        if (json_dumpb(result, NULL, 0, JSON_COMPACT) > TOP_REPLY_MAX) {
+                (void) json_conn_reply_error(conn, msg, "too-large", "%s has too many processes to list (%zu)",
+                                             m->spec->name, json_array_size(json_object_get(result, "processes")));
+                json_decref(result);
+                return;
+        }
+        (void) json_conn_reply(conn, msg, result);
 }
 
 static void on_client_message(JsonConn *conn, json_t *msg, void *userdata) {
@@ -731,7 +840,10 @@ static void on_client_message(JsonConn *conn, json_t *msg, void *userdata) {
                 r = monitor_restart(m);
         else if (streq(method, "shutdown"))
                 r = monitor_shutdown(m, json_is_true(json_object_get(json_object_get(msg, "params"), "remove")));
-        else {
+        else if (streq(method, "top")) {
+                monitor_top(m, conn, msg);
+                return;
+        } else {
                 (void) json_conn_reply_error(conn, msg, "unknown-method", "unknown method \"%s\"", method);
                 return;
         }
@@ -840,6 +952,8 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_er
 Monitor *monitor_free(Monitor *m) {
         if (!m)
                 return NULL;
+        for (TopRequest *t = m->top_requests; t; t = t->next)
+                t->client = NULL;
         while (m->clients) {
                 MonitorClient *c = m->clients;
                 m->clients = c->next;

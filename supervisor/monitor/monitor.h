@@ -21,7 +21,7 @@
  * Instance directory (in supd's run directory, units/NAME/):
  *   spec.json    the canonical unit it runs (written by supd before starting the monitor)
  *   status.json  the InstanceStatus, rewritten atomically on every change
- *   monitor.sock requests from supd: status, start, stop, restart, shutdown
+ *   monitor.sock requests from supd: status, start, stop, restart, shutdown, top
  *   rootfs/      the container's root mount point (mounted only in the container's namespace)
  *   qmp.sock     hyperv: QEMU's QMP socket (0600), also QEMU's working directory
  * State directory (supd's): sandboxes/NAME/ (the writable layer; hyperv: disk.ext4 in it),
@@ -36,6 +36,7 @@
  *   starting --setup error--> backoff/failed (as an exit) */
 
 typedef struct MonitorClient MonitorClient;
+typedef struct TopRequest TopRequest;
 
 typedef enum MonitorTimer {
         MONITOR_TIMER_NONE,
@@ -83,6 +84,7 @@ typedef struct Monitor {
         Container container;
         bool has_container;
         Vm *vm; /* isolation: hyperv, instead of the container */
+        TopRequest *top_requests; /* hyperv: top requests waiting for the guest's answer */
         EventSource *pidfd_source;
         EventSource *error_source;
         char setup_error[512];

@@ -154,6 +154,15 @@ else
         cg=$(sed -n 's/^0:://p' /proc/"$qpid"/cgroup)
         [ "$(cat "/sys/fs/cgroup$cg/memory.max")" = $(((192 + 128 + 96) << 20)) ] || fail "QEMU's memory.max"
 fi
+# supctl top: the process unit's sleep with its host PID; the hyperv unit's with its guest PID.
+top=$(ctl top vis-hyperv) || fail "top vis-hyperv failed: $top"
+echo "$top" | head -1 | grep -q "guest PIDs" || fail "top vis-hyperv does not say guest PIDs: $top"
+gpid=$(echo "$top" | awk '/sleep 4343/ {print $1}')
+[ -n "$gpid" ] && [ "$gpid" = "$(vm_field vis-hyperv guest_pid)" ] || fail "top vis-hyperv: sleep's pid '$gpid', status says $(vm_field vis-hyperv guest_pid): $top"
+top=$(ctl top vis-process) || fail "top vis-process failed: $top"
+hpid=$(echo "$top" | awk '/sleep 4242/ {print $1}')
+[ -n "$hpid" ] && [ "$(cat /proc/"$hpid"/comm 2>/dev/null)" = sleep ] || fail "top vis-process: no host sleep: $top"
+log "top: guest pid $gpid in the VM, host pid $hpid for the process unit"
 # The QMP socket is in the instance's run directory, for root only.
 [ "$(stat -c %a "$CASE_DIR/run/units/vis-hyperv/qmp.sock")" = 600 ] || fail "qmp.sock mode $(stat -c %a "$CASE_DIR/run/units/vis-hyperv/qmp.sock")"
 ctl stop vis-hyperv >/dev/null

@@ -206,6 +206,50 @@ grep -q secret-one "$CASE_DIR/state/sandboxes/one/upper/data/written.txt" || fai
 ps -o args= --ppid "$(field one pid)" | grep -q 'sleep 1000' || fail "the command is not the init's child on the host"
 end
 
+begin "top lists a unit's processes with their host PIDs; a stopped unit's top fails clearly"
+unit t 'command: [/bin/sh, -c, "sleep 1000 & exec sleep 2000"]'
+# A workload that names a process with an escape sequence (ESC, and C1's CSI) at run time.
+unit esc 'command: [/bin/sh, -c, "exec /bin/sh -c \x27while :; do sleep 1; done\x27 \"$(printf \x27x\\033[2Jy\\302\\2331mz\x27)\""]'
+start_supd
+wait_for 5 state_is t running || fail "t is not running: $(field t state) $(field t reason)"
+# top_pid ARGS...: the pid of the process whose command line is ARGS, from `supctl top t --json`.
+top_pid() {
+        ctl top t --json | "$PY" -c '
+import json, sys
+print(" ".join(str(p["pid"]) for p in json.load(sys.stdin)["processes"] if p["args"] == sys.argv[1:]))' "$@"
+}
+# The shell forks the background sleep, then execs the other: both show once it has.
+wait_for 5 eval '[ -n "$(top_pid sleep 1000)" ] && [ -n "$(top_pid sleep 2000)" ]' || fail "top lacks a sleep: $(ctl top t 2>&1)"
+out=$(ctl top t)
+log "$(sed -n 1p <<<"$out")"
+head -1 <<<"$out" | grep -q 'host PIDs' || fail "the header does not say which PIDs: $out"
+grep -q ' sleep 1000$' <<<"$out" && grep -q ' sleep 2000$' <<<"$out" || fail "the table lacks a sleep: $out"
+[ "$(ctl top t --json | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["pid_namespace"])')" = host ] || fail "pid_namespace is not host"
+# The container's init is the workload's too (status reports it as the unit's pid).
+ctl top t --json | grep -q "\"pid\": $(field t pid)," || fail "the init $(field t pid) is not listed"
+parent=$(cgroup_parent)
+[ -n "$parent" ] || fail "no cgroup parent in supd's log"
+for args in "sleep 1000" "sleep 2000"; do
+        # shellcheck disable=SC2086 # one word per argument
+        pid=$(top_pid $args)
+        kill -0 "$pid" 2>/dev/null || fail "$args: pid $pid is not a live host process"
+        grep -q "$parent/t\$" "/proc/$pid/cgroup" 2>/dev/null || fail "$args: pid $pid is not in the cgroup $parent/t: $(cat "/proc/$pid/cgroup" 2>&1)"
+        [ "$(cat "/proc/$pid/cmdline" 2>/dev/null | tr '\0' ' ')" = "$args " ] || fail "$args: pid $pid runs something else"
+done
+# Control characters from the workload do not reach the operator's terminal.
+wait_for 5 eval 'ctl top esc | grep -q "while"' || fail "esc: $(ctl top esc 2>&1)"
+out=$(ctl top esc)
+grep -qF "done x?[2Jy?1mz" <<<"$out" || fail "control characters are not shown as ?: $(cat -v <<<"$out")"
+LC_ALL=C grep -q $'[\x1b\x9b]' <<<"$out" && fail "an escape sequence reached the terminal: $(cat -v <<<"$out")"
+ctl stop t >/dev/null
+wait_for 5 state_is t stopped || fail "stop: $(field t state)"
+out=$(ctl top t 2>&1) && fail "top of a stopped unit succeeded: $out"
+[ "$out" = "supctl: t is not running (state stopped)" ] || fail "unclear error: $out"
+out=$(ctl top nosuch 2>&1) && fail "top of an unknown unit succeeded: $out"
+grep -q 'no unit "nosuch" is loaded' <<<"$out" || fail "unclear error: $out"
+# (hyperv units: test-hyperv.sh, with guest PIDs.)
+end
+
 begin "the control socket refuses a non-root client, and is not world-accessible"
 unit s 'command: [/bin/sh, -c, "exec sleep 1000"]'
 start_supd
@@ -235,7 +279,7 @@ echo "$reply" | grep -q 'bad-request' || fail "no clear error for bad JSON: $rep
 state_is s running || fail "supd stopped serving after bad JSON"
 end
 
-begin "--socket-group: its members may look (status), not act (stop); others get nothing"
+begin "--socket-group: its members may look (status, top), not act (stop); others get nothing"
 unit g 'command: [/bin/sh, -c, "exec sleep 1000"]'
 start_supd --socket-group nogroup
 wait_for 5 state_is g running || fail "g not running"
@@ -243,6 +287,8 @@ wait_for 5 state_is g running || fail "g not running"
 chmod 755 "$CASE_DIR" "$CASE_DIR/run" "$TOP"
 as_member() { setpriv --reuid=65534 --regid=65534 --clear-groups "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" "$@"; }
 as_member status >/dev/null 2>&1 || fail "a member of the group cannot read the status"
+out=$(as_member top g 2>&1) || fail "a member of the group cannot see the processes: $out"
+grep -q ' sleep 1000$' <<<"$out" || fail "a member's top lacks the command: $out"
 out=$(as_member stop g 2>&1) && fail "a member of the group stopped a unit: $out"
 echo "$out" | grep -q 'root only' || fail "unclear refusal: $out"
 state_is g running || fail "g was stopped by a group member"

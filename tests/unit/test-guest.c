@@ -24,14 +24,6 @@ static json_t *parse_json(const char *s) {
         return j;
 }
 
-static void assert_json(json_t *j, const char *expected) {
-        char *s = json_dumps(j, JSON_COMPACT);
-        assert_non_null(s);
-        assert_string_equal(s, expected);
-        free(s);
-        json_decref(j);
-}
-
 static void test_events(void **state) {
         assert_json(guest_event_hello(), "{\"event\":\"hello\"}");
         assert_json(guest_event_started(84), "{\"event\":\"started\",\"pid\":84}");
@@ -289,21 +281,6 @@ static void test_env(void **state) {
         unit_spec_free(u);
 }
 
-static char *make_tree(void) {
-        char *dir = xstrdup("/tmp/test-guest.XXXXXX");
-        assert_non_null(mkdtemp(dir));
-        return dir;
-}
-
-static void put(const char *dir, const char *path, const char *content) {
-        char *p = xasprintf("%s/%s", dir, path), *slash = strrchr(p, '/');
-        *slash = 0;
-        assert_int_equal(mkdir_p(p, 0755), 0);
-        *slash = '/';
-        assert_int_equal(write_file_atomic(p, content, strlen(content), 0644), 0);
-        free(p);
-}
-
 static void test_user(void **state) {
         char *root = make_tree(), err[WORKLOAD_ERR_MAX];
         ContainerUser u;
@@ -454,31 +431,11 @@ static json_t *find_pid(json_t *procs, json_int_t pid) {
 }
 
 static void test_ps(void **state) {
-        char *proc = make_tree();
         json_t *procs, *p;
 
-        /* A fake /proc: a process, a kernel thread (PF_KTHREAD in the flags), one that is gone. */
-        put(proc, "7/stat", "7 (my (odd) name) S 1 7 7 0 -1 4194560 0 0\n");
-        put(proc, "7/comm", "my (odd) name\n");
-        char *cmdline = xasprintf("%s/7/cmdline", proc);
-        put(proc, "7/cmdline", "");
-        assert_int_equal(write_file_atomic(cmdline, "sh\0-c\0echo a b\0", 15, 0644), 0);
-        free(cmdline);
-        put(proc, "2/stat", "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0\n");
-        put(proc, "2/comm", "kthreadd\n");
-        put(proc, "2/cmdline", "");
-        put(proc, "3/comm", "gone\n");
-        put(proc, "self/stat", "x");
-
-        procs = guest_ps_collect(proc);
-        assert_int_equal(json_array_size(procs), 1);
-        assert_json(json_incref(json_array_get(procs, 0)),
-                    "{\"pid\":7,\"comm\":\"my (odd) name\",\"args\":[\"sh\",\"-c\",\"echo a b\"]}");
-        json_decref(procs);
-        assert_int_equal(rm_rf(proc), 0);
-        free(proc);
-
-        /* The host's /proc: this test is in it, with its arguments; no kernel thread is. */
+        /* What a process looks like is process-list's (test-process-list.c); here, that the guest
+         * lists all of its own: this test is in the host's /proc, with its arguments, and no
+         * kernel thread is. */
         procs = guest_ps_collect("/proc");
         p = find_pid(procs, getpid());
         assert_non_null(p);
