@@ -31,6 +31,8 @@ bench_packages=(crun conmon golang-github-containers-common strace)
 # The main job's supd: directories of its own, so it never meets a supd of the host.
 EXAMPLES_RUN=/run/sup-examples
 EXAMPLES_STATE=/var/lib/sup-examples
+# The guest kernel, shared with the tests (tools/guest-kernel.sh).
+GUEST_DIR=${SUP_GUEST_DIR:-/var/lib/sup/guest}
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -80,6 +82,17 @@ images() {
         examples/build-images.sh
 }
 
+# The guest kernel and initramfs of hyperv units (tools/guest-kernel.sh fetches Debian's cloud
+# kernel with apt-get download; without it hyperv units fail with that reason, the rest runs).
+guest() {
+        log "the hyperv guest: kernel and initramfs in $GUEST_DIR"
+        if tools/guest-kernel.sh "$GUEST_DIR" >/dev/null; then
+                tools/guest-initramfs.sh "$GUEST_DIR" build/sup-init >/dev/null
+        else
+                log "no guest kernel (no package archive?): hyperv units will fail to start"
+        fi
+}
+
 ctl() { build/supctl --socket "$EXAMPLES_RUN/supd.sock" "$@"; }
 
 main_job() {
@@ -92,7 +105,7 @@ main_job() {
                 log "starting supd on examples/ (run dir $EXAMPLES_RUN, log $EXAMPLES_STATE/supd.log)"
                 mkdir -p "$EXAMPLES_STATE"
                 setsid build/supd --units examples --state-dir "$EXAMPLES_STATE" --run-dir "$EXAMPLES_RUN" \
-                        --monitor build/sup-monitor >>"$EXAMPLES_STATE/supd.log" 2>&1 </dev/null &
+                        --monitor build/sup-monitor --guest-dir "$GUEST_DIR" >>"$EXAMPLES_STATE/supd.log" 2>&1 </dev/null &
                 echo $! > "$EXAMPLES_STATE/supd.pid"
         fi
         # Until every unit has left "starting" (and units waiting for others had their chance).
@@ -178,6 +191,7 @@ run)
         deps
         build
         images
+        guest
         main_job
         ;;
 test)

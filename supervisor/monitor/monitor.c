@@ -16,6 +16,7 @@
 #include "process-list.h"
 #include "socket-util.h"
 #include "unit-parse.h"
+#include "veth.h"
 
 struct MonitorClient {
         Monitor *monitor;
@@ -345,14 +346,6 @@ static int make_pipe(int *ret_read, int *ret_write) {
         return 0;
 }
 
-/* What this build cannot run yet: refused with a clear reason instead of run differently. */
-static const char *unsupported(const UnitSpec *u) {
-        if (u->isolation == ISOLATION_HYPERV && u->network == NETWORK_BRIDGE)
-                return "network: bridge is not available with isolation: hyperv yet (the guest has loopback "
-                       "only): use network: none";
-        return NULL;
-}
-
 /* ---- isolation: hyperv (runtime/vm/vm.h) ---- */
 
 static void vm_status_copy(Monitor *m) {
@@ -425,8 +418,23 @@ static int start_vm(Monitor *m) {
                 .userdata = m,
         };
         char err[1024];
-        int r = vm_start(m->event, &cfg, &m->vm, err, sizeof(err));
+        int r;
 
+        cfg.net_fd = -EBADF;
+        if (m->net_prepared) {
+                r = net_attachment_attach_tap(&m->net, m->spec, &cfg.net_fd, err, sizeof(err));
+                if (r < 0) {
+                        set_reason(m, "network: %s", err);
+                        return r;
+                }
+                veth_mac_for(m->net.lease.address, cfg.mac);
+                cfg.address = m->net.lease.address;
+                cfg.prefix = m->net.table.subnet.prefix;
+                cfg.gateway = ipv4_net_host(&m->net.table.subnet, 1);
+        }
+        r = vm_start(m->event, &cfg, &m->vm, err, sizeof(err));
+        if (cfg.net_fd >= 0 && r >= 0)
+                close(cfg.net_fd); /* QEMU has it now: the tap lives as long as QEMU */
         if (r < 0) {
                 set_reason(m, "%s", err);
                 return r;
@@ -442,14 +450,6 @@ static int start_vm(Monitor *m) {
 static void monitor_enter_starting(Monitor *m) {
         int out_w = -EBADF, err_w = -EBADF, r;
         ContainerConfig cfg;
-        const char *why = unsupported(m->spec);
-
-        if (why) {
-                set_reason(m, "%s", why);
-                m->automatic_start = false;
-                monitor_set_state(m, INSTANCE_FAILED);
-                return;
-        }
 
         free(m->status.reason);
         m->status.reason = NULL;
@@ -475,8 +475,11 @@ static void monitor_enter_starting(Monitor *m) {
                 goto fail;
         }
         if (m->spec->isolation == ISOLATION_HYPERV) {
-                if (start_vm(m) < 0)
+                if (prepare_network(m) < 0 || start_vm(m) < 0)
                         goto fail;
+                if (m->net.enabled_forwarding)
+                        log_writer_printf(&m->log, "sup",
+                                          "IPv4 forwarding was off: turned on (net.ipv4.ip_forward=1) for the published ports");
                 return;
         }
         if (make_pipe(&m->out_fd, &out_w) < 0 || make_pipe(&m->err_fd, &err_w) < 0) {

@@ -44,5 +44,9 @@ void net_attachment_done(NetAttachment *a);
 int net_attachment_prepare(NetAttachment *a, const UnitSpec *u, char *err, size_t errlen);
 int net_attachment_attach(NetAttachment *a, const UnitSpec *u, pid_t pid, char *err, size_t errlen);
 int net_attachment_configure(const NetAttachment *a, char *err, size_t errlen);
+/* isolation: hyperv, instead of attach and configure: a tap device on the bridge (*ret_fd, for
+ * QEMU) and the published ports; the guest configures its side (runtime/vm, sup-init). The MAC
+ * for the guest's NIC is veth_mac_for() of the lease, as for a container's eth0. */
+int net_attachment_attach_tap(NetAttachment *a, const UnitSpec *u, int *ret_fd, char *err, size_t errlen);
 /* Best effort: everything is attempted; the first failure is returned. */
 int net_attachment_release(NetAttachment *a, const UnitSpec *u, char *err, size_t errlen);

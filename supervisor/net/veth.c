@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include "veth.h"
 
+#include <fcntl.h>
+#include <linux/if_tun.h>
 #include <netlink/route/link/bridge.h>
 #include <netlink/route/link/veth.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "netlink-util.h"
@@ -90,4 +94,62 @@ int veth_create(const char *name, int bridge_ifindex, const char *peer, const ui
 
 int veth_remove(const char *name) {
         return rtnl_link_delete_kind(name, "veth");
+}
+
+/* Makes the named interface a port of the bridge, up, with hairpin mode. */
+static int enslave_up(struct nl_sock *sk, const char *name, int bridge_ifindex) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *link = rtnl_link_alloc(), *change = rtnl_link_alloc();
+        int ifindex, r;
+
+        if (!link || !change)
+                return -ENOMEM;
+        r = rtnl_ifindex(sk, name, &ifindex);
+        if (r < 0)
+                return r;
+        rtnl_link_set_ifindex(link, ifindex);
+        rtnl_link_set_master(change, bridge_ifindex);
+        rtnl_link_set_flags(change, IFF_UP);
+        r = rtnl_link_change(sk, link, change, 0);
+        if (r < 0)
+                return nl_to_errno(r);
+        return set_hairpin(sk, name);
+}
+
+int tap_create(const char *name, int bridge_ifindex, int *ret_fd) {
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+        struct ifreq ifr = {};
+        int fd, r;
+
+        fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        /* Not persistent: the device lives as long as an fd of it is open (the monitor's until
+         * QEMU has it, then QEMU's), and so cannot outlive the instance. */
+        ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+        if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+                r = negative_errno();
+                close(fd);
+                /* A veth of that name, left by a process-isolated run of the unit. */
+                if (r == -EINVAL && veth_remove(name) == 0) {
+                        fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+                        if (fd < 0)
+                                return negative_errno();
+                        if (ioctl(fd, TUNSETIFF, &ifr) >= 0)
+                                goto created;
+                        r = negative_errno();
+                        close(fd);
+                }
+                return r;
+        }
+created:
+        r = rtnl_open(&sk);
+        if (r >= 0)
+                r = enslave_up(sk, name, bridge_ifindex);
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
 }

@@ -30,3 +30,9 @@ int veth_create(const char *name, int bridge_ifindex, const char *peer, const ui
 /* Deletes the pair by its host end; 0 when it is gone already. -ENOTTY when the interface of that
  * name is no veth. */
 int veth_remove(const char *name);
+
+/* A virtual machine's link to the bridge: a tap device called name (a veth_name()), up, a port of
+ * the bridge with hairpin mode, IFF_VNET_HDR for virtio-net. It exists while an fd of it is open:
+ * *ret_fd (close-on-exec) is for QEMU's -netdev tap,fd=. A veth of that name (the unit ran with
+ * process isolation before) is deleted first. */
+int tap_create(const char *name, int bridge_ifindex, int *ret_fd);

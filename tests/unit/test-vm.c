@@ -81,6 +81,7 @@ static VmLaunch launch(const char *const *layers, size_t n) {
                 .agent_fd = 11,
                 .stdout_fd = 12,
                 .stderr_fd = 13,
+                .net_fd = -1,
         };
 }
 
@@ -99,7 +100,7 @@ static void test_qemu_args_microvm_tcg(void **state) {
         assert_true(has_pair(argv, "-m", "256M"));
         assert_true(has_pair(argv, "-smp", "2"));
         assert_true(has_pair(argv, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"));
-        assert_true(has_pair(argv, "-append", "console=ttyS0 quiet panic=-1 tsc_early_khz=2596124"));
+        assert_true(has_pair(argv, "-append", "console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz=2596124"));
         assert_true(has_pair(argv, "-qmp", "unix:qmp.sock,server=on,wait=off"));
         /* Layers read-only and named by serial, bottom first; the sandbox writable, with errors
          * reported to the guest. */
@@ -113,6 +114,7 @@ static void test_qemu_args_microvm_tcg(void **state) {
         assert_true(has_pair(argv, "-device", "virtserialport,chardev=stderr,name=sup.stderr"));
         assert_true(has_pair(argv, "-serial", "chardev:console"));
         assert_true(has_pair(argv, "-device", "virtio-rng-device"));
+        assert_false(has_arg(argv, "-netdev"));
         strv_free(argv);
 }
 
@@ -123,6 +125,8 @@ static void test_qemu_args_q35_kvm(void **state) {
 
         l.machine = VM_MACHINE_Q35;
         l.kvm = true;
+        l.net_fd = 14;
+        l.mac = "02:53:0a:59:00:05";
         l.sandbox = false;
         l.debug = true;
         assert_int_equal(vm_qemu_args(&l, &argv), 0);
@@ -131,9 +135,11 @@ static void test_qemu_args_q35_kvm(void **state) {
         assert_true(has_pair(argv, "-cpu", "host"));
         assert_false(has_arg(argv, "-sandbox"));
         /* No TSC hint under KVM, and sup.debug when asked. */
-        assert_true(has_pair(argv, "-append", "console=ttyS0 quiet panic=-1 sup.debug"));
+        assert_true(has_pair(argv, "-append", "console=ttyS0 quiet panic=-1 reboot=t sup.debug"));
         assert_true(has_pair(argv, "-device", "virtio-blk-pci,drive=layer0,serial=sup-layer-0"));
         assert_true(has_pair(argv, "-device", "virtio-serial-pci"));
+        assert_true(has_pair(argv, "-netdev", "tap,id=net0,fd=14"));
+        assert_true(has_pair(argv, "-device", "virtio-net-pci,netdev=net0,mac=02:53:0a:59:00:05"));
         strv_free(argv);
 }
 

@@ -97,7 +97,10 @@ int vm_qemu_args(const VmLaunch *l, char ***ret) {
                 /* quiet: warnings and worse reach the console, and so the unit's log (on microvm,
                  * one line a boot: "PCI: Fatal: No config space access function found", which
                  * pci=off does not silence; the kernel carries on without PCI). */
-                addf(&argv, "console=ttyS0 quiet panic=-1%s%s", tsc, l->debug ? " sup.debug" : "");
+                /* panic=-1 reboots at once on a panic, and reboot=t by a triple fault, which QEMU
+                 * turns into a reset and -no-reboot into its exit (the kernel's other reboot
+                 * methods take seconds on microvm, or hang). */
+                addf(&argv, "console=ttyS0 quiet panic=-1 reboot=t%s%s", tsc, l->debug ? " sup.debug" : "");
         }
         add(&argv, "-qmp");
         addf(&argv, "unix:%s,server=on,wait=off", l->qmp_path);
@@ -121,6 +124,12 @@ int vm_qemu_args(const VmLaunch *l, char ***ret) {
         addf(&argv, "id=sandbox,file=%s,format=raw,if=none,werror=report,rerror=report", l->sandbox_disk);
         add(&argv, "-device");
         addf(&argv, "virtio-blk-%s,drive=sandbox,serial=%s", bus, VM_SANDBOX_SERIAL);
+        if (l->net_fd >= 0) {
+                add(&argv, "-netdev");
+                addf(&argv, "tap,id=net0,fd=%d", l->net_fd);
+                add(&argv, "-device");
+                addf(&argv, "virtio-net-%s,netdev=net0,mac=%s", bus, l->mac);
+        }
         /* Without an entropy source the workload's first read of /dev/random waits about a
          * second under TCG (never on the host). */
         add(&argv, "-device");

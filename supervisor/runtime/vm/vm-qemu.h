@@ -49,6 +49,9 @@ typedef struct VmLaunch {
         /* Connected stream sockets QEMU inherits (their numbers in QEMU's process): the serial
          * console, and the agent, stdout and stderr virtio-serial ports. */
         int console_fd, agent_fd, stdout_fd, stderr_fd;
+        /* network: bridge: the tap device's fd (-1: no network card) and the card's MAC. */
+        int net_fd;
+        const char *mac;
 } VmLaunch;
 
 /* The arguments after the program name, NULL-terminated (a strv); -E2BIG when microvm has no

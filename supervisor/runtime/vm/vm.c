@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "vm.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -56,6 +57,8 @@ DEFINE_STRING_TABLE_LOOKUP(vm_end, VmEnd, _VM_END_MAX);
  * can be long. */
 #define QMP_CONNECT_TIMEOUT (30 * USEC_PER_SEC)
 #define QMP_COMMAND_TIMEOUT (5 * USEC_PER_SEC)
+/* From a kernel panic on the console until QEMU is ended, should the guest's reset not end it. */
+#define VM_PANIC_GRACE (3 * USEC_PER_SEC)
 
 typedef enum VmTimer {
         VM_TIMER_NONE,
@@ -81,8 +84,8 @@ typedef struct VmOutput {
 
 enum { OUT_CONSOLE, OUT_STDOUT, OUT_STDERR, OUT_QEMU, _OUT_MAX };
 /* What QEMU inherits: the console's, the agent's, stdout's and stderr's sockets (in the order it
- * is given them), and its own stderr. */
-enum { CH_CONSOLE, CH_AGENT, CH_STDOUT, CH_STDERR, CH_QEMU, _CH_MAX };
+ * is given them), the tap device (network: bridge), and its own stderr. */
+enum { CH_CONSOLE, CH_AGENT, CH_STDOUT, CH_STDERR, CH_NET, CH_QEMU, _CH_MAX };
 
 struct Vm {
         Event *event;
@@ -101,6 +104,7 @@ struct Vm {
         JsonConn *agent;
         bool agent_closed;
         bool run_sent;
+        bool has_network;
         VmPsRequest *ps_head, **ps_tail;
 
         VmOutput out[_OUT_MAX];
@@ -110,6 +114,7 @@ struct Vm {
 
         EventSource *timer;
         VmTimer timer_purpose;
+        EventSource *panic_timer;
 
         /* What happened, for the classification. */
         bool started;
@@ -154,6 +159,15 @@ static void sup_line(Vm *vm, const char *fmt, ...) {
 }
 
 /* ---- output ---- */
+
+static void on_panic_timer(EventSource *s, usec_t t, void *userdata) {
+        Vm *vm = userdata;
+
+        if (vm->qemu_exited || vm->status.stop_step >= VM_STOP_QUIT)
+                return;
+        sup_line(vm, "the guest kernel panicked and the machine did not reset: ending QEMU");
+        stop_step(vm, VM_STOP_QUIT);
+}
 
 static void console_keep(Vm *vm, const char *data, size_t n) {
         if (n >= CONSOLE_TAIL_MAX) {
@@ -207,6 +221,14 @@ static bool output_read(VmOutput *o) {
         if (o->console) {
                 size_t w = 0;
                 console_keep(vm, buf, (size_t) n);
+                if (!vm->panicked && memmem(vm->console_tail, vm->console_tail_len, "Kernel panic - not syncing",
+                                            strlen("Kernel panic - not syncing"))) {
+                        /* panic=-1 reboots, and -no-reboot ends QEMU; should the reboot hang, the
+                         * machine is ended once the panic's report is out. */
+                        vm->panicked = true;
+                        (void) event_add_time(vm->event, &vm->panic_timer, now(CLOCK_MONOTONIC) + VM_PANIC_GRACE,
+                                              on_panic_timer, vm);
+                }
                 for (ssize_t i = 0; i < n; i++)
                         if (buf[i] != '\r')
                                 buf[w++] = buf[i];
@@ -241,6 +263,10 @@ static void agent_send(Vm *vm, json_t *msg) {
         json_decref(msg);
 }
 
+static void format_mac(const uint8_t mac[6], char ret[18]) {
+        snprintf(ret, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+}
+
 static void send_run(Vm *vm) {
         json_t *layers = json_array();
 
@@ -248,8 +274,18 @@ static void send_run(Vm *vm) {
                 _cleanup_free_ char *serial = vm_layer_serial(i);
                 json_array_append_new(layers, json_sprintf("serial=%s", serial));
         }
-        agent_send(vm, json_pack("{s:s, s:o, s:o, s:s}", "cmd", "run", "spec", unit_spec_to_json(vm->cfg.spec), "layers",
-                                 layers, "sandbox", "serial=" VM_SANDBOX_SERIAL));
+        json_t *run = json_pack("{s:s, s:o, s:o, s:s}", "cmd", "run", "spec", unit_spec_to_json(vm->cfg.spec), "layers",
+                                layers, "sandbox", "serial=" VM_SANDBOX_SERIAL);
+        if (vm->has_network) {
+                char mac[18], addr[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN];
+                format_mac(vm->cfg.mac, mac);
+                json_object_set_new(run, "network",
+                                    json_pack("{s:s, s:s, s:i, s:s}", "mac", mac, "address",
+                                              inet_ntop(AF_INET, &vm->cfg.address, addr, sizeof(addr)), "prefix",
+                                              (int) vm->cfg.prefix, "gateway",
+                                              inet_ntop(AF_INET, &vm->cfg.gateway, gw, sizeof(gw))));
+        }
+        agent_send(vm, run);
         vm->run_sent = true;
 }
 
@@ -691,7 +727,9 @@ int vm_start(Event *e, const VmConfig *cfg, Vm **ret, char *err, size_t errlen) 
 
         for (size_t i = 0; i < _CH_MAX; i++)
                 ours[i] = theirs[i] = -EBADF;
+        theirs[CH_NET] = cfg->net_fd;
         vm = xzalloc(sizeof(Vm));
+        vm->has_network = cfg->net_fd >= 0;
         vm->event = e;
         vm->cfg = *cfg;
         vm->pidfd = -EBADF;
@@ -738,7 +776,7 @@ int vm_start(Event *e, const VmConfig *cfg, Vm **ret, char *err, size_t errlen) 
                 }
         }
 
-        for (size_t i = 0; i < CH_QEMU; i++) {
+        for (size_t i = 0; i < CH_NET; i++) {
                 r = make_socketpair(&ours[i], &theirs[i]);
                 if (r < 0) {
                         snprintf(err, errlen, "cannot create the guest's channels: %s", strerror(-r));
@@ -756,6 +794,8 @@ int vm_start(Event *e, const VmConfig *cfg, Vm **ret, char *err, size_t errlen) 
                 theirs[CH_QEMU] = p[1];
         }
         {
+                char mac[18];
+                format_mac(cfg->mac, mac);
                 VmLaunch l = {
                         .name = cfg->spec->name,
                         .machine = cfg->spec->vm.machine,
@@ -775,6 +815,8 @@ int vm_start(Event *e, const VmConfig *cfg, Vm **ret, char *err, size_t errlen) 
                         .agent_fd = theirs[CH_AGENT],
                         .stdout_fd = theirs[CH_STDOUT],
                         .stderr_fd = theirs[CH_STDERR],
+                        .net_fd = theirs[CH_NET],
+                        .mac = mac,
                 };
                 r = vm_qemu_args(&l, &args);
                 if (r == -E2BIG) {
@@ -795,7 +837,7 @@ int vm_start(Event *e, const VmConfig *cfg, Vm **ret, char *err, size_t errlen) 
                 goto fail;
         }
         if (pid == 0)
-                exec_qemu(vm, argv, theirs[CH_QEMU], theirs, CH_QEMU);
+                exec_qemu(vm, argv, theirs[CH_QEMU], theirs, theirs[CH_NET] >= 0 ? CH_NET + 1 : CH_NET);
         close_fds(theirs, _CH_MAX);
         vm->status.qemu_pid = pid;
         vm->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
@@ -885,6 +927,7 @@ Vm *vm_free(Vm *vm) {
         for (size_t i = 0; i < _OUT_MAX; i++)
                 output_close(&vm->out[i]);
         event_source_free(vm->timer);
+        event_source_free(vm->panic_timer);
         free(vm->init_error);
         free(vm->shutdown_reason);
         free(vm);

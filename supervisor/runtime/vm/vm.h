@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -100,6 +101,13 @@ typedef struct VmConfig {
         VmAccel host_accel;      /* supd --vm-accel */
         bool debug;              /* sup.debug on the guest's command line */
         const Cgroup *cgroup;    /* QEMU's; NULL: the caller's */
+        /* network: bridge: the tap device (the Vm owns it from vm_start() on, also on failure;
+         * -1: none) and what the guest gives its eth0. */
+        int net_fd;
+        uint8_t mac[6];
+        struct in_addr address;
+        unsigned prefix;
+        struct in_addr gateway;
         LogWriter *log;
         VmCallbacks callbacks;
         void *userdata;
