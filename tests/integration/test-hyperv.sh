@@ -135,6 +135,54 @@ n=$(ls "$CASE_DIR/state/vm/layers"/*.ext4 | wc -l)
 wait_for 60 state_is probe-hyperv exited
 end
 
+begin "the examples batch and hardened, flipped to hyperv, see and do what they do in process isolation"
+EX=$(cd "$(dirname "$0")/../../examples" && pwd)
+[ -x "$EX/images/busybox/bin/busybox" ] || fail "the example images are missing: run examples/build-images.sh"
+# example NAME MODE: examples/NAME.yaml as NAME-MODE with isolation MODE; its own host name kept
+# (the default, the unit's name, would differ), its image paths absolute, no requires (web
+# needs the network).
+example() {
+        local out=$CASE_DIR/units/$1-$2.yaml
+        sed -e "s|^name: .*|name: $1-$2|" -e '/^isolation:/d' -e '/^requires:/d' \
+                -e "s|dir: images/|dir: $EX/images/|" "$EX/$1.yaml" >"$out"
+        echo "isolation: $2" >>"$out"
+        grep -q '^hostname:' "$out" || echo "hostname: $1" >>"$out"
+}
+# What a run printed, without what differs by nature: times, and the shell's own pid (the command
+# is PID 2 in a container, under sup's init; in the guest sup-init's children get guest PIDs).
+normalized() {
+        grep -E ' (stdout|stderr) ' "$CASE_DIR/state/logs/$1.log" | cut -d' ' -f2- |
+                sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z/TIME/g; s/pid=[0-9]+/pid=N/'
+}
+for mode in process hyperv; do
+        example batch "$mode"
+        example hardened "$mode"
+done
+start_supd
+wait_for 60 state_is batch-hyperv exited || fail "batch-hyperv: $(field batch-hyperv state) $(field batch-hyperv reason)"
+wait_for 10 state_is batch-process exited || fail "batch-process: $(field batch-process state)"
+for mode in process hyperv; do
+        [ "$(field batch-$mode exit_code)" = 0 ] || fail "batch-$mode: exit code $(field batch-$mode exit_code)"
+done
+diff <(normalized batch-process) <(normalized batch-hyperv) >"$CASE_DIR/batch.diff" ||
+        fail "batch differs between the modes: $(cat "$CASE_DIR/batch.diff")"
+grep -q "done: sum of squares 1..10 = 385" <(normalized batch-hyperv) || fail "batch-hyperv did not finish its job"
+log "batch: $(normalized batch-hyperv | wc -l) identical lines in both modes, exit 0"
+wait_for 60 logged hardened-hyperv "stdout heartbeat 1 at" || fail "hardened-hyperv: no heartbeat: $(field hardened-hyperv reason)"
+wait_for 10 logged hardened-process "stdout heartbeat 1 at" || fail "hardened-process: no heartbeat"
+ctl stop hardened-process >/dev/null
+ctl stop hardened-hyperv >/dev/null
+wait_for 20 state_is hardened-hyperv stopped || fail "hardened-hyperv did not stop"
+wait_for 20 state_is hardened-process stopped || fail "hardened-process did not stop"
+for mode in process hyperv; do
+        [ "$(field hardened-$mode exit_code)" = 0 ] || fail "hardened-$mode: exit code $(field hardened-$mode exit_code), expected 0 (its TERM trap)"
+        normalized hardened-$mode | sed '/heartbeat [2-9]/d; /heartbeat [0-9][0-9]/d' >"$CASE_DIR/hardened-$mode.out"
+done
+diff "$CASE_DIR/hardened-process.out" "$CASE_DIR/hardened-hyperv.out" >"$CASE_DIR/hardened.diff" ||
+        fail "hardened differs between the modes: $(cat "$CASE_DIR/hardened.diff")"
+log "hardened: $(tr '\n' '|' <"$CASE_DIR/hardened-hyperv.out")"
+end
+
 begin "the host sees a process unit's sleep with its PID, and of a hyperv unit only QEMU (Windows' ping/vmwp check)"
 unit vis-process process "command: [/bin/sleep, '4242']"
 unit vis-hyperv hyperv "command: [/bin/sleep, '4343']
