@@ -96,10 +96,8 @@ static int verb_validate(int argc, char **argv) {
                 /* Only a valid set is printed: a script reading the output must not act on half of one. */
                 if (print && r == 0)
                         for (size_t i = 0; i < set->n_units; i++) {
-                                json_t *o = unit_spec_to_json(set->units[i]);
-                                json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
-                                fputc('\n', stdout);
-                                json_decref(o);
+                                _cleanup_free_ char *text = unit_spec_format(set->units[i]);
+                                printf("%s\n", text);
                         }
                 if (r == 0 && !print)
                         printf("%zu unit%s valid\n", set->n_units, set->n_units == 1 ? "" : "s");

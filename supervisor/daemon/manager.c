@@ -288,16 +288,13 @@ static int spawn_monitor(Instance *i) {
 static int create_instance(Manager *m, const UnitSpec *spec, bool start) {
         _cleanup_free_ char *dir = instance_dir(m, spec->name), *path = path_join(dir, "spec.json"), *text = NULL;
         Diagnostics d = {};
-        json_t *j;
         Instance *i;
         int r;
 
         r = mkdir_p(dir, 0700);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot create %s: %m", spec->name, dir);
-        j = unit_spec_to_json(spec);
-        text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
-        json_decref(j);
+        text = unit_spec_format(spec);
         r = write_file_atomic(path, text, strlen(text), 0600);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot write %s: %m", spec->name, path);

@@ -434,3 +434,26 @@ int unit_spec_hash(const UnitSpec *u, char ret[65]) {
         free(s);
         return 0;
 }
+
+char *unit_spec_format(const UnitSpec *u) {
+        json_t *j = unit_spec_to_json(u);
+        _cleanup_free_ char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(10));
+        size_t n = 0, dels = 0;
+        char *out, *w;
+
+        json_decref(j);
+        if (!s)
+                return NULL;
+        /* jansson escapes C0 controls and, with JSON_ENSURE_ASCII, all of non-ASCII, but leaves
+         * DEL raw, which YAML refuses. Outside strings JSON has no DEL, so every one is in one. */
+        for (const char *p = s; *p; p++, n++)
+                dels += *p == 0x7f;
+        out = w = xmalloc(n + dels * 5 + 1);
+        for (const char *p = s; *p; p++)
+                if (*p == 0x7f)
+                        w = stpcpy(w, "\\u007f");
+                else
+                        *w++ = *p;
+        *w = 0;
+        return out;
+}

@@ -239,6 +239,11 @@ UnitDependency *unit_spec_dependencies(const UnitSpec *u, size_t *ret_n);
 /* The canonical form: every key, defaults included, in the schema's vocabulary. A valid unit file
  * itself (JSON is YAML), so parsing it again yields the same spec and hash. */
 json_t *unit_spec_to_json(const UnitSpec *u);
+/* The canonical form as text that is a valid unit file whatever the strings hold: indented, keys
+ * sorted, every character YAML does not allow raw (C0 and C1 controls, DEL) and everything beyond
+ * ASCII written as a \u escape. What supd hands its monitors (spec.json) and `supctl validate
+ * --print` shows. */
+char *unit_spec_format(const UnitSpec *u);
 
 /* SHA-256 of the canonical JSON with sorted keys, as 64 hex digits. */
 int unit_spec_hash(const UnitSpec *u, char ret[65]);

@@ -384,6 +384,31 @@ static void test_canonical_json_round_trip(void **state) {
         assert_int_equal(v->resources.cpus_milli, 100);
 }
 
+static void test_canonical_text_with_controls(void **state) {
+        /* Strings may hold what YAML does not allow raw (ESC, a C1 control, DEL, NEL): the
+         * canonical text supd hands its monitors must still be a unit. Written raw, a unit that
+         * `supctl validate` accepted could not be started ("no unit is loaded"). */
+        const char *yaml = MINIMAL_UNIT "env: {X: \"esc\\e[1m c1\\x9b del\\x7f nel\\N \\u00e9\"}\n";
+        _cleanup_(unit_spec_freep) UnitSpec *u = NULL, *v = NULL;
+        _cleanup_free_ char *text = NULL;
+        char h1[65], h2[65];
+        Diagnostics d = {};
+
+        assert_int_equal(parse_text("web.yaml", yaml, &d, &u), 0);
+        text = unit_spec_format(u);
+        assert_non_null(strstr(text, "\\u009B"));
+        assert_non_null(strstr(text, "\\u007f"));
+        if (parse_text("other.yaml", text, &d, &v) < 0) {
+                fprintf(stderr, "%s\n", text);
+                diagnostics_print(&d, stderr);
+                fail();
+        }
+        assert_int_equal(unit_spec_hash(u, h1), 0);
+        assert_int_equal(unit_spec_hash(v, h2), 0);
+        assert_string_equal(h1, h2);
+        assert_string_equal(v->env[0], "X=esc\x1b[1m c1\xc2\x9b del\x7f nel\xc2\x85 \xc3\xa9");
+}
+
 static void test_check_sources(void **state) {
         /* With UNIT_PARSE_CHECK_SOURCES, missing or wrong-typed sources are errors at their value. */
         char dir[] = "/tmp/sup-test-XXXXXX";
@@ -453,6 +478,7 @@ int main(void) {
                 cmocka_unit_test(test_file_name_not_a_unit_name),
                 cmocka_unit_test(test_hash_ignores_form),
                 cmocka_unit_test(test_canonical_json_round_trip),
+                cmocka_unit_test(test_canonical_text_with_controls),
                 cmocka_unit_test(test_check_sources),
                 cmocka_unit_test(test_load_file_limits),
         };
