@@ -7,11 +7,15 @@
  *       line on it ("first_line US TEXT"). Then runs CMD with sh -c (to stop the container), and
  *       waits for COMMAND ("exit US STATUS"), for at most SEC more ("killed US" if it had to).
  *
- *   bench-probe watch --dir DIR --match WORD [--count N] [--timeout SEC] -- COMMAND...
+ *   bench-probe watch --dir DIR --match WORD [--count N] [--timeout SEC] [--then CMD]
+ *                     [--signal SIG] -- COMMAND...
  *       Watches the files in DIR with inotify and prints every line appended to them after the
- *       start, with the time it was seen ("line US FILE TEXT"), until N files (default 1) have a
- *       line that is WORD or ends in " WORD". Also prints when COMMAND exited ("exit US STATUS";
- *       it is waited for, at most SEC more, then killed).
+ *       start, with the time it was seen ("line US FILE TEXT"; a serial console's "\r\n" ends a
+ *       line too), until N files (default 1) have a line that is WORD or ends in " WORD". Then
+ *       runs CMD with sh -c (PROBE_PID in its environment: COMMAND's pid), sends COMMAND the
+ *       signal number SIG ("signal US"), and prints when COMMAND exited ("exit US STATUS"; it is
+ *       waited for, at most SEC more, then killed). --then and --signal let the command be a
+ *       long-running one (a VM) that the probe keeps as its child until it is measured and ended.
  *       Files that exist at the start are read from their end at that moment.
  *
  * Every time is relative to t0, taken immediately before fork(). Exit status 0 when the goal was
@@ -186,6 +190,8 @@ static int file_read(int dirfd, File *f, const char *word) {
                                         f->partial[f->used++] = buf[i];
                                 continue;
                         }
+                        if (f->used > 0 && f->partial[f->used - 1] == '\r')
+                                f->used--;
                         f->partial[f->used] = 0;
                         printf("line %lld %s %s\n", (long long) t, f->name, f->partial);
                         if (!f->matched && line_matches(f->partial, word)) {
@@ -199,7 +205,26 @@ static int file_read(int dirfd, File *f, const char *word) {
         return matched;
 }
 
-static int cmd_watch(char **argv, const char *dir, const char *word, int count, double timeout) {
+/* After the goal: CMD (with PROBE_PID set), then the signal, before the exit is waited for. */
+static void then_signal(pid_t pid, const char *then, int sig) {
+        if (then) {
+                char p[32];
+                snprintf(p, sizeof(p), "%d", (int) pid);
+                if (setenv("PROBE_PID", p, 1) < 0)
+                        die("setenv");
+                fflush(stdout);
+                if (system(then) != 0)
+                        fprintf(stderr, "bench-probe: the command after the goal failed: %s\n", then);
+        }
+        if (sig > 0) {
+                printf("signal %lld\n", (long long) since());
+                if (kill(pid, sig) < 0)
+                        die("kill");
+        }
+}
+
+static int cmd_watch(char **argv, const char *dir, const char *word, int count, double timeout, const char *then,
+                     int sig) {
         int ino, dirfd, pidfd, matched = 0;
         bool exited = false;
         pid_t pid;
@@ -256,8 +281,11 @@ static int cmd_watch(char **argv, const char *dir, const char *word, int count, 
         }
         if (matched >= count)
                 printf("done %lld %d\n", (long long) since(), matched);
-        if (!exited)
+        if (!exited) {
+                if (matched >= count)
+                        then_signal(pid, then, sig);
                 report_exit(pid, pidfd, timeout);
+        }
         close(pidfd);
         close(dirfd);
         close(ino);
@@ -266,14 +294,15 @@ static int cmd_watch(char **argv, const char *dir, const char *word, int count, 
 
 static void usage(void) {
         fprintf(stderr, "usage: bench-probe pipe [--stop CMD] [--timeout SEC] -- COMMAND...\n"
-                        "       bench-probe watch --dir DIR --match WORD [--count N] [--timeout SEC] -- COMMAND...\n");
+                        "       bench-probe watch --dir DIR --match WORD [--count N] [--timeout SEC] [--then CMD]\n"
+                        "                         [--signal SIG] -- COMMAND...\n");
         exit(2);
 }
 
 int main(int argc, char **argv) {
-        const char *stop = NULL, *dir = NULL, *word = NULL;
+        const char *stop = NULL, *dir = NULL, *word = NULL, *then = NULL;
         double timeout = 30;
-        int count = 1, i;
+        int count = 1, sig = 0, i;
 
         if (argc < 2)
                 usage();
@@ -290,6 +319,10 @@ int main(int argc, char **argv) {
                         word = argv[++i];
                 else if (strcmp(argv[i], "--count") == 0)
                         count = atoi(argv[++i]);
+                else if (strcmp(argv[i], "--then") == 0)
+                        then = argv[++i];
+                else if (strcmp(argv[i], "--signal") == 0)
+                        sig = atoi(argv[++i]);
                 else
                         usage();
         }
@@ -300,6 +333,6 @@ int main(int argc, char **argv) {
         if (strcmp(argv[1], "pipe") == 0)
                 return cmd_pipe(argv + i + 1, stop, timeout);
         if (strcmp(argv[1], "watch") == 0 && dir && word && count > 0)
-                return cmd_watch(argv + i + 1, dir, word, count, timeout);
+                return cmd_watch(argv + i + 1, dir, word, count, timeout, then, sig);
         usage();
 }

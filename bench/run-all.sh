@@ -3,11 +3,12 @@
 #
 #   bench/run-all.sh [--update-readme]
 #
-# Builds sup if needed (meson, ninja in build/), runs start-latency.sh and scale.sh, and writes
-# both tables with the machine and the commit to $SUP_BENCH_OUT/results.md (default
+# Builds sup if needed (meson, ninja in build/), runs start-latency.sh, scale.sh and hyperv.sh, and
+# writes their tables with the machine and the commit to $SUP_BENCH_OUT/results.md (default
 # build/bench/). --update-readme also puts them into bench/README.md, between the results markers.
 # The environment variables of the scripts apply (SUP_BENCH_RUNS, SUP_BENCH_UNITS,
-# SUP_BENCH_SCALE_UNITS, SUP_BENCH_SCALE_RUNS, SUP_BENCH_SETTLE, SUP_BENCH_OUT, SUP_BUILD).
+# SUP_BENCH_SCALE_UNITS, SUP_BENCH_SCALE_RUNS, SUP_BENCH_HV_RUNS, SUP_BENCH_HV_IDLE,
+# SUP_BENCH_SETTLE, SUP_GUEST_DIR, SUP_BENCH_OUT, SUP_BUILD).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -22,6 +23,7 @@ mkdir -p "$OUT"
 
 bench/start-latency.sh
 bench/scale.sh
+bench/hyperv.sh
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- supervisor meson.build 2>/dev/null || commit="$commit + local changes"
@@ -45,6 +47,12 @@ git diff --quiet HEAD -- supervisor meson.build 2>/dev/null || commit="$commit +
         echo "#### Where the time goes (one traced start each; strace slows every call, so shares only)"
         echo
         sed -n '/^    the slowest/,$p' "$OUT/start-latency.md"
+        echo
+        echo "#### hyperv isolation: sup's VM against bare QEMU"
+        echo
+        echo "$(head -1 "$OUT/hyperv.md" | sed 's/^hyperv, [^,]*, [^,]*, Linux [^,]*, //')."
+        echo
+        sed '1,2d' "$OUT/hyperv.md"
 } > "$OUT/results.md"
 echo
 echo "results: $OUT/results.md"

@@ -23,12 +23,7 @@ ROUNDS=${SUP_BENCH_SCALE_RUNS:-3}
 bench_require
 LOAD0=$(cut -d" " -f1-3 /proc/loadavg)
 command -v crun >/dev/null || die "needs crun (apt-get install crun)"
-bench_begin scale
-RESULTS=$OUT/scale.jsonl
-: > "$RESULTS"
-make_layer "$WORK/layer"
-RAW=$WORK/raw
-mkdir -p "$RAW"
+bench_begin scale scale
 export PROBE BENCH WORK PY RESULTS
 
 # ---- sup ----
@@ -60,7 +55,7 @@ sup_round() { # sup_round ROUND
                 local monitors inits workloads one
                 monitors=$(sup_monitor_pids)
                 inits=$(units_json | $PY -c 'import json,sys; print(" ".join(str(u["pid"]) for u in json.load(sys.stdin)))')
-                one=$(units_json | $PY -c 'import json,sys; print([u["monitor_pid"] for u in json.load(sys.stdin) if u["name"] == sys.argv[1]][0])' "s$(seq -w 1 "$N" | head -1)")
+                one=$(sup_field "s$(seq -w 1 "$N" | head -1)" monitor_pid)
                 workloads=$(for q in $inits; do pgrep -P "$q"; done)
                 mem() { $PY "$BENCH/lib/benchlib.py" mem "$RESULTS" "$@"; }
                 mem sup "supd (with $N units)" 1 "$SUPD_PID"

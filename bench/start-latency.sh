@@ -31,12 +31,7 @@ SECCOMP_PROFILE=/usr/share/containers/seccomp.json
 bench_require
 LOAD0=$(cut -d" " -f1-3 /proc/loadavg)
 command -v crun >/dev/null || die "needs crun (apt-get install crun)"
-bench_begin start
-RESULTS=$OUT/start-latency.jsonl
-: > "$RESULTS"
-make_layer "$WORK/layer"
-mkdir -p "$WORK/raw"
-RAW=$WORK/raw
+bench_begin start start-latency
 
 # ---- sup ----
 say "sup: supd with $UNITS running units, plus the measured unit"
@@ -50,28 +45,12 @@ LOGS=$SUP_DIR/state/logs
 "$PROBE" watch --dir "$LOGS" --match stopped --timeout 20 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" stop lat > /dev/null ||
         die "lat did not stop"
 
-# probe_times FILE UNIT: from bench-probe watch output, in microseconds:
-#   starting running ready exit log_start_to_running log_start_to_ready
-# (the last two from the log's own timestamps, which have millisecond resolution).
-probe_times() {
-        awk -v f="$2.log" '
-        function tod(iso, a) { split(iso, a, /[T:Z]/); return (a[2] * 3600 + a[3] * 60 + a[4]) * 1e6 }
-        $1 == "line" && $3 == f && $NF == "starting" && $(NF-1) == "->" { st = $2; lst = tod($4) }
-        $1 == "line" && $3 == f && $NF == "running" && $(NF-1) == "->" { ru = $2; lru = tod($4) }
-        $1 == "line" && $3 == f && $5 == "stdout" && $6 == "ready" && rd == "" { rd = $2; lrd = tod($4) }
-        $1 == "exit" { ex = $2 }
-        END {
-                if (st == "" || ru == "" || rd == "") exit 1
-                printf "%d %d %d %d %d %d\n", st, ru, rd, ex, lru - lst, lrd - lst
-        }' "$1"
-}
-
 sup_round() { # sup_round I
         local p=$WORK/p.txt
         sleep "$SETTLE"
         "$PROBE" watch --dir "$LOGS" --match ready --timeout 20 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" start lat > "$p" ||
                 { cat "$p" >&2; die "sup start: no ready line"; }
-        probe_times "$p" lat >> "$RAW/sup-start" || { cat "$p" >&2; die "sup start: unexpected log"; }
+        probe_times "$p" lat ready >> "$RAW/sup-start" || { cat "$p" >&2; die "sup start: unexpected log"; }
         "$PROBE" watch --dir "$LOGS" --match stopped --timeout 20 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" stop lat > "$p" ||
                 die "sup stop: not stopped"
         awk '$1 == "done" { print $2 }' "$p" >> "$RAW/sup-stop"
@@ -81,7 +60,7 @@ sup_round() { # sup_round I
         sup_unit "new$1"
         "$PROBE" watch --dir "$LOGS" --match ready --timeout 20 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" reload > "$p" ||
                 { cat "$p" >&2; die "sup reload: no ready line"; }
-        probe_times "$p" "new$1" >> "$RAW/sup-reload" || { cat "$p" >&2; die "sup reload: unexpected log"; }
+        probe_times "$p" "new$1" ready >> "$RAW/sup-reload" || { cat "$p" >&2; die "sup reload: unexpected log"; }
         rm "$SUP_DIR/units/new$1.yaml"
         "$PROBE" watch --dir "$LOGS" --match removed --timeout 20 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" reload > "$p" ||
                 die "sup reload: new$1 not removed"
@@ -160,7 +139,7 @@ echo >&2
 # ---- where sup's time goes: one start traced (strace slows every system call; shares only) ----
 if command -v strace >/dev/null; then
         sleep "$SETTLE"
-        mon=$(ctl status --json | $PY -c 'import json,sys; print([u for u in json.load(sys.stdin) if u["name"] == "lat"][0]["monitor_pid"])')
+        mon=$(sup_field lat monitor_pid)
         strace -f -T -tt -p "$mon" -o "$WORK/monitor.strace" 2>/dev/null &
         st=$!
         sleep 0.5

@@ -6,7 +6,8 @@
 #   tools/dev.sh stop   stop the supd that `run` started (and its units)
 #   tools/dev.sh test   build, then every test: unit tests, schema agreement, an ASan+UBSan run,
 #                       and the unit-file fuzzer for SUP_FUZZ_SECONDS (default 60)
-#   tools/dev.sh bench  build, then bench/run-all.sh: sup against crun and conmon, same run
+#   tools/dev.sh bench  build, then bench/run-all.sh: sup against crun and conmon, and hyperv
+#                       units against bare QEMU, same run
 #   tools/dev.sh deps   only install the packages
 #
 # Environment: SUP_FUZZ_SECONDS (0 skips the fuzzer run), SUP_SKIP_DEPS=1 (no apt-get).

@@ -6,17 +6,25 @@ seccomp profile in the OCI format crun reads.
   benchlib.py value RESULTS WHO WHAT VALUE UNIT     a single measurement (memory, a total time)
   benchlib.py mem RESULTS WHO WHAT PER PID...       memory of processes (smaps_rollup), summed and
                                                     divided by PER (1: the sum; N: per container)
-  benchlib.py table RESULTS [TITLE]                 the results as Markdown tables
+  benchlib.py vm-mem RESULTS WHO WHAT PID GUEST_MIB  a QEMU process's memory, its guest RAM apart
+  benchlib.py overhead RESULTS WHO WHAT A B         A's median over B's (series named by WHAT),
+                                                    in ms and in %
+  benchlib.py qmp-rtt SOCKET N                      N round trips of QMP query-status, one a line (µs)
+  benchlib.py table RESULTS [--minmax]              the results as Markdown tables (--minmax: the
+                                                    median, the minimum and the maximum)
   benchlib.py crun-config CONFIG CGROUPS-PATH [SECCOMP-PROFILE]
   benchlib.py strace-top TRACE N TITLE             the N slowest system calls of `strace -f -T -tt`
 
 RESULTS is a JSON-lines file; each line is one series or value, in the order they were measured.
-Statistics are the median, the 90th percentile (nearest rank) and the minimum: no thresholds.
+Statistics are the median, the 90th percentile (nearest rank) and the minimum (or, for a few
+samples, the median, the minimum and the maximum): no thresholds.
 """
 import json
 import math
 import re
+import socket
 import sys
+import time
 
 
 def percentile(xs, p):
@@ -57,28 +65,84 @@ def cmd_mem(results, who, what, per, *pids):
                             "rss": tot[0] / per, "pss": tot[1] / per, "private": tot[2] / per}) + "\n")
 
 
+def cmd_vm_mem(results, who, what, pid, guest_mib):
+    """QEMU's RSS and PSS, and what of its RSS is guest RAM: the anonymous mapping of exactly the
+    guest's size (-m), resident as far as the guest has touched it (transparent huge pages make
+    that 2 MiB at a time), and TCG's code cache (the anonymous executable mapping). KiB."""
+    rss, pss, _ = smaps_rollup(pid)
+    guest_kib = int(guest_mib) * 1024
+    guest_rss = tcg_rss = 0
+    size = perms = name = None
+    with open("/proc/%s/smaps" % pid) as f:
+        for line in f:
+            m = re.match(r"^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$", line)
+            if m:
+                size = (int(m.group(2), 16) - int(m.group(1), 16)) // 1024
+                perms, name = m.group(3), m.group(4)
+            elif line.startswith("Rss:") and not name:
+                kib = int(line.split()[1])
+                if size == guest_kib and "x" not in perms:
+                    guest_rss += kib
+                elif "x" in perms:
+                    tcg_rss += kib
+    with open(results, "a") as f:
+        f.write(json.dumps({"who": who, "what": what, "vm": {"rss": rss, "pss": pss, "guest": guest_kib,
+                                                             "guest_rss": guest_rss, "tcg_rss": tcg_rss}}) + "\n")
+
+
+def cmd_overhead(results, who, what, a, b):
+    rows = {r["what"]: r for r in map(json.loads, open(results)) if "us" in r}
+    ma, mb = statistics_median(rows[a]["us"]), statistics_median(rows[b]["us"])
+    cmd_value(results, who, what + " (ms)", "%.2f" % ((ma - mb) / 1000), "ms")
+    cmd_value(results, who, what + " (%)", "%.1f" % (100 * (ma - mb) / mb), "%")
+
+
+def cmd_qmp_rtt(path, n):
+    """Capabilities negotiation, then n × query-status, each timed from the write to its reply
+    (events in between are passed over)."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    f = s.makefile("rw")
+    json.loads(f.readline())  # the greeting
+    for i in range(int(n) + 1):
+        cmd = "qmp_capabilities" if i == 0 else "query-status"
+        t0 = time.monotonic_ns()
+        f.write(json.dumps({"execute": cmd, "id": i}) + "\n")
+        f.flush()
+        while True:
+            msg = json.loads(f.readline())
+            if "error" in msg:
+                sys.exit("QMP %s: %s" % (cmd, msg["error"].get("desc")))
+            if msg.get("id") == i:
+                break
+        if i:
+            print((time.monotonic_ns() - t0) // 1000)
+
+
 def ms(us):
     return "%.2f" % (us / 1000)
 
 
-def cmd_table(results, title=None):
+def cmd_table(results, *opts):
     rows = [json.loads(line) for line in open(results) if line.strip()]
     series = [r for r in rows if "us" in r]
     values = [r for r in rows if "value" in r]
     mems = [r for r in rows if "rss" in r]
+    vms = [r for r in rows if "vm" in r]
+    if "--minmax" in opts:
+        head, stats = "median ms | min ms | max ms", (statistics_median, min, max)
+    else:
+        head, stats = "median ms | p90 ms | min ms", (statistics_median, lambda xs: percentile(xs, 90), min)
     out = []
-    if title:
-        out.append("### " + title + "\n")
     if series:
-        out.append("| what | who | median ms | p90 ms | min ms | n |")
+        out.append("| what | who | %s | n |" % head)
         out.append("|---|---|--:|--:|--:|--:|")
         for r in series:
             xs = r["us"]
             if not xs:
                 out.append("| %s | %s | - | - | - | 0 |" % (r["what"], r["who"]))
                 continue
-            out.append("| %s | %s | %s | %s | %s | %d |" % (r["what"], r["who"], ms(statistics_median(xs)),
-                                                           ms(percentile(xs, 90)), ms(min(xs)), len(xs)))
+            out.append("| %s | %s | %s | %d |" % (r["what"], r["who"], " | ".join(ms(f(xs)) for f in stats), len(xs)))
     if values:
         if series:
             out.append("")
@@ -97,6 +161,17 @@ def cmd_table(results, title=None):
             n = str(r["n"]) if r["per"] == 1 else "%d / %d" % (r["n"], r["per"])
             out.append("| %s | %s | %s | %.0f | %.0f | %.0f |" % (r["what"], r["who"], n, r["rss"], r["pss"],
                                                                 r["private"]))
+    if vms:
+        if series or values or mems:
+            out.append("")
+        out.append("| QEMU | who | RSS MiB | PSS MiB | guest RAM (-m) MiB | RSS − guest RAM MiB "
+                   "| guest RAM resident MiB | RSS − resident guest RAM (VM overhead) MiB | of it TCG code cache MiB |")
+        out.append("|---|---|--:|--:|--:|--:|--:|--:|--:|")
+        for r in vms:
+            v = {k: x / 1024 for k, x in r["vm"].items()}
+            out.append("| %s | %s | %.1f | %.1f | %.0f | %.1f | %.1f | %.1f | %.1f |" % (
+                r["what"], r["who"], v["rss"], v["pss"], v["guest"], v["rss"] - v["guest"], v["guest_rss"],
+                v["rss"] - v["guest_rss"], v["tcg_rss"]))
     print("\n".join(out))
 
 
@@ -210,7 +285,8 @@ def cmd_crun_config(path, cgroups_path, seccomp=""):
 
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"series": cmd_series, "value": cmd_value, "mem": cmd_mem, "table": cmd_table, "crun-config": cmd_crun_config,
+    {"series": cmd_series, "value": cmd_value, "mem": cmd_mem, "vm-mem": cmd_vm_mem, "overhead": cmd_overhead,
+     "qmp-rtt": cmd_qmp_rtt, "table": cmd_table, "crun-config": cmd_crun_config,
      "strace-top": cmd_strace_top}[cmd](*args)
 
 

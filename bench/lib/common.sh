@@ -34,11 +34,18 @@ bench_require() {
         fi
 }
 
-# bench_begin NAME: the scratch directory, and the cleanup that runs however the script ends.
+# bench_begin NAME RESULTS-NAME: the scratch directory, and the cleanup that runs however the
+# script ends; in it the busybox layer ($WORK/layer) and $RAW for the samples; RESULTS, the
+# results file $OUT/RESULTS-NAME.jsonl, emptied.
 bench_begin() {
         WORK=$(mktemp -d "/tmp/sup-bench-$1.XXXXXX")
         trap bench_cleanup EXIT
         trap 'exit 130' INT TERM
+        RESULTS=$OUT/$2.jsonl
+        : > "$RESULTS"
+        RAW=$WORK/raw
+        mkdir -p "$RAW"
+        make_layer "$WORK/layer"
 }
 
 # A busybox root file system: the one image layer every container here runs, sup's and crun's.
@@ -59,23 +66,25 @@ ctl() { "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" "$@"; }
 # armed after a stop completes, and when it fires the stopped unit is restarted as if it had
 # crashed (stopped -> backoff -> starting). With 1h it never fires during a benchmark. Units stop
 # at once here anyway (sh execs sleep, which dies on SIGTERM).
-sup_unit() { # sup_unit NAME [COMMAND-YAML]
+sup_unit() { # sup_unit NAME [COMMAND-YAML [MORE-YAML]]
         cat > "$SUP_DIR/units/$1.yaml" <<UNIT
 image:
   layers:
     - dir: $WORK/layer
 network: none
 command: ${2:-[/bin/sh, -c, "echo ready; exec sleep 1000"]}
+${3:-}
 UNIT
 }
 
-# sup_start DIR: supd on private directories below DIR, with its own cgroup parent.
+# sup_start DIR [SUPD-OPTION...]: supd on private directories below DIR, with its own cgroup parent.
 sup_start() {
         SUP_DIR=$1
+        shift
         CGROUP_PARENT=sup-bench-$$
         mkdir -p "$SUP_DIR/units"
         "$SUPD" --units "$SUP_DIR/units" --state-dir "$SUP_DIR/state" --run-dir "$SUP_DIR/run" \
-                --monitor "$MONITOR" --cgroup-parent "$CGROUP_PARENT" >> "$SUP_DIR/supd.log" 2>&1 &
+                --monitor "$MONITOR" --cgroup-parent "$CGROUP_PARENT" "$@" >> "$SUP_DIR/supd.log" 2>&1 &
         SUPD_PID=$!
         for _ in $(seq 200); do
                 ctl status >/dev/null 2>&1 && return 0
@@ -92,6 +101,38 @@ sup_states() {
 import json, sys
 for u in json.load(sys.stdin):
     print(u["name"], u["state"])'
+}
+
+# sup_field UNIT KEY...: a field of the unit in status --json (KEY KEY2: a field of an object in
+# it, as vm memory); empty for null.
+sup_field() {
+        ctl status --json | $PY -c '
+import json, sys
+v = [u for u in json.load(sys.stdin) if u["name"] == sys.argv[1]][0]
+for k in sys.argv[2:]:
+    v = (v or {}).get(k)
+print("" if v is None else v)' "$@"
+}
+
+# probe_times FILE UNIT WORD: from the output of a bench-probe watch of the logs, in microseconds
+# since the request:
+#   starting running first exit log_starting_to_running log_starting_to_first qemu console
+# first: the line "stdout WORD"; log_*: from the log's own timestamps (millisecond resolution);
+# qemu, console: for a hyperv unit, when the monitor logged QEMU's command line and the first
+# line of the guest's console (-1 where there is none).
+probe_times() {
+        awk -v f="$2.log" -v w="$3" '
+        function tod(iso, a) { split(iso, a, /[T:Z]/); return (a[2] * 3600 + a[3] * 60 + a[4]) * 1e6 }
+        $1 != "line" || $3 != f { if ($1 == "exit") ex = $2; next }
+        $5 == "sup" && $6 == "QEMU" && $7 ~ /^[0-9]+:$/ && qe == "" { qe = $2 }
+        $5 == "console" && co == "" { co = $2 }
+        $NF == "starting" && $(NF-1) == "->" { st = $2; lst = tod($4) }
+        $NF == "running" && $(NF-1) == "->" { ru = $2; lru = tod($4) }
+        $5 == "stdout" && $6 == w && rd == "" { rd = $2; lrd = tod($4) }
+        END {
+                if (st == "" || ru == "" || rd == "") exit 1
+                printf "%d %d %d %d %d %d %d %d\n", st, ru, rd, ex, lru - lst, lrd - lst, qe == "" ? -1 : qe, co == "" ? -1 : co
+        }' "$1"
 }
 
 # sup_wait_all STATE SECONDS: until every unit of the generation is in STATE.
@@ -159,6 +200,12 @@ bench_cleanup() {
         if [ -n "$SUP_DIR" ]; then
                 # A monitor that outlived supd's shutdown is this run's, and is ended by its PID.
                 for p in $(sup_monitor_pids); do kill -KILL "$p"; done
+        fi
+        # So is a QEMU whose command line names the scratch directory (a disk, an initramfs).
+        if [ -n "$WORK" ]; then
+                for p in $(pgrep -x qemu-system-x86); do
+                        tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q -- "$WORK/" && kill -KILL "$p"
+                done
         fi
         if [ -d "$WORK/crun" ]; then
                 for id in $(crun --root "$WORK/crun" list -q 2>/dev/null); do
