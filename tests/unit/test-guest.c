@@ -537,6 +537,38 @@ static void test_find_port_and_disk(void **state) {
         free(block);
 }
 
+static void test_find_netif(void **state) {
+        char *sys = make_tree(), *net = xasprintf("%s/class/net", sys), *dev = NULL;
+
+        assert_int_equal(guest_find_netif(net, "52:54:00:12:34:56", &dev), -ENOENT);
+
+        /* As a guest with two cards has them: the class's entries are links to the devices,
+         * loopback's address is zero; and a file that is no interface. */
+        put(sys, "devices/virtual/net/lo/address", "00:00:00:00:00:00\n");
+        put(sys, "devices/platform/virtio1/net/eth0/address", "52:54:00:12:34:57\n");
+        put(sys, "devices/platform/virtio2/net/eth1/address", "52:54:00:12:34:56\n");
+        put(sys, "class/net/bonding_masters", "\n");
+        static const char *const links[][2] = {
+                {"../../devices/virtual/net/lo", "lo"},
+                {"../../devices/platform/virtio1/net/eth0", "eth0"},
+                {"../../devices/platform/virtio2/net/eth1", "eth1"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(links); i++) {
+                char *link = xasprintf("%s/%s", net, links[i][1]);
+                assert_int_equal(symlink(links[i][0], link), 0);
+                free(link);
+        }
+
+        assert_found(guest_find_netif(net, "52:54:00:12:34:56", &dev), &dev, "eth1");
+        assert_found(guest_find_netif(net, "52:54:00:12:34:57", &dev), &dev, "eth0");
+        assert_int_equal(guest_find_netif(net, "52:54:00:12:34:5", &dev), -ENOENT);
+        assert_null(dev);
+
+        assert_int_equal(rm_rf(sys), 0);
+        free(sys);
+        free(net);
+}
+
 static void test_find_input_event(void **state) {
         char *sys = make_tree(), *input = xasprintf("%s/class/input", sys), *dev = NULL;
 
@@ -607,6 +639,7 @@ int main(void) {
                 cmocka_unit_test(test_user),
                 cmocka_unit_test(test_modules_list),
                 cmocka_unit_test(test_find_port_and_disk),
+                cmocka_unit_test(test_find_netif),
                 cmocka_unit_test(test_find_input_event),
                 cmocka_unit_test(test_ps),
         };
