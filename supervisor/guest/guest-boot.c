@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "guest-boot.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/reboot.h>
 #include <sys/mount.h>
@@ -13,6 +14,7 @@
 #include "fileio.h"
 #include "guest-probe.h"
 #include "macro.h"
+#include "netif.h"
 #include "rootfs.h"
 #include "string-util.h"
 
@@ -186,8 +188,43 @@ int guest_build_root(const GuestRun *run, const char *target, char *err) {
                 return r;
         if (sethostname(u->hostname, strlen(u->hostname)) < 0)
                 return fail(err, negative_errno(), "cannot set the host name");
+        return 0;
+}
+
+int guest_setup_network(const GuestRun *run, char *err) {
+        const GuestNetwork *net = &run->network;
+        _cleanup_free_ char *ifname = NULL;
+        char addr[INET_ADDRSTRLEN];
+        int r;
+
         if (loopback_up() < 0)
                 return fail(err, negative_errno(), "cannot bring up the loopback interface");
+        if (!run->has_network)
+                return 0;
+
+        /* virtio_net is loaded, but the card registers asynchronously (and polling is all PID 1
+         * has without udev: see guest_open_port()). */
+        for (unsigned waited = 0;; waited += 5) {
+                r = guest_find_netif("/sys/class/net", net->mac, &ifname);
+                if (r >= 0)
+                        break;
+                if (waited >= DEVICE_TIMEOUT_MS)
+                        return fail(err, r == -ENOENT ? 0 : r, "network: no network card with the MAC address %s",
+                                    net->mac);
+                sleep_ms(5);
+        }
+        /* The kernel calls the first card eth0. A name can change only while the card is down,
+         * which it is: nothing in the guest brings it up before this. */
+        if (!streq(ifname, NET_CONTAINER_IFNAME)) {
+                r = netif_rename(ifname, NET_CONTAINER_IFNAME);
+                if (r < 0)
+                        return fail(err, r, "network: cannot rename %s (%s) to " NET_CONTAINER_IFNAME, ifname,
+                                    net->mac);
+        }
+        r = netif_configure_ipv4(NET_CONTAINER_IFNAME, net->address, net->prefix, net->gateway);
+        if (r < 0)
+                return fail(err, r, "network: cannot configure " NET_CONTAINER_IFNAME " with %s/%u",
+                            inet_ntop(AF_INET, &net->address, addr, sizeof(addr)), net->prefix);
         return 0;
 }
 
