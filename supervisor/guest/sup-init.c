@@ -513,13 +513,17 @@ int main(int argc, char **argv) {
         init.power_button = open_power_button(&init);
 
         r = guest_build_root(&run, ROOT_DIR, err);
-        if (r >= 0)
-                r = guest_setup_network(&run, err);
-        if (r >= 0)
-                r = guest_switch_root(ROOT_DIR, err);
         if (r < 0)
                 fail_setup(&init, err);
-        stage(&init, "root and network ready");
+        stage(&init, "root built");
+        r = guest_setup_network(&run, err);
+        if (r < 0)
+                fail_setup(&init, err);
+        stage(&init, run.has_network ? "eth0 configured" : "loopback up");
+        r = guest_switch_root(ROOT_DIR, err);
+        if (r < 0)
+                fail_setup(&init, err);
+        stage(&init, "root ready");
         if (u->security.read_only_rootfs && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
                 fail_setup(&init, "cannot make the root file system read-only");
         r = resolve_user(u->user, &user, err);
