@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "guest-boot.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/reboot.h>
 #include <sys/mount.h>
@@ -13,8 +14,10 @@
 #include "fileio.h"
 #include "guest-probe.h"
 #include "macro.h"
+#include "netif.h"
 #include "rootfs.h"
 #include "string-util.h"
+#include "time-util.h"
 
 #define fail workload_error
 
@@ -25,9 +28,19 @@
  * is slow, but the devices exist when the kernel starts; this only bounds a broken setup. */
 #define DEVICE_TIMEOUT_MS 10000U
 
-static void sleep_ms(unsigned ms) {
-        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L};
+static usec_t deadline_in(unsigned timeout_ms) {
+        return now(CLOCK_MONOTONIC) + timeout_ms * USEC_PER_MSEC;
+}
+
+/* Between two looks for a device: false once the deadline has passed. By the clock, not by
+ * counting the sleeps: under TCG, a look through sysfs takes longer than the 5 ms between two. */
+static bool wait_a_little(usec_t deadline) {
+        struct timespec ts = {.tv_nsec = 5 * 1000000L};
+
+        if (now(CLOCK_MONOTONIC) >= deadline)
+                return false;
         (void) nanosleep(&ts, NULL);
+        return true;
 }
 
 int guest_mount_early(char *err) {
@@ -77,7 +90,7 @@ int guest_load_modules(char *err) {
 /* Polls: nothing tells PID 1 when a device shows up (there is no udev), and this runs once, at
  * boot, before there is anything else to do. */
 int guest_open_port(const char *name, unsigned timeout_ms, int *ret, char *err) {
-        for (unsigned waited = 0;; waited += 5) {
+        for (usec_t deadline = deadline_in(timeout_ms);;) {
                 _cleanup_free_ char *dev = NULL, *path = NULL;
                 int r = guest_find_port("/sys/class/virtio-ports", name, &dev);
                 if (r >= 0) {
@@ -89,9 +102,8 @@ int guest_open_port(const char *name, unsigned timeout_ms, int *ret, char *err) 
                         }
                         r = negative_errno();
                 }
-                if (waited >= timeout_ms)
+                if (!wait_a_little(deadline))
                         return fail(err, r, "no virtio-serial port named %s", name);
-                sleep_ms(5);
         }
 }
 
@@ -99,7 +111,7 @@ int guest_open_port(const char *name, unsigned timeout_ms, int *ret, char *err) 
 static int resolve_disk(const char *disk, char **ret, char *err) {
         const char *serial = startswith(disk, "serial=");
 
-        for (unsigned waited = 0;; waited += 5) {
+        for (usec_t deadline = deadline_in(DEVICE_TIMEOUT_MS);;) {
                 _cleanup_free_ char *dev = NULL, *name = NULL;
                 struct stat st;
                 int r;
@@ -118,9 +130,8 @@ static int resolve_disk(const char *disk, char **ret, char *err) {
                         *ret = TAKE_PTR(dev);
                         return 0;
                 }
-                if (waited >= DEVICE_TIMEOUT_MS)
+                if (!wait_a_little(deadline))
                         return fail(err, r, "no disk %s", disk);
-                sleep_ms(5);
         }
 }
 
@@ -186,8 +197,42 @@ int guest_build_root(const GuestRun *run, const char *target, char *err) {
                 return r;
         if (sethostname(u->hostname, strlen(u->hostname)) < 0)
                 return fail(err, negative_errno(), "cannot set the host name");
+        return 0;
+}
+
+int guest_setup_network(const GuestRun *run, char *err) {
+        const GuestNetwork *net = &run->network;
+        _cleanup_free_ char *ifname = NULL;
+        char addr[INET_ADDRSTRLEN];
+        int r;
+
         if (loopback_up() < 0)
                 return fail(err, negative_errno(), "cannot bring up the loopback interface");
+        if (!run->has_network)
+                return 0;
+
+        /* virtio_net is loaded, but the card registers asynchronously (and polling is all PID 1
+         * has without udev: see guest_open_port()). */
+        for (usec_t deadline = deadline_in(DEVICE_TIMEOUT_MS);;) {
+                r = guest_find_netif("/sys/class/net", net->mac, &ifname);
+                if (r >= 0)
+                        break;
+                if (!wait_a_little(deadline))
+                        return fail(err, r == -ENOENT ? 0 : r, "network: no network card with the MAC address %s",
+                                    net->mac);
+        }
+        /* The kernel calls the first card eth0. A name can change only while the card is down,
+         * which it is: nothing in the guest brings it up before this. */
+        if (!streq(ifname, NET_CONTAINER_IFNAME)) {
+                r = netif_rename(ifname, NET_CONTAINER_IFNAME);
+                if (r < 0)
+                        return fail(err, r, "network: cannot rename %s (%s) to " NET_CONTAINER_IFNAME, ifname,
+                                    net->mac);
+        }
+        r = netif_configure_ipv4(NET_CONTAINER_IFNAME, net->address, net->prefix, net->gateway);
+        if (r < 0)
+                return fail(err, r, "network: cannot configure " NET_CONTAINER_IFNAME " with %s/%u",
+                            inet_ntop(AF_INET, &net->address, addr, sizeof(addr)), net->prefix);
         return 0;
 }
 

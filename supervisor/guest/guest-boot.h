@@ -27,6 +27,12 @@ int guest_open_port(const char *name, unsigned timeout_ms, int *ret, char *err);
  * process isolation makes them, and the host name. */
 int guest_build_root(const GuestRun *run, const char *target, char *err);
 
+/* Brings up loopback and, with the run command's network object (network: bridge), gives the
+ * network card of that MAC address what process isolation gives a container's veth: the name eth0
+ * (renamed if the kernel named it otherwise), the address, up, the default route. Runs while /sys
+ * is still the initramfs's. */
+int guest_setup_network(const GuestRun *run, char *err);
+
 /* Makes target the root (the initramfs cannot be pivot_root'ed away: the mount is moved over /
  * and chroot'ed into, like switch_root), after freeing what the initramfs holds. */
 int guest_switch_root(const char *target, char *err);

@@ -73,6 +73,10 @@ int guest_find_disk(const char *block_dir, const char *serial, char **ret) {
         return find_by_attr(block_dir, "serial", serial, ret);
 }
 
+int guest_find_netif(const char *class_dir, const char *mac, char **ret) {
+        return find_by_attr(class_dir, "address", mac, ret);
+}
+
 int guest_find_input_event(const char *class_dir, const char *name, char **ret) {
         _cleanup_free_ char *input = NULL, *path = NULL;
         _cleanup_closedir_ DIR *d = NULL;

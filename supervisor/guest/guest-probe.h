@@ -19,6 +19,10 @@ int guest_find_port(const char *class_dir, const char *name, char **ret);
  * disk's "serial" file). -ENOENT: not (yet) there. */
 int guest_find_disk(const char *block_dir, const char *serial, char **ret);
 
+/* The network interface ("eth0") whose MAC address is mac (lowercase, "aa:bb:cc:dd:ee:ff"), from
+ * the class directory (/sys/class/net, each interface's "address" file). -ENOENT: not (yet) there. */
+int guest_find_netif(const char *class_dir, const char *mac, char **ret);
+
 /* The event device ("event1", for /dev/input/event1) of the input device called name, from the
  * class directory (/sys/class/input: an "inputN" entry per device, with a "name" file and, once
  * evdev is loaded, an "eventM" subdirectory). The first such device if there are more.

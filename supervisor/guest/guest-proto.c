@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include "guest-proto.h"
 
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stdarg.h>
 
 #include "alloc.h"
 #include "string-util.h"
+#include "subnet.h"
 #include "unit-value.h"
 
 static const char *const guest_command_type_table[_GUEST_CMD_MAX] = {
@@ -184,6 +186,9 @@ static int decode_spec(const json_t *spec, UnitSpec **ret, char **ret_error) {
         /* Absent with share.network, which hyperv units cannot have. */
         if (network && (u->network = network_mode_from_string(network)) < 0)
                 return fail(ret_error, "spec.network: unknown mode \"%s\"", network);
+        if (u->network == NETWORK_HOST)
+                return fail(ret_error, "network: host is not possible with isolation: hyperv (the guest has a network "
+                                       "stack of its own)");
 
         r = decode_mounts(json_object_get(spec, "mounts"), u, ret_error);
         if (r < 0)
@@ -214,6 +219,87 @@ static int check_disk(const char *what, const char *disk, char **ret_error) {
         return fail(ret_error, "%s: expected a device path (/dev/vdb) or serial=SERIAL, found \"%s\"", what, disk);
 }
 
+/* "aa:bb:cc:dd:ee:ff" exactly, as the kernel prints it: it is compared with sysfs as a string.
+ * Neither a multicast address nor zero (loopback's) can name a network card. */
+static bool mac_valid(const char *s) {
+        if (strlen(s) != GUEST_MAC_STRLEN - 1)
+                return false;
+        for (size_t i = 0; i < GUEST_MAC_STRLEN - 1; i++)
+                if (i % 3 == 2 ? s[i] != ':' : !strchr("0123456789abcdef", s[i]))
+                        return false;
+        return !(strtoul(s, NULL, 16) & 1) && !streq(s, "00:00:00:00:00:00");
+}
+
+/* A host of net: not its network or broadcast address. */
+static bool is_host_of(const Ipv4Net *net, struct in_addr a) {
+        uint32_t host = ntohl(a.s_addr) & ~ipv4_net_mask(net->prefix);
+        return ipv4_net_contains(net, a) && host != 0 && host != ~ipv4_net_mask(net->prefix);
+}
+
+/* What a refused value was, for the message: its JSON, or "nothing". */
+static char *found(const json_t *v) {
+        char *s = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+        return s ?: xstrdup("nothing");
+}
+
+static int get_ipv4(const json_t *o, const char *key, struct in_addr *ret, char **ret_error) {
+        const json_t *v = json_object_get(o, key);
+        if (!json_is_string(v) || inet_pton(AF_INET, json_string_value(v), ret) != 1) {
+                _cleanup_free_ char *what = found(v);
+                return fail(ret_error, "network.%s: expected an IPv4 address (a.b.c.d), found %s", key, what);
+        }
+        return 0;
+}
+
+static int decode_network(const json_t *o, GuestNetwork *ret, char **ret_error) {
+        static const char *const keys[] = {"mac", "address", "prefix", "gateway"};
+        const char *mac = json_string_value(json_object_get(o, "mac")), *key;
+        json_t *prefix = json_object_get(o, "prefix"), *v;
+        char addr[INET_ADDRSTRLEN], subnet[IPV4_NET_STRLEN];
+        GuestNetwork n = {};
+        Ipv4Net net;
+        int r;
+
+        if (!json_is_object(o))
+                return fail(ret_error, "run: \"network\" must be an object with mac, address, prefix and gateway");
+        /* A misspelt key would be a default route or a card silently missing. */
+        json_object_foreach((json_t *) o, key, v) {
+                size_t i = 0;
+                while (i < ELEMENTSOF(keys) && !streq(keys[i], key))
+                        i++;
+                if (i == ELEMENTSOF(keys))
+                        return fail(ret_error, "network: unknown key \"%s\"", key);
+        }
+        if (!mac || !mac_valid(mac)) {
+                _cleanup_free_ char *what = found(json_object_get(o, "mac"));
+                return fail(ret_error,
+                            "network.mac: expected a network card's MAC address in lowercase "
+                            "(aa:bb:cc:dd:ee:ff), found %s",
+                            what);
+        }
+        strcpy(n.mac, mac);
+        r = get_ipv4(o, "address", &n.address, ret_error);
+        if (r < 0)
+                return r;
+        if (!json_is_integer(prefix) || json_integer_value(prefix) < 1 || json_integer_value(prefix) > 30)
+                return fail(ret_error, "network.prefix: expected a prefix length from 1 to 30");
+        n.prefix = (unsigned) json_integer_value(prefix);
+        net = ipv4_net_of(n.address, n.prefix);
+        if (!is_host_of(&net, n.address))
+                return fail(ret_error, "network.address: %s is not a host of its network %s",
+                            inet_ntop(AF_INET, &n.address, addr, sizeof(addr)), ipv4_net_format(&net, subnet));
+        if (json_object_get(o, "gateway")) {
+                r = get_ipv4(o, "gateway", &n.gateway, ret_error);
+                if (r < 0)
+                        return r;
+                if (!is_host_of(&net, n.gateway) || n.gateway.s_addr == n.address.s_addr)
+                        return fail(ret_error, "network.gateway: %s is not another host of the address's network %s",
+                                    inet_ntop(AF_INET, &n.gateway, addr, sizeof(addr)), ipv4_net_format(&net, subnet));
+        }
+        *ret = n;
+        return 0;
+}
+
 int guest_run_from_json(const json_t *msg, GuestRun *ret, char **ret_error) {
         GuestRun run = {};
         const char *sandbox = json_string_value(json_object_get(msg, "sandbox"));
@@ -238,6 +324,21 @@ int guest_run_from_json(const json_t *msg, GuestRun *ret, char **ret_error) {
         if (r < 0)
                 goto fail;
         run.sandbox = xstrdup(sandbox);
+
+        /* The network mode is the unit's, eth0's address the host's: both or neither. */
+        run.has_network = json_object_get(msg, "network") != NULL;
+        if (run.has_network) {
+                r = run.spec->network == NETWORK_BRIDGE
+                            ? decode_network(json_object_get(msg, "network"), &run.network, ret_error)
+                            : fail(ret_error, "run: a \"network\" object, but the unit has network: %s",
+                                   network_mode_to_string(run.spec->network));
+                if (r < 0)
+                        goto fail;
+        } else if (run.spec->network == NETWORK_BRIDGE) {
+                r = fail(ret_error, "network: bridge needs the run command's \"network\" object (the network "
+                                    "card's MAC address, the address and prefix of eth0), which the host did not give");
+                goto fail;
+        }
         *ret = run;
         return 0;
 fail:

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -30,6 +32,15 @@
  *        ("serial=sup-layer-0", -device virtio-blk-...,serial=sup-layer-0), which does not depend
  *        on the order the guest kernel finds its disks in. The host sends nothing else until
  *        "started" or "error".
+ *        With network: bridge, the run command also has
+ *          "network":{"mac":"52:54:00:0a:59:05","address":"10.89.0.5","prefix":24,"gateway":"10.89.0.1"}
+ *        mac names the guest's network card (lowercase, as the guest's sysfs shows it), which
+ *        becomes eth0 with address/prefix, up, and a default route through gateway, as a process
+ *        container's eth0 is configured; prefix is 1 to 30, address a host of its network and
+ *        gateway another one.
+ *        gateway may be absent (no default route). A unit with network: bridge needs this
+ *        object, one with network: none must not have it (it has loopback only); network: host
+ *        is refused (the guest is a network stack of its own).
  *   {"cmd":"ps"}
  *   {"cmd":"stop","signal":S,"timeout_ms":T}
  *        sends S to the command; after T ms, every process of the guest is killed (SIGKILL).
@@ -69,10 +80,23 @@ typedef struct GuestCommand {
  * error, *ret_error is a message for a "refused" event. */
 int guest_command_from_json(const json_t *msg, GuestCommand *ret, char **ret_error);
 
+#define GUEST_MAC_STRLEN sizeof("aa:bb:cc:dd:ee:ff")
+
+/* The run command's "network" object: what eth0 gets, as process isolation's
+ * net_attachment_configure() gives it to a container. */
+typedef struct GuestNetwork {
+        char mac[GUEST_MAC_STRLEN]; /* lowercase, as /sys/class/net/IF/address has it */
+        struct in_addr address;
+        unsigned prefix;
+        struct in_addr gateway; /* 0.0.0.0: no default route */
+} GuestNetwork;
+
 typedef struct GuestRun {
         UnitSpec *spec;
         char **layers; /* bottom first */
         char *sandbox;
+        bool has_network; /* network: bridge; else loopback only */
+        GuestNetwork network;
 } GuestRun;
 
 void guest_run_done(GuestRun *r);
@@ -81,7 +105,8 @@ void guest_run_done(GuestRun *r);
  * user, working_dir, hostname, network, mounts, no_new_privileges, read_only_rootfs, stop); the
  * rest keeps unit_spec_new()'s defaults, the host having validated the unit. What the guest cannot
  * do the way process isolation does is refused here, never done differently: bind mounts (there is
- * no host directory in the guest). */
+ * no host directory in the guest), network: host (the guest is a network stack of its own), and
+ * network: bridge without the "network" object (eth0's address is the host's to give). */
 int guest_run_from_json(const json_t *msg, GuestRun *ret, char **ret_error);
 
 /* The events, as new objects. */

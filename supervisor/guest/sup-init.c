@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* sup-init: PID 1 of a hyperv guest. Linked statically and carried as /init by the initramfs of
  * tools/guest-initramfs.sh. It loads the virtio drivers, says hello to the host on the agent port,
- * receives the unit, builds the container's root from the layer and sandbox disks, and from there
- * on is what process isolation's init is: it starts the command as its child, forwards signals to
- * it, reaps orphans and reports how the command ended. Then the guest powers off. The host stops
- * the unit with the agent's stop command or, failing that, the ACPI power button. The protocol is
- * described in guest-proto.h. */
+ * receives the unit, builds the container's root from the layer and sandbox disks, configures
+ * eth0 as process isolation does (network: bridge), and from there on is what process isolation's
+ * init is: it starts the command as its child, forwards signals to it, reaps orphans and reports
+ * how the command ended. Then the guest powers off. The host stops the unit with the agent's stop
+ * command or, failing that, the ACPI power button. The protocol is described in guest-proto.h. */
 
 #include <fcntl.h>
 #include <linux/input.h>
@@ -513,8 +513,14 @@ int main(int argc, char **argv) {
         init.power_button = open_power_button(&init);
 
         r = guest_build_root(&run, ROOT_DIR, err);
-        if (r >= 0)
-                r = guest_switch_root(ROOT_DIR, err);
+        if (r < 0)
+                fail_setup(&init, err);
+        stage(&init, "root built");
+        r = guest_setup_network(&run, err);
+        if (r < 0)
+                fail_setup(&init, err);
+        stage(&init, run.has_network ? "eth0 configured" : "loopback up");
+        r = guest_switch_root(ROOT_DIR, err);
         if (r < 0)
                 fail_setup(&init, err);
         stage(&init, "root ready");

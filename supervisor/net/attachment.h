@@ -6,12 +6,10 @@
 #include <sys/types.h>
 
 #include "ipam.h"
+#include "netif.h"
 #include "portmap.h"
 #include "subnet.h"
 #include "unit-spec.h"
-
-/* The name of the container's end of its veth pair. */
-#define NET_CONTAINER_IFNAME "eth0"
 
 /* One instance's place on its supd's bridge (network: bridge): an address leased from the
  * bridge's subnet, a veth pair (the host end a port of the bridge, eth0 in the container) and its

@@ -36,13 +36,28 @@ int netif_list_ipv4(NetifAddr **ret, size_t *ret_n) {
         return 0;
 }
 
-static int link_set_up(struct nl_sock *sk, struct rtnl_link *link) {
+/* Sets flags (IFF_UP) and, unless NULL, the name. */
+static int link_change(struct nl_sock *sk, struct rtnl_link *link, unsigned flags, const char *name) {
         _cleanup_(rtnl_link_putp) struct rtnl_link *change = rtnl_link_alloc();
 
         if (!change)
                 return -ENOMEM;
-        rtnl_link_set_flags(change, IFF_UP);
+        if (flags != 0)
+                rtnl_link_set_flags(change, flags);
+        if (name)
+                rtnl_link_set_name(change, name);
         return nl_to_errno(rtnl_link_change(sk, link, change, 0));
+}
+
+int netif_rename(const char *name, const char *new_name) {
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+        _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
+        int r;
+
+        r = rtnl_open_link(name, &sk, &link);
+        if (r < 0)
+                return r;
+        return link_change(sk, link, 0, new_name);
 }
 
 int netif_configure_ipv4(const char *ifname, struct in_addr address, unsigned prefix, struct in_addr gateway) {
@@ -54,12 +69,9 @@ int netif_configure_ipv4(const char *ifname, struct in_addr address, unsigned pr
         struct rtnl_nexthop *nh;
         int ifindex, r;
 
-        r = rtnl_open(&sk);
+        r = rtnl_open_link(ifname, &sk, &link);
         if (r < 0)
                 return r;
-        r = rtnl_link_get_kernel(sk, 0, ifname, &link);
-        if (r < 0)
-                return r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV ? -ENODEV : nl_to_errno(r);
         ifindex = rtnl_link_get_ifindex(link);
 
         addr = rtnl_addr_alloc();
@@ -75,7 +87,7 @@ int netif_configure_ipv4(const char *ifname, struct in_addr address, unsigned pr
                 return nl_to_errno(r);
 
         /* Up before the route: the kernel refuses a gateway on a link that is down. */
-        r = link_set_up(sk, link);
+        r = link_change(sk, link, IFF_UP, NULL);
         if (r < 0)
                 return r;
         if (gateway.s_addr == 0)

@@ -8,6 +8,10 @@
 
 /* Interfaces of the caller's network namespace, through rtnetlink (libnl-route). */
 
+/* The name of a container's interface on the bridge: its end of the veth pair in process
+ * isolation, the guest's network card in hyperv isolation. */
+#define NET_CONTAINER_IFNAME "eth0"
+
 typedef struct NetifAddr {
         char ifname[IFNAMSIZ];
         int ifindex;
@@ -17,6 +21,9 @@ typedef struct NetifAddr {
 
 /* Every IPv4 address of every interface: a new array of *ret_n items. */
 int netif_list_ipv4(NetifAddr **ret, size_t *ret_n);
+
+/* Renames the interface, which must be down. */
+int netif_rename(const char *name, const char *new_name);
 
 /* Gives the interface an IPv4 address and brings it up; with a gateway (not 0.0.0.0), adds the
  * default route through it. Made for a container's eth0, from inside its namespace. */

@@ -63,12 +63,34 @@ int rtnl_open(struct nl_sock **ret) {
         return 0;
 }
 
+/* The interface called name, -ENODEV when there is none. */
+static int rtnl_link_lookup(struct nl_sock *sk, const char *name, struct rtnl_link **ret) {
+        int r = rtnl_link_get_kernel(sk, 0, name, ret);
+        return r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV ? -ENODEV : nl_to_errno(r);
+}
+
+int rtnl_open_link(const char *name, struct nl_sock **ret_sk, struct rtnl_link **ret_link) {
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+        struct rtnl_link *link = NULL;
+        int r;
+
+        r = rtnl_open(&sk);
+        if (r < 0)
+                return r;
+        r = rtnl_link_lookup(sk, name, &link);
+        if (r < 0)
+                return r;
+        *ret_sk = TAKE_PTR(sk);
+        *ret_link = link;
+        return 0;
+}
+
 int rtnl_ifindex(struct nl_sock *sk, const char *name, int *ret) {
         _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
-        int r = rtnl_link_get_kernel(sk, 0, name, &link);
+        int r = rtnl_link_lookup(sk, name, &link);
 
         if (r < 0)
-                return r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV ? -ENODEV : nl_to_errno(r);
+                return r;
         *ret = rtnl_link_get_ifindex(link);
         return 0;
 }
@@ -83,14 +105,11 @@ int rtnl_link_delete_kind(const char *name, const char *kind) {
         _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
         int r;
 
-        r = rtnl_open(&sk);
-        if (r < 0)
-                return r;
-        r = rtnl_link_get_kernel(sk, 0, name, &link);
-        if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
+        r = rtnl_open_link(name, &sk, &link);
+        if (r == -ENODEV)
                 return 0;
         if (r < 0)
-                return nl_to_errno(r);
+                return r;
         if (!rtnl_link_is_kind(link, kind))
                 return -ENOTTY;
         r = rtnl_link_delete(sk, link);

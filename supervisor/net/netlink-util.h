@@ -27,6 +27,9 @@ int nl_to_errno(int nlerr);
 /* A connected NETLINK_ROUTE socket in the caller's network namespace. */
 int rtnl_open(struct nl_sock **ret);
 
+/* A connected socket (rtnl_open()) and the interface called name on it, -ENODEV when there is none. */
+int rtnl_open_link(const char *name, struct nl_sock **ret_sk, struct rtnl_link **ret_link);
+
 /* The interface's index, -ENODEV when there is none of that name. */
 int rtnl_ifindex(struct nl_sock *sk, const char *name, int *ret);
 

@@ -3,8 +3,9 @@
 # with sup-init (tools/guest-initramfs.sh), a busybox layer disk and a sandbox disk, QEMU with TCG.
 #   test-guest-boot.sh SUP_INIT SUPCTL
 # Speaks the agent protocol (supervisor/guest/guest-proto.h) over a FIFO pair, as the host's
-# runtime will over its chardev, presses the ACPI power button over QMP (system_powerdown), and
-# checks what the workload printed on the console. Measures the time from starting QEMU to the
+# runtime will over its chardev, presses the ACPI power button over QMP (system_powerdown), gives
+# a guest a network card on a tap device of the test's own (network: bridge) and fetches a page
+# from it, and checks what the workload printed on the console. Measures the time from starting QEMU to the
 # workload's first output, beside a bare boot of the same kernel to a trivial /init in the same run.
 #
 # Exit 77 (skip) without root, QEMU or a kernel (no package lists, no network), unless
@@ -29,9 +30,10 @@ KERNEL=$STATE/kernel/current/vmlinuz
 
 TOP=$(mktemp -d /tmp/sup-guest.XXXXXX)
 mkfifo "$TOP/tick" && exec 5<>"$TOP/tick"
-QEMU_PID=
+QEMU_PID= TAP=
 cleanup() {
         [ -n "$QEMU_PID" ] && kill "$QEMU_PID" 2>/dev/null
+        [ -n "$TAP" ] && ip link del "$TAP" 2>/dev/null
         rm -rf "$TOP"
 }
 trap cleanup EXIT
@@ -60,23 +62,26 @@ echo "    machine: microvm, TCG, tsc_early_khz=$tsc_khz; kernel $(readlink "$STA
 
 # The image: one busybox layer, as an ext4 disk (no journal: it is only ever mounted read-only).
 ROOT=$TOP/layer
-mkdir -p "$ROOT"/{bin,etc,root,tmp}
+mkdir -p "$ROOT"/{bin,etc,root,tmp,www}
 cp /bin/busybox "$ROOT/bin/"
-for a in sh echo hostname id sleep pwd ls; do ln -sf busybox "$ROOT/bin/$a"; done
+for a in sh echo hostname id sleep pwd ls ip ping httpd; do ln -sf busybox "$ROOT/bin/$a"; done
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$ROOT/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$ROOT/etc/group"
+echo "served from the guest over virtio-net" >"$ROOT/www/index.html"
 mkfs.ext4 -q -O ^has_journal -d "$ROOT" "$TOP/layer.img" 8M || { echo "FAIL: mkfs.ext4 -d"; exit 1; }
 
 # unit_json NAME COMMAND [YAML]: the unit's canonical JSON on one line, as supctl validate --print
-# shows it; YAML: more keys of the unit.
+# shows it; YAML: more keys of the unit (network: none unless it has a network key).
 unit_json() {
+        local network="network: none"
+        [[ ${3:-} == *network:* ]] && network=
         cat >"$TOP/$1.yaml" <<EOF
 name: $1
 isolation: hyperv
 image: {layers: [{dir: $ROOT}]}
 command: [/bin/sh, -c, "$2"]
 env: {GREETING: hello}
-network: none
+$network
 ${3:-}
 EOF
         "$SUPCTL" validate --print "$TOP/$1.yaml" | tr -d '\n'
@@ -114,7 +119,7 @@ start_unit() {
         boot "$n" "$@"
         expect hello || return 1
         T_HELLO=$(ms)
-        echo "{\"cmd\":\"run\",\"spec\":$spec,$disks}" >&3
+        echo "{\"cmd\":\"run\",\"spec\":$spec,$disks${run_network:+,\"network\":$run_network}}" >&3
         expect started || { sed 's/^/      kernel| /' "$TOP/$n.kernel"; return 1; }
 }
 
@@ -181,6 +186,7 @@ powered_off() {
 }
 
 disks='"layers":["/dev/vda"],"sandbox":"serial=sup-sandbox"'
+run_network= # the run command's "network" object, if any
 
 # boot_guest I: a guest running the greeter; records the agent's hello and the first output.
 boot_guest() {
@@ -307,6 +313,66 @@ for line in "uid=65534(nobody) gid=65534(nogroup)" "/scratch" \
         "root is read-only" "tmpfs is writable" "null" "urandom" "pts" "shm" "mqueue"; do
         grep -qxF "$line" <<<"$console" || fail "the console lacks the line \"$line\": $console"
 done
+
+# network: bridge. The host's end of the guest's network card is a tap device of the test's own
+# (the host runtime puts one on supd's bridge instead), in a /24 of 10.250.0.0/16 that the host
+# routes nowhere else; creating the tap is what claims the number against a concurrent run.
+for n in $(seq 20 250); do
+        ip -4 route show match "10.250.$n.0/24" | grep -qv '^default' && continue
+        ip tuntap add dev "suptap$n" mode tap 2>/dev/null && TAP=suptap$n && break
+done
+NET=10.250.$n NET_RE=10\\.250\\.$n MAC=$(printf '52:54:00:fa:%02x:02' "$n")
+
+echo "case 7: network: bridge: eth0 from the run command's network object, a page fetched from the guest"
+show="ip addr show; ip route show; ping -c 1 -W 5 $NET.1 >/dev/null && echo the gateway answers"
+spec=$(unit_json web "$show; echo ready; exec httpd -f -p 8080 -h /www" 'network: bridge')
+run_network="{\"mac\":\"$MAC\",\"address\":\"$NET.2\",\"prefix\":24,\"gateway\":\"$NET.1\"}"
+if [ -z "$TAP" ]; then
+        fail "cannot create a tap device (ip tuntap add dev suptap$n mode tap)"
+elif ! ip addr add "$NET.1/24" dev "$TAP" || ! ip link set "$TAP" up; then
+        fail "cannot give $TAP the address $NET.1/24"
+elif start_unit web "$spec" -netdev "tap,id=net0,ifname=$TAP,script=no,downscript=no" \
+        -device "virtio-net-device,netdev=net0,mac=$MAC"; then
+        t_started=$(ms)
+        if wait_console web.console ready >/dev/null; then
+                # "ready" comes just before httpd listens. Python's urllib, not busybox's wget
+                # (static, it crashes in the host's name service lookup); no proxy.
+                for _ in $(seq 50); do
+                        page=$("$PY" -c 'import sys, urllib.request as u
+print(u.build_opener(u.ProxyHandler({})).open(sys.argv[1], timeout=5).read().decode(), end="")' \
+                                "http://$NET.2:8080/" 2>&1) && break
+                        sleep 0.1
+                done
+                [ "$page" = "served from the guest over virtio-net" ] ||
+                        fail "no page from the guest's httpd at http://$NET.2:8080/: $page"
+                echo "    $TAP, $NET.2/24: page fetched $(($(ms) - t_started)) ms after \"started\""
+        else
+                fail "the workload did not get to httpd"
+        fi
+        echo '{"cmd":"stop","signal":15,"timeout_ms":2000}' >&3
+        expect exit 10 && [ "$MSG" = '{"event":"exit","signal":15}' ] || fail "expected exit by signal 15, got: $MSG"
+fi
+powered_off
+run_network=
+console=$(cat "$TOP/web.console" 2>/dev/null)
+# What busybox's ip prints of eth0, up with the card's MAC and the address, of the routes (the
+# default one through the gateway), and of lo; no other interface.
+for re in "^[0-9]+: eth0: <.*,UP[,>]" "link/ether $MAC " "inet $NET_RE\\.2/24 .*eth0\$" \
+        "^default via $NET_RE\\.1 dev eth0" "^$NET_RE\\.0/24 dev eth0 .*src $NET_RE\\.2" "^the gateway answers\$" \
+        "inet 127\\.0\\.0\\.1/8 .*lo\$"; do
+        grep -qE "$re" <<<"$console" || fail "the console lacks a line like /$re/: $console"
+done
+[ "$(grep -cE '^[0-9]+: ' <<<"$console")" = 2 ] || fail "expected the interfaces lo and eth0: $console"
+
+echo "case 8: without the network card the run command names, the unit fails to start"
+if boot nocard && expect hello; then
+        echo "{\"cmd\":\"run\",\"spec\":$spec,$disks,\"network\":{\"mac\":\"52:54:00:fa:00:99\",\"address\":\"$NET.2\",\"prefix\":24}}" >&3
+        t_run=$(ms)
+        expect error 40 && [[ $MSG == *'"network: no network card with the MAC address 52:54:00:fa:00:99"'* ]] ||
+                fail "expected an error event for the missing card, got: $MSG"
+        echo "    error $(($(ms) - t_run)) ms after the run command"
+fi
+powered_off
 
 median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 if [ ${#GUEST_OUT[@]} -gt 0 ] && [ ${#BARE_OUT[@]} -gt 0 ]; then

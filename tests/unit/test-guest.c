@@ -160,14 +160,22 @@ static void test_run_from_canonical_json(void **state) {
         assert_string_equal(run.layers[0], "/dev/vda");
         assert_string_equal(run.layers[1], "serial=sup-layer-1");
         assert_string_equal(run.sandbox, "/dev/vdc");
+        assert_false(run.has_network); /* network: none, loopback only */
         guest_run_done(&run);
         guest_run_done(&run); /* idempotent */
         json_decref(msg);
 
-        /* The defaults as the canonical form spells them. */
+        /* The defaults as the canonical form spells them; network: bridge with its object. */
         msg = run_command_for("image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n",
-                              "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"");
+                              "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\","
+                              "\"network\":{\"mac\":\"02:53:0a:59:00:05\",\"address\":\"10.89.0.5\","
+                              "\"prefix\":24,\"gateway\":\"10.89.0.1\"}");
         assert_int_equal(guest_run_from_json(msg, &run, &error), 0);
+        assert_true(run.has_network);
+        assert_string_equal(run.network.mac, "02:53:0a:59:00:05");
+        assert_int_equal(run.network.address.s_addr, htonl(0x0a590005));
+        assert_int_equal(run.network.prefix, 24);
+        assert_int_equal(run.network.gateway.s_addr, htonl(0x0a590001));
         assert_string_equal(run.spec->user, "0");
         assert_string_equal(run.spec->working_dir, "/");
         assert_int_equal(run.spec->network, NETWORK_BRIDGE);
@@ -250,6 +258,142 @@ static void test_run_refused(void **state) {
                 free(error);
                 json_decref(msg);
         }
+}
+
+/* The run command of a network: bridge unit with network as its "network" member (NULL: none). */
+static int run_with_network(const char *network, GuestRun *ret, char **ret_error) {
+        _cleanup_free_ char *disks = xasprintf("\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"%s%s",
+                                               network ? ",\"network\":" : "", network ?: "");
+        json_t *msg = run_command_for("image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n", disks);
+        int r = guest_run_from_json(msg, ret, ret_error);
+
+        json_decref(msg);
+        return r;
+}
+
+static void test_run_network(void **state) {
+/* The members of a valid object, to build the others from. */
+#define MAC  "\"mac\":\"52:54:00:12:34:56\""
+#define ADDR "\"address\":\"10.250.7.2\""
+#define P24  "\"prefix\":24"
+        static const struct {
+                const char *json, *error; /* error NULL: valid */
+                unsigned prefix;
+                uint32_t gateway; /* host byte order */
+        } cases[] = {
+                {"{" MAC "," ADDR "," P24 ",\"gateway\":\"10.250.7.1\"}", NULL, 24, 0x0afa0701},
+                /* No gateway: no default route. */
+                {"{" MAC "," ADDR "," P24 "}", NULL, 24, 0},
+                {"{\"mac\":\"fe:ff:ff:ff:ff:ff\",\"address\":\"192.168.0.1\",\"prefix\":30,"
+                 "\"gateway\":\"192.168.0.2\"}",
+                 NULL, 30, 0xc0a80002},
+                {"{\"mac\":\"02:00:00:00:00:01\",\"address\":\"10.0.0.1\",\"prefix\":1}", NULL, 1, 0},
+
+                {"[]", "\"network\" must be an object"},
+                {"{" ADDR "," P24 "}", "network.mac: expected a network card's MAC address in lowercase "
+                                       "(aa:bb:cc:dd:ee:ff), found nothing"},
+                {"{\"mac\":\"52:54:00:12:34\"," ADDR "," P24 "}", "found \"52:54:00:12:34\""},
+                {"{\"mac\":\"52:54:00:0a:59:00:05\"," ADDR "," P24 "}", "network.mac"},
+                {"{\"mac\":\"52:54:00:12:34:5g\"," ADDR "," P24 "}", "network.mac"},
+                {"{\"mac\":\"52:54:00:AB:CD:EF\"," ADDR "," P24 "}", "in lowercase"},
+                {"{\"mac\":\"52-54-00-12-34-56\"," ADDR "," P24 "}", "network.mac"},
+                {"{\"mac\":\"01:00:5e:00:00:01\"," ADDR "," P24 "}", "network.mac"}, /* multicast */
+                {"{\"mac\":\"00:00:00:00:00:00\"," ADDR "," P24 "}", "network.mac"}, /* loopback's */
+                {"{\"mac\":5," ADDR "," P24 "}", "found 5"},
+                {"{" MAC "," P24 "}", "network.address: expected an IPv4"},
+                {"{" MAC ",\"address\":\"10.250.7\"," P24 "}",
+                 "network.address: expected an IPv4 address (a.b.c.d), found \"10.250.7\""},
+                {"{" MAC ",\"address\":\"10.250.7.2/24\"," P24 "}", "network.address"},
+                {"{" MAC ",\"address\":\"10.250.7.256\"," P24 "}", "network.address"},
+                {"{" MAC ",\"address\":\"010.250.7.2\"," P24 "}", "network.address"},
+                {"{" MAC ",\"address\":\"fd00::2\"," P24 "}", "network.address"},
+                {"{" MAC "," ADDR "}", "network.prefix: expected"},
+                {"{" MAC "," ADDR ",\"prefix\":\"24\"}", "network.prefix"},
+                {"{" MAC "," ADDR ",\"prefix\":0}", "network.prefix"},
+                {"{" MAC "," ADDR ",\"prefix\":31}", "network.prefix"},
+                /* The network and broadcast addresses are no host's. */
+                {"{" MAC ",\"address\":\"10.250.7.0\"," P24 "}",
+                 "network.address: 10.250.7.0 is not a host of its network 10.250.7.0/24"},
+                {"{" MAC ",\"address\":\"10.250.7.255\"," P24 "}", "is not a host"},
+                {"{" MAC "," ADDR "," P24 ",\"gateway\":\"10.250.8.1\"}",
+                 "network.gateway: 10.250.8.1 is not another host of the address's network 10.250.7.0/24"},
+                {"{" MAC "," ADDR "," P24 ",\"gateway\":\"10.250.7.2\"}", "network.gateway"},
+                {"{" MAC "," ADDR "," P24 ",\"gateway\":\"10.250.7.255\"}", "network.gateway"},
+                {"{" MAC "," ADDR "," P24 ",\"gateway\":null}",
+                 "network.gateway: expected an IPv4 address (a.b.c.d), found null"},
+                {"{" MAC "," ADDR "," P24 ",\"gw\":\"10.250.7.1\"}", "network: unknown key \"gw\""},
+        };
+#undef MAC
+#undef ADDR
+#undef P24
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                GuestRun run = {};
+                char *error = NULL;
+                int r = run_with_network(cases[i].json, &run, &error);
+
+                if (cases[i].error) {
+                        assert_int_equal(r, -EINVAL);
+                        assert_null(run.spec);
+                        assert_non_null(error);
+                        if (!strstr(error, cases[i].error))
+                                fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].json, error, cases[i].error);
+                        free(error);
+                        continue;
+                }
+                if (r < 0)
+                        fail_msg("%s: %s", cases[i].json, error);
+                assert_true(run.has_network);
+                assert_int_equal(run.network.prefix, cases[i].prefix);
+                assert_int_equal(run.network.gateway.s_addr, htonl(cases[i].gateway));
+                guest_run_done(&run);
+        }
+}
+
+/* The unit's network mode and the run command's network object go together. */
+static void test_run_network_mode(void **state) {
+        static const char *const object =
+                ",\"network\":{\"mac\":\"52:54:00:12:34:56\",\"address\":\"10.250.7.2\",\"prefix\":24}";
+        static const struct {
+                const char *yaml, *network, *error;
+        } cases[] = {
+                {"network: bridge\n", "", "network: bridge needs the run command's \"network\" object"},
+                {"network: none\n", object, "a \"network\" object, but the unit has network: none"},
+                {"network: none\n", "", NULL},
+                {"network: bridge\n", object, NULL},
+        };
+        json_t *msg;
+        GuestRun run = {};
+        char *error = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *yaml = xasprintf("image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n%s",
+                                                      cases[i].yaml),
+                                    *disks = xasprintf("\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"%s",
+                                                       cases[i].network);
+                msg = run_command_for(yaml, disks);
+                if (cases[i].error) {
+                        assert_int_equal(guest_run_from_json(msg, &run, &error), -EINVAL);
+                        assert_null(run.spec);
+                        if (!strstr(error, cases[i].error))
+                                fail_msg("case %zu: \"%s\" lacks \"%s\"", i, error, cases[i].error);
+                        error = (free(error), NULL);
+                } else {
+                        assert_int_equal(guest_run_from_json(msg, &run, &error), 0);
+                        assert_int_equal(run.has_network, *cases[i].network != 0);
+                        guest_run_done(&run);
+                }
+                json_decref(msg);
+        }
+
+        /* network: host, which the unit parser refuses with hyperv, from a confused host. */
+        msg = parse_json("{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\","
+                         "\"working_dir\":\"/\",\"command\":[\"/bin/true\"],\"network\":\"host\"},"
+                         "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}");
+        assert_int_equal(guest_run_from_json(msg, &run, &error), -EINVAL);
+        assert_non_null(strstr(error, "network: host is not possible with isolation: hyperv"));
+        free(error);
+        json_decref(msg);
 }
 
 static void test_env(void **state) {
@@ -393,6 +537,38 @@ static void test_find_port_and_disk(void **state) {
         free(block);
 }
 
+static void test_find_netif(void **state) {
+        char *sys = make_tree(), *net = xasprintf("%s/class/net", sys), *dev = NULL;
+
+        assert_int_equal(guest_find_netif(net, "52:54:00:12:34:56", &dev), -ENOENT);
+
+        /* As a guest with two cards has them: the class's entries are links to the devices,
+         * loopback's address is zero; and a file that is no interface. */
+        put(sys, "devices/virtual/net/lo/address", "00:00:00:00:00:00\n");
+        put(sys, "devices/platform/virtio1/net/eth0/address", "52:54:00:12:34:57\n");
+        put(sys, "devices/platform/virtio2/net/eth1/address", "52:54:00:12:34:56\n");
+        put(sys, "class/net/bonding_masters", "\n");
+        static const char *const links[][2] = {
+                {"../../devices/virtual/net/lo", "lo"},
+                {"../../devices/platform/virtio1/net/eth0", "eth0"},
+                {"../../devices/platform/virtio2/net/eth1", "eth1"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(links); i++) {
+                char *link = xasprintf("%s/%s", net, links[i][1]);
+                assert_int_equal(symlink(links[i][0], link), 0);
+                free(link);
+        }
+
+        assert_found(guest_find_netif(net, "52:54:00:12:34:56", &dev), &dev, "eth1");
+        assert_found(guest_find_netif(net, "52:54:00:12:34:57", &dev), &dev, "eth0");
+        assert_int_equal(guest_find_netif(net, "52:54:00:12:34:5", &dev), -ENOENT);
+        assert_null(dev);
+
+        assert_int_equal(rm_rf(sys), 0);
+        free(sys);
+        free(net);
+}
+
 static void test_find_input_event(void **state) {
         char *sys = make_tree(), *input = xasprintf("%s/class/input", sys), *dev = NULL;
 
@@ -457,10 +633,13 @@ int main(void) {
                 cmocka_unit_test(test_commands),
                 cmocka_unit_test(test_run_from_canonical_json),
                 cmocka_unit_test(test_run_refused),
+                cmocka_unit_test(test_run_network),
+                cmocka_unit_test(test_run_network_mode),
                 cmocka_unit_test(test_env),
                 cmocka_unit_test(test_user),
                 cmocka_unit_test(test_modules_list),
                 cmocka_unit_test(test_find_port_and_disk),
+                cmocka_unit_test(test_find_netif),
                 cmocka_unit_test(test_find_input_event),
                 cmocka_unit_test(test_ps),
         };
