@@ -109,12 +109,17 @@ main_job() {
                         --monitor build/sup-monitor --guest-dir "$GUEST_DIR" >>"$EXAMPLES_STATE/supd.log" 2>&1 </dev/null &
                 echo $! > "$EXAMPLES_STATE/supd.pid"
         fi
-        # Until every unit has left "starting" (and units waiting for others had their chance).
-        for _ in $(seq 100); do
-                ctl status --json 2>/dev/null | grep -q '"state": "starting"' || { ctl status >/dev/null 2>&1 && break; }
+        # Until every unit has settled: none starting, none stopped that nobody stopped (a unit
+        # waiting for its monitor or for a unit it requires). hyperv units boot in a few seconds;
+        # the first one on a host also builds its layer disks and probes KVM (up to 8 s, once).
+        for _ in $(seq 300); do
+                ctl status --json 2>/dev/null | python3 -c '
+import json, sys
+units = json.load(sys.stdin)
+sys.exit(any(u["state"] == "starting" or (u["state"] == "stopped" and not u["admin_stopped"]) for u in units))
+' && break
                 sleep 0.1
         done
-        sleep 0.5
         log "supctl status"
         ctl status
         echo

@@ -432,9 +432,9 @@ static int start_vm(Monitor *m) {
                 cfg.prefix = m->net.table.subnet.prefix;
                 cfg.gateway = ipv4_net_host(&m->net.table.subnet, 1);
         }
+        /* The tap's fd is the Vm's from here on (QEMU's once it runs: the tap lives as long as
+         * QEMU), also when the start fails. */
         r = vm_start(m->event, &cfg, &m->vm, err, sizeof(err));
-        if (cfg.net_fd >= 0 && r >= 0)
-                close(cfg.net_fd); /* QEMU has it now: the tap lives as long as QEMU */
         if (r < 0) {
                 set_reason(m, "%s", err);
                 return r;

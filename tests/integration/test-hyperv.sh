@@ -225,6 +225,45 @@ wait_for 20 state_is vis-hyperv stopped || fail "vis-hyperv did not stop"
 kill -0 "$qpid" 2>/dev/null && fail "QEMU $qpid still runs after the stop"
 end
 
+begin "network: bridge: a hyperv unit gets its address on the bridge and its published port, like a process unit"
+fetch() { timeout 5 busybox wget -q -O- "$1" 2>/dev/null; } # busybox 1.35's wget -T crashes: timeout(1) instead
+PORT_P=$((20000 + RANDOM % 10000)) PORT_H=$((30000 + RANDOM % 10000))
+for mode in process hyperv; do
+        port=$PORT_P; [ "$mode" = hyperv ] && port=$PORT_H
+        cat >"$CASE_DIR/units/web-$mode.yaml" <<UNIT
+name: web-$mode
+isolation: $mode
+image: {layers: [{dir: $LOWER}, {dir: $UPPER}]}
+command: [/bin/sh, -c, 'mkdir -p /tmp/www && echo "served by \$(hostname) at \$(ip -4 -o addr show eth0 | awk "{print \\\$4}")" >/tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www']
+network: bridge
+ports: ["127.0.0.1:$port:80/tcp"]
+stop: {timeout: 2s}
+UNIT
+done
+start_supd
+wait_for 60 state_is web-hyperv running || fail "web-hyperv not running: $(field web-hyperv reason)"
+wait_for 10 state_is web-process running || fail "web-process not running: $(field web-process reason)"
+addr_h=$(field web-hyperv address) addr_p=$(field web-process address)
+[ -n "$addr_h" ] && [ "$addr_h" != "$addr_p" ] || fail "addresses: hyperv '$addr_h', process '$addr_p'"
+out_h= out_p=
+wait_for 20 eval 'out_h=$(fetch "http://127.0.0.1:$PORT_H/"); [ -n "$out_h" ]' || fail "nothing on the hyperv unit's published port $PORT_H"
+out_p=$(fetch "http://127.0.0.1:$PORT_P/")
+[[ $out_h == "served by web-hyperv at $addr_h/"* ]] ||
+        fail "hyperv answered '$out_h', expected its name and $addr_h"
+[[ $out_p == "served by web-process at $addr_p/"* ]] || fail "process answered '$out_p'"
+[ "$(fetch "http://$addr_h/")" = "$out_h" ] || fail "the host cannot reach the guest at $addr_h on the bridge"
+log "127.0.0.1:$PORT_H -> $out_h; 127.0.0.1:$PORT_P -> $out_p"
+# The VM's link is a tap device on the case's bridge, and goes with QEMU.
+bridge=$(sed -n 's/.* bridge \(sup-[0-9a-f]*\) .*/\1/p' "$CASE_DIR/supd.log" | head -n1)
+taps() { ip -d -o link show master "$bridge" 2>/dev/null | grep -c 'tun type tap'; }
+[ "$(taps)" = 1 ] || fail "$(taps) tap devices on $bridge, expected 1"
+ctl stop web-hyperv >/dev/null
+wait_for 20 state_is web-hyperv stopped || fail "web-hyperv did not stop"
+[ -z "$(fetch "http://127.0.0.1:$PORT_H/")" ] || fail "the published port still answers after the stop"
+[ -z "$(field web-hyperv address)" ] || fail "the address is still held after the stop"
+wait_for 5 eval '[ "$(taps)" = 0 ]' || fail "the tap device is left on $bridge after the stop"
+end
+
 begin "kill -9 supd while a VM runs: the new supd adopts it (same QEMU, no reboot) and can stop it"
 unit adopt hyperv "command: [/bin/sh, -c, 'echo booted-once; exec sleep 1000']"
 start_supd
