@@ -62,7 +62,7 @@ int guest_mount_early(char *err) {
         return 0;
 }
 
-int guest_load_modules(char *err) {
+int guest_load_modules(GuestModulePhase phase, char *err) {
         _cleanup_free_ char *text = NULL;
         _cleanup_strv_free_ char **list = NULL;
         size_t n;
@@ -76,7 +76,10 @@ int guest_load_modules(char *err) {
         r = guest_modules_parse(text, &list);
         if (r < 0)
                 return fail(err, r, "%s: expected one NAME.ko a line", GUEST_MODULES_LIST);
+        bool have_pci = guest_have_pci("/sys/bus/pci/devices");
         STRV_FOREACH(m, list) {
+                if (guest_module_phase(*m, have_pci) != phase)
+                        continue;
                 _cleanup_free_ char *path = xasprintf("%s/%s", GUEST_MODULES_DIR, *m);
                 _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
                 if (fd < 0)

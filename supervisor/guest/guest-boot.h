@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include "guest-probe.h"
 #include "guest-proto.h"
 #include "workload.h"
 
@@ -15,7 +16,7 @@
 int guest_mount_early(char *err);
 
 /* Loads the modules of GUEST_MODULES_LIST in order; a module the kernel has already is fine. */
-int guest_load_modules(char *err);
+int guest_load_modules(GuestModulePhase phase, char *err);
 
 /* Opens /dev/NAME of the virtio-serial port called name (O_RDWR, close-on-exec), waiting up to
  * timeout_ms for the port to show up (the host announces ports after the driver is loaded). */

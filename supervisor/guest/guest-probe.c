@@ -65,6 +65,29 @@ static int find_by_attr(const char *dir, const char *file, const char *value, ch
         return -ENOENT;
 }
 
+GuestModulePhase guest_module_phase(const char *name, bool have_pci) {
+        static const char *const pci[] = {"virtio_pci.ko", "virtio_pci_modern_dev.ko", "virtio_pci_legacy_dev.ko"};
+        static const char *const network[] = {"failover.ko", "net_failover.ko", "virtio_net.ko"};
+
+        for (size_t i = 0; i < ELEMENTSOF(pci); i++)
+                if (streq(name, pci[i]))
+                        return have_pci ? GUEST_MODULE_BOOT : GUEST_MODULE_SKIP;
+        for (size_t i = 0; i < ELEMENTSOF(network); i++)
+                if (streq(name, network[i]))
+                        return GUEST_MODULE_NETWORK;
+        return GUEST_MODULE_BOOT;
+}
+
+bool guest_have_pci(const char *devices_dir) {
+        _cleanup_closedir_ DIR *d = opendir(devices_dir);
+        struct dirent *de;
+
+        while (d && (de = readdir(d)))
+                if (de->d_name[0] != '.')
+                        return true;
+        return false;
+}
+
 int guest_find_port(const char *class_dir, const char *name, char **ret) {
         return find_by_attr(class_dir, "name", name, ret);
 }

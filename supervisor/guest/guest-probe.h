@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 /* What sup-init reads of the guest's kernel: the list of modules to load, the virtio-serial ports
@@ -10,6 +12,21 @@
 /* The modules list the initramfs carries: one file name (NAME.ko, no directory) a line, in load
  * order; blank lines and lines starting with # are skipped. */
 int guest_modules_parse(const char *text, char ***ret);
+
+/* When sup-init loads a module of the list: each costs about 13 ms under TCG, so what a guest does
+ * not use stays out of the boot's critical path. */
+typedef enum GuestModulePhase {
+        GUEST_MODULE_BOOT,    /* before the agent port: transports, disks, console, overlay... */
+        GUEST_MODULE_NETWORK, /* once the run command asks for network: bridge (virtio_net) */
+        GUEST_MODULE_SKIP,    /* never: the PCI transport on a machine without PCI (microvm) */
+} GuestModulePhase;
+
+/* The phase of the module file name (NAME.ko); have_pci: the machine has a PCI bus. */
+GuestModulePhase guest_module_phase(const char *name, bool have_pci);
+
+/* Whether the PCI bus has devices, from its sysfs directory (/sys/bus/pci/devices): none on
+ * microvm, whose kernel finds no PCI configuration space. */
+bool guest_have_pci(const char *devices_dir);
 
 /* The device name ("vport0p1") of the virtio-serial port called name, from the class directory
  * (/sys/class/virtio-ports, one entry per port with a "name" file). -ENOENT: not (yet) there. */

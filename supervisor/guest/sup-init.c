@@ -484,7 +484,7 @@ int main(int argc, char **argv) {
         if (getrandom(&seed, sizeof(seed), GRND_INSECURE) < 0 || seed == 0)
                 seed = (uint32_t) now(CLOCK_MONOTONIC) | 1;
         json_object_seed(seed);
-        r = guest_load_modules(err);
+        r = guest_load_modules(GUEST_MODULE_BOOT, err);
         if (r < 0)
                 fail_setup(&init, err);
         stage(&init, "modules loaded");
@@ -506,6 +506,14 @@ int main(int argc, char **argv) {
         if (r < 0)
                 fail_setup(&init, error);
         const UnitSpec *u = init.unit = run.spec;
+        if (run.has_network) {
+                /* The network card's driver only now: most units have none. Its probe runs
+                 * while the root is built; guest_setup_network() waits for the card. */
+                r = guest_load_modules(GUEST_MODULE_NETWORK, err);
+                if (r < 0)
+                        fail_setup(&init, err);
+                stage(&init, "network modules loaded");
+        }
 
         /* While /sys and /dev are still the initramfs's, with the ports and input devices in them. */
         init.out[0] = (Output){.init = &init, .fd = -EBADF, .dest = open_output(&init, GUEST_STDOUT_PORT)};

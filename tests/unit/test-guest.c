@@ -626,8 +626,36 @@ static void test_ps(void **state) {
         json_decref(procs);
 }
 
+static void test_module_phases(void **state) {
+        char dir[] = "/tmp/sup-test-pci-XXXXXX";
+        char *dev;
+
+        /* microvm has no PCI: its transport is never loaded; q35 needs it before the agent port. */
+        assert_int_equal(guest_module_phase("virtio_pci.ko", false), GUEST_MODULE_SKIP);
+        assert_int_equal(guest_module_phase("virtio_pci_modern_dev.ko", false), GUEST_MODULE_SKIP);
+        assert_int_equal(guest_module_phase("virtio_pci.ko", true), GUEST_MODULE_BOOT);
+        /* The network card's driver waits for a run command that asks for it. */
+        assert_int_equal(guest_module_phase("virtio_net.ko", true), GUEST_MODULE_NETWORK);
+        assert_int_equal(guest_module_phase("net_failover.ko", false), GUEST_MODULE_NETWORK);
+        /* Everything else, at boot: the agent's port, the disks, overlay, the power button. */
+        assert_int_equal(guest_module_phase("virtio_console.ko", false), GUEST_MODULE_BOOT);
+        assert_int_equal(guest_module_phase("overlay.ko", false), GUEST_MODULE_BOOT);
+        assert_int_equal(guest_module_phase("button.ko", false), GUEST_MODULE_BOOT);
+
+        assert_non_null(mkdtemp(dir));
+        assert_false(guest_have_pci(dir));
+        assert_false(guest_have_pci("/nonexistent/devices"));
+        dev = xasprintf("%s/0000:00:01.0", dir);
+        assert_int_equal(mkdir(dev, 0755), 0);
+        assert_true(guest_have_pci(dir));
+        assert_int_equal(rmdir(dev), 0);
+        assert_int_equal(rmdir(dir), 0);
+        free(dev);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_module_phases),
                 cmocka_unit_test(test_events),
                 cmocka_unit_test(test_command_table),
                 cmocka_unit_test(test_commands),
