@@ -497,7 +497,7 @@ static _noreturn_ void hog(int go) {
         _exit(0);
 }
 
-/* A limit written by hand (the limits API comes later), a workload over it, one OOM kill. */
+/* A memory limit through the limits API, a workload over it, one OOM kill. */
 static Result check_oom(const char *root, CgroupVersion version) {
         _cleanup_free_ char *parent = parent_name("oom");
         _cleanup_(cgroup_freep) Cgroup *cg = NULL;
@@ -516,14 +516,7 @@ static Result check_oom(const char *root, CgroupVersion version) {
                 CHECK_OK(cgroup_destroy(cg));
                 return RESULT_NA;
         }
-        if (version == CGROUP_V2) {
-                CHECK_OK(write_file(memory, "memory.max", "16777216"));
-                (void) write_file(memory, "memory.swap.max", "0");
-        } else {
-                CHECK_OK(write_file(memory, "memory.limit_in_bytes", "16777216"));
-                /* memsw exists with swap accounting; it must not be below the limit above. */
-                (void) write_file(memory, "memory.memsw.limit_in_bytes", "16777216");
-        }
+        CHECK_OK(cgroup_set_memory(cg, 16 << 20, NULL));
 
         CHECK(pipe2(go, O_CLOEXEC) >= 0);
         fflush(NULL);
@@ -549,6 +542,274 @@ static Result check_oom(const char *root, CgroupVersion version) {
         return RESULT_OK;
 }
 
+/* --- limits --- */
+
+/* Whether dir/file holds want (one line, the newline aside). */
+static bool file_is(const char *dir, const char *file, const char *want) {
+        _cleanup_free_ char *text = NULL;
+
+        if (cgroup_read_file(dir, file, &text) < 0)
+                return false;
+        if (!streq(text, want) && !(strlen(text) == strlen(want) + 1 && strneq(text, want, strlen(want)) &&
+                                    text[strlen(want)] == '\n')) {
+                fprintf(stderr, "  %s/%s: \"%s\", want \"%s\"\n", dir, file, text, want);
+                return false;
+        }
+        return true;
+}
+
+static bool file_is_u64(const char *dir, const char *file, uint64_t want) {
+        uint64_t v;
+        return cgroup_read_u64(dir, file, &v) >= 0 && v == want;
+}
+
+/* The memory limit with swap off, raised, lowered and lifted; memsw follows on v1. */
+static Result check_memory_files(const Cgroup *cg, const char *dir, CgroupVersion version) {
+        static const uint64_t steps[] = { 64 << 20, 128 << 20, 32 << 20, 0 };
+
+        for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
+                uint64_t want = steps[i] ? steps[i] : UINT64_MAX;
+                CgroupSwap swap = (CgroupSwap) -1;
+
+                CHECK_OK(cgroup_set_memory(cg, steps[i], &swap));
+                if (version == CGROUP_V2) {
+                        CHECK(file_is_u64(dir, "memory.max", want));
+                        if (steps[i] == 0)
+                                CHECK(swap == CGROUP_SWAP_NA);
+                        else if (swap == CGROUP_SWAP_OFF)
+                                CHECK(file_is(dir, "memory.swap.max", "0"));
+                        else
+                                CHECK(swap == CGROUP_SWAP_UNCONTROLLED);
+                } else {
+                        CHECK(file_is_u64(dir, "memory.limit_in_bytes", want));
+                        if (steps[i] == 0)
+                                CHECK(swap == CGROUP_SWAP_NA);
+                        else if (swap == CGROUP_SWAP_OFF)
+                                CHECK(file_is_u64(dir, "memory.memsw.limit_in_bytes", want));
+                        else
+                                CHECK(swap == CGROUP_SWAP_SWAPPINESS && file_is(dir, "memory.swappiness", "0"));
+                }
+        }
+        return RESULT_OK;
+}
+
+static Result check_cpu_files(const char *dir, CgroupVersion version, const Cgroup *cg) {
+        /* 0.5 CPU: 50 ms per 100 ms; 0.005 CPU: 5 ms per second (1 ms is the kernel's least quota). */
+        CHECK_OK(cgroup_set_cpus(cg, 500));
+        if (version == CGROUP_V2)
+                CHECK(file_is(dir, "cpu.max", "50000 100000"));
+        else
+                CHECK(file_is(dir, "cpu.cfs_quota_us", "50000") && file_is(dir, "cpu.cfs_period_us", "100000"));
+        CHECK_OK(cgroup_set_cpus(cg, 5));
+        if (version == CGROUP_V2)
+                CHECK(file_is(dir, "cpu.max", "5000 1000000"));
+        else
+                CHECK(file_is(dir, "cpu.cfs_quota_us", "5000") && file_is(dir, "cpu.cfs_period_us", "1000000"));
+        CHECK_OK(cgroup_set_cpus(cg, 0));
+        if (version == CGROUP_V2)
+                CHECK(file_is(dir, "cpu.max", "max 1000000"));
+        else
+                CHECK(file_is(dir, "cpu.cfs_quota_us", "-1"));
+        return RESULT_OK;
+}
+
+/* Every limit on a real cgroup: the files the backend writes, read back from the kernel. A
+ * controller the layout lacks must refuse a limit (-EOPNOTSUPP) and take "none" quietly. */
+static Result check_limits(const char *root, CgroupVersion version) {
+        _cleanup_free_ char *parent = parent_name("limits");
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        const char *memory, *cpu, *pids, *io, *file = NULL;
+        CgroupStats st;
+        unsigned applied = 0;
+        int r;
+
+        CHECK_OK(cgroup_create(root, parent, "web", &cg));
+        memory = cgroup_controller_path(cg, CGROUP_CONTROLLER_MEMORY);
+        cpu = cgroup_controller_path(cg, CGROUP_CONTROLLER_CPU);
+        pids = cgroup_controller_path(cg, CGROUP_CONTROLLER_PIDS);
+        io = cgroup_controller_path(cg, CGROUP_CONTROLLER_IO);
+
+        if (memory) {
+                CHECK_RESULT(check_memory_files(cg, memory, version));
+                applied++;
+        } else {
+                CHECK_ERR(cgroup_set_memory(cg, 64 << 20, NULL), -EOPNOTSUPP);
+                CHECK_OK(cgroup_set_memory(cg, 0, NULL));
+        }
+        if (cpu) {
+                r = cgroup_set_cpus(cg, 500);
+                if (r == -EOPNOTSUPP)
+                        printf("  (cpu controller without CFS bandwidth control here)\n");
+                else
+                        CHECK_RESULT(check_cpu_files(cpu, version, cg));
+                applied++;
+        } else {
+                CHECK_ERR(cgroup_set_cpus(cg, 500), -EOPNOTSUPP);
+                CHECK_OK(cgroup_set_cpus(cg, 0));
+        }
+        if (pids) {
+                CHECK_OK(cgroup_set_pids_max(cg, 64));
+                CHECK(file_is(pids, "pids.max", "64"));
+                CHECK_OK(cgroup_set_pids_max(cg, 0));
+                CHECK(file_is(pids, "pids.max", "max"));
+                applied++;
+        } else {
+                CHECK_ERR(cgroup_set_pids_max(cg, 64), -EOPNOTSUPP);
+                CHECK_OK(cgroup_set_pids_max(cg, 0));
+        }
+        if (io) {
+                r = cgroup_set_io_weight(cg, 500, &file);
+                if (r == -EOPNOTSUPP)
+                        printf("  (no I/O weight file here: neither blk-iocost nor BFQ)\n");
+                else {
+                        CHECK_OK(r);
+                        printf("  (io_weight 500 -> %s)\n", file);
+                        CHECK(file_has_word(io, file, streq(file, "io.weight")      ? "500"
+                                                      : streq(file, "blkio.weight") ? "520"
+                                                                                    : "136"));
+                        CHECK_OK(cgroup_set_io_weight(cg, 0, NULL));
+                        CHECK(file_has_word(io, file, streq(file, "blkio.weight") ? "500" : "100"));
+                }
+                applied++;
+        } else
+                CHECK_ERR(cgroup_set_io_weight(cg, 500, NULL), -EOPNOTSUPP);
+
+        /* What status shows: no process yet, so no task and no CPU time. */
+        CHECK_OK(cgroup_get_stats(cg, &st));
+        CHECK((st.memory_current != UINT64_MAX) == !!memory);
+        CHECK(st.memory_max == UINT64_MAX);
+        CHECK(st.pids_current == (pids ? 0 : UINT64_MAX));
+        CHECK(st.pids_max == UINT64_MAX);
+        CHECK(st.cpu_usec == 0 || st.cpu_usec == UINT64_MAX);
+
+        CHECK_OK(cgroup_destroy(cg));
+        if (applied == 0) {
+                printf("  (none of memory, cpu, pids, io in this layout: only the refusals were checked)\n");
+                return RESULT_NA;
+        }
+        return RESULT_OK;
+}
+
+/* A process in the cgroup forks 16 children that wait; returns how many forks succeeded. */
+static _noreturn_ void forker(int go) {
+        unsigned ok = 0;
+        char c;
+
+        if (read(go, &c, 1) != 1)
+                _exit(255);
+        for (int i = 0; i < 16; i++) {
+                pid_t p = fork();
+                if (p == 0)
+                        wait_for_test();
+                if (p > 0)
+                        ok++;
+        }
+        _exit((int) ok);
+}
+
+/* Runs f(go) in a child attached to cg once it is there; returns its wait status. */
+static int run_in(const Cgroup *cg, void (*f)(int go), int *ret_status) {
+        int go[2];
+        pid_t pid;
+        int r;
+
+        if (pipe2(go, O_CLOEXEC) < 0)
+                return negative_errno();
+        fflush(NULL);
+        pid = fork();
+        if (pid < 0)
+                return negative_errno();
+        if (pid == 0) {
+                (void) close(go[1]);
+                detach_output();
+                f(go[0]);
+                _exit(127);
+        }
+        (void) close(go[0]);
+        r = cgroup_attach(cg, pid);
+        if (r >= 0 && write(go[1], "g", 1) != 1)
+                r = negative_errno();
+        (void) close(go[1]);
+        if (waitpid(pid, ret_status, 0) != pid && r >= 0)
+                r = negative_errno();
+        return r;
+}
+
+/* The pids limit holds: with pids.max 4, the forker and 3 of its 16 children. */
+static Result check_pids_enforced(const char *root) {
+        _cleanup_free_ char *parent = parent_name("pidsmax");
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        int status;
+
+        CHECK_OK(cgroup_create(root, parent, "bomb", &cg));
+        if (!cgroup_controller_path(cg, CGROUP_CONTROLLER_PIDS)) {
+                CHECK_OK(cgroup_destroy(cg));
+                return RESULT_NA;
+        }
+        CHECK_OK(cgroup_set_pids_max(cg, 4));
+        CHECK_OK(run_in(cg, forker, &status));
+        CHECK(WIFEXITED(status));
+        printf("  (pids.max 4: %d of 16 forks succeeded)\n", WEXITSTATUS(status));
+        CHECK(WEXITSTATUS(status) == 3);
+        CHECK_OK(cgroup_kill(cg, SIGKILL));
+        CHECK_OK(wait_empty(cg));
+        CHECK_OK(cgroup_destroy(cg));
+        return RESULT_OK;
+}
+
+static _noreturn_ void spinner(int go) {
+        uint64_t end;
+        char c;
+
+        if (read(go, &c, 1) != 1)
+                _exit(255);
+        end = now_ms() + 1000;
+        while (now_ms() < end)
+                ;
+        _exit(0);
+}
+
+/* 0.2 CPU: a second of busy looping gets about 200 ms of CPU, as the cgroup counts it. */
+static Result check_cpus_enforced(const char *root) {
+        _cleanup_free_ char *parent = parent_name("cpumax");
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        CgroupStats st;
+        int status, r;
+
+        CHECK_OK(cgroup_create(root, parent, "spin", &cg));
+        r = cgroup_set_cpus(cg, 200);
+        if (r == -EOPNOTSUPP) {
+                CHECK_OK(cgroup_destroy(cg));
+                return RESULT_NA;
+        }
+        CHECK_OK(r);
+        CHECK_OK(run_in(cg, spinner, &status));
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        CHECK_OK(cgroup_get_stats(cg, &st));
+        if (st.cpu_usec == UINT64_MAX) {
+                printf("  (no CPU accounting in this layout)\n");
+                CHECK_OK(cgroup_destroy(cg));
+                return RESULT_NA;
+        }
+        printf("  (cpus 0.2: %llu ms of CPU in 1 s of busy looping)\n", (unsigned long long) st.cpu_usec / 1000);
+        CHECK(st.cpu_usec >= 100000 && st.cpu_usec <= 300000);
+        CHECK_OK(cgroup_destroy(cg));
+        return RESULT_OK;
+}
+
+static Result check_open(const char *root) {
+        _cleanup_free_ char *parent = parent_name("open");
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL, *opened = NULL;
+
+        CHECK_ERR(cgroup_open(root, parent, "web", &opened), -ENOENT);
+        CHECK_OK(cgroup_create(root, parent, "web", &cg));
+        CHECK_OK(cgroup_open(root, parent, "web", &opened));
+        CHECK(streq(cgroup_path(opened), cgroup_path(cg)));
+        CHECK(cgroup_n_hierarchies(opened) == cgroup_n_hierarchies(cg));
+        CHECK_OK(cgroup_destroy(cg));
+        return RESULT_OK;
+}
+
 static Result check_bad_names(const char *root) {
         Cgroup *cg = NULL;
 
@@ -564,9 +825,12 @@ static Result check_bad_names(const char *root) {
 
 /* --- layout-specific checks --- */
 
-/* On the host: a directory in each mounted hierarchy sup uses, and cgroup_path() in the unified one. */
+/* On the host: a directory in each mounted v1 hierarchy, those of the controllers sup uses and
+ * the others (joined so that no hierarchy's root, where release_agent is, lies in the container's
+ * cgroup namespace), and cgroup_path() in the unified one. */
 static Result check_host_v1_layout(void) {
-        static const char *const names[] = {"memory", "pids", "cpu", "cpuacct", "blkio", "freezer"};
+        static const char *const names[] = {"memory", "pids", "cpu", "cpuacct", "blkio", "freezer",
+                                            "cpuset", "devices", "systemd", "net_cls", "perf_event"};
         _cleanup_free_ char *parent = parent_name("layout");
         _cleanup_(cgroup_freep) Cgroup *cg = NULL;
         _cleanup_free_ char *unified = NULL;
@@ -591,6 +855,12 @@ static Result check_host_v1_layout(void) {
         /* Separate mounts here; a joint cpu,cpuacct one is checked in private-v1. */
         CHECK(cgroup_n_hierarchies(cg) <= expected);
         CHECK(cgroup_n_hierarchies(cg) >= 1);
+        /* A cpuset cgroup holds tasks only once it has CPUs and memory nodes: the parent's. */
+        if (statfs(HOST_ROOT "/cpuset", &fs) >= 0 && fs.f_type == CGROUP_SUPER_MAGIC) {
+                _cleanup_free_ char *dir = xasprintf("%s/cpuset/%s/web", HOST_ROOT, parent), *cpus = NULL;
+                CHECK_OK(cgroup_read_file(dir, "cpuset.cpus", &cpus));
+                CHECK(!streq(cpus, "\n"));
+        }
         CHECK_OK(cgroup_destroy(cg));
         CHECK(all_gone(cg));
         return RESULT_OK;
@@ -833,6 +1103,185 @@ static unsigned run_checks(const char *layout, const char *root, const Check *ch
         return outcome;
 }
 
+/* --- fake trees: the files of a kernel this host does not run ---
+ * A hybrid host binds memory, pids, cpu and io to v1, so its cgroup2 has none of their files. The
+ * backends are then run against a tmpfs directory holding empty files of those names: what they
+ * write is checked byte for byte, not what a kernel would make of it (the real check is above,
+ * wherever a layout has the controller). */
+
+static int make_files(const char *dir, const char *const *files) {
+        for (const char *const *f = files; *f; f++) {
+                _cleanup_free_ char *path = path_join(dir, *f);
+                _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                if (fd < 0)
+                        return negative_errno();
+        }
+        return 0;
+}
+
+/* Plain files keep what was there past a shorter write: each step starts from empty ones. */
+static Result fake_reset(const char *dir, const char *const *files) {
+        CHECK_OK(make_files(dir, files));
+        return RESULT_OK;
+}
+
+static int put(const char *dir, const char *file, const char *text) {
+        _cleanup_free_ char *path = path_join(dir, file);
+        return write_file_atomic(path, text, strlen(text), 0644);
+}
+
+static Cgroup *fake_cgroup(const CgroupBackend *backend, const char *dir) {
+        Cgroup *cg = cgroup_new(backend);
+        unsigned all = 0;
+
+        for (CgroupController c = 0; c < _CGROUP_CONTROLLER_MAX; c++)
+                all |= CGROUP_CONTROLLER_BIT(c);
+        cgroup_add_hierarchy(cg, xstrdup(dir), all, backend == &cgroup_backend_v2);
+        return cg;
+}
+
+static Result check_fake_v2(const char *tmp) {
+        static const char *const files[] = { "memory.max", "memory.swap.max", "cpu.max", "pids.max", "io.weight", NULL };
+        _cleanup_(cgroup_freep) Cgroup *cg = fake_cgroup(&cgroup_backend_v2, tmp);
+        const char *file = NULL;
+        CgroupSwap swap;
+        CgroupStats st;
+
+        CHECK_RESULT(fake_reset(tmp, files));
+        CHECK_OK(cgroup_set_memory(cg, 64 << 20, &swap));
+        CHECK(swap == CGROUP_SWAP_OFF);
+        CHECK(file_is(tmp, "memory.max", "67108864") && file_is(tmp, "memory.swap.max", "0"));
+        CHECK_RESULT(fake_reset(tmp, files));
+        CHECK_OK(cgroup_set_memory(cg, 0, &swap));
+        CHECK(swap == CGROUP_SWAP_NA);
+        CHECK(file_is(tmp, "memory.max", "max") && file_is(tmp, "memory.swap.max", "max"));
+
+        CHECK_RESULT(fake_reset(tmp, files));
+        CHECK_OK(cgroup_set_cpus(cg, 1500));
+        CHECK(file_is(tmp, "cpu.max", "150000 100000"));
+        CHECK_RESULT(fake_reset(tmp, files));
+        CHECK_OK(cgroup_set_cpus(cg, 5));
+        CHECK(file_is(tmp, "cpu.max", "5000 1000000"));
+        CHECK_RESULT(fake_reset(tmp, files));
+        CHECK_OK(cgroup_set_cpus(cg, 0));
+        CHECK(file_is(tmp, "cpu.max", "max"));
+
+        CHECK_RESULT(fake_reset(tmp, files));
+        CHECK_OK(cgroup_set_pids_max(cg, 32));
+        CHECK(file_is(tmp, "pids.max", "32"));
+
+        CHECK_RESULT(fake_reset(tmp, files));
+        CHECK_OK(cgroup_set_io_weight(cg, 500, &file));
+        CHECK(streq(file, "io.weight") && file_is(tmp, "io.weight", "default 500"));
+        CHECK_RESULT(fake_reset(tmp, files));
+        CHECK_OK(cgroup_set_io_weight(cg, 0, &file));
+        CHECK(file_is(tmp, "io.weight", "default 100"));
+
+        /* A kernel without blk-iocost but with BFQ; one without swap accounting. */
+        {
+                _cleanup_free_ char *iow = path_join(tmp, "io.weight"), *swapmax = path_join(tmp, "memory.swap.max");
+                static const char *const bfq[] = { "io.bfq.weight", NULL };
+                CHECK(unlink(iow) >= 0 && unlink(swapmax) >= 0);
+                CHECK_RESULT(fake_reset(tmp, bfq));
+                CHECK_OK(cgroup_set_io_weight(cg, 500, &file));
+                CHECK(streq(file, "io.bfq.weight") && file_is(tmp, "io.bfq.weight", "136"));
+                CHECK_OK(cgroup_set_memory(cg, 64 << 20, &swap));
+                CHECK(swap == CGROUP_SWAP_UNCONTROLLED);
+                iow = (free(iow), path_join(tmp, "io.bfq.weight"));
+                CHECK(unlink(iow) >= 0);
+                CHECK_ERR(cgroup_set_io_weight(cg, 500, &file), -EOPNOTSUPP);
+                CHECK_OK(cgroup_set_io_weight(cg, 0, &file)); /* nothing asked, nothing to reset */
+        }
+
+        /* The figures status shows. */
+        CHECK_OK(put(tmp, "memory.current", "12345678\n"));
+        CHECK_OK(put(tmp, "memory.max", "67108864\n"));
+        CHECK_OK(put(tmp, "cpu.stat", "usage_usec 4321\nuser_usec 4000\nsystem_usec 321\n"));
+        CHECK_OK(put(tmp, "pids.current", "7\n"));
+        CHECK_OK(put(tmp, "pids.max", "max\n"));
+        CHECK_OK(cgroup_get_stats(cg, &st));
+        CHECK(st.memory_current == 12345678 && st.memory_max == 67108864 && st.cpu_usec == 4321);
+        CHECK(st.pids_current == 7 && st.pids_max == UINT64_MAX);
+        return RESULT_OK;
+}
+
+/* v1 without swap accounting (no memsw): swappiness 0; blkio.weight (CFQ) before BFQ's. */
+static Result check_fake_v1(const char *tmp) {
+        static const char *const files[] = { "memory.limit_in_bytes", "memory.swappiness", "blkio.weight",
+                                             "cpu.cfs_quota_us", "cpu.cfs_period_us", NULL };
+        _cleanup_(cgroup_freep) Cgroup *cg = fake_cgroup(&cgroup_backend_v1, tmp);
+        const char *file = NULL;
+        CgroupSwap swap;
+        CgroupStats st;
+
+        /* Its limit is read first (to order the memsw writes where there is memsw): "0" here. */
+        CHECK_RESULT(fake_reset(tmp, files));
+        CHECK_OK(put(tmp, "memory.limit_in_bytes", "0\n"));
+        CHECK_OK(cgroup_set_memory(cg, 64 << 20, &swap));
+        CHECK(swap == CGROUP_SWAP_SWAPPINESS);
+        CHECK(file_is(tmp, "memory.limit_in_bytes", "67108864") && file_is(tmp, "memory.swappiness", "0"));
+        CHECK_OK(cgroup_set_io_weight(cg, 10000, &file));
+        CHECK(streq(file, "blkio.weight") && file_is(tmp, "blkio.weight", "1000"));
+        CHECK_RESULT(fake_reset(tmp, files));
+        CHECK_OK(cgroup_set_io_weight(cg, 1, &file));
+        CHECK(file_is(tmp, "blkio.weight", "10"));
+        CHECK_RESULT(fake_reset(tmp, files));
+        CHECK_OK(cgroup_set_cpus(cg, 250));
+        CHECK(file_is(tmp, "cpu.cfs_quota_us", "25000") && file_is(tmp, "cpu.cfs_period_us", "100000"));
+
+        CHECK_OK(put(tmp, "memory.usage_in_bytes", "4096\n"));
+        CHECK_OK(put(tmp, "memory.limit_in_bytes", "9223372036854771712\n"));
+        CHECK_OK(put(tmp, "cpuacct.usage", "2500000\n"));
+        CHECK_OK(put(tmp, "pids.current", "3\n"));
+        CHECK_OK(put(tmp, "pids.max", "16\n"));
+        CHECK_OK(cgroup_get_stats(cg, &st));
+        CHECK(st.memory_current == 4096 && st.memory_max == UINT64_MAX && st.cpu_usec == 2500);
+        CHECK(st.pids_current == 3 && st.pids_max == 16);
+        return RESULT_OK;
+}
+
+/* The pure parts: the CPU period and the I/O weight scales. */
+static Result check_limit_math(const char *tmp) {
+        uint64_t q, p;
+
+        cgroup_cpu_bandwidth(1, &q, &p);
+        CHECK(q == 1000 && p == 1000000);
+        cgroup_cpu_bandwidth(10, &q, &p);
+        CHECK(q == 1000 && p == 100000);
+        cgroup_cpu_bandwidth(1024000, &q, &p);
+        CHECK(q == 102400000 && p == 100000);
+        for (CgroupIoScale sc = CGROUP_IO_SCALE_V2; sc <= CGROUP_IO_SCALE_BLKIO; sc++) {
+                uint32_t last = 0;
+                for (uint32_t w = 1; w <= 10000; w++) {
+                        uint32_t v = cgroup_io_weight_scale(w, sc);
+                        CHECK(v >= last); /* monotonic */
+                        last = v;
+                }
+        }
+        CHECK(cgroup_io_weight_scale(0, CGROUP_IO_SCALE_BFQ) == 100);
+        CHECK(cgroup_io_weight_scale(1, CGROUP_IO_SCALE_BFQ) == 1);
+        CHECK(cgroup_io_weight_scale(10000, CGROUP_IO_SCALE_BFQ) == 1000);
+        CHECK(cgroup_io_weight_scale(0, CGROUP_IO_SCALE_BLKIO) == 500);
+        CHECK(cgroup_io_weight_scale(100, CGROUP_IO_SCALE_BLKIO) == 500);
+        CHECK(cgroup_io_weight_scale(1, CGROUP_IO_SCALE_BLKIO) == 10);
+        CHECK(cgroup_io_weight_scale(10000, CGROUP_IO_SCALE_BLKIO) == 1000);
+        CHECK(cgroup_io_weight_scale(250, CGROUP_IO_SCALE_V2) == 250);
+        return RESULT_OK;
+}
+
+static unsigned fake_trees(const char *tmp) {
+        static const Check checks[] = {
+                {"limit-files-v2", check_fake_v2},
+                {"limit-files-v1-no-memsw", check_fake_v1},
+                {"limit-math", check_limit_math},
+        };
+        if (mount("tmpfs", tmp, "tmpfs", 0, "mode=0755") < 0) {
+                printf("skip fake: mount tmpfs: %m\n");
+                return OUTCOME_SKIP;
+        }
+        return run_checks("fake", tmp, checks, ELEMENTSOF(checks));
+}
+
 static Result v1_lifecycle(const char *root) {
         return check_lifecycle(root, CGROUP_V1);
 }
@@ -851,6 +1300,12 @@ static Result v1_oom(const char *root) {
 static Result v2_oom(const char *root) {
         return check_oom(root, CGROUP_V2);
 }
+static Result v1_limits(const char *root) {
+        return check_limits(root, CGROUP_V1);
+}
+static Result v2_limits(const char *root) {
+        return check_limits(root, CGROUP_V2);
+}
 static Result host_v1_layout(const char *root) {
         return check_host_v1_layout();
 }
@@ -866,6 +1321,10 @@ static unsigned layout_host_v1(void) {
                 {"nested", check_nested},
                 {"isolation", check_isolation},
                 {"oom", v1_oom},
+                {"open", check_open},
+                {"limits", v1_limits},
+                {"pids-enforced", check_pids_enforced},
+                {"cpus-enforced", check_cpus_enforced},
         };
         CgroupVersion v;
         int r = cgroup_detect(HOST_ROOT, &v);
@@ -897,6 +1356,7 @@ static unsigned private_v1(const char *tmp) {
                 {"kill-tree-sigkill-freezer", kill_tree_sigkill},
                 {"kill-tree-sigterm-freezer", kill_tree_sigterm},
                 {"nested", check_nested},
+                {"limits", v1_limits},
         };
         _cleanup_free_ char *link = path_join(tmp, "cpu");
         int r;
@@ -939,6 +1399,10 @@ static unsigned private_v2(const char *tmp) {
                 {"clone-into-cgroup", check_clone_into_cgroup},
                 {"delegation", check_v2_delegation},
                 {"oom", v2_oom},
+                {"open", check_open},
+                {"limits", v2_limits},
+                {"pids-enforced", check_pids_enforced},
+                {"cpus-enforced", check_cpus_enforced},
         };
         CgroupVersion v;
         unsigned outcome;
@@ -1010,6 +1474,7 @@ int main(void) {
         sweep();
         outcome |= in_private_mounts("private-v1", private_v1);
         outcome |= in_private_mounts("private-v2", private_v2);
+        outcome |= in_private_mounts("fake", fake_trees);
         sweep();
 
         if (outcome & OUTCOME_FAIL)

@@ -31,6 +31,12 @@ typedef struct CgroupHierarchy {
 
 typedef struct CgroupBackend CgroupBackend;
 
+typedef struct CgroupIoWeightFile {
+        const char *name; /* NULL ends a list */
+        CgroupIoScale scale;
+        const char *format; /* of the value, with one %u: "default %u" or "%u" */
+} CgroupIoWeightFile;
+
 struct Cgroup {
         const CgroupBackend *backend;
         CgroupHierarchy *hierarchies;
@@ -40,13 +46,21 @@ struct Cgroup {
 
 struct CgroupBackend {
         CgroupVersion version;
-        /* Fills in cg->hierarchies, making the directories. */
-        int (*create)(Cgroup *cg, const char *root, const char *parent, const char *name);
+        /* Fills in cg->hierarchies, making the directories; with open_only, the directories that
+         * exist only, and -ENOENT when none does. */
+        int (*create)(Cgroup *cg, const char *root, const char *parent, const char *name, bool open_only);
         int (*open_fd)(const Cgroup *cg);
         int (*kill)(const Cgroup *cg, int sig);
         int (*is_empty)(const Cgroup *cg, bool *ret);
         const char *oom_kill_file; /* in the memory controller's directory, with an "oom_kill N" line */
         const char *memory_max_file; /* the memory limit in bytes ("max": none) */
+        /* The limits, each given the directory of the controller it needs (never NULL). */
+        int (*set_memory)(const char *dir, uint64_t bytes, CgroupSwap *ret_swap);
+        int (*set_cpus)(const char *dir, uint32_t milli);
+        /* The I/O weight files, in the order they are tried: the first that exists is written. */
+        const CgroupIoWeightFile *io_weight_files;
+        /* Fills in what the backend's files tell; the rest is UINT64_MAX already. */
+        void (*get_stats)(const Cgroup *cg, CgroupStats *ret);
 };
 
 extern const CgroupBackend cgroup_backend_v1;
@@ -57,7 +71,7 @@ int cgroup_v1_probe(const char *root);
 
 /* The v2 backend's create, with the controllers to enable in the parents (v2 names). */
 int cgroup_v2_create_dirs(Cgroup *cg, const char *root, const char *parent, const char *name,
-                          const char *const *controllers);
+                          const char *const *controllers, bool open_only);
 
 /* Like cgroup_create() on a v2 root, with the controllers to enable in the parents named
  * explicitly (NULL-terminated, v2 names). On hosts whose cgroup2 holds none of sup's own
@@ -70,9 +84,18 @@ Cgroup *cgroup_new(const CgroupBackend *backend);
 void cgroup_add_hierarchy(Cgroup *cg, char *path, unsigned controllers, bool unified); /* takes path */
 int cgroup_make_path(const char *base, const char *parent, const char *name,
                      int (*on_parent)(const char *dir, void *userdata), void *userdata, char **ret);
+/* base/parent/name if it is a directory, else -ENOENT (or -ENOTDIR): opening without creating. */
+int cgroup_existing_path(const char *base, const char *parent, const char *name, char **ret);
 int cgroup_read_file(const char *dir, const char *file, char **ret);
 int cgroup_write_file(const char *dir, const char *file, const char *value);
+/* A limit's file that is not there (-ENOENT): the controller is, the feature is not. */
+static inline int cgroup_missing_is_unsupported(int r) {
+        return r == -ENOENT ? -EOPNOTSUPP : r;
+}
 int cgroup_read_keyed(const char *dir, const char *file, const char *key, uint64_t *ret);
+/* One number, or "max" (UINT64_MAX); v1's "-1" and its page-rounded "unlimited" (anything from
+ * 2^62 up) read as UINT64_MAX too. */
+int cgroup_read_u64(const char *dir, const char *file, uint64_t *ret);
 bool cgroup_words_contain(const char *words, const char *word);
 int cgroup_signal_all(const Cgroup *cg, int sig);
 

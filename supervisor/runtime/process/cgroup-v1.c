@@ -2,11 +2,13 @@
 /* The v1 backend: legacy and hybrid hosts. One directory per controller hierarchy, plus the one in
  * the controller-less cgroup2 of a hybrid host, which brings cgroup.kill and cgroup.events. */
 #include <dirent.h>
+#include <inttypes.h>
 #include <linux/magic.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "cgroup-internal.h"
@@ -30,7 +32,7 @@ typedef struct V1Mount {
         char *path;
         dev_t dev;
         ino_t ino;
-        unsigned controllers;
+        unsigned controllers; /* 0: a hierarchy joined only for placement (below) */
 } V1Mount;
 
 static void v1_mounts_free(V1Mount *m, size_t n) {
@@ -84,9 +86,56 @@ static int find_mount(const char *root, const char *controller, char **ret) {
         return r;
 }
 
-/* The v1 hierarchies under root that sup uses, each once: a joint mount reached by two names
- * (cpu and cpuacct both leading to cpu,cpuacct) is one hierarchy with both controllers. */
-static int v1_discover(const char *root, V1Mount **ret, size_t *ret_n) {
+static V1Mount *find_or_add(V1Mount **mounts, size_t *n, const struct stat *st, char **path) {
+        for (size_t i = 0; i < *n; i++)
+                if ((*mounts)[i].dev == st->st_dev && (*mounts)[i].ino == st->st_ino)
+                        return &(*mounts)[i];
+        V1Mount *m = ARRAY_APPEND(*mounts, *n);
+        m->path = TAKE_PTR(*path);
+        m->dev = st->st_dev;
+        m->ino = st->st_ino;
+        return m;
+}
+
+/* Every other v1 hierarchy mounted under root (cpuset, devices, the name=systemd one, net_cls...):
+ * sup uses none of their controllers, but the instance joins them all. A cgroup namespace shows a
+ * process its own cgroup as the root of each hierarchy, and release_agent, the file of
+ * CVE-2022-0492, exists only in a hierarchy's real root: a container left in the root cgroup of a
+ * hierarchy would find it there by mounting that hierarchy (given CAP_SYS_ADMIN, which the
+ * default capabilities withhold, and mount, which the default seccomp profile refuses; this is
+ * the third lock). */
+static int v1_discover_others(const char *root, V1Mount **mounts, size_t *n) {
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
+
+        d = opendir(root);
+        if (!d)
+                return negative_errno();
+        while ((errno = 0, de = readdir(d))) {
+                _cleanup_free_ char *path = NULL;
+                struct statfs fs;
+                struct stat st;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                path = path_join(root, de->d_name);
+                if (stat(path, &st) < 0 || statfs(path, &fs) < 0)
+                        continue; /* gone meanwhile, or a dangling link */
+                if (fs.f_type != CGROUP_SUPER_MAGIC || !S_ISDIR(st.st_mode))
+                        continue;
+                (void) find_or_add(mounts, n, &st, &path);
+        }
+        if (errno != 0)
+                r = negative_errno();
+        closedir(d);
+        return r;
+}
+
+/* The v1 hierarchies under root, each once: first those of the controllers sup uses (a joint
+ * mount reached by two names, cpu and cpuacct both leading to cpu,cpuacct, is one hierarchy with
+ * both controllers), then, with all, every other one (for placement only). */
+static int v1_discover(const char *root, bool all, V1Mount **ret, size_t *ret_n) {
         V1Mount *mounts = NULL;
         size_t n = 0;
         int r;
@@ -111,16 +160,13 @@ static int v1_discover(const char *root, V1Mount **ret, size_t *ret_n) {
                 if (fs.f_type != CGROUP_SUPER_MAGIC || !S_ISDIR(st.st_mode))
                         continue; /* an empty mount point, or something else entirely */
 
-                for (size_t i = 0; i < n; i++)
-                        if (mounts[i].dev == st.st_dev && mounts[i].ino == st.st_ino)
-                                m = &mounts[i];
-                if (!m) {
-                        m = ARRAY_APPEND(mounts, n);
-                        m->path = TAKE_PTR(path);
-                        m->dev = st.st_dev;
-                        m->ino = st.st_ino;
-                }
+                m = find_or_add(&mounts, &n, &st, &path);
                 m->controllers |= CGROUP_CONTROLLER_BIT(c);
+        }
+        if (all && n > 0) {
+                r = v1_discover_others(root, &mounts, &n);
+                if (r < 0)
+                        goto fail;
         }
         *ret = mounts;
         *ret_n = n;
@@ -150,7 +196,7 @@ int cgroup_v1_probe(const char *root) {
         size_t n = 0;
         int r;
 
-        r = v1_discover(root, &mounts, &n);
+        r = v1_discover(root, false, &mounts, &n);
         if (r < 0)
                 return r;
         v1_mounts_free(mounts, n);
@@ -170,21 +216,77 @@ static size_t v1_tracking(const Cgroup *cg) {
         return 0;
 }
 
-static int v1_create(Cgroup *cg, const char *root, const char *parent, const char *name) {
+/* A new v1 cpuset cgroup has no CPUs and no memory nodes, and refuses tasks until it is given
+ * some (unless cgroup.clone_children is set above it): each directory from the hierarchy's root
+ * down to the leaf gets its parent's where it has none. */
+static int cpuset_inherit(const char *base, const char *parent, const char *name) {
+        static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+        _cleanup_free_ char *rel = path_join(parent, name), *dir = xstrdup(base);
+        int r;
+
+        for (const char *c = rel;;) {
+                const char *end = strchrnul(c, '/');
+                _cleanup_free_ char *component = xstrndup(c, (size_t) (end - c)), *up = TAKE_PTR(dir);
+
+                dir = path_join(up, component);
+                for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                        _cleanup_free_ char *mine = NULL, *theirs = NULL;
+
+                        r = cgroup_read_file(dir, files[i], &mine);
+                        if (r < 0)
+                                return r;
+                        if (!streq(mine, "\n") && !streq(mine, ""))
+                                continue;
+                        r = cgroup_read_file(up, files[i], &theirs);
+                        if (r < 0)
+                                return r;
+                        r = cgroup_write_file(dir, files[i], theirs);
+                        if (r < 0)
+                                return r;
+                }
+                if (!*end)
+                        break;
+                c = end + 1;
+        }
+        /* And the cgroups a workload makes below its own (with delegation) get the leaf's. */
+        return cgroup_write_file(dir, "cgroup.clone_children", "1");
+}
+
+/* The instance's directory in one hierarchy; opening takes what is there and skips the rest. */
+static int v1_add(Cgroup *cg, const V1Mount *m, const char *parent, const char *name, bool open_only) {
+        _cleanup_free_ char *cpus = NULL;
+        char *leaf = NULL;
+        int r;
+
+        if (open_only) {
+                if (cgroup_existing_path(m->path, parent, name, &leaf) >= 0)
+                        cgroup_add_hierarchy(cg, leaf, m->controllers, false);
+                return 0;
+        }
+        r = cgroup_make_path(m->path, parent, name, NULL, NULL, &leaf);
+        if (r < 0)
+                return r;
+        cgroup_add_hierarchy(cg, leaf, m->controllers, false);
+        cpus = path_join(m->path, "cpuset.cpus");
+        if (access(cpus, F_OK) >= 0)
+                return cpuset_inherit(m->path, parent, name);
+        return 0;
+}
+
+static int v1_create(Cgroup *cg, const char *root, const char *parent, const char *name, bool open_only) {
         _cleanup_free_ char *unified = NULL;
         V1Mount *mounts = NULL;
         size_t n = 0;
         char *leaf;
         int r;
 
-        r = v1_discover(root, &mounts, &n);
+        r = v1_discover(root, true, &mounts, &n);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
-                r = cgroup_make_path(mounts[i].path, parent, name, NULL, NULL, &leaf);
+                r = v1_add(cg, &mounts[i], parent, name, open_only);
                 if (r < 0)
                         break;
-                cgroup_add_hierarchy(cg, leaf, mounts[i].controllers, false);
         }
         v1_mounts_free(mounts, n);
         if (r < 0)
@@ -194,13 +296,17 @@ static int v1_create(Cgroup *cg, const char *root, const char *parent, const cha
         if (r < 0)
                 return r;
         if (r > 0) {
-                r = cgroup_make_path(unified, parent, name, NULL, NULL, &leaf);
-                if (r < 0)
+                if (open_only)
+                        r = cgroup_existing_path(unified, parent, name, &leaf);
+                else
+                        r = cgroup_make_path(unified, parent, name, NULL, NULL, &leaf);
+                if (r >= 0)
+                        cgroup_add_hierarchy(cg, leaf, 0, true);
+                else if (!open_only)
                         return r;
-                cgroup_add_hierarchy(cg, leaf, 0, true);
         }
         if (cg->n_hierarchies == 0)
-                return -ENOMEDIUM;
+                return open_only ? -ENOENT : -ENOMEDIUM;
 
         cg->tracking = v1_tracking(cg);
         return 0;
@@ -299,6 +405,88 @@ static int v1_is_empty(const Cgroup *cg, bool *ret) {
         return 0;
 }
 
+static int v1_set_memory(const char *dir, uint64_t bytes, CgroupSwap *ret_swap) {
+        _cleanup_free_ char *memsw = path_join(dir, "memory.memsw.limit_in_bytes");
+        uint64_t want = bytes > 0 ? bytes : UINT64_MAX, current;
+        char value[32] = "-1";
+        int r;
+
+        if (bytes > 0)
+                (void) snprintf(value, sizeof(value), "%" PRIu64, bytes);
+        r = cgroup_read_u64(dir, "memory.limit_in_bytes", &current);
+        if (r < 0)
+                return cgroup_missing_is_unsupported(r);
+
+        if (access(memsw, F_OK) < 0) {
+                /* No swap accounting (CONFIG_MEMCG_SWAP off, or swapaccount=0): the limit holds
+                 * for RAM, and swappiness 0 keeps the cgroup's own reclaim from swapping. The host
+                 * may still swap the workload's pages out under global pressure. */
+                r = cgroup_write_file(dir, "memory.limit_in_bytes", value);
+                if (r < 0)
+                        return r;
+                if (bytes > 0) {
+                        r = cgroup_write_file(dir, "memory.swappiness", "0");
+                        if (r < 0)
+                                return r;
+                }
+                *ret_swap = bytes > 0 ? CGROUP_SWAP_SWAPPINESS : CGROUP_SWAP_NA;
+                return 0;
+        }
+
+        /* memsw is RAM + swap, and the kernel keeps memsw >= the RAM limit at every write: a
+         * limit going up raises memsw first, one going down lowers the RAM limit first. Equal,
+         * they leave no room for swap. Lowering below what is in use makes the kernel reclaim;
+         * if it cannot, the write fails with EBUSY and the old limits stay. */
+        if (want >= current) {
+                r = cgroup_write_file(dir, "memory.memsw.limit_in_bytes", value);
+                if (r >= 0)
+                        r = cgroup_write_file(dir, "memory.limit_in_bytes", value);
+        } else {
+                r = cgroup_write_file(dir, "memory.limit_in_bytes", value);
+                if (r >= 0)
+                        r = cgroup_write_file(dir, "memory.memsw.limit_in_bytes", value);
+        }
+        if (r < 0)
+                return r;
+        *ret_swap = bytes > 0 ? CGROUP_SWAP_OFF : CGROUP_SWAP_NA;
+        return 0;
+}
+
+static int v1_set_cpus(const char *dir, uint32_t milli) {
+        uint64_t quota, period;
+        char value[32];
+        int r;
+
+        /* Without the two files the kernel has no CFS bandwidth control (CONFIG_CFS_BANDWIDTH). */
+        if (milli == 0)
+                return cgroup_missing_is_unsupported(cgroup_write_file(dir, "cpu.cfs_quota_us", "-1"));
+        cgroup_cpu_bandwidth(milli, &quota, &period);
+        (void) snprintf(value, sizeof(value), "%" PRIu64, period);
+        r = cgroup_write_file(dir, "cpu.cfs_period_us", value);
+        if (r < 0)
+                return cgroup_missing_is_unsupported(r);
+        (void) snprintf(value, sizeof(value), "%" PRIu64, quota);
+        return cgroup_missing_is_unsupported(cgroup_write_file(dir, "cpu.cfs_quota_us", value));
+}
+
+/* CFQ's, on kernels before 5.0 (which removed CFQ); then BFQ's. */
+static const CgroupIoWeightFile v1_io_weight_files[] = {
+        { "blkio.weight", CGROUP_IO_SCALE_BLKIO, "%u" },
+        { "blkio.bfq.weight", CGROUP_IO_SCALE_BFQ, "%u" },
+        {},
+};
+
+static void v1_get_stats(const Cgroup *cg, CgroupStats *s) {
+        const char *memory = cgroup_controller_path(cg, CGROUP_CONTROLLER_MEMORY),
+                   *cpuacct = cgroup_controller_path(cg, CGROUP_CONTROLLER_CPUACCT);
+        uint64_t ns;
+
+        if (memory && cgroup_read_u64(memory, "memory.usage_in_bytes", &s->memory_current) >= 0)
+                (void) cgroup_read_u64(memory, "memory.limit_in_bytes", &s->memory_max);
+        if (cpuacct && cgroup_read_u64(cpuacct, "cpuacct.usage", &ns) >= 0 && ns != UINT64_MAX)
+                s->cpu_usec = ns / 1000;
+}
+
 const CgroupBackend cgroup_backend_v1 = {
         .version = CGROUP_V1,
         .create = v1_create,
@@ -307,4 +495,8 @@ const CgroupBackend cgroup_backend_v1 = {
         .is_empty = v1_is_empty,
         .oom_kill_file = "memory.oom_control",
         .memory_max_file = "memory.limit_in_bytes",
+        .set_memory = v1_set_memory,
+        .set_cpus = v1_set_cpus,
+        .io_weight_files = v1_io_weight_files,
+        .get_stats = v1_get_stats,
 };

@@ -2,7 +2,9 @@
 /* The v2 backend: one directory in the unified hierarchy, with sup's controllers delegated to it
  * through the subtree_control of every cgroup above it. */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
+#include <stdio.h>
 
 #include "alloc.h"
 #include "cgroup-internal.h"
@@ -62,11 +64,14 @@ static unsigned controllers_mask(const char *words) {
 }
 
 int cgroup_v2_create_dirs(Cgroup *cg, const char *root, const char *parent, const char *name,
-                          const char *const *controllers) {
+                          const char *const *controllers, bool open_only) {
         _cleanup_free_ char *leaf = NULL, *available = NULL;
         int r;
 
-        r = cgroup_make_path(root, parent, name, enable_controllers, (void *) controllers, &leaf);
+        if (open_only)
+                r = cgroup_existing_path(root, parent, name, &leaf);
+        else
+                r = cgroup_make_path(root, parent, name, enable_controllers, (void *) controllers, &leaf);
         if (r < 0)
                 return r;
         r = cgroup_read_file(leaf, "cgroup.controllers", &available);
@@ -77,8 +82,8 @@ int cgroup_v2_create_dirs(Cgroup *cg, const char *root, const char *parent, cons
         return 0;
 }
 
-static int v2_create(Cgroup *cg, const char *root, const char *parent, const char *name) {
-        return cgroup_v2_create_dirs(cg, root, parent, name, v2_default_controllers);
+static int v2_create(Cgroup *cg, const char *root, const char *parent, const char *name, bool open_only) {
+        return cgroup_v2_create_dirs(cg, root, parent, name, v2_default_controllers, open_only);
 }
 
 static int v2_open_fd(const Cgroup *cg) {
@@ -111,6 +116,60 @@ static int v2_is_empty(const Cgroup *cg, bool *ret) {
         return 0;
 }
 
+static int v2_set_memory(const char *dir, uint64_t bytes, CgroupSwap *ret_swap) {
+        char value[32] = "max";
+        int r;
+
+        if (bytes > 0)
+                (void) snprintf(value, sizeof(value), "%" PRIu64, bytes);
+        /* Below what the workload uses, the kernel reclaims, and OOM-kills when it cannot: the
+         * write itself succeeds. */
+        r = cgroup_write_file(dir, "memory.max", value);
+        if (r < 0)
+                return cgroup_missing_is_unsupported(r);
+        /* memory.swap.max is a limit of its own, beside memory.max: 0 keeps the workload off swap
+         * entirely. It is missing where the kernel does not account swap (CONFIG_MEMCG_SWAP off,
+         * or swapaccount=0). */
+        r = cgroup_write_file(dir, "memory.swap.max", bytes > 0 ? "0" : "max");
+        if (r == -ENOENT) {
+                *ret_swap = bytes > 0 ? CGROUP_SWAP_UNCONTROLLED : CGROUP_SWAP_NA;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        *ret_swap = bytes > 0 ? CGROUP_SWAP_OFF : CGROUP_SWAP_NA;
+        return 0;
+}
+
+static int v2_set_cpus(const char *dir, uint32_t milli) {
+        uint64_t quota, period;
+        char value[64];
+
+        if (milli == 0)
+                /* "max" alone keeps the period as it is. */
+                return cgroup_missing_is_unsupported(cgroup_write_file(dir, "cpu.max", "max"));
+        cgroup_cpu_bandwidth(milli, &quota, &period);
+        (void) snprintf(value, sizeof(value), "%" PRIu64 " %" PRIu64, quota, period);
+        return cgroup_missing_is_unsupported(cgroup_write_file(dir, "cpu.max", value));
+}
+
+/* blk-iocost's io.weight, on the unit's own scale; else BFQ's, a bare number (older kernels take no
+ * "default"). */
+static const CgroupIoWeightFile v2_io_weight_files[] = {
+        { "io.weight", CGROUP_IO_SCALE_V2, "default %u" },
+        { "io.bfq.weight", CGROUP_IO_SCALE_BFQ, "%u" },
+        {},
+};
+
+static void v2_get_stats(const Cgroup *cg, CgroupStats *s) {
+        const char *memory = cgroup_controller_path(cg, CGROUP_CONTROLLER_MEMORY);
+
+        if (memory && cgroup_read_u64(memory, "memory.current", &s->memory_current) >= 0)
+                (void) cgroup_read_u64(memory, "memory.max", &s->memory_max);
+        /* cpu.stat is a core file: usage_usec is there with or without the cpu controller. */
+        (void) cgroup_read_keyed(cgroup_path(cg), "cpu.stat", "usage_usec", &s->cpu_usec);
+}
+
 const CgroupBackend cgroup_backend_v2 = {
         .version = CGROUP_V2,
         .create = v2_create,
@@ -119,4 +178,8 @@ const CgroupBackend cgroup_backend_v2 = {
         .is_empty = v2_is_empty,
         .oom_kill_file = "memory.events",
         .memory_max_file = "memory.max",
+        .set_memory = v2_set_memory,
+        .set_cpus = v2_set_cpus,
+        .io_weight_files = v2_io_weight_files,
+        .get_stats = v2_get_stats,
 };

@@ -104,7 +104,7 @@ void cgroup_add_hierarchy(Cgroup *cg, char *path, unsigned controllers, bool uni
 
 /* v2_controllers: NULL for the backend's own choice, else v2 only, with these controllers. */
 static int create_full(const char *root, const char *parent, const char *name, const char *const *v2_controllers,
-                       Cgroup **ret) {
+                       bool open_only, Cgroup **ret) {
         _cleanup_(cgroup_freep) Cgroup *cg = NULL;
         CgroupVersion v;
         int r;
@@ -121,9 +121,9 @@ static int create_full(const char *root, const char *parent, const char *name, c
          * attempt opens them. */
         cg = cgroup_new(v == CGROUP_V2 ? &cgroup_backend_v2 : &cgroup_backend_v1);
         if (v2_controllers)
-                r = cgroup_v2_create_dirs(cg, root, parent, name, v2_controllers);
+                r = cgroup_v2_create_dirs(cg, root, parent, name, v2_controllers, open_only);
         else
-                r = cg->backend->create(cg, root, parent, name);
+                r = cg->backend->create(cg, root, parent, name, open_only);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(cg);
@@ -131,12 +131,16 @@ static int create_full(const char *root, const char *parent, const char *name, c
 }
 
 int cgroup_create(const char *root, const char *parent, const char *name, Cgroup **ret) {
-        return create_full(root, parent, name, NULL, ret);
+        return create_full(root, parent, name, NULL, false, ret);
+}
+
+int cgroup_open(const char *root, const char *parent, const char *name, Cgroup **ret) {
+        return create_full(root, parent, name, NULL, true, ret);
 }
 
 int cgroup_create_v2_with(const char *root, const char *parent, const char *name, const char *const *controllers,
                           Cgroup **ret) {
-        return create_full(root, parent, name, controllers, ret);
+        return create_full(root, parent, name, controllers, false, ret);
 }
 
 CgroupVersion cgroup_version(const Cgroup *cg) {
@@ -222,6 +226,18 @@ int cgroup_make_path(const char *base, const char *parent, const char *name,
         return 0;
 }
 
+int cgroup_existing_path(const char *base, const char *parent, const char *name, char **ret) {
+        _cleanup_free_ char *dir = path_join(base, parent), *leaf = path_join(dir, name);
+        struct stat st;
+
+        if (stat(leaf, &st) < 0)
+                return negative_errno();
+        if (!S_ISDIR(st.st_mode))
+                return -ENOTDIR;
+        *ret = TAKE_PTR(leaf);
+        return 0;
+}
+
 int cgroup_read_file(const char *dir, const char *file, char **ret) {
         _cleanup_free_ char *path = path_join(dir, file);
         return read_full_file(path, CGROUP_FILE_MAX, ret, NULL);
@@ -270,6 +286,28 @@ int cgroup_read_keyed(const char *dir, const char *file, const char *key, uint64
                 line = *end ? end + 1 : end;
         }
         return -ENXIO;
+}
+
+int cgroup_read_u64(const char *dir, const char *file, uint64_t *ret) {
+        _cleanup_free_ char *text = NULL;
+        unsigned long long v;
+        char *e;
+        int r;
+
+        r = cgroup_read_file(dir, file, &text);
+        if (r < 0)
+                return r;
+        if (streq(text, "max\n") || streq(text, "max") || streq(text, "-1\n") || streq(text, "-1")) {
+                *ret = UINT64_MAX;
+                return 0;
+        }
+        errno = 0;
+        v = strtoull(text, &e, 10);
+        if (errno != 0 || e == text || (*e != '\n' && *e != 0))
+                return -EBADMSG;
+        /* v1 says "no limit" as the largest page-aligned count, 2^63 - 4096 on x86-64. */
+        *ret = v >= (1ULL << 62) ? UINT64_MAX : v;
+        return 0;
 }
 
 /* Whether a space-separated list (cgroup.controllers, cgroup.subtree_control) holds word. */
@@ -527,4 +565,126 @@ int cgroup_set_memory_max(const Cgroup *cg, uint64_t bytes) {
         else
                 snprintf(value, sizeof(value), "%" PRIu64, bytes);
         return cgroup_write_file(memory, cg->backend->memory_max_file, value);
+}
+
+/* --- limits --- */
+
+/* The directory of controller c; a missing one is an error only when a limit is wanted. */
+static int limit_dir(const Cgroup *cg, CgroupController c, bool wanted, const char **ret) {
+        *ret = cgroup_controller_path(cg, c);
+        if (*ret)
+                return 1;
+        return wanted ? -EOPNOTSUPP : 0;
+}
+
+int cgroup_set_memory(const Cgroup *cg, uint64_t bytes, CgroupSwap *ret_swap) {
+        CgroupSwap swap = CGROUP_SWAP_NA;
+        const char *dir;
+        int r;
+
+        r = limit_dir(cg, CGROUP_CONTROLLER_MEMORY, bytes > 0, &dir);
+        if (r <= 0)
+                return r;
+        r = cg->backend->set_memory(dir, bytes, &swap);
+        if (r < 0)
+                return r;
+        if (ret_swap)
+                *ret_swap = swap;
+        return 0;
+}
+
+void cgroup_cpu_bandwidth(uint32_t milli, uint64_t *ret_quota_us, uint64_t *ret_period_us) {
+        /* 100 ms, the kernel's own default period: short enough that a throttled workload stalls
+         * for at most a fraction of it, and the quota of even 0.01 CPU is the 1 ms minimum. */
+        uint64_t period = 100000, quota = (uint64_t) milli * period / 1000;
+
+        if (quota < 1000) {
+                period = 1000000; /* the longest period the kernel takes */
+                quota = (uint64_t) milli * period / 1000;
+        }
+        *ret_quota_us = quota;
+        *ret_period_us = period;
+}
+
+int cgroup_set_cpus(const Cgroup *cg, uint32_t milli) {
+        const char *dir;
+        int r;
+
+        r = limit_dir(cg, CGROUP_CONTROLLER_CPU, milli > 0, &dir);
+        if (r <= 0)
+                return r;
+        return cg->backend->set_cpus(dir, milli);
+}
+
+int cgroup_set_pids_max(const Cgroup *cg, uint64_t n) {
+        char value[32] = "max";
+        const char *dir;
+        int r;
+
+        r = limit_dir(cg, CGROUP_CONTROLLER_PIDS, n > 0, &dir);
+        if (r <= 0)
+                return r;
+        if (n > 0)
+                (void) snprintf(value, sizeof(value), "%" PRIu64, n);
+        return cgroup_missing_is_unsupported(cgroup_write_file(dir, "pids.max", value));
+}
+
+uint32_t cgroup_io_weight_scale(uint32_t weight, CgroupIoScale scale) {
+        /* {minimum, default, maximum} of each scale; v2's is the unit's. */
+        static const uint32_t ranges[][3] = {
+                [CGROUP_IO_SCALE_V2] = { 1, 100, 10000 },
+                [CGROUP_IO_SCALE_BFQ] = { 1, 100, 1000 },
+                [CGROUP_IO_SCALE_BLKIO] = { 10, 500, 1000 },
+        };
+        const uint32_t *to = ranges[scale], *from = ranges[CGROUP_IO_SCALE_V2];
+
+        if (weight == 0)
+                return to[1];
+        weight = MIN(MAX(weight, from[0]), from[2]);
+        if (weight <= from[1])
+                return to[0] + (weight - from[0]) * (to[1] - to[0]) / (from[1] - from[0]);
+        return to[1] + (uint32_t) ((uint64_t) (weight - from[1]) * (to[2] - to[1]) / (from[2] - from[1]));
+}
+
+int cgroup_set_io_weight(const Cgroup *cg, uint32_t weight, const char **ret_file) {
+        const char *dir, *file = NULL;
+        int r;
+
+        r = limit_dir(cg, CGROUP_CONTROLLER_IO, weight > 0, &dir);
+        if (r <= 0)
+                return r;
+        for (const CgroupIoWeightFile *f = cg->backend->io_weight_files; f->name; f++) {
+                char value[32];
+
+                (void) snprintf(value, sizeof(value), f->format, cgroup_io_weight_scale(weight, f->scale));
+                r = cgroup_write_file(dir, f->name, value);
+                if (r == -ENOENT)
+                        continue;
+                file = f->name;
+                break;
+        }
+        if (!file) /* unset, and no file to reset: nothing was asked */
+                return weight > 0 ? -EOPNOTSUPP : 0;
+        if (r >= 0 && ret_file)
+                *ret_file = file;
+        return r;
+}
+
+/* --- usage --- */
+
+int cgroup_get_stats(const Cgroup *cg, CgroupStats *ret) {
+        CgroupStats s = {
+                .memory_current = UINT64_MAX,
+                .memory_max = UINT64_MAX,
+                .cpu_usec = UINT64_MAX,
+                .pids_current = UINT64_MAX,
+                .pids_max = UINT64_MAX,
+        };
+        const char *pids = cgroup_controller_path(cg, CGROUP_CONTROLLER_PIDS);
+
+        if (pids && cgroup_read_u64(pids, "pids.current", &s.pids_current) >= 0)
+                (void) cgroup_read_u64(pids, "pids.max", &s.pids_max);
+        cg->backend->get_stats(cg, &s);
+        *ret = s;
+        return 0;
 }

@@ -32,6 +32,9 @@ int cgroup_detect(const char *root, CgroupVersion *ret);
 /* Creates the instance cgroup (and its parents) on every hierarchy the backend uses, or opens it
  * if it exists already (adoption after a supd restart). */
 int cgroup_create(const char *root, const char *parent, const char *name, Cgroup **ret);
+/* Opens an instance cgroup that exists, creating nothing (a reader such as supd's status):
+ * -ENOENT when it is on no hierarchy. */
+int cgroup_open(const char *root, const char *parent, const char *name, Cgroup **ret);
 Cgroup *cgroup_free(Cgroup *cg); /* frees the handle only; the cgroup stays */
 static inline void cgroup_freep(Cgroup **cg) {
         cgroup_free(*cg);
@@ -70,5 +73,69 @@ int cgroup_destroy(const Cgroup *cg);
 int cgroup_oom_kills(const Cgroup *cg, uint64_t *ret);
 
 /* Limits the memory of the instance's processes to bytes (0: no limit): v2 memory.max, v1
- * memory.limit_in_bytes. -EOPNOTSUPP without the memory controller. */
+ * memory.limit_in_bytes; swap is left as it is. -EOPNOTSUPP without the memory controller. What
+ * hyperv puts around QEMU (runtime/vm/vm.c); a unit's own memory limit is cgroup_set_memory(). */
 int cgroup_set_memory_max(const Cgroup *cg, uint64_t bytes);
+
+/* ---- limits ----
+ * One function per limit, each writing the backend's files (the per-version mapping is in
+ * docs/unit-format.md, "resources"). A limit of 0 is "none": the files say "max" (v2) or -1 (v1),
+ * so that a limit removed on a live update is lifted; a controller the instance lacks is then no
+ * error. Otherwise -EOPNOTSUPP when the controller or the file the limit needs is missing, and the
+ * kernel's verdict on the write (EINVAL, EBUSY: a v1 memory limit below what the kernel could
+ * reclaim). Policy (which missing limit fails a start, which is only logged) is the caller's:
+ * runtime/limits.h. */
+
+/* How swap is kept out of a memory limit. */
+typedef enum CgroupSwap {
+        CGROUP_SWAP_OFF,         /* v2 memory.swap.max = 0; v1 memory.memsw.limit_in_bytes = the limit */
+        CGROUP_SWAP_SWAPPINESS,  /* v1 without swap accounting: only memory.swappiness = 0 */
+        CGROUP_SWAP_UNCONTROLLED, /* v2 without memory.swap.max: the kernel does not account swap */
+        CGROUP_SWAP_NA,          /* no limit, so no swap limit either */
+} CgroupSwap;
+
+/* The memory limit with swap off: the workload's RAM is capped at bytes, and it cannot swap past
+ * it. *ret_swap says how (optional). */
+int cgroup_set_memory(const Cgroup *cg, uint64_t bytes, CgroupSwap *ret_swap);
+
+/* CPU bandwidth in thousandths of a CPU: a quota per period (v2 cpu.max "QUOTA PERIOD", v1
+ * cpu.cfs_quota_us and cpu.cfs_period_us); see cgroup_cpu_bandwidth() for the period. */
+int cgroup_set_cpus(const Cgroup *cg, uint32_t milli);
+
+/* The most tasks (processes and threads) the cgroup may hold: pids.max on both. */
+int cgroup_set_pids_max(const Cgroup *cg, uint64_t n);
+
+/* The relative I/O weight, on v2's scale (1-10000, 100 the default; 0: the default). The file is
+ * whichever the kernel has: v2 io.weight (blk-iocost) else io.bfq.weight; v1 blkio.weight (CFQ,
+ * before 5.0) else blkio.bfq.weight. BFQ's files take 1-1000 and blkio.weight 10-1000: the weight
+ * is scaled (cgroup_io_weight_scale()). *ret_file names the file written (optional). */
+int cgroup_set_io_weight(const Cgroup *cg, uint32_t weight, const char **ret_file);
+
+/* The period and quota, in microseconds, of a CPU bandwidth of milli thousandths of a CPU: a
+ * period of 100 ms, or 1 s when the quota would be under the kernel's 1 ms minimum (cpus below
+ * 0.01). Pure. */
+void cgroup_cpu_bandwidth(uint32_t milli, uint64_t *ret_quota_us, uint64_t *ret_period_us);
+
+typedef enum CgroupIoScale {
+        CGROUP_IO_SCALE_V2,     /* io.weight: 1-10000, default 100 (the unit's own scale) */
+        CGROUP_IO_SCALE_BFQ,    /* io.bfq.weight, blkio.bfq.weight: 1-1000, default 100 */
+        CGROUP_IO_SCALE_BLKIO,  /* blkio.weight: 10-1000, default 500 */
+} CgroupIoScale;
+
+/* A weight on v2's scale (0: the default) on another scale: piecewise linear, so that minimum,
+ * default and maximum map onto minimum, default and maximum. Pure. */
+uint32_t cgroup_io_weight_scale(uint32_t weight, CgroupIoScale scale);
+
+/* ---- usage ---- */
+
+/* What the instance uses now, from its cgroup; UINT64_MAX where the host does not tell (no such
+ * controller). A limit of UINT64_MAX is also "none". */
+typedef struct CgroupStats {
+        uint64_t memory_current; /* bytes: v2 memory.current, v1 memory.usage_in_bytes */
+        uint64_t memory_max;     /* v2 memory.max, v1 memory.limit_in_bytes */
+        uint64_t cpu_usec;       /* CPU time used: v2 cpu.stat usage_usec, v1 cpuacct.usage */
+        uint64_t pids_current;   /* pids.current */
+        uint64_t pids_max;       /* pids.max */
+} CgroupStats;
+
+int cgroup_get_stats(const Cgroup *cg, CgroupStats *ret);
