@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <sys/capability.h>
 
@@ -190,6 +191,32 @@ char *format_duration(usec_t t) {
                 t -= n * units[i].usec;
         }
         return xstrdup(buf);
+}
+
+char *format_size(uint64_t bytes) {
+        static const char suffixes[] = "KMGTPE";
+        unsigned i = 0;
+
+        /* The largest binary suffix that says it exactly, as the unit file would: 64M, 1536M. */
+        while (bytes >= 1024 && bytes % 1024 == 0 && i < sizeof(suffixes) - 1) {
+                bytes /= 1024;
+                i++;
+        }
+        if (i == 0)
+                return xasprintf("%" PRIu64, bytes);
+        return xasprintf("%" PRIu64 "%c", bytes, suffixes[i - 1]);
+}
+
+char *format_cpus(uint32_t milli) {
+        char *s = xasprintf("%" PRIu32 ".%03" PRIu32, milli / 1000, milli % 1000);
+        char *end = s + strlen(s) - 1;
+
+        /* 0.500 -> 0.5, 2.000 -> 2 */
+        while (*end == '0')
+                *end-- = 0;
+        if (*end == '.')
+                *end = 0;
+        return s;
 }
 
 char *format_port(const PortSpec *p) {

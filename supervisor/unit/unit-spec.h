@@ -250,6 +250,8 @@ int unit_spec_hash(const UnitSpec *u, char ret[65]);
 
 /* Canonical spellings shared by the JSON form and messages. Each returns a new string. */
 char *format_duration(usec_t t);
+char *format_size(uint64_t bytes); /* 64M, 1536M, 4095 */
+char *format_cpus(uint32_t milli); /* 0.5, 2, 0.125 */
 char *format_port(const PortSpec *p);
 char *format_signal(int sig);
 char *format_capability(unsigned cap);
