@@ -10,12 +10,14 @@ static const char *const action_type_table[_ACTION_TYPE_MAX] = {
         [ACTION_START] = "start",
         [ACTION_REPLACE] = "replace",
         [ACTION_REMOVE] = "remove",
+        [ACTION_UPDATE] = "update",
 };
 DEFINE_STRING_TABLE_LOOKUP(action_type, ActionType, _ACTION_TYPE_MAX);
 
 static void action_done(Action *a) {
         a->unit = (free(a->unit), NULL);
         a->changed = strv_free(a->changed);
+        a->details = strv_free(a->details);
 }
 
 Plan *plan_free(Plan *p) {
@@ -208,6 +210,7 @@ static void plan_add_removes(Plan *plan, const UnitSet *desired, const Observed 
 /* Decides what to do with desired unit u, given its instance o (or NULL). Returns 1 with the action
  * in *ret, 0 when there is nothing to do, or a negative errno. */
 static int decide(const UnitSpec *u, const Observed *o, Action *ret) {
+        _cleanup_strv_free_ char **changed = NULL, **details = NULL;
         char hash[65];
         int r;
 
@@ -222,11 +225,33 @@ static int decide(const UnitSpec *u, const Observed *o, Action *ret) {
          * failed ones. An instance with no hash is not known to run this spec. */
         if (o->hash && streq(o->hash, hash))
                 return 0;
+        changed = o->spec ? unit_spec_diff(o->spec, u) : xnew0(char *, 1);
+        /* In place where there is a workload to change, or the operator keeps it stopped; an
+         * instance that ended is started anew with the new spec, as for any other change. */
+        if (o->spec && unit_spec_updatable_in_place(o->spec, u, changed) &&
+            (o->state == INSTANCE_RUNNING || o->state == INSTANCE_STARTING || o->admin_stopped)) {
+                details = unit_spec_describe_changes(o->spec, u, changed);
+                *ret = (Action) {
+                        .type = ACTION_UPDATE,
+                        .unit = xstrdup(u->name),
+                        .changed = TAKE_PTR(changed),
+                        .details = TAKE_PTR(details),
+                };
+                return 1;
+        }
+        if (o->spec) {
+                details = xnew0(char *, 1);
+                STRV_FOREACH(f, changed)
+                        if (!unit_spec_field_is_live(o->spec, u, *f))
+                                strv_push(&details, xstrdup(*f));
+        }
         *ret = (Action) {
                 .type = ACTION_REPLACE,
                 .unit = xstrdup(u->name),
                 .start = !o->admin_stopped,
-                .changed = o->spec ? unit_spec_diff(o->spec, u) : xnew0(char *, 1),
+                .changed = TAKE_PTR(changed),
+                .details = TAKE_PTR(details),
+                .state = o->state,
         };
         return 1;
 }
@@ -296,6 +321,13 @@ int reconcile(const UnitSet *desired, const Observed *observed, size_t n_observe
         return 0;
 }
 
+static json_t *strv_to_json(char *const *l) {
+        json_t *a = json_array();
+        STRV_FOREACH(f, l)
+                json_array_append_new(a, json_string(*f));
+        return a;
+}
+
 json_t *plan_to_json(const Plan *p) {
         json_t *a = json_array();
 
@@ -305,14 +337,12 @@ json_t *plan_to_json(const Plan *p) {
 
                 json_object_set_new(o, "action", json_string(action_type_to_string(x->type)));
                 json_object_set_new(o, "unit", json_string(x->unit));
-                if (x->type != ACTION_REMOVE)
+                if (x->type == ACTION_START || x->type == ACTION_REPLACE)
                         json_object_set_new(o, "start", json_boolean(x->start));
-                if (x->type == ACTION_REPLACE) {
-                        json_t *c = json_array();
-                        STRV_FOREACH(f, x->changed)
-                                json_array_append_new(c, json_string(*f));
-                        json_object_set_new(o, "changed", c);
-                }
+                if (x->type == ACTION_REPLACE || x->type == ACTION_UPDATE)
+                        json_object_set_new(o, "changed", strv_to_json(x->changed));
+                if (x->type == ACTION_UPDATE)
+                        json_object_set_new(o, "details", strv_to_json(x->details));
                 json_array_append_new(a, o);
         }
         return a;
@@ -326,10 +356,24 @@ static char *action_format(const Action *a) {
                 if (a->start)
                         return xasprintf("start %s (new unit)\n", a->unit);
                 return xasprintf("create %s, not started (new unit)\n", a->unit);
+        case ACTION_UPDATE: {
+                _cleanup_free_ char *list = strv_join(a->details, ", ");
+                return xasprintf("update %s in place (%s)\n", a->unit, list);
+        }
         case ACTION_REPLACE:
                 if (a->changed && a->changed[0]) {
-                        _cleanup_free_ char *list = strv_join(a->changed, ", ");
-                        changed = xasprintf("changed: %s", list);
+                        _cleanup_free_ char *list = strv_join(a->changed, ", "), *restart = strv_join(a->details, ", ");
+                        size_t n_restart = strv_length(a->details);
+
+                        /* Say why it is no update in place, when some of it could have been. */
+                        if (!a->details || n_restart == strv_length(a->changed))
+                                changed = xasprintf("changed: %s", list);
+                        else if (n_restart > 0)
+                                changed = xasprintf("changed: %s; %s need%s a restart", list, restart,
+                                                    n_restart == 1 ? "s" : "");
+                        else
+                                changed = xasprintf("changed: %s; not running (%s): started anew", list,
+                                                    instance_state_to_string(a->state) ?: "?");
                 } else
                         changed = xstrdup("hash changed, fields not known");
                 if (a->start)
@@ -396,4 +440,57 @@ char **unit_spec_diff(const UnitSpec *a, const UnitSpec *b) {
         json_decref(y);
         strv_sort(changed);
         return changed;
+}
+
+/* The number of vCPUs a hyperv unit gets for cpus (runtime/vm/vm-qemu.h's rule, before the host's
+ * CPUs cap it: equal here means equal there). */
+static uint32_t vcpus_for(uint32_t cpus_milli) {
+        return cpus_milli == 0 ? 1 : (cpus_milli + 999) / 1000;
+}
+
+bool unit_spec_field_is_live(const UnitSpec *old, const UnitSpec *new, const char *field) {
+        if (!old || !new || !field || old->isolation != new->isolation)
+                return false;
+        if (streq(field, "resources.io_weight") || streq(field, "resources.pids"))
+                return true;
+        if (streq(field, "resources.cpus"))
+                return old->isolation == ISOLATION_PROCESS ||
+                       vcpus_for(old->resources.cpus_milli) == vcpus_for(new->resources.cpus_milli);
+        if (streq(field, "resources.memory"))
+                return old->isolation == ISOLATION_PROCESS;
+        return false;
+}
+
+bool unit_spec_updatable_in_place(const UnitSpec *old, const UnitSpec *new, char *const *changed) {
+        if (!old || !new || !changed || !changed[0] || !streq(old->name, new->name))
+                return false;
+        STRV_FOREACH(f, changed)
+                if (!unit_spec_field_is_live(old, new, *f))
+                        return false;
+        return true;
+}
+
+/* One resource as a unit file writes it; "unlimited" (or "default") when unset. */
+static char *format_resource(const UnitSpec *u, const char *field) {
+        if (streq(field, "resources.memory"))
+                return u->resources.memory ? format_size(u->resources.memory) : xstrdup("unlimited");
+        if (streq(field, "resources.cpus"))
+                return u->resources.cpus_milli ? format_cpus(u->resources.cpus_milli) : xstrdup("unlimited");
+        if (streq(field, "resources.pids"))
+                return u->resources.pids ? xasprintf("%llu", (unsigned long long) u->resources.pids)
+                                         : xstrdup("unlimited");
+        if (streq(field, "resources.io_weight"))
+                return u->resources.io_weight ? xasprintf("%u", u->resources.io_weight) : xstrdup("default");
+        return NULL;
+}
+
+char **unit_spec_describe_changes(const UnitSpec *old, const UnitSpec *new, char *const *changed) {
+        char **l = xnew0(char *, 1);
+
+        STRV_FOREACH(f, changed) {
+                _cleanup_free_ char *a = old ? format_resource(old, *f) : NULL, *b = new ? format_resource(new, *f) : NULL;
+
+                strv_push(&l, a && b ? xasprintf("%s: %s -> %s", *f, a, b) : xstrdup(*f));
+        }
+        return l;
 }

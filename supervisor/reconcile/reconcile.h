@@ -15,15 +15,21 @@
  * plan. No I/O, no clock, no randomness: the same inputs give the same plan, byte for byte, whatever
  * the order of the observed instances.
  *
- * Rules (state is never looked at; admin_stopped only for the start flag of a REPLACE):
+ * Rules (the state is looked at only to tell UPDATE from REPLACE; admin_stopped also for the
+ * start flag of a REPLACE):
  *  - a unit in the generation without an instance: START (start = true);
  *  - an instance whose unit is no longer in the generation: REMOVE (stop it, destroy its sandbox),
  *    whatever its state and whether or not the operator stopped it;
- *  - a unit whose spec hash differs from its instance's (or whose instance has no hash): REPLACE
- *    (stop the old instance, start one with the new spec), with the changed fields listed; when the
- *    instance was stopped by the operator (admin_stopped), the new instance is created but not
- *    started (start = false). A failed or exited instance whose spec changed is replaced and
- *    started: the edit is the operator's answer to the failure;
+ *  - a unit whose spec differs from its instance's only in fields that can be applied to a running
+ *    workload (unit_spec_updatable_in_place()), whose instance is starting or running, or was
+ *    stopped by the operator: UPDATE (the monitor takes the new spec and writes the new limits to
+ *    the cgroup; same workload, same PID), with the changes listed;
+ *  - any other unit whose spec hash differs from its instance's (or whose instance has no hash):
+ *    REPLACE (stop the old instance, start one with the new spec), with the changed fields listed;
+ *    when the instance was stopped by the operator (admin_stopped), the new instance is created but
+ *    not started (start = false). A failed, exited or backing-off instance whose spec changed is
+ *    replaced and started, even when only its limits changed: the edit is the operator's answer to
+ *    the failure (a memory limit raised after an OOM kill);
  *  - a unit whose hash is unchanged: nothing, whatever its state (an exited batch job is not
  *    run again by a reload; a failed unit is not retried by a reload).
  * Order: every REMOVE first, dependents before what they depend on (the observed specs' requires
@@ -40,6 +46,7 @@ typedef enum ActionType {
         ACTION_START,
         ACTION_REPLACE,
         ACTION_REMOVE,
+        ACTION_UPDATE,
         _ACTION_TYPE_MAX,
         _ACTION_TYPE_INVALID = -EINVAL,
 } ActionType;
@@ -57,11 +64,16 @@ typedef struct Observed {
 typedef struct Action {
         ActionType type;
         char *unit;
-        bool start;     /* START/REPLACE: start the (new) instance; always false for REMOVE */
-        char **changed; /* REPLACE: the changed fields as YAML paths ("command", "resources.memory"),
-                         * sorted; NULL-terminated, never NULL, empty when the old spec is unknown
-                         * (or the hashes differ while the canonical forms do not). NULL for START
-                         * and REMOVE. */
+        bool start;     /* START/REPLACE: start the (new) instance; false for REMOVE and UPDATE */
+        char **changed; /* REPLACE, UPDATE: the changed fields as YAML paths ("command",
+                         * "resources.memory"), sorted; NULL-terminated, never NULL, empty when the
+                         * old spec is unknown (or the hashes differ while the canonical forms do
+                         * not). NULL for START and REMOVE. */
+        char **details; /* UPDATE: one "resources.memory: 64M -> 128M" per changed field;
+                         * REPLACE: the changed fields that need the restart (the others could have
+                         * been applied live), empty when every one could and the instance's state
+                         * is why (it is not running); NULL otherwise. */
+        InstanceState state; /* REPLACE: the instance's, for the text */
 } Action;
 
 typedef struct Plan {
@@ -80,12 +92,16 @@ static inline void plan_freep(Plan **p) {
 }
 
 /* [{"action": "replace", "unit": "web", "start": true, "changed": ["command"]}, ...]: "start" for
- * start and replace, "changed" for replace only; [] for an empty or NULL plan. */
+ * start and replace, "changed" for replace and update, "details" for update; [] for an empty or
+ * NULL plan. */
 json_t *plan_to_json(const Plan *p);
 
 /* One line per action, each ending in "\n", for `supctl reload --dry-run` and supd's log:
  *   start db (new unit)
- *   replace web (changed: command, resources.memory)
+ *   update web in place (resources.memory: 64M -> 128M, resources.pids: unlimited -> 64)
+ *   replace web (changed: command)
+ *   replace web (changed: command, resources.memory; command needs a restart)
+ *   replace web (changed: resources.memory; not running (failed): started anew)
  *   replace job, not started (stopped by the operator; changed: env)
  *   replace app (hash changed, fields not known)      the old spec is unknown
  *   remove old (no longer defined)
@@ -98,3 +114,19 @@ char *plan_format(const Plan *p);
  * env is one field ("env"): its keys are the operator's variable names, not the format's. A new
  * NULL-terminated list, empty when the specs are the same or either is NULL. */
 char **unit_spec_diff(const UnitSpec *a, const UnitSpec *b);
+
+/* Whether field (a unit_spec_diff() path) of a unit of that isolation can be changed on a running
+ * workload: process: resources.memory, .cpus, .pids, .io_weight (cgroup writes); hyperv:
+ * resources.io_weight, .pids (not enforced for hyperv) and .cpus (a CPU quota on QEMU), but
+ * resources.cpus only while the number of vCPUs (cpus rounded up) stays the same, and not memory
+ * (guest RAM). */
+bool unit_spec_field_is_live(const UnitSpec *old, const UnitSpec *new, const char *field);
+
+/* Whether an instance running old can take new in place: the specs have the same name and
+ * isolation, changed (unit_spec_diff(old, new)) is not empty, and every field in it is live.
+ * Pure; reconcile() adds the instance's state, the monitor asks it again before it applies. */
+bool unit_spec_updatable_in_place(const UnitSpec *old, const UnitSpec *new, char *const *changed);
+
+/* "resources.memory: 64M -> 128M" for each field of changed (units as in a unit file; "unlimited",
+ * or "default" for io_weight, where a side has none). A new NULL-terminated list. */
+char **unit_spec_describe_changes(const UnitSpec *old, const UnitSpec *new, char *const *changed);

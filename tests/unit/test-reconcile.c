@@ -454,7 +454,7 @@ static void test_determinism(void **state) {
         assert_string_equal(first, "remove old (no longer defined)\n"
                                    "remove gone (no longer defined)\n"
                                    "start cache (new unit)\n"
-                                   "replace db (changed: resources.memory)\n"
+                                   "update db in place (resources.memory: unlimited -> 128M)\n"
                                    "replace job, not started (stopped by the operator; changed: env)\n"
                                    "start web (new unit)\n");
 }
@@ -488,7 +488,7 @@ static void test_plan_format(void **state) {
                                "replace cron, not started (stopped by the operator; hash changed, fields not known)\n"
                                "start db (new unit)\n"
                                "replace job, not started (stopped by the operator; changed: env)\n"
-                               "replace web (changed: command, resources.memory)\n");
+                               "replace web (changed: command, resources.memory; command needs a restart)\n");
         world_done(&w);
 
         assert_string_equal(empty, "nothing to do\n");
@@ -594,6 +594,133 @@ static void test_diff(void **state) {
         assert_null(m[0]);
 }
 
+/* ---- update in place -------------------------------------------------------------------------- */
+
+/* What the plan does with a unit whose resources (and maybe more) changed, by state and by
+ * whether the operator stopped it. */
+static char *one_action(const char *old_yaml, const char *new_yaml, InstanceState state, bool admin_stopped) {
+        _cleanup_(plan_freep) Plan *p = NULL;
+        char *d;
+        World w = {};
+
+        want(&w, "u", new_yaml);
+        have(&w, "u", old_yaml, state, admin_stopped);
+        p = plan_of(&w);
+        assert_int_equal(p->n_actions, 1);
+        d = plan_format(p);
+        world_done(&w);
+        return d;
+}
+
+#define PROCESS_64 TRUE_UNIT "resources: {memory: 64M, pids: 32}\n"
+#define PROCESS_128 TRUE_UNIT "resources: {memory: 128M, pids: 32}\n"
+
+/* The state decides between in place and anew: a workload to change, or one the operator keeps
+ * stopped, is updated; one that ended (exited, failed, backing off) is started anew, the edit
+ * being the answer to its end. */
+static void test_update_by_state(void **state) {
+        static const struct {
+                InstanceState state;
+                bool admin_stopped;
+                const char *expect;
+        } cases[] = {
+                { INSTANCE_RUNNING, false, "update u in place (resources.memory: 64M -> 128M)\n" },
+                { INSTANCE_STARTING, false, "update u in place (resources.memory: 64M -> 128M)\n" },
+                { INSTANCE_STOPPED, true, "update u in place (resources.memory: 64M -> 128M)\n" },
+                { INSTANCE_STOPPING, true, "update u in place (resources.memory: 64M -> 128M)\n" },
+                { INSTANCE_EXITED, false, "replace u (changed: resources.memory; not running (exited): started anew)\n" },
+                { INSTANCE_FAILED, false, "replace u (changed: resources.memory; not running (failed): started anew)\n" },
+                { INSTANCE_BACKOFF, false, "replace u (changed: resources.memory; not running (backoff): started anew)\n" },
+                { INSTANCE_STOPPING, false, "replace u (changed: resources.memory; not running (stopping): started anew)\n" },
+                { INSTANCE_STOPPED, false, "replace u (changed: resources.memory; not running (stopped): started anew)\n" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *got = one_action(PROCESS_64, PROCESS_128, cases[i].state, cases[i].admin_stopped);
+                _cleanup_free_ char *label = xasprintf("%s%s: ", instance_state_to_string(cases[i].state),
+                                                       cases[i].admin_stopped ? " (operator)" : "");
+                _cleanup_free_ char *g = xasprintf("%s%s", label, got), *e = xasprintf("%s%s", label, cases[i].expect);
+                assert_string_equal(g, e);
+        }
+}
+
+/* Each resource, added, changed and removed, and what the text says of its values. */
+static void test_update_texts(void **state) {
+        static const struct {
+                const char *old, *new, *expect;
+        } cases[] = {
+                { TRUE_UNIT, TRUE_UNIT "resources: {memory: 1536M}\n",
+                  "update u in place (resources.memory: unlimited -> 1536M)\n" },
+                { TRUE_UNIT "resources: {cpus: 0.5}\n", TRUE_UNIT "resources: {cpus: 2}\n",
+                  "update u in place (resources.cpus: 0.5 -> 2)\n" },
+                { TRUE_UNIT "resources: {pids: 64}\n", TRUE_UNIT,
+                  "update u in place (resources.pids: 64 -> unlimited)\n" },
+                { TRUE_UNIT, TRUE_UNIT "resources: {io_weight: 500}\n",
+                  "update u in place (resources.io_weight: default -> 500)\n" },
+                { TRUE_UNIT "resources: {memory: 64M, cpus: 0.25}\n", TRUE_UNIT "resources: {memory: 32M, cpus: 0.125}\n",
+                  "update u in place (resources.cpus: 0.25 -> 0.125, resources.memory: 64M -> 32M)\n" },
+                /* Anything else needs a restart; the text says which. */
+                { TRUE_UNIT, BASE "command: [/bin/false]\n", "replace u (changed: command)\n" },
+                { PROCESS_64, BASE "command: [/bin/false]\nresources: {memory: 128M, pids: 32}\n",
+                  "replace u (changed: command, resources.memory; command needs a restart)\n" },
+                { PROCESS_64, PROCESS_128 "env: {A: b}\nhostname: h\n",
+                  "replace u (changed: env, hostname, resources.memory; env, hostname need a restart)\n" },
+                /* hyperv: guest RAM needs a new VM, and so do more vCPUs; a quota in the same vCPUs does not. */
+                { TRUE_UNIT "isolation: hyperv\nresources: {memory: 256M}\n",
+                  TRUE_UNIT "isolation: hyperv\nresources: {memory: 512M}\n", "replace u (changed: resources.memory)\n" },
+                { TRUE_UNIT "isolation: hyperv\nresources: {cpus: 1}\n", TRUE_UNIT "isolation: hyperv\nresources: {cpus: 1.5}\n",
+                  "replace u (changed: resources.cpus)\n" },
+                { TRUE_UNIT "isolation: hyperv\nresources: {cpus: 0.25}\n",
+                  TRUE_UNIT "isolation: hyperv\nresources: {cpus: 1, io_weight: 50, pids: 9}\n",
+                  "update u in place (resources.cpus: 0.25 -> 1, resources.io_weight: default -> 50, "
+                  "resources.pids: unlimited -> 9)\n" },
+                { TRUE_UNIT "isolation: hyperv\n", TRUE_UNIT "isolation: hyperv\nresources: {cpus: 0.5}\n",
+                  "update u in place (resources.cpus: unlimited -> 0.5)\n" },
+                /* Flipping the isolation is a new workload, whatever else. */
+                { TRUE_UNIT "resources: {memory: 256M}\n", TRUE_UNIT "isolation: hyperv\nresources: {memory: 256M}\n",
+                  "replace u (changed: isolation)\n" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *got = one_action(cases[i].old, cases[i].new, INSTANCE_RUNNING, false);
+                assert_string_equal(got, cases[i].expect);
+        }
+}
+
+/* The pure decision on its own, as the monitor asks it again. */
+static void test_updatable_in_place(void **state) {
+        _cleanup_(unit_spec_freep) UnitSpec *a = spec("u", PROCESS_64), *b = spec("u", PROCESS_128),
+                                            *other = spec("v", PROCESS_128), *cmd = spec("u", BASE "command: [/bin/false]\n");
+        _cleanup_strv_free_ char **ab = unit_spec_diff(a, b), **aa = unit_spec_diff(a, a), **ac = unit_spec_diff(a, cmd),
+                                 **ao = unit_spec_diff(a, other);
+
+        assert_true(unit_spec_updatable_in_place(a, b, ab));
+        assert_false(unit_spec_updatable_in_place(a, a, aa)); /* nothing to update */
+        assert_false(unit_spec_updatable_in_place(a, cmd, ac));
+        assert_false(unit_spec_updatable_in_place(a, other, ao)); /* another unit */
+        assert_false(unit_spec_updatable_in_place(NULL, b, ab));
+        assert_true(unit_spec_field_is_live(a, b, "resources.memory"));
+        assert_false(unit_spec_field_is_live(a, b, "command"));
+        assert_false(unit_spec_field_is_live(a, b, "resources"));
+}
+
+static void test_update_json(void **state) {
+        _cleanup_(plan_freep) Plan *p = NULL;
+        _cleanup_free_ char *s = NULL;
+        json_t *j;
+        World w = {};
+
+        want(&w, "u", PROCESS_128);
+        have(&w, "u", PROCESS_64, INSTANCE_RUNNING, false);
+        p = plan_of(&w);
+        j = plan_to_json(p);
+        s = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        assert_string_equal(s, "[{\"action\":\"update\",\"unit\":\"u\",\"changed\":[\"resources.memory\"],"
+                               "\"details\":[\"resources.memory: 64M -> 128M\"]}]");
+        world_done(&w);
+}
+
 static void test_string_tables(void **state) {
         for (ActionType t = 0; t < _ACTION_TYPE_MAX; t++) {
                 assert_non_null(action_type_to_string(t));
@@ -627,6 +754,10 @@ int main(void) {
                 cmocka_unit_test(test_plan_format),
                 cmocka_unit_test(test_plan_to_json),
                 cmocka_unit_test(test_diff),
+                cmocka_unit_test(test_update_by_state),
+                cmocka_unit_test(test_update_texts),
+                cmocka_unit_test(test_updatable_in_place),
+                cmocka_unit_test(test_update_json),
                 cmocka_unit_test(test_string_tables),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
