@@ -14,7 +14,10 @@
 #include "macro.h"
 #include "path-util.h"
 #include "process-list.h"
+#include "reconcile.h"
+#include "resources.h"
 #include "socket-util.h"
+#include "string-util.h"
 #include "unit-parse.h"
 #include "veth.h"
 
@@ -447,6 +450,21 @@ static int start_vm(Monitor *m) {
         return 0;
 }
 
+/* resources.* onto the instance's cgroup (runtime/resources.h has the policy); the notes go to
+ * the log. */
+static int apply_resources(Monitor *m, const UnitSpec *u, char *err, size_t errlen) {
+        _cleanup_strv_free_ char **notes = NULL;
+        ResourcesTarget target = RESOURCES_CONTAINER;
+        int r;
+
+        if (m->vm)
+                target = vm_status(m->vm)->kvm ? RESOURCES_QEMU_KVM : RESOURCES_QEMU_TCG;
+        r = resources_apply(m->cgroup, u, target, &notes, err, errlen);
+        STRV_FOREACH(n, notes)
+                log_writer_printf(&m->log, "sup", "%s", *n);
+        return r;
+}
+
 static void monitor_enter_starting(Monitor *m) {
         int out_w = -EBADF, err_w = -EBADF, r;
         ContainerConfig cfg;
@@ -475,8 +493,14 @@ static void monitor_enter_starting(Monitor *m) {
                 goto fail;
         }
         if (m->spec->isolation == ISOLATION_HYPERV) {
+                char err[512];
+
                 if (prepare_network(m) < 0 || start_vm(m) < 0)
                         goto fail;
+                /* Once QEMU runs: whether its cgroup gets a CPU quota depends on the accelerator
+                 * vm_start() chose. The guest's command is seconds away still. Nothing here fails
+                 * a hyperv start (resources.h says why). */
+                (void) apply_resources(m, m->spec, err, sizeof(err));
                 if (m->net.enabled_forwarding)
                         log_writer_printf(&m->log, "sup",
                                           "IPv4 forwarding was off: turned on (net.ipv4.ip_forward=1) for the published ports");
@@ -495,6 +519,16 @@ static void monitor_enter_starting(Monitor *m) {
 
         if (prepare_network(m) < 0)
                 goto fail;
+        {
+                char err[512];
+
+                /* Before the container exists, so that its first instruction runs within them. */
+                r = apply_resources(m, m->spec, err, sizeof(err));
+                if (r < 0) {
+                        set_reason(m, "%s", err);
+                        goto fail;
+                }
+        }
 
         cfg = (ContainerConfig) {
                 .spec = m->spec,
@@ -821,6 +855,75 @@ static void monitor_top(Monitor *m, JsonConn *conn, json_t *msg) {
         (void) json_conn_reply(conn, msg, result);
 }
 
+/* ---- update: a new spec that differs in live fields only (reconcile.h) ----
+ * The new limits go to the cgroup of the running workload (or wait for its next start), the spec
+ * to spec.json (atomically: a supd that adopts this monitor later reads the new one), the new hash
+ * to the status. Same workload, same PID. On any failure the old limits are written back and the
+ * old spec stays; supd then replaces the instance. */
+
+static int monitor_update(Monitor *m, const char *text, char *err, size_t errlen) {
+        _cleanup_(unit_spec_freep) UnitSpec *new = NULL;
+        _cleanup_strv_free_ char **changed = NULL, **details = NULL;
+        _cleanup_free_ char *path = path_join(m->dir, "spec.json"), *canonical = NULL, *list = NULL;
+        Diagnostics d = {};
+        char hash[65], new_hash[65];
+        typeof(m->spec->resources) old = m->spec->resources;
+        bool running = m->cgroup && (m->has_container || m->vm);
+        int r;
+
+        r = unit_parse("spec.json", m->dir, text, strlen(text), 0, &d, &new, NULL);
+        if (r < 0) {
+                snprintf(err, errlen, "the new spec is not valid: %s", d.n > 0 ? d.items[0].message : "?");
+                diagnostics_done(&d);
+                return r;
+        }
+        diagnostics_done(&d);
+        changed = unit_spec_diff(m->spec, new);
+        if (!changed[0]) {
+                snprintf(err, errlen, "nothing changed");
+                return 0;
+        }
+        if (!unit_spec_updatable_in_place(m->spec, new, changed)) {
+                _cleanup_free_ char *fields = strv_join(changed, ", ");
+                snprintf(err, errlen, "a change of %s needs a restart", fields);
+                return -EOPNOTSUPP;
+        }
+        details = unit_spec_describe_changes(m->spec, new, changed);
+        list = strv_join(details, ", ");
+
+        if (running) {
+                r = apply_resources(m, new, err, errlen);
+                if (r < 0) {
+                        char ignored[512];
+                        (void) apply_resources(m, m->spec, ignored, sizeof(ignored));
+                        return r;
+                }
+        }
+        /* Only resources.* differ: the running spec takes them, and is then the new one (the Vm
+         * of a hyperv instance holds a pointer to it, so it is changed, not swapped). */
+        m->spec->resources = new->resources;
+        (void) unit_spec_hash(m->spec, hash);
+        (void) unit_spec_hash(new, new_hash);
+        canonical = unit_spec_format(m->spec);
+        r = streq(hash, new_hash) ? write_file_atomic(path, canonical, strlen(canonical), 0600) : -EBADMSG;
+        if (r < 0) {
+                char ignored[512];
+                m->spec->resources = old;
+                if (running)
+                        (void) apply_resources(m, m->spec, ignored, sizeof(ignored));
+                snprintf(err, errlen, "cannot write %s: %s", path, strerror(-r));
+                return r;
+        }
+        memcpy(m->hash, hash, sizeof(hash));
+        free(m->status.hash);
+        m->status.hash = xstrdup(hash);
+        log_writer_printf(&m->log, "sup", "updated in place: %s%s", list,
+                          running ? "" : " (for its next start)");
+        write_status(m);
+        broadcast_status(m);
+        return 0;
+}
+
 static void on_client_message(JsonConn *conn, json_t *msg, void *userdata) {
         MonitorClient *c = userdata;
         Monitor *m = c->monitor;
@@ -846,6 +949,16 @@ static void on_client_message(JsonConn *conn, json_t *msg, void *userdata) {
         else if (streq(method, "top")) {
                 monitor_top(m, conn, msg);
                 return;
+        } else if (streq(method, "update")) {
+                const char *text = json_string_value(json_object_get(json_object_get(msg, "params"), "spec"));
+                char err[1024] = "";
+
+                r = text ? monitor_update(m, text, err, sizeof(err)) : -EINVAL;
+                if (r < 0) {
+                        (void) json_conn_reply_error(conn, msg, r == -EOPNOTSUPP ? "needs-restart" : "failed", "%s",
+                                                     text ? err : "update needs the spec");
+                        return;
+                }
         } else {
                 (void) json_conn_reply_error(conn, msg, "unknown-method", "unknown method \"%s\"", method);
                 return;

@@ -21,7 +21,9 @@
  * Instance directory (in supd's run directory, units/NAME/):
  *   spec.json    the canonical unit it runs (written by supd before starting the monitor)
  *   status.json  the InstanceStatus, rewritten atomically on every change
- *   monitor.sock requests from supd: status, start, stop, restart, shutdown, top
+ *   monitor.sock requests from supd: status, start, stop, restart, shutdown, top, and update
+ *                (params {"spec": canonical text}: a spec differing in live fields only, applied
+ *                to the running workload and written to spec.json; see reconcile.h)
  *   rootfs/      the container's root mount point (mounted only in the container's namespace)
  *   qmp.sock     hyperv: QEMU's QMP socket (0600), also QEMU's working directory
  * State directory (supd's): sandboxes/NAME/ (the writable layer; hyperv: disk.ext4 in it),
