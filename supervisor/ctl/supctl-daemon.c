@@ -144,6 +144,36 @@ static void print_table(json_t *list) {
         }
 }
 
+static void format_rss(json_int_t bytes, char *buf, size_t size);
+
+/* The usage object of a running unit: memory, CPU time and tasks from its cgroup. */
+static void print_usage(json_t *u) {
+        json_t *mem = json_object_get(u, "memory_bytes"), *mem_max = json_object_get(u, "memory_max"),
+               *cpu = json_object_get(u, "cpu_usec"), *pids = json_object_get(u, "pids"),
+               *pids_max = json_object_get(u, "pids_max");
+        char a[32], b[32];
+
+        if (streq(str(u, "of", ""), "qemu"))
+                printf("       usage: of QEMU's cgroup (guest RAM, QEMU and its threads): the host sees no more\n");
+        if (json_is_integer(mem)) {
+                format_rss(json_integer_value(mem), a, sizeof(a));
+                if (json_is_integer(mem_max)) {
+                        format_rss(json_integer_value(mem_max), b, sizeof(b));
+                        printf("      memory: %s of %s\n", a, b);
+                } else
+                        printf("      memory: %s (no limit)\n", a);
+        }
+        if (json_is_integer(cpu))
+                printf("         cpu: %.3f s used\n", (double) json_integer_value(cpu) / 1e6);
+        if (json_is_integer(pids)) {
+                if (json_is_integer(pids_max))
+                        printf("       tasks: %lld of %lld\n", (long long) json_integer_value(pids),
+                               (long long) json_integer_value(pids_max));
+                else
+                        printf("       tasks: %lld (no limit)\n", (long long) json_integer_value(pids));
+        }
+}
+
 static void print_detail(json_t *o) {
         char ex[64];
         static const char *const times[] = { "started_at", "exited_at", "next_restart_at" };
@@ -175,8 +205,12 @@ static void print_detail(json_t *o) {
                 printf("     monitor: pid %lld\n", (long long) json_integer_value(json_object_get(o, "monitor_pid")));
         if (str(o, "address", NULL))
                 printf("     address: %s (eth0, on the bridge)\n", str(o, "address", ""));
+        if (json_is_object(json_object_get(o, "usage")))
+                print_usage(json_object_get(o, "usage"));
         printf("    restarts: %lld\n", (long long) json_integer_value(json_object_get(o, "restarts")));
         printf("   last exit: %s\n", ex);
+        if (json_is_true(json_object_get(o, "oom")))
+                printf("         oom: the kernel's OOM killer struck in its cgroup (resources.memory)\n");
         for (size_t i = 0; i < ELEMENTSOF(times); i++)
                 if (str(o, times[i], NULL))
                         printf("%12s: %s\n", times[i], str(o, times[i], ""));

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "alloc.h"
+#include "cgroup.h"
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
@@ -369,6 +370,58 @@ static void retire(Instance *i, bool remove_sandbox) {
         json_decref(params);
 }
 
+static void replace_instance(Instance *i, const UnitSpec *spec, bool start) {
+        unit_spec_free(i->successor);
+        i->successor = unit_spec_clone(spec);
+        i->successor_start = start;
+        retire(i, true);
+}
+
+static void on_update_reply(Instance *i, json_t *reply, void *userdata) {
+        json_t *err = json_object_get(reply, "error");
+        const char *code = json_string_value(json_object_get(err, "code"));
+        const UnitSpec *spec;
+
+        if (!err) {
+                log_info("%s: updated in place", i->name);
+                return;
+        }
+        /* A monitor that went away is reconciled anew by on_monitor_close(). */
+        if (code && streq(code, "monitor-gone"))
+                return;
+        spec = unit_set_find(i->manager->generation, i->name);
+        log_warning("%s: not updated in place (%s); restarting it with the new spec", i->name,
+                    json_string_value(json_object_get(err, "message")) ?: "no reason given");
+        if (spec && !i->retiring && !i->manager->shutting_down)
+                replace_instance(i, spec, !(i->known && i->status.admin_stopped));
+}
+
+/* UPDATE: the monitor takes the new spec and applies its limits to the running workload. supd's
+ * copy is the new spec from here on, so that a reload meanwhile compares against it; if the
+ * monitor refuses, the instance is replaced as for any other change. */
+static void update_instance(Instance *i, const UnitSpec *spec) {
+        _cleanup_free_ char *text = unit_spec_format(spec);
+        UnitSpec *copy = unit_spec_clone(spec);
+        json_t *params;
+        int r;
+
+        if (!copy) {
+                replace_instance(i, spec, !(i->known && i->status.admin_stopped));
+                return;
+        }
+        params = json_pack("{s:s}", "spec", text);
+        r = instance_call(i, "update", params, on_update_reply, NULL);
+        json_decref(params);
+        if (r < 0) {
+                unit_spec_free(copy);
+                replace_instance(i, spec, !(i->known && i->status.admin_stopped));
+                return;
+        }
+        unit_spec_free(i->spec);
+        i->spec = copy;
+        (void) unit_spec_hash(i->spec, i->hash);
+}
+
 static void execute(Manager *m, const Plan *plan) {
         for (size_t k = 0; k < plan->n_actions; k++) {
                 const Action *a = &plan->actions[k];
@@ -381,12 +434,12 @@ static void execute(Manager *m, const Plan *plan) {
                                 (void) create_instance(m, spec, a->start);
                         break;
                 case ACTION_REPLACE:
-                        if (!i || !spec)
-                                break;
-                        unit_spec_free(i->successor);
-                        i->successor = unit_spec_clone(spec);
-                        i->successor_start = a->start;
-                        retire(i, true);
+                        if (i && spec)
+                                replace_instance(i, spec, a->start);
+                        break;
+                case ACTION_UPDATE:
+                        if (i && spec)
+                                update_instance(i, spec);
                         break;
                 case ACTION_REMOVE:
                         if (i)
@@ -533,7 +586,30 @@ static json_t *pending_status(const UnitSpec *u, const char *why) {
         InstanceStatus s = { .name = (char *) u->name, .isolation = u->isolation, .state = INSTANCE_STOPPED };
         json_t *j = instance_status_to_json(&s);
         json_object_set_new(j, "reason", why ? json_string(why) : json_null());
+        json_object_set_new(j, "usage", json_null());
         return j;
+}
+
+static json_t *figure(uint64_t v) {
+        return v == UINT64_MAX ? json_null() : json_integer((json_int_t) v);
+}
+
+/* What the instance's cgroup says it uses now (for hyperv units: QEMU's), or null without one. Read
+ * here rather than asked of the monitor: a few small files, and an answer even while the workload
+ * keeps its monitor busy. */
+static json_t *usage_json(Manager *m, const Instance *i) {
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        CgroupStats st;
+
+        if (!i->known || !instance_state_is_active(i->status.state))
+                return json_null();
+        if (cgroup_open(m->config.cgroup_root, m->config.cgroup_parent, i->name, &cg) < 0 ||
+            cgroup_get_stats(cg, &st) < 0)
+                return json_null();
+        return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "of",
+                         i->status.isolation == ISOLATION_HYPERV ? "qemu" : "workload", "cgroup", cgroup_path(cg),
+                         "memory_bytes", figure(st.memory_current), "memory_max", figure(st.memory_max), "cpu_usec",
+                         figure(st.cpu_usec), "pids", figure(st.pids_current), "pids_max", figure(st.pids_max));
 }
 
 json_t *manager_status_json(Manager *m, const char *only) {
@@ -553,6 +629,7 @@ json_t *manager_status_json(Manager *m, const char *only) {
                 else {
                         const char *waiting = NULL;
                         j = instance_status_to_json(&i->status);
+                        json_object_set_new(j, "usage", usage_json(m, i));
                         if (i->start_wanted && !dependencies_running(m, i->spec, &waiting) && waiting) {
                                 _cleanup_free_ char *why = xasprintf("waiting for %s to run", waiting);
                                 json_object_set_new(j, "reason", json_string(why));
@@ -562,8 +639,11 @@ json_t *manager_status_json(Manager *m, const char *only) {
                 json_array_append_new(list, j);
         }
         for (Instance *i = m->instances; i; i = i->next)
-                if (i->retiring && i->known && (!only || streq(only, i->name)))
-                        json_array_append_new(list, instance_status_to_json(&i->status));
+                if (i->retiring && i->known && (!only || streq(only, i->name))) {
+                        json_t *j = instance_status_to_json(&i->status);
+                        json_object_set_new(j, "usage", usage_json(m, i));
+                        json_array_append_new(list, j);
+                }
         return list;
 }
 
