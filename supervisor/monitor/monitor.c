@@ -917,8 +917,7 @@ static int monitor_update(Monitor *m, const char *text, char *err, size_t errlen
         memcpy(m->hash, hash, sizeof(hash));
         free(m->status.hash);
         m->status.hash = xstrdup(hash);
-        log_writer_printf(&m->log, "sup", "updated in place: %s%s", list,
-                          running ? "" : " (for its next start)");
+        log_writer_printf(&m->log, "sup", "updated in place: %s%s", list, running ? "" : " (for its next start)");
         write_status(m);
         broadcast_status(m);
         return 0;

@@ -488,7 +488,8 @@ char **unit_spec_describe_changes(const UnitSpec *old, const UnitSpec *new, char
         char **l = xnew0(char *, 1);
 
         STRV_FOREACH(f, changed) {
-                _cleanup_free_ char *a = old ? format_resource(old, *f) : NULL, *b = new ? format_resource(new, *f) : NULL;
+                _cleanup_free_ char *a = old ? format_resource(old, *f) : NULL,
+                                    *b = new ? format_resource(new, *f) : NULL;
 
                 strv_push(&l, a && b ? xasprintf("%s: %s -> %s", *f, a, b) : xstrdup(*f));
         }

@@ -64,15 +64,15 @@ typedef struct Observed {
 typedef struct Action {
         ActionType type;
         char *unit;
-        bool start;     /* START/REPLACE: start the (new) instance; false for REMOVE and UPDATE */
-        char **changed; /* REPLACE, UPDATE: the changed fields as YAML paths ("command",
-                         * "resources.memory"), sorted; NULL-terminated, never NULL, empty when the
-                         * old spec is unknown (or the hashes differ while the canonical forms do
-                         * not). NULL for START and REMOVE. */
-        char **details; /* UPDATE: one "resources.memory: 64M -> 128M" per changed field;
-                         * REPLACE: the changed fields that need the restart (the others could have
-                         * been applied live), empty when every one could and the instance's state
-                         * is why (it is not running); NULL otherwise. */
+        bool start;          /* START/REPLACE: start the (new) instance; false for REMOVE and UPDATE */
+        char **changed;      /* REPLACE, UPDATE: the changed fields as YAML paths ("command",
+                              * "resources.memory"), sorted; NULL-terminated, never NULL, empty when the
+                              * old spec is unknown (or the hashes differ while the canonical forms do
+                              * not). NULL for START and REMOVE. */
+        char **details;      /* UPDATE: one "resources.memory: 64M -> 128M" per changed field;
+                              * REPLACE: the changed fields that need the restart (the others could have
+                              * been applied live), empty when every one could and the instance's state
+                              * is why (it is not running); NULL otherwise. */
         InstanceState state; /* REPLACE: the instance's, for the text */
 } Action;
 

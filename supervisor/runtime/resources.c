@@ -39,14 +39,16 @@ static int apply_memory(const Cgroup *cg, const UnitSpec *u, char ***notes, char
         size = u->resources.memory ? format_size(u->resources.memory) : NULL;
         switch (swap) {
         case CGROUP_SWAP_SWAPPINESS:
-                note(notes, "resources.memory: %s of RAM; the kernel does not account swap (no "
-                            "memory.memsw.limit_in_bytes): memory.swappiness 0 keeps the cgroup's own reclaim "
-                            "off swap, the host may still swap it out",
+                note(notes,
+                     "resources.memory: %s of RAM; the kernel does not account swap (no "
+                     "memory.memsw.limit_in_bytes): memory.swappiness 0 keeps the cgroup's own reclaim "
+                     "off swap, the host may still swap it out",
                      size);
                 break;
         case CGROUP_SWAP_UNCONTROLLED:
-                note(notes, "resources.memory: %s of RAM; the kernel does not account swap (no memory.swap.max): "
-                            "the workload may swap beyond it if the host has swap",
+                note(notes,
+                     "resources.memory: %s of RAM; the kernel does not account swap (no memory.swap.max): "
+                     "the workload may swap beyond it if the host has swap",
                      size);
                 break;
         case CGROUP_SWAP_OFF:
@@ -57,7 +59,7 @@ static int apply_memory(const Cgroup *cg, const UnitSpec *u, char ***notes, char
 }
 
 int resources_apply(const Cgroup *cg, const UnitSpec *u, ResourcesTarget target, char ***ret_notes, char *err,
-                 size_t errlen) {
+                    size_t errlen) {
         _cleanup_strv_free_ char **notes = NULL;
         const char *file = NULL;
         bool qemu = target != RESOURCES_CONTAINER;
@@ -72,8 +74,9 @@ int resources_apply(const Cgroup *cg, const UnitSpec *u, ResourcesTarget target,
         if (target == RESOURCES_QEMU_TCG) {
                 if (u->resources.cpus_milli) {
                         _cleanup_free_ char *cpus = format_cpus(u->resources.cpus_milli);
-                        note(&notes, "resources.cpus %s: no CPU quota on QEMU under TCG, whose emulation takes "
-                                     "many host cycles per guest cycle; the guest's vCPUs bound it",
+                        note(&notes,
+                             "resources.cpus %s: no CPU quota on QEMU under TCG, whose emulation takes "
+                             "many host cycles per guest cycle; the guest's vCPUs bound it",
                              cpus);
                 }
         } else {
@@ -91,21 +94,23 @@ int resources_apply(const Cgroup *cg, const UnitSpec *u, ResourcesTarget target,
                 if (r < 0)
                         return refuse(err, errlen, r, "pids", "no pids controller in the instance's cgroup");
         } else if (u->resources.pids)
-                note(&notes, "resources.pids %" PRIu64 ": not enforced for a hyperv unit (QEMU's threads are not "
-                             "the workload's tasks; the guest's kernel counts those)",
+                note(&notes,
+                     "resources.pids %" PRIu64 ": not enforced for a hyperv unit (QEMU's threads are not "
+                     "the workload's tasks; the guest's kernel counts those)",
                      u->resources.pids);
 
         r = cgroup_set_io_weight(cg, u->resources.io_weight, &file);
         if (r == -EOPNOTSUPP)
-                note(&notes, "resources.io_weight %" PRIu32 ": not applied, the host has no I/O weight (neither "
-                             "blk-iocost's io.weight nor BFQ's weight file)",
+                note(&notes,
+                     "resources.io_weight %" PRIu32 ": not applied, the host has no I/O weight (neither "
+                     "blk-iocost's io.weight nor BFQ's weight file)",
                      u->resources.io_weight);
         else if (r < 0)
-                note(&notes, "resources.io_weight %" PRIu32 ": not applied: %s", u->resources.io_weight,
-                     strerror(-r));
+                note(&notes, "resources.io_weight %" PRIu32 ": not applied: %s", u->resources.io_weight, strerror(-r));
         else if (u->resources.io_weight && file && strstr(file, "bfq"))
-                note(&notes, "resources.io_weight %" PRIu32 ": written to %s, which weighs I/O on block devices "
-                             "whose scheduler is bfq only",
+                note(&notes,
+                     "resources.io_weight %" PRIu32 ": written to %s, which weighs I/O on block devices "
+                     "whose scheduler is bfq only",
                      u->resources.io_weight, file);
 
         *ret_notes = TAKE_PTR(notes);

@@ -33,4 +33,4 @@ typedef enum ResourcesTarget {
 /* Writes u's limits. Returns 0 with the notes to log in *ret_notes (a strv, NULL when none), or a
  * negative errno with the reason in err ("resources.memory: ..."). */
 int resources_apply(const Cgroup *cg, const UnitSpec *u, ResourcesTarget target, char ***ret_notes, char *err,
-                 size_t errlen);
+                    size_t errlen);

@@ -612,7 +612,7 @@ static char *one_action(const char *old_yaml, const char *new_yaml, InstanceStat
         return d;
 }
 
-#define PROCESS_64 TRUE_UNIT "resources: {memory: 64M, pids: 32}\n"
+#define PROCESS_64  TRUE_UNIT "resources: {memory: 64M, pids: 32}\n"
 #define PROCESS_128 TRUE_UNIT "resources: {memory: 128M, pids: 32}\n"
 
 /* The state decides between in place and anew: a workload to change, or one the operator keeps
@@ -624,15 +624,18 @@ static void test_update_by_state(void **state) {
                 bool admin_stopped;
                 const char *expect;
         } cases[] = {
-                { INSTANCE_RUNNING, false, "update u in place (resources.memory: 64M -> 128M)\n" },
-                { INSTANCE_STARTING, false, "update u in place (resources.memory: 64M -> 128M)\n" },
-                { INSTANCE_STOPPED, true, "update u in place (resources.memory: 64M -> 128M)\n" },
-                { INSTANCE_STOPPING, true, "update u in place (resources.memory: 64M -> 128M)\n" },
-                { INSTANCE_EXITED, false, "replace u (changed: resources.memory; not running (exited): started anew)\n" },
-                { INSTANCE_FAILED, false, "replace u (changed: resources.memory; not running (failed): started anew)\n" },
-                { INSTANCE_BACKOFF, false, "replace u (changed: resources.memory; not running (backoff): started anew)\n" },
-                { INSTANCE_STOPPING, false, "replace u (changed: resources.memory; not running (stopping): started anew)\n" },
-                { INSTANCE_STOPPED, false, "replace u (changed: resources.memory; not running (stopped): started anew)\n" },
+                {INSTANCE_RUNNING, false, "update u in place (resources.memory: 64M -> 128M)\n"},
+                {INSTANCE_STARTING, false, "update u in place (resources.memory: 64M -> 128M)\n"},
+                {INSTANCE_STOPPED, true, "update u in place (resources.memory: 64M -> 128M)\n"},
+                {INSTANCE_STOPPING, true, "update u in place (resources.memory: 64M -> 128M)\n"},
+                {INSTANCE_EXITED, false, "replace u (changed: resources.memory; not running (exited): started anew)\n"},
+                {INSTANCE_FAILED, false, "replace u (changed: resources.memory; not running (failed): started anew)\n"},
+                {INSTANCE_BACKOFF, false,
+                 "replace u (changed: resources.memory; not running (backoff): started anew)\n"},
+                {INSTANCE_STOPPING, false,
+                 "replace u (changed: resources.memory; not running (stopping): started anew)\n"},
+                {INSTANCE_STOPPED, false,
+                 "replace u (changed: resources.memory; not running (stopped): started anew)\n"},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -649,36 +652,37 @@ static void test_update_texts(void **state) {
         static const struct {
                 const char *old, *new, *expect;
         } cases[] = {
-                { TRUE_UNIT, TRUE_UNIT "resources: {memory: 1536M}\n",
-                  "update u in place (resources.memory: unlimited -> 1536M)\n" },
-                { TRUE_UNIT "resources: {cpus: 0.5}\n", TRUE_UNIT "resources: {cpus: 2}\n",
-                  "update u in place (resources.cpus: 0.5 -> 2)\n" },
-                { TRUE_UNIT "resources: {pids: 64}\n", TRUE_UNIT,
-                  "update u in place (resources.pids: 64 -> unlimited)\n" },
-                { TRUE_UNIT, TRUE_UNIT "resources: {io_weight: 500}\n",
-                  "update u in place (resources.io_weight: default -> 500)\n" },
-                { TRUE_UNIT "resources: {memory: 64M, cpus: 0.25}\n", TRUE_UNIT "resources: {memory: 32M, cpus: 0.125}\n",
-                  "update u in place (resources.cpus: 0.25 -> 0.125, resources.memory: 64M -> 32M)\n" },
+                {TRUE_UNIT, TRUE_UNIT "resources: {memory: 1536M}\n",
+                 "update u in place (resources.memory: unlimited -> 1536M)\n"},
+                {TRUE_UNIT "resources: {cpus: 0.5}\n", TRUE_UNIT "resources: {cpus: 2}\n",
+                 "update u in place (resources.cpus: 0.5 -> 2)\n"},
+                {TRUE_UNIT "resources: {pids: 64}\n", TRUE_UNIT,
+                 "update u in place (resources.pids: 64 -> unlimited)\n"},
+                {TRUE_UNIT, TRUE_UNIT "resources: {io_weight: 500}\n",
+                 "update u in place (resources.io_weight: default -> 500)\n"},
+                {TRUE_UNIT "resources: {memory: 64M, cpus: 0.25}\n",
+                 TRUE_UNIT "resources: {memory: 32M, cpus: 0.125}\n",
+                 "update u in place (resources.cpus: 0.25 -> 0.125, resources.memory: 64M -> 32M)\n"},
                 /* Anything else needs a restart; the text says which. */
-                { TRUE_UNIT, BASE "command: [/bin/false]\n", "replace u (changed: command)\n" },
-                { PROCESS_64, BASE "command: [/bin/false]\nresources: {memory: 128M, pids: 32}\n",
-                  "replace u (changed: command, resources.memory; command needs a restart)\n" },
-                { PROCESS_64, PROCESS_128 "env: {A: b}\nhostname: h\n",
-                  "replace u (changed: env, hostname, resources.memory; env, hostname need a restart)\n" },
+                {TRUE_UNIT, BASE "command: [/bin/false]\n", "replace u (changed: command)\n"},
+                {PROCESS_64, BASE "command: [/bin/false]\nresources: {memory: 128M, pids: 32}\n",
+                 "replace u (changed: command, resources.memory; command needs a restart)\n"},
+                {PROCESS_64, PROCESS_128 "env: {A: b}\nhostname: h\n",
+                 "replace u (changed: env, hostname, resources.memory; env, hostname need a restart)\n"},
                 /* hyperv: guest RAM needs a new VM, and so do more vCPUs; a quota in the same vCPUs does not. */
-                { TRUE_UNIT "isolation: hyperv\nresources: {memory: 256M}\n",
-                  TRUE_UNIT "isolation: hyperv\nresources: {memory: 512M}\n", "replace u (changed: resources.memory)\n" },
-                { TRUE_UNIT "isolation: hyperv\nresources: {cpus: 1}\n", TRUE_UNIT "isolation: hyperv\nresources: {cpus: 1.5}\n",
-                  "replace u (changed: resources.cpus)\n" },
-                { TRUE_UNIT "isolation: hyperv\nresources: {cpus: 0.25}\n",
-                  TRUE_UNIT "isolation: hyperv\nresources: {cpus: 1, io_weight: 50, pids: 9}\n",
-                  "update u in place (resources.cpus: 0.25 -> 1, resources.io_weight: default -> 50, "
-                  "resources.pids: unlimited -> 9)\n" },
-                { TRUE_UNIT "isolation: hyperv\n", TRUE_UNIT "isolation: hyperv\nresources: {cpus: 0.5}\n",
-                  "update u in place (resources.cpus: unlimited -> 0.5)\n" },
+                {TRUE_UNIT "isolation: hyperv\nresources: {memory: 256M}\n",
+                 TRUE_UNIT "isolation: hyperv\nresources: {memory: 512M}\n", "replace u (changed: resources.memory)\n"},
+                {TRUE_UNIT "isolation: hyperv\nresources: {cpus: 1}\n",
+                 TRUE_UNIT "isolation: hyperv\nresources: {cpus: 1.5}\n", "replace u (changed: resources.cpus)\n"},
+                {TRUE_UNIT "isolation: hyperv\nresources: {cpus: 0.25}\n",
+                 TRUE_UNIT "isolation: hyperv\nresources: {cpus: 1, io_weight: 50, pids: 9}\n",
+                 "update u in place (resources.cpus: 0.25 -> 1, resources.io_weight: default -> 50, "
+                 "resources.pids: unlimited -> 9)\n"},
+                {TRUE_UNIT "isolation: hyperv\n", TRUE_UNIT "isolation: hyperv\nresources: {cpus: 0.5}\n",
+                 "update u in place (resources.cpus: unlimited -> 0.5)\n"},
                 /* Flipping the isolation is a new workload, whatever else. */
-                { TRUE_UNIT "resources: {memory: 256M}\n", TRUE_UNIT "isolation: hyperv\nresources: {memory: 256M}\n",
-                  "replace u (changed: isolation)\n" },
+                {TRUE_UNIT "resources: {memory: 256M}\n", TRUE_UNIT "isolation: hyperv\nresources: {memory: 256M}\n",
+                 "replace u (changed: isolation)\n"},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -690,9 +694,10 @@ static void test_update_texts(void **state) {
 /* The pure decision on its own, as the monitor asks it again. */
 static void test_updatable_in_place(void **state) {
         _cleanup_(unit_spec_freep) UnitSpec *a = spec("u", PROCESS_64), *b = spec("u", PROCESS_128),
-                                            *other = spec("v", PROCESS_128), *cmd = spec("u", BASE "command: [/bin/false]\n");
-        _cleanup_strv_free_ char **ab = unit_spec_diff(a, b), **aa = unit_spec_diff(a, a), **ac = unit_spec_diff(a, cmd),
-                                 **ao = unit_spec_diff(a, other);
+                                            *other = spec("v", PROCESS_128),
+                                            *cmd = spec("u", BASE "command: [/bin/false]\n");
+        _cleanup_strv_free_ char **ab = unit_spec_diff(a, b), **aa = unit_spec_diff(a, a),
+                                 **ac = unit_spec_diff(a, cmd), **ao = unit_spec_diff(a, other);
 
         assert_true(unit_spec_updatable_in_place(a, b, ab));
         assert_false(unit_spec_updatable_in_place(a, a, aa)); /* nothing to update */

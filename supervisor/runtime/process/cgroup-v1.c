@@ -220,7 +220,7 @@ static size_t v1_tracking(const Cgroup *cg) {
  * some (unless cgroup.clone_children is set above it): each directory from the hierarchy's root
  * down to the leaf gets its parent's where it has none. */
 static int cpuset_inherit(const char *base, const char *parent, const char *name) {
-        static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+        static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
         _cleanup_free_ char *rel = path_join(parent, name), *dir = xstrdup(base);
         int r;
 
@@ -471,8 +471,8 @@ static int v1_set_cpus(const char *dir, uint32_t milli) {
 
 /* CFQ's, on kernels before 5.0 (which removed CFQ); then BFQ's. */
 static const CgroupIoWeightFile v1_io_weight_files[] = {
-        { "blkio.weight", CGROUP_IO_SCALE_BLKIO, "%u" },
-        { "blkio.bfq.weight", CGROUP_IO_SCALE_BFQ, "%u" },
+        {"blkio.weight", CGROUP_IO_SCALE_BLKIO, "%u"},
+        {"blkio.bfq.weight", CGROUP_IO_SCALE_BFQ, "%u"},
         {},
 };
 

@@ -156,8 +156,8 @@ static int v2_set_cpus(const char *dir, uint32_t milli) {
 /* blk-iocost's io.weight, on the unit's own scale; else BFQ's, a bare number (older kernels take no
  * "default"). */
 static const CgroupIoWeightFile v2_io_weight_files[] = {
-        { "io.weight", CGROUP_IO_SCALE_V2, "default %u" },
-        { "io.bfq.weight", CGROUP_IO_SCALE_BFQ, "%u" },
+        {"io.weight", CGROUP_IO_SCALE_V2, "default %u"},
+        {"io.bfq.weight", CGROUP_IO_SCALE_BFQ, "%u"},
         {},
 };
 

@@ -632,9 +632,9 @@ int cgroup_set_pids_max(const Cgroup *cg, uint64_t n) {
 uint32_t cgroup_io_weight_scale(uint32_t weight, CgroupIoScale scale) {
         /* {minimum, default, maximum} of each scale; v2's is the unit's. */
         static const uint32_t ranges[][3] = {
-                [CGROUP_IO_SCALE_V2] = { 1, 100, 10000 },
-                [CGROUP_IO_SCALE_BFQ] = { 1, 100, 1000 },
-                [CGROUP_IO_SCALE_BLKIO] = { 10, 500, 1000 },
+                [CGROUP_IO_SCALE_V2] = {1, 100, 10000},
+                [CGROUP_IO_SCALE_BFQ] = {1, 100, 1000},
+                [CGROUP_IO_SCALE_BLKIO] = {10, 500, 1000},
         };
         const uint32_t *to = ranges[scale], *from = ranges[CGROUP_IO_SCALE_V2];
 

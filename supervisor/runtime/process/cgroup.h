@@ -88,10 +88,10 @@ int cgroup_set_memory_max(const Cgroup *cg, uint64_t bytes);
 
 /* How swap is kept out of a memory limit. */
 typedef enum CgroupSwap {
-        CGROUP_SWAP_OFF,         /* v2 memory.swap.max = 0; v1 memory.memsw.limit_in_bytes = the limit */
-        CGROUP_SWAP_SWAPPINESS,  /* v1 without swap accounting: only memory.swappiness = 0 */
+        CGROUP_SWAP_OFF,          /* v2 memory.swap.max = 0; v1 memory.memsw.limit_in_bytes = the limit */
+        CGROUP_SWAP_SWAPPINESS,   /* v1 without swap accounting: only memory.swappiness = 0 */
         CGROUP_SWAP_UNCONTROLLED, /* v2 without memory.swap.max: the kernel does not account swap */
-        CGROUP_SWAP_NA,          /* no limit, so no swap limit either */
+        CGROUP_SWAP_NA,           /* no limit, so no swap limit either */
 } CgroupSwap;
 
 /* The memory limit with swap off: the workload's RAM is capped at bytes, and it cannot swap past
@@ -117,9 +117,9 @@ int cgroup_set_io_weight(const Cgroup *cg, uint32_t weight, const char **ret_fil
 void cgroup_cpu_bandwidth(uint32_t milli, uint64_t *ret_quota_us, uint64_t *ret_period_us);
 
 typedef enum CgroupIoScale {
-        CGROUP_IO_SCALE_V2,     /* io.weight: 1-10000, default 100 (the unit's own scale) */
-        CGROUP_IO_SCALE_BFQ,    /* io.bfq.weight, blkio.bfq.weight: 1-1000, default 100 */
-        CGROUP_IO_SCALE_BLKIO,  /* blkio.weight: 10-1000, default 500 */
+        CGROUP_IO_SCALE_V2,    /* io.weight: 1-10000, default 100 (the unit's own scale) */
+        CGROUP_IO_SCALE_BFQ,   /* io.bfq.weight, blkio.bfq.weight: 1-1000, default 100 */
+        CGROUP_IO_SCALE_BLKIO, /* blkio.weight: 10-1000, default 500 */
 } CgroupIoScale;
 
 /* A weight on v2's scale (0: the default) on another scale: piecewise linear, so that minimum,
