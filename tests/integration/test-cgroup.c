@@ -550,8 +550,8 @@ static bool file_is(const char *dir, const char *file, const char *want) {
 
         if (cgroup_read_file(dir, file, &text) < 0)
                 return false;
-        if (!streq(text, want) && !(strlen(text) == strlen(want) + 1 && strneq(text, want, strlen(want)) &&
-                                    text[strlen(want)] == '\n')) {
+        if (!streq(text, want) &&
+            !(strlen(text) == strlen(want) + 1 && strneq(text, want, strlen(want)) && text[strlen(want)] == '\n')) {
                 fprintf(stderr, "  %s/%s: \"%s\", want \"%s\"\n", dir, file, text, want);
                 return false;
         }
@@ -565,7 +565,7 @@ static bool file_is_u64(const char *dir, const char *file, uint64_t want) {
 
 /* The memory limit with swap off, raised, lowered and lifted; memsw follows on v1. */
 static Result check_memory_files(const Cgroup *cg, const char *dir, CgroupVersion version) {
-        static const uint64_t steps[] = { 64 << 20, 128 << 20, 32 << 20, 0 };
+        static const uint64_t steps[] = {64 << 20, 128 << 20, 32 << 20, 0};
 
         for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
                 uint64_t want = steps[i] ? steps[i] : UINT64_MAX;
@@ -664,9 +664,10 @@ static Result check_limits(const char *root, CgroupVersion version) {
                 else {
                         CHECK_OK(r);
                         printf("  (io_weight 500 -> %s)\n", file);
-                        CHECK(file_has_word(io, file, streq(file, "io.weight")      ? "500"
-                                                      : streq(file, "blkio.weight") ? "520"
-                                                                                    : "136"));
+                        CHECK(file_has_word(io, file,
+                                            streq(file, "io.weight")      ? "500"
+                                            : streq(file, "blkio.weight") ? "520"
+                                                                          : "136"));
                         CHECK_OK(cgroup_set_io_weight(cg, 0, NULL));
                         CHECK(file_has_word(io, file, streq(file, "blkio.weight") ? "500" : "100"));
                 }
@@ -829,7 +830,7 @@ static Result check_bad_names(const char *root) {
  * the others (joined so that no hierarchy's root, where release_agent is, lies in the container's
  * cgroup namespace), and cgroup_path() in the unified one. */
 static Result check_host_v1_layout(void) {
-        static const char *const names[] = {"memory", "pids", "cpu", "cpuacct", "blkio", "freezer",
+        static const char *const names[] = {"memory", "pids",    "cpu",     "cpuacct", "blkio",     "freezer",
                                             "cpuset", "devices", "systemd", "net_cls", "perf_event"};
         _cleanup_free_ char *parent = parent_name("layout");
         _cleanup_(cgroup_freep) Cgroup *cg = NULL;
@@ -1141,7 +1142,7 @@ static Cgroup *fake_cgroup(const CgroupBackend *backend, const char *dir) {
 }
 
 static Result check_fake_v2(const char *tmp) {
-        static const char *const files[] = { "memory.max", "memory.swap.max", "cpu.max", "pids.max", "io.weight", NULL };
+        static const char *const files[] = {"memory.max", "memory.swap.max", "cpu.max", "pids.max", "io.weight", NULL};
         _cleanup_(cgroup_freep) Cgroup *cg = fake_cgroup(&cgroup_backend_v2, tmp);
         const char *file = NULL;
         CgroupSwap swap;
@@ -1180,7 +1181,7 @@ static Result check_fake_v2(const char *tmp) {
         /* A kernel without blk-iocost but with BFQ; one without swap accounting. */
         {
                 _cleanup_free_ char *iow = path_join(tmp, "io.weight"), *swapmax = path_join(tmp, "memory.swap.max");
-                static const char *const bfq[] = { "io.bfq.weight", NULL };
+                static const char *const bfq[] = {"io.bfq.weight", NULL};
                 CHECK(unlink(iow) >= 0 && unlink(swapmax) >= 0);
                 CHECK_RESULT(fake_reset(tmp, bfq));
                 CHECK_OK(cgroup_set_io_weight(cg, 500, &file));
@@ -1207,8 +1208,8 @@ static Result check_fake_v2(const char *tmp) {
 
 /* v1 without swap accounting (no memsw): swappiness 0; blkio.weight (CFQ) before BFQ's. */
 static Result check_fake_v1(const char *tmp) {
-        static const char *const files[] = { "memory.limit_in_bytes", "memory.swappiness", "blkio.weight",
-                                             "cpu.cfs_quota_us", "cpu.cfs_period_us", NULL };
+        static const char *const files[] = {"memory.limit_in_bytes", "memory.swappiness", "blkio.weight",
+                                            "cpu.cfs_quota_us",      "cpu.cfs_period_us", NULL};
         _cleanup_(cgroup_freep) Cgroup *cg = fake_cgroup(&cgroup_backend_v1, tmp);
         const char *file = NULL;
         CgroupSwap swap;
