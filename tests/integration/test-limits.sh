@@ -210,7 +210,7 @@ for c in rdma net_cls memory cpuset devices none,name=systemd none,name=sup-esca
         if mount -t cgroup -o $c cgroup /tmp/x 2>/dev/null; then
                 [ -e /tmp/x/release_agent ] && echo "ESCAPE release_agent visible ($c)"
                 (printf "\n" > /tmp/x/release_agent) 2>/dev/null && echo "ESCAPE release_agent written ($c)"
-                echo "mounted $c: $(ls /tmp/x | wc -l) files, no release_agent"
+                echo "mounted $c: $(ls /tmp/x | wc -l) files"
                 umount /tmp/x
         else
                 echo "refused $c"
