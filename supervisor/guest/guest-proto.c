@@ -150,6 +150,53 @@ static int decode_stop(const json_t *stop, UnitSpec *u, char **ret_error) {
         return 0;
 }
 
+/* One list of security.capabilities: names as the canonical form spells them, or ALL. */
+static int decode_caps(const json_t *list, const char *key, uint64_t *ret_mask, bool *ret_all, char **ret_error) {
+        size_t i;
+        json_t *v;
+
+        if (!list)
+                return 0;
+        if (!json_is_array(list))
+                return fail(ret_error, "spec.security.capabilities.%s: expected a list of names", key);
+        json_array_foreach(list, i, v) {
+                const char *name = json_string_value(v);
+                unsigned cap;
+
+                if (name && streq(name, "ALL"))
+                        *ret_all = true;
+                else if (name && parse_capability(name, &cap) >= 0)
+                        *ret_mask |= UINT64_C(1) << cap;
+                else
+                        return fail(ret_error, "spec.security.capabilities.%s[%zu]: not a capability this guest knows",
+                                    key, i);
+        }
+        return 0;
+}
+
+static int decode_security(const json_t *sec, UnitSpec *u, char **ret_error) {
+        json_t *nnp = json_object_get(sec, "no_new_privileges"), *ro = json_object_get(sec, "read_only_rootfs"),
+               *caps = json_object_get(sec, "capabilities");
+        int r;
+
+        if (!sec)
+                return 0;
+        if ((nnp && !json_is_boolean(nnp)) || (ro && !json_is_boolean(ro)))
+                return fail(ret_error, "spec.security: no_new_privileges and read_only_rootfs are booleans");
+        if (nnp)
+                u->security.no_new_privileges = json_is_true(nnp);
+        if (ro)
+                u->security.read_only_rootfs = json_is_true(ro);
+        if (caps && !json_is_object(caps))
+                return fail(ret_error, "spec.security.capabilities: expected a mapping with drop and add");
+        r = decode_caps(json_object_get(caps, "drop"), "drop", &u->security.cap_drop, &u->security.cap_drop_all,
+                        ret_error);
+        if (r < 0)
+                return r;
+        return decode_caps(json_object_get(caps, "add"), "add", &u->security.cap_add, &u->security.cap_add_all,
+                           ret_error);
+}
+
 static int decode_spec(const json_t *spec, UnitSpec **ret, char **ret_error) {
         _cleanup_(unit_spec_freep) UnitSpec *u = unit_spec_new();
         json_t *env = json_object_get(spec, "env"), *sec = json_object_get(spec, "security"), *v;
@@ -197,15 +244,9 @@ static int decode_spec(const json_t *spec, UnitSpec **ret, char **ret_error) {
         if (r < 0)
                 return r;
 
-        if (sec) {
-                json_t *nnp = json_object_get(sec, "no_new_privileges"), *ro = json_object_get(sec, "read_only_rootfs");
-                if ((nnp && !json_is_boolean(nnp)) || (ro && !json_is_boolean(ro)))
-                        return fail(ret_error, "spec.security: no_new_privileges and read_only_rootfs are booleans");
-                if (nnp)
-                        u->security.no_new_privileges = json_is_true(nnp);
-                if (ro)
-                        u->security.read_only_rootfs = json_is_true(ro);
-        }
+        r = decode_security(sec, u, ret_error);
+        if (r < 0)
+                return r;
         u->isolation = ISOLATION_HYPERV;
         *ret = TAKE_PTR(u);
         return 0;

@@ -470,6 +470,10 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "sup-init is PID 1 of sup's hyperv guests and runs nowhere else\n");
                 return 1;
         }
+        /* As process isolation's init: the workload may not ptrace PID 1, read its memory or
+         * open its fds (the agent channel among them) without CAP_SYS_PTRACE. The command is
+         * forked non-dumpable and becomes dumpable again with its execve(). */
+        (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         r = guest_mount_early(err);
         setup_stdio(&init);
         if (r < 0)

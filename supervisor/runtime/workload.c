@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "alloc.h"
+#include "caps.h"
 #include "macro.h"
 #include "string-util.h"
 
@@ -180,7 +181,9 @@ static void exec_command(char **argv, char **env) {
 }
 
 int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int stdout_fd, int stderr_fd, char *err) {
-        int devnull;
+        unsigned last_cap, unsupported;
+        int devnull, r;
+        CapSets caps;
         sigset_t none;
 
         /* Dispositions set to "ignore" survive exec: systemd starts services with SIGPIPE
@@ -203,12 +206,35 @@ int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int 
 
         if (chdir(u->working_dir) < 0)
                 return workload_error(err, negative_errno(), "working_dir %s", u->working_dir);
+
+        /* Privileges are dropped in an order where each step still has what it needs, and ends
+         * with nothing the workload should not have:
+         *  1. the bounding set first, while CAP_SETPCAP is still effective: from here on no
+         *     execve() (of a setuid-root binary, of a file with capabilities) can give more;
+         *  2. the user, while CAP_SETUID and CAP_SETGID are: leaving uid 0 clears the effective
+         *     and permitted sets. No PR_SET_KEEPCAPS: a non-root workload is to keep none;
+         *  3. effective, permitted and inheritable as computed, and ambient cleared: only ever
+         *     lowering, which needs no capability;
+         *  4. no_new_privs, which execve() keeps, and which no child can clear. */
+        last_cap = caps_last_cap();
+        r = caps_for_unit(u, user->uid == 0, last_cap, &caps, &unsupported);
+        if (r < 0) {
+                _cleanup_free_ char *name = format_capability(unsupported);
+                return workload_error(err, r, "capability %s is not known to this kernel", name);
+        }
+        r = caps_apply_bounding(caps.bounding, last_cap);
+        if (r < 0)
+                return workload_error(err, r, "cannot limit the capability bounding set");
         if (setgroups(user->n_groups, user->groups) < 0 || setresgid(user->gid, user->gid, user->gid) < 0 ||
             setresuid(user->uid, user->uid, user->uid) < 0)
                 return workload_error(err, negative_errno(), "cannot switch to user %s (uid %u, gid %u)", u->user,
                                       (unsigned) user->uid, (unsigned) user->gid);
+        r = caps_apply(&caps, last_cap);
+        if (r < 0)
+                return workload_error(err, r, "cannot set the capabilities");
         if (u->security.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return workload_error(err, negative_errno(), "cannot set no_new_privileges");
+        /* seccomp: the filter is loaded here, last, after NNP (runtime/seccomp.h). */
 
         exec_command(u->command, env);
         return workload_error(err, negative_errno(), "cannot execute %s", u->command[0]);

@@ -1,10 +1,31 @@
 # One supd per case, on the case's own directories (CASE_DIR under TOP): the harness of
-# test-supd.sh and test-hyperv.sh, sourced after lib.sh. The test sets SUPD, SUPCTL, MONITOR and
-# TOP, may set SUPD_ARGS (an array of options every supd of it gets), and defines fail() and
-# unit().
+# test-supd.sh, test-hyperv.sh and test-security.sh, sourced after lib.sh. The test sets SUPD,
+# SUPCTL, MONITOR and TOP, may set SUPD_ARGS (an array of options every supd of it gets), defines
+# unit(), and may define a fail() of its own.
 
 SUPD_PID=
 SUPD_ARGS=()
+
+# supd_test_setup NAME: skips unless root, with busybox-static and overlayfs; then TOP, the test's
+# directory (/tmp/NAME.XXXXXX), which takes the sanitizers' reports too.
+supd_test_setup() {
+        [ "$(id -u)" = 0 ] || skip "needs root"
+        [ -x /bin/busybox ] || skip "needs busybox-static (/bin/busybox)"
+        grep -q overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip "no overlayfs"
+        TOP=$(mktemp -d "/tmp/$1.XXXXXX")
+        sanitizer_reports_to "$TOP"
+}
+
+# fail MESSAGE: the case fails; its first failure shows supd's output and the units' logs.
+fail() {
+        printf '    FAIL: %s\n' "$*"
+        if [ "$CASE_FAILED" = 0 ] && [ -n "${CASE_DIR:-}" ]; then
+                [ -f "$CASE_DIR/supd.log" ] && sed 's/^/      supd| /' "$CASE_DIR/supd.log" | tail -10
+                ls "$CASE_DIR"/state/logs/*.log >/dev/null 2>&1 &&
+                        tail -n 15 "$CASE_DIR"/state/logs/*.log | grep -v ' sup QEMU ' | sed 's/^/      log| /'
+        fi
+        CASE_FAILED=1
+}
 
 ctl() { "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" "$@"; }
 

@@ -34,6 +34,12 @@ busybox_layer() {
         printf 'root:x:0:\n' > "$1/etc/group"
 }
 
+# app_user DIR: a user app, 1000:1000 with its home in /home/app, in the layer DIR.
+app_user() {
+        printf 'app:x:1000:1000:app:/home/app:/bin/sh\n' >>"$1/etc/passwd"
+        printf 'app:x:1000:\n' >>"$1/etc/group"
+}
+
 log() { printf '    %s\n' "$*"; }
 
 # wait_for SECONDS COMMAND...: polls until the command succeeds.

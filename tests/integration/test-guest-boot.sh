@@ -325,7 +325,9 @@ NET=10.250.$n NET_RE=10\\.250\\.$n MAC=$(printf '52:54:00:fa:%02x:02' "$n")
 
 echo "case 7: network: bridge: eth0 from the run command's network object, a page fetched from the guest"
 show="ip addr show; ip route show; ping -c 1 -W 5 $NET.1 >/dev/null && echo the gateway answers"
-spec=$(unit_json web "$show; echo ready; exec httpd -f -p 8080 -h /www" 'network: bridge')
+# busybox's ping opens a raw socket: NET_RAW is not in the default capability set.
+spec=$(unit_json web "$show; echo ready; exec httpd -f -p 8080 -h /www" 'network: bridge
+security: {capabilities: {add: [NET_RAW]}}')
 run_network="{\"mac\":\"$MAC\",\"address\":\"$NET.2\",\"prefix\":24,\"gateway\":\"$NET.1\"}"
 if [ -z "$TAP" ]; then
         fail "cannot create a tap device (ip tuntap add dev suptap$n mode tap)"

@@ -41,17 +41,6 @@ echo "upper" >"$UPPER/data/which.txt"
 printf '#!/bin/sh\necho "app says $1"\n' >"$UPPER/app/run.sh"
 chmod 755 "$UPPER/app/run.sh"
 
-# The first failure of a case shows supd's output and the units' logs.
-fail() {
-        printf '    FAIL: %s\n' "$*"
-        if [ "$CASE_FAILED" = 0 ] && [ -n "${CASE_DIR:-}" ]; then
-                [ -f "$CASE_DIR/supd.log" ] && sed 's/^/      supd| /' "$CASE_DIR/supd.log" | tail -10
-                ls "$CASE_DIR"/state/logs/*.log >/dev/null 2>&1 &&
-                        tail -n 15 "$CASE_DIR"/state/logs/*.log | grep -v ' sup QEMU ' | sed 's/^/      log| /'
-        fi
-        CASE_FAILED=1
-}
-
 # vm_field UNIT KEY: a field of the unit's "vm" object.
 vm_field() {
         ctl status --json 2>/dev/null | "$PY" -c '

@@ -10,19 +10,13 @@ SUPD=$(realpath "$1") SUPCTL=$(realpath "$2") MONITOR=$(realpath "$3")
 source "$(dirname "$(realpath "$0")")/lib.sh"
 source "$(dirname "$(realpath "$0")")/case-supd.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root"
-[ -x /bin/busybox ] || skip "needs busybox-static (/bin/busybox)"
-grep -q overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip "no overlayfs"
-
-TOP=$(mktemp -d /tmp/supit.XXXXXX)
-sanitizer_reports_to "$TOP"
+supd_test_setup supit
 
 # A busybox root file system, the image layer every unit here uses.
 LAYER=$TOP/layer
 busybox_layer "$LAYER"
 mkdir -p "$LAYER/data"
-printf 'app:x:1000:1000:app:/home/app:/bin/sh\n' >> "$LAYER/etc/passwd"
-printf 'app:x:1000:\n' >> "$LAYER/etc/group"
+app_user "$LAYER"
 echo "from the image" > "$LAYER/data/image.txt"
 
 fail() {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "caps.h"
 #include "fileio.h"
 #include "guest-probe.h"
 #include "guest-proto.h"
@@ -122,7 +123,8 @@ static void test_run_from_canonical_json(void **state) {
                                       "working_dir: /www\n"
                                       "network: none\n"
                                       "mounts: [{type: tmpfs, target: /tmp, size: 16M, mode: \"1770\"}]\n"
-                                      "security: {no_new_privileges: false, read_only_rootfs: true}\n"
+                                      "security: {no_new_privileges: false, read_only_rootfs: true,\n"
+                                      "  capabilities: {drop: [ALL], add: [NET_BIND_SERVICE, cap_sys_chroot]}}\n"
                                       "stop: {signal: SIGRTMIN+2, timeout: 1m1500ms}\n",
                                       "\"layers\":[\"/dev/vda\",\"serial=sup-layer-1\"],\"sandbox\":\"/dev/vdc\"");
         GuestRun run = {};
@@ -154,6 +156,10 @@ static void test_run_from_canonical_json(void **state) {
         assert_int_equal(u->mounts[0].mode, 01770);
         assert_false(u->security.no_new_privileges);
         assert_true(u->security.read_only_rootfs);
+        assert_true(u->security.cap_drop_all);
+        assert_int_equal(u->security.cap_drop, 0);
+        assert_false(u->security.cap_add_all);
+        assert_int_equal(u->security.cap_add, CAP_BIT(CAP_NET_BIND_SERVICE) | CAP_BIT(CAP_SYS_CHROOT));
         assert_int_equal(u->stop.signal, SIGRTMIN + 2);
         assert_int_equal(u->stop.timeout, 61500 * USEC_PER_MSEC);
         assert_int_equal(strv_length(run.layers), 2);
@@ -181,6 +187,8 @@ static void test_run_from_canonical_json(void **state) {
         assert_int_equal(run.spec->network, NETWORK_BRIDGE);
         assert_true(run.spec->security.no_new_privileges);
         assert_false(run.spec->security.read_only_rootfs);
+        assert_false(run.spec->security.cap_drop_all || run.spec->security.cap_add_all);
+        assert_int_equal(run.spec->security.cap_drop | run.spec->security.cap_add, 0);
         assert_int_equal(strv_length(run.spec->env), 0);
         assert_int_equal(run.spec->n_mounts, 0);
         assert_int_equal(run.spec->stop.signal, SIGTERM);
@@ -245,6 +253,12 @@ static void test_run_refused(void **state) {
                 "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
                 "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
                 "\"command\":[\"/bin/true\"],\"stop\":{\"signal\":\"SIGTERM\",\"timeout\":\"soon\"}},"
+                "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
+                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
+                "\"command\":[\"/bin/true\"],\"security\":{\"capabilities\":{\"add\":[\"NOT_A_CAP\"]}}},"
+                "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
+                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
+                "\"command\":[\"/bin/true\"],\"security\":{\"capabilities\":{\"drop\":\"ALL\"}}},"
                 "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "alloc.h"
+#include "caps.h"
 #include "macro.h"
 #include "path-util.h"
 #include "rootfs.h"
@@ -84,6 +85,7 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
         char err[ROOTFS_ERR_MAX];
         _cleanup_strv_free_ char **env = NULL;
         ContainerUser user;
+        unsigned last_cap;
         int rootfd, r;
         sigset_t all;
         pid_t command;
@@ -92,6 +94,14 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
         /* The monitor's loop blocked signals for its signalfd; init waits for them the same way. */
         sigfillset(&all);
         (void) sigprocmask(SIG_SETMASK, &all, NULL);
+        /* init is a fork of the monitor, root in the host's user namespace, and its /proc/1/exe
+         * is the host's sup-monitor binary: it must not be a way out. Once it is not dumpable,
+         * only a process with CAP_SYS_PTRACE may ptrace it, read its memory or open its
+         * /proc/1/{exe,fd/N,cwd,root,mem}, and the workload lacks that unless the unit adds it
+         * (CVE-2019-5736; the leaked fd of CVE-2024-21626). The command, forked from init, is
+         * not dumpable either until its execve(). */
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                child_fail(-errno, "cannot make the container's init non-dumpable");
         /* The container lives as long as its monitor: a monitor that dies (killed, or a bug)
          * takes its container along rather than leaving a workload nobody supervises, logs or
          * can stop; supd then starts a fresh monitor. supd itself dying changes nothing. */
@@ -142,6 +152,12 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
         if (r < 0)
                 child_fail(r, err);
         env = workload_env(u, user.home);
+        /* No execve() from init or the command gets more than the unit allows (the command
+         * drops the rest itself, as the guest's does). */
+        last_cap = caps_last_cap();
+        r = caps_apply_bounding(caps_of_unit(u, last_cap), last_cap);
+        if (r < 0)
+                child_fail(r, "cannot limit the capability bounding set of the container's init");
 
         command = fork();
         if (command < 0)
@@ -149,12 +165,19 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
         if (command == 0)
                 run_command(u, &user, env);
 
-        /* The command holds its own copies; init keeps only the exit channel. Closing the error
-         * fd here means the monitor sees EOF once the command has executed (its copy is
-         * close-on-exec) or its message if it could not. */
-        close(CHILD_ERROR_FD);
-        close(CHILD_STDOUT_FD);
-        close(CHILD_STDERR_FD);
+        /* All init does from here on is wait, reap and forward signals: kill() of a command that
+         * is not root needs CAP_KILL, and nothing else does. */
+        r = caps_apply(&(CapSets) { .effective = CAP_BIT(CAP_KILL), .permitted = CAP_BIT(CAP_KILL) }, last_cap);
+        if (r < 0) {
+                (void) kill(command, SIGKILL);
+                child_fail(r, "cannot drop the capabilities of the container's init");
+        }
+        /* The command holds its own copies; init keeps only the exit channel, and none of the
+         * monitor's fds (its stdio is the host's /dev/null). Closing the error fd here means the
+         * monitor sees EOF once the command has executed (its copy is close-on-exec) or its
+         * message if it could not. */
+        (void) close_range(0, CHILD_EXIT_FD - 1, 0);
+        (void) close_range(CHILD_EXIT_FD + 1, ~0U, 0);
         (void) prctl(PR_SET_NAME, "sup-init");
         run_init(command);
 }
