@@ -2,7 +2,6 @@
 #include "rootfs.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -11,55 +10,11 @@
 
 #include "alloc.h"
 #include "macro.h"
+#include "mount-util.h"
 #include "path-util.h"
 #include "string-util.h"
 
 #define fail workload_error
-
-static int openat2_beneath(int dirfd, const char *name, int flags) {
-        struct open_how how = {
-                .flags = (uint64_t) (flags | O_CLOEXEC | O_NOFOLLOW),
-                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-        };
-        int fd = (int) syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
-        return fd < 0 ? negative_errno() : fd;
-}
-
-int open_beneath(int rootfd, const char *path, bool create, bool file, int *ret) {
-        _cleanup_free_ char *copy = xstrdup(path);
-        _cleanup_close_ int dir = -EBADF;
-        char *save = NULL;
-        int r;
-
-        dir = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
-        if (dir < 0)
-                return negative_errno();
-        for (char *comp = strtok_r(copy, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
-                bool last = !save || !*save || strspn(save, "/") == strlen(save);
-                int fd;
-
-                if (streq(comp, ".."))
-                        return -EPERM;
-                if (create) {
-                        if (last && file) {
-                                fd = openat2_beneath(dir, comp, O_WRONLY | O_CREAT);
-                                if (fd >= 0)
-                                        close(fd);
-                                else if (fd != -EISDIR)
-                                        return fd;
-                        } else if (mkdirat(dir, comp, 0755) < 0 && errno != EEXIST)
-                                return negative_errno();
-                }
-                fd = openat2_beneath(dir, comp, O_PATH | (last && file ? 0 : O_DIRECTORY));
-                if (fd < 0)
-                        return fd; /* -ELOOP: a symlink where a directory must be */
-                close(dir);
-                dir = fd;
-        }
-        r = TAKE_FD(dir);
-        *ret = r;
-        return 0;
-}
 
 static char *fd_path(int fd) {
         return xasprintf("/proc/self/fd/%d", fd);
@@ -111,7 +66,7 @@ int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, ch
 static int mount_below(int rootfd, const char *path, const char *source, const char *type, unsigned long flags,
                        const char *data, char *err) {
         _cleanup_close_ int fd = -EBADF;
-        int r = open_beneath(rootfd, path, true, false, &fd);
+        int r = open_beneath(rootfd, path, BENEATH_MKDIR, &fd, NULL);
 
         if (r < 0)
                 return fail(err, r, "cannot create the mount point %s in the image%s", path,
@@ -159,7 +114,7 @@ int mount_api_filesystems(int rootfd, bool own_network, char *err) {
         r = mount_below(rootfd, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_STRICTATIME, "mode=755,size=65536k", err);
         if (r < 0)
                 return r;
-        r = open_beneath(rootfd, "dev", false, false, &dev);
+        r = open_beneath(rootfd, "dev", 0, &dev, NULL);
         if (r < 0)
                 return fail(err, r, "cannot open the container's /dev");
         /* An O_PATH fd cannot be used with mknodat(); reopen the new tmpfs for real. */
@@ -206,7 +161,8 @@ int mount_unit_mounts(const UnitSpec *u, int rootfd, char *err) {
                 }
                 if (stat(m->source, &st) < 0)
                         return fail(err, negative_errno(), "bind mount source %s", m->source);
-                r = open_beneath(rootfd, m->target + 1, true, !S_ISDIR(st.st_mode), &fd);
+                r = open_beneath(rootfd, m->target + 1, BENEATH_MKDIR | (S_ISDIR(st.st_mode) ? 0 : BENEATH_MKFILE), &fd,
+                                 NULL);
                 if (r < 0)
                         return fail(err, r, "cannot create the mount point %s in the image", m->target);
                 r = mount_at(fd, m->source, NULL, MS_BIND | MS_REC, NULL);

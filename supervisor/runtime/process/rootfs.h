@@ -13,12 +13,6 @@
 
 #define ROOTFS_ERR_MAX WORKLOAD_ERR_MAX
 
-/* Opens path below rootfd (an O_PATH directory) as an O_PATH fd, refusing to follow any symlink
- * or ".." on the way: a hostile image cannot point a mount outside its root. With create, the
- * missing components are made as directories (mode 0755), and the last one as a directory or,
- * with file, an empty file (for bind-mounting a file). */
-int open_beneath(int rootfd, const char *path, bool create, bool file, int *ret);
-
 /* Mounts the overlay of the unit's directory layers and the sandbox (upperdir/workdir made below
  * it) on target. */
 int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, char *err);
