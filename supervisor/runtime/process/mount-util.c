@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdint.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -88,4 +89,68 @@ fail:
         if (failed_at)
                 *failed_at = (size_t) (comp - copy) + strlen(comp);
         return r;
+}
+
+int mount_new_fs(const char *type, const char *source, const char *options, unsigned attrs, int *ret_fd) {
+        _cleanup_close_ int fsfd = -EBADF;
+        _cleanup_free_ char *opts = options ? xstrdup(options) : NULL;
+        char *save = NULL;
+        int mfd;
+
+        fsfd = fsopen(type, FSOPEN_CLOEXEC);
+        if (fsfd < 0)
+                return negative_errno();
+        if (source && fsconfig(fsfd, FSCONFIG_SET_STRING, "source", source, 0) < 0)
+                return negative_errno();
+        for (char *o = opts ? strtok_r(opts, ",", &save) : NULL; o; o = strtok_r(NULL, ",", &save)) {
+                char *eq = strchr(o, '=');
+                int k;
+
+                if (eq) {
+                        *eq = 0;
+                        k = fsconfig(fsfd, FSCONFIG_SET_STRING, o, eq + 1, 0);
+                } else
+                        k = fsconfig(fsfd, FSCONFIG_SET_FLAG, o, NULL, 0);
+                if (k < 0)
+                        return negative_errno();
+        }
+        if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return negative_errno();
+        mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, attrs);
+        if (mfd < 0)
+                return negative_errno();
+        *ret_fd = mfd;
+        return 0;
+}
+
+int mount_set_attrs(int fd, bool recursive, unsigned attrs) {
+        /* The access time flags are a field, not bits: changing it takes clearing it. */
+        struct mount_attr attr = {.attr_set = attrs, .attr_clr = attrs & MOUNT_ATTR__ATIME ? MOUNT_ATTR__ATIME : 0};
+
+        if (mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof(attr)) < 0)
+                return negative_errno();
+        return 0;
+}
+
+int mount_clone(int fd, bool recursive, unsigned attrs, int *ret_fd) {
+        _cleanup_close_ int mfd = -EBADF;
+        int r;
+
+        mfd = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0));
+        if (mfd < 0)
+                return negative_errno();
+        /* Detached, so nobody sees the copy before it has its attributes (read-only above all). */
+        if (attrs) {
+                r = mount_set_attrs(mfd, recursive, attrs);
+                if (r < 0)
+                        return r;
+        }
+        *ret_fd = TAKE_FD(mfd);
+        return 0;
+}
+
+int mount_attach(int mnt_fd, int target_fd) {
+        if (move_mount(mnt_fd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return negative_errno();
+        return 0;
 }

@@ -2,6 +2,7 @@
 #include "rootfs.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -16,14 +17,67 @@
 
 #define fail workload_error
 
-static char *fd_path(int fd) {
-        return xasprintf("/proc/self/fd/%d", fd);
+#define API_ATTRS (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+
+/* Says why open_beneath(rootfd, path) failed: failed_at ends the component at fault. */
+static int describe_open_failure(int rootfd, const char *path, size_t failed_at, int r, char *err) {
+        _cleanup_free_ char *culprit = xstrndup(path, failed_at), *parent = NULL;
+        _cleanup_close_ int pfd = -EBADF;
+        char link[PATH_MAX] = "";
+
+        switch (r) {
+        case -ELOOP:
+                /* Read through an fd the same walk opened: the link's text only, never followed. */
+                parent = path_dirname(culprit);
+                if (open_beneath(rootfd, parent, 0, &pfd, NULL) >= 0) {
+                        ssize_t n = readlinkat(pfd, path_basename(culprit), link, sizeof(link) - 1);
+                        link[MAX(n, 0)] = 0;
+                }
+                /* Without strerror's "Too many levels of symbolic links": there is one. */
+                (void) fail(err, 0,
+                            "cannot mount on /%s: /%s in the container's file system is a symlink%s%s%s, which could "
+                            "lead out of the container",
+                            path, culprit, *link ? " (to " : "", link, *link ? ")" : "");
+                return r;
+        case -ENOTDIR:
+                (void) fail(err, 0, "cannot mount on /%s: /%s in the container's file system is not a directory", path,
+                            culprit);
+                return r;
+        case -EINVAL:
+                (void) fail(err, 0, "cannot mount on /%s: \"..\" is not allowed in a mount point", path);
+                return r;
+        default:
+                return fail(err, r, "cannot open the mount point /%s (at /%s)", path, culprit);
+        }
 }
 
-/* mount(2) onto an O_PATH fd, so the target is exactly what open_beneath() checked. */
-static int mount_at(int fd, const char *source, const char *type, unsigned long flags, const char *data) {
-        _cleanup_free_ char *p = fd_path(fd);
-        return mount(source, p, type, flags, data) < 0 ? negative_errno() : 0;
+/* Opens the mount point path below rootfd, made if missing (a directory, or with file an empty
+ * file), with an error that names the culprit. */
+static int open_mount_point(int rootfd, const char *path, bool file, int *ret_fd, char *err) {
+        size_t at = 0;
+        int r = open_beneath(rootfd, path, BENEATH_MKDIR | (file ? BENEATH_MKFILE : 0), ret_fd, &at);
+        return r < 0 ? describe_open_failure(rootfd, path, at, r, err) : 0;
+}
+
+/* Attaches the detached mount mfd on target (a mount point below the root, path for messages). */
+static int attach(int mfd, int target, const char *what, const char *path, char *err) {
+        int r = mount_attach(mfd, target);
+        return r < 0 ? fail(err, r, "cannot mount %s on /%s", what, path) : 0;
+}
+
+/* A new file system of type on path below rootfd. */
+static int mount_fs_below(int rootfd, const char *path, const char *type, const char *source, const char *options,
+                          unsigned attrs, char *err) {
+        _cleanup_close_ int target = -EBADF, mfd = -EBADF;
+        int r;
+
+        r = open_mount_point(rootfd, path, false, &target, err);
+        if (r < 0)
+                return r;
+        r = mount_new_fs(type, source, options, attrs, &mfd);
+        if (r < 0)
+                return fail(err, r, "cannot make a %s file system for /%s", type, path);
+        return attach(mfd, target, type, path, err);
 }
 
 int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, char *err) {
@@ -63,21 +117,7 @@ int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, ch
         return 0;
 }
 
-static int mount_below(int rootfd, const char *path, const char *source, const char *type, unsigned long flags,
-                       const char *data, char *err) {
-        _cleanup_close_ int fd = -EBADF;
-        int r = open_beneath(rootfd, path, BENEATH_MKDIR, &fd, NULL);
-
-        if (r < 0)
-                return fail(err, r, "cannot create the mount point %s in the image%s", path,
-                            r == -ELOOP ? " (it is a symlink, which could point out of the container)" : "");
-        r = mount_at(fd, source, type, flags, data);
-        if (r < 0)
-                return fail(err, r, "cannot mount %s on %s", type ? type : source, path);
-        return 0;
-}
-
-int mount_api_filesystems(int rootfd, bool own_network, char *err) {
+static int mount_dev(int rootfd, char *err) {
         static const struct {
                 const char *name;
                 unsigned major, minor;
@@ -92,38 +132,15 @@ int mount_api_filesystems(int rootfd, bool own_network, char *err) {
                 { "stderr", "/proc/self/fd/2" }, { "ptmx", "pts/ptmx" },         { "core", "/proc/kcore" },
         };
         _cleanup_close_ int dev = -EBADF;
-        _cleanup_free_ char *devpath = NULL;
         int r;
 
-        r = mount_below(rootfd, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err);
-        if (r < 0)
-                return r;
-        /* sysfs shows the network devices of the namespace that mounts it: with the host's network
-         * the host's sysfs is bound instead, read-only either way. */
-        if (own_network)
-                r = mount_below(rootfd, "sys", "sysfs", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL, err);
-        else {
-                r = mount_below(rootfd, "sys", "/sys", NULL, MS_BIND | MS_REC, NULL, err);
-                if (r >= 0)
-                        r = mount_below(rootfd, "sys", NULL, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                                        NULL, err);
-        }
-        if (r < 0)
-                return r;
-
-        r = mount_below(rootfd, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_STRICTATIME, "mode=755,size=65536k", err);
+        r = mount_fs_below(rootfd, "dev", "tmpfs", "tmpfs", "mode=755,size=65536k",
+                           MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_STRICTATIME, err);
         if (r < 0)
                 return r;
         r = open_beneath(rootfd, "dev", 0, &dev, NULL);
         if (r < 0)
                 return fail(err, r, "cannot open the container's /dev");
-        /* An O_PATH fd cannot be used with mknodat(); reopen the new tmpfs for real. */
-        devpath = fd_path(dev);
-        r = open(devpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (r < 0)
-                return fail(err, negative_errno(), "cannot open the container's /dev");
-        close(dev);
-        dev = r;
         for (size_t i = 0; i < ELEMENTSOF(devices); i++) {
                 if (mknodat(dev, devices[i].name, S_IFCHR | 0666, makedev(devices[i].major, devices[i].minor)) < 0)
                         return fail(err, negative_errno(), "cannot create /dev/%s", devices[i].name);
@@ -133,20 +150,52 @@ int mount_api_filesystems(int rootfd, bool own_network, char *err) {
                 if (symlinkat(links[i].target, dev, links[i].name) < 0)
                         return fail(err, negative_errno(), "cannot create /dev/%s", links[i].name);
 
-        r = mount_below(rootfd, "dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
-                        "newinstance,ptmxmode=0666,mode=0620,gid=5", err);
+        r = mount_fs_below(rootfd, "dev/pts", "devpts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5",
+                           MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err);
         if (r < 0)
                 return r;
-        r = mount_below(rootfd, "dev/shm", "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k", err);
+        r = mount_fs_below(rootfd, "dev/shm", "tmpfs", "shm", "mode=1777,size=65536k", API_ATTRS, err);
         if (r < 0)
                 return r;
-        return mount_below(rootfd, "dev/mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err);
+        return mount_fs_below(rootfd, "dev/mqueue", "mqueue", "mqueue", NULL, API_ATTRS, err);
+}
+
+int mount_api_filesystems(int rootfd, bool own_network, char *err) {
+        int r;
+
+        r = mount_fs_below(rootfd, "proc", "proc", "proc", NULL, API_ATTRS, err);
+        if (r < 0)
+                return r;
+        /* sysfs shows the network devices of the namespace that mounts it: with the host's network
+         * the host's sysfs is bound instead, read-only either way (the bind with every mount
+         * below it: the host's cgroup hierarchies are there). */
+        if (own_network)
+                r = mount_fs_below(rootfd, "sys", "sysfs", "sysfs", NULL, API_ATTRS | MOUNT_ATTR_RDONLY, err);
+        else {
+                _cleanup_close_ int host = -EBADF, target = -EBADF, mfd = -EBADF;
+
+                host = open("/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (host < 0)
+                        return fail(err, negative_errno(), "cannot open /sys");
+                r = open_mount_point(rootfd, "sys", false, &target, err);
+                if (r < 0)
+                        return r;
+                r = mount_clone(host, true, API_ATTRS | MOUNT_ATTR_RDONLY, &mfd);
+                if (r < 0)
+                        return fail(err, r, "cannot bind the host's /sys");
+                r = attach(mfd, target, "the host's sysfs", "sys", err);
+        }
+        if (r < 0)
+                return r;
+        return mount_dev(rootfd, err);
 }
 
 int mount_unit_mounts(const UnitSpec *u, int rootfd, char *err) {
         for (size_t i = 0; i < u->n_mounts; i++) {
                 const MountSpec *m = &u->mounts[i];
-                _cleanup_close_ int fd = -EBADF;
+                const char *target = m->target + strspn(m->target, "/");
+                _cleanup_close_ int src = -EBADF, fd = -EBADF, mfd = -EBADF;
+                unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV; /* tmpfs */
                 struct stat st;
                 int r;
 
@@ -154,22 +203,23 @@ int mount_unit_mounts(const UnitSpec *u, int rootfd, char *err) {
                         _cleanup_free_ char *opts = m->size ? xasprintf("mode=%04o,size=%llu", (unsigned) m->mode,
                                                                          (unsigned long long) m->size)
                                                              : xasprintf("mode=%04o", (unsigned) m->mode);
-                        r = mount_below(rootfd, m->target + 1, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, opts, err);
+                        r = mount_fs_below(rootfd, target, "tmpfs", "tmpfs", opts, attrs, err);
                         if (r < 0)
                                 return r;
                         continue;
                 }
-                if (stat(m->source, &st) < 0)
+                src = open(m->source, O_PATH | O_CLOEXEC);
+                if (src < 0 || fstat(src, &st) < 0)
                         return fail(err, negative_errno(), "bind mount source %s", m->source);
-                r = open_beneath(rootfd, m->target + 1, BENEATH_MKDIR | (S_ISDIR(st.st_mode) ? 0 : BENEATH_MKFILE), &fd,
-                                 NULL);
+                r = open_mount_point(rootfd, target, !S_ISDIR(st.st_mode), &fd, err);
                 if (r < 0)
-                        return fail(err, r, "cannot create the mount point %s in the image", m->target);
-                r = mount_at(fd, m->source, NULL, MS_BIND | MS_REC, NULL);
-                if (r >= 0 && m->read_only)
-                        r = mount_at(fd, NULL, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
+                        return r;
+                r = mount_clone(src, true, m->read_only ? MOUNT_ATTR_RDONLY : 0, &mfd);
                 if (r < 0)
-                        return fail(err, r, "cannot bind %s to %s", m->source, m->target);
+                        return fail(err, r, "cannot bind %s", m->source);
+                r = attach(mfd, fd, m->source, target, err);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }

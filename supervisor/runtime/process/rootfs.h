@@ -8,8 +8,13 @@
 #include "workload.h"
 
 /* Building a container's root file system, inside its own mount namespace. Every function here
- * runs in the child between clone() and pivot_root(); errors come back as -errno with a message
- * in err (a caller-provided buffer), because the child reports them to the monitor as text. */
+ * runs in the child between clone() and pivot_root() (or in sup-init, PID 1 of a hyperv guest,
+ * which builds the same root for the same unit); errors come back as -errno with a message in
+ * err (a caller-provided buffer), because the child reports them to the monitor as text.
+ *
+ * Every mount point below the container's root is opened with open_beneath() (mount-util.h) and
+ * mounted on by fd: a symlink in the image or the sandbox, wherever it points, stops the start
+ * with an error naming it, and nothing is mounted anywhere else. */
 
 #define ROOTFS_ERR_MAX WORKLOAD_ERR_MAX
 
@@ -18,8 +23,11 @@
 int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, char *err);
 
 /* /proc, /sys (read-only), a minimal /dev (null zero full random urandom tty, pts, shm, mqueue,
- * and the fd/stdin/stdout/stderr links), then the unit's own mounts, all below rootfd. */
+ * and the fd/stdin/stdout/stderr links), all below rootfd. */
 int mount_api_filesystems(int rootfd, bool own_network, char *err);
+
+/* The unit's mounts below rootfd: tmpfs (nosuid, nodev) and binds (the mounts below the source
+ * too, read-only throughout with read_only). */
 int mount_unit_mounts(const UnitSpec *u, int rootfd, char *err);
 
 /* Makes rootfs the root: pivot_root, the old root detached. */
