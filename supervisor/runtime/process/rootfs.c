@@ -109,12 +109,41 @@ int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, ch
                 return fail(err, negative_errno(), "cannot use the sandbox %s as the overlay's upper layer", sandbox);
         if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
                 return fail(err, negative_errno(), "cannot create the overlay file system");
-        mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
+        /* nodev: an image's /dev/sda, or a node made in the sandbox by an earlier run, opens
+         * nothing. The runtime's own nodes in /dev are bind mounts of their own. setuid programs
+         * stay: no_new_privileges is what makes them harmless, and a unit may turn it off. */
+        mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
         if (mfd < 0)
                 return fail(err, negative_errno(), "cannot mount the overlay file system");
         if (move_mount(mfd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
                 return fail(err, negative_errno(), "cannot attach the overlay at %s", target);
         return 0;
+}
+
+/* Binds the device node name of the current root's /dev (hostdev) on an empty file of the
+ * container's /dev. Bound rather than made with mknod: the container's /dev is nodev, so that a
+ * node the workload makes there opens nothing, and only these mounts are not. They are read-only
+ * because they are the host's own inodes: a chmod inside would change the host's /dev/null. */
+static int bind_device(int rootfd, int hostdev, const char *name, unsigned major, unsigned minor, char *err) {
+        _cleanup_free_ char *path = xasprintf("dev/%s", name);
+        _cleanup_close_ int src = -EBADF, target = -EBADF, mfd = -EBADF;
+        struct stat st;
+        int r;
+
+        r = open_beneath(hostdev, name, 0, &src, NULL);
+        if (r < 0)
+                return fail(err, r, "cannot open the device /dev/%s to give it to the container", name);
+        if (fstat(src, &st) < 0)
+                return fail(err, negative_errno(), "cannot look at /dev/%s", name);
+        if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != major || minor(st.st_rdev) != minor)
+                return fail(err, -ENODEV, "/dev/%s is not the character device %u:%u", name, major, minor);
+        r = open_mount_point(rootfd, path, true, &target, err);
+        if (r < 0)
+                return r;
+        r = mount_clone(src, false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &mfd);
+        if (r < 0)
+                return fail(err, r, "cannot bind /dev/%s", name);
+        return attach(mfd, target, name, path, err);
 }
 
 static int mount_dev(int rootfd, char *err) {
@@ -131,25 +160,29 @@ static int mount_dev(int rootfd, char *err) {
                 { "fd", "/proc/self/fd" },       { "stdin", "/proc/self/fd/0" }, { "stdout", "/proc/self/fd/1" },
                 { "stderr", "/proc/self/fd/2" }, { "ptmx", "pts/ptmx" },         { "core", "/proc/kcore" },
         };
-        _cleanup_close_ int dev = -EBADF;
+        _cleanup_close_ int dev = -EBADF, hostdev = -EBADF;
         int r;
 
-        r = mount_fs_below(rootfd, "dev", "tmpfs", "tmpfs", "mode=755,size=65536k",
-                           MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_STRICTATIME, err);
+        r = mount_fs_below(rootfd, "dev", "tmpfs", "tmpfs", "mode=755,size=65536k", API_ATTRS | MOUNT_ATTR_STRICTATIME,
+                           err);
         if (r < 0)
                 return r;
+        hostdev = open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (hostdev < 0)
+                return fail(err, negative_errno(), "cannot open /dev");
+        for (size_t i = 0; i < ELEMENTSOF(devices); i++) {
+                r = bind_device(rootfd, hostdev, devices[i].name, devices[i].major, devices[i].minor, err);
+                if (r < 0)
+                        return r;
+        }
         r = open_beneath(rootfd, "dev", 0, &dev, NULL);
         if (r < 0)
                 return fail(err, r, "cannot open the container's /dev");
-        for (size_t i = 0; i < ELEMENTSOF(devices); i++) {
-                if (mknodat(dev, devices[i].name, S_IFCHR | 0666, makedev(devices[i].major, devices[i].minor)) < 0)
-                        return fail(err, negative_errno(), "cannot create /dev/%s", devices[i].name);
-                (void) fchmodat(dev, devices[i].name, 0666, 0); /* despite the umask */
-        }
         for (size_t i = 0; i < ELEMENTSOF(links); i++)
                 if (symlinkat(links[i].target, dev, links[i].name) < 0)
                         return fail(err, negative_errno(), "cannot create /dev/%s", links[i].name);
 
+        /* devpts's nodes are its own mount's: not nodev, and nothing else can be made on it. */
         r = mount_fs_below(rootfd, "dev/pts", "devpts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5",
                            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err);
         if (r < 0)
@@ -195,7 +228,7 @@ int mount_unit_mounts(const UnitSpec *u, int rootfd, char *err) {
                 const MountSpec *m = &u->mounts[i];
                 const char *target = m->target + strspn(m->target, "/");
                 _cleanup_close_ int src = -EBADF, fd = -EBADF, mfd = -EBADF;
-                unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV; /* tmpfs */
+                unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
                 struct stat st;
                 int r;
 
@@ -214,7 +247,7 @@ int mount_unit_mounts(const UnitSpec *u, int rootfd, char *err) {
                 r = open_mount_point(rootfd, target, !S_ISDIR(st.st_mode), &fd, err);
                 if (r < 0)
                         return r;
-                r = mount_clone(src, true, m->read_only ? MOUNT_ATTR_RDONLY : 0, &mfd);
+                r = mount_clone(src, true, attrs | (m->read_only ? MOUNT_ATTR_RDONLY : 0), &mfd);
                 if (r < 0)
                         return fail(err, r, "cannot bind %s", m->source);
                 r = attach(mfd, fd, m->source, target, err);

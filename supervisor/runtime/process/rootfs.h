@@ -19,15 +19,16 @@
 #define ROOTFS_ERR_MAX WORKLOAD_ERR_MAX
 
 /* Mounts the overlay of the unit's directory layers and the sandbox (upperdir/workdir made below
- * it) on target. */
+ * it) on target, nodev: a device node an image carries cannot be opened. */
 int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, char *err);
 
-/* /proc, /sys (read-only), a minimal /dev (null zero full random urandom tty, pts, shm, mqueue,
- * and the fd/stdin/stdout/stderr links), all below rootfd. */
+/* /proc, /sys (read-only), a minimal /dev (null zero full random urandom tty bound from the
+ * current root's /dev, pts, shm, mqueue, and the fd/stdin/stdout/stderr links), all below
+ * rootfd. Everything but the six device nodes and devpts is nodev. */
 int mount_api_filesystems(int rootfd, bool own_network, char *err);
 
-/* The unit's mounts below rootfd: tmpfs (nosuid, nodev) and binds (the mounts below the source
- * too, read-only throughout with read_only). */
+/* The unit's mounts below rootfd: tmpfs (nosuid, nodev) and binds (nosuid, nodev, the mounts
+ * below the source too, read-only throughout with read_only). */
 int mount_unit_mounts(const UnitSpec *u, int rootfd, char *err);
 
 /* Makes rootfs the root: pivot_root, the old root detached. */
