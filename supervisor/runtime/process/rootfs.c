@@ -17,6 +17,27 @@
 
 #define fail workload_error
 
+/* The same lists as runc's and crun's defaults, give or take: docs/security.md, "Masked paths
+ * and mounts", has the reason for each. */
+const char *const ROOTFS_MASKED[] = {
+        "proc/acpi",
+        "proc/asound",
+        "proc/interrupts",
+        "proc/kcore",
+        "proc/keys",
+        "proc/latency_stats",
+        "proc/sched_debug",
+        "proc/scsi",
+        "proc/timer_list",
+        "proc/timer_stats",
+        "sys/devices/virtual/powercap",
+        "sys/firmware",
+        NULL,
+};
+const char *const ROOTFS_READ_ONLY[] = {
+        "proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger", NULL,
+};
+
 #define API_ATTRS (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
 
 /* Says why open_beneath(rootfd, path) failed: failed_at ends the component at fault. */
@@ -193,7 +214,54 @@ static int mount_dev(int rootfd, char *err) {
         return mount_fs_below(rootfd, "dev/mqueue", "mqueue", "mqueue", NULL, API_ATTRS, err);
 }
 
+/* Opens a path of /proc or /sys below rootfd, to mask or protect it: > 0 with the fd, 0 where
+ * this kernel has no such path (which is then fine to leave alone). */
+static int open_kernel_path(int rootfd, const char *path, int *ret_fd, char *err) {
+        size_t at = 0;
+        int r = open_beneath(rootfd, path, 0, ret_fd, &at);
+
+        if (r == -ENOENT)
+                return 0;
+        return r < 0 ? describe_open_failure(rootfd, path, at, r, err) : 1;
+}
+
+/* Hides path below rootfd: /dev/null (null_fd) over a file, an empty read-only tmpfs over a
+ * directory. */
+static int mask_path(int rootfd, int null_fd, const char *path, char *err) {
+        _cleanup_close_ int target = -EBADF, mfd = -EBADF;
+        struct stat st;
+        int r;
+
+        r = open_kernel_path(rootfd, path, &target, err);
+        if (r <= 0)
+                return r;
+        if (fstat(target, &st) < 0)
+                return fail(err, negative_errno(), "cannot look at /%s", path);
+        if (S_ISDIR(st.st_mode))
+                r = mount_new_fs("tmpfs", "tmpfs", "mode=555,size=4k,nr_inodes=1", API_ATTRS | MOUNT_ATTR_RDONLY, &mfd);
+        else
+                r = mount_clone(null_fd, false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &mfd);
+        if (r < 0)
+                return fail(err, r, "cannot mask /%s", path);
+        return attach(mfd, target, "a mask", path, err);
+}
+
+/* Binds path below rootfd on itself, read-only (and whatever is mounted below it). */
+static int read_only_path(int rootfd, const char *path, char *err) {
+        _cleanup_close_ int target = -EBADF, mfd = -EBADF;
+        int r;
+
+        r = open_kernel_path(rootfd, path, &target, err);
+        if (r <= 0)
+                return r;
+        r = mount_clone(target, true, API_ATTRS | MOUNT_ATTR_RDONLY, &mfd);
+        if (r < 0)
+                return fail(err, r, "cannot make /%s read-only", path);
+        return attach(mfd, target, "a read-only copy", path, err);
+}
+
 int mount_api_filesystems(int rootfd, bool own_network, char *err) {
+        _cleanup_close_ int null_fd = -EBADF;
         int r;
 
         r = mount_fs_below(rootfd, "proc", "proc", "proc", NULL, API_ATTRS, err);
@@ -220,7 +288,24 @@ int mount_api_filesystems(int rootfd, bool own_network, char *err) {
         }
         if (r < 0)
                 return r;
-        return mount_dev(rootfd, err);
+        r = mount_dev(rootfd, err);
+        if (r < 0)
+                return r;
+
+        r = open_beneath(rootfd, "dev/null", 0, &null_fd, NULL);
+        if (r < 0)
+                return fail(err, r, "cannot open the container's /dev/null");
+        for (const char *const *p = ROOTFS_MASKED; *p; p++) {
+                r = mask_path(rootfd, null_fd, *p, err);
+                if (r < 0)
+                        return r;
+        }
+        for (const char *const *p = ROOTFS_READ_ONLY; *p; p++) {
+                r = read_only_path(rootfd, *p, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 int mount_unit_mounts(const UnitSpec *u, int rootfd, char *err) {

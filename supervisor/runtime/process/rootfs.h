@@ -18,13 +18,21 @@
 
 #define ROOTFS_ERR_MAX WORKLOAD_ERR_MAX
 
+/* What is hidden from the workload (ROOTFS_MASKED: /dev/null bound over files, an empty
+ * read-only tmpfs over directories) and what it may read but not change (ROOTFS_READ_ONLY),
+ * relative to the container's root; NULL-terminated. Paths this kernel lacks are skipped.
+ * docs/security.md says why each is there. */
+extern const char *const ROOTFS_MASKED[];
+extern const char *const ROOTFS_READ_ONLY[];
+
 /* Mounts the overlay of the unit's directory layers and the sandbox (upperdir/workdir made below
  * it) on target, nodev: a device node an image carries cannot be opened. */
 int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, char *err);
 
 /* /proc, /sys (read-only), a minimal /dev (null zero full random urandom tty bound from the
- * current root's /dev, pts, shm, mqueue, and the fd/stdin/stdout/stderr links), all below
- * rootfd. Everything but the six device nodes and devpts is nodev. */
+ * current root's /dev, pts, shm, mqueue, and the fd/stdin/stdout/stderr links), then the masked
+ * and read-only paths, all below rootfd. Everything but the six device nodes and devpts is
+ * nodev. */
 int mount_api_filesystems(int rootfd, bool own_network, char *err);
 
 /* The unit's mounts below rootfd: tmpfs (nosuid, nodev) and binds (nosuid, nodev, the mounts
