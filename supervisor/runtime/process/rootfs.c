@@ -3,9 +3,12 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 
@@ -308,6 +311,73 @@ int mount_api_filesystems(int rootfd, bool own_network, char *err) {
         return 0;
 }
 
+/* The file systems a bind source may not be on: the kernel's interfaces, wherever the host
+ * mounted them. (devtmpfs reports tmpfs's magic: /dev is refused by its path.) */
+static const char *kernel_interface_fs(const struct statfs *sf) {
+        static const struct {
+                long magic;
+                const char *name;
+        } table[] = {
+                {PROC_SUPER_MAGIC, "proc"},       {SYSFS_MAGIC, "sysfs"},       {CGROUP_SUPER_MAGIC, "cgroup"},
+                {CGROUP2_SUPER_MAGIC, "cgroup2"}, {DEBUGFS_MAGIC, "debugfs"},   {TRACEFS_MAGIC, "tracefs"},
+                {SECURITYFS_MAGIC, "securityfs"}, {BPF_FS_MAGIC, "bpf"},        {DEVPTS_SUPER_MAGIC, "devpts"},
+                {EFIVARFS_MAGIC, "efivarfs"},     {PSTOREFS_MAGIC, "pstore"},   {NSFS_MAGIC, "nsfs"},
+                {BINFMTFS_MAGIC, "binfmt_misc"},  {SELINUX_MAGIC, "selinuxfs"}, {SMACK_MAGIC, "smackfs"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if ((long) sf->f_type == table[i].magic)
+                        return table[i].name;
+        return NULL;
+}
+
+/* Opens a bind mount's host source as an O_PATH fd, which is then what is bound: checked once,
+ * used as checked. No symlink anywhere on the way: whoever can write a directory on the path
+ * could otherwise point the container at any file of the host between a check and the bind. */
+static int open_bind_source(const char *source, int *ret_fd, struct stat *ret_st, char *err) {
+        struct open_how how = {
+                .flags = O_PATH | O_CLOEXEC,
+                .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *fdpath = NULL;
+        char real[PATH_MAX];
+        const char *why, *fs;
+        struct statfs sf;
+        ssize_t n;
+
+        fd = (int) syscall(SYS_openat2, AT_FDCWD, source, &how, sizeof(how));
+        if (fd < 0 && errno == ELOOP) {
+                _cleanup_free_ char *resolved = realpath(source, NULL);
+                (void) fail(err, 0, "bind mount source %s goes through a symlink%s%s%s: name the real path", source,
+                            resolved ? " (it resolves to " : "", resolved ? resolved : "", resolved ? ")" : "");
+                return -ELOOP;
+        }
+        if (fd < 0)
+                return fail(err, negative_errno(), "bind mount source %s", source);
+        if (fstat(fd, ret_st) < 0 || fstatfs(fd, &sf) < 0)
+                return fail(err, negative_errno(), "bind mount source %s", source);
+        if (S_ISCHR(ret_st->st_mode) || S_ISBLK(ret_st->st_mode))
+                return fail(
+                        err, 0,
+                        "bind mount source %s is a device node: devices are not passed through (bind mounts are nodev)",
+                        source);
+        /* The path of what was opened, without ".." or anything lexical left to fool a check. */
+        fdpath = xasprintf("/proc/self/fd/%d", fd);
+        n = readlink(fdpath, real, sizeof(real) - 1);
+        if (n < 0)
+                return fail(err, negative_errno(), "bind mount source %s: cannot tell its real path", source);
+        real[n] = 0;
+        why = bind_source_refusal(real);
+        if (why)
+                return fail(err, 0, "bind mount source %s: %s", source, why);
+        fs = kernel_interface_fs(&sf);
+        if (fs)
+                return fail(err, 0, "bind mount source %s is on %s, a kernel interface that no container may get",
+                            source, fs);
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
 int mount_unit_mounts(const UnitSpec *u, int rootfd, char *err) {
         for (size_t i = 0; i < u->n_mounts; i++) {
                 const MountSpec *m = &u->mounts[i];
@@ -326,9 +396,9 @@ int mount_unit_mounts(const UnitSpec *u, int rootfd, char *err) {
                                 return r;
                         continue;
                 }
-                src = open(m->source, O_PATH | O_CLOEXEC);
-                if (src < 0 || fstat(src, &st) < 0)
-                        return fail(err, negative_errno(), "bind mount source %s", m->source);
+                r = open_bind_source(m->source, &src, &st, err);
+                if (r < 0)
+                        return r;
                 r = open_mount_point(rootfd, target, !S_ISDIR(st.st_mode), &fd, err);
                 if (r < 0)
                         return r;

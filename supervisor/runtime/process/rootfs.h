@@ -36,7 +36,9 @@ int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, ch
 int mount_api_filesystems(int rootfd, bool own_network, char *err);
 
 /* The unit's mounts below rootfd: tmpfs (nosuid, nodev) and binds (nosuid, nodev, the mounts
- * below the source too, read-only throughout with read_only). */
+ * below the source too, read-only throughout with read_only). A bind's source must be a path
+ * without symlinks to something other than a device node, outside the host's kernel interfaces
+ * (bind_source_refusal()). */
 int mount_unit_mounts(const UnitSpec *u, int rootfd, char *err);
 
 /* Makes rootfs the root: pivot_root, the old root detached. */
