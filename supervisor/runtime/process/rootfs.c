@@ -425,3 +425,15 @@ int enter_rootfs(const char *rootfs, char *err) {
                 return fail(err, negative_errno(), "chdir /");
         return 0;
 }
+
+int rootfs_make_read_only(char *err) {
+        _cleanup_close_ int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int r;
+
+        if (fd < 0)
+                return fail(err, negative_errno(), "cannot open the root");
+        /* mount_setattr() sets only what it is given: a remount (MS_REMOUNT | MS_BIND | MS_RDONLY)
+         * would replace the mount's flags, and drop nodev with them. */
+        r = mount_set_attrs(fd, false, MOUNT_ATTR_RDONLY);
+        return r < 0 ? fail(err, r, "cannot make the root file system read-only") : 0;
+}

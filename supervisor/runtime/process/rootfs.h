@@ -43,3 +43,8 @@ int mount_unit_mounts(const UnitSpec *u, int rootfd, char *err);
 
 /* Makes rootfs the root: pivot_root, the old root detached. */
 int enter_rootfs(const char *rootfs, char *err);
+
+/* security.read_only_rootfs: makes the mount of the current root read-only (and nothing else:
+ * /proc, /dev and the unit's mounts keep their own attributes). Run after pivot_root, when every
+ * mount point the runtime needed exists. */
+int rootfs_make_read_only(char *err);
