@@ -10,9 +10,7 @@ SUPD=$(realpath "$1") SUPCTL=$(realpath "$2") MONITOR=$(realpath "$3")
 source "$(dirname "$(realpath "$0")")/lib.sh"
 source "$(dirname "$(realpath "$0")")/case-supd.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root"
-[ -x /bin/busybox ] || skip "needs busybox-static (/bin/busybox)"
-grep -q overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip "no overlayfs"
+require_containers
 
 TOP=$(mktemp -d /tmp/supit.XXXXXX)
 sanitizer_reports_to "$TOP"
