@@ -185,7 +185,9 @@ int guest_build_root(const GuestRun *run, const char *target, char *err) {
         r = mkdir_p(target, 0755);
         if (r < 0)
                 return fail(err, r, "cannot create %s", target);
-        if (mount("overlay", target, "overlay", 0, opts) < 0)
+        /* nodev, as process isolation's overlay (mount_overlay()): the layer disks may hold
+         * device nodes, which the container's root shows but cannot open. */
+        if (mount("overlay", target, "overlay", MS_NODEV, opts) < 0)
                 return fail(err, negative_errno(), "cannot create the overlay file system");
 
         rootfd = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);

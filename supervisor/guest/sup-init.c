@@ -13,7 +13,6 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -29,6 +28,7 @@
 #include "guest-proto.h"
 #include "json-conn.h"
 #include "macro.h"
+#include "rootfs.h"
 #include "string-util.h"
 #include "workload.h"
 
@@ -536,8 +536,8 @@ int main(int argc, char **argv) {
         if (r < 0)
                 fail_setup(&init, err);
         stage(&init, "root ready");
-        if (u->security.read_only_rootfs && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
-                fail_setup(&init, "cannot make the root file system read-only");
+        if (u->security.read_only_rootfs && rootfs_make_read_only(err) < 0)
+                fail_setup(&init, err);
         r = resolve_user(u->user, &user, err);
         if (r < 0)
                 fail_setup(&init, err);

@@ -2,9 +2,13 @@
 #include "unit-parse.h"
 
 #include <ctype.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "alloc.h"
 #include "fileio.h"
@@ -369,6 +373,39 @@ static void parse_mount_mode(Ctx *c, const YNode *n, void *data) {
                                        : NULL);
 }
 
+/* A bind source: never the host's kernel interfaces, and (with UNIT_PARSE_CHECK_SOURCES) an
+ * existing path that goes through no symlink. The runtime checks again, on what it binds: this
+ * is for an early error at the source's position. */
+static void check_bind_source(Ctx *c, const YNode *n, const char *path) {
+        struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+        _cleanup_free_ char *real = NULL;
+        const char *why = bind_source_refusal(path);
+        unsigned before = c->errors;
+        int fd;
+
+        if (why) {
+                error_at(c, n, "bind mount source %s: %s", path, why);
+                return;
+        }
+        check_source(c, n, "bind mount source", path, 0);
+        if (!(c->flags & UNIT_PARSE_CHECK_SOURCES) || c->errors != before)
+                return;
+        real = realpath(path, NULL);
+        why = real ? bind_source_refusal(real) : NULL;
+        if (why) {
+                error_at(c, n, "bind mount source %s is %s: %s", path, real, why);
+                return;
+        }
+        fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+        if (fd >= 0)
+                close(fd);
+        else if (errno == ELOOP)
+                error_at(c, n,
+                         "bind mount source %s goes through a symlink%s%s%s: name the real path (whoever can change "
+                         "a link on the way could change what the container gets)",
+                         path, real ? " (it resolves to " : "", real ? real : "", real ? ")" : "");
+}
+
 static bool target_is_forbidden(const char *t) {
         /* The runtime builds these itself; a mount over them would undo masking and read-only
          * protection. /dev/shm and friends below /dev are fine. */
@@ -409,7 +446,7 @@ static void mount_item(Ctx *c, const YNode *item, size_t i, void *data) {
                 if (m->type == MOUNT_BIND && !field_seen(fields, seen, "source"))
                         error_at(c, item, "missing required key \"source\" (the host path to bind)");
                 if (m->type == MOUNT_BIND && m->source)
-                        check_source(c, field_seen(fields, seen, "source")->value, "bind mount source", m->source, 0);
+                        check_bind_source(c, field_seen(fields, seen, "source")->value, m->source);
         }
         if (m->target) {
                 size_t old = path_push_key(c, "target");

@@ -8,6 +8,7 @@
 #include <sys/capability.h>
 
 #include "alloc.h"
+#include "path-util.h"
 #include "sha256.h"
 #include "string-util.h"
 
@@ -483,4 +484,15 @@ char *unit_spec_format(const UnitSpec *u) {
                         *w++ = *p;
         *w = 0;
         return out;
+}
+
+const char *bind_source_refusal(const char *path) {
+        if (streq(path, "/"))
+                return "the host's whole file system, its /proc, /sys and /dev with it, cannot be bound into a "
+                       "container";
+        if (path_startswith_dir(path, "/proc") || path_startswith_dir(path, "/sys"))
+                return "the host's /proc and /sys are its kernel's interfaces, which no container may get";
+        if (path_startswith_dir(path, "/dev"))
+                return "the host's devices are not passed through to containers (bind mounts are nodev)";
+        return NULL;
 }

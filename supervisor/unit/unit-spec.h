@@ -258,3 +258,8 @@ char *format_capability(unsigned cap);
 
 /* Whether two published ports claim the same host socket (protocol, port, overlapping address). */
 bool port_spec_conflicts(const PortSpec *a, const PortSpec *b);
+
+/* Why a bind mount may not have the host path as its source, or NULL: the host's root, and its
+ * kernel interfaces /proc, /sys, /dev and what lies below them. path: absolute and simplified;
+ * the runtime asks again about the real path of what it is about to bind. */
+const char *bind_source_refusal(const char *path);

@@ -9,9 +9,7 @@ SUPD_ARGS=()
 # supd_test_setup NAME: skips unless root, with busybox-static and overlayfs; then TOP, the test's
 # directory (/tmp/NAME.XXXXXX), which takes the sanitizers' reports too.
 supd_test_setup() {
-        [ "$(id -u)" = 0 ] || skip "needs root"
-        [ -x /bin/busybox ] || skip "needs busybox-static (/bin/busybox)"
-        grep -q overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip "no overlayfs"
+        require_containers
         TOP=$(mktemp -d "/tmp/$1.XXXXXX")
         sanitizer_reports_to "$TOP"
 }

@@ -15,6 +15,13 @@ skip() {
         exit 77
 }
 
+# What every test of process containers needs: root, the static busybox of its image, overlayfs.
+require_containers() {
+        [ "$(id -u)" = 0 ] || skip "needs root"
+        [ -x /bin/busybox ] || skip "needs busybox-static (/bin/busybox)"
+        grep -q overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip "no overlayfs"
+}
+
 # Under the sanitizers, every process (supd, each monitor with its stderr on /dev/null, supctl)
 # writes its report to a file in DIR/sanitizer; finish() fails the run if there is any.
 sanitizer_reports_to() {

@@ -84,6 +84,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# run_in_both_modes NAME YAML-REST: units NAME-process and NAME-hyperv of the same YAML, started by
+# a new supd; returns once both have exited.
+run_in_both_modes() {
+        local mode
+        for mode in process hyperv; do unit "$1-$mode" "$mode" "$2"; done
+        start_supd
+        wait_for 60 state_is "$1-hyperv" exited || fail "$1-hyperv did not exit: $(field "$1-hyperv" state) $(field "$1-hyperv" reason)"
+        wait_for 10 state_is "$1-process" exited || fail "$1-process did not exit: $(field "$1-process" state)"
+}
+
 # What a workload sees and does, printed one fact a line; the same command in both modes.
 PROBE='echo "id: $(id)"; echo "pwd: $(pwd)"; echo "host: $(hostname)"; echo "env: GREETING=$GREETING PATH=$PATH HOME=$HOME";
 echo "which: $(cat /data/which.txt)"; echo "lower: $(cat /data/lower.txt)"; /app/run.sh both;
@@ -91,16 +101,11 @@ echo "sandbox before: $(cat /data/written.txt 2>/dev/null || echo none)"; echo w
 echo "stderr line" >&2; exit 7'
 
 begin "conformance: the same unit in process and hyperv isolation sees and does the same, and exits 7 in both"
-for mode in process hyperv; do
-        unit "probe-$mode" "$mode" "command: [/bin/sh, -c, '$PROBE']
+run_in_both_modes probe "command: [/bin/sh, -c, '$PROBE']
 env: {GREETING: hi}
 hostname: probe
 working_dir: /data
 restart: {policy: 'no'}"
-done
-start_supd
-wait_for 60 state_is probe-hyperv exited || fail "the hyperv unit did not exit: $(field probe-hyperv state) $(field probe-hyperv reason)"
-wait_for 10 state_is probe-process exited || fail "the process unit did not exit"
 for mode in process hyperv; do
         [ "$(field "probe-$mode" exit_code)" = 7 ] || fail "$mode: exit code $(field "probe-$mode" exit_code), expected 7"
         grep -E ' (stdout|stderr) ' "$CASE_DIR/state/logs/probe-$mode.log" | cut -d' ' -f2- >"$CASE_DIR/$mode.out"
@@ -271,10 +276,42 @@ ctl stop adopt >/dev/null
 wait_for 20 state_is adopt stopped || fail "the adopted VM did not stop"
 end
 
+begin "the guest's root is built as process isolation's: the same masked and read-only paths, the same /dev, nodev"
+# Per path that this kernel has: "mask P N" (bytes or entries read, 0 when masked), "ro P ERROR"
+# (a write's error); then the /dev listing, its device nodes and the root's nodev. The guest's
+# kernel has what the host's may lack (/proc/kcore, /proc/sysrq-trigger): both must hold there.
+MASK_PROBE='for p in /proc/acpi /proc/asound /proc/interrupts /proc/kcore /proc/keys /proc/latency_stats /proc/sched_debug /proc/scsi /proc/timer_list /proc/timer_stats /sys/devices/virtual/powercap /sys/firmware; do
+if [ -d $p ]; then echo "mask $p $(ls -A $p | wc -l)"; elif [ -e $p ]; then echo "mask $p $(cat $p 2>/dev/null | wc -c)"; fi; done;
+for p in /proc/sys/kernel/hostname /proc/sysrq-trigger /proc/irq/default_smp_affinity; do [ -e $p ] && echo "ro $p $({ cat $p >$p; } 2>&1 | sed "s/.*: //")"; done;
+echo "dev: $(ls /dev | tr "\n" " ")"; echo "nodes: $(ls -l /dev | grep ^c | awk "{print \$NF}" | tr "\n" " ")";
+echo "image node: $(cat /opt/nullnode 2>&1 | sed "s/.*: //")";
+echo "root: $(grep " / / " /proc/self/mountinfo | cut -d" " -f6 | tr , "\n" | grep -x nodev)"'
+mkdir -p "$UPPER/opt" && mknod "$UPPER/opt/nullnode" c 1 3
+run_in_both_modes masks "command: [/bin/sh, -c, '$MASK_PROBE']
+restart: {policy: 'no'}"
+for mode in process hyperv; do
+        out=$(grep ' stdout ' "$CASE_DIR/state/logs/masks-$mode.log" | cut -d' ' -f3-)
+        grep '^mask ' <<<"$out" | grep -v ' 0$' | sed 's/^/unmasked: /' | grep . && fail "$mode: a masked path shows something"
+        grep '^ro ' <<<"$out" | grep -v ' Read-only file system$' | sed 's/^/writable: /' | grep . && fail "$mode: a read-only path is not"
+        grep -q '^image node: Permission denied$' <<<"$out" || fail "$mode: the image's device node: $(grep '^image node' <<<"$out")"
+        grep -q '^root: nodev$' <<<"$out" || fail "$mode: the root is not nodev"
+        grep -E '^(dev|nodes|image node|root):' <<<"$out" >"$CASE_DIR/$mode.dev"
+        log "$mode: $(grep -c '^mask ' <<<"$out") masked, $(grep -c '^ro ' <<<"$out") read-only paths checked"
+done
+guest=$(grep ' stdout ' "$CASE_DIR/state/logs/masks-hyperv.log" | cut -d' ' -f3-)
+grep -q '^mask /proc/kcore 0$' <<<"$guest" || fail "the guest's /proc/kcore is not masked"
+grep -q '^ro /proc/sysrq-trigger Read-only file system$' <<<"$guest" || fail "the guest's /proc/sysrq-trigger is not read-only"
+diff "$CASE_DIR/process.dev" "$CASE_DIR/hyperv.dev" >"$CASE_DIR/dev.diff" || fail "/dev differs between the modes: $(cat "$CASE_DIR/dev.diff")"
+log "both: $(grep '^nodes:' "$CASE_DIR/hyperv.dev")"
+end
+
 begin "failures are classified: a missing command, a kernel panic, a guest that ignores the stop, a hung QEMU"
 unit missing hyperv "command: [/no/such/program]
 restart: {policy: 'no'}"
-unit panic hyperv "command: [/bin/sh, -c, 'echo about to panic; sleep 0.2; echo c >/proc/sysrq-trigger; sleep 100']
+# /proc/sysrq-trigger is read-only in the guest as in process isolation: a unit that lifts that
+# itself (CAP_SYS_ADMIN and no seccomp filter, given on purpose) panics its own kernel.
+unit panic hyperv "command: [/bin/sh, -c, 'echo about to panic; sleep 0.2; umount /proc/sysrq-trigger && echo c >/proc/sysrq-trigger; sleep 100']
+security: {capabilities: {add: [SYS_ADMIN]}, seccomp: unconfined}
 restart: {policy: 'no'}"
 unit stubborn hyperv "command: [/bin/sh, -c, 'trap \"\" TERM; echo ready; while :; do sleep 1; done']
 stop: {timeout: 1s}"

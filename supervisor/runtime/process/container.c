@@ -145,8 +145,11 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
         r = enter_rootfs(cfg->rootfs, err);
         if (r < 0)
                 child_fail(r, err);
-        if (u->security.read_only_rootfs && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
-                child_fail(-errno, "cannot make the root file system read-only");
+        if (u->security.read_only_rootfs) {
+                r = rootfs_make_read_only(err);
+                if (r < 0)
+                        child_fail(r, err);
+        }
 
         r = resolve_user(u->user, &user, err);
         if (r < 0)

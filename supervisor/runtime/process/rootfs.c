@@ -2,73 +2,106 @@
 #include "rootfs.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 
 #include "alloc.h"
 #include "macro.h"
+#include "mount-util.h"
 #include "path-util.h"
 #include "string-util.h"
 
 #define fail workload_error
 
-static int openat2_beneath(int dirfd, const char *name, int flags) {
-        struct open_how how = {
-                .flags = (uint64_t) (flags | O_CLOEXEC | O_NOFOLLOW),
-                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-        };
-        int fd = (int) syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
-        return fd < 0 ? negative_errno() : fd;
+/* The same lists as runc's and crun's defaults, give or take: docs/security.md, "Masked paths
+ * and mounts", has the reason for each. */
+const char *const ROOTFS_MASKED[] = {
+        "proc/acpi",
+        "proc/asound",
+        "proc/interrupts",
+        "proc/kcore",
+        "proc/keys",
+        "proc/latency_stats",
+        "proc/sched_debug",
+        "proc/scsi",
+        "proc/timer_list",
+        "proc/timer_stats",
+        "sys/devices/virtual/powercap",
+        "sys/firmware",
+        NULL,
+};
+const char *const ROOTFS_READ_ONLY[] = {
+        "proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger", NULL,
+};
+
+#define API_ATTRS (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+
+/* Says why open_beneath(rootfd, path) failed: failed_at ends the component at fault. */
+static int describe_open_failure(int rootfd, const char *path, size_t failed_at, int r, char *err) {
+        _cleanup_free_ char *culprit = xstrndup(path, failed_at), *parent = NULL;
+        _cleanup_close_ int pfd = -EBADF;
+        char link[PATH_MAX] = "";
+
+        switch (r) {
+        case -ELOOP:
+                /* Read through an fd the same walk opened: the link's text only, never followed. */
+                parent = path_dirname(culprit);
+                if (open_beneath(rootfd, parent, 0, &pfd, NULL) >= 0) {
+                        ssize_t n = readlinkat(pfd, path_basename(culprit), link, sizeof(link) - 1);
+                        link[MAX(n, 0)] = 0;
+                }
+                /* Without strerror's "Too many levels of symbolic links": there is one. */
+                (void) fail(err, 0,
+                            "cannot mount on /%s: /%s in the container's file system is a symlink%s%s%s, which could "
+                            "lead out of the container",
+                            path, culprit, *link ? " (to " : "", link, *link ? ")" : "");
+                return r;
+        case -ENOTDIR:
+                (void) fail(err, 0, "cannot mount on /%s: /%s in the container's file system is not a directory", path,
+                            culprit);
+                return r;
+        case -EINVAL:
+                (void) fail(err, 0, "cannot mount on /%s: \"..\" is not allowed in a mount point", path);
+                return r;
+        default:
+                return fail(err, r, "cannot open the mount point /%s (at /%s)", path, culprit);
+        }
 }
 
-int open_beneath(int rootfd, const char *path, bool create, bool file, int *ret) {
-        _cleanup_free_ char *copy = xstrdup(path);
-        _cleanup_close_ int dir = -EBADF;
-        char *save = NULL;
+/* Opens the mount point path below rootfd, made if missing (a directory, or with file an empty
+ * file), with an error that names the culprit. */
+static int open_mount_point(int rootfd, const char *path, bool file, int *ret_fd, char *err) {
+        size_t at = 0;
+        int r = open_beneath(rootfd, path, BENEATH_MKDIR | (file ? BENEATH_MKFILE : 0), ret_fd, &at);
+        return r < 0 ? describe_open_failure(rootfd, path, at, r, err) : 0;
+}
+
+/* Attaches the detached mount mfd on target (a mount point below the root, path for messages). */
+static int attach(int mfd, int target, const char *what, const char *path, char *err) {
+        int r = mount_attach(mfd, target);
+        return r < 0 ? fail(err, r, "cannot mount %s on /%s", what, path) : 0;
+}
+
+/* A new file system of type on path below rootfd. */
+static int mount_fs_below(int rootfd, const char *path, const char *type, const char *source, const char *options,
+                          unsigned attrs, char *err) {
+        _cleanup_close_ int target = -EBADF, mfd = -EBADF;
         int r;
 
-        dir = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
-        if (dir < 0)
-                return negative_errno();
-        for (char *comp = strtok_r(copy, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
-                bool last = !save || !*save || strspn(save, "/") == strlen(save);
-                int fd;
-
-                if (streq(comp, ".."))
-                        return -EPERM;
-                if (create) {
-                        if (last && file) {
-                                fd = openat2_beneath(dir, comp, O_WRONLY | O_CREAT);
-                                if (fd >= 0)
-                                        close(fd);
-                                else if (fd != -EISDIR)
-                                        return fd;
-                        } else if (mkdirat(dir, comp, 0755) < 0 && errno != EEXIST)
-                                return negative_errno();
-                }
-                fd = openat2_beneath(dir, comp, O_PATH | (last && file ? 0 : O_DIRECTORY));
-                if (fd < 0)
-                        return fd; /* -ELOOP: a symlink where a directory must be */
-                close(dir);
-                dir = fd;
-        }
-        r = TAKE_FD(dir);
-        *ret = r;
-        return 0;
-}
-
-static char *fd_path(int fd) {
-        return xasprintf("/proc/self/fd/%d", fd);
-}
-
-/* mount(2) onto an O_PATH fd, so the target is exactly what open_beneath() checked. */
-static int mount_at(int fd, const char *source, const char *type, unsigned long flags, const char *data) {
-        _cleanup_free_ char *p = fd_path(fd);
-        return mount(source, p, type, flags, data) < 0 ? negative_errno() : 0;
+        r = open_mount_point(rootfd, path, false, &target, err);
+        if (r < 0)
+                return r;
+        r = mount_new_fs(type, source, options, attrs, &mfd);
+        if (r < 0)
+                return fail(err, r, "cannot make a %s file system for /%s", type, path);
+        return attach(mfd, target, type, path, err);
 }
 
 int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, char *err) {
@@ -100,7 +133,10 @@ int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, ch
                 return fail(err, negative_errno(), "cannot use the sandbox %s as the overlay's upper layer", sandbox);
         if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
                 return fail(err, negative_errno(), "cannot create the overlay file system");
-        mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
+        /* nodev: an image's /dev/sda, or a node made in the sandbox by an earlier run, opens
+         * nothing. The runtime's own nodes in /dev are bind mounts of their own. setuid programs
+         * stay: no_new_privileges is what makes them harmless, and a unit may turn it off. */
+        mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
         if (mfd < 0)
                 return fail(err, negative_errno(), "cannot mount the overlay file system");
         if (move_mount(mfd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
@@ -108,21 +144,33 @@ int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, ch
         return 0;
 }
 
-static int mount_below(int rootfd, const char *path, const char *source, const char *type, unsigned long flags,
-                       const char *data, char *err) {
-        _cleanup_close_ int fd = -EBADF;
-        int r = open_beneath(rootfd, path, true, false, &fd);
+/* Binds the device node name of the current root's /dev (hostdev) on an empty file of the
+ * container's /dev. Bound rather than made with mknod: the container's /dev is nodev, so that a
+ * node the workload makes there opens nothing, and only these mounts are not. They are read-only
+ * because they are the host's own inodes: a chmod inside would change the host's /dev/null. */
+static int bind_device(int rootfd, int hostdev, const char *name, unsigned major, unsigned minor, char *err) {
+        _cleanup_free_ char *path = xasprintf("dev/%s", name);
+        _cleanup_close_ int src = -EBADF, target = -EBADF, mfd = -EBADF;
+        struct stat st;
+        int r;
 
+        r = open_beneath(hostdev, name, 0, &src, NULL);
         if (r < 0)
-                return fail(err, r, "cannot create the mount point %s in the image%s", path,
-                            r == -ELOOP ? " (it is a symlink, which could point out of the container)" : "");
-        r = mount_at(fd, source, type, flags, data);
+                return fail(err, r, "cannot open the device /dev/%s to give it to the container", name);
+        if (fstat(src, &st) < 0)
+                return fail(err, negative_errno(), "cannot look at /dev/%s", name);
+        if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != major || minor(st.st_rdev) != minor)
+                return fail(err, -ENODEV, "/dev/%s is not the character device %u:%u", name, major, minor);
+        r = open_mount_point(rootfd, path, true, &target, err);
         if (r < 0)
-                return fail(err, r, "cannot mount %s on %s", type ? type : source, path);
-        return 0;
+                return r;
+        r = mount_clone(src, false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &mfd);
+        if (r < 0)
+                return fail(err, r, "cannot bind /dev/%s", name);
+        return attach(mfd, target, name, path, err);
 }
 
-int mount_api_filesystems(int rootfd, bool own_network, char *err) {
+static int mount_dev(int rootfd, char *err) {
         static const struct {
                 const char *name;
                 unsigned major, minor;
@@ -136,62 +184,206 @@ int mount_api_filesystems(int rootfd, bool own_network, char *err) {
                 { "fd", "/proc/self/fd" },       { "stdin", "/proc/self/fd/0" }, { "stdout", "/proc/self/fd/1" },
                 { "stderr", "/proc/self/fd/2" }, { "ptmx", "pts/ptmx" },         { "core", "/proc/kcore" },
         };
-        _cleanup_close_ int dev = -EBADF;
-        _cleanup_free_ char *devpath = NULL;
+        _cleanup_close_ int dev = -EBADF, hostdev = -EBADF;
         int r;
 
-        r = mount_below(rootfd, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err);
+        r = mount_fs_below(rootfd, "dev", "tmpfs", "tmpfs", "mode=755,size=65536k", API_ATTRS | MOUNT_ATTR_STRICTATIME,
+                           err);
         if (r < 0)
                 return r;
-        /* sysfs shows the network devices of the namespace that mounts it: with the host's network
-         * the host's sysfs is bound instead, read-only either way. */
-        if (own_network)
-                r = mount_below(rootfd, "sys", "sysfs", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL, err);
-        else {
-                r = mount_below(rootfd, "sys", "/sys", NULL, MS_BIND | MS_REC, NULL, err);
-                if (r >= 0)
-                        r = mount_below(rootfd, "sys", NULL, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                                        NULL, err);
+        hostdev = open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (hostdev < 0)
+                return fail(err, negative_errno(), "cannot open /dev");
+        for (size_t i = 0; i < ELEMENTSOF(devices); i++) {
+                r = bind_device(rootfd, hostdev, devices[i].name, devices[i].major, devices[i].minor, err);
+                if (r < 0)
+                        return r;
         }
-        if (r < 0)
-                return r;
-
-        r = mount_below(rootfd, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_STRICTATIME, "mode=755,size=65536k", err);
-        if (r < 0)
-                return r;
-        r = open_beneath(rootfd, "dev", false, false, &dev);
+        r = open_beneath(rootfd, "dev", 0, &dev, NULL);
         if (r < 0)
                 return fail(err, r, "cannot open the container's /dev");
-        /* An O_PATH fd cannot be used with mknodat(); reopen the new tmpfs for real. */
-        devpath = fd_path(dev);
-        r = open(devpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (r < 0)
-                return fail(err, negative_errno(), "cannot open the container's /dev");
-        close(dev);
-        dev = r;
-        for (size_t i = 0; i < ELEMENTSOF(devices); i++) {
-                if (mknodat(dev, devices[i].name, S_IFCHR | 0666, makedev(devices[i].major, devices[i].minor)) < 0)
-                        return fail(err, negative_errno(), "cannot create /dev/%s", devices[i].name);
-                (void) fchmodat(dev, devices[i].name, 0666, 0); /* despite the umask */
-        }
         for (size_t i = 0; i < ELEMENTSOF(links); i++)
                 if (symlinkat(links[i].target, dev, links[i].name) < 0)
                         return fail(err, negative_errno(), "cannot create /dev/%s", links[i].name);
 
-        r = mount_below(rootfd, "dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
-                        "newinstance,ptmxmode=0666,mode=0620,gid=5", err);
+        /* devpts's nodes are its own mount's: not nodev, and nothing else can be made on it. */
+        r = mount_fs_below(rootfd, "dev/pts", "devpts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5",
+                           MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err);
         if (r < 0)
                 return r;
-        r = mount_below(rootfd, "dev/shm", "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k", err);
+        r = mount_fs_below(rootfd, "dev/shm", "tmpfs", "shm", "mode=1777,size=65536k", API_ATTRS, err);
         if (r < 0)
                 return r;
-        return mount_below(rootfd, "dev/mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err);
+        return mount_fs_below(rootfd, "dev/mqueue", "mqueue", "mqueue", NULL, API_ATTRS, err);
+}
+
+/* Opens a path of /proc or /sys below rootfd, to mask or protect it: > 0 with the fd, 0 where
+ * this kernel has no such path (which is then fine to leave alone). */
+static int open_kernel_path(int rootfd, const char *path, int *ret_fd, char *err) {
+        size_t at = 0;
+        int r = open_beneath(rootfd, path, 0, ret_fd, &at);
+
+        if (r == -ENOENT)
+                return 0;
+        return r < 0 ? describe_open_failure(rootfd, path, at, r, err) : 1;
+}
+
+/* Hides path below rootfd: /dev/null (null_fd) over a file, an empty read-only tmpfs over a
+ * directory. */
+static int mask_path(int rootfd, int null_fd, const char *path, char *err) {
+        _cleanup_close_ int target = -EBADF, mfd = -EBADF;
+        struct stat st;
+        int r;
+
+        r = open_kernel_path(rootfd, path, &target, err);
+        if (r <= 0)
+                return r;
+        if (fstat(target, &st) < 0)
+                return fail(err, negative_errno(), "cannot look at /%s", path);
+        if (S_ISDIR(st.st_mode))
+                r = mount_new_fs("tmpfs", "tmpfs", "mode=555,size=4k,nr_inodes=1", API_ATTRS | MOUNT_ATTR_RDONLY, &mfd);
+        else
+                r = mount_clone(null_fd, false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &mfd);
+        if (r < 0)
+                return fail(err, r, "cannot mask /%s", path);
+        return attach(mfd, target, "a mask", path, err);
+}
+
+/* Binds path below rootfd on itself, read-only (and whatever is mounted below it). */
+static int read_only_path(int rootfd, const char *path, char *err) {
+        _cleanup_close_ int target = -EBADF, mfd = -EBADF;
+        int r;
+
+        r = open_kernel_path(rootfd, path, &target, err);
+        if (r <= 0)
+                return r;
+        r = mount_clone(target, true, API_ATTRS | MOUNT_ATTR_RDONLY, &mfd);
+        if (r < 0)
+                return fail(err, r, "cannot make /%s read-only", path);
+        return attach(mfd, target, "a read-only copy", path, err);
+}
+
+int mount_api_filesystems(int rootfd, bool own_network, char *err) {
+        _cleanup_close_ int null_fd = -EBADF;
+        int r;
+
+        r = mount_fs_below(rootfd, "proc", "proc", "proc", NULL, API_ATTRS, err);
+        if (r < 0)
+                return r;
+        /* sysfs shows the network devices of the namespace that mounts it: with the host's network
+         * the host's sysfs is bound instead, read-only either way (the bind with every mount
+         * below it: the host's cgroup hierarchies are there). */
+        if (own_network)
+                r = mount_fs_below(rootfd, "sys", "sysfs", "sysfs", NULL, API_ATTRS | MOUNT_ATTR_RDONLY, err);
+        else {
+                _cleanup_close_ int host = -EBADF, target = -EBADF, mfd = -EBADF;
+
+                host = open("/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (host < 0)
+                        return fail(err, negative_errno(), "cannot open /sys");
+                r = open_mount_point(rootfd, "sys", false, &target, err);
+                if (r < 0)
+                        return r;
+                r = mount_clone(host, true, API_ATTRS | MOUNT_ATTR_RDONLY, &mfd);
+                if (r < 0)
+                        return fail(err, r, "cannot bind the host's /sys");
+                r = attach(mfd, target, "the host's sysfs", "sys", err);
+        }
+        if (r < 0)
+                return r;
+        r = mount_dev(rootfd, err);
+        if (r < 0)
+                return r;
+
+        r = open_beneath(rootfd, "dev/null", 0, &null_fd, NULL);
+        if (r < 0)
+                return fail(err, r, "cannot open the container's /dev/null");
+        for (const char *const *p = ROOTFS_MASKED; *p; p++) {
+                r = mask_path(rootfd, null_fd, *p, err);
+                if (r < 0)
+                        return r;
+        }
+        for (const char *const *p = ROOTFS_READ_ONLY; *p; p++) {
+                r = read_only_path(rootfd, *p, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The file systems a bind source may not be on: the kernel's interfaces, wherever the host
+ * mounted them. (devtmpfs reports tmpfs's magic: /dev is refused by its path.) */
+static const char *kernel_interface_fs(const struct statfs *sf) {
+        static const struct {
+                long magic;
+                const char *name;
+        } table[] = {
+                {PROC_SUPER_MAGIC, "proc"},       {SYSFS_MAGIC, "sysfs"},       {CGROUP_SUPER_MAGIC, "cgroup"},
+                {CGROUP2_SUPER_MAGIC, "cgroup2"}, {DEBUGFS_MAGIC, "debugfs"},   {TRACEFS_MAGIC, "tracefs"},
+                {SECURITYFS_MAGIC, "securityfs"}, {BPF_FS_MAGIC, "bpf"},        {DEVPTS_SUPER_MAGIC, "devpts"},
+                {EFIVARFS_MAGIC, "efivarfs"},     {PSTOREFS_MAGIC, "pstore"},   {NSFS_MAGIC, "nsfs"},
+                {BINFMTFS_MAGIC, "binfmt_misc"},  {SELINUX_MAGIC, "selinuxfs"}, {SMACK_MAGIC, "smackfs"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if ((long) sf->f_type == table[i].magic)
+                        return table[i].name;
+        return NULL;
+}
+
+/* Opens a bind mount's host source as an O_PATH fd, which is then what is bound: checked once,
+ * used as checked. No symlink anywhere on the way: whoever can write a directory on the path
+ * could otherwise point the container at any file of the host between a check and the bind. */
+static int open_bind_source(const char *source, int *ret_fd, struct stat *ret_st, char *err) {
+        struct open_how how = {
+                .flags = O_PATH | O_CLOEXEC,
+                .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *fdpath = NULL;
+        char real[PATH_MAX];
+        const char *why, *fs;
+        struct statfs sf;
+        ssize_t n;
+
+        fd = (int) syscall(SYS_openat2, AT_FDCWD, source, &how, sizeof(how));
+        if (fd < 0 && errno == ELOOP) {
+                _cleanup_free_ char *resolved = realpath(source, NULL);
+                (void) fail(err, 0, "bind mount source %s goes through a symlink%s%s%s: name the real path", source,
+                            resolved ? " (it resolves to " : "", resolved ? resolved : "", resolved ? ")" : "");
+                return -ELOOP;
+        }
+        if (fd < 0)
+                return fail(err, negative_errno(), "bind mount source %s", source);
+        if (fstat(fd, ret_st) < 0 || fstatfs(fd, &sf) < 0)
+                return fail(err, negative_errno(), "bind mount source %s", source);
+        if (S_ISCHR(ret_st->st_mode) || S_ISBLK(ret_st->st_mode))
+                return fail(
+                        err, 0,
+                        "bind mount source %s is a device node: devices are not passed through (bind mounts are nodev)",
+                        source);
+        /* The path of what was opened, without ".." or anything lexical left to fool a check. */
+        fdpath = xasprintf("/proc/self/fd/%d", fd);
+        n = readlink(fdpath, real, sizeof(real) - 1);
+        if (n < 0)
+                return fail(err, negative_errno(), "bind mount source %s: cannot tell its real path", source);
+        real[n] = 0;
+        why = bind_source_refusal(real);
+        if (why)
+                return fail(err, 0, "bind mount source %s: %s", source, why);
+        fs = kernel_interface_fs(&sf);
+        if (fs)
+                return fail(err, 0, "bind mount source %s is on %s, a kernel interface that no container may get",
+                            source, fs);
+        *ret_fd = TAKE_FD(fd);
+        return 0;
 }
 
 int mount_unit_mounts(const UnitSpec *u, int rootfd, char *err) {
         for (size_t i = 0; i < u->n_mounts; i++) {
                 const MountSpec *m = &u->mounts[i];
-                _cleanup_close_ int fd = -EBADF;
+                const char *target = m->target + strspn(m->target, "/");
+                _cleanup_close_ int src = -EBADF, fd = -EBADF, mfd = -EBADF;
+                unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
                 struct stat st;
                 int r;
 
@@ -199,21 +391,23 @@ int mount_unit_mounts(const UnitSpec *u, int rootfd, char *err) {
                         _cleanup_free_ char *opts = m->size ? xasprintf("mode=%04o,size=%llu", (unsigned) m->mode,
                                                                          (unsigned long long) m->size)
                                                              : xasprintf("mode=%04o", (unsigned) m->mode);
-                        r = mount_below(rootfd, m->target + 1, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, opts, err);
+                        r = mount_fs_below(rootfd, target, "tmpfs", "tmpfs", opts, attrs, err);
                         if (r < 0)
                                 return r;
                         continue;
                 }
-                if (stat(m->source, &st) < 0)
-                        return fail(err, negative_errno(), "bind mount source %s", m->source);
-                r = open_beneath(rootfd, m->target + 1, true, !S_ISDIR(st.st_mode), &fd);
+                r = open_bind_source(m->source, &src, &st, err);
                 if (r < 0)
-                        return fail(err, r, "cannot create the mount point %s in the image", m->target);
-                r = mount_at(fd, m->source, NULL, MS_BIND | MS_REC, NULL);
-                if (r >= 0 && m->read_only)
-                        r = mount_at(fd, NULL, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
+                        return r;
+                r = open_mount_point(rootfd, target, !S_ISDIR(st.st_mode), &fd, err);
                 if (r < 0)
-                        return fail(err, r, "cannot bind %s to %s", m->source, m->target);
+                        return r;
+                r = mount_clone(src, true, attrs | (m->read_only ? MOUNT_ATTR_RDONLY : 0), &mfd);
+                if (r < 0)
+                        return fail(err, r, "cannot bind %s", m->source);
+                r = attach(mfd, fd, m->source, target, err);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
@@ -230,4 +424,16 @@ int enter_rootfs(const char *rootfs, char *err) {
         if (chdir("/") < 0)
                 return fail(err, negative_errno(), "chdir /");
         return 0;
+}
+
+int rootfs_make_read_only(char *err) {
+        _cleanup_close_ int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int r;
+
+        if (fd < 0)
+                return fail(err, negative_errno(), "cannot open the root");
+        /* mount_setattr() sets only what it is given: a remount (MS_REMOUNT | MS_BIND | MS_RDONLY)
+         * would replace the mount's flags, and drop nodev with them. */
+        r = mount_set_attrs(fd, false, MOUNT_ATTR_RDONLY);
+        return r < 0 ? fail(err, r, "cannot make the root file system read-only") : 0;
 }
