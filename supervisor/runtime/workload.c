@@ -13,6 +13,7 @@
 
 #include "alloc.h"
 #include "macro.h"
+#include "seccomp-filter.h"
 #include "string-util.h"
 
 int workload_error(char *err, int r, const char *fmt, ...) {
@@ -179,8 +180,9 @@ static void exec_command(char **argv, char **env) {
         errno = saved;
 }
 
-int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int stdout_fd, int stderr_fd, char *err) {
-        int devnull;
+int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int stdout_fd, int stderr_fd,
+                  const SeccompProgram *seccomp, char *err) {
+        int devnull, r;
         sigset_t none;
 
         /* Dispositions set to "ignore" survive exec: systemd starts services with SIGPIPE
@@ -203,6 +205,9 @@ int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int 
 
         if (chdir(u->working_dir) < 0)
                 return workload_error(err, negative_errno(), "working_dir %s", u->working_dir);
+        /* seccomp without no_new_privs needs CAP_SYS_ADMIN: load the filter while we have it (runc's order). */
+        if (!u->security.no_new_privileges && (r = seccomp_apply(seccomp)) < 0)
+                return workload_error(err, r, "cannot load the seccomp filter");
         if (setgroups(user->n_groups, user->groups) < 0 || setresgid(user->gid, user->gid, user->gid) < 0 ||
             setresuid(user->uid, user->uid, user->uid) < 0)
                 return workload_error(err, negative_errno(), "cannot switch to user %s (uid %u, gid %u)", u->user,
@@ -210,6 +215,8 @@ int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int 
         if (u->security.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return workload_error(err, negative_errno(), "cannot set no_new_privileges");
 
+        if (u->security.no_new_privileges && (r = seccomp_apply(seccomp)) < 0)
+                return workload_error(err, r, "cannot load the seccomp filter");
         exec_command(u->command, env);
         return workload_error(err, negative_errno(), "cannot execute %s", u->command[0]);
 }
