@@ -440,7 +440,7 @@ static void on_vm_exited(Vm *vm, const VmExit *ex, void *userdata) {
         finish_run(m, setup_failed);
 }
 
-static int start_vm(Monitor *m) {
+static int start_vm(Monitor *m, const SeccompProgram *seccomp) {
         VmConfig cfg = {
                 .spec = m->spec,
                 .dir = m->dir,
@@ -450,6 +450,7 @@ static int start_vm(Monitor *m) {
                 .host_accel = m->vm_accel,
                 .debug = m->vm_debug,
                 .cgroup = m->cgroup,
+                .seccomp = seccomp,
                 .log = &m->log,
                 .callbacks = {.started = on_vm_started, .changed = on_vm_changed, .exited = on_vm_exited},
                 .userdata = m,
@@ -515,7 +516,7 @@ static void monitor_enter_starting(Monitor *m) {
                 goto fail;
         }
         if (m->spec->isolation == ISOLATION_HYPERV) {
-                if (prepare_network(m) < 0 || start_vm(m) < 0)
+                if (prepare_network(m) < 0 || start_vm(m, seccomp) < 0)
                         goto fail;
                 if (m->net.enabled_forwarding)
                         log_writer_printf(&m->log, "sup",
