@@ -41,32 +41,6 @@ fail() {
         CASE_FAILED=1
 }
 
-unit() { # unit NAME YAML-REST
-        cat >"$CASE_DIR/units/$1.yaml" <<UNIT
-image:
-  layers:
-    - dir: $LAYER
-network: none
-stop: {timeout: 2s}
-$2
-UNIT
-}
-
-end() {
-        stop_supd
-        check_left_behind
-        local left
-        left=$(pgrep -f "qemu-system-x86_64 -name sup-.*$CASE_DIR" | wc -l)
-        [ "$left" = 0 ] || { fail "$left QEMU processes left running"; pkill -9 -f "qemu-system-x86_64 -name sup-.*$CASE_DIR"; }
-        case_verdict
-}
-
-cleanup() {
-        stop_supd
-        pkill -9 -f "sup-monitor --dir $TOP" 2>/dev/null
-        pkill -9 -f "qemu-system-x86_64 -name sup-.*$TOP" 2>/dev/null
-        if [ "${SUP_TEST_KEEP:-0}" = 1 ]; then echo "kept $TOP"; else rm -rf "$TOP"; fi
-}
 trap cleanup EXIT
 
 unit_log() { cat "$CASE_DIR/state/logs/$1.log" 2>/dev/null; }
