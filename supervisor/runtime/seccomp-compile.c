@@ -211,7 +211,7 @@ int seccomp_compile(const SeccompProfile *p, SeccompProgram **ret, char ***ret_u
 
 void seccomp_cache_done(SeccompCache *c) {
         c->program = seccomp_program_free(c->program);
-        c->key[0] = 0;
+        c->key[0] = c->source_key[0] = 0;
 }
 
 void seccomp_prepared_done(SeccompPrepared *p) {
@@ -271,16 +271,37 @@ static void cache_key(const char *canonical, char ret[65]) {
         sha256_hex(text, strlen(text), ret);
 }
 
+/* What the instance's own copy is checked against before anything is parsed: the profile as it
+ * is now (the file's bytes) and what it is resolved with. Equal keys, equal filters: the parse,
+ * resolve and compile of the copy's start would give the same again. */
+static void source_key(const char *text, size_t size, const SeccompTarget *t, char ret[65]) {
+        _cleanup_free_ char *head = xasprintf("sup seccomp source 1\nlibseccomp %s\ncaps %" PRIx64 "\nkernel %u.%u\n",
+                                              seccomp_library_version(), t->caps, t->kernel[0], t->kernel[1]);
+        uint8_t digest[SHA256_DIGEST_SIZE];
+        Sha256 h;
+
+        sha256_init(&h);
+        sha256_update(&h, head, strlen(head));
+        if (text)
+                sha256_update(&h, text, size);
+        else
+                sha256_update(&h, "default", strlen("default"));
+        sha256_final(&h, digest);
+        for (size_t i = 0; i < sizeof(digest); i++)
+                snprintf(ret + 2 * i, 3, "%02x", digest[i]);
+}
+
 int seccomp_prepare(const UnitSpec *u, uint64_t caps, const char *cache_dir, SeccompCache *cache, SeccompPrepared *ret,
                     char **ret_error) {
         _cleanup_(seccomp_profile_freep) SeccompProfile *profile = NULL, *resolved = NULL;
         _cleanup_(seccomp_program_freep) SeccompProgram *program = NULL;
         _cleanup_strv_free_ char **unknown = NULL;
-        _cleanup_free_ char *canonical = NULL;
+        _cleanup_free_ char *canonical = NULL, *text = NULL;
         usec_t start = now(CLOCK_MONOTONIC), t;
         SeccompPrepared out = {.origin = SECCOMP_ORIGIN_NONE};
-        SeccompTarget target;
-        char key[65];
+        SeccompTarget target = seccomp_target_host(caps);
+        char key[65], skey[65];
+        size_t size = 0;
         int r;
 
         switch (u->security.seccomp) {
@@ -288,10 +309,9 @@ int seccomp_prepare(const UnitSpec *u, uint64_t caps, const char *cache_dir, Sec
                 *ret = out;
                 return 0;
         case SECCOMP_DEFAULT:
-                profile = seccomp_profile_default();
                 break;
         case SECCOMP_PROFILE:
-                r = seccomp_profile_load(u->security.seccomp_profile, &profile, ret_error);
+                r = seccomp_profile_read(u->security.seccomp_profile, &text, &size, ret_error);
                 if (r < 0)
                         return r;
                 break;
@@ -299,21 +319,30 @@ int seccomp_prepare(const UnitSpec *u, uint64_t caps, const char *cache_dir, Sec
         case _SECCOMP_MODE_INVALID:
                 return -EINVAL;
         }
-        target = seccomp_target_host(caps);
+        out.source = text ? u->security.seccomp_profile : "the default seccomp profile";
+
+        /* The instance's restart: the file has not changed, nor has anything it is resolved with. */
+        source_key(text, size, &target, skey);
+        if (cache->program && streq(cache->source_key, skey)) {
+                out.origin = SECCOMP_ORIGIN_MEMORY;
+                goto done;
+        }
+
+        if (text) {
+                r = seccomp_profile_parse(u->security.seccomp_profile, text, size, &profile, ret_error);
+                if (r < 0)
+                        return r;
+        } else
+                profile = seccomp_profile_default();
         resolved = seccomp_profile_resolve(profile, &target);
         canonical = seccomp_profile_canonical(resolved);
         cache_key(canonical, key);
 
-        out.source =
-                u->security.seccomp == SECCOMP_PROFILE ? u->security.seccomp_profile : "the default seccomp profile";
-        if (cache->program && streq(cache->key, key)) {
-                out.origin = SECCOMP_ORIGIN_MEMORY;
-                goto done;
-        }
-        program = cache_dir ? cache_read(cache_dir, key) : NULL;
-        if (program)
+        if (cache->program && streq(cache->key, key))
+                program = TAKE_PTR(cache->program); /* an edit that changed nothing the filter holds */
+        else if (cache_dir && (program = cache_read(cache_dir, key)))
                 out.origin = SECCOMP_ORIGIN_DISK;
-        else {
+        if (!program) {
                 t = now(CLOCK_MONOTONIC);
                 r = seccomp_compile(resolved, &program, &unknown, ret_error);
                 if (r < 0)
@@ -326,9 +355,12 @@ int seccomp_prepare(const UnitSpec *u, uint64_t caps, const char *cache_dir, Sec
                         out.cache_error =
                                 xasprintf("cannot write the seccomp cache in %s: %s", cache_dir, strerror(-r));
         }
+        if (out.origin == SECCOMP_ORIGIN_NONE)
+                out.origin = SECCOMP_ORIGIN_MEMORY;
         seccomp_cache_done(cache);
         cache->program = TAKE_PTR(program);
         memcpy(cache->key, key, sizeof(key));
+        memcpy(cache->source_key, skey, sizeof(skey));
 done:
         out.program = cache->program;
         out.usec = now(CLOCK_MONOTONIC) - start;

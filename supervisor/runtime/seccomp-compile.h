@@ -14,9 +14,10 @@
  * The cache key is the SHA-256 of the resolved profile's canonical text and of libseccomp's
  * version: a profile file edited to the same rules, or the default profile of two units that
  * keep the same capabilities, share one program; a changed rule, capability set or library
- * compiles again. Files: CACHE_DIR/KEY.bpf, a header line "sup-seccomp-bpf 1 FLAGS LEN SHA256"
- * then the instructions, written atomically. A file that does not match its header is compiled
- * again and replaced. Anything in CACHE_DIR may be deleted at any time. */
+ * compiles again. An instance's restart finds its own copy by the SHA-256 of the profile file's
+ * bytes (and of the capabilities, kernel and library) before parsing anything. Files: CACHE_DIR/KEY.bpf, a header line
+ * "sup-seccomp-bpf 1 FLAGS LEN SHA256" then the instructions, written atomically. A file that does not match its header
+ * is compiled again and replaced. Anything in CACHE_DIR may be deleted at any time. */
 
 /* libseccomp's version, "2.5.4". */
 const char *seccomp_library_version(void);
@@ -26,9 +27,11 @@ const char *seccomp_library_version(void);
  * in *ret_unknown (NULL when there are none; may be NULL). Errors name the profile and the rule. */
 int seccomp_compile(const SeccompProfile *p, SeccompProgram **ret, char ***ret_unknown, char **ret_error);
 
-/* One instance's program, kept across its restarts. */
+/* One instance's program, kept across its restarts: found again by source_key (the profile's
+ * bytes and what it was resolved with) without parsing anything, or by key. */
 typedef struct SeccompCache {
         char key[65];
+        char source_key[65];
         SeccompProgram *program;
 } SeccompCache;
 

@@ -471,6 +471,10 @@ static int parse_rule(Parser *ps, size_t i, const json_t *v, SeccompRule *rule) 
                         return r;
         }
         rule->where = rule_where(i, rule->names);
+        /* What libseccomp can know, and what keeps the canonical text unambiguous. */
+        STRV_FOREACH(n, rule->names)
+        if (strspn(*n, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(*n))
+                return parse_error(ps, rule->where, "\"%s\" is not a system call's name", *n);
         r = check_keys(ps, rule->where, v, keys);
         if (r < 0)
                 return r;
@@ -612,18 +616,21 @@ out:
         return r;
 }
 
+int seccomp_profile_read(const char *path, char **ret_text, size_t *ret_size, char **ret_error) {
+        int r = read_full_file(path, SECCOMP_PROFILE_MAX, ret_text, ret_size);
+
+        if (r < 0 && ret_error)
+                *ret_error = r == -EFBIG ? xasprintf("%s: larger than %u bytes", path, SECCOMP_PROFILE_MAX)
+                                         : xasprintf("%s: cannot read it: %s", path, strerror(-r));
+        return r;
+}
+
 int seccomp_profile_load(const char *path, SeccompProfile **ret, char **ret_error) {
         _cleanup_free_ char *text = NULL;
         size_t size;
-        int r = read_full_file(path, SECCOMP_PROFILE_MAX, &text, &size);
+        int r = seccomp_profile_read(path, &text, &size, ret_error);
 
-        if (r < 0) {
-                if (ret_error)
-                        *ret_error = r == -EFBIG ? xasprintf("%s: larger than %u bytes", path, SECCOMP_PROFILE_MAX)
-                                                 : xasprintf("%s: cannot read it: %s", path, strerror(-r));
-                return r;
-        }
-        return seccomp_profile_parse(path, text, size, ret, ret_error);
+        return r < 0 ? r : seccomp_profile_parse(path, text, size, ret, ret_error);
 }
 
 /* ---- resolving ---- */
@@ -693,47 +700,43 @@ SeccompProfile *seccomp_profile_resolve(const SeccompProfile *p, const SeccompTa
         return out;
 }
 
-static json_t *strv_json(char *const *l, bool sorted) {
-        _cleanup_strv_free_ char **copy = strv_copy(l);
-        json_t *a = json_array();
-
-        if (sorted)
-                strv_sort(copy);
-        STRV_FOREACH(s, copy)
-        json_array_append_new(a, json_string(*s));
-        return a;
-}
-
+/* Lines of words: the names (only [a-z0-9_], see parse_rule()), the actions' and operators'
+ * table names and numbers cannot run into each other. Written by hand rather than as JSON: it is
+ * computed at every start, and jansson takes ten times as long. */
 char *seccomp_profile_canonical(const SeccompProfile *p) {
-        json_t *o = json_object(), *rules = json_array();
-        char *s;
+        _cleanup_strv_free_ char **arches = strv_copy(p->arches);
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
 
-        json_object_set_new(o, "defaultAction", json_string(seccomp_action_to_string(p->default_action)));
+        if (!f)
+                abort(); /* out of memory, as xmalloc() */
+        strv_sort(arches);
+        fprintf(f, "sup-seccomp-profile 1\ndefault %s", seccomp_action_to_string(p->default_action));
         if (p->has_default_errno_ret)
-                json_object_set_new(o, "defaultErrnoRet", json_integer(p->default_errno_ret));
-        json_object_set_new(o, "architectures", strv_json(p->arches, true));
-        json_object_set_new(o, "flags", json_integer(p->flags));
+                fprintf(f, " %" PRIu32, p->default_errno_ret);
+        fputs("\narches", f);
+        STRV_FOREACH(a, arches)
+        fprintf(f, " %s", *a);
+        fprintf(f, "\nflags %" PRIu32 "\n", p->flags);
         /* Names as given: the compiler skips the ones libseccomp does not know. Rule order is
-         * kept: libseccomp resolves rules of one call that overlap in the order they came. */
+         * kept: where rules of one call overlap, libseccomp keeps the first. */
         for (size_t i = 0; i < p->n_rules; i++) {
                 const SeccompRule *r = &p->rules[i];
-                json_t *rule = json_pack("{s:o, s:s}", "names", strv_json(r->names, false), "action",
-                                         seccomp_action_to_string(r->action)),
-                       *args = json_array();
+                fprintf(f, "rule %s", seccomp_action_to_string(r->action));
                 if (r->has_errno_ret)
-                        json_object_set_new(rule, "errnoRet", json_integer(r->errno_ret));
+                        fprintf(f, " %" PRIu32, r->errno_ret);
+                fputs(" names", f);
+                STRV_FOREACH(n, r->names)
+                fprintf(f, " %s", *n);
                 for (size_t k = 0; k < r->n_args; k++)
-                        json_array_append_new(args, json_pack("{s:i, s:s, s:I, s:I}", "index", (int) r->args[k].index,
-                                                              "op", seccomp_op_to_string(r->args[k].op), "value",
-                                                              (json_int_t) r->args[k].value, "valueTwo",
-                                                              (json_int_t) r->args[k].value_two));
-                json_object_set_new(rule, "args", args);
-                json_array_append_new(rules, rule);
+                        fprintf(f, " arg %u %s %" PRIu64 " %" PRIu64, r->args[k].index,
+                                seccomp_op_to_string(r->args[k].op), r->args[k].value, r->args[k].value_two);
+                fputc('\n', f);
         }
-        json_object_set_new(o, "syscalls", rules);
-        s = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
-        json_decref(o);
-        return s;
+        if (fclose(f) != 0)
+                abort();
+        return buf;
 }
 
 /* ---- the unit's capabilities ---- */

@@ -101,8 +101,10 @@ SeccompProfile *seccomp_profile_default(void);
 /* Parses an OCI/Docker JSON profile; path is only for messages. On error, -EINVAL and a message
  * in *ret_error that names the file and, for a rule, its place and first system call. */
 int seccomp_profile_parse(const char *path, const char *text, size_t size, SeccompProfile **ret, char **ret_error);
-/* Reads and parses the file (at most SECCOMP_PROFILE_MAX bytes). */
+/* Reads the file (at most SECCOMP_PROFILE_MAX bytes), NUL-terminated; errors name it. */
 #define SECCOMP_PROFILE_MAX (1024U * 1024U)
+int seccomp_profile_read(const char *path, char **ret_text, size_t *ret_size, char **ret_error);
+/* Reads and parses the file. */
 int seccomp_profile_load(const char *path, SeccompProfile **ret, char **ret_error);
 
 /* The workload a profile is resolved for. */
@@ -118,8 +120,8 @@ SeccompTarget seccomp_target_host(uint64_t caps);
 /* The rules of p that apply to t, without their conditions. A new profile. */
 SeccompProfile *seccomp_profile_resolve(const SeccompProfile *p, const SeccompTarget *t);
 
-/* A resolved profile as canonical JSON text (sorted keys, no source or places): equal texts give
- * equal filters. */
+/* A resolved profile as canonical text (no source or places, architectures sorted, rules in
+ * order): equal texts give equal filters. */
 char *seccomp_profile_canonical(const SeccompProfile *p);
 
 /* The capabilities a unit's workload keeps, as profiles' includes/excludes see them. */
