@@ -275,8 +275,9 @@ static void cache_key(const char *canonical, char ret[65]) {
  * is now (the file's bytes) and what it is resolved with. Equal keys, equal filters: the parse,
  * resolve and compile of the copy's start would give the same again. */
 static void source_key(const char *text, size_t size, const SeccompTarget *t, char ret[65]) {
-        _cleanup_free_ char *head = xasprintf("sup seccomp source 1\nlibseccomp %s\ncaps %" PRIx64 "\nkernel %u.%u\n",
-                                              seccomp_library_version(), t->caps, t->kernel[0], t->kernel[1]);
+        _cleanup_free_ char *head =
+                xasprintf("sup seccomp source 1\nlibseccomp %s\ncaps %" PRIx64 "\nkernel %u.%u\n%s\n",
+                          seccomp_library_version(), t->caps, t->kernel[0], t->kernel[1], text ? "file" : "default");
         uint8_t digest[SHA256_DIGEST_SIZE];
         Sha256 h;
 
@@ -284,8 +285,6 @@ static void source_key(const char *text, size_t size, const SeccompTarget *t, ch
         sha256_update(&h, head, strlen(head));
         if (text)
                 sha256_update(&h, text, size);
-        else
-                sha256_update(&h, "default", strlen("default"));
         sha256_final(&h, digest);
         for (size_t i = 0; i < sizeof(digest); i++)
                 snprintf(ret + 2 * i, 3, "%02x", digest[i]);
