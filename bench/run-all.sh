@@ -3,12 +3,13 @@
 #
 #   bench/run-all.sh [--update-readme]
 #
-# Builds sup if needed (meson, ninja in build/), runs start-latency.sh, scale.sh and hyperv.sh, and
-# writes their tables with the machine and the commit to $SUP_BENCH_OUT/results.md (default
-# build/bench/). --update-readme also puts them into bench/README.md, between the results markers.
+# Builds sup if needed (meson, ninja in build/), runs start-latency.sh, scale.sh, hyperv.sh and
+# seccomp.sh, and writes their tables with the machine and the commit to $SUP_BENCH_OUT/results.md
+# (default build/bench/). --update-readme also puts them into bench/README.md, between the results
+# markers.
 # The environment variables of the scripts apply (SUP_BENCH_RUNS, SUP_BENCH_UNITS,
 # SUP_BENCH_SCALE_UNITS, SUP_BENCH_SCALE_RUNS, SUP_BENCH_HV_RUNS, SUP_BENCH_HV_IDLE,
-# SUP_BENCH_SETTLE, SUP_GUEST_DIR, SUP_BENCH_OUT, SUP_BUILD).
+# SUP_BENCH_SETTLE, SUP_BENCH_SECCOMP_RUNS, SUP_GUEST_DIR, SUP_BENCH_OUT, SUP_BUILD).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -24,6 +25,7 @@ mkdir -p "$OUT"
 bench/start-latency.sh
 bench/scale.sh
 bench/hyperv.sh
+bench/seccomp.sh
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- supervisor meson.build 2>/dev/null || commit="$commit + local changes"
@@ -53,6 +55,12 @@ git diff --quiet HEAD -- supervisor meson.build 2>/dev/null || commit="$commit +
         echo "$(head -1 "$OUT/hyperv.md" | sed 's/^hyperv, [^,]*, [^,]*, Linux [^,]*, //')."
         echo
         sed '1,2d' "$OUT/hyperv.md"
+        echo
+        echo "#### seccomp: compiling a filter once, loading it at every start"
+        echo
+        echo "$(head -1 "$OUT/seccomp.md" | sed 's/^seccomp, //')."
+        echo
+        sed '1,2d' "$OUT/seccomp.md"
 } > "$OUT/results.md"
 echo
 echo "results: $OUT/results.md"

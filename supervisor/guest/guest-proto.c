@@ -55,6 +55,7 @@ void guest_run_done(GuestRun *r) {
         r->spec = unit_spec_free(r->spec);
         r->layers = strv_free(r->layers);
         r->sandbox = (free(r->sandbox), NULL);
+        r->seccomp = seccomp_program_free(r->seccomp);
 }
 
 /* spec.key as a new string, or NULL with an error. */
@@ -193,8 +194,20 @@ static int decode_security(const json_t *sec, UnitSpec *u, char **ret_error) {
                         ret_error);
         if (r < 0)
                 return r;
-        return decode_caps(json_object_get(caps, "add"), "add", &u->security.cap_add, &u->security.cap_add_all,
-                           ret_error);
+        r = decode_caps(json_object_get(caps, "add"), "add", &u->security.cap_add, &u->security.cap_add_all,
+                        ret_error);
+        if (r < 0)
+                return r;
+        /* The guest loads the filter the host compiled (the run command's "seccomp"); the mode
+         * only says whether there must be one. */
+        json_t *sc = json_object_get(sec, "seccomp");
+        if (sc && !json_is_string(sc))
+                return fail(ret_error, "spec.security.seccomp: expected default, unconfined or a path");
+        if (sc)
+                u->security.seccomp = streq(json_string_value(sc), "default")      ? SECCOMP_DEFAULT
+                                      : streq(json_string_value(sc), "unconfined") ? SECCOMP_UNCONFINED
+                                                                                   : SECCOMP_PROFILE;
+        return 0;
 }
 
 static int decode_spec(const json_t *spec, UnitSpec **ret, char **ret_error) {
@@ -344,6 +357,7 @@ static int decode_network(const json_t *o, GuestNetwork *ret, char **ret_error) 
 int guest_run_from_json(const json_t *msg, GuestRun *ret, char **ret_error) {
         GuestRun run = {};
         const char *sandbox = json_string_value(json_object_get(msg, "sandbox"));
+        json_t *sc = json_object_get(msg, "seccomp");
         int r;
 
         r = decode_spec(json_object_get(msg, "spec"), &run.spec, ret_error);
@@ -379,6 +393,23 @@ int guest_run_from_json(const json_t *msg, GuestRun *ret, char **ret_error) {
                 r = fail(ret_error, "network: bridge needs the run command's \"network\" object (the network "
                                     "card's MAC address, the address and prefix of eth0), which the host did not give");
                 goto fail;
+        }
+        /* A unit with a filter runs with it or not at all, as in process isolation. */
+        if (sc && run.spec->security.seccomp == SECCOMP_UNCONFINED) {
+                r = fail(ret_error, "run: a \"seccomp\" filter, but the unit has seccomp: unconfined");
+                goto fail;
+        }
+        if (!sc && run.spec->security.seccomp != SECCOMP_UNCONFINED) {
+                r = fail(ret_error,
+                         "seccomp: the unit has a filter (%s), which the run command's \"seccomp\" "
+                         "must carry, compiled by the host",
+                         run.spec->security.seccomp == SECCOMP_DEFAULT ? "default" : "a profile file");
+                goto fail;
+        }
+        if (sc) {
+                r = seccomp_program_from_json(sc, &run.seccomp, ret_error);
+                if (r < 0)
+                        goto fail;
         }
         *ret = run;
         return 0;

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "seccomp-filter.h"
 #include "string-table.h"
 #include "unit-spec.h"
 
@@ -41,6 +42,12 @@
  *        gateway may be absent (no default route). A unit with network: bridge needs this
  *        object, one with network: none must not have it (it has loopback only); network: host
  *        is refused (the guest is a network stack of its own).
+ *        Unless the unit has seccomp: unconfined, the run command also has
+ *          "seccomp":{"flags":0,"filter":"BASE64"}
+ *        the unit's seccomp filter as the host compiled it (runtime/seccomp-compile.h): classic BPF
+ *        instructions (struct sock_filter, the host's byte order) in base64, which the command
+ *        loads as process isolation's does (workload_exec()). A unit without it is refused, and
+ *        so is one with it and seccomp: unconfined: a filter is never silently dropped or added.
  *   {"cmd":"ps"}
  *   {"cmd":"stop","signal":S,"timeout_ms":T}
  *        sends S to the command; after T ms, every process of the guest is killed (SIGKILL).
@@ -97,12 +104,14 @@ typedef struct GuestRun {
         char *sandbox;
         bool has_network; /* network: bridge; else loopback only */
         GuestNetwork network;
+        SeccompProgram *seccomp; /* NULL: seccomp: unconfined */
 } GuestRun;
 
 void guest_run_done(GuestRun *r);
 
 /* Decodes a run command. The spec becomes a UnitSpec with what the guest acts on (command, env,
- * user, working_dir, hostname, network, mounts, no_new_privileges, read_only_rootfs, stop); the
+ * user, working_dir, hostname, network, mounts, no_new_privileges, read_only_rootfs, seccomp (the
+ * mode; the filter is the run command's), stop); the
  * rest keeps unit_spec_new()'s defaults, the host having validated the unit. What the guest cannot
  * do the way process isolation does is refused here, never done differently: bind mounts (there is
  * no host directory in the guest), network: host (the guest is a network stack of its own), and

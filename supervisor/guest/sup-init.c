@@ -417,7 +417,7 @@ static json_t *read_run_command(Init *init) {
 }
 
 /* Forks the command; returns its pid once it was executed. */
-static pid_t start_command(Init *init, const UnitSpec *u, const ContainerUser *user, char **env) {
+static pid_t start_command(Init *init, const GuestRun *run, const ContainerUser *user, char **env) {
         int out[2], errp[2], status[2];
         char err[WORKLOAD_ERR_MAX + 1];
         ssize_t n = 0;
@@ -429,7 +429,7 @@ static pid_t start_command(Init *init, const UnitSpec *u, const ContainerUser *u
         if (pid < 0)
                 fail_setup(init, "cannot fork the command");
         if (pid == 0) {
-                int r = workload_exec(u, user, env, out[1], errp[1], err);
+                int r = workload_exec(run->spec, user, env, out[1], errp[1], run->seccomp, err);
                 (void) !write(status[1], err, strlen(err));
                 _exit(r == -ENOENT ? 127 : 126);
         }
@@ -551,7 +551,7 @@ int main(int argc, char **argv) {
                 if (sig != SIGKILL && sig != SIGSTOP && event_add_signal(init.event, NULL, sig, on_signal, &init) < 0)
                         fail_setup(&init, "cannot watch signals");
 
-        init.command = start_command(&init, u, &user, env);
+        init.command = start_command(&init, &run, &user, env);
         /* The name process isolation's init has, for ps. */
         (void) prctl(PR_SET_NAME, "sup-init");
         agent_connect(&init);

@@ -172,6 +172,42 @@ static bool cleanup_cgroup(Monitor *m) {
         return true;
 }
 
+/* ---- seccomp (runtime/seccomp-compile.h) ---- */
+
+/* The workload's filter, before its process exists, in both isolation modes: from the instance's
+ * last start, from supd's cache directory, or compiled now. A profile that cannot be read, parsed
+ * or compiled fails the start with the reason; nothing runs unfiltered instead. */
+static int prepare_seccomp(Monitor *m, const SeccompProgram **ret) {
+        _cleanup_free_ char *dir = path_join(m->state_dir, "seccomp"), *error = NULL;
+        SeccompPrepared p = {};
+        char took[32];
+        int r;
+
+        r = seccomp_prepare(m->spec, seccomp_unit_caps(m->spec), dir, &m->seccomp, &p, &error);
+        if (r < 0) {
+                set_reason(m, "seccomp: %s", error ?: strerror(-r));
+                return r;
+        }
+        snprintf(took, sizeof(took), "%.2f ms", (double) p.usec / USEC_PER_MSEC);
+        if (p.origin == SECCOMP_ORIGIN_COMPILED)
+                log_writer_printf(&m->log, "sup", "seccomp: %s compiled to %zu BPF instructions in %.2f ms (%s in all)",
+                                  p.source, p.program->len, (double) p.compile_usec / USEC_PER_MSEC, took);
+        else if (p.origin == SECCOMP_ORIGIN_DISK)
+                log_writer_printf(&m->log, "sup", "seccomp: %s, %zu BPF instructions from the cache in %s", p.source,
+                                  p.program->len, took);
+        if (p.unknown) {
+                _cleanup_free_ char *names = strv_join(p.unknown, ", ");
+                log_writer_printf(&m->log, "sup",
+                                  "seccomp: %s names system calls libseccomp %s does not know, left out: %s", p.source,
+                                  seccomp_library_version(), names);
+        }
+        if (p.cache_error)
+                log_writer_printf(&m->log, "sup", "seccomp: %s", p.cache_error);
+        *ret = p.program;
+        seccomp_prepared_done(&p);
+        return 0;
+}
+
 /* ---- network: bridge (net/attachment.h has the steps) ---- */
 
 static int prepare_network(Monitor *m) {
@@ -406,7 +442,7 @@ static void on_vm_exited(Vm *vm, const VmExit *ex, void *userdata) {
         finish_run(m, setup_failed);
 }
 
-static int start_vm(Monitor *m) {
+static int start_vm(Monitor *m, const SeccompProgram *seccomp) {
         VmConfig cfg = {
                 .spec = m->spec,
                 .dir = m->dir,
@@ -416,6 +452,7 @@ static int start_vm(Monitor *m) {
                 .host_accel = m->vm_accel,
                 .debug = m->vm_debug,
                 .cgroup = m->cgroup,
+                .seccomp = seccomp,
                 .log = &m->log,
                 .callbacks = {.started = on_vm_started, .changed = on_vm_changed, .exited = on_vm_exited},
                 .userdata = m,
@@ -467,6 +504,7 @@ static int apply_resources(Monitor *m, const UnitSpec *u, char *err, size_t errl
 
 static void monitor_enter_starting(Monitor *m) {
         int out_w = -EBADF, err_w = -EBADF, r;
+        const SeccompProgram *seccomp = NULL;
         ContainerConfig cfg;
 
         free(m->status.reason);
@@ -487,6 +525,8 @@ static void monitor_enter_starting(Monitor *m) {
                 m->status.restarts++;
         m->automatic_start = false;
 
+        if (prepare_seccomp(m, &seccomp) < 0)
+                goto fail;
         r = cgroup_create(m->cgroup_root, m->cgroup_parent, m->spec->name, &m->cgroup);
         if (r < 0) {
                 set_reason(m, "cannot create the cgroup %s/%s: %s", m->cgroup_parent, m->spec->name, strerror(-r));
@@ -495,7 +535,7 @@ static void monitor_enter_starting(Monitor *m) {
         if (m->spec->isolation == ISOLATION_HYPERV) {
                 char err[512];
 
-                if (prepare_network(m) < 0 || start_vm(m) < 0)
+                if (prepare_network(m) < 0 || start_vm(m, seccomp) < 0)
                         goto fail;
                 /* Once QEMU runs: whether its cgroup gets a CPU quota depends on the accelerator
                  * vm_start() chose. The guest's command is seconds away still. Nothing here fails
@@ -537,6 +577,7 @@ static void monitor_enter_starting(Monitor *m) {
                 .stdout_fd = out_w,
                 .stderr_fd = err_w,
                 .cgroup = m->cgroup,
+                .seccomp = seccomp,
                 .prepare = m->net_prepared ? attach_network : NULL,
                 .setup = m->net_prepared ? configure_network : NULL,
                 .userdata = m,
@@ -1090,6 +1131,7 @@ Monitor *monitor_free(Monitor *m) {
                 container_close(&m->container);
         vm_free(m->vm);
         cgroup_free(m->cgroup);
+        seccomp_cache_done(&m->seccomp);
         net_attachment_done(&m->net);
         log_writer_close(&m->log);
         restart_state_done(&m->restart);

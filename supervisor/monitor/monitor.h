@@ -11,6 +11,7 @@
 #include "json-conn.h"
 #include "log-writer.h"
 #include "restart-policy.h"
+#include "seccomp-compile.h"
 #include "unit-spec.h"
 #include "vm.h"
 
@@ -27,8 +28,9 @@
  *   rootfs/      the container's root mount point (mounted only in the container's namespace)
  *   qmp.sock     hyperv: QEMU's QMP socket (0600), also QEMU's working directory
  * State directory (supd's): sandboxes/NAME/ (the writable layer; hyperv: disk.ext4 in it),
- * logs/NAME.log, vm/layers/ (hyperv: the layer disk cache, see runtime/vm/vm-disk.h), and with
- * network: bridge the address lease ipam/BRIDGE/ADDRESS (see net/ipam.h).
+ * logs/NAME.log, vm/layers/ (hyperv: the layer disk cache, see runtime/vm/vm-disk.h), seccomp/
+ * (compiled seccomp filters, see runtime/seccomp-compile.h), and with network: bridge the address
+ * lease ipam/BRIDGE/ADDRESS (see net/ipam.h).
  *
  * State machine (monitor_enter_<state>() do the work, monitor_set_state() records it):
  *   stopped  --start-->  starting --exec ok--> running --exit--> backoff/exited/failed
@@ -81,6 +83,7 @@ typedef struct Monitor {
         MonitorClient *clients;
 
         Cgroup *cgroup;
+        SeccompCache seccomp; /* the workload's filter, compiled once, kept across its restarts */
         NetAttachment net;
         bool net_prepared; /* net holds an address (and maybe more) to release after the container */
         Container container;

@@ -46,6 +46,15 @@ unsigned caps_last_cap(void) {
         return n > 0 ? (unsigned) n - 1 : CAP_LAST_CAP;
 }
 
+uint64_t caps_bounding_held(unsigned last_cap) {
+        uint64_t held = 0;
+
+        for (unsigned c = 0; c <= last_cap && c < 64; c++)
+                if (cap_get_bound((cap_value_t) c) > 0)
+                        held |= CAP_BIT(c);
+        return held;
+}
+
 int caps_apply_bounding(uint64_t keep, unsigned last_cap) {
         for (unsigned c = 0; c <= last_cap && c < 64; c++)
                 if (!(keep & CAP_BIT(c)) && cap_drop_bound((cap_value_t) c) < 0)

@@ -59,6 +59,10 @@ int caps_for_unit(const UnitSpec *u, bool root, unsigned last_cap, CapSets *ret,
 /* The highest capability the running kernel knows. */
 unsigned caps_last_cap(void);
 
+/* The calling thread's bounding set: what it, and so any workload it starts, can ever hold. Less
+ * than every capability where sup itself runs confined (a container, a restricted service). */
+uint64_t caps_bounding_held(unsigned last_cap);
+
 /* Drops from the calling thread's bounding set every capability not in keep (needs CAP_SETPCAP).
  * -errno. */
 int caps_apply_bounding(uint64_t keep, unsigned last_cap);

@@ -14,6 +14,7 @@
 #include "alloc.h"
 #include "caps.h"
 #include "macro.h"
+#include "seccomp-filter.h"
 #include "string-util.h"
 
 int workload_error(char *err, int r, const char *fmt, ...) {
@@ -180,7 +181,8 @@ static void exec_command(char **argv, char **env) {
         errno = saved;
 }
 
-int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int stdout_fd, int stderr_fd, char *err) {
+int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int stdout_fd, int stderr_fd,
+                  const SeccompProgram *seccomp, char *err) {
         unsigned last_cap, unsupported;
         int devnull, r;
         CapSets caps;
@@ -206,6 +208,9 @@ int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int 
 
         if (chdir(u->working_dir) < 0)
                 return workload_error(err, negative_errno(), "working_dir %s", u->working_dir);
+        /* seccomp without no_new_privs needs CAP_SYS_ADMIN: load the filter while we have it (runc's order). */
+        if (!u->security.no_new_privileges && (r = seccomp_apply(seccomp)) < 0)
+                return workload_error(err, r, "cannot load the seccomp filter");
 
         /* Privileges are dropped in an order where each step still has what it needs, and ends
          * with nothing the workload should not have:
@@ -215,12 +220,29 @@ int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int 
          *     and permitted sets. No PR_SET_KEEPCAPS: a non-root workload is to keep none;
          *  3. effective, permitted and inheritable as computed, and ambient cleared: only ever
          *     lowering, which needs no capability;
-         *  4. no_new_privs, which execve() keeps, and which no child can clear. */
+         *  4. no_new_privs, which execve() keeps, and which no child can clear;
+         *  5. the seccomp filter, last (above instead when no_new_privs is off). */
         last_cap = caps_last_cap();
         r = caps_for_unit(u, user->uid == 0, last_cap, &caps, &unsupported);
         if (r < 0) {
                 _cleanup_free_ char *name = format_capability(unsupported);
                 return workload_error(err, r, "capability %s is not known to this kernel", name);
+        }
+        {
+                /* add: [ALL] is every capability sup has to give; one named that sup does not
+                 * hold itself cannot be given (the kernel would refuse with EPERM). */
+                uint64_t held = caps_bounding_held(last_cap), missing = caps.bounding & ~held;
+                if (u->security.cap_add_all) {
+                        caps.bounding &= held;
+                        caps.effective &= held;
+                        caps.permitted &= held;
+                } else if (missing) {
+                        unsigned c = 0;
+                        while (!(missing & CAP_BIT(c)))
+                                c++;
+                        _cleanup_free_ char *name = format_capability(c);
+                        return workload_error(err, -EPERM, "capability %s: sup does not hold it itself on this host", name);
+                }
         }
         r = caps_apply_bounding(caps.bounding, last_cap);
         if (r < 0)
@@ -234,8 +256,8 @@ int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int 
                 return workload_error(err, r, "cannot set the capabilities");
         if (u->security.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return workload_error(err, negative_errno(), "cannot set no_new_privileges");
-        /* seccomp: the filter is loaded here, last, after NNP (runtime/seccomp.h). */
-
+        if (u->security.no_new_privileges && (r = seccomp_apply(seccomp)) < 0)
+                return workload_error(err, r, "cannot load the seccomp filter");
         exec_command(u->command, env);
         return workload_error(err, negative_errno(), "cannot execute %s", u->command[0]);
 }

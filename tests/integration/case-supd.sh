@@ -1,7 +1,7 @@
 # One supd per case, on the case's own directories (CASE_DIR under TOP): the harness of
-# test-supd.sh, test-hyperv.sh and test-security.sh, sourced after lib.sh. The test sets SUPD,
-# SUPCTL, MONITOR and TOP, may set SUPD_ARGS (an array of options every supd of it gets), defines
-# unit(), and may define a fail() of its own.
+# test-supd.sh, test-hyperv.sh, test-security.sh and test-seccomp.sh, sourced after lib.sh. The
+# test sets SUPD, SUPCTL, MONITOR and TOP (and LAYER for unit()), may set SUPD_ARGS (an array of
+# options every supd of it gets), and may define a unit() or fail() of its own after sourcing this.
 
 SUPD_PID=
 SUPD_ARGS=()
@@ -52,10 +52,45 @@ begin() {
         mkdir -p "$CASE_DIR/units"
 }
 
-# After stop_supd: whatever a case left behind (monitors, mounts) is a failure of its own.
+# unit NAME YAML-REST: a unit on the test's image layer (LAYER), without a network, with a short
+# stop timeout; YAML-REST adds keys of its own.
+unit() {
+        cat > "$CASE_DIR/units/$1.yaml" <<UNIT
+image:
+  layers:
+    - dir: $LAYER
+network: none
+stop: {timeout: 2s}
+$2
+UNIT
+}
+
+# After stop_supd: whatever a case left behind (monitors, hyperv units' QEMU, mounts) is a
+# failure of its own.
 check_left_behind() {
         local left
         left=$(pgrep -f "sup-monitor --dir $CASE_DIR" | wc -l)
         [ "$left" = 0 ] || { fail "$left monitors left running"; pkill -9 -f "sup-monitor --dir $CASE_DIR"; }
+        left=$(pgrep -f "qemu-system-x86_64 -name sup-.*$CASE_DIR" | wc -l)
+        [ "$left" = 0 ] || { fail "$left QEMU processes left running"; pkill -9 -f "qemu-system-x86_64 -name sup-.*$CASE_DIR"; }
         if grep -q "$CASE_DIR" /proc/self/mountinfo; then fail "mounts left behind"; fi
+}
+
+end() {
+        stop_supd
+        check_left_behind
+        case_verdict
+}
+
+# The EXIT trap: supd stops, whatever still runs under TOP is killed, TOP goes (SUP_TEST_KEEP=1
+# keeps it).
+cleanup() {
+        stop_supd
+        pkill -9 -f "sup-monitor --dir $TOP" 2>/dev/null
+        pkill -9 -f "qemu-system-x86_64 -name sup-.*$TOP" 2>/dev/null
+        if [ "${SUP_TEST_KEEP:-0}" = 1 ]; then
+                echo "kept $TOP"
+        else
+                rm -rf "$TOP"
+        fi
 }

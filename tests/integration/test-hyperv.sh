@@ -67,21 +67,6 @@ UNIT
         [[ $3 == *"stop:"* ]] || echo "stop: {timeout: 2s}" >>"$CASE_DIR/units/$1.yaml"
 }
 
-end() {
-        stop_supd
-        check_left_behind
-        local left
-        left=$(pgrep -f "qemu-system-x86_64 -name sup-.*$CASE_DIR" | wc -l)
-        [ "$left" = 0 ] || { fail "$left QEMU processes left running"; pkill -9 -f "qemu-system-x86_64 -name sup-.*$CASE_DIR"; }
-        case_verdict
-}
-
-cleanup() {
-        stop_supd
-        pkill -9 -f "sup-monitor --dir $TOP" 2>/dev/null
-        pkill -9 -f "qemu-system-x86_64 -name sup-.*$TOP" 2>/dev/null
-        rm -rf "$TOP"
-}
 trap cleanup EXIT
 
 # run_in_both_modes NAME YAML-REST: units NAME-process and NAME-hyperv of the same YAML, started by

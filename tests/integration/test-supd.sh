@@ -25,34 +25,8 @@ fail() {
         CASE_FAILED=1
 }
 
-unit() { # unit NAME YAML-REST
-        cat > "$CASE_DIR/units/$1.yaml" <<UNIT
-image:
-  layers:
-    - dir: $LAYER
-network: none
-stop: {timeout: 2s}
-$2
-UNIT
-}
-
-end() {
-        stop_supd
-        check_left_behind
-        case_verdict
-}
-
 cgroup_parent() { sed -n 's/.*cgroups \(sup-[0-9a-f]*\).*/\1/p' "$CASE_DIR/supd.log" | head -1; }
 
-cleanup() {
-        stop_supd
-        pkill -9 -f "sup-monitor --dir $TOP" 2>/dev/null
-        if [ "${SUP_TEST_KEEP:-0}" = 1 ]; then
-                echo "kept $TOP"
-        else
-                rm -rf "$TOP"
-        fi
-}
 trap cleanup EXIT
 
 # ---------------------------------------------------------------------------------------------

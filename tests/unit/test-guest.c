@@ -91,7 +91,11 @@ static void test_commands(void **state) {
         }
 }
 
-/* A run command around the unit's real canonical JSON (what supctl validate --print shows). */
+/* A filter of one instruction, "allow", as the host would send one (the guest only loads it). */
+#define SECCOMP_ALLOW_JSON "{\"flags\":0,\"filter\":\"BgAAAAAA/38=\"}"
+
+/* A run command around the unit's real canonical JSON (what supctl validate --print shows), with
+ * a filter where the unit has one. */
 static json_t *run_command_for(const char *yaml, const char *disks) {
         UnitSpec *u = NULL;
         Diagnostics d = {};
@@ -104,7 +108,8 @@ static json_t *run_command_for(const char *yaml, const char *disks) {
         }
         spec = unit_spec_to_json(u);
         canonical = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
-        text = xasprintf("{\"cmd\":\"run\",\"spec\":%s,%s}", canonical, disks);
+        text = xasprintf("{\"cmd\":\"run\",\"spec\":%s,%s%s}", canonical, disks,
+                         u->security.seccomp == SECCOMP_UNCONFINED ? "" : ",\"seccomp\":" SECCOMP_ALLOW_JSON);
         msg = parse_json(text);
         free(canonical);
         free(text);
@@ -410,6 +415,76 @@ static void test_run_network_mode(void **state) {
         json_decref(msg);
 }
 
+/* The unit's seccomp mode and the run command's filter go together, as the host compiled it. */
+static void test_run_seccomp(void **state) {
+        static const char *const disks = "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"";
+        static const struct {
+                const char *security, *seccomp, *error; /* error NULL: valid */
+        } cases[] = {
+                {"", SECCOMP_ALLOW_JSON, NULL},
+                {"security: {seccomp: /p.json}\n", SECCOMP_ALLOW_JSON, NULL},
+                {"security: {seccomp: unconfined}\n", NULL, NULL},
+                {"", NULL, "seccomp: the unit has a filter (default), which the run command's \"seccomp\" must carry"},
+                {"security: {seccomp: /p.json}\n", NULL, "a filter (a profile file)"},
+                {"security: {seccomp: unconfined}\n", SECCOMP_ALLOW_JSON,
+                 "a \"seccomp\" filter, but the unit has seccomp: unconfined"},
+                {"", "{\"flags\":0,\"filter\":\"BgAAAAAA/38\"}", "seccomp.filter: not base64"},
+                {"", "{\"flags\":0,\"filter\":\"BgAAAAAA=/38\"}", "seccomp.filter: not base64"},
+                {"", "{\"flags\":0,\"filter\":\"BgAAAAA=\"}", "not a BPF program"},
+                {"", "{\"flags\":0,\"filter\":\"\"}", "not a BPF program"},
+                {"", "{\"flags\":-1,\"filter\":\"BgAAAAAA/38=\"}", "seccomp.flags"},
+                {"", "{\"filter\":\"BgAAAAAA/38=\"}", "expected {\"flags\": N, \"filter\": \"BASE64\"}"},
+                {"", "\"BgAAAAAA/38=\"", "expected {\"flags\": N"},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *canonical = NULL, *text = NULL;
+                UnitSpec *u = NULL;
+                Diagnostics d = {};
+                GuestRun run = {};
+                char *error = NULL;
+                json_t *spec, *msg;
+                int r;
+
+                text = xasprintf("image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\nnetwork: none\n%s",
+                                 cases[i].security);
+                assert_int_equal(unit_parse("web.yaml", "/units", text, strlen(text), 0, &d, &u, NULL), 0);
+                spec = unit_spec_to_json(u);
+                canonical = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
+                free(text);
+                text = xasprintf("{\"cmd\":\"run\",\"spec\":%s,%s%s%s}", canonical, disks,
+                                 cases[i].seccomp ? ",\"seccomp\":" : "", cases[i].seccomp ?: "");
+                msg = parse_json(text);
+                r = guest_run_from_json(msg, &run, &error);
+                if (cases[i].error) {
+                        assert_int_equal(r, -EINVAL);
+                        assert_null(run.spec);
+                        assert_null(run.seccomp);
+                        if (!error || !strstr(error, cases[i].error))
+                                fail_msg("case %zu: \"%s\" lacks \"%s\"", i, error, cases[i].error);
+                        free(error);
+                } else {
+                        if (r < 0)
+                                fail_msg("case %zu: %s", i, error);
+                        assert_int_equal(run.spec->security.seccomp, u->security.seccomp);
+                        if (cases[i].seccomp) {
+                                /* RET ALLOW, one instruction, as sent. */
+                                assert_non_null(run.seccomp);
+                                assert_int_equal(run.seccomp->len, 1);
+                                assert_int_equal(run.seccomp->flags, 0);
+                                assert_int_equal(run.seccomp->insns[0].code, 0x06);
+                                assert_int_equal(run.seccomp->insns[0].k, 0x7fff0000);
+                        } else
+                                assert_null(run.seccomp);
+                        guest_run_done(&run);
+                }
+                json_decref(msg);
+                json_decref(spec);
+                unit_spec_free(u);
+                diagnostics_done(&d);
+        }
+}
+
 static void test_env(void **state) {
         UnitSpec *u = unit_spec_new();
         char **env;
@@ -677,6 +752,7 @@ int main(void) {
                 cmocka_unit_test(test_run_refused),
                 cmocka_unit_test(test_run_network),
                 cmocka_unit_test(test_run_network_mode),
+                cmocka_unit_test(test_run_seccomp),
                 cmocka_unit_test(test_env),
                 cmocka_unit_test(test_user),
                 cmocka_unit_test(test_modules_list),

@@ -38,12 +38,12 @@ _noreturn_ static void child_fail(int r, const char *msg) {
 }
 
 /* PID 2: becomes the unit's command. */
-_noreturn_ static void run_command(const UnitSpec *u, const ContainerUser *user, char **env) {
+_noreturn_ static void run_command(const ContainerConfig *cfg, const ContainerUser *user, char **env) {
         char err[WORKLOAD_ERR_MAX];
         int r;
 
         close(CHILD_EXIT_FD);
-        r = workload_exec(u, user, env, CHILD_STDOUT_FD, CHILD_STDERR_FD, err);
+        r = workload_exec(cfg->spec, user, env, CHILD_STDOUT_FD, CHILD_STDERR_FD, cfg->seccomp, err);
         child_fail(r, err);
 }
 
@@ -166,7 +166,7 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
         if (command < 0)
                 child_fail(-errno, "cannot fork the command");
         if (command == 0)
-                run_command(u, &user, env);
+                run_command(cfg, &user, env);
 
         /* All init does from here on is wait, reap and forward signals: kill() of a command that
          * is not root needs CAP_KILL, and nothing else does. */

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include "cgroup.h"
+#include "seccomp-filter.h"
 #include "unit-spec.h"
 
 /* A process-isolated container: new mount, pid, uts, ipc, cgroup and (unless network: host) net
@@ -24,6 +25,7 @@ typedef struct ContainerConfig {
         int stdout_fd;       /* the command's stdout and stderr (write ends); stdin is /dev/null */
         int stderr_fd;
         const Cgroup *cgroup; /* NULL: stay in the caller's cgroup */
+        const SeccompProgram *seccomp; /* the command's filter, compiled before the clone; NULL: none */
 
         /* Optional steps that need the container's namespaces to exist but the command not yet to
          * run (its network: network: bridge). prepare runs in the caller once the child has its

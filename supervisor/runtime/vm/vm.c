@@ -285,6 +285,8 @@ static void send_run(Vm *vm) {
                                               (int) vm->cfg.prefix, "gateway",
                                               inet_ntop(AF_INET, &vm->cfg.gateway, gw, sizeof(gw))));
         }
+        if (vm->cfg.seccomp)
+                json_object_set_new(run, "seccomp", seccomp_program_to_json(vm->cfg.seccomp));
         agent_send(vm, run);
         vm->run_sent = true;
 }

@@ -11,6 +11,7 @@
 #include "cgroup.h"
 #include "event.h"
 #include "log-writer.h"
+#include "seccomp-filter.h"
 #include "string-table.h"
 #include "unit-spec.h"
 
@@ -101,6 +102,7 @@ typedef struct VmConfig {
         VmAccel host_accel;      /* supd --vm-accel */
         bool debug;              /* sup.debug on the guest's command line */
         const Cgroup *cgroup;    /* QEMU's; NULL: the caller's */
+        const SeccompProgram *seccomp; /* the command's filter, for the guest to load; NULL: none */
         /* network: bridge: the tap device (the Vm owns it from vm_start() on, also on failure;
          * -1: none) and what the guest gives its eth0. */
         int net_fd;
@@ -114,7 +116,7 @@ typedef struct VmConfig {
 } VmConfig;
 
 /* Returns once QEMU runs; the rest is asynchronous. On failure nothing is left running and err
- * says why. cfg's strings, spec, cgroup and log must outlive the Vm. */
+ * says why. cfg's strings, spec, cgroup, seccomp and log must outlive the Vm. */
 int vm_start(Event *e, const VmConfig *cfg, Vm **ret, char *err, size_t errlen);
 
 /* Starts the stop ladder (a second call does nothing). */

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+#include "seccomp-filter.h"
+
+#include <errno.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "macro.h"
+#include "sha256.h"
+
+SeccompProgram *seccomp_program_new(const struct sock_filter *insns, size_t len, uint32_t flags) {
+        SeccompProgram *p;
+
+        if (len == 0 || len > BPF_MAXINSNS)
+                return NULL;
+        p = xmalloc(sizeof(SeccompProgram) + len * sizeof(struct sock_filter));
+        p->flags = flags;
+        p->len = len;
+        memcpy(p->insns, insns, len * sizeof(struct sock_filter));
+        return p;
+}
+
+SeccompProgram *seccomp_program_free(SeccompProgram *p) {
+        free(p);
+        return NULL;
+}
+
+void seccomp_program_digest(const SeccompProgram *p, char ret[65]) {
+        sha256_hex(p->insns, p->len * sizeof(struct sock_filter), ret);
+}
+
+int seccomp_apply(const SeccompProgram *p) {
+        struct sock_fprog prog;
+
+        if (!p)
+                return 0;
+        prog = (struct sock_fprog){.len = (unsigned short) p->len, .filter = (struct sock_filter *) p->insns};
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->flags, &prog) == 0)
+                return 0;
+        /* seccomp() came in 3.17; prctl() takes no flags. */
+        if (errno == ENOSYS && p->flags == 0 && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == 0)
+                return 0;
+        return negative_errno();
+}
+
+/* ---- the agent protocol's form ---- */
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static char *base64_encode(const uint8_t *s, size_t n) {
+        char *out = xmalloc((n + 2) / 3 * 4 + 1), *o = out;
+
+        for (size_t i = 0; i < n; i += 3) {
+                uint32_t v =
+                        (uint32_t) s[i] << 16 | (i + 1 < n ? (uint32_t) s[i + 1] << 8 : 0) | (i + 2 < n ? s[i + 2] : 0);
+                *o++ = b64[v >> 18 & 63];
+                *o++ = b64[v >> 12 & 63];
+                *o++ = i + 1 < n ? b64[v >> 6 & 63] : '=';
+                *o++ = i + 2 < n ? b64[v & 63] : '=';
+        }
+        *o = 0;
+        return out;
+}
+
+/* Strict: padded, no whitespace, nothing after the padding. -EINVAL otherwise. */
+static int base64_decode(const char *s, uint8_t **ret, size_t *ret_len) {
+        size_t n = strlen(s), len = 0;
+        _cleanup_free_ uint8_t *out = NULL;
+
+        if (n % 4 != 0)
+                return -EINVAL;
+        out = xmalloc(n / 4 * 3 + 1);
+        for (size_t i = 0; i < n; i += 4) {
+                /* Padding only at the very end: "xx==" or "xxx=". */
+                unsigned pad = i + 4 < n ? 0 : s[i + 3] != '=' ? 0 : s[i + 2] == '=' ? 2 : 1;
+                uint32_t v = 0;
+                for (unsigned k = 0; k < 4; k++) {
+                        const char *c = strchr(b64, s[i + k]); /* s holds no NUL before its end */
+                        if (k >= 4 - pad)
+                                c = b64;
+                        else if (!c)
+                                return -EINVAL; /* '=' too: it is not in b64 */
+                        v = v << 6 | (uint32_t) (c - b64);
+                }
+                out[len++] = (uint8_t) (v >> 16);
+                if (pad < 2)
+                        out[len++] = (uint8_t) (v >> 8);
+                if (pad < 1)
+                        out[len++] = (uint8_t) v;
+        }
+        *ret = TAKE_PTR(out);
+        *ret_len = len;
+        return 0;
+}
+
+json_t *seccomp_program_to_json(const SeccompProgram *p) {
+        _cleanup_free_ char *s = base64_encode((const uint8_t *) p->insns, p->len * sizeof(struct sock_filter));
+        return json_pack("{s:I, s:s}", "flags", (json_int_t) p->flags, "filter", s);
+}
+
+static int fail(char **ret_error, const char *msg) {
+        if (ret_error)
+                *ret_error = xstrdup(msg);
+        return -EINVAL;
+}
+
+int seccomp_program_from_json(const json_t *j, SeccompProgram **ret, char **ret_error) {
+        const json_t *flags = json_object_get(j, "flags");
+        const char *filter = json_string_value(json_object_get(j, "filter"));
+        _cleanup_free_ uint8_t *bytes = NULL;
+        size_t n;
+
+        if (!json_is_object(j) || json_object_size(j) != 2 || !json_is_integer(flags) || !filter)
+                return fail(ret_error, "seccomp: expected {\"flags\": N, \"filter\": \"BASE64\"}");
+        if (json_integer_value(flags) < 0 || json_integer_value(flags) > UINT32_MAX)
+                return fail(ret_error, "seccomp.flags: out of range");
+        if (base64_decode(filter, &bytes, &n) < 0)
+                return fail(ret_error, "seccomp.filter: not base64");
+        if (n == 0 || n % sizeof(struct sock_filter) != 0 || n / sizeof(struct sock_filter) > BPF_MAXINSNS)
+                return fail(ret_error, "seccomp.filter: not a BPF program (1 to 4096 instructions of 8 bytes)");
+        *ret = seccomp_program_new((const struct sock_filter *) bytes, n / sizeof(struct sock_filter),
+                                   (uint32_t) json_integer_value(flags));
+        return 0;
+}

@@ -1,0 +1,283 @@
+#!/bin/bash
+# seccomp end to end, as root: units with the default profile, unconfined, a profile file and a
+# broken one, run by supd and their monitors with real namespaces; inside, a static probe
+# (tests/probe/seccomp-test.c, built here) makes the calls and says what each returned:
+#   test-seccomp.sh SUPD SUPCTL SUP_MONITOR SUP_INIT|-
+# Each case names the attack it stops. The last one runs the probe in a hyperv guest too, where
+# QEMU and a guest kernel are there (SUP_GUEST_DIR, as test-hyperv.sh), and expects the same.
+# Exit 77 (skip) without root, busybox or a static libc, unless SUP_TESTS_MUST_WORK=1.
+set -uo pipefail
+
+SUPD=$(realpath "$1") SUPCTL=$(realpath "$2") MONITOR=$(realpath "$3") SUP_INIT=$4
+[ "$SUP_INIT" = - ] || SUP_INIT=$(realpath "$SUP_INIT")
+HERE=$(dirname "$(realpath "$0")")
+TOOLS=$HERE/../../tools
+source "$HERE/lib.sh"
+source "$HERE/case-supd.sh"
+GUEST=${SUP_GUEST_DIR:-/var/lib/sup/guest}
+
+[ "$(id -u)" = 0 ] || skip "needs root"
+[ -x /bin/busybox ] || skip "needs busybox-static (/bin/busybox)"
+grep -q overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip "no overlayfs"
+
+TOP=$(mktemp -d /tmp/supsc.XXXXXX)
+sanitizer_reports_to "$TOP"
+
+# The image: busybox, a user 1000, and the probe, static and not position independent (int 0x80
+# passes 32-bit pointers).
+LAYER=$TOP/layer
+busybox_layer "$LAYER"
+chmod 1777 "$LAYER/tmp"
+printf 'app:x:1000:1000:app:/tmp:/bin/sh\n' >>"$LAYER/etc/passwd"
+printf 'app:x:1000:\n' >>"$LAYER/etc/group"
+gcc -static -no-pie -O2 -o "$LAYER/bin/seccomp-test" "$HERE/../probe/seccomp-test.c" 2>"$TOP/gcc.log" ||
+        skip "cannot build the static probe (gcc -static): $(head -3 "$TOP/gcc.log")"
+
+fail() {
+        printf '    FAIL: %s\n' "$*"
+        if [ "$CASE_FAILED" = 0 ] && [ -n "${CASE_DIR:-}" ]; then
+                [ -f "$CASE_DIR/supd.log" ] && sed 's/^/      supd| /' "$CASE_DIR/supd.log" | tail -8
+        fi
+        CASE_FAILED=1
+}
+
+trap cleanup EXIT
+
+unit_log() { cat "$CASE_DIR/state/logs/$1.log" 2>/dev/null; }
+logged() { grep -q -- "$2" "$CASE_DIR/state/logs/$1.log" 2>/dev/null; }
+# What the probe printed (the unit's stdout lines, without the timestamps).
+said() { sed -n 's/^[^ ]* stdout //p' "$CASE_DIR/state/logs/$1.log" 2>/dev/null; }
+# expect UNIT "CALL: RESULT" WHY: the probe's line for CALL is exactly that.
+expect() {
+        local got
+        got=$(said "$1" | grep -m1 -F "${2%%: *}: ") || got="${2%%: *}: (no line)"
+        [ "$got" = "$2" ] || fail "$3: expected \"$2\", got \"$got\""
+}
+run_probe_unit() { # run_probe_unit NAME YAML-REST CALL...
+        local name=$1 yaml=$2
+        shift 2
+        unit "$name" "command: [/bin/seccomp-test, status, $(echo "$*" | sed 's/ /, /g')]
+restart: {policy: 'no'}
+$yaml"
+}
+
+# The calls each case makes. DENIED: EPERM under the default profile on every ABI; then what each
+# stops. The x86 (int 0x80) and x32 forms of the same calls must be denied just the same.
+DENIED=(keyctl add_key request_key bpf mount umount2 pivot_root unshare-user unshare-mount clone-user setns
+        perf_event_open userfaultfd io_uring_setup open_by_handle_at personality-page-zero)
+OTHER_ABI=(keyctl add_key bpf mount unshare-user clone-user setns perf_event_open userfaultfd)
+ALLOWED=(personality-query getpid mkdir ptrace)
+CALLS=("${DENIED[@]}" clone3 "${ALLOWED[@]}")
+for c in "${OTHER_ABI[@]}" clone3 getpid; do CALLS+=("x86:$c" "x32:$c"); done
+
+declare -A WHY=(
+        [keyctl]="the kernel keyring is not namespaced: the host's and other containers' keys"
+        [add_key]="the kernel keyring is not namespaced"
+        [request_key]="the kernel keyring is not namespaced"
+        [bpf]="eBPF programs: kernel attack surface and kernel memory reads"
+        [mount]="mount after setup: remounting, or mounting over the container's protections"
+        [umount2]="unmounting masked paths after setup"
+        [pivot_root]="changing the root after setup"
+        [unshare-user]="unshare -U: a user namespace's full capabilities over new namespaces, the start of most recent kernel LPEs"
+        [unshare-mount]="new mount namespaces (CAP_SYS_ADMIN's business)"
+        [clone-user]="clone(CLONE_NEWUSER): the same escape through clone"
+        [setns]="joining other namespaces"
+        [perf_event_open]="perf events: kernel address leaks and side channels"
+        [userfaultfd]="userfaultfd: stalling the kernel on a page fault, to win kernel races"
+        [io_uring_setup]="io_uring: a large share of recent kernel exploits"
+        [open_by_handle_at]="open_by_handle_at: the \"shocker\" escape, opening host files by handle"
+        [personality-page-zero]="personality(MMAP_PAGE_ZERO): a mapped NULL page for kernel NULL dereferences"
+)
+
+# ---------------------------------------------------------------------------------------------
+
+begin "default profile: keyring, bpf, mount, user namespaces, perf, userfaultfd... denied (EPERM) on x86_64, int 0x80 and x32; clone3 ENOSYS"
+run_probe_unit dflt "" "${CALLS[@]}"
+start_supd
+wait_for 10 state_is dflt exited || fail "dflt did not run: $(field dflt state) $(field dflt reason)"
+expect dflt "Seccomp: 2" "the filter is loaded (mode 2)"
+expect dflt "NoNewPrivs: 1" "no_new_privileges (the default) is set"
+for c in "${DENIED[@]}"; do expect dflt "$c: EPERM" "${WHY[$c]}"; done
+for c in "${OTHER_ABI[@]}"; do
+        expect dflt "x86:$c: EPERM" "int 0x80 is no way around the filter: ${WHY[$c]}"
+        expect dflt "x32:$c: EPERM" "the x32 ABI is no way around the filter: ${WHY[$c]}"
+done
+for c in clone3 x86:clone3 x32:clone3; do
+        expect dflt "$c: ENOSYS" "clone3's flags are out of seccomp's reach: ENOSYS, so that libcs fall back to clone"
+done
+expect dflt "personality-query: ok" "personality(0xffffffff) only asks"
+expect dflt "getpid: ok" "the rest is allowed"
+expect dflt "x86:getpid: ok" "32-bit programs run"
+expect dflt "mkdir: ok" "the rest is allowed"
+expect dflt "ptrace: ok" "ptrace is left to capabilities (docs/security.md)"
+log "$(said dflt | grep -c ': EPERM') calls denied, e.g. $(said dflt | grep -m1 '^x86:unshare-user')"
+logged dflt "seccomp: the default seccomp profile compiled to [0-9]* BPF instructions" ||
+        fail "the monitor did not log the compile"
+end
+
+begin "unconfined: no filter; the same calls reach the kernel, which answers otherwise (so the EPERMs above are the filter's)"
+# Every capability, so that the kernel's own checks pass where they would (once the capabilities
+# work drops them by default, as it will, this keeps the comparison about seccomp alone).
+run_probe_unit free "security: {seccomp: unconfined, capabilities: {add: [ALL]}}" "${CALLS[@]}"
+start_supd
+wait_for 10 state_is free exited || fail "free did not run: $(field free state) $(field free reason)"
+expect free "Seccomp: 0" "no filter"
+for c in "${CALLS[@]}"; do
+        line=$(said free | grep -m1 -F "$c: ")
+        case "$line" in
+        "") fail "$c: no line" ;;
+        *": EPERM") fail "unconfined: $line (the kernel's own EPERM would make the default case prove nothing)" ;;
+        esac
+done
+expect free "x32:keyctl: ENOSYS" "this kernel has no x32: what the filter answers as EPERM, the kernel answers ENOSYS"
+expect free "clone3: EINVAL" "without the filter clone3 reaches the kernel"
+log "e.g. $(said free | grep -m1 '^keyctl'), $(said free | grep -m1 '^bpf'), $(said free | grep -m1 '^x86:mount')"
+logged free "seccomp:" && fail "an unconfined unit logged a seccomp filter"
+end
+
+begin "no_new_privileges: false and a user of its own: the filter is loaded before the user changes (a setuid binary cannot shed it)"
+run_probe_unit nonnp "user: \"1000\"
+security: {no_new_privileges: false}" keyctl x86:keyctl unshare-user getpid
+start_supd
+wait_for 10 state_is nonnp exited || fail "nonnp did not run: $(field nonnp state) $(field nonnp reason)"
+expect nonnp "NoNewPrivs: 0" "no_new_privileges: false"
+expect nonnp "Seccomp: 2" "the filter is there without no_new_privs"
+expect nonnp "keyctl: EPERM" "${WHY[keyctl]}"
+expect nonnp "x86:keyctl: EPERM" "${WHY[keyctl]}"
+expect nonnp "unshare-user: EPERM" "${WHY[unshare-user]}"
+end
+
+begin "busybox's own applets: unshare -U and mount are refused"
+unit tools "command: [/bin/sh, -c, 'unshare -U true; echo unshare=\$?; mount -t tmpfs none /mnt; echo mount=\$?; mkdir /tmp/d && echo mkdir ok']
+restart: {policy: 'no'}"
+start_supd
+wait_for 10 state_is tools exited || fail "tools did not run: $(field tools state)"
+logged tools "stderr unshare: unshare(0x10000000): Operation not permitted" || fail "unshare -U: $(unit_log tools | grep unshare)"
+logged tools "stdout unshare=1" || fail "unshare -U did not fail"
+logged tools "stderr mount: permission denied" || fail "mount: $(unit_log tools | grep mount)"
+logged tools "stdout mkdir ok" || fail "mkdir does not work under the default profile"
+end
+
+begin "a profile file (OCI JSON): mkdir denied with errnoRet 1; x86 left out of it, so int 0x80 kills the process"
+cat >"$CASE_DIR/no-mkdir.json" <<'JSON'
+{
+  "defaultAction": "SCMP_ACT_ALLOW",
+  "architectures": ["SCMP_ARCH_X86_64"],
+  "syscalls": [
+    {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1, "comment": "no new directories"}
+  ]
+}
+JSON
+run_probe_unit custom "security: {seccomp: $CASE_DIR/no-mkdir.json}" mkdir keyctl getpid x86:getpid x32:getpid
+start_supd
+wait_for 10 state_is custom exited || fail "custom did not run: $(field custom state) $(field custom reason)"
+expect custom "Seccomp: 2" "the profile's filter is loaded"
+expect custom "mkdir: EPERM" "the profile's rule (errnoRet 1)"
+expect custom "keyctl: ok" "what the profile does not name is allowed (its defaultAction)"
+expect custom "getpid: ok" "its defaultAction"
+expect custom "x86:getpid: signal 31" "an ABI the profile does not list is killed (SIGSYS), never let through"
+expect custom "x32:getpid: signal 31" "an ABI the profile does not list is killed (SIGSYS), never let through"
+logged custom "seccomp: $CASE_DIR/no-mkdir.json compiled to" || fail "custom: $(unit_log custom | grep seccomp)"
+# A second unit with the profile, once the first has compiled it: from the cache. (Monitors that
+# start at the same moment may both compile it: the same program, written twice.)
+unit bbmkdir "command: [/bin/sh, -c, 'mkdir /tmp/d; echo mkdir=\$?']
+restart: {policy: 'no'}
+security: {seccomp: $CASE_DIR/no-mkdir.json}"
+ctl reload >/dev/null
+wait_for 10 state_is bbmkdir exited || fail "bbmkdir did not run"
+logged bbmkdir "stderr mkdir: can't create directory '/tmp/d': Operation not permitted" ||
+        fail "busybox mkdir: $(unit_log bbmkdir | grep mkdir)"
+logged bbmkdir "seccomp: $CASE_DIR/no-mkdir.json, [0-9]* BPF instructions from the cache" ||
+        fail "bbmkdir: $(unit_log bbmkdir | grep seccomp)"
+end
+
+begin "a broken profile fails the unit at start with a reason naming the file and the rule; nothing runs unfiltered"
+cat >"$CASE_DIR/bad-action.json" <<'JSON'
+{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_EPERM"}]}
+JSON
+echo '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [' >"$CASE_DIR/not-json.json"
+for u in bad-action not-json; do
+        unit "$u" "command: [/bin/sh, -c, 'echo it ran']
+restart: {policy: 'no'}
+security: {seccomp: $CASE_DIR/$u.json}"
+done
+unit bad-hyperv "isolation: hyperv
+command: [/bin/sh, -c, 'echo it ran']
+restart: {policy: 'no'}
+security: {seccomp: $CASE_DIR/bad-action.json}"
+start_supd
+for u in bad-action not-json bad-hyperv; do
+        wait_for 10 state_is "$u" failed || fail "$u: state $(field "$u" state)"
+        logged "$u" "stdout it ran" && fail "$u: the command ran"
+done
+reason=$(field bad-action reason)
+[ "$reason" = "seccomp: $CASE_DIR/bad-action.json: syscalls[0] (mkdir): action: unknown action \"SCMP_ACT_EPERM\"" ] ||
+        fail "bad-action: reason \"$reason\""
+log "bad action: $reason"
+reason=$(field not-json reason)
+[[ $reason == "seccomp: $CASE_DIR/not-json.json: not a JSON profile: line "* ]] || fail "not-json: reason \"$reason\""
+log "not JSON: $reason"
+[ "$(field bad-hyperv reason)" = "seccomp: $CASE_DIR/bad-action.json: syscalls[0] (mkdir): action: unknown action \"SCMP_ACT_EPERM\"" ] ||
+        fail "hyperv: reason \"$(field bad-hyperv reason)\""
+end
+
+begin "the filter is compiled once: restarts reuse it, another unit finds it in the cache, other capabilities get their own"
+unit one "command: [/bin/sh, -c, 'exec sleep 1000']"
+run_probe_unit admin "security: {capabilities: {add: [SYS_ADMIN]}}" mount keyctl unshare-user
+start_supd
+wait_for 10 state_is one running || fail "one is not running: $(field one state)"
+for i in 1 2; do
+        pid=$(field one pid)
+        ctl restart one >/dev/null
+        wait_for 10 eval '[ "$(field one pid)" != "$pid" ] && state_is one running' || fail "restart $i"
+done
+compiles=$(grep -c 'seccomp: .* compiled to' "$CASE_DIR/state/logs/one.log")
+[ "$compiles" = 1 ] || fail "one: $compiles compiles over three starts, expected 1"
+logged one "from the cache" && fail "one: a restart went to the disk cache, not the monitor's own copy"
+unit two "command: [/bin/sh, -c, 'exec sleep 1000']"
+ctl reload >/dev/null
+wait_for 10 state_is two running || fail "two is not running: $(field two state)"
+logged two "seccomp: the default seccomp profile, [0-9]* BPF instructions from the cache" ||
+        fail "two: $(unit_log two | grep seccomp)"
+logged two "compiled to" && fail "two compiled the default profile again"
+wait_for 10 state_is admin exited || fail "admin did not run"
+logged admin "compiled to" || fail "admin (CAP_SYS_ADMIN) did not get a filter of its own"
+expect admin "mount: ENOENT" "a unit that keeps CAP_SYS_ADMIN may mount (the kernel checks the capability)"
+expect admin "keyctl: EPERM" "no capability opens the keyring"
+expect admin "unshare-user: EPERM" "no capability opens user namespaces"
+n=$(ls "$CASE_DIR/state/seccomp" | grep -c '\.bpf$')
+[ "$n" = 2 ] || fail "$n programs in the cache, expected 2 (default, default with CAP_SYS_ADMIN)"
+log "$(grep -h -o 'seccomp: .*' "$CASE_DIR"/state/logs/{one,two,admin}.log | sort | uniq -c | sed 's/^ *//' | tr '\n' ';')"
+end
+
+begin "hyperv: the guest loads the host's filter, and the probe sees what it sees in process isolation"
+if ! command -v qemu-system-x86_64 >/dev/null || ! command -v mkfs.ext4 >/dev/null; then
+        log "skipped: no qemu-system-x86_64 or mkfs.ext4"
+        [ "${SUP_TESTS_MUST_WORK:-0}" = 1 ] && fail "SUP_TESTS_MUST_WORK=1 and no QEMU"
+elif ! "$TOOLS/guest-kernel.sh" "$GUEST" >/dev/null; then
+        log "skipped: no guest kernel in $GUEST"
+        [ "${SUP_TESTS_MUST_WORK:-0}" = 1 ] && fail "SUP_TESTS_MUST_WORK=1 and no guest kernel"
+elif [ "$SUP_INIT" != - ] && ! "$TOOLS/guest-initramfs.sh" "$GUEST" "$SUP_INIT" >/dev/null; then
+        fail "cannot build the initramfs"
+else
+        # x32:getpid says what the kernel has (x32 or not), not what the filter does.
+        same=()
+        for c in "${CALLS[@]}"; do [ "$c" = x32:getpid ] || same+=("$c"); done
+        for mode in process hyperv; do
+                run_probe_unit "p-$mode" "isolation: $mode" "${same[@]}"
+        done
+        SUPD_ARGS=(--guest-dir "$GUEST")
+        start_supd
+        SUPD_ARGS=()
+        wait_for 90 state_is p-hyperv exited || fail "p-hyperv: $(field p-hyperv state) $(field p-hyperv reason)"
+        wait_for 10 state_is p-process exited || fail "p-process: $(field p-process state)"
+        said p-process >"$CASE_DIR/process.out"
+        said p-hyperv >"$CASE_DIR/hyperv.out"
+        grep -q "Seccomp:.*2" "$CASE_DIR/hyperv.out" || fail "no filter in the guest: $(head -3 "$CASE_DIR/hyperv.out")"
+        diff "$CASE_DIR/process.out" "$CASE_DIR/hyperv.out" >"$CASE_DIR/diff" ||
+                fail "the guest's workload saw otherwise: $(cat "$CASE_DIR/diff")"
+        log "both modes: $(wc -l <"$CASE_DIR/hyperv.out") identical lines, $(grep -c EPERM "$CASE_DIR/hyperv.out") EPERM"
+fi
+end
+
+finish
