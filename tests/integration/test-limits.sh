@@ -38,17 +38,6 @@ $2
 UNIT
 }
 
-end() {
-        stop_supd
-        check_left_behind
-        case_verdict
-}
-
-cleanup() {
-        stop_supd
-        pkill -9 -f "sup-monitor --dir $TOP" 2>/dev/null
-        if [ "${SUP_TEST_KEEP:-0}" = 1 ]; then echo "kept $TOP"; else rm -rf "$TOP"; fi
-}
 trap cleanup EXIT
 
 # usage UNIT KEY: one figure of the unit's "usage" object in `supctl status --json` (empty for null).

@@ -72,22 +72,6 @@ wait_exited() {
 
 has_bit() { (( (16#$1 >> $2) & 1 )); }
 
-end() {
-        stop_supd
-        check_left_behind
-        case_verdict
-}
-
-cleanup() {
-        stop_supd
-        pkill -9 -f "sup-monitor --dir $TOP" 2>/dev/null
-        pkill -9 -f "qemu-system-x86_64 -name sup-.*$TOP" 2>/dev/null
-        if [ "${SUP_TEST_KEEP:-0}" = 1 ]; then
-                echo "kept $TOP"
-        else
-                rm -rf "$TOP"
-        fi
-}
 trap cleanup EXIT
 
 CAP_KEYS="CapInh CapPrm CapEff CapBnd CapAmb"
