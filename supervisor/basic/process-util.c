@@ -15,14 +15,18 @@
 #include "alloc.h"
 #include "macro.h"
 
-void child_reset(const int *keep, size_t n_keep) {
+void signals_reset(void) {
         sigset_t none;
 
-        sigemptyset(&none);
-        (void) sigprocmask(SIG_SETMASK, &none, NULL);
         for (int sig = 1; sig < _NSIG; sig++)
                 if (sig != SIGKILL && sig != SIGSTOP)
                         (void) signal(sig, SIG_DFL);
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+void child_reset(const int *keep, size_t n_keep) {
+        signals_reset();
         /* Close everything above 2 but the kept fds: ranges between them, in ascending order. */
         unsigned from = 3;
         for (;;) {

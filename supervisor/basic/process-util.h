@@ -14,6 +14,9 @@
  * except those listed in keep (n_keep of them). */
 void child_reset(const int *keep, size_t n_keep);
 
+/* The signal half of child_reset(): every disposition to its default, an empty mask. */
+void signals_reset(void);
+
 /* EXIT status of a child whose exec failed with ENOENT (the program is not installed). */
 #define EXIT_NOT_INSTALLED 127
 

@@ -834,14 +834,8 @@ static void on_guest_ps(Vm *vm, int error, json_t *processes, void *userdata) {
         top_request_free(t);
 }
 
-static MonitorClient *client_of(Monitor *m, JsonConn *conn) {
-        for (MonitorClient *c = m->clients; c; c = c->next)
-                if (c->conn == conn)
-                        return c;
-        return NULL;
-}
-
-static void top_from_guest(Monitor *m, JsonConn *conn, json_t *msg) {
+static void top_from_guest(Monitor *m, MonitorClient *c, json_t *msg) {
+        JsonConn *conn = c->conn;
         TopRequest *t;
 
         if (!m->vm || m->status.state != INSTANCE_RUNNING) {
@@ -851,7 +845,7 @@ static void top_from_guest(Monitor *m, JsonConn *conn, json_t *msg) {
         }
         t = xzalloc(sizeof(TopRequest));
         t->monitor = m;
-        t->client = client_of(m, conn);
+        t->client = c;
         t->msg = json_incref(msg);
         t->next = m->top_requests;
         m->top_requests = t;
@@ -862,14 +856,15 @@ static void top_from_guest(Monitor *m, JsonConn *conn, json_t *msg) {
         }
 }
 
-static void monitor_top(Monitor *m, JsonConn *conn, json_t *msg) {
+static void monitor_top(Monitor *m, MonitorClient *c, json_t *msg) {
+        JsonConn *conn = c->conn;
         _cleanup_free_ pid_t *pids = NULL;
         json_t *result;
         size_t n = 0;
         int r;
 
         if (m->spec->isolation == ISOLATION_HYPERV) {
-                top_from_guest(m, conn, msg);
+                top_from_guest(m, c, msg);
                 return;
         }
         if (!m->has_container || !m->cgroup) {
@@ -987,7 +982,7 @@ static void on_client_message(JsonConn *conn, json_t *msg, void *userdata) {
         else if (streq(method, "shutdown"))
                 r = monitor_shutdown(m, json_is_true(json_object_get(json_object_get(msg, "params"), "remove")));
         else if (streq(method, "top")) {
-                monitor_top(m, conn, msg);
+                monitor_top(m, c, msg);
                 return;
         } else if (streq(method, "update")) {
                 const char *text = json_string_value(json_object_get(json_object_get(msg, "params"), "spec"));

@@ -14,6 +14,7 @@
 #include "alloc.h"
 #include "caps.h"
 #include "macro.h"
+#include "process-util.h"
 #include "seccomp-filter.h"
 #include "string-util.h"
 
@@ -186,15 +187,10 @@ int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int 
         unsigned last_cap, unsupported;
         int devnull, r;
         CapSets caps;
-        sigset_t none;
 
         /* Dispositions set to "ignore" survive exec: systemd starts services with SIGPIPE
          * ignored and the monitor ignores it too, but the command must get the default. */
-        for (int sig = 1; sig < NSIG; sig++)
-                if (sig != SIGKILL && sig != SIGSTOP)
-                        (void) signal(sig, SIG_DFL);
-        sigemptyset(&none);
-        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        signals_reset();
         (void) setsid();
 
         devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
