@@ -168,6 +168,21 @@ exec {holder}<&-
 log "a: $abase, b: $bbase; with $abase held elsewhere a got $again"
 end
 
+begin "network: bridge: the namespace's root binds port 80 in its own network namespace, published on the host"
+# The network namespace belongs to the user namespace, so CAP_NET_BIND_SERVICE inside counts there.
+uunit web 'network: bridge
+ports: ["127.0.0.1:18095:80"]
+command: [/bin/sh, -c, "mkdir -p /www && echo hello-from-userns > /www/index.html && exec httpd -f -p 80 -h /www"]'
+sed -i '/^network: none$/d' "$CASE_DIR/units/web.yaml"
+start_supd
+running web
+body=
+wait_for 10 eval 'body=$(curl -s --max-time 2 http://127.0.0.1:18095/); [ "$body" = hello-from-userns ]' ||
+        fail "127.0.0.1:18095 answered '$body'"
+[ -n "$(field web address)" ] || fail "no address on the bridge"
+log "served '$body' from $(field web address), uid range $(userns web)"
+end
+
 begin "a user with supplementary groups fails the start with the reason (setgroups is denied, the groups cannot be given)"
 LAYER2=$TOP/layer2
 cp -a "$LAYER" "$LAYER2"
