@@ -177,7 +177,7 @@ sed -i '/^network: none$/d' "$CASE_DIR/units/web.yaml"
 start_supd
 running web
 body=
-wait_for 10 eval 'body=$(curl -s --max-time 2 http://127.0.0.1:18095/); [ "$body" = hello-from-userns ]' ||
+wait_for 10 eval 'body=$("$PY" -c "import urllib.request; print(urllib.request.urlopen(\"http://127.0.0.1:18095/\", timeout=2).read().decode().strip())" 2>/dev/null); [ "$body" = hello-from-userns ]' ||
         fail "127.0.0.1:18095 answered '$body'"
 [ -n "$(field web address)" ] || fail "no address on the bridge"
 log "served '$body' from $(field web address), uid range $(userns web)"
