@@ -160,9 +160,11 @@ crun_round() { # crun_round KIND I
 # One round: every measurement once, in a new random order, so that neither a position in the
 # round nor a drift of the machine's load favours one of them.
 round() { # round I
-        local job
-        for job in $(shuf -e $(printf 'sup:%s ' $SUP_VARIANTS) reload: $(printf 'crun:%s ' $CRUN_VARIANTS) \
-                        $([ $HAVE_CONMON = 1 ] && echo conmon:)); do
+        local job jobs=(reload:)
+        for job in $SUP_VARIANTS; do jobs+=("sup:$job"); done
+        for job in $CRUN_VARIANTS; do jobs+=("crun:$job"); done
+        [ $HAVE_CONMON = 1 ] && jobs+=(conmon:)
+        for job in $(shuf -e "${jobs[@]}"); do
                 case $job in
                 sup:*) sup_start_round "${job#sup:}" ;;
                 reload:) sup_reload_round "$1" ;;
@@ -229,16 +231,26 @@ diffcol() { awk -v a="$2" -v b="$3" '{ print $b - $a }' "$RAW/$1"; }
 add() { $PY "$BENCH/lib/benchlib.py" series "$RESULTS" "$1" "$2"; }
 
 delta() { $PY "$BENCH/lib/benchlib.py" delta "$RESULTS" "$@"; }
-SUP_WHAT_lat="hardened (default caps, default seccomp, no_new_privileges)"
-SUP_WHAT_lat_bare="unhardened (all caps, seccomp unconfined)"
-SUP_WHAT_lat_lim="hardened + limits"
-SUP_WHAT_lat_bare_lim="unhardened + limits"
-CRUN_WHAT_bare="unhardened (all caps, no seccomp, no noNewPrivileges)"
-CRUN_WHAT_hard="hardened (podman's caps and seccomp profile, noNewPrivileges)"
-CRUN_WHAT_bare_lim="unhardened + limits"
-CRUN_WHAT_hard_lim="hardened + limits"
-sup_what() { local v=SUP_WHAT_${1//-/_}; echo "start → first line in the log, $1: ${!v}"; }
-crun_what() { local v=CRUN_WHAT_${1//-/_}; echo "start → first line (\`crun run\`), ${!v}"; }
+sup_what() {
+        local what
+        case $1 in
+        lat) what="hardened (default caps, default seccomp, no_new_privileges)" ;;
+        lat-bare) what="unhardened (all caps, seccomp unconfined)" ;;
+        lat-lim) what="hardened + limits" ;;
+        lat-bare-lim) what="unhardened + limits" ;;
+        esac
+        echo "start → first line in the log, $1: $what"
+}
+crun_what() {
+        local what
+        case $1 in
+        bare) what="unhardened (all caps, no seccomp, no noNewPrivileges)" ;;
+        hard) what="hardened (podman's caps and seccomp profile, noNewPrivileges)" ;;
+        bare-lim) what="unhardened + limits" ;;
+        hard-lim) what="hardened + limits" ;;
+        esac
+        echo "start → first line (\`crun run\`), $what"
+}
 
 for u in $SUP_VARIANTS; do col "sup-start-$u" 3 | add sup "$(sup_what "$u")"; done
 for k in $CRUN_VARIANTS; do col "crun-$k" 1 | add crun "$(crun_what "$k")"; done
