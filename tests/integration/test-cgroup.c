@@ -1360,8 +1360,18 @@ static unsigned private_v1(const char *tmp) {
                 {"limits", v1_limits},
         };
         _cleanup_free_ char *link = path_join(tmp, "cpu");
+        CgroupVersion host;
         int r;
 
+        /* The mounts below reuse the host's v1 hierarchies. A pure v2 host has none, and mounting
+         * one there makes it: a new hierarchy takes its controllers away from the host's cgroup2
+         * whenever no cgroup there uses them (a fresh boot without systemd, as in the guest of
+         * test-cgroup2-vm.sh), and a memory hierarchy stays alive, holding memory, for as long as
+         * pages are charged to its cgroups. */
+        if (cgroup_detect(HOST_ROOT, &host) >= 0 && host == CGROUP_V2) {
+                printf("n/a  private-v1: %s is cgroup2: mounting v1 would take controllers from it\n", HOST_ROOT);
+                return 0;
+        }
         if (mount("tmpfs", tmp, "tmpfs", 0, "mode=0755") < 0) {
                 printf("skip private-v1: mount tmpfs: %m\n");
                 return OUTCOME_SKIP;
@@ -1388,6 +1398,31 @@ static unsigned private_v1(const char *tmp) {
         return run_checks("private-v1", tmp, checks, ELEMENTSOF(checks));
 }
 
+/* The options of the host's cgroup2 mount that are the hierarchy's, not the mount's
+ * ("nsdelegate,memory_recursiveprot"), into buf; empty without one. A cgroup2 mounted from the
+ * host's cgroup namespace sets them for every mount of the hierarchy: mounting it with fewer would
+ * take nsdelegate (the delegation boundary at cgroup namespaces) away from the host. */
+static void host_cgroup2_options(char *buf, size_t size) {
+        static const char *const flags[] = {"nsdelegate", "favordynmods", "memory_localevents",
+                                            "memory_recursiveprot"};
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/mounts", "re");
+        char line[4096];
+
+        buf[0] = 0;
+        while (f && fgets(line, sizeof(line), f)) {
+                char type[64], opts[1024];
+
+                if (sscanf(line, "%*s %*s %63s %1023s", type, opts) != 2 || !streq(type, "cgroup2"))
+                        continue;
+                for (size_t i = 0; i < ELEMENTSOF(flags); i++) {
+                        _cleanup_free_ char *all = xasprintf(",%s,", opts), *word = xasprintf(",%s,", flags[i]);
+                        if (strstr(all, word))
+                                snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", buf[0] ? "," : "", flags[i]);
+                }
+                return;
+        }
+}
+
 static unsigned private_v2(const char *tmp) {
         static const Check checks[] = {
                 {"bad-names", check_bad_names},
@@ -1407,8 +1442,10 @@ static unsigned private_v2(const char *tmp) {
         };
         CgroupVersion v;
         unsigned outcome;
+        char options[256];
 
-        if (mount("cgroup2", tmp, "cgroup2", 0, NULL) < 0) {
+        host_cgroup2_options(options, sizeof(options));
+        if (mount("cgroup2", tmp, "cgroup2", 0, options) < 0) {
                 printf("skip private-v2: mount cgroup2: %m\n");
                 return OUTCOME_SKIP;
         }

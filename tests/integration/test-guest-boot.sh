@@ -48,14 +48,8 @@ now_us() { local t=${EPOCHREALTIME/./}; echo "$t"; }
 ms() { echo $((($(now_us) - T0) / 1000)); }
 tick() { read -r -t 0.01 -u 5 _; }
 
-# -M microvm boots fastest, but under TCG about one boot in ten hangs while the kernel calibrates
-# the TSC against timers microvm emulates poorly; telling it the frequency avoids that. TCG's TSC
-# runs at the host's: the kernel's measure from the log, else /proc/cpuinfo.
-tsc_khz=$(dmesg 2>/dev/null | sed -n 's/.*tsc: Refined TSC clocksource calibration: \([0-9.]*\) MHz.*/\1/p' | tail -n1)
-[ -n "$tsc_khz" ] || tsc_khz=$(dmesg 2>/dev/null | sed -n 's/.*tsc: Detected \([0-9.]*\) MHz processor.*/\1/p' | tail -n1)
-[ -n "$tsc_khz" ] || tsc_khz=$(sed -n 's/^cpu MHz[[:space:]]*: \([0-9.]*\)$/\1/p' /proc/cpuinfo | head -n1)
-tsc_khz=$(awk -v m="$tsc_khz" 'BEGIN { printf "%d", m * 1000 }')
-[ "$tsc_khz" -gt 0 ] || skip "cannot tell the host's TSC frequency"
+# -M microvm boots fastest; tsc_early_khz keeps it from hanging (lib.sh's host_tsc_khz).
+tsc_khz=$(host_tsc_khz) || skip "cannot tell the host's TSC frequency"
 MACHINE=(-M microvm -nodefaults -no-user-config -accel tcg,tb-size=256 -m 256 -smp 1 -display none -no-reboot)
 CMDLINE="console=ttyS0 quiet panic=-1 tsc_early_khz=$tsc_khz"
 echo "    machine: microvm, TCG, tsc_early_khz=$tsc_khz; kernel $(readlink "$STATE/kernel/current")"

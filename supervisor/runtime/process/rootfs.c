@@ -127,6 +127,62 @@ static int check_layer_type(const Layer *l, size_t i, char *err) {
         return 0;
 }
 
+/* The lower layers as one "lowerdir" list, top first, ':' and '\\' escaped with '\\' as overlayfs
+ * reads them. A ',' cannot be escaped: the kernel refuses the option, and the error says so. */
+static char *lowerdir_list(const UnitSpec *u) {
+        size_t n = 1;
+        char *list, *w;
+
+        for (size_t i = 0; i < u->n_layers; i++)
+                n += 2 * strlen(u->layers[i].path) + 1;
+        list = w = xnew0(char, n);
+        for (size_t i = u->n_layers; i > 0; i--) {
+                if (w != list)
+                        *w++ = ':';
+                for (const char *c = u->layers[i - 1].path; *c; c++) {
+                        if (*c == ':' || *c == '\\')
+                                *w++ = '\\';
+                        *w++ = *c;
+                }
+        }
+        return list;
+}
+
+/* The overlay's file system context, created: *ret_fsfd. legacy: one "lowerdir" list for kernels
+ * before 6.8, else one "lowerdir+" per layer. */
+static int overlay_create(const UnitSpec *u, const char *upper, const char *work, bool legacy, int *ret_fsfd,
+                          char *err) {
+        _cleanup_close_ int fsfd = -EBADF;
+        int r;
+
+        fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
+        if (fsfd < 0)
+                return fail(err, negative_errno(), "cannot open an overlay file system context");
+        for (size_t i = u->n_layers; i > 0; i--) {
+                r = check_layer_type(&u->layers[i - 1], i - 1, err);
+                if (r < 0)
+                        return r;
+        }
+        if (legacy) {
+                _cleanup_free_ char *list = lowerdir_list(u);
+                if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir", list, 0) < 0)
+                        return fail(err, negative_errno(), "cannot use the layers %s as the overlay's lower layers", list);
+        } else
+                for (size_t i = u->n_layers; i > 0; i--) {
+                        const Layer *l = &u->layers[i - 1];
+                        if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", l->path, 0) < 0)
+                                return fail(err, negative_errno(), "cannot use layer %zu (%s) as an overlay layer",
+                                            i - 1, l->path);
+                }
+        if (fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
+            fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", work, 0) < 0)
+                return fail(err, negative_errno(), "cannot use the sandbox %s as the overlay's upper layer", upper);
+        if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return fail(err, negative_errno(), "cannot create the overlay file system");
+        *ret_fsfd = TAKE_FD(fsfd);
+        return 0;
+}
+
 int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, char *err) {
         _cleanup_free_ char *upper = path_join(sandbox, "upper"), *work = path_join(sandbox, "work");
         _cleanup_close_ int fsfd = -EBADF, mfd = -EBADF;
@@ -138,24 +194,18 @@ int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, ch
 
         /* The new mount API takes one lower layer per call ("lowerdir+", Linux 6.8): no limit on
          * the number of layers from the page-sized option string, and no escaping of ":" and ","
-         * in layer paths. The first lower layer given is the top one. */
-        fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
-        if (fsfd < 0)
-                return fail(err, negative_errno(), "cannot open an overlay file system context");
-        for (size_t i = u->n_layers; i > 0; i--) {
-                const Layer *l = &u->layers[i - 1];
-                r = check_layer_type(l, i - 1, err);
-                if (r < 0)
-                        return r;
-                if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", l->path, 0) < 0)
-                        return fail(err, negative_errno(), "cannot use layer %zu (%s) as an overlay layer", i - 1,
-                                    l->path);
+         * in layer paths. The first lower layer given is the top one. Older kernels refuse it
+         * with EINVAL (6.5-6.7 do not know the parameter; before 6.5 the legacy parser passes it
+         * on and overlayfs refuses it at create time: Debian 12's 6.1, seen by
+         * test-cgroup2-vm.sh): they get the one list the option string holds. */
+        static bool legacy = false; /* once a kernel refused "lowerdir+", for this process's life */
+        r = overlay_create(u, upper, work, legacy, &fsfd, err);
+        if (r == -EINVAL && !legacy) {
+                r = overlay_create(u, upper, work, true, &fsfd, err);
+                legacy = r >= 0;
         }
-        if (fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
-            fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", work, 0) < 0)
-                return fail(err, negative_errno(), "cannot use the sandbox %s as the overlay's upper layer", sandbox);
-        if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-                return fail(err, negative_errno(), "cannot create the overlay file system");
+        if (r < 0)
+                return r;
         /* nodev: an image's /dev/sda, or a node made in the sandbox by an earlier run, opens
          * nothing. The runtime's own nodes in /dev are bind mounts of their own. setuid programs
          * stay: no_new_privileges is what makes them harmless, and a unit may turn it off. */
