@@ -51,11 +51,15 @@ done
 result setup ok "up $(cut -d' ' -f1 /proc/uptime) s, kernel $(uname -r), $(nproc) CPUs, $(sed -n 's/^MemTotal: *//p' /proc/meminfo)," \
         "cgroup2 with $(cat /sys/fs/cgroup/cgroup.controllers), root subtree_control: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
 
-# The host gives a raw disk as /dev/vda: swap, so that "swap off" means something.
-if [ -b /dev/vda ] && mkswap /dev/vda >/dev/null && swapon /dev/vda; then
-        result swap ok "$(($(sed -n 's/^SwapTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo) / 1024)) MiB of swap on /dev/vda"
+# The host gives two disks: an ext4 file system labelled sup-ext (the userns case's), and a raw
+# one for swap, so that "swap off" means something. Which is vda depends on probe order.
+EXT=$(findfs LABEL=sup-ext 2>/dev/null)
+SWAPDEV=/dev/vda
+[ "$EXT" = /dev/vda ] && SWAPDEV=/dev/vdb
+if [ -b $SWAPDEV ] && mkswap $SWAPDEV >/dev/null && swapon $SWAPDEV; then
+        result swap ok "$(($(sed -n 's/^SwapTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo) / 1024)) MiB of swap on $SWAPDEV"
 else
-        result swap FAIL "no swap device (/dev/vda)"
+        result swap FAIL "no swap device ($SWAPDEV)"
 fi
 
 ASAN=0
@@ -360,6 +364,41 @@ saw=$(grep -o 'stdout .*' "$CASE_DIR/state/logs/hostnet.log" | sed 's/^stdout //
 file_is hostnet memory.max $((64 << 20)) || bad "memory.max is now $(cgf hostnet memory.max)"
 logged hostnet WROTE && bad "$saw"
 end "$saw"
+
+# user_namespace: auto on Debian 12's kernel: idmapped ext4 layer and sandbox, an overlay made
+# in the user namespace with the one "lowerdir" list kernels before 6.8 take.
+begin userns
+if [ -z "$EXT" ] || ! mkdir -p /ext || ! mount -t ext4 "$EXT" /ext; then
+        bad "no ext4 disk (LABEL=sup-ext: '$EXT')"
+        end
+else
+        mkdir -p /ext/w
+        CASE_DIR=/ext/w/c$N
+        mkdir -p "$CASE_DIR/units"
+        cat >"$CASE_DIR/units/ns.yaml" <<UNIT
+image: {layers: [{dir: /ext/layer}]}
+network: none
+stop: {timeout: 2s}
+security: {user_namespace: auto}
+command: [/bin/sh, -c, "cat /proc/self/uid_map; echo made > /etc/made && chown 1000:1000 /etc/made && echo wrote; exec sleep 1000"]
+UNIT
+        start_supd
+        wait_for 30 logged ns wrote || bad "ns did not write its sandbox: $(field ns state) $(field ns reason)"
+        range=$(field ns "user ns")
+        base=$(echo "$range" | sed -n 's/.* are \([0-9]*\)-.*/\1/p')
+        [ -n "$base" ] || bad "no range in supctl status: '$range'"
+        logged ns "stdout *0 *$base *65536" || bad "uid_map is not '0 $base 65536'"
+        init=$(pid_of ns) cmd=
+        for p in /proc/[0-9]*; do
+                [ "$(cut -d' ' -f4 "$p/stat" 2>/dev/null)" = "$init" ] && cmd=${p#/proc/}
+        done
+        owner=$(awk '/^Uid:/ { print $2 }' "/proc/$cmd/status" 2>/dev/null)
+        [ -n "$cmd" ] && [ "$owner" = "$base" ] || bad "the command (pid '$cmd') runs as host uid '$owner', not $base"
+        made=$(stat -c %u:%g "$CASE_DIR/state/sandboxes/ns/upper/etc/made" 2>/dev/null)
+        [ "$made" = 1000:1000 ] || bad "the sandbox stores the file as '$made', not 1000:1000"
+        end "range $base, command host uid $owner, sandbox file $made on disk"
+        umount /ext
+fi
 
 if [ $ASAN = 1 ]; then
         if [ -n "$(ls -A /tmp/sanitizer)" ]; then

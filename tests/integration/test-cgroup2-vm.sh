@@ -76,6 +76,11 @@ chmod 755 "$R/init" "$R/guest.sh"
         { echo "FAIL: cpio"; exit 1; }
 # A swap disk: memory.swap.max 0 is only tested where there is swap to keep the workload off.
 truncate -s 256M "$TOP/swap.img"
+# An ext4 disk with the units' layer, for user_namespace: auto on this kernel: its idmapped mounts
+# need a file system that has them, and the guest's tmpfs (6.1) does not.
+mkdir -p "$TOP/ext"
+cp -a "$R/layer" "$TOP/ext/layer"
+mkfs.ext4 -q -L sup-ext -d "$TOP/ext" "$TOP/ext.img" 64M || { echo "FAIL: mkfs.ext4"; exit 1; }
 
 asan=
 [ -n "${ASAN_OPTIONS:-}${UBSAN_OPTIONS:-}" ] && asan=" sup.asan=1"
@@ -87,7 +92,8 @@ qemu-system-x86_64 -M microvm -nodefaults -no-user-config -accel tcg,tb-size=256
         -display none -no-reboot -kernel "$KDIR/vmlinuz" -initrd "$TOP/initramfs.cpio" \
         -append "console=ttyS0 quiet panic=-1 tsc_early_khz=$tsc_khz$asan" \
         -serial "file:$TOP/console" \
-        -drive "id=swap,file=$TOP/swap.img,format=raw,if=none" -device virtio-blk-device,drive=swap &
+        -drive "id=swap,file=$TOP/swap.img,format=raw,if=none" -device virtio-blk-device,drive=swap \
+        -drive "id=ext,file=$TOP/ext.img,format=raw,if=none" -device virtio-blk-device,drive=ext &
 QEMU_PID=$!
 timed_out=0
 while kill -0 "$QEMU_PID" 2>/dev/null; do
@@ -110,7 +116,7 @@ fail() {
         FAILED=1
 }
 expected=(setup swap test-cgroup memory-oom swap-off pids cpus reload-live reload-below-usage io-weight
-        escape-default escape-sysadmin escape-sysadmin-no-nsdelegate escape-hostnet)
+        escape-default escape-sysadmin escape-sysadmin-no-nsdelegate escape-hostnet userns)
 [ -n "$asan" ] && expected+=(sanitizer)
 for name in "${expected[@]}"; do
         line=$(grep -m1 "^RESULT $name " "$TOP/console.txt")

@@ -301,11 +301,45 @@ void rootfs_idmap_done(RootfsIdmap *m) {
         *m = (RootfsIdmap) {0};
 }
 
-int mount_overlay_idmapped(const UnitSpec *u, const int *fds, const char *target, int *ret_rootfd, char *err) {
-        _cleanup_close_ int target_fd = -EBADF, upper = -EBADF, work = -EBADF, fsfd = -EBADF, mfd = -EBADF;
-        const int sandbox = fds[u->n_layers];
+/* An overlay context on the idmapped layers (fds) and the sandbox's upper and work fds, every
+ * option set: legacy, one "lowerdir" list; else one "lowerdir+" per layer. Returns the fd, or
+ * -errno (without a message for a "lowerdir+" the kernel refuses). */
+static int idmapped_overlay_context(const UnitSpec *u, const int *fds, int upper, int work, bool legacy, char *err) {
+        _cleanup_close_ int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
+        _cleanup_free_ char *list = xstrdup("");
         char path[64];
-        int r;
+
+        if (fsfd < 0)
+                return fail(err, negative_errno(), "cannot open an overlay file system context");
+        for (size_t i = u->n_layers; i > 0; i--) {
+                snprintf(path, sizeof(path), "/proc/self/fd/%d", fds[i - 1]);
+                if (legacy) {
+                        char *more = xasprintf("%s%s%s", list, *list ? ":" : "", path);
+                        free(list);
+                        list = more;
+                } else if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", path, 0) < 0)
+                        return negative_errno();
+        }
+        if (legacy && fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir", list, 0) < 0)
+                return fail(err, negative_errno(), "cannot use the layers as the overlay's lower layers");
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", upper);
+        if (fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", path, 0) < 0)
+                return fail(err, negative_errno(), "cannot use the sandbox as the overlay's upper layer");
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", work);
+        if (fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", path, 0) < 0)
+                return fail(err, negative_errno(), "cannot use the sandbox's work directory");
+        /* trusted.* extended attributes (opaque directories, redirects) are the host's root's
+         * alone; in a user namespace the overlay keeps them as user.overlay.*. */
+        if (fsconfig(fsfd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
+                return fail(err, negative_errno(), "cannot set the overlay's userxattr option");
+        return TAKE_FD(fsfd);
+}
+
+int mount_overlay_idmapped(const UnitSpec *u, const int *fds, const char *target, int *ret_rootfd, char *err) {
+        _cleanup_close_ int target_fd = -EBADF, upper = -EBADF, work = -EBADF, plus_fsfd = -EBADF, legacy_fsfd = -EBADF,
+                            mfd = -EBADF;
+        const int sandbox = fds[u->n_layers];
+        int fsfd, r;
 
         /* Still as the host's root, which owns the run directory on the way (0700). */
         target_fd = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -324,27 +358,14 @@ int mount_overlay_idmapped(const UnitSpec *u, const int *fds, const char *target
         if (upper < 0 || work < 0)
                 return fail(err, negative_errno(), "cannot open the sandbox's upper and work directories");
 
-        /* The layers by their fds' paths, resolved now, while /proc/self/fd is still this
-         * (non-dumpable) process's own: the host's root's. */
-        fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
-        if (fsfd < 0)
-                return fail(err, negative_errno(), "cannot open an overlay file system context");
-        for (size_t i = u->n_layers; i > 0; i--) {
-                snprintf(path, sizeof(path), "/proc/self/fd/%d", fds[i - 1]);
-                if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", path, 0) < 0)
-                        return fail(err, negative_errno(), "cannot use layer %zu (%s) as an overlay layer", i - 1,
-                                    u->layers[i - 1].path);
-        }
-        snprintf(path, sizeof(path), "/proc/self/fd/%d", upper);
-        if (fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", path, 0) < 0)
-                return fail(err, negative_errno(), "cannot use the sandbox as the overlay's upper layer");
-        snprintf(path, sizeof(path), "/proc/self/fd/%d", work);
-        if (fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", path, 0) < 0)
-                return fail(err, negative_errno(), "cannot use the sandbox's work directory");
-        /* trusted.* extended attributes (opaque directories, redirects) are the host's root's
-         * alone; in a user namespace the overlay keeps them as user.overlay.*. */
-        if (fsconfig(fsfd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
-                return fail(err, negative_errno(), "cannot set the overlay's userxattr option");
+        /* Two contexts, as mount_overlay() may need them: one "lowerdir+" per layer (6.8), and
+         * the one "lowerdir" list older kernels take. Both get the layers by their fds' paths,
+         * resolved now, while /proc/self/fd is still this (non-dumpable) process's own: the host's
+         * root's. 6.5-6.7 refuse "lowerdir+" already here, older kernels at create time. */
+        plus_fsfd = idmapped_overlay_context(u, fds, upper, work, false, err);
+        legacy_fsfd = idmapped_overlay_context(u, fds, upper, work, true, err);
+        if (legacy_fsfd < 0)
+                return legacy_fsfd;
 
         /* The overlay acts on its layers with its creator's credentials (copy-up above all), and
          * an idmapped mount refuses writes by ids it does not map: the creator must be the
@@ -355,8 +376,14 @@ int mount_overlay_idmapped(const UnitSpec *u, const int *fds, const char *target
          * same user, must not be able to ptrace its init (container.c says why). */
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
                 return fail(err, negative_errno(), "cannot make the container's init non-dumpable");
-        if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-                return fail(err, negative_errno(), "cannot create the overlay file system");
+        fsfd = plus_fsfd;
+        if (fsfd < 0 || fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+                if (fsfd >= 0 && errno != EINVAL)
+                        return fail(err, negative_errno(), "cannot create the overlay file system");
+                fsfd = legacy_fsfd;
+                if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                        return fail(err, negative_errno(), "cannot create the overlay file system");
+        }
         mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
         if (mfd < 0)
                 return fail(err, negative_errno(), "cannot mount the overlay file system");
