@@ -174,13 +174,14 @@ crun_ns() {
                 exec "$@"' crun_ns "$@"
 }
 
-# crun_bundle DIR ID-PREFIX [SECCOMP.json]: an OCI bundle over the layer, configured as close to
-# what sup does for a `network: none` unit as crun allows (see README.md).
+# crun_bundle DIR ID-PREFIX [SECCOMP.json [OPTION...]]: an OCI bundle over the layer, configured as close to
+# what sup does for a `network: none` unit as crun allows (see README.md); OPTION: benchlib.py
+# crun-config's (caps=, nnp=, limits=).
 crun_bundle() {
         mkdir -p "$1"
         ln -sfn "$WORK/layer" "$1/rootfs"
         (cd "$1" && rm -f config.json && crun spec)
-        $PY "$BENCH/lib/benchlib.py" crun-config "$1/config.json" "/sup-bench-crun-$$/$2" "${3:-}"
+        $PY "$BENCH/lib/benchlib.py" crun-config "$1/config.json" "/sup-bench-crun-$$/$2" "${3:-}" "${@:4}"
 }
 
 # ---- cleanup -------------------------------------------------------------------------------

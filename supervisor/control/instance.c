@@ -81,6 +81,10 @@ json_t *instance_status_to_json(const InstanceStatus *s) {
         json_object_set_new(o, "reason", s->reason ? json_string(s->reason) : json_null());
         json_object_set_new(o, "log", s->log_path ? json_string(s->log_path) : json_null());
         json_object_set_new(o, "address", s->address ? json_string(s->address) : json_null());
+        json_object_set_new(o, "user_namespace",
+                            s->userns_size ? json_pack("{s:I,s:I}", "uid", (json_int_t) s->userns_base, "size",
+                                                       (json_int_t) s->userns_size)
+                                           : json_null());
         if (s->isolation == ISOLATION_HYPERV) {
                 json_t *vm = json_object();
                 json_object_set_new(vm, "guest_pid", s->vm.guest_pid > 0 ? json_integer(s->vm.guest_pid) : json_null());
@@ -141,6 +145,10 @@ int instance_status_from_json(const json_t *j, InstanceStatus *ret) {
         s.reason = dup_string(json_object_get(j, "reason"));
         s.log_path = dup_string(json_object_get(j, "log"));
         s.address = dup_string(json_object_get(j, "address"));
+        if (json_is_object(v = json_object_get(j, "user_namespace"))) {
+                s.userns_base = (uint32_t) json_integer_value(json_object_get(v, "uid"));
+                s.userns_size = (uint32_t) json_integer_value(json_object_get(v, "size"));
+        }
         if (json_is_object(v = json_object_get(j, "vm"))) {
                 s.vm.guest_pid = (pid_t) json_integer_value(json_object_get(v, "guest_pid"));
                 s.vm.accel = dup_string(json_object_get(v, "accel"));

@@ -56,6 +56,9 @@ typedef struct InstanceStatus {
         char *reason; /* why it failed, or the last start error; NULL */
         char *log_path;
         char *address; /* the container's IPv4 address on the bridge while it has one; NULL */
+        /* user_namespace: auto: the host ids of the container's 0..size-1 in its last run (in JSON
+         * an object "user_namespace" {"uid": base, "size": size}, null without); 0: none. */
+        uint32_t userns_base, userns_size;
         /* isolation: hyperv: the virtual machine (in JSON an object "vm", null for process). The
          * host sees only QEMU: pid is QEMU's. */
         struct {

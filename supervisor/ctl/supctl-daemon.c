@@ -205,6 +205,13 @@ static void print_detail(json_t *o) {
                 printf("     monitor: pid %lld\n", (long long) json_integer_value(json_object_get(o, "monitor_pid")));
         if (str(o, "address", NULL))
                 printf("     address: %s (eth0, on the bridge)\n", str(o, "address", ""));
+        json_t *userns = json_object_get(o, "user_namespace");
+        if (json_is_object(userns)) {
+                json_int_t base = json_integer_value(json_object_get(userns, "uid")),
+                           size = json_integer_value(json_object_get(userns, "size"));
+                printf("     user ns: uid/gid 0-%lld inside are %lld-%lld on the host\n", (long long) size - 1,
+                       (long long) base, (long long) (base + size - 1));
+        }
         if (json_is_object(json_object_get(o, "usage")))
                 print_usage(json_object_get(o, "usage"));
         printf("    restarts: %lld\n", (long long) json_integer_value(json_object_get(o, "restarts")));

@@ -197,7 +197,7 @@ int guest_build_root(const GuestRun *run, const char *target, char *err) {
         r = mount_api_filesystems(rootfd, true, err);
         if (r < 0)
                 return r;
-        r = mount_unit_mounts(u, rootfd, err);
+        r = mount_unit_mounts(u, rootfd, NULL, err);
         if (r < 0)
                 return r;
         if (sethostname(u->hostname, strlen(u->hostname)) < 0)

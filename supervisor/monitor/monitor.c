@@ -342,6 +342,33 @@ static void after_exit(Monitor *m, bool setup_failed) {
 static void on_setup_result(EventSource *s, int fd, uint32_t revents, void *userdata);
 static void finish_run(Monitor *m, bool setup_failed);
 
+/* user_namespace: auto: a range of host ids of the container's own, for this run. */
+static int acquire_userns(Monitor *m) {
+        _cleanup_free_ IdRange *reserved = NULL;
+        size_t n_reserved = 0;
+        int r;
+
+        userns_reserved_load(&reserved, &n_reserved);
+        r = userns_acquire(USERNS_LEASE_DIR, m->spec->name, reserved, n_reserved, &m->userns);
+        if (r < 0) {
+                if (r == -EBUSY)
+                        set_reason(m, "user_namespace: auto: every range of host ids is in use (leases in %s)",
+                                   USERNS_LEASE_DIR);
+                else
+                        set_reason(m, "user_namespace: auto: cannot lease a range of host ids in %s: %s",
+                                   USERNS_LEASE_DIR, strerror(-r));
+                return r;
+        }
+        m->status.userns_base = m->userns.base;
+        m->status.userns_size = m->userns.size;
+        return 0;
+}
+
+static void release_userns(Monitor *m) {
+        userns_release(&m->userns);
+}
+
+
 static void reap_container(Monitor *m) {
         ContainerExit ex;
         siginfo_t si = {};
@@ -402,6 +429,8 @@ static void finish_run(Monitor *m, bool setup_failed) {
                 arm_timer(m, MONITOR_TIMER_CLEANUP, now(CLOCK_MONOTONIC) + CLEANUP_RETRY_USEC);
                 return; /* on_timer() continues with after_exit() */
         }
+        /* Its cgroup empty, nothing runs with the range's ids any more. */
+        release_userns(m);
         if (m->status.oom && m->status.exit_signal == SIGKILL)
                 log_writer_printf(&m->log, "sup", "the kernel's OOM killer ended it (resources.memory)");
         after_exit(m, setup_failed);
@@ -611,6 +640,8 @@ static void monitor_enter_starting(Monitor *m) {
                 goto fail;
         }
 
+        if (m->spec->security.user_namespace == USER_NAMESPACE_AUTO && acquire_userns(m) < 0)
+                goto fail;
         if (prepare_network(m) < 0)
                 goto fail;
         {
@@ -635,6 +666,7 @@ static void monitor_enter_starting(Monitor *m) {
                 .cgroup = m->cgroup,
                 .seccomp = seccomp,
                 .share = &m->share,
+                .userns = m->userns.lease_fd >= 0 ? &m->userns : NULL,
                 .prepare = m->net_prepared ? attach_network : NULL,
                 .setup = m->net_prepared ? configure_network : NULL,
                 .userdata = m,
@@ -675,6 +707,7 @@ fail:
                 (void) cgroup_destroy(m->cgroup);
                 m->cgroup = cgroup_free(m->cgroup);
         }
+        release_userns(m);
         m->started_mono = now(CLOCK_MONOTONIC);
         after_exit(m, true);
 }
@@ -1115,6 +1148,7 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_er
         m->listen_fd = m->out_fd = m->err_fd = -EBADF;
         m->share = (ContainerShare) { -EBADF, -EBADF, -EBADF };
         m->log.fd = -EBADF;
+        m->userns = USERNS_RANGE_NULL;
         m->out_stream.name = "stdout";
         m->err_stream.name = "stderr";
         r = unit_load_file(spec_path, 0, &d, &m->spec, NULL);
@@ -1185,6 +1219,7 @@ Monitor *monitor_free(Monitor *m) {
                 close(m->err_fd);
         if (m->has_container)
                 container_close(&m->container);
+        userns_release(&m->userns);
         vm_free(m->vm);
         cgroup_free(m->cgroup);
         seccomp_cache_done(&m->seccomp);

@@ -13,6 +13,7 @@
 #include "restart-policy.h"
 #include "seccomp-compile.h"
 #include "unit-spec.h"
+#include "userns.h"
 #include "vm.h"
 
 /* One instance of a unit (like s6-supervise for one service): it owns the container, holds its
@@ -92,6 +93,7 @@ typedef struct Monitor {
         EventSource *share_sources[CONTAINER_SHARE_KINDS];
         Container container;
         bool has_container;
+        UsernsRange userns; /* user_namespace: auto: the range leased while the container runs */
         Vm *vm; /* isolation: hyperv, instead of the container */
         TopRequest *top_requests; /* hyperv: top requests waiting for the guest's answer */
         EventSource *pidfd_source;

@@ -243,7 +243,7 @@ int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int 
         r = caps_apply_bounding(caps.bounding, last_cap);
         if (r < 0)
                 return workload_error(err, r, "cannot limit the capability bounding set");
-        if (setgroups(user->n_groups, user->groups) < 0 || setresgid(user->gid, user->gid, user->gid) < 0 ||
+        if ((!user->no_setgroups && setgroups(user->n_groups, user->groups) < 0) || setresgid(user->gid, user->gid, user->gid) < 0 ||
             setresuid(user->uid, user->uid, user->uid) < 0)
                 return workload_error(err, negative_errno(), "cannot switch to user %s (uid %u, gid %u)", u->user,
                                       (unsigned) user->uid, (unsigned) user->gid);

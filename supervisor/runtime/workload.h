@@ -27,6 +27,9 @@ typedef struct ContainerUser {
         gid_t groups[64];
         size_t n_groups;
         char home[256];
+        /* In a user namespace with setgroups() denied (user_namespace: auto): the process has no
+         * supplementary groups, and keeps it so. */
+        bool no_setgroups;
 } ContainerUser;
 
 /* Looks the user up in root's etc/passwd and etc/group (root "" or "/": the current root, i.e.

@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "fileio.h"
 #include "path-util.h"
+#include "seccomp-profile.h"
 #include "string-util.h"
 #include "unit-value.h"
 #include "unit-walk.h"
@@ -531,6 +532,7 @@ static void parse_capabilities(Ctx *c, const YNode *n, void *data) {
 static void parse_seccomp(Ctx *c, const YNode *n, void *data) {
         const char *s = get_nonempty_string(c, n, "default, unconfined or the path of a profile");
         UnitSpec *u = c->u;
+        unsigned before;
 
         if (!s)
                 return;
@@ -541,7 +543,17 @@ static void parse_seccomp(Ctx *c, const YNode *n, void *data) {
         free(u->security.seccomp_profile);
         u->security.seccomp_profile = path_make_absolute(s, c->dir);
         u->security.seccomp = SECCOMP_PROFILE;
+        before = c->errors;
         check_source(c, n, "seccomp profile", u->security.seccomp_profile, S_IFREG);
+        /* The profile is part of the unit: one that will not load is refused now, with the
+         * generation, rather than at the unit's start. The monitor reads it again then. */
+        if ((c->flags & UNIT_PARSE_CHECK_SOURCES) && c->errors == before) {
+                _cleanup_(seccomp_profile_freep) SeccompProfile *p = NULL;
+                _cleanup_free_ char *msg = NULL;
+
+                if (seccomp_profile_load(u->security.seccomp_profile, &p, &msg) < 0)
+                        error_at(c, n, "%s", msg ? msg : "cannot load the seccomp profile");
+        }
 }
 
 

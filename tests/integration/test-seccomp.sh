@@ -191,24 +191,51 @@ logged bbmkdir "seccomp: $CASE_DIR/no-mkdir.json, [0-9]* BPF instructions from t
         fail "bbmkdir: $(unit_log bbmkdir | grep seccomp)"
 end
 
-begin "a broken profile fails the unit at start with a reason naming the file and the rule; nothing runs unfiltered"
+begin "a broken profile is an error of its unit: the reload is refused whole, at the seccomp value, naming the rule; nothing changes"
+echo '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": []}' >"$CASE_DIR/good.json"
+unit keep "command: [/bin/sh, -c, 'exec sleep 1000']
+security: {seccomp: $CASE_DIR/good.json}"
+start_supd
+wait_for 10 state_is keep running || fail "keep is not running: $(field keep state)"
+pid=$(field keep pid)
 cat >"$CASE_DIR/bad-action.json" <<'JSON'
 {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_EPERM"}]}
 JSON
-echo '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [' >"$CASE_DIR/not-json.json"
+unit bad "command: [/bin/sh, -c, 'echo it ran']
+security: {seccomp: $CASE_DIR/bad-action.json}"
+out=$(ctl reload 2>&1) && fail "the reload was accepted: $out"
+echo "$out" | grep -q "bad.yaml:[0-9]*:[0-9]*: error: security.seccomp: $CASE_DIR/bad-action.json: syscalls\[0\] (mkdir): action: unknown action \"SCMP_ACT_EPERM\"" ||
+        fail "reload: $out"
+out=$("$SUPCTL" validate "$CASE_DIR/units" 2>&1) && fail "validate accepted it: $out"
+echo "$out" | grep -q "error: security.seccomp: $CASE_DIR/bad-action.json: syscalls\[0\]" || fail "validate: $out"
+[ "$(field keep pid)" = "$pid" ] && state_is keep running || fail "keep changed: $(field keep state) $(field keep pid)"
+[ -z "$(field bad state)" ] || fail "bad was taken in: $(field bad state)"
+log "$(echo "$out" | head -1)"
+end
+
+begin "a profile broken after the reload fails the unit at start with a reason naming the file and the rule; nothing runs unfiltered"
+for u in bad-action not-json bad-hyperv; do echo '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": []}' >"$CASE_DIR/$u.json"; done
 for u in bad-action not-json; do
-        unit "$u" "command: [/bin/sh, -c, 'echo it ran']
+        unit "$u" "command: [/bin/sh, -c, 'echo it ran; exec sleep 1000']
 restart: {policy: 'no'}
 security: {seccomp: $CASE_DIR/$u.json}"
 done
 unit bad-hyperv "isolation: hyperv
-command: [/bin/sh, -c, 'echo it ran']
+command: [/bin/sh, -c, 'echo it ran; exec sleep 1000']
 restart: {policy: 'no'}
-security: {seccomp: $CASE_DIR/bad-action.json}"
+security: {seccomp: $CASE_DIR/bad-hyperv.json}"
 start_supd
 for u in bad-action not-json bad-hyperv; do
-        wait_for 10 state_is "$u" failed || fail "$u: state $(field "$u" state)"
-        logged "$u" "stdout it ran" && fail "$u: the command ran"
+        wait_for 60 logged "$u" "stdout it ran" || fail "$u did not run with its good profile: $(field "$u" state) $(field "$u" reason)"
+done
+# Edited behind supd's back; the next start reads the file again.
+echo '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_EPERM"}]}' |
+        tee "$CASE_DIR/bad-action.json" >"$CASE_DIR/bad-hyperv.json"
+echo '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [' >"$CASE_DIR/not-json.json"
+for u in bad-action not-json bad-hyperv; do ctl restart "$u" >/dev/null 2>&1; done
+for u in bad-action not-json bad-hyperv; do
+        wait_for 30 state_is "$u" failed || fail "$u: state $(field "$u" state)"
+        [ "$(unit_log "$u" | grep -c "stdout it ran")" = 1 ] || fail "$u: the command ran again"
 done
 reason=$(field bad-action reason)
 [ "$reason" = "seccomp: $CASE_DIR/bad-action.json: syscalls[0] (mkdir): action: unknown action \"SCMP_ACT_EPERM\"" ] ||
@@ -217,7 +244,7 @@ log "bad action: $reason"
 reason=$(field not-json reason)
 [[ $reason == "seccomp: $CASE_DIR/not-json.json: not a JSON profile: line "* ]] || fail "not-json: reason \"$reason\""
 log "not JSON: $reason"
-[ "$(field bad-hyperv reason)" = "seccomp: $CASE_DIR/bad-action.json: syscalls[0] (mkdir): action: unknown action \"SCMP_ACT_EPERM\"" ] ||
+[ "$(field bad-hyperv reason)" = "seccomp: $CASE_DIR/bad-hyperv.json: syscalls[0] (mkdir): action: unknown action \"SCMP_ACT_EPERM\"" ] ||
         fail "hyperv: reason \"$(field bad-hyperv reason)\""
 end
 

@@ -2,12 +2,15 @@
 #include "container.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -18,6 +21,7 @@
 #include "path-util.h"
 #include "rootfs.h"
 #include "string-util.h"
+#include "userns.h"
 #include "workload.h"
 
 /* The child's fds after clone(), at fixed numbers; everything else is closed. */
@@ -80,16 +84,70 @@ _noreturn_ static void run_init(pid_t command) {
         }
 }
 
+static size_t count_binds(const UnitSpec *u) {
+        size_t n = 0;
+        for (size_t i = 0; i < u->n_mounts; i++)
+                n += u->mounts[i].type == MOUNT_BIND;
+        return n;
+}
+
+/* One byte, and up to *n fds with it (SCM_RIGHTS); *n becomes the number received. */
+static int recv_byte_fds(int sock, int *fds, size_t *n) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * ROOTFS_IDMAP_MAX)];
+        } control;
+        char c;
+        struct iovec iov = {.iov_base = &c, .iov_len = 1};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control)};
+        struct cmsghdr *cm;
+
+        if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1 || (mh.msg_flags & MSG_CTRUNC))
+                return -EIO;
+        cm = CMSG_FIRSTHDR(&mh);
+        if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) {
+                *n = 0;
+                return 0;
+        }
+        *n = MIN(*n, (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        memcpy(fds, CMSG_DATA(cm), *n * sizeof(int));
+        return 0;
+}
+
+static int send_byte_fds(int sock, const int *fds, size_t n) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * ROOTFS_IDMAP_MAX)];
+        } control = {0};
+        char c = 'x';
+        struct iovec iov = {.iov_base = &c, .iov_len = 1};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+        if (n > ROOTFS_IDMAP_MAX)
+                return -E2BIG;
+        if (n > 0) {
+                struct cmsghdr *cm;
+
+                mh.msg_control = &control;
+                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+                cm = CMSG_FIRSTHDR(&mh);
+                *cm = (struct cmsghdr) {.cmsg_len = CMSG_LEN(sizeof(int) * n), .cmsg_level = SOL_SOCKET, .cmsg_type = SCM_RIGHTS};
+                memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+        }
+        return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : negative_errno();
+}
+
 _noreturn_ static void child(const ContainerConfig *cfg) {
         const UnitSpec *u = cfg->spec;
         char err[ROOTFS_ERR_MAX];
         _cleanup_strv_free_ char **env = NULL;
         ContainerUser user;
         unsigned last_cap;
+        _cleanup_free_ int *fds = NULL;
+        size_t n_fds;
         int rootfd, r;
         sigset_t all;
         pid_t command;
-        char c;
 
         /* The monitor's loop blocked signals for its signalfd; init waits for them the same way. */
         sigfillset(&all);
@@ -111,9 +169,15 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
          * can stop; supd then starts a fresh monitor. supd itself dying changes nothing. */
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
 
-        if (read(CHILD_SYNC_FD, &c, 1) != 1)
+        /* The go byte, and with user_namespace: auto the idmapped mounts made outside. */
+        n_fds = cfg->userns ? ROOTFS_IDMAP_MAX : 0;
+        if (n_fds)
+                fds = xnew(int, n_fds);
+        if (recv_byte_fds(CHILD_SYNC_FD, fds, &n_fds) < 0)
                 _exit(1); /* the parent gave up on us (and said why on the error pipe, if it could) */
         close(CHILD_SYNC_FD);
+        if (cfg->userns && n_fds != u->n_layers + 1 + count_binds(u))
+                child_fail(-EIO, "the idmapped mounts did not arrive");
 
         /* Only now, inside the instance's cgroup, so that it becomes the namespace's root. */
         if (unshare(CLONE_NEWCGROUP) < 0)
@@ -122,19 +186,26 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
                 child_fail(-errno, "cannot make the mount namespace private");
 
-        r = mount_overlay(u, cfg->sandbox, cfg->rootfs, err);
-        if (r < 0)
-                child_fail(r, err);
-        rootfd = open(cfg->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (rootfd < 0)
-                child_fail(-errno, "cannot open the container's root");
+        if (cfg->userns) {
+                /* From here on this process is root of its user namespace only: an unprivileged
+                 * user of the host's. */
+                r = mount_overlay_idmapped(u, fds, cfg->rootfs, &rootfd, err);
+                if (r < 0)
+                        child_fail(r, err);
+        } else {
+                r = mount_overlay(u, cfg->sandbox, cfg->rootfs, err);
+                if (r < 0)
+                        child_fail(r, err);
+                rootfd = open(cfg->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (rootfd < 0)
+                        child_fail(-errno, "cannot open the container's root");
+        }
         r = mount_api_filesystems(rootfd, u->network != NETWORK_HOST, err);
         if (r < 0)
                 child_fail(r, err);
-        r = mount_unit_mounts(u, rootfd, err);
+        r = mount_unit_mounts(u, rootfd, cfg->userns ? fds + u->n_layers + 1 : NULL, err);
         if (r < 0)
                 child_fail(r, err);
-        close(rootfd);
 
         if (sethostname(u->hostname, strlen(u->hostname)) < 0)
                 child_fail(-errno, "cannot set the host name");
@@ -147,9 +218,10 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
                         child_fail(r, err);
         }
 
-        r = enter_rootfs(cfg->rootfs, err);
+        r = enter_rootfs(rootfd, err);
         if (r < 0)
                 child_fail(r, err);
+        close(rootfd);
         if (u->security.read_only_rootfs) {
                 r = rootfs_make_read_only(err);
                 if (r < 0)
@@ -159,6 +231,13 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
         r = resolve_user(u->user, &user, err);
         if (r < 0)
                 child_fail(r, err);
+        if (cfg->userns) {
+                if (user.n_groups > 0)
+                        child_fail(-EPERM, "user_namespace: auto denies setgroups(), and the image's /etc/group gives "
+                                           "the unit's user supplementary groups: drop them there, or run without "
+                                           "a user namespace");
+                user.no_setgroups = true;
+        }
         env = workload_env(u, user.home);
         /* No execve() from init or the command gets more than the unit allows (the command
          * drops the rest itself, as the guest's does). */
@@ -196,6 +275,24 @@ static int move_fd(int from, int to) {
         return dup2(from, to) < 0 ? -errno : 0;
 }
 
+/* In the parent, once the child exists in its new user namespace: the namespace's maps, then the
+ * idmapped mounts of its root that only the host's root can make. */
+static int prepare_userns(const ContainerConfig *cfg, pid_t pid, RootfsIdmap *idmap, char *err) {
+        _cleanup_close_ int nsfd = -EBADF;
+        char path[64];
+        int r;
+
+        r = userns_write_maps(pid, cfg->userns);
+        if (r < 0)
+                return workload_error(err, r, "cannot map the container's user namespace to host ids %u-%u",
+                                      cfg->userns->base, cfg->userns->base + cfg->userns->size - 1);
+        snprintf(path, sizeof(path), "/proc/%d/ns/user", (int) pid);
+        nsfd = open(path, O_RDONLY | O_CLOEXEC);
+        if (nsfd < 0)
+                return workload_error(err, negative_errno(), "cannot open the container's user namespace");
+        return rootfs_idmap_prepare(cfg->spec, cfg->sandbox, nsfd, idmap, err);
+}
+
 int container_start(const ContainerConfig *cfg, Container *ret) {
         int sync_pipe[2] = { -EBADF, -EBADF }, err_pipe[2] = { -EBADF, -EBADF }, exit_pipe[2] = { -EBADF, -EBADF };
         _cleanup_close_ int cgroup_fd = -EBADF;
@@ -204,6 +301,7 @@ int container_start(const ContainerConfig *cfg, Container *ret) {
                 .exit_signal = SIGCHLD,
         };
         char prepare_err[ROOTFS_ERR_MAX] = "";
+        RootfsIdmap idmap = {0};
         int pidfd = -EBADF, own_ns[CONTAINER_SHARE_KINDS], r;
         uint64_t joined;
         pid_t pid;
@@ -219,7 +317,19 @@ int container_start(const ContainerConfig *cfg, Container *ret) {
         }
         args.pidfd = (uint64_t) (uintptr_t) &pidfd;
 
-        if (pipe2(sync_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0 || pipe2(exit_pipe, O_CLOEXEC) < 0) {
+        if (cfg->userns) {
+                args.flags |= CLONE_NEWUSER;
+                /* Born in the new user namespace, the child keeps the supplementary groups of its
+                 * creator, host groups it could use on host files, and setgroups() will be denied
+                 * in there: drop them here first. The monitor, root, needs none. */
+                if (setgroups(0, NULL) < 0) {
+                        r = negative_errno();
+                        goto fail;
+                }
+        }
+        /* The sync channel is a socket: with a user namespace the go byte carries fds. */
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync_pipe) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0 ||
+            pipe2(exit_pipe, O_CLOEXEC) < 0) {
                 r = negative_errno();
                 goto fail;
         }
@@ -267,18 +377,20 @@ int container_start(const ContainerConfig *cfg, Container *ret) {
                 }
         }
         r = cfg->prepare ? cfg->prepare(pid, cfg->userdata, prepare_err, sizeof(prepare_err)) : 0;
+        if (r >= 0 && cfg->userns)
+                r = prepare_userns(cfg, pid, &idmap, prepare_err);
         if (r < 0) {
                 /* Told like a failure of the child's own setup: the reason on the error pipe, and
                  * the child, whose sync pipe closes without the go byte, exits. */
                 if (!prepare_err[0])
                         snprintf(prepare_err, sizeof(prepare_err), "%s", strerror(-r));
                 (void) !write(err_pipe[1], prepare_err, strlen(prepare_err));
-        } else if (write(sync_pipe[1], "x", 1) != 1) {
-                r = negative_errno();
+        } else if ((r = send_byte_fds(sync_pipe[1], idmap.fds, idmap.n)) < 0) {
                 (void) kill(pid, SIGKILL);
                 (void) waitpid(pid, NULL, 0);
                 goto fail;
         }
+        rootfs_idmap_done(&idmap);
         close(sync_pipe[1]);
         close(err_pipe[1]);
 
@@ -286,6 +398,7 @@ int container_start(const ContainerConfig *cfg, Container *ret) {
         return 0;
 
 fail:
+        rootfs_idmap_done(&idmap);
         for (int *fd = (int[]) { sync_pipe[0], sync_pipe[1], err_pipe[0], err_pipe[1], exit_pipe[0], exit_pipe[1], pidfd },
                  *end = fd + 7;
              fd < end; fd++)

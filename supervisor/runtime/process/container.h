@@ -30,6 +30,9 @@ typedef struct ContainerConfig {
         const Cgroup *cgroup; /* NULL: stay in the caller's cgroup */
         const SeccompProgram *seccomp; /* the command's filter, compiled before the clone; NULL: none */
         const ContainerShare *share;   /* NULL: no namespace joined */
+        /* security.user_namespace: auto: the leased host range the container's ids 0..size-1 map
+         * to (userns.h); NULL: the host's user namespace. */
+        const struct UsernsRange *userns;
 
         /* Optional steps that need the container's namespaces to exist but the command not yet to
          * run (its network: network: bridge). prepare runs in the caller once the child has its

@@ -132,21 +132,31 @@ int mount_set_attrs(int fd, bool recursive, unsigned attrs) {
         return 0;
 }
 
-int mount_clone(int fd, bool recursive, unsigned attrs, int *ret_fd) {
+int mount_clone_idmapped(int fd, bool recursive, unsigned attrs, int userns_fd, int *ret_fd) {
         _cleanup_close_ int mfd = -EBADF;
         int r;
 
         mfd = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0));
         if (mfd < 0)
                 return negative_errno();
-        /* Detached, so nobody sees the copy before it has its attributes (read-only above all). */
-        if (attrs) {
+        /* Detached, so nobody sees the copy before it has its attributes (read-only above all).
+         * An idmapping can only be given to a mount nobody has seen yet, and in the same call. */
+        if (userns_fd >= 0) {
+                struct mount_attr attr = {.attr_set = attrs | MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) userns_fd};
+
+                if (mount_setattr(mfd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof(attr)) < 0)
+                        return negative_errno();
+        } else if (attrs) {
                 r = mount_set_attrs(mfd, recursive, attrs);
                 if (r < 0)
                         return r;
         }
         *ret_fd = TAKE_FD(mfd);
         return 0;
+}
+
+int mount_clone(int fd, bool recursive, unsigned attrs, int *ret_fd) {
+        return mount_clone_idmapped(fd, recursive, attrs, -EBADF, ret_fd);
 }
 
 int mount_attach(int mnt_fd, int target_fd) {

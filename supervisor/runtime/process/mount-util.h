@@ -35,6 +35,12 @@ int mount_new_fs(const char *type, const char *source, const char *options, unsi
  * below it as well), with attrs (MOUNT_ATTR_*) set on the copy, and on each of its mounts when
  * recursive. */
 int mount_clone(int fd, bool recursive, unsigned attrs, int *ret_fd);
+/* The same, with the owners of its files mapped through the user namespace userns_fd (an fd of
+ * /proc/PID/ns/user): a file that is uid N on disk belongs to uid N inside the namespace (the host
+ * uid that N maps to, seen from outside), and what uid N of the namespace writes is stored as N. -EINVAL where the
+ * file system (or, with recursive, one mounted below) does not support idmapped mounts. Needs
+ * CAP_SYS_ADMIN over the file system: a caller in the host's user namespace. */
+int mount_clone_idmapped(int fd, bool recursive, unsigned attrs, int userns_fd, int *ret_fd);
 
 /* Attaches the detached mount mnt_fd (from mount_new_fs() or mount_clone()) on the file or
  * directory target_fd is. */

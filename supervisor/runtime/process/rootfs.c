@@ -7,6 +7,7 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -42,6 +43,9 @@ const char *const ROOTFS_READ_ONLY[] = {
 };
 
 #define API_ATTRS (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+#define BIND_ATTRS (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
+
+static int open_bind_source(const char *source, int *ret_fd, struct stat *ret_st, char *err);
 
 /* Says why open_beneath(rootfd, path) failed: failed_at ends the component at fault. */
 static int describe_open_failure(int rootfd, const char *path, size_t failed_at, int r, char *err) {
@@ -104,14 +108,33 @@ static int mount_fs_below(int rootfd, const char *path, const char *type, const 
         return attach(mfd, target, type, path, err);
 }
 
-int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, char *err) {
+/* upper/ and work/ below the sandbox, the overlay's upperdir and workdir. */
+static int make_sandbox_dirs(const char *sandbox, char *err) {
         _cleanup_free_ char *upper = path_join(sandbox, "upper"), *work = path_join(sandbox, "work");
-        _cleanup_close_ int fsfd = -EBADF, mfd = -EBADF;
 
         if (mkdir(upper, 0755) < 0 && errno != EEXIST)
                 return fail(err, negative_errno(), "cannot create the sandbox layer %s", upper);
         if (mkdir(work, 0700) < 0 && errno != EEXIST)
                 return fail(err, negative_errno(), "cannot create the overlay work directory %s", work);
+        return 0;
+}
+
+/* The refusal of a layer the overlay cannot take (yet). */
+static int check_layer_type(const Layer *l, size_t i, char *err) {
+        if (l->type != LAYER_DIR)
+                return fail(err, -EOPNOTSUPP, "layer %zu (%s: %s) needs the image store, which is not built yet", i,
+                            layer_type_to_string(l->type), l->path);
+        return 0;
+}
+
+int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, char *err) {
+        _cleanup_free_ char *upper = path_join(sandbox, "upper"), *work = path_join(sandbox, "work");
+        _cleanup_close_ int fsfd = -EBADF, mfd = -EBADF;
+        int r;
+
+        r = make_sandbox_dirs(sandbox, err);
+        if (r < 0)
+                return r;
 
         /* The new mount API takes one lower layer per call ("lowerdir+", Linux 6.8): no limit on
          * the number of layers from the page-sized option string, and no escaping of ":" and ","
@@ -121,9 +144,9 @@ int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, ch
                 return fail(err, negative_errno(), "cannot open an overlay file system context");
         for (size_t i = u->n_layers; i > 0; i--) {
                 const Layer *l = &u->layers[i - 1];
-                if (l->type != LAYER_DIR)
-                        return fail(err, -EOPNOTSUPP, "layer %zu (%s: %s) needs the image store, which is not built yet",
-                                    i - 1, layer_type_to_string(l->type), l->path);
+                r = check_layer_type(l, i - 1, err);
+                if (r < 0)
+                        return r;
                 if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", l->path, 0) < 0)
                         return fail(err, negative_errno(), "cannot use layer %zu (%s) as an overlay layer", i - 1,
                                     l->path);
@@ -141,6 +164,156 @@ int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, ch
                 return fail(err, negative_errno(), "cannot mount the overlay file system");
         if (move_mount(mfd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
                 return fail(err, negative_errno(), "cannot attach the overlay at %s", target);
+        return 0;
+}
+
+/* An idmapped copy of path (layer, sandbox) for the user namespace userns_fd, as *ret_fd. */
+static int idmapped_dir(const char *path, const char *what, unsigned attrs, int userns_fd, int *ret_fd, char *err) {
+        _cleanup_close_ int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int r;
+
+        if (fd < 0)
+                return fail(err, negative_errno(), "cannot open %s %s", what, path);
+        r = mount_clone_idmapped(fd, false, attrs, userns_fd, ret_fd);
+        if (r == -EINVAL)
+                return fail(err, r,
+                            "cannot map the owners of %s %s into the unit's user namespace: its file system does not "
+                            "support idmapped mounts, which user_namespace: auto needs",
+                            what, path);
+        return r < 0 ? fail(err, r, "cannot make an idmapped mount of %s %s", what, path) : 0;
+}
+
+static void push_fd(RootfsIdmap *m, int fd) {
+        m->fds = xreallocarray(m->fds, m->n + 1, sizeof(int));
+        m->fds[m->n++] = fd;
+}
+
+int rootfs_idmap_prepare(const UnitSpec *u, const char *sandbox, int userns_fd, RootfsIdmap *ret, char *err) {
+        RootfsIdmap m = {0};
+        int fd, r;
+
+        if (u->n_layers + 1 + u->n_mounts > ROOTFS_IDMAP_MAX) {
+                r = fail(err, -E2BIG, "user_namespace: auto takes at most %d layers and bind mounts together",
+                         ROOTFS_IDMAP_MAX - 1);
+                goto fail;
+        }
+        for (size_t i = 0; i < u->n_layers; i++) {
+                r = check_layer_type(&u->layers[i], i, err);
+                if (r >= 0)
+                        /* Read-only: the overlay never writes a lower layer, and nothing else
+                         * gets this copy. */
+                        r = idmapped_dir(u->layers[i].path, "the layer", BIND_ATTRS | MOUNT_ATTR_RDONLY, userns_fd, &fd,
+                                         err);
+                if (r < 0)
+                        goto fail;
+                push_fd(&m, fd);
+        }
+        r = make_sandbox_dirs(sandbox, err);
+        if (r >= 0)
+                r = idmapped_dir(sandbox, "the sandbox", BIND_ATTRS, userns_fd, &fd, err);
+        if (r < 0)
+                goto fail;
+        push_fd(&m, fd);
+        for (size_t i = 0; i < u->n_mounts; i++) {
+                const MountSpec *ms = &u->mounts[i];
+                _cleanup_close_ int src = -EBADF;
+                struct stat st;
+
+                if (ms->type != MOUNT_BIND)
+                        continue;
+                r = open_bind_source(ms->source, &src, &st, err);
+                if (r < 0)
+                        goto fail;
+                r = mount_clone_idmapped(src, true, BIND_ATTRS | (ms->read_only ? MOUNT_ATTR_RDONLY : 0), userns_fd, &fd);
+                if (r == -EINVAL)
+                        r = fail(err, r,
+                                 "cannot map the owners of bind mount source %s into the unit's user namespace: its "
+                                 "file system, or one mounted below it, does not support idmapped mounts, which "
+                                 "user_namespace: auto needs",
+                                 ms->source);
+                else if (r < 0)
+                        r = fail(err, r, "cannot bind %s", ms->source);
+                if (r < 0)
+                        goto fail;
+                push_fd(&m, fd);
+        }
+        *ret = m;
+        return 0;
+fail:
+        rootfs_idmap_done(&m);
+        return r;
+}
+
+void rootfs_idmap_done(RootfsIdmap *m) {
+        for (size_t i = 0; i < m->n; i++)
+                close(m->fds[i]);
+        free(m->fds);
+        *m = (RootfsIdmap) {0};
+}
+
+int mount_overlay_idmapped(const UnitSpec *u, const int *fds, const char *target, int *ret_rootfd, char *err) {
+        _cleanup_close_ int target_fd = -EBADF, upper = -EBADF, work = -EBADF, fsfd = -EBADF, mfd = -EBADF;
+        const int sandbox = fds[u->n_layers];
+        char path[64];
+        int r;
+
+        /* Still as the host's root, which owns the run directory on the way (0700). */
+        target_fd = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (target_fd < 0)
+                return fail(err, negative_errno(), "cannot open %s", target);
+        /* overlayfs uses private copies of its layers' mounts, and copies only mounts of the
+         * caller's mount namespace: the detached mounts made outside join it, stacked on the mount
+         * point under where the overlay goes. pivot_root takes them away with the rest. */
+        for (size_t i = 0; i <= u->n_layers; i++) {
+                r = mount_attach(fds[i], target_fd);
+                if (r < 0)
+                        return fail(err, r, "cannot attach the idmapped %s", i < u->n_layers ? "layers" : "sandbox");
+        }
+        upper = openat(sandbox, "upper", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        work = openat(sandbox, "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (upper < 0 || work < 0)
+                return fail(err, negative_errno(), "cannot open the sandbox's upper and work directories");
+
+        /* The layers by their fds' paths, resolved now, while /proc/self/fd is still this
+         * (non-dumpable) process's own: the host's root's. */
+        fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
+        if (fsfd < 0)
+                return fail(err, negative_errno(), "cannot open an overlay file system context");
+        for (size_t i = u->n_layers; i > 0; i--) {
+                snprintf(path, sizeof(path), "/proc/self/fd/%d", fds[i - 1]);
+                if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", path, 0) < 0)
+                        return fail(err, negative_errno(), "cannot use layer %zu (%s) as an overlay layer", i - 1,
+                                    u->layers[i - 1].path);
+        }
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", upper);
+        if (fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", path, 0) < 0)
+                return fail(err, negative_errno(), "cannot use the sandbox as the overlay's upper layer");
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", work);
+        if (fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", path, 0) < 0)
+                return fail(err, negative_errno(), "cannot use the sandbox's work directory");
+        /* trusted.* extended attributes (opaque directories, redirects) are the host's root's
+         * alone; in a user namespace the overlay keeps them as user.overlay.*. */
+        if (fsconfig(fsfd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
+                return fail(err, negative_errno(), "cannot set the overlay's userxattr option");
+
+        /* The overlay acts on its layers with its creator's credentials (copy-up above all), and
+         * an idmapped mount refuses writes by ids it does not map: the creator must be the
+         * namespace's root, not the host's. */
+        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+                return fail(err, negative_errno(), "cannot become root of the container's user namespace");
+        /* A change of user resets "dumpable" to fs.suid_dumpable: the workload, which is this
+         * same user, must not be able to ptrace its init (container.c says why). */
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return fail(err, negative_errno(), "cannot make the container's init non-dumpable");
+        if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return fail(err, negative_errno(), "cannot create the overlay file system");
+        mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
+        if (mfd < 0)
+                return fail(err, negative_errno(), "cannot mount the overlay file system");
+        r = mount_attach(mfd, target_fd);
+        if (r < 0)
+                return fail(err, r, "cannot attach the overlay at %s", target);
+        *ret_rootfd = TAKE_FD(mfd);
         return 0;
 }
 
@@ -378,12 +551,12 @@ static int open_bind_source(const char *source, int *ret_fd, struct stat *ret_st
         return 0;
 }
 
-int mount_unit_mounts(const UnitSpec *u, int rootfd, char *err) {
+int mount_unit_mounts(const UnitSpec *u, int rootfd, const int *bind_fds, char *err) {
         for (size_t i = 0; i < u->n_mounts; i++) {
                 const MountSpec *m = &u->mounts[i];
                 const char *target = m->target + strspn(m->target, "/");
                 _cleanup_close_ int src = -EBADF, fd = -EBADF, mfd = -EBADF;
-                unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+                unsigned attrs = BIND_ATTRS;
                 struct stat st;
                 int r;
 
@@ -396,15 +569,24 @@ int mount_unit_mounts(const UnitSpec *u, int rootfd, char *err) {
                                 return r;
                         continue;
                 }
-                r = open_bind_source(m->source, &src, &st, err);
-                if (r < 0)
-                        return r;
+                if (bind_fds) {
+                        /* Made, checked and given its attributes outside (rootfs_idmap_prepare()). */
+                        mfd = *bind_fds++;
+                        if (fstat(mfd, &st) < 0)
+                                return fail(err, negative_errno(), "bind mount source %s", m->source);
+                } else {
+                        r = open_bind_source(m->source, &src, &st, err);
+                        if (r < 0)
+                                return r;
+                }
                 r = open_mount_point(rootfd, target, !S_ISDIR(st.st_mode), &fd, err);
                 if (r < 0)
                         return r;
-                r = mount_clone(src, true, attrs | (m->read_only ? MOUNT_ATTR_RDONLY : 0), &mfd);
-                if (r < 0)
-                        return fail(err, r, "cannot bind %s", m->source);
+                if (mfd < 0) {
+                        r = mount_clone(src, true, attrs | (m->read_only ? MOUNT_ATTR_RDONLY : 0), &mfd);
+                        if (r < 0)
+                                return fail(err, r, "cannot bind %s", m->source);
+                }
                 r = attach(mfd, fd, m->source, target, err);
                 if (r < 0)
                         return r;
@@ -412,9 +594,9 @@ int mount_unit_mounts(const UnitSpec *u, int rootfd, char *err) {
         return 0;
 }
 
-int enter_rootfs(const char *rootfs, char *err) {
-        if (chdir(rootfs) < 0)
-                return fail(err, negative_errno(), "cannot enter %s", rootfs);
+int enter_rootfs(int rootfd, char *err) {
+        if (fchdir(rootfd) < 0)
+                return fail(err, negative_errno(), "cannot enter the container's root");
         /* pivot_root(".", ".") stacks the old root under the new one; detaching it leaves the
          * container with nothing of the host's tree (the trick runc and crun use). */
         if (syscall(SYS_pivot_root, ".", ".") < 0)

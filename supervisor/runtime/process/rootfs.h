@@ -29,6 +29,25 @@ extern const char *const ROOTFS_READ_ONLY[];
  * it) on target, nodev: a device node an image carries cannot be opened. */
 int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, char *err);
 
+/* security.user_namespace: auto (userns.h). The container's root is made inside its user
+ * namespace, but idmapped mounts can only be made from the host's: its parent makes one for each
+ * layer (read-only), the sandbox (with upper/ and work/) and each bind mount's source (checked as
+ * mount_unit_mounts() checks it, with the bind's attributes), for the user namespace userns_fd,
+ * and hands them over. fds holds them in that order: the layers as u->layers, the sandbox, then
+ * the binds as they come in u->mounts. */
+#define ROOTFS_IDMAP_MAX 253 /* the most fds one SCM_RIGHTS message carries */
+typedef struct RootfsIdmap {
+        int *fds;
+        size_t n;
+} RootfsIdmap;
+int rootfs_idmap_prepare(const UnitSpec *u, const char *sandbox, int userns_fd, RootfsIdmap *ret, char *err);
+void rootfs_idmap_done(RootfsIdmap *m);
+
+/* mount_overlay() from the idmapped layers and sandbox fds (RootfsIdmap's order), in a user
+ * namespace: the caller becomes the namespace's root (uid and gid 0) on the way, as the overlay's
+ * creator must be. Returns the overlay's root in *ret_rootfd. */
+int mount_overlay_idmapped(const UnitSpec *u, const int *fds, const char *target, int *ret_rootfd, char *err);
+
 /* /proc, /sys (read-only), a minimal /dev (null zero full random urandom tty bound from the
  * current root's /dev, pts, shm, mqueue, and the fd/stdin/stdout/stderr links), then the masked
  * and read-only paths, all below rootfd. Everything but the six device nodes and devpts is
@@ -38,11 +57,13 @@ int mount_api_filesystems(int rootfd, bool own_network, char *err);
 /* The unit's mounts below rootfd: tmpfs (nosuid, nodev) and binds (nosuid, nodev, the mounts
  * below the source too, read-only throughout with read_only). A bind's source must be a path
  * without symlinks to something other than a device node, outside the host's kernel interfaces
- * (bind_source_refusal()). */
-int mount_unit_mounts(const UnitSpec *u, int rootfd, char *err);
+ * (bind_source_refusal()). bind_fds: the binds made outside, one per bind in order
+ * (rootfs_idmap_prepare()); NULL: made here. */
+int mount_unit_mounts(const UnitSpec *u, int rootfd, const int *bind_fds, char *err);
 
-/* Makes rootfs the root: pivot_root, the old root detached. */
-int enter_rootfs(const char *rootfs, char *err);
+/* Makes rootfd (the top mount of the container's root) the root: pivot_root, the old root
+ * detached. */
+int enter_rootfs(int rootfd, char *err);
 
 /* security.read_only_rootfs: makes the mount of the current root read-only (and nothing else:
  * /proc, /dev and the unit's mounts keep their own attributes). Run after pivot_root, when every

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+#include "userns.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "fileio.h"
+#include "macro.h"
+
+#define N_SLOTS ((USERNS_POOL_END - USERNS_POOL_FIRST) / USERNS_RANGE_SIZE)
+
+static bool parse_u64(const char *s, size_t n, uint64_t *ret) {
+        uint64_t v = 0;
+
+        if (n == 0 || n > 10)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+                v = v * 10 + (uint64_t) (s[i] - '0');
+        }
+        *ret = v;
+        return true;
+}
+
+void userns_reserved_parse(const char *text, bool subid, IdRange **ranges, size_t *n) {
+        for (const char *line = text; line && *line;) {
+                const char *end = strchr(line, '\n'), *field[4] = {line};
+                size_t len[4] = {0}, nf = 1;
+                uint64_t first, count = 1;
+
+                if (!end)
+                        end = line + strlen(line);
+                for (const char *p = line; p < end && nf <= 4; p++)
+                        if (*p == ':') {
+                                len[nf - 1] = (size_t) (p - field[nf - 1]);
+                                if (nf < 4)
+                                        field[nf] = p + 1;
+                                nf++;
+                        }
+                if (nf <= 4)
+                        len[nf - 1] = (size_t) (end - field[nf - 1]);
+                /* passwd and group: name:password:ID:...; subid: name:first:count. */
+                if (subid ? nf == 3 && parse_u64(field[1], len[1], &first) && parse_u64(field[2], len[2], &count)
+                          : nf >= 3 && parse_u64(field[2], len[2], &first)) {
+                        *ranges = xreallocarray(*ranges, *n + 1, sizeof(**ranges));
+                        (*ranges)[(*n)++] = (IdRange) {first, count};
+                }
+                line = *end ? end + 1 : end;
+        }
+}
+
+void userns_reserved_load(IdRange **ranges, size_t *n) {
+        static const struct {
+                const char *path;
+                bool subid;
+        } files[] = {
+                {"/etc/passwd", false}, {"/etc/group", false}, {"/etc/subuid", true}, {"/etc/subgid", true},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_free_ char *text = NULL;
+                size_t size;
+
+                if (read_full_file(files[i].path, 16 << 20, &text, &size) >= 0)
+                        userns_reserved_parse(text, files[i].subid, ranges, n);
+        }
+}
+
+bool userns_range_is_clear(const IdRange *ranges, size_t n, uint64_t base, uint64_t size) {
+        for (size_t i = 0; i < n; i++)
+                if (ranges[i].first < base + size && base < ranges[i].first + ranges[i].count)
+                        return false;
+        return true;
+}
+
+uint32_t userns_first_slot(const char *name) {
+        uint32_t h = 2166136261u; /* FNV-1a */
+
+        for (const unsigned char *p = (const unsigned char *) name; *p; p++)
+                h = (h ^ *p) * 16777619u;
+        return h % N_SLOTS;
+}
+
+int userns_acquire(const char *lease_dir, const char *name, const IdRange *reserved, size_t n_reserved,
+                   UsernsRange *ret) {
+        _cleanup_close_ int dir = -EBADF;
+        uint32_t first = userns_first_slot(name);
+        int r;
+
+        r = mkdir_p(lease_dir, 0700);
+        if (r < 0)
+                return r;
+        dir = open(lease_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0)
+                return negative_errno();
+        for (uint32_t i = 0; i < N_SLOTS; i++) {
+                uint32_t base = USERNS_POOL_FIRST + ((first + i) % N_SLOTS) * USERNS_RANGE_SIZE;
+                char file[16];
+                int fd;
+
+                if (!userns_range_is_clear(reserved, n_reserved, base, USERNS_RANGE_SIZE))
+                        continue;
+                snprintf(file, sizeof(file), "%u", base);
+                fd = openat(dir, file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd < 0)
+                        return negative_errno();
+                if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                        r = negative_errno();
+                        close(fd);
+                        if (r == -EWOULDBLOCK)
+                                continue;
+                        return r;
+                }
+                /* For the operator who looks: whose it is. Only the lock counts. */
+                {
+                        _cleanup_free_ char *text = xasprintf("%s\n", name);
+                        if (ftruncate(fd, 0) == 0)
+                                (void) !pwrite(fd, text, strlen(text), 0);
+                }
+                *ret = (UsernsRange) {.base = base, .size = USERNS_RANGE_SIZE, .lease_fd = fd};
+                return 0;
+        }
+        return -EBUSY;
+}
+
+void userns_release(UsernsRange *r) {
+        if (r->lease_fd >= 0)
+                close(r->lease_fd);
+        *r = USERNS_RANGE_NULL;
+}
+
+static int write_proc(pid_t pid, const char *file, const char *text) {
+        char path[64];
+        _cleanup_close_ int fd = -EBADF;
+        size_t n = strlen(text);
+
+        snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, file);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        /* One write: the kernel takes a map whole or not at all. */
+        if (write(fd, text, n) != (ssize_t) n)
+                return errno ? negative_errno() : -EIO;
+        return 0;
+}
+
+int userns_write_maps(pid_t pid, const UsernsRange *r) {
+        char map[64];
+        int k;
+
+        snprintf(map, sizeof(map), "0 %u %u\n", r->base, r->size);
+        if ((k = write_proc(pid, "setgroups", "deny")) < 0 || (k = write_proc(pid, "uid_map", map)) < 0 ||
+            (k = write_proc(pid, "gid_map", map)) < 0)
+                return k;
+        return 0;
+}
