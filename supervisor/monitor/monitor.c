@@ -286,7 +286,7 @@ static int open_share_targets(Monitor *m) {
 /* Once the container runs in them: when an owner's init exits, the joined namespaces are left
  * behind (a pid namespace is even killed with everything in it). */
 static void watch_share_targets(Monitor *m) {
-        int fds[] = { m->share.ipc, m->share.net, m->share.pid };
+        int fds[] = {m->share.ipc, m->share.net, m->share.pid};
 
         for (size_t i = 0; i < ELEMENTSOF(fds); i++)
                 if (fds[i] >= 0)
@@ -399,8 +399,9 @@ static void reap_container(Monitor *m) {
         if (setup_failed && m->setup_error_len > 0)
                 set_reason(m, "%.*s", (int) m->setup_error_len, m->setup_error);
         else if ((share_key = share_targets_gone(&m->share, m->spec, &share_unit)))
-                set_reason(m, "%s: the container of unit \"%s\" has ended, and this one with it (its namespaces were "
-                              "that container's)",
+                set_reason(m,
+                           "%s: the container of unit \"%s\" has ended, and this one with it (its namespaces were "
+                           "that container's)",
                            share_key, share_unit);
         else if (!setup_failed) {
                 if (m->status.exit_signal)
@@ -1146,7 +1147,7 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_er
 
         m->event = e;
         m->listen_fd = m->out_fd = m->err_fd = -EBADF;
-        m->share = (ContainerShare) { -EBADF, -EBADF, -EBADF };
+        m->share = (ContainerShare){-EBADF, -EBADF, -EBADF};
         m->log.fd = -EBADF;
         m->userns = USERNS_RANGE_NULL;
         m->out_stream.name = "stdout";

@@ -22,9 +22,9 @@ typedef struct ShareKind {
 
 /* share.ipc, share.pid, share.network of u, against the pidfds in s. */
 static void share_kinds(const UnitSpec *u, ContainerShare *s, ShareKind ret[static CONTAINER_SHARE_KINDS]) {
-        ret[0] = (ShareKind) { "share.ipc", &u->share.ipc, &s->ipc };
-        ret[1] = (ShareKind) { "share.pid", &u->share.pid, &s->pid };
-        ret[2] = (ShareKind) { "share.network", &u->share.network, &s->net };
+        ret[0] = (ShareKind){"share.ipc", &u->share.ipc, &s->ipc};
+        ret[1] = (ShareKind){"share.pid", &u->share.pid, &s->pid};
+        ret[2] = (ShareKind){"share.network", &u->share.network, &s->net};
 }
 
 static int open_target(const char *name, const char *instances, const char *cgroup_root, const char *cgroup_parent,
@@ -90,7 +90,7 @@ static int open_target(const char *name, const char *instances, const char *cgro
 
 int share_targets_open(const UnitSpec *u, const char *instances, const char *cgroup_root, const char *cgroup_parent,
                        ContainerShare *ret, char *err, size_t errlen) {
-        ContainerShare s = { -EBADF, -EBADF, -EBADF };
+        ContainerShare s = {-EBADF, -EBADF, -EBADF};
         ShareKind kinds[CONTAINER_SHARE_KINDS];
 
         share_kinds(u, &s, kinds);
@@ -113,7 +113,7 @@ int share_targets_open(const UnitSpec *u, const char *instances, const char *cgr
 }
 
 void share_targets_close(ContainerShare *s) {
-        int *fds[] = { &s->ipc, &s->net, &s->pid };
+        int *fds[] = {&s->ipc, &s->net, &s->pid};
 
         for (size_t i = 0; i < ELEMENTSOF(fds); i++)
                 if (*fds[i] >= 0) {
@@ -128,7 +128,7 @@ const char *share_targets_gone(const ContainerShare *s, const UnitSpec *u, const
         share_kinds(u, (ContainerShare *) s, kinds);
         for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
                 /* A pidfd is readable once its process has exited. */
-                struct pollfd p = { .fd = *kinds[i].fd, .events = POLLIN };
+                struct pollfd p = {.fd = *kinds[i].fd, .events = POLLIN};
 
                 if (p.fd >= 0 && poll(&p, 1, 0) > 0) {
                         *ret_unit = kinds[i].ref->name;

@@ -277,13 +277,14 @@ static void follow_share_targets(const UnitSet *desired, const Observed *const *
                         const struct {
                                 const UnitRef *ref;
                                 const char *kind;
-                        } shares[] = { { &u->share.ipc, "ipc" }, { &u->share.pid, "pid" }, { &u->share.network, "network" } };
+                        } shares[] = {{&u->share.ipc, "ipc"}, {&u->share.pid, "pid"}, {&u->share.network, "network"}};
 
                         /* A unit without an instance starts fresh anyway. */
                         if (!instance[i] || new_instance(&todo[i]))
                                 continue;
                         for (size_t k = 0; k < ELEMENTSOF(shares); k++) {
-                                const UnitSpec *t = shares[k].ref->name ? unit_set_find(desired, shares[k].ref->name) : NULL;
+                                const UnitSpec *t =
+                                        shares[k].ref->name ? unit_set_find(desired, shares[k].ref->name) : NULL;
                                 size_t j;
 
                                 if (!t)
@@ -294,7 +295,7 @@ static void follow_share_targets(const UnitSet *desired, const Observed *const *
                                         char **kept = todo[i].unit ? TAKE_PTR(todo[i].changed) : NULL;
 
                                         action_done(&todo[i]);
-                                        todo[i] = (Action) {
+                                        todo[i] = (Action){
                                                 .type = ACTION_REPLACE,
                                                 .unit = xstrdup(u->name),
                                                 .start = !instance[i]->admin_stopped,
@@ -404,8 +405,8 @@ json_t *plan_to_json(const Plan *p) {
                 if (x->type == ACTION_UPDATE)
                         json_object_set_new(o, "details", strv_to_json(x->details));
                 if (x->follows)
-                        json_object_set_new(o, "follows", json_pack("{s:s, s:s}", "unit", x->follows, "share",
-                                                                    x->follows_kind));
+                        json_object_set_new(o, "follows",
+                                            json_pack("{s:s, s:s}", "unit", x->follows, "share", x->follows_kind));
                 json_array_append_new(a, o);
         }
         return a;

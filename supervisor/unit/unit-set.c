@@ -263,8 +263,8 @@ size_t unit_set_check(const UnitSet *s, Diagnostics *diags) {
                                        u->security.user_namespace == USER_NAMESPACE_AUTO &&
                                                        t->security.user_namespace == USER_NAMESPACE_AUTO
                                                ? "each"
-                                               : u->security.user_namespace == USER_NAMESPACE_AUTO ? u->name
-                                                                                                   : t->name);
+                                       : u->security.user_namespace == USER_NAMESPACE_AUTO ? u->name
+                                                                                           : t->name);
                 }
         }
 

@@ -39,7 +39,7 @@ static int failures;
 
 static void write_status(const char *instances, const char *name, InstanceState state, pid_t pid) {
         _cleanup_free_ char *dir = path_join(instances, name), *path = path_join(dir, "status.json"), *text = NULL;
-        InstanceStatus s = { .name = (char *) name, .isolation = ISOLATION_PROCESS, .state = state, .pid = pid };
+        InstanceStatus s = {.name = (char *) name, .isolation = ISOLATION_PROCESS, .state = state, .pid = pid};
         json_t *j = instance_status_to_json(&s);
 
         text = json_dumps(j, 0);
@@ -127,20 +127,20 @@ int main(void) {
         /* A PID that is not in the target's cgroup (as after a reuse: the status names a PID that
          * now belongs to someone else, here this test) is refused, whoever it is. */
         write_status(instances, "owner", INSTANCE_RUNNING, getpid());
-        CHECK(open_targets(u, instances, parent, &(ContainerShare) {}, err, sizeof(err)) == -ESRCH);
+        CHECK(open_targets(u, instances, parent, &(ContainerShare){}, err, sizeof(err)) == -ESRCH);
         CHECK(strstr(err, "share.ipc: unit \"owner\": PID") && strstr(err, "is not in its cgroup"));
         write_status(instances, "owner", INSTANCE_RUNNING, 1);
-        CHECK(open_targets(u, instances, parent, &(ContainerShare) {}, err, sizeof(err)) == -ESRCH);
+        CHECK(open_targets(u, instances, parent, &(ContainerShare){}, err, sizeof(err)) == -ESRCH);
 
         /* A target that is not running, or has no instance at all. */
         write_status(instances, "owner", INSTANCE_STOPPED, owner);
-        CHECK(open_targets(u, instances, parent, &(ContainerShare) {}, err, sizeof(err)) == -ESRCH);
+        CHECK(open_targets(u, instances, parent, &(ContainerShare){}, err, sizeof(err)) == -ESRCH);
         CHECK(strstr(err, "unit \"owner\" is not running (state stopped)") != NULL);
         {
                 _cleanup_free_ char *dir = path_join(instances, "owner");
                 (void) rm_rf(dir);
         }
-        CHECK(open_targets(u, instances, parent, &(ContainerShare) {}, err, sizeof(err)) == -ESRCH);
+        CHECK(open_targets(u, instances, parent, &(ContainerShare){}, err, sizeof(err)) == -ESRCH);
         CHECK(strstr(err, "unit \"owner\" has no instance") != NULL);
 
         /* The target's init exits: the pidfds opened before say so. */

@@ -120,8 +120,9 @@ static void test_share_across_user_namespaces(void **state) {
         write_unit("c.yaml", UNIT("security: {user_namespace: auto}\nshare: {network: owner}\n"));
         assert_int_equal(load(&d, &s), -EINVAL);
         assert_int_equal(d.n, 3);
-        assert_diag(&d, 5, 14, "share.ipc",
-                    "unit \"a\" cannot share the ipc namespace of unit \"owner\": owner has security.user_namespace: auto");
+        assert_diag(
+                &d, 5, 14, "share.ipc",
+                "unit \"a\" cannot share the ipc namespace of unit \"owner\": owner has security.user_namespace: auto");
         assert_diag(&d, 6, 14, "share.pid",
                     "unit \"b\" cannot share the pid namespace of unit \"plain\": b has security.user_namespace: auto");
         assert_diag(&d, 6, 18, "share.network", "\"owner\": each has security.user_namespace: auto");

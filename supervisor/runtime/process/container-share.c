@@ -15,9 +15,9 @@ static const struct {
         int flag;
         const char *own;
 } shared_kinds[] = {
-        { offsetof(ContainerShare, ipc), CLONE_NEWIPC, "/proc/self/ns/ipc" },
-        { offsetof(ContainerShare, net), CLONE_NEWNET, "/proc/self/ns/net" },
-        { offsetof(ContainerShare, pid), CLONE_NEWPID, "/proc/self/ns/pid" },
+        {offsetof(ContainerShare, ipc), CLONE_NEWIPC, "/proc/self/ns/ipc"},
+        {offsetof(ContainerShare, net), CLONE_NEWNET, "/proc/self/ns/net"},
+        {offsetof(ContainerShare, pid), CLONE_NEWPID, "/proc/self/ns/pid"},
 };
 
 void container_share_leave(int own[static CONTAINER_SHARE_KINDS]) {
