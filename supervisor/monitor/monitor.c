@@ -16,6 +16,7 @@
 #include "process-list.h"
 #include "reconcile.h"
 #include "resources.h"
+#include "share-target.h"
 #include "socket-util.h"
 #include "string-util.h"
 #include "unit-parse.h"
@@ -214,7 +215,8 @@ static int prepare_network(Monitor *m) {
         char err[512], addr[INET_ADDRSTRLEN];
         int r;
 
-        if (m->spec->network != NETWORK_BRIDGE)
+        /* With share.network the network is the target's, set up by its monitor. */
+        if (m->spec->network != NETWORK_BRIDGE || m->spec->share.network.name)
                 return 0;
         r = net_attachment_prepare(&m->net, m->spec, err, sizeof(err));
         if (r < 0) {
@@ -262,6 +264,52 @@ static void release_network(Monitor *m) {
                 log_writer_printf(&m->log, "sup", "network: %s", err);
         free(m->status.address);
         m->status.address = NULL;
+}
+
+/* ---- share.* (share-target.h) ---- */
+
+static void on_share_target_exit(EventSource *s, int fd, uint32_t revents, void *userdata);
+
+/* The owners of the namespaces to join, before the container: a target that is not running fails
+ * the start like any setup error, and the restart policy tries again later. */
+static int open_share_targets(Monitor *m) {
+        _cleanup_free_ char *instances = path_dirname(m->dir);
+        char err[512];
+        int r;
+
+        r = share_targets_open(m->spec, instances, m->cgroup_root, m->cgroup_parent, &m->share, err, sizeof(err));
+        if (r < 0)
+                set_reason(m, "%s", err);
+        return r;
+}
+
+/* Once the container runs in them: when an owner's init exits, the joined namespaces are left
+ * behind (a pid namespace is even killed with everything in it). */
+static void watch_share_targets(Monitor *m) {
+        int fds[] = {m->share.ipc, m->share.net, m->share.pid};
+
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+                if (fds[i] >= 0)
+                        (void) event_add_io(m->event, &m->share_sources[i], fds[i], EPOLLIN, on_share_target_exit, m);
+}
+
+static void close_share_targets(Monitor *m) {
+        for (size_t i = 0; i < ELEMENTSOF(m->share_sources); i++)
+                m->share_sources[i] = event_source_free(m->share_sources[i]);
+        share_targets_close(&m->share);
+}
+
+static int send_signal(Monitor *m, int sig);
+
+/* An instance holding the namespaces of a container that is gone is cut off from the owner's next
+ * instance: it ends too (the restart policy then starts it again in the new ones), as the
+ * kernel makes it end already for a shared pid namespace. reap_container() says why. */
+static void on_share_target_exit(EventSource *s, int fd, uint32_t revents, void *userdata) {
+        Monitor *m = userdata;
+
+        for (size_t i = 0; i < ELEMENTSOF(m->share_sources); i++)
+                m->share_sources[i] = event_source_free(m->share_sources[i]);
+        (void) send_signal(m, SIGKILL);
 }
 
 static RunEnd exit_kind(const Monitor *m, bool setup_failed) {
@@ -325,6 +373,7 @@ static void reap_container(Monitor *m) {
         ContainerExit ex;
         siginfo_t si = {};
         bool setup_failed = m->status.state == INSTANCE_STARTING;
+        const char *share_key, *share_unit = NULL;
 
         (void) waitid((idtype_t) P_PIDFD, (id_t) m->container.pidfd, &si, WEXITED | WNOHANG);
 
@@ -349,6 +398,11 @@ static void reap_container(Monitor *m) {
         }
         if (setup_failed && m->setup_error_len > 0)
                 set_reason(m, "%.*s", (int) m->setup_error_len, m->setup_error);
+        else if ((share_key = share_targets_gone(&m->share, m->spec, &share_unit)))
+                set_reason(m,
+                           "%s: the container of unit \"%s\" has ended, and this one with it (its namespaces were "
+                           "that container's)",
+                           share_key, share_unit);
         else if (!setup_failed) {
                 if (m->status.exit_signal)
                         log_writer_printf(&m->log, "sup", "the command was killed by signal %d",
@@ -358,6 +412,7 @@ static void reap_container(Monitor *m) {
         }
 
         drop_container_sources(m);
+        close_share_targets(m);
         close_output(m, &m->out_fd, &m->out_source, &m->out_stream);
         close_output(m, &m->err_fd, &m->err_source, &m->err_stream);
         container_close(&m->container);
@@ -601,6 +656,8 @@ static void monitor_enter_starting(Monitor *m) {
                 }
         }
 
+        if (open_share_targets(m) < 0)
+                goto fail;
         cfg = (ContainerConfig) {
                 .spec = m->spec,
                 .rootfs = m->rootfs,
@@ -609,6 +666,7 @@ static void monitor_enter_starting(Monitor *m) {
                 .stderr_fd = err_w,
                 .cgroup = m->cgroup,
                 .seccomp = seccomp,
+                .share = &m->share,
                 .userns = m->userns.lease_fd >= 0 ? &m->userns : NULL,
                 .prepare = m->net_prepared ? attach_network : NULL,
                 .setup = m->net_prepared ? configure_network : NULL,
@@ -630,6 +688,7 @@ static void monitor_enter_starting(Monitor *m) {
         (void) event_add_io(m->event, &m->error_source, m->container.error_fd, EPOLLIN, on_setup_result, m);
         (void) event_add_io(m->event, &m->out_source, m->out_fd, EPOLLIN, on_output, m);
         (void) event_add_io(m->event, &m->err_source, m->err_fd, EPOLLIN, on_output, m);
+        watch_share_targets(m);
         monitor_set_state(m, INSTANCE_STARTING);
         if (m->net.enabled_forwarding)
                 log_writer_printf(&m->log, "sup",
@@ -643,6 +702,7 @@ fail:
                 close(err_w);
         close_output(m, &m->out_fd, &m->out_source, &m->out_stream);
         close_output(m, &m->err_fd, &m->err_source, &m->err_stream);
+        close_share_targets(m);
         release_network(m);
         if (m->cgroup) {
                 (void) cgroup_destroy(m->cgroup);
@@ -1087,6 +1147,7 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_er
 
         m->event = e;
         m->listen_fd = m->out_fd = m->err_fd = -EBADF;
+        m->share = (ContainerShare){-EBADF, -EBADF, -EBADF};
         m->log.fd = -EBADF;
         m->userns = USERNS_RANGE_NULL;
         m->out_stream.name = "stdout";
@@ -1149,6 +1210,7 @@ Monitor *monitor_free(Monitor *m) {
         if (m->listen_fd >= 0)
                 close(m->listen_fd);
         drop_container_sources(m);
+        close_share_targets(m);
         event_source_free(m->out_source);
         event_source_free(m->err_source);
         event_source_free(m->timer);

@@ -22,7 +22,9 @@
  *
  * Instance directory (in supd's run directory, units/NAME/):
  *   spec.json    the canonical unit it runs (written by supd before starting the monitor)
- *   status.json  the InstanceStatus, rewritten atomically on every change
+ *   status.json  the InstanceStatus, rewritten atomically on every change; also read by the
+ *                monitors of units that share this one's namespaces (share-target.h), as
+ *                ../TARGET/status.json from their own directory
  *   monitor.sock requests from supd: status, start, stop, restart, shutdown, top, and update
  *                (params {"spec": canonical text}: a spec differing in live fields only, applied
  *                to the running workload and written to spec.json; see reconcile.h)
@@ -87,6 +89,8 @@ typedef struct Monitor {
         SeccompCache seccomp; /* the workload's filter, compiled once, kept across its restarts */
         NetAttachment net;
         bool net_prepared; /* net holds an address (and maybe more) to release after the container */
+        ContainerShare share; /* share.*: the pidfds of the joined namespaces' owners, while the container runs */
+        EventSource *share_sources[CONTAINER_SHARE_KINDS];
         Container container;
         bool has_container;
         UsernsRange userns; /* user_namespace: auto: the range leased while the container runs */

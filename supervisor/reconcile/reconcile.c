@@ -18,6 +18,7 @@ static void action_done(Action *a) {
         a->unit = (free(a->unit), NULL);
         a->changed = strv_free(a->changed);
         a->details = strv_free(a->details);
+        a->follows = (free(a->follows), NULL);
 }
 
 Plan *plan_free(Plan *p) {
@@ -256,9 +257,66 @@ static int decide(const UnitSpec *u, const Observed *o, Action *ret) {
         return 1;
 }
 
+/* A namespace lives as long as a process holds it: an instance that shared one of its target's
+ * instance would keep that instance's namespace, cut off from the target's new instance. So a unit
+ * whose share target gets a new instance (START or REPLACE) gets one too, REPLACE with follows set,
+ * whatever its own action was (none or UPDATE; an UPDATE's changes are then applied by the new
+ * instance). Transitively: the sharer of a sharer follows too. Units are visited until nothing
+ * changes; each changes at most once, so this ends even on a cycle. */
+static bool new_instance(const Action *a) {
+        return a->unit && (a->type == ACTION_START || a->type == ACTION_REPLACE);
+}
+
+static void follow_share_targets(const UnitSet *desired, const Observed *const *instance, Action *todo) {
+        size_t n = desired->n_units;
+
+        for (bool changed = true; changed;) {
+                changed = false;
+                for (size_t i = 0; i < n; i++) {
+                        const UnitSpec *u = desired->units[i];
+                        const struct {
+                                const UnitRef *ref;
+                                const char *kind;
+                        } shares[] = {{&u->share.ipc, "ipc"}, {&u->share.pid, "pid"}, {&u->share.network, "network"}};
+
+                        /* A unit without an instance starts fresh anyway. */
+                        if (!instance[i] || new_instance(&todo[i]))
+                                continue;
+                        for (size_t k = 0; k < ELEMENTSOF(shares); k++) {
+                                const UnitSpec *t =
+                                        shares[k].ref->name ? unit_set_find(desired, shares[k].ref->name) : NULL;
+                                size_t j;
+
+                                if (!t)
+                                        continue;
+                                for (j = 0; j < n && desired->units[j] != t; j++)
+                                        ;
+                                if (new_instance(&todo[j])) {
+                                        char **kept = todo[i].unit ? TAKE_PTR(todo[i].changed) : NULL;
+
+                                        action_done(&todo[i]);
+                                        todo[i] = (Action){
+                                                .type = ACTION_REPLACE,
+                                                .unit = xstrdup(u->name),
+                                                .start = !instance[i]->admin_stopped,
+                                                .changed = kept ?: xnew0(char *, 1),
+                                                .details = xnew0(char *, 1),
+                                                .state = instance[i]->state,
+                                                .follows = xstrdup(t->name),
+                                                .follows_kind = shares[k].kind,
+                                        };
+                                        changed = true;
+                                        break;
+                                }
+                        }
+                }
+        }
+}
+
 static int plan_add_starts(Plan *plan, const UnitSet *desired, const Observed **obs, size_t n_obs) {
         size_t n = desired->n_units, k;
         _cleanup_free_ const char **names = xnew0(const char *, n), **obs_names = xnew0(const char *, n_obs);
+        _cleanup_free_ const Observed **instance = xnew0(const Observed *, n);
         _cleanup_free_ bool *act = xnew0(bool, n);
         _cleanup_free_ size_t *order = xnew0(size_t, n);
         Action *todo = xnew0(Action, n);
@@ -272,10 +330,13 @@ static int plan_add_starts(Plan *plan, const UnitSet *desired, const Observed **
                 size_t j = name_index(obs_names, n_obs, u->name);
 
                 names[i] = u->name;
-                r = decide(u, j == SIZE_MAX ? NULL : obs[j], &todo[i]);
-                act[i] = r > 0;
+                instance[i] = j == SIZE_MAX ? NULL : obs[j];
+                r = decide(u, instance[i], &todo[i]);
         }
         if (r >= 0) {
+                follow_share_targets(desired, instance, todo);
+                for (size_t i = 0; i < n; i++)
+                        act[i] = todo[i].unit != NULL;
                 graph_init(&g, names, (const UnitSpec *const *) desired->units, n);
                 k = graph_order(&g, act, /* dependencies_first= */ true, order);
                 graph_done(&g);
@@ -343,6 +404,9 @@ json_t *plan_to_json(const Plan *p) {
                         json_object_set_new(o, "changed", strv_to_json(x->changed));
                 if (x->type == ACTION_UPDATE)
                         json_object_set_new(o, "details", strv_to_json(x->details));
+                if (x->follows)
+                        json_object_set_new(o, "follows",
+                                            json_pack("{s:s, s:s}", "unit", x->follows, "share", x->follows_kind));
                 json_array_append_new(a, o);
         }
         return a;
@@ -361,7 +425,11 @@ static char *action_format(const Action *a) {
                 return xasprintf("update %s in place (%s)\n", a->unit, list);
         }
         case ACTION_REPLACE:
-                if (a->changed && a->changed[0]) {
+                if (a->follows) {
+                        _cleanup_free_ char *list = strv_join(a->changed, ", ");
+                        changed = xasprintf("it shares the %s namespace of %s, which gets a new instance%s%s",
+                                            a->follows_kind, a->follows, list[0] ? "; changed: " : "", list);
+                } else if (a->changed && a->changed[0]) {
                         _cleanup_free_ char *list = strv_join(a->changed, ", "), *restart = strv_join(a->details, ", ");
                         size_t n_restart = strv_length(a->details);
 

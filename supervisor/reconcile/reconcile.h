@@ -31,7 +31,11 @@
  *    replaced and started, even when only its limits changed: the edit is the operator's answer to
  *    the failure (a memory limit raised after an OOM kill);
  *  - a unit whose hash is unchanged: nothing, whatever its state (an exited batch job is not
- *    run again by a reload; a failed unit is not retried by a reload).
+ *    run again by a reload; a failed unit is not retried by a reload);
+ *  - but a unit with an instance that shares a namespace (share.*) of a unit that gets a new
+ *    instance (START or REPLACE): REPLACE with follows naming that unit, instead of nothing or
+ *    UPDATE (its changed list kept), started unless the operator stopped it. The old instance
+ *    holds the old namespace, which nothing else joins any more. Transitively.
  * Order: every REMOVE first, dependents before what they depend on (the observed specs' requires
  * and share; an instance without a spec has no known edges); then START and REPLACE, dependencies
  * before dependents (the desired specs'). A dependency counts through units that have no action
@@ -74,6 +78,8 @@ typedef struct Action {
                               * been applied live), empty when every one could and the instance's state
                               * is why (it is not running); NULL otherwise. */
         InstanceState state; /* REPLACE: the instance's, for the text */
+        char *follows;       /* REPLACE: the unit whose new instance this one follows (share.*), or NULL */
+        const char *follows_kind; /* with follows: "ipc", "pid" or "network" (static) */
 } Action;
 
 typedef struct Plan {
@@ -92,8 +98,8 @@ static inline void plan_freep(Plan **p) {
 }
 
 /* [{"action": "replace", "unit": "web", "start": true, "changed": ["command"]}, ...]: "start" for
- * start and replace, "changed" for replace and update, "details" for update; [] for an empty or
- * NULL plan. */
+ * start and replace, "changed" for replace and update, "details" for update, "follows" ({"unit":
+ * "web", "share": "ipc"}) for a replace that follows a share target; [] for an empty or NULL plan. */
 json_t *plan_to_json(const Plan *p);
 
 /* One line per action, each ending in "\n", for `supctl reload --dry-run` and supd's log:
@@ -104,6 +110,7 @@ json_t *plan_to_json(const Plan *p);
  *   replace web (changed: resources.memory; not running (failed): started anew)
  *   replace job, not started (stopped by the operator; changed: env)
  *   replace app (hash changed, fields not known)      the old spec is unknown
+ *   replace sidecar (it shares the ipc namespace of web, which gets a new instance)
  *   remove old (no longer defined)
  * "nothing to do\n" for an empty (or NULL) plan. A new string. */
 char *plan_format(const Plan *p);

@@ -242,10 +242,29 @@ size_t unit_set_check(const UnitSet *s, Diagnostics *diags) {
                                         report(diags, &count, u, &edges[e].ref->pos, "%s unit \"%s\", which does not exist",
                                                streq(edges[e].kind, "requires") ? "requires" : "shares a namespace with",
                                                edges[e].ref->name);
-                        } else if (!streq(edges[e].kind, "requires") && t->isolation == ISOLATION_HYPERV)
+                        } else if (streq(edges[e].kind, "requires"))
+                                continue;
+                        else if (t->isolation == ISOLATION_HYPERV)
                                 report(diags, &count, u, &edges[e].ref->pos,
                                        "unit \"%s\" has isolation: hyperv; its namespaces are inside a VM and cannot be shared",
                                        t->name);
+                        else if (u->security.user_namespace == USER_NAMESPACE_AUTO ||
+                                 t->security.user_namespace == USER_NAMESPACE_AUTO)
+                                /* A namespace belongs to the user namespace it was created in. Joined
+                                 * across that line, root of the host's user namespace (a unit without
+                                 * one) would hold every capability over a user-namespaced unit's
+                                 * namespaces, and a user-namespaced unit would sit in namespaces its
+                                 * root has no capability over: neither is what either unit asked for. */
+                                report(diags, &count, u, &edges[e].ref->pos,
+                                       "unit \"%s\" cannot share the %s namespace of unit \"%s\": %s has "
+                                       "security.user_namespace: auto, and namespaces cannot be shared across user "
+                                       "namespaces",
+                                       u->name, edges[e].kind + strlen("share."), t->name,
+                                       u->security.user_namespace == USER_NAMESPACE_AUTO &&
+                                                       t->security.user_namespace == USER_NAMESPACE_AUTO
+                                               ? "each"
+                                       : u->security.user_namespace == USER_NAMESPACE_AUTO ? u->name
+                                                                                           : t->name);
                 }
         }
 

@@ -30,6 +30,10 @@
  *   forkbomb N        forked=K fork.error=ERRNO|none: forks up to N children that wait, then
  *                     kills and reaps them
  *   alloc MB          alloc=MB once MB MiB were allocated and touched (or the probe is killed)
+ *   shm-create KEY    shm-create:KEY=RESULT, a new SysV shared memory segment of one page with
+ *                     that key (a number) in the probe's IPC namespace; the segment stays
+ *   shm-find KEY      shm-find:KEY=RESULT, whether the IPC namespace has a segment with that key
+ *                     (ENOENT: none)
  *
  * The system calls, in a child each so that none changes the probe: keyctl add_key bpf mount
  * unshare-user unshare-mount ptrace-init perf_event_open userfaultfd kexec_load init_module
@@ -55,6 +59,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -596,6 +601,26 @@ static void alloc_arg(const char *arg) {
         alloc(number("alloc", arg));
 }
 
+/* shmget() with flags, for a segment of one page: ok, or why not. */
+static void shm(const char *cmd, const char *arg, int flags) {
+        char key[64];
+        char *end;
+        long k = strtol(arg, &end, 0);
+
+        if (!*arg || *end)
+                usage("not a number", cmd);
+        snprintf(key, sizeof(key), "%s:%s", cmd, arg);
+        result(key, shmget((key_t) k, 4096, flags) < 0 ? -errno : 0);
+}
+
+static void shm_create(const char *arg) {
+        shm("shm-create", arg, IPC_CREAT | IPC_EXCL | 0600);
+}
+
+static void shm_find(const char *arg) {
+        shm("shm-find", arg, 0);
+}
+
 static const struct {
         const char *name;
         void (*run)(void);
@@ -616,6 +641,8 @@ static const struct {
         { "mknod-block", NULL, do_mknod_block },
         { "forkbomb", NULL, forkbomb_arg },
         { "alloc", NULL, alloc_arg },
+        { "shm-create", NULL, shm_create },
+        { "shm-find", NULL, shm_find },
 };
 
 int main(int argc, char **argv) {

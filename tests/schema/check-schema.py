@@ -230,6 +230,10 @@ PORT_RE = re.compile(r"^(?:(\[[^\]]*\]|[0-9.]+):)?([0-9]+):([0-9]+)(?:/(tcp|udp)
 WILDCARD = (None, "0.0.0.0", "[::]")
 
 
+def user_namespace(unit):
+    return (unit.get("security") or {}).get("user_namespace")
+
+
 def set_problems(units):
     """The generation rules of docs/unit-format.md over {path: unit}: returns what breaks them."""
     problems = []
@@ -263,6 +267,8 @@ def set_problems(units):
                 target = named.get(share[kind])
                 if isinstance(target, dict) and target.get("isolation") == "hyperv":
                     problems.append("%s shares the %s namespace of hyperv unit %s" % (name, kind, share[kind]))
+                elif isinstance(target, dict) and "auto" in (user_namespace(unit), user_namespace(target)):
+                    problems.append("%s shares the %s namespace of %s across user namespaces" % (name, kind, share[kind]))
         for t in targets:
             if t not in named:
                 problems.append("%s needs %s, which is not in the set" % (name, t))

@@ -384,6 +384,24 @@ static const struct OrderCase {
           { { "p", V2 }, { "q", "requires: [p]\n" V2 } },
           { { "p", "requires: [q]" }, { "q", "requires: [p]" } },
           "replace p; replace q" },
+        /* side holds db's IPC namespace and far side's PID namespace: both follow db's new
+         * instance; user only requires db and keeps its instance. */
+        { "a replaced share target replaces its sharers, transitively",
+          { { "db", V2 }, { "far", "share: {pid: side}" }, { "side", "share: {ipc: db}" }, { "user", "requires: [db]" } },
+          { { "db", "" }, { "far", "share: {pid: side}" }, { "side", "share: {ipc: db}" }, { "user", "requires: [db]" } },
+          "replace db; replace side; replace far" },
+        { "a share target started anew (its monitor was lost) replaces its sharers",
+          { { "db", "" }, { "side", "share: {network: db}" } },
+          { { "side", "share: {network: db}" } },
+          "start db; replace side" },
+        { "an update in place of a share target keeps its namespaces and its sharers",
+          { { "db", "resources: {memory: 64M}" }, { "side", "share: {ipc: db}" } },
+          { { "db", "" }, { "side", "share: {ipc: db}" } },
+          "update db" },
+        { "a sharer's update in place becomes a replace when its target is replaced",
+          { { "db", V2 }, { "side", "share: {ipc: db}\nresources: {memory: 64M}" } },
+          { { "db", "" }, { "side", "share: {ipc: db}" } },
+          "replace db; replace side" },
         { "a cycle in an invalid desired set still ends",
           { { "b", "requires: [a]" }, { "a", "requires: [b]" }, { "c", "requires: [a, missing]" } },
           {},
@@ -525,6 +543,38 @@ static void test_plan_to_json(void **state) {
         e = json_dumps(j, JSON_COMPACT);
         json_decref(j);
         assert_string_equal(e, "[]");
+}
+
+/* How a replace that follows a share target reads, in text and JSON, with and without changes of
+ * its own, and for an instance the operator stopped. */
+static void test_share_follows_texts(void **state) {
+        _cleanup_(plan_freep) Plan *p = NULL;
+        _cleanup_free_ char *t = NULL, *s = NULL;
+        json_t *j;
+        World w = {};
+
+        want(&w, "db", TRUE_UNIT V2);
+        want(&w, "side", TRUE_UNIT "share: {ipc: db}\nresources: {memory: 64M}\n");
+        want(&w, "tail", TRUE_UNIT "share: {network: db, pid: db}\n");
+        have(&w, "db", TRUE_UNIT, INSTANCE_RUNNING, false);
+        have(&w, "side", TRUE_UNIT "share: {ipc: db}\n", INSTANCE_RUNNING, false);
+        have(&w, "tail", TRUE_UNIT "share: {network: db, pid: db}\n", INSTANCE_STOPPED, true);
+        p = plan_of(&w);
+        t = plan_format(p);
+        assert_string_equal(t, "replace db (changed: env)\n"
+                               "replace side (it shares the ipc namespace of db, which gets a new instance; changed: "
+                               "resources.memory)\n"
+                               "replace tail, not started (stopped by the operator; it shares the pid namespace of db, "
+                               "which gets a new instance)\n");
+        j = plan_to_json(p);
+        s = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        assert_string_equal(s, "[{\"action\":\"replace\",\"unit\":\"db\",\"start\":true,\"changed\":[\"env\"]},"
+                               "{\"action\":\"replace\",\"unit\":\"side\",\"start\":true,"
+                               "\"changed\":[\"resources.memory\"],\"follows\":{\"unit\":\"db\",\"share\":\"ipc\"}},"
+                               "{\"action\":\"replace\",\"unit\":\"tail\",\"start\":false,\"changed\":[],"
+                               "\"follows\":{\"unit\":\"db\",\"share\":\"pid\"}}]");
+        world_done(&w);
 }
 
 /* ---- unit_spec_diff -------------------------------------------------------------------------- */
@@ -758,6 +808,7 @@ int main(void) {
                 cmocka_unit_test(test_determinism),
                 cmocka_unit_test(test_plan_format),
                 cmocka_unit_test(test_plan_to_json),
+                cmocka_unit_test(test_share_follows_texts),
                 cmocka_unit_test(test_diff),
                 cmocka_unit_test(test_update_by_state),
                 cmocka_unit_test(test_update_texts),

@@ -108,6 +108,27 @@ static void test_share_with_hyperv_target(void **state) {
         diagnostics_done(&d);
 }
 
+static void test_share_across_user_namespaces(void **state) {
+        _cleanup_(unit_set_freep) UnitSet *s = NULL;
+        Diagnostics d = {};
+
+        /* Either side's user namespace is enough: the sharer's, the target's, or both. */
+        write_unit("owner.yaml", UNIT("security: {user_namespace: auto}\n"));
+        write_unit("plain.yaml", UNIT(""));
+        write_unit("a.yaml", UNIT("share: {ipc: owner}\n"));
+        write_unit("b.yaml", UNIT("security: {user_namespace: auto}\nshare: {pid: plain}\n"));
+        write_unit("c.yaml", UNIT("security: {user_namespace: auto}\nshare: {network: owner}\n"));
+        assert_int_equal(load(&d, &s), -EINVAL);
+        assert_int_equal(d.n, 3);
+        assert_diag(
+                &d, 5, 14, "share.ipc",
+                "unit \"a\" cannot share the ipc namespace of unit \"owner\": owner has security.user_namespace: auto");
+        assert_diag(&d, 6, 14, "share.pid",
+                    "unit \"b\" cannot share the pid namespace of unit \"plain\": b has security.user_namespace: auto");
+        assert_diag(&d, 6, 18, "share.network", "\"owner\": each has security.user_namespace: auto");
+        diagnostics_done(&d);
+}
+
 static void test_broken_unit_is_not_missing(void **state) {
         /* The unit b has an error of its own: a requires on it reports that error only, not a
          * second, misleading "does not exist". */
@@ -141,6 +162,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_port_conflict_across_units, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_and_cycles, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_share_with_hyperv_target, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_share_across_user_namespaces, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_broken_unit_is_not_missing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_path, setup, teardown),
         };

@@ -160,6 +160,10 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
          * not dumpable either until its execve(). */
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
                 child_fail(-errno, "cannot make the container's init non-dumpable");
+        /* In a joined pid namespace init is not its PID 1: orphans would go to the owner's init.
+         * As a subreaper it still reaps everything its command leaves behind. */
+        if (cfg->share && cfg->share->pid >= 0 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+                child_fail(-errno, "cannot make the container's init a subreaper");
         /* The container lives as long as its monitor: a monitor that dies (killed, or a bug)
          * takes its container along rather than leaving a workload nobody supervises, logs or
          * can stop; supd then starts a fresh monitor. supd itself dying changes nothing. */
@@ -205,7 +209,8 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
 
         if (sethostname(u->hostname, strlen(u->hostname)) < 0)
                 child_fail(-errno, "cannot set the host name");
-        if (u->network != NETWORK_HOST && loopback_up() < 0)
+        /* A joined network namespace is its owner's, loopback and all. */
+        if (u->network != NETWORK_HOST && !(cfg->share && cfg->share->net >= 0) && loopback_up() < 0)
                 child_fail(-errno, "cannot bring up the loopback interface");
         if (cfg->setup) {
                 r = cfg->setup(cfg->userdata, err, sizeof(err));
@@ -297,7 +302,8 @@ int container_start(const ContainerConfig *cfg, Container *ret) {
         };
         char prepare_err[ROOTFS_ERR_MAX] = "";
         RootfsIdmap idmap = {0};
-        int pidfd = -EBADF, r;
+        int pidfd = -EBADF, own_ns[CONTAINER_SHARE_KINDS], r;
+        uint64_t joined;
         pid_t pid;
 
         if (cfg->spec->network != NETWORK_HOST)
@@ -328,11 +334,16 @@ int container_start(const ContainerConfig *cfg, Container *ret) {
                 goto fail;
         }
 
-        pid = (pid_t) syscall(SYS_clone3, &args, sizeof(args));
-        if (pid < 0) {
-                r = negative_errno();
+        r = container_share_enter(cfg->share, own_ns, &joined);
+        if (r < 0)
                 goto fail;
-        }
+        args.flags &= ~joined;
+        pid = (pid_t) syscall(SYS_clone3, &args, sizeof(args));
+        r = pid < 0 ? negative_errno() : 0;
+        if (pid != 0)
+                container_share_leave(own_ns);
+        if (r < 0)
+                goto fail;
         if (pid == 0) {
                 /* Arrange the fds the child keeps at fixed numbers above 2 and close the rest, so
                  * that init holds nothing of the monitor's (its socket, its log file). The sources

@@ -5,18 +5,21 @@
 #include <sys/types.h>
 
 #include "cgroup.h"
+#include "container-share.h"
 #include "seccomp-filter.h"
 #include "unit-spec.h"
 
 /* A process-isolated container: new mount, pid, uts, ipc, cgroup and (unless network: host) net
- * namespaces; an overlay of the image's layers and the instance's sandbox as its root; its own
- * /proc, /sys (read-only) and minimal /dev.
+ * namespaces, or for ipc, pid and net another container's (share, container-share.h); an overlay
+ * of the image's layers and the instance's sandbox as its root; its own /proc, /sys (read-only)
+ * and minimal /dev.
  *
  * PID 1 inside is a small init of sup's (a clone of the caller, never an exec of a host binary):
  * it starts the unit's command as PID 2, forwards the signals it receives to it (so the stop
  * signal works for shells and programs that do not expect to be PID 1, which ignores signals it
  * has no handler for), reaps orphans, and when the command ends reports how on exit_fd and exits;
- * the kernel then kills whatever is left in the pid namespace. */
+ * the kernel then kills whatever is left in the pid namespace. In a joined pid namespace init is
+ * not PID 1 but a subreaper, and what is left is the caller's to kill (its cgroup). */
 
 typedef struct ContainerConfig {
         const UnitSpec *spec;
@@ -26,6 +29,7 @@ typedef struct ContainerConfig {
         int stderr_fd;
         const Cgroup *cgroup; /* NULL: stay in the caller's cgroup */
         const SeccompProgram *seccomp; /* the command's filter, compiled before the clone; NULL: none */
+        const ContainerShare *share;   /* NULL: no namespace joined */
         /* security.user_namespace: auto: the leased host range the container's ids 0..size-1 map
          * to (userns.h); NULL: the host's user namespace. */
         const struct UsernsRange *userns;
