@@ -160,14 +160,16 @@ expect p1 open:/proc/1/environ EACCES
 log "ptrace-init=$(got p1 ptrace-init) /i386=$(got p1 ptrace-init/i386) /proc/1/mem=$(got p1 open:/proc/1/mem) /proc/1/exe write=$(got p1 init.exe.write) reopen=$(got p1 init.exe.reopen) self=$(got p1 self.exe.write)"
 end
 
-begin "no host fd reaches the container (CVE-2024-21626): the workload holds 0, 1, 2; init only its exit pipe, which the workload cannot open"
-unit fds 'command: [/bin/sh, -c, "/bin/sup-probe fds cwd; exec sleep 1000"]'
+begin "no host fd reaches the container (CVE-2024-21626): the workload holds 0, 1, 2; init only its exit pipe, which the workload cannot open; init's command line names no host path"
+unit fds 'command: [/bin/sh, -c, "/bin/sup-probe fds cwd; echo init.cmdline=$(tr -d \\\\0 </proc/1/cmdline); exec sleep 1000"]'
 probe fds-user "fds" "user: \"1000:1000\""
 start_supd
 wait_for 10 state_is fds running || fail "fds: $(field fds state) $(field fds reason)"
 wait_exited fds-user
 wait_for 5 grep -q 'stdout cwd.link=' "$CASE_DIR/state/logs/fds.log" || fail "the probe printed nothing"
 expect fds self.fds 0,1,2
+# init is a clone of the monitor, whose argv holds the host's run and state directories.
+expect fds init.cmdline sup-init
 expect fds-user self.fds 0,1,2
 init_fds=$(got fds init.fds)
 [[ $init_fds =~ ^[0-9]+$ ]] || fail "init holds fds $init_fds, expected one (its exit pipe)"

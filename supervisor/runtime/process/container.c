@@ -17,6 +17,7 @@
 
 #include "alloc.h"
 #include "caps.h"
+#include "fileio.h"
 #include "macro.h"
 #include "path-util.h"
 #include "rootfs.h"
@@ -82,6 +83,28 @@ _noreturn_ static void run_init(pid_t command) {
                         _exit(ex.signal ? 128 + ex.signal : ex.code);
                 }
         }
+}
+
+/* What /proc/PID/cmdline and comm show of init, inside and out: init is a clone of the monitor,
+ * whose argv names the host's run and state directories and cgroup parent. The argument area is
+ * this process's own copy: overwritten in place (without CAP_SYS_RESOURCE, which PR_SET_MM would
+ * need). Best effort: nothing depends on it. */
+static void set_cmdline(const char *name) {
+        _cleanup_free_ char *stat = NULL;
+        unsigned long start = 0, end = 0;
+        const char *p;
+        size_t size;
+
+        (void) prctl(PR_SET_NAME, name);
+        if (read_full_file("/proc/self/stat", 4096, &stat, &size) < 0 || !(p = strrchr(stat, ')')))
+                return;
+        /* proc(5): after the name, fields 3 to 47, then arg_start (48) and arg_end (49). */
+        for (int field = 3; field <= 48 && p; field++)
+                p = strchr(p + 1, ' ');
+        if (!p || sscanf(p, " %lu %lu", &start, &end) != 2 || end <= start)
+                return;
+        memset((void *) start, 0, end - start);
+        memcpy((void *) start, name, MIN(strlen(name), end - start - 1));
 }
 
 static size_t count_binds(const UnitSpec *u) {
@@ -265,7 +288,7 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
          * message if it could not. */
         (void) close_range(0, CHILD_EXIT_FD - 1, 0);
         (void) close_range(CHILD_EXIT_FD + 1, ~0U, 0);
-        (void) prctl(PR_SET_NAME, "sup-init");
+        set_cmdline("sup-init");
         run_init(command);
 }
 
