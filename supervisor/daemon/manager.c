@@ -29,6 +29,7 @@ static json_int_t next_call_id = 1;
 static void instance_connect(Instance *i);
 static void reconcile_current(Manager *m);
 static void try_start_waiting(Manager *m);
+static void on_start_reply(Instance *i, json_t *reply, void *userdata);
 static void after_adoption(Manager *m);
 
 static char *instance_dir(Manager *m, const char *name) {
@@ -106,6 +107,26 @@ int instance_call(Instance *i, const char *method, json_t *params, InstanceReply
         return 0;
 }
 
+/* A unit that shares a namespace of target fails its starts while target is not running, and
+ * its restart policy may give up (failed) before target runs again: once it does, such sharers
+ * are started afresh, as the operator would. One the operator stopped stays stopped. */
+static void restart_failed_sharers(Manager *m, const Instance *target) {
+        for (Instance *i = m->instances; i; i = i->next) {
+                const UnitRef *shares[] = { &i->spec->share.ipc, &i->spec->share.pid, &i->spec->share.network };
+                bool shares_target = false;
+
+                if (i == target || !i->known || !i->conn || i->retiring || i->status.state != INSTANCE_FAILED ||
+                    i->status.admin_stopped)
+                        continue;
+                for (size_t k = 0; k < ELEMENTSOF(shares); k++)
+                        shares_target = shares_target || (shares[k]->name && streq(shares[k]->name, target->name));
+                if (!shares_target)
+                        continue;
+                log_info("%s: %s, whose namespaces it shares, runs again: starting it", i->name, target->name);
+                (void) instance_call(i, "start", NULL, on_start_reply, NULL);
+        }
+}
+
 static void update_status(Instance *i, const json_t *data) {
         InstanceStatus s;
         bool was_running = i->known && i->status.state == INSTANCE_RUNNING;
@@ -118,8 +139,10 @@ static void update_status(Instance *i, const json_t *data) {
         instance_status_done(&i->status);
         i->status = s;
         i->known = true;
-        if (!was_running && s.state == INSTANCE_RUNNING)
+        if (!was_running && s.state == INSTANCE_RUNNING) {
                 try_start_waiting(i->manager);
+                restart_failed_sharers(i->manager, i);
+        }
 }
 
 static void on_monitor_message(JsonConn *c, json_t *msg, void *userdata) {

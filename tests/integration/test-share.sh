@@ -127,6 +127,31 @@ sharer_init=$(field sharer pid)
         fail "the restarted sharer is not in the owner's new pid namespace"
 end
 
+begin "a sharer whose restarts gave up while its owner was down (failed) is started again when the owner runs again; one the operator stopped is not"
+unit owner 'command: [/bin/sleep, "1000"]
+restart: {policy: "no"}'
+unit sharer 'share: {ipc: owner}
+command: [/bin/sleep, "1000"]
+restart: {policy: on-failure, delay: 100ms, max_delay: 100ms, burst: 2, interval: 1m}'
+unit held 'share: {ipc: owner}
+command: [/bin/sleep, "1000"]
+restart: {policy: on-failure, delay: 100ms, max_delay: 100ms, burst: 2, interval: 1m}'
+start_supd
+running owner sharer held
+ctl stop held >/dev/null
+wait_for 10 state_is held stopped || fail "held did not stop"
+ctl stop owner >/dev/null
+wait_for 10 state_is owner stopped || fail "the owner did not stop"
+wait_for 15 state_is sharer failed || fail "the sharer did not give up: $(field sharer state) $(field sharer reason)"
+log "sharer while the owner is down: failed: $(field sharer reason)"
+ctl start owner >/dev/null
+running owner
+wait_for 10 state_is sharer running || fail "the sharer was not started again: $(field sharer state) $(field sharer reason)"
+grep -q "sharer: owner, whose namespaces it shares, runs again: starting it" "$CASE_DIR/supd.log" || fail "supd did not say why it started the sharer"
+sleep 0.5
+state_is held stopped || fail "the operator's stop of held was overridden: $(field held state)"
+end
+
 begin "share: {network: owner}: the sharer reaches a listener on the owner's 127.0.0.1, gets no network of its own; an unshared unit cannot reach it"
 unit owner 'command: [/bin/httpd, -f, -p, "127.0.0.1:8080", -h, /www]'
 unit sharer 'share: {network: owner}
