@@ -364,11 +364,6 @@ static int acquire_userns(Monitor *m) {
         return 0;
 }
 
-static void release_userns(Monitor *m) {
-        userns_release(&m->userns);
-}
-
-
 static void reap_container(Monitor *m) {
         ContainerExit ex;
         siginfo_t si = {};
@@ -431,7 +426,7 @@ static void finish_run(Monitor *m, bool setup_failed) {
                 return; /* on_timer() continues with after_exit() */
         }
         /* Its cgroup empty, nothing runs with the range's ids any more. */
-        release_userns(m);
+        userns_release(&m->userns);
         if (m->status.oom && m->status.exit_signal == SIGKILL)
                 log_writer_printf(&m->log, "sup", "the kernel's OOM killer ended it (resources.memory)");
         after_exit(m, setup_failed);
@@ -708,7 +703,7 @@ fail:
                 (void) cgroup_destroy(m->cgroup);
                 m->cgroup = cgroup_free(m->cgroup);
         }
-        release_userns(m);
+        userns_release(&m->userns);
         m->started_mono = now(CLOCK_MONOTONIC);
         after_exit(m, true);
 }
