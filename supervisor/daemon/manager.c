@@ -112,14 +112,17 @@ int instance_call(Instance *i, const char *method, json_t *params, InstanceReply
  * are started afresh, as the operator would. One the operator stopped stays stopped. */
 static void restart_failed_sharers(Manager *m, const Instance *target) {
         for (Instance *i = m->instances; i; i = i->next) {
-                const UnitRef *shares[] = { &i->spec->share.ipc, &i->spec->share.pid, &i->spec->share.network };
+                _cleanup_free_ UnitDependency *deps = NULL;
                 bool shares_target = false;
+                size_t n;
 
                 if (i == target || !i->known || !i->conn || i->retiring || i->status.state != INSTANCE_FAILED ||
                     i->status.admin_stopped)
                         continue;
-                for (size_t k = 0; k < ELEMENTSOF(shares); k++)
-                        shares_target = shares_target || (shares[k]->name && streq(shares[k]->name, target->name));
+                deps = unit_spec_dependencies(i->spec, &n);
+                for (size_t k = 0; k < n; k++)
+                        shares_target = shares_target ||
+                                        (startswith(deps[k].kind, "share.") && streq(deps[k].ref->name, target->name));
                 if (!shares_target)
                         continue;
                 log_info("%s: %s, whose namespaces it shares, runs again: starting it", i->name, target->name);
@@ -342,17 +345,15 @@ static int create_instance(Manager *m, const UnitSpec *spec, bool start) {
 
 /* The units an instance needs running before it starts: requires, and share targets. */
 static bool dependencies_running(Manager *m, const UnitSpec *u, const char **ret_waiting) {
-        const UnitRef *shares[] = { &u->share.ipc, &u->share.pid, &u->share.network };
+        _cleanup_free_ UnitDependency *deps = NULL;
+        size_t n;
 
-        for (size_t k = 0; k < u->n_requires + ELEMENTSOF(shares); k++) {
-                const char *dep = k < u->n_requires ? u->requires[k].name : shares[k - u->n_requires]->name;
-                Instance *d;
-                if (!dep)
-                        continue;
-                d = manager_find(m, dep);
+        deps = unit_spec_dependencies(u, &n);
+        for (size_t k = 0; k < n; k++) {
+                Instance *d = manager_find(m, deps[k].ref->name);
                 if (!d || !d->known || d->status.state != INSTANCE_RUNNING) {
                         if (ret_waiting)
-                                *ret_waiting = dep;
+                                *ret_waiting = deps[k].ref->name;
                         return false;
                 }
         }

@@ -274,17 +274,16 @@ static void follow_share_targets(const UnitSet *desired, const Observed *const *
                 changed = false;
                 for (size_t i = 0; i < n; i++) {
                         const UnitSpec *u = desired->units[i];
-                        const struct {
-                                const UnitRef *ref;
-                                const char *kind;
-                        } shares[] = {{&u->share.ipc, "ipc"}, {&u->share.pid, "pid"}, {&u->share.network, "network"}};
+                        _cleanup_free_ UnitDependency *deps = NULL;
+                        size_t n_deps;
 
                         /* A unit without an instance starts fresh anyway. */
                         if (!instance[i] || new_instance(&todo[i]))
                                 continue;
-                        for (size_t k = 0; k < ELEMENTSOF(shares); k++) {
-                                const UnitSpec *t =
-                                        shares[k].ref->name ? unit_set_find(desired, shares[k].ref->name) : NULL;
+                        deps = unit_spec_dependencies(u, &n_deps);
+                        for (size_t k = 0; k < n_deps; k++) {
+                                const char *kind = startswith(deps[k].kind, "share.");
+                                const UnitSpec *t = kind ? unit_set_find(desired, deps[k].ref->name) : NULL;
                                 size_t j;
 
                                 if (!t)
@@ -303,7 +302,7 @@ static void follow_share_targets(const UnitSet *desired, const Observed *const *
                                                 .details = xnew0(char *, 1),
                                                 .state = instance[i]->state,
                                                 .follows = xstrdup(t->name),
-                                                .follows_kind = shares[k].kind,
+                                                .follows_kind = kind,
                                         };
                                         changed = true;
                                         break;

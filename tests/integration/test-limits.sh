@@ -21,23 +21,6 @@ LAYER=$TOP/layer
 busybox_layer "$LAYER"
 [ "$PROBE" = - ] || cp "$PROBE" "$LAYER/bin/limits-probe"
 
-fail() {
-        printf '    FAIL: %s\n' "$*"
-        [ -n "${CASE_DIR:-}" ] && [ -f "$CASE_DIR/supd.log" ] && sed 's/^/      supd| /' "$CASE_DIR/supd.log" | tail -20
-        CASE_FAILED=1
-}
-
-unit() { # unit NAME YAML-REST
-        cat > "$CASE_DIR/units/$1.yaml" <<UNIT
-image:
-  layers:
-    - dir: $LAYER
-network: none
-stop: {timeout: 2s}
-$2
-UNIT
-}
-
 trap cleanup EXIT
 
 # usage UNIT KEY: one figure of the unit's "usage" object in `supctl status --json` (empty for null).

@@ -197,13 +197,11 @@ int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, ch
          * in layer paths. The first lower layer given is the top one. Older kernels refuse it
          * with EINVAL (6.5-6.7 do not know the parameter; before 6.5 the legacy parser passes it
          * on and overlayfs refuses it at create time: Debian 12's 6.1, seen by
-         * test-cgroup2-vm.sh): they get the one list the option string holds. */
-        static bool legacy = false; /* once a kernel refused "lowerdir+", for this process's life */
-        r = overlay_create(u, upper, work, legacy, &fsfd, err);
-        if (r == -EINVAL && !legacy) {
+         * test-cgroup2-vm.sh): they get the one list the option string holds. (Nothing is
+         * remembered: this runs in a fresh fork of the monitor at every start.) */
+        r = overlay_create(u, upper, work, false, &fsfd, err);
+        if (r == -EINVAL)
                 r = overlay_create(u, upper, work, true, &fsfd, err);
-                legacy = r >= 0;
-        }
         if (r < 0)
                 return r;
         /* nodev: an image's /dev/sda, or a node made in the sandbox by an earlier run, opens
