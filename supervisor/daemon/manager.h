@@ -30,12 +30,25 @@ typedef struct ManagerConfig {
 /* A request from a control client waiting for a monitor's answer. */
 typedef void (*InstanceReply)(Instance *i, json_t *reply, void *userdata);
 
+/* How supd came by an instance's monitor, while that is still being settled. */
+typedef enum InstanceAdoption {
+        ADOPTION_NONE,         /* started by this supd, or adopted */
+        ADOPTION_ASKED,        /* found at start and connected; its status asked, not answered yet */
+        ADOPTION_UNRESPONSIVE, /* ASKED past the adoption deadline: shown as such, adopted once it answers */
+        ADOPTION_SPEC,         /* answered, but spec.json was unusable: its own spec asked of it */
+        ADOPTION_UNREACHABLE,  /* alive (it holds the instance lock) but its socket cannot be reached:
+                                * told to stop by a signal; a new instance starts once it is gone */
+        _INSTANCE_ADOPTION_MAX,
+        _INSTANCE_ADOPTION_INVALID = -EINVAL,
+} InstanceAdoption;
+
 struct Manager {
         Event *event;
         ManagerConfig config;
         UnitSet *generation;
         Instance *instances;
         unsigned adopting;        /* monitors found at start that have not answered yet */
+        EventSource *adopt_deadline; /* after it, supd is ready without the monitors that did not answer */
         bool ready;               /* the first reconcile ran */
         bool shutting_down;
         void (*on_ready)(Manager *m);
@@ -45,10 +58,15 @@ struct Manager {
 struct Instance {
         Manager *manager;
         char *name;
+        char *dir_path; /* RUN/units/NAME */
         UnitSpec *spec; /* what the monitor runs */
         char hash[65];
         InstanceStatus status;
         bool known;         /* a status was received */
+        InstanceAdoption adoption;
+        char *problem;    /* why the monitor is not adopted (yet), for status; NULL */
+        int orphan_pidfd; /* ADOPTION_UNREACHABLE: the monitor's pidfd, and its watch */
+        EventSource *orphan_source, *orphan_timer;
         JsonConn *conn;
         int ready_fd;       /* while the monitor starts */
         EventSource *ready_source;
