@@ -203,6 +203,53 @@ static void on_monitor_message(JsonConn *c, json_t *msg, void *userdata) {
 
 static int create_instance(Manager *m, const UnitSpec *spec, bool start);
 
+/* A unit whose instance could not be created (a full run directory, no fork): the reason is kept
+ * for its status and for the reload's answer; no instance exists, so a later reload or start
+ * tries again. */
+static int create_failed(Manager *m, const char *name, int error, const char *fmt, ...) _printf_(4, 5);
+static int create_failed(Manager *m, const char *name, int error, const char *fmt, ...) {
+        _cleanup_free_ char *what = NULL, *why = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        what = xvasprintf(fmt, ap);
+        va_end(ap);
+        why = xasprintf("%s: %s", what, strerror(-error));
+        log_error("%s: %s", name, why);
+        if (!m->create_errors)
+                m->create_errors = json_object();
+        json_object_set_new(m->create_errors, name, json_string(why));
+        return error;
+}
+
+json_t *manager_plan_failures(Manager *m, const Plan *plan) {
+        json_t *list = json_array();
+
+        for (size_t k = 0; plan && k < plan->n_actions; k++) {
+                const char *why = json_string_value(json_object_get(m->create_errors, plan->actions[k].unit));
+                if (why && (plan->actions[k].type == ACTION_START || plan->actions[k].type == ACTION_REPLACE))
+                        json_array_append_new(list,
+                                              json_pack("{s:s, s:s}", "unit", plan->actions[k].unit, "message", why));
+        }
+        return list;
+}
+
+int manager_create_again(Manager *m, const char *name, char **ret_error) {
+        const UnitSpec *spec = unit_set_find(m->generation, name);
+        int r;
+
+        if (!spec)
+                return -ENOENT;
+        r = create_instance(m, spec, true);
+        if (r < 0) {
+                const char *why = json_string_value(json_object_get(m->create_errors, name));
+                *ret_error = xstrdup(why ? why : strerror(-r));
+                return r;
+        }
+        try_start_waiting(m);
+        return 0;
+}
+
 /* A retired instance's monitor is gone: forget it, and start its successor (REPLACE). */
 static void instance_retired(Instance *i) {
         Manager *m = i->manager;
@@ -329,6 +376,7 @@ static int spawn_monitor(Instance *i) {
                 /* Detach twice: a session of its own, and not supd's child, so that supd's
                  * death, restart or stop (KillMode=process) leaves the monitor running. */
                 sigset_t none;
+                struct rlimit rl;
                 int null;
 
                 sigemptyset(&none);
@@ -341,6 +389,12 @@ static int spawn_monitor(Instance *i) {
                 (void) unsetenv("WATCHDOG_PID");
                 if (fork() != 0)
                         _exit(0);
+                /* supd raised its own soft fd limit; the monitor gets the one supd was given. */
+                if (m->config.nofile_soft > 0 && getrlimit(RLIMIT_NOFILE, &rl) >= 0 &&
+                    m->config.nofile_soft < rl.rlim_cur) {
+                        rl.rlim_cur = m->config.nofile_soft;
+                        (void) setrlimit(RLIMIT_NOFILE, &rl);
+                }
                 null = open("/dev/null", O_RDWR | O_CLOEXEC);
                 if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(ready[1], 3) < 0)
                         _exit(127);
@@ -372,6 +426,11 @@ static int create_instance(Manager *m, const UnitSpec *spec, bool start) {
          * adopted or stopped keeps its place (reconcile runs again once it is settled), and one
          * being retired hands over to this spec once it is gone. */
         i = manager_find(m, spec->name);
+        if (i && i->spawn_error && !i->conn && !i->ready_source) {
+                /* Its monitor said why it could not start, and exited: try anew. */
+                instance_free(i);
+                i = NULL;
+        }
         if (i) {
                 log_debug("%s: not starting another instance beside the one it has", spec->name);
                 return -EEXIST;
@@ -387,11 +446,11 @@ static int create_instance(Manager *m, const UnitSpec *spec, bool start) {
 
         r = mkdir_p(dir, 0700);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot create %s: %m", spec->name, dir);
+                return create_failed(m, spec->name, r, "cannot create %s", dir);
         text = unit_spec_format(spec);
         r = write_file_atomic(path, text, strlen(text), 0600);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot write %s: %m", spec->name, path);
+                return create_failed(m, spec->name, r, "cannot write %s", path);
 
         i = instance_new(m, spec->name);
         if (unit_load_file(path, 0, &d, &i->spec, NULL) < 0) {
@@ -404,9 +463,10 @@ static int create_instance(Manager *m, const UnitSpec *spec, bool start) {
         i->start_wanted = start;
         r = spawn_monitor(i);
         if (r < 0) {
-                log_error_errno(r, "%s: cannot start its monitor: %m", spec->name);
                 instance_free(i);
+                return create_failed(m, spec->name, r, "cannot start its monitor");
         }
+        json_object_del(m->create_errors, spec->name);
         return r;
 }
 
@@ -555,7 +615,9 @@ static int plan_for(Manager *m, const UnitSet *set, Plan **ret) {
         observed = xnew0(Observed, n + 1);
         n = 0;
         for (Instance *i = m->instances; i; i = i->next) {
-                if (i->retiring || !i->spec)
+                /* Not observed: instances being retired, without a known spec, or whose monitor
+                 * failed to start (a START creates them anew). */
+                if (i->retiring || !i->spec || (i->spawn_error && !i->conn && !i->ready_source))
                         continue;
                 observed[n++] = (Observed) {
                         .name = i->name,
@@ -895,9 +957,14 @@ json_t *manager_status_json(Manager *m, const char *only) {
                         json_object_set_new(j, "reason", json_string(i->problem));
                         if (!i->known)
                                 json_object_set_new(j, "monitor_pid", json_null());
-                } else if (!i || !i->known)
+                } else if (!i && json_object_get(m->create_errors, u->name)) {
+                        j = pending_status(u, json_string_value(json_object_get(m->create_errors, u->name)));
+                        json_object_set_new(j, "state", json_string("failed"));
+                } else if (!i || !i->known) {
                         j = pending_status(u, i && i->spawn_error ? i->spawn_error : NULL);
-                else {
+                        if (i && i->spawn_error)
+                                json_object_set_new(j, "state", json_string("failed"));
+                } else {
                         const char *waiting = NULL;
                         j = instance_status_to_json(&i->status);
                         json_object_set_new(j, "usage", usage_json(m, i));
@@ -947,6 +1014,7 @@ Manager *manager_free(Manager *m) {
         while (m->instances)
                 instance_free(m->instances);
         event_source_free(m->adopt_deadline);
+        json_decref(m->create_errors);
         unit_set_free(m->generation);
         free(m->config.units_dir);
         free(m->config.state_dir);

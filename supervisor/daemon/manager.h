@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/resource.h>
 
 #include "event.h"
 #include "instance.h"
@@ -25,6 +26,7 @@ typedef struct ManagerConfig {
         char *monitor_path;
         char *guest_dir; /* hyperv: passed to every monitor */
         char *vm_accel;  /* hyperv: "auto", "kvm" or "tcg", passed to every monitor */
+        rlim_t nofile_soft; /* the soft RLIMIT_NOFILE supd was started with, its monitors' */
 } ManagerConfig;
 
 /* A request from a control client waiting for a monitor's answer. */
@@ -49,6 +51,7 @@ struct Manager {
         Instance *instances;
         unsigned adopting;        /* monitors found at start that have not answered yet */
         EventSource *adopt_deadline; /* after it, supd is ready without the monitors that did not answer */
+        json_t *create_errors;       /* unit name -> why its instance could not be created (a full disk) */
         bool ready;               /* the first reconcile ran */
         bool shutting_down;
         void (*on_ready)(Manager *m);
@@ -91,6 +94,14 @@ int manager_startup(Manager *m);
 int manager_reload(Manager *m, bool dry_run, Diagnostics *diags, Plan **ret_plan);
 
 Instance *manager_find(Manager *m, const char *name);
+
+/* The units of plan whose instance could not be created when it was applied, as an array of
+ * {"unit", "message"} (empty when all could). A later reload or `start` tries again. */
+json_t *manager_plan_failures(Manager *m, const Plan *plan);
+
+/* `supctl start` of a unit of the generation that has no working instance (its creation failed,
+ * or its monitor failed to start): tries again. */
+int manager_create_again(Manager *m, const char *name, char **ret_error);
 
 /* Sends a request to the instance's monitor; reply is called with its answer (or an error
  * object if the monitor is gone). */
