@@ -61,15 +61,12 @@ int unix_connect(const char *path, int nonblock) {
         r = sockaddr_un_set(&sa, path, &len);
         if (r < 0)
                 return r;
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        /* Non-blocking from the start: a unix connect then never waits (a full backlog, a peer
+         * that stopped accepting, is -EAGAIN instead of a hang). */
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
         if (fd < 0)
                 return negative_errno();
         if (connect(fd, (struct sockaddr *) &sa, len) < 0)
                 return negative_errno();
-        if (nonblock) {
-                r = fd_set_nonblock(fd, 1);
-                if (r < 0)
-                        return r;
-        }
         return TAKE_FD(fd);
 }

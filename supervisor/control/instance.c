@@ -12,6 +12,7 @@ static const char *const instance_state_table[_INSTANCE_STATE_MAX] = {
 };
 DEFINE_STRING_TABLE_LOOKUP(instance_state, InstanceState, _INSTANCE_STATE_MAX);
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,7 +20,40 @@ DEFINE_STRING_TABLE_LOOKUP(instance_state, InstanceState, _INSTANCE_STATE_MAX);
 
 #include "alloc.h"
 #include "macro.h"
+#include "path-util.h"
 #include "unit-value.h"
+
+int instance_lock_take(const char *dir) {
+        _cleanup_free_ char *path = path_join(dir, INSTANCE_LOCK_FILE);
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return negative_errno();
+        if (fcntl(fd, F_SETLK, &fl) < 0)
+                return errno == EACCES || errno == EAGAIN ? -EBUSY : negative_errno();
+        return TAKE_FD(fd);
+}
+
+int instance_lock_holder(const char *dir, pid_t *ret_pid) {
+        _cleanup_free_ char *path = path_join(dir, INSTANCE_LOCK_FILE);
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 && errno == ENOENT) {
+                *ret_pid = 0;
+                return 0;
+        }
+        if (fd < 0)
+                return negative_errno();
+        /* F_GETLK takes nothing, so closing fd drops no lock of this process's. */
+        if (fcntl(fd, F_GETLK, &fl) < 0)
+                return negative_errno();
+        *ret_pid = fl.l_type == F_UNLCK ? 0 : fl.l_pid;
+        return 0;
+}
 
 void instance_status_done(InstanceStatus *s) {
         free(s->name);

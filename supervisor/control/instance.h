@@ -71,6 +71,20 @@ typedef struct InstanceStatus {
         } vm;
 } InstanceStatus;
 
+/* The instance lock: a monitor holds a POSIX write lock on DIR/monitor.lock for as long as it
+ * lives (taken before it listens; the kernel drops it when the process is gone, whatever the way).
+ * It is how supd tells a live monitor from a dead one when the monitor's socket or files cannot be
+ * used (a damaged spec.json, a deleted socket, a stopped process): a lock is never stale, and what
+ * the file holds does not matter. POSIX rather than flock() because F_GETLK names the holder's
+ * pid, which supd needs to stop a monitor it cannot talk to; a file of its own because a process
+ * loses a POSIX lock when it closes any fd of the file (the directory is opened to fsync it). */
+#define INSTANCE_LOCK_FILE "monitor.lock"
+/* Takes the lock of the instance directory dir; returns the fd to keep open (O_CLOEXEC), or
+ * -EBUSY when another process holds it (a second monitor of the same instance). */
+int instance_lock_take(const char *dir);
+/* The pid of the process holding dir's lock in *ret_pid (0: nobody, or no lock file). */
+int instance_lock_holder(const char *dir, pid_t *ret_pid);
+
 /* Timestamps as the status JSON carries them: "2026-11-22T16:27:01.123Z" (UTC), or null for 0. */
 json_t *timestamp_to_json(usec_t t);
 int timestamp_from_json(const json_t *j, usec_t *ret);

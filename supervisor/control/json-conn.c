@@ -14,7 +14,9 @@ struct JsonConn {
         int fd;
         EventSource *io;
         EventSource *idle;
-        usec_t idle_timeout;
+        usec_t idle_timeout;    /* from the last complete message (or the connection's start) */
+        usec_t request_timeout; /* from the first byte of a message not complete yet */
+        usec_t idle_since, partial_since;
         size_t max_frame;
         JsonConnMessageHandler on_message;
         JsonConnCloseHandler on_close;
@@ -24,6 +26,7 @@ struct JsonConn {
         size_t in_used, in_size;
         char *out;
         size_t out_used, out_size;
+        size_t out_soft, out_hard; /* 0: no limit (see json_conn_set_output_limits()) */
 
         bool closing;       /* close once out is drained */
         int closing_error;
@@ -63,10 +66,27 @@ static void conn_finish(JsonConn *c, int error) {
         conn_destroy(c);
 }
 
+/* A peer that does not read its replies gets no more of its requests served: its requests stay
+ * unread (in the socket, then in its own send buffer) until it reads. */
+static bool output_full(const JsonConn *c) {
+        return c->out_soft > 0 && c->out_used >= c->out_soft;
+}
+
+static void arm_timeout(JsonConn *c) {
+        usec_t t;
+
+        if (!c->idle)
+                return;
+        t = c->idle_since + c->idle_timeout;
+        if (c->in_used > 0 && c->request_timeout > 0)
+                t = MIN(t, c->partial_since + c->request_timeout);
+        event_source_set_time(c->idle, t);
+}
+
 static void update_events(JsonConn *c) {
         /* Closing: EPOLLOUT even when everything is written already, so that the close is
          * completed by the loop (on_io) and not left waiting for an event that never comes. */
-        uint32_t ev = c->closing ? EPOLLOUT : EPOLLIN | (c->out_used > 0 ? EPOLLOUT : 0);
+        uint32_t ev = c->closing ? EPOLLOUT : (output_full(c) ? 0 : EPOLLIN) | (c->out_used > 0 ? EPOLLOUT : 0);
         (void) event_source_set_io_events(c->io, ev);
 }
 
@@ -99,6 +119,18 @@ int json_conn_send(JsonConn *c, const json_t *msg) {
         if (!s)
                 return -ENOMEM;
         n = strlen(s);
+        if (c->out_hard > 0 && c->out_used + n + 1 > c->out_hard) {
+                /* Past the hard limit (replies owed to it pile up while it does not read): the
+                 * connection goes, with what it did not read. */
+                free(s);
+                free(c->close_reason);
+                c->close_reason = xstrdup("the peer does not read its replies");
+                c->out_used = 0;
+                c->closing = true;
+                c->closing_error = -ENOBUFS;
+                update_events(c);
+                return -ENOBUFS;
+        }
         if (c->out_used + n + 1 > c->out_size) {
                 c->out_size = MAX(c->out_size * 2, c->out_used + n + 1);
                 c->out = xrealloc(c->out, c->out_size);
@@ -172,10 +204,16 @@ static void fail_request(JsonConn *c, int error, const char *fmt, ...) {
 /* Hands every complete line to the handler. Returns false when the connection went away. */
 static bool process_input(JsonConn *c) {
         for (;;) {
-                char *nl = c->closing ? NULL : memchr(c->in, '\n', c->in_used);
+                char *nl;
                 json_error_t err;
                 json_t *msg;
                 size_t len;
+
+                /* Held back until the peer reads (the buffer then holds several requests, which
+                 * is no oversized one). */
+                if (!c->closing && output_full(c))
+                        return true;
+                nl = c->closing ? NULL : memchr(c->in, '\n', c->in_used);
 
                 if (!nl) {
                         if (!c->closing && c->in_used > c->max_frame)
@@ -190,6 +228,10 @@ static bool process_input(JsonConn *c) {
                 msg = json_loadb(c->in, len, JSON_REJECT_DUPLICATES, &err);
                 memmove(c->in, nl + 1, c->in_used - len - 1);
                 c->in_used -= len + 1;
+                /* A complete message: the idle time counts from here, and what follows it is a
+                 * new message, whose time counts from its first byte. */
+                c->idle_since = c->partial_since = now(CLOCK_MONOTONIC);
+                arm_timeout(c);
                 if (len == 0)
                         continue;
                 if (!msg || !json_is_object(msg)) {
@@ -225,6 +267,9 @@ static void on_io(EventSource *s, int fd, uint32_t revents, void *userdata) {
                         conn_finish(c, c->closing_error);
                         return;
                 }
+                /* Room again: the requests read but held back are served now. */
+                if (!c->closing && !output_full(c) && c->in_used > 0 && !process_input(c))
+                        return;
                 update_events(c);
         }
         if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
@@ -233,6 +278,8 @@ static void on_io(EventSource *s, int fd, uint32_t revents, void *userdata) {
                                 conn_finish(c, c->closing_error);
                         return;
                 }
+                if (output_full(c))
+                        return; /* EPOLLHUP/EPOLLERR while held back: the write side tells */
                 if (c->in_size - c->in_used < 4096) {
                         c->in_size = MAX(c->in_size * 2, (size_t) 8192);
                         c->in = xrealloc(c->in, c->in_size);
@@ -248,9 +295,14 @@ static void on_io(EventSource *s, int fd, uint32_t revents, void *userdata) {
                         conn_finish(c, 0);
                         return;
                 }
-                c->in_used += (size_t) n;
-                if (c->idle)
-                        event_source_set_time(c->idle, now(CLOCK_MONOTONIC) + c->idle_timeout);
+                /* Bytes alone do not keep a connection: one byte now and then would hold it
+                 * forever. The first byte of a message starts its request timeout. */
+                if (c->in_used == 0) {
+                        c->partial_since = now(CLOCK_MONOTONIC);
+                        c->in_used += (size_t) n;
+                        arm_timeout(c);
+                } else
+                        c->in_used += (size_t) n;
                 if (!process_input(c))
                         return;
                 if (c->closing && c->out_used == 0)
@@ -260,8 +312,15 @@ static void on_io(EventSource *s, int fd, uint32_t revents, void *userdata) {
 
 static void on_idle(EventSource *s, usec_t t, void *userdata) {
         JsonConn *c = userdata;
-        (void) json_conn_reply_error(c, NULL, "timeout", "no request for %llu s: closing",
-                                     (unsigned long long) (c->idle_timeout / USEC_PER_SEC));
+        bool partial = c->in_used > 0 && c->request_timeout > 0 && t < c->idle_since + c->idle_timeout;
+
+        c->out_used = 0; /* what it did not read is dropped: the error is all it gets */
+        if (partial)
+                (void) json_conn_reply_error(c, NULL, "timeout", "a request incomplete for %llu s: closing",
+                                             (unsigned long long) (c->request_timeout / USEC_PER_SEC));
+        else
+                (void) json_conn_reply_error(c, NULL, "timeout", "no request for %llu s: closing",
+                                             (unsigned long long) (c->idle_timeout / USEC_PER_SEC));
         c->closing = true;
         c->closing_error = -ETIMEDOUT;
         update_events(c);
@@ -291,16 +350,25 @@ int json_conn_new(Event *e, int fd, size_t max_frame, JsonConnMessageHandler on_
         return 0;
 }
 
-void json_conn_set_idle_timeout(JsonConn *c, usec_t timeout) {
+void json_conn_set_idle_timeout(JsonConn *c, usec_t timeout, usec_t request_timeout) {
         c->idle_timeout = timeout;
+        c->request_timeout = request_timeout;
         if (timeout == 0) {
                 c->idle = event_source_free(c->idle);
                 return;
         }
         if (!c->idle)
                 (void) event_add_time(c->event, &c->idle, USEC_INFINITY, on_idle, c);
-        if (c->idle)
-                event_source_set_time(c->idle, now(CLOCK_MONOTONIC) + timeout);
+        c->idle_since = now(CLOCK_MONOTONIC);
+        if (c->in_used == 0)
+                c->partial_since = c->idle_since;
+        arm_timeout(c);
+}
+
+void json_conn_set_output_limits(JsonConn *c, size_t soft, size_t hard) {
+        c->out_soft = soft;
+        c->out_hard = hard;
+        update_events(c);
 }
 
 void json_conn_set_error_replies(JsonConn *c, bool enabled) {

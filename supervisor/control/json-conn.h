@@ -44,8 +44,17 @@ int json_conn_reply_error(JsonConn *c, const json_t *request, const char *code, 
 /* Closes after the queued output is written (the close handler then gets 0). */
 void json_conn_close_after_flush(JsonConn *c);
 
-/* Closes the connection when nothing was received for this long; 0 turns it off. */
-void json_conn_set_idle_timeout(JsonConn *c, usec_t timeout);
+/* Closes the connection when no complete message was received for timeout (bytes alone do not
+ * count: a peer trickling one byte now and then is idle), or when a message is not complete
+ * request_timeout after its first byte (0: only the idle timeout). timeout 0 turns both off. */
+void json_conn_set_idle_timeout(JsonConn *c, usec_t timeout, usec_t request_timeout);
+
+/* For peers that may not read (control clients): once soft bytes of output wait, no more of the
+ * peer's messages are read or handled until it has read them; a message that would take the
+ * waiting output past hard closes the connection (the close handler gets -ENOBUFS). A peer costs
+ * at most about hard bytes of output and max_frame of input. 0, 0: no limits (the default; two
+ * peers that both held back could wait on each other forever, so not for supd <-> monitor). */
+void json_conn_set_output_limits(JsonConn *c, size_t soft, size_t hard);
 
 /* On by default. Off for a peer that speaks another JSON-lines protocol (QEMU's QMP): a bad
  * frame then closes the connection without a reply, and output still queued is dropped. */

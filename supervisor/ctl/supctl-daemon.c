@@ -272,7 +272,7 @@ int verb_status(int argc, char **argv) {
 
 int verb_reload(int argc, char **argv) {
         static const struct option options[] = { { "dry-run", no_argument, NULL, 'n' }, {} };
-        json_t *result = NULL;
+        json_t *result = NULL, *failures;
         bool dry = false;
         int c, r;
 
@@ -286,8 +286,14 @@ int verb_reload(int argc, char **argv) {
         if (r != EXIT_SUCCESS)
                 return r;
         printf("%s%s", dry ? "would do:\n" : "", str(result, "text", ""));
+        /* Applied, but not all of it: the units whose instance could not be created. */
+        failures = json_object_get(result, "failures");
+        for (size_t k = 0; k < json_array_size(failures); k++)
+                log_error("%s: %s", str(json_array_get(failures, k), "unit", "?"),
+                          str(json_array_get(failures, k), "message", "?"));
+        r = json_array_size(failures) > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         json_decref(result);
-        return EXIT_SUCCESS;
+        return r;
 }
 
 int verb_unit(int argc, char **argv) {

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "control.h"
 
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -11,6 +13,15 @@
 #include "string-util.h"
 
 #define CONTROL_IDLE_TIMEOUT (60 * USEC_PER_SEC)
+/* supctl writes a request in one go: one that is not complete after this is a slow-loris. */
+#define CONTROL_REQUEST_TIMEOUT (10 * USEC_PER_SEC)
+/* Replies waiting for a client that does not read: past the first, its next requests wait; past
+ * the second, it is disconnected. A status of a few hundred units is well under 1 MiB. */
+#define CONTROL_OUTPUT_SOFT (256U * 1024U)
+#define CONTROL_OUTPUT_HARD (4U * 1024U * 1024U)
+/* Connections one non-root uid may hold, and all non-root uids together (a share of the fds,
+ * computed at start): the rest stays for root and for the monitors. */
+#define CONTROL_MAX_PER_UID 32U
 
 void (*control_on_reload)(bool begin) = NULL;
 
@@ -18,6 +29,7 @@ typedef struct Client {
         ControlServer *server;
         JsonConn *conn;
         uint64_t id;
+        uid_t uid;
         bool privileged;
         struct Client *next;
 } Client;
@@ -31,6 +43,9 @@ struct ControlServer {
         uint64_t next_id;
         char *path;
         gid_t group; /* (gid_t) -1: root only */
+        unsigned max_unprivileged; /* non-root connections at once */
+        int reserve_fd;            /* given up to accept (and turn away) a client when out of fds */
+        usec_t last_fd_warning;
 };
 
 /* Whether the peer is a member of group: its primary group, or one of its supplementary groups
@@ -107,8 +122,22 @@ static void do_unit_verb(Client *c, json_t *msg, const char *method) {
                 return;
         }
         i = manager_find(s->manager, unit);
-        if (!i || !unit_set_find(s->manager->generation, unit)) {
+        if (!unit_set_find(s->manager->generation, unit)) {
                 (void) json_conn_reply_error(c->conn, msg, "no-such-unit", "no unit \"%s\" is loaded", unit);
+                return;
+        }
+        /* A unit of the generation without a working instance (its creation failed, a full
+         * disk): start creates it again. */
+        if (streq(method, "start") && (!i || (i->spawn_error && !i->conn && !i->ready_source))) {
+                _cleanup_free_ char *why = NULL;
+                if (manager_create_again(s->manager, unit, &why) < 0)
+                        (void) json_conn_reply_error(c->conn, msg, "failed", "%s: %s", unit, why);
+                else
+                        (void) json_conn_reply(c->conn, msg, json_null());
+                return;
+        }
+        if (!i) {
+                (void) json_conn_reply_error(c->conn, msg, "failed", "%s has no instance", unit);
                 return;
         }
         if (streq(method, "start") && !i->spec) {
@@ -135,6 +164,7 @@ static void do_reload(Client *c, json_t *msg) {
         bool dry_run = json_is_true(json_object_get(json_object_get(msg, "params"), "dry_run"));
         _cleanup_(plan_freep) Plan *plan = NULL;
         _cleanup_free_ char *text = NULL;
+        json_t *failures;
         Diagnostics d = {};
         int r;
 
@@ -157,10 +187,15 @@ static void do_reload(Client *c, json_t *msg) {
         }
         diagnostics_done(&d);
         text = plan_format(plan);
+        failures = dry_run ? json_array() : manager_plan_failures(c->server->manager, plan);
         if (!dry_run)
                 log_info("reload: %s", text);
+        if (json_array_size(failures) > 0)
+                log_warning("reload: %zu unit%s could not be applied", json_array_size(failures),
+                            json_array_size(failures) == 1 ? "" : "s");
         (void) json_conn_reply(c->conn, msg,
-                               json_pack("{s:b, s:o, s:s}", "dry_run", dry_run, "plan", plan_to_json(plan), "text", text));
+                               json_pack("{s:b, s:o, s:s, s:o}", "dry_run", dry_run, "plan", plan_to_json(plan), "text",
+                                         text, "failures", failures));
 }
 
 static void do_logs(Client *c, json_t *msg) {
@@ -226,6 +261,35 @@ static void on_close(JsonConn *conn, int error, void *userdata) {
         free(c);
 }
 
+/* Out of fds (EMFILE/ENFILE): the pending connection would make the listener readable forever
+ * (the loop spinning at 100 % and nobody served). The reserve fd is given up to take the
+ * connection off the queue and close it at once; then taken again. */
+static void refuse_for_lack_of_fds(ControlServer *s, int fd, int error) {
+        usec_t t = now(CLOCK_MONOTONIC);
+        int cfd;
+
+        if (t >= s->last_fd_warning + 10 * USEC_PER_SEC) {
+                log_warning("control socket: out of file descriptors (%s); turning clients away", strerror(-error));
+                s->last_fd_warning = t;
+        }
+        if (s->reserve_fd >= 0) {
+                close(s->reserve_fd);
+                s->reserve_fd = -EBADF;
+        }
+        cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (cfd >= 0)
+                close(cfd);
+        s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static unsigned count_clients(ControlServer *s, bool unprivileged_only, uid_t uid) {
+        unsigned n = 0;
+        for (Client *c = s->clients; c; c = c->next)
+                if (unprivileged_only ? !c->privileged : c->uid == uid)
+                        n++;
+        return n;
+}
+
 static void on_accept(EventSource *src, int fd, uint32_t revents, void *userdata) {
         ControlServer *s = userdata;
         struct ucred cred;
@@ -234,8 +298,11 @@ static void on_accept(EventSource *src, int fd, uint32_t revents, void *userdata
         int cfd;
 
         cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (cfd < 0)
+        if (cfd < 0) {
+                if (errno == EMFILE || errno == ENFILE)
+                        refuse_for_lack_of_fds(s, fd, negative_errno());
                 return;
+        }
         if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
                 close(cfd);
                 return;
@@ -246,19 +313,29 @@ static void on_accept(EventSource *src, int fd, uint32_t revents, void *userdata
         c = xzalloc(sizeof(Client));
         c->server = s;
         c->id = ++s->next_id;
+        c->uid = cred.uid;
         c->privileged = cred.uid == 0;
         if (json_conn_new(s->event, cfd, JSON_FRAME_MAX_REQUEST, on_message, on_close, c, &c->conn) < 0) {
                 free(c);
                 return;
         }
-        json_conn_set_idle_timeout(c->conn, CONTROL_IDLE_TIMEOUT);
-        c->next = s->clients;
-        s->clients = c;
+        json_conn_set_idle_timeout(c->conn, CONTROL_IDLE_TIMEOUT, CONTROL_REQUEST_TIMEOUT);
+        json_conn_set_output_limits(c->conn, CONTROL_OUTPUT_SOFT, CONTROL_OUTPUT_HARD);
         if (!c->privileged && (s->group == (gid_t) -1 || !peer_in_group(&cred, s->group))) {
                 (void) json_conn_reply_error(c->conn, NULL, "permission-denied",
                                              "permission denied: root or the socket's group only");
                 json_conn_close_after_flush(c->conn);
+        } else if (!c->privileged && (count_clients(s, false, cred.uid) >= CONTROL_MAX_PER_UID ||
+                                      count_clients(s, true, 0) >= s->max_unprivileged)) {
+                /* Counted before this one joins the list. Root is never turned away here: its
+                 * status must answer while others hold every connection they may. */
+                (void) json_conn_reply_error(c->conn, NULL, "too-many-connections",
+                                             "too many connections: at most %u per user, %u for all non-root users",
+                                             CONTROL_MAX_PER_UID, s->max_unprivileged);
+                json_conn_close_after_flush(c->conn);
         }
+        c->next = s->clients;
+        s->clients = c;
 }
 
 int control_server_new(Event *e, Manager *m, const char *path, gid_t group, ControlServer **ret) {
@@ -269,6 +346,16 @@ int control_server_new(Event *e, Manager *m, const char *path, gid_t group, Cont
         s->manager = m;
         s->path = xstrdup(path);
         s->group = group;
+        s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        {
+                struct rlimit rl;
+                /* A quarter of the fds for all non-root clients together, the rest for root's
+                 * clients, the monitors and the units' sockets. */
+                s->max_unprivileged = getrlimit(RLIMIT_NOFILE, &rl) >= 0 && rl.rlim_cur != RLIM_INFINITY
+                                              ? (unsigned) MIN(rl.rlim_cur / 4, (rlim_t) 65536)
+                                              : 256;
+                s->max_unprivileged = MAX(s->max_unprivileged, CONTROL_MAX_PER_UID);
+        }
         s->fd = unix_listen(path, group != (gid_t) -1 ? 0660 : 0600);
         if (s->fd < 0) {
                 r = s->fd;
@@ -299,6 +386,8 @@ ControlServer *control_server_free(ControlServer *s) {
                 free(c);
         }
         event_source_free(s->source);
+        if (s->reserve_fd >= 0)
+                close(s->reserve_fd);
         if (s->fd >= 0) {
                 close(s->fd);
                 (void) unlink(s->path);

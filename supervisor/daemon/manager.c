@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "alloc.h"
@@ -16,6 +17,7 @@
 #include "socket-util.h"
 #include "string-util.h"
 #include "unit-parse.h"
+#include "unit-value.h"
 
 typedef struct PendingCall {
         json_int_t id;
@@ -26,11 +28,21 @@ typedef struct PendingCall {
 
 static json_int_t next_call_id = 1;
 
-static void instance_connect(Instance *i);
+/* How long supd's start waits for the monitors it finds to answer before it reconciles without
+ * them (a stopped or wedged monitor must not keep supd from serving and from starting the rest). */
+#define ADOPT_TIMEOUT (5 * USEC_PER_SEC)
+/* A monitor that cannot be reached is told to stop by SIGTERM; after its unit's stop timeout and
+ * this much more, SIGKILL (its workload dies with it: PDEATHSIG). */
+#define ORPHAN_GRACE (5 * USEC_PER_SEC)
+
+static int instance_connect(Instance *i);
+static void retire(Instance *i, bool remove_sandbox);
 static void reconcile_current(Manager *m);
 static void try_start_waiting(Manager *m);
 static void on_start_reply(Instance *i, json_t *reply, void *userdata);
 static void after_adoption(Manager *m);
+static bool unreachable(Instance *i, const char *why);
+static void forget_dead_instance(Instance *i);
 
 static char *instance_dir(Manager *m, const char *name) {
         return xasprintf("%s/units/%s", m->config.run_dir, name);
@@ -47,7 +59,9 @@ static Instance *instance_new(Manager *m, const char *name) {
         Instance *i = xzalloc(sizeof(Instance));
         i->manager = m;
         i->name = xstrdup(name);
+        i->dir_path = instance_dir(m, name);
         i->ready_fd = -EBADF;
+        i->orphan_pidfd = -EBADF;
         i->next = m->instances;
         m->instances = i;
         return i;
@@ -77,12 +91,28 @@ static void instance_free(Instance *i) {
         event_source_free(i->ready_source);
         if (i->ready_fd >= 0)
                 close(i->ready_fd);
+        event_source_free(i->orphan_source);
+        event_source_free(i->orphan_timer);
+        if (i->orphan_pidfd >= 0)
+                close(i->orphan_pidfd);
         unit_spec_free(i->spec);
         unit_spec_free(i->successor);
         instance_status_done(&i->status);
         free(i->spawn_error);
+        free(i->problem);
+        free(i->dir_path);
         free(i->name);
         free(i);
+}
+
+static void instance_set_problem(Instance *i, const char *fmt, ...) _printf_(2, 3);
+static void instance_set_problem(Instance *i, const char *fmt, ...) {
+        va_list ap;
+
+        free(i->problem);
+        va_start(ap, fmt);
+        i->problem = xvasprintf(fmt, ap);
+        va_end(ap);
 }
 
 int instance_call(Instance *i, const char *method, json_t *params, InstanceReply reply, void *userdata) {
@@ -116,8 +146,8 @@ static void restart_failed_sharers(Manager *m, const Instance *target) {
                 bool shares_target = false;
                 size_t n;
 
-                if (i == target || !i->known || !i->conn || i->retiring || i->status.state != INSTANCE_FAILED ||
-                    i->status.admin_stopped)
+                if (i == target || !i->known || !i->conn || !i->spec || i->retiring ||
+                    i->status.state != INSTANCE_FAILED || i->status.admin_stopped)
                         continue;
                 deps = unit_spec_dependencies(i->spec, &n);
                 for (size_t k = 0; k < n; k++)
@@ -173,6 +203,53 @@ static void on_monitor_message(JsonConn *c, json_t *msg, void *userdata) {
 
 static int create_instance(Manager *m, const UnitSpec *spec, bool start);
 
+/* A unit whose instance could not be created (a full run directory, no fork): the reason is kept
+ * for its status and for the reload's answer; no instance exists, so a later reload or start
+ * tries again. */
+static int create_failed(Manager *m, const char *name, int error, const char *fmt, ...) _printf_(4, 5);
+static int create_failed(Manager *m, const char *name, int error, const char *fmt, ...) {
+        _cleanup_free_ char *what = NULL, *why = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        what = xvasprintf(fmt, ap);
+        va_end(ap);
+        why = xasprintf("%s: %s", what, strerror(-error));
+        log_error("%s: %s", name, why);
+        if (!m->create_errors)
+                m->create_errors = json_object();
+        json_object_set_new(m->create_errors, name, json_string(why));
+        return error;
+}
+
+json_t *manager_plan_failures(Manager *m, const Plan *plan) {
+        json_t *list = json_array();
+
+        for (size_t k = 0; plan && k < plan->n_actions; k++) {
+                const char *why = json_string_value(json_object_get(m->create_errors, plan->actions[k].unit));
+                if (why && (plan->actions[k].type == ACTION_START || plan->actions[k].type == ACTION_REPLACE))
+                        json_array_append_new(list,
+                                              json_pack("{s:s, s:s}", "unit", plan->actions[k].unit, "message", why));
+        }
+        return list;
+}
+
+int manager_create_again(Manager *m, const char *name, char **ret_error) {
+        const UnitSpec *spec = unit_set_find(m->generation, name);
+        int r;
+
+        if (!spec)
+                return -ENOENT;
+        r = create_instance(m, spec, true);
+        if (r < 0) {
+                const char *why = json_string_value(json_object_get(m->create_errors, name));
+                *ret_error = xstrdup(why ? why : strerror(-r));
+                return r;
+        }
+        try_start_waiting(m);
+        return 0;
+}
+
 /* A retired instance's monitor is gone: forget it, and start its successor (REPLACE). */
 static void instance_retired(Instance *i) {
         Manager *m = i->manager;
@@ -191,11 +268,24 @@ static void on_monitor_close(JsonConn *c, int error, void *userdata) {
         Manager *m = i->manager;
 
         i->conn = NULL;
-        if (m->adopting > 0 && !i->known) {
-                m->adopting--;
-                log_warning("%s: the monitor found at start did not answer; starting anew", i->name);
-                instance_free(i);
-                after_adoption(m);
+        if (i->adoption == ADOPTION_ASKED || i->adoption == ADOPTION_UNRESPONSIVE || i->adoption == ADOPTION_SPEC) {
+                /* Counted in m->adopting: asked at start, or asked for its spec before ready. */
+                bool asked = i->adoption == ADOPTION_ASKED || (i->adoption == ADOPTION_SPEC && !m->ready);
+                /* Gone before it answered: its workload went with it (PDEATHSIG). Unless it lives
+                 * on without its socket, which unreachable() settles. */
+                if (asked && m->adopting > 0)
+                        m->adopting--;
+                i->adoption = ADOPTION_NONE;
+                if (!unreachable(i, "it closed the connection before answering")) {
+                        log_warning("%s: the monitor found at start closed its connection before answering; "
+                                    "starting anew",
+                                    i->name);
+                        forget_dead_instance(i);
+                }
+                if (asked)
+                        after_adoption(m);
+                else if (m->ready)
+                        reconcile_current(m);
                 return;
         }
         if (i->retiring)
@@ -205,9 +295,12 @@ static void on_monitor_close(JsonConn *c, int error, void *userdata) {
                  * new instance, since the unit is still in the generation. */
                 log_warning("%s: the monitor exited unexpectedly%s%s", i->name, error < 0 ? ": " : "",
                             error < 0 ? strerror(-error) : "");
-                instance_free(i);
-                if (m->ready)
-                        reconcile_current(m);
+                /* Or it closed the connection and lives on: then it is stopped first. */
+                if (!unreachable(i, "it closed supd's connection")) {
+                        instance_free(i);
+                        if (m->ready)
+                                reconcile_current(m);
+                }
         } else
                 instance_free(i);
 
@@ -215,21 +308,24 @@ static void on_monitor_close(JsonConn *c, int error, void *userdata) {
                 m->on_idle(m);
 }
 
-static void instance_connect(Instance *i) {
-        _cleanup_free_ char *dir = instance_dir(i->manager, i->name), *sock = path_join(dir, "monitor.sock");
+static int instance_connect(Instance *i) {
+        _cleanup_free_ char *sock = path_join(i->dir_path, "monitor.sock");
         int fd, r;
 
+        /* Non-blocking from the connect on: a monitor whose backlog is full (it stopped
+         * accepting) must not block supd's loop. */
         fd = unix_connect(sock, 1);
         if (fd < 0) {
-                log_error("%s: cannot connect to the monitor at %s: %s", i->name, sock, strerror(-fd));
-                return;
+                log_debug("%s: cannot connect to the monitor at %s: %s", i->name, sock, strerror(-fd));
+                return fd;
         }
         r = json_conn_new(i->manager->event, fd, JSON_FRAME_MAX_REPLY, on_monitor_message, on_monitor_close, i,
                           &i->conn);
         if (r < 0) {
                 close(fd);
-                return;
+                return r;
         }
+        return 0;
 }
 
 static void on_status_reply(Instance *i, json_t *reply, void *userdata) {
@@ -255,7 +351,8 @@ static void on_monitor_ready(EventSource *s, int fd, uint32_t revents, void *use
                 log_error("%s: the monitor failed to start: %s", i->name, buf);
                 return;
         }
-        instance_connect(i);
+        if (instance_connect(i) < 0)
+                log_error("%s: cannot connect to its new monitor", i->name);
         if (i->conn)
                 (void) instance_call(i, "status", NULL, on_status_reply, NULL);
 }
@@ -279,6 +376,7 @@ static int spawn_monitor(Instance *i) {
                 /* Detach twice: a session of its own, and not supd's child, so that supd's
                  * death, restart or stop (KillMode=process) leaves the monitor running. */
                 sigset_t none;
+                struct rlimit rl;
                 int null;
 
                 sigemptyset(&none);
@@ -291,6 +389,12 @@ static int spawn_monitor(Instance *i) {
                 (void) unsetenv("WATCHDOG_PID");
                 if (fork() != 0)
                         _exit(0);
+                /* supd raised its own soft fd limit; the monitor gets the one supd was given. */
+                if (m->config.nofile_soft > 0 && getrlimit(RLIMIT_NOFILE, &rl) >= 0 &&
+                    m->config.nofile_soft < rl.rlim_cur) {
+                        rl.rlim_cur = m->config.nofile_soft;
+                        (void) setrlimit(RLIMIT_NOFILE, &rl);
+                }
                 null = open("/dev/null", O_RDWR | O_CLOEXEC);
                 if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(ready[1], 3) < 0)
                         _exit(127);
@@ -318,13 +422,35 @@ static int create_instance(Manager *m, const UnitSpec *spec, bool start) {
         Instance *i;
         int r;
 
+        /* Never a second instance of a unit beside one whose monitor lives: one still being
+         * adopted or stopped keeps its place (reconcile runs again once it is settled), and one
+         * being retired hands over to this spec once it is gone. */
+        i = manager_find(m, spec->name);
+        if (i && i->spawn_error && !i->conn && !i->ready_source) {
+                /* Its monitor said why it could not start, and exited: try anew. */
+                instance_free(i);
+                i = NULL;
+        }
+        if (i) {
+                log_debug("%s: not starting another instance beside the one it has", spec->name);
+                return -EEXIST;
+        }
+        for (i = m->instances; i; i = i->next)
+                if (i->retiring && streq(i->name, spec->name)) {
+                        if (!i->successor) {
+                                i->successor = unit_spec_clone(spec);
+                                i->successor_start = start;
+                        }
+                        return 0;
+                }
+
         r = mkdir_p(dir, 0700);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot create %s: %m", spec->name, dir);
+                return create_failed(m, spec->name, r, "cannot create %s", dir);
         text = unit_spec_format(spec);
         r = write_file_atomic(path, text, strlen(text), 0600);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot write %s: %m", spec->name, path);
+                return create_failed(m, spec->name, r, "cannot write %s", path);
 
         i = instance_new(m, spec->name);
         if (unit_load_file(path, 0, &d, &i->spec, NULL) < 0) {
@@ -337,9 +463,10 @@ static int create_instance(Manager *m, const UnitSpec *spec, bool start) {
         i->start_wanted = start;
         r = spawn_monitor(i);
         if (r < 0) {
-                log_error_errno(r, "%s: cannot start its monitor: %m", spec->name);
                 instance_free(i);
+                return create_failed(m, spec->name, r, "cannot start its monitor");
         }
+        json_object_del(m->create_errors, spec->name);
         return r;
 }
 
@@ -388,8 +515,9 @@ static void retire(Instance *i, bool remove_sandbox) {
         json_t *params = json_pack("{s:b}", "remove", remove_sandbox);
         i->retiring = true;
         i->start_wanted = false;
-        /* Never connected: nothing to wait for. */
-        if (instance_call(i, "shutdown", params, on_retire_reply, NULL) < 0 && !i->conn && !i->ready_source)
+        /* Never connected: nothing to wait for; a monitor being stopped by a signal: its end. */
+        if (instance_call(i, "shutdown", params, on_retire_reply, NULL) < 0 && !i->conn && !i->ready_source &&
+            !i->orphan_source)
                 instance_retired(i);
         json_decref(params);
 }
@@ -487,7 +615,9 @@ static int plan_for(Manager *m, const UnitSet *set, Plan **ret) {
         observed = xnew0(Observed, n + 1);
         n = 0;
         for (Instance *i = m->instances; i; i = i->next) {
-                if (i->retiring || !i->spec)
+                /* Not observed: instances being retired, without a known spec, or whose monitor
+                 * failed to start (a START creates them anew). */
+                if (i->retiring || !i->spec || (i->spawn_error && !i->conn && !i->ready_source))
                         continue;
                 observed[n++] = (Observed) {
                         .name = i->name,
@@ -537,6 +667,7 @@ static void after_adoption(Manager *m) {
 
         if (m->adopting > 0 || m->ready)
                 return;
+        m->adopt_deadline = event_source_free(m->adopt_deadline);
         r = manager_reload(m, false, &d, &plan);
         if (r < 0) {
                 /* An invalid units directory at start: run nothing new, keep what was adopted,
@@ -554,14 +685,157 @@ static void after_adoption(Manager *m) {
                 m->on_ready(m);
 }
 
+static void on_spec_reply(Instance *i, json_t *reply, void *userdata) {
+        Manager *m = i->manager;
+        const char *text = json_string_value(json_object_get(json_object_get(reply, "result"), "spec"));
+        _cleanup_free_ char *dir = instance_dir(m, i->name), *path = path_join(dir, "spec.json");
+        Diagnostics d = {};
+        UnitSpec *spec = NULL;
+        int r;
+
+        if (i->adoption != ADOPTION_SPEC)
+                return;
+        i->adoption = ADOPTION_NONE;
+        /* Counted as adopting until now, if supd's start still waits (see on_adopt_reply()). */
+        if (!m->ready && m->adopting > 0)
+                m->adopting--;
+        if (text && unit_parse(path, dir, text, strlen(text), 0, &d, &spec, NULL) >= 0 && streq(spec->name, i->name)) {
+                i->spec = spec;
+                (void) unit_spec_hash(i->spec, i->hash);
+                free(i->problem);
+                i->problem = NULL;
+                r = write_file_atomic(path, text, strlen(text), 0600);
+                log_warning("%s: adopted with the spec its monitor runs; spec.json %s", i->name,
+                            r < 0 ? "could not be rewritten" : "rewritten from it");
+        } else {
+                /* A monitor that cannot say what it runs (an older one) is stopped cleanly; the
+                 * unit then starts anew from the units directory. */
+                unit_spec_free(spec);
+                log_warning("%s: its spec.json is unusable and its monitor does not tell its spec; stopping it",
+                            i->name);
+                instance_set_problem(i, "spec.json is unusable and the monitor does not tell its spec: stopping it");
+                retire(i, false);
+        }
+        diagnostics_done(&d);
+        if (m->ready)
+                reconcile_current(m);
+        else
+                after_adoption(m);
+}
+
 static void on_adopt_reply(Instance *i, json_t *reply, void *userdata) {
         Manager *m = i->manager;
-        if (m->adopting > 0)
-                m->adopting--;
+        bool asked = i->adoption == ADOPTION_ASKED;
+
+        if (i->adoption == ADOPTION_UNRESPONSIVE)
+                log_info("%s: its monitor answers again", i->name);
+        i->adoption = ADOPTION_NONE;
         if (json_object_get(reply, "result"))
                 log_info("%s: adopted (%s, pid %d)", i->name, instance_state_to_string(i->status.state),
                          (int) i->status.pid);
+        if (!i->spec && i->conn) {
+                /* spec.json could not be read: the monitor knows what it runs. Until it says,
+                 * the instance is in no plan, and nothing else of the unit starts; supd's start
+                 * waits for the answer as for the status. */
+                i->adoption = ADOPTION_SPEC;
+                if (instance_call(i, "spec", NULL, on_spec_reply, NULL) >= 0)
+                        return;
+                i->adoption = ADOPTION_NONE;
+        } else if (i->spec) {
+                free(i->problem);
+                i->problem = NULL;
+        }
+        if (asked && m->adopting > 0)
+                m->adopting--;
+        if (asked)
+                after_adoption(m);
+        else if (m->ready)
+                reconcile_current(m);
+}
+
+static void on_adopt_deadline(EventSource *s, usec_t t, void *userdata) {
+        Manager *m = userdata;
+
+        for (Instance *i = m->instances; i; i = i->next) {
+                pid_t pid = 0;
+                if (i->adoption != ADOPTION_ASKED)
+                        continue;
+                (void) instance_lock_holder(i->dir_path, &pid);
+                i->adoption = ADOPTION_UNRESPONSIVE;
+                instance_set_problem(i, "its monitor (pid %d) does not answer; it is adopted once it does", (int) pid);
+                log_warning("%s: its monitor (pid %d) did not answer within %llu s; going on without it", i->name,
+                            (int) pid, (unsigned long long) (ADOPT_TIMEOUT / USEC_PER_SEC));
+        }
+        m->adopting = 0;
         after_adoption(m);
+}
+
+static void forget_dead_instance(Instance *i) {
+        _cleanup_free_ char *dir = instance_dir(i->manager, i->name);
+        instance_free(i);
+        (void) rm_rf(dir);
+}
+
+static void on_orphan_gone(EventSource *s, int fd, uint32_t revents, void *userdata) {
+        Instance *i = userdata;
+        Manager *m = i->manager;
+
+        log_info("%s: the monitor that could not be reached is gone", i->name);
+        if (i->retiring) {
+                instance_retired(i);
+                return;
+        }
+        forget_dead_instance(i);
+        if (m->ready && !m->shutting_down)
+                reconcile_current(m);
+        if (m->shutting_down && !m->instances && m->on_idle)
+                m->on_idle(m);
+}
+
+static void on_orphan_timeout(EventSource *s, usec_t t, void *userdata) {
+        Instance *i = userdata;
+
+        log_warning("%s: the monitor that could not be reached did not stop; killing it", i->name);
+        (void) syscall(SYS_pidfd_send_signal, i->orphan_pidfd, SIGKILL, NULL, 0);
+}
+
+/* The instance's monitor cannot be talked to (why). If it is alive nonetheless (it holds the
+ * instance lock), it is stopped by a signal, and the instance stays, stopping, until it is gone:
+ * a second monitor of the unit never runs beside it, and it is never left running unseen. Returns
+ * false when no monitor lives. */
+static bool unreachable(Instance *i, const char *why) {
+        Manager *m = i->manager;
+        pid_t pid = 0;
+        int fd;
+
+        if (instance_lock_holder(i->dir_path, &pid) < 0 || pid <= 0)
+                return false;
+        fd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (fd < 0)
+                return false;
+        /* The pid named by the lock may have exited and been reused since: the lock must still
+         * be that process's now that the pidfd pins it. */
+        {
+                pid_t again = 0;
+                if (instance_lock_holder(i->dir_path, &again) < 0 || again != pid) {
+                        close(fd);
+                        return false;
+                }
+        }
+        i->orphan_pidfd = fd;
+        i->adoption = ADOPTION_UNREACHABLE;
+        instance_set_problem(i,
+                             "its monitor (pid %d) cannot be reached (%s): stopping it; the unit starts anew once it "
+                             "is gone",
+                             (int) pid, why);
+        log_warning("%s: its monitor (pid %d) lives but cannot be reached (%s); stopping it", i->name, (int) pid, why);
+        (void) syscall(SYS_pidfd_send_signal, fd, SIGTERM, NULL, 0);
+        (void) event_add_io(m->event, &i->orphan_source, fd, EPOLLIN, on_orphan_gone, i);
+        (void) event_add_time(m->event, &i->orphan_timer,
+                              now(CLOCK_MONOTONIC) + (i->spec ? i->spec->stop.timeout : 10 * USEC_PER_SEC) +
+                                      ORPHAN_GRACE,
+                              on_orphan_timeout, i);
+        return true;
 }
 
 int manager_startup(Manager *m) {
@@ -574,34 +848,59 @@ int manager_startup(Manager *m) {
         if (!d)
                 return log_error_errno(negative_errno(), "cannot open %s: %m", units);
         while ((de = readdir(d))) {
-                _cleanup_free_ char *dir = NULL, *spec = NULL;
+                _cleanup_free_ char *spec = NULL, *spec_error = NULL;
                 Diagnostics diags = {};
                 Instance *i;
+                int r;
 
-                if (de->d_name[0] == '.')
+                if (de->d_name[0] == '.' || !unit_name_is_valid(de->d_name))
                         continue;
-                dir = path_join(units, de->d_name);
-                spec = path_join(dir, "spec.json");
                 i = instance_new(m, de->d_name);
-                if (unit_load_file(spec, 0, &diags, &i->spec, NULL) < 0 || !streq(i->spec->name, de->d_name)) {
-                        log_warning("%s: leftover instance directory without a usable spec; removing it", dir);
-                        diagnostics_done(&diags);
-                        instance_free(i);
-                        (void) rm_rf(dir);
+                spec = path_join(i->dir_path, "spec.json");
+                r = unit_load_file(spec, 0, &diags, &i->spec, NULL);
+                if (r >= 0 && !streq(i->spec->name, de->d_name)) {
+                        spec_error = xasprintf("it names the unit \"%s\"", i->spec->name);
+                        i->spec = unit_spec_free(i->spec);
+                } else if (r < 0)
+                        spec_error = diags.n > 0 ? xasprintf("%s:%u:%u: %s", diags.items[0].file, diags.items[0].line,
+                                                             diags.items[0].column, diags.items[0].message)
+                                                 : xasprintf("%s", strerror(-r));
+                diagnostics_done(&diags);
+                if (i->spec)
+                        (void) unit_spec_hash(i->spec, i->hash);
+                else
+                        instance_set_problem(i, "spec.json is unusable (%s)", spec_error);
+
+                r = instance_connect(i);
+                if (r >= 0 && instance_call(i, "status", NULL, on_adopt_reply, NULL) >= 0) {
+                        if (spec_error)
+                                log_warning("%s: spec.json is unusable (%s); asking its monitor", de->d_name,
+                                            spec_error);
+                        i->adoption = ADOPTION_ASKED;
+                        m->adopting++;
                         continue;
                 }
-                (void) unit_spec_hash(i->spec, i->hash);
-                instance_connect(i);
-                if (!i->conn || instance_call(i, "status", NULL, on_adopt_reply, NULL) < 0) {
-                        /* The monitor died while supd was away, and its container with it. */
+                if (r >= 0)
+                        r = -EPIPE;
+                {
+                        _cleanup_free_ char *why = xasprintf("its socket: %s", strerror(-r));
+                        if (unreachable(i, why))
+                                continue;
+                }
+                /* No monitor holds the instance: it died while supd was away, and its container
+                 * with it. */
+                if (spec_error)
+                        log_warning("%s: leftover instance directory without a usable spec (%s) and no monitor; "
+                                    "removing it",
+                                    i->dir_path, spec_error);
+                else
                         log_warning("%s: its monitor is gone; it will be started anew", de->d_name);
-                        instance_free(i);
-                        (void) rm_rf(dir);
-                        continue;
-                }
-                m->adopting++;
+                forget_dead_instance(i);
         }
         closedir(d);
+        if (m->adopting > 0)
+                (void) event_add_time(m->event, &m->adopt_deadline, now(CLOCK_MONOTONIC) + ADOPT_TIMEOUT,
+                                      on_adopt_deadline, m);
         after_adoption(m);
         return 0;
 }
@@ -648,9 +947,24 @@ json_t *manager_status_json(Manager *m, const char *only) {
 
                 if (only && !streq(only, u->name))
                         continue;
-                if (!i || !i->known)
+                if (i && i->adoption != ADOPTION_NONE && i->adoption != ADOPTION_SPEC) {
+                        /* A monitor supd found but could not adopt (yet): what it last said, if
+                         * anything, under a state that says so. */
+                        j = i->known ? instance_status_to_json(&i->status) : pending_status(u, NULL);
+                        json_object_set_new(
+                                j, "state",
+                                json_string(i->adoption == ADOPTION_UNREACHABLE ? "stopping" : "unresponsive"));
+                        json_object_set_new(j, "reason", json_string(i->problem));
+                        if (!i->known)
+                                json_object_set_new(j, "monitor_pid", json_null());
+                } else if (!i && json_object_get(m->create_errors, u->name)) {
+                        j = pending_status(u, json_string_value(json_object_get(m->create_errors, u->name)));
+                        json_object_set_new(j, "state", json_string("failed"));
+                } else if (!i || !i->known) {
                         j = pending_status(u, i && i->spawn_error ? i->spawn_error : NULL);
-                else {
+                        if (i && i->spawn_error)
+                                json_object_set_new(j, "state", json_string("failed"));
+                } else {
                         const char *waiting = NULL;
                         j = instance_status_to_json(&i->status);
                         json_object_set_new(j, "usage", usage_json(m, i));
@@ -699,6 +1013,8 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         while (m->instances)
                 instance_free(m->instances);
+        event_source_free(m->adopt_deadline);
+        json_decref(m->create_errors);
         unit_set_free(m->generation);
         free(m->config.units_dir);
         free(m->config.state_dir);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/resource.h>
 
 #include "event.h"
 #include "instance.h"
@@ -25,10 +26,23 @@ typedef struct ManagerConfig {
         char *monitor_path;
         char *guest_dir; /* hyperv: passed to every monitor */
         char *vm_accel;  /* hyperv: "auto", "kvm" or "tcg", passed to every monitor */
+        rlim_t nofile_soft; /* the soft RLIMIT_NOFILE supd was started with, its monitors' */
 } ManagerConfig;
 
 /* A request from a control client waiting for a monitor's answer. */
 typedef void (*InstanceReply)(Instance *i, json_t *reply, void *userdata);
+
+/* How supd came by an instance's monitor, while that is still being settled. */
+typedef enum InstanceAdoption {
+        ADOPTION_NONE,         /* started by this supd, or adopted */
+        ADOPTION_ASKED,        /* found at start and connected; its status asked, not answered yet */
+        ADOPTION_UNRESPONSIVE, /* ASKED past the adoption deadline: shown as such, adopted once it answers */
+        ADOPTION_SPEC,         /* answered, but spec.json was unusable: its own spec asked of it */
+        ADOPTION_UNREACHABLE,  /* alive (it holds the instance lock) but its socket cannot be reached:
+                                * told to stop by a signal; a new instance starts once it is gone */
+        _INSTANCE_ADOPTION_MAX,
+        _INSTANCE_ADOPTION_INVALID = -EINVAL,
+} InstanceAdoption;
 
 struct Manager {
         Event *event;
@@ -36,6 +50,8 @@ struct Manager {
         UnitSet *generation;
         Instance *instances;
         unsigned adopting;        /* monitors found at start that have not answered yet */
+        EventSource *adopt_deadline; /* after it, supd is ready without the monitors that did not answer */
+        json_t *create_errors;       /* unit name -> why its instance could not be created (a full disk) */
         bool ready;               /* the first reconcile ran */
         bool shutting_down;
         void (*on_ready)(Manager *m);
@@ -45,10 +61,15 @@ struct Manager {
 struct Instance {
         Manager *manager;
         char *name;
+        char *dir_path; /* RUN/units/NAME */
         UnitSpec *spec; /* what the monitor runs */
         char hash[65];
         InstanceStatus status;
         bool known;         /* a status was received */
+        InstanceAdoption adoption;
+        char *problem;    /* why the monitor is not adopted (yet), for status; NULL */
+        int orphan_pidfd; /* ADOPTION_UNREACHABLE: the monitor's pidfd, and its watch */
+        EventSource *orphan_source, *orphan_timer;
         JsonConn *conn;
         int ready_fd;       /* while the monitor starts */
         EventSource *ready_source;
@@ -73,6 +94,14 @@ int manager_startup(Manager *m);
 int manager_reload(Manager *m, bool dry_run, Diagnostics *diags, Plan **ret_plan);
 
 Instance *manager_find(Manager *m, const char *name);
+
+/* The units of plan whose instance could not be created when it was applied, as an array of
+ * {"unit", "message"} (empty when all could). A later reload or `start` tries again. */
+json_t *manager_plan_failures(Manager *m, const Plan *plan);
+
+/* `supctl start` of a unit of the generation that has no working instance (its creation failed,
+ * or its monitor failed to start): tries again. */
+int manager_create_again(Manager *m, const char *name, char **ret_error);
 
 /* Sends a request to the instance's monitor; reply is called with its answer (or an error
  * object if the monitor is gone). */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <dirent.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "alloc.h"
@@ -237,6 +238,25 @@ static void remove_cgroup_parent(const char *root, const char *parent) {
         closedir(d);
 }
 
+/* supd holds a connection per client and per monitor: the soft fd limit goes up to the hard one
+ * (systemd's LimitNOFILE=1024:524288 gives 1024 soft, which 1,000 idle clients exhaust). The soft
+ * limit it was given is what its monitors get back, so that nothing below supd sees a change
+ * (select() users break above 1024). Returns that original soft limit. */
+static rlim_t raise_nofile_limit(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return RLIM_INFINITY;
+        if (rl.rlim_cur < rl.rlim_max) {
+                struct rlimit raised = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
+                if (setrlimit(RLIMIT_NOFILE, &raised) < 0)
+                        log_warning("cannot raise the soft limit of open files from %llu to %llu: %s",
+                                    (unsigned long long) rl.rlim_cur, (unsigned long long) rl.rlim_max,
+                                    strerror(errno));
+        }
+        return rl.rlim_cur;
+}
+
 static void help(void) {
         printf("Usage: supd [OPTIONS]\n"
                "\n"
@@ -366,7 +386,8 @@ int main(int argc, char **argv) {
                 return 1;
         }
 
-        cfg = (ManagerConfig) {
+        cfg = (ManagerConfig){
+                .nofile_soft = raise_nofile_limit(),
                 .units_dir = TAKE_PTR(units_abs),
                 .state_dir = TAKE_PTR(state_abs),
                 .run_dir = xstrdup(run_abs),

@@ -1061,6 +1061,13 @@ static void on_client_message(JsonConn *conn, json_t *msg, void *userdata) {
                 (void) json_conn_reply(conn, msg, instance_status_to_json(&m->status));
                 return;
         }
+        /* The spec this monitor runs, as spec.json had it: supd adopts with it when that file
+         * is gone or damaged. */
+        if (streq(method, "spec")) {
+                _cleanup_free_ char *text = unit_spec_format(m->spec);
+                (void) json_conn_reply(conn, msg, json_pack("{s:s}", "spec", text));
+                return;
+        }
         if (streq(method, "start"))
                 r = monitor_start(m, true);
         else if (streq(method, "stop"))

@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 
 #include "alloc.h"
+#include "instance.h"
 #include "bridge.h"
 #include "log.h"
 #include "macro.h"
@@ -41,6 +42,7 @@ int main(int argc, char **argv) {
         _cleanup_(event_freep) Event *e = NULL;
         _cleanup_free_ char *error = NULL;
         Monitor *m = NULL;
+        _cleanup_close_ int lock_fd = -EBADF;
         int ready_fd = -1, c, r;
         bool start = false;
 
@@ -94,7 +96,13 @@ int main(int argc, char **argv) {
                 return 2;
         }
 
-        r = event_new(&e);
+        /* Held until this process is gone: how supd tells that a monitor of this instance lives
+         * even when it cannot read its files or reach its socket, and what keeps a second
+         * monitor off the same directory. */
+        lock_fd = instance_lock_take(cfg.dir);
+        if (lock_fd == -EBUSY)
+                error = xstrdup("another monitor runs this instance");
+        r = lock_fd < 0 ? lock_fd : event_new(&e);
         if (r >= 0)
                 r = monitor_new(e, &cfg, &m, &error);
         if (r >= 0)
