@@ -128,6 +128,8 @@ int json_conn_send(JsonConn *c, const json_t *msg) {
                 c->out_used = 0;
                 c->closing = true;
                 c->closing_error = -ENOBUFS;
+                /* Its socket is full and stays so: the hang-up is what wakes the loop to finish. */
+                (void) shutdown(c->fd, SHUT_RDWR);
                 update_events(c);
                 return -ENOBUFS;
         }
@@ -321,11 +323,9 @@ static void on_idle(EventSource *s, usec_t t, void *userdata) {
         else
                 (void) json_conn_reply_error(c, NULL, "timeout", "no request for %llu s: closing",
                                              (unsigned long long) (c->idle_timeout / USEC_PER_SEC));
-        c->closing = true;
-        c->closing_error = -ETIMEDOUT;
-        update_events(c);
-        if (c->out_used == 0)
-                conn_finish(c, -ETIMEDOUT);
+        /* Written or not (a peer that does not read has a full socket), the connection goes
+         * now: waiting to flush to it would let it hold the connection forever. */
+        conn_finish(c, -ETIMEDOUT);
 }
 
 int json_conn_new(Event *e, int fd, size_t max_frame, JsonConnMessageHandler on_message,
