@@ -80,6 +80,18 @@ rc=$?
 [ "$(monitors a)" = 1 ] || fail "$(monitors a) monitors run a"
 end
 
+begin "a damaged seccomp cache is not trusted: another monitor compiles the filter again and its unit runs"
+unit a 'command: [/bin/sh, -c, "exec sleep 1000"]'
+start_supd
+wait_for 5 state_is a running || fail "a not running"
+ls "$CASE_DIR"/state/seccomp/*.bpf >/dev/null 2>&1 || fail "no cached filter"
+for f in "$CASE_DIR"/state/seccomp/*.bpf; do head -c 100 "$f" > "$f.t" && mv "$f.t" "$f"; done
+unit b 'command: [/bin/sh, -c, "exec sleep 1000"]'
+ctl reload >/dev/null || fail "reload"
+wait_for 5 state_is b running || fail "b: $(field b state) $(field b reason)"
+grep -q 'compiled to' "$CASE_DIR/state/logs/b.log" || fail "b used the damaged cache: $(grep seccomp "$CASE_DIR/state/logs/b.log")"
+end
+
 # ---------------------------------------------------------------------------------------------
 # Item 3: one stopped monitor kept supd's start from ever finishing (empty status, nothing
 # reconciled, no READY=1).
