@@ -29,7 +29,7 @@ echo "served by sup" > "$LAYER/www/index.html"
 
 # Ports on the host: high and random, so that parallel runs elsewhere do not meet them.
 HP_A=$((20000 + RANDOM % 10000)) HP_B=$((30000 + RANDOM % 10000)) UP_A=$((40000 + RANDOM % 10000))
-HP_C=$((50000 + RANDOM % 10000))
+HP_C=$((50000 + RANDOM % 10000)) LP_B=$((10000 + RANDOM % 10000))
 
 fail() {
         printf '    FAIL: %s\n' "$*"
@@ -106,7 +106,7 @@ I1=$TOP/i1
 unit "$I1" a "$WEB
 ports: [\"$HP_A:80\", \"127.0.0.1:$UP_A:53/udp\"]"
 unit "$I1" b "$WEB
-ports: [\"$HP_B:80\"]"
+ports: [\"$HP_B:80\", \"127.0.0.1:$LP_B:80\"]"
 unit "$I1" lonely 'network: none
 command: [/bin/sh, -c, "echo interfaces: $(ls /sys/class/net); exec sleep 1000"]'
 start_supd "$I1"
@@ -161,6 +161,21 @@ out=$(in_ns timeout 3 busybox wget -q -O- "http://$B/name.txt" 2>&1) && fail "$N
 [ "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 ] || fail "IPv4 forwarding is off"
 [ "$FORWARD_BEFORE" = 1 ] || grep -q 'net.ipv4.ip_forward=1' "$I1/state/logs/a.log" "$I1/state/logs/b.log" ||
         fail "turning on forwarding is not logged"
+end
+
+begin "CVE-2020-8558: a port published on 127.0.0.1 is not reachable from another host on the link"
+# The neighbour routes 127.0.0.1 to this host and accepts replies from it (route_localnet,
+# rp_filter off, no addresses on its own loopback so that its local table does not answer first).
+# The DNAT in prerouting would rewrite the destination before the kernel's martian check could
+# drop it.
+in_ns sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 net.ipv4.conf.eth0.route_localnet=1
+in_ns ip addr flush dev lo
+in_ns ip route add 127.0.0.1/32 via 10.254.254.1 dev eth0 || fail "cannot route 127.0.0.1 through the host"
+[ "$(fetch "http://127.0.0.1:$LP_B/name.txt")" = b-host ] || fail "the host itself does not reach 127.0.0.1:$LP_B"
+out=$(in_ns timeout 5 busybox wget -q -O- "http://10.254.254.1:$HP_B/name.txt" 2>&1)
+[ "$out" = b-host ] || fail "the link to $NS is broken: 10.254.254.1:$HP_B answered \"$out\""
+out=$(in_ns timeout 3 busybox wget -q -O- "http://127.0.0.1:$LP_B/name.txt" 2>&1) &&
+        fail "$NS reached the loopback-published port 127.0.0.1:$LP_B through the host: $out"
 end
 
 begin "containers reach each other by address, and published ports through the gateway, their own too (hairpin)"
