@@ -29,7 +29,7 @@ echo "served by sup" > "$LAYER/www/index.html"
 
 # Ports on the host: high and random, so that parallel runs elsewhere do not meet them.
 HP_A=$((20000 + RANDOM % 10000)) HP_B=$((30000 + RANDOM % 10000)) UP_A=$((40000 + RANDOM % 10000))
-HP_C=$((50000 + RANDOM % 10000)) LP_B=$((10000 + RANDOM % 10000))
+HP_C=$((50000 + RANDOM % 10000)) LP_B=$((10000 + RANDOM % 5000)) HP_D=$((15000 + RANDOM % 5000))
 
 fail() {
         printf '    FAIL: %s\n' "$*"
@@ -86,6 +86,7 @@ end() { case_verdict; }
 cleanup() {
         for d in "${!SUPD_PID[@]}"; do stop_supd "$d"; done
         pkill -9 -f "sup-monitor --dir $TOP" 2>/dev/null
+        [ -n "${HOSTPROG:-}" ] && kill "$HOSTPROG" 2>/dev/null
         ip netns del "$NS" 2>/dev/null
         ip link del "$NSVETH" 2>/dev/null
         [ -n "${vblocked:-}" ] && ip link del "$vblocked" 2>/dev/null
@@ -236,6 +237,67 @@ rules=$(nft list chain inet "$BR1" dnat_a 2>&1)
 [ "$(grep -c "dnat ip to" <<< "$rules")" = 2 ] || fail "a's chain does not hold exactly its two rules: $rules"
 grep -q "master $BR1 .*state UP" <<< "$(ip -o link show "$va" 2>&1)" || fail "a's veth is not back on the bridge"
 wait_for 5 eval '[ "$(fetch "http://127.0.0.1:$HP_A/name.txt")" = a-host ]' || fail "a's port does not answer"
+end
+
+begin "a host program listening on a port first keeps it: the unit that publishes it fails to start, naming the port"
+# The host program answers every connection with "host program".
+"$PY" -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+open(sys.argv[2], "w").close()
+while True:
+    c, _ = s.accept()
+    c.recv(4096)
+    c.sendall(b"HTTP/1.0 200 OK\r\n\r\nhost program\n")
+    c.close()' "$HP_D" "$TOP/hostprog.ready" &
+HOSTPROG=$!
+wait_for 5 test -e "$TOP/hostprog.ready" || fail "the host program does not listen"
+unit "$I1" d "$WEB
+ports: [\"127.0.0.1:$HP_D:80\"]
+restart: {policy: \"no\"}"
+ctl "$I1" reload >/dev/null || fail "reload failed"
+wait_for 10 eval '[ -n "$(field "$I1" d reason)" ]' || fail "d: $(field "$I1" d state), no reason"
+reason=$(field "$I1" d reason)
+log "d: $(field "$I1" d state): $reason"
+grep -q "^network: ports\[0\] 127.0.0.1:$HP_D:80/tcp: 127.0.0.1:$HP_D/tcp is in use on the host already" <<< "$reason" ||
+        fail "d's reason: $reason"
+grep -q "127.0.0.1:$HP_D/tcp is in use on the host already" "$I1/state/logs/d.log" || fail "d's log does not say why"
+[ "$(field "$I1" d state)" != running ] || fail "d runs"
+out=$(fetch "http://127.0.0.1:$HP_D/name.txt")
+[ "$out" = "host program" ] || fail "the host program's clients reached \"$out\""
+has_chain "$BR1" dnat_d && fail "d's rules were installed"
+end
+
+begin "while a unit publishes a port no host program can bind it, across its restarts; after the stop it is free"
+kill "$HOSTPROG" && wait "$HOSTPROG" 2>/dev/null
+HOSTPROG=
+ctl "$I1" start d >/dev/null
+wait_for 10 state_is "$I1" d running || fail "d: $(field "$I1" d state) $(field "$I1" d reason)"
+wait_for 5 eval '[ "$(fetch "http://127.0.0.1:$HP_D/name.txt")" = d-host ]' || fail "d's port does not answer"
+held() { # held ADDRESS PORT PROTO WHAT
+        local got
+        got=$(host_bind "$1" "$2" "$3")
+        [ "$got" = EADDRINUSE ] || fail "$4: a host program's bind to $1:$2/$3 got $got"
+}
+held 127.0.0.1 "$HP_D" tcp "d's 127.0.0.1:$HP_D"
+held 0.0.0.0 "$HP_D" tcp "d's 127.0.0.1:$HP_D (the host program on every address)"
+held 127.0.0.1 "$HP_A" tcp "a's $HP_A on every address"
+held 127.0.0.1 "$UP_A" udp "a's 127.0.0.1:$UP_A/udp"
+[ "$(host_bind 127.0.0.2 "$HP_D" tcp)" = ok ] || fail "127.0.0.2:$HP_D, which d does not publish, is held too"
+ss -Hltnp "sport = :$HP_D" | grep -q '"sup-monitor"' || fail "ss does not show sup-monitor on $HP_D: $(ss -Hltnp "sport = :$HP_D")"
+pd=$(field "$I1" d pid)
+ctl "$I1" restart d >/dev/null
+wait_for 10 eval '[ "$(field "$I1" d pid)" != "$pd" ] && state_is "$I1" d running' || fail "d did not come back: $(field "$I1" d reason)"
+held 127.0.0.1 "$HP_D" tcp "d's 127.0.0.1:$HP_D after a restart"
+ctl "$I1" stop d >/dev/null
+wait_for 5 state_is "$I1" d stopped || fail "d: $(field "$I1" d state)"
+got=$(host_bind 127.0.0.1 "$HP_D" tcp)
+[ "$got" = ok ] || fail "127.0.0.1:$HP_D is still held after the stop: $got"
+rm "$I1/units/d.yaml"
+ctl "$I1" reload >/dev/null || fail "reload failed"
 end
 
 begin "a second supd gets a bridge, subnet and table of its own; each removes only its own at exit"
