@@ -300,6 +300,25 @@ rm "$I1/units/d.yaml"
 ctl "$I1" reload >/dev/null || fail "reload failed"
 end
 
+begin "a port moved from a stopping unit to another in one reload: the new unit waits for the port, then starts"
+# e ignores SIGTERM: its stop takes stop.timeout (2 s), and its monitor holds the port meanwhile.
+unit "$I1" e "command: [/bin/sh, -c, \"trap '' TERM; httpd -p 80 -h /www; while :; do sleep 1; done\"]
+ports: [\"127.0.0.1:$HP_D:80\"]"
+ctl "$I1" reload >/dev/null || fail "reload failed"
+wait_for 10 state_is "$I1" e running || fail "e: $(field "$I1" e state) $(field "$I1" e reason)"
+rm "$I1/units/e.yaml"
+unit "$I1" f "$WEB
+ports: [\"127.0.0.1:$HP_D:80\"]
+restart: {policy: \"no\"}"
+ctl "$I1" reload >/dev/null || fail "reload failed"
+wait_for 5 eval '[ -n "$(field "$I1" f reason)" ] || state_is "$I1" f running'
+log "f while e stops: $(field "$I1" f state) $(field "$I1" f reason)"
+wait_for 15 state_is "$I1" f running || fail "f: $(field "$I1" f state) $(field "$I1" f reason)"
+wait_for 5 eval '[ "$(fetch "http://127.0.0.1:$HP_D/name.txt")" = f-host ]' || fail "f's port does not answer"
+rm "$I1/units/f.yaml"
+ctl "$I1" reload >/dev/null || fail "reload failed"
+end
+
 begin "a second supd gets a bridge, subnet and table of its own; each removes only its own at exit"
 I2=$TOP/i2
 unit "$I2" a "$WEB
