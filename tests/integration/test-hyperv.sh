@@ -206,7 +206,7 @@ end
 
 begin "network: bridge: a hyperv unit gets its address on the bridge and its published port, like a process unit"
 fetch() { timeout 5 busybox wget -q -O- "$1" 2>/dev/null; } # busybox 1.35's wget -T crashes: timeout(1) instead
-PORT_P=$((20000 + RANDOM % 10000)) PORT_H=$((30000 + RANDOM % 10000))
+PORT_P=$((20000 + RANDOM % 6000)) PORT_H=$((26000 + RANDOM % 6000)) # below the ephemeral range
 for mode in process hyperv; do
         port=$PORT_P; [ "$mode" = hyperv ] && port=$PORT_H
         cat >"$CASE_DIR/units/web-$mode.yaml" <<UNIT

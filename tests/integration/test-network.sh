@@ -27,9 +27,10 @@ busybox_layer "$LAYER"
 mkdir -p "$LAYER/www"
 echo "served by sup" > "$LAYER/www/index.html"
 
-# Ports on the host: high and random, so that parallel runs elsewhere do not meet them.
-HP_A=$((20000 + RANDOM % 10000)) HP_B=$((30000 + RANDOM % 10000)) UP_A=$((40000 + RANDOM % 10000))
-HP_C=$((50000 + RANDOM % 10000)) LP_B=$((10000 + RANDOM % 5000)) HP_D=$((15000 + RANDOM % 5000))
+# Ports on the host: random, so that parallel runs elsewhere do not meet them, and below the
+# ephemeral range (32768-60999), where an outgoing connection's local port would hold one.
+HP_A=$((10000 + RANDOM % 3500)) HP_B=$((14000 + RANDOM % 3500)) UP_A=$((18000 + RANDOM % 3500))
+HP_C=$((22000 + RANDOM % 3500)) LP_B=$((26000 + RANDOM % 3000)) HP_D=$((29500 + RANDOM % 3000))
 
 fail() {
         printf '    FAIL: %s\n' "$*"
