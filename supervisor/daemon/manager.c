@@ -261,6 +261,7 @@ static void instance_retired(Instance *i) {
                 (void) create_instance(m, successor, start);
                 unit_spec_free(successor);
         }
+        try_start_waiting(m); /* its host ports are free now */
 }
 
 static void on_monitor_close(JsonConn *c, int error, void *userdata) {
@@ -487,6 +488,22 @@ static bool dependencies_running(Manager *m, const UnitSpec *u, const char **ret
         return true;
 }
 
+/* The retiring instance (removed or replaced, stopping) that publishes a host port the unit
+ * publishes too: its monitor holds that port until its container is gone (net/hostport.h), so a
+ * unit that took the port over in the same reload waits for it instead of failing to start with
+ * the port "in use". */
+static const char *port_holder(Manager *m, const UnitSpec *u) {
+        for (Instance *r = m->instances; r; r = r->next) {
+                if (!r->retiring || !r->spec)
+                        continue;
+                for (size_t a = 0; a < u->n_ports; a++)
+                        for (size_t b = 0; b < r->spec->n_ports; b++)
+                                if (port_spec_conflicts(&u->ports[a], &r->spec->ports[b]))
+                                        return r->name;
+        }
+        return NULL;
+}
+
 static void on_start_reply(Instance *i, json_t *reply, void *userdata) {
         json_t *err = json_object_get(reply, "error");
         if (err)
@@ -499,7 +516,7 @@ static void try_start_waiting(Manager *m) {
         for (Instance *i = m->instances; i; i = i->next) {
                 if (!i->start_wanted || !i->conn || !i->known || i->retiring)
                         continue;
-                if (!dependencies_running(m, i->spec, NULL))
+                if (!dependencies_running(m, i->spec, NULL) || port_holder(m, i->spec))
                         continue;
                 i->start_wanted = false;
                 if (instance_call(i, "start", NULL, on_start_reply, NULL) < 0)
@@ -970,6 +987,10 @@ json_t *manager_status_json(Manager *m, const char *only) {
                         json_object_set_new(j, "usage", usage_json(m, i));
                         if (i->start_wanted && !dependencies_running(m, i->spec, &waiting) && waiting) {
                                 _cleanup_free_ char *why = xasprintf("waiting for %s to run", waiting);
+                                json_object_set_new(j, "reason", json_string(why));
+                        } else if (i->start_wanted && (waiting = port_holder(m, i->spec))) {
+                                _cleanup_free_ char *why =
+                                        xasprintf("waiting for %s to stop and release the host ports", waiting);
                                 json_object_set_new(j, "reason", json_string(why));
                         }
                 }

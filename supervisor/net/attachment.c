@@ -25,6 +25,7 @@ void net_attachment_done(NetAttachment *a) {
         /* A lease still held is given back with the process: closing its fd drops the lock. */
         if (a->lease.fd >= 0)
                 close(a->lease.fd);
+        host_ports_release(&a->host_ports);
         free(a->lease.path);
         free(a->lease_dir);
         free(a->unit);
@@ -39,24 +40,29 @@ int net_attachment_prepare(NetAttachment *a, const UnitSpec *u, char *err, size_
         r = portmap_check(u->ports, u->n_ports, err, errlen);
         if (r < 0)
                 return r;
+        r = host_ports_bind(&a->host_ports, u->ports, u->n_ports, err, errlen);
+        if (r < 0)
+                return r;
         if (a->lease.fd < 0) {
                 r = ipam_acquire(a->lease_dir, &a->table.subnet, a->unit, &a->lease);
-                if (r == -ENOSPC) {
+                if (r == -ENOSPC)
                         snprintf(err, errlen, "no free address left in the bridge subnet %s",
                                  ipv4_net_format(&a->table.subnet, subnet));
-                        return r;
-                }
-                if (r < 0) {
+                else if (r < 0)
                         snprintf(err, errlen, "cannot lease an address in %s: %s", a->lease_dir, strerror(-r));
-                        return r;
-                }
+                if (r < 0)
+                        goto fail;
         }
         r = bridge_ensure(a->bridge, &a->table.subnet, &a->bridge_ifindex, err, errlen);
         if (r < 0) {
                 (void) ipam_release(&a->lease);
-                return r;
+                goto fail;
         }
         return 0;
+
+fail:
+        host_ports_release(&a->host_ports);
+        return r;
 }
 
 static int publish(NetAttachment *a, const UnitSpec *u, char *err, size_t errlen) {
@@ -94,7 +100,9 @@ static int publish(NetAttachment *a, const UnitSpec *u, char *err, size_t errlen
                 snprintf(err, errlen, "cannot publish the ports: %s", why);
         else if (r < 0)
                 snprintf(err, errlen, "cannot set up the nftables table %s: %s", a->table.name, why);
-        return r;
+        if (r < 0)
+                return r;
+        return host_ports_listen(&a->host_ports, u->ports, err, errlen);
 }
 
 int net_attachment_attach(NetAttachment *a, const UnitSpec *u, pid_t pid, char *err, size_t errlen) {
@@ -160,8 +168,13 @@ int net_attachment_release(NetAttachment *a, const UnitSpec *u, char *err, size_
                 if (r < 0) {
                         snprintf(err, errlen, "cannot remove the published ports: %s", why);
                         ret = r;
-                } else
+                } else {
                         a->published = false;
+                        /* Not before: while rules send the port to the container, no host
+                         * program may bind it unnoticed. (A failed removal keeps them until the
+                         * next start binds them again, or the monitor exits.) */
+                        host_ports_release(&a->host_ports);
+                }
         }
         /* The pair goes with the container's namespace too, but asynchronously; now is known.
          * (A VM's tap went with QEMU's fd; a tap of that name would be -ENOTTY here: left.) */

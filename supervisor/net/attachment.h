@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "hostport.h"
 #include "ipam.h"
 #include "netif.h"
 #include "portmap.h"
@@ -15,12 +16,14 @@
  * bridge's subnet, a veth pair (the host end a port of the bridge, eth0 in the container) and its
  * published ports. The steps follow the container's life:
  *
- *   net_attachment_prepare()    monitor, before the container: the address, the bridge
+ *   net_attachment_prepare()    monitor, before the container: the published ports held on the
+ *                               host (hostport.h), the address, the bridge
  *   net_attachment_attach()     monitor, once the container's namespaces exist and its init waits:
  *                               the veth pair, the nft table and the unit's published ports
  *   net_attachment_configure()  the container's init, after attach: eth0 with the address, up,
  *                               the default route through the bridge
- *   net_attachment_release()    monitor, after the container: ports, veth pair, address
+ *   net_attachment_release()    monitor, after the container: ports (rules, then the held
+ *                               sockets), veth pair, address
  *
  * Each returns -errno with the reason, worded for the unit's status, in err. */
 typedef struct NetAttachment {
@@ -31,6 +34,7 @@ typedef struct NetAttachment {
         PortmapTable table;
         int bridge_ifindex;
         IpamLease lease;
+        HostPorts host_ports;    /* held from prepare until the unit's rules are gone */
         bool published;          /* the unit's chains may exist */
         bool enabled_forwarding; /* the last attach switched net.ipv4.ip_forward on */
 } NetAttachment;

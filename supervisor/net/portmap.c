@@ -52,8 +52,14 @@ char *portmap_script_base(const PortmapTable *t) {
         script_open(&s);
         fprintf(s.f, "add table inet %s\n", T);
 
+        /* Nothing for 127.0.0.0/8 comes in from outside the host (CVE-2020-8558, kube-proxy's
+         * lesson): the kernel drops such a packet as a martian only when it routes it, after the
+         * DNAT in prerouting has rewritten a loopback-published port's destination to the
+         * container; and with route_localnet on the bridge (publish()) it would not drop it at
+         * all. So before any DNAT (raw comes before dstnat), on every interface but lo. IPv6
+         * needs no rule: the kernel drops ::1 from outside before prerouting. */
         chain_fresh(&s, T, "guard", CHAIN_BASE("prerouting", "filter", "raw"));
-        fprintf(s.f, "add rule inet %s guard iifname \"%s\" ip daddr 127.0.0.0/8 drop\n", T, B);
+        fprintf(s.f, "add rule inet %s guard ip daddr 127.0.0.0/8 iif != \"lo\" drop\n", T);
 
         chain_fresh(&s, T, "forward", CHAIN_BASE("forward", "filter", "filter"));
         fprintf(s.f, "add rule inet %s forward iifname \"%s\" oifname \"%s\" accept\n", T, B, B);

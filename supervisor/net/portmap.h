@@ -10,8 +10,10 @@
 /* The nftables table of one supd instance ("table inet <bridge name>"), which publishes ports and
  * keeps the bridge's traffic in bounds:
  *
- *   guard        (filter, prerouting, raw)  drops packets for 127.0.0.0/8 that arrive from the
- *                bridge: published ports need route_localnet on it, which would let them in
+ *   guard        (filter, prerouting, raw)  drops packets for 127.0.0.0/8 that arrive on any
+ *                interface but lo, before the DNAT could send a loopback-published port's to a
+ *                container (and route_localnet, which published ports need on the bridge, let
+ *                them in)
  *   forward      (filter, forward)          forwarding through the host to or from the bridge is
  *                for published ports only (connections that were DNATed); inside the bridge free
  *   postrouting  (nat, postrouting)         masquerades what reaches a container from 127.0.0.0/8

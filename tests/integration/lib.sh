@@ -61,6 +61,23 @@ host_tsc_khz() {
 
 log() { printf '    %s\n' "$*"; }
 
+# host_bind ADDRESS PORT tcp|udp: what a host program's bind() (and listen(), for tcp) to the port
+# gets, with SO_REUSEADDR as servers set it: "ok" or the errno's name (EADDRINUSE).
+host_bind() {
+        "$PY" -c '
+import errno, socket, sys
+tcp = sys.argv[3] == "tcp"
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind((sys.argv[1], int(sys.argv[2])))
+    if tcp:
+        s.listen(1)
+    print("ok")
+except OSError as e:
+    print(errno.errorcode[e.errno])' "$@"
+}
+
 # wait_for SECONDS COMMAND...: polls until the command succeeds.
 wait_for() {
         local deadline=$((SECONDS + $1)); shift

@@ -206,7 +206,7 @@ end
 
 begin "network: bridge: a hyperv unit gets its address on the bridge and its published port, like a process unit"
 fetch() { timeout 5 busybox wget -q -O- "$1" 2>/dev/null; } # busybox 1.35's wget -T crashes: timeout(1) instead
-PORT_P=$((20000 + RANDOM % 10000)) PORT_H=$((30000 + RANDOM % 10000))
+PORT_P=$((20000 + RANDOM % 6000)) PORT_H=$((26000 + RANDOM % 6000)) # below the ephemeral range
 for mode in process hyperv; do
         port=$PORT_P; [ "$mode" = hyperv ] && port=$PORT_H
         cat >"$CASE_DIR/units/web-$mode.yaml" <<UNIT
@@ -232,6 +232,9 @@ out_p=$(fetch "http://127.0.0.1:$PORT_P/")
 [[ $out_p == "served by web-process at $addr_p/"* ]] || fail "process answered '$out_p'"
 [ "$(fetch "http://$addr_h/")" = "$out_h" ] || fail "the host cannot reach the guest at $addr_h on the bridge"
 log "127.0.0.1:$PORT_H -> $out_h; 127.0.0.1:$PORT_P -> $out_p"
+# Its monitor holds the host port, as a process unit's does (test-network.sh).
+got=$(host_bind 127.0.0.1 "$PORT_H" tcp)
+[ "$got" = EADDRINUSE ] || fail "a host program's bind to the hyperv unit's port 127.0.0.1:$PORT_H got $got"
 # The VM's link is a tap device on the case's bridge, and goes with QEMU.
 bridge=$(sed -n 's/.* bridge \(sup-[0-9a-f]*\) .*/\1/p' "$CASE_DIR/supd.log" | head -n1)
 taps() { ip -d -o link show master "$bridge" 2>/dev/null | grep -c 'tun type tap'; }
@@ -239,6 +242,8 @@ taps() { ip -d -o link show master "$bridge" 2>/dev/null | grep -c 'tun type tap
 ctl stop web-hyperv >/dev/null
 wait_for 20 state_is web-hyperv stopped || fail "web-hyperv did not stop"
 [ -z "$(fetch "http://127.0.0.1:$PORT_H/")" ] || fail "the published port still answers after the stop"
+got=$(host_bind 127.0.0.1 "$PORT_H" tcp)
+[ "$got" = ok ] || fail "127.0.0.1:$PORT_H is still held after the stop: $got"
 [ -z "$(field web-hyperv address)" ] || fail "the address is still held after the stop"
 wait_for 5 eval '[ "$(taps)" = 0 ]' || fail "the tap device is left on $bridge after the stop"
 end

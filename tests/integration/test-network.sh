@@ -27,9 +27,10 @@ busybox_layer "$LAYER"
 mkdir -p "$LAYER/www"
 echo "served by sup" > "$LAYER/www/index.html"
 
-# Ports on the host: high and random, so that parallel runs elsewhere do not meet them.
-HP_A=$((20000 + RANDOM % 10000)) HP_B=$((30000 + RANDOM % 10000)) UP_A=$((40000 + RANDOM % 10000))
-HP_C=$((50000 + RANDOM % 10000))
+# Ports on the host: random, so that parallel runs elsewhere do not meet them, and below the
+# ephemeral range (32768-60999), where an outgoing connection's local port would hold one.
+HP_A=$((10000 + RANDOM % 3500)) HP_B=$((14000 + RANDOM % 3500)) UP_A=$((18000 + RANDOM % 3500))
+HP_C=$((22000 + RANDOM % 3500)) LP_B=$((26000 + RANDOM % 3000)) HP_D=$((29500 + RANDOM % 3000))
 
 fail() {
         printf '    FAIL: %s\n' "$*"
@@ -86,6 +87,7 @@ end() { case_verdict; }
 cleanup() {
         for d in "${!SUPD_PID[@]}"; do stop_supd "$d"; done
         pkill -9 -f "sup-monitor --dir $TOP" 2>/dev/null
+        [ -n "${HOSTPROG:-}" ] && kill "$HOSTPROG" 2>/dev/null
         ip netns del "$NS" 2>/dev/null
         ip link del "$NSVETH" 2>/dev/null
         [ -n "${vblocked:-}" ] && ip link del "$vblocked" 2>/dev/null
@@ -106,7 +108,7 @@ I1=$TOP/i1
 unit "$I1" a "$WEB
 ports: [\"$HP_A:80\", \"127.0.0.1:$UP_A:53/udp\"]"
 unit "$I1" b "$WEB
-ports: [\"$HP_B:80\"]"
+ports: [\"$HP_B:80\", \"127.0.0.1:$LP_B:80\"]"
 unit "$I1" lonely 'network: none
 command: [/bin/sh, -c, "echo interfaces: $(ls /sys/class/net); exec sleep 1000"]'
 start_supd "$I1"
@@ -161,6 +163,21 @@ out=$(in_ns timeout 3 busybox wget -q -O- "http://$B/name.txt" 2>&1) && fail "$N
 [ "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 ] || fail "IPv4 forwarding is off"
 [ "$FORWARD_BEFORE" = 1 ] || grep -q 'net.ipv4.ip_forward=1' "$I1/state/logs/a.log" "$I1/state/logs/b.log" ||
         fail "turning on forwarding is not logged"
+end
+
+begin "CVE-2020-8558: a port published on 127.0.0.1 is not reachable from another host on the link"
+# The neighbour routes 127.0.0.1 to this host and accepts replies from it (route_localnet,
+# rp_filter off, no addresses on its own loopback so that its local table does not answer first).
+# The DNAT in prerouting would rewrite the destination before the kernel's martian check could
+# drop it.
+in_ns sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 net.ipv4.conf.eth0.route_localnet=1
+in_ns ip addr flush dev lo
+in_ns ip route add 127.0.0.1/32 via 10.254.254.1 dev eth0 || fail "cannot route 127.0.0.1 through the host"
+[ "$(fetch "http://127.0.0.1:$LP_B/name.txt")" = b-host ] || fail "the host itself does not reach 127.0.0.1:$LP_B"
+out=$(in_ns timeout 5 busybox wget -q -O- "http://10.254.254.1:$HP_B/name.txt" 2>&1)
+[ "$out" = b-host ] || fail "the link to $NS is broken: 10.254.254.1:$HP_B answered \"$out\""
+out=$(in_ns timeout 3 busybox wget -q -O- "http://127.0.0.1:$LP_B/name.txt" 2>&1) &&
+        fail "$NS reached the loopback-published port 127.0.0.1:$LP_B through the host: $out"
 end
 
 begin "containers reach each other by address, and published ports through the gateway, their own too (hairpin)"
@@ -221,6 +238,86 @@ rules=$(nft list chain inet "$BR1" dnat_a 2>&1)
 [ "$(grep -c "dnat ip to" <<< "$rules")" = 2 ] || fail "a's chain does not hold exactly its two rules: $rules"
 grep -q "master $BR1 .*state UP" <<< "$(ip -o link show "$va" 2>&1)" || fail "a's veth is not back on the bridge"
 wait_for 5 eval '[ "$(fetch "http://127.0.0.1:$HP_A/name.txt")" = a-host ]' || fail "a's port does not answer"
+end
+
+begin "a host program listening on a port first keeps it: the unit that publishes it fails to start, naming the port"
+# The host program answers every connection with "host program".
+"$PY" -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+open(sys.argv[2], "w").close()
+while True:
+    c, _ = s.accept()
+    c.recv(4096)
+    c.sendall(b"HTTP/1.0 200 OK\r\n\r\nhost program\n")
+    c.close()' "$HP_D" "$TOP/hostprog.ready" &
+HOSTPROG=$!
+wait_for 5 test -e "$TOP/hostprog.ready" || fail "the host program does not listen"
+unit "$I1" d "$WEB
+ports: [\"127.0.0.1:$HP_D:80\"]
+restart: {policy: \"no\"}"
+ctl "$I1" reload >/dev/null || fail "reload failed"
+wait_for 10 eval '[ -n "$(field "$I1" d reason)" ]' || fail "d: $(field "$I1" d state), no reason"
+reason=$(field "$I1" d reason)
+log "d: $(field "$I1" d state): $reason"
+grep -q "^network: ports\[0\] 127.0.0.1:$HP_D:80/tcp: 127.0.0.1:$HP_D/tcp is in use on the host already" <<< "$reason" ||
+        fail "d's reason: $reason"
+grep -q "127.0.0.1:$HP_D/tcp is in use on the host already" "$I1/state/logs/d.log" || fail "d's log does not say why"
+[ "$(field "$I1" d state)" != running ] || fail "d runs"
+out=$(fetch "http://127.0.0.1:$HP_D/name.txt")
+[ "$out" = "host program" ] || fail "the host program's clients reached \"$out\""
+has_chain "$BR1" dnat_d && fail "d's rules were installed"
+end
+
+begin "while a unit publishes a port no host program can bind it, across its restarts; after the stop it is free"
+kill "$HOSTPROG" && wait "$HOSTPROG" 2>/dev/null
+HOSTPROG=
+ctl "$I1" start d >/dev/null
+wait_for 10 state_is "$I1" d running || fail "d: $(field "$I1" d state) $(field "$I1" d reason)"
+wait_for 5 eval '[ "$(fetch "http://127.0.0.1:$HP_D/name.txt")" = d-host ]' || fail "d's port does not answer"
+held() { # held ADDRESS PORT PROTO WHAT
+        local got
+        got=$(host_bind "$1" "$2" "$3")
+        [ "$got" = EADDRINUSE ] || fail "$4: a host program's bind to $1:$2/$3 got $got"
+}
+held 127.0.0.1 "$HP_D" tcp "d's 127.0.0.1:$HP_D"
+held 0.0.0.0 "$HP_D" tcp "d's 127.0.0.1:$HP_D (the host program on every address)"
+held 127.0.0.1 "$HP_A" tcp "a's $HP_A on every address"
+held 127.0.0.1 "$UP_A" udp "a's 127.0.0.1:$UP_A/udp"
+[ "$(host_bind 127.0.0.2 "$HP_D" tcp)" = ok ] || fail "127.0.0.2:$HP_D, which d does not publish, is held too"
+ss -Hltnp "sport = :$HP_D" | grep -q '"sup-monitor"' || fail "ss does not show sup-monitor on $HP_D: $(ss -Hltnp "sport = :$HP_D")"
+pd=$(field "$I1" d pid)
+ctl "$I1" restart d >/dev/null
+wait_for 10 eval '[ "$(field "$I1" d pid)" != "$pd" ] && state_is "$I1" d running' || fail "d did not come back: $(field "$I1" d reason)"
+held 127.0.0.1 "$HP_D" tcp "d's 127.0.0.1:$HP_D after a restart"
+ctl "$I1" stop d >/dev/null
+wait_for 5 state_is "$I1" d stopped || fail "d: $(field "$I1" d state)"
+got=$(host_bind 127.0.0.1 "$HP_D" tcp)
+[ "$got" = ok ] || fail "127.0.0.1:$HP_D is still held after the stop: $got"
+rm "$I1/units/d.yaml"
+ctl "$I1" reload >/dev/null || fail "reload failed"
+end
+
+begin "a port moved from a stopping unit to another in one reload: the new unit waits for the port, then starts"
+# e ignores SIGTERM: its stop takes stop.timeout (2 s), and its monitor holds the port meanwhile.
+unit "$I1" e "command: [/bin/sh, -c, \"trap '' TERM; httpd -p 80 -h /www; while :; do sleep 1; done\"]
+ports: [\"127.0.0.1:$HP_D:80\"]"
+ctl "$I1" reload >/dev/null || fail "reload failed"
+wait_for 10 state_is "$I1" e running || fail "e: $(field "$I1" e state) $(field "$I1" e reason)"
+rm "$I1/units/e.yaml"
+unit "$I1" f "$WEB
+ports: [\"127.0.0.1:$HP_D:80\"]
+restart: {policy: \"no\"}"
+ctl "$I1" reload >/dev/null || fail "reload failed"
+wait_for 5 eval '[ -n "$(field "$I1" f reason)" ] || state_is "$I1" f running'
+log "f while e stops: $(field "$I1" f state) $(field "$I1" f reason)"
+wait_for 15 state_is "$I1" f running || fail "f: $(field "$I1" f state) $(field "$I1" f reason)"
+wait_for 5 eval '[ "$(fetch "http://127.0.0.1:$HP_D/name.txt")" = f-host ]' || fail "f's port does not answer"
+rm "$I1/units/f.yaml"
+ctl "$I1" reload >/dev/null || fail "reload failed"
 end
 
 begin "a second supd gets a bridge, subnet and table of its own; each removes only its own at exit"

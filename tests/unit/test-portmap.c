@@ -75,7 +75,7 @@ static void test_script_base(void **state) {
                 s, "add table inet sup0\n"
                    "add chain inet sup0 guard { type filter hook prerouting priority raw; policy accept; }\n"
                    "flush chain inet sup0 guard\n"
-                   "add rule inet sup0 guard iifname \"sup0\" ip daddr 127.0.0.0/8 drop\n"
+                   "add rule inet sup0 guard ip daddr 127.0.0.0/8 iif != \"lo\" drop\n"
                    "add chain inet sup0 forward { type filter hook forward priority filter; policy accept; }\n"
                    "flush chain inet sup0 forward\n"
                    "add rule inet sup0 forward iifname \"sup0\" oifname \"sup0\" accept\n"

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+
+#include "unit-spec.h"
+
+/* The host ports a unit publishes, held by its monitor while it publishes them (as kube-proxy
+ * holds the node ports it programs): a socket of the host bound to each port's address and port.
+ * Without it a host program listening on a published port would have its clients taken over by
+ * the container, silently. With it, a port that something on the host holds already fails the
+ * unit's start with the port in the reason, and a later bind() by a host program fails with
+ * EADDRINUSE. The sockets see no traffic while the unit's DNAT rules exist: the rules send every
+ * new connection for the port to the container first.
+ *
+ *   host_ports_bind()     before the rules, so that a conflict changes nothing on the host
+ *   host_ports_listen()   once the rules are in (TCP only; hostport.c says why not earlier)
+ *   host_ports_release()  once the rules are gone
+ *
+ * IPv4 only, like the rules: a port on every address holds 0.0.0.0 (which also conflicts with a
+ * dual-stack [::] socket), and leaves IPv6-only sockets alone, which the rules do not touch. */
+typedef struct HostPorts {
+        int *fds; /* one per published port, in the spec's order */
+        size_t n;
+} HostPorts;
+
+/* -EADDRINUSE when something on the host holds a port, with the port named in err; nothing is
+ * held then. */
+int host_ports_bind(HostPorts *h, const PortSpec *ports, size_t n, char *err, size_t errlen);
+int host_ports_listen(HostPorts *h, const PortSpec *ports, char *err, size_t errlen);
+void host_ports_release(HostPorts *h);
