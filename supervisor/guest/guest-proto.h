@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "rlimits.h"
 #include "seccomp-filter.h"
 #include "string-table.h"
 #include "unit-spec.h"
@@ -33,6 +34,9 @@
  *        ("serial=sup-layer-0", -device virtio-blk-...,serial=sup-layer-0), which does not depend
  *        on the order the guest kernel finds its disks in. The host sends nothing else until
  *        "started" or "error".
+ *        The spec's "rlimits" holds every resource (runtime/rlimits.h), as the host resolved
+ *        them for this run, not only what the unit sets: the guest kernel's defaults differ from
+ *        the host's, and the command is to get the numbers process isolation would give it.
  *        With network: bridge, the run command also has
  *          "network":{"mac":"52:54:00:0a:59:05","address":"10.89.0.5","prefix":24,"gateway":"10.89.0.1"}
  *        mac names the guest's network card (lowercase, as the guest's sysfs shows it), which
@@ -105,6 +109,7 @@ typedef struct GuestRun {
         bool has_network; /* network: bridge; else loopback only */
         GuestNetwork network;
         SeccompProgram *seccomp; /* NULL: seccomp: unconfined */
+        RlimitSet rlimits;       /* spec.rlimits, every resource resolved by the host */
 } GuestRun;
 
 void guest_run_done(GuestRun *r);

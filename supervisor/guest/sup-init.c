@@ -429,7 +429,7 @@ static pid_t start_command(Init *init, const GuestRun *run, const ContainerUser 
         if (pid < 0)
                 fail_setup(init, "cannot fork the command");
         if (pid == 0) {
-                int r = workload_exec(run->spec, user, env, out[1], errp[1], run->seccomp, err);
+                int r = workload_exec(run->spec, user, env, out[1], errp[1], run->rlimits, run->seccomp, err);
                 (void) !write(status[1], err, strlen(err));
                 _exit(r == -ENOENT ? 127 : 126);
         }

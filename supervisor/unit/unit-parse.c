@@ -331,6 +331,75 @@ static void parse_resources(Ctx *c, const YNode *n, void *data) {
         parse_mapping(c, n, fields, c->u, seen, "a mapping of resource limits");
 }
 
+/* ---- rlimits ---- */
+
+/* N (as a size for the resources that count bytes), or unlimited (systemd's word: infinity). */
+static bool get_rlimit_value(Ctx *c, const YNode *n, int resource, uint64_t *ret) {
+        if (n->type == YNODE_SCALAR && (streq(n->value, "unlimited") || streq(n->value, "infinity"))) {
+                *ret = UNIT_RLIMIT_INFINITY;
+                return true;
+        }
+        if (rlimit_is_bytes(resource))
+                return get_size(c, n, ret);
+        /* JSON (the canonical form) carries signed 64-bit integers. */
+        return get_uint(c, n, 0, INT64_MAX, ret);
+}
+
+typedef struct RlimitPair {
+        int resource;
+        uint64_t soft, hard;
+} RlimitPair;
+
+static void parse_rlimit_soft(Ctx *c, const YNode *n, void *data) {
+        RlimitPair *p = data;
+        (void) get_rlimit_value(c, n, p->resource, &p->soft);
+}
+
+static void parse_rlimit_hard(Ctx *c, const YNode *n, void *data) {
+        RlimitPair *p = data;
+        (void) get_rlimit_value(c, n, p->resource, &p->hard);
+}
+
+static void parse_rlimit(Ctx *c, const YNode *n, void *data) {
+        static const Field fields[] = {
+                {"soft", parse_rlimit_soft, 0, true},
+                {"hard", parse_rlimit_hard, 0, true},
+                {},
+        };
+        const YPair *seen[ELEMENTSOF(fields)];
+        UnitRlimit *l = data;
+        RlimitPair p = {.resource = (int) (l - c->u->rlimits)};
+        unsigned before = c->errors;
+
+        if (n->type != YNODE_MAPPING) {
+                /* One number is both limits, as systemd's LimitNOFILE=N. */
+                if (get_rlimit_value(c, n, p.resource, &p.soft))
+                        *l = (UnitRlimit){.set = true, .soft = p.soft, .hard = p.soft};
+                return;
+        }
+        if (!parse_mapping(c, n, fields, &p, seen, "a mapping with \"soft\" and \"hard\"") || c->errors != before)
+                return;
+        if (p.soft > p.hard) {
+                _cleanup_free_ char *s = format_rlimit(p.soft), *h = format_rlimit(p.hard);
+                size_t old = path_push_key(c, "soft");
+                error_at(c, seen[0]->value, "the soft limit (%s) is above the hard limit (%s)", s, h);
+                path_pop(c, old);
+                return;
+        }
+        *l = (UnitRlimit){.set = true, .soft = p.soft, .hard = p.hard};
+}
+
+static void parse_rlimits(Ctx *c, const YNode *n, void *data) {
+        Field fields[_UNIT_RLIMIT_MAX + 1] = {};
+        const YPair *seen[ELEMENTSOF(fields)];
+
+        /* The names are the string table's; each field stores into its own rlimits[] slot. */
+        for (int i = 0; i < _UNIT_RLIMIT_MAX; i++)
+                fields[i] = (Field){rlimit_name_to_string(i), parse_rlimit,
+                                    UNIT_FIELD(rlimits) + (size_t) i * sizeof(UnitRlimit), false};
+        parse_mapping(c, n, fields, c->u, seen, "a mapping of resource names (nofile, nproc, core, ...) to limits");
+}
+
 /* ---- mounts ---- */
 
 static void parse_mount_type(Ctx *c, const YNode *n, void *data) {
@@ -764,6 +833,7 @@ static const Field unit_fields[] = {
         { "network", parse_network, 0, false },
         { "ports", parse_ports, 0, false },
         { "resources", parse_resources, 0, false },
+        { "rlimits", parse_rlimits, 0, false },
         { "mounts", parse_mounts, 0, false },
         { "security", parse_security, 0, false },
         { "share", parse_share, 0, false },

@@ -48,7 +48,7 @@ _noreturn_ static void run_command(const ContainerConfig *cfg, const ContainerUs
         int r;
 
         close(CHILD_EXIT_FD);
-        r = workload_exec(cfg->spec, user, env, CHILD_STDOUT_FD, CHILD_STDERR_FD, cfg->seccomp, err);
+        r = workload_exec(cfg->spec, user, env, CHILD_STDOUT_FD, CHILD_STDERR_FD, cfg->rlimits, cfg->seccomp, err);
         child_fail(r, err);
 }
 

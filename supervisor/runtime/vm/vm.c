@@ -276,6 +276,7 @@ static void send_run(Vm *vm) {
         }
         json_t *run = json_pack("{s:s, s:o, s:o, s:s}", "cmd", "run", "spec", unit_spec_to_json(vm->cfg.spec), "layers",
                                 layers, "sandbox", "serial=" VM_SANDBOX_SERIAL);
+        json_object_set_new(json_object_get(run, "spec"), "rlimits", rlimits_to_json(vm->cfg.rlimits));
         if (vm->has_network) {
                 char mac[18], addr[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN];
                 format_mac(vm->cfg.mac, mac);

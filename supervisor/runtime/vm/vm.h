@@ -103,6 +103,7 @@ typedef struct VmConfig {
         bool debug;              /* sup.debug on the guest's command line */
         const Cgroup *cgroup;    /* QEMU's; NULL: the caller's */
         const SeccompProgram *seccomp; /* the command's filter, for the guest to load; NULL: none */
+        const struct rlimit *rlimits;  /* the command's limits, every resource resolved (rlimits.h) */
         /* network: bridge: the tap device (the Vm owns it from vm_start() on, also on failure;
          * -1: none) and what the guest gives its eth0. */
         int net_fd;
