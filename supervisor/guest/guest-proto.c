@@ -446,6 +446,10 @@ json_t *guest_event_error(const char *message) {
         return json_pack("{s:s, s:o}", "event", "error", "message", message_json(message));
 }
 
+json_t *guest_event_setup_error(const char *message, int code) {
+        return json_pack("{s:s, s:o, s:i}", "event", "error", "message", message_json(message), "code", code);
+}
+
 json_t *guest_event_refused(const char *message) {
         return json_pack("{s:s, s:o}", "event", "refused", "message", message_json(message));
 }

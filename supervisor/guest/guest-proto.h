@@ -22,6 +22,10 @@
  *   {"event":"exit","code":C}                  the command ended (after all its output was written);
  *   {"event":"exit","signal":S}                the guest then powers off
  *   {"event":"error","message":"..."}          the unit could not be started; the guest then powers off
+ *   {"event":"error","message":"...","code":C} the command's own setup failed as it fails in process
+ *                                              isolation (no such program, user or working directory,
+ *                                              not executable): C is the exit status it has there (127
+ *                                              or 126) and the message is the same
  *   {"event":"ps","processes":[{"pid":N,"comm":"...","args":["..."],...},...]}  the answer to ps
  *                                              (each process as process-list.h has it)
  *   {"event":"refused","message":"..."}        a command that is malformed, unknown or out of turn
@@ -128,5 +132,8 @@ json_t *guest_event_hello(void);
 json_t *guest_event_started(pid_t pid);
 json_t *guest_event_exit(int code, int signal); /* signal > 0: killed by it, code ignored */
 json_t *guest_event_error(const char *message);
+/* The command's own setup failed (its program, user, working directory), with the exit status
+ * process isolation gives that failure (workload_exit_code()). */
+json_t *guest_event_setup_error(const char *message, int code);
 json_t *guest_event_refused(const char *message);
 json_t *guest_event_ps(json_t *processes); /* steals processes */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -16,6 +17,13 @@
 
 #define WORKLOAD_ERR_MAX 512
 #define WORKLOAD_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* The exit status a setup failure of the command gives in both isolation modes, as a shell's: 127
+ * when something named was not found (the program, the working directory), 126 otherwise (not
+ * executable, an unknown user, ...). r: the failure's -errno. */
+static inline int workload_exit_code(int r) {
+        return r == -ENOENT ? 127 : 126;
+}
 
 /* Writes the message to err (WORKLOAD_ERR_MAX bytes), followed by ": strerror(-r)" when r < 0;
  * returns r, or -EINVAL when r >= 0. */

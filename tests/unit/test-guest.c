@@ -31,6 +31,10 @@ static void test_events(void **state) {
         assert_json(guest_event_exit(3, 0), "{\"event\":\"exit\",\"code\":3}");
         assert_json(guest_event_exit(0, 15), "{\"event\":\"exit\",\"signal\":15}");
         assert_json(guest_event_error("no disk /dev/vdb"), "{\"event\":\"error\",\"message\":\"no disk /dev/vdb\"}");
+        /* The command's own setup: the exit status process isolation gives it travels with it. */
+        assert_json(guest_event_setup_error("cannot execute /x: Permission denied", workload_exit_code(-EACCES)),
+                    "{\"event\":\"error\",\"message\":\"cannot execute /x: Permission denied\",\"code\":126}");
+        assert_int_equal(workload_exit_code(-ENOENT), 127);
         assert_json(guest_event_refused("unknown command \"x\""),
                     "{\"event\":\"refused\",\"message\":\"unknown command \\\"x\\\"\"}");
         /* A path in a message need not be UTF-8; the event still goes out. */

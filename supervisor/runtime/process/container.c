@@ -39,7 +39,7 @@ _noreturn_ static void child_fail(int r, const char *msg) {
         char buf[ROOTFS_ERR_MAX + 64];
         int n = snprintf(buf, sizeof(buf), "%s", msg);
         (void) !write(CHILD_ERROR_FD, buf, (size_t) MAX(n, 0));
-        _exit(r == -ENOENT ? 127 : 126);
+        _exit(workload_exit_code(r));
 }
 
 /* PID 2: becomes the unit's command. */
