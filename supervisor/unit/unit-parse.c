@@ -863,6 +863,45 @@ static void error_at_pos(Ctx *c, const SourcePos *pos, const char *msg) {
         c->errors++;
 }
 
+/* The pair of key in the mapping n (already walked, so without duplicates), or NULL. */
+static const YPair *mapping_pair(const YNode *n, const char *key) {
+        if (n->type != YNODE_MAPPING)
+                return NULL;
+        for (size_t i = 0; i < n->n_pairs; i++)
+                if (n->pairs[i].key->type == YNODE_SCALAR && streq(n->pairs[i].key->value, key))
+                        return &n->pairs[i];
+        return NULL;
+}
+
+/* What a guest cannot do yet, refused at validation rather than after its VM booted (bind mounts)
+ * or silently left out (a user namespace): both need host directories in the guest. */
+static void check_hyperv(Ctx *c, const YPair *const *seen) {
+        const YPair *p, *q;
+        size_t old;
+
+        if ((p = field_seen(unit_fields, seen, "mounts")) && p->value->type == YNODE_SEQUENCE)
+                for (size_t i = 0; i < c->u->n_mounts && i < p->value->n_items; i++) {
+                        if (c->u->mounts[i].type != MOUNT_BIND || !(q = mapping_pair(p->value->items[i], "type")))
+                                continue;
+                        old = path_push_key(c, "mounts");
+                        (void) path_push_index(c, i);
+                        (void) path_push_key(c, "type");
+                        error_at(c, q->value,
+                                 "bind mounts are not supported with isolation: hyperv yet (the guest has no access "
+                                 "to the host's directories): use a tmpfs mount, or isolation: process");
+                        path_pop(c, old);
+                }
+        if (c->u->security.user_namespace == USER_NAMESPACE_AUTO && (p = field_seen(unit_fields, seen, "security")) &&
+            (q = mapping_pair(p->value, "user_namespace"))) {
+                old = path_push_key(c, "security");
+                (void) path_push_key(c, "user_namespace");
+                error_at(c, q->value,
+                         "user_namespace: auto is not supported with isolation: hyperv yet (the guest is the "
+                         "boundary; its root is not mapped to a host range): write false, or use isolation: process");
+                path_pop(c, old);
+        }
+}
+
 static void check_unit(Ctx *c, const YNode *root, const YPair *const *seen) {
         UnitSpec *u = c->u;
         const YPair *p;
@@ -873,6 +912,8 @@ static void check_unit(Ctx *c, const YNode *root, const YPair *const *seen) {
         if (!field_seen(unit_fields, seen, "command") && !has_oci)
                 error_at(c, root, "missing required key \"command\" (only an oci: layer can supply a default command)");
 
+        if (u->isolation == ISOLATION_HYPERV)
+                check_hyperv(c, seen);
         if ((p = field_seen(unit_fields, seen, "network")) && u->isolation == ISOLATION_HYPERV &&
             u->network == NETWORK_HOST)
                 error_at_field(c, p, "network",

@@ -120,6 +120,12 @@ static const BadCase bad_cases[] = {
           "exclude each other" },
         { "host network in a VM", MINIMAL_UNIT "isolation: hyperv\nnetwork: host\n", 6, 10, "network",
           "host network is not possible with isolation: hyperv" },
+        { "a bind mount in a VM, which failed only after the VM booted", MINIMAL_UNIT
+          "mounts: [{type: bind, source: /srv, target: /data}]\nisolation: hyperv\n", 5, 17, "mounts[0].type",
+          "bind mounts are not supported with isolation: hyperv yet" },
+        { "a user namespace in a VM, which was silently ignored", MINIMAL_UNIT
+          "isolation: hyperv\nsecurity: {user_namespace: auto}\n", 6, 28, "security.user_namespace",
+          "user_namespace: auto is not supported with isolation: hyperv yet" },
         { "a unit requiring itself", MINIMAL_UNIT "name: a\nrequires: [a]\n", 6, 12, "requires[0]", "require itself" },
         { "a duplicate requirement", MINIMAL_UNIT "requires: [db, db]\n", 5, 16, "requires[1]", "already required" },
         { "max_delay below delay", MINIMAL_UNIT "restart: {delay: 10s, max_delay: 5s}\n", 5, 34, "restart.max_delay",
@@ -235,7 +241,7 @@ static void test_defaults(void **state) {
 static void test_every_key(void **state) {
         const char *yaml = "name: web\n"
                            "description: static site\n"
-                           "isolation: hyperv\n"
+                           "isolation: process\n"
                            "image:\n"
                            "  layers:\n"
                            "    - oci: ../images/busybox\n"
@@ -270,7 +276,7 @@ static void test_every_key(void **state) {
                 diagnostics_print(&d, stderr);
                 fail();
         }
-        assert_int_equal(u->isolation, ISOLATION_HYPERV);
+        assert_int_equal(u->isolation, ISOLATION_PROCESS); /* hyperv units have no bind mounts yet */
         assert_int_equal(u->n_layers, 3);
         assert_int_equal(u->layers[0].type, LAYER_OCI);
         assert_string_equal(u->layers[0].path, "/units/../images/busybox"); /* ".." left to the kernel */
@@ -387,7 +393,7 @@ static UnitSpec *reparse_same(const UnitSpec *u, const char *text) {
 
 static void test_canonical_json_round_trip(void **state) {
         /* The canonical form is itself a unit: parsing it again gives the same hash. */
-        const char *yaml = "isolation: hyperv\nimage: {layers: [{dir: /l}, {tar: /t.tar}]}\ncommand: [a, b]\n"
+        const char *yaml = "isolation: process\nimage: {layers: [{dir: /l}, {tar: /t.tar}]}\ncommand: [a, b]\n"
                            "env: {X: \"1\"}\nports: [\"127.0.0.1:80:80/udp\", \"[::]:443:443\"]\n"
                            "resources: {memory: 1.5G, cpus: 0.1, pids: 5, io_weight: 10}\n"
                            "mounts: [{type: tmpfs, target: /t, size: 1M, mode: \"0755\"}, "
