@@ -335,7 +335,8 @@ static void parse_resources(Ctx *c, const YNode *n, void *data) {
 
 /* N (as a size for the resources that count bytes), or unlimited (systemd's word: infinity). */
 static bool get_rlimit_value(Ctx *c, const YNode *n, int resource, uint64_t *ret) {
-        if (n->type == YNODE_SCALAR && (streq(n->value, "unlimited") || streq(n->value, "infinity"))) {
+        if (n->type == YNODE_SCALAR && !scalar_has_nul(n) &&
+            (streq(n->value, "unlimited") || streq(n->value, "infinity"))) {
                 *ret = UNIT_RLIMIT_INFINITY;
                 return true;
         }
