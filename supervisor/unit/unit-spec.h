@@ -104,8 +104,9 @@ DECLARE_STRING_TABLE_LOOKUP(vm_machine, VmMachine);
 DECLARE_STRING_TABLE_LOOKUP(vm_accel, VmAccel);
 
 /* rlimits: indexed by the kernel's RLIMIT_* number, named as systemd's Limit*= settings are
- * (nofile, nproc, core, ...). */
-#define _UNIT_RLIMIT_MAX        RLIMIT_NLIMITS
+ * (nofile, nproc, core, ...). RLIMIT_RTTIME is the last one every table here names (a newer
+ * libc's RLIMIT_NLIMITS could count one without a name). */
+#define _UNIT_RLIMIT_MAX        (RLIMIT_RTTIME + 1)
 #define UNIT_RLIMIT_INFINITY    UINT64_MAX /* "unlimited", RLIM_INFINITY */
 #define UNIT_RLIMIT_NOFILE_SOFT 1024u      /* systemd's DefaultLimitNOFILE=1024:524288 */
 #define UNIT_RLIMIT_NOFILE_HARD 524288u
