@@ -394,6 +394,10 @@ int guest_run_from_json(const json_t *msg, GuestRun *ret, char **ret_error) {
                                     "card's MAC address, the address and prefix of eth0), which the host did not give");
                 goto fail;
         }
+        /* Every limit as a number: none is left to the guest kernel's defaults. */
+        r = rlimits_from_json(json_object_get(json_object_get(msg, "spec"), "rlimits"), run.rlimits, ret_error);
+        if (r < 0)
+                goto fail;
         /* A unit with a filter runs with it or not at all, as in process isolation. */
         if (sc && run.spec->security.seccomp == SECCOMP_UNCONFINED) {
                 r = fail(ret_error, "run: a \"seccomp\" filter, but the unit has seccomp: unconfined");
@@ -440,6 +444,10 @@ json_t *guest_event_exit(int code, int signal) {
 
 json_t *guest_event_error(const char *message) {
         return json_pack("{s:s, s:o}", "event", "error", "message", message_json(message));
+}
+
+json_t *guest_event_setup_error(const char *message, int code) {
+        return json_pack("{s:s, s:o, s:i}", "event", "error", "message", message_json(message), "code", code);
 }
 
 json_t *guest_event_refused(const char *message) {

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "rlimits.h"
 #include "seccomp-filter.h"
 #include "string-table.h"
 #include "unit-spec.h"
@@ -21,6 +22,10 @@
  *   {"event":"exit","code":C}                  the command ended (after all its output was written);
  *   {"event":"exit","signal":S}                the guest then powers off
  *   {"event":"error","message":"..."}          the unit could not be started; the guest then powers off
+ *   {"event":"error","message":"...","code":C} the command's own setup failed as it fails in process
+ *                                              isolation (no such program, user or working directory,
+ *                                              not executable): C is the exit status it has there (127
+ *                                              or 126) and the message is the same
  *   {"event":"ps","processes":[{"pid":N,"comm":"...","args":["..."],...},...]}  the answer to ps
  *                                              (each process as process-list.h has it)
  *   {"event":"refused","message":"..."}        a command that is malformed, unknown or out of turn
@@ -33,6 +38,9 @@
  *        ("serial=sup-layer-0", -device virtio-blk-...,serial=sup-layer-0), which does not depend
  *        on the order the guest kernel finds its disks in. The host sends nothing else until
  *        "started" or "error".
+ *        The spec's "rlimits" holds every resource (runtime/rlimits.h), as the host resolved
+ *        them for this run, not only what the unit sets: the guest kernel's defaults differ from
+ *        the host's, and the command is to get the numbers process isolation would give it.
  *        With network: bridge, the run command also has
  *          "network":{"mac":"52:54:00:0a:59:05","address":"10.89.0.5","prefix":24,"gateway":"10.89.0.1"}
  *        mac names the guest's network card (lowercase, as the guest's sysfs shows it), which
@@ -105,6 +113,7 @@ typedef struct GuestRun {
         bool has_network; /* network: bridge; else loopback only */
         GuestNetwork network;
         SeccompProgram *seccomp; /* NULL: seccomp: unconfined */
+        RlimitSet rlimits;       /* spec.rlimits, every resource resolved by the host */
 } GuestRun;
 
 void guest_run_done(GuestRun *r);
@@ -123,5 +132,8 @@ json_t *guest_event_hello(void);
 json_t *guest_event_started(pid_t pid);
 json_t *guest_event_exit(int code, int signal); /* signal > 0: killed by it, code ignored */
 json_t *guest_event_error(const char *message);
+/* The command's own setup failed (its program, user, working directory), with the exit status
+ * process isolation gives that failure (workload_exit_code()). */
+json_t *guest_event_setup_error(const char *message, int code);
 json_t *guest_event_refused(const char *message);
 json_t *guest_event_ps(json_t *processes); /* steals processes */

@@ -111,12 +111,19 @@ static int send_blocking(int fd, json_t *msg) {
         return r;
 }
 
-/* A setup error: to the host if it can hear us, to the console in any case, then power off. */
-_noreturn_ static void fail_setup(Init *init, const char *msg) {
+/* A setup error: to the host if it can hear us, to the console in any case, then power off. code
+ * >= 0: the command's own setup failed, as it would in process isolation, with the exit status it
+ * has there. */
+_noreturn_ static void fail_setup_code(Init *init, const char *msg, int code) {
         say(init, "%s", msg);
         if (init->agent_fd >= 0)
-                (void) send_blocking(init->agent_fd, guest_event_error(msg));
+                (void) send_blocking(init->agent_fd,
+                                     code >= 0 ? guest_event_setup_error(msg, code) : guest_event_error(msg));
         guest_poweroff();
+}
+
+_noreturn_ static void fail_setup(Init *init, const char *msg) {
+        fail_setup_code(init, msg, -1);
 }
 
 static void send_event(Init *init, json_t *msg) {
@@ -429,9 +436,9 @@ static pid_t start_command(Init *init, const GuestRun *run, const ContainerUser 
         if (pid < 0)
                 fail_setup(init, "cannot fork the command");
         if (pid == 0) {
-                int r = workload_exec(run->spec, user, env, out[1], errp[1], run->seccomp, err);
+                int r = workload_exec(run->spec, user, env, out[1], errp[1], run->rlimits, run->seccomp, err);
                 (void) !write(status[1], err, strlen(err));
-                _exit(r == -ENOENT ? 127 : 126);
+                _exit(workload_exit_code(r));
         }
         close(out[1]);
         close(errp[1]);
@@ -447,9 +454,11 @@ static pid_t start_command(Init *init, const GuestRun *run, const ContainerUser 
         }
         close(status[0]);
         if (n > 0) {
+                int st = 0;
+
                 err[n] = 0;
-                (void) waitpid(pid, NULL, 0);
-                fail_setup(init, err);
+                (void) waitpid(pid, &st, 0);
+                fail_setup_code(init, err, WIFEXITED(st) ? WEXITSTATUS(st) : 126);
         }
         init->out[0].fd = out[0];
         init->out[1].fd = errp[0];
@@ -536,11 +545,11 @@ int main(int argc, char **argv) {
         if (r < 0)
                 fail_setup(&init, err);
         stage(&init, "root ready");
-        if (u->security.read_only_rootfs && rootfs_make_read_only(err) < 0)
-                fail_setup(&init, err);
+        if (u->security.read_only_rootfs && (r = rootfs_make_read_only(err)) < 0)
+                fail_setup_code(&init, err, workload_exit_code(r));
         r = resolve_user(u->user, &user, err);
         if (r < 0)
-                fail_setup(&init, err);
+                fail_setup_code(&init, err, workload_exit_code(r));
         env = workload_env(u, user.home);
 
         /* Every signal goes through the loop from here on (blocked before the fork, so that none

@@ -21,6 +21,7 @@
 #include "string-util.h"
 #include "unit-parse.h"
 #include "veth.h"
+#include "workload.h"
 
 struct MonitorClient {
         Monitor *monitor;
@@ -207,6 +208,25 @@ static int prepare_seccomp(Monitor *m, const SeccompProgram **ret) {
         *ret = p.program;
         seccomp_prepared_done(&p);
         return 0;
+}
+
+/* The limits the command gets, resolved here for both modes (rlimits.h): a guest applies the host's
+ * numbers, and a limit the host cannot grant fails the start alike. */
+static int prepare_rlimits(Monitor *m) {
+        char err[WORKLOAD_ERR_MAX];
+        RlimitSet host;
+        bool can_raise;
+        int r;
+
+        r = rlimits_get_host(host, &can_raise);
+        if (r < 0) {
+                set_reason(m, "rlimits: cannot read the host's limits: %s", strerror(-r));
+                return r;
+        }
+        r = rlimits_resolve(m->spec, host, can_raise, m->rlimits, err);
+        if (r < 0)
+                set_reason(m, "%s", err);
+        return r;
 }
 
 /* ---- network: bridge (net/attachment.h has the steps) ---- */
@@ -532,6 +552,7 @@ static int start_vm(Monitor *m, const SeccompProgram *seccomp) {
                 .debug = m->vm_debug,
                 .cgroup = m->cgroup,
                 .seccomp = seccomp,
+                .rlimits = m->rlimits,
                 .log = &m->log,
                 .callbacks = {.started = on_vm_started, .changed = on_vm_changed, .exited = on_vm_exited},
                 .userdata = m,
@@ -604,7 +625,7 @@ static void monitor_enter_starting(Monitor *m) {
                 m->status.restarts++;
         m->automatic_start = false;
 
-        if (prepare_seccomp(m, &seccomp) < 0)
+        if (prepare_seccomp(m, &seccomp) < 0 || prepare_rlimits(m) < 0)
                 goto fail;
         r = cgroup_create(m->cgroup_root, m->cgroup_parent, m->spec->name, &m->cgroup);
         if (r < 0) {
@@ -661,6 +682,7 @@ static void monitor_enter_starting(Monitor *m) {
                 .stderr_fd = err_w,
                 .cgroup = m->cgroup,
                 .seccomp = seccomp,
+                .rlimits = m->rlimits,
                 .share = &m->share,
                 .userns = m->userns.lease_fd >= 0 ? &m->userns : NULL,
                 .prepare = m->net_prepared ? attach_network : NULL,

@@ -11,6 +11,7 @@
 #include "json-conn.h"
 #include "log-writer.h"
 #include "restart-policy.h"
+#include "rlimits.h"
 #include "seccomp-compile.h"
 #include "unit-spec.h"
 #include "userns.h"
@@ -87,6 +88,7 @@ typedef struct Monitor {
 
         Cgroup *cgroup;
         SeccompCache seccomp; /* the workload's filter, compiled once, kept across its restarts */
+        RlimitSet rlimits;    /* the workload's limits for this run, resolved at its start */
         NetAttachment net;
         bool net_prepared; /* net holds an address (and maybe more) to release after the container */
         ContainerShare share; /* share.*: the pidfds of the joined namespaces' owners, while the container runs */

@@ -183,7 +183,7 @@ static void exec_command(char **argv, char **env) {
 }
 
 int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int stdout_fd, int stderr_fd,
-                  const SeccompProgram *seccomp, char *err) {
+                  const struct rlimit *rlimits, const SeccompProgram *seccomp, char *err) {
         unsigned last_cap, unsupported;
         int devnull, r;
         CapSets caps;
@@ -204,6 +204,10 @@ int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int 
 
         if (chdir(u->working_dir) < 0)
                 return workload_error(err, negative_errno(), "working_dir %s", u->working_dir);
+        /* While still root with every capability: a hard limit above the host's needs
+         * CAP_SYS_RESOURCE (which the host checked already; a guest has it). */
+        if (rlimits && (r = rlimits_apply(rlimits, err)) < 0)
+                return r;
         /* seccomp without no_new_privs needs CAP_SYS_ADMIN: load the filter while we have it (runc's order). */
         if (!u->security.no_new_privileges && (r = seccomp_apply(seccomp)) < 0)
                 return workload_error(err, r, "cannot load the seccomp filter");

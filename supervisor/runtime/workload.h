@@ -1,19 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "rlimits.h"
 #include "seccomp-filter.h"
 #include "unit-spec.h"
 
 /* What the workload's own process gets, in both isolation modes: the process runtime's PID 2 in
  * its namespaces and the hyperv guest's, started by sup-init, run this same code, so that flipping
  * `isolation:` changes nothing the command can see (environment, user, groups, working directory,
- * signal dispositions, standard input, capabilities, no_new_privs, how command[0] is found). */
+ * signal dispositions, standard input, resource limits, capabilities, no_new_privs, how command[0]
+ * is found). */
 
 #define WORKLOAD_ERR_MAX 512
 #define WORKLOAD_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* The exit status a setup failure of the command gives in both isolation modes, as a shell's: 127
+ * when something named was not found (the program, the working directory), 126 otherwise (not
+ * executable, an unknown user, ...). r: the failure's -errno. */
+static inline int workload_exit_code(int r) {
+        return r == -ENOENT ? 127 : 126;
+}
 
 /* Writes the message to err (WORKLOAD_ERR_MAX bytes), followed by ": strerror(-r)" when r < 0;
  * returns r, or -EINVAL when r >= 0. */
@@ -48,10 +58,11 @@ int loopback_up(void);
 
 /* Turns the calling process (a fresh fork, with every capability) into the unit's command: default
  * signal dispositions and an empty mask, a new session, stdin from /dev/null, stdout and stderr
- * from the fds given (closed afterwards when above 2), the working directory, the capability
+ * from the fds given (closed afterwards when above 2), the working directory, the resource limits
+ * as the host resolved them (rlimits.h; NULL: the caller's stay), the capability
  * bounding set, the user, the other capability sets (caps.h), no_new_privs, the seccomp filter
  * (NULL: none; loaded last with no_new_privileges, before the capabilities and the user change
  * without), then execve() with command[0] searched in the new environment's PATH. Every other fd
  * must be close-on-exec. Returns only on failure: -errno, with a message in err. */
 int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int stdout_fd, int stderr_fd,
-                  const SeccompProgram *seccomp, char *err);
+                  const struct rlimit *rlimits, const SeccompProgram *seccomp, char *err);

@@ -331,6 +331,76 @@ static void parse_resources(Ctx *c, const YNode *n, void *data) {
         parse_mapping(c, n, fields, c->u, seen, "a mapping of resource limits");
 }
 
+/* ---- rlimits ---- */
+
+/* N (as a size for the resources that count bytes), or unlimited (systemd's word: infinity). */
+static bool get_rlimit_value(Ctx *c, const YNode *n, int resource, uint64_t *ret) {
+        if (n->type == YNODE_SCALAR && !scalar_has_nul(n) &&
+            (streq(n->value, "unlimited") || streq(n->value, "infinity"))) {
+                *ret = UNIT_RLIMIT_INFINITY;
+                return true;
+        }
+        if (rlimit_is_bytes(resource))
+                return get_size(c, n, ret);
+        /* JSON (the canonical form) carries signed 64-bit integers. */
+        return get_uint(c, n, 0, INT64_MAX, ret);
+}
+
+typedef struct RlimitPair {
+        int resource;
+        uint64_t soft, hard;
+} RlimitPair;
+
+static void parse_rlimit_soft(Ctx *c, const YNode *n, void *data) {
+        RlimitPair *p = data;
+        (void) get_rlimit_value(c, n, p->resource, &p->soft);
+}
+
+static void parse_rlimit_hard(Ctx *c, const YNode *n, void *data) {
+        RlimitPair *p = data;
+        (void) get_rlimit_value(c, n, p->resource, &p->hard);
+}
+
+static void parse_rlimit(Ctx *c, const YNode *n, void *data) {
+        static const Field fields[] = {
+                {"soft", parse_rlimit_soft, 0, true},
+                {"hard", parse_rlimit_hard, 0, true},
+                {},
+        };
+        const YPair *seen[ELEMENTSOF(fields)];
+        UnitRlimit *l = data;
+        RlimitPair p = {.resource = (int) (l - c->u->rlimits)};
+        unsigned before = c->errors;
+
+        if (n->type != YNODE_MAPPING) {
+                /* One number is both limits, as systemd's LimitNOFILE=N. */
+                if (get_rlimit_value(c, n, p.resource, &p.soft))
+                        *l = (UnitRlimit){.set = true, .soft = p.soft, .hard = p.soft};
+                return;
+        }
+        if (!parse_mapping(c, n, fields, &p, seen, "a mapping with \"soft\" and \"hard\"") || c->errors != before)
+                return;
+        if (p.soft > p.hard) {
+                _cleanup_free_ char *s = format_rlimit(p.soft), *h = format_rlimit(p.hard);
+                size_t old = path_push_key(c, "soft");
+                error_at(c, seen[0]->value, "the soft limit (%s) is above the hard limit (%s)", s, h);
+                path_pop(c, old);
+                return;
+        }
+        *l = (UnitRlimit){.set = true, .soft = p.soft, .hard = p.hard};
+}
+
+static void parse_rlimits(Ctx *c, const YNode *n, void *data) {
+        Field fields[_UNIT_RLIMIT_MAX + 1] = {};
+        const YPair *seen[ELEMENTSOF(fields)];
+
+        /* The names are the string table's; each field stores into its own rlimits[] slot. */
+        for (int i = 0; i < _UNIT_RLIMIT_MAX; i++)
+                fields[i] = (Field){rlimit_name_to_string(i), parse_rlimit,
+                                    UNIT_FIELD(rlimits) + (size_t) i * sizeof(UnitRlimit), false};
+        parse_mapping(c, n, fields, c->u, seen, "a mapping of resource names (nofile, nproc, core, ...) to limits");
+}
+
 /* ---- mounts ---- */
 
 static void parse_mount_type(Ctx *c, const YNode *n, void *data) {
@@ -764,6 +834,7 @@ static const Field unit_fields[] = {
         { "network", parse_network, 0, false },
         { "ports", parse_ports, 0, false },
         { "resources", parse_resources, 0, false },
+        { "rlimits", parse_rlimits, 0, false },
         { "mounts", parse_mounts, 0, false },
         { "security", parse_security, 0, false },
         { "share", parse_share, 0, false },
@@ -793,6 +864,45 @@ static void error_at_pos(Ctx *c, const SourcePos *pos, const char *msg) {
         c->errors++;
 }
 
+/* The pair of key in the mapping n (already walked, so without duplicates), or NULL. */
+static const YPair *mapping_pair(const YNode *n, const char *key) {
+        if (n->type != YNODE_MAPPING)
+                return NULL;
+        for (size_t i = 0; i < n->n_pairs; i++)
+                if (n->pairs[i].key->type == YNODE_SCALAR && streq(n->pairs[i].key->value, key))
+                        return &n->pairs[i];
+        return NULL;
+}
+
+/* What a guest cannot do yet, refused at validation rather than after its VM booted (bind mounts)
+ * or silently left out (a user namespace): both need host directories in the guest. */
+static void check_hyperv(Ctx *c, const YPair *const *seen) {
+        const YPair *p, *q;
+        size_t old;
+
+        if ((p = field_seen(unit_fields, seen, "mounts")) && p->value->type == YNODE_SEQUENCE)
+                for (size_t i = 0; i < c->u->n_mounts && i < p->value->n_items; i++) {
+                        if (c->u->mounts[i].type != MOUNT_BIND || !(q = mapping_pair(p->value->items[i], "type")))
+                                continue;
+                        old = path_push_key(c, "mounts");
+                        (void) path_push_index(c, i);
+                        (void) path_push_key(c, "type");
+                        error_at(c, q->value,
+                                 "bind mounts are not supported with isolation: hyperv yet (the guest has no access "
+                                 "to the host's directories): use a tmpfs mount, or isolation: process");
+                        path_pop(c, old);
+                }
+        if (c->u->security.user_namespace == USER_NAMESPACE_AUTO && (p = field_seen(unit_fields, seen, "security")) &&
+            (q = mapping_pair(p->value, "user_namespace"))) {
+                old = path_push_key(c, "security");
+                (void) path_push_key(c, "user_namespace");
+                error_at(c, q->value,
+                         "user_namespace: auto is not supported with isolation: hyperv yet (the guest is the "
+                         "boundary; its root is not mapped to a host range): write false, or use isolation: process");
+                path_pop(c, old);
+        }
+}
+
 static void check_unit(Ctx *c, const YNode *root, const YPair *const *seen) {
         UnitSpec *u = c->u;
         const YPair *p;
@@ -803,6 +913,8 @@ static void check_unit(Ctx *c, const YNode *root, const YPair *const *seen) {
         if (!field_seen(unit_fields, seen, "command") && !has_oci)
                 error_at(c, root, "missing required key \"command\" (only an oci: layer can supply a default command)");
 
+        if (u->isolation == ISOLATION_HYPERV)
+                check_hyperv(c, seen);
         if ((p = field_seen(unit_fields, seen, "network")) && u->isolation == ISOLATION_HYPERV &&
             u->network == NETWORK_HOST)
                 error_at_field(c, p, "network",

@@ -77,6 +77,32 @@ static const char *const vm_accel_table[_VM_ACCEL_MAX] = {
 };
 DEFINE_STRING_TABLE_LOOKUP(vm_accel, VmAccel, _VM_ACCEL_MAX);
 
+static const char *const rlimit_name_table[_UNIT_RLIMIT_MAX] = {
+        [RLIMIT_CPU] = "cpu",           [RLIMIT_FSIZE] = "fsize", [RLIMIT_DATA] = "data",
+        [RLIMIT_STACK] = "stack",       [RLIMIT_CORE] = "core",   [RLIMIT_RSS] = "rss",
+        [RLIMIT_NOFILE] = "nofile",     [RLIMIT_AS] = "as",       [RLIMIT_NPROC] = "nproc",
+        [RLIMIT_MEMLOCK] = "memlock",   [RLIMIT_LOCKS] = "locks", [RLIMIT_SIGPENDING] = "sigpending",
+        [RLIMIT_MSGQUEUE] = "msgqueue", [RLIMIT_NICE] = "nice",   [RLIMIT_RTPRIO] = "rtprio",
+        [RLIMIT_RTTIME] = "rttime",
+};
+DEFINE_STRING_TABLE_LOOKUP(rlimit_name, int, _UNIT_RLIMIT_MAX);
+
+bool rlimit_is_bytes(int resource) {
+        switch (resource) {
+        case RLIMIT_FSIZE:
+        case RLIMIT_DATA:
+        case RLIMIT_STACK:
+        case RLIMIT_CORE:
+        case RLIMIT_RSS:
+        case RLIMIT_AS:
+        case RLIMIT_MEMLOCK:
+        case RLIMIT_MSGQUEUE:
+                return true;
+        default:
+                return false;
+        }
+}
+
 UnitSpec *unit_spec_new(void) {
         UnitSpec *u = xzalloc(sizeof(UnitSpec));
 
@@ -289,6 +315,14 @@ bool port_spec_conflicts(const PortSpec *a, const PortSpec *b) {
         return IN6_ARE_ADDR_EQUAL(&a->address.in6, &b->address.in6);
 }
 
+char *format_rlimit(uint64_t v) {
+        return v == UNIT_RLIMIT_INFINITY ? xstrdup("unlimited") : xasprintf("%" PRIu64, v);
+}
+
+static json_t *rlimit_value_to_json(uint64_t v) {
+        return v == UNIT_RLIMIT_INFINITY ? json_string("unlimited") : json_integer((json_int_t) v);
+}
+
 static json_t *strv_to_json(char *const *l) {
         json_t *a = json_array();
         STRV_FOREACH(s, l)
@@ -321,8 +355,8 @@ static void set_unit_ref(json_t *o, const char *key, const UnitRef *r) {
 }
 
 json_t *unit_spec_to_json(const UnitSpec *u) {
-        json_t *o = json_object(), *image, *layers, *env, *ports, *res, *mounts, *sec, *caps, *share, *restart,
-               *stop, *requires, *vm;
+        json_t *o = json_object(), *image, *layers, *env, *ports, *res, *mounts, *sec, *caps, *share, *restart, *stop,
+               *requires, *vm, *rlimits;
         _cleanup_free_ char *stop_signal = format_signal(u->stop.signal);
 
         json_object_set_new(o, "name", json_string(u->name));
@@ -371,6 +405,19 @@ json_t *unit_spec_to_json(const UnitSpec *u) {
         if (u->resources.io_weight)
                 json_object_set_new(res, "io_weight", json_integer(u->resources.io_weight));
         json_object_set_new(o, "resources", res);
+
+        /* Only what the unit sets: the defaults are the host's (runtime/rlimits.h), and a unit
+         * without rlimits keeps the hash it had before there were any. */
+        rlimits = json_object();
+        for (int i = 0; i < _UNIT_RLIMIT_MAX; i++)
+                if (u->rlimits[i].set)
+                        json_object_set_new(rlimits, rlimit_name_to_string(i),
+                                            json_pack("{s:o, s:o}", "soft", rlimit_value_to_json(u->rlimits[i].soft),
+                                                      "hard", rlimit_value_to_json(u->rlimits[i].hard)));
+        if (json_object_size(rlimits) > 0)
+                json_object_set_new(o, "rlimits", rlimits);
+        else
+                json_decref(rlimits);
 
         mounts = json_array();
         for (size_t i = 0; i < u->n_mounts; i++) {

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -102,6 +103,25 @@ DECLARE_STRING_TABLE_LOOKUP(restart_policy, RestartPolicy);
 DECLARE_STRING_TABLE_LOOKUP(vm_machine, VmMachine);
 DECLARE_STRING_TABLE_LOOKUP(vm_accel, VmAccel);
 
+/* rlimits: indexed by the kernel's RLIMIT_* number, named as systemd's Limit*= settings are
+ * (nofile, nproc, core, ...). RLIMIT_RTTIME is the last one every table here names (a newer
+ * libc's RLIMIT_NLIMITS could count one without a name). */
+#define _UNIT_RLIMIT_MAX        (RLIMIT_RTTIME + 1)
+#define UNIT_RLIMIT_INFINITY    UINT64_MAX /* "unlimited", RLIM_INFINITY */
+#define UNIT_RLIMIT_NOFILE_SOFT 1024u      /* systemd's DefaultLimitNOFILE=1024:524288 */
+#define UNIT_RLIMIT_NOFILE_HARD 524288u
+
+typedef struct UnitRlimit {
+        bool set;            /* false: the default (runtime/rlimits.h resolves it on the host) */
+        uint64_t soft, hard; /* soft <= hard; UNIT_RLIMIT_INFINITY: unlimited */
+} UnitRlimit;
+
+/* The name of an RLIMIT_* resource in units, or NULL; and back, -EINVAL for an unknown name. */
+const char *rlimit_name_to_string(int resource);
+int rlimit_name_from_string(const char *s);
+/* Whether the resource counts bytes (stack, core, memlock, ...): its values may be sizes (64M). */
+bool rlimit_is_bytes(int resource);
+
 /* Where a value stood in its unit file, for errors found later (across units). */
 typedef struct SourcePos {
         unsigned line, column; /* 0 when the value was a default */
@@ -165,6 +185,8 @@ typedef struct UnitSpec {
                 uint64_t pids;       /* 0 = unlimited */
                 uint32_t io_weight;  /* 0 = unset */
         } resources;
+
+        UnitRlimit rlimits[_UNIT_RLIMIT_MAX];
 
         MountSpec *mounts;
         size_t n_mounts;
@@ -255,6 +277,7 @@ char *format_cpus(uint32_t milli); /* 0.5, 2, 0.125 */
 char *format_port(const PortSpec *p);
 char *format_signal(int sig);
 char *format_capability(unsigned cap);
+char *format_rlimit(uint64_t v); /* 1024, unlimited */
 
 /* Whether two published ports claim the same host socket (protocol, port, overlapping address). */
 bool port_spec_conflicts(const PortSpec *a, const PortSpec *b);

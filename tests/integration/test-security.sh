@@ -209,6 +209,15 @@ init_links=$(for f in /proc/"$pid"/fd/*; do readlink "$f"; done)
 [ "$(wc -l <<<"$init_links")" = 1 ] && [[ $init_links == pipe:* ]] || fail "init's fds: $init_links"
 cmd=$(pgrep -P "$pid" | head -1)
 [ "$(ls /proc/"$cmd"/fd | sort -n | tr '\n' ,)" = 0,1,2, ] || fail "the command's fds: $(ls -l /proc/"$cmd"/fd)"
+# init's command line is its name alone, not the name and the monitor's argument area zeroed:
+# supctl top showed "sup-init" and a tail of ~200 empty arguments, ps a line of spaces.
+[ "$(od -An -c /proc/"$pid"/cmdline | tr -s ' ')" = " s u p - i n i t \0" ] ||
+        fail "init's /proc/PID/cmdline: $(od -An -c /proc/"$pid"/cmdline | head -3)"
+init_args=$(ctl top fds --json | "$PY" -c '
+import json, sys
+print(json.dumps([p["args"] for p in json.load(sys.stdin)["processes"] if p["pid"] == int(sys.argv[1])]))' "$pid")
+[ "$init_args" = '[["sup-init"]]' ] || fail "supctl top --json: init's args are $(head -c 300 <<<"$init_args")"
+ctl top fds | grep -Eq "^ *$pid .* sup-init\$" || fail "supctl top: init's line: $(ctl top fds | grep -E "^ *$pid ")"
 log "workload self.fds=$(got fds self.fds), init.fds=$init_fds ($init_links, $(got fds "init.fd.$init_fds") from inside)"
 end
 

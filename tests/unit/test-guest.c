@@ -31,6 +31,10 @@ static void test_events(void **state) {
         assert_json(guest_event_exit(3, 0), "{\"event\":\"exit\",\"code\":3}");
         assert_json(guest_event_exit(0, 15), "{\"event\":\"exit\",\"signal\":15}");
         assert_json(guest_event_error("no disk /dev/vdb"), "{\"event\":\"error\",\"message\":\"no disk /dev/vdb\"}");
+        /* The command's own setup: the exit status process isolation gives it travels with it. */
+        assert_json(guest_event_setup_error("cannot execute /x: Permission denied", workload_exit_code(-EACCES)),
+                    "{\"event\":\"error\",\"message\":\"cannot execute /x: Permission denied\",\"code\":126}");
+        assert_int_equal(workload_exit_code(-ENOENT), 127);
         assert_json(guest_event_refused("unknown command \"x\""),
                     "{\"event\":\"refused\",\"message\":\"unknown command \\\"x\\\"\"}");
         /* A path in a message need not be UTF-8; the event still goes out. */
@@ -94,6 +98,19 @@ static void test_commands(void **state) {
 /* A filter of one instruction, "allow", as the host would send one (the guest only loads it). */
 #define SECCOMP_ALLOW_JSON "{\"flags\":0,\"filter\":\"BgAAAAAA/38=\"}"
 
+/* The spec as vm.c sends it: the canonical JSON with every limit resolved against a host's. */
+static json_t *host_spec_json(const UnitSpec *u) {
+        json_t *spec = unit_spec_to_json(u);
+        RlimitSet host, resolved;
+        char err[WORKLOAD_ERR_MAX];
+
+        for (int i = 0; i < _UNIT_RLIMIT_MAX; i++)
+                host[i] = (struct rlimit){.rlim_cur = 1000 + (rlim_t) i, .rlim_max = RLIM_INFINITY};
+        assert_int_equal(rlimits_resolve(u, host, false, resolved, err), 0);
+        json_object_set_new(spec, "rlimits", rlimits_to_json(resolved));
+        return spec;
+}
+
 /* A run command around the unit's real canonical JSON (what supctl validate --print shows), with
  * a filter where the unit has one. */
 static json_t *run_command_for(const char *yaml, const char *disks) {
@@ -106,7 +123,7 @@ static json_t *run_command_for(const char *yaml, const char *disks) {
                 diagnostics_print(&d, stderr);
                 fail();
         }
-        spec = unit_spec_to_json(u);
+        spec = host_spec_json(u);
         canonical = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
         text = xasprintf("{\"cmd\":\"run\",\"spec\":%s,%s%s}", canonical, disks,
                          u->security.seccomp == SECCOMP_UNCONFINED ? "" : ",\"seccomp\":" SECCOMP_ALLOW_JSON);
@@ -130,7 +147,8 @@ static void test_run_from_canonical_json(void **state) {
                                       "mounts: [{type: tmpfs, target: /tmp, size: 16M, mode: \"1770\"}]\n"
                                       "security: {no_new_privileges: false, read_only_rootfs: true,\n"
                                       "  capabilities: {drop: [ALL], add: [NET_BIND_SERVICE, cap_sys_chroot]}}\n"
-                                      "stop: {signal: SIGRTMIN+2, timeout: 1m1500ms}\n",
+                                      "stop: {signal: SIGRTMIN+2, timeout: 1m1500ms}\n"
+                                      "rlimits: {nofile: {soft: 100, hard: 200}, core: unlimited}\n",
                                       "\"layers\":[\"/dev/vda\",\"serial=sup-layer-1\"],\"sandbox\":\"/dev/vdc\"");
         GuestRun run = {};
         char *error = NULL;
@@ -172,6 +190,12 @@ static void test_run_from_canonical_json(void **state) {
         assert_string_equal(run.layers[1], "serial=sup-layer-1");
         assert_string_equal(run.sandbox, "/dev/vdc");
         assert_false(run.has_network); /* network: none, loopback only */
+        /* The unit's limits, and the host's for the rest: none left to the guest kernel. */
+        assert_int_equal(run.rlimits[RLIMIT_NOFILE].rlim_cur, 100);
+        assert_int_equal(run.rlimits[RLIMIT_NOFILE].rlim_max, 200);
+        assert_true(run.rlimits[RLIMIT_CORE].rlim_cur == RLIM_INFINITY);
+        assert_int_equal(run.rlimits[RLIMIT_NPROC].rlim_cur, 1000 + RLIMIT_NPROC);
+        assert_true(run.rlimits[RLIMIT_NPROC].rlim_max == RLIM_INFINITY);
         guest_run_done(&run);
         guest_run_done(&run); /* idempotent */
         json_decref(msg);
@@ -200,6 +224,31 @@ static void test_run_from_canonical_json(void **state) {
         assert_int_equal(run.spec->stop.timeout, 10 * USEC_PER_SEC);
         guest_run_done(&run);
         json_decref(msg);
+}
+
+static void test_run_without_rlimits_refused(void **state) {
+        /* A host that does not say the limits would leave the guest kernel's own (nofile 1024:4096,
+         * nproc from the guest's RAM): the command would see other numbers than in process mode. */
+        static const char *const broken[] = {NULL, "{}", "{\"nofile\":{\"soft\":2,\"hard\":1}}"};
+
+        for (size_t i = 0; i < ELEMENTSOF(broken); i++) {
+                json_t *msg = run_command_for("image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\nnetwork: none\n",
+                                              "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"");
+                json_t *spec = json_object_get(msg, "spec");
+                GuestRun run = {};
+                char *error = NULL;
+
+                if (broken[i])
+                        json_object_set_new(spec, "rlimits", parse_json(broken[i]));
+                else
+                        json_object_del(spec, "rlimits");
+                assert_int_equal(guest_run_from_json(msg, &run, &error), -EINVAL);
+                assert_null(run.spec);
+                assert_non_null(error);
+                assert_non_null(strstr(error, "spec.rlimits"));
+                free(error);
+                json_decref(msg);
+        }
 }
 
 static void test_run_refused(void **state) {
@@ -449,7 +498,7 @@ static void test_run_seccomp(void **state) {
                 text = xasprintf("image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\nnetwork: none\n%s",
                                  cases[i].security);
                 assert_int_equal(unit_parse("web.yaml", "/units", text, strlen(text), 0, &d, &u, NULL), 0);
-                spec = unit_spec_to_json(u);
+                spec = host_spec_json(u);
                 canonical = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
                 free(text);
                 text = xasprintf("{\"cmd\":\"run\",\"spec\":%s,%s%s%s}", canonical, disks,
@@ -750,6 +799,7 @@ int main(void) {
                 cmocka_unit_test(test_commands),
                 cmocka_unit_test(test_run_from_canonical_json),
                 cmocka_unit_test(test_run_refused),
+                cmocka_unit_test(test_run_without_rlimits_refused),
                 cmocka_unit_test(test_run_network),
                 cmocka_unit_test(test_run_network_mode),
                 cmocka_unit_test(test_run_seccomp),

@@ -120,6 +120,12 @@ static const BadCase bad_cases[] = {
           "exclude each other" },
         { "host network in a VM", MINIMAL_UNIT "isolation: hyperv\nnetwork: host\n", 6, 10, "network",
           "host network is not possible with isolation: hyperv" },
+        { "a bind mount in a VM, which failed only after the VM booted", MINIMAL_UNIT
+          "mounts: [{type: bind, source: /srv, target: /data}]\nisolation: hyperv\n", 5, 17, "mounts[0].type",
+          "bind mounts are not supported with isolation: hyperv yet" },
+        { "a user namespace in a VM, which was silently ignored", MINIMAL_UNIT
+          "isolation: hyperv\nsecurity: {user_namespace: auto}\n", 6, 28, "security.user_namespace",
+          "user_namespace: auto is not supported with isolation: hyperv yet" },
         { "a unit requiring itself", MINIMAL_UNIT "name: a\nrequires: [a]\n", 6, 12, "requires[0]", "require itself" },
         { "a duplicate requirement", MINIMAL_UNIT "requires: [db, db]\n", 5, 16, "requires[1]", "already required" },
         { "max_delay below delay", MINIMAL_UNIT "restart: {delay: 10s, max_delay: 5s}\n", 5, 34, "restart.max_delay",
@@ -131,6 +137,22 @@ static const BadCase bad_cases[] = {
         { "a health check interval of zero", MINIMAL_UNIT "healthcheck: {command: [x], interval: 0s}\n", 5, 39,
           "healthcheck.interval", "longer than 0s" },
         { "an unknown machine", MINIMAL_UNIT "vm: {machine: pc}\n", 5, 15, "vm.machine", "microvm, q35" },
+        { "a misspelt rlimit, which would leave the default in force", MINIMAL_UNIT "rlimits: {nofiles: 10}\n", 5, 11,
+          "rlimits.nofiles", "did you mean \"nofile\"?" },
+        { "a resource the kernel has no limit for", MINIMAL_UNIT "rlimits: {threads: 10}\n", 5, 11, "rlimits.threads",
+          "unknown key" },
+        { "a soft limit above the hard one, which setrlimit() refuses at start", MINIMAL_UNIT
+          "rlimits: {core: {soft: 10, hard: 5}}\n", 5, 24, "rlimits.core.soft", "the soft limit (10) is above the hard limit (5)" },
+        { "an rlimit with only a soft limit (the hard one would be guessed)", MINIMAL_UNIT "rlimits: {nproc: {soft: 5}}\n",
+          5, 18, "rlimits.nproc", "missing required key \"hard\"" },
+        { "a quoted rlimit count", MINIMAL_UNIT "rlimits: {nofile: \"10\"}\n", 5, 19, "rlimits.nofile",
+          "remove the quotes" },
+        { "a negative rlimit", MINIMAL_UNIT "rlimits: {nofile: -1}\n", 5, 19, "rlimits.nofile", "expected an integer" },
+        { "a size for a limit that counts files", MINIMAL_UNIT "rlimits: {nofile: 4K}\n", 5, 19, "rlimits.nofile",
+          "expected an integer" },
+        { "a lower-case size suffix on a byte limit", MINIMAL_UNIT "rlimits: {memlock: 64m}\n", 5, 20, "rlimits.memlock",
+          "upper case" },
+        { "rlimits as a list", MINIMAL_UNIT "rlimits: [nofile]\n", 5, 10, "rlimits", "expected a mapping of resource names" },
         { "a list where a mapping is expected", MINIMAL_UNIT "resources: [1]\n", 5, 12, "resources",
           "expected a mapping of resource limits, found a list" },
         { "a non-scalar key", MINIMAL_UNIT "? [a]\n: b\n", 5, 3, "", "expected a key name" },
@@ -219,7 +241,7 @@ static void test_defaults(void **state) {
 static void test_every_key(void **state) {
         const char *yaml = "name: web\n"
                            "description: static site\n"
-                           "isolation: hyperv\n"
+                           "isolation: process\n"
                            "image:\n"
                            "  layers:\n"
                            "    - oci: ../images/busybox\n"
@@ -254,7 +276,7 @@ static void test_every_key(void **state) {
                 diagnostics_print(&d, stderr);
                 fail();
         }
-        assert_int_equal(u->isolation, ISOLATION_HYPERV);
+        assert_int_equal(u->isolation, ISOLATION_PROCESS); /* hyperv units have no bind mounts yet */
         assert_int_equal(u->n_layers, 3);
         assert_int_equal(u->layers[0].type, LAYER_OCI);
         assert_string_equal(u->layers[0].path, "/units/../images/busybox"); /* ".." left to the kernel */
@@ -371,7 +393,7 @@ static UnitSpec *reparse_same(const UnitSpec *u, const char *text) {
 
 static void test_canonical_json_round_trip(void **state) {
         /* The canonical form is itself a unit: parsing it again gives the same hash. */
-        const char *yaml = "isolation: hyperv\nimage: {layers: [{dir: /l}, {tar: /t.tar}]}\ncommand: [a, b]\n"
+        const char *yaml = "isolation: process\nimage: {layers: [{dir: /l}, {tar: /t.tar}]}\ncommand: [a, b]\n"
                            "env: {X: \"1\"}\nports: [\"127.0.0.1:80:80/udp\", \"[::]:443:443\"]\n"
                            "resources: {memory: 1.5G, cpus: 0.1, pids: 5, io_weight: 10}\n"
                            "mounts: [{type: tmpfs, target: /t, size: 1M, mode: \"0755\"}, "
@@ -392,6 +414,63 @@ static void test_canonical_json_round_trip(void **state) {
         json_decref(j);
         v = reparse_same(u, text);
         assert_int_equal(v->resources.cpus_milli, 100);
+}
+
+static void test_rlimits(void **state) {
+        const char *yaml = MINIMAL_UNIT "rlimits:\n"
+                                        "  nofile: 4096\n"
+                                        "  core: 0\n"
+                                        "  stack: {soft: 8M, hard: unlimited}\n"
+                                        "  nproc: {soft: 100, hard: infinity}\n"
+                                        "  memlock: 65536\n";
+        _cleanup_(unit_spec_freep) UnitSpec *u = NULL, *v = NULL, *none = NULL;
+        _cleanup_free_ char *text = NULL;
+        Diagnostics d = {};
+        json_t *j;
+
+        assert_int_equal(parse_text("web.yaml", yaml, &d, &u), 0);
+        /* One number is both limits, as systemd's LimitNOFILE=4096. */
+        assert_true(u->rlimits[RLIMIT_NOFILE].set);
+        assert_int_equal(u->rlimits[RLIMIT_NOFILE].soft, 4096);
+        assert_int_equal(u->rlimits[RLIMIT_NOFILE].hard, 4096);
+        assert_true(u->rlimits[RLIMIT_CORE].set);
+        assert_int_equal(u->rlimits[RLIMIT_CORE].hard, 0);
+        assert_int_equal(u->rlimits[RLIMIT_STACK].soft, 8 << 20);
+        assert_true(u->rlimits[RLIMIT_STACK].hard == UNIT_RLIMIT_INFINITY);
+        assert_true(u->rlimits[RLIMIT_NPROC].hard == UNIT_RLIMIT_INFINITY);
+        assert_false(u->rlimits[RLIMIT_AS].set);
+
+        /* The canonical form spells every set limit out and parses back to the same hash. */
+        j = unit_spec_to_json(u);
+        assert_string_equal(
+                json_string_value(json_object_get(json_object_get(json_object_get(j, "rlimits"), "nproc"), "hard")),
+                "unlimited");
+        assert_int_equal(
+                json_integer_value(json_object_get(json_object_get(json_object_get(j, "rlimits"), "stack"), "soft")),
+                8 << 20);
+        text = json_dumps(j, JSON_INDENT(2));
+        json_decref(j);
+        v = reparse_same(u, text);
+        assert_int_equal(v->rlimits[RLIMIT_MEMLOCK].soft, 65536);
+
+        /* A unit without rlimits has none in its canonical form: its hash is what it was before
+         * rlimits existed, so that an upgrade does not restart every unit. */
+        assert_int_equal(parse_text("web.yaml", MINIMAL_UNIT, &d, &none), 0);
+        for (int i = 0; i < _UNIT_RLIMIT_MAX; i++)
+                assert_false(none->rlimits[i].set);
+        j = unit_spec_to_json(none);
+        assert_null(json_object_get(j, "rlimits"));
+        json_decref(j);
+        diagnostics_done(&d);
+}
+
+static void test_rlimit_names_round_trip(void **state) {
+        for (int i = 0; i < _UNIT_RLIMIT_MAX; i++) {
+                assert_non_null(rlimit_name_to_string(i));
+                assert_int_equal(rlimit_name_from_string(rlimit_name_to_string(i)), i);
+        }
+        assert_int_equal(rlimit_name_from_string("nofiles"), -EINVAL);
+        assert_null(rlimit_name_to_string(_UNIT_RLIMIT_MAX));
 }
 
 static void test_canonical_text_with_controls(void **state) {
@@ -480,6 +559,8 @@ int main(void) {
                 cmocka_unit_test(test_file_name_not_a_unit_name),
                 cmocka_unit_test(test_hash_ignores_form),
                 cmocka_unit_test(test_canonical_json_round_trip),
+                cmocka_unit_test(test_rlimits),
+                cmocka_unit_test(test_rlimit_names_round_trip),
                 cmocka_unit_test(test_canonical_text_with_controls),
                 cmocka_unit_test(test_check_sources),
                 cmocka_unit_test(test_load_file_limits),

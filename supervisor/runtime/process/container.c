@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <linux/prctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "caps.h"
@@ -39,7 +41,7 @@ _noreturn_ static void child_fail(int r, const char *msg) {
         char buf[ROOTFS_ERR_MAX + 64];
         int n = snprintf(buf, sizeof(buf), "%s", msg);
         (void) !write(CHILD_ERROR_FD, buf, (size_t) MAX(n, 0));
-        _exit(r == -ENOENT ? 127 : 126);
+        _exit(workload_exit_code(r));
 }
 
 /* PID 2: becomes the unit's command. */
@@ -48,7 +50,7 @@ _noreturn_ static void run_command(const ContainerConfig *cfg, const ContainerUs
         int r;
 
         close(CHILD_EXIT_FD);
-        r = workload_exec(cfg->spec, user, env, CHILD_STDOUT_FD, CHILD_STDERR_FD, cfg->seccomp, err);
+        r = workload_exec(cfg->spec, user, env, CHILD_STDOUT_FD, CHILD_STDERR_FD, cfg->rlimits, cfg->seccomp, err);
         child_fail(r, err);
 }
 
@@ -87,24 +89,46 @@ _noreturn_ static void run_init(pid_t command) {
 
 /* What /proc/PID/cmdline and comm show of init, inside and out: init is a clone of the monitor,
  * whose argv names the host's run and state directories and cgroup parent. The argument area is
- * this process's own copy: overwritten in place (without CAP_SYS_RESOURCE, which PR_SET_MM would
- * need). Best effort: nothing depends on it. */
+ * this process's own copy: the name is written over it and the rest zeroed. The kernel shows the
+ * whole area up to arg_end, so the area is then shrunk to the name (else `ps` and `supctl top`
+ * see the name and a tail of empty arguments): PR_SET_MM_MAP needs no CAP_SYS_RESOURCE (unlike
+ * PR_SET_MM_ARG_END, which these hosts could not use) as long as it leaves the exe link and the
+ * auxiliary vector alone, as CRIU's unprivileged restore does. Where the kernel lacks it
+ * (CONFIG_CHECKPOINT_RESTORE off), its setproctitle() convention does the same for readers: with
+ * the area's last byte not NUL, /proc/PID/cmdline ends at the first NUL. Best effort: nothing
+ * depends on it. */
 static void set_cmdline(const char *name) {
         _cleanup_free_ char *stat = NULL;
-        unsigned long start = 0, end = 0;
+        uint64_t f[52] = {}; /* f[n]: field n of /proc/self/stat (proc(5)), from 3 on */
+        size_t size, len = strlen(name) + 1;
+        struct prctl_mm_map map;
         const char *p;
-        size_t size;
 
         (void) prctl(PR_SET_NAME, name);
         if (read_full_file("/proc/self/stat", 4096, &stat, &size) < 0 || !(p = strrchr(stat, ')')))
                 return;
-        /* proc(5): after the name, fields 3 to 47, then arg_start (48) and arg_end (49). */
-        for (int field = 3; field <= 48 && p; field++)
-                p = strchr(p + 1, ' ');
-        if (!p || sscanf(p, " %lu %lu", &start, &end) != 2 || end <= start)
+        for (size_t i = 3; i < ELEMENTSOF(f) && (p = strchr(p + 1, ' ')); i++)
+                f[i] = strtoull(p + 1, NULL, 10);
+        if (f[49] < f[48] + len)
                 return;
-        memset((void *) start, 0, end - start);
-        memcpy((void *) start, name, MIN(strlen(name), end - start - 1));
+        memset((void *) (uintptr_t) f[48], 0, f[49] - f[48]);
+        memcpy((void *) (uintptr_t) f[48], name, len);
+        map = (struct prctl_mm_map) {
+                .start_code = f[26],
+                .end_code = f[27],
+                .start_stack = f[28],
+                .start_data = f[45],
+                .end_data = f[46],
+                .start_brk = f[47],
+                .brk = (uint64_t) (uintptr_t) sbrk(0),
+                .arg_start = f[48],
+                .arg_end = f[48] + len,
+                .env_start = f[50],
+                .env_end = f[51],
+                .exe_fd = (uint32_t) -1,
+        };
+        if (prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long) &map, sizeof(map), 0) < 0 && f[49] > f[48] + len)
+                ((char *) (uintptr_t) f[49])[-1] = ' ';
 }
 
 static size_t count_binds(const UnitSpec *u) {

@@ -29,6 +29,7 @@ typedef struct ContainerConfig {
         int stderr_fd;
         const Cgroup *cgroup; /* NULL: stay in the caller's cgroup */
         const SeccompProgram *seccomp; /* the command's filter, compiled before the clone; NULL: none */
+        const struct rlimit *rlimits;  /* the command's limits (rlimits.h); NULL: the caller's */
         const ContainerShare *share;   /* NULL: no namespace joined */
         /* security.user_namespace: auto: the leased host range the container's ids 0..size-1 map
          * to (userns.h); NULL: the host's user namespace. */

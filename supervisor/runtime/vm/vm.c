@@ -41,6 +41,7 @@ DEFINE_STRING_TABLE_LOOKUP(vm_stop_step, VmStopStep, _VM_STOP_STEP_MAX);
 static const char *const vm_end_table[_VM_END_MAX] = {
         [VM_END_EXITED] = "exited",
         [VM_END_INIT_FAILED] = "guest-init-failed",
+        [VM_END_SETUP_FAILED] = "setup-failed",
         [VM_END_PANIC] = "kernel-panic",
         [VM_END_KILLED] = "killed",
         [VM_END_TIMEOUT] = "timeout",
@@ -121,6 +122,7 @@ struct Vm {
         bool has_exit;
         int exit_code, exit_signal;
         char *init_error;
+        int init_error_code; /* the error event's code: the command's setup failed; or -1 */
         bool panicked;
         bool boot_timed_out;
         char *shutdown_reason;
@@ -276,6 +278,7 @@ static void send_run(Vm *vm) {
         }
         json_t *run = json_pack("{s:s, s:o, s:o, s:s}", "cmd", "run", "spec", unit_spec_to_json(vm->cfg.spec), "layers",
                                 layers, "sandbox", "serial=" VM_SANDBOX_SERIAL);
+        json_object_set_new(json_object_get(run, "spec"), "rlimits", rlimits_to_json(vm->cfg.rlimits));
         if (vm->has_network) {
                 char mac[18], addr[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN];
                 format_mac(vm->cfg.mac, mac);
@@ -306,6 +309,7 @@ static void ps_answer(Vm *vm, int error, json_t *processes) {
 static void on_agent_message(JsonConn *c, json_t *msg, void *userdata) {
         Vm *vm = userdata;
         const char *event = json_string_value(json_object_get(msg, "event"));
+        json_t *code;
 
         if (!event) {
                 sup_line(vm, "the guest's agent sent a message without an event; ignored");
@@ -329,6 +333,8 @@ static void on_agent_message(JsonConn *c, json_t *msg, void *userdata) {
         } else if (streq(event, "error")) {
                 free(vm->init_error);
                 vm->init_error = xstrdup(json_string_value(json_object_get(msg, "message")) ?: "(no message)");
+                code = json_object_get(msg, "code");
+                vm->init_error_code = json_is_integer(code) ? (int) json_integer_value(code) : -1;
                 if (vm->timer_purpose == VM_TIMER_BOOT)
                         disarm(vm);
         } else if (streq(event, "ps"))
@@ -507,6 +513,11 @@ static void classify(Vm *vm, VmExit *ex) {
                 ex->end = VM_END_EXITED;
                 ex->code = vm->exit_code;
                 ex->signal = vm->exit_signal;
+        } else if (vm->init_error && vm->init_error_code >= 0) {
+                /* What process isolation says of the same unit: its exit status and message. */
+                ex->end = VM_END_SETUP_FAILED;
+                ex->code = vm->init_error_code;
+                ex->reason = xstrdup(vm->init_error);
         } else if (vm->init_error) {
                 ex->end = VM_END_INIT_FAILED;
                 ex->reason = xasprintf("guest init failed: %s", vm->init_error);

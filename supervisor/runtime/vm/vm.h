@@ -58,6 +58,7 @@ DECLARE_STRING_TABLE_LOOKUP(vm_stop_step, VmStopStep);
 typedef enum VmEnd {
         VM_END_EXITED,       /* the workload ended: code or signal */
         VM_END_INIT_FAILED,  /* sup-init could not start the command (its message) */
+        VM_END_SETUP_FAILED, /* the command's own setup failed: code and reason as in process isolation */
         VM_END_PANIC,        /* the guest kernel panicked */
         VM_END_KILLED,       /* the stop ladder had to end QEMU (quit or SIGKILL) */
         VM_END_TIMEOUT,      /* sup-init did not start the command within VM_BOOT_TIMEOUT */
@@ -71,7 +72,8 @@ DECLARE_STRING_TABLE_LOOKUP(vm_end, VmEnd);
 typedef struct VmExit {
         VmEnd end;
         bool started; /* the command had been started */
-        int code;     /* VM_END_EXITED: the exit status, -1 if killed by a signal; otherwise -1 */
+        int code;     /* VM_END_EXITED: the exit status, -1 if killed by a signal; VM_END_SETUP_FAILED:
+                       * 127 or 126 (workload_exit_code()); otherwise -1 */
         int signal;   /* VM_END_EXITED: the signal; VM_END_KILLED: SIGKILL; otherwise 0 */
         char *reason; /* a sentence, NULL for VM_END_EXITED */
 } VmExit;
@@ -103,6 +105,7 @@ typedef struct VmConfig {
         bool debug;              /* sup.debug on the guest's command line */
         const Cgroup *cgroup;    /* QEMU's; NULL: the caller's */
         const SeccompProgram *seccomp; /* the command's filter, for the guest to load; NULL: none */
+        const struct rlimit *rlimits;  /* the command's limits, every resource resolved (rlimits.h) */
         /* network: bridge: the tap device (the Vm owns it from vm_start() on, also on failure;
          * -1: none) and what the guest gives its eth0. */
         int net_fd;
