@@ -14,7 +14,8 @@
 typedef enum InstanceState {
         INSTANCE_STARTING, /* the container is being set up, until the command is executed */
         INSTANCE_RUNNING,
-        INSTANCE_STOPPING, /* the stop signal was sent; SIGKILL follows after stop.timeout */
+        INSTANCE_STOPPING, /* the stop signal was sent (SIGKILL follows after stop.timeout), or the workload has
+                            * ended and what is left in its cgroup is being killed */
         INSTANCE_STOPPED,  /* stopped on request, or not started yet */
         INSTANCE_EXITED,   /* the workload ended and the restart policy does not restart it */
         INSTANCE_BACKOFF,  /* waiting for the next restart attempt (next_restart_at) */
