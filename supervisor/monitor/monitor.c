@@ -747,9 +747,10 @@ static void end_of_run(Monitor *m);
 
 /* A run begins (automatic: the restart policy's), unless the start limit forbids it. */
 static void start_run(Monitor *m, bool automatic) {
-        m->status.oom = false;
         if (!restart_state_start(&m->restart, m->spec, now(CLOCK_MONOTONIC))) {
                 _cleanup_free_ char *iv = format_duration(m->spec->restart.interval);
+                /* The last run's exit, OOM included, stays in the status: it is why the limit
+                 * was reached. */
                 set_reason(m, "start limit hit: %u starts within %s (restart.burst, restart.interval)",
                            m->spec->restart.burst, iv);
                 m->goal = MONITOR_GOAL_POLICY;
@@ -761,6 +762,7 @@ static void start_run(Monitor *m, bool automatic) {
                 m->status.restarts++;
         free(m->status.reason);
         m->status.reason = NULL;
+        m->status.oom = false;
         m->goal = MONITOR_GOAL_POLICY;
         if (m->runtime->start(m) < 0) {
                 /* Nothing of the run is left to drain. */

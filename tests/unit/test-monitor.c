@@ -381,6 +381,33 @@ static void test_stop_then_slow_cleanup(void **state) {
         harness_close(&h);
 }
 
+/* Issue 9 item 12: the OOM killer ended the workload, the policy restarted it until the start
+ * limit: the final status said failed, SIGKILL, oom: false, because the refused start cleared the
+ * mark of the run before it. */
+static void test_start_limit_keeps_oom(void **state) {
+        Harness h = {};
+        Monitor *m;
+
+        harness_open(&h, "restart: {policy: on-failure, delay: 1ms, burst: 1, interval: 1h}\n");
+        m = h.m;
+        enter(&h, MONITOR_RUNNING);
+        fake.oom = true;
+        workload_exits(m, -1, SIGKILL, false);
+        assert_int_equal(m->state, MONITOR_BACKOFF);
+        assert_true(m->status.oom);
+        RUN_UNTIL(&h, m->state == MONITOR_FAILED);
+        assert_int_equal(fake.starts, 1);
+        assert_non_null(strstr(m->status.reason, "start limit hit"));
+        assert_true(m->status.oom);
+        assert_int_equal(m->status.exit_signal, SIGKILL);
+        /* A start that is allowed clears it: the mark belongs to the run it describes. */
+        fake.oom = false;
+        assert_int_equal(monitor_start(m, true), 0);
+        assert_int_equal(m->state, MONITOR_STARTING);
+        assert_false(m->status.oom);
+        harness_close(&h);
+}
+
 static void test_string_tables(void **state) {
         for (int s = 0; s < _MONITOR_STATE_MAX; s++)
                 assert_int_equal(monitor_state_from_string(monitor_state_to_string(s)), s);
@@ -396,6 +423,7 @@ int main(void) {
                 cmocka_unit_test(test_restart_while_draining),
                 cmocka_unit_test(test_shutdown_while_draining),
                 cmocka_unit_test(test_stop_then_slow_cleanup),
+                cmocka_unit_test(test_start_limit_keeps_oom),
                 cmocka_unit_test(test_string_tables),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
