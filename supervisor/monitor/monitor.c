@@ -61,9 +61,9 @@ static void broadcast_status(Monitor *m) {
 }
 
 static const char *const monitor_state_table[_MONITOR_STATE_MAX] = {
-        [MONITOR_STOPPED] = "stopped",   [MONITOR_STARTING] = "starting", [MONITOR_RUNNING] = "running",
-        [MONITOR_STOPPING] = "stopping", [MONITOR_DRAINING] = "draining", [MONITOR_BACKOFF] = "backoff",
-        [MONITOR_EXITED] = "exited",     [MONITOR_FAILED] = "failed",
+        [MONITOR_STOPPED] = "stopped",   [MONITOR_STARTING] = "starting",     [MONITOR_RUNNING] = "running",
+        [MONITOR_STOPPING] = "stopping", [MONITOR_CANCELLING] = "cancelling", [MONITOR_DRAINING] = "draining",
+        [MONITOR_BACKOFF] = "backoff",   [MONITOR_EXITED] = "exited",         [MONITOR_FAILED] = "failed",
 };
 DEFINE_STRING_TABLE_LOOKUP(monitor_state, MonitorState, _MONITOR_STATE_MAX);
 
@@ -74,13 +74,14 @@ static const char *const monitor_event_table[_MONITOR_EVENT_MAX] = {
 };
 DEFINE_STRING_TABLE_LOOKUP(monitor_event, MonitorEvent, _MONITOR_EVENT_MAX);
 
-/* What status files and supd see. Draining is part of stopping to them: the workload is gone, and
- * what is left of it is being killed. */
+/* What status files and supd see. Cancelling and draining are stopping to them: a stop before the
+ * command ran, and a workload that is gone while what is left of it is being killed. */
 static const InstanceState public_state[_MONITOR_STATE_MAX] = {
-        [MONITOR_STOPPED] = INSTANCE_STOPPED,   [MONITOR_STARTING] = INSTANCE_STARTING,
-        [MONITOR_RUNNING] = INSTANCE_RUNNING,   [MONITOR_STOPPING] = INSTANCE_STOPPING,
-        [MONITOR_DRAINING] = INSTANCE_STOPPING, [MONITOR_BACKOFF] = INSTANCE_BACKOFF,
-        [MONITOR_EXITED] = INSTANCE_EXITED,     [MONITOR_FAILED] = INSTANCE_FAILED,
+        [MONITOR_STOPPED] = INSTANCE_STOPPED,     [MONITOR_STARTING] = INSTANCE_STARTING,
+        [MONITOR_RUNNING] = INSTANCE_RUNNING,     [MONITOR_STOPPING] = INSTANCE_STOPPING,
+        [MONITOR_CANCELLING] = INSTANCE_STOPPING, [MONITOR_DRAINING] = INSTANCE_STOPPING,
+        [MONITOR_BACKOFF] = INSTANCE_BACKOFF,     [MONITOR_EXITED] = INSTANCE_EXITED,
+        [MONITOR_FAILED] = INSTANCE_FAILED,
 };
 
 static void disarm_timer(Monitor *m);
@@ -380,7 +381,7 @@ static int acquire_userns(Monitor *m) {
 static void reap_container(Monitor *m) {
         ContainerExit ex;
         siginfo_t si = {};
-        bool setup_failed = m->state == MONITOR_STARTING;
+        bool setup_failed = m->state == MONITOR_STARTING || m->state == MONITOR_CANCELLING;
         const char *share_key, *share_unit = NULL;
 
         (void) waitid((idtype_t) P_PIDFD, (id_t) m->container.pidfd, &si, WEXITED | WNOHANG);
@@ -785,11 +786,29 @@ static void act_restart_timeout(Monitor *m) {
         start_run(m, true);
 }
 
-static void act_stop(Monitor *m) {
+static void enter_stopping(Monitor *m, MonitorState state) {
         /* The state first: a runtime may report the workload gone from within stop(). */
-        monitor_set_state(m, MONITOR_STOPPING);
-        if (m->runtime->stop(m) && m->state == MONITOR_STOPPING)
+        monitor_set_state(m, state);
+        if (m->runtime->stop(m) && m->state == state)
                 arm_timer(m, now(CLOCK_MONOTONIC) + m->spec->stop.timeout);
+}
+
+static void act_stop(Monitor *m) {
+        enter_stopping(m, MONITOR_STOPPING);
+}
+
+static void act_cancel(Monitor *m) {
+        enter_stopping(m, MONITOR_CANCELLING);
+}
+
+/* The command ran before the stop reached it: it is the command's stop now, within the same
+ * stop.timeout. */
+static void act_stop_started(Monitor *m) {
+        usec_t deadline = m->timer ? event_source_get_time(m->timer) : USEC_INFINITY;
+
+        monitor_set_state(m, MONITOR_STOPPING);
+        if (deadline != USEC_INFINITY)
+                arm_timer(m, deadline);
 }
 
 static void act_kill(Monitor *m) {
@@ -834,6 +853,18 @@ static void act_drain(Monitor *m) {
         arm_timer(m, now(CLOCK_MONOTONIC) + CLEANUP_RETRY_USEC);
 }
 
+/* A stop before the command ran: there is no exit of the command to report, whatever the runtime
+ * had to do to end the setup (the VM's QMP quit, the container's init killed), in both isolation
+ * modes alike. */
+static void act_drain_cancelled(Monitor *m) {
+        m->status.has_exit = false;
+        m->status.exit_code = 0;
+        m->status.exit_signal = 0;
+        m->status.oom = false;
+        set_reason(m, "stopped while starting: the command had not started");
+        act_drain(m);
+}
+
 /* The run is over and nothing of it is left: what was asked for meanwhile comes next. */
 static void end_of_run(Monitor *m) {
         switch (m->goal) {
@@ -856,95 +887,35 @@ static void end_of_run(Monitor *m) {
 
 typedef void (*MonitorAction)(Monitor *m);
 
+/* A row of actions[]: start, stop, restart, shutdown (requests); started, gone (the runtime);
+ * timeout. */
+#define ROW(start, stop, restart, shutdown, started, gone, timeout)                                                  \
+        {                                                                                                            \
+                [MONITOR_EVENT_START] = start, [MONITOR_EVENT_STOP] = stop, [MONITOR_EVENT_RESTART] = restart,       \
+                [MONITOR_EVENT_SHUTDOWN] = shutdown, [MONITOR_EVENT_STARTED] = started, [MONITOR_EVENT_GONE] = gone, \
+                [MONITOR_EVENT_TIMEOUT] = timeout,                                                                   \
+        }
+
 /* Every (state, event) pair, decided once. Requests have set the goal before they get here
  * (request()); events that cannot happen in a state (a timeout where no timer is armed, the
  * workload gone where there is none) are act_none. */
-/* clang-format off: a table, read as one */
+/* clang-format off */
 static const MonitorAction actions[_MONITOR_STATE_MAX][_MONITOR_EVENT_MAX] = {
-        [MONITOR_STOPPED] =
-                {
-                        [MONITOR_EVENT_START] = act_start,
-                        [MONITOR_EVENT_STOP] = act_stopped,
-                        [MONITOR_EVENT_RESTART] = act_start,
-                        [MONITOR_EVENT_SHUTDOWN] = act_exit,
-                        [MONITOR_EVENT_STARTED] = act_none,
-                        [MONITOR_EVENT_GONE] = act_none,
-                        [MONITOR_EVENT_TIMEOUT] = act_none,
-                },
-        [MONITOR_STARTING] =
-                {
-                        [MONITOR_EVENT_START] = act_none,
-                        [MONITOR_EVENT_STOP] = act_stop,
-                        [MONITOR_EVENT_RESTART] = act_stop,
-                        [MONITOR_EVENT_SHUTDOWN] = act_stop,
-                        [MONITOR_EVENT_STARTED] = act_running,
-                        [MONITOR_EVENT_GONE] = act_drain,
-                        [MONITOR_EVENT_TIMEOUT] = act_none,
-                },
-        [MONITOR_RUNNING] =
-                {
-                        [MONITOR_EVENT_START] = act_none,
-                        [MONITOR_EVENT_STOP] = act_stop,
-                        [MONITOR_EVENT_RESTART] = act_stop,
-                        [MONITOR_EVENT_SHUTDOWN] = act_stop,
-                        [MONITOR_EVENT_STARTED] = act_none,
-                        [MONITOR_EVENT_GONE] = act_drain,
-                        [MONITOR_EVENT_TIMEOUT] = act_none,
-                },
-        [MONITOR_STOPPING] =
-                {
-                        [MONITOR_EVENT_START] = act_want_restart,
-                        [MONITOR_EVENT_STOP] = act_none,
-                        [MONITOR_EVENT_RESTART] = act_none,
-                        [MONITOR_EVENT_SHUTDOWN] = act_none,
-                        [MONITOR_EVENT_STARTED] = act_publish,
-                        [MONITOR_EVENT_GONE] = act_drain,
-                        [MONITOR_EVENT_TIMEOUT] = act_kill,
-                },
-        /* The cell issue 9 item 11 was about: a request here only changes the goal; the timer
-         * stays the cleanup's. */
-        [MONITOR_DRAINING] =
-                {
-                        [MONITOR_EVENT_START] = act_want_restart,
-                        [MONITOR_EVENT_STOP] = act_none,
-                        [MONITOR_EVENT_RESTART] = act_none,
-                        [MONITOR_EVENT_SHUTDOWN] = act_none,
-                        [MONITOR_EVENT_STARTED] = act_none,
-                        [MONITOR_EVENT_GONE] = act_none,
-                        [MONITOR_EVENT_TIMEOUT] = act_drain,
-                },
-        [MONITOR_BACKOFF] =
-                {
-                        [MONITOR_EVENT_START] = act_start,
-                        [MONITOR_EVENT_STOP] = act_stopped,
-                        [MONITOR_EVENT_RESTART] = act_start,
-                        [MONITOR_EVENT_SHUTDOWN] = act_exit,
-                        [MONITOR_EVENT_STARTED] = act_none,
-                        [MONITOR_EVENT_GONE] = act_none,
-                        [MONITOR_EVENT_TIMEOUT] = act_restart_timeout,
-                },
-        [MONITOR_EXITED] =
-                {
-                        [MONITOR_EVENT_START] = act_start,
-                        [MONITOR_EVENT_STOP] = act_stopped,
-                        [MONITOR_EVENT_RESTART] = act_start,
-                        [MONITOR_EVENT_SHUTDOWN] = act_exit,
-                        [MONITOR_EVENT_STARTED] = act_none,
-                        [MONITOR_EVENT_GONE] = act_none,
-                        [MONITOR_EVENT_TIMEOUT] = act_none,
-                },
-        [MONITOR_FAILED] =
-                {
-                        [MONITOR_EVENT_START] = act_start,
-                        [MONITOR_EVENT_STOP] = act_stopped,
-                        [MONITOR_EVENT_RESTART] = act_start,
-                        [MONITOR_EVENT_SHUTDOWN] = act_exit,
-                        [MONITOR_EVENT_STARTED] = act_none,
-                        [MONITOR_EVENT_GONE] = act_none,
-                        [MONITOR_EVENT_TIMEOUT] = act_none,
-                },
+        /*                          start             stop         restart      shutdown     started           gone                 timeout */
+        [MONITOR_STOPPED]    = ROW(act_start,        act_stopped, act_start,   act_exit,    act_none,         act_none,            act_none),
+        [MONITOR_STARTING]   = ROW(act_none,         act_cancel,  act_cancel,  act_cancel,  act_running,      act_drain,           act_none),
+        [MONITOR_RUNNING]    = ROW(act_none,         act_stop,    act_stop,    act_stop,    act_none,         act_drain,           act_none),
+        [MONITOR_STOPPING]   = ROW(act_want_restart, act_none,    act_none,    act_none,    act_publish,      act_drain,           act_kill),
+        [MONITOR_CANCELLING] = ROW(act_want_restart, act_none,    act_none,    act_none,    act_stop_started, act_drain_cancelled, act_kill),
+        /* Issue 9 item 11: a request while draining only changes the goal; the timer stays the
+         * cleanup's. */
+        [MONITOR_DRAINING]   = ROW(act_want_restart, act_none,    act_none,    act_none,    act_none,         act_none,            act_drain),
+        [MONITOR_BACKOFF]    = ROW(act_start,        act_stopped, act_start,   act_exit,    act_none,         act_none,            act_restart_timeout),
+        [MONITOR_EXITED]     = ROW(act_start,        act_stopped, act_start,   act_exit,    act_none,         act_none,            act_none),
+        [MONITOR_FAILED]     = ROW(act_start,        act_stopped, act_start,   act_exit,    act_none,         act_none,            act_none),
 };
 /* clang-format on */
+#undef ROW
 
 void monitor_dispatch(Monitor *m, MonitorEvent ev) {
         actions[m->state][ev](m);

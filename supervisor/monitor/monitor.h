@@ -42,6 +42,8 @@
  *   stopped  --start-->  starting --the command runs--> running --gone--> draining
  *   running  --stop--->  stopping --gone--> draining     (stopping --timeout--> SIGKILL;
  *                                                          hyperv: the VM's stop ladder, vm.h)
+ *   starting --stop--->  cancelling --gone--> draining: no exit to report, the command never ran
+ *                        (cancelling --the command runs after all--> stopping)
  *   draining: until the run's cgroup is empty (mostly at once: then draining is skipped), then
  *            by the goal: stopped | starting | exit | the restart policy's backoff/exited/failed
  *            (draining --timeout--> try the cleanup again)
@@ -52,13 +54,14 @@ typedef struct MonitorClient MonitorClient;
 typedef struct TopRequest TopRequest;
 
 /* The monitor's own states. Status files show them as InstanceState (monitor.c's public_state[]):
- * draining is shown as stopping. */
+ * cancelling and draining are shown as stopping. */
 typedef enum MonitorState {
         MONITOR_STOPPED,
         MONITOR_STARTING,
         MONITOR_RUNNING,
-        MONITOR_STOPPING, /* the stop signal was sent (SIGKILL after stop.timeout), or the VM's ladder runs */
-        MONITOR_DRAINING, /* the workload has ended; what is left in its cgroup is being killed */
+        MONITOR_STOPPING,   /* the stop signal was sent (SIGKILL after stop.timeout), or the VM's ladder runs */
+        MONITOR_CANCELLING, /* as stopping, but the stop came before the command ran */
+        MONITOR_DRAINING,   /* the workload has ended; what is left in its cgroup is being killed */
         MONITOR_BACKOFF,
         MONITOR_EXITED,
         MONITOR_FAILED,

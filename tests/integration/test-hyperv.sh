@@ -365,4 +365,17 @@ esac
 log "accel: kvm forced: ${reason:-exited 0}"
 end
 
+begin "a stop while the guest boots is no exit of the command"
+unit early hyperv "command: [/bin/sleep, '1000']"
+start_supd
+# The guest takes seconds to boot: the stop comes before sup-init has started the command.
+wait_for 10 state_is early starting || fail "early: $(field early state)"
+ctl stop early >/dev/null
+wait_for 20 state_is early stopped || fail "early did not stop: $(field early state)"
+[ -z "$(field early exit_code)$(field early exit_signal)" ] ||
+        fail "early: a stop while starting reported exit code '$(field early exit_code)', signal '$(field early exit_signal)'"
+reason=$(field early reason)
+[ "$reason" = "stopped while starting: the command had not started" ] || fail "early: reason '$reason'"
+log "stopped while booting: $reason (the VM: $(vm_field early end))"
+end
 finish

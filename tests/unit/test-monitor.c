@@ -141,6 +141,10 @@ static void enter(Harness *h, MonitorState s) {
                 enter(h, MONITOR_RUNNING);
                 assert_int_equal(monitor_stop(m), 0);
                 break;
+        case MONITOR_CANCELLING:
+                enter(h, MONITOR_STARTING);
+                assert_int_equal(monitor_stop(m), 0);
+                break;
         case MONITOR_DRAINING:
                 enter(h, MONITOR_RUNNING);
                 fake.not_empty = 1;
@@ -234,9 +238,9 @@ static const Cell cells[] = {
         /* The command is not running yet. A setup failure drains like any end, and the policy
          * (on-failure) restarts it. */
         {ST(STARTING), EV(START), ST(STARTING), 0, G(POLICY), false},
-        {ST(STARTING), EV(STOP), ST(STOPPING), P, G(STOP), true},
-        {ST(STARTING), EV(RESTART), ST(STOPPING), P, G(RESTART), true},
-        {ST(STARTING), EV(SHUTDOWN), ST(STOPPING), P, G(SHUTDOWN), true},
+        {ST(STARTING), EV(STOP), ST(CANCELLING), P, G(STOP), true},
+        {ST(STARTING), EV(RESTART), ST(CANCELLING), P, G(RESTART), true},
+        {ST(STARTING), EV(SHUTDOWN), ST(CANCELLING), P, G(SHUTDOWN), true},
         {ST(STARTING), EV(STARTED), ST(RUNNING), 0, G(POLICY), false},
         {ST(STARTING), EV(GONE), ST(BACKOFF), C, G(POLICY), true},
         {ST(STARTING), EV(TIMEOUT), ST(STARTING), 0, G(POLICY), false},
@@ -256,6 +260,16 @@ static const Cell cells[] = {
         {ST(STOPPING), EV(STARTED), ST(STOPPING), 0, G(STOP), true},
         {ST(STOPPING), EV(GONE), ST(STOPPED), C, G(POLICY), false},
         {ST(STOPPING), EV(TIMEOUT), ST(STOPPING), K, G(STOP), false},
+        /* Cancelling (a stop before the command ran): as stopping, except that the command may
+         * start after all (then it is stopping, within the same stop timeout), and that its end
+         * is no exit of the command (test_stop_while_starting). */
+        {ST(CANCELLING), EV(START), ST(CANCELLING), 0, G(RESTART), true},
+        {ST(CANCELLING), EV(STOP), ST(CANCELLING), 0, G(STOP), true},
+        {ST(CANCELLING), EV(RESTART), ST(CANCELLING), 0, G(RESTART), true},
+        {ST(CANCELLING), EV(SHUTDOWN), ST(CANCELLING), 0, G(SHUTDOWN), true},
+        {ST(CANCELLING), EV(STARTED), ST(STOPPING), 0, G(STOP), true},
+        {ST(CANCELLING), EV(GONE), ST(STOPPED), C, G(POLICY), false},
+        {ST(CANCELLING), EV(TIMEOUT), ST(CANCELLING), K, G(STOP), false},
         /* Draining (the workload ended by itself, its cgroup not empty yet): a request changes
          * only the goal; no stop signal (nothing to signal), no stop timeout in place of the
          * cleanup's retry. The timeout retries the cleanup, which succeeds now. */
@@ -381,6 +395,47 @@ static void test_stop_then_slow_cleanup(void **state) {
         harness_close(&h);
 }
 
+/* Issue 9 item 17: a hyperv unit stopped while it booted reported exit_signal SIGKILL and "the
+ * guest did not stop: ended by QMP quit", although no command had run. A stop before the command
+ * started ends the run without an exit of the command, whatever the runtime reports, in both
+ * isolation modes (the monitor decides, not the runtime). */
+static void test_stop_while_starting(void **state) {
+        Harness h = {};
+        Monitor *m;
+        usec_t deadline;
+
+        harness_open(&h, "");
+        m = h.m;
+        enter(&h, MONITOR_CANCELLING);
+        assert_int_equal(m->status.state, INSTANCE_STOPPING);
+        /* What the VM runtime reports when the ladder's QMP quit ended QEMU during the boot. */
+        m->status.exit_signal = SIGKILL;
+        m->status.exit_code = -1;
+        m->status.has_exit = true;
+        monitor_workload_gone(m, true);
+        assert_int_equal(m->state, MONITOR_STOPPED);
+        assert_false(m->status.has_exit);
+        assert_int_equal(m->status.exit_signal, 0);
+        assert_string_equal(m->status.reason, "stopped while starting: the command had not started");
+        assert_int_equal(fake.starts, 1);
+        harness_close(&h);
+
+        /* The command starts while the stop is on its way: it is the command's stop, with the
+         * stop timeout that was already running, and its exit is reported. */
+        harness_open(&h, "");
+        m = h.m;
+        enter(&h, MONITOR_CANCELLING);
+        deadline = event_source_get_time(m->timer);
+        monitor_workload_started(m);
+        assert_int_equal(m->state, MONITOR_STOPPING);
+        assert_int_equal(event_source_get_time(m->timer), deadline);
+        workload_exits(m, -1, SIGTERM, false);
+        assert_int_equal(m->state, MONITOR_STOPPED);
+        assert_true(m->status.has_exit);
+        assert_int_equal(m->status.exit_signal, SIGTERM);
+        harness_close(&h);
+}
+
 /* Issue 9 item 12: the OOM killer ended the workload, the policy restarted it until the start
  * limit: the final status said failed, SIGKILL, oom: false, because the refused start cleared the
  * mark of the run before it. */
@@ -424,6 +479,7 @@ int main(void) {
                 cmocka_unit_test(test_shutdown_while_draining),
                 cmocka_unit_test(test_stop_then_slow_cleanup),
                 cmocka_unit_test(test_start_limit_keeps_oom),
+                cmocka_unit_test(test_stop_while_starting),
                 cmocka_unit_test(test_string_tables),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -519,6 +519,12 @@ static void classify(Vm *vm, VmExit *ex) {
                 ex->reason = xasprintf("timeout: the guest's init did not start the command within %llu s "
                                        "(the console is in the log)",
                                        (unsigned long long) (vm->boot_timeout / USEC_PER_SEC));
+        } else if (vm->status.stop_step >= VM_STOP_QUIT && !vm->started) {
+                /* Before the command ran, quit is the ladder's first step, not an escalation:
+                 * nothing was killed but the boot. */
+                ex->end = VM_END_KILLED;
+                ex->reason = xasprintf("stopped before the guest started the command: QEMU ended by %s",
+                                       vm->status.stop_step == VM_STOP_QUIT ? "QMP quit" : "SIGKILL");
         } else if (vm->status.stop_step >= VM_STOP_QUIT) {
                 ex->end = VM_END_KILLED;
                 ex->signal = SIGKILL;
