@@ -511,6 +511,10 @@ static void on_vm_exited(Vm *vm, const VmExit *ex, void *userdata) {
         m->status.exited_at = now(CLOCK_REALTIME);
         m->status.exit_code = ex->code;
         m->status.exit_signal = ex->signal;
+        /* What a process container's memory cgroup tells (cleanup_cgroup(), which reads QEMU's
+         * cgroup too, for QEMU itself). */
+        if (ex->oom)
+                m->status.oom = true;
         free(m->status.vm.end);
         m->status.vm.end = xstrdup(vm_end_to_string(ex->end));
         if (ex->reason)

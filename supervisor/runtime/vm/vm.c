@@ -120,6 +120,7 @@ struct Vm {
         bool started;
         bool has_exit;
         int exit_code, exit_signal;
+        bool exit_oom;
         char *init_error;
         bool panicked;
         bool boot_timed_out;
@@ -326,6 +327,7 @@ static void on_agent_message(JsonConn *c, json_t *msg, void *userdata) {
                 vm->has_exit = true;
                 vm->exit_signal = json_is_integer(sig) ? (int) json_integer_value(sig) : 0;
                 vm->exit_code = vm->exit_signal ? -1 : (int) json_integer_value(json_object_get(msg, "code"));
+                vm->exit_oom = json_is_true(json_object_get(msg, "oom"));
         } else if (streq(event, "error")) {
                 free(vm->init_error);
                 vm->init_error = xstrdup(json_string_value(json_object_get(msg, "message")) ?: "(no message)");
@@ -507,6 +509,7 @@ static void classify(Vm *vm, VmExit *ex) {
                 ex->end = VM_END_EXITED;
                 ex->code = vm->exit_code;
                 ex->signal = vm->exit_signal;
+                ex->oom = vm->exit_oom;
         } else if (vm->init_error) {
                 ex->end = VM_END_INIT_FAILED;
                 ex->reason = xasprintf("guest init failed: %s", vm->init_error);
