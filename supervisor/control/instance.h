@@ -35,6 +35,11 @@ static inline bool instance_state_is_active(InstanceState s) {
 
 #include "unit-spec.h"
 
+/* The cgroup of an instance's monitor: NAME@monitor beside the instance's NAME under the same
+ * parent ('@' is in no unit name). The monitor moves itself into it, so that what it does for the
+ * unit (above all, writing the unit's log) is accounted and bounded there (docs/supd.md). */
+#define INSTANCE_MONITOR_CGROUP_SUFFIX "@monitor"
+
 /* What a monitor reports about its instance: in its status file, on its socket, and (with
  * supd's additions) in `supctl status --json`. Times are CLOCK_REALTIME microseconds, 0 for
  * "never"; in JSON they are ISO 8601 strings or null. */

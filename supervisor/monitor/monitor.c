@@ -590,6 +590,12 @@ static int apply_resources(Monitor *m, const UnitSpec *u, char *err, size_t errl
         return r;
 }
 
+/* The unit's CPU limit applies to its monitor as well: a workload that floods its output makes
+ * the monitor that writes it work, and that work is the unit's to pay, within its own limit. */
+static int apply_own_limits(Monitor *m, const UnitSpec *u) {
+        return m->own_cgroup ? cgroup_set_cpus(m->own_cgroup, u->resources.cpus_milli) : 0;
+}
+
 /* MonitorRuntime.start: the container, or the VM. */
 static int runtime_start(Monitor *m) {
         int out_w = -EBADF, err_w = -EBADF, r;
@@ -1130,6 +1136,7 @@ static int monitor_update(Monitor *m, const char *text, char *err, size_t errlen
                         return r;
                 }
         }
+        (void) apply_own_limits(m, new);
         /* Only resources.* differ: the running spec takes them, and is then the new one (the Vm
          * of a hyperv instance holds a pointer to it, so it is changed, not swapped). */
         m->spec->resources = new->resources;
@@ -1142,6 +1149,7 @@ static int monitor_update(Monitor *m, const char *text, char *err, size_t errlen
                 m->spec->resources = old;
                 if (running)
                         (void) apply_resources(m, m->spec, ignored, sizeof(ignored));
+                (void) apply_own_limits(m, m->spec);
                 snprintf(err, errlen, "cannot write %s: %s", path, strerror(-r));
                 return r;
         }
@@ -1226,6 +1234,45 @@ static void on_accept(EventSource *s, int fd, uint32_t revents, void *userdata) 
         m->clients = c;
 }
 
+int monitor_enter_cgroup(Monitor *m, char **ret_error) {
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        _cleanup_free_ char *name = xasprintf("%s" INSTANCE_MONITOR_CGROUP_SUFFIX, m->spec->name);
+        int r;
+
+        /* The unit's previous monitor removes the cgroup as it exits: it may have gone between
+         * the two steps (once). */
+        for (unsigned attempt = 0; attempt < 2; attempt++) {
+                cg = cgroup_free(cg);
+                r = cgroup_create(m->cgroup_root, m->cgroup_parent, name, &cg);
+                if (r >= 0)
+                        r = cgroup_attach(cg, getpid());
+                if (r != -ENOENT)
+                        break;
+        }
+        if (r < 0) {
+                *ret_error = xasprintf("cannot enter the cgroup %s/%s: %s", m->cgroup_parent, name, strerror(-r));
+                if (cg)
+                        (void) cgroup_destroy(cg);
+                return r;
+        }
+        m->own_cgroup = TAKE_PTR(cg);
+        m->own_cgroup_name = TAKE_PTR(name);
+        r = apply_own_limits(m, m->spec);
+        if (r < 0)
+                log_writer_printf(&m->log, "sup", "resources.cpus: not applied to the monitor's cgroup %s: %s",
+                                  cgroup_path(m->own_cgroup), strerror(-r));
+        return 0;
+}
+
+/* Out of its cgroup, which then goes: the monitor is about to exit. */
+static void leave_own_cgroup(Monitor *m) {
+        if (!m->own_cgroup)
+                return;
+        if (cgroup_leave(m->own_cgroup, m->cgroup_parent, m->own_cgroup_name, getpid()) >= 0)
+                (void) cgroup_destroy(m->own_cgroup);
+        m->own_cgroup = cgroup_free(m->own_cgroup);
+}
+
 int monitor_listen(Monitor *m) {
         _cleanup_free_ char *path = path_join(m->dir, "monitor.sock");
         int r;
@@ -1301,6 +1348,8 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_er
 Monitor *monitor_free(Monitor *m) {
         if (!m)
                 return NULL;
+        /* Before the socket closes: supd may start the unit's next monitor as soon as it does. */
+        leave_own_cgroup(m);
         for (TopRequest *t = m->top_requests; t; t = t->next)
                 t->client = NULL;
         while (m->clients) {
@@ -1326,6 +1375,7 @@ Monitor *monitor_free(Monitor *m) {
         userns_release(&m->userns);
         vm_free(m->vm);
         cgroup_free(m->cgroup);
+        free(m->own_cgroup_name);
         seccomp_cache_done(&m->seccomp);
         net_attachment_done(&m->net);
         log_writer_close(&m->log);

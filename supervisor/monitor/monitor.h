@@ -146,6 +146,8 @@ struct Monitor {
         MonitorClient *clients;
 
         Cgroup *cgroup;
+        Cgroup *own_cgroup; /* the monitor's (INSTANCE_MONITOR_CGROUP_SUFFIX); NULL: not in one */
+        char *own_cgroup_name;
         SeccompCache seccomp; /* the workload's filter, compiled once, kept across its restarts */
         NetAttachment net;
         bool net_prepared; /* net holds an address (and maybe more) to release after the container */
@@ -176,6 +178,11 @@ struct Monitor {
 
 int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_error);
 Monitor *monitor_free(Monitor *m);
+
+/* Moves the monitor into a cgroup of its own beside the instance's, with the unit's
+ * resources.cpus as its CPU quota, so that the work it does for the unit (its log) is accounted
+ * and bounded. It leaves and removes it when it exits (monitor_free()). */
+int monitor_enter_cgroup(Monitor *m, char **ret_error);
 
 /* Listens on dir/monitor.sock and writes the first status file. */
 int monitor_listen(Monitor *m);
