@@ -14,7 +14,8 @@
 typedef enum InstanceState {
         INSTANCE_STARTING, /* the container is being set up, until the command is executed */
         INSTANCE_RUNNING,
-        INSTANCE_STOPPING, /* the stop signal was sent; SIGKILL follows after stop.timeout */
+        INSTANCE_STOPPING, /* the stop signal was sent (SIGKILL follows after stop.timeout), or the workload has
+                            * ended and what is left in its cgroup is being killed */
         INSTANCE_STOPPED,  /* stopped on request, or not started yet */
         INSTANCE_EXITED,   /* the workload ended and the restart policy does not restart it */
         INSTANCE_BACKOFF,  /* waiting for the next restart attempt (next_restart_at) */
@@ -33,6 +34,11 @@ static inline bool instance_state_is_active(InstanceState s) {
 #include <jansson.h>
 
 #include "unit-spec.h"
+
+/* The cgroup of an instance's monitor: NAME@monitor beside the instance's NAME under the same
+ * parent ('@' is in no unit name). The monitor moves itself into it, so that what it does for the
+ * unit (above all, writing the unit's log) is accounted and bounded there (docs/supd.md). */
+#define INSTANCE_MONITOR_CGROUP_SUFFIX "@monitor"
 
 /* What a monitor reports about its instance: in its status file, on its socket, and (with
  * supd's additions) in `supctl status --json`. Times are CLOCK_REALTIME microseconds, 0 for

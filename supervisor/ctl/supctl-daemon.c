@@ -165,6 +165,9 @@ static void print_usage(json_t *u) {
         }
         if (json_is_integer(cpu))
                 printf("         cpu: %.3f s used\n", (double) json_integer_value(cpu) / 1e6);
+        if (json_is_integer(json_object_get(u, "monitor_cpu_usec")))
+                printf("     monitor: %.3f s of CPU (its log; in its own cgroup)\n",
+                       (double) json_integer_value(json_object_get(u, "monitor_cpu_usec")) / 1e6);
         if (json_is_integer(pids)) {
                 if (json_is_integer(pids_max))
                         printf("       tasks: %lld of %lld\n", (long long) json_integer_value(pids),

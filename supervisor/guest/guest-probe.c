@@ -2,6 +2,9 @@
 #include "guest-probe.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "fileio.h"
@@ -127,4 +130,35 @@ int guest_find_input_event(const char *class_dir, const char *name, char **ret) 
 
 json_t *guest_ps_collect(const char *proc) {
         return process_list_all(proc);
+}
+
+int guest_read_oom_kills(int fd, uint64_t *ret) {
+        char buf[8192]; /* /proc/vmstat is about 5 KiB on 6.1 */
+        size_t n = 0;
+        const char *p;
+
+        while (n < sizeof(buf) - 1) {
+                ssize_t k = pread(fd, buf + n, sizeof(buf) - 1 - n, (off_t) n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return negative_errno();
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+        buf[n] = 0;
+        for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+                const char *v = startswith(p, "oom_kill ");
+                char *end;
+
+                if (!v)
+                        continue;
+                errno = 0;
+                *ret = strtoull(v, &end, 10);
+                if (errno != 0 || end == v || (*end != '\n' && *end != 0))
+                        return -EBADMSG;
+                return 0;
+        }
+        return -ENOENT;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -50,3 +51,9 @@ int guest_find_input_event(const char *class_dir, const char *name, char **ret);
  * describes them: [{"pid": N, "comm": "...", "args": ["...", ...], ...}, ...]. A process that
  * ends while it is being read is skipped. */
 json_t *guest_ps_collect(const char *proc);
+
+/* The kernel's count of OOM kills since boot ("oom_kill N" in /proc/vmstat, Linux 4.13+), read
+ * from fd, an open /proc/vmstat (from its start: it is read again). -ENOENT: the kernel has no
+ * such counter. In a guest every process is the unit's, so a count that grew during the run is
+ * what a memory cgroup's oom_kill is to process isolation. */
+int guest_read_oom_kills(int fd, uint64_t *ret);

@@ -436,10 +436,12 @@ json_t *guest_event_started(pid_t pid) {
         return json_pack("{s:s, s:i}", "event", "started", "pid", (int) pid);
 }
 
-json_t *guest_event_exit(int code, int signal) {
-        if (signal > 0)
-                return json_pack("{s:s, s:i}", "event", "exit", "signal", signal);
-        return json_pack("{s:s, s:i}", "event", "exit", "code", code);
+json_t *guest_event_exit(int code, int signal, bool oom) {
+        json_t *j = signal > 0 ? json_pack("{s:s, s:i}", "event", "exit", "signal", signal)
+                               : json_pack("{s:s, s:i}", "event", "exit", "code", code);
+        if (oom)
+                json_object_set_new(j, "oom", json_true());
+        return j;
 }
 
 json_t *guest_event_error(const char *message) {

@@ -20,7 +20,8 @@
  *   {"event":"hello"}                          the port is open; sent once, first
  *   {"event":"started","pid":N}                the command was executed (N: its pid in the guest)
  *   {"event":"exit","code":C}                  the command ended (after all its output was written);
- *   {"event":"exit","signal":S}                the guest then powers off
+ *   {"event":"exit","signal":S}                the guest then powers off; both with "oom":true if the
+ *                                              guest kernel's OOM killer struck during the run
  *   {"event":"error","message":"..."}          the unit could not be started; the guest then powers off
  *   {"event":"error","message":"...","code":C} the command's own setup failed as it fails in process
  *                                              isolation (no such program, user or working directory,
@@ -130,7 +131,9 @@ int guest_run_from_json(const json_t *msg, GuestRun *ret, char **ret_error);
 /* The events, as new objects. */
 json_t *guest_event_hello(void);
 json_t *guest_event_started(pid_t pid);
-json_t *guest_event_exit(int code, int signal); /* signal > 0: killed by it, code ignored */
+/* signal > 0: killed by it, code ignored; oom: the guest kernel's OOM killer struck during the run
+ * ("oom":true, absent otherwise) */
+json_t *guest_event_exit(int code, int signal, bool oom);
 json_t *guest_event_error(const char *message);
 /* The command's own setup failed (its program, user, working directory), with the exit status
  * process isolation gives that failure (workload_exit_code()). */

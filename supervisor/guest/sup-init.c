@@ -58,6 +58,8 @@ struct Init {
         const UnitSpec *unit;
         pid_t command; /* 0 once reaped */
         int exit_code, exit_signal;
+        int vmstat;         /* the guest's /proc/vmstat, opened before the workload's /proc hides it; or -EBADF */
+        uint64_t oom_kills; /* its oom_kill when the command started */
         int power_button; /* its evdev node, or -EBADF */
         EventSource *power_button_source;
         EventSource *kill_timer; /* stop's timeout */
@@ -223,11 +225,19 @@ static void agent_connect(Init *init) {
                 send_final(init);
 }
 
+/* Whether the guest kernel's OOM killer struck since the command started (all the guest's
+ * processes are the unit's: what the memory cgroup's oom_kill tells of a process container). */
+static bool oom_struck(const Init *init) {
+        uint64_t n;
+
+        return init->vmstat >= 0 && guest_read_oom_kills(init->vmstat, &n) >= 0 && n > init->oom_kills;
+}
+
 static void maybe_finish(Init *init) {
         if (init->command != 0 || init->out[0].fd >= 0 || init->out[1].fd >= 0 || init->final_event)
                 return;
         /* Everything the command wrote is out: now tell the host how it ended. */
-        init->final_event = guest_event_exit(init->exit_code, init->exit_signal);
+        init->final_event = guest_event_exit(init->exit_code, init->exit_signal, oom_struck(init));
         send_final(init);
 }
 
@@ -466,7 +476,7 @@ static pid_t start_command(Init *init, const GuestRun *run, const ContainerUser 
 }
 
 int main(int argc, char **argv) {
-        Init init = {.console = 2, .agent_fd = -EBADF, .power_button = -EBADF};
+        Init init = {.console = 2, .agent_fd = -EBADF, .vmstat = -EBADF, .power_button = -EBADF};
         _cleanup_(guest_run_done) GuestRun run = {};
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_free_ char *error = NULL;
@@ -541,6 +551,8 @@ int main(int argc, char **argv) {
         if (r < 0)
                 fail_setup(&init, err);
         stage(&init, run.has_network ? "eth0 configured" : "loopback up");
+        /* The workload's /proc is its own to unmount or cover; this one stays sup-init's. */
+        init.vmstat = open("/proc/vmstat", O_RDONLY | O_CLOEXEC);
         r = guest_switch_root(ROOT_DIR, err);
         if (r < 0)
                 fail_setup(&init, err);
@@ -560,6 +572,11 @@ int main(int argc, char **argv) {
                 if (sig != SIGKILL && sig != SIGSTOP && event_add_signal(init.event, NULL, sig, on_signal, &init) < 0)
                         fail_setup(&init, "cannot watch signals");
 
+        if (init.vmstat >= 0 && guest_read_oom_kills(init.vmstat, &init.oom_kills) < 0) {
+                say(&init, "cannot read oom_kill in /proc/vmstat: OOM kills will not be reported");
+                close(init.vmstat);
+                init.vmstat = -EBADF;
+        }
         init.command = start_command(&init, &run, &user, env);
         /* The name process isolation's init has, for ps. */
         (void) prctl(PR_SET_NAME, "sup-init");

@@ -61,20 +61,46 @@ static void broadcast_status(Monitor *m) {
         json_decref(ev);
 }
 
+static const char *const monitor_state_table[_MONITOR_STATE_MAX] = {
+        [MONITOR_STOPPED] = "stopped",   [MONITOR_STARTING] = "starting",     [MONITOR_RUNNING] = "running",
+        [MONITOR_STOPPING] = "stopping", [MONITOR_CANCELLING] = "cancelling", [MONITOR_DRAINING] = "draining",
+        [MONITOR_BACKOFF] = "backoff",   [MONITOR_EXITED] = "exited",         [MONITOR_FAILED] = "failed",
+};
+DEFINE_STRING_TABLE_LOOKUP(monitor_state, MonitorState, _MONITOR_STATE_MAX);
+
+static const char *const monitor_event_table[_MONITOR_EVENT_MAX] = {
+        [MONITOR_EVENT_START] = "start",       [MONITOR_EVENT_STOP] = "stop",       [MONITOR_EVENT_RESTART] = "restart",
+        [MONITOR_EVENT_SHUTDOWN] = "shutdown", [MONITOR_EVENT_STARTED] = "started", [MONITOR_EVENT_GONE] = "gone",
+        [MONITOR_EVENT_TIMEOUT] = "timeout",
+};
+DEFINE_STRING_TABLE_LOOKUP(monitor_event, MonitorEvent, _MONITOR_EVENT_MAX);
+
+/* What status files and supd see. Cancelling and draining are stopping to them: a stop before the
+ * command ran, and a workload that is gone while what is left of it is being killed. */
+static const InstanceState public_state[_MONITOR_STATE_MAX] = {
+        [MONITOR_STOPPED] = INSTANCE_STOPPED,     [MONITOR_STARTING] = INSTANCE_STARTING,
+        [MONITOR_RUNNING] = INSTANCE_RUNNING,     [MONITOR_STOPPING] = INSTANCE_STOPPING,
+        [MONITOR_CANCELLING] = INSTANCE_STOPPING, [MONITOR_DRAINING] = INSTANCE_STOPPING,
+        [MONITOR_BACKOFF] = INSTANCE_BACKOFF,     [MONITOR_EXITED] = INSTANCE_EXITED,
+        [MONITOR_FAILED] = INSTANCE_FAILED,
+};
+
 static void disarm_timer(Monitor *m);
 
-static void monitor_set_state(Monitor *m, InstanceState state) {
-        InstanceState old = m->status.state;
+/* Records the state (also the same one again: the status changed) and publishes it. The timer
+ * belongs to the state that armed it: a new state drops it, and arms its own afterwards. */
+static void monitor_set_state(Monitor *m, MonitorState state) {
+        MonitorState old = m->state;
 
-        if (state != INSTANCE_BACKOFF)
+        if (state != MONITOR_BACKOFF)
                 m->status.next_restart_at = 0;
-        /* Only back-off (the restart) and stopping (the stop timeout) wait for a timer. */
-        if (state != INSTANCE_BACKOFF && state != INSTANCE_STOPPING)
+        if (old != state) {
                 disarm_timer(m);
-        if (old != state)
-                log_writer_printf(&m->log, "sup", "%s -> %s", instance_state_to_string(old),
-                                  instance_state_to_string(state));
-        m->status.state = state;
+                log_writer_printf(&m->log, "sup", "%s -> %s", monitor_state_to_string(old),
+                                  monitor_state_to_string(state));
+        }
+        m->state = state;
+        m->status.state = public_state[state];
         write_status(m);
         broadcast_status(m);
 }
@@ -133,15 +159,10 @@ static void on_output(EventSource *src, int fd, uint32_t revents, void *userdata
                 close_output(m, &m->err_fd, &m->err_source, s);
 }
 
-static void monitor_enter_starting(Monitor *m);
-static void finish_stop(Monitor *m);
-
 static void on_timer(EventSource *s, usec_t t, void *userdata);
 
-/* The one timer serves one purpose at a time; a timer whose purpose no longer applies is
- * dropped by monitor_set_state(). */
-static void arm_timer(Monitor *m, MonitorTimer purpose, usec_t when) {
-        m->timer_purpose = purpose;
+/* What the timer means follows from the state that armed it (on_timer()). */
+static void arm_timer(Monitor *m, usec_t when) {
         if (!m->timer)
                 (void) event_add_time(m->event, &m->timer, when, on_timer, m);
         else
@@ -149,7 +170,6 @@ static void arm_timer(Monitor *m, MonitorTimer purpose, usec_t when) {
 }
 
 static void disarm_timer(Monitor *m) {
-        m->timer_purpose = MONITOR_TIMER_NONE;
         if (m->timer)
                 event_source_set_time(m->timer, USEC_INFINITY);
 }
@@ -338,29 +358,23 @@ static RunEnd exit_kind(const Monitor *m, bool setup_failed) {
         return m->status.exit_signal == 0 && m->status.exit_code == 0 ? RUN_CLEAN : RUN_FAILED;
 }
 
-/* The workload has ended, for whatever reason: decide what comes next. */
-static void after_exit(Monitor *m, bool setup_failed) {
+/* A run has ended on its own and nobody asked for anything: the restart policy decides. */
+static void apply_restart_policy(Monitor *m) {
         usec_t uptime = now(CLOCK_MONOTONIC) - m->started_mono;
-        RunEnd k = exit_kind(m, setup_failed);
+        RunEnd k = exit_kind(m, m->run_setup_failed);
         usec_t delay;
 
-        if (m->stop_requested || m->shutdown_requested || m->restart_requested) {
-                finish_stop(m);
-                return;
-        }
         if (!restart_policy_wants_restart(m->spec->restart.policy, k)) {
-                monitor_set_state(m, k == RUN_CLEAN ? INSTANCE_EXITED : (setup_failed ? INSTANCE_FAILED : INSTANCE_EXITED));
+                monitor_set_state(m, k == RUN_SETUP_FAILED ? MONITOR_FAILED : MONITOR_EXITED);
                 return;
         }
         delay = restart_state_exit(&m->restart, m->spec, k, uptime, drand48() * 2.0 - 1.0);
         m->status.next_restart_at = now(CLOCK_REALTIME) + delay;
-        arm_timer(m, MONITOR_TIMER_RESTART, now(CLOCK_MONOTONIC) + delay);
-        monitor_set_state(m, INSTANCE_BACKOFF);
-        /* monitor_set_state() clears next_restart_at for other states only. */
+        monitor_set_state(m, MONITOR_BACKOFF);
+        arm_timer(m, now(CLOCK_MONOTONIC) + delay);
 }
 
 static void on_setup_result(EventSource *s, int fd, uint32_t revents, void *userdata);
-static void finish_run(Monitor *m, bool setup_failed);
 
 /* user_namespace: auto: a range of host ids of the container's own, for this run. */
 static int acquire_userns(Monitor *m) {
@@ -387,7 +401,7 @@ static int acquire_userns(Monitor *m) {
 static void reap_container(Monitor *m) {
         ContainerExit ex;
         siginfo_t si = {};
-        bool setup_failed = m->status.state == INSTANCE_STARTING;
+        bool setup_failed = m->state == MONITOR_STARTING || m->state == MONITOR_CANCELLING;
         const char *share_key, *share_unit = NULL;
 
         (void) waitid((idtype_t) P_PIDFD, (id_t) m->container.pidfd, &si, WEXITED | WNOHANG);
@@ -433,23 +447,19 @@ static void reap_container(Monitor *m) {
         container_close(&m->container);
         m->has_container = false;
         m->status.pid = 0;
-        finish_run(m, setup_failed);
+        monitor_workload_gone(m, setup_failed);
 }
 
-/* The workload (container or VM) is gone: its network and cgroup go, then after_exit(). */
-static void finish_run(Monitor *m, bool setup_failed) {
+/* MonitorRuntime.cleanup: the workload (container or VM) is gone; its network and cgroup go. */
+static bool runtime_cleanup(Monitor *m) {
         release_network(m);
-
-        if (!cleanup_cgroup(m)) {
-                m->pending_setup_failed = setup_failed;
-                arm_timer(m, MONITOR_TIMER_CLEANUP, now(CLOCK_MONOTONIC) + CLEANUP_RETRY_USEC);
-                return; /* on_timer() continues with after_exit() */
-        }
+        if (!cleanup_cgroup(m))
+                return false;
         /* Its cgroup empty, nothing runs with the range's ids any more. */
         userns_release(&m->userns);
         if (m->status.oom && m->status.exit_signal == SIGKILL)
                 log_writer_printf(&m->log, "sup", "the kernel's OOM killer ended it (resources.memory)");
-        after_exit(m, setup_failed);
+        return true;
 }
 
 static void on_pidfd(EventSource *s, int fd, uint32_t revents, void *userdata) {
@@ -470,8 +480,7 @@ static void on_setup_result(EventSource *s, int fd, uint32_t revents, void *user
         if (m->setup_error_len > 0)
                 return; /* the container's init exits; on_pidfd() reports the error */
         m->status.started_at = now(CLOCK_REALTIME);
-        if (m->status.state == INSTANCE_STARTING)
-                monitor_set_state(m, INSTANCE_RUNNING);
+        monitor_workload_started(m);
 }
 
 static int make_pipe(int *ret_read, int *ret_write) {
@@ -504,17 +513,14 @@ static void on_vm_started(Vm *vm, void *userdata) {
 
         vm_status_copy(m);
         m->status.started_at = now(CLOCK_REALTIME);
-        if (m->status.state == INSTANCE_STARTING)
-                monitor_set_state(m, INSTANCE_RUNNING);
-        else
-                monitor_set_state(m, m->status.state);
+        monitor_workload_started(m);
 }
 
 static void on_vm_changed(Vm *vm, void *userdata) {
         Monitor *m = userdata;
 
         vm_status_copy(m);
-        monitor_set_state(m, m->status.state);
+        monitor_set_state(m, m->state);
 }
 
 static void on_vm_exited(Vm *vm, const VmExit *ex, void *userdata) {
@@ -525,6 +531,10 @@ static void on_vm_exited(Vm *vm, const VmExit *ex, void *userdata) {
         m->status.exited_at = now(CLOCK_REALTIME);
         m->status.exit_code = ex->code;
         m->status.exit_signal = ex->signal;
+        /* What a process container's memory cgroup tells (cleanup_cgroup(), which reads QEMU's
+         * cgroup too, for QEMU itself). */
+        if (ex->oom)
+                m->status.oom = true;
         free(m->status.vm.end);
         m->status.vm.end = xstrdup(vm_end_to_string(ex->end));
         if (ex->reason)
@@ -538,7 +548,7 @@ static void on_vm_exited(Vm *vm, const VmExit *ex, void *userdata) {
         m->status.vm.guest_pid = 0;
         free(m->status.vm.stop_step);
         m->status.vm.stop_step = NULL;
-        finish_run(m, setup_failed);
+        monitor_workload_gone(m, setup_failed);
 }
 
 static int start_vm(Monitor *m, const SeccompProgram *seccomp) {
@@ -583,7 +593,6 @@ static int start_vm(Monitor *m, const SeccompProgram *seccomp) {
         free(m->status.vm.end);
         m->status.vm.end = NULL;
         vm_status_copy(m);
-        monitor_set_state(m, INSTANCE_STARTING);
         return 0;
 }
 
@@ -602,29 +611,19 @@ static int apply_resources(Monitor *m, const UnitSpec *u, char *err, size_t errl
         return r;
 }
 
-static void monitor_enter_starting(Monitor *m) {
+/* The unit's CPU limit applies to its monitor as well: a workload that floods its output makes
+ * the monitor that writes it work, and that work is the unit's to pay, within its own limit. */
+static int apply_own_limits(Monitor *m, const UnitSpec *u) {
+        return m->own_cgroup ? cgroup_set_cpus(m->own_cgroup, u->resources.cpus_milli) : 0;
+}
+
+/* MonitorRuntime.start: the container, or the VM. */
+static int runtime_start(Monitor *m) {
         int out_w = -EBADF, err_w = -EBADF, r;
         const SeccompProgram *seccomp = NULL;
         ContainerConfig cfg;
 
-        free(m->status.reason);
-        m->status.reason = NULL;
         m->setup_error_len = 0;
-        m->status.oom = false;
-
-        if (!restart_state_start(&m->restart, m->spec, now(CLOCK_MONOTONIC))) {
-                _cleanup_free_ char *iv = format_duration(m->spec->restart.interval);
-                set_reason(m, "start limit hit: %u starts within %s (restart.burst, restart.interval)",
-                           m->spec->restart.burst, iv);
-                m->automatic_start = false;
-                monitor_set_state(m, INSTANCE_FAILED);
-                return;
-        }
-        /* Counted once the start is allowed: a start refused by the limit is no restart. */
-        if (m->automatic_start)
-                m->status.restarts++;
-        m->automatic_start = false;
-
         if (prepare_seccomp(m, &seccomp) < 0 || prepare_rlimits(m) < 0)
                 goto fail;
         r = cgroup_create(m->cgroup_root, m->cgroup_parent, m->spec->name, &m->cgroup);
@@ -644,7 +643,7 @@ static void monitor_enter_starting(Monitor *m) {
                 if (m->net.enabled_forwarding)
                         log_writer_printf(&m->log, "sup",
                                           "IPv4 forwarding was off: turned on (net.ipv4.ip_forward=1) for the published ports");
-                return;
+                return 0;
         }
         if (make_pipe(&m->out_fd, &out_w) < 0 || make_pipe(&m->err_fd, &err_w) < 0) {
                 set_reason(m, "cannot create the output pipes: %m");
@@ -706,11 +705,10 @@ static void monitor_enter_starting(Monitor *m) {
         (void) event_add_io(m->event, &m->out_source, m->out_fd, EPOLLIN, on_output, m);
         (void) event_add_io(m->event, &m->err_source, m->err_fd, EPOLLIN, on_output, m);
         watch_share_targets(m);
-        monitor_set_state(m, INSTANCE_STARTING);
         if (m->net.enabled_forwarding)
                 log_writer_printf(&m->log, "sup",
                                   "IPv4 forwarding was off: turned on (net.ipv4.ip_forward=1) for the published ports");
-        return;
+        return 0;
 
 fail:
         if (out_w >= 0)
@@ -726,8 +724,7 @@ fail:
                 m->cgroup = cgroup_free(m->cgroup);
         }
         userns_release(&m->userns);
-        m->started_mono = now(CLOCK_MONOTONIC);
-        after_exit(m, true);
+        return -ECANCELED;
 }
 
 static int send_signal(Monitor *m, int sig) {
@@ -736,22 +733,34 @@ static int send_signal(Monitor *m, int sig) {
         return syscall(SYS_pidfd_send_signal, m->container.pidfd, sig, NULL, 0) < 0 ? negative_errno() : 0;
 }
 
-static void monitor_enter_stopping(Monitor *m) {
-        int r;
-
+/* MonitorRuntime.stop */
+static bool runtime_stop(Monitor *m) {
         if (m->vm) {
                 /* The VM's stop ladder has its own steps and timeouts. */
-                monitor_set_state(m, INSTANCE_STOPPING);
                 vm_stop(m->vm);
-                return;
+                return false;
         }
-        r = send_signal(m, m->spec->stop.signal);
-
-        if (r < 0)
+        if (send_signal(m, m->spec->stop.signal) < 0)
                 (void) send_signal(m, SIGKILL);
-        arm_timer(m, MONITOR_TIMER_STOP_TIMEOUT, now(CLOCK_MONOTONIC) + m->spec->stop.timeout);
-        monitor_set_state(m, INSTANCE_STOPPING);
+        return true;
 }
+
+/* MonitorRuntime.kill */
+static void runtime_kill(Monitor *m) {
+        if (!m->has_container)
+                return;
+        log_writer_printf(&m->log, "sup", "still running after stop.timeout: killing it");
+        (void) send_signal(m, SIGKILL);
+        if (m->cgroup)
+                (void) cgroup_kill(m->cgroup, SIGKILL);
+}
+
+static const MonitorRuntime runtime_default = {
+        .start = runtime_start,
+        .stop = runtime_stop,
+        .kill = runtime_kill,
+        .cleanup = runtime_cleanup,
+};
 
 static void remove_instance(Monitor *m) {
         int r;
@@ -765,52 +774,205 @@ static void remove_instance(Monitor *m) {
         (void) rm_rf(m->dir);
 }
 
-/* The stop is complete: the workload is gone and its cgroup removed. */
-static void finish_stop(Monitor *m) {
-        m->stop_requested = false;
-        if (m->shutdown_requested) {
-                log_writer_printf(&m->log, "sup", m->remove_sandbox ? "instance removed" : "monitor exiting");
-                remove_instance(m);
-                event_exit(m->event, m->exit_code);
+/* ---- the state machine: what each event means in each state ---- */
+
+static void end_of_run(Monitor *m);
+
+/* A run begins (automatic: the restart policy's), unless the start limit forbids it. */
+static void start_run(Monitor *m, bool automatic) {
+        if (!restart_state_start(&m->restart, m->spec, now(CLOCK_MONOTONIC))) {
+                _cleanup_free_ char *iv = format_duration(m->spec->restart.interval);
+                /* The last run's exit, OOM included, stays in the status: it is why the limit
+                 * was reached. */
+                set_reason(m, "start limit hit: %u starts within %s (restart.burst, restart.interval)",
+                           m->spec->restart.burst, iv);
+                m->goal = MONITOR_GOAL_POLICY;
+                monitor_set_state(m, MONITOR_FAILED);
                 return;
         }
-        if (m->restart_requested) {
-                m->restart_requested = false;
-                monitor_enter_starting(m);
+        /* Counted once the start is allowed: a start refused by the limit is no restart. */
+        if (automatic)
+                m->status.restarts++;
+        free(m->status.reason);
+        m->status.reason = NULL;
+        m->status.oom = false;
+        m->goal = MONITOR_GOAL_POLICY;
+        if (m->runtime->start(m) < 0) {
+                /* Nothing of the run is left to drain. */
+                m->started_mono = now(CLOCK_MONOTONIC);
+                m->run_setup_failed = true;
+                end_of_run(m);
                 return;
         }
-        monitor_set_state(m, INSTANCE_STOPPED);
+        monitor_set_state(m, MONITOR_STARTING);
+}
+
+static void act_none(Monitor *m) {
+}
+
+static void act_start(Monitor *m) {
+        start_run(m, false);
+}
+
+static void act_restart_timeout(Monitor *m) {
+        start_run(m, true);
+}
+
+static void enter_stopping(Monitor *m, MonitorState state) {
+        /* The state first: a runtime may report the workload gone from within stop(). */
+        monitor_set_state(m, state);
+        if (m->runtime->stop(m) && m->state == state)
+                arm_timer(m, now(CLOCK_MONOTONIC) + m->spec->stop.timeout);
+}
+
+static void act_stop(Monitor *m) {
+        enter_stopping(m, MONITOR_STOPPING);
+}
+
+static void act_cancel(Monitor *m) {
+        enter_stopping(m, MONITOR_CANCELLING);
+}
+
+/* The command ran before the stop reached it: it is the command's stop now, within the same
+ * stop.timeout. */
+static void act_stop_started(Monitor *m) {
+        usec_t deadline = m->timer ? event_source_get_time(m->timer) : USEC_INFINITY;
+
+        monitor_set_state(m, MONITOR_STOPPING);
+        if (deadline != USEC_INFINITY)
+                arm_timer(m, deadline);
+}
+
+static void act_kill(Monitor *m) {
+        m->runtime->kill(m);
+}
+
+/* A start request while the workload is on its way out: start again once it is gone. */
+static void act_want_restart(Monitor *m) {
+        if (m->goal != MONITOR_GOAL_SHUTDOWN)
+                m->goal = MONITOR_GOAL_RESTART;
+}
+
+static void act_running(Monitor *m) {
+        monitor_set_state(m, MONITOR_RUNNING);
+}
+
+/* The state stays; what the status says of it changed (started_at). */
+static void act_publish(Monitor *m) {
+        monitor_set_state(m, m->state);
+}
+
+static void act_stopped(Monitor *m) {
+        m->goal = MONITOR_GOAL_POLICY;
+        monitor_set_state(m, MONITOR_STOPPED);
+}
+
+static void act_exit(Monitor *m) {
+        log_writer_printf(&m->log, "sup", m->remove_sandbox ? "instance removed" : "monitor exiting");
+        remove_instance(m);
+        event_exit(m->event, m->exit_code);
+}
+
+/* The workload is gone: its cgroup may still hold processes for a moment (the kernel kills a pid
+ * namespace after its init has gone); draining retries the cleanup until it is done. */
+static void act_drain(Monitor *m) {
+        if (m->runtime->cleanup(m)) {
+                end_of_run(m);
+                return;
+        }
+        if (m->state != MONITOR_DRAINING)
+                monitor_set_state(m, MONITOR_DRAINING);
+        arm_timer(m, now(CLOCK_MONOTONIC) + CLEANUP_RETRY_USEC);
+}
+
+/* A stop before the command ran: there is no exit of the command to report, whatever the runtime
+ * had to do to end the setup (the VM's QMP quit, the container's init killed), in both isolation
+ * modes alike. */
+static void act_drain_cancelled(Monitor *m) {
+        m->status.has_exit = false;
+        m->status.exit_code = 0;
+        m->status.exit_signal = 0;
+        m->status.oom = false;
+        set_reason(m, "stopped while starting: the command had not started");
+        act_drain(m);
+}
+
+/* The run is over and nothing of it is left: what was asked for meanwhile comes next. */
+static void end_of_run(Monitor *m) {
+        switch (m->goal) {
+        case MONITOR_GOAL_SHUTDOWN:
+                act_exit(m);
+                return;
+        case MONITOR_GOAL_RESTART:
+                start_run(m, false);
+                return;
+        case MONITOR_GOAL_STOP:
+                act_stopped(m);
+                return;
+        case MONITOR_GOAL_POLICY:
+        case _MONITOR_GOAL_MAX:
+        case _MONITOR_GOAL_INVALID:
+                break;
+        }
+        apply_restart_policy(m);
+}
+
+typedef void (*MonitorAction)(Monitor *m);
+
+/* A row of actions[]: start, stop, restart, shutdown (requests); started, gone (the runtime);
+ * timeout. */
+#define ROW(start, stop, restart, shutdown, started, gone, timeout)                                                  \
+        {                                                                                                            \
+                [MONITOR_EVENT_START] = start, [MONITOR_EVENT_STOP] = stop, [MONITOR_EVENT_RESTART] = restart,       \
+                [MONITOR_EVENT_SHUTDOWN] = shutdown, [MONITOR_EVENT_STARTED] = started, [MONITOR_EVENT_GONE] = gone, \
+                [MONITOR_EVENT_TIMEOUT] = timeout,                                                                   \
+        }
+
+/* Every (state, event) pair, decided once. Requests have set the goal before they get here
+ * (request()); events that cannot happen in a state (a timeout where no timer is armed, the
+ * workload gone where there is none) are act_none. */
+/* clang-format off */
+static const MonitorAction actions[_MONITOR_STATE_MAX][_MONITOR_EVENT_MAX] = {
+        /*                          start             stop         restart      shutdown     started           gone                 timeout */
+        [MONITOR_STOPPED]    = ROW(act_start,        act_stopped, act_start,   act_exit,    act_none,         act_none,            act_none),
+        [MONITOR_STARTING]   = ROW(act_none,         act_cancel,  act_cancel,  act_cancel,  act_running,      act_drain,           act_none),
+        [MONITOR_RUNNING]    = ROW(act_none,         act_stop,    act_stop,    act_stop,    act_none,         act_drain,           act_none),
+        [MONITOR_STOPPING]   = ROW(act_want_restart, act_none,    act_none,    act_none,    act_publish,      act_drain,           act_kill),
+        [MONITOR_CANCELLING] = ROW(act_want_restart, act_none,    act_none,    act_none,    act_stop_started, act_drain_cancelled, act_kill),
+        /* Issue 9 item 11: a request while draining only changes the goal; the timer stays the
+         * cleanup's. */
+        [MONITOR_DRAINING]   = ROW(act_want_restart, act_none,    act_none,    act_none,    act_none,         act_none,            act_drain),
+        [MONITOR_BACKOFF]    = ROW(act_start,        act_stopped, act_start,   act_exit,    act_none,         act_none,            act_restart_timeout),
+        [MONITOR_EXITED]     = ROW(act_start,        act_stopped, act_start,   act_exit,    act_none,         act_none,            act_none),
+        [MONITOR_FAILED]     = ROW(act_start,        act_stopped, act_start,   act_exit,    act_none,         act_none,            act_none),
+};
+/* clang-format on */
+#undef ROW
+
+void monitor_dispatch(Monitor *m, MonitorEvent ev) {
+        actions[m->state][ev](m);
 }
 
 static void on_timer(EventSource *s, usec_t t, void *userdata) {
-        Monitor *m = userdata;
-        MonitorTimer purpose = m->timer_purpose;
+        monitor_dispatch(userdata, MONITOR_EVENT_TIMEOUT);
+}
 
-        m->timer_purpose = MONITOR_TIMER_NONE;
-        switch (purpose) {
-        case MONITOR_TIMER_RESTART:
-                m->automatic_start = true;
-                monitor_enter_starting(m);
-                return;
-        case MONITOR_TIMER_STOP_TIMEOUT:
-                if (m->has_container) {
-                        log_writer_printf(&m->log, "sup", "still running after stop.timeout: killing it");
-                        (void) send_signal(m, SIGKILL);
-                        if (m->cgroup)
-                                (void) cgroup_kill(m->cgroup, SIGKILL);
-                }
-                return;
-        case MONITOR_TIMER_CLEANUP:
-                /* A cgroup that had not emptied yet. */
-                if (!cleanup_cgroup(m)) {
-                        arm_timer(m, MONITOR_TIMER_CLEANUP, now(CLOCK_MONOTONIC) + CLEANUP_RETRY_USEC);
-                        return;
-                }
-                after_exit(m, m->pending_setup_failed);
-                return;
-        case MONITOR_TIMER_NONE:
-                return;
-        }
+void monitor_workload_started(Monitor *m) {
+        monitor_dispatch(m, MONITOR_EVENT_STARTED);
+}
+
+void monitor_workload_gone(Monitor *m, bool setup_failed) {
+        m->run_setup_failed = setup_failed;
+        monitor_dispatch(m, MONITOR_EVENT_GONE);
+}
+
+/* A request: it sets what follows the current run (a shutdown outranks the rest), then the state
+ * decides what it means now. */
+static int request(Monitor *m, MonitorEvent ev, MonitorGoal goal) {
+        if (m->goal != MONITOR_GOAL_SHUTDOWN && goal != MONITOR_GOAL_POLICY)
+                m->goal = goal;
+        monitor_dispatch(m, ev);
+        return 0;
 }
 
 int monitor_start(Monitor *m, bool by_operator) {
@@ -818,76 +980,27 @@ int monitor_start(Monitor *m, bool by_operator) {
                 m->status.admin_stopped = false;
                 restart_state_reset(&m->restart);
         }
-        switch (m->status.state) {
-        case INSTANCE_STARTING:
-        case INSTANCE_RUNNING:
-                return 0;
-        case INSTANCE_STOPPING:
-                m->restart_requested = true;
-                return 0;
-        case INSTANCE_BACKOFF:
-                disarm_timer(m);
-                _fallthrough_;
-        case INSTANCE_STOPPED:
-        case INSTANCE_EXITED:
-        case INSTANCE_FAILED:
-                monitor_enter_starting(m);
-                return 0;
-        case _INSTANCE_STATE_MAX:
-        case _INSTANCE_STATE_INVALID:
-                break;
-        }
-        return -EINVAL;
+        return request(m, MONITOR_EVENT_START, MONITOR_GOAL_POLICY);
 }
 
 int monitor_stop(Monitor *m) {
         m->status.admin_stopped = true;
-        m->restart_requested = false;
-        switch (m->status.state) {
-        case INSTANCE_STARTING:
-        case INSTANCE_RUNNING:
-                m->stop_requested = true;
-                monitor_enter_stopping(m);
-                return 0;
-        case INSTANCE_STOPPING:
-                m->stop_requested = true;
-                return 0;
-        case INSTANCE_BACKOFF:
-                /* A pending restart is cancelled. */
-                disarm_timer(m);
-                _fallthrough_;
-        case INSTANCE_STOPPED:
-        case INSTANCE_EXITED:
-        case INSTANCE_FAILED:
-                m->stop_requested = false;
-                finish_stop(m);
-                return 0;
-        case _INSTANCE_STATE_MAX:
-        case _INSTANCE_STATE_INVALID:
-                break;
-        }
-        return -EINVAL;
+        return request(m, MONITOR_EVENT_STOP, MONITOR_GOAL_STOP);
 }
 
 int monitor_restart(Monitor *m) {
         m->status.admin_stopped = false;
         restart_state_reset(&m->restart);
-        if (m->status.state == INSTANCE_RUNNING || m->status.state == INSTANCE_STARTING) {
-                m->restart_requested = true;
-                monitor_enter_stopping(m);
-                return 0;
-        }
-        if (m->status.state == INSTANCE_STOPPING) {
-                m->restart_requested = true;
-                return 0;
-        }
-        return monitor_start(m, true);
+        return request(m, MONITOR_EVENT_RESTART, MONITOR_GOAL_RESTART);
 }
 
 int monitor_shutdown(Monitor *m, bool remove_sandbox) {
-        m->shutdown_requested = true;
         m->remove_sandbox = m->remove_sandbox || remove_sandbox;
-        return monitor_stop(m);
+        return request(m, MONITOR_EVENT_SHUTDOWN, MONITOR_GOAL_SHUTDOWN);
+}
+
+void monitor_set_runtime(Monitor *m, const MonitorRuntime *runtime) {
+        m->runtime = runtime;
 }
 
 /* ---- the socket ---- */
@@ -1045,6 +1158,7 @@ static int monitor_update(Monitor *m, const char *text, char *err, size_t errlen
                         return r;
                 }
         }
+        (void) apply_own_limits(m, new);
         /* Only resources.* differ: the running spec takes them, and is then the new one (the Vm
          * of a hyperv instance holds a pointer to it, so it is changed, not swapped). */
         m->spec->resources = new->resources;
@@ -1057,6 +1171,7 @@ static int monitor_update(Monitor *m, const char *text, char *err, size_t errlen
                 m->spec->resources = old;
                 if (running)
                         (void) apply_resources(m, m->spec, ignored, sizeof(ignored));
+                (void) apply_own_limits(m, m->spec);
                 snprintf(err, errlen, "cannot write %s: %s", path, strerror(-r));
                 return r;
         }
@@ -1148,6 +1263,45 @@ static void on_accept(EventSource *s, int fd, uint32_t revents, void *userdata) 
         m->clients = c;
 }
 
+int monitor_enter_cgroup(Monitor *m, char **ret_error) {
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        _cleanup_free_ char *name = xasprintf("%s" INSTANCE_MONITOR_CGROUP_SUFFIX, m->spec->name);
+        int r;
+
+        /* The unit's previous monitor removes the cgroup as it exits: it may have gone between
+         * the two steps (once). */
+        for (unsigned attempt = 0; attempt < 2; attempt++) {
+                cg = cgroup_free(cg);
+                r = cgroup_create(m->cgroup_root, m->cgroup_parent, name, &cg);
+                if (r >= 0)
+                        r = cgroup_attach(cg, getpid());
+                if (r != -ENOENT)
+                        break;
+        }
+        if (r < 0) {
+                *ret_error = xasprintf("cannot enter the cgroup %s/%s: %s", m->cgroup_parent, name, strerror(-r));
+                if (cg)
+                        (void) cgroup_destroy(cg);
+                return r;
+        }
+        m->own_cgroup = TAKE_PTR(cg);
+        m->own_cgroup_name = TAKE_PTR(name);
+        r = apply_own_limits(m, m->spec);
+        if (r < 0)
+                log_writer_printf(&m->log, "sup", "resources.cpus: not applied to the monitor's cgroup %s: %s",
+                                  cgroup_path(m->own_cgroup), strerror(-r));
+        return 0;
+}
+
+/* Out of its cgroup, which then goes: the monitor is about to exit. */
+static void leave_own_cgroup(Monitor *m) {
+        if (!m->own_cgroup)
+                return;
+        if (cgroup_leave(m->own_cgroup, m->cgroup_parent, m->own_cgroup_name, getpid()) >= 0)
+                (void) cgroup_destroy(m->own_cgroup);
+        m->own_cgroup = cgroup_free(m->own_cgroup);
+}
+
 int monitor_listen(Monitor *m) {
         _cleanup_free_ char *path = path_join(m->dir, "monitor.sock");
         int r;
@@ -1174,6 +1328,7 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_er
         m->share = (ContainerShare){-EBADF, -EBADF, -EBADF};
         m->log.fd = -EBADF;
         m->userns = USERNS_RANGE_NULL;
+        m->runtime = &runtime_default;
         m->out_stream.name = "stdout";
         m->err_stream.name = "stderr";
         r = unit_load_file(spec_path, 0, &d, &m->spec, NULL);
@@ -1210,7 +1365,7 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_er
                 .name = xstrdup(m->spec->name),
                 .hash = xstrdup(m->hash),
                 .isolation = m->spec->isolation,
-                .state = INSTANCE_STOPPED,
+                .state = public_state[MONITOR_STOPPED],
                 .monitor_pid = getpid(),
                 .log_path = xstrdup(log_path),
         };
@@ -1222,6 +1377,8 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_er
 Monitor *monitor_free(Monitor *m) {
         if (!m)
                 return NULL;
+        /* Before the socket closes: supd may start the unit's next monitor as soon as it does. */
+        leave_own_cgroup(m);
         for (TopRequest *t = m->top_requests; t; t = t->next)
                 t->client = NULL;
         while (m->clients) {
@@ -1247,6 +1404,7 @@ Monitor *monitor_free(Monitor *m) {
         userns_release(&m->userns);
         vm_free(m->vm);
         cgroup_free(m->cgroup);
+        free(m->own_cgroup_name);
         seccomp_cache_done(&m->seccomp);
         net_attachment_done(&m->net);
         log_writer_close(&m->log);

@@ -36,22 +36,82 @@
  * (compiled seccomp filters, see runtime/seccomp-compile.h), and with network: bridge the address
  * lease ipam/BRIDGE/ADDRESS (see net/ipam.h).
  *
- * State machine (monitor_enter_<state>() do the work, monitor_set_state() records it):
- *   stopped  --start-->  starting --exec ok--> running --exit--> backoff/exited/failed
- *   running  --stop--->  stopping --exit or SIGKILL after stop.timeout--> stopped
- *                        (hyperv: --exit or the end of the VM's stop ladder, runtime/vm/vm.h-->)
- *   backoff  --timer-->  starting;  backoff --stop--> stopped
- *   starting --setup error--> backoff/failed (as an exit) */
+ * State machine: one table in monitor.c, actions[state][event], decides every (state, event) pair
+ * once (tests/unit/test-monitor.c has every cell). What a timeout, an exit or a request means
+ * follows from the state alone; the one timer belongs to the state that armed it and is dropped
+ * when the state changes.
+ *   stopped  --start-->  starting --the command runs--> running --gone--> draining
+ *   running  --stop--->  stopping --gone--> draining     (stopping --timeout--> SIGKILL;
+ *                                                          hyperv: the VM's stop ladder, vm.h)
+ *   starting --stop--->  cancelling --gone--> draining: no exit to report, the command never ran
+ *                        (cancelling --the command runs after all--> stopping)
+ *   draining: until the run's cgroup is empty (mostly at once: then draining is skipped), then
+ *            by the goal: stopped | starting | exit | the restart policy's backoff/exited/failed
+ *            (draining --timeout--> try the cleanup again)
+ *   backoff  --timeout--> starting;  backoff --stop--> stopped
+ *   starting --setup error--> as a run that ended, without draining (nothing is left of it) */
 
 typedef struct MonitorClient MonitorClient;
 typedef struct TopRequest TopRequest;
 
-typedef enum MonitorTimer {
-        MONITOR_TIMER_NONE,
-        MONITOR_TIMER_RESTART,      /* backoff: the next start */
-        MONITOR_TIMER_STOP_TIMEOUT, /* stopping: SIGKILL */
-        MONITOR_TIMER_CLEANUP,      /* the workload is gone, its cgroup not yet empty */
-} MonitorTimer;
+/* The monitor's own states. Status files show them as InstanceState (monitor.c's public_state[]):
+ * cancelling and draining are shown as stopping. */
+typedef enum MonitorState {
+        MONITOR_STOPPED,
+        MONITOR_STARTING,
+        MONITOR_RUNNING,
+        MONITOR_STOPPING,   /* the stop signal was sent (SIGKILL after stop.timeout), or the VM's ladder runs */
+        MONITOR_CANCELLING, /* as stopping, but the stop came before the command ran */
+        MONITOR_DRAINING,   /* the workload has ended; what is left in its cgroup is being killed */
+        MONITOR_BACKOFF,
+        MONITOR_EXITED,
+        MONITOR_FAILED,
+        _MONITOR_STATE_MAX,
+        _MONITOR_STATE_INVALID = -EINVAL,
+} MonitorState;
+
+typedef enum MonitorEvent {
+        MONITOR_EVENT_START, /* requests (the socket, and sup-monitor --start) */
+        MONITOR_EVENT_STOP,
+        MONITOR_EVENT_RESTART,
+        MONITOR_EVENT_SHUTDOWN,
+        MONITOR_EVENT_STARTED, /* the runtime: the command runs */
+        MONITOR_EVENT_GONE,    /* the runtime: the workload has ended */
+        MONITOR_EVENT_TIMEOUT, /* the state's timer */
+        _MONITOR_EVENT_MAX,
+        _MONITOR_EVENT_INVALID = -EINVAL,
+} MonitorEvent;
+
+/* What follows once the current run is over, as the requests left it. */
+typedef enum MonitorGoal {
+        MONITOR_GOAL_POLICY,   /* the restart policy decides */
+        MONITOR_GOAL_STOP,     /* stay stopped */
+        MONITOR_GOAL_RESTART,  /* start again */
+        MONITOR_GOAL_SHUTDOWN, /* exit, removing the instance (outranks the others) */
+        _MONITOR_GOAL_MAX,
+        _MONITOR_GOAL_INVALID = -EINVAL,
+} MonitorGoal;
+
+DECLARE_STRING_TABLE_LOOKUP(monitor_state, MonitorState);
+DECLARE_STRING_TABLE_LOOKUP(monitor_event, MonitorEvent);
+
+typedef struct Monitor Monitor;
+
+/* The side effects the state machine asks of the isolation runtime (the container or the VM);
+ * the runtime reports back with monitor_workload_started() and monitor_workload_gone(). Tests
+ * put a fake in (monitor_set_runtime()). */
+typedef struct MonitorRuntime {
+        /* Sets a run up and starts it. < 0: it did not start (the reason is set) and nothing of it
+         * is left. */
+        int (*start)(Monitor *m);
+        /* Asks the workload to stop. Returns true if the monitor enforces stop.timeout, false if
+         * the runtime has its own ladder of timeouts. */
+        bool (*stop)(Monitor *m);
+        void (*kill)(Monitor *m); /* stop.timeout has passed */
+        /* Once the workload is gone: releases what the run held. false while its cgroup is not
+         * empty yet; it is then called again. */
+        bool (*cleanup)(Monitor *m);
+} MonitorRuntime;
 
 typedef struct MonitorConfig {
         const char *dir;
@@ -64,7 +124,7 @@ typedef struct MonitorConfig {
         bool vm_debug;         /* hyperv: sup.debug on the guest's command line */
 } MonitorConfig;
 
-typedef struct Monitor {
+struct Monitor {
         Event *event;
         UnitSpec *spec;
         char hash[65];
@@ -87,6 +147,8 @@ typedef struct Monitor {
         MonitorClient *clients;
 
         Cgroup *cgroup;
+        Cgroup *own_cgroup; /* the monitor's (INSTANCE_MONITOR_CGROUP_SUFFIX); NULL: not in one */
+        char *own_cgroup_name;
         SeccompCache seccomp; /* the workload's filter, compiled once, kept across its restarts */
         RlimitSet rlimits;    /* the workload's limits for this run, resolved at its start */
         NetAttachment net;
@@ -107,19 +169,22 @@ typedef struct Monitor {
         LogStream out_stream, err_stream;
         usec_t started_mono;
 
-        EventSource *timer;
-        MonitorTimer timer_purpose;
-        bool stop_requested;    /* the current stop is the operator's */
-        bool restart_requested; /* start again once stopped */
-        bool shutdown_requested; /* exit once stopped, removing the instance */
+        const MonitorRuntime *runtime;
+        MonitorState state;
+        MonitorGoal goal;
+        EventSource *timer;    /* its meaning follows from state (on_timer()) */
+        bool run_setup_failed; /* how the run that is draining ended */
         bool remove_sandbox;
-        bool automatic_start;    /* the next start is the restart policy's */
-        bool pending_setup_failed; /* how the last run ended, while its cgroup empties */
-        int exit_code;          /* of the monitor process */
-} Monitor;
+        int exit_code; /* of the monitor process */
+};
 
 int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_error);
 Monitor *monitor_free(Monitor *m);
+
+/* Moves the monitor into a cgroup of its own beside the instance's, with the unit's
+ * resources.cpus as its CPU quota, so that the work it does for the unit (its log) is accounted
+ * and bounded. It leaves and removes it when it exits (monitor_free()). */
+int monitor_enter_cgroup(Monitor *m, char **ret_error);
 
 /* Listens on dir/monitor.sock and writes the first status file. */
 int monitor_listen(Monitor *m);
@@ -130,3 +195,15 @@ int monitor_restart(Monitor *m);
 /* Stops the workload and exits, removing the instance directory; with remove_sandbox (the unit
  * is gone from the generation) its writable layer too. */
 int monitor_shutdown(Monitor *m, bool remove_sandbox);
+
+/* From the runtime: the command runs (setup is over); the workload has ended (setup_failed: before
+ * its command ran). */
+void monitor_workload_started(Monitor *m);
+void monitor_workload_gone(Monitor *m, bool setup_failed);
+
+/* Applies actions[state][ev]: what requests (after setting the goal), the runtime and the timer
+ * do; tests deliver events with it directly. */
+void monitor_dispatch(Monitor *m, MonitorEvent ev);
+
+/* For tests: the runtime the state machine drives (by default the container or the VM). */
+void monitor_set_runtime(Monitor *m, const MonitorRuntime *runtime);

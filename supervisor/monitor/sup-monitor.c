@@ -107,6 +107,12 @@ int main(int argc, char **argv) {
                 r = monitor_new(e, &cfg, &m, &error);
         if (r >= 0)
                 r = monitor_listen(m);
+        /* Before the first start: every byte of the unit's log is written from in there. */
+        if (r >= 0 && monitor_enter_cgroup(m, &error) < 0) {
+                log_error("%s; the monitor's work is accounted wherever supd runs", error);
+                free(error);
+                error = NULL;
+        }
         if (r < 0) {
                 char msg[1024];
                 int n = snprintf(msg, sizeof(msg), "%s", error ? error : strerror(-r));

@@ -469,4 +469,33 @@ esac
 log "accel: kvm forced: ${reason:-exited 0}"
 end
 
+begin "an OOM kill in the guest is reported as in process isolation (oom: true, SIGKILL); a stop while the guest boots is no exit of the command"
+# busybox tail keeps all it reads of /dev/zero (no newline): past the memory, the kernel's OOM
+# killer ends it, the host's cgroup's in process isolation, the guest kernel's in hyperv.
+for mode in process hyperv; do
+        unit "hog-$mode" "$mode" "command: [/bin/tail, /dev/zero]
+resources: {memory: 128M}
+restart: {policy: 'no'}"
+done
+unit early hyperv "command: [/bin/sleep, '1000']"
+start_supd
+# The guest takes seconds to boot: the stop comes before sup-init has started the command.
+wait_for 10 state_is early starting || fail "early: $(field early state)"
+ctl stop early >/dev/null
+wait_for 20 state_is early stopped || fail "early did not stop: $(field early state)"
+[ -z "$(field early exit_code)$(field early exit_signal)" ] ||
+        fail "early: a stop while starting reported exit code '$(field early exit_code)', signal '$(field early exit_signal)'"
+reason=$(field early reason)
+[ "$reason" = "stopped while starting: the command had not started" ] || fail "early: reason '$reason'"
+log "stopped while booting: $reason (the VM: $(vm_field early end))"
+wait_for 60 state_is hog-hyperv exited || fail "hog-hyperv: $(field hog-hyperv state) $(field hog-hyperv reason)"
+wait_for 20 state_is hog-process exited || fail "hog-process: $(field hog-process state)"
+for mode in process hyperv; do
+        [ "$(field "hog-$mode" exit_signal)" = SIGKILL ] || fail "hog-$mode: exit signal '$(field "hog-$mode" exit_signal)'"
+        [ "$(field "hog-$mode" oom)" = True ] || fail "hog-$mode: oom '$(field "hog-$mode" oom)'"
+        logged "hog-$mode" "the kernel's OOM killer ended it" || fail "hog-$mode: the log does not say OOM"
+done
+logged hog-hyperv "Out of memory: Killed process" || log "(the guest's console did not show the OOM killer's line)"
+end
+
 finish

@@ -240,4 +240,38 @@ log_of hostnet | grep -q "refused /sys/fs/cgroup/memory/cgroup.procs" || fail "t
 log "$(log_of hostnet | grep -o 'refused.*' | tr '\n' ' ')"
 end
 
+begin "a log flood (yes under resources.cpus 0.1): the monitor writing it works in a cgroup of its own under the unit's CPU limit, and status shows its CPU time"
+# Before, the monitor worked in supd's cgroup (the root one here) at 95 % of a CPU, writing 55 MiB/s
+# of log for a workload held at 1 %.
+unit flood 'command: [/bin/yes]
+resources: {cpus: 0.1}'
+start_supd
+wait_for 10 state_is flood running || fail "flood: $(field flood state) $(field flood reason)"
+mpid=$(field flood monitor_pid)
+rel=$(usage flood cgroup)
+rel=${rel#/sys/fs/cgroup/unified/} && rel=${rel#/sys/fs/cgroup/}
+mrel=$rel@monitor
+grep -q ":/$mrel\$" "/proc/$mpid/cgroup" || fail "the monitor $mpid is not in $mrel: $(tr '\n' ' ' <"/proc/$mpid/cgroup")"
+if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then
+        mcpu=/sys/fs/cgroup/$mrel acct=/sys/fs/cgroup/$mrel
+        [ "$(cat "$mcpu/cpu.max")" = "10000 100000" ] || fail "the monitor's cpu.max: $(cat "$mcpu/cpu.max")"
+        acct_usec() { awk '$1 == "usage_usec" {print $2}' "$acct/cpu.stat"; }
+else
+        mcpu=/sys/fs/cgroup/cpu/$mrel acct=/sys/fs/cgroup/cpuacct/$mrel
+        [ "$(cat "$mcpu/cpu.cfs_quota_us")/$(cat "$mcpu/cpu.cfs_period_us")" = 10000/100000 ] ||
+                fail "the monitor's quota: $(cat "$mcpu/cpu.cfs_quota_us")/$(cat "$mcpu/cpu.cfs_period_us")"
+        acct_usec() { echo $(($(cat "$acct/cpuacct.usage") / 1000)); }
+fi
+throttled() { awk '$1 == "nr_throttled" {print $2}' "$mcpu/cpu.stat"; }
+# The bound holds: the kernel throttles the monitor (yes then waits on its full pipe).
+wait_for 20 eval '[ "$(throttled)" -gt 0 ]' || fail "the monitor's cgroup was never throttled: $(tr '\n' ' ' <"$mcpu/cpu.stat")"
+wait_for 10 eval '[ "$(usage flood monitor_cpu_usec)" -gt 0 ]' || fail "status: monitor_cpu_usec '$(usage flood monitor_cpu_usec)'"
+shown=$(usage flood monitor_cpu_usec) kernel=$(acct_usec)
+[ "$shown" -le "$kernel" ] || fail "status says $shown us, the cgroup $kernel us"
+ctl status flood | grep -q "monitor: .* s of CPU" || fail "supctl status flood: $(ctl status flood)"
+log "monitor: $shown us of CPU in $mrel (throttled $(throttled) times); workload: $(usage flood cpu_usec) us; log $(($(stat -c %s "$CASE_DIR/state/logs/flood.log") >> 20)) MiB"
+stop_supd
+[ ! -d "$mcpu" ] || fail "the monitor's cgroup $mcpu is left after it exited"
+end
+
 finish

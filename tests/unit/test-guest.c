@@ -28,8 +28,9 @@ static json_t *parse_json(const char *s) {
 static void test_events(void **state) {
         assert_json(guest_event_hello(), "{\"event\":\"hello\"}");
         assert_json(guest_event_started(84), "{\"event\":\"started\",\"pid\":84}");
-        assert_json(guest_event_exit(3, 0), "{\"event\":\"exit\",\"code\":3}");
-        assert_json(guest_event_exit(0, 15), "{\"event\":\"exit\",\"signal\":15}");
+        assert_json(guest_event_exit(3, 0, false), "{\"event\":\"exit\",\"code\":3}");
+        assert_json(guest_event_exit(0, 15, false), "{\"event\":\"exit\",\"signal\":15}");
+        assert_json(guest_event_exit(-1, 9, true), "{\"event\":\"exit\",\"signal\":9,\"oom\":true}");
         assert_json(guest_event_error("no disk /dev/vdb"), "{\"event\":\"error\",\"message\":\"no disk /dev/vdb\"}");
         /* The command's own setup: the exit status process isolation gives it travels with it. */
         assert_json(guest_event_setup_error("cannot execute /x: Permission denied", workload_exit_code(-EACCES)),
@@ -764,6 +765,35 @@ static void test_ps(void **state) {
         json_decref(procs);
 }
 
+/* The OOM killer's count, as sup-init reads it from the guest's /proc/vmstat to report an OOM kill
+ * (issue 9 item 15). Read twice from one fd: the second read starts over. */
+static void test_oom_kills(void **state) {
+        _cleanup_free_ char *dir = make_tree(), *path = NULL;
+        uint64_t n = 0;
+        int fd;
+
+        put(dir, "vmstat", "nr_free_pages 1000\noom_kill_other 5\npgfault 77\noom_kill 3\nthp_fault_alloc 0\n");
+        path = xasprintf("%s/vmstat", dir);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(guest_read_oom_kills(fd, &n), 0);
+        assert_int_equal(n, 3);
+        n = 0;
+        assert_int_equal(guest_read_oom_kills(fd, &n), 0);
+        assert_int_equal(n, 3);
+        close(fd);
+        /* A kernel without the counter (before 4.13), and a malformed one. */
+        put(dir, "vmstat", "nr_free_pages 1000\n");
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_int_equal(guest_read_oom_kills(fd, &n), -ENOENT);
+        close(fd);
+        put(dir, "vmstat", "oom_kill x\n");
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_int_equal(guest_read_oom_kills(fd, &n), -EBADMSG);
+        close(fd);
+        (void) rm_rf(dir);
+}
+
 static void test_module_phases(void **state) {
         char dir[] = "/tmp/sup-test-pci-XXXXXX";
         char *dev;
@@ -794,6 +824,7 @@ static void test_module_phases(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_module_phases),
+                cmocka_unit_test(test_oom_kills),
                 cmocka_unit_test(test_events),
                 cmocka_unit_test(test_command_table),
                 cmocka_unit_test(test_commands),

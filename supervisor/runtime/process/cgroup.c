@@ -435,7 +435,10 @@ int cgroup_get_pids(const Cgroup *cg, pid_t **ret, size_t *ret_n) {
         return 0;
 }
 
-int cgroup_attach(const Cgroup *cg, pid_t pid) {
+/* Moves pid into the cgroup of every hierarchy, or with suffix ("/PARENT/NAME") into the root
+ * cgroup of each: the hierarchy's path without it. */
+static int move_pid(const Cgroup *cg, const char *suffix, pid_t pid) {
+        size_t k = suffix ? strlen(suffix) : 0;
         char buf[32];
         int r;
 
@@ -443,11 +446,27 @@ int cgroup_attach(const Cgroup *cg, pid_t pid) {
                 return -EINVAL;
         (void) snprintf(buf, sizeof(buf), "%d", (int) pid);
         for (size_t i = 0; i < cg->n_hierarchies; i++) {
-                r = cgroup_write_file(cg->hierarchies[i].path, "cgroup.procs", buf);
+                const char *path = cg->hierarchies[i].path;
+                size_t n = strlen(path);
+                _cleanup_free_ char *dir = NULL;
+
+                if (n <= k || !streq(path + n - k, suffix ?: ""))
+                        return -EINVAL;
+                dir = xstrndup(path, n - k);
+                r = cgroup_write_file(dir, "cgroup.procs", buf);
                 if (r < 0)
                         return r;
         }
         return 0;
+}
+
+int cgroup_attach(const Cgroup *cg, pid_t pid) {
+        return move_pid(cg, NULL, pid);
+}
+
+int cgroup_leave(const Cgroup *cg, const char *parent, const char *name, pid_t pid) {
+        _cleanup_free_ char *suffix = xasprintf("/%s/%s", parent, name);
+        return move_pid(cg, suffix, pid);
 }
 
 /* Lists and signals until a round finds no process it has not signalled yet. A process that got

@@ -52,6 +52,11 @@ int cgroup_open_fd(const Cgroup *cg);
 /* Moves a process into the instance cgroup on every hierarchy. */
 int cgroup_attach(const Cgroup *cg, pid_t pid);
 
+/* Moves a process out of the instance cgroup (made with parent and name) into the root cgroup of
+ * every hierarchy, which may hold processes on v2 too: for a process that put itself into a
+ * cgroup of its own and removes it before it exits (sup-monitor). */
+int cgroup_leave(const Cgroup *cg, const char *parent, const char *name, pid_t pid);
+
 /* The processes in the cgroup (sorted, deduplicated across hierarchies). */
 int cgroup_get_pids(const Cgroup *cg, pid_t **ret, size_t *ret_n);
 

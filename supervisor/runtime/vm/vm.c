@@ -121,6 +121,7 @@ struct Vm {
         bool started;
         bool has_exit;
         int exit_code, exit_signal;
+        bool exit_oom;
         char *init_error;
         int init_error_code; /* the error event's code: the command's setup failed; or -1 */
         bool panicked;
@@ -330,6 +331,7 @@ static void on_agent_message(JsonConn *c, json_t *msg, void *userdata) {
                 vm->has_exit = true;
                 vm->exit_signal = json_is_integer(sig) ? (int) json_integer_value(sig) : 0;
                 vm->exit_code = vm->exit_signal ? -1 : (int) json_integer_value(json_object_get(msg, "code"));
+                vm->exit_oom = json_is_true(json_object_get(msg, "oom"));
         } else if (streq(event, "error")) {
                 free(vm->init_error);
                 vm->init_error = xstrdup(json_string_value(json_object_get(msg, "message")) ?: "(no message)");
@@ -513,6 +515,7 @@ static void classify(Vm *vm, VmExit *ex) {
                 ex->end = VM_END_EXITED;
                 ex->code = vm->exit_code;
                 ex->signal = vm->exit_signal;
+                ex->oom = vm->exit_oom;
         } else if (vm->init_error && vm->init_error_code >= 0) {
                 /* What process isolation says of the same unit: its exit status and message. */
                 ex->end = VM_END_SETUP_FAILED;
@@ -530,6 +533,12 @@ static void classify(Vm *vm, VmExit *ex) {
                 ex->reason = xasprintf("timeout: the guest's init did not start the command within %llu s "
                                        "(the console is in the log)",
                                        (unsigned long long) (vm->boot_timeout / USEC_PER_SEC));
+        } else if (vm->status.stop_step >= VM_STOP_QUIT && !vm->started) {
+                /* Before the command ran, quit is the ladder's first step, not an escalation:
+                 * nothing was killed but the boot. */
+                ex->end = VM_END_KILLED;
+                ex->reason = xasprintf("stopped before the guest started the command: QEMU ended by %s",
+                                       vm->status.stop_step == VM_STOP_QUIT ? "QMP quit" : "SIGKILL");
         } else if (vm->status.stop_step >= VM_STOP_QUIT) {
                 ex->end = VM_END_KILLED;
                 ex->signal = SIGKILL;

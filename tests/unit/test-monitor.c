@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: MIT */
+/* The monitor's state machine over a fake runtime (MonitorRuntime): every (state, event) cell of
+ * monitor.c's actions[][] written out, and the windows between two events that went wrong before. */
+#include "test-helpers.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include "monitor.h"
+#include "path-util.h"
+
+/* ---- the fake runtime ---- */
+
+typedef struct Fake {
+        unsigned starts, stops, kills, cleanups;
+        int start_result;   /* what start() returns */
+        unsigned not_empty; /* cleanups that find the cgroup not empty yet */
+        bool oom;           /* cleanup() finds the OOM killer's mark in the cgroup */
+} Fake;
+
+static Fake fake;
+
+static int fake_start(Monitor *m) {
+        fake.starts++;
+        return fake.start_result;
+}
+
+static bool fake_stop(Monitor *m) {
+        fake.stops++;
+        return true;
+}
+
+static void fake_kill(Monitor *m) {
+        fake.kills++;
+}
+
+static bool fake_cleanup(Monitor *m) {
+        fake.cleanups++;
+        if (fake.oom)
+                m->status.oom = true;
+        if (fake.not_empty > 0) {
+                fake.not_empty--;
+                return false;
+        }
+        return true;
+}
+
+static const MonitorRuntime fake_runtime = {
+        .start = fake_start,
+        .stop = fake_stop,
+        .kill = fake_kill,
+        .cleanup = fake_cleanup,
+};
+
+typedef struct Harness {
+        char *tmp, *dir, *state_dir;
+        Event *event;
+        Monitor *m;
+} Harness;
+
+static void harness_open(Harness *h, const char *extra) {
+        _cleanup_free_ char *yaml = xasprintf("name: t\n" MINIMAL_UNIT "%s", extra);
+        MonitorConfig cfg = {.cgroup_root = "/nonexistent", .cgroup_parent = "sup"};
+        _cleanup_free_ char *error = NULL;
+
+        fake = (Fake){};
+        h->tmp = make_tree();
+        h->dir = path_join(h->tmp, "units/t");
+        h->state_dir = path_join(h->tmp, "state");
+        put(h->tmp, "units/t/spec.json", yaml);
+        assert_int_equal(mkdir_p(h->state_dir, 0755), 0);
+        cfg.dir = h->dir;
+        cfg.state_dir = h->state_dir;
+        assert_int_equal(event_new(&h->event), 0);
+        assert_int_equal(monitor_new(h->event, &cfg, &h->m, &error), 0);
+        monitor_set_runtime(h->m, &fake_runtime);
+}
+
+static void harness_close(Harness *h) {
+        monitor_free(h->m);
+        event_free(h->event);
+        (void) rm_rf(h->tmp);
+        free(h->tmp);
+        free(h->dir);
+        free(h->state_dir);
+}
+
+/* The monitor has exited (shutdown): its instance directory is gone. */
+static bool has_exited(const Harness *h) {
+        struct stat st;
+        return stat(h->dir, &st) < 0;
+}
+
+static bool timer_armed(const Monitor *m) {
+        return m->timer && event_source_get_time(m->timer) != USEC_INFINITY;
+}
+
+/* The workload ends by itself: exit code, or signal. */
+static void workload_exits(Monitor *m, int code, int sig, bool setup_failed) {
+        m->status.has_exit = true;
+        m->status.exit_code = sig ? -1 : code;
+        m->status.exit_signal = sig;
+        monitor_workload_gone(m, setup_failed);
+}
+
+/* As the event loop does before it calls a timer's handler. */
+static void timer_fires(Monitor *m) {
+        assert_true(timer_armed(m));
+        event_source_set_time(m->timer, USEC_INFINITY);
+        monitor_dispatch(m, MONITOR_EVENT_TIMEOUT);
+}
+
+/* Runs the loop (the real timers) until cond holds; a generous bound only ends a test that
+ * would otherwise hang, it is no measure of speed. */
+#define RUN_UNTIL(h, cond)                                                           \
+        do {                                                                         \
+                usec_t _end = now(CLOCK_MONOTONIC) + 10 * USEC_PER_SEC;              \
+                while (!(cond) && now(CLOCK_MONOTONIC) < _end)                       \
+                        assert_true(event_run((h)->event, 50 * USEC_PER_MSEC) >= 0); \
+                assert_true(cond);                                                   \
+        } while (0)
+
+/* Restarts on failure, after an hour (so that no real timer fires in the cell tests), at most
+ * twice an hour. */
+#define CELL_UNIT "restart: {policy: on-failure, delay: 1h, burst: 2, interval: 1h}\n"
+
+static void enter(Harness *h, MonitorState s) {
+        Monitor *m = h->m;
+
+        switch (s) {
+        case MONITOR_STOPPED:
+                break;
+        case MONITOR_STARTING:
+                assert_int_equal(monitor_start(m, true), 0);
+                break;
+        case MONITOR_RUNNING:
+                enter(h, MONITOR_STARTING);
+                monitor_workload_started(m);
+                break;
+        case MONITOR_STOPPING:
+                enter(h, MONITOR_RUNNING);
+                assert_int_equal(monitor_stop(m), 0);
+                break;
+        case MONITOR_CANCELLING:
+                enter(h, MONITOR_STARTING);
+                assert_int_equal(monitor_stop(m), 0);
+                break;
+        case MONITOR_DRAINING:
+                enter(h, MONITOR_RUNNING);
+                fake.not_empty = 1;
+                workload_exits(m, 1, 0, false);
+                break;
+        case MONITOR_BACKOFF:
+                enter(h, MONITOR_RUNNING);
+                workload_exits(m, 1, 0, false);
+                break;
+        case MONITOR_EXITED:
+                enter(h, MONITOR_RUNNING);
+                workload_exits(m, 0, 0, false);
+                break;
+        case MONITOR_FAILED:
+                /* The second automatic start breaks restart.burst. */
+                enter(h, MONITOR_BACKOFF);
+                timer_fires(m);
+                monitor_workload_started(m);
+                workload_exits(m, 1, 0, false);
+                timer_fires(m);
+                break;
+        case _MONITOR_STATE_MAX:
+        case _MONITOR_STATE_INVALID:
+                fail();
+        }
+        assert_int_equal(m->state, s);
+}
+
+static void deliver(Harness *h, MonitorEvent ev) {
+        Monitor *m = h->m;
+
+        switch (ev) {
+        case MONITOR_EVENT_START:
+                assert_int_equal(monitor_start(m, true), 0);
+                break;
+        case MONITOR_EVENT_STOP:
+                assert_int_equal(monitor_stop(m), 0);
+                break;
+        case MONITOR_EVENT_RESTART:
+                assert_int_equal(monitor_restart(m), 0);
+                break;
+        case MONITOR_EVENT_SHUTDOWN:
+                assert_int_equal(monitor_shutdown(m, false), 0);
+                break;
+        case MONITOR_EVENT_STARTED:
+                monitor_workload_started(m);
+                break;
+        case MONITOR_EVENT_GONE:
+                /* What the runtime says: before the command ran, it is a setup failure. */
+                workload_exits(m, 1, 0, m->state == MONITOR_STARTING);
+                break;
+        case MONITOR_EVENT_TIMEOUT:
+                /* Only where a timer is armed can it fire; elsewhere the cell is act_none, and
+                 * delivered directly. */
+                if (timer_armed(m))
+                        timer_fires(m);
+                else
+                        monitor_dispatch(m, MONITOR_EVENT_TIMEOUT);
+                break;
+        case _MONITOR_EVENT_MAX:
+        case _MONITOR_EVENT_INVALID:
+                fail();
+        }
+}
+
+enum { EXIT = -1 };                                      /* the monitor exits instead of entering a state */
+enum { S = 1 << 0, P = 1 << 1, K = 1 << 2, C = 1 << 3 }; /* start, stop, kill, cleanup */
+
+typedef struct Cell {
+        MonitorState from;
+        MonitorEvent ev;
+        int to;           /* MonitorState, or EXIT */
+        unsigned calls;   /* of the runtime, made by this event */
+        MonitorGoal goal; /* after it */
+        bool timer;       /* armed after it */
+} Cell;
+
+#define ST(x) MONITOR_##x
+#define EV(x) MONITOR_EVENT_##x
+#define G(x)  MONITOR_GOAL_##x
+
+static const Cell cells[] = {
+        /* Nothing runs: requests act at once; the runtime's events cannot come. */
+        {ST(STOPPED), EV(START), ST(STARTING), S, G(POLICY), false},
+        {ST(STOPPED), EV(STOP), ST(STOPPED), 0, G(POLICY), false},
+        {ST(STOPPED), EV(RESTART), ST(STARTING), S, G(POLICY), false},
+        {ST(STOPPED), EV(SHUTDOWN), EXIT, 0, G(SHUTDOWN), false},
+        {ST(STOPPED), EV(STARTED), ST(STOPPED), 0, G(POLICY), false},
+        {ST(STOPPED), EV(GONE), ST(STOPPED), 0, G(POLICY), false},
+        {ST(STOPPED), EV(TIMEOUT), ST(STOPPED), 0, G(POLICY), false},
+        /* The command is not running yet. A setup failure drains like any end, and the policy
+         * (on-failure) restarts it. */
+        {ST(STARTING), EV(START), ST(STARTING), 0, G(POLICY), false},
+        {ST(STARTING), EV(STOP), ST(CANCELLING), P, G(STOP), true},
+        {ST(STARTING), EV(RESTART), ST(CANCELLING), P, G(RESTART), true},
+        {ST(STARTING), EV(SHUTDOWN), ST(CANCELLING), P, G(SHUTDOWN), true},
+        {ST(STARTING), EV(STARTED), ST(RUNNING), 0, G(POLICY), false},
+        {ST(STARTING), EV(GONE), ST(BACKOFF), C, G(POLICY), true},
+        {ST(STARTING), EV(TIMEOUT), ST(STARTING), 0, G(POLICY), false},
+        {ST(RUNNING), EV(START), ST(RUNNING), 0, G(POLICY), false},
+        {ST(RUNNING), EV(STOP), ST(STOPPING), P, G(STOP), true},
+        {ST(RUNNING), EV(RESTART), ST(STOPPING), P, G(RESTART), true},
+        {ST(RUNNING), EV(SHUTDOWN), ST(STOPPING), P, G(SHUTDOWN), true},
+        {ST(RUNNING), EV(STARTED), ST(RUNNING), 0, G(POLICY), false},
+        {ST(RUNNING), EV(GONE), ST(BACKOFF), C, G(POLICY), true},
+        {ST(RUNNING), EV(TIMEOUT), ST(RUNNING), 0, G(POLICY), false},
+        /* Stopping (entered by a stop): requests change what follows, the timeout kills, and
+         * the stop timer stays the stop's. */
+        {ST(STOPPING), EV(START), ST(STOPPING), 0, G(RESTART), true},
+        {ST(STOPPING), EV(STOP), ST(STOPPING), 0, G(STOP), true},
+        {ST(STOPPING), EV(RESTART), ST(STOPPING), 0, G(RESTART), true},
+        {ST(STOPPING), EV(SHUTDOWN), ST(STOPPING), 0, G(SHUTDOWN), true},
+        {ST(STOPPING), EV(STARTED), ST(STOPPING), 0, G(STOP), true},
+        {ST(STOPPING), EV(GONE), ST(STOPPED), C, G(POLICY), false},
+        {ST(STOPPING), EV(TIMEOUT), ST(STOPPING), K, G(STOP), false},
+        /* Cancelling (a stop before the command ran): as stopping, except that the command may
+         * start after all (then it is stopping, within the same stop timeout), and that its end
+         * is no exit of the command (test_stop_while_starting). */
+        {ST(CANCELLING), EV(START), ST(CANCELLING), 0, G(RESTART), true},
+        {ST(CANCELLING), EV(STOP), ST(CANCELLING), 0, G(STOP), true},
+        {ST(CANCELLING), EV(RESTART), ST(CANCELLING), 0, G(RESTART), true},
+        {ST(CANCELLING), EV(SHUTDOWN), ST(CANCELLING), 0, G(SHUTDOWN), true},
+        {ST(CANCELLING), EV(STARTED), ST(STOPPING), 0, G(STOP), true},
+        {ST(CANCELLING), EV(GONE), ST(STOPPED), C, G(POLICY), false},
+        {ST(CANCELLING), EV(TIMEOUT), ST(CANCELLING), K, G(STOP), false},
+        /* Draining (the workload ended by itself, its cgroup not empty yet): a request changes
+         * only the goal; no stop signal (nothing to signal), no stop timeout in place of the
+         * cleanup's retry. The timeout retries the cleanup, which succeeds now. */
+        {ST(DRAINING), EV(START), ST(DRAINING), 0, G(RESTART), true},
+        {ST(DRAINING), EV(STOP), ST(DRAINING), 0, G(STOP), true},
+        {ST(DRAINING), EV(RESTART), ST(DRAINING), 0, G(RESTART), true},
+        {ST(DRAINING), EV(SHUTDOWN), ST(DRAINING), 0, G(SHUTDOWN), true},
+        {ST(DRAINING), EV(STARTED), ST(DRAINING), 0, G(POLICY), true},
+        {ST(DRAINING), EV(GONE), ST(DRAINING), 0, G(POLICY), true},
+        {ST(DRAINING), EV(TIMEOUT), ST(BACKOFF), C, G(POLICY), true},
+        /* Back-off: a request cancels the restart timer; the timer's own start is the policy's. */
+        {ST(BACKOFF), EV(START), ST(STARTING), S, G(POLICY), false},
+        {ST(BACKOFF), EV(STOP), ST(STOPPED), 0, G(POLICY), false},
+        {ST(BACKOFF), EV(RESTART), ST(STARTING), S, G(POLICY), false},
+        {ST(BACKOFF), EV(SHUTDOWN), EXIT, 0, G(SHUTDOWN), true},
+        {ST(BACKOFF), EV(STARTED), ST(BACKOFF), 0, G(POLICY), true},
+        {ST(BACKOFF), EV(GONE), ST(BACKOFF), 0, G(POLICY), true},
+        {ST(BACKOFF), EV(TIMEOUT), ST(STARTING), S, G(POLICY), false},
+        {ST(EXITED), EV(START), ST(STARTING), S, G(POLICY), false},
+        {ST(EXITED), EV(STOP), ST(STOPPED), 0, G(POLICY), false},
+        {ST(EXITED), EV(RESTART), ST(STARTING), S, G(POLICY), false},
+        {ST(EXITED), EV(SHUTDOWN), EXIT, 0, G(SHUTDOWN), false},
+        {ST(EXITED), EV(STARTED), ST(EXITED), 0, G(POLICY), false},
+        {ST(EXITED), EV(GONE), ST(EXITED), 0, G(POLICY), false},
+        {ST(EXITED), EV(TIMEOUT), ST(EXITED), 0, G(POLICY), false},
+        {ST(FAILED), EV(START), ST(STARTING), S, G(POLICY), false},
+        {ST(FAILED), EV(STOP), ST(STOPPED), 0, G(POLICY), false},
+        {ST(FAILED), EV(RESTART), ST(STARTING), S, G(POLICY), false},
+        {ST(FAILED), EV(SHUTDOWN), EXIT, 0, G(SHUTDOWN), false},
+        {ST(FAILED), EV(STARTED), ST(FAILED), 0, G(POLICY), false},
+        {ST(FAILED), EV(GONE), ST(FAILED), 0, G(POLICY), false},
+        {ST(FAILED), EV(TIMEOUT), ST(FAILED), 0, G(POLICY), false},
+};
+
+static void test_every_cell(void **state) {
+        bool seen[_MONITOR_STATE_MAX][_MONITOR_EVENT_MAX] = {};
+
+        for (size_t i = 0; i < ELEMENTSOF(cells); i++) {
+                const Cell *c = &cells[i];
+                Harness h = {};
+                Fake before;
+                unsigned calls;
+
+                print_message("%s + %s\n", monitor_state_to_string(c->from), monitor_event_to_string(c->ev));
+                harness_open(&h, CELL_UNIT);
+                enter(&h, c->from);
+                before = fake;
+                deliver(&h, c->ev);
+                calls = (fake.starts > before.starts ? S : 0) | (fake.stops > before.stops ? P : 0) |
+                        (fake.kills > before.kills ? K : 0) | (fake.cleanups > before.cleanups ? C : 0);
+                if (c->to == EXIT)
+                        assert_true(has_exited(&h));
+                else {
+                        assert_false(has_exited(&h));
+                        assert_string_equal(monitor_state_to_string(h.m->state), monitor_state_to_string(c->to));
+                }
+                assert_int_equal(calls, c->calls);
+                assert_int_equal(h.m->goal, c->goal);
+                assert_int_equal(timer_armed(h.m), c->timer);
+                seen[c->from][c->ev] = true;
+                harness_close(&h);
+        }
+        for (int s = 0; s < _MONITOR_STATE_MAX; s++)
+                for (int e = 0; e < _MONITOR_EVENT_MAX; e++)
+                        if (!seen[s][e]) {
+                                print_error("no cell for %s + %s\n", monitor_state_to_string(s),
+                                            monitor_event_to_string(e));
+                                fail();
+                        }
+}
+
+/* Issue 9 item 11: a stop, restart or shutdown that came between the workload's exit and the
+ * cleanup of its cgroup re-armed the one timer as a stop timeout; the cleanup was never retried
+ * and the instance stayed "stopping" for ever (and supd's replace, a shutdown, waited for ever).
+ * Here with the real timer: each request ends where it should once the cgroup empties. */
+static void drain_then(MonitorEvent ev, int expected) {
+        Harness h = {};
+        Monitor *m;
+
+        harness_open(&h, "restart: {policy: \"no\"}\n");
+        m = h.m;
+        enter(&h, MONITOR_RUNNING);
+        fake.not_empty = 3;
+        workload_exits(m, 0, 0, false);
+        assert_int_equal(m->state, MONITOR_DRAINING);
+        assert_int_equal(m->status.state, INSTANCE_STOPPING);
+        deliver(&h, ev);
+        assert_int_equal(fake.stops, 0);
+        RUN_UNTIL(&h, fake.not_empty == 0 && (has_exited(&h) || m->state != MONITOR_DRAINING));
+        assert_int_equal(fake.cleanups, 4);
+        if (expected == EXIT)
+                assert_true(has_exited(&h));
+        else
+                assert_int_equal(m->state, expected);
+        assert_int_equal(fake.starts, expected == MONITOR_STARTING ? 2 : 1);
+        harness_close(&h);
+}
+
+static void test_stop_while_draining(void **state) {
+        drain_then(MONITOR_EVENT_STOP, MONITOR_STOPPED);
+}
+
+static void test_restart_while_draining(void **state) {
+        drain_then(MONITOR_EVENT_RESTART, MONITOR_STARTING);
+}
+
+static void test_shutdown_while_draining(void **state) {
+        drain_then(MONITOR_EVENT_SHUTDOWN, EXIT);
+}
+
+/* The same window after a stop: the stop timeout passes while the cgroup empties; the cleanup's
+ * retries go on and the instance ends stopped. */
+static void test_stop_then_slow_cleanup(void **state) {
+        Harness h = {};
+
+        harness_open(&h, "stop: {timeout: 1ms}\n");
+        enter(&h, MONITOR_STOPPING);
+        fake.not_empty = 2;
+        workload_exits(h.m, -1, SIGTERM, false);
+        RUN_UNTIL(&h, h.m->state == MONITOR_STOPPED);
+        assert_int_equal(fake.cleanups, 3);
+        assert_int_equal(fake.kills, 0);
+        harness_close(&h);
+}
+
+/* Issue 9 item 17: a hyperv unit stopped while it booted reported exit_signal SIGKILL and "the
+ * guest did not stop: ended by QMP quit", although no command had run. A stop before the command
+ * started ends the run without an exit of the command, whatever the runtime reports, in both
+ * isolation modes (the monitor decides, not the runtime). */
+static void test_stop_while_starting(void **state) {
+        Harness h = {};
+        Monitor *m;
+        usec_t deadline;
+
+        harness_open(&h, "");
+        m = h.m;
+        enter(&h, MONITOR_CANCELLING);
+        assert_int_equal(m->status.state, INSTANCE_STOPPING);
+        /* What the VM runtime reports when the ladder's QMP quit ended QEMU during the boot. */
+        m->status.exit_signal = SIGKILL;
+        m->status.exit_code = -1;
+        m->status.has_exit = true;
+        monitor_workload_gone(m, true);
+        assert_int_equal(m->state, MONITOR_STOPPED);
+        assert_false(m->status.has_exit);
+        assert_int_equal(m->status.exit_signal, 0);
+        assert_string_equal(m->status.reason, "stopped while starting: the command had not started");
+        assert_int_equal(fake.starts, 1);
+        harness_close(&h);
+
+        /* The command starts while the stop is on its way: it is the command's stop, with the
+         * stop timeout that was already running, and its exit is reported. */
+        harness_open(&h, "");
+        m = h.m;
+        enter(&h, MONITOR_CANCELLING);
+        deadline = event_source_get_time(m->timer);
+        monitor_workload_started(m);
+        assert_int_equal(m->state, MONITOR_STOPPING);
+        assert_int_equal(event_source_get_time(m->timer), deadline);
+        workload_exits(m, -1, SIGTERM, false);
+        assert_int_equal(m->state, MONITOR_STOPPED);
+        assert_true(m->status.has_exit);
+        assert_int_equal(m->status.exit_signal, SIGTERM);
+        harness_close(&h);
+}
+
+/* Issue 9 item 12: the OOM killer ended the workload, the policy restarted it until the start
+ * limit: the final status said failed, SIGKILL, oom: false, because the refused start cleared the
+ * mark of the run before it. */
+static void test_start_limit_keeps_oom(void **state) {
+        Harness h = {};
+        Monitor *m;
+
+        harness_open(&h, "restart: {policy: on-failure, delay: 1ms, burst: 1, interval: 1h}\n");
+        m = h.m;
+        enter(&h, MONITOR_RUNNING);
+        fake.oom = true;
+        workload_exits(m, -1, SIGKILL, false);
+        assert_int_equal(m->state, MONITOR_BACKOFF);
+        assert_true(m->status.oom);
+        RUN_UNTIL(&h, m->state == MONITOR_FAILED);
+        assert_int_equal(fake.starts, 1);
+        assert_non_null(strstr(m->status.reason, "start limit hit"));
+        assert_true(m->status.oom);
+        assert_int_equal(m->status.exit_signal, SIGKILL);
+        /* A start that is allowed clears it: the mark belongs to the run it describes. */
+        fake.oom = false;
+        assert_int_equal(monitor_start(m, true), 0);
+        assert_int_equal(m->state, MONITOR_STARTING);
+        assert_false(m->status.oom);
+        harness_close(&h);
+}
+
+static void test_string_tables(void **state) {
+        for (int s = 0; s < _MONITOR_STATE_MAX; s++)
+                assert_int_equal(monitor_state_from_string(monitor_state_to_string(s)), s);
+        for (int e = 0; e < _MONITOR_EVENT_MAX; e++)
+                assert_int_equal(monitor_event_from_string(monitor_event_to_string(e)), e);
+        assert_int_equal(monitor_state_from_string("nonsense"), _MONITOR_STATE_INVALID);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_every_cell),
+                cmocka_unit_test(test_stop_while_draining),
+                cmocka_unit_test(test_restart_while_draining),
+                cmocka_unit_test(test_shutdown_while_draining),
+                cmocka_unit_test(test_stop_then_slow_cleanup),
+                cmocka_unit_test(test_start_limit_keeps_oom),
+                cmocka_unit_test(test_stop_while_starting),
+                cmocka_unit_test(test_string_tables),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
