@@ -25,6 +25,7 @@ typedef struct ManagerConfig {
         char *monitor_path;
         char *guest_dir; /* hyperv: passed to every monitor */
         char *vm_accel;  /* hyperv: "auto", "kvm" or "tcg", passed to every monitor */
+        char *log_max_size; /* bytes, in decimal: each unit's log rotates past it; passed to every monitor */
 } ManagerConfig;
 
 /* A request from a control client waiting for a monitor's answer. */

@@ -1170,7 +1170,7 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_er
 
         (void) mkdir_p(logs, 0750);
         log_path = xasprintf("%s/%s.log", logs, m->spec->name);
-        r = log_writer_open(&m->log, log_path, 0);
+        r = log_writer_open(&m->log, log_path, cfg->log_max_size);
         if (r < 0) {
                 *ret_error = xasprintf("cannot open the log %s: %s", log_path, strerror(-r));
                 monitor_free(m);
