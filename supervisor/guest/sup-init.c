@@ -302,17 +302,22 @@ static void write_all(int fd, const char *buf, size_t n) {
         }
 }
 
+/* One read per event, as the process monitor does (workload.h says why), until every writer is
+ * gone (EPOLLHUP): then no event comes for what is left, and it is all read now. */
 static void on_output(EventSource *s, int fd, uint32_t revents, void *userdata) {
         Output *o = userdata;
         char buf[65536];
-        ssize_t n = read(fd, buf, sizeof(buf));
+        ssize_t n;
 
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        do {
+                n = read(fd, buf, sizeof(buf));
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return;
+                if (n > 0)
+                        write_all(o->dest, buf, (size_t) n);
+        } while (n > 0 && (revents & EPOLLHUP));
+        if (n > 0)
                 return;
-        if (n > 0) {
-                write_all(o->dest, buf, (size_t) n);
-                return;
-        }
         o->source = event_source_free(o->source);
         close(o->fd);
         o->fd = -EBADF;
@@ -419,12 +424,21 @@ static json_t *read_run_command(Init *init) {
 /* Forks the command; returns its pid once it was executed. */
 static pid_t start_command(Init *init, const GuestRun *run, const ContainerUser *user, char **env) {
         int out[2], errp[2], status[2];
+        uint32_t out_events, err_events;
         char err[WORKLOAD_ERR_MAX + 1];
         ssize_t n = 0;
         pid_t pid;
 
-        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(status, O_CLOEXEC) < 0)
+        if (workload_output_pipe(out, &out_events) < 0 || workload_output_pipe(errp, &err_events) < 0 ||
+            pipe2(status, O_CLOEXEC) < 0)
                 fail_setup(init, "cannot create the command's pipes");
+        /* Watched before the command can write: epoll queues pipes that are readable when added in
+         * the order they are added, not in the order they were written to. */
+        init->out[0].fd = out[0];
+        init->out[1].fd = errp[0];
+        if (event_add_io(init->event, &init->out[0].source, out[0], out_events, on_output, &init->out[0]) < 0 ||
+            event_add_io(init->event, &init->out[1].source, errp[0], err_events, on_output, &init->out[1]) < 0)
+                fail_setup(init, "cannot watch the command's output");
         pid = fork();
         if (pid < 0)
                 fail_setup(init, "cannot fork the command");
@@ -451,8 +465,6 @@ static pid_t start_command(Init *init, const GuestRun *run, const ContainerUser 
                 (void) waitpid(pid, NULL, 0);
                 fail_setup(init, err);
         }
-        init->out[0].fd = out[0];
-        init->out[1].fd = errp[0];
         return pid;
 }
 
@@ -558,9 +570,6 @@ int main(int argc, char **argv) {
         send_event(&init, guest_event_started(init.command));
         stage(&init, "command started");
 
-        for (size_t i = 0; i < ELEMENTSOF(init.out); i++)
-                if (event_add_io(init.event, &init.out[i].source, init.out[i].fd, EPOLLIN, on_output, &init.out[i]) < 0)
-                        fail_setup(&init, "cannot watch the command's output");
         if (event_add_time(init.event, &init.kill_timer, USEC_INFINITY, on_kill_timer, &init) < 0 ||
             event_add_time(init.event, &init.finish_timer, USEC_INFINITY, on_finish_timer, &init) < 0)
                 fail_setup(&init, "cannot create timers");

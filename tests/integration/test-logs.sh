@@ -71,4 +71,19 @@ printf 'ok\r\033]0;pwned\007\033[2K\302\2333J sup running -> stopped\ttab\n' >"$
 ctl logs --raw esc | stream stdout | cmp -s - "$CASE_DIR/want.raw" || fail "--raw is not the workload's bytes: $(ctl logs --raw esc | cat -v)"
 end
 
+begin "stdout and stderr are logged in the order the command wrote them, however fast it alternates"
+# The fault: the monitor found both pipes full when it woke and logged all of stdout, then all of
+# stderr (0 runs of 20 in order). Three patterns, back to back without a pause: alternating lines,
+# bursts (so that an order made up by taking turns would fail too), and alternating with pauses.
+unit order "restart: {policy: \"no\"}
+command: [/bin/sh, -c, 'for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do echo out\$i; echo err\$i >&2; done; for i in 1 2 3; do echo burst-out\$i-a; echo burst-out\$i-b; echo burst-err\$i-a >&2; echo burst-err\$i-b >&2; echo burst-err\$i-c >&2; done; for i in 1 2 3; do echo slow-out\$i; usleep 1000; echo slow-err\$i >&2; usleep 1000; done']"
+start_supd
+wait_for 10 state_is order exited || fail "order did not end: $(field order state) $(field order reason)"
+want=$(for i in $(seq 1 20); do echo "stdout out$i"; echo "stderr err$i"; done
+        for i in 1 2 3; do printf 'stdout burst-out%s-%s\n' $i a $i b; printf 'stderr burst-err%s-%s\n' $i a $i b $i c; done
+        for i in 1 2 3; do echo "stdout slow-out$i"; echo "stderr slow-err$i"; done)
+got=$(awk '$2 == "stdout" || $2 == "stderr" { print $2, $3 }' "$CASE_DIR/state/logs/order.log")
+[ "$got" = "$want" ] || fail "logged out of order: $(diff <(echo "$want") <(echo "$got") | head -6 | tr '\n' ' ')"
+end
+
 finish
