@@ -19,6 +19,20 @@ trap cleanup EXIT
 # The text of a unit's log lines of one stream, from supctl's output on stdin.
 stream() { awk -v s="$1" '$2 == s { sub(/^[^ ]* [^ ]* /, ""); print }'; }
 
+# counting_follower NAME N PAUSE: a unit NAME that writes the numbers 0 to N-1 (with PAUSE, a shell
+# command, after every 20th) once $CASE_DIR/go/now exists, on a supd whose logs rotate at 4K, and
+# a follower (its pid in follower) that has started: then the test touches go/now.
+counting_follower() {
+        mkdir -p "$CASE_DIR/go"
+        unit "$1" "mounts: [{type: bind, source: $CASE_DIR/go, target: /go}]
+command: [/bin/sh, -c, 'while [ ! -e /go/now ]; do usleep 10000; done; i=0; while [ \$i -lt $2 ]; do echo \$i; i=\$((i+1)); [ \$((i % 20)) = 0 ] && $3; done; exec sleep 1000']"
+        start_supd --log-max-size 4K
+        wait_for 5 state_is "$1" running || fail "$1 is not running: $(field "$1" state) $(field "$1" reason)"
+        "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" logs -f "$1" >"$CASE_DIR/follow.out" 2>&1 &
+        follower=$!
+        wait_for 5 grep -q ' sup ' "$CASE_DIR/follow.out" || fail "the follower printed nothing: $(cat "$CASE_DIR/follow.out")"
+}
+
 # ---------------------------------------------------------------------------------------------
 
 begin "logs -f follows the log across many rotations: every line once, in order, no exit, no piled inotify watches"
@@ -27,14 +41,7 @@ begin "logs -f follows the log across many rotations: every line once, in order,
 # A 4K log holds about 100 lines here: 2000 lines rotate it about 20 times while it is followed,
 # in bursts of 20 lines 20 ms apart, so that the follower is never a whole file behind (a reader
 # that is descheduled while the log rotates twice misses the file in between: docs/supd.md).
-mkdir -p "$CASE_DIR/go"
-unit count "mounts: [{type: bind, source: $CASE_DIR/go, target: /go}]
-command: [/bin/sh, -c, 'while [ ! -e /go/now ]; do usleep 10000; done; i=0; while [ \$i -lt 2000 ]; do echo \$i; i=\$((i+1)); [ \$((i % 20)) = 0 ] && usleep 20000; done; exec sleep 1000']"
-start_supd --log-max-size 4K
-wait_for 5 state_is count running || fail "count is not running: $(field count state) $(field count reason)"
-"$SUPCTL" --socket "$CASE_DIR/run/supd.sock" logs -f count >"$CASE_DIR/follow.out" 2>&1 &
-follower=$!
-wait_for 5 grep -q ' sup ' "$CASE_DIR/follow.out" || fail "the follower printed nothing: $(cat "$CASE_DIR/follow.out")"
+counting_follower count 2000 "usleep 20000"
 touch "$CASE_DIR/go/now"
 wait_for 30 eval 'stream stdout <"$CASE_DIR/follow.out" | grep -qx 1999' || fail "the follower did not get to 1999"
 if kill -0 "$follower" 2>/dev/null; then
@@ -57,14 +64,7 @@ begin "a follower stopped while the log rotates past it twice goes on with the n
 # The fault: at a rotation the follower opened whatever had the name; one that fell a whole file
 # behind must not stop, wait forever or read a file twice (the files in between are gone: the
 # documented limit of a log with one old copy).
-mkdir -p "$CASE_DIR/go"
-unit lap "mounts: [{type: bind, source: $CASE_DIR/go, target: /go}]
-command: [/bin/sh, -c, 'while [ ! -e /go/now ]; do usleep 10000; done; i=0; while [ \$i -lt 1000 ]; do echo \$i; i=\$((i+1)); done; exec sleep 1000']"
-start_supd --log-max-size 4K
-wait_for 5 state_is lap running || fail "lap is not running: $(field lap state) $(field lap reason)"
-"$SUPCTL" --socket "$CASE_DIR/run/supd.sock" logs -f lap >"$CASE_DIR/follow.out" 2>&1 &
-follower=$!
-wait_for 5 grep -q ' sup ' "$CASE_DIR/follow.out" || fail "the follower printed nothing"
+counting_follower lap 1000 true
 kill -STOP "$follower"
 touch "$CASE_DIR/go/now"
 wait_for 10 eval 'stream stdout <"$CASE_DIR/state/logs/lap.log" | grep -qx 999' || fail "lap did not write 999"
