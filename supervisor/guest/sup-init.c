@@ -44,7 +44,9 @@ typedef struct Init Init;
 typedef struct Output {
         Init *init;
         int fd;   /* the read end of the command's stdout or stderr pipe */
-        int dest; /* a port or the console, not owned */
+        int dest; /* the output port or the console, not owned */
+        bool framed;        /* dest is the output port, shared by both streams */
+        GuestStream stream; /* the frames' */
         EventSource *source;
 } Output;
 
@@ -306,16 +308,22 @@ static void write_all(int fd, const char *buf, size_t n) {
  * gone (EPOLLHUP): then no event comes for what is left, and it is all read now. */
 static void on_output(EventSource *s, int fd, uint32_t revents, void *userdata) {
         Output *o = userdata;
-        char buf[65536];
+        char buf[GUEST_OUTPUT_HEADER + 16384];
         ssize_t n;
 
         do {
-                n = read(fd, buf, sizeof(buf));
+                n = read(fd, buf + GUEST_OUTPUT_HEADER, sizeof(buf) - GUEST_OUTPUT_HEADER);
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         return;
-                if (n > 0)
-                        write_all(o->dest, buf, (size_t) n);
-        } while (n > 0 && (revents & EPOLLHUP));
+                if (n <= 0)
+                        break;
+                /* One write per frame: both streams share the port, a frame is never cut in two. */
+                if (o->framed) {
+                        guest_output_header((uint8_t *) buf, o->stream, (size_t) n);
+                        write_all(o->dest, buf, GUEST_OUTPUT_HEADER + (size_t) n);
+                } else
+                        write_all(o->dest, buf + GUEST_OUTPUT_HEADER, (size_t) n);
+        } while (revents & EPOLLHUP);
         if (n > 0)
                 return;
         o->source = event_source_free(o->source);
@@ -352,9 +360,9 @@ static void make_raw(int fd) {
         }
 }
 
-/* Where the command's stdout or stderr goes: the port of that name, else the virtio console, else
- * the console sup-init writes to. */
-static int open_output(Init *init, const char *port) {
+/* Where the command's stdout and stderr go: the output port (framed: guest-proto.h), else as they
+ * are to the virtio console, else to the console sup-init writes to. */
+static int open_output(Init *init, const char *port, bool *ret_framed) {
         _cleanup_free_ char *dev = NULL, *path = NULL;
         int fd = -EBADF;
 
@@ -362,6 +370,7 @@ static int open_output(Init *init, const char *port) {
                 path = xasprintf("/dev/%s", dev);
                 fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
         }
+        *ret_framed = fd >= 0;
         if (fd < 0)
                 fd = open("/dev/hvc0", O_WRONLY | O_NOCTTY | O_CLOEXEC);
         if (fd < 0)
@@ -532,8 +541,14 @@ int main(int argc, char **argv) {
         }
 
         /* While /sys and /dev are still the initramfs's, with the ports and input devices in them. */
-        init.out[0] = (Output){.init = &init, .fd = -EBADF, .dest = open_output(&init, GUEST_STDOUT_PORT)};
-        init.out[1] = (Output){.init = &init, .fd = -EBADF, .dest = open_output(&init, GUEST_STDERR_PORT)};
+        {
+                bool framed;
+                int dest = open_output(&init, GUEST_OUTPUT_PORT, &framed);
+                init.out[0] = (Output){
+                        .init = &init, .fd = -EBADF, .dest = dest, .framed = framed, .stream = GUEST_STREAM_STDOUT};
+                init.out[1] = (Output){
+                        .init = &init, .fd = -EBADF, .dest = dest, .framed = framed, .stream = GUEST_STREAM_STDERR};
+        }
         init.power_button = open_power_button(&init);
 
         r = guest_build_root(&run, ROOT_DIR, err);
