@@ -152,6 +152,35 @@ char *string_quote(const char *s, size_t n, size_t max) {
         return out;
 }
 
+size_t fwrite_sanitized(const char *s, size_t n, const char *keep, bool partial, FILE *f) {
+        const unsigned char *p = (const unsigned char *) s, *end = p + n;
+
+        while (p < end) {
+                const unsigned char *run = p;
+
+                /* What needs no escaping is written as one piece. */
+                while (p < end && *p >= 0x20 && *p != 0x7f && *p != 0xc2)
+                        p++;
+                (void) !fwrite(run, 1, (size_t) (p - run), f);
+                if (p == end)
+                        break;
+                if (*p == 0xc2) {
+                        if (p + 1 == end && partial)
+                                return n - 1;
+                        if (p + 1 < end && p[1] >= 0x80 && p[1] <= 0x9f) {
+                                fputc('?', f);
+                                p += 2;
+                        } else
+                                fputc(*p++, f);
+                        continue;
+                }
+                /* keep never matches NUL: strchr() would find its terminator. */
+                fputc(*p != 0 && strchr(keep, *p) ? *p : '?', f);
+                p++;
+        }
+        return n;
+}
+
 static bool utf8_invalid_at(const unsigned char *start, const unsigned char *p, size_t *ret_offset) {
         if (ret_offset)
                 *ret_offset = (size_t) (p - start);

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "macro.h"
 
@@ -30,6 +31,16 @@ const char *string_nearest(const char *s, const char *const *candidates);
 /* Renders s (of length n, may hold any bytes) as a double-quoted, escaped string for messages,
  * cut to about max visible characters with "..." when longer. */
 char *string_quote(const char *s, size_t n, size_t max);
+
+/* Writes s (n bytes, any bytes) to f with each character a terminal obeys shown as '?', as ps
+ * and top show them: C0 controls (below 0x20) but those in keep, DEL, and C1 controls
+ * (U+0080-U+009F, 0xc2 0x80-0x9f in UTF-8; a terminal that reads UTF-8 obeys them, 0x9b is CSI).
+ * Text that a workload chose (its log, its command line) could otherwise move the cursor, erase
+ * and rewrite what is shown around it, set the window title or answer the terminal's queries.
+ * Returns the bytes taken: n, or n - 1 when partial (more of the stream follows) and s ends in
+ * 0xc2, which may begin a C1 control that the next piece completes: the caller passes that byte
+ * again in front of the next piece. */
+size_t fwrite_sanitized(const char *s, size_t n, const char *keep, bool partial, FILE *f);
 
 /* Whether s is valid UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF); if not, the
  * offset of the first bad byte goes to *ret_offset when given. */

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "macro.h"
 #include "socket-util.h"
+#include "string-util.h"
 #include "time-util.h"
 #include "unit-diag.h"
 
@@ -332,16 +333,9 @@ static void format_cpu_time(json_int_t ms, char *buf, size_t size) {
                  (long long) ms % 1000 / 10);
 }
 
-/* The workload names its processes and their arguments, escape sequences included if it likes:
- * control characters (C0, DEL, and C1: U+0080-U+009F, 0xc2 0x80-0x9f in UTF-8) are shown as
- * '?', as ps does, so that they do not reach the terminal. */
+/* The workload names its processes and their arguments, escape sequences included if it likes. */
 static void print_sanitized(const char *s) {
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-                if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-                        putchar('?');
-                        p++;
-                } else
-                        putchar(*p < 0x20 || *p == 0x7f ? '?' : *p);
+        (void) fwrite_sanitized(s, strlen(s), "", false, stdout);
 }
 
 static void print_processes(const char *unit, json_t *result) {
@@ -398,73 +392,186 @@ int verb_top(int argc, char **argv) {
         return EXIT_SUCCESS;
 }
 
-/* Prints the last n lines of the rotated and the current log. */
-static void tail_lines(const char *path, unsigned n) {
-        _cleanup_free_ char *old = xasprintf("%s.1", path);
-        const char *files[] = { old, path };
-        char **lines = xnew0(char *, n + 1);
-        size_t count = 0;
+/* Where the log's text goes: as it is (--raw), or with the terminal's control characters shown as
+ * '?' (the default, wherever stdout goes: a terminal, or a file or pipe that is read on one
+ * later). A byte that may begin a control character split between two reads waits for the next. */
+typedef struct LogOutput {
+        bool raw;
+        size_t n_held; /* 0 or 1 */
+        char held;
+} LogOutput;
 
-        if (n == 0) {
-                free(lines);
+static void output(LogOutput *o, const char *s, size_t n, bool partial) {
+        size_t took;
+
+        if (o->raw) {
+                (void) !fwrite(s, 1, n, stdout);
                 return;
         }
-        for (size_t f = 0; f < ELEMENTSOF(files); f++) {
-                _cleanup_fclose_ FILE *fp = fopen(files[f], "re");
+        /* TAB and newline cannot rewrite what is already shown; every other control can. */
+        took = fwrite_sanitized(s, n, "\t\n", partial, stdout);
+        o->n_held = n - took;
+        if (o->n_held > 0)
+                o->held = s[n - 1];
+}
+
+/* Copies fd from its offset to its end; 0 at the end, -errno if it cannot be read. */
+static int copy_to_end(int fd, LogOutput *o) {
+        char buf[65536];
+
+        for (;;) {
+                size_t off = o->n_held;
+                ssize_t n;
+
+                buf[0] = o->held;
+                n = read(fd, buf + off, sizeof(buf) - off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return 0;
+                output(o, buf, off + (size_t) n, true);
+        }
+}
+
+typedef struct LogLine {
+        char *text;
+        size_t n;
+} LogLine;
+
+/* Prints the last n lines of the rotated log (prev, may be -EBADF) and of the current one (fd),
+ * and leaves fd at the end of what it read: a follower goes on from there, without a gap. */
+static void tail_lines(int prev, int fd, unsigned n, LogOutput *o) {
+        const int fds[] = {prev, fd};
+        LogLine *lines = xnew0(LogLine, n + 1);
+        size_t count = 0;
+
+        for (size_t f = 0; n > 0 && f < ELEMENTSOF(fds); f++) {
+                /* A duplicate shares fd's offset: stdio reads up to the end, and fd stays there. */
+                int dup_fd = fds[f] >= 0 ? fcntl(fds[f], F_DUPFD_CLOEXEC, 3) : -EBADF;
+                _cleanup_fclose_ FILE *fp = dup_fd >= 0 ? fdopen(dup_fd, "r") : NULL;
                 char *line = NULL;
                 size_t cap = 0;
-                while (fp && getline(&line, &cap, fp) >= 0) {
-                        free(lines[count % n]);
-                        lines[count % n] = xstrdup(line);
+                ssize_t len;
+
+                if (dup_fd >= 0 && !fp)
+                        close(dup_fd);
+                while (fp && (len = getline(&line, &cap, fp)) >= 0) {
+                        LogLine *l = &lines[count % n];
+                        free(l->text);
+                        *l = (LogLine){memcpy(xmalloc((size_t) len), line, (size_t) len), (size_t) len};
                         count++;
                 }
                 free(line);
         }
         for (size_t k = count > n ? count - n : 0; k < count; k++)
-                fputs(lines[k % n], stdout);
+                output(o, lines[k % n].text, lines[k % n].n, false);
         for (size_t k = 0; k < n; k++)
-                free(lines[k]);
+                free(lines[k].text);
         free(lines);
+        if (n == 0)
+                (void) lseek(fd, 0, SEEK_END);
         fflush(stdout);
 }
 
-static int follow(const char *path) {
-        _cleanup_close_ int ino = inotify_init1(IN_CLOEXEC), fd = -EBADF;
-        char buf[65536];
+static bool same_file(const struct stat *a, const struct stat *b) {
+        return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
 
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (ino < 0 || fd < 0) {
-                log_error_errno(negative_errno(), "cannot follow %s: %m", path);
-                return EXIT_FAILURE;
-        }
-        (void) lseek(fd, 0, SEEK_END);
-        /* The directory is watched too: rotation renames the file and creates a new one. */
-        if (inotify_add_watch(ino, path, IN_MODIFY | IN_MOVE_SELF | IN_DELETE_SELF) < 0)
-                return EXIT_FAILURE;
-        for (;;) {
-                ssize_t n;
-                while ((n = read(fd, buf, sizeof(buf))) > 0)
-                        (void) !fwrite(buf, 1, (size_t) n, stdout);
-                fflush(stdout);
-                n = read(ino, buf, sizeof(buf));
-                if (n <= 0)
-                        return EXIT_FAILURE;
-                for (char *p = buf; p < buf + n;) {
-                        struct inotify_event *ev = (struct inotify_event *) p;
-                        if (ev->mask & (IN_MOVE_SELF | IN_DELETE_SELF)) {
-                                /* Rotated: finish the old file, go on with the new one. */
-                                while ((n = read(fd, buf, sizeof(buf))) > 0)
-                                        (void) !fwrite(buf, 1, (size_t) n, stdout);
-                                close(fd);
-                                fd = -EBADF;
-                                for (int tries = 0; fd < 0 && tries < 100; tries++)
-                                        fd = open(path, O_RDONLY | O_CLOEXEC);
-                                if (fd < 0 || inotify_add_watch(ino, path, IN_MODIFY | IN_MOVE_SELF | IN_DELETE_SELF) < 0)
-                                        return EXIT_FAILURE;
-                                break;
-                        }
-                        p += sizeof(struct inotify_event) + ev->len;
+/* The open file is watched, not the name: a watch on a name would follow whatever file has it
+ * when the watch is made, which is not ours once the monitor has rotated it. */
+static int watch_fd(int ino, int fd, const char *path) {
+        char proc[64];
+        int wd;
+
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        wd = inotify_add_watch(ino, proc, IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF);
+        return wd >= 0 ? wd : inotify_add_watch(ino, path, IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF);
+}
+
+/* The file to read after cur (read to its end), if the monitor has rotated it: 0 while cur is still
+ * the log (or while the new log does not exist yet, between the monitor's rename and create), 1
+ * and ret_fd otherwise. prev is the generation read before cur, held open so that its inode
+ * number cannot be reused by a new file. */
+static int next_generation(const char *path, const char *rotated, int cur, int prev, int *ret_fd) {
+        _cleanup_close_ int fd = -EBADF, fd1 = -EBADF;
+        struct stat st_cur, st, st1, st_prev;
+
+        if (fstat(cur, &st_cur) < 0)
+                return -errno;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (same_file(&st, &st_cur))
+                return 0;
+        /* The name has another file: ours was rotated. Normally ours is NAME.log.1 now and the
+         * next is NAME.log. But if ours is gone (no link left), this reader fell a whole file
+         * behind: the next one was renamed over ours, and NAME.log.1 is it, unread. (Or the
+         * operator removed ours: then NAME.log.1 is the one before, read already.) */
+        if (st_cur.st_nlink == 0) {
+                fd1 = open(rotated, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (fd1 >= 0 && fstat(fd1, &st1) == 0 && !same_file(&st1, &st) &&
+                    !(prev >= 0 && fstat(prev, &st_prev) == 0 && same_file(&st1, &st_prev))) {
+                        *ret_fd = TAKE_FD(fd1);
+                        return 1;
                 }
+        }
+        *ret_fd = TAKE_FD(fd);
+        return 1;
+}
+
+/* Follows the log by its name, as tail -F does, across the monitor's rotations: the old file is
+ * read to its end before the new one, so no line is lost or repeated. One inotify instance with
+ * two watches, whatever the number of rotations: the directory (creations and renames in it, so
+ * that a name that is missing for a moment wakes us when it comes back) and the file being read
+ * (its writes, its rename). Events only wake the loop; what changed is found by looking, so a
+ * coalesced or overflowed event queue loses nothing. */
+static int follow(const char *path, int fd_in, int prev_in, LogOutput *o) {
+        _cleanup_free_ char *rotated = xasprintf("%s.1", path), *dir = xstrdup(path);
+        _cleanup_close_ int ino = inotify_init1(IN_CLOEXEC), fd = fd_in, prev = prev_in;
+        char *slash = strrchr(dir, '/');
+        int wd, r;
+
+        if (slash)
+                *(slash == dir ? slash + 1 : slash) = 0;
+        if (ino < 0 || inotify_add_watch(ino, slash ? dir : ".", IN_CREATE | IN_MOVED_TO | IN_ONLYDIR) < 0 ||
+            (wd = watch_fd(ino, fd, path)) < 0) {
+                return log_error_errno(negative_errno(), "cannot watch %s: %m", path);
+        }
+        for (;;) {
+                char events[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+                int next = -EBADF;
+
+                r = copy_to_end(fd, o);
+                if (r < 0)
+                        return log_error_errno(r, "cannot read %s: %m", path);
+                if (fflush(stdout) != 0)
+                        return negative_errno();
+                r = next_generation(path, rotated, fd, prev, &next);
+                if (r < 0)
+                        return log_error_errno(r, "cannot open %s: %m", path);
+                if (r > 0) {
+                        /* Whatever the monitor wrote to the old file before renaming it. */
+                        r = copy_to_end(fd, o);
+                        if (r < 0) {
+                                close(next);
+                                return log_error_errno(r, "cannot read %s: %m", path);
+                        }
+                        /* Removed, not left to pile up: a watch pins its inode, rotated away or not. */
+                        (void) inotify_rm_watch(ino, wd);
+                        closep(&prev);
+                        prev = TAKE_FD(fd);
+                        fd = next;
+                        wd = watch_fd(ino, fd, path);
+                        if (wd < 0)
+                                return log_error_errno(negative_errno(), "cannot watch %s: %m", path);
+                        continue;
+                }
+                if (read(ino, events, sizeof(events)) < 0 && errno != EINTR)
+                        return log_error_errno(negative_errno(), "cannot watch %s: %m", path);
         }
 }
 
@@ -472,8 +579,11 @@ int verb_logs(int argc, char **argv) {
         static const struct option options[] = {
                 { "follow", no_argument, NULL, 'f' },
                 { "lines", required_argument, NULL, 'n' },
+                { "raw", no_argument, NULL, 'r' },
                 {},
         };
+        _cleanup_close_ int fd = -EBADF, prev = -EBADF;
+        LogOutput o = {};
         json_t *result = NULL;
         unsigned lines = 50;
         bool f = false;
@@ -488,18 +598,36 @@ int verb_logs(int argc, char **argv) {
                 case 'n':
                         lines = (unsigned) strtoul(optarg, NULL, 10);
                         break;
+                case 'r':
+                        o.raw = true;
+                        break;
                 default:
                         return EXIT_USAGE;
                 }
         r = call_unit("logs", argc, argv, &result);
         if (r != EXIT_SUCCESS)
                 return r;
-        _cleanup_free_ char *path = xstrdup(str(result, "path", ""));
+        _cleanup_free_ char *path = xstrdup(str(result, "path", "")), *rotated = xasprintf("%s.1", path);
         json_decref(result);
-        if (access(path, R_OK) < 0) {
+        /* The current log first: if it is rotated before the older one is opened, the older one is
+         * ours (read it as such: it is left out of the tail) and the follower finds the next. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
                 log_error_errno(negative_errno(), "cannot read %s: %m", path);
                 return EXIT_FAILURE;
         }
-        tail_lines(path, lines);
-        return f ? follow(path) : EXIT_SUCCESS;
+        prev = open(rotated, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (prev >= 0) {
+                struct stat a, b;
+                if (fstat(prev, &a) == 0 && fstat(fd, &b) == 0 && same_file(&a, &b))
+                        closep(&prev), prev = -EBADF;
+        }
+        tail_lines(prev, fd, lines, &o);
+        if (!f) {
+                if (o.n_held > 0)
+                        output(&o, &o.held, 1, false);
+                return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        }
+        r = follow(path, TAKE_FD(fd), TAKE_FD(prev), &o);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -403,7 +403,7 @@ static int spawn_monitor(Instance *i) {
                 execl(m->config.monitor_path, "sup-monitor", "--dir", dir, "--state-dir", m->config.state_dir,
                       "--cgroup-root", m->config.cgroup_root, "--cgroup-parent", m->config.cgroup_parent,
                       "--bridge-subnet", m->config.bridge_subnet, "--guest-dir", m->config.guest_dir, "--vm-accel",
-                      m->config.vm_accel, "--ready-fd", "3", (char *) NULL);
+                      m->config.vm_accel, "--log-max-size", m->config.log_max_size, "--ready-fd", "3", (char *) NULL);
                 (void) !write(3, "cannot execute sup-monitor", 26);
                 _exit(127);
         }
@@ -1052,6 +1052,7 @@ Manager *manager_free(Manager *m) {
         free(m->config.monitor_path);
         free(m->config.guest_dir);
         free(m->config.vm_accel);
+        free(m->config.log_max_size);
         free(m);
         return NULL;
 }

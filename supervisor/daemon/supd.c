@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <dirent.h>
@@ -14,6 +15,7 @@
 #include "bridge.h"
 #include "control.h"
 #include "fileio.h"
+#include "log-writer.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -22,6 +24,7 @@
 #include "sd-notify.h"
 #include "sha256.h"
 #include "string-util.h"
+#include "unit-value.h"
 
 #define DEFAULT_UNITS_DIR "/etc/sup/units"
 #define DEFAULT_STATE_DIR "/var/lib/sup"
@@ -274,6 +277,8 @@ static void help(void) {
                "                       else " DEFAULT_GUEST_DIR "; tools/guest-kernel.sh provisions it)\n"
                "  --vm-accel auto|kvm|tcg  hyperv: the host's accelerator; a unit's vm.accel wins\n"
                "                       (default auto: KVM where a probe boot shows it works)\n"
+               "  --log-max-size SIZE  a unit's log rotates to NAME.log.1 past SIZE (default 8M,\n"
+               "                       at least 4K); monitors started later get it\n"
                "  --monitor PATH       the sup-monitor binary (default: next to supd)\n"
                "  -v --verbose         debug logging\n"
                "\n"
@@ -292,6 +297,7 @@ int main(int argc, char **argv) {
                 { "monitor", required_argument, NULL, 'm' },
                 { "guest-dir", required_argument, NULL, 'G' },
                 { "vm-accel", required_argument, NULL, 'A' },
+                { "log-max-size", required_argument, NULL, 'L' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -302,6 +308,7 @@ int main(int argc, char **argv) {
         const char *units = DEFAULT_UNITS_DIR, *state = DEFAULT_STATE_DIR, *run = DEFAULT_RUN_DIR, *group = NULL,
                    *parent = NULL, *monitor = NULL, *subnet_arg = NULL, *guest = getenv("SUP_GUEST_DIR"),
                    *accel = "auto";
+        uint64_t log_max_size = LOG_DEFAULT_MAX_SIZE;
         char bridge[IFNAMSIZ], subnet_text[IPV4_NET_STRLEN];
         Ipv4Net subnet;
         _cleanup_close_ int lock_fd = -EBADF;
@@ -339,6 +346,15 @@ int main(int argc, char **argv) {
                 case 'A':
                         accel = optarg;
                         break;
+                case 'L': {
+                        const char *reason = NULL;
+                        if (parse_size(optarg, &log_max_size, &reason) < 0 || log_max_size < LOG_MIN_MAX_SIZE) {
+                                log_error("--log-max-size: expected a size of at least 4K, such as 8M, not \"%s\"%s%s",
+                                          optarg, reason ? ": " : "", reason ?: "");
+                                return 2;
+                        }
+                        break;
+                }
                 case 'v':
                         log_set_max_level(LOG_LEVEL_DEBUG);
                         break;
@@ -396,6 +412,7 @@ int main(int argc, char **argv) {
                 .monitor_path = monitor ? xstrdup(monitor) : default_monitor_path(),
                 .guest_dir = path_make_absolute(guest && *guest ? guest : DEFAULT_GUEST_DIR, cwd),
                 .vm_accel = xstrdup(accel),
+                .log_max_size = xasprintf("%" PRIu64, log_max_size),
         };
         bridge_name(cfg.cgroup_parent, bridge);
         if (!subnet_arg) {

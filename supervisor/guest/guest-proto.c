@@ -459,3 +459,34 @@ json_t *guest_event_refused(const char *message) {
 json_t *guest_event_ps(json_t *processes) {
         return json_pack("{s:s, s:o}", "event", "ps", "processes", processes);
 }
+
+void guest_output_header(uint8_t ret[GUEST_OUTPUT_HEADER], GuestStream s, size_t n) {
+        ret[0] = (uint8_t) s;
+        ret[1] = (uint8_t) (n & 0xff);
+        ret[2] = (uint8_t) (n >> 8 & 0xff);
+}
+
+int guest_output_decode(GuestOutputDecoder *d, const char *buf, size_t n, GuestOutputHandler cb, void *userdata) {
+        while (n > 0) {
+                size_t take;
+
+                if (d->left == 0) {
+                        d->header[d->header_used++] = (uint8_t) *buf++;
+                        n--;
+                        if (d->header_used < GUEST_OUTPUT_HEADER)
+                                continue;
+                        d->header_used = 0;
+                        if (d->header[0] != GUEST_STREAM_STDOUT && d->header[0] != GUEST_STREAM_STDERR)
+                                return -EBADMSG;
+                        d->stream = (GuestStream) d->header[0];
+                        d->left = (size_t) d->header[1] | (size_t) d->header[2] << 8;
+                        continue;
+                }
+                take = MIN(n, d->left);
+                cb(d->stream, buf, take, userdata);
+                buf += take;
+                n -= take;
+                d->left -= take;
+        }
+        return 0;
+}

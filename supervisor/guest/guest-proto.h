@@ -65,13 +65,39 @@
  * stop.timeout, answered alike: "exit", then the guest powers off. Of a stop and a press, the
  * earlier deadline holds.
  *
- * The command's stdout and stderr (pipes, as in process isolation) are copied to the ports named
- * GUEST_STDOUT_PORT and GUEST_STDERR_PORT, or to the console (hvc0, else /dev/console) where the
- * host did not give them. */
+ * The command's stdout and stderr (pipes, as in process isolation) go to one port, named
+ * GUEST_OUTPUT_PORT, in frames, or as they are to the console (hvc0, else /dev/console) where the
+ * host did not give it. One port, not one per stream: the host reads a port as a socket, and of
+ * two sockets that both hold data it cannot tell which came first; one port keeps the order in
+ * which sup-init read the pipes (workload.h: the order the command wrote them). */
 
 #define GUEST_AGENT_PORT  "sup.agent"
-#define GUEST_STDOUT_PORT "sup.stdout"
-#define GUEST_STDERR_PORT "sup.stderr"
+#define GUEST_OUTPUT_PORT "sup.output"
+
+/* A frame of output: the stream (1 byte, GuestStream), the length of the data (2 bytes, little
+ * endian, at most GUEST_OUTPUT_DATA_MAX), the data. */
+typedef enum GuestStream {
+        GUEST_STREAM_STDOUT = 1,
+        GUEST_STREAM_STDERR = 2,
+} GuestStream;
+
+#define GUEST_OUTPUT_HEADER   3
+#define GUEST_OUTPUT_DATA_MAX 65535U
+
+void guest_output_header(uint8_t ret[GUEST_OUTPUT_HEADER], GuestStream s, size_t n);
+
+/* The host's side: bytes from the port in, each stream's data out through cb, in order, a frame's
+ * data perhaps in several pieces (as the reads cut it). -EBADMSG for a header that names no
+ * stream: what follows cannot be framed, and the caller gives up on the port. */
+typedef struct GuestOutputDecoder {
+        uint8_t header[GUEST_OUTPUT_HEADER];
+        size_t header_used;
+        GuestStream stream;
+        size_t left; /* of the current frame's data */
+} GuestOutputDecoder;
+
+typedef void (*GuestOutputHandler)(GuestStream s, const char *data, size_t n, void *userdata);
+int guest_output_decode(GuestOutputDecoder *d, const char *buf, size_t n, GuestOutputHandler cb, void *userdata);
 
 /* The largest line the host may send: a run command carries a whole unit. */
 #define GUEST_FRAME_MAX (1024U * 1024U)

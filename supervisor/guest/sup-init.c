@@ -44,7 +44,9 @@ typedef struct Init Init;
 typedef struct Output {
         Init *init;
         int fd;   /* the read end of the command's stdout or stderr pipe */
-        int dest; /* a port or the console, not owned */
+        int dest; /* the output port or the console, not owned */
+        bool framed;        /* dest is the output port, shared by both streams */
+        GuestStream stream; /* the frames' */
         EventSource *source;
 } Output;
 
@@ -319,17 +321,28 @@ static void write_all(int fd, const char *buf, size_t n) {
         }
 }
 
+/* One read per event, as the process monitor does (workload.h says why), until every writer is
+ * gone (EPOLLHUP): then no event comes for what is left, and it is all read now. */
 static void on_output(EventSource *s, int fd, uint32_t revents, void *userdata) {
         Output *o = userdata;
-        char buf[65536];
-        ssize_t n = read(fd, buf, sizeof(buf));
+        char buf[GUEST_OUTPUT_HEADER + 16384];
+        ssize_t n;
 
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        do {
+                n = read(fd, buf + GUEST_OUTPUT_HEADER, sizeof(buf) - GUEST_OUTPUT_HEADER);
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return;
+                if (n <= 0)
+                        break;
+                /* One write per frame: both streams share the port, a frame is never cut in two. */
+                if (o->framed) {
+                        guest_output_header((uint8_t *) buf, o->stream, (size_t) n);
+                        write_all(o->dest, buf, GUEST_OUTPUT_HEADER + (size_t) n);
+                } else
+                        write_all(o->dest, buf + GUEST_OUTPUT_HEADER, (size_t) n);
+        } while (revents & EPOLLHUP);
+        if (n > 0)
                 return;
-        if (n > 0) {
-                write_all(o->dest, buf, (size_t) n);
-                return;
-        }
         o->source = event_source_free(o->source);
         close(o->fd);
         o->fd = -EBADF;
@@ -364,9 +377,9 @@ static void make_raw(int fd) {
         }
 }
 
-/* Where the command's stdout or stderr goes: the port of that name, else the virtio console, else
- * the console sup-init writes to. */
-static int open_output(Init *init, const char *port) {
+/* Where the command's stdout and stderr go: the output port (framed: guest-proto.h), else as they
+ * are to the virtio console, else to the console sup-init writes to. */
+static int open_output(Init *init, const char *port, bool *ret_framed) {
         _cleanup_free_ char *dev = NULL, *path = NULL;
         int fd = -EBADF;
 
@@ -374,6 +387,7 @@ static int open_output(Init *init, const char *port) {
                 path = xasprintf("/dev/%s", dev);
                 fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
         }
+        *ret_framed = fd >= 0;
         if (fd < 0)
                 fd = open("/dev/hvc0", O_WRONLY | O_NOCTTY | O_CLOEXEC);
         if (fd < 0)
@@ -436,12 +450,21 @@ static json_t *read_run_command(Init *init) {
 /* Forks the command; returns its pid once it was executed. */
 static pid_t start_command(Init *init, const GuestRun *run, const ContainerUser *user, char **env) {
         int out[2], errp[2], status[2];
+        uint32_t out_events, err_events;
         char err[WORKLOAD_ERR_MAX + 1];
         ssize_t n = 0;
         pid_t pid;
 
-        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(status, O_CLOEXEC) < 0)
+        if (workload_output_pipe(out, &out_events) < 0 || workload_output_pipe(errp, &err_events) < 0 ||
+            pipe2(status, O_CLOEXEC) < 0)
                 fail_setup(init, "cannot create the command's pipes");
+        /* Watched before the command can write: epoll queues pipes that are readable when added in
+         * the order they are added, not in the order they were written to. */
+        init->out[0].fd = out[0];
+        init->out[1].fd = errp[0];
+        if (event_add_io(init->event, &init->out[0].source, out[0], out_events, on_output, &init->out[0]) < 0 ||
+            event_add_io(init->event, &init->out[1].source, errp[0], err_events, on_output, &init->out[1]) < 0)
+                fail_setup(init, "cannot watch the command's output");
         pid = fork();
         if (pid < 0)
                 fail_setup(init, "cannot fork the command");
@@ -470,8 +493,6 @@ static pid_t start_command(Init *init, const GuestRun *run, const ContainerUser 
                 (void) waitpid(pid, &st, 0);
                 fail_setup_code(init, err, WIFEXITED(st) ? WEXITSTATUS(st) : 126);
         }
-        init->out[0].fd = out[0];
-        init->out[1].fd = errp[0];
         return pid;
 }
 
@@ -539,8 +560,14 @@ int main(int argc, char **argv) {
         }
 
         /* While /sys and /dev are still the initramfs's, with the ports and input devices in them. */
-        init.out[0] = (Output){.init = &init, .fd = -EBADF, .dest = open_output(&init, GUEST_STDOUT_PORT)};
-        init.out[1] = (Output){.init = &init, .fd = -EBADF, .dest = open_output(&init, GUEST_STDERR_PORT)};
+        {
+                bool framed;
+                int dest = open_output(&init, GUEST_OUTPUT_PORT, &framed);
+                init.out[0] = (Output){
+                        .init = &init, .fd = -EBADF, .dest = dest, .framed = framed, .stream = GUEST_STREAM_STDOUT};
+                init.out[1] = (Output){
+                        .init = &init, .fd = -EBADF, .dest = dest, .framed = framed, .stream = GUEST_STREAM_STDERR};
+        }
         init.power_button = open_power_button(&init);
 
         r = guest_build_root(&run, ROOT_DIR, err);
@@ -584,9 +611,6 @@ int main(int argc, char **argv) {
         send_event(&init, guest_event_started(init.command));
         stage(&init, "command started");
 
-        for (size_t i = 0; i < ELEMENTSOF(init.out); i++)
-                if (event_add_io(init.event, &init.out[i].source, init.out[i].fd, EPOLLIN, on_output, &init.out[i]) < 0)
-                        fail_setup(&init, "cannot watch the command's output");
         if (event_add_time(init.event, &init.kill_timer, USEC_INFINITY, on_kill_timer, &init) < 0 ||
             event_add_time(init.event, &init.finish_timer, USEC_INFINITY, on_finish_timer, &init) < 0)
                 fail_setup(&init, "cannot create timers");

@@ -12,6 +12,8 @@
 
 #define LOG_LINE_MAX 16384
 #define LOG_DEFAULT_MAX_SIZE (8U * 1024U * 1024U)
+/* Below this a log would rotate every few lines. */
+#define LOG_MIN_MAX_SIZE 4096U
 
 typedef struct LogStream {
         const char *name; /* "stdout", "stderr" */

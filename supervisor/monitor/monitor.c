@@ -140,6 +140,9 @@ static void close_output(Monitor *m, int *fd, EventSource **src, LogStream *s) {
         *fd = -EBADF;
 }
 
+/* One read per event, never more: with the one-write pipes (workload.h) it takes the one write the
+ * event is about, and the writes of stdout and stderr are logged in the order their events come;
+ * reading on would take a write made after one waiting in the other pipe. */
 static void on_output(EventSource *src, int fd, uint32_t revents, void *userdata) {
         Monitor *m = userdata;
         bool is_out = fd == m->out_fd;
@@ -147,10 +150,11 @@ static void on_output(EventSource *src, int fd, uint32_t revents, void *userdata
         char buf[16384];
         ssize_t n = read(fd, buf, sizeof(buf));
 
-        if (n > 0) {
+        if (n > 0)
                 log_stream_feed(&m->log, s, buf, (size_t) n);
+        /* Every writer is gone (EPOLLHUP): no event will come for what is left, read it all now. */
+        if (n > 0 && !(revents & EPOLLHUP))
                 return;
-        }
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return;
         if (is_out)
@@ -483,14 +487,18 @@ static void on_setup_result(EventSource *s, int fd, uint32_t revents, void *user
         monitor_workload_started(m);
 }
 
-static int make_pipe(int *ret_read, int *ret_write) {
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return negative_errno();
-        (void) fd_set_nonblock(p[0], 1);
-        *ret_read = p[0];
+/* The command's stdout or stderr (workload.h says how it keeps their order), watched from before
+ * the command can write: epoll queues the pipes that are already readable when they are added in
+ * the order they are added, not in the order they were written to. */
+static int open_output(Monitor *m, int *fd, EventSource **src, int *ret_write) {
+        uint32_t events;
+        int p[2], r = workload_output_pipe(p, &events);
+
+        if (r < 0)
+                return r;
+        *fd = p[0];
         *ret_write = p[1];
-        return 0;
+        return event_add_io(m->event, src, *fd, events, on_output, m);
 }
 
 /* ---- isolation: hyperv (runtime/vm/vm.h) ---- */
@@ -645,8 +653,11 @@ static int runtime_start(Monitor *m) {
                                           "IPv4 forwarding was off: turned on (net.ipv4.ip_forward=1) for the published ports");
                 return 0;
         }
-        if (make_pipe(&m->out_fd, &out_w) < 0 || make_pipe(&m->err_fd, &err_w) < 0) {
-                set_reason(m, "cannot create the output pipes: %m");
+        r = open_output(m, &m->out_fd, &m->out_source, &out_w);
+        if (r >= 0)
+                r = open_output(m, &m->err_fd, &m->err_source, &err_w);
+        if (r < 0) {
+                set_reason(m, "cannot create the output pipes: %s", strerror(-r));
                 goto fail;
         }
         (void) mkdir(m->rootfs, 0755);
@@ -702,8 +713,6 @@ static int runtime_start(Monitor *m) {
         (void) fd_set_nonblock(m->container.error_fd, 1);
         (void) event_add_io(m->event, &m->pidfd_source, m->container.pidfd, EPOLLIN, on_pidfd, m);
         (void) event_add_io(m->event, &m->error_source, m->container.error_fd, EPOLLIN, on_setup_result, m);
-        (void) event_add_io(m->event, &m->out_source, m->out_fd, EPOLLIN, on_output, m);
-        (void) event_add_io(m->event, &m->err_source, m->err_fd, EPOLLIN, on_output, m);
         watch_share_targets(m);
         if (m->net.enabled_forwarding)
                 log_writer_printf(&m->log, "sup",
@@ -1354,7 +1363,7 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_er
 
         (void) mkdir_p(logs, 0750);
         log_path = xasprintf("%s/%s.log", logs, m->spec->name);
-        r = log_writer_open(&m->log, log_path, 0);
+        r = log_writer_open(&m->log, log_path, cfg->log_max_size);
         if (r < 0) {
                 *ret_error = xasprintf("cannot open the log %s: %s", log_path, strerror(-r));
                 monitor_free(m);

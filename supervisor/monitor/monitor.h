@@ -122,6 +122,7 @@ typedef struct MonitorConfig {
         const char *guest_dir; /* hyperv: the guest kernel and initramfs (tools/guest-kernel.sh) */
         VmAccel vm_accel;      /* hyperv: the host's accelerator setting (supd --vm-accel) */
         bool vm_debug;         /* hyperv: sup.debug on the guest's command line */
+        uint64_t log_max_size; /* the log rotates past it (supd --log-max-size); 0: the default */
 } MonitorConfig;
 
 struct Monitor {

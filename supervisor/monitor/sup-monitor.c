@@ -12,6 +12,7 @@
 #include "log.h"
 #include "macro.h"
 #include "monitor.h"
+#include "unit-value.h"
 
 static void on_terminate(EventSource *s, const struct signalfd_siginfo *si, void *userdata) {
         /* Being told to go by a signal is a shutdown: stop the workload first. */
@@ -33,6 +34,7 @@ int main(int argc, char **argv) {
                 { "guest-dir", required_argument, NULL, 'G' },
                 { "vm-accel", required_argument, NULL, 'A' },
                 { "vm-debug", no_argument, NULL, 'D' },
+                { "log-max-size", required_argument, NULL, 'L' },
                 { "ready-fd", required_argument, NULL, 'r' },
                 { "start", no_argument, NULL, 'S' },
                 {},
@@ -77,6 +79,14 @@ int main(int argc, char **argv) {
                 case 'D':
                         cfg.vm_debug = true;
                         break;
+                case 'L':
+                        /* supd checked it; bytes, in decimal. */
+                        if (parse_size(optarg, &cfg.log_max_size, NULL) < 0 || cfg.log_max_size < LOG_MIN_MAX_SIZE) {
+                                log_error("--log-max-size: expected at least %u bytes, not \"%s\"", LOG_MIN_MAX_SIZE,
+                                          optarg);
+                                return 2;
+                        }
+                        break;
                 case 'r':
                         ready_fd = atoi(optarg);
                         break;
@@ -88,7 +98,8 @@ int main(int argc, char **argv) {
                 }
         if (!cfg.dir || !cfg.state_dir) {
                 log_error("usage: sup-monitor --dir DIR --state-dir DIR [--cgroup-root R] [--cgroup-parent P] "
-                          "[--bridge-subnet CIDR] [--guest-dir DIR] [--vm-accel auto|kvm|tcg] [--vm-debug] [--start]");
+                          "[--bridge-subnet CIDR] [--guest-dir DIR] [--vm-accel auto|kvm|tcg] [--vm-debug] "
+                          "[--log-max-size BYTES] [--start]");
                 return 2;
         }
         if (ipv4_net_parse(subnet, &cfg.bridge_subnet) < 0) {

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -16,6 +17,7 @@
 #include "macro.h"
 #include "process-util.h"
 #include "seccomp-filter.h"
+#include "socket-util.h"
 #include "string-util.h"
 
 int workload_error(char *err, int r, const char *fmt, ...) {
@@ -138,6 +140,28 @@ char **workload_env(const UnitSpec *u, const char *home) {
         STRV_FOREACH(e, u->env)
                 strv_push(&env, xstrdup(*e));
         return env;
+}
+
+int workload_output_pipe(int ret[2], uint32_t *ret_events) {
+        bool one_write;
+        int p[2], flags, r;
+
+        /* Without packet mode (a kernel before 3.4) a plain pipe: the order is as good as before. */
+        if (pipe2(p, O_CLOEXEC | O_DIRECT) < 0 && pipe2(p, O_CLOEXEC) < 0)
+                return negative_errno();
+        flags = fcntl(p[1], F_GETFL);
+        one_write = flags >= 0 && (flags & O_DIRECT) &&
+                    fcntl(p[0], F_SETPIPE_SZ, WORKLOAD_OUTPUT_READ_MAX) == WORKLOAD_OUTPUT_READ_MAX;
+        r = fd_set_nonblock(p[0], 1);
+        if (r < 0) {
+                close(p[0]);
+                close(p[1]);
+                return r;
+        }
+        ret[0] = p[0];
+        ret[1] = p[1];
+        *ret_events = EPOLLIN | (one_write ? EPOLLET : 0);
+        return 0;
 }
 
 int loopback_up(void) {

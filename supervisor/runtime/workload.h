@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "rlimits.h"
@@ -52,6 +53,22 @@ static inline int resolve_user(const char *spec, ContainerUser *ret, char *err) 
 /* The command's environment: PATH and HOME unless the unit sets them, HOSTNAME, then the unit's
  * own variables. A new vector. */
 char **workload_env(const UnitSpec *u, const char *home);
+
+/* The pipe for the command's stdout or for its stderr: ret[0] the reader's end (non-blocking),
+ * ret[1] the command's. The order of lines written to two pipes is lost once both hold some: a
+ * reader that wakes to find out1..out10 in one and err1..err10 in the other cannot tell how they
+ * interleaved. So each pipe holds one write at a time (packet mode, O_DIRECT, in a pipe of one
+ * page): the command's next write to it waits until the reader has taken the last, and the
+ * reader, woken edge-triggered (EPOLLET) in the order the pipes were written to, reads each once
+ * per event and gets the writes in the order they were made. The cost: a command's write waits
+ * for the reader whenever its previous one on that stream is still unread (a 64 KiB pipe would let
+ * it run ahead); a write of more than a page goes in pieces of a page.
+ * ret_events: the epoll events to read ret[0] with: EPOLLIN | EPOLLET, or EPOLLIN alone for a
+ * plain pipe (the kernel refused to shrink it: the order then holds as far as the reader keeps
+ * up). Each event: one read() of at least WORKLOAD_OUTPUT_READ_MAX bytes (a smaller one would
+ * drop the rest of the write), and no more, until EPOLLHUP. */
+#define WORKLOAD_OUTPUT_READ_MAX 4096 /* PIPE_BUF, the largest piece of a write */
+int workload_output_pipe(int ret[2], uint32_t *ret_events);
 
 /* Brings up the loopback interface of the current network namespace (or guest). */
 int loopback_up(void);

@@ -85,7 +85,7 @@ run_in_both_modes() {
 PROBE='echo "id: $(id)"; echo "pwd: $(pwd)"; echo "host: $(hostname)"; echo "env: GREETING=$GREETING PATH=$PATH HOME=$HOME";
 echo "which: $(cat /data/which.txt)"; echo "lower: $(cat /data/lower.txt)"; /app/run.sh both;
 echo "sandbox before: $(cat /data/written.txt 2>/dev/null || echo none)"; echo written >/data/written.txt && echo "wrote: $(cat /data/written.txt)";
-echo "stderr line" >&2; exit 7'
+echo "stderr line" >&2; for i in 1 2 3 4 5 6 7 8 9 10; do echo out$i; echo err$i >&2; done; exit 7'
 
 begin "conformance: the same unit in process and hyperv isolation sees and does the same, and exits 7 in both"
 run_in_both_modes probe "command: [/bin/sh, -c, '$PROBE']
@@ -104,6 +104,11 @@ log "both modes: $(grep -c . "$CASE_DIR/hyperv.out") identical lines, e.g. $(gre
 grep -q "stdout which: upper" "$CASE_DIR/hyperv.out" || fail "the upper layer does not shadow the lower one"
 grep -q "stdout app says both" "$CASE_DIR/hyperv.out" || fail "the app layer's script did not run"
 grep -q "stderr stderr line" "$CASE_DIR/hyperv.out" || fail "stderr is not kept apart"
+# stdout and stderr written in turns are logged in turns (they travelled on two virtio-serial
+# ports, and the host logged whichever it read first: all of stdout first in most runs).
+[ "$(grep -E 'std(out|err) (out|err)[0-9]+$' "$CASE_DIR/hyperv.out" | cut -d' ' -f2 | tr '\n' ' ')" = \
+        "$(for i in $(seq 10); do printf 'out%s err%s ' $i $i; done)" ] ||
+        fail "hyperv: stdout and stderr out of order: $(grep -E '(out|err)[0-9]+$' "$CASE_DIR/hyperv.out" | cut -d' ' -f2 | tr '\n' ' ')"
 # The sandbox outlives a restart in both modes: the second run finds the first one's write.
 ctl start probe-process >/dev/null && ctl start probe-hyperv >/dev/null
 wait_for 60 logged probe-hyperv "sandbox before: written" || fail "hyperv: the sandbox did not keep the first run's write"

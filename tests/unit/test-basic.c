@@ -90,6 +90,54 @@ static void test_string_quote(void **state) {
         assert_string_equal(b, "\"abc...\"");
 }
 
+/* sanitized(S, N, KEEP, PARTIAL): what fwrite_sanitized() writes, and in *took what it took. */
+static char *sanitized(const char *s, size_t n, const char *keep, bool partial, size_t *took) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        assert_non_null(f);
+        *took = fwrite_sanitized(s, n, keep, partial, f);
+        assert_int_equal(fclose(f), 0);
+        return buf;
+}
+
+/* A workload's log line that rewrites what the operator's terminal shows: CR back to the start of
+ * the line (over the timestamp and stream), OSC to set the window title, CSI to erase the line,
+ * the same CSI as the one-byte C1 control 0x9b (0xc2 0x9b in UTF-8), BEL, DEL, NUL. */
+static void test_fwrite_sanitized(void **state) {
+        static const char attack[] = "ok\r\x1b]0;pwned\a\x1b[2Kfake\xc2\2332Jx\x7f\x00y\tz\n";
+        size_t took;
+        char *out;
+
+        out = sanitized(attack, sizeof(attack) - 1, "\t\n", false, &took);
+        assert_string_equal(out, "ok??]0;pwned??[2Kfake?2Jx??y\tz\n");
+        assert_int_equal(took, sizeof(attack) - 1);
+        free(out);
+        /* What top keeps of an argument: nothing, tabs and newlines included. */
+        out = sanitized("a\tb\nc", 5, "", false, &took);
+        assert_string_equal(out, "a?b?c");
+        free(out);
+        /* Text stays as it is, UTF-8 included (é is 0xc3 0xa9; 0xc2 0xa0 is a no-break space). */
+        out = sanitized("caf\xc3\xa9 \xc2\xa0!", 9, "", false, &took);
+        assert_string_equal(out, "caf\xc3\xa9 \xc2\xa0!");
+        free(out);
+        /* A C1 control split between two reads: 0xc2 waits for what follows... */
+        out = sanitized("ab\xc2", 3, "", true, &took);
+        assert_string_equal(out, "ab");
+        assert_int_equal(took, 2);
+        free(out);
+        out = sanitized("\xc2\2332J", 4, "", true, &took);
+        assert_string_equal(out, "?2J");
+        assert_int_equal(took, 4);
+        free(out);
+        /* ...but not at the end of the stream. */
+        out = sanitized("ab\xc2", 3, "", false, &took);
+        assert_string_equal(out, "ab\xc2");
+        assert_int_equal(took, 3);
+        free(out);
+}
+
 static void test_utf8(void **state) {
         size_t off = 0;
 
@@ -136,7 +184,7 @@ int main(void) {
                 cmocka_unit_test(test_path_simplify),  cmocka_unit_test(test_path_helpers),
                 cmocka_unit_test(test_string_distance), cmocka_unit_test(test_string_quote),
                 cmocka_unit_test(test_utf8),           cmocka_unit_test(test_strv),
-                cmocka_unit_test(test_strv_join),
+                cmocka_unit_test(test_strv_join),      cmocka_unit_test(test_fwrite_sanitized),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -821,6 +821,67 @@ static void test_module_phases(void **state) {
         free(dev);
 }
 
+/* The streams' data in order, the pieces of one stream in a row joined: "1:out1|2:err1\n|". */
+typedef struct Collected {
+        char text[256];
+        int last;
+} Collected;
+
+static void collect(GuestStream st, const char *data, size_t n, void *userdata) {
+        Collected *c = userdata;
+        size_t used = strlen(c->text);
+
+        if (c->last == (int) st)
+                c->text[--used] = 0; /* the same stream goes on: drop its '|' */
+        else
+                used += (size_t) snprintf(c->text + used, sizeof(c->text) - used, "%d:", (int) st);
+        snprintf(c->text + used, sizeof(c->text) - used, "%.*s|", (int) n, data);
+        c->last = (int) st;
+}
+
+/* stdout and stderr share one port: the frames must come apart the same wherever the host's reads
+ * cut them (one byte at a time included), and a byte that is no stream must stop the decoding
+ * rather than send the rest to the wrong stream. */
+static void test_output_frames(void **state) {
+        char wire[64];
+        size_t n = 0;
+        uint8_t h[GUEST_OUTPUT_HEADER];
+
+        guest_output_header(h, GUEST_STREAM_STDOUT, 4);
+        memcpy(wire + n, h, sizeof(h)), n += sizeof(h);
+        memcpy(wire + n, "out1", 4), n += 4;
+        guest_output_header(h, GUEST_STREAM_STDERR, 5);
+        memcpy(wire + n, h, sizeof(h)), n += sizeof(h);
+        memcpy(wire + n, "err1\n", 5), n += 5;
+        guest_output_header(h, GUEST_STREAM_STDOUT, 0); /* nothing, harmless */
+        memcpy(wire + n, h, sizeof(h)), n += sizeof(h);
+        guest_output_header(h, GUEST_STREAM_STDOUT, 2);
+        memcpy(wire + n, h, sizeof(h)), n += sizeof(h);
+        memcpy(wire + n, "\n!", 2), n += 2;
+
+        for (size_t step = 1; step <= n; step++) {
+                GuestOutputDecoder d = {};
+                Collected c = {};
+
+                for (size_t off = 0; off < n; off += step)
+                        assert_int_equal(guest_output_decode(&d, wire + off, MIN(step, n - off), collect, &c), 0);
+                assert_string_equal(c.text, "1:out1|2:err1\n|1:\n!|");
+                assert_int_equal(d.left, 0);
+                assert_int_equal(d.header_used, 0);
+        }
+        {
+                GuestOutputDecoder d = {};
+                Collected c = {};
+                assert_int_equal(guest_output_decode(&d, "\x07\x01\x00x", 4, collect, &c), -EBADMSG);
+                assert_string_equal(c.text, "");
+        }
+        /* The length is little endian and reaches GUEST_OUTPUT_DATA_MAX. */
+        guest_output_header(h, GUEST_STREAM_STDERR, 0x1234);
+        assert_memory_equal(h, "\x02\x34\x12", 3);
+        guest_output_header(h, GUEST_STREAM_STDERR, GUEST_OUTPUT_DATA_MAX);
+        assert_memory_equal(h, "\x02\xff\xff", 3);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_module_phases),
@@ -841,6 +902,7 @@ int main(void) {
                 cmocka_unit_test(test_find_netif),
                 cmocka_unit_test(test_find_input_event),
                 cmocka_unit_test(test_ps),
+                cmocka_unit_test(test_output_frames),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,7 +64,7 @@ static bool has_arg(char **argv, const char *arg) {
 }
 
 static VmLaunch launch(const char *const *layers, size_t n) {
-        return (VmLaunch) {
+        return (VmLaunch){
                 .name = "web",
                 .machine = VM_MACHINE_MICROVM,
                 .memory = 256ULL << 20,
@@ -79,8 +79,7 @@ static VmLaunch launch(const char *const *layers, size_t n) {
                 .sandbox_disk = "/s/disk.ext4",
                 .console_fd = 10,
                 .agent_fd = 11,
-                .stdout_fd = 12,
-                .stderr_fd = 13,
+                .output_fd = 12,
                 .net_fd = -1,
         };
 }
@@ -110,8 +109,9 @@ static void test_qemu_args_microvm_tcg(void **state) {
         assert_true(has_pair(argv, "-drive", "id=sandbox,file=/s/disk.ext4,format=raw,if=none,werror=report,rerror=report"));
         assert_true(has_pair(argv, "-chardev", "socket,id=agent,fd=11"));
         assert_true(has_pair(argv, "-device", "virtserialport,chardev=agent,name=sup.agent"));
-        assert_true(has_pair(argv, "-device", "virtserialport,chardev=stdout,name=sup.stdout"));
-        assert_true(has_pair(argv, "-device", "virtserialport,chardev=stderr,name=sup.stderr"));
+        /* stdout and stderr on one port, so that their order holds (guest-proto.h). */
+        assert_true(has_pair(argv, "-chardev", "socket,id=output,fd=12"));
+        assert_true(has_pair(argv, "-device", "virtserialport,chardev=output,name=sup.output"));
         assert_true(has_pair(argv, "-serial", "chardev:console"));
         assert_true(has_pair(argv, "-device", "virtio-rng-device"));
         assert_false(has_arg(argv, "-netdev"));

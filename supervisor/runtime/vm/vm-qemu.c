@@ -142,8 +142,7 @@ int vm_qemu_args(const VmLaunch *l, char ***ret) {
                         int fd;
                 } ports[] = {
                         {"agent", GUEST_AGENT_PORT, l->agent_fd},
-                        {"stdout", GUEST_STDOUT_PORT, l->stdout_fd},
-                        {"stderr", GUEST_STDERR_PORT, l->stderr_fd},
+                        {"output", GUEST_OUTPUT_PORT, l->output_fd},
                 };
                 for (size_t i = 0; i < ELEMENTSOF(ports); i++) {
                         add(&argv, "-chardev");

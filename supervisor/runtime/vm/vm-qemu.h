@@ -47,8 +47,8 @@ typedef struct VmLaunch {
         size_t n_layers;
         const char *sandbox_disk;
         /* Connected stream sockets QEMU inherits (their numbers in QEMU's process): the serial
-         * console, and the agent, stdout and stderr virtio-serial ports. */
-        int console_fd, agent_fd, stdout_fd, stderr_fd;
+         * console, and the agent and output (stdout and stderr) virtio-serial ports. */
+        int console_fd, agent_fd, output_fd;
         /* network: bridge: the tap device's fd (-1: no network card) and the card's MAC. */
         int net_fd;
         const char *mac;

@@ -74,19 +74,23 @@ typedef struct VmPsRequest {
         struct VmPsRequest *next;
 } VmPsRequest;
 
-/* A stream of the guest (console, stdout, stderr) or QEMU's stderr, into the log. */
+/* A stream of the guest (console; the command's stdout and stderr, in frames on one port) or
+ * QEMU's stderr, into the log. */
 typedef struct VmOutput {
         Vm *vm;
         int fd;
         EventSource *source;
         LogStream stream;
         bool console; /* strip CR, keep a tail */
+        bool framed;  /* the output port: GuestOutputDecoder into stream and err_stream */
+        GuestOutputDecoder decoder;
+        LogStream err_stream;
 } VmOutput;
 
-enum { OUT_CONSOLE, OUT_STDOUT, OUT_STDERR, OUT_QEMU, _OUT_MAX };
-/* What QEMU inherits: the console's, the agent's, stdout's and stderr's sockets (in the order it
- * is given them), the tap device (network: bridge), and its own stderr. */
-enum { CH_CONSOLE, CH_AGENT, CH_STDOUT, CH_STDERR, CH_NET, CH_QEMU, _CH_MAX };
+enum { OUT_CONSOLE, OUT_COMMAND, OUT_QEMU, _OUT_MAX };
+/* What QEMU inherits: the console's, the agent's and the output's sockets (in the order it is
+ * given them), the tap device (network: bridge), and its own stderr. */
+enum { CH_CONSOLE, CH_AGENT, CH_OUTPUT, CH_NET, CH_QEMU, _CH_MAX };
 
 struct Vm {
         Event *event;
@@ -205,9 +209,16 @@ static void output_close(VmOutput *o) {
         if (o->fd < 0)
                 return;
         log_stream_flush(o->vm->cfg.log, &o->stream);
+        if (o->framed)
+                log_stream_flush(o->vm->cfg.log, &o->err_stream);
         o->source = event_source_free(o->source);
         close(o->fd);
         o->fd = -EBADF;
+}
+
+static void on_command_output(GuestStream s, const char *data, size_t n, void *userdata) {
+        VmOutput *o = userdata;
+        log_stream_feed(o->vm->cfg.log, s == GUEST_STREAM_STDERR ? &o->err_stream : &o->stream, data, n);
 }
 
 static bool output_read(VmOutput *o) {
@@ -238,6 +249,15 @@ static bool output_read(VmOutput *o) {
                 n = (ssize_t) w;
         } else if (o == &vm->out[OUT_QEMU])
                 qemu_keep(vm, buf, (size_t) n);
+        if (o->framed) {
+                if (guest_output_decode(&o->decoder, buf, (size_t) n, on_command_output, o) < 0) {
+                        log_writer_printf(vm->cfg.log, "sup",
+                                          "the guest's output port sent a bad frame: "
+                                          "its output is not logged from here on");
+                        output_close(o);
+                }
+                return o->fd >= 0;
+        }
         log_stream_feed(vm->cfg.log, &o->stream, buf, (size_t) n);
         return true;
 }
@@ -763,8 +783,9 @@ int vm_start(Event *e, const VmConfig *cfg, Vm **ret, char *err, size_t errlen) 
                 vm->out[i] = (VmOutput) {.vm = vm, .fd = -EBADF};
         vm->out[OUT_CONSOLE].stream.name = "console";
         vm->out[OUT_CONSOLE].console = true;
-        vm->out[OUT_STDOUT].stream.name = "stdout";
-        vm->out[OUT_STDERR].stream.name = "stderr";
+        vm->out[OUT_COMMAND].stream.name = "stdout";
+        vm->out[OUT_COMMAND].err_stream.name = "stderr";
+        vm->out[OUT_COMMAND].framed = true;
         vm->out[OUT_QEMU].stream.name = "qemu";
         vm->status.memory = vm_guest_memory(cfg->spec);
         vm->status.vcpus = vm_guest_vcpus(cfg->spec, (unsigned) sysconf(_SC_NPROCESSORS_ONLN));
@@ -835,8 +856,7 @@ int vm_start(Event *e, const VmConfig *cfg, Vm **ret, char *err, size_t errlen) 
                         .sandbox_disk = sandbox,
                         .console_fd = theirs[CH_CONSOLE],
                         .agent_fd = theirs[CH_AGENT],
-                        .stdout_fd = theirs[CH_STDOUT],
-                        .stderr_fd = theirs[CH_STDERR],
+                        .output_fd = theirs[CH_OUTPUT],
                         .net_fd = theirs[CH_NET],
                         .mac = mac,
                 };
@@ -881,8 +901,7 @@ int vm_start(Event *e, const VmConfig *cfg, Vm **ret, char *err, size_t errlen) 
         (void) event_add_io(e, &vm->pidfd_source, vm->pidfd, EPOLLIN, on_pidfd, vm);
         /* The agent's socket is a JSON-lines connection; the others are streams for the log. */
         vm->out[OUT_CONSOLE].fd = TAKE_FD(ours[CH_CONSOLE]);
-        vm->out[OUT_STDOUT].fd = TAKE_FD(ours[CH_STDOUT]);
-        vm->out[OUT_STDERR].fd = TAKE_FD(ours[CH_STDERR]);
+        vm->out[OUT_COMMAND].fd = TAKE_FD(ours[CH_OUTPUT]);
         vm->out[OUT_QEMU].fd = TAKE_FD(ours[CH_QEMU]);
         agent_ours = TAKE_FD(ours[CH_AGENT]);
         for (size_t i = 0; i < _OUT_MAX; i++) {
