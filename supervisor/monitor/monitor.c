@@ -247,6 +247,11 @@ static int prepare_rlimits(Monitor *m) {
                 set_reason(m, "rlimits: cannot read the host's limits: %s", strerror(-r));
                 return r;
         }
+        /* The limits are set by the workload's own process, after it entered its namespaces: in
+         * a user namespace of its own it holds no CAP_SYS_RESOURCE over the host's limits, so
+         * nothing can be raised above the hard limit it inherits. */
+        if (m->spec->security.user_namespace == USER_NAMESPACE_AUTO)
+                can_raise = false;
         r = rlimits_resolve(m->spec, host, can_raise, m->rlimits, err);
         if (r < 0)
                 set_reason(m, "%s", err);

@@ -111,9 +111,33 @@ boot() {
         exec 3<>"$TOP/$n.agent.in" 4<>"$TOP/$n.agent.out"
 }
 
+# with_rlimits SPEC: the spec as the monitor sends it to the guest, whose run command carries every
+# resource limit resolved on the host (this shell's limits; nofile as a unit without rlimits gets
+# it, 1024 soft and at most 524288 hard).
+with_rlimits() {
+        "$PY" -c '
+import json, resource, sys
+names = ["cpu", "fsize", "data", "stack", "core", "rss", "nproc", "nofile", "memlock", "as", "locks",
+         "sigpending", "msgqueue", "nice", "rtprio", "rttime"]
+inf = resource.RLIM_INFINITY
+def v(x):
+    return "unlimited" if x == inf else x
+spec = json.loads(sys.argv[1])
+limits = {}
+for n in names:
+    soft, hard = resource.getrlimit(getattr(resource, "RLIMIT_" + n.upper()))
+    if n == "nofile":
+        hard = min(hard, 524288) if hard != inf else 524288
+        soft = min(1024, hard)
+    limits[n] = {"soft": v(soft), "hard": v(hard)}
+spec["rlimits"] = limits
+print(json.dumps(spec))' "$1"
+}
+
 # start_unit NAME SPEC [QEMU ARG...]: boots and has the guest run the unit; true once it is "started".
 start_unit() {
-        local n=$1 spec=$2
+        local n=$1 spec
+        spec=$(with_rlimits "$2")
         shift 2
         boot "$n" "$@"
         expect hello || return 1
@@ -367,6 +391,7 @@ done
 
 echo "case 8: without the network card the run command names, the unit fails to start"
 if boot nocard && expect hello; then
+        spec=$(with_rlimits "$spec")
         echo "{\"cmd\":\"run\",\"spec\":$spec,$disks,\"network\":{\"mac\":\"52:54:00:fa:00:99\",\"address\":\"$NET.2\",\"prefix\":24}}" >&3
         t_run=$(ms)
         expect error 40 && [[ $MSG == *'"network: no network card with the MAC address 52:54:00:fa:00:99"'* ]] ||
