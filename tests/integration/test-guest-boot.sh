@@ -124,8 +124,8 @@ def v(x):
     return "unlimited" if x == inf else x
 spec = json.loads(sys.argv[1])
 limits = {}
-for n in names:
-    soft, hard = resource.getrlimit(getattr(resource, "RLIMIT_" + n.upper()))
+for i, n in enumerate(names):  # in the kernel'"'"'s order (RLIMIT_LOCKS has no name in Python)
+    soft, hard = resource.getrlimit(i)
     if n == "nofile":
         hard = min(hard, 524288) if hard != inf else 524288
         soft = min(1024, hard)
