@@ -250,6 +250,16 @@ first_start_supd() {
         start_supd "$@"
 }
 
+# supd_kill_start: kill -9 supd, start it again; t0 when it started, t_answer when status answered.
+supd_kill_start() {
+        kill -9 "$SUPD_PID"
+        wait "$SUPD_PID" 2>/dev/null
+        SUPD_PID=
+        t0=$(now_ms)
+        start_supd
+        t_answer=$(($(now_ms) - t0))
+}
+
 # What the parts wait for.
 held_all() { [ "$(holder_stat "$CASE_DIR/root.json" max_held)" -ge $((IDLE + SLOW)) ]; }
 fds_back() { [ "$(fds "$SUPD_PID")" -le "$fds_before" ]; }
@@ -370,12 +380,7 @@ part2() {
         times=() answers=()
         printf '    %-8s %14s %14s %9s %9s %10s %9s\n' restart "status (ms)" "full (ms)" running "same PIDs" restarts monitors
         for r in $(seq "$M"); do
-                kill -9 "$SUPD_PID"
-                wait "$SUPD_PID" 2>/dev/null
-                SUPD_PID=
-                t0=$(now_ms)
-                start_supd
-                t_answer=$(($(now_ms) - t0))
+                supd_kill_start
                 wait_for 60 all_in_state "$N" running
                 t_full=$(($(now_ms) - t0))
                 units | LC_ALL=C sort -k1,1 > "$CASE_DIR/units.now"
@@ -536,12 +541,7 @@ part5() {
                 rm -f "$run/u5/monitor.sock"
                 kill -STOP "${MON[6]}"
                 STOPPED+=("${MON[6]}")
-                kill -9 "$SUPD_PID"
-                wait "$SUPD_PID" 2>/dev/null
-                SUPD_PID=
-                t0=$(now_ms)
-                start_supd
-                t_answer=$(($(now_ms) - t0))
+                supd_kill_start
                 wait_for 30 unresponsive || fail "round $r: u6 (monitor stopped) is $(field u6 state), not unresponsive"
                 t_unresp=$(($(now_ms) - t0))
                 wait_for 60 all_in_state 6 running || fail "round $r: $(units | tr '\n' ' ')"
