@@ -9,9 +9,12 @@
 #                       protocol, QMP and seccomp profiles for a third of it each)
 #   tools/dev.sh bench  build, then bench/run-all.sh: sup against crun and conmon, and hyperv
 #                       units against bare QEMU, same run
+#   tools/dev.sh soak   build, then tools/soak.sh: about 20 minutes of churn, adoption, client,
+#                       log and corrupt-state storms, printing figures (docs/soak.md); not in CI
 #   tools/dev.sh deps   only install the packages
 #
-# Environment: SUP_FUZZ_SECONDS (0 skips the fuzzer run), SUP_SKIP_DEPS=1 (no apt-get).
+# Environment: SUP_FUZZ_SECONDS (0 skips the fuzzer run), SUP_SKIP_DEPS=1 (no apt-get),
+# SUP_SOAK_SCALE (the soak's durations and counts, default 1; 0.1 is a two-minute smoke run).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -196,6 +199,11 @@ bench)
         build
         bench/run-all.sh "${@:2}"
         ;;
+soak)
+        deps
+        build
+        tools/soak.sh build/supd build/supctl build/sup-monitor
+        ;;
 stop) stop_main_job ;;
 run)
         deps
@@ -214,7 +222,7 @@ test)
         log "all tests passed"
         ;;
 *)
-        sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
         exit 2
         ;;
 esac
