@@ -136,6 +136,12 @@ static void do_unit_verb(Client *c, json_t *msg, const char *method) {
                         (void) json_conn_reply(c->conn, msg, json_null());
                 return;
         }
+        /* Replaced by a reload right now, or its monitor not up yet: the request waits for
+         * the new instance instead of failing (an operator's stop is not lost to a race). */
+        if (manager_request_pending(s->manager, unit, method) == 0) {
+                (void) json_conn_reply(c->conn, msg, json_null());
+                return;
+        }
         if (!i) {
                 (void) json_conn_reply_error(c->conn, msg, "failed", "%s has no instance", unit);
                 return;

@@ -234,6 +234,28 @@ json_t *manager_plan_failures(Manager *m, const Plan *plan) {
         return list;
 }
 
+int manager_request_pending(Manager *m, const char *name, const char *method) {
+        bool start = streq(method, "start") || streq(method, "restart");
+        Instance *i = manager_find(m, name);
+
+        if (!start && !streq(method, "stop"))
+                return -EOPNOTSUPP;
+        /* Its new monitor is on its way: whether it is started once it answers. */
+        if (i && !i->conn && i->ready_source) {
+                i->start_wanted = start;
+                return 0;
+        }
+        if (i)
+                return -EAGAIN;
+        /* Being replaced (a reload): the request is the successor's. */
+        for (i = m->instances; i; i = i->next)
+                if (i->retiring && i->successor && streq(i->name, name)) {
+                        i->successor_start = start;
+                        return 0;
+                }
+        return -ENOENT;
+}
+
 int manager_create_again(Manager *m, const char *name, char **ret_error) {
         const UnitSpec *spec = unit_set_find(m->generation, name);
         int r;

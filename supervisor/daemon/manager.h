@@ -100,6 +100,12 @@ Instance *manager_find(Manager *m, const char *name);
  * {"unit", "message"} (empty when all could). A later reload or `start` tries again. */
 json_t *manager_plan_failures(Manager *m, const Plan *plan);
 
+/* start, restart or stop of a unit whose instance cannot take requests yet: one being replaced
+ * by a reload (the request goes to its successor: started or not), or whose new monitor has not
+ * answered yet. 0 when recorded; -EAGAIN when the instance can take it itself; -ENOENT when there
+ * is nothing to record it on; -EOPNOTSUPP for other methods. */
+int manager_request_pending(Manager *m, const char *name, const char *method);
+
 /* `supctl start` of a unit of the generation that has no working instance (its creation failed,
  * or its monitor failed to start): tries again. */
 int manager_create_again(Manager *m, const char *name, char **ret_error);

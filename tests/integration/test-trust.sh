@@ -307,4 +307,23 @@ stop_supd
 umount "$CASE_DIR/run"
 end
 
+# ---------------------------------------------------------------------------------------------
+# Found by the soak suite: a stop or restart that arrived while a reload replaced the unit was
+# refused ("has no instance", "its monitor is not connected"): the operator's stop was lost.
+
+begin "a stop while a reload replaces the unit is kept: the new instance is created stopped"
+unit r 'command: [/bin/sh, -c, "trap \"sleep 1; exit 0\" TERM; while :; do sleep 0.1; done"]'
+start_supd
+wait_for 5 state_is r running || fail "r not running"
+unit r 'command: [/bin/sh, -c, "trap \"sleep 1; exit 0\" TERM; while :; do sleep 0.2; done"]'
+ctl reload >/dev/null || fail "reload"
+out=$(ctl stop r 2>&1) || fail "stop during the replacement was refused: $out"
+wait_for 10 eval 'state_is r stopped && [ "$(pgrep -f "sup-monitor --dir $CASE_DIR/run/units/r " | wc -l)" = 1 ]' ||
+        fail "r: $(field r state), $(pgrep -f "sup-monitor --dir $CASE_DIR/run/units/r " | wc -l) monitors"
+sleep 1
+state_is r stopped || fail "r was started after the operator's stop: $(field r state)"
+out=$(ctl start r 2>&1) || fail "start: $out"
+wait_for 5 state_is r running || fail "r did not start: $(field r state)"
+end
+
 finish
