@@ -69,6 +69,9 @@ UNIT
 # failure of its own.
 check_left_behind() {
         local left
+        # supd is gone once every monitor closed its socket; a monitor's process ends right after
+        # (under the sanitizers its exit, with the leak check, takes a moment).
+        wait_for 5 eval '[ "$(pgrep -f "sup-monitor --dir $CASE_DIR" | wc -l)" = 0 ]'
         left=$(pgrep -f "sup-monitor --dir $CASE_DIR" | wc -l)
         [ "$left" = 0 ] || { fail "$left monitors left running"; pkill -9 -f "sup-monitor --dir $CASE_DIR"; }
         left=$(pgrep -f "qemu-system-x86_64 -name sup-.*$CASE_DIR" | wc -l)

@@ -112,8 +112,11 @@ static void test_output_hard_limit_closes(void **state) {
         assert_int_equal(event_new(&e), 0);
         assert_int_equal(json_conn_new(e, sv[0], 4096, on_message, on_close, NULL, &c), 0);
         json_conn_set_output_limits(c, 8192, 64 * 1024);
-        for (int i = 0; i < 1000 && r == 0; i++)
-                r = json_conn_send(c, json_pack("{s:O}", "result", msg));
+        for (int i = 0; i < 1000 && r == 0; i++) {
+                json_t *reply = json_pack("{s:O}", "result", msg);
+                r = json_conn_send(c, reply);
+                json_decref(reply);
+        }
         assert_int_equal(r, -ENOBUFS);
         closed = -1000;
         run_for(e, 50 * USEC_PER_MSEC);
