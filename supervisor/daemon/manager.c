@@ -42,6 +42,7 @@ static void try_start_waiting(Manager *m);
 static void on_start_reply(Instance *i, json_t *reply, void *userdata);
 static void after_adoption(Manager *m);
 static bool unreachable(Instance *i, const char *why);
+static pid_t watch_monitor_exit(Instance *i, usec_t grace);
 static void forget_dead_instance(Instance *i);
 
 static char *instance_dir(Manager *m, const char *name) {
@@ -311,9 +312,13 @@ static void on_monitor_close(JsonConn *c, int error, void *userdata) {
                         reconcile_current(m);
                 return;
         }
-        if (i->retiring)
+        if (i->retiring) {
+                /* The socket closes as the monitor exits; its process (and the instance lock) may
+                 * outlive it by a moment. A successor's monitor would find the lock held. */
+                if (watch_monitor_exit(i, ORPHAN_GRACE) > 0)
+                        return;
                 instance_retired(i);
-        else if (!m->shutting_down) {
+        } else if (!m->shutting_down) {
                 /* A monitor that dies takes its container along (PDEATHSIG); reconcile starts a
                  * new instance, since the unit is still in the generation. */
                 log_warning("%s: the monitor exited unexpectedly%s%s", i->name, error < 0 ? ": " : "",
@@ -819,11 +824,14 @@ static void on_orphan_gone(EventSource *s, int fd, uint32_t revents, void *userd
         Instance *i = userdata;
         Manager *m = i->manager;
 
-        log_info("%s: the monitor that could not be reached is gone", i->name);
         if (i->retiring) {
+                /* A retired monitor's process has ended: its successor may take the directory. */
                 instance_retired(i);
+                if (m->shutting_down && !m->instances && m->on_idle)
+                        m->on_idle(m);
                 return;
         }
+        log_info("%s: the monitor that could not be reached is gone", i->name);
         forget_dead_instance(i);
         if (m->ready && !m->shutting_down)
                 reconcile_current(m);
@@ -834,7 +842,7 @@ static void on_orphan_gone(EventSource *s, int fd, uint32_t revents, void *userd
 static void on_orphan_timeout(EventSource *s, usec_t t, void *userdata) {
         Instance *i = userdata;
 
-        log_warning("%s: the monitor that could not be reached did not stop; killing it", i->name);
+        log_warning("%s: its monitor (no longer connected) did not exit; killing it", i->name);
         (void) syscall(SYS_pidfd_send_signal, i->orphan_pidfd, SIGKILL, NULL, 0);
 }
 
@@ -842,38 +850,42 @@ static void on_orphan_timeout(EventSource *s, usec_t t, void *userdata) {
  * instance lock), it is stopped by a signal, and the instance stays, stopping, until it is gone:
  * a second monitor of the unit never runs beside it, and it is never left running unseen. Returns
  * false when no monitor lives. */
-static bool unreachable(Instance *i, const char *why) {
+/* Watches the process that holds the instance lock until it exits (on_orphan_gone()), SIGKILL
+ * after grace; returns its pid, or 0 when no process holds the lock. */
+static pid_t watch_monitor_exit(Instance *i, usec_t grace) {
         Manager *m = i->manager;
-        pid_t pid = 0;
+        pid_t pid = 0, again = 0;
         int fd;
 
         if (instance_lock_holder(i->dir_path, &pid) < 0 || pid <= 0)
-                return false;
+                return 0;
         fd = (int) syscall(SYS_pidfd_open, pid, 0);
         if (fd < 0)
-                return false;
+                return 0;
         /* The pid named by the lock may have exited and been reused since: the lock must still
          * be that process's now that the pidfd pins it. */
-        {
-                pid_t again = 0;
-                if (instance_lock_holder(i->dir_path, &again) < 0 || again != pid) {
-                        close(fd);
-                        return false;
-                }
+        if (instance_lock_holder(i->dir_path, &again) < 0 || again != pid) {
+                close(fd);
+                return 0;
         }
         i->orphan_pidfd = fd;
+        (void) event_add_io(m->event, &i->orphan_source, fd, EPOLLIN, on_orphan_gone, i);
+        (void) event_add_time(m->event, &i->orphan_timer, now(CLOCK_MONOTONIC) + grace, on_orphan_timeout, i);
+        return pid;
+}
+
+static bool unreachable(Instance *i, const char *why) {
+        pid_t pid = watch_monitor_exit(i, (i->spec ? i->spec->stop.timeout : 10 * USEC_PER_SEC) + ORPHAN_GRACE);
+
+        if (pid == 0)
+                return false;
         i->adoption = ADOPTION_UNREACHABLE;
         instance_set_problem(i,
                              "its monitor (pid %d) cannot be reached (%s): stopping it; the unit starts anew once it "
                              "is gone",
                              (int) pid, why);
         log_warning("%s: its monitor (pid %d) lives but cannot be reached (%s); stopping it", i->name, (int) pid, why);
-        (void) syscall(SYS_pidfd_send_signal, fd, SIGTERM, NULL, 0);
-        (void) event_add_io(m->event, &i->orphan_source, fd, EPOLLIN, on_orphan_gone, i);
-        (void) event_add_time(m->event, &i->orphan_timer,
-                              now(CLOCK_MONOTONIC) + (i->spec ? i->spec->stop.timeout : 10 * USEC_PER_SEC) +
-                                      ORPHAN_GRACE,
-                              on_orphan_timeout, i);
+        (void) syscall(SYS_pidfd_send_signal, i->orphan_pidfd, SIGTERM, NULL, 0);
         return true;
 }
 
