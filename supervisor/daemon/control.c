@@ -126,6 +126,12 @@ static void do_unit_verb(Client *c, json_t *msg, const char *method) {
                 (void) json_conn_reply_error(c->conn, msg, "no-such-unit", "no unit \"%s\" is loaded", unit);
                 return;
         }
+        /* Replaced by a reload right now, or its monitor not up yet: the request waits for
+         * the new instance instead of failing (an operator's stop is not lost to a race). */
+        if (manager_request_pending(s->manager, unit, method) == 0) {
+                (void) json_conn_reply(c->conn, msg, json_null());
+                return;
+        }
         /* A unit of the generation without a working instance (its creation failed, a full
          * disk): start creates it again. */
         if (streq(method, "start") && (!i || (i->spawn_error && !i->conn && !i->ready_source))) {
@@ -134,12 +140,6 @@ static void do_unit_verb(Client *c, json_t *msg, const char *method) {
                         (void) json_conn_reply_error(c->conn, msg, "failed", "%s: %s", unit, why);
                 else
                         (void) json_conn_reply(c->conn, msg, json_null());
-                return;
-        }
-        /* Replaced by a reload right now, or its monitor not up yet: the request waits for
-         * the new instance instead of failing (an operator's stop is not lost to a race). */
-        if (manager_request_pending(s->manager, unit, method) == 0) {
-                (void) json_conn_reply(c->conn, msg, json_null());
                 return;
         }
         if (!i) {
