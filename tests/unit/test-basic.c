@@ -5,6 +5,7 @@
 #include "path-util.h"
 #include "sha256.h"
 #include "string-util.h"
+#include "sup-error.h"
 
 static void test_sha256_vectors(void **state) {
         char hex[65];
@@ -178,13 +179,48 @@ static void test_strv_join(void **state) {
         assert_string_equal(two, "command, resources.memory");
 }
 
+/* The first, innermost message wins; context goes in front as it rises; the code survives. */
+static void test_sup_error(void **state) {
+        _cleanup_sup_error_ SupError *e = NULL;
+        SupError *none = NULL;
+        char buf[16];
+
+        assert_int_equal(sup_error_make(NULL, -ENOENT, "ignored"), -ENOENT);
+        assert_int_equal(sup_error_make(&e, -ENOENT, "%s: no such layer", "/srv/site"), -ENOENT);
+        assert_int_equal(sup_error_make(&e, -EIO, "second"), -EIO);
+        assert_string_equal(e->message, "/srv/site: no such layer");
+        assert_int_equal(sup_error_wrap(&e, -EIO, "layer %d", 2), -ENOENT);
+        assert_int_equal(sup_error_wrap(&e, 0, "unit %s", "web"), -ENOENT);
+        assert_string_equal(sup_error_message(e), "unit web: layer 2: /srv/site: no such layer");
+        assert_int_equal(sup_error_to_buffer(e, buf, sizeof(buf)), 15);
+        assert_string_equal(buf, "unit web: layer");
+
+        assert_int_equal(sup_error_wrap(&none, -EACCES, "opening %s", "x"), -EACCES);
+        assert_string_equal(none->message, "opening x: Permission denied");
+        none = sup_error_free(none);
+        assert_int_equal(sup_error_errno(&none, -EBUSY, "lease"), -EBUSY);
+        assert_string_equal(none->message, "lease: Device or resource busy");
+        none = sup_error_free(none);
+        assert_int_equal(sup_error_make(&none, 0, "x"), -EINVAL);
+        assert_int_equal(none->code, EINVAL);
+        none = sup_error_free(none);
+        assert_int_equal(sup_error_wrap(NULL, -EPERM, "x"), -EPERM);
+        assert_string_equal(sup_error_message(NULL), "unknown error");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_sha256_incremental),
-                cmocka_unit_test(test_path_simplify),  cmocka_unit_test(test_path_helpers),
-                cmocka_unit_test(test_string_distance), cmocka_unit_test(test_string_quote),
-                cmocka_unit_test(test_utf8),           cmocka_unit_test(test_strv),
-                cmocka_unit_test(test_strv_join),      cmocka_unit_test(test_fwrite_sanitized),
+                cmocka_unit_test(test_sha256_vectors),
+                cmocka_unit_test(test_sha256_incremental),
+                cmocka_unit_test(test_path_simplify),
+                cmocka_unit_test(test_path_helpers),
+                cmocka_unit_test(test_string_distance),
+                cmocka_unit_test(test_string_quote),
+                cmocka_unit_test(test_utf8),
+                cmocka_unit_test(test_strv),
+                cmocka_unit_test(test_strv_join),
+                cmocka_unit_test(test_fwrite_sanitized),
+                cmocka_unit_test(test_sup_error),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
