@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "string-table.h"
+#include "sup-error.h"
+
+/* Running a command inside a running instance: the primitive that health checks and `supctl
+ * exec` use, the same in both isolation modes (the process driver joins the workload's
+ * namespaces and cgroup; the vm driver asks sup-init in the guest). An exec'd command never gets
+ * more than the workload has: the same user (unless the request names another), capabilities,
+ * seccomp filter, no_new_privs, resource limits and cgroup; it dies with the instance.
+ *
+ * Asynchronous, on the caller's event loop: output arrives in pieces as the command writes it,
+ * then exactly one exited() (also when the command could not be started: code 126/127 and the
+ * reason, as workload_exit_code() has it; or when the instance went away: code -1, signal
+ * SIGKILL). No callback runs from within the call that started the exec. */
+
+typedef enum ExecStream {
+        EXEC_STDOUT,
+        EXEC_STDERR,
+        _EXEC_STREAM_MAX,
+        _EXEC_STREAM_INVALID = -EINVAL,
+} ExecStream;
+
+DECLARE_STRING_TABLE_LOOKUP(exec_stream, ExecStream);
+
+typedef struct ExecRequest {
+        char **argv;             /* argv[0] is searched in the command's PATH, as the workload's is */
+        char **env;              /* K=V set over the workload's environment; NULL: none */
+        const char *user;        /* "uid[:gid]" or "name[:group]"; NULL: the unit's user */
+        const char *working_dir; /* NULL: the unit's */
+} ExecRequest;
+
+typedef struct ExecResult {
+        int code;          /* the exit status; -1 when killed by a signal */
+        int signal;        /* the signal that killed it, 0 otherwise */
+        const char *error; /* the command could not be started: why (code 126 or 127); else NULL */
+} ExecResult;
+
+typedef struct ExecCallbacks {
+        void (*output)(ExecStream stream, const char *buf, size_t n, void *userdata);
+        /* The last callback of an exec: its output is all delivered before. The exec's handle is
+         * the driver's until this returns; the caller may free its own state here. */
+        void (*exited)(const ExecResult *result, void *userdata);
+} ExecCallbacks;
