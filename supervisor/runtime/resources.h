@@ -7,7 +7,7 @@
 #include "unit-spec.h"
 
 /* A unit's resources.* onto its instance's cgroup, at start and on a live update: the policy above
- * runtime/process/cgroup.h's mechanism.
+ * runtime/cgroup/cgroup.h's mechanism.
  *
  * What the host cannot enforce:
  *  - memory, cpus, pids: the start fails with the reason (no controller, no CFS bandwidth, a write

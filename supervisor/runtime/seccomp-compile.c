@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "alloc.h"
+#include "caps.h"
 #include "fileio.h"
 #include "macro.h"
 #include "path-util.h"
@@ -288,6 +289,17 @@ static void source_key(const char *text, size_t size, const SeccompTarget *t, ch
         sha256_final(&h, digest);
         for (size_t i = 0; i < sizeof(digest); i++)
                 snprintf(ret + 2 * i, 3, "%02x", digest[i]);
+}
+
+uint64_t seccomp_unit_caps(const UnitSpec *u) {
+        unsigned unsupported;
+        CapSets caps;
+
+        /* The unit's set as the capabilities code makes it: the bounding set, what the workload
+         * can ever hold. A capability this kernel lacks fails the start in workload_exec(). */
+        if (caps_for_unit(u, true, caps_last_cap(), &caps, &unsupported) < 0)
+                return 0;
+        return caps.bounding;
 }
 
 int seccomp_prepare(const UnitSpec *u, uint64_t caps, const char *cache_dir, SeccompCache *cache, SeccompPrepared *ret,

@@ -60,6 +60,10 @@ typedef struct SeccompPrepared {
 
 void seccomp_prepared_done(SeccompPrepared *p);
 
+/* The capabilities a unit's workload can ever hold (its bounding set on this kernel), as profiles'
+ * includes/excludes see them: seccomp_prepare()'s caps. */
+uint64_t seccomp_unit_caps(const UnitSpec *u);
+
 /* The filter for the workload of u, which keeps the capabilities caps (its bounding set:
  * profiles' includes/excludes). cache_dir NULL: no disk cache. On error (a profile that cannot
  * be read, parsed or compiled) nothing is loaded anywhere and *ret_error says why, naming the

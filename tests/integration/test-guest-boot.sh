@@ -2,7 +2,7 @@
 # A hyperv guest booted for real: Debian's cloud kernel (tools/guest-kernel.sh), sup's initramfs
 # with sup-init (tools/guest-initramfs.sh), a busybox layer disk and a sandbox disk, QEMU with TCG.
 #   test-guest-boot.sh SUP_INIT SUPCTL
-# Speaks the agent protocol (supervisor/guest/guest-proto.h) over a FIFO pair, as the host's
+# Speaks the agent protocol (supervisor/agent/guest-proto.h) over a FIFO pair, as the host's
 # runtime will over its chardev, presses the ACPI power button over QMP (system_powerdown), gives
 # a guest a network card on a tap device of the test's own (network: bridge) and fetches a page
 # from it, and checks what the workload printed on the console. Measures the time from starting QEMU to the

@@ -123,6 +123,3 @@ SeccompProfile *seccomp_profile_resolve(const SeccompProfile *p, const SeccompTa
 /* A resolved profile as canonical text (no source or places, architectures sorted, rules in
  * order): equal texts give equal filters. */
 char *seccomp_profile_canonical(const SeccompProfile *p);
-
-/* The capabilities a unit's workload keeps, as profiles' includes/excludes see them. */
-uint64_t seccomp_unit_caps(const UnitSpec *u);

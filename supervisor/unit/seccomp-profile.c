@@ -13,7 +13,6 @@
 #include <sys/utsname.h>
 
 #include "alloc.h"
-#include "caps.h"
 #include "fileio.h"
 #include "macro.h"
 #include "string-util.h"
@@ -738,17 +737,4 @@ char *seccomp_profile_canonical(const SeccompProfile *p) {
         if (fclose(f) != 0)
                 abort();
         return buf;
-}
-
-/* ---- the unit's capabilities ---- */
-
-uint64_t seccomp_unit_caps(const UnitSpec *u) {
-        unsigned unsupported;
-        CapSets caps;
-
-        /* The unit's set as the capabilities code makes it: the bounding set, what the workload
-         * can ever hold. A capability this kernel lacks fails the start in workload_exec(). */
-        if (caps_for_unit(u, true, caps_last_cap(), &caps, &unsupported) < 0)
-                return 0;
-        return caps.bounding;
 }

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "cgroup-internal.h"
+#include "cgroup-util.h"
 #include "macro.h"
 #include "path-util.h"
 #include "string-util.h"
@@ -190,12 +190,15 @@ static int unified_path(const char *root, char **ret) {
         return 1;
 }
 
-int cgroup_v1_probe(const char *root) {
+/* Legacy and hybrid layouts: a tmpfs with one mount per hierarchy in it. */
+static int v1_probe(const char *root, const struct statfs *fs) {
         _cleanup_free_ char *unified = NULL;
         V1Mount *mounts = NULL;
         size_t n = 0;
         int r;
 
+        if (fs->f_type != TMPFS_MAGIC)
+                return 0;
         r = v1_discover(root, false, &mounts, &n);
         if (r < 0)
                 return r;
@@ -273,7 +276,10 @@ static int v1_add(Cgroup *cg, const V1Mount *m, const char *parent, const char *
         return 0;
 }
 
-static int v1_create(Cgroup *cg, const char *root, const char *parent, const char *name, bool open_only) {
+static int v1_create(Cgroup *cg, const char *root, const char *parent, const char *name,
+                     const char *const *v2_controllers, bool open_only) {
+        if (v2_controllers)
+                return -EMEDIUMTYPE;
         _cleanup_free_ char *unified = NULL;
         V1Mount *mounts = NULL;
         size_t n = 0;
@@ -489,6 +495,7 @@ static void v1_get_stats(const Cgroup *cg, CgroupStats *s) {
 
 const CgroupBackend cgroup_backend_v1 = {
         .version = CGROUP_V1,
+        .probe = v1_probe,
         .create = v1_create,
         .open_fd = v1_open_fd,
         .kill = v1_kill,

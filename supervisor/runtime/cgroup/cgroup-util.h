@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* Between cgroup.c (the common part and the dispatch) and its two backends, cgroup-v1.c and
- * cgroup-v2.c; the integration test uses it too. Not for the rest of sup. */
+/* What cgroup.c (detection, dispatch) and the two backends (cgroup-v1.c, cgroup-v2.c) share: the
+ * Cgroup object, the backend table's shape and the file helpers. The backends include this and
+ * nothing of each other or of cgroup.c's dispatch, so the dependency runs one way:
+ * cgroup.c -> {cgroup-v1.c, cgroup-v2.c} -> cgroup-util.c. Not for the rest of sup. */
 
 #include <errno.h>
+#include <sys/statfs.h>
 
 #include "cgroup.h"
 
@@ -46,13 +49,18 @@ struct Cgroup {
 
 struct CgroupBackend {
         CgroupVersion version;
+        /* Whether root (fs: its statfs()) is a hierarchy of this kind: > 0 yes, 0 no, or -errno.
+         * cgroup.c asks each backend in turn (cgroup_backends[]). */
+        int (*probe)(const char *root, const struct statfs *fs);
         /* Fills in cg->hierarchies, making the directories; with open_only, the directories that
-         * exist only, and -ENOENT when none does. */
-        int (*create)(Cgroup *cg, const char *root, const char *parent, const char *name, bool open_only);
+         * exist only, and -ENOENT when none does. v2_controllers: NULL for the backend's own
+         * choice, else the controllers to enable in the parents (v2 names; v1: -EMEDIUMTYPE). */
+        int (*create)(Cgroup *cg, const char *root, const char *parent, const char *name,
+                      const char *const *v2_controllers, bool open_only);
         int (*open_fd)(const Cgroup *cg);
         int (*kill)(const Cgroup *cg, int sig);
         int (*is_empty)(const Cgroup *cg, bool *ret);
-        const char *oom_kill_file; /* in the memory controller's directory, with an "oom_kill N" line */
+        const char *oom_kill_file;   /* in the memory controller's directory, with an "oom_kill N" line */
         const char *memory_max_file; /* the memory limit in bytes ("max": none) */
         /* The limits, each given the directory of the controller it needs (never NULL). */
         int (*set_memory)(const char *dir, uint64_t bytes, CgroupSwap *ret_swap);
@@ -63,23 +71,7 @@ struct CgroupBackend {
         void (*get_stats)(const Cgroup *cg, CgroupStats *ret);
 };
 
-extern const CgroupBackend cgroup_backend_v1;
-extern const CgroupBackend cgroup_backend_v2;
-
-/* Whether root holds a hierarchy the v1 backend can use (> 0), or none (0). */
-int cgroup_v1_probe(const char *root);
-
-/* The v2 backend's create, with the controllers to enable in the parents (v2 names). */
-int cgroup_v2_create_dirs(Cgroup *cg, const char *root, const char *parent, const char *name,
-                          const char *const *controllers, bool open_only);
-
-/* Like cgroup_create() on a v2 root, with the controllers to enable in the parents named
- * explicitly (NULL-terminated, v2 names). On hosts whose cgroup2 holds none of sup's own
- * controllers, the test uses this to exercise the delegation with one it does hold. */
-int cgroup_create_v2_with(const char *root, const char *parent, const char *name, const char *const *controllers,
-                          Cgroup **ret);
-
-/* Shared by the backends (cgroup.c). */
+/* cgroup-util.c */
 Cgroup *cgroup_new(const CgroupBackend *backend);
 void cgroup_add_hierarchy(Cgroup *cg, char *path, unsigned controllers, bool unified); /* takes path */
 int cgroup_make_path(const char *base, const char *parent, const char *name,
@@ -98,6 +90,8 @@ int cgroup_read_keyed(const char *dir, const char *file, const char *key, uint64
 int cgroup_read_u64(const char *dir, const char *file, uint64_t *ret);
 bool cgroup_words_contain(const char *words, const char *word);
 int cgroup_signal_all(const Cgroup *cg, int sig);
+/* The names of dir's subdirectories (child cgroups). */
+int cgroup_list_subdirs(const char *dir, char ***ret);
 
 /* The directory in which the controller's files are, or NULL when the instance has not got it. */
 const char *cgroup_controller_path(const Cgroup *cg, CgroupController c);

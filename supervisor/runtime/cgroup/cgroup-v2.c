@@ -3,11 +3,12 @@
  * through the subtree_control of every cgroup above it. */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <stdio.h>
 
 #include "alloc.h"
-#include "cgroup-internal.h"
+#include "cgroup-util.h"
 #include "macro.h"
 
 static const char *const v2_controller_names[_CGROUP_CONTROLLER_MAX] = {
@@ -63,11 +64,13 @@ static unsigned controllers_mask(const char *words) {
         return mask;
 }
 
-int cgroup_v2_create_dirs(Cgroup *cg, const char *root, const char *parent, const char *name,
-                          const char *const *controllers, bool open_only) {
+static int v2_create(Cgroup *cg, const char *root, const char *parent, const char *name, const char *const *controllers,
+                     bool open_only) {
         _cleanup_free_ char *leaf = NULL, *available = NULL;
         int r;
 
+        if (!controllers)
+                controllers = v2_default_controllers;
         if (open_only)
                 r = cgroup_existing_path(root, parent, name, &leaf);
         else
@@ -80,10 +83,6 @@ int cgroup_v2_create_dirs(Cgroup *cg, const char *root, const char *parent, cons
         cgroup_add_hierarchy(cg, TAKE_PTR(leaf), controllers_mask(available), true);
         cg->tracking = 0;
         return 0;
-}
-
-static int v2_create(Cgroup *cg, const char *root, const char *parent, const char *name, bool open_only) {
-        return cgroup_v2_create_dirs(cg, root, parent, name, v2_default_controllers, open_only);
 }
 
 static int v2_open_fd(const Cgroup *cg) {
@@ -170,8 +169,13 @@ static void v2_get_stats(const Cgroup *cg, CgroupStats *s) {
         (void) cgroup_read_keyed(cgroup_path(cg), "cpu.stat", "usage_usec", &s->cpu_usec);
 }
 
+static int v2_probe(const char *root, const struct statfs *fs) {
+        return fs->f_type == CGROUP2_SUPER_MAGIC;
+}
+
 const CgroupBackend cgroup_backend_v2 = {
         .version = CGROUP_V2,
+        .probe = v2_probe,
         .create = v2_create,
         .open_fd = v2_open_fd,
         .kill = v2_kill,
