@@ -261,15 +261,16 @@ static int prepare_rlimits(Monitor *m) {
 /* ---- network: bridge (net/attachment.h has the steps) ---- */
 
 static int prepare_network(Monitor *m) {
-        char err[512], addr[INET_ADDRSTRLEN];
+        _cleanup_sup_error_ SupError *error = NULL;
+        char addr[INET_ADDRSTRLEN];
         int r;
 
         /* With share.network the network is the target's, set up by its monitor. */
         if (m->spec->network != NETWORK_BRIDGE || m->spec->share.network.name)
                 return 0;
-        r = net_attachment_prepare(&m->net, m->spec, err, sizeof(err));
+        r = net_attachment_prepare(&m->net, m->spec, &error);
         if (r < 0) {
-                set_reason(m, "network: %s", err);
+                set_reason(m, "network: %s", sup_error_message(error));
                 return r;
         }
         m->net_prepared = true;
@@ -282,35 +283,39 @@ static int prepare_network(Monitor *m) {
  * Its failures, like configure_network()'s, become the unit's reason through the container's
  * error pipe; they are worded like prepare_network()'s. */
 static int attach_network(pid_t pid, void *userdata, char *err, size_t errlen) {
+        _cleanup_sup_error_ SupError *error = NULL;
         Monitor *m = userdata;
-        char why[448];
-        int r = net_attachment_attach(&m->net, m->spec, pid, why, sizeof(why));
+        int r = net_attachment_attach(&m->net, m->spec, pid, &error);
 
-        if (r < 0)
-                snprintf(err, errlen, "network: %s", why);
+        if (r < 0) {
+                (void) sup_error_wrap(&error, r, "network");
+                (void) sup_error_to_buffer(error, err, errlen);
+        }
         return r;
 }
 
 /* ContainerConfig.setup: in the container's init, inside its network namespace. */
 static int configure_network(void *userdata, char *err, size_t errlen) {
+        _cleanup_sup_error_ SupError *error = NULL;
         Monitor *m = userdata;
-        char why[448];
-        int r = net_attachment_configure(&m->net, why, sizeof(why));
+        int r = net_attachment_configure(&m->net, &error);
 
-        if (r < 0)
-                snprintf(err, errlen, "network: %s", why);
+        if (r < 0) {
+                (void) sup_error_wrap(&error, r, "network");
+                (void) sup_error_to_buffer(error, err, errlen);
+        }
         return r;
 }
 
 /* After the container (or a start that failed): its ports, its veth pair and its address go. */
 static void release_network(Monitor *m) {
-        char err[512];
+        _cleanup_sup_error_ SupError *error = NULL;
 
         if (!m->net_prepared)
                 return;
         m->net_prepared = false;
-        if (net_attachment_release(&m->net, m->spec, err, sizeof(err)) < 0)
-                log_writer_printf(&m->log, "sup", "network: %s", err);
+        if (net_attachment_release(&m->net, m->spec, &error) < 0)
+                log_writer_printf(&m->log, "sup", "network: %s", sup_error_message(error));
         free(m->status.address);
         m->status.address = NULL;
 }
@@ -580,14 +585,15 @@ static int start_vm(Monitor *m, const SeccompProgram *seccomp) {
                 .callbacks = {.started = on_vm_started, .changed = on_vm_changed, .exited = on_vm_exited},
                 .userdata = m,
         };
+        _cleanup_sup_error_ SupError *error = NULL;
         char err[1024];
         int r;
 
         cfg.net_fd = -EBADF;
         if (m->net_prepared) {
-                r = net_attachment_attach_tap(&m->net, m->spec, &cfg.net_fd, err, sizeof(err));
+                r = net_attachment_attach_tap(&m->net, m->spec, &cfg.net_fd, &error);
                 if (r < 0) {
-                        set_reason(m, "network: %s", err);
+                        set_reason(m, "network: %s", sup_error_message(error));
                         return r;
                 }
                 veth_mac_for(m->net.lease.address, cfg.mac);
