@@ -204,14 +204,15 @@ static bool cleanup_cgroup(Monitor *m) {
  * last start, from supd's cache directory, or compiled now. A profile that cannot be read, parsed
  * or compiled fails the start with the reason; nothing runs unfiltered instead. */
 static int prepare_seccomp(Monitor *m, const SeccompProgram **ret) {
-        _cleanup_free_ char *dir = path_join(m->state_dir, "seccomp"), *error = NULL;
+        _cleanup_free_ char *dir = path_join(m->state_dir, "seccomp");
+        _cleanup_sup_error_ SupError *error = NULL;
         SeccompPrepared p = {};
         char took[32];
         int r;
 
         r = seccomp_prepare(m->spec, seccomp_unit_caps(m->spec), dir, &m->seccomp, &p, &error);
         if (r < 0) {
-                set_reason(m, "seccomp: %s", error ?: strerror(-r));
+                set_reason(m, "seccomp: %s", sup_error_message(error));
                 return r;
         }
         snprintf(took, sizeof(took), "%.2f ms", (double) p.usec / USEC_PER_MSEC);
@@ -237,7 +238,7 @@ static int prepare_seccomp(Monitor *m, const SeccompProgram **ret) {
 /* The limits the command gets, resolved here for both modes (rlimits.h): a guest applies the host's
  * numbers, and a limit the host cannot grant fails the start alike. */
 static int prepare_rlimits(Monitor *m) {
-        char err[WORKLOAD_ERR_MAX];
+        _cleanup_sup_error_ SupError *error = NULL;
         RlimitSet host;
         bool can_raise;
         int r;
@@ -252,9 +253,9 @@ static int prepare_rlimits(Monitor *m) {
          * nothing can be raised above the hard limit it inherits. */
         if (m->spec->security.user_namespace == USER_NAMESPACE_AUTO)
                 can_raise = false;
-        r = rlimits_resolve(m->spec, host, can_raise, m->rlimits, err);
+        r = rlimits_resolve(m->spec, host, can_raise, m->rlimits, &error);
         if (r < 0)
-                set_reason(m, "%s", err);
+                set_reason(m, "%s", sup_error_message(error));
         return r;
 }
 

@@ -230,8 +230,15 @@ int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int 
                 return workload_error(err, negative_errno(), "working_dir %s", u->working_dir);
         /* While still root with every capability: a hard limit above the host's needs
          * CAP_SYS_RESOURCE (which the host checked already; a guest has it). */
-        if (rlimits && (r = rlimits_apply(rlimits, err)) < 0)
-                return r;
+        if (rlimits) {
+                _cleanup_sup_error_ SupError *error = NULL;
+
+                r = rlimits_apply(rlimits, &error);
+                if (r < 0) {
+                        (void) sup_error_to_buffer(error, err, WORKLOAD_ERR_MAX);
+                        return r;
+                }
+        }
         /* seccomp without no_new_privs needs CAP_SYS_ADMIN: load the filter while we have it (runc's order). */
         if (!u->security.no_new_privileges && (r = seccomp_apply(seccomp)) < 0)
                 return workload_error(err, r, "cannot load the seccomp filter");
