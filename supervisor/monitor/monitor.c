@@ -329,12 +329,12 @@ static void on_share_target_exit(EventSource *s, int fd, uint32_t revents, void 
  * the start like any setup error, and the restart policy tries again later. */
 static int open_share_targets(Monitor *m) {
         _cleanup_free_ char *instances = path_dirname(m->dir);
-        char err[512];
+        _cleanup_sup_error_ SupError *error = NULL;
         int r;
 
-        r = share_targets_open(m->spec, instances, m->cgroup_root, m->cgroup_parent, &m->share, err, sizeof(err));
+        r = share_targets_open(m->spec, instances, m->cgroup_root, m->cgroup_parent, &m->share, &error);
         if (r < 0)
-                set_reason(m, "%s", err);
+                set_reason(m, "%s", sup_error_message(error));
         return r;
 }
 
@@ -620,12 +620,15 @@ static int start_vm(Monitor *m, const SeccompProgram *seccomp) {
  * the log. */
 static int apply_resources(Monitor *m, const UnitSpec *u, char *err, size_t errlen) {
         _cleanup_strv_free_ char **notes = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
         ResourcesTarget target = RESOURCES_CONTAINER;
         int r;
 
         if (m->vm)
                 target = vm_status(m->vm)->kvm ? RESOURCES_QEMU_KVM : RESOURCES_QEMU_TCG;
-        r = resources_apply(m->cgroup, u, target, &notes, err, errlen);
+        r = resources_apply(m->cgroup, u, target, &notes, &error);
+        if (r < 0)
+                (void) sup_error_to_buffer(error, err, errlen);
         STRV_FOREACH(n, notes)
                 log_writer_printf(&m->log, "sup", "%s", *n);
         return r;
