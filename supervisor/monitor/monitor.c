@@ -1287,7 +1287,7 @@ static void on_accept(EventSource *s, int fd, uint32_t revents, void *userdata) 
         m->clients = c;
 }
 
-int monitor_enter_cgroup(Monitor *m, char **ret_error) {
+int monitor_enter_cgroup(Monitor *m, SupError **ret_error) {
         _cleanup_(cgroup_freep) Cgroup *cg = NULL;
         _cleanup_free_ char *name = xasprintf("%s" INSTANCE_MONITOR_CGROUP_SUFFIX, m->spec->name);
         int r;
@@ -1303,7 +1303,7 @@ int monitor_enter_cgroup(Monitor *m, char **ret_error) {
                         break;
         }
         if (r < 0) {
-                *ret_error = xasprintf("cannot enter the cgroup %s/%s: %s", m->cgroup_parent, name, strerror(-r));
+                (void) sup_error_errno(ret_error, r, "cannot enter the cgroup %s/%s", m->cgroup_parent, name);
                 if (cg)
                         (void) cgroup_destroy(cg);
                 return r;
@@ -1340,7 +1340,7 @@ int monitor_listen(Monitor *m) {
         return 0;
 }
 
-int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_error) {
+int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, SupError **ret_error) {
         _cleanup_free_ char *spec_path = path_join(cfg->dir, "spec.json"), *logs = path_join(cfg->state_dir, "logs"),
                             *log_path = NULL;
         Monitor *m = xzalloc(sizeof(Monitor));
@@ -1357,9 +1357,11 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_er
         m->err_stream.name = "stderr";
         r = unit_load_file(spec_path, 0, &d, &m->spec, NULL);
         if (r < 0) {
-                *ret_error = d.n > 0 ? xasprintf("%s:%u:%u: %s", d.items[0].file, d.items[0].line, d.items[0].column,
-                                                 d.items[0].message)
-                                     : xasprintf("cannot load %s", spec_path);
+                if (d.n > 0)
+                        (void) sup_error_make(ret_error, -EINVAL, "%s:%u:%u: %s", d.items[0].file, d.items[0].line,
+                                              d.items[0].column, d.items[0].message);
+                else
+                        (void) sup_error_make(ret_error, -EINVAL, "cannot load %s", spec_path);
                 diagnostics_done(&d);
                 monitor_free(m);
                 return -EINVAL;
@@ -1380,7 +1382,7 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_er
         log_path = xasprintf("%s/%s.log", logs, m->spec->name);
         r = log_writer_open(&m->log, log_path, cfg->log_max_size);
         if (r < 0) {
-                *ret_error = xasprintf("cannot open the log %s: %s", log_path, strerror(-r));
+                (void) sup_error_errno(ret_error, r, "cannot open the log %s", log_path);
                 monitor_free(m);
                 return r;
         }

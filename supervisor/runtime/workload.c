@@ -60,7 +60,7 @@ static const char *field(char *line, unsigned n) {
         return p ? p : "";
 }
 
-int resolve_user_at(const char *root, const char *spec, ContainerUser *ret, char *err) {
+int resolve_user_at(const char *root, const char *spec, ContainerUser *ret, SupError **ret_error) {
         _cleanup_free_ char *user = xstrdup(spec), *passwd = xasprintf("%s/etc/passwd", streq(root, "/") ? "" : root),
                             *groupfile = xasprintf("%s/etc/group", streq(root, "/") ? "" : root);
         char *group = strchr(user, ':'), line[1024];
@@ -70,10 +70,8 @@ int resolve_user_at(const char *root, const char *spec, ContainerUser *ret, char
         if (group)
                 *group++ = 0;
         if (named) {
-                if (!find_entry(passwd, user, 0, false, line, sizeof(line))) {
-                        (void) workload_error(err, 0, "user \"%s\" is not in the image's /etc/passwd", user);
-                        return -ESRCH;
-                }
+                if (!find_entry(passwd, user, 0, false, line, sizeof(line)))
+                        return sup_error_make(ret_error, -ESRCH, "user \"%s\" is not in the image's /etc/passwd", user);
                 u.uid = (uid_t) strtoul(field(line, 2), NULL, 10);
                 u.gid = (gid_t) strtoul(field(line, 3), NULL, 10);
         } else {
@@ -97,10 +95,9 @@ int resolve_user_at(const char *root, const char *spec, ContainerUser *ret, char
                         u.gid = (gid_t) strtoul(group, NULL, 10);
                 else if (find_entry(groupfile, group, 0, false, line, sizeof(line)))
                         u.gid = (gid_t) strtoul(field(line, 2), NULL, 10);
-                else {
-                        (void) workload_error(err, 0, "group \"%s\" is not in the image's /etc/group", group);
-                        return -ESRCH;
-                }
+                else
+                        return sup_error_make(ret_error, -ESRCH, "group \"%s\" is not in the image's /etc/group",
+                                              group);
         }
         /* Supplementary groups of a named user, from /etc/group's member lists. */
         if (named) {
