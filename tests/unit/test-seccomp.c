@@ -708,6 +708,32 @@ static void test_compile(void **state) {
         assert_int_equal(prog->flags, 0);
 }
 
+/* What libseccomp refuses fails the compile with the profile, the rule and the call named (they
+ * rise from the rule to the profile): not a filter silently without the rule. */
+static void test_compile_errors(void **state) {
+        _cleanup_(seccomp_profile_freep) SeccompProfile *p = parse_or_fail(
+                "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"mkdir\"], \"action\": "
+                "\"SCMP_ACT_ERRNO\", \"args\": [{\"index\": 1, \"value\": 2, \"op\": \"SCMP_CMP_EQ\"}]}]}");
+        SeccompTarget t = target(0);
+        _cleanup_(seccomp_profile_freep) SeccompProfile *r = seccomp_profile_resolve(p, &t);
+        _cleanup_sup_error_ SupError *error = NULL;
+        SeccompProgram *prog = NULL;
+
+        strv_push(&r->arches, xstrdup("vax"));
+        assert_int_equal(seccomp_compile(r, &prog, NULL, &error), -EINVAL);
+        assert_null(prog);
+        assert_string_equal(sup_error_message(error), "/etc/p.json: libseccomp does not know the architecture vax");
+        error = sup_error_free(error);
+
+        r->arches = strv_free(r->arches);
+        r->rules[0].args[0].op = _SECCOMP_OP_MAX; /* no comparison libseccomp knows */
+        assert_true(seccomp_compile(r, &prog, NULL, &error) < 0);
+        assert_null(prog);
+        if (!startswith(sup_error_message(error),
+                        "/etc/p.json: syscalls[0] (mkdir): mkdir: libseccomp refused the rule: "))
+                fail_msg("%s", sup_error_message(error));
+}
+
 /* podman's profile as Debian ships it (golang-github-containers-common), when it is there: an
  * allow-list with archMap, includes/excludes and args, as existing profiles are. */
 static void test_podman_profile(void **state) {
@@ -859,6 +885,13 @@ static void test_program_json(void **state) {
                 seccomp_program_free(q);
                 seccomp_program_free(r);
         }
+        /* A run command whose filter is not a program is refused, naming the part, rather than
+         * loaded garbled (the guest's "refused" event carries the message). */
+        j = json_pack("{s:i, s:s}", "flags", 0, "filter", "AAAA");
+        assert_int_equal(seccomp_program_from_json(j, &back, &error), -EINVAL);
+        assert_int_equal(error->code, EINVAL);
+        assert_string_equal(error->message, "seccomp.filter: not a BPF program (1 to 4096 instructions of 8 bytes)");
+        json_decref(j);
         assert_null(seccomp_program_new(prog->insns, 0, 0));
         assert_null(seccomp_program_new(prog->insns, BPF_MAXINSNS + 1, 0));
 }
@@ -893,13 +926,21 @@ static void test_apply(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_tables),         cmocka_unit_test(test_default_rules),
-                cmocka_unit_test(test_default_filter), cmocka_unit_test(test_default_caps),
-                cmocka_unit_test(test_parse_valid),    cmocka_unit_test(test_parse_invalid),
-                cmocka_unit_test(test_load),           cmocka_unit_test(test_resolve),
-                cmocka_unit_test(test_canonical),      cmocka_unit_test(test_compile),
-                cmocka_unit_test(test_podman_profile), cmocka_unit_test(test_prepare_and_cache),
-                cmocka_unit_test(test_program_json),   cmocka_unit_test(test_apply),
+                cmocka_unit_test(test_tables),
+                cmocka_unit_test(test_default_rules),
+                cmocka_unit_test(test_default_filter),
+                cmocka_unit_test(test_default_caps),
+                cmocka_unit_test(test_parse_valid),
+                cmocka_unit_test(test_parse_invalid),
+                cmocka_unit_test(test_load),
+                cmocka_unit_test(test_resolve),
+                cmocka_unit_test(test_canonical),
+                cmocka_unit_test(test_compile),
+                cmocka_unit_test(test_compile_errors),
+                cmocka_unit_test(test_podman_profile),
+                cmocka_unit_test(test_prepare_and_cache),
+                cmocka_unit_test(test_program_json),
+                cmocka_unit_test(test_apply),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
