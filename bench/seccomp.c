@@ -93,15 +93,15 @@ static int measure(const char *name, UnitSpec *u, size_t rounds, const char *cac
         int r;
 
         for (size_t i = 0; i < rounds; i++) {
+                _cleanup_sup_error_ SupError *error = NULL;
                 SeccompPrepared p = {};
-                char *error = NULL;
 
                 /* Cold: no copy in memory, none on disk. */
                 seccomp_cache_done(&cache);
                 (void) rm_rf(cache_dir);
                 r = seccomp_prepare(u, 0, cache_dir, &cache, &p, &error);
                 if (r < 0 || p.origin != SECCOMP_ORIGIN_COMPILED) {
-                        fprintf(stderr, "%s: %s\n", name, error ?: "not compiled");
+                        fprintf(stderr, "%s: %s\n", name, error ? error->message : "not compiled");
                         return -EINVAL;
                 }
                 cold[i] = (double) p.usec;

@@ -355,6 +355,7 @@ static int decode_network(const json_t *o, GuestNetwork *ret, char **ret_error) 
 }
 
 int guest_run_from_json(const json_t *msg, GuestRun *ret, char **ret_error) {
+        _cleanup_sup_error_ SupError *error = NULL;
         GuestRun run = {};
         const char *sandbox = json_string_value(json_object_get(msg, "sandbox"));
         json_t *sc = json_object_get(msg, "seccomp");
@@ -395,9 +396,11 @@ int guest_run_from_json(const json_t *msg, GuestRun *ret, char **ret_error) {
                 goto fail;
         }
         /* Every limit as a number: none is left to the guest kernel's defaults. */
-        r = rlimits_from_json(json_object_get(json_object_get(msg, "spec"), "rlimits"), run.rlimits, ret_error);
-        if (r < 0)
+        r = rlimits_from_json(json_object_get(json_object_get(msg, "spec"), "rlimits"), run.rlimits, &error);
+        if (r < 0) {
+                *ret_error = xstrdup(sup_error_message(error));
                 goto fail;
+        }
         /* A unit with a filter runs with it or not at all, as in process isolation. */
         if (sc && run.spec->security.seccomp == SECCOMP_UNCONFINED) {
                 r = fail(ret_error, "run: a \"seccomp\" filter, but the unit has seccomp: unconfined");
@@ -411,9 +414,11 @@ int guest_run_from_json(const json_t *msg, GuestRun *ret, char **ret_error) {
                 goto fail;
         }
         if (sc) {
-                r = seccomp_program_from_json(sc, &run.seccomp, ret_error);
-                if (r < 0)
+                r = seccomp_program_from_json(sc, &run.seccomp, &error);
+                if (r < 0) {
+                        *ret_error = xstrdup(sup_error_message(error));
                         goto fail;
+                }
         }
         *ret = run;
         return 0;

@@ -135,9 +135,9 @@ static void do_unit_verb(Client *c, json_t *msg, const char *method) {
         /* A unit of the generation without a working instance (its creation failed, a full
          * disk): start creates it again. */
         if (streq(method, "start") && (!i || (i->spawn_error && !i->conn && !i->ready_source))) {
-                _cleanup_free_ char *why = NULL;
+                _cleanup_sup_error_ SupError *why = NULL;
                 if (manager_create_again(s->manager, unit, &why) < 0)
-                        (void) json_conn_reply_error(c->conn, msg, "failed", "%s: %s", unit, why);
+                        (void) json_conn_reply_error(c->conn, msg, "failed", "%s: %s", unit, sup_error_message(why));
                 else
                         (void) json_conn_reply(c->conn, msg, json_null());
                 return;

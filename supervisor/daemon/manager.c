@@ -257,17 +257,16 @@ int manager_request_pending(Manager *m, const char *name, const char *method) {
         return -ENOENT;
 }
 
-int manager_create_again(Manager *m, const char *name, char **ret_error) {
+int manager_create_again(Manager *m, const char *name, SupError **ret_error) {
         const UnitSpec *spec = unit_set_find(m->generation, name);
         int r;
 
         if (!spec)
-                return -ENOENT;
+                return sup_error_make(ret_error, -ENOENT, "no unit \"%s\" is loaded", name);
         r = create_instance(m, spec, true);
         if (r < 0) {
                 const char *why = json_string_value(json_object_get(m->create_errors, name));
-                *ret_error = xstrdup(why ? why : strerror(-r));
-                return r;
+                return sup_error_make(ret_error, r, "%s", why ?: strerror(-r));
         }
         try_start_waiting(m);
         return 0;

@@ -8,6 +8,7 @@
 #include "instance.h"
 #include "json-conn.h"
 #include "reconcile.h"
+#include "sup-error.h"
 #include "unit-set.h"
 
 /* supd's model of the world: the generation it was asked to run (the valid unit set last loaded)
@@ -108,7 +109,7 @@ int manager_request_pending(Manager *m, const char *name, const char *method);
 
 /* `supctl start` of a unit of the generation that has no working instance (its creation failed,
  * or its monitor failed to start): tries again. */
-int manager_create_again(Manager *m, const char *name, char **ret_error);
+int manager_create_again(Manager *m, const char *name, SupError **ret_error);
 
 /* Sends a request to the instance's monitor; reply is called with its answer (or an error
  * object if the monitor is gone). */

@@ -74,7 +74,8 @@ static void on_reload_notify(bool begin) {
  * nobody any more. (Not on SIGQUIT, where the units keep running, nor when monitors outlast the
  * grace period.) */
 static void remove_network(Manager *m) {
-        char bridge[IFNAMSIZ], err[256] = "";
+        _cleanup_sup_error_ SupError *error = NULL;
+        char bridge[IFNAMSIZ];
         Ipv4Net subnet = {};
         PortmapTable table;
         _cleanup_free_ char *script = NULL;
@@ -84,9 +85,9 @@ static void remove_network(Manager *m) {
         (void) ipv4_net_parse(m->config.bridge_subnet, &subnet);
         table = (PortmapTable){.name = bridge, .bridge = bridge, .subnet = subnet};
         script = portmap_script_drop(&table);
-        r = portmap_apply(script, err, sizeof(err));
+        r = portmap_apply(script, &error);
         if (r < 0 && r != -ENOENT) /* no nft: there cannot be a table either */
-                log_warning("cannot remove the nftables table inet %s: %s", bridge, err);
+                log_warning("cannot remove the nftables table inet %s: %s", bridge, sup_error_message(error));
         r = bridge_remove(bridge);
         if (r < 0)
                 log_warning("cannot remove the bridge %s: %s", bridge, strerror(-r));

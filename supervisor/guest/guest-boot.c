@@ -19,8 +19,6 @@
 #include "string-util.h"
 #include "time-util.h"
 
-#define fail workload_error
-
 #define LAYERS_DIR  "/run/sup/layers"
 #define SANDBOX_DIR "/run/sup/sandbox"
 
@@ -43,7 +41,7 @@ static bool wait_a_little(usec_t deadline) {
         return true;
 }
 
-int guest_mount_early(char *err) {
+int guest_mount_early(SupError **ret_error) {
         static const struct {
                 const char *type, *path;
                 unsigned long flags;
@@ -55,14 +53,15 @@ int guest_mount_early(char *err) {
 
         for (size_t i = 0; i < ELEMENTSOF(fs); i++) {
                 if (mkdir(fs[i].path, 0755) < 0 && errno != EEXIST)
-                        return fail(err, negative_errno(), "cannot create %s", fs[i].path);
+                        return sup_error_errno(ret_error, negative_errno(), "cannot create %s", fs[i].path);
                 if (mount(fs[i].type, fs[i].path, fs[i].type, fs[i].flags, NULL) < 0 && errno != EBUSY)
-                        return fail(err, negative_errno(), "cannot mount %s on %s", fs[i].type, fs[i].path);
+                        return sup_error_errno(ret_error, negative_errno(), "cannot mount %s on %s", fs[i].type,
+                                               fs[i].path);
         }
         return 0;
 }
 
-int guest_load_modules(GuestModulePhase phase, char *err) {
+int guest_load_modules(GuestModulePhase phase, SupError **ret_error) {
         _cleanup_free_ char *text = NULL;
         _cleanup_strv_free_ char **list = NULL;
         size_t n;
@@ -72,10 +71,10 @@ int guest_load_modules(GuestModulePhase phase, char *err) {
         if (r == -ENOENT)
                 return 0; /* a kernel with every driver built in */
         if (r < 0)
-                return fail(err, r, "cannot read %s", GUEST_MODULES_LIST);
+                return sup_error_errno(ret_error, r, "cannot read %s", GUEST_MODULES_LIST);
         r = guest_modules_parse(text, &list);
         if (r < 0)
-                return fail(err, r, "%s: expected one NAME.ko a line", GUEST_MODULES_LIST);
+                return sup_error_errno(ret_error, r, "%s: expected one NAME.ko a line", GUEST_MODULES_LIST);
         bool have_pci = guest_have_pci("/sys/bus/pci/devices");
         STRV_FOREACH(m, list) {
                 if (guest_module_phase(*m, have_pci) != phase)
@@ -83,16 +82,16 @@ int guest_load_modules(GuestModulePhase phase, char *err) {
                 _cleanup_free_ char *path = xasprintf("%s/%s", GUEST_MODULES_DIR, *m);
                 _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
                 if (fd < 0)
-                        return fail(err, negative_errno(), "cannot open the module %s", path);
+                        return sup_error_errno(ret_error, negative_errno(), "cannot open the module %s", path);
                 if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
-                        return fail(err, negative_errno(), "cannot load the module %s", *m);
+                        return sup_error_errno(ret_error, negative_errno(), "cannot load the module %s", *m);
         }
         return 0;
 }
 
 /* Polls: nothing tells PID 1 when a device shows up (there is no udev), and this runs once, at
  * boot, before there is anything else to do. */
-int guest_open_port(const char *name, unsigned timeout_ms, int *ret, char *err) {
+int guest_open_port(const char *name, unsigned timeout_ms, int *ret, SupError **ret_error) {
         for (usec_t deadline = deadline_in(timeout_ms);;) {
                 _cleanup_free_ char *dev = NULL, *path = NULL;
                 int r = guest_find_port("/sys/class/virtio-ports", name, &dev);
@@ -106,12 +105,12 @@ int guest_open_port(const char *name, unsigned timeout_ms, int *ret, char *err) 
                         r = negative_errno();
                 }
                 if (!wait_a_little(deadline))
-                        return fail(err, r, "no virtio-serial port named %s", name);
+                        return sup_error_errno(ret_error, r, "no virtio-serial port named %s", name);
         }
 }
 
 /* A disk of the run command as a device path: "/dev/vdb" as it is, "serial=S" looked up. */
-static int resolve_disk(const char *disk, char **ret, char *err) {
+static int resolve_disk(const char *disk, char **ret, SupError **ret_error) {
         const char *serial = startswith(disk, "serial=");
 
         for (usec_t deadline = deadline_in(DEVICE_TIMEOUT_MS);;) {
@@ -134,85 +133,86 @@ static int resolve_disk(const char *disk, char **ret, char *err) {
                         return 0;
                 }
                 if (!wait_a_little(deadline))
-                        return fail(err, r, "no disk %s", disk);
+                        return sup_error_errno(ret_error, r, "no disk %s", disk);
         }
 }
 
-static int mount_disk(const char *disk, const char *where, bool read_only, char *err) {
+static int mount_disk(const char *disk, const char *where, bool read_only, SupError **ret_error) {
         _cleanup_free_ char *dev = NULL;
         int r;
 
-        r = resolve_disk(disk, &dev, err);
+        r = resolve_disk(disk, &dev, ret_error);
         if (r < 0)
                 return r;
         r = mkdir_p(where, 0755);
         if (r < 0)
-                return fail(err, r, "cannot create %s", where);
+                return sup_error_errno(ret_error, r, "cannot create %s", where);
         /* nodev, nosuid stay off: a layer may carry device nodes and setuid programs, exactly as
          * the directories process isolation stacks. */
         if (mount(dev, where, "ext4", read_only ? MS_RDONLY : 0, NULL) < 0)
-                return fail(err, negative_errno(), "cannot mount %s (%s) as ext4%s", disk, dev,
-                            read_only ? " read-only" : "");
+                return sup_error_errno(ret_error, negative_errno(), "cannot mount %s (%s) as ext4%s", disk, dev,
+                                       read_only ? " read-only" : "");
         return 0;
 }
 
-int guest_build_root(const GuestRun *run, const char *target, char *err) {
+int guest_build_root(const GuestRun *run, const char *target, SupError **ret_error) {
         const UnitSpec *u = run->spec;
         size_t n = strv_length(run->layers);
         _cleanup_free_ char *opts = NULL, *lower = xstrdup("");
         _cleanup_close_ int rootfd = -EBADF;
+        char err[ROOTFS_ERR_MAX];
         int r;
 
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *where = xasprintf(LAYERS_DIR "/%zu", i), *prev = TAKE_PTR(lower);
-                r = mount_disk(run->layers[i], where, true, err);
+                r = mount_disk(run->layers[i], where, true, ret_error);
                 if (r < 0)
                         return r;
                 /* overlayfs takes the top layer first; layers are bottom first. */
                 lower = *prev ? xasprintf("%s:%s", where, prev) : xstrdup(where);
         }
-        r = mount_disk(run->sandbox, SANDBOX_DIR, false, err);
+        r = mount_disk(run->sandbox, SANDBOX_DIR, false, ret_error);
         if (r < 0)
                 return r;
         if (mkdir(SANDBOX_DIR "/upper", 0755) < 0 && errno != EEXIST)
-                return fail(err, negative_errno(), "cannot create the sandbox layer");
+                return sup_error_errno(ret_error, negative_errno(), "cannot create the sandbox layer");
         if (mkdir(SANDBOX_DIR "/work", 0700) < 0 && errno != EEXIST)
-                return fail(err, negative_errno(), "cannot create the overlay work directory");
+                return sup_error_errno(ret_error, negative_errno(), "cannot create the overlay work directory");
 
         /* The guest kernel (6.1) predates "lowerdir+": one option string, short paths of our own
          * (128 layers take about 2 KiB of the page it may fill). */
         opts = xasprintf("lowerdir=%s,upperdir=" SANDBOX_DIR "/upper,workdir=" SANDBOX_DIR "/work", lower);
         r = mkdir_p(target, 0755);
         if (r < 0)
-                return fail(err, r, "cannot create %s", target);
+                return sup_error_errno(ret_error, r, "cannot create %s", target);
         /* nodev, as process isolation's overlay (mount_overlay()): the layer disks may hold
          * device nodes, which the container's root shows but cannot open. */
         if (mount("overlay", target, "overlay", MS_NODEV, opts) < 0)
-                return fail(err, negative_errno(), "cannot create the overlay file system");
+                return sup_error_errno(ret_error, negative_errno(), "cannot create the overlay file system");
 
         rootfd = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rootfd < 0)
-                return fail(err, negative_errno(), "cannot open the container's root");
-        /* own_network: the guest is its own network namespace, so sysfs is mounted, not bound. */
+                return sup_error_errno(ret_error, negative_errno(), "cannot open the container's root");
+        /* own_network: the guest is its own network namespace, so sysfs is mounted, not bound.
+         * (The same code as process isolation's, where it runs after clone(): a fixed buffer.) */
         r = mount_api_filesystems(rootfd, true, err);
+        if (r >= 0)
+                r = mount_unit_mounts(u, rootfd, NULL, err);
         if (r < 0)
-                return r;
-        r = mount_unit_mounts(u, rootfd, NULL, err);
-        if (r < 0)
-                return r;
+                return sup_error_make(ret_error, r, "%s", err);
         if (sethostname(u->hostname, strlen(u->hostname)) < 0)
-                return fail(err, negative_errno(), "cannot set the host name");
+                return sup_error_errno(ret_error, negative_errno(), "cannot set the host name");
         return 0;
 }
 
-int guest_setup_network(const GuestRun *run, char *err) {
+int guest_setup_network(const GuestRun *run, SupError **ret_error) {
         const GuestNetwork *net = &run->network;
         _cleanup_free_ char *ifname = NULL;
         char addr[INET_ADDRSTRLEN];
         int r;
 
         if (loopback_up() < 0)
-                return fail(err, negative_errno(), "cannot bring up the loopback interface");
+                return sup_error_errno(ret_error, negative_errno(), "cannot bring up the loopback interface");
         if (!run->has_network)
                 return 0;
 
@@ -223,25 +223,25 @@ int guest_setup_network(const GuestRun *run, char *err) {
                 if (r >= 0)
                         break;
                 if (!wait_a_little(deadline))
-                        return fail(err, r == -ENOENT ? 0 : r, "network: no network card with the MAC address %s",
-                                    net->mac);
+                        return sup_error_make(ret_error, r, "network: no network card with the MAC address %s%s%s",
+                                              net->mac, r == -ENOENT ? "" : ": ", r == -ENOENT ? "" : strerror(-r));
         }
         /* The kernel calls the first card eth0. A name can change only while the card is down,
          * which it is: nothing in the guest brings it up before this. */
         if (!streq(ifname, NET_CONTAINER_IFNAME)) {
                 r = netif_rename(ifname, NET_CONTAINER_IFNAME);
                 if (r < 0)
-                        return fail(err, r, "network: cannot rename %s (%s) to " NET_CONTAINER_IFNAME, ifname,
-                                    net->mac);
+                        return sup_error_errno(ret_error, r, "network: cannot rename %s (%s) to " NET_CONTAINER_IFNAME,
+                                               ifname, net->mac);
         }
         r = netif_configure_ipv4(NET_CONTAINER_IFNAME, net->address, net->prefix, net->gateway);
         if (r < 0)
-                return fail(err, r, "network: cannot configure " NET_CONTAINER_IFNAME " with %s/%u",
-                            inet_ntop(AF_INET, &net->address, addr, sizeof(addr)), net->prefix);
+                return sup_error_errno(ret_error, r, "network: cannot configure " NET_CONTAINER_IFNAME " with %s/%u",
+                                       inet_ntop(AF_INET, &net->address, addr, sizeof(addr)), net->prefix);
         return 0;
 }
 
-int guest_switch_root(const char *target, char *err) {
+int guest_switch_root(const char *target, SupError **ret_error) {
         /* The initramfs is a tmpfs that stays under the new root: free the modules and our own
          * copy (this process keeps its text), and the early mounts nobody will see again. */
         (void) rm_rf(GUEST_MODULES_DIR);
@@ -251,13 +251,13 @@ int guest_switch_root(const char *target, char *err) {
         (void) umount2("/dev", MNT_DETACH);
 
         if (chdir(target) < 0)
-                return fail(err, negative_errno(), "cannot enter %s", target);
+                return sup_error_errno(ret_error, negative_errno(), "cannot enter %s", target);
         if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
-                return fail(err, negative_errno(), "cannot move %s over the initramfs", target);
+                return sup_error_errno(ret_error, negative_errno(), "cannot move %s over the initramfs", target);
         if (chroot(".") < 0)
-                return fail(err, negative_errno(), "chroot");
+                return sup_error_errno(ret_error, negative_errno(), "chroot");
         if (chdir("/") < 0)
-                return fail(err, negative_errno(), "chdir /");
+                return sup_error_errno(ret_error, negative_errno(), "chdir /");
         return 0;
 }
 

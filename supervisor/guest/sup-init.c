@@ -501,6 +501,7 @@ int main(int argc, char **argv) {
         _cleanup_(guest_run_done) GuestRun run = {};
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_free_ char *error = NULL;
+        _cleanup_sup_error_ SupError *boot_error = NULL;
         char err[WORKLOAD_ERR_MAX];
         ContainerUser user;
         json_t *msg;
@@ -514,10 +515,10 @@ int main(int argc, char **argv) {
          * open its fds (the agent channel among them) without CAP_SYS_PTRACE. The command is
          * forked non-dumpable and becomes dumpable again with its execve(). */
         (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-        r = guest_mount_early(err);
+        r = guest_mount_early(&boot_error);
         setup_stdio(&init);
         if (r < 0)
-                fail_setup(&init, err);
+                fail_setup(&init, sup_error_message(boot_error));
         init.debug = debug_requested();
         stage(&init, "started");
         /* jansson seeds its hash tables from /dev/urandom on first use, which blocks until the
@@ -528,13 +529,13 @@ int main(int argc, char **argv) {
         if (getrandom(&seed, sizeof(seed), GRND_INSECURE) < 0 || seed == 0)
                 seed = (uint32_t) now(CLOCK_MONOTONIC) | 1;
         json_object_seed(seed);
-        r = guest_load_modules(GUEST_MODULE_BOOT, err);
+        r = guest_load_modules(GUEST_MODULE_BOOT, &boot_error);
         if (r < 0)
-                fail_setup(&init, err);
+                fail_setup(&init, sup_error_message(boot_error));
         stage(&init, "modules loaded");
-        r = guest_open_port(GUEST_AGENT_PORT, PORT_TIMEOUT_MS, &init.agent_fd, err);
+        r = guest_open_port(GUEST_AGENT_PORT, PORT_TIMEOUT_MS, &init.agent_fd, &boot_error);
         if (r < 0)
-                fail_setup(&init, err);
+                fail_setup(&init, sup_error_message(boot_error));
         stage(&init, "agent port open");
         r = send_blocking(init.agent_fd, guest_event_hello());
         if (r < 0) {
@@ -553,9 +554,9 @@ int main(int argc, char **argv) {
         if (run.has_network) {
                 /* The network card's driver only now: most units have none. Its probe runs
                  * while the root is built; guest_setup_network() waits for the card. */
-                r = guest_load_modules(GUEST_MODULE_NETWORK, err);
+                r = guest_load_modules(GUEST_MODULE_NETWORK, &boot_error);
                 if (r < 0)
-                        fail_setup(&init, err);
+                        fail_setup(&init, sup_error_message(boot_error));
                 stage(&init, "network modules loaded");
         }
 
@@ -570,25 +571,25 @@ int main(int argc, char **argv) {
         }
         init.power_button = open_power_button(&init);
 
-        r = guest_build_root(&run, ROOT_DIR, err);
+        r = guest_build_root(&run, ROOT_DIR, &boot_error);
         if (r < 0)
-                fail_setup(&init, err);
+                fail_setup(&init, sup_error_message(boot_error));
         stage(&init, "root built");
-        r = guest_setup_network(&run, err);
+        r = guest_setup_network(&run, &boot_error);
         if (r < 0)
-                fail_setup(&init, err);
+                fail_setup(&init, sup_error_message(boot_error));
         stage(&init, run.has_network ? "eth0 configured" : "loopback up");
         /* The workload's /proc is its own to unmount or cover; this one stays sup-init's. */
         init.vmstat = open("/proc/vmstat", O_RDONLY | O_CLOEXEC);
-        r = guest_switch_root(ROOT_DIR, err);
+        r = guest_switch_root(ROOT_DIR, &boot_error);
         if (r < 0)
-                fail_setup(&init, err);
+                fail_setup(&init, sup_error_message(boot_error));
         stage(&init, "root ready");
         if (u->security.read_only_rootfs && (r = rootfs_make_read_only(err)) < 0)
                 fail_setup_code(&init, err, workload_exit_code(r));
-        r = resolve_user(u->user, &user, err);
+        r = resolve_user(u->user, &user, &boot_error);
         if (r < 0)
-                fail_setup_code(&init, err, workload_exit_code(r));
+                fail_setup_code(&init, sup_error_message(boot_error), workload_exit_code(r));
         env = workload_env(u, user.home);
 
         /* Every signal goes through the loop from here on (blocked before the fork, so that none

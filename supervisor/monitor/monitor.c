@@ -204,14 +204,15 @@ static bool cleanup_cgroup(Monitor *m) {
  * last start, from supd's cache directory, or compiled now. A profile that cannot be read, parsed
  * or compiled fails the start with the reason; nothing runs unfiltered instead. */
 static int prepare_seccomp(Monitor *m, const SeccompProgram **ret) {
-        _cleanup_free_ char *dir = path_join(m->state_dir, "seccomp"), *error = NULL;
+        _cleanup_free_ char *dir = path_join(m->state_dir, "seccomp");
+        _cleanup_sup_error_ SupError *error = NULL;
         SeccompPrepared p = {};
         char took[32];
         int r;
 
         r = seccomp_prepare(m->spec, seccomp_unit_caps(m->spec), dir, &m->seccomp, &p, &error);
         if (r < 0) {
-                set_reason(m, "seccomp: %s", error ?: strerror(-r));
+                set_reason(m, "seccomp: %s", sup_error_message(error));
                 return r;
         }
         snprintf(took, sizeof(took), "%.2f ms", (double) p.usec / USEC_PER_MSEC);
@@ -237,7 +238,7 @@ static int prepare_seccomp(Monitor *m, const SeccompProgram **ret) {
 /* The limits the command gets, resolved here for both modes (rlimits.h): a guest applies the host's
  * numbers, and a limit the host cannot grant fails the start alike. */
 static int prepare_rlimits(Monitor *m) {
-        char err[WORKLOAD_ERR_MAX];
+        _cleanup_sup_error_ SupError *error = NULL;
         RlimitSet host;
         bool can_raise;
         int r;
@@ -252,24 +253,25 @@ static int prepare_rlimits(Monitor *m) {
          * nothing can be raised above the hard limit it inherits. */
         if (m->spec->security.user_namespace == USER_NAMESPACE_AUTO)
                 can_raise = false;
-        r = rlimits_resolve(m->spec, host, can_raise, m->rlimits, err);
+        r = rlimits_resolve(m->spec, host, can_raise, m->rlimits, &error);
         if (r < 0)
-                set_reason(m, "%s", err);
+                set_reason(m, "%s", sup_error_message(error));
         return r;
 }
 
 /* ---- network: bridge (net/attachment.h has the steps) ---- */
 
 static int prepare_network(Monitor *m) {
-        char err[512], addr[INET_ADDRSTRLEN];
+        _cleanup_sup_error_ SupError *error = NULL;
+        char addr[INET_ADDRSTRLEN];
         int r;
 
         /* With share.network the network is the target's, set up by its monitor. */
         if (m->spec->network != NETWORK_BRIDGE || m->spec->share.network.name)
                 return 0;
-        r = net_attachment_prepare(&m->net, m->spec, err, sizeof(err));
+        r = net_attachment_prepare(&m->net, m->spec, &error);
         if (r < 0) {
-                set_reason(m, "network: %s", err);
+                set_reason(m, "network: %s", sup_error_message(error));
                 return r;
         }
         m->net_prepared = true;
@@ -282,35 +284,39 @@ static int prepare_network(Monitor *m) {
  * Its failures, like configure_network()'s, become the unit's reason through the container's
  * error pipe; they are worded like prepare_network()'s. */
 static int attach_network(pid_t pid, void *userdata, char *err, size_t errlen) {
+        _cleanup_sup_error_ SupError *error = NULL;
         Monitor *m = userdata;
-        char why[448];
-        int r = net_attachment_attach(&m->net, m->spec, pid, why, sizeof(why));
+        int r = net_attachment_attach(&m->net, m->spec, pid, &error);
 
-        if (r < 0)
-                snprintf(err, errlen, "network: %s", why);
+        if (r < 0) {
+                (void) sup_error_wrap(&error, r, "network");
+                (void) sup_error_to_buffer(error, err, errlen);
+        }
         return r;
 }
 
 /* ContainerConfig.setup: in the container's init, inside its network namespace. */
 static int configure_network(void *userdata, char *err, size_t errlen) {
+        _cleanup_sup_error_ SupError *error = NULL;
         Monitor *m = userdata;
-        char why[448];
-        int r = net_attachment_configure(&m->net, why, sizeof(why));
+        int r = net_attachment_configure(&m->net, &error);
 
-        if (r < 0)
-                snprintf(err, errlen, "network: %s", why);
+        if (r < 0) {
+                (void) sup_error_wrap(&error, r, "network");
+                (void) sup_error_to_buffer(error, err, errlen);
+        }
         return r;
 }
 
 /* After the container (or a start that failed): its ports, its veth pair and its address go. */
 static void release_network(Monitor *m) {
-        char err[512];
+        _cleanup_sup_error_ SupError *error = NULL;
 
         if (!m->net_prepared)
                 return;
         m->net_prepared = false;
-        if (net_attachment_release(&m->net, m->spec, err, sizeof(err)) < 0)
-                log_writer_printf(&m->log, "sup", "network: %s", err);
+        if (net_attachment_release(&m->net, m->spec, &error) < 0)
+                log_writer_printf(&m->log, "sup", "network: %s", sup_error_message(error));
         free(m->status.address);
         m->status.address = NULL;
 }
@@ -323,12 +329,12 @@ static void on_share_target_exit(EventSource *s, int fd, uint32_t revents, void 
  * the start like any setup error, and the restart policy tries again later. */
 static int open_share_targets(Monitor *m) {
         _cleanup_free_ char *instances = path_dirname(m->dir);
-        char err[512];
+        _cleanup_sup_error_ SupError *error = NULL;
         int r;
 
-        r = share_targets_open(m->spec, instances, m->cgroup_root, m->cgroup_parent, &m->share, err, sizeof(err));
+        r = share_targets_open(m->spec, instances, m->cgroup_root, m->cgroup_parent, &m->share, &error);
         if (r < 0)
-                set_reason(m, "%s", err);
+                set_reason(m, "%s", sup_error_message(error));
         return r;
 }
 
@@ -580,14 +586,15 @@ static int start_vm(Monitor *m, const SeccompProgram *seccomp) {
                 .callbacks = {.started = on_vm_started, .changed = on_vm_changed, .exited = on_vm_exited},
                 .userdata = m,
         };
+        _cleanup_sup_error_ SupError *error = NULL;
         char err[1024];
         int r;
 
         cfg.net_fd = -EBADF;
         if (m->net_prepared) {
-                r = net_attachment_attach_tap(&m->net, m->spec, &cfg.net_fd, err, sizeof(err));
+                r = net_attachment_attach_tap(&m->net, m->spec, &cfg.net_fd, &error);
                 if (r < 0) {
-                        set_reason(m, "network: %s", err);
+                        set_reason(m, "network: %s", sup_error_message(error));
                         return r;
                 }
                 veth_mac_for(m->net.lease.address, cfg.mac);
@@ -613,12 +620,15 @@ static int start_vm(Monitor *m, const SeccompProgram *seccomp) {
  * the log. */
 static int apply_resources(Monitor *m, const UnitSpec *u, char *err, size_t errlen) {
         _cleanup_strv_free_ char **notes = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
         ResourcesTarget target = RESOURCES_CONTAINER;
         int r;
 
         if (m->vm)
                 target = vm_status(m->vm)->kvm ? RESOURCES_QEMU_KVM : RESOURCES_QEMU_TCG;
-        r = resources_apply(m->cgroup, u, target, &notes, err, errlen);
+        r = resources_apply(m->cgroup, u, target, &notes, &error);
+        if (r < 0)
+                (void) sup_error_to_buffer(error, err, errlen);
         STRV_FOREACH(n, notes)
                 log_writer_printf(&m->log, "sup", "%s", *n);
         return r;
@@ -1277,7 +1287,7 @@ static void on_accept(EventSource *s, int fd, uint32_t revents, void *userdata) 
         m->clients = c;
 }
 
-int monitor_enter_cgroup(Monitor *m, char **ret_error) {
+int monitor_enter_cgroup(Monitor *m, SupError **ret_error) {
         _cleanup_(cgroup_freep) Cgroup *cg = NULL;
         _cleanup_free_ char *name = xasprintf("%s" INSTANCE_MONITOR_CGROUP_SUFFIX, m->spec->name);
         int r;
@@ -1293,7 +1303,7 @@ int monitor_enter_cgroup(Monitor *m, char **ret_error) {
                         break;
         }
         if (r < 0) {
-                *ret_error = xasprintf("cannot enter the cgroup %s/%s: %s", m->cgroup_parent, name, strerror(-r));
+                (void) sup_error_errno(ret_error, r, "cannot enter the cgroup %s/%s", m->cgroup_parent, name);
                 if (cg)
                         (void) cgroup_destroy(cg);
                 return r;
@@ -1330,7 +1340,7 @@ int monitor_listen(Monitor *m) {
         return 0;
 }
 
-int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_error) {
+int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, SupError **ret_error) {
         _cleanup_free_ char *spec_path = path_join(cfg->dir, "spec.json"), *logs = path_join(cfg->state_dir, "logs"),
                             *log_path = NULL;
         Monitor *m = xzalloc(sizeof(Monitor));
@@ -1347,9 +1357,11 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_er
         m->err_stream.name = "stderr";
         r = unit_load_file(spec_path, 0, &d, &m->spec, NULL);
         if (r < 0) {
-                *ret_error = d.n > 0 ? xasprintf("%s:%u:%u: %s", d.items[0].file, d.items[0].line, d.items[0].column,
-                                                 d.items[0].message)
-                                     : xasprintf("cannot load %s", spec_path);
+                if (d.n > 0)
+                        (void) sup_error_make(ret_error, -EINVAL, "%s:%u:%u: %s", d.items[0].file, d.items[0].line,
+                                              d.items[0].column, d.items[0].message);
+                else
+                        (void) sup_error_make(ret_error, -EINVAL, "cannot load %s", spec_path);
                 diagnostics_done(&d);
                 monitor_free(m);
                 return -EINVAL;
@@ -1370,7 +1382,7 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_er
         log_path = xasprintf("%s/%s.log", logs, m->spec->name);
         r = log_writer_open(&m->log, log_path, cfg->log_max_size);
         if (r < 0) {
-                *ret_error = xasprintf("cannot open the log %s: %s", log_path, strerror(-r));
+                (void) sup_error_errno(ret_error, r, "cannot open the log %s", log_path);
                 monitor_free(m);
                 return r;
         }

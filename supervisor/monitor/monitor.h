@@ -13,6 +13,7 @@
 #include "restart-policy.h"
 #include "rlimits.h"
 #include "seccomp-compile.h"
+#include "sup-error.h"
 #include "unit-spec.h"
 #include "userns.h"
 #include "vm.h"
@@ -179,13 +180,13 @@ struct Monitor {
         int exit_code; /* of the monitor process */
 };
 
-int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_error);
+int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, SupError **ret_error);
 Monitor *monitor_free(Monitor *m);
 
 /* Moves the monitor into a cgroup of its own beside the instance's, with the unit's
  * resources.cpus as its CPU quota, so that the work it does for the unit (its log) is accounted
  * and bounded. It leaves and removes it when it exits (monitor_free()). */
-int monitor_enter_cgroup(Monitor *m, char **ret_error);
+int monitor_enter_cgroup(Monitor *m, SupError **ret_error);
 
 /* Listens on dir/monitor.sock and writes the first status file. */
 int monitor_listen(Monitor *m);

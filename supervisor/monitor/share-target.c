@@ -28,7 +28,7 @@ static void share_kinds(const UnitSpec *u, ContainerShare *s, ShareKind ret[stat
 }
 
 static int open_target(const char *name, const char *instances, const char *cgroup_root, const char *cgroup_parent,
-                       int *ret, char *err, size_t errlen) {
+                       int *ret, SupError **ret_error) {
         _cleanup_free_ char *dir = path_join(instances, name), *path = path_join(dir, "status.json"), *text = NULL;
         _cleanup_(cgroup_freep) Cgroup *cg = NULL;
         _cleanup_free_ pid_t *pids = NULL;
@@ -41,71 +41,62 @@ static int open_target(const char *name, const char *instances, const char *cgro
         int r;
 
         r = read_full_file(path, 1 << 20, &text, NULL);
-        if (r < 0) {
-                snprintf(err, errlen, "unit \"%s\" has no instance (%s: %s)", name, path, strerror(-r));
-                return r == -ENOENT ? -ESRCH : r;
-        }
+        if (r < 0)
+                return sup_error_make(ret_error, r == -ENOENT ? -ESRCH : r, "unit \"%s\" has no instance (%s: %s)",
+                                      name, path, strerror(-r));
         j = json_loads(text, 0, NULL);
         r = instance_status_from_json(j, &st);
         json_decref(j);
-        if (r < 0) {
-                snprintf(err, errlen, "the status of unit \"%s\" (%s) cannot be read", name, path);
-                return r;
-        }
+        if (r < 0)
+                return sup_error_make(ret_error, r, "the status of unit \"%s\" (%s) cannot be read", name, path);
         pid = st.pid;
         r = 0;
-        if (st.isolation != ISOLATION_PROCESS) {
-                snprintf(err, errlen, "unit \"%s\" has no namespaces on this host (isolation: %s)", name,
-                         isolation_to_string(st.isolation) ?: "?");
-                r = -EINVAL;
-        } else if (st.state != INSTANCE_RUNNING || pid <= 0) {
-                snprintf(err, errlen, "unit \"%s\" is not running (state %s)", name,
-                         instance_state_to_string(st.state) ?: "?");
-                r = -ESRCH;
-        }
+        if (st.isolation != ISOLATION_PROCESS)
+                r = sup_error_make(ret_error, -EINVAL, "unit \"%s\" has no namespaces on this host (isolation: %s)",
+                                   name, isolation_to_string(st.isolation) ?: "?");
+        else if (st.state != INSTANCE_RUNNING || pid <= 0)
+                r = sup_error_make(ret_error, -ESRCH, "unit \"%s\" is not running (state %s)", name,
+                                   instance_state_to_string(st.state) ?: "?");
         instance_status_done(&st);
         if (r < 0)
                 return r;
 
         /* The pidfd first, then the check: the pidfd pins the process it was opened for. */
         pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        if (pidfd < 0) {
-                r = negative_errno();
-                snprintf(err, errlen, "unit \"%s\": its container's init (PID %d) is gone", name, (int) pid);
-                return r;
-        }
+        if (pidfd < 0)
+                return sup_error_make(ret_error, negative_errno(), "unit \"%s\": its container's init (PID %d) is gone",
+                                      name, (int) pid);
         r = cgroup_open(cgroup_root, cgroup_parent, name, &cg);
         if (r >= 0)
                 r = cgroup_get_pids(cg, &pids, &n);
         for (size_t i = 0; r >= 0 && i < n && !member; i++)
                 member = pids[i] == pid;
-        if (r < 0 || !member) {
-                snprintf(err, errlen, "unit \"%s\": PID %d from its status is not in its cgroup%s%s", name, (int) pid,
-                         r < 0 ? ": " : " (it has ended)", r < 0 ? strerror(-r) : "");
-                return r < 0 ? r : -ESRCH;
-        }
+        if (r < 0)
+                return sup_error_errno(ret_error, r, "unit \"%s\": PID %d from its status is not in its cgroup", name,
+                                       (int) pid);
+        if (!member)
+                return sup_error_make(ret_error, -ESRCH,
+                                      "unit \"%s\": PID %d from its status is not in its cgroup (it has ended)", name,
+                                      (int) pid);
         *ret = TAKE_FD(pidfd);
         return 0;
 }
 
 int share_targets_open(const UnitSpec *u, const char *instances, const char *cgroup_root, const char *cgroup_parent,
-                       ContainerShare *ret, char *err, size_t errlen) {
+                       ContainerShare *ret, SupError **ret_error) {
         ContainerShare s = {-EBADF, -EBADF, -EBADF};
         ShareKind kinds[CONTAINER_SHARE_KINDS];
 
         share_kinds(u, &s, kinds);
         for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
-                char why[400];
                 int r;
 
                 if (!kinds[i].ref->name)
                         continue;
-                r = open_target(kinds[i].ref->name, instances, cgroup_root, cgroup_parent, kinds[i].fd, why,
-                                sizeof(why));
+                r = open_target(kinds[i].ref->name, instances, cgroup_root, cgroup_parent, kinds[i].fd, ret_error);
                 if (r < 0) {
-                        snprintf(err, errlen, "%s: %s", kinds[i].key, why);
                         share_targets_close(&s);
-                        return r;
+                        return sup_error_wrap(ret_error, r, "%s", kinds[i].key);
                 }
         }
         *ret = s;

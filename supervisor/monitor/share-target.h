@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "container-share.h"
+#include "sup-error.h"
 #include "unit-spec.h"
 
 /* share.*: the running instances whose namespaces an instance joins, found anew at every start
@@ -19,9 +20,9 @@
  * pidfd never names another process. */
 
 /* Fills ret with a pidfd per shared kind (-EBADF for a kind not shared). On failure returns
- * -errno, the reason (naming the unit and the key) in err, and nothing open. */
+ * -errno, the reason (naming the unit and the key) in *ret_error, and nothing open. */
 int share_targets_open(const UnitSpec *u, const char *instances, const char *cgroup_root, const char *cgroup_parent,
-                       ContainerShare *ret, char *err, size_t errlen);
+                       ContainerShare *ret, SupError **ret_error);
 void share_targets_close(ContainerShare *s);
 
 /* The share.* key ("share.ipc") and target unit of the first kind whose target has exited since

@@ -42,7 +42,7 @@ int main(int argc, char **argv) {
         MonitorConfig cfg = {.cgroup_root = "/sys/fs/cgroup", .cgroup_parent = "sup"};
         const char *subnet = BRIDGE_DEFAULT_SUBNET;
         _cleanup_(event_freep) Event *e = NULL;
-        _cleanup_free_ char *error = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
         Monitor *m = NULL;
         _cleanup_close_ int lock_fd = -EBADF;
         int ready_fd = -1, c, r;
@@ -112,7 +112,7 @@ int main(int argc, char **argv) {
          * monitor off the same directory. */
         lock_fd = instance_lock_take(cfg.dir);
         if (lock_fd == -EBUSY)
-                error = xstrdup("another monitor runs this instance");
+                (void) sup_error_make(&error, lock_fd, "another monitor runs this instance");
         r = lock_fd < 0 ? lock_fd : event_new(&e);
         if (r >= 0)
                 r = monitor_new(e, &cfg, &m, &error);
@@ -120,13 +120,12 @@ int main(int argc, char **argv) {
                 r = monitor_listen(m);
         /* Before the first start: every byte of the unit's log is written from in there. */
         if (r >= 0 && monitor_enter_cgroup(m, &error) < 0) {
-                log_error("%s; the monitor's work is accounted wherever supd runs", error);
-                free(error);
-                error = NULL;
+                log_error("%s; the monitor's work is accounted wherever supd runs", sup_error_message(error));
+                error = sup_error_free(error);
         }
         if (r < 0) {
                 char msg[1024];
-                int n = snprintf(msg, sizeof(msg), "%s", error ? error : strerror(-r));
+                int n = snprintf(msg, sizeof(msg), "%s", error ? error->message : strerror(-r));
                 if (ready_fd >= 0)
                         (void) !write(ready_fd, msg, (size_t) MAX(n, 0));
                 log_error("%s", msg);

@@ -32,28 +32,28 @@ void net_attachment_done(NetAttachment *a) {
         *a = (NetAttachment){.lease = IPAM_LEASE_NULL};
 }
 
-int net_attachment_prepare(NetAttachment *a, const UnitSpec *u, char *err, size_t errlen) {
+int net_attachment_prepare(NetAttachment *a, const UnitSpec *u, SupError **ret_error) {
         char subnet[IPV4_NET_STRLEN];
         int r;
 
         /* Before anything changes on the host. */
-        r = portmap_check(u->ports, u->n_ports, err, errlen);
+        r = portmap_check(u->ports, u->n_ports, ret_error);
         if (r < 0)
                 return r;
-        r = host_ports_bind(&a->host_ports, u->ports, u->n_ports, err, errlen);
+        r = host_ports_bind(&a->host_ports, u->ports, u->n_ports, ret_error);
         if (r < 0)
                 return r;
         if (a->lease.fd < 0) {
                 r = ipam_acquire(a->lease_dir, &a->table.subnet, a->unit, &a->lease);
                 if (r == -ENOSPC)
-                        snprintf(err, errlen, "no free address left in the bridge subnet %s",
-                                 ipv4_net_format(&a->table.subnet, subnet));
+                        (void) sup_error_make(ret_error, r, "no free address left in the bridge subnet %s",
+                                              ipv4_net_format(&a->table.subnet, subnet));
                 else if (r < 0)
-                        snprintf(err, errlen, "cannot lease an address in %s: %s", a->lease_dir, strerror(-r));
+                        (void) sup_error_errno(ret_error, r, "cannot lease an address in %s", a->lease_dir);
                 if (r < 0)
                         goto fail;
         }
-        r = bridge_ensure(a->bridge, &a->table.subnet, &a->bridge_ifindex, err, errlen);
+        r = bridge_ensure(a->bridge, &a->table.subnet, &a->bridge_ifindex, ret_error);
         if (r < 0) {
                 (void) ipam_release(&a->lease);
                 goto fail;
@@ -65,10 +65,9 @@ fail:
         return r;
 }
 
-static int publish(NetAttachment *a, const UnitSpec *u, char *err, size_t errlen) {
+static int publish(NetAttachment *a, const UnitSpec *u, SupError **ret_error) {
         _cleanup_free_ char *base = portmap_script_base(&a->table), *ports = NULL, *script = NULL;
         _cleanup_free_ char *localnet = NULL;
-        char why[384] = "";
         bool changed = false;
         int r;
 
@@ -79,63 +78,57 @@ static int publish(NetAttachment *a, const UnitSpec *u, char *err, size_t errlen
                  * the kernel routes that only with route_localnet on the way out. */
                 localnet = xasprintf("net/ipv4/conf/%s/route_localnet", a->bridge);
                 r = sysctl_enable(localnet, &changed);
-                if (r < 0) {
-                        snprintf(err, errlen, "cannot set %s: %s", localnet, strerror(-r));
-                        return r;
-                }
+                if (r < 0)
+                        return sup_error_errno(ret_error, r, "cannot set %s", localnet);
                 /* Connections from other hosts and namespaces to a published port are forwarded
                  * to the bridge: the one global switch this needs. It is left on at stop (others
                  * may have come to rely on it). */
                 r = sysctl_enable("net/ipv4/ip_forward", &a->enabled_forwarding);
-                if (r < 0) {
-                        snprintf(err, errlen, "cannot enable IPv4 forwarding (net.ipv4.ip_forward): %s", strerror(-r));
-                        return r;
-                }
+                if (r < 0)
+                        return sup_error_errno(ret_error, r, "cannot enable IPv4 forwarding (net.ipv4.ip_forward)");
                 ports = portmap_script_publish(&a->table, a->unit, u->ports, u->n_ports, a->lease.address);
                 a->published = true;
         }
         script = xasprintf("%s%s", base, ports ? ports : "");
-        r = portmap_apply(script, why, sizeof(why));
+        r = portmap_apply(script, ret_error);
         if (r < 0 && u->n_ports > 0)
-                snprintf(err, errlen, "cannot publish the ports: %s", why);
-        else if (r < 0)
-                snprintf(err, errlen, "cannot set up the nftables table %s: %s", a->table.name, why);
+                return sup_error_wrap(ret_error, r, "cannot publish the ports");
         if (r < 0)
-                return r;
-        return host_ports_listen(&a->host_ports, u->ports, err, errlen);
+                return sup_error_wrap(ret_error, r, "cannot set up the nftables table %s", a->table.name);
+        return host_ports_listen(&a->host_ports, u->ports, ret_error);
 }
 
-int net_attachment_attach(NetAttachment *a, const UnitSpec *u, pid_t pid, char *err, size_t errlen) {
+int net_attachment_attach(NetAttachment *a, const UnitSpec *u, pid_t pid, SupError **ret_error) {
         uint8_t mac[6];
         int r;
 
         veth_mac_for(a->lease.address, mac);
         r = veth_create(a->veth, a->bridge_ifindex, NET_CONTAINER_IFNAME, mac, pid);
-        if (r == -ENOTTY) {
-                snprintf(err, errlen,
-                         "cannot create the veth pair %s/" NET_CONTAINER_IFNAME
-                         ": an interface %s exists and is not a veth",
-                         a->veth, a->veth);
-                return -EEXIST;
-        }
-        if (r < 0) {
-                snprintf(err, errlen, "cannot create the veth pair %s/" NET_CONTAINER_IFNAME " on the bridge %s: %s",
-                         a->veth, a->bridge, strerror(-r));
-                return r;
-        }
-        return publish(a, u, err, errlen);
+        if (r == -ENOTTY)
+                return sup_error_make(ret_error, -EEXIST,
+                                      "cannot create the veth pair %s/" NET_CONTAINER_IFNAME
+                                      ": an interface %s exists and is not a veth",
+                                      a->veth, a->veth);
+        if (r < 0)
+                return sup_error_errno(ret_error, r,
+                                       "cannot create the veth pair %s/" NET_CONTAINER_IFNAME " on the bridge %s",
+                                       a->veth, a->bridge);
+        return publish(a, u, ret_error);
 }
 
-int net_attachment_attach_tap(NetAttachment *a, const UnitSpec *u, int *ret_fd, char *err, size_t errlen) {
+int net_attachment_attach_tap(NetAttachment *a, const UnitSpec *u, int *ret_fd, SupError **ret_error) {
         int fd, r;
 
         r = tap_create(a->veth, a->bridge_ifindex, &fd);
-        if (r < 0) {
-                snprintf(err, errlen, "cannot create the tap device %s on the bridge %s: %s", a->veth, a->bridge,
-                         r == -ENOENT ? "no /dev/net/tun (modprobe tun)" : strerror(-r));
-                return r;
-        }
-        r = publish(a, u, err, errlen);
+        if (r == -ENOENT)
+                return sup_error_make(
+                        ret_error, r,
+                        "cannot create the tap device %s on the bridge %s: no /dev/net/tun (modprobe tun)", a->veth,
+                        a->bridge);
+        if (r < 0)
+                return sup_error_errno(ret_error, r, "cannot create the tap device %s on the bridge %s", a->veth,
+                                       a->bridge);
+        r = publish(a, u, ret_error);
         if (r < 0) {
                 close(fd);
                 return r;
@@ -144,31 +137,29 @@ int net_attachment_attach_tap(NetAttachment *a, const UnitSpec *u, int *ret_fd, 
         return 0;
 }
 
-int net_attachment_configure(const NetAttachment *a, char *err, size_t errlen) {
+int net_attachment_configure(const NetAttachment *a, SupError **ret_error) {
         struct in_addr gateway = ipv4_net_host(&a->table.subnet, 1);
         char addr[INET_ADDRSTRLEN];
         int r;
 
         r = netif_configure_ipv4(NET_CONTAINER_IFNAME, a->lease.address, a->table.subnet.prefix, gateway);
         if (r < 0)
-                snprintf(err, errlen, "cannot configure " NET_CONTAINER_IFNAME " with %s/%u: %s",
-                         inet_ntop(AF_INET, &a->lease.address, addr, sizeof(addr)), a->table.subnet.prefix,
-                         strerror(-r));
-        return r;
+                return sup_error_errno(ret_error, r, "cannot configure " NET_CONTAINER_IFNAME " with %s/%u",
+                                       inet_ntop(AF_INET, &a->lease.address, addr, sizeof(addr)),
+                                       a->table.subnet.prefix);
+        return 0;
 }
 
-int net_attachment_release(NetAttachment *a, const UnitSpec *u, char *err, size_t errlen) {
+int net_attachment_release(NetAttachment *a, const UnitSpec *u, SupError **ret_error) {
         int r, ret = 0;
 
         if (a->published || u->n_ports > 0) {
                 _cleanup_free_ char *script = portmap_script_unpublish(&a->table, a->unit);
-                char why[256] = "";
 
-                r = portmap_apply(script, why, sizeof(why));
-                if (r < 0) {
-                        snprintf(err, errlen, "cannot remove the published ports: %s", why);
-                        ret = r;
-                } else {
+                r = portmap_apply(script, ret_error);
+                if (r < 0)
+                        ret = sup_error_wrap(ret_error, r, "cannot remove the published ports");
+                else {
                         a->published = false;
                         /* Not before: while rules send the port to the container, no host
                          * program may bind it unnoticed. (A failed removal keeps them until the
@@ -181,14 +172,10 @@ int net_attachment_release(NetAttachment *a, const UnitSpec *u, char *err, size_
         r = veth_remove(a->veth);
         if (r == -ENOTTY)
                 r = 0;
-        if (r < 0 && ret == 0) {
-                snprintf(err, errlen, "cannot remove the veth %s: %s", a->veth, strerror(-r));
-                ret = r;
-        }
+        if (r < 0 && ret == 0)
+                ret = sup_error_errno(ret_error, r, "cannot remove the veth %s", a->veth);
         r = ipam_release(&a->lease);
-        if (r < 0 && ret == 0) {
-                snprintf(err, errlen, "cannot release the address lease: %s", strerror(-r));
-                ret = r;
-        }
+        if (r < 0 && ret == 0)
+                ret = sup_error_errno(ret_error, r, "cannot release the address lease");
         return ret;
 }

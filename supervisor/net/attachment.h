@@ -10,6 +10,7 @@
 #include "netif.h"
 #include "portmap.h"
 #include "subnet.h"
+#include "sup-error.h"
 #include "unit-spec.h"
 
 /* One instance's place on its supd's bridge (network: bridge): an address leased from the
@@ -25,7 +26,7 @@
  *   net_attachment_release()    monitor, after the container: ports (rules, then the held
  *                               sockets), veth pair, address
  *
- * Each returns -errno with the reason, worded for the unit's status, in err. */
+ * Each returns -errno with the reason, worded for the unit's status, in *ret_error. */
 typedef struct NetAttachment {
         char *unit;
         char bridge[IFNAMSIZ];
@@ -43,12 +44,12 @@ void net_attachment_init(NetAttachment *a, const char *state_dir, const char *cg
                          const char *unit);
 void net_attachment_done(NetAttachment *a);
 
-int net_attachment_prepare(NetAttachment *a, const UnitSpec *u, char *err, size_t errlen);
-int net_attachment_attach(NetAttachment *a, const UnitSpec *u, pid_t pid, char *err, size_t errlen);
-int net_attachment_configure(const NetAttachment *a, char *err, size_t errlen);
+int net_attachment_prepare(NetAttachment *a, const UnitSpec *u, SupError **ret_error);
+int net_attachment_attach(NetAttachment *a, const UnitSpec *u, pid_t pid, SupError **ret_error);
+int net_attachment_configure(const NetAttachment *a, SupError **ret_error);
 /* isolation: hyperv, instead of attach and configure: a tap device on the bridge (*ret_fd, for
  * QEMU) and the published ports; the guest configures its side (runtime/vm, sup-init). The MAC
  * for the guest's NIC is veth_mac_for() of the lease, as for a container's eth0. */
-int net_attachment_attach_tap(NetAttachment *a, const UnitSpec *u, int *ret_fd, char *err, size_t errlen);
+int net_attachment_attach_tap(NetAttachment *a, const UnitSpec *u, int *ret_fd, SupError **ret_error);
 /* Best effort: everything is attempted; the first failure is returned. */
-int net_attachment_release(NetAttachment *a, const UnitSpec *u, char *err, size_t errlen);
+int net_attachment_release(NetAttachment *a, const UnitSpec *u, SupError **ret_error);

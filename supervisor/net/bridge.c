@@ -60,7 +60,7 @@ int bridge_get_subnet(const char *name, Ipv4Net *ret) {
 }
 
 /* The addresses already there: -EADDRINUSE with the reason when they do not fit the subnet. */
-static int check_addresses(const char *name, const Ipv4Net *subnet, bool *ret_has_gateway, char *err, size_t errlen) {
+static int check_addresses(const char *name, const Ipv4Net *subnet, bool *ret_has_gateway, SupError **ret_error) {
         _cleanup_free_ NetifAddr *addrs = NULL;
         struct in_addr gateway = ipv4_net_host(subnet, 1);
         char want[IPV4_NET_STRLEN], have[IPV4_NET_STRLEN], a[INET_ADDRSTRLEN];
@@ -68,10 +68,8 @@ static int check_addresses(const char *name, const Ipv4Net *subnet, bool *ret_ha
         size_t n = 0;
         int r = netif_list_ipv4(&addrs, &n);
 
-        if (r < 0) {
-                snprintf(err, errlen, "cannot list the host's addresses: %s", strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return sup_error_errno(ret_error, r, "cannot list the host's addresses");
         ipv4_net_format(subnet, want);
         for (size_t i = 0; i < n; i++) {
                 const NetifAddr *x = &addrs[i];
@@ -83,18 +81,17 @@ static int check_addresses(const char *name, const Ipv4Net *subnet, bool *ret_ha
                                 has_gateway = true;
                                 continue;
                         }
-                        snprintf(err, errlen,
-                                 "the bridge %s has the address %s/%u, which is not the gateway of the subnet %s "
-                                 "(left by a supd with another --bridge-subnet? remove it: ip link delete %s)",
-                                 name, a, x->net.prefix, want, name);
-                        return -EADDRINUSE;
+                        return sup_error_make(ret_error, -EADDRINUSE,
+                                              "the bridge %s has the address %s/%u, which is not the gateway of the "
+                                              "subnet %s (left by a supd with another --bridge-subnet? remove it: ip "
+                                              "link delete %s)",
+                                              name, a, x->net.prefix, want, name);
                 }
-                if (ipv4_net_overlaps(&x->net, subnet)) {
-                        snprintf(err, errlen,
-                                 "the bridge subnet %s overlaps %s/%u on %s; choose another with supd --bridge-subnet",
-                                 want, a, x->net.prefix, x->ifname);
-                        return -EADDRINUSE;
-                }
+                if (ipv4_net_overlaps(&x->net, subnet))
+                        return sup_error_make(ret_error, -EADDRINUSE,
+                                              "the bridge subnet %s overlaps %s/%u on %s; choose another with supd "
+                                              "--bridge-subnet",
+                                              want, a, x->net.prefix, x->ifname);
         }
         *ret_has_gateway = has_gateway;
         return 0;
@@ -130,64 +127,50 @@ static int add_gateway(struct nl_sock *sk, int ifindex, const Ipv4Net *subnet) {
         return r == -NLE_EXIST ? 0 : nl_to_errno(r);
 }
 
-int bridge_ensure(const char *name, const Ipv4Net *subnet, int *ret_ifindex, char *err, size_t errlen) {
+int bridge_ensure(const char *name, const Ipv4Net *subnet, int *ret_ifindex, SupError **ret_error) {
         _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
         _cleanup_(rtnl_link_putp) struct rtnl_link *want = NULL, *link = NULL, *change = NULL;
         _cleanup_(nl_addr_putp) struct nl_addr *mac = NULL;
         bool has_gateway = false;
         int ifindex, r;
 
-        r = check_addresses(name, subnet, &has_gateway, err, errlen);
+        r = check_addresses(name, subnet, &has_gateway, ret_error);
         if (r < 0)
                 return r;
         r = rtnl_open(&sk);
-        if (r < 0) {
-                snprintf(err, errlen, "cannot open a netlink socket: %s", strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return sup_error_errno(ret_error, r, "cannot open a netlink socket");
 
         want = rtnl_link_bridge_alloc();
         mac = bridge_mac(name);
         if (!want || !mac)
-                return -ENOMEM;
+                return sup_error_errno(ret_error, -ENOMEM, "cannot create the bridge %s", name);
         rtnl_link_set_name(want, name);
         rtnl_link_set_addr(want, mac);
         /* NLM_F_EXCL: an existing interface of that name is reported, and then looked at. */
         r = rtnl_link_add(sk, want, NLM_F_CREATE | NLM_F_EXCL);
-        if (r < 0 && r != -NLE_EXIST) {
-                r = nl_to_errno(r);
-                snprintf(err, errlen, "cannot create the bridge %s: %s", name, strerror(-r));
-                return r;
-        }
+        if (r < 0 && r != -NLE_EXIST)
+                return sup_error_errno(ret_error, nl_to_errno(r), "cannot create the bridge %s", name);
         r = rtnl_link_get_kernel(sk, 0, name, &link);
-        if (r < 0) {
-                r = nl_to_errno(r);
-                snprintf(err, errlen, "cannot find the bridge %s: %s", name, strerror(-r));
-                return r;
-        }
-        if (!rtnl_link_is_kind(link, "bridge")) {
-                snprintf(err, errlen, "an interface %s exists and is not a bridge", name);
-                return -EEXIST;
-        }
+        if (r < 0)
+                return sup_error_errno(ret_error, nl_to_errno(r), "cannot find the bridge %s", name);
+        if (!rtnl_link_is_kind(link, "bridge"))
+                return sup_error_make(ret_error, -EEXIST, "an interface %s exists and is not a bridge", name);
         ifindex = rtnl_link_get_ifindex(link);
 
         if (!has_gateway) {
                 r = add_gateway(sk, ifindex, subnet);
-                if (r < 0) {
-                        snprintf(err, errlen, "cannot give the bridge %s its address: %s", name, strerror(-r));
-                        return r;
-                }
+                if (r < 0)
+                        return sup_error_errno(ret_error, r, "cannot give the bridge %s its address", name);
         }
         if (!(rtnl_link_get_flags(link) & IFF_UP)) {
                 change = rtnl_link_alloc();
                 if (!change)
-                        return -ENOMEM;
+                        return sup_error_errno(ret_error, -ENOMEM, "cannot bring the bridge %s up", name);
                 rtnl_link_set_flags(change, IFF_UP);
                 r = nl_to_errno(rtnl_link_change(sk, link, change, 0));
-                if (r < 0) {
-                        snprintf(err, errlen, "cannot bring the bridge %s up: %s", name, strerror(-r));
-                        return r;
-                }
+                if (r < 0)
+                        return sup_error_errno(ret_error, r, "cannot bring the bridge %s up", name);
         }
         *ret_ifindex = ifindex;
         return 0;

@@ -6,6 +6,7 @@
 
 #include "netif.h"
 #include "subnet.h"
+#include "sup-error.h"
 
 /* The bridge of one supd instance: every container of network: bridge has a port on it, and the
  * host has the subnet's first address on it (the containers' gateway). It is shared by every
@@ -23,8 +24,8 @@ void bridge_name(const char *cgroup_parent, char ret[IFNAMSIZ]);
  * up. Safe to call from any number of processes at once: whatever exists already is fine.
  * Refuses (-EADDRINUSE) a subnet that overlaps an address of another interface, or a bridge that
  * has an address of another subnet; -EEXIST when an interface of that name is no bridge. The
- * reason is written to err. */
-int bridge_ensure(const char *name, const Ipv4Net *subnet, int *ret_ifindex, char *err, size_t errlen);
+ * reason is in *ret_error. */
+int bridge_ensure(const char *name, const Ipv4Net *subnet, int *ret_ifindex, SupError **ret_error);
 
 /* The subnet of the bridge's IPv4 address; -ENOENT when it has none (or does not exist). */
 int bridge_get_subnet(const char *name, Ipv4Net *ret);

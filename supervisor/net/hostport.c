@@ -53,20 +53,20 @@ static int hold(const PortSpec *p, int *ret_fd) {
         return 0;
 }
 
-static void explain(const PortSpec *ports, size_t i, int r, char *err, size_t errlen) {
+static int explain(const PortSpec *ports, size_t i, int r, SupError **ret_error) {
         _cleanup_free_ char *spec = format_port(&ports[i]);
         char host[INET_ADDRSTRLEN + 16];
 
         format_host_side(&ports[i], host, sizeof(host));
         if (r == -EADDRINUSE)
-                snprintf(err, errlen,
-                         "ports[%zu] %s: %s is in use on the host already (ss -lnp%c 'sport = :%u' names the holder)",
-                         i, spec, host, ports[i].protocol == PORT_TCP ? 't' : 'u', ports[i].host_port);
-        else
-                snprintf(err, errlen, "ports[%zu] %s: cannot hold %s on the host: %s", i, spec, host, strerror(-r));
+                return sup_error_make(ret_error, r,
+                                      "ports[%zu] %s: %s is in use on the host already (ss -lnp%c 'sport = :%u' "
+                                      "names the holder)",
+                                      i, spec, host, ports[i].protocol == PORT_TCP ? 't' : 'u', ports[i].host_port);
+        return sup_error_errno(ret_error, r, "ports[%zu] %s: cannot hold %s on the host", i, spec, host);
 }
 
-int host_ports_bind(HostPorts *h, const PortSpec *ports, size_t n, char *err, size_t errlen) {
+int host_ports_bind(HostPorts *h, const PortSpec *ports, size_t n, SupError **ret_error) {
         int r;
 
         host_ports_release(h);
@@ -76,7 +76,7 @@ int host_ports_bind(HostPorts *h, const PortSpec *ports, size_t n, char *err, si
         for (h->n = 0; h->n < n; h->n++) {
                 r = hold(&ports[h->n], &h->fds[h->n]);
                 if (r < 0) {
-                        explain(ports, h->n, r, err, errlen);
+                        r = explain(ports, h->n, r, ret_error);
                         host_ports_release(h);
                         return r;
                 }
@@ -84,7 +84,7 @@ int host_ports_bind(HostPorts *h, const PortSpec *ports, size_t n, char *err, si
         return 0;
 }
 
-int host_ports_listen(HostPorts *h, const PortSpec *ports, char *err, size_t errlen) {
+int host_ports_listen(HostPorts *h, const PortSpec *ports, SupError **ret_error) {
         for (size_t i = 0; i < h->n; i++) {
                 if (ports[i].protocol != PORT_TCP)
                         continue;
@@ -94,11 +94,8 @@ int host_ports_listen(HostPorts *h, const PortSpec *ports, char *err, size_t err
                  * only holds the few that arrive between the removal of the rules and close(),
                  * which then get a reset. Listening is what makes a bind() with SO_REUSEADDR by
                  * a host program fail too (and puts the port in ss -tlnp under sup-monitor). */
-                if (listen(h->fds[i], 1) < 0) {
-                        int r = negative_errno();
-                        explain(ports, i, r, err, errlen);
-                        return r;
-                }
+                if (listen(h->fds[i], 1) < 0)
+                        return explain(ports, i, negative_errno(), ret_error);
         }
         return 0;
 }

@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 
+#include "sup-error.h"
 #include "unit-spec.h"
 
 /* The host ports a unit publishes, held by its monitor while it publishes them (as kube-proxy
@@ -24,8 +25,8 @@ typedef struct HostPorts {
         size_t n;
 } HostPorts;
 
-/* -EADDRINUSE when something on the host holds a port, with the port named in err; nothing is
- * held then. */
-int host_ports_bind(HostPorts *h, const PortSpec *ports, size_t n, char *err, size_t errlen);
-int host_ports_listen(HostPorts *h, const PortSpec *ports, char *err, size_t errlen);
+/* -EADDRINUSE when something on the host holds a port, with the port named in *ret_error; nothing
+ * is held then. */
+int host_ports_bind(HostPorts *h, const PortSpec *ports, size_t n, SupError **ret_error);
+int host_ports_listen(HostPorts *h, const PortSpec *ports, SupError **ret_error);
 void host_ports_release(HostPorts *h);

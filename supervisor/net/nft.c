@@ -7,41 +7,39 @@
 #include "alloc.h"
 #include "macro.h"
 #include "process-util.h"
+#include "string-util.h"
 
 /* Where nft lives on Debian, and elsewhere; PATH first. */
 static const char *const nft_fallbacks[] = {"/usr/sbin/nft", "/sbin/nft", "/usr/local/sbin/nft", NULL};
 
-/* nft's complaint, on one line: "Error: ...; <the offending line>". */
-static void format_message(char *buf, char *err, size_t errlen) {
-        size_t w = 0;
+/* nft's complaint, on one line: "nft: Error: ...; <the offending line>". */
+static char *format_message(char *buf) {
+        _cleanup_strv_free_ char **lines = NULL;
+        _cleanup_free_ char *joined = NULL;
 
-        if (!buf || !*buf) {
-                snprintf(err, errlen, "nft failed without a message");
-                return;
-        }
-        for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line && w + 1 < errlen;
-             line = strtok_r(NULL, "\n", &save)) {
-                if (line[strspn(line, " ^~")] == 0) /* the caret line under the offending text */
-                        continue;
-                w += (size_t) snprintf(err + w, errlen - w, "%s%s", w ? "; " : "nft: ", line);
-        }
+        for (char *save = NULL, *line = buf ? strtok_r(buf, "\n", &save) : NULL; line;
+             line = strtok_r(NULL, "\n", &save))
+                if (line[strspn(line, " ^~")] != 0) /* not the caret line under the offending text */
+                        strv_push(&lines, xstrdup(line));
+        if (!lines)
+                return xstrdup("nft failed without a message");
+        joined = strv_join(lines, "; ");
+        return xasprintf("nft: %s", joined);
 }
 
-int nft_run(const char *script, char *err, size_t errlen) {
+int nft_run(const char *script, SupError **ret_error) {
         char *argv[] = {(char *) "nft", (char *) "-f", (char *) "-", NULL};
-        _cleanup_free_ char *output = NULL;
+        _cleanup_free_ char *output = NULL, *msg = NULL;
         int status;
 
         /* The script is written whole before nft starts and its output read after it ended. */
         status = run_program(argv, nft_fallbacks, script, USEC_INFINITY, 1023, &output);
         if (status < 0)
-                return status;
+                return sup_error_errno(ret_error, status, "cannot run nft");
         if (wait_status_code(status) == 0)
                 return 0;
-        if (wait_status_code(status) == EXIT_NOT_INSTALLED) {
-                snprintf(err, errlen, "cannot run nft (install nftables)");
-                return -ENOENT;
-        }
-        format_message(output, err, errlen);
-        return -EPROTO;
+        if (wait_status_code(status) == EXIT_NOT_INSTALLED)
+                return sup_error_make(ret_error, -ENOENT, "cannot run nft (install nftables)");
+        msg = format_message(output);
+        return sup_error_make(ret_error, -EPROTO, "%s", msg);
 }

@@ -124,19 +124,18 @@ char *portmap_script_drop(const PortmapTable *t) {
         return xasprintf("add table inet %s\ndelete table inet %s\n", t->name, t->name);
 }
 
-int portmap_check(const PortSpec *ports, size_t n, char *err, size_t errlen) {
+int portmap_check(const PortSpec *ports, size_t n, SupError **ret_error) {
         for (size_t i = 0; i < n; i++)
                 if (ports[i].family == AF_INET6) {
                         _cleanup_free_ char *p = format_port(&ports[i]);
-                        snprintf(err, errlen,
-                                 "ports[%zu] %s: publishing on an IPv6 address is not supported (the bridge is IPv4 "
-                                 "only)",
-                                 i, p);
-                        return -EAFNOSUPPORT;
+                        return sup_error_make(ret_error, -EAFNOSUPPORT,
+                                              "ports[%zu] %s: publishing on an IPv6 address is not supported (the "
+                                              "bridge is IPv4 only)",
+                                              i, p);
                 }
         return 0;
 }
 
-int portmap_apply(const char *script, char *err, size_t errlen) {
-        return nft_run(script, err, errlen);
+int portmap_apply(const char *script, SupError **ret_error) {
+        return nft_run(script, ret_error);
 }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "subnet.h"
+#include "sup-error.h"
 #include "unit-spec.h"
 
 /* The nftables table of one supd instance ("table inet <bridge name>"), which publishes ports and
@@ -48,7 +49,7 @@ char *portmap_script_drop(const PortmapTable *t);
 
 /* Refuses (-EAFNOSUPPORT) ports that cannot be published to a container on the IPv4 bridge:
  * those bound to an IPv6 address. */
-int portmap_check(const PortSpec *ports, size_t n, char *err, size_t errlen);
+int portmap_check(const PortSpec *ports, size_t n, SupError **ret_error);
 
 /* Runs the script through nft; see nft_run(). */
-int portmap_apply(const char *script, char *err, size_t errlen);
+int portmap_apply(const char *script, SupError **ret_error);

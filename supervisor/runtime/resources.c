@@ -2,7 +2,6 @@
 #include "resources.h"
 
 #include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -18,22 +17,20 @@ static void note(char ***notes, const char *fmt, ...) {
         va_end(ap);
 }
 
-static int refuse(char *err, size_t errlen, int r, const char *key, const char *what) {
+static int refuse(SupError **ret_error, int r, const char *key, const char *what) {
         if (r == -EOPNOTSUPP)
-                snprintf(err, errlen, "resources.%s: the host cannot enforce it: %s", key, what);
-        else
-                snprintf(err, errlen, "resources.%s: the kernel refused it: %s", key, strerror(-r));
-        return r;
+                return sup_error_make(ret_error, r, "resources.%s: the host cannot enforce it: %s", key, what);
+        return sup_error_errno(ret_error, r, "resources.%s: the kernel refused it", key);
 }
 
-static int apply_memory(const Cgroup *cg, const UnitSpec *u, char ***notes, char *err, size_t errlen) {
+static int apply_memory(const Cgroup *cg, const UnitSpec *u, char ***notes, SupError **ret_error) {
         _cleanup_free_ char *size = NULL;
         CgroupSwap swap = CGROUP_SWAP_NA;
         int r;
 
         r = cgroup_set_memory(cg, u->resources.memory, &swap);
         if (r < 0)
-                return refuse(err, errlen, r, "memory",
+                return refuse(ret_error, r, "memory",
                               "no memory controller in the instance's cgroup (v2: not enabled in its parents' "
                               "cgroup.subtree_control; v1: not mounted)");
         size = u->resources.memory ? format_size(u->resources.memory) : NULL;
@@ -58,15 +55,15 @@ static int apply_memory(const Cgroup *cg, const UnitSpec *u, char ***notes, char
         return 0;
 }
 
-int resources_apply(const Cgroup *cg, const UnitSpec *u, ResourcesTarget target, char ***ret_notes, char *err,
-                    size_t errlen) {
+int resources_apply(const Cgroup *cg, const UnitSpec *u, ResourcesTarget target, char ***ret_notes,
+                    SupError **ret_error) {
         _cleanup_strv_free_ char **notes = NULL;
         const char *file = NULL;
         bool qemu = target != RESOURCES_CONTAINER;
         int r;
 
         if (!qemu) {
-                r = apply_memory(cg, u, &notes, err, errlen);
+                r = apply_memory(cg, u, &notes, ret_error);
                 if (r < 0)
                         return r;
         }
@@ -82,7 +79,7 @@ int resources_apply(const Cgroup *cg, const UnitSpec *u, ResourcesTarget target,
         } else {
                 r = cgroup_set_cpus(cg, u->resources.cpus_milli);
                 if (r < 0 && !qemu)
-                        return refuse(err, errlen, r, "cpus",
+                        return refuse(ret_error, r, "cpus",
                                       "no cpu controller, or no CFS bandwidth control, in the instance's cgroup");
                 if (r < 0)
                         note(&notes, "resources.cpus: no CPU quota on QEMU (%s); the guest's vCPUs bound it",
@@ -92,7 +89,7 @@ int resources_apply(const Cgroup *cg, const UnitSpec *u, ResourcesTarget target,
         if (!qemu) {
                 r = cgroup_set_pids_max(cg, u->resources.pids);
                 if (r < 0)
-                        return refuse(err, errlen, r, "pids", "no pids controller in the instance's cgroup");
+                        return refuse(ret_error, r, "pids", "no pids controller in the instance's cgroup");
         } else if (u->resources.pids)
                 note(&notes,
                      "resources.pids %" PRIu64 ": not enforced for a hyperv unit (QEMU's threads are not "

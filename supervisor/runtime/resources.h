@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "cgroup.h"
+#include "sup-error.h"
 #include "unit-spec.h"
 
 /* A unit's resources.* onto its instance's cgroup, at start and on a live update: the policy above
@@ -31,6 +32,6 @@ typedef enum ResourcesTarget {
 } ResourcesTarget;
 
 /* Writes u's limits. Returns 0 with the notes to log in *ret_notes (a strv, NULL when none), or a
- * negative errno with the reason in err ("resources.memory: ..."). */
-int resources_apply(const Cgroup *cg, const UnitSpec *u, ResourcesTarget target, char ***ret_notes, char *err,
-                    size_t errlen);
+ * negative errno with the reason in *ret_error ("resources.memory: ..."). */
+int resources_apply(const Cgroup *cg, const UnitSpec *u, ResourcesTarget target, char ***ret_notes,
+                    SupError **ret_error);

@@ -9,7 +9,6 @@
 #include "alloc.h"
 #include "macro.h"
 #include "string-util.h"
-#include "workload.h"
 
 static uint64_t from_rlim(rlim_t v) {
         return v == RLIM_INFINITY ? UNIT_RLIMIT_INFINITY : (uint64_t) v;
@@ -19,7 +18,7 @@ static rlim_t to_rlim(uint64_t v) {
         return v == UNIT_RLIMIT_INFINITY ? RLIM_INFINITY : (rlim_t) v;
 }
 
-int rlimits_resolve(const UnitSpec *u, const RlimitSet host, bool can_raise, RlimitSet ret, char *err) {
+int rlimits_resolve(const UnitSpec *u, const RlimitSet host, bool can_raise, RlimitSet ret, SupError **ret_error) {
         RlimitSet l;
 
         for (int i = 0; i < _UNIT_RLIMIT_MAX; i++) {
@@ -29,11 +28,10 @@ int rlimits_resolve(const UnitSpec *u, const RlimitSet host, bool can_raise, Rli
                 if (want->set) {
                         if (want->hard > host_hard && !can_raise) {
                                 _cleanup_free_ char *w = format_rlimit(want->hard), *h = format_rlimit(host_hard);
-                                (void) workload_error(err, 0,
+                                return sup_error_make(ret_error, -EPERM,
                                                       "rlimits.%s: the hard limit %s is above this host's (%s), and "
                                                       "sup may not raise it (it lacks CAP_SYS_RESOURCE)",
                                                       rlimit_name_to_string(i), w, h);
-                                return -EPERM;
                         }
                         l[i] = (struct rlimit){.rlim_cur = to_rlim(want->soft), .rlim_max = to_rlim(want->hard)};
                 } else if (i == RLIMIT_NOFILE) {
@@ -60,13 +58,14 @@ int rlimits_get_host(RlimitSet ret, bool *ret_can_raise) {
         return 0;
 }
 
-int rlimits_apply(const RlimitSet l, char *err) {
+int rlimits_apply(const RlimitSet l, SupError **ret_error) {
         for (int i = 0; i < _UNIT_RLIMIT_MAX; i++)
                 if (setrlimit(i, &l[i]) < 0) {
+                        int r = negative_errno();
                         _cleanup_free_ char *s = format_rlimit(from_rlim(l[i].rlim_cur)),
                                             *h = format_rlimit(from_rlim(l[i].rlim_max));
-                        return workload_error(err, negative_errno(), "rlimits.%s: cannot set %s:%s",
-                                              rlimit_name_to_string(i), s, h);
+                        return sup_error_errno(ret_error, r, "rlimits.%s: cannot set %s:%s", rlimit_name_to_string(i),
+                                               s, h);
                 }
         return 0;
 }
@@ -96,27 +95,23 @@ static int value_from_json(const json_t *v, rlim_t *ret) {
         return 0;
 }
 
-int rlimits_from_json(const json_t *o, RlimitSet ret, char **ret_error) {
+int rlimits_from_json(const json_t *o, RlimitSet ret, SupError **ret_error) {
         RlimitSet l;
 
-        if (!json_is_object(o)) {
-                *ret_error = xstrdup("spec.rlimits: expected every resource's limits, as the host resolved them");
-                return -EINVAL;
-        }
+        if (!json_is_object(o))
+                return sup_error_make(ret_error, -EINVAL,
+                                      "spec.rlimits: expected every resource's limits, as the host resolved them");
         for (int i = 0; i < _UNIT_RLIMIT_MAX; i++) {
                 const json_t *v = json_object_get(o, rlimit_name_to_string(i));
                 if (!json_is_object(v) || value_from_json(json_object_get(v, "soft"), &l[i].rlim_cur) < 0 ||
-                    value_from_json(json_object_get(v, "hard"), &l[i].rlim_max) < 0 || l[i].rlim_cur > l[i].rlim_max) {
-                        *ret_error = xasprintf("spec.rlimits.%s: expected {\"soft\": N, \"hard\": M} with N <= M "
-                                               "(integers or \"unlimited\")",
-                                               rlimit_name_to_string(i));
-                        return -EINVAL;
-                }
+                    value_from_json(json_object_get(v, "hard"), &l[i].rlim_max) < 0 || l[i].rlim_cur > l[i].rlim_max)
+                        return sup_error_make(ret_error, -EINVAL,
+                                              "spec.rlimits.%s: expected {\"soft\": N, \"hard\": M} with N <= M "
+                                              "(integers or \"unlimited\")",
+                                              rlimit_name_to_string(i));
         }
-        if (json_object_size(o) != _UNIT_RLIMIT_MAX) {
-                *ret_error = xstrdup("spec.rlimits: unknown resources besides the known ones");
-                return -EINVAL;
-        }
+        if (json_object_size(o) != _UNIT_RLIMIT_MAX)
+                return sup_error_make(ret_error, -EINVAL, "spec.rlimits: unknown resources besides the known ones");
         memcpy(ret, l, sizeof(l));
         return 0;
 }

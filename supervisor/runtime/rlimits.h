@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "sup-error.h"
 #include "unit-spec.h"
 
 /* The resource limits (setrlimit(2)) of a unit's command, the same numbers in both isolation
@@ -23,17 +24,17 @@
 typedef struct rlimit RlimitSet[_UNIT_RLIMIT_MAX];
 
 /* Pure: host[] is the monitor's own limits, can_raise whether it holds CAP_SYS_RESOURCE. On error,
- * a message naming the unit's key in err (WORKLOAD_ERR_MAX bytes). */
-int rlimits_resolve(const UnitSpec *u, const RlimitSet host, bool can_raise, RlimitSet ret, char *err);
+ * a message naming the unit's key in *ret_error. */
+int rlimits_resolve(const UnitSpec *u, const RlimitSet host, bool can_raise, RlimitSet ret, SupError **ret_error);
 
 /* The calling process's limits, and whether it may raise a hard limit. */
 int rlimits_get_host(RlimitSet ret, bool *ret_can_raise);
 
-/* setrlimit() of every resource; -errno with a message in err (WORKLOAD_ERR_MAX bytes). */
-int rlimits_apply(const RlimitSet l, char *err);
+/* setrlimit() of every resource; -errno with a message naming the resource in *ret_error. */
+int rlimits_apply(const RlimitSet l, SupError **ret_error);
 
 /* Every resource as the canonical form's rlimits spells it ({"nofile":{"soft":1024,"hard":4096},
  * ...}), and back; the decoder wants every resource, so that none is left to a guest kernel's
  * default. */
 json_t *rlimits_to_json(const RlimitSet l);
-int rlimits_from_json(const json_t *o, RlimitSet ret, char **ret_error);
+int rlimits_from_json(const json_t *o, RlimitSet ret, SupError **ret_error);

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <seccomp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -88,27 +87,12 @@ static enum scmp_compare scmp_op(SeccompOp op) {
         return _SCMP_CMP_MIN; /* not reached; libseccomp refuses it */
 }
 
-static int compile_error(char **ret_error, const SeccompProfile *p, const char *where, int r, const char *fmt, ...)
-        _printf_(5, 6);
-static int compile_error(char **ret_error, const SeccompProfile *p, const char *where, int r, const char *fmt, ...) {
-        _cleanup_free_ char *msg = NULL;
-        va_list ap;
-
-        va_start(ap, fmt);
-        msg = xvasprintf(fmt, ap);
-        va_end(ap);
-        if (ret_error)
-                *ret_error =
-                        where ? xasprintf("%s: %s: %s", p->source, where, msg) : xasprintf("%s: %s", p->source, msg);
-        return r < 0 ? r : -EINVAL;
-}
-
 /* Where two rules without arguments name one call, the first holds: libseccomp keeps the first
  * action it was given, silently, and profiles rely on it (podman's allows setns in its long list
  * and denies it again further down for workloads without CAP_SYS_ADMIN). runc and crun behave the
  * same, adding the rules in the file's order as here. */
 static int add_rule(scmp_filter_ctx ctx, const SeccompProfile *p, const SeccompRule *rule, uint32_t action,
-                    char ***unknown, char **ret_error) {
+                    char ***unknown, SupError **ret_error) {
         struct scmp_arg_cmp cmp[SECCOMP_MAX_ARGS];
         bool repeated = false;
         unsigned used = 0;
@@ -134,61 +118,60 @@ static int add_rule(scmp_filter_ctx ctx, const SeccompProfile *p, const SeccompR
                                 r = seccomp_rule_add_array(ctx, action, nr, 1, &cmp[k]);
                 else
                         r = seccomp_rule_add_array(ctx, action, nr, (unsigned) rule->n_args, cmp);
-                if (r < 0)
-                        return compile_error(ret_error, p, rule->where, r, "%s: libseccomp refused the rule: %s", *name,
-                                             strerror(-r));
+                if (r < 0) {
+                        r = sup_error_errno(ret_error, r, "%s: libseccomp refused the rule", *name);
+                        return rule->where ? sup_error_wrap(ret_error, r, "%s", rule->where) : r;
+                }
         }
         return 0;
 }
 
-static int export_program(scmp_filter_ctx ctx, const SeccompProfile *p, SeccompProgram **ret, char **ret_error) {
+static int export_program(scmp_filter_ctx ctx, const SeccompProfile *p, SeccompProgram **ret, SupError **ret_error) {
         _cleanup_close_ int fd = memfd_create("sup-seccomp", MFD_CLOEXEC);
         _cleanup_free_ struct sock_filter *insns = NULL;
         off_t size;
         int r;
 
         if (fd < 0)
-                return compile_error(ret_error, p, NULL, negative_errno(), "cannot create a memfd: %m");
+                return sup_error_errno(ret_error, negative_errno(), "cannot create a memfd");
         r = seccomp_export_bpf(ctx, fd);
         if (r < 0)
-                return compile_error(ret_error, p, NULL, r, "libseccomp cannot export the filter: %s", strerror(-r));
+                return sup_error_errno(ret_error, r, "libseccomp cannot export the filter");
         size = lseek(fd, 0, SEEK_END);
         if (size <= 0 || size % (off_t) sizeof(struct sock_filter) != 0 ||
             size / (off_t) sizeof(struct sock_filter) > BPF_MAXINSNS)
-                return compile_error(ret_error, p, NULL, -E2BIG,
-                                     "the filter has %jd bytes: the kernel takes at most %d instructions of %zu",
-                                     (intmax_t) size, BPF_MAXINSNS, sizeof(struct sock_filter));
+                return sup_error_make(ret_error, -E2BIG,
+                                      "the filter has %jd bytes: the kernel takes at most %d instructions of %zu",
+                                      (intmax_t) size, BPF_MAXINSNS, sizeof(struct sock_filter));
         insns = xmalloc((size_t) size);
         if (pread(fd, insns, (size_t) size, 0) != size)
-                return compile_error(ret_error, p, NULL, -EIO, "cannot read the exported filter back");
+                return sup_error_make(ret_error, -EIO, "cannot read the exported filter back");
         *ret = seccomp_program_new(insns, (size_t) size / sizeof(struct sock_filter), p->flags);
         return 0;
 }
 
-int seccomp_compile(const SeccompProfile *p, SeccompProgram **ret, char ***ret_unknown, char **ret_error) {
+/* seccomp_compile() without the profile's name in front of its errors. */
+static int compile_filter(const SeccompProfile *p, SeccompProgram **ret, char ***unknown, SupError **ret_error) {
         uint32_t def = scmp_action(p->default_action, p->has_default_errno_ret, p->default_errno_ret);
         _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = seccomp_init(def);
-        _cleanup_strv_free_ char **unknown = NULL;
         int r;
 
         if (!ctx)
-                return compile_error(ret_error, p, NULL, -EINVAL, "libseccomp refuses %s as the default action",
-                                     seccomp_action_to_string(p->default_action));
+                return sup_error_make(ret_error, -EINVAL, "libseccomp refuses %s as the default action",
+                                      seccomp_action_to_string(p->default_action));
         /* A system call of an architecture the filter does not know ends the process: never a
          * way around the rules. */
         r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
         if (r < 0)
-                return compile_error(ret_error, p, NULL, r, "cannot set the action for other architectures: %s",
-                                     strerror(-r));
+                return sup_error_errno(ret_error, r, "cannot set the action for other architectures");
         STRV_FOREACH(arch, p->arches) {
                 uint32_t token = seccomp_arch_resolve_name(*arch);
                 if (token == 0)
-                        return compile_error(ret_error, p, NULL, -EINVAL,
-                                             "libseccomp does not know the architecture %s", *arch);
+                        return sup_error_make(ret_error, -EINVAL, "libseccomp does not know the architecture %s",
+                                              *arch);
                 r = seccomp_arch_add(ctx, token);
                 if (r < 0 && r != -EEXIST) /* the native one is there from the start */
-                        return compile_error(ret_error, p, NULL, r, "cannot add the architecture %s: %s", *arch,
-                                             strerror(-r));
+                        return sup_error_errno(ret_error, r, "cannot add the architecture %s", *arch);
         }
         for (size_t i = 0; i < p->n_rules; i++) {
                 const SeccompRule *rule = &p->rules[i];
@@ -196,13 +179,20 @@ int seccomp_compile(const SeccompProfile *p, SeccompProgram **ret, char ***ret_u
                 /* libseccomp refuses a rule that does what the default does; it changes nothing. */
                 if (action == def)
                         continue;
-                r = add_rule(ctx, p, rule, action, &unknown, ret_error);
+                r = add_rule(ctx, p, rule, action, unknown, ret_error);
                 if (r < 0)
                         return r;
         }
-        r = export_program(ctx, p, ret, ret_error);
+        return export_program(ctx, p, ret, ret_error);
+}
+
+int seccomp_compile(const SeccompProfile *p, SeccompProgram **ret, char ***ret_unknown, SupError **ret_error) {
+        _cleanup_strv_free_ char **unknown = NULL;
+        int r;
+
+        r = compile_filter(p, ret, &unknown, ret_error);
         if (r < 0)
-                return r;
+                return sup_error_wrap(ret_error, r, "%s", p->source);
         if (ret_unknown)
                 *ret_unknown = TAKE_PTR(unknown);
         return 0;
@@ -303,7 +293,7 @@ uint64_t seccomp_unit_caps(const UnitSpec *u) {
 }
 
 int seccomp_prepare(const UnitSpec *u, uint64_t caps, const char *cache_dir, SeccompCache *cache, SeccompPrepared *ret,
-                    char **ret_error) {
+                    SupError **ret_error) {
         _cleanup_(seccomp_profile_freep) SeccompProfile *profile = NULL, *resolved = NULL;
         _cleanup_(seccomp_program_freep) SeccompProgram *program = NULL;
         _cleanup_strv_free_ char **unknown = NULL;
@@ -328,7 +318,7 @@ int seccomp_prepare(const UnitSpec *u, uint64_t caps, const char *cache_dir, Sec
                 break;
         case _SECCOMP_MODE_MAX:
         case _SECCOMP_MODE_INVALID:
-                return -EINVAL;
+                return sup_error_make(ret_error, -EINVAL, "security.seccomp: an unknown mode");
         }
         out.source = text ? u->security.seccomp_profile : "the default seccomp profile";
 

@@ -25,7 +25,7 @@ const char *seccomp_library_version(void);
 /* Compiles a resolved profile (seccomp_profile_resolve()). System call names libseccomp does not
  * know are skipped (as runc does: a profile may name calls newer than the library) and returned
  * in *ret_unknown (NULL when there are none; may be NULL). Errors name the profile and the rule. */
-int seccomp_compile(const SeccompProfile *p, SeccompProgram **ret, char ***ret_unknown, char **ret_error);
+int seccomp_compile(const SeccompProfile *p, SeccompProgram **ret, char ***ret_unknown, SupError **ret_error);
 
 /* One instance's program, kept across its restarts: found again by source_key (the profile's
  * bytes and what it was resolved with) without parsing anything, or by key. */
@@ -69,4 +69,4 @@ uint64_t seccomp_unit_caps(const UnitSpec *u);
  * be read, parsed or compiled) nothing is loaded anywhere and *ret_error says why, naming the
  * file and the rule. */
 int seccomp_prepare(const UnitSpec *u, uint64_t caps, const char *cache_dir, SeccompCache *cache, SeccompPrepared *ret,
-                    char **ret_error);
+                    SupError **ret_error);

@@ -101,26 +101,21 @@ json_t *seccomp_program_to_json(const SeccompProgram *p) {
         return json_pack("{s:I, s:s}", "flags", (json_int_t) p->flags, "filter", s);
 }
 
-static int fail(char **ret_error, const char *msg) {
-        if (ret_error)
-                *ret_error = xstrdup(msg);
-        return -EINVAL;
-}
-
-int seccomp_program_from_json(const json_t *j, SeccompProgram **ret, char **ret_error) {
+int seccomp_program_from_json(const json_t *j, SeccompProgram **ret, SupError **ret_error) {
         const json_t *flags = json_object_get(j, "flags");
         const char *filter = json_string_value(json_object_get(j, "filter"));
         _cleanup_free_ uint8_t *bytes = NULL;
         size_t n;
 
         if (!json_is_object(j) || json_object_size(j) != 2 || !json_is_integer(flags) || !filter)
-                return fail(ret_error, "seccomp: expected {\"flags\": N, \"filter\": \"BASE64\"}");
+                return sup_error_make(ret_error, -EINVAL, "seccomp: expected {\"flags\": N, \"filter\": \"BASE64\"}");
         if (json_integer_value(flags) < 0 || json_integer_value(flags) > UINT32_MAX)
-                return fail(ret_error, "seccomp.flags: out of range");
+                return sup_error_make(ret_error, -EINVAL, "seccomp.flags: out of range");
         if (base64_decode(filter, &bytes, &n) < 0)
-                return fail(ret_error, "seccomp.filter: not base64");
+                return sup_error_make(ret_error, -EINVAL, "seccomp.filter: not base64");
         if (n == 0 || n % sizeof(struct sock_filter) != 0 || n / sizeof(struct sock_filter) > BPF_MAXINSNS)
-                return fail(ret_error, "seccomp.filter: not a BPF program (1 to 4096 instructions of 8 bytes)");
+                return sup_error_make(ret_error, -EINVAL,
+                                      "seccomp.filter: not a BPF program (1 to 4096 instructions of 8 bytes)");
         *ret = seccomp_program_new((const struct sock_filter *) bytes, n / sizeof(struct sock_filter),
                                    (uint32_t) json_integer_value(flags));
         return 0;

@@ -7,6 +7,8 @@
 
 #include <jansson.h>
 
+#include "sup-error.h"
+
 /* A compiled seccomp filter: classic BPF, ready for seccomp(SECCOMP_SET_MODE_FILTER). This half of
  * seccomp needs libc only, so that sup-init (static, in hyperv guests) links it: the host compiles
  * the filter (seccomp-compile.h, with libseccomp) and the workload's process only loads it, in
@@ -38,4 +40,4 @@ int seccomp_apply(const SeccompProgram *p);
  * instructions in the host's byte order (the guest is the same architecture). */
 json_t *seccomp_program_to_json(const SeccompProgram *p);
 /* The inverse; on error *ret_error says what is wrong with the object. */
-int seccomp_program_from_json(const json_t *j, SeccompProgram **ret, char **ret_error);
+int seccomp_program_from_json(const json_t *j, SeccompProgram **ret, SupError **ret_error);

@@ -60,7 +60,7 @@ static const char *field(char *line, unsigned n) {
         return p ? p : "";
 }
 
-int resolve_user_at(const char *root, const char *spec, ContainerUser *ret, char *err) {
+int resolve_user_at(const char *root, const char *spec, ContainerUser *ret, SupError **ret_error) {
         _cleanup_free_ char *user = xstrdup(spec), *passwd = xasprintf("%s/etc/passwd", streq(root, "/") ? "" : root),
                             *groupfile = xasprintf("%s/etc/group", streq(root, "/") ? "" : root);
         char *group = strchr(user, ':'), line[1024];
@@ -70,10 +70,8 @@ int resolve_user_at(const char *root, const char *spec, ContainerUser *ret, char
         if (group)
                 *group++ = 0;
         if (named) {
-                if (!find_entry(passwd, user, 0, false, line, sizeof(line))) {
-                        (void) workload_error(err, 0, "user \"%s\" is not in the image's /etc/passwd", user);
-                        return -ESRCH;
-                }
+                if (!find_entry(passwd, user, 0, false, line, sizeof(line)))
+                        return sup_error_make(ret_error, -ESRCH, "user \"%s\" is not in the image's /etc/passwd", user);
                 u.uid = (uid_t) strtoul(field(line, 2), NULL, 10);
                 u.gid = (gid_t) strtoul(field(line, 3), NULL, 10);
         } else {
@@ -97,10 +95,9 @@ int resolve_user_at(const char *root, const char *spec, ContainerUser *ret, char
                         u.gid = (gid_t) strtoul(group, NULL, 10);
                 else if (find_entry(groupfile, group, 0, false, line, sizeof(line)))
                         u.gid = (gid_t) strtoul(field(line, 2), NULL, 10);
-                else {
-                        (void) workload_error(err, 0, "group \"%s\" is not in the image's /etc/group", group);
-                        return -ESRCH;
-                }
+                else
+                        return sup_error_make(ret_error, -ESRCH, "group \"%s\" is not in the image's /etc/group",
+                                              group);
         }
         /* Supplementary groups of a named user, from /etc/group's member lists. */
         if (named) {
@@ -230,8 +227,15 @@ int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int 
                 return workload_error(err, negative_errno(), "working_dir %s", u->working_dir);
         /* While still root with every capability: a hard limit above the host's needs
          * CAP_SYS_RESOURCE (which the host checked already; a guest has it). */
-        if (rlimits && (r = rlimits_apply(rlimits, err)) < 0)
-                return r;
+        if (rlimits) {
+                _cleanup_sup_error_ SupError *error = NULL;
+
+                r = rlimits_apply(rlimits, &error);
+                if (r < 0) {
+                        (void) sup_error_to_buffer(error, err, WORKLOAD_ERR_MAX);
+                        return r;
+                }
+        }
         /* seccomp without no_new_privs needs CAP_SYS_ADMIN: load the filter while we have it (runc's order). */
         if (!u->security.no_new_privileges && (r = seccomp_apply(seccomp)) < 0)
                 return workload_error(err, r, "cannot load the seccomp filter");

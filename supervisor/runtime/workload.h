@@ -8,6 +8,7 @@
 
 #include "rlimits.h"
 #include "seccomp-filter.h"
+#include "sup-error.h"
 #include "unit-spec.h"
 
 /* What the workload's own process gets, in both isolation modes: the process runtime's PID 2 in
@@ -27,7 +28,8 @@ static inline int workload_exit_code(int r) {
 }
 
 /* Writes the message to err (WORKLOAD_ERR_MAX bytes), followed by ": strerror(-r)" when r < 0;
- * returns r, or -EINVAL when r >= 0. */
+ * returns r, or -EINVAL when r >= 0. For the steps of a workload's own process after clone() or
+ * fork(), whose message crosses a pipe to the parent: everything else reports a SupError. */
 int workload_error(char *err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* The user of the unit ("uid[:gid]", "name[:group]"), looked up in the image's /etc/passwd and
@@ -44,10 +46,10 @@ typedef struct ContainerUser {
 } ContainerUser;
 
 /* Looks the user up in root's etc/passwd and etc/group (root "" or "/": the current root, i.e.
- * the container's after pivot_root). Errors are -errno with a message in err. */
-int resolve_user_at(const char *root, const char *spec, ContainerUser *ret, char *err);
-static inline int resolve_user(const char *spec, ContainerUser *ret, char *err) {
-        return resolve_user_at("", spec, ret, err);
+ * the container's after pivot_root). Errors are -errno with a message in *ret_error. */
+int resolve_user_at(const char *root, const char *spec, ContainerUser *ret, SupError **ret_error);
+static inline int resolve_user(const char *spec, ContainerUser *ret, SupError **ret_error) {
+        return resolve_user_at("", spec, ret, ret_error);
 }
 
 /* The command's environment: PATH and HOME unless the unit sets them, HOSTNAME, then the unit's

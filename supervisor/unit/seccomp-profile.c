@@ -205,23 +205,21 @@ SeccompProfile *seccomp_profile_default(void) {
 
 /* ---- OCI/Docker JSON profiles ---- */
 
+/* The first error only; seccomp_profile_parse() puts the file's name in front. */
 typedef struct Parser {
-        const char *path;
-        char *error;
+        SupError *error;
 } Parser;
 
 static int parse_error(Parser *ps, const char *where, const char *fmt, ...) _printf_(3, 4);
 static int parse_error(Parser *ps, const char *where, const char *fmt, ...) {
-        _cleanup_free_ char *msg = NULL;
         va_list ap;
 
         if (ps->error)
                 return -EINVAL;
         va_start(ap, fmt);
-        msg = xvasprintf(fmt, ap);
+        (void) sup_error_makev(&ps->error, -EINVAL, fmt, ap);
         va_end(ap);
-        ps->error = where ? xasprintf("%s: %s: %s", ps->path, where, msg) : xasprintf("%s: %s", ps->path, msg);
-        return -EINVAL;
+        return where ? sup_error_wrap(&ps->error, -EINVAL, "%s", where) : -EINVAL;
 }
 
 /* Unknown keys are errors, with a suggestion: a misspelt errnoRet would otherwise become EPERM
@@ -537,12 +535,12 @@ static int parse_flags(Parser *ps, const json_t *v, SeccompProfile *p) {
         return 0;
 }
 
-int seccomp_profile_parse(const char *path, const char *text, size_t size, SeccompProfile **ret, char **ret_error) {
+int seccomp_profile_parse(const char *path, const char *text, size_t size, SeccompProfile **ret, SupError **ret_error) {
         static const char *const keys[] = {
                 "defaultAction", "defaultErrnoRet", "defaultErrno", "architectures",    "archMap",
                 "syscalls",      "flags",           "listenerPath", "listenerMetadata", NULL};
         _cleanup_(seccomp_profile_freep) SeccompProfile *p = xnew0(SeccompProfile, 1);
-        Parser ps = {.path = path};
+        Parser ps = {};
         json_error_t e;
         json_t *root, *v, *rule;
         size_t i;
@@ -610,22 +608,26 @@ int seccomp_profile_parse(const char *path, const char *text, size_t size, Secco
         r = 0;
 out:
         json_decref(root);
-        if (r < 0 && ret_error)
-                *ret_error = TAKE_PTR(ps.error);
-        free(ps.error);
+        if (r < 0) {
+                r = sup_error_wrap(&ps.error, r, "%s", path);
+                if (ret_error && !*ret_error)
+                        *ret_error = TAKE_PTR(ps.error);
+        }
+        sup_error_free(ps.error);
         return r;
 }
 
-int seccomp_profile_read(const char *path, char **ret_text, size_t *ret_size, char **ret_error) {
+int seccomp_profile_read(const char *path, char **ret_text, size_t *ret_size, SupError **ret_error) {
         int r = read_full_file(path, SECCOMP_PROFILE_MAX, ret_text, ret_size);
 
-        if (r < 0 && ret_error)
-                *ret_error = r == -EFBIG ? xasprintf("%s: larger than %u bytes", path, SECCOMP_PROFILE_MAX)
-                                         : xasprintf("%s: cannot read it: %s", path, strerror(-r));
-        return r;
+        if (r == -EFBIG)
+                return sup_error_make(ret_error, r, "%s: larger than %u bytes", path, SECCOMP_PROFILE_MAX);
+        if (r < 0)
+                return sup_error_errno(ret_error, r, "%s: cannot read it", path);
+        return 0;
 }
 
-int seccomp_profile_load(const char *path, SeccompProfile **ret, char **ret_error) {
+int seccomp_profile_load(const char *path, SeccompProfile **ret, SupError **ret_error) {
         _cleanup_free_ char *text = NULL;
         size_t size;
         int r = seccomp_profile_read(path, &text, &size, ret_error);

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "string-table.h"
+#include "sup-error.h"
 #include "unit-spec.h"
 
 /* What a seccomp filter is made of, as data: the built-in default profile and the OCI/Docker JSON
@@ -100,12 +101,12 @@ SeccompProfile *seccomp_profile_default(void);
 
 /* Parses an OCI/Docker JSON profile; path is only for messages. On error, -EINVAL and a message
  * in *ret_error that names the file and, for a rule, its place and first system call. */
-int seccomp_profile_parse(const char *path, const char *text, size_t size, SeccompProfile **ret, char **ret_error);
+int seccomp_profile_parse(const char *path, const char *text, size_t size, SeccompProfile **ret, SupError **ret_error);
 /* Reads the file (at most SECCOMP_PROFILE_MAX bytes), NUL-terminated; errors name it. */
 #define SECCOMP_PROFILE_MAX (1024U * 1024U)
-int seccomp_profile_read(const char *path, char **ret_text, size_t *ret_size, char **ret_error);
+int seccomp_profile_read(const char *path, char **ret_text, size_t *ret_size, SupError **ret_error);
 /* Reads and parses the file. */
-int seccomp_profile_load(const char *path, SeccompProfile **ret, char **ret_error);
+int seccomp_profile_load(const char *path, SeccompProfile **ret, SupError **ret_error);
 
 /* The workload a profile is resolved for. */
 typedef struct SeccompTarget {

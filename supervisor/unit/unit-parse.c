@@ -619,10 +619,10 @@ static void parse_seccomp(Ctx *c, const YNode *n, void *data) {
          * generation, rather than at the unit's start. The monitor reads it again then. */
         if ((c->flags & UNIT_PARSE_CHECK_SOURCES) && c->errors == before) {
                 _cleanup_(seccomp_profile_freep) SeccompProfile *p = NULL;
-                _cleanup_free_ char *msg = NULL;
+                _cleanup_sup_error_ SupError *error = NULL;
 
-                if (seccomp_profile_load(u->security.seccomp_profile, &p, &msg) < 0)
-                        error_at(c, n, "%s", msg ? msg : "cannot load the seccomp profile");
+                if (seccomp_profile_load(u->security.seccomp_profile, &p, &error) < 0)
+                        error_at(c, n, "%s", sup_error_message(error));
         }
 }
 

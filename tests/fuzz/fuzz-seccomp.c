@@ -17,12 +17,12 @@ static const char *const amd64[] = {"amd64", "x86_64", "SCMP_ARCH_X86_64", NULL}
 
 static void check_profile(const uint8_t *data, size_t size) {
         SeccompProfile *p = NULL;
-        char *error = NULL;
+        SupError *error = NULL;
 
         if (seccomp_profile_parse("/fuzz.json", (const char *) data, size, &p, &error) < 0) {
-                if (!error || strncmp(error, "/fuzz.json: ", 12) != 0)
+                if (!error || strncmp(error->message, "/fuzz.json: ", 12) != 0)
                         abort();
-                free(error);
+                sup_error_free(error);
                 return;
         }
         for (uint64_t caps = 0; caps < 3; caps++) {
@@ -42,17 +42,17 @@ static void check_profile(const uint8_t *data, size_t size) {
 static void check_program(const uint8_t *data, size_t size) {
         json_t *j = json_loadb((const char *) data, size, 0, NULL), *k;
         SeccompProgram *a = NULL, *b = NULL;
-        char *error = NULL;
+        SupError *error = NULL;
 
         if (!j)
                 return;
         if (seccomp_program_from_json(j, &a, &error) < 0) {
-                free(error);
+                sup_error_free(error);
                 json_decref(j);
                 return;
         }
         k = seccomp_program_to_json(a);
-        if (seccomp_program_from_json(k, &b, &error) < 0 || a->len != b->len || a->flags != b->flags ||
+        if (seccomp_program_from_json(k, &b, NULL) < 0 || a->len != b->len || a->flags != b->flags ||
             memcmp(a->insns, b->insns, a->len * sizeof(a->insns[0])) != 0)
                 abort();
         seccomp_program_free(a);

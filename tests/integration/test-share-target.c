@@ -50,11 +50,16 @@ static void write_status(const char *instances, const char *name, InstanceState 
         }
 }
 
-/* share_targets_open() on u: its result, the reason in err. */
+/* share_targets_open() on u: its result, the reason copied to err (for strstr()). */
 static int open_targets(const UnitSpec *u, const char *instances, const char *parent, ContainerShare *s, char *err,
                         size_t errlen) {
+        _cleanup_sup_error_ SupError *error = NULL;
+        int r = share_targets_open(u, instances, ROOT, parent, s, &error);
+
         err[0] = 0;
-        return share_targets_open(u, instances, ROOT, parent, s, err, errlen);
+        if (r < 0)
+                (void) sup_error_to_buffer(error, err, errlen);
+        return r;
 }
 
 /* The parent cgroup, on every hierarchy (ROOT itself on v2, ROOT/CONTROLLER on v1). */

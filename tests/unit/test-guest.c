@@ -103,11 +103,10 @@ static void test_commands(void **state) {
 static json_t *host_spec_json(const UnitSpec *u) {
         json_t *spec = unit_spec_to_json(u);
         RlimitSet host, resolved;
-        char err[WORKLOAD_ERR_MAX];
 
         for (int i = 0; i < _UNIT_RLIMIT_MAX; i++)
                 host[i] = (struct rlimit){.rlim_cur = 1000 + (rlim_t) i, .rlim_max = RLIM_INFINITY};
-        assert_int_equal(rlimits_resolve(u, host, false, resolved, err), 0);
+        assert_int_equal(rlimits_resolve(u, host, false, resolved, NULL), 0);
         json_object_set_new(spec, "rlimits", rlimits_to_json(resolved));
         return spec;
 }
@@ -565,7 +564,8 @@ static void test_env(void **state) {
 }
 
 static void test_user(void **state) {
-        char *root = make_tree(), err[WORKLOAD_ERR_MAX];
+        char *root = make_tree();
+        SupError *error = NULL;
         ContainerUser u;
 
         put(root, "etc/passwd",
@@ -575,14 +575,14 @@ static void test_user(void **state) {
             "broken line\n");
         put(root, "etc/group", "root:x:0:\nwww:x:34:\nstaff:x:50:app,www\nadm:x:4:www\napp:x:1000:\n");
 
-        assert_int_equal(resolve_user_at(root, "0", &u, err), 0);
+        assert_int_equal(resolve_user_at(root, "0", &u, NULL), 0);
         assert_int_equal(u.uid, 0);
         assert_int_equal(u.gid, 0);
         assert_int_equal(u.n_groups, 0);
         assert_string_equal(u.home, "/root");
 
         /* By name: gid and home from passwd, supplementary groups from group's member lists. */
-        assert_int_equal(resolve_user_at(root, "www", &u, err), 0);
+        assert_int_equal(resolve_user_at(root, "www", &u, NULL), 0);
         assert_int_equal(u.uid, 33);
         assert_int_equal(u.gid, 34);
         assert_string_equal(u.home, "/var/www");
@@ -590,24 +590,26 @@ static void test_user(void **state) {
         assert_int_equal(u.groups[0], 50);
         assert_int_equal(u.groups[1], 4);
 
-        assert_int_equal(resolve_user_at(root, "www:staff", &u, err), 0);
+        assert_int_equal(resolve_user_at(root, "www:staff", &u, NULL), 0);
         assert_int_equal(u.gid, 50);
-        assert_int_equal(resolve_user_at(root, "1000:7", &u, err), 0);
+        assert_int_equal(resolve_user_at(root, "1000:7", &u, NULL), 0);
         assert_int_equal(u.uid, 1000);
         assert_int_equal(u.gid, 7);
         assert_string_equal(u.home, "/home/app");
         assert_int_equal(u.n_groups, 0); /* a uid gets no supplementary groups */
 
         /* A uid the image does not know: its own gid, home / */
-        assert_int_equal(resolve_user_at(root, "4242", &u, err), 0);
+        assert_int_equal(resolve_user_at(root, "4242", &u, NULL), 0);
         assert_int_equal(u.uid, 4242);
         assert_int_equal(u.gid, 4242);
         assert_string_equal(u.home, "/");
 
-        assert_int_equal(resolve_user_at(root, "nobody", &u, err), -ESRCH);
-        assert_string_equal(err, "user \"nobody\" is not in the image's /etc/passwd");
-        assert_int_equal(resolve_user_at(root, "www:wheel", &u, err), -ESRCH);
-        assert_string_equal(err, "group \"wheel\" is not in the image's /etc/group");
+        assert_int_equal(resolve_user_at(root, "nobody", &u, &error), -ESRCH);
+        assert_string_equal(sup_error_message(error), "user \"nobody\" is not in the image's /etc/passwd");
+        error = sup_error_free(error);
+        assert_int_equal(resolve_user_at(root, "www:wheel", &u, &error), -ESRCH);
+        assert_string_equal(sup_error_message(error), "group \"wheel\" is not in the image's /etc/group");
+        error = sup_error_free(error);
 
         assert_int_equal(rm_rf(root), 0);
         free(root);

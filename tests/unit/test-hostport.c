@@ -62,23 +62,25 @@ static void test_port_in_use_fails_the_start(void **state) {
         PortSpec ports[2] = {port("127.0.0.1", free_port(PORT_UDP), PORT_UDP), port("127.0.0.1", p, PORT_TCP)};
         HostPorts h = {};
         _cleanup_free_ char *want = NULL;
-        char err[512] = "";
+        _cleanup_sup_error_ SupError *error = NULL;
 
         assert_true(prog >= 0);
-        assert_int_equal(host_ports_bind(&h, ports, 2, err, sizeof(err)), -EADDRINUSE);
+        assert_int_equal(host_ports_bind(&h, ports, 2, &error), -EADDRINUSE);
         want = xasprintf("ports[1] 127.0.0.1:%u:80/tcp: 127.0.0.1:%u/tcp is in use on the host already", p, p);
-        if (!strstr(err, want))
-                fail_msg("err \"%s\" lacks \"%s\"", err, want);
+        if (!strstr(sup_error_message(error), want))
+                fail_msg("error \"%s\" lacks \"%s\"", sup_error_message(error), want);
         assert_int_equal(h.n, 0);
         assert_null(h.fds);
+        error = sup_error_free(error);
         /* ports[0] went again with the failure: it is free. */
-        assert_int_equal(host_ports_bind(&h, ports, 1, err, sizeof(err)), 0);
+        assert_int_equal(host_ports_bind(&h, ports, 1, &error), 0);
+        assert_null(error);
         host_ports_release(&h);
 
         /* A port on every address overlaps the program's 127.0.0.1. */
         ports[1] = port(NULL, p, PORT_TCP);
-        assert_int_equal(host_ports_bind(&h, &ports[1], 1, err, sizeof(err)), -EADDRINUSE);
-        assert_non_null(strstr(err, "*:"));
+        assert_int_equal(host_ports_bind(&h, &ports[1], 1, &error), -EADDRINUSE);
+        assert_non_null(strstr(sup_error_message(error), "*:"));
         close(prog);
 }
 
@@ -89,11 +91,10 @@ static void test_held_port_refuses_host_programs(void **state) {
         uint16_t t = free_port(PORT_TCP), any = free_port(PORT_TCP), u = free_port(PORT_UDP);
         PortSpec ports[] = {port("127.0.0.1", t, PORT_TCP), port(NULL, any, PORT_TCP), port("127.0.0.1", u, PORT_UDP)};
         HostPorts h = {};
-        char err[512] = "";
         int fd;
 
-        assert_int_equal(host_ports_bind(&h, ports, ELEMENTSOF(ports), err, sizeof(err)), 0);
-        assert_int_equal(host_ports_listen(&h, ports, err, sizeof(err)), 0);
+        assert_int_equal(host_ports_bind(&h, ports, ELEMENTSOF(ports), NULL), 0);
+        assert_int_equal(host_ports_listen(&h, ports, NULL), 0);
         assert_int_equal(h.n, ELEMENTSOF(ports));
 
         assert_int_equal(host_program("127.0.0.1", t, PORT_TCP), -EADDRINUSE);
@@ -120,13 +121,12 @@ static void test_held_port_refuses_host_programs(void **state) {
 static void test_address_not_on_the_host(void **state) {
         PortSpec p = port("203.0.113.9", free_port(PORT_TCP), PORT_TCP);
         HostPorts h = {};
-        char err[512] = "";
 
-        assert_int_equal(host_ports_bind(&h, &p, 1, err, sizeof(err)), 0);
-        assert_int_equal(host_ports_listen(&h, &p, err, sizeof(err)), 0);
+        assert_int_equal(host_ports_bind(&h, &p, 1, NULL), 0);
+        assert_int_equal(host_ports_listen(&h, &p, NULL), 0);
         host_ports_release(&h);
         /* Nothing published: nothing held, nothing allocated. */
-        assert_int_equal(host_ports_bind(&h, NULL, 0, err, sizeof(err)), 0);
+        assert_int_equal(host_ports_bind(&h, NULL, 0, NULL), 0);
         assert_null(h.fds);
 }
 

@@ -61,7 +61,7 @@ typedef struct Harness {
 static void harness_open(Harness *h, const char *extra) {
         _cleanup_free_ char *yaml = xasprintf("name: t\n" MINIMAL_UNIT "%s", extra);
         MonitorConfig cfg = {.cgroup_root = "/nonexistent", .cgroup_parent = "sup"};
-        _cleanup_free_ char *error = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
 
         fake = (Fake){};
         h->tmp = make_tree();

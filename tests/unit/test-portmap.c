@@ -133,12 +133,14 @@ static void test_script_unpublish_and_drop(void **state) {
 static void test_check_refuses_ipv6(void **state) {
         _cleanup_(unit_spec_freep) UnitSpec *ok = unit_with_ports("[\"8080:80\", \"127.0.0.1:53:53/udp\"]");
         _cleanup_(unit_spec_freep) UnitSpec *v6 = unit_with_ports("[\"8080:80\", \"[::1]:8443:443\"]");
-        char err[256] = "";
+        _cleanup_sup_error_ SupError *error = NULL;
 
-        assert_int_equal(portmap_check(ok->ports, ok->n_ports, err, sizeof(err)), 0);
-        assert_int_equal(portmap_check(v6->ports, v6->n_ports, err, sizeof(err)), -EAFNOSUPPORT);
-        assert_non_null(strstr(err, "ports[1] [::1]:8443:443/tcp"));
-        assert_non_null(strstr(err, "IPv6"));
+        assert_int_equal(portmap_check(ok->ports, ok->n_ports, &error), 0);
+        assert_null(error);
+        assert_int_equal(portmap_check(v6->ports, v6->n_ports, &error), -EAFNOSUPPORT);
+        assert_int_equal(error->code, EAFNOSUPPORT);
+        assert_non_null(strstr(error->message, "ports[1] [::1]:8443:443/tcp"));
+        assert_non_null(strstr(error->message, "IPv6"));
 }
 
 int main(void) {

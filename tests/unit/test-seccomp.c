@@ -174,19 +174,19 @@ static SeccompTarget target(uint64_t caps) {
 static SeccompProgram *compile_or_fail(const SeccompProfile *p, const SeccompTarget *t) {
         _cleanup_(seccomp_profile_freep) SeccompProfile *r = seccomp_profile_resolve(p, t);
         SeccompProgram *prog = NULL;
-        char *error = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
 
         if (seccomp_compile(r, &prog, NULL, &error) < 0)
-                fail_msg("compile: %s", error);
+                fail_msg("compile: %s", sup_error_message(error));
         return prog;
 }
 
 static SeccompProfile *parse_or_fail(const char *json) {
         SeccompProfile *p = NULL;
-        char *error = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
 
         if (seccomp_profile_parse("/etc/p.json", json, strlen(json), &p, &error) < 0)
-                fail_msg("%s: %s", json, error);
+                fail_msg("%s: %s", json, sup_error_message(error));
         return p;
 }
 
@@ -570,31 +570,30 @@ static void test_parse_invalid(void **state) {
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 SeccompProfile *p = NULL;
-                char *error = NULL;
+                _cleanup_sup_error_ SupError *error = NULL;
 
                 assert_int_equal(seccomp_profile_parse("/etc/p.json", cases[i].json, strlen(cases[i].json), &p, &error),
                                  -EINVAL);
                 assert_null(p);
-                if (!error || !strstr(error, cases[i].error))
-                        fail_msg("case %zu: \"%s\" lacks \"%s\"", i, error, cases[i].error);
-                free(error);
+                if (!error || !strstr(error->message, cases[i].error))
+                        fail_msg("case %zu: \"%s\" lacks \"%s\"", i, sup_error_message(error), cases[i].error);
         }
 }
 
 static void test_load(void **state) {
         _cleanup_free_ char *dir = make_tree(), *path = path_join(dir, "p.json"), *big = NULL;
         SeccompProfile *p = NULL;
-        char *error = NULL;
+        SupError *error = NULL;
 
         assert_int_equal(seccomp_profile_load(path, &p, &error), -ENOENT);
-        assert_non_null(strstr(error, "p.json: cannot read it: No such file or directory"));
-        free(error);
+        assert_non_null(strstr(sup_error_message(error), "p.json: cannot read it: No such file or directory"));
+        error = sup_error_free(error);
         big = xmalloc(SECCOMP_PROFILE_MAX + 2);
         memset(big, ' ', SECCOMP_PROFILE_MAX + 1);
         assert_int_equal(write_file_atomic(path, big, SECCOMP_PROFILE_MAX + 1, 0644), 0);
         assert_int_equal(seccomp_profile_load(path, &p, &error), -EFBIG);
-        assert_non_null(strstr(error, "p.json: larger than"));
-        free(error);
+        assert_non_null(strstr(sup_error_message(error), "p.json: larger than"));
+        error = sup_error_free(error);
         assert_int_equal(rm_rf(dir), 0);
 }
 
@@ -685,9 +684,10 @@ static void test_compile(void **state) {
                 seccomp_profile_resolve(p, &(SeccompTarget){amd64, 0, {6, 1}});
         _cleanup_(seccomp_program_freep) SeccompProgram *prog = NULL;
         _cleanup_strv_free_ char **unknown = NULL;
-        char *error = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
 
         assert_int_equal(seccomp_compile(r, &prog, &unknown, &error), 0);
+        assert_null(error);
         /* A name libseccomp does not know is left out, and said. */
         assert_int_equal(strv_length(unknown), 1);
         assert_string_equal(unknown[0], "no_such_call");
@@ -708,20 +708,46 @@ static void test_compile(void **state) {
         assert_int_equal(prog->flags, 0);
 }
 
+/* What libseccomp refuses fails the compile with the profile, the rule and the call named (they
+ * rise from the rule to the profile): not a filter silently without the rule. */
+static void test_compile_errors(void **state) {
+        _cleanup_(seccomp_profile_freep) SeccompProfile *p = parse_or_fail(
+                "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"mkdir\"], \"action\": "
+                "\"SCMP_ACT_ERRNO\", \"args\": [{\"index\": 1, \"value\": 2, \"op\": \"SCMP_CMP_EQ\"}]}]}");
+        SeccompTarget t = target(0);
+        _cleanup_(seccomp_profile_freep) SeccompProfile *r = seccomp_profile_resolve(p, &t);
+        _cleanup_sup_error_ SupError *error = NULL;
+        SeccompProgram *prog = NULL;
+
+        strv_push(&r->arches, xstrdup("vax"));
+        assert_int_equal(seccomp_compile(r, &prog, NULL, &error), -EINVAL);
+        assert_null(prog);
+        assert_string_equal(sup_error_message(error), "/etc/p.json: libseccomp does not know the architecture vax");
+        error = sup_error_free(error);
+
+        r->arches = strv_free(r->arches);
+        r->rules[0].args[0].op = _SECCOMP_OP_MAX; /* no comparison libseccomp knows */
+        assert_true(seccomp_compile(r, &prog, NULL, &error) < 0);
+        assert_null(prog);
+        if (!startswith(sup_error_message(error),
+                        "/etc/p.json: syscalls[0] (mkdir): mkdir: libseccomp refused the rule: "))
+                fail_msg("%s", sup_error_message(error));
+}
+
 /* podman's profile as Debian ships it (golang-github-containers-common), when it is there: an
  * allow-list with archMap, includes/excludes and args, as existing profiles are. */
 static void test_podman_profile(void **state) {
         const char *path = "/usr/share/containers/seccomp.json";
         _cleanup_(seccomp_profile_freep) SeccompProfile *p = NULL;
         _cleanup_(seccomp_program_freep) SeccompProgram *prog = NULL;
-        char *error = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
 
         if (access(path, R_OK) < 0) {
                 skip();
                 return;
         }
         if (seccomp_profile_load(path, &p, &error) < 0)
-                fail_msg("%s", error);
+                fail_msg("%s", sup_error_message(error));
         prog = compile_or_fail(p, &(SeccompTarget){amd64, CAPBIT(CAP_CHOWN) | CAPBIT(CAP_SYS_CHROOT), {6, 1}});
         assert_int_equal(verdict(prog, SCMP_ARCH_X86_64, "read", 0), SECCOMP_RET_ALLOW);
         assert_int_equal(verdict(prog, SCMP_ARCH_X86, "read", 0), SECCOMP_RET_ALLOW);
@@ -753,7 +779,8 @@ static void test_prepare_and_cache(void **state) {
         SeccompCache one = {}, two = {};
         SeccompPrepared p = {};
         _cleanup_strv_free_ char **files = NULL;
-        _cleanup_free_ char *error = NULL, *file = NULL, *data = NULL;
+        _cleanup_free_ char *file = NULL, *data = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
         const SeccompProgram *first;
         size_t size;
 
@@ -802,9 +829,9 @@ static void test_prepare_and_cache(void **state) {
          * the same rules, it is the same filter. */
         write_text(profile, "{\"defaultAction\": \"SCMP_ACT_ALOW\"}");
         assert_int_equal(seccomp_prepare(custom, 0, cache_dir, &two, &p, &error), -EINVAL);
-        assert_non_null(strstr(error, "p.json: defaultAction: unknown action \"SCMP_ACT_ALOW\""));
+        assert_non_null(strstr(sup_error_message(error), "p.json: defaultAction: unknown action \"SCMP_ACT_ALOW\""));
         assert_non_null(two.program); /* what the instance had stays until another start succeeds */
-        error = (free(error), NULL);
+        error = sup_error_free(error);
         write_text(profile, "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": "
                             "[{\"names\": [\"mkdir\", \"newcall\"], \"action\": \"SCMP_ACT_ERRNO\"}]}");
         assert_int_equal(seccomp_prepare(custom, 0, cache_dir, &two, &p, &error), 0);
@@ -839,7 +866,7 @@ static void test_program_json(void **state) {
         _cleanup_(seccomp_program_freep) SeccompProgram *prog = compile_or_fail(p, &(SeccompTarget){amd64, 0, {6, 1}}),
                                                         *back = NULL;
         json_t *j = seccomp_program_to_json(prog);
-        char *error = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
 
         assert_int_equal(seccomp_program_from_json(j, &back, &error), 0);
         assert_int_equal(back->len, prog->len);
@@ -858,6 +885,13 @@ static void test_program_json(void **state) {
                 seccomp_program_free(q);
                 seccomp_program_free(r);
         }
+        /* A run command whose filter is not a program is refused, naming the part, rather than
+         * loaded garbled (the guest's "refused" event carries the message). */
+        j = json_pack("{s:i, s:s}", "flags", 0, "filter", "AAAA");
+        assert_int_equal(seccomp_program_from_json(j, &back, &error), -EINVAL);
+        assert_int_equal(error->code, EINVAL);
+        assert_string_equal(error->message, "seccomp.filter: not a BPF program (1 to 4096 instructions of 8 bytes)");
+        json_decref(j);
         assert_null(seccomp_program_new(prog->insns, 0, 0));
         assert_null(seccomp_program_new(prog->insns, BPF_MAXINSNS + 1, 0));
 }
@@ -892,13 +926,21 @@ static void test_apply(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_tables),         cmocka_unit_test(test_default_rules),
-                cmocka_unit_test(test_default_filter), cmocka_unit_test(test_default_caps),
-                cmocka_unit_test(test_parse_valid),    cmocka_unit_test(test_parse_invalid),
-                cmocka_unit_test(test_load),           cmocka_unit_test(test_resolve),
-                cmocka_unit_test(test_canonical),      cmocka_unit_test(test_compile),
-                cmocka_unit_test(test_podman_profile), cmocka_unit_test(test_prepare_and_cache),
-                cmocka_unit_test(test_program_json),   cmocka_unit_test(test_apply),
+                cmocka_unit_test(test_tables),
+                cmocka_unit_test(test_default_rules),
+                cmocka_unit_test(test_default_filter),
+                cmocka_unit_test(test_default_caps),
+                cmocka_unit_test(test_parse_valid),
+                cmocka_unit_test(test_parse_invalid),
+                cmocka_unit_test(test_load),
+                cmocka_unit_test(test_resolve),
+                cmocka_unit_test(test_canonical),
+                cmocka_unit_test(test_compile),
+                cmocka_unit_test(test_compile_errors),
+                cmocka_unit_test(test_podman_profile),
+                cmocka_unit_test(test_prepare_and_cache),
+                cmocka_unit_test(test_program_json),
+                cmocka_unit_test(test_apply),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

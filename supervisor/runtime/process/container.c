@@ -188,6 +188,7 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
         const UnitSpec *u = cfg->spec;
         char err[ROOTFS_ERR_MAX];
         _cleanup_strv_free_ char **env = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
         ContainerUser user;
         unsigned last_cap;
         _cleanup_free_ int *fds = NULL;
@@ -275,9 +276,9 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
                         child_fail(r, err);
         }
 
-        r = resolve_user(u->user, &user, err);
+        r = resolve_user(u->user, &user, &error);
         if (r < 0)
-                child_fail(r, err);
+                child_fail(r, sup_error_message(error));
         if (cfg->userns) {
                 if (user.n_groups > 0)
                         child_fail(-EPERM, "user_namespace: auto denies setgroups(), and the image's /etc/group gives "

@@ -95,24 +95,25 @@ static int cache_read(const char *cache_path, const char *key, VmHost *h) {
         return 0;
 }
 
-int vm_host_detect(const char *cache_path, const char *kernel, VmHost *ret, char *err, size_t errlen) {
+int vm_host_detect(const char *cache_path, const char *kernel, VmHost *ret, SupError **ret_error) {
         _cleanup_free_ char *key = NULL, *cpuinfo = NULL;
         VmHost h = {.kvm = -1};
+        int r;
 
         h.qemu = find_in_path(QEMU_BINARY);
-        if (!h.qemu) {
-                snprintf(err, errlen, "cannot find %s in PATH (apt-get install qemu-system-x86)", QEMU_BINARY);
-                return -ENOENT;
-        }
+        if (!h.qemu)
+                return sup_error_make(ret_error, -ENOENT, "cannot find %s in PATH (apt-get install qemu-system-x86)",
+                                      QEMU_BINARY);
         key = cache_key(h.qemu, kernel);
         if (cache_read(cache_path, key, &h) < 0) {
                 char *argv[] = {h.qemu, (char *) "-help", NULL};
                 _cleanup_free_ char *help = NULL;
                 int status = run_program(argv, NULL, NULL, 10 * USEC_PER_SEC, 256 * 1024, &help);
                 if (status < 0 || wait_status_code(status) != 0) {
-                        snprintf(err, errlen, "%s -help failed: %s", h.qemu, status < 0 ? strerror(-status) : "exit status");
+                        r = sup_error_make(ret_error, status < 0 ? status : -EIO, "%s -help failed: %s", h.qemu,
+                                           status < 0 ? strerror(-status) : "exit status");
                         vm_host_done(&h);
-                        return status < 0 ? status : -EIO;
+                        return r;
                 }
                 h.sandbox = strstr(help, "\n-sandbox ") != NULL;
                 cache_write(cache_path, key, &h);

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "sup-error.h"
 #include "unit-spec.h"
 
 /* What this host's QEMU can do for hyperv units, found out once and remembered in a cache file
@@ -25,7 +26,7 @@ void vm_host_done(VmHost *h);
 
 /* Finds QEMU and what it supports (from the cache at cache_path when it is current). kernel is
  * the guest kernel the KVM probe would boot; it is part of the cache's key. */
-int vm_host_detect(const char *cache_path, const char *kernel, VmHost *ret, char *err, size_t errlen);
+int vm_host_detect(const char *cache_path, const char *kernel, VmHost *ret, SupError **ret_error);
 
 /* Whether KVM really runs a guest here: /dev/kvm must open, and QEMU with -accel kvm must boot
  * kernel far enough to print its panic for want of a root file system, within

@@ -718,11 +718,14 @@ static int prepare_disks(Vm *vm, char ***ret_layers, char **ret_sandbox, char *e
 
 static int choose_accel(Vm *vm, const char *kernel, VmHost *host, char *err, size_t errlen) {
         _cleanup_free_ char *cache = path_join(vm->cfg.state_dir, "vm/host.json"), *why = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
         int r;
 
-        r = vm_host_detect(cache, kernel, host, err, errlen);
-        if (r < 0)
+        r = vm_host_detect(cache, kernel, host, &error);
+        if (r < 0) {
+                (void) sup_error_to_buffer(error, err, errlen);
                 return r;
+        }
         if (vm_accel_choose(vm->cfg.spec->vm.accel, vm->cfg.host_accel, host, &vm->status.kvm, &why) ==
             VM_ACCEL_CHOICE_NEEDS_PROBE) {
                 sup_line(vm, "finding out whether KVM works on this host (once: the verdict is kept in %s)", cache);
