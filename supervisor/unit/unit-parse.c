@@ -279,7 +279,7 @@ static void port_item(WalkCtx *c, const YNode *item, size_t i, void *data) {
 }
 
 static void parse_ports(WalkCtx *c, const YNode *n, void *data) {
-        walk_parse_list(c, n, 0, 1024, "a list of ports", port_item, NULL);
+        walk_parse_list(c, n, 0, UNIT_PORTS_MAX, "a list of ports", port_item, NULL);
 }
 
 /* ---- resources ---- */
@@ -320,7 +320,7 @@ static void parse_pids(WalkCtx *c, const YNode *n, void *data) {
 
 static void parse_io_weight(WalkCtx *c, const YNode *n, void *data) {
         uint64_t v;
-        if (walk_get_uint(c, n, 1, 10000, &v))
+        if (walk_get_uint(c, n, 1, UNIT_IO_WEIGHT_MAX, &v))
                 c->u->resources.io_weight = (uint32_t) v;
 }
 
@@ -541,11 +541,11 @@ static void mount_item(WalkCtx *c, const YNode *item, size_t i, void *data) {
 static void parse_mounts(WalkCtx *c, const YNode *n, void *data) {
         UnitSpec *u = c->u;
 
-        if (n->type == YNODE_SEQUENCE && n->n_items <= 256) {
+        if (n->type == YNODE_SEQUENCE && n->n_items <= UNIT_MOUNTS_MAX) {
                 u->mounts = xnew0(MountSpec, n->n_items);
                 u->n_mounts = n->n_items;
         }
-        walk_parse_list(c, n, 0, 256, "a list of mounts", mount_item, NULL);
+        walk_parse_list(c, n, 0, UNIT_MOUNTS_MAX, "a list of mounts", mount_item, NULL);
 }
 
 /* ---- security ---- */
@@ -576,12 +576,12 @@ static void cap_item(WalkCtx *c, const YNode *item, size_t i, void *data) {
 
 static void parse_cap_drop(WalkCtx *c, const YNode *n, void *data) {
         CapSet set = { &c->u->security.cap_drop, &c->u->security.cap_drop_all };
-        walk_parse_list(c, n, 0, 128, "a list of capability names", cap_item, &set);
+        walk_parse_list(c, n, 0, UNIT_CAPS_LIST_MAX, "a list of capability names", cap_item, &set);
 }
 
 static void parse_cap_add(WalkCtx *c, const YNode *n, void *data) {
         CapSet set = { &c->u->security.cap_add, &c->u->security.cap_add_all };
-        walk_parse_list(c, n, 0, 128, "a list of capability names", cap_item, &set);
+        walk_parse_list(c, n, 0, UNIT_CAPS_LIST_MAX, "a list of capability names", cap_item, &set);
 }
 
 static void parse_capabilities(WalkCtx *c, const YNode *n, void *data) {
@@ -692,7 +692,7 @@ static void parse_restart_policy(WalkCtx *c, const YNode *n, void *data) {
 
 static void parse_restart_burst(WalkCtx *c, const YNode *n, void *data) {
         uint64_t v;
-        if (walk_get_uint(c, n, 1, 10000, &v))
+        if (walk_get_uint(c, n, 1, UNIT_BURST_MAX, &v))
                 c->u->restart.burst = (unsigned) v;
 }
 
@@ -757,12 +757,12 @@ static void requires_item(WalkCtx *c, const YNode *item, size_t i, void *data) {
 }
 
 static void parse_requires(WalkCtx *c, const YNode *n, void *data) {
-        walk_parse_list(c, n, 0, 256, "a list of unit names", requires_item, NULL);
+        walk_parse_list(c, n, 0, UNIT_REQUIRES_MAX, "a list of unit names", requires_item, NULL);
 }
 
 static void parse_health_retries(WalkCtx *c, const YNode *n, void *data) {
         uint64_t v;
-        if (walk_get_uint(c, n, 1, 1000, &v))
+        if (walk_get_uint(c, n, 1, UNIT_RETRIES_MAX, &v))
                 c->u->healthcheck.retries = (unsigned) v;
 }
 

@@ -336,7 +336,7 @@ static json_t *caps_to_json(uint64_t mask, bool all) {
                 json_array_append_new(a, json_string("ALL"));
                 return a;
         }
-        for (unsigned c = 0; c < 64; c++)
+        for (unsigned c = 0; c < UNIT_CAPABILITY_BITS; c++)
                 if (mask & (UINT64_C(1) << c)) {
                         _cleanup_free_ char *n = format_capability(c);
                         json_array_append_new(a, json_string(n));

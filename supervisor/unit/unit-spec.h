@@ -159,6 +159,9 @@ typedef struct UnitRef {
         SourcePos pos;
 } UnitRef;
 
+/* Capabilities are bits of a uint64_t (security.cap_drop, .cap_add), as the kernel's are. */
+#define UNIT_CAPABILITY_BITS 64u
+
 typedef struct UnitSpec {
         char *name;
         SourcePos name_pos; /* line 0: taken from the file name */
