@@ -846,7 +846,7 @@ static void error_at_field(WalkCtx *c, const YPair *p, const char *key, const ch
         va_list ap;
 
         va_start(ap, fmt);
-        diagnostics_addv(c->diags, c->file, p->value->line, p->value->column, c->path, fmt, ap);
+        diagnostics_addv(c->diags, c->file, p->value->line, p->value->column, c->path.text, fmt, ap);
         va_end(ap);
         c->errors++;
         walk_path_pop(c, old);
@@ -944,20 +944,6 @@ static void check_unit(WalkCtx *c, const YNode *root, const YPair *const *seen) 
         for (size_t i = 0; i < u->n_requires; i++)
                 if (u->name && streq(u->requires[i].name, u->name))
                         error_at_pos(c, &u->requires[i].pos, "a unit cannot require itself");
-}
-
-UnitSpec *unit_spec_clone(const UnitSpec *u) {
-        json_t *j = unit_spec_to_json(u);
-        _cleanup_free_ char *text = json_dumps(j, JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
-        UnitSpec *copy = NULL;
-        Diagnostics d = {};
-
-        json_decref(j);
-        if (text && unit_parse(u->source_file ? u->source_file : u->name, "/", text, strlen(text), 0, &d, &copy,
-                               NULL) < 0)
-                copy = NULL;
-        diagnostics_done(&d);
-        return copy;
 }
 
 char *unit_name_from_file(const char *path) {

@@ -10,48 +10,15 @@
 #include "string-util.h"
 #include "unit-value.h"
 
-static size_t path_push(WalkCtx *c, const char *fmt, ...) _printf_(2, 3);
-static size_t path_push(WalkCtx *c, const char *fmt, ...) {
-        size_t old = c->path_len;
-        va_list ap;
-        int n;
-
-        va_start(ap, fmt);
-        n = vsnprintf(c->path + c->path_len, sizeof(c->path) - c->path_len, fmt, ap);
-        va_end(ap);
-        if (n > 0)
-                c->path_len = MIN(c->path_len + (size_t) n, sizeof(c->path) - 1);
-        return old;
-}
-
-size_t walk_path_push_key(WalkCtx *c, const char *key) {
-        /* Keys that could be confused with path syntax are shown quoted: env["A B"]. */
-        for (const char *k = key; *k; k++)
-                if (!(isalnum((unsigned char) *k) || *k == '_' || *k == '-')) {
-                        _cleanup_free_ char *q = string_quote(key, strlen(key), 40);
-                        return path_push(c, "[%s]", q);
-                }
-        return path_push(c, "%s%s", c->path_len ? "." : "", *key ? key : "\"\"");
-}
-
-size_t walk_path_push_index(WalkCtx *c, size_t i) {
-        return path_push(c, "[%zu]", i);
-}
-
-void walk_path_pop(WalkCtx *c, size_t old) {
-        c->path_len = old;
-        c->path[old] = 0;
-}
-
 SourcePos walk_source_pos(WalkCtx *c, const YNode *n) {
-        return (SourcePos) { .line = n->line, .column = n->column, .path = xstrdup(c->path) };
+        return (SourcePos){.line = n->line, .column = n->column, .path = xstrdup(c->path.text)};
 }
 
 void walk_error_at(WalkCtx *c, const YNode *n, const char *fmt, ...) {
         va_list ap;
 
         va_start(ap, fmt);
-        diagnostics_addv(c->diags, c->file, n ? n->line : 0, n ? n->column : 0, c->path, fmt, ap);
+        diagnostics_addv(c->diags, c->file, n ? n->line : 0, n ? n->column : 0, c->path.text, fmt, ap);
         va_end(ap);
         c->errors++;
 }
@@ -75,7 +42,7 @@ static char *describe(const YNode *n) {
         case YNODE_SCALAR:
                 break;
         }
-        q = string_quote(n->value, n->length, 40);
+        q = string_quote(n->value, n->length, UNIT_PATH_QUOTE_MAX);
         if (n->quoted)
                 return xasprintf("the string %s", q);
         kind = walk_plain_kind(n);
@@ -342,7 +309,7 @@ bool walk_parse_mapping(WalkCtx *c, const YNode *n, const WalkField *fields, voi
                                 break;
                         }
                 if (idx == n_fields) {
-                        _cleanup_free_ char *q = string_quote(key->value, key->length, 40);
+                        _cleanup_free_ char *q = string_quote(key->value, key->length, UNIT_PATH_QUOTE_MAX);
                         const char *near = string_nearest(key->value, names);
                         old = walk_path_push_key(c, key->value);
                         if (near)

@@ -14,6 +14,7 @@
 #include "macro.h"
 #include "unit-diag.h"
 #include "unit-parse.h"
+#include "unit-path.h"
 #include "unit-spec.h"
 #include "yaml-tree.h"
 
@@ -23,8 +24,7 @@ typedef struct WalkCtx {
         UnitParseFlags flags;
         Diagnostics *diags;
         unsigned errors;
-        char path[512];
-        size_t path_len;
+        UnitPath path;
         UnitSpec *u;
 } WalkCtx;
 
@@ -51,9 +51,15 @@ static inline bool walk_scalar_has_nul(const YNode *n) {
 }
 
 void walk_error_at(WalkCtx *c, const YNode *n, const char *fmt, ...) _printf_(3, 4);
-size_t walk_path_push_key(WalkCtx *c, const char *key);
-size_t walk_path_push_index(WalkCtx *c, size_t i);
-void walk_path_pop(WalkCtx *c, size_t old);
+static inline size_t walk_path_push_key(WalkCtx *c, const char *key) {
+        return unit_path_push_key(&c->path, key);
+}
+static inline size_t walk_path_push_index(WalkCtx *c, size_t i) {
+        return unit_path_push_index(&c->path, i);
+}
+static inline void walk_path_pop(WalkCtx *c, size_t old) {
+        unit_path_pop(&c->path, old);
+}
 SourcePos walk_source_pos(WalkCtx *c, const YNode *n);
 const char *walk_plain_kind(const YNode *n);
 void walk_error_expected(WalkCtx *c, const YNode *n, const char *expected, const char *hint);
