@@ -6,7 +6,8 @@
 #   tools/dev.sh stop   stop the supd that `run` started (and its units)
 #   tools/dev.sh test   build, then every test: unit tests, schema agreement, an ASan+UBSan run,
 #                       and the fuzzers (unit files for SUP_FUZZ_SECONDS, default 60; the control
-#                       protocol, QMP and seccomp profiles for a third of it each)
+#                       protocol, QMP, seccomp profiles and the canonical JSON codec for a third of
+#                       it each)
 #   tools/dev.sh bench  build, then bench/run-all.sh: sup against crun and conmon, and hyperv
 #                       units against bare QEMU, same run
 #   tools/dev.sh soak   build, then tools/soak.sh: about 20 minutes of churn, adoption, client,
@@ -181,11 +182,13 @@ fuzz() {
         [ "$seconds" = 0 ] && return 0
         CC=clang setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
                 "-Dc_args=-fno-sanitize-recover=all"
-        ninja -C build-fuzz tests/fuzz-unit tests/fuzz-control tests/fuzz-qmp tests/fuzz-seccomp
+        ninja -C build-fuzz tests/fuzz-unit tests/fuzz-control tests/fuzz-qmp tests/fuzz-seccomp tests/fuzz-unit-json
         FUZZ_DICT=tests/fuzz/unit.dict fuzz_one unit "$seconds" tests/fuzz/corpus/unit/* tests/units/valid/*.y*ml \
                 tests/units/invalid/*.yaml tests/units/invalid-parser-only/*.yaml examples/*.yaml
         fuzz_one control $((seconds / 3 + 1)) tests/fuzz/corpus/control/*
         FUZZ_DICT=tests/fuzz/qmp.dict fuzz_one qmp $((seconds / 3 + 1)) tests/fuzz/corpus/qmp/*
+        # The canonical JSON codec: the committed canonical forms of test units as seeds.
+        FUZZ_DICT=tests/fuzz/unit-json.dict fuzz_one unit-json $((seconds / 3 + 1)) tests/fuzz/corpus/unit-json/*
         # podman's profile, where Debian's golang-github-containers-common installed it, as a seed.
         FUZZ_DICT=tests/fuzz/seccomp.dict fuzz_one seccomp $((seconds / 3 + 1)) tests/fuzz/corpus/seccomp/* \
                 $(ls /usr/share/containers/seccomp.json 2>/dev/null)
@@ -222,7 +225,7 @@ test)
         log "all tests passed"
         ;;
 *)
-        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+        sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
         exit 2
         ;;
 esac

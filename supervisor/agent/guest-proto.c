@@ -58,16 +58,6 @@ void guest_run_done(GuestRun *r) {
         r->seccomp = seccomp_program_free(r->seccomp);
 }
 
-/* spec.key as a new string, or NULL with an error. */
-static char *get_string(const json_t *o, const char *key, char **ret_error) {
-        const char *s = json_string_value(json_object_get(o, key));
-        if (!s) {
-                (void) fail(ret_error, "spec.%s: expected a string", key);
-                return NULL;
-        }
-        return xstrdup(s);
-}
-
 static int get_strv(const json_t *a, const char *what, size_t min, char ***ret, char **ret_error) {
         _cleanup_strv_free_ char **l = xzalloc(sizeof(char *));
         size_t i;
@@ -84,183 +74,27 @@ static int get_strv(const json_t *a, const char *what, size_t min, char ***ret, 
         return 0;
 }
 
-static int env_compare(const void *a, const void *b) {
-        const char *x = *(char *const *) a, *y = *(char *const *) b;
-        size_t nx = strcspn(x, "="), ny = strcspn(y, "=");
-        int r = strncmp(x, y, MIN(nx, ny));
-        return r != 0 ? r : nx < ny ? -1 : nx > ny ? 1 : 0;
-}
-
-static int decode_mounts(const json_t *a, UnitSpec *u, char **ret_error) {
-        size_t i;
-        json_t *m;
-
-        if (!a)
-                return 0;
-        if (!json_is_array(a))
-                return fail(ret_error, "spec.mounts: expected a list");
-        u->mounts = xzalloc_array(json_array_size(a) + 1, sizeof(MountSpec));
-        json_array_foreach(a, i, m) {
-                MountSpec *ms = &u->mounts[u->n_mounts];
-                const char *type = json_string_value(json_object_get(m, "type")),
-                           *target = json_string_value(json_object_get(m, "target")),
-                           *mode = json_string_value(json_object_get(m, "mode"));
-                json_t *size = json_object_get(m, "size");
-                char *end;
-
-                if (!type || mount_type_from_string(type) < 0 || !target || target[0] != '/')
-                        return fail(ret_error, "spec.mounts[%zu]: expected a type and an absolute target", i);
-                if (mount_type_from_string(type) == MOUNT_BIND)
-                        return fail(ret_error,
-                                    "mounts[%zu]: bind mounts of host directories (%s) are not supported with "
-                                    "isolation: hyperv yet (the guest has no access to the host's files)",
-                                    i, target);
-                ms->type = MOUNT_TMPFS;
-                ms->mode = 01777;
-                if (mode) {
-                        unsigned long v = strtoul(mode, &end, 8);
-                        if (!*mode || *end || v > 07777)
-                                return fail(ret_error, "spec.mounts[%zu].mode: expected an octal mode", i);
-                        ms->mode = (mode_t) v;
-                }
-                if (size && (!json_is_integer(size) || json_integer_value(size) < 0))
-                        return fail(ret_error, "spec.mounts[%zu].size: expected a number of bytes", i);
-                ms->size = size ? (uint64_t) json_integer_value(size) : 0;
-                ms->target = xstrdup(target);
-                u->n_mounts++;
-        }
-        return 0;
-}
-
-/* The power button stops the unit as its stop key says. Absent (a host older than the power
- * button): the defaults, which the canonical form would spell out. */
-static int decode_stop(const json_t *stop, UnitSpec *u, char **ret_error) {
-        json_t *sig, *timeout;
-
-        if (!stop)
-                return 0;
-        sig = json_object_get(stop, "signal");
-        timeout = json_object_get(stop, "timeout");
-        if (!json_is_object(stop) || !json_is_string(sig) || !json_is_string(timeout))
-                return fail(ret_error, "spec.stop: expected a signal and a timeout");
-        if (parse_signal(json_string_value(sig), &u->stop.signal) < 0)
-                return fail(ret_error, "spec.stop.signal: unknown signal \"%s\"", json_string_value(sig));
-        if (parse_duration(json_string_value(timeout), &u->stop.timeout, NULL) < 0)
-                return fail(ret_error, "spec.stop.timeout: expected a duration, found \"%s\"",
-                            json_string_value(timeout));
-        return 0;
-}
-
-/* One list of security.capabilities: names as the canonical form spells them, or ALL. */
-static int decode_caps(const json_t *list, const char *key, uint64_t *ret_mask, bool *ret_all, char **ret_error) {
-        size_t i;
-        json_t *v;
-
-        if (!list)
-                return 0;
-        if (!json_is_array(list))
-                return fail(ret_error, "spec.security.capabilities.%s: expected a list of names", key);
-        json_array_foreach(list, i, v) {
-                const char *name = json_string_value(v);
-                unsigned cap;
-
-                if (name && streq(name, "ALL"))
-                        *ret_all = true;
-                else if (name && parse_capability(name, &cap) >= 0)
-                        *ret_mask |= UINT64_C(1) << cap;
-                else
-                        return fail(ret_error, "spec.security.capabilities.%s[%zu]: not a capability this guest knows",
-                                    key, i);
-        }
-        return 0;
-}
-
-static int decode_security(const json_t *sec, UnitSpec *u, char **ret_error) {
-        json_t *nnp = json_object_get(sec, "no_new_privileges"), *ro = json_object_get(sec, "read_only_rootfs"),
-               *caps = json_object_get(sec, "capabilities");
-        int r;
-
-        if (!sec)
-                return 0;
-        if ((nnp && !json_is_boolean(nnp)) || (ro && !json_is_boolean(ro)))
-                return fail(ret_error, "spec.security: no_new_privileges and read_only_rootfs are booleans");
-        if (nnp)
-                u->security.no_new_privileges = json_is_true(nnp);
-        if (ro)
-                u->security.read_only_rootfs = json_is_true(ro);
-        if (caps && !json_is_object(caps))
-                return fail(ret_error, "spec.security.capabilities: expected a mapping with drop and add");
-        r = decode_caps(json_object_get(caps, "drop"), "drop", &u->security.cap_drop, &u->security.cap_drop_all,
-                        ret_error);
-        if (r < 0)
-                return r;
-        r = decode_caps(json_object_get(caps, "add"), "add", &u->security.cap_add, &u->security.cap_add_all,
-                        ret_error);
-        if (r < 0)
-                return r;
-        /* The guest loads the filter the host compiled (the run command's "seccomp"); the mode
-         * only says whether there must be one. */
-        json_t *sc = json_object_get(sec, "seccomp");
-        if (sc && !json_is_string(sc))
-                return fail(ret_error, "spec.security.seccomp: expected default, unconfined or a path");
-        if (sc)
-                u->security.seccomp = streq(json_string_value(sc), "default")      ? SECCOMP_DEFAULT
-                                      : streq(json_string_value(sc), "unconfined") ? SECCOMP_UNCONFINED
-                                                                                   : SECCOMP_PROFILE;
-        return 0;
-}
-
+/* The unit, decoded by the one codec of the canonical form. What the guest cannot do the way
+ * process isolation does is refused here, never done differently. */
 static int decode_spec(const json_t *spec, UnitSpec **ret, char **ret_error) {
-        _cleanup_(unit_spec_freep) UnitSpec *u = unit_spec_new();
-        json_t *env = json_object_get(spec, "env"), *sec = json_object_get(spec, "security"), *v;
-        const char *network = json_string_value(json_object_get(spec, "network")), *key;
-        int r;
+        _cleanup_(unit_spec_freep) UnitSpec *u = NULL;
+        _cleanup_sup_error_ SupError *e = NULL;
 
         if (!json_is_object(spec))
                 return fail(ret_error, "run: \"spec\" must be the unit's canonical JSON object");
-        if (!(u->name = get_string(spec, "name", ret_error)) ||
-            !(u->hostname = get_string(spec, "hostname", ret_error)))
-                return -EINVAL;
-        free(u->user);
-        if (!(u->user = get_string(spec, "user", ret_error)))
-                return -EINVAL;
-        free(u->working_dir);
-        if (!(u->working_dir = get_string(spec, "working_dir", ret_error)))
-                return -EINVAL;
-        if (!json_object_get(spec, "command"))
+        if (unit_spec_from_json(spec, &u, &e) < 0)
+                return fail(ret_error, "spec: %s", sup_error_message(e));
+        if (!u->command)
                 return fail(ret_error, "the unit has no command (the host takes it from the image before run)");
-        r = get_strv(json_object_get(spec, "command"), "spec.command", 1, &u->command, ret_error);
-        if (r < 0)
-                return r;
-
-        if (env && !json_is_object(env))
-                return fail(ret_error, "spec.env: expected a mapping of strings");
-        json_object_foreach(env, key, v) {
-                if (!json_is_string(v))
-                        return fail(ret_error, "spec.env.%s: expected a string", key);
-                strv_push(&u->env, xasprintf("%s=%s", key, json_string_value(v)));
-        }
-        /* The canonical order, by name, as the unit parser keeps it. */
-        qsort_safe(u->env, strv_length(u->env), sizeof(char *), env_compare);
-
-        /* Absent with share.network, which hyperv units cannot have. */
-        if (network && (u->network = network_mode_from_string(network)) < 0)
-                return fail(ret_error, "spec.network: unknown mode \"%s\"", network);
         if (u->network == NETWORK_HOST)
                 return fail(ret_error, "network: host is not possible with isolation: hyperv (the guest has a network "
                                        "stack of its own)");
-
-        r = decode_mounts(json_object_get(spec, "mounts"), u, ret_error);
-        if (r < 0)
-                return r;
-        r = decode_stop(json_object_get(spec, "stop"), u, ret_error);
-        if (r < 0)
-                return r;
-
-        r = decode_security(sec, u, ret_error);
-        if (r < 0)
-                return r;
-        u->isolation = ISOLATION_HYPERV;
+        for (size_t i = 0; i < u->n_mounts; i++)
+                if (u->mounts[i].type == MOUNT_BIND)
+                        return fail(ret_error,
+                                    "mounts[%zu]: bind mounts of host directories (%s) are not supported with "
+                                    "isolation: hyperv yet (the guest has no access to the host's files)",
+                                    i, u->mounts[i].target);
         *ret = TAKE_PTR(u);
         return 0;
 }

@@ -145,13 +145,13 @@ typedef struct GuestRun {
 
 void guest_run_done(GuestRun *r);
 
-/* Decodes a run command. The spec becomes a UnitSpec with what the guest acts on (command, env,
- * user, working_dir, hostname, network, mounts, no_new_privileges, read_only_rootfs, seccomp (the
- * mode; the filter is the run command's), stop); the
- * rest keeps unit_spec_new()'s defaults, the host having validated the unit. What the guest cannot
- * do the way process isolation does is refused here, never done differently: bind mounts (there is
- * no host directory in the guest), network: host (the guest is a network stack of its own), and
- * network: bridge without the "network" object (eth0's address is the host's to give). */
+/* Decodes a run command. The spec becomes a UnitSpec through the canonical form's one decoder,
+ * unit_spec_from_json(), as strict as it (an unknown key or a wrong type is refused); the guest
+ * acts on its command, env, user, working_dir, hostname, network, mounts, security (seccomp: the
+ * mode; the filter is the run command's) and stop. What the guest cannot do the way process
+ * isolation does is refused here, never done differently: bind mounts (there is no host directory
+ * in the guest), network: host (the guest is a network stack of its own), and network: bridge
+ * without the "network" object (eth0's address is the host's to give). */
 int guest_run_from_json(const json_t *msg, GuestRun *ret, char **ret_error);
 
 /* The events, as new objects. */

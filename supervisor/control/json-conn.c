@@ -379,14 +379,6 @@ const char *json_conn_close_reason(const JsonConn *c) {
         return c->close_reason;
 }
 
-int json_conn_fd(const JsonConn *c) {
-        return c->fd;
-}
-
-void json_conn_set_userdata(JsonConn *c, void *userdata) {
-        c->userdata = userdata;
-}
-
 static int wait_fd(int fd, short events, usec_t deadline) {
         for (;;) {
                 struct pollfd p = { .fd = fd, .events = events };

@@ -63,9 +63,6 @@ void json_conn_set_error_replies(JsonConn *c, bool enabled);
  * handler; NULL when it was not. */
 const char *json_conn_close_reason(const JsonConn *c);
 
-int json_conn_fd(const JsonConn *c);
-void json_conn_set_userdata(JsonConn *c, void *userdata);
-
 /* Blocking calls for short-lived clients (supctl): send a request and wait for the reply with the
  * same id, skipping events, within timeout. *ret is the whole reply object. */
 int json_call(int fd, const char *method, json_t *params, usec_t timeout, json_t **ret);

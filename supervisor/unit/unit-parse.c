@@ -21,9 +21,9 @@
 
 /* ---- name, description, isolation ---- */
 
-static void parse_name(Ctx *c, const YNode *n, void *data) {
+static void parse_name(WalkCtx *c, const YNode *n, void *data) {
         UnitRef r = {};
-        if (!get_unit_ref(c, n, &r))
+        if (!walk_get_unit_ref(c, n, &r))
                 return;
         free(c->u->name);
         c->u->name = r.name;
@@ -31,29 +31,29 @@ static void parse_name(Ctx *c, const YNode *n, void *data) {
         c->u->name_pos = r.pos;
 }
 
-static void parse_description(Ctx *c, const YNode *n, void *data) {
-        const char *s = get_string(c, n, "a string");
+static void parse_description(WalkCtx *c, const YNode *n, void *data) {
+        const char *s = walk_get_string(c, n, "a string");
         if (s) {
                 free(c->u->description);
                 c->u->description = xstrdup(s);
         }
 }
 
-static void parse_isolation(Ctx *c, const YNode *n, void *data) {
-        int v = GET_ENUM(c, n, isolation, _ISOLATION_MAX);
+static void parse_isolation(WalkCtx *c, const YNode *n, void *data) {
+        int v = WALK_GET_ENUM(c, n, isolation, _ISOLATION_MAX);
         if (v >= 0)
                 c->u->isolation = (Isolation) v;
 }
 
 /* ---- image ---- */
 
-static void set_layer(Ctx *c, const YNode *n, Layer *l, LayerType type) {
+static void set_layer(WalkCtx *c, const YNode *n, Layer *l, LayerType type) {
         static const mode_t want[_LAYER_TYPE_MAX] = {
                 [LAYER_DIR] = S_IFDIR,
                 [LAYER_TAR] = S_IFREG,
                 [LAYER_OCI] = S_IFDIR,
         };
-        char *path = get_host_path(c, n);
+        char *path = walk_get_host_path(c, n);
         unsigned before = c->errors;
 
         if (!path)
@@ -61,71 +61,73 @@ static void set_layer(Ctx *c, const YNode *n, Layer *l, LayerType type) {
         free(l->path);
         l->path = path;
         l->type = type;
-        check_source(c, n, "layer source", path, want[type]);
+        walk_check_source(c, n, "layer source", path, want[type]);
         if (type == LAYER_OCI && (c->flags & UNIT_PARSE_CHECK_SOURCES) && c->errors == before) {
                 _cleanup_free_ char *marker = path_join(path, "oci-layout");
                 if (access(marker, F_OK) < 0)
-                        error_at(c, n, "layer source %s is not an OCI image layout (it has no oci-layout file)", path);
+                        walk_error_at(c, n, "layer source %s is not an OCI image layout (it has no oci-layout file)",
+                                      path);
         }
 }
 
-static void parse_layer_dir(Ctx *c, const YNode *n, void *data) {
+static void parse_layer_dir(WalkCtx *c, const YNode *n, void *data) {
         set_layer(c, n, data, LAYER_DIR);
 }
 
-static void parse_layer_tar(Ctx *c, const YNode *n, void *data) {
+static void parse_layer_tar(WalkCtx *c, const YNode *n, void *data) {
         set_layer(c, n, data, LAYER_TAR);
 }
 
-static void parse_layer_oci(Ctx *c, const YNode *n, void *data) {
+static void parse_layer_oci(WalkCtx *c, const YNode *n, void *data) {
         set_layer(c, n, data, LAYER_OCI);
 }
 
-static void layer_item(Ctx *c, const YNode *item, size_t i, void *data) {
-        static const Field fields[] = {
-                { "dir", parse_layer_dir, 0, false },
-                { "tar", parse_layer_tar, 0, false },
-                { "oci", parse_layer_oci, 0, false },
+static void layer_item(WalkCtx *c, const YNode *item, size_t i, void *data) {
+        static const WalkField fields[] = {
+                {"dir", parse_layer_dir, 0, false},
+                {"tar", parse_layer_tar, 0, false},
+                {"oci", parse_layer_oci, 0, false},
                 {},
         };
         const YPair *seen[ELEMENTSOF(fields)];
         const YPair *first = NULL;
         Layer *l = &c->u->layers[i];
 
-        if (!parse_mapping(c, item, fields, l, seen, "a layer: {dir: PATH}, {tar: PATH} or {oci: PATH}"))
+        if (!walk_parse_mapping(c, item, fields, l, seen, "a layer: {dir: PATH}, {tar: PATH} or {oci: PATH}"))
                 return;
         for (size_t f = 0; fields[f].key; f++) {
                 if (!seen[f])
                         continue;
                 if (first) {
-                        size_t old = path_push_key(c, fields[f].key);
-                        error_at(c, seen[f]->key, "a layer has exactly one source, found both \"%s\" and \"%s\"",
-                                 first->key->value, seen[f]->key->value);
-                        path_pop(c, old);
+                        size_t old = walk_path_push_key(c, fields[f].key);
+                        walk_error_at(c, seen[f]->key, "a layer has exactly one source, found both \"%s\" and \"%s\"",
+                                      first->key->value, seen[f]->key->value);
+                        walk_path_pop(c, old);
                 } else
                         first = seen[f];
         }
         if (!first && item->n_pairs == 0)
-                error_at(c, item, "expected a layer: {dir: PATH}, {tar: PATH} or {oci: PATH}, found an empty mapping");
+                walk_error_at(c, item,
+                              "expected a layer: {dir: PATH}, {tar: PATH} or {oci: PATH}, found an empty mapping");
 }
 
-static void parse_layers(Ctx *c, const YNode *n, void *data) {
+static void parse_layers(WalkCtx *c, const YNode *n, void *data) {
         UnitSpec *u = c->u;
 
         if (n->type == YNODE_SEQUENCE && n->n_items >= 1 && n->n_items <= UNIT_LAYERS_MAX) {
                 u->layers = xnew0(Layer, n->n_items);
                 u->n_layers = n->n_items;
         }
-        parse_list(c, n, 1, UNIT_LAYERS_MAX, "a list of layers, bottom first", layer_item, NULL);
+        walk_parse_list(c, n, 1, UNIT_LAYERS_MAX, "a list of layers, bottom first", layer_item, NULL);
 }
 
-static void parse_image(Ctx *c, const YNode *n, void *data) {
-        static const Field fields[] = {
-                { "layers", parse_layers, 0, true },
+static void parse_image(WalkCtx *c, const YNode *n, void *data) {
+        static const WalkField fields[] = {
+                {"layers", parse_layers, 0, true},
                 {},
         };
         const YPair *seen[ELEMENTSOF(fields)];
-        parse_mapping(c, n, fields, c->u, seen, "a mapping with \"layers\"");
+        walk_parse_mapping(c, n, fields, c->u, seen, "a mapping with \"layers\"");
 }
 
 /* ---- the process ---- */
@@ -145,32 +147,32 @@ static int env_entry_compare(const void *a, const void *b) {
                                             : (x->key->column < y->key->column ? -1 : 1);
 }
 
-static void parse_env(Ctx *c, const YNode *n, void *data) {
+static void parse_env(WalkCtx *c, const YNode *n, void *data) {
         UnitSpec *u = c->u;
         EnvEntry *entries = NULL;
         size_t n_entries = 0;
 
         if (n->type != YNODE_MAPPING) {
-                error_expected(c, n, "a mapping of variable names to values", NULL);
+                walk_error_expected(c, n, "a mapping of variable names to values", NULL);
                 return;
         }
         for (size_t i = 0; i < n->n_pairs; i++) {
                 const YNode *key = n->pairs[i].key;
-                const char *name = get_string(c, key, "a variable name");
+                const char *name = walk_get_string(c, key, "a variable name");
                 const char *value;
                 size_t old;
 
                 if (!name)
                         continue;
-                old = path_push_key(c, name);
+                old = walk_path_push_key(c, name);
                 if (!env_name_is_valid(name)) {
-                        error_expected(c, key, "a variable name of letters, digits and _, not starting with a digit",
-                                       NULL);
-                        path_pop(c, old);
+                        walk_error_expected(
+                                c, key, "a variable name of letters, digits and _, not starting with a digit", NULL);
+                        walk_path_pop(c, old);
                         continue;
                 }
-                value = get_string(c, n->pairs[i].value, "a string");
-                path_pop(c, old);
+                value = walk_get_string(c, n->pairs[i].value, "a string");
+                walk_path_pop(c, old);
                 if (!value)
                         continue;
                 EnvEntry *e = ARRAY_APPEND(entries, n_entries);
@@ -181,10 +183,10 @@ static void parse_env(Ctx *c, const YNode *n, void *data) {
         qsort_safe(entries, n_entries, sizeof(EnvEntry), env_entry_compare);
         for (size_t i = 0; i < n_entries; i++) {
                 if (i > 0 && streq(entries[i].key->value, entries[i - 1].key->value)) {
-                        size_t old = path_push_key(c, entries[i].key->value);
-                        error_at(c, entries[i].key, "duplicate key \"%s\"; it is first set at line %u, column %u",
-                                 entries[i].key->value, entries[i - 1].key->line, entries[i - 1].key->column);
-                        path_pop(c, old);
+                        size_t old = walk_path_push_key(c, entries[i].key->value);
+                        walk_error_at(c, entries[i].key, "duplicate key \"%s\"; it is first set at line %u, column %u",
+                                      entries[i].key->value, entries[i - 1].key->line, entries[i - 1].key->column);
+                        walk_path_pop(c, old);
                         free(entries[i].assignment);
                         continue;
                 }
@@ -193,7 +195,7 @@ static void parse_env(Ctx *c, const YNode *n, void *data) {
         free(entries);
 }
 
-static void parse_user(Ctx *c, const YNode *n, void *data) {
+static void parse_user(WalkCtx *c, const YNode *n, void *data) {
         const char *expected = "a user: uid, uid:gid, name or name:group";
         uint64_t v;
         const char *s;
@@ -201,33 +203,35 @@ static void parse_user(Ctx *c, const YNode *n, void *data) {
         if (n->type == YNODE_SCALAR && !n->quoted && parse_decimal(n->value, UINT32_MAX - 1, &v) == 0)
                 s = n->value;
         else
-                s = get_string(c, n, expected);
+                s = walk_get_string(c, n, expected);
         if (!s)
                 return;
         if (!user_is_valid(s)) {
-                error_expected(c, n, expected, NULL);
+                walk_error_expected(c, n, expected, NULL);
                 return;
         }
         free(c->u->user);
         c->u->user = xstrdup(s);
 }
 
-static void parse_working_dir(Ctx *c, const YNode *n, void *data) {
-        char *p = get_container_path(c, n);
+static void parse_working_dir(WalkCtx *c, const YNode *n, void *data) {
+        char *p = walk_get_container_path(c, n);
         if (p) {
                 free(c->u->working_dir);
                 c->u->working_dir = p;
         }
 }
 
-static void parse_hostname(Ctx *c, const YNode *n, void *data) {
-        const char *s = get_string(c, n, "a host name");
+static void parse_hostname(WalkCtx *c, const YNode *n, void *data) {
+        const char *s = walk_get_string(c, n, "a host name");
 
         if (!s)
                 return;
         if (!hostname_is_valid(s)) {
-                error_expected(c, n, "a host name (labels of letters, digits and inner -, separated by dots, at "
-                                     "most 64 characters)", NULL);
+                walk_error_expected(c, n,
+                                    "a host name (labels of letters, digits and inner -, separated by dots, at "
+                                    "most 64 characters)",
+                                    NULL);
                 return;
         }
         free(c->u->hostname);
@@ -236,114 +240,115 @@ static void parse_hostname(Ctx *c, const YNode *n, void *data) {
 
 /* ---- network ---- */
 
-static void parse_network(Ctx *c, const YNode *n, void *data) {
-        int v = GET_ENUM(c, n, network_mode, _NETWORK_MODE_MAX);
+static void parse_network(WalkCtx *c, const YNode *n, void *data) {
+        int v = WALK_GET_ENUM(c, n, network_mode, _NETWORK_MODE_MAX);
         c->u->network_explicit = true;
         if (v >= 0)
                 c->u->network = (NetworkMode) v;
 }
 
-static void port_item(Ctx *c, const YNode *item, size_t i, void *data) {
+static void port_item(WalkCtx *c, const YNode *item, size_t i, void *data) {
         const char *expected = "a port: [ip:]host:container[/tcp|udp]";
         const char *reason = NULL, *s;
         UnitSpec *u = c->u;
         PortSpec p;
 
-        if (item->type == YNODE_SCALAR && !item->quoted && plain_kind(item) && streq(plain_kind(item), "integer") &&
-            strchr(item->value, ':')) {
-                error_expected(c, item, expected,
-                               "unquoted, YAML 1.1 reads host:container with a container port below 60 as a base-60 "
-                               "number: quote it");
+        if (item->type == YNODE_SCALAR && !item->quoted && walk_plain_kind(item) &&
+            streq(walk_plain_kind(item), "integer") && strchr(item->value, ':')) {
+                walk_error_expected(
+                        c, item, expected,
+                        "unquoted, YAML 1.1 reads host:container with a container port below 60 as a base-60 "
+                        "number: quote it");
                 return;
         }
-        s = get_string(c, item, expected);
+        s = walk_get_string(c, item, expected);
         if (!s)
                 return;
         if (parse_port_spec(s, &p, &reason) < 0) {
-                error_expected(c, item, expected, reason);
+                walk_error_expected(c, item, expected, reason);
                 return;
         }
         for (size_t k = 0; k < u->n_ports; k++)
                 if (port_spec_conflicts(&u->ports[k], &p)) {
                         _cleanup_free_ char *a = format_port(&p), *b = format_port(&u->ports[k]);
-                        error_at(c, item, "%s claims the same host port as %s (%s)", a, u->ports[k].pos.path, b);
+                        walk_error_at(c, item, "%s claims the same host port as %s (%s)", a, u->ports[k].pos.path, b);
                         return;
                 }
-        p.pos = here(c, item);
+        p.pos = walk_source_pos(c, item);
         *ARRAY_APPEND(u->ports, u->n_ports) = p;
 }
 
-static void parse_ports(Ctx *c, const YNode *n, void *data) {
-        parse_list(c, n, 0, 1024, "a list of ports", port_item, NULL);
+static void parse_ports(WalkCtx *c, const YNode *n, void *data) {
+        walk_parse_list(c, n, 0, UNIT_PORTS_MAX, "a list of ports", port_item, NULL);
 }
 
 /* ---- resources ---- */
 
-static void parse_memory(Ctx *c, const YNode *n, void *data) {
+static void parse_memory(WalkCtx *c, const YNode *n, void *data) {
         uint64_t v;
 
-        if (!get_size(c, n, &v))
+        if (!walk_get_size(c, n, &v))
                 return;
         if (v < UNIT_MEMORY_MIN) {
-                error_at(c, n, "a memory limit of %llu bytes is below the minimum of 4M", (unsigned long long) v);
+                walk_error_at(c, n, "a memory limit of %llu bytes is below the minimum of 4M", (unsigned long long) v);
                 return;
         }
         c->u->resources.memory = v;
 }
 
-static void parse_cpus_field(Ctx *c, const YNode *n, void *data) {
+static void parse_cpus_field(WalkCtx *c, const YNode *n, void *data) {
         const char *expected = "a number of CPUs like 0.5 or 2";
         const char *reason = NULL;
         uint32_t v;
 
-        if (n->type != YNODE_SCALAR || n->quoted || scalar_has_nul(n)) {
-                error_expected(c, n, expected, n->quoted ? "a quoted value is a string: remove the quotes" : NULL);
+        if (n->type != YNODE_SCALAR || n->quoted || walk_scalar_has_nul(n)) {
+                walk_error_expected(c, n, expected, n->quoted ? "a quoted value is a string: remove the quotes" : NULL);
                 return;
         }
         if (parse_cpus(n->value, &v, &reason) < 0) {
-                error_expected(c, n, expected, reason);
+                walk_error_expected(c, n, expected, reason);
                 return;
         }
         c->u->resources.cpus_milli = v;
 }
 
-static void parse_pids(Ctx *c, const YNode *n, void *data) {
+static void parse_pids(WalkCtx *c, const YNode *n, void *data) {
         uint64_t v;
-        if (get_uint(c, n, 1, UNIT_PIDS_MAX, &v))
+        if (walk_get_uint(c, n, 1, UNIT_PIDS_MAX, &v))
                 c->u->resources.pids = v;
 }
 
-static void parse_io_weight(Ctx *c, const YNode *n, void *data) {
+static void parse_io_weight(WalkCtx *c, const YNode *n, void *data) {
         uint64_t v;
-        if (get_uint(c, n, 1, 10000, &v))
+        if (walk_get_uint(c, n, 1, UNIT_IO_WEIGHT_MAX, &v))
                 c->u->resources.io_weight = (uint32_t) v;
 }
 
-static void parse_resources(Ctx *c, const YNode *n, void *data) {
-        static const Field fields[] = {
-                { "memory", parse_memory, 0, false },
-                { "cpus", parse_cpus_field, 0, false },
-                { "pids", parse_pids, 0, false },
-                { "io_weight", parse_io_weight, 0, false },
+static void parse_resources(WalkCtx *c, const YNode *n, void *data) {
+        static const WalkField fields[] = {
+                {"memory", parse_memory, 0, false},
+                {"cpus", parse_cpus_field, 0, false},
+                {"pids", parse_pids, 0, false},
+                {"io_weight", parse_io_weight, 0, false},
                 {},
         };
         const YPair *seen[ELEMENTSOF(fields)];
-        parse_mapping(c, n, fields, c->u, seen, "a mapping of resource limits");
+        walk_parse_mapping(c, n, fields, c->u, seen, "a mapping of resource limits");
 }
 
 /* ---- rlimits ---- */
 
 /* N (as a size for the resources that count bytes), or unlimited (systemd's word: infinity). */
-static bool get_rlimit_value(Ctx *c, const YNode *n, int resource, uint64_t *ret) {
-        if (n->type == YNODE_SCALAR && !scalar_has_nul(n) &&
+static bool get_rlimit_value(WalkCtx *c, const YNode *n, int resource, uint64_t *ret) {
+        if (n->type == YNODE_SCALAR && !walk_scalar_has_nul(n) &&
             (streq(n->value, "unlimited") || streq(n->value, "infinity"))) {
                 *ret = UNIT_RLIMIT_INFINITY;
                 return true;
         }
         if (rlimit_is_bytes(resource))
-                return get_size(c, n, ret);
+                return walk_get_size(c, n, ret);
         /* JSON (the canonical form) carries signed 64-bit integers. */
-        return get_uint(c, n, 0, INT64_MAX, ret);
+        return walk_get_uint(c, n, 0, INT64_MAX, ret);
 }
 
 typedef struct RlimitPair {
@@ -351,18 +356,18 @@ typedef struct RlimitPair {
         uint64_t soft, hard;
 } RlimitPair;
 
-static void parse_rlimit_soft(Ctx *c, const YNode *n, void *data) {
+static void parse_rlimit_soft(WalkCtx *c, const YNode *n, void *data) {
         RlimitPair *p = data;
         (void) get_rlimit_value(c, n, p->resource, &p->soft);
 }
 
-static void parse_rlimit_hard(Ctx *c, const YNode *n, void *data) {
+static void parse_rlimit_hard(WalkCtx *c, const YNode *n, void *data) {
         RlimitPair *p = data;
         (void) get_rlimit_value(c, n, p->resource, &p->hard);
 }
 
-static void parse_rlimit(Ctx *c, const YNode *n, void *data) {
-        static const Field fields[] = {
+static void parse_rlimit(WalkCtx *c, const YNode *n, void *data) {
+        static const WalkField fields[] = {
                 {"soft", parse_rlimit_soft, 0, true},
                 {"hard", parse_rlimit_hard, 0, true},
                 {},
@@ -378,76 +383,76 @@ static void parse_rlimit(Ctx *c, const YNode *n, void *data) {
                         *l = (UnitRlimit){.set = true, .soft = p.soft, .hard = p.soft};
                 return;
         }
-        if (!parse_mapping(c, n, fields, &p, seen, "a mapping with \"soft\" and \"hard\"") || c->errors != before)
+        if (!walk_parse_mapping(c, n, fields, &p, seen, "a mapping with \"soft\" and \"hard\"") || c->errors != before)
                 return;
         if (p.soft > p.hard) {
                 _cleanup_free_ char *s = format_rlimit(p.soft), *h = format_rlimit(p.hard);
-                size_t old = path_push_key(c, "soft");
-                error_at(c, seen[0]->value, "the soft limit (%s) is above the hard limit (%s)", s, h);
-                path_pop(c, old);
+                size_t old = walk_path_push_key(c, "soft");
+                walk_error_at(c, seen[0]->value, "the soft limit (%s) is above the hard limit (%s)", s, h);
+                walk_path_pop(c, old);
                 return;
         }
         *l = (UnitRlimit){.set = true, .soft = p.soft, .hard = p.hard};
 }
 
-static void parse_rlimits(Ctx *c, const YNode *n, void *data) {
-        Field fields[_UNIT_RLIMIT_MAX + 1] = {};
+static void parse_rlimits(WalkCtx *c, const YNode *n, void *data) {
+        WalkField fields[_UNIT_RLIMIT_MAX + 1] = {};
         const YPair *seen[ELEMENTSOF(fields)];
 
         /* The names are the string table's; each field stores into its own rlimits[] slot. */
         for (int i = 0; i < _UNIT_RLIMIT_MAX; i++)
-                fields[i] = (Field){rlimit_name_to_string(i), parse_rlimit,
-                                    UNIT_FIELD(rlimits) + (size_t) i * sizeof(UnitRlimit), false};
-        parse_mapping(c, n, fields, c->u, seen, "a mapping of resource names (nofile, nproc, core, ...) to limits");
+                fields[i] = (WalkField){rlimit_name_to_string(i), parse_rlimit,
+                                        UNIT_FIELD(rlimits) + (size_t) i * sizeof(UnitRlimit), false};
+        walk_parse_mapping(c, n, fields, c->u, seen,
+                           "a mapping of resource names (nofile, nproc, core, ...) to limits");
 }
 
 /* ---- mounts ---- */
 
-static void parse_mount_type(Ctx *c, const YNode *n, void *data) {
+static void parse_mount_type(WalkCtx *c, const YNode *n, void *data) {
         MountSpec *m = data;
-        int v = GET_ENUM(c, n, mount_type, _MOUNT_TYPE_MAX);
+        int v = WALK_GET_ENUM(c, n, mount_type, _MOUNT_TYPE_MAX);
         m->type = v >= 0 ? (MountType) v : _MOUNT_TYPE_INVALID;
 }
 
-static void parse_mount_source(Ctx *c, const YNode *n, void *data) {
+static void parse_mount_source(WalkCtx *c, const YNode *n, void *data) {
         MountSpec *m = data;
-        char *p = get_host_path(c, n);
+        char *p = walk_get_host_path(c, n);
         if (p) {
                 free(m->source);
                 m->source = p;
         }
 }
 
-static void parse_mount_target(Ctx *c, const YNode *n, void *data) {
+static void parse_mount_target(WalkCtx *c, const YNode *n, void *data) {
         MountSpec *m = data;
-        char *p = get_container_path(c, n);
+        char *p = walk_get_container_path(c, n);
         if (p) {
                 free(m->target);
                 m->target = p;
         }
 }
 
-
-static void parse_mount_size(Ctx *c, const YNode *n, void *data) {
+static void parse_mount_size(WalkCtx *c, const YNode *n, void *data) {
         MountSpec *m = data;
-        (void) get_size(c, n, &m->size);
+        (void) walk_get_size(c, n, &m->size);
 }
 
-static void parse_mount_mode(Ctx *c, const YNode *n, void *data) {
+static void parse_mount_mode(WalkCtx *c, const YNode *n, void *data) {
         const char *expected = "an octal mode as a quoted string, like \"1777\" or \"0755\"";
         MountSpec *m = data;
 
-        if (n->type != YNODE_SCALAR || !n->quoted || scalar_has_nul(n) || parse_mode(n->value, &m->mode) < 0)
-                error_expected(c, n, expected,
-                               n->type == YNODE_SCALAR && !n->quoted
-                                       ? "unquoted, YAML 1.1 reads 0755 as octal and YAML 1.2 as decimal: quote it"
-                                       : NULL);
+        if (n->type != YNODE_SCALAR || !n->quoted || walk_scalar_has_nul(n) || parse_mode(n->value, &m->mode) < 0)
+                walk_error_expected(c, n, expected,
+                                    n->type == YNODE_SCALAR && !n->quoted
+                                            ? "unquoted, YAML 1.1 reads 0755 as octal and YAML 1.2 as decimal: quote it"
+                                            : NULL);
 }
 
 /* A bind source: never the host's kernel interfaces, and (with UNIT_PARSE_CHECK_SOURCES) an
  * existing path that goes through no symlink. The runtime checks again, on what it binds: this
  * is for an early error at the source's position. */
-static void check_bind_source(Ctx *c, const YNode *n, const char *path) {
+static void check_bind_source(WalkCtx *c, const YNode *n, const char *path) {
         struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
         _cleanup_free_ char *real = NULL;
         const char *why = bind_source_refusal(path);
@@ -455,26 +460,27 @@ static void check_bind_source(Ctx *c, const YNode *n, const char *path) {
         int fd;
 
         if (why) {
-                error_at(c, n, "bind mount source %s: %s", path, why);
+                walk_error_at(c, n, "bind mount source %s: %s", path, why);
                 return;
         }
-        check_source(c, n, "bind mount source", path, 0);
+        walk_check_source(c, n, "bind mount source", path, 0);
         if (!(c->flags & UNIT_PARSE_CHECK_SOURCES) || c->errors != before)
                 return;
         real = realpath(path, NULL);
         why = real ? bind_source_refusal(real) : NULL;
         if (why) {
-                error_at(c, n, "bind mount source %s is %s: %s", path, real, why);
+                walk_error_at(c, n, "bind mount source %s is %s: %s", path, real, why);
                 return;
         }
         fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
         if (fd >= 0)
                 close(fd);
         else if (errno == ELOOP)
-                error_at(c, n,
-                         "bind mount source %s goes through a symlink%s%s%s: name the real path (whoever can change "
-                         "a link on the way could change what the container gets)",
-                         path, real ? " (it resolves to " : "", real ? real : "", real ? ")" : "");
+                walk_error_at(
+                        c, n,
+                        "bind mount source %s goes through a symlink%s%s%s: name the real path (whoever can change "
+                        "a link on the way could change what the container gets)",
+                        path, real ? " (it resolves to " : "", real ? real : "", real ? ")" : "");
 }
 
 static bool target_is_forbidden(const char *t) {
@@ -483,14 +489,14 @@ static bool target_is_forbidden(const char *t) {
         return streq(t, "/") || streq(t, "/dev") || path_startswith_dir(t, "/proc") || path_startswith_dir(t, "/sys");
 }
 
-static void mount_item(Ctx *c, const YNode *item, size_t i, void *data) {
-        static const Field fields[] = {
-                { "type", parse_mount_type, 0, true },
-                { "source", parse_mount_source, 0, false },
-                { "target", parse_mount_target, 0, true },
-                { "read_only", field_bool, offsetof(MountSpec, read_only), false },
-                { "size", parse_mount_size, 0, false },
-                { "mode", parse_mount_mode, 0, false },
+static void mount_item(WalkCtx *c, const YNode *item, size_t i, void *data) {
+        static const WalkField fields[] = {
+                {"type", parse_mount_type, 0, true},
+                {"source", parse_mount_source, 0, false},
+                {"target", parse_mount_target, 0, true},
+                {"read_only", walk_field_bool, offsetof(MountSpec, read_only), false},
+                {"size", parse_mount_size, 0, false},
+                {"mode", parse_mount_mode, 0, false},
                 {},
         };
         static const char *const only_bind[] = { "source", "read_only", NULL };
@@ -502,43 +508,44 @@ static void mount_item(Ctx *c, const YNode *item, size_t i, void *data) {
 
         m->type = _MOUNT_TYPE_INVALID;
         m->mode = 01777;
-        if (!parse_mapping(c, item, fields, m, seen, "a mount: {type: bind, source, target} or {type: tmpfs, target}"))
+        if (!walk_parse_mapping(c, item, fields, m, seen,
+                                "a mount: {type: bind, source, target} or {type: tmpfs, target}"))
                 return;
 
         if (m->type == MOUNT_BIND || m->type == MOUNT_TMPFS) {
                 const char *const *wrong = m->type == MOUNT_BIND ? only_tmpfs : only_bind;
                 for (const char *const *k = wrong; *k; k++)
-                        if ((p = field_seen(fields, seen, *k))) {
-                                size_t old = path_push_key(c, *k);
-                                error_at(c, p->key, "\"%s\" is only valid for %s mounts", *k,
-                                         m->type == MOUNT_BIND ? "tmpfs" : "bind");
-                                path_pop(c, old);
+                        if ((p = walk_field_seen(fields, seen, *k))) {
+                                size_t old = walk_path_push_key(c, *k);
+                                walk_error_at(c, p->key, "\"%s\" is only valid for %s mounts", *k,
+                                              m->type == MOUNT_BIND ? "tmpfs" : "bind");
+                                walk_path_pop(c, old);
                         }
-                if (m->type == MOUNT_BIND && !field_seen(fields, seen, "source"))
-                        error_at(c, item, "missing required key \"source\" (the host path to bind)");
+                if (m->type == MOUNT_BIND && !walk_field_seen(fields, seen, "source"))
+                        walk_error_at(c, item, "missing required key \"source\" (the host path to bind)");
                 if (m->type == MOUNT_BIND && m->source)
-                        check_bind_source(c, field_seen(fields, seen, "source")->value, m->source);
+                        check_bind_source(c, walk_field_seen(fields, seen, "source")->value, m->source);
         }
         if (m->target) {
-                size_t old = path_push_key(c, "target");
-                p = field_seen(fields, seen, "target");
+                size_t old = walk_path_push_key(c, "target");
+                p = walk_field_seen(fields, seen, "target");
                 if (target_is_forbidden(m->target))
-                        error_at(c, p->value, "cannot mount over %s: the runtime sets it up", m->target);
+                        walk_error_at(c, p->value, "cannot mount over %s: the runtime sets it up", m->target);
                 for (size_t k = 0; k < i; k++)
                         if (u->mounts[k].target && streq(u->mounts[k].target, m->target))
-                                error_at(c, p->value, "%s is already the target of mounts[%zu]", m->target, k);
-                path_pop(c, old);
+                                walk_error_at(c, p->value, "%s is already the target of mounts[%zu]", m->target, k);
+                walk_path_pop(c, old);
         }
 }
 
-static void parse_mounts(Ctx *c, const YNode *n, void *data) {
+static void parse_mounts(WalkCtx *c, const YNode *n, void *data) {
         UnitSpec *u = c->u;
 
-        if (n->type == YNODE_SEQUENCE && n->n_items <= 256) {
+        if (n->type == YNODE_SEQUENCE && n->n_items <= UNIT_MOUNTS_MAX) {
                 u->mounts = xnew0(MountSpec, n->n_items);
                 u->n_mounts = n->n_items;
         }
-        parse_list(c, n, 0, 256, "a list of mounts", mount_item, NULL);
+        walk_parse_list(c, n, 0, UNIT_MOUNTS_MAX, "a list of mounts", mount_item, NULL);
 }
 
 /* ---- security ---- */
@@ -548,10 +555,10 @@ typedef struct CapSet {
         bool *all;
 } CapSet;
 
-static void cap_item(Ctx *c, const YNode *item, size_t i, void *data) {
+static void cap_item(WalkCtx *c, const YNode *item, size_t i, void *data) {
         const char *expected = "a capability name like NET_BIND_SERVICE, or ALL";
         CapSet *set = data;
-        const char *s = get_string(c, item, expected);
+        const char *s = walk_get_string(c, item, expected);
         unsigned cap;
 
         if (!s)
@@ -561,32 +568,32 @@ static void cap_item(Ctx *c, const YNode *item, size_t i, void *data) {
                 return;
         }
         if (parse_capability(s, &cap) < 0) {
-                error_expected(c, item, expected, NULL);
+                walk_error_expected(c, item, expected, NULL);
                 return;
         }
         *set->mask |= UINT64_C(1) << cap;
 }
 
-static void parse_cap_drop(Ctx *c, const YNode *n, void *data) {
+static void parse_cap_drop(WalkCtx *c, const YNode *n, void *data) {
         CapSet set = { &c->u->security.cap_drop, &c->u->security.cap_drop_all };
-        parse_list(c, n, 0, 128, "a list of capability names", cap_item, &set);
+        walk_parse_list(c, n, 0, UNIT_CAPS_LIST_MAX, "a list of capability names", cap_item, &set);
 }
 
-static void parse_cap_add(Ctx *c, const YNode *n, void *data) {
+static void parse_cap_add(WalkCtx *c, const YNode *n, void *data) {
         CapSet set = { &c->u->security.cap_add, &c->u->security.cap_add_all };
-        parse_list(c, n, 0, 128, "a list of capability names", cap_item, &set);
+        walk_parse_list(c, n, 0, UNIT_CAPS_LIST_MAX, "a list of capability names", cap_item, &set);
 }
 
-static void parse_capabilities(Ctx *c, const YNode *n, void *data) {
-        static const Field fields[] = {
-                { "drop", parse_cap_drop, 0, false },
-                { "add", parse_cap_add, 0, false },
+static void parse_capabilities(WalkCtx *c, const YNode *n, void *data) {
+        static const WalkField fields[] = {
+                {"drop", parse_cap_drop, 0, false},
+                {"add", parse_cap_add, 0, false},
                 {},
         };
         const YPair *seen[ELEMENTSOF(fields)];
         uint64_t both;
 
-        if (!parse_mapping(c, n, fields, c->u, seen, "a mapping with \"drop\" and \"add\" lists"))
+        if (!walk_parse_mapping(c, n, fields, c->u, seen, "a mapping with \"drop\" and \"add\" lists"))
                 return;
         both = c->u->security.cap_add & c->u->security.cap_drop;
         if (both != 0 || (c->u->security.cap_add_all && c->u->security.cap_drop_all)) {
@@ -595,12 +602,12 @@ static void parse_capabilities(Ctx *c, const YNode *n, void *data) {
                 while (both && !(both & (UINT64_C(1) << cap)))
                         cap++;
                 name = both ? format_capability(cap) : xstrdup("ALL");
-                error_at(c, seen[1]->value, "%s is both added and dropped; keep it in one list", name);
+                walk_error_at(c, seen[1]->value, "%s is both added and dropped; keep it in one list", name);
         }
 }
 
-static void parse_seccomp(Ctx *c, const YNode *n, void *data) {
-        const char *s = get_nonempty_string(c, n, "default, unconfined or the path of a profile");
+static void parse_seccomp(WalkCtx *c, const YNode *n, void *data) {
+        const char *s = walk_get_nonempty_string(c, n, "default, unconfined or the path of a profile");
         UnitSpec *u = c->u;
         unsigned before;
 
@@ -614,7 +621,7 @@ static void parse_seccomp(Ctx *c, const YNode *n, void *data) {
         u->security.seccomp_profile = path_make_absolute(s, c->dir);
         u->security.seccomp = SECCOMP_PROFILE;
         before = c->errors;
-        check_source(c, n, "seccomp profile", u->security.seccomp_profile, S_IFREG);
+        walk_check_source(c, n, "seccomp profile", u->security.seccomp_profile, S_IFREG);
         /* The profile is part of the unit: one that will not load is refused now, with the
          * generation, rather than at the unit's start. The monitor reads it again then. */
         if ((c->flags & UNIT_PARSE_CHECK_SOURCES) && c->errors == before) {
@@ -622,13 +629,11 @@ static void parse_seccomp(Ctx *c, const YNode *n, void *data) {
                 _cleanup_sup_error_ SupError *error = NULL;
 
                 if (seccomp_profile_load(u->security.seccomp_profile, &p, &error) < 0)
-                        error_at(c, n, "%s", sup_error_message(error));
+                        walk_error_at(c, n, "%s", sup_error_message(error));
         }
 }
 
-
-
-static void parse_user_namespace(Ctx *c, const YNode *n, void *data) {
+static void parse_user_namespace(WalkCtx *c, const YNode *n, void *data) {
         if (n->type == YNODE_SCALAR && !n->quoted && streq(n->value, "false")) {
                 c->u->security.user_namespace = USER_NAMESPACE_NO;
                 return;
@@ -637,78 +642,72 @@ static void parse_user_namespace(Ctx *c, const YNode *n, void *data) {
                 c->u->security.user_namespace = USER_NAMESPACE_AUTO;
                 return;
         }
-        error_expected(c, n, "false or auto",
-                       n->type == YNODE_SCALAR && !n->quoted && streq(n->value, "true")
-                               ? "sup allocates the host range itself: write auto"
-                               : NULL);
+        walk_error_expected(c, n, "false or auto",
+                            n->type == YNODE_SCALAR && !n->quoted && streq(n->value, "true")
+                                    ? "sup allocates the host range itself: write auto"
+                                    : NULL);
 }
 
-static void parse_security(Ctx *c, const YNode *n, void *data) {
-        static const Field fields[] = {
-                { "capabilities", parse_capabilities, 0, false },
-                { "seccomp", parse_seccomp, 0, false },
-                { "no_new_privileges", field_bool, UNIT_FIELD(security.no_new_privileges), false },
-                { "read_only_rootfs", field_bool, UNIT_FIELD(security.read_only_rootfs), false },
-                { "user_namespace", parse_user_namespace, 0, false },
+static void parse_security(WalkCtx *c, const YNode *n, void *data) {
+        static const WalkField fields[] = {
+                {"capabilities", parse_capabilities, 0, false},
+                {"seccomp", parse_seccomp, 0, false},
+                {"no_new_privileges", walk_field_bool, UNIT_FIELD(security.no_new_privileges), false},
+                {"read_only_rootfs", walk_field_bool, UNIT_FIELD(security.read_only_rootfs), false},
+                {"user_namespace", parse_user_namespace, 0, false},
                 {},
         };
         const YPair *seen[ELEMENTSOF(fields)];
-        parse_mapping(c, n, fields, c->u, seen, "a mapping of security settings");
+        walk_parse_mapping(c, n, fields, c->u, seen, "a mapping of security settings");
 }
 
 /* ---- share ---- */
 
-
-
-
-static void parse_share(Ctx *c, const YNode *n, void *data) {
-        static const Field fields[] = {
-                { "ipc", field_unit_ref, UNIT_FIELD(share.ipc), false },
-                { "pid", field_unit_ref, UNIT_FIELD(share.pid), false },
-                { "network", field_unit_ref, UNIT_FIELD(share.network), false },
+static void parse_share(WalkCtx *c, const YNode *n, void *data) {
+        static const WalkField fields[] = {
+                {"ipc", walk_field_unit_ref, UNIT_FIELD(share.ipc), false},
+                {"pid", walk_field_unit_ref, UNIT_FIELD(share.pid), false},
+                {"network", walk_field_unit_ref, UNIT_FIELD(share.network), false},
                 {},
         };
         const YPair *seen[ELEMENTSOF(fields)];
-        parse_mapping(c, n, fields, c->u, seen, "a mapping of namespaces to unit names");
+        walk_parse_mapping(c, n, fields, c->u, seen, "a mapping of namespaces to unit names");
 }
 
 /* ---- restart, stop ---- */
 
-static void parse_restart_policy(Ctx *c, const YNode *n, void *data) {
+static void parse_restart_policy(WalkCtx *c, const YNode *n, void *data) {
         int v;
 
         /* "no" is the natural name and also YAML 1.1's false: accept it quoted only, and say so. */
         if (n->type == YNODE_SCALAR && !n->quoted && streq(n->value, "no")) {
-                error_expected(c, n, "one of \"no\", on-failure, always",
-                               "unquoted, YAML 1.1 reads no as false: write \"no\"");
+                walk_error_expected(c, n, "one of \"no\", on-failure, always",
+                                    "unquoted, YAML 1.1 reads no as false: write \"no\"");
                 return;
         }
-        v = GET_ENUM(c, n, restart_policy, _RESTART_POLICY_MAX);
+        v = WALK_GET_ENUM(c, n, restart_policy, _RESTART_POLICY_MAX);
         if (v >= 0)
                 c->u->restart.policy = (RestartPolicy) v;
 }
 
-
-
-static void parse_restart_burst(Ctx *c, const YNode *n, void *data) {
+static void parse_restart_burst(WalkCtx *c, const YNode *n, void *data) {
         uint64_t v;
-        if (get_uint(c, n, 1, 10000, &v))
+        if (walk_get_uint(c, n, 1, UNIT_BURST_MAX, &v))
                 c->u->restart.burst = (unsigned) v;
 }
 
-
-static void parse_restart(Ctx *c, const YNode *n, void *data) {
-        static const Field fields[] = {
-                { "policy", parse_restart_policy, 0, false },
-                { "delay", field_duration, UNIT_FIELD(restart.delay), false },
-                { "max_delay", field_duration, UNIT_FIELD(restart.max_delay), false },
-                { "burst", parse_restart_burst, 0, false },
-                { "interval", field_positive_duration, UNIT_FIELD(restart.interval), false },
+static void parse_restart(WalkCtx *c, const YNode *n, void *data) {
+        static const WalkField fields[] = {
+                {"policy", parse_restart_policy, 0, false},
+                {"delay", walk_field_duration, UNIT_FIELD(restart.delay), false},
+                {"max_delay", walk_field_duration, UNIT_FIELD(restart.max_delay), false},
+                {"burst", parse_restart_burst, 0, false},
+                {"interval", walk_field_positive_duration, UNIT_FIELD(restart.interval), false},
                 {},
         };
         const YPair *seen[ELEMENTSOF(fields)];
 
-        if (!parse_mapping(c, n, fields, c->u, seen, "a mapping of restart settings"))
+        if (!walk_parse_mapping(c, n, fields, c->u, seen, "a mapping of restart settings"))
                 return;
         if (c->u->restart.max_delay >= c->u->restart.delay)
                 return;
@@ -718,39 +717,38 @@ static void parse_restart(Ctx *c, const YNode *n, void *data) {
                 return;
         }
         _cleanup_free_ char *a = format_duration(c->u->restart.max_delay), *b = format_duration(c->u->restart.delay);
-        size_t old = path_push_key(c, "max_delay");
-        error_at(c, seen[2]->value, "max_delay (%s) is shorter than delay (%s)", a, b);
-        path_pop(c, old);
+        size_t old = walk_path_push_key(c, "max_delay");
+        walk_error_at(c, seen[2]->value, "max_delay (%s) is shorter than delay (%s)", a, b);
+        walk_path_pop(c, old);
 }
 
-static void parse_stop_signal(Ctx *c, const YNode *n, void *data) {
-        const char *s = get_string(c, n, "a signal name like SIGTERM");
+static void parse_stop_signal(WalkCtx *c, const YNode *n, void *data) {
+        const char *s = walk_get_string(c, n, "a signal name like SIGTERM");
         if (s && parse_signal(s, &c->u->stop.signal) < 0)
-                error_expected(c, n, "a signal name like SIGTERM, SIGINT or SIGRTMIN+3", NULL);
+                walk_error_expected(c, n, "a signal name like SIGTERM, SIGINT or SIGRTMIN+3", NULL);
 }
 
-
-static void parse_stop(Ctx *c, const YNode *n, void *data) {
-        static const Field fields[] = {
-                { "signal", parse_stop_signal, 0, false },
-                { "timeout", field_duration, UNIT_FIELD(stop.timeout), false },
+static void parse_stop(WalkCtx *c, const YNode *n, void *data) {
+        static const WalkField fields[] = {
+                {"signal", parse_stop_signal, 0, false},
+                {"timeout", walk_field_duration, UNIT_FIELD(stop.timeout), false},
                 {},
         };
         const YPair *seen[ELEMENTSOF(fields)];
-        parse_mapping(c, n, fields, c->u, seen, "a mapping with \"signal\" and \"timeout\"");
+        walk_parse_mapping(c, n, fields, c->u, seen, "a mapping with \"signal\" and \"timeout\"");
 }
 
 /* ---- requires, healthcheck, vm ---- */
 
-static void requires_item(Ctx *c, const YNode *item, size_t i, void *data) {
+static void requires_item(WalkCtx *c, const YNode *item, size_t i, void *data) {
         UnitSpec *u = c->u;
         UnitRef r = {};
 
-        if (!get_unit_ref(c, item, &r))
+        if (!walk_get_unit_ref(c, item, &r))
                 return;
         for (size_t k = 0; k < u->n_requires; k++)
                 if (streq(u->requires[k].name, r.name)) {
-                        error_at(c, item, "\"%s\" is already required at %s", r.name, u->requires[k].pos.path);
+                        walk_error_at(c, item, "\"%s\" is already required at %s", r.name, u->requires[k].pos.path);
                         free(r.name);
                         source_pos_done(&r.pos);
                         return;
@@ -758,108 +756,103 @@ static void requires_item(Ctx *c, const YNode *item, size_t i, void *data) {
         *ARRAY_APPEND(u->requires, u->n_requires) = r;
 }
 
-static void parse_requires(Ctx *c, const YNode *n, void *data) {
-        parse_list(c, n, 0, 256, "a list of unit names", requires_item, NULL);
+static void parse_requires(WalkCtx *c, const YNode *n, void *data) {
+        walk_parse_list(c, n, 0, UNIT_REQUIRES_MAX, "a list of unit names", requires_item, NULL);
 }
 
-
-
-
-
-static void parse_health_retries(Ctx *c, const YNode *n, void *data) {
+static void parse_health_retries(WalkCtx *c, const YNode *n, void *data) {
         uint64_t v;
-        if (get_uint(c, n, 1, 1000, &v))
+        if (walk_get_uint(c, n, 1, UNIT_RETRIES_MAX, &v))
                 c->u->healthcheck.retries = (unsigned) v;
 }
 
-
-static void parse_healthcheck(Ctx *c, const YNode *n, void *data) {
-        static const Field fields[] = {
-                { "command", field_command, UNIT_FIELD(healthcheck.command), true },
-                { "interval", field_positive_duration, UNIT_FIELD(healthcheck.interval), false },
-                { "timeout", field_positive_duration, UNIT_FIELD(healthcheck.timeout), false },
-                { "retries", parse_health_retries, 0, false },
-                { "start_period", field_duration, UNIT_FIELD(healthcheck.start_period), false },
+static void parse_healthcheck(WalkCtx *c, const YNode *n, void *data) {
+        static const WalkField fields[] = {
+                {"command", walk_field_command, UNIT_FIELD(healthcheck.command), true},
+                {"interval", walk_field_positive_duration, UNIT_FIELD(healthcheck.interval), false},
+                {"timeout", walk_field_positive_duration, UNIT_FIELD(healthcheck.timeout), false},
+                {"retries", parse_health_retries, 0, false},
+                {"start_period", walk_field_duration, UNIT_FIELD(healthcheck.start_period), false},
                 {},
         };
         const YPair *seen[ELEMENTSOF(fields)];
-        parse_mapping(c, n, fields, c->u, seen, "a mapping with a \"command\"");
+        walk_parse_mapping(c, n, fields, c->u, seen, "a mapping with a \"command\"");
 }
 
-static void parse_vm_kernel(Ctx *c, const YNode *n, void *data) {
-        const char *s = get_nonempty_string(c, n, "default or the path of a kernel image");
+static void parse_vm_kernel(WalkCtx *c, const YNode *n, void *data) {
+        const char *s = walk_get_nonempty_string(c, n, "default or the path of a kernel image");
 
         if (!s || streq(s, "default"))
                 return;
         free(c->u->vm.kernel);
         c->u->vm.kernel = path_make_absolute(s, c->dir);
-        check_source(c, n, "kernel image", c->u->vm.kernel, S_IFREG);
+        walk_check_source(c, n, "kernel image", c->u->vm.kernel, S_IFREG);
 }
 
-static void parse_vm_machine(Ctx *c, const YNode *n, void *data) {
-        int v = GET_ENUM(c, n, vm_machine, _VM_MACHINE_MAX);
+static void parse_vm_machine(WalkCtx *c, const YNode *n, void *data) {
+        int v = WALK_GET_ENUM(c, n, vm_machine, _VM_MACHINE_MAX);
         if (v >= 0)
                 c->u->vm.machine = (VmMachine) v;
 }
 
-static void parse_vm_accel(Ctx *c, const YNode *n, void *data) {
-        int v = GET_ENUM(c, n, vm_accel, _VM_ACCEL_MAX);
+static void parse_vm_accel(WalkCtx *c, const YNode *n, void *data) {
+        int v = WALK_GET_ENUM(c, n, vm_accel, _VM_ACCEL_MAX);
         if (v >= 0)
                 c->u->vm.accel = (VmAccel) v;
 }
 
-static void parse_vm(Ctx *c, const YNode *n, void *data) {
-        static const Field fields[] = {
-                { "kernel", parse_vm_kernel, 0, false },
-                { "machine", parse_vm_machine, 0, false },
-                { "accel", parse_vm_accel, 0, false },
+static void parse_vm(WalkCtx *c, const YNode *n, void *data) {
+        static const WalkField fields[] = {
+                {"kernel", parse_vm_kernel, 0, false},
+                {"machine", parse_vm_machine, 0, false},
+                {"accel", parse_vm_accel, 0, false},
                 {},
         };
         const YPair *seen[ELEMENTSOF(fields)];
-        parse_mapping(c, n, fields, c->u, seen, "a mapping of virtual machine settings");
+        walk_parse_mapping(c, n, fields, c->u, seen, "a mapping of virtual machine settings");
 }
 
 /* ---- the unit ---- */
 
-static const Field unit_fields[] = {
-        { "name", parse_name, 0, false },
-        { "description", parse_description, 0, false },
-        { "isolation", parse_isolation, 0, false },
-        { "image", parse_image, 0, true },
-        { "command", field_command, UNIT_FIELD(command), false },
-        { "env", parse_env, 0, false },
-        { "user", parse_user, 0, false },
-        { "working_dir", parse_working_dir, 0, false },
-        { "hostname", parse_hostname, 0, false },
-        { "network", parse_network, 0, false },
-        { "ports", parse_ports, 0, false },
-        { "resources", parse_resources, 0, false },
-        { "rlimits", parse_rlimits, 0, false },
-        { "mounts", parse_mounts, 0, false },
-        { "security", parse_security, 0, false },
-        { "share", parse_share, 0, false },
-        { "restart", parse_restart, 0, false },
-        { "stop", parse_stop, 0, false },
-        { "requires", parse_requires, 0, false },
-        { "healthcheck", parse_healthcheck, 0, false },
-        { "vm", parse_vm, 0, false },
+static const WalkField unit_fields[] = {
+        {"name", parse_name, 0, false},
+        {"description", parse_description, 0, false},
+        {"isolation", parse_isolation, 0, false},
+        {"image", parse_image, 0, true},
+        {"command", walk_field_command, UNIT_FIELD(command), false},
+        {"env", parse_env, 0, false},
+        {"user", parse_user, 0, false},
+        {"working_dir", parse_working_dir, 0, false},
+        {"hostname", parse_hostname, 0, false},
+        {"network", parse_network, 0, false},
+        {"ports", parse_ports, 0, false},
+        {"resources", parse_resources, 0, false},
+        {"rlimits", parse_rlimits, 0, false},
+        {"mounts", parse_mounts, 0, false},
+        {"security", parse_security, 0, false},
+        {"share", parse_share, 0, false},
+        {"restart", parse_restart, 0, false},
+        {"stop", parse_stop, 0, false},
+        {"requires", parse_requires, 0, false},
+        {"healthcheck", parse_healthcheck, 0, false},
+        {"vm", parse_vm, 0, false},
         {},
 };
 
 /* Reports an error at a top-level key's value, with that key's path. */
-static void error_at_field(Ctx *c, const YPair *p, const char *key, const char *fmt, ...) _printf_(4, 5);
-static void error_at_field(Ctx *c, const YPair *p, const char *key, const char *fmt, ...) {
-        size_t old = path_push_key(c, key);
+static void error_at_field(WalkCtx *c, const YPair *p, const char *key, const char *fmt, ...) _printf_(4, 5);
+static void error_at_field(WalkCtx *c, const YPair *p, const char *key, const char *fmt, ...) {
+        size_t old = walk_path_push_key(c, key);
         va_list ap;
 
         va_start(ap, fmt);
-        diagnostics_addv(c->diags, c->file, p->value->line, p->value->column, c->path, fmt, ap);
+        diagnostics_addv(c->diags, c->file, p->value->line, p->value->column, c->path.text, fmt, ap);
         va_end(ap);
         c->errors++;
-        path_pop(c, old);
+        walk_path_pop(c, old);
 }
 
-static void error_at_pos(Ctx *c, const SourcePos *pos, const char *msg) {
+static void error_at_pos(WalkCtx *c, const SourcePos *pos, const char *msg) {
         diagnostics_add(c->diags, c->file, pos->line, pos->column, pos->path, "%s", msg);
         c->errors++;
 }
@@ -876,51 +869,54 @@ static const YPair *mapping_pair(const YNode *n, const char *key) {
 
 /* What a guest cannot do yet, refused at validation rather than after its VM booted (bind mounts)
  * or silently left out (a user namespace): both need host directories in the guest. */
-static void check_hyperv(Ctx *c, const YPair *const *seen) {
+static void check_hyperv(WalkCtx *c, const YPair *const *seen) {
         const YPair *p, *q;
         size_t old;
 
-        if ((p = field_seen(unit_fields, seen, "mounts")) && p->value->type == YNODE_SEQUENCE)
+        if ((p = walk_field_seen(unit_fields, seen, "mounts")) && p->value->type == YNODE_SEQUENCE)
                 for (size_t i = 0; i < c->u->n_mounts && i < p->value->n_items; i++) {
                         if (c->u->mounts[i].type != MOUNT_BIND || !(q = mapping_pair(p->value->items[i], "type")))
                                 continue;
-                        old = path_push_key(c, "mounts");
-                        (void) path_push_index(c, i);
-                        (void) path_push_key(c, "type");
-                        error_at(c, q->value,
-                                 "bind mounts are not supported with isolation: hyperv yet (the guest has no access "
-                                 "to the host's directories): use a tmpfs mount, or isolation: process");
-                        path_pop(c, old);
+                        old = walk_path_push_key(c, "mounts");
+                        (void) walk_path_push_index(c, i);
+                        (void) walk_path_push_key(c, "type");
+                        walk_error_at(
+                                c, q->value,
+                                "bind mounts are not supported with isolation: hyperv yet (the guest has no access "
+                                "to the host's directories): use a tmpfs mount, or isolation: process");
+                        walk_path_pop(c, old);
                 }
-        if (c->u->security.user_namespace == USER_NAMESPACE_AUTO && (p = field_seen(unit_fields, seen, "security")) &&
-            (q = mapping_pair(p->value, "user_namespace"))) {
-                old = path_push_key(c, "security");
-                (void) path_push_key(c, "user_namespace");
-                error_at(c, q->value,
-                         "user_namespace: auto is not supported with isolation: hyperv yet (the guest is the "
-                         "boundary; its root is not mapped to a host range): write false, or use isolation: process");
-                path_pop(c, old);
+        if (c->u->security.user_namespace == USER_NAMESPACE_AUTO &&
+            (p = walk_field_seen(unit_fields, seen, "security")) && (q = mapping_pair(p->value, "user_namespace"))) {
+                old = walk_path_push_key(c, "security");
+                (void) walk_path_push_key(c, "user_namespace");
+                walk_error_at(
+                        c, q->value,
+                        "user_namespace: auto is not supported with isolation: hyperv yet (the guest is the "
+                        "boundary; its root is not mapped to a host range): write false, or use isolation: process");
+                walk_path_pop(c, old);
         }
 }
 
-static void check_unit(Ctx *c, const YNode *root, const YPair *const *seen) {
+static void check_unit(WalkCtx *c, const YNode *root, const YPair *const *seen) {
         UnitSpec *u = c->u;
         const YPair *p;
         bool has_oci = false;
 
         for (size_t i = 0; i < u->n_layers; i++)
                 has_oci = has_oci || (u->layers[i].path && u->layers[i].type == LAYER_OCI);
-        if (!field_seen(unit_fields, seen, "command") && !has_oci)
-                error_at(c, root, "missing required key \"command\" (only an oci: layer can supply a default command)");
+        if (!walk_field_seen(unit_fields, seen, "command") && !has_oci)
+                walk_error_at(c, root,
+                              "missing required key \"command\" (only an oci: layer can supply a default command)");
 
         if (u->isolation == ISOLATION_HYPERV)
                 check_hyperv(c, seen);
-        if ((p = field_seen(unit_fields, seen, "network")) && u->isolation == ISOLATION_HYPERV &&
+        if ((p = walk_field_seen(unit_fields, seen, "network")) && u->isolation == ISOLATION_HYPERV &&
             u->network == NETWORK_HOST)
                 error_at_field(c, p, "network",
                                "the host network is not possible with isolation: hyperv (the VM has its own network stack)");
 
-        if ((p = field_seen(unit_fields, seen, "share"))) {
+        if ((p = walk_field_seen(unit_fields, seen, "share"))) {
                 bool any = u->share.ipc.name || u->share.pid.name || u->share.network.name;
                 if (any && u->isolation == ISOLATION_HYPERV)
                         error_at_field(c, p, "share",
@@ -932,7 +928,7 @@ static void check_unit(Ctx *c, const YNode *root, const YPair *const *seen) {
                                 error_at_pos(c, &refs[i]->pos, "a unit cannot share its own namespace");
         }
 
-        if ((p = field_seen(unit_fields, seen, "ports")) && u->n_ports > 0) {
+        if ((p = walk_field_seen(unit_fields, seen, "ports")) && u->n_ports > 0) {
                 if (u->share.network.name)
                         error_at_field(c, p, "ports",
                                        "a unit with share.network uses the network of unit \"%s\" and cannot publish "
@@ -942,26 +938,12 @@ static void check_unit(Ctx *c, const YNode *root, const YPair *const *seen) {
                         error_at_field(c, p, "ports", "publishing ports needs network: bridge, this unit has network: %s",
                                        network_mode_to_string(u->network));
         }
-        if ((p = field_seen(unit_fields, seen, "network")) && u->share.network.name)
+        if ((p = walk_field_seen(unit_fields, seen, "network")) && u->share.network.name)
                 error_at_field(c, p, "network", "network and share.network exclude each other");
 
         for (size_t i = 0; i < u->n_requires; i++)
                 if (u->name && streq(u->requires[i].name, u->name))
                         error_at_pos(c, &u->requires[i].pos, "a unit cannot require itself");
-}
-
-UnitSpec *unit_spec_clone(const UnitSpec *u) {
-        json_t *j = unit_spec_to_json(u);
-        _cleanup_free_ char *text = json_dumps(j, JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
-        UnitSpec *copy = NULL;
-        Diagnostics d = {};
-
-        json_decref(j);
-        if (text && unit_parse(u->source_file ? u->source_file : u->name, "/", text, strlen(text), 0, &d, &copy,
-                               NULL) < 0)
-                copy = NULL;
-        diagnostics_done(&d);
-        return copy;
 }
 
 char *unit_name_from_file(const char *path) {
@@ -975,7 +957,7 @@ int unit_parse(const char *file, const char *dir, const char *data, size_t size,
         _cleanup_(unit_spec_freep) UnitSpec *u = unit_spec_new();
         _cleanup_(ydocument_freep) YDocument *doc = NULL;
         const YPair *seen[ELEMENTSOF(unit_fields)];
-        Ctx c = { .file = file, .dir = dir, .flags = flags, .diags = diags, .u = u };
+        WalkCtx c = {.file = file, .dir = dir, .flags = flags, .diags = diags, .u = u};
         YError yerr;
         int r;
 
@@ -993,7 +975,7 @@ int unit_parse(const char *file, const char *dir, const char *data, size_t size,
                 return -EINVAL;
         }
 
-        if (parse_mapping(&c, doc->root, unit_fields, u, seen, "a mapping of unit settings"))
+        if (walk_parse_mapping(&c, doc->root, unit_fields, u, seen, "a mapping of unit settings"))
                 check_unit(&c, doc->root, seen);
 
         if (!u->name) {

@@ -25,9 +25,5 @@ int unit_parse(const char *file, const char *dir, const char *data, size_t size,
 /* Reads and parses a unit file; relative paths resolve against its directory. */
 int unit_load_file(const char *path, UnitParseFlags flags, Diagnostics *diags, UnitSpec **ret, char **ret_name);
 
-/* A deep copy, made through the canonical form (which is itself a unit): the copy is the same
- * spec, same hash, by construction. NULL only if the canonical form were refused (a bug). */
-UnitSpec *unit_spec_clone(const UnitSpec *u);
-
 /* The unit name a file gets when it does not set one: its name without .yaml or .yml. */
 char *unit_name_from_file(const char *path);

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "string-table.h"
+#include "sup-error.h"
 #include "time-util.h"
 
 /* A unit, parsed and validated: plain data with every default filled in, relative paths resolved
@@ -159,6 +160,9 @@ typedef struct UnitRef {
         SourcePos pos;
 } UnitRef;
 
+/* Capabilities are bits of a uint64_t (security.cap_drop, .cap_add), as the kernel's are. */
+#define UNIT_CAPABILITY_BITS 64u
+
 typedef struct UnitSpec {
         char *name;
         SourcePos name_pos; /* line 0: taken from the file name */
@@ -259,8 +263,18 @@ void source_pos_done(SourcePos *p);
 UnitDependency *unit_spec_dependencies(const UnitSpec *u, size_t *ret_n);
 
 /* The canonical form: every key, defaults included, in the schema's vocabulary. A valid unit file
- * itself (JSON is YAML), so parsing it again yields the same spec and hash. */
+ * itself (JSON is YAML), so parsing it again yields the same spec and hash. (unit-json.c) */
 json_t *unit_spec_to_json(const UnitSpec *u);
+/* And back: the one decoder of the canonical form (the guest's run command, unit_spec_clone()).
+ * Strict: a key the encoder always writes is required, an unknown key, a value of the wrong type or
+ * one a unit file could not have is an error naming its JSON path ("security.seccomp: expected
+ * ..."). Checks between values are the unit parser's, which the encoded unit passed. What the
+ * form leaves out (source_file, source positions) stays empty. */
+int unit_spec_from_json(const json_t *j, UnitSpec **ret, SupError **ret_error);
+/* A deep copy, made through the canonical form, and with u's source file and positions: the copy
+ * is the same spec, same hash, by construction. NULL only if the canonical form were refused (a
+ * bug). */
+UnitSpec *unit_spec_clone(const UnitSpec *u);
 /* The canonical form as text that is a valid unit file whatever the strings hold: indented, keys
  * sorted, every character YAML does not allow raw (C0 and C1 controls, DEL) and everything beyond
  * ASCII written as a \u escape. What supd hands its monitors (spec.json) and `supctl validate

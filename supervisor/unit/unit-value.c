@@ -298,7 +298,7 @@ int parse_capability(const char *s, unsigned *ret) {
                 if (!isalnum((unsigned char) *c) && *c != '_')
                         return -EINVAL;
         name = strncasecmp(s, "CAP_", 4) == 0 ? xstrdup(s) : xasprintf("CAP_%s", s);
-        if (cap_from_name(name, &cap) < 0 || cap < 0 || cap >= 64)
+        if (cap_from_name(name, &cap) < 0 || cap < 0 || cap >= (int) UNIT_CAPABILITY_BITS)
                 return -EINVAL;
         *ret = (unsigned) cap;
         return 0;

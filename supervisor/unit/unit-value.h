@@ -12,10 +12,20 @@
  * returns 0 or -EINVAL/-ERANGE; where a plain "invalid" would leave the operator guessing, the
  * optional ret_reason gets a static explanation. Outputs are written only on success. */
 
-#define UNIT_MEMORY_MIN (UINT64_C(4) << 20)
-#define UNIT_CPUS_MAX_MILLI 1024000u
-#define UNIT_PIDS_MAX 4194304u
-#define UNIT_LAYERS_MAX 128u
+/* The limits of unit values, shared by the YAML parser and the canonical JSON codec. A list's
+ * bound is far above any real unit; it is there so that a hostile or broken file costs bounded
+ * memory and time, not to shape units. */
+#define UNIT_MEMORY_MIN     (UINT64_C(4) << 20) /* the documented minimum (docs/unit-format.md) */
+#define UNIT_CPUS_MAX_MILLI 1024000u            /* 1024 CPUs: a bound above any host sup runs on */
+#define UNIT_PIDS_MAX       4194304u            /* PID_MAX_LIMIT on 64-bit kernels */
+#define UNIT_IO_WEIGHT_MAX  10000u              /* cgroup v2's io.weight range is 1-10000 */
+#define UNIT_LAYERS_MAX     128u                /* well below overlayfs' 500 lower layers (OVL_MAX_STACK) */
+#define UNIT_PORTS_MAX      1024u               /* published ports of one unit */
+#define UNIT_MOUNTS_MAX     256u                /* mounts of one unit */
+#define UNIT_REQUIRES_MAX   256u                /* units one unit requires */
+#define UNIT_CAPS_LIST_MAX  128u   /* names in capabilities.drop or .add (there are about 41 capabilities) */
+#define UNIT_BURST_MAX      10000u /* restart.burst: starts per restart.interval */
+#define UNIT_RETRIES_MAX    1000u  /* healthcheck.retries */
 
 int parse_size(const char *s, uint64_t *ret, const char **ret_reason);
 int parse_duration(const char *s, usec_t *ret, const char **ret_reason);

@@ -14,80 +14,83 @@
 #include "macro.h"
 #include "unit-diag.h"
 #include "unit-parse.h"
+#include "unit-path.h"
 #include "unit-spec.h"
 #include "yaml-tree.h"
 
-typedef struct Ctx {
+typedef struct WalkCtx {
         const char *file;
         const char *dir;
         UnitParseFlags flags;
         Diagnostics *diags;
         unsigned errors;
-        char path[512];
-        size_t path_len;
+        UnitPath path;
         UnitSpec *u;
-} Ctx;
+} WalkCtx;
 
 /* A field parser gets the value's node and where to store the result: the mapping's object (the
  * UnitSpec, a Layer, a MountSpec) plus the field's offset, as in systemd's config tables. Parsers
  * for one specific field ignore the pointer and use c->u. */
-typedef void (*FieldParser)(Ctx *c, const YNode *value, void *ret);
+typedef void (*WalkFieldParser)(WalkCtx *c, const YNode *value, void *ret);
 
-typedef struct Field {
+typedef struct WalkField {
         const char *key;
-        FieldParser parse;
+        WalkFieldParser parse;
         size_t offset;
         bool required;
-} Field;
+} WalkField;
 
 #define UNIT_FIELD(member) offsetof(UnitSpec, member)
 
-#define FIELDS_MAX 32
+#define WALK_FIELDS_MAX 32
 
-#define GET_ENUM(c, n, name, max)                                                                   \
-        get_enum((c), (n), (const char *(*) (int)) name##_to_string, (max), NULL)
+#define WALK_GET_ENUM(c, n, name, max) walk_get_enum((c), (n), (const char *(*) (int) ) name##_to_string, (max), NULL)
 
-static inline bool scalar_has_nul(const YNode *n) {
+static inline bool walk_scalar_has_nul(const YNode *n) {
         return memchr(n->value, 0, n->length) != NULL;
 }
 
-void error_at(Ctx *c, const YNode *n, const char *fmt, ...) _printf_(3, 4);
-size_t path_push_key(Ctx *c, const char *key);
-size_t path_push_index(Ctx *c, size_t i);
-void path_pop(Ctx *c, size_t old);
-SourcePos here(Ctx *c, const YNode *n);
-const char *plain_kind(const YNode *n);
-void error_expected(Ctx *c, const YNode *n, const char *expected, const char *hint);
-const char *get_string(Ctx *c, const YNode *n, const char *expected);
-const char *get_nonempty_string(Ctx *c, const YNode *n, const char *expected);
-bool get_bool(Ctx *c, const YNode *n, bool *ret);
-bool get_uint(Ctx *c, const YNode *n, uint64_t min, uint64_t max, uint64_t *ret);
-bool get_duration(Ctx *c, const YNode *n, usec_t *ret);
-bool get_size(Ctx *c, const YNode *n, uint64_t *ret);
-bool get_unit_ref(Ctx *c, const YNode *n, UnitRef *ret);
-char *get_host_path(Ctx *c, const YNode *n);
-char *get_container_path(Ctx *c, const YNode *n);
-void check_source(Ctx *c, const YNode *n, const char *what, const char *path, mode_t type);
-const YPair *field_seen(const Field *fields, const YPair *const *seen, const char *key);
-bool parse_mapping(Ctx *c, const YNode *n, const Field *fields, void *data, const YPair **seen,
-                          const char *expected);
-void string_list_item(Ctx *c, const YNode *item, size_t i, void *data);
-char **get_command(Ctx *c, const YNode *n);
-void field_bool(Ctx *c, const YNode *n, void *ret);
-void field_duration(Ctx *c, const YNode *n, void *ret);
-void field_positive_duration(Ctx *c, const YNode *n, void *ret);
-void field_unit_ref(Ctx *c, const YNode *n, void *ret);
-void field_command(Ctx *c, const YNode *n, void *ret);
+void walk_error_at(WalkCtx *c, const YNode *n, const char *fmt, ...) _printf_(3, 4);
+static inline size_t walk_path_push_key(WalkCtx *c, const char *key) {
+        return unit_path_push_key(&c->path, key);
+}
+static inline size_t walk_path_push_index(WalkCtx *c, size_t i) {
+        return unit_path_push_index(&c->path, i);
+}
+static inline void walk_path_pop(WalkCtx *c, size_t old) {
+        unit_path_pop(&c->path, old);
+}
+SourcePos walk_source_pos(WalkCtx *c, const YNode *n);
+const char *walk_plain_kind(const YNode *n);
+void walk_error_expected(WalkCtx *c, const YNode *n, const char *expected, const char *hint);
+const char *walk_get_string(WalkCtx *c, const YNode *n, const char *expected);
+const char *walk_get_nonempty_string(WalkCtx *c, const YNode *n, const char *expected);
+bool walk_get_bool(WalkCtx *c, const YNode *n, bool *ret);
+bool walk_get_uint(WalkCtx *c, const YNode *n, uint64_t min, uint64_t max, uint64_t *ret);
+bool walk_get_duration(WalkCtx *c, const YNode *n, usec_t *ret);
+bool walk_get_size(WalkCtx *c, const YNode *n, uint64_t *ret);
+bool walk_get_unit_ref(WalkCtx *c, const YNode *n, UnitRef *ret);
+char *walk_get_host_path(WalkCtx *c, const YNode *n);
+char *walk_get_container_path(WalkCtx *c, const YNode *n);
+void walk_check_source(WalkCtx *c, const YNode *n, const char *what, const char *path, mode_t type);
+const YPair *walk_field_seen(const WalkField *fields, const YPair *const *seen, const char *key);
+void walk_string_list_item(WalkCtx *c, const YNode *item, size_t i, void *data);
+char **walk_get_command(WalkCtx *c, const YNode *n);
+void walk_field_bool(WalkCtx *c, const YNode *n, void *ret);
+void walk_field_duration(WalkCtx *c, const YNode *n, void *ret);
+void walk_field_positive_duration(WalkCtx *c, const YNode *n, void *ret);
+void walk_field_unit_ref(WalkCtx *c, const YNode *n, void *ret);
+void walk_field_command(WalkCtx *c, const YNode *n, void *ret);
 
 /* Looks an enum value up in its string table (via to_string), reporting the choices if absent. */
-int get_enum(Ctx *c, const YNode *n, const char *(*to_string)(int), int max, const char *hint);
+int walk_get_enum(WalkCtx *c, const YNode *n, const char *(*to_string)(int), int max, const char *hint);
 
 /* Walks a mapping against a table of known keys (terminated by an empty entry): refuses non-string,
  * unknown, duplicate and merge keys, calls each field's parser with the path extended, reports
  * missing required keys. seen[i] gets the pair of fields[i], for checks between fields afterwards. */
-bool parse_mapping(Ctx *c, const YNode *n, const Field *fields, void *data, const YPair **seen,
-                   const char *expected);
+bool walk_parse_mapping(WalkCtx *c, const YNode *n, const WalkField *fields, void *data, const YPair **seen,
+                        const char *expected);
 
 /* Calls parse_item for every item of a list of min to max items, with the path extended by [i]. */
-bool parse_list(Ctx *c, const YNode *n, size_t min, size_t max, const char *expected,
-                void (*parse_item)(Ctx *c, const YNode *item, size_t i, void *data), void *data);
+bool walk_parse_list(WalkCtx *c, const YNode *n, size_t min, size_t max, const char *expected,
+                     void (*parse_item)(WalkCtx *c, const YNode *item, size_t i, void *data), void *data);

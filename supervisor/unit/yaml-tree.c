@@ -293,15 +293,3 @@ YDocument *ydocument_free(YDocument *d) {
 void yerror_done(YError *e) {
         e->message = (free(e->message), NULL);
 }
-
-const char *ynode_type_to_string(YNodeType t) {
-        switch (t) {
-        case YNODE_SCALAR:
-                return "scalar";
-        case YNODE_SEQUENCE:
-                return "list";
-        case YNODE_MAPPING:
-                return "mapping";
-        }
-        return "node";
-}

@@ -71,5 +71,3 @@ void yerror_done(YError *e);
 static inline void ydocument_freep(YDocument **d) {
         ydocument_free(*d);
 }
-
-const char *ynode_type_to_string(YNodeType t);

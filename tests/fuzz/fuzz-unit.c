@@ -3,7 +3,9 @@
  * system. Besides crashes, leaks and undefined behaviour (ASan/UBSan), it checks two invariants:
  *  - a rejected unit has at least one error, an accepted one none;
  *  - an accepted unit's canonical JSON parses again to the same hash (the canonical form is a
- *    unit file and the hash does not depend on how the unit was written). */
+ *    unit file and the hash does not depend on how the unit was written);
+ *  - and decodes (unit_spec_from_json(), as a guest does) to the same hash: every spec the parser
+ *    accepts, the codec carries. */
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -48,6 +50,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         if (unit_spec_hash(u, h1) < 0 || unit_spec_hash(v, h2) < 0 || strcmp(h1, h2) != 0) {
                 fprintf(stderr, "hash changed through the canonical form:\n%s\n", text);
+                abort();
+        }
+        unit_spec_free(v);
+        v = unit_spec_clone(u);
+        if (!v || unit_spec_hash(v, h2) < 0 || strcmp(h1, h2) != 0) {
+                fprintf(stderr, "hash changed through the JSON codec:\n%s\n", text);
                 abort();
         }
         free(text);

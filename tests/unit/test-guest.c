@@ -19,7 +19,7 @@
 
 static json_t *parse_json(const char *s) {
         json_error_t e;
-        json_t *j = json_loads(s, 0, &e);
+        json_t *j = json_loads(s, JSON_DECODE_ANY, &e);
         if (!j)
                 fail_msg("bad JSON in the test: %s: %s", s, e.text);
         return j;
@@ -229,7 +229,14 @@ static void test_run_from_canonical_json(void **state) {
 static void test_run_without_rlimits_refused(void **state) {
         /* A host that does not say the limits would leave the guest kernel's own (nofile 1024:4096,
          * nproc from the guest's RAM): the command would see other numbers than in process mode. */
-        static const char *const broken[] = {NULL, "{}", "{\"nofile\":{\"soft\":2,\"hard\":1}}"};
+        static const struct {
+                const char *rlimits, *error;
+        } broken[] = {
+                {NULL, "spec.rlimits"},
+                {"{}", "spec.rlimits"},
+                /* The codec refuses it before the resolution is looked at. */
+                {"{\"nofile\":{\"soft\":2,\"hard\":1}}", "rlimits.nofile: the soft limit (2) is above"},
+        };
 
         for (size_t i = 0; i < ELEMENTSOF(broken); i++) {
                 json_t *msg = run_command_for("image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\nnetwork: none\n",
@@ -238,14 +245,15 @@ static void test_run_without_rlimits_refused(void **state) {
                 GuestRun run = {};
                 char *error = NULL;
 
-                if (broken[i])
-                        json_object_set_new(spec, "rlimits", parse_json(broken[i]));
+                if (broken[i].rlimits)
+                        json_object_set_new(spec, "rlimits", parse_json(broken[i].rlimits));
                 else
                         json_object_del(spec, "rlimits");
                 assert_int_equal(guest_run_from_json(msg, &run, &error), -EINVAL);
                 assert_null(run.spec);
                 assert_non_null(error);
-                assert_non_null(strstr(error, "spec.rlimits"));
+                if (!strstr(error, broken[i].error))
+                        fail_msg("case %zu: \"%s\" lacks \"%s\"", i, error, broken[i].error);
                 free(error);
                 json_decref(msg);
         }
@@ -284,45 +292,55 @@ static void test_run_refused(void **state) {
                 json_decref(msg);
         }
 
-        /* Specs the canonical form never has, from a confused host. */
-        static const char *const bad[] = {
-                "{\"cmd\":\"run\",\"spec\":[],\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
-                "{\"cmd\":\"run\",\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
-                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\"},"
-                "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
-                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
-                "\"command\":[\"/bin/true\"],\"env\":{\"A\":1}},\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
-                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
-                "\"command\":[\"/bin/true\"],\"network\":\"wifi\"},\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
-                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":0,\"working_dir\":\"/\","
-                "\"command\":[\"/bin/true\"]},\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
-                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
-                "\"command\":[\"/bin/true\"],\"mounts\":[{\"type\":\"tmpfs\",\"target\":\"/t\",\"mode\":\"99\"}]},"
-                "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
-                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
-                "\"command\":[\"/bin/true\"],\"stop\":{\"signal\":\"SIGNOPE\",\"timeout\":\"1s\"}},"
-                "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
-                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
-                "\"command\":[\"/bin/true\"],\"stop\":{\"signal\":\"SIGTERM\",\"timeout\":10}},"
-                "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
-                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
-                "\"command\":[\"/bin/true\"],\"stop\":{\"signal\":\"SIGTERM\",\"timeout\":\"soon\"}},"
-                "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
-                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
-                "\"command\":[\"/bin/true\"],\"security\":{\"capabilities\":{\"add\":[\"NOT_A_CAP\"]}}},"
-                "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
-                "{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\",\"working_dir\":\"/\","
-                "\"command\":[\"/bin/true\"],\"security\":{\"capabilities\":{\"drop\":\"ALL\"}}},"
-                "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}",
+        /* Specs the canonical form never has, from a confused host: a valid unit's canonical JSON
+         * with one member replaced ("" and NULL: the whole spec; value NULL: removed). */
+        static const struct {
+                const char *object, *key, *value, *error;
+        } bad[] = {
+                {NULL, "spec", "[]", "\"spec\" must be the unit's canonical JSON object"},
+                {NULL, "spec", NULL, "\"spec\" must be the unit's canonical JSON object"},
+                {"", "command", NULL, "the unit has no command"},
+                {"", "user", NULL, "spec: missing key \"user\""},
+                {"", "colour", "\"blue\"", "spec: colour: unknown key"},
+                {"", "env", "{\"A\":1}", "spec: env.A: expected a string, found 1"},
+                {"", "env", "{\"1A\":\"x\"}", "spec: env.1A: not a variable name"},
+                {"", "network", "\"wifi\"", "spec: network: expected one of bridge, none, host, found \"wifi\""},
+                {"", "user", "0", "spec: user: expected a user"},
+                {"", "mounts", "[{\"type\":\"tmpfs\",\"target\":\"/t\",\"mode\":\"99\"}]",
+                 "spec: mounts[0].mode: expected an octal mode"},
+                {"", "mounts", "[{\"type\":\"tmpfs\",\"target\":\"t\",\"mode\":\"1777\"}]",
+                 "spec: mounts[0].target: expected an absolute path"},
+                {"", "mounts", "[{\"type\":\"tmpfs\",\"target\":\"/t\",\"mode\":\"1777\",\"source\":\"/s\"}]",
+                 "spec: mounts[0].source: unknown key"},
+                {"stop", "signal", "\"SIGNOPE\"", "spec: stop.signal: expected a signal name"},
+                {"stop", "timeout", "10", "spec: stop.timeout: expected a duration"},
+                {"stop", "timeout", "\"soon\"", "spec: stop.timeout"},
+                {"security", "capabilities", "{\"drop\":[],\"add\":[\"NOT_A_CAP\"]}",
+                 "spec: security.capabilities.add[0]: expected a capability name"},
+                {"security", "capabilities", "{\"drop\":\"ALL\",\"add\":[]}",
+                 "spec: security.capabilities.drop: expected a list of capability names, found \"ALL\""},
+                {"security", "no_new_privileges", "\"yes\"",
+                 "spec: security.no_new_privileges: expected true or false"},
+                {"security", "seccomp", "\"p.json\"", "spec: security.seccomp: expected default, unconfined or"},
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                json_t *msg = parse_json(bad[i]);
+                json_t *msg = run_command_for("image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\nnetwork: none\n",
+                                              "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"");
+                json_t *o = !bad[i].object ? msg : json_object_get(msg, "spec");
                 GuestRun run = {};
                 char *error = NULL;
 
+                if (bad[i].object && *bad[i].object)
+                        o = json_object_get(o, bad[i].object);
+                if (bad[i].value)
+                        json_object_set_new(o, bad[i].key, parse_json(bad[i].value));
+                else
+                        json_object_del(o, bad[i].key);
                 assert_int_equal(guest_run_from_json(msg, &run, &error), -EINVAL);
                 assert_null(run.spec);
                 assert_non_null(error);
+                if (!strstr(error, bad[i].error))
+                        fail_msg("case %zu: \"%s\" lacks \"%s\"", i, error, bad[i].error);
                 free(error);
                 json_decref(msg);
         }
@@ -455,9 +473,9 @@ static void test_run_network_mode(void **state) {
         }
 
         /* network: host, which the unit parser refuses with hyperv, from a confused host. */
-        msg = parse_json("{\"cmd\":\"run\",\"spec\":{\"name\":\"a\",\"hostname\":\"a\",\"user\":\"0\","
-                         "\"working_dir\":\"/\",\"command\":[\"/bin/true\"],\"network\":\"host\"},"
-                         "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"}");
+        msg = run_command_for("image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\nnetwork: none\n",
+                              "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"");
+        json_object_set_new(json_object_get(msg, "spec"), "network", json_string("host"));
         assert_int_equal(guest_run_from_json(msg, &run, &error), -EINVAL);
         assert_non_null(strstr(error, "network: host is not possible with isolation: hyperv"));
         free(error);
