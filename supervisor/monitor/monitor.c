@@ -699,7 +699,7 @@ static int runtime_start(Monitor *m) {
                 .seccomp = seccomp,
                 .rlimits = m->rlimits,
                 .share = &m->share,
-                .userns = m->userns.lease_fd >= 0 ? &m->userns : NULL,
+                .userns = m->userns.lease.fd >= 0 ? &m->userns : NULL,
                 .prepare = m->net_prepared ? attach_network : NULL,
                 .setup = m->net_prepared ? configure_network : NULL,
                 .userdata = m,
