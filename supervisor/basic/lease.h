@@ -47,6 +47,8 @@ int lease_try_take(const LeaseDir *d, const char *name, const char *holder, Leas
 /* Gives the lease back. Fine on a lease never taken or already released. */
 int lease_release(Lease *l);
 /* Lets go of it without removing the file, as the holder's death would: the lease is stale from
- * then on, and taken over by the next to ask (for a holder's memory freed where unlinking is not
- * its business). Fine on a lease never taken. */
+ * then on, and taken over by the next to ask. For a holder's memory freed where unlinking is not
+ * its business, and for leases whose files others may open by name without the check that
+ * lease_try_take() makes (an older sup's monitors, which outlive an upgrade): such a process could
+ * lock a file just unlinked and believe it holds the name. Fine on a lease never taken. */
 void lease_abandon(Lease *l);

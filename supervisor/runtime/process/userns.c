@@ -115,7 +115,9 @@ int userns_acquire(const char *lease_dir, const char *name, const IdRange *reser
 }
 
 void userns_release(UsernsRange *r) {
-        (void) lease_release(&r->lease);
+        /* The file stays, as it always has: the monitors of an older sup (they outlive an
+         * upgrade) open it by name and lock it, and must never get a file just unlinked. */
+        lease_abandon(&r->lease);
         *r = USERNS_RANGE_NULL;
 }
 

@@ -57,7 +57,7 @@ uint32_t userns_first_slot(const char *name);
  * overlap reserved. -EBUSY when every range is taken. */
 int userns_acquire(const char *lease_dir, const char *name, const IdRange *reserved, size_t n_reserved,
                    UsernsRange *ret);
-/* Gives the lease back. */
+/* Gives the lease back (the file stays, stale; its lock goes). */
 void userns_release(UsernsRange *r);
 
 /* Maps 0..size-1 of pid's (new, still unmapped) user namespace to the range, uid and gid alike,
