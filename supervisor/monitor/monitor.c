@@ -23,16 +23,10 @@
 #include "veth.h"
 #include "workload.h"
 
-struct MonitorClient {
-        Monitor *monitor;
-        JsonConn *conn;
-        MonitorClient *next;
-};
-
 /* A top request of a hyperv instance, waiting for the guest's answer. */
 struct TopRequest {
         Monitor *monitor;
-        MonitorClient *client; /* NULL once it has gone */
+        uint64_t client_id; /* the client may have gone by then */
         json_t *msg;
         TopRequest *next;
 };
@@ -56,8 +50,7 @@ static void write_status(Monitor *m) {
 
 static void broadcast_status(Monitor *m) {
         json_t *ev = json_pack("{s:s, s:o}", "event", "status", "data", instance_status_to_json(&m->status));
-        for (MonitorClient *c = m->clients; c; c = c->next)
-                (void) json_conn_send(c->conn, ev);
+        jsonl_server_broadcast(m->server, ev);
         json_decref(ev);
 }
 
@@ -709,7 +702,7 @@ static int runtime_start(Monitor *m) {
                 .seccomp = seccomp,
                 .rlimits = m->rlimits,
                 .share = &m->share,
-                .userns = m->userns.lease_fd >= 0 ? &m->userns : NULL,
+                .userns = m->userns.lease.fd >= 0 ? &m->userns : NULL,
                 .prepare = m->net_prepared ? attach_network : NULL,
                 .setup = m->net_prepared ? configure_network : NULL,
                 .userdata = m,
@@ -1029,23 +1022,6 @@ void monitor_set_runtime(Monitor *m, const MonitorRuntime *runtime) {
 
 /* ---- the socket ---- */
 
-static void client_free(MonitorClient *c) {
-        Monitor *m = c->monitor;
-        for (TopRequest *t = m->top_requests; t; t = t->next)
-                if (t->client == c)
-                        t->client = NULL;
-        for (MonitorClient **p = &m->clients; *p; p = &(*p)->next)
-                if (*p == c) {
-                        *p = c->next;
-                        break;
-                }
-        free(c);
-}
-
-static void on_client_close(JsonConn *conn, int error, void *userdata) {
-        client_free(userdata);
-}
-
 /* ---- top: the workload's processes ----
  * The one place that answers "top", for either isolation. It sends the reply itself instead of
  * returning it, so that a runtime that has to ask first (the guest agent, for hyperv) can answer
@@ -1068,21 +1044,23 @@ static void top_request_free(TopRequest *t) {
 
 static void on_guest_ps(Vm *vm, int error, json_t *processes, void *userdata) {
         TopRequest *t = userdata;
+        JsonlClient *c = jsonl_server_find_client(t->monitor->server, t->client_id);
 
-        if (t->client) {
+        if (c) {
                 if (error < 0)
-                        (void) json_conn_reply_error(t->client->conn, t->msg, "not-running",
+                        (void) json_conn_reply_error(jsonl_client_conn(c), t->msg, "not-running",
                                                      "%s: the guest did not answer (%s)", t->monitor->spec->name,
                                                      strerror(-error));
                 else
-                        (void) json_conn_reply(t->client->conn, t->msg,
-                                               json_pack("{s:s, s:O}", "pid_namespace", "guest", "processes", processes));
+                        (void) json_conn_reply(
+                                jsonl_client_conn(c), t->msg,
+                                json_pack("{s:s, s:O}", "pid_namespace", "guest", "processes", processes));
         }
         top_request_free(t);
 }
 
-static void top_from_guest(Monitor *m, MonitorClient *c, json_t *msg) {
-        JsonConn *conn = c->conn;
+static void top_from_guest(Monitor *m, JsonlClient *c, json_t *msg) {
+        JsonConn *conn = jsonl_client_conn(c);
         TopRequest *t;
 
         if (!m->vm || m->status.state != INSTANCE_RUNNING) {
@@ -1092,7 +1070,7 @@ static void top_from_guest(Monitor *m, MonitorClient *c, json_t *msg) {
         }
         t = xzalloc(sizeof(TopRequest));
         t->monitor = m;
-        t->client = c;
+        t->client_id = jsonl_client_id(c);
         t->msg = json_incref(msg);
         t->next = m->top_requests;
         m->top_requests = t;
@@ -1103,8 +1081,9 @@ static void top_from_guest(Monitor *m, MonitorClient *c, json_t *msg) {
         }
 }
 
-static void monitor_top(Monitor *m, MonitorClient *c, json_t *msg) {
-        JsonConn *conn = c->conn;
+static void monitor_top(JsonlClient *c, json_t *msg, void *userdata) {
+        Monitor *m = userdata;
+        JsonConn *conn = jsonl_client_conn(c);
         _cleanup_free_ pid_t *pids = NULL;
         json_t *result;
         size_t n = 0;
@@ -1208,83 +1187,85 @@ static int monitor_update(Monitor *m, const char *text, char *err, size_t errlen
         return 0;
 }
 
-static void on_client_message(JsonConn *conn, json_t *msg, void *userdata) {
-        MonitorClient *c = userdata;
-        Monitor *m = c->monitor;
-        const char *method = json_string_value(json_object_get(msg, "method"));
-        int r;
+static void do_status(JsonlClient *c, json_t *msg, void *userdata) {
+        Monitor *m = userdata;
 
-        if (!method) {
-                (void) json_conn_reply_error(conn, msg, "bad-request", "a request needs a \"method\"");
-                return;
-        }
-        if (streq(method, "status")) {
-                (void) json_conn_reply(conn, msg, instance_status_to_json(&m->status));
-                return;
-        }
-        /* The spec this monitor runs, as spec.json had it: supd adopts with it when that file
-         * is gone or damaged. */
-        if (streq(method, "spec")) {
-                _cleanup_free_ char *text = unit_spec_format(m->spec);
-                (void) json_conn_reply(conn, msg, json_pack("{s:s}", "spec", text));
-                return;
-        }
-        if (streq(method, "start"))
-                r = monitor_start(m, true);
-        else if (streq(method, "stop"))
-                r = monitor_stop(m);
-        else if (streq(method, "restart"))
-                r = monitor_restart(m);
-        else if (streq(method, "shutdown"))
-                r = monitor_shutdown(m, json_is_true(json_object_get(json_object_get(msg, "params"), "remove")));
-        else if (streq(method, "top")) {
-                monitor_top(m, c, msg);
-                return;
-        } else if (streq(method, "update")) {
-                const char *text = json_string_value(json_object_get(json_object_get(msg, "params"), "spec"));
-                char err[1024] = "";
-
-                r = text ? monitor_update(m, text, err, sizeof(err)) : -EINVAL;
-                if (r < 0) {
-                        (void) json_conn_reply_error(conn, msg, r == -EOPNOTSUPP ? "needs-restart" : "failed", "%s",
-                                                     text ? err : "update needs the spec");
-                        return;
-                }
-        } else {
-                (void) json_conn_reply_error(conn, msg, "unknown-method", "unknown method \"%s\"", method);
-                return;
-        }
-        /* The monitor may have exited the loop (shutdown of a stopped instance); the reply is
-         * still written, the socket being gone only afterwards. */
-        if (r < 0)
-                (void) json_conn_reply_error(conn, msg, "failed", "%s: %s", method, strerror(-r));
-        else
-                (void) json_conn_reply(conn, msg, instance_status_to_json(&m->status));
+        (void) json_conn_reply(jsonl_client_conn(c), msg, instance_status_to_json(&m->status));
 }
 
-static void on_accept(EventSource *s, int fd, uint32_t revents, void *userdata) {
+/* The spec this monitor runs, as spec.json had it: supd adopts with it when that file is gone or
+ * damaged. */
+static void do_spec(JsonlClient *c, json_t *msg, void *userdata) {
         Monitor *m = userdata;
-        struct ucred cred;
-        socklen_t len = sizeof(cred);
-        MonitorClient *c;
-        int cfd;
+        _cleanup_free_ char *text = unit_spec_format(m->spec);
 
-        cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (cfd < 0)
-                return;
-        /* The socket is 0600 root; the credential check is the second lock on the door. */
-        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid()) {
-                close(cfd);
+        (void) json_conn_reply(jsonl_client_conn(c), msg, json_pack("{s:s}", "spec", text));
+}
+
+/* The reply to a request of the state machine: the status it left. The monitor may have exited
+ * the loop (shutdown of a stopped instance); the reply is still written, the socket being gone
+ * only afterwards. */
+static void reply_with_status(Monitor *m, JsonlClient *c, json_t *msg, int r) {
+        const char *method = json_string_value(json_object_get(msg, "method"));
+
+        if (r < 0)
+                (void) json_conn_reply_error(jsonl_client_conn(c), msg, "failed", "%s: %s", method, strerror(-r));
+        else
+                (void) json_conn_reply(jsonl_client_conn(c), msg, instance_status_to_json(&m->status));
+}
+
+static void do_start(JsonlClient *c, json_t *msg, void *userdata) {
+        reply_with_status(userdata, c, msg, monitor_start(userdata, true));
+}
+
+static void do_stop(JsonlClient *c, json_t *msg, void *userdata) {
+        reply_with_status(userdata, c, msg, monitor_stop(userdata));
+}
+
+static void do_restart(JsonlClient *c, json_t *msg, void *userdata) {
+        reply_with_status(userdata, c, msg, monitor_restart(userdata));
+}
+
+static void do_shutdown(JsonlClient *c, json_t *msg, void *userdata) {
+        bool remove = json_is_true(json_object_get(json_object_get(msg, "params"), "remove"));
+
+        reply_with_status(userdata, c, msg, monitor_shutdown(userdata, remove));
+}
+
+static void do_update(JsonlClient *c, json_t *msg, void *userdata) {
+        Monitor *m = userdata;
+        const char *text = json_string_value(json_object_get(json_object_get(msg, "params"), "spec"));
+        char err[1024] = "";
+        int r;
+
+        r = text ? monitor_update(m, text, err, sizeof(err)) : -EINVAL;
+        if (r < 0) {
+                (void) json_conn_reply_error(jsonl_client_conn(c), msg, r == -EOPNOTSUPP ? "needs-restart" : "failed",
+                                             "%s", text ? err : "update needs the spec");
                 return;
         }
-        c = xzalloc(sizeof(MonitorClient));
-        c->monitor = m;
-        if (json_conn_new(m->event, cfd, JSON_FRAME_MAX_REQUEST, on_client_message, on_client_close, c, &c->conn) < 0) {
-                free(c);
-                return;
-        }
-        c->next = m->clients;
-        m->clients = c;
+        reply_with_status(m, c, msg, r);
+}
+
+/* Only privileged peers connect (the socket has no group): the flags say what would stay root's
+ * if it ever had one. */
+static const JsonlMethod monitor_methods[] = {
+        {"status", do_status, 0},
+        {"spec", do_spec, 0},
+        {"top", monitor_top, 0},
+        {"start", do_start, JSONL_METHOD_ROOT_ONLY},
+        {"stop", do_stop, JSONL_METHOD_ROOT_ONLY},
+        {"restart", do_restart, JSONL_METHOD_ROOT_ONLY},
+        {"shutdown", do_shutdown, JSONL_METHOD_ROOT_ONLY},
+        {"update", do_update, JSONL_METHOD_ROOT_ONLY},
+        {},
+};
+
+static void on_out_of_fds(int error, void *userdata) {
+        Monitor *m = userdata;
+
+        log_writer_printf(&m->log, "sup", "monitor socket: out of file descriptors (%s); turning clients away",
+                          strerror(-error));
 }
 
 int monitor_enter_cgroup(Monitor *m, SupError **ret_error) {
@@ -1328,12 +1309,18 @@ static void leave_own_cgroup(Monitor *m) {
 
 int monitor_listen(Monitor *m) {
         _cleanup_free_ char *path = path_join(m->dir, "monitor.sock");
+        /* supd holds its connection for as long as both live, idle most of the time, and both
+         * sides wait for each other's replies: no idle timeout, no output limits (json-conn.h). */
+        const JsonlServerConfig cfg = {
+                .path = path,
+                .group = (gid_t) -1,
+                .methods = monitor_methods,
+                .userdata = m,
+                .on_out_of_fds = on_out_of_fds,
+        };
         int r;
 
-        m->listen_fd = unix_listen(path, 0600);
-        if (m->listen_fd < 0)
-                return m->listen_fd;
-        r = event_add_io(m->event, &m->listen_source, m->listen_fd, EPOLLIN, on_accept, m);
+        r = jsonl_server_new(m->event, &cfg, &m->server, NULL);
         if (r < 0)
                 return r;
         write_status(m);
@@ -1348,7 +1335,7 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, SupError **re
         int r;
 
         m->event = e;
-        m->listen_fd = m->out_fd = m->err_fd = -EBADF;
+        m->out_fd = m->err_fd = -EBADF;
         m->share = (ContainerShare){-EBADF, -EBADF, -EBADF};
         m->log.fd = -EBADF;
         m->userns = USERNS_RANGE_NULL;
@@ -1405,17 +1392,7 @@ Monitor *monitor_free(Monitor *m) {
                 return NULL;
         /* Before the socket closes: supd may start the unit's next monitor as soon as it does. */
         leave_own_cgroup(m);
-        for (TopRequest *t = m->top_requests; t; t = t->next)
-                t->client = NULL;
-        while (m->clients) {
-                MonitorClient *c = m->clients;
-                m->clients = c->next;
-                json_conn_free(c->conn);
-                free(c);
-        }
-        event_source_free(m->listen_source);
-        if (m->listen_fd >= 0)
-                close(m->listen_fd);
+        m->server = jsonl_server_free(m->server);
         drop_container_sources(m);
         close_share_targets(m);
         event_source_free(m->out_source);

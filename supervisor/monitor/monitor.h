@@ -9,6 +9,7 @@
 #include "event.h"
 #include "instance.h"
 #include "json-conn.h"
+#include "jsonl-server.h"
 #include "log-writer.h"
 #include "restart-policy.h"
 #include "rlimits.h"
@@ -52,7 +53,6 @@
  *   backoff  --timeout--> starting;  backoff --stop--> stopped
  *   starting --setup error--> as a run that ended, without draining (nothing is left of it) */
 
-typedef struct MonitorClient MonitorClient;
 typedef struct TopRequest TopRequest;
 
 /* The monitor's own states. Status files show them as InstanceState (monitor.c's public_state[]):
@@ -144,9 +144,7 @@ struct Monitor {
         RestartState restart;
         LogWriter log;
 
-        int listen_fd;
-        EventSource *listen_source;
-        MonitorClient *clients;
+        JsonlServer *server; /* monitor.sock */
 
         Cgroup *cgroup;
         Cgroup *own_cgroup; /* the monitor's (INSTANCE_MONITOR_CGROUP_SUFFIX); NULL: not in one */

@@ -23,17 +23,14 @@ void net_attachment_init(NetAttachment *a, const char *state_dir, const char *cg
 
 void net_attachment_done(NetAttachment *a) {
         /* A lease still held is given back with the process: closing its fd drops the lock. */
-        if (a->lease.fd >= 0)
-                close(a->lease.fd);
+        lease_abandon(&a->lease.lease);
         host_ports_release(&a->host_ports);
-        free(a->lease.path);
         free(a->lease_dir);
         free(a->unit);
         *a = (NetAttachment){.lease = IPAM_LEASE_NULL};
 }
 
 int net_attachment_prepare(NetAttachment *a, const UnitSpec *u, SupError **ret_error) {
-        char subnet[IPV4_NET_STRLEN];
         int r;
 
         /* Before anything changes on the host. */
@@ -43,13 +40,8 @@ int net_attachment_prepare(NetAttachment *a, const UnitSpec *u, SupError **ret_e
         r = host_ports_bind(&a->host_ports, u->ports, u->n_ports, ret_error);
         if (r < 0)
                 return r;
-        if (a->lease.fd < 0) {
-                r = ipam_acquire(a->lease_dir, &a->table.subnet, a->unit, &a->lease);
-                if (r == -ENOSPC)
-                        (void) sup_error_make(ret_error, r, "no free address left in the bridge subnet %s",
-                                              ipv4_net_format(&a->table.subnet, subnet));
-                else if (r < 0)
-                        (void) sup_error_errno(ret_error, r, "cannot lease an address in %s", a->lease_dir);
+        if (a->lease.lease.fd < 0) {
+                r = ipam_acquire(a->lease_dir, &a->table.subnet, a->unit, &a->lease, ret_error);
                 if (r < 0)
                         goto fail;
         }

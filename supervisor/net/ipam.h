@@ -3,20 +3,15 @@
 
 #include <errno.h>
 
+#include "lease.h"
 #include "subnet.h"
+#include "sup-error.h"
 
-/* Addresses for the containers on one bridge, handed out as lease files: DIR/<address> (e.g.
- * <state-dir>/ipam/sup0/10.88.0.7) holding the owner's name. Any number of monitors allocate from
- * one directory at once without talking to each other:
- *
- *  - A lease appears whole and already locked: it is written to an unnamed file (O_TMPFILE), which
- *    is flock()ed and only then linked under the address's name. link fails if the name exists, so
- *    exactly one of two monitors racing for an address gets it.
- *  - The flock is the owner's liveness: the monitor keeps the file open while its container has
- *    the address, and the kernel drops the lock when that process dies, however it dies. A lease
- *    whose lock can be taken is stale and is taken over in place (after checking that the name
- *    still refers to the file that was locked: the owner may have just released it).
- *  - Releasing is unlink, then close.
+/* Addresses for the containers on one bridge, handed out as leases (basic/lease.h): DIR/<address>
+ * (e.g. <state-dir>/ipam/sup0/10.88.0.7) holding the owner's name. Any number of monitors allocate
+ * from one directory at once without talking to each other; the lease's flock is the owner's
+ * liveness (the monitor keeps it while its container has the address), and a lease whose owner
+ * died is taken over.
  *
  * Which address to try first comes from a hash of the owner's name, so a unit gets the same
  * address across restarts whenever it is still free. */
@@ -31,16 +26,15 @@ struct in_addr ipam_candidate(const Ipv4Net *n, uint64_t seed, uint32_t k);
 uint64_t ipam_seed(const char *owner);
 
 typedef struct IpamLease {
-        int fd; /* holds the flock that keeps the lease alive; -EBADF: no lease */
-        char *path;
+        Lease lease; /* lease.fd < 0: no address */
         struct in_addr address;
 } IpamLease;
 
-#define IPAM_LEASE_NULL ((IpamLease){.fd = -EBADF})
+#define IPAM_LEASE_NULL ((IpamLease){.lease = LEASE_NULL})
 
 /* Takes the first free (or stale) address of the pool for owner. -ENOSPC: every address is held
  * by a live owner. dir is created when missing. */
-int ipam_acquire(const char *dir, const Ipv4Net *n, const char *owner, IpamLease *ret);
+int ipam_acquire(const char *dir, const Ipv4Net *n, const char *owner, IpamLease *ret, SupError **ret_error);
 
 /* Gives the address back. Fine on a lease never acquired or already released. */
 int ipam_release(IpamLease *l);

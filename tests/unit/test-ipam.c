@@ -147,23 +147,23 @@ static void test_acquire_release(void **state) {
         IpamLease web = IPAM_LEASE_NULL, db = IPAM_LEASE_NULL, again = IPAM_LEASE_NULL;
         struct in_addr first;
 
-        assert_int_equal(ipam_acquire(dir, &n, "web", &web), 0);
-        assert_true(web.fd >= 0);
+        assert_int_equal(ipam_acquire(dir, &n, "web", &web, NULL), 0);
+        assert_true(web.lease.fd >= 0);
         assert_int_equal(web.address.s_addr, ipam_candidate(&n, ipam_seed("web"), 0).s_addr);
         text = read_lease(dir, web.address);
         assert_non_null(text);
         assert_string_equal(text, "web\n");
         first = web.address;
 
-        assert_int_equal(ipam_acquire(dir, &n, "db", &db), 0);
+        assert_int_equal(ipam_acquire(dir, &n, "db", &db, NULL), 0);
         assert_int_not_equal(db.address.s_addr, web.address.s_addr);
 
         /* Released, the file is gone; the same owner gets the same address again. */
         assert_int_equal(ipam_release(&web), 0);
-        assert_int_equal(web.fd, -EBADF);
+        assert_int_equal(web.lease.fd, -EBADF);
         assert_null(read_lease(dir, first));
         assert_int_equal(ipam_release(&web), 0); /* twice is fine */
-        assert_int_equal(ipam_acquire(dir, &n, "web", &again), 0);
+        assert_int_equal(ipam_acquire(dir, &n, "web", &again, NULL), 0);
         assert_int_equal(again.address.s_addr, first.s_addr);
 
         assert_int_equal(ipam_release(&again), 0);
@@ -182,7 +182,7 @@ static void test_stale_and_live_leases(void **state) {
 
         stale_path = xasprintf("%s/%s", dir, ntoa(want, name));
         assert_int_equal(write_file_atomic(stale_path, "crashed\n", 8, 0644), 0);
-        assert_int_equal(ipam_acquire(dir, &n, "api", &api), 0);
+        assert_int_equal(ipam_acquire(dir, &n, "api", &api, NULL), 0);
         assert_int_equal(api.address.s_addr, want.s_addr);
         text = read_lease(dir, want);
         assert_string_equal(text, "api\n");
@@ -194,7 +194,7 @@ static void test_stale_and_live_leases(void **state) {
         held = open(stale_path, O_RDONLY | O_CLOEXEC);
         assert_true(held >= 0);
         assert_int_equal(flock(held, LOCK_EX), 0);
-        assert_int_equal(ipam_acquire(dir, &n, "api", &other), 0);
+        assert_int_equal(ipam_acquire(dir, &n, "api", &other, NULL), 0);
         assert_int_not_equal(other.address.s_addr, want.s_addr);
         assert_int_equal(ipam_release(&other), 0);
         assert_int_equal(rm_rf(dir), 0);
@@ -209,14 +209,19 @@ static void test_pool_exhausted(void **state) {
         for (size_t i = 0; i < 5; i++) {
                 snprintf(owner, sizeof(owner), "u%zu", i);
                 l[i] = IPAM_LEASE_NULL;
-                assert_int_equal(ipam_acquire(dir, &n, owner, &l[i]), 0);
+                assert_int_equal(ipam_acquire(dir, &n, owner, &l[i], NULL), 0);
         }
         l[5] = IPAM_LEASE_NULL;
-        assert_int_equal(ipam_acquire(dir, &n, "u5", &l[5]), -ENOSPC);
+        {
+                _cleanup_sup_error_ SupError *e = NULL;
+                assert_int_equal(ipam_acquire(dir, &n, "u5", &l[5], &e), -ENOSPC);
+                /* What the operator reads when the pool is exhausted: which subnet to widen. */
+                assert_string_equal(sup_error_message(e), "no free address left in the bridge subnet 10.88.0.0/29");
+        }
         /* One gives its address back: the next asker gets exactly that one. */
         struct in_addr freed = l[2].address;
         assert_int_equal(ipam_release(&l[2]), 0);
-        assert_int_equal(ipam_acquire(dir, &n, "u5", &l[5]), 0);
+        assert_int_equal(ipam_acquire(dir, &n, "u5", &l[5], NULL), 0);
         assert_int_equal(l[5].address.s_addr, freed.s_addr);
         for (size_t i = 0; i < 6; i++)
                 assert_int_equal(ipam_release(&l[i]), 0);
@@ -224,7 +229,7 @@ static void test_pool_exhausted(void **state) {
         /* No room at all. */
         Ipv4Net tiny = net("10.88.0.0/31");
         IpamLease none = IPAM_LEASE_NULL;
-        assert_int_equal(ipam_acquire(dir, &tiny, "x", &none), -ENOSPC);
+        assert_int_equal(ipam_acquire(dir, &tiny, "x", &none, NULL), -ENOSPC);
         assert_int_equal(rm_rf(dir), 0);
 }
 
@@ -256,7 +261,7 @@ static void test_concurrent_processes(void **state) {
                          * first address, and then for the next. */
                         (void) !read(start[0], &c, 1);
                         snprintf(owner, sizeof(owner), "same");
-                        if (ipam_acquire(dir, &n, owner, &l) == 0)
+                        if (ipam_acquire(dir, &n, owner, &l, NULL) == 0)
                                 a = l.address.s_addr;
                         (void) !write(report[1], &a, sizeof(a));
                         (void) !read(done[0], &c, 1); /* hold the lease until told */
@@ -283,7 +288,7 @@ static void test_concurrent_processes(void **state) {
                 char owner[16];
                 snprintf(owner, sizeof(owner), "new%d", i);
                 again[i] = IPAM_LEASE_NULL;
-                assert_int_equal(ipam_acquire(dir, &n, owner, &again[i]), 0);
+                assert_int_equal(ipam_acquire(dir, &n, owner, &again[i], NULL), 0);
         }
         for (int i = 0; i < 13; i++)
                 assert_int_equal(ipam_release(&again[i]), 0);

@@ -2,6 +2,7 @@
 #include "test-helpers.h"
 
 #include <sys/file.h>
+#include <sys/wait.h>
 
 #include "fileio.h"
 #include "userns.h"
@@ -69,7 +70,7 @@ static void test_leases_never_overlap(void **state) {
 
         /* Released, the range is the name's again. */
         userns_release(&a);
-        assert_int_equal(a.lease_fd, -EBADF);
+        assert_int_equal(a.lease.fd, -EBADF);
         assert_int_equal(userns_acquire(dir, "web", NULL, 0, &again), 0);
         assert_int_equal(again.base, first);
 
@@ -100,12 +101,45 @@ static void test_lease_is_a_lock_others_see(void **state) {
         assert_int_equal(rm_rf(dir), 0);
 }
 
+/* A monitor that died holding its range (a crash: no release) leaves a stale lease, which the
+ * next unit to hash there takes over, naming itself in the file. */
+static void test_stale_lease_taken_over(void **state) {
+        _cleanup_free_ char *dir = lease_dir(), *file = NULL, *text = NULL;
+        UsernsRange a = USERNS_RANGE_NULL;
+        uint32_t first = USERNS_POOL_FIRST + userns_first_slot("cache") * USERNS_RANGE_SIZE;
+        size_t size;
+        pid_t pid;
+        int status;
+
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                UsernsRange held = USERNS_RANGE_NULL;
+                _exit(userns_acquire(dir, "crashed", NULL, 0, &held) == 0 ? 0 : 1);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        file = xasprintf("%s/%u", dir, USERNS_POOL_FIRST + userns_first_slot("crashed") * USERNS_RANGE_SIZE);
+        assert_int_equal(access(file, F_OK), 0);
+
+        assert_int_equal(userns_acquire(dir, "crashed", NULL, 0, &a), 0);
+        assert_int_equal(read_full_file(file, 4096, &text, &size), 0);
+        assert_string_equal(text, "crashed\n");
+        userns_release(&a);
+
+        assert_int_equal(userns_acquire(dir, "cache", NULL, 0, &a), 0);
+        assert_int_equal(a.base, first);
+        userns_release(&a);
+        assert_int_equal(rm_rf(dir), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_reserved_ids_from_passwd_group_and_subid),
                 cmocka_unit_test(test_range_clear_of_reserved),
                 cmocka_unit_test(test_leases_never_overlap),
                 cmocka_unit_test(test_lease_is_a_lock_others_see),
+                cmocka_unit_test(test_stale_lease_taken_over),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -90,49 +88,36 @@ uint32_t userns_first_slot(const char *name) {
 
 int userns_acquire(const char *lease_dir, const char *name, const IdRange *reserved, size_t n_reserved,
                    UsernsRange *ret) {
-        _cleanup_close_ int dir = -EBADF;
+        _cleanup_(lease_dir_close) LeaseDir d = LEASE_DIR_NULL;
         uint32_t first = userns_first_slot(name);
         int r;
 
-        r = mkdir_p(lease_dir, 0700);
+        r = lease_dir_open(lease_dir, &d, NULL);
         if (r < 0)
                 return r;
-        dir = open(lease_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dir < 0)
-                return negative_errno();
         for (uint32_t i = 0; i < N_SLOTS; i++) {
                 uint32_t base = USERNS_POOL_FIRST + ((first + i) % N_SLOTS) * USERNS_RANGE_SIZE;
+                Lease l = LEASE_NULL;
                 char file[16];
-                int fd;
 
                 if (!userns_range_is_clear(reserved, n_reserved, base, USERNS_RANGE_SIZE))
                         continue;
                 snprintf(file, sizeof(file), "%u", base);
-                fd = openat(dir, file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-                if (fd < 0)
-                        return negative_errno();
-                if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-                        r = negative_errno();
-                        close(fd);
-                        if (r == -EWOULDBLOCK)
-                                continue;
+                r = lease_try_take(&d, file, name, &l, NULL);
+                if (r < 0)
                         return r;
+                if (r > 0) {
+                        *ret = (UsernsRange){.base = base, .size = USERNS_RANGE_SIZE, .lease = l};
+                        return 0;
                 }
-                /* For the operator who looks: whose it is. Only the lock counts. */
-                {
-                        _cleanup_free_ char *text = xasprintf("%s\n", name);
-                        if (ftruncate(fd, 0) == 0)
-                                (void) !pwrite(fd, text, strlen(text), 0);
-                }
-                *ret = (UsernsRange) {.base = base, .size = USERNS_RANGE_SIZE, .lease_fd = fd};
-                return 0;
         }
         return -EBUSY;
 }
 
 void userns_release(UsernsRange *r) {
-        if (r->lease_fd >= 0)
-                close(r->lease_fd);
+        /* The file stays, as it always has: the monitors of an older sup (they outlive an
+         * upgrade) open it by name and lock it, and must never get a file just unlinked. */
+        lease_abandon(&r->lease);
         *r = USERNS_RANGE_NULL;
 }
 

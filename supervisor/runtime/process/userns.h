@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "lease.h"
+
 /* security.user_namespace: auto. The container gets a user namespace of its own in which uid and
  * gid 0..65535 are a range of host ids nobody else uses: its root is an unprivileged user of the
  * host, whatever it escapes into. The file systems it sees keep their owners through idmapped
@@ -13,9 +15,10 @@
  * range a run got.
  *
  * Ranges are leased host-wide, so that no two units, of one supd or of several, ever share one:
- * a lease is a file per range in USERNS_LEASE_DIR holding an flock() for as long as its holder
- * (the unit's monitor) keeps it open. The kernel drops the lock when the holder dies, and /run
- * empties at boot: a lease cannot outlive the processes that use the range. */
+ * a lease (basic/lease.h) is a file per range in USERNS_LEASE_DIR named after its base, holding an
+ * flock() for as long as its holder (the unit's monitor) keeps it open. The kernel drops the lock
+ * when the holder dies, and /run empties at boot: a lease cannot outlive the processes that use
+ * the range. */
 
 #define USERNS_RANGE_SIZE 65536u
 /* The pool, 0x00080000..0x6fffffff in ranges of 65536 ids: systemd-nspawn's, above the ids of
@@ -31,10 +34,10 @@ typedef struct IdRange {
 typedef struct UsernsRange {
         uint32_t base; /* the host uid and gid of the container's 0 */
         uint32_t size;
-        int lease_fd; /* holds the lease; -EBADF: none */
+        Lease lease; /* lease.fd < 0: none */
 } UsernsRange;
 
-#define USERNS_RANGE_NULL ((UsernsRange) {.lease_fd = -EBADF})
+#define USERNS_RANGE_NULL ((UsernsRange){.lease = LEASE_NULL})
 
 /* Adds to *ranges the ids a file of the host uses: passwd and group (the third field: one id
  * each) when subid is false, /etc/subuid and /etc/subgid ("name:first:count") when true.
@@ -54,7 +57,7 @@ uint32_t userns_first_slot(const char *name);
  * overlap reserved. -EBUSY when every range is taken. */
 int userns_acquire(const char *lease_dir, const char *name, const IdRange *reserved, size_t n_reserved,
                    UsernsRange *ret);
-/* Gives the lease back (the file stays; its lock goes). */
+/* Gives the lease back (the file stays, stale; its lock goes). */
 void userns_release(UsernsRange *r);
 
 /* Maps 0..size-1 of pid's (new, still unmapped) user namespace to the range, uid and gid alike,
