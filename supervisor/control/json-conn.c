@@ -9,6 +9,11 @@
 #include "macro.h"
 #include "socket-util.h"
 
+/* A read() gets at least a page of room (the buffer doubles below that), so that a large frame
+ * costs few reads and reallocations; the first buffer is two pages. */
+#define JSON_READ_ROOM_MIN       ((size_t) 4096)
+#define JSON_READ_BUFFER_INITIAL ((size_t) 8192)
+
 struct JsonConn {
         Event *event;
         int fd;
@@ -282,8 +287,8 @@ static void on_io(EventSource *s, int fd, uint32_t revents, void *userdata) {
                 }
                 if (output_full(c))
                         return; /* EPOLLHUP/EPOLLERR while held back: the write side tells */
-                if (c->in_size - c->in_used < 4096) {
-                        c->in_size = MAX(c->in_size * 2, (size_t) 8192);
+                if (c->in_size - c->in_used < JSON_READ_ROOM_MIN) {
+                        c->in_size = MAX(c->in_size * 2, JSON_READ_BUFFER_INITIAL);
                         c->in = xrealloc(c->in, c->in_size);
                 }
                 ssize_t n = read(fd, c->in + c->in_used, c->in_size - c->in_used);
@@ -415,8 +420,8 @@ int json_read_frame(int fd, char **buf, size_t *len, size_t *used, size_t max, u
                 }
                 if (*used > max)
                         return -EMSGSIZE;
-                if (*len - *used < 4096) {
-                        *len = MAX(*len * 2, (size_t) 8192);
+                if (*len - *used < JSON_READ_ROOM_MIN) {
+                        *len = MAX(*len * 2, JSON_READ_BUFFER_INITIAL);
                         *buf = xrealloc(*buf, *len);
                 }
                 int r = wait_fd(fd, POLLIN, deadline);

@@ -10,6 +10,11 @@
 #include "string-util.h"
 
 #define PF_KTHREAD 0x00200000U /* include/linux/sched.h: the flags field of /proc/PID/stat */
+/* How much of /proc/PID/stat and /proc/PID/status is read: stat is one line of about 50 numbers
+ * after comm (at most 16 bytes); status is about 1.5K, with room for a long Groups: line before
+ * the VmRSS: it is read for. */
+#define PROC_STAT_MAX   4096
+#define PROC_STATUS_MAX 16384
 
 /* Up to max bytes of proc/PID/name, NUL-terminated; *ret_truncated when there was more. Unlike
  * read_full_file(), a longer file is cut rather than refused: a command line may be long. */
@@ -102,7 +107,7 @@ json_t *process_read(const char *proc, pid_t pid) {
 
         /* Three files, read one after the other: one that is missing or unreadable means the
          * process ended meanwhile. */
-        if (read_head(proc, pid, "stat", 4096, &stat, NULL, NULL) < 0)
+        if (read_head(proc, pid, "stat", PROC_STAT_MAX, &stat, NULL, NULL) < 0)
                 return NULL;
         /* "pid (comm) state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
          * utime stime ...": comm may hold anything, ')' too; the fields go on after the last. */
@@ -113,7 +118,8 @@ json_t *process_read(const char *proc, pid_t pid) {
                    &utime, &stime) != 5 ||
             (flags & PF_KTHREAD))
                 return NULL;
-        if (read_head(proc, pid, "status", 16384, &status, NULL, NULL) < 0 || parse_status(status, &uid, &rss_kb) < 0)
+        if (read_head(proc, pid, "status", PROC_STATUS_MAX, &status, NULL, NULL) < 0 ||
+            parse_status(status, &uid, &rss_kb) < 0)
                 return NULL;
         if (read_head(proc, pid, "cmdline", PROCESS_ARGS_MAX, &cmdline, &n_cmd, &truncated) < 0)
                 return NULL;

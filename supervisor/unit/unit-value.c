@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <limits.h>
 #include <regex.h>
 #include <signal.h>
 #include <sys/capability.h>
@@ -10,6 +11,15 @@
 #include "alloc.h"
 #include "macro.h"
 #include "string-util.h"
+
+/* A DNS label (RFC 1035): a unit name, and each part of a host name. */
+#define DNS_LABEL_MAX 63
+/* No real variable name is longer; it bounds the canonical form's env keys. */
+#define ENV_NAME_MAX 256
+/* A user or group name as useradd takes it (UT_NAMESIZE). */
+#define USER_NAME_MAX 32
+/* Longer than any YAML boolean, number or date; a bound that keeps regexec off hostile input. */
+#define YAML_PLAIN_KIND_MAX 1024
 
 #define REASON(r) \
         do { \
@@ -173,7 +183,7 @@ static int parse_port_number(const char *s, size_t n, uint16_t *ret) {
                 return -EINVAL;
         memcpy(buf, s, n);
         buf[n] = 0;
-        if (parse_decimal(buf, 65535, &v) < 0 || v == 0)
+        if (parse_decimal(buf, UINT16_MAX, &v) < 0 || v == 0)
                 return -ERANGE;
         *ret = (uint16_t) v;
         return 0;
@@ -337,8 +347,8 @@ int parse_mode(const char *s, mode_t *ret) {
 }
 
 static bool is_label(const char *s, size_t n) {
-        /* An RFC 1123 label: letters, digits, inner hyphens, 1-63 characters. */
-        if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        /* An RFC 1123 label: letters, digits, inner hyphens, 1 to DNS_LABEL_MAX characters. */
+        if (n == 0 || n > DNS_LABEL_MAX || s[0] == '-' || s[n - 1] == '-')
                 return false;
         for (size_t i = 0; i < n; i++)
                 if (!isalnum((unsigned char) s[i]) && s[i] != '-')
@@ -362,7 +372,7 @@ bool unit_name_is_valid(const char *s) {
 bool hostname_is_valid(const char *s) {
         size_t n = strlen(s);
 
-        if (n == 0 || n > 64)
+        if (n == 0 || n > HOST_NAME_MAX)
                 return false;
         for (const char *c = s;;) {
                 const char *dot = strchrnul(c, '.');
@@ -375,7 +385,7 @@ bool hostname_is_valid(const char *s) {
 }
 
 bool env_name_is_valid(const char *s) {
-        if (!*s || isdigit((unsigned char) s[0]) || strlen(s) > 256)
+        if (!*s || isdigit((unsigned char) s[0]) || strlen(s) > ENV_NAME_MAX)
                 return false;
         for (const char *c = s; *c; c++)
                 if (!isalnum((unsigned char) *c) && *c != '_')
@@ -387,7 +397,7 @@ static bool user_part_is_valid(const char *s, size_t n) {
         char buf[16];
         uint64_t v;
 
-        if (n == 0 || n > 32)
+        if (n == 0 || n > USER_NAME_MAX)
                 return false;
         if (isdigit((unsigned char) s[0])) {
                 if (n >= sizeof(buf))
@@ -440,8 +450,7 @@ const char *yaml_plain_scalar_kind(const char *s) {
                                 abort(); /* a constant pattern: cannot fail but by a bug here */
                 ready = true;
         }
-        /* No real boolean, number or date is this long; the cap keeps regexec off hostile input. */
-        if (strlen(s) > 1024)
+        if (strlen(s) > YAML_PLAIN_KIND_MAX)
                 return NULL;
         for (size_t i = 0; i < ELEMENTSOF(yaml_kinds); i++)
                 if (regexec(&compiled[i], s, 0, NULL, 0) == 0)
