@@ -161,6 +161,7 @@ int guest_build_root(const GuestRun *run, const char *target, char *err) {
         size_t n = strv_length(run->layers);
         _cleanup_free_ char *opts = NULL, *lower = xstrdup("");
         _cleanup_close_ int rootfd = -EBADF;
+        _cleanup_sup_error_ SupError *e = NULL;
         int r;
 
         for (size_t i = 0; i < n; i++) {
@@ -194,12 +195,13 @@ int guest_build_root(const GuestRun *run, const char *target, char *err) {
         if (rootfd < 0)
                 return fail(err, negative_errno(), "cannot open the container's root");
         /* own_network: the guest is its own network namespace, so sysfs is mounted, not bound. */
-        r = mount_api_filesystems(rootfd, true, err);
-        if (r < 0)
+        r = mount_api_filesystems(rootfd, true, &e);
+        if (r >= 0)
+                r = mount_unit_mounts(u, rootfd, NULL, &e);
+        if (r < 0) {
+                sup_error_to_buffer(e, err, WORKLOAD_ERR_MAX);
                 return r;
-        r = mount_unit_mounts(u, rootfd, NULL, err);
-        if (r < 0)
-                return r;
+        }
         if (sethostname(u->hostname, strlen(u->hostname)) < 0)
                 return fail(err, negative_errno(), "cannot set the host name");
         return 0;

@@ -501,6 +501,7 @@ int main(int argc, char **argv) {
         _cleanup_(guest_run_done) GuestRun run = {};
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_free_ char *error = NULL;
+        _cleanup_sup_error_ SupError *e = NULL;
         char err[WORKLOAD_ERR_MAX];
         ContainerUser user;
         json_t *msg;
@@ -584,8 +585,10 @@ int main(int argc, char **argv) {
         if (r < 0)
                 fail_setup(&init, err);
         stage(&init, "root ready");
-        if (u->security.read_only_rootfs && (r = rootfs_make_read_only(err)) < 0)
+        if (u->security.read_only_rootfs && (r = rootfs_make_read_only(&e)) < 0) {
+                sup_error_to_buffer(e, err, sizeof(err));
                 fail_setup_code(&init, err, workload_exit_code(r));
+        }
         r = resolve_user(u->user, &user, err);
         if (r < 0)
                 fail_setup_code(&init, err, workload_exit_code(r));
