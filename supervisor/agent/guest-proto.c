@@ -86,6 +86,12 @@ static int decode_spec(const json_t *spec, UnitSpec **ret, char **ret_error) {
                 return fail(ret_error, "spec: %s", sup_error_message(e));
         if (!u->command)
                 return fail(ret_error, "the unit has no command (the host takes it from the image before run)");
+        /* Absent from a unit's spec only where the image gives them, which the host applies. */
+        if (!u->user)
+                return fail(ret_error, "spec: missing key \"user\" (the host takes it from the image before run)");
+        if (!u->working_dir)
+                return fail(ret_error,
+                            "spec: missing key \"working_dir\" (the host takes it from the image before run)");
         if (u->network == NETWORK_HOST)
                 return fail(ret_error, "network: host is not possible with isolation: hyperv (the guest has a network "
                                        "stack of its own)");

@@ -160,7 +160,6 @@ int guest_build_root(const GuestRun *run, const char *target, SupError **ret_err
         size_t n = strv_length(run->layers);
         _cleanup_free_ char *opts = NULL, *lower = xstrdup("");
         _cleanup_close_ int rootfd = -EBADF;
-        char err[ROOTFS_ERR_MAX];
         int r;
 
         for (size_t i = 0; i < n; i++) {
@@ -193,13 +192,12 @@ int guest_build_root(const GuestRun *run, const char *target, SupError **ret_err
         rootfd = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rootfd < 0)
                 return sup_error_errno(ret_error, negative_errno(), "cannot open the container's root");
-        /* own_network: the guest is its own network namespace, so sysfs is mounted, not bound.
-         * (The same code as process isolation's, where it runs after clone(): a fixed buffer.) */
-        r = mount_api_filesystems(rootfd, true, err);
+        /* own_network: the guest is its own network namespace, so sysfs is mounted, not bound. */
+        r = mount_api_filesystems(rootfd, true, ret_error);
         if (r >= 0)
-                r = mount_unit_mounts(u, rootfd, NULL, err);
+                r = mount_unit_mounts(u, rootfd, NULL, ret_error);
         if (r < 0)
-                return sup_error_make(ret_error, r, "%s", err);
+                return r;
         if (sethostname(u->hostname, strlen(u->hostname)) < 0)
                 return sup_error_errno(ret_error, negative_errno(), "cannot set the host name");
         return 0;

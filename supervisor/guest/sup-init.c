@@ -502,7 +502,6 @@ int main(int argc, char **argv) {
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_free_ char *error = NULL;
         _cleanup_sup_error_ SupError *boot_error = NULL;
-        char err[WORKLOAD_ERR_MAX];
         ContainerUser user;
         json_t *msg;
         int r;
@@ -585,8 +584,8 @@ int main(int argc, char **argv) {
         if (r < 0)
                 fail_setup(&init, sup_error_message(boot_error));
         stage(&init, "root ready");
-        if (u->security.read_only_rootfs && (r = rootfs_make_read_only(err)) < 0)
-                fail_setup_code(&init, err, workload_exit_code(r));
+        if (u->security.read_only_rootfs && (r = rootfs_make_read_only(&boot_error)) < 0)
+                fail_setup_code(&init, sup_error_message(boot_error), workload_exit_code(r));
         r = resolve_user(u->user, &user, &boot_error);
         if (r < 0)
                 fail_setup_code(&init, sup_error_message(boot_error), workload_exit_code(r));

@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "fileio.h"
+#include "image.h"
 #include "macro.h"
 #include "path-util.h"
 #include "process-list.h"
@@ -565,7 +566,8 @@ static void on_vm_exited(Vm *vm, const VmExit *ex, void *userdata) {
 
 static int start_vm(Monitor *m, const SeccompProgram *seccomp) {
         VmConfig cfg = {
-                .spec = m->spec,
+                .spec = m->run_spec,
+                .image = m->image,
                 .dir = m->dir,
                 .state_dir = m->state_dir,
                 .sandbox_dir = m->sandbox,
@@ -633,6 +635,30 @@ static int apply_own_limits(Monitor *m, const UnitSpec *u) {
         return m->own_cgroup ? cgroup_set_cpus(m->own_cgroup, u->resources.cpus_milli) : 0;
 }
 
+/* The image step, at every start (a layer changed since the last one shows, and gets a new disk):
+ * the layers, their disks for a guest, and the spec the driver runs, with the image's defaults. */
+static int resolve_image(Monitor *m) {
+        _cleanup_sup_error_ SupError *e = NULL;
+        _cleanup_free_ char *cache = NULL;
+        ImageOptions opts = {};
+        int r;
+
+        m->image = image_free(m->image);
+        m->run_spec = unit_spec_free(m->run_spec);
+        if (m->spec->isolation == ISOLATION_HYPERV)
+                opts.disk_cache = cache = path_join(m->state_dir, "vm/layers");
+        r = image_resolve(m->spec, &opts, &m->image, &e);
+        if (r >= 0)
+                r = image_apply_defaults(m->spec, &m->image->config, &m->run_spec, &e);
+        if (r < 0) {
+                set_reason(m, "%s", sup_error_message(e));
+                return r;
+        }
+        STRV_FOREACH(n, m->image->notes)
+                log_writer_printf(&m->log, "sup", "%s", *n);
+        return 0;
+}
+
 /* MonitorRuntime.start: the container, or the VM. */
 static int runtime_start(Monitor *m) {
         int out_w = -EBADF, err_w = -EBADF, r;
@@ -640,7 +666,7 @@ static int runtime_start(Monitor *m) {
         ContainerConfig cfg;
 
         m->setup_error_len = 0;
-        if (prepare_seccomp(m, &seccomp) < 0 || prepare_rlimits(m) < 0)
+        if (prepare_seccomp(m, &seccomp) < 0 || prepare_rlimits(m) < 0 || resolve_image(m) < 0)
                 goto fail;
         r = cgroup_create(m->cgroup_root, m->cgroup_parent, m->spec->name, &m->cgroup);
         if (r < 0) {
@@ -693,7 +719,8 @@ static int runtime_start(Monitor *m) {
         if (open_share_targets(m) < 0)
                 goto fail;
         cfg = (ContainerConfig) {
-                .spec = m->spec,
+                .spec = m->run_spec,
+                .image = m->image,
                 .rootfs = m->rootfs,
                 .sandbox = m->sandbox,
                 .stdout_fd = out_w,
@@ -1406,6 +1433,8 @@ Monitor *monitor_free(Monitor *m) {
                 container_close(&m->container);
         userns_release(&m->userns);
         vm_free(m->vm);
+        image_free(m->image);
+        unit_spec_free(m->run_spec);
         cgroup_free(m->cgroup);
         free(m->own_cgroup_name);
         seccomp_cache_done(&m->seccomp);

@@ -34,7 +34,7 @@
  *   rootfs/      the container's root mount point (mounted only in the container's namespace)
  *   qmp.sock     hyperv: QEMU's QMP socket (0600), also QEMU's working directory
  * State directory (supd's): sandboxes/NAME/ (the writable layer; hyperv: disk.ext4 in it),
- * logs/NAME.log, vm/layers/ (hyperv: the layer disk cache, see runtime/vm/vm-disk.h), seccomp/
+ * logs/NAME.log, vm/layers/ (hyperv: the layer disk cache, see image/layer-disk.h), seccomp/
  * (compiled seccomp filters, see runtime/seccomp-compile.h), and with network: bridge the address
  * lease ipam/BRIDGE/ADDRESS (see net/ipam.h).
  *
@@ -130,6 +130,8 @@ struct Monitor {
         Event *event;
         UnitSpec *spec;
         char hash[65];
+        Image *image;       /* the last start's (image.h), which its workload runs */
+        UnitSpec *run_spec; /* spec with the image's defaults: what the driver runs */
         char *dir;
         char *rootfs;
         char *sandbox;

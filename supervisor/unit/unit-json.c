@@ -967,8 +967,9 @@ static const JsonField unit_fields[] = {
         {"image", decode_image, 0, false},
         {"command", field_command, offsetof(UnitSpec, command), true}, /* absent: the image's */
         {"env", decode_env, 0, false},
-        {"user", decode_user, offsetof(UnitSpec, user), false},
-        {"working_dir", decode_container_path, offsetof(UnitSpec, working_dir), false},
+        /* absent: the image's (a spec from a unit file always has them: "0" and "/" by default) */
+        {"user", decode_user, offsetof(UnitSpec, user), true},
+        {"working_dir", decode_container_path, offsetof(UnitSpec, working_dir), true},
         {"hostname", decode_hostname, offsetof(UnitSpec, hostname), false},
         {"network", decode_network, 0, true}, /* absent with share.network */
         {"ports", decode_ports, 0, false},
@@ -990,6 +991,16 @@ int unit_spec_from_json(const json_t *j, UnitSpec **ret, SupError **ret_error) {
         Decoder d = {.error = ret_error};
         int r;
 
+        /* Absent, these are not unit_spec_new()'s defaults but open (the image's, see
+         * image_apply_defaults()): a spec leaving them open decodes to what it was. */
+        if (json_is_object(j) && !json_object_get(j, "user")) {
+                free(u->user);
+                u->user = NULL;
+        }
+        if (json_is_object(j) && !json_object_get(j, "working_dir")) {
+                free(u->working_dir);
+                u->working_dir = NULL;
+        }
         r = decode_object(&d, j, unit_fields, u, "a unit's canonical JSON object");
         if (r < 0)
                 return r;

@@ -150,9 +150,13 @@ static void test_round_trip_values(void **state) {
 /* Keys the encoder leaves out in some units: their absence is the default. */
 static bool optional_key(const char *path) {
         static const char *const optional[] = {
-                "command",          "network",        "rlimits",        "healthcheck",
-                "resources.memory", "resources.cpus", "resources.pids", "resources.io_weight",
-                "share.ipc",        "share.pid",      "share.network",  "mounts[1].size",
+                "command",          "user",
+                "working_dir",      "network",
+                "rlimits",          "healthcheck",
+                "resources.memory", "resources.cpus",
+                "resources.pids",   "resources.io_weight",
+                "share.ipc",        "share.pid",
+                "share.network",    "mounts[1].size",
         };
         for (size_t i = 0; i < ELEMENTSOF(optional); i++)
                 if (strcmp(path, optional[i]) == 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The pure parts of the VM runtime: resources to guest RAM and vCPUs, the QEMU command line, the
- * accelerator's choice, the TSC frequency, and the content hash that names a layer's disk. */
+ * accelerator's choice and the TSC frequency. (The content hash that names a layer's disk is the
+ * image step's: test-image.c.) */
 #include "test-helpers.h"
 
 #include <stdlib.h>
@@ -10,7 +11,6 @@
 #include "alloc.h"
 #include "fileio.h"
 #include "string-util.h"
-#include "vm-disk.h"
 #include "vm-host.h"
 #include "vm-qemu.h"
 
@@ -197,65 +197,6 @@ static void test_accel_choice(void **state) {
         assert_int_equal(vm_accel_choose(VM_ACCEL_AUTO, VM_ACCEL_AUTO, &unknown, &kvm, &why), VM_ACCEL_CHOICE_NEEDS_PROBE);
 }
 
-static void write_at(const char *dir, const char *name, const char *content) {
-        char *p = xasprintf("%s/%s", dir, name);
-        assert_int_equal(write_file_atomic(p, content, strlen(content), 0644), 0);
-        free(p);
-}
-
-static void test_layer_hash(void **state) {
-        char a[] = "/tmp/sup-test-layer-XXXXXX", b[] = "/tmp/sup-test-layer-XXXXXX";
-        char ha[65], hb[65], err[256];
-        char *sub;
-
-        assert_non_null(mkdtemp(a));
-        assert_non_null(mkdtemp(b));
-        for (int i = 0; i < 2; i++) {
-                const char *d = i ? b : a;
-                sub = xasprintf("%s/etc", d);
-                assert_int_equal(mkdir(sub, 0755), 0);
-                free(sub);
-                write_at(d, "etc/passwd", "root:x:0:0::/root:/bin/sh\n");
-                sub = xasprintf("%s/sh", d);
-                assert_int_equal(symlink("busybox", sub), 0);
-                free(sub);
-        }
-        /* Same content, made at different times: one hash, so one disk. */
-        assert_int_equal(vm_layer_hash(a, ha, err, sizeof(err)), 0);
-        assert_int_equal(vm_layer_hash(b, hb, err, sizeof(err)), 0);
-        assert_string_equal(ha, hb);
-        assert_int_equal(strlen(ha), 64);
-
-        /* A changed byte, a changed mode, a changed link target: each a new disk. */
-        write_at(b, "etc/passwd", "root:x:0:0::/root:/bin/ash\n");
-        assert_int_equal(vm_layer_hash(b, hb, err, sizeof(err)), 0);
-        assert_string_not_equal(ha, hb);
-        write_at(b, "etc/passwd", "root:x:0:0::/root:/bin/sh\n");
-        assert_int_equal(vm_layer_hash(b, hb, err, sizeof(err)), 0);
-        assert_string_equal(ha, hb);
-        sub = xasprintf("%s/etc/passwd", b);
-        assert_int_equal(chmod(sub, 0600), 0);
-        free(sub);
-        assert_int_equal(vm_layer_hash(b, hb, err, sizeof(err)), 0);
-        assert_string_not_equal(ha, hb);
-        sub = xasprintf("%s/etc/passwd", b);
-        assert_int_equal(chmod(sub, 0644), 0);
-        free(sub);
-        sub = xasprintf("%s/sh", b);
-        assert_int_equal(unlink(sub), 0);
-        assert_int_equal(symlink("/bin/busybox", sub), 0);
-        free(sub);
-        assert_int_equal(vm_layer_hash(b, hb, err, sizeof(err)), 0);
-        assert_string_not_equal(ha, hb);
-
-        /* A layer that is not there: an error that names it. */
-        assert_int_equal(vm_layer_hash("/nonexistent/layer", ha, err, sizeof(err)), -ENOENT);
-        assert_non_null(strstr(err, "/nonexistent/layer"));
-
-        assert_int_equal(rm_rf(a), 0);
-        assert_int_equal(rm_rf(b), 0);
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_memory_and_vcpus),
@@ -264,7 +205,6 @@ int main(void) {
                 cmocka_unit_test(test_qemu_args_too_many_layers),
                 cmocka_unit_test(test_tsc),
                 cmocka_unit_test(test_accel_choice),
-                cmocka_unit_test(test_layer_hash),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,10 +38,18 @@ enum {
 };
 
 _noreturn_ static void child_fail(int r, const char *msg) {
-        char buf[ROOTFS_ERR_MAX + 64];
+        char buf[WORKLOAD_ERR_MAX + 64];
         int n = snprintf(buf, sizeof(buf), "%s", msg);
         (void) !write(CHILD_ERROR_FD, buf, (size_t) MAX(n, 0));
         _exit(workload_exit_code(r));
+}
+
+/* The message crosses to the monitor through the error pipe, the one place it becomes a fixed
+ * buffer. */
+_noreturn_ static void child_fail_error(int r, const SupError *e) {
+        char buf[WORKLOAD_ERR_MAX];
+        sup_error_to_buffer(e, buf, sizeof(buf));
+        child_fail(r, buf);
 }
 
 /* PID 2: becomes the unit's command. */
@@ -186,7 +194,9 @@ static int send_byte_fds(int sock, const int *fds, size_t n) {
 
 _noreturn_ static void child(const ContainerConfig *cfg) {
         const UnitSpec *u = cfg->spec;
-        char err[ROOTFS_ERR_MAX];
+        const Image *img = cfg->image;
+        _cleanup_sup_error_ SupError *e = NULL;
+        char err[WORKLOAD_ERR_MAX];
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_sup_error_ SupError *error = NULL;
         ContainerUser user;
@@ -224,7 +234,7 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
         if (recv_byte_fds(CHILD_SYNC_FD, fds, &n_fds) < 0)
                 _exit(1); /* the parent gave up on us (and said why on the error pipe, if it could) */
         close(CHILD_SYNC_FD);
-        if (cfg->userns && n_fds != u->n_layers + 1 + count_binds(u))
+        if (cfg->userns && n_fds != img->n_layers + 1 + count_binds(u))
                 child_fail(-EIO, "the idmapped mounts did not arrive");
 
         /* Only now, inside the instance's cgroup, so that it becomes the namespace's root. */
@@ -237,23 +247,23 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
         if (cfg->userns) {
                 /* From here on this process is root of its user namespace only: an unprivileged
                  * user of the host's. */
-                r = mount_overlay_idmapped(u, fds, cfg->rootfs, &rootfd, err);
+                r = mount_overlay_idmapped(img, fds, cfg->rootfs, &rootfd, &e);
                 if (r < 0)
-                        child_fail(r, err);
+                        child_fail_error(r, e);
         } else {
-                r = mount_overlay(u, cfg->sandbox, cfg->rootfs, err);
+                r = mount_overlay(img, cfg->sandbox, cfg->rootfs, &e);
                 if (r < 0)
-                        child_fail(r, err);
+                        child_fail_error(r, e);
                 rootfd = open(cfg->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (rootfd < 0)
                         child_fail(-errno, "cannot open the container's root");
         }
-        r = mount_api_filesystems(rootfd, u->network != NETWORK_HOST, err);
+        r = mount_api_filesystems(rootfd, u->network != NETWORK_HOST, &e);
         if (r < 0)
-                child_fail(r, err);
-        r = mount_unit_mounts(u, rootfd, cfg->userns ? fds + u->n_layers + 1 : NULL, err);
+                child_fail_error(r, e);
+        r = mount_unit_mounts(u, rootfd, cfg->userns ? fds + img->n_layers + 1 : NULL, &e);
         if (r < 0)
-                child_fail(r, err);
+                child_fail_error(r, e);
 
         if (sethostname(u->hostname, strlen(u->hostname)) < 0)
                 child_fail(-errno, "cannot set the host name");
@@ -266,14 +276,14 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
                         child_fail(r, err);
         }
 
-        r = enter_rootfs(rootfd, err);
+        r = enter_rootfs(rootfd, &e);
         if (r < 0)
-                child_fail(r, err);
+                child_fail_error(r, e);
         close(rootfd);
         if (u->security.read_only_rootfs) {
-                r = rootfs_make_read_only(err);
+                r = rootfs_make_read_only(&e);
                 if (r < 0)
-                        child_fail(r, err);
+                        child_fail_error(r, e);
         }
 
         r = resolve_user(u->user, &user, &error);
@@ -326,6 +336,7 @@ static int move_fd(int from, int to) {
 /* In the parent, once the child exists in its new user namespace: the namespace's maps, then the
  * idmapped mounts of its root that only the host's root can make. */
 static int prepare_userns(const ContainerConfig *cfg, pid_t pid, RootfsIdmap *idmap, char *err) {
+        _cleanup_sup_error_ SupError *e = NULL;
         _cleanup_close_ int nsfd = -EBADF;
         char path[64];
         int r;
@@ -338,7 +349,10 @@ static int prepare_userns(const ContainerConfig *cfg, pid_t pid, RootfsIdmap *id
         nsfd = open(path, O_RDONLY | O_CLOEXEC);
         if (nsfd < 0)
                 return workload_error(err, negative_errno(), "cannot open the container's user namespace");
-        return rootfs_idmap_prepare(cfg->spec, cfg->sandbox, nsfd, idmap, err);
+        r = rootfs_idmap_prepare(cfg->spec, cfg->image, cfg->sandbox, nsfd, idmap, &e);
+        if (r < 0)
+                sup_error_to_buffer(e, err, WORKLOAD_ERR_MAX);
+        return r;
 }
 
 int container_start(const ContainerConfig *cfg, Container *ret) {
@@ -348,7 +362,7 @@ int container_start(const ContainerConfig *cfg, Container *ret) {
                 .flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD,
                 .exit_signal = SIGCHLD,
         };
-        char prepare_err[ROOTFS_ERR_MAX] = "";
+        char prepare_err[WORKLOAD_ERR_MAX] = "";
         RootfsIdmap idmap = {0};
         int pidfd = -EBADF, own_ns[CONTAINER_SHARE_KINDS], r;
         uint64_t joined;

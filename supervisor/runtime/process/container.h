@@ -6,6 +6,7 @@
 
 #include "cgroup.h"
 #include "container-share.h"
+#include "image.h"
 #include "seccomp-filter.h"
 #include "unit-spec.h"
 
@@ -23,6 +24,7 @@
 
 typedef struct ContainerConfig {
         const UnitSpec *spec;
+        const Image *image;  /* its layers, resolved (image.h) */
         const char *rootfs;  /* an empty host directory, the overlay's mount point (in the child's namespace only) */
         const char *sandbox; /* the instance's writable layer (upper/ and work/ are made below it) */
         int stdout_fd;       /* the command's stdout and stderr (write ends); stdin is /dev/null */

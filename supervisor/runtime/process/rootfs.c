@@ -18,8 +18,7 @@
 #include "mount-util.h"
 #include "path-util.h"
 #include "string-util.h"
-
-#define fail workload_error
+#include "sup-error.h"
 
 /* The same lists as runc's and crun's defaults, give or take: docs/security.md, "Masked paths
  * and mounts", has the reason for each. */
@@ -45,10 +44,10 @@ const char *const ROOTFS_READ_ONLY[] = {
 #define API_ATTRS (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
 #define BIND_ATTRS (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
 
-static int open_bind_source(const char *source, int *ret_fd, struct stat *ret_st, char *err);
+static int open_bind_source(const char *source, int *ret_fd, struct stat *ret_st, SupError **ret_error);
 
 /* Says why open_beneath(rootfd, path) failed: failed_at ends the component at fault. */
-static int describe_open_failure(int rootfd, const char *path, size_t failed_at, int r, char *err) {
+static int describe_open_failure(int rootfd, const char *path, size_t failed_at, int r, SupError **ret_error) {
         _cleanup_free_ char *culprit = xstrndup(path, failed_at), *parent = NULL;
         _cleanup_close_ int pfd = -EBADF;
         char link[PATH_MAX] = "";
@@ -62,84 +61,75 @@ static int describe_open_failure(int rootfd, const char *path, size_t failed_at,
                         link[MAX(n, 0)] = 0;
                 }
                 /* Without strerror's "Too many levels of symbolic links": there is one. */
-                (void) fail(err, 0,
-                            "cannot mount on /%s: /%s in the container's file system is a symlink%s%s%s, which could "
-                            "lead out of the container",
-                            path, culprit, *link ? " (to " : "", link, *link ? ")" : "");
-                return r;
+                return sup_error_make(ret_error, r,
+                                      "cannot mount on /%s: /%s in the container's file system is a symlink%s%s%s, "
+                                      "which could lead out of the container",
+                                      path, culprit, *link ? " (to " : "", link, *link ? ")" : "");
         case -ENOTDIR:
-                (void) fail(err, 0, "cannot mount on /%s: /%s in the container's file system is not a directory", path,
-                            culprit);
-                return r;
+                return sup_error_make(ret_error, r,
+                                      "cannot mount on /%s: /%s in the container's file system is not a directory",
+                                      path, culprit);
         case -EINVAL:
-                (void) fail(err, 0, "cannot mount on /%s: \"..\" is not allowed in a mount point", path);
-                return r;
+                return sup_error_make(ret_error, r, "cannot mount on /%s: \"..\" is not allowed in a mount point",
+                                      path);
         default:
-                return fail(err, r, "cannot open the mount point /%s (at /%s)", path, culprit);
+                return sup_error_errno(ret_error, r, "cannot open the mount point /%s (at /%s)", path, culprit);
         }
 }
 
 /* Opens the mount point path below rootfd, made if missing (a directory, or with file an empty
  * file), with an error that names the culprit. */
-static int open_mount_point(int rootfd, const char *path, bool file, int *ret_fd, char *err) {
+static int open_mount_point(int rootfd, const char *path, bool file, int *ret_fd, SupError **ret_error) {
         size_t at = 0;
         int r = open_beneath(rootfd, path, BENEATH_MKDIR | (file ? BENEATH_MKFILE : 0), ret_fd, &at);
-        return r < 0 ? describe_open_failure(rootfd, path, at, r, err) : 0;
+        return r < 0 ? describe_open_failure(rootfd, path, at, r, ret_error) : 0;
 }
 
 /* Attaches the detached mount mfd on target (a mount point below the root, path for messages). */
-static int attach(int mfd, int target, const char *what, const char *path, char *err) {
+static int attach(int mfd, int target, const char *what, const char *path, SupError **ret_error) {
         int r = mount_attach(mfd, target);
-        return r < 0 ? fail(err, r, "cannot mount %s on /%s", what, path) : 0;
+        return r < 0 ? sup_error_errno(ret_error, r, "cannot mount %s on /%s", what, path) : 0;
 }
 
 /* A new file system of type on path below rootfd. */
 static int mount_fs_below(int rootfd, const char *path, const char *type, const char *source, const char *options,
-                          unsigned attrs, char *err) {
+                          unsigned attrs, SupError **ret_error) {
         _cleanup_close_ int target = -EBADF, mfd = -EBADF;
         int r;
 
-        r = open_mount_point(rootfd, path, false, &target, err);
+        r = open_mount_point(rootfd, path, false, &target, ret_error);
         if (r < 0)
                 return r;
         r = mount_new_fs(type, source, options, attrs, &mfd);
         if (r < 0)
-                return fail(err, r, "cannot make a %s file system for /%s", type, path);
-        return attach(mfd, target, type, path, err);
+                return sup_error_errno(ret_error, r, "cannot make a %s file system for /%s", type, path);
+        return attach(mfd, target, type, path, ret_error);
 }
 
 /* upper/ and work/ below the sandbox, the overlay's upperdir and workdir. */
-static int make_sandbox_dirs(const char *sandbox, char *err) {
+static int make_sandbox_dirs(const char *sandbox, SupError **ret_error) {
         _cleanup_free_ char *upper = path_join(sandbox, "upper"), *work = path_join(sandbox, "work");
 
         if (mkdir(upper, 0755) < 0 && errno != EEXIST)
-                return fail(err, negative_errno(), "cannot create the sandbox layer %s", upper);
+                return sup_error_errno(ret_error, -errno, "cannot create the sandbox layer %s", upper);
         if (mkdir(work, 0700) < 0 && errno != EEXIST)
-                return fail(err, negative_errno(), "cannot create the overlay work directory %s", work);
-        return 0;
-}
-
-/* The refusal of a layer the overlay cannot take (yet). */
-static int check_layer_type(const Layer *l, size_t i, char *err) {
-        if (l->type != LAYER_DIR)
-                return fail(err, -EOPNOTSUPP, "layer %zu (%s: %s) needs the image store, which is not built yet", i,
-                            layer_type_to_string(l->type), l->path);
+                return sup_error_errno(ret_error, -errno, "cannot create the overlay work directory %s", work);
         return 0;
 }
 
 /* The lower layers as one "lowerdir" list, top first, ':' and '\\' escaped with '\\' as overlayfs
  * reads them. A ',' cannot be escaped: the kernel refuses the option, and the error says so. */
-static char *lowerdir_list(const UnitSpec *u) {
+static char *lowerdir_list(const Image *img) {
         size_t n = 1;
         char *list, *w;
 
-        for (size_t i = 0; i < u->n_layers; i++)
-                n += 2 * strlen(u->layers[i].path) + 1;
+        for (size_t i = 0; i < img->n_layers; i++)
+                n += 2 * strlen(img->layers[i].dir) + 1;
         list = w = xnew0(char, n);
-        for (size_t i = u->n_layers; i > 0; i--) {
+        for (size_t i = img->n_layers; i > 0; i--) {
                 if (w != list)
                         *w++ = ':';
-                for (const char *c = u->layers[i - 1].path; *c; c++) {
+                for (const char *c = img->layers[i - 1].dir; *c; c++) {
                         if (*c == ':' || *c == '\\')
                                 *w++ = '\\';
                         *w++ = *c;
@@ -150,45 +140,41 @@ static char *lowerdir_list(const UnitSpec *u) {
 
 /* The overlay's file system context, created: *ret_fsfd. legacy: one "lowerdir" list for kernels
  * before 6.8, else one "lowerdir+" per layer. */
-static int overlay_create(const UnitSpec *u, const char *upper, const char *work, bool legacy, int *ret_fsfd,
-                          char *err) {
+static int overlay_create(const Image *img, const char *upper, const char *work, bool legacy, int *ret_fsfd,
+                          SupError **ret_error) {
         _cleanup_close_ int fsfd = -EBADF;
-        int r;
 
         fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
         if (fsfd < 0)
-                return fail(err, negative_errno(), "cannot open an overlay file system context");
-        for (size_t i = u->n_layers; i > 0; i--) {
-                r = check_layer_type(&u->layers[i - 1], i - 1, err);
-                if (r < 0)
-                        return r;
-        }
+                return sup_error_errno(ret_error, -errno, "cannot open an overlay file system context");
         if (legacy) {
-                _cleanup_free_ char *list = lowerdir_list(u);
+                _cleanup_free_ char *list = lowerdir_list(img);
                 if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir", list, 0) < 0)
-                        return fail(err, negative_errno(), "cannot use the layers %s as the overlay's lower layers", list);
+                        return sup_error_errno(ret_error, -errno,
+                                               "cannot use the layers %s as the overlay's lower layers", list);
         } else
-                for (size_t i = u->n_layers; i > 0; i--) {
-                        const Layer *l = &u->layers[i - 1];
-                        if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", l->path, 0) < 0)
-                                return fail(err, negative_errno(), "cannot use layer %zu (%s) as an overlay layer",
-                                            i - 1, l->path);
+                for (size_t i = img->n_layers; i > 0; i--) {
+                        const char *dir = img->layers[i - 1].dir;
+                        if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", dir, 0) < 0)
+                                return sup_error_errno(ret_error, -errno,
+                                                       "cannot use layer %zu (%s) as an overlay layer", i - 1, dir);
                 }
         if (fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
             fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", work, 0) < 0)
-                return fail(err, negative_errno(), "cannot use the sandbox %s as the overlay's upper layer", upper);
+                return sup_error_errno(ret_error, -errno, "cannot use the sandbox %s as the overlay's upper layer",
+                                       upper);
         if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-                return fail(err, negative_errno(), "cannot create the overlay file system");
+                return sup_error_errno(ret_error, -errno, "cannot create the overlay file system");
         *ret_fsfd = TAKE_FD(fsfd);
         return 0;
 }
 
-int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, char *err) {
+int mount_overlay(const Image *img, const char *sandbox, const char *target, SupError **ret_error) {
         _cleanup_free_ char *upper = path_join(sandbox, "upper"), *work = path_join(sandbox, "work");
         _cleanup_close_ int fsfd = -EBADF, mfd = -EBADF;
         int r;
 
-        r = make_sandbox_dirs(sandbox, err);
+        r = make_sandbox_dirs(sandbox, ret_error);
         if (r < 0)
                 return r;
 
@@ -199,9 +185,12 @@ int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, ch
          * on and overlayfs refuses it at create time: Debian 12's 6.1, seen by
          * test-cgroup2-vm.sh): they get the one list the option string holds. (Nothing is
          * remembered: this runs in a fresh fork of the monitor at every start.) */
-        r = overlay_create(u, upper, work, false, &fsfd, err);
-        if (r == -EINVAL)
-                r = overlay_create(u, upper, work, true, &fsfd, err);
+        r = overlay_create(img, upper, work, false, &fsfd, ret_error);
+        if (r == -EINVAL) {
+                if (ret_error)
+                        *ret_error = sup_error_free(*ret_error);
+                r = overlay_create(img, upper, work, true, &fsfd, ret_error);
+        }
         if (r < 0)
                 return r;
         /* nodev: an image's /dev/sda, or a node made in the sandbox by an earlier run, opens
@@ -209,26 +198,27 @@ int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, ch
          * stay: no_new_privileges is what makes them harmless, and a unit may turn it off. */
         mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
         if (mfd < 0)
-                return fail(err, negative_errno(), "cannot mount the overlay file system");
+                return sup_error_errno(ret_error, -errno, "cannot mount the overlay file system");
         if (move_mount(mfd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-                return fail(err, negative_errno(), "cannot attach the overlay at %s", target);
+                return sup_error_errno(ret_error, -errno, "cannot attach the overlay at %s", target);
         return 0;
 }
 
 /* An idmapped copy of path (layer, sandbox) for the user namespace userns_fd, as *ret_fd. */
-static int idmapped_dir(const char *path, const char *what, unsigned attrs, int userns_fd, int *ret_fd, char *err) {
+static int idmapped_dir(const char *path, const char *what, unsigned attrs, int userns_fd, int *ret_fd,
+                        SupError **ret_error) {
         _cleanup_close_ int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
         int r;
 
         if (fd < 0)
-                return fail(err, negative_errno(), "cannot open %s %s", what, path);
+                return sup_error_errno(ret_error, -errno, "cannot open %s %s", what, path);
         r = mount_clone_idmapped(fd, false, attrs, userns_fd, ret_fd);
         if (r == -EINVAL)
-                return fail(err, r,
-                            "cannot map the owners of %s %s into the unit's user namespace: its file system does not "
-                            "support idmapped mounts, which user_namespace: auto needs",
-                            what, path);
-        return r < 0 ? fail(err, r, "cannot make an idmapped mount of %s %s", what, path) : 0;
+                return sup_error_errno(ret_error, r,
+                                       "cannot map the owners of %s %s into the unit's user namespace: its file system "
+                                       "does not support idmapped mounts, which user_namespace: auto needs",
+                                       what, path);
+        return r < 0 ? sup_error_errno(ret_error, r, "cannot make an idmapped mount of %s %s", what, path) : 0;
 }
 
 static void push_fd(RootfsIdmap *m, int fd) {
@@ -236,29 +226,29 @@ static void push_fd(RootfsIdmap *m, int fd) {
         m->fds[m->n++] = fd;
 }
 
-int rootfs_idmap_prepare(const UnitSpec *u, const char *sandbox, int userns_fd, RootfsIdmap *ret, char *err) {
+int rootfs_idmap_prepare(const UnitSpec *u, const Image *img, const char *sandbox, int userns_fd, RootfsIdmap *ret,
+                         SupError **ret_error) {
         RootfsIdmap m = {0};
         int fd, r;
 
-        if (u->n_layers + 1 + u->n_mounts > ROOTFS_IDMAP_MAX) {
-                r = fail(err, -E2BIG, "user_namespace: auto takes at most %d layers and bind mounts together",
-                         ROOTFS_IDMAP_MAX - 1);
+        if (img->n_layers + 1 + u->n_mounts > ROOTFS_IDMAP_MAX) {
+                r = sup_error_errno(ret_error, -E2BIG,
+                                    "user_namespace: auto takes at most %d layers and bind mounts together",
+                                    ROOTFS_IDMAP_MAX - 1);
                 goto fail;
         }
-        for (size_t i = 0; i < u->n_layers; i++) {
-                r = check_layer_type(&u->layers[i], i, err);
-                if (r >= 0)
-                        /* Read-only: the overlay never writes a lower layer, and nothing else
-                         * gets this copy. */
-                        r = idmapped_dir(u->layers[i].path, "the layer", BIND_ATTRS | MOUNT_ATTR_RDONLY, userns_fd, &fd,
-                                         err);
+        for (size_t i = 0; i < img->n_layers; i++) {
+                /* Read-only: the overlay never writes a lower layer, and nothing else gets this
+                 * copy. */
+                r = idmapped_dir(img->layers[i].dir, "the layer", BIND_ATTRS | MOUNT_ATTR_RDONLY, userns_fd, &fd,
+                                 ret_error);
                 if (r < 0)
                         goto fail;
                 push_fd(&m, fd);
         }
-        r = make_sandbox_dirs(sandbox, err);
+        r = make_sandbox_dirs(sandbox, ret_error);
         if (r >= 0)
-                r = idmapped_dir(sandbox, "the sandbox", BIND_ATTRS, userns_fd, &fd, err);
+                r = idmapped_dir(sandbox, "the sandbox", BIND_ATTRS, userns_fd, &fd, ret_error);
         if (r < 0)
                 goto fail;
         push_fd(&m, fd);
@@ -269,18 +259,18 @@ int rootfs_idmap_prepare(const UnitSpec *u, const char *sandbox, int userns_fd, 
 
                 if (ms->type != MOUNT_BIND)
                         continue;
-                r = open_bind_source(ms->source, &src, &st, err);
+                r = open_bind_source(ms->source, &src, &st, ret_error);
                 if (r < 0)
                         goto fail;
                 r = mount_clone_idmapped(src, true, BIND_ATTRS | (ms->read_only ? MOUNT_ATTR_RDONLY : 0), userns_fd, &fd);
                 if (r == -EINVAL)
-                        r = fail(err, r,
-                                 "cannot map the owners of bind mount source %s into the unit's user namespace: its "
-                                 "file system, or one mounted below it, does not support idmapped mounts, which "
-                                 "user_namespace: auto needs",
-                                 ms->source);
+                        r = sup_error_errno(ret_error, r,
+                                            "cannot map the owners of bind mount source %s into the unit's user "
+                                            "namespace: its file system, or one mounted below it, does not support "
+                                            "idmapped mounts, which user_namespace: auto needs",
+                                            ms->source);
                 else if (r < 0)
-                        r = fail(err, r, "cannot bind %s", ms->source);
+                        r = sup_error_errno(ret_error, r, "cannot bind %s", ms->source);
                 if (r < 0)
                         goto fail;
                 push_fd(&m, fd);
@@ -302,14 +292,15 @@ void rootfs_idmap_done(RootfsIdmap *m) {
 /* An overlay context on the idmapped layers (fds) and the sandbox's upper and work fds, every
  * option set: legacy, one "lowerdir" list; else one "lowerdir+" per layer. Returns the fd, or
  * -errno (without a message for a "lowerdir+" the kernel refuses). */
-static int idmapped_overlay_context(const UnitSpec *u, const int *fds, int upper, int work, bool legacy, char *err) {
+static int idmapped_overlay_context(size_t n_layers, const int *fds, int upper, int work, bool legacy,
+                                    SupError **ret_error) {
         _cleanup_close_ int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
         _cleanup_free_ char *list = xstrdup("");
         char path[64];
 
         if (fsfd < 0)
-                return fail(err, negative_errno(), "cannot open an overlay file system context");
-        for (size_t i = u->n_layers; i > 0; i--) {
+                return sup_error_errno(ret_error, -errno, "cannot open an overlay file system context");
+        for (size_t i = n_layers; i > 0; i--) {
                 snprintf(path, sizeof(path), "/proc/self/fd/%d", fds[i - 1]);
                 if (legacy) {
                         char *more = xasprintf("%s%s%s", list, *list ? ":" : "", path);
@@ -319,49 +310,52 @@ static int idmapped_overlay_context(const UnitSpec *u, const int *fds, int upper
                         return negative_errno();
         }
         if (legacy && fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir", list, 0) < 0)
-                return fail(err, negative_errno(), "cannot use the layers as the overlay's lower layers");
+                return sup_error_errno(ret_error, -errno, "cannot use the layers as the overlay's lower layers");
         snprintf(path, sizeof(path), "/proc/self/fd/%d", upper);
         if (fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", path, 0) < 0)
-                return fail(err, negative_errno(), "cannot use the sandbox as the overlay's upper layer");
+                return sup_error_errno(ret_error, -errno, "cannot use the sandbox as the overlay's upper layer");
         snprintf(path, sizeof(path), "/proc/self/fd/%d", work);
         if (fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", path, 0) < 0)
-                return fail(err, negative_errno(), "cannot use the sandbox's work directory");
+                return sup_error_errno(ret_error, -errno, "cannot use the sandbox's work directory");
         /* trusted.* extended attributes (opaque directories, redirects) are the host's root's
          * alone; in a user namespace the overlay keeps them as user.overlay.*. */
         if (fsconfig(fsfd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
-                return fail(err, negative_errno(), "cannot set the overlay's userxattr option");
+                return sup_error_errno(ret_error, -errno, "cannot set the overlay's userxattr option");
         return TAKE_FD(fsfd);
 }
 
-int mount_overlay_idmapped(const UnitSpec *u, const int *fds, const char *target, int *ret_rootfd, char *err) {
+int mount_overlay_idmapped(const Image *img, const int *fds, const char *target, int *ret_rootfd,
+                           SupError **ret_error) {
         _cleanup_close_ int target_fd = -EBADF, upper = -EBADF, work = -EBADF, plus_fsfd = -EBADF, legacy_fsfd = -EBADF,
                             mfd = -EBADF;
-        const int sandbox = fds[u->n_layers];
+        const size_t n_layers = img->n_layers;
+        const int sandbox = fds[n_layers];
         int fsfd, r;
 
         /* Still as the host's root, which owns the run directory on the way (0700). */
         target_fd = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (target_fd < 0)
-                return fail(err, negative_errno(), "cannot open %s", target);
+                return sup_error_errno(ret_error, -errno, "cannot open %s", target);
         /* overlayfs uses private copies of its layers' mounts, and copies only mounts of the
          * caller's mount namespace: the detached mounts made outside join it, stacked on the mount
          * point under where the overlay goes. pivot_root takes them away with the rest. */
-        for (size_t i = 0; i <= u->n_layers; i++) {
+        for (size_t i = 0; i <= n_layers; i++) {
                 r = mount_attach(fds[i], target_fd);
                 if (r < 0)
-                        return fail(err, r, "cannot attach the idmapped %s", i < u->n_layers ? "layers" : "sandbox");
+                        return sup_error_errno(ret_error, r, "cannot attach the idmapped %s",
+                                               i < n_layers ? "layers" : "sandbox");
         }
         upper = openat(sandbox, "upper", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         work = openat(sandbox, "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (upper < 0 || work < 0)
-                return fail(err, negative_errno(), "cannot open the sandbox's upper and work directories");
+                return sup_error_errno(ret_error, -errno, "cannot open the sandbox's upper and work directories");
 
         /* Two contexts, as mount_overlay() may need them: one "lowerdir+" per layer (6.8), and
          * the one "lowerdir" list older kernels take. Both get the layers by their fds' paths,
          * resolved now, while /proc/self/fd is still this (non-dumpable) process's own: the host's
          * root's. 6.5-6.7 refuse "lowerdir+" already here, older kernels at create time. */
-        plus_fsfd = idmapped_overlay_context(u, fds, upper, work, false, err);
-        legacy_fsfd = idmapped_overlay_context(u, fds, upper, work, true, err);
+        plus_fsfd = idmapped_overlay_context(n_layers, fds, upper, work, false, NULL);
+        legacy_fsfd = idmapped_overlay_context(n_layers, fds, upper, work, true, ret_error);
         if (legacy_fsfd < 0)
                 return legacy_fsfd;
 
@@ -369,25 +363,25 @@ int mount_overlay_idmapped(const UnitSpec *u, const int *fds, const char *target
          * an idmapped mount refuses writes by ids it does not map: the creator must be the
          * namespace's root, not the host's. */
         if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
-                return fail(err, negative_errno(), "cannot become root of the container's user namespace");
+                return sup_error_errno(ret_error, -errno, "cannot become root of the container's user namespace");
         /* A change of user resets "dumpable" to fs.suid_dumpable: the workload, which is this
          * same user, must not be able to ptrace its init (container.c says why). */
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-                return fail(err, negative_errno(), "cannot make the container's init non-dumpable");
+                return sup_error_errno(ret_error, -errno, "cannot make the container's init non-dumpable");
         fsfd = plus_fsfd;
         if (fsfd < 0 || fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
                 if (fsfd >= 0 && errno != EINVAL)
-                        return fail(err, negative_errno(), "cannot create the overlay file system");
+                        return sup_error_errno(ret_error, -errno, "cannot create the overlay file system");
                 fsfd = legacy_fsfd;
                 if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-                        return fail(err, negative_errno(), "cannot create the overlay file system");
+                        return sup_error_errno(ret_error, -errno, "cannot create the overlay file system");
         }
         mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
         if (mfd < 0)
-                return fail(err, negative_errno(), "cannot mount the overlay file system");
+                return sup_error_errno(ret_error, -errno, "cannot mount the overlay file system");
         r = mount_attach(mfd, target_fd);
         if (r < 0)
-                return fail(err, r, "cannot attach the overlay at %s", target);
+                return sup_error_errno(ret_error, r, "cannot attach the overlay at %s", target);
         *ret_rootfd = TAKE_FD(mfd);
         return 0;
 }
@@ -396,7 +390,8 @@ int mount_overlay_idmapped(const UnitSpec *u, const int *fds, const char *target
  * container's /dev. Bound rather than made with mknod: the container's /dev is nodev, so that a
  * node the workload makes there opens nothing, and only these mounts are not. They are read-only
  * because they are the host's own inodes: a chmod inside would change the host's /dev/null. */
-static int bind_device(int rootfd, int hostdev, const char *name, unsigned major, unsigned minor, char *err) {
+static int bind_device(int rootfd, int hostdev, const char *name, unsigned major, unsigned minor,
+                       SupError **ret_error) {
         _cleanup_free_ char *path = xasprintf("dev/%s", name);
         _cleanup_close_ int src = -EBADF, target = -EBADF, mfd = -EBADF;
         struct stat st;
@@ -404,21 +399,23 @@ static int bind_device(int rootfd, int hostdev, const char *name, unsigned major
 
         r = open_beneath(hostdev, name, 0, &src, NULL);
         if (r < 0)
-                return fail(err, r, "cannot open the device /dev/%s to give it to the container", name);
+                return sup_error_errno(ret_error, r, "cannot open the device /dev/%s to give it to the container",
+                                       name);
         if (fstat(src, &st) < 0)
-                return fail(err, negative_errno(), "cannot look at /dev/%s", name);
+                return sup_error_errno(ret_error, -errno, "cannot look at /dev/%s", name);
         if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != major || minor(st.st_rdev) != minor)
-                return fail(err, -ENODEV, "/dev/%s is not the character device %u:%u", name, major, minor);
-        r = open_mount_point(rootfd, path, true, &target, err);
+                return sup_error_errno(ret_error, -ENODEV, "/dev/%s is not the character device %u:%u", name, major,
+                                       minor);
+        r = open_mount_point(rootfd, path, true, &target, ret_error);
         if (r < 0)
                 return r;
         r = mount_clone(src, false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &mfd);
         if (r < 0)
-                return fail(err, r, "cannot bind /dev/%s", name);
-        return attach(mfd, target, name, path, err);
+                return sup_error_errno(ret_error, r, "cannot bind /dev/%s", name);
+        return attach(mfd, target, name, path, ret_error);
 }
 
-static int mount_dev(int rootfd, char *err) {
+static int mount_dev(int rootfd, SupError **ret_error) {
         static const struct {
                 const char *name;
                 unsigned major, minor;
@@ -436,123 +433,123 @@ static int mount_dev(int rootfd, char *err) {
         int r;
 
         r = mount_fs_below(rootfd, "dev", "tmpfs", "tmpfs", "mode=755,size=65536k", API_ATTRS | MOUNT_ATTR_STRICTATIME,
-                           err);
+                           ret_error);
         if (r < 0)
                 return r;
         hostdev = open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (hostdev < 0)
-                return fail(err, negative_errno(), "cannot open /dev");
+                return sup_error_errno(ret_error, -errno, "cannot open /dev");
         for (size_t i = 0; i < ELEMENTSOF(devices); i++) {
-                r = bind_device(rootfd, hostdev, devices[i].name, devices[i].major, devices[i].minor, err);
+                r = bind_device(rootfd, hostdev, devices[i].name, devices[i].major, devices[i].minor, ret_error);
                 if (r < 0)
                         return r;
         }
         r = open_beneath(rootfd, "dev", 0, &dev, NULL);
         if (r < 0)
-                return fail(err, r, "cannot open the container's /dev");
+                return sup_error_errno(ret_error, r, "cannot open the container's /dev");
         for (size_t i = 0; i < ELEMENTSOF(links); i++)
                 if (symlinkat(links[i].target, dev, links[i].name) < 0)
-                        return fail(err, negative_errno(), "cannot create /dev/%s", links[i].name);
+                        return sup_error_errno(ret_error, -errno, "cannot create /dev/%s", links[i].name);
 
         /* devpts's nodes are its own mount's: not nodev, and nothing else can be made on it. */
         r = mount_fs_below(rootfd, "dev/pts", "devpts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5",
-                           MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err);
+                           MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, ret_error);
         if (r < 0)
                 return r;
-        r = mount_fs_below(rootfd, "dev/shm", "tmpfs", "shm", "mode=1777,size=65536k", API_ATTRS, err);
+        r = mount_fs_below(rootfd, "dev/shm", "tmpfs", "shm", "mode=1777,size=65536k", API_ATTRS, ret_error);
         if (r < 0)
                 return r;
-        return mount_fs_below(rootfd, "dev/mqueue", "mqueue", "mqueue", NULL, API_ATTRS, err);
+        return mount_fs_below(rootfd, "dev/mqueue", "mqueue", "mqueue", NULL, API_ATTRS, ret_error);
 }
 
 /* Opens a path of /proc or /sys below rootfd, to mask or protect it: > 0 with the fd, 0 where
  * this kernel has no such path (which is then fine to leave alone). */
-static int open_kernel_path(int rootfd, const char *path, int *ret_fd, char *err) {
+static int open_kernel_path(int rootfd, const char *path, int *ret_fd, SupError **ret_error) {
         size_t at = 0;
         int r = open_beneath(rootfd, path, 0, ret_fd, &at);
 
         if (r == -ENOENT)
                 return 0;
-        return r < 0 ? describe_open_failure(rootfd, path, at, r, err) : 1;
+        return r < 0 ? describe_open_failure(rootfd, path, at, r, ret_error) : 1;
 }
 
 /* Hides path below rootfd: /dev/null (null_fd) over a file, an empty read-only tmpfs over a
  * directory. */
-static int mask_path(int rootfd, int null_fd, const char *path, char *err) {
+static int mask_path(int rootfd, int null_fd, const char *path, SupError **ret_error) {
         _cleanup_close_ int target = -EBADF, mfd = -EBADF;
         struct stat st;
         int r;
 
-        r = open_kernel_path(rootfd, path, &target, err);
+        r = open_kernel_path(rootfd, path, &target, ret_error);
         if (r <= 0)
                 return r;
         if (fstat(target, &st) < 0)
-                return fail(err, negative_errno(), "cannot look at /%s", path);
+                return sup_error_errno(ret_error, -errno, "cannot look at /%s", path);
         if (S_ISDIR(st.st_mode))
                 r = mount_new_fs("tmpfs", "tmpfs", "mode=555,size=4k,nr_inodes=1", API_ATTRS | MOUNT_ATTR_RDONLY, &mfd);
         else
                 r = mount_clone(null_fd, false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &mfd);
         if (r < 0)
-                return fail(err, r, "cannot mask /%s", path);
-        return attach(mfd, target, "a mask", path, err);
+                return sup_error_errno(ret_error, r, "cannot mask /%s", path);
+        return attach(mfd, target, "a mask", path, ret_error);
 }
 
 /* Binds path below rootfd on itself, read-only (and whatever is mounted below it). */
-static int read_only_path(int rootfd, const char *path, char *err) {
+static int read_only_path(int rootfd, const char *path, SupError **ret_error) {
         _cleanup_close_ int target = -EBADF, mfd = -EBADF;
         int r;
 
-        r = open_kernel_path(rootfd, path, &target, err);
+        r = open_kernel_path(rootfd, path, &target, ret_error);
         if (r <= 0)
                 return r;
         r = mount_clone(target, true, API_ATTRS | MOUNT_ATTR_RDONLY, &mfd);
         if (r < 0)
-                return fail(err, r, "cannot make /%s read-only", path);
-        return attach(mfd, target, "a read-only copy", path, err);
+                return sup_error_errno(ret_error, r, "cannot make /%s read-only", path);
+        return attach(mfd, target, "a read-only copy", path, ret_error);
 }
 
-int mount_api_filesystems(int rootfd, bool own_network, char *err) {
+int mount_api_filesystems(int rootfd, bool own_network, SupError **ret_error) {
         _cleanup_close_ int null_fd = -EBADF;
         int r;
 
-        r = mount_fs_below(rootfd, "proc", "proc", "proc", NULL, API_ATTRS, err);
+        r = mount_fs_below(rootfd, "proc", "proc", "proc", NULL, API_ATTRS, ret_error);
         if (r < 0)
                 return r;
         /* sysfs shows the network devices of the namespace that mounts it: with the host's network
          * the host's sysfs is bound instead, read-only either way (the bind with every mount
          * below it: the host's cgroup hierarchies are there). */
         if (own_network)
-                r = mount_fs_below(rootfd, "sys", "sysfs", "sysfs", NULL, API_ATTRS | MOUNT_ATTR_RDONLY, err);
+                r = mount_fs_below(rootfd, "sys", "sysfs", "sysfs", NULL, API_ATTRS | MOUNT_ATTR_RDONLY, ret_error);
         else {
                 _cleanup_close_ int host = -EBADF, target = -EBADF, mfd = -EBADF;
 
                 host = open("/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (host < 0)
-                        return fail(err, negative_errno(), "cannot open /sys");
-                r = open_mount_point(rootfd, "sys", false, &target, err);
+                        return sup_error_errno(ret_error, -errno, "cannot open /sys");
+                r = open_mount_point(rootfd, "sys", false, &target, ret_error);
                 if (r < 0)
                         return r;
                 r = mount_clone(host, true, API_ATTRS | MOUNT_ATTR_RDONLY, &mfd);
                 if (r < 0)
-                        return fail(err, r, "cannot bind the host's /sys");
-                r = attach(mfd, target, "the host's sysfs", "sys", err);
+                        return sup_error_errno(ret_error, r, "cannot bind the host's /sys");
+                r = attach(mfd, target, "the host's sysfs", "sys", ret_error);
         }
         if (r < 0)
                 return r;
-        r = mount_dev(rootfd, err);
+        r = mount_dev(rootfd, ret_error);
         if (r < 0)
                 return r;
 
         r = open_beneath(rootfd, "dev/null", 0, &null_fd, NULL);
         if (r < 0)
-                return fail(err, r, "cannot open the container's /dev/null");
+                return sup_error_errno(ret_error, r, "cannot open the container's /dev/null");
         for (const char *const *p = ROOTFS_MASKED; *p; p++) {
-                r = mask_path(rootfd, null_fd, *p, err);
+                r = mask_path(rootfd, null_fd, *p, ret_error);
                 if (r < 0)
                         return r;
         }
         for (const char *const *p = ROOTFS_READ_ONLY; *p; p++) {
-                r = read_only_path(rootfd, *p, err);
+                r = read_only_path(rootfd, *p, ret_error);
                 if (r < 0)
                         return r;
         }
@@ -581,7 +578,7 @@ static const char *kernel_interface_fs(const struct statfs *sf) {
 /* Opens a bind mount's host source as an O_PATH fd, which is then what is bound: checked once,
  * used as checked. No symlink anywhere on the way: whoever can write a directory on the path
  * could otherwise point the container at any file of the host between a check and the bind. */
-static int open_bind_source(const char *source, int *ret_fd, struct stat *ret_st, char *err) {
+static int open_bind_source(const char *source, int *ret_fd, struct stat *ret_st, SupError **ret_error) {
         struct open_how how = {
                 .flags = O_PATH | O_CLOEXEC,
                 .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
@@ -596,37 +593,38 @@ static int open_bind_source(const char *source, int *ret_fd, struct stat *ret_st
         fd = (int) syscall(SYS_openat2, AT_FDCWD, source, &how, sizeof(how));
         if (fd < 0 && errno == ELOOP) {
                 _cleanup_free_ char *resolved = realpath(source, NULL);
-                (void) fail(err, 0, "bind mount source %s goes through a symlink%s%s%s: name the real path", source,
-                            resolved ? " (it resolves to " : "", resolved ? resolved : "", resolved ? ")" : "");
-                return -ELOOP;
+                return sup_error_make(
+                        ret_error, -ELOOP, "bind mount source %s goes through a symlink%s%s%s: name the real path",
+                        source, resolved ? " (it resolves to " : "", resolved ? resolved : "", resolved ? ")" : "");
         }
         if (fd < 0)
-                return fail(err, negative_errno(), "bind mount source %s", source);
+                return sup_error_errno(ret_error, -errno, "bind mount source %s", source);
         if (fstat(fd, ret_st) < 0 || fstatfs(fd, &sf) < 0)
-                return fail(err, negative_errno(), "bind mount source %s", source);
+                return sup_error_errno(ret_error, -errno, "bind mount source %s", source);
         if (S_ISCHR(ret_st->st_mode) || S_ISBLK(ret_st->st_mode))
-                return fail(
-                        err, 0,
+                return sup_error_make(
+                        ret_error, -EINVAL,
                         "bind mount source %s is a device node: devices are not passed through (bind mounts are nodev)",
                         source);
         /* The path of what was opened, without ".." or anything lexical left to fool a check. */
         fdpath = xasprintf("/proc/self/fd/%d", fd);
         n = readlink(fdpath, real, sizeof(real) - 1);
         if (n < 0)
-                return fail(err, negative_errno(), "bind mount source %s: cannot tell its real path", source);
+                return sup_error_errno(ret_error, -errno, "bind mount source %s: cannot tell its real path", source);
         real[n] = 0;
         why = bind_source_refusal(real);
         if (why)
-                return fail(err, 0, "bind mount source %s: %s", source, why);
+                return sup_error_make(ret_error, -EINVAL, "bind mount source %s: %s", source, why);
         fs = kernel_interface_fs(&sf);
         if (fs)
-                return fail(err, 0, "bind mount source %s is on %s, a kernel interface that no container may get",
-                            source, fs);
+                return sup_error_make(ret_error, -EINVAL,
+                                      "bind mount source %s is on %s, a kernel interface that no container may get",
+                                      source, fs);
         *ret_fd = TAKE_FD(fd);
         return 0;
 }
 
-int mount_unit_mounts(const UnitSpec *u, int rootfd, const int *bind_fds, char *err) {
+int mount_unit_mounts(const UnitSpec *u, int rootfd, const int *bind_fds, SupError **ret_error) {
         for (size_t i = 0; i < u->n_mounts; i++) {
                 const MountSpec *m = &u->mounts[i];
                 const char *target = m->target + strspn(m->target, "/");
@@ -639,7 +637,7 @@ int mount_unit_mounts(const UnitSpec *u, int rootfd, const int *bind_fds, char *
                         _cleanup_free_ char *opts = m->size ? xasprintf("mode=%04o,size=%llu", (unsigned) m->mode,
                                                                          (unsigned long long) m->size)
                                                              : xasprintf("mode=%04o", (unsigned) m->mode);
-                        r = mount_fs_below(rootfd, target, "tmpfs", "tmpfs", opts, attrs, err);
+                        r = mount_fs_below(rootfd, target, "tmpfs", "tmpfs", opts, attrs, ret_error);
                         if (r < 0)
                                 return r;
                         continue;
@@ -648,49 +646,49 @@ int mount_unit_mounts(const UnitSpec *u, int rootfd, const int *bind_fds, char *
                         /* Made, checked and given its attributes outside (rootfs_idmap_prepare()). */
                         mfd = *bind_fds++;
                         if (fstat(mfd, &st) < 0)
-                                return fail(err, negative_errno(), "bind mount source %s", m->source);
+                                return sup_error_errno(ret_error, -errno, "bind mount source %s", m->source);
                 } else {
-                        r = open_bind_source(m->source, &src, &st, err);
+                        r = open_bind_source(m->source, &src, &st, ret_error);
                         if (r < 0)
                                 return r;
                 }
-                r = open_mount_point(rootfd, target, !S_ISDIR(st.st_mode), &fd, err);
+                r = open_mount_point(rootfd, target, !S_ISDIR(st.st_mode), &fd, ret_error);
                 if (r < 0)
                         return r;
                 if (mfd < 0) {
                         r = mount_clone(src, true, attrs | (m->read_only ? MOUNT_ATTR_RDONLY : 0), &mfd);
                         if (r < 0)
-                                return fail(err, r, "cannot bind %s", m->source);
+                                return sup_error_errno(ret_error, r, "cannot bind %s", m->source);
                 }
-                r = attach(mfd, fd, m->source, target, err);
+                r = attach(mfd, fd, m->source, target, ret_error);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-int enter_rootfs(int rootfd, char *err) {
+int enter_rootfs(int rootfd, SupError **ret_error) {
         if (fchdir(rootfd) < 0)
-                return fail(err, negative_errno(), "cannot enter the container's root");
+                return sup_error_errno(ret_error, -errno, "cannot enter the container's root");
         /* pivot_root(".", ".") stacks the old root under the new one; detaching it leaves the
          * container with nothing of the host's tree (the trick runc and crun use). */
         if (syscall(SYS_pivot_root, ".", ".") < 0)
-                return fail(err, negative_errno(), "pivot_root");
+                return sup_error_errno(ret_error, -errno, "pivot_root");
         if (umount2(".", MNT_DETACH) < 0)
-                return fail(err, negative_errno(), "cannot detach the old root");
+                return sup_error_errno(ret_error, -errno, "cannot detach the old root");
         if (chdir("/") < 0)
-                return fail(err, negative_errno(), "chdir /");
+                return sup_error_errno(ret_error, -errno, "chdir /");
         return 0;
 }
 
-int rootfs_make_read_only(char *err) {
+int rootfs_make_read_only(SupError **ret_error) {
         _cleanup_close_ int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         int r;
 
         if (fd < 0)
-                return fail(err, negative_errno(), "cannot open the root");
+                return sup_error_errno(ret_error, -errno, "cannot open the root");
         /* mount_setattr() sets only what it is given: a remount (MS_REMOUNT | MS_BIND | MS_RDONLY)
          * would replace the mount's flags, and drop nodev with them. */
         r = mount_set_attrs(fd, false, MOUNT_ATTR_RDONLY);
-        return r < 0 ? fail(err, r, "cannot make the root file system read-only") : 0;
+        return r < 0 ? sup_error_errno(ret_error, r, "cannot make the root file system read-only") : 0;
 }

@@ -4,19 +4,19 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "image.h"
+#include "sup-error.h"
 #include "unit-spec.h"
-#include "workload.h"
 
 /* Building a container's root file system, inside its own mount namespace. Every function here
  * runs in the child between clone() and pivot_root() (or in sup-init, PID 1 of a hyperv guest,
- * which builds the same root for the same unit); errors come back as -errno with a message in
- * err (a caller-provided buffer), because the child reports them to the monitor as text.
+ * which builds the same root for the same unit); errors come back as -errno and a SupError, which
+ * the child then reports to the monitor as text. The layers are the image step's (image.h): this
+ * file never reads a unit's image sources.
  *
  * Every mount point below the container's root is opened with open_beneath() (mount-util.h) and
  * mounted on by fd: a symlink in the image or the sandbox, wherever it points, stops the start
  * with an error naming it, and nothing is mounted anywhere else. */
-
-#define ROOTFS_ERR_MAX WORKLOAD_ERR_MAX
 
 /* What is hidden from the workload (ROOTFS_MASKED: /dev/null bound over files, an empty
  * read-only tmpfs over directories) and what it may read but not change (ROOTFS_READ_ONLY),
@@ -25,47 +25,48 @@
 extern const char *const ROOTFS_MASKED[];
 extern const char *const ROOTFS_READ_ONLY[];
 
-/* Mounts the overlay of the unit's directory layers and the sandbox (upperdir/workdir made below
+/* Mounts the overlay of the image's layer directories and the sandbox (upperdir/workdir made below
  * it) on target, nodev: a device node an image carries cannot be opened. */
-int mount_overlay(const UnitSpec *u, const char *sandbox, const char *target, char *err);
+int mount_overlay(const Image *img, const char *sandbox, const char *target, SupError **ret_error);
 
 /* security.user_namespace: auto (userns.h). The container's root is made inside its user
  * namespace, but idmapped mounts can only be made from the host's: its parent makes one for each
  * layer (read-only), the sandbox (with upper/ and work/) and each bind mount's source (checked as
  * mount_unit_mounts() checks it, with the bind's attributes), for the user namespace userns_fd,
- * and hands them over. fds holds them in that order: the layers as u->layers, the sandbox, then
+ * and hands them over. fds holds them in that order: the layers as img->layers, the sandbox, then
  * the binds as they come in u->mounts. */
 #define ROOTFS_IDMAP_MAX 253 /* the most fds one SCM_RIGHTS message carries */
 typedef struct RootfsIdmap {
         int *fds;
         size_t n;
 } RootfsIdmap;
-int rootfs_idmap_prepare(const UnitSpec *u, const char *sandbox, int userns_fd, RootfsIdmap *ret, char *err);
+int rootfs_idmap_prepare(const UnitSpec *u, const Image *img, const char *sandbox, int userns_fd, RootfsIdmap *ret,
+                         SupError **ret_error);
 void rootfs_idmap_done(RootfsIdmap *m);
 
 /* mount_overlay() from the idmapped layers and sandbox fds (RootfsIdmap's order), in a user
  * namespace: the caller becomes the namespace's root (uid and gid 0) on the way, as the overlay's
  * creator must be. Returns the overlay's root in *ret_rootfd. */
-int mount_overlay_idmapped(const UnitSpec *u, const int *fds, const char *target, int *ret_rootfd, char *err);
+int mount_overlay_idmapped(const Image *img, const int *fds, const char *target, int *ret_rootfd, SupError **ret_error);
 
 /* /proc, /sys (read-only), a minimal /dev (null zero full random urandom tty bound from the
  * current root's /dev, pts, shm, mqueue, and the fd/stdin/stdout/stderr links), then the masked
  * and read-only paths, all below rootfd. Everything but the six device nodes and devpts is
  * nodev. */
-int mount_api_filesystems(int rootfd, bool own_network, char *err);
+int mount_api_filesystems(int rootfd, bool own_network, SupError **ret_error);
 
 /* The unit's mounts below rootfd: tmpfs (nosuid, nodev) and binds (nosuid, nodev, the mounts
  * below the source too, read-only throughout with read_only). A bind's source must be a path
  * without symlinks to something other than a device node, outside the host's kernel interfaces
  * (bind_source_refusal()). bind_fds: the binds made outside, one per bind in order
  * (rootfs_idmap_prepare()); NULL: made here. */
-int mount_unit_mounts(const UnitSpec *u, int rootfd, const int *bind_fds, char *err);
+int mount_unit_mounts(const UnitSpec *u, int rootfd, const int *bind_fds, SupError **ret_error);
 
 /* Makes rootfd (the top mount of the container's root) the root: pivot_root, the old root
  * detached. */
-int enter_rootfs(int rootfd, char *err);
+int enter_rootfs(int rootfd, SupError **ret_error);
 
 /* security.read_only_rootfs: makes the mount of the current root read-only (and nothing else:
  * /proc, /dev and the unit's mounts keep their own attributes). Run after pivot_root, when every
  * mount point the runtime needed exists. */
-int rootfs_make_read_only(char *err);
+int rootfs_make_read_only(SupError **ret_error);

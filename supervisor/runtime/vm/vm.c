@@ -293,7 +293,7 @@ static void format_mac(const uint8_t mac[6], char ret[18]) {
 static void send_run(Vm *vm) {
         json_t *layers = json_array();
 
-        for (size_t i = 0; i < vm->cfg.spec->n_layers; i++) {
+        for (size_t i = 0; i < vm->cfg.image->n_layers; i++) {
                 _cleanup_free_ char *serial = vm_layer_serial(i);
                 json_array_append_new(layers, json_sprintf("serial=%s", serial));
         }
@@ -675,30 +675,20 @@ static int find_guest(const VmConfig *cfg, char **ret_kernel, char **ret_initrd,
         return 0;
 }
 
+/* The layers' disks are the image step's (cfg->image); the sandbox's is the instance's own. */
 static int prepare_disks(Vm *vm, char ***ret_layers, char **ret_sandbox, char *err, size_t errlen) {
-        const UnitSpec *u = vm->cfg.spec;
-        _cleanup_free_ char *cache = path_join(vm->cfg.state_dir, "vm/layers");
         _cleanup_strv_free_ char **layers = NULL;
         char *sandbox;
         int r;
 
-        for (size_t i = 0; i < u->n_layers; i++) {
-                char *disk = NULL;
-                int built = 0;
-                usec_t t0 = now(CLOCK_MONOTONIC);
-
-                if (u->layers[i].type != LAYER_DIR) {
-                        snprintf(err, errlen, "image.layers[%zu]: %s layers are not supported yet (only dir)", i,
-                                 layer_type_to_string(u->layers[i].type));
-                        return -EOPNOTSUPP;
+        for (size_t i = 0; i < vm->cfg.image->n_layers; i++) {
+                const char *disk = vm->cfg.image->layers[i].disk;
+                if (!disk) {
+                        snprintf(err, errlen, "layer %zu (%s) has no disk: the image was resolved without them", i,
+                                 vm->cfg.image->layers[i].dir);
+                        return -EINVAL;
                 }
-                r = vm_layer_disk(cache, u->layers[i].path, &disk, &built, err, errlen);
-                if (r < 0)
-                        return r;
-                if (built)
-                        sup_line(vm, "built the disk of layer %s in %llu ms: %s", u->layers[i].path,
-                                 (unsigned long long) ((now(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC), disk);
-                strv_push(&layers, disk);
+                strv_push(&layers, xstrdup(disk));
         }
         r = mkdir_p(vm->cfg.sandbox_dir, 0700);
         if (r < 0) {

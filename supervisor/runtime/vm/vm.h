@@ -10,6 +10,7 @@
 
 #include "cgroup.h"
 #include "event.h"
+#include "image.h"
 #include "log-writer.h"
 #include "seccomp-filter.h"
 #include "string-table.h"
@@ -18,8 +19,8 @@
 /* One hyperv instance: a QEMU process running the unit's image in a virtual machine whose PID 1 is
  * sup-init (supervisor/guest/), on the monitor's event loop.
  *
- * vm_start() prepares what the machine needs (the guest kernel and initramfs, the layer disks
- * from the cache, the sandbox disk, the accelerator) and starts QEMU in the instance's cgroup,
+ * vm_start() prepares what the machine needs (the guest kernel and initramfs, the sandbox disk,
+ * the accelerator; the layer disks come with the image) and starts QEMU in the instance's cgroup,
  * with QMP on DIR/qmp.sock (0600) and four connected sockets it inherits: the serial console, and
  * the virtio-serial ports of the agent, the command's stdout and its stderr. The console, stdout,
  * stderr and QEMU's own stderr go to the unit's log (streams "console", "stdout", "stderr",
@@ -98,8 +99,9 @@ typedef struct VmCallbacks {
 
 typedef struct VmConfig {
         const UnitSpec *spec;
+        const Image *image;      /* its layers, with their disks (image.h) */
         const char *dir;         /* the instance's run directory: qmp.sock, QEMU's working directory */
-        const char *state_dir;   /* supd's: vm/layers/ (the layer disk cache) and vm/host.json */
+        const char *state_dir;   /* supd's: vm/host.json */
         const char *sandbox_dir; /* the instance's sandbox: disk.ext4 */
         const char *guest_dir;   /* kernel/current/{vmlinuz,initramfs.cpio} (tools/guest-kernel.sh) */
         VmAccel host_accel;      /* supd --vm-accel */
@@ -120,7 +122,7 @@ typedef struct VmConfig {
 } VmConfig;
 
 /* Returns once QEMU runs; the rest is asynchronous. On failure nothing is left running and err
- * says why. cfg's strings, spec, cgroup, seccomp and log must outlive the Vm. */
+ * says why. cfg's strings, spec, image, cgroup, seccomp and log must outlive the Vm. */
 int vm_start(Event *e, const VmConfig *cfg, Vm **ret, char *err, size_t errlen);
 
 /* Starts the stop ladder (a second call does nothing). */

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+#include "image.h"
+
+#include "alloc.h"
+#include "image-source.h"
+#include "layer-disk.h"
+#include "string-util.h"
+
+/* The sources image_resolve() knows, by the key of an image.layers item. */
+static const ImageSource *const sources[_LAYER_TYPE_MAX] = {
+        [LAYER_DIR] = &image_source_dir,
+        /* tar: and oci: are unpacked into a layer store, which does not exist yet. */
+        [LAYER_TAR] = NULL,
+        [LAYER_OCI] = NULL,
+};
+
+ImageLayer *image_add_layer(Image *img, char *dir) {
+        ImageLayer *l;
+
+        img->layers = xreallocarray(img->layers, img->n_layers + 1, sizeof(ImageLayer));
+        l = &img->layers[img->n_layers++];
+        *l = (ImageLayer){.dir = dir};
+        return l;
+}
+
+static void image_config_done(ImageConfig *c) {
+        strv_free(c->entrypoint);
+        strv_free(c->cmd);
+        strv_free(c->env);
+        free(c->working_dir);
+        free(c->user);
+}
+
+Image *image_free(Image *img) {
+        if (!img)
+                return NULL;
+        for (size_t i = 0; i < img->n_layers; i++) {
+                free(img->layers[i].dir);
+                free(img->layers[i].disk);
+        }
+        free(img->layers);
+        image_config_done(&img->config);
+        strv_free(img->notes);
+        free(img);
+        return NULL;
+}
+
+static int resolve_disks(Image *img, const char *cache, SupError **ret_error) {
+        for (size_t i = 0; i < img->n_layers; i++) {
+                ImageLayer *l = &img->layers[i];
+                usec_t t0 = now(CLOCK_MONOTONIC);
+                LayerDiskOrigin origin;
+                int r;
+
+                r = layer_disk(cache, l->dir, &l->disk, &origin, ret_error);
+                if (r < 0)
+                        return sup_error_wrap(ret_error, r, "the disk of layer %s", l->dir);
+                if (origin == LAYER_DISK_BUILT)
+                        strv_push(&img->notes,
+                                  xasprintf("built the disk of layer %s in %llu ms: %s", l->dir,
+                                            (unsigned long long) ((now(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC),
+                                            l->disk));
+        }
+        return 0;
+}
+
+int image_resolve(const UnitSpec *u, const ImageOptions *opts, Image **ret, SupError **ret_error) {
+        static const ImageOptions no_options = {};
+        _cleanup_(image_freep) Image *img = xnew0(Image, 1);
+        int r;
+
+        if (!opts)
+                opts = &no_options;
+        for (size_t i = 0; i < u->n_layers; i++) {
+                const Layer *item = &u->layers[i];
+                const ImageSource *source =
+                        item->type >= 0 && item->type < _LAYER_TYPE_MAX ? sources[item->type] : NULL;
+                const char *type = layer_type_to_string(item->type) ?: "?";
+
+                if (!source)
+                        return sup_error_make(ret_error, -EOPNOTSUPP,
+                                              "layer %zu (%s: %s) needs the image store, which is not built yet", i,
+                                              type, item->path);
+                r = source->resolve(item, opts, img, ret_error);
+                if (r < 0)
+                        return sup_error_wrap(ret_error, r, "layer %zu (%s: %s)", i, type, item->path);
+        }
+        if (opts->disk_cache) {
+                r = resolve_disks(img, opts->disk_cache, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(img);
+        return 0;
+}
