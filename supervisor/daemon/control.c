@@ -134,10 +134,10 @@ static void do_unit_verb(Client *c, json_t *msg, const char *method) {
         }
         /* A unit of the generation without a working instance (its creation failed, a full
          * disk): start creates it again. */
-        if (streq(method, "start") && (!i || (i->spawn_error && !i->conn && !i->ready_source))) {
-                _cleanup_free_ char *why = NULL;
+        if (streq(method, "start") && (!i || i->life == LIFE_SPAWN_FAILED)) {
+                _cleanup_(sup_error_freep) SupError *why = NULL;
                 if (manager_create_again(s->manager, unit, &why) < 0)
-                        (void) json_conn_reply_error(c->conn, msg, "failed", "%s: %s", unit, why);
+                        (void) json_conn_reply_error(c->conn, msg, "failed", "%s: %s", unit, sup_error_message(why));
                 else
                         (void) json_conn_reply(c->conn, msg, json_null());
                 return;
@@ -148,12 +148,6 @@ static void do_unit_verb(Client *c, json_t *msg, const char *method) {
         }
         if (streq(method, "start") && !i->spec) {
                 (void) json_conn_reply_error(c->conn, msg, "failed", "%s has no instance yet", unit);
-                return;
-        }
-        /* A start waits for requires like any start: the monitor is told once they run. */
-        if (streq(method, "start") && !i->known) {
-                i->start_wanted = true;
-                (void) json_conn_reply(c->conn, msg, json_null());
                 return;
         }
         d = xzalloc(sizeof(Deferred));

@@ -46,11 +46,11 @@ static Daemon daemon_state;
 static void notify_status(Manager *m) {
         unsigned running = 0, failed = 0, total = 0;
         for (Instance *i = m->instances; i; i = i->next) {
-                if (i->retiring)
+                if (instance_life_retiring(i->life))
                         continue;
                 total++;
-                running += i->known && i->status.state == INSTANCE_RUNNING;
-                failed += i->known && i->status.state == INSTANCE_FAILED;
+                running += i->status.name && i->status.state == INSTANCE_RUNNING;
+                failed += i->status.name && i->status.state == INSTANCE_FAILED;
         }
         (void) sd_notifyf("STATUS=%u units, %u running, %u failed", total, running, failed);
 }
@@ -114,7 +114,7 @@ static usec_t longest_stop_timeout(Manager *m) {
 static void on_sigterm(EventSource *s, const struct signalfd_siginfo *si, void *userdata) {
         Daemon *d = userdata;
 
-        if (d->manager->shutting_down)
+        if (d->manager->phase == MANAGER_STOPPING)
                 return;
         log_info("stopping every unit (signal %u), then exiting", si->ssi_signo);
         (void) sd_notify_send("STOPPING=1\nSTATUS=stopping every unit");
@@ -463,7 +463,7 @@ int main(int argc, char **argv) {
         r = manager_startup(d->manager);
         if (r >= 0)
                 r = event_loop(d->event);
-        if (d->manager->shutting_down && !d->manager->instances)
+        if (d->manager->phase == MANAGER_STOPPING && !d->manager->instances)
                 remove_cgroup_parent(d->manager->config.cgroup_root, d->manager->config.cgroup_parent);
 
         control_server_free(d->control);
