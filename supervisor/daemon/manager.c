@@ -1257,16 +1257,21 @@ Manager *manager_free(Manager *m) {
         event_source_free(m->adopt_deadline);
         json_decref(m->create_errors);
         unit_set_free(m->generation);
-        free(m->config.units_dir);
-        free(m->config.state_dir);
-        free(m->config.run_dir);
-        free(m->config.cgroup_root);
-        free(m->config.cgroup_parent);
-        free(m->config.bridge_subnet);
-        free(m->config.monitor_path);
-        free(m->config.guest_dir);
-        free(m->config.vm_accel);
-        free(m->config.log_max_size);
+        manager_config_done(&m->config);
         free(m);
         return NULL;
+}
+
+void manager_config_done(ManagerConfig *c) {
+        free(c->units_dir);
+        free(c->state_dir);
+        free(c->run_dir);
+        free(c->cgroup_root);
+        free(c->cgroup_parent);
+        free(c->bridge_subnet);
+        free(c->monitor_path);
+        free(c->guest_dir);
+        free(c->vm_accel);
+        free(c->log_max_size);
+        *c = (ManagerConfig){};
 }

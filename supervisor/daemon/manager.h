@@ -160,6 +160,10 @@ struct Instance {
         Instance *next;
 };
 
+/* Frees the strings of a configuration that no manager took. */
+void manager_config_done(ManagerConfig *c);
+
+/* Takes config's strings. */
 int manager_new(Event *e, ManagerConfig *config, Manager **ret);
 Manager *manager_free(Manager *m);
 
