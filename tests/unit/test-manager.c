@@ -570,6 +570,8 @@ static void test_successor_waits_for_exit(void **state) {
         assert_int_equal(instance_dispatch(i, LIFE_EVENT_REPLACE, &(InstanceInput){.spec = h.spec, .start = true}), 0);
         assert_string_equal(fake.sent, "shutdown");
         instance_lost(i, 0);
+        /* Looked up again: an instance that is gone would be freed. */
+        i = t_of(&h);
         assert_int_equal(i->life, LIFE_RETIRED);
         assert_null(manager_find(h.m, "t"));
         assert_int_equal(fake.spawns, 0);
