@@ -181,9 +181,11 @@ Instance *manager_find(Manager *m, const char *name);
 json_t *manager_plan_failures(Manager *m, const Plan *plan);
 
 /* start, restart or stop of a unit whose instance cannot take requests yet: one being replaced
- * by a reload (the request goes to its successor: started or not), or whose new monitor has not
- * answered yet. 0 when recorded; -EAGAIN when the instance can take it itself; -ENOENT when there
- * is nothing to record it on; -EOPNOTSUPP for other methods. */
+ * by a reload (the request goes to its successor: started or not), or whose monitor is not up
+ * yet (starting, or asked for its status: a start waits for it, and for what the unit requires).
+ * The unit's LIFE_EVENT_START or LIFE_EVENT_STOP: 0 when recorded; -EAGAIN when the monitor takes
+ * it itself (a stop may be recorded too: no start follows); -ENOENT when there is nothing to
+ * record it on; -EOPNOTSUPP for other methods. */
 int manager_request_pending(Manager *m, const char *name, const char *method);
 
 /* `supctl start` of a unit of the generation that has no working instance (its creation failed,
