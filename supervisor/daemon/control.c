@@ -83,7 +83,7 @@ static void do_unit_verb(JsonlClient *c, json_t *msg, void *userdata) {
         }
         /* A unit of the generation without a working instance (its creation failed, a full
          * disk): start creates it again. */
-        if (streq(method, "start") && (!i || (i->spawn_error && !i->conn && !i->ready_source))) {
+        if (streq(method, "start") && (!i || i->life == LIFE_SPAWN_FAILED)) {
                 _cleanup_sup_error_ SupError *why = NULL;
                 if (manager_create_again(s->manager, unit, &why) < 0)
                         (void) json_conn_reply_error(conn, msg, "failed", "%s: %s", unit, sup_error_message(why));
@@ -97,12 +97,6 @@ static void do_unit_verb(JsonlClient *c, json_t *msg, void *userdata) {
         }
         if (streq(method, "start") && !i->spec) {
                 (void) json_conn_reply_error(conn, msg, "failed", "%s has no instance yet", unit);
-                return;
-        }
-        /* A start waits for requires like any start: the monitor is told once they run. */
-        if (streq(method, "start") && !i->known) {
-                i->start_wanted = true;
-                (void) json_conn_reply(conn, msg, json_null());
                 return;
         }
         d = xzalloc(sizeof(Deferred));

@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include "manager.h"
 
+#include <assert.h>
 #include <dirent.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 
 #include "alloc.h"
 #include "cgroup.h"
@@ -14,7 +12,6 @@
 #include "log.h"
 #include "macro.h"
 #include "path-util.h"
-#include "socket-util.h"
 #include "string-util.h"
 #include "unit-parse.h"
 #include "unit-value.h"
@@ -32,18 +29,69 @@ static json_int_t next_call_id = 1;
  * them (a stopped or wedged monitor must not keep supd from serving and from starting the rest). */
 #define ADOPT_TIMEOUT (5 * USEC_PER_SEC)
 /* A monitor that cannot be reached is told to stop by SIGTERM; after its unit's stop timeout and
- * this much more, SIGKILL (its workload dies with it: PDEATHSIG). */
+ * this much more, SIGKILL (its workload dies with it: PDEATHSIG). A retired monitor that closed its
+ * socket gets this long to exit. */
 #define ORPHAN_GRACE (5 * USEC_PER_SEC)
+/* The stop timeout of a unit whose spec is not known. */
+#define UNKNOWN_STOP_TIMEOUT (10 * USEC_PER_SEC)
 
-static int instance_connect(Instance *i);
-static void retire(Instance *i, bool remove_sandbox);
+static const char *const instance_life_table[_LIFE_MAX] = {
+        [LIFE_SPAWNING] = "spawning",
+        [LIFE_SPAWN_FAILED] = "spawn-failed",
+        [LIFE_CONNECTING] = "connecting",
+        [LIFE_WAITING] = "waiting",
+        [LIFE_UP] = "up",
+        [LIFE_ADOPT_ASKED] = "adopt-asked",
+        [LIFE_ADOPT_UNRESPONSIVE] = "adopt-unresponsive",
+        [LIFE_ADOPT_SPEC] = "adopt-spec",
+        [LIFE_UNREACHABLE] = "unreachable",
+        [LIFE_RETIRING_SPAWN] = "retiring-spawn",
+        [LIFE_RETIRING] = "retiring",
+        [LIFE_RETIRED] = "retired",
+};
+DEFINE_STRING_TABLE_LOOKUP(instance_life, InstanceLife, _LIFE_MAX);
+
+static const char *const instance_event_table[_LIFE_EVENT_MAX] = {
+        [LIFE_EVENT_CREATE] = "create",
+        [LIFE_EVENT_START] = "start",
+        [LIFE_EVENT_STOP] = "stop",
+        [LIFE_EVENT_REPLACE] = "replace",
+        [LIFE_EVENT_UPDATE] = "update",
+        [LIFE_EVENT_REMOVE] = "remove",
+        [LIFE_EVENT_SHUTDOWN] = "shutdown",
+        [LIFE_EVENT_SPAWNED] = "spawned",
+        [LIFE_EVENT_SPAWN_FAILED] = "spawn-failed",
+        [LIFE_EVENT_STATUS] = "status",
+        [LIFE_EVENT_ANSWER] = "answer",
+        [LIFE_EVENT_LOST] = "lost",
+        [LIFE_EVENT_EXITED] = "exited",
+        [LIFE_EVENT_TIMER] = "timer",
+};
+DEFINE_STRING_TABLE_LOOKUP(instance_event, InstanceEvent, _LIFE_EVENT_MAX);
+
+bool instance_life_connected(InstanceLife life) {
+        return life == LIFE_CONNECTING || life == LIFE_WAITING || life == LIFE_UP || life == LIFE_ADOPT_ASKED ||
+               life == LIFE_ADOPT_UNRESPONSIVE || life == LIFE_ADOPT_SPEC || life == LIFE_RETIRING;
+}
+
+bool instance_life_retiring(InstanceLife life) {
+        return life == LIFE_RETIRING_SPAWN || life == LIFE_RETIRING || life == LIFE_RETIRED;
+}
+
+/* Up: its monitor runs the unit, and supd listens to it. */
+static bool life_up(InstanceLife life) {
+        return life == LIFE_UP || life == LIFE_WAITING;
+}
+
+static bool has_status(const Instance *i) {
+        return i->status.name;
+}
+
 static void reconcile_current(Manager *m);
 static void try_start_waiting(Manager *m);
 static void on_start_reply(Instance *i, json_t *reply, void *userdata);
-static void after_adoption(Manager *m);
-static bool unreachable(Instance *i, const char *why);
-static pid_t watch_monitor_exit(Instance *i, usec_t grace);
-static void forget_dead_instance(Instance *i);
+static void on_answer(Instance *i, json_t *reply, void *userdata);
+static int create_instance(Manager *m, const UnitSpec *spec, bool start, SupError **ret_error);
 
 static char *instance_dir(Manager *m, const char *name) {
         return xasprintf("%s/units/%s", m->config.run_dir, name);
@@ -51,18 +99,26 @@ static char *instance_dir(Manager *m, const char *name) {
 
 Instance *manager_find(Manager *m, const char *name) {
         for (Instance *i = m->instances; i; i = i->next)
-                if (streq(i->name, name) && !i->retiring)
+                if (streq(i->name, name) && !instance_life_retiring(i->life))
                         return i;
         return NULL;
 }
 
-static Instance *instance_new(Manager *m, const char *name) {
+static Instance *find_retiring(Manager *m, const char *name) {
+        for (Instance *i = m->instances; i; i = i->next)
+                if (streq(i->name, name) && instance_life_retiring(i->life))
+                        return i;
+        return NULL;
+}
+
+static Instance *instance_new(Manager *m, const char *name, InstanceLife life) {
         Instance *i = xzalloc(sizeof(Instance));
         i->manager = m;
         i->name = xstrdup(name);
         i->dir_path = instance_dir(m, name);
+        i->life = life;
         i->ready_fd = -EBADF;
-        i->orphan_pidfd = -EBADF;
+        i->pidfd = -EBADF;
         i->next = m->instances;
         m->instances = i;
         return i;
@@ -88,14 +144,8 @@ static void instance_free(Instance *i) {
                         break;
                 }
         fail_calls(i, "the unit's monitor is gone");
-        json_conn_free(i->conn);
-        event_source_free(i->ready_source);
-        if (i->ready_fd >= 0)
-                close(i->ready_fd);
-        event_source_free(i->orphan_source);
-        event_source_free(i->orphan_timer);
-        if (i->orphan_pidfd >= 0)
-                close(i->orphan_pidfd);
+        m->runtime->release(i);
+        event_source_free(i->timer);
         unit_spec_free(i->spec);
         unit_spec_free(i->successor);
         instance_status_done(&i->status);
@@ -104,6 +154,13 @@ static void instance_free(Instance *i) {
         free(i->dir_path);
         free(i->name);
         free(i);
+}
+
+/* The instance is gone, and its directory with it: no monitor holds it any more. */
+static void forget_dead_instance(Instance *i) {
+        _cleanup_free_ char *dir = xstrdup(i->dir_path);
+        instance_free(i);
+        (void) rm_rf(dir);
 }
 
 static void instance_set_problem(Instance *i, const char *fmt, ...) _printf_(2, 3);
@@ -116,16 +173,36 @@ static void instance_set_problem(Instance *i, const char *fmt, ...) {
         va_end(ap);
 }
 
+/* Records the state; the timer belongs to the state that armed it: a new state drops it. */
+static void set_life(Instance *i, InstanceLife life) {
+        if (i->life == life)
+                return;
+        log_debug("%s: %s -> %s", i->name, instance_life_to_string(i->life), instance_life_to_string(life));
+        i->timer = event_source_free(i->timer);
+        i->life = life;
+}
+
+static void on_timer(EventSource *s, usec_t t, void *userdata) {
+        (void) instance_dispatch(userdata, LIFE_EVENT_TIMER, NULL);
+}
+
+static void arm_timer(Instance *i, usec_t when) {
+        if (i->timer)
+                event_source_set_time(i->timer, when);
+        else
+                (void) event_add_time(i->manager->event, &i->timer, when, on_timer, i);
+}
+
 int instance_call(Instance *i, const char *method, json_t *params, InstanceReply reply, void *userdata) {
         json_t *req;
         int r;
 
-        if (!i->conn)
+        if (!instance_life_connected(i->life))
                 return -ENOTCONN;
         req = json_pack("{s:I, s:s}", "id", next_call_id, "method", method);
         if (params)
                 json_object_set(req, "params", params);
-        r = json_conn_send(i->conn, req);
+        r = i->manager->runtime->send(i, req);
         json_decref(req);
         if (r < 0)
                 return r;
@@ -147,7 +224,7 @@ static void restart_failed_sharers(Manager *m, const Instance *target) {
                 bool shares_target = false;
                 size_t n;
 
-                if (i == target || !i->known || !i->conn || !i->spec || i->retiring ||
+                if (i == target || !life_up(i->life) || !i->spec || !has_status(i) ||
                     i->status.state != INSTANCE_FAILED || i->status.admin_stopped)
                         continue;
                 deps = unit_spec_dependencies(i->spec, &n);
@@ -161,31 +238,31 @@ static void restart_failed_sharers(Manager *m, const Instance *target) {
         }
 }
 
-static void update_status(Instance *i, const json_t *data) {
+/* Keeps what the monitor says. Returns false when data is no status. */
+static bool update_status(Instance *i, const json_t *data) {
         InstanceStatus s;
-        bool was_running = i->known && i->status.state == INSTANCE_RUNNING;
+        bool was_running = has_status(i) && i->status.state == INSTANCE_RUNNING;
 
-        if (instance_status_from_json(data, &s) < 0)
-                return;
-        if (i->known && s.state != i->status.state)
+        if (!data || instance_status_from_json(data, &s) < 0)
+                return false;
+        if (has_status(i) && s.state != i->status.state)
                 log_info("%s: %s -> %s%s%s", i->name, instance_state_to_string(i->status.state),
                          instance_state_to_string(s.state), s.reason ? ": " : "", s.reason ? s.reason : "");
         instance_status_done(&i->status);
         i->status = s;
-        i->known = true;
         if (!was_running && s.state == INSTANCE_RUNNING) {
                 try_start_waiting(i->manager);
                 restart_failed_sharers(i->manager, i);
         }
+        return true;
 }
 
-static void on_monitor_message(JsonConn *c, json_t *msg, void *userdata) {
-        Instance *i = userdata;
+void instance_received(Instance *i, json_t *msg) {
         json_t *id = json_object_get(msg, "id");
         const char *event = json_string_value(json_object_get(msg, "event"));
 
         if (event && streq(event, "status")) {
-                update_status(i, json_object_get(msg, "data"));
+                (void) instance_dispatch(i, LIFE_EVENT_STATUS, &(InstanceInput){.data = json_object_get(msg, "data")});
                 return;
         }
         if (!json_is_integer(id))
@@ -194,21 +271,22 @@ static void on_monitor_message(JsonConn *c, json_t *msg, void *userdata) {
                 if ((*p)->id == json_integer_value(id)) {
                         PendingCall *call = *p;
                         *p = call->next;
+                        /* A reply's result is the monitor's status. */
                         if (json_object_get(msg, "result"))
-                                update_status(i, json_object_get(msg, "result"));
+                                (void) instance_dispatch(i, LIFE_EVENT_STATUS,
+                                                         &(InstanceInput){.data = json_object_get(msg, "result")});
                         call->reply(i, msg, call->userdata);
                         free(call);
                         return;
                 }
 }
 
-static int create_instance(Manager *m, const UnitSpec *spec, bool start);
-
 /* A unit whose instance could not be created (a full run directory, no fork): the reason is kept
  * for its status and for the reload's answer; no instance exists, so a later reload or start
  * tries again. */
-static int create_failed(Manager *m, const char *name, int error, const char *fmt, ...) _printf_(4, 5);
-static int create_failed(Manager *m, const char *name, int error, const char *fmt, ...) {
+static int create_failed(Manager *m, const char *name, int error, SupError **ret_error, const char *fmt, ...)
+        _printf_(5, 6);
+static int create_failed(Manager *m, const char *name, int error, SupError **ret_error, const char *fmt, ...) {
         _cleanup_free_ char *what = NULL, *why = NULL;
         va_list ap;
 
@@ -220,7 +298,7 @@ static int create_failed(Manager *m, const char *name, int error, const char *fm
         if (!m->create_errors)
                 m->create_errors = json_object();
         json_object_set_new(m->create_errors, name, json_string(why));
-        return error;
+        return sup_error_make(ret_error, error, "%s", why);
 }
 
 json_t *manager_plan_failures(Manager *m, const Plan *plan) {
@@ -241,20 +319,11 @@ int manager_request_pending(Manager *m, const char *name, const char *method) {
 
         if (!start && !streq(method, "stop"))
                 return -EOPNOTSUPP;
-        /* Its new monitor is on its way: whether it is started once it answers. */
-        if (i && !i->conn && i->ready_source) {
-                i->start_wanted = start;
-                return 0;
-        }
-        if (i)
-                return -EAGAIN;
-        /* Being replaced (a reload): the request is the successor's. */
-        for (i = m->instances; i; i = i->next)
-                if (i->retiring && i->successor && streq(i->name, name)) {
-                        i->successor_start = start;
-                        return 0;
-                }
-        return -ENOENT;
+        if (!i)
+                i = find_retiring(m, name);
+        if (!i)
+                return -ENOENT;
+        return instance_dispatch(i, start ? LIFE_EVENT_START : LIFE_EVENT_STOP, NULL);
 }
 
 int manager_create_again(Manager *m, const char *name, SupError **ret_error) {
@@ -262,239 +331,78 @@ int manager_create_again(Manager *m, const char *name, SupError **ret_error) {
         int r;
 
         if (!spec)
-                return sup_error_make(ret_error, -ENOENT, "no unit \"%s\" is loaded", name);
-        r = create_instance(m, spec, true);
-        if (r < 0) {
-                const char *why = json_string_value(json_object_get(m->create_errors, name));
-                return sup_error_make(ret_error, r, "%s", why ?: strerror(-r));
-        }
+                return sup_error_make(ret_error, -ENOENT, "%s is not in the units loaded", name);
+        r = create_instance(m, spec, true, ret_error);
+        if (r < 0)
+                return r;
         try_start_waiting(m);
         return 0;
 }
 
-/* A retired instance's monitor is gone: forget it, and start its successor (REPLACE). */
-static void instance_retired(Instance *i) {
-        Manager *m = i->manager;
-        UnitSpec *successor = TAKE_PTR(i->successor);
-        bool start = i->successor_start;
-
-        instance_free(i);
-        if (successor) {
-                (void) create_instance(m, successor, start);
-                unit_spec_free(successor);
-        }
-        try_start_waiting(m); /* its host ports are free now */
-}
-
-static void on_monitor_close(JsonConn *c, int error, void *userdata) {
-        Instance *i = userdata;
-        Manager *m = i->manager;
-
-        i->conn = NULL;
-        if (i->adoption == ADOPTION_ASKED || i->adoption == ADOPTION_UNRESPONSIVE || i->adoption == ADOPTION_SPEC) {
-                /* Counted in m->adopting: asked at start, or asked for its spec before ready. */
-                bool asked = i->adoption == ADOPTION_ASKED || (i->adoption == ADOPTION_SPEC && !m->ready);
-                /* Gone before it answered: its workload went with it (PDEATHSIG). Unless it lives
-                 * on without its socket, which unreachable() settles. */
-                if (asked && m->adopting > 0)
-                        m->adopting--;
-                i->adoption = ADOPTION_NONE;
-                if (!unreachable(i, "it closed the connection before answering")) {
-                        log_warning("%s: the monitor found at start closed its connection before answering; "
-                                    "starting anew",
-                                    i->name);
-                        forget_dead_instance(i);
-                }
-                if (asked)
-                        after_adoption(m);
-                else if (m->ready)
-                        reconcile_current(m);
-                return;
-        }
-        if (i->retiring) {
-                /* The socket closes as the monitor exits; its process (and the instance lock) may
-                 * outlive it by a moment. A successor's monitor would find the lock held. */
-                if (watch_monitor_exit(i, ORPHAN_GRACE) > 0)
-                        return;
-                instance_retired(i);
-        } else if (!m->shutting_down) {
-                /* A monitor that dies takes its container along (PDEATHSIG); reconcile starts a
-                 * new instance, since the unit is still in the generation. */
-                log_warning("%s: the monitor exited unexpectedly%s%s", i->name, error < 0 ? ": " : "",
-                            error < 0 ? strerror(-error) : "");
-                /* Or it closed the connection and lives on: then it is stopped first. */
-                if (!unreachable(i, "it closed supd's connection")) {
-                        instance_free(i);
-                        if (m->ready)
-                                reconcile_current(m);
-                }
-        } else
-                instance_free(i);
-
-        if (m->shutting_down && !m->instances && m->on_idle)
-                m->on_idle(m);
-}
-
-static int instance_connect(Instance *i) {
-        _cleanup_free_ char *sock = path_join(i->dir_path, "monitor.sock");
-        int fd, r;
-
-        /* Non-blocking from the connect on: a monitor whose backlog is full (it stopped
-         * accepting) must not block supd's loop. */
-        fd = unix_connect(sock, 1);
-        if (fd < 0) {
-                log_debug("%s: cannot connect to the monitor at %s: %s", i->name, sock, strerror(-fd));
-                return fd;
-        }
-        r = json_conn_new(i->manager->event, fd, JSON_FRAME_MAX_REPLY, on_monitor_message, on_monitor_close, i,
-                          &i->conn);
-        if (r < 0) {
-                close(fd);
-                return r;
-        }
-        return 0;
-}
-
-static void on_status_reply(Instance *i, json_t *reply, void *userdata) {
-        Manager *m = i->manager;
-        if (json_object_get(reply, "result"))
-                try_start_waiting(m);
-}
-
-static void on_monitor_ready(EventSource *s, int fd, uint32_t revents, void *userdata) {
-        Instance *i = userdata;
-        char buf[1024];
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                return;
-        i->ready_source = event_source_free(i->ready_source);
-        close(i->ready_fd);
-        i->ready_fd = -EBADF;
-        if (n > 0) {
-                buf[n] = 0;
-                free(i->spawn_error);
-                i->spawn_error = xstrdup(buf);
-                log_error("%s: the monitor failed to start: %s", i->name, buf);
-                return;
-        }
-        if (instance_connect(i) < 0)
-                log_error("%s: cannot connect to its new monitor", i->name);
-        if (i->conn)
-                (void) instance_call(i, "status", NULL, on_status_reply, NULL);
-}
-
-static int spawn_monitor(Instance *i) {
-        Manager *m = i->manager;
-        _cleanup_free_ char *dir = instance_dir(m, i->name);
-        int ready[2];
-        pid_t pid;
-
-        if (pipe2(ready, O_CLOEXEC) < 0)
-                return negative_errno();
-        pid = fork();
-        if (pid < 0) {
-                int r = negative_errno();
-                close(ready[0]);
-                close(ready[1]);
-                return r;
-        }
-        if (pid == 0) {
-                /* Detach twice: a session of its own, and not supd's child, so that supd's
-                 * death, restart or stop (KillMode=process) leaves the monitor running. */
-                sigset_t none;
-                struct rlimit rl;
-                int null;
-
-                sigemptyset(&none);
-                (void) sigprocmask(SIG_SETMASK, &none, NULL);
-                (void) setsid();
-                /* systemd's channel is supd's alone: a monitor that inherited it could send
-                 * notifications in supd's name (NotifyAccess=main would drop them anyway). */
-                (void) unsetenv("NOTIFY_SOCKET");
-                (void) unsetenv("WATCHDOG_USEC");
-                (void) unsetenv("WATCHDOG_PID");
-                if (fork() != 0)
-                        _exit(0);
-                /* supd raised its own soft fd limit; the monitor gets the one supd was given. */
-                if (m->config.nofile_soft > 0 && getrlimit(RLIMIT_NOFILE, &rl) >= 0 &&
-                    m->config.nofile_soft < rl.rlim_cur) {
-                        rl.rlim_cur = m->config.nofile_soft;
-                        (void) setrlimit(RLIMIT_NOFILE, &rl);
-                }
-                null = open("/dev/null", O_RDWR | O_CLOEXEC);
-                if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(ready[1], 3) < 0)
-                        _exit(127);
-                (void) close_range(4, ~0U, 0);
-                execl(m->config.monitor_path, "sup-monitor", "--dir", dir, "--state-dir", m->config.state_dir,
-                      "--cgroup-root", m->config.cgroup_root, "--cgroup-parent", m->config.cgroup_parent,
-                      "--bridge-subnet", m->config.bridge_subnet, "--guest-dir", m->config.guest_dir, "--vm-accel",
-                      m->config.vm_accel, "--log-max-size", m->config.log_max_size, "--ready-fd", "3", (char *) NULL);
-                (void) !write(3, "cannot execute sup-monitor", 26);
-                _exit(127);
-        }
-        close(ready[1]);
-        /* The intermediate child exits at once. */
-        (void) waitpid(pid, NULL, 0);
-        (void) fd_set_nonblock(ready[0], 1);
-        i->ready_fd = ready[0];
-        return event_add_io(m->event, &i->ready_source, ready[0], EPOLLIN, on_monitor_ready, i);
+/* The settled outcome of an adoption, or the loss of an instance: before supd is ready, it may
+ * be ready now; after, the instances are brought back to the generation. */
+static void check_ready(Manager *m, bool deadline);
+static void settled(Manager *m) {
+        if (m->phase == MANAGER_ADOPTING)
+                check_ready(m, false);
+        else if (m->phase == MANAGER_READY)
+                reconcile_current(m);
 }
 
 /* Writes the spec and starts a monitor for it. The instance owns a copy of the spec parsed back
  * from the file the monitor reads, so both see exactly the same unit. */
-static int create_instance(Manager *m, const UnitSpec *spec, bool start) {
+static int create_fresh(Manager *m, const UnitSpec *spec, bool start, SupError **ret_error) {
         _cleanup_free_ char *dir = instance_dir(m, spec->name), *path = path_join(dir, "spec.json"), *text = NULL;
         Diagnostics d = {};
         Instance *i;
         int r;
 
-        /* Never a second instance of a unit beside one whose monitor lives: one still being
-         * adopted or stopped keeps its place (reconcile runs again once it is settled), and one
-         * being retired hands over to this spec once it is gone. */
-        i = manager_find(m, spec->name);
-        if (i && i->spawn_error && !i->conn && !i->ready_source) {
-                /* Its monitor said why it could not start, and exited: try anew. */
-                instance_free(i);
-                i = NULL;
-        }
-        if (i) {
-                log_debug("%s: not starting another instance beside the one it has", spec->name);
-                return -EEXIST;
-        }
-        for (i = m->instances; i; i = i->next)
-                if (i->retiring && streq(i->name, spec->name)) {
-                        if (!i->successor) {
-                                i->successor = unit_spec_clone(spec);
-                                i->successor_start = start;
-                        }
-                        return 0;
-                }
-
         r = mkdir_p(dir, 0700);
         if (r < 0)
-                return create_failed(m, spec->name, r, "cannot create %s", dir);
+                return create_failed(m, spec->name, r, ret_error, "cannot create %s", dir);
         text = unit_spec_format(spec);
         r = write_file_atomic(path, text, strlen(text), 0600);
         if (r < 0)
-                return create_failed(m, spec->name, r, "cannot write %s", path);
+                return create_failed(m, spec->name, r, ret_error, "cannot write %s", path);
 
-        i = instance_new(m, spec->name);
+        i = instance_new(m, spec->name, LIFE_SPAWNING);
         if (unit_load_file(path, 0, &d, &i->spec, NULL) < 0) {
                 diagnostics_print(&d, stderr);
                 diagnostics_done(&d);
                 instance_free(i);
-                return -EINVAL;
+                return sup_error_make(ret_error, -EINVAL, "%s cannot be read back", path);
         }
         (void) unit_spec_hash(i->spec, i->hash);
-        i->start_wanted = start;
-        r = spawn_monitor(i);
+        i->start_when_up = start;
+        r = m->runtime->spawn(i);
         if (r < 0) {
                 instance_free(i);
-                return create_failed(m, spec->name, r, "cannot start its monitor");
+                return create_failed(m, spec->name, r, ret_error, "cannot start its monitor");
         }
         json_object_del(m->create_errors, spec->name);
-        return r;
+        return 0;
+}
+
+/* Never a second instance of a unit beside one whose monitor lives: one still being adopted or
+ * stopped keeps its place (reconcile runs again once it is settled), and one being retired hands
+ * over to this spec once it is gone (LIFE_EVENT_CREATE). */
+static int create_instance(Manager *m, const UnitSpec *spec, bool start, SupError **ret_error) {
+        Instance *i = manager_find(m, spec->name);
+        int r;
+
+        if (!i)
+                i = find_retiring(m, spec->name);
+        if (!i)
+                return create_fresh(m, spec, start, ret_error);
+        r = instance_dispatch(i, LIFE_EVENT_CREATE, &(InstanceInput){.spec = spec, .start = start});
+        if (r < 0) {
+                const char *why = json_string_value(json_object_get(m->create_errors, spec->name));
+                return sup_error_make(ret_error, r, "%s",
+                                      why
+                                              ?: r == -EEXIST ? "it has an instance already"
+                                                              : strerror(-r));
+        }
+        return 0;
 }
 
 /* The units an instance needs running before it starts: requires, and share targets. */
@@ -505,7 +413,7 @@ static bool dependencies_running(Manager *m, const UnitSpec *u, const char **ret
         deps = unit_spec_dependencies(u, &n);
         for (size_t k = 0; k < n; k++) {
                 Instance *d = manager_find(m, deps[k].ref->name);
-                if (!d || !d->known || d->status.state != INSTANCE_RUNNING) {
+                if (!d || !has_status(d) || d->status.state != INSTANCE_RUNNING) {
                         if (ret_waiting)
                                 *ret_waiting = deps[k].ref->name;
                         return false;
@@ -520,7 +428,7 @@ static bool dependencies_running(Manager *m, const UnitSpec *u, const char **ret
  * the port "in use". */
 static const char *port_holder(Manager *m, const UnitSpec *u) {
         for (Instance *r = m->instances; r; r = r->next) {
-                if (!r->retiring || !r->spec)
+                if (!instance_life_retiring(r->life) || !r->spec)
                         continue;
                 for (size_t a = 0; a < u->n_ports; a++)
                         for (size_t b = 0; b < r->spec->n_ports; b++)
@@ -536,109 +444,45 @@ static void on_start_reply(Instance *i, json_t *reply, void *userdata) {
                 log_error("%s: cannot start: %s", i->name, json_string_value(json_object_get(err, "message")));
 }
 
+/* Waiting instances whose dependencies run and whose host ports are free are started. */
 static void try_start_waiting(Manager *m) {
-        if (m->shutting_down)
+        if (m->phase == MANAGER_STOPPING)
                 return;
         for (Instance *i = m->instances; i; i = i->next) {
-                if (!i->start_wanted || !i->conn || !i->known || i->retiring)
+                if (i->life != LIFE_WAITING || !i->spec || !has_status(i))
                         continue;
                 if (!dependencies_running(m, i->spec, NULL) || port_holder(m, i->spec))
                         continue;
-                i->start_wanted = false;
-                if (instance_call(i, "start", NULL, on_start_reply, NULL) < 0)
-                        i->start_wanted = true;
+                if (instance_call(i, "start", NULL, on_start_reply, NULL) >= 0)
+                        set_life(i, LIFE_UP);
         }
 }
 
-static void on_retire_reply(Instance *i, json_t *reply, void *userdata) {
-        /* The monitor closes its socket once the instance is gone; on_monitor_close() goes on. */
-}
-
-static void retire(Instance *i, bool remove_sandbox) {
-        json_t *params = json_pack("{s:b}", "remove", remove_sandbox);
-        i->retiring = true;
-        i->start_wanted = false;
-        /* Never connected: nothing to wait for; a monitor being stopped by a signal: its end. */
-        if (instance_call(i, "shutdown", params, on_retire_reply, NULL) < 0 && !i->conn && !i->ready_source &&
-            !i->orphan_source)
-                instance_retired(i);
-        json_decref(params);
-}
-
-static void replace_instance(Instance *i, const UnitSpec *spec, bool start) {
-        unit_spec_free(i->successor);
-        i->successor = unit_spec_clone(spec);
-        i->successor_start = start;
-        retire(i, true);
-}
-
-static void on_update_reply(Instance *i, json_t *reply, void *userdata) {
-        json_t *err = json_object_get(reply, "error");
-        const char *code = json_string_value(json_object_get(err, "code"));
-        const UnitSpec *spec;
-
-        if (!err) {
-                log_info("%s: updated in place", i->name);
-                return;
-        }
-        /* A monitor that went away is reconciled anew by on_monitor_close(). */
-        if (code && streq(code, "monitor-gone"))
-                return;
-        spec = unit_set_find(i->manager->generation, i->name);
-        log_warning("%s: not updated in place (%s); restarting it with the new spec", i->name,
-                    json_string_value(json_object_get(err, "message")) ?: "no reason given");
-        if (spec && !i->retiring && !i->manager->shutting_down)
-                replace_instance(i, spec, !(i->known && i->status.admin_stopped));
-}
-
-/* UPDATE: the monitor takes the new spec and applies its limits to the running workload. supd's
- * copy is the new spec from here on, so that a reload meanwhile compares against it; if the
- * monitor refuses, the instance is replaced as for any other change. */
-static void update_instance(Instance *i, const UnitSpec *spec) {
-        _cleanup_free_ char *text = unit_spec_format(spec);
-        UnitSpec *copy = unit_spec_clone(spec);
-        json_t *params;
-        int r;
-
-        if (!copy) {
-                replace_instance(i, spec, !(i->known && i->status.admin_stopped));
-                return;
-        }
-        params = json_pack("{s:s}", "spec", text);
-        r = instance_call(i, "update", params, on_update_reply, NULL);
-        json_decref(params);
-        if (r < 0) {
-                unit_spec_free(copy);
-                replace_instance(i, spec, !(i->known && i->status.admin_stopped));
-                return;
-        }
-        unit_spec_free(i->spec);
-        i->spec = copy;
-        (void) unit_spec_hash(i->spec, i->hash);
-}
-
+/* The plan, carried out: every action is an event of the unit's instance, but a START of a unit
+ * without one. */
 static void execute(Manager *m, const Plan *plan) {
         for (size_t k = 0; k < plan->n_actions; k++) {
                 const Action *a = &plan->actions[k];
                 const UnitSpec *spec = unit_set_find(m->generation, a->unit);
                 Instance *i = manager_find(m, a->unit);
+                InstanceInput in = {.spec = spec, .start = a->start};
 
                 switch (a->type) {
                 case ACTION_START:
                         if (spec)
-                                (void) create_instance(m, spec, a->start);
+                                (void) create_instance(m, spec, a->start, NULL);
                         break;
                 case ACTION_REPLACE:
                         if (i && spec)
-                                replace_instance(i, spec, a->start);
+                                (void) instance_dispatch(i, LIFE_EVENT_REPLACE, &in);
                         break;
                 case ACTION_UPDATE:
                         if (i && spec)
-                                update_instance(i, spec);
+                                (void) instance_dispatch(i, LIFE_EVENT_UPDATE, &in);
                         break;
                 case ACTION_REMOVE:
                         if (i)
-                                retire(i, true);
+                                (void) instance_dispatch(i, LIFE_EVENT_REMOVE, NULL);
                         break;
                 case _ACTION_TYPE_MAX:
                 case _ACTION_TYPE_INVALID:
@@ -660,14 +504,14 @@ static int plan_for(Manager *m, const UnitSet *set, Plan **ret) {
         for (Instance *i = m->instances; i; i = i->next) {
                 /* Not observed: instances being retired, without a known spec, or whose monitor
                  * failed to start (a START creates them anew). */
-                if (i->retiring || !i->spec || (i->spawn_error && !i->conn && !i->ready_source))
+                if (instance_life_retiring(i->life) || i->life == LIFE_SPAWN_FAILED || !i->spec)
                         continue;
-                observed[n++] = (Observed) {
+                observed[n++] = (Observed){
                         .name = i->name,
                         .hash = i->hash,
                         .spec = i->spec,
-                        .state = i->known ? i->status.state : INSTANCE_STOPPED,
-                        .admin_stopped = i->known && i->status.admin_stopped,
+                        .state = has_status(i) ? i->status.state : INSTANCE_STOPPED,
+                        .admin_stopped = has_status(i) && i->status.admin_stopped,
                 };
         }
         return reconcile(set, observed, n, ret);
@@ -703,14 +547,20 @@ int manager_reload(Manager *m, bool dry_run, Diagnostics *diags, Plan **ret_plan
         return 0;
 }
 
-static void after_adoption(Manager *m) {
+/* supd's start waits for the monitors it found (adopt-asked, and adopt-spec: their spec asked)
+ * until they answer or the deadline passes; then it loads the units and reconciles. */
+static void check_ready(Manager *m, bool deadline) {
         Diagnostics d = {};
         _cleanup_(plan_freep) Plan *plan = NULL;
         int r;
 
-        if (m->adopting > 0 || m->ready)
+        if (m->phase != MANAGER_ADOPTING)
                 return;
+        for (Instance *i = m->instances; i && !deadline; i = i->next)
+                if (i->life == LIFE_ADOPT_ASKED || i->life == LIFE_ADOPT_SPEC)
+                        return;
         m->adopt_deadline = event_source_free(m->adopt_deadline);
+        m->phase = MANAGER_READY;
         r = manager_reload(m, false, &d, &plan);
         if (r < 0) {
                 /* An invalid units directory at start: run nothing new, keep what was adopted,
@@ -723,173 +573,44 @@ static void after_adoption(Manager *m) {
                 log_info("units loaded from %s: %s", m->config.units_dir, text);
         }
         diagnostics_done(&d);
-        m->ready = true;
         if (m->on_ready)
                 m->on_ready(m);
-}
-
-static void on_spec_reply(Instance *i, json_t *reply, void *userdata) {
-        Manager *m = i->manager;
-        const char *text = json_string_value(json_object_get(json_object_get(reply, "result"), "spec"));
-        _cleanup_free_ char *dir = instance_dir(m, i->name), *path = path_join(dir, "spec.json");
-        Diagnostics d = {};
-        UnitSpec *spec = NULL;
-        int r;
-
-        if (i->adoption != ADOPTION_SPEC)
-                return;
-        i->adoption = ADOPTION_NONE;
-        /* Counted as adopting until now, if supd's start still waits (see on_adopt_reply()). */
-        if (!m->ready && m->adopting > 0)
-                m->adopting--;
-        if (text && unit_parse(path, dir, text, strlen(text), 0, &d, &spec, NULL) >= 0 && streq(spec->name, i->name)) {
-                i->spec = spec;
-                (void) unit_spec_hash(i->spec, i->hash);
-                free(i->problem);
-                i->problem = NULL;
-                r = write_file_atomic(path, text, strlen(text), 0600);
-                log_warning("%s: adopted with the spec its monitor runs; spec.json %s", i->name,
-                            r < 0 ? "could not be rewritten" : "rewritten from it");
-        } else {
-                /* A monitor that cannot say what it runs (an older one) is stopped cleanly; the
-                 * unit then starts anew from the units directory. */
-                unit_spec_free(spec);
-                log_warning("%s: its spec.json is unusable and its monitor does not tell its spec; stopping it",
-                            i->name);
-                instance_set_problem(i, "spec.json is unusable and the monitor does not tell its spec: stopping it");
-                retire(i, false);
-        }
-        diagnostics_done(&d);
-        if (m->ready)
-                reconcile_current(m);
-        else
-                after_adoption(m);
-}
-
-static void on_adopt_reply(Instance *i, json_t *reply, void *userdata) {
-        Manager *m = i->manager;
-        bool asked = i->adoption == ADOPTION_ASKED;
-
-        if (i->adoption == ADOPTION_UNRESPONSIVE)
-                log_info("%s: its monitor answers again", i->name);
-        i->adoption = ADOPTION_NONE;
-        if (json_object_get(reply, "result"))
-                log_info("%s: adopted (%s, pid %d)", i->name, instance_state_to_string(i->status.state),
-                         (int) i->status.pid);
-        if (!i->spec && i->conn) {
-                /* spec.json could not be read: the monitor knows what it runs. Until it says,
-                 * the instance is in no plan, and nothing else of the unit starts; supd's start
-                 * waits for the answer as for the status. */
-                i->adoption = ADOPTION_SPEC;
-                if (instance_call(i, "spec", NULL, on_spec_reply, NULL) >= 0)
-                        return;
-                i->adoption = ADOPTION_NONE;
-        } else if (i->spec) {
-                free(i->problem);
-                i->problem = NULL;
-        }
-        if (asked && m->adopting > 0)
-                m->adopting--;
-        if (asked)
-                after_adoption(m);
-        else if (m->ready)
-                reconcile_current(m);
 }
 
 static void on_adopt_deadline(EventSource *s, usec_t t, void *userdata) {
         Manager *m = userdata;
 
-        for (Instance *i = m->instances; i; i = i->next) {
-                pid_t pid = 0;
-                if (i->adoption != ADOPTION_ASKED)
-                        continue;
-                (void) instance_lock_holder(i->dir_path, &pid);
-                i->adoption = ADOPTION_UNRESPONSIVE;
-                instance_set_problem(i, "its monitor (pid %d) does not answer; it is adopted once it does", (int) pid);
-                log_warning("%s: its monitor (pid %d) did not answer within %llu s; going on without it", i->name,
-                            (int) pid, (unsigned long long) (ADOPT_TIMEOUT / USEC_PER_SEC));
+        for (Instance *i = m->instances, *next; i; i = next) {
+                next = i->next;
+                if (i->life == LIFE_ADOPT_ASKED)
+                        (void) instance_dispatch(i, LIFE_EVENT_TIMER, NULL);
         }
-        m->adopting = 0;
-        after_adoption(m);
-}
-
-static void forget_dead_instance(Instance *i) {
-        _cleanup_free_ char *dir = instance_dir(i->manager, i->name);
-        instance_free(i);
-        (void) rm_rf(dir);
-}
-
-static void on_orphan_gone(EventSource *s, int fd, uint32_t revents, void *userdata) {
-        Instance *i = userdata;
-        Manager *m = i->manager;
-
-        if (i->retiring) {
-                /* A retired monitor's process has ended: its successor may take the directory. */
-                instance_retired(i);
-                if (m->shutting_down && !m->instances && m->on_idle)
-                        m->on_idle(m);
-                return;
-        }
-        log_info("%s: the monitor that could not be reached is gone", i->name);
-        forget_dead_instance(i);
-        if (m->ready && !m->shutting_down)
-                reconcile_current(m);
-        if (m->shutting_down && !m->instances && m->on_idle)
-                m->on_idle(m);
-}
-
-static void on_orphan_timeout(EventSource *s, usec_t t, void *userdata) {
-        Instance *i = userdata;
-
-        log_warning("%s: its monitor (no longer connected) did not exit; killing it", i->name);
-        (void) syscall(SYS_pidfd_send_signal, i->orphan_pidfd, SIGKILL, NULL, 0);
+        check_ready(m, true);
 }
 
 /* The instance's monitor cannot be talked to (why). If it is alive nonetheless (it holds the
  * instance lock), it is stopped by a signal, and the instance stays, stopping, until it is gone:
  * a second monitor of the unit never runs beside it, and it is never left running unseen. Returns
  * false when no monitor lives. */
-/* Watches the process that holds the instance lock until it exits (on_orphan_gone()), SIGKILL
- * after grace; returns its pid, or 0 when no process holds the lock. */
-static pid_t watch_monitor_exit(Instance *i, usec_t grace) {
-        Manager *m = i->manager;
-        pid_t pid = 0, again = 0;
-        int fd;
-
-        if (instance_lock_holder(i->dir_path, &pid) < 0 || pid <= 0)
-                return 0;
-        fd = (int) syscall(SYS_pidfd_open, pid, 0);
-        if (fd < 0)
-                return 0;
-        /* The pid named by the lock may have exited and been reused since: the lock must still
-         * be that process's now that the pidfd pins it. */
-        if (instance_lock_holder(i->dir_path, &again) < 0 || again != pid) {
-                close(fd);
-                return 0;
-        }
-        i->orphan_pidfd = fd;
-        (void) event_add_io(m->event, &i->orphan_source, fd, EPOLLIN, on_orphan_gone, i);
-        (void) event_add_time(m->event, &i->orphan_timer, now(CLOCK_MONOTONIC) + grace, on_orphan_timeout, i);
-        return pid;
-}
-
-static bool unreachable(Instance *i, const char *why) {
-        pid_t pid = watch_monitor_exit(i, (i->spec ? i->spec->stop.timeout : 10 * USEC_PER_SEC) + ORPHAN_GRACE);
+static bool become_unreachable(Instance *i, const char *why) {
+        pid_t pid = i->manager->runtime->watch_exit(i);
 
         if (pid == 0)
                 return false;
-        i->adoption = ADOPTION_UNREACHABLE;
+        set_life(i, LIFE_UNREACHABLE);
+        arm_timer(i, now(CLOCK_MONOTONIC) + (i->spec ? i->spec->stop.timeout : UNKNOWN_STOP_TIMEOUT) + ORPHAN_GRACE);
         instance_set_problem(i,
                              "its monitor (pid %d) cannot be reached (%s): stopping it; the unit starts anew once it "
                              "is gone",
                              (int) pid, why);
         log_warning("%s: its monitor (pid %d) lives but cannot be reached (%s); stopping it", i->name, (int) pid, why);
-        (void) syscall(SYS_pidfd_send_signal, i->orphan_pidfd, SIGTERM, NULL, 0);
+        i->manager->runtime->kill(i, SIGTERM);
         return true;
 }
 
 int manager_startup(Manager *m) {
         _cleanup_free_ char *units = xasprintf("%s/units", m->config.run_dir);
+        bool asked = false;
         DIR *d;
         struct dirent *de;
 
@@ -905,7 +626,7 @@ int manager_startup(Manager *m) {
 
                 if (de->d_name[0] == '.' || !unit_name_is_valid(de->d_name))
                         continue;
-                i = instance_new(m, de->d_name);
+                i = instance_new(m, de->d_name, LIFE_ADOPT_ASKED);
                 spec = path_join(i->dir_path, "spec.json");
                 r = unit_load_file(spec, 0, &diags, &i->spec, NULL);
                 if (r >= 0 && !streq(i->spec->name, de->d_name)) {
@@ -921,20 +642,19 @@ int manager_startup(Manager *m) {
                 else
                         instance_set_problem(i, "spec.json is unusable (%s)", spec_error);
 
-                r = instance_connect(i);
-                if (r >= 0 && instance_call(i, "status", NULL, on_adopt_reply, NULL) >= 0) {
+                r = m->runtime->connect(i);
+                if (r >= 0 && instance_call(i, "status", NULL, on_answer, NULL) >= 0) {
                         if (spec_error)
                                 log_warning("%s: spec.json is unusable (%s); asking its monitor", de->d_name,
                                             spec_error);
-                        i->adoption = ADOPTION_ASKED;
-                        m->adopting++;
+                        asked = true;
                         continue;
                 }
                 if (r >= 0)
                         r = -EPIPE;
                 {
                         _cleanup_free_ char *why = xasprintf("its socket: %s", strerror(-r));
-                        if (unreachable(i, why))
+                        if (become_unreachable(i, why))
                                 continue;
                 }
                 /* No monitor holds the instance: it died while supd was away, and its container
@@ -948,11 +668,468 @@ int manager_startup(Manager *m) {
                 forget_dead_instance(i);
         }
         closedir(d);
-        if (m->adopting > 0)
+        if (asked)
                 (void) event_add_time(m->event, &m->adopt_deadline, now(CLOCK_MONOTONIC) + ADOPT_TIMEOUT,
                                       on_adopt_deadline, m);
-        after_adoption(m);
+        check_ready(m, false);
         return 0;
+}
+
+/* ---- the state machine: what each event means in each state of an instance ---- */
+
+typedef int (*InstanceAction)(Instance *i, const InstanceInput *in);
+
+static int act_none(Instance *i, const InstanceInput *in) {
+        return 0;
+}
+
+/* A request the monitor takes itself (it is connected), or that has nothing to wait for. */
+static int act_pass(Instance *i, const InstanceInput *in) {
+        return -EAGAIN;
+}
+
+static int act_exists(Instance *i, const InstanceInput *in) {
+        log_debug("%s: not starting another instance beside the one it has", i->name);
+        return -EEXIST;
+}
+
+/* The monitor is up: started now if a start is wanted and nothing holds it back. */
+static void become_up(Instance *i) {
+        set_life(i, i->start_when_up ? LIFE_WAITING : LIFE_UP);
+        i->start_when_up = false;
+        try_start_waiting(i->manager);
+}
+
+/* Its monitor is gone (or never came): forget the instance and start its successor (REPLACE). */
+static int act_retired(Instance *i, const InstanceInput *in) {
+        Manager *m = i->manager;
+        UnitSpec *successor = TAKE_PTR(i->successor);
+        bool start = i->successor_start;
+
+        instance_free(i);
+        if (successor) {
+                (void) create_instance(m, successor, start, NULL);
+                unit_spec_free(successor);
+        }
+        try_start_waiting(m); /* its host ports are free now */
+        return 0;
+}
+
+static int act_forget(Instance *i, const InstanceInput *in) {
+        instance_free(i);
+        return 0;
+}
+
+/* create: its monitor said why it could not start, and exited: try anew. */
+static int act_create_anew(Instance *i, const InstanceInput *in) {
+        Manager *m = i->manager;
+
+        instance_free(i);
+        return create_fresh(m, in->spec, in->start, NULL);
+}
+
+/* create while it is on its way out: the new spec starts once it is gone (a replace's stays). */
+static int act_create_successor(Instance *i, const InstanceInput *in) {
+        if (!i->successor) {
+                i->successor = unit_spec_clone(in->spec);
+                i->successor_start = in->start;
+        }
+        return 0;
+}
+
+static int act_want_start(Instance *i, const InstanceInput *in) {
+        i->start_when_up = true;
+        return 0;
+}
+
+/* Adopting: a start waits for the answer; without a spec there is nothing to start yet. */
+static int act_want_start_adopting(Instance *i, const InstanceInput *in) {
+        return i->spec ? act_want_start(i, in) : -EAGAIN;
+}
+
+static int act_unwant_start(Instance *i, const InstanceInput *in) {
+        i->start_when_up = false;
+        return 0;
+}
+
+/* Connected but not up yet: the monitor stops (it may be running, adopted), and no start follows
+ * once it is up. */
+static int act_stop_pass(Instance *i, const InstanceInput *in) {
+        i->start_when_up = false;
+        return -EAGAIN;
+}
+
+/* A stop while the start waits for dependencies: the monitor stops, and the wait is over. */
+static int act_stop_waiting(Instance *i, const InstanceInput *in) {
+        set_life(i, LIFE_UP);
+        return -EAGAIN;
+}
+
+/* A request for the unit while its instance is on its way out: its successor's, if it has one. */
+static int act_successor_start(Instance *i, const InstanceInput *in) {
+        if (!i->successor)
+                return -ENOENT;
+        i->successor_start = true;
+        return 0;
+}
+
+static int act_successor_stop(Instance *i, const InstanceInput *in) {
+        if (!i->successor)
+                return -ENOENT;
+        i->successor_start = false;
+        return 0;
+}
+
+static void on_retire_reply(Instance *i, json_t *reply, void *userdata) {
+        /* The monitor closes its socket once the instance is gone: LIFE_EVENT_LOST goes on. */
+}
+
+/* Tells the monitor to shut down; the instance stays, retiring, until its connection closes. */
+static int retire(Instance *i, bool remove_sandbox) {
+        json_t *params = json_pack("{s:b}", "remove", remove_sandbox);
+
+        set_life(i, LIFE_RETIRING);
+        i->start_when_up = false;
+        (void) instance_call(i, "shutdown", params, on_retire_reply, NULL);
+        json_decref(params);
+        return 0;
+}
+
+static int act_remove(Instance *i, const InstanceInput *in) {
+        return retire(i, true);
+}
+
+static int act_shutdown(Instance *i, const InstanceInput *in) {
+        return retire(i, false);
+}
+
+/* remove while its monitor starts: it is told to shut down once it listens. */
+static int act_remove_spawning(Instance *i, const InstanceInput *in) {
+        set_life(i, LIFE_RETIRING_SPAWN);
+        i->start_when_up = false;
+        return 0;
+}
+
+/* remove while its monitor is being stopped by a signal: its exit ends it, within the same
+ * deadline. */
+static int act_remove_unreachable(Instance *i, const InstanceInput *in) {
+        usec_t deadline = i->timer ? event_source_get_time(i->timer) : now(CLOCK_MONOTONIC) + ORPHAN_GRACE;
+
+        set_life(i, LIFE_RETIRED);
+        arm_timer(i, deadline);
+        return 0;
+}
+
+/* replace: as remove, and the new spec starts once the monitor is gone. */
+static int act_replace(Instance *i, const InstanceInput *in) {
+        unit_spec_free(i->successor);
+        i->successor = unit_spec_clone(in->spec);
+        i->successor_start = in->start;
+        return instance_dispatch(i, LIFE_EVENT_REMOVE, NULL);
+}
+
+static bool want_started(const Instance *i) {
+        return !(has_status(i) && i->status.admin_stopped);
+}
+
+static void on_update_reply(Instance *i, json_t *reply, void *userdata) {
+        json_t *err = json_object_get(reply, "error");
+        const char *code = json_string_value(json_object_get(err, "code"));
+        const UnitSpec *spec;
+
+        if (!err) {
+                log_info("%s: updated in place", i->name);
+                return;
+        }
+        /* A monitor that went away is reconciled anew (LIFE_EVENT_LOST). */
+        if (code && streq(code, "monitor-gone"))
+                return;
+        spec = unit_set_find(i->manager->generation, i->name);
+        log_warning("%s: not updated in place (%s); restarting it with the new spec", i->name,
+                    json_string_value(json_object_get(err, "message")) ?: "no reason given");
+        if (spec && i->manager->phase != MANAGER_STOPPING)
+                (void) instance_dispatch(i, LIFE_EVENT_REPLACE,
+                                         &(InstanceInput){.spec = spec, .start = want_started(i)});
+}
+
+/* update: the monitor takes the new spec and applies its limits to the running workload. supd's
+ * copy is the new spec from here on, so that a reload meanwhile compares against it; if the
+ * monitor refuses, the instance is replaced as for any other change. */
+static int act_update(Instance *i, const InstanceInput *in) {
+        _cleanup_free_ char *text = unit_spec_format(in->spec);
+        UnitSpec *copy = unit_spec_clone(in->spec);
+        json_t *params;
+        int r;
+
+        if (!copy)
+                return instance_dispatch(i, LIFE_EVENT_REPLACE,
+                                         &(InstanceInput){.spec = in->spec, .start = want_started(i)});
+        params = json_pack("{s:s}", "spec", text);
+        r = instance_call(i, "update", params, on_update_reply, NULL);
+        json_decref(params);
+        if (r < 0) {
+                unit_spec_free(copy);
+                return instance_dispatch(i, LIFE_EVENT_REPLACE,
+                                         &(InstanceInput){.spec = in->spec, .start = want_started(i)});
+        }
+        unit_spec_free(i->spec);
+        i->spec = copy;
+        (void) unit_spec_hash(i->spec, i->hash);
+        return 0;
+}
+
+/* update where no monitor can take it: a replace. */
+static int act_update_replace(Instance *i, const InstanceInput *in) {
+        return instance_dispatch(i, LIFE_EVENT_REPLACE, &(InstanceInput){.spec = in->spec, .start = want_started(i)});
+}
+
+/* The connection to a monitor of the unit is lost: if it lives on, it is stopped by a signal;
+ * else the instance is gone and the unit is reconciled. */
+static void lost_monitor(Instance *i, const char *why) {
+        Manager *m = i->manager;
+
+        if (become_unreachable(i, why))
+                return;
+        instance_free(i);
+        settled(m);
+}
+
+/* spawned: connect, and ask its first status. */
+static int act_connect(Instance *i, const InstanceInput *in) {
+        if (i->manager->runtime->connect(i) < 0) {
+                log_error("%s: cannot connect to its new monitor", i->name);
+                lost_monitor(i, "its socket cannot be connected to");
+                return 0;
+        }
+        set_life(i, LIFE_CONNECTING);
+        (void) instance_call(i, "status", NULL, on_answer, NULL);
+        return 0;
+}
+
+/* The connection to a retiring monitor is gone: the instance is, once its process has exited
+ * too: the socket closes as the monitor exits, and its process (and the instance lock) may outlive
+ * it by a moment. A successor's monitor would find the lock held. */
+static int act_retiring_lost(Instance *i, const InstanceInput *in) {
+        if (i->manager->runtime->watch_exit(i) > 0) {
+                set_life(i, LIFE_RETIRED);
+                arm_timer(i, now(CLOCK_MONOTONIC) + ORPHAN_GRACE);
+                return 0;
+        }
+        return act_retired(i, in);
+}
+
+/* spawned, but removed meanwhile: it is told to shut down now. */
+static int act_connect_retiring(Instance *i, const InstanceInput *in) {
+        if (i->manager->runtime->connect(i) < 0)
+                return act_retiring_lost(i, in);
+        return retire(i, true);
+}
+
+static int act_spawn_failed(Instance *i, const InstanceInput *in) {
+        free(i->spawn_error);
+        i->spawn_error = xstrdup(in && in->why ? in->why : "no reason given");
+        log_error("%s: the monitor failed to start: %s", i->name, i->spawn_error);
+        set_life(i, LIFE_SPAWN_FAILED);
+        return 0;
+}
+
+static int act_status(Instance *i, const InstanceInput *in) {
+        (void) update_status(i, in ? in->data : NULL);
+        return 0;
+}
+
+/* The new monitor's first status: it is up. */
+static int act_status_up(Instance *i, const InstanceInput *in) {
+        if (update_status(i, in ? in->data : NULL))
+                become_up(i);
+        return 0;
+}
+
+/* The adopted monitor answered its status: adopted, unless its spec must be asked first. */
+static int act_adopted(Instance *i, const InstanceInput *in) {
+        Manager *m = i->manager;
+
+        if (json_object_get(in->data, "result"))
+                log_info("%s: adopted (%s, pid %d)", i->name, instance_state_to_string(i->status.state),
+                         (int) i->status.pid);
+        if (!i->spec) {
+                /* spec.json could not be read: the monitor knows what it runs. Until it says,
+                 * the instance is in no plan, and nothing else of the unit starts; supd's start
+                 * waits for the answer as for the status. */
+                set_life(i, LIFE_ADOPT_SPEC);
+                if (instance_call(i, "spec", NULL, on_answer, NULL) >= 0)
+                        return 0;
+                set_life(i, LIFE_UP);
+        } else {
+                free(i->problem);
+                i->problem = NULL;
+                become_up(i);
+        }
+        settled(m);
+        return 0;
+}
+
+static int act_adopted_late(Instance *i, const InstanceInput *in) {
+        log_info("%s: its monitor answers again", i->name);
+        return act_adopted(i, in);
+}
+
+static int act_spec_answer(Instance *i, const InstanceInput *in) {
+        Manager *m = i->manager;
+        const char *text = json_string_value(json_object_get(json_object_get(in->data, "result"), "spec"));
+        _cleanup_free_ char *path = path_join(i->dir_path, "spec.json");
+        Diagnostics d = {};
+        UnitSpec *spec = NULL;
+        int r;
+
+        if (text && unit_parse(path, i->dir_path, text, strlen(text), 0, &d, &spec, NULL) >= 0 &&
+            streq(spec->name, i->name)) {
+                i->spec = spec;
+                (void) unit_spec_hash(i->spec, i->hash);
+                free(i->problem);
+                i->problem = NULL;
+                r = write_file_atomic(path, text, strlen(text), 0600);
+                log_warning("%s: adopted with the spec its monitor runs; spec.json %s", i->name,
+                            r < 0 ? "could not be rewritten" : "rewritten from it");
+                become_up(i);
+        } else {
+                /* A monitor that cannot say what it runs (an older one) is stopped cleanly; the
+                 * unit then starts anew from the units directory. */
+                unit_spec_free(spec);
+                log_warning("%s: its spec.json is unusable and its monitor does not tell its spec; stopping it",
+                            i->name);
+                instance_set_problem(i, "spec.json is unusable and the monitor does not tell its spec: stopping it");
+                (void) retire(i, false);
+        }
+        diagnostics_done(&d);
+        settled(m);
+        return 0;
+}
+
+/* adopt-asked: supd's start goes on without it; it is adopted once it answers. */
+static int act_unresponsive(Instance *i, const InstanceInput *in) {
+        pid_t pid = 0;
+
+        (void) instance_lock_holder(i->dir_path, &pid);
+        set_life(i, LIFE_ADOPT_UNRESPONSIVE);
+        instance_set_problem(i, "its monitor (pid %d) does not answer; it is adopted once it does", (int) pid);
+        log_warning("%s: its monitor (pid %d) did not answer within %llu s; going on without it", i->name, (int) pid,
+                    (unsigned long long) (ADOPT_TIMEOUT / USEC_PER_SEC));
+        return 0;
+}
+
+/* Gone before it answered: its workload went with it (PDEATHSIG). Unless it lives on without its
+ * socket: then it is stopped first. */
+static int act_lost_adopting(Instance *i, const InstanceInput *in) {
+        Manager *m = i->manager;
+
+        if (!become_unreachable(i, "it closed the connection before answering")) {
+                log_warning("%s: the monitor found at start closed its connection before answering; starting anew",
+                            i->name);
+                forget_dead_instance(i);
+        }
+        settled(m);
+        return 0;
+}
+
+/* A monitor that dies takes its container along (PDEATHSIG); reconcile starts a new instance,
+ * since the unit is still in the generation. */
+static int act_lost(Instance *i, const InstanceInput *in) {
+        if (i->manager->phase == MANAGER_STOPPING)
+                return act_forget(i, in);
+        log_warning("%s: the monitor exited unexpectedly%s%s", i->name, in->why ? ": " : "", in->why ?: "");
+        /* Or it closed the connection and lives on: then it is stopped first. */
+        lost_monitor(i, "it closed supd's connection");
+        return 0;
+}
+
+/* The monitor that could not be reached has exited: the unit starts anew. */
+static int act_orphan_gone(Instance *i, const InstanceInput *in) {
+        Manager *m = i->manager;
+
+        log_info("%s: the monitor that could not be reached is gone", i->name);
+        forget_dead_instance(i);
+        settled(m);
+        return 0;
+}
+
+static int act_kill(Instance *i, const InstanceInput *in) {
+        log_warning("%s: its monitor (no longer connected) did not exit; killing it", i->name);
+        i->manager->runtime->kill(i, SIGKILL);
+        return 0;
+}
+
+/* A row of actions[]: create, start, stop, replace, update, remove, shutdown (the plan and the
+ * requests); spawned, spawn failed, status, answer, lost, exited (the monitor); timer. */
+#define ROW(create, start, stop, replace, update, remove, shutdown, spawned, spawn_failed, status, answer, lost,      \
+            exited, timer)                                                                                            \
+        {                                                                                                             \
+                [LIFE_EVENT_CREATE] = create, [LIFE_EVENT_START] = start, [LIFE_EVENT_STOP] = stop,                   \
+                [LIFE_EVENT_REPLACE] = replace, [LIFE_EVENT_UPDATE] = update, [LIFE_EVENT_REMOVE] = remove,           \
+                [LIFE_EVENT_SHUTDOWN] = shutdown, [LIFE_EVENT_SPAWNED] = spawned,                                     \
+                [LIFE_EVENT_SPAWN_FAILED] = spawn_failed, [LIFE_EVENT_STATUS] = status, [LIFE_EVENT_ANSWER] = answer, \
+                [LIFE_EVENT_LOST] = lost, [LIFE_EVENT_EXITED] = exited, [LIFE_EVENT_TIMER] = timer,                   \
+        }
+
+/* Every (state, event) pair, decided once. Events that cannot happen in a state (a status where
+ * there is no connection, an exit where no process is watched, the plan's replace of an instance
+ * that is no longer the unit's) are act_none. */
+/* clang-format off */
+static const InstanceAction actions[_LIFE_MAX][_LIFE_EVENT_MAX] = {
+        /*                              create                start                    stop                 replace      update              remove                  shutdown      spawned               spawn_failed      status         answer            lost               exited           timer */
+        [LIFE_SPAWNING]           = ROW(act_exists,           act_want_start,          act_unwant_start,    act_replace, act_update_replace, act_remove_spawning,    act_forget,   act_connect,          act_spawn_failed, act_none,      act_none,         act_none,          act_none,        act_none),
+        [LIFE_SPAWN_FAILED]       = ROW(act_create_anew,      act_pass,                act_pass,            act_replace, act_update_replace, act_retired,            act_forget,   act_none,             act_none,         act_none,      act_none,         act_none,          act_none,        act_none),
+        [LIFE_CONNECTING]         = ROW(act_exists,           act_want_start,          act_stop_pass,       act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status_up, act_none,         act_lost,          act_none,        act_none),
+        [LIFE_WAITING]            = ROW(act_exists,           act_pass,                act_stop_waiting,    act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status,    act_none,         act_lost,          act_none,        act_none),
+        [LIFE_UP]                 = ROW(act_exists,           act_pass,                act_pass,            act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status,    act_none,         act_lost,          act_none,        act_none),
+        [LIFE_ADOPT_ASKED]        = ROW(act_exists,           act_want_start_adopting, act_stop_pass,       act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status,    act_adopted,      act_lost_adopting, act_none,        act_unresponsive),
+        [LIFE_ADOPT_UNRESPONSIVE] = ROW(act_exists,           act_want_start_adopting, act_stop_pass,       act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status,    act_adopted_late, act_lost_adopting, act_none,        act_none),
+        [LIFE_ADOPT_SPEC]         = ROW(act_exists,           act_pass,                act_stop_pass,       act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status,    act_spec_answer,  act_lost_adopting, act_none,        act_none),
+        [LIFE_UNREACHABLE]        = ROW(act_exists,           act_pass,                act_pass,            act_replace, act_update_replace, act_remove_unreachable, act_forget,   act_none,             act_none,         act_none,      act_none,         act_none,          act_orphan_gone, act_kill),
+        [LIFE_RETIRING_SPAWN]     = ROW(act_create_successor, act_successor_start,     act_successor_stop,  act_none,    act_none,           act_none,               act_forget,   act_connect_retiring, act_retired,      act_none,      act_none,         act_none,          act_none,        act_none),
+        [LIFE_RETIRING]           = ROW(act_create_successor, act_successor_start,     act_successor_stop,  act_none,    act_none,           act_none,               act_none,     act_none,             act_none,         act_status,    act_none,         act_retiring_lost, act_none,        act_none),
+        [LIFE_RETIRED]            = ROW(act_create_successor, act_successor_start,     act_successor_stop,  act_none,    act_none,           act_none,               act_forget,   act_none,             act_none,         act_none,      act_none,         act_none,          act_retired,     act_kill),
+};
+/* clang-format on */
+#undef ROW
+
+int instance_dispatch(Instance *i, InstanceEvent ev, const InstanceInput *in) {
+        static const InstanceInput none = {};
+        Manager *m = i->manager;
+        int r;
+
+        assert(i->life >= 0 && i->life < _LIFE_MAX && ev >= 0 && ev < _LIFE_EVENT_MAX);
+        r = actions[i->life][ev](i, in ?: &none);
+        /* Stopping, and the last monitor is gone. */
+        if (m->phase == MANAGER_STOPPING && !m->instances && m->on_idle) {
+                void (*on_idle)(Manager * m) = TAKE_PTR(m->on_idle);
+                on_idle(m);
+        }
+        return r;
+}
+
+/* ---- from the runtime ---- */
+
+static void on_answer(Instance *i, json_t *reply, void *userdata) {
+        const char *code = json_string_value(json_object_get(json_object_get(reply, "error"), "code"));
+
+        /* The instance is being forgotten (fail_calls()): its end was an event of its own. */
+        if (code && streq(code, "monitor-gone"))
+                return;
+        (void) instance_dispatch(i, LIFE_EVENT_ANSWER, &(InstanceInput){.data = reply});
+}
+
+void instance_spawned(Instance *i, const char *error) {
+        (void) instance_dispatch(i, error ? LIFE_EVENT_SPAWN_FAILED : LIFE_EVENT_SPAWNED,
+                                 &(InstanceInput){.why = error});
+}
+
+void instance_lost(Instance *i, int error) {
+        (void) instance_dispatch(i, LIFE_EVENT_LOST, &(InstanceInput){.why = error < 0 ? strerror(-error) : NULL});
+}
+
+void instance_exited(Instance *i) {
+        (void) instance_dispatch(i, LIFE_EVENT_EXITED, NULL);
 }
 
 static json_t *pending_status(const UnitSpec *u, const char *why) {
@@ -975,7 +1152,7 @@ static json_t *usage_json(Manager *m, const Instance *i) {
         _cleanup_free_ char *mon_name = xasprintf("%s" INSTANCE_MONITOR_CGROUP_SUFFIX, i->name);
         CgroupStats st, ms = {.cpu_usec = UINT64_MAX};
 
-        if (!i->known || !instance_state_is_active(i->status.state))
+        if (!has_status(i) || !instance_state_is_active(i->status.state))
                 return json_null();
         if (cgroup_open(m->config.cgroup_root, m->config.cgroup_parent, i->name, &cg) < 0 ||
             cgroup_get_stats(cg, &st) < 0)
@@ -1003,31 +1180,32 @@ json_t *manager_status_json(Manager *m, const char *only) {
 
                 if (only && !streq(only, u->name))
                         continue;
-                if (i && i->adoption != ADOPTION_NONE && i->adoption != ADOPTION_SPEC) {
+                if (i && (i->life == LIFE_ADOPT_ASKED || i->life == LIFE_ADOPT_UNRESPONSIVE ||
+                          i->life == LIFE_UNREACHABLE)) {
                         /* A monitor supd found but could not adopt (yet): what it last said, if
                          * anything, under a state that says so. */
-                        j = i->known ? instance_status_to_json(&i->status) : pending_status(u, NULL);
-                        json_object_set_new(
-                                j, "state",
-                                json_string(i->adoption == ADOPTION_UNREACHABLE ? "stopping" : "unresponsive"));
+                        j = has_status(i) ? instance_status_to_json(&i->status) : pending_status(u, NULL);
+                        json_object_set_new(j, "state",
+                                            json_string(i->life == LIFE_UNREACHABLE ? "stopping" : "unresponsive"));
                         json_object_set_new(j, "reason", json_string(i->problem));
-                        if (!i->known)
+                        if (!has_status(i))
                                 json_object_set_new(j, "monitor_pid", json_null());
                 } else if (!i && json_object_get(m->create_errors, u->name)) {
                         j = pending_status(u, json_string_value(json_object_get(m->create_errors, u->name)));
                         json_object_set_new(j, "state", json_string("failed"));
-                } else if (!i || !i->known) {
-                        j = pending_status(u, i && i->spawn_error ? i->spawn_error : NULL);
-                        if (i && i->spawn_error)
+                } else if (!i || !has_status(i)) {
+                        bool failed = i && i->life == LIFE_SPAWN_FAILED;
+                        j = pending_status(u, failed ? i->spawn_error : NULL);
+                        if (failed)
                                 json_object_set_new(j, "state", json_string("failed"));
                 } else {
                         const char *waiting = NULL;
                         j = instance_status_to_json(&i->status);
                         json_object_set_new(j, "usage", usage_json(m, i));
-                        if (i->start_wanted && !dependencies_running(m, i->spec, &waiting) && waiting) {
+                        if (i->life == LIFE_WAITING && !dependencies_running(m, i->spec, &waiting) && waiting) {
                                 _cleanup_free_ char *why = xasprintf("waiting for %s to run", waiting);
                                 json_object_set_new(j, "reason", json_string(why));
-                        } else if (i->start_wanted && (waiting = port_holder(m, i->spec))) {
+                        } else if (i->life == LIFE_WAITING && (waiting = port_holder(m, i->spec))) {
                                 _cleanup_free_ char *why =
                                         xasprintf("waiting for %s to stop and release the host ports", waiting);
                                 json_object_set_new(j, "reason", json_string(why));
@@ -1037,7 +1215,7 @@ json_t *manager_status_json(Manager *m, const char *only) {
                 json_array_append_new(list, j);
         }
         for (Instance *i = m->instances; i; i = i->next)
-                if (i->retiring && i->known && (!only || streq(only, i->name))) {
+                if (instance_life_retiring(i->life) && has_status(i) && (!only || streq(only, i->name))) {
                         json_t *j = instance_status_to_json(&i->status);
                         json_object_set_new(j, "usage", usage_json(m, i));
                         json_array_append_new(list, j);
@@ -1046,24 +1224,27 @@ json_t *manager_status_json(Manager *m, const char *only) {
 }
 
 void manager_shutdown(Manager *m) {
-        m->shutting_down = true;
+        m->phase = MANAGER_STOPPING;
         for (Instance *i = m->instances, *next; i; i = next) {
                 next = i->next;
-                if (!i->conn) {
-                        instance_free(i);
-                        continue;
-                }
-                if (!i->retiring)
-                        retire(i, false);
+                (void) instance_dispatch(i, LIFE_EVENT_SHUTDOWN, NULL);
         }
-        if (!m->instances && m->on_idle)
-                m->on_idle(m);
+        if (!m->instances && m->on_idle) {
+                void (*on_idle)(Manager * m) = TAKE_PTR(m->on_idle);
+                on_idle(m);
+        }
+}
+
+void manager_set_runtime(Manager *m, const ManagerRuntime *runtime) {
+        m->runtime = runtime;
 }
 
 int manager_new(Event *e, ManagerConfig *config, Manager **ret) {
         Manager *m = xzalloc(sizeof(Manager));
         m->event = e;
         m->config = *config;
+        m->runtime = &manager_runtime_monitor;
+        m->phase = MANAGER_ADOPTING;
         *ret = m;
         return 0;
 }
@@ -1076,16 +1257,21 @@ Manager *manager_free(Manager *m) {
         event_source_free(m->adopt_deadline);
         json_decref(m->create_errors);
         unit_set_free(m->generation);
-        free(m->config.units_dir);
-        free(m->config.state_dir);
-        free(m->config.run_dir);
-        free(m->config.cgroup_root);
-        free(m->config.cgroup_parent);
-        free(m->config.bridge_subnet);
-        free(m->config.monitor_path);
-        free(m->config.guest_dir);
-        free(m->config.vm_accel);
-        free(m->config.log_max_size);
+        manager_config_done(&m->config);
         free(m);
         return NULL;
+}
+
+void manager_config_done(ManagerConfig *c) {
+        free(c->units_dir);
+        free(c->state_dir);
+        free(c->run_dir);
+        free(c->cgroup_root);
+        free(c->cgroup_parent);
+        free(c->bridge_subnet);
+        free(c->monitor_path);
+        free(c->guest_dir);
+        free(c->vm_accel);
+        free(c->log_max_size);
+        *c = (ManagerConfig){};
 }

@@ -8,6 +8,7 @@
 #include "instance.h"
 #include "json-conn.h"
 #include "reconcile.h"
+#include "string-table.h"
 #include "sup-error.h"
 #include "unit-set.h"
 
@@ -34,57 +35,135 @@ typedef struct ManagerConfig {
 /* A request from a control client waiting for a monitor's answer. */
 typedef void (*InstanceReply)(Instance *i, json_t *reply, void *userdata);
 
-/* How supd came by an instance's monitor, while that is still being settled. */
-typedef enum InstanceAdoption {
-        ADOPTION_NONE,         /* started by this supd, or adopted */
-        ADOPTION_ASKED,        /* found at start and connected; its status asked, not answered yet */
-        ADOPTION_UNRESPONSIVE, /* ASKED past the adoption deadline: shown as such, adopted once it answers */
-        ADOPTION_SPEC,         /* answered, but spec.json was unusable: its own spec asked of it */
-        ADOPTION_UNREACHABLE,  /* alive (it holds the instance lock) but its socket cannot be reached:
-                                * told to stop by a signal; a new instance starts once it is gone */
-        _INSTANCE_ADOPTION_MAX,
-        _INSTANCE_ADOPTION_INVALID = -EINVAL,
-} InstanceAdoption;
+/* What supd knows of an instance's monitor: its life, as one state machine (manager.c's
+ * actions[life][event] decides every pair once; tests/unit/test-manager.c has every cell). What a
+ * lost connection, an exit, a timer or a request means follows from the state alone.
+ *   spawning --spawned--> connecting --status--> up | waiting (a start is wanted)
+ *   spawning --spawn failed--> spawn-failed: a create (`supctl start`, a reload) starts it anew
+ *   waiting: started once the units it needs run and the host ports it publishes are free -> up
+ *   adopt-asked (found at supd's start) --answer--> up | waiting | adopt-spec (spec.json unusable:
+ *            its spec asked) --answer--> up | waiting | retiring;  adopt-asked --the adoption
+ *            deadline--> adopt-unresponsive --answer--> as adopt-asked
+ *   connected, the connection lost: unreachable (its monitor lives: SIGTERM, SIGKILL on the timer)
+ *            --exited--> gone, and the unit is reconciled; or gone at once when no monitor lives
+ *   replace, remove, shutdown: retiring (told to shut down) --lost--> retired (until its process
+ *            has exited; SIGKILL on the timer) --exited--> gone; a successor spec starts then;
+ *            spawning --remove--> retiring-spawn: told to shut down once it is connected */
+typedef enum InstanceLife {
+        LIFE_SPAWNING,           /* its monitor is being started by this supd (the ready pipe) */
+        LIFE_SPAWN_FAILED,       /* the monitor said why it cannot start, and exited (spawn_error) */
+        LIFE_CONNECTING,         /* connected to its new monitor; its first status not there yet */
+        LIFE_WAITING,            /* up; a start is wanted, held until its dependencies run and its ports are free */
+        LIFE_UP,                 /* up: its monitor runs the unit and says how in its status */
+        LIFE_ADOPT_ASKED,        /* found at supd's start and connected; its status asked (supd's start waits) */
+        LIFE_ADOPT_UNRESPONSIVE, /* asked past the adoption deadline: shown as such, adopted once it answers */
+        LIFE_ADOPT_SPEC,         /* answered, but spec.json was unusable: its own spec asked of it */
+        LIFE_UNREACHABLE,        /* alive (it holds the instance lock) but its socket cannot be reached:
+                                  * told to stop by a signal; a new instance starts once it is gone */
+        LIFE_RETIRING_SPAWN,     /* removed or replaced while its monitor was starting: shut down once connected */
+        LIFE_RETIRING,           /* told to shut down (replaced, removed, supd stopping) */
+        LIFE_RETIRED,            /* its connection closed: until its process has exited */
+        _LIFE_MAX,
+        _LIFE_INVALID = -EINVAL,
+} InstanceLife;
+
+typedef enum InstanceEvent {
+        LIFE_EVENT_CREATE,       /* a unit without a working instance: the plan's start, `supctl start` */
+        LIFE_EVENT_START,        /* a start or restart that the monitor cannot take (yet) */
+        LIFE_EVENT_STOP,         /* a stop, likewise */
+        LIFE_EVENT_REPLACE,      /* the plan's (InstanceInput.spec, .start) */
+        LIFE_EVENT_UPDATE,       /* the plan's (InstanceInput.spec) */
+        LIFE_EVENT_REMOVE,       /* the plan's: stop it and remove its sandbox */
+        LIFE_EVENT_SHUTDOWN,     /* supd stops every unit and exits */
+        LIFE_EVENT_SPAWNED,      /* its new monitor listens */
+        LIFE_EVENT_SPAWN_FAILED, /* its new monitor cannot start (InstanceInput.why) */
+        LIFE_EVENT_STATUS,       /* a status from the monitor (InstanceInput.data) */
+        LIFE_EVENT_ANSWER,       /* the answer to what the state asked: the adoption's status, the spec */
+        LIFE_EVENT_LOST,         /* the connection to the monitor closed */
+        LIFE_EVENT_EXITED,       /* the watched monitor process has exited */
+        LIFE_EVENT_TIMER,        /* the state's timer (adopt-asked: the adoption deadline) */
+        _LIFE_EVENT_MAX,
+        _LIFE_EVENT_INVALID = -EINVAL,
+} InstanceEvent;
+
+DECLARE_STRING_TABLE_LOOKUP(instance_life, InstanceLife);
+DECLARE_STRING_TABLE_LOOKUP(instance_event, InstanceEvent);
+
+/* What an event carries, where it carries anything. */
+typedef struct InstanceInput {
+        const UnitSpec *spec; /* create, replace, update */
+        bool start;           /* create, replace: start the new instance */
+        const json_t *data;   /* status: the status object; answer: the whole reply */
+        const char *why;      /* spawn failed */
+} InstanceInput;
+
+/* The side effects of an instance's life on its monitor (by default manager-runtime.c: a
+ * sup-monitor process and its socket). They report back with instance_spawned(),
+ * instance_received(), instance_lost() and instance_exited(). Tests put a fake in
+ * (manager_set_runtime()). */
+typedef struct ManagerRuntime {
+        /* Starts a monitor for the instance's directory (its spec.json is written). */
+        int (*spawn)(Instance *i);
+        /* Connects to the monitor's socket. */
+        int (*connect)(Instance *i);
+        int (*send)(Instance *i, const json_t *request);
+        /* The process that holds the instance lock, watched until it exits; 0 when none does. */
+        pid_t (*watch_exit)(Instance *i);
+        void (*kill)(Instance *i, int sig); /* the watched process */
+        void (*release)(Instance *i);       /* the instance is forgotten: whatever the above hold */
+} ManagerRuntime;
+
+typedef enum ManagerPhase {
+        MANAGER_ADOPTING, /* finding the monitors of a previous supd; the units are not loaded yet */
+        MANAGER_READY,    /* the first reconcile ran */
+        MANAGER_STOPPING, /* every unit is being stopped; on_idle once no monitor is left */
+        _MANAGER_PHASE_MAX,
+        _MANAGER_PHASE_INVALID = -EINVAL,
+} ManagerPhase;
 
 struct Manager {
         Event *event;
         ManagerConfig config;
+        const ManagerRuntime *runtime;
         UnitSet *generation;
         Instance *instances;
-        unsigned adopting;        /* monitors found at start that have not answered yet */
-        EventSource *adopt_deadline; /* after it, supd is ready without the monitors that did not answer */
+        ManagerPhase phase;
+        EventSource *adopt_deadline; /* adopting: after it, supd is ready without the monitors that did not answer */
         json_t *create_errors;       /* unit name -> why its instance could not be created (a full disk) */
-        bool ready;               /* the first reconcile ran */
-        bool shutting_down;
         void (*on_ready)(Manager *m);
-        void (*on_idle)(Manager *m); /* shutting down and no monitor left */
+        void (*on_idle)(Manager *m); /* stopping and no monitor left */
 };
 
 struct Instance {
         Manager *manager;
         char *name;
         char *dir_path; /* RUN/units/NAME */
-        UnitSpec *spec; /* what the monitor runs */
+        UnitSpec *spec; /* what the monitor runs; NULL while adopting one whose spec.json is unusable */
         char hash[65];
-        InstanceStatus status;
-        bool known;         /* a status was received */
-        InstanceAdoption adoption;
-        char *problem;    /* why the monitor is not adopted (yet), for status; NULL */
-        int orphan_pidfd; /* ADOPTION_UNREACHABLE: the monitor's pidfd, and its watch */
-        EventSource *orphan_source, *orphan_timer;
-        JsonConn *conn;
-        int ready_fd;       /* while the monitor starts */
-        EventSource *ready_source;
-        char *spawn_error;
-        bool start_wanted;  /* start once every required unit runs */
-        bool retiring;      /* shutdown sent: replaced or removed */
-        bool remove_sandbox;
-        UnitSpec *successor; /* REPLACE: the spec to start once this monitor is gone */
+        InstanceLife life;
+        InstanceStatus status; /* the monitor's last (status.name is NULL before the first) */
+        char *problem;         /* adopt-*, unreachable: why the monitor is not adopted (yet), for status */
+        char *spawn_error;     /* spawn-failed: what the monitor said */
+        /* spawning, connecting, adopt-*: a start is wanted once the monitor is up (then waiting);
+         * what a start or stop asked before the monitor could take it, as the monitor's goal. */
+        bool start_when_up;
+        UnitSpec *successor; /* retiring-*, retired: the spec to start once this monitor is gone */
         bool successor_start;
+        EventSource *timer; /* its meaning follows from the state; dropped when the state changes */
         struct PendingCall *calls;
+        /* manager-runtime.c's */
+        JsonConn *conn;
+        int ready_fd; /* the spawn's ready pipe */
+        EventSource *ready_source;
+        int pidfd; /* watch_exit's */
+        EventSource *pidfd_source;
         Instance *next;
 };
 
+/* Frees the strings of a configuration that no manager took. */
+void manager_config_done(ManagerConfig *c);
+
+/* Takes config's strings. */
 int manager_new(Event *e, ManagerConfig *config, Manager **ret);
 Manager *manager_free(Manager *m);
 
@@ -102,9 +181,11 @@ Instance *manager_find(Manager *m, const char *name);
 json_t *manager_plan_failures(Manager *m, const Plan *plan);
 
 /* start, restart or stop of a unit whose instance cannot take requests yet: one being replaced
- * by a reload (the request goes to its successor: started or not), or whose new monitor has not
- * answered yet. 0 when recorded; -EAGAIN when the instance can take it itself; -ENOENT when there
- * is nothing to record it on; -EOPNOTSUPP for other methods. */
+ * by a reload (the request goes to its successor: started or not), or whose monitor is not up
+ * yet (starting, or asked for its status: a start waits for it, and for what the unit requires).
+ * The unit's LIFE_EVENT_START or LIFE_EVENT_STOP: 0 when recorded; -EAGAIN when the monitor takes
+ * it itself (a stop may be recorded too: no start follows); -ENOENT when there is nothing to
+ * record it on; -EOPNOTSUPP for other methods. */
 int manager_request_pending(Manager *m, const char *name, const char *method);
 
 /* `supctl start` of a unit of the generation that has no working instance (its creation failed,
@@ -120,3 +201,24 @@ json_t *manager_status_json(Manager *m, const char *only);
 
 /* Stops every unit and lets the monitors exit; on_idle once none is left. */
 void manager_shutdown(Manager *m);
+
+/* Applies actions[i->life][ev] (in may be NULL). For requests: 0 when recorded, -EAGAIN when the
+ * monitor takes it itself, -ENOENT when there is nothing to record it on; create: -EEXIST when the
+ * instance works. i may be gone afterwards. Tests deliver events with it directly. */
+int instance_dispatch(Instance *i, InstanceEvent ev, const InstanceInput *in);
+
+/* Whether the state has a connection to its monitor (instance_call() can send). */
+bool instance_life_connected(InstanceLife life);
+/* On its way out: not the unit's instance any more (manager_find() skips it; a successor may be). */
+bool instance_life_retiring(InstanceLife life);
+
+/* From the runtime: the new monitor listens (error NULL) or cannot start; a message from the
+ * monitor; its connection closed; its process exited. */
+void instance_spawned(Instance *i, const char *error);
+void instance_received(Instance *i, json_t *msg);
+void instance_lost(Instance *i, int error);
+void instance_exited(Instance *i);
+
+/* For tests: the runtime the state machine drives (by default manager_runtime_monitor). */
+void manager_set_runtime(Manager *m, const ManagerRuntime *runtime);
+extern const ManagerRuntime manager_runtime_monitor;

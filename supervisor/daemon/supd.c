@@ -46,11 +46,11 @@ static Daemon daemon_state;
 static void notify_status(Manager *m) {
         unsigned running = 0, failed = 0, total = 0;
         for (Instance *i = m->instances; i; i = i->next) {
-                if (i->retiring)
+                if (instance_life_retiring(i->life))
                         continue;
                 total++;
-                running += i->known && i->status.state == INSTANCE_RUNNING;
-                failed += i->known && i->status.state == INSTANCE_FAILED;
+                running += i->status.name && i->status.state == INSTANCE_RUNNING;
+                failed += i->status.name && i->status.state == INSTANCE_FAILED;
         }
         (void) sd_notifyf("STATUS=%u units, %u running, %u failed", total, running, failed);
 }
@@ -115,7 +115,7 @@ static usec_t longest_stop_timeout(Manager *m) {
 static void on_sigterm(EventSource *s, const struct signalfd_siginfo *si, void *userdata) {
         Daemon *d = userdata;
 
-        if (d->manager->shutting_down)
+        if (d->manager->phase == MANAGER_STOPPING)
                 return;
         log_info("stopping every unit (signal %u), then exiting", si->ssi_signo);
         (void) sd_notify_send("STOPPING=1\nSTATUS=stopping every unit");
@@ -287,7 +287,16 @@ static void help(void) {
                "leaves the units running (the next supd adopts them).\n");
 }
 
-int main(int argc, char **argv) {
+/* What the command line says. */
+typedef struct Options {
+        const char *units, *state, *run, *parent, *monitor, *subnet, *guest, *accel;
+        uint64_t log_max_size;
+        Ipv4Net bridge_subnet; /* with subnet */
+        gid_t socket_gid;      /* --socket-group's, or -1 */
+} Options;
+
+/* Returns 1 to go on, 0 to exit successfully (--help), or the exit status of a usage error. */
+static int parse_options(int argc, char **argv, Options *o) {
         static const struct option options[] = {
                 { "units", required_argument, NULL, 'u' },
                 { "state-dir", required_argument, NULL, 's' },
@@ -303,59 +312,60 @@ int main(int argc, char **argv) {
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        ManagerConfig cfg = {};
-        _cleanup_free_ char *sock = NULL, *lock = NULL, *units_abs = NULL, *state_abs = NULL, *run_abs = NULL,
-                            *cwd = getcwd(NULL, 0);
-        const char *units = DEFAULT_UNITS_DIR, *state = DEFAULT_STATE_DIR, *run = DEFAULT_RUN_DIR, *group = NULL,
-                   *parent = NULL, *monitor = NULL, *subnet_arg = NULL, *guest = getenv("SUP_GUEST_DIR"),
-                   *accel = "auto";
-        uint64_t log_max_size = LOG_DEFAULT_MAX_SIZE;
-        char bridge[IFNAMSIZ], subnet_text[IPV4_NET_STRLEN];
-        Ipv4Net subnet;
-        _cleanup_close_ int lock_fd = -EBADF;
-        gid_t gid = (gid_t) -1;
-        Daemon *d = &daemon_state;
-        int c, r;
+        const char *reason = NULL;
+        int c;
 
-        log_set_program("supd");
+        *o = (Options){
+                .units = DEFAULT_UNITS_DIR,
+                .state = DEFAULT_STATE_DIR,
+                .run = DEFAULT_RUN_DIR,
+                .guest = getenv("SUP_GUEST_DIR"),
+                .accel = "auto",
+                .log_max_size = LOG_DEFAULT_MAX_SIZE,
+                .socket_gid = (gid_t) -1,
+        };
         while ((c = getopt_long(argc, argv, "vh", options, NULL)) >= 0)
                 switch (c) {
                 case 'u':
-                        units = optarg;
+                        o->units = optarg;
                         break;
                 case 's':
-                        state = optarg;
+                        o->state = optarg;
                         break;
                 case 'r':
-                        run = optarg;
+                        o->run = optarg;
                         break;
-                case 'g':
-                        group = optarg;
+                case 'g': {
+                        struct group *g = getgrnam(optarg);
+                        if (!g) {
+                                log_error("--socket-group: no group \"%s\"", optarg);
+                                return 2;
+                        }
+                        o->socket_gid = g->gr_gid;
                         break;
+                }
                 case 'c':
-                        parent = optarg;
+                        o->parent = optarg;
                         break;
                 case 'b':
-                        subnet_arg = optarg;
+                        o->subnet = optarg;
                         break;
                 case 'm':
-                        monitor = optarg;
+                        o->monitor = optarg;
                         break;
                 case 'G':
-                        guest = optarg;
+                        o->guest = optarg;
                         break;
                 case 'A':
-                        accel = optarg;
+                        o->accel = optarg;
                         break;
-                case 'L': {
-                        const char *reason = NULL;
-                        if (parse_size(optarg, &log_max_size, &reason) < 0 || log_max_size < LOG_MIN_MAX_SIZE) {
+                case 'L':
+                        if (parse_size(optarg, &o->log_max_size, &reason) < 0 || o->log_max_size < LOG_MIN_MAX_SIZE) {
                                 log_error("--log-max-size: expected a size of at least 4K, such as 8M, not \"%s\"%s%s",
                                           optarg, reason ? ": " : "", reason ?: "");
                                 return 2;
                         }
                         break;
-                }
                 case 'v':
                         log_set_max_level(LOG_LEVEL_DEBUG);
                         break;
@@ -365,34 +375,41 @@ int main(int argc, char **argv) {
                 default:
                         return 2;
                 }
+        if (o->subnet && parse_bridge_subnet(o->subnet, &o->bridge_subnet) < 0)
+                return 2;
+        if (vm_accel_from_string(o->accel) < 0) {
+                log_error("--vm-accel: expected auto, kvm or tcg, not \"%s\"", o->accel);
+                return 2;
+        }
+        return 1;
+}
+
+/* The directories, the lock that makes supd the only one of its run directory, and the
+ * manager's configuration, with the defaults that follow from the run directory. Returns 0, or
+ * the exit status. */
+static int setup_config(const Options *o, int *ret_lock_fd, ManagerConfig *ret) {
+        _cleanup_free_ char *lock = NULL, *run_abs = NULL, *cwd = getcwd(NULL, 0);
+        _cleanup_close_ int lock_fd = -EBADF;
+        char bridge[IFNAMSIZ], subnet_text[IPV4_NET_STRLEN];
+        Ipv4Net subnet = o->bridge_subnet;
+        ManagerConfig cfg;
+        int r;
+
         if (!cwd) {
                 log_error("cannot determine the current directory");
                 return 1;
         }
-        if (subnet_arg && parse_bridge_subnet(subnet_arg, &subnet) < 0)
-                return 2;
-        if (vm_accel_from_string(accel) < 0) {
-                log_error("--vm-accel: expected auto, kvm or tcg, not \"%s\"", accel);
-                return 2;
-        }
-        units_abs = path_make_absolute(units, cwd);
-        state_abs = path_make_absolute(state, cwd);
-        run_abs = path_make_absolute(run, cwd);
-        if (group) {
-                struct group *g = getgrnam(group);
-                if (!g) {
-                        log_error("--socket-group: no group \"%s\"", group);
-                        return 2;
-                }
-                gid = g->gr_gid;
-        }
-
+        run_abs = path_make_absolute(o->run, cwd);
+        cfg = (ManagerConfig){
+                .units_dir = path_make_absolute(o->units, cwd),
+                .state_dir = path_make_absolute(o->state, cwd),
+        };
         r = mkdir_p(run_abs, 0755);
         if (r >= 0)
-                r = mkdir_p(state_abs, 0700);
+                r = mkdir_p(cfg.state_dir, 0700);
         if (r < 0) {
                 log_error_errno(r, "cannot create the run and state directories: %m");
-                return 1;
+                goto fail;
         }
 
         /* One supd per run directory. */
@@ -400,36 +417,48 @@ int main(int argc, char **argv) {
         lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
                 log_error("another supd runs with the run directory %s", run_abs);
-                return 1;
+                goto fail;
         }
 
-        cfg = (ManagerConfig){
-                .nofile_soft = raise_nofile_limit(),
-                .units_dir = TAKE_PTR(units_abs),
-                .state_dir = TAKE_PTR(state_abs),
-                .run_dir = xstrdup(run_abs),
-                .cgroup_root = xstrdup("/sys/fs/cgroup"),
-                .cgroup_parent = parent ? xstrdup(parent) : default_cgroup_parent(run_abs),
-                .monitor_path = monitor ? xstrdup(monitor) : default_monitor_path(),
-                .guest_dir = path_make_absolute(guest && *guest ? guest : DEFAULT_GUEST_DIR, cwd),
-                .vm_accel = xstrdup(accel),
-                .log_max_size = xasprintf("%" PRIu64, log_max_size),
-        };
+        cfg.nofile_soft = raise_nofile_limit();
+        cfg.run_dir = xstrdup(run_abs);
+        cfg.cgroup_root = xstrdup("/sys/fs/cgroup");
+        cfg.cgroup_parent = o->parent ? xstrdup(o->parent) : default_cgroup_parent(run_abs);
+        cfg.monitor_path = o->monitor ? xstrdup(o->monitor) : default_monitor_path();
+        cfg.guest_dir = path_make_absolute(o->guest && *o->guest ? o->guest : DEFAULT_GUEST_DIR, cwd);
+        cfg.vm_accel = xstrdup(o->accel);
+        cfg.log_max_size = xasprintf("%" PRIu64, o->log_max_size);
         bridge_name(cfg.cgroup_parent, bridge);
-        if (!subnet_arg) {
+        if (!o->subnet) {
                 r = default_bridge_subnet(run_abs, bridge, &subnet);
-                if (r < 0)
-                        return log_error_errno(r, "cannot choose a bridge subnet (use --bridge-subnet): %m") ? 1 : 1;
+                if (r < 0) {
+                        log_error_errno(r, "cannot choose a bridge subnet (use --bridge-subnet): %m");
+                        goto fail;
+                }
         }
         cfg.bridge_subnet = xstrdup(ipv4_net_format(&subnet, subnet_text));
         if (access(cfg.monitor_path, X_OK) < 0) {
                 log_error("cannot find sup-monitor at %s (use --monitor PATH)", cfg.monitor_path);
-                return 1;
+                goto fail;
         }
+        *ret_lock_fd = TAKE_FD(lock_fd);
+        *ret = cfg;
+        return 0;
+fail:
+        manager_config_done(&cfg);
+        return 1;
+}
+
+/* The loop, its signals, the manager and the control socket. Returns 0, or the exit status. */
+static int daemon_setup(Daemon *d, ManagerConfig *cfg, gid_t gid) {
+        _cleanup_free_ char *sock = path_join(cfg->run_dir, "supd.sock");
+        char bridge[IFNAMSIZ];
+        int r;
 
         r = event_new(&d->event);
         if (r < 0) {
                 log_error_errno(r, "cannot create the event loop: %m");
+                manager_config_done(cfg);
                 return 1;
         }
         /* Signals first: from here on they arrive through the loop, never asynchronously. */
@@ -439,38 +468,61 @@ int main(int argc, char **argv) {
         (void) event_add_signal(d->event, NULL, SIGHUP, on_sighup, d);
         signal(SIGPIPE, SIG_IGN);
 
-        r = manager_new(d->event, &cfg, &d->manager);
+        r = manager_new(d->event, cfg, &d->manager);
         if (r < 0)
                 return 1;
         d->manager->on_ready = on_ready;
         d->manager->on_idle = on_idle;
         control_on_reload = on_reload_notify;
 
-        sock = path_join(run_abs, "supd.sock");
         r = control_server_new(d->event, d->manager, sock, gid, &d->control);
         if (r < 0) {
                 log_error_errno(r, "cannot listen on %s: %m", sock);
-                manager_free(d->manager);
-                event_free(d->event);
                 return 1;
         }
         if (sd_watchdog_interval(&d->watchdog_interval) > 0)
                 (void) event_add_time(d->event, &d->watchdog, now(CLOCK_MONOTONIC) + d->watchdog_interval / 2,
                                       on_watchdog, d);
 
-        log_info("units %s, state %s, run %s, cgroups %s, bridge %s %s", d->manager->config.units_dir,
-                 d->manager->config.state_dir, d->manager->config.run_dir, d->manager->config.cgroup_parent, bridge,
-                 d->manager->config.bridge_subnet);
-        r = manager_startup(d->manager);
-        if (r >= 0)
-                r = event_loop(d->event);
-        if (d->manager->shutting_down && !d->manager->instances)
-                remove_cgroup_parent(d->manager->config.cgroup_root, d->manager->config.cgroup_parent);
+        bridge_name(cfg->cgroup_parent, bridge);
+        log_info("units %s, state %s, run %s, cgroups %s, bridge %s %s", cfg->units_dir, cfg->state_dir, cfg->run_dir,
+                 cfg->cgroup_parent, bridge, cfg->bridge_subnet);
+        return 0;
+}
 
+static void daemon_done(Daemon *d) {
         control_server_free(d->control);
         manager_free(d->manager);
         event_source_free(d->watchdog);
         event_source_free(d->shutdown_timer);
         event_free(d->event);
+}
+
+int main(int argc, char **argv) {
+        _cleanup_close_ int lock_fd = -EBADF;
+        Daemon *d = &daemon_state;
+        ManagerConfig cfg = {};
+        Options o;
+        int r;
+
+        log_set_program("supd");
+        r = parse_options(argc, argv, &o);
+        if (r != 1)
+                return r;
+        r = setup_config(&o, &lock_fd, &cfg);
+        if (r != 0)
+                return r;
+        r = daemon_setup(d, &cfg, o.socket_gid);
+        if (r != 0) {
+                daemon_done(d);
+                return r;
+        }
+
+        r = manager_startup(d->manager);
+        if (r >= 0)
+                r = event_loop(d->event);
+        if (d->manager->phase == MANAGER_STOPPING && !d->manager->instances)
+                remove_cgroup_parent(d->manager->config.cgroup_root, d->manager->config.cgroup_parent);
+        daemon_done(d);
         return r < 0 ? 1 : 0;
 }

@@ -1,0 +1,768 @@
+/* SPDX-License-Identifier: MIT */
+/* supd's manager: the life of an instance over a fake runtime (ManagerRuntime) in place of
+ * sup-monitor processes and their sockets. Every (state, event) cell of manager.c's actions[][]
+ * written out, and the windows between two events that went wrong before. */
+#include "test-helpers.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include "manager.h"
+#include "path-util.h"
+#include "string-util.h"
+
+/* ---- the fake runtime: it records what the machine asks of the unit "t"'s monitor ---- */
+
+typedef struct Fake {
+        unsigned spawns, connects, sends, kills;
+        char *sent;         /* the last method sent to t's monitor */
+        json_int_t sent_id; /* and its id */
+        int last_signal;
+        int spawn_result; /* what spawn() and connect() return */
+        int connect_result;
+        pid_t holder; /* what watch_exit() finds: the process holding the lock, or 0 */
+} Fake;
+
+static Fake fake;
+
+static bool is_t(const Instance *i) {
+        return streq(i->name, "t");
+}
+
+static int fake_spawn(Instance *i) {
+        fake.spawns += is_t(i);
+        return fake.spawn_result;
+}
+
+static int fake_connect(Instance *i) {
+        fake.connects += is_t(i);
+        return fake.connect_result;
+}
+
+static int fake_send(Instance *i, const json_t *request) {
+        if (is_t(i)) {
+                fake.sends++;
+                free(fake.sent);
+                fake.sent = xstrdup(json_string_value(json_object_get(request, "method")));
+                fake.sent_id = json_integer_value(json_object_get(request, "id"));
+        }
+        return 0;
+}
+
+static pid_t fake_watch_exit(Instance *i) {
+        return fake.holder;
+}
+
+static void fake_kill(Instance *i, int sig) {
+        if (is_t(i)) {
+                fake.kills++;
+                fake.last_signal = sig;
+        }
+}
+
+static void fake_release(Instance *i) {
+}
+
+static const ManagerRuntime fake_runtime = {
+        .spawn = fake_spawn,
+        .connect = fake_connect,
+        .send = fake_send,
+        .watch_exit = fake_watch_exit,
+        .kill = fake_kill,
+        .release = fake_release,
+};
+
+/* ---- the harness: a units directory with t (which requires dep) and dep ---- */
+
+typedef enum Found {
+        FOUND_NONE,   /* a first start: supd creates both instances */
+        FOUND_T,      /* t's monitor runs from a previous supd, with a good spec.json */
+        FOUND_T_BAD,  /* likewise, with a spec.json that cannot be read */
+        FOUND_T_DEAF, /* t's monitor lives (it holds the lock) but its socket refuses */
+} Found;
+
+typedef struct Harness {
+        char *tmp;
+        Event *event;
+        Manager *m;
+        UnitSpec *spec; /* t's, for the plan's events */
+} Harness;
+
+static char *unit_text(const char *tmp, const char *name, const char *extra) {
+        return xasprintf("name: %s\nimage:\n  layers:\n    - dir: %s/layer\ncommand: [/bin/true]\n%s", name, tmp,
+                         extra);
+}
+
+/* What the fake's spawn() returns from the harness's start on. */
+static int harness_spawn_result;
+
+static void harness_open(Harness *h, Found found) {
+        _cleanup_free_ char *t = NULL, *dep = NULL, *layer = NULL;
+        Diagnostics d = {};
+        ManagerConfig cfg = {};
+
+        free(fake.sent);
+        fake = (Fake){.holder = 4242, .spawn_result = harness_spawn_result};
+        h->tmp = make_tree();
+        layer = path_join(h->tmp, "layer");
+        assert_int_equal(mkdir_p(layer, 0755), 0);
+        t = unit_text(h->tmp, "t", "requires: [dep]\n");
+        dep = unit_text(h->tmp, "dep", "");
+        put(h->tmp, "units.d/t.yaml", t);
+        put(h->tmp, "units.d/dep.yaml", dep);
+        assert_int_equal(unit_parse("t.yaml", h->tmp, t, strlen(t), 0, &d, &h->spec, NULL), 0);
+        diagnostics_done(&d);
+        if (found == FOUND_T_DEAF)
+                fake.connect_result = -ECONNREFUSED;
+        if (found == FOUND_T || found == FOUND_T_DEAF) {
+                _cleanup_free_ char *text = unit_spec_format(h->spec);
+                put(h->tmp, "run/units/t/spec.json", text);
+        } else if (found == FOUND_T_BAD)
+                put(h->tmp, "run/units/t/spec.json", "{ not json");
+
+        cfg = (ManagerConfig){
+                .units_dir = path_join(h->tmp, "units.d"),
+                .state_dir = path_join(h->tmp, "state"),
+                .run_dir = path_join(h->tmp, "run"),
+                .cgroup_root = xstrdup("/nonexistent"),
+                .cgroup_parent = xstrdup("sup"),
+        };
+        assert_int_equal(event_new(&h->event), 0);
+        assert_int_equal(manager_new(h->event, &cfg, &h->m), 0);
+        manager_set_runtime(h->m, &fake_runtime);
+        assert_int_equal(manager_startup(h->m), 0);
+}
+
+static void harness_close(Harness *h) {
+        manager_free(h->m);
+        event_free(h->event);
+        unit_spec_free(h->spec);
+        (void) rm_rf(h->tmp);
+        free(h->tmp);
+        free(fake.sent);
+        fake.sent = NULL;
+}
+
+/* The newest instance of the unit (a successor before the instance it follows), or NULL. */
+static Instance *find(Harness *h, const char *name) {
+        for (Instance *i = h->m->instances; i; i = i->next)
+                if (streq(i->name, name))
+                        return i;
+        return NULL;
+}
+
+static Instance *t_of(Harness *h) {
+        Instance *i = find(h, "t");
+        assert_non_null(i);
+        return i;
+}
+
+static bool timer_armed(const Instance *i) {
+        return i->timer && event_source_get_time(i->timer) != USEC_INFINITY;
+}
+
+/* A status as the monitor sends it. */
+static json_t *status_json(const char *name, InstanceState state) {
+        InstanceStatus s = {.name = (char *) name, .state = state};
+        return instance_status_to_json(&s);
+}
+
+static void status_arrives(Instance *i, InstanceState state) {
+        json_t *j = status_json(i->name, state);
+        (void) instance_dispatch(i, LIFE_EVENT_STATUS, &(InstanceInput){.data = j});
+        json_decref(j);
+}
+
+/* The answer to what was asked: the monitor's status, and the spec it runs. */
+static json_t *answer_json(Harness *h, const char *name) {
+        _cleanup_free_ char *text = unit_spec_format(h->spec);
+        json_t *result = status_json(name, INSTANCE_STOPPED);
+
+        json_object_set_new(result, "spec", json_string(text));
+        return json_pack("{s:I, s:o}", "id", (json_int_t) 0, "result", result);
+}
+
+static void answer_arrives(Harness *h, Instance *i) {
+        json_t *j = answer_json(h, i->name);
+        (void) instance_dispatch(i, LIFE_EVENT_ANSWER, &(InstanceInput){.data = j});
+        json_decref(j);
+}
+
+/* The monitor answers the last request sent to t through the real path (instance_received()). */
+static void t_replies(Harness *h, json_t *result) {
+        json_t *msg = json_pack("{s:I, s:o}", "id", fake.sent_id, "result", result);
+        instance_received(t_of(h), msg);
+        json_decref(msg);
+}
+
+static void enter(Harness *h, InstanceLife s) {
+        switch (s) {
+        case LIFE_SPAWNING:
+                harness_open(h, FOUND_NONE);
+                break;
+        case LIFE_SPAWN_FAILED:
+                enter(h, LIFE_SPAWNING);
+                instance_spawned(t_of(h), "cannot execute sup-monitor");
+                break;
+        case LIFE_CONNECTING:
+                enter(h, LIFE_SPAWNING);
+                instance_spawned(t_of(h), NULL);
+                break;
+        case LIFE_WAITING:
+                enter(h, LIFE_CONNECTING);
+                status_arrives(t_of(h), INSTANCE_STOPPED); /* dep does not run yet */
+                break;
+        case LIFE_UP:
+                /* dep comes up and runs: t's start goes out. */
+                enter(h, LIFE_WAITING);
+                instance_spawned(find(h, "dep"), NULL);
+                status_arrives(find(h, "dep"), INSTANCE_RUNNING);
+                assert_string_equal(fake.sent, "start");
+                break;
+        case LIFE_ADOPT_ASKED:
+                harness_open(h, FOUND_T);
+                break;
+        case LIFE_ADOPT_UNRESPONSIVE:
+                enter(h, LIFE_ADOPT_ASKED);
+                (void) instance_dispatch(t_of(h), LIFE_EVENT_TIMER, NULL);
+                break;
+        case LIFE_ADOPT_SPEC:
+                harness_open(h, FOUND_T_BAD);
+                answer_arrives(h, t_of(h));
+                assert_string_equal(fake.sent, "spec");
+                break;
+        case LIFE_UNREACHABLE:
+                harness_open(h, FOUND_T_DEAF);
+                fake.connect_result = 0;
+                assert_int_equal(fake.last_signal, SIGTERM);
+                break;
+        case LIFE_RETIRING_SPAWN:
+                enter(h, LIFE_SPAWNING);
+                (void) instance_dispatch(t_of(h), LIFE_EVENT_REMOVE, NULL);
+                break;
+        case LIFE_RETIRING:
+                enter(h, LIFE_UP);
+                (void) instance_dispatch(t_of(h), LIFE_EVENT_REMOVE, NULL);
+                break;
+        case LIFE_RETIRED:
+                enter(h, LIFE_RETIRING);
+                instance_lost(t_of(h), 0);
+                break;
+        case _LIFE_MAX:
+        case _LIFE_INVALID:
+                fail();
+        }
+        assert_string_equal(instance_life_to_string(t_of(h)->life), instance_life_to_string(s));
+}
+
+static int deliver(Harness *h, InstanceEvent ev) {
+        Instance *i = t_of(h);
+        InstanceInput in = {.spec = h->spec, .start = true};
+        json_t *j;
+        int r = 0;
+
+        switch (ev) {
+        case LIFE_EVENT_CREATE:
+        case LIFE_EVENT_REPLACE:
+        case LIFE_EVENT_UPDATE:
+                return instance_dispatch(i, ev, &in);
+        case LIFE_EVENT_START:
+        case LIFE_EVENT_STOP:
+        case LIFE_EVENT_REMOVE:
+        case LIFE_EVENT_SHUTDOWN:
+                return instance_dispatch(i, ev, NULL);
+        case LIFE_EVENT_SPAWNED:
+                instance_spawned(i, NULL);
+                break;
+        case LIFE_EVENT_SPAWN_FAILED:
+                instance_spawned(i, "cannot execute sup-monitor");
+                break;
+        case LIFE_EVENT_STATUS:
+                status_arrives(i, INSTANCE_STOPPED);
+                break;
+        case LIFE_EVENT_ANSWER:
+                j = answer_json(h, "t");
+                r = instance_dispatch(i, LIFE_EVENT_ANSWER, &(InstanceInput){.data = j});
+                json_decref(j);
+                break;
+        case LIFE_EVENT_LOST:
+                instance_lost(i, 0);
+                break;
+        case LIFE_EVENT_EXITED:
+                instance_exited(i);
+                break;
+        case LIFE_EVENT_TIMER:
+                /* As the event loop does before it calls a timer's handler. */
+                if (timer_armed(i))
+                        event_source_set_time(i->timer, USEC_INFINITY);
+                return instance_dispatch(i, LIFE_EVENT_TIMER, NULL);
+        case _LIFE_EVENT_MAX:
+        case _LIFE_EVENT_INVALID:
+                fail();
+        }
+        return r;
+}
+
+enum { GONE = -1 };                                          /* t has no instance any more */
+enum { SP = 1 << 0, CO = 1 << 1, SE = 1 << 2, KI = 1 << 3 }; /* spawn, connect, send, kill */
+
+typedef struct Cell {
+        InstanceLife from;
+        InstanceEvent ev;
+        int to;           /* InstanceLife of t's newest instance, or GONE */
+        unsigned calls;   /* of the runtime for t, made by this event */
+        const char *sent; /* with SE: the method */
+        int r;            /* what instance_dispatch() returns */
+        bool want;        /* start_when_up, after */
+        bool timer;       /* armed, after */
+} Cell;
+
+#define L(x) LIFE_##x
+#define E(x) LIFE_EVENT_##x
+
+/* clang-format off */
+static const Cell cells[] = {
+        /* Its monitor is starting: requests are remembered for when it is up; the plan's replace,
+         * update and remove wait for it to listen (retiring-spawn); supd's shutdown forgets it. */
+        {L(SPAWNING), E(CREATE),       L(SPAWNING),       0,       NULL,       -EEXIST, true,  false},
+        {L(SPAWNING), E(START),        L(SPAWNING),       0,       NULL,       0,       true,  false},
+        {L(SPAWNING), E(STOP),         L(SPAWNING),       0,       NULL,       0,       false, false},
+        {L(SPAWNING), E(REPLACE),      L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
+        {L(SPAWNING), E(UPDATE),       L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
+        {L(SPAWNING), E(REMOVE),       L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
+        {L(SPAWNING), E(SHUTDOWN),     GONE,              0,       NULL,       0,       false, false},
+        {L(SPAWNING), E(SPAWNED),      L(CONNECTING),     CO | SE, "status",   0,       true,  false},
+        {L(SPAWNING), E(SPAWN_FAILED), L(SPAWN_FAILED),   0,       NULL,       0,       true,  false},
+        {L(SPAWNING), E(STATUS),       L(SPAWNING),       0,       NULL,       0,       true,  false},
+        {L(SPAWNING), E(ANSWER),       L(SPAWNING),       0,       NULL,       0,       true,  false},
+        {L(SPAWNING), E(LOST),         L(SPAWNING),       0,       NULL,       0,       true,  false},
+        {L(SPAWNING), E(EXITED),       L(SPAWNING),       0,       NULL,       0,       true,  false},
+        {L(SPAWNING), E(TIMER),        L(SPAWNING),       0,       NULL,       0,       true,  false},
+        /* Its monitor could not start: a create starts one anew, so does a replace (the new spec);
+         * a request is for `supctl start` to turn into a create. */
+        {L(SPAWN_FAILED), E(CREATE),       L(SPAWNING),     SP, NULL, 0,       true, false},
+        {L(SPAWN_FAILED), E(START),        L(SPAWN_FAILED), 0,  NULL, -EAGAIN, true, false},
+        {L(SPAWN_FAILED), E(STOP),         L(SPAWN_FAILED), 0,  NULL, -EAGAIN, true, false},
+        {L(SPAWN_FAILED), E(REPLACE),      L(SPAWNING),     SP, NULL, 0,       true, false},
+        {L(SPAWN_FAILED), E(UPDATE),       L(SPAWNING),     SP, NULL, 0,       true, false},
+        {L(SPAWN_FAILED), E(REMOVE),       GONE,            0,  NULL, 0,       false, false},
+        {L(SPAWN_FAILED), E(SHUTDOWN),     GONE,            0,  NULL, 0,       false, false},
+        {L(SPAWN_FAILED), E(SPAWNED),      L(SPAWN_FAILED), 0,  NULL, 0,       true, false},
+        {L(SPAWN_FAILED), E(SPAWN_FAILED), L(SPAWN_FAILED), 0,  NULL, 0,       true, false},
+        {L(SPAWN_FAILED), E(STATUS),       L(SPAWN_FAILED), 0,  NULL, 0,       true, false},
+        {L(SPAWN_FAILED), E(ANSWER),       L(SPAWN_FAILED), 0,  NULL, 0,       true, false},
+        {L(SPAWN_FAILED), E(LOST),         L(SPAWN_FAILED), 0,  NULL, 0,       true, false},
+        {L(SPAWN_FAILED), E(EXITED),       L(SPAWN_FAILED), 0,  NULL, 0,       true, false},
+        {L(SPAWN_FAILED), E(TIMER),        L(SPAWN_FAILED), 0,  NULL, 0,       true, false},
+        /* Connected, its first status asked: a start is remembered, a stop goes to the monitor
+         * and is remembered too (no start follows); the status makes it up, and since dep does
+         * not run, waiting. A lost connection to a monitor that lives: SIGTERM. */
+        {L(CONNECTING), E(CREATE),       L(CONNECTING),  0,  NULL,       -EEXIST, true,  false},
+        {L(CONNECTING), E(START),        L(CONNECTING),  0,  NULL,       0,       true,  false},
+        {L(CONNECTING), E(STOP),         L(CONNECTING),  0,  NULL,       -EAGAIN, false, false},
+        {L(CONNECTING), E(REPLACE),      L(RETIRING),    SE, "shutdown", 0,       false, false},
+        {L(CONNECTING), E(UPDATE),       L(CONNECTING),  SE, "update",   0,       true,  false},
+        {L(CONNECTING), E(REMOVE),       L(RETIRING),    SE, "shutdown", 0,       false, false},
+        {L(CONNECTING), E(SHUTDOWN),     L(RETIRING),    SE, "shutdown", 0,       false, false},
+        {L(CONNECTING), E(SPAWNED),      L(CONNECTING),  0,  NULL,       0,       true,  false},
+        {L(CONNECTING), E(SPAWN_FAILED), L(CONNECTING),  0,  NULL,       0,       true,  false},
+        {L(CONNECTING), E(STATUS),       L(WAITING),     0,  NULL,       0,       false, false},
+        {L(CONNECTING), E(ANSWER),       L(CONNECTING),  0,  NULL,       0,       true,  false},
+        {L(CONNECTING), E(LOST),         L(UNREACHABLE), KI, NULL,       0,       true,  true},
+        {L(CONNECTING), E(EXITED),       L(CONNECTING),  0,  NULL,       0,       true,  false},
+        {L(CONNECTING), E(TIMER),        L(CONNECTING),  0,  NULL,       0,       true,  false},
+        /* Up, its start held until dep runs: the operator's start goes to the monitor, a stop
+         * too, and ends the wait. */
+        {L(WAITING), E(CREATE),       L(WAITING),     0,  NULL,       -EEXIST, false, false},
+        {L(WAITING), E(START),        L(WAITING),     0,  NULL,       -EAGAIN, false, false},
+        {L(WAITING), E(STOP),         L(UP),          0,  NULL,       -EAGAIN, false, false},
+        {L(WAITING), E(REPLACE),      L(RETIRING),    SE, "shutdown", 0,       false, false},
+        {L(WAITING), E(UPDATE),       L(WAITING),     SE, "update",   0,       false, false},
+        {L(WAITING), E(REMOVE),       L(RETIRING),    SE, "shutdown", 0,       false, false},
+        {L(WAITING), E(SHUTDOWN),     L(RETIRING),    SE, "shutdown", 0,       false, false},
+        {L(WAITING), E(SPAWNED),      L(WAITING),     0,  NULL,       0,       false, false},
+        {L(WAITING), E(SPAWN_FAILED), L(WAITING),     0,  NULL,       0,       false, false},
+        {L(WAITING), E(STATUS),       L(WAITING),     0,  NULL,       0,       false, false},
+        {L(WAITING), E(ANSWER),       L(WAITING),     0,  NULL,       0,       false, false},
+        {L(WAITING), E(LOST),         L(UNREACHABLE), KI, NULL,       0,       false, true},
+        {L(WAITING), E(EXITED),       L(WAITING),     0,  NULL,       0,       false, false},
+        {L(WAITING), E(TIMER),        L(WAITING),     0,  NULL,       0,       false, false},
+        /* Up: requests are the monitor's. */
+        {L(UP), E(CREATE),       L(UP),          0,  NULL,       -EEXIST, false, false},
+        {L(UP), E(START),        L(UP),          0,  NULL,       -EAGAIN, false, false},
+        {L(UP), E(STOP),         L(UP),          0,  NULL,       -EAGAIN, false, false},
+        {L(UP), E(REPLACE),      L(RETIRING),    SE, "shutdown", 0,       false, false},
+        {L(UP), E(UPDATE),       L(UP),          SE, "update",   0,       false, false},
+        {L(UP), E(REMOVE),       L(RETIRING),    SE, "shutdown", 0,       false, false},
+        {L(UP), E(SHUTDOWN),     L(RETIRING),    SE, "shutdown", 0,       false, false},
+        {L(UP), E(SPAWNED),      L(UP),          0,  NULL,       0,       false, false},
+        {L(UP), E(SPAWN_FAILED), L(UP),          0,  NULL,       0,       false, false},
+        {L(UP), E(STATUS),       L(UP),          0,  NULL,       0,       false, false},
+        {L(UP), E(ANSWER),       L(UP),          0,  NULL,       0,       false, false},
+        {L(UP), E(LOST),         L(UNREACHABLE), KI, NULL,       0,       false, true},
+        {L(UP), E(EXITED),       L(UP),          0,  NULL,       0,       false, false},
+        {L(UP), E(TIMER),        L(UP),          0,  NULL,       0,       false, false},
+        /* Found at supd's start, its status asked: the answer adopts it; the deadline shows it
+         * unresponsive; a start waits for the answer. */
+        {L(ADOPT_ASKED), E(CREATE),       L(ADOPT_ASKED),        0,  NULL,       -EEXIST, false, false},
+        {L(ADOPT_ASKED), E(START),        L(ADOPT_ASKED),        0,  NULL,       0,       true,  false},
+        {L(ADOPT_ASKED), E(STOP),         L(ADOPT_ASKED),        0,  NULL,       -EAGAIN, false, false},
+        {L(ADOPT_ASKED), E(REPLACE),      L(RETIRING),           SE, "shutdown", 0,       false, false},
+        {L(ADOPT_ASKED), E(UPDATE),       L(ADOPT_ASKED),        SE, "update",   0,       false, false},
+        {L(ADOPT_ASKED), E(REMOVE),       L(RETIRING),           SE, "shutdown", 0,       false, false},
+        {L(ADOPT_ASKED), E(SHUTDOWN),     L(RETIRING),           SE, "shutdown", 0,       false, false},
+        {L(ADOPT_ASKED), E(SPAWNED),      L(ADOPT_ASKED),        0,  NULL,       0,       false, false},
+        {L(ADOPT_ASKED), E(SPAWN_FAILED), L(ADOPT_ASKED),        0,  NULL,       0,       false, false},
+        {L(ADOPT_ASKED), E(STATUS),       L(ADOPT_ASKED),        0,  NULL,       0,       false, false},
+        {L(ADOPT_ASKED), E(ANSWER),       L(UP),                 0,  NULL,       0,       false, false},
+        {L(ADOPT_ASKED), E(LOST),         L(UNREACHABLE),        KI, NULL,       0,       false, true},
+        {L(ADOPT_ASKED), E(EXITED),       L(ADOPT_ASKED),        0,  NULL,       0,       false, false},
+        {L(ADOPT_ASKED), E(TIMER),        L(ADOPT_UNRESPONSIVE), 0,  NULL,       0,       false, false},
+        {L(ADOPT_UNRESPONSIVE), E(CREATE),       L(ADOPT_UNRESPONSIVE), 0,  NULL,       -EEXIST, false, false},
+        {L(ADOPT_UNRESPONSIVE), E(START),        L(ADOPT_UNRESPONSIVE), 0,  NULL,       0,       true,  false},
+        {L(ADOPT_UNRESPONSIVE), E(STOP),         L(ADOPT_UNRESPONSIVE), 0,  NULL,       -EAGAIN, false, false},
+        {L(ADOPT_UNRESPONSIVE), E(REPLACE),      L(RETIRING),           SE, "shutdown", 0,       false, false},
+        {L(ADOPT_UNRESPONSIVE), E(UPDATE),       L(ADOPT_UNRESPONSIVE), SE, "update",   0,       false, false},
+        {L(ADOPT_UNRESPONSIVE), E(REMOVE),       L(RETIRING),           SE, "shutdown", 0,       false, false},
+        {L(ADOPT_UNRESPONSIVE), E(SHUTDOWN),     L(RETIRING),           SE, "shutdown", 0,       false, false},
+        {L(ADOPT_UNRESPONSIVE), E(SPAWNED),      L(ADOPT_UNRESPONSIVE), 0,  NULL,       0,       false, false},
+        {L(ADOPT_UNRESPONSIVE), E(SPAWN_FAILED), L(ADOPT_UNRESPONSIVE), 0,  NULL,       0,       false, false},
+        {L(ADOPT_UNRESPONSIVE), E(STATUS),       L(ADOPT_UNRESPONSIVE), 0,  NULL,       0,       false, false},
+        {L(ADOPT_UNRESPONSIVE), E(ANSWER),       L(UP),                 0,  NULL,       0,       false, false},
+        {L(ADOPT_UNRESPONSIVE), E(LOST),         L(UNREACHABLE),        KI, NULL,       0,       false, true},
+        {L(ADOPT_UNRESPONSIVE), E(EXITED),       L(ADOPT_UNRESPONSIVE), 0,  NULL,       0,       false, false},
+        {L(ADOPT_UNRESPONSIVE), E(TIMER),        L(ADOPT_UNRESPONSIVE), 0,  NULL,       0,       false, false},
+        /* Adopted but its spec.json unusable, its spec asked: a start cannot be kept (there is
+         * nothing to start yet); the answer with a good spec adopts it. */
+        {L(ADOPT_SPEC), E(CREATE),       L(ADOPT_SPEC),  0,  NULL,       -EEXIST, false, false},
+        {L(ADOPT_SPEC), E(START),        L(ADOPT_SPEC),  0,  NULL,       -EAGAIN, false, false},
+        {L(ADOPT_SPEC), E(STOP),         L(ADOPT_SPEC),  0,  NULL,       -EAGAIN, false, false},
+        {L(ADOPT_SPEC), E(REPLACE),      L(RETIRING),    SE, "shutdown", 0,       false, false},
+        {L(ADOPT_SPEC), E(UPDATE),       L(ADOPT_SPEC),  SE, "update",   0,       false, false},
+        {L(ADOPT_SPEC), E(REMOVE),       L(RETIRING),    SE, "shutdown", 0,       false, false},
+        {L(ADOPT_SPEC), E(SHUTDOWN),     L(RETIRING),    SE, "shutdown", 0,       false, false},
+        {L(ADOPT_SPEC), E(SPAWNED),      L(ADOPT_SPEC),  0,  NULL,       0,       false, false},
+        {L(ADOPT_SPEC), E(SPAWN_FAILED), L(ADOPT_SPEC),  0,  NULL,       0,       false, false},
+        {L(ADOPT_SPEC), E(STATUS),       L(ADOPT_SPEC),  0,  NULL,       0,       false, false},
+        {L(ADOPT_SPEC), E(ANSWER),       L(UP),          0,  NULL,       0,       false, false},
+        {L(ADOPT_SPEC), E(LOST),         L(UNREACHABLE), KI, NULL,       0,       false, true},
+        {L(ADOPT_SPEC), E(EXITED),       L(ADOPT_SPEC),  0,  NULL,       0,       false, false},
+        {L(ADOPT_SPEC), E(TIMER),        L(ADOPT_SPEC),  0,  NULL,       0,       false, false},
+        /* Alive but not reachable, told to stop by SIGTERM: nothing is sent; a replace or remove
+         * waits for its exit, within the same deadline; its exit starts the unit anew; the
+         * timer kills it. */
+        {L(UNREACHABLE), E(CREATE),       L(UNREACHABLE), 0,  NULL, -EEXIST, false, true},
+        {L(UNREACHABLE), E(START),        L(UNREACHABLE), 0,  NULL, -EAGAIN, false, true},
+        {L(UNREACHABLE), E(STOP),         L(UNREACHABLE), 0,  NULL, -EAGAIN, false, true},
+        {L(UNREACHABLE), E(REPLACE),      L(RETIRED),     0,  NULL, 0,       false, true},
+        {L(UNREACHABLE), E(UPDATE),       L(RETIRED),     0,  NULL, 0,       false, true},
+        {L(UNREACHABLE), E(REMOVE),       L(RETIRED),     0,  NULL, 0,       false, true},
+        {L(UNREACHABLE), E(SHUTDOWN),     GONE,           0,  NULL, 0,       false, false},
+        {L(UNREACHABLE), E(SPAWNED),      L(UNREACHABLE), 0,  NULL, 0,       false, true},
+        {L(UNREACHABLE), E(SPAWN_FAILED), L(UNREACHABLE), 0,  NULL, 0,       false, true},
+        {L(UNREACHABLE), E(STATUS),       L(UNREACHABLE), 0,  NULL, 0,       false, true},
+        {L(UNREACHABLE), E(ANSWER),       L(UNREACHABLE), 0,  NULL, 0,       false, true},
+        {L(UNREACHABLE), E(LOST),         L(UNREACHABLE), 0,  NULL, 0,       false, true},
+        {L(UNREACHABLE), E(EXITED),       L(SPAWNING),    SP, NULL, 0,       true,  false},
+        {L(UNREACHABLE), E(TIMER),        L(UNREACHABLE), KI, NULL, 0,       false, false},
+        /* Removed while its monitor was starting: told to shut down as soon as it listens. */
+        {L(RETIRING_SPAWN), E(CREATE),       L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
+        {L(RETIRING_SPAWN), E(START),        L(RETIRING_SPAWN), 0,       NULL,       -ENOENT, false, false},
+        {L(RETIRING_SPAWN), E(STOP),         L(RETIRING_SPAWN), 0,       NULL,       -ENOENT, false, false},
+        {L(RETIRING_SPAWN), E(REPLACE),      L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
+        {L(RETIRING_SPAWN), E(UPDATE),       L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
+        {L(RETIRING_SPAWN), E(REMOVE),       L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
+        {L(RETIRING_SPAWN), E(SHUTDOWN),     GONE,              0,       NULL,       0,       false, false},
+        {L(RETIRING_SPAWN), E(SPAWNED),      L(RETIRING),       CO | SE, "shutdown", 0,       false, false},
+        {L(RETIRING_SPAWN), E(SPAWN_FAILED), GONE,              0,       NULL,       0,       false, false},
+        {L(RETIRING_SPAWN), E(STATUS),       L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
+        {L(RETIRING_SPAWN), E(ANSWER),       L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
+        {L(RETIRING_SPAWN), E(LOST),         L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
+        {L(RETIRING_SPAWN), E(EXITED),       L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
+        {L(RETIRING_SPAWN), E(TIMER),        L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
+        /* Told to shut down: a create or request is its successor's (none here: -ENOENT); its
+         * connection's end leaves it waiting for its process's exit. */
+        {L(RETIRING), E(CREATE),       L(RETIRING), 0, NULL, 0,       false, false},
+        {L(RETIRING), E(START),        L(RETIRING), 0, NULL, -ENOENT, false, false},
+        {L(RETIRING), E(STOP),         L(RETIRING), 0, NULL, -ENOENT, false, false},
+        {L(RETIRING), E(REPLACE),      L(RETIRING), 0, NULL, 0,       false, false},
+        {L(RETIRING), E(UPDATE),       L(RETIRING), 0, NULL, 0,       false, false},
+        {L(RETIRING), E(REMOVE),       L(RETIRING), 0, NULL, 0,       false, false},
+        {L(RETIRING), E(SHUTDOWN),     L(RETIRING), 0, NULL, 0,       false, false},
+        {L(RETIRING), E(SPAWNED),      L(RETIRING), 0, NULL, 0,       false, false},
+        {L(RETIRING), E(SPAWN_FAILED), L(RETIRING), 0, NULL, 0,       false, false},
+        {L(RETIRING), E(STATUS),       L(RETIRING), 0, NULL, 0,       false, false},
+        {L(RETIRING), E(ANSWER),       L(RETIRING), 0, NULL, 0,       false, false},
+        {L(RETIRING), E(LOST),         L(RETIRED),  0, NULL, 0,       false, true},
+        {L(RETIRING), E(EXITED),       L(RETIRING), 0, NULL, 0,       false, false},
+        {L(RETIRING), E(TIMER),        L(RETIRING), 0, NULL, 0,       false, false},
+        /* Its connection closed, its process not gone yet: gone with its exit; SIGKILL on the
+         * timer; supd's shutdown no longer waits for it. */
+        {L(RETIRED), E(CREATE),       L(RETIRED), 0,  NULL, 0,       false, true},
+        {L(RETIRED), E(START),        L(RETIRED), 0,  NULL, -ENOENT, false, true},
+        {L(RETIRED), E(STOP),         L(RETIRED), 0,  NULL, -ENOENT, false, true},
+        {L(RETIRED), E(REPLACE),      L(RETIRED), 0,  NULL, 0,       false, true},
+        {L(RETIRED), E(UPDATE),       L(RETIRED), 0,  NULL, 0,       false, true},
+        {L(RETIRED), E(REMOVE),       L(RETIRED), 0,  NULL, 0,       false, true},
+        {L(RETIRED), E(SHUTDOWN),     GONE,       0,  NULL, 0,       false, false},
+        {L(RETIRED), E(SPAWNED),      L(RETIRED), 0,  NULL, 0,       false, true},
+        {L(RETIRED), E(SPAWN_FAILED), L(RETIRED), 0,  NULL, 0,       false, true},
+        {L(RETIRED), E(STATUS),       L(RETIRED), 0,  NULL, 0,       false, true},
+        {L(RETIRED), E(ANSWER),       L(RETIRED), 0,  NULL, 0,       false, true},
+        {L(RETIRED), E(LOST),         L(RETIRED), 0,  NULL, 0,       false, true},
+        {L(RETIRED), E(EXITED),       GONE,       0,  NULL, 0,       false, false},
+        {L(RETIRED), E(TIMER),        L(RETIRED), KI, NULL, 0,       false, false},
+};
+/* clang-format on */
+
+static void test_every_cell(void **state) {
+        bool seen[_LIFE_MAX][_LIFE_EVENT_MAX] = {};
+
+        for (size_t k = 0; k < ELEMENTSOF(cells); k++) {
+                const Cell *c = &cells[k];
+                Harness h = {};
+                Fake before;
+                Instance *i;
+                unsigned calls;
+                int r;
+
+                print_message("%s + %s\n", instance_life_to_string(c->from), instance_event_to_string(c->ev));
+                enter(&h, c->from);
+                before = fake;
+                r = deliver(&h, c->ev);
+                calls = (fake.spawns > before.spawns ? SP : 0) | (fake.connects > before.connects ? CO : 0) |
+                        (fake.sends > before.sends ? SE : 0) | (fake.kills > before.kills ? KI : 0);
+                i = find(&h, "t");
+                if (c->to == GONE)
+                        assert_null(i);
+                else {
+                        assert_non_null(i);
+                        assert_string_equal(instance_life_to_string(i->life), instance_life_to_string(c->to));
+                        assert_int_equal(i->start_when_up, c->want);
+                        assert_int_equal(timer_armed(i), c->timer);
+                }
+                assert_int_equal(calls, c->calls);
+                if (c->sent)
+                        assert_string_equal(fake.sent, c->sent);
+                assert_int_equal(r, c->r);
+                seen[c->from][c->ev] = true;
+                harness_close(&h);
+        }
+        for (int s = 0; s < _LIFE_MAX; s++)
+                for (int e = 0; e < _LIFE_EVENT_MAX; e++)
+                        if (!seen[s][e]) {
+                                print_error("no cell for %s + %s\n", instance_life_to_string(s),
+                                            instance_event_to_string(e));
+                                fail();
+                        }
+}
+
+/* Issue 9: a replaced instance counted as gone when its monitor closed its socket; the successor's
+ * monitor then found the instance lock still held by the old one, and failed. The successor
+ * starts once the old monitor's process has exited, and starts at once when none is left. */
+static void test_successor_waits_for_exit(void **state) {
+        Harness h = {};
+        Instance *i;
+
+        enter(&h, LIFE_UP);
+        fake.spawns = 0;
+        i = t_of(&h);
+        assert_int_equal(instance_dispatch(i, LIFE_EVENT_REPLACE, &(InstanceInput){.spec = h.spec, .start = true}), 0);
+        assert_string_equal(fake.sent, "shutdown");
+        instance_lost(i, 0);
+        /* Looked up again: an instance that is gone would be freed. */
+        i = t_of(&h);
+        assert_int_equal(i->life, LIFE_RETIRED);
+        assert_null(manager_find(h.m, "t"));
+        assert_int_equal(fake.spawns, 0);
+        instance_exited(i);
+        i = t_of(&h);
+        assert_int_equal(i->life, LIFE_SPAWNING);
+        assert_true(i->start_when_up);
+        assert_int_equal(fake.spawns, 1);
+        for (Instance *j = h.m->instances; j; j = j->next)
+                assert_true(j == i || !streq(j->name, "t"));
+        harness_close(&h);
+
+        /* Its process was gone with its socket. */
+        enter(&h, LIFE_UP);
+        fake.holder = 0;
+        (void) instance_dispatch(t_of(&h), LIFE_EVENT_REPLACE, &(InstanceInput){.spec = h.spec, .start = false});
+        instance_lost(t_of(&h), 0);
+        assert_int_equal(t_of(&h)->life, LIFE_SPAWNING);
+        assert_false(t_of(&h)->start_when_up);
+        harness_close(&h);
+}
+
+/* 87d83a1, 145c3e1: a stop, start or restart while a reload replaces the unit was refused ("has
+ * no instance"), or made a second instance; it is the successor's. */
+static void test_requests_during_replacement(void **state) {
+        Harness h = {};
+
+        enter(&h, LIFE_UP);
+        (void) instance_dispatch(t_of(&h), LIFE_EVENT_REPLACE, &(InstanceInput){.spec = h.spec, .start = true});
+        assert_int_equal(manager_request_pending(h.m, "t", "stop"), 0);
+        assert_false(t_of(&h)->successor_start);
+        assert_int_equal(manager_request_pending(h.m, "t", "restart"), 0);
+        assert_true(t_of(&h)->successor_start);
+        assert_int_equal(manager_request_pending(h.m, "t", "top"), -EOPNOTSUPP);
+        /* The plan's START while it retires keeps the replace's spec and start. */
+        assert_int_equal(manager_request_pending(h.m, "t", "stop"), 0);
+        assert_int_equal(manager_create_again(h.m, "t", NULL), 0);
+        assert_false(t_of(&h)->successor_start);
+        instance_lost(t_of(&h), 0);
+        instance_exited(t_of(&h));
+        assert_int_equal(t_of(&h)->life, LIFE_SPAWNING);
+        assert_false(t_of(&h)->start_when_up);
+        assert_int_equal(manager_request_pending(h.m, "nothing", "stop"), -ENOENT);
+        harness_close(&h);
+}
+
+/* A stop while the start waited for dep: once dep ran, the start went out anyway, and the
+ * operator's stop was undone. */
+static void test_stop_while_waiting(void **state) {
+        Harness h = {};
+        Instance *dep;
+
+        enter(&h, LIFE_WAITING);
+        assert_int_equal(manager_request_pending(h.m, "t", "stop"), -EAGAIN);
+        assert_int_equal(t_of(&h)->life, LIFE_UP);
+        dep = find(&h, "dep");
+        instance_spawned(dep, NULL);
+        free(fake.sent);
+        fake.sent = NULL;
+        status_arrives(dep, INSTANCE_RUNNING);
+        assert_null(fake.sent);
+        harness_close(&h);
+
+        /* Before the monitor was up: no start follows its first status. */
+        enter(&h, LIFE_SPAWNING);
+        assert_int_equal(manager_request_pending(h.m, "t", "stop"), 0);
+        instance_spawned(t_of(&h), NULL);
+        status_arrives(t_of(&h), INSTANCE_STOPPED);
+        assert_int_equal(t_of(&h)->life, LIFE_UP);
+        harness_close(&h);
+}
+
+/* A reload that removed a unit whose monitor was still starting marked it retiring and sent
+ * nothing: once the monitor listened, nobody told it to shut down, and it ran on unseen. */
+static void test_remove_while_spawning(void **state) {
+        Harness h = {};
+
+        enter(&h, LIFE_SPAWNING);
+        assert_int_equal(instance_dispatch(t_of(&h), LIFE_EVENT_REMOVE, NULL), 0);
+        assert_int_equal(fake.sends, 0);
+        instance_spawned(t_of(&h), NULL);
+        assert_int_equal(t_of(&h)->life, LIFE_RETIRING);
+        assert_string_equal(fake.sent, "shutdown");
+        harness_close(&h);
+}
+
+/* supd's start waits for the monitors it found, through the spec asked of one whose spec.json is
+ * unusable; the answers arrive as the monitor sends them (the status first). */
+static void test_adoption_waits_for_answers(void **state) {
+        _cleanup_free_ char *text = NULL;
+        Harness h = {};
+
+        harness_open(&h, FOUND_T_BAD);
+        text = unit_spec_format(h.spec);
+        assert_int_equal(h.m->phase, MANAGER_ADOPTING);
+        assert_string_equal(fake.sent, "status");
+        t_replies(&h, status_json("t", INSTANCE_RUNNING));
+        assert_int_equal(t_of(&h)->life, LIFE_ADOPT_SPEC);
+        assert_int_equal(t_of(&h)->status.state, INSTANCE_RUNNING);
+        assert_int_equal(h.m->phase, MANAGER_ADOPTING);
+        assert_null(find(&h, "dep"));
+        assert_string_equal(fake.sent, "spec");
+        t_replies(&h, json_pack("{s:s}", "spec", text));
+        assert_int_equal(t_of(&h)->life, LIFE_UP);
+        assert_non_null(t_of(&h)->spec);
+        assert_null(t_of(&h)->problem);
+        assert_int_equal(h.m->phase, MANAGER_READY);
+        /* Reconciled: dep started; t, adopted with the spec it runs, is left alone. */
+        assert_non_null(find(&h, "dep"));
+        assert_int_equal(fake.spawns, 0);
+        harness_close(&h);
+}
+
+/* A unit whose instance could not be created (no fork) is failed with the reason, in the reload's
+ * answer and its status; `supctl start` tries again. */
+static void test_create_failure(void **state) {
+        _cleanup_(sup_error_freep) SupError *error = NULL;
+        _cleanup_(plan_freep) Plan *plan = NULL;
+        Harness h = {};
+        json_t *list;
+
+        harness_spawn_result = -EAGAIN;
+        harness_open(&h, FOUND_NONE);
+        harness_spawn_result = 0;
+        assert_null(find(&h, "t"));
+        plan = xzalloc(sizeof(Plan));
+        plan->actions = xnew0(Action, 1);
+        plan->actions[0] = (Action){.type = ACTION_START, .unit = xstrdup("t"), .start = true};
+        plan->n_actions = 1;
+        list = manager_plan_failures(h.m, plan);
+        assert_json(list,
+                    "[{\"unit\":\"t\",\"message\":\"cannot start its monitor: Resource temporarily unavailable\"}]");
+        list = manager_status_json(h.m, "t");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "state")), "failed");
+        json_decref(list);
+
+        assert_int_equal(manager_create_again(h.m, "t", &error), -EAGAIN);
+        assert_string_equal(sup_error_message(error), "cannot start its monitor: Resource temporarily unavailable");
+        fake.spawn_result = 0;
+        assert_int_equal(manager_create_again(h.m, "t", NULL), 0);
+        assert_int_equal(t_of(&h)->life, LIFE_SPAWNING);
+        assert_null(json_object_get(h.m->create_errors, "t"));
+        harness_close(&h);
+}
+
+static unsigned idle_calls;
+
+static void count_idle(Manager *m) {
+        idle_calls++;
+}
+
+/* supd's stop: monitors that are not connected are forgotten, the others told to shut down;
+ * on_idle once, when the last is gone. */
+static void test_shutdown_until_idle(void **state) {
+        Harness h = {};
+
+        enter(&h, LIFE_WAITING); /* dep's monitor is starting */
+        idle_calls = 0;
+        h.m->on_idle = count_idle;
+        fake.holder = 0;
+        manager_shutdown(h.m);
+        assert_int_equal(h.m->phase, MANAGER_STOPPING);
+        assert_null(find(&h, "dep"));
+        assert_int_equal(t_of(&h)->life, LIFE_RETIRING);
+        assert_string_equal(fake.sent, "shutdown");
+        assert_int_equal(idle_calls, 0);
+        instance_lost(t_of(&h), 0);
+        assert_null(find(&h, "t"));
+        assert_int_equal(idle_calls, 1);
+        harness_close(&h);
+}
+
+static void test_string_tables(void **state) {
+        for (int s = 0; s < _LIFE_MAX; s++)
+                assert_int_equal(instance_life_from_string(instance_life_to_string(s)), s);
+        for (int e = 0; e < _LIFE_EVENT_MAX; e++)
+                assert_int_equal(instance_event_from_string(instance_event_to_string(e)), e);
+        assert_int_equal(instance_life_from_string("nonsense"), _LIFE_INVALID);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_every_cell),
+                cmocka_unit_test(test_successor_waits_for_exit),
+                cmocka_unit_test(test_requests_during_replacement),
+                cmocka_unit_test(test_stop_while_waiting),
+                cmocka_unit_test(test_remove_while_spawning),
+                cmocka_unit_test(test_adoption_waits_for_answers),
+                cmocka_unit_test(test_create_failure),
+                cmocka_unit_test(test_shutdown_until_idle),
+                cmocka_unit_test(test_string_tables),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
