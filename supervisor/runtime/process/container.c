@@ -260,9 +260,13 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
         if (u->network != NETWORK_HOST && !(cfg->share && cfg->share->net >= 0) && loopback_up() < 0)
                 child_fail(-errno, "cannot bring up the loopback interface");
         if (cfg->setup) {
-                r = cfg->setup(cfg->userdata, err, sizeof(err));
-                if (r < 0)
+                _cleanup_sup_error_ SupError *e = NULL;
+
+                r = cfg->setup(cfg->userdata, &e);
+                if (r < 0) {
+                        (void) sup_error_to_buffer(e, err, sizeof(err));
                         child_fail(r, err);
+                }
         }
 
         r = enter_rootfs(rootfd, err);
@@ -423,7 +427,14 @@ int container_start(const ContainerConfig *cfg, Container *ret) {
                         goto fail;
                 }
         }
-        r = cfg->prepare ? cfg->prepare(pid, cfg->userdata, prepare_err, sizeof(prepare_err)) : 0;
+        if (cfg->prepare) {
+                _cleanup_sup_error_ SupError *e = NULL;
+
+                r = cfg->prepare(pid, cfg->userdata, &e);
+                if (r < 0 && e)
+                        (void) sup_error_to_buffer(e, prepare_err, sizeof(prepare_err));
+        } else
+                r = 0;
         if (r >= 0 && cfg->userns)
                 r = prepare_userns(cfg, pid, &idmap, prepare_err);
         if (r < 0) {

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/resource.h>
+
+#include <jansson.h>
+
+#include "attachment.h"
+#include "cgroup.h"
+#include "container-share.h"
+#include "event.h"
+#include "exec.h"
+#include "instance.h"
+#include "log-writer.h"
+#include "resources.h"
+#include "seccomp-filter.h"
+#include "sup-error.h"
+#include "unit-spec.h"
+
+/* The isolation driver: everything the monitor asks of an isolation mode, as a table of functions
+ * (the shape of cgroup-internal.h's CgroupBackend). The monitor never branches on the isolation
+ * itself: it looks its driver up once (isolation_driver_get()) and drives one instance of it per
+ * run.
+ *
+ * What is the monitor's, the same for every driver, and reaches the driver ready made in its
+ * DriverContext: the seccomp program (compiled once, kept across restarts), the resolved
+ * rlimits, the instance's cgroup (created before the run, drained and removed after it: the OOM
+ * mark is read there), the network lease and its release (net/attachment.h's prepare and
+ * release; the driver attaches: a veth pair, a tap device), the namespaces of share.* targets,
+ * the log, the status record's common fields and the restart policy. What is the driver's: how
+ * the workload is built, started, signalled and stopped, its output into the log, how its end is
+ * told, the user namespace lease (process), the guest's disks and machine (vm).
+ *
+ * A run, as the monitor drives it:
+ *   prepare()  what the run needs before anything runs; < 0: nothing of the run is left (no instance)
+ *   start()    the workload starts; then, asynchronously, callbacks.started() (the command runs)
+ *              and once, callbacks.exited() (the workload has ended, or never started)
+ *   stop(), kill()  on request and at stop.timeout; update(), ps(), exec() while it runs
+ *   cleanup()  after exited() and once the cgroup is empty, until it returns true
+ *   free()     always last, also after a failed start()
+ * No callback runs from within prepare(), start() or free(); exited() may come from within stop()
+ * or kill(). The instance must not be used once exited() returned other than with cleanup() and
+ * free(): the owner may free it within exited(). */
+
+typedef struct IsolationDriver IsolationDriver;
+typedef struct DriverInstance DriverInstance;
+typedef struct DriverExec DriverExec;
+
+/* How a run ended: one record for every driver. */
+typedef struct DriverExit {
+        int code;           /* the exit status, -1 when a signal ended it (or nothing ran) */
+        int signal;         /* the signal that ended the command, 0 when it exited */
+        bool oom;           /* an OOM killer the cgroup does not see struck (a guest's kernel's) */
+        bool setup_failed;  /* it ended before its command ran */
+        const char *reason; /* a sentence for the status' reason, or NULL: an ordinary exit */
+} DriverExit;
+
+typedef struct DriverCallbacks {
+        void (*started)(DriverInstance *d, void *userdata); /* the command runs */
+        void (*changed)(DriverInstance *d, void *userdata); /* the driver's fields of the status changed */
+        void (*exited)(DriverInstance *d, const DriverExit *exit, void *userdata);
+} DriverCallbacks;
+
+/* The host's settings for the drivers that need them (supd's and sup-monitor's options). */
+typedef struct DriverOptions {
+        const char *guest_dir; /* vm: the guest kernel and initramfs (tools/guest-kernel.sh) */
+        VmAccel vm_accel;      /* vm: supd --vm-accel */
+        bool vm_debug;         /* vm: sup.debug on the guest's command line */
+} DriverOptions;
+
+/* What the monitor hands a run; it outlives the instance, and does not change during a run. */
+typedef struct DriverContext {
+        Event *event;
+        const UnitSpec *spec;  /* the running spec: a live update changes it in place (update()) */
+        const char *dir;       /* the instance's run directory (units/NAME/) */
+        const char *state_dir; /* supd's state directory: caches shared by instances */
+        const char *sandbox;   /* the instance's writable layer (state/sandboxes/NAME/) */
+        const DriverOptions *options;
+        Cgroup *cgroup;                /* the run's; NULL: the monitor's own (tests) */
+        const SeccompProgram *seccomp; /* the command's filter; NULL: none */
+        const struct rlimit *rlimits;  /* the command's limits, every resource resolved (rlimits.h) */
+        NetAttachment *net;            /* network: bridge with a lease of its own, prepared; else NULL */
+        const ContainerShare *share;   /* share.*: the namespaces to join (-EBADF each: none) */
+        LogWriter *log;                /* the unit's log: the driver's notes ("sup") and the command's output */
+        /* The status record: the driver keeps pid (what the host sees of the workload: 0 when
+         * none), userns_base/size and vm.* current, and calls changed() after a change it makes
+         * outside its own calls; the monitor keeps the rest. */
+        InstanceStatus *status;
+        DriverCallbacks callbacks;
+        void *userdata;
+} DriverContext;
+
+/* The common head of every driver's instance: a driver's own struct has it as its first member. */
+struct DriverInstance {
+        const IsolationDriver *driver;
+        const DriverContext *ctx;
+};
+
+/* ps()'s answer: processes as process-list.h has them (borrowed), or error < 0 with a sentence. */
+typedef void (*DriverPsCallback)(int error, const char *message, json_t *processes, void *userdata);
+
+struct IsolationDriver {
+        const char *name;
+        /* Whose PIDs ps() lists: "host" or "guest". */
+        const char *pid_namespace;
+        /* What the instance's cgroup holds, which supd reads for status' usage (its "of"):
+         * "workload", or "qemu" (guest RAM with QEMU's own memory and threads). The usage itself
+         * is the cgroup's, the same for every driver. */
+        const char *usage_of;
+        /* The driver climbs a stop ladder of its own, with its own timeouts: the monitor arms no
+         * stop.timeout after stop(). */
+        bool stop_ladder;
+
+        int (*prepare)(const DriverContext *ctx, DriverInstance **ret, SupError **ret_error);
+        int (*start)(DriverInstance *d, SupError **ret_error);
+        /* Asks the workload to stop (stop.signal); the driver with a stop_ladder starts it. */
+        void (*stop)(DriverInstance *d);
+        /* Ends the workload now (SIGKILL, and what is in its cgroup): stop.timeout has passed,
+         * or the owner of a namespace it shares (share.*) has gone. */
+        void (*kill)(DriverInstance *d);
+        /* The workload has ended and the cgroup is empty: releases what the run held. false while
+         * something of it is left; it is then called again. */
+        bool (*cleanup)(DriverInstance *d);
+        DriverInstance *(*free)(DriverInstance *d);
+
+        /* Applies the live fields of new (every changed field is_live()) to the running workload.
+         * On failure nothing needs undoing beyond calling it again with the old spec. */
+        int (*update)(DriverInstance *d, const UnitSpec *new, SupError **ret_error);
+        /* Whether field (unit-diff.h's paths) can change on a running workload, old to new. Pure. */
+        bool (*is_live)(const UnitSpec *old, const UnitSpec *new, const char *field);
+
+        /* The workload's processes: the callback is called once, maybe from within the call; < 0
+         * (with no callback) when there is nothing to ask (-ENOTCONN: not reachable yet). */
+        int (*ps)(DriverInstance *d, DriverPsCallback callback, void *userdata);
+
+        /* Runs a command in the running workload (exec.h has the contract: output, then one
+         * exited(), never from within this call). Returns the handle, the driver's until
+         * exited() has returned; < 0 with the reason when it cannot be started at all (-ENOTCONN:
+         * the workload does not run, or its guest is not reachable yet; -EOPNOTSUPP: the driver
+         * has none). The instance may end first: the exec then exits with -1/SIGKILL before the
+         * instance's own exited(). DriverExec is each driver's own type: the process driver's
+         * wraps container_exec() (runtime/process/container-exec.h), the vm driver's vm_exec()
+         * (vm.h). Until they are plugged in, driver_exec_unsupported(). */
+        int (*exec)(DriverInstance *d, const ExecRequest *req, const ExecCallbacks *cb, void *userdata,
+                    DriverExec **ret, SupError **ret_error);
+        /* Ends an exec that still runs (SIGKILL) and drops its handle: no callback of it runs
+         * afterwards. Returns NULL. */
+        DriverExec *(*exec_cancel)(DriverExec *x);
+};
+
+/* The driver of an isolation mode; NULL for one that has none. */
+const IsolationDriver *isolation_driver_get(Isolation isolation);
+
+/* Whether a running instance of old can take field of new in place: the same isolation, and its
+ * driver's is_live(). What reconcile gets from daemon/ (reconcile stays pure and runtime-free). */
+bool isolation_driver_field_is_live(const UnitSpec *old, const UnitSpec *new, const char *field);
+
+/* resources.* onto ctx's cgroup for target (resources.h); its notes go to the log. For the
+ * drivers' prepare(), start() and update(). */
+int driver_apply_resources(const DriverContext *ctx, const UnitSpec *u, ResourcesTarget target, SupError **ret_error);
+
+/* The exec op of a driver that has none yet: -EOPNOTSUPP. */
+int driver_exec_unsupported(DriverInstance *d, const ExecRequest *req, const ExecCallbacks *cb, void *userdata,
+                            DriverExec **ret, SupError **ret_error);
