@@ -16,6 +16,7 @@
 #include "string-util.h"
 #include "unit-diff.h"
 #include "unit-parse.h"
+#include "veth.h"
 #include "workload.h"
 
 struct MonitorClient {
@@ -244,6 +245,43 @@ static void release_network(Monitor *m) {
         m->status.address = NULL;
 }
 
+/* DriverNetwork.attach: in the monitor, the workload's namespaces exist and its init waits. Its
+ * failures, like net_configure()'s, become the unit's reason; they are worded like
+ * prepare_network()'s. */
+static int net_attach(pid_t pid, void *userdata, SupError **ret_error) {
+        Monitor *m = userdata;
+        char why[448];
+        int r = net_attachment_attach(&m->net, m->spec, pid, why, sizeof(why));
+
+        return r < 0 ? sup_error_make(ret_error, r, "network: %s", why) : 0;
+}
+
+/* DriverNetwork.configure: in the workload's first process, inside its network namespace. */
+static int net_configure(void *userdata, SupError **ret_error) {
+        Monitor *m = userdata;
+        char why[448];
+        int r = net_attachment_configure(&m->net, why, sizeof(why));
+
+        return r < 0 ? sup_error_make(ret_error, r, "network: %s", why) : 0;
+}
+
+/* DriverNetwork.attach_tap: a guest's NIC gets the MAC a container's eth0 would (veth_mac_for()). */
+static int net_attach_tap(void *userdata, DriverTap *ret, SupError **ret_error) {
+        Monitor *m = userdata;
+        DriverTap tap = {.fd = -EBADF};
+        char why[1024];
+        int r = net_attachment_attach_tap(&m->net, m->spec, &tap.fd, why, sizeof(why));
+
+        if (r < 0)
+                return sup_error_make(ret_error, r, "network: %s", why);
+        veth_mac_for(m->net.lease.address, tap.mac);
+        tap.address = m->net.lease.address;
+        tap.prefix = m->net.table.subnet.prefix;
+        tap.gateway = ipv4_net_host(&m->net.table.subnet, 1);
+        *ret = tap;
+        return 0;
+}
+
 /* ---- share.* (share-target.h) ---- */
 
 static void on_share_target_exit(EventSource *s, int fd, uint32_t revents, void *userdata);
@@ -420,7 +458,7 @@ static int run_start(Monitor *m) {
                 .cgroup = m->cgroup,
                 .seccomp = seccomp,
                 .rlimits = m->rlimits,
-                .net = m->net_prepared ? &m->net : NULL,
+                .net = m->net_prepared ? &m->network : NULL,
                 .share = &m->share,
                 .log = &m->log,
                 .status = &m->status,
@@ -1015,6 +1053,8 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, char **ret_er
         m->options = cfg->driver;
         m->options.guest_dir = m->guest_dir;
         net_attachment_init(&m->net, cfg->state_dir, cfg->cgroup_parent, &cfg->bridge_subnet, m->spec->name);
+        m->network = (DriverNetwork){
+                .attach = net_attach, .configure = net_configure, .attach_tap = net_attach_tap, .userdata = m};
 
         (void) mkdir_p(logs, 0750);
         log_path = xasprintf("%s/%s.log", logs, m->spec->name);

@@ -134,6 +134,7 @@ struct Monitor {
         RlimitSet rlimits;    /* the workload's limits for this run, resolved at its start */
         NetAttachment net;
         bool net_prepared;    /* net holds an address (and maybe more) to release after the workload */
+        DriverNetwork network; /* net's attach steps, for the driver */
         ContainerShare share; /* share.*: the pidfds of the joined namespaces' owners, while the workload runs */
         EventSource *share_sources[CONTAINER_SHARE_KINDS];
         TopRequest *top_requests; /* waiting for the driver's answer */

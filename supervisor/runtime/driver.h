@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <netinet/in.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/resource.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
-#include "attachment.h"
 #include "cgroup.h"
 #include "container-share.h"
 #include "event.h"
@@ -26,9 +28,10 @@
  * What is the monitor's, the same for every driver, and reaches the driver ready made in its
  * DriverContext: the seccomp program (compiled once, kept across restarts), the resolved
  * rlimits, the instance's cgroup (created before the run, drained and removed after it: the OOM
- * mark is read there), the network lease and its release (net/attachment.h's prepare and
- * release; the driver attaches: a veth pair, a tap device), the namespaces of share.* targets,
- * the log, the status record's common fields and the restart policy. What is the driver's: how
+ * mark is read there), the network (net/attachment.h: the lease and its release, and the
+ * attach steps, which the driver calls at its moment through DriverNetwork: runtime/ does not
+ * use net/), the namespaces of share.* targets, the log, the status record's common fields and
+ * the restart policy. What is the driver's: how
  * the workload is built, started, signalled and stopped, its output into the log, how its end is
  * told, the user namespace lease (process), the guest's disks and machine (vm).
  *
@@ -39,9 +42,9 @@
  *   stop(), kill()  on request and at stop.timeout; update(), ps(), exec() while it runs
  *   cleanup()  after exited() and once the cgroup is empty, until it returns true
  *   free()     always last, also after a failed start()
- * No callback runs from within prepare(), start() or free(); exited() may come from within stop()
- * or kill(). The instance must not be used once exited() returned other than with cleanup() and
- * free(): the owner may free it within exited(). */
+ * None of callbacks' runs from within prepare(), start() or free() (free() answers pending ps()
+ * requests with -ECANCELED); exited() may come from within stop() or kill(). After exited() the
+ * owner calls only cleanup() and free(), maybe within exited() itself. */
 
 typedef struct IsolationDriver IsolationDriver;
 typedef struct DriverInstance DriverInstance;
@@ -69,6 +72,29 @@ typedef struct DriverOptions {
         bool vm_debug;         /* vm: sup.debug on the guest's command line */
 } DriverOptions;
 
+/* network: bridge: a tap device on the bridge for a guest's NIC, and what the guest gives its eth0. */
+typedef struct DriverTap {
+        int fd; /* the caller's */
+        uint8_t mac[6];
+        struct in_addr address;
+        unsigned prefix;
+        struct in_addr gateway;
+} DriverTap;
+
+/* network: bridge: the monitor's steps (net/ is not the runtime's to call), each for its moment.
+ * Their errors are worded for the unit's status ("network: ..."). */
+typedef struct DriverNetwork {
+        /* In the monitor, once the workload's namespaces exist and its first process waits: the
+         * veth pair (its host end on the bridge, the other end in the namespace of pid) and the
+         * published ports. */
+        int (*attach)(pid_t pid, void *userdata, SupError **ret_error);
+        /* In that process, inside its network namespace, after attach: eth0's address and route. */
+        int (*configure)(void *userdata, SupError **ret_error);
+        /* Instead of both, for a guest: a tap device on the bridge and the published ports. */
+        int (*attach_tap)(void *userdata, DriverTap *ret, SupError **ret_error);
+        void *userdata;
+} DriverNetwork;
+
 /* What the monitor hands a run; it outlives the instance, and does not change during a run. */
 typedef struct DriverContext {
         Event *event;
@@ -80,7 +106,7 @@ typedef struct DriverContext {
         Cgroup *cgroup;                /* the run's; NULL: the monitor's own (tests) */
         const SeccompProgram *seccomp; /* the command's filter; NULL: none */
         const struct rlimit *rlimits;  /* the command's limits, every resource resolved (rlimits.h) */
-        NetAttachment *net;            /* network: bridge with a lease of its own, prepared; else NULL */
+        const DriverNetwork *net;      /* network: bridge with a lease of its own, prepared; else NULL */
         const ContainerShare *share;   /* share.*: the namespaces to join (-EBADF each: none) */
         LogWriter *log;                /* the unit's log: the driver's notes ("sup") and the command's output */
         /* The status record: the driver keeps pid (what the host sees of the workload: 0 when

@@ -153,20 +153,16 @@ static int process_prepare(const DriverContext *ctx, DriverInstance **ret, SupEr
 
 /* ContainerConfig.prepare: in the monitor, the container's namespaces exist and its init waits. */
 static int attach_network(pid_t pid, void *userdata, SupError **ret_error) {
-        ProcessInstance *p = userdata;
-        char why[448];
-        int r = net_attachment_attach(p->base.ctx->net, p->base.ctx->spec, pid, why, sizeof(why));
+        const DriverNetwork *net = ((ProcessInstance *) userdata)->base.ctx->net;
 
-        return r < 0 ? sup_error_make(ret_error, r, "network: %s", why) : 0;
+        return net->attach(pid, net->userdata, ret_error);
 }
 
 /* ContainerConfig.setup: in the container's init, inside its network namespace. */
 static int configure_network(void *userdata, SupError **ret_error) {
-        ProcessInstance *p = userdata;
-        char why[448];
-        int r = net_attachment_configure(p->base.ctx->net, why, sizeof(why));
+        const DriverNetwork *net = ((ProcessInstance *) userdata)->base.ctx->net;
 
-        return r < 0 ? sup_error_make(ret_error, r, "network: %s", why) : 0;
+        return net->configure(net->userdata, ret_error);
 }
 
 static void reap(ProcessInstance *p);

@@ -7,7 +7,6 @@
 #include "driver.h"
 #include "macro.h"
 #include "string-util.h"
-#include "veth.h"
 #include "vm.h"
 
 extern const IsolationDriver vm_driver;
@@ -91,21 +90,23 @@ static int vm_driver_prepare(const DriverContext *ctx, DriverInstance **ret, Sup
                 .callbacks = {.started = on_vm_started, .changed = on_vm_changed, .exited = on_vm_exited},
                 .userdata = v,
         };
-        char err[1024];
         int r;
 
         v->base = (DriverInstance){.driver = &vm_driver, .ctx = ctx};
         cfg.net_fd = -EBADF;
         if (ctx->net) {
-                r = net_attachment_attach_tap(ctx->net, ctx->spec, &cfg.net_fd, err, sizeof(err));
+                DriverTap tap;
+
+                r = ctx->net->attach_tap(ctx->net->userdata, &tap, ret_error);
                 if (r < 0) {
                         free(v);
-                        return sup_error_make(ret_error, r, "network: %s", err);
+                        return r;
                 }
-                veth_mac_for(ctx->net->lease.address, cfg.mac);
-                cfg.address = ctx->net->lease.address;
-                cfg.prefix = ctx->net->table.subnet.prefix;
-                cfg.gateway = ipv4_net_host(&ctx->net->table.subnet, 1);
+                cfg.net_fd = tap.fd;
+                memcpy(cfg.mac, tap.mac, sizeof(cfg.mac));
+                cfg.address = tap.address;
+                cfg.prefix = tap.prefix;
+                cfg.gateway = tap.gateway;
         }
         /* The tap's fd is the Vm's from here on (QEMU's once it runs: the tap lives as long as
          * QEMU), also when this fails. */
