@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "manager.h"
 
+#include "drivers.h"
+
 #include <assert.h>
 #include <dirent.h>
 #include <signal.h>
@@ -8,6 +10,7 @@
 
 #include "alloc.h"
 #include "cgroup.h"
+#include "driver.h"
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
@@ -514,7 +517,8 @@ static int plan_for(Manager *m, const UnitSet *set, Plan **ret) {
                         .admin_stopped = has_status(i) && i->status.admin_stopped,
                 };
         }
-        return reconcile(set, observed, n, ret);
+        /* What each isolation's driver can apply to a running instance: the planner stays pure. */
+        return reconcile(set, observed, n, isolation_driver_field_is_live, ret);
 }
 
 /* Brings the instances back to the current generation (a monitor was lost), without reading the
@@ -1151,6 +1155,7 @@ static json_t *usage_json(Manager *m, const Instance *i) {
         _cleanup_(cgroup_freep) Cgroup *cg = NULL, *mon = NULL;
         _cleanup_free_ char *mon_name = xasprintf("%s" INSTANCE_MONITOR_CGROUP_SUFFIX, i->name);
         CgroupStats st, ms = {.cpu_usec = UINT64_MAX};
+        const IsolationDriver *driver = isolation_driver_get(i->status.isolation);
 
         if (!has_status(i) || !instance_state_is_active(i->status.state))
                 return json_null();
@@ -1161,11 +1166,10 @@ static json_t *usage_json(Manager *m, const Instance *i) {
         if (cgroup_open(m->config.cgroup_root, m->config.cgroup_parent, mon_name, &mon) < 0 ||
             cgroup_get_stats(mon, &ms) < 0)
                 ms.cpu_usec = UINT64_MAX;
-        return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "of",
-                         i->status.isolation == ISOLATION_HYPERV ? "qemu" : "workload", "cgroup", cgroup_path(cg),
-                         "memory_bytes", figure(st.memory_current), "memory_max", figure(st.memory_max), "cpu_usec",
-                         figure(st.cpu_usec), "pids", figure(st.pids_current), "pids_max", figure(st.pids_max),
-                         "monitor_cpu_usec", figure(ms.cpu_usec));
+        return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "of", driver ? driver->usage_of : "workload",
+                         "cgroup", cgroup_path(cg), "memory_bytes", figure(st.memory_current), "memory_max",
+                         figure(st.memory_max), "cpu_usec", figure(st.cpu_usec), "pids", figure(st.pids_current),
+                         "pids_max", figure(st.pids_max), "monitor_cpu_usec", figure(ms.cpu_usec));
 }
 
 json_t *manager_status_json(Manager *m, const char *only) {

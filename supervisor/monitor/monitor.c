@@ -6,25 +6,22 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 
 #include "alloc.h"
 #include "fileio.h"
+#include "drivers.h"
 #include "image.h"
 #include "macro.h"
 #include "path-util.h"
-#include "process-list.h"
-#include "reconcile.h"
-#include "resources.h"
 #include "share-target.h"
 #include "socket-util.h"
 #include "string-util.h"
+#include "unit-diff.h"
 #include "unit-parse.h"
 #include "veth.h"
 #include "workload.h"
 
-/* A top request of a hyperv instance, waiting for the guest's answer. */
+/* A top request, waiting for the driver's answer (a guest's agent answers later). */
 struct TopRequest {
         Monitor *monitor;
         uint64_t client_id; /* the client may have gone by then */
@@ -112,51 +109,6 @@ static void set_reason(Monitor *m, const char *fmt, ...) {
         log_writer_line(&m->log, "sup", s, strlen(s));
 }
 
-static void drop_container_sources(Monitor *m) {
-        m->pidfd_source = event_source_free(m->pidfd_source);
-        m->error_source = event_source_free(m->error_source);
-}
-
-static void close_output(Monitor *m, int *fd, EventSource **src, LogStream *s) {
-        if (*fd < 0)
-                return;
-        /* Whatever is still in the pipe belongs in the log before it closes. */
-        for (;;) {
-                char buf[4096];
-                ssize_t n = read(*fd, buf, sizeof(buf));
-                if (n <= 0)
-                        break;
-                log_stream_feed(&m->log, s, buf, (size_t) n);
-        }
-        log_stream_flush(&m->log, s);
-        *src = event_source_free(*src);
-        close(*fd);
-        *fd = -EBADF;
-}
-
-/* One read per event, never more: with the one-write pipes (workload.h) it takes the one write the
- * event is about, and the writes of stdout and stderr are logged in the order their events come;
- * reading on would take a write made after one waiting in the other pipe. */
-static void on_output(EventSource *src, int fd, uint32_t revents, void *userdata) {
-        Monitor *m = userdata;
-        bool is_out = fd == m->out_fd;
-        LogStream *s = is_out ? &m->out_stream : &m->err_stream;
-        char buf[16384];
-        ssize_t n = read(fd, buf, sizeof(buf));
-
-        if (n > 0)
-                log_stream_feed(&m->log, s, buf, (size_t) n);
-        /* Every writer is gone (EPOLLHUP): no event will come for what is left, read it all now. */
-        if (n > 0 && !(revents & EPOLLHUP))
-                return;
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                return;
-        if (is_out)
-                close_output(m, &m->out_fd, &m->out_source, s);
-        else
-                close_output(m, &m->err_fd, &m->err_source, s);
-}
-
 static void on_timer(EventSource *s, usec_t t, void *userdata);
 
 /* What the timer means follows from the state that armed it (on_timer()). */
@@ -172,8 +124,9 @@ static void disarm_timer(Monitor *m) {
                 event_source_set_time(m->timer, USEC_INFINITY);
 }
 
-/* After the container's init is gone the kernel has killed its pid namespace; the cgroup empties
- * a moment later. Removing it is retried until then. */
+/* The run's cgroup, once its workload is gone: what is left in it may take a moment to go (after a
+ * container's init the kernel kills its pid namespace; the cgroup empties a moment later), and
+ * removing it is retried until then. Every driver's workload is in it (QEMU, for a VM). */
 static bool cleanup_cgroup(Monitor *m) {
         bool empty = true;
         uint64_t ooms = 0;
@@ -194,7 +147,7 @@ static bool cleanup_cgroup(Monitor *m) {
 
 /* ---- seccomp (runtime/seccomp-compile.h) ---- */
 
-/* The workload's filter, before its process exists, in both isolation modes: from the instance's
+/* The workload's filter, before its process exists, for every driver: from the instance's
  * last start, from supd's cache directory, or compiled now. A profile that cannot be read, parsed
  * or compiled fails the start with the reason; nothing runs unfiltered instead. */
 static int prepare_seccomp(Monitor *m, const SeccompProgram **ret) {
@@ -253,7 +206,9 @@ static int prepare_rlimits(Monitor *m) {
         return r;
 }
 
-/* ---- network: bridge (net/attachment.h has the steps) ---- */
+/* ---- network: bridge (net/attachment.h has the steps) ----
+ * The lease and its release are the monitor's, for every driver; the driver attaches the
+ * workload (a veth pair, a tap device) in its prepare() or start(). */
 
 static int prepare_network(Monitor *m) {
         _cleanup_sup_error_ SupError *error = NULL;
@@ -274,35 +229,7 @@ static int prepare_network(Monitor *m) {
         return 0;
 }
 
-/* ContainerConfig.prepare: in the monitor, the container's namespaces exist and its init waits.
- * Its failures, like configure_network()'s, become the unit's reason through the container's
- * error pipe; they are worded like prepare_network()'s. */
-static int attach_network(pid_t pid, void *userdata, char *err, size_t errlen) {
-        _cleanup_sup_error_ SupError *error = NULL;
-        Monitor *m = userdata;
-        int r = net_attachment_attach(&m->net, m->spec, pid, &error);
-
-        if (r < 0) {
-                (void) sup_error_wrap(&error, r, "network");
-                (void) sup_error_to_buffer(error, err, errlen);
-        }
-        return r;
-}
-
-/* ContainerConfig.setup: in the container's init, inside its network namespace. */
-static int configure_network(void *userdata, char *err, size_t errlen) {
-        _cleanup_sup_error_ SupError *error = NULL;
-        Monitor *m = userdata;
-        int r = net_attachment_configure(&m->net, &error);
-
-        if (r < 0) {
-                (void) sup_error_wrap(&error, r, "network");
-                (void) sup_error_to_buffer(error, err, errlen);
-        }
-        return r;
-}
-
-/* After the container (or a start that failed): its ports, its veth pair and its address go. */
+/* After the workload (or a start that failed): its ports, its veth pair or tap and its address go. */
 static void release_network(Monitor *m) {
         _cleanup_sup_error_ SupError *error = NULL;
 
@@ -315,12 +242,47 @@ static void release_network(Monitor *m) {
         m->status.address = NULL;
 }
 
+/* DriverNetwork.attach: in the monitor, the workload's namespaces exist and its init waits. Its
+ * failures, like net_configure()'s, become the unit's reason; they are worded like
+ * prepare_network()'s. */
+static int net_attach(pid_t pid, void *userdata, SupError **ret_error) {
+        Monitor *m = userdata;
+        int r = net_attachment_attach(&m->net, m->spec, pid, ret_error);
+
+        return r < 0 ? sup_error_wrap(ret_error, r, "network") : 0;
+}
+
+/* DriverNetwork.configure: in the workload's first process, inside its network namespace. */
+static int net_configure(void *userdata, SupError **ret_error) {
+        Monitor *m = userdata;
+        int r = net_attachment_configure(&m->net, ret_error);
+
+        return r < 0 ? sup_error_wrap(ret_error, r, "network") : 0;
+}
+
+/* DriverNetwork.attach_tap: a guest's NIC gets the MAC a container's eth0 would (veth_mac_for()). */
+static int net_attach_tap(void *userdata, DriverTap *ret, SupError **ret_error) {
+        Monitor *m = userdata;
+        DriverTap tap = {.fd = -EBADF};
+        int r = net_attachment_attach_tap(&m->net, m->spec, &tap.fd, ret_error);
+
+        if (r < 0)
+                return sup_error_wrap(ret_error, r, "network");
+        veth_mac_for(m->net.lease.address, tap.mac);
+        tap.address = m->net.lease.address;
+        tap.prefix = m->net.table.subnet.prefix;
+        tap.gateway = ipv4_net_host(&m->net.table.subnet, 1);
+        *ret = tap;
+        return 0;
+}
+
 /* ---- share.* (share-target.h) ---- */
 
 static void on_share_target_exit(EventSource *s, int fd, uint32_t revents, void *userdata);
 
-/* The owners of the namespaces to join, before the container: a target that is not running fails
- * the start like any setup error, and the restart policy tries again later. */
+/* The owners of the namespaces to join, before the workload: a target that is not running fails
+ * the start like any setup error, and the restart policy tries again later. Nothing for a unit
+ * that shares nothing. */
 static int open_share_targets(Monitor *m) {
         _cleanup_free_ char *instances = path_dirname(m->dir);
         _cleanup_sup_error_ SupError *error = NULL;
@@ -332,7 +294,7 @@ static int open_share_targets(Monitor *m) {
         return r;
 }
 
-/* Once the container runs in them: when an owner's init exits, the joined namespaces are left
+/* Once the workload runs in them: when an owner's init exits, the joined namespaces are left
  * behind (a pid namespace is even killed with everything in it). */
 static void watch_share_targets(Monitor *m) {
         int fds[] = {m->share.ipc, m->share.net, m->share.pid};
@@ -348,17 +310,16 @@ static void close_share_targets(Monitor *m) {
         share_targets_close(&m->share);
 }
 
-static int send_signal(Monitor *m, int sig);
-
-/* An instance holding the namespaces of a container that is gone is cut off from the owner's next
+/* An instance holding the namespaces of a workload that is gone is cut off from the owner's next
  * instance: it ends too (the restart policy then starts it again in the new ones), as the
- * kernel makes it end already for a shared pid namespace. reap_container() says why. */
+ * kernel makes it end already for a shared pid namespace. on_driver_exited() says why. */
 static void on_share_target_exit(EventSource *s, int fd, uint32_t revents, void *userdata) {
         Monitor *m = userdata;
 
         for (size_t i = 0; i < ELEMENTSOF(m->share_sources); i++)
                 m->share_sources[i] = event_source_free(m->share_sources[i]);
-        (void) send_signal(m, SIGKILL);
+        if (m->instance)
+                m->driver->kill(m->instance);
 }
 
 static RunEnd exit_kind(const Monitor *m, bool setup_failed) {
@@ -383,250 +344,76 @@ static void apply_restart_policy(Monitor *m) {
         arm_timer(m, now(CLOCK_MONOTONIC) + delay);
 }
 
-static void on_setup_result(EventSource *s, int fd, uint32_t revents, void *userdata);
+/* ---- the driver's callbacks (driver.h) ---- */
 
-/* user_namespace: auto: a range of host ids of the container's own, for this run. */
-static int acquire_userns(Monitor *m) {
-        _cleanup_free_ IdRange *reserved = NULL;
-        size_t n_reserved = 0;
-        int r;
-
-        userns_reserved_load(&reserved, &n_reserved);
-        r = userns_acquire(USERNS_LEASE_DIR, m->spec->name, reserved, n_reserved, &m->userns);
-        if (r < 0) {
-                if (r == -EBUSY)
-                        set_reason(m, "user_namespace: auto: every range of host ids is in use (leases in %s)",
-                                   USERNS_LEASE_DIR);
-                else
-                        set_reason(m, "user_namespace: auto: cannot lease a range of host ids in %s: %s",
-                                   USERNS_LEASE_DIR, strerror(-r));
-                return r;
-        }
-        m->status.userns_base = m->userns.base;
-        m->status.userns_size = m->userns.size;
-        return 0;
-}
-
-static void reap_container(Monitor *m) {
-        ContainerExit ex;
-        siginfo_t si = {};
-        bool setup_failed = m->state == MONITOR_STARTING || m->state == MONITOR_CANCELLING;
-        const char *share_key, *share_unit = NULL;
-
-        (void) waitid((idtype_t) P_PIDFD, (id_t) m->container.pidfd, &si, WEXITED | WNOHANG);
-
-        m->status.has_exit = true;
-        m->status.exited_at = now(CLOCK_REALTIME);
-        /* The command may have failed between fork and exec (a user that does not exist, a
-         * missing program): init then reports its exit, but the setup error is what happened. */
-        for (unsigned k = 0; m->error_source && k < 64; k++)
-                on_setup_result(m->error_source, m->container.error_fd, EPOLLIN, m);
-        if (m->setup_error_len > 0)
-                setup_failed = true;
-        if (read(m->container.exit_fd, &ex, sizeof(ex)) == (ssize_t) sizeof(ex)) {
-                m->status.exit_code = ex.signal ? -1 : ex.code;
-                m->status.exit_signal = ex.signal;
-        } else if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) {
-                /* The init itself was killed: SIGKILL at the end of the stop timeout. */
-                m->status.exit_code = -1;
-                m->status.exit_signal = si.si_status;
-        } else {
-                m->status.exit_code = si.si_status;
-                m->status.exit_signal = 0;
-        }
-        if (setup_failed && m->setup_error_len > 0)
-                set_reason(m, "%.*s", (int) m->setup_error_len, m->setup_error);
-        else if ((share_key = share_targets_gone(&m->share, m->spec, &share_unit)))
-                set_reason(m,
-                           "%s: the container of unit \"%s\" has ended, and this one with it (its namespaces were "
-                           "that container's)",
-                           share_key, share_unit);
-        else if (!setup_failed) {
-                if (m->status.exit_signal)
-                        log_writer_printf(&m->log, "sup", "the command was killed by signal %d",
-                                          m->status.exit_signal);
-                else
-                        log_writer_printf(&m->log, "sup", "the command exited with status %d", m->status.exit_code);
-        }
-
-        drop_container_sources(m);
-        close_share_targets(m);
-        close_output(m, &m->out_fd, &m->out_source, &m->out_stream);
-        close_output(m, &m->err_fd, &m->err_source, &m->err_stream);
-        container_close(&m->container);
-        m->has_container = false;
-        m->status.pid = 0;
-        monitor_workload_gone(m, setup_failed);
-}
-
-/* MonitorRuntime.cleanup: the workload (container or VM) is gone; its network and cgroup go. */
-static bool runtime_cleanup(Monitor *m) {
-        release_network(m);
-        if (!cleanup_cgroup(m))
-                return false;
-        /* Its cgroup empty, nothing runs with the range's ids any more. */
-        userns_release(&m->userns);
-        if (m->status.oom && m->status.exit_signal == SIGKILL)
-                log_writer_printf(&m->log, "sup", "the kernel's OOM killer ended it (resources.memory)");
-        return true;
-}
-
-static void on_pidfd(EventSource *s, int fd, uint32_t revents, void *userdata) {
-        reap_container(userdata);
-}
-
-static void on_setup_result(EventSource *s, int fd, uint32_t revents, void *userdata) {
+static void on_driver_started(DriverInstance *d, void *userdata) {
         Monitor *m = userdata;
-        ssize_t n = read(fd, m->setup_error + m->setup_error_len, sizeof(m->setup_error) - 1 - m->setup_error_len);
 
-        if (n > 0) {
-                m->setup_error_len += (size_t) n;
-                return;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                return;
-        m->error_source = event_source_free(m->error_source);
-        if (m->setup_error_len > 0)
-                return; /* the container's init exits; on_pidfd() reports the error */
         m->status.started_at = now(CLOCK_REALTIME);
-        monitor_workload_started(m);
+        monitor_dispatch(m, MONITOR_EVENT_STARTED);
 }
 
-/* The command's stdout or stderr (workload.h says how it keeps their order), watched from before
- * the command can write: epoll queues the pipes that are already readable when they are added in
- * the order they are added, not in the order they were written to. */
-static int open_output(Monitor *m, int *fd, EventSource **src, int *ret_write) {
-        uint32_t events;
-        int p[2], r = workload_output_pipe(p, &events);
-
-        if (r < 0)
-                return r;
-        *fd = p[0];
-        *ret_write = p[1];
-        return event_add_io(m->event, src, *fd, events, on_output, m);
-}
-
-/* ---- isolation: hyperv (runtime/vm/vm.h) ---- */
-
-static void vm_status_copy(Monitor *m) {
-        const VmStatus *v = vm_status(m->vm);
-
-        m->status.pid = v->qemu_pid;
-        m->status.vm.guest_pid = v->guest_pid;
-        free(m->status.vm.accel);
-        m->status.vm.accel = xstrdup(v->kvm ? "kvm" : "tcg");
-        m->status.vm.memory = v->memory;
-        m->status.vm.vcpus = v->vcpus;
-        free(m->status.vm.stop_step);
-        m->status.vm.stop_step = v->stop_step != VM_STOP_NONE ? xstrdup(vm_stop_step_to_string(v->stop_step)) : NULL;
-}
-
-static void on_vm_started(Vm *vm, void *userdata) {
+/* The state stays; what the driver shows of it (a stop ladder's step) changed. */
+static void on_driver_changed(DriverInstance *d, void *userdata) {
         Monitor *m = userdata;
 
-        vm_status_copy(m);
-        m->status.started_at = now(CLOCK_REALTIME);
-        monitor_workload_started(m);
-}
-
-static void on_vm_changed(Vm *vm, void *userdata) {
-        Monitor *m = userdata;
-
-        vm_status_copy(m);
         monitor_set_state(m, m->state);
 }
 
-static void on_vm_exited(Vm *vm, const VmExit *ex, void *userdata) {
+static void on_driver_exited(DriverInstance *d, const DriverExit *ex, void *userdata) {
         Monitor *m = userdata;
-        bool setup_failed = !ex->started;
+        const char *share_key, *share_unit = NULL;
 
         m->status.has_exit = true;
         m->status.exited_at = now(CLOCK_REALTIME);
         m->status.exit_code = ex->code;
         m->status.exit_signal = ex->signal;
-        /* What a process container's memory cgroup tells (cleanup_cgroup(), which reads QEMU's
-         * cgroup too, for QEMU itself). */
+        /* What the cgroup does not tell (cleanup_cgroup() reads its mark). */
         if (ex->oom)
                 m->status.oom = true;
-        free(m->status.vm.end);
-        m->status.vm.end = xstrdup(vm_end_to_string(ex->end));
         if (ex->reason)
                 set_reason(m, "%s", ex->reason);
-        else if (m->status.exit_signal)
-                log_writer_printf(&m->log, "sup", "the command was killed by signal %d", m->status.exit_signal);
-        else
-                log_writer_printf(&m->log, "sup", "the command exited with status %d", m->status.exit_code);
-        m->vm = vm_free(m->vm);
-        m->status.pid = 0;
-        m->status.vm.guest_pid = 0;
-        free(m->status.vm.stop_step);
-        m->status.vm.stop_step = NULL;
-        monitor_workload_gone(m, setup_failed);
+        else if ((share_key = share_targets_gone(&m->share, m->spec, &share_unit)))
+                set_reason(m,
+                           "%s: the container of unit \"%s\" has ended, and this one with it (its namespaces were "
+                           "that container's)",
+                           share_key, share_unit);
+        else if (!ex->setup_failed) {
+                if (ex->signal)
+                        log_writer_printf(&m->log, "sup", "the command was killed by signal %d", ex->signal);
+                else
+                        log_writer_printf(&m->log, "sup", "the command exited with status %d", ex->code);
+        }
+        close_share_targets(m);
+        m->run_setup_failed = ex->setup_failed;
+        monitor_dispatch(m, MONITOR_EVENT_GONE);
 }
 
-static int start_vm(Monitor *m, const SeccompProgram *seccomp) {
-        VmConfig cfg = {
-                .spec = m->run_spec,
-                .image = m->image,
-                .dir = m->dir,
-                .state_dir = m->state_dir,
-                .sandbox_dir = m->sandbox,
-                .guest_dir = m->guest_dir,
-                .host_accel = m->vm_accel,
-                .debug = m->vm_debug,
-                .cgroup = m->cgroup,
-                .seccomp = seccomp,
-                .rlimits = m->rlimits,
-                .log = &m->log,
-                .callbacks = {.started = on_vm_started, .changed = on_vm_changed, .exited = on_vm_exited},
-                .userdata = m,
-        };
-        _cleanup_sup_error_ SupError *error = NULL;
-        char err[1024];
-        int r;
-
-        cfg.net_fd = -EBADF;
-        if (m->net_prepared) {
-                r = net_attachment_attach_tap(&m->net, m->spec, &cfg.net_fd, &error);
-                if (r < 0) {
-                        set_reason(m, "network: %s", sup_error_message(error));
-                        return r;
-                }
-                veth_mac_for(m->net.lease.address, cfg.mac);
-                cfg.address = m->net.lease.address;
-                cfg.prefix = m->net.table.subnet.prefix;
-                cfg.gateway = ipv4_net_host(&m->net.table.subnet, 1);
+/* The run's instance, and what the monitor prepared for it, go (a start that failed). */
+static void run_release(Monitor *m) {
+        m->instance = m->instance ? m->driver->free(m->instance) : NULL;
+        close_share_targets(m);
+        release_network(m);
+        if (m->cgroup) {
+                (void) cgroup_destroy(m->cgroup);
+                m->cgroup = cgroup_free(m->cgroup);
         }
-        /* The tap's fd is the Vm's from here on (QEMU's once it runs: the tap lives as long as
-         * QEMU), also when the start fails. */
-        r = vm_start(m->event, &cfg, &m->vm, err, sizeof(err));
-        if (r < 0) {
-                set_reason(m, "%s", err);
-                return r;
-        }
-        m->started_mono = now(CLOCK_MONOTONIC);
-        free(m->status.vm.end);
-        m->status.vm.end = NULL;
-        vm_status_copy(m);
-        return 0;
 }
 
-/* resources.* onto the instance's cgroup (runtime/resources.h has the policy); the notes go to
- * the log. */
-static int apply_resources(Monitor *m, const UnitSpec *u, char *err, size_t errlen) {
-        _cleanup_strv_free_ char **notes = NULL;
-        _cleanup_sup_error_ SupError *error = NULL;
-        ResourcesTarget target = RESOURCES_CONTAINER;
-        int r;
-
-        if (m->vm)
-                target = vm_status(m->vm)->kvm ? RESOURCES_QEMU_KVM : RESOURCES_QEMU_TCG;
-        r = resources_apply(m->cgroup, u, target, &notes, &error);
-        if (r < 0)
-                (void) sup_error_to_buffer(error, err, errlen);
-        STRV_FOREACH(n, notes)
-                log_writer_printf(&m->log, "sup", "%s", *n);
-        return r;
+/* The workload is gone: its network and cgroup go, then what the driver held. false while
+ * something of it is left. */
+static bool run_cleanup(Monitor *m) {
+        release_network(m);
+        if (!cleanup_cgroup(m))
+                return false;
+        if (m->instance) {
+                if (!m->driver->cleanup(m->instance))
+                        return false;
+                m->instance = m->driver->free(m->instance);
+        }
+        if (m->status.oom && m->status.exit_signal == SIGKILL)
+                log_writer_printf(&m->log, "sup", "the kernel's OOM killer ended it (resources.memory)");
+        return true;
 }
 
 /* The unit's CPU limit applies to its monitor as well: a workload that floods its output makes
@@ -636,7 +423,8 @@ static int apply_own_limits(Monitor *m, const UnitSpec *u) {
 }
 
 /* The image step, at every start (a layer changed since the last one shows, and gets a new disk):
- * the layers, their disks for a guest, and the spec the driver runs, with the image's defaults. */
+ * the layers, their disks where the driver wants them, and the spec the driver runs, with the
+ * image's defaults. */
 static int resolve_image(Monitor *m) {
         _cleanup_sup_error_ SupError *e = NULL;
         _cleanup_free_ char *cache = NULL;
@@ -645,7 +433,7 @@ static int resolve_image(Monitor *m) {
 
         m->image = image_free(m->image);
         m->run_spec = unit_spec_free(m->run_spec);
-        if (m->spec->isolation == ISOLATION_HYPERV)
+        if (m->driver->layer_disks)
                 opts.disk_cache = cache = path_join(m->state_dir, "vm/layers");
         r = image_resolve(m->spec, &opts, &m->image, &e);
         if (r >= 0)
@@ -655,99 +443,57 @@ static int resolve_image(Monitor *m) {
                 return r;
         }
         STRV_FOREACH(n, m->image->notes)
-                log_writer_printf(&m->log, "sup", "%s", *n);
+        log_writer_printf(&m->log, "sup", "%s", *n);
         return 0;
 }
 
-/* MonitorRuntime.start: the container, or the VM. */
-static int runtime_start(Monitor *m) {
-        int out_w = -EBADF, err_w = -EBADF, r;
+/* A run: what every driver gets (the seccomp program, the rlimits, the cgroup, the network's
+ * lease, the shared namespaces), then the driver's prepare and start. < 0: it did not start,
+ * the reason is set, and nothing of it is left. */
+static int run_start(Monitor *m) {
+        _cleanup_sup_error_ SupError *error = NULL;
         const SeccompProgram *seccomp = NULL;
-        ContainerConfig cfg;
+        int r;
 
-        m->setup_error_len = 0;
         if (prepare_seccomp(m, &seccomp) < 0 || prepare_rlimits(m) < 0 || resolve_image(m) < 0)
                 goto fail;
-        r = cgroup_create(m->cgroup_root, m->cgroup_parent, m->spec->name, &m->cgroup);
-        if (r < 0) {
-                set_reason(m, "cannot create the cgroup %s/%s: %s", m->cgroup_parent, m->spec->name, strerror(-r));
-                goto fail;
-        }
-        if (m->spec->isolation == ISOLATION_HYPERV) {
-                char err[512];
-
-                if (prepare_network(m) < 0 || start_vm(m, seccomp) < 0)
-                        goto fail;
-                /* Once QEMU runs: whether its cgroup gets a CPU quota depends on the accelerator
-                 * vm_start() chose. The guest's command is seconds away still. Nothing here fails
-                 * a hyperv start (resources.h says why). */
-                (void) apply_resources(m, m->spec, err, sizeof(err));
-                if (m->net.enabled_forwarding)
-                        log_writer_printf(&m->log, "sup",
-                                          "IPv4 forwarding was off: turned on (net.ipv4.ip_forward=1) for the published ports");
-                return 0;
-        }
-        r = open_output(m, &m->out_fd, &m->out_source, &out_w);
-        if (r >= 0)
-                r = open_output(m, &m->err_fd, &m->err_source, &err_w);
-        if (r < 0) {
-                set_reason(m, "cannot create the output pipes: %s", strerror(-r));
-                goto fail;
-        }
-        (void) mkdir(m->rootfs, 0755);
-        r = mkdir_p(m->sandbox, 0700);
-        if (r < 0) {
-                set_reason(m, "cannot create the sandbox %s: %s", m->sandbox, strerror(-r));
-                goto fail;
-        }
-
-        if (m->spec->security.user_namespace == USER_NAMESPACE_AUTO && acquire_userns(m) < 0)
-                goto fail;
-        if (prepare_network(m) < 0)
-                goto fail;
-        {
-                char err[512];
-
-                /* Before the container exists, so that its first instruction runs within them. */
-                r = apply_resources(m, m->spec, err, sizeof(err));
+        if (m->cgroup_root) {
+                r = cgroup_create(m->cgroup_root, m->cgroup_parent, m->spec->name, &m->cgroup);
                 if (r < 0) {
-                        set_reason(m, "%s", err);
+                        set_reason(m, "cannot create the cgroup %s/%s: %s", m->cgroup_parent, m->spec->name,
+                                   strerror(-r));
                         goto fail;
                 }
         }
-
-        if (open_share_targets(m) < 0)
+        if (prepare_network(m) < 0 || open_share_targets(m) < 0)
                 goto fail;
-        cfg = (ContainerConfig) {
-                .spec = m->run_spec,
+        m->run = (DriverContext){
+                .event = m->event,
+                .spec = m->spec,
+                .run_spec = m->run_spec,
                 .image = m->image,
-                .rootfs = m->rootfs,
+                .dir = m->dir,
+                .state_dir = m->state_dir,
                 .sandbox = m->sandbox,
-                .stdout_fd = out_w,
-                .stderr_fd = err_w,
+                .options = &m->options,
                 .cgroup = m->cgroup,
                 .seccomp = seccomp,
                 .rlimits = m->rlimits,
+                .net = m->net_prepared ? &m->network : NULL,
                 .share = &m->share,
-                .userns = m->userns.lease.fd >= 0 ? &m->userns : NULL,
-                .prepare = m->net_prepared ? attach_network : NULL,
-                .setup = m->net_prepared ? configure_network : NULL,
+                .log = &m->log,
+                .status = &m->status,
+                .callbacks = {.started = on_driver_started, .changed = on_driver_changed, .exited = on_driver_exited},
                 .userdata = m,
         };
-        r = container_start(&cfg, &m->container);
-        close(out_w);
-        close(err_w);
-        out_w = err_w = -EBADF;
+        r = m->driver->prepare(&m->run, &m->instance, &error);
+        if (r >= 0)
+                r = m->driver->start(m->instance, &error);
         if (r < 0) {
-                set_reason(m, "cannot create the container: %s", strerror(-r));
+                set_reason(m, "%s", sup_error_message(error));
                 goto fail;
         }
-        m->has_container = true;
         m->started_mono = now(CLOCK_MONOTONIC);
-        m->status.pid = m->container.pid;
-        (void) fd_set_nonblock(m->container.error_fd, 1);
-        (void) event_add_io(m->event, &m->pidfd_source, m->container.pidfd, EPOLLIN, on_pidfd, m);
-        (void) event_add_io(m->event, &m->error_source, m->container.error_fd, EPOLLIN, on_setup_result, m);
         watch_share_targets(m);
         if (m->net.enabled_forwarding)
                 log_writer_printf(&m->log, "sup",
@@ -755,61 +501,14 @@ static int runtime_start(Monitor *m) {
         return 0;
 
 fail:
-        if (out_w >= 0)
-                close(out_w);
-        if (err_w >= 0)
-                close(err_w);
-        close_output(m, &m->out_fd, &m->out_source, &m->out_stream);
-        close_output(m, &m->err_fd, &m->err_source, &m->err_stream);
-        close_share_targets(m);
-        release_network(m);
-        if (m->cgroup) {
-                (void) cgroup_destroy(m->cgroup);
-                m->cgroup = cgroup_free(m->cgroup);
-        }
-        userns_release(&m->userns);
+        run_release(m);
         return -ECANCELED;
 }
-
-static int send_signal(Monitor *m, int sig) {
-        if (!m->has_container)
-                return -ESRCH;
-        return syscall(SYS_pidfd_send_signal, m->container.pidfd, sig, NULL, 0) < 0 ? negative_errno() : 0;
-}
-
-/* MonitorRuntime.stop */
-static bool runtime_stop(Monitor *m) {
-        if (m->vm) {
-                /* The VM's stop ladder has its own steps and timeouts. */
-                vm_stop(m->vm);
-                return false;
-        }
-        if (send_signal(m, m->spec->stop.signal) < 0)
-                (void) send_signal(m, SIGKILL);
-        return true;
-}
-
-/* MonitorRuntime.kill */
-static void runtime_kill(Monitor *m) {
-        if (!m->has_container)
-                return;
-        log_writer_printf(&m->log, "sup", "still running after stop.timeout: killing it");
-        (void) send_signal(m, SIGKILL);
-        if (m->cgroup)
-                (void) cgroup_kill(m->cgroup, SIGKILL);
-}
-
-static const MonitorRuntime runtime_default = {
-        .start = runtime_start,
-        .stop = runtime_stop,
-        .kill = runtime_kill,
-        .cleanup = runtime_cleanup,
-};
 
 static void remove_instance(Monitor *m) {
         int r;
 
-        /* The container's mount namespace is gone with it, so nothing is mounted in the sandbox. */
+        /* The workload's mount namespace is gone with it, so nothing is mounted in the sandbox. */
         if (m->remove_sandbox) {
                 r = rm_rf(m->sandbox);
                 if (r < 0)
@@ -841,7 +540,7 @@ static void start_run(Monitor *m, bool automatic) {
         m->status.reason = NULL;
         m->status.oom = false;
         m->goal = MONITOR_GOAL_POLICY;
-        if (m->runtime->start(m) < 0) {
+        if (run_start(m) < 0) {
                 /* Nothing of the run is left to drain. */
                 m->started_mono = now(CLOCK_MONOTONIC);
                 m->run_setup_failed = true;
@@ -863,9 +562,11 @@ static void act_restart_timeout(Monitor *m) {
 }
 
 static void enter_stopping(Monitor *m, MonitorState state) {
-        /* The state first: a runtime may report the workload gone from within stop(). */
+        /* The state first: a driver may report the workload gone from within stop(). A driver
+         * with a stop ladder of its own times its steps itself. */
         monitor_set_state(m, state);
-        if (m->runtime->stop(m) && m->state == state)
+        m->driver->stop(m->instance);
+        if (!m->driver->stop_ladder && m->state == state)
                 arm_timer(m, now(CLOCK_MONOTONIC) + m->spec->stop.timeout);
 }
 
@@ -888,7 +589,10 @@ static void act_stop_started(Monitor *m) {
 }
 
 static void act_kill(Monitor *m) {
-        m->runtime->kill(m);
+        if (!m->instance)
+                return;
+        log_writer_printf(&m->log, "sup", "still running after stop.timeout: killing it");
+        m->driver->kill(m->instance);
 }
 
 /* A start request while the workload is on its way out: start again once it is gone. */
@@ -920,7 +624,7 @@ static void act_exit(Monitor *m) {
 /* The workload is gone: its cgroup may still hold processes for a moment (the kernel kills a pid
  * namespace after its init has gone); draining retries the cleanup until it is done. */
 static void act_drain(Monitor *m) {
-        if (m->runtime->cleanup(m)) {
+        if (run_cleanup(m)) {
                 end_of_run(m);
                 return;
         }
@@ -929,7 +633,7 @@ static void act_drain(Monitor *m) {
         arm_timer(m, now(CLOCK_MONOTONIC) + CLEANUP_RETRY_USEC);
 }
 
-/* A stop before the command ran: there is no exit of the command to report, whatever the runtime
+/* A stop before the command ran: there is no exit of the command to report, whatever the driver
  * had to do to end the setup (the VM's QMP quit, the container's init killed), in both isolation
  * modes alike. */
 static void act_drain_cancelled(Monitor *m) {
@@ -963,7 +667,7 @@ static void end_of_run(Monitor *m) {
 
 typedef void (*MonitorAction)(Monitor *m);
 
-/* A row of actions[]: start, stop, restart, shutdown (requests); started, gone (the runtime);
+/* A row of actions[]: start, stop, restart, shutdown (requests); started, gone (the driver);
  * timeout. */
 #define ROW(start, stop, restart, shutdown, started, gone, timeout)                                                  \
         {                                                                                                            \
@@ -1001,15 +705,6 @@ static void on_timer(EventSource *s, usec_t t, void *userdata) {
         monitor_dispatch(userdata, MONITOR_EVENT_TIMEOUT);
 }
 
-void monitor_workload_started(Monitor *m) {
-        monitor_dispatch(m, MONITOR_EVENT_STARTED);
-}
-
-void monitor_workload_gone(Monitor *m, bool setup_failed) {
-        m->run_setup_failed = setup_failed;
-        monitor_dispatch(m, MONITOR_EVENT_GONE);
-}
-
 /* A request: it sets what follows the current run (a shutdown outranks the rest), then the state
  * decides what it means now. */
 static int request(Monitor *m, MonitorEvent ev, MonitorGoal goal) {
@@ -1043,22 +738,21 @@ int monitor_shutdown(Monitor *m, bool remove_sandbox) {
         return request(m, MONITOR_EVENT_SHUTDOWN, MONITOR_GOAL_SHUTDOWN);
 }
 
-void monitor_set_runtime(Monitor *m, const MonitorRuntime *runtime) {
-        m->runtime = runtime;
+void monitor_set_driver(Monitor *m, const IsolationDriver *driver) {
+        m->driver = driver;
 }
 
 /* ---- the socket ---- */
 
 /* ---- top: the workload's processes ----
- * The one place that answers "top", for either isolation. It sends the reply itself instead of
- * returning it, so that a runtime that has to ask first (the guest agent, for hyperv) can answer
- * later; the reply is {"pid_namespace": "host"|"guest", "processes": [process-list.h's]}. */
+ * The one place that answers "top". It sends the reply itself instead of returning it, so that a
+ * driver that has to ask first (the guest's agent) can answer later; the reply is
+ * {"pid_namespace": the driver's, "processes": [process-list.h's]}. */
 
 /* A reply over supd's frame limit would make supd drop its connection to this monitor. */
 #define TOP_REPLY_MAX (JSON_FRAME_MAX_REPLY - 4096)
 
-/* hyperv: the guest's processes, with guest PIDs, from sup-init. The answer comes later; the
- * client may be gone by then. */
+/* The request waits for the driver's answer; the client may be gone by then. */
 static void top_request_free(TopRequest *t) {
         for (TopRequest **p = &t->monitor->top_requests; *p; p = &(*p)->next)
                 if (*p == t) {
@@ -1069,28 +763,42 @@ static void top_request_free(TopRequest *t) {
         free(t);
 }
 
-static void on_guest_ps(Vm *vm, int error, json_t *processes, void *userdata) {
+static void on_ps(int error, const char *message, json_t *processes, void *userdata) {
         TopRequest *t = userdata;
-        JsonlClient *c = jsonl_server_find_client(t->monitor->server, t->client_id);
+        Monitor *m = t->monitor;
+        JsonlClient *c = jsonl_server_find_client(m->server, t->client_id);
+        JsonConn *conn = c ? jsonl_client_conn(c) : NULL;
+        json_t *result;
 
-        if (c) {
-                if (error < 0)
-                        (void) json_conn_reply_error(jsonl_client_conn(c), t->msg, "not-running",
-                                                     "%s: the guest did not answer (%s)", t->monitor->spec->name,
-                                                     strerror(-error));
-                else
-                        (void) json_conn_reply(
-                                jsonl_client_conn(c), t->msg,
-                                json_pack("{s:s, s:O}", "pid_namespace", "guest", "processes", processes));
+        if (!conn)
+                goto done;
+        if (error < 0) {
+                /* The workload went away meanwhile (a guest's agent: its connection), or the
+                 * listing itself failed. */
+                bool gone = error == -ENOTCONN || error == -ECONNRESET || error == -ECANCELED;
+                (void) json_conn_reply_error(conn, t->msg, gone ? "not-running" : "failed", "%s: %s", m->spec->name,
+                                             message ?: strerror(-error));
+                goto done;
         }
+        result = json_pack("{s:s, s:O}", "pid_namespace", m->driver->pid_namespace, "processes", processes);
+        if (json_dumpb(result, NULL, 0, JSON_COMPACT) > TOP_REPLY_MAX) {
+                (void) json_conn_reply_error(conn, t->msg, "too-large", "%s has too many processes to list (%zu)",
+                                             m->spec->name, json_array_size(processes));
+                json_decref(result);
+                goto done;
+        }
+        (void) json_conn_reply(conn, t->msg, result);
+done:
         top_request_free(t);
 }
 
-static void top_from_guest(Monitor *m, JsonlClient *c, json_t *msg) {
+static void monitor_top(JsonlClient *c, json_t *msg, void *userdata) {
+        Monitor *m = userdata;
         JsonConn *conn = jsonl_client_conn(c);
         TopRequest *t;
+        int r;
 
-        if (!m->vm || m->status.state != INSTANCE_RUNNING) {
+        if (!m->instance) {
                 (void) json_conn_reply_error(conn, msg, "not-running", "%s is not running (state %s)", m->spec->name,
                                              instance_state_to_string(m->status.state));
                 return;
@@ -1101,51 +809,18 @@ static void top_from_guest(Monitor *m, JsonlClient *c, json_t *msg) {
         t->msg = json_incref(msg);
         t->next = m->top_requests;
         m->top_requests = t;
-        if (vm_ps(m->vm, on_guest_ps, t) < 0) {
-                (void) json_conn_reply_error(conn, msg, "not-running", "%s: the guest's agent is not connected",
-                                             m->spec->name);
+        r = m->driver->ps(m->instance, on_ps, t);
+        if (r < 0) {
+                /* The run's workload is not there yet or any more (draining), or cannot be asked
+                 * (a guest whose agent is not connected): -ENOTCONN. */
+                (void) json_conn_reply_error(conn, msg, "not-running", "%s is not running (state %s)", m->spec->name,
+                                             instance_state_to_string(m->status.state));
                 top_request_free(t);
         }
 }
 
-static void monitor_top(JsonlClient *c, json_t *msg, void *userdata) {
-        Monitor *m = userdata;
-        JsonConn *conn = jsonl_client_conn(c);
-        _cleanup_free_ pid_t *pids = NULL;
-        json_t *result;
-        size_t n = 0;
-        int r;
-
-        if (m->spec->isolation == ISOLATION_HYPERV) {
-                top_from_guest(m, c, msg);
-                return;
-        }
-        if (!m->has_container || !m->cgroup) {
-                (void) json_conn_reply_error(conn, msg, "not-running", "%s is not running (state %s)", m->spec->name,
-                                             instance_state_to_string(m->status.state));
-                return;
-        }
-        /* Host PIDs: the monitor is in the host's pid namespace, and so is its /proc. A PID
-         * reused between the listing and the reading would show another process; the kernel
-         * hands PIDs out in a cycle, which makes that unlikely within these microseconds. */
-        r = cgroup_get_pids(m->cgroup, &pids, &n);
-        if (r < 0) {
-                (void) json_conn_reply_error(conn, msg, "failed", "cannot list the processes in %s: %s",
-                                             cgroup_path(m->cgroup), strerror(-r));
-                return;
-        }
-        result = json_pack("{s:s, s:o}", "pid_namespace", "host", "processes", process_list_read("/proc", pids, n));
-        if (json_dumpb(result, NULL, 0, JSON_COMPACT) > TOP_REPLY_MAX) {
-                (void) json_conn_reply_error(conn, msg, "too-large", "%s has too many processes to list (%zu)",
-                                             m->spec->name, json_array_size(json_object_get(result, "processes")));
-                json_decref(result);
-                return;
-        }
-        (void) json_conn_reply(conn, msg, result);
-}
-
-/* ---- update: a new spec that differs in live fields only (reconcile.h) ----
- * The new limits go to the cgroup of the running workload (or wait for its next start), the spec
+/* ---- update: a new spec that differs in live fields only (the driver's is_live()) ----
+ * The new limits go to the running workload (the driver's update()), or wait for its next start; the spec
  * to spec.json (atomically: a supd that adopts this monitor later reads the new one), the new hash
  * to the status. Same workload, same PID. On any failure the old limits are written back and the
  * old spec stays; supd then replaces the instance. */
@@ -1157,7 +832,8 @@ static int monitor_update(Monitor *m, const char *text, char *err, size_t errlen
         Diagnostics d = {};
         char hash[65], new_hash[65];
         typeof(m->spec->resources) old = m->spec->resources;
-        bool running = m->cgroup && (m->has_container || m->vm);
+        /* A workload to change: a run's instance, until its workload is gone (draining). */
+        bool running = m->instance && m->state != MONITOR_DRAINING;
         int r;
 
         r = unit_parse("spec.json", m->dir, text, strlen(text), 0, &d, &new, NULL);
@@ -1172,7 +848,7 @@ static int monitor_update(Monitor *m, const char *text, char *err, size_t errlen
                 snprintf(err, errlen, "nothing changed");
                 return 0;
         }
-        if (!unit_spec_updatable_in_place(m->spec, new, changed)) {
+        if (!unit_spec_updatable_in_place(m->spec, new, changed, m->driver->is_live)) {
                 _cleanup_free_ char *fields = strv_join(changed, ", ");
                 snprintf(err, errlen, "a change of %s needs a restart", fields);
                 return -EOPNOTSUPP;
@@ -1181,26 +857,28 @@ static int monitor_update(Monitor *m, const char *text, char *err, size_t errlen
         list = strv_join(details, ", ");
 
         if (running) {
-                r = apply_resources(m, new, err, errlen);
+                _cleanup_sup_error_ SupError *error = NULL;
+
+                r = m->driver->update(m->instance, new, &error);
                 if (r < 0) {
-                        char ignored[512];
-                        (void) apply_resources(m, m->spec, ignored, sizeof(ignored));
+                        snprintf(err, errlen, "%s", sup_error_message(error));
+                        (void) m->driver->update(m->instance, m->spec, NULL);
                         return r;
                 }
         }
         (void) apply_own_limits(m, new);
-        /* Only resources.* differ: the running spec takes them, and is then the new one (the Vm
-         * of a hyperv instance holds a pointer to it, so it is changed, not swapped). */
+        /* Only live fields differ, and those are resources.* (every driver's is_live()): the
+         * running spec takes them, and is then the new one (the driver's instance holds a pointer
+         * to it, so it is changed, not swapped). */
         m->spec->resources = new->resources;
         (void) unit_spec_hash(m->spec, hash);
         (void) unit_spec_hash(new, new_hash);
         canonical = unit_spec_format(m->spec);
         r = streq(hash, new_hash) ? write_file_atomic(path, canonical, strlen(canonical), 0600) : -EBADMSG;
         if (r < 0) {
-                char ignored[512];
                 m->spec->resources = old;
                 if (running)
-                        (void) apply_resources(m, m->spec, ignored, sizeof(ignored));
+                        (void) m->driver->update(m->instance, m->spec, NULL);
                 (void) apply_own_limits(m, m->spec);
                 snprintf(err, errlen, "cannot write %s: %s", path, strerror(-r));
                 return r;
@@ -1362,13 +1040,8 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, SupError **re
         int r;
 
         m->event = e;
-        m->out_fd = m->err_fd = -EBADF;
         m->share = (ContainerShare){-EBADF, -EBADF, -EBADF};
         m->log.fd = -EBADF;
-        m->userns = USERNS_RANGE_NULL;
-        m->runtime = &runtime_default;
-        m->out_stream.name = "stdout";
-        m->err_stream.name = "stderr";
         r = unit_load_file(spec_path, 0, &d, &m->spec, NULL);
         if (r < 0) {
                 if (d.n > 0)
@@ -1381,16 +1054,24 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, SupError **re
                 return -EINVAL;
         }
         (void) unit_spec_hash(m->spec, m->hash);
+        m->driver = isolation_driver_get(m->spec->isolation);
+        if (!m->driver) {
+                (void) sup_error_make(ret_error, -EOPNOTSUPP, "isolation: %s has no driver",
+                                      isolation_to_string(m->spec->isolation));
+                monitor_free(m);
+                return -EOPNOTSUPP;
+        }
         m->dir = xstrdup(cfg->dir);
-        m->rootfs = path_join(cfg->dir, "rootfs");
         m->sandbox = xasprintf("%s/sandboxes/%s", cfg->state_dir, m->spec->name);
-        m->cgroup_root = xstrdup(cfg->cgroup_root);
+        m->cgroup_root = cfg->cgroup_root ? xstrdup(cfg->cgroup_root) : NULL;
         m->cgroup_parent = xstrdup(cfg->cgroup_parent);
         m->state_dir = xstrdup(cfg->state_dir);
-        m->guest_dir = xstrdup(cfg->guest_dir ? cfg->guest_dir : "/var/lib/sup/guest");
-        m->vm_accel = cfg->vm_accel;
-        m->vm_debug = cfg->vm_debug;
+        m->guest_dir = xstrdup(cfg->driver.guest_dir ? cfg->driver.guest_dir : "/var/lib/sup/guest");
+        m->options = cfg->driver;
+        m->options.guest_dir = m->guest_dir;
         net_attachment_init(&m->net, cfg->state_dir, cfg->cgroup_parent, &cfg->bridge_subnet, m->spec->name);
+        m->network = (DriverNetwork){
+                .attach = net_attach, .configure = net_configure, .attach_tap = net_attach_tap, .userdata = m};
 
         (void) mkdir_p(logs, 0750);
         log_path = xasprintf("%s/%s.log", logs, m->spec->name);
@@ -1420,19 +1101,10 @@ Monitor *monitor_free(Monitor *m) {
         /* Before the socket closes: supd may start the unit's next monitor as soon as it does. */
         leave_own_cgroup(m);
         m->server = jsonl_server_free(m->server);
-        drop_container_sources(m);
+        if (m->instance)
+                m->driver->free(m->instance);
         close_share_targets(m);
-        event_source_free(m->out_source);
-        event_source_free(m->err_source);
         event_source_free(m->timer);
-        if (m->out_fd >= 0)
-                close(m->out_fd);
-        if (m->err_fd >= 0)
-                close(m->err_fd);
-        if (m->has_container)
-                container_close(&m->container);
-        userns_release(&m->userns);
-        vm_free(m->vm);
         image_free(m->image);
         unit_spec_free(m->run_spec);
         cgroup_free(m->cgroup);
@@ -1444,7 +1116,6 @@ Monitor *monitor_free(Monitor *m) {
         instance_status_done(&m->status);
         unit_spec_free(m->spec);
         free(m->dir);
-        free(m->rootfs);
         free(m->sandbox);
         free(m->cgroup_root);
         free(m->cgroup_parent);

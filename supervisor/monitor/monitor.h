@@ -5,7 +5,8 @@
 
 #include "attachment.h"
 #include "cgroup.h"
-#include "container.h"
+#include "container-share.h"
+#include "driver.h"
 #include "event.h"
 #include "instance.h"
 #include "json-conn.h"
@@ -16,11 +17,10 @@
 #include "seccomp-compile.h"
 #include "sup-error.h"
 #include "unit-spec.h"
-#include "userns.h"
-#include "vm.h"
 
-/* One instance of a unit (like s6-supervise for one service): it owns the container, holds its
- * output and its exit status, applies the restart policy, and tells supd about it on a unix
+/* One instance of a unit (like s6-supervise for one service): it runs the workload through its
+ * isolation's driver (runtime/driver.h says what is the monitor's and what the driver's), holds
+ * its log and its exit status, applies the restart policy, and tells supd about it on a unix
  * socket, and anyone else through an atomically written status file. It outlives supd.
  *
  * Instance directory (in supd's run directory, units/NAME/):
@@ -43,8 +43,8 @@
  * follows from the state alone; the one timer belongs to the state that armed it and is dropped
  * when the state changes.
  *   stopped  --start-->  starting --the command runs--> running --gone--> draining
- *   running  --stop--->  stopping --gone--> draining     (stopping --timeout--> SIGKILL;
- *                                                          hyperv: the VM's stop ladder, vm.h)
+ *   running  --stop--->  stopping --gone--> draining     (stopping --timeout--> the driver's kill;
+ *                                                          a driver with a stop ladder: its own)
  *   starting --stop--->  cancelling --gone--> draining: no exit to report, the command never ran
  *                        (cancelling --the command runs after all--> stopping)
  *   draining: until the run's cgroup is empty (mostly at once: then draining is skipped), then
@@ -61,7 +61,7 @@ typedef enum MonitorState {
         MONITOR_STOPPED,
         MONITOR_STARTING,
         MONITOR_RUNNING,
-        MONITOR_STOPPING,   /* the stop signal was sent (SIGKILL after stop.timeout), or the VM's ladder runs */
+        MONITOR_STOPPING,   /* the stop signal was sent (SIGKILL after stop.timeout), or the driver's ladder runs */
         MONITOR_CANCELLING, /* as stopping, but the stop came before the command ran */
         MONITOR_DRAINING,   /* the workload has ended; what is left in its cgroup is being killed */
         MONITOR_BACKOFF,
@@ -76,8 +76,8 @@ typedef enum MonitorEvent {
         MONITOR_EVENT_STOP,
         MONITOR_EVENT_RESTART,
         MONITOR_EVENT_SHUTDOWN,
-        MONITOR_EVENT_STARTED, /* the runtime: the command runs */
-        MONITOR_EVENT_GONE,    /* the runtime: the workload has ended */
+        MONITOR_EVENT_STARTED, /* the driver: the command runs */
+        MONITOR_EVENT_GONE,    /* the driver: the workload has ended */
         MONITOR_EVENT_TIMEOUT, /* the state's timer */
         _MONITOR_EVENT_MAX,
         _MONITOR_EVENT_INVALID = -EINVAL,
@@ -98,49 +98,29 @@ DECLARE_STRING_TABLE_LOOKUP(monitor_event, MonitorEvent);
 
 typedef struct Monitor Monitor;
 
-/* The side effects the state machine asks of the isolation runtime (the container or the VM);
- * the runtime reports back with monitor_workload_started() and monitor_workload_gone(). Tests
- * put a fake in (monitor_set_runtime()). */
-typedef struct MonitorRuntime {
-        /* Sets a run up and starts it. < 0: it did not start (the reason is set) and nothing of it
-         * is left. */
-        int (*start)(Monitor *m);
-        /* Asks the workload to stop. Returns true if the monitor enforces stop.timeout, false if
-         * the runtime has its own ladder of timeouts. */
-        bool (*stop)(Monitor *m);
-        void (*kill)(Monitor *m); /* stop.timeout has passed */
-        /* Once the workload is gone: releases what the run held. false while its cgroup is not
-         * empty yet; it is then called again. */
-        bool (*cleanup)(Monitor *m);
-} MonitorRuntime;
-
 typedef struct MonitorConfig {
         const char *dir;
         const char *state_dir;
-        const char *cgroup_root;
+        const char *cgroup_root; /* NULL: the workload stays in the monitor's cgroup (tests) */
         const char *cgroup_parent;
         Ipv4Net bridge_subnet; /* of supd's bridge, for network: bridge */
-        const char *guest_dir; /* hyperv: the guest kernel and initramfs (tools/guest-kernel.sh) */
-        VmAccel vm_accel;      /* hyperv: the host's accelerator setting (supd --vm-accel) */
-        bool vm_debug;         /* hyperv: sup.debug on the guest's command line */
+        DriverOptions driver;  /* guest_dir NULL: /var/lib/sup/guest */
         uint64_t log_max_size; /* the log rotates past it (supd --log-max-size); 0: the default */
 } MonitorConfig;
 
 struct Monitor {
         Event *event;
         UnitSpec *spec;
-        char hash[65];
         Image *image;       /* the last start's (image.h), which its workload runs */
         UnitSpec *run_spec; /* spec with the image's defaults: what the driver runs */
+        char hash[65];
         char *dir;
-        char *rootfs;
         char *sandbox;
         char *cgroup_root;
         char *cgroup_parent;
         char *state_dir;
         char *guest_dir;
-        VmAccel vm_accel;
-        bool vm_debug;
+        DriverOptions options;
 
         InstanceStatus status;
         RestartState restart;
@@ -148,30 +128,22 @@ struct Monitor {
 
         JsonlServer *server; /* monitor.sock */
 
-        Cgroup *cgroup;
+        Cgroup *cgroup;     /* the run's */
         Cgroup *own_cgroup; /* the monitor's (INSTANCE_MONITOR_CGROUP_SUFFIX); NULL: not in one */
         char *own_cgroup_name;
         SeccompCache seccomp; /* the workload's filter, compiled once, kept across its restarts */
         RlimitSet rlimits;    /* the workload's limits for this run, resolved at its start */
         NetAttachment net;
-        bool net_prepared; /* net holds an address (and maybe more) to release after the container */
-        ContainerShare share; /* share.*: the pidfds of the joined namespaces' owners, while the container runs */
+        bool net_prepared;    /* net holds an address (and maybe more) to release after the workload */
+        DriverNetwork network; /* net's attach steps, for the driver */
+        ContainerShare share; /* share.*: the pidfds of the joined namespaces' owners, while the workload runs */
         EventSource *share_sources[CONTAINER_SHARE_KINDS];
-        Container container;
-        bool has_container;
-        UsernsRange userns; /* user_namespace: auto: the range leased while the container runs */
-        Vm *vm; /* isolation: hyperv, instead of the container */
-        TopRequest *top_requests; /* hyperv: top requests waiting for the guest's answer */
-        EventSource *pidfd_source;
-        EventSource *error_source;
-        char setup_error[512];
-        size_t setup_error_len;
-        int out_fd, err_fd; /* read ends of the command's output */
-        EventSource *out_source, *err_source;
-        LogStream out_stream, err_stream;
+        TopRequest *top_requests; /* waiting for the driver's answer */
         usec_t started_mono;
 
-        const MonitorRuntime *runtime;
+        const IsolationDriver *driver; /* the spec's isolation's */
+        DriverContext run;             /* what the current run's instance was given */
+        DriverInstance *instance;      /* from the run's start until its cleanup; NULL: none */
         MonitorState state;
         MonitorGoal goal;
         EventSource *timer;    /* its meaning follows from state (on_timer()) */
@@ -198,14 +170,10 @@ int monitor_restart(Monitor *m);
  * is gone from the generation) its writable layer too. */
 int monitor_shutdown(Monitor *m, bool remove_sandbox);
 
-/* From the runtime: the command runs (setup is over); the workload has ended (setup_failed: before
- * its command ran). */
-void monitor_workload_started(Monitor *m);
-void monitor_workload_gone(Monitor *m, bool setup_failed);
-
-/* Applies actions[state][ev]: what requests (after setting the goal), the runtime and the timer
- * do; tests deliver events with it directly. */
+/* Applies actions[state][ev]: what requests (after setting the goal), the driver's callbacks and
+ * the timer do; tests deliver events with it directly. */
 void monitor_dispatch(Monitor *m, MonitorEvent ev);
 
-/* For tests: the runtime the state machine drives (by default the container or the VM). */
-void monitor_set_runtime(Monitor *m, const MonitorRuntime *runtime);
+/* For tests, before the first start: the driver the state machine drives (by default the one of
+ * the spec's isolation). */
+void monitor_set_driver(Monitor *m, const IsolationDriver *driver);

@@ -67,17 +67,17 @@ int main(int argc, char **argv) {
                         subnet = optarg;
                         break;
                 case 'G':
-                        cfg.guest_dir = optarg;
+                        cfg.driver.guest_dir = optarg;
                         break;
                 case 'A':
                         if (vm_accel_from_string(optarg) < 0) {
                                 log_error("--vm-accel: expected auto, kvm or tcg, not \"%s\"", optarg);
                                 return 2;
                         }
-                        cfg.vm_accel = vm_accel_from_string(optarg);
+                        cfg.driver.vm_accel = vm_accel_from_string(optarg);
                         break;
                 case 'D':
-                        cfg.vm_debug = true;
+                        cfg.driver.vm_debug = true;
                         break;
                 case 'L':
                         /* supd checked it; bytes, in decimal. */

@@ -210,7 +210,7 @@ static void plan_add_removes(Plan *plan, const UnitSet *desired, const Observed 
 
 /* Decides what to do with desired unit u, given its instance o (or NULL). Returns 1 with the action
  * in *ret, 0 when there is nothing to do, or a negative errno. */
-static int decide(const UnitSpec *u, const Observed *o, Action *ret) {
+static int decide(const UnitSpec *u, const Observed *o, UnitFieldIsLive is_live, Action *ret) {
         _cleanup_strv_free_ char **changed = NULL, **details = NULL;
         char hash[65];
         int r;
@@ -229,7 +229,7 @@ static int decide(const UnitSpec *u, const Observed *o, Action *ret) {
         changed = o->spec ? unit_spec_diff(o->spec, u) : xnew0(char *, 1);
         /* In place where there is a workload to change, or the operator keeps it stopped; an
          * instance that ended is started anew with the new spec, as for any other change. */
-        if (o->spec && unit_spec_updatable_in_place(o->spec, u, changed) &&
+        if (o->spec && unit_spec_updatable_in_place(o->spec, u, changed, is_live) &&
             (o->state == INSTANCE_RUNNING || o->state == INSTANCE_STARTING || o->admin_stopped)) {
                 details = unit_spec_describe_changes(o->spec, u, changed);
                 *ret = (Action) {
@@ -243,8 +243,8 @@ static int decide(const UnitSpec *u, const Observed *o, Action *ret) {
         if (o->spec) {
                 details = xnew0(char *, 1);
                 STRV_FOREACH(f, changed)
-                        if (!unit_spec_field_is_live(o->spec, u, *f))
-                                strv_push(&details, xstrdup(*f));
+                if (o->spec->isolation != u->isolation || !is_live(o->spec, u, *f))
+                        strv_push(&details, xstrdup(*f));
         }
         *ret = (Action) {
                 .type = ACTION_REPLACE,
@@ -312,7 +312,8 @@ static void follow_share_targets(const UnitSet *desired, const Observed *const *
         }
 }
 
-static int plan_add_starts(Plan *plan, const UnitSet *desired, const Observed **obs, size_t n_obs) {
+static int plan_add_starts(Plan *plan, const UnitSet *desired, const Observed **obs, size_t n_obs,
+                           UnitFieldIsLive is_live) {
         size_t n = desired->n_units, k;
         _cleanup_free_ const char **names = xnew0(const char *, n), **obs_names = xnew0(const char *, n_obs);
         _cleanup_free_ const Observed **instance = xnew0(const Observed *, n);
@@ -330,7 +331,7 @@ static int plan_add_starts(Plan *plan, const UnitSet *desired, const Observed **
 
                 names[i] = u->name;
                 instance[i] = j == SIZE_MAX ? NULL : obs[j];
-                r = decide(u, instance[i], &todo[i]);
+                r = decide(u, instance[i], is_live, &todo[i]);
         }
         if (r >= 0) {
                 follow_share_targets(desired, instance, todo);
@@ -351,12 +352,13 @@ static int plan_add_starts(Plan *plan, const UnitSet *desired, const Observed **
         return r < 0 ? r : 0;
 }
 
-int reconcile(const UnitSet *desired, const Observed *observed, size_t n_observed, Plan **ret) {
+int reconcile(const UnitSet *desired, const Observed *observed, size_t n_observed, UnitFieldIsLive is_live,
+              Plan **ret) {
         _cleanup_(plan_freep) Plan *plan = NULL;
         _cleanup_free_ const Observed **obs = NULL;
         int r;
 
-        if (!desired || !ret || (n_observed > 0 && !observed))
+        if (!desired || !ret || !is_live || (n_observed > 0 && !observed))
                 return -EINVAL;
 
         /* The caller's order of instances must not show in the plan. */
@@ -373,7 +375,7 @@ int reconcile(const UnitSet *desired, const Observed *observed, size_t n_observe
 
         plan = xzalloc(sizeof(Plan));
         plan_add_removes(plan, desired, obs, n_observed);
-        r = plan_add_starts(plan, desired, obs, n_observed);
+        r = plan_add_starts(plan, desired, obs, n_observed, is_live);
         if (r < 0)
                 return r;
 
@@ -463,102 +465,4 @@ char *plan_format(const Plan *p) {
         for (size_t i = 0; i < p->n_actions; i++)
                 strv_push(&lines, action_format(&p->actions[i]));
         return strv_join(lines, "");
-}
-
-/* env is one field: its keys are the operator's variable names, not the format's, and a changed
- * variable means the same to the executor whichever it is. */
-static bool json_path_is_leaf(const char *path) {
-        return path && streq(path, "env");
-}
-
-static void json_diff(const char *path, json_t *a, json_t *b, char ***changed) {
-        const char *key;
-        json_t *v;
-
-        if (!json_is_object(a) || !json_is_object(b) || json_path_is_leaf(path)) {
-                if (!json_equal(a, b))
-                        strv_push(changed, xstrdup(path));
-                return;
-        }
-        json_object_foreach(a, key, v) {
-                _cleanup_free_ char *sub = path ? xasprintf("%s.%s", path, key) : xstrdup(key);
-                json_t *w = json_object_get(b, key);
-                if (w)
-                        json_diff(sub, v, w, changed);
-                else
-                        strv_push(changed, TAKE_PTR(sub));
-        }
-        json_object_foreach(b, key, v)
-                if (!json_object_get(a, key))
-                        strv_push(changed, path ? xasprintf("%s.%s", path, key) : xstrdup(key));
-}
-
-char **unit_spec_diff(const UnitSpec *a, const UnitSpec *b) {
-        char **changed = xnew0(char *, 1);
-        json_t *x, *y;
-
-        if (!a || !b)
-                return changed;
-        x = unit_spec_to_json(a);
-        y = unit_spec_to_json(b);
-        if (x && y)
-                json_diff(NULL, x, y, &changed);
-        json_decref(x);
-        json_decref(y);
-        strv_sort(changed);
-        return changed;
-}
-
-/* The number of vCPUs a hyperv unit gets for cpus (runtime/vm/vm-qemu.h's rule, before the host's
- * CPUs cap it: equal here means equal there). */
-static uint32_t vcpus_for(uint32_t cpus_milli) {
-        return cpus_milli == 0 ? 1 : (cpus_milli + 999) / 1000;
-}
-
-bool unit_spec_field_is_live(const UnitSpec *old, const UnitSpec *new, const char *field) {
-        if (!old || !new || !field || old->isolation != new->isolation)
-                return false;
-        if (streq(field, "resources.io_weight") || streq(field, "resources.pids"))
-                return true;
-        if (streq(field, "resources.cpus"))
-                return old->isolation == ISOLATION_PROCESS ||
-                       vcpus_for(old->resources.cpus_milli) == vcpus_for(new->resources.cpus_milli);
-        if (streq(field, "resources.memory"))
-                return old->isolation == ISOLATION_PROCESS;
-        return false;
-}
-
-bool unit_spec_updatable_in_place(const UnitSpec *old, const UnitSpec *new, char *const *changed) {
-        if (!old || !new || !changed || !changed[0] || !streq(old->name, new->name))
-                return false;
-        STRV_FOREACH(f, changed)
-                if (!unit_spec_field_is_live(old, new, *f))
-                        return false;
-        return true;
-}
-
-/* One resource as a unit file writes it; "unlimited" (or "default") when unset. */
-static char *format_resource(const UnitSpec *u, const char *field) {
-        if (streq(field, "resources.memory"))
-                return u->resources.memory ? format_size(u->resources.memory) : xstrdup("unlimited");
-        if (streq(field, "resources.cpus"))
-                return u->resources.cpus_milli ? format_cpus(u->resources.cpus_milli) : xstrdup("unlimited");
-        if (streq(field, "resources.pids"))
-                return u->resources.pids ? xasprintf("%llu", (unsigned long long) u->resources.pids)
-                                         : xstrdup("unlimited");
-        if (streq(field, "resources.io_weight"))
-                return u->resources.io_weight ? xasprintf("%u", u->resources.io_weight) : xstrdup("default");
-        return NULL;
-}
-
-char **unit_spec_describe_changes(const UnitSpec *old, const UnitSpec *new, char *const *changed) {
-        char **l = xnew0(char *, 1);
-
-        STRV_FOREACH(f, changed) {
-                _cleanup_free_ char *a = old ? format_resource(old, *f) : NULL,
-                                    *b = new ? format_resource(new, *f) : NULL;
-
-                strv_push(&l, a && b ? xasprintf("%s: %s -> %s", *f, a, b) : xstrdup(*f));
-        }
-        return l;
 }

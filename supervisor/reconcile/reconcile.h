@@ -8,12 +8,15 @@
 
 #include "instance.h"
 #include "string-table.h"
+#include "unit-diff.h"
 #include "unit-set.h"
 #include "unit-spec.h"
 
 /* reconcile: a pure function from the desired generation and the observed instances to an ordered
  * plan. No I/O, no clock, no randomness: the same inputs give the same plan, byte for byte, whatever
- * the order of the observed instances.
+ * the order of the observed instances. Which fields a running instance can take in place is the
+ * isolation drivers' answer (is_live, unit-diff.h), handed in by the caller: the planner knows no
+ * runtime.
  *
  * Rules (the state is looked at only to tell UPDATE from REPLACE; admin_stopped also for the
  * start flag of a REPLACE):
@@ -21,7 +24,7 @@
  *  - an instance whose unit is no longer in the generation: REMOVE (stop it, destroy its sandbox),
  *    whatever its state and whether or not the operator stopped it;
  *  - a unit whose spec differs from its instance's only in fields that can be applied to a running
- *    workload (unit_spec_updatable_in_place()), whose instance is starting or running, or was
+ *    workload (unit_spec_updatable_in_place() with is_live), whose instance is starting or running, or was
  *    stopped by the operator: UPDATE (the monitor takes the new spec and writes the new limits to
  *    the cgroup; same workload, same PID), with the changes listed;
  *  - any other unit whose spec hash differs from its instance's (or whose instance has no hash):
@@ -89,8 +92,9 @@ typedef struct Plan {
 
 /* desired must be a valid set (unit_set_load() returned 0); on an invalid one (a cycle, a missing
  * target) it still terminates, with the rules above. observed may be in any order. Returns 0 and the
- * plan (possibly empty), or -EINVAL when an observed name is NULL or appears twice. */
-int reconcile(const UnitSet *desired, const Observed *observed, size_t n_observed, Plan **ret);
+ * plan (possibly empty), or -EINVAL when an observed name is NULL or appears twice, or is_live is
+ * NULL. */
+int reconcile(const UnitSet *desired, const Observed *observed, size_t n_observed, UnitFieldIsLive is_live, Plan **ret);
 
 Plan *plan_free(Plan *p);
 static inline void plan_freep(Plan **p) {
@@ -114,26 +118,3 @@ json_t *plan_to_json(const Plan *p);
  *   remove old (no longer defined)
  * "nothing to do\n" for an empty (or NULL) plan. A new string. */
 char *plan_format(const Plan *p);
-
-/* The fields that differ between two specs' canonical forms (unit_spec_to_json()), as sorted YAML
- * paths: object keys joined with ".", a list or scalar that differs is reported at its own path (not
- * per item), a key present on one side only at its own path ("healthcheck", "resources.memory").
- * env is one field ("env"): its keys are the operator's variable names, not the format's. A new
- * NULL-terminated list, empty when the specs are the same or either is NULL. */
-char **unit_spec_diff(const UnitSpec *a, const UnitSpec *b);
-
-/* Whether field (a unit_spec_diff() path) of a unit of that isolation can be changed on a running
- * workload: process: resources.memory, .cpus, .pids, .io_weight (cgroup writes); hyperv:
- * resources.io_weight, .pids (not enforced for hyperv) and .cpus (a CPU quota on QEMU), but
- * resources.cpus only while the number of vCPUs (cpus rounded up) stays the same, and not memory
- * (guest RAM). */
-bool unit_spec_field_is_live(const UnitSpec *old, const UnitSpec *new, const char *field);
-
-/* Whether an instance running old can take new in place: the specs have the same name and
- * isolation, changed (unit_spec_diff(old, new)) is not empty, and every field in it is live.
- * Pure; reconcile() adds the instance's state, the monitor asks it again before it applies. */
-bool unit_spec_updatable_in_place(const UnitSpec *old, const UnitSpec *new, char *const *changed);
-
-/* "resources.memory: 64M -> 128M" for each field of changed (units as in a unit file; "unlimited",
- * or "default" for io_weight, where a side has none). A new NULL-terminated list. */
-char **unit_spec_describe_changes(const UnitSpec *old, const UnitSpec *new, char *const *changed);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The monitor's state machine over a fake runtime (MonitorRuntime): every (state, event) cell of
+/* The monitor's state machine over a fake isolation driver (driver.h): every (state, event) cell of
  * monitor.c's actions[][] written out, and the windows between two events that went wrong before. */
 #include "test-helpers.h"
 
@@ -9,35 +9,45 @@
 #include "monitor.h"
 #include "path-util.h"
 
-/* ---- the fake runtime ---- */
+/* ---- the fake driver ---- */
 
 typedef struct Fake {
-        unsigned starts, stops, kills, cleanups;
+        unsigned starts, stops, kills, cleanups, frees;
         int start_result;   /* what start() returns */
-        unsigned not_empty; /* cleanups that find the cgroup not empty yet */
-        bool oom;           /* cleanup() finds the OOM killer's mark in the cgroup */
+        unsigned not_empty; /* cleanups that find something of the run left */
+        bool oom;           /* the next exit reports the OOM killer */
+        DriverInstance *instance; /* the run's, from prepare() until free() */
 } Fake;
 
 static Fake fake;
+static const IsolationDriver fake_driver;
 
-static int fake_start(Monitor *m) {
+static int fake_prepare(const DriverContext *ctx, DriverInstance **ret, SupError **ret_error) {
+        DriverInstance *d = xzalloc(sizeof(DriverInstance));
+
+        assert_null(fake.instance); /* one run at a time */
+        *d = (DriverInstance){.driver = &fake_driver, .ctx = ctx};
+        fake.instance = *ret = d;
+        return 0;
+}
+
+static int fake_start(DriverInstance *d, SupError **ret_error) {
         fake.starts++;
-        return fake.start_result;
+        if (fake.start_result < 0)
+                return sup_error_make(ret_error, fake.start_result, "the fake does not start");
+        return 0;
 }
 
-static bool fake_stop(Monitor *m) {
+static void fake_stop(DriverInstance *d) {
         fake.stops++;
-        return true;
 }
 
-static void fake_kill(Monitor *m) {
+static void fake_kill(DriverInstance *d) {
         fake.kills++;
 }
 
-static bool fake_cleanup(Monitor *m) {
+static bool fake_cleanup(DriverInstance *d) {
         fake.cleanups++;
-        if (fake.oom)
-                m->status.oom = true;
         if (fake.not_empty > 0) {
                 fake.not_empty--;
                 return false;
@@ -45,12 +55,37 @@ static bool fake_cleanup(Monitor *m) {
         return true;
 }
 
-static const MonitorRuntime fake_runtime = {
+static DriverInstance *fake_free(DriverInstance *d) {
+        assert_ptr_equal(d, fake.instance);
+        fake.frees++;
+        fake.instance = NULL;
+        free(d);
+        return NULL;
+}
+
+static const IsolationDriver fake_driver = {
+        .name = "fake",
+        .pid_namespace = "host",
+        .prepare = fake_prepare,
         .start = fake_start,
         .stop = fake_stop,
         .kill = fake_kill,
         .cleanup = fake_cleanup,
+        .free = fake_free,
 };
+
+/* What the driver reports: the command runs; the workload has ended (code, or signal). */
+static void workload_started(void) {
+        assert_non_null(fake.instance);
+        fake.instance->ctx->callbacks.started(fake.instance, fake.instance->ctx->userdata);
+}
+
+static void workload_exits(int code, int sig, bool setup_failed) {
+        DriverExit ex = {.code = sig ? -1 : code, .signal = sig, .oom = fake.oom, .setup_failed = setup_failed};
+
+        assert_non_null(fake.instance);
+        fake.instance->ctx->callbacks.exited(fake.instance, &ex, fake.instance->ctx->userdata);
+}
 
 typedef struct Harness {
         char *tmp, *dir, *state_dir;
@@ -59,25 +94,34 @@ typedef struct Harness {
 } Harness;
 
 static void harness_open(Harness *h, const char *extra) {
-        _cleanup_free_ char *yaml = xasprintf("name: t\n" MINIMAL_UNIT "%s", extra);
-        MonitorConfig cfg = {.cgroup_root = "/nonexistent", .cgroup_parent = "sup"};
+        _cleanup_free_ char *yaml = NULL, *layer = NULL;
+        MonitorConfig cfg = {.cgroup_parent = "sup"};
         _cleanup_sup_error_ SupError *error = NULL;
 
         fake = (Fake){};
         h->tmp = make_tree();
         h->dir = path_join(h->tmp, "units/t");
         h->state_dir = path_join(h->tmp, "state");
+        /* No network and no seccomp filter: what the monitor prepares for every driver needs no
+         * privileges then; no cgroup_root: no cgroup. A layer that exists: the image step runs
+         * before the driver's prepare(). */
+        layer = path_join(h->tmp, "layer");
+        assert_int_equal(mkdir_p(layer, 0755), 0);
+        yaml = xasprintf("name: t\nimage: {layers: [{dir: %s}]}\ncommand: [/bin/true]\nnetwork: none\n"
+                         "security: {seccomp: unconfined}\n%s",
+                         layer, extra);
         put(h->tmp, "units/t/spec.json", yaml);
         assert_int_equal(mkdir_p(h->state_dir, 0755), 0);
         cfg.dir = h->dir;
         cfg.state_dir = h->state_dir;
         assert_int_equal(event_new(&h->event), 0);
         assert_int_equal(monitor_new(h->event, &cfg, &h->m, &error), 0);
-        monitor_set_runtime(h->m, &fake_runtime);
+        monitor_set_driver(h->m, &fake_driver);
 }
 
 static void harness_close(Harness *h) {
         monitor_free(h->m);
+        assert_null(fake.instance); /* the monitor freed what it started */
         event_free(h->event);
         (void) rm_rf(h->tmp);
         free(h->tmp);
@@ -93,14 +137,6 @@ static bool has_exited(const Harness *h) {
 
 static bool timer_armed(const Monitor *m) {
         return m->timer && event_source_get_time(m->timer) != USEC_INFINITY;
-}
-
-/* The workload ends by itself: exit code, or signal. */
-static void workload_exits(Monitor *m, int code, int sig, bool setup_failed) {
-        m->status.has_exit = true;
-        m->status.exit_code = sig ? -1 : code;
-        m->status.exit_signal = sig;
-        monitor_workload_gone(m, setup_failed);
 }
 
 /* As the event loop does before it calls a timer's handler. */
@@ -135,7 +171,7 @@ static void enter(Harness *h, MonitorState s) {
                 break;
         case MONITOR_RUNNING:
                 enter(h, MONITOR_STARTING);
-                monitor_workload_started(m);
+                workload_started();
                 break;
         case MONITOR_STOPPING:
                 enter(h, MONITOR_RUNNING);
@@ -148,22 +184,22 @@ static void enter(Harness *h, MonitorState s) {
         case MONITOR_DRAINING:
                 enter(h, MONITOR_RUNNING);
                 fake.not_empty = 1;
-                workload_exits(m, 1, 0, false);
+                workload_exits(1, 0, false);
                 break;
         case MONITOR_BACKOFF:
                 enter(h, MONITOR_RUNNING);
-                workload_exits(m, 1, 0, false);
+                workload_exits(1, 0, false);
                 break;
         case MONITOR_EXITED:
                 enter(h, MONITOR_RUNNING);
-                workload_exits(m, 0, 0, false);
+                workload_exits(0, 0, false);
                 break;
         case MONITOR_FAILED:
                 /* The second automatic start breaks restart.burst. */
                 enter(h, MONITOR_BACKOFF);
                 timer_fires(m);
-                monitor_workload_started(m);
-                workload_exits(m, 1, 0, false);
+                workload_started();
+                workload_exits(1, 0, false);
                 timer_fires(m);
                 break;
         case _MONITOR_STATE_MAX:
@@ -189,12 +225,20 @@ static void deliver(Harness *h, MonitorEvent ev) {
         case MONITOR_EVENT_SHUTDOWN:
                 assert_int_equal(monitor_shutdown(m, false), 0);
                 break;
+        /* From the driver where a run has an instance; elsewhere no driver can say it, and the
+         * cell (act_none) is delivered directly. */
         case MONITOR_EVENT_STARTED:
-                monitor_workload_started(m);
+                if (fake.instance)
+                        workload_started();
+                else
+                        monitor_dispatch(m, ev);
                 break;
         case MONITOR_EVENT_GONE:
-                /* What the runtime says: before the command ran, it is a setup failure. */
-                workload_exits(m, 1, 0, m->state == MONITOR_STARTING);
+                /* What the driver says: before the command ran, it is a setup failure. */
+                if (fake.instance)
+                        workload_exits(1, 0, m->state == MONITOR_STARTING);
+                else
+                        monitor_dispatch(m, ev);
                 break;
         case MONITOR_EVENT_TIMEOUT:
                 /* Only where a timer is armed can it fire; elsewhere the cell is act_none, and
@@ -217,7 +261,7 @@ typedef struct Cell {
         MonitorState from;
         MonitorEvent ev;
         int to;           /* MonitorState, or EXIT */
-        unsigned calls;   /* of the runtime, made by this event */
+        unsigned calls;   /* of the driver, made by this event */
         MonitorGoal goal; /* after it */
         bool timer;       /* armed after it */
 } Cell;
@@ -227,7 +271,7 @@ typedef struct Cell {
 #define G(x)  MONITOR_GOAL_##x
 
 static const Cell cells[] = {
-        /* Nothing runs: requests act at once; the runtime's events cannot come. */
+        /* Nothing runs: requests act at once; the driver's events cannot come. */
         {ST(STOPPED), EV(START), ST(STARTING), S, G(POLICY), false},
         {ST(STOPPED), EV(STOP), ST(STOPPED), 0, G(POLICY), false},
         {ST(STOPPED), EV(RESTART), ST(STARTING), S, G(POLICY), false},
@@ -353,7 +397,7 @@ static void drain_then(MonitorEvent ev, int expected) {
         m = h.m;
         enter(&h, MONITOR_RUNNING);
         fake.not_empty = 3;
-        workload_exits(m, 0, 0, false);
+        workload_exits(0, 0, false);
         assert_int_equal(m->state, MONITOR_DRAINING);
         assert_int_equal(m->status.state, INSTANCE_STOPPING);
         deliver(&h, ev);
@@ -388,7 +432,7 @@ static void test_stop_then_slow_cleanup(void **state) {
         harness_open(&h, "stop: {timeout: 1ms}\n");
         enter(&h, MONITOR_STOPPING);
         fake.not_empty = 2;
-        workload_exits(h.m, -1, SIGTERM, false);
+        workload_exits(-1, SIGTERM, false);
         RUN_UNTIL(&h, h.m->state == MONITOR_STOPPED);
         assert_int_equal(fake.cleanups, 3);
         assert_int_equal(fake.kills, 0);
@@ -397,8 +441,8 @@ static void test_stop_then_slow_cleanup(void **state) {
 
 /* Issue 9 item 17: a hyperv unit stopped while it booted reported exit_signal SIGKILL and "the
  * guest did not stop: ended by QMP quit", although no command had run. A stop before the command
- * started ends the run without an exit of the command, whatever the runtime reports, in both
- * isolation modes (the monitor decides, not the runtime). */
+ * started ends the run without an exit of the command, whatever the driver reports, in both
+ * isolation modes (the monitor decides, not the driver). */
 static void test_stop_while_starting(void **state) {
         Harness h = {};
         Monitor *m;
@@ -408,11 +452,8 @@ static void test_stop_while_starting(void **state) {
         m = h.m;
         enter(&h, MONITOR_CANCELLING);
         assert_int_equal(m->status.state, INSTANCE_STOPPING);
-        /* What the VM runtime reports when the ladder's QMP quit ended QEMU during the boot. */
-        m->status.exit_signal = SIGKILL;
-        m->status.exit_code = -1;
-        m->status.has_exit = true;
-        monitor_workload_gone(m, true);
+        /* What a driver may report when its stop ended the boot (a VM's QMP quit). */
+        workload_exits(-1, SIGKILL, true);
         assert_int_equal(m->state, MONITOR_STOPPED);
         assert_false(m->status.has_exit);
         assert_int_equal(m->status.exit_signal, 0);
@@ -426,10 +467,10 @@ static void test_stop_while_starting(void **state) {
         m = h.m;
         enter(&h, MONITOR_CANCELLING);
         deadline = event_source_get_time(m->timer);
-        monitor_workload_started(m);
+        workload_started();
         assert_int_equal(m->state, MONITOR_STOPPING);
         assert_int_equal(event_source_get_time(m->timer), deadline);
-        workload_exits(m, -1, SIGTERM, false);
+        workload_exits(-1, SIGTERM, false);
         assert_int_equal(m->state, MONITOR_STOPPED);
         assert_true(m->status.has_exit);
         assert_int_equal(m->status.exit_signal, SIGTERM);
@@ -447,7 +488,7 @@ static void test_start_limit_keeps_oom(void **state) {
         m = h.m;
         enter(&h, MONITOR_RUNNING);
         fake.oom = true;
-        workload_exits(m, -1, SIGKILL, false);
+        workload_exits(-1, SIGKILL, false);
         assert_int_equal(m->state, MONITOR_BACKOFF);
         assert_true(m->status.oom);
         RUN_UNTIL(&h, m->state == MONITOR_FAILED);
@@ -460,6 +501,23 @@ static void test_start_limit_keeps_oom(void **state) {
         assert_int_equal(monitor_start(m, true), 0);
         assert_int_equal(m->state, MONITOR_STARTING);
         assert_false(m->status.oom);
+        harness_close(&h);
+}
+
+/* A start the driver refuses ends the run at once, as a setup failure with the driver's reason:
+ * nothing of it is left to drain (its instance freed), and the policy decides. */
+static void test_start_fails(void **state) {
+        Harness h = {};
+
+        harness_open(&h, "restart: {policy: \"no\"}\n");
+        fake.start_result = -EIO;
+        assert_int_equal(monitor_start(h.m, true), 0);
+        assert_int_equal(h.m->state, MONITOR_FAILED);
+        assert_null(h.m->instance);
+        assert_null(fake.instance);
+        assert_int_equal(fake.frees, 1);
+        assert_int_equal(fake.cleanups, 0);
+        assert_string_equal(h.m->status.reason, "the fake does not start");
         harness_close(&h);
 }
 
@@ -480,6 +538,7 @@ int main(void) {
                 cmocka_unit_test(test_stop_then_slow_cleanup),
                 cmocka_unit_test(test_start_limit_keeps_oom),
                 cmocka_unit_test(test_stop_while_starting),
+                cmocka_unit_test(test_start_fails),
                 cmocka_unit_test(test_string_tables),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

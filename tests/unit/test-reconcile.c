@@ -2,6 +2,8 @@
 #include "test-helpers.h"
 
 #include "alloc.h"
+#include "driver.h"
+#include "drivers.h"
 #include "reconcile.h"
 #include "string-util.h"
 
@@ -96,7 +98,7 @@ static void world_done(World *w) {
 static Plan *plan_of(const World *w) {
         Plan *p = NULL;
 
-        assert_int_equal(reconcile(&w->desired, w->observed, w->n_observed, &p), 0);
+        assert_int_equal(reconcile(&w->desired, w->observed, w->n_observed, isolation_driver_field_is_live, &p), 0);
         assert_non_null(p);
         return p;
 }
@@ -263,14 +265,15 @@ static void test_invalid_observed(void **state) {
         have(&w, "a", TRUE_UNIT, INSTANCE_RUNNING, false);
         have(&w, "u", TRUE_UNIT, INSTANCE_RUNNING, false);
         have(&w, "a", TRUE_UNIT, INSTANCE_STOPPED, false);
-        assert_int_equal(reconcile(&w.desired, w.observed, w.n_observed, &p), -EINVAL);
+        assert_int_equal(reconcile(&w.desired, w.observed, w.n_observed, isolation_driver_field_is_live, &p), -EINVAL);
         assert_null(p);
 
         w.observed[2].name = NULL;
-        assert_int_equal(reconcile(&w.desired, w.observed, w.n_observed, &p), -EINVAL);
+        assert_int_equal(reconcile(&w.desired, w.observed, w.n_observed, isolation_driver_field_is_live, &p), -EINVAL);
         assert_null(p);
-        assert_int_equal(reconcile(NULL, NULL, 0, &p), -EINVAL);
-        assert_int_equal(reconcile(&w.desired, NULL, 1, &p), -EINVAL);
+        assert_int_equal(reconcile(NULL, NULL, 0, isolation_driver_field_is_live, &p), -EINVAL);
+        assert_int_equal(reconcile(&w.desired, NULL, 1, isolation_driver_field_is_live, &p), -EINVAL);
+        assert_int_equal(reconcile(&w.desired, NULL, 0, NULL, &p), -EINVAL); /* no driver's answer */
         world_done(&w);
 }
 
@@ -749,14 +752,14 @@ static void test_updatable_in_place(void **state) {
         _cleanup_strv_free_ char **ab = unit_spec_diff(a, b), **aa = unit_spec_diff(a, a),
                                  **ac = unit_spec_diff(a, cmd), **ao = unit_spec_diff(a, other);
 
-        assert_true(unit_spec_updatable_in_place(a, b, ab));
-        assert_false(unit_spec_updatable_in_place(a, a, aa)); /* nothing to update */
-        assert_false(unit_spec_updatable_in_place(a, cmd, ac));
-        assert_false(unit_spec_updatable_in_place(a, other, ao)); /* another unit */
-        assert_false(unit_spec_updatable_in_place(NULL, b, ab));
-        assert_true(unit_spec_field_is_live(a, b, "resources.memory"));
-        assert_false(unit_spec_field_is_live(a, b, "command"));
-        assert_false(unit_spec_field_is_live(a, b, "resources"));
+        assert_true(unit_spec_updatable_in_place(a, b, ab, isolation_driver_field_is_live));
+        assert_false(unit_spec_updatable_in_place(a, a, aa, isolation_driver_field_is_live)); /* nothing to update */
+        assert_false(unit_spec_updatable_in_place(a, cmd, ac, isolation_driver_field_is_live));
+        assert_false(unit_spec_updatable_in_place(a, other, ao, isolation_driver_field_is_live)); /* another unit */
+        assert_false(unit_spec_updatable_in_place(NULL, b, ab, isolation_driver_field_is_live));
+        assert_true(isolation_driver_field_is_live(a, b, "resources.memory"));
+        assert_false(isolation_driver_field_is_live(a, b, "command"));
+        assert_false(isolation_driver_field_is_live(a, b, "resources"));
 }
 
 static void test_update_json(void **state) {

@@ -196,7 +196,6 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
         const UnitSpec *u = cfg->spec;
         const Image *img = cfg->image;
         _cleanup_sup_error_ SupError *e = NULL;
-        char err[WORKLOAD_ERR_MAX];
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_sup_error_ SupError *error = NULL;
         ContainerUser user;
@@ -271,9 +270,9 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
         if (u->network != NETWORK_HOST && !(cfg->share && cfg->share->net >= 0) && loopback_up() < 0)
                 child_fail(-errno, "cannot bring up the loopback interface");
         if (cfg->setup) {
-                r = cfg->setup(cfg->userdata, err, sizeof(err));
+                r = cfg->setup(cfg->userdata, &e);
                 if (r < 0)
-                        child_fail(r, err);
+                        child_fail_error(r, e);
         }
 
         r = enter_rootfs(rootfd, &e);
@@ -438,7 +437,14 @@ int container_start(const ContainerConfig *cfg, Container *ret) {
                         goto fail;
                 }
         }
-        r = cfg->prepare ? cfg->prepare(pid, cfg->userdata, prepare_err, sizeof(prepare_err)) : 0;
+        if (cfg->prepare) {
+                _cleanup_sup_error_ SupError *e = NULL;
+
+                r = cfg->prepare(pid, cfg->userdata, &e);
+                if (r < 0 && e)
+                        (void) sup_error_to_buffer(e, prepare_err, sizeof(prepare_err));
+        } else
+                r = 0;
         if (r >= 0 && cfg->userns)
                 r = prepare_userns(cfg, pid, &idmap, prepare_err);
         if (r < 0) {

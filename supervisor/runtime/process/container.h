@@ -8,6 +8,7 @@
 #include "container-share.h"
 #include "image.h"
 #include "seccomp-filter.h"
+#include "sup-error.h"
 #include "unit-spec.h"
 
 /* A process-isolated container: new mount, pid, uts, ipc, cgroup and (unless network: host) net
@@ -40,11 +41,11 @@ typedef struct ContainerConfig {
         /* Optional steps that need the container's namespaces to exist but the command not yet to
          * run (its network: network: bridge). prepare runs in the caller once the child has its
          * namespaces and waits to be released; setup runs in the child after that, inside its
-         * namespaces, before pivot_root. Each returns -errno with the reason in err. A failure of
-         * either reaches the caller like every setup error: as text on error_fd, then the child's
-         * exit. */
-        int (*prepare)(pid_t pid, void *userdata, char *err, size_t errlen);
-        int (*setup)(void *userdata, char *err, size_t errlen);
+         * namespaces, before pivot_root. Each returns -errno with the reason. A failure of either
+         * reaches the caller like every setup error: as text on error_fd (ROOTFS_ERR_MAX bytes at
+         * most), then the child's exit. */
+        int (*prepare)(pid_t pid, void *userdata, SupError **ret_error);
+        int (*setup)(void *userdata, SupError **ret_error);
         void *userdata;
 } ContainerConfig;
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "unit-spec.h"
+#include "vmm.h"
 
 /* The QEMU command line of a hyperv instance, and how a unit's resources map onto the virtual
  * machine: pure functions, unit-tested without QEMU. */
@@ -31,28 +32,7 @@ unsigned vm_guest_vcpus(const UnitSpec *u, unsigned host_cpus);
  * and VM_QEMU_OVERHEAD, so that QEMU is not OOM-killed by its own limit. */
 uint64_t vm_cgroup_memory(uint64_t guest_memory, bool tcg);
 
-typedef struct VmLaunch {
-        const char *name;     /* the unit's */
-        VmMachine machine;
-        bool kvm;             /* else TCG */
-        uint64_t memory;      /* bytes */
-        unsigned vcpus;
-        uint64_t tsc_khz;     /* TCG: the host's TSC frequency for tsc_early_khz=, 0: unknown */
-        bool sandbox;         /* QEMU has -sandbox (built with seccomp) */
-        bool debug;           /* sup.debug on the kernel command line: sup-init tells each step */
-        const char *kernel;
-        const char *initrd;
-        const char *qmp_path; /* QEMU's QMP socket */
-        const char *const *layers; /* disk image files, bottom layer first */
-        size_t n_layers;
-        const char *sandbox_disk;
-        /* Connected stream sockets QEMU inherits (their numbers in QEMU's process): the serial
-         * console, and the agent and output (stdout and stderr) virtio-serial ports. */
-        int console_fd, agent_fd, output_fd;
-        /* network: bridge: the tap device's fd (-1: no network card) and the card's MAC. */
-        int net_fd;
-        const char *mac;
-} VmLaunch;
+/* VmLaunch is vmm.h's: what a machine is made of, for any VMM's command line. */
 
 /* The arguments after the program name, NULL-terminated (a strv); -E2BIG when microvm has no
  * slot for that many layers. */

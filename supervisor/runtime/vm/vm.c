@@ -21,12 +21,12 @@
 #include "macro.h"
 #include "path-util.h"
 #include "process-util.h"
-#include "qmp.h"
 #include "socket-util.h"
 #include "string-util.h"
 #include "vm-disk.h"
 #include "vm-host.h"
 #include "vm-qemu.h"
+#include "vmm.h"
 
 static const char *const vm_stop_step_table[_VM_STOP_STEP_MAX] = {
         [VM_STOP_NONE] = "none",
@@ -54,10 +54,9 @@ DEFINE_STRING_TABLE_LOOKUP(vm_end, VmEnd, _VM_END_MAX);
 #define CONSOLE_TAIL_MAX 8192U
 /* After QEMU is reaped, how long its sockets may take to give their last bytes and EOF. */
 #define DRAIN_TIMEOUT (2 * USEC_PER_SEC)
-/* QMP: QEMU creates its socket a moment after it starts; under TCG on a busy machine, a moment
- * can be long. */
-#define QMP_CONNECT_TIMEOUT (30 * USEC_PER_SEC)
-#define QMP_COMMAND_TIMEOUT (5 * USEC_PER_SEC)
+/* The VMM creates its control socket a moment after it starts; under TCG on a busy machine, a
+ * moment can be long. */
+#define CONTROL_CONNECT_TIMEOUT (30 * USEC_PER_SEC)
 /* From a kernel panic on the console until QEMU is ended, should the guest's reset not end it. */
 #define VM_PANIC_GRACE (3 * USEC_PER_SEC)
 
@@ -95,6 +94,13 @@ enum { CH_CONSOLE, CH_AGENT, CH_OUTPUT, CH_NET, CH_QEMU, _CH_MAX };
 struct Vm {
         Event *event;
         VmConfig cfg;
+        const Vmm *vmm;
+        VmmHost *host;
+        char *control_path;
+        /* What vm_prepare() found and made for vm_launch(). */
+        char *kernel, *initrd, *sandbox;
+        char **layers;
+        int net_fd; /* the tap, until QEMU has it */
         VmStatus status;
         usec_t stop_timeout;
         int stop_signal;
@@ -105,7 +111,7 @@ struct Vm {
         int qemu_status; /* the wait status, once reaped */
         bool qemu_exited;
 
-        Qmp *qmp;
+        VmmControl *control;
         JsonConn *agent;
         bool agent_closed;
         bool run_sent;
@@ -385,43 +391,26 @@ static void on_agent_close(JsonConn *c, int error, void *userdata) {
                 finish(vm);
 }
 
-/* ---- QMP ---- */
+/* ---- the VMM's control channel (vmm.h) ---- */
 
-static void on_qmp_event(Qmp *q, const QmpEvent *ev, void *userdata) {
+static void on_vmm_panicked(void *userdata) {
         Vm *vm = userdata;
 
-        switch (ev->type) {
-        case QMP_EVENT_GUEST_PANICKED:
-                vm->panicked = true;
-                break;
-        case QMP_EVENT_SHUTDOWN:
-                free(vm->shutdown_reason);
-                vm->shutdown_reason = ev->shutdown.reason ? xstrdup(ev->shutdown.reason) : NULL;
-                break;
-        case QMP_EVENT_POWERDOWN:
-        case QMP_EVENT_RESET:
-        case QMP_EVENT_STOP:
-        case QMP_EVENT_RESUME:
-        case QMP_EVENT_OTHER:
-        case _QMP_EVENT_TYPE_MAX:
-        case _QMP_EVENT_TYPE_INVALID:
-                break;
-        }
+        vm->panicked = true;
 }
 
-static void on_qmp_closed(Qmp *q, int error, const char *reason, void *userdata) {
+static void on_vmm_shutdown(const char *reason, void *userdata) {
         Vm *vm = userdata;
 
-        if (error != 0 && !vm->qemu_exited)
-                sup_line(vm, "QMP: %s", reason ? reason : strerror(-error));
+        free(vm->shutdown_reason);
+        vm->shutdown_reason = reason ? xstrdup(reason) : NULL;
 }
 
-static void on_qmp_reply(Qmp *q, int error, json_t *result, const char *error_class, const char *error_desc,
-                         void *userdata) {
+static void on_vmm_error(const char *message, void *userdata) {
         Vm *vm = userdata;
 
-        if (error < 0 && error != -ECONNRESET && error != -ECANCELED && !vm->qemu_exited)
-                sup_line(vm, "QMP: %s", error_desc ? error_desc : strerror(-error));
+        if (!vm->qemu_exited)
+                sup_line(vm, "%s", message);
 }
 
 /* ---- the stop ladder ---- */
@@ -437,11 +426,11 @@ static void kill_qemu(Vm *vm) {
 static void stop_step(Vm *vm, VmStopStep step) {
         if (vm->qemu_exited)
                 return;
-        /* A step that cannot be taken is skipped: no agent before the command started, no QMP
+        /* A step that cannot be taken is skipped: no agent before the command started, no VMM control (QMP)
          * before the handshake. */
         if (step == VM_STOP_AGENT && (!vm->started || vm->agent_closed))
                 step = VM_STOP_POWERDOWN;
-        if ((step == VM_STOP_POWERDOWN || step == VM_STOP_QUIT) && !qmp_is_ready(vm->qmp))
+        if ((step == VM_STOP_POWERDOWN || step == VM_STOP_QUIT) && !vm->vmm->control_ready(vm->control))
                 step = VM_STOP_KILL;
         /* Before the command runs, a graceful stop has nothing to stop. */
         if (step == VM_STOP_POWERDOWN && !vm->started)
@@ -457,15 +446,15 @@ static void stop_step(Vm *vm, VmStopStep step) {
                 arm(vm, VM_TIMER_STOP, vm->stop_timeout + VM_STOP_GRACE);
                 break;
         case VM_STOP_POWERDOWN:
-                sup_line(vm, "stop: the guest is still up; pressing its power button (QMP system_powerdown)");
-                (void) qmp_command(vm->qmp, "system_powerdown", NULL, QMP_COMMAND_TIMEOUT, on_qmp_reply, vm);
+                sup_line(vm, "stop: the guest is still up; pressing its power button (%s)", vm->vmm->powerdown_how);
+                vm->vmm->powerdown(vm->control);
                 /* sup-init gives the command stop.timeout after the button too; when it was asked
                  * already (the agent step), what is left is the grace. */
                 arm(vm, VM_TIMER_STOP, VM_STOP_GRACE + (vm->started && !vm->agent_closed ? 0 : vm->stop_timeout));
                 break;
         case VM_STOP_QUIT:
-                sup_line(vm, "stop: ending QEMU (QMP quit)");
-                (void) qmp_command(vm->qmp, "quit", NULL, QMP_COMMAND_TIMEOUT, on_qmp_reply, vm);
+                sup_line(vm, "stop: ending QEMU (%s)", vm->vmm->quit_how);
+                vm->vmm->quit(vm->control);
                 arm(vm, VM_TIMER_STOP, VM_QUIT_TIMEOUT);
                 break;
         case VM_STOP_KILL:
@@ -486,6 +475,11 @@ void vm_stop(Vm *vm) {
         if (vm->status.stop_step != VM_STOP_NONE || vm->qemu_exited)
                 return;
         stop_step(vm, VM_STOP_AGENT);
+}
+
+void vm_kill(Vm *vm) {
+        if (vm->status.stop_step < VM_STOP_KILL)
+                stop_step(vm, VM_STOP_KILL);
 }
 
 static void on_timer(EventSource *s, usec_t t, void *userdata) {
@@ -558,12 +552,12 @@ static void classify(Vm *vm, VmExit *ex) {
                  * nothing was killed but the boot. */
                 ex->end = VM_END_KILLED;
                 ex->reason = xasprintf("stopped before the guest started the command: QEMU ended by %s",
-                                       vm->status.stop_step == VM_STOP_QUIT ? "QMP quit" : "SIGKILL");
+                                       vm->status.stop_step == VM_STOP_QUIT ? vm->vmm->quit_how : "SIGKILL");
         } else if (vm->status.stop_step >= VM_STOP_QUIT) {
                 ex->end = VM_END_KILLED;
                 ex->signal = SIGKILL;
                 ex->reason = xasprintf("the guest did not stop: ended by %s",
-                                       vm->status.stop_step == VM_STOP_QUIT ? "QMP quit" : "SIGKILL to QEMU");
+                                       vm->status.stop_step == VM_STOP_QUIT ? vm->vmm->quit_how : "SIGKILL to QEMU");
         } else if (!WIFEXITED(vm->qemu_status)) {
                 ex->end = VM_END_QEMU_EXITED;
                 ex->reason = xasprintf("QEMU was killed by signal %d%s%s", WTERMSIG(vm->qemu_status),
@@ -609,7 +603,7 @@ static void on_pidfd(EventSource *s, int fd, uint32_t revents, void *userdata) {
         vm->pidfd_source = event_source_free(vm->pidfd_source);
         vm->qemu_exited = true;
         vm->qemu_status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : W_EXITCODE(0, si.si_status);
-        vm->qmp = qmp_free(vm->qmp);
+        vm->control = vm->vmm->control_free(vm->control);
         if (all_closed(vm))
                 finish(vm);
         else
@@ -632,6 +626,29 @@ usec_t vm_boot_timeout(void) {
         return (usec_t) sec * USEC_PER_SEC;
 }
 
+_noreturn_ static void exec_qemu(const Vm *vm, char **argv, int err_w, const int *keep, size_t n_keep) {
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+        /* Into the instance's cgroup before QEMU allocates anything, so its limit covers all. */
+        if (vm->cfg.cgroup && cgroup_attach(vm->cfg.cgroup, getpid()) < 0)
+                _exit(126);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(err_w, 1) < 0 || dup2(err_w, 2) < 0)
+                _exit(126);
+        for (size_t i = 0; i < n_keep; i++) {
+                int flags = fcntl(keep[i], F_GETFD);
+                if (flags < 0 || fcntl(keep[i], F_SETFD, flags & ~FD_CLOEXEC) < 0)
+                        _exit(126);
+        }
+        child_reset(keep, n_keep);
+        /* The control socket (QMP's) is QEMU's to create: 0600 (sockets are made 0777 less the umask), in the
+         * instance directory. */
+        umask(0177);
+        if (chdir(vm->cfg.dir) < 0)
+                _exit(126);
+        execv(argv[0], argv);
+        _exit(EXIT_NOT_INSTALLED);
+}
+
 static int make_socketpair(int *ours, int *theirs) {
         int sv[2];
 
@@ -651,7 +668,8 @@ static void close_fds(int *fds, size_t n) {
 }
 
 /* The guest kernel and initramfs: the unit's vm.kernel or the provisioned one. */
-static int find_guest(const VmConfig *cfg, char **ret_kernel, char **ret_initrd, char *err, size_t errlen) {
+static int find_guest(Vm *vm, SupError **ret_error) {
+        const VmConfig *cfg = &vm->cfg;
         _cleanup_free_ char *kernel = NULL, *initrd = NULL;
 
         kernel = cfg->spec->vm.kernel ? xstrdup(cfg->spec->vm.kernel)
@@ -659,114 +677,73 @@ static int find_guest(const VmConfig *cfg, char **ret_kernel, char **ret_initrd,
         initrd = xasprintf("%s/kernel/current/initramfs.cpio", cfg->guest_dir);
         if (access(kernel, R_OK) < 0) {
                 if (cfg->spec->vm.kernel)
-                        snprintf(err, errlen, "vm.kernel: cannot read %s: %m", kernel);
-                else
-                        snprintf(err, errlen, "no guest kernel in %s (%m): run tools/guest-kernel.sh %s", cfg->guest_dir,
-                                 cfg->guest_dir);
-                return -ENOENT;
+                        return sup_error_make(ret_error, -ENOENT, "vm.kernel: cannot read %s: %m", kernel);
+                return sup_error_make(ret_error, -ENOENT, "no guest kernel in %s (%m): run tools/guest-kernel.sh %s",
+                                      cfg->guest_dir, cfg->guest_dir);
         }
-        if (access(initrd, R_OK) < 0) {
-                snprintf(err, errlen, "no guest initramfs at %s (%m): run tools/guest-initramfs.sh %s", initrd,
-                         cfg->guest_dir);
-                return -ENOENT;
-        }
-        *ret_kernel = TAKE_PTR(kernel);
-        *ret_initrd = TAKE_PTR(initrd);
+        if (access(initrd, R_OK) < 0)
+                return sup_error_make(ret_error, -ENOENT,
+                                      "no guest initramfs at %s (%m): run tools/guest-initramfs.sh %s", initrd,
+                                      cfg->guest_dir);
+        vm->kernel = TAKE_PTR(kernel);
+        vm->initrd = TAKE_PTR(initrd);
         return 0;
 }
 
 /* The layers' disks are the image step's (cfg->image); the sandbox's is the instance's own. */
-static int prepare_disks(Vm *vm, char ***ret_layers, char **ret_sandbox, char *err, size_t errlen) {
-        _cleanup_strv_free_ char **layers = NULL;
-        char *sandbox;
+static int prepare_disks(Vm *vm, SupError **ret_error) {
+        _cleanup_free_ char *sandbox = NULL;
+        char err[1024];
         int r;
 
         for (size_t i = 0; i < vm->cfg.image->n_layers; i++) {
                 const char *disk = vm->cfg.image->layers[i].disk;
-                if (!disk) {
-                        snprintf(err, errlen, "layer %zu (%s) has no disk: the image was resolved without them", i,
-                                 vm->cfg.image->layers[i].dir);
-                        return -EINVAL;
-                }
-                strv_push(&layers, xstrdup(disk));
+                if (!disk)
+                        return sup_error_make(ret_error, -EINVAL,
+                                              "layer %zu (%s) has no disk: the image was resolved without them", i,
+                                              vm->cfg.image->layers[i].dir);
+                strv_push(&vm->layers, xstrdup(disk));
         }
         r = mkdir_p(vm->cfg.sandbox_dir, 0700);
-        if (r < 0) {
-                snprintf(err, errlen, "cannot create the sandbox %s: %s", vm->cfg.sandbox_dir, strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return sup_error_make(ret_error, r, "cannot create the sandbox %s: %s", vm->cfg.sandbox_dir,
+                                      strerror(-r));
         sandbox = path_join(vm->cfg.sandbox_dir, "disk.ext4");
-        r = vm_sandbox_disk(sandbox, VM_SANDBOX_DISK_SIZE, err, errlen);
-        if (r < 0) {
-                free(sandbox);
-                return r;
-        }
-        *ret_layers = TAKE_PTR(layers);
-        *ret_sandbox = sandbox;
+        r = vm_sandbox_disk(sandbox, VM_SANDBOX_DISK_SIZE, err, sizeof(err));
+        if (r < 0)
+                return sup_error_make(ret_error, r, "%s", err);
+        vm->sandbox = TAKE_PTR(sandbox);
         return 0;
 }
 
-static int choose_accel(Vm *vm, const char *kernel, VmHost *host, char *err, size_t errlen) {
-        _cleanup_free_ char *cache = path_join(vm->cfg.state_dir, "vm/host.json"), *why = NULL;
-        _cleanup_sup_error_ SupError *error = NULL;
+/* The guest's RAM as QEMU's cgroup limit allows for, with what the VMM itself needs. */
+static int limit_memory(Vm *vm, SupError **ret_error) {
+        uint64_t limit;
         int r;
 
-        r = vm_host_detect(cache, kernel, host, &error);
-        if (r < 0) {
-                (void) sup_error_to_buffer(error, err, errlen);
-                return r;
-        }
-        if (vm_accel_choose(vm->cfg.spec->vm.accel, vm->cfg.host_accel, host, &vm->status.kvm, &why) ==
-            VM_ACCEL_CHOICE_NEEDS_PROBE) {
-                sup_line(vm, "finding out whether KVM works on this host (once: the verdict is kept in %s)", cache);
-                (void) vm_host_probe_kvm(host, cache, kernel);
-                (void) vm_accel_choose(vm->cfg.spec->vm.accel, vm->cfg.host_accel, host, &vm->status.kvm, &why);
-        }
-        sup_line(vm, "accelerator: %s (%s)", vm->status.kvm ? "kvm" : "tcg", why);
+        if (vm->status.memory != vm->cfg.spec->resources.memory && vm->cfg.spec->resources.memory != 0)
+                sup_line(vm, "guest RAM %llu MiB: resources.memory is below what the guest kernel needs",
+                         (unsigned long long) (vm->status.memory >> 20));
+        if (!vm->cfg.cgroup)
+                return 0;
+        limit = vm_cgroup_memory(vm->status.memory, !vm->status.kvm);
+        r = cgroup_set_memory_max(vm->cfg.cgroup, limit);
+        if (r < 0 && r != -EOPNOTSUPP)
+                return sup_error_make(ret_error, r, "cannot limit the memory of QEMU's cgroup to %llu MiB: %s",
+                                      (unsigned long long) (limit >> 20), strerror(-r));
         return 0;
 }
 
-_noreturn_ static void exec_qemu(const Vm *vm, char **argv, int err_w, const int *keep, size_t n_keep) {
-        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-        /* Into the instance's cgroup before QEMU allocates anything, so its limit covers all. */
-        if (vm->cfg.cgroup && cgroup_attach(vm->cfg.cgroup, getpid()) < 0)
-                _exit(126);
-        if (null < 0 || dup2(null, 0) < 0 || dup2(err_w, 1) < 0 || dup2(err_w, 2) < 0)
-                _exit(126);
-        for (size_t i = 0; i < n_keep; i++) {
-                int flags = fcntl(keep[i], F_GETFD);
-                if (flags < 0 || fcntl(keep[i], F_SETFD, flags & ~FD_CLOEXEC) < 0)
-                        _exit(126);
-        }
-        child_reset(keep, n_keep);
-        /* QMP's socket is QEMU's to create: 0600 (sockets are made 0777 less the umask), in the
-         * instance directory. */
-        umask(0177);
-        if (chdir(vm->cfg.dir) < 0)
-                _exit(126);
-        execv(argv[0], argv);
-        _exit(EXIT_NOT_INSTALLED);
-}
-
-int vm_start(Event *e, const VmConfig *cfg, Vm **ret, char *err, size_t errlen) {
-        _cleanup_free_ char *kernel = NULL, *initrd = NULL, *sandbox = NULL, *qmp_path = NULL;
-        _cleanup_strv_free_ char **layers = NULL, **args = NULL, **argv = NULL;
-        VmHost host = {.kvm = -1};
-        /* Our ends and QEMU's of the channels, and of QEMU's stderr (a pipe). */
-        int ours[_CH_MAX], theirs[_CH_MAX];
-        int agent_ours;
-        Vm *vm;
-        pid_t pid;
+int vm_prepare(Event *e, const VmConfig *cfg, Vm **ret, SupError **ret_error) {
+        _cleanup_(vm_freep) Vm *vm = xzalloc(sizeof(Vm));
+        struct sockaddr_un sa;
         int r;
 
-        for (size_t i = 0; i < _CH_MAX; i++)
-                ours[i] = theirs[i] = -EBADF;
-        theirs[CH_NET] = cfg->net_fd;
-        vm = xzalloc(sizeof(Vm));
-        vm->has_network = cfg->net_fd >= 0;
         vm->event = e;
         vm->cfg = *cfg;
+        vm->vmm = cfg->vmm ?: vmm_get(NULL);
+        vm->net_fd = cfg->net_fd;
+        vm->has_network = cfg->net_fd >= 0;
         vm->pidfd = -EBADF;
         vm->ps_tail = &vm->ps_head;
         vm->stop_signal = cfg->spec->stop.signal;
@@ -783,93 +760,90 @@ int vm_start(Event *e, const VmConfig *cfg, Vm **ret, char *err, size_t errlen) 
         vm->status.memory = vm_guest_memory(cfg->spec);
         vm->status.vcpus = vm_guest_vcpus(cfg->spec, (unsigned) sysconf(_SC_NPROCESSORS_ONLN));
 
-        qmp_path = path_join(cfg->dir, "qmp.sock");
-        if (strlen(qmp_path) >= sizeof(((struct sockaddr_un *) NULL)->sun_path)) {
-                snprintf(err, errlen, "the QMP socket path %s is longer than a unix socket address allows (%zu bytes): "
-                         "use a shorter --run-dir", qmp_path, sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1);
-                r = -ENAMETOOLONG;
-                goto fail;
-        }
-        r = find_guest(cfg, &kernel, &initrd, err, errlen);
+        vm->control_path = path_join(cfg->dir, vm->vmm->control_socket);
+        if (strlen(vm->control_path) >= sizeof(sa.sun_path))
+                return sup_error_make(ret_error, -ENAMETOOLONG,
+                                      "the %s control socket path %s is longer than a unix socket address allows (%zu "
+                                      "bytes): use a shorter --run-dir",
+                                      vm->vmm->name, vm->control_path, sizeof(sa.sun_path) - 1);
+        r = find_guest(vm, ret_error);
         if (r < 0)
-                goto fail;
-        r = choose_accel(vm, kernel, &host, err, errlen);
+                return r;
+        r = vm->vmm->host_open(&(VmmHostRequest){.state_dir = cfg->state_dir,
+                                                 .kernel = vm->kernel,
+                                                 .unit_accel = cfg->spec->vm.accel,
+                                                 .host_accel = cfg->host_accel,
+                                                 .log = cfg->log},
+                               &vm->host, &vm->status.kvm, ret_error);
         if (r < 0)
-                goto fail;
-        r = prepare_disks(vm, &layers, &sandbox, err, errlen);
+                return r;
+        r = prepare_disks(vm, ret_error);
         if (r < 0)
-                goto fail;
-        if (vm->status.memory != cfg->spec->resources.memory && cfg->spec->resources.memory != 0)
-                sup_line(vm, "guest RAM %llu MiB: resources.memory is below what the guest kernel needs",
-                         (unsigned long long) (vm->status.memory >> 20));
-        if (cfg->cgroup) {
-                uint64_t limit = vm_cgroup_memory(vm->status.memory, !vm->status.kvm);
-                r = cgroup_set_memory_max(cfg->cgroup, limit);
-                if (r < 0 && r != -EOPNOTSUPP) {
-                        snprintf(err, errlen, "cannot limit the memory of QEMU's cgroup to %llu MiB: %s",
-                                 (unsigned long long) (limit >> 20), strerror(-r));
-                        goto fail;
-                }
-        }
+                return r;
+        r = limit_memory(vm, ret_error);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(vm);
+        return 0;
+}
+
+/* The VMM's command line, for the channels it inherits (theirs[], their numbers in its process). */
+static int command_line(Vm *vm, const int theirs[static _CH_MAX], char ***ret, SupError **ret_error) {
+        char mac[18];
+
+        format_mac(vm->cfg.mac, mac);
+        return vm->vmm->command_line(vm->host,
+                                     &(VmLaunch){
+                                             .name = vm->cfg.spec->name,
+                                             .machine = vm->cfg.spec->vm.machine,
+                                             .kvm = vm->status.kvm,
+                                             .memory = vm->status.memory,
+                                             .vcpus = vm->status.vcpus,
+                                             .debug = vm->cfg.debug,
+                                             .kernel = vm->kernel,
+                                             .initrd = vm->initrd,
+                                             .qmp_path = vm->vmm->control_socket,
+                                             .layers = (const char *const *) vm->layers,
+                                             .n_layers = strv_length(vm->layers),
+                                             .sandbox_disk = vm->sandbox,
+                                             .console_fd = theirs[CH_CONSOLE],
+                                             .agent_fd = theirs[CH_AGENT],
+                                             .output_fd = theirs[CH_OUTPUT],
+                                             .net_fd = theirs[CH_NET],
+                                             .mac = mac,
+                                     },
+                                     ret, ret_error);
+}
+
+/* Our ends and the VMM's of the console, agent and output channels, and of its stderr (a pipe). */
+static int open_channels(int ours[static _CH_MAX], int theirs[static _CH_MAX], SupError **ret_error) {
+        int p[2], r;
 
         for (size_t i = 0; i < CH_NET; i++) {
                 r = make_socketpair(&ours[i], &theirs[i]);
-                if (r < 0) {
-                        snprintf(err, errlen, "cannot create the guest's channels: %s", strerror(-r));
-                        goto fail;
-                }
+                if (r < 0)
+                        return sup_error_make(ret_error, r, "cannot create the guest's channels: %s", strerror(-r));
         }
-        {
-                int p[2];
-                if (pipe2(p, O_CLOEXEC) < 0) {
-                        r = negative_errno();
-                        snprintf(err, errlen, "cannot create a pipe: %m");
-                        goto fail;
-                }
-                ours[CH_QEMU] = p[0];
-                theirs[CH_QEMU] = p[1];
-        }
-        {
-                char mac[18];
-                format_mac(cfg->mac, mac);
-                VmLaunch l = {
-                        .name = cfg->spec->name,
-                        .machine = cfg->spec->vm.machine,
-                        .kvm = vm->status.kvm,
-                        .memory = vm->status.memory,
-                        .vcpus = vm->status.vcpus,
-                        .tsc_khz = host.tsc_khz,
-                        .sandbox = host.sandbox,
-                        .debug = cfg->debug,
-                        .kernel = kernel,
-                        .initrd = initrd,
-                        .qmp_path = "qmp.sock",
-                        .layers = (const char *const *) layers,
-                        .n_layers = strv_length(layers),
-                        .sandbox_disk = sandbox,
-                        .console_fd = theirs[CH_CONSOLE],
-                        .agent_fd = theirs[CH_AGENT],
-                        .output_fd = theirs[CH_OUTPUT],
-                        .net_fd = theirs[CH_NET],
-                        .mac = mac,
-                };
-                r = vm_qemu_args(&l, &args);
-                if (r == -E2BIG) {
-                        snprintf(err, errlen, "image.layers: %zu layers, and vm.machine: microvm has room for %u disks "
-                                 "of layers (use vm.machine: q35)", l.n_layers, VM_MICROVM_MAX_LAYERS);
-                        goto fail;
-                }
-        }
-        strv_push(&argv, xstrdup(host.qemu));
-        for (size_t i = 0; args && args[i]; i++)
-                strv_push(&argv, xstrdup(args[i]));
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return sup_error_make(ret_error, negative_errno(), "cannot create a pipe: %m");
+        ours[CH_QEMU] = p[0];
+        theirs[CH_QEMU] = p[1];
+        return 0;
+}
 
-        (void) unlink(qmp_path);
+/* Forks and executes the VMM with theirs[] (closed here, in this process, either way). */
+static int spawn(Vm *vm, char **argv, int theirs[static _CH_MAX], SupError **ret_error) {
+        char line[4096] = "";
+        size_t w = 0;
+        pid_t pid;
+        int r;
+
+        (void) unlink(vm->control_path);
         pid = fork();
         if (pid < 0) {
                 r = negative_errno();
-                snprintf(err, errlen, "cannot fork: %m");
-                goto fail;
+                close_fds(theirs, _CH_MAX);
+                return sup_error_make(ret_error, r, "cannot fork: %m");
         }
         if (pid == 0)
                 exec_qemu(vm, argv, theirs[CH_QEMU], theirs, theirs[CH_NET] >= 0 ? CH_NET + 1 : CH_NET);
@@ -880,50 +854,65 @@ int vm_start(Event *e, const VmConfig *cfg, Vm **ret, char *err, size_t errlen) 
                 r = negative_errno();
                 (void) kill(pid, SIGKILL);
                 (void) waitpid(pid, NULL, 0);
-                snprintf(err, errlen, "cannot open a pidfd for QEMU: %m");
-                goto fail;
+                vm->status.qemu_pid = 0;
+                return sup_error_make(ret_error, r, "cannot open a pidfd for QEMU: %m");
         }
-        {
-                char line[4096] = "";
-                size_t w = 0;
-                for (size_t i = 0; argv[i] && w < sizeof(line) - 1; i++)
-                        w += (size_t) snprintf(line + w, sizeof(line) - w, "%s%s", i ? " " : "", argv[i]);
-                sup_line(vm, "QEMU %d: %s", (int) pid, line);
-        }
+        for (size_t i = 0; argv[i] && w < sizeof(line) - 1; i++)
+                w += (size_t) snprintf(line + w, sizeof(line) - w, "%s%s", i ? " " : "", argv[i]);
+        sup_line(vm, "QEMU %d: %s", (int) pid, line);
+        return 0;
+}
 
-        (void) event_add_io(e, &vm->pidfd_source, vm->pidfd, EPOLLIN, on_pidfd, vm);
-        /* The agent's socket is a JSON-lines connection; the others are streams for the log. */
+/* The running VMM's channels onto the loop: its exit, the logs' streams, the agent's JSON lines,
+ * the control socket; and the boot's deadline. */
+static void watch(Vm *vm, int ours[static _CH_MAX]) {
+        int agent, r;
+
+        (void) event_add_io(vm->event, &vm->pidfd_source, vm->pidfd, EPOLLIN, on_pidfd, vm);
         vm->out[OUT_CONSOLE].fd = TAKE_FD(ours[CH_CONSOLE]);
         vm->out[OUT_COMMAND].fd = TAKE_FD(ours[CH_OUTPUT]);
         vm->out[OUT_QEMU].fd = TAKE_FD(ours[CH_QEMU]);
-        agent_ours = TAKE_FD(ours[CH_AGENT]);
+        agent = TAKE_FD(ours[CH_AGENT]);
         for (size_t i = 0; i < _OUT_MAX; i++) {
                 (void) fd_set_nonblock(vm->out[i].fd, 1);
-                (void) event_add_io(e, &vm->out[i].source, vm->out[i].fd, EPOLLIN, on_output, &vm->out[i]);
+                (void) event_add_io(vm->event, &vm->out[i].source, vm->out[i].fd, EPOLLIN, on_output, &vm->out[i]);
         }
-        (void) fd_set_nonblock(agent_ours, 1);
-        r = json_conn_new(e, agent_ours, GUEST_FRAME_MAX, on_agent_message, on_agent_close, vm, &vm->agent);
+        (void) fd_set_nonblock(agent, 1);
+        r = json_conn_new(vm->event, agent, GUEST_FRAME_MAX, on_agent_message, on_agent_close, vm, &vm->agent);
         if (r < 0) {
-                close(agent_ours);
+                close(agent);
                 vm->agent_closed = true;
         }
-        r = qmp_new(e, &(QmpCallbacks) {.event = on_qmp_event, .closed = on_qmp_closed}, vm, &vm->qmp);
-        if (r >= 0)
-                r = qmp_connect(vm->qmp, qmp_path, QMP_CONNECT_TIMEOUT);
+        r = vm->vmm->control_open(
+                vm->event, vm->control_path, CONTROL_CONNECT_TIMEOUT,
+                &(VmmCallbacks){.panicked = on_vmm_panicked, .shutdown = on_vmm_shutdown, .error = on_vmm_error}, vm,
+                &vm->control);
         if (r < 0)
-                sup_line(vm, "QMP: cannot connect to %s: %s (the stop ladder will skip its QMP steps)", qmp_path,
-                         strerror(-r));
+                sup_line(vm, "%s: cannot connect to %s: %s (the stop ladder will skip its steps)", vm->vmm->name,
+                         vm->control_path, strerror(-r));
         arm(vm, VM_TIMER_BOOT, vm->boot_timeout);
-        vm_host_done(&host);
-        *ret = vm;
-        return 0;
+}
 
-fail:
-        close_fds(ours, _CH_MAX);
-        close_fds(theirs, _CH_MAX);
-        vm_host_done(&host);
-        vm_free(vm);
-        return r;
+int vm_launch(Vm *vm, SupError **ret_error) {
+        _cleanup_strv_free_ char **argv = NULL;
+        int ours[_CH_MAX], theirs[_CH_MAX], r;
+
+        for (size_t i = 0; i < _CH_MAX; i++)
+                ours[i] = theirs[i] = -EBADF;
+        /* The tap lives as long as QEMU: its fd is QEMU's from here on. */
+        theirs[CH_NET] = TAKE_FD(vm->net_fd);
+        r = open_channels(ours, theirs, ret_error);
+        if (r >= 0)
+                r = command_line(vm, theirs, &argv, ret_error);
+        if (r >= 0)
+                r = spawn(vm, argv, theirs, ret_error);
+        if (r < 0) {
+                close_fds(ours, _CH_MAX);
+                close_fds(theirs, _CH_MAX);
+                return r;
+        }
+        watch(vm, ours);
+        return 0;
 }
 
 int vm_ps(Vm *vm, VmPsCallback callback, void *userdata) {
@@ -956,7 +945,15 @@ Vm *vm_free(Vm *vm) {
         vm->pidfd_source = event_source_free(vm->pidfd_source);
         if (vm->pidfd >= 0)
                 close(vm->pidfd);
-        qmp_free(vm->qmp);
+        vm->vmm->control_free(vm->control);
+        vm->vmm->host_free(vm->host);
+        if (vm->net_fd >= 0)
+                close(vm->net_fd);
+        free(vm->control_path);
+        free(vm->kernel);
+        free(vm->initrd);
+        free(vm->sandbox);
+        strv_free(vm->layers);
         json_conn_free(vm->agent);
         for (size_t i = 0; i < _OUT_MAX; i++)
                 output_close(&vm->out[i]);

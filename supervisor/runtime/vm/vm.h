@@ -14,14 +14,17 @@
 #include "log-writer.h"
 #include "seccomp-filter.h"
 #include "string-table.h"
+#include "sup-error.h"
 #include "unit-spec.h"
+#include "vmm.h"
 
-/* One hyperv instance: a QEMU process running the unit's image in a virtual machine whose PID 1 is
- * sup-init (supervisor/guest/), on the monitor's event loop.
+/* One hyperv instance: a VMM process (QEMU; vmm.h is the seam) running the unit's image in a
+ * virtual machine whose PID 1 is sup-init (supervisor/guest/), on the monitor's event loop.
  *
- * vm_start() prepares what the machine needs (the guest kernel and initramfs, the sandbox disk,
- * the accelerator; the layer disks come with the image) and starts QEMU in the instance's cgroup,
- * with QMP on DIR/qmp.sock (0600) and four connected sockets it inherits: the serial console, and
+ * vm_prepare() prepares what the machine needs (the guest kernel and initramfs, the accelerator,
+ * the sandbox disk, QEMU's memory limit; the layer disks come with the image); vm_launch() starts
+ * QEMU in the instance's cgroup, with QMP on DIR/qmp.sock (0600) and four connected sockets it
+ * inherits: the serial console, and
  * the virtio-serial ports of the agent, the command's stdout and its stderr. The console, stdout,
  * stderr and QEMU's own stderr go to the unit's log (streams "console", "stdout", "stderr",
  * "qemu"). sup-init says hello on the agent port; the run command answers it; "started" makes the
@@ -104,12 +107,13 @@ typedef struct VmConfig {
         const char *state_dir;   /* supd's: vm/host.json */
         const char *sandbox_dir; /* the instance's sandbox: disk.ext4 */
         const char *guest_dir;   /* kernel/current/{vmlinuz,initramfs.cpio} (tools/guest-kernel.sh) */
+        const Vmm *vmm;          /* NULL: vmm_get(NULL), QEMU */
         VmAccel host_accel;      /* supd --vm-accel */
         bool debug;              /* sup.debug on the guest's command line */
         const Cgroup *cgroup;    /* QEMU's; NULL: the caller's */
         const SeccompProgram *seccomp; /* the command's filter, for the guest to load; NULL: none */
         const struct rlimit *rlimits;  /* the command's limits, every resource resolved (rlimits.h) */
-        /* network: bridge: the tap device (the Vm owns it from vm_start() on, also on failure;
+        /* network: bridge: the tap device (the Vm owns it from vm_prepare() on, also on failure;
          * -1: none) and what the guest gives its eth0. */
         int net_fd;
         uint8_t mac[6];
@@ -121,12 +125,17 @@ typedef struct VmConfig {
         void *userdata;
 } VmConfig;
 
-/* Returns once QEMU runs; the rest is asynchronous. On failure nothing is left running and err
- * says why. cfg's strings, spec, image, cgroup, seccomp and log must outlive the Vm. */
-int vm_start(Event *e, const VmConfig *cfg, Vm **ret, char *err, size_t errlen);
+/* Makes the Vm and what its machine needs; nothing runs yet. On failure nothing is left (the
+ * tap's fd closed too). cfg's strings, spec, image, cgroup, seccomp and log must outlive the Vm. */
+int vm_prepare(Event *e, const VmConfig *cfg, Vm **ret, SupError **ret_error);
+/* Starts QEMU; returns once it runs, the rest is asynchronous. On failure nothing runs (the Vm
+ * is then only to be freed). */
+int vm_launch(Vm *vm, SupError **ret_error);
 
 /* Starts the stop ladder (a second call does nothing). */
 void vm_stop(Vm *vm);
+/* The ladder's last step at once: SIGKILL to QEMU. */
+void vm_kill(Vm *vm);
 
 /* The guest's processes, from sup-init: processes is [{"pid","comm","args"}...] (borrowed), or
  * error < 0 (-ENOTCONN: the guest is not up; -ECONNRESET: it went away). Answered in order. */
@@ -138,3 +147,4 @@ const VmStatus *vm_status(const Vm *vm);
 /* Kills QEMU if it still runs (SIGKILL) and frees everything; pending ps callbacks get
  * -ECANCELED. Returns NULL. */
 Vm *vm_free(Vm *vm);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Vm *, vm_free);

@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: MIT */
+/* The process driver (driver.h): the workload in a container of its own (container.h), on the
+ * monitor's loop. What is its own: the command's output pipes, the container's root mount point
+ * and sandbox, the user namespace lease of user_namespace: auto, the veth side of the network,
+ * and telling the container's end (its init's exit report, or its setup error). */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "container.h"
+#include "driver.h"
+#include "fileio.h"
+#include "macro.h"
+#include "path-util.h"
+#include "process-list.h"
+#include "process-util.h"
+#include "socket-util.h"
+#include "string-util.h"
+#include "userns.h"
+#include "workload.h"
+
+/* The command's stdout or stderr, read into the log. */
+typedef struct ProcessOutput {
+        int fd;
+        EventSource *source;
+        LogStream stream;
+} ProcessOutput;
+
+typedef struct ProcessInstance {
+        DriverInstance base;
+        char *rootfs;
+        UsernsRange userns; /* user_namespace: auto: the range leased while the container runs */
+        Container container;
+        bool has_container;
+        bool started;
+        ProcessOutput out, err;
+        EventSource *pidfd_source;
+        EventSource *error_source;
+        char setup_error[512];
+        size_t setup_error_len;
+} ProcessInstance;
+
+extern const IsolationDriver process_driver;
+
+/* base is the first member: the instance's address is its base's. */
+static ProcessInstance *process_of(DriverInstance *d) {
+        return (ProcessInstance *) d;
+}
+
+static void output_close(ProcessInstance *p, ProcessOutput *o) {
+        if (o->fd < 0)
+                return;
+        /* Whatever is still in the pipe belongs in the log before it closes. */
+        for (;;) {
+                char buf[4096];
+                ssize_t n = read(o->fd, buf, sizeof(buf));
+                if (n <= 0)
+                        break;
+                log_stream_feed(p->base.ctx->log, &o->stream, buf, (size_t) n);
+        }
+        log_stream_flush(p->base.ctx->log, &o->stream);
+        o->source = event_source_free(o->source);
+        close(o->fd);
+        o->fd = -EBADF;
+}
+
+/* One read per event, never more: with the one-write pipes (workload.h) it takes the one write the
+ * event is about, and the writes of stdout and stderr are logged in the order their events come;
+ * reading on would take a write made after one waiting in the other pipe. */
+static void on_output(EventSource *src, int fd, uint32_t revents, void *userdata) {
+        ProcessInstance *p = userdata;
+        ProcessOutput *o = fd == p->out.fd ? &p->out : &p->err;
+        char buf[16384];
+        ssize_t n = read(fd, buf, sizeof(buf));
+
+        if (n > 0)
+                log_stream_feed(p->base.ctx->log, &o->stream, buf, (size_t) n);
+        /* Every writer is gone (EPOLLHUP): no event will come for what is left, read it all now. */
+        if (n > 0 && !(revents & EPOLLHUP))
+                return;
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+        output_close(p, o);
+}
+
+/* The command's stdout or stderr (workload.h says how it keeps their order), watched from before
+ * the command can write: epoll queues the pipes that are already readable when they are added in
+ * the order they are added, not in the order they were written to. */
+static int output_open(ProcessInstance *p, ProcessOutput *o, int *ret_write) {
+        uint32_t events;
+        int fds[2], r = workload_output_pipe(fds, &events);
+
+        if (r < 0)
+                return r;
+        o->fd = fds[0];
+        *ret_write = fds[1];
+        return event_add_io(p->base.ctx->event, &o->source, o->fd, events, on_output, p);
+}
+
+/* user_namespace: auto: a range of host ids of the container's own, for this run. */
+static int acquire_userns(ProcessInstance *p, SupError **ret_error) {
+        const DriverContext *ctx = p->base.ctx;
+        _cleanup_free_ IdRange *reserved = NULL;
+        size_t n_reserved = 0;
+        int r;
+
+        userns_reserved_load(&reserved, &n_reserved);
+        r = userns_acquire(USERNS_LEASE_DIR, ctx->spec->name, reserved, n_reserved, &p->userns);
+        if (r == -EBUSY)
+                return sup_error_make(ret_error, r,
+                                      "user_namespace: auto: every range of host ids is in use (leases in %s)",
+                                      USERNS_LEASE_DIR);
+        if (r < 0)
+                return sup_error_make(ret_error, r, "user_namespace: auto: cannot lease a range of host ids in %s: %s",
+                                      USERNS_LEASE_DIR, strerror(-r));
+        ctx->status->userns_base = p->userns.base;
+        ctx->status->userns_size = p->userns.size;
+        return 0;
+}
+
+static DriverInstance *process_free(DriverInstance *d);
+
+static int process_prepare(const DriverContext *ctx, DriverInstance **ret, SupError **ret_error) {
+        ProcessInstance *p = xzalloc(sizeof(ProcessInstance));
+        int r;
+
+        p->base = (DriverInstance){.driver = &process_driver, .ctx = ctx};
+        p->rootfs = path_join(ctx->dir, "rootfs");
+        p->userns = USERNS_RANGE_NULL;
+        p->out = (ProcessOutput){.fd = -EBADF, .stream.name = "stdout"};
+        p->err = (ProcessOutput){.fd = -EBADF, .stream.name = "stderr"};
+
+        (void) mkdir(p->rootfs, 0755);
+        r = mkdir_p(ctx->sandbox, 0700);
+        if (r < 0)
+                r = sup_error_make(ret_error, r, "cannot create the sandbox %s: %s", ctx->sandbox, strerror(-r));
+        if (r >= 0 && ctx->spec->security.user_namespace == USER_NAMESPACE_AUTO)
+                r = acquire_userns(p, ret_error);
+        /* Before the container exists, so that its first instruction runs within them. */
+        if (r >= 0)
+                r = driver_apply_resources(ctx, ctx->spec, RESOURCES_CONTAINER, ret_error);
+        if (r < 0) {
+                process_free(&p->base);
+                return r;
+        }
+        *ret = &p->base;
+        return 0;
+}
+
+/* ContainerConfig.prepare: in the monitor, the container's namespaces exist and its init waits. */
+static int attach_network(pid_t pid, void *userdata, SupError **ret_error) {
+        const DriverNetwork *net = ((ProcessInstance *) userdata)->base.ctx->net;
+
+        return net->attach(pid, net->userdata, ret_error);
+}
+
+/* ContainerConfig.setup: in the container's init, inside its network namespace. */
+static int configure_network(void *userdata, SupError **ret_error) {
+        const DriverNetwork *net = ((ProcessInstance *) userdata)->base.ctx->net;
+
+        return net->configure(net->userdata, ret_error);
+}
+
+static void reap(ProcessInstance *p);
+
+static void on_pidfd(EventSource *s, int fd, uint32_t revents, void *userdata) {
+        reap(userdata);
+}
+
+static void on_setup_result(EventSource *s, int fd, uint32_t revents, void *userdata) {
+        ProcessInstance *p = userdata;
+        ssize_t n = read(fd, p->setup_error + p->setup_error_len, sizeof(p->setup_error) - 1 - p->setup_error_len);
+
+        if (n > 0) {
+                p->setup_error_len += (size_t) n;
+                return;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+        p->error_source = event_source_free(p->error_source);
+        if (p->setup_error_len > 0)
+                return; /* the container's init exits; on_pidfd() reports the error */
+        p->started = true;
+        p->base.ctx->callbacks.started(&p->base, p->base.ctx->userdata);
+}
+
+static int process_start(DriverInstance *d, SupError **ret_error) {
+        ProcessInstance *p = process_of(d);
+        const DriverContext *ctx = d->ctx;
+        int out_w = -EBADF, err_w = -EBADF, r;
+        ContainerConfig cfg;
+
+        r = output_open(p, &p->out, &out_w);
+        if (r >= 0)
+                r = output_open(p, &p->err, &err_w);
+        if (r < 0) {
+                if (out_w >= 0)
+                        close(out_w);
+                return sup_error_make(ret_error, r, "cannot create the output pipes: %s", strerror(-r));
+        }
+        cfg = (ContainerConfig){
+                .spec = ctx->run_spec,
+                .image = ctx->image,
+                .rootfs = p->rootfs,
+                .sandbox = ctx->sandbox,
+                .stdout_fd = out_w,
+                .stderr_fd = err_w,
+                .cgroup = ctx->cgroup,
+                .seccomp = ctx->seccomp,
+                .rlimits = ctx->rlimits,
+                .share = ctx->share,
+                .userns = p->userns.lease.fd >= 0 ? &p->userns : NULL,
+                .prepare = ctx->net ? attach_network : NULL,
+                .setup = ctx->net ? configure_network : NULL,
+                .userdata = p,
+        };
+        r = container_start(&cfg, &p->container);
+        close(out_w);
+        close(err_w);
+        if (r < 0)
+                return sup_error_make(ret_error, r, "cannot create the container: %s", strerror(-r));
+        p->has_container = true;
+        ctx->status->pid = p->container.pid;
+        (void) fd_set_nonblock(p->container.error_fd, 1);
+        (void) event_add_io(ctx->event, &p->pidfd_source, p->container.pidfd, EPOLLIN, on_pidfd, p);
+        (void) event_add_io(ctx->event, &p->error_source, p->container.error_fd, EPOLLIN, on_setup_result, p);
+        return 0;
+}
+
+static void reap(ProcessInstance *p) {
+        const DriverContext *ctx = p->base.ctx;
+        DriverExit ex = {};
+        ContainerExit ce;
+        siginfo_t si = {};
+
+        (void) waitid((idtype_t) P_PIDFD, (id_t) p->container.pidfd, &si, WEXITED | WNOHANG);
+        /* The command may have failed between fork and exec (a user that does not exist, a
+         * missing program): init then reports its exit, but the setup error is what happened. */
+        for (unsigned k = 0; p->error_source && k < 64; k++)
+                on_setup_result(p->error_source, p->container.error_fd, EPOLLIN, p);
+        ex.setup_failed = !p->started || p->setup_error_len > 0;
+        if (read(p->container.exit_fd, &ce, sizeof(ce)) == (ssize_t) sizeof(ce)) {
+                ex.code = ce.signal ? -1 : ce.code;
+                ex.signal = ce.signal;
+        } else if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) {
+                /* The init itself was killed: SIGKILL at the end of the stop timeout. */
+                ex.code = -1;
+                ex.signal = si.si_status;
+        } else
+                ex.code = si.si_status;
+        p->setup_error[p->setup_error_len] = '\0';
+        if (ex.setup_failed && p->setup_error_len > 0)
+                ex.reason = p->setup_error;
+
+        p->pidfd_source = event_source_free(p->pidfd_source);
+        p->error_source = event_source_free(p->error_source);
+        output_close(p, &p->out);
+        output_close(p, &p->err);
+        container_close(&p->container);
+        p->has_container = false;
+        ctx->status->pid = 0;
+        /* Last: the monitor may free the instance in it. */
+        ctx->callbacks.exited(&p->base, &ex, ctx->userdata);
+}
+
+static int send_signal(ProcessInstance *p, int sig) {
+        if (!p->has_container)
+                return -ESRCH;
+        return syscall(SYS_pidfd_send_signal, p->container.pidfd, sig, NULL, 0) < 0 ? negative_errno() : 0;
+}
+
+static void process_stop(DriverInstance *d) {
+        ProcessInstance *p = process_of(d);
+
+        if (send_signal(p, d->ctx->spec->stop.signal) < 0)
+                (void) send_signal(p, SIGKILL);
+}
+
+static void process_kill(DriverInstance *d) {
+        ProcessInstance *p = process_of(d);
+
+        if (!p->has_container)
+                return;
+        (void) send_signal(p, SIGKILL);
+        if (d->ctx->cgroup)
+                (void) cgroup_kill(d->ctx->cgroup, SIGKILL);
+}
+
+static bool process_cleanup(DriverInstance *d) {
+        /* Its cgroup empty, nothing runs with the range's ids any more. */
+        userns_release(&process_of(d)->userns);
+        return true;
+}
+
+static DriverInstance *process_free(DriverInstance *d) {
+        ProcessInstance *p;
+
+        if (!d)
+                return NULL;
+        p = process_of(d);
+        p->pidfd_source = event_source_free(p->pidfd_source);
+        p->error_source = event_source_free(p->error_source);
+        output_close(p, &p->out);
+        output_close(p, &p->err);
+        if (p->has_container)
+                container_close(&p->container);
+        userns_release(&p->userns);
+        free(p->rootfs);
+        free(p);
+        return NULL;
+}
+
+static int process_update(DriverInstance *d, const UnitSpec *new, SupError **ret_error) {
+        return driver_apply_resources(d->ctx, new, RESOURCES_CONTAINER, ret_error);
+}
+
+/* Every limit is a cgroup write. */
+static bool process_is_live(const UnitSpec *old, const UnitSpec *new, const char *field) {
+        return streq(field, "resources.io_weight") || streq(field, "resources.pids") ||
+               streq(field, "resources.cpus") || streq(field, "resources.memory");
+}
+
+static int process_ps(DriverInstance *d, DriverPsCallback callback, void *userdata) {
+        ProcessInstance *p = process_of(d);
+        const Cgroup *cg = d->ctx->cgroup;
+        _cleanup_free_ pid_t *pids = NULL;
+        _cleanup_free_ char *message = NULL;
+        json_t *processes;
+        size_t n = 0;
+        int r;
+
+        if (!p->has_container || !cg)
+                return -ENOTCONN;
+        /* Host PIDs: the monitor is in the host's pid namespace, and so is its /proc. A PID
+         * reused between the listing and the reading would show another process; the kernel
+         * hands PIDs out in a cycle, which makes that unlikely within these microseconds. */
+        r = cgroup_get_pids(cg, &pids, &n);
+        if (r < 0) {
+                message = xasprintf("cannot list the processes in %s: %s", cgroup_path(cg), strerror(-r));
+                callback(r, message, NULL, userdata);
+                return 0;
+        }
+        processes = process_list_read("/proc", pids, n);
+        callback(0, NULL, processes, userdata);
+        json_decref(processes);
+        return 0;
+}
+
+const IsolationDriver process_driver = {
+        .name = "process",
+        .pid_namespace = "host",
+        .usage_of = "workload",
+        .stop_ladder = false,
+        .prepare = process_prepare,
+        .start = process_start,
+        .stop = process_stop,
+        .kill = process_kill,
+        .cleanup = process_cleanup,
+        .free = process_free,
+        .update = process_update,
+        .is_live = process_is_live,
+        .ps = process_ps,
+        .exec = driver_exec_unsupported,
+};
