@@ -26,6 +26,7 @@
 struct MonitorClient {
         Monitor *monitor;
         JsonConn *conn;
+        uid_t uid; /* the peer's (SO_PEERCRED) */
         MonitorClient *next;
 };
 
@@ -35,6 +36,18 @@ struct TopRequest {
         MonitorClient *client; /* NULL once it has gone */
         json_t *msg;
         TopRequest *next;
+};
+
+/* An exec request, while its command runs. */
+struct MonitorExec {
+        Monitor *monitor;
+        MonitorClient *client; /* NULL once it has gone */
+        json_t *msg;
+        ContainerExec *container; /* process isolation: the driver's handle, until exited() */
+        char *out[_EXEC_STREAM_MAX];
+        size_t len[_EXEC_STREAM_MAX];
+        bool truncated[_EXEC_STREAM_MAX];
+        MonitorExec *next;
 };
 
 #define CLEANUP_RETRY_USEC (20 * USEC_PER_MSEC)
@@ -1024,6 +1037,9 @@ static void client_free(MonitorClient *c) {
         for (TopRequest *t = m->top_requests; t; t = t->next)
                 if (t->client == c)
                         t->client = NULL;
+        for (MonitorExec *x = m->execs; x; x = x->next)
+                if (x->client == c)
+                        x->client = NULL;
         for (MonitorClient **p = &m->clients; *p; p = &(*p)->next)
                 if (*p == c) {
                         *p = c->next;
@@ -1128,6 +1144,162 @@ static void monitor_top(Monitor *m, MonitorClient *c, json_t *msg) {
         (void) json_conn_reply(conn, msg, result);
 }
 
+/* ---- exec: a command in the running instance (runtime/exec.h) ----
+ * The reply: {"exit_code", "signal", "stdout", "stderr", "stdout_truncated", "stderr_truncated",
+ * "error"?}, each stream's first EXEC_REPLY_OUTPUT_MAX bytes (as text: bytes that are not UTF-8
+ * become U+FFFD). A long-running exec costs the monitor that much memory at most. */
+
+#define EXEC_REPLY_OUTPUT_MAX (64U * 1024U)
+
+static void monitor_exec_free(MonitorExec *x) {
+        for (MonitorExec **p = &x->monitor->execs; *p; p = &(*p)->next)
+                if (*p == x) {
+                        *p = x->next;
+                        break;
+                }
+        json_decref(x->msg);
+        for (ExecStream s = 0; s < _EXEC_STREAM_MAX; s++)
+                free(x->out[s]);
+        free(x);
+}
+
+/* The monitor goes: a process exec is killed without a reply; a hyperv one is answered (and
+ * freed) by vm_free(), with the rest of the VM. */
+static void monitor_exec_free_all(Monitor *m) {
+        MonitorExec *next;
+
+        for (MonitorExec *x = m->execs; x; x = next) {
+                next = x->next;
+                x->client = NULL;
+                if (x->container) {
+                        x->container = container_exec_free(x->container);
+                        monitor_exec_free(x);
+                }
+        }
+}
+
+static void on_exec_output(ExecStream s, const char *buf, size_t n, void *userdata) {
+        MonitorExec *x = userdata;
+        size_t take = MIN(n, EXEC_REPLY_OUTPUT_MAX - x->len[s]);
+
+        if (!x->out[s])
+                x->out[s] = xmalloc(EXEC_REPLY_OUTPUT_MAX);
+        memcpy(x->out[s] + x->len[s], buf, take);
+        x->len[s] += take;
+        if (take < n)
+                x->truncated[s] = true;
+}
+
+static void on_exec_exited(const ExecResult *result, void *userdata) {
+        MonitorExec *x = userdata;
+        json_t *reply;
+
+        x->container = NULL;
+        if (x->client) {
+                reply = json_pack("{s:i, s:i, s:o, s:o, s:b, s:b}", "exit_code", result->code, "signal", result->signal,
+                                  "stdout", json_string_lossy(x->out[EXEC_STDOUT] ?: "", x->len[EXEC_STDOUT]), "stderr",
+                                  json_string_lossy(x->out[EXEC_STDERR] ?: "", x->len[EXEC_STDERR]), "stdout_truncated",
+                                  x->truncated[EXEC_STDOUT], "stderr_truncated", x->truncated[EXEC_STDERR]);
+                if (result->error)
+                        json_object_set_new(reply, "error", json_string_lossy(result->error, strlen(result->error)));
+                (void) json_conn_reply(x->client->conn, x->msg, reply);
+        }
+        monitor_exec_free(x);
+}
+
+static const ExecCallbacks monitor_exec_callbacks = {
+        .output = on_exec_output,
+        .exited = on_exec_exited,
+};
+
+/* The one place that picks the driver's exec by isolation. */
+static int runtime_exec(Monitor *m, const ExecRequest *req, MonitorExec *x, SupError **ret_error) {
+        if (m->spec->isolation == ISOLATION_HYPERV) {
+                int r = m->vm ? vm_exec(m->vm, req, &monitor_exec_callbacks, x) : -ENOTCONN;
+                return r < 0 ? sup_error_errno(ret_error, r, "the guest's agent cannot take it") : 0;
+        }
+        if (!m->has_container)
+                return sup_error_make(ret_error, -ESRCH, "no container");
+        ContainerExecConfig cfg = {
+                .spec = m->spec,
+                .init_pidfd = m->container.pidfd,
+                .cgroup = m->cgroup,
+                /* The cache holds the program of the run's start; seccomp: unconfined keeps one
+                 * from an earlier run there (a change of the mode restarts the instance). */
+                .seccomp = m->spec->security.seccomp == SECCOMP_UNCONFINED ? NULL : m->seccomp.program,
+                .rlimits = m->rlimits,
+                .userns = m->userns.lease_fd >= 0,
+        };
+        return container_exec(m->event, &cfg, req, &monitor_exec_callbacks, x, &x->container, ret_error);
+}
+
+static int strv_from_json(const json_t *a, bool env, char ***ret) {
+        _cleanup_strv_free_ char **l = xzalloc(sizeof(char *));
+        size_t i;
+        json_t *v;
+
+        if (!json_is_array(a))
+                return -EINVAL;
+        json_array_foreach(a, i, v) {
+                const char *s = json_string_value(v);
+                if (!s || (env && (s[0] == '=' || !strchr(s, '='))))
+                        return -EINVAL;
+                strv_push(&l, xstrdup(s));
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static void monitor_exec(Monitor *m, MonitorClient *c, json_t *msg) {
+        json_t *params = json_object_get(msg, "params"), *user = json_object_get(params, "user"),
+               *wd = json_object_get(params, "working_dir"), *env = json_object_get(params, "env");
+        _cleanup_strv_free_ char **argv = NULL, **envv = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
+        ExecRequest req;
+        MonitorExec *x;
+
+        /* The command runs as the unit's root if asked, with the unit's capabilities, inside its
+         * namespaces: whoever may call this owns the unit. The socket is root's (0600) and its
+         * peers are checked at accept() against the monitor's own uid; this says it outright,
+         * so that a monitor run by another user does not hand its units out to that user. */
+        if (c->uid != 0) {
+                (void) json_conn_reply_error(c->conn, msg, "permission-denied",
+                                             "exec: only root may run commands in %s", m->spec->name);
+                return;
+        }
+        if (strv_from_json(json_object_get(params, "argv"), false, &argv) < 0 || !argv[0] ||
+            (env && strv_from_json(env, true, &envv) < 0) || (user && !json_is_string(user)) ||
+            (wd && (!json_is_string(wd) || json_string_value(wd)[0] != '/'))) {
+                (void) json_conn_reply_error(c->conn, msg, "bad-request",
+                                             "exec needs {\"argv\": [strings, at least one], \"env\": [\"K=V\"...]?, "
+                                             "\"user\": string?, \"working_dir\": absolute path?}");
+                return;
+        }
+        if (m->state != MONITOR_RUNNING) {
+                (void) json_conn_reply_error(c->conn, msg, "not-running", "%s is not running (state %s)", m->spec->name,
+                                             instance_state_to_string(m->status.state));
+                return;
+        }
+        req = (ExecRequest){
+                .argv = argv,
+                .env = envv,
+                .user = json_string_value(user),
+                .working_dir = json_string_value(wd),
+        };
+        x = xzalloc(sizeof(MonitorExec));
+        x->monitor = m;
+        x->client = c;
+        x->msg = json_incref(msg);
+        if (runtime_exec(m, &req, x, &error) < 0) {
+                (void) json_conn_reply_error(c->conn, msg, "failed", "exec in %s: %s", m->spec->name,
+                                             sup_error_message(error));
+                monitor_exec_free(x);
+                return;
+        }
+        x->next = m->execs;
+        m->execs = x;
+}
+
 /* ---- update: a new spec that differs in live fields only (reconcile.h) ----
  * The new limits go to the cgroup of the running workload (or wait for its next start), the spec
  * to spec.json (atomically: a supd that adopts this monitor later reads the new one), the new hash
@@ -1230,6 +1402,9 @@ static void on_client_message(JsonConn *conn, json_t *msg, void *userdata) {
         else if (streq(method, "top")) {
                 monitor_top(m, c, msg);
                 return;
+        } else if (streq(method, "exec")) {
+                monitor_exec(m, c, msg);
+                return;
         } else if (streq(method, "update")) {
                 const char *text = json_string_value(json_object_get(json_object_get(msg, "params"), "spec"));
                 char err[1024] = "";
@@ -1269,6 +1444,7 @@ static void on_accept(EventSource *s, int fd, uint32_t revents, void *userdata) 
         }
         c = xzalloc(sizeof(MonitorClient));
         c->monitor = m;
+        c->uid = cred.uid;
         if (json_conn_new(m->event, cfd, JSON_FRAME_MAX_REQUEST, on_client_message, on_client_close, c, &c->conn) < 0) {
                 free(c);
                 return;
@@ -1395,6 +1571,7 @@ Monitor *monitor_free(Monitor *m) {
         leave_own_cgroup(m);
         for (TopRequest *t = m->top_requests; t; t = t->next)
                 t->client = NULL;
+        monitor_exec_free_all(m);
         while (m->clients) {
                 MonitorClient *c = m->clients;
                 m->clients = c->next;

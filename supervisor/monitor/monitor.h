@@ -6,6 +6,7 @@
 #include "attachment.h"
 #include "cgroup.h"
 #include "container.h"
+#include "container-exec.h"
 #include "event.h"
 #include "instance.h"
 #include "json-conn.h"
@@ -28,7 +29,9 @@
  *                ../TARGET/status.json from their own directory
  *   monitor.sock requests from supd: status, start, stop, restart, shutdown, top, and update
  *                (params {"spec": canonical text}: a spec differing in live fields only, applied
- *                to the running workload and written to spec.json; see reconcile.h)
+ *                to the running workload and written to spec.json; see reconcile.h); from root
+ *                only, exec (params {"argv", "env"?, "user"?, "working_dir"?}: a command run in
+ *                the running workload, runtime/exec.h; the reply has its exit and its output)
  *   rootfs/      the container's root mount point (mounted only in the container's namespace)
  *   qmp.sock     hyperv: QEMU's QMP socket (0600), also QEMU's working directory
  * State directory (supd's): sandboxes/NAME/ (the writable layer; hyperv: disk.ext4 in it),
@@ -53,6 +56,7 @@
 
 typedef struct MonitorClient MonitorClient;
 typedef struct TopRequest TopRequest;
+typedef struct MonitorExec MonitorExec;
 
 /* The monitor's own states. Status files show them as InstanceState (monitor.c's public_state[]):
  * cancelling and draining are shown as stopping. */
@@ -161,6 +165,7 @@ struct Monitor {
         UsernsRange userns; /* user_namespace: auto: the range leased while the container runs */
         Vm *vm; /* isolation: hyperv, instead of the container */
         TopRequest *top_requests; /* hyperv: top requests waiting for the guest's answer */
+        MonitorExec *execs;       /* exec requests whose command runs */
         EventSource *pidfd_source;
         EventSource *error_source;
         char setup_error[512];
