@@ -116,10 +116,11 @@ for mode in $MODES; do
         [ "$(r exit_code <<<"$out")" = 126 ] && r error <<<"$out" | grep -q nobody-here ||
                 fail "$mode: an unknown user: $out"
 
-        # The workload's pid namespace: its PID 1 is sup's init and its command is there to see
-        # (an exec in a pid namespace of its own, or the host's, would see neither).
-        out=$(xcall $u '{"argv":["sh","-c","cat /proc/1/comm /proc/$(cat /tmp/w.pid)/comm"]}')
-        [ "$(r stdout <<<"$out" | tr '\n' ' ')" = "sup-init sleep " ] || fail "$mode: pid namespace: $out"
+        # The workload's pid namespace: the exec is in its command's, whose PID 1 is sup's init
+        # (an exec left in the host's pid namespace would not find itself in the container's
+        # /proc, and could signal what it sees by host pids).
+        out=$(xcall $u '{"argv":["sh","-c","w=$(cat /tmp/w.pid); [ \"$(readlink /proc/self/ns/pid)\" = \"$(readlink /proc/$w/ns/pid)\" ] && echo same; cat /proc/1/comm /proc/$(cat /tmp/w.pid)/comm"]}')
+        [ "$(r stdout <<<"$out" | tr '\n' ' ')" = "same sup-init sleep " ] || fail "$mode: pid namespace: $out"
 
         # Output is bounded in the reply, the rest drained (a chatty exec neither blocks on a
         # full pipe nor grows the monitor's memory), and the flow control of the guest's agent
