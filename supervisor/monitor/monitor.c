@@ -1147,7 +1147,9 @@ static void monitor_top(Monitor *m, MonitorClient *c, json_t *msg) {
 /* ---- exec: a command in the running instance (runtime/exec.h) ----
  * The reply: {"exit_code", "signal", "stdout", "stderr", "stdout_truncated", "stderr_truncated",
  * "error"?}, each stream's first EXEC_REPLY_OUTPUT_MAX bytes (as text: bytes that are not UTF-8
- * become U+FFFD). A long-running exec costs the monitor that much memory at most. */
+ * become U+FFFD). A long-running exec costs the monitor that much memory at most. A client that
+ * goes away does not end its exec (in neither mode): the command runs to its own end or the
+ * instance's, and its reply is dropped. */
 
 #define EXEC_REPLY_OUTPUT_MAX (64U * 1024U)
 

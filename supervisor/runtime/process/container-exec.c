@@ -41,7 +41,6 @@ struct ContainerExec {
         int error_fd;
         int out_fd[_EXEC_STREAM_MAX];
         EventSource *helper_source, *pidfd_source, *out_source[_EXEC_STREAM_MAX];
-        bool killed;
         char error[WORKLOAD_ERR_MAX];
         size_t error_len;
 };
@@ -224,8 +223,6 @@ static void on_helper_exit(EventSource *src, int fd, uint32_t revents, void *use
                 finish(x, code, sig);
                 return;
         }
-        if (x->killed)
-                (void) syscall(SYS_pidfd_send_signal, x->pidfd, SIGKILL, NULL, 0);
         r = event_add_io(x->event, &x->pidfd_source, x->pidfd, EPOLLIN, on_command_exit, x);
         if (r < 0) {
                 /* Not watched, it would run on unseen: it ends here instead. */
@@ -332,13 +329,6 @@ fail:
                 if (*fd >= 0)
                         close(*fd);
         return r;
-}
-
-void container_exec_kill(ContainerExec *x) {
-        /* Before the pidfd came, on_helper_exit() sends it. */
-        x->killed = true;
-        if (x->pidfd >= 0)
-                (void) syscall(SYS_pidfd_send_signal, x->pidfd, SIGKILL, NULL, 0);
 }
 
 ContainerExec *container_exec_free(ContainerExec *x) {

@@ -41,9 +41,6 @@ typedef struct ContainerExec ContainerExec;
 int container_exec(Event *e, const ContainerExecConfig *cfg, const ExecRequest *req, const ExecCallbacks *callbacks,
                    void *userdata, ContainerExec **ret, SupError **ret_error);
 
-/* SIGKILL to the command; exited() follows on the loop. */
-void container_exec_kill(ContainerExec *x);
-
 /* For an owner that goes away: kills the command, waits for it and frees the handle, without
  * calling back. Returns NULL. */
 ContainerExec *container_exec_free(ContainerExec *x);
