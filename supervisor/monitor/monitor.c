@@ -1216,10 +1216,9 @@ static const ExecCallbacks monitor_exec_callbacks = {
 
 /* The one place that picks the driver's exec by isolation. */
 static int runtime_exec(Monitor *m, const ExecRequest *req, MonitorExec *x, SupError **ret_error) {
-        if (m->spec->isolation == ISOLATION_HYPERV) {
-                int r = m->vm ? vm_exec(m->vm, req, &monitor_exec_callbacks, x) : -ENOTCONN;
-                return r < 0 ? sup_error_errno(ret_error, r, "the guest's agent cannot take it") : 0;
-        }
+        if (m->spec->isolation == ISOLATION_HYPERV)
+                return m->vm ? vm_exec(m->vm, req, &monitor_exec_callbacks, x, ret_error)
+                             : sup_error_make(ret_error, -ESRCH, "no virtual machine");
         if (!m->has_container)
                 return sup_error_make(ret_error, -ESRCH, "no container");
         ContainerExecConfig cfg = {

@@ -1008,13 +1008,13 @@ int vm_ps(Vm *vm, VmPsCallback callback, void *userdata) {
         return 0;
 }
 
-int vm_exec(Vm *vm, const ExecRequest *req, const ExecCallbacks *callbacks, void *userdata) {
+int vm_exec(Vm *vm, const ExecRequest *req, const ExecCallbacks *callbacks, void *userdata, SupError **ret_error) {
         VmExecRequest *x;
 
         if (!vm->started || vm->agent_closed || vm->qemu_exited)
-                return -ENOTCONN;
+                return sup_error_make(ret_error, -ENOTCONN, "exec: the guest's agent is not connected");
         if (!req->argv || !req->argv[0])
-                return -EINVAL;
+                return sup_error_make(ret_error, -EINVAL, "exec: no command");
         x = xzalloc(sizeof(VmExecRequest));
         x->id = ++vm->last_exec_id;
         x->callbacks = *callbacks;

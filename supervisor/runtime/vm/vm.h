@@ -14,6 +14,7 @@
 #include "log-writer.h"
 #include "seccomp-filter.h"
 #include "string-table.h"
+#include "sup-error.h"
 #include "unit-spec.h"
 
 /* One hyperv instance: a QEMU process running the unit's image in a virtual machine whose PID 1 is
@@ -136,7 +137,7 @@ int vm_ps(Vm *vm, VmPsCallback callback, void *userdata);
  * -ENOTCONN when the guest's command has not started or the agent is gone; req is used during
  * the call only. When the agent goes away (the guest powers off, or vm_free()), execs still
  * running get exited() with code -1 and signal SIGKILL. */
-int vm_exec(Vm *vm, const ExecRequest *req, const ExecCallbacks *callbacks, void *userdata);
+int vm_exec(Vm *vm, const ExecRequest *req, const ExecCallbacks *callbacks, void *userdata, SupError **ret_error);
 
 const VmStatus *vm_status(const Vm *vm);
 
