@@ -64,11 +64,15 @@ UNIT
 sock() { echo "$CASE_DIR/run/units/$1/monitor.sock"; }
 # xcall UNIT PARAMS-JSON: the exec's reply, one line of JSON.
 xcall() { "$CALL" "$(sock "$1")" exec "$2"; }
-# r KEY: result.KEY of the reply on stdin, as it is (no newline added; empty for null).
+# r KEY: result.KEY of the reply on stdin, as it is (no newline added; empty for null, and for
+# no reply at all: the check that reads it then fails with what came).
 r() {
         "$PY" -c '
 import json, sys
-v = json.load(sys.stdin).get("result", {}).get(sys.argv[1])
+try:
+    v = json.load(sys.stdin).get("result", {}).get(sys.argv[1])
+except ValueError:
+    v = None
 sys.stdout.write("" if v is None else str(v))' "$1"
 }
 
