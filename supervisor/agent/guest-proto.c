@@ -6,14 +6,14 @@
 #include <stdarg.h>
 
 #include "alloc.h"
+#include "base64.h"
 #include "string-util.h"
 #include "subnet.h"
 #include "unit-value.h"
 
 static const char *const guest_command_type_table[_GUEST_CMD_MAX] = {
-        [GUEST_CMD_RUN] = "run",
-        [GUEST_CMD_PS] = "ps",
-        [GUEST_CMD_STOP] = "stop",
+        [GUEST_CMD_RUN] = "run",           [GUEST_CMD_PS] = "ps", [GUEST_CMD_STOP] = "stop", [GUEST_CMD_EXEC] = "exec",
+        [GUEST_CMD_EXEC_ACK] = "exec-ack",
 };
 DEFINE_STRING_TABLE_LOOKUP(guest_command_type, GuestCommandType, _GUEST_CMD_MAX);
 
@@ -27,6 +27,15 @@ static int fail(char **ret_error, const char *fmt, ...) {
         va_end(ap);
         *ret_error = s;
         return -EINVAL;
+}
+
+static int exec_id(const json_t *msg, uint64_t *ret) {
+        const json_t *id = json_object_get(msg, "id");
+
+        if (!json_is_integer(id) || json_integer_value(id) < 1 || (uint64_t) json_integer_value(id) > GUEST_EXEC_ID_MAX)
+                return -EINVAL;
+        *ret = (uint64_t) json_integer_value(id);
+        return 0;
 }
 
 int guest_command_from_json(const json_t *msg, GuestCommand *ret, char **ret_error) {
@@ -47,6 +56,8 @@ int guest_command_from_json(const json_t *msg, GuestCommand *ret, char **ret_err
                 c.signal = (int) json_integer_value(sig);
                 c.timeout_ms = (uint64_t) json_integer_value(timeout);
         }
+        if ((c.type == GUEST_CMD_EXEC || c.type == GUEST_CMD_EXEC_ACK) && exec_id(msg, &c.id) < 0)
+                return fail(ret_error, "%s: \"id\" must be an integer from 1 to 2^53", name);
         *ret = c;
         return 0;
 }
@@ -333,5 +344,140 @@ int guest_output_decode(GuestOutputDecoder *d, const char *buf, size_t n, GuestO
                 n -= take;
                 d->left -= take;
         }
+        return 0;
+}
+
+/* ---- exec ---- */
+
+json_t *guest_exec_to_json(uint64_t id, const ExecRequest *req) {
+        json_t *argv = json_array(), *j;
+
+        STRV_FOREACH(a, req->argv)
+        json_array_append_new(argv, message_json(*a));
+        j = json_pack("{s:s, s:I, s:o}", "cmd", "exec", "id", (json_int_t) id, "argv", argv);
+        if (req->env) {
+                json_t *env = json_array();
+                STRV_FOREACH(e, req->env)
+                json_array_append_new(env, message_json(*e));
+                json_object_set_new(j, "env", env);
+        }
+        if (req->user)
+                json_object_set_new(j, "user", message_json(req->user));
+        if (req->working_dir)
+                json_object_set_new(j, "working_dir", message_json(req->working_dir));
+        return j;
+}
+
+json_t *guest_exec_ack_to_json(uint64_t id) {
+        return json_pack("{s:s, s:I}", "cmd", "exec-ack", "id", (json_int_t) id);
+}
+
+void guest_exec_done(GuestExec *e) {
+        e->req.argv = strv_free(e->req.argv);
+        e->req.env = strv_free(e->req.env);
+        free((char *) e->req.user);
+        e->req.user = NULL;
+        free((char *) e->req.working_dir);
+        e->req.working_dir = NULL;
+}
+
+static int exec_strv(const json_t *a, const char *key, bool env, char ***ret, char **ret_error) {
+        _cleanup_strv_free_ char **l = xzalloc(sizeof(char *));
+        size_t i;
+        json_t *v;
+
+        if (!json_is_array(a))
+                return fail(ret_error, "exec: \"%s\" must be a list of strings", key);
+        json_array_foreach(a, i, v) {
+                const char *s = json_string_value(v);
+                if (!s)
+                        return fail(ret_error, "exec: %s[%zu]: expected a string", key, i);
+                if (env && (s[0] == '=' || !strchr(s, '=')))
+                        return fail(ret_error, "exec: %s[%zu]: expected NAME=value", key, i);
+                strv_push(&l, xstrdup(s));
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int guest_exec_from_json(const json_t *msg, GuestExec *ret, char **ret_error) {
+        const json_t *env = json_object_get(msg, "env"), *user = json_object_get(msg, "user"),
+                     *wd = json_object_get(msg, "working_dir");
+        int r;
+
+        *ret = (GuestExec){};
+        if (exec_id(msg, &ret->id) < 0)
+                return fail(ret_error, "exec: \"id\" must be an integer from 1 to 2^53");
+        r = exec_strv(json_object_get(msg, "argv"), "argv", false, &ret->req.argv, ret_error);
+        if (r < 0)
+                return r;
+        if (!ret->req.argv[0])
+                return fail(ret_error, "exec: \"argv\" is empty");
+        if (env && (r = exec_strv(env, "env", true, &ret->req.env, ret_error)) < 0)
+                return r;
+        if (user && !json_is_string(user))
+                return fail(ret_error, "exec: \"user\" must be a string");
+        if (wd && (!json_is_string(wd) || json_string_value(wd)[0] != '/'))
+                return fail(ret_error, "exec: \"working_dir\" must be an absolute path");
+        ret->req.user = user ? xstrdup(json_string_value(user)) : NULL;
+        ret->req.working_dir = wd ? xstrdup(json_string_value(wd)) : NULL;
+        return 0;
+}
+
+json_t *guest_event_exec_output(uint64_t id, ExecStream stream, const void *data, size_t n) {
+        _cleanup_free_ char *b = base64_encode(data, n);
+        return json_pack("{s:s, s:I, s:s, s:s}", "event", "exec-output", "id", (json_int_t) id, "stream",
+                         exec_stream_to_string(stream), "data", b);
+}
+
+json_t *guest_event_exec_exit(uint64_t id, const ExecResult *result) {
+        json_t *j = result->signal > 0 ? json_pack("{s:s, s:I, s:i}", "event", "exec-exit", "id", (json_int_t) id,
+                                                   "signal", result->signal)
+                                       : json_pack("{s:s, s:I, s:i}", "event", "exec-exit", "id", (json_int_t) id,
+                                                   "code", result->code);
+        if (result->error)
+                json_object_set_new(j, "error", message_json(result->error));
+        return j;
+}
+
+void guest_exec_event_done(GuestExecEvent *e) {
+        e->data = (free(e->data), NULL);
+        free((char *) e->result.error);
+        e->result.error = NULL;
+}
+
+int guest_exec_event_from_json(const json_t *msg, GuestExecEvent *ret) {
+        const char *event = json_string_value(json_object_get(msg, "event"));
+        GuestExecEvent e = {};
+
+        if (!event || exec_id(msg, &e.id) < 0)
+                return -EBADMSG;
+        if (streq(event, "exec-output")) {
+                const char *data = json_string_value(json_object_get(msg, "data"));
+                e.stream = exec_stream_from_string(json_string_value(json_object_get(msg, "stream")));
+                if (e.stream < 0 || !data || base64_decode(data, &e.data, &e.n) < 0)
+                        return -EBADMSG;
+                if (e.n > GUEST_EXEC_CHUNK) {
+                        free(e.data);
+                        return -EBADMSG;
+                }
+        } else if (streq(event, "exec-exit")) {
+                const json_t *code = json_object_get(msg, "code"), *sig = json_object_get(msg, "signal"),
+                             *error = json_object_get(msg, "error");
+                e.exited = true;
+                if (json_is_integer(sig) && !code && json_integer_value(sig) > 0 && json_integer_value(sig) < NSIG) {
+                        e.result.code = -1;
+                        e.result.signal = (int) json_integer_value(sig);
+                } else if (json_is_integer(code) && !sig && json_integer_value(code) >= 0 &&
+                           json_integer_value(code) <= 255)
+                        e.result.code = (int) json_integer_value(code);
+                else
+                        return -EBADMSG;
+                if (error && !json_is_string(error))
+                        return -EBADMSG;
+                e.result.error = error ? xstrdup(json_string_value(error)) : NULL;
+        } else
+                return -EBADMSG;
+        *ret = e;
         return 0;
 }

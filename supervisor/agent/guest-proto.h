@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "exec.h"
 #include "rlimits.h"
 #include "seccomp-filter.h"
 #include "string-table.h"
@@ -30,6 +31,12 @@
  *   {"event":"ps","processes":[{"pid":N,"comm":"...","args":["..."],...},...]}  the answer to ps
  *                                              (each process as process-list.h has it)
  *   {"event":"refused","message":"..."}        a command that is malformed, unknown or out of turn
+ *   {"event":"exec-output","id":N,"stream":"stdout"|"stderr","data":"BASE64"}
+ *                                              output of exec N: at most GUEST_EXEC_CHUNK bytes, and
+ *                                              at most GUEST_EXEC_WINDOW such events not yet acked
+ *   {"event":"exec-exit","id":N,"code":C}      exec N ended (after all its output event were sent);
+ *   {"event":"exec-exit","id":N,"signal":S}    with "error":"..." (and C 126 or 127) when it could not
+ *                                              be started, as the workload's setup error has it
  *
  * host -> guest
  *   {"cmd":"run","spec":{...},"layers":["/dev/vdb",...],"sandbox":"/dev/vdc"}
@@ -58,6 +65,17 @@
  *        loads as process isolation's does (workload_exec()). A unit without it is refused, and
  *        so is one with it and seccomp: unconfined: a filter is never silently dropped or added.
  *   {"cmd":"ps"}
+ *   {"cmd":"exec","id":N,"argv":["..."],"env":["K=V",...],"user":"...","working_dir":"/..."}
+ *        runs a command in the running unit (runtime/exec.h): in its root, set up as the workload is
+ *        (workload_exec_request()); env, user and working_dir are optional. N (1 to 2^53) is the
+ *        host's, unique among the execs that have not ended; every later event of the exec carries
+ *        it. An exec that cannot be taken (malformed with a valid id, too many at once, a duplicate
+ *        id) is answered with an exec-exit with code 126 and the reason; one without a usable id
+ *        is refused. Only after "started".
+ *   {"cmd":"exec-ack","id":N}
+ *        the host has taken one exec-output event of exec N: the guest may send one more. This is
+ *        the exec's flow control (docs/guest.md): a command that writes faster than the host reads
+ *        waits in its pipe, instead of filling the agent port ahead of the other events.
  *   {"cmd":"stop","signal":S,"timeout_ms":T}
  *        sends S to the command; after T ms, every process of the guest is killed (SIGKILL).
  *
@@ -106,6 +124,8 @@ typedef enum GuestCommandType {
         GUEST_CMD_RUN,
         GUEST_CMD_PS,
         GUEST_CMD_STOP,
+        GUEST_CMD_EXEC,
+        GUEST_CMD_EXEC_ACK,
         _GUEST_CMD_MAX,
         _GUEST_CMD_INVALID = -EINVAL,
 } GuestCommandType;
@@ -116,10 +136,12 @@ typedef struct GuestCommand {
         GuestCommandType type;
         int signal;          /* stop */
         uint64_t timeout_ms; /* stop */
+        uint64_t id;         /* exec, exec-ack */
 } GuestCommand;
 
-/* Which command msg is, and the arguments of ps and stop (run: see guest_run_from_json()). On
- * error, *ret_error is a message for a "refused" event. */
+/* Which command msg is, and the arguments of ps, stop and exec-ack, and exec's id (run: see
+ * guest_run_from_json(); exec: guest_exec_from_json()). On error, *ret_error is a message for a
+ * "refused" event. */
 int guest_command_from_json(const json_t *msg, GuestCommand *ret, char **ret_error);
 
 #define GUEST_MAC_STRLEN sizeof("aa:bb:cc:dd:ee:ff")
@@ -166,3 +188,46 @@ json_t *guest_event_error(const char *message);
 json_t *guest_event_setup_error(const char *message, int code);
 json_t *guest_event_refused(const char *message);
 json_t *guest_event_ps(json_t *processes); /* steals processes */
+
+/* ---- exec (runtime/exec.h) over the agent port ----
+ * Bounds: an output event carries at most GUEST_EXEC_CHUNK bytes (about 5.5 KiB of JSON), an exec
+ * has at most GUEST_EXEC_WINDOW of them unacknowledged, and at most GUEST_EXEC_MAX execs run at
+ * once: so at most GUEST_EXEC_MAX * GUEST_EXEC_WINDOW output events are ever queued ahead of
+ * another event of the agent (ps, exit), whatever the commands write. */
+#define GUEST_EXEC_CHUNK  4096U
+#define GUEST_EXEC_WINDOW 2U
+#define GUEST_EXEC_MAX    16U
+#define GUEST_EXEC_ID_MAX (UINT64_C(1) << 53) /* exact in every JSON reader */
+
+/* The exec command, for the host. */
+json_t *guest_exec_to_json(uint64_t id, const ExecRequest *req);
+json_t *guest_exec_ack_to_json(uint64_t id);
+
+/* The exec command, decoded by the guest: req's strings are owned. */
+typedef struct GuestExec {
+        uint64_t id;
+        ExecRequest req;
+} GuestExec;
+
+/* On error, *ret_error says why; ret->id is the command's id when it had a valid one (0
+ * otherwise), for an exec-exit that answers it; guest_exec_done() is needed either way. */
+int guest_exec_from_json(const json_t *msg, GuestExec *ret, char **ret_error);
+void guest_exec_done(GuestExec *e);
+
+/* The exec events, for the guest. */
+json_t *guest_event_exec_output(uint64_t id, ExecStream stream, const void *data, size_t n);
+json_t *guest_event_exec_exit(uint64_t id, const ExecResult *result);
+
+/* An exec event, decoded by the host: output (data, n; exited false) or the end (result; its
+ * error is owned here). -EBADMSG for an event that is not one, or is malformed. */
+typedef struct GuestExecEvent {
+        uint64_t id;
+        bool exited;
+        ExecStream stream;
+        uint8_t *data;
+        size_t n;
+        ExecResult result;
+} GuestExecEvent;
+
+int guest_exec_event_from_json(const json_t *msg, GuestExecEvent *ret);
+void guest_exec_event_done(GuestExecEvent *e);

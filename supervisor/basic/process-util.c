@@ -25,6 +25,19 @@ void signals_reset(void) {
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+int child_arrange_fds(int *fds, size_t n, int first) {
+        for (size_t i = 0; i < n; i++) {
+                fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, first + (int) n);
+                if (fds[i] < 0)
+                        return negative_errno();
+        }
+        for (size_t i = 0; i < n; i++)
+                if (dup2(fds[i], first + (int) i) < 0)
+                        return negative_errno();
+        (void) close_range((unsigned) first + (unsigned) n, ~0U, 0);
+        return 0;
+}
+
 void child_reset(const int *keep, size_t n_keep) {
         signals_reset();
         /* Close everything above 2 but the kept fds: ranges between them, in ascending order. */

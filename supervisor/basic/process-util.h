@@ -14,6 +14,11 @@
  * except those listed in keep (n_keep of them). */
 void child_reset(const int *keep, size_t n_keep);
 
+/* In a fresh child that is to hold only a few of its parent's fds, at fixed numbers: fds[i]
+ * becomes fd first + i (not close-on-exec), and every other fd from first on is closed. The
+ * sources are moved out of the way first, as one may be another's target. -errno on failure. */
+int child_arrange_fds(int *fds, size_t n, int first);
+
 /* The signal half of child_reset(): every disposition to its default, an empty mask. */
 void signals_reset(void);
 

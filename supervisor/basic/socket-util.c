@@ -70,3 +70,54 @@ int unix_connect(const char *path, int nonblock) {
                 return negative_errno();
         return TAKE_FD(fd);
 }
+
+int recv_byte_fds(int sock, int *fds, size_t *n, int flags) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * SOCKET_FDS_MAX)];
+        } control;
+        char c;
+        struct iovec iov = {.iov_base = &c, .iov_len = 1};
+        struct msghdr mh = {
+                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control)};
+        struct cmsghdr *cm;
+        ssize_t k;
+
+        k = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags);
+        if (k < 0)
+                return negative_errno();
+        if (k != 1 || (mh.msg_flags & MSG_CTRUNC))
+                return -EIO;
+        cm = CMSG_FIRSTHDR(&mh);
+        if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) {
+                *n = 0;
+                return 0;
+        }
+        *n = MIN(*n, (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        memcpy(fds, CMSG_DATA(cm), *n * sizeof(int));
+        return 0;
+}
+
+int send_byte_fds(int sock, const int *fds, size_t n) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * SOCKET_FDS_MAX)];
+        } control = {0};
+        char c = 'x';
+        struct iovec iov = {.iov_base = &c, .iov_len = 1};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+        if (n > SOCKET_FDS_MAX)
+                return -E2BIG;
+        if (n > 0) {
+                struct cmsghdr *cm;
+
+                mh.msg_control = &control;
+                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+                cm = CMSG_FIRSTHDR(&mh);
+                *cm = (struct cmsghdr){
+                        .cmsg_len = CMSG_LEN(sizeof(int) * n), .cmsg_level = SOL_SOCKET, .cmsg_type = SCM_RIGHTS};
+                memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+        }
+        return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : negative_errno();
+}

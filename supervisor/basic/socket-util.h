@@ -17,3 +17,10 @@ int unix_listen(const char *path, mode_t mode);
 int unix_connect(const char *path, int nonblock);
 
 int fd_set_nonblock(int fd, int nonblock);
+
+/* One byte, and with it up to SOCKET_FDS_MAX fds (SCM_RIGHTS): a go signal that can carry fds. */
+#define SOCKET_FDS_MAX 253 /* the most fds one SCM_RIGHTS message carries */
+int send_byte_fds(int sock, const int *fds, size_t n);
+/* Up to *n fds (close-on-exec) into fds; *n becomes the number received. flags: recvmsg()'s
+ * (MSG_DONTWAIT). -EIO when no byte came (the peer is gone), -EAGAIN, or -errno. */
+int recv_byte_fds(int sock, int *fds, size_t *n, int flags);

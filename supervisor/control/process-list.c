@@ -46,9 +46,7 @@ static int read_head(const char *proc, pid_t pid, const char *name, size_t max, 
         return 0;
 }
 
-/* A JSON string of s: each byte that is not part of valid UTF-8 becomes U+FFFD (jansson takes
- * UTF-8 only, and a process may call itself anything). */
-static json_t *json_string_lossy(const char *s, size_t n) {
+json_t *json_string_lossy(const char *s, size_t n) {
         _cleanup_free_ char *buf = NULL;
         size_t used = 0, ok;
 

@@ -35,3 +35,7 @@ json_t *process_list_read(const char *proc, const pid_t *pids, size_t n_pids);
 
 /* Every process under proc (kernel threads left out), sorted by pid. */
 json_t *process_list_all(const char *proc);
+
+/* A JSON string of s (n bytes): each byte that is not part of valid UTF-8 becomes U+FFFD (jansson
+ * takes UTF-8 only, and a process may call itself anything, or write anything). */
+json_t *json_string_lossy(const char *s, size_t n);

@@ -8,11 +8,12 @@
 #include <sys/stat.h>
 
 #include "alloc.h"
-#include "fileio.h"
 #include "drivers.h"
+#include "fileio.h"
 #include "image.h"
 #include "macro.h"
 #include "path-util.h"
+#include "process-list.h"
 #include "share-target.h"
 #include "socket-util.h"
 #include "string-util.h"
@@ -27,6 +28,18 @@ struct TopRequest {
         uint64_t client_id; /* the client may have gone by then */
         json_t *msg;
         TopRequest *next;
+};
+
+/* An exec request whose command runs: its output so far, until exited(). */
+struct MonitorExec {
+        Monitor *monitor;
+        uint64_t client_id; /* the client may have gone by then */
+        json_t *msg;
+        DriverExec *exec; /* the driver's handle until exited(); NULL: one the driver cannot cancel */
+        char *out[_EXEC_STREAM_MAX];
+        size_t len[_EXEC_STREAM_MAX];
+        bool truncated[_EXEC_STREAM_MAX];
+        MonitorExec *next;
 };
 
 #define CLEANUP_RETRY_USEC (20 * USEC_PER_MSEC)
@@ -819,6 +832,139 @@ static void monitor_top(JsonlClient *c, json_t *msg, void *userdata) {
         }
 }
 
+/* ---- exec: a command in the running instance (runtime/exec.h, the driver's exec()) ----
+ * The reply: {"exit_code", "signal", "stdout", "stderr", "stdout_truncated", "stderr_truncated",
+ * "error"?}, each stream's first EXEC_REPLY_OUTPUT_MAX bytes (as text: bytes that are not UTF-8
+ * become U+FFFD). A long-running exec costs the monitor that much memory at most. A client that
+ * goes away does not end its exec: the command runs to its own end or the instance's, and its
+ * reply is dropped. */
+
+#define EXEC_REPLY_OUTPUT_MAX (64U * 1024U)
+
+static void monitor_exec_free(MonitorExec *x) {
+        for (MonitorExec **p = &x->monitor->execs; *p; p = &(*p)->next)
+                if (*p == x) {
+                        *p = x->next;
+                        break;
+                }
+        json_decref(x->msg);
+        for (ExecStream s = 0; s < _EXEC_STREAM_MAX; s++)
+                free(x->out[s]);
+        free(x);
+}
+
+/* The monitor goes: an exec the driver can cancel is killed without a reply; the others end with
+ * the instance (the driver's free() reports them exited). */
+static void monitor_exec_free_all(Monitor *m) {
+        MonitorExec *next;
+
+        for (MonitorExec *x = m->execs; x; x = next) {
+                next = x->next;
+                x->client_id = 0;
+                if (x->exec) {
+                        x->exec = m->driver->exec_cancel(x->exec);
+                        monitor_exec_free(x);
+                }
+        }
+}
+
+static void on_exec_output(ExecStream s, const char *buf, size_t n, void *userdata) {
+        MonitorExec *x = userdata;
+        size_t take = MIN(n, EXEC_REPLY_OUTPUT_MAX - x->len[s]);
+
+        if (!x->out[s])
+                x->out[s] = xmalloc(EXEC_REPLY_OUTPUT_MAX);
+        memcpy(x->out[s] + x->len[s], buf, take);
+        x->len[s] += take;
+        if (take < n)
+                x->truncated[s] = true;
+}
+
+static void on_exec_exited(const ExecResult *result, void *userdata) {
+        MonitorExec *x = userdata;
+        JsonlClient *c = x->client_id ? jsonl_server_find_client(x->monitor->server, x->client_id) : NULL;
+        json_t *reply;
+
+        x->exec = NULL;
+        if (c) {
+                reply = json_pack("{s:i, s:i, s:o, s:o, s:b, s:b}", "exit_code", result->code, "signal", result->signal,
+                                  "stdout", json_string_lossy(x->out[EXEC_STDOUT] ?: "", x->len[EXEC_STDOUT]), "stderr",
+                                  json_string_lossy(x->out[EXEC_STDERR] ?: "", x->len[EXEC_STDERR]), "stdout_truncated",
+                                  x->truncated[EXEC_STDOUT], "stderr_truncated", x->truncated[EXEC_STDERR]);
+                if (result->error)
+                        json_object_set_new(reply, "error", json_string_lossy(result->error, strlen(result->error)));
+                (void) json_conn_reply(jsonl_client_conn(c), x->msg, reply);
+        }
+        monitor_exec_free(x);
+}
+
+static const ExecCallbacks monitor_exec_callbacks = {
+        .output = on_exec_output,
+        .exited = on_exec_exited,
+};
+
+static int strv_from_json(const json_t *a, bool env, char ***ret) {
+        _cleanup_strv_free_ char **l = xzalloc(sizeof(char *));
+        size_t i;
+        json_t *v;
+
+        if (!json_is_array(a))
+                return -EINVAL;
+        json_array_foreach(a, i, v) {
+                const char *s = json_string_value(v);
+                if (!s || (env && (s[0] == '=' || !strchr(s, '='))))
+                        return -EINVAL;
+                strv_push(&l, xstrdup(s));
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* Root only (the method table's flag): the command runs as the unit's root if asked, with the
+ * unit's capabilities, inside its namespaces; whoever may call this owns the unit. */
+static void monitor_exec(JsonlClient *c, json_t *msg, void *userdata) {
+        Monitor *m = userdata;
+        JsonConn *conn = jsonl_client_conn(c);
+        json_t *params = json_object_get(msg, "params"), *user = json_object_get(params, "user"),
+               *wd = json_object_get(params, "working_dir"), *env = json_object_get(params, "env");
+        _cleanup_strv_free_ char **argv = NULL, **envv = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
+        ExecRequest req;
+        MonitorExec *x;
+
+        if (strv_from_json(json_object_get(params, "argv"), false, &argv) < 0 || !argv[0] ||
+            (env && strv_from_json(env, true, &envv) < 0) || (user && !json_is_string(user)) ||
+            (wd && (!json_is_string(wd) || json_string_value(wd)[0] != '/'))) {
+                (void) json_conn_reply_error(conn, msg, "bad-request",
+                                             "exec needs {\"argv\": [strings, at least one], \"env\": [\"K=V\"...]?, "
+                                             "\"user\": string?, \"working_dir\": absolute path?}");
+                return;
+        }
+        if (m->state != MONITOR_RUNNING || !m->instance) {
+                (void) json_conn_reply_error(conn, msg, "not-running", "%s is not running (state %s)", m->spec->name,
+                                             instance_state_to_string(m->status.state));
+                return;
+        }
+        req = (ExecRequest){
+                .argv = argv,
+                .env = envv,
+                .user = json_string_value(user),
+                .working_dir = json_string_value(wd),
+        };
+        x = xzalloc(sizeof(MonitorExec));
+        x->monitor = m;
+        x->client_id = jsonl_client_id(c);
+        x->msg = json_incref(msg);
+        if (m->driver->exec(m->instance, &req, &monitor_exec_callbacks, x, &x->exec, &error) < 0) {
+                (void) json_conn_reply_error(conn, msg, "failed", "exec in %s: %s", m->spec->name,
+                                             sup_error_message(error));
+                monitor_exec_free(x);
+                return;
+        }
+        x->next = m->execs;
+        m->execs = x;
+}
+
 /* ---- update: a new spec that differs in live fields only (the driver's is_live()) ----
  * The new limits go to the running workload (the driver's update()), or wait for its next start; the spec
  * to spec.json (atomically: a supd that adopts this monitor later reads the new one), the new hash
@@ -963,6 +1109,7 @@ static const JsonlMethod monitor_methods[] = {
         {"restart", do_restart, JSONL_METHOD_ROOT_ONLY},
         {"shutdown", do_shutdown, JSONL_METHOD_ROOT_ONLY},
         {"update", do_update, JSONL_METHOD_ROOT_ONLY},
+        {"exec", monitor_exec, JSONL_METHOD_ROOT_ONLY},
         {},
 };
 
@@ -1100,6 +1247,7 @@ Monitor *monitor_free(Monitor *m) {
                 return NULL;
         /* Before the socket closes: supd may start the unit's next monitor as soon as it does. */
         leave_own_cgroup(m);
+        monitor_exec_free_all(m);
         m->server = jsonl_server_free(m->server);
         if (m->instance)
                 m->driver->free(m->instance);

@@ -30,7 +30,9 @@
  *                ../TARGET/status.json from their own directory
  *   monitor.sock requests from supd: status, start, stop, restart, shutdown, top, and update
  *                (params {"spec": canonical text}: a spec differing in live fields only, applied
- *                to the running workload and written to spec.json; see reconcile.h)
+ *                to the running workload and written to spec.json; see reconcile.h); from root
+ *                only, exec (params {"argv", "env"?, "user"?, "working_dir"?}: a command run in
+ *                the running workload, runtime/exec.h; the reply has its exit and its output)
  *   rootfs/      the container's root mount point (mounted only in the container's namespace)
  *   qmp.sock     hyperv: QEMU's QMP socket (0600), also QEMU's working directory
  * State directory (supd's): sandboxes/NAME/ (the writable layer; hyperv: disk.ext4 in it),
@@ -54,6 +56,7 @@
  *   starting --setup error--> as a run that ended, without draining (nothing is left of it) */
 
 typedef struct TopRequest TopRequest;
+typedef struct MonitorExec MonitorExec;
 
 /* The monitor's own states. Status files show them as InstanceState (monitor.c's public_state[]):
  * cancelling and draining are shown as stopping. */
@@ -139,6 +142,7 @@ struct Monitor {
         ContainerShare share; /* share.*: the pidfds of the joined namespaces' owners, while the workload runs */
         EventSource *share_sources[CONTAINER_SHARE_KINDS];
         TopRequest *top_requests; /* waiting for the driver's answer */
+        MonitorExec *execs;       /* exec requests whose command runs */
         usec_t started_mono;
 
         const IsolationDriver *driver; /* the spec's isolation's */

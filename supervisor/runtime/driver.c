@@ -16,9 +16,3 @@ int driver_apply_resources(const DriverContext *ctx, const UnitSpec *u, Resource
         log_writer_printf(ctx->log, "sup", "%s", *n);
         return r < 0 ? r : 0;
 }
-
-int driver_exec_unsupported(DriverInstance *d, const ExecRequest *req, const ExecCallbacks *cb, void *userdata,
-                            DriverExec **ret, SupError **ret_error) {
-        return sup_error_make(ret_error, -EOPNOTSUPP, "exec: the %s driver cannot run commands in its workload yet",
-                              d->driver->name);
-}

@@ -173,24 +173,20 @@ struct IsolationDriver {
         int (*ps)(DriverInstance *d, DriverPsCallback callback, void *userdata);
 
         /* Runs a command in the running workload (exec.h has the contract: output, then one
-         * exited(), never from within this call). Returns the handle, the driver's until
-         * exited() has returned; < 0 with the reason when it cannot be started at all (-ENOTCONN:
-         * the workload does not run, or its guest is not reachable yet; -EOPNOTSUPP: the driver
-         * has none). The instance may end first: the exec then exits with -1/SIGKILL before the
-         * instance's own exited(). DriverExec is each driver's own type: the process driver's
-         * wraps container_exec() (runtime/process/container-exec.h), the vm driver's vm_exec()
-         * (vm.h). Until they are plugged in, driver_exec_unsupported(). */
+         * exited(), never from within this call). *ret is the handle, the driver's until
+         * exited() has returned, or NULL for an exec the driver cannot cancel (it then ends at
+         * the latest with the instance: free() reports it exited). < 0 with the reason when it
+         * cannot be started at all (-ENOTCONN: the workload does not run, or its guest is not
+         * reachable). The instance may end first: the exec then exits with -1/SIGKILL. Each
+         * driver has its own DriverExec: the process driver's is container-exec.h's
+         * ContainerExec, the vm driver has none (vm_exec()). */
         int (*exec)(DriverInstance *d, const ExecRequest *req, const ExecCallbacks *cb, void *userdata,
                     DriverExec **ret, SupError **ret_error);
         /* Ends an exec that still runs (SIGKILL) and drops its handle: no callback of it runs
-         * afterwards. Returns NULL. */
+         * afterwards. Returns NULL. Only for a non-NULL handle. */
         DriverExec *(*exec_cancel)(DriverExec *x);
 };
 
 /* resources.* onto ctx's cgroup for target (resources.h); its notes go to the log. For the
  * drivers' prepare(), start() and update(). */
 int driver_apply_resources(const DriverContext *ctx, const UnitSpec *u, ResourcesTarget target, SupError **ret_error);
-
-/* The exec op of a driver that has none yet: -EOPNOTSUPP. */
-int driver_exec_unsupported(DriverInstance *d, const ExecRequest *req, const ExecCallbacks *cb, void *userdata,
-                            DriverExec **ret, SupError **ret_error);

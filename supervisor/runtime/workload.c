@@ -121,6 +121,25 @@ int resolve_user_at(const char *root, const char *spec, ContainerUser *ret, SupE
         return 0;
 }
 
+int workload_resolve_user(const char *spec, bool userns, ContainerUser *ret, SupError **ret_error) {
+        ContainerUser user;
+        int r;
+
+        r = resolve_user(spec, &user, ret_error);
+        if (r < 0)
+                return r;
+        if (userns) {
+                if (user.n_groups > 0)
+                        return sup_error_make(ret_error, -EPERM,
+                                              "user_namespace: auto denies setgroups(), and the image's /etc/group "
+                                              "gives the unit's user supplementary groups: drop them there, or run "
+                                              "without a user namespace");
+                user.no_setgroups = true;
+        }
+        *ret = user;
+        return 0;
+}
+
 char **workload_env(const UnitSpec *u, const char *home) {
         char **env = NULL;
         bool has_path = false, has_home = false;
@@ -288,4 +307,43 @@ int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int 
                 return workload_error(err, r, "cannot load the seccomp filter");
         exec_command(u->command, env);
         return workload_error(err, negative_errno(), "cannot execute %s", u->command[0]);
+}
+
+int workload_exec_request(const UnitSpec *u, const ExecRequest *req, bool userns, int stdout_fd, int stderr_fd,
+                          const struct rlimit *rlimits, const SeccompProgram *seccomp, char *err) {
+        /* The unit as the exec's command sees it: a shallow copy in a process that only execs or
+         * exits, so nothing in it is ever freed. Only the command, the user and the working
+         * directory differ; capabilities, no_new_privileges and the rest are the unit's. */
+        UnitSpec spec = *u;
+        _cleanup_sup_error_ SupError *error = NULL;
+        ContainerUser user;
+        char **env;
+        int r;
+
+        spec.command = req->argv;
+        if (req->user)
+                spec.user = (char *) req->user;
+        if (req->working_dir)
+                spec.working_dir = (char *) req->working_dir;
+        r = workload_resolve_user(spec.user, userns, &user, &error);
+        if (r < 0) {
+                /* The message crosses the exec's fork: a fixed buffer from here on. */
+                (void) sup_error_to_buffer(error, err, WORKLOAD_ERR_MAX);
+                return r;
+        }
+        env = workload_env(u, user.home);
+        /* The request's variables replace the workload's of the same name. */
+        STRV_FOREACH(e, req->env) {
+                size_t n = strcspn(*e, "=");
+                char **w = env;
+                for (; *w; w++)
+                        if (strneq(*w, *e, n) && (*w)[n] == '=')
+                                break;
+                if (*w) {
+                        free(*w);
+                        *w = xstrdup(*e);
+                } else
+                        strv_push(&env, xstrdup(*e));
+        }
+        return workload_exec(&spec, &user, env, stdout_fd, stderr_fd, rlimits, seccomp, err);
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "exec.h"
 #include "rlimits.h"
 #include "seccomp-filter.h"
 #include "sup-error.h"
@@ -52,6 +53,11 @@ static inline int resolve_user(const char *spec, ContainerUser *ret, SupError **
         return resolve_user_at("", spec, ret, ret_error);
 }
 
+/* resolve_user(), and with a user namespace whose setgroups() is denied (user_namespace: auto)
+ * a refusal of supplementary groups rather than dropping them silently; the user then keeps
+ * none (no_setgroups). */
+int workload_resolve_user(const char *spec, bool userns, ContainerUser *ret, SupError **ret_error);
+
 /* The command's environment: PATH and HOME unless the unit sets them, HOSTNAME, then the unit's
  * own variables. A new vector. */
 char **workload_env(const UnitSpec *u, const char *home);
@@ -85,3 +91,12 @@ int loopback_up(void);
  * must be close-on-exec. Returns only on failure: -errno, with a message in err. */
 int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int stdout_fd, int stderr_fd,
                   const struct rlimit *rlimits, const SeccompProgram *seccomp, char *err);
+
+/* An exec in the running instance (exec.h), in a fresh fork that is already in the instance (its
+ * namespaces, root and cgroup; a guest's root): the request's user (or the unit's) looked up in
+ * the instance's root, workload_env() with the request's variables over it, the request's working
+ * directory (or the unit's), then workload_exec() with the unit's rlimits and seccomp filter, so
+ * that the command gets what the workload gets and no more. userns: as workload_resolve_user().
+ * Returns only on failure: -errno, with a message in err. */
+int workload_exec_request(const UnitSpec *u, const ExecRequest *req, bool userns, int stdout_fd, int stderr_fd,
+                          const struct rlimit *rlimits, const SeccompProgram *seccomp, char *err);

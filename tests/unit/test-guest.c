@@ -902,6 +902,181 @@ static void test_output_frames(void **state) {
         assert_memory_equal(h, "\x02\xff\xff", 3);
 }
 
+static bool strv_equal(char *const *a, char *const *b) {
+        for (; *a && *b; a++, b++)
+                if (!streq(*a, *b))
+                        return false;
+        return !*a && !*b;
+}
+
+/* exec over the agent port: what the host sends is what the guest reads, and back. */
+static void test_exec_command(void **state) {
+        char *argv[] = {"sh", "-c", "echo $X", NULL}, *env[] = {"X=1", "EMPTY=", NULL};
+        ExecRequest req = {.argv = argv, .env = env, .user = "app:app", .working_dir = "/tmp"};
+        json_t *j = guest_exec_to_json(42, &req);
+        GuestExec e;
+        GuestCommand c;
+        char *error = NULL;
+
+        assert_json(json_incref(j), "{\"cmd\":\"exec\",\"id\":42,\"argv\":[\"sh\",\"-c\",\"echo $X\"],"
+                                    "\"env\":[\"X=1\",\"EMPTY=\"],\"user\":\"app:app\",\"working_dir\":\"/tmp\"}");
+        assert_int_equal(guest_command_from_json(j, &c, &error), 0);
+        assert_int_equal(c.type, GUEST_CMD_EXEC);
+        assert_int_equal(c.id, 42);
+        assert_int_equal(guest_exec_from_json(j, &e, &error), 0);
+        assert_int_equal(e.id, 42);
+        assert_true(strv_equal(e.req.argv, argv));
+        assert_true(strv_equal(e.req.env, env));
+        assert_string_equal(e.req.user, "app:app");
+        assert_string_equal(e.req.working_dir, "/tmp");
+        guest_exec_done(&e);
+        json_decref(j);
+
+        /* The optional parts absent: the unit's user, working directory and environment. */
+        req = (ExecRequest){.argv = argv};
+        j = guest_exec_to_json(GUEST_EXEC_ID_MAX, &req);
+        assert_int_equal(guest_exec_from_json(j, &e, &error), 0);
+        assert_int_equal(e.id, GUEST_EXEC_ID_MAX);
+        assert_null(e.req.env);
+        assert_null(e.req.user);
+        assert_null(e.req.working_dir);
+        guest_exec_done(&e);
+        json_decref(j);
+
+        j = guest_exec_ack_to_json(7);
+        assert_int_equal(guest_command_from_json(j, &c, &error), 0);
+        assert_int_equal(c.type, GUEST_CMD_EXEC_ACK);
+        assert_int_equal(c.id, 7);
+        json_decref(j);
+}
+
+static void test_exec_command_refused(void **state) {
+        static const struct {
+                const char *json;
+                uint64_t id; /* what the refusal can answer to: 0 none (a "refused" event) */
+                const char *error;
+        } cases[] = {
+                /* Ids outside 1..2^53: 0, negative, not exact in a double, not an integer. */
+                {"{\"cmd\":\"exec\",\"argv\":[\"ls\"]}", 0, "\"id\""},
+                {"{\"cmd\":\"exec\",\"id\":0,\"argv\":[\"ls\"]}", 0, "\"id\""},
+                {"{\"cmd\":\"exec\",\"id\":-4,\"argv\":[\"ls\"]}", 0, "\"id\""},
+                {"{\"cmd\":\"exec\",\"id\":9007199254740993,\"argv\":[\"ls\"]}", 0, "\"id\""},
+                {"{\"cmd\":\"exec\",\"id\":\"1\",\"argv\":[\"ls\"]}", 0, "\"id\""},
+                /* With a valid id, the refusal is the exec's own end (exec-exit 126). */
+                {"{\"cmd\":\"exec\",\"id\":5}", 5, "\"argv\" must be a list"},
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[]}", 5, "\"argv\" is empty"},
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"ls\",3]}", 5, "argv[1]"},
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"ls\"],\"env\":[\"NOVALUE\"]}", 5, "NAME=value"},
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"ls\"],\"env\":[\"=x\"]}", 5, "NAME=value"},
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"ls\"],\"user\":0}", 5, "\"user\""},
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"ls\"],\"working_dir\":\"tmp\"}", 5, "absolute"},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                json_t *j = parse_json(cases[i].json);
+                GuestExec e;
+                char *error = NULL;
+
+                assert_int_equal(guest_exec_from_json(j, &e, &error), -EINVAL);
+                assert_int_equal(e.id, cases[i].id);
+                if (!error || !strstr(error, cases[i].error))
+                        fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].json, error, cases[i].error);
+                guest_exec_done(&e);
+                free(error);
+                json_decref(j);
+        }
+        /* An ack names the exec it is for. */
+        {
+                json_t *j = parse_json("{\"cmd\":\"exec-ack\"}");
+                GuestCommand c;
+                char *error = NULL;
+                assert_int_equal(guest_command_from_json(j, &c, &error), -EINVAL);
+                assert_non_null(strstr(error, "\"id\""));
+                free(error);
+                json_decref(j);
+        }
+}
+
+static void test_exec_events(void **state) {
+        /* Any bytes, NUL and invalid UTF-8 included, arrive as they were written. */
+        static const char bytes[] = "a\0b\xff\n";
+        GuestExecEvent ev;
+        json_t *j;
+
+        j = guest_event_exec_output(9, EXEC_STDERR, bytes, sizeof(bytes) - 1);
+        assert_json(json_incref(j), "{\"event\":\"exec-output\",\"id\":9,\"stream\":\"stderr\",\"data\":\"YQBi/wo=\"}");
+        assert_int_equal(guest_exec_event_from_json(j, &ev), 0);
+        assert_int_equal(ev.id, 9);
+        assert_false(ev.exited);
+        assert_int_equal(ev.stream, EXEC_STDERR);
+        assert_int_equal(ev.n, sizeof(bytes) - 1);
+        assert_memory_equal(ev.data, bytes, ev.n);
+        guest_exec_event_done(&ev);
+        json_decref(j);
+
+        j = guest_event_exec_exit(9, &(ExecResult){.code = 3});
+        assert_json(json_incref(j), "{\"event\":\"exec-exit\",\"id\":9,\"code\":3}");
+        assert_int_equal(guest_exec_event_from_json(j, &ev), 0);
+        assert_true(ev.exited);
+        assert_int_equal(ev.result.code, 3);
+        assert_int_equal(ev.result.signal, 0);
+        assert_null(ev.result.error);
+        json_decref(j);
+
+        j = guest_event_exec_exit(9, &(ExecResult){.code = -1, .signal = SIGKILL});
+        assert_json(json_incref(j), "{\"event\":\"exec-exit\",\"id\":9,\"signal\":9}");
+        assert_int_equal(guest_exec_event_from_json(j, &ev), 0);
+        assert_int_equal(ev.result.code, -1);
+        assert_int_equal(ev.result.signal, SIGKILL);
+        json_decref(j);
+
+        j = guest_event_exec_exit(9,
+                                  &(ExecResult){.code = 127, .error = "cannot execute x: No such file or directory"});
+        assert_int_equal(guest_exec_event_from_json(j, &ev), 0);
+        assert_int_equal(ev.result.code, 127);
+        assert_string_equal(ev.result.error, "cannot execute x: No such file or directory");
+        guest_exec_event_done(&ev);
+        json_decref(j);
+
+        /* The largest piece the guest sends is taken; a larger one is not (the host's bound). */
+        {
+                _cleanup_free_ char *big = xmalloc(GUEST_EXEC_CHUNK + 1);
+                memset(big, 'x', GUEST_EXEC_CHUNK + 1);
+                j = guest_event_exec_output(1, EXEC_STDOUT, big, GUEST_EXEC_CHUNK);
+                assert_int_equal(guest_exec_event_from_json(j, &ev), 0);
+                assert_int_equal(ev.n, GUEST_EXEC_CHUNK);
+                guest_exec_event_done(&ev);
+                json_decref(j);
+                j = guest_event_exec_output(1, EXEC_STDOUT, big, GUEST_EXEC_CHUNK + 1);
+                assert_int_equal(guest_exec_event_from_json(j, &ev), -EBADMSG);
+                json_decref(j);
+        }
+}
+
+static void test_exec_events_malformed(void **state) {
+        static const char *const cases[] = {
+                "{\"event\":\"exec-output\",\"stream\":\"stdout\",\"data\":\"\"}",            /* no id */
+                "{\"event\":\"exec-output\",\"id\":1,\"stream\":\"stdin\",\"data\":\"\"}",    /* no such stream */
+                "{\"event\":\"exec-output\",\"id\":1,\"stream\":\"stdout\"}",                 /* no data */
+                "{\"event\":\"exec-output\",\"id\":1,\"stream\":\"stdout\",\"data\":\"YQ\"}", /* not base64 */
+                "{\"event\":\"exec-exit\",\"id\":1}",                                         /* no end */
+                "{\"event\":\"exec-exit\",\"id\":1,\"code\":1,\"signal\":9}",                 /* both */
+                "{\"event\":\"exec-exit\",\"id\":1,\"code\":256}",
+                "{\"event\":\"exec-exit\",\"id\":1,\"code\":-1}",
+                "{\"event\":\"exec-exit\",\"id\":1,\"signal\":0}",
+                "{\"event\":\"exec-exit\",\"id\":1,\"code\":0,\"error\":5}",
+                "{\"event\":\"exit\",\"id\":1,\"code\":0}", /* not an exec's */
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                json_t *j = parse_json(cases[i]);
+                GuestExecEvent ev;
+                if (guest_exec_event_from_json(j, &ev) != -EBADMSG)
+                        fail_msg("taken: %s", cases[i]);
+                json_decref(j);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_module_phases),
@@ -923,6 +1098,10 @@ int main(void) {
                 cmocka_unit_test(test_find_input_event),
                 cmocka_unit_test(test_ps),
                 cmocka_unit_test(test_output_frames),
+                cmocka_unit_test(test_exec_command),
+                cmocka_unit_test(test_exec_command_refused),
+                cmocka_unit_test(test_exec_events),
+                cmocka_unit_test(test_exec_events_malformed),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,9 @@
 #include "fileio.h"
 #include "macro.h"
 #include "path-util.h"
+#include "process-util.h"
 #include "rootfs.h"
+#include "socket-util.h"
 #include "string-util.h"
 #include "userns.h"
 #include "workload.h"
@@ -34,7 +36,6 @@ enum {
         CHILD_EXIT_FD = 5,  /* write: the command's ContainerExit */
         CHILD_STDOUT_FD = 6,
         CHILD_STDERR_FD = 7,
-        CHILD_FIRST_FREE_FD = 8,
 };
 
 _noreturn_ static void child_fail(int r, const char *msg) {
@@ -146,52 +147,6 @@ static size_t count_binds(const UnitSpec *u) {
         return n;
 }
 
-/* One byte, and up to *n fds with it (SCM_RIGHTS); *n becomes the number received. */
-static int recv_byte_fds(int sock, int *fds, size_t *n) {
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * ROOTFS_IDMAP_MAX)];
-        } control;
-        char c;
-        struct iovec iov = {.iov_base = &c, .iov_len = 1};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control)};
-        struct cmsghdr *cm;
-
-        if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1 || (mh.msg_flags & MSG_CTRUNC))
-                return -EIO;
-        cm = CMSG_FIRSTHDR(&mh);
-        if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) {
-                *n = 0;
-                return 0;
-        }
-        *n = MIN(*n, (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        memcpy(fds, CMSG_DATA(cm), *n * sizeof(int));
-        return 0;
-}
-
-static int send_byte_fds(int sock, const int *fds, size_t n) {
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * ROOTFS_IDMAP_MAX)];
-        } control = {0};
-        char c = 'x';
-        struct iovec iov = {.iov_base = &c, .iov_len = 1};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-
-        if (n > ROOTFS_IDMAP_MAX)
-                return -E2BIG;
-        if (n > 0) {
-                struct cmsghdr *cm;
-
-                mh.msg_control = &control;
-                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
-                cm = CMSG_FIRSTHDR(&mh);
-                *cm = (struct cmsghdr) {.cmsg_len = CMSG_LEN(sizeof(int) * n), .cmsg_level = SOL_SOCKET, .cmsg_type = SCM_RIGHTS};
-                memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
-        }
-        return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : negative_errno();
-}
-
 _noreturn_ static void child(const ContainerConfig *cfg) {
         const UnitSpec *u = cfg->spec;
         const Image *img = cfg->image;
@@ -230,7 +185,7 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
         n_fds = cfg->userns ? ROOTFS_IDMAP_MAX : 0;
         if (n_fds)
                 fds = xnew(int, n_fds);
-        if (recv_byte_fds(CHILD_SYNC_FD, fds, &n_fds) < 0)
+        if (recv_byte_fds(CHILD_SYNC_FD, fds, &n_fds, 0) < 0)
                 _exit(1); /* the parent gave up on us (and said why on the error pipe, if it could) */
         close(CHILD_SYNC_FD);
         if (cfg->userns && n_fds != img->n_layers + 1 + count_binds(u))
@@ -285,16 +240,9 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
                         child_fail_error(r, e);
         }
 
-        r = resolve_user(u->user, &user, &error);
+        r = workload_resolve_user(u->user, cfg->userns, &user, &error);
         if (r < 0)
                 child_fail(r, sup_error_message(error));
-        if (cfg->userns) {
-                if (user.n_groups > 0)
-                        child_fail(-EPERM, "user_namespace: auto denies setgroups(), and the image's /etc/group gives "
-                                           "the unit's user supplementary groups: drop them there, or run without "
-                                           "a user namespace");
-                user.no_setgroups = true;
-        }
         env = workload_env(u, user.home);
         /* No execve() from init or the command gets more than the unit allows (the command
          * drops the rest itself, as the guest's does). */
@@ -326,12 +274,6 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
         run_init(command);
 }
 
-static int move_fd(int from, int to) {
-        if (from == to)
-                return fcntl(to, F_SETFD, 0) < 0 ? -errno : 0;
-        return dup2(from, to) < 0 ? -errno : 0;
-}
-
 /* In the parent, once the child exists in its new user namespace: the namespace's maps, then the
  * idmapped mounts of its root that only the host's root can make. */
 static int prepare_userns(const ContainerConfig *cfg, pid_t pid, RootfsIdmap *idmap, char *err) {
@@ -354,6 +296,19 @@ static int prepare_userns(const ContainerConfig *cfg, pid_t pid, RootfsIdmap *id
         return r;
 }
 
+int container_clone_into_cgroup(const Cgroup *cg, struct clone_args *args) {
+        int fd;
+
+        if (!cg || cgroup_version(cg) != CGROUP_V2)
+                return -EBADF;
+        fd = cgroup_open_fd(cg);
+        if (fd >= 0) {
+                args->flags |= CLONE_INTO_CGROUP;
+                args->cgroup = (uint64_t) fd;
+        }
+        return fd;
+}
+
 int container_start(const ContainerConfig *cfg, Container *ret) {
         int sync_pipe[2] = { -EBADF, -EBADF }, err_pipe[2] = { -EBADF, -EBADF }, exit_pipe[2] = { -EBADF, -EBADF };
         _cleanup_close_ int cgroup_fd = -EBADF;
@@ -369,13 +324,7 @@ int container_start(const ContainerConfig *cfg, Container *ret) {
 
         if (cfg->spec->network != NETWORK_HOST)
                 args.flags |= CLONE_NEWNET;
-        if (cfg->cgroup && cgroup_version(cfg->cgroup) == CGROUP_V2) {
-                cgroup_fd = cgroup_open_fd(cfg->cgroup);
-                if (cgroup_fd >= 0) {
-                        args.flags |= CLONE_INTO_CGROUP;
-                        args.cgroup = (uint64_t) cgroup_fd;
-                }
-        }
+        cgroup_fd = container_clone_into_cgroup(cfg->cgroup, &args);
         args.pidfd = (uint64_t) (uintptr_t) &pidfd;
 
         if (cfg->userns) {
@@ -406,20 +355,12 @@ int container_start(const ContainerConfig *cfg, Container *ret) {
         if (r < 0)
                 goto fail;
         if (pid == 0) {
-                /* Arrange the fds the child keeps at fixed numbers above 2 and close the rest, so
-                 * that init holds nothing of the monitor's (its socket, its log file). The sources
-                 * are first moved out of the way of the targets. */
+                /* The fds the child keeps at fixed numbers above 2, and nothing else of the
+                 * monitor's (its socket, its log file). The command's stdout/stderr copies must
+                 * survive its exec: not close-on-exec. */
                 int src[] = { sync_pipe[0], err_pipe[1], exit_pipe[1], cfg->stdout_fd, cfg->stderr_fd };
-                for (size_t i = 0; i < ELEMENTSOF(src); i++) {
-                        src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 64);
-                        if (src[i] < 0)
-                                _exit(125);
-                }
-                for (size_t i = 0; i < ELEMENTSOF(src); i++)
-                        if (move_fd(src[i], CHILD_SYNC_FD + (int) i) < 0)
-                                _exit(125);
-                /* The command's stdout/stderr copies must survive its exec: not close-on-exec. */
-                (void) close_range(CHILD_FIRST_FREE_FD, ~0U, 0);
+                if (child_arrange_fds(src, ELEMENTSOF(src), CHILD_SYNC_FD) < 0)
+                        _exit(125);
                 (void) fcntl(CHILD_ERROR_FD, F_SETFD, FD_CLOEXEC);
                 (void) fcntl(CHILD_EXIT_FD, F_SETFD, FD_CLOEXEC);
                 child(cfg);

@@ -65,3 +65,10 @@ typedef struct ContainerExit {
  * then told by error_fd (read it until EOF). The fds in *ret are close-on-exec and the caller's. */
 int container_start(const ContainerConfig *cfg, Container *ret);
 void container_close(Container *c);
+
+struct clone_args;
+/* A clone3() into cg's v2 cgroup (CLONE_INTO_CGROUP), so that the child is in it from its first
+ * instruction: sets args' flag and cgroup, and returns the cgroup's fd for the caller to close
+ * after the clone; -errno where it cannot (cg NULL, cgroup v1: the caller then moves the child
+ * with cgroup_attach() before letting it go). */
+int container_clone_into_cgroup(const Cgroup *cg, struct clone_args *args);

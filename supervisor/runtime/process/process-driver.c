@@ -12,6 +12,7 @@
 
 #include "alloc.h"
 #include "container.h"
+#include "container-exec.h"
 #include "driver.h"
 #include "fileio.h"
 #include "macro.h"
@@ -45,6 +46,11 @@ typedef struct ProcessInstance {
 } ProcessInstance;
 
 extern const IsolationDriver process_driver;
+
+/* This driver's DriverExec is container-exec.h's ContainerExec. */
+static int process_exec(DriverInstance *d, const ExecRequest *req, const ExecCallbacks *cb, void *userdata,
+                        DriverExec **ret, SupError **ret_error);
+static DriverExec *process_exec_cancel(DriverExec *x);
 
 /* base is the first member: the instance's address is its base's. */
 static ProcessInstance *process_of(DriverInstance *d) {
@@ -350,6 +356,37 @@ static int process_ps(DriverInstance *d, DriverPsCallback callback, void *userda
         return 0;
 }
 
+/* An exec joins the namespaces of the container's init, in the run's cgroup, with the run's
+ * seccomp program and limits: never more than the workload has (container-exec.h). */
+static int process_exec(DriverInstance *d, const ExecRequest *req, const ExecCallbacks *cb, void *userdata,
+                        DriverExec **ret, SupError **ret_error) {
+        ProcessInstance *p = process_of(d);
+        const DriverContext *ctx = d->ctx;
+        ContainerExec *x;
+        int r;
+
+        if (!p->has_container || !p->started)
+                return sup_error_make(ret_error, -ENOTCONN, "the container's command is not running");
+        ContainerExecConfig cfg = {
+                .spec = ctx->run_spec,
+                .init_pidfd = p->container.pidfd,
+                .cgroup = ctx->cgroup,
+                .seccomp = ctx->seccomp,
+                .rlimits = ctx->rlimits,
+                .userns = p->userns.lease.fd >= 0,
+        };
+        r = container_exec(ctx->event, &cfg, req, cb, userdata, &x, ret_error);
+        if (r < 0)
+                return r;
+        *ret = (DriverExec *) x;
+        return 0;
+}
+
+static DriverExec *process_exec_cancel(DriverExec *x) {
+        (void) container_exec_free((ContainerExec *) x);
+        return NULL;
+}
+
 const IsolationDriver process_driver = {
         .name = "process",
         .pid_namespace = "host",
@@ -364,5 +401,6 @@ const IsolationDriver process_driver = {
         .update = process_update,
         .is_live = process_is_live,
         .ps = process_ps,
-        .exec = driver_exec_unsupported,
+        .exec = process_exec,
+        .exec_cancel = process_exec_cancel,
 };

@@ -213,6 +213,22 @@ static int vm_driver_ps(DriverInstance *d, DriverPsCallback callback, void *user
         return r;
 }
 
+/* Through sup-init in the guest (vm_exec()). No handle: an exec in a guest cannot be cancelled
+ * from here yet, and ends at the latest with the machine (vm_free() reports it exited). */
+static int vm_driver_exec(DriverInstance *d, const ExecRequest *req, const ExecCallbacks *cb, void *userdata,
+                          DriverExec **ret, SupError **ret_error) {
+        VmInstance *v = vm_of(d);
+        int r;
+
+        if (!v->vm)
+                return sup_error_make(ret_error, -ENOTCONN, "the virtual machine is not running");
+        r = vm_exec(v->vm, req, cb, userdata, ret_error);
+        if (r < 0)
+                return r;
+        *ret = NULL;
+        return 0;
+}
+
 const IsolationDriver vm_driver = {
         .name = "vm",
         .pid_namespace = "guest",
@@ -228,5 +244,5 @@ const IsolationDriver vm_driver = {
         .update = vm_driver_update,
         .is_live = vm_driver_is_live,
         .ps = vm_driver_ps,
-        .exec = driver_exec_unsupported,
+        .exec = vm_driver_exec,
 };

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,14 @@ typedef struct VmPsRequest {
         struct VmPsRequest *next;
 } VmPsRequest;
 
+/* An exec running in the guest, by the id the host gave it. */
+typedef struct VmExecRequest {
+        uint64_t id;
+        ExecCallbacks callbacks;
+        void *userdata;
+        struct VmExecRequest *next;
+} VmExecRequest;
+
 /* A stream of the guest (console; the command's stdout and stderr, in frames on one port) or
  * QEMU's stderr, into the log. */
 typedef struct VmOutput {
@@ -117,6 +126,8 @@ struct Vm {
         bool run_sent;
         bool has_network;
         VmPsRequest *ps_head, **ps_tail;
+        VmExecRequest *execs;
+        uint64_t last_exec_id;
 
         VmOutput out[_OUT_MAX];
         char console_tail[CONSOLE_TAIL_MAX];
@@ -333,6 +344,53 @@ static void ps_answer(Vm *vm, int error, json_t *processes) {
         free(p);
 }
 
+static VmExecRequest *exec_take(Vm *vm, uint64_t id) {
+        for (VmExecRequest **p = &vm->execs; *p; p = &(*p)->next)
+                if ((*p)->id == id) {
+                        VmExecRequest *x = *p;
+                        *p = x->next;
+                        return x;
+                }
+        return NULL;
+}
+
+static void exec_event(Vm *vm, const json_t *msg) {
+        GuestExecEvent ev;
+        VmExecRequest *x = NULL;
+
+        if (guest_exec_event_from_json(msg, &ev) < 0) {
+                sup_line(vm, "the guest's agent sent a malformed exec event; ignored");
+                return;
+        }
+        for (VmExecRequest *p = vm->execs; p; p = p->next)
+                if (p->id == ev.id)
+                        x = p;
+        if (!x)
+                sup_line(vm, "the guest's agent sent an event of exec %" PRIu64 ", which is not running; ignored",
+                         ev.id);
+        else if (!ev.exited) {
+                /* Taken: the guest may send the next piece (guest-proto.h: the exec's window). */
+                agent_send(vm, guest_exec_ack_to_json(ev.id));
+                if (x->callbacks.output)
+                        x->callbacks.output(ev.stream, (const char *) ev.data, ev.n, x->userdata);
+        } else {
+                x = exec_take(vm, ev.id);
+                x->callbacks.exited(&ev.result, x->userdata);
+                free(x);
+        }
+        guest_exec_event_done(&ev);
+}
+
+/* The agent is gone, and with it every exec in the guest (exec.h: the instance went away). */
+static void exec_fail_all(Vm *vm) {
+        while (vm->execs) {
+                VmExecRequest *x = vm->execs;
+                vm->execs = x->next;
+                x->callbacks.exited(&(ExecResult){.code = -1, .signal = SIGKILL}, x->userdata);
+                free(x);
+        }
+}
+
 static void on_agent_message(JsonConn *c, json_t *msg, void *userdata) {
         Vm *vm = userdata;
         const char *event = json_string_value(json_object_get(msg, "event"));
@@ -367,6 +425,8 @@ static void on_agent_message(JsonConn *c, json_t *msg, void *userdata) {
                         disarm(vm);
         } else if (streq(event, "ps"))
                 ps_answer(vm, 0, json_object_get(msg, "processes"));
+        else if (streq(event, "exec-output") || streq(event, "exec-exit"))
+                exec_event(vm, msg);
         else if (streq(event, "refused"))
                 sup_line(vm, "the guest's agent refused a command: %s",
                          json_string_value(json_object_get(msg, "message")) ?: "(no message)");
@@ -387,6 +447,7 @@ static void on_agent_close(JsonConn *c, int error, void *userdata) {
         vm->agent_closed = true;
         while (vm->ps_head)
                 ps_answer(vm, -ECONNRESET, NULL);
+        exec_fail_all(vm);
         if (vm->qemu_exited && all_closed(vm))
                 finish(vm);
 }
@@ -929,6 +990,23 @@ int vm_ps(Vm *vm, VmPsCallback callback, void *userdata) {
         return 0;
 }
 
+int vm_exec(Vm *vm, const ExecRequest *req, const ExecCallbacks *callbacks, void *userdata, SupError **ret_error) {
+        VmExecRequest *x;
+
+        if (!vm->started || vm->agent_closed || vm->qemu_exited)
+                return sup_error_make(ret_error, -ENOTCONN, "exec: the guest's agent is not connected");
+        if (!req->argv || !req->argv[0])
+                return sup_error_make(ret_error, -EINVAL, "exec: no command");
+        x = xzalloc(sizeof(VmExecRequest));
+        x->id = ++vm->last_exec_id;
+        x->callbacks = *callbacks;
+        x->userdata = userdata;
+        x->next = vm->execs;
+        vm->execs = x;
+        agent_send(vm, guest_exec_to_json(x->id, req));
+        return 0;
+}
+
 const VmStatus *vm_status(const Vm *vm) {
         return &vm->status;
 }
@@ -942,6 +1020,7 @@ Vm *vm_free(Vm *vm) {
         }
         while (vm->ps_head)
                 ps_answer(vm, -ECANCELED, NULL);
+        exec_fail_all(vm);
         vm->pidfd_source = event_source_free(vm->pidfd_source);
         if (vm->pidfd >= 0)
                 close(vm->pidfd);

@@ -10,6 +10,7 @@
 
 #include "cgroup.h"
 #include "event.h"
+#include "exec.h"
 #include "image.h"
 #include "log-writer.h"
 #include "seccomp-filter.h"
@@ -142,9 +143,15 @@ void vm_kill(Vm *vm);
 typedef void (*VmPsCallback)(Vm *vm, int error, json_t *processes, void *userdata);
 int vm_ps(Vm *vm, VmPsCallback callback, void *userdata);
 
+/* Runs a command in the running guest (runtime/exec.h), through sup-init (guest-proto.h: exec).
+ * -ENOTCONN when the guest's command has not started or the agent is gone; req is used during
+ * the call only. When the agent goes away (the guest powers off, or vm_free()), execs still
+ * running get exited() with code -1 and signal SIGKILL. */
+int vm_exec(Vm *vm, const ExecRequest *req, const ExecCallbacks *callbacks, void *userdata, SupError **ret_error);
+
 const VmStatus *vm_status(const Vm *vm);
 
 /* Kills QEMU if it still runs (SIGKILL) and frees everything; pending ps callbacks get
- * -ECANCELED. Returns NULL. */
+ * -ECANCELED, running execs exited() (as above). Returns NULL. */
 Vm *vm_free(Vm *vm);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Vm *, vm_free);
