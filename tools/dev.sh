@@ -4,10 +4,10 @@
 #
 #   tools/dev.sh run    build, then the main job: supd on examples/, and `supctl status`
 #   tools/dev.sh stop   stop the supd that `run` started (and its units)
-#   tools/dev.sh test   build, then every test: unit tests, schema agreement, an ASan+UBSan run,
-#                       and the fuzzers (unit files for SUP_FUZZ_SECONDS, default 60; the control
-#                       protocol, QMP, seccomp profiles and the canonical JSON codec for a third of
-#                       it each)
+#   tools/dev.sh test   check the formatting (tools/check-format.sh), build, then every test: unit
+#                       tests, schema agreement, an ASan+UBSan run, and the fuzzers (unit files
+#                       for SUP_FUZZ_SECONDS, default 60; the control protocol, QMP, seccomp
+#                       profiles and the canonical JSON codec for a third of it each)
 #   tools/dev.sh bench  build, then bench/run-all.sh: sup against crun and conmon, and hyperv
 #                       units against bare QEMU, same run
 #   tools/dev.sh soak   build, then tools/soak.sh: about 20 minutes of churn, adoption, client,
@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 top=$PWD
 
 packages=(
-        gcc clang libclang-rt-14-dev meson ninja-build pkg-config
+        gcc clang clang-format-14 libclang-rt-14-dev meson ninja-build pkg-config
         libyaml-dev libcap-dev libseccomp-dev libnl-3-dev libnl-route-3-dev libjansson-dev libcmocka-dev
         python3 python3-jsonschema python3-yaml
         busybox-static
@@ -141,6 +141,11 @@ stop_main_job() {
         rm -f "$EXAMPLES_STATE/supd.pid"
 }
 
+format_check() {
+        log "clang-format"
+        tools/check-format.sh
+}
+
 unit_tests() {
         log "tests: unit and schema"
         meson test -C build --print-errorlogs
@@ -217,6 +222,7 @@ run)
         ;;
 test)
         deps
+        format_check
         build
         images
         unit_tests
