@@ -353,12 +353,12 @@ json_t *guest_exec_to_json(uint64_t id, const ExecRequest *req) {
         json_t *argv = json_array(), *j;
 
         STRV_FOREACH(a, req->argv)
-        json_array_append_new(argv, message_json(*a));
+                json_array_append_new(argv, message_json(*a));
         j = json_pack("{s:s, s:I, s:o}", "cmd", "exec", "id", (json_int_t) id, "argv", argv);
         if (req->env) {
                 json_t *env = json_array();
                 STRV_FOREACH(e, req->env)
-                json_array_append_new(env, message_json(*e));
+                        json_array_append_new(env, message_json(*e));
                 json_object_set_new(j, "env", env);
         }
         if (req->user)

@@ -14,7 +14,7 @@
 int log_writer_open(LogWriter *w, const char *path, uint64_t max_size) {
         struct stat st;
 
-        *w = (LogWriter) { .path = xstrdup(path), .max_size = max_size ? max_size : LOG_DEFAULT_MAX_SIZE };
+        *w = (LogWriter){.path = xstrdup(path), .max_size = max_size ? max_size : LOG_DEFAULT_MAX_SIZE};
         w->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0640);
         if (w->fd < 0)
                 return negative_errno();
@@ -56,9 +56,9 @@ void log_writer_line(LogWriter *w, const char *stream, const char *text, size_t 
         }
         format_timestamp(now(CLOCK_REALTIME), ts, sizeof(ts));
         snprintf(prefix, sizeof(prefix), "%s %s ", ts, stream);
-        iov[0] = (struct iovec) { prefix, strlen(prefix) };
-        iov[1] = (struct iovec) { (void *) text, n };
-        iov[2] = (struct iovec) { (void *) "\n", 1 };
+        iov[0] = (struct iovec){prefix, strlen(prefix)};
+        iov[1] = (struct iovec){(void *) text, n};
+        iov[2] = (struct iovec){(void *) "\n", 1};
         total = iov[0].iov_len + n + 1;
 
         if (w->size + total > w->max_size && w->size > 0)

@@ -10,7 +10,7 @@
  * uses at most twice max_size of disk. A write error (a full disk) drops lines and counts them; it
  * never stops the monitor. */
 
-#define LOG_LINE_MAX 16384
+#define LOG_LINE_MAX         16384
 #define LOG_DEFAULT_MAX_SIZE (8U * 1024U * 1024U)
 /* Below this a log would rotate every few lines. */
 #define LOG_MIN_MAX_SIZE 4096U

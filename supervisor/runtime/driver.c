@@ -13,6 +13,6 @@ int driver_apply_resources(const DriverContext *ctx, const UnitSpec *u, Resource
                 return 0;
         r = resources_apply(ctx->cgroup, u, target, &notes, ret_error);
         STRV_FOREACH(n, notes)
-        log_writer_printf(ctx->log, "sup", "%s", *n);
+                log_writer_printf(ctx->log, "sup", "%s", *n);
         return r < 0 ? r : 0;
 }

@@ -102,7 +102,7 @@ typedef struct DriverNetwork {
 /* What the monitor hands a run; it outlives the instance, and does not change during a run. */
 typedef struct DriverContext {
         Event *event;
-        const UnitSpec *spec;  /* the running spec: a live update changes it in place (update()) */
+        const UnitSpec *spec; /* the running spec: a live update changes it in place (update()) */
         /* What the workload runs: spec with the image's defaults applied (command, env, user,
          * working directory: image_apply_defaults()), and the image's layers, resolved by the
          * monitor before prepare() (directories; and their disks for a driver with

@@ -471,8 +471,8 @@ static int parse_rule(Parser *ps, size_t i, const json_t *v, SeccompRule *rule) 
         rule->where = rule_where(i, rule->names);
         /* What libseccomp can know, and what keeps the canonical text unambiguous. */
         STRV_FOREACH(n, rule->names)
-        if (strspn(*n, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(*n))
-                return parse_error(ps, rule->where, "\"%s\" is not a system call's name", *n);
+                if (strspn(*n, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(*n))
+                        return parse_error(ps, rule->where, "\"%s\" is not a system call's name", *n);
         r = check_keys(ps, rule->where, v, keys);
         if (r < 0)
                 return r;
@@ -719,7 +719,7 @@ char *seccomp_profile_canonical(const SeccompProfile *p) {
                 fprintf(f, " %" PRIu32, p->default_errno_ret);
         fputs("\narches", f);
         STRV_FOREACH(a, arches)
-        fprintf(f, " %s", *a);
+                fprintf(f, " %s", *a);
         fprintf(f, "\nflags %" PRIu32 "\n", p->flags);
         /* Names as given: the compiler skips the ones libseccomp does not know. Rule order is
          * kept: where rules of one call overlap, libseccomp keeps the first. */
@@ -730,7 +730,7 @@ char *seccomp_profile_canonical(const SeccompProfile *p) {
                         fprintf(f, " %" PRIu32, r->errno_ret);
                 fputs(" names", f);
                 STRV_FOREACH(n, r->names)
-                fprintf(f, " %s", *n);
+                        fprintf(f, " %s", *n);
                 for (size_t k = 0; k < r->n_args; k++)
                         fprintf(f, " arg %u %s %" PRIu64 " %" PRIu64, r->args[k].index,
                                 seccomp_op_to_string(r->args[k].op), r->args[k].value, r->args[k].value_two);

@@ -29,8 +29,9 @@ static void json_diff(const char *path, json_t *a, json_t *b, char ***changed) {
                 else
                         strv_push(changed, TAKE_PTR(sub));
         }
-        json_object_foreach(b, key, v) if (!json_object_get(a, key))
-                strv_push(changed, path ? xasprintf("%s.%s", path, key) : xstrdup(key));
+        json_object_foreach(b, key, v)
+                if (!json_object_get(a, key))
+                        strv_push(changed, path ? xasprintf("%s.%s", path, key) : xstrdup(key));
 }
 
 char **unit_spec_diff(const UnitSpec *a, const UnitSpec *b) {
@@ -55,8 +56,8 @@ bool unit_spec_updatable_in_place(const UnitSpec *old, const UnitSpec *new, char
             old->isolation != new->isolation)
                 return false;
         STRV_FOREACH(f, changed)
-        if (!is_live(old, new, *f))
-                return false;
+                if (!is_live(old, new, *f))
+                        return false;
         return true;
 }
 

@@ -136,8 +136,9 @@ static bool saw_event(Test *t, const char *name) {
         size_t i;
         json_t *ev;
 
-        json_array_foreach(t->events, i,
-                           ev) if (streq(json_string_value(json_object_get(ev, "event")), name)) return true;
+        json_array_foreach(t->events, i, ev)
+                if (streq(json_string_value(json_object_get(ev, "event")), name))
+                        return true;
         return false;
 }
 
@@ -145,8 +146,9 @@ static const json_t *find_event(Test *t, const char *name) {
         size_t i;
         json_t *ev;
 
-        json_array_foreach(t->events, i, ev) if (streq(json_string_value(json_object_get(ev, "event")),
-                                                       name)) return json_object_get(ev, "data");
+        json_array_foreach(t->events, i, ev)
+                if (streq(json_string_value(json_object_get(ev, "event")), name))
+                        return json_object_get(ev, "data");
         return NULL;
 }
 

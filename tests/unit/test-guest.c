@@ -761,7 +761,9 @@ static void test_find_input_event(void **state) {
 static json_t *find_pid(json_t *procs, json_int_t pid) {
         size_t i;
         json_t *p;
-        json_array_foreach(procs, i, p) if (json_integer_value(json_object_get(p, "pid")) == pid) return p;
+        json_array_foreach(procs, i, p)
+                if (json_integer_value(json_object_get(p, "pid")) == pid)
+                        return p;
         return NULL;
 }
 

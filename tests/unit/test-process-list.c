@@ -129,7 +129,8 @@ static void test_read(void **state) {
 static json_t *pids_of(json_t *list) {
         json_t *pids = json_array(), *p;
         size_t i;
-        json_array_foreach(list, i, p) json_array_append(pids, json_object_get(p, "pid"));
+        json_array_foreach(list, i, p)
+                json_array_append(pids, json_object_get(p, "pid"));
         json_decref(list);
         return pids;
 }

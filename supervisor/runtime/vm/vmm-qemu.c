@@ -76,7 +76,7 @@ static int qemu_command_line(const VmmHost *h, const VmLaunch *l, char ***ret, S
                 return sup_error_errno(ret_error, r, "cannot make QEMU's command line");
         strv_push(&argv, xstrdup(h->host.qemu));
         STRV_FOREACH(a, args)
-        strv_push(&argv, xstrdup(*a));
+                strv_push(&argv, xstrdup(*a));
         *ret = argv;
         return 0;
 }
