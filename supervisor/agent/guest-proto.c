@@ -17,16 +17,15 @@ static const char *const guest_command_type_table[_GUEST_CMD_MAX] = {
 };
 DEFINE_STRING_TABLE_LOOKUP(guest_command_type, GuestCommandType, _GUEST_CMD_MAX);
 
-static int fail(char **ret_error, const char *fmt, ...) _printf_(2, 3);
-static int fail(char **ret_error, const char *fmt, ...) {
+static int fail(SupError **ret_error, const char *fmt, ...) _printf_(2, 3);
+static int fail(SupError **ret_error, const char *fmt, ...) {
         va_list ap;
-        char *s;
+        int r;
 
         va_start(ap, fmt);
-        s = xvasprintf(fmt, ap);
+        r = sup_error_makev(ret_error, -EINVAL, fmt, ap);
         va_end(ap);
-        *ret_error = s;
-        return -EINVAL;
+        return r;
 }
 
 static int exec_id(const json_t *msg, uint64_t *ret) {
@@ -38,7 +37,7 @@ static int exec_id(const json_t *msg, uint64_t *ret) {
         return 0;
 }
 
-int guest_command_from_json(const json_t *msg, GuestCommand *ret, char **ret_error) {
+int guest_command_from_json(const json_t *msg, GuestCommand *ret, SupError **ret_error) {
         const char *name = json_string_value(json_object_get(msg, "cmd"));
         GuestCommand c = {};
 
@@ -69,7 +68,7 @@ void guest_run_done(GuestRun *r) {
         r->seccomp = seccomp_program_free(r->seccomp);
 }
 
-static int get_strv(const json_t *a, const char *what, size_t min, char ***ret, char **ret_error) {
+static int get_strv(const json_t *a, const char *what, size_t min, char ***ret, SupError **ret_error) {
         _cleanup_strv_free_ char **l = xzalloc(sizeof(char *));
         size_t i;
         json_t *v;
@@ -87,7 +86,7 @@ static int get_strv(const json_t *a, const char *what, size_t min, char ***ret, 
 
 /* The unit, decoded by the one codec of the canonical form. What the guest cannot do the way
  * process isolation does is refused here, never done differently. */
-static int decode_spec(const json_t *spec, UnitSpec **ret, char **ret_error) {
+static int decode_spec(const json_t *spec, UnitSpec **ret, SupError **ret_error) {
         _cleanup_(unit_spec_freep) UnitSpec *u = NULL;
         _cleanup_sup_error_ SupError *e = NULL;
 
@@ -116,7 +115,7 @@ static int decode_spec(const json_t *spec, UnitSpec **ret, char **ret_error) {
         return 0;
 }
 
-static int check_disk(const char *what, const char *disk, char **ret_error) {
+static int check_disk(const char *what, const char *disk, SupError **ret_error) {
         if (startswith(disk, "/dev/") && disk[5])
                 return 0;
         if (startswith(disk, "serial=") && disk[7])
@@ -147,7 +146,7 @@ static char *found(const json_t *v) {
         return s ?: xstrdup("nothing");
 }
 
-static int get_ipv4(const json_t *o, const char *key, struct in_addr *ret, char **ret_error) {
+static int get_ipv4(const json_t *o, const char *key, struct in_addr *ret, SupError **ret_error) {
         const json_t *v = json_object_get(o, key);
         if (!json_is_string(v) || inet_pton(AF_INET, json_string_value(v), ret) != 1) {
                 _cleanup_free_ char *what = found(v);
@@ -156,7 +155,7 @@ static int get_ipv4(const json_t *o, const char *key, struct in_addr *ret, char 
         return 0;
 }
 
-static int decode_network(const json_t *o, GuestNetwork *ret, char **ret_error) {
+static int decode_network(const json_t *o, GuestNetwork *ret, SupError **ret_error) {
         static const char *const keys[] = {"mac", "address", "prefix", "gateway"};
         const char *mac = json_string_value(json_object_get(o, "mac")), *key;
         json_t *prefix = json_object_get(o, "prefix"), *v;
@@ -205,7 +204,7 @@ static int decode_network(const json_t *o, GuestNetwork *ret, char **ret_error) 
         return 0;
 }
 
-int guest_run_from_json(const json_t *msg, GuestRun *ret, char **ret_error) {
+int guest_run_from_json(const json_t *msg, GuestRun *ret, SupError **ret_error) {
         _cleanup_sup_error_ SupError *error = NULL;
         GuestRun run = {};
         const char *sandbox = json_string_value(json_object_get(msg, "sandbox"));
@@ -247,11 +246,9 @@ int guest_run_from_json(const json_t *msg, GuestRun *ret, char **ret_error) {
                 goto fail;
         }
         /* Every limit as a number: none is left to the guest kernel's defaults. */
-        r = rlimits_from_json(json_object_get(json_object_get(msg, "spec"), "rlimits"), run.rlimits, &error);
-        if (r < 0) {
-                *ret_error = xstrdup(sup_error_message(error));
+        r = rlimits_from_json(json_object_get(json_object_get(msg, "spec"), "rlimits"), run.rlimits, ret_error);
+        if (r < 0)
                 goto fail;
-        }
         /* A unit with a filter runs with it or not at all, as in process isolation. */
         if (sc && run.spec->security.seccomp == SECCOMP_UNCONFINED) {
                 r = fail(ret_error, "run: a \"seccomp\" filter, but the unit has seccomp: unconfined");
@@ -265,11 +262,9 @@ int guest_run_from_json(const json_t *msg, GuestRun *ret, char **ret_error) {
                 goto fail;
         }
         if (sc) {
-                r = seccomp_program_from_json(sc, &run.seccomp, &error);
-                if (r < 0) {
-                        *ret_error = xstrdup(sup_error_message(error));
+                r = seccomp_program_from_json(sc, &run.seccomp, ret_error);
+                if (r < 0)
                         goto fail;
-                }
         }
         *ret = run;
         return 0;
@@ -381,7 +376,7 @@ void guest_exec_done(GuestExec *e) {
         e->req.working_dir = NULL;
 }
 
-static int exec_strv(const json_t *a, const char *key, bool env, char ***ret, char **ret_error) {
+static int exec_strv(const json_t *a, const char *key, bool env, char ***ret, SupError **ret_error) {
         _cleanup_strv_free_ char **l = xzalloc(sizeof(char *));
         size_t i;
         json_t *v;
@@ -400,7 +395,7 @@ static int exec_strv(const json_t *a, const char *key, bool env, char ***ret, ch
         return 0;
 }
 
-int guest_exec_from_json(const json_t *msg, GuestExec *ret, char **ret_error) {
+int guest_exec_from_json(const json_t *msg, GuestExec *ret, SupError **ret_error) {
         const json_t *env = json_object_get(msg, "env"), *user = json_object_get(msg, "user"),
                      *wd = json_object_get(msg, "working_dir");
         int r;

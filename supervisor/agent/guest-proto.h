@@ -12,6 +12,7 @@
 #include "rlimits.h"
 #include "seccomp-filter.h"
 #include "string-table.h"
+#include "sup-error.h"
 #include "unit-spec.h"
 
 /* The agent protocol between the host (runtime/vm) and sup-init, the guest's PID 1: one JSON
@@ -142,7 +143,7 @@ typedef struct GuestCommand {
 /* Which command msg is, and the arguments of ps, stop and exec-ack, and exec's id (run: see
  * guest_run_from_json(); exec: guest_exec_from_json()). On error, *ret_error is a message for a
  * "refused" event. */
-int guest_command_from_json(const json_t *msg, GuestCommand *ret, char **ret_error);
+int guest_command_from_json(const json_t *msg, GuestCommand *ret, SupError **ret_error);
 
 #define GUEST_MAC_STRLEN sizeof("aa:bb:cc:dd:ee:ff")
 
@@ -174,7 +175,7 @@ void guest_run_done(GuestRun *r);
  * isolation does is refused here, never done differently: bind mounts (there is no host directory
  * in the guest), network: host (the guest is a network stack of its own), and network: bridge
  * without the "network" object (eth0's address is the host's to give). */
-int guest_run_from_json(const json_t *msg, GuestRun *ret, char **ret_error);
+int guest_run_from_json(const json_t *msg, GuestRun *ret, SupError **ret_error);
 
 /* The events, as new objects. */
 json_t *guest_event_hello(void);
@@ -211,7 +212,7 @@ typedef struct GuestExec {
 
 /* On error, *ret_error says why; ret->id is the command's id when it had a valid one (0
  * otherwise), for an exec-exit that answers it; guest_exec_done() is needed either way. */
-int guest_exec_from_json(const json_t *msg, GuestExec *ret, char **ret_error);
+int guest_exec_from_json(const json_t *msg, GuestExec *ret, SupError **ret_error);
 void guest_exec_done(GuestExec *e);
 
 /* The exec events, for the guest. */

@@ -305,16 +305,16 @@ static void exec_refuse(Init *init, uint64_t id, const char *why) {
 
 static void exec_start(Init *init, const json_t *msg) {
         _cleanup_(guest_exec_done) GuestExec e = {};
-        _cleanup_free_ char *error = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
         int out[2] = {-EBADF, -EBADF}, errp[2] = {-EBADF, -EBADF}, status[2] = {-EBADF, -EBADF};
         Exec *x;
         pid_t pid;
 
         if (guest_exec_from_json(msg, &e, &error) < 0) {
                 if (e.id > 0)
-                        exec_refuse(init, e.id, error);
+                        exec_refuse(init, e.id, sup_error_message(error));
                 else
-                        send_event(init, guest_event_refused(error));
+                        send_event(init, guest_event_refused(sup_error_message(error)));
                 return;
         }
         for (x = init->execs; x; x = x->next)
@@ -408,11 +408,11 @@ static void exec_kill_all(Init *init) {
 
 static void on_message(JsonConn *c, json_t *msg, void *userdata) {
         Init *init = userdata;
-        _cleanup_free_ char *error = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
         GuestCommand cmd;
 
         if (guest_command_from_json(msg, &cmd, &error) < 0) {
-                send_event(init, guest_event_refused(error));
+                send_event(init, guest_event_refused(sup_error_message(error)));
                 return;
         }
         switch (cmd.type) {
@@ -648,7 +648,7 @@ static json_t *read_run_command(Init *init) {
         size_t len = 0, used = 0;
 
         for (;;) {
-                _cleanup_free_ char *error = NULL;
+                _cleanup_sup_error_ SupError *error = NULL;
                 GuestCommand cmd;
                 json_t *msg;
                 int r;
@@ -670,8 +670,8 @@ static json_t *read_run_command(Init *init) {
                 if (guest_command_from_json(msg, &cmd, &error) >= 0 && cmd.type == GUEST_CMD_RUN)
                         return msg;
                 json_decref(msg);
-                (void) send_blocking(init->agent_fd,
-                                     guest_event_refused(error ? error : "the unit is not running yet"));
+                (void) send_blocking(init->agent_fd, guest_event_refused(error ? sup_error_message(error)
+                                                                               : "the unit is not running yet"));
         }
 }
 
@@ -728,7 +728,7 @@ int main(int argc, char **argv) {
         Init init = {.console = 2, .agent_fd = -EBADF, .vmstat = -EBADF, .power_button = -EBADF};
         _cleanup_(guest_run_done) GuestRun run = {};
         _cleanup_strv_free_ char **env = NULL;
-        _cleanup_free_ char *error = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
         _cleanup_sup_error_ SupError *boot_error = NULL;
         ContainerUser user;
         json_t *msg;
@@ -776,7 +776,7 @@ int main(int argc, char **argv) {
         r = guest_run_from_json(msg, &run, &error);
         json_decref(msg);
         if (r < 0)
-                fail_setup(&init, error);
+                fail_setup(&init, sup_error_message(error));
         const UnitSpec *u = init.unit = run.spec;
         init.run = &run;
         if (run.has_network) {

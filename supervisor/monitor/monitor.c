@@ -971,7 +971,7 @@ static void monitor_exec(JsonlClient *c, json_t *msg, void *userdata) {
  * to the status. Same workload, same PID. On any failure the old limits are written back and the
  * old spec stays; supd then replaces the instance. */
 
-static int monitor_update(Monitor *m, const char *text, char *err, size_t errlen) {
+static int monitor_update(Monitor *m, const char *text, SupError **ret_error) {
         _cleanup_(unit_spec_freep) UnitSpec *new = NULL;
         _cleanup_strv_free_ char **changed = NULL, **details = NULL;
         _cleanup_free_ char *path = path_join(m->dir, "spec.json"), *canonical = NULL, *list = NULL;
@@ -984,30 +984,25 @@ static int monitor_update(Monitor *m, const char *text, char *err, size_t errlen
 
         r = unit_parse("spec.json", m->dir, text, strlen(text), 0, &d, &new, NULL);
         if (r < 0) {
-                snprintf(err, errlen, "the new spec is not valid: %s", d.n > 0 ? d.items[0].message : "?");
+                (void) sup_error_make(ret_error, r, "the new spec is not valid: %s",
+                                      d.n > 0 ? d.items[0].message : "?");
                 diagnostics_done(&d);
                 return r;
         }
         diagnostics_done(&d);
         changed = unit_spec_diff(m->spec, new);
-        if (!changed[0]) {
-                snprintf(err, errlen, "nothing changed");
-                return 0;
-        }
+        if (!changed[0])
+                return 0; /* nothing changed */
         if (!unit_spec_updatable_in_place(m->spec, new, changed, m->driver->is_live)) {
                 _cleanup_free_ char *fields = strv_join(changed, ", ");
-                snprintf(err, errlen, "a change of %s needs a restart", fields);
-                return -EOPNOTSUPP;
+                return sup_error_make(ret_error, -EOPNOTSUPP, "a change of %s needs a restart", fields);
         }
         details = unit_spec_describe_changes(m->spec, new, changed);
         list = strv_join(details, ", ");
 
         if (running) {
-                _cleanup_sup_error_ SupError *error = NULL;
-
-                r = m->driver->update(m->instance, new, &error);
+                r = m->driver->update(m->instance, new, ret_error);
                 if (r < 0) {
-                        snprintf(err, errlen, "%s", sup_error_message(error));
                         (void) m->driver->update(m->instance, m->spec, NULL);
                         return r;
                 }
@@ -1026,8 +1021,7 @@ static int monitor_update(Monitor *m, const char *text, char *err, size_t errlen
                 if (running)
                         (void) m->driver->update(m->instance, m->spec, NULL);
                 (void) apply_own_limits(m, m->spec);
-                snprintf(err, errlen, "cannot write %s: %s", path, strerror(-r));
-                return r;
+                return sup_error_errno(ret_error, r, "cannot write %s", path);
         }
         memcpy(m->hash, hash, sizeof(hash));
         free(m->status.hash);
@@ -1086,13 +1080,13 @@ static void do_shutdown(JsonlClient *c, json_t *msg, void *userdata) {
 static void do_update(JsonlClient *c, json_t *msg, void *userdata) {
         Monitor *m = userdata;
         const char *text = json_string_value(json_object_get(json_object_get(msg, "params"), "spec"));
-        char err[1024] = "";
+        _cleanup_sup_error_ SupError *error = NULL;
         int r;
 
-        r = text ? monitor_update(m, text, err, sizeof(err)) : -EINVAL;
+        r = text ? monitor_update(m, text, &error) : sup_error_make(&error, -EINVAL, "update needs the spec");
         if (r < 0) {
                 (void) json_conn_reply_error(jsonl_client_conn(c), msg, r == -EOPNOTSUPP ? "needs-restart" : "failed",
-                                             "%s", text ? err : "update needs the spec");
+                                             "%s", sup_error_message(error));
                 return;
         }
         reply_with_status(m, c, msg, r);

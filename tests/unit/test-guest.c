@@ -76,14 +76,15 @@ static void test_commands(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 json_t *j = parse_json(cases[i].json);
                 GuestCommand c = {};
-                char *error = NULL;
+                SupError *error = NULL;
                 int r = guest_command_from_json(j, &c, &error);
 
                 if (cases[i].error) {
                         assert_int_equal(r, -EINVAL);
                         assert_non_null(error);
-                        if (!strstr(error, cases[i].error))
-                                fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].json, error, cases[i].error);
+                        if (!strstr(sup_error_message(error), cases[i].error))
+                                fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].json, sup_error_message(error),
+                                         cases[i].error);
                 } else {
                         assert_int_equal(r, 0);
                         assert_null(error);
@@ -91,7 +92,7 @@ static void test_commands(void **state) {
                         assert_int_equal(c.signal, cases[i].signal);
                         assert_int_equal(c.timeout_ms, cases[i].timeout_ms);
                 }
-                free(error);
+                error = sup_error_free(error);
                 json_decref(j);
         }
 }
@@ -151,7 +152,7 @@ static void test_run_from_canonical_json(void **state) {
                                       "rlimits: {nofile: {soft: 100, hard: 200}, core: unlimited}\n",
                                       "\"layers\":[\"/dev/vda\",\"serial=sup-layer-1\"],\"sandbox\":\"/dev/vdc\"");
         GuestRun run = {};
-        char *error = NULL;
+        SupError *error = NULL;
         const UnitSpec *u;
 
         assert_int_equal(guest_run_from_json(msg, &run, &error), 0);
@@ -243,7 +244,7 @@ static void test_run_without_rlimits_refused(void **state) {
                                               "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"");
                 json_t *spec = json_object_get(msg, "spec");
                 GuestRun run = {};
-                char *error = NULL;
+                SupError *error = NULL;
 
                 if (broken[i].rlimits)
                         json_object_set_new(spec, "rlimits", parse_json(broken[i].rlimits));
@@ -252,9 +253,9 @@ static void test_run_without_rlimits_refused(void **state) {
                 assert_int_equal(guest_run_from_json(msg, &run, &error), -EINVAL);
                 assert_null(run.spec);
                 assert_non_null(error);
-                if (!strstr(error, broken[i].error))
-                        fail_msg("case %zu: \"%s\" lacks \"%s\"", i, error, broken[i].error);
-                free(error);
+                if (!strstr(sup_error_message(error), broken[i].error))
+                        fail_msg("case %zu: \"%s\" lacks \"%s\"", i, sup_error_message(error), broken[i].error);
+                error = sup_error_free(error);
                 json_decref(msg);
         }
 }
@@ -281,14 +282,14 @@ static void test_run_refused(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 json_t *msg = run_command_for(cases[i].yaml, cases[i].disks);
                 GuestRun run = {};
-                char *error = NULL;
+                SupError *error = NULL;
 
                 assert_int_equal(guest_run_from_json(msg, &run, &error), -EINVAL);
                 assert_null(run.spec);
                 assert_non_null(error);
-                if (!strstr(error, cases[i].error))
-                        fail_msg("case %zu: \"%s\" lacks \"%s\"", i, error, cases[i].error);
-                free(error);
+                if (!strstr(sup_error_message(error), cases[i].error))
+                        fail_msg("case %zu: \"%s\" lacks \"%s\"", i, sup_error_message(error), cases[i].error);
+                error = sup_error_free(error);
                 json_decref(msg);
         }
 
@@ -328,7 +329,7 @@ static void test_run_refused(void **state) {
                                               "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"");
                 json_t *o = !bad[i].object ? msg : json_object_get(msg, "spec");
                 GuestRun run = {};
-                char *error = NULL;
+                SupError *error = NULL;
 
                 if (bad[i].object && *bad[i].object)
                         o = json_object_get(o, bad[i].object);
@@ -339,15 +340,15 @@ static void test_run_refused(void **state) {
                 assert_int_equal(guest_run_from_json(msg, &run, &error), -EINVAL);
                 assert_null(run.spec);
                 assert_non_null(error);
-                if (!strstr(error, bad[i].error))
-                        fail_msg("case %zu: \"%s\" lacks \"%s\"", i, error, bad[i].error);
-                free(error);
+                if (!strstr(sup_error_message(error), bad[i].error))
+                        fail_msg("case %zu: \"%s\" lacks \"%s\"", i, sup_error_message(error), bad[i].error);
+                error = sup_error_free(error);
                 json_decref(msg);
         }
 }
 
 /* The run command of a network: bridge unit with network as its "network" member (NULL: none). */
-static int run_with_network(const char *network, GuestRun *ret, char **ret_error) {
+static int run_with_network(const char *network, GuestRun *ret, SupError **ret_error) {
         _cleanup_free_ char *disks = xasprintf("\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"%s%s",
                                                network ? ",\"network\":" : "", network ?: "");
         json_t *msg = run_command_for("image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n", disks);
@@ -415,20 +416,21 @@ static void test_run_network(void **state) {
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 GuestRun run = {};
-                char *error = NULL;
+                SupError *error = NULL;
                 int r = run_with_network(cases[i].json, &run, &error);
 
                 if (cases[i].error) {
                         assert_int_equal(r, -EINVAL);
                         assert_null(run.spec);
                         assert_non_null(error);
-                        if (!strstr(error, cases[i].error))
-                                fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].json, error, cases[i].error);
-                        free(error);
+                        if (!strstr(sup_error_message(error), cases[i].error))
+                                fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].json, sup_error_message(error),
+                                         cases[i].error);
+                        error = sup_error_free(error);
                         continue;
                 }
                 if (r < 0)
-                        fail_msg("%s: %s", cases[i].json, error);
+                        fail_msg("%s: %s", cases[i].json, sup_error_message(error));
                 assert_true(run.has_network);
                 assert_int_equal(run.network.prefix, cases[i].prefix);
                 assert_int_equal(run.network.gateway.s_addr, htonl(cases[i].gateway));
@@ -450,7 +452,7 @@ static void test_run_network_mode(void **state) {
         };
         json_t *msg;
         GuestRun run = {};
-        char *error = NULL;
+        SupError *error = NULL;
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 _cleanup_free_ char *yaml = xasprintf("image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n%s",
@@ -461,9 +463,9 @@ static void test_run_network_mode(void **state) {
                 if (cases[i].error) {
                         assert_int_equal(guest_run_from_json(msg, &run, &error), -EINVAL);
                         assert_null(run.spec);
-                        if (!strstr(error, cases[i].error))
-                                fail_msg("case %zu: \"%s\" lacks \"%s\"", i, error, cases[i].error);
-                        error = (free(error), NULL);
+                        if (!strstr(sup_error_message(error), cases[i].error))
+                                fail_msg("case %zu: \"%s\" lacks \"%s\"", i, sup_error_message(error), cases[i].error);
+                        error = sup_error_free(error);
                 } else {
                         assert_int_equal(guest_run_from_json(msg, &run, &error), 0);
                         assert_int_equal(run.has_network, *cases[i].network != 0);
@@ -477,8 +479,8 @@ static void test_run_network_mode(void **state) {
                               "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"");
         json_object_set_new(json_object_get(msg, "spec"), "network", json_string("host"));
         assert_int_equal(guest_run_from_json(msg, &run, &error), -EINVAL);
-        assert_non_null(strstr(error, "network: host is not possible with isolation: hyperv"));
-        free(error);
+        assert_non_null(strstr(sup_error_message(error), "network: host is not possible with isolation: hyperv"));
+        error = sup_error_free(error);
         json_decref(msg);
 }
 
@@ -509,7 +511,7 @@ static void test_run_seccomp(void **state) {
                 UnitSpec *u = NULL;
                 Diagnostics d = {};
                 GuestRun run = {};
-                char *error = NULL;
+                SupError *error = NULL;
                 json_t *spec, *msg;
                 int r;
 
@@ -527,12 +529,12 @@ static void test_run_seccomp(void **state) {
                         assert_int_equal(r, -EINVAL);
                         assert_null(run.spec);
                         assert_null(run.seccomp);
-                        if (!error || !strstr(error, cases[i].error))
-                                fail_msg("case %zu: \"%s\" lacks \"%s\"", i, error, cases[i].error);
-                        free(error);
+                        if (!error || !strstr(sup_error_message(error), cases[i].error))
+                                fail_msg("case %zu: \"%s\" lacks \"%s\"", i, sup_error_message(error), cases[i].error);
+                        error = sup_error_free(error);
                 } else {
                         if (r < 0)
-                                fail_msg("case %zu: %s", i, error);
+                                fail_msg("case %zu: %s", i, sup_error_message(error));
                         assert_int_equal(run.spec->security.seccomp, u->security.seccomp);
                         if (cases[i].seccomp) {
                                 /* RET ALLOW, one instruction, as sent. */
@@ -918,7 +920,7 @@ static void test_exec_command(void **state) {
         json_t *j = guest_exec_to_json(42, &req);
         GuestExec e;
         GuestCommand c;
-        char *error = NULL;
+        SupError *error = NULL;
 
         assert_json(json_incref(j), "{\"cmd\":\"exec\",\"id\":42,\"argv\":[\"sh\",\"-c\",\"echo $X\"],"
                                     "\"env\":[\"X=1\",\"EMPTY=\"],\"user\":\"app:app\",\"working_dir\":\"/tmp\"}");
@@ -977,24 +979,24 @@ static void test_exec_command_refused(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 json_t *j = parse_json(cases[i].json);
                 GuestExec e;
-                char *error = NULL;
+                SupError *error = NULL;
 
                 assert_int_equal(guest_exec_from_json(j, &e, &error), -EINVAL);
                 assert_int_equal(e.id, cases[i].id);
-                if (!error || !strstr(error, cases[i].error))
-                        fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].json, error, cases[i].error);
+                if (!error || !strstr(sup_error_message(error), cases[i].error))
+                        fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].json, sup_error_message(error), cases[i].error);
                 guest_exec_done(&e);
-                free(error);
+                error = sup_error_free(error);
                 json_decref(j);
         }
         /* An ack names the exec it is for. */
         {
                 json_t *j = parse_json("{\"cmd\":\"exec-ack\"}");
                 GuestCommand c;
-                char *error = NULL;
+                SupError *error = NULL;
                 assert_int_equal(guest_command_from_json(j, &c, &error), -EINVAL);
-                assert_non_null(strstr(error, "\"id\""));
-                free(error);
+                assert_non_null(strstr(sup_error_message(error), "\"id\""));
+                error = sup_error_free(error);
                 json_decref(j);
         }
 }

@@ -9,9 +9,8 @@
 #include "alloc.h"
 #include "mkfs-ext4.h"
 
-int vm_sandbox_disk(const char *path, uint64_t size, char *err, size_t errlen) {
+int vm_sandbox_disk(const char *path, uint64_t size, SupError **ret_error) {
         _cleanup_free_ char *tmp = NULL, *bytes = NULL;
-        _cleanup_sup_error_ SupError *e = NULL;
         int r;
 
         if (access(path, F_OK) == 0)
@@ -25,13 +24,11 @@ int vm_sandbox_disk(const char *path, uint64_t size, char *err, size_t errlen) {
                 char *argv[] = {(char *) "mkfs.ext4", (char *) "-q", (char *) "-F", (char *) "-E",
                                 (char *) "lazy_itable_init=1,lazy_journal_init=1", tmp, bytes, NULL};
                 _cleanup_free_ char *what = xasprintf("the sandbox disk %s", path);
-                r = mkfs_ext4(argv, what, &e);
+                r = mkfs_ext4(argv, what, ret_error);
         }
         if (r >= 0 && (chmod(tmp, 0600) < 0 || rename(tmp, path) < 0))
-                r = sup_error_errno(&e, -errno, "cannot create the sandbox disk %s", path);
-        if (r < 0) {
+                r = sup_error_errno(ret_error, -errno, "cannot create the sandbox disk %s", path);
+        if (r < 0)
                 (void) unlink(tmp);
-                sup_error_to_buffer(e, err, errlen);
-        }
         return r;
 }

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sup-error.h"
+
 /* The writable disk of a hyperv instance (the counterpart of a Windows container's sandbox.vhdx):
  * one ext4 image per instance, its sandbox, kept with the instance's sandbox across restarts like
  * process isolation's sandbox directory. (The read-only disks of its layers are the image step's:
@@ -15,4 +17,4 @@
 #define VM_SANDBOX_DISK_SIZE (4ULL << 30)
 
 /* Makes path an empty ext4 image of size bytes unless it exists already. */
-int vm_sandbox_disk(const char *path, uint64_t size, char *err, size_t errlen);
+int vm_sandbox_disk(const char *path, uint64_t size, SupError **ret_error);

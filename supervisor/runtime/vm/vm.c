@@ -754,7 +754,6 @@ static int find_guest(Vm *vm, SupError **ret_error) {
 /* The layers' disks are the image step's (cfg->image); the sandbox's is the instance's own. */
 static int prepare_disks(Vm *vm, SupError **ret_error) {
         _cleanup_free_ char *sandbox = NULL;
-        char err[1024];
         int r;
 
         for (size_t i = 0; i < vm->cfg.image->n_layers; i++) {
@@ -770,9 +769,9 @@ static int prepare_disks(Vm *vm, SupError **ret_error) {
                 return sup_error_make(ret_error, r, "cannot create the sandbox %s: %s", vm->cfg.sandbox_dir,
                                       strerror(-r));
         sandbox = path_join(vm->cfg.sandbox_dir, "disk.ext4");
-        r = vm_sandbox_disk(sandbox, VM_SANDBOX_DISK_SIZE, err, sizeof(err));
+        r = vm_sandbox_disk(sandbox, VM_SANDBOX_DISK_SIZE, ret_error);
         if (r < 0)
-                return sup_error_make(ret_error, r, "%s", err);
+                return r;
         vm->sandbox = TAKE_PTR(sandbox);
         return 0;
 }
