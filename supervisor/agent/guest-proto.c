@@ -205,7 +205,6 @@ static int decode_network(const json_t *o, GuestNetwork *ret, SupError **ret_err
 }
 
 int guest_run_from_json(const json_t *msg, GuestRun *ret, SupError **ret_error) {
-        _cleanup_sup_error_ SupError *error = NULL;
         GuestRun run = {};
         const char *sandbox = json_string_value(json_object_get(msg, "sandbox"));
         json_t *sc = json_object_get(msg, "seccomp");
