@@ -19,6 +19,7 @@
 #include "string-util.h"
 #include "unit-diff.h"
 #include "unit-parse.h"
+#include "unit-value.h"
 #include "veth.h"
 #include "workload.h"
 
@@ -965,6 +966,39 @@ static void monitor_exec(JsonlClient *c, json_t *msg, void *userdata) {
         m->execs = x;
 }
 
+/* ---- kill: a signal to the workload's command (the driver's signal()) ----
+ * params {"signal": "SIGHUP"}: the command gets it as it gets stop.signal, and nothing else
+ * happens (no stop, no timer): what the command does with it is the command's. SIGSTOP and
+ * SIGKILL are refused: a process container's init cannot pass them on (they would stop or end
+ * the init itself), so they could not mean the same in both isolation modes; SIGTSTP stops a
+ * command that does not catch it, and `supctl stop` ends one. Root only (the table's flag). */
+static void monitor_kill(JsonlClient *c, json_t *msg, void *userdata) {
+        Monitor *m = userdata;
+        JsonConn *conn = jsonl_client_conn(c);
+        const char *name = json_string_value(json_object_get(json_object_get(msg, "params"), "signal"));
+        _cleanup_sup_error_ SupError *error = NULL;
+        int sig;
+
+        if (!name || parse_signal(name, &sig) < 0 || sig == SIGSTOP || sig == SIGKILL) {
+                (void) json_conn_reply_error(conn, msg, "bad-request",
+                                             "kill needs {\"signal\": a signal's name} (not SIGSTOP or SIGKILL: "
+                                             "SIGTSTP stops the command, stop ends it)");
+                return;
+        }
+        if (m->state != MONITOR_RUNNING || !m->instance) {
+                (void) json_conn_reply_error(conn, msg, "not-running", "%s is not running (state %s)", m->spec->name,
+                                             instance_state_to_string(m->status.state));
+                return;
+        }
+        if (m->driver->signal(m->instance, sig, &error) < 0) {
+                (void) json_conn_reply_error(conn, msg, "failed", "kill %s: %s", m->spec->name,
+                                             sup_error_message(error));
+                return;
+        }
+        log_writer_printf(&m->log, "sup", "signal %s sent to the command", name);
+        (void) json_conn_reply(conn, msg, instance_status_to_json(&m->status));
+}
+
 /* ---- update: a new spec that differs in live fields only (the driver's is_live()) ----
  * The new limits go to the running workload (the driver's update()), or wait for its next start; the spec
  * to spec.json (atomically: a supd that adopts this monitor later reads the new one), the new hash
@@ -1104,6 +1138,7 @@ static const JsonlMethod monitor_methods[] = {
         {"shutdown", do_shutdown, JSONL_METHOD_ROOT_ONLY},
         {"update", do_update, JSONL_METHOD_ROOT_ONLY},
         {"exec", monitor_exec, JSONL_METHOD_ROOT_ONLY},
+        {"kill", monitor_kill, JSONL_METHOD_ROOT_ONLY},
         {},
 };
 

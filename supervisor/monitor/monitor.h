@@ -33,6 +33,8 @@
  *                to the running workload and written to spec.json; see reconcile.h); from root
  *                only, exec (params {"argv", "env"?, "user"?, "working_dir"?}: a command run in
  *                the running workload, runtime/exec.h; the reply has its exit and its output)
+ *                and kill (params {"signal": NAME}: the command gets it as it gets stop.signal;
+ *                SIGSTOP and SIGKILL refused, see monitor_kill())
  *   rootfs/      the container's root mount point (mounted only in the container's namespace)
  *   qmp.sock     hyperv: QEMU's QMP socket (0600), also QEMU's working directory
  * State directory (supd's): sandboxes/NAME/ (the writable layer; hyperv: disk.ext4 in it),

@@ -157,6 +157,9 @@ struct IsolationDriver {
         /* Ends the workload now (SIGKILL, and what is in its cgroup): stop.timeout has passed,
          * or the owner of a namespace it shares (share.*) has gone. */
         void (*kill)(DriverInstance *d);
+        /* Sends sig to the workload's command (as stop.signal reaches it), nothing more: no stop
+         * begins. -ENOTCONN: there is no command to signal (yet, or any more). */
+        int (*signal)(DriverInstance *d, int sig, SupError **ret_error);
         /* The workload has ended and the cgroup is empty: releases what the run held. false while
          * something of it is left; it is then called again. */
         bool (*cleanup)(DriverInstance *d);

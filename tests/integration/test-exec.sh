@@ -45,9 +45,9 @@ busybox_layer "$LAYER"
 app_user "$LAYER"
 
 # The workload records what it is (the lines of /proc/self/status an exec must match) and its pid,
-# then waits.
+# then waits, noting each SIGUSR1 it gets (the kill case).
 STATUS_KEYS='^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):'
-WORKLOAD="echo \$\$ >/tmp/w.pid; grep -E '$STATUS_KEYS' /proc/self/status >/tmp/w.status; exec sleep 100000"
+WORKLOAD="trap 'echo usr1 >>/tmp/sig' USR1; echo \$\$ >/tmp/w.pid; grep -E '$STATUS_KEYS' /proc/self/status >/tmp/w.status; while :; do sleep 1; done"
 
 exec_unit() { # exec_unit NAME ISOLATION
         cat >"$CASE_DIR/units/$1.yaml" <<UNIT
@@ -124,7 +124,7 @@ for mode in $MODES; do
         # (an exec left in the host's pid namespace would not find itself in the container's
         # /proc, and could signal what it sees by host pids).
         out=$(xcall $u '{"argv":["sh","-c","w=$(cat /tmp/w.pid); [ \"$(readlink /proc/self/ns/pid)\" = \"$(readlink /proc/$w/ns/pid)\" ] && echo same; cat /proc/1/comm /proc/$(cat /tmp/w.pid)/comm"]}')
-        [ "$(r stdout <<<"$out" | tr '\n' ' ')" = "same sup-init sleep " ] || fail "$mode: pid namespace: $out"
+        [ "$(r stdout <<<"$out" | tr '\n' ' ')" = "same sup-init sh " ] || fail "$mode: pid namespace: $out"
 
         # Output is bounded in the reply, the rest drained (a chatty exec neither blocks on a
         # full pipe nor grows the monitor's memory), and the flow control of the guest's agent
@@ -133,6 +133,20 @@ for mode in $MODES; do
         [ "$(r stdout_truncated <<<"$out")" = True ] && [ "$(r stdout <<<"$out" | wc -c)" = 65536 ] &&
                 [ "$(r stderr <<<"$out")" = done ] && [ "$(r exit_code <<<"$out")" = 0 ] ||
                 fail "$mode: 300000 bytes of output: truncated=$(r stdout_truncated <<<"$out") $(r stdout <<<"$out" | wc -c) bytes, stderr $(r stderr <<<"$out")"
+done
+
+# kill: a signal reaches the command in both modes as stop.signal does, and starts no stop (the
+# workload notes its SIGUSR1 and goes on). SIGSTOP is refused: a process container's init would
+# stop itself rather than pass it on, so it could not mean the same in both modes.
+for mode in $MODES; do
+        u=ex-$mode
+        out=$("$CALL" "$(sock $u)" kill '{"signal":"SIGUSR1"}')
+        echo "$out" | grep -q '"result"' || fail "$mode: kill SIGUSR1: $out"
+        wait_for 10 eval "xcall $u '{\"argv\":[\"cat\",\"/tmp/sig\"]}' | r stdout | grep -qx usr1" ||
+                fail "$mode: the command did not get SIGUSR1: $(xcall $u '{"argv":["cat","/tmp/sig"]}')"
+        state_is $u running || fail "$mode: kill changed the unit's state: $(field $u state)"
+        out=$("$CALL" "$(sock $u)" kill '{"signal":"SIGSTOP"}')
+        echo "$out" | grep -q '"bad-request"' || fail "$mode: SIGSTOP was not refused: $out"
 done
 
 # Seen from the host: the exec's process is in the instance's cgroup (its memory, pids and CPU

@@ -296,6 +296,18 @@ static void process_kill(DriverInstance *d) {
                 (void) cgroup_kill(d->ctx->cgroup, SIGKILL);
 }
 
+/* To the container's init, which forwards every signal it can catch to the command (SIGSTOP and
+ * SIGKILL it cannot: they would reach init itself). */
+static int process_signal(DriverInstance *d, int sig, SupError **ret_error) {
+        ProcessInstance *p = process_of(d);
+        int r;
+
+        if (!p->has_container || !p->started)
+                return sup_error_make(ret_error, -ENOTCONN, "the container's command is not running");
+        r = send_signal(p, sig);
+        return r < 0 ? sup_error_errno(ret_error, r, "cannot signal the container") : 0;
+}
+
 static bool process_cleanup(DriverInstance *d) {
         /* Its cgroup empty, nothing runs with the range's ids any more. */
         userns_release(&process_of(d)->userns);
@@ -401,6 +413,7 @@ const IsolationDriver process_driver = {
         .update = process_update,
         .is_live = process_is_live,
         .ps = process_ps,
+        .signal = process_signal,
         .exec = process_exec,
         .exec_cancel = process_exec_cancel,
 };

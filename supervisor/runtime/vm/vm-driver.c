@@ -213,6 +213,14 @@ static int vm_driver_ps(DriverInstance *d, DriverPsCallback callback, void *user
         return r;
 }
 
+static int vm_driver_signal(DriverInstance *d, int sig, SupError **ret_error) {
+        VmInstance *v = vm_of(d);
+
+        if (!v->vm)
+                return sup_error_make(ret_error, -ENOTCONN, "the virtual machine is not running");
+        return vm_signal(v->vm, sig, ret_error);
+}
+
 /* Through sup-init in the guest (vm_exec()). No handle: an exec in a guest cannot be cancelled
  * from here yet, and ends at the latest with the machine (vm_free() reports it exited). */
 static int vm_driver_exec(DriverInstance *d, const ExecRequest *req, const ExecCallbacks *cb, void *userdata,
@@ -244,5 +252,6 @@ const IsolationDriver vm_driver = {
         .update = vm_driver_update,
         .is_live = vm_driver_is_live,
         .ps = vm_driver_ps,
+        .signal = vm_driver_signal,
         .exec = vm_driver_exec,
 };

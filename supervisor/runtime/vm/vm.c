@@ -989,6 +989,15 @@ int vm_ps(Vm *vm, VmPsCallback callback, void *userdata) {
         return 0;
 }
 
+int vm_signal(Vm *vm, int sig, SupError **ret_error) {
+        if (!vm->started || vm->agent_closed || vm->qemu_exited)
+                return sup_error_make(ret_error, -ENOTCONN, "the guest's agent is not connected");
+        /* sup-init reads a timeout this long as none: its kill timer keeps whatever a stop set. */
+        agent_send(vm, json_pack("{s:s, s:i, s:I}", "cmd", "stop", "signal", sig, "timeout_ms",
+                                 (json_int_t) (USEC_INFINITY / USEC_PER_MSEC)));
+        return 0;
+}
+
 int vm_exec(Vm *vm, const ExecRequest *req, const ExecCallbacks *callbacks, void *userdata, SupError **ret_error) {
         VmExecRequest *x;
 

@@ -143,6 +143,10 @@ void vm_kill(Vm *vm);
 typedef void (*VmPsCallback)(Vm *vm, int error, json_t *processes, void *userdata);
 int vm_ps(Vm *vm, VmPsCallback callback, void *userdata);
 
+/* Has sup-init send sig to the guest's command (the agent's stop command without a deadline: the
+ * stop ladder is not started). -ENOTCONN when the command has not started or the agent is gone. */
+int vm_signal(Vm *vm, int sig, SupError **ret_error);
+
 /* Runs a command in the running guest (runtime/exec.h), through sup-init (guest-proto.h: exec).
  * -ENOTCONN when the guest's command has not started or the agent is gone; req is used during
  * the call only. When the agent goes away (the guest powers off, or vm_free()), execs still
