@@ -41,17 +41,24 @@ static int host_program(const char *address, uint16_t p, PortProtocol protocol) 
 }
 
 /* A port that nothing holds right now: the kernel's pick for port 0. */
-static uint16_t free_port(PortProtocol protocol) {
+/* A port the kernel says is free on address (NULL: on every address, as a published port without
+ * one needs it), other than avoid. */
+static uint16_t free_port_on(const char *address, PortProtocol protocol, uint16_t avoid) {
         struct sockaddr_in sa;
         socklen_t len = sizeof(sa);
-        int fd = host_program("127.0.0.1", 0, protocol);
+        int fd = host_program(address ?: "0.0.0.0", 0, protocol);
         uint16_t p;
 
         assert_true(fd >= 0);
         assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
         p = ntohs(sa.sin_port);
         close(fd);
-        return p;
+        /* The next probe may be given the same port back: tests that need two ask again. */
+        return p == avoid ? free_port_on(address, protocol, avoid) : p;
+}
+
+static uint16_t free_port(PortProtocol protocol) {
+        return free_port_on("127.0.0.1", protocol, 0);
 }
 
 /* The fault: a host program on 127.0.0.1:P had its clients taken over by the unit publishing P.
@@ -88,7 +95,7 @@ static void test_port_in_use_fails_the_start(void **state) {
  * While held, its bind fails, SO_REUSEADDR or not, on the address or on every address; after the
  * release it succeeds. */
 static void test_held_port_refuses_host_programs(void **state) {
-        uint16_t t = free_port(PORT_TCP), any = free_port(PORT_TCP), u = free_port(PORT_UDP);
+        uint16_t t = free_port(PORT_TCP), any = free_port_on(NULL, PORT_TCP, t), u = free_port(PORT_UDP);
         PortSpec ports[] = {port("127.0.0.1", t, PORT_TCP), port(NULL, any, PORT_TCP), port("127.0.0.1", u, PORT_UDP)};
         HostPorts h = {};
         int fd;
