@@ -367,55 +367,14 @@ json_t *guest_exec_ack_to_json(uint64_t id) {
 }
 
 void guest_exec_done(GuestExec *e) {
-        e->req.argv = strv_free(e->req.argv);
-        e->req.env = strv_free(e->req.env);
-        free((char *) e->req.user);
-        e->req.user = NULL;
-        free((char *) e->req.working_dir);
-        e->req.working_dir = NULL;
-}
-
-static int exec_strv(const json_t *a, const char *key, bool env, char ***ret, SupError **ret_error) {
-        _cleanup_strv_free_ char **l = xzalloc(sizeof(char *));
-        size_t i;
-        json_t *v;
-
-        if (!json_is_array(a))
-                return fail(ret_error, "exec: \"%s\" must be a list of strings", key);
-        json_array_foreach(a, i, v) {
-                const char *s = json_string_value(v);
-                if (!s)
-                        return fail(ret_error, "exec: %s[%zu]: expected a string", key, i);
-                if (env && (s[0] == '=' || !strchr(s, '=')))
-                        return fail(ret_error, "exec: %s[%zu]: expected NAME=value", key, i);
-                strv_push(&l, xstrdup(s));
-        }
-        *ret = TAKE_PTR(l);
-        return 0;
+        exec_request_done(&e->req);
 }
 
 int guest_exec_from_json(const json_t *msg, GuestExec *ret, SupError **ret_error) {
-        const json_t *env = json_object_get(msg, "env"), *user = json_object_get(msg, "user"),
-                     *wd = json_object_get(msg, "working_dir");
-        int r;
-
         *ret = (GuestExec){};
         if (exec_id(msg, &ret->id) < 0)
                 return fail(ret_error, "exec: \"id\" must be an integer from 1 to 2^53");
-        r = exec_strv(json_object_get(msg, "argv"), "argv", false, &ret->req.argv, ret_error);
-        if (r < 0)
-                return r;
-        if (!ret->req.argv[0])
-                return fail(ret_error, "exec: \"argv\" is empty");
-        if (env && (r = exec_strv(env, "env", true, &ret->req.env, ret_error)) < 0)
-                return r;
-        if (user && !json_is_string(user))
-                return fail(ret_error, "exec: \"user\" must be a string");
-        if (wd && (!json_is_string(wd) || json_string_value(wd)[0] != '/'))
-                return fail(ret_error, "exec: \"working_dir\" must be an absolute path");
-        ret->req.user = user ? xstrdup(json_string_value(user)) : NULL;
-        ret->req.working_dir = wd ? xstrdup(json_string_value(wd)) : NULL;
-        return 0;
+        return exec_request_from_json(msg, &ret->req, ret_error);
 }
 
 json_t *guest_event_exec_output(uint64_t id, ExecStream stream, const void *data, size_t n) {

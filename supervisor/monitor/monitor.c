@@ -904,41 +904,17 @@ static const ExecCallbacks monitor_exec_callbacks = {
         .exited = on_exec_exited,
 };
 
-static int strv_from_json(const json_t *a, bool env, char ***ret) {
-        _cleanup_strv_free_ char **l = xzalloc(sizeof(char *));
-        size_t i;
-        json_t *v;
-
-        if (!json_is_array(a))
-                return -EINVAL;
-        json_array_foreach(a, i, v) {
-                const char *s = json_string_value(v);
-                if (!s || (env && (s[0] == '=' || !strchr(s, '='))))
-                        return -EINVAL;
-                strv_push(&l, xstrdup(s));
-        }
-        *ret = TAKE_PTR(l);
-        return 0;
-}
-
 /* Root only (the method table's flag): the command runs as the unit's root if asked, with the
  * unit's capabilities, inside its namespaces; whoever may call this owns the unit. */
 static void monitor_exec(JsonlClient *c, json_t *msg, void *userdata) {
         Monitor *m = userdata;
         JsonConn *conn = jsonl_client_conn(c);
-        json_t *params = json_object_get(msg, "params"), *user = json_object_get(params, "user"),
-               *wd = json_object_get(params, "working_dir"), *env = json_object_get(params, "env");
-        _cleanup_strv_free_ char **argv = NULL, **envv = NULL;
+        _cleanup_(exec_request_done) ExecRequest req = {};
         _cleanup_sup_error_ SupError *error = NULL;
-        ExecRequest req;
         MonitorExec *x;
 
-        if (strv_from_json(json_object_get(params, "argv"), false, &argv) < 0 || !argv[0] ||
-            (env && strv_from_json(env, true, &envv) < 0) || (user && !json_is_string(user)) ||
-            (wd && (!json_is_string(wd) || json_string_value(wd)[0] != '/'))) {
-                (void) json_conn_reply_error(conn, msg, "bad-request",
-                                             "exec needs {\"argv\": [strings, at least one], \"env\": [\"K=V\"...]?, "
-                                             "\"user\": string?, \"working_dir\": absolute path?}");
+        if (exec_request_from_json(json_object_get(msg, "params"), &req, &error) < 0) {
+                (void) json_conn_reply_error(conn, msg, "bad-request", "%s", sup_error_message(error));
                 return;
         }
         if (m->state != MONITOR_RUNNING || !m->instance) {
@@ -946,12 +922,6 @@ static void monitor_exec(JsonlClient *c, json_t *msg, void *userdata) {
                                              instance_state_to_string(m->status.state));
                 return;
         }
-        req = (ExecRequest){
-                .argv = argv,
-                .env = envv,
-                .user = json_string_value(user),
-                .working_dir = json_string_value(wd),
-        };
         x = xzalloc(sizeof(MonitorExec));
         x->monitor = m;
         x->client_id = jsonl_client_id(c);

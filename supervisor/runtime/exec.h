@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "string-table.h"
 #include "sup-error.h"
 
@@ -33,6 +35,12 @@ typedef struct ExecRequest {
         const char *user;        /* "uid[:gid]" or "name[:group]"; NULL: the unit's user */
         const char *working_dir; /* NULL: the unit's */
 } ExecRequest;
+
+/* The request as the monitor's socket and the guest's agent carry it: {"argv": [strings, at
+ * least one], "env": ["K=V"...]?, "user": string?, "working_dir": absolute path?} (other keys of o
+ * are the caller's). On success ret owns its strings: exec_request_done(). */
+int exec_request_from_json(const json_t *o, ExecRequest *ret, SupError **ret_error);
+void exec_request_done(ExecRequest *r);
 
 typedef struct ExecResult {
         int code;          /* the exit status; -1 when killed by a signal */
