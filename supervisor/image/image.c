@@ -37,9 +37,11 @@ Image *image_free(Image *img) {
         for (size_t i = 0; i < img->n_layers; i++) {
                 free(img->layers[i].dir);
                 free(img->layers[i].disk);
+                free(img->layers[i].diff_id);
         }
         free(img->layers);
         image_config_done(&img->config);
+        strv_free(img->images);
         strv_free(img->notes);
         free(img);
         return NULL;

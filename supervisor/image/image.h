@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sup-error.h"
 #include "unit-spec.h"
@@ -14,12 +16,14 @@
  * file in image/ and an entry in its table (image-source.h), and no driver changes. The runtime
  * includes this header for the types only; the step itself is the monitor's to call.
  *
- * Sources today: dir: (a directory, used where it is). tar: and oci: pass validation and are
- * refused here at start, until the layer store that unpacks them exists. */
+ * Sources: dir: (a directory, used where it is); tar:, oci: and registry:, whose layers are
+ * unpacked once into the image store (image-store.h) and shared from there. */
 
 typedef struct ImageLayer {
-        char *dir;  /* a read-only directory, absolute and without symlinks: an overlayfs lower layer */
-        char *disk; /* its read-only ext4 disk for a guest; NULL unless ImageOptions.disk_cache was given */
+        char *dir;     /* a read-only directory, absolute and without symlinks: an overlayfs lower layer */
+        char *disk;    /* its read-only disk for a guest; NULL unless ImageOptions.disk_cache was given */
+        char *diff_id; /* "sha256:HEX", the digest of its uncompressed tar, for a layer of the store
+                        * (tar:, oci:, registry:); its disk is then the store's, by diff_id. NULL for dir: */
 } ImageLayer;
 
 /* What the image says about running it (an OCI image config's Entrypoint, Cmd, Env, WorkingDir,
@@ -36,12 +40,30 @@ typedef struct Image {
         ImageLayer *layers; /* bottom first; one source item may stand for several (oci:) */
         size_t n_layers;
         ImageConfig config;
+        char **images; /* the store's images it runs, "sha256:MANIFEST" each (oci:, registry:), for
+                        * the store's record of who uses what and for status */
         char **notes; /* what the operator may want to read in the unit's log (a disk built, in how long) */
 } Image;
 
+/* How far a registry pull has come (skopeo's progress), for the unit's status and log. */
+typedef struct ImageProgress {
+        const char *reference; /* as the unit names it */
+        uint64_t bytes_done, bytes_total;
+        unsigned layers_done, layers_total;
+} ImageProgress;
+
 typedef struct ImageOptions {
-        /* Layer disks for guests are made (once) and found in this directory; NULL: no disks. */
+        /* Layer disks of dir: layers for guests are made (once) and found in this directory;
+         * NULL: no disks. With it, store layers get the store's disks (by diff_id). */
         const char *disk_cache;
+        /* The image store (image-store.h); NULL: tar:, oci: and registry: are refused. */
+        const char *store_dir;
+        /* Only look: never contact a registry, unpack, or build a disk; what the store does not
+         * hold yet is an error saying so (supctl validate --print). */
+        bool lookup_only;
+        /* Called as a pull goes on; NULL: not told. */
+        void (*progress)(const ImageProgress *p, void *userdata);
+        void *userdata;
 } ImageOptions;
 
 /* Resolves u's image: the layers bottom first, their disks if asked for, and the image's

@@ -22,8 +22,16 @@ static const char *const layer_type_table[_LAYER_TYPE_MAX] = {
         [LAYER_DIR] = "dir",
         [LAYER_TAR] = "tar",
         [LAYER_OCI] = "oci",
+        [LAYER_REGISTRY] = "registry",
 };
 DEFINE_STRING_TABLE_LOOKUP(layer_type, LayerType, _LAYER_TYPE_MAX);
+
+static const char *const pull_policy_table[_PULL_POLICY_MAX] = {
+        [PULL_MISSING] = "missing",
+        [PULL_ALWAYS] = "always",
+        [PULL_NEVER] = "never",
+};
+DEFINE_STRING_TABLE_LOOKUP(pull_policy, PullPolicy, _PULL_POLICY_MAX);
 
 static const char *const network_mode_table[_NETWORK_MODE_MAX] = {
         [NETWORK_BRIDGE] = "bridge",
@@ -145,10 +153,13 @@ UnitSpec *unit_spec_free(UnitSpec *u) {
         free(u->name);
         source_pos_done(&u->name_pos);
         free(u->description);
-        for (size_t i = 0; i < u->n_layers; i++)
+        for (size_t i = 0; i < u->n_layers; i++) {
                 free(u->layers[i].path);
+                free(u->layers[i].ref);
+        }
         free(u->layers);
         strv_free(u->command);
+        strv_free(u->args);
         strv_free(u->env);
         free(u->user);
         free(u->working_dir);

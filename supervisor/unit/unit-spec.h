@@ -29,9 +29,19 @@ typedef enum LayerType {
         LAYER_DIR,
         LAYER_TAR,
         LAYER_OCI,
+        LAYER_REGISTRY,
         _LAYER_TYPE_MAX,
         _LAYER_TYPE_INVALID = -EINVAL,
 } LayerType;
+
+/* When a registry: layer contacts its registry (image.pull), as podman's --pull. */
+typedef enum PullPolicy {
+        PULL_MISSING, /* only when the store does not hold the reference yet (the default) */
+        PULL_ALWAYS,  /* at every start: a tag moved since is the new image */
+        PULL_NEVER,   /* never: an image missing from the store is a start error */
+        _PULL_POLICY_MAX,
+        _PULL_POLICY_INVALID = -EINVAL,
+} PullPolicy;
 
 typedef enum NetworkMode {
         NETWORK_BRIDGE,
@@ -95,6 +105,7 @@ typedef enum VmAccel {
 
 DECLARE_STRING_TABLE_LOOKUP(isolation, Isolation);
 DECLARE_STRING_TABLE_LOOKUP(layer_type, LayerType);
+DECLARE_STRING_TABLE_LOOKUP(pull_policy, PullPolicy);
 DECLARE_STRING_TABLE_LOOKUP(network_mode, NetworkMode);
 DECLARE_STRING_TABLE_LOOKUP(port_protocol, PortProtocol);
 DECLARE_STRING_TABLE_LOOKUP(mount_type, MountType);
@@ -131,7 +142,10 @@ typedef struct SourcePos {
 
 typedef struct Layer {
         LayerType type;
-        char *path; /* absolute */
+        char *path;      /* dir:, tar:, oci: absolute; registry: the reference as written
+                          * (HOST[:PORT]/NAME[:TAG] or NAME@sha256:DIGEST) */
+        char *ref;       /* oci: the org.opencontainers.image.ref.name to run; NULL: the layout's only image */
+        bool tls_verify; /* registry: true unless the unit says false (a plain-HTTP registry) */
 } Layer;
 
 typedef struct PortSpec {
@@ -171,8 +185,10 @@ typedef struct UnitSpec {
 
         Layer *layers;
         size_t n_layers;
+        PullPolicy pull; /* image.pull */
 
-        char **command; /* NULL: from the image (only with an oci layer) */
+        char **command; /* NULL: from the image (only with an oci: or registry: layer) */
+        char **args;    /* NULL: the image's Cmd; else replaces it (after the unit's or the image's command) */
         char **env;     /* "NAME=value", sorted by name */
         char *user;
         char *working_dir;
