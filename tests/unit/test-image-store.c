@@ -7,6 +7,8 @@
  * makes device nodes); skipped without umoci. */
 #include "test-helpers.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -417,6 +419,88 @@ static void test_store_disk(void **state) {
         free(u);
 }
 
+static void count_progress(const ImageProgress *p, void *userdata) {
+        ImageProgress *last = userdata;
+        *last = *p;
+}
+
+/* A pull from a registry on 127.0.0.1 (Debian's docker-registry, when installed): the reference
+ * is recorded only after skopeo succeeded, with progress up to the manifest's totals, and then
+ * resolves from the store's blobs; a failed pull carries skopeo's message and records nothing. */
+static void test_registry_pull(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *lay = make_layout(f), *ref = NULL, *bad = NULL, *digest = NULL, *msg = NULL,
+                            *refs = store_sub(f, "%s", "refs"), *tmp = store_sub(f, "%s", "tmp");
+        ImageProgress last = {};
+        ImageOptions o = {.store_dir = f->store, .progress = count_progress, .userdata = &last};
+        Layer l = {.type = LAYER_REGISTRY, .tls_verify = false};
+        UnitSpec u = {.layers = &l, .n_layers = 1, .pull = PULL_MISSING};
+        char **needed = NULL;
+        SupError *e = NULL;
+        Image *img = NULL;
+        int port = 20000 + getpid() % 20000, status;
+        pid_t reg;
+
+        if (access("/usr/bin/docker-registry", X_OK) < 0 || system("skopeo --version >/dev/null 2>&1") != 0)
+                skip();
+        sh("cd %s && printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s/regdata\n"
+           "http:\n  addr: 127.0.0.1:%d\n' > reg.yml",
+           f->dir, f->dir, port);
+        reg = fork();
+        assert_true(reg >= 0);
+        if (reg == 0) {
+                _cleanup_free_ char *cfg = path_join(f->dir, "reg.yml");
+                int null = open("/dev/null", O_WRONLY);
+                dup2(null, 1);
+                dup2(null, 2);
+                execl("/usr/bin/docker-registry", "docker-registry", "serve", cfg, NULL);
+                _exit(127);
+        }
+        /* skopeo retries the push until the registry listens. */
+        sh("for i in $(seq 50); do skopeo copy -q --dest-tls-verify=false oci:%s:v2 docker://127.0.0.1:%d/app:v2 "
+           "2>/dev/null && exit 0; sleep 0.2; done; exit 1",
+           lay, port);
+
+        ref = xasprintf("127.0.0.1:%d/app:v2", port);
+        l.path = ref;
+        assert_int_equal(image_store_pulls_needed(f->store, &u, &needed, NULL), 0);
+        assert_int_equal(strv_length(needed), 1);
+        strv_free(needed);
+        assert_int_equal(image_store_pull(f->store, ref, false, &o, &digest, &e), 0);
+        assert_null(e);
+        assert_true(startswith(digest, "sha256:"));
+        assert_int_equal(last.layers_total, 3);
+        assert_int_equal(last.layers_done, 3);
+        assert_true(last.bytes_total > 0);
+        assert_int_equal(last.bytes_done, last.bytes_total);
+        assert_int_equal(count_entries(tmp), 0);
+        assert_int_equal(image_store_pulls_needed(f->store, &u, &needed, NULL), 0);
+        assert_null(needed);
+        u.pull = PULL_ALWAYS;
+        assert_int_equal(image_store_pulls_needed(f->store, &u, &needed, NULL), 0);
+        assert_int_equal(strv_length(needed), 1);
+        strv_free(needed);
+
+        assert_int_equal(resolve_item(f, LAYER_REGISTRY, ref, NULL, false, &img, NULL), 0);
+        assert_int_equal(img->n_layers, 3);
+        assert_string_equal(img->config.entrypoint[0], "/bin/echo");
+        assert_string_equal(img->images[0], digest);
+        image_free(img);
+
+        /* A tag the registry lacks: skopeo's reason, no ref, nothing left in tmp/. */
+        bad = xasprintf("127.0.0.1:%d/app:nope", port);
+        assert_int_equal(image_store_pull(f->store, bad, false, NULL, NULL, &e), -EIO);
+        msg = xstrdup(e->message);
+        sup_error_free(e);
+        assert_non_null(strstr(msg, "skopeo"));
+        assert_non_null(strstr(msg, "nope"));
+        assert_int_equal(count_entries(refs), 1);
+        assert_int_equal(count_entries(tmp), 0);
+
+        kill(reg, SIGTERM);
+        assert_int_equal(waitpid(reg, &status, 0), reg);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_oci_two_layers, setup, teardown),
@@ -429,6 +513,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lookup_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_store_disk, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_registry_pull, setup, teardown),
         };
 
         if (geteuid() != 0 || system("umoci --version >/dev/null 2>&1") != 0) {
