@@ -145,6 +145,7 @@ struct ImagePull {
         char *tmp; /* tmp/pull-PID.XXXXXX: its layout/ is skopeo's destination */
         pid_t pid;
         int fd;
+        int lock_fd;                  /* the store's lock, shared: prune leaves the blobs skopeo writes alone */
         char output[PULL_OUTPUT_MAX]; /* the last of skopeo's output */
         size_t n_output;
         char line[512]; /* the line being read */
@@ -173,6 +174,8 @@ ImagePull *image_pull_free(ImagePull *p) {
         }
         if (p->fd >= 0)
                 close(p->fd);
+        if (p->lock_fd >= 0)
+                close(p->lock_fd);
         if (p->tmp)
                 (void) rm_rf(p->tmp);
         free(p->tmp);
@@ -190,8 +193,13 @@ int image_pull_start(const char *store_dir, const char *reference, bool tls_veri
         int fds[2];
         int r;
 
-        p->fd = -EBADF;
+        p->fd = p->lock_fd = -EBADF;
         r = registry_reference_key(reference, p->key, ret_error);
+        if (r < 0)
+                return r;
+        /* Until its blobs are an image's (images/ names them once resolved) or the pull failed,
+         * nothing else says they are wanted. */
+        r = store_lock_whole(store_dir, LOCK_SH, &p->lock_fd, ret_error);
         if (r < 0)
                 return r;
         p->store_dir = xstrdup(store_dir);
@@ -428,6 +436,8 @@ static int pull_finish(ImagePull *p, int wait_status, char **ret_manifest, SupEr
                 r = record_pull(p, ret_manifest, ret_error);
         (void) rm_rf(p->tmp);
         free(TAKE_PTR(p->tmp));
+        if (p->lock_fd >= 0)
+                close(TAKE_FD(p->lock_fd));
         return r;
 }
 

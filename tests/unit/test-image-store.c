@@ -368,6 +368,14 @@ static void test_prune(void **state) {
         json_decref(out);
         /* v1's layer is still resolvable without unpacking. */
         assert_int_equal(resolve_item(f, LAYER_OCI, lay, "v1", true, NULL, NULL), 0);
+
+        /* A start between its resolve and its record: what it resolved is kept (its process
+         * lives), though no unit's record names it yet. */
+        image_free(v2);
+        assert_int_equal(resolve_item(f, LAYER_OCI, lay, "v2", false, &v2, NULL), 0);
+        assert_int_equal(image_store_prune(f->store, keep, false, &out, NULL), 0);
+        json_decref(out);
+        assert_int_equal(access(unused, F_OK), 0);
         image_free(v1);
         image_free(v2);
 }
