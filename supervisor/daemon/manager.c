@@ -1277,5 +1277,6 @@ void manager_config_done(ManagerConfig *c) {
         free(c->guest_dir);
         free(c->vm_accel);
         free(c->log_max_size);
+        free(c->image_max_layer_size);
         *c = (ManagerConfig){};
 }

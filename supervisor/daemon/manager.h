@@ -30,6 +30,7 @@ typedef struct ManagerConfig {
         char *vm_accel;  /* hyperv: "auto", "kvm" or "tcg", passed to every monitor */
         rlim_t nofile_soft; /* the soft RLIMIT_NOFILE supd was started with, its monitors' */
         char *log_max_size; /* bytes, in decimal: each unit's log rotates past it; passed to every monitor */
+        char *image_max_layer_size; /* bytes, in decimal: a layer's unpack limit; passed to every monitor */
 } ManagerConfig;
 
 /* A request from a control client waiting for a monitor's answer. */
