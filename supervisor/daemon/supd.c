@@ -15,7 +15,7 @@
 #include "bridge.h"
 #include "control.h"
 #include "fileio.h"
-#include "layer-unpack.h"
+#include "image-store.h"
 #include "log-writer.h"
 #include "log.h"
 #include "macro.h"
@@ -268,7 +268,7 @@ static void help(void) {
                "Runs the containers described by the unit files in --units, and keeps them so.\n"
                "\n"
                "  --units DIR          unit files (default " DEFAULT_UNITS_DIR ")\n"
-               "  --state-dir DIR      sandboxes and logs (default " DEFAULT_STATE_DIR ")\n"
+               "  --state-dir DIR      sandboxes, logs, the image store (default " DEFAULT_STATE_DIR ")\n"
                "  --run-dir DIR        sockets, monitors' status (default " DEFAULT_RUN_DIR ")\n"
                "  --socket-group GROUP members may use the read-only verbs (status, logs)\n"
                "  --cgroup-parent NAME cgroup below which units get theirs\n"
@@ -403,6 +403,7 @@ static int parse_options(int argc, char **argv, Options *o) {
  * manager's configuration, with the defaults that follow from the run directory. Returns 0, or
  * the exit status. */
 static int setup_config(const Options *o, int *ret_lock_fd, ManagerConfig *ret) {
+        _cleanup_sup_error_ SupError *error = NULL;
         _cleanup_free_ char *lock = NULL, *run_abs = NULL, *cwd = getcwd(NULL, 0);
         _cleanup_close_ int lock_fd = -EBADF;
         char bridge[IFNAMSIZ], subnet_text[IPV4_NET_STRLEN];
@@ -444,6 +445,12 @@ static int setup_config(const Options *o, int *ret_lock_fd, ManagerConfig *ret) 
         cfg.vm_accel = xstrdup(o->accel);
         cfg.log_max_size = xasprintf("%" PRIu64, o->log_max_size);
         cfg.image_max_layer_size = xasprintf("%" PRIu64, o->image_max_layer_size);
+        cfg.image_store_dir = path_join(cfg.state_dir, IMAGE_STORE_SUBDIR);
+        r = image_store_init(cfg.image_store_dir, &error);
+        if (r < 0) {
+                log_error("cannot open the image store %s: %s", cfg.image_store_dir, sup_error_message(error));
+                goto fail;
+        }
         bridge_name(cfg.cgroup_parent, bridge);
         if (!o->subnet) {
                 r = default_bridge_subnet(run_abs, bridge, &subnet);
