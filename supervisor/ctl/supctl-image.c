@@ -106,15 +106,17 @@ static void print_history(const json_t *history, const json_t *layers) {
                 has_layer[k] = true;
                 sizes[k] = json_integer_value(json_object_get(json_array_get(layers, layer++), "size"));
         }
-        printf("\nhistory (newest first):\n%-24s %8s  %s\n", "CREATED", "SIZE", "CREATED BY");
+        printf("\nhistory (newest first):\n%-21s %8s  %s\n", "CREATED", "SIZE", "CREATED BY");
         for (size_t k = n; k > 0; k--) {
                 const json_t *h = json_array_get(history, k - 1);
-                const char *by = str(h, "created_by", ""), *comment = str(h, "comment", NULL);
+                const char *by = str(h, "created_by", ""), *comment = str(h, "comment", NULL),
+                           *created = str(h, "created", "-");
                 char size[32];
 
                 format_rss(has_layer[k - 1] ? sizes[k - 1] : 0, size, sizeof(size));
-                printf("%-24.24s %8s  %.100s%s%s%s\n", str(h, "created", "-"), size, by, strlen(by) > 100 ? "..." : "",
-                       comment ? "  # " : "", comment ?: "");
+                /* To the second, in UTC: "2026-12-06T03:27:47Z". */
+                printf("%-19.19s%-2s %8s  %.100s%s%s%s\n", created, strlen(created) > 19 ? "Z" : "", size, by,
+                       strlen(by) > 100 ? "..." : "", comment ? "  # " : "", comment ?: "");
         }
         free(sizes);
         free(has_layer);
@@ -135,7 +137,9 @@ static void print_image(const json_t *img, bool flag) {
         printf("%12s: %s\n", "names", names);
         print_field("source", json_object_get(img, "source"));
         print_field("created", json_object_get(img, "created"));
-        print_field("platform", json_object_get(img, "platform"));
+        if (json_is_object(json_object_get(img, "platform")))
+                printf("%12s: %s/%s\n", "platform", str(json_object_get(img, "platform"), "os", "?"),
+                       str(json_object_get(img, "platform"), "architecture", "?"));
         print_field("config", get_either(img, "config_digest", "config-digest"));
         print_field("entrypoint", get_either(config, "entrypoint", "Entrypoint"));
         print_field("cmd", get_either(config, "cmd", "Cmd"));
@@ -148,7 +152,8 @@ static void print_image(const json_t *img, bool flag) {
         {
                 char size[32];
                 format_rss(total, size, sizeof(size));
-                printf("\nlayers (bottom first): %zu, %s\n", json_array_size(layers), size);
+                printf("\nlayers (bottom first): %zu, %s (blobs, compressed as pulled)\n", json_array_size(layers),
+                       size);
         }
         json_array_foreach(layers, k, l) {
                 char size[32];
@@ -174,7 +179,7 @@ static void print_pruned(const json_t *result, bool dry) {
         json_array_foreach(removed, k, o) {
                 char size[32];
                 format_rss(json_integer_value(json_object_get(o, "bytes")), size, sizeof(size));
-                printf("%s %-6s %s (%s)\n", dry ? "would remove" : "removed", str(o, "kind", "?"), str(o, "id", "?"),
+                printf("%s %s %s (%s)\n", dry ? "would remove" : "removed", str(o, "kind", "?"), str(o, "id", "?"),
                        size);
         }
         format_rss(bytes, total, sizeof(total));
