@@ -117,6 +117,7 @@ typedef struct MonitorConfig {
         Ipv4Net bridge_subnet; /* of supd's bridge, for network: bridge */
         DriverOptions driver;  /* guest_dir NULL: /var/lib/sup/guest */
         uint64_t log_max_size; /* the log rotates past it (supd --log-max-size); 0: the default */
+        LayerUnpackLimits image_limits; /* supd --image-max-layer-size, and the default entry limit */
 } MonitorConfig;
 
 struct Monitor {
@@ -133,6 +134,7 @@ struct Monitor {
         char *store_dir; /* the image store, STATE/images (image/image-store.h) */
         char *guest_dir;
         DriverOptions options;
+        LayerUnpackLimits image_limits;
 
         InstanceStatus status;
         RestartState restart;
