@@ -453,6 +453,13 @@ static int apply_own_limits(Monitor *m, const UnitSpec *u) {
         return m->own_cgroup ? cgroup_set_cpus(m->own_cgroup, u->resources.cpus_milli) : 0;
 }
 
+static bool image_uses_store(const Image *img) {
+        for (size_t i = 0; i < img->n_layers; i++)
+                if (img->layers[i].diff_id)
+                        return true;
+        return false;
+}
+
 /* The image step, at every start (a layer changed since the last one shows, and gets a new disk):
  * the layers, their disks where the driver wants them, and the spec the driver runs, with the
  * image's defaults. */
@@ -473,7 +480,8 @@ static int resolve_image(Monitor *m) {
         /* Before the start: what the store keeps for this unit is what its workload runs
          * (image_store_prune() keeps what users/ names). */
         if (r >= 0)
-                r = image_store_record_user(m->store_dir, m->spec->name, m->image, &e);
+                r = image_uses_store(m->image) ? image_store_record_user(m->store_dir, m->spec->name, m->image, &e)
+                                               : image_store_forget_user(m->store_dir, m->spec->name, &e);
         if (r < 0) {
                 set_reason(m, "%s", sup_error_message(e));
                 return r;
@@ -686,8 +694,9 @@ static int pulls_begin(Monitor *m) {
 static void on_pull_output(EventSource *s, int fd, uint32_t revents, void *userdata) {
         Monitor *m = userdata;
 
-        /* 0: skopeo closed its output (it is exiting): the exit's handler reads the rest. */
-        if (image_pull_read(m->pull->pull) <= 0)
+        /* Not 0: skopeo closed its output (it is exiting), or it cannot be read; its exit ends
+         * the pull either way. */
+        if (image_pull_read(m->pull->pull) != 0)
                 m->pull->output = event_source_free(m->pull->output);
 }
 
@@ -698,8 +707,8 @@ static void on_pull_exited(EventSource *s, int fd, uint32_t revents, void *userd
         const char *reference = p->references[p->next - 1];
         int status = 0, r;
 
-        while (image_pull_read(p->pull) > 0)
-                ;
+        /* What skopeo wrote last (its error) is read before the verdict needs it. */
+        (void) image_pull_read(p->pull);
         while (waitpid(image_pull_pid(p->pull), &status, 0) < 0 && errno == EINTR)
                 ;
         r = image_pull_finish(p->pull, status, &e);
