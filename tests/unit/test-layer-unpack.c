@@ -348,8 +348,8 @@ static void test_digests_equal_sha256sum(void **state) {
         assert_true(in_root("usr/bin", &st) && st.st_mtime == 1700000000);
 }
 
-/* pigz and zstd -T write several members or frames; the tar runs on across them. */
-static void test_multi_member_streams(void **state) {
+/* pigz writes several gzip members; the tar runs on across them. */
+static void test_multi_member_and_padded_streams(void **state) {
         _cleanup_free_ char *tar = path_join(fx.tree, "tar"), *blob = path_join(fx.tree, "blob"), *cmd = NULL,
                             *data = NULL;
         char want[7 + 64 + 1];
@@ -368,6 +368,17 @@ static void test_multi_member_streams(void **state) {
         sha256sum_of(cmd, want);
         assert_string_equal(res.diff_id, want);
         assert_true(in_root("caf\xc3\xa9", NULL));
+
+        /* Padding after the tar's end, past what libarchive reads ahead: the diff_id is of the
+         * whole stream, not of what the tar reader looked at. */
+        size_t padded = t.size + 300 * 1024;
+        t.data = xrealloc(t.data, padded);
+        memset(t.data + t.size, 0, padded - t.size);
+        assert_int_equal(write_file_atomic(tar, t.data, padded, 0600), 0);
+        sha256sum_of(cmd, want);
+        assert_int_equal(unpack_limits(t.data, padded, LAYER_COMPRESSION_NONE, NULL, &res, NULL), 0);
+        assert_string_equal(res.diff_id, want);
+        assert_int_equal(res.tar_size, padded);
         free(t.data);
 }
 
@@ -443,7 +454,19 @@ static void test_write_through_symlink(void **state) {
         free(t.data);
         assert_sentinel_intact();
 
-        /* symlink -> / and then link/etc/passwd: the layer's /etc/passwd, not the host's. */
+        /* symlink -> / and then a path below it: first to the sentinel, so that an unpacker that
+         * follows it out fails here, before the host's /etc/passwd is at stake; then the classic
+         * link/etc/passwd, which must be the layer's /etc/passwd, not the host's. */
+        _cleanup_free_ char *through = xasprintf("link%s/canary", fx.sentinel);
+        tar_begin(&t, LAYER_COMPRESSION_NONE);
+        tar_symlink(&t, "link", "/");
+        tar_file(&t, through, 0644, "pwned");
+        tar_end(&t);
+        assert_int_equal(unpack(&t, NULL), 0);
+        free(t.data);
+        assert_sentinel_intact();
+        assert_true(in_root(through, NULL));
+
         tar_begin(&t, LAYER_COMPRESSION_NONE);
         tar_dir(&t, "etc/", 0755);
         tar_symlink(&t, "link", "/");
@@ -925,7 +948,7 @@ static void test_replacing_earlier_entries(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_digests_equal_sha256sum, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_multi_member_streams, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_multi_member_and_padded_streams, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dotdot_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_absolute_path_confined, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_write_through_symlink, setup, teardown),
