@@ -45,6 +45,11 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
+        _cleanup_free_ char *cmd = xasprintf("chmod -R u+rwX %s", fx.tree);
+
+        /* Without root, the directories the archives made read-only would keep their files. */
+        if (geteuid() != 0)
+                assert_int_equal(system(cmd), 0);
         closep(&fx.root_fd);
         assert_int_equal(rm_rf(fx.tree), 0);
         free(fx.tree);
@@ -805,10 +810,12 @@ static void test_truncated_streams(void **state) {
                 /* Nothing at all. */
                 assert_int_equal(unpack_limits(t.data, 0, cases[i].c, NULL, NULL, &message), -EBADMSG);
                 assert_message(message, "stream is empty");
-                /* A byte changed in the middle. */
+                /* A byte changed in the middle: refused by the decompressor's check, or first by
+                 * the tar reader, whichever meets the damage first. */
                 t.data[t.size / 2] ^= 0x55;
                 assert_true(unpack_limits(t.data, t.size, cases[i].c, NULL, NULL, &message) < 0);
-                assert_message(message, "stream is damaged");
+                assert_true(strstr(message, " stream is damaged") || strstr(message, "the tar stream: "));
+                free(message);
                 free(t.data);
                 assert_sentinel_intact();
         }
