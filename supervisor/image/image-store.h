@@ -54,8 +54,7 @@ typedef struct ImagePull ImagePull;
 /* Whether u needs a pull before its start under its pull policy: the references of its
  * registry: layers that pull: always names, or that pull: missing names and the store lacks.
  * pull: never returns none (a missing image is then image_resolve()'s error). */
-int image_store_pulls_needed(const char *store_dir, const UnitSpec *u, char ***ret_references,
-                             SupError **ret_error);
+int image_store_pulls_needed(const char *store_dir, const UnitSpec *u, char ***ret_references, SupError **ret_error);
 
 /* Starts skopeo for one reference (a child process; never waits). The caller watches
  * image_pull_fd() (skopeo's output, readable) and the child's exit (image_pull_pid()), calls
@@ -87,5 +86,4 @@ int image_store_inspect(const char *store_dir, const char *name, json_t **ret, S
 /* Removes the layers, disks, images, refs and blobs that no unit in keep_units (the running
  * generation) uses, under the exclusive lock; dry_run: only says what it would remove.
  * *ret: {"removed": [{"kind", "id", "bytes"}], "bytes"} */
-int image_store_prune(const char *store_dir, char *const *keep_units, bool dry_run, json_t **ret,
-                      SupError **ret_error);
+int image_store_prune(const char *store_dir, char *const *keep_units, bool dry_run, json_t **ret, SupError **ret_error);
