@@ -21,6 +21,7 @@ DEFINE_STRING_TABLE_LOOKUP(instance_state, InstanceState, _INSTANCE_STATE_MAX);
 #include "alloc.h"
 #include "macro.h"
 #include "path-util.h"
+#include "string-util.h"
 #include "unit-value.h"
 
 int instance_lock_take(const char *dir) {
@@ -61,6 +62,8 @@ void instance_status_done(InstanceStatus *s) {
         free(s->reason);
         free(s->log_path);
         free(s->address);
+        strv_free(s->images);
+        free(s->pull.reference);
         free(s->vm.accel);
         free(s->vm.stop_step);
         free(s->vm.end);
@@ -119,6 +122,22 @@ json_t *instance_status_to_json(const InstanceStatus *s) {
                             s->userns_size ? json_pack("{s:I,s:I}", "uid", (json_int_t) s->userns_base, "size",
                                                        (json_int_t) s->userns_size)
                                            : json_null());
+        if (s->image_layers) {
+                json_t *images = json_array();
+                STRV_FOREACH(i, s->images) {
+                        json_array_append_new(images, json_string(*i));
+                }
+                json_object_set_new(o, "image",
+                                    json_pack("{s:o,s:I}", "images", images, "layers", (json_int_t) s->image_layers));
+        } else
+                json_object_set_new(o, "image", json_null());
+        json_object_set_new(o, "pull",
+                            s->pull.reference ? json_pack("{s:s,s:I,s:I,s:I,s:I}", "reference", s->pull.reference,
+                                                          "bytes_done", (json_int_t) s->pull.bytes_done, "bytes_total",
+                                                          (json_int_t) s->pull.bytes_total, "layers_done",
+                                                          (json_int_t) s->pull.layers_done, "layers_total",
+                                                          (json_int_t) s->pull.layers_total)
+                                              : json_null());
         if (s->isolation == ISOLATION_HYPERV) {
                 json_t *vm = json_object();
                 json_object_set_new(vm, "guest_pid", s->vm.guest_pid > 0 ? json_integer(s->vm.guest_pid) : json_null());
@@ -182,6 +201,22 @@ int instance_status_from_json(const json_t *j, InstanceStatus *ret) {
         if (json_is_object(v = json_object_get(j, "user_namespace"))) {
                 s.userns_base = (uint32_t) json_integer_value(json_object_get(v, "uid"));
                 s.userns_size = (uint32_t) json_integer_value(json_object_get(v, "size"));
+        }
+        if (json_is_object(v = json_object_get(j, "image"))) {
+                const json_t *image;
+                size_t i;
+
+                s.image_layers = (unsigned) json_integer_value(json_object_get(v, "layers"));
+                json_array_foreach(json_object_get(v, "images"), i, image)
+                        if (json_is_string(image))
+                                strv_push(&s.images, xstrdup(json_string_value(image)));
+        }
+        if (json_is_object(v = json_object_get(j, "pull"))) {
+                s.pull.reference = dup_string(json_object_get(v, "reference"));
+                s.pull.bytes_done = (uint64_t) json_integer_value(json_object_get(v, "bytes_done"));
+                s.pull.bytes_total = (uint64_t) json_integer_value(json_object_get(v, "bytes_total"));
+                s.pull.layers_done = (unsigned) json_integer_value(json_object_get(v, "layers_done"));
+                s.pull.layers_total = (unsigned) json_integer_value(json_object_get(v, "layers_total"));
         }
         if (json_is_object(v = json_object_get(j, "vm"))) {
                 s.vm.guest_pid = (pid_t) json_integer_value(json_object_get(v, "guest_pid"));

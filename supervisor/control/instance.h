@@ -65,6 +65,16 @@ typedef struct InstanceStatus {
         /* user_namespace: auto: the host ids of the container's 0..size-1 in its last run (in JSON
          * an object "user_namespace" {"uid": base, "size": size}, null without); 0: none. */
         uint32_t userns_base, userns_size;
+        /* The store's images the last start ran ("sha256:MANIFEST" each; in JSON an object "image"
+         * {"images": [...], "layers": N}, null before a start resolved one) and its layer count. */
+        char **images;
+        unsigned image_layers;
+        /* A registry pull before the start (in JSON an object "pull", null when none runs). */
+        struct {
+                char *reference; /* NULL: no pull runs */
+                uint64_t bytes_done, bytes_total;
+                unsigned layers_done, layers_total;
+        } pull;
         /* isolation: hyperv: the virtual machine (in JSON an object "vm", null for process). The
          * host sees only QEMU: pid is QEMU's. */
         struct {

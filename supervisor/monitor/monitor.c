@@ -3,13 +3,18 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "drivers.h"
 #include "fileio.h"
+#include "image-store.h"
 #include "image.h"
 #include "macro.h"
 #include "path-util.h"
@@ -41,6 +46,18 @@ struct MonitorExec {
         size_t len[_EXEC_STREAM_MAX];
         bool truncated[_EXEC_STREAM_MAX];
         MonitorExec *next;
+};
+
+/* The pulls a start waits for: the registry: references image_store_pulls_needed() named, one
+ * skopeo at a time, watched by the loop (a pull takes as long as the network wants; the monitor
+ * answers status, stop and the rest meanwhile). */
+struct MonitorPull {
+        char **references;
+        size_t next;     /* the index of the one after the running one */
+        ImagePull *pull; /* the running one */
+        int pidfd;       /* skopeo's: readable once it exited */
+        EventSource *output, *exited;
+        unsigned logged_layers; /* the progress already in the log */
 };
 
 #define CLEANUP_RETRY_USEC (20 * USEC_PER_MSEC)
@@ -449,15 +466,23 @@ static int resolve_image(Monitor *m) {
         m->run_spec = unit_spec_free(m->run_spec);
         if (m->driver->layer_disks)
                 opts.disk_cache = cache = path_join(m->state_dir, "vm/layers");
+        opts.store_dir = m->store_dir;
         r = image_resolve(m->spec, &opts, &m->image, &e);
         if (r >= 0)
                 r = image_apply_defaults(m->spec, &m->image->config, &m->run_spec, &e);
+        /* Before the start: what the store keeps for this unit is what its workload runs
+         * (image_store_prune() keeps what users/ names). */
+        if (r >= 0)
+                r = image_store_record_user(m->store_dir, m->spec->name, m->image, &e);
         if (r < 0) {
                 set_reason(m, "%s", sup_error_message(e));
                 return r;
         }
         STRV_FOREACH(n, m->image->notes)
         log_writer_printf(&m->log, "sup", "%s", *n);
+        strv_free(m->status.images);
+        m->status.images = strv_copy(m->image->images);
+        m->status.image_layers = (unsigned) m->image->n_layers;
         return 0;
 }
 
@@ -535,8 +560,171 @@ static void remove_instance(Monitor *m) {
 
 static void end_of_run(Monitor *m);
 
+/* A start that failed before anything of it ran: nothing of the run is left to drain. */
+static void start_failed(Monitor *m) {
+        m->started_mono = now(CLOCK_MONOTONIC);
+        m->run_setup_failed = true;
+        end_of_run(m);
+}
+
+/* The start proper, once the image is in the store. */
+static void start_workload(Monitor *m) {
+        if (run_start(m) < 0) {
+                start_failed(m);
+                return;
+        }
+        monitor_set_state(m, MONITOR_STARTING);
+}
+
+/* ---- pulls before a start ---- */
+
+static void pulls_end(Monitor *m) {
+        MonitorPull *p = m->pull;
+
+        if (!p)
+                return;
+        event_source_free(p->output);
+        event_source_free(p->exited);
+        closep(&p->pidfd);
+        /* Kills a skopeo still running and removes what it left in the store's tmp/. */
+        image_pull_free(p->pull);
+        strv_free(p->references);
+        free(p);
+        m->pull = NULL;
+        free(m->status.pull.reference);
+        m->status.pull = (typeof(m->status.pull)){};
+}
+
+static void on_pull_progress(const ImageProgress *pr, void *userdata) {
+        Monitor *m = userdata;
+
+        m->status.pull.bytes_done = pr->bytes_done;
+        m->status.pull.bytes_total = pr->bytes_total;
+        m->status.pull.layers_done = pr->layers_done;
+        m->status.pull.layers_total = pr->layers_total;
+        if (m->pull && pr->layers_done != m->pull->logged_layers) {
+                m->pull->logged_layers = pr->layers_done;
+                log_writer_printf(&m->log, "sup", "pulling %s: %u of %u layers, %" PRIu64 " of %" PRIu64 " bytes",
+                                  pr->reference, pr->layers_done, pr->layers_total, pr->bytes_done, pr->bytes_total);
+        }
+        monitor_set_state(m, m->state);
+}
+
+static void on_pull_output(EventSource *s, int fd, uint32_t revents, void *userdata);
+static void on_pull_exited(EventSource *s, int fd, uint32_t revents, void *userdata);
+
+/* Starts the next pull: 1 started, 0 none left, < 0 could not (the reason is set). */
+static int pull_next(Monitor *m) {
+        _cleanup_sup_error_ SupError *e = NULL;
+        MonitorPull *p = m->pull;
+        const char *reference = p->references[p->next];
+        ImageOptions opts = {.progress = on_pull_progress, .userdata = m};
+        bool tls_verify = true;
+        int r;
+
+        if (!reference)
+                return 0;
+        p->next++;
+        for (size_t i = 0; i < m->spec->n_layers; i++)
+                if (m->spec->layers[i].type == LAYER_REGISTRY && streq(m->spec->layers[i].path, reference))
+                        tls_verify = m->spec->layers[i].tls_verify;
+        p->output = event_source_free(p->output);
+        p->exited = event_source_free(p->exited);
+        closep(&p->pidfd);
+        p->pidfd = -EBADF;
+        p->pull = image_pull_free(p->pull);
+        p->logged_layers = 0;
+
+        r = image_pull_start(m->store_dir, reference, tls_verify, &opts, &p->pull, &e);
+        if (r < 0) {
+                set_reason(m, "cannot pull %s: %s", reference, sup_error_message(e));
+                return r;
+        }
+        p->pidfd = (int) syscall(SYS_pidfd_open, image_pull_pid(p->pull), 0);
+        if (p->pidfd < 0) {
+                r = -errno;
+                set_reason(m, "cannot watch the pull of %s: %s", reference, strerror(-r));
+                return r;
+        }
+        r = event_add_io(m->event, &p->output, image_pull_fd(p->pull), EPOLLIN, on_pull_output, m);
+        if (r >= 0)
+                r = event_add_io(m->event, &p->exited, p->pidfd, EPOLLIN, on_pull_exited, m);
+        if (r < 0) {
+                set_reason(m, "cannot watch the pull of %s: %s", reference, strerror(-r));
+                return r;
+        }
+        free(m->status.pull.reference);
+        m->status.pull = (typeof(m->status.pull)){.reference = xstrdup(reference)};
+        log_writer_printf(&m->log, "sup", "pulling %s (image.pull: %s)", reference,
+                          pull_policy_to_string(m->spec->pull));
+        return 1;
+}
+
+/* 1: pulls run, the start goes on when they end; 0: none needed; < 0: the start failed. */
+static int pulls_begin(Monitor *m) {
+        _cleanup_sup_error_ SupError *e = NULL;
+        _cleanup_strv_free_ char **references = NULL;
+        int r;
+
+        pulls_end(m);
+        r = image_store_pulls_needed(m->store_dir, m->spec, &references, &e);
+        if (r < 0) {
+                set_reason(m, "%s", sup_error_message(e));
+                return r;
+        }
+        if (strv_length(references) == 0)
+                return 0;
+        m->pull = xnew0(MonitorPull, 1);
+        m->pull->pidfd = -EBADF;
+        m->pull->references = TAKE_PTR(references);
+        r = pull_next(m);
+        if (r <= 0)
+                pulls_end(m);
+        return r;
+}
+
+static void on_pull_output(EventSource *s, int fd, uint32_t revents, void *userdata) {
+        Monitor *m = userdata;
+
+        /* 0: skopeo closed its output (it is exiting): the exit's handler reads the rest. */
+        if (image_pull_read(m->pull->pull) <= 0)
+                m->pull->output = event_source_free(m->pull->output);
+}
+
+static void on_pull_exited(EventSource *s, int fd, uint32_t revents, void *userdata) {
+        _cleanup_sup_error_ SupError *e = NULL;
+        Monitor *m = userdata;
+        MonitorPull *p = m->pull;
+        const char *reference = p->references[p->next - 1];
+        int status = 0, r;
+
+        while (image_pull_read(p->pull) > 0)
+                ;
+        while (waitpid(image_pull_pid(p->pull), &status, 0) < 0 && errno == EINTR)
+                ;
+        r = image_pull_finish(p->pull, status, &e);
+        if (r < 0) {
+                set_reason(m, "cannot pull %s: %s", reference, sup_error_message(e));
+                log_writer_printf(&m->log, "sup", "%s", m->status.reason);
+                pulls_end(m);
+                start_failed(m);
+                return;
+        }
+        log_writer_printf(&m->log, "sup", "pulled %s", reference);
+        r = pull_next(m);
+        if (r > 0)
+                return;
+        pulls_end(m);
+        if (r < 0)
+                start_failed(m);
+        else
+                start_workload(m);
+}
+
 /* A run begins (automatic: the restart policy's), unless the start limit forbids it. */
 static void start_run(Monitor *m, bool automatic) {
+        int r;
+
         if (!restart_state_start(&m->restart, m->spec, now(CLOCK_MONOTONIC))) {
                 _cleanup_free_ char *iv = format_duration(m->spec->restart.interval);
                 /* The last run's exit, OOM included, stays in the status: it is why the limit
@@ -554,14 +742,17 @@ static void start_run(Monitor *m, bool automatic) {
         m->status.reason = NULL;
         m->status.oom = false;
         m->goal = MONITOR_GOAL_POLICY;
-        if (run_start(m) < 0) {
-                /* Nothing of the run is left to drain. */
-                m->started_mono = now(CLOCK_MONOTONIC);
-                m->run_setup_failed = true;
-                end_of_run(m);
+        r = pulls_begin(m);
+        if (r < 0) {
+                start_failed(m);
                 return;
         }
-        monitor_set_state(m, MONITOR_STARTING);
+        if (r > 0) {
+                /* Starting, with the image on its way: pull_exited() goes on. */
+                monitor_set_state(m, MONITOR_STARTING);
+                return;
+        }
+        start_workload(m);
 }
 
 static void act_none(Monitor *m) {
@@ -584,11 +775,20 @@ static void enter_stopping(Monitor *m, MonitorState state) {
                 arm_timer(m, now(CLOCK_MONOTONIC) + m->spec->stop.timeout);
 }
 
+static void act_drain_cancelled(Monitor *m);
+
 static void act_stop(Monitor *m) {
         enter_stopping(m, MONITOR_STOPPING);
 }
 
 static void act_cancel(Monitor *m) {
+        if (m->pull) {
+                /* Still pulling: nothing runs but skopeo, which goes with its files. */
+                pulls_end(m);
+                monitor_set_state(m, MONITOR_CANCELLING);
+                act_drain_cancelled(m);
+                return;
+        }
         enter_stopping(m, MONITOR_CANCELLING);
 }
 
@@ -1212,6 +1412,7 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, SupError **re
         m->cgroup_root = cfg->cgroup_root ? xstrdup(cfg->cgroup_root) : NULL;
         m->cgroup_parent = xstrdup(cfg->cgroup_parent);
         m->state_dir = xstrdup(cfg->state_dir);
+        m->store_dir = path_join(cfg->state_dir, IMAGE_STORE_SUBDIR);
         m->guest_dir = xstrdup(cfg->driver.guest_dir ? cfg->driver.guest_dir : "/var/lib/sup/guest");
         m->options = cfg->driver;
         m->image_limits = cfg->image_limits;
@@ -1248,6 +1449,7 @@ Monitor *monitor_free(Monitor *m) {
         /* Before the socket closes: supd may start the unit's next monitor as soon as it does. */
         leave_own_cgroup(m);
         monitor_exec_free_all(m);
+        pulls_end(m);
         m->server = jsonl_server_free(m->server);
         if (m->instance)
                 m->driver->free(m->instance);
@@ -1268,6 +1470,7 @@ Monitor *monitor_free(Monitor *m) {
         free(m->cgroup_root);
         free(m->cgroup_parent);
         free(m->state_dir);
+        free(m->store_dir);
         free(m->guest_dir);
         free(m);
         return NULL;

@@ -37,7 +37,9 @@
  *                SIGSTOP and SIGKILL refused, see monitor_kill())
  *   rootfs/      the container's root mount point (mounted only in the container's namespace)
  *   qmp.sock     hyperv: QEMU's QMP socket (0600), also QEMU's working directory
- * State directory (supd's): sandboxes/NAME/ (the writable layer; hyperv: disk.ext4 in it),
+ * State directory (supd's): images/ (the image store, image/image-store.h: unpacked layers, their
+ * disks, pulled blobs; users/NAME.json says what this unit's last start used), sandboxes/NAME/
+ * (the writable layer; hyperv: disk.ext4 in it),
  * logs/NAME.log, vm/layers/ (hyperv: the layer disk cache, see image/layer-disk.h), seccomp/
  * (compiled seccomp filters, see runtime/seccomp-compile.h), and with network: bridge the address
  * lease ipam/BRIDGE/ADDRESS (see net/ipam.h).
@@ -47,6 +49,9 @@
  * follows from the state alone; the one timer belongs to the state that armed it and is dropped
  * when the state changes.
  *   stopped  --start-->  starting --the command runs--> running --gone--> draining
+ *   starting: first the pulls of registry: images the store lacks (image.pull), one skopeo at a
+ *            time watched by the loop, progress in the status ("pull") and log; a failed pull is
+ *            a failed start; a stop meanwhile kills skopeo and is a cancelled start
  *   running  --stop--->  stopping --gone--> draining     (stopping --timeout--> the driver's kill;
  *                                                          a driver with a stop ladder: its own)
  *   starting --stop--->  cancelling --gone--> draining: no exit to report, the command never ran
@@ -59,6 +64,7 @@
 
 typedef struct TopRequest TopRequest;
 typedef struct MonitorExec MonitorExec;
+typedef struct MonitorPull MonitorPull;
 
 /* The monitor's own states. Status files show them as InstanceState (monitor.c's public_state[]):
  * cancelling and draining are shown as stopping. */
@@ -125,6 +131,7 @@ struct Monitor {
         char *cgroup_root;
         char *cgroup_parent;
         char *state_dir;
+        char *store_dir; /* the image store, STATE/images (image/image-store.h) */
         char *guest_dir;
         DriverOptions options;
         LayerUnpackLimits image_limits;
@@ -147,6 +154,7 @@ struct Monitor {
         EventSource *share_sources[CONTAINER_SHARE_KINDS];
         TopRequest *top_requests; /* waiting for the driver's answer */
         MonitorExec *execs;       /* exec requests whose command runs */
+        MonitorPull *pull;        /* registry pulls the start waits for; NULL: none */
         usec_t started_mono;
 
         const IsolationDriver *driver; /* the spec's isolation's */
