@@ -126,6 +126,30 @@ with tarfile.open(out, "w", format=tarfile.GNU_FORMAT) as t:
 EOF
 }
 
+# oci_swap_blob LAYOUT DIGEST DIR: replaces the gzip layer blob DIGEST with a gzip tar of DIR of
+# exactly the blob's size (padded in the gzip header's comment field), so that its descriptor's
+# size still matches and only the digest tells: a tampered or corrupted layout.
+oci_swap_blob() {
+        "$PY" - "$(oci_blob "$1" "$2")" "$3" <<'EOF'
+import io, os, struct, sys, tarfile, zlib
+blob, src = sys.argv[1], sys.argv[2]
+raw = io.BytesIO()
+with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as t:
+    t.add(src, arcname=".")
+data = raw.getvalue()
+c = zlib.compressobj(9, zlib.DEFLATED, -15)
+body = c.compress(data) + c.flush()
+tail = struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
+# ID1 ID2 CM=deflate FLG=FCOMMENT, MTIME, XFL OS=unix, then the comment up to its NUL
+pad = os.path.getsize(blob) - (10 + 1 + len(body) + len(tail))
+if pad < 0:
+    sys.exit("oci_swap_blob: the replacement is larger than the blob")
+header = b"\x1f\x8b\x08\x10" + b"\0\0\0\0" + b"\x00\x03" + b"x" * pad + b"\0"
+with open(blob, "wb") as f:
+    f.write(header + body + tail)
+EOF
+}
+
 # ---- a local registry ------------------------------------------------------------------------
 
 # free_port: a TCP port nobody listens on at 127.0.0.1 now.

@@ -202,7 +202,8 @@ cp -a "$OCI" "$TOP/oci-bad"
 top=$(oci_layers "$OCI" app:1 | tail -n1)
 mkdir -p "$TOP/swap/data/old"
 echo "not what the manifest promised" >"$TOP/swap/data/old/evil.txt"
-tar --numeric-owner -C "$TOP/swap" -czf "$(oci_blob "$TOP/oci-bad" "$top")" .
+oci_swap_blob "$TOP/oci-bad" "$top" "$TOP/swap" || fail "cannot swap the blob"
+gzip -t "$(oci_blob "$TOP/oci-bad" "$top")" || fail "the swapped blob is not a valid gzip stream"
 image_unit tampered process "    - oci: $TOP/oci-bad
       ref: \"app:1\"" "command: [/bin/true]
 restart: {policy: 'no'}"
@@ -213,7 +214,8 @@ case_run() {
         start_units || return
         await 60 tampered failed || fail "tampered: $(field tampered state), expected failed"
         reason=$(field tampered reason)
-        [[ $reason == *"${top#sha256:}"* || $reason == *digest* ]] || fail "tampered: the reason does not say which blob: $reason"
+        [[ $reason == *"${top#sha256:}"* && $reason == *digest* ]] ||
+                fail "tampered: the reason does not say which blob's digest is wrong: $reason"
         log "tampered: $reason"
         [ ! -e "$(layers_dir)/${DIFF_IDS[2]}" ] || fail "the swapped layer's diff_id was marked complete"
         grep -rqs "not what the manifest promised" "$(layers_dir)" && fail "the swapped blob's content is in the store"
