@@ -31,6 +31,10 @@ int store_lock(const char *store_dir, const char *name, int op, int *ret_fd, Sup
 /* flock(op) on STORE/lock: shared while a start resolves, exclusive while prune removes. */
 int store_lock_whole(const char *store_dir, int op, int *ret_fd, SupError **ret_error);
 
+/* Notes, for prune, what this process resolved before image_store_record_user() names its
+ * unit; called with the store's lock held shared. */
+int store_note_resolving(const char *store_dir, const Image *img, SupError **ret_error);
+
 /* Appends the store's layer diff_id (present) to img. */
 void store_add_layer(const char *store_dir, const char *diff_id, Image *img);
 /* Whether layers/HEX is there (complete: it is renamed in only when verified). */

@@ -158,7 +158,7 @@ int store_layer_ingest(const char *store_dir, int blob_fd, LayerCompression comp
                 .max_entries = LAYER_UNPACK_MAX_ENTRIES_DEFAULT,
         };
         _cleanup_free_ char *tmp = NULL, *final = NULL, *record_path = NULL;
-        _cleanup_close_ int lock_fd = -EBADF, root_fd = -EBADF;
+        _cleanup_close_ int lock_fd = -EBADF, publish_fd = -EBADF, root_fd = -EBADF;
         _cleanup_json_ json_t *record = NULL;
         LayerUnpackResult res = {};
         usec_t t0;
@@ -202,10 +202,17 @@ int store_layer_ingest(const char *store_dir, int blob_fd, LayerCompression comp
                 goto fail;
         }
         final = store_path(store_dir, "layers/%s", store_digest_hex(res.diff_id));
-        if (!want_diff_id && store_layer_present(store_dir, res.diff_id)) {
-                /* A tar: file with the content of a layer the store holds already. */
-                (void) rm_rf(tmp);
-                goto found;
+        if (!want_diff_id) {
+                /* A tar: file, whose diff_id is known only now: publish under the layer's own lock,
+                 * which an oci: or registry: unpack of the same layer holds throughout, so that
+                 * neither finds the other's rename in its way. */
+                r = store_lock(store_dir, store_digest_hex(res.diff_id), LOCK_EX, &publish_fd, ret_error);
+                if (r < 0)
+                        goto fail;
+                if (store_layer_present(store_dir, res.diff_id)) {
+                        (void) rm_rf(tmp); /* the content of a layer the store holds already */
+                        goto found;
+                }
         }
 
         record = json_pack("{s:s, s:s?, s:I, s:I, s:I, s:I, s:o, s:I}", "diff_id", res.diff_id, "digest",
@@ -221,10 +228,6 @@ int store_layer_ingest(const char *store_dir, int blob_fd, LayerCompression comp
         }
         /* The rename is what makes the layer complete: before it, nothing looks in tmp/. */
         if (rename(tmp, final) < 0) {
-                if ((errno == ENOTEMPTY || errno == EEXIST) && !want_diff_id) {
-                        (void) rm_rf(tmp); /* the same content, unpacked meanwhile from another tar: file */
-                        goto found;
-                }
                 r = sup_error_errno(ret_error, -errno, "cannot move the unpacked layer to %s", final);
                 goto fail;
         }
@@ -282,25 +285,52 @@ static int check_unit_name(const char *unit, SupError **ret_error) {
         return 0;
 }
 
-int image_store_record_user(const char *store_dir, const char *unit, const Image *img, SupError **ret_error) {
-        _cleanup_json_ json_t *j = NULL, *images = json_array(), *layers = json_array();
-        _cleanup_free_ char *path = NULL;
-        int r;
+static json_t *usage_json(const char *unit, const Image *img) {
+        json_t *images = json_array(), *layers = json_array();
 
-        r = check_unit_name(unit, ret_error);
-        if (r < 0)
-                return r;
         STRV_FOREACH(s, img->images)
                 json_array_append_new(images, json_string(*s));
         for (size_t i = 0; i < img->n_layers; i++)
                 if (img->layers[i].diff_id)
                         json_array_append_new(layers, json_string(img->layers[i].diff_id));
-        j = json_pack("{s:s, s:O, s:O, s:o}", "unit", unit, "images", images, "layers", layers, "recorded",
-                      timestamp_json(now(CLOCK_REALTIME)));
+        return json_pack("{s:s?, s:o, s:o, s:o}", "unit", unit, "images", images, "layers", layers, "recorded",
+                         timestamp_json(now(CLOCK_REALTIME)));
+}
+
+/* users/.resolving-PID.json: what this process resolved and has not recorded for its unit yet.
+ * Written while image_resolve() holds the store's lock shared, and kept by prune as long as PID
+ * lives: without it, a prune between the resolve and image_store_record_user() would see
+ * neither and could remove the layers the start is about to mount. */
+static char *resolving_path(const char *store_dir, pid_t pid) {
+        return store_path(store_dir, "users/.resolving-%d.json", (int) pid);
+}
+
+int store_note_resolving(const char *store_dir, const Image *img, SupError **ret_error) {
+        _cleanup_json_ json_t *j = usage_json(NULL, img);
+        _cleanup_free_ char *path = resolving_path(store_dir, getpid());
+        int r;
+
+        r = write_json_atomic(path, j);
+        if (r < 0)
+                return sup_error_errno(ret_error, r, "cannot write %s", path);
+        return 0;
+}
+
+int image_store_record_user(const char *store_dir, const char *unit, const Image *img, SupError **ret_error) {
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_free_ char *path = NULL, *resolving = NULL;
+        int r;
+
+        r = check_unit_name(unit, ret_error);
+        if (r < 0)
+                return r;
+        j = usage_json(unit, img);
         path = store_path(store_dir, "users/%s.json", unit);
         r = write_json_atomic(path, j);
         if (r < 0)
                 return sup_error_errno(ret_error, r, "cannot write %s", path);
+        resolving = resolving_path(store_dir, getpid());
+        (void) unlink(resolving);
         return 0;
 }
 
@@ -532,6 +562,30 @@ int image_store_prune(const char *store_dir, char *const *keep_units, bool dry_r
                 }
                 keep_strings(keep_images, json_object_get(rec, "images"));
                 keep_strings(keep_layers, json_object_get(rec, "layers"));
+        }
+
+        {
+                _cleanup_free_ char *dir = path_join(store_dir, "users");
+                _cleanup_closedir_ DIR *d = opendir(dir);
+                struct dirent *de;
+                int pid;
+
+                while (d && (de = readdir(d))) {
+                        _cleanup_free_ char *path = NULL;
+                        _cleanup_json_ json_t *j = NULL;
+
+                        if (sscanf(de->d_name, ".resolving-%d.json", &pid) != 1)
+                                continue;
+                        path = path_join(dir, de->d_name);
+                        if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH)) {
+                                if (!dry_run)
+                                        (void) unlink(path);
+                                continue;
+                        }
+                        j = load_json(path);
+                        keep_strings(keep_images, json_object_get(j, "images"));
+                        keep_strings(keep_layers, json_object_get(j, "layers"));
+                }
         }
 
         /* Images: a kept one keeps its blobs (manifest, config, layer blobs). */

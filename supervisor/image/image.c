@@ -117,6 +117,11 @@ int image_resolve(const UnitSpec *u, const ImageOptions *opts, Image **ret, SupE
                 if (r < 0)
                         return r;
         }
+        if (lock_fd >= 0 && !opts->lookup_only) {
+                r = store_note_resolving(opts->store_dir, img, ret_error);
+                if (r < 0)
+                        return r;
+        }
         *ret = TAKE_PTR(img);
         return 0;
 }

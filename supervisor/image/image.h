@@ -43,7 +43,7 @@ typedef struct Image {
         ImageConfig config;
         char **images; /* the store's images it runs, "sha256:MANIFEST" each (oci:, registry:), for
                         * the store's record of who uses what and for status */
-        char **notes; /* what the operator may want to read in the unit's log (a disk built, in how long) */
+        char **notes;  /* what the operator may want to read in the unit's log (a disk built, in how long) */
 } Image;
 
 /* How far a registry pull has come (skopeo's progress), for the unit's status and log. */
