@@ -7,11 +7,18 @@
 #   examples/images/busybox.tar   the same layer as a tar archive (for `tar:` layers)
 #   examples/images/site/         an app layer: /www/index.html, served by web.yaml
 #   examples/images/batch/        an app layer: /app/job.sh, run by batch.yaml
+#   examples/images/oci/          an OCI image layout made by umoci, image "web:1" (web.yaml,
+#                                 web-hyperv.yaml): layer 1 the busybox root, layer 2 an app layer
+#                                 (/www/index.html; a whiteout deletes /bin/telnetd; /home is
+#                                 replaced wholesale, an opaque directory), and a config with
+#                                 Entrypoint, Cmd, Env and WorkingDir
 #
-# Nothing is pulled from a registry: the only input is Debian's static busybox
-# (apt-get install busybox-static). The output is deterministic (fixed mtimes, sorted tar,
-# numeric owners) and is rebuilt only when this script or the busybox binary changes; a
-# second run is a no-op. Run as root (the layers contain files owned by uid 0 and 1000).
+# Nothing is pulled from a registry: the only inputs are Debian's static busybox
+# (apt-get install busybox-static) and umoci (apt-get install umoci). The output is deterministic
+# (fixed mtimes and creation dates, sorted tar, numeric owners: the same image digest on every
+# machine with the same busybox and umoci) and is rebuilt only when this script, the busybox
+# binary or umoci changes; a second run is a no-op. Run as root (the layers contain files owned by
+# uid 0 and 1000).
 #
 # Usage: examples/build-images.sh [--force]
 set -euo pipefail
@@ -26,7 +33,7 @@ force=0
 case "${1:-}" in
     "") ;;
     -f|--force) force=1 ;;
-    -h|--help) sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,23s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "usage: $0 [--force]" >&2; exit 2 ;;
 esac
 
@@ -43,14 +50,15 @@ fi
 for tool in sha256sum tar find touch; do
     command -v "$tool" >/dev/null || die "$tool not found"
 done
+umoci=$(command -v umoci) || die "umoci not found; install Debian's umoci: apt-get install umoci"
 
 stamp="$out/.stamp"
-want=$(cat "${BASH_SOURCE[0]}" "$busybox" | sha256sum | cut -d' ' -f1)
+want=$(cat "${BASH_SOURCE[0]}" "$busybox" "$umoci" | sha256sum | cut -d' ' -f1)
 
 up_to_date() {
     [[ -f $stamp && "$(cat "$stamp")" == "$want" ]] || return 1
     local f
-    for f in busybox/bin/busybox site/www/index.html batch/app/job.sh busybox.tar; do
+    for f in busybox/bin/busybox site/www/index.html batch/app/job.sh busybox.tar oci/index.json; do
         [[ -e $out/$f ]] || return 1
     done
 }
@@ -171,10 +179,55 @@ EOF
 chmod 0755 "$tmp/batch/app/job.sh"
 normalize "$tmp/batch"
 
+# oci: the web image as an OCI image layout, made by umoci --------------------------------
+# What podman, buildah or skopeo would hand an operator: index.json naming the image "web:1",
+# a manifest, a config and two gzip layers, all content-addressed. Every date is the epoch, so
+# the digests depend only on the content.
+epoch=1970-01-01T00:00:00Z
+layout="$tmp/oci" image="$tmp/oci:web:1"
+umoci init --layout "$layout"
+umoci new --image "$image"
+umoci config --image "$image" --no-history --created "$epoch" --author "sup examples" \
+    --architecture amd64 --os linux
+# Layer 1, as umoci builds any layer: unpack the (empty) image into a bundle, fill its rootfs,
+# repack; the layer is the difference. The rootfs is the busybox layer above.
+umoci unpack --image "$image" "$tmp/bundle" >/dev/null
+cp -a "$bb/." "$tmp/bundle/rootfs/"
+touch -h -d @0 "$tmp/bundle/rootfs"
+umoci repack --image "$image" --history.created "$epoch" --history.author "sup examples" \
+    --history.created_by "examples/build-images.sh: the busybox root (static busybox, applet links, users)" \
+    "$tmp/bundle"
+# Layer 2, the app: the site, and two ways a layer takes away what is below it, as the OCI image
+# spec writes them (umoci refuses to make whiteout entries from files itself, so this layer is
+# a tar archive, added verbatim; umoci compresses it and records its digests):
+#   bin/.wh.telnetd        a whiteout: /bin/telnetd of layer 1 is gone (a web server's image
+#                          ships no remote login server)
+#   home/.wh..wh..opq      an opaque directory: /home is this layer's alone, layer 1's
+#                          /home/app is gone; only /home/www remains
+app="$tmp/app"
+mkdir -p "$app"/{www,bin,home/www}
+cp "$tmp/site/www/index.html" "$app/www/"
+: >"$app/bin/.wh.telnetd"
+: >"$app/home/.wh..wh..opq"
+chmod 0644 "$app/bin/.wh.telnetd" "$app/home/.wh..wh..opq"
+normalize "$app"
+tar --numeric-owner --format=ustar --sort=name --mtime=@0 -C "$app" -cf "$tmp/app.tar" .
+umoci raw add-layer --image "$image" --history.created "$epoch" --history.author "sup examples" \
+    --history.created_by "examples/build-images.sh: the app layer (/www, a whiteout of /bin/telnetd, /home opaque)" \
+    "$tmp/app.tar"
+# The defaults a unit gets unless it sets its own: httpd in the foreground serving /www.
+# `command:` replaces Entrypoint and Cmd, `args:` Cmd only (e.g. args: [-p, "8000", -h, /www]).
+umoci config --image "$image" --no-history --created "$epoch" \
+    --config.entrypoint /bin/httpd --config.entrypoint -f --config.entrypoint -v \
+    --config.cmd -p --config.cmd 80 --config.cmd -h --config.cmd /www \
+    --config.env PATH=/usr/sbin:/usr/bin:/sbin:/bin --config.env SITE=sup-example \
+    --config.workingdir /www
+umoci gc --layout "$layout"
+
 # --- install -------------------------------------------------------------------------------
-for f in busybox busybox.tar site batch; do
+for f in busybox busybox.tar site batch oci; do
     rm -rf -- "${out:?}/$f"
     mv -- "$tmp/$f" "$out/$f"
 done
 printf '%s\n' "$want" >"$stamp"
-echo "build-images: built $out (busybox $("$busybox" | head -1 | cut -d' ' -f2), $n applet links)"
+echo "build-images: built $out (busybox $("$busybox" | head -1 | cut -d' ' -f2), $n applet links; OCI image web:1 $(sed -n 's/.*"digest":"\(sha256:[0-9a-f]*\)".*/\1/p' "$out/oci/index.json"))"

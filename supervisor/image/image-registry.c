@@ -168,6 +168,7 @@ ImagePull *image_pull_free(ImagePull *p) {
         if (!p)
                 return NULL;
         if (p->pid > 0) {
+                (void) kill(-p->pid, SIGKILL); /* and the inspect it may run */
                 (void) kill(p->pid, SIGKILL);
                 while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
                         ;
@@ -186,10 +187,97 @@ ImagePull *image_pull_free(ImagePull *p) {
         return NULL;
 }
 
+/* The line the pull's child writes once it has the image's manifest (tmp/inspect.json). */
+#define PULL_INSPECTED "sup: inspected"
+
+/* The digest of the entry of an image index (manifest list) that runs here, or NULL. */
+static const char *index_pick(json_t *index) {
+        size_t i;
+        json_t *m;
+
+        json_array_foreach(json_object_get(index, "manifests"), i, m) {
+                json_t *pl = json_object_get(m, "platform");
+                const char *os = json_string_value(json_object_get(pl, "os")),
+                           *arch = json_string_value(json_object_get(pl, "architecture"));
+                if (os && arch && streq(os, "linux") && streq(arch, store_host_architecture()))
+                        return json_string_value(json_object_get(m, "digest"));
+        }
+        return NULL;
+}
+
+/* "host/name:tag" or "host/name@sha256:.." -> "host/name@DIGEST" */
+static char *reference_at(const char *reference, const char *digest) {
+        const char *at = strchr(reference, '@'), *slash = strrchr(reference, '/') ?: reference,
+                   *colon = strchr(slash, ':');
+        size_t n = at ? (size_t) (at - reference) : colon ? (size_t) (colon - reference) : strlen(reference);
+        return xasprintf("docker://%.*s@%s", (int) n, reference, digest);
+}
+
+/* The child of a pull: first the manifest (`skopeo inspect --raw`, and the host's entry of a
+ * manifest list), whose sizes are the totals progress needs before the first byte (skopeo copy
+ * names a blob only as it starts it), then `skopeo copy`. An inspect that fails ends the pull with
+ * its message: the copy would fail the same way. Run in a fork of the caller, never on its loop. */
+_noreturn_ static void pull_child(char **inspect_argv, size_t src_index, char **copy_argv, const char *reference,
+                                  const char *inspect_path) {
+        _cleanup_free_ char *out = NULL;
+        int status;
+
+        for (unsigned round = 0; round < 2; round++) {
+                _cleanup_json_ json_t *j = NULL;
+                const char *brace, *digest;
+
+                free(out);
+                out = NULL;
+                status = run_program(inspect_argv, NULL, NULL, 10 * USEC_PER_MINUTE, STORE_JSON_MAX, &out);
+                if (status != 0) {
+                        if (out)
+                                (void) !write(1, out, strlen(out));
+                        _exit(status > 0 && WIFEXITED(status) && WEXITSTATUS(status) != 0 ? WEXITSTATUS(status)
+                                                                                          : EXIT_FAILURE);
+                }
+                /* stderr's warnings may come around the document. */
+                brace = strchr(out, '{');
+                j = brace ? json_loads(brace, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+                if (!json_object_get(j, "manifests"))
+                        break;
+                digest = index_pick(j);
+                if (!digest || round > 0)
+                        break; /* skopeo copy says what is wrong */
+                inspect_argv[src_index] = reference_at(reference, digest);
+        }
+        if (out && write_file_atomic(inspect_path, out, strlen(out), 0600) >= 0)
+                (void) !write(1, PULL_INSPECTED "\n", strlen(PULL_INSPECTED) + 1);
+        execvp(copy_argv[0], copy_argv);
+        _exit(EXIT_NOT_INSTALLED);
+}
+
+/* The layers (hex) and total bytes of the manifest the child found. */
+static void take_inspect(ImagePull *p) {
+        _cleanup_free_ char *path = path_join(p->tmp, "inspect.json"), *text = NULL;
+        _cleanup_json_ json_t *j = NULL;
+        const char *brace;
+        size_t n, i;
+        json_t *l;
+
+        if (read_full_file(path, STORE_JSON_MAX, &text, &n) < 0 || !(brace = strchr(text, '{')))
+                return;
+        j = json_loads(brace, JSON_DISABLE_EOF_CHECK, NULL);
+        json_array_foreach(json_object_get(j, "layers"), i, l) {
+                const char *hex = store_digest_hex(json_string_value(json_object_get(l, "digest")));
+                if (!hex)
+                        continue;
+                if (!strv_contains(p->blobs, hex))
+                        strv_push(&p->blobs, xstrdup(hex));
+                p->progress.bytes_total += (uint64_t) json_integer_value(json_object_get(l, "size"));
+        }
+}
+
 int image_pull_start(const char *store_dir, const char *reference, bool tls_verify, const ImageOptions *opts,
                      ImagePull **ret, SupError **ret_error) {
         _cleanup_(image_pull_freep) ImagePull *p = xnew0(ImagePull, 1);
-        _cleanup_free_ char *src = NULL, *dst = NULL, *blobs = NULL;
+        _cleanup_free_ char *src = NULL, *dst = NULL, *blobs = NULL, *inspect_path = NULL;
+        char *ia[8], *ca[10];
+        size_t ni = 0, nc = 0, src_index;
         int fds[2];
         int r;
 
@@ -218,6 +306,29 @@ int image_pull_start(const char *store_dir, const char *reference, bool tls_veri
         src = xasprintf("docker://%s", reference);
         dst = xasprintf("oci:%s/layout:sup", p->tmp);
         blobs = path_join(store_dir, "blobs");
+        inspect_path = path_join(p->tmp, "inspect.json");
+        ia[ni++] = (char *) "skopeo";
+        ia[ni++] = (char *) "inspect";
+        ia[ni++] = (char *) "--raw";
+        ia[ni++] = (char *) "--retry-times";
+        ia[ni++] = (char *) PULL_RETRIES;
+        ca[nc++] = (char *) "skopeo";
+        ca[nc++] = (char *) "copy";
+        ca[nc++] = (char *) "--retry-times";
+        ca[nc++] = (char *) PULL_RETRIES;
+        ca[nc++] = (char *) "--dest-shared-blob-dir";
+        ca[nc++] = blobs;
+        /* Only a registry the unit says is plain HTTP gets its TLS check dropped. */
+        if (!tls_verify) {
+                ia[ni++] = (char *) "--tls-verify=false";
+                ca[nc++] = (char *) "--src-tls-verify=false";
+        }
+        src_index = ni;
+        ia[ni++] = src;
+        ia[ni] = NULL;
+        ca[nc++] = src;
+        ca[nc++] = dst;
+        ca[nc] = NULL;
 
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return sup_error_errno(ret_error, -errno, "cannot make a pipe for skopeo");
@@ -230,28 +341,14 @@ int image_pull_start(const char *store_dir, const char *reference, bool tls_veri
                 return sup_error_errno(ret_error, r, "cannot start skopeo");
         }
         if (p->pid == 0) {
-                char *argv[] = {(char *) "skopeo",
-                                (char *) "copy",
-                                (char *) "--retry-times",
-                                (char *) PULL_RETRIES,
-                                (char *) "--dest-shared-blob-dir",
-                                blobs,
-                                src,
-                                dst,
-                                NULL,
-                                NULL};
                 int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-                /* Only a registry the unit says is plain HTTP gets its TLS check dropped. */
-                if (!tls_verify) {
-                        memmove(argv + 3, argv + 2, 6 * sizeof(char *));
-                        argv[2] = (char *) "--src-tls-verify=false";
-                }
+                /* Its own process group: a cancelled pull kills the inspect it runs too. */
+                (void) setpgid(0, 0);
                 if (null < 0 || dup2(null, 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[1], 2) < 0)
                         _exit(EXIT_FAILURE);
                 child_reset(NULL, 0);
-                execvp(argv[0], argv);
-                _exit(EXIT_NOT_INSTALLED);
+                pull_child(ia, src_index, ca, reference, inspect_path);
         }
         close(fds[1]);
         p->fd = fds[0];
@@ -266,9 +363,10 @@ static void report(ImagePull *p) {
                 p->callback(&p->progress, p->userdata);
 }
 
-/* What skopeo's lines say of its progress: it names each blob as it starts to copy it, and a
- * blob is in blobs/sha256/ (renamed in whole) once copied; its size is then known too. The
- * total bytes are the manifest's sum, known at the end (image_pull_finish()). */
+/* Progress: the layers skopeo inspect named (and any skopeo copy names as it starts it), each
+ * done once it is in blobs/sha256/ (skopeo renames a blob in whole once copied and verified;
+ * one the store had already counts at once, as skopeo skips it); the totals are the manifest's
+ * sizes (inspect's LayersData), made exact from the manifest itself at the end. */
 static void update_progress(ImagePull *p) {
         _cleanup_free_ char *dir = store_path(p->store_dir, "blobs/sha256");
         unsigned done = 0;
@@ -294,6 +392,8 @@ static void take_line(ImagePull *p) {
         const char *hex;
 
         p->line[p->n_line] = 0;
+        if (streq(p->line, PULL_INSPECTED))
+                take_inspect(p);
         hex = startswith(p->line, "Copying blob sha256:");
         if (hex) {
                 _cleanup_free_ char *h = xstrndup(hex, strcspn(hex, " \r\n"));
@@ -328,6 +428,7 @@ static void take_output(ImagePull *p, const char *buf, size_t n) {
 
 int image_pull_read(ImagePull *p) {
         char buf[4096];
+        bool got = false;
 
         for (;;) {
                 ssize_t n = read(p->fd, buf, sizeof(buf));
@@ -340,12 +441,13 @@ int image_pull_read(ImagePull *p) {
                 }
                 if (n == 0) {
                         update_progress(p);
-                        return 1;
+                        return 0;
                 }
                 take_output(p, buf, (size_t) n);
+                got = true;
         }
         update_progress(p);
-        return 0;
+        return got ? 1 : -EAGAIN;
 }
 
 /* skopeo's message: its last non-empty lines, without the progress ones. */
@@ -461,10 +563,10 @@ int image_store_pull(const char *store_dir, const char *reference, bool tls_veri
                         return sup_error_errno(ret_error, -errno, "cannot wait for skopeo");
                 }
                 r = image_pull_read(p);
-                if (r < 0)
-                        return sup_error_errno(ret_error, r, "cannot read skopeo's output");
-                if (r > 0)
+                if (r == 0)
                         break;
+                if (r < 0 && r != -EAGAIN)
+                        return sup_error_errno(ret_error, r, "cannot read skopeo's output");
         }
         while (waitpid(p->pid, &status, 0) < 0)
                 if (errno != EINTR)

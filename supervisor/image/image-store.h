@@ -65,6 +65,8 @@ int image_pull_start(const char *store_dir, const char *reference, bool tls_veri
                      ImagePull **ret, SupError **ret_error);
 int image_pull_fd(const ImagePull *p);
 pid_t image_pull_pid(const ImagePull *p);
+/* Reads what skopeo wrote so far (never blocks): 1 read some, 0 its output ended (skopeo is
+ * exiting: stop watching the fd), -EAGAIN nothing there, or -errno. */
 int image_pull_read(ImagePull *p);
 int image_pull_finish(ImagePull *p, int wait_status, SupError **ret_error);
 /* Kills skopeo if running, reaps it, removes its temporary files. */

@@ -147,6 +147,56 @@ static void test_round_trip_values(void **state) {
         }
 }
 
+/* The image's fields come back as they were, not only as the same text: an encoder that wrote a
+ * default in place of a value would round-trip its own output unchanged. */
+static void test_image_fields(void **state) {
+        UnitSpec *u = rich_unit(), *v;
+        json_t *j;
+
+        /* full.yaml: oci: with ref "1.36", registry: with tls_verify: false, pull: always, args. */
+        j = unit_spec_to_json(u);
+        v = decode(j);
+        json_decref(j);
+        assert_int_equal(v->n_layers, 5);
+        assert_int_equal(v->layers[2].type, LAYER_OCI);
+        assert_string_equal(v->layers[2].ref, "1.36");
+        assert_int_equal(v->layers[3].type, LAYER_REGISTRY);
+        assert_string_equal(v->layers[3].path, "localhost:5000/team/app:1.4");
+        assert_false(v->layers[3].tls_verify);
+        assert_null(v->layers[3].ref);
+        assert_int_equal(v->layers[4].type, LAYER_TAR);
+        assert_int_equal(v->pull, PULL_ALWAYS);
+        assert_string_equal(v->args[0], "-h");
+        assert_string_equal(v->args[1], "/www");
+        assert_null(v->args[2]);
+        unit_spec_free(v);
+
+        /* And their absence: no ref, tls_verify true, the default policy, no args, user and
+         * working_dir left to the image. */
+        free(u->layers[2].ref);
+        u->layers[2].ref = NULL;
+        u->layers[3].tls_verify = true;
+        u->pull = PULL_MISSING;
+        u->args = strv_free(u->args);
+        u->user = (free(u->user), NULL);
+        u->working_dir = (free(u->working_dir), NULL);
+        j = unit_spec_to_json(u);
+        assert_null(json_object_get(j, "args"));
+        assert_null(json_object_get(j, "user"));
+        assert_null(json_object_get(j, "working_dir"));
+        v = decode(j);
+        json_decref(j);
+        assert_null(v->layers[2].ref);
+        assert_true(v->layers[3].tls_verify);
+        assert_int_equal(v->pull, PULL_MISSING);
+        assert_null(v->args);
+        assert_null(v->user);
+        assert_null(v->working_dir);
+        assert_round_trip(u, "the rich unit without its image's options");
+        unit_spec_free(v);
+        unit_spec_free(u);
+}
+
 /* Keys the encoder leaves out in some units: their absence is the default. */
 static bool optional_key(const char *path) {
         static const char *const optional[] = {
@@ -345,9 +395,8 @@ static void test_refused_values(void **state) {
 
 int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_round_trip_files),
-                cmocka_unit_test(test_round_trip_values),
-                cmocka_unit_test(test_strict),
+                cmocka_unit_test(test_round_trip_files), cmocka_unit_test(test_round_trip_values),
+                cmocka_unit_test(test_image_fields),     cmocka_unit_test(test_strict),
                 cmocka_unit_test(test_refused_values),
         };
 

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 
 #include "alloc.h"
+#include "drivers.h"
 #include "string-util.h"
+#include "unit-diff.h"
 #include "unit-value.h"
 
 typedef struct BadCase {
@@ -473,6 +475,46 @@ static void test_registry_references(void **state) {
         assert_false(oci_ref_name_is_valid("a b"));
 }
 
+/* A change of what the image is or how the command is made restarts the unit in both modes, as a
+ * change of a layer's path or of command does: none is applied in place (a ref or a tls_verify
+ * changed inside image.layers is the whole list's change). */
+static void test_image_changes_restart(void **state) {
+        static const struct {
+                const char *a, *b, *changed;
+        } cases[] = {
+                {"image: {layers: [{oci: /i, ref: v1}]}\n", "image: {layers: [{oci: /i, ref: v2}]}\n", "image.layers"},
+                {"image: {layers: [{oci: /i}]}\n", "image: {layers: [{oci: /i, ref: v2}]}\n", "image.layers"},
+                {"image: {layers: [{registry: r.io/a}]}\n",
+                 "image: {layers: [{registry: r.io/a, tls_verify: false}]}\n", "image.layers"},
+                {"image: {layers: [{registry: r.io/a}]}\n", "image: {layers: [{registry: r.io/a:2}]}\n",
+                 "image.layers"},
+                {"image: {layers: [{registry: r.io/a}]}\n", "image: {layers: [{registry: r.io/a}], pull: always}\n",
+                 "image.pull"},
+                {"image: {layers: [{oci: /i}]}\n", "image: {layers: [{oci: /i}]}\nargs: [-v]\n", "args"},
+                {"image: {layers: [{oci: /i}]}\nargs: [-v]\n", "image: {layers: [{oci: /i}]}\nargs: [-q]\n", "args"},
+                {"image: {layers: [{oci: /i}]}\n", "image: {layers: [{oci: /i}]}\nuser: \"0\"\n", "user"},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                for (Isolation iso = 0; iso < _ISOLATION_MAX; iso++) {
+                        _cleanup_free_ char *ya = xasprintf("%sisolation: %s\n", cases[i].a, isolation_to_string(iso)),
+                                            *yb = xasprintf("%sisolation: %s\n", cases[i].b, isolation_to_string(iso)),
+                                            *joined = NULL;
+                        _cleanup_(unit_spec_freep) UnitSpec *a = NULL, *b = NULL;
+                        _cleanup_strv_free_ char **changed = NULL;
+                        Diagnostics d = {};
+
+                        assert_int_equal(parse_text("u.yaml", ya, &d, &a), 0);
+                        assert_int_equal(parse_text("u.yaml", yb, &d, &b), 0);
+                        changed = unit_spec_diff(a, b);
+                        joined = strv_join(changed, " ");
+                        if (!streq(joined, cases[i].changed))
+                                fail_msg("case %zu: \"%s\" changed, not \"%s\"", i, joined, cases[i].changed);
+                        assert_false(unit_spec_updatable_in_place(a, b, changed, isolation_driver_field_is_live));
+                        diagnostics_done(&d);
+                }
+}
+
 static void test_only_delay_raises_max_delay(void **state) {
         _cleanup_(unit_spec_freep) UnitSpec *u = NULL;
         Diagnostics d = {};
@@ -710,6 +752,7 @@ int main(void) {
                 cmocka_unit_test(test_oci_layer_may_omit_command),
                 cmocka_unit_test(test_image_sources),
                 cmocka_unit_test(test_registry_references),
+                cmocka_unit_test(test_image_changes_restart),
                 cmocka_unit_test(test_only_delay_raises_max_delay),
                 cmocka_unit_test(test_aliases_are_usable),
                 cmocka_unit_test(test_file_name_not_a_unit_name),
