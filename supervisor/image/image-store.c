@@ -150,12 +150,15 @@ static int write_json_atomic(const char *path, json_t *j) {
         return write_file_atomic(path, text, strlen(text), 0600);
 }
 
-int store_layer_ingest(const char *store_dir, int blob_fd, LayerCompression compression, const char *lock_name,
-                       const char *want_blob_digest, const char *want_diff_id, char ret_diff_id[DIGEST_LEN + 1],
-                       SupError **ret_error) {
-        static const LayerUnpackLimits limits = {
-                .max_bytes = LAYER_UNPACK_MAX_BYTES_DEFAULT,
-                .max_entries = LAYER_UNPACK_MAX_ENTRIES_DEFAULT,
+int store_layer_ingest(const char *store_dir, int blob_fd, LayerCompression compression,
+                       const LayerUnpackLimits *opts_limits, const char *lock_name, const char *want_blob_digest,
+                       const char *want_diff_id, char ret_diff_id[DIGEST_LEN + 1], SupError **ret_error) {
+        /* A zero field is its default, never "no limit": a layer is hostile input. */
+        LayerUnpackLimits limits = {
+                .max_bytes =
+                        opts_limits && opts_limits->max_bytes ? opts_limits->max_bytes : LAYER_UNPACK_MAX_BYTES_DEFAULT,
+                .max_entries = opts_limits && opts_limits->max_entries ? opts_limits->max_entries
+                                                                       : LAYER_UNPACK_MAX_ENTRIES_DEFAULT,
         };
         _cleanup_free_ char *tmp = NULL, *final = NULL, *record_path = NULL;
         _cleanup_close_ int lock_fd = -EBADF, publish_fd = -EBADF, root_fd = -EBADF;

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "layer-unpack.h"
 #include "sup-error.h"
 #include "unit-spec.h"
 
@@ -61,6 +62,9 @@ typedef struct ImageOptions {
         /* Only look: never contact a registry, unpack, or build a disk; what the store does not
          * hold yet is an error saying so (supctl validate --print). */
         bool lookup_only;
+        /* What unpacking a layer may cost (supd --image-max-layer-size); a zero field: its default
+         * (layer-unpack.h), never "no limit". */
+        LayerUnpackLimits limits;
         /* Called as a pull goes on; NULL: not told. */
         void (*progress)(const ImageProgress *p, void *userdata);
         void *userdata;

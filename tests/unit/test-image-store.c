@@ -332,6 +332,30 @@ static void test_tar_warm(void **state) {
         image_free(again);
 }
 
+/* ImageOptions.limits reach the unpacker (supd --image-max-layer-size): past them the layer is
+ * refused, and nothing of it stays. */
+static void test_limits(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *tar = path_join(f->dir, "l.tar"), *layers = store_sub(f, "%s", "layers"),
+                            *tmp = store_sub(f, "%s", "tmp");
+        Layer l = {.type = LAYER_TAR, .path = tar};
+        UnitSpec u = {.layers = &l, .n_layers = 1};
+        ImageOptions o = {.store_dir = f->store, .limits = {.max_bytes = 4096}};
+        SupError *e = NULL;
+        Image *img = NULL;
+
+        sh("cd %s && mkdir -p t && head -c 65536 /dev/zero > t/big && tar -C t -cf l.tar big", f->dir);
+        assert_true(image_resolve(&u, &o, &img, &e) < 0);
+        assert_null(img);
+        sup_error_free(e);
+        assert_int_equal(count_entries(layers), 0);
+        assert_int_equal(count_entries(tmp), 0);
+        /* Zero: the default, under which the layer is fine. */
+        o.limits.max_bytes = 0;
+        assert_int_equal(image_resolve(&u, &o, &img, NULL), 0);
+        image_free(img);
+}
+
 /* prune keeps what a kept unit's record names and removes the rest; a dry run removes nothing. */
 static void test_prune(void **state) {
         Fixture *f = *state;
@@ -532,6 +556,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_oci_shared_layer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oci_concurrent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_tar_warm, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lookup_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_store_disk, setup, teardown),
