@@ -332,6 +332,29 @@ static void test_tar_warm(void **state) {
         image_free(again);
 }
 
+/* The store's open removes what a crash left (an unpack in tmp/, a disk being built) but not
+ * what a live process is making there now, and makes the store root's alone. */
+static void test_init_leftovers(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *dead = store_sub(f, "tmp/layer-%s.abcdef", "2147483646"),
+                            *dead_disk = store_sub(f, "disks/.%s.ext4.2147483646", "00"), *live = NULL,
+                            *live_disk = NULL;
+        struct stat st;
+
+        live = xasprintf("%s/tmp/pull-%d.abcdef", f->store, (int) getpid());
+        live_disk = xasprintf("%s/disks/.00.ext4.%d", f->store, (int) getpid());
+        assert_int_equal(mkdir(dead, 0700), 0);
+        assert_int_equal(mkdir(live, 0700), 0);
+        sh("touch %s %s && chmod 0755 %s", dead_disk, live_disk, f->store);
+        assert_int_equal(image_store_init(f->store, NULL), 0);
+        assert_int_not_equal(access(dead, F_OK), 0);
+        assert_int_not_equal(access(dead_disk, F_OK), 0);
+        assert_int_equal(access(live, F_OK), 0);
+        assert_int_equal(access(live_disk, F_OK), 0);
+        assert_int_equal(stat(f->store, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0700);
+}
+
 /* ImageOptions.limits reach the unpacker (supd --image-max-layer-size): past them the layer is
  * refused, and nothing of it stays. */
 static void test_limits(void **state) {
@@ -556,6 +579,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_oci_shared_layer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oci_concurrent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_tar_warm, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_init_leftovers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lookup_only, setup, teardown),
