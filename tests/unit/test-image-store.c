@@ -190,6 +190,30 @@ static void test_oci_ref_errors(void **state) {
         assert_int_equal(resolve_item(f, LAYER_OCI, lay, NULL, false, NULL, NULL), 0);
 }
 
+/* An image index (a manifest list, as buildah pushes one) is resolved to its linux/amd64 entry;
+ * one without such an entry is refused, naming what it has. */
+static void test_oci_index(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *lay = make_layout(f), *multi = path_join(f->dir, "multi"), *msg = NULL;
+        Image *img = NULL;
+
+        if (system("buildah --version >/dev/null 2>&1") != 0)
+                skip();
+        sh("cd %s && umoci config --image lay:v2 --architecture arm64 --tag v2arm && "
+           "B='buildah --root %s/bh/root --runroot %s/bh/run --storage-driver vfs' && "
+           "$B manifest create both >/dev/null && $B manifest add --arch arm64 both oci:lay:v2arm >/dev/null && "
+           "$B manifest add both oci:lay:v2 >/dev/null && $B manifest push -q --all both oci:multi:both && "
+           "$B manifest create arm >/dev/null && $B manifest add --arch arm64 arm oci:lay:v2arm >/dev/null && "
+           "$B manifest push -q --all arm oci:multi:arm",
+           f->dir, f->dir, f->dir);
+        assert_int_equal(resolve_item(f, LAYER_OCI, multi, "both", false, &img, NULL), 0);
+        assert_int_equal(img->n_layers, 3);
+        assert_string_equal(img->config.entrypoint[0], "/bin/echo");
+        image_free(img);
+        assert_int_equal(resolve_item(f, LAYER_OCI, multi, "arm", false, NULL, &msg), -ENOEXEC);
+        assert_non_null(strstr(msg, "has no image for linux/amd64 (it has: linux/arm64)"));
+}
+
 /* An image for another architecture is refused, naming it, before anything is unpacked. */
 static void test_oci_wrong_arch(void **state) {
         Fixture *f = *state;
@@ -575,6 +599,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_oci_two_layers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oci_ref_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oci_wrong_arch, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_oci_index, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oci_tampered_blob, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oci_shared_layer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oci_concurrent, setup, teardown),
