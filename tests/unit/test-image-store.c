@@ -260,6 +260,51 @@ static void test_oci_tampered_blob(void **state) {
         assert_int_equal(count_entries(tmp), 0);
 }
 
+/* What a layout's maker could try: a digest that is a path (sha256:../..), a blob that is a
+ * symlink (to a file of the host), a descriptor whose size is not the blob's. Each is refused
+ * before anything is read from where it points. */
+static void test_oci_hostile_layout(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *lay = make_layout(f), *msg = NULL;
+
+        sh("cd %s && cp lay/index.json index.orig && python3 - <<'EOF'\n"
+           "import json\n"
+           "i = json.load(open('lay/index.json'))\n"
+           "i['manifests'][0]['digest'] = 'sha256:../../../../../../etc/passwd'\n"
+           "json.dump(i, open('lay/index.json', 'w'))\n"
+           "EOF",
+           f->dir);
+        assert_int_equal(resolve_item(f, LAYER_OCI, lay, "v1", false, NULL, &msg), -EINVAL);
+        assert_non_null(strstr(msg, "not a sha256 digest"));
+        free(msg);
+
+        /* The manifest of v1 made a symlink to a copy of itself outside the layout. */
+        sh("cd %s && cp index.orig lay/index.json && python3 - <<'EOF'\n"
+           "import json, os, shutil\n"
+           "i = json.load(open('lay/index.json'))\n"
+           "m = [d for d in i['manifests'] if d['annotations']['org.opencontainers.image.ref.name'] == 'v1'][0]\n"
+           "p = 'lay/blobs/sha256/' + m['digest'][7:]\n"
+           "shutil.copy(p, 'outside')\n"
+           "os.unlink(p)\n"
+           "os.symlink(os.path.abspath('outside'), p)\n"
+           "EOF",
+           f->dir);
+        assert_int_equal(resolve_item(f, LAYER_OCI, lay, "v1", false, NULL, &msg), -ELOOP);
+        free(msg);
+
+        /* v2's descriptor says one byte more than its manifest has. */
+        sh("cd %s && python3 - <<'EOF'\n"
+           "import json\n"
+           "i = json.load(open('lay/index.json'))\n"
+           "m = [d for d in i['manifests'] if d['annotations']['org.opencontainers.image.ref.name'] == 'v2'][0]\n"
+           "m['size'] += 1\n"
+           "json.dump(i, open('lay/index.json', 'w'))\n"
+           "EOF",
+           f->dir);
+        assert_int_equal(resolve_item(f, LAYER_OCI, lay, "v2", false, NULL, &msg), -EBADMSG);
+        assert_non_null(strstr(msg, "its descriptor says"));
+}
+
 /* Two images with a layer in common: one directory (one inode) for both. */
 static void test_oci_shared_layer(void **state) {
         Fixture *f = *state;
@@ -601,6 +646,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_oci_wrong_arch, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oci_index, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oci_tampered_blob, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_oci_hostile_layout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oci_shared_layer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oci_concurrent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_tar_warm, setup, teardown),
