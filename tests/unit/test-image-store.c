@@ -194,11 +194,12 @@ static void test_oci_ref_errors(void **state) {
  * one without such an entry is refused, naming what it has. */
 static void test_oci_index(void **state) {
         Fixture *f = *state;
-        _cleanup_free_ char *lay = make_layout(f), *multi = path_join(f->dir, "multi"), *msg = NULL;
+        _cleanup_free_ char *multi = path_join(f->dir, "multi"), *msg = NULL;
         Image *img = NULL;
 
         if (system("buildah --version >/dev/null 2>&1") != 0)
                 skip();
+        free(make_layout(f));
         sh("cd %s && umoci config --image lay:v2 --architecture arm64 --tag v2arm && "
            "B='buildah --root %s/bh/root --runroot %s/bh/run --storage-driver vfs' && "
            "$B manifest create both >/dev/null && $B manifest add --arch arm64 both oci:lay:v2arm >/dev/null && "
