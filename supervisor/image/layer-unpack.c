@@ -767,8 +767,10 @@ int layer_unpack(int fd, LayerCompression compression, int root_fd, const LayerU
                 goto finish;
         }
         /* The tar formats only (ustar, pax, GNU): libarchive's filters stay off, since the
-         * decompression is ours, in front of it, where both digests are taken. */
+         * decompression is ours, in front of it, where both digests are taken. "empty" is no
+         * format but zero bytes, an empty layer to Go's archive/tar (containerd, docker) too. */
         if (archive_read_support_format_tar(u.archive) != ARCHIVE_OK ||
+            archive_read_support_format_empty(u.archive) != ARCHIVE_OK ||
             archive_read_open(u.archive, &stream, NULL, stream_read_callback, NULL) != ARCHIVE_OK) {
                 r = archive_fail(&u, &error);
                 goto finish;
