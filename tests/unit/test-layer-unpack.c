@@ -435,6 +435,16 @@ static void test_dotdot_refused(void **state) {
         assert_message(message, "entry ../sentinel/canary: leaves the layer");
         free(t.data);
         assert_sentinel_intact();
+
+        /* A name that would move the terminal's cursor where the message is shown: escaped, and
+         * so is a link target the message repeats. */
+        tar_begin(&t, LAYER_COMPRESSION_NONE);
+        tar_hardlink(&t, "x\x1b[2J", "..\x1b[2J/../sentinel/canary");
+        tar_end(&t);
+        assert_int_equal(unpack(&t, &message), -EINVAL);
+        assert_message(message, "entry \"x\\x1b[2J\": a hard link to ..?[2J/../sentinel/canary, which leaves");
+        free(t.data);
+        assert_sentinel_intact();
 }
 
 static void test_absolute_path_confined(void **state) {
@@ -453,6 +463,10 @@ static void test_absolute_path_confined(void **state) {
         assert_passwd_confined(host);
         assert_true(in_root(name + 1, NULL));
         assert_true(in_root("a/b/c", NULL));
+        /* Parents the archive did not list: 0755 whatever the umask, or a container's users could
+         * not get through them. */
+        struct stat st;
+        assert_true(in_root("a/b", &st) && (st.st_mode & 07777) == 0755);
         assert_sentinel_intact();
 }
 
@@ -979,6 +993,8 @@ static void test_replacing_earlier_entries(void **state) {
 }
 
 int main(void) {
+        /* Parents made with 0755 must be 0755 whatever the umask of the process that unpacks. */
+        umask(077);
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_digests_equal_sha256sum, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_empty_layers, setup, teardown),
