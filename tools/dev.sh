@@ -7,7 +7,7 @@
 #   tools/dev.sh test   check the formatting (tools/check-format.sh), build, then every test: unit
 #                       tests, schema agreement, an ASan+UBSan run, and the fuzzers (unit files
 #                       for SUP_FUZZ_SECONDS, default 60; the control protocol, QMP, seccomp
-#                       profiles and the canonical JSON codec for a third of it each)
+#                       profiles, the canonical JSON codec and layer archives for a third of it each)
 #   tools/dev.sh bench  build, then bench/run-all.sh: sup against crun and conmon, and hyperv
 #                       units against bare QEMU, same run
 #   tools/dev.sh soak   build, then tools/soak.sh: about 20 minutes of churn, adoption, client,
@@ -188,7 +188,8 @@ fuzz() {
         [ "$seconds" = 0 ] && return 0
         CC=clang setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
                 "-Dc_args=-fno-sanitize-recover=all"
-        ninja -C build-fuzz tests/fuzz-unit tests/fuzz-control tests/fuzz-qmp tests/fuzz-seccomp tests/fuzz-unit-json
+        ninja -C build-fuzz tests/fuzz-unit tests/fuzz-control tests/fuzz-qmp tests/fuzz-seccomp tests/fuzz-unit-json \
+                tests/fuzz-layer-unpack
         FUZZ_DICT=tests/fuzz/unit.dict fuzz_one unit "$seconds" tests/fuzz/corpus/unit/* tests/units/valid/*.y*ml \
                 tests/units/invalid/*.yaml tests/units/invalid-parser-only/*.yaml examples/*.yaml
         fuzz_one control $((seconds / 3 + 1)) tests/fuzz/corpus/control/*
@@ -198,6 +199,8 @@ fuzz() {
         # podman's profile, where Debian's golang-github-containers-common installed it, as a seed.
         FUZZ_DICT=tests/fuzz/seccomp.dict fuzz_one seccomp $((seconds / 3 + 1)) tests/fuzz/corpus/seccomp/* \
                 $(ls /usr/share/containers/seccomp.json 2>/dev/null)
+        # Layer blobs: tars of each format, gzip and zstd, whiteouts, sparse files, hostile paths.
+        FUZZ_DICT=tests/fuzz/layer-unpack.dict fuzz_one layer-unpack $((seconds / 3 + 1)) tests/fuzz/corpus/layer-unpack/*
 }
 
 case "${1:-}" in

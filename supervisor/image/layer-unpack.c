@@ -282,6 +282,7 @@ static void digest_format(Sha256 *h, char ret[static 7 + 64 + 1]) {
 
 typedef struct DeferredDir {
         char *path; /* normalized; "" is the root */
+        size_t order;
         mode_t mode;
         struct timespec times[2];
 } DeferredDir;
@@ -365,6 +366,9 @@ static int open_dir_creating(int root_fd, char *path, SupError **ret_error) {
                                 return r;
                         }
                         fd = openat2_in_root(root_fd, path, O_RDONLY | O_DIRECTORY);
+                        /* 0755 whatever supd's umask: a container's users must get through. */
+                        if (fd >= 0 && fchmod(fd, 0755) < 0)
+                                fd = -errno;
                 }
                 if (fd < 0) {
                         int r = sup_error_errno(ret_error, fd, "cannot open the directory %s", path);
@@ -556,7 +560,7 @@ static int entry_directory(Unpacker *u, struct archive_entry *e, const char *pat
                 return r;
 
         DeferredDir *d = ARRAY_APPEND(u->dirs, u->n_dirs);
-        *d = (DeferredDir){.path = xstrdup(path), .mode = archive_entry_perm(e) & 07777};
+        *d = (DeferredDir){.path = xstrdup(path), .order = u->n_dirs, .mode = archive_entry_perm(e) & 07777};
         entry_times(e, d->times);
         return 0;
 }
@@ -637,6 +641,9 @@ static int entry_whiteout(Unpacker *u, int dir_fd, const char *base, SupError **
         const char *name = base + strlen(".wh.");
         int r;
 
+        /* Other ".wh..wh." names are aufs' own bookkeeping (hard link directories), not files. */
+        if (startswith(name, ".wh.") && !streq(name, ".wh..opq"))
+                return 0;
         u->n_whiteouts++;
         if (streq(name, ".wh..opq")) {
                 if (fsetxattr(dir_fd, "trusted.overlay.opaque", "y", 1, 0) < 0 ||
@@ -644,9 +651,6 @@ static int entry_whiteout(Unpacker *u, int dir_fd, const char *base, SupError **
                         return sup_error_errno(ret_error, -errno, "cannot make the directory opaque");
                 return 0;
         }
-        /* Other ".wh..wh." names are aufs' own bookkeeping (hard link directories), not files. */
-        if (startswith(name, ".wh."))
-                return 0;
         if (!*name || streq(name, ".") || streq(name, ".."))
                 return sup_error_make(ret_error, -EINVAL, "a whiteout of nothing");
         if ((r = make_room(dir_fd, name, false, ret_error)) < 0)
@@ -674,6 +678,9 @@ static int entry_unpack(Unpacker *u, struct archive_entry *e, const char *name, 
                         return r;
                 return entry_directory(u, e, path, -EBADF, NULL, uid, gid, ret_error);
         }
+        /* aufs' bookkeeping at the top (.wh..wh.plnk/, .wh..wh.aufs), which docker skips too. */
+        if (startswith(path, ".wh..wh.") && !startswith(path, ".wh..wh..opq"))
+                return 0;
         dir_fd = open_parent(u->root_fd, path, &base, ret_error);
         if (dir_fd < 0)
                 return dir_fd;
@@ -699,11 +706,26 @@ static int entry_unpack(Unpacker *u, struct archive_entry *e, const char *name, 
         }
 }
 
+static int deferred_dir_compare(const void *a, const void *b) {
+        const DeferredDir *x = a, *y = b;
+        int c = strcmp(x->path, y->path);
+        return c != 0 ? c : (x->order > y->order) - (x->order < y->order);
+}
+
 /* Directories' modes and times last: the mode could have shut out the entries below, and each
- * entry made in a directory changes its mtime. Deepest (latest) first. */
+ * entry made in a directory changes its mtime. Sorted by path and walked backwards, a directory
+ * comes before its parent (which a mode without search permission would close), and of a
+ * directory the archive holds twice, the later entry, which wins. */
 static int dirs_finish(Unpacker *u, SupError **ret_error) {
+        const char *done = NULL;
+
+        qsort_safe(u->dirs, u->n_dirs, sizeof(DeferredDir), deferred_dir_compare);
         for (size_t i = u->n_dirs; i > 0; i--) {
                 DeferredDir *d = &u->dirs[i - 1];
+
+                if (done && streq(done, d->path))
+                        continue;
+                done = d->path;
                 _cleanup_close_ int fd = openat2_in_root(u->root_fd, d->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
 
                 /* Replaced by a later entry, which then has its own metadata. */
@@ -717,6 +739,14 @@ static int dirs_finish(Unpacker *u, SupError **ret_error) {
                         return sup_error_errno(ret_error, -errno, "entry %s: cannot set the times", d->path);
         }
         return 0;
+}
+
+/* The message, with the bytes a terminal would obey that the archive's names and link targets
+ * brought into it shown as '?': it goes to logs and to supctl. */
+static void message_sanitize(SupError *e) {
+        for (char *p = e ? e->message : NULL; p && *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        *p = '?';
 }
 
 /* An entry's name for messages: as it is, unless it holds bytes a terminal would obey. */
@@ -748,8 +778,10 @@ int layer_unpack(int fd, LayerCompression compression, int root_fd, const LayerU
                 goto finish;
         }
         /* The tar formats only (ustar, pax, GNU): libarchive's filters stay off, since the
-         * decompression is ours, in front of it, where both digests are taken. */
+         * decompression is ours, in front of it, where both digests are taken. "empty" is no
+         * format but zero bytes, an empty layer to Go's archive/tar (containerd, docker) too. */
         if (archive_read_support_format_tar(u.archive) != ARCHIVE_OK ||
+            archive_read_support_format_empty(u.archive) != ARCHIVE_OK ||
             archive_read_open(u.archive, &stream, NULL, stream_read_callback, NULL) != ARCHIVE_OK) {
                 r = archive_fail(&u, &error);
                 goto finish;
@@ -815,7 +847,9 @@ finish:
                 free(u.dirs[i].path);
         free(u.dirs);
         stream_done(&stream);
-        if (r < 0 && ret_error && !*ret_error)
+        if (r < 0 && ret_error && !*ret_error) {
+                message_sanitize(error);
                 *ret_error = TAKE_PTR(error);
+        }
         return r;
 }
