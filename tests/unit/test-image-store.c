@@ -452,7 +452,7 @@ static void test_limits(void **state) {
 /* prune keeps what a kept unit's record names and removes the rest; a dry run removes nothing. */
 static void test_prune(void **state) {
         Fixture *f = *state;
-        _cleanup_free_ char *lay = make_layout(f), *used = NULL, *unused = NULL, *text = NULL;
+        _cleanup_free_ char *lay = make_layout(f), *used = NULL, *unused = NULL, *text = NULL, *users = NULL;
         char *keep[] = {(char *) "web", NULL};
         Image *v1 = NULL, *v2 = NULL;
         json_t *out = NULL;
@@ -463,6 +463,14 @@ static void test_prune(void **state) {
         assert_int_equal(image_store_record_user(f->store, "old", v2, NULL), 0);
         used = xstrdup(v1->layers[0].dir);
         unused = xstrdup(v2->layers[1].dir);
+
+        /* A forgotten unit's record is gone; one never recorded is fine to forget. */
+        assert_int_equal(image_store_record_user(f->store, "gone", v2, NULL), 0);
+        assert_int_equal(image_store_forget_user(f->store, "gone", NULL), 0);
+        assert_int_equal(image_store_forget_user(f->store, "never", NULL), 0);
+        assert_int_equal(image_store_forget_user(f->store, "../x", NULL), -EINVAL);
+        users = store_sub(f, "users/%s.json", "gone");
+        assert_int_not_equal(access(users, F_OK), 0);
 
         assert_int_equal(image_store_prune(f->store, keep, true, &out, NULL), 0);
         text = json_dumps(out, JSON_COMPACT);
