@@ -340,8 +340,8 @@ static int resolve_manifest(const char *store_dir, const BlobDir *b, const char 
                                         ret_error, -EBADMSG,
                                         "%s: layer %zu: the blob %s has %lld bytes, its descriptor says %lld", b->name,
                                         i, digest, (long long) st.st_size, (long long) blob_size);
-                        r = store_layer_ingest(store_dir, fd, compression, store_digest_hex(diff_id), digest, diff_id,
-                                               got, ret_error);
+                        r = store_layer_ingest(store_dir, fd, compression, &opts->limits, store_digest_hex(diff_id),
+                                               digest, diff_id, got, ret_error);
                         if (r < 0)
                                 return sup_error_wrap(ret_error, r, "%s: layer %zu (%s)", b->name, i, digest);
                 }

@@ -450,19 +450,29 @@ int image_pull_read(ImagePull *p) {
         return got ? 1 : -EAGAIN;
 }
 
-/* skopeo's message: its last non-empty lines, without the progress ones. */
+/* skopeo's message: its last line (before it, "Getting image source signatures", "Copying blob
+ * ..."), and of a logrus line (time="..." level=fatal msg="...") the msg alone, unquoted. */
 static char *pull_message(ImagePull *p) {
-        char *s = p->output;
+        const char *line, *msg;
+        char *s = p->output, *nl, *out, *o;
 
-        while (*s == '\n' || *s == ' ')
-                s++;
-        for (char *e = s + strlen(s); e > s && (e[-1] == '\n' || e[-1] == ' '); e--)
+        for (char *e = s + strlen(s); e > s && strchr("\n\r ", e[-1]); e--)
                 e[-1] = 0;
-        /* "Getting image source signatures\nCopying blob ...\nFATA[0001] ...": the last line says why. */
-        {
-                char *nl = strrchr(s, '\n');
-                return xstrdup(nl ? nl + 1 : (*s ? s : "(no output)"));
+        nl = strrchr(s, '\n');
+        line = nl ? nl + 1 : s;
+        if (!*line)
+                return xstrdup("(no output)");
+        msg = strstr(line, " msg=\"");
+        if (!msg)
+                return xstrdup(line);
+        out = o = xstrdup(msg + 6);
+        for (const char *c = msg + 6; *c && *c != '"'; c++) {
+                if (c[0] == '\\' && c[1])
+                        c++;
+                *o++ = *c;
         }
+        *o = 0;
+        return out;
 }
 
 static int record_pull(ImagePull *p, char **ret_manifest, SupError **ret_error) {

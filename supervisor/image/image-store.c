@@ -63,6 +63,10 @@ const char *store_host_architecture(void) {
         return u.machine;
 }
 
+static bool pid_alive(int pid) {
+        return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
 int image_store_init(const char *store_dir, SupError **ret_error) {
         _cleanup_free_ char *tmp = NULL;
         _cleanup_closedir_ DIR *d = NULL;
@@ -94,12 +98,28 @@ int image_store_init(const char *store_dir, SupError **ret_error) {
 
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
-                /* NAME.PID.RANDOM */
-                if (dot && sscanf(de->d_name, "%*[a-z]-%d.", &pid) == 1 && pid > 0 &&
-                    (kill(pid, 0) == 0 || errno == EPERM))
+                /* KIND-PID.RANDOM */
+                if (dot && sscanf(de->d_name, "%*[a-z]-%d.", &pid) == 1 && pid_alive(pid))
                         continue;
                 p = path_join(tmp, de->d_name);
                 (void) rm_rf(p);
+        }
+
+        /* A disk build's temporary image (layer-disk.c: .NAME.PID beside it) whose builder is
+         * gone: a whole layer's worth of space. */
+        closedir(TAKE_PTR(d));
+        free(tmp);
+        tmp = path_join(store_dir, "disks");
+        d = opendir(tmp);
+        while (d && (de = readdir(d))) {
+                const char *dot = strrchr(de->d_name, '.');
+                _cleanup_free_ char *p = NULL;
+                int pid;
+
+                if (de->d_name[0] != '.' || !dot || sscanf(dot, ".%d", &pid) != 1 || pid_alive(pid))
+                        continue;
+                p = path_join(tmp, de->d_name);
+                (void) unlink(p);
         }
         return 0;
 }
@@ -150,12 +170,15 @@ static int write_json_atomic(const char *path, json_t *j) {
         return write_file_atomic(path, text, strlen(text), 0600);
 }
 
-int store_layer_ingest(const char *store_dir, int blob_fd, LayerCompression compression, const char *lock_name,
-                       const char *want_blob_digest, const char *want_diff_id, char ret_diff_id[DIGEST_LEN + 1],
-                       SupError **ret_error) {
-        static const LayerUnpackLimits limits = {
-                .max_bytes = LAYER_UNPACK_MAX_BYTES_DEFAULT,
-                .max_entries = LAYER_UNPACK_MAX_ENTRIES_DEFAULT,
+int store_layer_ingest(const char *store_dir, int blob_fd, LayerCompression compression,
+                       const LayerUnpackLimits *opts_limits, const char *lock_name, const char *want_blob_digest,
+                       const char *want_diff_id, char ret_diff_id[DIGEST_LEN + 1], SupError **ret_error) {
+        /* A zero field is its default, never "no limit": a layer is hostile input. */
+        LayerUnpackLimits limits = {
+                .max_bytes =
+                        opts_limits && opts_limits->max_bytes ? opts_limits->max_bytes : LAYER_UNPACK_MAX_BYTES_DEFAULT,
+                .max_entries = opts_limits && opts_limits->max_entries ? opts_limits->max_entries
+                                                                       : LAYER_UNPACK_MAX_ENTRIES_DEFAULT,
         };
         _cleanup_free_ char *tmp = NULL, *final = NULL, *record_path = NULL;
         _cleanup_close_ int lock_fd = -EBADF, publish_fd = -EBADF, root_fd = -EBADF;
@@ -577,7 +600,7 @@ int image_store_prune(const char *store_dir, char *const *keep_units, bool dry_r
                         if (sscanf(de->d_name, ".resolving-%d.json", &pid) != 1)
                                 continue;
                         path = path_join(dir, de->d_name);
-                        if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH)) {
+                        if (!pid_alive(pid)) {
                                 if (!dry_run)
                                         (void) unlink(path);
                                 continue;

@@ -16,7 +16,8 @@
  *                      while prune decides and removes
  *   blobs/sha256/HEX   blobs of pulled images (skopeo's --dest-shared-blob-dir): manifests,
  *                      configs, compressed layers
- *   refs/KEY.json      a pulled reference: {"reference", "manifest": "sha256:..", "pulled": time}
+ *   refs/KEY.json      a pulled reference: {"reference", "manifest": "sha256:..", "size",
+ *                      "media_type" (the manifest's descriptor), "pulled": time}
  *   images/HEX.json    an image the store has unpacked (oci:, registry:), by manifest digest: its
  *                      names, source, config digest, platform, layers (digest, diff_id, size) and
  *                      config (Entrypoint, Cmd, Env, WorkingDir, User, history)
@@ -27,6 +28,8 @@
  *   tars/KEY           tar: sources already unpacked: KEY from the file's identity (dev, ino,
  *                      size, mtime, ctime), holding its diff_id
  *   users/UNIT.json    what a unit's last start used (images, diff_ids): prune keeps these
+ *   users/.resolving-PID.json  what process PID resolved and has not recorded for a unit yet:
+ *                      prune keeps it while PID lives
  *   tmp/               unpacks and pulls in progress; what a crash left there is removed at the
  *                      next open
  *   locks/HEX.lock     one unpack of a layer at a time, across every monitor

@@ -71,8 +71,8 @@ static int tar_resolve(const Layer *item, const ImageOptions *opts, Image *img, 
                 return sup_error_make(ret_error, -ENOENT, "not unpacked in the store yet (only looking)");
 
         lock_name = xasprintf("tar-%s", key);
-        r = store_layer_ingest(opts->store_dir, fd, LAYER_COMPRESSION_DETECT, lock_name, NULL, NULL, diff_id,
-                               ret_error);
+        r = store_layer_ingest(opts->store_dir, fd, LAYER_COMPRESSION_DETECT, &opts->limits, lock_name, NULL, NULL,
+                               diff_id, ret_error);
         if (r < 0)
                 return r;
         /* Changed while it was read: the layer is what was read, but the identity names neither

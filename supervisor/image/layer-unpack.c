@@ -366,6 +366,9 @@ static int open_dir_creating(int root_fd, char *path, SupError **ret_error) {
                                 return r;
                         }
                         fd = openat2_in_root(root_fd, path, O_RDONLY | O_DIRECTORY);
+                        /* 0755 whatever supd's umask: a container's users must get through. */
+                        if (fd >= 0 && fchmod(fd, 0755) < 0)
+                                fd = -errno;
                 }
                 if (fd < 0) {
                         int r = sup_error_errno(ret_error, fd, "cannot open the directory %s", path);
@@ -738,6 +741,14 @@ static int dirs_finish(Unpacker *u, SupError **ret_error) {
         return 0;
 }
 
+/* The message, with the bytes a terminal would obey that the archive's names and link targets
+ * brought into it shown as '?': it goes to logs and to supctl. */
+static void message_sanitize(SupError *e) {
+        for (char *p = e ? e->message : NULL; p && *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        *p = '?';
+}
+
 /* An entry's name for messages: as it is, unless it holds bytes a terminal would obey. */
 static char *name_for_message(const char *name) {
         for (const char *p = name; *p; p++)
@@ -767,8 +778,10 @@ int layer_unpack(int fd, LayerCompression compression, int root_fd, const LayerU
                 goto finish;
         }
         /* The tar formats only (ustar, pax, GNU): libarchive's filters stay off, since the
-         * decompression is ours, in front of it, where both digests are taken. */
+         * decompression is ours, in front of it, where both digests are taken. "empty" is no
+         * format but zero bytes, an empty layer to Go's archive/tar (containerd, docker) too. */
         if (archive_read_support_format_tar(u.archive) != ARCHIVE_OK ||
+            archive_read_support_format_empty(u.archive) != ARCHIVE_OK ||
             archive_read_open(u.archive, &stream, NULL, stream_read_callback, NULL) != ARCHIVE_OK) {
                 r = archive_fail(&u, &error);
                 goto finish;
@@ -834,7 +847,9 @@ finish:
                 free(u.dirs[i].path);
         free(u.dirs);
         stream_done(&stream);
-        if (r < 0 && ret_error && !*ret_error)
+        if (r < 0 && ret_error && !*ret_error) {
+                message_sanitize(error);
                 *ret_error = TAKE_PTR(error);
+        }
         return r;
 }

@@ -190,6 +190,31 @@ static void test_oci_ref_errors(void **state) {
         assert_int_equal(resolve_item(f, LAYER_OCI, lay, NULL, false, NULL, NULL), 0);
 }
 
+/* An image index (a manifest list, as buildah pushes one) is resolved to its linux/amd64 entry;
+ * one without such an entry is refused, naming what it has. */
+static void test_oci_index(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *multi = path_join(f->dir, "multi"), *msg = NULL;
+        Image *img = NULL;
+
+        if (system("buildah --version >/dev/null 2>&1") != 0)
+                skip();
+        free(make_layout(f));
+        sh("cd %s && umoci config --image lay:v2 --architecture arm64 --tag v2arm && "
+           "B='buildah --root %s/bh/root --runroot %s/bh/run --storage-driver vfs' && "
+           "$B manifest create both >/dev/null && $B manifest add --arch arm64 both oci:lay:v2arm >/dev/null && "
+           "$B manifest add both oci:lay:v2 >/dev/null && $B manifest push -q --all both oci:multi:both && "
+           "$B manifest create arm >/dev/null && $B manifest add --arch arm64 arm oci:lay:v2arm >/dev/null && "
+           "$B manifest push -q --all arm oci:multi:arm",
+           f->dir, f->dir, f->dir);
+        assert_int_equal(resolve_item(f, LAYER_OCI, multi, "both", false, &img, NULL), 0);
+        assert_int_equal(img->n_layers, 3);
+        assert_string_equal(img->config.entrypoint[0], "/bin/echo");
+        image_free(img);
+        assert_int_equal(resolve_item(f, LAYER_OCI, multi, "arm", false, NULL, &msg), -ENOEXEC);
+        assert_non_null(strstr(msg, "has no image for linux/amd64 (it has: linux/arm64)"));
+}
+
 /* An image for another architecture is refused, naming it, before anything is unpacked. */
 static void test_oci_wrong_arch(void **state) {
         Fixture *f = *state;
@@ -234,6 +259,51 @@ static void test_oci_tampered_blob(void **state) {
         assert_non_null(strstr(msg, "does not match its digest"));
         assert_int_equal(count_entries(layers), 0);
         assert_int_equal(count_entries(tmp), 0);
+}
+
+/* What a layout's maker could try: a digest that is a path (sha256:../..), a blob that is a
+ * symlink (to a file of the host), a descriptor whose size is not the blob's. Each is refused
+ * before anything is read from where it points. */
+static void test_oci_hostile_layout(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *lay = make_layout(f), *msg = NULL;
+
+        sh("cd %s && cp lay/index.json index.orig && python3 - <<'EOF'\n"
+           "import json\n"
+           "i = json.load(open('lay/index.json'))\n"
+           "i['manifests'][0]['digest'] = 'sha256:../../../../../../etc/passwd'\n"
+           "json.dump(i, open('lay/index.json', 'w'))\n"
+           "EOF",
+           f->dir);
+        assert_int_equal(resolve_item(f, LAYER_OCI, lay, "v1", false, NULL, &msg), -EINVAL);
+        assert_non_null(strstr(msg, "not a sha256 digest"));
+        free(msg);
+
+        /* The manifest of v1 made a symlink to a copy of itself outside the layout. */
+        sh("cd %s && cp index.orig lay/index.json && python3 - <<'EOF'\n"
+           "import json, os, shutil\n"
+           "i = json.load(open('lay/index.json'))\n"
+           "m = [d for d in i['manifests'] if d['annotations']['org.opencontainers.image.ref.name'] == 'v1'][0]\n"
+           "p = 'lay/blobs/sha256/' + m['digest'][7:]\n"
+           "shutil.copy(p, 'outside')\n"
+           "os.unlink(p)\n"
+           "os.symlink(os.path.abspath('outside'), p)\n"
+           "EOF",
+           f->dir);
+        assert_int_equal(resolve_item(f, LAYER_OCI, lay, "v1", false, NULL, &msg), -ELOOP);
+        free(msg);
+
+        /* v2's descriptor says one byte more than its manifest has. */
+        sh("cd %s && python3 - <<'EOF'\n"
+           "import json\n"
+           "i = json.load(open('lay/index.json'))\n"
+           "m = [d for d in i['manifests'] if d['annotations']['org.opencontainers.image.ref.name'] == 'v2'][0]\n"
+           "m['size'] += 1\n"
+           "json.dump(i, open('lay/index.json', 'w'))\n"
+           "EOF",
+           f->dir);
+        assert_int_equal(resolve_item(f, LAYER_OCI, lay, "v2", false, NULL, &msg), -EBADMSG);
+        assert_non_null(strstr(msg, "its descriptor says"));
 }
 
 /* Two images with a layer in common: one directory (one inode) for both. */
@@ -332,10 +402,57 @@ static void test_tar_warm(void **state) {
         image_free(again);
 }
 
+/* The store's open removes what a crash left (an unpack in tmp/, a disk being built) but not
+ * what a live process is making there now, and makes the store root's alone. */
+static void test_init_leftovers(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *dead = store_sub(f, "tmp/layer-%s.abcdef", "2147483646"),
+                            *dead_disk = store_sub(f, "disks/.%s.ext4.2147483646", "00"), *live = NULL,
+                            *live_disk = NULL;
+        struct stat st;
+
+        live = xasprintf("%s/tmp/pull-%d.abcdef", f->store, (int) getpid());
+        live_disk = xasprintf("%s/disks/.00.ext4.%d", f->store, (int) getpid());
+        assert_int_equal(mkdir(dead, 0700), 0);
+        assert_int_equal(mkdir(live, 0700), 0);
+        sh("touch %s %s && chmod 0755 %s", dead_disk, live_disk, f->store);
+        assert_int_equal(image_store_init(f->store, NULL), 0);
+        assert_int_not_equal(access(dead, F_OK), 0);
+        assert_int_not_equal(access(dead_disk, F_OK), 0);
+        assert_int_equal(access(live, F_OK), 0);
+        assert_int_equal(access(live_disk, F_OK), 0);
+        assert_int_equal(stat(f->store, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0700);
+}
+
+/* ImageOptions.limits reach the unpacker (supd --image-max-layer-size): past them the layer is
+ * refused, and nothing of it stays. */
+static void test_limits(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *tar = path_join(f->dir, "l.tar"), *layers = store_sub(f, "%s", "layers"),
+                            *tmp = store_sub(f, "%s", "tmp");
+        Layer l = {.type = LAYER_TAR, .path = tar};
+        UnitSpec u = {.layers = &l, .n_layers = 1};
+        ImageOptions o = {.store_dir = f->store, .limits = {.max_bytes = 4096}};
+        SupError *e = NULL;
+        Image *img = NULL;
+
+        sh("cd %s && mkdir -p t && head -c 65536 /dev/zero > t/big && tar -C t -cf l.tar big", f->dir);
+        assert_true(image_resolve(&u, &o, &img, &e) < 0);
+        assert_null(img);
+        sup_error_free(e);
+        assert_int_equal(count_entries(layers), 0);
+        assert_int_equal(count_entries(tmp), 0);
+        /* Zero: the default, under which the layer is fine. */
+        o.limits.max_bytes = 0;
+        assert_int_equal(image_resolve(&u, &o, &img, NULL), 0);
+        image_free(img);
+}
+
 /* prune keeps what a kept unit's record names and removes the rest; a dry run removes nothing. */
 static void test_prune(void **state) {
         Fixture *f = *state;
-        _cleanup_free_ char *lay = make_layout(f), *used = NULL, *unused = NULL, *text = NULL;
+        _cleanup_free_ char *lay = make_layout(f), *used = NULL, *unused = NULL, *text = NULL, *users = NULL;
         char *keep[] = {(char *) "web", NULL};
         Image *v1 = NULL, *v2 = NULL;
         json_t *out = NULL;
@@ -346,6 +463,14 @@ static void test_prune(void **state) {
         assert_int_equal(image_store_record_user(f->store, "old", v2, NULL), 0);
         used = xstrdup(v1->layers[0].dir);
         unused = xstrdup(v2->layers[1].dir);
+
+        /* A forgotten unit's record is gone; one never recorded is fine to forget. */
+        assert_int_equal(image_store_record_user(f->store, "gone", v2, NULL), 0);
+        assert_int_equal(image_store_forget_user(f->store, "gone", NULL), 0);
+        assert_int_equal(image_store_forget_user(f->store, "never", NULL), 0);
+        assert_int_equal(image_store_forget_user(f->store, "../x", NULL), -EINVAL);
+        users = store_sub(f, "users/%s.json", "gone");
+        assert_int_not_equal(access(users, F_OK), 0);
 
         assert_int_equal(image_store_prune(f->store, keep, true, &out, NULL), 0);
         text = json_dumps(out, JSON_COMPACT);
@@ -514,8 +639,10 @@ static void test_registry_pull(void **state) {
         assert_int_equal(image_store_pull(f->store, bad, false, NULL, NULL, &e), -EIO);
         msg = xstrdup(e->message);
         sup_error_free(e);
-        assert_non_null(strstr(msg, "skopeo"));
-        assert_non_null(strstr(msg, "nope"));
+        /* skopeo's reason itself, out of its log line's wrapping. */
+        assert_non_null(strstr(msg, "skopeo: "));
+        assert_non_null(strstr(msg, "manifest unknown"));
+        assert_null(strstr(msg, "level=fatal"));
         assert_int_equal(count_entries(refs), 1);
         assert_int_equal(count_entries(tmp), 0);
 
@@ -528,10 +655,14 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_oci_two_layers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oci_ref_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oci_wrong_arch, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_oci_index, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oci_tampered_blob, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_oci_hostile_layout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oci_shared_layer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oci_concurrent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_tar_warm, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_init_leftovers, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lookup_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_store_disk, setup, teardown),

@@ -353,6 +353,32 @@ static void test_digests_equal_sha256sum(void **state) {
         assert_true(in_root("usr/bin", &st) && st.st_mtime == 1700000000);
 }
 
+/* The empty layers images carry: 1024 zero bytes (docker's, whose digest every registry knows),
+ * gzipped, and zero bytes. */
+static void test_empty_layers(void **state) {
+        _cleanup_free_ char *zeros = xzalloc(1024);
+        LayerUnpackResult res;
+        char *message;
+        Tar t;
+
+        assert_int_equal(unpack_limits(zeros, 1024, LAYER_COMPRESSION_DETECT, NULL, &res, NULL), 0);
+        assert_string_equal(res.diff_id, "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef");
+        assert_string_equal(res.blob_digest, res.diff_id);
+        assert_int_equal(res.n_entries, 0);
+        tar_begin(&t, LAYER_COMPRESSION_GZIP);
+        tar_end(&t);
+        assert_int_equal(unpack_limits(t.data, t.size, LAYER_COMPRESSION_DETECT, NULL, &res, NULL), 0);
+        assert_int_equal(res.blob_size, t.size);
+        assert_int_equal(res.n_entries, 0);
+        free(t.data);
+        assert_int_equal(unpack_limits(zeros, 0, LAYER_COMPRESSION_NONE, NULL, &res, NULL), 0);
+        assert_string_equal(res.diff_id, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        /* Zero bytes said to be gzip are no gzip stream. */
+        assert_int_equal(unpack_limits(zeros, 0, LAYER_COMPRESSION_GZIP, NULL, &res, &message), -EBADMSG);
+        assert_message(message, "the gzip stream is empty");
+        assert_sentinel_intact();
+}
+
 /* pigz writes several gzip members; the tar runs on across them. */
 static void test_multi_member_and_padded_streams(void **state) {
         _cleanup_free_ char *tar = path_join(fx.tree, "tar"), *blob = path_join(fx.tree, "blob"), *cmd = NULL,
@@ -409,6 +435,16 @@ static void test_dotdot_refused(void **state) {
         assert_message(message, "entry ../sentinel/canary: leaves the layer");
         free(t.data);
         assert_sentinel_intact();
+
+        /* A name that would move the terminal's cursor where the message is shown: escaped, and
+         * so is a link target the message repeats. */
+        tar_begin(&t, LAYER_COMPRESSION_NONE);
+        tar_hardlink(&t, "x\x1b[2J", "..\x1b[2J/../sentinel/canary");
+        tar_end(&t);
+        assert_int_equal(unpack(&t, &message), -EINVAL);
+        assert_message(message, "entry \"x\\x1b[2J\": a hard link to ..?[2J/../sentinel/canary, which leaves");
+        free(t.data);
+        assert_sentinel_intact();
 }
 
 static void test_absolute_path_confined(void **state) {
@@ -427,6 +463,10 @@ static void test_absolute_path_confined(void **state) {
         assert_passwd_confined(host);
         assert_true(in_root(name + 1, NULL));
         assert_true(in_root("a/b/c", NULL));
+        /* Parents the archive did not list: 0755 whatever the umask, or a container's users could
+         * not get through them. */
+        struct stat st;
+        assert_true(in_root("a/b", &st) && (st.st_mode & 07777) == 0755);
         assert_sentinel_intact();
 }
 
@@ -685,13 +725,13 @@ static void test_xattrs_filtered(void **state) {
 }
 
 static void test_whiteouts_and_opaque(void **state) {
+        SKIP_UNLESS_ROOT(); /* mknod 0/0 and trusted.*; first: skip() jumps over cleanups */
         _cleanup_free_ char *opq = path_join(fx.root, "opq"), *late = path_join(fx.root, "late/sub");
         LayerUnpackResult res;
         struct stat st;
         char value[8];
         Tar t;
 
-        SKIP_UNLESS_ROOT(); /* mknod 0/0 and trusted.* */
         tar_begin(&t, LAYER_COMPRESSION_ZSTD);
         tar_dir(&t, "etc/", 0755);
         tar_file(&t, "etc/gone", 0644, "replaced by the whiteout");
@@ -953,8 +993,11 @@ static void test_replacing_earlier_entries(void **state) {
 }
 
 int main(void) {
+        /* Parents made with 0755 must be 0755 whatever the umask of the process that unpacks. */
+        umask(077);
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_digests_equal_sha256sum, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_empty_layers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_multi_member_and_padded_streams, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dotdot_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_absolute_path_confined, setup, teardown),
