@@ -694,9 +694,11 @@ static int pulls_begin(Monitor *m) {
 static void on_pull_output(EventSource *s, int fd, uint32_t revents, void *userdata) {
         Monitor *m = userdata;
 
-        /* Not 0: skopeo closed its output (it is exiting), or it cannot be read; its exit ends
-         * the pull either way. */
-        if (image_pull_read(m->pull->pull) != 0)
+        int r = image_pull_read(m->pull->pull);
+
+        /* Its output ended (skopeo is exiting) or cannot be read: its exit ends the pull either
+         * way. */
+        if (r == 0 || (r < 0 && r != -EAGAIN))
                 m->pull->output = event_source_free(m->pull->output);
 }
 
