@@ -2,6 +2,7 @@
 #include "image.h"
 
 #include <sys/file.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "image-source.h"
@@ -103,10 +104,19 @@ int image_resolve(const UnitSpec *u, const ImageOptions *opts, Image **ret, SupE
                                               item->path);
                 /* Shared: prune (exclusive) waits until this start has recorded what it uses. */
                 if (item->type != LAYER_DIR && lock_fd < 0) {
+                        if (opts->lookup_only && access(opts->store_dir, F_OK) < 0)
+                                return sup_error_make(ret_error, -ENOENT,
+                                                      "layer %zu (%s: %s): there is no image store at %s yet", i,
+                                                      type, item->path, opts->store_dir);
                         r = store_lock_whole(opts->store_dir, opts->lookup_only ? LOCK_SH | LOCK_NB : LOCK_SH, &lock_fd,
                                              ret_error);
-                        if (r < 0 && !opts->lookup_only)
-                                return r;
+                        if (r < 0) {
+                                if (!opts->lookup_only)
+                                        return r;
+                                /* Only looking: a store that is busy is looked at without the lock. */
+                                if (ret_error)
+                                        *ret_error = sup_error_free(*ret_error);
+                        }
                 }
                 r = source->resolve(item, opts, img, ret_error);
                 if (r < 0)
