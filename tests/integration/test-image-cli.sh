@@ -147,6 +147,32 @@ grep -q "removed image $TWO_DIGEST" <<<"$out" || fail "prune did not remove $TWO
 [ -z "$(ls -A "$CASE_DIR/state/images/layers")" ] || fail "layers left after prune: $(ls "$CASE_DIR/state/images/layers")"
 end
 
+begin "supd stopped while a pull waits on a registry: the client is told, supd exits"
+# A "registry" that accepts and never answers: the pull waits in its worker process.
+SILENT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$PY" - "$SILENT" "$CASE_DIR/accepted" <<'PY' &
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); s.settimeout(60)
+held = []
+try:
+    while True:
+        held.append(s.accept()[0]); open(sys.argv[2], "a").write("x")
+except socket.timeout: pass
+PY
+SILENT_PID=$!
+start_supd
+ctl image pull --tls-verify=false "127.0.0.1:$SILENT/sup/silent:v1" > "$CASE_DIR/pull.out" 2>&1 &
+PULL_PID=$!
+wait_for 20 test -s "$CASE_DIR/accepted" || fail "the pull never reached the registry"
+stop_supd
+wait "$PULL_PID" && fail "the pull succeeded: $(cat "$CASE_DIR/pull.out")"
+grep -q 'supd is exiting' "$CASE_DIR/pull.out" || fail "the client was not told: $(cat "$CASE_DIR/pull.out")"
+kill "$SILENT_PID" 2>/dev/null; wait "$SILENT_PID" 2>/dev/null
+# skopeo outlives the worker that ran it (it has a process group of its own); this one is ours.
+pkill -f "docker://127.0.0.1:$SILENT/sup/silent" 2>/dev/null
+end
+
 begin "a unit running a registry image: status names it; prune keeps it, and lets it go once the unit is removed"
 cat > "$CASE_DIR/units/web.yaml" <<UNIT
 image:
