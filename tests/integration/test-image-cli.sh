@@ -161,16 +161,36 @@ try:
 except socket.timeout: pass
 PY
 SILENT_PID=$!
+# And a unit whose start pulls from it: its status shows the pull while it waits (where units
+# have registry: layers; see the last case).
+cat > "$CASE_DIR/units/slow.yaml" <<UNIT
+image:
+  layers:
+    - registry: 127.0.0.1:$SILENT/sup/slow:v1
+      tls_verify: false
+network: none
+command: [/bin/true]
+UNIT
+"$SUPCTL" validate "$CASE_DIR/units/slow.yaml" >/dev/null 2>&1 || rm "$CASE_DIR/units/slow.yaml"
 start_supd
 ctl image pull --tls-verify=false "127.0.0.1:$SILENT/sup/silent:v1" > "$CASE_DIR/pull.out" 2>&1 &
 PULL_PID=$!
 wait_for 20 test -s "$CASE_DIR/accepted" || fail "the pull never reached the registry"
+if [ -f "$CASE_DIR/units/slow.yaml" ]; then
+        wait_for 20 eval 'ctl status slow | grep -q "pulling: 127.0.0.1:$SILENT/sup/slow:v1: [0-9]*/[0-9]* layers, [0-9]*/[0-9]* bytes"' ||
+                fail "status slow does not show its pull: $(ctl status slow)"
+        ctl status | grep '^slow ' | grep -q "pulling 127.0.0.1:$SILENT/sup/slow:v1" ||
+                fail "the status table does not show the pull: $(ctl status)"
+        log "$(ctl status slow | grep 'pulling:')"
+else
+        log "not checked: the status of a unit's pull (this build's units have no registry: layers)"
+fi
 stop_supd
 wait "$PULL_PID" && fail "the pull succeeded: $(cat "$CASE_DIR/pull.out")"
 grep -q 'supd is exiting' "$CASE_DIR/pull.out" || fail "the client was not told: $(cat "$CASE_DIR/pull.out")"
 kill "$SILENT_PID" 2>/dev/null; wait "$SILENT_PID" 2>/dev/null
 # skopeo outlives the worker that ran it (it has a process group of its own); this one is ours.
-pkill -f "docker://127.0.0.1:$SILENT/sup/silent" 2>/dev/null
+pkill -f "docker://127.0.0.1:$SILENT/sup/" 2>/dev/null
 end
 
 begin "a unit running a registry image: status names it; prune keeps it, and lets it go once the unit is removed"
