@@ -243,7 +243,7 @@ static void print_detail(json_t *o) {
         {
                 char pull[512];
                 if (format_pull(o, pull, sizeof(pull)))
-                        printf("        pull: %s\n", pull);
+                        printf("     pulling: %s\n", pull + strlen("pulling "));
         }
         json_t *userns = json_object_get(o, "user_namespace");
         if (json_is_object(userns)) {

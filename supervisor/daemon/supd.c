@@ -514,6 +514,9 @@ static int daemon_setup(Daemon *d, ManagerConfig *cfg, gid_t gid) {
 }
 
 static void daemon_done(Daemon *d) {
+        /* The store's workers before the control server: their waiters are its clients. */
+        if (d->manager)
+                d->manager->image_jobs = image_jobs_free(d->manager->image_jobs);
         control_server_free(d->control);
         manager_free(d->manager);
         event_source_free(d->watchdog);

@@ -147,4 +147,99 @@ grep -q "removed image $TWO_DIGEST" <<<"$out" || fail "prune did not remove $TWO
 [ -z "$(ls -A "$CASE_DIR/state/images/layers")" ] || fail "layers left after prune: $(ls "$CASE_DIR/state/images/layers")"
 end
 
+begin "supd stopped while a pull waits on a registry: the client is told, supd exits"
+# A "registry" that accepts and never answers: the pull waits in its worker process.
+SILENT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$PY" - "$SILENT" "$CASE_DIR/accepted" <<'PY' &
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); s.settimeout(60)
+held = []
+try:
+    while True:
+        held.append(s.accept()[0]); open(sys.argv[2], "a").write("x")
+except socket.timeout: pass
+PY
+SILENT_PID=$!
+# And a unit whose start pulls from it: its status shows the pull while it waits (where units
+# have registry: layers; see the last case).
+cat > "$CASE_DIR/units/slow.yaml" <<UNIT
+image:
+  layers:
+    - registry: 127.0.0.1:$SILENT/sup/slow:v1
+      tls_verify: false
+network: none
+command: [/bin/true]
+UNIT
+"$SUPCTL" validate "$CASE_DIR/units/slow.yaml" >/dev/null 2>&1 || rm "$CASE_DIR/units/slow.yaml"
+start_supd
+ctl image pull --tls-verify=false "127.0.0.1:$SILENT/sup/silent:v1" > "$CASE_DIR/pull.out" 2>&1 &
+PULL_PID=$!
+wait_for 20 test -s "$CASE_DIR/accepted" || fail "the pull never reached the registry"
+if [ -f "$CASE_DIR/units/slow.yaml" ]; then
+        wait_for 20 eval 'ctl status slow | grep -q "pulling: 127.0.0.1:$SILENT/sup/slow:v1: [0-9]*/[0-9]* layers, [0-9]*/[0-9]* bytes"' ||
+                fail "status slow does not show its pull: $(ctl status slow)"
+        ctl status | grep '^slow ' | grep -q "pulling 127.0.0.1:$SILENT/sup/slow:v1" ||
+                fail "the status table does not show the pull: $(ctl status)"
+        log "$(ctl status slow | grep 'pulling:')"
+else
+        log "not checked: the status of a unit's pull (this build's units have no registry: layers)"
+fi
+stop_supd
+wait "$PULL_PID" && fail "the pull succeeded: $(cat "$CASE_DIR/pull.out")"
+grep -q 'supd is exiting' "$CASE_DIR/pull.out" || fail "the client was not told: $(cat "$CASE_DIR/pull.out")"
+kill "$SILENT_PID" 2>/dev/null; wait "$SILENT_PID" 2>/dev/null
+# skopeo outlives the worker that ran it (it has a process group of its own); this one is ours.
+pkill -f "docker://127.0.0.1:$SILENT/sup/" 2>/dev/null
+end
+
+begin "a unit running a registry image: status names it; prune keeps it, and lets it go once the unit is removed"
+cat > "$CASE_DIR/units/web.yaml" <<UNIT
+image:
+  layers:
+    - registry: $ONE
+      tls_verify: false
+network: none
+stop: {timeout: 2s}
+command: [/bin/sh, -c, "cat /marker; exec sleep 1000"]
+UNIT
+# The unit format's registry: layers and the monitor's side (pulling, recording a start's images)
+# are other parts of the work on the store; a build without them has nothing to check here yet.
+if ! out=$("$SUPCTL" validate "$CASE_DIR/units/web.yaml" 2>&1); then
+        log "not checked: this build's units have no registry: layers ($(head -1 <<<"$out"))"
+        skipped=1
+else
+        start_supd
+        ctl image pull --tls-verify=false "$TWO" >/dev/null || fail "pull $TWO"
+        wait_for 30 eval 'state_is web running || [ -n "$(field web reason)" ]'
+        reason=$(field web reason)
+        skipped=0
+        if [ "$(field web state)" != running ] && grep -q 'needs the image store' <<<"$reason"; then
+                log "not checked: this build's monitor does not run registry: images ($reason)"
+                skipped=1
+        fi
+fi
+if [ "$skipped" = 0 ]; then
+        state_is web running || fail "web is not running: $(field web state) $reason"
+        out=$(ctl status web)
+        grep -q "image: $ONE_DIGEST (1 layer)" <<<"$out" || fail "status web does not name its image: $out"
+        grep -F "$ONE " <<<"$(ctl image ls)" | grep -q " web$" ||
+                fail "image ls does not say web uses $ONE: $(ctl image ls)"
+        out=$(ctl image prune 2>&1) || fail "prune: $out"
+        grep -q "removed image $TWO_DIGEST" <<<"$out" || fail "prune kept the unused $TWO: $out"
+        grep -q "$ONE_DIGEST" <<<"$out" && fail "prune removed what web uses: $out"
+        [ "$(ctl image ls --json | json_get '[i["digest"] for i in j]')" = "['$ONE_DIGEST']" ] ||
+                fail "after prune: $(ctl image ls)"
+        state_is web running || fail "web stopped running after the prune"
+        # Removed from the units: once its instance is gone, the store forgets it, and prune
+        # takes its image.
+        rm "$CASE_DIR/units/web.yaml"
+        ctl reload >/dev/null || fail "reload"
+        wait_for 10 eval '! ctl status web >/dev/null 2>&1' || fail "web was not removed"
+        wait_for 10 eval 'ctl image ls | grep -F "$ONE " | grep -q " -$"' || fail "the store still names web: $(ctl image ls)"
+        out=$(ctl image prune 2>&1) || fail "prune after the removal: $out"
+        grep -q "removed image $ONE_DIGEST" <<<"$out" || fail "prune kept the image of a removed unit: $out"
+fi
+end
+
 finish
