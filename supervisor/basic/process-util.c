@@ -8,6 +8,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,6 +58,11 @@ void child_reset(const int *keep, size_t n_keep) {
         }
 }
 
+void child_die_with_parent(pid_t parent) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                _exit(EXIT_FAILURE);
+}
+
 int wait_status_code(int status) {
         return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
@@ -65,7 +71,7 @@ int run_program(char *const *argv, const char *const *fallbacks, const char *inp
                 char **ret_output) {
         _cleanup_close_ int in = -EBADF, out = -EBADF, pidfd = -EBADF;
         int status, r = 0;
-        pid_t pid;
+        pid_t pid, parent;
 
         in = input ? memfd_create("sup-program-input", MFD_CLOEXEC) : open("/dev/null", O_RDONLY | O_CLOEXEC);
         out = memfd_create("sup-program-output", MFD_CLOEXEC);
@@ -77,10 +83,12 @@ int run_program(char *const *argv, const char *const *fallbacks, const char *inp
                         return -EIO;
         }
 
+        parent = getpid();
         pid = fork();
         if (pid < 0)
                 return negative_errno();
         if (pid == 0) {
+                child_die_with_parent(parent);
                 if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
                         _exit(EXIT_FAILURE);
                 child_reset(NULL, 0);

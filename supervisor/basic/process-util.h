@@ -14,6 +14,11 @@
  * except those listed in keep (n_keep of them). */
 void child_reset(const int *keep, size_t n_keep);
 
+/* In a freshly forked child of parent (the forker's pid, taken before the fork): SIGKILL when
+ * parent dies, also when it died before this ran (then it exits at once). For helpers nobody
+ * else would stop: a skopeo or mkfs.ext4 whose monitor or supd worker was killed. */
+void child_die_with_parent(pid_t parent);
+
 /* In a fresh child that is to hold only a few of its parent's fds, at fixed numbers: fds[i]
  * becomes fd first + i (not close-on-exec), and every other fd from first on is closed. The
  * sources are moved out of the way first, as one may be another's target. -errno on failure. */

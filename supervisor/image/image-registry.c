@@ -279,6 +279,7 @@ int image_pull_start(const char *store_dir, const char *reference, bool tls_veri
         char *ia[8], *ca[10];
         size_t ni = 0, nc = 0, src_index;
         int fds[2];
+        pid_t parent;
         int r;
 
         p->fd = p->lock_fd = -EBADF;
@@ -332,6 +333,7 @@ int image_pull_start(const char *store_dir, const char *reference, bool tls_veri
 
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return sup_error_errno(ret_error, -errno, "cannot make a pipe for skopeo");
+        parent = getpid();
         p->pid = fork();
         if (p->pid < 0) {
                 r = -errno;
@@ -343,8 +345,11 @@ int image_pull_start(const char *store_dir, const char *reference, bool tls_veri
         if (p->pid == 0) {
                 int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-                /* Its own process group: a cancelled pull kills the inspect it runs too. */
+                /* Its own process group: a cancelled pull kills the inspect it runs too. A caller
+                 * killed outright takes it along (skopeo copy is this process, exec'd; the
+                 * inspect run_program()'s child, which dies with this one). */
                 (void) setpgid(0, 0);
+                child_die_with_parent(parent);
                 if (null < 0 || dup2(null, 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[1], 2) < 0)
                         _exit(EXIT_FAILURE);
                 child_reset(NULL, 0);
