@@ -341,12 +341,12 @@ static int path_normalize(const char *name, char **ret) {
         return 0;
 }
 
-/* Opens directory path (normalized, below the root), creating what is missing of it with mode
- * 0755 as tar does for the parents of an entry that comes before them, or has none. */
-static int open_dir_creating(int root_fd, char *path, SupError **ret_error) {
+/* Opens directory path (normalized, below the root); with create, makes what is missing of it
+ * with mode 0755 as tar does for the parents of an entry that comes before them, or has none. */
+static int open_dir(int root_fd, char *path, bool create, SupError **ret_error) {
         int fd = openat2_in_root(root_fd, path, O_RDONLY | O_DIRECTORY);
 
-        if (fd != -ENOENT)
+        if (fd != -ENOENT || !create)
                 return fd >= 0 ? fd : sup_error_errno(ret_error, fd, "cannot open the directory %s", path);
 
         /* Component by component: each prefix resolved in the root, the missing one made in the
@@ -385,7 +385,7 @@ static int open_dir_creating(int root_fd, char *path, SupError **ret_error) {
 }
 
 /* Opens the directory that holds path (normalized) and points *ret_base at its last component. */
-static int open_parent(int root_fd, char *path, const char **ret_base, SupError **ret_error) {
+static int open_parent(int root_fd, char *path, bool create, const char **ret_base, SupError **ret_error) {
         char *slash = strrchr(path, '/');
         int fd;
 
@@ -397,7 +397,7 @@ static int open_parent(int root_fd, char *path, const char **ret_base, SupError 
                 return fd;
         }
         *slash = 0;
-        fd = open_dir_creating(root_fd, path, ret_error);
+        fd = open_dir(root_fd, path, create, ret_error);
         *slash = '/';
         if (fd >= 0)
                 *ret_base = slash + 1;
@@ -620,7 +620,8 @@ static int entry_hardlink(Unpacker *u, const char *path, const char *link, int d
                 return sup_error_make(ret_error, -EPERM, "a hard link to the layer's root");
         if (streq(target, path))
                 return sup_error_make(ret_error, -EINVAL, "a hard link to itself");
-        _cleanup_close_ int target_dir = open_parent(u->root_fd, target, &target_base, ret_error);
+        /* Nothing is made for a target: it exists, or the link is refused. */
+        _cleanup_close_ int target_dir = open_parent(u->root_fd, target, false, &target_base, ret_error);
         if (target_dir < 0)
                 return sup_error_wrap(ret_error, target_dir, "a hard link to %s", link);
         if (fstatat(target_dir, target_base, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -681,7 +682,7 @@ static int entry_unpack(Unpacker *u, struct archive_entry *e, const char *name, 
         /* aufs' bookkeeping at the top (.wh..wh.plnk/, .wh..wh.aufs), which docker skips too. */
         if (startswith(path, ".wh..wh.") && !startswith(path, ".wh..wh..opq"))
                 return 0;
-        dir_fd = open_parent(u->root_fd, path, &base, ret_error);
+        dir_fd = open_parent(u->root_fd, path, true, &base, ret_error);
         if (dir_fd < 0)
                 return dir_fd;
         if (startswith(base, ".wh."))

@@ -572,6 +572,14 @@ static void test_hardlink_out_of_the_layer(void **state) {
         free(t.data);
         assert_sentinel_intact();
 
+        /* To a path that does not exist: refused, and nothing made on the way to it. */
+        tar_begin(&t, LAYER_COMPRESSION_NONE);
+        tar_hardlink(&t, "h", "no/such/file");
+        tar_end(&t);
+        assert_true(unpack(&t, NULL) < 0);
+        free(t.data);
+        assert_false(in_root("no", NULL));
+
         /* Through a symlink the archive made to the sentinel. */
         tar_begin(&t, LAYER_COMPRESSION_NONE);
         tar_symlink(&t, "s", fx.sentinel);
