@@ -447,7 +447,8 @@ static int entry_owner(struct archive_entry *e, uid_t *ret_uid, gid_t *ret_gid, 
 
 /* The archive's xattrs that may pass: user.* (the file's own business) and security.capability
  * (file capabilities, as the OCI spec carries them). trusted.* would let the archive speak for
- * overlayfs (a forged opaque or redirect), the other security.* for an LSM; those are skipped. */
+ * overlayfs (a forged opaque or redirect), and so would user.overlay.* to an overlay mounted with
+ * userxattr; the other security.* for an LSM. Those are skipped. */
 static int entry_xattrs(Unpacker *u, struct archive_entry *e, int fd, SupError **ret_error) {
         const char *name;
         const void *value;
@@ -455,7 +456,8 @@ static int entry_xattrs(Unpacker *u, struct archive_entry *e, int fd, SupError *
 
         archive_entry_xattr_reset(e);
         while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
-                if (!startswith(name, "user.") && !streq(name, "security.capability")) {
+                if ((!startswith(name, "user.") || startswith(name, "user.overlay.")) &&
+                    !streq(name, "security.capability")) {
                         u->n_xattrs_skipped++;
                         continue;
                 }

@@ -696,7 +696,8 @@ static void test_xattrs_filtered(void **state) {
         char value[64];
         Tar t;
 
-        /* An archive speaking for overlayfs (trusted.overlay.opaque, .redirect) or an LSM
+        /* An archive speaking for overlayfs (trusted.overlay.opaque, .redirect, and
+         * user.overlay.opaque for an overlay mounted with userxattr) or an LSM
          * (security.selinux): dropped. user.* passes, and security.capability as root. */
         tar_begin(&t, LAYER_COMPRESSION_NONE);
         e = entry_new("f", AE_IFREG, 0755);
@@ -709,17 +710,20 @@ static void test_xattrs_filtered(void **state) {
         tar_put(&t, e, "x", 1);
         e = entry_new("d", AE_IFDIR, 0755);
         archive_entry_xattr_add_entry(e, "trusted.overlay.opaque", "y", 1);
+        archive_entry_xattr_add_entry(e, "user.overlay.opaque", "y", 1);
         archive_entry_xattr_add_entry(e, "user.note", "dir", 3);
         tar_put(&t, e, NULL, 0);
         tar_end(&t);
         assert_int_equal(unpack_limits(t.data, t.size, LAYER_COMPRESSION_NONE, NULL, &res, NULL), 0);
         free(t.data);
-        assert_int_equal(res.n_xattrs_skipped, 3);
+        assert_int_equal(res.n_xattrs_skipped, 4);
         assert_int_equal(lgetxattr(file, "user.mime", value, sizeof(value)), 10);
         assert_int_equal(lgetxattr(dir, "user.note", value, sizeof(value)), 3);
         assert_int_equal(lgetxattr(file, "trusted.overlay.redirect", value, sizeof(value)), -1);
         assert_int_equal(errno, ENODATA);
         assert_int_equal(lgetxattr(dir, "trusted.overlay.opaque", value, sizeof(value)), -1);
+        assert_int_equal(errno, ENODATA);
+        assert_int_equal(lgetxattr(dir, "user.overlay.opaque", value, sizeof(value)), -1);
         assert_int_equal(errno, ENODATA);
         if (lgetxattr(file, "security.selinux", value, sizeof(value)) >= 0)
                 assert_string_not_equal(value, "system_u:object_r:shadow_t:s0");
