@@ -580,7 +580,7 @@ static int entry_special(Unpacker *u, struct archive_entry *e, int dir_fd, const
         if (type == AE_IFLNK) {
                 /* Its target as the archive says: it is resolved in the container, or below the
                  * root by openat2 here, never on the host. */
-                const char *target = archive_entry_symlink(e);
+                const char *target = archive_entry_symlink(e) ?: archive_entry_symlink_utf8(e);
                 if (!target)
                         return sup_error_make(ret_error, -EBADMSG, "a symlink without a target");
                 if (symlinkat(target, dir_fd, base) < 0)
@@ -667,7 +667,9 @@ static int entry_unpack(Unpacker *u, struct archive_entry *e, const char *name, 
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int dir_fd = -EBADF;
         mode_t type = archive_entry_filetype(e);
-        const char *base, *link = archive_entry_hardlink(e);
+        /* The name as the archive holds it (libarchive passes the bytes through in the C locale);
+         * its UTF-8 form if only that is there. */
+        const char *base, *link = archive_entry_hardlink(e) ?: archive_entry_hardlink_utf8(e);
         uid_t uid;
         gid_t gid;
         int r;
