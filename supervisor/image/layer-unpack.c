@@ -294,6 +294,7 @@ typedef struct Unpacker {
         DeferredDir *dirs;
         size_t n_dirs;
         uint64_t n_whiteouts, n_xattrs_skipped;
+        uint64_t file_bytes; /* the regular files' sizes, holes of sparse files included */
 } Unpacker;
 
 /* Every lookup below the root: symlinks the archive made are followed as if the root were "/"
@@ -514,8 +515,16 @@ static int entry_regular(Unpacker *u, struct archive_entry *e, int dir_fd, const
         struct timespec ts[2];
         int r;
 
-        if (u->stream->max_bytes > 0 && archive_entry_size(e) > (la_int64_t) u->stream->max_bytes)
-                return sup_error_make(ret_error, -EFBIG, "larger than the layer's limit of %" PRIu64 " bytes",
+        /* Sparse files hold holes no byte of the stream paid for: their sizes count against the
+         * limit too, or a small tar could make files of any size (and a disk built from them,
+         * or a copy of them, would fill up with their zeros). */
+        la_int64_t size = archive_entry_size(e);
+        if (size < 0)
+                return sup_error_make(ret_error, -EBADMSG, "a negative size");
+        u->file_bytes += (uint64_t) size;
+        if (u->stream->max_bytes > 0 && u->file_bytes > u->stream->max_bytes)
+                return sup_error_make(ret_error, -EFBIG,
+                                      "the files' sizes add up to more than the layer's limit of %" PRIu64 " bytes",
                                       u->stream->max_bytes);
         if ((r = make_room(dir_fd, base, false, ret_error)) < 0)
                 return r;
