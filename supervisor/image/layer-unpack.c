@@ -294,6 +294,7 @@ typedef struct Unpacker {
         DeferredDir *dirs;
         size_t n_dirs;
         uint64_t n_whiteouts, n_xattrs_skipped;
+        uint64_t file_bytes; /* the regular files' sizes, holes of sparse files included */
 } Unpacker;
 
 /* Every lookup below the root: symlinks the archive made are followed as if the root were "/"
@@ -341,12 +342,12 @@ static int path_normalize(const char *name, char **ret) {
         return 0;
 }
 
-/* Opens directory path (normalized, below the root), creating what is missing of it with mode
- * 0755 as tar does for the parents of an entry that comes before them, or has none. */
-static int open_dir_creating(int root_fd, char *path, SupError **ret_error) {
+/* Opens directory path (normalized, below the root); with create, makes what is missing of it
+ * with mode 0755 as tar does for the parents of an entry that comes before them, or has none. */
+static int open_dir(int root_fd, char *path, bool create, SupError **ret_error) {
         int fd = openat2_in_root(root_fd, path, O_RDONLY | O_DIRECTORY);
 
-        if (fd != -ENOENT)
+        if (fd != -ENOENT || !create)
                 return fd >= 0 ? fd : sup_error_errno(ret_error, fd, "cannot open the directory %s", path);
 
         /* Component by component: each prefix resolved in the root, the missing one made in the
@@ -385,7 +386,7 @@ static int open_dir_creating(int root_fd, char *path, SupError **ret_error) {
 }
 
 /* Opens the directory that holds path (normalized) and points *ret_base at its last component. */
-static int open_parent(int root_fd, char *path, const char **ret_base, SupError **ret_error) {
+static int open_parent(int root_fd, char *path, bool create, const char **ret_base, SupError **ret_error) {
         char *slash = strrchr(path, '/');
         int fd;
 
@@ -397,7 +398,7 @@ static int open_parent(int root_fd, char *path, const char **ret_base, SupError 
                 return fd;
         }
         *slash = 0;
-        fd = open_dir_creating(root_fd, path, ret_error);
+        fd = open_dir(root_fd, path, create, ret_error);
         *slash = '/';
         if (fd >= 0)
                 *ret_base = slash + 1;
@@ -447,7 +448,8 @@ static int entry_owner(struct archive_entry *e, uid_t *ret_uid, gid_t *ret_gid, 
 
 /* The archive's xattrs that may pass: user.* (the file's own business) and security.capability
  * (file capabilities, as the OCI spec carries them). trusted.* would let the archive speak for
- * overlayfs (a forged opaque or redirect), the other security.* for an LSM; those are skipped. */
+ * overlayfs (a forged opaque or redirect), and so would user.overlay.* to an overlay mounted with
+ * userxattr; the other security.* for an LSM. Those are skipped. */
 static int entry_xattrs(Unpacker *u, struct archive_entry *e, int fd, SupError **ret_error) {
         const char *name;
         const void *value;
@@ -455,7 +457,8 @@ static int entry_xattrs(Unpacker *u, struct archive_entry *e, int fd, SupError *
 
         archive_entry_xattr_reset(e);
         while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
-                if (!startswith(name, "user.") && !streq(name, "security.capability")) {
+                if ((!startswith(name, "user.") || startswith(name, "user.overlay.")) &&
+                    !streq(name, "security.capability")) {
                         u->n_xattrs_skipped++;
                         continue;
                 }
@@ -512,8 +515,16 @@ static int entry_regular(Unpacker *u, struct archive_entry *e, int dir_fd, const
         struct timespec ts[2];
         int r;
 
-        if (u->stream->max_bytes > 0 && archive_entry_size(e) > (la_int64_t) u->stream->max_bytes)
-                return sup_error_make(ret_error, -EFBIG, "larger than the layer's limit of %" PRIu64 " bytes",
+        /* Sparse files hold holes no byte of the stream paid for: their sizes count against the
+         * limit too, or a small tar could make files of any size (and a disk built from them,
+         * or a copy of them, would fill up with their zeros). */
+        la_int64_t size = archive_entry_size(e);
+        if (size < 0)
+                return sup_error_make(ret_error, -EBADMSG, "a negative size");
+        u->file_bytes += (uint64_t) size;
+        if (u->stream->max_bytes > 0 && u->file_bytes > u->stream->max_bytes)
+                return sup_error_make(ret_error, -EFBIG,
+                                      "the files' sizes add up to more than the layer's limit of %" PRIu64 " bytes",
                                       u->stream->max_bytes);
         if ((r = make_room(dir_fd, base, false, ret_error)) < 0)
                 return r;
@@ -578,7 +589,7 @@ static int entry_special(Unpacker *u, struct archive_entry *e, int dir_fd, const
         if (type == AE_IFLNK) {
                 /* Its target as the archive says: it is resolved in the container, or below the
                  * root by openat2 here, never on the host. */
-                const char *target = archive_entry_symlink(e);
+                const char *target = archive_entry_symlink(e) ?: archive_entry_symlink_utf8(e);
                 if (!target)
                         return sup_error_make(ret_error, -EBADMSG, "a symlink without a target");
                 if (symlinkat(target, dir_fd, base) < 0)
@@ -620,7 +631,8 @@ static int entry_hardlink(Unpacker *u, const char *path, const char *link, int d
                 return sup_error_make(ret_error, -EPERM, "a hard link to the layer's root");
         if (streq(target, path))
                 return sup_error_make(ret_error, -EINVAL, "a hard link to itself");
-        _cleanup_close_ int target_dir = open_parent(u->root_fd, target, &target_base, ret_error);
+        /* Nothing is made for a target: it exists, or the link is refused. */
+        _cleanup_close_ int target_dir = open_parent(u->root_fd, target, false, &target_base, ret_error);
         if (target_dir < 0)
                 return sup_error_wrap(ret_error, target_dir, "a hard link to %s", link);
         if (fstatat(target_dir, target_base, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -664,7 +676,9 @@ static int entry_unpack(Unpacker *u, struct archive_entry *e, const char *name, 
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int dir_fd = -EBADF;
         mode_t type = archive_entry_filetype(e);
-        const char *base, *link = archive_entry_hardlink(e);
+        /* The name as the archive holds it (libarchive passes the bytes through in the C locale);
+         * its UTF-8 form if only that is there. */
+        const char *base, *link = archive_entry_hardlink(e) ?: archive_entry_hardlink_utf8(e);
         uid_t uid;
         gid_t gid;
         int r;
@@ -681,7 +695,7 @@ static int entry_unpack(Unpacker *u, struct archive_entry *e, const char *name, 
         /* aufs' bookkeeping at the top (.wh..wh.plnk/, .wh..wh.aufs), which docker skips too. */
         if (startswith(path, ".wh..wh.") && !startswith(path, ".wh..wh..opq"))
                 return 0;
-        dir_fd = open_parent(u->root_fd, path, &base, ret_error);
+        dir_fd = open_parent(u->root_fd, path, true, &base, ret_error);
         if (dir_fd < 0)
                 return dir_fd;
         if (startswith(base, ".wh."))

@@ -20,9 +20,10 @@
  * ".wh..wh..opq" the opaque xattr on its directory (trusted.overlay.opaque for overlays mounted
  * by root, user.overlay.opaque for those with userxattr, both set). Hard links only to entries
  * of this layer. Ownership, modes (setuid included) and times as the archive says; xattrs in the
- * user.* and security.capability namespaces only (trusted.* and the other security.* ones would
- * let an archive speak for overlayfs or an LSM). Device nodes are created (the overlay in both
- * modes is mounted nodev, and the store is root's alone).
+ * user.* and security.capability namespaces only, but never user.overlay.* (trusted.*, the other
+ * security.* ones and user.overlay.* would let an archive speak for overlayfs or an LSM; the
+ * only overlay xattr a layer gets is the opaque marker above). Device nodes are created (the
+ * overlay in both modes is mounted nodev, and the store is root's alone).
  *
  * layer_unpack() never removes what it wrote: on an error the caller removes the directory (it
  * made it, under a temporary name). */

@@ -572,6 +572,14 @@ static void test_hardlink_out_of_the_layer(void **state) {
         free(t.data);
         assert_sentinel_intact();
 
+        /* To a path that does not exist: refused, and nothing made on the way to it. */
+        tar_begin(&t, LAYER_COMPRESSION_NONE);
+        tar_hardlink(&t, "h", "no/such/file");
+        tar_end(&t);
+        assert_true(unpack(&t, NULL) < 0);
+        free(t.data);
+        assert_false(in_root("no", NULL));
+
         /* Through a symlink the archive made to the sentinel. */
         tar_begin(&t, LAYER_COMPRESSION_NONE);
         tar_symlink(&t, "s", fx.sentinel);
@@ -688,7 +696,8 @@ static void test_xattrs_filtered(void **state) {
         char value[64];
         Tar t;
 
-        /* An archive speaking for overlayfs (trusted.overlay.opaque, .redirect) or an LSM
+        /* An archive speaking for overlayfs (trusted.overlay.opaque, .redirect, and
+         * user.overlay.opaque for an overlay mounted with userxattr) or an LSM
          * (security.selinux): dropped. user.* passes, and security.capability as root. */
         tar_begin(&t, LAYER_COMPRESSION_NONE);
         e = entry_new("f", AE_IFREG, 0755);
@@ -701,17 +710,20 @@ static void test_xattrs_filtered(void **state) {
         tar_put(&t, e, "x", 1);
         e = entry_new("d", AE_IFDIR, 0755);
         archive_entry_xattr_add_entry(e, "trusted.overlay.opaque", "y", 1);
+        archive_entry_xattr_add_entry(e, "user.overlay.opaque", "y", 1);
         archive_entry_xattr_add_entry(e, "user.note", "dir", 3);
         tar_put(&t, e, NULL, 0);
         tar_end(&t);
         assert_int_equal(unpack_limits(t.data, t.size, LAYER_COMPRESSION_NONE, NULL, &res, NULL), 0);
         free(t.data);
-        assert_int_equal(res.n_xattrs_skipped, 3);
+        assert_int_equal(res.n_xattrs_skipped, 4);
         assert_int_equal(lgetxattr(file, "user.mime", value, sizeof(value)), 10);
         assert_int_equal(lgetxattr(dir, "user.note", value, sizeof(value)), 3);
         assert_int_equal(lgetxattr(file, "trusted.overlay.redirect", value, sizeof(value)), -1);
         assert_int_equal(errno, ENODATA);
         assert_int_equal(lgetxattr(dir, "trusted.overlay.opaque", value, sizeof(value)), -1);
+        assert_int_equal(errno, ENODATA);
+        assert_int_equal(lgetxattr(dir, "user.overlay.opaque", value, sizeof(value)), -1);
         assert_int_equal(errno, ENODATA);
         if (lgetxattr(file, "security.selinux", value, sizeof(value)) >= 0)
                 assert_string_not_equal(value, "system_u:object_r:shadow_t:s0");
@@ -798,8 +810,32 @@ static void test_decompression_bomb(void **state) {
         assert_int_equal(unpack_limits(t.data, t.size, LAYER_COMPRESSION_DETECT,
                                        &(LayerUnpackLimits){.max_bytes = 1 << 20}, NULL, &message),
                          -EFBIG);
-        assert_message(message, "entry huge: larger than the layer's limit");
+        assert_message(message, "entry huge: the files' sizes add up to more than the layer's limit");
         free(t.data);
+
+        /* Sparse files: 600 KiB each, a byte of data at the end, the rest holes. Two fit in a
+         * 2 KiB tar, and together pass the limit: the files count, not only the stream. */
+        tar_begin(&t, LAYER_COMPRESSION_NONE);
+        for (int i = 0; i < 2; i++) {
+                _cleanup_free_ char *name = xasprintf("sparse%d", i);
+                e = entry_new(name, AE_IFREG, 0644);
+                archive_entry_set_size(e, 600 * 1024);
+                archive_entry_sparse_add_entry(e, 600 * 1024 - 1, 1);
+                assert_int_equal(archive_write_header(t.a, e), ARCHIVE_OK);
+                assert_int_equal(archive_write_data(t.a, "s", 1), 1);
+                archive_entry_free(e);
+        }
+        tar_end(&t);
+        assert_true(t.size < 1 << 20);
+        assert_int_equal(unpack_limits(t.data, t.size, LAYER_COMPRESSION_NONE,
+                                       &(LayerUnpackLimits){.max_bytes = 1 << 20}, NULL, &message),
+                         -EFBIG);
+        assert_message(message, "entry sparse1: the files' sizes add up to more than the layer's limit");
+        free(t.data);
+        /* The first was whole, holes and all. */
+        struct stat st;
+        assert_true(in_root("sparse0", &st));
+        assert_int_equal(st.st_size, 600 * 1024);
 
         /* Too many entries. */
         tar_begin(&t, LAYER_COMPRESSION_NONE);
