@@ -10,7 +10,6 @@ set -uo pipefail
 
 source "$(dirname "$(realpath "$0")")/image-lib.sh"
 image_test_setup supregistry "$@"
-command -v curl >/dev/null || skip "needs curl"
 trap 'registry_stop; cleanup' EXIT
 registry_start "$TOP/registry" || { echo "FAIL: cannot start the local registry"; exit 1; }
 echo "registry on $REGISTRY"
