@@ -25,6 +25,7 @@ packages=(
         gcc clang clang-format-14 libclang-rt-14-dev meson ninja-build pkg-config
         libyaml-dev libcap-dev libseccomp-dev libnl-3-dev libnl-route-3-dev libjansson-dev libcmocka-dev
         libarchive-dev libzstd-dev zlib1g-dev
+        umoci skopeo docker-registry zstd
         python3 python3-jsonschema python3-yaml
         busybox-static
         nftables iproute2

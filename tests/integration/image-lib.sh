@@ -182,7 +182,7 @@ EOF
                 REGISTRY_PID=$!
                 REGISTRY=127.0.0.1:$port
                 # Up once /v2/ answers (200 without auth); gone if another took the port first.
-                if wait_for 20 eval 'curl -fs -o /dev/null "http://$REGISTRY/v2/" || ! kill -0 $REGISTRY_PID 2>/dev/null' &&
+                if wait_for 20 eval 'registry_answers || ! kill -0 $REGISTRY_PID 2>/dev/null' &&
                         kill -0 "$REGISTRY_PID" 2>/dev/null; then
                         return 0
                 fi
@@ -190,6 +190,12 @@ EOF
         done
         echo "registry_start: docker-registry did not start: $(tail -n 5 "$REGISTRY_DIR/registry.log")" >&2
         return 1
+}
+
+registry_answers() {
+        "$PY" -c '
+import sys, urllib.request
+urllib.request.urlopen("http://" + sys.argv[1] + "/v2/", timeout=2)' "$REGISTRY" 2>/dev/null
 }
 
 registry_stop() {

@@ -12,8 +12,9 @@ source "$(dirname "$(realpath "$0")")/image-lib.sh"
 image_test_setup supimage "$@"
 trap cleanup EXIT
 
-# ---- the image: umoci, three layers ------------------------------------------------------
-# 1: busybox, /app/show.sh, /data/{gone.txt,keep.txt,new.txt?}, /data/old/{a.txt,sub/b.txt}
+# ---- the image: umoci, three layers (umoci writes a whiteout itself, an opaque directory only
+# from an archive it adds verbatim: its insert --opaque writes a tar without its end blocks) ----
+# 1: busybox, /app/show.sh, /data/{gone.txt,keep.txt}, /data/old/{a.txt,sub/b.txt}
 # 2: (umoci's own diff) deletes /data/gone.txt, a whiteout umoci writes; adds /data/new.txt
 # 3: (an archive umoci adds verbatim) /data/old replaced wholesale: an opaque directory with
 #    only fresh.txt
@@ -28,7 +29,6 @@ echo "gone: $(cat /data/gone.txt 2>/dev/null || echo absent)"
 echo "old:" $(cd /data/old && find . | sort)
 echo "keep: $(cat /data/keep.txt) new: $(cat /data/new.txt 2>/dev/null || echo absent)"
 echo "top: $(cat /top/gz.txt 2>/dev/null || echo no-gz) $(cat /top/zst.txt 2>/dev/null || echo no-zst)"'
-export SHOW
 build_image() {
         oci_new "$OCI" app:1 &&
                 oci_repack "$OCI" app:1 'busybox_layer . && mkdir -p app data/old/sub &&

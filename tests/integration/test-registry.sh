@@ -10,7 +10,6 @@ set -uo pipefail
 
 source "$(dirname "$(realpath "$0")")/image-lib.sh"
 image_test_setup supregistry "$@"
-command -v curl >/dev/null || skip "needs curl"
 trap 'registry_stop; cleanup' EXIT
 registry_start "$TOP/registry" || { echo "FAIL: cannot start the local registry"; exit 1; }
 echo "registry on $REGISTRY"
@@ -44,10 +43,11 @@ for f in glob.glob(sys.argv[1] + "/*.json"):
         print(r.get("manifest", ""))
 EOF
 }
-# store_part DIR: the first entries of the store's DIR (refs, layers, blobs, tmp), empty if none.
-store_part() { find "$CASE_DIR/$STORE_REL/$1" -mindepth 1 2>/dev/null | head -n 3; }
+# store_part DIR: the first entries of the store's DIR (refs, layers, blobs, tmp) but empty
+# directories (the store makes its own), empty if none.
+store_part() { find "$CASE_DIR/$STORE_REL/$1" -mindepth 1 \( ! -type d -o ! -empty \) 2>/dev/null | head -n 3; }
 
-# reg_unit NAME ISOLATION REST: a unit of the registry's image, plain HTTP.
+# reg_unit NAME ISOLATION PULL REST: a unit of the registry's image (plain HTTP), image.pull PULL.
 reg_unit() {
         cat >"$CASE_DIR/units/$1.yaml" <<UNIT
 isolation: $2
@@ -55,7 +55,8 @@ image:
   layers:
     - registry: $REF
       tls_verify: false
-$3
+  pull: $3
+${4:-}
 network: none
 stop: {timeout: 2s}
 restart: {policy: 'no'}
@@ -63,7 +64,7 @@ UNIT
 }
 
 begin "a registry: unit pulls the image and runs it in $MODES (both at once: one pull, one unpack); the store records the digest pulled"
-for mode in $MODES; do reg_unit "reg-$mode" "$mode" "env: {GREETING: unit}"; done
+for mode in $MODES; do reg_unit "reg-$mode" "$mode" missing "env: {GREETING: unit}"; done
 case_run() {
         SUP_VM_BOOT_TIMEOUT=600 start_units || return
         for mode in $MODES; do
@@ -81,7 +82,7 @@ case_run
 end
 
 begin "pull: never without the image in the store is a clear start error, and nothing is pulled (a never policy that still contacts the registry)"
-reg_unit never process "pull: never"
+reg_unit never process never
 case_run() {
         start_units || return
         await 60 never failed || fail "never: $(field never state), expected failed"
@@ -95,8 +96,8 @@ case_run
 end
 
 begin "pull: always gets the tag's new image at the next start, pull: missing keeps the one it has and runs without the registry (a stale tag; a registry outage stopping restarts)"
-reg_unit always process "pull: always"
-reg_unit missing process "pull: missing"
+reg_unit always process always
+reg_unit missing process missing
 case_run() {
         start_units || return
         for u in always missing; do
@@ -127,7 +128,7 @@ end
 
 begin "a failed pull (the registry is down) is a start error with skopeo's message, nothing half-written in the store (a ref to layers that never arrived)"
 [ -z "$REGISTRY_PID" ] || registry_stop
-reg_unit down process "pull: always"
+reg_unit down process always
 case_run() {
         start_units || return
         await 120 down failed || fail "down: $(field down state), expected failed"
