@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "layer-unpack.h"
+#include "sha256.h"
 #include "path-util.h"
 #include "string-util.h"
 
@@ -941,6 +942,36 @@ static void test_entry_larger_than_its_header(void **state) {
 
 /* ENOSPC half-way: a tmpfs of 384 KiB (the first file fits, the second does not) in a mount namespace of a child's own.
  */
+/* A tar that ends right after its last file's data, without padding or end blocks (umoci insert
+ * writes such layers; Go's reader, hence docker and containerd, runs them): the layer is whole,
+ * and its diff_id the digest of exactly those bytes. Cut a byte earlier, inside the data, it is
+ * truncated; cut inside a header that follows, it is too. */
+static void test_unpadded_end(void **state) {
+        char *message = NULL;
+        Tar t;
+
+        tar_begin(&t, LAYER_COMPRESSION_NONE);
+        tar_file(&t, "a", 0644, "short");
+        tar_file(&t, "b", 0644, "bcdefgh");
+        tar_end(&t);
+        /* "a": header 0, data 512; "b": header 1024, data 1536..1542. */
+        LayerUnpackResult res;
+        char hex[65], *b;
+
+        assert_int_equal(unpack_limits(t.data, 1536 + 7, LAYER_COMPRESSION_NONE, NULL, &res, &message), 0);
+        assert_string_equal(b = read_in_root("b"), "bcdefgh");
+        free(b);
+        sha256_hex(t.data, 1536 + 7, hex);
+        assert_string_equal(res.diff_id + 7, hex);
+        assert_true(unpack_limits(t.data, 1536 + 6, LAYER_COMPRESSION_NONE, NULL, NULL, &message) < 0);
+        free(message);
+        /* Ends inside b's header: a's data is whole and ends at 517, but the stream does not end there. */
+        assert_true(unpack_limits(t.data, 1024 + 5, LAYER_COMPRESSION_NONE, NULL, NULL, &message) < 0);
+        free(message);
+        free(t.data);
+        assert_sentinel_intact();
+}
+
 static void test_enospc_mid_unpack(void **state) {
         int pipefd[2], status;
         char message[512] = "";
@@ -1046,6 +1077,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_decompression_bomb, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_truncated_streams, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_entry_larger_than_its_header, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unpadded_end, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_enospc_mid_unpack, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_replacing_earlier_entries, setup, teardown),
         };
