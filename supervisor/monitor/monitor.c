@@ -715,7 +715,8 @@ static void on_pull_exited(EventSource *s, int fd, uint32_t revents, void *userd
                 ;
         r = image_pull_finish(p->pull, status, &e);
         if (r < 0) {
-                set_reason(m, "cannot pull %s: %s", reference, sup_error_message(e));
+                /* It names the reference ("cannot pull REF: skopeo: ..."). */
+                set_reason(m, "%s", sup_error_message(e));
                 log_writer_printf(&m->log, "sup", "%s", m->status.reason);
                 pulls_end(m);
                 start_failed(m);
