@@ -374,7 +374,20 @@ static int open_dir(int root_fd, char *path, bool create, SupError **ret_error) 
                 fd = openat2_in_root(root_fd, path, O_RDONLY | O_DIRECTORY);
                 if (fd == -ENOENT) {
                         if (mkdirat(parent, p, 0755) < 0) {
-                                int r = sup_error_errno(ret_error, -errno, "cannot create the directory %s", path);
+                                char target[PATH_MAX];
+                                ssize_t n = errno == EEXIST ? readlinkat(parent, p, target, sizeof(target) - 1) : -1;
+                                int r;
+
+                                /* A symlink the archive made, to where nothing is inside the layer
+                                 * (a write-through attempt, or a dangling link): say so. */
+                                if (n >= 0) {
+                                        target[n] = 0;
+                                        r = sup_error_make(ret_error, -ELOOP,
+                                                           "%s is a symlink to %s, which is no directory of the layer "
+                                                           "(a path through a symlink stays inside the layer)",
+                                                           path, target);
+                                } else
+                                        r = sup_error_errno(ret_error, -errno, "cannot create the directory %s", path);
                                 *end = saved;
                                 return r;
                         }
