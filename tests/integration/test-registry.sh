@@ -43,6 +43,14 @@ for f in glob.glob(sys.argv[1] + "/*.json"):
         print(r.get("manifest", ""))
 EOF
 }
+# status_images UNIT: the manifest digests `supctl status` says UNIT's instance runs.
+status_images() {
+        ctl status --json 2>/dev/null | "$PY" -c '
+import json, sys
+for u in json.load(sys.stdin):
+    if u["name"] == sys.argv[1]:
+        print(" ".join((u.get("image") or {}).get("images") or []))' "$1"
+}
 # store_part DIR: the first entries of the store's DIR (refs, layers, blobs, tmp) but empty
 # directories (the store makes its own), empty if none.
 store_part() { find "$CASE_DIR/$STORE_REL/$1" -mindepth 1 \( ! -type d -o ! -empty \) 2>/dev/null | head -n 3; }
@@ -116,6 +124,8 @@ case_run() {
         wait_for 120 logged always "stdout version 2" ||
                 fail "pull: always ran the old image: $(grep "stdout version" "$CASE_DIR/state/logs/always.log" | tr '\n' ' ') $(field always reason)"
         [ "$(stored_ref "$REF")" = "$D2" ] || fail "the store records $REF as '$(stored_ref "$REF")' after the pull, the registry serves $D2"
+        [ "$(status_images always)" = "$D2" ] || fail "supctl status says always runs $(status_images always), not $D2"
+        [ "$(status_images missing)" = "$D1" ] || fail "supctl status says missing runs $(status_images missing), not $D1"
         log "always: $D1 -> $(stored_ref "$REF")"
         # With the registry gone, a unit that has its image starts all the same.
         registry_stop
