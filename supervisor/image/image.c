@@ -106,8 +106,8 @@ int image_resolve(const UnitSpec *u, const ImageOptions *opts, Image **ret, SupE
                 if (item->type != LAYER_DIR && lock_fd < 0) {
                         if (opts->lookup_only && access(opts->store_dir, F_OK) < 0)
                                 return sup_error_make(ret_error, -ENOENT,
-                                                      "layer %zu (%s: %s): there is no image store at %s yet", i,
-                                                      type, item->path, opts->store_dir);
+                                                      "layer %zu (%s: %s): there is no image store at %s yet", i, type,
+                                                      item->path, opts->store_dir);
                         r = store_lock_whole(opts->store_dir, opts->lookup_only ? LOCK_SH | LOCK_NB : LOCK_SH, &lock_fd,
                                              ret_error);
                         if (r < 0) {
