@@ -296,7 +296,17 @@ typedef struct DeferredDir {
         size_t order;
         mode_t mode;
         struct timespec times[2];
+        dev_t dev; /* the directory the entry described, when it was unpacked */
+        ino_t ino;
 } DeferredDir;
+
+/* A parent open_dir() made because an entry needed it and the archive had not listed it. */
+typedef struct ImplicitDir {
+        char *path; /* normalized, with no symlink on the way */
+        dev_t dev;
+        ino_t ino;
+        bool described; /* a later entry of the archive described it after all */
+} ImplicitDir;
 
 typedef struct Unpacker {
         int root_fd;
@@ -304,6 +314,8 @@ typedef struct Unpacker {
         Stream *stream;
         DeferredDir *dirs;
         size_t n_dirs;
+        ImplicitDir *implicit;
+        size_t n_implicit;
         uint64_t n_whiteouts, n_xattrs_skipped;
         uint64_t file_bytes; /* the regular files' sizes, holes of sparse files included */
         bool unpadded_end;   /* the stream ended right after the last entry's data (write_data()) */
@@ -354,10 +366,43 @@ static int path_normalize(const char *name, char **ret) {
         return 0;
 }
 
+/* Whether the directory parent_fd, which prefix (normalized) resolved to in the root, is prefix
+ * itself: no symlink of the archive on the way. */
+static bool prefix_is_literal(int root_fd, char *prefix, int parent_fd) {
+        struct open_how how = {
+                .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV,
+        };
+        _cleanup_close_ int fd = (int) syscall(SYS_openat2, root_fd, *prefix ? prefix : ".", &how, sizeof(how));
+        struct stat a, b;
+
+        return fd >= 0 && fstat(fd, &a) == 0 && fstat(parent_fd, &b) == 0 && a.st_dev == b.st_dev &&
+               a.st_ino == b.st_ino;
+}
+
+/* Notes a parent open_dir() made at path (normalized, literal), by its inode, so that an entry
+ * for it later on makes it explicit again whatever name that entry reached it by. */
+static int implicit_add(Unpacker *u, const char *path, int fd, SupError **ret_error) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return sup_error_errno(ret_error, -errno, "cannot look at the directory %s", path);
+        *ARRAY_APPEND(u->implicit, u->n_implicit) = (ImplicitDir){
+                .path = xstrdup(path),
+                .dev = st.st_dev,
+                .ino = st.st_ino,
+        };
+        return 0;
+}
+
 /* Opens directory path (normalized, below the root); with create, makes what is missing of it
- * with mode 0755 as tar does for the parents of an entry that comes before them, or has none. */
-static int open_dir(int root_fd, char *path, bool create, SupError **ret_error) {
-        int fd = openat2_in_root(root_fd, path, O_RDONLY | O_DIRECTORY);
+ * with mode 0755 as tar does for the parents of an entry that comes before them, or has none,
+ * and notes each one made (u->implicit): the store gives it the metadata of the layers below. A
+ * parent made below a symlink of the archive is not noted: its name in the layer is not path,
+ * and it keeps 0755 root. */
+static int open_dir(Unpacker *u, char *path, bool create, SupError **ret_error) {
+        int root_fd = u->root_fd, fd = openat2_in_root(root_fd, path, O_RDONLY | O_DIRECTORY);
+        int literal = -1; /* whether the deepest prefix there was is literal; -1: not known yet */
 
         if (fd != -ENOENT || !create)
                 return fd >= 0 ? fd : sup_error_errno(ret_error, fd, "cannot open the directory %s", path);
@@ -373,6 +418,13 @@ static int open_dir(int root_fd, char *path, bool create, SupError **ret_error) 
                 *end = 0;
                 fd = openat2_in_root(root_fd, path, O_RDONLY | O_DIRECTORY);
                 if (fd == -ENOENT) {
+                        if (literal < 0) {
+                                if (p > path)
+                                        p[-1] = 0;
+                                literal = p == path || prefix_is_literal(root_fd, path, parent);
+                                if (p > path)
+                                        p[-1] = '/';
+                        }
                         if (mkdirat(parent, p, 0755) < 0) {
                                 char target[PATH_MAX];
                                 ssize_t n = errno == EEXIST ? readlinkat(parent, p, target, sizeof(target) - 1) : -1;
@@ -395,6 +447,14 @@ static int open_dir(int root_fd, char *path, bool create, SupError **ret_error) 
                         /* 0755 whatever supd's umask: a container's users must get through. */
                         if (fd >= 0 && fchmod(fd, 0755) < 0)
                                 fd = -errno;
+                        if (fd >= 0 && literal > 0) {
+                                int r = implicit_add(u, path, fd, ret_error);
+                                if (r < 0) {
+                                        closep(&fd);
+                                        *end = saved;
+                                        return r;
+                                }
+                        }
                 }
                 if (fd < 0) {
                         int r = sup_error_errno(ret_error, fd, "cannot open the directory %s", path);
@@ -411,19 +471,19 @@ static int open_dir(int root_fd, char *path, bool create, SupError **ret_error) 
 }
 
 /* Opens the directory that holds path (normalized) and points *ret_base at its last component. */
-static int open_parent(int root_fd, char *path, bool create, const char **ret_base, SupError **ret_error) {
+static int open_parent(Unpacker *u, char *path, bool create, const char **ret_base, SupError **ret_error) {
         char *slash = strrchr(path, '/');
         int fd;
 
         if (!slash) {
-                fd = openat2_in_root(root_fd, "", O_RDONLY | O_DIRECTORY);
+                fd = openat2_in_root(u->root_fd, "", O_RDONLY | O_DIRECTORY);
                 if (fd < 0)
                         return sup_error_errno(ret_error, fd, "cannot open the layer's root");
                 *ret_base = path;
                 return fd;
         }
         *slash = 0;
-        fd = open_dir(root_fd, path, create, ret_error);
+        fd = open_dir(u, path, create, ret_error);
         *slash = '/';
         if (fd >= 0)
                 *ret_base = slash + 1;
@@ -585,6 +645,7 @@ static int entry_regular(Unpacker *u, struct archive_entry *e, int dir_fd, const
 static int entry_directory(Unpacker *u, struct archive_entry *e, const char *path, int dir_fd, const char *base,
                            uid_t uid, gid_t gid, SupError **ret_error) {
         _cleanup_close_ int fd = -EBADF;
+        struct stat st;
         int r;
 
         if (dir_fd < 0) /* the root itself ("./") */
@@ -601,13 +662,21 @@ static int entry_directory(Unpacker *u, struct archive_entry *e, const char *pat
         }
         if (fd < 0)
                 return sup_error_errno(ret_error, fd, "cannot open the directory");
+        if (fstat(fd, &st) < 0)
+                return sup_error_errno(ret_error, -errno, "cannot look at the directory");
         if (fchown(fd, uid, gid) < 0)
                 return sup_error_errno(ret_error, -errno, "cannot change the owner");
         if ((r = entry_xattrs(u, e, fd, ret_error)) < 0)
                 return r;
 
         DeferredDir *d = ARRAY_APPEND(u->dirs, u->n_dirs);
-        *d = (DeferredDir){.path = xstrdup(path), .order = u->n_dirs, .mode = archive_entry_perm(e) & 07777};
+        *d = (DeferredDir){
+                .path = xstrdup(path),
+                .order = u->n_dirs,
+                .mode = archive_entry_perm(e) & 07777,
+                .dev = st.st_dev,
+                .ino = st.st_ino,
+        };
         entry_times(e, d->times);
         return 0;
 }
@@ -668,7 +737,7 @@ static int entry_hardlink(Unpacker *u, const char *path, const char *link, int d
         if (streq(target, path))
                 return sup_error_make(ret_error, -EINVAL, "a hard link to itself");
         /* Nothing is made for a target: it exists, or the link is refused. */
-        _cleanup_close_ int target_dir = open_parent(u->root_fd, target, false, &target_base, ret_error);
+        _cleanup_close_ int target_dir = open_parent(u, target, false, &target_base, ret_error);
         if (target_dir < 0)
                 return sup_error_wrap(ret_error, target_dir, "a hard link to %s", link);
         if (fstatat(target_dir, target_base, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -731,7 +800,7 @@ static int entry_unpack(Unpacker *u, struct archive_entry *e, const char *name, 
         /* aufs' bookkeeping at the top (.wh..wh.plnk/, .wh..wh.aufs), which docker skips too. */
         if (startswith(path, ".wh..wh.") && !startswith(path, ".wh..wh..opq"))
                 return 0;
-        dir_fd = open_parent(u->root_fd, path, true, &base, ret_error);
+        dir_fd = open_parent(u, path, true, &base, ret_error);
         if (dir_fd < 0)
                 return dir_fd;
         if (startswith(base, ".wh."))
@@ -789,6 +858,46 @@ static int dirs_finish(Unpacker *u, SupError **ret_error) {
                         return sup_error_errno(ret_error, -errno, "entry %s: cannot set the times", d->path);
         }
         return 0;
+}
+
+static int implicit_dir_compare_inode(const void *a, const void *b) {
+        const ImplicitDir *x = a, *y = b;
+        if (x->dev != y->dev)
+                return x->dev < y->dev ? -1 : 1;
+        return (x->ino > y->ino) - (x->ino < y->ino);
+}
+
+static int implicit_dir_compare_path(const void *a, const void *b) {
+        return strcmp(((const ImplicitDir *) a)->path, ((const ImplicitDir *) b)->path);
+}
+
+/* The parents made that no entry described later (by its inode: an entry may have reached it
+ * through a symlink of the archive), sorted by path, so a parent before what it holds. */
+static char **implicit_finish(Unpacker *u, size_t *ret_n) {
+        char **l = xnew0(char *, u->n_implicit + 1);
+        size_t n = 0;
+
+        qsort_safe(u->implicit, u->n_implicit, sizeof(ImplicitDir), implicit_dir_compare_inode);
+        for (size_t i = 0; i < u->n_dirs && u->n_implicit > 0; i++) {
+                ImplicitDir key = {.dev = u->dirs[i].dev, .ino = u->dirs[i].ino},
+                            *hit = bsearch(&key, u->implicit, u->n_implicit, sizeof(ImplicitDir),
+                                           implicit_dir_compare_inode);
+                if (hit)
+                        hit->described = true;
+        }
+        qsort_safe(u->implicit, u->n_implicit, sizeof(ImplicitDir), implicit_dir_compare_path);
+        for (size_t i = 0; i < u->n_implicit; i++)
+                if (!u->implicit[i].described)
+                        l[n++] = TAKE_PTR(u->implicit[i].path);
+        *ret_n = n;
+        return l;
+}
+
+void layer_unpack_result_done(LayerUnpackResult *r) {
+        if (!r)
+                return;
+        r->implicit_dirs = strv_free(r->implicit_dirs);
+        r->n_implicit_dirs = 0;
 }
 
 /* The message, with the bytes a terminal would obey that the archive's names and link targets
@@ -890,6 +999,7 @@ int layer_unpack(int fd, LayerCompression compression, int root_fd, const LayerU
                 };
                 digest_format(&stream.blob, ret->blob_digest);
                 digest_format(&stream.tar, ret->diff_id);
+                ret->implicit_dirs = implicit_finish(&u, &ret->n_implicit_dirs);
         }
         r = 0;
 
@@ -899,6 +1009,9 @@ finish:
         for (size_t i = 0; i < u.n_dirs; i++)
                 free(u.dirs[i].path);
         free(u.dirs);
+        for (size_t i = 0; i < u.n_implicit; i++)
+                free(u.implicit[i].path);
+        free(u.implicit);
         stream_done(&stream);
         if (r < 0 && ret_error && !*ret_error) {
                 message_sanitize(error);

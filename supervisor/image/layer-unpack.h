@@ -25,6 +25,11 @@
  * only overlay xattr a layer gets is the opaque marker above). Device nodes are created (the
  * overlay in both modes is mounted nodev, and the store is root's alone).
  *
+ * A parent an entry needs that the archive never listed (umoci writes "tmp/foo" without "tmp/")
+ * is made 0755 root:root, with the time of the unpack, and reported in implicit_dirs unless an
+ * entry for it comes later: such a layer's own copy of the directory would hide the owner and
+ * mode the layers below give it (an image's /tmp 1777), so the caller gives it theirs.
+ *
  * layer_unpack() never removes what it wrote: on an error the caller removes the directory (it
  * made it, under a temporary name). */
 
@@ -55,6 +60,12 @@ typedef struct LayerUnpackResult {
         uint64_t n_whiteouts;      /* ".wh." entries, ".wh..wh..opq" included */
         uint64_t n_xattrs_skipped; /* xattrs of the archive not set (outside user.* and
                                     * security.capability, or on a symlink or node) */
+        /* The parents made without an entry of their own (none came later), relative to the
+         * root, normalized, sorted (a parent before what it holds); NULL-terminated. Owned by the
+         * caller: layer_unpack_result_done(). One made below a symlink of the archive is not
+         * listed (its path is not its name), and keeps 0755 root:root. */
+        char **implicit_dirs;
+        size_t n_implicit_dirs;
 } LayerUnpackResult;
 
 /* Reads the layer archive from fd to its end and writes its entries below root_fd (an empty
@@ -62,5 +73,7 @@ typedef struct LayerUnpackResult {
  * the stream ("the gzip stream is truncated"). */
 int layer_unpack(int fd, LayerCompression compression, int root_fd, const LayerUnpackLimits *limits,
                  LayerUnpackResult *ret, SupError **ret_error);
+/* Frees what a LayerUnpackResult owns (implicit_dirs); NULL or a zeroed one is fine. */
+void layer_unpack_result_done(LayerUnpackResult *r);
 
 DECLARE_STRING_TABLE_LOOKUP(layer_compression, LayerCompression);

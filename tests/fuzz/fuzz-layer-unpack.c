@@ -95,6 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     res.blob_size != size || res.tar_size > limits.max_bytes || res.n_entries > limits.max_entries)
                         abort();
         }
+        if (r >= 0)
+                layer_unpack_result_done(&res);
         sup_error_free(e);
         close(root_fd);
 

@@ -30,6 +30,7 @@ typedef struct Fixture {
         char *root;
         char *sentinel; /* holds "canary" and nothing else; a hostile archive aims at it */
         int root_fd;
+        char **implicit; /* the last unpack's implicit_dirs */
 } Fixture;
 
 static Fixture fx;
@@ -56,6 +57,7 @@ static int teardown(void **state) {
         free(fx.tree);
         free(fx.root);
         free(fx.sentinel);
+        fx.implicit = strv_free(fx.implicit);
         return 0;
 }
 
@@ -161,8 +163,9 @@ static unsigned count_fds(void) {
         return n;
 }
 
-/* Unpacks data into fx.root; the error message in *ret_message (NULL on success). Checks that no
- * fd was left open, on success or failure, and that a failure came with a message. */
+/* Unpacks data into fx.root; the error message in *ret_message (NULL on success), the implicit
+ * directories in fx.implicit. Checks that no fd was left open, on success or failure, and that a
+ * failure came with a message. */
 static int unpack_limits(const void *data, size_t n, LayerCompression c, const LayerUnpackLimits *limits,
                          LayerUnpackResult *ret, char **ret_message) {
         _cleanup_sup_error_ SupError *e = NULL;
@@ -181,6 +184,11 @@ static int unpack_limits(const void *data, size_t n, LayerCompression c, const L
                 fprintf(stderr, "layer_unpack: %s\n", e->message);
         if (ret_message)
                 *ret_message = e ? xstrdup(e->message) : NULL;
+        if (r >= 0 && ret) {
+                assert_int_equal(strv_length(ret->implicit_dirs), ret->n_implicit_dirs);
+                strv_free(fx.implicit);
+                fx.implicit = TAKE_PTR(ret->implicit_dirs);
+        }
         return r;
 }
 
@@ -1059,6 +1067,38 @@ static void test_replacing_earlier_entries(void **state) {
         free(t.data);
 }
 
+static void test_implicit_parents_reported(void **state) {
+        static const char *const want[] = {"a", "a/b/c", "real", "tmp", "x/y", NULL};
+        struct stat st;
+        Tar t;
+
+        /* umoci writes "tmp/foo" without "tmp/": the parents made for it are listed, so that the
+         * store can give them the layers' below metadata (else the image's /tmp 1777 becomes
+         * 0755); a parent an entry describes later, by any name, is the archive's own. */
+        tar_begin(&t, LAYER_COMPRESSION_NONE);
+        tar_file(&t, "tmp/foo", 0644, "foo");
+        tar_file(&t, "a/b/c/f", 0644, "nested");
+        tar_dir(&t, "a/b/", 0711); /* after its child: explicit */
+        tar_dir(&t, "x/", 0750);   /* before: never implicit */
+        tar_file(&t, "x/y/f", 0644, "y");
+        tar_file(&t, "real/q/f", 0644, "q");
+        tar_symlink(&t, "s", "real");
+        tar_dir(&t, "s/q/", 0700); /* real/q, described through a symlink of the archive */
+        tar_symlink(&t, "l", "x");
+        tar_file(&t, "l/z/f", 0644, "z"); /* x/z: made below a symlink, so not listed */
+        tar_end(&t);
+        assert_int_equal(unpack(&t, NULL), 0);
+        free(t.data);
+
+        assert_int_equal(strv_length(fx.implicit), ELEMENTSOF(want) - 1);
+        for (size_t i = 0; want[i]; i++)
+                assert_string_equal(fx.implicit[i], want[i]);
+        assert_true(in_root("tmp", &st) && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0755);
+        assert_true(in_root("a/b", &st) && (st.st_mode & 07777) == 0711);
+        assert_true(in_root("real/q", &st) && (st.st_mode & 07777) == 0700);
+        assert_true(in_root("x/z/f", NULL));
+}
+
 int main(void) {
         /* Parents made with 0755 must be 0755 whatever the umask of the process that unpacks. */
         umask(077);
@@ -1080,6 +1120,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_unpadded_end, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_enospc_mid_unpack, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_replacing_earlier_entries, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_implicit_parents_reported, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
