@@ -324,6 +324,7 @@ static int resolve_manifest(const char *store_dir, const BlobDir *b, const char 
                                               "%s: layer %zu is not named by sha256 digests (%s, diff_id %s)", b->name,
                                               i, digest ?: "(none)", diff_id ?: "(none)");
                 if (!store_layer_present(store_dir, diff_id)) {
+                        _cleanup_strv_free_ char **lowers = NULL;
                         _cleanup_close_ int fd = -EBADF;
                         struct stat st;
 
@@ -340,8 +341,15 @@ static int resolve_manifest(const char *store_dir, const BlobDir *b, const char 
                                         ret_error, -EBADMSG,
                                         "%s: layer %zu: the blob %s has %lld bytes, its descriptor says %lld", b->name,
                                         i, digest, (long long) st.st_size, (long long) blob_size);
-                        r = store_layer_ingest(store_dir, fd, compression, &opts->limits, store_digest_hex(diff_id),
-                                               digest, diff_id, got, ret_error);
+                        /* Its lowers: the unit's layers below this image, then the image's own
+                         * below it (unpacked by now: bottom first). */
+                        lowers = store_lowers(img);
+                        for (size_t j = 0; j < i; j++)
+                                strv_push(&lowers,
+                                          store_path(store_dir, "layers/%s",
+                                                     store_digest_hex(json_string_value(json_array_get(diff_ids, j)))));
+                        r = store_layer_ingest(store_dir, fd, compression, &opts->limits, lowers,
+                                               store_digest_hex(diff_id), digest, diff_id, got, ret_error);
                         if (r < 0)
                                 return sup_error_wrap(ret_error, r, "%s: layer %zu (%s)", b->name, i, digest);
                 }

@@ -43,11 +43,17 @@ bool store_layer_present(const char *store_dir, const char *diff_id);
 /* Unpacks the layer archive on blob_fd into the store (image-store.h's steps: under
  * locks/lock_name, into tmp/, both digests checked, layers/HEX.json, then the rename), unless
  * want_diff_id is already there. want_blob_digest, want_diff_id: what the image says (NULL: not
- * known, as for a tar: file). limits: ImageOptions.limits (a zero field: the default). The
- * diff_id of the layer in ret_diff_id. */
+ * known, as for a tar: file). limits: ImageOptions.limits (a zero field: the default). lowers:
+ * the directories of the layers below it in the unit, bottom first (a strv; NULL: none), whose
+ * metadata the directories the archive never listed take. The diff_id of the layer in
+ * ret_diff_id. */
 int store_layer_ingest(const char *store_dir, int blob_fd, LayerCompression compression,
-                       const LayerUnpackLimits *limits, const char *lock_name, const char *want_blob_digest,
-                       const char *want_diff_id, char ret_diff_id[DIGEST_LEN + 1], SupError **ret_error);
+                       const LayerUnpackLimits *limits, char *const *lowers, const char *lock_name,
+                       const char *want_blob_digest, const char *want_diff_id, char ret_diff_id[DIGEST_LEN + 1],
+                       SupError **ret_error);
+
+/* The directories of img's layers so far, bottom first: the lowers of the next (a strv). */
+char **store_lowers(const Image *img);
 
 /* The store's disk for guests of layer diff_id (disks/HEX.ext4), built from layers/HEX if
  * missing (not with lookup_only: an error then). */

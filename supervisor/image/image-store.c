@@ -6,10 +6,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/openat2.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -157,6 +159,93 @@ void store_add_layer(const char *store_dir, const char *diff_id, Image *img) {
         l->diff_id = xstrdup(diff_id);
 }
 
+char **store_lowers(const Image *img) {
+        char **l = xnew0(char *, img->n_layers + 1);
+
+        for (size_t i = 0; i < img->n_layers; i++)
+                l[i] = xstrdup(img->layers[i].dir);
+        return l;
+}
+
+/* The directory at path in the nearest lower that has path at all, in *ret_fd (O_PATH), and
+ * which lower in *ret_index: -ENOENT
+ * when none has it, or when the nearest that has it holds something else there (a file, a
+ * symlink, a whiteout): what the layers below show at path is then no directory. path is resolved
+ * in each lower as the unpacker resolves it, its symlinks never out of that layer. */
+static int lower_dir_find(char *const *lowers, const char *path, int *ret_fd, size_t *ret_index) {
+        struct open_how how = {
+                .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+        };
+
+        for (size_t i = strv_length(lowers); i > 0; i--) {
+                _cleanup_close_ int root = open(lowers[i - 1], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                _cleanup_close_ int fd = -EBADF;
+                struct stat st;
+
+                if (root < 0)
+                        return -errno;
+                fd = (int) syscall(SYS_openat2, root, path, &how, sizeof(how));
+                if (fd < 0 && errno == ENOENT)
+                        continue;
+                if (fd < 0 || fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))
+                        return -ENOENT;
+                *ret_fd = TAKE_FD(fd);
+                *ret_index = i - 1;
+                return 0;
+        }
+        return -ENOENT;
+}
+
+/* The directories the archive never listed (LayerUnpackResult.implicit_dirs) get the owner,
+ * mode and times of the same directory in the nearest lower: in an overlay the topmost copy of a
+ * directory decides its metadata, and the unpacker's 0755 root would hide an image's /tmp 1777 or
+ * a directory only its user may enter. Without a lower that has it, 0755 root stays. containerd
+ * does the same (its mkparent() with the parents of the apply).
+ *
+ * Layers are shared by diff_id, not by chain: a layer's implicit directories keep what the lowers
+ * of the first image that unpacked it said, and another image with the same layer over other
+ * lowers sees that. containerd keys its snapshots by chain ID for that reason; here the case
+ * (one layer tar over two different bases, relying on directories it does not list) is left. */
+static int implicit_dirs_inherit(int root_fd, const LayerUnpackResult *res, char *const *lowers, json_t **ret_record,
+                                 SupError **ret_error) {
+        /* The record names which lower gave what, up to a bound: a hostile archive may hold
+         * millions of such parents. */
+        static const size_t record_max = 256;
+        _cleanup_json_ json_t *list = json_array();
+        size_t inherited = 0;
+
+        for (size_t i = 0; i < res->n_implicit_dirs; i++) {
+                const char *path = res->implicit_dirs[i];
+                struct open_how how = {
+                        .flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+                        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV,
+                };
+                _cleanup_close_ int lower_fd = -EBADF, fd = -EBADF;
+                struct stat st;
+                size_t from = 0;
+
+                if (lower_dir_find(lowers, path, &lower_fd, &from) < 0)
+                        continue;
+                if (fstat(lower_fd, &st) < 0)
+                        return sup_error_errno(ret_error, -errno, "cannot look at %s below the layer", path);
+                fd = (int) syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+                if (fd < 0)
+                        return sup_error_errno(ret_error, -errno, "cannot open the layer's directory %s", path);
+                /* chown first: the mode's setgid bit must outlive it. */
+                if (fchown(fd, st.st_uid, st.st_gid) < 0 || fchmod(fd, st.st_mode & 07777) < 0 ||
+                    futimens(fd, (const struct timespec[2]){st.st_atim, st.st_mtim}) < 0)
+                        return sup_error_errno(ret_error, -errno,
+                                               "cannot give the layer's directory %s the metadata of %s", path,
+                                               lowers[from]);
+                if (inherited++ < record_max)
+                        json_array_append_new(list, json_pack("{s:s, s:s}", "path", path, "from", lowers[from]));
+        }
+        *ret_record = json_pack("{s:I, s:I, s:O}", "count", (json_int_t) res->n_implicit_dirs, "inherited",
+                                (json_int_t) inherited, "from_lowers", list);
+        return 0;
+}
+
 static json_t *timestamp_json(usec_t t) {
         char buf[64];
         return json_string(format_timestamp(t, buf, sizeof(buf)));
@@ -171,8 +260,9 @@ static int write_json_atomic(const char *path, json_t *j) {
 }
 
 int store_layer_ingest(const char *store_dir, int blob_fd, LayerCompression compression,
-                       const LayerUnpackLimits *opts_limits, const char *lock_name, const char *want_blob_digest,
-                       const char *want_diff_id, char ret_diff_id[DIGEST_LEN + 1], SupError **ret_error) {
+                       const LayerUnpackLimits *opts_limits, char *const *lowers, const char *lock_name,
+                       const char *want_blob_digest, const char *want_diff_id, char ret_diff_id[DIGEST_LEN + 1],
+                       SupError **ret_error) {
         /* A zero field is its default, never "no limit": a layer is hostile input. */
         LayerUnpackLimits limits = {
                 .max_bytes =
@@ -182,8 +272,8 @@ int store_layer_ingest(const char *store_dir, int blob_fd, LayerCompression comp
         };
         _cleanup_free_ char *tmp = NULL, *final = NULL, *record_path = NULL;
         _cleanup_close_ int lock_fd = -EBADF, publish_fd = -EBADF, root_fd = -EBADF;
-        _cleanup_json_ json_t *record = NULL;
-        LayerUnpackResult res = {};
+        _cleanup_json_ json_t *record = NULL, *implicit = NULL;
+        _cleanup_(layer_unpack_result_done) LayerUnpackResult res = {};
         usec_t t0;
         int r;
 
@@ -238,10 +328,16 @@ int store_layer_ingest(const char *store_dir, int blob_fd, LayerCompression comp
                 }
         }
 
-        record = json_pack("{s:s, s:s?, s:I, s:I, s:I, s:I, s:o, s:I}", "diff_id", res.diff_id, "digest",
+        /* Before the rename: the layer is complete when it is published. */
+        r = implicit_dirs_inherit(root_fd, &res, lowers, &implicit, ret_error);
+        if (r < 0)
+                goto fail;
+
+        record = json_pack("{s:s, s:s?, s:I, s:I, s:I, s:I, s:O, s:o, s:I}", "diff_id", res.diff_id, "digest",
                            want_blob_digest, "size", (json_int_t) res.blob_size, "unpacked_size",
                            (json_int_t) res.tar_size, "entries", (json_int_t) res.n_entries, "whiteouts",
-                           (json_int_t) res.n_whiteouts, "unpacked", timestamp_json(now(CLOCK_REALTIME)), "duration_ms",
+                           (json_int_t) res.n_whiteouts, "implicit_dirs", implicit, "unpacked",
+                           timestamp_json(now(CLOCK_REALTIME)), "duration_ms",
                            (json_int_t) ((now(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC));
         record_path = store_path(store_dir, "layers/%s.json", store_digest_hex(res.diff_id));
         r = write_json_atomic(record_path, record);

@@ -50,6 +50,7 @@ static int tar_resolve(const Layer *item, const ImageOptions *opts, Image *img, 
         _cleanup_close_ int fd = -EBADF;
         char key[DIGEST_HEX_LEN + 1], diff_id[DIGEST_LEN + 1];
         _cleanup_free_ char *lock_name = NULL, *path = NULL, *text = NULL;
+        _cleanup_strv_free_ char **lowers = NULL;
         struct stat st, after;
         int r;
 
@@ -71,8 +72,9 @@ static int tar_resolve(const Layer *item, const ImageOptions *opts, Image *img, 
                 return sup_error_make(ret_error, -ENOENT, "not unpacked in the store yet (only looking)");
 
         lock_name = xasprintf("tar-%s", key);
-        r = store_layer_ingest(opts->store_dir, fd, LAYER_COMPRESSION_DETECT, &opts->limits, lock_name, NULL, NULL,
-                               diff_id, ret_error);
+        lowers = store_lowers(img);
+        r = store_layer_ingest(opts->store_dir, fd, LAYER_COMPRESSION_DETECT, &opts->limits, lowers, lock_name, NULL,
+                               NULL, diff_id, ret_error);
         if (r < 0)
                 return r;
         /* Changed while it was read: the layer is what was read, but the identity names neither

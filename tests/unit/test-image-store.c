@@ -171,6 +171,61 @@ static void test_oci_two_layers(void **state) {
         assert_int_equal(count_entries(rec), 0);
 }
 
+/* A layer that lists only its files (umoci raw add-layer of a tar made with --no-recursion, as
+ * umoci's own layers can be): the parents the unpacker makes for them take the owner, mode and
+ * times of the layer below, or the image's /tmp 1777 would be 0755 in the overlay (the topmost
+ * copy of a directory decides) and a directory of user 1000 root's. */
+static void test_oci_implicit_parents(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *lay = path_join(f->dir, "imp"), *rec = NULL, *json = NULL;
+        Image *img = NULL;
+        struct stat lower, upper;
+
+        sh("cd %s && mkdir -p b/tmp b/keep u/tmp u/keep u/new && chmod 1777 b/tmp && chmod 0700 b/keep && "
+           "touch -d 2001-02-03 b/keep && chown 1000:1000 b/keep && "
+           "for x in b/keep/base u/tmp/foo u/keep/f u/new/x; do head -c 512 /dev/zero > $x; done && "
+           "umoci init --layout imp && umoci new --image imp:v1 && umoci insert --image imp:v1 b / && "
+           "tar -C u --no-recursion -cf up.tar tmp/foo keep/f new/x && tar -tf up.tar | grep -q '/$' && exit 1; "
+           "umoci raw add-layer --image imp:v1 up.tar",
+           f->dir);
+        assert_int_equal(resolve_item(f, LAYER_OCI, lay, "v1", false, &img, NULL), 0);
+        assert_int_equal(img->n_layers, 2);
+
+        char *const paths[] = {"tmp", "keep"};
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
+                _cleanup_free_ char *l = xasprintf("%s/%s", img->layers[0].dir, paths[i]),
+                                    *u = xasprintf("%s/%s", img->layers[1].dir, paths[i]);
+                assert_int_equal(lstat(l, &lower), 0);
+                assert_int_equal(lstat(u, &upper), 0);
+                assert_true(S_ISDIR(upper.st_mode));
+                assert_int_equal(upper.st_mode, lower.st_mode);
+                assert_int_equal(upper.st_uid, lower.st_uid);
+                assert_int_equal(upper.st_gid, lower.st_gid);
+                assert_int_equal(upper.st_mtim.tv_sec, lower.st_mtim.tv_sec);
+        }
+        assert_int_equal(upper.st_mode & 07777, 0700);
+        assert_int_equal(upper.st_uid, 1000);
+        assert_int_equal(upper.st_gid, 1000);
+        rec = xasprintf("%s/tmp", img->layers[1].dir);
+        assert_int_equal(lstat(rec, &upper), 0);
+        assert_int_equal(upper.st_mode & 07777, 01777);
+        free(rec);
+        /* No layer below has new/: 0755 root, as the unpacker made it. */
+        rec = xasprintf("%s/new", img->layers[1].dir);
+        assert_int_equal(lstat(rec, &upper), 0);
+        assert_int_equal(upper.st_mode & 07777, 0755);
+        assert_int_equal(upper.st_uid, 0);
+        free(rec);
+
+        /* layers/HEX.json says which took whose. */
+        rec = store_sub(f, "layers/%s.json", img->layers[1].diff_id + 7);
+        assert_int_equal(read_full_file(rec, 1 << 20, &json, NULL), 0);
+        assert_non_null(strstr(json, "\"implicit_dirs\":{\"count\":3,"));
+        assert_non_null(strstr(json, "\"inherited\":2"));
+        assert_non_null(strstr(json, img->layers[0].diff_id + 7));
+        image_free(img);
+}
+
 /* A layout with several images needs a ref; a ref it lacks is named with the ones it has. */
 static void test_oci_ref_errors(void **state) {
         Fixture *f = *state;
@@ -660,6 +715,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_oci_hostile_layout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oci_shared_layer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oci_concurrent, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_oci_implicit_parents, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_tar_warm, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_init_leftovers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
