@@ -19,6 +19,7 @@
 
 #include "alloc.h"
 #include "macro.h"
+#include "path-util.h"
 #include "sha256.h"
 #include "string-util.h"
 
@@ -380,15 +381,51 @@ static bool prefix_is_literal(int root_fd, char *prefix, int parent_fd) {
                a.st_ino == b.st_ino;
 }
 
+/* The path below the root of directory fd, as the kernel names it (/proc/self/fd): NULL when
+ * that cannot be had. */
+static char *fd_path_below(int root_fd, int fd) {
+        char proc[64], root[PATH_MAX], dir[PATH_MAX];
+        ssize_t n, m;
+        const char *rel;
+
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", root_fd);
+        n = readlink(proc, root, sizeof(root) - 1);
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        m = readlink(proc, dir, sizeof(dir) - 1);
+        if (n <= 0 || m <= 0)
+                return NULL;
+        root[n] = dir[m] = 0;
+        rel = startswith(dir, root);
+        if (!rel || (*rel && *rel != '/'))
+                return NULL;
+        return xstrdup(rel + (*rel == '/'));
+}
+
+/* The name below the root of directory parent_fd, which prefix (normalized) resolved to there:
+ * prefix itself, unless a symlink of the archive was on the way. NULL when it cannot be had. The
+ * answer is checked: it must lead to parent_fd without a symlink. */
+static char *prefix_real_path(int root_fd, char *prefix, int parent_fd) {
+        _cleanup_free_ char *real = NULL;
+
+        if (prefix_is_literal(root_fd, prefix, parent_fd))
+                return xstrdup(prefix);
+        real = fd_path_below(root_fd, parent_fd);
+        if (!real || !prefix_is_literal(root_fd, real, parent_fd))
+                return NULL;
+        return TAKE_PTR(real);
+}
+
 /* Notes a parent open_dir() made at path (normalized, literal), by its inode, so that an entry
  * for it later on makes it explicit again whatever name that entry reached it by. */
-static int implicit_add(Unpacker *u, const char *path, int fd, SupError **ret_error) {
+static int implicit_add(Unpacker *u, char *path, int fd, SupError **ret_error) {
         struct stat st;
 
-        if (fstat(fd, &st) < 0)
-                return sup_error_errno(ret_error, -errno, "cannot look at the directory %s", path);
+        if (fstat(fd, &st) < 0) {
+                free(path);
+                return sup_error_errno(ret_error, -errno, "cannot look at the directory");
+        }
         *ARRAY_APPEND(u->implicit, u->n_implicit) = (ImplicitDir){
-                .path = xstrdup(path),
+                .path = path,
                 .dev = st.st_dev,
                 .ino = st.st_ino,
         };
@@ -397,12 +434,13 @@ static int implicit_add(Unpacker *u, const char *path, int fd, SupError **ret_er
 
 /* Opens directory path (normalized, below the root); with create, makes what is missing of it
  * with mode 0755 as tar does for the parents of an entry that comes before them, or has none,
- * and notes each one made (u->implicit): the store gives it the metadata of the layers below. A
- * parent made below a symlink of the archive is not noted: its name in the layer is not path,
- * and it keeps 0755 root. */
+ * and notes each one made (u->implicit) by its real name (a symlink of the archive on the way
+ * resolved): the store gives it the metadata of the layers below. */
 static int open_dir(Unpacker *u, char *path, bool create, SupError **ret_error) {
         int root_fd = u->root_fd, fd = openat2_in_root(root_fd, path, O_RDONLY | O_DIRECTORY);
-        int literal = -1; /* whether the deepest prefix there was is literal; -1: not known yet */
+        /* The real name of the deepest prefix there was, and where the missing part begins. */
+        _cleanup_free_ char *real = NULL;
+        const char *missing = NULL;
 
         if (fd != -ENOENT || !create)
                 return fd >= 0 ? fd : sup_error_errno(ret_error, fd, "cannot open the directory %s", path);
@@ -418,10 +456,11 @@ static int open_dir(Unpacker *u, char *path, bool create, SupError **ret_error) 
                 *end = 0;
                 fd = openat2_in_root(root_fd, path, O_RDONLY | O_DIRECTORY);
                 if (fd == -ENOENT) {
-                        if (literal < 0) {
+                        if (!missing) {
+                                missing = p;
                                 if (p > path)
                                         p[-1] = 0;
-                                literal = p == path || prefix_is_literal(root_fd, path, parent);
+                                real = p == path ? xstrdup("") : prefix_real_path(root_fd, path, parent);
                                 if (p > path)
                                         p[-1] = '/';
                         }
@@ -447,8 +486,10 @@ static int open_dir(Unpacker *u, char *path, bool create, SupError **ret_error) 
                         /* 0755 whatever supd's umask: a container's users must get through. */
                         if (fd >= 0 && fchmod(fd, 0755) < 0)
                                 fd = -errno;
-                        if (fd >= 0 && literal > 0) {
-                                int r = implicit_add(u, path, fd, ret_error);
+                        /* Unnamed (left 0755 root) only if /proc could not name it. */
+                        if (fd >= 0 && real) {
+                                int r = implicit_add(u, *real ? path_join(real, missing) : xstrdup(missing), fd,
+                                                     ret_error);
                                 if (r < 0) {
                                         closep(&fd);
                                         *end = saved;

@@ -62,8 +62,8 @@ typedef struct LayerUnpackResult {
                                     * security.capability, or on a symlink or node) */
         /* The parents made without an entry of their own (none came later), relative to the
          * root, normalized, sorted (a parent before what it holds); NULL-terminated. Owned by the
-         * caller: layer_unpack_result_done(). One made below a symlink of the archive is not
-         * listed (its path is not its name), and keeps 0755 root:root. */
+         * caller: layer_unpack_result_done(). One made below a symlink of the archive is listed
+         * by its real name (x/z for "l/z/f" when l -> x). */
         char **implicit_dirs;
         size_t n_implicit_dirs;
 } LayerUnpackResult;
