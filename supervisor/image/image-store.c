@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -167,10 +168,32 @@ char **store_lowers(const Image *img) {
         return l;
 }
 
+/* Whether a directory on path's way in the lower root_fd is opaque (what the unpacker or an
+ * overlay marks so): the layers further down do not show below it. */
+static bool lower_hides_below(int root_fd, const char *path) {
+        struct open_how how = {
+                .flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+        };
+        _cleanup_free_ char *p = xstrdup(path);
+
+        for (char *slash; (slash = strrchr(p, '/'));) {
+                *slash = 0;
+                _cleanup_close_ int fd = (int) syscall(SYS_openat2, root_fd, p, &how, sizeof(how));
+                char v;
+
+                if (fd >= 0 && ((fgetxattr(fd, "trusted.overlay.opaque", &v, 1) == 1 && v == 'y') ||
+                                (fgetxattr(fd, "user.overlay.opaque", &v, 1) == 1 && v == 'y')))
+                        return true;
+        }
+        return false;
+}
+
 /* The directory at path in the nearest lower that has path at all, in *ret_fd (O_PATH), and
  * which lower in *ret_index: -ENOENT
  * when none has it, or when the nearest that has it holds something else there (a file, a
- * symlink, a whiteout): what the layers below show at path is then no directory. path is resolved
+ * symlink, a whiteout) or an opaque directory above it: what the layers below show at path is
+ * then no directory. path is resolved
  * in each lower as the unpacker resolves it, its symlinks never out of that layer. */
 static int lower_dir_find(char *const *lowers, const char *path, int *ret_fd, size_t *ret_index) {
         struct open_how how = {
@@ -186,8 +209,11 @@ static int lower_dir_find(char *const *lowers, const char *path, int *ret_fd, si
                 if (root < 0)
                         return -errno;
                 fd = (int) syscall(SYS_openat2, root, path, &how, sizeof(how));
-                if (fd < 0 && errno == ENOENT)
+                if (fd < 0 && errno == ENOENT) {
+                        if (lower_hides_below(root, path))
+                                return -ENOENT;
                         continue;
+                }
                 if (fd < 0 || fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))
                         return -ENOENT;
                 *ret_fd = TAKE_FD(fd);

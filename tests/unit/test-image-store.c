@@ -181,10 +181,11 @@ static void test_oci_implicit_parents(void **state) {
         Image *img = NULL;
         struct stat lower, upper;
 
-        sh("cd %s && mkdir -p b/tmp b/keep u/tmp u/keep u/new && chmod 1777 b/tmp && chmod 0700 b/keep && "
-           "touch -d 2001-02-03 b/keep && chown 1000:1000 b/keep && "
+        sh("cd %s && mkdir -p b/tmp b/keep b/o/s u/tmp u/keep u/new && chmod 1777 b/tmp && chmod 0700 b/keep && "
+           "touch -d 2001-02-03 b/keep && chown 1000:1000 b/keep b/o && chmod 0711 b/o && chmod 0700 b/o/s && "
            "for x in b/keep/base u/tmp/foo u/keep/f u/new/x; do head -c 512 /dev/zero > $x; done && "
            "umoci init --layout imp && umoci new --image imp:v1 && umoci insert --image imp:v1 b / && "
+           "umoci tag --image imp:v1 base && "
            "tar -C u --no-recursion -cf up.tar tmp/foo keep/f new/x && tar -tf up.tar | grep -q '/$' && exit 1; "
            "umoci raw add-layer --image imp:v1 up.tar",
            f->dir);
@@ -223,6 +224,44 @@ static void test_oci_implicit_parents(void **state) {
         assert_non_null(strstr(json, "\"implicit_dirs\":{\"count\":3,"));
         assert_non_null(strstr(json, "\"inherited\":2"));
         assert_non_null(strstr(json, img->layers[0].diff_id + 7));
+        image_free(img);
+        img = NULL;
+
+        /* tar: items take the unit's items below them as their lowers, and the nearest lower
+         * that has the path decides: a whiteout there (keep), or an opaque directory above it
+         * (o/, whose o/s below does not show), leaves 0755 root. */
+        _cleanup_free_ char *mid = path_join(f->dir, "mid.tar"), *up2 = path_join(f->dir, "up2.tar");
+        sh("cd %s && mkdir -p m/o u2/tmp u2/keep u2/o/s && touch m/.wh.keep m/o/.wh..wh..opq u2/tmp/bar u2/keep/g "
+           "u2/o/s/f && tar -C m --no-recursion -cf mid.tar .wh.keep o/.wh..wh..opq && "
+           "tar -C u2 --no-recursion -cf up2.tar tmp/bar keep/g o/s/f",
+           f->dir);
+        Layer items[] = {
+                {.type = LAYER_OCI, .path = lay, .ref = (char *) "base"},
+                {.type = LAYER_TAR, .path = mid},
+                {.type = LAYER_TAR, .path = up2},
+        };
+        UnitSpec u = {.layers = items, .n_layers = ELEMENTSOF(items)};
+        ImageOptions o = {.store_dir = f->store};
+        SupError *e = NULL;
+        assert_int_equal(image_resolve(&u, &o, &img, &e), 0);
+        assert_int_equal(img->n_layers, 3);
+        struct {
+                const char *path;
+                mode_t mode;
+                uid_t uid;
+        } want[] = {
+                {"tmp", 01777, 0},
+                {"keep", 0755, 0},
+                {"o", 0711, 1000},
+                {"o/s", 0755, 0},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+                _cleanup_free_ char *d = xasprintf("%s/%s", img->layers[2].dir, want[i].path);
+                assert_int_equal(lstat(d, &upper), 0);
+                if ((upper.st_mode & 07777) != want[i].mode || upper.st_uid != want[i].uid)
+                        fail_msg("%s: %o %u, not %o %u", want[i].path, upper.st_mode & 07777, upper.st_uid,
+                                 want[i].mode, want[i].uid);
+        }
         image_free(img);
 }
 
