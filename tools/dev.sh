@@ -24,6 +24,7 @@ top=$PWD
 packages=(
         gcc clang clang-format-14 libclang-rt-14-dev meson ninja-build pkg-config
         libyaml-dev libcap-dev libseccomp-dev libnl-3-dev libnl-route-3-dev libjansson-dev libcmocka-dev
+        libarchive-dev libzstd-dev zlib1g-dev
         python3 python3-jsonschema python3-yaml
         busybox-static
         nftables iproute2

@@ -29,8 +29,7 @@ static char *socket_path(void) {
         return xasprintf("%s/supd.sock", run && *run ? run : "/run/sup");
 }
 
-/* Calls supd (params is consumed); on failure prints why and returns the exit status to use. */
-static int call(const char *method, json_t *params, json_t **ret_result) {
+int supd_call(const char *method, json_t *params, usec_t timeout, json_t **ret_result) {
         _cleanup_free_ char *path = socket_path();
         _cleanup_close_ int fd = -EBADF;
         json_t *reply = NULL, *err;
@@ -48,7 +47,7 @@ static int call(const char *method, json_t *params, json_t **ret_result) {
                         log_error_errno(fd, "cannot connect to %s: %m", path);
                 return EXIT_FAILURE;
         }
-        r = json_call(fd, method, params, CALL_TIMEOUT, &reply);
+        r = json_call(fd, method, params, timeout, &reply);
         json_decref(params);
         params = NULL;
         if (r < 0) {
@@ -83,6 +82,10 @@ static int call(const char *method, json_t *params, json_t **ret_result) {
         return EXIT_SUCCESS;
 }
 
+static int call(const char *method, json_t *params, json_t **ret_result) {
+        return supd_call(method, params, CALL_TIMEOUT, ret_result);
+}
+
 /* Calls supd's VERB for the one UNIT left after a verb's options. */
 static int call_unit(const char *verb, int argc, char **argv, json_t **ret_result) {
         if (optind + 1 != argc) {
@@ -115,6 +118,20 @@ static void last_exit(json_t *o, char *buf, size_t size) {
                 snprintf(buf, size, "-");
 }
 
+/* status.json's "pull", while a registry pull runs before the start. */
+static bool format_pull(const json_t *o, char *buf, size_t size) {
+        const json_t *p = json_object_get(o, "pull");
+
+        if (!json_is_object(p))
+                return false;
+        snprintf(buf, size, "pulling %s: %lld/%lld layers, %lld/%lld bytes", str((json_t *) p, "reference", "?"),
+                 (long long) json_integer_value(json_object_get(p, "layers_done")),
+                 (long long) json_integer_value(json_object_get(p, "layers_total")),
+                 (long long) json_integer_value(json_object_get(p, "bytes_done")),
+                 (long long) json_integer_value(json_object_get(p, "bytes_total")));
+        return true;
+}
+
 static void print_table(json_t *list) {
         usec_t n = now(CLOCK_REALTIME);
         size_t k;
@@ -134,8 +151,8 @@ static void print_table(json_t *list) {
                 if (next_at)
                         format_timespan(next_at > n ? next_at - n : 0, next, sizeof(next));
                 last_exit(o, ex, sizeof(ex));
-                char nextcol[48];
-                const char *note = str(o, "reason", "");
+                char nextcol[48], pull[512];
+                const char *note = str(o, "reason", NULL) ?: (format_pull(o, pull, sizeof(pull)) ? pull : "");
                 snprintf(nextcol, sizeof(nextcol), "%s%s", next_at ? "in " : "", next);
                 /* The reason, cut to the terminal's usual width; `supctl status UNIT` has it whole. */
                 printf("%-16s %-9s %-8s %7s %-8s %8lld %-13s %-12s %.60s%s\n", str(o, "name", "?"),
@@ -144,8 +161,6 @@ static void print_table(json_t *list) {
                        strlen(note) > 60 ? "..." : "");
         }
 }
-
-static void format_rss(json_int_t bytes, char *buf, size_t size);
 
 /* The usage object of a running unit: memory, CPU time and tasks from its cgroup. */
 static void print_usage(json_t *u) {
@@ -176,6 +191,21 @@ static void print_usage(json_t *u) {
                 else
                         printf("       tasks: %lld (no limit)\n", (long long) json_integer_value(pids));
         }
+}
+
+/* status.json's "image": the store's images the unit runs (by manifest digest) and its layers. */
+static void print_image(const json_t *o) {
+        const json_t *img = json_object_get(o, "image"), *images = json_object_get(img, "images"), *d;
+        long long layers = json_integer_value(json_object_get(img, "layers"));
+        size_t k;
+
+        if (!json_is_object(img))
+                return;
+        printf("       image: ");
+        json_array_foreach(images, k, d)
+                printf("%s%s", k > 0 ? ", " : "", json_string_value(d) ?: "?");
+        printf("%s%lld layer%s%s\n", json_array_size(images) > 0 ? " (" : "", layers, layers == 1 ? "" : "s",
+               json_array_size(images) > 0 ? ")" : " (dir: layers only)");
 }
 
 static void print_detail(json_t *o) {
@@ -209,6 +239,12 @@ static void print_detail(json_t *o) {
                 printf("     monitor: pid %lld\n", (long long) json_integer_value(json_object_get(o, "monitor_pid")));
         if (str(o, "address", NULL))
                 printf("     address: %s (eth0, on the bridge)\n", str(o, "address", ""));
+        print_image(o);
+        {
+                char pull[512];
+                if (format_pull(o, pull, sizeof(pull)))
+                        printf("        pull: %s\n", pull);
+        }
         json_t *userns = json_object_get(o, "user_namespace");
         if (json_is_object(userns)) {
                 json_int_t base = json_integer_value(json_object_get(userns, "uid")),
@@ -236,7 +272,7 @@ static void print_detail(json_t *o) {
 /* The option of the verbs that only have --json; the operands are left at argv[optind...].
  * optind = 0, not 1: getopt starts anew and permutes (main() parsed in order, with "+"), so that
  * "VERB UNIT --json" works as well as "VERB --json UNIT". */
-static int parse_json_option(int argc, char **argv, bool *ret_json) {
+int parse_json_option(int argc, char **argv, bool *ret_json) {
         static const struct option options[] = { { "json", no_argument, NULL, 'j' }, {} };
         bool json = false;
         int c;
@@ -318,8 +354,10 @@ int verb_unit(int argc, char **argv) {
 }
 
 /* Memory as top shows it: KiB below a MiB, then MiB and GiB with one decimal. */
-static void format_rss(json_int_t bytes, char *buf, size_t size) {
-        if (bytes < 1024 * 1024)
+void format_rss(json_int_t bytes, char *buf, size_t size) {
+        if (bytes < 1024)
+                snprintf(buf, size, "%lldB", (long long) bytes);
+        else if (bytes < 1024 * 1024)
                 snprintf(buf, size, "%lldK", (long long) bytes / 1024);
         else if (bytes < 1024LL * 1024 * 1024)
                 snprintf(buf, size, "%.1fM", (double) bytes / (1024.0 * 1024));

@@ -25,6 +25,17 @@ static void help(void) {
                "  top UNIT [--json]        the processes of its workload: PID, USER (uid),\n"
                "                           STATE, RSS, TIME (CPU), COMMAND; host PIDs for\n"
                "                           isolation: process\n"
+               "  image ls [--json]        the images in supd's store: names, digest, size,\n"
+               "                           layers, the units that use them\n"
+               "  image inspect [--json] IMAGE\n"
+               "                           an image (a name or a digest prefix): its config,\n"
+               "                           layers with sizes, history (newest first)\n"
+               "  image pull [--tls-verify=false] [--json] REFERENCE\n"
+               "                           pull an image from a registry into the store\n"
+               "                           (ahead of a reload); prints its digest\n"
+               "  image prune [--dry-run] [--json]\n"
+               "                           remove what no unit of the running generation\n"
+               "                           uses; --dry-run: only say what\n"
                "  validate [--json] [--print] FILE|DIR...\n"
                "                   Check unit files offline, as one set (like supd's units\n"
                "                   directory). Exit 0 if all are valid, 1 otherwise.\n"
@@ -153,6 +164,8 @@ int main(int argc, char **argv) {
                 return verb_logs(argc - optind, argv + optind);
         if (streq(argv[optind], "top"))
                 return verb_top(argc - optind, argv + optind);
+        if (streq(argv[optind], "image"))
+                return verb_image(argc - optind, argv + optind);
 
         log_error("unknown command \"%s\"; see supctl --help", argv[optind]);
         return EXIT_USAGE;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "image-store.h"
 #include "jsonl-server.h"
 #include "log.h"
 #include "macro.h"
@@ -181,7 +182,196 @@ static void do_status(JsonlClient *c, json_t *msg, void *userdata) {
         (void) json_conn_reply(conn, msg, list);
 }
 
-/* The socket's group may look (status, logs, top); only root may act. */
+/* ---- the image store: every method in a worker (image-jobs.h), replied to when it is done ---- */
+
+typedef struct ImageRequest {
+        ControlServer *server;
+        uint64_t client_id;
+        json_t *request;
+} ImageRequest;
+
+typedef struct PullArgs {
+        const char *reference;
+        bool tls_verify;
+        LayerUnpackLimits limits;
+} PullArgs;
+
+typedef struct PruneArgs {
+        char **keep;
+        bool dry_run;
+} PruneArgs;
+
+/* The store's errors name what they are about ("no image X in the store", "cannot pull REF:
+ * skopeo: ..."); without one, what was being done. */
+static json_t *store_error(int r, SupError *e, const char *what) {
+        _cleanup_free_ char *msg = e ? NULL : xasprintf("%s: %s", what, strerror(-r));
+        return image_job_error(r == -ENOENT ? "no-such-image" : "failed", e ? sup_error_message(e) : msg);
+}
+
+static json_t *image_ls_work(const char *store_dir, const void *args) {
+        _cleanup_sup_error_ SupError *e = NULL;
+        json_t *list = NULL;
+        int r = image_store_list(store_dir, &list, &e);
+        return r < 0 ? store_error(r, e, "cannot list the image store") : image_job_reply(list);
+}
+
+static json_t *image_inspect_work(const char *store_dir, const void *args) {
+        _cleanup_sup_error_ SupError *e = NULL;
+        _cleanup_free_ char *what = xasprintf("cannot inspect image %s", (const char *) args);
+        json_t *image = NULL;
+        int r = image_store_inspect(store_dir, args, &image, &e);
+        return r < 0 ? store_error(r, e, what) : image_job_reply(image);
+}
+
+/* A pull ahead of a reload (`supctl image pull`) leaves the image as a start will want it:
+ * pulled, then resolved as a unit naming it with pull: never would be, so its layers are unpacked
+ * (and verified) in the store, and the store records it for `image ls`. The unpack is bounded as
+ * the monitors' are (supd --image-max-layer-size). */
+static json_t *image_pull_work(const char *store_dir, const void *args) {
+        const PullArgs *a = args;
+        _cleanup_sup_error_ SupError *e = NULL;
+        _cleanup_free_ char *digest = NULL, *what = xasprintf("cannot pull %s", a->reference);
+        _cleanup_(unit_spec_freep) UnitSpec *u = unit_spec_new();
+        _cleanup_(image_freep) Image *img = NULL;
+        ImageOptions opts = {.store_dir = store_dir, .limits = a->limits};
+        int r;
+
+        r = image_store_pull(store_dir, a->reference, a->tls_verify, &opts, &digest, &e);
+        if (r < 0)
+                return store_error(r == -ENOENT ? -EIO : r, e, what);
+        u->layers = xnew0(Layer, 1);
+        u->n_layers = 1;
+        u->layers[0] = (Layer){.type = LAYER_REGISTRY, .path = xstrdup(a->reference), .tls_verify = a->tls_verify};
+        u->pull = PULL_NEVER;
+        r = image_resolve(u, &opts, &img, &e);
+        if (r < 0) {
+                _cleanup_free_ char *msg = xasprintf("pulled %s (%s), but cannot unpack it: %s", a->reference, digest,
+                                                     sup_error_message(e));
+                return image_job_error("failed", msg);
+        }
+        return image_job_reply(json_pack("{s:s, s:s, s:I}", "reference", a->reference, "digest", digest, "layers",
+                                         (json_int_t) img->n_layers));
+}
+
+static json_t *image_prune_work(const char *store_dir, const void *args) {
+        const PruneArgs *a = args;
+        _cleanup_sup_error_ SupError *e = NULL;
+        json_t *result = NULL;
+        int r = image_store_prune(store_dir, a->keep, a->dry_run, &result, &e);
+        return r < 0 ? store_error(r == -ENOENT ? -EIO : r, e, "cannot prune the image store")
+                     : image_job_reply(result);
+}
+
+static void on_image_done(const json_t *reply, void *userdata) {
+        ImageRequest *q = userdata;
+        JsonlClient *c = jsonl_server_find_client(q->server->server, q->client_id);
+        JsonConn *conn = c ? jsonl_client_conn(c) : NULL;
+        json_t *err = json_object_get(reply, "error");
+
+        /* A client that went meanwhile: the work is done all the same (a pull is in the store). */
+        if (conn) {
+                json_conn_set_idle_timeout(conn, CONTROL_IDLE_TIMEOUT, CONTROL_REQUEST_TIMEOUT);
+                if (err)
+                        (void) json_conn_reply_error(conn, q->request,
+                                                     json_string_value(json_object_get(err, "code")) ?: "failed", "%s",
+                                                     json_string_value(json_object_get(err, "message")) ?: "failed");
+                else
+                        (void) json_conn_reply(conn, q->request, json_incref(json_object_get(reply, "result")));
+        }
+        json_decref(q->request);
+        free(q);
+}
+
+static void run_image_job(JsonlClient *c, json_t *msg, ControlServer *s, ImageJobKind kind, const char *key,
+                          const char *description, ImageJobWork work, const void *args) {
+        JsonConn *conn = jsonl_client_conn(c);
+        ImageRequest *q;
+        const char *busy = NULL;
+        int r;
+
+        if (!s->manager->image_jobs) {
+                (void) json_conn_reply_error(conn, msg, "failed", "this supd has no image store");
+                return;
+        }
+        q = xzalloc(sizeof(ImageRequest));
+        *q = (ImageRequest){.server = s, .client_id = jsonl_client_id(c), .request = json_incref(msg)};
+        r = image_jobs_run(s->manager->image_jobs, kind, key, description, work, args, on_image_done, q, &busy);
+        if (r < 0) {
+                if (r == -EBUSY)
+                        (void) json_conn_reply_error(conn, msg, "busy",
+                                                     "cannot start %s while %s runs; try again when it is done",
+                                                     description, busy);
+                else if (r == -EAGAIN)
+                        (void) json_conn_reply_error(conn, msg, "busy",
+                                                     "cannot start %s: too many image requests run; try again later",
+                                                     description);
+                else
+                        (void) json_conn_reply_error(conn, msg, "failed", "cannot start %s: %s", description,
+                                                     strerror(-r));
+                json_decref(q->request);
+                free(q);
+                return;
+        }
+        /* A pull takes as long as the registry does: the client waits for its reply without a
+         * deadline of ours (it has its own). */
+        json_conn_set_idle_timeout(conn, 0, 0);
+}
+
+static void do_image_ls(JsonlClient *c, json_t *msg, void *userdata) {
+        run_image_job(c, msg, userdata, IMAGE_JOB_READ, "ls", "listing the images", image_ls_work, NULL);
+}
+
+static void do_image_inspect(JsonlClient *c, json_t *msg, void *userdata) {
+        const char *name = param_string(msg, "name");
+        _cleanup_free_ char *what = NULL;
+
+        if (!name || !*name) {
+                (void) json_conn_reply_error(jsonl_client_conn(c), msg, "bad-request", "image-inspect needs a name");
+                return;
+        }
+        what = xasprintf("inspecting image %s", name);
+        run_image_job(c, msg, userdata, IMAGE_JOB_READ, what, what, image_inspect_work, name);
+}
+
+static void do_image_pull(JsonlClient *c, json_t *msg, void *userdata) {
+        json_t *tls = json_object_get(json_object_get(msg, "params"), "tls_verify");
+        ControlServer *s = userdata;
+        PullArgs a = {
+                .reference = param_string(msg, "reference"),
+                .tls_verify = !json_is_false(tls),
+                .limits = {.max_bytes = strtoull(s->manager->config.image_max_layer_size ?: "0", NULL, 10),
+                           .max_entries = LAYER_UNPACK_MAX_ENTRIES_DEFAULT},
+        };
+        _cleanup_free_ char *key = NULL, *what = NULL;
+
+        if (!a.reference || !*a.reference) {
+                (void) json_conn_reply_error(jsonl_client_conn(c), msg, "bad-request", "image-pull needs a reference");
+                return;
+        }
+        if (tls && !json_is_boolean(tls)) {
+                (void) json_conn_reply_error(jsonl_client_conn(c), msg, "bad-request", "tls_verify must be a boolean");
+                return;
+        }
+        /* The same reference pulled the same way: one pull, every requester gets its reply. Not
+         * with another tls_verify: a request that wants the registry verified is not answered
+         * by a pull that did not. */
+        key = xasprintf("pull %s tls_verify=%s", a.reference, a.tls_verify ? "true" : "false");
+        what = xasprintf("a pull of %s", a.reference);
+        run_image_job(c, msg, userdata, IMAGE_JOB_PULL, key, what, image_pull_work, &a);
+}
+
+static void do_image_prune(JsonlClient *c, json_t *msg, void *userdata) {
+        ControlServer *s = userdata;
+        _cleanup_strv_free_ char **keep = manager_image_users(s->manager);
+        PruneArgs a = {.keep = keep,
+                       .dry_run = json_is_true(json_object_get(json_object_get(msg, "params"), "dry_run"))};
+
+        /* Not joined: the running generation may have changed since another prune began. */
+        run_image_job(c, msg, userdata, IMAGE_JOB_PRUNE, NULL, a.dry_run ? "a prune (dry run)" : "a prune",
+                      image_prune_work, &a);
+}
+
+/* The socket's group may look (status, logs, top, the images); only root may act. */
 static const JsonlMethod control_methods[] = {
         {"status", do_status, 0},
         {"logs", do_logs, 0},
@@ -190,6 +380,10 @@ static const JsonlMethod control_methods[] = {
         {"start", do_unit_verb, JSONL_METHOD_ROOT_ONLY},
         {"stop", do_unit_verb, JSONL_METHOD_ROOT_ONLY},
         {"restart", do_unit_verb, JSONL_METHOD_ROOT_ONLY},
+        {"image-ls", do_image_ls, 0},
+        {"image-inspect", do_image_inspect, 0},
+        {"image-pull", do_image_pull, JSONL_METHOD_ROOT_ONLY},
+        {"image-prune", do_image_prune, JSONL_METHOD_ROOT_ONLY},
         {},
 };
 

@@ -12,6 +12,7 @@
 #include "cgroup.h"
 #include "driver.h"
 #include "fileio.h"
+#include "image-store.h"
 #include "log.h"
 #include "macro.h"
 #include "path-util.h"
@@ -138,6 +139,52 @@ static void fail_calls(Instance *i, const char *why) {
         }
 }
 
+static json_t *forget_image_user_work(const char *store_dir, const void *args) {
+        _cleanup_sup_error_ SupError *e = NULL;
+
+        if (image_store_forget_user(store_dir, args, &e) < 0)
+                return image_job_error("failed", sup_error_message(e));
+        return image_job_reply(NULL);
+}
+
+static void forget_image_user_done(const json_t *reply, void *userdata) {
+        json_t *err = json_object_get(reply, "error");
+        if (err)
+                log_warning("image store: cannot forget what a removed unit used: %s",
+                            json_string_value(json_object_get(err, "message")));
+}
+
+/* The unit has left the running generation and its last instance is gone: the store's record of
+ * what it used goes (`supctl image ls` stops naming it; prune no longer asks). Not at the reload
+ * itself: the instance on its way out still runs on those layers until its monitor is gone. In
+ * a worker (image-jobs.h): the store's lock may be held by a prune. Before the units are loaded
+ * (adopting), whether it left is not known yet: kept. */
+static void forget_image_user(Manager *m, const char *name) {
+        _cleanup_free_ char *key = NULL, *what = NULL;
+        int r;
+
+        if (!m->image_jobs || m->freeing || !m->generation || unit_set_find(m->generation, name) ||
+            manager_find(m, name) || find_retiring(m, name))
+                return;
+        key = xasprintf("forget %s", name);
+        what = xasprintf("forgetting what unit %s used", name);
+        r = image_jobs_run(m->image_jobs, IMAGE_JOB_READ, key, what, forget_image_user_work, name,
+                           forget_image_user_done, NULL, NULL);
+        if (r < 0)
+                log_warning("image store: cannot forget what unit %s used: %s", name, strerror(-r));
+}
+
+char **manager_image_users(Manager *m) {
+        char **names = NULL;
+
+        for (size_t k = 0; m->generation && k < m->generation->n_units; k++)
+                strv_push(&names, xstrdup(m->generation->units[k]->name));
+        for (Instance *i = m->instances; i; i = i->next)
+                if (!strv_contains(names, i->name))
+                        strv_push(&names, xstrdup(i->name));
+        return names;
+}
+
 static void instance_free(Instance *i) {
         Manager *m = i->manager;
 
@@ -146,6 +193,7 @@ static void instance_free(Instance *i) {
                         *p = i->next;
                         break;
                 }
+        forget_image_user(m, i->name);
         fail_calls(i, "the unit's monitor is gone");
         m->runtime->release(i);
         event_source_free(i->timer);
@@ -1249,6 +1297,8 @@ int manager_new(Event *e, ManagerConfig *config, Manager **ret) {
         m->config = *config;
         m->runtime = &manager_runtime_monitor;
         m->phase = MANAGER_ADOPTING;
+        if (m->config.image_store_dir)
+                (void) image_jobs_new(e, m->config.image_store_dir, &m->image_jobs);
         *ret = m;
         return 0;
 }
@@ -1256,6 +1306,8 @@ int manager_new(Event *e, ManagerConfig *config, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        m->freeing = true;
+        m->image_jobs = image_jobs_free(m->image_jobs);
         while (m->instances)
                 instance_free(m->instances);
         event_source_free(m->adopt_deadline);
@@ -1277,5 +1329,7 @@ void manager_config_done(ManagerConfig *c) {
         free(c->guest_dir);
         free(c->vm_accel);
         free(c->log_max_size);
+        free(c->image_store_dir);
+        free(c->image_max_layer_size);
         *c = (ManagerConfig){};
 }

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include "event.h"
+#include "image-jobs.h"
 #include "instance.h"
 #include "json-conn.h"
 #include "reconcile.h"
@@ -30,6 +31,8 @@ typedef struct ManagerConfig {
         char *vm_accel;  /* hyperv: "auto", "kvm" or "tcg", passed to every monitor */
         rlim_t nofile_soft; /* the soft RLIMIT_NOFILE supd was started with, its monitors' */
         char *log_max_size; /* bytes, in decimal: each unit's log rotates past it; passed to every monitor */
+        char *image_store_dir;      /* STATE/images (image-store.h); NULL: no store (tests) */
+        char *image_max_layer_size; /* bytes, in decimal: a layer's unpack limit; passed to every monitor */
 } ManagerConfig;
 
 /* A request from a control client waiting for a monitor's answer. */
@@ -130,6 +133,8 @@ struct Manager {
         ManagerPhase phase;
         EventSource *adopt_deadline; /* adopting: after it, supd is ready without the monitors that did not answer */
         json_t *create_errors;       /* unit name -> why its instance could not be created (a full disk) */
+        ImageJobs *image_jobs;       /* with config.image_store_dir: the store's work, off the loop */
+        bool freeing;                /* manager_free(): instances go, their units stay */
         void (*on_ready)(Manager *m);
         void (*on_idle)(Manager *m); /* stopping and no monitor left */
 };
@@ -198,6 +203,10 @@ int instance_call(Instance *i, const char *method, json_t *params, InstanceReply
 
 /* Status of every unit, sorted by name: instances, and units still waiting for theirs. */
 json_t *manager_status_json(Manager *m, const char *only);
+
+/* The names of the units whose images prune keeps: the generation's, and those of instances still
+ * on their way out (their workload may still run on its layers). */
+char **manager_image_users(Manager *m);
 
 /* Stops every unit and lets the monitors exit; on_idle once none is left. */
 void manager_shutdown(Manager *m);

@@ -15,6 +15,7 @@
 #include "bridge.h"
 #include "control.h"
 #include "fileio.h"
+#include "image-store.h"
 #include "log-writer.h"
 #include "log.h"
 #include "macro.h"
@@ -267,7 +268,7 @@ static void help(void) {
                "Runs the containers described by the unit files in --units, and keeps them so.\n"
                "\n"
                "  --units DIR          unit files (default " DEFAULT_UNITS_DIR ")\n"
-               "  --state-dir DIR      sandboxes and logs (default " DEFAULT_STATE_DIR ")\n"
+               "  --state-dir DIR      sandboxes, logs, the image store (default " DEFAULT_STATE_DIR ")\n"
                "  --run-dir DIR        sockets, monitors' status (default " DEFAULT_RUN_DIR ")\n"
                "  --socket-group GROUP members may use the read-only verbs (status, logs)\n"
                "  --cgroup-parent NAME cgroup below which units get theirs\n"
@@ -280,6 +281,10 @@ static void help(void) {
                "                       (default auto: KVM where a probe boot shows it works)\n"
                "  --log-max-size SIZE  a unit's log rotates to NAME.log.1 past SIZE (default 8M,\n"
                "                       at least 4K); monitors started later get it\n"
+               "  --image-max-layer-size SIZE\n"
+               "                       a layer of an image larger than SIZE unpacked is refused\n"
+               "                       (a decompression bomb; default 64G); monitors started\n"
+               "                       later get it\n"
                "  --monitor PATH       the sup-monitor binary (default: next to supd)\n"
                "  -v --verbose         debug logging\n"
                "\n"
@@ -291,6 +296,7 @@ static void help(void) {
 typedef struct Options {
         const char *units, *state, *run, *parent, *monitor, *subnet, *guest, *accel;
         uint64_t log_max_size;
+        uint64_t image_max_layer_size;
         Ipv4Net bridge_subnet; /* with subnet */
         gid_t socket_gid;      /* --socket-group's, or -1 */
 } Options;
@@ -308,6 +314,7 @@ static int parse_options(int argc, char **argv, Options *o) {
                 { "guest-dir", required_argument, NULL, 'G' },
                 { "vm-accel", required_argument, NULL, 'A' },
                 { "log-max-size", required_argument, NULL, 'L' },
+                { "image-max-layer-size", required_argument, NULL, 'I' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -322,6 +329,7 @@ static int parse_options(int argc, char **argv, Options *o) {
                 .guest = getenv("SUP_GUEST_DIR"),
                 .accel = "auto",
                 .log_max_size = LOG_DEFAULT_MAX_SIZE,
+                .image_max_layer_size = LAYER_UNPACK_MAX_BYTES_DEFAULT,
                 .socket_gid = (gid_t) -1,
         };
         while ((c = getopt_long(argc, argv, "vh", options, NULL)) >= 0)
@@ -366,6 +374,13 @@ static int parse_options(int argc, char **argv, Options *o) {
                                 return 2;
                         }
                         break;
+                case 'I':
+                        if (parse_size(optarg, &o->image_max_layer_size, &reason) < 0 || o->image_max_layer_size == 0) {
+                                log_error("--image-max-layer-size: expected a size such as 64G, not \"%s\"%s%s", optarg,
+                                          reason ? ": " : "", reason ?: "");
+                                return 2;
+                        }
+                        break;
                 case 'v':
                         log_set_max_level(LOG_LEVEL_DEBUG);
                         break;
@@ -388,6 +403,7 @@ static int parse_options(int argc, char **argv, Options *o) {
  * manager's configuration, with the defaults that follow from the run directory. Returns 0, or
  * the exit status. */
 static int setup_config(const Options *o, int *ret_lock_fd, ManagerConfig *ret) {
+        _cleanup_sup_error_ SupError *error = NULL;
         _cleanup_free_ char *lock = NULL, *run_abs = NULL, *cwd = getcwd(NULL, 0);
         _cleanup_close_ int lock_fd = -EBADF;
         char bridge[IFNAMSIZ], subnet_text[IPV4_NET_STRLEN];
@@ -428,6 +444,13 @@ static int setup_config(const Options *o, int *ret_lock_fd, ManagerConfig *ret) 
         cfg.guest_dir = path_make_absolute(o->guest && *o->guest ? o->guest : DEFAULT_GUEST_DIR, cwd);
         cfg.vm_accel = xstrdup(o->accel);
         cfg.log_max_size = xasprintf("%" PRIu64, o->log_max_size);
+        cfg.image_max_layer_size = xasprintf("%" PRIu64, o->image_max_layer_size);
+        cfg.image_store_dir = path_join(cfg.state_dir, IMAGE_STORE_SUBDIR);
+        r = image_store_init(cfg.image_store_dir, &error);
+        if (r < 0) {
+                log_error("cannot open the image store %s: %s", cfg.image_store_dir, sup_error_message(error));
+                goto fail;
+        }
         bridge_name(cfg.cgroup_parent, bridge);
         if (!o->subnet) {
                 r = default_bridge_subnet(run_abs, bridge, &subnet);

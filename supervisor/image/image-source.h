@@ -5,8 +5,8 @@
 
 /* One kind of image source (a key of an image.layers item): a table of small functions, as
  * CgroupBackend is. image_resolve() takes the unit's items bottom first and asks each one's source
- * to add what it stands for; a tar or OCI source is one more file beside image-dir.c and one more
- * entry in image.c's table, and the drivers never know. */
+ * to add what it stands for; each is one file (image-dir.c, image-tar.c, image-oci.c,
+ * image-registry.c) and one entry in image.c's table, and the drivers never know. */
 typedef struct ImageSource {
         LayerType type;
         /* Appends the layers item stands for to img, bottom first (image_add_layer()): one for a
@@ -17,6 +17,9 @@ typedef struct ImageSource {
 } ImageSource;
 
 extern const ImageSource image_source_dir;
+extern const ImageSource image_source_tar;
+extern const ImageSource image_source_oci;
+extern const ImageSource image_source_registry;
 
 /* Appends a layer whose read-only directory is dir (taken). */
 ImageLayer *image_add_layer(Image *img, char *dir);

@@ -54,8 +54,7 @@ typedef struct ImagePull ImagePull;
 /* Whether u needs a pull before its start under its pull policy: the references of its
  * registry: layers that pull: always names, or that pull: missing names and the store lacks.
  * pull: never returns none (a missing image is then image_resolve()'s error). */
-int image_store_pulls_needed(const char *store_dir, const UnitSpec *u, char ***ret_references,
-                             SupError **ret_error);
+int image_store_pulls_needed(const char *store_dir, const UnitSpec *u, char ***ret_references, SupError **ret_error);
 
 /* Starts skopeo for one reference (a child process; never waits). The caller watches
  * image_pull_fd() (skopeo's output, readable) and the child's exit (image_pull_pid()), calls
@@ -66,6 +65,8 @@ int image_pull_start(const char *store_dir, const char *reference, bool tls_veri
                      ImagePull **ret, SupError **ret_error);
 int image_pull_fd(const ImagePull *p);
 pid_t image_pull_pid(const ImagePull *p);
+/* Reads what skopeo wrote so far (never blocks): 1 read some, 0 its output ended (skopeo is
+ * exiting: stop watching the fd), -EAGAIN nothing there, or -errno. */
 int image_pull_read(ImagePull *p);
 int image_pull_finish(ImagePull *p, int wait_status, SupError **ret_error);
 /* Kills skopeo if running, reaps it, removes its temporary files. */
@@ -87,5 +88,4 @@ int image_store_inspect(const char *store_dir, const char *name, json_t **ret, S
 /* Removes the layers, disks, images, refs and blobs that no unit in keep_units (the running
  * generation) uses, under the exclusive lock; dry_run: only says what it would remove.
  * *ret: {"removed": [{"kind", "id", "bytes"}], "bytes"} */
-int image_store_prune(const char *store_dir, char *const *keep_units, bool dry_run, json_t **ret,
-                      SupError **ret_error);
+int image_store_prune(const char *store_dir, char *const *keep_units, bool dry_run, json_t **ret, SupError **ret_error);

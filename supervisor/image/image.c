@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 #include "image.h"
 
+#include <sys/file.h>
+
 #include "alloc.h"
 #include "image-source.h"
+#include "image-store-internal.h"
 #include "layer-disk.h"
 #include "string-util.h"
 
 /* The sources image_resolve() knows, by the key of an image.layers item. */
 static const ImageSource *const sources[_LAYER_TYPE_MAX] = {
         [LAYER_DIR] = &image_source_dir,
-        /* tar: and oci: are unpacked into a layer store, which does not exist yet. */
-        [LAYER_TAR] = NULL,
-        [LAYER_OCI] = NULL,
+        [LAYER_TAR] = &image_source_tar,
+        [LAYER_OCI] = &image_source_oci,
+        [LAYER_REGISTRY] = &image_source_registry,
 };
 
 ImageLayer *image_add_layer(Image *img, char *dir) {
@@ -47,17 +50,28 @@ Image *image_free(Image *img) {
         return NULL;
 }
 
-static int resolve_disks(Image *img, const char *cache, SupError **ret_error) {
+static int resolve_disks(Image *img, const ImageOptions *opts, SupError **ret_error) {
         for (size_t i = 0; i < img->n_layers; i++) {
                 ImageLayer *l = &img->layers[i];
                 usec_t t0 = now(CLOCK_MONOTONIC);
-                LayerDiskOrigin origin;
+                bool built;
                 int r;
 
-                r = layer_disk(cache, l->dir, &l->disk, &origin, ret_error);
+                if (l->diff_id)
+                        /* A layer of the store: its disk is the store's, by diff_id. */
+                        r = store_layer_disk(opts->store_dir, l->diff_id, opts->lookup_only, &l->disk, &built,
+                                             ret_error);
+                else if (opts->lookup_only)
+                        /* Finding a dir: layer's disk means hashing it; only looking, it has none. */
+                        continue;
+                else {
+                        LayerDiskOrigin origin;
+                        r = layer_disk(opts->disk_cache, l->dir, &l->disk, &origin, ret_error);
+                        built = r >= 0 && origin == LAYER_DISK_BUILT;
+                }
                 if (r < 0)
                         return sup_error_wrap(ret_error, r, "the disk of layer %s", l->dir);
-                if (origin == LAYER_DISK_BUILT)
+                if (built)
                         strv_push(&img->notes,
                                   xasprintf("built the disk of layer %s in %llu ms: %s", l->dir,
                                             (unsigned long long) ((now(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC),
@@ -69,6 +83,7 @@ static int resolve_disks(Image *img, const char *cache, SupError **ret_error) {
 int image_resolve(const UnitSpec *u, const ImageOptions *opts, Image **ret, SupError **ret_error) {
         static const ImageOptions no_options = {};
         _cleanup_(image_freep) Image *img = xnew0(Image, 1);
+        _cleanup_close_ int lock_fd = -EBADF;
         int r;
 
         if (!opts)
@@ -81,14 +96,29 @@ int image_resolve(const UnitSpec *u, const ImageOptions *opts, Image **ret, SupE
 
                 if (!source)
                         return sup_error_make(ret_error, -EOPNOTSUPP,
-                                              "layer %zu (%s: %s) needs the image store, which is not built yet", i,
-                                              type, item->path);
+                                              "layer %zu (%s: %s): not a kind of layer sup knows", i, type, item->path);
+                if (item->type != LAYER_DIR && !opts->store_dir)
+                        return sup_error_make(ret_error, -EOPNOTSUPP,
+                                              "layer %zu (%s: %s) needs the image store, and none was given", i, type,
+                                              item->path);
+                /* Shared: prune (exclusive) waits until this start has recorded what it uses. */
+                if (item->type != LAYER_DIR && lock_fd < 0) {
+                        r = store_lock_whole(opts->store_dir, opts->lookup_only ? LOCK_SH | LOCK_NB : LOCK_SH, &lock_fd,
+                                             ret_error);
+                        if (r < 0 && !opts->lookup_only)
+                                return r;
+                }
                 r = source->resolve(item, opts, img, ret_error);
                 if (r < 0)
                         return sup_error_wrap(ret_error, r, "layer %zu (%s: %s)", i, type, item->path);
         }
         if (opts->disk_cache) {
-                r = resolve_disks(img, opts->disk_cache, ret_error);
+                r = resolve_disks(img, opts, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        if (lock_fd >= 0 && !opts->lookup_only) {
+                r = store_note_resolving(opts->store_dir, img, ret_error);
                 if (r < 0)
                         return r;
         }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "layer-unpack.h"
 #include "sup-error.h"
 #include "unit-spec.h"
 
@@ -42,7 +43,7 @@ typedef struct Image {
         ImageConfig config;
         char **images; /* the store's images it runs, "sha256:MANIFEST" each (oci:, registry:), for
                         * the store's record of who uses what and for status */
-        char **notes; /* what the operator may want to read in the unit's log (a disk built, in how long) */
+        char **notes;  /* what the operator may want to read in the unit's log (a disk built, in how long) */
 } Image;
 
 /* How far a registry pull has come (skopeo's progress), for the unit's status and log. */
@@ -61,6 +62,9 @@ typedef struct ImageOptions {
         /* Only look: never contact a registry, unpack, or build a disk; what the store does not
          * hold yet is an error saying so (supctl validate --print). */
         bool lookup_only;
+        /* What unpacking a layer may cost (supd --image-max-layer-size); a zero field: its default
+         * (layer-unpack.h), never "no limit". */
+        LayerUnpackLimits limits;
         /* Called as a pull goes on; NULL: not told. */
         void (*progress)(const ImageProgress *p, void *userdata);
         void *userdata;

@@ -216,9 +216,9 @@ static void tree_keep(const char *cache_dir, const char *listing, const char *ha
         (void) write_file_atomic(path, text, strlen(text), 0600);
 }
 
-static int build_disk(const char *cache_dir, const char *dir, const char *hash, const Walk *w, const char *path,
-                      SupError **ret_error) {
-        _cleanup_free_ char *tmp = NULL, *size = NULL, *inodes = NULL, *what = NULL;
+/* Builds the disk of the tree in dir (walked: w) at path, through a temporary name beside it. */
+static int build_disk(const char *dir, const Walk *w, const char *path, SupError **ret_error) {
+        _cleanup_free_ char *tmp = NULL, *size = NULL, *inodes = NULL, *what = NULL, *cache_dir = path_dirname(path);
         uint64_t bytes;
         int r;
 
@@ -229,7 +229,7 @@ static int build_disk(const char *cache_dir, const char *dir, const char *hash, 
         bytes = w->blocks * 4096 + w->entries * 512;
         size = xasprintf("%" PRIu64 "k", (bytes + bytes / 4) / 1024 + 8192);
         inodes = xasprintf("%" PRIu64, w->entries + 256);
-        tmp = xasprintf("%s/.%s.ext4.%d", cache_dir, hash, (int) getpid());
+        tmp = xasprintf("%s/.%s.%d", cache_dir, path_basename(path), (int) getpid());
         what = xasprintf("the disk of layer %s", dir);
         (void) unlink(tmp);
         {
@@ -279,7 +279,7 @@ int layer_disk(const char *cache_dir, const char *dir, char **ret_path, LayerDis
         }
         path = xasprintf("%s/%s.ext4", cache_dir, hash);
         if (access(path, F_OK) < 0) {
-                r = build_disk(cache_dir, dir, hash, &w, path, ret_error);
+                r = build_disk(dir, &w, path, ret_error);
                 if (r < 0)
                         return r;
                 origin = LAYER_DISK_BUILT;
@@ -288,4 +288,15 @@ int layer_disk(const char *cache_dir, const char *dir, char **ret_path, LayerDis
                 *ret_origin = origin;
         *ret_path = TAKE_PTR(path);
         return 0;
+}
+
+int layer_disk_build(const char *dir, const char *path, SupError **ret_error) {
+        Walk w = {.error = ret_error};
+        char listing[65], hash[65];
+        int r;
+
+        r = walk_layer(dir, &w, listing, hash);
+        if (r < 0)
+                return r;
+        return build_disk(dir, &w, path, ret_error);
 }

@@ -40,3 +40,8 @@ int layer_hash(const char *dir, char ret[65], SupError **ret_error);
  * NULL) says how it was found. */
 int layer_disk(const char *cache_dir, const char *dir, char **ret_path, LayerDiskOrigin *ret_origin,
                SupError **ret_error);
+
+/* Builds the disk of the layer in dir at path (a temporary name beside it, renamed in when
+ * complete), with no content hash: for a layer whose identity is known already (the image
+ * store's, by diff_id). */
+int layer_disk_build(const char *dir, const char *path, SupError **ret_error);

@@ -51,7 +51,9 @@ typedef struct LayerUnpackResult {
         uint64_t blob_size;           /* bytes read from fd */
         uint64_t tar_size;            /* uncompressed bytes */
         uint64_t n_entries;
-        uint64_t n_whiteouts;
+        uint64_t n_whiteouts;      /* ".wh." entries, ".wh..wh..opq" included */
+        uint64_t n_xattrs_skipped; /* xattrs of the archive not set (outside user.* and
+                                    * security.capability, or on a symlink or node) */
 } LayerUnpackResult;
 
 /* Reads the layer archive from fd to its end and writes its entries below root_fd (an empty

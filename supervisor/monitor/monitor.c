@@ -442,7 +442,7 @@ static int apply_own_limits(Monitor *m, const UnitSpec *u) {
 static int resolve_image(Monitor *m) {
         _cleanup_sup_error_ SupError *e = NULL;
         _cleanup_free_ char *cache = NULL;
-        ImageOptions opts = {};
+        ImageOptions opts = {.limits = m->image_limits};
         int r;
 
         m->image = image_free(m->image);
@@ -1214,6 +1214,7 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, SupError **re
         m->state_dir = xstrdup(cfg->state_dir);
         m->guest_dir = xstrdup(cfg->driver.guest_dir ? cfg->driver.guest_dir : "/var/lib/sup/guest");
         m->options = cfg->driver;
+        m->image_limits = cfg->image_limits;
         m->options.guest_dir = m->guest_dir;
         net_attachment_init(&m->net, cfg->state_dir, cfg->cgroup_parent, &cfg->bridge_subnet, m->spec->name);
         m->network = (DriverNetwork){

@@ -111,6 +111,7 @@ typedef struct MonitorConfig {
         Ipv4Net bridge_subnet; /* of supd's bridge, for network: bridge */
         DriverOptions driver;  /* guest_dir NULL: /var/lib/sup/guest */
         uint64_t log_max_size; /* the log rotates past it (supd --log-max-size); 0: the default */
+        LayerUnpackLimits image_limits; /* supd --image-max-layer-size, and the default entry limit */
 } MonitorConfig;
 
 struct Monitor {
@@ -126,6 +127,7 @@ struct Monitor {
         char *state_dir;
         char *guest_dir;
         DriverOptions options;
+        LayerUnpackLimits image_limits;
 
         InstanceStatus status;
         RestartState restart;

@@ -35,17 +35,24 @@ int main(int argc, char **argv) {
                 { "vm-accel", required_argument, NULL, 'A' },
                 { "vm-debug", no_argument, NULL, 'D' },
                 { "log-max-size", required_argument, NULL, 'L' },
+                { "image-max-layer-size", required_argument, NULL, 'I' },
                 { "ready-fd", required_argument, NULL, 'r' },
                 { "start", no_argument, NULL, 'S' },
                 {},
         };
-        MonitorConfig cfg = {.cgroup_root = "/sys/fs/cgroup", .cgroup_parent = "sup"};
+        MonitorConfig cfg = {
+                .cgroup_root = "/sys/fs/cgroup",
+                .cgroup_parent = "sup",
+                .image_limits = {.max_bytes = LAYER_UNPACK_MAX_BYTES_DEFAULT,
+                                 .max_entries = LAYER_UNPACK_MAX_ENTRIES_DEFAULT},
+        };
         const char *subnet = BRIDGE_DEFAULT_SUBNET;
         _cleanup_(event_freep) Event *e = NULL;
         _cleanup_sup_error_ SupError *error = NULL;
         Monitor *m = NULL;
         _cleanup_close_ int lock_fd = -EBADF;
         int ready_fd = -1, c, r;
+        uint64_t size;
         bool start = false;
 
         log_set_program("sup-monitor");
@@ -87,6 +94,15 @@ int main(int argc, char **argv) {
                                 return 2;
                         }
                         break;
+                case 'I':
+                        /* supd checked it; bytes, in decimal; 0: the default. */
+                        if (parse_size(optarg, &size, NULL) < 0) {
+                                log_error("--image-max-layer-size: expected bytes, not \"%s\"", optarg);
+                                return 2;
+                        }
+                        if (size > 0)
+                                cfg.image_limits.max_bytes = size;
+                        break;
                 case 'r':
                         ready_fd = atoi(optarg);
                         break;
@@ -99,7 +115,7 @@ int main(int argc, char **argv) {
         if (!cfg.dir || !cfg.state_dir) {
                 log_error("usage: sup-monitor --dir DIR --state-dir DIR [--cgroup-root R] [--cgroup-parent P] "
                           "[--bridge-subnet CIDR] [--guest-dir DIR] [--vm-accel auto|kvm|tcg] [--vm-debug] "
-                          "[--log-max-size BYTES] [--start]");
+                          "[--log-max-size BYTES] [--image-max-layer-size BYTES] [--start]");
                 return 2;
         }
         if (ipv4_net_parse(subnet, &cfg.bridge_subnet) < 0) {

@@ -135,15 +135,16 @@ static void test_resolve_refusals(void **state) {
         unit_spec_free(u);
         free(yaml), free(msg), free(expect);
 
-        /* tar: and oci: pass validation, and are refused here, at start, for both drivers. */
+        /* tar: and oci: are unpacked into the image store: resolving them without one (no
+         * ImageOptions.store_dir) is refused, for both drivers. test-image-store has them. */
         u = spec_in(tree, "image:\n  layers:\n    - dir: real\n    - tar: /images/x.tar\ncommand: [/bin/true]\n");
         assert_int_equal(resolve(u, &img, &msg), -EOPNOTSUPP);
-        assert_string_equal(msg, "layer 1 (tar: /images/x.tar) needs the image store, which is not built yet");
+        assert_string_equal(msg, "layer 1 (tar: /images/x.tar) needs the image store, and none was given");
         unit_spec_free(u);
         free(msg);
         u = spec_in(tree, "image:\n  layers:\n    - oci: /images/busybox\n");
         assert_int_equal(resolve(u, &img, &msg), -EOPNOTSUPP);
-        assert_string_equal(msg, "layer 0 (oci: /images/busybox) needs the image store, which is not built yet");
+        assert_string_equal(msg, "layer 0 (oci: /images/busybox) needs the image store, and none was given");
         unit_spec_free(u);
         free(msg);
         msg = NULL, yaml = NULL, expect = NULL;
