@@ -4,11 +4,18 @@
 
 #include <jansson.h>
 
+#include "alloc.h"
+#include "image-store.h"
+#include "image.h"
 #include "log.h"
 #include "macro.h"
+#include "path-util.h"
 #include "string-util.h"
 #include "supctl.h"
 #include "unit-set.h"
+
+/* supd's default (supervisor/daemon/supd.c): where its image store is. */
+#define DEFAULT_STATE_DIR "/var/lib/sup"
 
 static void help(void) {
         printf("Usage: supctl [OPTIONS] COMMAND ...\n"
@@ -36,13 +43,17 @@ static void help(void) {
                "  image prune [--dry-run] [--json]\n"
                "                           remove what no unit of the running generation\n"
                "                           uses; --dry-run: only say what\n"
-               "  validate [--json] [--print] FILE|DIR...\n"
+               "  validate [--json] [--print] [--state-dir DIR] FILE|DIR...\n"
                "                   Check unit files offline, as one set (like supd's units\n"
                "                   directory). Exit 0 if all are valid, 1 otherwise.\n"
                "                   --json   machine-readable result on stdout\n"
                "                   --print  print each unit's canonical form (defaults filled\n"
                "                            in, paths resolved) as JSON on stdout, if all\n"
-               "                            are valid\n"
+               "                            are valid; then what it runs with its image's\n"
+               "                            defaults (command, env, user, working_dir),\n"
+               "                            if the image store already holds its image\n"
+               "                   --state-dir DIR  supd's state directory, whose image\n"
+               "                            store --print looks in (default " DEFAULT_STATE_DIR ")\n"
                "\n"
                "Options:\n"
                "     --socket PATH supd's socket (default $SUP_RUN_DIR/supd.sock, or\n"
@@ -51,14 +62,54 @@ static void help(void) {
                "     --version     Show the version\n");
 }
 
+/* The spec u runs, with its image's defaults applied (image_apply_defaults()), when the store
+ * already holds its image: never a pull, an unpack or a disk. NULL, with a note on stderr, when
+ * the defaults are not known yet; that is no error of the unit file. */
+static UnitSpec *run_spec_of(const UnitSpec *u, const char *store_dir) {
+        const ImageOptions opts = {.store_dir = store_dir, .lookup_only = true};
+        _cleanup_sup_error_ SupError *e = NULL;
+        _cleanup_(image_freep) Image *img = NULL;
+        UnitSpec *run = NULL;
+
+        if (image_resolve(u, &opts, &img, &e) < 0) {
+                log_info("note: %s: the image's defaults (command, env, user, working_dir) are not known until its "
+                         "image is pulled or unpacked (supctl image pull, or its first start): %s",
+                         u->name, sup_error_message(e));
+                return NULL;
+        }
+        if (image_apply_defaults(u, &img->config, &run, &e) < 0) {
+                log_warning("warning: %s: %s", u->name, sup_error_message(e));
+                return NULL;
+        }
+        return run;
+}
+
+/* What a run spec adds to the unit's, as comment lines: the printed text stays a unit file. */
+static void print_run(const UnitSpec *run) {
+        static const char *const keys[] = {"command", "env", "user", "working_dir"};
+        json_t *j = unit_spec_to_json(run);
+
+        printf("# with its image's defaults, unit %s runs:\n", run->name);
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                _cleanup_free_ char *v =
+                        json_dumps(json_object_get(j, keys[i]),
+                                   JSON_ENCODE_ANY | JSON_COMPACT | JSON_ENSURE_ASCII | JSON_SORT_KEYS);
+                printf("#   %s: %s\n", keys[i], v ?: "?");
+        }
+        json_decref(j);
+}
+
 static int verb_validate(int argc, char **argv) {
         static const struct option options[] = {
-                { "json", no_argument, NULL, 'j' },
-                { "print", no_argument, NULL, 'p' },
-                { "help", no_argument, NULL, 'h' },
+                {"json", no_argument, NULL, 'j'},
+                {"print", no_argument, NULL, 'p'},
+                {"state-dir", required_argument, NULL, 's'},
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
         _cleanup_(unit_set_freep) UnitSet *set = NULL;
+        _cleanup_free_ char *store_dir = NULL;
+        const char *state_dir = DEFAULT_STATE_DIR;
         Diagnostics diags = {};
         bool json = false, print = false;
         int c, r;
@@ -72,6 +123,9 @@ static int verb_validate(int argc, char **argv) {
                 case 'p':
                         print = true;
                         break;
+                case 's':
+                        state_dir = optarg;
+                        break;
                 case 'h':
                         help();
                         return EXIT_SUCCESS;
@@ -82,6 +136,7 @@ static int verb_validate(int argc, char **argv) {
                 log_error("validate: expected at least one FILE or DIR");
                 return EXIT_USAGE;
         }
+        store_dir = path_join(state_dir, IMAGE_STORE_SUBDIR);
 
         r = unit_set_load(argv + optind, UNIT_PARSE_CHECK_SOURCES, &diags, &set);
         /* An empty set is valid (supd runs nothing), but here it is more likely a wrong directory. */
@@ -96,8 +151,12 @@ static int verb_validate(int argc, char **argv) {
                                 hash[0] = 0;
                         json_t *o = json_pack("{s:s, s:s, s:s}", "name", set->units[i]->name, "file",
                                               set->units[i]->source_file, "hash", hash);
-                        if (print && r == 0)
+                        if (print && r == 0) {
+                                _cleanup_(unit_spec_freep) UnitSpec *run = run_spec_of(set->units[i], store_dir);
                                 json_object_set_new(o, "spec", unit_spec_to_json(set->units[i]));
+                                if (run)
+                                        json_object_set_new(o, "run", unit_spec_to_json(run));
+                        }
                         json_array_append_new(units, o);
                 }
                 out = json_pack("{s:b, s:o, s:o}", "valid", r == 0, "units", units, "errors",
@@ -111,7 +170,11 @@ static int verb_validate(int argc, char **argv) {
                 if (print && r == 0)
                         for (size_t i = 0; i < set->n_units; i++) {
                                 _cleanup_free_ char *text = unit_spec_format(set->units[i]);
+                                _cleanup_(unit_spec_freep) UnitSpec *run = run_spec_of(set->units[i], store_dir);
+
                                 printf("%s\n", text);
+                                if (run)
+                                        print_run(run);
                         }
                 if (r == 0 && !print)
                         printf("%zu unit%s valid\n", set->n_units, set->n_units == 1 ? "" : "s");

@@ -72,9 +72,8 @@ static int merge_env(char *const *image, char *const *unit, char ***ret, SupErro
         return 0;
 }
 
-/* The image's value where the unit has none (judged on the unit's spec: a copy has the unit
- * format's defaults filled in). */
-/* The unit's, else the image's, else fallback: a run spec always has one. */
+/* The unit's, else the image's, else fallback: a run spec always has one. Judged on the unit's
+ * spec, where NULL means the unit file does not set it. */
 static void set_default(char **field, const char *unit, const char *image, const char *fallback) {
         if (!unit) {
                 free(*field);
@@ -89,12 +88,14 @@ int image_apply_defaults(const UnitSpec *u, const ImageConfig *c, UnitSpec **ret
 
         if (!spec)
                 return sup_error_make(ret_error, -EINVAL, "cannot copy the spec of unit %s", u->name);
-        argv = image_command(c, u->command, NULL);
+        argv = image_command(c, u->command, u->args);
         if (!argv)
                 return sup_error_make(ret_error, -EINVAL,
                                       "the unit has no command, and its image has none either (Entrypoint, Cmd)");
         strv_free(spec->command);
         spec->command = argv;
+        /* Applied: the run spec's command is the whole argv, with the arguments in it. */
+        spec->args = strv_free(spec->args);
 
         r = merge_env(c->env, u->env, &env, ret_error);
         if (r < 0)
@@ -102,8 +103,6 @@ int image_apply_defaults(const UnitSpec *u, const ImageConfig *c, UnitSpec **ret
         strv_free(spec->env);
         spec->env = env;
 
-        /* A spec has both already today (unit_spec_new(): "0" and "/"), so the image's count
-         * only once the unit format tells "not set" from those. */
         set_default(&spec->working_dir, u->working_dir, c->working_dir, "/");
         set_default(&spec->user, u->user, c->user, "0");
         *ret = TAKE_PTR(spec);

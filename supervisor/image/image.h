@@ -84,9 +84,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Image *, image_free);
 char **image_command(const ImageConfig *c, char *const *command, char *const *args);
 
 /* The spec a driver runs: u with the image's defaults applied where the unit leaves them open,
- * the one place that does so. The command as image_command() (the unit format has no args yet);
- * env merged per variable, the unit's value winning; working_dir and user the image's only where
- * u has none (NULL: a parsed spec has "/" and "0" from unit_spec_new(), so the image's count once
- * the unit format tells "not set" apart), and "/" and "0" where neither has them: the run spec
- * always has both. A unit left without a command is an error. Pure (no I/O). */
+ * the one place that does so. The command as image_command() with u's command and args (the run
+ * spec has no args: its command is the whole argv); env merged per variable, the unit's value
+ * winning; working_dir and user the image's where u has none (NULL), and "/" and "0" where
+ * neither has them: the run spec always has both. A unit left without a command is an error.
+ * Pure (no I/O). */
 int image_apply_defaults(const UnitSpec *u, const ImageConfig *c, UnitSpec **ret, SupError **ret_error);

@@ -194,6 +194,7 @@ static int get_enum(Decoder *d, const json_t *v, const char *(*to_string)(int), 
         }
 
 DEFINE_ENUM_DECODER(isolation, Isolation, _ISOLATION_MAX)
+DEFINE_ENUM_DECODER(pull_policy, PullPolicy, _PULL_POLICY_MAX)
 DEFINE_ENUM_DECODER(network_mode, NetworkMode, _NETWORK_MODE_MAX)
 DEFINE_ENUM_DECODER(mount_type, MountType, _MOUNT_TYPE_MAX)
 DEFINE_ENUM_DECODER(restart_policy, RestartPolicy, _RESTART_POLICY_MAX)
@@ -292,17 +293,39 @@ static int strv_item(Decoder *d, const json_t *item, size_t i, void *data) {
         return 0;
 }
 
-/* A program and its arguments: at least one item, the first not empty. */
-static int field_command(Decoder *d, const json_t *v, void *data) {
+/* A list of at least one string, into a new strv. */
+static int get_strv(Decoder *d, const json_t *v, const char *what, char ***ret) {
         _cleanup_strv_free_ char **l = xnew0(char *, 1);
-        char ***p = data;
         int r;
 
-        r = decode_list(d, v, 1, SIZE_MAX, "a list of strings (the program and its arguments)", strv_item, &l);
+        r = decode_list(d, v, 1, SIZE_MAX, what, strv_item, &l);
         if (r < 0)
                 return r;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* A program and its arguments: at least one item, the first not empty. */
+static int field_command(Decoder *d, const json_t *v, void *data) {
+        _cleanup_strv_free_ char **l = NULL;
+        char ***p = data;
+
+        if (get_strv(d, v, "a list of strings (the program and its arguments)", &l) < 0)
+                return -EINVAL;
         if (!l[0][0])
                 return decode_error(d, "the program to run (the first item) is empty");
+        strv_free(*p);
+        *p = TAKE_PTR(l);
+        return 0;
+}
+
+/* Arguments: at least one item, any of them may be empty. */
+static int field_args(Decoder *d, const json_t *v, void *data) {
+        _cleanup_strv_free_ char **l = NULL;
+        char ***p = data;
+
+        if (get_strv(d, v, "a list of strings (the arguments)", &l) < 0)
+                return -EINVAL;
         strv_free(*p);
         *p = TAKE_PTR(l);
         return 0;
@@ -323,6 +346,17 @@ static void set_duration(json_t *o, const char *key, usec_t t) {
 
 /* ---- what the unit is: name, description, isolation, image ---- */
 
+static json_t *layer_to_json(const Layer *l) {
+        json_t *o = json_object();
+
+        json_object_set_new(o, layer_type_to_string(l->type), json_string(l->path));
+        if (l->type == LAYER_OCI && l->ref)
+                json_object_set_new(o, "ref", json_string(l->ref));
+        if (l->type == LAYER_REGISTRY)
+                json_object_set_new(o, "tls_verify", json_boolean(l->tls_verify));
+        return o;
+}
+
 static void identity_to_json(const UnitSpec *u, json_t *o) {
         json_t *layers = json_array();
 
@@ -330,31 +364,97 @@ static void identity_to_json(const UnitSpec *u, json_t *o) {
         json_object_set_new(o, "description", json_string(u->description));
         json_object_set_new(o, "isolation", json_string(isolation_to_string(u->isolation)));
         for (size_t i = 0; i < u->n_layers; i++)
-                json_array_append_new(layers,
-                                      json_pack("{s:s}", layer_type_to_string(u->layers[i].type), u->layers[i].path));
-        json_object_set_new(o, "image", json_pack("{s:o}", "layers", layers));
+                json_array_append_new(layers, layer_to_json(&u->layers[i]));
+        json_object_set_new(o, "image",
+                            json_pack("{s:o, s:s}", "layers", layers, "pull", pull_policy_to_string(u->pull)));
+}
+
+static int decode_layer_path(Decoder *d, const json_t *v, void *data) {
+        return get_host_path(d, v, "an absolute path", &((Layer *) data)->path);
+}
+
+static int decode_layer_tar(Decoder *d, const json_t *v, void *data) {
+        const char *what = "the absolute path of a *.tar, *.tar.gz, *.tgz or *.tar.zst archive";
+        Layer *l = data;
+
+        if (get_host_path(d, v, what, &l->path) < 0)
+                return -EINVAL;
+        if (!tar_layer_name_is_valid(l->path))
+                return expected(d, v, what);
+        return 0;
+}
+
+static int decode_layer_registry(Decoder *d, const json_t *v, void *data) {
+        const char *what = "a registry reference HOST[:PORT]/NAME[:TAG][@sha256:DIGEST]";
+        const char *s, *reason = NULL;
+        Layer *l = data;
+
+        if (get_string(d, v, what, &s) < 0)
+                return -EINVAL;
+        if (parse_registry_reference(s, &reason) < 0) {
+                _cleanup_free_ char *found = describe(v);
+                return decode_error(d, "expected %s, found %s: %s", what, found, reason);
+        }
+        free(l->path);
+        l->path = xstrdup(s);
+        return 0;
+}
+
+static int decode_layer_ref(Decoder *d, const json_t *v, void *data) {
+        return get_valid_string(d, v, oci_ref_name_is_valid,
+                                "an image's name in the layout (its org.opencontainers.image.ref.name)",
+                                &((Layer *) data)->ref);
 }
 
 static int layer_item(Decoder *d, const json_t *item, size_t i, void *data) {
-        const char *what = "a layer: {\"dir\": PATH}, {\"tar\": PATH} or {\"oci\": PATH}";
+        static const JsonField fields[] = {
+                {"dir", decode_layer_path, 0, true},
+                {"tar", decode_layer_tar, 0, true},
+                {"oci", decode_layer_path, 0, true},
+                {"registry", decode_layer_registry, 0, true},
+                {"ref", decode_layer_ref, 0, true},
+                {"tls_verify", field_bool, offsetof(Layer, tls_verify), true},
+                {},
+        };
+        const char *what = "a layer: {\"dir\": PATH}, {\"tar\": PATH}, {\"oci\": PATH[, \"ref\": NAME]} or "
+                           "{\"registry\": REF, \"tls_verify\": BOOL}";
         Layer *l = &((UnitSpec *) data)->layers[i];
+        int type = _LAYER_TYPE_INVALID, r;
         const char *key;
-        json_t *path;
-        size_t old;
-        int type, r;
+        json_t *value;
 
-        if (!json_is_object(item) || json_object_size(item) != 1)
+        if (!json_is_object(item))
                 return expected(d, item, what);
-        json_object_foreach((json_t *) item, key, path) {
-                type = layer_type_from_string(key);
-                if (type < 0)
-                        return expected(d, item, what);
-                l->type = (LayerType) type;
-                old = path_push_key(d, key);
-                r = get_host_path(d, path, "an absolute path", &l->path);
+        json_object_foreach((json_t *) item, key, value) {
+                int t = layer_type_from_string(key);
+                if (t < 0)
+                        continue;
+                if (type >= 0)
+                        return decode_error(d, "a layer has exactly one source, found both \"%s\" and \"%s\"",
+                                            layer_type_to_string(type), key);
+                type = t;
+        }
+        if (type < 0)
+                return expected(d, item, what);
+        l->type = (LayerType) type;
+        l->tls_verify = true;
+        r = decode_object(d, item, fields, l, what);
+        if (r < 0)
+                return r;
+        /* What the encoder writes beside each source, and nothing else. */
+        if (type == LAYER_REGISTRY && !json_object_get(item, "tls_verify"))
+                return decode_error(d, "missing key \"tls_verify\" in %s", what);
+        for (size_t k = 0; k < 2; k++) {
+                const char *option = k == 0 ? "ref" : "tls_verify";
+                LayerType beside = k == 0 ? LAYER_OCI : LAYER_REGISTRY;
+                size_t old;
+
+                if (!json_object_get(item, option) || type == (int) beside)
+                        continue;
+                old = path_push_key(d, option);
+                r = decode_error(d, "only valid beside \"%s\"", layer_type_to_string(beside));
                 path_pop(d, old);
-                if (r < 0)
-                        return r;
+                return r;
         }
         return 0;
 }
@@ -374,6 +474,7 @@ static int decode_layers(Decoder *d, const json_t *v, void *data) {
 static int decode_image(Decoder *d, const json_t *v, void *data) {
         static const JsonField fields[] = {
                 {"layers", decode_layers, 0, false},
+                {"pull", decode_pull_policy, offsetof(UnitSpec, pull), false},
                 {},
         };
         return decode_object(d, v, fields, data, "the image");
@@ -386,14 +487,19 @@ static void process_to_json(const UnitSpec *u, json_t *o) {
 
         if (u->command)
                 json_object_set_new(o, "command", strv_to_json(u->command));
+        if (u->args)
+                json_object_set_new(o, "args", strv_to_json(u->args));
         STRV_FOREACH(e, u->env) {
                 const char *eq = strchr(*e, '=');
                 _cleanup_free_ char *k = xstrndup(*e, (size_t) (eq - *e));
                 json_object_set_new(env, k, json_string(eq + 1));
         }
         json_object_set_new(o, "env", env);
-        json_object_set_new(o, "user", json_string(u->user));
-        json_object_set_new(o, "working_dir", json_string(u->working_dir));
+        /* Left out when the unit leaves them to its image (a run spec always has them). */
+        if (u->user)
+                json_object_set_new(o, "user", json_string(u->user));
+        if (u->working_dir)
+                json_object_set_new(o, "working_dir", json_string(u->working_dir));
         json_object_set_new(o, "hostname", json_string(u->hostname));
 }
 
@@ -966,8 +1072,9 @@ static const JsonField unit_fields[] = {
         {"isolation", decode_isolation, offsetof(UnitSpec, isolation), false},
         {"image", decode_image, 0, false},
         {"command", field_command, offsetof(UnitSpec, command), true}, /* absent: the image's */
+        {"args", field_args, offsetof(UnitSpec, args), true},          /* absent: the image's Cmd */
         {"env", decode_env, 0, false},
-        /* absent: the image's (a spec from a unit file always has them: "0" and "/" by default) */
+        /* absent: the image's, else "0" and "/" (image_apply_defaults()) */
         {"user", decode_user, offsetof(UnitSpec, user), true},
         {"working_dir", decode_container_path, offsetof(UnitSpec, working_dir), true},
         {"hostname", decode_hostname, offsetof(UnitSpec, hostname), false},
@@ -991,16 +1098,6 @@ int unit_spec_from_json(const json_t *j, UnitSpec **ret, SupError **ret_error) {
         Decoder d = {.error = ret_error};
         int r;
 
-        /* Absent, these are not unit_spec_new()'s defaults but open (the image's, see
-         * image_apply_defaults()): a spec leaving them open decodes to what it was. */
-        if (json_is_object(j) && !json_object_get(j, "user")) {
-                free(u->user);
-                u->user = NULL;
-        }
-        if (json_is_object(j) && !json_object_get(j, "working_dir")) {
-                free(u->working_dir);
-                u->working_dir = NULL;
-        }
         r = decode_object(&d, j, unit_fields, u, "a unit's canonical JSON object");
         if (r < 0)
                 return r;

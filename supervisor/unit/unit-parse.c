@@ -56,11 +56,11 @@ static void set_layer(WalkCtx *c, const YNode *n, Layer *l, LayerType type) {
         char *path = walk_get_host_path(c, n);
         unsigned before = c->errors;
 
+        l->type = type; /* even if the path is wrong: the unit's other checks go by the kind */
         if (!path)
                 return;
         free(l->path);
         l->path = path;
-        l->type = type;
         walk_check_source(c, n, "layer source", path, want[type]);
         if (type == LAYER_OCI && (c->flags & UNIT_PARSE_CHECK_SOURCES) && c->errors == before) {
                 _cleanup_free_ char *marker = path_join(path, "oci-layout");
@@ -75,40 +75,113 @@ static void parse_layer_dir(WalkCtx *c, const YNode *n, void *data) {
 }
 
 static void parse_layer_tar(WalkCtx *c, const YNode *n, void *data) {
-        set_layer(c, n, data, LAYER_TAR);
+        Layer *l = data;
+
+        set_layer(c, n, l, LAYER_TAR);
+        if (l->path && !tar_layer_name_is_valid(l->path)) {
+                _cleanup_free_ char *q = string_quote(n->value, n->length, UNIT_PATH_QUOTE_MAX);
+                walk_error_at(c, n,
+                              "expected a tar archive named *.tar, *.tar.gz, *.tgz or *.tar.zst (the suffix says how "
+                              "it is compressed), found %s",
+                              q);
+        }
 }
 
 static void parse_layer_oci(WalkCtx *c, const YNode *n, void *data) {
         set_layer(c, n, data, LAYER_OCI);
 }
 
+static void parse_layer_registry(WalkCtx *c, const YNode *n, void *data) {
+        const char *expected = "a registry reference HOST[:PORT]/NAME[:TAG][@sha256:DIGEST]";
+        const char *s = walk_get_nonempty_string(c, n, expected), *reason = NULL;
+        Layer *l = data;
+
+        l->type = LAYER_REGISTRY;
+        if (!s)
+                return;
+        if (parse_registry_reference(s, &reason) < 0) {
+                walk_error_expected(c, n, expected, reason);
+                return;
+        }
+        free(l->path);
+        l->path = xstrdup(s);
+}
+
+static void parse_layer_ref(WalkCtx *c, const YNode *n, void *data) {
+        const char *expected = "an image's name in the layout (its org.opencontainers.image.ref.name)";
+        const char *s = walk_get_nonempty_string(c, n, expected);
+        Layer *l = data;
+
+        if (!s)
+                return;
+        if (!oci_ref_name_is_valid(s)) {
+                walk_error_expected(c, n, expected,
+                                    "a name is letters and digits, joined by one of - . _ : @ + or --, in parts "
+                                    "separated by /");
+                return;
+        }
+        free(l->ref);
+        l->ref = xstrdup(s);
+}
+
+/* Which source key a layer's option belongs beside. */
+static const struct {
+        const char *key;
+        LayerType type;
+} layer_options[] = {
+        {"ref", LAYER_OCI},
+        {"tls_verify", LAYER_REGISTRY},
+};
+
 static void layer_item(WalkCtx *c, const YNode *item, size_t i, void *data) {
         static const WalkField fields[] = {
                 {"dir", parse_layer_dir, 0, false},
                 {"tar", parse_layer_tar, 0, false},
                 {"oci", parse_layer_oci, 0, false},
+                {"registry", parse_layer_registry, 0, false},
+                {"ref", parse_layer_ref, 0, false},
+                {"tls_verify", walk_field_bool, offsetof(Layer, tls_verify), false},
                 {},
         };
+        static const char *const expected =
+                "a layer: {dir: PATH}, {tar: PATH}, {oci: PATH[, ref: NAME]} or {registry: REF[, tls_verify: BOOL]}";
         const YPair *seen[ELEMENTSOF(fields)];
         const YPair *first = NULL;
         Layer *l = &c->u->layers[i];
+        size_t old;
 
-        if (!walk_parse_mapping(c, item, fields, l, seen, "a layer: {dir: PATH}, {tar: PATH} or {oci: PATH}"))
+        l->tls_verify = true;
+        if (!walk_parse_mapping(c, item, fields, l, seen, expected))
                 return;
         for (size_t f = 0; fields[f].key; f++) {
-                if (!seen[f])
-                        continue;
+                if (!seen[f] || layer_type_from_string(fields[f].key) < 0)
+                        continue; /* not a source: an option of one */
                 if (first) {
-                        size_t old = walk_path_push_key(c, fields[f].key);
+                        old = walk_path_push_key(c, fields[f].key);
                         walk_error_at(c, seen[f]->key, "a layer has exactly one source, found both \"%s\" and \"%s\"",
                                       first->key->value, seen[f]->key->value);
                         walk_path_pop(c, old);
                 } else
                         first = seen[f];
         }
-        if (!first && item->n_pairs == 0)
-                walk_error_at(c, item,
-                              "expected a layer: {dir: PATH}, {tar: PATH} or {oci: PATH}, found an empty mapping");
+        if (!first) {
+                if (item->n_pairs == 0)
+                        walk_error_at(c, item, "expected %s, found an empty mapping", expected);
+                else
+                        walk_error_at(c, item, "a layer needs a source: dir, tar, oci or registry");
+                return;
+        }
+        for (size_t k = 0; k < ELEMENTSOF(layer_options); k++) {
+                const YPair *p = walk_field_seen(fields, seen, layer_options[k].key);
+                const char *beside = layer_type_to_string(layer_options[k].type);
+
+                if (!p || streq(first->key->value, beside))
+                        continue;
+                old = walk_path_push_key(c, layer_options[k].key);
+                walk_error_at(c, p->key, "\"%s\" is only valid beside %s:, not beside %s:", layer_options[k].key,
+                              beside, first->key->value);
+                walk_path_pop(c, old);
+        }
 }
 
 static void parse_layers(WalkCtx *c, const YNode *n, void *data) {
@@ -121,17 +194,34 @@ static void parse_layers(WalkCtx *c, const YNode *n, void *data) {
         walk_parse_list(c, n, 1, UNIT_LAYERS_MAX, "a list of layers, bottom first", layer_item, NULL);
 }
 
+static void parse_pull(WalkCtx *c, const YNode *n, void *data) {
+        int v = WALK_GET_ENUM(c, n, pull_policy, _PULL_POLICY_MAX);
+        if (v >= 0)
+                c->u->pull = (PullPolicy) v;
+}
+
 static void parse_image(WalkCtx *c, const YNode *n, void *data) {
         static const WalkField fields[] = {
                 {"layers", parse_layers, 0, true},
+                {"pull", parse_pull, 0, false},
                 {},
         };
         const YPair *seen[ELEMENTSOF(fields)];
-        walk_parse_mapping(c, n, fields, c->u, seen, "a mapping with \"layers\"");
+        walk_parse_mapping(c, n, fields, c->u, seen, "a mapping with \"layers\" (and \"pull\")");
 }
 
 /* ---- the process ---- */
 
+static void parse_args(WalkCtx *c, const YNode *n, void *data) {
+        _cleanup_strv_free_ char **l = NULL;
+        unsigned before = c->errors;
+
+        if (!walk_parse_list(c, n, 1, SIZE_MAX, "a list of strings (the arguments)", walk_string_list_item, &l) ||
+            c->errors != before)
+                return;
+        strv_free(c->u->args);
+        c->u->args = TAKE_PTR(l);
+}
 
 typedef struct EnvEntry {
         const YNode *key;
@@ -820,6 +910,7 @@ static const WalkField unit_fields[] = {
         {"isolation", parse_isolation, 0, false},
         {"image", parse_image, 0, true},
         {"command", walk_field_command, UNIT_FIELD(command), false},
+        {"args", parse_args, 0, false},
         {"env", parse_env, 0, false},
         {"user", parse_user, 0, false},
         {"working_dir", parse_working_dir, 0, false},
@@ -901,13 +992,16 @@ static void check_hyperv(WalkCtx *c, const YPair *const *seen) {
 static void check_unit(WalkCtx *c, const YNode *root, const YPair *const *seen) {
         UnitSpec *u = c->u;
         const YPair *p;
-        bool has_oci = false;
+        bool has_image = false;
 
+        /* Only an image has a default command (Entrypoint, Cmd); dir: and tar: layers are files. */
         for (size_t i = 0; i < u->n_layers; i++)
-                has_oci = has_oci || (u->layers[i].path && u->layers[i].type == LAYER_OCI);
-        if (!walk_field_seen(unit_fields, seen, "command") && !has_oci)
+                has_image = has_image || u->layers[i].type == LAYER_OCI || u->layers[i].type == LAYER_REGISTRY;
+        if (!walk_field_seen(unit_fields, seen, "command") && !has_image)
                 walk_error_at(c, root,
-                              "missing required key \"command\" (only an oci: layer can supply a default command)");
+                              "missing required key \"command\" (only an oci: or registry: layer has an image "
+                              "whose Entrypoint and Cmd can stand in for it%s)",
+                              walk_field_seen(unit_fields, seen, "args") ? "; args alone replace only the Cmd" : "");
 
         if (u->isolation == ISOLATION_HYPERV)
                 check_hyperv(c, seen);

@@ -117,8 +117,6 @@ UnitSpec *unit_spec_new(void) {
         u->description = xstrdup("");
         u->isolation = ISOLATION_PROCESS;
         u->env = xzalloc(sizeof(char *));
-        u->user = xstrdup("0");
-        u->working_dir = xstrdup("/");
         u->network = NETWORK_BRIDGE;
         u->security.seccomp = SECCOMP_DEFAULT;
         u->security.no_new_privileges = true;

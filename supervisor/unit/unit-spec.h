@@ -190,8 +190,8 @@ typedef struct UnitSpec {
         char **command; /* NULL: from the image (only with an oci: or registry: layer) */
         char **args;    /* NULL: the image's Cmd; else replaces it (after the unit's or the image's command) */
         char **env;     /* "NAME=value", sorted by name */
-        char *user;
-        char *working_dir;
+        char *user;     /* NULL: the image's User, else "0" (image_apply_defaults()) */
+        char *working_dir; /* NULL: the image's WorkingDir, else "/" */
         char *hostname;
         NetworkMode network;
         bool network_explicit;
@@ -266,7 +266,9 @@ typedef struct UnitDependency {
         const char *kind; /* "requires", "share.ipc", "share.pid" or "share.network" */
 } UnitDependency;
 
-UnitSpec *unit_spec_new(void); /* with every default set */
+/* With every default set, but user and working_dir: NULL, they are left to the image (and are
+ * "0" and "/" where neither sets them: image_apply_defaults()). */
+UnitSpec *unit_spec_new(void);
 UnitSpec *unit_spec_free(UnitSpec *u);
 static inline void unit_spec_freep(UnitSpec **u) {
         unit_spec_free(*u);

@@ -424,6 +424,164 @@ bool user_is_valid(const char *s) {
         return user_part_is_valid(s, (size_t) (colon - s)) && user_part_is_valid(colon + 1, strlen(colon + 1));
 }
 
+/* The distribution spec's bounds: a repository name (domain and path) of at most 255
+ * characters, a tag of at most 128. */
+#define REFERENCE_NAME_MAX 255
+#define REFERENCE_TAG_MAX  128
+#define SHA256_HEX_LENGTH  64
+
+/* A path component: lowercase letters and digits, separated by one '.', one or two '_', or any
+ * number of '-' (distribution's reference grammar). */
+static bool is_path_component(const char *s, size_t n) {
+        size_t i = 0;
+
+        for (;;) {
+                size_t start = i, sep;
+
+                while (i < n && (islower((unsigned char) s[i]) || isdigit((unsigned char) s[i])))
+                        i++;
+                if (i == start)
+                        return false;
+                if (i == n)
+                        return true;
+                sep = i;
+                if (s[i] == '.')
+                        i++;
+                else if (s[i] == '_')
+                        i += i + 1 < n && s[i + 1] == '_' ? 2 : 1;
+                else
+                        while (i < n && s[i] == '-')
+                                i++;
+                if (i == sep)
+                        return false;
+        }
+}
+
+/* HOST[:PORT]: DNS labels separated by dots (an IP address is one), a port of 1-65535. */
+static bool is_registry_host(const char *s, size_t n) {
+        const char *colon = memchr(s, ':', n);
+        size_t host_n = colon ? (size_t) (colon - s) : n;
+        uint64_t port;
+
+        if (host_n == 0)
+                return false;
+        for (const char *c = s, *end = s + host_n;;) {
+                const char *dot = memchr(c, '.', (size_t) (end - c)) ?: end;
+                if (!is_label(c, (size_t) (dot - c)))
+                        return false;
+                if (dot == end)
+                        break;
+                c = dot + 1;
+        }
+        if (colon) {
+                char buf[8];
+                size_t port_n = n - host_n - 1;
+                if (port_n == 0 || port_n >= sizeof(buf))
+                        return false;
+                memcpy(buf, colon + 1, port_n);
+                buf[port_n] = 0;
+                if (parse_decimal(buf, 65535, &port) < 0 || port == 0)
+                        return false;
+        }
+        return true;
+}
+
+static bool is_tag(const char *s, size_t n) {
+        if (n == 0 || n > REFERENCE_TAG_MAX || s[0] == '.' || s[0] == '-')
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char) s[i]) && !strchr("_.-", s[i]))
+                        return false;
+        return true;
+}
+
+int parse_registry_reference(const char *s, const char **ret_reason) {
+        const char *slash = strchr(s, '/'), *at = strchr(s, '@'), *name_end, *colon;
+        const char *reason = NULL;
+
+        if (!*s)
+                reason = "the reference is empty";
+        else if (!slash ||
+                 (memchr(s, '.', (size_t) (slash - s)) == NULL && memchr(s, ':', (size_t) (slash - s)) == NULL &&
+                  (slash - s != 9 || strncmp(s, "localhost", 9) != 0)))
+                /* podman's short-name policy: a name without its registry means whichever registry
+                 * of registries.conf's search list answers first, which is not a decision a unit
+                 * may leave to the host. */
+                reason = "a short name is ambiguous (any registry of the host's search list could "
+                         "answer it): write it fully qualified, the registry's host first, as in "
+                         "registry.example.com/team/app:1.4 or localhost:5000/app";
+        if (reason)
+                goto fail;
+        if (!is_registry_host(s, (size_t) (slash - s))) {
+                reason = "the registry (before the first /) is not a host name with an optional :PORT";
+                goto fail;
+        }
+        name_end = at ?: s + strlen(s);
+        colon = memrchr(slash, ':', (size_t) (name_end - slash));
+        if (colon) {
+                if (!is_tag(colon + 1, (size_t) (name_end - colon - 1))) {
+                        reason = "a tag is 1-128 letters, digits, _, . and -, not starting with . or -";
+                        goto fail;
+                }
+                name_end = colon;
+        }
+        if ((size_t) (name_end - s) > REFERENCE_NAME_MAX) {
+                reason = "the name (registry and repository) is longer than 255 characters";
+                goto fail;
+        }
+        for (const char *c = slash + 1;;) {
+                const char *next = memchr(c, '/', (size_t) (name_end - c)) ?: name_end;
+                if (!is_path_component(c, (size_t) (next - c))) {
+                        reason = "a repository path is lowercase letters and digits, with ., _, __ or - "
+                                 "between them, in components separated by /";
+                        goto fail;
+                }
+                if (next == name_end)
+                        break;
+                c = next + 1;
+        }
+        if (at) {
+                const char *hex = startswith(at + 1, "sha256:");
+                bool ok = hex && strlen(hex) == SHA256_HEX_LENGTH;
+                for (size_t i = 0; ok && i < SHA256_HEX_LENGTH; i++)
+                        ok = isdigit((unsigned char) hex[i]) || (hex[i] >= 'a' && hex[i] <= 'f');
+                if (!ok) {
+                        reason = "a digest is @sha256: and 64 lowercase hexadecimal digits";
+                        goto fail;
+                }
+        }
+        return 0;
+fail:
+        if (ret_reason)
+                *ret_reason = reason;
+        return -EINVAL;
+}
+
+bool tar_layer_name_is_valid(const char *path) {
+        return endswith(path, ".tar") || endswith(path, ".tar.gz") || endswith(path, ".tgz") ||
+               endswith(path, ".tar.zst");
+}
+
+bool oci_ref_name_is_valid(const char *s) {
+        /* The image layout's org.opencontainers.image.ref.name grammar: alphanumeric components
+         * joined by one of -._:@+ or by --, in /-separated parts. */
+        const char *c = s;
+
+        for (;;) {
+                if (!isalnum((unsigned char) *c))
+                        return false;
+                while (isalnum((unsigned char) *c))
+                        c++;
+                if (!*c)
+                        return true;
+                if (*c == '/' || strchr("-._:@+", *c)) {
+                        c += c[0] == '-' && c[1] == '-' ? 2 : 1;
+                        continue;
+                }
+                return false;
+        }
+}
+
 /* The implicit resolvers of YAML 1.1 (as PyYAML applies them), plus the YAML 1.2 core schema's
  * forms that 1.1 reads as strings (0o17, 1e3). */
 static const struct {

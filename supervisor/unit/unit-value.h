@@ -41,6 +41,17 @@ bool hostname_is_valid(const char *s);
 bool env_name_is_valid(const char *s);
 bool user_is_valid(const char *s);
 
+/* A registry: layer's reference, HOST[:PORT]/PATH[:TAG][@sha256:HEX], fully qualified: the first
+ * component is a registry (it has a '.' or a ':', or is "localhost"), so that a short name such as
+ * "alpine" is refused rather than looked up in whichever registries the host searches; the path's
+ * components are lowercase, as the distribution spec's grammar has them. -EINVAL with the reason. */
+int parse_registry_reference(const char *s, const char **ret_reason);
+/* A tar: layer's file name ends in .tar, .tar.gz, .tgz or .tar.zst: the suffix says how it is
+ * compressed, which the unpacker takes from it. */
+bool tar_layer_name_is_valid(const char *path);
+/* An OCI image layout's org.opencontainers.image.ref.name (an oci: layer's ref). */
+bool oci_ref_name_is_valid(const char *s);
+
 /* How YAML 1.1 (PyYAML, many editors) or YAML 1.2 would read this plain (unquoted) scalar when it
  * is not a string: "boolean", "integer", "float", "null" or "timestamp"; NULL when both read it
  * as a string. Unit files refuse such scalars where a string is expected. */

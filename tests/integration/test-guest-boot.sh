@@ -64,8 +64,16 @@ printf 'root:x:0:\nnogroup:x:65534:\n' >"$ROOT/etc/group"
 echo "served from the guest over virtio-net" >"$ROOT/www/index.html"
 mkfs.ext4 -q -O ^has_journal -d "$ROOT" "$TOP/layer.img" 8M || { echo "FAIL: mkfs.ext4 -d"; exit 1; }
 
-# unit_json NAME COMMAND [YAML]: the unit's canonical JSON on one line, as supctl validate --print
-# shows it; YAML: more keys of the unit (network: none unless it has a network key). seccomp:
+# run_spec FILE: the spec a host sends its guest, on one line: the unit's canonical JSON with its
+# image's defaults applied (supctl validate --json --print: "run"); a dir: layer's image has none
+# but "0" and "/", which a guest's run command must be given.
+run_spec() {
+        "$SUPCTL" validate --json --print --state-dir "$TOP/state" "$1" |
+                "$PY" -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["units"][0]["run"]))'
+}
+
+# unit_json NAME COMMAND [YAML]: the unit's run spec on one line, as run_spec gives it; YAML: more
+# keys of the unit (network: none unless it has a network key). seccomp:
 # unconfined unless YAML has a security key, which must then say so: the run commands here carry
 # no filter, a unit's filter being the host's to compile (test-hyperv.sh and test-seccomp.sh run
 # guests with one).
@@ -83,7 +91,7 @@ $security
 $network
 ${3:-}
 EOF
-        "$SUPCTL" validate --print "$TOP/$1.yaml" | tr -d '\n'
+        run_spec "$TOP/$1.yaml"
 }
 
 # boot NAME [QEMU ARG...]: QEMU with the layer disk (vda), a fresh sandbox disk (vdb), an entropy
@@ -325,7 +333,7 @@ network: none
 mounts: [{type: tmpfs, target: /scratch, size: 1M}]
 security: {read_only_rootfs: true, seccomp: unconfined}
 EOF
-spec=$("$SUPCTL" validate --print "$TOP/probe.yaml" | tr -d '\n')
+spec=$(run_spec "$TOP/probe.yaml")
 if start_unit probe "$spec"; then
         expect exit && [ "$MSG" = '{"event":"exit","code":0}' ] || fail "expected exit code 0, got: $MSG"
 fi

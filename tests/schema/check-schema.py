@@ -14,7 +14,11 @@ usage: check-schema.py [--schema-only] SCHEMA SUPCTL UNITS_DIR [EXAMPLES_DIR]
      and for each set of units UNITS_DIR/invalid-sets/CASE/ (`SUPCTL validate CASE-DIR`);
   e) `SUPCTL validate --json --print DIR` gives every valid unit's canonical JSON, which matches
      the schema and has absolute host paths; written out as unit files, the canonical forms
-     validate again to the same specs and hashes.
+     validate again to the same specs and hashes;
+  f) with an empty image store (--state-dir), --print adds what a unit of dir: layers only runs
+     ("run": its spec with the image's defaults applied: the unit's command, env, user and
+     working_dir, else "0" and "/"), and for a unit with a tar:, oci: or registry: layer says on
+     stderr that its image's defaults are not known yet, and still exits 0.
 
 --schema-only skips every supctl call (SUPCTL may then be anything, e.g. "-") and instead checks
 the corpora themselves: headers present, fixture paths present, file names usable as unit names,
@@ -203,7 +207,7 @@ def host_paths(unit):
     layers = image.get("layers") if isinstance(image, dict) else None
     for i, layer in enumerate(layers if isinstance(layers, list) else []):
         if isinstance(layer, dict):
-            for kind in ("dir", "tar", "oci"):
+            for kind in ("dir", "tar", "oci"):  # registry: names no host path
                 if isinstance(layer.get(kind), str):
                     yield "image.layers[%d].%s" % (i, kind), layer[kind]
     mounts = unit.get("mounts")
@@ -335,6 +339,9 @@ def expect_refused(supctl, args, expects):
     return []
 
 
+LAYER_SOURCES = ("dir", "tar", "oci", "registry")
+
+
 def canonical_paths(unit):
     return ["%s is not absolute: %s" % (where, value) for where, value in host_paths(unit)
             if not value.startswith("/")]
@@ -345,7 +352,8 @@ def canonical_set(supctl, paths):
 
     Units are validated as a set, as supd loads its units directory: a unit that requires another
     is only valid next to it."""
-    rc, out, err = run_supctl(supctl, ["--json", "--print"] + paths)
+    with tempfile.TemporaryDirectory() as state:
+        rc, out, err = run_supctl(supctl, ["--json", "--print", "--state-dir", state] + paths)
     if rc != 0:
         return {}, ["supctl validate --json --print exited %s: %s" % (rc, excerpt(out + err))]
     try:
@@ -354,7 +362,25 @@ def canonical_set(supctl, paths):
         return {}, ["--json output is not JSON: %s" % e]
     if result.get("valid") is not True or result.get("errors"):
         return {}, ["--json output says the set is not valid"]
-    return {u["file"]: u for u in result["units"]}, []
+    return {u["file"]: dict(u, stderr=err) for u in result["units"]}, []
+
+
+def run_problems(unit):
+    """(f): the "run" supctl gives a unit when the image store is empty."""
+    spec, run = unit["spec"], unit.get("run")
+    kinds = {kind for layer in spec["image"]["layers"] for kind in layer if kind in LAYER_SOURCES}
+    if kinds != {"dir"}:
+        problems = ["a run, although its image is in no store"] if run is not None else []
+        if "%s: the image's defaults" % spec["name"] not in unit["stderr"]:
+            problems.append("no note on stderr that its image's defaults are not known yet")
+        return problems
+    if run is None:
+        return ["no run, although dir: layers have no defaults to wait for"]
+    want = dict(spec, command=spec["command"] + spec.get("args", []), user=spec.get("user", "0"),
+                working_dir=spec.get("working_dir", "/"))
+    want.pop("args", None)
+    return ["run differs from the spec at %s" % key for key in sorted(set(want) | set(run))
+            if want.get(key) != run.get(key)]
 
 
 def check_canonical(report, validator, supctl, directory, paths, label):
@@ -372,6 +398,7 @@ def check_canonical(report, validator, supctl, directory, paths, label):
                 continue
             problems = schema_errors(validator, unit["spec"]) + canonical_paths(unit["spec"])
             report.check("%s %s" % (label, path), problems)
+            report.check("run %s" % path, run_problems(unit))
             with open(os.path.join(tmp, "%s.yaml" % unit["name"]), "w") as f:
                 json.dump(unit["spec"], f, indent=2)
         again, problems = canonical_set(supctl, [tmp])

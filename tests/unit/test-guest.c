@@ -14,6 +14,7 @@
 #include "fileio.h"
 #include "guest-probe.h"
 #include "guest-proto.h"
+#include "image.h"
 #include "string-util.h"
 #include "workload.h"
 
@@ -100,10 +101,15 @@ static void test_commands(void **state) {
 /* A filter of one instruction, "allow", as the host would send one (the guest only loads it). */
 #define SECCOMP_ALLOW_JSON "{\"flags\":0,\"filter\":\"BgAAAAAA/38=\"}"
 
-/* The spec as vm.c sends it: the canonical JSON with every limit resolved against a host's. */
+/* The spec as vm.c sends it: the run spec (image_apply_defaults(); a dir: layer's image has no
+ * defaults) as canonical JSON, with every limit resolved against a host's. */
 static json_t *host_spec_json(const UnitSpec *u) {
-        json_t *spec = unit_spec_to_json(u);
+        _cleanup_(unit_spec_freep) UnitSpec *run = NULL;
         RlimitSet host, resolved;
+        json_t *spec;
+
+        assert_int_equal(image_apply_defaults(u, &(ImageConfig){}, &run, NULL), 0);
+        spec = unit_spec_to_json(run);
 
         for (int i = 0; i < _UNIT_RLIMIT_MAX; i++)
                 host[i] = (struct rlimit){.rlim_cur = 1000 + (rlim_t) i, .rlim_max = RLIM_INFINITY};

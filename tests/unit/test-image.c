@@ -441,15 +441,11 @@ static void test_apply_defaults(void **state) {
         assert_string_equal(run->layers[0].path, "/layer");
         unit_spec_free(run);
 
-        /* A unit that leaves the command, the user and the directory to the image (an oci: layer
-         * may; a spec left without user or directory is what the unit format will give once it
-         * tells "not set" apart). */
+        /* A unit that leaves the command, the user and the directory to the image, as parsed
+         * from its file: the image's apply (they did not while a parsed spec had "0" and "/"). */
         unit_spec_free(u);
         u = spec_in("/units", "image:\n  layers:\n    - oci: /images/nginx\n");
         assert_null(u->command);
-        free(u->user);
-        free(u->working_dir);
-        u->user = u->working_dir = NULL;
         assert_int_equal(image_apply_defaults(u, &c, &run, NULL), 0);
         assert_strv(run->command, "/docker-entrypoint.sh nginx -g daemon off;");
         assert_strv(run->env, "A=last B=image PATH=/usr/local/bin:/usr/bin");
@@ -457,6 +453,33 @@ static void test_apply_defaults(void **state) {
         assert_string_equal(run->working_dir, "/srv");
         unit_spec_free(run);
 
+        /* args (Kubernetes' meaning): the image's Entrypoint with the unit's arguments instead of
+         * its Cmd; and the run spec holds the whole argv, with no args left to add twice. */
+        unit_spec_free(u);
+        u = spec_in("/units", "image:\n  layers:\n    - registry: r.example.com/nginx:1\nargs: [-t, '']\n");
+        assert_int_equal(image_apply_defaults(u, &c, &run, NULL), 0);
+        assert_strv(run->command, "/docker-entrypoint.sh -t ");
+        assert_null(run->args);
+        unit_spec_free(run);
+        /* With the unit's command: its command, then its args. */
+        unit_spec_free(u);
+        u = spec_in("/units", "image:\n  layers:\n    - oci: /images/nginx\ncommand: [/bin/echo]\nargs: [a, b]\n");
+        assert_int_equal(image_apply_defaults(u, &c, &run, NULL), 0);
+        assert_strv(run->command, "/bin/echo a b");
+        unit_spec_free(run);
+
+        /* Neither the unit nor the image: root in /, which a run spec always has. */
+        {
+                ImageConfig bare = {.cmd = strv("/bin/true", NULL)};
+                assert_int_equal(image_apply_defaults(u, &bare, &run, NULL), 0);
+                assert_string_equal(run->user, "0");
+                assert_string_equal(run->working_dir, "/");
+                unit_spec_free(run);
+                strv_free(bare.cmd);
+        }
+
+        unit_spec_free(u);
+        u = spec_in("/units", "image:\n  layers:\n    - oci: /images/nginx\n");
         /* Nothing to run: an error, not an empty command. */
         ImageConfig none = {};
         assert_int_equal(image_apply_defaults(u, &none, &run, &e), -EINVAL);

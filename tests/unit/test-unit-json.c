@@ -147,22 +147,81 @@ static void test_round_trip_values(void **state) {
         }
 }
 
+/* The image's fields come back as they were, not only as the same text: an encoder that wrote a
+ * default in place of a value would round-trip its own output unchanged. */
+static void test_image_fields(void **state) {
+        UnitSpec *u = rich_unit(), *v;
+        json_t *j;
+
+        /* full.yaml: oci: with ref "1.36", registry: with tls_verify: false, pull: always, args. */
+        j = unit_spec_to_json(u);
+        v = decode(j);
+        json_decref(j);
+        assert_int_equal(v->n_layers, 5);
+        assert_int_equal(v->layers[2].type, LAYER_OCI);
+        assert_string_equal(v->layers[2].ref, "1.36");
+        assert_int_equal(v->layers[3].type, LAYER_REGISTRY);
+        assert_string_equal(v->layers[3].path, "localhost:5000/team/app:1.4");
+        assert_false(v->layers[3].tls_verify);
+        assert_null(v->layers[3].ref);
+        assert_int_equal(v->layers[4].type, LAYER_TAR);
+        assert_int_equal(v->pull, PULL_ALWAYS);
+        assert_string_equal(v->args[0], "-h");
+        assert_string_equal(v->args[1], "/www");
+        assert_null(v->args[2]);
+        unit_spec_free(v);
+
+        /* And their absence: no ref, tls_verify true, the default policy, no args, user and
+         * working_dir left to the image. */
+        free(u->layers[2].ref);
+        u->layers[2].ref = NULL;
+        u->layers[3].tls_verify = true;
+        u->pull = PULL_MISSING;
+        u->args = strv_free(u->args);
+        u->user = (free(u->user), NULL);
+        u->working_dir = (free(u->working_dir), NULL);
+        j = unit_spec_to_json(u);
+        assert_null(json_object_get(j, "args"));
+        assert_null(json_object_get(j, "user"));
+        assert_null(json_object_get(j, "working_dir"));
+        v = decode(j);
+        json_decref(j);
+        assert_null(v->layers[2].ref);
+        assert_true(v->layers[3].tls_verify);
+        assert_int_equal(v->pull, PULL_MISSING);
+        assert_null(v->args);
+        assert_null(v->user);
+        assert_null(v->working_dir);
+        assert_round_trip(u, "the rich unit without its image's options");
+        unit_spec_free(v);
+        unit_spec_free(u);
+}
+
 /* Keys the encoder leaves out in some units: their absence is the default. */
 static bool optional_key(const char *path) {
         static const char *const optional[] = {
-                "command",          "user",
-                "working_dir",      "network",
-                "rlimits",          "healthcheck",
-                "resources.memory", "resources.cpus",
-                "resources.pids",   "resources.io_weight",
-                "share.ipc",        "share.pid",
-                "share.network",    "mounts[1].size",
+                "command",
+                "args",
+                "user",
+                "working_dir",
+                "network",
+                "rlimits",
+                "healthcheck",
+                "resources.memory",
+                "resources.cpus",
+                "resources.pids",
+                "resources.io_weight",
+                "share.ipc",
+                "share.pid",
+                "share.network",
+                "mounts[1].size",
         };
         for (size_t i = 0; i < ELEMENTSOF(optional); i++)
                 if (strcmp(path, optional[i]) == 0)
                         return true;
-        /* any variable and any resource limit */
-        return strncmp(path, "env.", 4) == 0 || (strncmp(path, "rlimits.", 8) == 0 && !strchr(path + 8, '.'));
+        /* any variable, any resource limit, an oci: layer's ref */
+        return strncmp(path, "env.", 4) == 0 || (strncmp(path, "rlimits.", 8) == 0 && !strchr(path + 8, '.')) ||
+               (strncmp(path, "image.layers[", 13) == 0 && endswith(path, "].ref"));
 }
 
 /* Decodes root, which must fail with a message that starts with prefix (when it is not empty)
@@ -197,8 +256,10 @@ static void mutate_member(json_t *root, json_t *o, const char *path, const char 
                 UnitSpec *u = decode(root);
                 unit_spec_free(u);
         } else
-                /* A layer without its one key is no layer: the error is the layer's. */
-                assert_refused(root, path, strstr(path, "layers[") ? "expected a layer" : missing, p);
+                /* A layer without its source key is no layer: the error is the layer's. */
+                assert_refused(
+                        root, path,
+                        strstr(path, "layers[") && layer_type_from_string(key) >= 0 ? "expected a layer" : missing, p);
         json_object_set_new(o, key, wrong);
         assert_refused(root, p, "expected", p);
         json_object_set(o, key, v);
@@ -223,8 +284,7 @@ static void mutate(json_t *root, json_t *v, const char *path, size_t *count) {
                         mutate_member(root, v, path, *k, count);
                 }
                 json_object_set_new(v, "x-unknown", json_true());
-                /* A layer's one key is its type: a second one makes it no layer. */
-                assert_refused(root, strstr(path, "layers[") ? path : p, "", what);
+                assert_refused(root, p, "", what);
                 json_object_del(v, "x-unknown");
         } else if (json_is_array(v)) {
                 size_t i;
@@ -248,8 +308,8 @@ static void test_strict(void **state) {
         size_t count = 0;
 
         mutate(j, j, "", &count);
-        /* Every member of every object was tried: the rich unit has 70. */
-        assert_int_equal(count, 70);
+        /* Every member of every object was tried: the rich unit has 76. */
+        assert_int_equal(count, 76);
         /* Nothing was left changed. */
         {
                 UnitSpec *v = decode(j);
@@ -278,6 +338,26 @@ static void test_refused_values(void **state) {
                 {NULL, "image", "{\"layers\":[{\"dir\":\"rel\"}]}", "image.layers[0].dir: expected an absolute path"},
                 {NULL, "image", "{\"layers\":[{\"zip\":\"/x\"}]}", "image.layers[0]: expected a layer"},
                 {NULL, "image", "{\"layers\":[]}", "image.layers: expected a list of layers, bottom first with 1 to"},
+                {NULL, "image", "{\"layers\":[{\"dir\":\"/a\",\"oci\":\"/b\"}]}",
+                 "image.layers[0]: a layer has exactly one source"},
+                {NULL, "image", "{\"layers\":[{\"tar\":\"/a.zip\"}]}",
+                 "image.layers[0].tar: expected the absolute path of a *.tar"},
+                {NULL, "image", "{\"layers\":[{\"registry\":\"alpine\",\"tls_verify\":true}]}",
+                 "image.layers[0].registry: expected a registry reference HOST[:PORT]/NAME[:TAG][@sha256:DIGEST], "
+                 "found "
+                 "\"alpine\": a short name is ambiguous"},
+                {NULL, "image", "{\"layers\":[{\"registry\":\"r.io/a\"}]}",
+                 "image.layers[0]: missing key \"tls_verify\""},
+                {NULL, "image", "{\"layers\":[{\"dir\":\"/a\",\"ref\":\"v1\"}]}",
+                 "image.layers[0].ref: only valid beside \"oci\""},
+                {NULL, "image", "{\"layers\":[{\"oci\":\"/a\",\"tls_verify\":true}]}",
+                 "image.layers[0].tls_verify: only valid beside \"registry\""},
+                {NULL, "image", "{\"layers\":[{\"oci\":\"/a\",\"ref\":\"-v1\"}]}",
+                 "image.layers[0].ref: expected an image's name"},
+                {NULL, "image", "{\"layers\":[{\"dir\":\"/a\"}],\"pull\":\"sometimes\"}",
+                 "image.pull: expected one of missing, always, never, found \"sometimes\""},
+                {NULL, "args", "[]", "args: expected a list of strings (the arguments) with at least 1 item, found 0"},
+                {NULL, "args", "[1]", "args[0]: expected a string"},
                 {NULL, "rlimits", "{\"nofile\":{\"soft\":-1,\"hard\":1}}", "rlimits.nofile.soft: expected an integer"},
                 {NULL, "rlimits", "{\"files\":{\"soft\":1,\"hard\":1}}", "rlimits.files: not a resource"},
                 {NULL, "mounts", "[{\"type\":\"bind\",\"source\":\"/proc\",\"target\":\"/p\",\"read_only\":true}]",
@@ -315,9 +395,8 @@ static void test_refused_values(void **state) {
 
 int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_round_trip_files),
-                cmocka_unit_test(test_round_trip_values),
-                cmocka_unit_test(test_strict),
+                cmocka_unit_test(test_round_trip_files), cmocka_unit_test(test_round_trip_values),
+                cmocka_unit_test(test_image_fields),     cmocka_unit_test(test_strict),
                 cmocka_unit_test(test_refused_values),
         };
 

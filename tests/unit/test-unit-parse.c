@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 
 #include "alloc.h"
+#include "drivers.h"
 #include "string-util.h"
+#include "unit-diff.h"
 #include "unit-value.h"
 
 typedef struct BadCase {
@@ -94,6 +96,48 @@ static const BadCase bad_cases[] = {
           "empty mapping" },
         { "a layer as a string", "image:\n  layers:\n    - /a\ncommand: [x]\n", 3, 7, "image.layers[0]",
           "expected a layer" },
+        { "a registry short name, which any registry of the search list could answer",
+          "image: {layers: [{registry: alpine}]}\n", 1, 29, "image.layers[0].registry", "a short name is ambiguous" },
+        { "a registry path with no registry before it", "image: {layers: [{registry: library/alpine:3}]}\n", 1, 29,
+          "image.layers[0].registry", "a short name is ambiguous" },
+        { "an upper-case repository", "image: {layers: [{registry: r.example.com/Team/app}]}\n", 1, 29,
+          "image.layers[0].registry", "lowercase letters and digits" },
+        { "a tag too long for a registry",
+          "image: {layers: [{registry: \"localhost/app:" /* 129 characters */
+          "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+          "0123456789012345678901234567890123456789\"}]}\n",
+          1, 29, "image.layers[0].registry", "a tag is 1-128" },
+        { "a short digest", "image: {layers: [{registry: \"localhost:5000/app@sha256:abc\"}]}\n", 1, 29,
+          "image.layers[0].registry", "64 lowercase hexadecimal digits" },
+        { "a registry as a list", "image: {layers: [{registry: [a]}]}\n", 1, 29, "image.layers[0].registry",
+          "expected a registry reference" },
+        { "a registry and a dir in one item", "image: {layers: [{dir: /a, registry: r.io/a}]}\ncommand: [x]\n", 1, 28,
+          "image.layers[0].registry", "exactly one source" },
+        { "ref beside dir, which has no images to pick from", "image: {layers: [{dir: /a, ref: v1}]}\ncommand: [x]\n", 1,
+         28, "image.layers[0].ref", "\"ref\" is only valid beside oci:, not beside dir:" },
+        { "ref beside registry, where the tag says it", "image: {layers: [{registry: r.io/a, ref: v1}]}\n", 1, 37,
+          "image.layers[0].ref", "only valid beside oci:, not beside registry:" },
+        { "tls_verify beside oci", "image: {layers: [{oci: /a, tls_verify: false}]}\n", 1, 28,
+          "image.layers[0].tls_verify", "only valid beside registry:" },
+        { "tls_verify as a string", "image: {layers: [{registry: r.io/a, tls_verify: \"no\"}]}\n", 1, 49,
+          "image.layers[0].tls_verify", "true or false" },
+        { "ref alone, with no source", "image: {layers: [{ref: v1}]}\ncommand: [x]\n", 1, 18, "image.layers[0]",
+          "a layer needs a source" },
+        { "an unquoted ref that YAML reads as a number", "image: {layers: [{oci: /a, ref: 1.36}]}\n", 1, 33,
+          "image.layers[0].ref", "float 1.36" },
+        { "a ref outside the layout's name grammar", "image: {layers: [{oci: /a, ref: \"-v1\"}]}\n", 1, 33,
+          "image.layers[0].ref", "expected an image's name" },
+        { "a tar: layer compressed with bzip2", "image: {layers: [{tar: /a.tar.bz2}]}\ncommand: [x]\n", 1, 24,
+          "image.layers[0].tar", "*.tar, *.tar.gz, *.tgz or *.tar.zst" },
+        { "a pull policy of another tool", "image: {layers: [{dir: /a}], pull: IfNotPresent}\ncommand: [x]\n", 1, 36,
+          "image.pull", "expected one of missing, always, never" },
+        { "an empty args list", "image: {layers: [{oci: /a}]}\nargs: []\n", 2, 7, "args", "at least 1 item" },
+        { "args as a string", "image: {layers: [{oci: /a}]}\nargs: -v\n", 2, 7, "args", "expected a list of strings" },
+        { "a number in args", "image: {layers: [{oci: /a}]}\nargs: [-p, 80]\n", 2, 12, "args[1]", "integer 80" },
+        { "args on a dir: unit without command", "image: {layers: [{dir: /a}]}\nargs: [-v]\n", 1, 1, "",
+          "args alone replace only the Cmd" },
+        { "a tar: unit without command (a tar has no config)", "image: {layers: [{tar: /a.tar}]}\n", 1, 1, "",
+          "only an oci: or registry: layer" },
         { "a bind mount without source", MINIMAL_UNIT "mounts: [{type: bind, target: /data}]\n", 5, 10, "mounts[0]",
           "missing required key \"source\"" },
         { "a size on a bind mount", MINIMAL_UNIT "mounts: [{type: bind, source: /x, target: /data, size: 1M}]\n", 5,
@@ -216,8 +260,11 @@ static void test_defaults(void **state) {
         assert_int_equal(u->isolation, ISOLATION_PROCESS);
         assert_int_equal(u->network, NETWORK_BRIDGE);
         assert_false(u->network_explicit);
-        assert_string_equal(u->user, "0");
-        assert_string_equal(u->working_dir, "/");
+        /* Left to the image (image_apply_defaults(): "0" and "/" where it has none either). */
+        assert_null(u->user);
+        assert_null(u->working_dir);
+        assert_null(u->args);
+        assert_int_equal(u->pull, PULL_MISSING);
         assert_null(u->env[0]);
         assert_int_equal(u->resources.memory, 0);
         assert_int_equal(u->security.seccomp, SECCOMP_DEFAULT);
@@ -317,6 +364,155 @@ static void test_oci_layer_may_omit_command(void **state) {
         Diagnostics d = {};
         assert_int_equal(parse_text("a.yaml", "image: {layers: [{oci: /img}]}\n", &d, NULL), 0);
         diagnostics_done(&d);
+}
+
+static void test_image_sources(void **state) {
+        const char *yaml = "image:\n"
+                           "  layers:\n"
+                           "    - oci: ../img\n"
+                           "      ref: \"1.36\"\n"
+                           "    - registry: registry.example.com:5000/team/app:1.4\n"
+                           "    - registry: localhost/app@sha256:"
+                           "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+                           "      tls_verify: false\n"
+                           "    - tar: ./extra.tgz\n"
+                           "    - tar: ./more.tar.zst\n"
+                           "  pull: always\n"
+                           "args: [--port, \"80\", \"\"]\n"
+                           "user: app\n";
+        _cleanup_(unit_spec_freep) UnitSpec *u = NULL;
+        Diagnostics d = {};
+
+        if (parse_text("app.yaml", yaml, &d, &u) < 0) {
+                diagnostics_print(&d, stderr);
+                fail();
+        }
+        assert_int_equal(u->n_layers, 5);
+        assert_int_equal(u->layers[0].type, LAYER_OCI);
+        assert_string_equal(u->layers[0].ref, "1.36");
+        assert_int_equal(u->layers[1].type, LAYER_REGISTRY);
+        /* A reference is not a path: as written, not made absolute. */
+        assert_string_equal(u->layers[1].path, "registry.example.com:5000/team/app:1.4");
+        assert_null(u->layers[1].ref);
+        assert_true(u->layers[1].tls_verify); /* the default */
+        assert_false(u->layers[2].tls_verify);
+        assert_int_equal(u->layers[3].type, LAYER_TAR);
+        assert_string_equal(u->layers[3].path, "/units/extra.tgz");
+        assert_int_equal(u->pull, PULL_ALWAYS);
+        assert_null(u->command); /* the image's Entrypoint */
+        assert_int_equal(strv_length(u->args), 3);
+        assert_string_equal(u->args[2], "");
+        assert_string_equal(u->user, "app");
+        assert_null(u->working_dir); /* the image's WorkingDir */
+}
+
+static void test_registry_references(void **state) {
+        static const char *const good[] = {
+                "registry.example.com/app",
+                "registry.example.com/team/app:1.4",
+                "localhost/app",
+                "localhost:5000/app:latest",
+                "127.0.0.1:5000/a/b/c:_x",
+                "r.io/a.b_c__d---e/f:V1.2-rc_3",
+                "r.io/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                "r.io/app:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                "my-registry:443/app",
+        };
+        static const struct {
+                const char *ref, *reason;
+        } bad[] = {
+                {"", "empty"},
+                {"alpine", "short name"},
+                {"alpine:3.19", "short name"},
+                {"library/alpine", "short name"},
+                {"localhostx/app", "short name"},
+                {"docker.io", "short name"}, /* no repository at all */
+                {"-r.io/app", "registry (before the first /)"},
+                {"r..io/app", "registry (before the first /)"},
+                {"r.io:0/app", "registry (before the first /)"},
+                {"r.io:65536/app", "registry (before the first /)"},
+                {"r.io:/app", "registry (before the first /)"},
+                {"r.io/App", "lowercase"},
+                {"r.io/app/", "lowercase"},
+                {"r.io//app", "lowercase"},
+                {"r.io/a..b", "lowercase"},
+                {"r.io/a___b", "lowercase"},
+                {"r.io/-app", "lowercase"},
+                {"r.io/app:", "a tag is"},
+                {"r.io/app:.x", "a tag is"},
+                {"r.io/app:-x", "a tag is"},
+                {"r.io/app:a/b", "a tag is"},
+                {"r.io/app@sha256:0123", "digest"},
+                {"r.io/app@sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "digest"},
+                {"r.io/app@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", "digest"},
+                {"r.io/app@", "digest"},
+        };
+        const char *reason;
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++)
+                if (parse_registry_reference(good[i], NULL) < 0)
+                        fail_msg("%s refused", good[i]);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                reason = NULL;
+                if (parse_registry_reference(bad[i].ref, &reason) != -EINVAL)
+                        fail_msg("\"%s\" accepted", bad[i].ref);
+                if (!reason || !strstr(reason, bad[i].reason))
+                        fail_msg("\"%s\": reason \"%s\" lacks \"%s\"", bad[i].ref, reason ?: "(none)", bad[i].reason);
+        }
+        /* The name (registry and repository) has at most 255 characters; a tag does not count. */
+        {
+                _cleanup_free_ char *name = xasprintf("r.io/%0250d", 0), *longer = xasprintf("r.io/%0251d:1", 0);
+                assert_int_equal(parse_registry_reference(name, NULL), 0);
+                assert_int_equal(parse_registry_reference(longer, &reason), -EINVAL);
+                assert_non_null(strstr(reason, "255"));
+        }
+
+        assert_true(oci_ref_name_is_valid("1.36"));
+        assert_true(oci_ref_name_is_valid("v1--rc/x+y@z:w"));
+        assert_false(oci_ref_name_is_valid(""));
+        assert_false(oci_ref_name_is_valid("v1-"));
+        assert_false(oci_ref_name_is_valid("a//b"));
+        assert_false(oci_ref_name_is_valid("a b"));
+}
+
+/* A change of what the image is or how the command is made restarts the unit in both modes, as a
+ * change of a layer's path or of command does: none is applied in place (a ref or a tls_verify
+ * changed inside image.layers is the whole list's change). */
+static void test_image_changes_restart(void **state) {
+        static const struct {
+                const char *a, *b, *changed;
+        } cases[] = {
+                {"image: {layers: [{oci: /i, ref: v1}]}\n", "image: {layers: [{oci: /i, ref: v2}]}\n", "image.layers"},
+                {"image: {layers: [{oci: /i}]}\n", "image: {layers: [{oci: /i, ref: v2}]}\n", "image.layers"},
+                {"image: {layers: [{registry: r.io/a}]}\n",
+                 "image: {layers: [{registry: r.io/a, tls_verify: false}]}\n", "image.layers"},
+                {"image: {layers: [{registry: r.io/a}]}\n", "image: {layers: [{registry: r.io/a:2}]}\n",
+                 "image.layers"},
+                {"image: {layers: [{registry: r.io/a}]}\n", "image: {layers: [{registry: r.io/a}], pull: always}\n",
+                 "image.pull"},
+                {"image: {layers: [{oci: /i}]}\n", "image: {layers: [{oci: /i}]}\nargs: [-v]\n", "args"},
+                {"image: {layers: [{oci: /i}]}\nargs: [-v]\n", "image: {layers: [{oci: /i}]}\nargs: [-q]\n", "args"},
+                {"image: {layers: [{oci: /i}]}\n", "image: {layers: [{oci: /i}]}\nuser: \"0\"\n", "user"},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                for (Isolation iso = 0; iso < _ISOLATION_MAX; iso++) {
+                        _cleanup_free_ char *ya = xasprintf("%sisolation: %s\n", cases[i].a, isolation_to_string(iso)),
+                                            *yb = xasprintf("%sisolation: %s\n", cases[i].b, isolation_to_string(iso)),
+                                            *joined = NULL;
+                        _cleanup_(unit_spec_freep) UnitSpec *a = NULL, *b = NULL;
+                        _cleanup_strv_free_ char **changed = NULL;
+                        Diagnostics d = {};
+
+                        assert_int_equal(parse_text("u.yaml", ya, &d, &a), 0);
+                        assert_int_equal(parse_text("u.yaml", yb, &d, &b), 0);
+                        changed = unit_spec_diff(a, b);
+                        joined = strv_join(changed, " ");
+                        if (!streq(joined, cases[i].changed))
+                                fail_msg("case %zu: \"%s\" changed, not \"%s\"", i, joined, cases[i].changed);
+                        assert_false(unit_spec_updatable_in_place(a, b, changed, isolation_driver_field_is_live));
+                        diagnostics_done(&d);
+                }
 }
 
 static void test_only_delay_raises_max_delay(void **state) {
@@ -554,6 +750,9 @@ int main(void) {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_every_key),
                 cmocka_unit_test(test_oci_layer_may_omit_command),
+                cmocka_unit_test(test_image_sources),
+                cmocka_unit_test(test_registry_references),
+                cmocka_unit_test(test_image_changes_restart),
                 cmocka_unit_test(test_only_delay_raises_max_delay),
                 cmocka_unit_test(test_aliases_are_usable),
                 cmocka_unit_test(test_file_name_not_a_unit_name),
