@@ -2,10 +2,13 @@
 /* The stopwatch of image.sh for a layer's read-only disk, in a guest (static, in a tiny initramfs)
  * or on the host (a loop device):
  *
- *   image-fsread insmod MODULE.ko            loads a module: "insmod US"
- *   image-fsread mount-read DEV DIR TYPE     mounts DEV read-only on DIR as TYPE, walks the tree
- *                                            (readdir and lstat of every entry), then reads every
- *                                            regular file to its end, and unmounts:
+ *   image-fsread insmod MODULE.ko            loads a module: "insmod MODULE US"
+ *   image-fsread clock                       CLOCK_MONOTONIC: "clock US" (in a guest: since its boot)
+ *   image-fsread mount DEV DIR TYPE          mounts DEV read-only on DIR as TYPE: "mount DEV US"
+ *   image-fsread read DIR                    walks the tree (readdir and lstat of every entry),
+ *                                            then reads every regular file to its end:
+ *     "read DIR walk US read US entries N files N bytes N whiteouts N opaque N"
+ *   image-fsread mount-read DEV DIR TYPE     mount, read, umount:
  *     "fsread TYPE DEV mount US walk US read US entries N files N bytes N whiteouts N opaque N"
  *
  * whiteouts: character devices 0:0 (overlayfs's whiteouts); opaque: directories whose
@@ -96,31 +99,49 @@ static int walk(int dirfd, const char *path, int read_content, Count *c) {
         return 0;
 }
 
-static int mount_read(const char *dev, const char *dir, const char *type) {
-        Count walked = {0}, read = {0};
-        uint64_t t0, t1, t2, t3;
-        int fd;
+static int do_mount(const char *dev, const char *dir, const char *type, uint64_t *ret_us) {
+        uint64_t t0;
 
         (void) mkdir(dir, 0755);
         t0 = now_us();
         if (mount(dev, dir, type, MS_RDONLY, NULL) < 0)
                 return fail("mount", dev);
+        *ret_us = now_us() - t0;
+        return 0;
+}
+
+/* The walk, then the read: "walk US read US entries N files N bytes N whiteouts N opaque N". */
+static int do_read(const char *dir, char *ret, size_t size) {
+        Count walked = {0}, read = {0};
+        uint64_t t0, t1, t2;
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return fail("open", dir);
+        t0 = now_us();
+        if (walk(fd, dir, 0, &walked) < 0)
+                return close(fd), -1;
         t1 = now_us();
-        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0 || walk(fd, dir, 0, &walked) < 0)
-                return fail("walk", dir);
-        t2 = now_us();
         if (walk(fd, dir, 1, &read) < 0)
-                return fail("read", dir);
-        t3 = now_us();
+                return close(fd), -1;
+        t2 = now_us();
         close(fd);
+        snprintf(ret, size, "walk %llu read %llu entries %llu files %llu bytes %llu whiteouts %llu opaque %llu",
+                 (unsigned long long) (t1 - t0), (unsigned long long) (t2 - t1), (unsigned long long) read.entries,
+                 (unsigned long long) read.files, (unsigned long long) read.bytes, (unsigned long long) read.whiteouts,
+                 (unsigned long long) read.opaque);
+        return 0;
+}
+
+static int mount_read(const char *dev, const char *dir, const char *type) {
+        char line[512];
+        uint64_t us;
+
+        if (do_mount(dev, dir, type, &us) < 0 || do_read(dir, line, sizeof(line)) < 0)
+                return -1;
         if (umount(dir) < 0)
                 return fail("umount", dir);
-        printf("fsread %s %s mount %llu walk %llu read %llu entries %llu files %llu bytes %llu whiteouts %llu "
-               "opaque %llu\n",
-               type, dev, (unsigned long long) (t1 - t0), (unsigned long long) (t2 - t1),
-               (unsigned long long) (t3 - t2), (unsigned long long) read.entries, (unsigned long long) read.files,
-               (unsigned long long) read.bytes, (unsigned long long) read.whiteouts, (unsigned long long) read.opaque);
+        printf("fsread %s %s mount %llu %s\n", type, dev, (unsigned long long) us, line);
         return 0;
 }
 
@@ -146,8 +167,21 @@ int main(int argc, char **argv) {
                 r = insmod(argv[2]);
         else if (argc == 5 && !strcmp(argv[1], "mount-read"))
                 r = mount_read(argv[2], argv[3], argv[4]);
-        else {
-                fprintf(stderr, "usage: image-fsread insmod MODULE | mount-read DEV DIR TYPE\n");
+        else if (argc == 2 && !strcmp(argv[1], "clock"))
+                r = printf("clock %llu\n", (unsigned long long) now_us()) < 0 ? -1 : 0;
+        else if (argc == 5 && !strcmp(argv[1], "mount")) {
+                uint64_t us;
+                r = do_mount(argv[2], argv[3], argv[4], &us);
+                if (r >= 0)
+                        printf("mount %s %llu\n", argv[2], (unsigned long long) us);
+        } else if (argc == 3 && !strcmp(argv[1], "read")) {
+                char line[512];
+                r = do_read(argv[2], line, sizeof(line));
+                if (r >= 0)
+                        printf("read %s %s\n", argv[2], line);
+        } else {
+                fprintf(stderr, "usage: image-fsread insmod MODULE | clock | mount DEV DIR TYPE | read DIR | "
+                                "mount-read DEV DIR TYPE\n");
                 return 2;
         }
         return r < 0 ? 1 : 0;
