@@ -180,7 +180,7 @@ fsread_field() { awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k) { print 
 
 mkdir -p "$WORK/disks" "$WORK/mnt"
 say "disk formats: $RUNS rounds of mkfs ($FORMATS) per layer, shuffled, each followed by a mount and read on the host"
-for r in $(seq 1 "$RUNS"); do
+for _ in $(seq 1 "$RUNS"); do
         jobs=()
         for l in "${LAYERS[@]}"; do for f in $FORMATS; do jobs+=("$f@${l%% *}"); done; done
         for job in $(shuf -e "${jobs[@]}"); do
@@ -224,7 +224,7 @@ for l in "${LAYERS[@]}"; do
 done
 
 # ---- the guest: the kernel hyperv units boot, with erofs added to sup's modules ----
-say "disk formats in a guest: $VM_RUNS boots per layer (bare QEMU, TCG, sup's machine options)"
+say "disk formats in a guest: $VM_RUNS boots per image and format (bare QEMU, TCG, sup's machine options)"
 GK=$CACHE/guest
 mkdir -p "$GK/cache"
 for deb in "$GUEST"/cache/*.deb; do [ -e "$GK/cache/$(basename "$deb")" ] || cp "$deb" "$GK/cache/"; done
@@ -244,20 +244,38 @@ cat > "$ir/init" <<'INIT'
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sysfs /sys
 /bin/busybox mount -t devtmpfs devtmpfs /dev
-# A module the machine cannot use (crc32c_intel: TCG's CPU has no SSE 4.2) fails, as in sup-init.
-while read -r m; do /bin/fsread insmod /lib/modules/$m | /bin/busybox sed 's/^fsread-error/insmod-failed/'; done < /lib/modules/modules.list
-# bench.disks=SERIAL:TYPE,... in the order to read them
-for d in $(/bin/busybox sed -n 's/.*bench\.disks=\([^ ]*\).*/\1/p' /proc/cmdline | /bin/busybox tr , ' '); do
-        serial=${d%%:*} type=${d#*:}
+# bench.fs=TYPE bench.disks=SERIAL,... (the layers, bottom first)
+arg() { /bin/busybox sed -n "s/.*bench\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+fs=$(arg fs)
+# sup's modules, then (clock) erofs's, only for erofs disks (ext4 is built in), then the mounts
+# (clock). A module the machine cannot use (crc32c_intel: TCG's CPU has no SSE 4.2) fails;
+# sup-init would stop there (see README.md).
+insmod() { /bin/fsread insmod /lib/modules/$1 | /bin/busybox sed 's/^fsread-error/insmod-failed/'; }
+erofs_modules=
+while read -r m; do
+        case $m in
+        erofs.ko | libcrc32c.ko | crc32c_intel.ko) erofs_modules="$erofs_modules $m" ;;
+        *) insmod "$m" ;;
+        esac
+done < /lib/modules/modules.list
+/bin/fsread clock
+if [ "$fs" = erofs ]; then for m in $erofs_modules; do insmod "$m"; done; fi
+i=0
+for serial in $(arg disks | /bin/busybox tr , ' '); do
         dev=
-        for i in 1 2 3 4 5 6 7 8 9 10; do
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
                 for b in /sys/block/vd*; do [ "$(/bin/busybox cat $b/serial 2>/dev/null)" = "$serial" ] && dev=/dev/${b##*/}; done
                 [ -n "$dev" ] && break
                 /bin/busybox sleep 0.1
         done
+        i=$((i + 1))
+        echo "disk $i"
+        /bin/fsread mount "$dev" /mnt/$i "$fs"
+done
+/bin/fsread clock
+for d in /mnt/*; do
         echo 3 > /proc/sys/vm/drop_caches
-        echo "disk $serial"
-        /bin/fsread mount-read "$dev" /mnt "$type"
+        /bin/fsread read "$d"
 done
 echo bench-done
 /bin/busybox poweroff -f
@@ -273,43 +291,47 @@ TSC=$(awk -F': *' '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
 # shellcheck disable=SC2054 # tcg,tb-size=128 is one argument
 QEMU_OPTS=(-M microvm -nodefaults -no-user-config -accel tcg,tb-size=128 -m 256M -smp 1 -display none -no-reboot
         -kernel "$KDIR/vmlinuz" -initrd "$WORK/initramfs.cpio")
-mkdir -p "$WORK/console"
+mkdir -p "$WORK/console" "$WORK/guest-raw"
+GRAW=$WORK/guest-raw # not $RAW: part 2 empties that after its warm-up
 boots=0
 for _ in $(seq 1 "$VM_RUNS"); do
-        for l in "${LAYERS[@]}"; do
-                name=${l%% *}
-                drives=() order=()
-                for f in $FORMATS; do
-                        s=${f/-/}
+        jobs=()
+        for img in busybox debian; do for f in $FORMATS; do jobs+=("$f@$img"); done; done
+        for job in $(shuf -e "${jobs[@]}"); do
+                f=${job%@*} img=${job#*@}
+                drives=() serials=()
+                for l in "${LAYERS[@]}"; do
+                        name=${l%% *}
+                        [ "${name%/*}" = "$img" ] || continue
+                        s=l${name#*/}
                         drives+=(-drive "id=$s,file=$WORK/disks/${name//\//-}.$f,format=raw,if=none,readonly=on"
                                 -device "virtio-blk-device,drive=$s,serial=$s")
-                        order+=("$s:$(fstype "$f")")
+                        serials+=("$s")
                 done
-                disks=$(shuf -e "${order[@]}" | paste -sd,)
                 boots=$((boots + 1))
                 con=$WORK/console/boot-$boots
                 sleep "$SETTLE"
                 "$PROBE" watch --dir "$WORK/console" --match bench-done --timeout 600 -- \
-                        qemu-system-x86_64 "${QEMU_OPTS[@]}" -append "console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz=$TSC $CLOCK bench.disks=$disks" \
-                        -serial "file:$con" "${drives[@]}" > "$WORK/boot.txt" 2> "$WORK/qemu.err" ||
-                        { cat "$con" "$WORK/qemu.err" >&2; die "guest boot ($name): no bench-done"; }
-                grep -q fsread-error "$con" && { cat "$con" >&2; die "guest ($name): fsread failed"; }
-                awk -v n="$name" '
-                        $1 == "disk" { s = $2; sub(/\r$/, "", s) }
-                        $1 == "fsread" { f = s == "erofslz4" ? "erofs-lz4" : s; print n, f, $5, $7, $9, $17, $19 }
+                        qemu-system-x86_64 "${QEMU_OPTS[@]}" -serial "file:$con" "${drives[@]}" \
+                        -append "console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz=$TSC $CLOCK bench.fs=$(fstype "$f") bench.disks=$(IFS=,; echo "${serials[*]}")" \
+                        > "$WORK/boot.txt" 2> "$WORK/qemu.err" ||
+                        { cat "$con" "$WORK/qemu.err" >&2; die "guest boot ($img, $f): no bench-done"; }
+                grep -q fsread-error "$con" && { cat "$con" >&2; die "guest ($img, $f): fsread failed"; }
+                # LAYER KEY VALUE lines; the clocks: /init started, every layer mounted.
+                tr -d '\r' < "$con" | awk -v img="$img" '
+                        $1 == "clock" { c[++nc] = $2 }
                         $1 == "insmod" && $2 ~ /\/(erofs|libcrc32c)\.ko$/ { ins += $3 }
-                        END { print n, "erofs", "insmod", ins }' "$con" |
-                        while read -r a b c d e wh op; do
-                                if [ "$c" = insmod ]; then
-                                        fmt_add "$a" "$b" guest_insmod "$d"
-                                else
-                                        fmt_add "$a" "$b" guest_mount "$c"
-                                        fmt_add "$a" "$b" guest_walk "$d"
-                                        fmt_add "$a" "$b" guest_read "$e"
-                                        fmt_add "$a" "$b" guest_whiteouts "$wh"
-                                        fmt_add "$a" "$b" guest_opaque "$op"
-                                fi
-                        done
+                        $1 == "mount" { print img "/" ++nm, "guest_mount", $3 }
+                        $1 == "read" { n = substr($2, 6); print img "/" n, "guest_walk", $4; print img "/" n, "guest_read", $6
+                                print img "/" n, "guest_whiteouts", $14; print img "/" n, "guest_opaque", $16 }
+                        END { print img, "mounted", c[2] - c[1]; if (ins) print img, "insmod", ins }' > "$WORK/boot.values"
+                while read -r layer key value; do
+                        case $key in
+                        mounted) echo "$value" >> "$GRAW/mounted-$img-$f" ;;
+                        insmod) echo "$value" >> "$GRAW/insmod" ;;
+                        *) fmt_add "$layer" "$f" "$key" "$value" ;;
+                        esac
+                done < "$WORK/boot.values"
                 printf '.' >&2
         done
 done
@@ -353,8 +375,9 @@ SUP_DIR=$WORK/sup
 LOGS=$SUP_DIR/state/logs
 mkdir -p "$SUP_DIR/units"
 sup_start "$SUP_DIR"
-HAVE_STORE=0
-if ctl image ls --json > /dev/null 2>&1; then HAVE_STORE=1; else note "this sup has no image store (supctl image ls): sup's rows are not measured"; fi
+mkdir -p "$LOGS" # for the probe's watch before the first unit's log
+HAVE_STORE=0 NO_STORE_REASON="\`supctl image ls\` failed"
+if ctl image ls --json > /dev/null 2>&1; then HAVE_STORE=1; fi
 
 # sup_oci_unit NAME IMAGE [MORE-YAML]: a unit of the image's layout (oci: LAYOUT, ref: REF).
 sup_oci_unit() {
@@ -450,6 +473,23 @@ podman_warm_round() { # podman_warm_round IMAGE
         timed "podman-warm-${1%%:*}" bash -c 'podman_run "$1" "$2"' podman_run "$WORK/podman-warm" "$(cat "$WORK/podman-id-${1%%:*}")"
 }
 
+# A store that lists images is not enough: a unit of an oci: image must start.
+if [ $HAVE_STORE = 1 ]; then
+        sup_oci_unit oci-probe busybox:latest
+        ctl reload > /dev/null
+        for _ in $(seq 600); do
+                st=$(sup_field oci-probe state)
+                [ "$st" = running ] || [ "$st" = failed ] && break
+                sleep 0.1
+        done
+        if [ "$st" != running ]; then
+                HAVE_STORE=0 NO_STORE_REASON="an oci: unit does not start: $(sup_field oci-probe reason)"
+        fi
+        rm -f "$SUP_DIR/units/oci-probe.yaml"
+        ctl reload > /dev/null
+fi
+[ $HAVE_STORE = 1 ] || note "sup's rows are not measured: $NO_STORE_REASON"
+
 say "warming up: one round of everything, not counted"
 for img in $IMAGES; do
         # The warm runs name the image by its ID (podman tags an oci: image it pulls "latest").
@@ -492,36 +532,53 @@ for i in $(seq 1 "$RUNS"); do
 done
 echo >&2
 
-# hyperv: the disks of every layer built at a reload (the layers in the store), then a start with
-# them built. Interleaved in their own rounds: a boot under TCG takes seconds.
-if [ $HAVE_STORE = 1 ] && [ -f "$GUEST/kernel/current/vmlinuz" ]; then
-        "$TOP/tools/guest-initramfs.sh" "$GUEST" "$BUILD/sup-init" > /dev/null || die "cannot build the guest's initramfs in $GUEST"
+# hyperv: `supctl start` of a stopped hyperv oci: unit whose layers are in the store, once with
+# the store's disks of its layers removed (STATE/images/disks/*.ext4: the start builds them) and
+# once with them built. The monitor logs each build ("built the disk of layer ... in N ms").
+# In their own rounds: a boot under TCG takes seconds. The guest: a copy of SUP_GUEST_DIR (its
+# initramfs is rebuilt from this build's sup-init, which a shared one must not be).
+if [ $HAVE_STORE = 1 ]; then
+        HV_GUEST=$WORK/guest
+        mkdir -p "$HV_GUEST/kernel"
+        cp -a "$(cd "$GUEST/kernel/current" && pwd -P)" "$HV_GUEST/kernel/"
+        ln -s "$KVER" "$HV_GUEST/kernel/current"
+        "$TOP/tools/guest-initramfs.sh" "$HV_GUEST" "$BUILD/sup-init" > /dev/null || die "cannot build the guest's initramfs"
         sup_stop
-        sup_start "$SUP_DIR" --guest-dir "$GUEST"
-        say "hyperv: $VM_RUNS rounds of the disks' build + boot, and boot alone, per image"
-        for i in $(seq 1 "$VM_RUNS"); do
+        sup_start "$SUP_DIR" --guest-dir "$HV_GUEST"
+        for img in $IMAGES; do sup_oci_unit "hv-${img%%:*}" "$img" "isolation: hyperv
+vm: {accel: tcg}"; done
+        sup_reload_until hv-busybox ready "$(echo "$IMAGES" | wc -w)"
+        for img in $IMAGES; do sup_stop_unit "hv-${img%%:*}"; done
+        say "hyperv: $VM_RUNS rounds of a start that builds the layers' disks and one that has them, per image"
+        for _ in $(seq 1 "$VM_RUNS"); do
                 for img in $(shuf -e $IMAGES); do
                         n=hv-${img%%:*}
-                        rm -f "$SUP_DIR/units/$n.yaml"
-                        ctl reload > /dev/null
-                        ctl image prune > /dev/null || die "supctl image prune failed"
-                        rm -f "$LOGS/$n.log"
+                        # The image's disks only: the layers' diff_ids from the store's record.
+                        for d in $($LIB layers "$CACHE/${img%%:*}" "${img#*:}" | awk '{ sub(/^sha256:/, "", $2); print $2 }'); do
+                                rm -f "$SUP_DIR/state/images/disks/$d.ext4"
+                        done
                         sleep "$SETTLE"
-                        sup_oci_unit "$n" "$img" "isolation: hyperv
-vm: {accel: tcg}"
-                        sup_reload_until "$n" ready
-                        probe_times "$WORK/p.txt" "$n" ready | awk '{ print $3 }' >> "$RAW/sup-hv-build-$n"
+                        sup_start_until "$n" ready "sup-hv-build-$n"
                         sup_stop_unit "$n"
                         sleep "$SETTLE"
                         sup_start_until "$n" ready "sup-hv-start-$n"
                         sup_stop_unit "$n"
                 done
         done
+        # Per layer, from the monitor's notes: LAYER-DIR MS.
+        cat "$LOGS"/hv-*.log | awk '$2 == "sup" && $3 == "built" && $5 == "disk" { for (i = 1; i < NF; i++) if ($i == "in") print $(i - 1), $(i + 1) }' \
+                > "$RAW/sup-hv-disk-builds"
 fi
 
 # ---- results ----
 add() { $PY "$BENCH/lib/benchlib.py" series "$PEER_RESULTS" "$1" "$2"; }
 col() { if [ -f "$RAW/$1" ]; then cat "$RAW/$1"; fi; }
+for img in busybox debian; do
+        for f in $FORMATS; do
+                cat "$GRAW/mounted-$img-$f" | add "guest, $f" "$img: in the guest, every layer mounted (erofs: its modules loaded first)"
+        done
+done
+cat "$GRAW/insmod" | add "guest, erofs" "loading erofs.ko and libcrc32c.ko (ext4 is built in)"
 for img in $IMAGES; do
         i=${img%%:*}
         col "umoci-$i" | add umoci "$i: \`umoci unpack\` (all layers into a bundle)"
@@ -530,11 +587,16 @@ for img in $IMAGES; do
         if [ $HAVE_STORE = 1 ]; then
                 col "sup-cold-$i" | add sup "$i: oci: unit, not in the store: reload → first line (unpack + start)"
                 col "sup-warm-$i" | add sup "$i: oci: unit in the store: \`supctl start\` → first line"
-                col "sup-hv-build-hv-$i" | add sup "$i: hyperv oci: unit, layers stored, disks not: reload → first line"
+                col "sup-hv-build-hv-$i" | add sup "$i: hyperv oci: unit, its disks removed: \`supctl start\` → first line (builds them)"
                 col "sup-hv-start-hv-$i" | add sup "$i: hyperv oci: unit, disks built: \`supctl start\` → first line"
         fi
 done
 if [ $HAVE_STORE = 1 ]; then
+        for l in "${LAYERS[@]}"; do
+                read -r name _ diff _ <<< "$l"
+                col sup-hv-disk-builds | awk -v d="/$diff" 'index($1, d) { print $2 * 1000 }' |
+                        add sup "$name: its hyperv disk built by the store (the monitor's note, 1 ms steps)"
+        done
         col sup-dir-reload | add sup "busybox: dir: unit: reload → first line"
         col sup-dir-warm | add sup "busybox: dir: unit: \`supctl start\` → first line"
         for img in $IMAGES; do
@@ -545,7 +607,7 @@ if [ $HAVE_STORE = 1 ]; then
 fi
 
 {
-        echo "images, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, Linux $(uname -r), $RUNS rounds ($VM_RUNS guest boots per layer)," \
+        echo "images, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, Linux $(uname -r), $RUNS rounds ($VM_RUNS guest boots per image and format)," \
                 "load average $LOAD0 before, $(cut -d" " -f1-3 /proc/loadavg) after; mkfs.ext4 $(mkfs.ext4 -V 2>&1 | head -1 | awk '{ print $2 }')," \
                 "erofs-utils $(dpkg-query -W -f '${Version}' erofs-utils 2>/dev/null), guest kernel $KVER"
         echo
@@ -560,13 +622,8 @@ fi
         echo
         $LIB formats "$FMT_RESULTS"
         echo
-        echo "Guest: erofs's module (erofs.ko + libcrc32c.ko, ext4 is built in) loads in a median of" \
-                "$($PY -c 'import json, sys, statistics
-v = [x for l in open(sys.argv[1]) for r in [json.loads(l)] if r["key"] == "guest_insmod" for x in r["v"]]
-print("%.1f ms (%d boots)" % (statistics.median(v) / 1000, len(v)) if v else "- (not measured)")' "$FMT_RESULTS")."
-        echo
         $PY "$BENCH/lib/benchlib.py" table "$PEER_RESULTS"
         [ $HAVE_STORE = 1 ] || echo "
-sup: **not measured**: this build has no image store (\`supctl image ls\` failed); the rows for sup's cold and warm starts of an oci: unit, the dir: reference and the hyperv disks' build appear once it has."
+sup: **not measured** ($NO_STORE_REASON). The rows for sup's cold and warm starts of an oci: unit, the dir: reference and the hyperv disks' build appear once a unit of an oci: image starts."
 } | tee "$OUT/image.md"
 note "written: $OUT/image.md, $OUT/image.jsonl, $OUT/image-formats.jsonl"
