@@ -370,6 +370,32 @@ timed() {
 export -f podman_in podman_run crun_ns
 export HOST_NOFILE HOST_NPROC
 
+# A local registry (Debian's docker-registry on 127.0.0.1, its storage in the scratch directory)
+# holding both images (skopeo copy, not timed): the store's own unpack, `supctl image pull`,
+# against `podman pull` of the same, while units of oci: images cannot start yet.
+REG_PORT=$((20000 + RANDOM % 20000))
+mkdir -p "$WORK/registry"
+cat > "$WORK/registry/config.yml" <<REG
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $WORK/registry/data
+http:
+  addr: 127.0.0.1:$REG_PORT
+REG
+/usr/bin/docker-registry serve "$WORK/registry/config.yml" > "$WORK/registry/log" 2>&1 &
+REG_PID=$!
+# It goes however the script ends (bench_cleanup is the EXIT trap, and gets the status in $?;
+# errexit, which holds in a trap, is off first, as bench_cleanup turns it off).
+# shellcheck disable=SC2154 # r is assigned in the trap
+trap 'r=$?; set +e; kill "$REG_PID" 2> /dev/null; (exit $r); bench_cleanup' EXIT
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$REG_PORT/v2/" > /dev/null 2>&1 && break; sleep 0.1; done
+for img in $IMAGES; do
+        skopeo copy -q --dest-tls-verify=false "oci:$CACHE/$img" "docker://127.0.0.1:$REG_PORT/$img" ||
+                die "skopeo copy of $img into the local registry failed"
+done
+REG=127.0.0.1:$REG_PORT
+
 # sup: a supd of its own; measured only with the store (supctl image).
 SUP_DIR=$WORK/sup
 LOGS=$SUP_DIR/state/logs
@@ -473,6 +499,30 @@ podman_warm_round() { # podman_warm_round IMAGE
         timed "podman-warm-${1%%:*}" bash -c 'podman_run "$1" "$2"' podman_run "$WORK/podman-warm" "$(cat "$WORK/podman-id-${1%%:*}")"
 }
 
+# Pulls from the local registry into an empty store / empty storage: the transfer, the unpack
+# and the digests' checks. sup's: `supctl image prune` first (no unit uses the image), then
+# `supctl image pull`; each layer's unpack time is the store's record (layers/HEX.json).
+HAVE_PULL=0
+ctl image prune > /dev/null 2>&1 && HAVE_PULL=1
+sup_pull_round() { # sup_pull_round IMAGE
+        ctl image prune > /dev/null || die "supctl image prune failed"
+        sleep "$SETTLE"
+        timed "sup-pull-${1%%:*}" "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" image pull --tls-verify=false "$REG/$1"
+        for l in "${LAYERS[@]}"; do
+                read -r name _ diff _ <<< "$l"
+                [ "${name%/*}" = "${1%%:*}" ] || continue
+                $PY -c 'import json, sys; print(json.load(open(sys.argv[1]))["duration_ms"] * 1000)' \
+                        "$SUP_DIR/state/images/layers/$diff.json" >> "$RAW/sup-unpack-${name/\//-}"
+        done
+}
+podman_pull_round() { # podman_pull_round IMAGE I
+        local root=$WORK/podman-pull-$2
+        sleep "$SETTLE"
+        timed "podman-pull-${1%%:*}" bash -c 'podman_in "$1" pull -q --tls-verify=false "$2"' podman_pull "$root" "docker://$REG/$1"
+        podman_in "$root" system reset --force > /dev/null 2>&1 || true
+        rm -rf "$root"
+}
+
 # A store that lists images is not enough: a unit of an oci: image must start.
 if [ $HAVE_STORE = 1 ]; then
         sup_oci_unit oci-probe busybox:latest
@@ -507,7 +557,8 @@ fi
 round() { # round I
         local job jobs=()
         for img in $IMAGES; do
-                jobs+=("umoci:$img" "podman-cold:$img" "podman-warm:$img")
+                jobs+=("umoci:$img" "podman-cold:$img" "podman-warm:$img" "podman-pull:$img")
+                [ $HAVE_PULL = 1 ] && jobs+=("sup-pull:$img")
                 [ $HAVE_STORE = 1 ] && jobs+=("sup-cold:$img" "sup-warm:$img")
         done
         [ $HAVE_STORE = 1 ] && jobs+=(sup-dir: sup-dir-warm:)
@@ -516,6 +567,8 @@ round() { # round I
                 umoci:*) umoci_round "${job#*:}" ;;
                 podman-cold:*) podman_cold_round "${job#*:}" "$1" ;;
                 podman-warm:*) podman_warm_round "${job#*:}" ;;
+                podman-pull:*) podman_pull_round "${job#*:}" "$1" ;;
+                sup-pull:*) sup_pull_round "${job#*:}" ;;
                 sup-cold:*) sup_cold_round "${job#*:}" ;;
                 sup-warm:*) img=${job#*:}; sup_warm_round "warm-${img%%:*}" "sup-warm-${img%%:*}" ;;
                 sup-dir:) sup_dir_round ;;
@@ -570,6 +623,9 @@ vm: {accel: tcg}"; done
                 > "$RAW/sup-hv-disk-builds"
 fi
 
+kill "$REG_PID" 2> /dev/null || true
+wait "$REG_PID" 2> /dev/null || true
+
 # ---- results ----
 add() { $PY "$BENCH/lib/benchlib.py" series "$PEER_RESULTS" "$1" "$2"; }
 col() { if [ -f "$RAW/$1" ]; then cat "$RAW/$1"; fi; }
@@ -584,12 +640,18 @@ for img in $IMAGES; do
         col "umoci-$i" | add umoci "$i: \`umoci unpack\` (all layers into a bundle)"
         col "podman-cold-$i" | add podman "$i: \`podman run --rm oci:… true\`, new storage (copy + unpack + run)"
         col "podman-warm-$i" | add podman "$i: \`podman run --rm IMAGE true\`, image in storage"
+        col "podman-pull-$i" | add podman "$i: \`podman pull\` from a local registry, new storage (transfer + unpack)"
+        col "sup-pull-$i" | add sup "$i: \`supctl image pull\` from a local registry, empty store (transfer + unpack)"
         if [ $HAVE_STORE = 1 ]; then
                 col "sup-cold-$i" | add sup "$i: oci: unit, not in the store: reload → first line (unpack + start)"
                 col "sup-warm-$i" | add sup "$i: oci: unit in the store: \`supctl start\` → first line"
                 col "sup-hv-build-hv-$i" | add sup "$i: hyperv oci: unit, its disks removed: \`supctl start\` → first line (builds them)"
                 col "sup-hv-start-hv-$i" | add sup "$i: hyperv oci: unit, disks built: \`supctl start\` → first line"
         fi
+done
+for l in "${LAYERS[@]}"; do
+        read -r name _ _ _ <<< "$l"
+        col "sup-unpack-${name/\//-}" | add sup "$name: unpacked by the store (its record's duration_ms, 1 ms steps)"
 done
 if [ $HAVE_STORE = 1 ]; then
         for l in "${LAYERS[@]}"; do
