@@ -367,7 +367,10 @@ timed() {
         awk '$1 == "exit" && $3 == 0 { print $2; ok = 1 } END { exit !ok }' "$p" >> "$RAW/$name" ||
                 { cat "$p" "$WORK/timed.err" >&2; die "$name: $* failed"; }
 }
-export -f podman_in podman_run crun_ns
+podman_pull() { # podman_pull ROOT IMAGE
+        podman_in "$1" pull -q --tls-verify=false "$2"
+}
+export -f podman_in podman_run podman_pull crun_ns
 export HOST_NOFILE HOST_NPROC
 
 # A local registry (Debian's docker-registry on 127.0.0.1, its storage in the scratch directory)
@@ -487,10 +490,13 @@ umoci_round() { # umoci_round IMAGE
         timed "umoci-${1%%:*}" umoci unpack --image "$CACHE/$1" "$WORK/bundle"
         rm -rf "$WORK/bundle"
 }
-podman_cold_round() { # podman_cold_round IMAGE I
-        local root=$WORK/podman-cold-$2
+# podman_fresh_round RAW-NAME I FUNCTION IMAGE: podman_run or podman_pull of IMAGE on new
+# storage, timed; the storage goes after (one at a time; a short name: podman refuses a runroot
+# path longer than 50 characters).
+podman_fresh_round() {
+        local root=$WORK/pf$2
         sleep "$SETTLE"
-        timed "podman-cold-${1%%:*}" bash -c 'podman_run "$1" "$2"' podman_run "$root" "oci:$CACHE/$1"
+        timed "$1" bash -c '"$1" "$2" "$3"' podman_fresh "$3" "$root" "$4"
         podman_in "$root" system reset --force > /dev/null 2>&1 || true
         rm -rf "$root"
 }
@@ -514,13 +520,6 @@ sup_pull_round() { # sup_pull_round IMAGE
                 $PY -c 'import json, sys; print(json.load(open(sys.argv[1]))["duration_ms"] * 1000)' \
                         "$SUP_DIR/state/images/layers/$diff.json" >> "$RAW/sup-unpack-${name/\//-}"
         done
-}
-podman_pull_round() { # podman_pull_round IMAGE I
-        local root=$WORK/podman-pull-$2
-        sleep "$SETTLE"
-        timed "podman-pull-${1%%:*}" bash -c 'podman_in "$1" pull -q --tls-verify=false "$2"' podman_pull "$root" "docker://$REG/$1"
-        podman_in "$root" system reset --force > /dev/null 2>&1 || true
-        rm -rf "$root"
 }
 
 # A store that lists images is not enough: a unit of an oci: image must start.
@@ -565,9 +564,9 @@ round() { # round I
         for job in $(shuf -e "${jobs[@]}"); do
                 case $job in
                 umoci:*) umoci_round "${job#*:}" ;;
-                podman-cold:*) podman_cold_round "${job#*:}" "$1" ;;
+                podman-cold:*) img=${job#*:}; podman_fresh_round "podman-cold-${img%%:*}" "$1" podman_run "oci:$CACHE/$img" ;;
                 podman-warm:*) podman_warm_round "${job#*:}" ;;
-                podman-pull:*) podman_pull_round "${job#*:}" "$1" ;;
+                podman-pull:*) img=${job#*:}; podman_fresh_round "podman-pull-${img%%:*}" "$1" podman_pull "docker://$REG/$img" ;;
                 sup-pull:*) sup_pull_round "${job#*:}" ;;
                 sup-cold:*) sup_cold_round "${job#*:}" ;;
                 sup-warm:*) img=${job#*:}; sup_warm_round "warm-${img%%:*}" "sup-warm-${img%%:*}" ;;
