@@ -3,14 +3,15 @@
 #
 #   bench/run-all.sh [--update-readme]
 #
-# Builds sup if needed (meson, ninja in build/), runs start-latency.sh, scale.sh, hyperv.sh and
-# seccomp.sh, and writes their tables with the machine and the commit to $SUP_BENCH_OUT/results.md
+# Builds sup if needed (meson, ninja in build/), runs start-latency.sh, scale.sh, hyperv.sh,
+# seccomp.sh and image.sh, and writes their tables with the machine and the commit to $SUP_BENCH_OUT/results.md
 # (default build/bench/). --update-readme also puts them into bench/README.md, between the results
 # markers.
 # The environment variables of the scripts apply (SUP_BENCH_RUNS, SUP_BENCH_UNITS,
 # SUP_BENCH_SCALE_UNITS, SUP_BENCH_SCALE_RUNS, SUP_BENCH_HV_RUNS, SUP_BENCH_HV_IDLE,
 # SUP_BENCH_SETTLE, SUP_BENCH_LIMITS, SUP_BENCH_CRUN_LIMITS, SUP_BENCH_TRACES, SUP_BENCH_SECCOMP_RUNS,
-# SUP_GUEST_DIR, SUP_BENCH_OUT, SUP_BUILD).
+# SUP_BENCH_IMAGE_RUNS, SUP_BENCH_IMAGE_VM_RUNS, SUP_BENCH_IMAGE_CACHE, SUP_GUEST_DIR, SUP_BENCH_OUT,
+# SUP_BUILD).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -27,6 +28,7 @@ bench/start-latency.sh
 bench/scale.sh
 bench/hyperv.sh
 bench/seccomp.sh
+bench/image.sh
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- supervisor meson.build 2>/dev/null || commit="$commit + local changes"
@@ -62,6 +64,12 @@ git diff --quiet HEAD -- supervisor meson.build 2>/dev/null || commit="$commit +
         echo "$(head -1 "$OUT/seccomp.md" | sed 's/^seccomp, //')."
         echo
         sed '1,2d' "$OUT/seccomp.md"
+        echo
+        echo "#### Images: a layer's disk as ext4 or erofs; unpack and first start against umoci and podman"
+        echo
+        echo "$(head -1 "$OUT/image.md" | sed 's/^images, //')."
+        echo
+        sed '1,2d' "$OUT/image.md"
 } > "$OUT/results.md"
 echo
 echo "results: $OUT/results.md"
