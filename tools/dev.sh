@@ -30,7 +30,7 @@ packages=(
         busybox-static
         nftables iproute2
         systemd procps util-linux
-        qemu-system-x86 cpio kmod e2fsprogs binutils
+        qemu-system-x86 cpio kmod e2fsprogs erofs-utils binutils
 )
 
 # The peers the benchmarks measure sup against (not needed to build or test).

@@ -25,12 +25,16 @@ package=${SUP_GUEST_KERNEL_PACKAGE:-linux-image-cloud-amd64}
 # What the guest needs, by module name: the virtio transports (PCI for q35, MMIO for microvm),
 # block devices for the layer and sandbox disks, the console and agent ports (virtio-serial), the
 # network, an entropy source (virtio-rng: without one, the workload's first read of /dev/random
-# waits for the guest's pool, a second under TCG), the file systems of the root (overlay of ext4
-# disks), and the ACPI power button with its evdev node (the host's QMP system_powerdown reaches
-# sup-init as a KEY_POWER press on /dev/input/eventN). Dependencies (virtio, virtio_ring,
-# failover, ... and whatever ext4 needs when it is a module) are added from modules.dep; modules
-# the kernel has built in are skipped.
-modules=${SUP_GUEST_MODULES:-virtio_pci virtio_mmio virtio_blk virtio_console virtio_net virtio_rng overlay ext4 evdev button}
+# waits for the guest's pool, a second under TCG), the file systems of the root (overlay of erofs
+# layer disks and an ext4 sandbox disk), and the ACPI power button with its evdev node (the host's
+# QMP system_powerdown reaches sup-init as a KEY_POWER press on /dev/input/eventN). Dependencies
+# (virtio, virtio_ring, failover, erofs's libcrc32c, ... and whatever ext4 needs when it is a
+# module) are added from modules.dep and modules.softdep; modules the kernel has built in are
+# skipped, also when asked for by an alias a built-in module has (libcrc32c's softdep crc32c is
+# the built-in crc32c_generic: modules.alias would give crc32c_intel, which needs SSE 4.2 and
+# fails with ENODEV under TCG, and the guest stops at a module that fails to load). The module set
+# is part of the stamp below: a guest directory provisioned with another set is redone.
+modules=${SUP_GUEST_MODULES:-virtio_pci virtio_mmio virtio_blk virtio_console virtio_net virtio_rng overlay ext4 erofs evdev button}
 
 log() { printf '%s\n' "guest-kernel: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -93,8 +97,12 @@ depmod -b "$work/root" "$kver"
 # Module names are spelled with _ or - interchangeably; compare them with _.
 norm() { local n=${1##*/}; n=${n%%.ko*}; echo "${n//-/_}"; }
 
-declare -A builtin=() path=() deps=() softpre=() alias_of=()
+declare -A builtin=() builtin_alias=() path=() deps=() softpre=() alias_of=()
 while read -r f; do builtin[$(norm "$f")]=1; done <"$moddir/modules.builtin"
+# The aliases of built-in modules (NAME.alias=ALIAS; depmod keeps them only in a binary index).
+[ -f "$moddir/modules.builtin.modinfo" ] && while IFS= read -r line; do
+        [[ $line == *.alias=* ]] && builtin_alias[${line#*.alias=}]=$(norm "${line%%.alias=*}")
+done < <(tr '\0' '\n' <"$moddir/modules.builtin.modinfo")
 while IFS= read -r line; do
         f=${line%%:*}
         n=$(norm "$f")
@@ -125,6 +133,11 @@ add() {
                 return 0
         fi
         if [ -z "${path[$n]:-}" ]; then
+                if [ -n "${builtin_alias[$1]:-}" ]; then
+                        seen[$n]=1
+                        log "built in: $1 (${builtin_alias[$1]})"
+                        return 0
+                fi
                 [ -n "${alias_of[$1]:-}" ] && { add "${alias_of[$1]}"; return; }
                 die "module $1 is neither built into $kver nor one of its modules"
         fi

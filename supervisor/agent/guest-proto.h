@@ -42,7 +42,7 @@
  * host -> guest
  *   {"cmd":"run","spec":{...},"layers":["/dev/vdb",...],"sandbox":"/dev/vdc"}
  *        once, after hello. spec is the unit's canonical JSON (supctl validate --print). layers are
- *        the read-only ext4 disks of the image, bottom first, and sandbox the instance's writable
+ *        the read-only erofs disks of the image, bottom first, and sandbox the instance's writable
  *        ext4 disk; each is a device path ("/dev/vdb") or the serial of a virtio-blk disk
  *        ("serial=sup-layer-0", -device virtio-blk-...,serial=sup-layer-0), which does not depend
  *        on the order the guest kernel finds its disks in. The host sends nothing else until

@@ -137,7 +137,7 @@ static int resolve_disk(const char *disk, char **ret, SupError **ret_error) {
         }
 }
 
-static int mount_disk(const char *disk, const char *where, bool read_only, SupError **ret_error) {
+static int mount_disk(const char *disk, const char *where, const char *fstype, bool read_only, SupError **ret_error) {
         _cleanup_free_ char *dev = NULL;
         int r;
 
@@ -149,8 +149,8 @@ static int mount_disk(const char *disk, const char *where, bool read_only, SupEr
                 return sup_error_errno(ret_error, r, "cannot create %s", where);
         /* nodev, nosuid stay off: a layer may carry device nodes and setuid programs, exactly as
          * the directories process isolation stacks. */
-        if (mount(dev, where, "ext4", read_only ? MS_RDONLY : 0, NULL) < 0)
-                return sup_error_errno(ret_error, negative_errno(), "cannot mount %s (%s) as ext4%s", disk, dev,
+        if (mount(dev, where, fstype, read_only ? MS_RDONLY : 0, NULL) < 0)
+                return sup_error_errno(ret_error, negative_errno(), "cannot mount %s (%s) as %s%s", disk, dev, fstype,
                                        read_only ? " read-only" : "");
         return 0;
 }
@@ -164,13 +164,14 @@ int guest_build_root(const GuestRun *run, const char *target, SupError **ret_err
 
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *where = xasprintf(LAYERS_DIR "/%zu", i), *prev = TAKE_PTR(lower);
-                r = mount_disk(run->layers[i], where, true, ret_error);
+                /* erofs, made by image/layer-disk.c; the sandbox, which the guest writes, is ext4. */
+                r = mount_disk(run->layers[i], where, "erofs", true, ret_error);
                 if (r < 0)
                         return r;
                 /* overlayfs takes the top layer first; layers are bottom first. */
                 lower = *prev ? xasprintf("%s:%s", where, prev) : xstrdup(where);
         }
-        r = mount_disk(run->sandbox, SANDBOX_DIR, false, ret_error);
+        r = mount_disk(run->sandbox, SANDBOX_DIR, "ext4", false, ret_error);
         if (r < 0)
                 return r;
         if (mkdir(SANDBOX_DIR "/upper", 0755) < 0 && errno != EEXIST)

@@ -55,7 +55,7 @@ int store_layer_ingest(const char *store_dir, int blob_fd, LayerCompression comp
 /* The directories of img's layers so far, bottom first: the lowers of the next (a strv). */
 char **store_lowers(const Image *img);
 
-/* The store's disk for guests of layer diff_id (disks/HEX.ext4), built from layers/HEX if
+/* The store's disk for guests of layer diff_id (disks/HEX.erofs), built from layers/HEX if
  * missing (not with lookup_only: an error then). */
 int store_layer_disk(const char *store_dir, const char *diff_id, bool lookup_only, char **ret_path, bool *ret_built,
                      SupError **ret_error);

@@ -397,7 +397,7 @@ int store_layer_disk(const char *store_dir, const char *diff_id, bool lookup_onl
 
         if (!hex)
                 return sup_error_make(ret_error, -EINVAL, "not a sha256 digest: %s", diff_id);
-        path = store_path(store_dir, "disks/%s.ext4", hex);
+        path = store_path(store_dir, "disks/%s" LAYER_DISK_SUFFIX, hex);
         if (access(path, F_OK) == 0)
                 goto done;
         if (lookup_only)
@@ -787,11 +787,19 @@ int image_store_prune(const char *store_dir, char *const *keep_units, bool dry_r
                         (void) unlink(path);
                 }
         }
+        disks = list_dir(store_dir, "disks", LAYER_DISK_SUFFIX);
+        STRV_FOREACH(h, disks) {
+                _cleanup_free_ char *diff_id = xasprintf("sha256:%s", *h),
+                                    *rel = xasprintf("disks/%s" LAYER_DISK_SUFFIX, *h);
+                if (!json_object_get(keep_layers, diff_id))
+                        prune_remove(&p, "disk", diff_id, rel);
+        }
+        /* Disks of the ext4 format layer disks had before erofs: no guest attaches them again. */
+        strv_free(disks);
         disks = list_dir(store_dir, "disks", ".ext4");
         STRV_FOREACH(h, disks) {
                 _cleanup_free_ char *diff_id = xasprintf("sha256:%s", *h), *rel = xasprintf("disks/%s.ext4", *h);
-                if (!json_object_get(keep_layers, diff_id))
-                        prune_remove(&p, "disk", diff_id, rel);
+                prune_remove(&p, "disk", diff_id, rel);
         }
         tars = list_dir(store_dir, "tars", NULL);
         STRV_FOREACH(k, tars) {

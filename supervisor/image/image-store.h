@@ -24,7 +24,7 @@
  *   layers/HEX/        an unpacked layer, by diff_id; present means complete and verified (made
  *                      under tmp/ and renamed here only after both digests matched)
  *   layers/HEX.json    its record: blob digest, sizes, entries, when unpacked, how long it took
- *   disks/HEX.ext4     its disk for guests, built once from layers/HEX
+ *   disks/HEX.erofs    its disk for guests, built once from layers/HEX
  *   tars/KEY           tar: sources already unpacked: KEY from the file's identity (dev, ino,
  *                      size, mtime, ctime), holding its diff_id
  *   users/UNIT.json    what a unit's last start used (images, diff_ids): prune keeps these

@@ -14,7 +14,7 @@
 #include "alloc.h"
 #include "fileio.h"
 #include "macro.h"
-#include "mkfs-ext4.h"
+#include "mkfs.h"
 #include "path-util.h"
 #include "sha256.h"
 #include "string-util.h"
@@ -27,8 +27,6 @@ typedef struct Walk {
         Sha256 sha;       /* the content hash (with content) */
         Sha256 listing;   /* every entry's stat, time stamps and inode numbers included */
         usec_t ctime_max; /* the newest ctime in the tree */
-        uint64_t blocks;  /* 4 KiB blocks the files need */
-        uint64_t entries;
         SupError **error;
 } Walk;
 
@@ -116,9 +114,7 @@ static int walk_dir(Walk *w, int dirfd, const char *rel, unsigned depth) {
 
                 if (fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
                         return sup_error_errno(w->error, -errno, "cannot stat %s", child);
-                w->entries++;
                 if (S_ISREG(st.st_mode)) {
-                        w->blocks += ((uint64_t) st.st_size + 4095) / 4096;
                         r = hash_file(w, dirfd, names[i], child, &st);
                 } else if (S_ISLNK(st.st_mode)) {
                         char target[PATH_MAX];
@@ -127,7 +123,6 @@ static int walk_dir(Walk *w, int dirfd, const char *rel, unsigned depth) {
                         /* A new target is a new link: its ctime and inode say so without reading it. */
                         if (w->content && (n = readlinkat(dirfd, names[i], target, sizeof(target))) < 0)
                                 return sup_error_errno(w->error, -errno, "cannot read the link %s", child);
-                        w->blocks++;
                         record(w, child, &st, target, (size_t) n);
                         r = 0;
                 } else if (S_ISDIR(st.st_mode)) {
@@ -135,7 +130,6 @@ static int walk_dir(Walk *w, int dirfd, const char *rel, unsigned depth) {
                                 openat(dirfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (sub < 0)
                                 return sup_error_errno(w->error, -errno, "cannot open the directory %s", child);
-                        w->blocks++;
                         record(w, child, &st, NULL, 0);
                         r = walk_dir(w, sub, child, depth + 1);
                 } else {
@@ -216,37 +210,32 @@ static void tree_keep(const char *cache_dir, const char *listing, const char *ha
         (void) write_file_atomic(path, text, strlen(text), 0600);
 }
 
-/* Builds the disk of the tree in dir (walked: w) at path, through a temporary name beside it. */
-static int build_disk(const char *dir, const Walk *w, const char *path, SupError **ret_error) {
-        _cleanup_free_ char *tmp = NULL, *size = NULL, *inodes = NULL, *what = NULL, *cache_dir = path_dirname(path);
-        uint64_t bytes;
+/* Builds the disk of the tree in dir at path, through a temporary name beside it. */
+static int build_disk(const char *dir, const char *path, SupError **ret_error) {
+        _cleanup_free_ char *tmp = NULL, *what = NULL, *cache_dir = path_dirname(path);
         int r;
 
         r = mkdir_p(cache_dir, 0700);
         if (r < 0)
                 return sup_error_errno(ret_error, r, "cannot create %s", cache_dir);
-        /* Room for every file's blocks and the file system's own structures, in KiB. */
-        bytes = w->blocks * 4096 + w->entries * 512;
-        size = xasprintf("%" PRIu64 "k", (bytes + bytes / 4) / 1024 + 8192);
-        inodes = xasprintf("%" PRIu64, w->entries + 256);
         tmp = xasprintf("%s/.%s.%d", cache_dir, path_basename(path), (int) getpid());
         what = xasprintf("the disk of layer %s", dir);
         (void) unlink(tmp);
         {
-                /* No journal: the image is only ever mounted read-only. */
-                char *argv[] = {(char *) "mkfs.ext4",
-                                (char *) "-q",
-                                (char *) "-F",
-                                (char *) "-O",
-                                (char *) "^has_journal",
-                                (char *) "-N",
-                                inodes,
-                                (char *) "-d",
-                                (char *) dir,
+                /* Uncompressed (no -z): a guest reads it as fast as it can. Owners, modes, device
+                 * numbers (whiteouts are 0/0), links and xattrs (the opaque markers) are kept as they
+                 * are: never --all-root. --preserve-mtime keeps every file's mtime, as process
+                 * isolation shows it; the UUID is fixed, so the only byte that differs between two
+                 * builds of one tree is the superblock's build time (1.5's -T would fix it, but sets
+                 * every file's mtime to it too). */
+                char *argv[] = {(char *) "mkfs.erofs",
+                                (char *) "--quiet",
+                                (char *) "--preserve-mtime",
+                                (char *) "-U" LAYER_DISK_UUID,
                                 tmp,
-                                size,
+                                (char *) dir,
                                 NULL};
-                r = mkfs_ext4(argv, what, ret_error);
+                r = mkfs_erofs(argv, what, ret_error);
         }
         if (r >= 0 && (chmod(tmp, 0444) < 0 || rename(tmp, path) < 0))
                 r = sup_error_errno(ret_error, -errno, "cannot store the disk of layer %s in %s", dir, cache_dir);
@@ -277,9 +266,9 @@ int layer_disk(const char *cache_dir, const char *dir, char **ret_path, LayerDis
                 origin = LAYER_DISK_HASHED;
                 tree_keep(cache_dir, listing, hash, started);
         }
-        path = xasprintf("%s/%s.ext4", cache_dir, hash);
+        path = xasprintf("%s/%s" LAYER_DISK_SUFFIX, cache_dir, hash);
         if (access(path, F_OK) < 0) {
-                r = build_disk(dir, &w, path, ret_error);
+                r = build_disk(dir, path, ret_error);
                 if (r < 0)
                         return r;
                 origin = LAYER_DISK_BUILT;
@@ -291,12 +280,5 @@ int layer_disk(const char *cache_dir, const char *dir, char **ret_path, LayerDis
 }
 
 int layer_disk_build(const char *dir, const char *path, SupError **ret_error) {
-        Walk w = {.error = ret_error};
-        char listing[65], hash[65];
-        int r;
-
-        r = walk_layer(dir, &w, listing, hash);
-        if (r < 0)
-                return r;
-        return build_disk(dir, &w, path, ret_error);
+        return build_disk(dir, path, ret_error);
 }

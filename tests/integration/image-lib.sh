@@ -239,6 +239,8 @@ isolation_modes() {
                 why="no qemu-system-x86_64"
         elif ! command -v mkfs.ext4 >/dev/null; then
                 why="no mkfs.ext4"
+        elif ! command -v mkfs.erofs >/dev/null; then
+                why="no mkfs.erofs (erofs-utils)"
         elif ! "$1/guest-kernel.sh" "$2" >/dev/null; then
                 why="cannot provision the guest kernel"
         elif [ "$3" = - ]; then

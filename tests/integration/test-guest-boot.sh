@@ -24,6 +24,7 @@ RUNS=${SUP_GUEST_BOOT_RUNS:-3}
 command -v qemu-system-x86_64 >/dev/null || skip "no qemu-system-x86_64 (apt-get install qemu-system-x86)"
 [ -x /bin/busybox ] || skip "needs busybox-static (/bin/busybox)"
 command -v mkfs.ext4 >/dev/null || skip "needs mkfs.ext4 (e2fsprogs)"
+command -v mkfs.erofs >/dev/null || skip "needs mkfs.erofs (erofs-utils)"
 "$TOOLS/guest-kernel.sh" "$STATE" || skip "cannot provision the guest kernel"
 INITRD=$("$TOOLS/guest-initramfs.sh" "$STATE" "$SUP_INIT") || { echo "FAIL: cannot build the initramfs"; exit 1; }
 KERNEL=$STATE/kernel/current/vmlinuz
@@ -54,7 +55,7 @@ MACHINE=(-M microvm -nodefaults -no-user-config -accel tcg,tb-size=256 -m 256 -s
 CMDLINE="console=ttyS0 quiet panic=-1 tsc_early_khz=$tsc_khz"
 echo "    machine: microvm, TCG, tsc_early_khz=$tsc_khz; kernel $(readlink "$STATE/kernel/current")"
 
-# The image: one busybox layer, as an ext4 disk (no journal: it is only ever mounted read-only).
+# The image: one busybox layer, as an erofs disk, as image/layer-disk.c makes them.
 ROOT=$TOP/layer
 mkdir -p "$ROOT"/{bin,etc,root,tmp,www}
 cp /bin/busybox "$ROOT/bin/"
@@ -62,7 +63,7 @@ for a in sh echo hostname id sleep pwd ls ip ping httpd; do ln -sf busybox "$ROO
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$ROOT/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$ROOT/etc/group"
 echo "served from the guest over virtio-net" >"$ROOT/www/index.html"
-mkfs.ext4 -q -O ^has_journal -d "$ROOT" "$TOP/layer.img" 8M || { echo "FAIL: mkfs.ext4 -d"; exit 1; }
+mkfs.erofs --quiet --preserve-mtime "$TOP/layer.img" "$ROOT" || { echo "FAIL: mkfs.erofs"; exit 1; }
 
 # run_spec FILE: the spec a host sends its guest, on one line: the unit's canonical JSON with its
 # image's defaults applied (supctl validate --json --print: "run"); a dir: layer's image has none

@@ -21,6 +21,7 @@ SUPD_ARGS=(--guest-dir "$GUEST")
 [ -x /bin/busybox ] || skip "needs busybox-static (/bin/busybox)"
 command -v qemu-system-x86_64 >/dev/null || skip "no qemu-system-x86_64 (apt-get install qemu-system-x86)"
 command -v mkfs.ext4 >/dev/null || skip "needs mkfs.ext4 (e2fsprogs)"
+command -v mkfs.erofs >/dev/null || skip "needs mkfs.erofs (erofs-utils)"
 grep -q overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip "no overlayfs"
 "$TOOLS/guest-kernel.sh" "$GUEST" >/dev/null || skip "cannot provision the guest kernel"
 if [ "$SUP_INIT" = - ]; then
@@ -116,7 +117,7 @@ wait_for 10 logged probe-process "sandbox before: written" || fail "process: the
 [ "$(vm_field probe-hyperv accel)" = tcg ] || fail "accelerator: $(vm_field probe-hyperv accel), expected tcg on this host"
 [ -z "$(vm_field probe-process accel)" ] || fail "a process unit has VM fields"
 # The layer disk is built once and shared: one image per layer in the cache.
-n=$(ls "$CASE_DIR/state/vm/layers"/*.ext4 | wc -l)
+n=$(ls "$CASE_DIR/state/vm/layers"/*.erofs | wc -l)
 [ "$n" = 2 ] || fail "$n layer disks in the cache, expected 2 (built once, reused)"
 wait_for 60 state_is probe-hyperv exited
 end

@@ -85,7 +85,7 @@ static VmLaunch launch(const char *const *layers, size_t n) {
 }
 
 static void test_qemu_args_microvm_tcg(void **state) {
-        const char *layers[] = {"/c/a.ext4", "/c/b.ext4"};
+        const char *layers[] = {"/c/a.erofs", "/c/b.erofs"};
         VmLaunch l = launch(layers, 2);
         char **argv = NULL;
 
@@ -103,7 +103,7 @@ static void test_qemu_args_microvm_tcg(void **state) {
         assert_true(has_pair(argv, "-qmp", "unix:qmp.sock,server=on,wait=off"));
         /* Layers read-only and named by serial, bottom first; the sandbox writable, with errors
          * reported to the guest. */
-        assert_true(has_pair(argv, "-drive", "id=layer0,file=/c/a.ext4,format=raw,if=none,readonly=on"));
+        assert_true(has_pair(argv, "-drive", "id=layer0,file=/c/a.erofs,format=raw,if=none,readonly=on"));
         assert_true(has_pair(argv, "-device", "virtio-blk-device,drive=layer0,serial=sup-layer-0"));
         assert_true(has_pair(argv, "-device", "virtio-blk-device,drive=layer1,serial=sup-layer-1"));
         assert_true(has_pair(argv, "-drive", "id=sandbox,file=/s/disk.ext4,format=raw,if=none,werror=report,rerror=report"));
@@ -119,7 +119,7 @@ static void test_qemu_args_microvm_tcg(void **state) {
 }
 
 static void test_qemu_args_q35_kvm(void **state) {
-        const char *layers[] = {"/c/a.ext4"};
+        const char *layers[] = {"/c/a.erofs"};
         VmLaunch l = launch(layers, 1);
         char **argv = NULL;
 
@@ -150,7 +150,7 @@ static void test_qemu_args_too_many_layers(void **state) {
         char **argv = NULL;
 
         for (size_t i = 0; i < ELEMENTSOF(layers); i++)
-                layers[i] = "/c/x.ext4";
+                layers[i] = "/c/x.erofs";
         l = launch(layers, VM_MICROVM_MAX_LAYERS);
         assert_int_equal(vm_qemu_args(&l, &argv), 0);
         argv = strv_free(argv);

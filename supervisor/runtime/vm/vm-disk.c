@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "mkfs-ext4.h"
+#include "mkfs.h"
 
 int vm_sandbox_disk(const char *path, uint64_t size, SupError **ret_error) {
         _cleanup_free_ char *tmp = NULL, *bytes = NULL;
