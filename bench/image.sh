@@ -15,7 +15,7 @@
 # devices 0:0, opaque directories with trusted.overlay.opaque=y).
 #
 # 1. The layer disk formats: each layer's tree as ext4 (mkfs.ext4 -d with the flags and size of
-#    supervisor/image/layer-disk.c), erofs uncompressed and erofs lz4 (mkfs.erofs from erofs-utils):
+#    supervisor/image/layer-disk.c before it moved to erofs), erofs uncompressed and erofs lz4 (mkfs.erofs from erofs-utils):
 #      build        mkfs and an fsync of the disk file, RUNS rounds, shuffled in each round
 #      size         the disk file's allocated blocks and its length
 #      kept         the disk mounted on the host (a read-only loop device) has the tree's manifest:
