@@ -445,11 +445,28 @@ sup_stop_unit() {
 #   hv     a hyperv oci: unit added and reloaded while the process unit keeps the image's layers
 #          in the store, but its disks pruned: the disk build of every layer + the boot; then its
 #          `supctl start` with the disks built; the difference is the disks' build
+# sup_image_out IMAGE: no unit of IMAGE left in the generation (its cold and warm units removed)
+# and its layers pruned from the store, checked: prune keeps what a unit of the generation uses,
+# and the store forgets a removed unit only once its instance is gone.
+sup_image_out() {
+        local l name diff left
+        rm -f "$SUP_DIR/units/cold-${1%%:*}.yaml" "$SUP_DIR/units/warm-${1%%:*}.yaml"
+        ctl reload > /dev/null
+        for _ in $(seq 150); do
+                ctl image prune > /dev/null || die "supctl image prune failed"
+                left=
+                for l in "${LAYERS[@]}"; do
+                        read -r name _ diff _ <<< "$l"
+                        [ "${name%/*}" = "${1%%:*}" ] && [ -e "$SUP_DIR/state/images/layers/$diff" ] && left=$diff
+                done
+                [ -z "$left" ] && return 0
+                sleep 0.1
+        done
+        die "the store still holds layer $left of $1 after prune"
+}
 sup_cold_round() { # sup_cold_round IMAGE
         local n=cold-${1%%:*}
-        rm -f "$SUP_DIR/units/$n.yaml"
-        ctl reload > /dev/null
-        ctl image prune > /dev/null || die "supctl image prune failed"
+        sup_image_out "$1"
         rm -f "$LOGS/$n.log"
         sleep "$SETTLE"
         sup_oci_unit "$n" "$1"
@@ -478,7 +495,14 @@ sup_dir_round() {
         probe_times "$WORK/p.txt" dir-busybox ready | awk '{ print $3 }' >> "$RAW/sup-dir-reload"
         sup_stop_unit dir-busybox
 }
-sup_warm_round() { # sup_warm_round UNIT RAW-NAME
+sup_warm_round() { # sup_warm_round UNIT RAW-NAME [IMAGE]
+        # A cold or pull round took the image out: the unit again, started once (its layers back
+        # in the store), not counted.
+        if [ -n "${3:-}" ] && [ ! -e "$SUP_DIR/units/$1.yaml" ]; then
+                sup_oci_unit "$1" "$3"
+                sup_reload_until "$1" ready
+                sup_stop_unit "$1"
+        fi
         sleep "$SETTLE"
         sup_start_until "$1" ready "$2"
         sup_stop_unit "$1"
@@ -511,7 +535,7 @@ podman_warm_round() { # podman_warm_round IMAGE
 HAVE_PULL=0
 ctl image prune > /dev/null 2>&1 && HAVE_PULL=1
 sup_pull_round() { # sup_pull_round IMAGE
-        ctl image prune > /dev/null || die "supctl image prune failed"
+        sup_image_out "$1"
         sleep "$SETTLE"
         timed "sup-pull-${1%%:*}" "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" image pull --tls-verify=false "$REG/$1"
         for l in "${LAYERS[@]}"; do
@@ -569,7 +593,7 @@ round() { # round I
                 podman-pull:*) img=${job#*:}; podman_fresh_round "podman-pull-${img%%:*}" "$1" podman_pull "docker://$REG/$img" ;;
                 sup-pull:*) sup_pull_round "${job#*:}" ;;
                 sup-cold:*) sup_cold_round "${job#*:}" ;;
-                sup-warm:*) img=${job#*:}; sup_warm_round "warm-${img%%:*}" "sup-warm-${img%%:*}" ;;
+                sup-warm:*) img=${job#*:}; sup_warm_round "warm-${img%%:*}" "sup-warm-${img%%:*}" "$img" ;;
                 sup-dir:) sup_dir_round ;;
                 sup-dir-warm:) sup_warm_round dir-warm sup-dir-warm ;;
                 esac
@@ -585,7 +609,7 @@ done
 echo >&2
 
 # hyperv: `supctl start` of a stopped hyperv oci: unit whose layers are in the store, once with
-# the store's disks of its layers removed (STATE/images/disks/*.ext4: the start builds them) and
+# the store's disks of its layers removed (STATE/images/disks/*.erofs: the start builds them) and
 # once with them built. The monitor logs each build ("built the disk of layer ... in N ms").
 # In their own rounds: a boot under TCG takes seconds. The guest: a copy of SUP_GUEST_DIR (its
 # initramfs is rebuilt from this build's sup-init, which a shared one must not be).
@@ -607,7 +631,7 @@ vm: {accel: tcg}"; done
                         n=hv-${img%%:*}
                         # The image's disks only: the layers' diff_ids from the store's record.
                         for d in $($LIB layers "$CACHE/${img%%:*}" "${img#*:}" | awk '{ sub(/^sha256:/, "", $2); print $2 }'); do
-                                rm -f "$SUP_DIR/state/images/disks/$d.ext4"
+                                rm -f "$SUP_DIR/state/images/disks/$d.erofs" "$SUP_DIR/state/images/disks/$d.ext4"
                         done
                         sleep "$SETTLE"
                         sup_start_until "$n" ready "sup-hv-build-$n"
