@@ -62,6 +62,11 @@ deps() {
         # A fresh machine may have no package lists yet: update only when the install needs it.
         apt-get install -y --no-install-recommends "${missing[@]}" ||
                 { apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; }
+        # Debian's docker-registry package starts a registry on every address (port 5000) where
+        # systemd runs; the tests need only its binary and start their own on 127.0.0.1.
+        if [[ " ${missing[*]} " == *" docker-registry "* ]] && [ -d /run/systemd/system ]; then
+                systemctl disable --now docker-registry.service > /dev/null 2>&1 || true
+        fi
 }
 
 # setup DIR [meson options...]: configures DIR once, reconfigures when the options change.
