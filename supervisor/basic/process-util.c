@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/pidfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -99,7 +99,7 @@ int run_program(char *const *argv, const char *const *fallbacks, const char *inp
         }
         if (timeout != USEC_INFINITY) {
                 usec_t deadline = now(CLOCK_MONOTONIC) + timeout;
-                pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+                pidfd = pidfd_open(pid, 0);
                 for (;;) {
                         usec_t t = now(CLOCK_MONOTONIC);
                         struct pollfd p = {.fd = pidfd, .events = POLLIN};

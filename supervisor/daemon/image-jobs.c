@@ -3,8 +3,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -258,7 +258,7 @@ int image_jobs_run(ImageJobs *j, ImageJobKind kind, const char *key, const char 
         j->jobs = job;
 
         /* The pidfd pins the child: it cannot be reaped or its pid reused but by us. */
-        job->pidfd = (int) syscall(SYS_pidfd_open, job->pid, 0);
+        job->pidfd = pidfd_open(job->pid, 0);
         r = job->pidfd < 0 ? negative_errno() : fd_set_nonblock(job->out_fd, 1);
         if (r >= 0)
                 r = event_add_io(j->event, &job->out_source, job->out_fd, EPOLLIN, on_job_output, job);

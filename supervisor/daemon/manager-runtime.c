@@ -4,6 +4,7 @@
  * is manager.c's state machine's to decide. */
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/pidfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -139,7 +140,7 @@ static pid_t monitor_watch_exit(Instance *i) {
                 return 0;
         if (instance_lock_holder(i->dir_path, &pid) < 0 || pid <= 0)
                 return 0;
-        fd = (int) syscall(SYS_pidfd_open, pid, 0);
+        fd = pidfd_open(pid, 0);
         if (fd < 0)
                 return 0;
         /* The pid named by the lock may have exited and been reused since: the lock must still

@@ -4,7 +4,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
+#include <sys/pidfd.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -62,7 +62,7 @@ static int open_target(const char *name, const char *instances, const char *cgro
                 return r;
 
         /* The pidfd first, then the check: the pidfd pins the process it was opened for. */
-        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        pidfd = pidfd_open(pid, 0);
         if (pidfd < 0)
                 return sup_error_make(ret_error, negative_errno(), "unit \"%s\": its container's init (PID %d) is gone",
                                       name, (int) pid);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -909,7 +910,7 @@ static int spawn(Vm *vm, char **argv, int theirs[static _CH_MAX], SupError **ret
                 exec_qemu(vm, argv, theirs[CH_QEMU], theirs, theirs[CH_NET] >= 0 ? CH_NET + 1 : CH_NET);
         close_fds(theirs, _CH_MAX);
         vm->status.qemu_pid = pid;
-        vm->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        vm->pidfd = pidfd_open(pid, 0);
         if (vm->pidfd < 0) {
                 r = negative_errno();
                 (void) kill(pid, SIGKILL);
