@@ -6,8 +6,8 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -606,6 +606,10 @@ static void pulls_end(Monitor *m) {
 static void on_pull_progress(const ImageProgress *pr, void *userdata) {
         Monitor *m = userdata;
 
+        /* Told after every read of skopeo's output: the status is written only when it moved. */
+        if (m->status.pull.bytes_done == pr->bytes_done && m->status.pull.bytes_total == pr->bytes_total &&
+            m->status.pull.layers_done == pr->layers_done && m->status.pull.layers_total == pr->layers_total)
+                return;
         m->status.pull.bytes_done = pr->bytes_done;
         m->status.pull.bytes_total = pr->bytes_total;
         m->status.pull.layers_done = pr->layers_done;
@@ -648,7 +652,7 @@ static int pull_next(Monitor *m) {
                 set_reason(m, "cannot pull %s: %s", reference, sup_error_message(e));
                 return r;
         }
-        p->pidfd = (int) syscall(SYS_pidfd_open, image_pull_pid(p->pull), 0);
+        p->pidfd = pidfd_open(image_pull_pid(p->pull), 0);
         if (p->pidfd < 0) {
                 r = -errno;
                 set_reason(m, "cannot watch the pull of %s: %s", reference, strerror(-r));
@@ -693,7 +697,6 @@ static int pulls_begin(Monitor *m) {
 
 static void on_pull_output(EventSource *s, int fd, uint32_t revents, void *userdata) {
         Monitor *m = userdata;
-
         int r = image_pull_read(m->pull->pull);
 
         /* Its output ended (skopeo is exiting) or cannot be read: its exit ends the pull either
