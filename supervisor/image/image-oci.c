@@ -336,7 +336,10 @@ static int resolve_manifest(const char *store_dir, const BlobDir *b, const char 
                         r = blob_open(b, digest, &fd, ret_error);
                         if (r < 0)
                                 return sup_error_wrap(ret_error, r, "%s: layer %zu", b->name, i);
-                        if (fstat(fd, &st) < 0 || st.st_size != blob_size)
+                        if (fstat(fd, &st) < 0)
+                                return sup_error_errno(ret_error, -errno, "%s: layer %zu: cannot look at the blob %s",
+                                                       b->name, i, digest);
+                        if (st.st_size != blob_size)
                                 return sup_error_make(
                                         ret_error, -EBADMSG,
                                         "%s: layer %zu: the blob %s has %lld bytes, its descriptor says %lld", b->name,

@@ -484,8 +484,11 @@ static int open_dir(Unpacker *u, char *path, bool create, SupError **ret_error) 
                         }
                         fd = openat2_in_root(root_fd, path, O_RDONLY | O_DIRECTORY);
                         /* 0755 whatever supd's umask: a container's users must get through. */
-                        if (fd >= 0 && fchmod(fd, 0755) < 0)
-                                fd = -errno;
+                        if (fd >= 0 && fchmod(fd, 0755) < 0) {
+                                int k = -errno;
+                                close(fd);
+                                fd = k;
+                        }
                         /* Unnamed (left 0755 root) only if /proc could not name it. */
                         if (fd >= 0 && real) {
                                 int r = implicit_add(u, *real ? path_join(real, missing) : xstrdup(missing), fd,
