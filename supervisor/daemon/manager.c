@@ -139,39 +139,20 @@ static void fail_calls(Instance *i, const char *why) {
         }
 }
 
-static json_t *forget_image_user_work(const char *store_dir, const void *args) {
-        _cleanup_sup_error_ SupError *e = NULL;
-
-        if (image_store_forget_user(store_dir, args, &e) < 0)
-                return image_job_error("failed", sup_error_message(e));
-        return image_job_reply(NULL);
-}
-
-static void forget_image_user_done(const json_t *reply, void *userdata) {
-        json_t *err = json_object_get(reply, "error");
-        if (err)
-                log_warning("image store: cannot forget what a removed unit used: %s",
-                            json_string_value(json_object_get(err, "message")));
-}
-
 /* The unit has left the running generation and its last instance is gone: the store's record of
  * what it used goes (`supctl image ls` stops naming it; prune no longer asks). Not at the reload
- * itself: the instance on its way out still runs on those layers until its monitor is gone. In
- * a worker (image-jobs.h): the store's lock may be held by a prune. Before the units are loaded
- * (adopting), whether it left is not known yet: kept. */
+ * itself: the instance on its way out still runs on those layers until its monitor is gone. One
+ * unlink, which takes no lock of the store: done here, whatever a worker is doing. Before the
+ * units are loaded (adopting), whether it left is not known yet: kept; at supd's exit the units
+ * stay. */
 static void forget_image_user(Manager *m, const char *name) {
-        _cleanup_free_ char *key = NULL, *what = NULL;
-        int r;
+        _cleanup_sup_error_ SupError *e = NULL;
 
-        if (!m->image_jobs || m->freeing || !m->generation || unit_set_find(m->generation, name) ||
+        if (!m->config.image_store_dir || m->freeing || !m->generation || unit_set_find(m->generation, name) ||
             manager_find(m, name) || find_retiring(m, name))
                 return;
-        key = xasprintf("forget %s", name);
-        what = xasprintf("forgetting what unit %s used", name);
-        r = image_jobs_run(m->image_jobs, IMAGE_JOB_READ, key, what, forget_image_user_work, name,
-                           forget_image_user_done, NULL, NULL);
-        if (r < 0)
-                log_warning("image store: cannot forget what unit %s used: %s", name, strerror(-r));
+        if (image_store_forget_user(m->config.image_store_dir, name, &e) < 0)
+                log_warning("image store: cannot forget what unit %s used: %s", name, sup_error_message(e));
 }
 
 char **manager_image_users(Manager *m) {
