@@ -64,6 +64,7 @@ case_run() {
         ctl stop stalled >/dev/null || fail "supctl stop failed"
         wait_for 10 state_is stalled stopped || fail "stalled: $(field stalled state), expected stopped"
         wait_for 5 eval '[ -z "$(skopeo_pids)" ]' || fail "skopeo still runs: $(skopeo_pids)"
+        [ -d "$CASE_DIR/state/images/tmp" ] && [ -d "$CASE_DIR/state/images/refs" ] || fail "no image store in the state directory"
         [ -z "$(find "$CASE_DIR/state/images/tmp" -mindepth 1 2>/dev/null)" ] || fail "the pull left files in the store's tmp/"
         [ -z "$(find "$CASE_DIR/state/images/refs" -mindepth 1 2>/dev/null)" ] || fail "a ref was recorded"
         grep -q "stopped while starting" "$CASE_DIR/state/logs/stalled.log" 2>/dev/null ||

@@ -466,6 +466,7 @@ static void test_oci_concurrent(void **state) {
                 ino_t a, b;
                 assert_int_equal(read(result[0], &a, sizeof(a)), sizeof(a));
                 assert_int_equal(read(result[0], &b, sizeof(b)), sizeof(b));
+                assert_int_not_equal(a, 0);
                 assert_int_equal(a, b);
         }
         close(result[0]);
