@@ -12,6 +12,13 @@ static const char *const instance_state_table[_INSTANCE_STATE_MAX] = {
 };
 DEFINE_STRING_TABLE_LOOKUP(instance_state, InstanceState, _INSTANCE_STATE_MAX);
 
+static const char *const health_state_table[_HEALTH_STATE_MAX] = {
+        [HEALTH_STARTING] = "starting",
+        [HEALTH_HEALTHY] = "healthy",
+        [HEALTH_UNHEALTHY] = "unhealthy",
+};
+DEFINE_STRING_TABLE_LOOKUP(health_state, HealthState, _HEALTH_STATE_MAX);
+
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +28,7 @@ DEFINE_STRING_TABLE_LOOKUP(instance_state, InstanceState, _INSTANCE_STATE_MAX);
 #include "alloc.h"
 #include "macro.h"
 #include "path-util.h"
+#include "process-list.h"
 #include "string-util.h"
 #include "unit-value.h"
 
@@ -64,6 +72,7 @@ void instance_status_done(InstanceStatus *s) {
         free(s->address);
         strv_free(s->images);
         free(s->pull.reference);
+        free(s->health.last_output);
         free(s->vm.accel);
         free(s->vm.stop_step);
         free(s->vm.end);
@@ -138,6 +147,25 @@ json_t *instance_status_to_json(const InstanceStatus *s) {
                                                           (json_int_t) s->pull.layers_done, "layers_total",
                                                           (json_int_t) s->pull.layers_total)
                                               : json_null());
+        if (s->health.enabled) {
+                json_t *last = json_null();
+                if (s->health.last_at) {
+                        _cleanup_free_ char *hsig = s->health.last_signal > 0 ? format_signal(s->health.last_signal)
+                                                                              : NULL;
+                        last = json_pack("{s:o,s:o,s:o,s:b,s:o}", "at", timestamp_to_json(s->health.last_at),
+                                         "exit_code",
+                                         s->health.last_signal > 0 ? json_null() : json_integer(s->health.last_exit_code),
+                                         "signal", hsig ? json_string(hsig) : json_null(), "timed_out",
+                                         s->health.last_timed_out, "output",
+                                         json_string_lossy(s->health.last_output ?: "",
+                                                           s->health.last_output ? strlen(s->health.last_output) : 0));
+                }
+                json_object_set_new(o, "health",
+                                    json_pack("{s:s,s:I,s:o}", "status", health_state_to_string(s->health.state),
+                                              "failing_streak", (json_int_t) s->health.failing_streak, "last_check",
+                                              last));
+        } else
+                json_object_set_new(o, "health", json_null());
         if (s->isolation == ISOLATION_HYPERV) {
                 json_t *vm = json_object();
                 json_object_set_new(vm, "guest_pid", s->vm.guest_pid > 0 ? json_integer(s->vm.guest_pid) : json_null());
@@ -217,6 +245,32 @@ int instance_status_from_json(const json_t *j, InstanceStatus *ret) {
                 s.pull.bytes_total = (uint64_t) json_integer_value(json_object_get(v, "bytes_total"));
                 s.pull.layers_done = (unsigned) json_integer_value(json_object_get(v, "layers_done"));
                 s.pull.layers_total = (unsigned) json_integer_value(json_object_get(v, "layers_total"));
+        }
+        if (json_is_object(v = json_object_get(j, "health"))) {
+                const json_t *last = json_object_get(v, "last_check");
+                const json_t *w;
+
+                r = json_is_string(w = json_object_get(v, "status")) ? (int) health_state_from_string(json_string_value(w))
+                                                                     : -EINVAL;
+                if (r < 0)
+                        goto fail;
+                s.health.enabled = true;
+                s.health.state = (HealthState) r;
+                s.health.failing_streak = (unsigned) json_integer_value(json_object_get(v, "failing_streak"));
+                if (json_is_object(last)) {
+                        if ((r = timestamp_from_json(json_object_get(last, "at"), &s.health.last_at)) < 0)
+                                goto fail;
+                        s.health.last_exit_code = (int) json_integer_value(json_object_get(last, "exit_code"));
+                        if (json_is_string(w = json_object_get(last, "signal"))) {
+                                s.health.last_exit_code = -1;
+                                if (parse_signal(json_string_value(w), &s.health.last_signal) < 0) {
+                                        r = -EINVAL;
+                                        goto fail;
+                                }
+                        }
+                        s.health.last_timed_out = json_is_true(json_object_get(last, "timed_out"));
+                        s.health.last_output = dup_string(json_object_get(last, "output"));
+                }
         }
         if (json_is_object(v = json_object_get(j, "vm"))) {
                 s.vm.guest_pid = (pid_t) json_integer_value(json_object_get(v, "guest_pid"));

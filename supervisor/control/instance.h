@@ -26,6 +26,23 @@ typedef enum InstanceState {
 
 DECLARE_STRING_TABLE_LOOKUP(instance_state, InstanceState);
 
+/* A unit with a healthcheck: what its checks say while it runs. starting until the first check
+ * passes (a failure within start_period does not count) or retries checks in a row failed;
+ * healthy after a check passed; unhealthy after retries checks in a row failed (it turns healthy
+ * with the next one that passes). Each run begins at starting. */
+typedef enum HealthState {
+        HEALTH_STARTING,
+        HEALTH_HEALTHY,
+        HEALTH_UNHEALTHY,
+        _HEALTH_STATE_MAX,
+        _HEALTH_STATE_INVALID = -EINVAL,
+} HealthState;
+
+DECLARE_STRING_TABLE_LOOKUP(health_state, HealthState);
+
+/* The most of a check's output the status keeps: its last bytes (stdout then stderr). */
+#define HEALTH_OUTPUT_MAX 1024U
+
 /* Whether the instance has, or is about to have, a workload: what "up" means for requires. */
 static inline bool instance_state_is_active(InstanceState s) {
         return s == INSTANCE_STARTING || s == INSTANCE_RUNNING || s == INSTANCE_STOPPING;
@@ -75,6 +92,20 @@ typedef struct InstanceStatus {
                 uint64_t bytes_done, bytes_total;
                 unsigned layers_done, layers_total;
         } pull;
+        /* The health check's view (in JSON an object "health", null without a healthcheck or before
+         * the first run: {"status": "starting"|"healthy"|"unhealthy", "failing_streak": N,
+         * "last_check": null or {"at": time, "exit_code": C or null, "signal": "SIGKILL" or null,
+         * "timed_out": bool, "output": "..."}}). */
+        struct {
+                bool enabled; /* the fields below mean something */
+                HealthState state;
+                unsigned failing_streak; /* checks failed in a row (within start_period: not counted) */
+                usec_t last_at;          /* when the last check ended; 0: none yet */
+                int last_exit_code;      /* -1: ended by a signal (last_signal) */
+                int last_signal;
+                bool last_timed_out; /* killed at healthcheck.timeout */
+                char *last_output;   /* its tail, at most HEALTH_OUTPUT_MAX bytes, as text; NULL: none */
+        } health;
         /* isolation: hyperv: the virtual machine (in JSON an object "vm", null for process). The
          * host sees only QEMU: pid is QEMU's. */
         struct {

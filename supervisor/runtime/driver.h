@@ -188,6 +188,9 @@ struct IsolationDriver {
         /* Ends an exec that still runs (SIGKILL) and drops its handle: no callback of it runs
          * afterwards. Returns NULL. Only for a non-NULL handle. */
         DriverExec *(*exec_cancel)(DriverExec *x);
+        /* The terminal's new size (SIGWINCH for its foreground process group), for an exec with
+         * tty. -ENOTTY: the exec has no terminal. Only for a non-NULL handle. */
+        int (*exec_resize)(DriverExec *x, unsigned short rows, unsigned short cols);
 };
 
 /* resources.* onto ctx's cgroup for target (resources.h); its notes go to the log. For the

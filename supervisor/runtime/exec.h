@@ -34,11 +34,28 @@ typedef struct ExecRequest {
         char **env;              /* K=V set over the workload's environment; NULL: none */
         const char *user;        /* "uid[:gid]" or "name[:group]"; NULL: the unit's user */
         const char *working_dir; /* NULL: the unit's */
+        /* Streaming (supctl exec). Unset: stdin is /dev/null and the output comes through the
+         * output() callback. Set: the command's stdin, stdout and stderr are the caller's fds
+         * stdio[0..2] (pipes or sockets the caller made: never a terminal or a file of the host,
+         * whose fd inside the instance would be a way out of it), output() is not called, and
+         * exited() comes once the command has ended and every byte the driver relays for it has
+         * been written. The fds stay the caller's: the driver dups what it keeps. */
+        bool stream;
+        int stdio[3];
+        /* With stream only: a terminal. The command runs as the leader of a new session whose
+         * controlling terminal, stdin, stdout and stderr are a new pty of the instance's own (the
+         * container's devpts; the guest's), never the host's; the driver relays stdio[0] to the
+         * terminal's input and the terminal's output (stdout and stderr merged, as on any
+         * terminal) to stdio[1]; stdio[2] is not used. Ctrl-C is a byte on stdio[0], which the
+         * terminal turns into SIGINT for the command's foreground process group. */
+        bool tty;
+        unsigned short rows, cols; /* the terminal's size at the start; 0: 24x80 */
 } ExecRequest;
 
 /* The request as the monitor's socket and the guest's agent carry it: {"argv": [strings, at
- * least one], "env": ["K=V"...]?, "user": string?, "working_dir": absolute path?} (other keys of o
- * are the caller's). On success ret owns its strings: exec_request_done(). */
+ * least one], "env": ["K=V"...]?, "user": string?, "working_dir": absolute path?, "tty": bool?,
+ * "rows": N?, "cols": N?} (other keys of o are the caller's; the fds of a stream are not JSON:
+ * the caller sets stream and stdio). On success ret owns its strings: exec_request_done(). */
 int exec_request_from_json(const json_t *o, ExecRequest *ret, SupError **ret_error);
 void exec_request_done(ExecRequest *r);
 

@@ -72,6 +72,14 @@ static const char *const restart_policy_table[_RESTART_POLICY_MAX] = {
 };
 DEFINE_STRING_TABLE_LOOKUP(restart_policy, RestartPolicy, _RESTART_POLICY_MAX);
 
+static const char *const health_action_table[_HEALTH_ACTION_MAX] = {
+        [HEALTH_ACTION_NONE] = "none",
+        [HEALTH_ACTION_RESTART] = "restart",
+        [HEALTH_ACTION_STOP] = "stop",
+        [HEALTH_ACTION_KILL] = "kill",
+};
+DEFINE_STRING_TABLE_LOOKUP(health_action, HealthAction, _HEALTH_ACTION_MAX);
+
 static const char *const vm_machine_table[_VM_MACHINE_MAX] = {
         [VM_MACHINE_MICROVM] = "microvm",
         [VM_MACHINE_Q35] = "q35",

@@ -88,6 +88,19 @@ typedef enum RestartPolicy {
         _RESTART_POLICY_INVALID = -EINVAL,
 } RestartPolicy;
 
+/* healthcheck.on_failure: what the monitor does when the unit turns unhealthy (podman's
+ * --health-on-failure). restart goes through the restart policy's back-off and start limit as any
+ * failure does; stop is an operator's stop (no restart); kill is SIGKILL, then the restart policy
+ * decides as for any exit by a signal. */
+typedef enum HealthAction {
+        HEALTH_ACTION_NONE,
+        HEALTH_ACTION_RESTART,
+        HEALTH_ACTION_STOP,
+        HEALTH_ACTION_KILL,
+        _HEALTH_ACTION_MAX,
+        _HEALTH_ACTION_INVALID = -EINVAL,
+} HealthAction;
+
 typedef enum VmMachine {
         VM_MACHINE_MICROVM,
         VM_MACHINE_Q35,
@@ -112,6 +125,7 @@ DECLARE_STRING_TABLE_LOOKUP(mount_type, MountType);
 DECLARE_STRING_TABLE_LOOKUP(seccomp_mode, SeccompMode);
 DECLARE_STRING_TABLE_LOOKUP(user_namespace_mode, UserNamespaceMode);
 DECLARE_STRING_TABLE_LOOKUP(restart_policy, RestartPolicy);
+DECLARE_STRING_TABLE_LOOKUP(health_action, HealthAction);
 DECLARE_STRING_TABLE_LOOKUP(vm_machine, VmMachine);
 DECLARE_STRING_TABLE_LOOKUP(vm_accel, VmAccel);
 
@@ -249,6 +263,7 @@ typedef struct UnitSpec {
                 usec_t timeout;
                 unsigned retries;
                 usec_t start_period;
+                HealthAction on_failure;
         } healthcheck;
 
         struct {
