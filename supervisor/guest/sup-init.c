@@ -340,8 +340,8 @@ static void exec_start(Init *init, const json_t *msg) {
                 /* Like the workload: forked from sup-init, not dumpable until its execve(), and
                  * every other fd of sup-init's is close-on-exec. */
                 char err[WORKLOAD_ERR_MAX];
-                int r = workload_exec_request(init->run->spec, &e.req, false, out[1], errp[1], init->run->rlimits,
-                                              init->run->seccomp, err);
+                int r = workload_exec_request(init->run->spec, &e.req, false, -EBADF, out[1], errp[1],
+                                              init->run->rlimits, init->run->seccomp, err);
                 (void) !write(status[1], err, strlen(err));
                 _exit(workload_exit_code(r));
         }
@@ -697,7 +697,8 @@ static pid_t start_command(Init *init, const GuestRun *run, const ContainerUser 
         if (pid < 0)
                 fail_setup(init, "cannot fork the command");
         if (pid == 0) {
-                int r = workload_exec(run->spec, user, env, out[1], errp[1], run->rlimits, run->seccomp, err);
+                int r = workload_exec(run->spec, user, env, -EBADF, out[1], errp[1], false, run->rlimits, run->seccomp,
+                                      err);
                 (void) !write(status[1], err, strlen(err));
                 _exit(workload_exit_code(r));
         }

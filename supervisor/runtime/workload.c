@@ -222,10 +222,10 @@ static void exec_command(char **argv, char **env) {
         errno = saved;
 }
 
-int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int stdout_fd, int stderr_fd,
-                  const struct rlimit *rlimits, const SeccompProgram *seccomp, char *err) {
+int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int stdin_fd, int stdout_fd, int stderr_fd,
+                  bool ctty, const struct rlimit *rlimits, const SeccompProgram *seccomp, char *err) {
         unsigned last_cap, unsupported;
-        int devnull, r;
+        int devnull = -EBADF, r;
         CapSets caps;
 
         /* Dispositions set to "ignore" survive exec: systemd starts services with SIGPIPE
@@ -233,13 +233,20 @@ int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int 
         signals_reset();
         (void) setsid();
 
-        devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(stdout_fd, 1) < 0 || dup2(stderr_fd, 2) < 0)
+        if (stdin_fd < 0)
+                stdin_fd = devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (stdin_fd < 0 || dup2(stdin_fd, 0) < 0 || dup2(stdout_fd, 1) < 0 || dup2(stderr_fd, 2) < 0)
                 return workload_error(err, negative_errno(), "cannot set up the command's standard input and output");
+        /* The new session's controlling terminal: the pty of an exec with a terminal, so that its
+         * ^C and window size reach the command's foreground process group. */
+        if (ctty && ioctl(0, TIOCSCTTY, 0) < 0)
+                return workload_error(err, negative_errno(), "cannot make the terminal the command's own");
         /* Only 0, 1 and 2 cross into the command. */
-        if (stdout_fd > 2)
+        if (stdin_fd > 2 && stdin_fd != devnull)
+                close(stdin_fd);
+        if (stdout_fd > 2 && stdout_fd != stdin_fd)
                 close(stdout_fd);
-        if (stderr_fd > 2 && stderr_fd != stdout_fd)
+        if (stderr_fd > 2 && stderr_fd != stdout_fd && stderr_fd != stdin_fd)
                 close(stderr_fd);
 
         if (chdir(u->working_dir) < 0)
@@ -309,8 +316,8 @@ int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int 
         return workload_error(err, negative_errno(), "cannot execute %s", u->command[0]);
 }
 
-int workload_exec_request(const UnitSpec *u, const ExecRequest *req, bool userns, int stdout_fd, int stderr_fd,
-                          const struct rlimit *rlimits, const SeccompProgram *seccomp, char *err) {
+int workload_exec_request(const UnitSpec *u, const ExecRequest *req, bool userns, int stdin_fd, int stdout_fd,
+                          int stderr_fd, const struct rlimit *rlimits, const SeccompProgram *seccomp, char *err) {
         /* The unit as the exec's command sees it: a shallow copy in a process that only execs or
          * exits, so nothing in it is ever freed. Only the command, the user and the working
          * directory differ; capabilities, no_new_privileges and the rest are the unit's. */
@@ -345,5 +352,6 @@ int workload_exec_request(const UnitSpec *u, const ExecRequest *req, bool userns
                 } else
                         strv_push(&env, xstrdup(*e));
         }
-        return workload_exec(&spec, &user, env, stdout_fd, stderr_fd, rlimits, seccomp, err);
+        return workload_exec(&spec, &user, env, stdin_fd, stdout_fd, stderr_fd, req->stream && req->tty, rlimits,
+                             seccomp, err);
 }

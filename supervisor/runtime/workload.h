@@ -82,21 +82,24 @@ int workload_output_pipe(int ret[2], uint32_t *ret_events);
 int loopback_up(void);
 
 /* Turns the calling process (a fresh fork, with every capability) into the unit's command: default
- * signal dispositions and an empty mask, a new session, stdin from /dev/null, stdout and stderr
- * from the fds given (closed afterwards when above 2), the working directory, the resource limits
+ * signal dispositions and an empty mask, a new session, stdin from stdin_fd (-EBADF: /dev/null),
+ * stdout and stderr from the fds given (closed afterwards when above 2), with ctty stdin_fd (a pty's
+ * slave) as the session's controlling terminal, the working directory, the resource limits
  * as the host resolved them (rlimits.h; NULL: the caller's stay), the capability
  * bounding set, the user, the other capability sets (caps.h), no_new_privs, the seccomp filter
  * (NULL: none; loaded last with no_new_privileges, before the capabilities and the user change
  * without), then execve() with command[0] searched in the new environment's PATH. Every other fd
  * must be close-on-exec. Returns only on failure: -errno, with a message in err. */
-int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int stdout_fd, int stderr_fd,
-                  const struct rlimit *rlimits, const SeccompProgram *seccomp, char *err);
+int workload_exec(const UnitSpec *u, const ContainerUser *user, char **env, int stdin_fd, int stdout_fd, int stderr_fd,
+                  bool ctty, const struct rlimit *rlimits, const SeccompProgram *seccomp, char *err);
 
 /* An exec in the running instance (exec.h), in a fresh fork that is already in the instance (its
  * namespaces, root and cgroup; a guest's root): the request's user (or the unit's) looked up in
  * the instance's root, workload_env() with the request's variables over it, the request's working
  * directory (or the unit's), then workload_exec() with the unit's rlimits and seccomp filter, so
  * that the command gets what the workload gets and no more. userns: as workload_resolve_user().
+ * stdin_fd: -EBADF for /dev/null; with req->tty (and stream) the pty's slave, which is then the
+ * controlling terminal and normally stdout_fd and stderr_fd too.
  * Returns only on failure: -errno, with a message in err. */
-int workload_exec_request(const UnitSpec *u, const ExecRequest *req, bool userns, int stdout_fd, int stderr_fd,
-                          const struct rlimit *rlimits, const SeccompProgram *seccomp, char *err);
+int workload_exec_request(const UnitSpec *u, const ExecRequest *req, bool userns, int stdin_fd, int stdout_fd,
+                          int stderr_fd, const struct rlimit *rlimits, const SeccompProgram *seccomp, char *err);

@@ -70,7 +70,7 @@ _noreturn_ static void run_command(const ContainerExecConfig *cfg, const ExecReq
 
         close(HELPER_SOCK_FD);
         close(HELPER_INIT_FD);
-        r = workload_exec_request(cfg->spec, req, cfg->userns, HELPER_STDOUT_FD, HELPER_STDERR_FD, cfg->rlimits,
+        r = workload_exec_request(cfg->spec, req, cfg->userns, -EBADF, HELPER_STDOUT_FD, HELPER_STDERR_FD, cfg->rlimits,
                                   cfg->seccomp, err);
         helper_fail(r, err);
 }

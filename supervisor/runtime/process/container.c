@@ -59,7 +59,8 @@ _noreturn_ static void run_command(const ContainerConfig *cfg, const ContainerUs
         int r;
 
         close(CHILD_EXIT_FD);
-        r = workload_exec(cfg->spec, user, env, CHILD_STDOUT_FD, CHILD_STDERR_FD, cfg->rlimits, cfg->seccomp, err);
+        r = workload_exec(cfg->spec, user, env, -EBADF, CHILD_STDOUT_FD, CHILD_STDERR_FD, false, cfg->rlimits,
+                          cfg->seccomp, err);
         child_fail(r, err);
 }
 
