@@ -381,6 +381,16 @@ static void apply_restart_policy(Monitor *m) {
                 monitor_set_state(m, k == RUN_SETUP_FAILED ? MONITOR_FAILED : MONITOR_EXITED);
                 return;
         }
+        free(m->status.restart_reason);
+        if (health_restart && m->status.reason)
+                m->status.restart_reason = xstrdup(m->status.reason);
+        else if (k == RUN_SETUP_FAILED)
+                m->status.restart_reason = xasprintf("the start failed: %s", m->status.reason ?: "(no reason given)");
+        else if (m->status.exit_signal > 0)
+                m->status.restart_reason = xasprintf("the command was killed by signal %d%s", m->status.exit_signal,
+                                                     m->status.oom ? " (the OOM killer)" : "");
+        else
+                m->status.restart_reason = xasprintf("the command exited with status %d", m->status.exit_code);
         delay = restart_state_exit(&m->restart, m->spec, k, uptime, drand48() * 2.0 - 1.0);
         m->status.next_restart_at = now(CLOCK_REALTIME) + delay;
         monitor_set_state(m, MONITOR_BACKOFF);
@@ -1056,6 +1066,8 @@ static int request(Monitor *m, MonitorEvent ev, MonitorGoal goal) {
 int monitor_start(Monitor *m, bool by_operator) {
         if (by_operator) {
                 m->status.admin_stopped = false;
+                free(m->status.restart_reason);
+                m->status.restart_reason = NULL;
                 restart_state_reset(&m->restart);
         }
         return request(m, MONITOR_EVENT_START, MONITOR_GOAL_POLICY);
@@ -1068,6 +1080,8 @@ int monitor_stop(Monitor *m) {
 
 int monitor_restart(Monitor *m) {
         m->status.admin_stopped = false;
+        free(m->status.restart_reason);
+        m->status.restart_reason = NULL;
         restart_state_reset(&m->restart);
         return request(m, MONITOR_EVENT_RESTART, MONITOR_GOAL_RESTART);
 }

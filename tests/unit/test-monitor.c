@@ -608,6 +608,9 @@ static void test_health_on_failure_restart(void **state) {
         timer_fires(m);
         assert_int_equal(m->state, MONITOR_STARTING);
         assert_int_equal(m->status.restarts, 1);
+        /* Why, in the status of the run it restarted into. */
+        assert_non_null(m->status.restart_reason);
+        assert_non_null(strstr(m->status.restart_reason, "healthcheck.on_failure: restart"));
         /* The next run starts over: starting, no streak. */
         workload_started();
         assert_int_equal(m->status.health.state, HEALTH_STARTING);
