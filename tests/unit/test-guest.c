@@ -960,6 +960,178 @@ static void test_exec_command(void **state) {
         json_decref(j);
 }
 
+/* A streamed exec: the flags and the terminal's size go to the guest; a tty without a size gets
+ * 24x80 on both sides, so that a program in it never sees a 0x0 terminal. */
+static void test_exec_stream(void **state) {
+        char *argv[] = {"sh", NULL};
+        ExecRequest req = {.argv = argv, .stream = true, .stdio = {0, 1, 2}};
+        GuestExec e;
+        SupError *error = NULL;
+        json_t *j;
+
+        j = guest_exec_to_json(3, &req);
+        assert_json(json_incref(j), "{\"cmd\":\"exec\",\"id\":3,\"argv\":[\"sh\"],\"stream\":true}");
+        assert_int_equal(guest_exec_from_json(j, &e, &error), 0);
+        assert_true(e.req.stream);
+        assert_false(e.req.tty);
+        guest_exec_done(&e);
+        json_decref(j);
+
+        req.tty = true;
+        req.rows = 50;
+        req.cols = 132;
+        j = guest_exec_to_json(3, &req);
+        assert_json(json_incref(j), "{\"cmd\":\"exec\",\"id\":3,\"argv\":[\"sh\"],\"stream\":true,"
+                                    "\"tty\":true,\"rows\":50,\"cols\":132}");
+        assert_int_equal(guest_exec_from_json(j, &e, &error), 0);
+        assert_true(e.req.stream && e.req.tty);
+        assert_int_equal(e.req.rows, 50);
+        assert_int_equal(e.req.cols, 132);
+        guest_exec_done(&e);
+        json_decref(j);
+
+        req.rows = req.cols = 0;
+        j = guest_exec_to_json(3, &req);
+        assert_json(json_incref(j), "{\"cmd\":\"exec\",\"id\":3,\"argv\":[\"sh\"],\"stream\":true,"
+                                    "\"tty\":true,\"rows\":24,\"cols\":80}");
+        json_decref(j);
+        j = parse_json("{\"cmd\":\"exec\",\"id\":3,\"argv\":[\"sh\"],\"stream\":true,\"tty\":true}");
+        assert_int_equal(guest_exec_from_json(j, &e, &error), 0);
+        assert_int_equal(e.req.rows, 24);
+        assert_int_equal(e.req.cols, 80);
+        guest_exec_done(&e);
+        json_decref(j);
+
+        /* A tty without a stream is not one: the old exec, with /dev/null for stdin. */
+        req = (ExecRequest){.argv = argv, .tty = true};
+        j = guest_exec_to_json(3, &req);
+        assert_json(j, "{\"cmd\":\"exec\",\"id\":3,\"argv\":[\"sh\"]}");
+}
+
+/* The exec-* commands, as the host makes them and the guest reads them. */
+static void test_exec_stream_commands(void **state) {
+        static const uint8_t bytes[] = "\x03\0\xff";
+        GuestCommand c;
+        SupError *error = NULL;
+        json_t *j;
+
+        j = guest_exec_input_to_json(4, bytes, sizeof(bytes) - 1);
+        assert_json(json_incref(j), "{\"cmd\":\"exec-input\",\"id\":4,\"data\":\"AwD/\"}");
+        assert_int_equal(guest_command_from_json(j, &c, &error), 0);
+        assert_int_equal(c.type, GUEST_CMD_EXEC_INPUT);
+        assert_int_equal(c.id, 4);
+        assert_int_equal(c.n, sizeof(bytes) - 1);
+        assert_memory_equal(c.data, bytes, c.n);
+        guest_command_done(&c);
+        assert_null(c.data);
+        json_decref(j);
+
+        j = guest_exec_input_close_to_json(4);
+        assert_json(json_incref(j), "{\"cmd\":\"exec-input-close\",\"id\":4}");
+        assert_int_equal(guest_command_from_json(j, &c, &error), 0);
+        assert_int_equal(c.type, GUEST_CMD_EXEC_INPUT_CLOSE);
+        assert_int_equal(c.id, 4);
+        json_decref(j);
+
+        j = guest_exec_resize_to_json(4, 65535, 1);
+        assert_json(json_incref(j), "{\"cmd\":\"exec-resize\",\"id\":4,\"rows\":65535,\"cols\":1}");
+        assert_int_equal(guest_command_from_json(j, &c, &error), 0);
+        assert_int_equal(c.type, GUEST_CMD_EXEC_RESIZE);
+        assert_int_equal(c.rows, 65535);
+        assert_int_equal(c.cols, 1);
+        json_decref(j);
+
+        j = guest_exec_kill_to_json(GUEST_EXEC_ID_MAX);
+        assert_json(json_incref(j), "{\"cmd\":\"exec-kill\",\"id\":9007199254740992}");
+        assert_int_equal(guest_command_from_json(j, &c, &error), 0);
+        assert_int_equal(c.type, GUEST_CMD_EXEC_KILL);
+        assert_int_equal(c.id, GUEST_EXEC_ID_MAX);
+        json_decref(j);
+
+        /* The largest input the host sends is taken, one byte more is not: the guest holds a
+         * window of chunks, not of frames. */
+        {
+                _cleanup_free_ uint8_t *big = xmalloc(GUEST_EXEC_CHUNK + 1);
+                memset(big, 'y', GUEST_EXEC_CHUNK + 1);
+                j = guest_exec_input_to_json(1, big, GUEST_EXEC_CHUNK);
+                assert_int_equal(guest_command_from_json(j, &c, &error), 0);
+                assert_int_equal(c.n, GUEST_EXEC_CHUNK);
+                guest_command_done(&c);
+                json_decref(j);
+                j = guest_exec_input_to_json(1, big, GUEST_EXEC_CHUNK + 1);
+                assert_int_equal(guest_command_from_json(j, &c, &error), -EINVAL);
+                assert_non_null(strstr(sup_error_message(error), "1 to 4096 bytes"));
+                assert_null(c.data);
+                error = sup_error_free(error);
+                json_decref(j);
+        }
+}
+
+static void test_exec_stream_refused(void **state) {
+        static const struct {
+                const char *json;
+                const char *error;
+        } commands[] = {
+                {"{\"cmd\":\"exec-input\",\"data\":\"YQ==\"}", "\"id\""},
+                {"{\"cmd\":\"exec-input\",\"id\":0,\"data\":\"YQ==\"}", "\"id\""},
+                {"{\"cmd\":\"exec-input\",\"id\":1}", "base64"},
+                {"{\"cmd\":\"exec-input\",\"id\":1,\"data\":7}", "base64"},
+                {"{\"cmd\":\"exec-input\",\"id\":1,\"data\":\"YQ\"}", "base64"},
+                {"{\"cmd\":\"exec-input\",\"id\":1,\"data\":\"\"}", "1 to 4096 bytes"}, /* no bytes */
+                {"{\"cmd\":\"exec-input-close\"}", "\"id\""},
+                {"{\"cmd\":\"exec-kill\",\"id\":\"2\"}", "\"id\""},
+                {"{\"cmd\":\"exec-resize\",\"id\":1}", "\"rows\" and \"cols\""},
+                {"{\"cmd\":\"exec-resize\",\"id\":1,\"rows\":24}", "\"rows\" and \"cols\""},
+                {"{\"cmd\":\"exec-resize\",\"id\":1,\"rows\":0,\"cols\":80}", "\"rows\" and \"cols\""},
+                {"{\"cmd\":\"exec-resize\",\"id\":1,\"rows\":24,\"cols\":65536}", "\"rows\" and \"cols\""},
+                {"{\"cmd\":\"exec-resize\",\"id\":1,\"rows\":24.5,\"cols\":80}", "\"rows\" and \"cols\""},
+        };
+        static const struct {
+                const char *json;
+                const char *error;
+        } execs[] = {
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"sh\"],\"stream\":1}", "booleans"},
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"sh\"],\"stream\":true,\"tty\":\"yes\"}", "booleans"},
+                /* A terminal needs a stream: its input has no other way in. */
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"sh\"],\"tty\":true}", "need \"stream\":true"},
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"sh\"],\"stream\":false,\"tty\":false}", "need \"stream\""},
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"sh\"],\"stream\":true,\"rows\":24,\"cols\":80}",
+                 "need \"tty\":true"},
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"sh\"],\"stream\":true,\"tty\":true,\"rows\":24}",
+                 "\"rows\" and \"cols\""},
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"sh\"],\"stream\":true,\"tty\":true,\"rows\":-1,"
+                 "\"cols\":80}",
+                 "\"rows\" and \"cols\""},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
+                json_t *j = parse_json(commands[i].json);
+                GuestCommand c;
+                SupError *error = NULL;
+
+                assert_int_equal(guest_command_from_json(j, &c, &error), -EINVAL);
+                if (!error || !strstr(sup_error_message(error), commands[i].error))
+                        fail_msg("%s: \"%s\" lacks \"%s\"", commands[i].json, sup_error_message(error),
+                                 commands[i].error);
+                assert_null(c.data);
+                error = sup_error_free(error);
+                json_decref(j);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(execs); i++) {
+                json_t *j = parse_json(execs[i].json);
+                GuestExec e;
+                SupError *error = NULL;
+
+                assert_int_equal(guest_exec_from_json(j, &e, &error), -EINVAL);
+                assert_int_equal(e.id, 5); /* answered by the exec's exec-exit */
+                if (!error || !strstr(sup_error_message(error), execs[i].error))
+                        fail_msg("%s: \"%s\" lacks \"%s\"", execs[i].json, sup_error_message(error), execs[i].error);
+                guest_exec_done(&e);
+                error = sup_error_free(error);
+                json_decref(j);
+        }
+}
+
 static void test_exec_command_refused(void **state) {
         static const struct {
                 const char *json;
@@ -1017,7 +1189,7 @@ static void test_exec_events(void **state) {
         assert_json(json_incref(j), "{\"event\":\"exec-output\",\"id\":9,\"stream\":\"stderr\",\"data\":\"YQBi/wo=\"}");
         assert_int_equal(guest_exec_event_from_json(j, &ev), 0);
         assert_int_equal(ev.id, 9);
-        assert_false(ev.exited);
+        assert_int_equal(ev.type, GUEST_EXEC_EVENT_OUTPUT);
         assert_int_equal(ev.stream, EXEC_STDERR);
         assert_int_equal(ev.n, sizeof(bytes) - 1);
         assert_memory_equal(ev.data, bytes, ev.n);
@@ -1027,7 +1199,7 @@ static void test_exec_events(void **state) {
         j = guest_event_exec_exit(9, &(ExecResult){.code = 3});
         assert_json(json_incref(j), "{\"event\":\"exec-exit\",\"id\":9,\"code\":3}");
         assert_int_equal(guest_exec_event_from_json(j, &ev), 0);
-        assert_true(ev.exited);
+        assert_int_equal(ev.type, GUEST_EXEC_EVENT_EXIT);
         assert_int_equal(ev.result.code, 3);
         assert_int_equal(ev.result.signal, 0);
         assert_null(ev.result.error);
@@ -1063,6 +1235,18 @@ static void test_exec_events(void **state) {
         }
 }
 
+static void test_exec_input_ack(void **state) {
+        GuestExecEvent ev;
+        json_t *j = guest_event_exec_input_ack(12);
+
+        assert_json(json_incref(j), "{\"event\":\"exec-input-ack\",\"id\":12}");
+        assert_int_equal(guest_exec_event_from_json(j, &ev), 0);
+        assert_int_equal(ev.type, GUEST_EXEC_EVENT_INPUT_ACK);
+        assert_int_equal(ev.id, 12);
+        assert_null(ev.data);
+        json_decref(j);
+}
+
 static void test_exec_events_malformed(void **state) {
         static const char *const cases[] = {
                 "{\"event\":\"exec-output\",\"stream\":\"stdout\",\"data\":\"\"}",            /* no id */
@@ -1076,6 +1260,8 @@ static void test_exec_events_malformed(void **state) {
                 "{\"event\":\"exec-exit\",\"id\":1,\"signal\":0}",
                 "{\"event\":\"exec-exit\",\"id\":1,\"code\":0,\"error\":5}",
                 "{\"event\":\"exit\",\"id\":1,\"code\":0}", /* not an exec's */
+                "{\"event\":\"exec-input-ack\"}",           /* no id */
+                "{\"event\":\"exec-input-ack\",\"id\":0}",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -1110,7 +1296,11 @@ int main(void) {
                 cmocka_unit_test(test_output_frames),
                 cmocka_unit_test(test_exec_command),
                 cmocka_unit_test(test_exec_command_refused),
+                cmocka_unit_test(test_exec_stream),
+                cmocka_unit_test(test_exec_stream_commands),
+                cmocka_unit_test(test_exec_stream_refused),
                 cmocka_unit_test(test_exec_events),
+                cmocka_unit_test(test_exec_input_ack),
                 cmocka_unit_test(test_exec_events_malformed),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
