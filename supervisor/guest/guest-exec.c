@@ -131,18 +131,6 @@ static void exec_free(Exec *x) {
         free(x);
 }
 
-GuestExecs *guest_execs_free(GuestExecs *g) {
-        if (!g)
-                return NULL;
-        while (g->execs) {
-                if (g->execs->pid > 0)
-                        (void) kill(g->execs->pid, SIGKILL);
-                exec_free(g->execs);
-        }
-        free(g);
-        return NULL;
-}
-
 /* Reaped and drained: its end goes out after its last output. */
 static void exec_maybe_finish(Exec *x) {
         char err[WORKLOAD_ERR_MAX + 1];
@@ -208,8 +196,7 @@ static void on_exec_output(EventSource *src, int fd, uint32_t revents, void *use
 static void exec_watch(Exec *x, ExecStream s) {
         bool want = x->fd[s] >= 0 && x->pid != 0 && (x->credit > 0 || exec_dropping(x));
 
-        if (want && !x->source[s] &&
-            event_add_io(x->g->event, &x->source[s], x->fd[s], EPOLLIN, on_exec_output, x) < 0)
+        if (want && !x->source[s] && event_add_io(x->g->event, &x->source[s], x->fd[s], EPOLLIN, on_exec_output, x) < 0)
                 say(x->g, "exec %" PRIu64 ": cannot watch its output", x->id);
         else if (!want)
                 x->source[s] = event_source_free(x->source[s]);

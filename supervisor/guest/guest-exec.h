@@ -24,10 +24,9 @@ typedef struct GuestExecOwner {
         void *userdata;
 } GuestExecOwner;
 
-/* run is the unit's (its spec, rlimits and seccomp filter), and outlives the GuestExecs. */
+/* run is the unit's (its spec, rlimits and seccomp filter), and outlives the GuestExecs, which
+ * lives as long as sup-init: the guest powers off with it. */
 GuestExecs *guest_execs_new(Event *e, const GuestRun *run, const GuestExecOwner *owner);
-/* Kills what still runs (SIGKILL) and frees the rest; no event is sent. */
-GuestExecs *guest_execs_free(GuestExecs *g);
 
 /* An exec or exec-* command (cmd decoded from msg; an exec-input's data may be taken from it).
  * command_runs: the unit's command has not ended (a new exec is refused afterwards). */

@@ -308,6 +308,10 @@ static void on_signal(EventSource *s, const struct signalfd_siginfo *si, void *u
                 reap(init);
                 return;
         }
+        /* sup-init's own: a SIGPIPE of a write into an exec's stdin that its command has closed
+         * (EPIPE tells the writer) is not the workload's to get. */
+        if (si->ssi_pid == (uint32_t) getpid())
+                return;
         if (init->command > 0)
                 (void) kill(init->command, (int) si->ssi_signo);
 }

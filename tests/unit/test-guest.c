@@ -1090,8 +1090,8 @@ static void test_exec_stream_refused(void **state) {
                 const char *json;
                 const char *error;
         } execs[] = {
-                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"sh\"],\"stream\":1}", "booleans"},
-                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"sh\"],\"stream\":true,\"tty\":\"yes\"}", "booleans"},
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"sh\"],\"stream\":1}", "boolean"},
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"sh\"],\"stream\":true,\"tty\":\"yes\"}", "boolean"},
                 /* A terminal needs a stream: its input has no other way in. */
                 {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"sh\"],\"tty\":true}", "need \"stream\":true"},
                 {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"sh\"],\"stream\":false,\"tty\":false}", "need \"stream\""},
@@ -1101,7 +1101,7 @@ static void test_exec_stream_refused(void **state) {
                  "\"rows\" and \"cols\""},
                 {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"sh\"],\"stream\":true,\"tty\":true,\"rows\":-1,"
                  "\"cols\":80}",
-                 "\"rows\" and \"cols\""},
+                 "from 1 to 65535"},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(commands); i++) {

@@ -36,8 +36,8 @@ struct VmExec {
         EventSource *in_source;
         unsigned in_credit; /* exec-input the guest may still take before it acks one */
         int out_fd[_EXEC_STREAM_MAX];
-        EventSource *out_source;            /* EPOLLOUT on the head chunk's fd, while it would block */
-        OutChunk out[GUEST_EXEC_WINDOW];    /* a ring: n_out held from out_head on */
+        EventSource *out_source;         /* EPOLLOUT on the head chunk's fd, while it would block */
+        OutChunk out[GUEST_EXEC_WINDOW]; /* a ring: n_out held from out_head on */
         unsigned out_head, n_out;
         bool exited; /* its exec-exit came: exited() once the output held is written */
         ExecResult result;
@@ -169,8 +169,7 @@ static void out_pump(VmExec *x) {
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0 && errno == EAGAIN) {
-                        if (!x->out_source &&
-                            event_add_io(x->g->event, &x->out_source, *fd, EPOLLOUT, on_out, x) >= 0)
+                        if (!x->out_source && event_add_io(x->g->event, &x->out_source, *fd, EPOLLOUT, on_out, x) >= 0)
                                 return;
                         note(x->g, "exec %" PRIu64 ": cannot watch its %s; its output is dropped", x->id,
                              exec_stream_to_string(c->stream));
