@@ -10,12 +10,14 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "base64.h"
 #include "caps.h"
 #include "fileio.h"
 #include "guest-probe.h"
 #include "guest-proto.h"
 #include "image.h"
 #include "string-util.h"
+#include "vm-exec.h"
 #include "workload.h"
 
 static json_t *parse_json(const char *s) {
@@ -1273,6 +1275,246 @@ static void test_exec_events_malformed(void **state) {
         }
 }
 
+/* ---- the host's relay of execs (runtime/vm/vm-exec.c), against a scripted agent ---- */
+
+typedef struct Relay {
+        Event *event;
+        VmExecs *execs;
+        json_t *sent; /* what went to the agent, in order */
+        unsigned notes;
+        unsigned exited;
+        ExecResult result;
+        char output[64];
+} Relay;
+
+static void relay_send(json_t *msg, void *userdata) {
+        Relay *t = userdata;
+        json_array_append_new(t->sent, msg);
+}
+
+static void relay_note(const char *line, void *userdata) {
+        Relay *t = userdata;
+        t->notes++;
+}
+
+static void relay_exited(const ExecResult *result, void *userdata) {
+        Relay *t = userdata;
+        t->exited++;
+        t->result = *result;
+        t->result.error = NULL;
+}
+
+static void relay_output(ExecStream s, const char *buf, size_t n, void *userdata) {
+        Relay *t = userdata;
+        strncat(t->output, buf, MIN(n, sizeof(t->output) - strlen(t->output) - 1));
+}
+
+static const ExecCallbacks relay_callbacks = {.output = relay_output, .exited = relay_exited};
+
+static void relay_init(Relay *t) {
+        *t = (Relay){.sent = json_array()};
+        assert_int_equal(event_new(&t->event), 0);
+        t->execs = vm_execs_new(t->event, &(VmExecsOwner){.send = relay_send, .note = relay_note, .userdata = t});
+}
+
+static void relay_done(Relay *t) {
+        t->execs = vm_execs_free(t->execs);
+        event_free(t->event);
+        json_decref(t->sent);
+}
+
+/* The loop until nothing is left to do now: no wait, so no timing. */
+static void relay_spin(Relay *t) {
+        for (int i = 0; i < 20; i++)
+                assert_true(event_run(t->event, 0) >= 0);
+}
+
+/* How many of what was sent are cmd (with id), and the last of them. */
+static size_t relay_count(Relay *t, const char *cmd, json_t **ret_last) {
+        size_t i, n = 0;
+        json_t *m;
+
+        json_array_foreach(t->sent, i, m)
+                if (streq(json_string_value(json_object_get(m, "cmd")), cmd)) {
+                        n++;
+                        if (ret_last)
+                                *ret_last = m;
+                }
+        return n;
+}
+
+static void relay_event(Relay *t, json_t *ev) {
+        vm_execs_event(t->execs, ev);
+        json_decref(ev);
+}
+
+/* The output of a stream goes out as fast as its client reads, no faster: an exec-output is acked
+ * only once it is all written (a client that does not read holds the guest's command, not the
+ * agent port), and exited() comes after the last byte. */
+static void test_relay_output_backpressure(void **state) {
+        Relay t;
+        int in[2], out[2], err[2];
+        char chunk[GUEST_EXEC_CHUNK], buf[2 * GUEST_EXEC_CHUNK];
+        char *argv[] = {"cat", NULL};
+        VmExec *x;
+        SupError *error = NULL;
+        size_t got = 0;
+
+        relay_init(&t);
+        assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(err, O_CLOEXEC), 0);
+        /* Room for exactly one chunk: the second would block. */
+        assert_int_equal(fcntl(out[1], F_SETPIPE_SZ, GUEST_EXEC_CHUNK), GUEST_EXEC_CHUNK);
+        assert_int_equal(vm_execs_start(t.execs,
+                                        &(ExecRequest){.argv = argv, .stream = true, .stdio = {in[0], out[1], err[1]}},
+                                        &relay_callbacks, &t, &x, &error),
+                         0);
+        assert_int_equal(relay_count(&t, "exec", NULL), 1);
+        /* The relay has dups: the caller's fds are its own to close. */
+        close(in[0]);
+        close(out[1]);
+        close(err[1]);
+
+        memset(chunk, 'a', sizeof(chunk));
+        relay_event(&t, guest_event_exec_output(1, EXEC_STDOUT, chunk, sizeof(chunk)));
+        relay_spin(&t);
+        assert_int_equal(relay_count(&t, "exec-ack", NULL), 1);
+        memset(chunk, 'b', sizeof(chunk));
+        relay_event(&t, guest_event_exec_output(1, EXEC_STDOUT, chunk, sizeof(chunk)));
+        relay_event(&t, guest_event_exec_output(1, EXEC_STDERR, "e", 1));
+        relay_event(&t, guest_event_exec_exit(1, &(ExecResult){.code = 4}));
+        relay_spin(&t);
+        /* The pipe is full: the second chunk is held, unacked, and the exec has not ended. */
+        assert_int_equal(relay_count(&t, "exec-ack", NULL), 1);
+        assert_int_equal(t.exited, 0);
+
+        while (got < sizeof(buf)) {
+                ssize_t n = read(out[0], buf + got, sizeof(buf) - got);
+                assert_true(n > 0);
+                got += (size_t) n;
+                relay_spin(&t);
+        }
+        assert_true(buf[0] == 'a' && buf[GUEST_EXEC_CHUNK - 1] == 'a' && buf[GUEST_EXEC_CHUNK] == 'b' &&
+                    buf[sizeof(buf) - 1] == 'b');
+        assert_int_equal(read(err[0], buf, 1), 1);
+        assert_int_equal(buf[0], 'e');
+        /* After its exec-exit the guest has forgotten the exec: no ack for what was held. */
+        assert_int_equal(relay_count(&t, "exec-ack", NULL), 1);
+        assert_int_equal(t.exited, 1);
+        assert_int_equal(t.result.code, 4);
+        /* The relay closed its dups: end of file for the client. */
+        assert_int_equal(read(out[0], buf, 1), 0);
+        assert_int_equal(read(err[0], buf, 1), 0);
+        close(in[1]);
+        close(out[0]);
+        close(err[0]);
+        relay_done(&t);
+}
+
+/* stdin goes to the guest within its window: at most GUEST_EXEC_WINDOW exec-input unacked, then
+ * the client's pipe is not read; its end of file is an exec-input-close. */
+static void test_relay_input_window(void **state) {
+        Relay t;
+        int in[2], out[2];
+        char chunk[GUEST_EXEC_CHUNK];
+        char *argv[] = {"cat", NULL};
+        VmExec *x;
+        SupError *error = NULL;
+        json_t *last = NULL;
+        uint8_t *data;
+        size_t n;
+
+        relay_init(&t);
+        assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+        assert_int_equal(vm_execs_start(t.execs,
+                                        &(ExecRequest){.argv = argv, .stream = true, .stdio = {in[0], out[1], out[1]}},
+                                        &relay_callbacks, &t, &x, &error),
+                         0);
+        for (int i = 0; i < 3; i++) {
+                memset(chunk, 'x' + i, sizeof(chunk));
+                assert_int_equal(write(in[1], chunk, sizeof(chunk)), (ssize_t) sizeof(chunk));
+        }
+        relay_spin(&t);
+        assert_int_equal(relay_count(&t, "exec-input", NULL), GUEST_EXEC_WINDOW);
+        relay_event(&t, guest_event_exec_input_ack(1));
+        relay_spin(&t);
+        assert_int_equal(relay_count(&t, "exec-input", &last), GUEST_EXEC_WINDOW + 1);
+        assert_int_equal(base64_decode(json_string_value(json_object_get(last, "data")), &data, &n), 0);
+        assert_int_equal(n, GUEST_EXEC_CHUNK);
+        assert_int_equal(data[0], 'z');
+        free(data);
+        assert_int_equal(relay_count(&t, "exec-input-close", NULL), 0);
+        /* The end of file waits for the window too: it is read only with one open. */
+        close(in[1]);
+        relay_spin(&t);
+        assert_int_equal(relay_count(&t, "exec-input-close", NULL), 0);
+        relay_event(&t, guest_event_exec_input_ack(1));
+        relay_spin(&t);
+        assert_int_equal(relay_count(&t, "exec-input-close", NULL), 1);
+        assert_int_equal(relay_count(&t, "exec-input", NULL), GUEST_EXEC_WINDOW + 1);
+        close(in[0]);
+        close(out[0]);
+        close(out[1]);
+        /* The agent goes: the exec ends as the instance's do. */
+        vm_execs_fail_all(t.execs);
+        assert_int_equal(t.exited, 1);
+        assert_int_equal(t.result.signal, SIGKILL);
+        relay_done(&t);
+}
+
+/* A cancelled exec is killed in the guest and heard of no more: neither what the guest sent before
+ * it had the exec-kill, nor its exec-exit, reach the caller, and its id is not taken for a
+ * stranger's while the guest still speaks of it. */
+static void test_relay_cancel(void **state) {
+        Relay t;
+        char *argv[] = {"sleep", "100", NULL};
+        VmExec *x;
+        SupError *error = NULL;
+        json_t *kill = NULL;
+
+        relay_init(&t);
+        assert_int_equal(vm_execs_start(t.execs, &(ExecRequest){.argv = argv}, &relay_callbacks, &t, &x, &error), 0);
+        assert_int_equal(vm_exec_resize(x, 30, 100), -ENOTTY);
+        relay_event(&t, guest_event_exec_output(1, EXEC_STDOUT, "before", 6));
+        assert_string_equal(t.output, "before");
+        assert_null(vm_exec_cancel(x));
+        assert_int_equal(relay_count(&t, "exec-kill", &kill), 1);
+        assert_int_equal(json_integer_value(json_object_get(kill, "id")), 1);
+        relay_event(&t, guest_event_exec_output(1, EXEC_STDOUT, "after", 5));
+        relay_event(&t, guest_event_exec_exit(1, &(ExecResult){.code = -1, .signal = SIGKILL}));
+        assert_string_equal(t.output, "before");
+        assert_int_equal(t.exited, 0);
+        assert_int_equal(t.notes, 0);
+        /* Gone now: a late event of it is a stranger's. */
+        relay_event(&t, guest_event_exec_exit(1, &(ExecResult){.code = 0}));
+        assert_int_equal(t.notes, 1);
+        assert_int_equal(t.exited, 0);
+
+        /* A terminal's size goes to the guest; the agent's end ends a cancelled exec silently. */
+        {
+                int p[2];
+                assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+                assert_int_equal(vm_execs_start(t.execs,
+                                                &(ExecRequest){.argv = argv,
+                                                               .stream = true,
+                                                               .tty = true,
+                                                               .stdio = {p[0], p[1], -EBADF}},
+                                                &relay_callbacks, &t, &x, &error),
+                                 0);
+                assert_int_equal(vm_exec_resize(x, 30, 100), 0);
+                assert_int_equal(relay_count(&t, "exec-resize", &kill), 1);
+                assert_json(json_incref(kill), "{\"cmd\":\"exec-resize\",\"id\":2,\"rows\":30,\"cols\":100}");
+                assert_null(vm_exec_cancel(x));
+                vm_execs_fail_all(t.execs);
+                assert_int_equal(t.exited, 0);
+                close(p[0]);
+                close(p[1]);
+        }
+        relay_done(&t);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_module_phases),
@@ -1301,6 +1543,9 @@ int main(void) {
                 cmocka_unit_test(test_exec_stream_refused),
                 cmocka_unit_test(test_exec_events),
                 cmocka_unit_test(test_exec_input_ack),
+                cmocka_unit_test(test_relay_output_backpressure),
+                cmocka_unit_test(test_relay_input_window),
+                cmocka_unit_test(test_relay_cancel),
                 cmocka_unit_test(test_exec_events_malformed),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
