@@ -35,9 +35,9 @@
  *   {"event":"exec-output","id":N,"stream":"stdout"|"stderr","data":"BASE64"}
  *                                              output of exec N: at most GUEST_EXEC_CHUNK bytes, and
  *                                              at most GUEST_EXEC_WINDOW such events not yet acked;
-                                              with a terminal, what the terminal shows is "stdout"
-   {"event":"exec-input-ack","id":N}          one exec-input of exec N is written into its command's
-                                              stdin (or dropped: the command's stdin is closed)
+ *                                              with a terminal, what the terminal shows is "stdout"
+ *   {"event":"exec-input-ack","id":N}          one exec-input of exec N is written into its command's
+ *                                              stdin (or dropped: the command's stdin is closed)
  *   {"event":"exec-exit","id":N,"code":C}      exec N ended (after all its output event were sent);
  *   {"event":"exec-exit","id":N,"signal":S}    with "error":"..." (and C 126 or 127) when it could not
  *                                              be started, as the workload's setup error has it
@@ -76,45 +76,46 @@
  *        it. An exec that cannot be taken (malformed with a valid id, too many at once, a duplicate
  *        id) is answered with an exec-exit with code 126 and the reason; one without a usable id
  *        is refused. Only after "started".
-        With "stream":true (supctl exec), the command's stdin is a pipe fed by exec-input instead
-        of /dev/null; with "tty":true besides (and "rows","cols": its size, 1 to 65535 each, both or
-        neither; absent: 24x80), stdin, stdout and stderr are the slave of a new pty of the guest,
-        which is the controlling terminal of the command's new session, and what the terminal
-        shows comes as "stdout" exec-output. "tty", "rows" and "cols" are refused without stream.
+ *        With "stream":true (supctl exec), the command's stdin is a pipe fed by exec-input instead
+ *        of /dev/null; with "tty":true besides (and "rows","cols": its size, 1 to 65535 each, both or
+ *        neither; absent: 24x80), stdin, stdout and stderr are the slave of a new pty of the guest,
+ *        which is the controlling terminal of the command's new session, and what the terminal
+ *        shows comes as "stdout" exec-output. "tty", "rows" and "cols" are refused without stream.
  *   {"cmd":"exec-ack","id":N}
  *        the host has taken one exec-output event of exec N: the guest may send one more. This is
  *        the exec's flow control (docs/guest.md): a command that writes faster than the host reads
  *        waits in its pipe, instead of filling the agent port ahead of the other events.
  *   {"cmd":"exec-input","id":N,"data":"BASE64"}
-        bytes for the stdin (or the terminal) of streamed exec N: 1 to GUEST_EXEC_CHUNK of them. The
-        guest holds at most GUEST_EXEC_WINDOW of them per exec, each until its command has taken it
-        all, then answers exec-input-ack; the host sends one more only for an ack, so that a command
-        that does not read costs the guest a bounded amount of memory and stalls its own input only.
-        One beyond the window is refused. For an exec that has ended (or has no stream, or whose
-        input is closed) it is dropped without an ack: the exec may have ended as the host sent it.
-   {"cmd":"exec-input-close","id":N}
-        the end of the input: once what is held is written, the command's stdin pipe is closed (it
-        reads EOF). With a terminal, nothing is closed (the pty carries the output too): the input
-        ends, as a terminal's does when nobody types any more.
-   {"cmd":"exec-resize","id":N,"rows":R,"cols":C}
-        the new size of exec N's terminal (1 to 65535 each; SIGWINCH for its foreground process
-        group). Ignored for an exec without a terminal, or that has ended.
-   {"cmd":"exec-kill","id":N}
-        SIGKILL to exec N's command, its process group and every process of its session (the
-        command leads a session of its own), and its output from now on is dropped; the exec-exit
-        follows as for any end. Ignored for an exec that has ended.
-   {"cmd":"stop","signal":S,"timeout_ms":T}
+ *        bytes for the stdin (or the terminal) of streamed exec N: 1 to GUEST_EXEC_CHUNK of them. The
+ *        guest holds at most GUEST_EXEC_WINDOW of them per exec, each until its command has taken it
+ *        all, then answers exec-input-ack; the host sends one more only for an ack, so that a command
+ *        that does not read costs the guest a bounded amount of memory and stalls its own input only.
+ *        One beyond the window, after exec-input-close, or for an exec without a stream is refused;
+ *        one for an exec that has ended (or was killed) is ignored: the exec may have ended as the
+ *        host sent it. Input for a command that has closed its stdin is acked and dropped.
+ *   {"cmd":"exec-input-close","id":N}
+ *        the end of the input: once what is held is written, the command's stdin pipe is closed (it
+ *        reads EOF). With a terminal, nothing is closed (the pty carries the output too): the input
+ *        ends, as a terminal's does when nobody types any more.
+ *   {"cmd":"exec-resize","id":N,"rows":R,"cols":C}
+ *        the new size of exec N's terminal (1 to 65535 each; SIGWINCH for its foreground process
+ *        group). Ignored for an exec without a terminal, or that has ended.
+ *   {"cmd":"exec-kill","id":N}
+ *        SIGKILL to exec N's command, its process group and every process of its session (the
+ *        command leads a session of its own), and its output from now on is dropped; the exec-exit
+ *        follows as for any end. Ignored for an exec that has ended.
+ *   {"cmd":"stop","signal":S,"timeout_ms":T}
  *        sends S to the command; after T ms, every process of the guest is killed (SIGKILL).
  *
- * The ACPI power button (QMP system_powerdown) is a stop with the spec's stop.signal and
- * stop.timeout, answered alike: "exit", then the guest powers off. Of a stop and a press, the
- * earlier deadline holds.
+ *   The ACPI power button (QMP system_powerdown) is a stop with the spec's stop.signal and
+ *   stop.timeout, answered alike: "exit", then the guest powers off. Of a stop and a press, the
+ *   earlier deadline holds.
  *
- * The command's stdout and stderr (pipes, as in process isolation) go to one port, named
- * GUEST_OUTPUT_PORT, in frames, or as they are to the console (hvc0, else /dev/console) where the
- * host did not give it. One port, not one per stream: the host reads a port as a socket, and of
- * two sockets that both hold data it cannot tell which came first; one port keeps the order in
- * which sup-init read the pipes (workload.h: the order the command wrote them). */
+ *   The command's stdout and stderr (pipes, as in process isolation) go to one port, named
+ *   GUEST_OUTPUT_PORT, in frames, or as they are to the console (hvc0, else /dev/console) where the
+ *   host did not give it. One port, not one per stream: the host reads a port as a socket, and of
+ *   two sockets that both hold data it cannot tell which came first; one port keeps the order in
+ *   which sup-init read the pipes (workload.h: the order the command wrote them). */
 
 #define GUEST_AGENT_PORT  "sup.agent"
 #define GUEST_OUTPUT_PORT "sup.output"
