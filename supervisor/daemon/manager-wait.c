@@ -21,7 +21,7 @@ struct ManagerWait {
 };
 
 static const char *goal(bool healthy) {
-        return healthy ? "be healthy" : "run";
+        return healthy ? "become healthy" : "run";
 }
 
 /* 1: the unit runs (is healthy); 0: not yet; < 0: it cannot get there, or the wait makes no sense
