@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/pidfd.h>
@@ -42,6 +43,7 @@ struct MonitorExec {
         uint64_t client_id; /* the client may have gone by then */
         json_t *msg;
         DriverExec *exec; /* the driver's handle until exited(); NULL: one the driver cannot cancel */
+        bool stream;      /* supctl exec: the client's fds, no output kept; ends with its client */
         char *out[_EXEC_STREAM_MAX];
         size_t len[_EXEC_STREAM_MAX];
         bool truncated[_EXEC_STREAM_MAX];
@@ -1049,11 +1051,21 @@ static void monitor_top(JsonlClient *c, json_t *msg, void *userdata) {
 }
 
 /* ---- exec: a command in the running instance (runtime/exec.h, the driver's exec()) ----
- * The reply: {"exit_code", "signal", "stdout", "stderr", "stdout_truncated", "stderr_truncated",
- * "error"?}, each stream's first EXEC_REPLY_OUTPUT_MAX bytes (as text: bytes that are not UTF-8
- * become U+FFFD). A long-running exec costs the monitor that much memory at most. A client that
- * goes away does not end its exec: the command runs to its own end or the instance's, and its
- * reply is dropped. */
+ * Two ways:
+ *  - collected: the reply is {"exit_code", "signal", "stdout", "stderr", "stdout_truncated",
+ *    "stderr_truncated", "error"?}, each stream's first EXEC_REPLY_OUTPUT_MAX bytes (as text:
+ *    bytes that are not UTF-8 become U+FFFD). A long-running exec costs the monitor that much
+ *    memory at most. A client that goes away does not end its exec: the command runs to its own
+ *    end or the instance's, and its reply is dropped.
+ *  - streamed (supctl exec): params "stream": true and, sent with the request's bytes
+ *    (SCM_RIGHTS), the client's three fds for the command's stdin, stdout and stderr (pipes or
+ *    sockets it made: never its terminal, which inside the instance would be a way out of it);
+ *    "tty", "rows", "cols" ask for a terminal (exec.h). The reply, once the command ended and its
+ *    output was written, is {"exit_code", "signal", "error"?}. One stream per connection;
+ *    "exec-resize" {"rows", "cols"} on the same connection resizes its terminal. A client that
+ *    goes away ends its stream: the command is killed (a driver that cannot cancel lets it run
+ *    to its own end or the instance's), so that an operator's ^C on supctl leaves nothing
+ *    behind. */
 
 #define EXEC_REPLY_OUTPUT_MAX (64U * 1024U)
 
@@ -1102,7 +1114,12 @@ static void on_exec_exited(const ExecResult *result, void *userdata) {
         json_t *reply;
 
         x->exec = NULL;
-        if (c) {
+        if (c && x->stream) {
+                reply = json_pack("{s:i, s:i}", "exit_code", result->code, "signal", result->signal);
+                if (result->error)
+                        json_object_set_new(reply, "error", json_string_lossy(result->error, strlen(result->error)));
+                (void) json_conn_reply(jsonl_client_conn(c), x->msg, reply);
+        } else if (c) {
                 reply = json_pack("{s:i, s:i, s:o, s:o, s:b, s:b}", "exit_code", result->code, "signal", result->signal,
                                   "stdout", json_string_lossy(x->out[EXEC_STDOUT] ?: "", x->len[EXEC_STDOUT]), "stderr",
                                   json_string_lossy(x->out[EXEC_STDERR] ?: "", x->len[EXEC_STDERR]), "stdout_truncated",
@@ -1119,6 +1136,56 @@ static const ExecCallbacks monitor_exec_callbacks = {
         .exited = on_exec_exited,
 };
 
+static MonitorExec *exec_find_stream(Monitor *m, uint64_t client_id) {
+        for (MonitorExec *x = m->execs; x; x = x->next)
+                if (x->stream && x->client_id == client_id)
+                        return x;
+        return NULL;
+}
+
+/* The client of a stream has gone: its command goes too (see above). */
+static void on_client_close(uint64_t id, void *userdata) {
+        Monitor *m = userdata;
+        MonitorExec *x = exec_find_stream(m, id);
+
+        if (!x)
+                return;
+        x->client_id = 0;
+        if (x->exec) {
+                x->exec = m->driver->exec_cancel(x->exec);
+                monitor_exec_free(x);
+        }
+}
+
+/* params {"rows", "cols"}: the size of this connection's streamed exec's terminal. */
+static void monitor_exec_resize(JsonlClient *c, json_t *msg, void *userdata) {
+        Monitor *m = userdata;
+        JsonConn *conn = jsonl_client_conn(c);
+        MonitorExec *x = exec_find_stream(m, jsonl_client_id(c));
+        const json_t *params = json_object_get(msg, "params");
+        json_int_t rows = json_integer_value(json_object_get(params, "rows")),
+                   cols = json_integer_value(json_object_get(params, "cols"));
+        int r;
+
+        if (rows < 1 || rows > USHRT_MAX || cols < 1 || cols > USHRT_MAX) {
+                (void) json_conn_reply_error(conn, msg, "bad-request", "exec-resize needs rows and cols from 1 to %u",
+                                             USHRT_MAX);
+                return;
+        }
+        if (!x) {
+                (void) json_conn_reply_error(conn, msg, "not-running", "this connection has no streamed exec");
+                return;
+        }
+        r = x->exec && m->driver->exec_resize
+                    ? m->driver->exec_resize(x->exec, (unsigned short) rows, (unsigned short) cols)
+                    : -EOPNOTSUPP;
+        if (r < 0) {
+                (void) json_conn_reply_error(conn, msg, "failed", "cannot resize the terminal: %s", strerror(-r));
+                return;
+        }
+        (void) json_conn_reply(conn, msg, json_null());
+}
+
 /* Root only (the method table's flag): the command runs as the unit's root if asked, with the
  * unit's capabilities, inside its namespaces; whoever may call this owns the unit. */
 static void monitor_exec(JsonlClient *c, json_t *msg, void *userdata) {
@@ -1128,8 +1195,30 @@ static void monitor_exec(JsonlClient *c, json_t *msg, void *userdata) {
         _cleanup_sup_error_ SupError *error = NULL;
         MonitorExec *x;
 
-        if (exec_request_from_json(json_object_get(msg, "params"), &req, &error) < 0) {
+        _cleanup_close_ int fd0 = -EBADF, fd1 = -EBADF, fd2 = -EBADF;
+        const json_t *params = json_object_get(msg, "params");
+        int fds[3];
+
+        if (exec_request_from_json(params, &req, &error) < 0) {
                 (void) json_conn_reply_error(conn, msg, "bad-request", "%s", sup_error_message(error));
+                return;
+        }
+        if (json_is_true(json_object_get(params, "stream"))) {
+                if (json_conn_take_fds(conn, fds, 3) != 3) {
+                        (void) json_conn_reply_error(
+                                conn, msg, "bad-request",
+                                "a streamed exec needs three fds (stdin, stdout, stderr) with the request");
+                        return;
+                }
+                fd0 = fds[0], fd1 = fds[1], fd2 = fds[2];
+                if (exec_find_stream(m, jsonl_client_id(c))) {
+                        (void) json_conn_reply_error(conn, msg, "busy", "this connection has a streamed exec already");
+                        return;
+                }
+                req.stream = true;
+                req.stdio[0] = fd0, req.stdio[1] = fd1, req.stdio[2] = fd2;
+        } else if (req.tty) {
+                (void) json_conn_reply_error(conn, msg, "bad-request", "a terminal needs a streamed exec");
                 return;
         }
         if (m->state != MONITOR_RUNNING || !m->instance) {
@@ -1141,6 +1230,7 @@ static void monitor_exec(JsonlClient *c, json_t *msg, void *userdata) {
         x->monitor = m;
         x->client_id = jsonl_client_id(c);
         x->msg = json_incref(msg);
+        x->stream = req.stream;
         if (m->driver->exec(m->instance, &req, &monitor_exec_callbacks, x, &x->exec, &error) < 0) {
                 (void) json_conn_reply_error(conn, msg, "failed", "exec in %s: %s", m->spec->name,
                                              sup_error_message(error));
@@ -1323,6 +1413,7 @@ static const JsonlMethod monitor_methods[] = {
         {"shutdown", do_shutdown, JSONL_METHOD_ROOT_ONLY},
         {"update", do_update, JSONL_METHOD_ROOT_ONLY},
         {"exec", monitor_exec, JSONL_METHOD_ROOT_ONLY},
+        {"exec-resize", monitor_exec_resize, JSONL_METHOD_ROOT_ONLY},
         {"kill", monitor_kill, JSONL_METHOD_ROOT_ONLY},
         {},
 };
@@ -1383,6 +1474,8 @@ int monitor_listen(Monitor *m) {
                 .methods = monitor_methods,
                 .userdata = m,
                 .on_out_of_fds = on_out_of_fds,
+                .on_client_close = on_client_close,
+                .pass_fds = 3, /* a streamed exec's stdin, stdout and stderr */
         };
         int r;
 
