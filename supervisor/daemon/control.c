@@ -219,12 +219,14 @@ static size_t client_waits(ControlServer *s, uint64_t client_id) {
         return n;
 }
 
-/* The server has no close handler: the waits of clients that have gone are dropped whenever a
- * new wait is counted, so that the caps count only those a client still waits for. */
-static void drop_orphan_waits(ControlServer *s) {
+/* A client that has gone waits for nothing: its waits go with it, not with the unit's next
+ * status or their timeout (the caps count only what a client still waits for). */
+static void on_client_close(uint64_t id, void *userdata) {
+        ControlServer *s = userdata;
+
         for (WaitRequest *w = s->waits, *next; w; w = next) {
                 next = w->next;
-                if (!jsonl_server_find_client(s->server, w->client_id))
+                if (w->client_id == id)
                         wait_request_free(w);
         }
 }
@@ -273,7 +275,6 @@ static void do_wait(JsonlClient *c, json_t *msg, void *userdata) {
                                              "integer, >= 0)");
                 return;
         }
-        drop_orphan_waits(s);
         if (client_waits(s, jsonl_client_id(c)) >= CONTROL_WAITS_PER_CLIENT) {
                 (void) json_conn_reply_error(conn, msg, "busy", "too many waits on this connection (at most %u)",
                                              CONTROL_WAITS_PER_CLIENT);
@@ -532,6 +533,7 @@ int control_server_new(Event *e, Manager *m, const char *path, gid_t group, Cont
                 .output_soft = CONTROL_OUTPUT_SOFT,
                 .output_hard = CONTROL_OUTPUT_HARD,
                 .on_out_of_fds = on_out_of_fds,
+                .on_client_close = on_client_close,
         };
         int r;
 

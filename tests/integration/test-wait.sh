@@ -72,4 +72,26 @@ expect_exit 2 "expected one UNIT" ctl wait
 expect_exit 2 "--timeout soon" ctl wait up --timeout soon
 end
 
+begin "wait: one connection may keep 16 waits; the 17th is refused, and a new connection may wait"
+unit dep 'command: [/bin/sleep, "1000"]'
+unit app 'command: [/bin/sleep, "1000"]
+requires: [dep]'
+start_supd
+wait_for 10 state_is app running || fail "app: $(field app state)"
+ctl stop app >/dev/null
+ctl stop dep >/dev/null
+ctl start app >/dev/null # held for dep: app will not run while the client waits
+got=$("$PY" - "$CASE_DIR/run/supd.sock" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(10)
+for i in range(17):
+    s.sendall((json.dumps({"id": i, "method": "wait", "params": {"unit": "app"}}) + "\n").encode())
+line = s.makefile().readline()
+print(json.loads(line).get("id"), json.loads(line).get("error", {}).get("code"))
+PY
+)
+[ "$got" = "16 busy" ] || fail "the 17th wait on one connection: '$got'"
+expect_exit 1 "app did not run within" ctl wait app --timeout 0.2s
+end
+
 finish
