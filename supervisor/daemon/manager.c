@@ -646,6 +646,7 @@ static void check_ready(Manager *m, bool deadline) {
                 log_error("the units in %s are not valid; nothing is started:", m->config.units_dir);
                 diagnostics_print(&d, stderr);
                 m->generation = m->generation ? m->generation : xzalloc(sizeof(UnitSet));
+                manager_waits_check(m, NULL); /* the waits of supd's start: no unit is loaded */
         } else {
                 _cleanup_free_ char *text = plan_format(plan);
                 log_info("units loaded from %s: %s", m->config.units_dir, text);

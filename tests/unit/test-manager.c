@@ -892,6 +892,26 @@ static void test_wait_replies_on_transition(void **state) {
         free(hw.why);
 }
 
+/* A script that starts supd and waits at once: while supd adopts the monitors it found, no unit
+ * is loaded yet, and the wait was refused as for a unit that does not exist. */
+static void test_wait_during_adoption(void **state) {
+        WaitResult w = {};
+        ManagerWait *mw;
+        Harness h = {};
+
+        enter(&h, LIFE_ADOPT_ASKED);
+        assert_int_equal(h.m->phase, MANAGER_ADOPTING);
+        assert_int_equal(manager_wait(h.m, "t", false, USEC_INFINITY, on_wait, &w, &mw, NULL), 0);
+        answer_arrives(&h, t_of(&h));
+        assert_int_equal(h.m->phase, MANAGER_READY);
+        assert_int_equal(w.calls, 0);
+        status_arrives(t_of(&h), INSTANCE_RUNNING);
+        assert_int_equal(w.calls, 1);
+        assert_int_equal(w.result, 0);
+        harness_close(&h);
+        free(w.why);
+}
+
 /* The timeout is supd's timer on the loop: the wait fails with what the unit is, and is gone. */
 static void test_wait_times_out(void **state) {
         WaitResult w = {};
@@ -1011,6 +1031,7 @@ int main(void) {
                 cmocka_unit_test(test_unhealthy_dependency_does_not_stop),
                 cmocka_unit_test(test_start_while_waiting),
                 cmocka_unit_test(test_wait_replies_on_transition),
+                cmocka_unit_test(test_wait_during_adoption),
                 cmocka_unit_test(test_wait_times_out),
                 cmocka_unit_test(test_wait_fails_when_unit_cannot_run),
                 cmocka_unit_test(test_string_tables),
