@@ -304,6 +304,8 @@ static void print_detail(json_t *o) {
                         printf("%12s: %s\n", times[i], str(o, times[i], ""));
         if (str(o, "reason", NULL))
                 printf("      reason: %s\n", str(o, "reason", ""));
+        if (str(o, "restart_reason", NULL))
+                printf("   restarted: %s\n", str(o, "restart_reason", ""));
         if (str(o, "hash", NULL))
                 printf("        spec: %.16s\n", str(o, "hash", ""));
         if (str(o, "log", NULL))

@@ -94,4 +94,43 @@ PY
 expect_exit 1 "app did not run within" ctl wait app --timeout 0.2s
 end
 
+# health UNIT: status.health.status, empty without one.
+health_of() {
+        ctl status --json 2>/dev/null | "$PY" -c '
+import json, sys
+for u in json.load(sys.stdin):
+    if u["name"] == sys.argv[1]:
+        print((u.get("health") or {}).get("status") or "")' "$1"
+}
+
+begin "requires waits for health: app starts once web's check passes; web turning unhealthy leaves app running"
+unit web 'command: [/bin/sh, -c, "trap \"exit 0\" TERM; while :; do sleep 1; done"]
+healthcheck: {command: [/bin/test, -f, /tmp/ready], interval: 1s, timeout: 5s, retries: 2}'
+unit app 'command: [/bin/sleep, "1000"]
+requires: [web]'
+start_supd
+expect_exit 0 "web: running, starting" ctl wait web --timeout 30s
+[ "$(field app waiting_for)" = "['web']" ] || fail "waiting_for: '$(field app waiting_for)'"
+ctl status app | grep -q "reason: waiting for web to be healthy" || fail "status app: $(ctl status app)"
+ctl status | grep -q "^web .* starting " || fail "no health column: $(ctl status)"
+expect_exit 1 "web did not become healthy within 1.0s (it is running, health: starting)" \
+        ctl wait web --healthy --timeout 1s
+state_is app stopped || fail "app started before web was healthy: $(field app state)"
+ctl wait app --timeout 60s > "$CASE_DIR/wait.out" 2>&1 &
+waiter=$!
+ctl exec web -- touch /tmp/ready || fail "cannot touch /tmp/ready in web"
+expect_exit 0 "web: running, healthy" ctl wait web --healthy --timeout 60s
+wait "$waiter"
+rc=$?
+[ "$rc" = 0 ] || fail "wait for app once web was healthy: exit $rc: $(cat "$CASE_DIR/wait.out")"
+state_is app running || fail "app: $(field app state)"
+ctl status web | grep -q "health: healthy" || fail "status web: $(ctl status web)"
+ctl status web | grep -q "last check: .*exit code 0" || fail "status web: $(ctl status web)"
+pid=$(field app pid)
+ctl exec web -- rm -f /tmp/ready
+wait_for 30 eval '[ "$(health_of web)" = unhealthy ]' || fail "web not unhealthy: $(health_of web)"
+ctl status web | grep -q "health: unhealthy (2 failed in a row)" || fail "status web: $(ctl status web)"
+state_is app running && [ "$(field app pid)" = "$pid" ] || fail "app did not run on: $(field app state) $(field app pid)"
+end
+
 finish
