@@ -272,10 +272,48 @@ static void restart_failed_sharers(Manager *m, const Instance *target) {
 
 static bool instance_healthy(const Instance *i);
 
+static void on_stop_reply(Instance *i, json_t *reply, void *userdata) {
+        json_t *err = json_object_get(reply, "error");
+        if (err)
+                log_error("%s: cannot stop: %s", i->name, json_string_value(json_object_get(err, "message")));
+}
+
+/* target, a unit's current instance, was stopped as by `supctl stop` (the operator's, or its
+ * healthcheck.on_failure: stop): the units that require it are stopped too, as systemd's
+ * Requires= does, each as by the operator (a reload does not start them again; `supctl start`
+ * does, once target is ready again), which carries the stop on to what requires them. A failure
+ * or an exit of target stops none (the restart policy may bring it back), nor does a replace or
+ * supd's stop, which order their stops themselves. A sharer is the monitor's: it ends with the
+ * namespaces it shares (restart_failed_sharers()). */
+static void stop_dependants(Manager *m, const Instance *target) {
+        if (m->phase != MANAGER_READY || manager_find(m, target->name) != target)
+                return;
+        for (Instance *i = m->instances; i; i = i->next) {
+                _cleanup_free_ UnitDependency *deps = NULL;
+                bool requires = false, shares = false;
+                size_t n;
+
+                if (i == target || !life_up(i->life) || !i->spec || !has_status(i) ||
+                    !instance_state_is_active(i->status.state) || i->status.admin_stopped)
+                        continue;
+                deps = unit_spec_dependencies(i->spec, &n);
+                for (size_t k = 0; k < n; k++)
+                        if (streq(deps[k].ref->name, target->name)) {
+                                requires = requires || streq(deps[k].kind, "requires");
+                                shares = shares || startswith(deps[k].kind, "share.");
+                        }
+                if (!requires || shares)
+                        continue;
+                log_info("%s: %s, which it requires, was stopped: stopping it", i->name, target->name);
+                (void) instance_call(i, "stop", NULL, on_stop_reply, NULL);
+        }
+}
+
 /* Keeps what the monitor says. Returns false when data is no status. */
 static bool update_status(Instance *i, const json_t *data) {
         InstanceStatus s;
-        bool was_running = has_status(i) && i->status.state == INSTANCE_RUNNING, was_healthy = instance_healthy(i);
+        bool was_running = has_status(i) && i->status.state == INSTANCE_RUNNING, was_healthy = instance_healthy(i),
+             had_status = has_status(i), was_admin_stopped = had_status && i->status.admin_stopped;
 
         if (!data || instance_status_from_json(data, &s) < 0)
                 return false;
@@ -293,6 +331,10 @@ static bool update_status(Instance *i, const json_t *data) {
                 try_start_waiting(i->manager);
         if (!was_running && s.state == INSTANCE_RUNNING)
                 restart_failed_sharers(i->manager, i);
+        /* A stop asked now, not one found in a first status (an adopted monitor's). */
+        if (had_status && !was_admin_stopped && s.admin_stopped &&
+            (s.state == INSTANCE_STOPPING || s.state == INSTANCE_STOPPED))
+                stop_dependants(i->manager, i);
         manager_waits_check(i->manager, i->name);
         return true;
 }

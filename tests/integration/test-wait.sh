@@ -131,6 +131,10 @@ ctl exec web -- rm -f /tmp/ready
 wait_for 30 eval '[ "$(health_of web)" = unhealthy ]' || fail "web not unhealthy: $(health_of web)"
 ctl status web | grep -q "health: unhealthy (2 failed in a row)" || fail "status web: $(ctl status web)"
 state_is app running && [ "$(field app pid)" = "$pid" ] || fail "app did not run on: $(field app state) $(field app pid)"
+# Stopped as by the operator, web takes app along (systemd's Requires=), as the operator's.
+ctl stop web >/dev/null
+wait_for 10 state_is app stopped || fail "app runs on without web: $(field app state)"
+expect_exit 1 "app was stopped by the operator" ctl wait app
 end
 
 finish

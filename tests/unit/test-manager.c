@@ -842,6 +842,49 @@ static void test_start_while_waiting(void **state) {
         harness_close(&h);
 }
 
+/* A status of t's dependency as the monitor sends it after `supctl stop` (admin_stopped). */
+static void stopped_by_operator(Instance *i, bool admin_stopped, InstanceState state) {
+        json_t *j = status_json(i->name, state);
+
+        json_object_set_new(j, "admin_stopped", json_boolean(admin_stopped));
+        (void) instance_dispatch(i, LIFE_EVENT_STATUS, &(InstanceInput){.data = j});
+        json_decref(j);
+}
+
+/* requires as systemd's Requires=: a dependency stopped as by the operator (or by its
+ * healthcheck.on_failure: stop) stops the units that require it; one that fails, exits or is
+ * restarted does not (the restart policy may bring it back), nor does a stop found in a first
+ * status (an adopted monitor), nor a unit that does not run. */
+static void test_stopped_dependency_stops_dependants(void **state) {
+        Harness h = {};
+        Instance *dep;
+
+        enter(&h, LIFE_UP);
+        dep = find(&h, "dep");
+        status_arrives(t_of(&h), INSTANCE_RUNNING);
+        sent_nothing();
+        status_arrives(dep, INSTANCE_BACKOFF);
+        status_arrives(dep, INSTANCE_FAILED);
+        assert_null(fake.sent);
+        stopped_by_operator(dep, true, INSTANCE_STOPPING);
+        assert_non_null(fake.sent);
+        assert_string_equal(fake.sent, "stop");
+        /* Once: its further statuses (still stopped by the operator) ask nothing more. */
+        sent_nothing();
+        stopped_by_operator(dep, true, INSTANCE_STOPPED);
+        assert_null(fake.sent);
+        harness_close(&h);
+
+        /* t does not run: nothing to stop. */
+        enter(&h, LIFE_UP);
+        dep = find(&h, "dep");
+        status_arrives(t_of(&h), INSTANCE_STOPPED);
+        sent_nothing();
+        stopped_by_operator(dep, true, INSTANCE_STOPPED);
+        assert_null(fake.sent);
+        harness_close(&h);
+}
+
 typedef struct WaitResult {
         unsigned calls;
         int result;
@@ -1030,6 +1073,7 @@ int main(void) {
                 cmocka_unit_test(test_requires_without_healthcheck_waits_to_run),
                 cmocka_unit_test(test_unhealthy_dependency_does_not_stop),
                 cmocka_unit_test(test_start_while_waiting),
+                cmocka_unit_test(test_stopped_dependency_stops_dependants),
                 cmocka_unit_test(test_wait_replies_on_transition),
                 cmocka_unit_test(test_wait_during_adoption),
                 cmocka_unit_test(test_wait_times_out),
