@@ -50,6 +50,23 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
         return 0;
 }
 
+int loop_write(int fd, const void *buf, size_t n) {
+        const char *p = buf;
+
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return negative_errno();
+                if (k == 0)
+                        return -EIO;
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
         _cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, (int) getpid());
         _cleanup_free_ char *dir = path_dirname(path);

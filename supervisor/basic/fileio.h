@@ -10,6 +10,9 @@
  * The buffer is NUL-terminated; *ret_size excludes that NUL. */
 int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
 
+/* Writes all of buf to a blocking fd, across short writes and EINTR: 0, or -errno. */
+int loop_write(int fd, const void *buf, size_t n);
+
 /* Writes a file so that a reader sees the old content or the new, never a mix, also across a
  * crash: a temporary file in the same directory, fsync, rename over path, fsync of the directory
  * (the s6 status-file discipline). */

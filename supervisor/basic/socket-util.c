@@ -2,6 +2,7 @@
 #include "socket-util.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 #include "macro.h"
@@ -98,14 +99,14 @@ int recv_byte_fds(int sock, int *fds, size_t *n, int flags) {
         return 0;
 }
 
-int send_byte_fds(int sock, const int *fds, size_t n) {
+int send_fds(int sock, const void *buf, size_t len, const int *fds, size_t n) {
         union {
                 struct cmsghdr align;
                 char buf[CMSG_SPACE(sizeof(int) * SOCKET_FDS_MAX)];
         } control = {0};
-        char c = 'x';
-        struct iovec iov = {.iov_base = &c, .iov_len = 1};
+        struct iovec iov = {.iov_base = (void *) buf, .iov_len = len};
         struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+        ssize_t k;
 
         if (n > SOCKET_FDS_MAX)
                 return -E2BIG;
@@ -119,5 +120,11 @@ int send_byte_fds(int sock, const int *fds, size_t n) {
                         .cmsg_len = CMSG_LEN(sizeof(int) * n), .cmsg_level = SOL_SOCKET, .cmsg_type = SCM_RIGHTS};
                 memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
         }
-        return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : negative_errno();
+        k = sendmsg(sock, &mh, MSG_NOSIGNAL);
+        return k < 0 ? negative_errno() : (int) MIN((size_t) k, (size_t) INT_MAX);
+}
+
+int send_byte_fds(int sock, const int *fds, size_t n) {
+        int r = send_fds(sock, "x", 1, fds, n);
+        return r < 0 ? r : r == 1 ? 0 : -EIO;
 }

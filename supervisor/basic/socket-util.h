@@ -20,6 +20,9 @@ int fd_set_nonblock(int fd, int nonblock);
 
 /* One byte, and with it up to SOCKET_FDS_MAX fds (SCM_RIGHTS): a go signal that can carry fds. */
 #define SOCKET_FDS_MAX 253 /* the most fds one SCM_RIGHTS message carries */
+/* One sendmsg() of buf with n fds (SCM_RIGHTS) attached to its first byte: the bytes sent (a
+ * stream socket may take fewer than len; the fds went with the first), or -errno. */
+int send_fds(int sock, const void *buf, size_t len, const int *fds, size_t n);
 int send_byte_fds(int sock, const int *fds, size_t n);
 /* Up to *n fds (close-on-exec) into fds; *n becomes the number received. flags: recvmsg()'s
  * (MSG_DONTWAIT). -EIO when no byte came (the peer is gone), -EAGAIN, or -errno. */

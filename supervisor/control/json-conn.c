@@ -39,9 +39,22 @@ struct JsonConn {
         char *close_reason; /* why fail_request() closed, for the close handler */
         unsigned busy;      /* inside a handler: freeing is deferred */
         bool free_requested;
+
+        /* json_conn_set_fd_passing(): fds that came with the bytes being handled (SCM_RIGHTS),
+         * for the next message's handler to take; closed after it. */
+        size_t max_fds;
+        int fds[JSON_CONN_FDS_MAX];
+        size_t n_fds;
 };
 
+static void drop_fds(JsonConn *c) {
+        for (size_t i = 0; i < c->n_fds; i++)
+                close(c->fds[i]);
+        c->n_fds = 0;
+}
+
 static void conn_destroy(JsonConn *c) {
+        drop_fds(c);
         event_source_free(c->io);
         event_source_free(c->idle);
         if (c->fd >= 0)
@@ -208,6 +221,43 @@ static void fail_request(JsonConn *c, int error, const char *fmt, ...) {
         update_events(c);
 }
 
+/* A read, or with fd passing a recvmsg() that keeps up to max_fds of the fds that came along
+ * (beyond them, or on a connection without fd passing, the kernel closes them). Fds that come
+ * while others wait are closed: one message's at a time. */
+static ssize_t conn_read(JsonConn *c, int fd) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * JSON_CONN_FDS_MAX)];
+        } control;
+        struct iovec iov = {.iov_base = c->in + c->in_used, .iov_len = c->in_size - c->in_used};
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = &control,
+                            .msg_controllen = CMSG_SPACE(sizeof(int) * c->max_fds)};
+        ssize_t n;
+
+        if (c->max_fds == 0)
+                return read(fd, iov.iov_base, iov.iov_len);
+        n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+        if (n < 0)
+                return n;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+                size_t k;
+                if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+                        continue;
+                k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < k; i++) {
+                        int got;
+                        memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+                        if (c->n_fds < c->max_fds)
+                                c->fds[c->n_fds++] = got;
+                        else
+                                close(got);
+                }
+        }
+        return n;
+}
+
 /* Hands every complete line to the handler. Returns false when the connection went away. */
 static bool process_input(JsonConn *c) {
         for (;;) {
@@ -253,6 +303,8 @@ static bool process_input(JsonConn *c) {
                 c->on_message(c, msg, c->userdata);
                 c->busy--;
                 json_decref(msg);
+                /* Fds are for the message they came with: the handler took them or they go. */
+                drop_fds(c);
                 if (c->free_requested) {
                         conn_destroy(c);
                         return false;
@@ -291,7 +343,7 @@ static void on_io(EventSource *s, int fd, uint32_t revents, void *userdata) {
                         c->in_size = MAX(c->in_size * 2, JSON_READ_BUFFER_INITIAL);
                         c->in = xrealloc(c->in, c->in_size);
                 }
-                ssize_t n = read(fd, c->in + c->in_used, c->in_size - c->in_used);
+                ssize_t n = conn_read(c, fd);
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 return;
@@ -315,6 +367,19 @@ static void on_io(EventSource *s, int fd, uint32_t revents, void *userdata) {
                 if (c->closing && c->out_used == 0)
                         conn_finish(c, c->closing_error);
         }
+}
+
+void json_conn_set_fd_passing(JsonConn *c, size_t max_fds) {
+        c->max_fds = MIN(max_fds, (size_t) JSON_CONN_FDS_MAX);
+}
+
+size_t json_conn_take_fds(JsonConn *c, int *fds, size_t max) {
+        size_t n = MIN(max, c->n_fds);
+
+        memcpy(fds, c->fds, n * sizeof(int));
+        memmove(c->fds, c->fds + n, (c->n_fds - n) * sizeof(int));
+        c->n_fds -= n;
+        return n;
 }
 
 static void on_idle(EventSource *s, usec_t t, void *userdata) {

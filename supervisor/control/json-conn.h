@@ -63,6 +63,17 @@ void json_conn_set_error_replies(JsonConn *c, bool enabled);
  * handler; NULL when it was not. */
 const char *json_conn_close_reason(const JsonConn *c);
 
+/* Fd passing, for a peer that hands over its end of a stream (supctl exec's stdin, stdout and
+ * stderr): up to max_fds (at most JSON_CONN_FDS_MAX) fds sent with a message's bytes
+ * (SCM_RIGHTS) wait for that message's handler, which takes them with json_conn_take_fds();
+ * whatever it leaves is closed once it returns. Off by default: a connection without it never
+ * holds a peer's fds (the kernel closes them). */
+#define JSON_CONN_FDS_MAX 4U
+void json_conn_set_fd_passing(JsonConn *c, size_t max_fds);
+/* Moves up to max of the fds that came with the message being handled into fds (the caller's
+ * now); returns how many. */
+size_t json_conn_take_fds(JsonConn *c, int *fds, size_t max);
+
 /* Blocking calls for short-lived clients (supctl): send a request and wait for the reply with the
  * same id, skipping events, within timeout. *ret is the whole reply object. */
 int json_call(int fd, const char *method, json_t *params, usec_t timeout, json_t **ret);

@@ -98,9 +98,13 @@ static void client_unlink(JsonlClient *c) {
 
 static void on_close(JsonConn *conn, int error, void *userdata) {
         JsonlClient *c = userdata;
+        JsonlServer *s = c->server;
+        uint64_t id = c->id;
 
         client_unlink(c);
         free(c);
+        if (s->config.on_client_close)
+                s->config.on_client_close(id, s->config.userdata);
 }
 
 static void refuse_for_lack_of_fds(JsonlServer *s, int error) {
@@ -158,6 +162,8 @@ static void on_accept(EventSource *src, int fd, uint32_t revents, void *userdata
         }
         json_conn_set_idle_timeout(c->conn, s->config.idle_timeout, s->config.request_timeout);
         json_conn_set_output_limits(c->conn, s->config.output_soft, s->config.output_hard);
+        if (c->privileged)
+                json_conn_set_fd_passing(c->conn, s->config.pass_fds);
         if (!c->privileged && (s->config.group == (gid_t) -1 || !peer_in_group(&cred, s->config.group))) {
                 (void) json_conn_reply_error(c->conn, NULL, "permission-denied", "permission denied: %s",
                                              s->config.group == (gid_t) -1 ? "root only"

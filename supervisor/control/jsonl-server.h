@@ -65,6 +65,9 @@ typedef struct JsonlServerConfig {
         size_t output_soft; /* see json_conn_set_output_limits(); 0: none */
         size_t output_hard;
         void (*on_out_of_fds)(int error, void *userdata); /* for the log; may be NULL */
+        /* A client's connection has closed (any way but jsonl_server_free()); may be NULL. */
+        void (*on_client_close)(uint64_t id, void *userdata);
+        size_t pass_fds; /* privileged peers may send this many fds with a request (json_conn_set_fd_passing()) */
 } JsonlServerConfig;
 
 /* Listens on cfg->path (a stale socket there is replaced). cfg->methods must outlive the server. */

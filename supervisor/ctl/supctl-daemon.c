@@ -22,7 +22,7 @@
 
 const char *arg_socket = NULL;
 
-static char *socket_path(void) {
+char *supd_socket_path(void) {
         const char *run = getenv("SUP_RUN_DIR");
         if (arg_socket)
                 return xstrdup(arg_socket);
@@ -30,7 +30,7 @@ static char *socket_path(void) {
 }
 
 int supd_call(const char *method, json_t *params, usec_t timeout, json_t **ret_result) {
-        _cleanup_free_ char *path = socket_path();
+        _cleanup_free_ char *path = supd_socket_path();
         _cleanup_close_ int fd = -EBADF;
         json_t *reply = NULL, *err;
         int r;

@@ -32,6 +32,9 @@ static void help(void) {
                "  top UNIT [--json]        the processes of its workload: PID, USER (uid),\n"
                "                           STATE, RSS, TIME (CPU), COMMAND; host PIDs for\n"
                "                           isolation: process\n"
+               "  exec UNIT [-t] [--user U] [--env K=V]... [--workdir DIR] -- COMMAND...\n"
+               "                           run COMMAND in the running unit (root only); its\n"
+               "                           stdin, stdout, stderr streamed; -t: a terminal\n"
                "  image ls [--json]        the images in supd's store: names, digest, size,\n"
                "                           layers, the units that use them\n"
                "  image inspect [--json] IMAGE\n"
@@ -229,6 +232,8 @@ int main(int argc, char **argv) {
                 return verb_top(argc - optind, argv + optind);
         if (streq(argv[optind], "image"))
                 return verb_image(argc - optind, argv + optind);
+        if (streq(argv[optind], "exec"))
+                return verb_exec(argc - optind, argv + optind);
 
         log_error("unknown command \"%s\"; see supctl --help", argv[optind]);
         return EXIT_USAGE;

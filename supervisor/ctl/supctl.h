@@ -17,6 +17,10 @@ int verb_unit(int argc, char **argv); /* start, stop, restart */
 int verb_logs(int argc, char **argv);
 int verb_top(int argc, char **argv);
 int verb_image(int argc, char **argv);
+int verb_exec(int argc, char **argv);
+
+/* supd's control socket: --socket, else $SUP_RUN_DIR/supd.sock, else /run/sup/supd.sock. */
+char *supd_socket_path(void);
 
 /* Calls supd (params is consumed) and waits up to timeout for its reply; on failure prints why
  * and returns the exit status to use. */

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/pidfd.h>
@@ -42,6 +43,7 @@ struct MonitorExec {
         uint64_t client_id; /* the client may have gone by then */
         json_t *msg;
         DriverExec *exec; /* the driver's handle until exited(); NULL: one the driver cannot cancel */
+        bool stream;      /* supctl exec: the client's fds, no output kept; ends with its client */
         char *out[_EXEC_STREAM_MAX];
         size_t len[_EXEC_STREAM_MAX];
         bool truncated[_EXEC_STREAM_MAX];
@@ -116,6 +118,10 @@ static void monitor_set_state(Monitor *m, MonitorState state) {
 
         if (state != MONITOR_BACKOFF)
                 m->status.next_restart_at = 0;
+        /* A check runs only while the workload runs and is wanted: none while it stops, and no
+         * result of one comes afterwards (health.h). */
+        if (state != MONITOR_RUNNING)
+                m->health = health_check_free(m->health);
         if (old != state) {
                 disarm_timer(m);
                 log_writer_printf(&m->log, "sup", "%s -> %s", monitor_state_to_string(old),
@@ -363,12 +369,28 @@ static RunEnd exit_kind(const Monitor *m, bool setup_failed) {
 static void apply_restart_policy(Monitor *m) {
         usec_t uptime = now(CLOCK_MONOTONIC) - m->started_mono;
         RunEnd k = exit_kind(m, m->run_setup_failed);
+        bool health_restart = m->health_restart;
         usec_t delay;
 
-        if (!restart_policy_wants_restart(m->spec->restart.policy, k)) {
+        /* healthcheck.on_failure: restart ended it: a failed run, however the command took its
+         * stop, and a restart whatever restart.policy says; the back-off and start limit apply. */
+        m->health_restart = false;
+        if (health_restart && k != RUN_SETUP_FAILED)
+                k = RUN_FAILED;
+        if (!health_restart && !restart_policy_wants_restart(m->spec->restart.policy, k)) {
                 monitor_set_state(m, k == RUN_SETUP_FAILED ? MONITOR_FAILED : MONITOR_EXITED);
                 return;
         }
+        free(m->status.restart_reason);
+        if (health_restart && m->status.reason)
+                m->status.restart_reason = xstrdup(m->status.reason);
+        else if (k == RUN_SETUP_FAILED)
+                m->status.restart_reason = xasprintf("the start failed: %s", m->status.reason ?: "(no reason given)");
+        else if (m->status.exit_signal > 0)
+                m->status.restart_reason = xasprintf("the command was killed by signal %d%s", m->status.exit_signal,
+                                                     m->status.oom ? " (the OOM killer)" : "");
+        else
+                m->status.restart_reason = xasprintf("the command exited with status %d", m->status.exit_code);
         delay = restart_state_exit(&m->restart, m->spec, k, uptime, drand48() * 2.0 - 1.0);
         m->status.next_restart_at = now(CLOCK_REALTIME) + delay;
         monitor_set_state(m, MONITOR_BACKOFF);
@@ -770,6 +792,100 @@ static void start_run(Monitor *m, bool automatic) {
         start_workload(m);
 }
 
+/* ---- health: the workload's health check (health.h) ---- */
+
+static int health_exec(const ExecRequest *req, const ExecCallbacks *cb, void *cb_userdata, DriverExec **ret,
+                       SupError **ret_error, void *userdata) {
+        Monitor *m = userdata;
+
+        if (!m->instance)
+                return sup_error_make(ret_error, -ENOTCONN, "the workload does not run");
+        return m->driver->exec(m->instance, req, cb, cb_userdata, ret, ret_error);
+}
+
+static void health_cancel(DriverExec *x, void *userdata) {
+        Monitor *m = userdata;
+
+        (void) m->driver->exec_cancel(x);
+}
+
+static void enter_stopping(Monitor *m, MonitorState state);
+
+/* The check's verdict for the log: "exit status 1: wget: server returned error" (its output's
+ * first line), "timed out after 2s", "killed by signal 9". */
+static char *health_last_check(const Monitor *m) {
+        const char *out = m->status.health.last_output ?: "";
+        size_t n = strcspn(out, "\n");
+        char buf[64], *what;
+
+        if (m->status.health.last_timed_out)
+                what = xasprintf("timed out after %s", format_timespan(m->spec->healthcheck.timeout, buf, sizeof(buf)));
+        else if (m->status.health.last_signal > 0)
+                what = xasprintf("killed by signal %d", m->status.health.last_signal);
+        else
+                what = xasprintf("exit status %d", m->status.health.last_exit_code);
+        if (n > 0) {
+                char *s = xasprintf("%s: %.*s", what, (int) MIN(n, (size_t) 200), out);
+                free(what);
+                what = s;
+        }
+        return what;
+}
+
+static void on_health_changed(HealthCheck *h, HealthState old, HealthState new, void *userdata) {
+        Monitor *m = userdata;
+        _cleanup_free_ char *last = NULL;
+
+        health_check_status(h, &m->status);
+        if (old != new) {
+                last = health_last_check(m);
+                if (new == HEALTH_HEALTHY)
+                        log_writer_printf(&m->log, "sup", "health: %s -> %s", health_state_to_string(old),
+                                          health_state_to_string(new));
+                else
+                        log_writer_printf(&m->log, "sup", "health: %s -> %s (%u failed checks in a row; the last: %s)",
+                                          health_state_to_string(old), health_state_to_string(new),
+                                          m->status.health.failing_streak, last);
+        }
+        if (new != HEALTH_UNHEALTHY || old == HEALTH_UNHEALTHY || m->state != MONITOR_RUNNING) {
+                monitor_set_state(m, m->state); /* publish */
+                return;
+        }
+        /* It has just turned unhealthy: healthcheck.on_failure (health.h). Each action below
+         * leaves RUNNING or kills, which ends the check (monitor_set_state()). */
+        switch (m->spec->healthcheck.on_failure) {
+        case HEALTH_ACTION_RESTART:
+                set_reason(m, "the health check failed %u times in a row (healthcheck.on_failure: restart)",
+                           m->status.health.failing_streak);
+                m->health_restart = true;
+                enter_stopping(m, MONITOR_STOPPING);
+                return;
+        case HEALTH_ACTION_STOP:
+                set_reason(m, "stopped: the health check failed %u times in a row (healthcheck.on_failure: stop)",
+                           m->status.health.failing_streak);
+                (void) monitor_stop(m);
+                return;
+        case HEALTH_ACTION_KILL:
+                set_reason(m, "killed: the health check failed %u times in a row (healthcheck.on_failure: kill)",
+                           m->status.health.failing_streak);
+                m->health = health_check_free(m->health);
+                m->driver->kill(m->instance);
+                monitor_set_state(m, m->state);
+                return;
+        case HEALTH_ACTION_NONE:
+        case _HEALTH_ACTION_MAX:
+        case _HEALTH_ACTION_INVALID:
+                break;
+        }
+        monitor_set_state(m, m->state);
+}
+
+static const HealthCheckOps monitor_health_ops = {
+        .exec = health_exec,
+        .cancel = health_cancel,
+        .changed = on_health_changed,
+};
+
 static void act_none(Monitor *m) {
 }
 
@@ -831,6 +947,10 @@ static void act_want_restart(Monitor *m) {
 }
 
 static void act_running(Monitor *m) {
+        m->health = health_check_free(m->health);
+        m->health = health_check_new(m->event, m->spec, now(CLOCK_MONOTONIC), &monitor_health_ops, m);
+        if (m->health)
+                health_check_status(m->health, &m->status); /* starting, again, for this run */
         monitor_set_state(m, MONITOR_RUNNING);
 }
 
@@ -946,6 +1066,8 @@ static int request(Monitor *m, MonitorEvent ev, MonitorGoal goal) {
 int monitor_start(Monitor *m, bool by_operator) {
         if (by_operator) {
                 m->status.admin_stopped = false;
+                free(m->status.restart_reason);
+                m->status.restart_reason = NULL;
                 restart_state_reset(&m->restart);
         }
         return request(m, MONITOR_EVENT_START, MONITOR_GOAL_POLICY);
@@ -958,6 +1080,8 @@ int monitor_stop(Monitor *m) {
 
 int monitor_restart(Monitor *m) {
         m->status.admin_stopped = false;
+        free(m->status.restart_reason);
+        m->status.restart_reason = NULL;
         restart_state_reset(&m->restart);
         return request(m, MONITOR_EVENT_RESTART, MONITOR_GOAL_RESTART);
 }
@@ -1049,11 +1173,21 @@ static void monitor_top(JsonlClient *c, json_t *msg, void *userdata) {
 }
 
 /* ---- exec: a command in the running instance (runtime/exec.h, the driver's exec()) ----
- * The reply: {"exit_code", "signal", "stdout", "stderr", "stdout_truncated", "stderr_truncated",
- * "error"?}, each stream's first EXEC_REPLY_OUTPUT_MAX bytes (as text: bytes that are not UTF-8
- * become U+FFFD). A long-running exec costs the monitor that much memory at most. A client that
- * goes away does not end its exec: the command runs to its own end or the instance's, and its
- * reply is dropped. */
+ * Two ways:
+ *  - collected: the reply is {"exit_code", "signal", "stdout", "stderr", "stdout_truncated",
+ *    "stderr_truncated", "error"?}, each stream's first EXEC_REPLY_OUTPUT_MAX bytes (as text:
+ *    bytes that are not UTF-8 become U+FFFD). A long-running exec costs the monitor that much
+ *    memory at most. A client that goes away does not end its exec: the command runs to its own
+ *    end or the instance's, and its reply is dropped.
+ *  - streamed (supctl exec): params "stream": true and, sent with the request's bytes
+ *    (SCM_RIGHTS), the client's three fds for the command's stdin, stdout and stderr (pipes or
+ *    sockets it made: never its terminal, which inside the instance would be a way out of it);
+ *    "tty", "rows", "cols" ask for a terminal (exec.h). The reply, once the command ended and its
+ *    output was written, is {"exit_code", "signal", "error"?}. One stream per connection;
+ *    "exec-resize" {"rows", "cols"} on the same connection resizes its terminal. A client that
+ *    goes away ends its stream: the command is killed (a driver that cannot cancel lets it run
+ *    to its own end or the instance's), so that an operator's ^C on supctl leaves nothing
+ *    behind. */
 
 #define EXEC_REPLY_OUTPUT_MAX (64U * 1024U)
 
@@ -1102,7 +1236,12 @@ static void on_exec_exited(const ExecResult *result, void *userdata) {
         json_t *reply;
 
         x->exec = NULL;
-        if (c) {
+        if (c && x->stream) {
+                reply = json_pack("{s:i, s:i}", "exit_code", result->code, "signal", result->signal);
+                if (result->error)
+                        json_object_set_new(reply, "error", json_string_lossy(result->error, strlen(result->error)));
+                (void) json_conn_reply(jsonl_client_conn(c), x->msg, reply);
+        } else if (c) {
                 reply = json_pack("{s:i, s:i, s:o, s:o, s:b, s:b}", "exit_code", result->code, "signal", result->signal,
                                   "stdout", json_string_lossy(x->out[EXEC_STDOUT] ?: "", x->len[EXEC_STDOUT]), "stderr",
                                   json_string_lossy(x->out[EXEC_STDERR] ?: "", x->len[EXEC_STDERR]), "stdout_truncated",
@@ -1119,6 +1258,56 @@ static const ExecCallbacks monitor_exec_callbacks = {
         .exited = on_exec_exited,
 };
 
+static MonitorExec *exec_find_stream(Monitor *m, uint64_t client_id) {
+        for (MonitorExec *x = m->execs; x; x = x->next)
+                if (x->stream && x->client_id == client_id)
+                        return x;
+        return NULL;
+}
+
+/* The client of a stream has gone: its command goes too (see above). */
+static void on_client_close(uint64_t id, void *userdata) {
+        Monitor *m = userdata;
+        MonitorExec *x = exec_find_stream(m, id);
+
+        if (!x)
+                return;
+        x->client_id = 0;
+        if (x->exec) {
+                x->exec = m->driver->exec_cancel(x->exec);
+                monitor_exec_free(x);
+        }
+}
+
+/* params {"rows", "cols"}: the size of this connection's streamed exec's terminal. */
+static void monitor_exec_resize(JsonlClient *c, json_t *msg, void *userdata) {
+        Monitor *m = userdata;
+        JsonConn *conn = jsonl_client_conn(c);
+        MonitorExec *x = exec_find_stream(m, jsonl_client_id(c));
+        const json_t *params = json_object_get(msg, "params");
+        json_int_t rows = json_integer_value(json_object_get(params, "rows")),
+                   cols = json_integer_value(json_object_get(params, "cols"));
+        int r;
+
+        if (rows < 1 || rows > USHRT_MAX || cols < 1 || cols > USHRT_MAX) {
+                (void) json_conn_reply_error(conn, msg, "bad-request", "exec-resize needs rows and cols from 1 to %u",
+                                             USHRT_MAX);
+                return;
+        }
+        if (!x) {
+                (void) json_conn_reply_error(conn, msg, "not-running", "this connection has no streamed exec");
+                return;
+        }
+        r = x->exec && m->driver->exec_resize
+                    ? m->driver->exec_resize(x->exec, (unsigned short) rows, (unsigned short) cols)
+                    : -EOPNOTSUPP;
+        if (r < 0) {
+                (void) json_conn_reply_error(conn, msg, "failed", "cannot resize the terminal: %s", strerror(-r));
+                return;
+        }
+        (void) json_conn_reply(conn, msg, json_null());
+}
+
 /* Root only (the method table's flag): the command runs as the unit's root if asked, with the
  * unit's capabilities, inside its namespaces; whoever may call this owns the unit. */
 static void monitor_exec(JsonlClient *c, json_t *msg, void *userdata) {
@@ -1128,8 +1317,30 @@ static void monitor_exec(JsonlClient *c, json_t *msg, void *userdata) {
         _cleanup_sup_error_ SupError *error = NULL;
         MonitorExec *x;
 
-        if (exec_request_from_json(json_object_get(msg, "params"), &req, &error) < 0) {
+        _cleanup_close_ int fd0 = -EBADF, fd1 = -EBADF, fd2 = -EBADF;
+        const json_t *params = json_object_get(msg, "params");
+        int fds[3];
+
+        if (exec_request_from_json(params, &req, &error) < 0) {
                 (void) json_conn_reply_error(conn, msg, "bad-request", "%s", sup_error_message(error));
+                return;
+        }
+        if (json_is_true(json_object_get(params, "stream"))) {
+                if (json_conn_take_fds(conn, fds, 3) != 3) {
+                        (void) json_conn_reply_error(
+                                conn, msg, "bad-request",
+                                "a streamed exec needs three fds (stdin, stdout, stderr) with the request");
+                        return;
+                }
+                fd0 = fds[0], fd1 = fds[1], fd2 = fds[2];
+                if (exec_find_stream(m, jsonl_client_id(c))) {
+                        (void) json_conn_reply_error(conn, msg, "busy", "this connection has a streamed exec already");
+                        return;
+                }
+                req.stream = true;
+                req.stdio[0] = fd0, req.stdio[1] = fd1, req.stdio[2] = fd2;
+        } else if (req.tty) {
+                (void) json_conn_reply_error(conn, msg, "bad-request", "a terminal needs a streamed exec");
                 return;
         }
         if (m->state != MONITOR_RUNNING || !m->instance) {
@@ -1141,6 +1352,7 @@ static void monitor_exec(JsonlClient *c, json_t *msg, void *userdata) {
         x->monitor = m;
         x->client_id = jsonl_client_id(c);
         x->msg = json_incref(msg);
+        x->stream = req.stream;
         if (m->driver->exec(m->instance, &req, &monitor_exec_callbacks, x, &x->exec, &error) < 0) {
                 (void) json_conn_reply_error(conn, msg, "failed", "exec in %s: %s", m->spec->name,
                                              sup_error_message(error));
@@ -1323,6 +1535,7 @@ static const JsonlMethod monitor_methods[] = {
         {"shutdown", do_shutdown, JSONL_METHOD_ROOT_ONLY},
         {"update", do_update, JSONL_METHOD_ROOT_ONLY},
         {"exec", monitor_exec, JSONL_METHOD_ROOT_ONLY},
+        {"exec-resize", monitor_exec_resize, JSONL_METHOD_ROOT_ONLY},
         {"kill", monitor_kill, JSONL_METHOD_ROOT_ONLY},
         {},
 };
@@ -1383,6 +1596,8 @@ int monitor_listen(Monitor *m) {
                 .methods = monitor_methods,
                 .userdata = m,
                 .on_out_of_fds = on_out_of_fds,
+                .on_client_close = on_client_close,
+                .pass_fds = 3, /* a streamed exec's stdin, stdout and stderr */
         };
         int r;
 
@@ -1463,6 +1678,7 @@ Monitor *monitor_free(Monitor *m) {
                 return NULL;
         /* Before the socket closes: supd may start the unit's next monitor as soon as it does. */
         leave_own_cgroup(m);
+        m->health = health_check_free(m->health);
         monitor_exec_free_all(m);
         pulls_end(m);
         m->server = jsonl_server_free(m->server);

@@ -192,6 +192,78 @@ out=$(xcall ex-process '{"argv":["true"]}')
 echo "$out" | grep -q '"not-running"' || fail "an exec in a stopped unit: $out"
 end
 
+begin "supctl exec streams stdin, stdout and stderr, the exit status and a terminal, in both modes"
+for mode in $MODES; do exec_unit "sx-$mode" "$mode"; done
+start_supd
+for mode in $MODES; do
+        wait_for 90 state_is "sx-$mode" running || fail "sx-$mode is not running: $(field "sx-$mode" state) $(field "sx-$mode" reason)"
+        wait_for 30 ctl exec "sx-$mode" -- test -s /tmp/w.status || fail "$mode: the workload did not record its status"
+done
+for mode in $MODES; do
+        u=sx-$mode
+        log "$mode"
+        # stdout and stderr apart, and the command's exit status as supctl's.
+        ctl exec $u -- sh -c 'echo to-out; echo to-err >&2; exit 3' >"$CASE_DIR/out" 2>"$CASE_DIR/err"
+        rc=$?
+        [ $rc = 3 ] && [ "$(cat "$CASE_DIR/out")" = to-out ] && [ "$(cat "$CASE_DIR/err")" = to-err ] ||
+                fail "$mode: exit 3: rc $rc, stdout '$(cat "$CASE_DIR/out")', stderr '$(cat "$CASE_DIR/err")'"
+        # stdin reaches the command, and its end too (cat ends).
+        out=$(echo "from stdin" | ctl exec $u -- cat)
+        [ "$out" = "from stdin" ] || fail "$mode: stdin: '$out'"
+        # A megabyte each way without a stall: stdin's and stdout's flow control (a guest's agent
+        # window) holds nothing back for good.
+        out=$(head -c 1000000 /dev/zero | ctl exec $u -- wc -c)
+        [ "$(echo $out)" = 1000000 ] || fail "$mode: 1 MB of stdin: '$out'"
+        out=$(ctl exec $u -- sh -c 'yes 0123456789 | head -c 1000000' | wc -c)
+        [ "$out" = 1000000 ] || fail "$mode: 1 MB of stdout: $out bytes"
+        # Killed by a signal: 128+N, as a shell has it.
+        ctl exec $u -- sh -c 'kill -9 $$'
+        rc=$?
+        [ $rc = 137 ] || fail "$mode: a command killed by SIGKILL: rc $rc, expected 137"
+        # A program that is not there: 127 and why.
+        out=$(ctl exec $u -- /no/such/program 2>&1)
+        rc=$?
+        [ $rc = 127 ] && [[ $out == */no/such/program* ]] || fail "$mode: a missing program: rc $rc: $out"
+        # --user, --env, --workdir, resolved in the image; the workload's capabilities,
+        # no_new_privs and seccomp filter (an exec with more would be a way around the unit).
+        out=$(ctl exec --user app --env GREETING=hi --workdir /tmp $u -- sh -c 'echo $GREETING $(id -u) $(pwd)')
+        [ "$out" = "hi 1000 /tmp" ] || fail "$mode: --user/--env/--workdir: '$out'"
+        out=$(ctl exec $u -- grep -E "$STATUS_KEYS" /proc/self/status)
+        want=$(ctl exec $u -- cat /tmp/w.status)
+        [ -n "$want" ] && [ "$out" = "$want" ] ||
+                fail "$mode: supctl exec is not what the workload is: $(echo $out) vs $(echo $want)"
+        # A terminal of the unit's own, its size, a resize, ^C for the command and not supctl,
+        # the shell's exit status (exec-pty.py names each step).
+        if ! out=$("$PY" "$(dirname "$0")/exec-pty.py" 60 "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" exec -t $u -- sh 2>&1); then
+                fail "$mode: supctl exec -t: $(echo "$out" | grep FAIL | tr '\n' ' ')"
+        fi
+        # The reader of supctl's output goes away (| head): supctl ends, and so does the command.
+        tag=7$RANDOM$RANDOM
+        out=$(ctl exec $u -- sh -c "yes $tag" | head -n 2 | wc -l)
+        [ "$out" = 2 ] || fail "$mode: yes | head: $out lines"
+        wait_for 20 eval "! ctl exec $u -- sh -c 'ps -o args | grep -v grep | grep -q \"yes $tag\"'" ||
+                fail "$mode: the command outlived its reader"
+        # supctl killed: its command goes too (the monitor cancels a stream whose client left);
+        # while it runs, `supctl top` shows it, as the unit's process it is.
+        ctl exec $u -- sleep $tag &
+        bg=$!
+        wait_for 30 eval "ctl top $u | grep -q 'sleep $tag'" || fail "$mode: supctl top does not show the exec's sleep"
+        kill -9 $bg
+        wait $bg 2>/dev/null
+        wait_for 20 eval "! ctl top $u | grep -q 'sleep $tag'" || fail "$mode: the exec's sleep outlived supctl"
+done
+
+# Stopped: a clear refusal with the state, and supctl's own failure status.
+ctl stop sx-process >/dev/null
+wait_for 30 state_is sx-process stopped || fail "sx-process did not stop"
+out=$(ctl exec sx-process -- true 2>&1)
+rc=$?
+[ $rc = 125 ] && [[ $out == *"not running"* ]] || fail "exec in a stopped unit: rc $rc: $out"
+out=$(ctl exec no-such-unit -- true 2>&1)
+rc=$?
+[ $rc = 125 ] && [[ $out == *no-such-unit* ]] || fail "exec in a unit that does not exist: rc $rc: $out"
+end
+
 begin "exec is root's: malformed requests and other users are refused"
 exec_unit ex-process process
 start_supd
@@ -207,6 +279,22 @@ if command -v setpriv >/dev/null; then
         out=$(ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS= setpriv --reuid=65534 --regid=65534 --clear-groups \
                 "$CALL" "$(sock ex-process)" exec '{"argv":["id"]}' 2>&1)
         [ $? = 2 ] || fail "a non-root user got an exec in: $out"
+fi
+end
+
+begin "supctl exec is root's: a member of --socket-group, who may read status, is refused"
+exec_unit ex-process process
+getent group nogroup >/dev/null || fail "no group nogroup on this host"
+chmod o+x "$TOP" "$CASE_DIR" # the way to supd's socket, for the group's member
+start_supd --socket-group nogroup
+wait_for 10 state_is ex-process running || fail "ex-process is not running"
+if command -v setpriv >/dev/null; then
+        as_member() { ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS= setpriv --reuid=65534 --regid=65534 --init-groups "$@"; }
+        as_member "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" status ex-process >/dev/null 2>&1 ||
+                fail "the group member cannot read status (the test's premise)"
+        out=$(as_member "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" exec ex-process -- id 2>&1)
+        rc=$?
+        [ $rc = 125 ] && [[ $out == *"root only"* ]] || fail "a --socket-group member's exec: rc $rc: $out"
 fi
 end
 

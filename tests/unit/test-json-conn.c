@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "test-helpers.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include "json-conn.h"
@@ -177,6 +178,71 @@ static void test_idle_timeout_closes_a_full_socket(void **state) {
         event_free(e);
 }
 
+/* What a handler took with json_conn_take_fds(), and how many. */
+static int taken[JSON_CONN_FDS_MAX];
+static size_t n_taken;
+static bool take_fds;
+
+static void on_message_fds(JsonConn *c, json_t *msg, void *userdata) {
+        handled++;
+        if (take_fds)
+                n_taken = json_conn_take_fds(c, taken, 2);
+}
+
+/* Whether fd refers to the same open pipe as the write end w: a byte written to it comes out of r. */
+static bool same_pipe(int fd, int r) {
+        char b = 0;
+        return write(fd, "z", 1) == 1 && read(r, &b, 1) == 1 && b == 'z';
+}
+
+/* supctl exec hands over its pipes with the request: the handler gets exactly the fds that came
+ * with its message; fds it does not take are closed after it (a peer cannot pin fds in the
+ * monitor by sending more than a request takes, nor by sending them with requests that take
+ * none); and a connection without fd passing never holds any (the kernel drops them). */
+static void test_fds_go_with_their_message_and_no_further(void **state) {
+        static const char req[] = "{\"method\":\"x\"}\n";
+        Event *e = NULL;
+        JsonConn *c = NULL;
+        int sv[2], p[2], fds[3];
+        char b;
+
+        assert_int_equal(event_new(&e), 0);
+        for (int mode = 0; mode < 3; mode++) {
+                assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+                assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+                assert_int_equal(json_conn_new(e, sv[0], 4096, on_message_fds, on_close, NULL, &c), 0);
+                if (mode > 0)
+                        json_conn_set_fd_passing(c, 3);
+                take_fds = mode == 2;
+                handled = 0;
+                n_taken = 0;
+                /* Three dups of the write end go over; the test keeps none of them. */
+                for (int i = 0; i < 3; i++)
+                        fds[i] = fcntl(p[1], F_DUPFD_CLOEXEC, 0);
+                assert_int_equal(send_fds(sv[1], req, strlen(req), fds, 3), (int) strlen(req));
+                for (int i = 0; i < 3; i++)
+                        close(fds[i]);
+                close(p[1]);
+                for (int i = 0; i < 20 && handled == 0; i++)
+                        assert_int_equal(event_run(e, 50 * USEC_PER_MSEC), 0);
+                assert_int_equal(handled, 1);
+                if (mode == 2) {
+                        assert_int_equal(n_taken, 2);
+                        assert_true(same_pipe(taken[0], p[0]) && same_pipe(taken[1], p[0]));
+                        close(taken[0]);
+                        close(taken[1]);
+                } else
+                        assert_int_equal(n_taken, 0);
+                /* Every write end is closed now: the third fd (not taken) went after the handler,
+                 * and without fd passing none was ever kept. */
+                assert_int_equal(read(p[0], &b, 1), 0);
+                close(p[0]);
+                json_conn_free(c);
+                close(sv[1]);
+        }
+        event_free(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_close_after_flush_with_nothing_queued),
@@ -184,6 +250,7 @@ int main(void) {
                 cmocka_unit_test(test_output_hard_limit_closes),
                 cmocka_unit_test(test_request_timeout_counts_from_first_byte),
                 cmocka_unit_test(test_idle_timeout_closes_a_full_socket),
+                cmocka_unit_test(test_fds_go_with_their_message_and_no_further),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
