@@ -245,7 +245,7 @@ for mode in $MODES; do
                 fail "$mode: the command outlived its reader"
         # supctl killed: its command goes too (the monitor cancels a stream whose client left);
         # while it runs, `supctl top` shows it, as the unit's process it is.
-        ctl exec $u -- sleep $tag &
+        "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" exec $u -- sleep $tag &
         bg=$!
         wait_for 30 eval "ctl top $u | grep -q 'sleep $tag'" || fail "$mode: supctl top does not show the exec's sleep"
         kill -9 $bg
