@@ -295,6 +295,21 @@ static int case_terminal(int init) {
         return 0;
 }
 
+/* A resize that comes before the helper passed the terminal on (the client's window changed
+ * at once) is not lost. Stops: the request's size winning over the later one. */
+static int case_terminal_early_resize(int init) {
+        /* The line it waits for comes through the relay, which starts once the master came. */
+        char *argv[] = {"/bin/sh", "-c", "read x; stty size", NULL};
+        ExecRequest req = {.argv = argv, .stream = true, .tty = true, .rows = 30, .cols = 100};
+        _cleanup_(session_done) Session s;
+
+        CHECK(session_start(init, &req, &s) == 0);
+        CHECK(container_exec_resize(s.c, 35, 90) == 0);
+        CHECK(session_send(&s, "\n") == 0 && session_wait(&s, NULL) == 0);
+        CHECK(s.x.result.code == 0 && s.out && streq(s.out, "\r\n35 90\r\n"));
+        return 0;
+}
+
 /* Everything the command wrote reaches the caller before exited(), with the caller's side taking
  * it only as the loop runs: 100000 lines that the pty and the socket cannot hold at once. Stops:
  * exited() as soon as the command ended, with its last output still in the terminal; the relay
@@ -401,6 +416,7 @@ int main(void) {
                 {"stream-pipes", case_stream_pipes},
                 {"stream-refuses-files", case_stream_refuses_files},
                 {"terminal", case_terminal},
+                {"terminal-early-resize", case_terminal_early_resize},
                 {"terminal-drain", case_terminal_drain},
                 {"terminal-hangup", case_terminal_hangup},
                 {"terminal-owner", case_terminal_owner},
