@@ -683,11 +683,18 @@ int container_exec_resize(ContainerExec *x, unsigned short rows, unsigned short 
 }
 
 ContainerExec *container_exec_free(ContainerExec *x) {
+        pid_t pid;
+
         if (!x)
                 return NULL;
         /* Both are the caller's children: killed and reaped here, no zombie left. A helper that is
          * killed before it passed the command on takes nothing with it: the command, if it was
          * forked already, is in the container and dies with it. */
+        /* The command's session first, while the command (unreaped) keeps its id from being
+         * reused: a shell's children and a terminal's background jobs go with it, as they do
+         * when the instance ends (an exec cancelled by its client leaves nothing in the unit). */
+        if (x->pidfd >= 0 && pidfd_get_pid(x->pidfd, &pid) >= 0)
+                (void) kill_session(pid, SIGKILL);
         for (int *fd = (int[]){x->helper_pidfd, x->pidfd}, *end = fd + 2; fd < end; fd++)
                 if (*fd >= 0) {
                         (void) syscall(SYS_pidfd_send_signal, *fd, SIGKILL, NULL, 0);
