@@ -53,7 +53,7 @@ unit_log() { cat "$CASE_DIR/state/logs/$1.log" 2>/dev/null; }
 
 begin "a check that passes once a file exists; a failing one restarts the unit (on_failure: restart)"
 for mode in $MODES; do
-        health_unit "h-$mode" "$mode" '{command: [/bin/test, -f, /tmp/ready], interval: 1s, timeout: 5s, retries: 2, on_failure: restart}' \
+        health_unit "h-$mode" "$mode" '{command: [/bin/test, -f, /tmp/ready], interval: 1s, timeout: 5s, retries: 2, start_period: 60s, on_failure: restart}' \
                 'restart: {policy: "no", delay: 1s}'
 done
 unit plain 'command: [/bin/sh, -c, "while :; do sleep 1; done"]' # no healthcheck: no health in its status
@@ -61,8 +61,10 @@ start_supd
 for mode in $MODES; do
         u=h-$mode
         wait_for 90 state_is $u running || fail "$u is not running: $(field $u state) $(field $u reason)"
-        # Not healthy before the file exists (a check that passed without it would be no check).
-        health_is $u healthy && fail "$mode: healthy before /tmp/ready exists"
+        # Not healthy before the file exists (a check that passed without it would be no check),
+        # and its failures within start_period do not count: still starting.
+        sleep 3
+        health_is $u starting || fail "$mode: not starting before /tmp/ready exists: $(health $u status)"
         ctl exec $u -- touch /tmp/ready || fail "$mode: cannot touch /tmp/ready"
         wait_for 30 health_is $u healthy || fail "$mode: not healthy after /tmp/ready appeared: $(health $u status)"
         [ "$(health $u failing_streak)" = 0 ] || fail "$mode: a streak after a pass: $(health $u failing_streak)"
