@@ -153,20 +153,17 @@ int pidfd_get_pid(int pidfd, pid_t *ret) {
         return -ENOTSUP;
 }
 
-int kill_session(pid_t sid, int sig) {
+/* One pass of kill_session(): how many it signalled. */
+static int kill_session_pass(pid_t sid, int sig) {
         _cleanup_closedir_ DIR *d = opendir("/proc");
         struct dirent *de;
         int n = 0;
 
-        if (sid <= 1)
-                return -EINVAL;
-        if (kill(-sid, sig) == 0)
-                n++;
         if (!d)
-                return n;
+                return 0;
         while ((de = readdir(d))) {
+                _cleanup_close_ int pidfd = -EBADF, fd = -EBADF;
                 char path[64], buf[512], *p;
-                _cleanup_close_ int fd = -EBADF;
                 long session = 0;
                 ssize_t k;
                 pid_t pid;
@@ -174,6 +171,11 @@ int kill_session(pid_t sid, int sig) {
                 if (!isdigit((unsigned char) de->d_name[0]))
                         continue;
                 pid = (pid_t) atoi(de->d_name);
+                /* The process first, then what it is: a pid freed and reused between the read and
+                 * the kill would otherwise be another process's. */
+                pidfd = pidfd_open(pid, 0);
+                if (pidfd < 0)
+                        continue;
                 snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
                 fd = open(path, O_RDONLY | O_CLOEXEC);
                 if (fd < 0)
@@ -187,8 +189,21 @@ int kill_session(pid_t sid, int sig) {
                 p = strrchr(buf, ')');
                 if (!p || sscanf(p + 1, " %*c %*d %*d %ld", &session) != 1 || session != (long) sid)
                         continue;
-                if (kill(pid, sig) == 0)
+                if (pidfd_send_signal(pidfd, sig, NULL, 0) == 0)
                         n++;
         }
+        return n;
+}
+
+int kill_session(pid_t sid, int sig) {
+        int n = 0, k;
+
+        if (sid <= 1)
+                return -EINVAL;
+        if (kill(-sid, sig) == 0)
+                n++;
+        /* Again while a pass finds some: a member may fork while the first pass reads. */
+        for (int pass = 0; pass < 4 && (k = kill_session_pass(sid, sig)) > 0; pass++)
+                n += k;
         return n;
 }

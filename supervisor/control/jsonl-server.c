@@ -20,6 +20,7 @@ struct JsonlClient {
         uint64_t id;
         uid_t uid;
         bool privileged;
+        bool no_events; /* jsonl_client_mute_events() */
         JsonlClient *next;
 };
 
@@ -233,7 +234,12 @@ void jsonl_server_broadcast(JsonlServer *s, const json_t *msg) {
         if (!s)
                 return;
         for (JsonlClient *c = s->clients; c; c = c->next)
-                (void) json_conn_send(c->conn, msg);
+                if (!c->no_events)
+                        (void) json_conn_send(c->conn, msg);
+}
+
+void jsonl_client_mute_events(JsonlClient *c) {
+        c->no_events = true;
 }
 
 JsonlClient *jsonl_server_find_client(const JsonlServer *s, uint64_t id) {

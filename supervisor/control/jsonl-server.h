@@ -84,4 +84,7 @@ JsonlClient *jsonl_server_find_client(const JsonlServer *s, uint64_t id);
 size_t jsonl_server_n_clients(const JsonlServer *s);
 
 JsonConn *jsonl_client_conn(const JsonlClient *c);
+/* No broadcast reaches c from now on: a client that holds its connection for another purpose
+ * (a streamed exec) and may not read for a long time must not pile events up in the server. */
+void jsonl_client_mute_events(JsonlClient *c);
 uint64_t jsonl_client_id(const JsonlClient *c); /* never 0, never reused by one server */

@@ -433,6 +433,9 @@ int verb_wait(int argc, char **argv) {
                 return EXIT_USAGE;
         }
         params = json_pack("{s:s, s:b}", "unit", argv[optind], "healthy", healthy);
+        /* Beyond a century a timeout is none (and would not fit supd's JSON integer). */
+        if (timeout > 100ULL * 365 * 24 * 3600 * USEC_PER_SEC)
+                timeout = USEC_INFINITY;
         if (timeout != USEC_INFINITY)
                 json_object_set_new(params, "timeout_usec", json_integer((json_int_t) timeout));
         /* supd answers when its timer fires; past that by CALL_TIMEOUT, supd is not answering. */

@@ -230,7 +230,12 @@ int verb_exec(int argc, char **argv) {
 
         optind = 0;
         r = parse_exec_options(argc, argv, &a);
-        if (r != 0)
+        if (r > 0) { /* --help */
+                json_decref(a.env);
+                json_decref(args);
+                return EXIT_SUCCESS;
+        }
+        if (r < 0)
                 goto usage;
         /* supctl exec UNIT [OPTIONS] -- COMMAND...: getopt stops at the unit (+); the options may
          * come after it too. */
@@ -243,7 +248,12 @@ int verb_exec(int argc, char **argv) {
         argv += optind;
         optind = 1;
         r = parse_exec_options(argc, argv, &a);
-        if (r != 0)
+        if (r > 0) { /* --help */
+                json_decref(a.env);
+                json_decref(args);
+                return EXIT_SUCCESS;
+        }
+        if (r < 0)
                 goto usage;
         if (optind < argc && streq(argv[optind], "--"))
                 optind++;
@@ -283,6 +293,8 @@ int verb_exec(int argc, char **argv) {
                 json_object_set_new(params, "rows", json_integer(rows));
                 json_object_set_new(params, "cols", json_integer(cols));
         }
+        /* A monitor that goes while we write to it is an error to report, not a silent death. */
+        (void) signal(SIGPIPE, SIG_IGN);
         /* With a terminal, its output is one stream: stdout. */
         r = send_request(sock, 1, "exec", params, (int[]){in[0], out[1], a.tty ? out[1] : err[1]}, 3);
         if (r < 0) {
@@ -304,9 +316,16 @@ int verb_exec(int argc, char **argv) {
         sigaddset(&mask, SIGWINCH);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGHUP);
+        if (a.tty) {
+                /* Raw mode makes ^C and the quit key bytes; a kill(1) of them still ends supctl with the
+                 * terminal restored. */
+                sigaddset(&mask, SIGINT);
+                sigaddset(&mask, SIGQUIT);
+        }
         (void) sigprocmask(SIG_BLOCK, &mask, NULL);
         sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-        (void) signal(SIGPIPE, SIG_IGN);
+        if (sigfd < 0) /* without it they are not heard: they act as they would have */
+                (void) sigprocmask(SIG_UNBLOCK, &mask, NULL);
 
         if (a.tty && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved_termios) == 0) {
                 struct termios raw = saved_termios;
@@ -340,7 +359,9 @@ int verb_exec(int argc, char **argv) {
                 if (poll(p, ELEMENTSOF(p), -1) < 0) {
                         if (errno == EINTR)
                                 continue;
-                        log_error_errno(-errno, "exec: poll: %m");
+                        r = -errno;
+                        restore_terminal();
+                        log_error_errno(r, "exec: poll: %m");
                         goto finish;
                 }
                 for (size_t i = 0; i < 3; i++) {
@@ -381,7 +402,9 @@ int verb_exec(int argc, char **argv) {
                                 }
                         }
                 }
-                if (p[0].revents) {
+                /* Every whole frame read so far, not only the first: a frame that came in the
+                 * same read as the one before it wakes no poll(). */
+                while (p[0].revents && !got_reply) {
                         json_t *msg = NULL;
                         r = json_read_frame(sock, &frame, &frame_len, &frame_used, JSON_FRAME_MAX_REPLY,
                                             5 * USEC_PER_SEC, &msg);
@@ -398,6 +421,8 @@ int verb_exec(int argc, char **argv) {
                                 got_reply = true;
                         } else
                                 json_decref(msg); /* an event, or a resize's answer */
+                        if (!frame || !memchr(frame, '\n', frame_used))
+                                break;
                 }
         }
 
@@ -412,7 +437,8 @@ int verb_exec(int argc, char **argv) {
         {
                 json_t *e = json_object_get(reply, "error"), *result = json_object_get(reply, "result");
                 if (e) {
-                        log_error("%s", json_string_value(json_object_get(e, "message")));
+                        log_error("exec in %s: %s", unit,
+                                  json_string_value(json_object_get(e, "message")) ?: "refused");
                         status = EXIT_EXEC_FAILED;
                 } else {
                         int code = (int) json_integer_value(json_object_get(result, "exit_code"));

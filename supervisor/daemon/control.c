@@ -26,12 +26,22 @@
 void (*control_on_reload)(bool begin) = NULL;
 
 typedef struct WaitRequest WaitRequest;
+typedef struct ImageRequest ImageRequest;
 
 struct ControlServer {
         Manager *manager;
         JsonlServer *server;
         char *path;
         WaitRequest *waits;
+        ImageRequest *images; /* image jobs whose reply is owed */
+};
+
+/* An image job whose reply is owed. */
+struct ImageRequest {
+        ControlServer *server;
+        uint64_t client_id;
+        json_t *request;
+        ImageRequest *next;
 };
 
 /* A `wait` whose reply is owed: the manager's wait, and whom to reply to. */
@@ -219,6 +229,17 @@ static size_t client_waits(ControlServer *s, uint64_t client_id) {
         return n;
 }
 
+/* A wait and an image job each turn the client's idle timeout off (they take as long as they
+ * take); it comes back once the client has neither left, not at the end of the first. */
+static void client_maybe_idle(ControlServer *s, JsonlClient *c) {
+        if (!c || client_waits(s, jsonl_client_id(c)) > 0)
+                return;
+        for (ImageRequest *q = s->images; q; q = q->next)
+                if (q->client_id == jsonl_client_id(c))
+                        return;
+        json_conn_set_idle_timeout(jsonl_client_conn(c), CONTROL_IDLE_TIMEOUT, CONTROL_REQUEST_TIMEOUT);
+}
+
 /* A client that has gone waits for nothing: its waits go with it, not with the unit's next
  * status or their timeout (the caps count only what a client still waits for). */
 static void on_client_close(uint64_t id, void *userdata) {
@@ -253,9 +274,7 @@ static void on_wait_done(int result, const char *why, void *userdata) {
                                                      "%s", why);
         }
         wait_request_free(w);
-        /* Its last wait over: the connection is idle again as any other. */
-        if (conn && client_waits(s, jsonl_client_id(c)) == 0)
-                json_conn_set_idle_timeout(conn, CONTROL_IDLE_TIMEOUT, CONTROL_REQUEST_TIMEOUT);
+        client_maybe_idle(s, c);
 }
 
 static void do_wait(JsonlClient *c, json_t *msg, void *userdata) {
@@ -313,11 +332,6 @@ static void do_wait(JsonlClient *c, json_t *msg, void *userdata) {
 
 /* ---- the image store: every method in a worker (image-jobs.h), replied to when it is done ---- */
 
-typedef struct ImageRequest {
-        ControlServer *server;
-        uint64_t client_id;
-        json_t *request;
-} ImageRequest;
 
 typedef struct PullArgs {
         const char *reference;
@@ -397,9 +411,14 @@ static void on_image_done(const json_t *reply, void *userdata) {
         JsonConn *conn = c ? jsonl_client_conn(c) : NULL;
         json_t *err = json_object_get(reply, "error");
 
+        for (ImageRequest **p = &q->server->images; *p; p = &(*p)->next)
+                if (*p == q) {
+                        *p = q->next;
+                        break;
+                }
         /* A client that went meanwhile: the work is done all the same (a pull is in the store). */
         if (conn) {
-                json_conn_set_idle_timeout(conn, CONTROL_IDLE_TIMEOUT, CONTROL_REQUEST_TIMEOUT);
+                client_maybe_idle(q->server, c);
                 if (err)
                         (void) json_conn_reply_error(conn, q->request,
                                                      json_string_value(json_object_get(err, "code")) ?: "failed", "%s",
@@ -443,6 +462,8 @@ static void run_image_job(JsonlClient *c, json_t *msg, ControlServer *s, ImageJo
         }
         /* A pull takes as long as the registry does: the client waits for its reply without a
          * deadline of ours (it has its own). */
+        q->next = s->images;
+        s->images = q;
         json_conn_set_idle_timeout(conn, 0, 0);
 }
 

@@ -305,7 +305,10 @@ static void stop_dependants(Manager *m, const Instance *target) {
                 if (!requires || shares)
                         continue;
                 log_info("%s: %s, which it requires, was stopped: stopping it", i->name, target->name);
-                (void) instance_call(i, "stop", NULL, on_stop_reply, NULL);
+                /* As the operator's stop goes: through the instance's table first (a held start
+                 * ends), then to the monitor. */
+                if (instance_dispatch(i, LIFE_EVENT_STOP, NULL) == -EAGAIN)
+                        (void) instance_call(i, "stop", NULL, on_stop_reply, NULL);
         }
 }
 

@@ -10,7 +10,6 @@
  * acknowledged once its command has read it. */
 #include "guest-exec.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -25,6 +24,7 @@
 #include "alloc.h"
 #include "fileio.h"
 #include "macro.h"
+#include "process-util.h"
 #include "socket-util.h"
 #include "string-util.h"
 #include "workload.h"
@@ -380,44 +380,22 @@ static Exec *exec_find(GuestExecs *g, uint64_t id) {
         return NULL;
 }
 
-/* The session the exec's command leads (workload_exec()'s setsid()): every process in it, also
+/* The command, and the session it leads (workload_exec()'s setsid()): every process in it, also
  * those a shell with job control put in process groups of their own. Only while the command has
- * not been reaped: until then its pid, which names the session, is not reused. */
-static void kill_session(pid_t sid) {
-        _cleanup_closedir_ DIR *d = opendir("/proc");
-        struct dirent *de;
-
-        (void) kill(-sid, SIGKILL);
-        if (!d)
-                return;
-        while ((de = readdir(d))) {
-                char path[64], *buf = NULL, *p;
-                size_t n;
-                int session;
-                pid_t pid = (pid_t) strtol(de->d_name, &p, 10);
-
-                if (pid <= 0 || *p)
-                        continue;
-                snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-                if (read_full_file(path, 4096, &buf, &n) < 0)
-                        continue;
-                /* pid (comm) state ppid pgrp session ...: comm may hold anything but ends at the
-                 * last ')'. */
-                p = strrchr(buf, ')');
-                if (p && sscanf(p + 1, " %*c %*d %*d %d", &session) == 1 && session == sid)
-                        (void) kill(pid, SIGKILL);
-                free(buf);
-        }
-}
-
+ * not been reaped: until then its pid, which names the session, is not reused. The command
+ * itself too: a kill that comes before its setsid() finds no session yet. What its pipes still
+ * hold is read and dropped now, also for a command reaped already: no ack comes for it, and the
+ * exec must end (it holds one of GUEST_EXEC_MAX). */
 static void exec_kill(Exec *x) {
-        if (x->pid > 0)
-                kill_session(x->pid);
+        if (x->pid > 0) {
+                (void) kill(x->pid, SIGKILL);
+                (void) kill_session(x->pid, SIGKILL);
+        }
         x->killed = true;
         input_drop(x, false);
         input_close(x);
         for (ExecStream s = 0; s < _EXEC_STREAM_MAX; s++)
-                exec_watch(x, s);
+                exec_pump(x, s);
 }
 
 static void exec_input(GuestExecs *g, Exec *x, GuestCommand *cmd) {
@@ -505,8 +483,13 @@ bool guest_execs_reaped(GuestExecs *g, pid_t p, int status) {
 /* The host left: whatever the execs write now is not wanted by anyone (the host ended them on its
  * side); they are killed, and drained without a window. */
 void guest_execs_set_connected(GuestExecs *g, bool connected) {
+        Exec *next;
+
         g->connected = connected;
         if (!connected)
-                for (Exec *x = g->execs; x; x = x->next)
+                for (Exec *x = g->execs; x; x = next) {
+                        next = x->next;
                         exec_kill(x);
+                        exec_maybe_finish(x); /* may free x */
+                }
 }

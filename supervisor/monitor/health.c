@@ -217,6 +217,16 @@ static void on_exec_exited(const ExecResult *result, void *userdata) {
         }
         assert(h->run_state == HEALTH_RUN_CHECKING);
         h->run_state = HEALTH_RUN_WAITING;
+        if (result->signal == SIGKILL && !result->error) {
+                /* Not ours (a check we kill at its timeout does not come here): the instance is
+                 * going (its pid namespace or its guest took the check along, before the monitor
+                 * hears of the workload's end) or the OOM killer struck in its cgroup. Either way
+                 * the workload's end is the restart policy's to judge, not health's: the check is
+                 * not counted, and the next one comes at its turn if the workload still runs. */
+                free(x);
+                event_source_set_time(h->timer, now(CLOCK_MONOTONIC) + h->spec->healthcheck.interval);
+                return;
+        }
         output = result->error ? xstrdup(result->error) : output_text(x);
         free(x);
         finish_check(h, started, result->code == 0 && result->signal == 0 && !result->error, result->code,

@@ -25,6 +25,11 @@
  * Once the run has been healthy, start_period no longer applies: a later failure counts even
  * within it (Docker's "the container is considered started").
  *
+ * A check killed by SIGKILL that the runner did not send is not counted at all: the instance
+ * going away takes its checks along (a process container's pid namespace, a guest) a moment
+ * before the monitor hears that the workload ended, and an unhealthy verdict then would act on a
+ * run that is over (restart one the policy would not, stop one it would restart).
+ *
  * The runner. The first check runs min(interval, 1 s) after the run started (readiness, which
  * `requires` waits for, should not wait a whole interval), each next one interval after the
  * previous one ended. Checks never overlap. A check still running at healthcheck.timeout is

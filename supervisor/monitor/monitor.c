@@ -388,7 +388,9 @@ static void apply_restart_policy(Monitor *m) {
                 m->status.restart_reason = xasprintf("the start failed: %s", m->status.reason ?: "(no reason given)");
         else if (m->status.exit_signal > 0)
                 m->status.restart_reason = xasprintf("the command was killed by signal %d%s", m->status.exit_signal,
-                                                     m->status.oom ? " (the OOM killer)" : "");
+                                                     m->status.oom      ? " (the OOM killer)"
+                                                     : m->health_killed ? " (healthcheck.on_failure: kill)"
+                                                                        : "");
         else
                 m->status.restart_reason = xasprintf("the command exited with status %d", m->status.exit_code);
         delay = restart_state_exit(&m->restart, m->spec, k, uptime, drand48() * 2.0 - 1.0);
@@ -416,6 +418,9 @@ static void on_driver_changed(DriverInstance *d, void *userdata) {
 static void on_driver_exited(DriverInstance *d, const DriverExit *ex, void *userdata) {
         Monitor *m = userdata;
         const char *share_key, *share_unit = NULL;
+
+        /* No verdict of a check on a run that is over. */
+        m->health = health_check_free(m->health);
 
         m->status.has_exit = true;
         m->status.exited_at = now(CLOCK_REALTIME);
@@ -779,6 +784,9 @@ static void start_run(Monitor *m, bool automatic) {
         m->status.reason = NULL;
         m->status.oom = false;
         m->goal = MONITOR_GOAL_POLICY;
+        /* An operator's stop or restart came between: what ends the next run is not the health
+         * check's doing. */
+        m->health_restart = m->health_killed = false;
         r = pulls_begin(m);
         if (r < 0) {
                 start_failed(m);
@@ -869,6 +877,7 @@ static void on_health_changed(HealthCheck *h, HealthState old, HealthState new, 
                 set_reason(m, "killed: the health check failed %u times in a row (healthcheck.on_failure: kill)",
                            m->status.health.failing_streak);
                 m->health = health_check_free(m->health);
+                m->health_killed = true;
                 m->driver->kill(m->instance);
                 monitor_set_state(m, m->state);
                 return;
@@ -1326,19 +1335,24 @@ static void monitor_exec(JsonlClient *c, json_t *msg, void *userdata) {
                 return;
         }
         if (json_is_true(json_object_get(params, "stream"))) {
-                if (json_conn_take_fds(conn, fds, 3) != 3) {
+                size_t n = json_conn_take_fds(conn, fds, 3);
+
+                /* Ours from here, however many came. */
+                fd0 = n > 0 ? fds[0] : -EBADF, fd1 = n > 1 ? fds[1] : -EBADF, fd2 = n > 2 ? fds[2] : -EBADF;
+                if (n != 3) {
                         (void) json_conn_reply_error(
                                 conn, msg, "bad-request",
                                 "a streamed exec needs three fds (stdin, stdout, stderr) with the request");
                         return;
                 }
-                fd0 = fds[0], fd1 = fds[1], fd2 = fds[2];
                 if (exec_find_stream(m, jsonl_client_id(c))) {
                         (void) json_conn_reply_error(conn, msg, "busy", "this connection has a streamed exec already");
                         return;
                 }
                 req.stream = true;
                 req.stdio[0] = fd0, req.stdio[1] = fd1, req.stdio[2] = fd2;
+                /* Its client reads its reply and nothing else, maybe much later. */
+                jsonl_client_mute_events(c);
         } else if (req.tty) {
                 (void) json_conn_reply_error(conn, msg, "bad-request", "a terminal needs a streamed exec");
                 return;

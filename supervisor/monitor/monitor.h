@@ -157,6 +157,7 @@ struct Monitor {
         MonitorExec *execs;       /* exec requests whose command runs */
         HealthCheck *health;      /* the running workload's health check (healthcheck.command); NULL: none */
         bool health_restart;      /* the run ends for healthcheck.on_failure: restart: it failed, and restarts */
+        bool health_killed;       /* the run was killed by healthcheck.on_failure: kill */
         MonitorPull *pull;        /* registry pulls the start waits for; NULL: none */
         usec_t started_mono;
 

@@ -412,6 +412,25 @@ static void test_killed_check_fails_with_its_signal(void **state) {
         fake_free(f);
 }
 
+static void test_instance_end_takes_no_verdict(void **state) {
+        /* The instance went and took its check along (a SIGKILL the runner did not send: the pid
+         * namespace or the guest ending, a moment before the monitor hears the workload ended):
+         * no verdict on a run that is over. Counted, it would turn the unit unhealthy, and
+         * on_failure would restart a unit the restart policy would leave, or stop one it would
+         * restart. */
+        _cleanup_(unit_spec_freep) UnitSpec *u = spec_with(1, 0, 10 * USEC_PER_MSEC, USEC_PER_SEC);
+        Fake *f = fake_new(FAKE_HANG);
+        ExecResult killed = {.code = -1, .signal = SIGKILL};
+
+        fake_start(f, u);
+        while (f->execs == 0)
+                assert_int_equal(event_run(f->e, 100 * USEC_PER_MSEC), 0);
+        fake_end(f, &killed);
+        assert_int_equal(f->changes, 0);
+        assert_int_equal(health_check_state(f->h), HEALTH_STARTING);
+        fake_free(f);
+}
+
 static void test_setup_error_is_the_output(void **state) {
         /* A check whose command is not there says why in the status, not an empty output. */
         _cleanup_(unit_spec_freep) UnitSpec *u = spec_with(3, 0, USEC_PER_MSEC, USEC_PER_SEC);
@@ -547,6 +566,7 @@ int main(void) {
                 cmocka_unit_test(test_uncancellable_hung_check_blocks_and_counts),
                 cmocka_unit_test(test_transitions_reach_changed),
                 cmocka_unit_test(test_killed_check_fails_with_its_signal),
+                cmocka_unit_test(test_instance_end_takes_no_verdict),
                 cmocka_unit_test(test_setup_error_is_the_output),
                 cmocka_unit_test(test_exec_that_cannot_start_counts),
                 cmocka_unit_test(test_start_period_on_the_loop),

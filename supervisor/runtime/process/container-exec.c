@@ -527,6 +527,14 @@ static int check_stdio(const ExecRequest *req, SupError **ret_error) {
 
                 if (fstat(req->stdio[i], &st) < 0)
                         return sup_error_errno(ret_error, -errno, "exec: cannot check the stream's fd %d", i);
+                int domain = 0;
+                socklen_t len = sizeof(domain);
+
+                /* A pipe, or a unix socket: what is written to it and nothing else. Not a socket of
+                 * another family, which would give the container the host's network. */
+                if (S_ISSOCK(st.st_mode) &&
+                    (getsockopt(req->stdio[i], SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 || domain != AF_UNIX))
+                        return sup_error_make(ret_error, -EINVAL, "exec: the stream's fd %d is not a unix socket", i);
                 if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode))
                         return sup_error_make(ret_error, -EINVAL, "exec: the stream's fd %d is not a pipe or a socket",
                                               i);
