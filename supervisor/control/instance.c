@@ -68,6 +68,7 @@ void instance_status_done(InstanceStatus *s) {
         free(s->name);
         free(s->hash);
         free(s->reason);
+        free(s->restart_reason);
         free(s->log_path);
         free(s->address);
         strv_free(s->images);
@@ -125,6 +126,7 @@ json_t *instance_status_to_json(const InstanceStatus *s) {
         json_object_set_new(o, "exited_at", timestamp_to_json(s->exited_at));
         json_object_set_new(o, "next_restart_at", timestamp_to_json(s->next_restart_at));
         json_object_set_new(o, "reason", s->reason ? json_string(s->reason) : json_null());
+        json_object_set_new(o, "restart_reason", s->restart_reason ? json_string(s->restart_reason) : json_null());
         json_object_set_new(o, "log", s->log_path ? json_string(s->log_path) : json_null());
         json_object_set_new(o, "address", s->address ? json_string(s->address) : json_null());
         json_object_set_new(o, "user_namespace",
@@ -224,6 +226,7 @@ int instance_status_from_json(const json_t *j, InstanceStatus *ret) {
             (r = timestamp_from_json(json_object_get(j, "next_restart_at"), &s.next_restart_at)) < 0)
                 goto fail;
         s.reason = dup_string(json_object_get(j, "reason"));
+        s.restart_reason = dup_string(json_object_get(j, "restart_reason"));
         s.log_path = dup_string(json_object_get(j, "log"));
         s.address = dup_string(json_object_get(j, "address"));
         if (json_is_object(v = json_object_get(j, "user_namespace"))) {

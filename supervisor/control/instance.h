@@ -77,6 +77,10 @@ typedef struct InstanceStatus {
         usec_t exited_at;
         usec_t next_restart_at;
         char *reason; /* why it failed, or the last start error; NULL */
+        /* Why the last automatic restart happened ("the command exited with status 1", "the
+         * health check failed 3 times in a row (healthcheck.on_failure: restart)"): kept through the
+         * runs that follow, until an operator's start; NULL: none. */
+        char *restart_reason;
         char *log_path;
         char *address; /* the container's IPv4 address on the bridge while it has one; NULL */
         /* user_namespace: auto: the host ids of the container's 0..size-1 in its last run (in JSON

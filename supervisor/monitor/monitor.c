@@ -118,6 +118,10 @@ static void monitor_set_state(Monitor *m, MonitorState state) {
 
         if (state != MONITOR_BACKOFF)
                 m->status.next_restart_at = 0;
+        /* A check runs only while the workload runs and is wanted: none while it stops, and no
+         * result of one comes afterwards (health.h). */
+        if (state != MONITOR_RUNNING)
+                m->health = health_check_free(m->health);
         if (old != state) {
                 disarm_timer(m);
                 log_writer_printf(&m->log, "sup", "%s -> %s", monitor_state_to_string(old),
@@ -365,12 +369,28 @@ static RunEnd exit_kind(const Monitor *m, bool setup_failed) {
 static void apply_restart_policy(Monitor *m) {
         usec_t uptime = now(CLOCK_MONOTONIC) - m->started_mono;
         RunEnd k = exit_kind(m, m->run_setup_failed);
+        bool health_restart = m->health_restart;
         usec_t delay;
 
-        if (!restart_policy_wants_restart(m->spec->restart.policy, k)) {
+        /* healthcheck.on_failure: restart ended it: a failed run, however the command took its
+         * stop, and a restart whatever restart.policy says; the back-off and start limit apply. */
+        m->health_restart = false;
+        if (health_restart && k != RUN_SETUP_FAILED)
+                k = RUN_FAILED;
+        if (!health_restart && !restart_policy_wants_restart(m->spec->restart.policy, k)) {
                 monitor_set_state(m, k == RUN_SETUP_FAILED ? MONITOR_FAILED : MONITOR_EXITED);
                 return;
         }
+        free(m->status.restart_reason);
+        if (health_restart && m->status.reason)
+                m->status.restart_reason = xstrdup(m->status.reason);
+        else if (k == RUN_SETUP_FAILED)
+                m->status.restart_reason = xasprintf("the start failed: %s", m->status.reason ?: "(no reason given)");
+        else if (m->status.exit_signal > 0)
+                m->status.restart_reason = xasprintf("the command was killed by signal %d%s", m->status.exit_signal,
+                                                     m->status.oom ? " (the OOM killer)" : "");
+        else
+                m->status.restart_reason = xasprintf("the command exited with status %d", m->status.exit_code);
         delay = restart_state_exit(&m->restart, m->spec, k, uptime, drand48() * 2.0 - 1.0);
         m->status.next_restart_at = now(CLOCK_REALTIME) + delay;
         monitor_set_state(m, MONITOR_BACKOFF);
@@ -772,6 +792,100 @@ static void start_run(Monitor *m, bool automatic) {
         start_workload(m);
 }
 
+/* ---- health: the workload's health check (health.h) ---- */
+
+static int health_exec(const ExecRequest *req, const ExecCallbacks *cb, void *cb_userdata, DriverExec **ret,
+                       SupError **ret_error, void *userdata) {
+        Monitor *m = userdata;
+
+        if (!m->instance)
+                return sup_error_make(ret_error, -ENOTCONN, "the workload does not run");
+        return m->driver->exec(m->instance, req, cb, cb_userdata, ret, ret_error);
+}
+
+static void health_cancel(DriverExec *x, void *userdata) {
+        Monitor *m = userdata;
+
+        (void) m->driver->exec_cancel(x);
+}
+
+static void enter_stopping(Monitor *m, MonitorState state);
+
+/* The check's verdict for the log: "exit status 1: wget: server returned error" (its output's
+ * first line), "timed out after 2s", "killed by signal 9". */
+static char *health_last_check(const Monitor *m) {
+        const char *out = m->status.health.last_output ?: "";
+        size_t n = strcspn(out, "\n");
+        char buf[64], *what;
+
+        if (m->status.health.last_timed_out)
+                what = xasprintf("timed out after %s", format_timespan(m->spec->healthcheck.timeout, buf, sizeof(buf)));
+        else if (m->status.health.last_signal > 0)
+                what = xasprintf("killed by signal %d", m->status.health.last_signal);
+        else
+                what = xasprintf("exit status %d", m->status.health.last_exit_code);
+        if (n > 0) {
+                char *s = xasprintf("%s: %.*s", what, (int) MIN(n, (size_t) 200), out);
+                free(what);
+                what = s;
+        }
+        return what;
+}
+
+static void on_health_changed(HealthCheck *h, HealthState old, HealthState new, void *userdata) {
+        Monitor *m = userdata;
+        _cleanup_free_ char *last = NULL;
+
+        health_check_status(h, &m->status);
+        if (old != new) {
+                last = health_last_check(m);
+                if (new == HEALTH_HEALTHY)
+                        log_writer_printf(&m->log, "sup", "health: %s -> %s", health_state_to_string(old),
+                                          health_state_to_string(new));
+                else
+                        log_writer_printf(&m->log, "sup", "health: %s -> %s (%u failed checks in a row; the last: %s)",
+                                          health_state_to_string(old), health_state_to_string(new),
+                                          m->status.health.failing_streak, last);
+        }
+        if (new != HEALTH_UNHEALTHY || old == HEALTH_UNHEALTHY || m->state != MONITOR_RUNNING) {
+                monitor_set_state(m, m->state); /* publish */
+                return;
+        }
+        /* It has just turned unhealthy: healthcheck.on_failure (health.h). Each action below
+         * leaves RUNNING or kills, which ends the check (monitor_set_state()). */
+        switch (m->spec->healthcheck.on_failure) {
+        case HEALTH_ACTION_RESTART:
+                set_reason(m, "the health check failed %u times in a row (healthcheck.on_failure: restart)",
+                           m->status.health.failing_streak);
+                m->health_restart = true;
+                enter_stopping(m, MONITOR_STOPPING);
+                return;
+        case HEALTH_ACTION_STOP:
+                set_reason(m, "stopped: the health check failed %u times in a row (healthcheck.on_failure: stop)",
+                           m->status.health.failing_streak);
+                (void) monitor_stop(m);
+                return;
+        case HEALTH_ACTION_KILL:
+                set_reason(m, "killed: the health check failed %u times in a row (healthcheck.on_failure: kill)",
+                           m->status.health.failing_streak);
+                m->health = health_check_free(m->health);
+                m->driver->kill(m->instance);
+                monitor_set_state(m, m->state);
+                return;
+        case HEALTH_ACTION_NONE:
+        case _HEALTH_ACTION_MAX:
+        case _HEALTH_ACTION_INVALID:
+                break;
+        }
+        monitor_set_state(m, m->state);
+}
+
+static const HealthCheckOps monitor_health_ops = {
+        .exec = health_exec,
+        .cancel = health_cancel,
+        .changed = on_health_changed,
+};
+
 static void act_none(Monitor *m) {
 }
 
@@ -833,6 +947,10 @@ static void act_want_restart(Monitor *m) {
 }
 
 static void act_running(Monitor *m) {
+        m->health = health_check_free(m->health);
+        m->health = health_check_new(m->event, m->spec, now(CLOCK_MONOTONIC), &monitor_health_ops, m);
+        if (m->health)
+                health_check_status(m->health, &m->status); /* starting, again, for this run */
         monitor_set_state(m, MONITOR_RUNNING);
 }
 
@@ -948,6 +1066,8 @@ static int request(Monitor *m, MonitorEvent ev, MonitorGoal goal) {
 int monitor_start(Monitor *m, bool by_operator) {
         if (by_operator) {
                 m->status.admin_stopped = false;
+                free(m->status.restart_reason);
+                m->status.restart_reason = NULL;
                 restart_state_reset(&m->restart);
         }
         return request(m, MONITOR_EVENT_START, MONITOR_GOAL_POLICY);
@@ -960,6 +1080,8 @@ int monitor_stop(Monitor *m) {
 
 int monitor_restart(Monitor *m) {
         m->status.admin_stopped = false;
+        free(m->status.restart_reason);
+        m->status.restart_reason = NULL;
         restart_state_reset(&m->restart);
         return request(m, MONITOR_EVENT_RESTART, MONITOR_GOAL_RESTART);
 }
@@ -1556,6 +1678,7 @@ Monitor *monitor_free(Monitor *m) {
                 return NULL;
         /* Before the socket closes: supd may start the unit's next monitor as soon as it does. */
         leave_own_cgroup(m);
+        m->health = health_check_free(m->health);
         monitor_exec_free_all(m);
         pulls_end(m);
         m->server = jsonl_server_free(m->server);

@@ -12,6 +12,7 @@
 #include "json-conn.h"
 #include "jsonl-server.h"
 #include "log-writer.h"
+#include "health.h"
 #include "restart-policy.h"
 #include "rlimits.h"
 #include "seccomp-compile.h"
@@ -154,6 +155,8 @@ struct Monitor {
         EventSource *share_sources[CONTAINER_SHARE_KINDS];
         TopRequest *top_requests; /* waiting for the driver's answer */
         MonitorExec *execs;       /* exec requests whose command runs */
+        HealthCheck *health;      /* the running workload's health check (healthcheck.command); NULL: none */
+        bool health_restart;      /* the run ends for healthcheck.on_failure: restart: it failed, and restarts */
         MonitorPull *pull;        /* registry pulls the start waits for; NULL: none */
         usec_t started_mono;
 

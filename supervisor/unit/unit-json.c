@@ -198,6 +198,7 @@ DEFINE_ENUM_DECODER(pull_policy, PullPolicy, _PULL_POLICY_MAX)
 DEFINE_ENUM_DECODER(network_mode, NetworkMode, _NETWORK_MODE_MAX)
 DEFINE_ENUM_DECODER(mount_type, MountType, _MOUNT_TYPE_MAX)
 DEFINE_ENUM_DECODER(restart_policy, RestartPolicy, _RESTART_POLICY_MAX)
+DEFINE_ENUM_DECODER(health_action, HealthAction, _HEALTH_ACTION_MAX)
 DEFINE_ENUM_DECODER(vm_machine, VmMachine, _VM_MACHINE_MAX)
 DEFINE_ENUM_DECODER(vm_accel, VmAccel, _VM_ACCEL_MAX)
 DEFINE_UINT_DECODER(memory, uint64_t, UNIT_MEMORY_MIN, JSON_UINT_MAX)
@@ -977,6 +978,7 @@ static void lifecycle_to_json(const UnitSpec *u, json_t *o) {
                 set_duration(h, "timeout", u->healthcheck.timeout);
                 json_object_set_new(h, "retries", json_integer(u->healthcheck.retries));
                 set_duration(h, "start_period", u->healthcheck.start_period);
+                json_object_set_new(h, "on_failure", json_string(health_action_to_string(u->healthcheck.on_failure)));
                 json_object_set_new(o, "healthcheck", h);
         }
 }
@@ -1017,6 +1019,7 @@ static int decode_healthcheck(Decoder *d, const json_t *v, void *data) {
                 {"timeout", field_positive_duration, offsetof(UnitSpec, healthcheck.timeout), false},
                 {"retries", decode_retries, offsetof(UnitSpec, healthcheck.retries), false},
                 {"start_period", field_duration, offsetof(UnitSpec, healthcheck.start_period), false},
+                {"on_failure", decode_health_action, offsetof(UnitSpec, healthcheck.on_failure), false},
                 {},
         };
         return decode_object(d, v, fields, data, "the health check");

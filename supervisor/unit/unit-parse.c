@@ -856,6 +856,12 @@ static void parse_health_retries(WalkCtx *c, const YNode *n, void *data) {
                 c->u->healthcheck.retries = (unsigned) v;
 }
 
+static void parse_health_on_failure(WalkCtx *c, const YNode *n, void *data) {
+        int v = WALK_GET_ENUM(c, n, health_action, _HEALTH_ACTION_MAX);
+        if (v >= 0)
+                c->u->healthcheck.on_failure = (HealthAction) v;
+}
+
 static void parse_healthcheck(WalkCtx *c, const YNode *n, void *data) {
         static const WalkField fields[] = {
                 {"command", walk_field_command, UNIT_FIELD(healthcheck.command), true},
@@ -863,6 +869,7 @@ static void parse_healthcheck(WalkCtx *c, const YNode *n, void *data) {
                 {"timeout", walk_field_positive_duration, UNIT_FIELD(healthcheck.timeout), false},
                 {"retries", parse_health_retries, 0, false},
                 {"start_period", walk_field_duration, UNIT_FIELD(healthcheck.start_period), false},
+                {"on_failure", parse_health_on_failure, 0, false},
                 {},
         };
         const YPair *seen[ELEMENTSOF(fields)];

@@ -17,7 +17,14 @@ typedef struct Fake {
         unsigned not_empty; /* cleanups that find something of the run left */
         bool oom;           /* the next exit reports the OOM killer */
         DriverInstance *instance; /* the run's, from prepare() until free() */
+        unsigned execs, exec_cancels;
+        struct FakeExec *exec; /* the exec that runs (a health check's) */
 } Fake;
+
+typedef struct FakeExec {
+        ExecCallbacks cb;
+        void *userdata;
+} FakeExec;
 
 static Fake fake;
 static const IsolationDriver fake_driver;
@@ -63,8 +70,41 @@ static DriverInstance *fake_free(DriverInstance *d) {
         return NULL;
 }
 
+static int fake_exec(DriverInstance *d, const ExecRequest *req, const ExecCallbacks *cb, void *userdata,
+                     DriverExec **ret, SupError **ret_error) {
+        FakeExec *x = xzalloc(sizeof(FakeExec));
+
+        assert_null(fake.exec); /* checks never overlap */
+        *x = (FakeExec){.cb = *cb, .userdata = userdata};
+        fake.exec = x;
+        fake.execs++;
+        *ret = (DriverExec *) x;
+        return 0;
+}
+
+static DriverExec *fake_exec_cancel(DriverExec *x) {
+        assert_ptr_equal(x, fake.exec);
+        fake.exec_cancels++;
+        free(fake.exec);
+        fake.exec = NULL;
+        return NULL;
+}
+
+/* The exec that runs ends with code. */
+static void exec_ends(int code) {
+        FakeExec *x = fake.exec;
+        ExecResult r = {.code = code};
+
+        assert_non_null(x);
+        fake.exec = NULL;
+        x->cb.exited(&r, x->userdata);
+        free(x);
+}
+
 static const IsolationDriver fake_driver = {
         .name = "fake",
+        .exec = fake_exec,
+        .exec_cancel = fake_exec_cancel,
         .pid_namespace = "host",
         .prepare = fake_prepare,
         .start = fake_start,
@@ -122,6 +162,7 @@ static void harness_open(Harness *h, const char *extra) {
 static void harness_close(Harness *h) {
         monitor_free(h->m);
         assert_null(fake.instance); /* the monitor freed what it started */
+        assert_null(fake.exec);     /* and cancelled the check that ran */
         event_free(h->event);
         (void) rm_rf(h->tmp);
         free(h->tmp);
@@ -521,6 +562,115 @@ static void test_start_fails(void **state) {
         harness_close(&h);
 }
 
+/* A check every 10 ms that turns unhealthy after two failures, on_failure as given, and a
+ * restart policy that would never restart by itself. */
+#define HEALTH_UNIT(action)                                                                                 \
+        "healthcheck: {command: [/bin/check], interval: 10ms, timeout: 1h, retries: 2, on_failure: " action \
+        "}\nrestart: {policy: \"no\", delay: 1h, burst: 5, interval: 1h}\n"
+
+/* Runs the checks of a running unit through healthy to unhealthy (a pass, then two failures). */
+static void turn_unhealthy(Harness *h) {
+        Monitor *m = h->m;
+
+        assert_true(m->status.health.enabled);
+        assert_int_equal(m->status.health.state, HEALTH_STARTING);
+        RUN_UNTIL(h, fake.exec);
+        exec_ends(0);
+        assert_int_equal(m->status.health.state, HEALTH_HEALTHY);
+        for (int i = 0; i < 2; i++) {
+                assert_int_equal(m->status.health.state, HEALTH_HEALTHY);
+                RUN_UNTIL(h, fake.exec);
+                exec_ends(1);
+        }
+        assert_int_equal(m->status.health.state, HEALTH_UNHEALTHY);
+        assert_int_equal(m->status.health.failing_streak, 2);
+}
+
+/* Issue 12: healthcheck.on_failure: restart stops the unhealthy workload and starts it again
+ * through the back-off, although restart.policy "no" and the command's clean exit on SIGTERM
+ * would restart nothing (a restart that depended on how the command took its stop would be no
+ * action on health), and the status says why. */
+static void test_health_on_failure_restart(void **state) {
+        Harness h = {};
+        Monitor *m;
+
+        harness_open(&h, HEALTH_UNIT("restart"));
+        m = h.m;
+        enter(&h, MONITOR_RUNNING);
+        turn_unhealthy(&h);
+        assert_int_equal(m->state, MONITOR_STOPPING);
+        assert_int_equal(fake.stops, 1);
+        assert_null(m->health); /* no check while it stops */
+        assert_non_null(strstr(m->status.reason, "health check failed 2 times in a row"));
+        workload_exits(0, 0, false);
+        assert_int_equal(m->state, MONITOR_BACKOFF);
+        assert_true(m->status.next_restart_at > 0);
+        timer_fires(m);
+        assert_int_equal(m->state, MONITOR_STARTING);
+        assert_int_equal(m->status.restarts, 1);
+        /* Why, in the status of the run it restarted into. */
+        assert_non_null(m->status.restart_reason);
+        assert_non_null(strstr(m->status.restart_reason, "healthcheck.on_failure: restart"));
+        /* The next run starts over: starting, no streak. */
+        workload_started();
+        assert_int_equal(m->status.health.state, HEALTH_STARTING);
+        assert_int_equal(m->status.health.failing_streak, 0);
+        harness_close(&h);
+}
+
+/* on_failure: stop is an operator's stop: stopped, not restarted, admin_stopped (supd does not
+ * start it again on a reload). */
+static void test_health_on_failure_stop(void **state) {
+        Harness h = {};
+
+        harness_open(&h, HEALTH_UNIT("stop"));
+        enter(&h, MONITOR_RUNNING);
+        turn_unhealthy(&h);
+        assert_int_equal(h.m->state, MONITOR_STOPPING);
+        assert_true(h.m->status.admin_stopped);
+        workload_exits(0, 0, false);
+        assert_int_equal(h.m->state, MONITOR_STOPPED);
+        assert_non_null(strstr(h.m->status.reason, "healthcheck.on_failure: stop"));
+        harness_close(&h);
+}
+
+/* on_failure: kill is SIGKILL at once (no stop.signal first); the restart policy then decides as
+ * for any exit by a signal ("no" here: exited). */
+static void test_health_on_failure_kill(void **state) {
+        Harness h = {};
+
+        harness_open(&h, HEALTH_UNIT("kill"));
+        enter(&h, MONITOR_RUNNING);
+        turn_unhealthy(&h);
+        assert_int_equal(fake.kills, 1);
+        assert_int_equal(fake.stops, 0);
+        assert_null(h.m->health);
+        workload_exits(-1, SIGKILL, false);
+        assert_int_equal(h.m->state, MONITOR_EXITED);
+        harness_close(&h);
+}
+
+/* on_failure: none only reports: the unit runs on, still checked, and turns healthy again with
+ * the next check that passes. A stop cancels the check that runs (no result of it comes into the
+ * stopped unit's status). */
+static void test_health_on_failure_none(void **state) {
+        Harness h = {};
+
+        harness_open(&h, HEALTH_UNIT("none"));
+        enter(&h, MONITOR_RUNNING);
+        turn_unhealthy(&h);
+        assert_int_equal(h.m->state, MONITOR_RUNNING);
+        assert_int_equal(fake.stops + fake.kills, 0);
+        RUN_UNTIL(&h, fake.exec);
+        exec_ends(0);
+        assert_int_equal(h.m->status.health.state, HEALTH_HEALTHY);
+        RUN_UNTIL(&h, fake.exec);
+        assert_int_equal(monitor_stop(h.m), 0);
+        assert_int_equal(fake.exec_cancels, 1);
+        assert_null(fake.exec);
+        harness_close(&h);
+}
+
 static void test_string_tables(void **state) {
         for (int s = 0; s < _MONITOR_STATE_MAX; s++)
                 assert_int_equal(monitor_state_from_string(monitor_state_to_string(s)), s);
@@ -539,6 +689,10 @@ int main(void) {
                 cmocka_unit_test(test_start_limit_keeps_oom),
                 cmocka_unit_test(test_stop_while_starting),
                 cmocka_unit_test(test_start_fails),
+                cmocka_unit_test(test_health_on_failure_restart),
+                cmocka_unit_test(test_health_on_failure_stop),
+                cmocka_unit_test(test_health_on_failure_kill),
+                cmocka_unit_test(test_health_on_failure_none),
                 cmocka_unit_test(test_string_tables),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -308,8 +308,8 @@ static void test_strict(void **state) {
         size_t count = 0;
 
         mutate(j, j, "", &count);
-        /* Every member of every object was tried: the rich unit has 76. */
-        assert_int_equal(count, 76);
+        /* Every member of every object was tried: the rich unit has 77. */
+        assert_int_equal(count, 77);
         /* Nothing was left changed. */
         {
                 UnitSpec *v = decode(j);
@@ -370,6 +370,8 @@ static void test_refused_values(void **state) {
                 {"restart", "burst", "10001", "restart.burst: expected an integer from 1 to 10000"},
                 {"restart", "interval", "\"0s\"", "restart.interval: expected a duration longer than 0s"},
                 {"restart", "policy", "false", "restart.policy: expected one of no, on-failure, always, found false"},
+                {"healthcheck", "on_failure", "\"ignore\"",
+                 "healthcheck.on_failure: expected one of none, restart, stop, kill, found \"ignore\""},
                 {"security", "user_namespace", "true", "security.user_namespace: expected false or \"auto\""},
                 {"vm", "kernel", "\"vmlinuz\"", "vm.kernel: expected default or the absolute path"},
         };

@@ -180,6 +180,9 @@ static const BadCase bad_cases[] = {
           "missing required key \"command\"" },
         { "a health check interval of zero", MINIMAL_UNIT "healthcheck: {command: [x], interval: 0s}\n", 5, 39,
           "healthcheck.interval", "longer than 0s" },
+        { "an unknown health action, which would leave an unhealthy unit alone", MINIMAL_UNIT
+          "healthcheck: {command: [x], on_failure: reboot}\n", 5, 41, "healthcheck.on_failure",
+          "none, restart, stop, kill" },
         { "an unknown machine", MINIMAL_UNIT "vm: {machine: pc}\n", 5, 15, "vm.machine", "microvm, q35" },
         { "a misspelt rlimit, which would leave the default in force", MINIMAL_UNIT "rlimits: {nofiles: 10}\n", 5, 11,
           "rlimits.nofiles", "did you mean \"nofile\"?" },
@@ -279,6 +282,7 @@ static void test_defaults(void **state) {
         assert_int_equal(u->stop.signal, SIGTERM);
         assert_int_equal(u->stop.timeout, 10 * USEC_PER_SEC);
         assert_null(u->healthcheck.command);
+        assert_int_equal(u->healthcheck.on_failure, HEALTH_ACTION_NONE);
         assert_null(u->vm.kernel);
         assert_int_equal(u->vm.machine, VM_MACHINE_MICROVM);
         assert_int_equal(u->vm.accel, VM_ACCEL_AUTO);
@@ -314,7 +318,8 @@ static void test_every_key(void **state) {
                            "restart: {policy: \"no\", delay: 500ms, max_delay: 1m30s, burst: 3, interval: 2m}\n"
                            "stop: {signal: SIGINT, timeout: 1m}\n"
                            "requires: [db, cache]\n"
-                           "healthcheck: {command: [/bin/true], interval: 5s, timeout: 1s, retries: 2, start_period: 30s}\n"
+                           "healthcheck: {command: [/bin/true], interval: 5s, timeout: 1s, retries: 2, start_period: 30s,\n"
+                           "              on_failure: restart}\n"
                            "vm: {kernel: ./vmlinuz, machine: q35, accel: tcg}\n";
         _cleanup_(unit_spec_freep) UnitSpec *u = NULL;
         Diagnostics d = {};
@@ -356,6 +361,7 @@ static void test_every_key(void **state) {
         assert_int_equal(u->requires[1].pos.line, 28);
         assert_string_equal(u->requires[1].pos.path, "requires[1]");
         assert_int_equal(u->healthcheck.retries, 2);
+        assert_int_equal(u->healthcheck.on_failure, HEALTH_ACTION_RESTART);
         assert_string_equal(u->vm.kernel, "/units/vmlinuz");
         assert_int_equal(u->vm.machine, VM_MACHINE_Q35);
 }
@@ -475,6 +481,26 @@ static void test_registry_references(void **state) {
         assert_false(oci_ref_name_is_valid("a b"));
 }
 
+/* Parses a and b in each mode: changed is what differs, and none of it is applied in place. */
+static void assert_change_restarts(const char *a, const char *b, const char *changed_fields) {
+        for (Isolation iso = 0; iso < _ISOLATION_MAX; iso++) {
+                _cleanup_free_ char *ya = xasprintf("%sisolation: %s\n", a, isolation_to_string(iso)),
+                                    *yb = xasprintf("%sisolation: %s\n", b, isolation_to_string(iso)), *joined = NULL;
+                _cleanup_(unit_spec_freep) UnitSpec *ua = NULL, *ub = NULL;
+                _cleanup_strv_free_ char **changed = NULL;
+                Diagnostics d = {};
+
+                assert_int_equal(parse_text("u.yaml", ya, &d, &ua), 0);
+                assert_int_equal(parse_text("u.yaml", yb, &d, &ub), 0);
+                changed = unit_spec_diff(ua, ub);
+                joined = strv_join(changed, " ");
+                if (!streq(joined, changed_fields))
+                        fail_msg("\"%s\" changed, not \"%s\" (%s to %s)", joined, changed_fields, a, b);
+                assert_false(unit_spec_updatable_in_place(ua, ub, changed, isolation_driver_field_is_live));
+                diagnostics_done(&d);
+        }
+}
+
 /* A change of what the image is or how the command is made restarts the unit in both modes, as a
  * change of a layer's path or of command does: none is applied in place (a ref or a tls_verify
  * changed inside image.layers is the whole list's change). */
@@ -496,23 +522,18 @@ static void test_image_changes_restart(void **state) {
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)
-                for (Isolation iso = 0; iso < _ISOLATION_MAX; iso++) {
-                        _cleanup_free_ char *ya = xasprintf("%sisolation: %s\n", cases[i].a, isolation_to_string(iso)),
-                                            *yb = xasprintf("%sisolation: %s\n", cases[i].b, isolation_to_string(iso)),
-                                            *joined = NULL;
-                        _cleanup_(unit_spec_freep) UnitSpec *a = NULL, *b = NULL;
-                        _cleanup_strv_free_ char **changed = NULL;
-                        Diagnostics d = {};
+                assert_change_restarts(cases[i].a, cases[i].b, cases[i].changed);
+}
 
-                        assert_int_equal(parse_text("u.yaml", ya, &d, &a), 0);
-                        assert_int_equal(parse_text("u.yaml", yb, &d, &b), 0);
-                        changed = unit_spec_diff(a, b);
-                        joined = strv_join(changed, " ");
-                        if (!streq(joined, cases[i].changed))
-                                fail_msg("case %zu: \"%s\" changed, not \"%s\"", i, joined, cases[i].changed);
-                        assert_false(unit_spec_updatable_in_place(a, b, changed, isolation_driver_field_is_live));
-                        diagnostics_done(&d);
-                }
+/* A changed health check (on_failure included) restarts the unit, as every healthcheck field
+ * does: the monitor reads the check when the run starts, and a new run begins at starting. */
+static void test_healthcheck_changes_restart(void **state) {
+        assert_change_restarts(MINIMAL_UNIT "healthcheck: {command: [/bin/true]}\n",
+                               MINIMAL_UNIT "healthcheck: {command: [/bin/true], on_failure: restart}\n",
+                               "healthcheck.on_failure");
+        assert_change_restarts(MINIMAL_UNIT "healthcheck: {command: [/bin/true], on_failure: kill}\n",
+                               MINIMAL_UNIT "healthcheck: {command: [/bin/true], on_failure: stop}\n",
+                               "healthcheck.on_failure");
 }
 
 static void test_only_delay_raises_max_delay(void **state) {
@@ -753,6 +774,7 @@ int main(void) {
                 cmocka_unit_test(test_image_sources),
                 cmocka_unit_test(test_registry_references),
                 cmocka_unit_test(test_image_changes_restart),
+                cmocka_unit_test(test_healthcheck_changes_restart),
                 cmocka_unit_test(test_only_delay_raises_max_delay),
                 cmocka_unit_test(test_aliases_are_usable),
                 cmocka_unit_test(test_file_name_not_a_unit_name),

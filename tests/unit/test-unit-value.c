@@ -333,6 +333,7 @@ static void test_enum_tables_round_trip(void **state) {
         ROUND_TRIP(seccomp_mode, _SECCOMP_MODE_MAX);
         ROUND_TRIP(user_namespace_mode, _USER_NAMESPACE_MODE_MAX);
         ROUND_TRIP(restart_policy, _RESTART_POLICY_MAX);
+        ROUND_TRIP(health_action, _HEALTH_ACTION_MAX);
         ROUND_TRIP(vm_machine, _VM_MACHINE_MAX);
         ROUND_TRIP(vm_accel, _VM_ACCEL_MAX);
 #undef ROUND_TRIP
