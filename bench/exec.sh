@@ -24,6 +24,9 @@
 # SUP_BENCH_EXEC_HV_RUNS rounds (default 10) of `supctl exec hv -- true` are measured, each
 # paired with one of ex; and the MiB through cat in its guest, if SUP_BENCH_EXEC_HV_MB (default 10)
 # is not 0.
+# Each round also times `true` on the host, the scale of a fork and exec at that moment's load.
+# At the end, one supctl exec (ex's monitor traced) and one crun exec are traced with strace -f -T,
+# their slowest system calls listed (strace slows every call: the proportions only).
 # Times come from bench-probe (bench/probe.c) `pipe`: CLOCK_MONOTONIC taken just before it forks
 # the command, against the command's exit. The guest: SUP_GUEST_DIR (default /var/lib/sup/guest),
 # its initramfs rebuilt from this build's sup-init, as hyperv.sh does; SUP_BENCH_EXEC_HV_RUNS=0
@@ -97,13 +100,14 @@ crun_exec() { timed "crun-$1" crun_ns "$PROBE" pipe --timeout 60 -- crun --root 
 nsenter_exec() { timed nsenter "$PROBE" pipe --timeout 60 -- nsenter -t "$EX_PID" -a true; }
 
 round() {
-        local job jobs=(sup:ex sup:ex-bare nsenter:)
+        local job jobs=(sup:ex sup:ex-bare nsenter: host:)
         for job in $CRUN_VARIANTS; do jobs+=("crun:$job"); done
         for job in $(shuf -e "${jobs[@]}"); do
                 case $job in
                 sup:*) sup_exec "${job#sup:}" ;;
                 crun:*) crun_exec "${job#crun:}" ;;
                 nsenter:) nsenter_exec ;;
+                host:) timed host "$PROBE" pipe --timeout 60 -- true ;;
                 esac
         done
 }
@@ -187,6 +191,29 @@ vm: {accel: tcg}"
         fi
 fi
 
+# ---- where the time goes: one exec of each traced (strace slows every call: shares only) ----
+# The monitor of ex (and the helper and command it forks) during one supctl exec; crun exec.
+if command -v strace >/dev/null; then
+        sleep "$SETTLE"
+        strace -f -T -tt -p "$(sup_field ex monitor_pid)" -o "$WORK/monitor.strace" 2>/dev/null &
+        st=$!
+        sleep 0.5
+        timed traced "$PROBE" pipe --timeout 60 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" exec ex -- true
+        sleep 0.2
+        kill -INT "$st"
+        wait "$st" 2>/dev/null || true
+        sleep "$SETTLE"
+        timed traced crun_ns "$PROBE" pipe --timeout 60 -- \
+                strace -f -T -tt -o "$WORK/crun.strace" crun --root "$CRUN_ROOT" exec "${CRUN_VARIANTS%% *}" true
+        {
+                $PY "$BENCH/lib/benchlib.py" strace-top "$WORK/monitor.strace" 10 \
+                        "the slowest system calls of one \`supctl exec ex -- true\` in ex's monitor, its helper and the command (strace -f -T):"
+                echo
+                $PY "$BENCH/lib/benchlib.py" strace-top "$WORK/crun.strace" 10 \
+                        "the slowest system calls of one \`crun exec ${CRUN_VARIANTS%% *} true\` (strace -f -T):"
+        } > "$OUT/exec-strace.txt"
+fi
+
 # ---- results ----
 add() { $PY "$BENCH/lib/benchlib.py" series "$RESULTS" "$1" "$2"; }
 delta() { $PY "$BENCH/lib/benchlib.py" delta "$RESULTS" "$@"; }
@@ -195,11 +222,13 @@ SUP_BARE="\`supctl exec ex-bare -- true\`, unhardened (all caps, seccomp unconfi
 CRUN_HARD="\`crun exec hard true\`, hardened (podman's caps and seccomp profile, noNewPrivileges)"
 CRUN_BARE="\`crun exec bare true\`, unhardened (all caps, no seccomp)"
 NSENTER="\`nsenter -t PID -a true\` into ex (namespaces only: no cgroup, caps or seccomp)"
+HOST="\`true\` on the host (a fork and exec at this moment's load: the scale)"
 add sup "$SUP_EX" < "$RAW/sup-ex"
 add sup "$SUP_BARE" < "$RAW/sup-ex-bare"
 [ -f "$RAW/crun-hard" ] && add crun "$CRUN_HARD" < "$RAW/crun-hard"
 add crun "$CRUN_BARE" < "$RAW/crun-bare"
 add nsenter "$NSENTER" < "$RAW/nsenter"
+add host "$HOST" < "$RAW/host"
 if [ "$HV_RUNS" != 0 ]; then
         add sup "\`supctl exec hv -- true\`, hyperv (TCG): the guest's agent runs it" < "$RAW/sup-hv-hvrounds"
         add sup "· \`supctl exec ex -- true\` in the same rounds" < "$RAW/sup-ex-hvrounds"
@@ -232,5 +261,6 @@ delta sup "hardening adds (ex over ex-bare)" "$SUP_EX" "$SUP_BARE"
         echo "exec, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, Linux $(uname -r), $RUNS rounds, load average $LOAD0 before, $(cut -d" " -f1-3 /proc/loadavg) after"
         echo
         $PY "$BENCH/lib/benchlib.py" table "$RESULTS"
+        if [ -f "$OUT/exec-strace.txt" ]; then echo; sed 's/^/    /' "$OUT/exec-strace.txt"; fi
 } | tee "$OUT/exec.md"
 note "written: $OUT/exec.md, $OUT/exec.jsonl"
