@@ -15,6 +15,9 @@
 #                          cgroup): cpuacct.usage (v1) or cpu.stat's usage_usec (v2); for v, QEMU's
 #   its monitor's cgroup   NAME@monitor: the monitor runs the checks and records their results
 #   supd                   the sum of its threads' /proc/PID/task/*/schedstat (the CPU it ran)
+# The peer (SUP_BENCH_HEALTH_CRUN=0 leaves it out): `crun exec c true` every second into a crun
+# container of the same layer, from a loop in a cgroup of its own, against the same loop without
+# it; what crun costs per exec is the difference plus what the container's cgroup used.
 # Per interval, the CPU each used (a series: the median, min and max over the intervals), with
 # the paired difference of the two supds' intervals (benchlib.py delta: the machine's load of an
 # interval is in both); in total over SECONDS, and what the check adds per check (the difference
@@ -28,6 +31,8 @@ SAMPLE=${SUP_BENCH_HEALTH_SAMPLE:-30}
 HV=${SUP_BENCH_HEALTH_HV:-1}
 CHECK=${SUP_BENCH_HEALTH_CHECK:-"[/bin/true]"}
 QUIET=${SUP_BENCH_SETTLE_HEALTH:-5}
+PEER=${SUP_BENCH_HEALTH_CRUN:-1}
+SECCOMP_PROFILE=/usr/share/containers/seccomp.json
 GUEST=${SUP_GUEST_DIR:-/var/lib/sup/guest}
 INTERVAL_S=1
 CMD='[/bin/sh, -c, "echo ready; exec sleep 100000"]'
@@ -59,6 +64,14 @@ hc_cleanup() {
                 done
         fi
         for p in check none; do remove_cgroups "sup-bench-$$-$p"; done
+        [ -n "${POLLER:-}" ] && kill -TERM "$POLLER" 2>/dev/null
+        # The peer's loops: ended by their PIDs; their last sleep goes within a second.
+        for p in "$WORK"/loop-*.pid; do [ -f "$p" ] && kill -TERM "$(cat "$p")" 2>/dev/null; done
+        for _ in $(seq 30); do
+                [ -z "$(cat /sys/fs/cgroup/cpuacct/sup-bench-$$-loop/*/cgroup.procs /sys/fs/cgroup/sup-bench-$$-loop/*/cgroup.procs 2>/dev/null)" ] && break
+                sleep 0.1
+        done
+        remove_cgroups "sup-bench-$$-loop"
         (exit $rc)
         bench_cleanup
 }
@@ -119,6 +132,45 @@ for u in $UNITS; do
 done
 [ -z "$(on none sup_field p health)" ] || die "the unit without a healthcheck has a health: $(on none sup_field p health)"
 
+# ---- the peer: crun exec every second ----
+# What a check costs crun, the runtime podman's checks end in (podman itself, started for every
+# check by a systemd timer, comes on top): a loop `crun exec c true; sleep 1` into a `crun run -d`
+# container of the same layer (podman's capabilities and seccomp profile, as sup's defaults are
+# hardened), and the same loop without crun exec; each loop in a cpuacct cgroup of its own. What
+# crun costs: the first loop's CPU minus the second's (bash, sleep) plus the container's cgroup's
+# (the command, which crun exec moves there). Counted: the execs done.
+if [ "$PEER" = 1 ] && ! command -v crun > /dev/null; then
+        note "no crun: the crun peer is skipped"
+        PEER=0
+fi
+if [ "$PEER" = 1 ]; then
+        say "the peer: crun exec every second into a crun container"
+        CRUN_ROOT=$WORK/crun
+        mkdir -p "$CRUN_ROOT"
+        if [ -f "$SECCOMP_PROFILE" ]; then
+                crun_bundle "$WORK/bundle" c "$SECCOMP_PROFILE" caps=podman nnp=true
+        else
+                note "no $SECCOMP_PROFILE: crun's container is unhardened"
+                crun_bundle "$WORK/bundle" c "" caps=all nnp=false
+        fi
+        crun_ns crun --root "$CRUN_ROOT" run -d --bundle "$WORK/bundle" c < /dev/null > "$WORK/crun.out" 2>&1 ||
+                { cat "$WORK/crun.out" >&2; die "crun run -d failed"; }
+        cg=/sys/fs/cgroup/cpuacct
+        [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] && cg=/sys/fs/cgroup
+        for l in crun sleep; do
+                mkdir -p "$cg/sup-bench-$$-loop/$l"
+                echo 0 > "$WORK/loop-$l.count"
+                # shellcheck disable=SC2016 # expanded by the loop's bash
+                crun_ns bash -c 'echo $$ > "$1/cgroup.procs"; echo $$ > "$2.pid"; n=0
+                        while :; do
+                                if [ "$3" = crun ]; then crun --root "$4" exec c true || exit 1; fi
+                                n=$((n + 1)); echo $n > "$2.count"; sleep 1
+                        done' loop "$cg/sup-bench-$$-loop/$l" "$WORK/loop-$l" "$l" "$CRUN_ROOT" < /dev/null > /dev/null 2>&1 &
+        done
+        sleep 2
+        [ "$(cat "$WORK/loop-crun.count")" -gt 0 ] || die "crun exec does not run in its loop"
+fi
+
 # ---- the samples ----
 # cg_cpu_us PARENT NAME: the CPU time of a cgroup, µs.
 cg_cpu_us() {
@@ -150,7 +202,42 @@ sample() {
                 w=$(supd_cpu_us "${PID_OF[$kind]}") || exit 1
                 echo "$kind-supd $w"
         done
+        for u in $UNITS; do
+                w=$(cat "$WORK/checks/$u" 2> /dev/null) || die "no count of $u's checks"
+                echo "checks-$u $w"
+        done
+        [ "$PEER" = 1 ] || return 0
+        w=$(cg_cpu_us "sup-bench-$$-loop" crun) && m=$(cg_cpu_us "sup-bench-$$-loop" sleep) || exit 1
+        echo "peer-loop $w"
+        echo "peer-loop-without $m"
+        w=$(cg_cpu_us "sup-bench-crun-$$" c) || exit 1
+        echo "peer-container $w"
+        echo "peer-count $(cat "$WORK/loop-crun.count")"
 }
+# The checks done: the monitor rewrites its status file after every check (health.h), with the
+# check's time; a poller reads it every 0.2 s (a check takes an interval at least) and counts the
+# new times, one file per unit, COUNT-DIR/UNIT. Its CPU is its own, in none of the measured places.
+mkdir -p "$WORK/checks"
+# shellcheck disable=SC2016,SC2086 # python; UNITS is a list
+$PY -c '
+import json, os, sys, time
+run, out, units = sys.argv[1], sys.argv[2], sys.argv[3:]
+last, n = {}, {u: 0 for u in units}
+while True:
+    for u in units:
+        try:
+            with open(os.path.join(run, u, "status.json")) as f:
+                at = json.load(f)["health"]["last_check"]["at"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if u in last and at != last[u]:
+            n[u] += 1
+        last[u] = at
+        with open(os.path.join(out, u + ".tmp"), "w") as f:
+            f.write("%d\n" % n[u])
+        os.rename(os.path.join(out, u + ".tmp"), os.path.join(out, u))
+    time.sleep(0.2)' "${DIR_OF[check]}/run/units" "$WORK/checks" $UNITS &
+POLLER=$!
 say "quiet for ${QUIET}s, then ${DURATION}s of samples every ${SAMPLE}s"
 sleep "$QUIET"
 PIDS0=$(for kind in check none; do for u in $UNITS; do echo "$kind-$u $(on "$kind" sup_field "$u" pid)"; done; done)
@@ -192,15 +279,36 @@ keys+=(supd)
 for k in "${keys[@]}"; do
         for kind in check none; do per "$kind-$k" | add "$kind" "$(what "$kind" "$k")"; done
 done
-CHECKS=$((DURATION / INTERVAL_S))
+for u in $UNITS; do value check "checks done in ${DURATION}s: $u (one an interval after the last ended)" "$(total "checks-$u")" checks; done
 for k in "${keys[@]}"; do
         c=$(total "check-$k") z=$(total "none-$k")
-        value check "CPU in ${DURATION}s: $(what check "$k" | sed 's/^CPU per [0-9]*s: //')" "$(awk -v x="$c" 'BEGIN { printf "%.1f", x / 1000 }')" ms
-        value none "CPU in ${DURATION}s: $(what none "$k" | sed 's/^CPU per [0-9]*s: //')" "$(awk -v x="$z" 'BEGIN { printf "%.1f", x / 1000 }')" ms
-        value "check − none" "per check (the difference over $CHECKS checks): $(what check "$k" | sed 's/^CPU per [0-9]*s: //; s/, a check every.*//')" \
-                "$(awk -v x="$c" -v y="$z" -v n="$CHECKS" 'BEGIN { printf "%.3f", (x - y) / n / 1000 }')" ms
+        # The checks this CPU paid for: the unit's, or for supd both units'.
+        if [ "$k" = supd ]; then
+                checks=0
+                for u in $UNITS; do checks=$((checks + $(total "checks-$u"))); done
+        else
+                checks=$(total "checks-${k%%-*}")
+        fi
+        where=$(what check "$k" | sed 's/^CPU per [0-9]*s: //; s/, a check every.*//')
+        value check "CPU in ${DURATION}s: $where, a check every ${INTERVAL_S}s" "$(awk -v x="$c" 'BEGIN { printf "%.1f", x / 1000 }')" ms
+        value none "CPU in ${DURATION}s: $where, no check" "$(awk -v x="$z" 'BEGIN { printf "%.1f", x / 1000 }')" ms
+        value "check − none" "per check (the difference over the $checks checks done): $where" \
+                "$(awk -v x="$c" -v y="$z" -v n="$checks" 'BEGIN { printf "%.3f", (x - y) / n / 1000 }')" ms
 done
 for k in "${keys[@]}"; do delta "check − none" "a check every ${INTERVAL_S}s adds, per ${SAMPLE}s: ${k/-/, }" "$(what check "$k")" "$(what none "$k")"; done
+if [ "$PEER" = 1 ]; then
+        # crun's CPU per interval: the loop's, minus the loop's without crun exec, plus the container's.
+        for i in $(seq 1 "$n"); do
+                awk 'FNR == NR { a[$1] = $2; next } { b[$1] = $2 }
+                        END { print (b["peer-loop"] - a["peer-loop"]) - (b["peer-loop-without"] - a["peer-loop-without"]) + (b["peer-container"] - a["peer-container"]) }' \
+                        "$RAW/sample-$((i - 1))" "$RAW/sample-$i"
+        done | add crun "CPU per ${SAMPLE}s: \`crun exec c true\` every ~1 s (its loop's cgroup − the loop without it + the container's)"
+        c=$(total peer-loop) z=$(total peer-loop-without) k=$(total peer-container) e=$(total peer-count)
+        value crun "CPU in ${DURATION}s: crun exec's processes (the loop's cgroup − the loop without crun exec)" "$(awk -v x="$c" -v y="$z" 'BEGIN { printf "%.1f", (x - y) / 1000 }')" ms
+        value crun "CPU in ${DURATION}s: the container's cgroup (the command)" "$(awk -v x="$k" 'BEGIN { printf "%.1f", x / 1000 }')" ms
+        value crun "execs done in ${DURATION}s" "$e" execs
+        value crun "per exec: crun exec's processes + the container's cgroup" "$(awk -v x="$c" -v y="$z" -v k="$k" -v e="$e" 'BEGIN { printf "%.3f", (x - y + k) / e / 1000 }')" ms
+fi
 
 {
         echo "health checks' CPU, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, Linux $(uname -r), ${DURATION}s sampled every ${SAMPLE}s, check $CHECK every ${INTERVAL_S}s," \
