@@ -2,6 +2,7 @@
 #include "guest-proto.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 
@@ -12,8 +13,15 @@
 #include "unit-value.h"
 
 static const char *const guest_command_type_table[_GUEST_CMD_MAX] = {
-        [GUEST_CMD_RUN] = "run",           [GUEST_CMD_PS] = "ps", [GUEST_CMD_STOP] = "stop", [GUEST_CMD_EXEC] = "exec",
+        [GUEST_CMD_RUN] = "run",
+        [GUEST_CMD_PS] = "ps",
+        [GUEST_CMD_STOP] = "stop",
+        [GUEST_CMD_EXEC] = "exec",
         [GUEST_CMD_EXEC_ACK] = "exec-ack",
+        [GUEST_CMD_EXEC_INPUT] = "exec-input",
+        [GUEST_CMD_EXEC_INPUT_CLOSE] = "exec-input-close",
+        [GUEST_CMD_EXEC_RESIZE] = "exec-resize",
+        [GUEST_CMD_EXEC_KILL] = "exec-kill",
 };
 DEFINE_STRING_TABLE_LOOKUP(guest_command_type, GuestCommandType, _GUEST_CMD_MAX);
 
@@ -37,10 +45,45 @@ static int exec_id(const json_t *msg, uint64_t *ret) {
         return 0;
 }
 
+/* A terminal's size: both or neither (0, 0: absent), each from 1 to 65535 (struct winsize's). */
+static int term_size(const json_t *msg, const char *what, bool required, unsigned short *ret_rows,
+                     unsigned short *ret_cols, SupError **ret_error) {
+        const json_t *rows = json_object_get(msg, "rows"), *cols = json_object_get(msg, "cols");
+
+        if (!rows && !cols && !required) {
+                *ret_rows = *ret_cols = 0;
+                return 0;
+        }
+        if (!json_is_integer(rows) || json_integer_value(rows) < 1 || json_integer_value(rows) > USHRT_MAX ||
+            !json_is_integer(cols) || json_integer_value(cols) < 1 || json_integer_value(cols) > USHRT_MAX)
+                return fail(ret_error, "%s: \"rows\" and \"cols\" must both be integers from 1 to %u", what, USHRT_MAX);
+        *ret_rows = (unsigned short) json_integer_value(rows);
+        *ret_cols = (unsigned short) json_integer_value(cols);
+        return 0;
+}
+
+static int exec_input_data(const json_t *msg, GuestCommand *c, SupError **ret_error) {
+        const char *data = json_string_value(json_object_get(msg, "data"));
+
+        /* Checked before decoding: the frame may be a megabyte, the window is for chunks. */
+        if (!data || strlen(data) > (GUEST_EXEC_CHUNK + 2) / 3 * 4 || base64_decode(data, &c->data, &c->n) < 0)
+                return fail(ret_error, "exec-input: \"data\" must be base64");
+        if (c->n < 1 || c->n > GUEST_EXEC_CHUNK)
+                return fail(ret_error, "exec-input: \"data\" must hold 1 to %u bytes", GUEST_EXEC_CHUNK);
+        return 0;
+}
+
+void guest_command_done(GuestCommand *c) {
+        c->data = (free(c->data), NULL);
+        c->n = 0;
+}
+
 int guest_command_from_json(const json_t *msg, GuestCommand *ret, SupError **ret_error) {
         const char *name = json_string_value(json_object_get(msg, "cmd"));
         GuestCommand c = {};
+        int r = 0;
 
+        *ret = c;
         if (!name)
                 return fail(ret_error, "a command needs a \"cmd\" string");
         c.type = guest_command_type_from_string(name);
@@ -55,8 +98,16 @@ int guest_command_from_json(const json_t *msg, GuestCommand *ret, SupError **ret
                 c.signal = (int) json_integer_value(sig);
                 c.timeout_ms = (uint64_t) json_integer_value(timeout);
         }
-        if ((c.type == GUEST_CMD_EXEC || c.type == GUEST_CMD_EXEC_ACK) && exec_id(msg, &c.id) < 0)
+        if (c.type != GUEST_CMD_RUN && c.type != GUEST_CMD_PS && c.type != GUEST_CMD_STOP && exec_id(msg, &c.id) < 0)
                 return fail(ret_error, "%s: \"id\" must be an integer from 1 to 2^53", name);
+        if (c.type == GUEST_CMD_EXEC_RESIZE)
+                r = term_size(msg, name, true, &c.rows, &c.cols, ret_error);
+        else if (c.type == GUEST_CMD_EXEC_INPUT)
+                r = exec_input_data(msg, &c, ret_error);
+        if (r < 0) {
+                guest_command_done(&c);
+                return r;
+        }
         *ret = c;
         return 0;
 }
@@ -359,11 +410,46 @@ json_t *guest_exec_to_json(uint64_t id, const ExecRequest *req) {
                 json_object_set_new(j, "user", message_json(req->user));
         if (req->working_dir)
                 json_object_set_new(j, "working_dir", message_json(req->working_dir));
+        if (req->stream)
+                json_object_set_new(j, "stream", json_true());
+        if (req->stream && req->tty) {
+                json_object_set_new(j, "tty", json_true());
+                json_object_set_new(j, "rows", json_integer(req->rows ?: 24));
+                json_object_set_new(j, "cols", json_integer(req->cols ?: 80));
+        }
         return j;
 }
 
+static json_t *exec_command(const char *cmd, uint64_t id) {
+        return json_pack("{s:s, s:I}", "cmd", cmd, "id", (json_int_t) id);
+}
+
 json_t *guest_exec_ack_to_json(uint64_t id) {
-        return json_pack("{s:s, s:I}", "cmd", "exec-ack", "id", (json_int_t) id);
+        return exec_command("exec-ack", id);
+}
+
+json_t *guest_exec_input_to_json(uint64_t id, const void *data, size_t n) {
+        _cleanup_free_ char *b = base64_encode(data, n);
+        json_t *j = exec_command("exec-input", id);
+
+        json_object_set_new(j, "data", json_string(b));
+        return j;
+}
+
+json_t *guest_exec_input_close_to_json(uint64_t id) {
+        return exec_command("exec-input-close", id);
+}
+
+json_t *guest_exec_resize_to_json(uint64_t id, unsigned short rows, unsigned short cols) {
+        json_t *j = exec_command("exec-resize", id);
+
+        json_object_set_new(j, "rows", json_integer(rows));
+        json_object_set_new(j, "cols", json_integer(cols));
+        return j;
+}
+
+json_t *guest_exec_kill_to_json(uint64_t id) {
+        return exec_command("exec-kill", id);
 }
 
 void guest_exec_done(GuestExec *e) {
@@ -372,9 +458,31 @@ void guest_exec_done(GuestExec *e) {
 
 int guest_exec_from_json(const json_t *msg, GuestExec *ret, SupError **ret_error) {
         *ret = (GuestExec){};
+        const json_t *stream = json_object_get(msg, "stream"), *tty = json_object_get(msg, "tty");
+        int r;
+
         if (exec_id(msg, &ret->id) < 0)
                 return fail(ret_error, "exec: \"id\" must be an integer from 1 to 2^53");
-        return exec_request_from_json(msg, &ret->req, ret_error);
+        r = exec_request_from_json(msg, &ret->req, ret_error);
+        if (r < 0)
+                return r;
+        if ((stream && !json_is_boolean(stream)) || (tty && !json_is_boolean(tty)))
+                return fail(ret_error, "exec: \"stream\" and \"tty\" must be booleans");
+        ret->req.stream = json_is_true(stream);
+        ret->req.tty = json_is_true(tty);
+        /* A terminal relays the host's input: there is none to relay without a stream. */
+        if (!ret->req.stream && (tty || json_object_get(msg, "rows") || json_object_get(msg, "cols")))
+                return fail(ret_error, "exec: \"tty\", \"rows\" and \"cols\" need \"stream\":true");
+        if (!ret->req.tty && (json_object_get(msg, "rows") || json_object_get(msg, "cols")))
+                return fail(ret_error, "exec: \"rows\" and \"cols\" need \"tty\":true");
+        r = term_size(msg, "exec", false, &ret->req.rows, &ret->req.cols, ret_error);
+        if (r < 0)
+                return r;
+        if (ret->req.tty && ret->req.rows == 0) {
+                ret->req.rows = 24;
+                ret->req.cols = 80;
+        }
+        return 0;
 }
 
 json_t *guest_event_exec_output(uint64_t id, ExecStream stream, const void *data, size_t n) {
@@ -393,6 +501,10 @@ json_t *guest_event_exec_exit(uint64_t id, const ExecResult *result) {
         return j;
 }
 
+json_t *guest_event_exec_input_ack(uint64_t id) {
+        return json_pack("{s:s, s:I}", "event", "exec-input-ack", "id", (json_int_t) id);
+}
+
 void guest_exec_event_done(GuestExecEvent *e) {
         e->data = (free(e->data), NULL);
         free((char *) e->result.error);
@@ -405,7 +517,9 @@ int guest_exec_event_from_json(const json_t *msg, GuestExecEvent *ret) {
 
         if (!event || exec_id(msg, &e.id) < 0)
                 return -EBADMSG;
-        if (streq(event, "exec-output")) {
+        if (streq(event, "exec-input-ack"))
+                e.type = GUEST_EXEC_EVENT_INPUT_ACK;
+        else if (streq(event, "exec-output")) {
                 const char *data = json_string_value(json_object_get(msg, "data"));
                 e.stream = exec_stream_from_string(json_string_value(json_object_get(msg, "stream")));
                 if (e.stream < 0 || !data || base64_decode(data, &e.data, &e.n) < 0)
@@ -417,7 +531,7 @@ int guest_exec_event_from_json(const json_t *msg, GuestExecEvent *ret) {
         } else if (streq(event, "exec-exit")) {
                 const json_t *code = json_object_get(msg, "code"), *sig = json_object_get(msg, "signal"),
                              *error = json_object_get(msg, "error");
-                e.exited = true;
+                e.type = GUEST_EXEC_EVENT_EXIT;
                 if (json_is_integer(sig) && !code && json_integer_value(sig) > 0 && json_integer_value(sig) < NSIG) {
                         e.result.code = -1;
                         e.result.signal = (int) json_integer_value(sig);

@@ -34,7 +34,10 @@
  *   {"event":"refused","message":"..."}        a command that is malformed, unknown or out of turn
  *   {"event":"exec-output","id":N,"stream":"stdout"|"stderr","data":"BASE64"}
  *                                              output of exec N: at most GUEST_EXEC_CHUNK bytes, and
- *                                              at most GUEST_EXEC_WINDOW such events not yet acked
+ *                                              at most GUEST_EXEC_WINDOW such events not yet acked;
+ *                                              with a terminal, what the terminal shows is "stdout"
+ *   {"event":"exec-input-ack","id":N}          one exec-input of exec N is written into its command's
+ *                                              stdin (or dropped: the command's stdin is closed)
  *   {"event":"exec-exit","id":N,"code":C}      exec N ended (after all its output event were sent);
  *   {"event":"exec-exit","id":N,"signal":S}    with "error":"..." (and C 126 or 127) when it could not
  *                                              be started, as the workload's setup error has it
@@ -73,22 +76,46 @@
  *        it. An exec that cannot be taken (malformed with a valid id, too many at once, a duplicate
  *        id) is answered with an exec-exit with code 126 and the reason; one without a usable id
  *        is refused. Only after "started".
+ *        With "stream":true (supctl exec), the command's stdin is a pipe fed by exec-input instead
+ *        of /dev/null; with "tty":true besides (and "rows","cols": its size, 1 to 65535 each, both or
+ *        neither; absent: 24x80), stdin, stdout and stderr are the slave of a new pty of the guest,
+ *        which is the controlling terminal of the command's new session, and what the terminal
+ *        shows comes as "stdout" exec-output. "tty", "rows" and "cols" are refused without stream.
  *   {"cmd":"exec-ack","id":N}
  *        the host has taken one exec-output event of exec N: the guest may send one more. This is
  *        the exec's flow control (docs/guest.md): a command that writes faster than the host reads
  *        waits in its pipe, instead of filling the agent port ahead of the other events.
+ *   {"cmd":"exec-input","id":N,"data":"BASE64"}
+ *        bytes for the stdin (or the terminal) of streamed exec N: 1 to GUEST_EXEC_CHUNK of them. The
+ *        guest holds at most GUEST_EXEC_WINDOW of them per exec, each until its command has taken it
+ *        all, then answers exec-input-ack; the host sends one more only for an ack, so that a command
+ *        that does not read costs the guest a bounded amount of memory and stalls its own input only.
+ *        One beyond the window, after exec-input-close, or for an exec without a stream is refused;
+ *        one for an exec that has ended (or was killed) is ignored: the exec may have ended as the
+ *        host sent it. Input for a command that has closed its stdin is acked and dropped.
+ *   {"cmd":"exec-input-close","id":N}
+ *        the end of the input: once what is held is written, the command's stdin pipe is closed (it
+ *        reads EOF). With a terminal, nothing is closed (the pty carries the output too): the input
+ *        ends, as a terminal's does when nobody types any more.
+ *   {"cmd":"exec-resize","id":N,"rows":R,"cols":C}
+ *        the new size of exec N's terminal (1 to 65535 each; SIGWINCH for its foreground process
+ *        group). Ignored for an exec without a terminal, or that has ended.
+ *   {"cmd":"exec-kill","id":N}
+ *        SIGKILL to exec N's command, its process group and every process of its session (the
+ *        command leads a session of its own), and its output from now on is dropped; the exec-exit
+ *        follows as for any end. Ignored for an exec that has ended.
  *   {"cmd":"stop","signal":S,"timeout_ms":T}
  *        sends S to the command; after T ms, every process of the guest is killed (SIGKILL).
  *
- * The ACPI power button (QMP system_powerdown) is a stop with the spec's stop.signal and
- * stop.timeout, answered alike: "exit", then the guest powers off. Of a stop and a press, the
- * earlier deadline holds.
+ *   The ACPI power button (QMP system_powerdown) is a stop with the spec's stop.signal and
+ *   stop.timeout, answered alike: "exit", then the guest powers off. Of a stop and a press, the
+ *   earlier deadline holds.
  *
- * The command's stdout and stderr (pipes, as in process isolation) go to one port, named
- * GUEST_OUTPUT_PORT, in frames, or as they are to the console (hvc0, else /dev/console) where the
- * host did not give it. One port, not one per stream: the host reads a port as a socket, and of
- * two sockets that both hold data it cannot tell which came first; one port keeps the order in
- * which sup-init read the pipes (workload.h: the order the command wrote them). */
+ *   The command's stdout and stderr (pipes, as in process isolation) go to one port, named
+ *   GUEST_OUTPUT_PORT, in frames, or as they are to the console (hvc0, else /dev/console) where the
+ *   host did not give it. One port, not one per stream: the host reads a port as a socket, and of
+ *   two sockets that both hold data it cannot tell which came first; one port keeps the order in
+ *   which sup-init read the pipes (workload.h: the order the command wrote them). */
 
 #define GUEST_AGENT_PORT  "sup.agent"
 #define GUEST_OUTPUT_PORT "sup.output"
@@ -127,6 +154,10 @@ typedef enum GuestCommandType {
         GUEST_CMD_STOP,
         GUEST_CMD_EXEC,
         GUEST_CMD_EXEC_ACK,
+        GUEST_CMD_EXEC_INPUT,
+        GUEST_CMD_EXEC_INPUT_CLOSE,
+        GUEST_CMD_EXEC_RESIZE,
+        GUEST_CMD_EXEC_KILL,
         _GUEST_CMD_MAX,
         _GUEST_CMD_INVALID = -EINVAL,
 } GuestCommandType;
@@ -135,15 +166,19 @@ DECLARE_STRING_TABLE_LOOKUP(guest_command_type, GuestCommandType);
 
 typedef struct GuestCommand {
         GuestCommandType type;
-        int signal;          /* stop */
-        uint64_t timeout_ms; /* stop */
-        uint64_t id;         /* exec, exec-ack */
+        int signal;                /* stop */
+        uint64_t timeout_ms;       /* stop */
+        uint64_t id;               /* every exec-* command, and exec's */
+        unsigned short rows, cols; /* exec-resize */
+        uint8_t *data;             /* exec-input: 1 to GUEST_EXEC_CHUNK bytes, owned */
+        size_t n;
 } GuestCommand;
 
-/* Which command msg is, and the arguments of ps, stop and exec-ack, and exec's id (run: see
- * guest_run_from_json(); exec: guest_exec_from_json()). On error, *ret_error is a message for a
- * "refused" event. */
+/* Which command msg is, and the arguments of ps, stop and the exec-* commands, and exec's id (run:
+ * see guest_run_from_json(); exec: guest_exec_from_json()). On error, *ret_error is a message for
+ * a "refused" event. guest_command_done() frees what ret holds (either way). */
 int guest_command_from_json(const json_t *msg, GuestCommand *ret, SupError **ret_error);
+void guest_command_done(GuestCommand *c);
 
 #define GUEST_MAC_STRLEN sizeof("aa:bb:cc:dd:ee:ff")
 
@@ -194,15 +229,22 @@ json_t *guest_event_ps(json_t *processes); /* steals processes */
  * Bounds: an output event carries at most GUEST_EXEC_CHUNK bytes (about 5.5 KiB of JSON), an exec
  * has at most GUEST_EXEC_WINDOW of them unacknowledged, and at most GUEST_EXEC_MAX execs run at
  * once: so at most GUEST_EXEC_MAX * GUEST_EXEC_WINDOW output events are ever queued ahead of
- * another event of the agent (ps, exit), whatever the commands write. */
+ * another event of the agent (ps, exit), whatever the commands write. The same window bounds a
+ * streamed exec's input the other way: at most GUEST_EXEC_WINDOW exec-input commands of an exec
+ * unacknowledged, which the guest holds until its command reads them (GUEST_EXEC_MAX *
+ * GUEST_EXEC_WINDOW * GUEST_EXEC_CHUNK bytes at most, whatever the host sends). */
 #define GUEST_EXEC_CHUNK  4096U
 #define GUEST_EXEC_WINDOW 2U
 #define GUEST_EXEC_MAX    16U
 #define GUEST_EXEC_ID_MAX (UINT64_C(1) << 53) /* exact in every JSON reader */
 
-/* The exec command, for the host. */
+/* The exec commands, for the host. req's stream, tty, rows and cols go with it (not its stdio). */
 json_t *guest_exec_to_json(uint64_t id, const ExecRequest *req);
 json_t *guest_exec_ack_to_json(uint64_t id);
+json_t *guest_exec_input_to_json(uint64_t id, const void *data, size_t n); /* 1 to GUEST_EXEC_CHUNK bytes */
+json_t *guest_exec_input_close_to_json(uint64_t id);
+json_t *guest_exec_resize_to_json(uint64_t id, unsigned short rows, unsigned short cols);
+json_t *guest_exec_kill_to_json(uint64_t id);
 
 /* The exec command, decoded by the guest: req's strings are owned. */
 typedef struct GuestExec {
@@ -211,19 +253,29 @@ typedef struct GuestExec {
 } GuestExec;
 
 /* On error, *ret_error says why; ret->id is the command's id when it had a valid one (0
- * otherwise), for an exec-exit that answers it; guest_exec_done() is needed either way. */
+ * otherwise), for an exec-exit that answers it; guest_exec_done() is needed either way. A tty
+ * without a size gets 24x80 (rows and cols are never 0 here). */
 int guest_exec_from_json(const json_t *msg, GuestExec *ret, SupError **ret_error);
 void guest_exec_done(GuestExec *e);
 
 /* The exec events, for the guest. */
 json_t *guest_event_exec_output(uint64_t id, ExecStream stream, const void *data, size_t n);
 json_t *guest_event_exec_exit(uint64_t id, const ExecResult *result);
+json_t *guest_event_exec_input_ack(uint64_t id);
 
-/* An exec event, decoded by the host: output (data, n; exited false) or the end (result; its
- * error is owned here). -EBADMSG for an event that is not one, or is malformed. */
+typedef enum GuestExecEventType {
+        GUEST_EXEC_EVENT_OUTPUT,    /* stream, data, n */
+        GUEST_EXEC_EVENT_INPUT_ACK, /* one exec-input taken */
+        GUEST_EXEC_EVENT_EXIT,      /* result */
+        _GUEST_EXEC_EVENT_MAX,
+        _GUEST_EXEC_EVENT_INVALID = -EINVAL,
+} GuestExecEventType;
+
+/* An exec event, decoded by the host: output, an input's ack, or the end (result; its error is
+ * owned here). -EBADMSG for an event that is not one, or is malformed. */
 typedef struct GuestExecEvent {
         uint64_t id;
-        bool exited;
+        GuestExecEventType type;
         ExecStream stream;
         uint8_t *data;
         size_t n;

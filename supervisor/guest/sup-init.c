@@ -25,6 +25,7 @@
 #include "event.h"
 #include "fileio.h"
 #include "guest-boot.h"
+#include "guest-exec.h"
 #include "guest-probe.h"
 #include "guest-proto.h"
 #include "json-conn.h"
@@ -43,23 +44,10 @@
 
 typedef struct Init Init;
 
-/* An exec in the running unit (guest-proto.h: exec), from its fork until its exec-exit is sent. */
-typedef struct Exec {
-        Init *init;
-        uint64_t id;
-        pid_t pid; /* 0 once reaped */
-        int code, signal;
-        int fd[_EXEC_STREAM_MAX]; /* the read ends of its stdout and stderr, until drained */
-        EventSource *source[_EXEC_STREAM_MAX];
-        int error_fd;    /* its setup error, if it could not be executed */
-        unsigned credit; /* output events it may send before the host acks one */
-        struct Exec *next;
-} Exec;
-
 typedef struct Output {
         Init *init;
-        int fd;   /* the read end of the command's stdout or stderr pipe */
-        int dest; /* the output port or the console, not owned */
+        int fd;             /* the read end of the command's stdout or stderr pipe */
+        int dest;           /* the output port or the console, not owned */
         bool framed;        /* dest is the output port, shared by both streams */
         GuestStream stream; /* the frames' */
         EventSource *source;
@@ -74,13 +62,12 @@ struct Init {
         EventSource *reconnect;
         const UnitSpec *unit;
         const GuestRun *run;
-        Exec *execs;
-        unsigned n_execs;
-        pid_t command; /* 0 once reaped */
+        GuestExecs *execs; /* once the unit runs */
+        pid_t command;     /* 0 once reaped */
         int exit_code, exit_signal;
         int vmstat;         /* the guest's /proc/vmstat, opened before the workload's /proc hides it; or -EBADF */
         uint64_t oom_kills; /* its oom_kill when the command started */
-        int power_button; /* its evdev node, or -EBADF */
+        int power_button;   /* its evdev node, or -EBADF */
         EventSource *power_button_source;
         EventSource *kill_timer; /* stop's timeout */
         EventSource *finish_timer;
@@ -155,7 +142,6 @@ static void send_event(Init *init, json_t *msg) {
 }
 
 static void agent_connect(Init *init);
-static void exec_kill_all(Init *init);
 
 static void on_reconnect(EventSource *s, usec_t t, void *userdata) {
         Init *init = userdata;
@@ -175,7 +161,8 @@ static void on_agent_close(JsonConn *c, int error, void *userdata) {
         init->agent = NULL;
         if (init->final_sent)
                 guest_poweroff(); /* the exit event is out (or cannot be): done */
-        exec_kill_all(init);
+        if (init->execs)
+                guest_execs_set_connected(init->execs, false);
         say(init, "the host left the agent port (%s); waiting for it", error < 0 ? strerror(-error) : "end of file");
         if (!init->reconnect)
                 (void) event_add_time(init->event, &init->reconnect, USEC_INFINITY, on_reconnect, init);
@@ -206,210 +193,10 @@ static void stop_command(Init *init, int sig, usec_t timeout) {
                 event_source_set_time(init->kill_timer, when);
 }
 
-/* ---- exec: a command in the running unit ----
- * Forked as the workload is and set up by the same code (workload_exec_request()) in the
- * workload's root, which is sup-init's own since the switch. Its output goes to the host as
- * agent events, a GUEST_EXEC_CHUNK at a time and at most GUEST_EXEC_WINDOW unacknowledged:
- * while the host has not taken them, the command's pipe is not read and the command waits in
- * its write, so that neither the workload's output port nor the agent's other events queue
- * behind a chatty exec. One read per event while it runs, as for the workload's output: epoll
- * then takes turns among the ready pipes. */
-
-static void exec_watch(Exec *x, ExecStream s);
-
-static void exec_free(Exec *x) {
-        Init *init = x->init;
-
-        for (Exec **p = &init->execs; *p; p = &(*p)->next)
-                if (*p == x) {
-                        *p = x->next;
-                        break;
-                }
-        init->n_execs--;
-        for (ExecStream s = 0; s < _EXEC_STREAM_MAX; s++) {
-                x->source[s] = event_source_free(x->source[s]);
-                if (x->fd[s] >= 0)
-                        close(x->fd[s]);
-        }
-        if (x->error_fd >= 0)
-                close(x->error_fd);
-        free(x);
-}
-
-/* Reaped and drained: its end goes out after its last output. */
-static void exec_maybe_finish(Exec *x) {
-        char err[WORKLOAD_ERR_MAX + 1];
-        ExecResult result = {.code = x->signal ? -1 : x->code, .signal = x->signal};
-        ssize_t n;
-
-        if (x->pid != 0 || x->fd[EXEC_STDOUT] >= 0 || x->fd[EXEC_STDERR] >= 0)
-                return;
-        n = read(x->error_fd, err, sizeof(err) - 1);
-        if (n > 0) {
-                err[n] = 0;
-                result.error = err;
-        }
-        send_event(x->init, guest_event_exec_exit(x->id, &result));
-        exec_free(x);
-}
-
-/* Reads what the window allows: one piece while the command runs (the next comes with the next
- * event), all that is there once it has been reaped. An empty pipe of a reaped command is done:
- * what its background children write later is not waited for. Without the host there is no
- * window: the output is dropped. */
-static void exec_pump(Exec *x, ExecStream s) {
-        char buf[GUEST_EXEC_CHUNK];
-
-        while (x->fd[s] >= 0 && (x->credit > 0 || !x->init->agent)) {
-                ssize_t n = read(x->fd[s], buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n > 0) {
-                        x->credit -= x->credit > 0;
-                        send_event(x->init, guest_event_exec_output(x->id, s, buf, (size_t) n));
-                        if (x->pid != 0)
-                                break;
-                        continue;
-                }
-                if (n < 0 && errno == EAGAIN && x->pid != 0)
-                        break;
-                x->source[s] = event_source_free(x->source[s]);
-                close(x->fd[s]);
-                x->fd[s] = -EBADF;
-        }
-        exec_watch(x, s);
-}
-
-static void on_exec_output(EventSource *src, int fd, uint32_t revents, void *userdata) {
-        Exec *x = userdata;
-
-        exec_pump(x, fd == x->fd[EXEC_STDOUT] ? EXEC_STDOUT : EXEC_STDERR);
-        exec_maybe_finish(x);
-}
-
-/* Watched only while it runs and has a window: a pipe with data that may not be read yet would
- * wake the loop for nothing (level-triggered). */
-static void exec_watch(Exec *x, ExecStream s) {
-        bool want = x->fd[s] >= 0 && x->pid != 0 && (x->credit > 0 || !x->init->agent);
-
-        if (want && !x->source[s] &&
-            event_add_io(x->init->event, &x->source[s], x->fd[s], EPOLLIN, on_exec_output, x) < 0)
-                say(x->init, "exec %" PRIu64 ": cannot watch its output", x->id);
-        else if (!want)
-                x->source[s] = event_source_free(x->source[s]);
-}
-
-static void exec_refuse(Init *init, uint64_t id, const char *why) {
-        send_event(init, guest_event_exec_exit(id, &(ExecResult){.code = 126, .error = why}));
-}
-
-static void exec_start(Init *init, const json_t *msg) {
-        _cleanup_(guest_exec_done) GuestExec e = {};
-        _cleanup_sup_error_ SupError *error = NULL;
-        int out[2] = {-EBADF, -EBADF}, errp[2] = {-EBADF, -EBADF}, status[2] = {-EBADF, -EBADF};
-        Exec *x;
-        pid_t pid;
-
-        if (guest_exec_from_json(msg, &e, &error) < 0) {
-                if (e.id > 0)
-                        exec_refuse(init, e.id, sup_error_message(error));
-                else
-                        send_event(init, guest_event_refused(sup_error_message(error)));
-                return;
-        }
-        for (x = init->execs; x; x = x->next)
-                if (x->id == e.id) {
-                        exec_refuse(init, e.id, "exec: the id is taken by an exec that runs");
-                        return;
-                }
-        if (init->n_execs >= GUEST_EXEC_MAX || init->command == 0) {
-                exec_refuse(init, e.id,
-                            init->command == 0 ? "exec: the unit's command has ended" : "exec: too many at once");
-                return;
-        }
-        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(status, O_CLOEXEC) < 0) {
-                exec_refuse(init, e.id, "exec: cannot create its pipes");
-                goto close;
-        }
-        pid = fork();
-        if (pid < 0) {
-                exec_refuse(init, e.id, "exec: cannot fork");
-                goto close;
-        }
-        if (pid == 0) {
-                /* Like the workload: forked from sup-init, not dumpable until its execve(), and
-                 * every other fd of sup-init's is close-on-exec. */
-                char err[WORKLOAD_ERR_MAX];
-                int r = workload_exec_request(init->run->spec, &e.req, false, -EBADF, out[1], errp[1],
-                                              init->run->rlimits, init->run->seccomp, err);
-                (void) !write(status[1], err, strlen(err));
-                _exit(workload_exit_code(r));
-        }
-        x = xzalloc(sizeof(Exec));
-        *x = (Exec){
-                .init = init,
-                .id = e.id,
-                .pid = pid,
-                .fd = {out[0], errp[0]},
-                .error_fd = status[0],
-                .credit = GUEST_EXEC_WINDOW,
-                .next = init->execs,
-        };
-        out[0] = errp[0] = status[0] = -EBADF;
-        init->execs = x;
-        init->n_execs++;
-        for (ExecStream s = 0; s < _EXEC_STREAM_MAX; s++) {
-                (void) fd_set_nonblock(x->fd[s], 1);
-                exec_watch(x, s);
-        }
-        (void) fd_set_nonblock(x->error_fd, 1);
-close:
-        for (int *fd = (int[]){out[0], out[1], errp[0], errp[1], status[0], status[1]}, *end = fd + 6; fd < end; fd++)
-                if (*fd >= 0)
-                        close(*fd);
-}
-
-static void exec_ack(Init *init, uint64_t id) {
-        for (Exec *x = init->execs; x; x = x->next)
-                if (x->id == id) {
-                        x->credit = MIN(x->credit + 1, GUEST_EXEC_WINDOW);
-                        for (ExecStream s = 0; s < _EXEC_STREAM_MAX; s++)
-                                exec_pump(x, s);
-                        exec_maybe_finish(x);
-                        return;
-                }
-}
-
-/* Whether p was an exec's command: then its end is told once its output is out. */
-static bool exec_reaped(Init *init, pid_t p, int status) {
-        for (Exec *x = init->execs; x; x = x->next)
-                if (x->pid == p) {
-                        x->pid = 0;
-                        x->code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-                        x->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-                        for (ExecStream s = 0; s < _EXEC_STREAM_MAX; s++)
-                                exec_pump(x, s);
-                        exec_maybe_finish(x);
-                        return true;
-                }
-        return false;
-}
-
-/* The host left: whatever the execs write now is not wanted by anyone (the host ended them
- * on its side); they are killed, and drained without a window. */
-static void exec_kill_all(Init *init) {
-        for (Exec *x = init->execs; x; x = x->next) {
-                if (x->pid > 0)
-                        (void) kill(x->pid, SIGKILL);
-                for (ExecStream s = 0; s < _EXEC_STREAM_MAX; s++)
-                        exec_watch(x, s);
-        }
-}
-
 static void on_message(JsonConn *c, json_t *msg, void *userdata) {
         Init *init = userdata;
         _cleanup_sup_error_ SupError *error = NULL;
-        GuestCommand cmd;
+        _cleanup_(guest_command_done) GuestCommand cmd = {};
 
         if (guest_command_from_json(msg, &cmd, &error) < 0) {
                 send_event(init, guest_event_refused(sup_error_message(error)));
@@ -428,16 +215,26 @@ static void on_message(JsonConn *c, json_t *msg, void *userdata) {
                 send_event(init, guest_event_refused("the unit runs already"));
                 return;
         case GUEST_CMD_EXEC:
-                exec_start(init, msg);
-                return;
         case GUEST_CMD_EXEC_ACK:
-                exec_ack(init, cmd.id);
+        case GUEST_CMD_EXEC_INPUT:
+        case GUEST_CMD_EXEC_INPUT_CLOSE:
+        case GUEST_CMD_EXEC_RESIZE:
+        case GUEST_CMD_EXEC_KILL:
+                guest_execs_command(init->execs, &cmd, msg, init->command != 0);
                 return;
         case _GUEST_CMD_MAX:
         case _GUEST_CMD_INVALID:
                 break;
         }
         send_event(init, guest_event_refused("unknown command"));
+}
+
+static void exec_send(json_t *msg, void *userdata) {
+        send_event(userdata, msg);
+}
+
+static void exec_say(const char *msg, void *userdata) {
+        say(userdata, "%s", msg);
 }
 
 static void agent_connect(Init *init) {
@@ -449,6 +246,8 @@ static void agent_connect(Init *init) {
                 say(init, "cannot watch the agent port");
                 guest_poweroff();
         }
+        if (init->execs)
+                guest_execs_set_connected(init->execs, true);
         if (init->final_event)
                 send_final(init);
 }
@@ -485,7 +284,7 @@ static void reap(Init *init) {
                 pid_t p = waitpid(-1, &status, WNOHANG);
                 if (p <= 0)
                         break;
-                if (exec_reaped(init, p, status))
+                if (init->execs && guest_execs_reaped(init->execs, p, status))
                         continue;
                 if (p != init->command || init->command == 0)
                         continue;
@@ -509,6 +308,10 @@ static void on_signal(EventSource *s, const struct signalfd_siginfo *si, void *u
                 reap(init);
                 return;
         }
+        /* sup-init's own: a SIGPIPE of a write into an exec's stdin that its command has closed
+         * (EPIPE tells the writer) is not the workload's to get. */
+        if (si->ssi_pid == (uint32_t) getpid())
+                return;
         if (init->command > 0)
                 (void) kill(init->command, (int) si->ssi_signo);
 }
@@ -649,7 +452,7 @@ static json_t *read_run_command(Init *init) {
 
         for (;;) {
                 _cleanup_sup_error_ SupError *error = NULL;
-                GuestCommand cmd;
+                _cleanup_(guest_command_done) GuestCommand cmd = {};
                 json_t *msg;
                 int r;
 
@@ -837,6 +640,8 @@ int main(int argc, char **argv) {
         init.command = start_command(&init, &run, &user, env);
         /* The name process isolation's init has, for ps. */
         (void) prctl(PR_SET_NAME, "sup-init");
+        init.execs = guest_execs_new(init.event, &run,
+                                     &(GuestExecOwner){.send = exec_send, .say = exec_say, .userdata = &init});
         agent_connect(&init);
         send_event(&init, guest_event_started(init.command));
         stage(&init, "command started");

@@ -182,7 +182,7 @@ struct IsolationDriver {
          * cannot be started at all (-ENOTCONN: the workload does not run, or its guest is not
          * reachable). The instance may end first: the exec then exits with -1/SIGKILL. Each
          * driver has its own DriverExec: the process driver's is container-exec.h's
-         * ContainerExec, the vm driver has none (vm_exec()). */
+         * ContainerExec, the vm driver's vm-exec.h's VmExec. */
         int (*exec)(DriverInstance *d, const ExecRequest *req, const ExecCallbacks *cb, void *userdata,
                     DriverExec **ret, SupError **ret_error);
         /* Ends an exec that still runs (SIGKILL) and drops its handle: no callback of it runs

@@ -97,3 +97,31 @@ cleanup() {
                 rm -rf "$TOP"
         fi
 }
+
+# both_modes: MODES="process hyperv" where this host can boot a guest (QEMU, the guest kernel
+# provisioned in GUEST, the initramfs of SUP_INIT, or with SUP_INIT "-" (a build without sup-init:
+# the sanitizers') the plain build's), else "process" with a note; returns 1 (the test fails) when
+# SUP_TESTS_MUST_WORK=1 and the hyperv half would be skipped. Uses TOOLS, GUEST and SUP_INIT.
+both_modes() {
+        local why=
+        MODES="process"
+        if ! command -v qemu-system-x86_64 >/dev/null; then
+                why="no qemu-system-x86_64"
+        elif ! command -v mkfs.ext4 >/dev/null; then
+                why="no mkfs.ext4"
+        elif ! "$TOOLS/guest-kernel.sh" "$GUEST" >/dev/null; then
+                why="cannot provision the guest kernel"
+        elif [ "$SUP_INIT" = - ]; then
+                [ -f "$GUEST/kernel/current/initramfs.cpio" ] || why="no initramfs in $GUEST (run the plain build's test first)"
+        elif ! "$TOOLS/guest-initramfs.sh" "$GUEST" "$SUP_INIT" >/dev/null; then
+                why="cannot build the initramfs"
+        fi
+        if [ -z "$why" ]; then
+                MODES="process hyperv"
+        elif [ "${SUP_TESTS_MUST_WORK:-0}" = 1 ]; then
+                echo "FAIL (SUP_TESTS_MUST_WORK=1): hyperv: $why"
+                return 1
+        else
+                echo "SKIP (hyperv half): $why"
+        fi
+}

@@ -18,27 +18,7 @@ SUPD_ARGS=(--guest-dir "$GUEST")
 supd_test_setup supexec
 trap cleanup EXIT
 
-MODES="process"
-hyperv_missing() {
-        command -v qemu-system-x86_64 >/dev/null || { echo "no qemu-system-x86_64"; return; }
-        command -v mkfs.ext4 >/dev/null || { echo "no mkfs.ext4"; return; }
-        "$TOOLS/guest-kernel.sh" "$GUEST" >/dev/null || { echo "cannot provision the guest kernel"; return; }
-        if [ "$SUP_INIT" = - ]; then
-                # No sup-init in this build (sanitizers): the initramfs of the plain build.
-                [ -f "$GUEST/kernel/current/initramfs.cpio" ] || echo "no initramfs in $GUEST (run the plain build's test first)"
-        else
-                "$TOOLS/guest-initramfs.sh" "$GUEST" "$SUP_INIT" >/dev/null || echo "cannot build the initramfs"
-        fi
-}
-why=$(hyperv_missing)
-if [ -z "$why" ]; then
-        MODES="process hyperv"
-elif [ "${SUP_TESTS_MUST_WORK:-0}" = 1 ]; then
-        echo "FAIL (SUP_TESTS_MUST_WORK=1): hyperv: $why"
-        exit 1
-else
-        echo "SKIP (hyperv half): $why"
-fi
+both_modes || exit 1
 
 LAYER=$TOP/layer
 busybox_layer "$LAYER"
@@ -243,14 +223,28 @@ for mode in $MODES; do
         [ "$out" = 2 ] || fail "$mode: yes | head: $out lines"
         wait_for 20 eval "! ctl exec $u -- sh -c 'ps -o args | grep -v grep | grep -q \"yes $tag\"'" ||
                 fail "$mode: the command outlived its reader"
-        # supctl killed: its command goes too (the monitor cancels a stream whose client left);
-        # while it runs, `supctl top` shows it, as the unit's process it is.
-        ctl exec $u -- sleep $tag &
+        # supctl killed: its command goes too (the monitor cancels a stream whose client left),
+        # the shell and its child; while it runs, `supctl top` shows it, as the unit's process it
+        # is. (supctl itself in the background: ctl's subshell would take the kill instead.)
+        "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" exec $u -- sh -c "sleep $tag; echo never" &
         bg=$!
         wait_for 30 eval "ctl top $u | grep -q 'sleep $tag'" || fail "$mode: supctl top does not show the exec's sleep"
         kill -9 $bg
         wait $bg 2>/dev/null
         wait_for 20 eval "! ctl top $u | grep -q 'sleep $tag'" || fail "$mode: the exec's sleep outlived supctl"
+        ctl top $u | grep -q "sh -c sleep $tag" && fail "$mode: the exec's shell outlived supctl"
+        # A terminal's session killed with a background and a foreground job: both go (a cancel
+        # that took only the shell would leave its jobs running in the unit).
+        out=$("$PY" "$(dirname "$0")/exec-pty-kill.py" $tag "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" exec -t $u -- sh 2>&1)
+        [ "$out" = started ] || fail "$mode: the terminal session's jobs: $out"
+        wait_for 20 eval "! ctl top $u | grep -q 'sleep [12]$tag'" ||
+                fail "$mode: the terminal session's jobs outlived supctl: $(ctl top $u | grep sleep | tr '\n' ' ')"
+        # A command that closes its stdin while input keeps coming: the writer's EPIPE (and, in a
+        # guest, sup-init's own SIGPIPE) is nobody else's: the workload lives on.
+        wpid=$(ctl exec $u -- cat /tmp/w.pid)
+        out=$(head -c 3000000 /dev/zero | ctl exec $u -- sh -c 'head -c 1 >/dev/null; exec 0<&-; sleep 2; echo closed' 2>&1)
+        [ "$out" = closed ] || fail "$mode: a command that closed its stdin: '$out'"
+        ctl exec $u -- sh -c "kill -0 $wpid" || fail "$mode: the workload died when an exec closed its stdin: $(field $u state) $(field $u reason)"
 done
 
 # Stopped: a clear refusal with the state, and supctl's own failure status.

@@ -17,26 +17,7 @@ SUPD_ARGS=(--guest-dir "$GUEST")
 supd_test_setup suphealth
 trap cleanup EXIT
 
-MODES="process"
-hyperv_missing() {
-        command -v qemu-system-x86_64 >/dev/null || { echo "no qemu-system-x86_64"; return; }
-        command -v mkfs.ext4 >/dev/null || { echo "no mkfs.ext4"; return; }
-        "$TOOLS/guest-kernel.sh" "$GUEST" >/dev/null || { echo "cannot provision the guest kernel"; return; }
-        if [ "$SUP_INIT" = - ]; then
-                [ -f "$GUEST/kernel/current/initramfs.cpio" ] || echo "no initramfs in $GUEST (run the plain build's test first)"
-        else
-                "$TOOLS/guest-initramfs.sh" "$GUEST" "$SUP_INIT" >/dev/null || echo "cannot build the initramfs"
-        fi
-}
-why=$(hyperv_missing)
-if [ -z "$why" ]; then
-        MODES="process hyperv"
-elif [ "${SUP_TESTS_MUST_WORK:-0}" = 1 ]; then
-        echo "FAIL (SUP_TESTS_MUST_WORK=1): hyperv: $why"
-        exit 1
-else
-        echo "SKIP (hyperv half): $why"
-fi
+both_modes || exit 1
 
 LAYER=$TOP/layer
 busybox_layer "$LAYER"

@@ -10,12 +10,14 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "base64.h"
 #include "caps.h"
 #include "fileio.h"
 #include "guest-probe.h"
 #include "guest-proto.h"
 #include "image.h"
 #include "string-util.h"
+#include "vm-exec.h"
 #include "workload.h"
 
 static json_t *parse_json(const char *s) {
@@ -960,6 +962,178 @@ static void test_exec_command(void **state) {
         json_decref(j);
 }
 
+/* A streamed exec: the flags and the terminal's size go to the guest; a tty without a size gets
+ * 24x80 on both sides, so that a program in it never sees a 0x0 terminal. */
+static void test_exec_stream(void **state) {
+        char *argv[] = {"sh", NULL};
+        ExecRequest req = {.argv = argv, .stream = true, .stdio = {0, 1, 2}};
+        GuestExec e;
+        SupError *error = NULL;
+        json_t *j;
+
+        j = guest_exec_to_json(3, &req);
+        assert_json(json_incref(j), "{\"cmd\":\"exec\",\"id\":3,\"argv\":[\"sh\"],\"stream\":true}");
+        assert_int_equal(guest_exec_from_json(j, &e, &error), 0);
+        assert_true(e.req.stream);
+        assert_false(e.req.tty);
+        guest_exec_done(&e);
+        json_decref(j);
+
+        req.tty = true;
+        req.rows = 50;
+        req.cols = 132;
+        j = guest_exec_to_json(3, &req);
+        assert_json(json_incref(j), "{\"cmd\":\"exec\",\"id\":3,\"argv\":[\"sh\"],\"stream\":true,"
+                                    "\"tty\":true,\"rows\":50,\"cols\":132}");
+        assert_int_equal(guest_exec_from_json(j, &e, &error), 0);
+        assert_true(e.req.stream && e.req.tty);
+        assert_int_equal(e.req.rows, 50);
+        assert_int_equal(e.req.cols, 132);
+        guest_exec_done(&e);
+        json_decref(j);
+
+        req.rows = req.cols = 0;
+        j = guest_exec_to_json(3, &req);
+        assert_json(json_incref(j), "{\"cmd\":\"exec\",\"id\":3,\"argv\":[\"sh\"],\"stream\":true,"
+                                    "\"tty\":true,\"rows\":24,\"cols\":80}");
+        json_decref(j);
+        j = parse_json("{\"cmd\":\"exec\",\"id\":3,\"argv\":[\"sh\"],\"stream\":true,\"tty\":true}");
+        assert_int_equal(guest_exec_from_json(j, &e, &error), 0);
+        assert_int_equal(e.req.rows, 24);
+        assert_int_equal(e.req.cols, 80);
+        guest_exec_done(&e);
+        json_decref(j);
+
+        /* A tty without a stream is not one: the old exec, with /dev/null for stdin. */
+        req = (ExecRequest){.argv = argv, .tty = true};
+        j = guest_exec_to_json(3, &req);
+        assert_json(j, "{\"cmd\":\"exec\",\"id\":3,\"argv\":[\"sh\"]}");
+}
+
+/* The exec-* commands, as the host makes them and the guest reads them. */
+static void test_exec_stream_commands(void **state) {
+        static const uint8_t bytes[] = "\x03\0\xff";
+        GuestCommand c;
+        SupError *error = NULL;
+        json_t *j;
+
+        j = guest_exec_input_to_json(4, bytes, sizeof(bytes) - 1);
+        assert_json(json_incref(j), "{\"cmd\":\"exec-input\",\"id\":4,\"data\":\"AwD/\"}");
+        assert_int_equal(guest_command_from_json(j, &c, &error), 0);
+        assert_int_equal(c.type, GUEST_CMD_EXEC_INPUT);
+        assert_int_equal(c.id, 4);
+        assert_int_equal(c.n, sizeof(bytes) - 1);
+        assert_memory_equal(c.data, bytes, c.n);
+        guest_command_done(&c);
+        assert_null(c.data);
+        json_decref(j);
+
+        j = guest_exec_input_close_to_json(4);
+        assert_json(json_incref(j), "{\"cmd\":\"exec-input-close\",\"id\":4}");
+        assert_int_equal(guest_command_from_json(j, &c, &error), 0);
+        assert_int_equal(c.type, GUEST_CMD_EXEC_INPUT_CLOSE);
+        assert_int_equal(c.id, 4);
+        json_decref(j);
+
+        j = guest_exec_resize_to_json(4, 65535, 1);
+        assert_json(json_incref(j), "{\"cmd\":\"exec-resize\",\"id\":4,\"rows\":65535,\"cols\":1}");
+        assert_int_equal(guest_command_from_json(j, &c, &error), 0);
+        assert_int_equal(c.type, GUEST_CMD_EXEC_RESIZE);
+        assert_int_equal(c.rows, 65535);
+        assert_int_equal(c.cols, 1);
+        json_decref(j);
+
+        j = guest_exec_kill_to_json(GUEST_EXEC_ID_MAX);
+        assert_json(json_incref(j), "{\"cmd\":\"exec-kill\",\"id\":9007199254740992}");
+        assert_int_equal(guest_command_from_json(j, &c, &error), 0);
+        assert_int_equal(c.type, GUEST_CMD_EXEC_KILL);
+        assert_int_equal(c.id, GUEST_EXEC_ID_MAX);
+        json_decref(j);
+
+        /* The largest input the host sends is taken, one byte more is not: the guest holds a
+         * window of chunks, not of frames. */
+        {
+                _cleanup_free_ uint8_t *big = xmalloc(GUEST_EXEC_CHUNK + 1);
+                memset(big, 'y', GUEST_EXEC_CHUNK + 1);
+                j = guest_exec_input_to_json(1, big, GUEST_EXEC_CHUNK);
+                assert_int_equal(guest_command_from_json(j, &c, &error), 0);
+                assert_int_equal(c.n, GUEST_EXEC_CHUNK);
+                guest_command_done(&c);
+                json_decref(j);
+                j = guest_exec_input_to_json(1, big, GUEST_EXEC_CHUNK + 1);
+                assert_int_equal(guest_command_from_json(j, &c, &error), -EINVAL);
+                assert_non_null(strstr(sup_error_message(error), "1 to 4096 bytes"));
+                assert_null(c.data);
+                error = sup_error_free(error);
+                json_decref(j);
+        }
+}
+
+static void test_exec_stream_refused(void **state) {
+        static const struct {
+                const char *json;
+                const char *error;
+        } commands[] = {
+                {"{\"cmd\":\"exec-input\",\"data\":\"YQ==\"}", "\"id\""},
+                {"{\"cmd\":\"exec-input\",\"id\":0,\"data\":\"YQ==\"}", "\"id\""},
+                {"{\"cmd\":\"exec-input\",\"id\":1}", "base64"},
+                {"{\"cmd\":\"exec-input\",\"id\":1,\"data\":7}", "base64"},
+                {"{\"cmd\":\"exec-input\",\"id\":1,\"data\":\"YQ\"}", "base64"},
+                {"{\"cmd\":\"exec-input\",\"id\":1,\"data\":\"\"}", "1 to 4096 bytes"}, /* no bytes */
+                {"{\"cmd\":\"exec-input-close\"}", "\"id\""},
+                {"{\"cmd\":\"exec-kill\",\"id\":\"2\"}", "\"id\""},
+                {"{\"cmd\":\"exec-resize\",\"id\":1}", "\"rows\" and \"cols\""},
+                {"{\"cmd\":\"exec-resize\",\"id\":1,\"rows\":24}", "\"rows\" and \"cols\""},
+                {"{\"cmd\":\"exec-resize\",\"id\":1,\"rows\":0,\"cols\":80}", "\"rows\" and \"cols\""},
+                {"{\"cmd\":\"exec-resize\",\"id\":1,\"rows\":24,\"cols\":65536}", "\"rows\" and \"cols\""},
+                {"{\"cmd\":\"exec-resize\",\"id\":1,\"rows\":24.5,\"cols\":80}", "\"rows\" and \"cols\""},
+        };
+        static const struct {
+                const char *json;
+                const char *error;
+        } execs[] = {
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"sh\"],\"stream\":1}", "boolean"},
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"sh\"],\"stream\":true,\"tty\":\"yes\"}", "boolean"},
+                /* A terminal needs a stream: its input has no other way in. */
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"sh\"],\"tty\":true}", "need \"stream\":true"},
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"sh\"],\"stream\":false,\"tty\":false}", "need \"stream\""},
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"sh\"],\"stream\":true,\"rows\":24,\"cols\":80}",
+                 "need \"tty\":true"},
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"sh\"],\"stream\":true,\"tty\":true,\"rows\":24}",
+                 "\"rows\" and \"cols\""},
+                {"{\"cmd\":\"exec\",\"id\":5,\"argv\":[\"sh\"],\"stream\":true,\"tty\":true,\"rows\":-1,"
+                 "\"cols\":80}",
+                 "from 1 to 65535"},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
+                json_t *j = parse_json(commands[i].json);
+                GuestCommand c;
+                SupError *error = NULL;
+
+                assert_int_equal(guest_command_from_json(j, &c, &error), -EINVAL);
+                if (!error || !strstr(sup_error_message(error), commands[i].error))
+                        fail_msg("%s: \"%s\" lacks \"%s\"", commands[i].json, sup_error_message(error),
+                                 commands[i].error);
+                assert_null(c.data);
+                error = sup_error_free(error);
+                json_decref(j);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(execs); i++) {
+                json_t *j = parse_json(execs[i].json);
+                GuestExec e;
+                SupError *error = NULL;
+
+                assert_int_equal(guest_exec_from_json(j, &e, &error), -EINVAL);
+                assert_int_equal(e.id, 5); /* answered by the exec's exec-exit */
+                if (!error || !strstr(sup_error_message(error), execs[i].error))
+                        fail_msg("%s: \"%s\" lacks \"%s\"", execs[i].json, sup_error_message(error), execs[i].error);
+                guest_exec_done(&e);
+                error = sup_error_free(error);
+                json_decref(j);
+        }
+}
+
 static void test_exec_command_refused(void **state) {
         static const struct {
                 const char *json;
@@ -1017,7 +1191,7 @@ static void test_exec_events(void **state) {
         assert_json(json_incref(j), "{\"event\":\"exec-output\",\"id\":9,\"stream\":\"stderr\",\"data\":\"YQBi/wo=\"}");
         assert_int_equal(guest_exec_event_from_json(j, &ev), 0);
         assert_int_equal(ev.id, 9);
-        assert_false(ev.exited);
+        assert_int_equal(ev.type, GUEST_EXEC_EVENT_OUTPUT);
         assert_int_equal(ev.stream, EXEC_STDERR);
         assert_int_equal(ev.n, sizeof(bytes) - 1);
         assert_memory_equal(ev.data, bytes, ev.n);
@@ -1027,7 +1201,7 @@ static void test_exec_events(void **state) {
         j = guest_event_exec_exit(9, &(ExecResult){.code = 3});
         assert_json(json_incref(j), "{\"event\":\"exec-exit\",\"id\":9,\"code\":3}");
         assert_int_equal(guest_exec_event_from_json(j, &ev), 0);
-        assert_true(ev.exited);
+        assert_int_equal(ev.type, GUEST_EXEC_EVENT_EXIT);
         assert_int_equal(ev.result.code, 3);
         assert_int_equal(ev.result.signal, 0);
         assert_null(ev.result.error);
@@ -1063,6 +1237,18 @@ static void test_exec_events(void **state) {
         }
 }
 
+static void test_exec_input_ack(void **state) {
+        GuestExecEvent ev;
+        json_t *j = guest_event_exec_input_ack(12);
+
+        assert_json(json_incref(j), "{\"event\":\"exec-input-ack\",\"id\":12}");
+        assert_int_equal(guest_exec_event_from_json(j, &ev), 0);
+        assert_int_equal(ev.type, GUEST_EXEC_EVENT_INPUT_ACK);
+        assert_int_equal(ev.id, 12);
+        assert_null(ev.data);
+        json_decref(j);
+}
+
 static void test_exec_events_malformed(void **state) {
         static const char *const cases[] = {
                 "{\"event\":\"exec-output\",\"stream\":\"stdout\",\"data\":\"\"}",            /* no id */
@@ -1076,6 +1262,8 @@ static void test_exec_events_malformed(void **state) {
                 "{\"event\":\"exec-exit\",\"id\":1,\"signal\":0}",
                 "{\"event\":\"exec-exit\",\"id\":1,\"code\":0,\"error\":5}",
                 "{\"event\":\"exit\",\"id\":1,\"code\":0}", /* not an exec's */
+                "{\"event\":\"exec-input-ack\"}",           /* no id */
+                "{\"event\":\"exec-input-ack\",\"id\":0}",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -1085,6 +1273,246 @@ static void test_exec_events_malformed(void **state) {
                         fail_msg("taken: %s", cases[i]);
                 json_decref(j);
         }
+}
+
+/* ---- the host's relay of execs (runtime/vm/vm-exec.c), against a scripted agent ---- */
+
+typedef struct Relay {
+        Event *event;
+        VmExecs *execs;
+        json_t *sent; /* what went to the agent, in order */
+        unsigned notes;
+        unsigned exited;
+        ExecResult result;
+        char output[64];
+} Relay;
+
+static void relay_send(json_t *msg, void *userdata) {
+        Relay *t = userdata;
+        json_array_append_new(t->sent, msg);
+}
+
+static void relay_note(const char *line, void *userdata) {
+        Relay *t = userdata;
+        t->notes++;
+}
+
+static void relay_exited(const ExecResult *result, void *userdata) {
+        Relay *t = userdata;
+        t->exited++;
+        t->result = *result;
+        t->result.error = NULL;
+}
+
+static void relay_output(ExecStream s, const char *buf, size_t n, void *userdata) {
+        Relay *t = userdata;
+        strncat(t->output, buf, MIN(n, sizeof(t->output) - strlen(t->output) - 1));
+}
+
+static const ExecCallbacks relay_callbacks = {.output = relay_output, .exited = relay_exited};
+
+static void relay_init(Relay *t) {
+        *t = (Relay){.sent = json_array()};
+        assert_int_equal(event_new(&t->event), 0);
+        t->execs = vm_execs_new(t->event, &(VmExecsOwner){.send = relay_send, .note = relay_note, .userdata = t});
+}
+
+static void relay_done(Relay *t) {
+        t->execs = vm_execs_free(t->execs);
+        event_free(t->event);
+        json_decref(t->sent);
+}
+
+/* The loop until nothing is left to do now: no wait, so no timing. */
+static void relay_spin(Relay *t) {
+        for (int i = 0; i < 20; i++)
+                assert_true(event_run(t->event, 0) >= 0);
+}
+
+/* How many of what was sent are cmd (with id), and the last of them. */
+static size_t relay_count(Relay *t, const char *cmd, json_t **ret_last) {
+        size_t i, n = 0;
+        json_t *m;
+
+        json_array_foreach(t->sent, i, m)
+                if (streq(json_string_value(json_object_get(m, "cmd")), cmd)) {
+                        n++;
+                        if (ret_last)
+                                *ret_last = m;
+                }
+        return n;
+}
+
+static void relay_event(Relay *t, json_t *ev) {
+        vm_execs_event(t->execs, ev);
+        json_decref(ev);
+}
+
+/* The output of a stream goes out as fast as its client reads, no faster: an exec-output is acked
+ * only once it is all written (a client that does not read holds the guest's command, not the
+ * agent port), and exited() comes after the last byte. */
+static void test_relay_output_backpressure(void **state) {
+        Relay t;
+        int in[2], out[2], err[2];
+        char chunk[GUEST_EXEC_CHUNK], buf[2 * GUEST_EXEC_CHUNK];
+        char *argv[] = {"cat", NULL};
+        VmExec *x;
+        SupError *error = NULL;
+        size_t got = 0;
+
+        relay_init(&t);
+        assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(err, O_CLOEXEC), 0);
+        /* Room for exactly one chunk: the second would block. */
+        assert_int_equal(fcntl(out[1], F_SETPIPE_SZ, GUEST_EXEC_CHUNK), GUEST_EXEC_CHUNK);
+        assert_int_equal(vm_execs_start(t.execs,
+                                        &(ExecRequest){.argv = argv, .stream = true, .stdio = {in[0], out[1], err[1]}},
+                                        &relay_callbacks, &t, &x, &error),
+                         0);
+        assert_int_equal(relay_count(&t, "exec", NULL), 1);
+        /* The relay has dups: the caller's fds are its own to close. */
+        close(in[0]);
+        close(out[1]);
+        close(err[1]);
+
+        memset(chunk, 'a', sizeof(chunk));
+        relay_event(&t, guest_event_exec_output(1, EXEC_STDOUT, chunk, sizeof(chunk)));
+        relay_spin(&t);
+        assert_int_equal(relay_count(&t, "exec-ack", NULL), 1);
+        memset(chunk, 'b', sizeof(chunk));
+        relay_event(&t, guest_event_exec_output(1, EXEC_STDOUT, chunk, sizeof(chunk)));
+        relay_event(&t, guest_event_exec_output(1, EXEC_STDERR, "e", 1));
+        relay_event(&t, guest_event_exec_exit(1, &(ExecResult){.code = 4}));
+        relay_spin(&t);
+        /* The pipe is full: the second chunk is held, unacked, and the exec has not ended. */
+        assert_int_equal(relay_count(&t, "exec-ack", NULL), 1);
+        assert_int_equal(t.exited, 0);
+
+        while (got < sizeof(buf)) {
+                ssize_t n = read(out[0], buf + got, sizeof(buf) - got);
+                assert_true(n > 0);
+                got += (size_t) n;
+                relay_spin(&t);
+        }
+        assert_true(buf[0] == 'a' && buf[GUEST_EXEC_CHUNK - 1] == 'a' && buf[GUEST_EXEC_CHUNK] == 'b' &&
+                    buf[sizeof(buf) - 1] == 'b');
+        assert_int_equal(read(err[0], buf, 1), 1);
+        assert_int_equal(buf[0], 'e');
+        /* After its exec-exit the guest has forgotten the exec: no ack for what was held. */
+        assert_int_equal(relay_count(&t, "exec-ack", NULL), 1);
+        assert_int_equal(t.exited, 1);
+        assert_int_equal(t.result.code, 4);
+        /* The relay closed its dups: end of file for the client. */
+        assert_int_equal(read(out[0], buf, 1), 0);
+        assert_int_equal(read(err[0], buf, 1), 0);
+        close(in[1]);
+        close(out[0]);
+        close(err[0]);
+        relay_done(&t);
+}
+
+/* stdin goes to the guest within its window: at most GUEST_EXEC_WINDOW exec-input unacked, then
+ * the client's pipe is not read; its end of file is an exec-input-close. */
+static void test_relay_input_window(void **state) {
+        Relay t;
+        int in[2], out[2];
+        char chunk[GUEST_EXEC_CHUNK];
+        char *argv[] = {"cat", NULL};
+        VmExec *x;
+        SupError *error = NULL;
+        json_t *last = NULL;
+        uint8_t *data;
+        size_t n;
+
+        relay_init(&t);
+        assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+        assert_int_equal(vm_execs_start(t.execs,
+                                        &(ExecRequest){.argv = argv, .stream = true, .stdio = {in[0], out[1], out[1]}},
+                                        &relay_callbacks, &t, &x, &error),
+                         0);
+        for (int i = 0; i < 3; i++) {
+                memset(chunk, 'x' + i, sizeof(chunk));
+                assert_int_equal(write(in[1], chunk, sizeof(chunk)), (ssize_t) sizeof(chunk));
+        }
+        relay_spin(&t);
+        assert_int_equal(relay_count(&t, "exec-input", NULL), GUEST_EXEC_WINDOW);
+        relay_event(&t, guest_event_exec_input_ack(1));
+        relay_spin(&t);
+        assert_int_equal(relay_count(&t, "exec-input", &last), GUEST_EXEC_WINDOW + 1);
+        assert_int_equal(base64_decode(json_string_value(json_object_get(last, "data")), &data, &n), 0);
+        assert_int_equal(n, GUEST_EXEC_CHUNK);
+        assert_int_equal(data[0], 'z');
+        free(data);
+        assert_int_equal(relay_count(&t, "exec-input-close", NULL), 0);
+        /* The end of file waits for the window too: it is read only with one open. */
+        close(in[1]);
+        relay_spin(&t);
+        assert_int_equal(relay_count(&t, "exec-input-close", NULL), 0);
+        relay_event(&t, guest_event_exec_input_ack(1));
+        relay_spin(&t);
+        assert_int_equal(relay_count(&t, "exec-input-close", NULL), 1);
+        assert_int_equal(relay_count(&t, "exec-input", NULL), GUEST_EXEC_WINDOW + 1);
+        close(in[0]);
+        close(out[0]);
+        close(out[1]);
+        /* The agent goes: the exec ends as the instance's do. */
+        vm_execs_fail_all(t.execs);
+        assert_int_equal(t.exited, 1);
+        assert_int_equal(t.result.signal, SIGKILL);
+        relay_done(&t);
+}
+
+/* A cancelled exec is killed in the guest and heard of no more: neither what the guest sent before
+ * it had the exec-kill, nor its exec-exit, reach the caller, and its id is not taken for a
+ * stranger's while the guest still speaks of it. */
+static void test_relay_cancel(void **state) {
+        Relay t;
+        char *argv[] = {"sleep", "100", NULL};
+        VmExec *x;
+        SupError *error = NULL;
+        json_t *kill = NULL;
+
+        relay_init(&t);
+        assert_int_equal(vm_execs_start(t.execs, &(ExecRequest){.argv = argv}, &relay_callbacks, &t, &x, &error), 0);
+        assert_int_equal(vm_exec_resize(x, 30, 100), -ENOTTY);
+        relay_event(&t, guest_event_exec_output(1, EXEC_STDOUT, "before", 6));
+        assert_string_equal(t.output, "before");
+        assert_null(vm_exec_cancel(x));
+        assert_int_equal(relay_count(&t, "exec-kill", &kill), 1);
+        assert_int_equal(json_integer_value(json_object_get(kill, "id")), 1);
+        relay_event(&t, guest_event_exec_output(1, EXEC_STDOUT, "after", 5));
+        relay_event(&t, guest_event_exec_exit(1, &(ExecResult){.code = -1, .signal = SIGKILL}));
+        assert_string_equal(t.output, "before");
+        assert_int_equal(t.exited, 0);
+        assert_int_equal(t.notes, 0);
+        /* Gone now: a late event of it is a stranger's. */
+        relay_event(&t, guest_event_exec_exit(1, &(ExecResult){.code = 0}));
+        assert_int_equal(t.notes, 1);
+        assert_int_equal(t.exited, 0);
+
+        /* A terminal's size goes to the guest; the agent's end ends a cancelled exec silently. */
+        {
+                int p[2];
+                assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+                assert_int_equal(vm_execs_start(t.execs,
+                                                &(ExecRequest){.argv = argv,
+                                                               .stream = true,
+                                                               .tty = true,
+                                                               .stdio = {p[0], p[1], -EBADF}},
+                                                &relay_callbacks, &t, &x, &error),
+                                 0);
+                assert_int_equal(vm_exec_resize(x, 30, 100), 0);
+                assert_int_equal(relay_count(&t, "exec-resize", &kill), 1);
+                assert_json(json_incref(kill), "{\"cmd\":\"exec-resize\",\"id\":2,\"rows\":30,\"cols\":100}");
+                assert_null(vm_exec_cancel(x));
+                vm_execs_fail_all(t.execs);
+                assert_int_equal(t.exited, 0);
+                close(p[0]);
+                close(p[1]);
+        }
+        relay_done(&t);
 }
 
 int main(void) {
@@ -1110,7 +1538,14 @@ int main(void) {
                 cmocka_unit_test(test_output_frames),
                 cmocka_unit_test(test_exec_command),
                 cmocka_unit_test(test_exec_command_refused),
+                cmocka_unit_test(test_exec_stream),
+                cmocka_unit_test(test_exec_stream_commands),
+                cmocka_unit_test(test_exec_stream_refused),
                 cmocka_unit_test(test_exec_events),
+                cmocka_unit_test(test_exec_input_ack),
+                cmocka_unit_test(test_relay_output_backpressure),
+                cmocka_unit_test(test_relay_input_window),
+                cmocka_unit_test(test_relay_cancel),
                 cmocka_unit_test(test_exec_events_malformed),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

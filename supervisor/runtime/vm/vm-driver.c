@@ -221,20 +221,28 @@ static int vm_driver_signal(DriverInstance *d, int sig, SupError **ret_error) {
         return vm_signal(v->vm, sig, ret_error);
 }
 
-/* Through sup-init in the guest (vm_exec()). No handle: an exec in a guest cannot be cancelled
- * from here yet, and ends at the latest with the machine (vm_free() reports it exited). */
+/* Through sup-init in the guest (vm_exec()). This driver's DriverExec is vm-exec.h's VmExec. */
 static int vm_driver_exec(DriverInstance *d, const ExecRequest *req, const ExecCallbacks *cb, void *userdata,
                           DriverExec **ret, SupError **ret_error) {
         VmInstance *v = vm_of(d);
+        VmExec *x;
         int r;
 
         if (!v->vm)
                 return sup_error_make(ret_error, -ENOTCONN, "the virtual machine is not running");
-        r = vm_exec(v->vm, req, cb, userdata, ret_error);
+        r = vm_exec(v->vm, req, cb, userdata, &x, ret_error);
         if (r < 0)
                 return r;
-        *ret = NULL;
+        *ret = (DriverExec *) x;
         return 0;
+}
+
+static DriverExec *vm_driver_exec_cancel(DriverExec *x) {
+        return (DriverExec *) vm_exec_cancel((VmExec *) x);
+}
+
+static int vm_driver_exec_resize(DriverExec *x, unsigned short rows, unsigned short cols) {
+        return vm_exec_resize((VmExec *) x, rows, cols);
 }
 
 const IsolationDriver vm_driver = {
@@ -254,4 +262,6 @@ const IsolationDriver vm_driver = {
         .ps = vm_driver_ps,
         .signal = vm_driver_signal,
         .exec = vm_driver_exec,
+        .exec_cancel = vm_driver_exec_cancel,
+        .exec_resize = vm_driver_exec_resize,
 };

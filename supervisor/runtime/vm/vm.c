@@ -26,16 +26,14 @@
 #include "socket-util.h"
 #include "string-util.h"
 #include "vm-disk.h"
+#include "vm-exec.h"
 #include "vm-host.h"
 #include "vm-qemu.h"
 #include "vmm.h"
 
 static const char *const vm_stop_step_table[_VM_STOP_STEP_MAX] = {
-        [VM_STOP_NONE] = "none",
-        [VM_STOP_AGENT] = "agent-stop",
-        [VM_STOP_POWERDOWN] = "powerdown",
-        [VM_STOP_QUIT] = "quit",
-        [VM_STOP_KILL] = "kill",
+        [VM_STOP_NONE] = "none", [VM_STOP_AGENT] = "agent-stop", [VM_STOP_POWERDOWN] = "powerdown",
+        [VM_STOP_QUIT] = "quit", [VM_STOP_KILL] = "kill",
 };
 
 DEFINE_STRING_TABLE_LOOKUP(vm_stop_step, VmStopStep, _VM_STOP_STEP_MAX);
@@ -74,14 +72,6 @@ typedef struct VmPsRequest {
         void *userdata;
         struct VmPsRequest *next;
 } VmPsRequest;
-
-/* An exec running in the guest, by the id the host gave it. */
-typedef struct VmExecRequest {
-        uint64_t id;
-        ExecCallbacks callbacks;
-        void *userdata;
-        struct VmExecRequest *next;
-} VmExecRequest;
 
 /* A stream of the guest (console; the command's stdout and stderr, in frames on one port) or
  * QEMU's stderr, into the log. */
@@ -127,8 +117,7 @@ struct Vm {
         bool run_sent;
         bool has_network;
         VmPsRequest *ps_head, **ps_tail;
-        VmExecRequest *execs;
-        uint64_t last_exec_id;
+        VmExecs *execs;
 
         VmOutput out[_OUT_MAX];
         char console_tail[CONSOLE_TAIL_MAX];
@@ -304,6 +293,14 @@ static void agent_send(Vm *vm, json_t *msg) {
         json_decref(msg);
 }
 
+static void exec_send(json_t *msg, void *userdata) {
+        agent_send(userdata, msg);
+}
+
+static void exec_note(const char *line, void *userdata) {
+        sup_line(userdata, "%s", line);
+}
+
 static void format_mac(const uint8_t mac[6], char ret[18]) {
         snprintf(ret, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
 }
@@ -345,53 +342,6 @@ static void ps_answer(Vm *vm, int error, json_t *processes) {
         free(p);
 }
 
-static VmExecRequest *exec_take(Vm *vm, uint64_t id) {
-        for (VmExecRequest **p = &vm->execs; *p; p = &(*p)->next)
-                if ((*p)->id == id) {
-                        VmExecRequest *x = *p;
-                        *p = x->next;
-                        return x;
-                }
-        return NULL;
-}
-
-static void exec_event(Vm *vm, const json_t *msg) {
-        GuestExecEvent ev;
-        VmExecRequest *x = NULL;
-
-        if (guest_exec_event_from_json(msg, &ev) < 0) {
-                sup_line(vm, "the guest's agent sent a malformed exec event; ignored");
-                return;
-        }
-        for (VmExecRequest *p = vm->execs; p; p = p->next)
-                if (p->id == ev.id)
-                        x = p;
-        if (!x)
-                sup_line(vm, "the guest's agent sent an event of exec %" PRIu64 ", which is not running; ignored",
-                         ev.id);
-        else if (!ev.exited) {
-                /* Taken: the guest may send the next piece (guest-proto.h: the exec's window). */
-                agent_send(vm, guest_exec_ack_to_json(ev.id));
-                if (x->callbacks.output)
-                        x->callbacks.output(ev.stream, (const char *) ev.data, ev.n, x->userdata);
-        } else {
-                x = exec_take(vm, ev.id);
-                x->callbacks.exited(&ev.result, x->userdata);
-                free(x);
-        }
-        guest_exec_event_done(&ev);
-}
-
-/* The agent is gone, and with it every exec in the guest (exec.h: the instance went away). */
-static void exec_fail_all(Vm *vm) {
-        while (vm->execs) {
-                VmExecRequest *x = vm->execs;
-                vm->execs = x->next;
-                x->callbacks.exited(&(ExecResult){.code = -1, .signal = SIGKILL}, x->userdata);
-                free(x);
-        }
-}
-
 static void on_agent_message(JsonConn *c, json_t *msg, void *userdata) {
         Vm *vm = userdata;
         const char *event = json_string_value(json_object_get(msg, "event"));
@@ -426,8 +376,8 @@ static void on_agent_message(JsonConn *c, json_t *msg, void *userdata) {
                         disarm(vm);
         } else if (streq(event, "ps"))
                 ps_answer(vm, 0, json_object_get(msg, "processes"));
-        else if (streq(event, "exec-output") || streq(event, "exec-exit"))
-                exec_event(vm, msg);
+        else if (streq(event, "exec-output") || streq(event, "exec-input-ack") || streq(event, "exec-exit"))
+                vm_execs_event(vm->execs, msg);
         else if (streq(event, "refused"))
                 sup_line(vm, "the guest's agent refused a command: %s",
                          json_string_value(json_object_get(msg, "message")) ?: "(no message)");
@@ -448,7 +398,7 @@ static void on_agent_close(JsonConn *c, int error, void *userdata) {
         vm->agent_closed = true;
         while (vm->ps_head)
                 ps_answer(vm, -ECONNRESET, NULL);
-        exec_fail_all(vm);
+        vm_execs_fail_all(vm->execs);
         if (vm->qemu_exited && all_closed(vm))
                 finish(vm);
 }
@@ -501,8 +451,8 @@ static void stop_step(Vm *vm, VmStopStep step) {
         vm->status.stop_step = step;
         switch (step) {
         case VM_STOP_AGENT:
-                sup_line(vm, "stop: asking the guest to send signal %d to the command (%llu ms to end)", vm->stop_signal,
-                         (unsigned long long) (vm->stop_timeout / USEC_PER_MSEC));
+                sup_line(vm, "stop: asking the guest to send signal %d to the command (%llu ms to end)",
+                         vm->stop_signal, (unsigned long long) (vm->stop_timeout / USEC_PER_MSEC));
                 agent_send(vm, json_pack("{s:s, s:i, s:I}", "cmd", "stop", "signal", vm->stop_signal, "timeout_ms",
                                          (json_int_t) (vm->stop_timeout / USEC_PER_MSEC)));
                 arm(vm, VM_TIMER_STOP, vm->stop_timeout + VM_STOP_GRACE);
@@ -586,7 +536,7 @@ static void classify(Vm *vm, VmExit *ex) {
         _cleanup_free_ char *panic = panic_line(vm);
         int code = wait_status_code(vm->qemu_status);
 
-        *ex = (VmExit) {.started = vm->started, .code = -1};
+        *ex = (VmExit){.started = vm->started, .code = -1};
         if (vm->has_exit) {
                 ex->end = VM_END_EXITED;
                 ex->code = vm->exit_code;
@@ -807,11 +757,12 @@ int vm_prepare(Event *e, const VmConfig *cfg, Vm **ret, SupError **ret_error) {
         vm->has_network = cfg->net_fd >= 0;
         vm->pidfd = -EBADF;
         vm->ps_tail = &vm->ps_head;
+        vm->execs = vm_execs_new(e, &(VmExecsOwner){.send = exec_send, .note = exec_note, .userdata = vm});
         vm->stop_signal = cfg->spec->stop.signal;
         vm->stop_timeout = cfg->spec->stop.timeout;
         vm->boot_timeout = vm_boot_timeout();
         for (size_t i = 0; i < _OUT_MAX; i++)
-                vm->out[i] = (VmOutput) {.vm = vm, .fd = -EBADF};
+                vm->out[i] = (VmOutput){.vm = vm, .fd = -EBADF};
         vm->out[OUT_CONSOLE].stream.name = "console";
         vm->out[OUT_CONSOLE].console = true;
         vm->out[OUT_COMMAND].stream.name = "stdout";
@@ -999,21 +950,11 @@ int vm_signal(Vm *vm, int sig, SupError **ret_error) {
         return 0;
 }
 
-int vm_exec(Vm *vm, const ExecRequest *req, const ExecCallbacks *callbacks, void *userdata, SupError **ret_error) {
-        VmExecRequest *x;
-
+int vm_exec(Vm *vm, const ExecRequest *req, const ExecCallbacks *callbacks, void *userdata, VmExec **ret,
+            SupError **ret_error) {
         if (!vm->started || vm->agent_closed || vm->qemu_exited)
                 return sup_error_make(ret_error, -ENOTCONN, "exec: the guest's agent is not connected");
-        if (!req->argv || !req->argv[0])
-                return sup_error_make(ret_error, -EINVAL, "exec: no command");
-        x = xzalloc(sizeof(VmExecRequest));
-        x->id = ++vm->last_exec_id;
-        x->callbacks = *callbacks;
-        x->userdata = userdata;
-        x->next = vm->execs;
-        vm->execs = x;
-        agent_send(vm, guest_exec_to_json(x->id, req));
-        return 0;
+        return vm_execs_start(vm->execs, req, callbacks, userdata, ret, ret_error);
 }
 
 const VmStatus *vm_status(const Vm *vm) {
@@ -1025,11 +966,11 @@ Vm *vm_free(Vm *vm) {
                 return NULL;
         if (vm->pidfd >= 0 && !vm->qemu_exited) {
                 kill_qemu(vm);
-                (void) waitid((idtype_t) P_PIDFD, (id_t) vm->pidfd, &(siginfo_t) {}, WEXITED);
+                (void) waitid((idtype_t) P_PIDFD, (id_t) vm->pidfd, &(siginfo_t){}, WEXITED);
         }
         while (vm->ps_head)
                 ps_answer(vm, -ECANCELED, NULL);
-        exec_fail_all(vm);
+        vm->execs = vm_execs_free(vm->execs);
         vm->pidfd_source = event_source_free(vm->pidfd_source);
         if (vm->pidfd >= 0)
                 close(vm->pidfd);

@@ -17,6 +17,7 @@
 #include "string-table.h"
 #include "sup-error.h"
 #include "unit-spec.h"
+#include "vm-exec.h"
 #include "vmm.h"
 
 /* One hyperv instance: a VMM process (QEMU; vmm.h is the seam) running the unit's image in a
@@ -85,10 +86,10 @@ typedef struct VmExit {
 } VmExit;
 
 typedef struct VmStatus {
-        pid_t qemu_pid;   /* 0 once it has exited */
-        pid_t guest_pid;  /* the command's pid in the guest, 0 before "started" */
+        pid_t qemu_pid;  /* 0 once it has exited */
+        pid_t guest_pid; /* the command's pid in the guest, 0 before "started" */
         bool kvm;
-        uint64_t memory;  /* guest RAM, bytes */
+        uint64_t memory; /* guest RAM, bytes */
         unsigned vcpus;
         VmStopStep stop_step;
 } VmStatus;
@@ -103,15 +104,15 @@ typedef struct VmCallbacks {
 
 typedef struct VmConfig {
         const UnitSpec *spec;
-        const Image *image;      /* its layers, with their disks (image.h) */
-        const char *dir;         /* the instance's run directory: qmp.sock, QEMU's working directory */
-        const char *state_dir;   /* supd's: vm/host.json */
-        const char *sandbox_dir; /* the instance's sandbox: disk.ext4 */
-        const char *guest_dir;   /* kernel/current/{vmlinuz,initramfs.cpio} (tools/guest-kernel.sh) */
-        const Vmm *vmm;          /* NULL: vmm_get(NULL), QEMU */
-        VmAccel host_accel;      /* supd --vm-accel */
-        bool debug;              /* sup.debug on the guest's command line */
-        const Cgroup *cgroup;    /* QEMU's; NULL: the caller's */
+        const Image *image;            /* its layers, with their disks (image.h) */
+        const char *dir;               /* the instance's run directory: qmp.sock, QEMU's working directory */
+        const char *state_dir;         /* supd's: vm/host.json */
+        const char *sandbox_dir;       /* the instance's sandbox: disk.ext4 */
+        const char *guest_dir;         /* kernel/current/{vmlinuz,initramfs.cpio} (tools/guest-kernel.sh) */
+        const Vmm *vmm;                /* NULL: vmm_get(NULL), QEMU */
+        VmAccel host_accel;            /* supd --vm-accel */
+        bool debug;                    /* sup.debug on the guest's command line */
+        const Cgroup *cgroup;          /* QEMU's; NULL: the caller's */
         const SeccompProgram *seccomp; /* the command's filter, for the guest to load; NULL: none */
         const struct rlimit *rlimits;  /* the command's limits, every resource resolved (rlimits.h) */
         /* network: bridge: the tap device (the Vm owns it from vm_prepare() on, also on failure;
@@ -147,11 +148,14 @@ int vm_ps(Vm *vm, VmPsCallback callback, void *userdata);
  * stop ladder is not started). -ENOTCONN when the command has not started or the agent is gone. */
 int vm_signal(Vm *vm, int sig, SupError **ret_error);
 
-/* Runs a command in the running guest (runtime/exec.h), through sup-init (guest-proto.h: exec).
- * -ENOTCONN when the guest's command has not started or the agent is gone; req is used during
- * the call only. When the agent goes away (the guest powers off, or vm_free()), execs still
- * running get exited() with code -1 and signal SIGKILL. */
-int vm_exec(Vm *vm, const ExecRequest *req, const ExecCallbacks *callbacks, void *userdata, SupError **ret_error);
+/* Runs a command in the running guest (runtime/exec.h), through sup-init (guest-proto.h: exec):
+ * a stream's stdio relayed by vm-exec.h, with end-to-end backpressure. *ret is the handle until
+ * its exited() has returned, for vm_exec_cancel() and vm_exec_resize() (vm-exec.h). -ENOTCONN
+ * when the guest's command has not started or the agent is gone; req is used during the call
+ * only. When the agent goes away (the guest powers off, or vm_free()), execs still running get
+ * exited() with code -1 and signal SIGKILL. */
+int vm_exec(Vm *vm, const ExecRequest *req, const ExecCallbacks *callbacks, void *userdata, VmExec **ret,
+            SupError **ret_error);
 
 const VmStatus *vm_status(const Vm *vm);
 
