@@ -25,8 +25,9 @@
 # paired with one of ex; and the MiB through cat in its guest, if SUP_BENCH_EXEC_HV_MB (default 10)
 # is not 0.
 # Each round also times `true` on the host, the scale of a fork and exec at that moment's load.
-# At the end, one supctl exec (ex's monitor traced) and one crun exec are traced with strace -f -T,
-# their slowest system calls listed (strace slows every call: the proportions only).
+# At the end, SUP_BENCH_TRACES (5) supctl execs (ex's monitor traced) and one crun exec are traced
+# with strace -f -T: the slowest system calls of one of each, and the monitor's calls on cgroupfs
+# (strace slows every call: the proportions only).
 # Times come from bench-probe (bench/probe.c) `pipe`: CLOCK_MONOTONIC taken just before it forks
 # the command, against the command's exit. The guest: SUP_GUEST_DIR (default /var/lib/sup/guest),
 # its initramfs rebuilt from this build's sup-init, as hyperv.sh does; SUP_BENCH_EXEC_HV_RUNS=0
@@ -41,6 +42,7 @@ MB=${SUP_BENCH_EXEC_MB:-100}
 HV_RUNS=${SUP_BENCH_EXEC_HV_RUNS:-10}
 HV_MB=${SUP_BENCH_EXEC_HV_MB:-10}
 SETTLE=${SUP_BENCH_SETTLE:-0.25}
+TRACES=${SUP_BENCH_TRACES:-5}
 GUEST=${SUP_GUEST_DIR:-/var/lib/sup/guest}
 SECCOMP_PROFILE=/usr/share/containers/seccomp.json
 UNHARDENED="security: {capabilities: {add: [ALL]}, seccomp: unconfined, no_new_privileges: false}"
@@ -194,23 +196,28 @@ fi
 # ---- where the time goes: one exec of each traced (strace slows every call: shares only) ----
 # The monitor of ex (and the helper and command it forks) during one supctl exec; crun exec.
 if command -v strace >/dev/null; then
-        sleep "$SETTLE"
-        strace -f -T -tt -p "$(sup_field ex monitor_pid)" -o "$WORK/monitor.strace" 2>/dev/null &
-        st=$!
-        sleep 0.5
-        timed traced "$PROBE" pipe --timeout 60 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" exec ex -- true
-        sleep 0.2
-        kill -INT "$st"
-        wait "$st" 2>/dev/null || true
+        for i in $(seq 1 "$TRACES"); do
+                sleep "$SETTLE"
+                strace -f -T -tt -p "$(sup_field ex monitor_pid)" -o "$WORK/monitor-$i.strace" 2>/dev/null &
+                st=$!
+                sleep 0.5
+                timed traced "$PROBE" pipe --timeout 60 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" exec ex -- true
+                sleep 0.2
+                kill -INT "$st"
+                wait "$st" 2>/dev/null || true
+        done
         sleep "$SETTLE"
         timed traced crun_ns "$PROBE" pipe --timeout 60 -- \
                 strace -f -T -tt -o "$WORK/crun.strace" crun --root "$CRUN_ROOT" exec "${CRUN_VARIANTS%% *}" true
         {
-                $PY "$BENCH/lib/benchlib.py" strace-top "$WORK/monitor.strace" 10 \
+                $PY "$BENCH/lib/benchlib.py" strace-top "$WORK/monitor-1.strace" 10 \
                         "the slowest system calls of one \`supctl exec ex -- true\` in ex's monitor, its helper and the command (strace -f -T):"
                 echo
                 $PY "$BENCH/lib/benchlib.py" strace-top "$WORK/crun.strace" 10 \
                         "the slowest system calls of one \`crun exec ${CRUN_VARIANTS%% *} true\` (strace -f -T):"
+                echo
+                echo "supctl exec ex -- true, the monitor's calls on cgroupfs ($TRACES traced execs):"
+                $PY "$BENCH/lib/benchlib.py" strace-cgroup "$WORK"/monitor-[0-9]*.strace
         } > "$OUT/exec-strace.txt"
 fi
 
