@@ -242,10 +242,14 @@ say "quiet for ${QUIET}s, then ${DURATION}s of samples every ${SAMPLE}s"
 sleep "$QUIET"
 PIDS0=$(for kind in check none; do for u in $UNITS; do echo "$kind-$u $(on "$kind" sup_field "$u" pid)"; done; done)
 n=$((DURATION / SAMPLE))
-sample > "$RAW/sample-0"
+# On a fixed schedule from the first sample (a sleep each would add the samples' own time); each
+# sample says when it was taken ("at", µs).
+T0=${EPOCHREALTIME/./}
+{ echo "at $T0"; sample; } > "$RAW/sample-0"
 for i in $(seq 1 "$n"); do
-        sleep "$SAMPLE"
-        sample > "$RAW/sample-$i"
+        left=$((T0 + i * SAMPLE * 1000000 - ${EPOCHREALTIME/./}))
+        [ $left -gt 0 ] && sleep "$(awk -v u="$left" 'BEGIN { printf "%.6f", u / 1e6 }')"
+        { echo "at ${EPOCHREALTIME/./}"; sample; } > "$RAW/sample-$i"
         printf '.' >&2
 done
 echo >&2
@@ -310,8 +314,9 @@ if [ "$PEER" = 1 ]; then
         value crun "per exec: crun exec's processes + the container's cgroup" "$(awk -v x="$c" -v y="$z" -v k="$k" -v e="$e" 'BEGIN { printf "%.3f", (x - y + k) / e / 1000 }')" ms
 fi
 
+WINDOW=$(awk -v u="$(total at)" 'BEGIN { printf "%.2f", u / 1e6 }')
 {
-        echo "health checks' CPU, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, Linux $(uname -r), ${DURATION}s sampled every ${SAMPLE}s, check $CHECK every ${INTERVAL_S}s," \
+        echo "health checks' CPU, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, Linux $(uname -r), ${DURATION}s (first to last sample: ${WINDOW}s) sampled every ${SAMPLE}s, check $CHECK every ${INTERVAL_S}s," \
                 "units $UNITS, load average $LOAD0 before, $(cut -d" " -f1-3 /proc/loadavg) after; p's last check at $LAST"
         echo
         $PY "$BENCH/lib/benchlib.py" table "$RESULTS" --minmax
