@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include "process-util.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
@@ -128,4 +131,64 @@ int run_program(char *const *argv, const char *const *fallbacks, const char *inp
                 *ret_output = buf;
         }
         return r < 0 ? r : status;
+}
+
+int pidfd_get_pid(int pidfd, pid_t *ret) {
+        _cleanup_fclose_ FILE *f = NULL;
+        char path[64], line[256];
+
+        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+        f = fopen(path, "re");
+        if (!f)
+                return negative_errno();
+        while (fgets(line, sizeof(line), f)) {
+                int pid;
+                if (sscanf(line, "Pid: %d", &pid) == 1) {
+                        if (pid <= 0)
+                                return -ESRCH; /* reaped (-1), or in no namespace of ours (0) */
+                        *ret = (pid_t) pid;
+                        return 0;
+                }
+        }
+        return -ENOTSUP;
+}
+
+int kill_session(pid_t sid, int sig) {
+        _cleanup_closedir_ DIR *d = opendir("/proc");
+        struct dirent *de;
+        int n = 0;
+
+        if (sid <= 1)
+                return -EINVAL;
+        if (kill(-sid, sig) == 0)
+                n++;
+        if (!d)
+                return n;
+        while ((de = readdir(d))) {
+                char path[64], buf[512], *p;
+                _cleanup_close_ int fd = -EBADF;
+                long session = 0;
+                ssize_t k;
+                pid_t pid;
+
+                if (!isdigit((unsigned char) de->d_name[0]))
+                        continue;
+                pid = (pid_t) atoi(de->d_name);
+                snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                k = read(fd, buf, sizeof(buf) - 1);
+                if (k <= 0)
+                        continue;
+                buf[k] = 0;
+                /* pid (comm) state ppid pgrp session ...: comm may hold anything but ends at the
+                 * last ')'. */
+                p = strrchr(buf, ')');
+                if (!p || sscanf(p + 1, " %*c %*d %*d %ld", &session) != 1 || session != (long) sid)
+                        continue;
+                if (kill(pid, sig) == 0)
+                        n++;
+        }
+        return n;
 }

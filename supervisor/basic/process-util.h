@@ -42,3 +42,14 @@ int run_program(char *const *argv, const char *const *fallbacks, const char *inp
 
 /* The exit status of a wait status; -1 if killed by a signal. */
 int wait_status_code(int status);
+
+/* The pid (in the caller's pid namespace) of the process pidfd refers to (its fdinfo's Pid:);
+ * -ESRCH once it has been reaped. */
+int pidfd_get_pid(int pidfd, pid_t *ret);
+
+/* Sends sig to every process of session sid (as the caller's /proc shows them: session ids in
+ * the caller's pid namespace) and to process group sid. For ending what an exec started with
+ * its session: its background jobs have process groups of their own. The caller must hold the
+ * session leader unreaped (its pidfd), so that sid cannot name another session meanwhile. A
+ * process that left the session (setsid()) is not found. Returns how many were signalled. */
+int kill_session(pid_t sid, int sig);

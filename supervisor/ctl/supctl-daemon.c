@@ -17,6 +17,7 @@
 #include "string-util.h"
 #include "time-util.h"
 #include "unit-diag.h"
+#include "unit-value.h"
 
 #define CALL_TIMEOUT (30 * USEC_PER_SEC)
 
@@ -29,7 +30,8 @@ char *supd_socket_path(void) {
         return xasprintf("%s/supd.sock", run && *run ? run : "/run/sup");
 }
 
-int supd_call(const char *method, json_t *params, usec_t timeout, json_t **ret_result) {
+/* supd_call(), and the error's code in *ret_code (NULL when it succeeded or got no answer). */
+static int supd_call_code(const char *method, json_t *params, usec_t timeout, json_t **ret_result, char **ret_code) {
         _cleanup_free_ char *path = supd_socket_path();
         _cleanup_close_ int fd = -EBADF;
         json_t *reply = NULL, *err;
@@ -73,6 +75,8 @@ int supd_call(const char *method, json_t *params, usec_t timeout, json_t **ret_r
                                         diagnostic_print(&dg, stderr);
                         }
                 }
+                if (ret_code)
+                        *ret_code = xstrdup(json_string_value(json_object_get(err, "code")) ?: "failed");
                 json_decref(reply);
                 return EXIT_FAILURE;
         }
@@ -80,6 +84,10 @@ int supd_call(const char *method, json_t *params, usec_t timeout, json_t **ret_r
                 *ret_result = json_incref(json_object_get(reply, "result"));
         json_decref(reply);
         return EXIT_SUCCESS;
+}
+
+int supd_call(const char *method, json_t *params, usec_t timeout, json_t **ret_result) {
+        return supd_call_code(method, params, timeout, ret_result, NULL);
 }
 
 static int call(const char *method, json_t *params, json_t **ret_result) {
@@ -137,8 +145,8 @@ static void print_table(json_t *list) {
         size_t k;
         json_t *o;
 
-        printf("%-16s %-9s %-8s %7s %-8s %8s %-13s %-12s %s\n", "UNIT", "ISOLATION", "STATE", "PID", "UPTIME",
-               "RESTARTS", "LAST EXIT", "NEXT RESTART", "NOTE");
+        printf("%-16s %-9s %-8s %-9s %7s %-8s %8s %-13s %-12s %s\n", "UNIT", "ISOLATION", "STATE", "HEALTH", "PID",
+               "UPTIME", "RESTARTS", "LAST EXIT", "NEXT RESTART", "NOTE");
         json_array_foreach(list, k, o) {
                 char pid[16] = "-", up[32] = "-", ex[64], next[32] = "-";
                 const char *state = str(o, "state", "?");
@@ -155,8 +163,8 @@ static void print_table(json_t *list) {
                 const char *note = str(o, "reason", NULL) ?: (format_pull(o, pull, sizeof(pull)) ? pull : "");
                 snprintf(nextcol, sizeof(nextcol), "%s%s", next_at ? "in " : "", next);
                 /* The reason, cut to the terminal's usual width; `supctl status UNIT` has it whole. */
-                printf("%-16s %-9s %-8s %7s %-8s %8lld %-13s %-12s %.60s%s\n", str(o, "name", "?"),
-                       str(o, "isolation", "?"), state, pid, up,
+                printf("%-16s %-9s %-8s %-9s %7s %-8s %8lld %-13s %-12s %.60s%s\n", str(o, "name", "?"),
+                       str(o, "isolation", "?"), state, str(json_object_get(o, "health"), "status", "-"), pid, up,
                        (long long) json_integer_value(json_object_get(o, "restarts")), ex, nextcol, note,
                        strlen(note) > 60 ? "..." : "");
         }
@@ -208,6 +216,38 @@ static void print_image(const json_t *o) {
                json_array_size(images) > 0 ? ")" : " (dir: layers only)");
 }
 
+/* status.json's "health": its state, the failing streak and the last check. The check's output
+ * is the workload's: shown sanitized, each line indented. */
+static void print_health(const json_t *o) {
+        json_t *h = json_object_get(o, "health"), *last = json_object_get(h, "last_check");
+        json_t *code = json_object_get(last, "exit_code");
+        const char *out = str(last, "output", NULL);
+        long long streak = json_integer_value(json_object_get(h, "failing_streak"));
+
+        if (!json_is_object(h))
+                return;
+        printf("      health: %s", str(h, "status", "?"));
+        if (streak > 0)
+                printf(" (%lld failed in a row)", streak);
+        printf("\n");
+        if (!json_is_object(last))
+                return;
+        printf("  last check: %s, ", str(last, "at", "?"));
+        if (json_is_true(json_object_get(last, "timed_out")))
+                printf("timed out (killed)\n");
+        else if (json_is_integer(code))
+                printf("exit code %lld\n", (long long) json_integer_value(code));
+        else
+                printf("%s\n", str(last, "signal", "ended by a signal"));
+        for (const char *line = out; line && *line;) {
+                const char *end = strchrnul(line, '\n');
+                printf("            | ");
+                (void) fwrite_sanitized(line, end - line, "", false, stdout);
+                printf("\n");
+                line = *end ? end + 1 : end;
+        }
+}
+
 static void print_detail(json_t *o) {
         char ex[64];
         static const char *const times[] = { "started_at", "exited_at", "next_restart_at" };
@@ -252,6 +292,7 @@ static void print_detail(json_t *o) {
                 printf("     user ns: uid/gid 0-%lld inside are %lld-%lld on the host\n", (long long) size - 1,
                        (long long) base, (long long) (base + size - 1));
         }
+        print_health(o);
         if (json_is_object(json_object_get(o, "usage")))
                 print_usage(json_object_get(o, "usage"));
         printf("    restarts: %lld\n", (long long) json_integer_value(json_object_get(o, "restarts")));
@@ -263,6 +304,8 @@ static void print_detail(json_t *o) {
                         printf("%12s: %s\n", times[i], str(o, times[i], ""));
         if (str(o, "reason", NULL))
                 printf("      reason: %s\n", str(o, "reason", ""));
+        if (str(o, "restart_reason", NULL))
+                printf("   restarted: %s\n", str(o, "restart_reason", ""));
         if (str(o, "hash", NULL))
                 printf("        spec: %.16s\n", str(o, "hash", ""));
         if (str(o, "log", NULL))
@@ -349,6 +392,57 @@ int verb_unit(int argc, char **argv) {
                 return r;
         if (json_is_object(result))
                 printf("%s: %s\n", argv[1], str(result, "state", "?"));
+        json_decref(result);
+        return EXIT_SUCCESS;
+}
+
+/* `supctl wait UNIT [--healthy] [--timeout D]`: supd replies once the unit runs (is healthy), or
+ * cannot, or its timer for the timeout fired (the timeout is supd's: one clock, and no poll on
+ * either side). Exit 0, 1 (timed out, or it cannot get there), 2 (usage; --healthy without a
+ * healthcheck). */
+int verb_wait(int argc, char **argv) {
+        static const struct option options[] = {
+                {"healthy", no_argument, NULL, 'H'},
+                {"timeout", required_argument, NULL, 't'},
+                {},
+        };
+        _cleanup_free_ char *code = NULL;
+        usec_t timeout = USEC_INFINITY;
+        json_t *params, *result = NULL;
+        bool healthy = false;
+        const char *reason;
+        int c, r;
+
+        optind = 0; /* getopt starts anew, permuting: options may follow the operands */
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (c) {
+                case 'H':
+                        healthy = true;
+                        break;
+                case 't':
+                        if (parse_duration(optarg, &timeout, &reason) < 0) {
+                                log_error("wait: --timeout %s: %s", optarg, reason ?: "not a duration");
+                                return EXIT_USAGE;
+                        }
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+        if (optind + 1 != argc) {
+                log_error("wait: expected one UNIT");
+                return EXIT_USAGE;
+        }
+        params = json_pack("{s:s, s:b}", "unit", argv[optind], "healthy", healthy);
+        if (timeout != USEC_INFINITY)
+                json_object_set_new(params, "timeout_usec", json_integer((json_int_t) timeout));
+        /* supd answers when its timer fires; past that by CALL_TIMEOUT, supd is not answering. */
+        r = supd_call_code("wait", params, timeout == USEC_INFINITY ? USEC_INFINITY : timeout + CALL_TIMEOUT, &result,
+                           &code);
+        if (r != EXIT_SUCCESS)
+                return code && streq(code, "no-healthcheck") ? EXIT_USAGE : r;
+        printf("%s: %s%s%s\n", argv[optind], str(result, "state", "?"),
+               json_is_object(json_object_get(result, "health")) ? ", " : "",
+               str(json_object_get(result, "health"), "status", ""));
         json_decref(result);
         return EXIT_SUCCESS;
 }

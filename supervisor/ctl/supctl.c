@@ -32,6 +32,11 @@ static void help(void) {
                "  top UNIT [--json]        the processes of its workload: PID, USER (uid),\n"
                "                           STATE, RSS, TIME (CPU), COMMAND; host PIDs for\n"
                "                           isolation: process\n"
+               "  wait UNIT [--healthy] [--timeout DURATION]\n"
+               "                           until the unit runs (--healthy: its health check\n"
+               "                           passed); exit 1 when the timeout passes first or\n"
+               "                           it cannot get there (failed, exited, stopped,\n"
+               "                           removed)\n"
                "  exec UNIT [-t] [--user U] [--env K=V]... [--workdir DIR] -- COMMAND...\n"
                "                           run COMMAND in the running unit (root only); its\n"
                "                           stdin, stdout, stderr streamed; -t: a terminal\n"
@@ -230,6 +235,8 @@ int main(int argc, char **argv) {
                 return verb_logs(argc - optind, argv + optind);
         if (streq(argv[optind], "top"))
                 return verb_top(argc - optind, argv + optind);
+        if (streq(argv[optind], "wait"))
+                return verb_wait(argc - optind, argv + optind);
         if (streq(argv[optind], "image"))
                 return verb_image(argc - optind, argv + optind);
         if (streq(argv[optind], "exec"))

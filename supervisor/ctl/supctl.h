@@ -16,6 +16,7 @@ int verb_reload(int argc, char **argv);
 int verb_unit(int argc, char **argv); /* start, stop, restart */
 int verb_logs(int argc, char **argv);
 int verb_top(int argc, char **argv);
+int verb_wait(int argc, char **argv);
 int verb_image(int argc, char **argv);
 int verb_exec(int argc, char **argv);
 

@@ -18,12 +18,29 @@
 #define CONTROL_OUTPUT_SOFT (256U * 1024U)
 #define CONTROL_OUTPUT_HARD (4U * 1024U * 1024U)
 
+/* `supctl wait`: what one connection may keep waiting, and all together. A wait holds a little
+ * memory and no fd of its own; the connection's cost is bounded by jsonl-server.h's limits. */
+#define CONTROL_WAITS_PER_CLIENT 16U
+#define CONTROL_WAITS_MAX        1024U
+
 void (*control_on_reload)(bool begin) = NULL;
+
+typedef struct WaitRequest WaitRequest;
 
 struct ControlServer {
         Manager *manager;
         JsonlServer *server;
         char *path;
+        WaitRequest *waits;
+};
+
+/* A `wait` whose reply is owed: the manager's wait, and whom to reply to. */
+struct WaitRequest {
+        ControlServer *server;
+        uint64_t client_id;
+        json_t *request;
+        ManagerWait *wait;
+        WaitRequest *next;
 };
 
 /* A reply owed to a client after a monitor answers; the client may have gone meanwhile. */
@@ -180,6 +197,118 @@ static void do_status(JsonlClient *c, json_t *msg, void *userdata) {
                 return;
         }
         (void) json_conn_reply(conn, msg, list);
+}
+
+/* ---- wait: replied to when the unit runs (is healthy), cannot, or the timeout passes ---- */
+
+static void wait_request_free(WaitRequest *w) {
+        for (WaitRequest **p = &w->server->waits; *p; p = &(*p)->next)
+                if (*p == w) {
+                        *p = w->next;
+                        break;
+                }
+        manager_wait_free(w->wait);
+        json_decref(w->request);
+        free(w);
+}
+
+static size_t client_waits(ControlServer *s, uint64_t client_id) {
+        size_t n = 0;
+        for (WaitRequest *w = s->waits; w; w = w->next)
+                n += w->client_id == client_id;
+        return n;
+}
+
+/* A client that has gone waits for nothing: its waits go with it, not with the unit's next
+ * status or their timeout (the caps count only what a client still waits for). */
+static void on_client_close(uint64_t id, void *userdata) {
+        ControlServer *s = userdata;
+
+        for (WaitRequest *w = s->waits, *next; w; w = next) {
+                next = w->next;
+                if (w->client_id == id)
+                        wait_request_free(w);
+        }
+}
+
+static json_t *unit_status(ControlServer *s, const char *unit) {
+        json_t *list = manager_status_json(s->manager, unit);
+        json_t *o = json_incref(json_array_get(list, 0));
+        json_decref(list);
+        return o ?: json_null();
+}
+
+static void on_wait_done(int result, const char *why, void *userdata) {
+        WaitRequest *w = userdata;
+        ControlServer *s = w->server;
+        JsonlClient *c = jsonl_server_find_client(s->server, w->client_id);
+        JsonConn *conn = c ? jsonl_client_conn(c) : NULL;
+
+        w->wait = NULL; /* the manager frees it */
+        if (conn) {
+                if (result >= 0)
+                        (void) json_conn_reply(conn, w->request, unit_status(s, param_string(w->request, "unit")));
+                else
+                        (void) json_conn_reply_error(conn, w->request, result == -ETIMEDOUT ? "timeout" : "unreachable",
+                                                     "%s", why);
+        }
+        wait_request_free(w);
+        /* Its last wait over: the connection is idle again as any other. */
+        if (conn && client_waits(s, jsonl_client_id(c)) == 0)
+                json_conn_set_idle_timeout(conn, CONTROL_IDLE_TIMEOUT, CONTROL_REQUEST_TIMEOUT);
+}
+
+static void do_wait(JsonlClient *c, json_t *msg, void *userdata) {
+        ControlServer *s = userdata;
+        JsonConn *conn = jsonl_client_conn(c);
+        json_t *params = json_object_get(msg, "params"), *healthy = json_object_get(params, "healthy"),
+               *timeout = json_object_get(params, "timeout_usec");
+        const char *unit = param_string(msg, "unit");
+        _cleanup_free_ char *why = NULL;
+        WaitRequest *w;
+        int r;
+
+        if (!unit || (healthy && !json_is_boolean(healthy)) ||
+            (timeout && (!json_is_integer(timeout) || json_integer_value(timeout) < 0))) {
+                (void) json_conn_reply_error(conn, msg, "bad-request",
+                                             "wait needs a unit, and takes healthy (a boolean) and timeout_usec (an "
+                                             "integer, >= 0)");
+                return;
+        }
+        if (client_waits(s, jsonl_client_id(c)) >= CONTROL_WAITS_PER_CLIENT) {
+                (void) json_conn_reply_error(conn, msg, "busy", "too many waits on this connection (at most %u)",
+                                             CONTROL_WAITS_PER_CLIENT);
+                return;
+        }
+        if (s->manager->n_waits >= CONTROL_WAITS_MAX) {
+                (void) json_conn_reply_error(conn, msg, "busy", "too many waits (at most %u); try again later",
+                                             CONTROL_WAITS_MAX);
+                return;
+        }
+        w = xzalloc(sizeof(WaitRequest));
+        *w = (WaitRequest){.server = s, .client_id = jsonl_client_id(c), .request = json_incref(msg)};
+        r = manager_wait(s->manager, unit, json_is_true(healthy),
+                         timeout ? (usec_t) json_integer_value(timeout) : USEC_INFINITY, on_wait_done, w, &w->wait,
+                         &why);
+        if (r != 0) {
+                if (r > 0)
+                        (void) json_conn_reply(conn, msg, unit_status(s, unit));
+                else
+                        (void) json_conn_reply_error(conn, msg,
+                                                     r == -ENOENT   ? "no-such-unit"
+                                                     : r == -EINVAL ? "no-healthcheck"
+                                                     : r == -ESRCH  ? "unreachable"
+                                                                    : "failed",
+                                                     "%s", why ?: strerror(-r));
+                json_decref(w->request);
+                free(w);
+                return;
+        }
+        w->next = s->waits;
+        s->waits = w;
+        /* A wait takes as long as the unit does (the client's timeout, if any, is supd's timer):
+         * the idle timeout must not end it. Back once its last wait is over. */
+        json_conn_set_idle_timeout(conn, 0, 0);
 }
 
 /* ---- the image store: every method in a worker (image-jobs.h), replied to when it is done ---- */
@@ -371,11 +500,12 @@ static void do_image_prune(JsonlClient *c, json_t *msg, void *userdata) {
                       image_prune_work, &a);
 }
 
-/* The socket's group may look (status, logs, top, the images); only root may act. */
+/* The socket's group may look (status, logs, top, wait, the images); only root may act. */
 static const JsonlMethod control_methods[] = {
         {"status", do_status, 0},
         {"logs", do_logs, 0},
         {"top", do_unit_verb, 0},
+        {"wait", do_wait, 0},
         {"reload", do_reload, JSONL_METHOD_ROOT_ONLY},
         {"start", do_unit_verb, JSONL_METHOD_ROOT_ONLY},
         {"stop", do_unit_verb, JSONL_METHOD_ROOT_ONLY},
@@ -403,6 +533,7 @@ int control_server_new(Event *e, Manager *m, const char *path, gid_t group, Cont
                 .output_soft = CONTROL_OUTPUT_SOFT,
                 .output_hard = CONTROL_OUTPUT_HARD,
                 .on_out_of_fds = on_out_of_fds,
+                .on_client_close = on_client_close,
         };
         int r;
 
@@ -420,6 +551,8 @@ int control_server_new(Event *e, Manager *m, const char *path, gid_t group, Cont
 ControlServer *control_server_free(ControlServer *s) {
         if (!s)
                 return NULL;
+        while (s->waits)
+                wait_request_free(s->waits);
         s->server = jsonl_server_free(s->server);
         (void) unlink(s->path);
         free(s->path);

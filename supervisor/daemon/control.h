@@ -11,7 +11,10 @@
  * root may do everything, the group only look.
  *
  * Methods: status {unit?} · reload {dry_run?} · start|stop|restart {unit} · logs {unit} ·
- * top {unit} (the monitor's answer, see monitor.c's monitor_top()). Read-only: status, logs, top. */
+ * top {unit} (the monitor's answer, see monitor.c's monitor_top()) · wait {unit, healthy?,
+ * timeout_usec?}: replied to once the unit runs (healthy: is healthy) with its status, or with an
+ * error "timeout", "unreachable" (it failed, exited, was stopped or removed), "no-healthcheck",
+ * "no-such-unit". Read-only: status, logs, top, wait. */
 
 typedef struct ControlServer ControlServer;
 

@@ -270,22 +270,72 @@ static void restart_failed_sharers(Manager *m, const Instance *target) {
         }
 }
 
+static bool instance_healthy(const Instance *i);
+
+static void on_stop_reply(Instance *i, json_t *reply, void *userdata) {
+        json_t *err = json_object_get(reply, "error");
+        if (err)
+                log_error("%s: cannot stop: %s", i->name, json_string_value(json_object_get(err, "message")));
+}
+
+/* target, a unit's current instance, was stopped as by `supctl stop` (the operator's, or its
+ * healthcheck.on_failure: stop): the units that require it are stopped too, as systemd's
+ * Requires= does, each as by the operator (a reload does not start them again; `supctl start`
+ * does, once target is ready again), which carries the stop on to what requires them. A failure
+ * or an exit of target stops none (the restart policy may bring it back), nor does a replace or
+ * supd's stop, which order their stops themselves. A sharer is the monitor's: it ends with the
+ * namespaces it shares (restart_failed_sharers()). */
+static void stop_dependants(Manager *m, const Instance *target) {
+        if (m->phase != MANAGER_READY || manager_find(m, target->name) != target)
+                return;
+        for (Instance *i = m->instances; i; i = i->next) {
+                _cleanup_free_ UnitDependency *deps = NULL;
+                bool requires = false, shares = false;
+                size_t n;
+
+                if (i == target || !life_up(i->life) || !i->spec || !has_status(i) ||
+                    !instance_state_is_active(i->status.state) || i->status.admin_stopped)
+                        continue;
+                deps = unit_spec_dependencies(i->spec, &n);
+                for (size_t k = 0; k < n; k++)
+                        if (streq(deps[k].ref->name, target->name)) {
+                                requires = requires || streq(deps[k].kind, "requires");
+                                shares = shares || startswith(deps[k].kind, "share.");
+                        }
+                if (!requires || shares)
+                        continue;
+                log_info("%s: %s, which it requires, was stopped: stopping it", i->name, target->name);
+                (void) instance_call(i, "stop", NULL, on_stop_reply, NULL);
+        }
+}
+
 /* Keeps what the monitor says. Returns false when data is no status. */
 static bool update_status(Instance *i, const json_t *data) {
         InstanceStatus s;
-        bool was_running = has_status(i) && i->status.state == INSTANCE_RUNNING;
+        bool was_running = has_status(i) && i->status.state == INSTANCE_RUNNING, was_healthy = instance_healthy(i),
+             had_status = has_status(i), was_admin_stopped = had_status && i->status.admin_stopped;
 
         if (!data || instance_status_from_json(data, &s) < 0)
                 return false;
         if (has_status(i) && s.state != i->status.state)
                 log_info("%s: %s -> %s%s%s", i->name, instance_state_to_string(i->status.state),
                          instance_state_to_string(s.state), s.reason ? ": " : "", s.reason ? s.reason : "");
+        if (has_status(i) && s.health.enabled && i->status.health.enabled && s.health.state != i->status.health.state)
+                log_info("%s: health %s -> %s", i->name, health_state_to_string(i->status.health.state),
+                         health_state_to_string(s.health.state));
         instance_status_done(&i->status);
         i->status = s;
-        if (!was_running && s.state == INSTANCE_RUNNING) {
+        /* Running, or (for its dependants that require it, with a healthcheck) healthy: what a
+         * waiting dependant may be waiting for. */
+        if ((!was_running && s.state == INSTANCE_RUNNING) || (!was_healthy && instance_healthy(i)))
                 try_start_waiting(i->manager);
+        if (!was_running && s.state == INSTANCE_RUNNING)
                 restart_failed_sharers(i->manager, i);
-        }
+        /* A stop asked now, not one found in a first status (an adopted monitor's). */
+        if (had_status && !was_admin_stopped && s.admin_stopped &&
+            (s.state == INSTANCE_STOPPING || s.state == INSTANCE_STOPPED))
+                stop_dependants(i->manager, i);
+        manager_waits_check(i->manager, i->name);
         return true;
 }
 
@@ -330,6 +380,7 @@ static int create_failed(Manager *m, const char *name, int error, SupError **ret
         if (!m->create_errors)
                 m->create_errors = json_object();
         json_object_set_new(m->create_errors, name, json_string(why));
+        manager_waits_check(m, name);
         return sup_error_make(ret_error, error, "%s", why);
 }
 
@@ -437,21 +488,56 @@ static int create_instance(Manager *m, const UnitSpec *spec, bool start, SupErro
         return 0;
 }
 
-/* The units an instance needs running before it starts: requires, and share targets. */
-static bool dependencies_running(Manager *m, const UnitSpec *u, const char **ret_waiting) {
+static bool instance_healthy(const Instance *i) {
+        return has_status(i) && i->status.state == INSTANCE_RUNNING && i->status.health.enabled &&
+               i->status.health.state == HEALTH_HEALTHY;
+}
+
+/* Whether a dependant may start as far as d (an edge of kind to it) goes: d runs; and a unit that
+ * requires d, when d has a healthcheck, waits for it to be healthy too (Compose's
+ * service_healthy). A share target needs only to run: the sharer joins its namespaces, which
+ * exist once it does. Checked at the start only: a dependency that turns unhealthy later does not
+ * stop its dependants (docs/supd.md). */
+static bool dependency_ready(const Instance *d, const char *kind, bool *ret_needs_health) {
+        bool health = streq(kind, "requires") && d && d->spec && d->spec->healthcheck.command;
+
+        *ret_needs_health = health;
+        if (!d || !has_status(d) || d->status.state != INSTANCE_RUNNING)
+                return false;
+        return !health || instance_healthy(d);
+}
+
+/* The units an instance waits for before it starts (requires, and share targets), as names and
+ * as words ("web to be healthy, db to run"); returns how many. */
+static size_t waiting_for(Manager *m, const UnitSpec *u, char ***ret_names, char **ret_reason) {
         _cleanup_free_ UnitDependency *deps = NULL;
-        size_t n;
+        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_free_ char *reason = NULL;
+        size_t n, count = 0;
 
         deps = unit_spec_dependencies(u, &n);
         for (size_t k = 0; k < n; k++) {
-                Instance *d = manager_find(m, deps[k].ref->name);
-                if (!d || !has_status(d) || d->status.state != INSTANCE_RUNNING) {
-                        if (ret_waiting)
-                                *ret_waiting = deps[k].ref->name;
-                        return false;
+                const char *name = deps[k].ref->name;
+                bool health;
+
+                if (dependency_ready(manager_find(m, name), deps[k].kind, &health) || strv_contains(names, name))
+                        continue;
+                count++;
+                if (!ret_names && !ret_reason)
+                        break;
+                strv_push(&names, xstrdup(name));
+                if (ret_reason) {
+                        char *r = xasprintf("%s%s%s to %s", reason ?: "", reason ? ", " : "", name,
+                                            health ? "be healthy" : "run");
+                        free(reason);
+                        reason = r;
                 }
         }
-        return true;
+        if (ret_names)
+                *ret_names = TAKE_PTR(names);
+        if (ret_reason)
+                *ret_reason = TAKE_PTR(reason);
+        return count;
 }
 
 /* The retiring instance (removed or replaced, stopping) that publishes a host port the unit
@@ -476,14 +562,14 @@ static void on_start_reply(Instance *i, json_t *reply, void *userdata) {
                 log_error("%s: cannot start: %s", i->name, json_string_value(json_object_get(err, "message")));
 }
 
-/* Waiting instances whose dependencies run and whose host ports are free are started. */
+/* Waiting instances whose dependencies are ready and whose host ports are free are started. */
 static void try_start_waiting(Manager *m) {
         if (m->phase == MANAGER_STOPPING)
                 return;
         for (Instance *i = m->instances; i; i = i->next) {
                 if (i->life != LIFE_WAITING || !i->spec || !has_status(i))
                         continue;
-                if (!dependencies_running(m, i->spec, NULL) || port_holder(m, i->spec))
+                if (waiting_for(m, i->spec, NULL, NULL) > 0 || port_holder(m, i->spec))
                         continue;
                 if (instance_call(i, "start", NULL, on_start_reply, NULL) >= 0)
                         set_life(i, LIFE_UP);
@@ -575,6 +661,7 @@ int manager_reload(Manager *m, bool dry_run, Diagnostics *diags, Plan **ret_plan
                 unit_set_free(m->generation);
                 m->generation = TAKE_PTR(set);
                 execute(m, plan);
+                manager_waits_check(m, NULL); /* a unit removed, a healthcheck dropped */
         }
         *ret_plan = plan;
         return 0;
@@ -601,6 +688,7 @@ static void check_ready(Manager *m, bool deadline) {
                 log_error("the units in %s are not valid; nothing is started:", m->config.units_dir);
                 diagnostics_print(&d, stderr);
                 m->generation = m->generation ? m->generation : xzalloc(sizeof(UnitSet));
+                manager_waits_check(m, NULL); /* the waits of supd's start: no unit is loaded */
         } else {
                 _cleanup_free_ char *text = plan_format(plan);
                 log_info("units loaded from %s: %s", m->config.units_dir, text);
@@ -792,6 +880,26 @@ static int act_stop_pass(Instance *i, const InstanceInput *in) {
         return -EAGAIN;
 }
 
+/* A start or restart while the start waits for dependencies: it is that wait's (not sent to the
+ * monitor, which would start the workload before what it requires is ready). */
+static int act_keep_waiting(Instance *i, const InstanceInput *in) {
+        return 0;
+}
+
+/* An operator's start or restart of a unit whose workload is not active waits, as the plan's
+ * does, for what it requires to be ready and for its host ports; one of an active workload (a
+ * restart) is the monitor's: a dependency that turned unhealthy since does not hold it. */
+static int act_start_up(Instance *i, const InstanceInput *in) {
+        Manager *m = i->manager;
+
+        if (!i->spec || !has_status(i) || instance_state_is_active(i->status.state) ||
+            (waiting_for(m, i->spec, NULL, NULL) == 0 && !port_holder(m, i->spec)))
+                return -EAGAIN;
+        log_info("%s: its start waits for what it requires", i->name);
+        set_life(i, LIFE_WAITING);
+        return 0;
+}
+
 /* A stop while the start waits for dependencies: the monitor stops, and the wait is over. */
 static int act_stop_waiting(Instance *i, const InstanceInput *in) {
         set_life(i, LIFE_UP);
@@ -963,6 +1071,7 @@ static int act_spawn_failed(Instance *i, const InstanceInput *in) {
         i->spawn_error = xstrdup(in && in->why ? in->why : "no reason given");
         log_error("%s: the monitor failed to start: %s", i->name, i->spawn_error);
         set_life(i, LIFE_SPAWN_FAILED);
+        manager_waits_check(i->manager, i->name);
         return 0;
 }
 
@@ -1113,8 +1222,8 @@ static const InstanceAction actions[_LIFE_MAX][_LIFE_EVENT_MAX] = {
         [LIFE_SPAWNING]           = ROW(act_exists,           act_want_start,          act_unwant_start,    act_replace, act_update_replace, act_remove_spawning,    act_forget,   act_connect,          act_spawn_failed, act_none,      act_none,         act_none,          act_none,        act_none),
         [LIFE_SPAWN_FAILED]       = ROW(act_create_anew,      act_pass,                act_pass,            act_replace, act_update_replace, act_retired,            act_forget,   act_none,             act_none,         act_none,      act_none,         act_none,          act_none,        act_none),
         [LIFE_CONNECTING]         = ROW(act_exists,           act_want_start,          act_stop_pass,       act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status_up, act_none,         act_lost,          act_none,        act_none),
-        [LIFE_WAITING]            = ROW(act_exists,           act_pass,                act_stop_waiting,    act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status,    act_none,         act_lost,          act_none,        act_none),
-        [LIFE_UP]                 = ROW(act_exists,           act_pass,                act_pass,            act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status,    act_none,         act_lost,          act_none,        act_none),
+        [LIFE_WAITING]            = ROW(act_exists,           act_keep_waiting,        act_stop_waiting,    act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status,    act_none,         act_lost,          act_none,        act_none),
+        [LIFE_UP]                 = ROW(act_exists,           act_start_up,            act_pass,            act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status,    act_none,         act_lost,          act_none,        act_none),
         [LIFE_ADOPT_ASKED]        = ROW(act_exists,           act_want_start_adopting, act_stop_pass,       act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status,    act_adopted,      act_lost_adopting, act_none,        act_unresponsive),
         [LIFE_ADOPT_UNRESPONSIVE] = ROW(act_exists,           act_want_start_adopting, act_stop_pass,       act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status,    act_adopted_late, act_lost_adopting, act_none,        act_none),
         [LIFE_ADOPT_SPEC]         = ROW(act_exists,           act_pass,                act_stop_pass,       act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status,    act_spec_answer,  act_lost_adopting, act_none,        act_none),
@@ -1209,7 +1318,7 @@ json_t *manager_status_json(Manager *m, const char *only) {
         for (size_t k = 0; k < n; k++) {
                 const UnitSpec *u = m->generation->units[k];
                 Instance *i = manager_find(m, u->name);
-                json_t *j;
+                json_t *j, *waiting = NULL; /* "waiting_for": the units its start waits for */
 
                 if (only && !streq(only, u->name))
                         continue;
@@ -1232,18 +1341,25 @@ json_t *manager_status_json(Manager *m, const char *only) {
                         if (failed)
                                 json_object_set_new(j, "state", json_string("failed"));
                 } else {
-                        const char *waiting = NULL;
+                        _cleanup_strv_free_ char **names = NULL;
+                        _cleanup_free_ char *what = NULL;
+                        const char *holder;
+
                         j = instance_status_to_json(&i->status);
                         json_object_set_new(j, "usage", usage_json(m, i));
-                        if (i->life == LIFE_WAITING && !dependencies_running(m, i->spec, &waiting) && waiting) {
-                                _cleanup_free_ char *why = xasprintf("waiting for %s to run", waiting);
+                        if (i->life == LIFE_WAITING && i->spec && waiting_for(m, i->spec, &names, &what) > 0) {
+                                _cleanup_free_ char *why = xasprintf("waiting for %s", what);
                                 json_object_set_new(j, "reason", json_string(why));
-                        } else if (i->life == LIFE_WAITING && (waiting = port_holder(m, i->spec))) {
+                                waiting = json_array();
+                                STRV_FOREACH(name, names)
+                                        json_array_append_new(waiting, json_string(*name));
+                        } else if (i->life == LIFE_WAITING && i->spec && (holder = port_holder(m, i->spec))) {
                                 _cleanup_free_ char *why =
-                                        xasprintf("waiting for %s to stop and release the host ports", waiting);
+                                        xasprintf("waiting for %s to stop and release the host ports", holder);
                                 json_object_set_new(j, "reason", json_string(why));
                         }
                 }
+                json_object_set_new(j, "waiting_for", waiting ?: json_null());
                 json_object_set_new(j, "description", json_string(u->description));
                 json_array_append_new(list, j);
         }
@@ -1251,6 +1367,7 @@ json_t *manager_status_json(Manager *m, const char *only) {
                 if (instance_life_retiring(i->life) && has_status(i) && (!only || streq(only, i->name))) {
                         json_t *j = instance_status_to_json(&i->status);
                         json_object_set_new(j, "usage", usage_json(m, i));
+                        json_object_set_new(j, "waiting_for", json_null());
                         json_array_append_new(list, j);
                 }
         return list;
@@ -1258,6 +1375,7 @@ json_t *manager_status_json(Manager *m, const char *only) {
 
 void manager_shutdown(Manager *m) {
         m->phase = MANAGER_STOPPING;
+        manager_waits_check(m, NULL);
         for (Instance *i = m->instances, *next; i; i = next) {
                 next = i->next;
                 (void) instance_dispatch(i, LIFE_EVENT_SHUTDOWN, NULL);
@@ -1289,6 +1407,8 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         m->freeing = true;
         m->image_jobs = image_jobs_free(m->image_jobs);
+        while (m->waits)
+                manager_wait_free(m->waits);
         while (m->instances)
                 instance_free(m->instances);
         event_source_free(m->adopt_deadline);

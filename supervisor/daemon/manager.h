@@ -18,6 +18,7 @@
 
 typedef struct Manager Manager;
 typedef struct Instance Instance;
+typedef struct ManagerWait ManagerWait;
 
 typedef struct ManagerConfig {
         char *units_dir;
@@ -43,7 +44,9 @@ typedef void (*InstanceReply)(Instance *i, json_t *reply, void *userdata);
  * lost connection, an exit, a timer or a request means follows from the state alone.
  *   spawning --spawned--> connecting --status--> up | waiting (a start is wanted)
  *   spawning --spawn failed--> spawn-failed: a create (`supctl start`, a reload) starts it anew
- *   waiting: started once the units it needs run and the host ports it publishes are free -> up
+ *   waiting: started once the units it needs are ready (they run; a requires target with a
+ *            healthcheck: it is healthy too) and the host ports it publishes are free -> up;
+ *            up --an operator's start while those are not ready--> waiting
  *   adopt-asked (found at supd's start) --answer--> up | waiting | adopt-spec (spec.json unusable:
  *            its spec asked) --answer--> up | waiting | retiring;  adopt-asked --the adoption
  *            deadline--> adopt-unresponsive --answer--> as adopt-asked
@@ -53,12 +56,12 @@ typedef void (*InstanceReply)(Instance *i, json_t *reply, void *userdata);
  *            has exited; SIGKILL on the timer) --exited--> gone; a successor spec starts then;
  *            spawning --remove--> retiring-spawn: told to shut down once it is connected */
 typedef enum InstanceLife {
-        LIFE_SPAWNING,           /* its monitor is being started by this supd (the ready pipe) */
-        LIFE_SPAWN_FAILED,       /* the monitor said why it cannot start, and exited (spawn_error) */
-        LIFE_CONNECTING,         /* connected to its new monitor; its first status not there yet */
-        LIFE_WAITING,            /* up; a start is wanted, held until its dependencies run and its ports are free */
-        LIFE_UP,                 /* up: its monitor runs the unit and says how in its status */
-        LIFE_ADOPT_ASKED,        /* found at supd's start and connected; its status asked (supd's start waits) */
+        LIFE_SPAWNING,     /* its monitor is being started by this supd (the ready pipe) */
+        LIFE_SPAWN_FAILED, /* the monitor said why it cannot start, and exited (spawn_error) */
+        LIFE_CONNECTING,   /* connected to its new monitor; its first status not there yet */
+        LIFE_WAITING,      /* up; a start is wanted, held until its dependencies are ready and its ports are free */
+        LIFE_UP,           /* up: its monitor runs the unit and says how in its status */
+        LIFE_ADOPT_ASKED,  /* found at supd's start and connected; its status asked (supd's start waits) */
         LIFE_ADOPT_UNRESPONSIVE, /* asked past the adoption deadline: shown as such, adopted once it answers */
         LIFE_ADOPT_SPEC,         /* answered, but spec.json was unusable: its own spec asked of it */
         LIFE_UNREACHABLE,        /* alive (it holds the instance lock) but its socket cannot be reached:
@@ -134,6 +137,8 @@ struct Manager {
         EventSource *adopt_deadline; /* adopting: after it, supd is ready without the monitors that did not answer */
         json_t *create_errors;       /* unit name -> why its instance could not be created (a full disk) */
         ImageJobs *image_jobs;       /* with config.image_store_dir: the store's work, off the loop */
+        ManagerWait *waits;          /* manager_wait()'s, checked again on every status of their unit */
+        size_t n_waits;
         bool freeing;                /* manager_free(): instances go, their units stay */
         void (*on_ready)(Manager *m);
         void (*on_idle)(Manager *m); /* stopping and no monitor left */
@@ -207,6 +212,24 @@ json_t *manager_status_json(Manager *m, const char *only);
 /* The names of the units whose images prune keeps: the generation's, and those of instances still
  * on their way out (their workload may still run on its layers). */
 char **manager_image_users(Manager *m);
+
+/* `supctl wait`: the unit runs, and with healthy its health check passed (healthy). Called once
+ * with 0 when it does, -ETIMEDOUT when timeout passed first (USEC_INFINITY: never), -ESRCH when
+ * it can no longer get there (failed, exited, stopped by the operator, removed by a reload,
+ * supd stopping); why says so in words. The wait is freed after the call; done must not free
+ * other waits. */
+typedef void (*ManagerWaitDone)(int result, const char *why, void *userdata);
+
+/* Decided at once: 1 when it holds now; -ENOENT (no such unit), -EINVAL (healthy, and the unit
+ * has no healthcheck), -ESRCH (it cannot get there) with *ret_why. Else 0: done is called later,
+ * *ret is the wait until then (for manager_wait_free()). Re-checked on every status the unit's
+ * monitor sends, on its monitor's failure to start, at a reload and at supd's stop: never polled. */
+int manager_wait(Manager *m, const char *name, bool healthy, usec_t timeout, ManagerWaitDone done, void *userdata,
+                 ManagerWait **ret, char **ret_why);
+/* Drops a wait without calling its done (its client is gone). */
+ManagerWait *manager_wait_free(ManagerWait *w);
+/* Checks again the waits of the unit (every unit: name NULL), calling done for those decided. */
+void manager_waits_check(Manager *m, const char *name);
 
 /* Stops every unit and lets the monitors exit; on_idle once none is left. */
 void manager_shutdown(Manager *m);

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 
 #include "alloc.h"
+#include "check.h"
 #include "fileio.h"
 #include "macro.h"
 #include "qmp.h"
@@ -35,14 +36,6 @@
                                 (c)->desc ?: "");                                                             \
                         return -1;                                                                            \
                 }                                                                                             \
-        } while (0)
-
-#define CHECK(expr)                                                                        \
-        do {                                                                               \
-                if (!(expr)) {                                                             \
-                        fprintf(stderr, "%s:%d: failed: %s\n", __FILE__, __LINE__, #expr); \
-                        return -1;                                                         \
-                }                                                                          \
         } while (0)
 
 typedef struct Call {

@@ -95,6 +95,8 @@ static char *unit_text(const char *tmp, const char *name, const char *extra) {
 
 /* What the fake's spawn() returns from the harness's start on. */
 static int harness_spawn_result;
+/* What dep's unit file adds (a healthcheck). */
+static const char *harness_dep_extra = "";
 
 static void harness_open(Harness *h, Found found) {
         _cleanup_free_ char *t = NULL, *dep = NULL, *layer = NULL;
@@ -107,7 +109,7 @@ static void harness_open(Harness *h, Found found) {
         layer = path_join(h->tmp, "layer");
         assert_int_equal(mkdir_p(layer, 0755), 0);
         t = unit_text(h->tmp, "t", "requires: [dep]\n");
-        dep = unit_text(h->tmp, "dep", "");
+        dep = unit_text(h->tmp, "dep", harness_dep_extra);
         put(h->tmp, "units.d/t.yaml", t);
         put(h->tmp, "units.d/dep.yaml", dep);
         assert_int_equal(unit_parse("t.yaml", h->tmp, t, strlen(t), 0, &d, &h->spec, NULL), 0);
@@ -165,6 +167,15 @@ static bool timer_armed(const Instance *i) {
 static json_t *status_json(const char *name, InstanceState state) {
         InstanceStatus s = {.name = (char *) name, .state = state};
         return instance_status_to_json(&s);
+}
+
+/* A status with the health check's view, as the monitor of a unit with a healthcheck sends it. */
+static void health_arrives(Instance *i, InstanceState state, HealthState health) {
+        InstanceStatus s = {.name = i->name, .state = state, .health = {.enabled = true, .state = health}};
+        json_t *j = instance_status_to_json(&s);
+
+        (void) instance_dispatch(i, LIFE_EVENT_STATUS, &(InstanceInput){.data = j});
+        json_decref(j);
 }
 
 static void status_arrives(Instance *i, InstanceState state) {
@@ -371,10 +382,10 @@ static const Cell cells[] = {
         {L(CONNECTING), E(LOST),         L(UNREACHABLE), KI, NULL,       0,       true,  true},
         {L(CONNECTING), E(EXITED),       L(CONNECTING),  0,  NULL,       0,       true,  false},
         {L(CONNECTING), E(TIMER),        L(CONNECTING),  0,  NULL,       0,       true,  false},
-        /* Up, its start held until dep runs: the operator's start goes to the monitor, a stop
-         * too, and ends the wait. */
+        /* Up, its start held until dep runs: the operator's start is that start's (issue 10: it
+         * went to the monitor, past requires); a stop goes to the monitor and ends the wait. */
         {L(WAITING), E(CREATE),       L(WAITING),     0,  NULL,       -EEXIST, false, false},
-        {L(WAITING), E(START),        L(WAITING),     0,  NULL,       -EAGAIN, false, false},
+        {L(WAITING), E(START),        L(WAITING),     0,  NULL,       0,       false, false},
         {L(WAITING), E(STOP),         L(UP),          0,  NULL,       -EAGAIN, false, false},
         {L(WAITING), E(REPLACE),      L(RETIRING),    SE, "shutdown", 0,       false, false},
         {L(WAITING), E(UPDATE),       L(WAITING),     SE, "update",   0,       false, false},
@@ -387,7 +398,8 @@ static const Cell cells[] = {
         {L(WAITING), E(LOST),         L(UNREACHABLE), KI, NULL,       0,       false, true},
         {L(WAITING), E(EXITED),       L(WAITING),     0,  NULL,       0,       false, false},
         {L(WAITING), E(TIMER),        L(WAITING),     0,  NULL,       0,       false, false},
-        /* Up: requests are the monitor's. */
+        /* Up: requests are the monitor's (dep runs here; test_start_waits_for_requires has the
+         * start of a unit whose dependency does not). */
         {L(UP), E(CREATE),       L(UP),          0,  NULL,       -EEXIST, false, false},
         {L(UP), E(START),        L(UP),          0,  NULL,       -EAGAIN, false, false},
         {L(UP), E(STOP),         L(UP),          0,  NULL,       -EAGAIN, false, false},
@@ -717,6 +729,301 @@ static void test_create_failure(void **state) {
         harness_close(&h);
 }
 
+/* t's "reason" and "waiting_for" in supd's status, as JSON text. */
+static char *t_waiting(Harness *h) {
+        json_t *list = manager_status_json(h->m, "t"), *o = json_array_get(list, 0);
+        _cleanup_free_ char *waiting = json_dumps(json_object_get(o, "waiting_for"), JSON_ENCODE_ANY | JSON_COMPACT);
+        char *text = xasprintf("%s %s", json_string_value(json_object_get(o, "reason")) ?: "-", waiting);
+        json_decref(list);
+        return text;
+}
+
+static void sent_nothing(void) {
+        free(fake.sent);
+        fake.sent = NULL;
+}
+
+/* t waiting, and dep (with a healthcheck this time) has a monitor up: dep's statuses decide. */
+static Instance *enter_waiting_for_healthcheck(Harness *h) {
+        Instance *dep;
+
+        harness_dep_extra = "healthcheck: {command: [/bin/true]}\n";
+        enter(h, LIFE_WAITING);
+        harness_dep_extra = "";
+        dep = find(h, "dep");
+        instance_spawned(dep, NULL);
+        return dep;
+}
+
+/* Issue 12: requires started a unit once its dependency ran, before the dependency's health
+ * check passed (a database that accepts no connections yet). With a healthcheck, t waits for dep
+ * to be healthy, and says so. */
+static void test_requires_waits_for_healthy(void **state) {
+        _cleanup_free_ char *why = NULL;
+        Harness h = {};
+        Instance *dep;
+
+        dep = enter_waiting_for_healthcheck(&h);
+        sent_nothing();
+        health_arrives(dep, INSTANCE_RUNNING, HEALTH_STARTING);
+        assert_null(fake.sent);
+        assert_int_equal(t_of(&h)->life, LIFE_WAITING);
+        why = t_waiting(&h);
+        assert_string_equal(why, "waiting for dep to be healthy [\"dep\"]");
+        health_arrives(dep, INSTANCE_RUNNING, HEALTH_UNHEALTHY);
+        assert_null(fake.sent);
+        health_arrives(dep, INSTANCE_RUNNING, HEALTH_HEALTHY);
+        assert_non_null(fake.sent);
+        assert_string_equal(fake.sent, "start");
+        assert_int_equal(t_of(&h)->life, LIFE_UP);
+        harness_close(&h);
+}
+
+/* Without a healthcheck, "running" is what requires waits for, as before: not "starting" (the
+ * command has not run yet), and not a health the unit never reports. */
+static void test_requires_without_healthcheck_waits_to_run(void **state) {
+        _cleanup_free_ char *why = NULL, *none = NULL;
+        Harness h = {};
+        Instance *dep;
+
+        enter(&h, LIFE_WAITING);
+        dep = find(&h, "dep");
+        instance_spawned(dep, NULL);
+        sent_nothing();
+        status_arrives(dep, INSTANCE_STARTING);
+        assert_null(fake.sent);
+        why = t_waiting(&h);
+        assert_string_equal(why, "waiting for dep to run [\"dep\"]");
+        status_arrives(dep, INSTANCE_RUNNING);
+        assert_non_null(fake.sent);
+        assert_string_equal(fake.sent, "start");
+        assert_int_equal(t_of(&h)->life, LIFE_UP);
+        none = t_waiting(&h);
+        assert_string_equal(none, "- null");
+        harness_close(&h);
+}
+
+/* A dependency that turns unhealthy after its dependant started does not stop it, and a restart
+ * of the running dependant is the monitor's; but an operator's start of the stopped dependant
+ * waits for dep to be healthy again, as the first start did (it went straight to the monitor). */
+static void test_unhealthy_dependency_does_not_stop(void **state) {
+        Harness h = {};
+        Instance *dep;
+
+        dep = enter_waiting_for_healthcheck(&h);
+        health_arrives(dep, INSTANCE_RUNNING, HEALTH_HEALTHY);
+        status_arrives(t_of(&h), INSTANCE_RUNNING);
+        sent_nothing();
+        health_arrives(dep, INSTANCE_RUNNING, HEALTH_UNHEALTHY);
+        assert_null(fake.sent);
+        assert_int_equal(t_of(&h)->life, LIFE_UP);
+        assert_int_equal(manager_request_pending(h.m, "t", "restart"), -EAGAIN);
+        status_arrives(t_of(&h), INSTANCE_STOPPED);
+        assert_int_equal(manager_request_pending(h.m, "t", "start"), 0);
+        assert_int_equal(t_of(&h)->life, LIFE_WAITING);
+        assert_null(fake.sent);
+        health_arrives(dep, INSTANCE_RUNNING, HEALTH_HEALTHY);
+        assert_non_null(fake.sent);
+        assert_string_equal(fake.sent, "start");
+        harness_close(&h);
+}
+
+/* Issue 10's gap: an operator's start while t waited for dep went straight to the monitor, and
+ * t ran before what it requires. It stays that wait's. */
+static void test_start_while_waiting(void **state) {
+        Harness h = {};
+
+        enter(&h, LIFE_WAITING);
+        sent_nothing();
+        assert_int_equal(manager_request_pending(h.m, "t", "start"), 0);
+        assert_int_equal(manager_request_pending(h.m, "t", "restart"), 0);
+        assert_null(fake.sent);
+        assert_int_equal(t_of(&h)->life, LIFE_WAITING);
+        harness_close(&h);
+}
+
+/* A status of t's dependency as the monitor sends it after `supctl stop` (admin_stopped). */
+static void stopped_by_operator(Instance *i, bool admin_stopped, InstanceState state) {
+        json_t *j = status_json(i->name, state);
+
+        json_object_set_new(j, "admin_stopped", json_boolean(admin_stopped));
+        (void) instance_dispatch(i, LIFE_EVENT_STATUS, &(InstanceInput){.data = j});
+        json_decref(j);
+}
+
+/* requires as systemd's Requires=: a dependency stopped as by the operator (or by its
+ * healthcheck.on_failure: stop) stops the units that require it; one that fails, exits or is
+ * restarted does not (the restart policy may bring it back), nor does a stop found in a first
+ * status (an adopted monitor), nor a unit that does not run. */
+static void test_stopped_dependency_stops_dependants(void **state) {
+        Harness h = {};
+        Instance *dep;
+
+        enter(&h, LIFE_UP);
+        dep = find(&h, "dep");
+        status_arrives(t_of(&h), INSTANCE_RUNNING);
+        sent_nothing();
+        status_arrives(dep, INSTANCE_BACKOFF);
+        status_arrives(dep, INSTANCE_FAILED);
+        assert_null(fake.sent);
+        stopped_by_operator(dep, true, INSTANCE_STOPPING);
+        assert_non_null(fake.sent);
+        assert_string_equal(fake.sent, "stop");
+        /* Once: its further statuses (still stopped by the operator) ask nothing more. */
+        sent_nothing();
+        stopped_by_operator(dep, true, INSTANCE_STOPPED);
+        assert_null(fake.sent);
+        harness_close(&h);
+
+        /* t does not run: nothing to stop. */
+        enter(&h, LIFE_UP);
+        dep = find(&h, "dep");
+        status_arrives(t_of(&h), INSTANCE_STOPPED);
+        sent_nothing();
+        stopped_by_operator(dep, true, INSTANCE_STOPPED);
+        assert_null(fake.sent);
+        harness_close(&h);
+}
+
+typedef struct WaitResult {
+        unsigned calls;
+        int result;
+        char *why;
+} WaitResult;
+
+static void on_wait(int result, const char *why, void *userdata) {
+        WaitResult *w = userdata;
+        w->calls++;
+        w->result = result;
+        free(w->why);
+        w->why = why ? xstrdup(why) : NULL;
+}
+
+/* `supctl wait`: replied to when the status that makes it true arrives (not before: a wait for
+ * healthy is not done by "running"), and refused at once when it cannot make sense. */
+static void test_wait_replies_on_transition(void **state) {
+        WaitResult w = {}, hw = {};
+        ManagerWait *mw;
+        _cleanup_free_ char *why = NULL, *why2 = NULL;
+        Harness h = {};
+        Instance *dep;
+
+        dep = enter_waiting_for_healthcheck(&h);
+        assert_int_equal(manager_wait(h.m, "t", true, USEC_INFINITY, on_wait, &w, &mw, &why), -EINVAL);
+        assert_string_equal(why, "t has no healthcheck: wait for it to run (without --healthy)");
+        assert_int_equal(manager_wait(h.m, "nothing", false, USEC_INFINITY, on_wait, &w, &mw, &why2), -ENOENT);
+        assert_int_equal(manager_wait(h.m, "t", false, USEC_INFINITY, on_wait, &w, &mw, NULL), 0);
+        assert_int_equal(manager_wait(h.m, "dep", true, USEC_INFINITY, on_wait, &hw, &mw, NULL), 0);
+        assert_int_equal(h.m->n_waits, 2);
+        health_arrives(dep, INSTANCE_RUNNING, HEALTH_STARTING);
+        assert_int_equal(hw.calls, 0);
+        health_arrives(dep, INSTANCE_RUNNING, HEALTH_HEALTHY);
+        assert_int_equal(hw.calls, 1);
+        assert_int_equal(hw.result, 0);
+        assert_int_equal(w.calls, 0); /* t's start went out; t does not run yet */
+        status_arrives(t_of(&h), INSTANCE_STARTING);
+        assert_int_equal(w.calls, 0);
+        status_arrives(t_of(&h), INSTANCE_RUNNING);
+        assert_int_equal(w.calls, 1);
+        assert_int_equal(w.result, 0);
+        assert_int_equal(h.m->n_waits, 0);
+        /* It holds now: decided at once. */
+        assert_int_equal(manager_wait(h.m, "t", false, USEC_INFINITY, on_wait, &w, &mw, NULL), 1);
+        assert_int_equal(w.calls, 1);
+        harness_close(&h);
+        free(w.why);
+        free(hw.why);
+}
+
+/* A script that starts supd and waits at once: while supd adopts the monitors it found, no unit
+ * is loaded yet, and the wait was refused as for a unit that does not exist. */
+static void test_wait_during_adoption(void **state) {
+        WaitResult w = {};
+        ManagerWait *mw;
+        Harness h = {};
+
+        enter(&h, LIFE_ADOPT_ASKED);
+        assert_int_equal(h.m->phase, MANAGER_ADOPTING);
+        assert_int_equal(manager_wait(h.m, "t", false, USEC_INFINITY, on_wait, &w, &mw, NULL), 0);
+        answer_arrives(&h, t_of(&h));
+        assert_int_equal(h.m->phase, MANAGER_READY);
+        assert_int_equal(w.calls, 0);
+        status_arrives(t_of(&h), INSTANCE_RUNNING);
+        assert_int_equal(w.calls, 1);
+        assert_int_equal(w.result, 0);
+        harness_close(&h);
+        free(w.why);
+}
+
+/* The timeout is supd's timer on the loop: the wait fails with what the unit is, and is gone. */
+static void test_wait_times_out(void **state) {
+        WaitResult w = {};
+        ManagerWait *mw;
+        Harness h = {};
+
+        enter(&h, LIFE_WAITING);
+        assert_int_equal(manager_wait(h.m, "t", false, 0, on_wait, &w, &mw, NULL), 0);
+        assert_int_equal(w.calls, 0);
+        while (w.calls == 0)
+                assert_true(event_run(h.event, USEC_INFINITY) >= 0);
+        assert_int_equal(w.result, -ETIMEDOUT);
+        assert_string_equal(w.why, "t did not run within 0ms (it is stopped)");
+        assert_int_equal(h.m->n_waits, 0);
+        harness_close(&h);
+        free(w.why);
+}
+
+/* A wait for a unit that can no longer get there ends with why, instead of running into its
+ * timeout (or forever): failed, stopped by the operator, removed by a reload. A start the
+ * operator asked for while t waits for dep is not "stopped". */
+static void test_wait_fails_when_unit_cannot_run(void **state) {
+        _cleanup_(plan_freep) Plan *plan = NULL;
+        _cleanup_free_ char *path = NULL;
+        Diagnostics d = {};
+        WaitResult w = {};
+        ManagerWait *mw;
+        Harness h = {};
+        json_t *j;
+
+        enter(&h, LIFE_UP);
+        assert_int_equal(manager_wait(h.m, "t", false, USEC_INFINITY, on_wait, &w, &mw, NULL), 0);
+        j = status_json("t", INSTANCE_FAILED);
+        json_object_set_new(j, "reason", json_string("start limit hit"));
+        (void) instance_dispatch(t_of(&h), LIFE_EVENT_STATUS, &(InstanceInput){.data = j});
+        json_decref(j);
+        assert_int_equal(w.calls, 1);
+        assert_int_equal(w.result, -ESRCH);
+        assert_string_equal(w.why, "t failed: start limit hit");
+        harness_close(&h);
+
+        /* Stopped by the operator; but not while its start is held for dep. */
+        enter(&h, LIFE_WAITING);
+        j = status_json("t", INSTANCE_STOPPED);
+        json_object_set_new(j, "admin_stopped", json_true());
+        (void) instance_dispatch(t_of(&h), LIFE_EVENT_STATUS, &(InstanceInput){.data = j});
+        assert_int_equal(manager_wait(h.m, "t", false, USEC_INFINITY, on_wait, &w, &mw, NULL), 0);
+        assert_int_equal(manager_request_pending(h.m, "t", "stop"), -EAGAIN);
+        (void) instance_dispatch(t_of(&h), LIFE_EVENT_STATUS, &(InstanceInput){.data = j});
+        json_decref(j);
+        assert_int_equal(w.calls, 2);
+        assert_string_equal(w.why, "t was stopped by the operator");
+        harness_close(&h);
+
+        /* Removed by a reload. */
+        enter(&h, LIFE_UP);
+        assert_int_equal(manager_wait(h.m, "t", false, USEC_INFINITY, on_wait, &w, &mw, NULL), 0);
+        path = path_join(h.tmp, "units.d/t.yaml");
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(manager_reload(h.m, false, &d, &plan), 0);
+        diagnostics_done(&d);
+        assert_int_equal(w.calls, 3);
+        assert_int_equal(w.result, -ESRCH);
+        assert_string_equal(w.why, "t was removed by a reload");
+        assert_int_equal(h.m->n_waits, 0);
+        harness_close(&h);
+        free(w.why);
+}
+
 static unsigned idle_calls;
 
 static void count_idle(Manager *m) {
@@ -762,6 +1069,15 @@ int main(void) {
                 cmocka_unit_test(test_adoption_waits_for_answers),
                 cmocka_unit_test(test_create_failure),
                 cmocka_unit_test(test_shutdown_until_idle),
+                cmocka_unit_test(test_requires_waits_for_healthy),
+                cmocka_unit_test(test_requires_without_healthcheck_waits_to_run),
+                cmocka_unit_test(test_unhealthy_dependency_does_not_stop),
+                cmocka_unit_test(test_start_while_waiting),
+                cmocka_unit_test(test_stopped_dependency_stops_dependants),
+                cmocka_unit_test(test_wait_replies_on_transition),
+                cmocka_unit_test(test_wait_during_adoption),
+                cmocka_unit_test(test_wait_times_out),
+                cmocka_unit_test(test_wait_fails_when_unit_cannot_run),
                 cmocka_unit_test(test_string_tables),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,6 +51,7 @@ extern const IsolationDriver process_driver;
 static int process_exec(DriverInstance *d, const ExecRequest *req, const ExecCallbacks *cb, void *userdata,
                         DriverExec **ret, SupError **ret_error);
 static DriverExec *process_exec_cancel(DriverExec *x);
+static int process_exec_resize(DriverExec *x, unsigned short rows, unsigned short cols);
 
 /* base is the first member: the instance's address is its base's. */
 static ProcessInstance *process_of(DriverInstance *d) {
@@ -399,6 +400,10 @@ static DriverExec *process_exec_cancel(DriverExec *x) {
         return NULL;
 }
 
+static int process_exec_resize(DriverExec *x, unsigned short rows, unsigned short cols) {
+        return container_exec_resize((ContainerExec *) x, rows, cols);
+}
+
 const IsolationDriver process_driver = {
         .name = "process",
         .pid_namespace = "host",
@@ -416,4 +421,5 @@ const IsolationDriver process_driver = {
         .signal = process_signal,
         .exec = process_exec,
         .exec_cancel = process_exec_cancel,
+        .exec_resize = process_exec_resize,
 };
