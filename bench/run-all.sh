@@ -4,14 +4,16 @@
 #   bench/run-all.sh [--update-readme]
 #
 # Builds sup if needed (meson, ninja in build/), runs start-latency.sh, scale.sh, hyperv.sh,
-# seccomp.sh and image.sh, and writes their tables with the machine and the commit to $SUP_BENCH_OUT/results.md
+# seccomp.sh, image.sh, exec.sh and health-cpu.sh, and writes their tables with the machine and the commit to $SUP_BENCH_OUT/results.md
 # (default build/bench/). --update-readme also puts them into bench/README.md, between the results
 # markers.
 # The environment variables of the scripts apply (SUP_BENCH_RUNS, SUP_BENCH_UNITS,
 # SUP_BENCH_SCALE_UNITS, SUP_BENCH_SCALE_RUNS, SUP_BENCH_HV_RUNS, SUP_BENCH_HV_IDLE,
 # SUP_BENCH_SETTLE, SUP_BENCH_LIMITS, SUP_BENCH_CRUN_LIMITS, SUP_BENCH_TRACES, SUP_BENCH_SECCOMP_RUNS,
-# SUP_BENCH_IMAGE_RUNS, SUP_BENCH_IMAGE_VM_RUNS, SUP_BENCH_IMAGE_CACHE, SUP_GUEST_DIR, SUP_BENCH_OUT,
-# SUP_BUILD).
+# SUP_BENCH_IMAGE_RUNS, SUP_BENCH_IMAGE_VM_RUNS, SUP_BENCH_IMAGE_CACHE, SUP_BENCH_EXEC_RUNS,
+# SUP_BENCH_EXEC_TP_RUNS, SUP_BENCH_EXEC_MB, SUP_BENCH_EXEC_HV_RUNS, SUP_BENCH_EXEC_HV_MB,
+# SUP_BENCH_HEALTH_SECONDS, SUP_BENCH_HEALTH_SAMPLE, SUP_BENCH_HEALTH_HV, SUP_BENCH_HEALTH_CHECK,
+# SUP_BENCH_HEALTH_CRUN, SUP_BENCH_SETTLE_HEALTH, SUP_GUEST_DIR, SUP_BENCH_OUT, SUP_BUILD).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -29,6 +31,8 @@ bench/scale.sh
 bench/hyperv.sh
 bench/seccomp.sh
 bench/image.sh
+bench/exec.sh
+bench/health-cpu.sh
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- supervisor meson.build 2>/dev/null || commit="$commit + local changes"
@@ -70,6 +74,18 @@ git diff --quiet HEAD -- supervisor meson.build 2>/dev/null || commit="$commit +
         echo "$(head -1 "$OUT/image.md" | sed 's/^images, //')."
         echo
         sed '1,2d' "$OUT/image.md"
+        echo
+        echo "#### exec: \`supctl exec\` against \`crun exec\` and \`nsenter\`"
+        echo
+        echo "$(head -1 "$OUT/exec.md" | sed 's/^exec, //')."
+        echo
+        sed '1,2d' "$OUT/exec.md"
+        echo
+        echo "#### Health checks: the host CPU of a check every second"
+        echo
+        echo "$(head -1 "$OUT/health-cpu.md" | sed "s/^health checks' CPU, //")."
+        echo
+        sed '1,2d' "$OUT/health-cpu.md"
 } > "$OUT/results.md"
 echo
 echo "results: $OUT/results.md"
