@@ -115,72 +115,10 @@ for mode in $MODES; do
                 fail "$mode: 300000 bytes of output: truncated=$(r stdout_truncated <<<"$out") $(r stdout <<<"$out" | wc -c) bytes, stderr $(r stderr <<<"$out")"
 done
 
-# kill: a signal reaches the command in both modes as stop.signal does, and starts no stop (the
-# workload notes its SIGUSR1 and goes on). SIGSTOP is refused: a process container's init would
-# stop itself rather than pass it on, so it could not mean the same in both modes.
+# supctl exec: the same through supctl, streamed (stdin, stdout and stderr as they are written),
+# with the exit status as supctl's and a terminal.
 for mode in $MODES; do
         u=ex-$mode
-        out=$("$CALL" "$(sock $u)" kill '{"signal":"SIGUSR1"}')
-        echo "$out" | grep -q '"result"' || fail "$mode: kill SIGUSR1: $out"
-        wait_for 10 eval "xcall $u '{\"argv\":[\"cat\",\"/tmp/sig\"]}' | r stdout | grep -qx usr1" ||
-                fail "$mode: the command did not get SIGUSR1: $(xcall $u '{"argv":["cat","/tmp/sig"]}')"
-        state_is $u running || fail "$mode: kill changed the unit's state: $(field $u state)"
-        out=$("$CALL" "$(sock $u)" kill '{"signal":"SIGSTOP"}')
-        echo "$out" | grep -q '"bad-request"' || fail "$mode: SIGSTOP was not refused: $out"
-done
-
-# Seen from the host: the exec's process is in the instance's cgroup (its memory, pids and CPU
-# count against the unit's limits, and the unit's cgroup kill reaches it).
-tag=7$RANDOM$RANDOM
-xcall ex-process "{\"argv\":[\"sleep\",\"$tag\"]}" >"$CASE_DIR/process-sleep.out" &
-bg_process=$!
-wait_for 10 pgrep -f "^sleep $tag\$" >/dev/null || fail "process: the exec's sleep did not start"
-spid=$(pgrep -f "^sleep $tag\$" | head -n1)
-ipid=$(field ex-process pid)
-if [ -n "$spid" ] && [ -n "$ipid" ]; then
-        [ "$(cat /proc/$spid/cgroup)" = "$(cat /proc/$ipid/cgroup)" ] ||
-                fail "process: the exec is not in the instance's cgroup: $(tr '\n' ' ' </proc/$spid/cgroup) vs $(tr '\n' ' ' </proc/$ipid/cgroup)"
-        # CVE-2019-5736: nothing of the host reaches the exec'd command (no fd but its stdio).
-        [ "$(ls /proc/$spid/fd | tr '\n' ' ')" = "0 1 2 " ] || fail "process: the exec holds fds: $(ls -l /proc/$spid/fd)"
-fi
-if [[ $MODES == *hyperv* ]]; then
-        xcall ex-hyperv "{\"argv\":[\"sleep\",\"$tag\"]}" >"$CASE_DIR/hyperv-sleep.out" &
-        bg_hyperv=$!
-        # Two sleeps in the guest: the workload's and the exec's.
-        wait_for 20 eval "xcall ex-hyperv '{\"argv\":[\"sh\",\"-c\",\"[ \$(pidof sleep | wc -w) = 2 ]\"]}' | r exit_code | grep -qx 0" ||
-                fail "hyperv: the exec's sleep did not start"
-fi
-
-# The exec dies with the instance: stopped, the unit takes its exec'd commands along (none is
-# left running in a stopped unit), and the caller hears how it ended.
-for mode in $MODES; do ctl stop "ex-$mode" >/dev/null; done
-for mode in $MODES; do
-        wait_for 60 state_is "ex-$mode" stopped || fail "ex-$mode did not stop"
-done
-wait "$bg_process"
-out=$(cat "$CASE_DIR/process-sleep.out")
-[ "$(r signal <<<"$out")" = 9 ] && [ "$(r exit_code <<<"$out")" = -1 ] || fail "process: the exec did not end with the instance: $out"
-pgrep -f "^sleep $tag\$" >/dev/null && fail "process: the exec's sleep outlived the instance"
-if [[ $MODES == *hyperv* ]]; then
-        wait "$bg_hyperv"
-        out=$(cat "$CASE_DIR/hyperv-sleep.out")
-        [ "$(r signal <<<"$out")" = 9 ] && [ "$(r exit_code <<<"$out")" = -1 ] || fail "hyperv: the exec did not end with the instance: $out"
-fi
-
-# Not running: refused, not queued for a later start.
-out=$(xcall ex-process '{"argv":["true"]}')
-echo "$out" | grep -q '"not-running"' || fail "an exec in a stopped unit: $out"
-end
-
-begin "supctl exec streams stdin, stdout and stderr, the exit status and a terminal, in both modes"
-for mode in $MODES; do exec_unit "sx-$mode" "$mode"; done
-start_supd
-for mode in $MODES; do
-        wait_for 90 state_is "sx-$mode" running || fail "sx-$mode is not running: $(field "sx-$mode" state) $(field "sx-$mode" reason)"
-        wait_for 30 ctl exec "sx-$mode" -- test -s /tmp/w.status || fail "$mode: the workload did not record its status"
-done
-for mode in $MODES; do
-        u=sx-$mode
         log "$mode"
         # stdout and stderr apart, and the command's exit status as supctl's.
         ctl exec $u -- sh -c 'echo to-out; echo to-err >&2; exit 3' >"$CASE_DIR/out" 2>"$CASE_DIR/err"
@@ -247,20 +185,74 @@ for mode in $MODES; do
         ctl exec $u -- sh -c "kill -0 $wpid" || fail "$mode: the workload died when an exec closed its stdin: $(field $u state) $(field $u reason)"
 done
 
-# Stopped: a clear refusal with the state, and supctl's own failure status.
-ctl stop sx-process >/dev/null
-wait_for 30 state_is sx-process stopped || fail "sx-process did not stop"
-out=$(ctl exec sx-process -- true 2>&1)
+# kill: a signal reaches the command in both modes as stop.signal does, and starts no stop (the
+# workload notes its SIGUSR1 and goes on). SIGSTOP is refused: a process container's init would
+# stop itself rather than pass it on, so it could not mean the same in both modes.
+for mode in $MODES; do
+        u=ex-$mode
+        out=$("$CALL" "$(sock $u)" kill '{"signal":"SIGUSR1"}')
+        echo "$out" | grep -q '"result"' || fail "$mode: kill SIGUSR1: $out"
+        wait_for 10 eval "xcall $u '{\"argv\":[\"cat\",\"/tmp/sig\"]}' | r stdout | grep -qx usr1" ||
+                fail "$mode: the command did not get SIGUSR1: $(xcall $u '{"argv":["cat","/tmp/sig"]}')"
+        state_is $u running || fail "$mode: kill changed the unit's state: $(field $u state)"
+        out=$("$CALL" "$(sock $u)" kill '{"signal":"SIGSTOP"}')
+        echo "$out" | grep -q '"bad-request"' || fail "$mode: SIGSTOP was not refused: $out"
+done
+
+# Seen from the host: the exec's process is in the instance's cgroup (its memory, pids and CPU
+# count against the unit's limits, and the unit's cgroup kill reaches it).
+tag=7$RANDOM$RANDOM
+xcall ex-process "{\"argv\":[\"sleep\",\"$tag\"]}" >"$CASE_DIR/process-sleep.out" &
+bg_process=$!
+wait_for 10 pgrep -f "^sleep $tag\$" >/dev/null || fail "process: the exec's sleep did not start"
+spid=$(pgrep -f "^sleep $tag\$" | head -n1)
+ipid=$(field ex-process pid)
+if [ -n "$spid" ] && [ -n "$ipid" ]; then
+        [ "$(cat /proc/$spid/cgroup)" = "$(cat /proc/$ipid/cgroup)" ] ||
+                fail "process: the exec is not in the instance's cgroup: $(tr '\n' ' ' </proc/$spid/cgroup) vs $(tr '\n' ' ' </proc/$ipid/cgroup)"
+        # CVE-2019-5736: nothing of the host reaches the exec'd command (no fd but its stdio).
+        [ "$(ls /proc/$spid/fd | tr '\n' ' ')" = "0 1 2 " ] || fail "process: the exec holds fds: $(ls -l /proc/$spid/fd)"
+fi
+if [[ $MODES == *hyperv* ]]; then
+        xcall ex-hyperv "{\"argv\":[\"sleep\",\"$tag\"]}" >"$CASE_DIR/hyperv-sleep.out" &
+        bg_hyperv=$!
+        # Two sleeps in the guest: the workload's and the exec's.
+        wait_for 20 eval "xcall ex-hyperv '{\"argv\":[\"sh\",\"-c\",\"[ \$(pidof sleep | wc -w) = 2 ]\"]}' | r exit_code | grep -qx 0" ||
+                fail "hyperv: the exec's sleep did not start"
+fi
+
+# The exec dies with the instance: stopped, the unit takes its exec'd commands along (none is
+# left running in a stopped unit), and the caller hears how it ended.
+for mode in $MODES; do ctl stop "ex-$mode" >/dev/null; done
+for mode in $MODES; do
+        wait_for 60 state_is "ex-$mode" stopped || fail "ex-$mode did not stop"
+done
+wait "$bg_process"
+out=$(cat "$CASE_DIR/process-sleep.out")
+[ "$(r signal <<<"$out")" = 9 ] && [ "$(r exit_code <<<"$out")" = -1 ] || fail "process: the exec did not end with the instance: $out"
+pgrep -f "^sleep $tag\$" >/dev/null && fail "process: the exec's sleep outlived the instance"
+if [[ $MODES == *hyperv* ]]; then
+        wait "$bg_hyperv"
+        out=$(cat "$CASE_DIR/hyperv-sleep.out")
+        [ "$(r signal <<<"$out")" = 9 ] && [ "$(r exit_code <<<"$out")" = -1 ] || fail "hyperv: the exec did not end with the instance: $out"
+fi
+
+# Not running: refused, not queued for a later start; supctl says so with its own failure status.
+out=$(xcall ex-process '{"argv":["true"]}')
+echo "$out" | grep -q '"not-running"' || fail "an exec in a stopped unit: $out"
+out=$(ctl exec ex-process -- true 2>&1)
 rc=$?
-[ $rc = 125 ] && [[ $out == *"not running"* ]] || fail "exec in a stopped unit: rc $rc: $out"
+[ $rc = 125 ] && [[ $out == *"not running"* ]] || fail "supctl exec in a stopped unit: rc $rc: $out"
 out=$(ctl exec no-such-unit -- true 2>&1)
 rc=$?
-[ $rc = 125 ] && [[ $out == *no-such-unit* ]] || fail "exec in a unit that does not exist: rc $rc: $out"
+[ $rc = 125 ] && [[ $out == *no-such-unit* ]] || fail "supctl exec in a unit that does not exist: rc $rc: $out"
 end
 
-begin "exec is root's: malformed requests and other users are refused"
+begin "exec is root's: malformed requests, other users and a --socket-group member (who may read status) are refused"
 exec_unit ex-process process
-start_supd
+getent group nogroup >/dev/null || fail "no group nogroup on this host"
+chmod o+x "$TOP" "$CASE_DIR" # the way to supd's socket, for the group's member
+start_supd --socket-group nogroup
 wait_for 10 state_is ex-process running || fail "ex-process is not running"
 for bad in '{}' '{"argv":[]}' '{"argv":"ls"}' '{"argv":["ls"],"env":["NOEQUALS"]}' '{"argv":["ls"],"working_dir":"tmp"}'; do
         out=$(xcall ex-process "$bad")
@@ -273,23 +265,14 @@ if command -v setpriv >/dev/null; then
         out=$(ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS= setpriv --reuid=65534 --regid=65534 --clear-groups \
                 "$CALL" "$(sock ex-process)" exec '{"argv":["id"]}' 2>&1)
         [ $? = 2 ] || fail "a non-root user got an exec in: $out"
-fi
-end
-
-begin "supctl exec is root's: a member of --socket-group, who may read status, is refused"
-exec_unit ex-process process
-getent group nogroup >/dev/null || fail "no group nogroup on this host"
-chmod o+x "$TOP" "$CASE_DIR" # the way to supd's socket, for the group's member
-start_supd --socket-group nogroup
-wait_for 10 state_is ex-process running || fail "ex-process is not running"
-if command -v setpriv >/dev/null; then
         as_member() { ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS= setpriv --reuid=65534 --regid=65534 --init-groups "$@"; }
         as_member "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" status ex-process >/dev/null 2>&1 ||
                 fail "the group member cannot read status (the test's premise)"
         out=$(as_member "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" exec ex-process -- id 2>&1)
         rc=$?
-        [ $rc = 125 ] && [[ $out == *"root only"* ]] || fail "a --socket-group member's exec: rc $rc: $out"
+        [ $rc = 125 ] && [[ $out == *"root only"* ]] || fail "a --socket-group member's supctl exec: rc $rc: $out"
 fi
 end
+
 
 finish

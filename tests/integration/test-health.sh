@@ -51,12 +51,15 @@ for u in json.load(sys.stdin):
 health_is() { [ "$(health "$1" status)" = "$2" ]; }
 unit_log() { cat "$CASE_DIR/state/logs/$1.log" 2>/dev/null; }
 
-begin "a check that passes once a file exists; a failing one restarts the unit (on_failure: restart)"
+begin "a check that passes once a file exists; a failing one restarts the unit (on_failure: restart); one that hangs is killed at its timeout"
 for mode in $MODES; do
         health_unit "h-$mode" "$mode" '{command: [/bin/test, -f, /tmp/ready], interval: 1s, timeout: 5s, retries: 2, start_period: 60s, on_failure: restart}' \
                 'restart: {policy: "no", delay: 1s}'
 done
 unit plain 'command: [/bin/sh, -c, "while :; do sleep 1; done"]' # no healthcheck: no health in its status
+for mode in $MODES; do # a check that hangs (the second half of the case)
+        health_unit "hang-$mode" "$mode" '{command: [/bin/sleep, "1000"], interval: 1s, timeout: 1s, retries: 1}'
+done
 start_supd
 for mode in $MODES; do
         u=h-$mode
@@ -86,13 +89,7 @@ for mode in $MODES; do
         wait_for 30 health_is $u healthy || fail "$mode: not healthy again after the restart: $(health $u status)"
 done
 [ -z "$(ctl status --json | status_field health plain)" ] || fail "a unit without a healthcheck has a health"
-end
-
-begin "a check that hangs is killed at its timeout and counts as a failure"
-for mode in $MODES; do
-        health_unit "hang-$mode" "$mode" '{command: [/bin/sleep, "1000"], interval: 1s, timeout: 1s, retries: 1}'
-done
-start_supd
+# A check that hangs is killed at its timeout and counts as a failure; none is left running.
 for mode in $MODES; do
         u=hang-$mode
         wait_for 90 state_is $u running || fail "$u is not running: $(field $u state) $(field $u reason)"
@@ -105,5 +102,6 @@ for mode in $MODES; do
         [ "${n:-9}" -le 1 ] || fail "$mode: $n hung checks left running in the unit"
 done
 end
+
 
 finish
