@@ -49,6 +49,12 @@ static inline void closep(int *fd) {
 }
 #define _cleanup_close_ _cleanup_(closep)
 
+/* Closes *fd if open and marks it closed: for fds that outlive one function (a struct's). */
+static inline void close_and_reset(int *fd) {
+        closep(fd);
+        *fd = -EBADF;
+}
+
 static inline void fclosep(FILE **f) {
         if (*f)
                 (void) fclose(*f);

@@ -208,17 +208,11 @@ static int parse_exec_options(int argc, char **argv, ExecArgs *a) {
         return 0;
 }
 
-static void close_fdp(int *fd) {
-        if (*fd >= 0)
-                close(*fd);
-        *fd = -EBADF;
-}
-
 int verb_exec(int argc, char **argv) {
         _cleanup_close_ int sock = -EBADF, sigfd = -EBADF;
         int in[2] = {-EBADF, -EBADF}, out[2] = {-EBADF, -EBADF}, err[2] = {-EBADF, -EBADF};
         ExecArgs a = {.env = json_array()};
-        const char *unit;
+        const char *unit = NULL;
         _cleanup_free_ char *path = NULL, *frame = NULL;
         size_t frame_len = 0, frame_used = 0;
         json_t *args = json_array(), *params, *reply = NULL;
@@ -228,33 +222,29 @@ int verb_exec(int argc, char **argv) {
         int r, status = EXIT_EXEC_FAILED;
         sigset_t mask;
 
+        /* supctl exec [OPTIONS] UNIT [OPTIONS] -- COMMAND...: getopt stops at the unit (+); the
+         * options may come after it too. */
         optind = 0;
-        r = parse_exec_options(argc, argv, &a);
-        if (r > 0) { /* --help */
-                json_decref(a.env);
-                json_decref(args);
-                return EXIT_SUCCESS;
+        for (int round = 0; round < 2; round++) {
+                r = parse_exec_options(argc, argv, &a);
+                if (r > 0) { /* --help */
+                        json_decref(a.env);
+                        json_decref(args);
+                        return EXIT_SUCCESS;
+                }
+                if (r < 0)
+                        goto usage;
+                if (round == 1)
+                        break;
+                if (optind >= argc) {
+                        log_error("exec needs a unit and a command: supctl exec UNIT -- COMMAND...");
+                        goto usage;
+                }
+                unit = argv[optind];
+                argc -= optind;
+                argv += optind;
+                optind = 1;
         }
-        if (r < 0)
-                goto usage;
-        /* supctl exec UNIT [OPTIONS] -- COMMAND...: getopt stops at the unit (+); the options may
-         * come after it too. */
-        if (optind >= argc) {
-                log_error("exec needs a unit and a command: supctl exec UNIT -- COMMAND...");
-                goto usage;
-        }
-        unit = argv[optind];
-        argc -= optind;
-        argv += optind;
-        optind = 1;
-        r = parse_exec_options(argc, argv, &a);
-        if (r > 0) { /* --help */
-                json_decref(a.env);
-                json_decref(args);
-                return EXIT_SUCCESS;
-        }
-        if (r < 0)
-                goto usage;
         if (optind < argc && streq(argv[optind], "--"))
                 optind++;
         if (optind >= argc) {
@@ -302,11 +292,11 @@ int verb_exec(int argc, char **argv) {
                 goto finish;
         }
         /* Ours only from here: the command's ends are the monitor's (its EOF is the command's). */
-        close_fdp(&in[0]);
-        close_fdp(&out[1]);
-        close_fdp(&err[1]);
+        close_and_reset(&in[0]);
+        close_and_reset(&out[1]);
+        close_and_reset(&err[1]);
         if (a.tty)
-                close_fdp(&err[0]);
+                close_and_reset(&err[0]);
         for (int *fd = (int[]){in[1], out[0], err[0]}, *end = fd + 3; fd < end; fd++)
                 if (*fd >= 0)
                         (void) fd_set_nonblock(*fd, 1);
@@ -382,7 +372,7 @@ int verb_exec(int argc, char **argv) {
                         }
                         if (x == &rin && x->eof && x->len == x->off && in[1] >= 0) {
                                 /* Our stdin ended: so does the command's. */
-                                close_fdp(&in[1]);
+                                close_and_reset(&in[1]);
                                 rin.to = -EBADF;
                         } else if (x != &rin && x->eof)
                                 x->from = -EBADF; /* the pipe is closed below */

@@ -13,12 +13,6 @@
 #include "path-util.h"
 #include "socket-util.h"
 
-static void close_fd(int *fd) {
-        if (*fd >= 0)
-                close(*fd);
-        *fd = -EBADF;
-}
-
 static void on_monitor_ready(EventSource *s, int fd, uint32_t revents, void *userdata) {
         Instance *i = userdata;
         char buf[1024];
@@ -27,7 +21,7 @@ static void on_monitor_ready(EventSource *s, int fd, uint32_t revents, void *use
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return;
         i->ready_source = event_source_free(i->ready_source);
-        close_fd(&i->ready_fd);
+        close_and_reset(&i->ready_fd);
         if (n > 0)
                 buf[n] = 0;
         instance_spawned(i, n > 0 ? buf : NULL);
@@ -162,9 +156,9 @@ static void monitor_kill(Instance *i, int sig) {
 static void monitor_release(Instance *i) {
         i->conn = json_conn_free(i->conn);
         i->ready_source = event_source_free(i->ready_source);
-        close_fd(&i->ready_fd);
+        close_and_reset(&i->ready_fd);
         i->pidfd_source = event_source_free(i->pidfd_source);
-        close_fd(&i->pidfd);
+        close_and_reset(&i->pidfd);
 }
 
 const ManagerRuntime manager_runtime_monitor = {

@@ -89,12 +89,6 @@ GuestExecs *guest_execs_new(Event *e, const GuestRun *run, const GuestExecOwner 
         return g;
 }
 
-static void close_fd(int *fd) {
-        if (*fd >= 0)
-                close(*fd);
-        *fd = -EBADF;
-}
-
 /* The input held is dropped, acked (for the host's window: it was taken, nobody will read it) or
  * not (the exec is going: the host stops at its exec-exit anyway). */
 static void input_drop(Exec *x, bool ack) {
@@ -109,7 +103,7 @@ static void input_drop(Exec *x, bool ack) {
 
 static void input_close(Exec *x) {
         x->input_source = event_source_free(x->input_source);
-        close_fd(&x->input_fd);
+        close_and_reset(&x->input_fd);
 }
 
 static void exec_free(Exec *x) {
@@ -123,11 +117,11 @@ static void exec_free(Exec *x) {
         g->n_execs--;
         for (ExecStream s = 0; s < _EXEC_STREAM_MAX; s++) {
                 x->source[s] = event_source_free(x->source[s]);
-                close_fd(&x->fd[s]);
+                close_and_reset(&x->fd[s]);
         }
         input_drop(x, false);
         input_close(x);
-        close_fd(&x->error_fd);
+        close_and_reset(&x->error_fd);
         free(x);
 }
 
@@ -179,7 +173,7 @@ static void exec_pump(Exec *x, ExecStream s) {
                 if (n < 0 && errno == EAGAIN && x->pid != 0)
                         break;
                 x->source[s] = event_source_free(x->source[s]);
-                close_fd(&x->fd[s]);
+                close_and_reset(&x->fd[s]);
         }
         exec_watch(x, s);
 }
@@ -368,9 +362,9 @@ static void exec_start(GuestExecs *g, const json_t *msg, bool command_runs) {
         (void) fd_set_nonblock(x->error_fd, 1);
 close:
         for (size_t i = 0; i < _STDIO_MAX; i++)
-                close_fd(&fds[i]);
-        close_fd(&status[0]);
-        close_fd(&status[1]);
+                close_and_reset(&fds[i]);
+        close_and_reset(&status[0]);
+        close_and_reset(&status[1]);
 }
 
 static Exec *exec_find(GuestExecs *g, uint64_t id) {

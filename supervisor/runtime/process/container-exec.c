@@ -90,12 +90,6 @@ struct ContainerExec {
         int code, signal;
 };
 
-static void close_fdp(int *fd) {
-        if (*fd >= 0)
-                close(*fd);
-        *fd = -EBADF;
-}
-
 _noreturn_ static void helper_fail(int r, const char *msg) {
         (void) !write(HELPER_ERROR_FD, msg, strlen(msg));
         _exit(workload_exit_code(r));
@@ -243,7 +237,7 @@ static void deliver_output(ContainerExec *x, ExecStream s, const char *buf, size
 
 static void close_output(ContainerExec *x, ExecStream s) {
         x->out_source[s] = event_source_free(x->out_source[s]);
-        close_fdp(&x->out_fd[s]);
+        close_and_reset(&x->out_fd[s]);
 }
 
 /* Whatever is in the pipe now; the writers may live on (a command's background children). */
@@ -275,8 +269,8 @@ static void on_output(EventSource *src, int fd, uint32_t revents, void *userdata
 static void relay_stop(Relay *r) {
         r->source = event_source_free(r->source);
         r->watched = -EBADF;
-        close_fdp(&r->from);
-        close_fdp(&r->to);
+        close_and_reset(&r->from);
+        close_and_reset(&r->to);
         r->len = r->off = 0;
 }
 
@@ -287,7 +281,7 @@ static void relay_stop(Relay *r) {
 static void terminal_hang_up(ContainerExec *x) {
         for (RelayDirection d = 0; d < _RELAY_MAX; d++)
                 relay_stop(&x->relay[d]);
-        close_fdp(&x->master);
+        close_and_reset(&x->master);
 }
 
 typedef enum RelayState {
@@ -346,10 +340,10 @@ static void exec_close(ContainerExec *x) {
         for (ExecStream s = 0; s < _EXEC_STREAM_MAX; s++)
                 close_output(x, s);
         terminal_hang_up(x);
-        close_fdp(&x->helper_pidfd);
-        close_fdp(&x->pidfd);
-        close_fdp(&x->sock);
-        close_fdp(&x->error_fd);
+        close_and_reset(&x->helper_pidfd);
+        close_and_reset(&x->pidfd);
+        close_and_reset(&x->sock);
+        close_and_reset(&x->error_fd);
 }
 
 /* The command (or the helper, before it started one) has ended and what it wrote is relayed:
@@ -487,11 +481,11 @@ static void on_helper_exit(EventSource *src, int fd, uint32_t revents, void *use
 
         wait_status(x->helper_pidfd, &code, &sig);
         x->helper_source = event_source_free(x->helper_source);
-        close_fdp(&x->helper_pidfd);
+        close_and_reset(&x->helper_pidfd);
         /* The helper sent the command's pidfd (and the terminal's master) before it exited, if it
          * started one. */
         r = recv_byte_fds(x->sock, fds, &n, MSG_DONTWAIT);
-        close_fdp(&x->sock);
+        close_and_reset(&x->sock);
         if (r >= 0 && n == want) {
                 x->pidfd = fds[0];
                 x->master = fds[1];
@@ -611,10 +605,10 @@ int container_exec(Event *e, const ContainerExecConfig *cfg, const ExecRequest *
                 helper(cfg, req);
         }
 
-        close_fdp(&sock[1]);
-        close_fdp(&err_pipe[1]);
+        close_and_reset(&sock[1]);
+        close_and_reset(&err_pipe[1]);
         for (ExecStream s = 0; s < _EXEC_STREAM_MAX; s++)
-                close_fdp(&out[s][1]);
+                close_and_reset(&out[s][1]);
         if (cfg->cgroup && !(args.flags & CLONE_INTO_CGROUP)) {
                 r = cgroup_attach(cfg->cgroup, pid);
                 if (r < 0) {

@@ -73,19 +73,13 @@ VmExecs *vm_execs_new(Event *e, const VmExecsOwner *owner) {
         return g;
 }
 
-static void close_fd(int *fd) {
-        if (*fd >= 0)
-                close(*fd);
-        *fd = -EBADF;
-}
-
 /* Its fds, watches and what it holds: a stream relays nothing more. */
 static void relay_close(VmExec *x) {
         x->in_source = event_source_free(x->in_source);
         x->out_source = event_source_free(x->out_source);
-        close_fd(&x->in_fd);
+        close_and_reset(&x->in_fd);
         for (ExecStream s = 0; s < _EXEC_STREAM_MAX; s++)
-                close_fd(&x->out_fd[s]);
+                close_and_reset(&x->out_fd[s]);
         for (; x->n_out > 0; x->n_out--) {
                 free(x->out[x->out_head].data);
                 x->out_head = (x->out_head + 1) % ELEMENTSOF(x->out);
@@ -130,7 +124,7 @@ static void on_in(EventSource *s, int fd, uint32_t revents, void *userdata) {
         } else {
                 /* The end of the input (or a read error, which ends it as well). */
                 x->in_source = event_source_free(x->in_source);
-                close_fd(&x->in_fd);
+                close_and_reset(&x->in_fd);
                 send_cmd(x->g, guest_exec_input_close_to_json(x->id));
         }
         in_watch(x);
@@ -143,7 +137,7 @@ static void in_watch(VmExec *x) {
 
         if (want && !x->in_source && event_add_io(x->g->event, &x->in_source, x->in_fd, EPOLLIN, on_in, x) < 0) {
                 note(x->g, "exec %" PRIu64 ": cannot watch its input; closed", x->id);
-                close_fd(&x->in_fd);
+                close_and_reset(&x->in_fd);
                 send_cmd(x->g, guest_exec_input_close_to_json(x->id));
         } else if (!want)
                 x->in_source = event_source_free(x->in_source);
@@ -177,7 +171,7 @@ static void out_pump(VmExec *x) {
                 }
                 if (k < 0) {
                         /* The reader has gone: what comes for it is dropped, the command goes on. */
-                        close_fd(fd);
+                        close_and_reset(fd);
                         continue;
                 }
                 c->done += (size_t) k;
@@ -222,7 +216,7 @@ int vm_execs_start(VmExecs *g, const ExecRequest *req, const ExecCallbacks *call
                             (fds[i] < 0 || fd_set_nonblock(fds[i], 1) < 0)) {
                                 int r = -errno;
                                 for (size_t j = 0; j <= i; j++)
-                                        close_fd(&fds[j]);
+                                        close_and_reset(&fds[j]);
                                 free(x);
                                 return sup_error_make(ret_error, r, "exec: cannot take its stdio: %s", strerror(-r));
                         }
@@ -295,7 +289,7 @@ void vm_execs_event(VmExecs *g, const json_t *msg) {
                 x->result = ev.result;
                 ev.result.error = NULL;
                 x->in_source = event_source_free(x->in_source);
-                close_fd(&x->in_fd);
+                close_and_reset(&x->in_fd);
                 if (!x->out_source)
                         out_pump(x);
                 break;
