@@ -25,6 +25,7 @@
 #include "event.h"
 #include "fileio.h"
 #include "guest-boot.h"
+#include "guest-cgroup.h"
 #include "guest-clock.h"
 #include "guest-exec.h"
 #include "guest-probe.h"
@@ -196,8 +197,8 @@ static void stop_command(Init *init, int sig, usec_t timeout) {
 
 /* ---- the wall clock (guest-proto.h: clock, clock-adjust) ---- */
 
-/* The answer to clock, t2 the time its command was read; or what a clock-adjust did, for the
- * console (NULL: nothing to say). Before the workload runs a correction is always a step. */
+/* clock: its answer, t2 the time its command was read. clock-adjust: the correction, and NULL.
+ * Before the workload runs a correction is always a step: nobody sees the clock jump. */
 static json_t *clock_command(Init *init, const GuestCommand *cmd, int64_t t2) {
         int r;
 
@@ -643,6 +644,10 @@ int main(int argc, char **argv) {
         if (r < 0)
                 fail_setup(&init, sup_error_message(boot_error));
         stage(&init, run.has_network ? "eth0 configured" : "loopback up");
+        /* Before the root moves: the mount point is the initramfs's, out of the workload's sight. */
+        r = guest_cgroup_enter(u->resources.pids, &boot_error);
+        if (r < 0)
+                fail_setup(&init, sup_error_message(boot_error));
         /* The workload's /proc is its own to unmount or cover; this one stays sup-init's. */
         init.vmstat = open("/proc/vmstat", O_RDONLY | O_CLOEXEC);
         r = guest_switch_root(ROOT_DIR, &boot_error);
