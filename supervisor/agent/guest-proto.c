@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "base64.h"
@@ -22,6 +23,8 @@ static const char *const guest_command_type_table[_GUEST_CMD_MAX] = {
         [GUEST_CMD_EXEC_INPUT_CLOSE] = "exec-input-close",
         [GUEST_CMD_EXEC_RESIZE] = "exec-resize",
         [GUEST_CMD_EXEC_KILL] = "exec-kill",
+        [GUEST_CMD_CLOCK] = "clock",
+        [GUEST_CMD_CLOCK_ADJUST] = "clock-adjust",
 };
 DEFINE_STRING_TABLE_LOOKUP(guest_command_type, GuestCommandType, _GUEST_CMD_MAX);
 
@@ -73,6 +76,99 @@ static int exec_input_data(const json_t *msg, GuestCommand *c, SupError **ret_er
         return 0;
 }
 
+/* ---- the clock ---- */
+
+/* A time (1 to GUEST_CLOCK_NS_MAX) or, signed, an offset (|v| at most that): within these, no
+ * sum or difference of the exchange's numbers overflows. */
+static int clock_value(const json_t *v, bool is_signed, int64_t *ret) {
+        if (!json_is_integer(v))
+                return -EINVAL;
+        json_int_t x = json_integer_value(v);
+        if (x > GUEST_CLOCK_NS_MAX || x < (is_signed ? -GUEST_CLOCK_NS_MAX : 1))
+                return -EINVAL;
+        *ret = (int64_t) x;
+        return 0;
+}
+
+static int clock_command(const json_t *msg, GuestCommand *c, GuestCommand *ret, SupError **ret_error) {
+        if (c->type == GUEST_CMD_CLOCK) {
+                if (clock_value(json_object_get(msg, "t1"), false, &c->t1) < 0)
+                        return fail(ret_error, "clock: \"t1\" must be the host's time in ns, from 1 to 2^62");
+        } else {
+                const json_t *step = json_object_get(msg, "step");
+                if (clock_value(json_object_get(msg, "offset_ns"), true, &c->offset_ns) < 0)
+                        return fail(ret_error, "clock-adjust: \"offset_ns\" must be an integer from -2^62 to 2^62");
+                /* Required: a step where a slew was meant would set the clock back under the workload. */
+                if (!json_is_boolean(step))
+                        return fail(ret_error, "clock-adjust: \"step\" must be a boolean");
+                c->step = json_is_true(step);
+        }
+        *ret = *c;
+        return 0;
+}
+
+int64_t guest_clock_now(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int guest_clock_sample(const GuestClockSample *s, int64_t *ret_offset, int64_t *ret_delay) {
+        int64_t there, back, delay, sum;
+
+        /* Each time is at most GUEST_CLOCK_NS_MAX (2^62), the callers check: a difference of two
+         * fits, and their sum is checked. */
+        if (s->t3 < s->t2 || s->t4 < s->t1)
+                return -ERANGE;
+        there = s->t2 - s->t1;
+        back = s->t3 - s->t4;
+        delay = (s->t4 - s->t1) - (s->t3 - s->t2);
+        if (delay < 0 || __builtin_add_overflow(there, back, &sum))
+                return -ERANGE;
+        *ret_offset = sum / 2;
+        *ret_delay = delay;
+        return 0;
+}
+
+GuestClockAction guest_clock_decide(int64_t offset, int64_t delay, int64_t shortest, bool first) {
+        int64_t off = offset < 0 ? -offset : offset;
+
+        if (first)
+                return GUEST_CLOCK_STEP;
+        /* Round trips are at most 2^62 (guest_clock_sample()): no overflow. */
+        if (delay > 2 * MIN(shortest, delay) + GUEST_CLOCK_DELAY_SLACK_NS)
+                return GUEST_CLOCK_SKIP;
+        return off - delay / 2 > GUEST_CLOCK_STEP_NS ? GUEST_CLOCK_STEP : GUEST_CLOCK_SLEW;
+}
+
+json_t *guest_clock_to_json(int64_t t1) {
+        return json_pack("{s:s, s:I}", "cmd", "clock", "t1", (json_int_t) t1);
+}
+
+json_t *guest_clock_adjust_to_json(int64_t offset_ns, bool step) {
+        return json_pack("{s:s, s:I, s:b}", "cmd", "clock-adjust", "offset_ns", (json_int_t) offset_ns, "step", step);
+}
+
+json_t *guest_event_clock(int64_t t1, int64_t t2, int64_t t3) {
+        return json_pack("{s:s, s:I, s:I, s:I}", "event", "clock", "t1", (json_int_t) t1, "t2", (json_int_t) t2, "t3",
+                         (json_int_t) t3);
+}
+
+int guest_clock_event_from_json(const json_t *msg, GuestClockSample *s) {
+        const char *event = json_string_value(json_object_get(msg, "event"));
+        GuestClockSample c = {};
+
+        if (!event || !streq(event, "clock") || clock_value(json_object_get(msg, "t1"), false, &c.t1) < 0 ||
+            clock_value(json_object_get(msg, "t2"), false, &c.t2) < 0 ||
+            clock_value(json_object_get(msg, "t3"), false, &c.t3) < 0 || c.t3 < c.t2)
+                return -EBADMSG;
+        s->t1 = c.t1;
+        s->t2 = c.t2;
+        s->t3 = c.t3;
+        return 0;
+}
+
 void guest_command_done(GuestCommand *c) {
         c->data = (free(c->data), NULL);
         c->n = 0;
@@ -98,6 +194,8 @@ int guest_command_from_json(const json_t *msg, GuestCommand *ret, SupError **ret
                 c.signal = (int) json_integer_value(sig);
                 c.timeout_ms = (uint64_t) json_integer_value(timeout);
         }
+        if (c.type == GUEST_CMD_CLOCK || c.type == GUEST_CMD_CLOCK_ADJUST)
+                return clock_command(msg, &c, ret, ret_error);
         if (c.type != GUEST_CMD_RUN && c.type != GUEST_CMD_PS && c.type != GUEST_CMD_STOP && exec_id(msg, &c.id) < 0)
                 return fail(ret_error, "%s: \"id\" must be an integer from 1 to 2^53", name);
         if (c.type == GUEST_CMD_EXEC_RESIZE)

@@ -32,6 +32,7 @@
  *   {"event":"ps","processes":[{"pid":N,"comm":"...","args":["..."],...},...]}  the answer to ps
  *                                              (each process as process-list.h has it)
  *   {"event":"refused","message":"..."}        a command that is malformed, unknown or out of turn
+ *   {"event":"clock","t1":N,"t2":N,"t3":N}     the answer to clock (below)
  *   {"event":"exec-output","id":N,"stream":"stdout"|"stderr","data":"BASE64"}
  *                                              output of exec N: at most GUEST_EXEC_CHUNK bytes, and
  *                                              at most GUEST_EXEC_WINDOW such events not yet acked;
@@ -106,6 +107,19 @@
  *        follows as for any end. Ignored for an exec that has ended.
  *   {"cmd":"stop","signal":S,"timeout_ms":T}
  *        sends S to the command; after T ms, every process of the guest is killed (SIGKILL).
+ *   {"cmd":"clock","t1":T1}
+ *        the host's CLOCK_REALTIME in ns when it sent this (1 to GUEST_CLOCK_NS_MAX), answered at
+ *        once with {"event":"clock","t1":T1,"t2":T2,"t3":T3}: the guest's CLOCK_REALTIME when the
+ *        command was read and when the answer was written. The host takes its time T4 on reading
+ *        the answer and computes the guest's offset as NTP does (guest_clock_sample()). Sent right
+ *        after hello (the run command follows the answer, so that the workload starts on the
+ *        host's time) and then every few seconds while the guest runs; also taken before "run".
+ *   {"cmd":"clock-adjust","offset_ns":O,"step":B}
+ *        the guest's clock is O ns ahead of the host's (behind when negative; |O| at most
+ *        GUEST_CLOCK_NS_MAX): with step, it is set back by O at once (clock_settime, relative to
+ *        the guest's own clock, so the delay of this command does not matter); without, slewed
+ *        (adjtimex's single-shot offset, at most 0.5 ms per second, never backwards). Also taken
+ *        before "run".
  *
  *   The ACPI power button (QMP system_powerdown) is a stop with the spec's stop.signal and
  *   stop.timeout, answered alike: "exit", then the guest powers off. Of a stop and a press, the
@@ -158,6 +172,8 @@ typedef enum GuestCommandType {
         GUEST_CMD_EXEC_INPUT_CLOSE,
         GUEST_CMD_EXEC_RESIZE,
         GUEST_CMD_EXEC_KILL,
+        GUEST_CMD_CLOCK,
+        GUEST_CMD_CLOCK_ADJUST,
         _GUEST_CMD_MAX,
         _GUEST_CMD_INVALID = -EINVAL,
 } GuestCommandType;
@@ -172,6 +188,9 @@ typedef struct GuestCommand {
         unsigned short rows, cols; /* exec-resize */
         uint8_t *data;             /* exec-input: 1 to GUEST_EXEC_CHUNK bytes, owned */
         size_t n;
+        int64_t t1;        /* clock: the host's CLOCK_REALTIME, ns */
+        int64_t offset_ns; /* clock-adjust: the guest's clock minus the host's */
+        bool step;         /* clock-adjust: set the clock at once, rather than slew it */
 } GuestCommand;
 
 /* Which command msg is, and the arguments of ps, stop and the exec-* commands, and exec's id (run:
@@ -211,6 +230,56 @@ void guest_run_done(GuestRun *r);
  * in the guest), network: host (the guest is a network stack of its own), and network: bridge
  * without the "network" object (eth0's address is the host's to give). */
 int guest_run_from_json(const json_t *msg, GuestRun *ret, SupError **ret_error);
+
+/* ---- the guest's wall clock (docs/guest.md) ---- */
+
+/* Beyond it a time or an offset is refused: about the year 2116, and room for the differences. */
+#define GUEST_CLOCK_NS_MAX (INT64_C(1) << 62)
+/* How far off the guest may be before it is stepped rather than slewed: slewing 50 ms takes 100 s
+ * at the kernel's 0.5 ms/s. A sample's own error (half its round trip) counts against it, so that
+ * a slow exchange never steps the clock (backwards, perhaps) on a guess. */
+#define GUEST_CLOCK_STEP_NS (50 * INT64_C(1000000))
+/* A sample is used only if its round trip is at most twice the shortest of the last few, plus
+ * this: its offset may be off by half its round trip, and a slow one (the guest's vCPU or the
+ * host's loop held up on one way) is off by far more than the clock drifts between two samples
+ * (NTP's clock filter picks the shortest round trip for the same reason). */
+#define GUEST_CLOCK_DELAY_SLACK_NS (500 * INT64_C(1000))
+
+/* CLOCK_REALTIME in ns: t1 and t4 on the host, t2 and t3 in the guest. */
+int64_t guest_clock_now(void);
+
+/* One exchange: the host's t1 (sent) and t4 (answer read), the guest's t2 (read) and t3 (sent). */
+typedef struct GuestClockSample {
+        int64_t t1, t2, t3, t4;
+} GuestClockSample;
+
+/* The guest's clock minus the host's, ((t2 - t1) + (t3 - t4)) / 2, and the round trip without
+ * the guest's time in between, (t4 - t1) - (t3 - t2): the offset is exact when both ways take as
+ * long, and off by at most half the round trip when they do not. -ERANGE for a sample that cannot
+ * be one (a clock stepped during the exchange: a negative round trip). Pure. */
+int guest_clock_sample(const GuestClockSample *s, int64_t *ret_offset, int64_t *ret_delay);
+typedef enum GuestClockAction {
+        GUEST_CLOCK_SKIP, /* the sample's round trip was too long to trust its offset */
+        GUEST_CLOCK_SLEW,
+        GUEST_CLOCK_STEP,
+        _GUEST_CLOCK_ACTION_MAX,
+        _GUEST_CLOCK_ACTION_INVALID = -EINVAL,
+} GuestClockAction;
+
+/* What to do with a sample, given the shortest round trip of the last few samples (this one's
+ * among them). The first (at boot, before the workload runs: nobody sees the clock jump, and the
+ * RTC's error of up to a second is worse than any sample's) is stepped whatever its round trip; a
+ * later one is skipped when its round trip is over twice the shortest plus
+ * GUEST_CLOCK_DELAY_SLACK_NS, stepped when it is off by more than GUEST_CLOCK_STEP_NS even at the
+ * near end of its error (the host's own clock was stepped, and a process container sees that step
+ * at once), and slewed otherwise. Pure. */
+GuestClockAction guest_clock_decide(int64_t offset, int64_t delay, int64_t shortest, bool first);
+
+json_t *guest_clock_to_json(int64_t t1);
+json_t *guest_clock_adjust_to_json(int64_t offset_ns, bool step);
+json_t *guest_event_clock(int64_t t1, int64_t t2, int64_t t3);
+/* The guest's answer, into s (t1, t2, t3; t4 is the caller's). -EBADMSG for a malformed one. */
+int guest_clock_event_from_json(const json_t *msg, GuestClockSample *s);
 
 /* The events, as new objects. */
 json_t *guest_event_hello(void);

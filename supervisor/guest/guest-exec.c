@@ -454,6 +454,8 @@ void guest_execs_command(GuestExecs *g, GuestCommand *cmd, const json_t *msg, bo
         case GUEST_CMD_RUN:
         case GUEST_CMD_PS:
         case GUEST_CMD_STOP:
+        case GUEST_CMD_CLOCK:
+        case GUEST_CMD_CLOCK_ADJUST:
         case _GUEST_CMD_MAX:
         case _GUEST_CMD_INVALID:
                 break;

@@ -25,6 +25,8 @@
 #include "event.h"
 #include "fileio.h"
 #include "guest-boot.h"
+#include "guest-cgroup.h"
+#include "guest-clock.h"
 #include "guest-exec.h"
 #include "guest-probe.h"
 #include "guest-proto.h"
@@ -193,8 +195,24 @@ static void stop_command(Init *init, int sig, usec_t timeout) {
                 event_source_set_time(init->kill_timer, when);
 }
 
+/* ---- the wall clock (guest-proto.h: clock, clock-adjust) ---- */
+
+/* clock: its answer, t2 the time its command was read. clock-adjust: the correction, and NULL.
+ * Before the workload runs a correction is always a step: nobody sees the clock jump. */
+static json_t *clock_command(Init *init, const GuestCommand *cmd, int64_t t2) {
+        int r;
+
+        if (cmd->type == GUEST_CMD_CLOCK)
+                return guest_event_clock(cmd->t1, t2, guest_clock_now());
+        r = guest_clock_adjust(cmd->offset_ns, cmd->step || init->command == 0);
+        if (r < 0)
+                say(init, "cannot correct the clock by %" PRId64 " ns: %s", -cmd->offset_ns, strerror(-r));
+        return NULL;
+}
+
 static void on_message(JsonConn *c, json_t *msg, void *userdata) {
         Init *init = userdata;
+        int64_t received = guest_clock_now();
         _cleanup_sup_error_ SupError *error = NULL;
         _cleanup_(guest_command_done) GuestCommand cmd = {};
 
@@ -214,6 +232,13 @@ static void on_message(JsonConn *c, json_t *msg, void *userdata) {
         case GUEST_CMD_RUN:
                 send_event(init, guest_event_refused("the unit runs already"));
                 return;
+        case GUEST_CMD_CLOCK:
+        case GUEST_CMD_CLOCK_ADJUST: {
+                json_t *answer = clock_command(init, &cmd, received);
+                if (answer)
+                        send_event(init, answer);
+                return;
+        }
         case GUEST_CMD_EXEC:
         case GUEST_CMD_EXEC_ACK:
         case GUEST_CMD_EXEC_INPUT:
@@ -457,6 +482,7 @@ static json_t *read_run_command(Init *init) {
                 int r;
 
                 r = json_read_frame(init->agent_fd, &buf, &len, &used, GUEST_FRAME_MAX, USEC_INFINITY, &msg);
+                int64_t received = guest_clock_now();
                 if (r == -ECONNRESET) {
                         /* The host's end closed before it sent the unit: wait until it is back. */
                         struct pollfd p = {.fd = init->agent_fd, .events = POLLIN};
@@ -473,6 +499,13 @@ static json_t *read_run_command(Init *init) {
                 if (guest_command_from_json(msg, &cmd, &error) >= 0 && cmd.type == GUEST_CMD_RUN)
                         return msg;
                 json_decref(msg);
+                /* The host sets the clock before it sends the unit (docs/guest.md). */
+                if (!error && (cmd.type == GUEST_CMD_CLOCK || cmd.type == GUEST_CMD_CLOCK_ADJUST)) {
+                        json_t *answer = clock_command(init, &cmd, received);
+                        if (answer)
+                                (void) send_blocking(init->agent_fd, answer);
+                        continue;
+                }
                 (void) send_blocking(init->agent_fd, guest_event_refused(error ? sup_error_message(error)
                                                                                : "the unit is not running yet"));
         }
@@ -611,6 +644,10 @@ int main(int argc, char **argv) {
         if (r < 0)
                 fail_setup(&init, sup_error_message(boot_error));
         stage(&init, run.has_network ? "eth0 configured" : "loopback up");
+        /* Before the root moves: the mount point is the initramfs's, out of the workload's sight. */
+        r = guest_cgroup_enter(u->resources.pids, &boot_error);
+        if (r < 0)
+                fail_setup(&init, sup_error_message(boot_error));
         /* The workload's /proc is its own to unmount or cover; this one stays sup-init's. */
         init.vmstat = open("/proc/vmstat", O_RDONLY | O_CLOEXEC);
         r = guest_switch_root(ROOT_DIR, &boot_error);

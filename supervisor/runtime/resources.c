@@ -90,11 +90,7 @@ int resources_apply(const Cgroup *cg, const UnitSpec *u, ResourcesTarget target,
                 r = cgroup_set_pids_max(cg, u->resources.pids);
                 if (r < 0)
                         return refuse(ret_error, r, "pids", "no pids controller in the instance's cgroup");
-        } else if (u->resources.pids)
-                note(&notes,
-                     "resources.pids %" PRIu64 ": not enforced for a hyperv unit (QEMU's threads are not "
-                     "the workload's tasks; the guest's kernel counts those)",
-                     u->resources.pids);
+        }
 
         r = cgroup_set_io_weight(cg, u->resources.io_weight, &file);
         if (r == -EOPNOTSUPP)

@@ -22,7 +22,8 @@
  * hyperv (the cgroup is QEMU's): memory is guest RAM + overhead, which runtime/vm/vm.c sets, never
  * this; cpus is a CPU quota on QEMU under KVM only (under TCG, emulation costs many host cycles
  * per guest cycle: a quota of 0.25 CPU would starve the guest's boot; its vCPUs bound it); pids is
- * not enforced (QEMU's threads are not the workload's tasks, the guest's kernel counts those);
+ * left alone here (QEMU's threads are not the workload's tasks): sup-init enforces it with the
+ * guest kernel's own pids cgroup (guest/guest-cgroup.h);
  * io_weight as for containers. None of these fails a hyperv start: the VM's own bounds hold. */
 
 typedef enum ResourcesTarget {

@@ -274,10 +274,11 @@ diff "$CASE_DIR/hardened-process.out" "$CASE_DIR/hardened-hyperv.out" >"$CASE_DI
 log "hardened: $(tr '\n' '|' <"$CASE_DIR/hardened-hyperv.out")"
 end
 
-begin "the host sees a process unit's sleep with its PID, and of a hyperv unit only QEMU (Windows' ping/vmwp check)"
-unit vis-process process "command: [/bin/sleep, '4242']"
+begin "the host sees a process unit's sleep with its PID, and of a hyperv unit only QEMU (Windows' ping/vmwp check); the guest's clock, pids limit, memory and CPUs"
+unit vis-process process "command: [/bin/sleep, '4242']
+resources: {pids: 16}"
 unit vis-hyperv hyperv "command: [/bin/sleep, '4343']
-resources: {memory: 192M, cpus: 1.5}"
+resources: {memory: 192M, cpus: 1.5, pids: 16}"
 start_supd
 wait_for 60 state_is vis-hyperv running || fail "vis-hyperv not running: $(field vis-hyperv reason)"
 wait_for 10 state_is vis-process running || fail "vis-process not running"
@@ -308,6 +309,42 @@ top=$(ctl top vis-process) || fail "top vis-process failed: $top"
 hpid=$(echo "$top" | awk '/sleep 4242/ {print $1}')
 [ -n "$hpid" ] && [ "$(cat /proc/"$hpid"/comm 2>/dev/null)" = sleep ] || fail "top vis-process: no host sleep: $top"
 log "top: guest pid $gpid in the VM, host pid $hpid for the process unit"
+# The guest's wall clock is the host's: its CLOCK_REALTIME, read by an exec, lies between the
+# host's before and after the exec, give or take EPS (the sample's error, half a round trip of the
+# agent port). It was the emulated RTC's, whole seconds behind by up to one.
+EPS=5000000
+logged vis-hyperv "sup clock: the guest's was .* off the host's (round trip .*): set" || fail "no clock step at boot in the log"
+if [ "$SUP_PROBE" != - ]; then
+        for i in 1 2 3; do
+                t0=$(date +%s%N)
+                g=$(ctl exec vis-hyperv -- /app/sup-probe clock | sed -n 's/^realtime=//p')
+                t1=$(date +%s%N)
+                [ -n "$g" ] && [ "$g" -ge $((t0 - EPS)) ] && [ "$g" -le $((t1 + EPS)) ] ||
+                        fail "the guest's clock read ${g:-nothing}, the host's was $t0 before and $t1 after ($(((g - t0) / 1000000)) ms after the first)"
+                log "clock: the guest read $(((g - t0) / 1000)) us after the host's before, $(((t1 - g) / 1000)) us before its after"
+        done
+        # A fork bomb stops at resources.pids with EAGAIN in both modes at the same count (the exec
+        # counts as the unit's, with the init and the sleep), and the unit runs on.
+        for mode in process hyperv; do
+                out=$(ctl exec "vis-$mode" -- /app/sup-probe forkbomb 100 | tr '\n' ' ')
+                echo "$out" >"$CASE_DIR/bomb-$mode"
+                [[ $out == *"fork.error=EAGAIN"* ]] || fail "$mode: the fork bomb was not stopped at pids 16: $out"
+                state_is "vis-$mode" running || fail "$mode: the unit did not survive the fork bomb: $(field "vis-$mode" state)"
+        done
+        diff "$CASE_DIR/bomb-process" "$CASE_DIR/bomb-hyperv" >/dev/null ||
+                fail "pids 16: process forked $(cat "$CASE_DIR/bomb-process"), hyperv $(cat "$CASE_DIR/bomb-hyperv")"
+        log "pids 16, both modes: $(cat "$CASE_DIR/bomb-hyperv")"
+fi
+# What the workload sees of memory and CPUs (docs/guest.md): the guest its RAM (resources.memory,
+# less what its kernel keeps) and vCPUs (cpus rounded up); a process container the host's.
+view() { ctl exec "vis-$1" -- sh -c 'echo $(sed -n "s/^MemTotal: *\([0-9]*\) kB/\1/p" /proc/meminfo) $(nproc)'; }
+read -r mem cpus <<<"$(view hyperv)"
+[ "$cpus" = 2 ] || fail "hyperv: nproc $cpus, expected 2 vCPUs for cpus 1.5"
+[ "${mem:-0}" -le $((192 * 1024)) ] && [ "${mem:-0}" -ge $((192 * 1024 * 3 / 4)) ] || fail "hyperv: MemTotal $mem kB for 192M of guest RAM"
+read -r pmem pcpus <<<"$(view process)"
+[ "$pcpus" = "$(nproc)" ] && [ "$pmem" = "$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)" ] ||
+        fail "process: MemTotal $pmem kB and $pcpus CPUs, the host's are $(grep MemTotal /proc/meminfo) and $(nproc)"
+log "memory and CPUs seen: hyperv $((mem / 1024)) MiB, $cpus; process $((pmem / 1024)) MiB, $pcpus (the host's)"
 # The QMP socket is in the instance's run directory, for root only.
 [ "$(stat -c %a "$CASE_DIR/run/units/vis-hyperv/qmp.sock")" = 600 ] || fail "qmp.sock mode $(stat -c %a "$CASE_DIR/run/units/vis-hyperv/qmp.sock")"
 ctl stop vis-hyperv >/dev/null

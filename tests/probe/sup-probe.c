@@ -30,6 +30,7 @@
  *   forkbomb N        forked=K fork.error=ERRNO|none: forks up to N children that wait, then
  *                     kills and reaps them
  *   alloc MB          alloc=MB once MB MiB were allocated and touched (or the probe is killed)
+ *   clock             realtime=NS: CLOCK_REALTIME in ns (busybox's date has no %N)
  *   shm-create KEY    shm-create:KEY=RESULT, a new SysV shared memory segment of one page with
  *                     that key (a number) in the probe's IPC namespace; the segment stays
  *   shm-find KEY      shm-find:KEY=RESULT, whether the IPC namespace has a segment with that key
@@ -65,6 +66,7 @@
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
@@ -563,6 +565,13 @@ static void alloc(long mb) {
         free(p);
 }
 
+static void realtime(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        printf("realtime=%lld%09ld\n", (long long) ts.tv_sec, ts.tv_nsec);
+}
+
 /* ---- main ---------------------------------------------------------------------------------- */
 
 static void fds(void) {
@@ -648,6 +657,7 @@ static const struct {
         { "mknod-block", NULL, do_mknod_block },
         { "forkbomb", NULL, forkbomb_arg },
         { "alloc", NULL, alloc_arg },
+        { "clock", realtime, NULL },
         { "shm-create", NULL, shm_create },
         { "shm-find", NULL, shm_find },
 };

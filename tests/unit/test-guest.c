@@ -54,6 +54,27 @@ static void test_command_table(void **state) {
         assert_null(guest_command_type_to_string(_GUEST_CMD_MAX));
 }
 
+/* Decodes json as a command: true with *ret when it is valid and error is NULL; false when it is
+ * refused with a message containing error; fails the test otherwise. */
+static bool command_decodes(const char *json, const char *error, GuestCommand *ret) {
+        json_t *j = parse_json(json);
+        SupError *e = NULL;
+        int r = guest_command_from_json(j, ret, &e);
+
+        json_decref(j);
+        if (error) {
+                assert_int_equal(r, -EINVAL);
+                assert_non_null(e);
+                if (!strstr(sup_error_message(e), error))
+                        fail_msg("%s: \"%s\" lacks \"%s\"", json, sup_error_message(e), error);
+                sup_error_free(e);
+                return false;
+        }
+        assert_int_equal(r, 0);
+        assert_null(e);
+        return true;
+}
+
 static void test_commands(void **state) {
         static const struct {
                 const char *json;
@@ -77,27 +98,133 @@ static void test_commands(void **state) {
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                json_t *j = parse_json(cases[i].json);
                 GuestCommand c = {};
-                SupError *error = NULL;
-                int r = guest_command_from_json(j, &c, &error);
-
-                if (cases[i].error) {
-                        assert_int_equal(r, -EINVAL);
-                        assert_non_null(error);
-                        if (!strstr(sup_error_message(error), cases[i].error))
-                                fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].json, sup_error_message(error),
-                                         cases[i].error);
-                } else {
-                        assert_int_equal(r, 0);
-                        assert_null(error);
+                if (command_decodes(cases[i].json, cases[i].error, &c)) {
                         assert_int_equal(c.type, cases[i].type);
                         assert_int_equal(c.signal, cases[i].signal);
                         assert_int_equal(c.timeout_ms, cases[i].timeout_ms);
                 }
-                error = sup_error_free(error);
+        }
+}
+
+/* The clock's commands: strict, since a step where a slew was meant, or an offset that overflows
+ * when added, would set the guest's clock wrong under its workload. */
+static void test_clock_commands(void **state) {
+        static const struct {
+                const char *json;
+                int64_t t1, offset;
+                bool step;
+                const char *error; /* NULL: valid */
+        } cases[] = {
+                {"{\"cmd\":\"clock\",\"t1\":1796549403509578751}", 1796549403509578751, 0, false, NULL},
+                {"{\"cmd\":\"clock\",\"t1\":4611686018427387904}", INT64_C(1) << 62, 0, false, NULL},
+                {"{\"cmd\":\"clock\",\"t1\":4611686018427387905}", 0, 0, false, "\"t1\""},
+                {"{\"cmd\":\"clock\",\"t1\":0}", 0, 0, false, "\"t1\""},
+                {"{\"cmd\":\"clock\",\"t1\":-5}", 0, 0, false, "\"t1\""},
+                {"{\"cmd\":\"clock\",\"t1\":1.5}", 0, 0, false, "\"t1\""},
+                {"{\"cmd\":\"clock\"}", 0, 0, false, "\"t1\""},
+                {"{\"cmd\":\"clock-adjust\",\"offset_ns\":-356484000,\"step\":true}", 0, -356484000, true, NULL},
+                {"{\"cmd\":\"clock-adjust\",\"offset_ns\":1200,\"step\":false}", 0, 1200, false, NULL},
+                {"{\"cmd\":\"clock-adjust\",\"offset_ns\":0,\"step\":false}", 0, 0, false, NULL},
+                {"{\"cmd\":\"clock-adjust\",\"offset_ns\":-4611686018427387904,\"step\":true}", 0, -(INT64_C(1) << 62),
+                 true, NULL},
+                {"{\"cmd\":\"clock-adjust\",\"offset_ns\":-4611686018427387905,\"step\":true}", 0, 0, false,
+                 "\"offset_ns\""},
+                {"{\"cmd\":\"clock-adjust\",\"offset_ns\":\"5\",\"step\":true}", 0, 0, false, "\"offset_ns\""},
+                {"{\"cmd\":\"clock-adjust\",\"offset_ns\":5}", 0, 0, false, "\"step\""},
+                {"{\"cmd\":\"clock-adjust\",\"offset_ns\":5,\"step\":1}", 0, 0, false, "\"step\""},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                GuestCommand c = {};
+                if (command_decodes(cases[i].json, cases[i].error, &c)) {
+                        assert_true(c.type == GUEST_CMD_CLOCK || c.type == GUEST_CMD_CLOCK_ADJUST);
+                        assert_true(c.t1 == cases[i].t1);
+                        assert_true(c.offset_ns == cases[i].offset);
+                        assert_int_equal(c.step, cases[i].step);
+                }
+        }
+        /* What the host sends, read back by the guest's decoder. */
+        json_t *j = guest_clock_adjust_to_json(-42, false);
+        GuestCommand c = {};
+        assert_int_equal(guest_command_from_json(j, &c, NULL), 0);
+        assert_true(c.type == GUEST_CMD_CLOCK_ADJUST && c.offset_ns == -42 && !c.step);
+        json_decref(j);
+        assert_json(guest_clock_to_json(7), "{\"cmd\":\"clock\",\"t1\":7}");
+}
+
+static void test_clock_event(void **state) {
+        GuestClockSample s = {.t4 = 99};
+        json_t *j = guest_event_clock(10, 20, 30);
+
+        assert_int_equal(guest_clock_event_from_json(j, &s), 0);
+        assert_true(s.t1 == 10 && s.t2 == 20 && s.t3 == 30 && s.t4 == 99); /* t4 is the host's own */
+        json_decref(j);
+        static const char *const bad[] = {
+                "{\"event\":\"clock\",\"t1\":10,\"t2\":20}",
+                "{\"event\":\"clock\",\"t1\":10,\"t2\":30,\"t3\":20}", /* answered before it was read */
+                "{\"event\":\"clock\",\"t1\":10,\"t2\":0,\"t3\":20}",
+                "{\"event\":\"clock\",\"t1\":10,\"t2\":20,\"t3\":4611686018427387905}",
+                "{\"event\":\"ps\",\"t1\":10,\"t2\":20,\"t3\":30}",
+                "{\"t1\":10,\"t2\":20,\"t3\":30}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                j = parse_json(bad[i]);
+                if (guest_clock_event_from_json(j, &s) != -EBADMSG)
+                        fail_msg("accepted: %s", bad[i]);
                 json_decref(j);
         }
+}
+
+/* NTP's on-wire arithmetic, with the guest 300 ms ahead and the message's ways taking 2 and 6 ms:
+ * the offset is off by half the difference of the ways, never more than half the round trip. */
+static void test_clock_sample(void **state) {
+        const int64_t ms = 1000000, T = INT64_C(1796549403) * 1000000000;
+        int64_t offset, delay;
+
+        /* Symmetric: exact. t1 host, t2 = t1 + 2 ms + 300 ms (guest), t3 = t2 + 1 ms, t4 = t1 + 5 ms. */
+        assert_int_equal(
+                guest_clock_sample(&(GuestClockSample){T, T + 302 * ms, T + 303 * ms, T + 5 * ms}, &offset, &delay), 0);
+        assert_true(offset == 300 * ms);
+        assert_true(delay == 4 * ms);
+        /* Asymmetric (2 ms there, 6 back): off by 2 ms, within delay / 2 = 4 ms. */
+        assert_int_equal(
+                guest_clock_sample(&(GuestClockSample){T, T + 302 * ms, T + 303 * ms, T + 9 * ms}, &offset, &delay), 0);
+        assert_true(offset == 298 * ms && delay == 8 * ms);
+        /* The guest behind. */
+        assert_int_equal(
+                guest_clock_sample(&(GuestClockSample){T, T - 498 * ms, T - 497 * ms, T + 5 * ms}, &offset, &delay), 0);
+        assert_true(offset == -500 * ms && delay == 4 * ms);
+        /* A negative round trip: the host's clock was stepped back during the exchange. */
+        assert_int_equal(guest_clock_sample(&(GuestClockSample){T, T + 2 * ms, T + 3 * ms, T - 1}, &offset, &delay),
+                         -ERANGE);
+        assert_int_equal(
+                guest_clock_sample(&(GuestClockSample){T, T + 2 * ms, T + 10 * ms, T + 5 * ms}, &offset, &delay),
+                -ERANGE);
+        /* The extremes the decoders let through do not overflow. */
+        const int64_t M = GUEST_CLOCK_NS_MAX;
+        assert_int_equal(guest_clock_sample(&(GuestClockSample){1, M, M, M}, &offset, &delay), 0);
+        assert_true(offset == (M - 1) / 2 && delay == M - 1);
+        assert_int_equal(guest_clock_sample(&(GuestClockSample){M - 1, 1, 1, M}, &offset, &delay), 0);
+        assert_true(offset == 2 - M && delay == 1); /* (3 - 2M) / 2, toward zero */
+
+        /* The first is set whatever it is; later ones slewed, stepped past 50 ms (net of their
+         * error), or skipped when their round trip is over twice the shortest of late (+0.5 ms):
+         * measured here, such a sample (8.4 ms among ones of 1.1 ms) read +3.3 ms where the clock
+         * was 0.1 ms off, and slewing by it made the next read -3.3 ms. */
+        const int64_t us = 1000;
+        assert_int_equal(guest_clock_decide(300 * ms, 900 * ms, 1 * ms, true), GUEST_CLOCK_STEP);
+        assert_int_equal(guest_clock_decide(2 * ms, 1 * ms, 1 * ms, false), GUEST_CLOCK_SLEW);
+        assert_int_equal(guest_clock_decide(-49 * ms, 1 * ms, 1 * ms, false), GUEST_CLOCK_SLEW);
+        assert_int_equal(guest_clock_decide(-60 * ms, 2 * ms, 2 * ms, false), GUEST_CLOCK_STEP);
+        assert_int_equal(guest_clock_decide(55 * ms, 12 * ms, 12 * ms, false), GUEST_CLOCK_SLEW); /* 55 - 6 < 50 */
+        assert_int_equal(guest_clock_decide(3292 * us, 8368 * us, 1125 * us, false), GUEST_CLOCK_SKIP);
+        assert_int_equal(guest_clock_decide(100 * us, 2750 * us, 1125 * us, false), GUEST_CLOCK_SLEW);
+        assert_int_equal(guest_clock_decide(100 * us, 2751 * us, 1125 * us, false), GUEST_CLOCK_SKIP);
+        /* A host that became slow throughout: its samples are used. */
+        assert_int_equal(guest_clock_decide(3 * ms, 30 * ms, 30 * ms, false), GUEST_CLOCK_SLEW);
+        /* Even a step waits for a sample it can trust. */
+        assert_int_equal(guest_clock_decide(900 * ms, 30 * ms, 2 * ms, false), GUEST_CLOCK_SKIP);
 }
 
 /* A filter of one instruction, "allow", as the host would send one (the guest only loads it). */
@@ -1522,6 +1649,9 @@ int main(void) {
                 cmocka_unit_test(test_events),
                 cmocka_unit_test(test_command_table),
                 cmocka_unit_test(test_commands),
+                cmocka_unit_test(test_clock_commands),
+                cmocka_unit_test(test_clock_event),
+                cmocka_unit_test(test_clock_sample),
                 cmocka_unit_test(test_run_from_canonical_json),
                 cmocka_unit_test(test_run_refused),
                 cmocka_unit_test(test_run_without_rlimits_refused),

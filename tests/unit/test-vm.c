@@ -99,7 +99,8 @@ static void test_qemu_args_microvm_tcg(void **state) {
         assert_true(has_pair(argv, "-m", "256M"));
         assert_true(has_pair(argv, "-smp", "2"));
         assert_true(has_pair(argv, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"));
-        assert_true(has_pair(argv, "-append", "console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz=2596124"));
+        assert_true(
+                has_pair(argv, "-append", "console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz=2596124 tsc=reliable"));
         assert_true(has_pair(argv, "-qmp", "unix:qmp.sock,server=on,wait=off"));
         /* Layers read-only and named by serial, bottom first; the sandbox writable, with errors
          * reported to the guest. */

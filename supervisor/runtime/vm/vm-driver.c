@@ -176,10 +176,11 @@ static uint32_t vcpus_for(uint32_t cpus_milli) {
         return cpus_milli == 0 ? 1 : (cpus_milli + 999) / 1000;
 }
 
-/* io_weight and pids (not enforced: resources.h) are cgroup writes, and cpus a CPU quota on QEMU
- * while the number of vCPUs stays; guest RAM and vCPUs are the machine's, fixed at its start. */
+/* io_weight is a cgroup write, and cpus a CPU quota on QEMU while the number of vCPUs stays; guest
+ * RAM and vCPUs are the machine's, and pids the guest's own cgroup's (guest-cgroup.h), all fixed
+ * at its start. */
 static bool vm_driver_is_live(const UnitSpec *old, const UnitSpec *new, const char *field) {
-        if (streq(field, "resources.io_weight") || streq(field, "resources.pids"))
+        if (streq(field, "resources.io_weight"))
                 return true;
         if (streq(field, "resources.cpus"))
                 return vcpus_for(old->resources.cpus_milli) == vcpus_for(new->resources.cpus_milli);

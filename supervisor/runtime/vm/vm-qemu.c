@@ -89,11 +89,15 @@ int vm_qemu_args(const VmLaunch *l, char ***ret) {
         add(&argv, l->initrd);
         add(&argv, "-append");
         {
-                char tsc[48] = "";
+                char tsc[64] = "";
                 /* Under TCG, -M microvm hangs about one boot in ten while the kernel calibrates
-                 * its TSC against timers microvm emulates poorly; TCG's TSC runs at the host's. */
+                 * its TSC against timers microvm emulates poorly; TCG's TSC runs at the host's.
+                 * tsc=reliable: every vCPU reads the host's TSC (QEMU's cpu_get_ticks()), but the
+                 * kernel's sync check between vCPUs fails under emulation and leaves the guest on
+                 * jiffies, a clock of 4 ms steps that loses time when the host is busy
+                 * (docs/guest.md: the wall clock). */
                 if (!l->kvm && l->tsc_khz > 0)
-                        snprintf(tsc, sizeof(tsc), " tsc_early_khz=%" PRIu64, l->tsc_khz);
+                        snprintf(tsc, sizeof(tsc), " tsc_early_khz=%" PRIu64 " tsc=reliable", l->tsc_khz);
                 /* quiet: warnings and worse reach the console, and so the unit's log (on microvm,
                  * one line a boot: "PCI: Fatal: No config space access function found", which
                  * pci=off does not silence; the kernel carries on without PCI). */

@@ -25,6 +25,7 @@
 #include "process-util.h"
 #include "socket-util.h"
 #include "string-util.h"
+#include "vm-clock.h"
 #include "vm-disk.h"
 #include "vm-exec.h"
 #include "vm-host.h"
@@ -118,6 +119,7 @@ struct Vm {
         bool has_network;
         VmPsRequest *ps_head, **ps_tail;
         VmExecs *execs;
+        VmClock *clock;
 
         VmOutput out[_OUT_MAX];
         char console_tail[CONSOLE_TAIL_MAX];
@@ -330,6 +332,13 @@ static void send_run(Vm *vm) {
         vm->run_sent = true;
 }
 
+static void clock_synced(void *userdata) {
+        Vm *vm = userdata;
+
+        if (!vm->run_sent)
+                send_run(vm);
+}
+
 static void ps_answer(Vm *vm, int error, json_t *processes) {
         VmPsRequest *p = vm->ps_head;
 
@@ -352,9 +361,13 @@ static void on_agent_message(JsonConn *c, json_t *msg, void *userdata) {
                 return;
         }
         if (streq(event, "hello")) {
+                /* The run command follows the clock's first correction (vm-clock.h). */
                 if (!vm->run_sent)
-                        send_run(vm);
-        } else if (streq(event, "started")) {
+                        vm_clock_hello(vm->clock);
+        } else if (streq(event, "clock"))
+                vm_clock_event(vm->clock, msg);
+        else if (streq(event, "started")) {
+                vm_clock_running(vm->clock);
                 vm->started = true;
                 vm->status.guest_pid = (pid_t) json_integer_value(json_object_get(msg, "pid"));
                 if (vm->timer_purpose == VM_TIMER_BOOT)
@@ -378,6 +391,8 @@ static void on_agent_message(JsonConn *c, json_t *msg, void *userdata) {
                 ps_answer(vm, 0, json_object_get(msg, "processes"));
         else if (streq(event, "exec-output") || streq(event, "exec-input-ack") || streq(event, "exec-exit"))
                 vm_execs_event(vm->execs, msg);
+        else if (streq(event, "refused") && vm_clock_refused(vm->clock))
+                return;
         else if (streq(event, "refused"))
                 sup_line(vm, "the guest's agent refused a command: %s",
                          json_string_value(json_object_get(msg, "message")) ?: "(no message)");
@@ -396,6 +411,7 @@ static void on_agent_close(JsonConn *c, int error, void *userdata) {
         /* The connection frees itself when this returns. */
         vm->agent = NULL;
         vm->agent_closed = true;
+        vm_clock_stop(vm->clock);
         while (vm->ps_head)
                 ps_answer(vm, -ECONNRESET, NULL);
         vm_execs_fail_all(vm->execs);
@@ -758,6 +774,11 @@ int vm_prepare(Event *e, const VmConfig *cfg, Vm **ret, SupError **ret_error) {
         vm->pidfd = -EBADF;
         vm->ps_tail = &vm->ps_head;
         vm->execs = vm_execs_new(e, &(VmExecsOwner){.send = exec_send, .note = exec_note, .userdata = vm});
+        vm->clock = vm_clock_new(e, &(VmClockOwner){.send = exec_send,
+                                                    .note = exec_note,
+                                                    .synced = clock_synced,
+                                                    .userdata = vm,
+                                                    .verbose = cfg->debug});
         vm->stop_signal = cfg->spec->stop.signal;
         vm->stop_timeout = cfg->spec->stop.timeout;
         vm->boot_timeout = vm_boot_timeout();
@@ -971,6 +992,7 @@ Vm *vm_free(Vm *vm) {
         while (vm->ps_head)
                 ps_answer(vm, -ECANCELED, NULL);
         vm->execs = vm_execs_free(vm->execs);
+        vm->clock = vm_clock_free(vm->clock);
         vm->pidfd_source = event_source_free(vm->pidfd_source);
         if (vm->pidfd >= 0)
                 close(vm->pidfd);
