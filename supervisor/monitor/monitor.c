@@ -447,7 +447,6 @@ static void on_driver_exited(DriverInstance *d, const DriverExit *ex, void *user
         monitor_dispatch(m, MONITOR_EVENT_GONE);
 }
 
-/* The run's instance, and what the monitor prepared for it, go (a start that failed). */
 static void release_volumes(Monitor *m) {
         for (size_t i = 0; i < m->n_volumes; i++)
                 volume_hold_release(&m->volumes[i]);
@@ -456,6 +455,7 @@ static void release_volumes(Monitor *m) {
         m->n_volumes = 0;
 }
 
+/* The run's instance, and what the monitor prepared for it, go (a start that failed). */
 static void run_release(Monitor *m) {
         m->instance = m->instance ? m->driver->free(m->instance) : NULL;
         release_volumes(m);
