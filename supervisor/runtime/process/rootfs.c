@@ -44,7 +44,16 @@ const char *const ROOTFS_READ_ONLY[] = {
 #define API_ATTRS (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
 #define BIND_ATTRS (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
 
-static int open_bind_source(const MountSpec *m, int *ret_fd, struct stat *ret_st, SupError **ret_error);
+static int open_bind_source(const char *source, int *ret_fd, struct stat *ret_st, SupError **ret_error);
+
+/* A bind's source, or a volume's directory: the monitor makes and holds a volume (volume.h) and
+ * writes its directory into the spec it runs, which is then checked as a bind's source is. */
+static int open_mount_source(const MountSpec *m, int *ret_fd, struct stat *ret_st, SupError **ret_error) {
+        if (!m->source)
+                return sup_error_make(ret_error, -EINVAL, "volume %s has no directory: the monitor prepares it",
+                                      m->name ?: "?");
+        return open_bind_source(m->source, ret_fd, ret_st, ret_error);
+}
 
 /* Says why open_beneath(rootfd, path) failed: failed_at ends the component at fault. */
 static int describe_open_failure(int rootfd, const char *path, size_t failed_at, int r, SupError **ret_error) {
@@ -259,7 +268,7 @@ int rootfs_idmap_prepare(const UnitSpec *u, const Image *img, const char *sandbo
 
                 if (ms->type == MOUNT_TMPFS)
                         continue;
-                r = open_bind_source(ms, &src, &st, ret_error);
+                r = open_mount_source(ms, &src, &st, ret_error);
                 if (r < 0)
                         goto fail;
                 r = mount_clone_idmapped(src, true, BIND_ATTRS | (ms->read_only ? MOUNT_ATTR_RDONLY : 0), userns_fd, &fd);
@@ -578,8 +587,7 @@ static const char *kernel_interface_fs(const struct statfs *sf) {
 /* Opens a bind mount's host source as an O_PATH fd, which is then what is bound: checked once,
  * used as checked. No symlink anywhere on the way: whoever can write a directory on the path
  * could otherwise point the container at any file of the host between a check and the bind. */
-static int open_bind_source(const MountSpec *m, int *ret_fd, struct stat *ret_st, SupError **ret_error) {
-        const char *source = m->source;
+static int open_bind_source(const char *source, int *ret_fd, struct stat *ret_st, SupError **ret_error) {
         struct open_how how = {
                 .flags = O_PATH | O_CLOEXEC,
                 .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
@@ -591,11 +599,6 @@ static int open_bind_source(const MountSpec *m, int *ret_fd, struct stat *ret_st
         struct statfs sf;
         ssize_t n;
 
-        /* A volume's directory is the monitor's to make and hold (volume.h), and then checked here
-         * as a bind's source is. */
-        if (!source)
-                return sup_error_make(ret_error, -EINVAL, "volume %s has no directory: the monitor prepares it",
-                                      m->name ?: "?");
         fd = (int) syscall(SYS_openat2, AT_FDCWD, source, &how, sizeof(how));
         if (fd < 0 && errno == ELOOP) {
                 _cleanup_free_ char *resolved = realpath(source, NULL);
@@ -654,7 +657,7 @@ int mount_unit_mounts(const UnitSpec *u, int rootfd, const int *bind_fds, SupErr
                         if (fstat(mfd, &st) < 0)
                                 return sup_error_errno(ret_error, -errno, "bind mount source %s", m->source);
                 } else {
-                        r = open_bind_source(m, &src, &st, ret_error);
+                        r = open_mount_source(m, &src, &st, ret_error);
                         if (r < 0)
                                 return r;
                 }
