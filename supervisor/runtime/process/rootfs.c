@@ -46,6 +46,15 @@ const char *const ROOTFS_READ_ONLY[] = {
 
 static int open_bind_source(const char *source, int *ret_fd, struct stat *ret_st, SupError **ret_error);
 
+/* A bind's source, or a volume's directory: the monitor makes and holds a volume (volume.h) and
+ * writes its directory into the spec it runs, which is then checked as a bind's source is. */
+static int open_mount_source(const MountSpec *m, int *ret_fd, struct stat *ret_st, SupError **ret_error) {
+        if (!m->source)
+                return sup_error_make(ret_error, -EINVAL, "volume %s has no directory: the monitor prepares it",
+                                      m->name ?: "?");
+        return open_bind_source(m->source, ret_fd, ret_st, ret_error);
+}
+
 /* Says why open_beneath(rootfd, path) failed: failed_at ends the component at fault. */
 static int describe_open_failure(int rootfd, const char *path, size_t failed_at, int r, SupError **ret_error) {
         _cleanup_free_ char *culprit = xstrndup(path, failed_at), *parent = NULL;
@@ -257,9 +266,9 @@ int rootfs_idmap_prepare(const UnitSpec *u, const Image *img, const char *sandbo
                 _cleanup_close_ int src = -EBADF;
                 struct stat st;
 
-                if (ms->type != MOUNT_BIND)
+                if (ms->type == MOUNT_TMPFS)
                         continue;
-                r = open_bind_source(ms->source, &src, &st, ret_error);
+                r = open_mount_source(ms, &src, &st, ret_error);
                 if (r < 0)
                         goto fail;
                 r = mount_clone_idmapped(src, true, BIND_ATTRS | (ms->read_only ? MOUNT_ATTR_RDONLY : 0), userns_fd, &fd);
@@ -648,7 +657,7 @@ int mount_unit_mounts(const UnitSpec *u, int rootfd, const int *bind_fds, SupErr
                         if (fstat(mfd, &st) < 0)
                                 return sup_error_errno(ret_error, -errno, "bind mount source %s", m->source);
                 } else {
-                        r = open_bind_source(m->source, &src, &st, ret_error);
+                        r = open_mount_source(m, &src, &st, ret_error);
                         if (r < 0)
                                 return r;
                 }
