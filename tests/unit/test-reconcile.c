@@ -728,9 +728,12 @@ static void test_update_texts(void **state) {
                 {TRUE_UNIT "isolation: hyperv\nresources: {cpus: 1}\n",
                  TRUE_UNIT "isolation: hyperv\nresources: {cpus: 1.5}\n", "replace u (changed: resources.cpus)\n"},
                 {TRUE_UNIT "isolation: hyperv\nresources: {cpus: 0.25}\n",
-                 TRUE_UNIT "isolation: hyperv\nresources: {cpus: 1, io_weight: 50, pids: 9}\n",
-                 "update u in place (resources.cpus: 0.25 -> 1, resources.io_weight: default -> 50, "
-                 "resources.pids: unlimited -> 9)\n"},
+                 TRUE_UNIT "isolation: hyperv\nresources: {cpus: 1, io_weight: 50}\n",
+                 "update u in place (resources.cpus: 0.25 -> 1, resources.io_weight: default -> 50)\n"},
+                /* hyperv: pids is the guest kernel's cgroup, set at boot (guest-cgroup.h). */
+                {TRUE_UNIT "isolation: hyperv\nresources: {cpus: 0.25}\n",
+                 TRUE_UNIT "isolation: hyperv\nresources: {cpus: 1, pids: 9}\n",
+                 "replace u (changed: resources.cpus, resources.pids; resources.pids needs a restart)\n"},
                 {TRUE_UNIT "isolation: hyperv\n", TRUE_UNIT "isolation: hyperv\nresources: {cpus: 0.5}\n",
                  "update u in place (resources.cpus: unlimited -> 0.5)\n"},
                 /* Flipping the isolation is a new workload, whatever else. */

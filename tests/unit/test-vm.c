@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The pure parts of the VM runtime: resources to guest RAM and vCPUs, the QEMU command line, the
- * accelerator's choice and the TSC frequency. (The content hash that names a layer's disk is the
- * image step's: test-image.c.) */
+ * accelerator's choice and the TSC frequency; the clock's exchange against a scripted guest. (The
+ * content hash that names a layer's disk is the image step's: test-image.c.) */
 #include "test-helpers.h"
 
 #include <stdlib.h>
@@ -10,7 +10,9 @@
 
 #include "alloc.h"
 #include "fileio.h"
+#include "guest-proto.h"
 #include "string-util.h"
+#include "vm-clock.h"
 #include "vm-host.h"
 #include "vm-qemu.h"
 
@@ -198,6 +200,86 @@ static void test_accel_choice(void **state) {
         assert_int_equal(vm_accel_choose(VM_ACCEL_AUTO, VM_ACCEL_AUTO, &unknown, &kvm, &why), VM_ACCEL_CHOICE_NEEDS_PROBE);
 }
 
+/* What the clock sent and said, as the owner (vm.c) sees it. */
+typedef struct ClockOwner {
+        json_t *sent[4];
+        size_t n_sent;
+        unsigned synced, notes;
+} ClockOwner;
+
+static void clock_send(json_t *msg, void *userdata) {
+        ClockOwner *o = userdata;
+        assert_true(o->n_sent < ELEMENTSOF(o->sent));
+        o->sent[o->n_sent++] = msg;
+}
+
+static void clock_note(const char *line, void *userdata) {
+        ((ClockOwner *) userdata)->notes++;
+}
+
+static void clock_synced(void *userdata) {
+        ((ClockOwner *) userdata)->synced++;
+}
+
+static int64_t sent_int(ClockOwner *o, size_t i, const char *key) {
+        return json_integer_value(json_object_get(o->sent[i], key));
+}
+
+/* The guest answers the last clock command as one 300 ms ahead would. */
+static json_t *answer(ClockOwner *o, int64_t t1_delta) {
+        int64_t t1 = sent_int(o, o->n_sent - 1, "t1") + t1_delta, t2 = guest_clock_now() + 300000000;
+        return guest_event_clock(t1, t2, t2 + 1000);
+}
+
+/* The run command waits for the first correction, a step; an answer to no exchange, or one that
+ * comes twice, is ignored; a guest that refuses the clock lets the run command go anyway. */
+static void test_clock_exchange(void **state) {
+        _cleanup_(event_freep) Event *e = NULL;
+        ClockOwner o = {};
+        VmClock *c;
+        json_t *j;
+
+        assert_int_equal(event_new(&e), 0);
+        c = vm_clock_new(
+                e, &(VmClockOwner){.send = clock_send, .note = clock_note, .synced = clock_synced, .userdata = &o});
+        vm_clock_hello(c);
+        assert_int_equal(o.n_sent, 1);
+        assert_string_equal(json_string_value(json_object_get(o.sent[0], "cmd")), "clock");
+        assert_int_equal(o.synced, 0);
+        j = answer(&o, 1); /* not the t1 it sent */
+        vm_clock_event(c, j);
+        assert_int_equal(o.n_sent, 1);
+        assert_int_equal(o.synced, 0);
+        json_decref(j);
+        j = answer(&o, 0);
+        vm_clock_event(c, j);
+        assert_int_equal(o.n_sent, 2);
+        assert_string_equal(json_string_value(json_object_get(o.sent[1], "cmd")), "clock-adjust");
+        assert_true(json_is_true(json_object_get(o.sent[1], "step")));
+        /* 300 ms ahead, give or take this test's own round trip. */
+        assert_true(sent_int(&o, 1, "offset_ns") > 299000000 && sent_int(&o, 1, "offset_ns") < 301000000);
+        assert_int_equal(o.synced, 1);
+        vm_clock_event(c, j); /* the same answer again: its exchange is over */
+        assert_int_equal(o.n_sent, 2);
+        assert_int_equal(o.synced, 1);
+        json_decref(j);
+        assert_false(vm_clock_refused(c)); /* a refusal of something else, later */
+        vm_clock_free(c);
+        for (size_t i = 0; i < o.n_sent; i++)
+                json_decref(o.sent[i]);
+
+        o = (ClockOwner){};
+        c = vm_clock_new(
+                e, &(VmClockOwner){.send = clock_send, .note = clock_note, .synced = clock_synced, .userdata = &o});
+        vm_clock_hello(c);
+        assert_true(vm_clock_refused(c));
+        assert_int_equal(o.synced, 1);
+        assert_int_equal(o.notes, 1);
+        vm_clock_running(c); /* no exchanges with a guest that cannot keep time */
+        vm_clock_free(c);
+        json_decref(o.sent[0]);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_memory_and_vcpus),
@@ -206,6 +288,7 @@ int main(void) {
                 cmocka_unit_test(test_qemu_args_too_many_layers),
                 cmocka_unit_test(test_tsc),
                 cmocka_unit_test(test_accel_choice),
+                cmocka_unit_test(test_clock_exchange),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "vm-clock.h"
 
-#include <inttypes.h>
-#include <stdio.h>
-
 #include "alloc.h"
 #include "guest-proto.h"
 #include "macro.h"
@@ -97,8 +94,10 @@ void vm_clock_event(VmClock *c, const json_t *msg) {
         }
         c->pending_t1 = 0;
         if (guest_clock_sample(&s, &offset, &delay) < 0) {
-                /* The host's clock was stepped during the exchange: the next one will do. */
-                next_in(c, VM_CLOCK_RETRY);
+                /* The host's clock was stepped during the exchange: the next one will do (at boot,
+                 * the one after "started"; the run command does not wait for it). */
+                if (c->synced)
+                        next_in(c, VM_CLOCK_RETRY);
                 synced(c);
                 return;
         }
