@@ -52,7 +52,7 @@ db_unit 1
 unit reader 'restart: {policy: "no"}
 mounts:
   - {type: volume, name: pgdata, target: /data, read_only: true}
-command: [/bin/sh, -c, "head -1 /data/starts | sed s/^/seen:/; touch /data/ro-test 2>/dev/null && echo ro-broken || echo ro-refused; exec sleep 1000"]'
+command: [/bin/sh, -c, "until [ -s /data/starts ]; do sleep 0.05; done; head -1 /data/starts | sed s/^/seen:/; touch /data/ro-test 2>/dev/null && echo ro-broken || echo ro-refused; exec sleep 1000"]'
 chmod 755 "$TOP"
 start_supd --socket-group nogroup
 chmod 755 "$CASE_DIR" "$CASE_DIR/run"
