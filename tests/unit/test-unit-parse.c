@@ -164,9 +164,6 @@ static const BadCase bad_cases[] = {
           "exclude each other" },
         { "host network in a VM", MINIMAL_UNIT "isolation: hyperv\nnetwork: host\n", 6, 10, "network",
           "host network is not possible with isolation: hyperv" },
-        { "a bind mount in a VM, which failed only after the VM booted", MINIMAL_UNIT
-          "mounts: [{type: bind, source: /srv, target: /data}]\nisolation: hyperv\n", 5, 17, "mounts[0].type",
-          "bind mounts are not supported with isolation: hyperv yet" },
         { "a user namespace in a VM, which was silently ignored", MINIMAL_UNIT
           "isolation: hyperv\nsecurity: {user_namespace: auto}\n", 6, 28, "security.user_namespace",
           "user_namespace: auto is not supported with isolation: hyperv yet" },
