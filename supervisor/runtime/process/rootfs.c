@@ -568,6 +568,8 @@ int mount_unit_mounts(const UnitSpec *u, int rootfd, const int *bind_fds, SupErr
         for (size_t i = 0; i < u->n_mounts; i++) {
                 const MountSpec *m = &u->mounts[i];
                 const char *target = m->target + strspn(m->target, "/");
+                /* For the messages: a volume in a guest has no host path, only its share. */
+                const char *source = m->source ?: m->name;
                 _cleanup_close_ int src = -EBADF, fd = -EBADF, mfd = -EBADF;
                 unsigned attrs = BIND_ATTRS;
                 struct stat st;
@@ -586,7 +588,7 @@ int mount_unit_mounts(const UnitSpec *u, int rootfd, const int *bind_fds, SupErr
                         /* Made, checked and given its attributes outside (rootfs_idmap_prepare()). */
                         mfd = *bind_fds++;
                         if (fstat(mfd, &st) < 0)
-                                return sup_error_errno(ret_error, -errno, "bind mount source %s", m->source);
+                                return sup_error_errno(ret_error, -errno, "bind mount source %s", source);
                 } else {
                         r = open_mount_source(m, &src, &st, ret_error);
                         if (r < 0)
@@ -598,9 +600,9 @@ int mount_unit_mounts(const UnitSpec *u, int rootfd, const int *bind_fds, SupErr
                 if (mfd < 0) {
                         r = mount_clone(src, true, attrs | (m->read_only ? MOUNT_ATTR_RDONLY : 0), &mfd);
                         if (r < 0)
-                                return sup_error_errno(ret_error, r, "cannot bind %s", m->source);
+                                return sup_error_errno(ret_error, r, "cannot bind %s", source);
                 }
-                r = attach(mfd, fd, m->source, target, ret_error);
+                r = attach(mfd, fd, source, target, ret_error);
                 if (r < 0)
                         return r;
         }
