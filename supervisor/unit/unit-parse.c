@@ -998,26 +998,13 @@ static const YPair *mapping_pair(const YNode *n, const char *key) {
         return NULL;
 }
 
-/* What a guest cannot do yet, refused at validation rather than after its VM booted (bind mounts)
- * or silently left out (a user namespace): both need host directories in the guest. */
+/* What a guest cannot do yet, refused at validation rather than silently left out: a user
+ * namespace (the guest is the boundary; its root is not mapped to a host range). Bind mounts are
+ * served to the guest by virtiofsd (runtime/vm/vm-fs.c). */
 static void check_hyperv(WalkCtx *c, const YPair *const *seen) {
         const YPair *p, *q;
         size_t old;
 
-        if ((p = walk_field_seen(unit_fields, seen, "mounts")) && p->value->type == YNODE_SEQUENCE)
-                for (size_t i = 0; i < c->u->n_mounts && i < p->value->n_items; i++) {
-                        MountType t = c->u->mounts[i].type;
-                        if ((t != MOUNT_BIND && t != MOUNT_VOLUME) || !(q = mapping_pair(p->value->items[i], "type")))
-                                continue;
-                        old = walk_path_push_key(c, "mounts");
-                        (void) walk_path_push_index(c, i);
-                        (void) walk_path_push_key(c, "type");
-                        walk_error_at(c, q->value,
-                                      "%s mounts are not supported with isolation: hyperv yet (the guest has no access "
-                                      "to the host's directories): use a tmpfs mount, or isolation: process",
-                                      mount_type_to_string(t));
-                        walk_path_pop(c, old);
-                }
         if (c->u->security.user_namespace == USER_NAMESPACE_AUTO &&
             (p = walk_field_seen(unit_fields, seen, "security")) && (q = mapping_pair(p->value, "user_namespace"))) {
                 old = walk_path_push_key(c, "security");

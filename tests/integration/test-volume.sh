@@ -1,16 +1,23 @@
 #!/bin/bash
 # Named volumes (mounts of type volume, docs/volumes.md) end to end, as root, with one supd:
-#   test-volume.sh SUPD SUPCTL SUP_MONITOR
-# Each case names the promise it checks; they run in order on the same supd and volumes.
+#   test-volume.sh SUPD SUPCTL SUP_MONITOR [SUP_INIT|-]
+# Each case names the promise it checks; they run in order on the same supd and volumes. The last
+# one runs a hyperv unit (one guest boot) where QEMU and the guest kernel are there (SUP_GUEST_DIR,
+# default /var/lib/sup/guest; SUP_INIT "-": the initramfs already there, the sanitizer build's).
 # Exit 77 (skip) without root, unless SUP_TESTS_MUST_WORK=1 turns that into a failure.
 set -uo pipefail
 
-SUPD=$(realpath "$1") SUPCTL=$(realpath "$2") MONITOR=$(realpath "$3")
+SUPD=$(realpath "$1") SUPCTL=$(realpath "$2") MONITOR=$(realpath "$3") SUP_INIT=${4:--}
+[ "$SUP_INIT" = - ] || SUP_INIT=$(realpath "$SUP_INIT")
+TOOLS=$(cd "$(dirname "$0")/../../tools" && pwd)
 source "$(dirname "$(realpath "$0")")/lib.sh"
 source "$(dirname "$(realpath "$0")")/case-supd.sh"
 
 supd_test_setup supvolume
 getent group nogroup >/dev/null || skip "needs the group nogroup"
+GUEST=${SUP_GUEST_DIR:-/var/lib/sup/guest}
+both_modes || exit 1
+[ "$MODES" = process ] || SUPD_ARGS=(--guest-dir "$GUEST")
 
 # The image: /home/app is app's (1000:1000, 0750), as a database image's data directory is its
 # user's; a new volume there must take that owner.
@@ -52,7 +59,7 @@ db_unit 1
 unit reader 'restart: {policy: "no"}
 mounts:
   - {type: volume, name: pgdata, target: /data, read_only: true}
-command: [/bin/sh, -c, "head -1 /data/starts | sed s/^/seen:/; touch /data/ro-test 2>/dev/null && echo ro-broken || echo ro-refused; exec sleep 1000"]'
+command: [/bin/sh, -c, "until [ -s /data/starts ]; do sleep 0.05; done; head -1 /data/starts | sed s/^/seen:/; touch /data/ro-test 2>/dev/null && echo ro-broken || echo ro-refused; exec sleep 1000"]'
 chmod 755 "$TOP"
 start_supd --socket-group nogroup
 chmod 755 "$CASE_DIR" "$CASE_DIR/run"
@@ -145,6 +152,29 @@ NSDATA=$(vfield nsvol path)
 [ "$(stat -c %u:%g "$NSDATA" "$NSDATA/made" 2>/dev/null | tr '\n' ' ')" = "1000:1000 1000:1000 " ] ||
         fail "on disk: $(stat -c %u:%g "$NSDATA" "$NSDATA/made" 2>/dev/null | tr '\n' ' ')"
 case_verdict
+
+if [ "$MODES" != process ]; then
+        case_start "hyperv: a volume is a virtio-fs share: the image's owner, shared with a process unit, writes kept on the host, read_only enforced by the host"
+        unit hv 'isolation: hyperv
+user: app
+restart: {policy: "no"}
+mounts:
+  - {type: volume, name: pgdata, target: /home/app}
+  - {type: volume, name: pgdata, target: /ro, read_only: true}
+command: [/bin/sh, -c, "stat -c hv-owner=%u:%g /home/app; head -1 /home/app/starts | sed s/^/hv-seen:/; echo hv > /home/app/hv && echo hv-written; touch /ro/x 2>/dev/null && echo hv-ro-broken || echo hv-ro-refused"]'
+        ctl reload >/dev/null || fail "reload with hv"
+        # Its end, whichever it is: a start that fails says why at once rather than at the deadline.
+        wait_for 90 eval '[[ "$(field hv state)" =~ ^(exited|failed)$ ]]'
+        state_is hv exited || fail "hv did not exit: $(field hv state) $(field hv reason)"
+        log_of hv | grep -q "stdout hv-owner=1000:1000" || fail "the guest sees: $(log_of hv | grep owner)"
+        log_of hv | grep -q "stdout hv-seen:5" || fail "the guest does not see db's data: $(log_of hv | grep stdout | head -3)"
+        log_of hv | grep -q "stdout hv-written" && [ "$(cat "$DATA/hv" 2>/dev/null)" = hv ] ||
+                fail "the guest's write is not on the host: $(log_of hv | grep stdout | tail -3)"
+        [ "$(stat -c %u:%g "$DATA/hv" 2>/dev/null)" = 1000:1000 ] || fail "the guest's file is $(stat -c %u:%g "$DATA/hv" 2>/dev/null) on disk"
+        log_of hv | grep -q "stdout hv-ro-refused" && [ ! -e "$DATA/x" ] || fail "a read_only volume was writable in the guest"
+        [ -z "$(vfield pgdata users | tr ',' '\n' | grep -x hv)" ] || fail "hv still holds the volume after its end"
+        case_verdict
+fi
 
 case_start "supd stops; the monitors release their volumes and leave nothing behind"
 stop_supd
