@@ -239,17 +239,21 @@ nft list chain netdev "supnt$$" in | grep -q 'counter packets [1-9]' || fail "th
 [ "$(fetch "http://[::1]:$LP6_B/name.txt")" = b-host ] || fail "the host itself does not reach [::1]:$LP6_B"
 end
 
-begin "containers reach each other by address, and published ports through the gateway, their own too (hairpin)"
+begin "containers reach each other by address, and published ports through the gateway, their own too (hairpin), IPv4 and IPv6"
 # c serves too, and fetches its own published port: the reply must come back through the host
 # (hairpin mode on its bridge port and the masquerade), not straight from its own address.
-unit "$I1" c "command: [/bin/sh, -c, \"hostname > /www/name.txt; httpd -p 80 -h /www; for u in http://$B/name.txt http://$GW1:$HP_A/name.txt http://$GW1:$HP_C/name.txt; do echo GOT \$u \$(timeout 5 wget -q -O- \$u); done; exec sleep 1000\"]
+unit "$I1" c "command: [/bin/sh, -c, \"hostname > /www/name.txt; httpd -p 80 -h /www; for u in http://$B/name.txt http://$GW1:$HP_A/name.txt http://$GW1:$HP_C/name.txt http://[$B6]/name.txt http://[$GW6]:$HP_A/name.txt http://[$GW6]:$HP_C/name.txt; do echo GOT \$u \$(timeout 5 wget -q -O- \$u); done; exec sleep 1000\"]
 ports: [\"$HP_C:80\"]"
 ctl "$I1" reload >/dev/null || fail "reload failed"
 wait_for 10 state_is "$I1" c running || fail "c: $(field "$I1" c state) $(field "$I1" c reason)"
-wait_for 20 eval '[ "$(grep -c "stdout GOT" "$I1/state/logs/c.log")" = 3 ]' || fail "c printed: $(cat "$I1/state/logs/c.log")"
+wait_for 20 eval '[ "$(grep -c "stdout GOT" "$I1/state/logs/c.log")" = 6 ]' || fail "c printed: $(cat "$I1/state/logs/c.log")"
 grep -q "GOT http://$B/name.txt b-host" "$I1/state/logs/c.log" || fail "c could not fetch from b: $(grep GOT "$I1/state/logs/c.log")"
 grep -q "GOT http://$GW1:$HP_A/name.txt a-host" "$I1/state/logs/c.log" || fail "c could not fetch a through $GW1:$HP_A"
 grep -q "GOT http://$GW1:$HP_C/name.txt c-host" "$I1/state/logs/c.log" || fail "c could not fetch its own port through $GW1:$HP_C"
+# The same over IPv6.
+grep -q "GOT http://\[$B6\]/name.txt b-host" "$I1/state/logs/c.log" || fail "c could not fetch from b at [$B6]"
+grep -q "GOT http://\[$GW6\]:$HP_A/name.txt a-host" "$I1/state/logs/c.log" || fail "c could not fetch a through [$GW6]:$HP_A"
+grep -q "GOT http://\[$GW6\]:$HP_C/name.txt c-host" "$I1/state/logs/c.log" || fail "c could not fetch its own port through [$GW6]:$HP_C"
 end
 
 begin "outbound: a container reaches an outside namespace through the host, masqueraded, IPv4 and IPv6; outbound: false cannot"
