@@ -305,8 +305,52 @@ static int get_ipv4(const json_t *o, const char *key, struct in_addr *ret, SupEr
         return 0;
 }
 
+static int get_ipv6(const json_t *o, const char *key, struct in6_addr *ret, SupError **ret_error) {
+        const json_t *v = json_object_get(o, key);
+        if (!json_is_string(v) || inet_pton(AF_INET6, json_string_value(v), ret) != 1) {
+                _cleanup_free_ char *what = found(v);
+                return fail(ret_error, "network.%s: expected an IPv6 address, found %s", key, what);
+        }
+        return 0;
+}
+
+/* The IPv6 half of the network object, as strict as the IPv4 half: a unicast address that is a
+ * host of its /64../126 (not the network's own address), and a gateway in that network. */
+static int decode_network6(const json_t *o, GuestNetwork *n, SupError **ret_error) {
+        json_t *prefix = json_object_get(o, "prefix6");
+        char addr[INET6_ADDRSTRLEN], subnet[IPV6_NET_STRLEN];
+        Ipv6Net net;
+        int r;
+
+        if (!json_object_get(o, "address6") && !prefix && !json_object_get(o, "gateway6"))
+                return 0;
+        r = get_ipv6(o, "address6", &n->address6, ret_error);
+        if (r < 0)
+                return r;
+        if (!json_is_integer(prefix) || json_integer_value(prefix) < 64 || json_integer_value(prefix) > 126)
+                return fail(ret_error, "network.prefix6: expected a prefix length from 64 to 126");
+        n->prefix6 = (unsigned) json_integer_value(prefix);
+        net = ipv6_net_of(&n->address6, n->prefix6);
+        if (IN6_IS_ADDR_MULTICAST(&n->address6) || IN6_IS_ADDR_LOOPBACK(&n->address6) ||
+            IN6_IS_ADDR_LINKLOCAL(&n->address6) || IN6_ARE_ADDR_EQUAL(&net.addr, &n->address6))
+                return fail(ret_error, "network.address6: %s is not a unicast host of its network %s",
+                            inet_ntop(AF_INET6, &n->address6, addr, sizeof(addr)), ipv6_net_format(&net, subnet));
+        if (json_object_get(o, "gateway6")) {
+                r = get_ipv6(o, "gateway6", &n->gateway6, ret_error);
+                if (r < 0)
+                        return r;
+                if (!ipv6_net_contains(&net, &n->gateway6) || IN6_ARE_ADDR_EQUAL(&net.addr, &n->gateway6) ||
+                    IN6_ARE_ADDR_EQUAL(&n->gateway6, &n->address6))
+                        return fail(ret_error, "network.gateway6: %s is not another host of the address's network %s",
+                                    inet_ntop(AF_INET6, &n->gateway6, addr, sizeof(addr)),
+                                    ipv6_net_format(&net, subnet));
+        }
+        n->has_address6 = true;
+        return 0;
+}
+
 static int decode_network(const json_t *o, GuestNetwork *ret, SupError **ret_error) {
-        static const char *const keys[] = {"mac", "address", "prefix", "gateway"};
+        static const char *const keys[] = {"mac", "address", "prefix", "gateway", "address6", "prefix6", "gateway6"};
         const char *mac = json_string_value(json_object_get(o, "mac")), *key;
         json_t *prefix = json_object_get(o, "prefix"), *v;
         char addr[INET_ADDRSTRLEN], subnet[IPV4_NET_STRLEN];
@@ -350,6 +394,9 @@ static int decode_network(const json_t *o, GuestNetwork *ret, SupError **ret_err
                         return fail(ret_error, "network.gateway: %s is not another host of the address's network %s",
                                     inet_ntop(AF_INET, &n.gateway, addr, sizeof(addr)), ipv4_net_format(&net, subnet));
         }
+        r = decode_network6(o, &n, ret_error);
+        if (r < 0)
+                return r;
         *ret = n;
         return 0;
 }

@@ -216,6 +216,12 @@ typedef struct GuestNetwork {
         struct in_addr address;
         unsigned prefix;
         struct in_addr gateway; /* 0.0.0.0: no default route */
+        /* IPv6 beside it ("address6", "prefix6", "gateway6"): both of the first two or neither
+         * (a host from before IPv6 sends neither). */
+        bool has_address6;
+        struct in6_addr address6;
+        unsigned prefix6;
+        struct in6_addr gateway6; /* ::: no IPv6 default route */
 } GuestNetwork;
 
 /* The kernel's limit on a virtio-fs tag (36 bytes, without the NUL). */

@@ -70,9 +70,10 @@ static int monitor_spawn(Instance *i) {
                 (void) close_range(4, ~0U, 0);
                 execl(m->config.monitor_path, "sup-monitor", "--dir", i->dir_path, "--state-dir", m->config.state_dir,
                       "--cgroup-root", m->config.cgroup_root, "--cgroup-parent", m->config.cgroup_parent,
-                      "--bridge-subnet", m->config.bridge_subnet, "--guest-dir", m->config.guest_dir, "--vm-accel",
-                      m->config.vm_accel, "--log-max-size", m->config.log_max_size, "--image-max-layer-size",
-                      m->config.image_max_layer_size ?: "0", "--ready-fd", "3", (char *) NULL);
+                      "--bridge-subnet", m->config.bridge_subnet, "--bridge-subnet6", m->config.bridge_subnet6,
+                      "--guest-dir", m->config.guest_dir, "--vm-accel", m->config.vm_accel, "--log-max-size",
+                      m->config.log_max_size, "--image-max-layer-size", m->config.image_max_layer_size ?: "0",
+                      "--ready-fd", "3", m->config.no_outbound ? "--no-outbound" : (char *) NULL, (char *) NULL);
                 (void) !write(3, "cannot execute sup-monitor", 26);
                 _exit(127);
         }

@@ -1449,6 +1449,7 @@ void manager_config_done(ManagerConfig *c) {
         free(c->cgroup_root);
         free(c->cgroup_parent);
         free(c->bridge_subnet);
+        free(c->bridge_subnet6);
         free(c->monitor_path);
         free(c->guest_dir);
         free(c->vm_accel);

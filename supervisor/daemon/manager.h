@@ -27,7 +27,9 @@ typedef struct ManagerConfig {
         char *run_dir;
         char *cgroup_root;
         char *cgroup_parent;
-        char *bridge_subnet; /* CIDR, passed to every monitor */
+        char *bridge_subnet;  /* CIDR, passed to every monitor */
+        char *bridge_subnet6; /* the bridge's IPv6 /64, likewise */
+        bool no_outbound;     /* --no-outbound, likewise */
         char *monitor_path;
         char *guest_dir; /* hyperv: passed to every monitor */
         char *vm_accel;  /* hyperv: "auto", "kvm" or "tcg", passed to every monitor */

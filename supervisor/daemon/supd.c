@@ -222,6 +222,22 @@ static int parse_bridge_subnet(const char *s, Ipv4Net *ret) {
         return 0;
 }
 
+/* An IPv6 subnet for the bridge: a /64 network address (ipam.h's pool, SLAAC's size). */
+static int parse_bridge_subnet6(const char *s, Ipv6Net *ret) {
+        char net[IPV6_NET_STRLEN];
+        int r = ipv6_net_parse(s, ret);
+
+        if (r == -EDOM) {
+                log_error("--bridge-subnet6 %s: host bits are set; did you mean %s?", s, ipv6_net_format(ret, net));
+                return r;
+        }
+        if (r < 0 || ret->prefix != 64) {
+                log_error("--bridge-subnet6 %s: expected an IPv6 /64, such as fd00:53:1::/64", s);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 /* After a full stop: the per-supd cgroup parent in every hierarchy (v2: one; v1: each
  * controller's and the unified one). A parent that still holds something stays (EBUSY). */
 static void remove_cgroup_parent(const char *root, const char *parent) {
@@ -275,6 +291,11 @@ static void help(void) {
                "  --bridge-subnet CIDR the bridge's IPv4 subnet for network: bridge (default\n"
                "                       " BRIDGE_DEFAULT_SUBNET " with the default run directory, else a\n"
                "                       free /24 of 10.89.0.0/16; see docs/networking.md)\n"
+               "  --bridge-subnet6 PREFIX/64\n"
+               "                       the bridge's IPv6 subnet (default: a unique local /64 from\n"
+               "                       a hash of the bridge's name)\n"
+               "  --no-outbound        containers reach only the bridge and the host, nothing\n"
+               "                       beyond (default: they do, masqueraded as the host)\n"
                "  --guest-dir DIR      hyperv: the guest kernel and initramfs (default $SUP_GUEST_DIR,\n"
                "                       else " DEFAULT_GUEST_DIR "; tools/guest-kernel.sh provisions it)\n"
                "  --vm-accel auto|kvm|tcg  hyperv: the host's accelerator; a unit's vm.accel wins\n"
@@ -294,29 +315,33 @@ static void help(void) {
 
 /* What the command line says. */
 typedef struct Options {
-        const char *units, *state, *run, *parent, *monitor, *subnet, *guest, *accel;
+        const char *units, *state, *run, *parent, *monitor, *subnet, *subnet6, *guest, *accel;
+        bool no_outbound;
         uint64_t log_max_size;
         uint64_t image_max_layer_size;
-        Ipv4Net bridge_subnet; /* with subnet */
+        Ipv4Net bridge_subnet;  /* with subnet */
+        Ipv6Net bridge_subnet6; /* with subnet6 */
         gid_t socket_gid;      /* --socket-group's, or -1 */
 } Options;
 
 /* Returns 1 to go on, 0 to exit successfully (--help), or the exit status of a usage error. */
 static int parse_options(int argc, char **argv, Options *o) {
         static const struct option options[] = {
-                { "units", required_argument, NULL, 'u' },
-                { "state-dir", required_argument, NULL, 's' },
-                { "run-dir", required_argument, NULL, 'r' },
-                { "socket-group", required_argument, NULL, 'g' },
-                { "cgroup-parent", required_argument, NULL, 'c' },
-                { "bridge-subnet", required_argument, NULL, 'b' },
-                { "monitor", required_argument, NULL, 'm' },
-                { "guest-dir", required_argument, NULL, 'G' },
-                { "vm-accel", required_argument, NULL, 'A' },
-                { "log-max-size", required_argument, NULL, 'L' },
-                { "image-max-layer-size", required_argument, NULL, 'I' },
-                { "verbose", no_argument, NULL, 'v' },
-                { "help", no_argument, NULL, 'h' },
+                {"units", required_argument, NULL, 'u'},
+                {"state-dir", required_argument, NULL, 's'},
+                {"run-dir", required_argument, NULL, 'r'},
+                {"socket-group", required_argument, NULL, 'g'},
+                {"cgroup-parent", required_argument, NULL, 'c'},
+                {"bridge-subnet", required_argument, NULL, 'b'},
+                {"bridge-subnet6", required_argument, NULL, '6'},
+                {"no-outbound", no_argument, NULL, 'O'},
+                {"monitor", required_argument, NULL, 'm'},
+                {"guest-dir", required_argument, NULL, 'G'},
+                {"vm-accel", required_argument, NULL, 'A'},
+                {"log-max-size", required_argument, NULL, 'L'},
+                {"image-max-layer-size", required_argument, NULL, 'I'},
+                {"verbose", no_argument, NULL, 'v'},
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
         const char *reason = NULL;
@@ -358,6 +383,12 @@ static int parse_options(int argc, char **argv, Options *o) {
                 case 'b':
                         o->subnet = optarg;
                         break;
+                case '6':
+                        o->subnet6 = optarg;
+                        break;
+                case 'O':
+                        o->no_outbound = true;
+                        break;
                 case 'm':
                         o->monitor = optarg;
                         break;
@@ -392,6 +423,8 @@ static int parse_options(int argc, char **argv, Options *o) {
                 }
         if (o->subnet && parse_bridge_subnet(o->subnet, &o->bridge_subnet) < 0)
                 return 2;
+        if (o->subnet6 && parse_bridge_subnet6(o->subnet6, &o->bridge_subnet6) < 0)
+                return 2;
         if (vm_accel_from_string(o->accel) < 0) {
                 log_error("--vm-accel: expected auto, kvm or tcg, not \"%s\"", o->accel);
                 return 2;
@@ -406,8 +439,9 @@ static int setup_config(const Options *o, int *ret_lock_fd, ManagerConfig *ret) 
         _cleanup_sup_error_ SupError *error = NULL;
         _cleanup_free_ char *lock = NULL, *run_abs = NULL, *cwd = getcwd(NULL, 0);
         _cleanup_close_ int lock_fd = -EBADF;
-        char bridge[IFNAMSIZ], subnet_text[IPV4_NET_STRLEN];
+        char bridge[IFNAMSIZ], subnet_text[IPV4_NET_STRLEN], subnet6_text[IPV6_NET_STRLEN];
         Ipv4Net subnet = o->bridge_subnet;
+        Ipv6Net subnet6 = o->bridge_subnet6;
         ManagerConfig cfg;
         int r;
 
@@ -460,6 +494,10 @@ static int setup_config(const Options *o, int *ret_lock_fd, ManagerConfig *ret) 
                 }
         }
         cfg.bridge_subnet = xstrdup(ipv4_net_format(&subnet, subnet_text));
+        if (!o->subnet6)
+                bridge_default_subnet6(bridge, &subnet6);
+        cfg.bridge_subnet6 = xstrdup(ipv6_net_format(&subnet6, subnet6_text));
+        cfg.no_outbound = o->no_outbound;
         if (access(cfg.monitor_path, X_OK) < 0) {
                 log_error("cannot find sup-monitor at %s (use --monitor PATH)", cfg.monitor_path);
                 goto fail;
@@ -508,8 +546,9 @@ static int daemon_setup(Daemon *d, ManagerConfig *cfg, gid_t gid) {
                                       on_watchdog, d);
 
         bridge_name(cfg->cgroup_parent, bridge);
-        log_info("units %s, state %s, run %s, cgroups %s, bridge %s %s", cfg->units_dir, cfg->state_dir, cfg->run_dir,
-                 cfg->cgroup_parent, bridge, cfg->bridge_subnet);
+        log_info("units %s, state %s, run %s, cgroups %s, bridge %s %s %s%s", cfg->units_dir, cfg->state_dir,
+                 cfg->run_dir, cfg->cgroup_parent, bridge, cfg->bridge_subnet, cfg->bridge_subnet6,
+                 cfg->no_outbound ? " (no outbound)" : "");
         return 0;
 }
 

@@ -207,7 +207,7 @@ int guest_build_root(const GuestRun *run, const char *target, int *share_fds, Su
 int guest_setup_network(const GuestRun *run, SupError **ret_error) {
         const GuestNetwork *net = &run->network;
         _cleanup_free_ char *ifname = NULL;
-        char addr[INET_ADDRSTRLEN];
+        char addr[INET_ADDRSTRLEN], addr6[INET6_ADDRSTRLEN];
         int r;
 
         if (loopback_up() < 0)
@@ -237,6 +237,14 @@ int guest_setup_network(const GuestRun *run, SupError **ret_error) {
         if (r < 0)
                 return sup_error_errno(ret_error, r, "network: cannot configure " NET_CONTAINER_IFNAME " with %s/%u",
                                        inet_ntop(AF_INET, &net->address, addr, sizeof(addr)), net->prefix);
+        if (net->has_address6) {
+                /* Without DAD (netif_add_ipv6()): the workload starts right after this. */
+                r = netif_add_ipv6(NET_CONTAINER_IFNAME, &net->address6, net->prefix6, &net->gateway6);
+                if (r < 0)
+                        return sup_error_errno(ret_error, r,
+                                               "network: cannot configure " NET_CONTAINER_IFNAME " with %s/%u",
+                                               inet_ntop(AF_INET6, &net->address6, addr6, sizeof(addr6)), net->prefix6);
+        }
         return 0;
 }
 

@@ -309,6 +309,9 @@ static int net_attach_tap(void *userdata, DriverTap *ret, SupError **ret_error) 
         tap.address = m->net.lease.address;
         tap.prefix = m->net.table.subnet.prefix;
         tap.gateway = ipv4_net_host(&m->net.table.subnet, 1);
+        tap.address6 = m->net.lease6.address;
+        tap.prefix6 = m->net.table.subnet6.prefix;
+        tap.gateway6 = ipv6_net_host(&m->net.table.subnet6, 1);
         *ret = tap;
         return 0;
 }
@@ -608,7 +611,12 @@ static int run_start(Monitor *m) {
         watch_share_targets(m);
         if (m->net.enabled_forwarding)
                 log_writer_printf(&m->log, "sup",
-                                  "IPv4 forwarding was off: turned on (net.ipv4.ip_forward=1) for the published ports");
+                                  "IPv4 forwarding was off: turned on (net.ipv4.ip_forward=1) for the published ports "
+                                  "and outbound traffic");
+        if (m->net.enabled_forwarding6)
+                log_writer_printf(&m->log, "sup",
+                                  "IPv6 forwarding was off: turned on (net.ipv6.conf.all.forwarding=1) for the "
+                                  "published ports and outbound traffic");
         return 0;
 
 fail:
@@ -1698,7 +1706,8 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, SupError **re
         m->options = cfg->driver;
         m->image_limits = cfg->image_limits;
         m->options.guest_dir = m->guest_dir;
-        net_attachment_init(&m->net, cfg->state_dir, cfg->cgroup_parent, &cfg->bridge_subnet, m->spec->name);
+        net_attachment_init(&m->net, m->event, cfg->state_dir, cfg->cgroup_parent, &cfg->bridge_subnet,
+                            &cfg->bridge_subnet6, !cfg->no_outbound, m->spec->name);
         m->network = (DriverNetwork){
                 .attach = net_attach, .configure = net_configure, .attach_tap = net_attach_tap, .userdata = m};
 

@@ -116,7 +116,9 @@ typedef struct MonitorConfig {
         const char *state_dir;
         const char *cgroup_root; /* NULL: the workload stays in the monitor's cgroup (tests) */
         const char *cgroup_parent;
-        Ipv4Net bridge_subnet; /* of supd's bridge, for network: bridge */
+        Ipv4Net bridge_subnet;  /* of supd's bridge, for network: bridge */
+        Ipv6Net bridge_subnet6; /* its IPv6 /64 */
+        bool no_outbound;       /* supd --no-outbound */
         DriverOptions driver;  /* guest_dir NULL: /var/lib/sup/guest */
         uint64_t log_max_size; /* the log rotates past it (supd --log-max-size); 0: the default */
         LayerUnpackLimits image_limits; /* supd --image-max-layer-size, and the default entry limit */

@@ -26,18 +26,20 @@ static void on_sigchld(EventSource *s, const struct signalfd_siginfo *si, void *
 
 int main(int argc, char **argv) {
         static const struct option options[] = {
-                { "dir", required_argument, NULL, 'd' },
-                { "state-dir", required_argument, NULL, 's' },
-                { "cgroup-root", required_argument, NULL, 'R' },
-                { "cgroup-parent", required_argument, NULL, 'P' },
-                { "bridge-subnet", required_argument, NULL, 'b' },
-                { "guest-dir", required_argument, NULL, 'G' },
-                { "vm-accel", required_argument, NULL, 'A' },
-                { "vm-debug", no_argument, NULL, 'D' },
-                { "log-max-size", required_argument, NULL, 'L' },
-                { "image-max-layer-size", required_argument, NULL, 'I' },
-                { "ready-fd", required_argument, NULL, 'r' },
-                { "start", no_argument, NULL, 'S' },
+                {"dir", required_argument, NULL, 'd'},
+                {"state-dir", required_argument, NULL, 's'},
+                {"cgroup-root", required_argument, NULL, 'R'},
+                {"cgroup-parent", required_argument, NULL, 'P'},
+                {"bridge-subnet", required_argument, NULL, 'b'},
+                {"bridge-subnet6", required_argument, NULL, '6'},
+                {"no-outbound", no_argument, NULL, 'O'},
+                {"guest-dir", required_argument, NULL, 'G'},
+                {"vm-accel", required_argument, NULL, 'A'},
+                {"vm-debug", no_argument, NULL, 'D'},
+                {"log-max-size", required_argument, NULL, 'L'},
+                {"image-max-layer-size", required_argument, NULL, 'I'},
+                {"ready-fd", required_argument, NULL, 'r'},
+                {"start", no_argument, NULL, 'S'},
                 {},
         };
         MonitorConfig cfg = {
@@ -46,7 +48,7 @@ int main(int argc, char **argv) {
                 .image_limits = {.max_bytes = LAYER_UNPACK_MAX_BYTES_DEFAULT,
                                  .max_entries = LAYER_UNPACK_MAX_ENTRIES_DEFAULT},
         };
-        const char *subnet = BRIDGE_DEFAULT_SUBNET;
+        const char *subnet = BRIDGE_DEFAULT_SUBNET, *subnet6 = NULL;
         _cleanup_(event_freep) Event *e = NULL;
         _cleanup_sup_error_ SupError *error = NULL;
         Monitor *m = NULL;
@@ -72,6 +74,12 @@ int main(int argc, char **argv) {
                         break;
                 case 'b':
                         subnet = optarg;
+                        break;
+                case '6':
+                        subnet6 = optarg;
+                        break;
+                case 'O':
+                        cfg.no_outbound = true;
                         break;
                 case 'G':
                         cfg.driver.guest_dir = optarg;
@@ -114,12 +122,21 @@ int main(int argc, char **argv) {
                 }
         if (!cfg.dir || !cfg.state_dir) {
                 log_error("usage: sup-monitor --dir DIR --state-dir DIR [--cgroup-root R] [--cgroup-parent P] "
-                          "[--bridge-subnet CIDR] [--guest-dir DIR] [--vm-accel auto|kvm|tcg] [--vm-debug] "
+                          "[--bridge-subnet CIDR] [--bridge-subnet6 CIDR] [--no-outbound] [--guest-dir DIR] "
+                          "[--vm-accel auto|kvm|tcg] [--vm-debug] "
                           "[--log-max-size BYTES] [--image-max-layer-size BYTES] [--start]");
                 return 2;
         }
         if (ipv4_net_parse(subnet, &cfg.bridge_subnet) < 0) {
                 log_error("--bridge-subnet: \"%s\" is not an IPv4 network in CIDR notation", subnet);
+                return 2;
+        }
+        if (!subnet6) {
+                char bridge[IFNAMSIZ];
+                bridge_name(cfg.cgroup_parent, bridge);
+                bridge_default_subnet6(bridge, &cfg.bridge_subnet6);
+        } else if (ipv6_net_parse(subnet6, &cfg.bridge_subnet6) < 0 || cfg.bridge_subnet6.prefix != 64) {
+                log_error("--bridge-subnet6: \"%s\" is not an IPv6 /64 in CIDR notation", subnet6);
                 return 2;
         }
 

@@ -9,12 +9,13 @@
 #include "ipam.h"
 #include "netif.h"
 #include "portmap.h"
+#include "relay.h"
 #include "subnet.h"
 #include "sup-error.h"
 #include "unit-spec.h"
 
-/* One instance's place on its supd's bridge (network: bridge): an address leased from the
- * bridge's subnet, a veth pair (the host end a port of the bridge, eth0 in the container) and its
+/* One instance's place on its supd's bridge (network: bridge): an address leased from each of the
+ * bridge's subnets (IPv4 and IPv6), a veth pair (the host end a port of the bridge, eth0 in the container) and its
  * published ports. The steps follow the container's life:
  *
  *   net_attachment_prepare()    monitor, before the container: the published ports held on the
@@ -35,13 +36,19 @@ typedef struct NetAttachment {
         PortmapTable table;
         int bridge_ifindex;
         IpamLease lease;
-        HostPorts host_ports;    /* held from prepare until the unit's rules are gone */
-        bool published;          /* the unit's chains may exist */
-        bool enabled_forwarding; /* the last attach switched net.ipv4.ip_forward on */
+        IpamLease6 lease6;
+        HostPorts host_ports;     /* held from prepare until the unit's rules are gone */
+        Event *event;             /* the monitor's, for the relays */
+        Relay **relays;           /* per published port, for TCP on IPv6 (relay.h says why) */
+        bool published;           /* the unit's chains may exist */
+        bool enabled_forwarding;  /* the last attach switched net.ipv4.ip_forward on */
+        bool enabled_forwarding6; /* ... and net.ipv6.conf.all.forwarding */
 } NetAttachment;
 
-void net_attachment_init(NetAttachment *a, const char *state_dir, const char *cgroup_parent, const Ipv4Net *subnet,
-                         const char *unit);
+/* outbound: supd's (--no-outbound: false); a unit's own outbound key can only narrow it. e: the
+ * monitor's loop, where the relays of ports published on IPv6 run. */
+void net_attachment_init(NetAttachment *a, Event *e, const char *state_dir, const char *cgroup_parent,
+                         const Ipv4Net *subnet, const Ipv6Net *subnet6, bool outbound, const char *unit);
 void net_attachment_done(NetAttachment *a);
 
 int net_attachment_prepare(NetAttachment *a, const UnitSpec *u, SupError **ret_error);

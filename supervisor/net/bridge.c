@@ -25,6 +25,19 @@ void bridge_name(const char *cgroup_parent, char ret[IFNAMSIZ]) {
         snprintf(ret, IFNAMSIZ, "sup-%.6s", hex);
 }
 
+void bridge_default_subnet6(const char *name, Ipv6Net *ret) {
+        uint8_t digest[SHA256_DIGEST_SIZE];
+        Sha256 s;
+
+        sha256_init(&s);
+        sha256_update(&s, "sup bridge ", strlen("sup bridge "));
+        sha256_update(&s, name, strlen(name));
+        sha256_final(&s, digest);
+        *ret = (Ipv6Net){.prefix = 64};
+        ret->addr.s6_addr[0] = 0xfd;
+        memcpy(ret->addr.s6_addr + 1, digest, 5); /* bytes 6-7, the subnet ID, stay 0 */
+}
+
 int host_subnet_in_use(const Ipv4Net *subnet, const char *except, NetifAddr *ret_conflict) {
         _cleanup_free_ NetifAddr *addrs = NULL;
         size_t n = 0;
@@ -127,11 +140,14 @@ static int add_gateway(struct nl_sock *sk, int ifindex, const Ipv4Net *subnet) {
         return r == -NLE_EXIST ? 0 : nl_to_errno(r);
 }
 
-int bridge_ensure(const char *name, const Ipv4Net *subnet, int *ret_ifindex, SupError **ret_error) {
+int bridge_ensure(const char *name, const Ipv4Net *subnet, const Ipv6Net *subnet6, int *ret_ifindex,
+                  SupError **ret_error) {
         _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
         _cleanup_(rtnl_link_putp) struct rtnl_link *want = NULL, *link = NULL, *change = NULL;
         _cleanup_(nl_addr_putp) struct nl_addr *mac = NULL;
         bool has_gateway = false;
+        struct in6_addr gateway6;
+        char a6[INET6_ADDRSTRLEN];
         int ifindex, r;
 
         r = check_addresses(name, subnet, &has_gateway, ret_error);
@@ -172,6 +188,13 @@ int bridge_ensure(const char *name, const Ipv4Net *subnet, int *ret_ifindex, Sup
                 if (r < 0)
                         return sup_error_errno(ret_error, r, "cannot bring the bridge %s up", name);
         }
+        /* After the link is up (IPv6 addresses of a link that is down are not in use), and
+         * every time: adding one it has already is a no-op. */
+        gateway6 = ipv6_net_host(subnet6, 1);
+        r = netif_add_ipv6(name, &gateway6, subnet6->prefix, NULL);
+        if (r < 0)
+                return sup_error_errno(ret_error, r, "cannot give the bridge %s its IPv6 address %s", name,
+                                       inet_ntop(AF_INET6, &gateway6, a6, sizeof(a6)));
         *ret_ifindex = ifindex;
         return 0;
 }

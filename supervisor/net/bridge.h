@@ -20,12 +20,18 @@
  * "sup-" and 6 digits of a hash for any other parent. */
 void bridge_name(const char *cgroup_parent, char ret[IFNAMSIZ]);
 
-/* Makes the bridge exist, carry the gateway address (the first host address of subnet) and be
- * up. Safe to call from any number of processes at once: whatever exists already is fine.
+/* The bridge's IPv6 subnet when supd is given none: a unique local /64 (RFC 4193) whose 40-bit
+ * global ID is taken from a hash of the bridge's name, so that every supd instance (each has its
+ * own bridge name) has its own, and the same one at every start: fdXX:XXXX:XXXX::/64. */
+void bridge_default_subnet6(const char *name, Ipv6Net *ret);
+
+/* Makes the bridge exist, carry the gateway addresses (the first host address of subnet, and of
+ * subnet6) and be up. Safe to call from any number of processes at once: whatever exists already is fine.
  * Refuses (-EADDRINUSE) a subnet that overlaps an address of another interface, or a bridge that
  * has an address of another subnet; -EEXIST when an interface of that name is no bridge. The
  * reason is in *ret_error. */
-int bridge_ensure(const char *name, const Ipv4Net *subnet, int *ret_ifindex, SupError **ret_error);
+int bridge_ensure(const char *name, const Ipv4Net *subnet, const Ipv6Net *subnet6, int *ret_ifindex,
+                  SupError **ret_error);
 
 /* The subnet of the bridge's IPv4 address; -ENOENT when it has none (or does not exist). */
 int bridge_get_subnet(const char *name, Ipv4Net *ret);

@@ -18,11 +18,11 @@
  *   host_ports_listen()   once the rules are in (TCP only; hostport.c says why not earlier)
  *   host_ports_release()  once the rules are gone
  *
- * IPv4 only, like the rules: a port on every address holds 0.0.0.0 (which also conflicts with a
- * dual-stack [::] socket), and leaves IPv6-only sockets alone, which the rules do not touch. */
+ * On the families the rules publish on: a port on an address holds that address, a port on
+ * every address holds 0.0.0.0 and [::] (IPv6 only, so that each family is its own socket). */
 typedef struct HostPorts {
-        int *fds; /* one per published port, in the spec's order */
-        size_t n;
+        int *fds; /* two per published port, in the spec's order: IPv4, IPv6; -EBADF: not held */
+        size_t n; /* ports */
 } HostPorts;
 
 /* -EADDRINUSE when something on the host holds a port, with the port named in *ret_error; nothing

@@ -38,3 +38,23 @@ int ipam_acquire(const char *dir, const Ipv4Net *n, const char *owner, IpamLease
 
 /* Gives the address back. Fine on a lease never acquired or already released. */
 int ipam_release(IpamLease *l);
+
+/* IPv6 (the bridge's /64, beside the IPv4 subnet): leases in the same directory, named by the
+ * address (DIR/fd53:...::7). The pool is the subnet without its first two addresses (the
+ * subnet-router anycast address and the gateway); IPv6 has no broadcast address. A /64 holds
+ * 2^64 - 2: a walk over all of it cannot end, so ipam_acquire6() tries the first
+ * IPAM6_MAX_TRIES candidates only, which is more than a bridge has ports. */
+#define IPAM6_MAX_TRIES 65536U
+
+uint64_t ipam6_pool_size(const Ipv6Net *n); /* n->prefix from 64 to 126; 0 otherwise */
+struct in6_addr ipam6_candidate(const Ipv6Net *n, uint64_t seed, uint64_t k);
+
+typedef struct IpamLease6 {
+        Lease lease; /* lease.fd < 0: no address */
+        struct in6_addr address;
+} IpamLease6;
+
+#define IPAM_LEASE6_NULL ((IpamLease6){.lease = LEASE_NULL})
+
+int ipam_acquire6(const char *dir, const Ipv6Net *n, const char *owner, IpamLease6 *ret, SupError **ret_error);
+int ipam_release6(IpamLease6 *l);

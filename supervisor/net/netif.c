@@ -60,44 +60,15 @@ int netif_rename(const char *name, const char *new_name) {
         return link_change(sk, link, 0, new_name);
 }
 
-int netif_configure_ipv4(const char *ifname, struct in_addr address, unsigned prefix, struct in_addr gateway) {
-        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
-        _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
-        _cleanup_(rtnl_addr_putp) struct rtnl_addr *addr = NULL;
-        _cleanup_(nl_addr_putp) struct nl_addr *local = NULL, *gw = NULL, *any = NULL;
-        _cleanup_(rtnl_route_putp) struct rtnl_route *route = NULL;
-        struct rtnl_nexthop *nh;
-        int ifindex, r;
+/* The default route of the family through gateway on ifindex. */
+static int add_default_route(struct nl_sock *sk, int ifindex, int family, struct nl_addr *gw) {
+        _cleanup_(rtnl_route_putp) struct rtnl_route *route = rtnl_route_alloc();
+        _cleanup_(nl_addr_putp) struct nl_addr *any = NULL;
+        struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+        int r;
 
-        r = rtnl_open_link(ifname, &sk, &link);
-        if (r < 0)
-                return r;
-        ifindex = rtnl_link_get_ifindex(link);
-
-        addr = rtnl_addr_alloc();
-        local = nl_addr_from_in(address, prefix);
-        if (!addr || !local)
-                return -ENOMEM;
-        rtnl_addr_set_ifindex(addr, ifindex);
-        r = rtnl_addr_set_local(addr, local);
-        if (r < 0)
-                return nl_to_errno(r);
-        r = rtnl_addr_add(sk, addr, 0);
-        if (r < 0 && r != -NLE_EXIST)
-                return nl_to_errno(r);
-
-        /* Up before the route: the kernel refuses a gateway on a link that is down. */
-        r = link_change(sk, link, IFF_UP, NULL);
-        if (r < 0)
-                return r;
-        if (gateway.s_addr == 0)
-                return 0;
-
-        route = rtnl_route_alloc();
-        nh = rtnl_route_nh_alloc();
-        gw = nl_addr_from_in(gateway, 32);
-        any = nl_addr_from_in((struct in_addr){}, 0);
-        if (!route || !nh || !gw || !any) {
+        any = family == AF_INET ? nl_addr_from_in((struct in_addr){}, 0) : nl_addr_from_in6(&in6addr_any, 0);
+        if (!route || !nh || !any) {
                 if (nh)
                         rtnl_route_nh_free(nh);
                 return -ENOMEM;
@@ -105,7 +76,7 @@ int netif_configure_ipv4(const char *ifname, struct in_addr address, unsigned pr
         rtnl_route_nh_set_ifindex(nh, ifindex);
         rtnl_route_nh_set_gateway(nh, gw);
         rtnl_route_add_nexthop(route, nh); /* the route owns nh from here */
-        rtnl_route_set_family(route, AF_INET);
+        rtnl_route_set_family(route, (uint8_t) family);
         rtnl_route_set_table(route, RT_TABLE_MAIN);
         rtnl_route_set_scope(route, RT_SCOPE_UNIVERSE);
         rtnl_route_set_protocol(route, RTPROT_STATIC);
@@ -114,4 +85,80 @@ int netif_configure_ipv4(const char *ifname, struct in_addr address, unsigned pr
                 return nl_to_errno(r);
         r = rtnl_route_add(sk, route, NLM_F_EXCL);
         return r == -NLE_EXIST ? 0 : nl_to_errno(r);
+}
+
+/* Adds local (its prefix set) to ifindex. */
+static int add_address(struct nl_sock *sk, int ifindex, struct nl_addr *local, unsigned flags) {
+        _cleanup_(rtnl_addr_putp) struct rtnl_addr *addr = rtnl_addr_alloc();
+        int r;
+
+        if (!addr)
+                return -ENOMEM;
+        rtnl_addr_set_ifindex(addr, ifindex);
+        if (flags != 0)
+                rtnl_addr_set_flags(addr, flags);
+        r = rtnl_addr_set_local(addr, local);
+        if (r < 0)
+                return nl_to_errno(r);
+        r = rtnl_addr_add(sk, addr, 0);
+        return r == -NLE_EXIST ? 0 : nl_to_errno(r);
+}
+
+int netif_configure_ipv4(const char *ifname, struct in_addr address, unsigned prefix, struct in_addr gateway) {
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+        _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
+        _cleanup_(nl_addr_putp) struct nl_addr *local = NULL, *gw = NULL;
+        int ifindex, r;
+
+        r = rtnl_open_link(ifname, &sk, &link);
+        if (r < 0)
+                return r;
+        ifindex = rtnl_link_get_ifindex(link);
+
+        local = nl_addr_from_in(address, prefix);
+        if (!local)
+                return -ENOMEM;
+        r = add_address(sk, ifindex, local, 0);
+        if (r < 0)
+                return r;
+
+        /* Up before the route: the kernel refuses a gateway on a link that is down. */
+        r = link_change(sk, link, IFF_UP, NULL);
+        if (r < 0)
+                return r;
+        if (gateway.s_addr == 0)
+                return 0;
+        gw = nl_addr_from_in(gateway, 32);
+        if (!gw)
+                return -ENOMEM;
+        return add_default_route(sk, ifindex, AF_INET, gw);
+}
+
+int netif_add_ipv6(const char *ifname, const struct in6_addr *address, unsigned prefix,
+                   const struct in6_addr *gateway) {
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+        _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
+        _cleanup_(nl_addr_putp) struct nl_addr *local = NULL, *gw = NULL;
+        int ifindex, r;
+
+        r = rtnl_open_link(ifname, &sk, &link);
+        if (r < 0)
+                return r;
+        ifindex = rtnl_link_get_ifindex(link);
+        local = nl_addr_from_in6(address, prefix);
+        if (!local)
+                return -ENOMEM;
+        /* IFA_F_NODAD: the address is usable the moment the workload starts, not after the
+         * second or so that duplicate address detection takes (until then the kernel does not
+         * use a tentative address: connect() from it and bind() to it fail). Its uniqueness on
+         * the bridge is the lease's (ipam.h), which DAD could only confirm. */
+        r = add_address(sk, ifindex, local, IFA_F_NODAD);
+        if (r < 0)
+                return r;
+        if (!gateway || IN6_IS_ADDR_UNSPECIFIED(gateway))
+                return 0;
+        gw = nl_addr_from_in6(gateway, 128);
+        if (!gw)
+                return -ENOMEM;
+        return add_default_route(sk, ifindex, AF_INET6, gw);
 }

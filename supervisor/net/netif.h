@@ -28,3 +28,8 @@ int netif_rename(const char *name, const char *new_name);
 /* Gives the interface an IPv4 address and brings it up; with a gateway (not 0.0.0.0), adds the
  * default route through it. Made for a container's eth0, from inside its namespace. */
 int netif_configure_ipv4(const char *ifname, struct in_addr address, unsigned prefix, struct in_addr gateway);
+
+/* Gives the interface, which must be up (netif_configure_ipv4()), an IPv6 address without
+ * duplicate address detection (netif.c says why) and, with a gateway (not NULL nor ::), the IPv6
+ * default route through it. */
+int netif_add_ipv6(const char *ifname, const struct in6_addr *address, unsigned prefix, const struct in6_addr *gateway);

@@ -123,3 +123,10 @@ struct nl_addr *nl_addr_from_in(struct in_addr a, unsigned prefix) {
                 nl_addr_set_prefixlen(addr, (int) prefix);
         return addr;
 }
+
+struct nl_addr *nl_addr_from_in6(const struct in6_addr *a, unsigned prefix) {
+        struct nl_addr *addr = nl_addr_build(AF_INET6, a, sizeof(*a));
+        if (addr)
+                nl_addr_set_prefixlen(addr, (int) prefix);
+        return addr;
+}

@@ -42,3 +42,4 @@ int rtnl_link_delete_kind(const char *name, const char *kind);
 
 /* An IPv4 address as a libnl address (for address and route objects). */
 struct nl_addr *nl_addr_from_in(struct in_addr a, unsigned prefix);
+struct nl_addr *nl_addr_from_in6(const struct in6_addr *a, unsigned prefix);

@@ -44,11 +44,12 @@ static void chain_remove(Script *s, const char *table, const char *chain, const 
 }
 
 char *portmap_script_base(const PortmapTable *t) {
-        char subnet[IPV4_NET_STRLEN];
+        char subnet[IPV4_NET_STRLEN], subnet6[IPV6_NET_STRLEN];
         const char *T = t->name, *B = t->bridge;
         Script s;
 
         ipv4_net_format(&t->subnet, subnet);
+        ipv6_net_format(&t->subnet6, subnet6);
         script_open(&s);
         fprintf(s.f, "add table inet %s\n", T);
 
@@ -56,15 +57,23 @@ char *portmap_script_base(const PortmapTable *t) {
          * lesson): the kernel drops such a packet as a martian only when it routes it, after the
          * DNAT in prerouting has rewritten a loopback-published port's destination to the
          * container; and with route_localnet on the bridge (publish()) it would not drop it at
-         * all. So before any DNAT (raw comes before dstnat), on every interface but lo. IPv6
-         * needs no rule: the kernel drops ::1 from outside before prerouting. */
+         * all. So before any DNAT (raw comes before dstnat), on every interface but lo. The
+         * kernel drops ::1 from outside before prerouting already (ip6_rcv_core()); the rule
+         * states the same for IPv6 rather than lean on that. */
         chain_fresh(&s, T, "guard", CHAIN_BASE("prerouting", "filter", "raw"));
         fprintf(s.f, "add rule inet %s guard ip daddr 127.0.0.0/8 iif != \"lo\" drop\n", T);
+        fprintf(s.f, "add rule inet %s guard ip6 daddr ::1 iif != \"lo\" drop\n", T);
 
         chain_fresh(&s, T, "forward", CHAIN_BASE("forward", "filter", "filter"));
         fprintf(s.f, "add rule inet %s forward iifname \"%s\" oifname \"%s\" accept\n", T, B, B);
         fprintf(s.f, "add rule inet %s forward iifname \"%s\" ct status dnat accept\n", T, B);
         fprintf(s.f, "add rule inet %s forward oifname \"%s\" ct status dnat accept\n", T, B);
+        if (t->outbound) {
+                /* What the containers open, and what answers it; a unit's egress chain drops its
+                 * share when it has outbound: false. Nothing new comes in that way. */
+                fprintf(s.f, "add rule inet %s forward iifname \"%s\" accept\n", T, B);
+                fprintf(s.f, "add rule inet %s forward oifname \"%s\" ct state established,related accept\n", T, B);
+        }
         fprintf(s.f, "add rule inet %s forward iifname \"%s\" drop\n", T, B);
         fprintf(s.f, "add rule inet %s forward oifname \"%s\" drop\n", T, B);
 
@@ -72,43 +81,88 @@ char *portmap_script_base(const PortmapTable *t) {
         fprintf(s.f, "add rule inet %s postrouting oifname \"%s\" ip saddr 127.0.0.0/8 masquerade\n", T, B);
         fprintf(s.f, "add rule inet %s postrouting oifname \"%s\" ip saddr %s ct status dnat masquerade\n", T, B,
                 subnet);
+        fprintf(s.f, "add rule inet %s postrouting oifname \"%s\" ip6 saddr %s ct status dnat masquerade\n", T, B,
+                subnet6);
+        if (t->outbound) {
+                /* The containers' private addresses leave as the host's, as with Docker's NAT. */
+                fprintf(s.f, "add rule inet %s postrouting iifname \"%s\" oifname != \"%s\" ip saddr %s masquerade\n",
+                        T, B, B, subnet);
+                fprintf(s.f, "add rule inet %s postrouting iifname \"%s\" oifname != \"%s\" ip6 saddr %s masquerade\n",
+                        T, B, B, subnet6);
+        }
         return script_close(&s);
 }
 
+bool portmap_unit_has_chains(const PortmapTable *t, size_t n_ports, bool outbound) {
+        return n_ports > 0 || (t->outbound && !outbound);
+}
+
+/* One published port's DNAT rules: on its address's family, or on both without an address. */
+static void dnat_rules(Script *s, const char *T, const char *chain, const PortSpec *p, const char *to,
+                       const char *to6) {
+        const char *proto = port_protocol_to_string(p->protocol);
+        char host[INET6_ADDRSTRLEN];
+
+        if (p->family != AF_INET6) {
+                fprintf(s->f, "add rule inet %s %s ", T, chain);
+                if (p->family == AF_INET)
+                        fprintf(s->f, "ip daddr %s ", inet_ntop(AF_INET, &p->address.in, host, sizeof(host)));
+                else
+                        fprintf(s->f, "meta nfproto ipv4 ");
+                fprintf(s->f, "%s dport %u dnat ip to %s:%u\n", proto, p->host_port, to, p->container_port);
+        }
+        if (p->family != AF_INET) {
+                fprintf(s->f, "add rule inet %s %s ", T, chain);
+                if (p->family == AF_INET6)
+                        fprintf(s->f, "ip6 daddr %s ", inet_ntop(AF_INET6, &p->address.in6, host, sizeof(host)));
+                else
+                        fprintf(s->f, "meta nfproto ipv6 ");
+                fprintf(s->f, "%s dport %u dnat ip6 to [%s]:%u\n", proto, p->host_port, to6, p->container_port);
+        }
+}
+
 char *portmap_script_publish(const PortmapTable *t, const char *unit, const PortSpec *ports, size_t n,
-                             struct in_addr to) {
+                             struct in_addr to, const struct in6_addr *to6, bool outbound) {
         _cleanup_free_ char *dnat = xasprintf("dnat_%s", unit), *pre = xasprintf("pre_%s", unit),
-                            *out = xasprintf("out_%s", unit);
-        char target[INET_ADDRSTRLEN], host[INET_ADDRSTRLEN];
-        const char *T = t->name;
+                            *out = xasprintf("out_%s", unit), *egress = xasprintf("egress_%s", unit);
+        char target[INET_ADDRSTRLEN], target6[INET6_ADDRSTRLEN];
+        const char *T = t->name, *B = t->bridge;
         Script s;
 
         (void) inet_ntop(AF_INET, &to, target, sizeof(target));
+        (void) inet_ntop(AF_INET6, to6, target6, sizeof(target6));
         script_open(&s);
         fprintf(s.f, "add table inet %s\n", T);
         chain_fresh(&s, T, dnat, NULL);
-        for (size_t i = 0; i < n; i++) {
-                const PortSpec *p = &ports[i];
-                const char *proto = port_protocol_to_string(p->protocol);
-
-                fprintf(s.f, "add rule inet %s %s ", T, dnat);
-                if (p->family == AF_INET)
-                        fprintf(s.f, "ip daddr %s ", inet_ntop(AF_INET, &p->address.in, host, sizeof(host)));
-                else
-                        fprintf(s.f, "meta nfproto ipv4 ");
-                fprintf(s.f, "%s dport %u dnat ip to %s:%u\n", proto, p->host_port, target, p->container_port);
-        }
+        for (size_t i = 0; i < n; i++)
+                dnat_rules(&s, T, dnat, &ports[i], target, target6);
         /* The base chains last: they jump to a chain that is complete by then. */
         chain_fresh(&s, T, pre, CHAIN_BASE("prerouting", "nat", "dstnat"));
         fprintf(s.f, "add rule inet %s %s fib daddr type local jump %s\n", T, pre, dnat);
         chain_fresh(&s, T, out, CHAIN_BASE("output", "nat", "-100"));
+        /* A DNATed packet from ::1 would leave by the bridge with that source, and its reply, once
+         * un-NATed to ::1, is dropped on the way in; masquerading cannot help. Left alone, the
+         * connection reaches the socket the monitor holds on the port, which relays it. */
+        fprintf(s.f, "add rule inet %s %s ip6 daddr ::1 return\n", T, out);
         fprintf(s.f, "add rule inet %s %s fib daddr type local jump %s\n", T, out, dnat);
+        chain_fresh(&s, T, egress, CHAIN_BASE("forward", "filter", "-1"));
+        if (t->outbound && !outbound) {
+                /* A drop is final whichever base chain says it: the shared forward chain's
+                 * accept cannot undo this one. Replies through published ports were DNATed on
+                 * the way in. */
+                fprintf(s.f, "add rule inet %s %s iifname \"%s\" oifname != \"%s\" ct status dnat accept\n", T, egress,
+                        B, B);
+                fprintf(s.f, "add rule inet %s %s iifname \"%s\" oifname != \"%s\" ip saddr %s drop\n", T, egress, B, B,
+                        target);
+                fprintf(s.f, "add rule inet %s %s iifname \"%s\" oifname != \"%s\" ip6 saddr %s drop\n", T, egress, B,
+                        B, target6);
+        }
         return script_close(&s);
 }
 
 char *portmap_script_unpublish(const PortmapTable *t, const char *unit) {
         _cleanup_free_ char *dnat = xasprintf("dnat_%s", unit), *pre = xasprintf("pre_%s", unit),
-                            *out = xasprintf("out_%s", unit);
+                            *out = xasprintf("out_%s", unit), *egress = xasprintf("egress_%s", unit);
         Script s;
 
         script_open(&s);
@@ -117,6 +171,7 @@ char *portmap_script_unpublish(const PortmapTable *t, const char *unit) {
         chain_remove(&s, t->name, pre, CHAIN_BASE("prerouting", "nat", "dstnat"));
         chain_remove(&s, t->name, out, CHAIN_BASE("output", "nat", "-100"));
         chain_remove(&s, t->name, dnat, NULL);
+        chain_remove(&s, t->name, egress, CHAIN_BASE("forward", "filter", "-1"));
         return script_close(&s);
 }
 
@@ -126,11 +181,12 @@ char *portmap_script_drop(const PortmapTable *t) {
 
 int portmap_check(const PortSpec *ports, size_t n, SupError **ret_error) {
         for (size_t i = 0; i < n; i++)
-                if (ports[i].family == AF_INET6) {
+                if (ports[i].family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&ports[i].address.in6) &&
+                    ports[i].protocol == PORT_UDP) {
                         _cleanup_free_ char *p = format_port(&ports[i]);
                         return sup_error_make(ret_error, -EAFNOSUPPORT,
-                                              "ports[%zu] %s: publishing on an IPv6 address is not supported (the "
-                                              "bridge is IPv4 only)",
+                                              "ports[%zu] %s: UDP cannot be published on ::1 (IPv6 has no "
+                                              "route_localnet; publish it on another address)",
                                               i, p);
                 }
         return 0;

@@ -11,18 +11,25 @@
 /* The nftables table of one supd instance ("table inet <bridge name>"), which publishes ports and
  * keeps the bridge's traffic in bounds:
  *
- *   guard        (filter, prerouting, raw)  drops packets for 127.0.0.0/8 that arrive on any
- *                interface but lo, before the DNAT could send a loopback-published port's to a
+ *   guard        (filter, prerouting, raw)  drops packets for 127.0.0.0/8 and ::1 that arrive on
+ *                any interface but lo, before the DNAT could send a loopback-published port's to a
  *                container (and route_localnet, which published ports need on the bridge, let
  *                them in)
  *   forward      (filter, forward)          forwarding through the host to or from the bridge is
- *                for published ports only (connections that were DNATed); inside the bridge free
+ *                for published ports only (connections that were DNATed), and with outbound
+ *                (supd's, on by default) for connections the containers open and their replies;
+ *                inside the bridge free
  *   postrouting  (nat, postrouting)         masquerades what reaches a container from 127.0.0.0/8
  *                (local access to a published port) or, through a published port, from another
- *                container (hairpin), so that the replies come back through the host
- *   dnat_<unit>                             the unit's DNAT rules, one per published port
+ *                container (hairpin), so that the replies come back through the host; with
+ *                outbound, what the containers send beyond the bridge (IPv4 and IPv6)
+ *   dnat_<unit>                             the unit's DNAT rules, one or two per published port
  *   pre_<unit>   (nat, prerouting, dstnat)  jump to dnat_<unit> for the host's own addresses
- *   out_<unit>   (nat, output, dstnat)      the same for connections made on the host itself
+ *   out_<unit>   (nat, output, dstnat)      the same for connections made on the host itself,
+ *                but to ::1: the kernel cannot route a packet from ::1 off the host (IPv6 has
+ *                no route_localnet); those reach the monitor's proxy (hostport.h)
+ *   egress_<unit> (filter, forward, -1)     a unit with outbound: false: drops what its addresses
+ *                send beyond the bridge, but for replies on its published ports
  *
  * The shared chains are the same whoever writes them, and every monitor writes them again
  * (flush and refill, in one transaction) when its container starts, so nothing depends on who came
@@ -35,20 +42,25 @@ typedef struct PortmapTable {
         const char *name; /* the table's, in the inet family */
         const char *bridge;
         Ipv4Net subnet;
+        Ipv6Net subnet6;
+        bool outbound; /* supd's: containers may open connections beyond the bridge */
 } PortmapTable;
 
 /* The shared chains, stated again. */
 char *portmap_script_base(const PortmapTable *t);
-/* The unit's chains, flushed and filled with its ports, forwarded to address to. */
+/* The unit's chains, flushed and filled with its ports, forwarded to its addresses to and to6,
+ * and with outbound false (the unit's key), its egress chain. */
 char *portmap_script_publish(const PortmapTable *t, const char *unit, const PortSpec *ports, size_t n,
-                             struct in_addr to);
+                             struct in_addr to, const struct in6_addr *to6, bool outbound);
+/* Whether a unit needs chains of its own (published ports, or outbound off), and so forwarding. */
+bool portmap_unit_has_chains(const PortmapTable *t, size_t n_ports, bool outbound);
 /* The unit's chains removed (whether they exist or not). */
 char *portmap_script_unpublish(const PortmapTable *t, const char *unit);
 /* The whole table removed (whether it exists or not). */
 char *portmap_script_drop(const PortmapTable *t);
 
-/* Refuses (-EAFNOSUPPORT) ports that cannot be published to a container on the IPv4 bridge:
- * those bound to an IPv6 address. */
+/* Refuses (-EAFNOSUPPORT) ports that cannot be published: UDP on ::1, which the kernel cannot
+ * NAT to a container (out_<unit> above) and the relay (relay.h) does not carry. */
 int portmap_check(const PortSpec *ports, size_t n, SupError **ret_error);
 
 /* Runs the script through nft; see nft_run(). */

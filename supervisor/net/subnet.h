@@ -29,3 +29,24 @@ bool ipv4_net_overlaps(const Ipv4Net *a, const Ipv4Net *b);
 struct in_addr ipv4_net_host(const Ipv4Net *n, uint32_t i);
 /* The network that address a with this prefix lies in. */
 Ipv4Net ipv4_net_of(struct in_addr a, unsigned prefix);
+
+/* IPv6 networks, as the bridge's dual-stack subnet (a /64: docs/networking.md). Host offsets are
+ * counted in the low 64 bits, so the functions that take one need a prefix of at least 64. */
+
+typedef struct Ipv6Net {
+        struct in6_addr addr; /* the network address: host bits zero */
+        unsigned prefix;      /* 0-128 */
+} Ipv6Net;
+
+#define IPV6_NET_STRLEN (INET6_ADDRSTRLEN + sizeof("/128"))
+
+/* Parses "addr/n", as ipv4_net_parse(). */
+int ipv6_net_parse(const char *s, Ipv6Net *ret);
+/* "addr/n" into buf (IPV6_NET_STRLEN bytes); returns buf. */
+char *ipv6_net_format(const Ipv6Net *n, char *buf);
+bool ipv6_net_contains(const Ipv6Net *n, const struct in6_addr *a);
+bool ipv6_net_overlaps(const Ipv6Net *a, const Ipv6Net *b);
+/* The network that address a with this prefix lies in. */
+Ipv6Net ipv6_net_of(const struct in6_addr *a, unsigned prefix);
+/* The address at offset i from the network address (prefix >= 64, i below 2^(128-prefix)). */
+struct in6_addr ipv6_net_host(const Ipv6Net *n, uint64_t i);

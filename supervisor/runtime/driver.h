@@ -83,6 +83,9 @@ typedef struct DriverTap {
         struct in_addr address;
         unsigned prefix;
         struct in_addr gateway;
+        struct in6_addr address6;
+        unsigned prefix6;
+        struct in6_addr gateway6;
 } DriverTap;
 
 /* network: bridge: the monitor's steps (net/ is not the runtime's to call), each for its moment.

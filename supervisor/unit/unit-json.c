@@ -570,6 +570,9 @@ static void network_to_json(const UnitSpec *u, json_t *o) {
                 json_array_append_new(ports, json_string(p));
         }
         json_object_set_new(o, "ports", ports);
+        /* Only where the unit file may say it (network: bridge of its own). */
+        if (!u->share.network.name && u->network == NETWORK_BRIDGE)
+                json_object_set_new(o, "outbound", json_boolean(u->outbound));
 }
 
 static int decode_network(Decoder *d, const json_t *v, void *data) {
@@ -1110,6 +1113,7 @@ static const JsonField unit_fields[] = {
         {"hostname", decode_hostname, offsetof(UnitSpec, hostname), false},
         {"network", decode_network, 0, true}, /* absent with share.network */
         {"ports", decode_ports, 0, false},
+        {"outbound", field_bool, offsetof(UnitSpec, outbound), true}, /* absent: written before it existed */
         {"resources", decode_resources, 0, false},
         {"rlimits", decode_rlimits, 0, true}, /* absent when the unit sets none */
         {"mounts", decode_mounts, 0, false},

@@ -957,6 +957,7 @@ static const WalkField unit_fields[] = {
         {"hostname", parse_hostname, 0, false},
         {"network", parse_network, 0, false},
         {"ports", parse_ports, 0, false},
+        {"outbound", walk_field_bool, UNIT_FIELD(outbound), false},
         {"resources", parse_resources, 0, false},
         {"rlimits", parse_rlimits, 0, false},
         {"mounts", parse_mounts, 0, false},
@@ -1058,6 +1059,18 @@ static void check_unit(WalkCtx *c, const YNode *root, const YPair *const *seen) 
                                        u->share.network.name);
                 else if (u->network != NETWORK_BRIDGE)
                         error_at_field(c, p, "ports", "publishing ports needs network: bridge, this unit has network: %s",
+                                       network_mode_to_string(u->network));
+        }
+        /* Only a bridge has a beyond to reach through the host: with network: host or none the
+         * key could only be a mistake (outbound: false under network: host would not hold). */
+        if ((p = walk_field_seen(unit_fields, seen, "outbound"))) {
+                if (u->share.network.name)
+                        error_at_field(c, p, "outbound",
+                                       "a unit with share.network uses the network of unit \"%s\"; its outbound is "
+                                       "that unit's",
+                                       u->share.network.name);
+                else if (u->network != NETWORK_BRIDGE)
+                        error_at_field(c, p, "outbound", "outbound needs network: bridge, this unit has network: %s",
                                        network_mode_to_string(u->network));
         }
         if ((p = walk_field_seen(unit_fields, seen, "network")) && u->share.network.name)

@@ -127,6 +127,7 @@ UnitSpec *unit_spec_new(void) {
         u->isolation = ISOLATION_PROCESS;
         u->env = xzalloc(sizeof(char *));
         u->network = NETWORK_BRIDGE;
+        u->outbound = true;
         u->security.seccomp = SECCOMP_DEFAULT;
         u->security.no_new_privileges = true;
         u->security.user_namespace = USER_NAMESPACE_NO;

@@ -215,6 +215,7 @@ typedef struct UnitSpec {
 
         PortSpec *ports;
         size_t n_ports;
+        bool outbound; /* network: bridge may open connections beyond the bridge (default true) */
 
         struct {
                 uint64_t memory;     /* bytes, 0 = unlimited */

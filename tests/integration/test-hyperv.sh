@@ -383,18 +383,31 @@ wait_for 20 state_is vis-hyperv stopped || fail "vis-hyperv did not stop"
 kill -0 "$qpid" 2>/dev/null && fail "QEMU $qpid still runs after the stop"
 end
 
-begin "network: bridge: a hyperv unit gets its address on the bridge and its published port, like a process unit"
+begin "network: bridge: a hyperv unit gets its addresses (IPv4, IPv6) on the bridge, its published ports and outbound traffic, like a process unit"
 fetch() { timeout 5 busybox wget -q -O- "$1" 2>/dev/null; } # busybox 1.35's wget -T crashes: timeout(1) instead
 PORT_P=$((20000 + RANDOM % 6000)) PORT_H=$((26000 + RANDOM % 6000)) # below the ephemeral range
+PORT6_H=$((PORT_H + 1)) PORT_O=$((14000 + RANDOM % 4000))
+# The "outside" that outbound traffic goes to: a namespace on a veth, routed via the host, with a
+# listener that logs who connects (test-network.sh does the same for process units).
+OUT=suphvo-$$ OUTVETH=shvo$$ FORWARD6_BEFORE=$(cat /proc/sys/net/ipv6/conf/all/forwarding)
+trap 'kill $OUTSRV 2>/dev/null; ip netns del $OUT 2>/dev/null; ip link del $OUTVETH 2>/dev/null; echo $FORWARD6_BEFORE >/proc/sys/net/ipv6/conf/all/forwarding; cleanup' EXIT
+ip netns add "$OUT" && ip link add "$OUTVETH" type veth peer name eth0 netns "$OUT" || fail "cannot create $OUT"
+ip addr add 10.254.251.1/30 dev "$OUTVETH" && ip addr add fd5e:5f::1/64 dev "$OUTVETH" nodad && ip link set "$OUTVETH" up
+ip -n "$OUT" addr add 10.254.251.2/30 dev eth0 && ip -n "$OUT" addr add fd5e:5f::2/64 dev eth0 nodad
+ip -n "$OUT" link set eth0 up && ip -n "$OUT" link set lo up
+mkdir -p "$CASE_DIR/outside" && echo outside > "$CASE_DIR/outside/index.html"
+ip netns exec "$OUT" "$PY" -m http.server --bind :: --directory "$CASE_DIR/outside" "$PORT_O" > "$CASE_DIR/outside.log" 2>&1 &
+OUTSRV=$!
+wait_for 5 eval 'ip netns exec "$OUT" ss -Htln "sport = :$PORT_O" | grep -q .' || fail "the outside listener does not listen"
 for mode in process hyperv; do
         port=$PORT_P; [ "$mode" = hyperv ] && port=$PORT_H
         cat >"$CASE_DIR/units/web-$mode.yaml" <<UNIT
 name: web-$mode
 isolation: $mode
 image: {layers: [{dir: $LOWER}, {dir: $UPPER}]}
-command: [/bin/sh, -c, 'mkdir -p /tmp/www && echo "served by \$(hostname) at \$(ip -4 -o addr show eth0 | awk "{print \\\$4}")" >/tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www']
+command: [/bin/sh, -c, 'mkdir -p /tmp/www && echo "served by \$(hostname) at \$(ip -4 -o addr show eth0 | awk "{print \\\$4}")" >/tmp/www/index.html && ip -6 -o addr show eth0 scope global >/tmp/www/v6.txt && for u in http://10.254.251.2:$PORT_O/ http://[fd5e:5f::2]:$PORT_O/; do echo GOT \$u \$(timeout 5 wget -q -O- \$u); done; exec httpd -f -p 80 -h /tmp/www']
 network: bridge
-ports: ["127.0.0.1:$port:80/tcp"]
+ports: ["127.0.0.1:$port:80/tcp", "[::1]:$((port + 1)):80"]
 stop: {timeout: 2s}
 UNIT
 done
@@ -411,6 +424,24 @@ out_p=$(fetch "http://127.0.0.1:$PORT_P/")
 [[ $out_p == "served by web-process at $addr_p/"* ]] || fail "process answered '$out_p'"
 [ "$(fetch "http://$addr_h/")" = "$out_h" ] || fail "the host cannot reach the guest at $addr_h on the bridge"
 log "127.0.0.1:$PORT_H -> $out_h; 127.0.0.1:$PORT_P -> $out_p"
+# IPv6: the guest's eth0 has its address from the bridge's /64 (sup-init, from the run command's
+# network object), reached over the [::1]-published port and directly.
+net6=$(sed -n 's/.* bridge [^ ]* [0-9./]* \([0-9a-f:]*\/64\).*/\1/p' "$CASE_DIR/supd.log" | head -n1)
+v6=$(fetch "http://[::1]:$PORT6_H/v6.txt")
+addr6_h=$(awk '{sub("/.*", "", $4); print $4}' <<< "$v6")
+[ -n "$addr6_h" ] && "$PY" -c 'import ipaddress, sys; sys.exit(ipaddress.ip_address(sys.argv[1]) not in ipaddress.ip_network(sys.argv[2]))' "$addr6_h" "$net6" ||
+        fail "the guest's IPv6 address over [::1]:$PORT6_H: '$v6', not in '$net6'"
+grep -q tentative <<< "$v6" && fail "the guest's IPv6 address is tentative: $v6"
+[ "$(fetch "http://[$addr6_h]/")" = "$out_h" ] || fail "the host cannot reach the guest at [$addr6_h]"
+log "guest IPv6 $addr6_h in $net6"
+# Outbound from the guest, both families, masqueraded as the host's address on the outside link.
+for mode in hyperv process; do
+        wait_for 20 eval '[ "$(grep -c "stdout GOT" "$CASE_DIR/state/logs/web-$mode.log")" = 2 ]' || fail "web-$mode printed: $(grep GOT "$CASE_DIR/state/logs/web-$mode.log")"
+        grep -q "GOT http://10.254.251.2:$PORT_O/ outside" "$CASE_DIR/state/logs/web-$mode.log" || fail "web-$mode did not reach the outside over IPv4: $(grep GOT "$CASE_DIR/state/logs/web-$mode.log")"
+        grep -q "GOT http://\[fd5e:5f::2\]:$PORT_O/ outside" "$CASE_DIR/state/logs/web-$mode.log" || fail "web-$mode did not reach the outside over IPv6"
+done
+[ "$(grep -c '^::ffff:10.254.251.1 .*GET / ' "$CASE_DIR/outside.log")" = 2 ] || fail "the outside did not see the host's IPv4 address twice: $(cat "$CASE_DIR/outside.log")"
+[ "$(grep -c '^fd5e:5f::1 .*GET / ' "$CASE_DIR/outside.log")" = 2 ] || fail "the outside did not see the host's IPv6 address twice: $(cat "$CASE_DIR/outside.log")"
 # Its monitor holds the host port, as a process unit's does (test-network.sh).
 got=$(host_bind 127.0.0.1 "$PORT_H" tcp)
 [ "$got" = EADDRINUSE ] || fail "a host program's bind to the hyperv unit's port 127.0.0.1:$PORT_H got $got"
@@ -425,6 +456,9 @@ got=$(host_bind 127.0.0.1 "$PORT_H" tcp)
 [ "$got" = ok ] || fail "127.0.0.1:$PORT_H is still held after the stop: $got"
 [ -z "$(field web-hyperv address)" ] || fail "the address is still held after the stop"
 wait_for 5 eval '[ "$(taps)" = 0 ]' || fail "the tap device is left on $bridge after the stop"
+kill "$OUTSRV" 2>/dev/null; ip netns del "$OUT"; ip link del "$OUTVETH" 2>/dev/null
+echo "$FORWARD6_BEFORE" >/proc/sys/net/ipv6/conf/all/forwarding
+trap cleanup EXIT
 end
 
 begin "kill -9 supd while a VM runs: the new supd adopts it (same QEMU, no reboot) and can stop it"

@@ -16,7 +16,8 @@ grep -q overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip "no ov
 
 TOP=$(mktemp -d /tmp/supnet.XXXXXX)
 NS=supnt-$$ NSVETH=snt$$ # the test's own network namespace and its veth on the host
-FORWARD_BEFORE=$(cat /proc/sys/net/ipv4/ip_forward)
+OUT=supout-$$ OUTVETH=sno$$ # the "outside" namespace that outbound traffic goes to, and its veth
+FORWARD_BEFORE=$(cat /proc/sys/net/ipv4/ip_forward) FORWARD6_BEFORE=$(cat /proc/sys/net/ipv6/conf/all/forwarding)
 declare -A SUPD_PID=()
 
 sanitizer_reports_to "$TOP"
@@ -31,6 +32,8 @@ echo "served by sup" > "$LAYER/www/index.html"
 # ephemeral range (32768-60999), where an outgoing connection's local port would hold one.
 HP_A=$((10000 + RANDOM % 3500)) HP_B=$((14000 + RANDOM % 3500)) UP_A=$((18000 + RANDOM % 3500))
 HP_C=$((22000 + RANDOM % 3500)) LP_B=$((26000 + RANDOM % 3000)) HP_D=$((29500 + RANDOM % 3000))
+LP6_B=$((26000 + RANDOM % 3000)) PO=$((18000 + RANDOM % 3500)) # b's [::1] port; the outside listener's
+[ "$LP6_B" != "$LP_B" ] || LP6_B=$((LP_B + 1))
 
 fail() {
         printf '    FAIL: %s\n' "$*"
@@ -75,7 +78,8 @@ stop_supd() {
 }
 # The bridge and subnet supd announced: "... bridge NAME CIDR".
 bridge_of() { sed -n 's/.* bridge \([^ ]*\) .*/\1/p' "$1/supd.log" | head -1; }
-subnet_of() { sed -n 's/.* bridge [^ ]* \([0-9./]*\)$/\1/p' "$1/supd.log" | head -1; }
+subnet_of() { sed -n 's/.* bridge [^ ]* \([0-9./]*\) .*/\1/p' "$1/supd.log" | head -1; }
+subnet6_of() { sed -n 's/.* bridge [^ ]* [0-9./]* \([0-9a-f:]*\/64\).*/\1/p' "$1/supd.log" | head -1; }
 parent_of() { sed -n 's/.*cgroups \([^,]*\),.*/\1/p' "$1/supd.log" | head -1; }
 # The host end of a unit's veth: "v" and 8 hex digits of sha256("<cgroup parent>/<unit>").
 veth_of() { printf 'v%s' "$(printf '%s/%s' "$(parent_of "$1")" "$2" | sha256sum | cut -c1-8)"; }
@@ -90,6 +94,10 @@ cleanup() {
         [ -n "${HOSTPROG:-}" ] && kill "$HOSTPROG" 2>/dev/null
         ip netns del "$NS" 2>/dev/null
         ip link del "$NSVETH" 2>/dev/null
+        [ -n "${OUTSRV:-}" ] && kill "$OUTSRV" 2>/dev/null
+        ip netns del "$OUT" 2>/dev/null
+        ip link del "$OUTVETH" 2>/dev/null
+        nft delete table netdev "supnt$$" 2>/dev/null
         [ -n "${vblocked:-}" ] && ip link del "$vblocked" 2>/dev/null
         for d in "$TOP"/i*; do
                 [ -f "$d/supd.log" ] || continue
@@ -99,6 +107,7 @@ cleanup() {
                 nft delete table inet "$b" 2>/dev/null
         done
         echo "$FORWARD_BEFORE" > /proc/sys/net/ipv4/ip_forward
+        echo "$FORWARD6_BEFORE" > /proc/sys/net/ipv6/conf/all/forwarding
         if [ "${SUP_TEST_KEEP:-0}" = 1 ]; then echo "kept $TOP"; else rm -rf "$TOP"; fi
 }
 trap cleanup EXIT
@@ -108,13 +117,16 @@ I1=$TOP/i1
 unit "$I1" a "$WEB
 ports: [\"$HP_A:80\", \"127.0.0.1:$UP_A:53/udp\"]"
 unit "$I1" b "$WEB
-ports: [\"$HP_B:80\", \"127.0.0.1:$LP_B:80\"]"
+ports: [\"$HP_B:80\", \"127.0.0.1:$LP_B:80\", \"[::1]:$LP6_B:80\"]"
 unit "$I1" lonely 'network: none
 command: [/bin/sh, -c, "echo interfaces: $(ls /sys/class/net); exec sleep 1000"]'
 start_supd "$I1"
-BR1=$(bridge_of "$I1") NET1=$(subnet_of "$I1")
+BR1=$(bridge_of "$I1") NET1=$(subnet_of "$I1") NET6=$(subnet6_of "$I1")
 GW1=$("$PY" -c 'import ipaddress, sys; print(ipaddress.ip_network(sys.argv[1])[1])' "$NET1")
-echo "instance 1: bridge $BR1, subnet $NET1, ports a $HP_A (udp $UP_A), b $HP_B"
+GW6=$("$PY" -c 'import ipaddress, sys; print(ipaddress.ip_network(sys.argv[1])[1])' "$NET6")
+echo "instance 1: bridge $BR1, subnets $NET1 $NET6, ports a $HP_A (udp $UP_A), b $HP_B ([::1]:$LP6_B)"
+# addr6 PID: the global IPv6 address of eth0 in the network namespace of PID.
+addr6() { nsenter -t "$1" -n ip -6 -o addr show dev eth0 scope global 2>/dev/null | awk '{sub("/.*", "", $4); print $4}'; }
 
 begin "each container has eth0 with a leased address in the bridge's subnet, and a route through the gateway"
 for u in a b lonely; do wait_for 10 state_is "$I1" $u running || fail "$u: $(field "$I1" $u state) $(field "$I1" $u reason)"; done
@@ -135,6 +147,18 @@ for u in a b; do
         grep -q "link/ether $mac " <<< "$eth0" || fail "$u's eth0 does not have the MAC $mac: $eth0"
 done
 [ "$A" != "$B" ] || fail "a and b share $A"
+# IPv6 beside it: leased from the bridge's /64 (a lease file each), the gateway its default route,
+# usable at once (no duplicate address detection: "tentative" would mean the workload waits).
+for u in a b; do
+        p=$(field "$I1" $u pid) a6=$(addr6 "$(field "$I1" $u pid)")
+        [ -n "$a6" ] && in_subnet "$a6" "$NET6" || fail "$u's eth0 has no IPv6 address in $NET6: '$a6'"
+        [ "$(cat "$I1/state/ipam/$BR1/$a6" 2>/dev/null)" = "$u" ] || fail "no lease file for $u at $a6"
+        nsenter -t "$p" -n ip -6 -o addr show dev eth0 scope global | grep -q tentative && fail "$u's $a6 is tentative"
+        nsenter -t "$p" -n ip -6 route show default | grep -q "via $GW6 dev eth0" || fail "$u has no IPv6 default route via $GW6"
+done
+A6=$(addr6 "$(field "$I1" a pid)") B6=$(addr6 "$(field "$I1" b pid)")
+[ "$A6" != "$B6" ] || fail "a and b share $A6"
+grep -q "inet6 $GW6/64" <<< "$(ip -6 -o addr show "$BR1")" || fail "the bridge has no $GW6"
 grep -q "inet $GW1/" <<< "$(ip -4 -o addr show "$BR1")" || fail "the bridge has no $GW1"
 grep -q 'interfaces: lo$' "$I1/state/logs/lonely.log" || fail "network: none sees more than lo: $(grep interfaces "$I1/state/logs/lonely.log")"
 [ -z "$(field "$I1" lonely address)" ] || fail "network: none has an address"
@@ -149,6 +173,21 @@ out=$(fetch "http://$GW1:$HP_B/name.txt")
 [ "$out" = b-host ] || fail "$GW1:$HP_B answered \"$out\""
 # And the container's own address, directly.
 [ "$(fetch "http://$A/name.txt")" = a-host ] || fail "the host cannot reach a at $A"
+end
+
+begin "IPv6: a port without an address is published on both families: over ::1 and the host's ULA; [::1] ports on ::1"
+out=$(fetch "http://[$GW6]:$HP_A/name.txt")
+[ "$out" = a-host ] || fail "[$GW6]:$HP_A answered \"$out\", not a-host"
+out=$(fetch "http://[::1]:$HP_A/name.txt")
+[ "$out" = a-host ] || fail "[::1]:$HP_A answered \"$out\", not a-host"
+out=$(fetch "http://[::1]:$LP6_B/name.txt")
+[ "$out" = b-host ] || fail "[::1]:$LP6_B answered \"$out\", not b-host"
+[ "$(fetch "http://[$A6]/name.txt")" = a-host ] || fail "the host cannot reach a at [$A6]"
+# The host ports are held on IPv6 too: [::] for a port on every address, [::1] for b's.
+got=$(host_bind ::1 "$HP_A" tcp)
+[ "$got" = EADDRINUSE ] || fail "a host program's bind to [::1]:$HP_A got $got"
+got=$(host_bind ::1 "$LP6_B" tcp)
+[ "$got" = EADDRINUSE ] || fail "a host program's bind to [::1]:$LP6_B got $got"
 end
 
 begin "another network namespace reaches the published port through the host's address, not the container directly"
@@ -180,22 +219,81 @@ out=$(in_ns timeout 3 busybox wget -q -O- "http://127.0.0.1:$LP_B/name.txt" 2>&1
         fail "$NS reached the loopback-published port 127.0.0.1:$LP_B through the host: $out"
 end
 
-begin "containers reach each other by address, and published ports through the gateway, their own too (hairpin)"
+begin "the same over IPv6: a port published on [::1] is not reachable from another host on the link"
+ip addr add fd5f:5f::1/64 dev "$NSVETH" nodad
+in_ns ip addr add fd5f:5f::2/64 dev eth0 nodad
+out=$(in_ns timeout 5 busybox wget -q -O- "http://[fd5f:5f::1]:$HP_B/name.txt" 2>&1)
+[ "$out" = b-host ] || fail "the IPv6 link to $NS is broken: [fd5f:5f::1]:$HP_B answered \"$out\""
+# The neighbour routes ::1 to this host (its own lo has no ::1 any more); the test's own ingress
+# counter shows that the packets do arrive, so that the refusal is the host's.
+in_ns ip -6 addr flush dev lo
+# (With its global source address: its link-local one may still be tentative.)
+in_ns ip -6 route add ::1/128 via fd5f:5f::1 dev eth0 src fd5f:5f::2 || fail "cannot route ::1 through the host"
+nft -f - <<NFT || fail "cannot count the attack"
+table netdev supnt$$ {
+        chain in { type filter hook ingress device "$NSVETH" priority 0; ip6 daddr ::1 counter; }
+}
+NFT
+out=$(in_ns timeout 3 busybox wget -q -O- "http://[::1]:$LP6_B/name.txt" 2>&1) &&
+        fail "$NS reached the loopback-published port [::1]:$LP6_B through the host: $out"
+nft list chain netdev "supnt$$" in | grep -q 'counter packets [1-9]' || fail "the attack's packets never reached the host"
+[ "$(fetch "http://[::1]:$LP6_B/name.txt")" = b-host ] || fail "the host itself does not reach [::1]:$LP6_B"
+end
+
+begin "containers reach each other by address, and published ports through the gateway, their own too (hairpin), IPv4 and IPv6"
 # c serves too, and fetches its own published port: the reply must come back through the host
 # (hairpin mode on its bridge port and the masquerade), not straight from its own address.
-unit "$I1" c "command: [/bin/sh, -c, \"hostname > /www/name.txt; httpd -p 80 -h /www; for u in http://$B/name.txt http://$GW1:$HP_A/name.txt http://$GW1:$HP_C/name.txt; do echo GOT \$u \$(timeout 5 wget -q -O- \$u); done; exec sleep 1000\"]
+unit "$I1" c "command: [/bin/sh, -c, \"hostname > /www/name.txt; httpd -p 80 -h /www; for u in http://$B/name.txt http://$GW1:$HP_A/name.txt http://$GW1:$HP_C/name.txt http://[$B6]/name.txt http://[$GW6]:$HP_A/name.txt http://[$GW6]:$HP_C/name.txt; do echo GOT \$u \$(timeout 5 wget -q -O- \$u); done; exec sleep 1000\"]
 ports: [\"$HP_C:80\"]"
 ctl "$I1" reload >/dev/null || fail "reload failed"
 wait_for 10 state_is "$I1" c running || fail "c: $(field "$I1" c state) $(field "$I1" c reason)"
-wait_for 20 eval '[ "$(grep -c "stdout GOT" "$I1/state/logs/c.log")" = 3 ]' || fail "c printed: $(cat "$I1/state/logs/c.log")"
+wait_for 20 eval '[ "$(grep -c "stdout GOT" "$I1/state/logs/c.log")" = 6 ]' || fail "c printed: $(cat "$I1/state/logs/c.log")"
 grep -q "GOT http://$B/name.txt b-host" "$I1/state/logs/c.log" || fail "c could not fetch from b: $(grep GOT "$I1/state/logs/c.log")"
 grep -q "GOT http://$GW1:$HP_A/name.txt a-host" "$I1/state/logs/c.log" || fail "c could not fetch a through $GW1:$HP_A"
 grep -q "GOT http://$GW1:$HP_C/name.txt c-host" "$I1/state/logs/c.log" || fail "c could not fetch its own port through $GW1:$HP_C"
+# The same over IPv6.
+grep -q "GOT http://\[$B6\]/name.txt b-host" "$I1/state/logs/c.log" || fail "c could not fetch from b at [$B6]"
+grep -q "GOT http://\[$GW6\]:$HP_A/name.txt a-host" "$I1/state/logs/c.log" || fail "c could not fetch a through [$GW6]:$HP_A"
+grep -q "GOT http://\[$GW6\]:$HP_C/name.txt c-host" "$I1/state/logs/c.log" || fail "c could not fetch its own port through [$GW6]:$HP_C"
+end
+
+begin "outbound: a container reaches an outside namespace through the host, masqueraded, IPv4 and IPv6; outbound: false cannot"
+# The outside routes the bridge subnets back through the host, so that only sup's rules (not a
+# missing route) stand between a container that must not get out and the listener.
+ip netns add "$OUT" && ip link add "$OUTVETH" type veth peer name eth0 netns "$OUT" || fail "cannot create $OUT"
+ip addr add 10.254.252.1/30 dev "$OUTVETH" && ip addr add fd5e:5e::1/64 dev "$OUTVETH" nodad && ip link set "$OUTVETH" up
+ip -n "$OUT" addr add 10.254.252.2/30 dev eth0 && ip -n "$OUT" addr add fd5e:5e::2/64 dev eth0 nodad
+ip -n "$OUT" link set eth0 up && ip -n "$OUT" link set lo up
+ip -n "$OUT" route add 10.0.0.0/8 via 10.254.252.1 && ip -n "$OUT" -6 route add fd00::/8 via fd5e:5e::1
+mkdir -p "$TOP/outside" && echo outside > "$TOP/outside/index.html"
+ip netns exec "$OUT" "$PY" -m http.server --bind :: --directory "$TOP/outside" "$PO" > "$TOP/outside.log" 2>&1 &
+OUTSRV=$!
+wait_for 5 eval 'ip netns exec "$OUT" ss -Htln "sport = :$PO" | grep -q .' || fail "the outside listener does not listen"
+FETCH_OUT="for u in http://10.254.252.2:$PO/ http://[fd5e:5e::2]:$PO/; do echo GOT \$u \$(timeout 3 wget -q -O- \$u); done; exec sleep 1000"
+unit "$I1" ob "command: [/bin/sh, -c, \"$FETCH_OUT\"]"
+unit "$I1" nob "command: [/bin/sh, -c, \"$FETCH_OUT\"]
+outbound: false"
+ctl "$I1" reload >/dev/null || fail "reload failed"
+for u in ob nob; do
+        wait_for 15 eval '[ "$(grep -c "stdout GOT" "$I1/state/logs/$u.log")" = 2 ]' || fail "$u printed: $(cat "$I1/state/logs/$u.log")"
+done
+grep -q "GOT http://10.254.252.2:$PO/ outside" "$I1/state/logs/ob.log" || fail "ob did not reach the outside over IPv4: $(grep GOT "$I1/state/logs/ob.log")"
+grep -q "GOT http://\[fd5e:5e::2\]:$PO/ outside" "$I1/state/logs/ob.log" || fail "ob did not reach the outside over IPv6: $(grep GOT "$I1/state/logs/ob.log")"
+grep -q "outside" <<< "$(grep GOT "$I1/state/logs/nob.log")" && fail "nob (outbound: false) reached the outside: $(grep GOT "$I1/state/logs/nob.log")"
+# Masqueraded: the listener saw the host's addresses on its link, never a container's.
+grep -q "^::ffff:10.254.252.1 .*GET / " "$TOP/outside.log" || fail "no IPv4 request from the host's 10.254.252.1: $(cat "$TOP/outside.log")"
+grep -q "^fd5e:5e::1 .*GET / " "$TOP/outside.log" || fail "no IPv6 request from the host's fd5e:5e::1: $(cat "$TOP/outside.log")"
+[ "$(grep -c 'GET / ' "$TOP/outside.log")" = 2 ] || fail "the outside saw other requests: $(cat "$TOP/outside.log")"
+has_chain "$BR1" egress_nob || fail "nob has no egress chain"
+rm "$I1/units/ob.yaml" "$I1/units/nob.yaml"
+ctl "$I1" reload >/dev/null || fail "reload failed"
+wait_for 10 eval '! has_chain "$BR1" egress_nob' || fail "nob's egress chain left after its removal"
 end
 
 begin "udp ports are installed as DNAT rules; each unit has its own chains"
 rules=$(nft list chain inet "$BR1" dnat_a 2>&1)
 grep -q "ip daddr 127.0.0.1 udp dport $UP_A dnat ip to $A:53" <<< "$rules" || fail "no udp rule for a: $rules"
+grep -q "tcp dport $HP_A dnat ip6 to \[$A6\]:80" <<< "$rules" || fail "no IPv6 tcp rule for a: $rules"
 grep -q "tcp dport $HP_A dnat ip to $A:80" <<< "$rules" || fail "no tcp rule for a: $rules"
 rules=$(nft list chain inet "$BR1" dnat_b 2>&1)
 grep -q "tcp dport $HP_B dnat ip to $B:80" <<< "$rules" || fail "no tcp rule for b: $rules"
@@ -349,16 +447,25 @@ grep -q "did you mean 10.253.7.0/24" <<< "$out" || fail "no suggestion in: $out"
 out=$("$SUPD" --units "$TOP/none" --bridge-subnet 10.253.7.0/31 2>&1) && fail "a /31 was accepted"
 I3=$TOP/i3
 unit "$I3" a "$WEB"
-start_supd "$I3" --bridge-subnet 10.253.7.0/24
+# And --no-outbound (supd's): its units reach nothing beyond the bridge, whatever their own key says.
+unit "$I3" ob "command: [/bin/sh, -c, \"$FETCH_OUT\"]"
+out=$("$SUPD" --units "$TOP/none" --bridge-subnet6 fd53:1::1/64 2>&1) && fail "IPv6 host bits were accepted"
+grep -q "did you mean fd53:1::/64" <<< "$out" || fail "no suggestion in: $out"
+out=$("$SUPD" --units "$TOP/none" --bridge-subnet6 fd53:1::/48 2>&1) && fail "a /48 was accepted"
+start_supd "$I3" --bridge-subnet 10.253.7.0/24 --bridge-subnet6 fd53:7:7:7::/64 --no-outbound
 wait_for 10 state_is "$I3" a running || fail "a: $(field "$I3" a state) $(field "$I3" a reason)"
 in_subnet "$(field "$I3" a address)" 10.253.7.0/24 || fail "a has $(field "$I3" a address), not in 10.253.7.0/24"
+a6=$(addr6 "$(field "$I3" a pid)")
+in_subnet "$a6" fd53:7:7:7::/64 || fail "a has $a6, not in fd53:7:7:7::/64"
+wait_for 15 eval '[ "$(grep -c "stdout GOT" "$I3/state/logs/ob.log")" = 2 ]' || fail "ob printed: $(cat "$I3/state/logs/ob.log")"
+grep -q "outside" <<< "$(grep GOT "$I3/state/logs/ob.log")" && fail "ob reached the outside under --no-outbound: $(grep GOT "$I3/state/logs/ob.log")"
 stop_supd "$I3"
 end
 
 begin "network setup errors become the unit's reason, in the monitor and through the container's error pipe"
 I5=$TOP/i5
 unit "$I5" v6 "$WEB
-ports: [\"[::1]:$HP_A:80\"]"
+ports: [\"[::1]:$HP_A:80/udp\"]"
 unit "$I5" blocked "$WEB"
 # Something else holds the name of blocked's veth: the monitor finds out once the container exists.
 # (supd's cgroup parent for a run directory is "sup-" and 8 hex digits of its hash.)
@@ -370,7 +477,7 @@ is_down() { case "$(field "$I5" "$1" state)" in backoff | failed) true ;; *) fal
 wait_for 10 is_down v6 || fail "v6: $(field "$I5" v6 state)"
 wait_for 10 eval 'is_down blocked && [ -n "$(field "$I5" blocked reason)" ]' || fail "blocked: $(field "$I5" blocked state)"
 reason=$(field "$I5" v6 reason)
-grep -q "^network: ports\[0\] \[::1\]:$HP_A:80/tcp: publishing on an IPv6 address is not supported" <<< "$reason" ||
+grep -q "^network: ports\[0\] \[::1\]:$HP_A:80/udp: UDP cannot be published on ::1" <<< "$reason" ||
         fail "v6's reason: $reason"
 reason=$(field "$I5" blocked reason)
 grep -q "^network: cannot create the veth pair $vblocked/eth0: an interface $vblocked exists and is not a veth" <<< "$reason" ||

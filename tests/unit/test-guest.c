@@ -4,6 +4,8 @@
  * (against directories the test makes). */
 #include "test-helpers.h"
 
+#include <arpa/inet.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -670,6 +672,71 @@ static void test_run_network(void **state) {
                 assert_true(run.has_network);
                 assert_int_equal(run.network.prefix, cases[i].prefix);
                 assert_int_equal(run.network.gateway.s_addr, htonl(cases[i].gateway));
+                guest_run_done(&run);
+        }
+}
+
+/* The IPv6 half ("address6", "prefix6", "gateway6"): as strict as the IPv4 half, and optional as
+ * a whole (a host from before IPv6 sends none of it). */
+static void test_run_network6(void **state) {
+#define V4  "\"mac\":\"52:54:00:12:34:56\",\"address\":\"10.250.7.2\",\"prefix\":24"
+#define A6  "\"address6\":\"fd53:1:2::7\""
+#define P64 "\"prefix6\":64"
+        static const struct {
+                const char *json, *error;        /* error NULL: valid */
+                const char *address6, *gateway6; /* NULL: none */
+        } cases[] = {
+                {"{" V4 "," A6 "," P64 ",\"gateway6\":\"fd53:1:2::1\"}", NULL, "fd53:1:2::7", "fd53:1:2::1"},
+                {"{" V4 "," A6 "," P64 "}", NULL, "fd53:1:2::7", "::"}, /* no IPv6 default route */
+                {"{" V4 "}", NULL, NULL, NULL},
+                {"{" V4 "," P64 "}", "network.address6: expected an IPv6 address, found nothing"},
+                {"{" V4 ",\"gateway6\":\"fd53:1:2::1\"}", "network.address6"},
+                {"{" V4 ",\"address6\":\"10.250.7.2\"," P64 "}", "network.address6: expected an IPv6 address"},
+                {"{" V4 ",\"address6\":\"fd53:1:2::7/64\"," P64 "}", "network.address6"},
+                {"{" V4 "," A6 "}", "network.prefix6: expected a prefix length from 64 to 126"},
+                {"{" V4 "," A6 ",\"prefix6\":48}", "network.prefix6"},
+                {"{" V4 "," A6 ",\"prefix6\":127}", "network.prefix6"},
+                {"{" V4 "," A6 ",\"prefix6\":\"64\"}", "network.prefix6"},
+                {"{" V4 ",\"address6\":\"fd53:1:2::\"," P64 "}",
+                 "network.address6: fd53:1:2:: is not a unicast host of its network fd53:1:2::/64"},
+                {"{" V4 ",\"address6\":\"ff02::1\"," P64 "}", "not a unicast host"},
+                {"{" V4 ",\"address6\":\"::1\"," P64 "}", "not a unicast host"},
+                {"{" V4 ",\"address6\":\"fe80::7\"," P64 "}", "not a unicast host"},
+                {"{" V4 "," A6 "," P64 ",\"gateway6\":\"fd53:1:3::1\"}",
+                 "network.gateway6: fd53:1:3::1 is not another host of the address's network fd53:1:2::/64"},
+                {"{" V4 "," A6 "," P64 ",\"gateway6\":\"fd53:1:2::7\"}", "network.gateway6"},
+                {"{" V4 "," A6 "," P64 ",\"gateway6\":\"fd53:1:2::\"}", "network.gateway6"},
+                {"{" V4 "," A6 "," P64 ",\"gateway6\":null}", "network.gateway6: expected an IPv6 address, found null"},
+                {"{" V4 "," A6 "," P64 ",\"gateway_6\":\"fd53:1:2::1\"}", "network: unknown key \"gateway_6\""},
+        };
+#undef V4
+#undef A6
+#undef P64
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                GuestRun run = {};
+                SupError *error = NULL;
+                char a[INET6_ADDRSTRLEN];
+                int r = run_with_network(cases[i].json, &run, &error);
+
+                if (cases[i].error) {
+                        assert_int_equal(r, -EINVAL);
+                        if (!strstr(sup_error_message(error), cases[i].error))
+                                fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].json, sup_error_message(error),
+                                         cases[i].error);
+                        error = sup_error_free(error);
+                        continue;
+                }
+                if (r < 0)
+                        fail_msg("%s: %s", cases[i].json, sup_error_message(error));
+                assert_int_equal(run.network.has_address6, cases[i].address6 != NULL);
+                if (cases[i].address6) {
+                        assert_string_equal(inet_ntop(AF_INET6, &run.network.address6, a, sizeof(a)),
+                                            cases[i].address6);
+                        assert_int_equal(run.network.prefix6, 64);
+                        assert_string_equal(inet_ntop(AF_INET6, &run.network.gateway6, a, sizeof(a)),
+                                            cases[i].gateway6);
+                }
                 guest_run_done(&run);
         }
 }
@@ -1762,6 +1829,7 @@ int main(void) {
                 cmocka_unit_test(test_run_shares_refused),
                 cmocka_unit_test(test_run_without_rlimits_refused),
                 cmocka_unit_test(test_run_network),
+                cmocka_unit_test(test_run_network6),
                 cmocka_unit_test(test_run_network_mode),
                 cmocka_unit_test(test_run_seccomp),
                 cmocka_unit_test(test_env),

@@ -137,11 +137,70 @@ static void test_address_not_on_the_host(void **state) {
         assert_null(h.fds);
 }
 
+/* An IPv6-only host program's socket on address:port (TCP, listening): its fd, or -errno. */
+static int host_program6(const char *address, uint16_t p) {
+        struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(p)};
+        int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, r = 0;
+
+        assert_true(fd >= 0);
+        assert_int_equal(inet_pton(AF_INET6, address, &sa.sin6_addr), 1);
+        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+        assert_int_equal(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)), 0);
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 8) < 0)
+                r = negative_errno();
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+/* The fault: the rules publish a port on IPv6 too (a port without an address, one on [::1]), but
+ * only its IPv4 side was held, so an IPv6-only host program took the port unnoticed. Now each
+ * family the rules take is held, and only those. */
+static void test_ipv6_held(void **state) {
+        uint16_t any = free_port_on(NULL, PORT_TCP, 0), lo6 = free_port_on(NULL, PORT_TCP, any);
+        uint16_t lo4 = free_port(PORT_TCP);
+        PortSpec ports[] = {port(NULL, any, PORT_TCP), port(NULL, lo6, PORT_TCP), port("127.0.0.1", lo4, PORT_TCP)};
+        HostPorts h = {};
+        _cleanup_free_ char *want = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
+        int fd;
+
+        ports[1].family = AF_INET6;
+        ports[1].address.in6 = in6addr_loopback;
+        assert_int_equal(host_ports_bind(&h, ports, ELEMENTSOF(ports), NULL), 0);
+        assert_int_equal(host_ports_listen(&h, ports, NULL), 0);
+        assert_int_equal(host_program6("::1", any), -EADDRINUSE);
+        assert_int_equal(host_program6("::", any), -EADDRINUSE);
+        assert_int_equal(host_program("127.0.0.1", any, PORT_TCP), -EADDRINUSE);
+        assert_int_equal(host_program6("::1", lo6), -EADDRINUSE);
+        /* [::1] only: IPv4 is free; 127.0.0.1 only: IPv6 is free. */
+        fd = host_program("127.0.0.1", lo6, PORT_TCP);
+        assert_true(fd >= 0);
+        close(fd);
+        fd = host_program6("::1", lo4);
+        assert_true(fd >= 0);
+        close(fd);
+        host_ports_release(&h);
+
+        /* An IPv6-only program on the port: the unit's start fails, naming the IPv6 side. */
+        fd = host_program6("::1", any);
+        assert_true(fd >= 0);
+        assert_int_equal(host_ports_bind(&h, &ports[0], 1, &error), -EADDRINUSE);
+        want = xasprintf("ports[0] %u:80/tcp: [::]:%u/tcp is in use on the host already", any, any);
+        if (!strstr(sup_error_message(error), want))
+                fail_msg("error \"%s\" lacks \"%s\"", sup_error_message(error), want);
+        assert_null(h.fds);
+        close(fd);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_port_in_use_fails_the_start),
                 cmocka_unit_test(test_held_port_refuses_host_programs),
                 cmocka_unit_test(test_address_not_on_the_host),
+                cmocka_unit_test(test_ipv6_held),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -295,6 +295,103 @@ static void test_concurrent_processes(void **state) {
         assert_int_equal(rm_rf(dir), 0);
 }
 
+static Ipv6Net net6(const char *s) {
+        Ipv6Net n;
+        assert_int_equal(ipv6_net_parse(s, &n), 0);
+        return n;
+}
+
+static const char *ntoa6(const struct in6_addr *a, char buf[INET6_ADDRSTRLEN]) {
+        return inet_ntop(AF_INET6, a, buf, INET6_ADDRSTRLEN);
+}
+
+static void test_subnet6(void **state) {
+        char buf[IPV6_NET_STRLEN], a[INET6_ADDRSTRLEN];
+        Ipv6Net n, x = net6("fd53:1:2::/64"), wider = net6("fd53:1::/32"), other = net6("fd53:1:3::/64");
+        struct in6_addr h;
+        static const char *const bad[] = {
+                "fd53::",    "fd53::/",    "/64",        "fd53::/129", "fd53::/064", "fd53::/6a",
+                "fd53::/-1", "10.0.0.0/8", "fd53:::/64", "x/64",       "fd53::/64 ", "",
+        };
+
+        assert_string_equal(ipv6_net_format(&x, buf), "fd53:1:2::/64");
+        n = net6("::/0");
+        assert_string_equal(ipv6_net_format(&n, buf), "::/0");
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                if (ipv6_net_parse(bad[i], &n) != -EINVAL)
+                        fail_msg("\"%s\" was accepted", bad[i]);
+        /* Host bits set: refused, with the network it meant. */
+        assert_int_equal(ipv6_net_parse("fd53:1:2::1/64", &n), -EDOM);
+        assert_string_equal(ipv6_net_format(&n, buf), "fd53:1:2::/64");
+        assert_int_equal(ipv6_net_parse("fd53:1:2:ffc0::/57", &n), -EDOM); /* a prefix inside a byte */
+        assert_string_equal(ipv6_net_format(&n, buf), "fd53:1:2:ff80::/57");
+
+        assert_true(ipv6_net_overlaps(&x, &wider) && ipv6_net_overlaps(&wider, &x));
+        assert_false(ipv6_net_overlaps(&x, &other));
+        /* Offsets count in the low 64 bits, with the carry across bytes. */
+        h = ipv6_net_host(&x, 1);
+        assert_string_equal(ntoa6(&h, a), "fd53:1:2::1");
+        h = ipv6_net_host(&x, 0x1ff);
+        assert_string_equal(ntoa6(&h, a), "fd53:1:2::1ff");
+        h = ipv6_net_host(&x, UINT64_MAX);
+        assert_string_equal(ntoa6(&h, a), "fd53:1:2:0:ffff:ffff:ffff:ffff");
+        assert_true(ipv6_net_contains(&x, &h));
+}
+
+static void test_pool6(void **state) {
+        Ipv6Net n64 = net6("fd53:1:2::/64"), n126 = net6("fd53:1:2::/126"), n48 = net6("fd53::/48");
+        char a[INET6_ADDRSTRLEN];
+        struct in6_addr c;
+
+        assert_true(ipam6_pool_size(&n64) == UINT64_MAX - 1);
+        assert_int_equal(ipam6_pool_size(&n126), 2); /* ::2, ::3 */
+        assert_int_equal(ipam6_pool_size(&n48), 0);
+        /* The walk over a small pool: every address once, never ::0 (subnet-router anycast) or
+         * ::1 (the gateway). */
+        for (uint64_t seed = 0; seed < 4; seed++) {
+                struct in6_addr x = ipam6_candidate(&n126, seed, 0), y = ipam6_candidate(&n126, seed, 1);
+                assert_int_not_equal(memcmp(&x, &y, sizeof(x)), 0);
+                assert_true(x.s6_addr[15] >= 2 && y.s6_addr[15] >= 2);
+                struct in6_addr z = ipam6_candidate(&n126, seed, 2);
+                assert_true(memcmp(&x, &z, sizeof(x)) == 0);
+        }
+        /* A seed near the top of a /64 wraps around without overflowing into the prefix. */
+        c = ipam6_candidate(&n64, UINT64_MAX - 2, 0);
+        assert_string_equal(ntoa6(&c, a), "fd53:1:2:0:ffff:ffff:ffff:ffff");
+        c = ipam6_candidate(&n64, UINT64_MAX - 3, 0);
+        assert_string_equal(ntoa6(&c, a), "fd53:1:2:0:ffff:ffff:ffff:fffe");
+        c = ipam6_candidate(&n64, UINT64_MAX - 3, 2);
+        assert_string_equal(ntoa6(&c, a), "fd53:1:2::2");
+        c = ipam6_candidate(&n64, UINT64_MAX - 1, 0); /* seed % pool == 0 */
+        assert_string_equal(ntoa6(&c, a), "fd53:1:2::2");
+        c = ipam6_candidate(&n64, 5, 0);
+        assert_string_equal(ntoa6(&c, a), "fd53:1:2::7");
+}
+
+static void test_acquire6(void **state) {
+        _cleanup_free_ char *dir = tmpdir(), *path = NULL, *text = NULL;
+        Ipv6Net n = net6("fd53:1:2::/126");
+        IpamLease6 web = IPAM_LEASE6_NULL, db = IPAM_LEASE6_NULL, full = IPAM_LEASE6_NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
+        char a[INET6_ADDRSTRLEN];
+
+        assert_int_equal(ipam_acquire6(dir, &n, "web", &web, NULL), 0);
+        struct in6_addr want = ipam6_candidate(&n, ipam_seed("web"), 0);
+        assert_true(memcmp(&web.address, &want, sizeof(want)) == 0);
+        /* A lease file named by the address, in the same directory as the IPv4 ones. */
+        path = xasprintf("%s/%s", dir, ntoa6(&web.address, a));
+        assert_int_equal(read_full_file(path, 4096, &text, NULL), 0);
+        assert_string_equal(text, "web\n");
+        assert_int_equal(ipam_acquire6(dir, &n, "db", &db, NULL), 0);
+        assert_int_not_equal(memcmp(&db.address, &web.address, sizeof(web.address)), 0);
+        assert_int_equal(ipam_acquire6(dir, &n, "third", &full, &error), -ENOSPC);
+        assert_non_null(strstr(error->message, "fd53:1:2::/126"));
+        assert_int_equal(ipam_release6(&web), 0);
+        assert_int_equal(access(path, F_OK), -1);
+        assert_int_equal(ipam_release6(&db), 0);
+        assert_int_equal(rm_rf(dir), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_subnet_parse),
@@ -306,6 +403,9 @@ int main(void) {
                 cmocka_unit_test(test_stale_and_live_leases),
                 cmocka_unit_test(test_pool_exhausted),
                 cmocka_unit_test(test_concurrent_processes),
+                cmocka_unit_test(test_subnet6),
+                cmocka_unit_test(test_pool6),
+                cmocka_unit_test(test_acquire6),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,58 +61,125 @@ static UnitSpec *unit_with_ports(const char *ports) {
         return u;
 }
 
-static PortmapTable table(void) {
-        PortmapTable t = {.name = "sup0", .bridge = "sup0"};
+static PortmapTable table(bool outbound) {
+        PortmapTable t = {.name = "sup0", .bridge = "sup0", .outbound = outbound};
         assert_int_equal(ipv4_net_parse("10.88.0.0/16", &t.subnet), 0);
+        assert_int_equal(ipv6_net_parse("fd53:1:2::/64", &t.subnet6), 0);
         return t;
 }
 
+#define BASE_HEAD                                                                                    \
+        "add table inet sup0\n"                                                                      \
+        "add chain inet sup0 guard { type filter hook prerouting priority raw; policy accept; }\n"   \
+        "flush chain inet sup0 guard\n"                                                              \
+        "add rule inet sup0 guard ip daddr 127.0.0.0/8 iif != \"lo\" drop\n"                         \
+        "add rule inet sup0 guard ip6 daddr ::1 iif != \"lo\" drop\n"                                \
+        "add chain inet sup0 forward { type filter hook forward priority filter; policy accept; }\n" \
+        "flush chain inet sup0 forward\n"                                                            \
+        "add rule inet sup0 forward iifname \"sup0\" oifname \"sup0\" accept\n"                      \
+        "add rule inet sup0 forward iifname \"sup0\" ct status dnat accept\n"                        \
+        "add rule inet sup0 forward oifname \"sup0\" ct status dnat accept\n"
+#define BASE_DROPS                                                                                          \
+        "add rule inet sup0 forward iifname \"sup0\" drop\n"                                                \
+        "add rule inet sup0 forward oifname \"sup0\" drop\n"                                                \
+        "add chain inet sup0 postrouting { type nat hook postrouting priority srcnat; policy accept; }\n"   \
+        "flush chain inet sup0 postrouting\n"                                                               \
+        "add rule inet sup0 postrouting oifname \"sup0\" ip saddr 127.0.0.0/8 masquerade\n"                 \
+        "add rule inet sup0 postrouting oifname \"sup0\" ip saddr 10.88.0.0/16 ct status dnat masquerade\n" \
+        "add rule inet sup0 postrouting oifname \"sup0\" ip6 saddr fd53:1:2::/64 ct status dnat masquerade\n"
+
 static void test_script_base(void **state) {
-        PortmapTable t = table();
+        PortmapTable t = table(false);
         _cleanup_free_ char *s = portmap_script_base(&t);
 
-        assert_string_equal(
-                s, "add table inet sup0\n"
-                   "add chain inet sup0 guard { type filter hook prerouting priority raw; policy accept; }\n"
-                   "flush chain inet sup0 guard\n"
-                   "add rule inet sup0 guard ip daddr 127.0.0.0/8 iif != \"lo\" drop\n"
-                   "add chain inet sup0 forward { type filter hook forward priority filter; policy accept; }\n"
-                   "flush chain inet sup0 forward\n"
-                   "add rule inet sup0 forward iifname \"sup0\" oifname \"sup0\" accept\n"
-                   "add rule inet sup0 forward iifname \"sup0\" ct status dnat accept\n"
-                   "add rule inet sup0 forward oifname \"sup0\" ct status dnat accept\n"
-                   "add rule inet sup0 forward iifname \"sup0\" drop\n"
-                   "add rule inet sup0 forward oifname \"sup0\" drop\n"
-                   "add chain inet sup0 postrouting { type nat hook postrouting priority srcnat; policy accept; }\n"
-                   "flush chain inet sup0 postrouting\n"
-                   "add rule inet sup0 postrouting oifname \"sup0\" ip saddr 127.0.0.0/8 masquerade\n"
-                   "add rule inet sup0 postrouting oifname \"sup0\" ip saddr 10.88.0.0/16 ct status dnat masquerade\n");
+        /* supd --no-outbound: forwarding for published ports only, as before outbound existed. */
+        assert_string_equal(s, BASE_HEAD BASE_DROPS);
 }
 
+static void test_script_base_outbound(void **state) {
+        PortmapTable t = table(true);
+        _cleanup_free_ char *s = portmap_script_base(&t);
+
+        /* New connections from the bridge out and their replies back, before the drops; both
+         * families masqueraded as the host when they leave by another interface. */
+        assert_string_equal(
+                s,
+                BASE_HEAD "add rule inet sup0 forward iifname \"sup0\" accept\n"
+                          "add rule inet sup0 forward oifname \"sup0\" ct state established,related accept\n" BASE_DROPS
+                          "add rule inet sup0 postrouting iifname \"sup0\" oifname != \"sup0\" ip saddr 10.88.0.0/16 "
+                          "masquerade\n"
+                          "add rule inet sup0 postrouting iifname \"sup0\" oifname != \"sup0\" ip6 saddr "
+                          "fd53:1:2::/64 masquerade\n");
+}
+
+#define PUBLISH_TAIL                                                                                 \
+        "add chain inet sup0 pre_web { type nat hook prerouting priority dstnat; policy accept; }\n" \
+        "flush chain inet sup0 pre_web\n"                                                            \
+        "add rule inet sup0 pre_web fib daddr type local jump dnat_web\n"                            \
+        "add chain inet sup0 out_web { type nat hook output priority -100; policy accept; }\n"       \
+        "flush chain inet sup0 out_web\n"                                                            \
+        "add rule inet sup0 out_web ip6 daddr ::1 return\n"                                          \
+        "add rule inet sup0 out_web fib daddr type local jump dnat_web\n"                            \
+        "add chain inet sup0 egress_web { type filter hook forward priority -1; policy accept; }\n"  \
+        "flush chain inet sup0 egress_web\n"
+
 static void test_script_publish(void **state) {
-        _cleanup_(unit_spec_freep) UnitSpec *u = unit_with_ports("[\"8080:80\", \"127.0.0.1:5353:53/udp\"]");
-        PortmapTable t = table();
+        _cleanup_(unit_spec_freep) UnitSpec *u = unit_with_ports(
+                "[\"8080:80\", \"127.0.0.1:5353:53/udp\", \"[::1]:8443:443\", \"[fd00::5]:7000:70/udp\"]");
+        PortmapTable t = table(true);
         struct in_addr to;
+        struct in6_addr to6;
         _cleanup_free_ char *s = NULL;
 
         assert_int_equal(inet_pton(AF_INET, "10.88.0.7", &to), 1);
-        s = portmap_script_publish(&t, "web", u->ports, u->n_ports, to);
-        assert_string_equal(s,
-                            "add table inet sup0\n"
-                            "add chain inet sup0 dnat_web\n"
-                            "flush chain inet sup0 dnat_web\n"
-                            "add rule inet sup0 dnat_web meta nfproto ipv4 tcp dport 8080 dnat ip to 10.88.0.7:80\n"
-                            "add rule inet sup0 dnat_web ip daddr 127.0.0.1 udp dport 5353 dnat ip to 10.88.0.7:53\n"
-                            "add chain inet sup0 pre_web { type nat hook prerouting priority dstnat; policy accept; }\n"
-                            "flush chain inet sup0 pre_web\n"
-                            "add rule inet sup0 pre_web fib daddr type local jump dnat_web\n"
-                            "add chain inet sup0 out_web { type nat hook output priority -100; policy accept; }\n"
-                            "flush chain inet sup0 out_web\n"
-                            "add rule inet sup0 out_web fib daddr type local jump dnat_web\n");
+        assert_int_equal(inet_pton(AF_INET6, "fd53:1:2::7", &to6), 1);
+        s = portmap_script_publish(&t, "web", u->ports, u->n_ports, to, &to6, true);
+        /* A port without an address on both families; one with an address on its own. */
+        assert_string_equal(
+                s, "add table inet sup0\n"
+                   "add chain inet sup0 dnat_web\n"
+                   "flush chain inet sup0 dnat_web\n"
+                   "add rule inet sup0 dnat_web meta nfproto ipv4 tcp dport 8080 dnat ip to 10.88.0.7:80\n"
+                   "add rule inet sup0 dnat_web meta nfproto ipv6 tcp dport 8080 dnat ip6 to [fd53:1:2::7]:80\n"
+                   "add rule inet sup0 dnat_web ip daddr 127.0.0.1 udp dport 5353 dnat ip to 10.88.0.7:53\n"
+                   "add rule inet sup0 dnat_web ip6 daddr ::1 tcp dport 8443 dnat ip6 to [fd53:1:2::7]:443\n"
+                   "add rule inet sup0 dnat_web ip6 daddr fd00::5 udp dport 7000 dnat ip6 to "
+                   "[fd53:1:2::7]:70\n" PUBLISH_TAIL);
+}
+
+static void test_script_publish_no_outbound(void **state) {
+        PortmapTable t = table(true);
+        struct in_addr to;
+        struct in6_addr to6;
+        _cleanup_free_ char *s = NULL, *off = NULL;
+
+        assert_int_equal(inet_pton(AF_INET, "10.88.0.7", &to), 1);
+        assert_int_equal(inet_pton(AF_INET6, "fd53:1:2::7", &to6), 1);
+        /* outbound: false: the unit's addresses are dropped on the way out, but for the replies
+         * of its published ports; the chain goes with the unit's others. */
+        s = portmap_script_publish(&t, "web", NULL, 0, to, &to6, false);
+        assert_string_equal(
+                s, "add table inet sup0\n"
+                   "add chain inet sup0 dnat_web\n"
+                   "flush chain inet sup0 dnat_web\n" PUBLISH_TAIL
+                   "add rule inet sup0 egress_web iifname \"sup0\" oifname != \"sup0\" ct status dnat accept\n"
+                   "add rule inet sup0 egress_web iifname \"sup0\" oifname != \"sup0\" ip saddr 10.88.0.7 drop\n"
+                   "add rule inet sup0 egress_web iifname \"sup0\" oifname != \"sup0\" ip6 saddr fd53:1:2::7 "
+                   "drop\n");
+        assert_true(portmap_unit_has_chains(&t, 0, false));
+        assert_false(portmap_unit_has_chains(&t, 0, true));
+        assert_true(portmap_unit_has_chains(&t, 1, true));
+        /* supd --no-outbound: the shared chain drops it all already; no chain of its own. */
+        t.outbound = false;
+        off = portmap_script_publish(&t, "web", NULL, 0, to, &to6, false);
+        assert_string_equal(off, "add table inet sup0\n"
+                                 "add chain inet sup0 dnat_web\n"
+                                 "flush chain inet sup0 dnat_web\n" PUBLISH_TAIL);
+        assert_false(portmap_unit_has_chains(&t, 0, false));
 }
 
 static void test_script_unpublish_and_drop(void **state) {
-        PortmapTable t = table();
+        PortmapTable t = table(true);
         _cleanup_free_ char *un = portmap_script_unpublish(&t, "web"), *drop = portmap_script_drop(&t);
 
         /* Whether the chains exist or not (add is a no-op when they do), and the jumps first. */
@@ -126,29 +193,44 @@ static void test_script_unpublish_and_drop(void **state) {
                             "delete chain inet sup0 out_web\n"
                             "add chain inet sup0 dnat_web\n"
                             "flush chain inet sup0 dnat_web\n"
-                            "delete chain inet sup0 dnat_web\n");
+                            "delete chain inet sup0 dnat_web\n"
+                            "add chain inet sup0 egress_web { type filter hook forward priority -1; policy accept; }\n"
+                            "flush chain inet sup0 egress_web\n"
+                            "delete chain inet sup0 egress_web\n");
         assert_string_equal(drop, "add table inet sup0\ndelete table inet sup0\n");
 }
 
-static void test_check_refuses_ipv6(void **state) {
-        _cleanup_(unit_spec_freep) UnitSpec *ok = unit_with_ports("[\"8080:80\", \"127.0.0.1:53:53/udp\"]");
-        _cleanup_(unit_spec_freep) UnitSpec *v6 = unit_with_ports("[\"8080:80\", \"[::1]:8443:443\"]");
-        _cleanup_sup_error_ SupError *error = NULL;
+static void test_default_subnet6(void **state) {
+        char buf[IPV6_NET_STRLEN], hash[65], want[IPV6_NET_STRLEN];
+        _cleanup_free_ char *key = xstrdup("sup bridge sup0");
+        Ipv6Net a, b, again;
 
-        assert_int_equal(portmap_check(ok->ports, ok->n_ports, &error), 0);
-        assert_null(error);
-        assert_int_equal(portmap_check(v6->ports, v6->n_ports, &error), -EAFNOSUPPORT);
-        assert_int_equal(error->code, EAFNOSUPPORT);
-        assert_non_null(strstr(error->message, "ports[1] [::1]:8443:443/tcp"));
-        assert_non_null(strstr(error->message, "IPv6"));
+        bridge_default_subnet6("sup0", &a);
+        bridge_default_subnet6("sup-33f5db", &b);
+        bridge_default_subnet6("sup0", &again);
+        /* fd, then the first 40 bits of the hash, subnet ID 0: a /64 of RFC 4193's kind. */
+        sha256_hex(key, strlen(key), hash);
+        snprintf(want, sizeof(want), "fd%.2s:%.4s:%.4s::/64", hash, hash + 2, hash + 6);
+        ipv6_net_format(&a, buf);
+        /* inet_ntop drops leading zeros of a group: compare the parsed forms. */
+        assert_int_equal(ipv6_net_parse(want, &again), 0);
+        assert_memory_equal(&a.addr, &again.addr, sizeof(a.addr));
+        assert_int_equal(a.prefix, 64);
+        assert_false(ipv6_net_overlaps(&a, &b)); /* two instances, two subnets */
+        assert_int_equal(a.addr.s6_addr[0], 0xfd);
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_bridge_names),       cmocka_unit_test(test_veth_names),
-                cmocka_unit_test(test_veth_mac),           cmocka_unit_test(test_script_base),
-                cmocka_unit_test(test_script_publish),     cmocka_unit_test(test_script_unpublish_and_drop),
-                cmocka_unit_test(test_check_refuses_ipv6),
+                cmocka_unit_test(test_bridge_names),
+                cmocka_unit_test(test_veth_names),
+                cmocka_unit_test(test_veth_mac),
+                cmocka_unit_test(test_script_base),
+                cmocka_unit_test(test_script_publish),
+                cmocka_unit_test(test_script_unpublish_and_drop),
+                cmocka_unit_test(test_script_base_outbound),
+                cmocka_unit_test(test_script_publish_no_outbound),
+                cmocka_unit_test(test_default_subnet6),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -634,7 +634,7 @@ static void test_diff(void **state) {
         assert_diff(TRUE_UNIT, TRUE_UNIT "env: {A: \"1\"}\n", "env");
 
         /* share.network takes the place of network. */
-        assert_diff(TRUE_UNIT, TRUE_UNIT "share: {network: db}\n", "network share.network");
+        assert_diff(TRUE_UNIT, TRUE_UNIT "share: {network: db}\n", "network outbound share.network");
 
         /* Several, sorted. */
         assert_diff(TRUE_UNIT "env: {A: \"1\"}\n", BASE "command: [/bin/false]\nresources: {memory: 64M}\n",

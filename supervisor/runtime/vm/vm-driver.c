@@ -108,6 +108,9 @@ static int vm_driver_prepare(const DriverContext *ctx, DriverInstance **ret, Sup
                 cfg.address = tap.address;
                 cfg.prefix = tap.prefix;
                 cfg.gateway = tap.gateway;
+                cfg.address6 = tap.address6;
+                cfg.prefix6 = tap.prefix6;
+                cfg.gateway6 = tap.gateway6;
         }
         /* The tap's fd is the Vm's from here on (QEMU's once it runs: the tap lives as long as
          * QEMU), also when this fails. */

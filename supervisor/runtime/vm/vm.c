@@ -342,13 +342,17 @@ static void send_run(Vm *vm) {
                                 layers, "sandbox", "serial=" VM_SANDBOX_SERIAL);
         json_object_set_new(json_object_get(run, "spec"), "rlimits", rlimits_to_json(vm->cfg.rlimits));
         if (vm->has_network) {
-                char mac[18], addr[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN];
+                char mac[18], addr[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN], addr6[INET6_ADDRSTRLEN],
+                        gw6[INET6_ADDRSTRLEN];
                 format_mac(vm->cfg.mac, mac);
                 json_object_set_new(run, "network",
-                                    json_pack("{s:s, s:s, s:i, s:s}", "mac", mac, "address",
+                                    json_pack("{s:s, s:s, s:i, s:s, s:s, s:i, s:s}", "mac", mac, "address",
                                               inet_ntop(AF_INET, &vm->cfg.address, addr, sizeof(addr)), "prefix",
                                               (int) vm->cfg.prefix, "gateway",
-                                              inet_ntop(AF_INET, &vm->cfg.gateway, gw, sizeof(gw))));
+                                              inet_ntop(AF_INET, &vm->cfg.gateway, gw, sizeof(gw)), "address6",
+                                              inet_ntop(AF_INET6, &vm->cfg.address6, addr6, sizeof(addr6)), "prefix6",
+                                              (int) vm->cfg.prefix6, "gateway6",
+                                              inet_ntop(AF_INET6, &vm->cfg.gateway6, gw6, sizeof(gw6))));
         }
         if (vm->cfg.seccomp)
                 json_object_set_new(run, "seccomp", seccomp_program_to_json(vm->cfg.seccomp));

@@ -127,6 +127,9 @@ typedef struct VmConfig {
         struct in_addr address;
         unsigned prefix;
         struct in_addr gateway;
+        struct in6_addr address6;
+        unsigned prefix6;
+        struct in6_addr gateway6;
         LogWriter *log;
         VmCallbacks callbacks;
         void *userdata;
