@@ -455,7 +455,7 @@ unit hung hyperv "command: [/bin/sh, -c, 'echo ready; exec sleep 1000']
 stop: {timeout: 1s}"
 # Four guests boot at once: the boot timer is not what this case is about.
 SUP_VM_BOOT_TIMEOUT=600 start_supd
-wait_for 60 state_is panic exited || fail "panic: state $(field panic state)"
+wait_for 180 state_is panic exited || fail "panic: state $(field panic state)"
 reason=$(field panic reason)
 echo "$reason" | grep -q "kernel panic" || fail "panic: unclear reason: $reason"
 [ "$(vm_field panic end)" = kernel-panic ] || fail "panic: end $(vm_field panic end)"
