@@ -30,13 +30,13 @@
 
 typedef struct VmFsShare {
         VmFs *fs;
-        size_t mount;     /* its index in the spec's mounts */
-        char *target;     /* the guest's path, for messages */
-        char *socket;     /* fs-N.sock, in the instance directory */
-        char *socket_path;
-        char *mountpoint; /* DIR/fs-N: where the source is in virtiofsd's mount namespace */
-        int listen_fd;    /* until virtiofsd has it */
-        int mnt_fd;       /* the detached, checked copy of the source; until virtiofsd has it attached */
+        size_t mount;      /* its index in the spec's mounts */
+        char *target;      /* the guest's path, for messages */
+        char *socket;      /* fs-N.sock, in the instance directory */
+        char *socket_path; /* the same, absolute: unlinked when the share goes */
+        char *mountpoint;  /* DIR/fs-N: where the source is in virtiofsd's mount namespace */
+        int listen_fd;     /* until virtiofsd has it */
+        int mnt_fd;        /* the detached, checked copy of the source; until virtiofsd has it attached */
         pid_t pid;
         int pidfd;
         EventSource *source;
