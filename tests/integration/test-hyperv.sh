@@ -143,7 +143,7 @@ done
 ctl start probe-process >/dev/null && ctl start probe-hyperv >/dev/null
 wait_for 60 logged probe-hyperv "sandbox before: written" || fail "hyperv: the sandbox did not keep the first run's write"
 wait_for 10 logged probe-process "sandbox before: written" || fail "process: the sandbox did not keep the first run's write"
-logged probe-hyperv "bind before: written" || fail "hyperv: the bind mount did not keep the first run's write"
+wait_for 60 logged probe-hyperv "bind before: written" || fail "hyperv: the bind mount did not keep the first run's write"
 [ "$(vm_field probe-hyperv accel)" = tcg ] || fail "accelerator: $(vm_field probe-hyperv accel), expected tcg on this host"
 [ -z "$(vm_field probe-process accel)" ] || fail "a process unit has VM fields"
 # The layer disk is built once and shared: one image per layer in the cache.
@@ -462,7 +462,8 @@ trap cleanup EXIT
 end
 
 begin "kill -9 supd while a VM runs: the new supd adopts it (same QEMU, no reboot) and can stop it"
-unit adopt hyperv "command: [/bin/sh, -c, 'echo booted-once; exec sleep 1000']"
+unit adopt hyperv "command: [/bin/sh, -c, 'echo booted-once; exec sleep 1000']
+$BINDS"
 start_supd
 wait_for 60 state_is adopt running || fail "adopt not running: $(field adopt reason)"
 qpid=$(field adopt pid)
@@ -475,8 +476,14 @@ start_supd
 wait_for 10 state_is adopt running || fail "not running after the restart of supd: $(field adopt state)"
 [ "$(field adopt pid)" = "$qpid" ] || fail "QEMU pid $(field adopt pid), was $qpid: the VM was restarted"
 [ "$(grep -c booted-once "$CASE_DIR/state/logs/adopt.log")" = 1 ] || fail "the guest booted twice"
+# The binds' virtiofsds are the monitor's, as QEMU is: they live through supd's restart, and go
+# with the machine.
+fspids=$(virtiofsd_pids adopt)
+[ -n "$fspids" ] || fail "adopt: no virtiofsd logged"
+for pid in $fspids; do kill -0 "$pid" 2>/dev/null || fail "virtiofsd $pid died with supd"; done
 ctl stop adopt >/dev/null
 wait_for 20 state_is adopt stopped || fail "the adopted VM did not stop"
+for pid in $fspids; do [ ! -d "/proc/$pid" ] || fail "virtiofsd $pid outlived the adopted VM"; done
 end
 
 begin "the guest's root is built as process isolation's: the same masked and read-only paths, the same /dev, nodev"
@@ -526,7 +533,7 @@ unit hung hyperv "command: [/bin/sh, -c, 'echo ready; exec sleep 1000']
 stop: {timeout: 1s}"
 # Four guests boot at once: the boot timer is not what this case is about.
 SUP_VM_BOOT_TIMEOUT=600 start_supd
-wait_for 60 state_is panic exited || fail "panic: state $(field panic state)"
+wait_for 180 state_is panic exited || fail "panic: state $(field panic state)"
 reason=$(field panic reason)
 echo "$reason" | grep -q "kernel panic" || fail "panic: unclear reason: $reason"
 [ "$(vm_field panic end)" = kernel-panic ] || fail "panic: end $(vm_field panic end)"

@@ -30,12 +30,13 @@
 
 typedef struct VmFsShare {
         VmFs *fs;
-        size_t mount;     /* its index in the spec's mounts */
-        char *target;     /* the guest's path, for messages */
-        char *socket;     /* fs-N.sock, in the instance directory */
-        char *mountpoint; /* DIR/fs-N: where the source is in virtiofsd's mount namespace */
-        int listen_fd;    /* until virtiofsd has it */
-        int mnt_fd;       /* the detached, checked copy of the source; until virtiofsd has it attached */
+        size_t mount;      /* its index in the spec's mounts */
+        char *target;      /* the guest's path, for messages */
+        char *socket;      /* fs-N.sock, in the instance directory */
+        char *socket_path; /* the same, absolute: unlinked when the share goes */
+        char *mountpoint;  /* DIR/fs-N: where the source is in virtiofsd's mount namespace */
+        int listen_fd;     /* until virtiofsd has it */
+        int mnt_fd;        /* the detached, checked copy of the source; until virtiofsd has it attached */
         pid_t pid;
         int pidfd;
         EventSource *source;
@@ -122,8 +123,11 @@ static void share_done(VmFsShare *s) {
                 close(s->mnt_fd);
         if (s->mountpoint)
                 (void) rmdir(s->mountpoint);
+        if (s->socket_path)
+                (void) unlink(s->socket_path);
         free(s->target);
         free(s->socket);
+        free(s->socket_path);
         free(s->mountpoint);
 }
 
@@ -202,7 +206,6 @@ int vm_fs_prepare(const UnitSpec *u, const char *dir, VmFs **ret, SupError **ret
                 VmFsShare *s = &fs->shares[i];
                 const MountSpec *m = &u->mounts[shares[i].mount];
                 _cleanup_close_ int src = -EBADF;
-                _cleanup_free_ char *sock = NULL;
                 struct stat st;
 
                 *s = (VmFsShare){.fs = fs, .listen_fd = -EBADF, .mnt_fd = -EBADF, .pidfd = -EBADF};
@@ -234,8 +237,8 @@ int vm_fs_prepare(const UnitSpec *u, const char *dir, VmFs **ret, SupError **ret
                         break;
                 }
                 s->socket = xasprintf("fs-%zu.sock", i);
-                sock = path_join(dir, s->socket);
-                r = listen_at(sock, &s->listen_fd, ret_error);
+                s->socket_path = path_join(dir, s->socket);
+                r = listen_at(s->socket_path, &s->listen_fd, ret_error);
                 if (r < 0)
                         break;
         }

@@ -19,7 +19,8 @@
  * One virtiofsd per share, not one per unit: the C virtiofsd serves one directory tree to one
  * device, so one process for several mounts would need a directory of binds behind one tag and a
  * second bind in the guest; per share, each mount's read_only is its own mount's in the host's
- * view, and a process costs about 2 MiB (bench/README.md).
+ * view, and a virtiofsd costs about 1 MiB of its own (bench/README.md). The cost that matters on microvm is
+ * a virtio-mmio slot per share, which the layers' disks share (VM_MICROVM_MAX_LAYERS).
  *
  * Confinement, on top of virtiofsd's own (sandbox=namespace: new mount, pid and net namespaces,
  * pivot_root into the shared directory; its seccomp filter; all capabilities dropped but what
@@ -31,8 +32,10 @@
  * compromised) cannot write to a read_only share: the host refuses with EROFS. */
 
 #define VM_VIRTIOFSD_PATH "/usr/lib/qemu/virtiofsd"
-/* What a virtiofsd needs in the instance's cgroup: bench/virtiofs.sh measures about 2 MiB of RSS
- * a process, with up to 64 requests in flight; its page cache is reclaimable. */
+/* What a virtiofsd needs in the instance's cgroup: bench/virtiofs.sh measures about 1 MiB private
+ * for its two processes (the one sup forks, and the one that serves, in its own pid namespace);
+ * their RSS is mostly guest RAM, the memfd QEMU shares with them, charged once. The rest is room
+ * for its threads and buffers; the page cache of what it writes is reclaimable. */
 #define VM_VIRTIOFSD_OVERHEAD (16ULL << 20)
 
 /* A mount of the unit that the guest gets from the host. */
