@@ -337,6 +337,8 @@ def run_twin(setup, unit):
     steps = case.steps or [(0, "wait exited")]
     for n, line in steps:
         label = "step %d: %s" % (n, line) if n else line
+        if line.startswith("timed "):
+            continue
         if line == "logs":
             add_logs(setup, unit, label)
         else:
@@ -349,6 +351,15 @@ def add_logs(setup, unit, label):
     """The log as two sequences, the workload's lines (stdout and stderr in their order) and sup's:
     how the two interleave is timing (a health check's verdict against a heartbeat line)."""
     lines = log_lines(setup, unit)
+    # Lines the workload prints on a clock (a `timed` step): how many depends on timing; that there
+    # were some does not.
+    for n, line in unit.case.steps:
+        if line.startswith("timed "):
+            rx = shlex.split(line)[1]
+            seen = any(re.search(rx, l) for l in lines)
+            lines = [l for l in lines if not re.search(rx, l)]
+            if seen:
+                lines.append("(lines matching %s)" % rx)
     unit.observed.append((label + ": workload", [l for l in lines if not l.startswith("sup ")]))
     unit.observed.append((label + ": sup", [l for l in lines if l.startswith("sup ")]))
 
