@@ -115,13 +115,17 @@ for m in $MODES; do
         [ "$(rcli "$m" INCR counter)" = 1 ] || fail "$m: INCR counter"
         [ "$(rcli "$m" CONFIG GET appendonly | tail -n 1)" = yes ] || fail "$m: appendonly is off"
 done
-if [ "$DB_MOUNT" = bind ]; then
-        # The data is on the host's directory, not in the sandbox.
-        for m in $MODES; do
-                ls "$TOP/data-$m/appendonlydir/"*.aof >/dev/null 2>&1 ||
-                        fail "$m: no append-only file in the mounted directory: $(ls -la "$TOP/data-$m")"
-        done
-fi
+# The data is on the host, in the mounted directory or the volume, not in the sandbox (which
+# outlives a restart too, and would hide a mount that is not there).
+for m in $MODES; do
+        if [ "$DB_MOUNT" = bind ]; then
+                dir=$TOP/data-$m
+        else
+                dir=$(ctl volume inspect --json "redisdata-$m" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["path"])')
+        fi
+        ls "$dir/appendonlydir/"*.aof >/dev/null 2>&1 ||
+                fail "$m: no append-only file in the mounted directory $dir: $(ls -la "$dir" 2>&1)"
+done
 for m in $MODES; do
         # The database process dies, as in a crash: SIGKILL, no chance to write anything more.
         ctl exec "db-$m" -- /bin/sh -c 'for p in /proc/[0-9]*; do
