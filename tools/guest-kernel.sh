@@ -27,14 +27,16 @@ package=${SUP_GUEST_KERNEL_PACKAGE:-linux-image-cloud-amd64}
 # network, an entropy source (virtio-rng: without one, the workload's first read of /dev/random
 # waits for the guest's pool, a second under TCG), the file systems of the root (overlay of erofs
 # layer disks and an ext4 sandbox disk), and the ACPI power button with its evdev node (the host's
-# QMP system_powerdown reaches sup-init as a KEY_POWER press on /dev/input/eventN). Dependencies
+# QMP system_powerdown reaches sup-init as a KEY_POWER press on /dev/input/eventN), and virtiofs
+# (with fuse, its dependency) for bind mounts of host directories (sup-init loads those two only
+# for a run that has such mounts). Dependencies
 # (virtio, virtio_ring, failover, erofs's libcrc32c, ... and whatever ext4 needs when it is a
 # module) are added from modules.dep and modules.softdep; modules the kernel has built in are
 # skipped, also when asked for by an alias a built-in module has (libcrc32c's softdep crc32c is
 # the built-in crc32c_generic: modules.alias would give crc32c_intel, which needs SSE 4.2 and
 # fails with ENODEV under TCG, and the guest stops at a module that fails to load). The module set
 # is part of the stamp below: a guest directory provisioned with another set is redone.
-modules=${SUP_GUEST_MODULES:-virtio_pci virtio_mmio virtio_blk virtio_console virtio_net virtio_rng overlay ext4 erofs evdev button}
+modules=${SUP_GUEST_MODULES:-virtio_pci virtio_mmio virtio_blk virtio_console virtio_net virtio_rng overlay ext4 erofs evdev button virtiofs}
 
 log() { printf '%s\n' "guest-kernel: $*" >&2; }
 die() { log "$*"; exit 1; }

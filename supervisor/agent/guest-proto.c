@@ -8,6 +8,7 @@
 
 #include "alloc.h"
 #include "base64.h"
+#include "path-util.h"
 #include "string-util.h"
 #include "subnet.h"
 #include "unit-value.h"
@@ -113,6 +114,12 @@ int guest_command_from_json(const json_t *msg, GuestCommand *ret, SupError **ret
 }
 
 void guest_run_done(GuestRun *r) {
+        for (size_t i = 0; i < r->n_shares; i++) {
+                free(r->shares[i].tag);
+                free(r->shares[i].target);
+        }
+        r->shares = (free(r->shares), NULL);
+        r->n_shares = 0;
         r->spec = unit_spec_free(r->spec);
         r->layers = strv_free(r->layers);
         r->sandbox = (free(r->sandbox), NULL);
@@ -156,12 +163,6 @@ static int decode_spec(const json_t *spec, UnitSpec **ret, SupError **ret_error)
         if (u->network == NETWORK_HOST)
                 return fail(ret_error, "network: host is not possible with isolation: hyperv (the guest has a network "
                                        "stack of its own)");
-        for (size_t i = 0; i < u->n_mounts; i++)
-                if (u->mounts[i].type == MOUNT_BIND)
-                        return fail(ret_error,
-                                    "mounts[%zu]: bind mounts of host directories (%s) are not supported with "
-                                    "isolation: hyperv yet (the guest has no access to the host's files)",
-                                    i, u->mounts[i].target);
         *ret = TAKE_PTR(u);
         return 0;
 }
@@ -255,6 +256,92 @@ static int decode_network(const json_t *o, GuestNetwork *ret, SupError **ret_err
         return 0;
 }
 
+bool guest_mount_needs_share(const MountSpec *m) {
+        switch (m->type) {
+        case MOUNT_BIND:
+        case MOUNT_VOLUME:
+                return true;
+        case MOUNT_TMPFS:
+        case _MOUNT_TYPE_MAX:
+        case _MOUNT_TYPE_INVALID:
+                break;
+        }
+        return false;
+}
+
+static bool share_tag_valid(const char *t) {
+        size_t n = strlen(t);
+        return n > 0 && n <= GUEST_SHARE_TAG_MAX && strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+static bool path_normalized_absolute(const char *p) {
+        _cleanup_free_ char *s = xstrdup(p);
+        return path_is_absolute(p) && !path_has_dotdot(p) && streq(path_simplify(s), p);
+}
+
+/* "shares": one per mount that needs one, in order, each exactly that mount's target and
+ * read_only: the host cannot make the guest mount one directory where the unit says another, nor
+ * a writable one where it says read_only. */
+static int decode_shares(const json_t *a, const UnitSpec *u, GuestRun *run, SupError **ret_error) {
+        static const char *const keys[] = {"tag", "target", "read_only"};
+        size_t want = 0, k = 0, i;
+        const json_t *v;
+
+        for (size_t m = 0; m < u->n_mounts; m++)
+                want += guest_mount_needs_share(&u->mounts[m]);
+        if (!a && want == 0)
+                return 0;
+        if (a && (!json_is_array(a) || json_array_size(a) > GUEST_SHARES_MAX))
+                return fail(ret_error, "run: \"shares\" must be a list of at most %u shares", GUEST_SHARES_MAX);
+        if (json_array_size(a) != want)
+                return fail(ret_error, "run: %zu shares for %zu bind mounts (one each, in order)", json_array_size(a),
+                            want);
+        run->shares = xzalloc(sizeof(GuestShare) * (want ?: 1));
+        json_array_foreach(a, i, v) {
+                const char *tag = json_string_value(json_object_get(v, "tag")), *key;
+                const char *target = json_string_value(json_object_get(v, "target"));
+                const json_t *ro = json_object_get(v, "read_only"), *x;
+
+                if (!json_is_object(v))
+                        return fail(ret_error, "shares[%zu]: expected an object with tag, target and read_only", i);
+                json_object_foreach((json_t *) v, key, x) {
+                        size_t j = 0;
+                        while (j < ELEMENTSOF(keys) && !streq(keys[j], key))
+                                j++;
+                        if (j == ELEMENTSOF(keys))
+                                return fail(ret_error, "shares[%zu]: unknown key \"%s\"", i, key);
+                }
+                if (!tag || !share_tag_valid(tag))
+                        return fail(ret_error,
+                                    "shares[%zu].tag: expected 1 to %u lowercase letters, digits and '-' (a "
+                                    "virtio-fs tag)",
+                                    i, GUEST_SHARE_TAG_MAX);
+                for (size_t j = 0; j < i; j++)
+                        if (streq(run->shares[j].tag, tag))
+                                return fail(ret_error, "shares[%zu].tag: \"%s\" is shares[%zu]'s already", i, tag, j);
+                if (!target || !path_normalized_absolute(target))
+                        return fail(ret_error,
+                                    "shares[%zu].target: expected an absolute path without \".\", \"..\" or "
+                                    "\"//\"",
+                                    i);
+                if (!json_is_boolean(ro))
+                        return fail(ret_error, "shares[%zu].read_only: expected true or false", i);
+                while (!guest_mount_needs_share(&u->mounts[k]))
+                        k++;
+                if (!streq(u->mounts[k].target, target) || u->mounts[k].read_only != json_is_true(ro))
+                        return fail(ret_error,
+                                    "shares[%zu]: target %s, read_only %s, but the mount it serves (mounts[%zu]) "
+                                    "has target %s, read_only %s",
+                                    i, target, json_is_true(ro) ? "true" : "false", k, u->mounts[k].target,
+                                    u->mounts[k].read_only ? "true" : "false");
+                run->shares[i] =
+                        (GuestShare){.tag = xstrdup(tag), .target = xstrdup(target), .read_only = json_is_true(ro)};
+                run->n_shares = i + 1;
+                k++;
+        }
+        return 0;
+}
+
 int guest_run_from_json(const json_t *msg, GuestRun *ret, SupError **ret_error) {
         GuestRun run = {};
         const char *sandbox = json_string_value(json_object_get(msg, "sandbox"));
@@ -295,6 +382,9 @@ int guest_run_from_json(const json_t *msg, GuestRun *ret, SupError **ret_error) 
                                     "card's MAC address, the address and prefix of eth0), which the host did not give");
                 goto fail;
         }
+        r = decode_shares(json_object_get(msg, "shares"), run.spec, &run, ret_error);
+        if (r < 0)
+                goto fail;
         /* Every limit as a number: none is left to the guest kernel's defaults. */
         r = rlimits_from_json(json_object_get(json_object_get(msg, "spec"), "rlimits"), run.rlimits, ret_error);
         if (r < 0)

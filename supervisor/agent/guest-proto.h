@@ -62,6 +62,14 @@
  *        gateway may be absent (no default route). A unit with network: bridge needs this
  *        object, one with network: none must not have it (it has loopback only); network: host
  *        is refused (the guest is a network stack of its own).
+ *        With bind mounts, the run command also has
+ *          "shares":[{"tag":"sup-fs-0","target":"/data","read_only":true},...]
+ *        one per bind mount of the spec (guest_mount_needs_share()), in the order of its mounts,
+ *        with that mount's target and read_only: the virtio-fs device (tag: lowercase letters,
+ *        digits and '-', at most GUEST_SHARE_TAG_MAX bytes) through which the host's virtiofsd
+ *        serves the mount's source (runtime/vm/vm-fs.h). At most GUEST_SHARES_MAX. A bind mount
+ *        without its share, a share without its mount, or one whose target or read_only is not
+ *        the mount's, is refused: the guest never mounts something other than what the unit says.
  *        Unless the unit has seccomp: unconfined, the run command also has
  *          "seccomp":{"flags":0,"filter":"BASE64"}
  *        the unit's seccomp filter as the host compiled it (runtime/seccomp-compile.h): classic BPF
@@ -191,6 +199,22 @@ typedef struct GuestNetwork {
         struct in_addr gateway; /* 0.0.0.0: no default route */
 } GuestNetwork;
 
+/* The kernel's limit on a virtio-fs tag (36 bytes, without the NUL). */
+#define GUEST_SHARE_TAG_MAX 36U
+/* As many as a microvm has virtio-mmio slots left beside its own devices and a small image. */
+#define GUEST_SHARES_MAX 16U
+
+/* A mount of the spec that the host serves over virtio-fs: a bind mount's source, or a named
+ * volume's directory. */
+bool guest_mount_needs_share(const MountSpec *m);
+
+/* The run command's "shares": the virtio-fs device of each mount that needs one. */
+typedef struct GuestShare {
+        char *tag;
+        char *target;
+        bool read_only;
+} GuestShare;
+
 typedef struct GuestRun {
         UnitSpec *spec;
         char **layers; /* bottom first */
@@ -199,6 +223,8 @@ typedef struct GuestRun {
         GuestNetwork network;
         SeccompProgram *seccomp; /* NULL: seccomp: unconfined */
         RlimitSet rlimits;       /* spec.rlimits, every resource resolved by the host */
+        GuestShare *shares;      /* in the order of the spec's mounts that need one */
+        size_t n_shares;
 } GuestRun;
 
 void guest_run_done(GuestRun *r);
@@ -207,9 +233,9 @@ void guest_run_done(GuestRun *r);
  * unit_spec_from_json(), as strict as it (an unknown key or a wrong type is refused); the guest
  * acts on its command, env, user, working_dir, hostname, network, mounts, security (seccomp: the
  * mode; the filter is the run command's) and stop. What the guest cannot do the way process
- * isolation does is refused here, never done differently: bind mounts (there is no host directory
- * in the guest), network: host (the guest is a network stack of its own), and network: bridge
- * without the "network" object (eth0's address is the host's to give). */
+ * isolation does is refused here, never done differently: a bind mount without its share, network: host (the guest is a
+ * network stack of its own), and network: bridge without the "network" object (eth0's address is the host's to give).
+ */
 int guest_run_from_json(const json_t *msg, GuestRun *ret, SupError **ret_error);
 
 /* The events, as new objects. */

@@ -29,9 +29,8 @@ static void print_json(const json_t *j) {
         fputc('\n', stdout);
 }
 
-/* Calls supd and prints its result: as it is with --json, else as print has it. */
-static int call_print(const char *method, json_t *params, usec_t timeout, bool json,
-                      void (*print)(const json_t *result, bool flag), bool flag) {
+int call_print(const char *method, json_t *params, usec_t timeout, bool json,
+               void (*print)(const json_t *result, bool flag), bool flag) {
         json_t *result = NULL;
         int r = supd_call(method, params, timeout, &result);
 

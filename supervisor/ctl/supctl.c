@@ -51,6 +51,12 @@ static void help(void) {
                "  image prune [--dry-run] [--json]\n"
                "                           remove what no unit of the running generation\n"
                "                           uses; --dry-run: only say what\n"
+               "  volume ls [--json]       the named volumes: created, owner, the units\n"
+               "                           running with them or naming them\n"
+               "  volume inspect [--json] NAME\n"
+               "                           a volume: its directory on the host, owner, users\n"
+               "  volume rm NAME           remove a volume and its data (root only); refused\n"
+               "                           while a unit runs with it or names it\n"
                "  validate [--json] [--print] [--state-dir DIR] FILE|DIR...\n"
                "                   Check unit files offline, as one set (like supd's units\n"
                "                   directory). Exit 0 if all are valid, 1 otherwise.\n"
@@ -239,6 +245,8 @@ int main(int argc, char **argv) {
                 return verb_wait(argc - optind, argv + optind);
         if (streq(argv[optind], "image"))
                 return verb_image(argc - optind, argv + optind);
+        if (streq(argv[optind], "volume"))
+                return verb_volume(argc - optind, argv + optind);
         if (streq(argv[optind], "exec"))
                 return verb_exec(argc - optind, argv + optind);
 

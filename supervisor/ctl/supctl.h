@@ -19,6 +19,7 @@ int verb_top(int argc, char **argv);
 int verb_wait(int argc, char **argv);
 int verb_image(int argc, char **argv);
 int verb_exec(int argc, char **argv);
+int verb_volume(int argc, char **argv);
 
 /* supd's control socket: --socket, else $SUP_RUN_DIR/supd.sock, else /run/sup/supd.sock. */
 char *supd_socket_path(void);
@@ -30,3 +31,8 @@ int supd_call(const char *method, json_t *params, usec_t timeout, json_t **ret_r
 int parse_json_option(int argc, char **argv, bool *ret_json);
 /* Bytes as top shows memory: B, K, then M and G with one decimal. */
 void format_rss(json_int_t bytes, char *buf, size_t size);
+
+/* Calls supd (params is consumed) and prints its result: as JSON with json, else as print has it
+ * (the image and volume verbs). */
+int call_print(const char *method, json_t *params, usec_t timeout, bool json,
+               void (*print)(const json_t *result, bool flag), bool flag);

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "macro.h"
 #include "string-util.h"
+#include "volume.h"
 
 #define CONTROL_IDLE_TIMEOUT (60 * USEC_PER_SEC)
 /* supctl writes a request in one go: one that is not complete after this is a slow-loris. */
@@ -521,7 +522,80 @@ static void do_image_prune(JsonlClient *c, json_t *msg, void *userdata) {
                       image_prune_work, &a);
 }
 
-/* The socket's group may look (status, logs, top, wait, the images); only root may act. */
+/* ---- named volumes (runtime/volume.h): in a worker too, a removal deletes a whole tree ---- */
+
+typedef struct VolumeArgs {
+        const char *state_dir;
+        const char *name; /* inspect, rm */
+        const VolumeNamer *namers;
+        size_t n_namers;
+} VolumeArgs;
+
+static json_t *volume_error(int r, SupError *e) {
+        return image_job_error(r == -ENOENT  ? "no-such-volume"
+                               : r == -EBUSY ? "in-use"
+                                             : "failed",
+                               e ? sup_error_message(e) : strerror(-r));
+}
+
+static json_t *volume_ls_work(const char *store_dir, const void *args) {
+        const VolumeArgs *a = args;
+        _cleanup_sup_error_ SupError *e = NULL;
+        json_t *list = NULL;
+        int r = volume_list(a->state_dir, a->namers, a->n_namers, &list, &e);
+        return r < 0 ? volume_error(r, e) : image_job_reply(list);
+}
+
+static json_t *volume_inspect_work(const char *store_dir, const void *args) {
+        const VolumeArgs *a = args;
+        _cleanup_sup_error_ SupError *e = NULL;
+        json_t *v = NULL;
+        int r = volume_inspect(a->state_dir, a->name, a->namers, a->n_namers, &v, &e);
+        return r < 0 ? volume_error(r, e) : image_job_reply(v);
+}
+
+static json_t *volume_rm_work(const char *store_dir, const void *args) {
+        const VolumeArgs *a = args;
+        _cleanup_sup_error_ SupError *e = NULL;
+        int r = volume_remove(a->state_dir, a->name, a->namers, a->n_namers, &e);
+        return r < 0 ? volume_error(r, e) : image_job_reply(json_pack("{s:s}", "removed", a->name));
+}
+
+/* The worker is a fork made within image_jobs_run(): the unit set it is given (borrowed from the
+ * manager) is its own copy from then on, as the decision about a removal needs. */
+static void run_volume_job(JsonlClient *c, json_t *msg, ControlServer *s, const char *verb, ImageJobWork work) {
+        const char *name = param_string(msg, "name");
+        _cleanup_free_ char *what = NULL, *key = NULL;
+        _cleanup_free_ VolumeNamer *namers = NULL;
+        VolumeArgs a = {.state_dir = s->manager->config.state_dir, .name = name};
+
+        if (work != volume_ls_work && !name) {
+                (void) json_conn_reply_error(jsonl_client_conn(c), msg, "bad-request", "volume-%s needs a name", verb);
+                return;
+        }
+        namers = manager_volume_namers(s->manager, &a.n_namers);
+        a.namers = namers;
+        what = name ? xasprintf("volume %s of %s", verb, name) : xasprintf("volume %s", verb);
+        /* A second rm of one volume joins the first; listing and inspecting are never joined: the
+         * unit set may have changed in between. */
+        key = work == volume_rm_work ? xasprintf("volume-rm %s", name) : NULL;
+        run_image_job(c, msg, s, IMAGE_JOB_READ, key, what, work, &a);
+}
+
+static void do_volume_ls(JsonlClient *c, json_t *msg, void *userdata) {
+        run_volume_job(c, msg, userdata, "ls", volume_ls_work);
+}
+
+static void do_volume_inspect(JsonlClient *c, json_t *msg, void *userdata) {
+        run_volume_job(c, msg, userdata, "inspect", volume_inspect_work);
+}
+
+static void do_volume_rm(JsonlClient *c, json_t *msg, void *userdata) {
+        run_volume_job(c, msg, userdata, "rm", volume_rm_work);
+}
+
+/* The socket's group may look (status, logs, top, wait, the images, the volumes); only root may
+ * act. */
 static const JsonlMethod control_methods[] = {
         {"status", do_status, 0},
         {"logs", do_logs, 0},
@@ -535,6 +609,9 @@ static const JsonlMethod control_methods[] = {
         {"image-inspect", do_image_inspect, 0},
         {"image-pull", do_image_pull, JSONL_METHOD_ROOT_ONLY},
         {"image-prune", do_image_prune, JSONL_METHOD_ROOT_ONLY},
+        {"volume-ls", do_volume_ls, 0},
+        {"volume-inspect", do_volume_inspect, 0},
+        {"volume-rm", do_volume_rm, JSONL_METHOD_ROOT_ONLY},
         {},
 };
 

@@ -166,6 +166,26 @@ char **manager_image_users(Manager *m) {
         return names;
 }
 
+static void push_namers(const UnitSpec *u, VolumeNamer **list, size_t *n) {
+        for (size_t k = 0; u && k < u->n_mounts; k++)
+                if (u->mounts[k].type == MOUNT_VOLUME) {
+                        *list = xreallocarray(*list, *n + 1, sizeof(VolumeNamer));
+                        (*list)[(*n)++] = (VolumeNamer){u->mounts[k].name, u->name};
+                }
+}
+
+VolumeNamer *manager_volume_namers(Manager *m, size_t *ret_n) {
+        VolumeNamer *list = NULL;
+        size_t n = 0;
+
+        for (size_t k = 0; m->generation && k < m->generation->n_units; k++)
+                push_namers(m->generation->units[k], &list, &n);
+        for (Instance *i = m->instances; i; i = i->next)
+                push_namers(i->spec, &list, &n);
+        *ret_n = n;
+        return list;
+}
+
 static void instance_free(Instance *i) {
         Manager *m = i->manager;
 

@@ -12,6 +12,7 @@
 #include "string-table.h"
 #include "sup-error.h"
 #include "unit-set.h"
+#include "volume.h"
 
 /* supd's model of the world: the generation it was asked to run (the valid unit set last loaded)
  * and one Instance per monitor it knows. It never owns a workload: it asks monitors. */
@@ -212,6 +213,11 @@ json_t *manager_status_json(Manager *m, const char *only);
 /* The names of the units whose images prune keeps: the generation's, and those of instances still
  * on their way out (their workload may still run on its layers). */
 char **manager_image_users(Manager *m);
+
+/* Every (volume, unit) of a loaded unit's volume mounts: the generation's units and instances
+ * still on their way out (runtime/volume.h refuses to remove a volume one names). The strings are
+ * the specs'; valid until the next reload. */
+VolumeNamer *manager_volume_namers(Manager *m, size_t *ret_n);
 
 /* `supctl wait`: the unit runs, and with healthy its health check passed (healthy). Called once
  * with 0 when it does, -ETIMEDOUT when timeout passed first (USEC_INFINITY: never), -ESRCH when

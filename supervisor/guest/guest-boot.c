@@ -155,7 +155,7 @@ static int mount_disk(const char *disk, const char *where, const char *fstype, b
         return 0;
 }
 
-int guest_build_root(const GuestRun *run, const char *target, SupError **ret_error) {
+int guest_build_root(const GuestRun *run, const char *target, int *share_fds, SupError **ret_error) {
         const UnitSpec *u = run->spec;
         size_t n = strv_length(run->layers);
         _cleanup_free_ char *opts = NULL, *lower = xstrdup("");
@@ -196,7 +196,7 @@ int guest_build_root(const GuestRun *run, const char *target, SupError **ret_err
         /* own_network: the guest is its own network namespace, so sysfs is mounted, not bound. */
         r = mount_api_filesystems(rootfd, true, ret_error);
         if (r >= 0)
-                r = mount_unit_mounts(u, rootfd, NULL, ret_error);
+                r = mount_unit_mounts(u, rootfd, share_fds, ret_error);
         if (r < 0)
                 return r;
         if (sethostname(u->hostname, strlen(u->hostname)) < 0)

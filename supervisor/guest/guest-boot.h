@@ -26,8 +26,9 @@ int guest_open_port(const char *name, unsigned timeout_ms, int *ret, SupError **
 /* Builds the container's root on target: every layer disk mounted read-only, the sandbox disk
  * read-write, the overlay of them (upper/ and work/ on the sandbox, as process isolation keeps
  * them in its sandbox directory), then /proc, /sys, /dev and the unit's mounts in it exactly as
- * process isolation makes them, and the host name. */
-int guest_build_root(const GuestRun *run, const char *target, SupError **ret_error);
+ * process isolation makes them, and the host name. share_fds: the detached mount of each of
+ * run's shares, in order (taken, and closed); NULL when it has none. */
+int guest_build_root(const GuestRun *run, const char *target, int *share_fds, SupError **ret_error);
 
 /* Brings up loopback and, with the run command's network object (network: bridge), gives the
  * network card of that MAC address what process isolation gives a container's veth: the name eth0

@@ -71,6 +71,7 @@ static int find_by_attr(const char *dir, const char *file, const char *value, ch
 GuestModulePhase guest_module_phase(const char *name, bool have_pci) {
         static const char *const pci[] = {"virtio_pci.ko", "virtio_pci_modern_dev.ko", "virtio_pci_legacy_dev.ko"};
         static const char *const network[] = {"failover.ko", "net_failover.ko", "virtio_net.ko"};
+        static const char *const fs[] = {"fuse.ko", "virtiofs.ko"};
 
         for (size_t i = 0; i < ELEMENTSOF(pci); i++)
                 if (streq(name, pci[i]))
@@ -78,6 +79,9 @@ GuestModulePhase guest_module_phase(const char *name, bool have_pci) {
         for (size_t i = 0; i < ELEMENTSOF(network); i++)
                 if (streq(name, network[i]))
                         return GUEST_MODULE_NETWORK;
+        for (size_t i = 0; i < ELEMENTSOF(fs); i++)
+                if (streq(name, fs[i]))
+                        return GUEST_MODULE_FS;
         return GUEST_MODULE_BOOT;
 }
 

@@ -19,6 +19,7 @@ int guest_modules_parse(const char *text, char ***ret);
 typedef enum GuestModulePhase {
         GUEST_MODULE_BOOT,    /* before the agent port: transports, disks, console, overlay... */
         GUEST_MODULE_NETWORK, /* once the run command asks for network: bridge (virtio_net) */
+        GUEST_MODULE_FS,      /* once the run command has shares (host directories: fuse, virtiofs) */
         GUEST_MODULE_SKIP,    /* never: the PCI transport on a machine without PCI (microvm) */
 } GuestModulePhase;
 

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/input.h>
+#include <linux/mount.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -30,6 +31,7 @@
 #include "guest-proto.h"
 #include "json-conn.h"
 #include "macro.h"
+#include "mount-util.h"
 #include "rootfs.h"
 #include "socket-util.h"
 #include "string-util.h"
@@ -478,6 +480,39 @@ static json_t *read_run_command(Init *init) {
         }
 }
 
+/* The run's shares (host directories the host's virtiofsd serves, guest-proto.h), each as a detached
+ * virtio-fs mount for guest_build_root() to attach where process isolation binds the mount, in the
+ * same order among the tmpfs mounts. nosuid and nodev as process isolation's binds, read-only where
+ * the unit says so: the host's virtiofsd serves a read_only source from a read-only mount already
+ * (a guest that remounts this one writable gets EROFS from the host); this makes the guest's view
+ * say so too. The modules only now: most units have no share. Returns NULL without shares. */
+static int *mount_shares(const GuestRun *run, SupError **ret_error) {
+        _cleanup_free_ int *fds = NULL;
+        int r;
+
+        if (run->n_shares == 0)
+                return NULL;
+        r = guest_load_modules(GUEST_MODULE_FS, ret_error);
+        if (r < 0)
+                return NULL;
+        fds = xmalloc(sizeof(int) * run->n_shares);
+        for (size_t i = 0; i < run->n_shares; i++) {
+                const GuestShare *sh = &run->shares[i];
+                unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (sh->read_only ? MOUNT_ATTR_RDONLY : 0);
+
+                r = mount_new_fs("virtiofs", sh->tag, NULL, attrs, &fds[i]);
+                if (r < 0) {
+                        (void) sup_error_errno(ret_error, r,
+                                               "cannot mount the host directory for %s (virtio-fs tag %s)", sh->target,
+                                               sh->tag);
+                        while (i > 0)
+                                close(fds[--i]);
+                        return NULL;
+                }
+        }
+        return TAKE_PTR(fds);
+}
+
 /* Forks the command; returns its pid once it was executed. */
 static pid_t start_command(Init *init, const GuestRun *run, const ContainerUser *user, char **env) {
         int out[2], errp[2], status[2];
@@ -603,7 +638,10 @@ int main(int argc, char **argv) {
         }
         init.power_button = open_power_button(&init);
 
-        r = guest_build_root(&run, ROOT_DIR, &boot_error);
+        _cleanup_free_ int *share_fds = mount_shares(&run, &boot_error);
+        if (run.n_shares > 0 && !share_fds)
+                fail_setup(&init, sup_error_message(boot_error));
+        r = guest_build_root(&run, ROOT_DIR, share_fds, &boot_error);
         if (r < 0)
                 fail_setup(&init, sup_error_message(boot_error));
         stage(&init, "root built");

@@ -447,9 +447,18 @@ static void on_driver_exited(DriverInstance *d, const DriverExit *ex, void *user
         monitor_dispatch(m, MONITOR_EVENT_GONE);
 }
 
+static void release_volumes(Monitor *m) {
+        for (size_t i = 0; i < m->n_volumes; i++)
+                volume_hold_release(&m->volumes[i]);
+        free(m->volumes);
+        m->volumes = NULL;
+        m->n_volumes = 0;
+}
+
 /* The run's instance, and what the monitor prepared for it, go (a start that failed). */
 static void run_release(Monitor *m) {
         m->instance = m->instance ? m->driver->free(m->instance) : NULL;
+        release_volumes(m);
         close_share_targets(m);
         release_network(m);
         if (m->cgroup) {
@@ -469,6 +478,7 @@ static bool run_cleanup(Monitor *m) {
                         return false;
                 m->instance = m->driver->free(m->instance);
         }
+        release_volumes(m);
         if (m->status.oom && m->status.exit_signal == SIGKILL)
                 log_writer_printf(&m->log, "sup", "the kernel's OOM killer ended it (resources.memory)");
         return true;
@@ -521,6 +531,32 @@ static int resolve_image(Monitor *m) {
         return 0;
 }
 
+/* The run's named volumes: each made when new (owned as the image's directory at its target),
+ * held until the run ends (volume.h: `supctl volume rm` refuses a held one), and bound by the
+ * driver from the directory written into run_spec, as a bind mount's source. */
+static int prepare_volumes(Monitor *m) {
+        _cleanup_sup_error_ SupError *e = NULL;
+        UnitSpec *u = m->run_spec;
+        int r;
+
+        for (size_t i = 0; i < u->n_mounts; i++) {
+                MountSpec *ms = &u->mounts[i];
+                VolumeOwner owner;
+                if (ms->type != MOUNT_VOLUME)
+                        continue;
+                (void) volume_image_owner(m->image, ms->target, &owner);
+                m->volumes = xreallocarray(m->volumes, m->n_volumes + 1, sizeof(VolumeHold));
+                r = volume_prepare(m->state_dir, ms->name, m->spec->name, &owner, &m->volumes[m->n_volumes], &e);
+                if (r < 0) {
+                        set_reason(m, "mounts[%zu]: %s", i, sup_error_message(e));
+                        return r;
+                }
+                free(ms->source);
+                ms->source = xstrdup(m->volumes[m->n_volumes++].path);
+        }
+        return 0;
+}
+
 /* A run: what every driver gets (the seccomp program, the rlimits, the cgroup, the network's
  * lease, the shared namespaces), then the driver's prepare and start. < 0: it did not start,
  * the reason is set, and nothing of it is left. */
@@ -529,7 +565,8 @@ static int run_start(Monitor *m) {
         const SeccompProgram *seccomp = NULL;
         int r;
 
-        if (prepare_seccomp(m, &seccomp) < 0 || prepare_rlimits(m) < 0 || resolve_image(m) < 0)
+        if (prepare_seccomp(m, &seccomp) < 0 || prepare_rlimits(m) < 0 || resolve_image(m) < 0 ||
+            prepare_volumes(m) < 0)
                 goto fail;
         if (m->cgroup_root) {
                 r = cgroup_create(m->cgroup_root, m->cgroup_parent, m->spec->name, &m->cgroup);
@@ -1699,6 +1736,7 @@ Monitor *monitor_free(Monitor *m) {
         if (m->instance)
                 m->driver->free(m->instance);
         close_share_targets(m);
+        release_volumes(m);
         event_source_free(m->timer);
         image_free(m->image);
         unit_spec_free(m->run_spec);

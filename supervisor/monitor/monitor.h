@@ -18,6 +18,7 @@
 #include "seccomp-compile.h"
 #include "sup-error.h"
 #include "unit-spec.h"
+#include "volume.h"
 
 /* One instance of a unit (like s6-supervise for one service): it runs the workload through its
  * isolation's driver (runtime/driver.h says what is the monitor's and what the driver's), holds
@@ -126,6 +127,8 @@ struct Monitor {
         UnitSpec *spec;
         Image *image;       /* the last start's (image.h), which its workload runs */
         UnitSpec *run_spec; /* spec with the image's defaults: what the driver runs */
+        VolumeHold *volumes; /* the run's named volumes, held (volume.h) from its start to its end */
+        size_t n_volumes;
         char hash[65];
         char *dir;
         char *sandbox;

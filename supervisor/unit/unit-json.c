@@ -713,6 +713,9 @@ static json_t *mounts_to_json(const UnitSpec *u) {
                 if (m->type == MOUNT_BIND) {
                         json_object_set_new(j, "source", json_string(m->source));
                         json_object_set_new(j, "read_only", json_boolean(m->read_only));
+                } else if (m->type == MOUNT_VOLUME) {
+                        json_object_set_new(j, "name", json_string(m->name));
+                        json_object_set_new(j, "read_only", json_boolean(m->read_only));
                 } else {
                         _cleanup_free_ char *mode = xasprintf("%04o", (unsigned) m->mode);
                         if (m->size)
@@ -748,6 +751,17 @@ static int decode_mount_mode(Decoder *d, const json_t *v, void *data) {
         return 0;
 }
 
+static int decode_volume_name(Decoder *d, const json_t *v, void *data) {
+        char **p = data;
+        const char *s;
+
+        if (get_string(d, v, "a volume name", &s) < 0 || !volume_name_is_valid(s))
+                return expected(d, v, "a volume name (lowercase letters, digits, '-', '_', '.', at most 64)");
+        free(*p);
+        *p = xstrdup(s);
+        return 0;
+}
+
 static int mount_item(Decoder *d, const json_t *item, size_t i, void *data) {
         static const JsonField bind_fields[] = {
                 {"type", decode_nothing, 0, false},
@@ -763,7 +777,20 @@ static int mount_item(Decoder *d, const json_t *item, size_t i, void *data) {
                 {"mode", decode_mount_mode, offsetof(MountSpec, mode), false},
                 {},
         };
-        const char *what = "a mount: {type: bind, source, target, read_only} or {type: tmpfs, target, mode}";
+        static const JsonField volume_fields[] = {
+                {"type", decode_nothing, 0, false},
+                {"name", decode_volume_name, offsetof(MountSpec, name), false},
+                {"target", decode_container_path, offsetof(MountSpec, target), false},
+                {"read_only", field_bool, offsetof(MountSpec, read_only), false},
+                {},
+        };
+        static const JsonField *const fields_by_type[_MOUNT_TYPE_MAX] = {
+                [MOUNT_BIND] = bind_fields,
+                [MOUNT_TMPFS] = tmpfs_fields,
+                [MOUNT_VOLUME] = volume_fields,
+        };
+        const char *what = "a mount: {type: bind, source, target, read_only}, {type: tmpfs, target, mode} or {type: "
+                           "volume, name, target, read_only}";
         MountSpec *m = &((UnitSpec *) data)->mounts[i];
         const json_t *type = json_object_get(item, "type");
         size_t old;
@@ -778,7 +805,7 @@ static int mount_item(Decoder *d, const json_t *item, size_t i, void *data) {
         path_pop(d, old);
         if (r < 0)
                 return r;
-        return decode_object(d, item, m->type == MOUNT_BIND ? bind_fields : tmpfs_fields, m, what);
+        return decode_object(d, item, fields_by_type[m->type], m, what);
 }
 
 static int decode_mounts(Decoder *d, const json_t *v, void *data) {

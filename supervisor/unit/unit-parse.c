@@ -579,6 +579,34 @@ static bool target_is_forbidden(const char *t) {
         return streq(t, "/") || streq(t, "/dev") || path_startswith_dir(t, "/proc") || path_startswith_dir(t, "/sys");
 }
 
+static void parse_mount_name(WalkCtx *c, const YNode *n, void *data) {
+        MountSpec *m = data;
+        const char *s = walk_get_string(c, n, "a volume name");
+
+        if (!s)
+                return;
+        if (!volume_name_is_valid(s)) {
+                walk_error_expected(c, n,
+                                    "a volume name (lowercase letters, digits, '-', '_' and '.', the first a letter "
+                                    "or a digit, at most 64 characters)",
+                                    NULL);
+                return;
+        }
+        free(m->name);
+        m->name = xstrdup(s);
+}
+
+/* Which mount types take each optional key: the others refuse it at the key. */
+static const struct {
+        const char *key;
+        unsigned types; /* 1 << MountType */
+        const char *which;
+} mount_key_types[] = {
+        {"source", 1u << MOUNT_BIND, "bind"},   {"read_only", 1u << MOUNT_BIND | 1u << MOUNT_VOLUME, "bind and volume"},
+        {"size", 1u << MOUNT_TMPFS, "tmpfs"},   {"mode", 1u << MOUNT_TMPFS, "tmpfs"},
+        {"name", 1u << MOUNT_VOLUME, "volume"},
+};
+
 static void mount_item(WalkCtx *c, const YNode *item, size_t i, void *data) {
         static const WalkField fields[] = {
                 {"type", parse_mount_type, 0, true},
@@ -587,10 +615,9 @@ static void mount_item(WalkCtx *c, const YNode *item, size_t i, void *data) {
                 {"read_only", walk_field_bool, offsetof(MountSpec, read_only), false},
                 {"size", parse_mount_size, 0, false},
                 {"mode", parse_mount_mode, 0, false},
+                {"name", parse_mount_name, 0, false},
                 {},
         };
-        static const char *const only_bind[] = { "source", "read_only", NULL };
-        static const char *const only_tmpfs[] = { "size", "mode", NULL };
         const YPair *seen[ELEMENTSOF(fields)];
         UnitSpec *u = c->u;
         MountSpec *m = &u->mounts[i];
@@ -599,22 +626,28 @@ static void mount_item(WalkCtx *c, const YNode *item, size_t i, void *data) {
         m->type = _MOUNT_TYPE_INVALID;
         m->mode = 01777;
         if (!walk_parse_mapping(c, item, fields, m, seen,
-                                "a mount: {type: bind, source, target} or {type: tmpfs, target}"))
+                                "a mount: {type: bind, source, target}, {type: tmpfs, target} or {type: volume, "
+                                "name, target}"))
                 return;
 
-        if (m->type == MOUNT_BIND || m->type == MOUNT_TMPFS) {
-                const char *const *wrong = m->type == MOUNT_BIND ? only_tmpfs : only_bind;
-                for (const char *const *k = wrong; *k; k++)
-                        if ((p = walk_field_seen(fields, seen, *k))) {
-                                size_t old = walk_path_push_key(c, *k);
-                                walk_error_at(c, p->key, "\"%s\" is only valid for %s mounts", *k,
-                                              m->type == MOUNT_BIND ? "tmpfs" : "bind");
+        if (m->type >= 0) {
+                for (size_t k = 0; k < ELEMENTSOF(mount_key_types); k++)
+                        if (!(mount_key_types[k].types & (1u << m->type)) &&
+                            (p = walk_field_seen(fields, seen, mount_key_types[k].key))) {
+                                size_t old = walk_path_push_key(c, mount_key_types[k].key);
+                                walk_error_at(c, p->key, "\"%s\" is only valid for %s mounts%s", mount_key_types[k].key,
+                                              mount_key_types[k].which,
+                                              m->type == MOUNT_VOLUME && streq(mount_key_types[k].key, "source")
+                                                      ? " (a volume is named by \"name\"; sup keeps its directory)"
+                                                      : "");
                                 walk_path_pop(c, old);
                         }
                 if (m->type == MOUNT_BIND && !walk_field_seen(fields, seen, "source"))
                         walk_error_at(c, item, "missing required key \"source\" (the host path to bind)");
                 if (m->type == MOUNT_BIND && m->source)
                         check_bind_source(c, walk_field_seen(fields, seen, "source")->value, m->source);
+                if (m->type == MOUNT_VOLUME && !walk_field_seen(fields, seen, "name"))
+                        walk_error_at(c, item, "missing required key \"name\" (the volume's name)");
         }
         if (m->target) {
                 size_t old = walk_path_push_key(c, "target");
@@ -965,25 +998,13 @@ static const YPair *mapping_pair(const YNode *n, const char *key) {
         return NULL;
 }
 
-/* What a guest cannot do yet, refused at validation rather than after its VM booted (bind mounts)
- * or silently left out (a user namespace): both need host directories in the guest. */
+/* What a guest cannot do yet, refused at validation rather than silently left out: a user
+ * namespace (the guest is the boundary; its root is not mapped to a host range). Bind mounts are
+ * served to the guest by virtiofsd (runtime/vm/vm-fs.c). */
 static void check_hyperv(WalkCtx *c, const YPair *const *seen) {
         const YPair *p, *q;
         size_t old;
 
-        if ((p = walk_field_seen(unit_fields, seen, "mounts")) && p->value->type == YNODE_SEQUENCE)
-                for (size_t i = 0; i < c->u->n_mounts && i < p->value->n_items; i++) {
-                        if (c->u->mounts[i].type != MOUNT_BIND || !(q = mapping_pair(p->value->items[i], "type")))
-                                continue;
-                        old = walk_path_push_key(c, "mounts");
-                        (void) walk_path_push_index(c, i);
-                        (void) walk_path_push_key(c, "type");
-                        walk_error_at(
-                                c, q->value,
-                                "bind mounts are not supported with isolation: hyperv yet (the guest has no access "
-                                "to the host's directories): use a tmpfs mount, or isolation: process");
-                        walk_path_pop(c, old);
-                }
         if (c->u->security.user_namespace == USER_NAMESPACE_AUTO &&
             (p = walk_field_seen(unit_fields, seen, "security")) && (q = mapping_pair(p->value, "user_namespace"))) {
                 old = walk_path_push_key(c, "security");

@@ -49,6 +49,7 @@ DEFINE_STRING_TABLE_LOOKUP(port_protocol, PortProtocol, _PORT_PROTOCOL_MAX);
 static const char *const mount_type_table[_MOUNT_TYPE_MAX] = {
         [MOUNT_BIND] = "bind",
         [MOUNT_TMPFS] = "tmpfs",
+        [MOUNT_VOLUME] = "volume",
 };
 DEFINE_STRING_TABLE_LOOKUP(mount_type, MountType, _MOUNT_TYPE_MAX);
 
@@ -176,6 +177,7 @@ UnitSpec *unit_spec_free(UnitSpec *u) {
         for (size_t i = 0; i < u->n_mounts; i++) {
                 free(u->mounts[i].source);
                 free(u->mounts[i].target);
+                free(u->mounts[i].name);
         }
         free(u->mounts);
         free(u->security.seccomp_profile);

@@ -61,6 +61,7 @@ typedef enum PortProtocol {
 typedef enum MountType {
         MOUNT_BIND,
         MOUNT_TMPFS,
+        MOUNT_VOLUME, /* a named directory sup keeps under its state directory (docs/volumes.md) */
         _MOUNT_TYPE_MAX,
         _MOUNT_TYPE_INVALID = -EINVAL,
 } MountType;
@@ -176,9 +177,11 @@ typedef struct PortSpec {
 
 typedef struct MountSpec {
         MountType type;
-        char *source; /* bind: absolute host path */
+        char *source; /* bind: absolute host path; volume: never in a unit, the monitor sets it to the
+                       * volume's directory in the spec it runs (runtime/volume.h) */
         char *target; /* absolute container path */
-        bool read_only;
+        char *name;   /* volume: volume_name_is_valid() */
+        bool read_only; /* bind, volume */
         uint64_t size; /* tmpfs: bytes, 0 = the kernel's default */
         mode_t mode;   /* tmpfs */
 } MountSpec;

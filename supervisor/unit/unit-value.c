@@ -369,6 +369,21 @@ bool unit_name_is_valid(const char *s) {
         return true;
 }
 
+static bool is_lower_alnum(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); /* not islower(): the locale's */
+}
+
+bool volume_name_is_valid(const char *s) {
+        size_t n = strlen(s);
+
+        if (n == 0 || n > VOLUME_NAME_MAX || !is_lower_alnum(s[0]))
+                return false;
+        for (const char *c = s; *c; c++)
+                if (!is_lower_alnum(*c) && !strchr("-_.", *c))
+                        return false;
+        return true;
+}
+
 bool hostname_is_valid(const char *s) {
         size_t n = strlen(s);
 

@@ -40,6 +40,11 @@ bool unit_name_is_valid(const char *s);
 bool hostname_is_valid(const char *s);
 bool env_name_is_valid(const char *s);
 bool user_is_valid(const char *s);
+/* A named volume's name: lowercase letters, digits, '-', '_' and '.', the first a letter or a
+ * digit, at most VOLUME_NAME_MAX characters. It is a directory name under the state directory:
+ * never "." or "..", no '/', and one spelling per volume (no case folding to think about). */
+#define VOLUME_NAME_MAX 64u
+bool volume_name_is_valid(const char *s);
 
 /* A registry: layer's reference, HOST[:PORT]/PATH[:TAG][@sha256:HEX], fully qualified: the first
  * component is a registry (it has a '.' or a ':', or is "localhost"), so that a short name such as

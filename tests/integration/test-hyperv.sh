@@ -44,6 +44,20 @@ echo "upper" >"$UPPER/data/which.txt"
 printf '#!/bin/sh\necho "app says $1"\n' >"$UPPER/app/run.sh"
 chmod 755 "$UPPER/app/run.sh"
 
+# Host directories bound into the units (virtio-fs in hyperv): a file owned by ids no host user has,
+# a writable and a read-only one.
+BIND=$TOP/bind
+mkdir -p "$BIND/rw" "$BIND/ro"
+echo "from the host" >"$BIND/rw/host.txt"
+echo "read me" >"$BIND/ro/host.txt"
+chown 1234:5678 "$BIND/rw/host.txt"
+BINDS="mounts:
+  - {type: bind, source: $BIND/rw, target: /srv/rw}
+  - {type: tmpfs, target: /srv/tmp}
+  - {type: bind, source: $BIND/ro, target: /srv/ro, read_only: true}"
+# virtiofsd_pids UNIT: the virtiofsds its log names, alive or not.
+virtiofsd_pids() { sed -n 's/.* virtiofsd \([0-9]*\) for .*/\1/p' "$CASE_DIR/state/logs/$1.log"; }
+
 # vm_field UNIT KEY: a field of the unit's "vm" object.
 vm_field() {
         ctl status --json 2>/dev/null | "$PY" -c '
@@ -86,6 +100,9 @@ run_in_both_modes() {
 PROBE='echo "id: $(id)"; echo "pwd: $(pwd)"; echo "host: $(hostname)"; echo "env: GREETING=$GREETING PATH=$PATH HOME=$HOME";
 echo "which: $(cat /data/which.txt)"; echo "lower: $(cat /data/lower.txt)"; /app/run.sh both;
 echo "sandbox before: $(cat /data/written.txt 2>/dev/null || echo none)"; echo written >/data/written.txt && echo "wrote: $(cat /data/written.txt)";
+echo "bind: $(cat /srv/rw/host.txt) $(stat -c %u:%g /srv/rw/host.txt), ro: $(cat /srv/ro/host.txt)";
+echo "bind ro write: $( (echo x >/srv/ro/new.txt) 2>&1 | sed "s/.*: //")";
+echo "bind before: $(cat /srv/rw/k-$(uname -r) 2>/dev/null || echo none)"; echo written >/srv/rw/k-$(uname -r);
 echo "stderr line" >&2; for i in 1 2 3 4 5 6 7 8 9 10; do echo out$i; echo err$i >&2; done; exit 7'
 
 begin "conformance: the same unit in process and hyperv isolation sees and does the same, and exits 7 in both"
@@ -93,6 +110,7 @@ run_in_both_modes probe "command: [/bin/sh, -c, '$PROBE']
 env: {GREETING: hi}
 hostname: probe
 working_dir: /data
+$BINDS
 restart: {policy: 'no'}"
 for mode in process hyperv; do
         [ "$(field "probe-$mode" exit_code)" = 7 ] || fail "$mode: exit code $(field "probe-$mode" exit_code), expected 7"
@@ -105,6 +123,17 @@ log "both modes: $(grep -c . "$CASE_DIR/hyperv.out") identical lines, e.g. $(gre
 grep -q "stdout which: upper" "$CASE_DIR/hyperv.out" || fail "the upper layer does not shadow the lower one"
 grep -q "stdout app says both" "$CASE_DIR/hyperv.out" || fail "the app layer's script did not run"
 grep -q "stderr stderr line" "$CASE_DIR/hyperv.out" || fail "stderr is not kept apart"
+# Bind mounts (virtio-fs in the guest): the host's file with its owner as process isolation shows
+# it, and a read_only one refusing a write with EROFS in both.
+grep -q "stdout bind: from the host 1234:5678, ro: read me" "$CASE_DIR/hyperv.out" || fail "hyperv: the bind mount: $(grep 'bind:' "$CASE_DIR/hyperv.out")"
+grep -q "stdout bind ro write: Read-only file system" "$CASE_DIR/hyperv.out" || fail "hyperv: a read_only bind: $(grep 'ro write' "$CASE_DIR/hyperv.out")"
+[ ! -e "$BIND/ro/new.txt" ] || fail "a read_only bind was written to"
+guest_file=$(ls "$BIND/rw" | grep -v -e host.txt -e "k-$(uname -r)")
+[ "$(stat -c %u:%g "$BIND/rw/$guest_file")" = 0:0 ] || fail "the guest's root wrote $guest_file as $(stat -c %u:%g "$BIND/rw/$guest_file")"
+for pid in $(virtiofsd_pids probe-hyperv); do
+        [ ! -d "/proc/$pid" ] || fail "virtiofsd $pid outlived its machine"
+done
+[ "$(virtiofsd_pids probe-hyperv | wc -l)" = 2 ] || fail "virtiofsds: $(virtiofsd_pids probe-hyperv | tr '\n' ' '), expected one for each bind"
 # stdout and stderr written in turns are logged in turns (they travelled on two virtio-serial
 # ports, and the host logged whichever it read first: all of stdout first in most runs).
 [ "$(grep -E 'std(out|err) (out|err)[0-9]+$' "$CASE_DIR/hyperv.out" | cut -d' ' -f2 | tr '\n' ' ')" = \
@@ -114,6 +143,7 @@ grep -q "stderr stderr line" "$CASE_DIR/hyperv.out" || fail "stderr is not kept 
 ctl start probe-process >/dev/null && ctl start probe-hyperv >/dev/null
 wait_for 60 logged probe-hyperv "sandbox before: written" || fail "hyperv: the sandbox did not keep the first run's write"
 wait_for 10 logged probe-process "sandbox before: written" || fail "process: the sandbox did not keep the first run's write"
+logged probe-hyperv "bind before: written" || fail "hyperv: the bind mount did not keep the first run's write"
 [ "$(vm_field probe-hyperv accel)" = tcg ] || fail "accelerator: $(vm_field probe-hyperv accel), expected tcg on this host"
 [ -z "$(vm_field probe-process accel)" ] || fail "a process unit has VM fields"
 # The layer disk is built once and shared: one image per layer in the cache.
@@ -413,17 +443,46 @@ begin "failures are classified: a kernel panic, a guest that ignores the stop, a
 unit panic hyperv "command: [/bin/sh, -c, 'echo about to panic; sleep 0.2; umount /proc/sysrq-trigger && echo c >/proc/sysrq-trigger; sleep 100']
 security: {capabilities: {add: [SYS_ADMIN]}, seccomp: unconfined}
 restart: {policy: 'no'}"
+# A read_only share holds on the host's side: a guest root that remounts its view writable (as a
+# compromised sup-init could) still gets EROFS, from the host. Then its virtiofsd is killed.
+unit shared hyperv "command: [/bin/sh, -c, 'mount -o remount,rw /srv/ro && echo remounted; echo raw >/srv/ro/raw.txt || echo refused; exec sleep 1000']
+security: {capabilities: {add: [SYS_ADMIN]}, seccomp: unconfined}
+restart: {policy: 'no'}
+$BINDS"
 unit stubborn hyperv "command: [/bin/sh, -c, 'trap \"\" TERM; echo ready; while :; do sleep 1; done']
 stop: {timeout: 1s}"
 unit hung hyperv "command: [/bin/sh, -c, 'echo ready; exec sleep 1000']
 stop: {timeout: 1s}"
-start_supd
+# Four guests boot at once: the boot timer is not what this case is about.
+SUP_VM_BOOT_TIMEOUT=600 start_supd
 wait_for 60 state_is panic exited || fail "panic: state $(field panic state)"
 reason=$(field panic reason)
 echo "$reason" | grep -q "kernel panic" || fail "panic: unclear reason: $reason"
 [ "$(vm_field panic end)" = kernel-panic ] || fail "panic: end $(vm_field panic end)"
 logged panic "console .*Kernel panic" || fail "panic: the console's panic is not in the log"
 log "panic: $reason"
+wait_for 120 logged shared "stdout refused" || fail "shared: $(grep -E 'std(out|err)' "$CASE_DIR/state/logs/shared.log")"
+logged shared "stdout remounted" || fail "shared: the guest's remount failed, the host's side was not tried"
+logged shared "Read-only file system" || fail "shared: not refused with EROFS"
+[ ! -e "$BIND/ro/raw.txt" ] || fail "shared: the guest wrote to a read_only share"
+log "read_only: the guest remounted its view writable; the host refused the write (EROFS)"
+# A virtiofsd killed under a running guest ends the unit, classified; none outlives it.
+fspid=$(virtiofsd_pids shared | head -n1)
+[ -n "$fspid" ] && kill -9 "$fspid"
+wait_for 30 eval 'state_is shared failed || state_is shared exited' || fail "shared: state $(field shared state)"
+reason=$(field shared reason)
+[ "$(vm_field shared end)" = share-failed ] || fail "shared: end $(vm_field shared end): $reason"
+echo "$reason" | grep -q "virtiofsd for /srv/rw died (signal 9)" || fail "shared: unclear reason: $reason"
+for pid in $(virtiofsd_pids shared); do
+        [ ! -d "/proc/$pid" ] || fail "shared: virtiofsd $pid outlived its machine"
+done
+log "virtiofsd killed: $reason"
+# The source checked at each start, as in process isolation: a symlink put on the way is refused.
+mv "$BIND/rw" "$BIND/rw.real" && ln -s rw.real "$BIND/rw"
+ctl start shared >/dev/null
+wait_for 30 eval '[[ "$(field shared reason)" == *symlink* ]]' || fail "shared: a symlinked source: $(field shared reason)"
+log "a symlinked source: $(field shared reason)"
+rm "$BIND/rw" && mv "$BIND/rw.real" "$BIND/rw"
 wait_for 60 logged stubborn "stdout ready" || fail "stubborn did not start"
 t0=$SECONDS
 ctl stop stubborn >/dev/null

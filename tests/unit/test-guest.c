@@ -268,13 +268,125 @@ static void test_run_without_rlimits_refused(void **state) {
         }
 }
 
+/* guest_run_from_json() refuses msg (taken) with a message that has error in it; case i. */
+static void expect_run_refused(size_t i, json_t *msg, const char *error) {
+        GuestRun run = {};
+        SupError *e = NULL;
+
+        assert_int_equal(guest_run_from_json(msg, &run, &e), -EINVAL);
+        assert_null(run.spec);
+        assert_non_null(e);
+        if (!strstr(sup_error_message(e), error))
+                fail_msg("case %zu: \"%s\" lacks \"%s\"", i, sup_error_message(e), error);
+        sup_error_free(e);
+        json_decref(msg);
+}
+
+#define SHARES_UNIT                                                                                        \
+        "image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\nnetwork: none\n"                             \
+        "mounts: [{type: bind, source: /srv/a, target: /a, read_only: true}, {type: tmpfs, target: /t},\n" \
+        "         {type: bind, source: /srv/b, target: /b/c}]\n"
+#define SHARES_DISKS "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\","
+
+static void test_run_shares(void **state) {
+        json_t *msg = run_command_for(SHARES_UNIT, SHARES_DISKS "\"shares\":[{\"tag\":\"sup-fs-0\",\"target\":\"/a\","
+                                                                "\"read_only\":true},{\"tag\":\"sup-fs-1\",\"target\":"
+                                                                "\"/b/c\",\"read_only\":false}]");
+        GuestRun run = {};
+        SupError *error = NULL;
+
+        assert_int_equal(guest_run_from_json(msg, &run, &error), 0);
+        assert_int_equal(run.n_shares, 2);
+        assert_string_equal(run.shares[0].tag, "sup-fs-0");
+        assert_string_equal(run.shares[0].target, "/a");
+        assert_true(run.shares[0].read_only);
+        assert_string_equal(run.shares[1].tag, "sup-fs-1");
+        assert_string_equal(run.shares[1].target, "/b/c");
+        assert_false(run.shares[1].read_only);
+        guest_run_done(&run);
+        json_decref(msg);
+        /* Which mounts are shares: binds, not tmpfs. */
+        assert_true(guest_mount_needs_share(&(MountSpec){.type = MOUNT_BIND}));
+        assert_false(guest_mount_needs_share(&(MountSpec){.type = MOUNT_TMPFS}));
+}
+
+static void test_run_shares_refused(void **state) {
+#define SH(a, b) "\"shares\":[{\"tag\":\"sup-fs-0\",\"target\":\"/a\",\"read_only\":true}," a "," b "]"
+#define SH1(x)   "{\"tag\":\"sup-fs-1\",\"target\":\"/b/c\",\"read_only\":false" x "}"
+        static const struct {
+                const char *shares, *error;
+        } cases[] = {
+                /* A bind without its share would be a mount of nothing; a share without a mount,
+                 * a directory the unit never asked for. */
+                {"\"shares\":[{\"tag\":\"sup-fs-0\",\"target\":\"/a\",\"read_only\":true}]", "1 shares for 2"},
+                {SH(SH1(""), "{\"tag\":\"sup-fs-2\",\"target\":\"/x\",\"read_only\":false}"), "3 shares for 2"},
+                {"\"shares\":{}", "must be a list"},
+                /* The host cannot make a read_only mount writable, nor mount one where the unit did
+                 * not say. */
+                {"\"shares\":[{\"tag\":\"sup-fs-0\",\"target\":\"/a\",\"read_only\":false}," SH1("") "]",
+                 "(mounts[0]) has target /a, read_only true"},
+                {"\"shares\":[{\"tag\":\"sup-fs-0\",\"target\":\"/etc\",\"read_only\":true}," SH1("") "]",
+                 "has target /a"},
+                {"\"shares\":[{\"tag\":\"sup-fs-0\",\"target\":\"/b/c\",\"read_only\":false},"
+                 "{\"tag\":\"sup-fs-1\",\"target\":\"/a\",\"read_only\":true}]",
+                 "shares[0]: target /b/c"},
+                /* Paths as the unit parser keeps them: no "..", no trailing slash. */
+                {"\"shares\":[{\"tag\":\"sup-fs-0\",\"target\":\"/a/\",\"read_only\":true}," SH1("") "]",
+                 "shares[0].target: expected an absolute path"},
+                {"\"shares\":[{\"tag\":\"sup-fs-0\",\"target\":\"/a/../a\",\"read_only\":true}," SH1("") "]",
+                 "shares[0].target: expected an absolute path"},
+                {"\"shares\":[{\"tag\":\"sup-fs-0\",\"target\":\"a\",\"read_only\":true}," SH1("") "]",
+                 "shares[0].target: expected an absolute path"},
+                /* Tags: the kernel's 36 bytes, and a charset that needs no quoting anywhere. */
+                {"\"shares\":[{\"tag\":\"SUP_FS\",\"target\":\"/a\",\"read_only\":true}," SH1("") "]",
+                 "shares[0].tag: expected 1 to 36"},
+                {"\"shares\":[{\"tag\":\"\",\"target\":\"/a\",\"read_only\":true}," SH1("") "]",
+                 "shares[0].tag: expected 1 to 36"},
+                {"\"shares\":[{\"tag\":\"a123456789012345678901234567890123456\",\"target\":\"/a\",\"read_only\":"
+                 "true}," SH1("") "]",
+                 "shares[0].tag: expected 1 to 36"},
+                {"\"shares\":[{\"tag\":\"sup-fs-0\",\"target\":\"/a\",\"read_only\":true},"
+                 "{\"tag\":\"sup-fs-0\",\"target\":\"/b/c\",\"read_only\":false}]",
+                 "is shares[0]'s already"},
+                {"\"shares\":[{\"tag\":\"sup-fs-0\",\"target\":\"/a\",\"read_only\":1}," SH1("") "]",
+                 "shares[0].read_only: expected true or false"},
+                {"\"shares\":[{\"tag\":\"sup-fs-0\",\"target\":\"/a\",\"read_only\":true}," SH1(",\"rw\":true") "]",
+                 "shares[1]: unknown key \"rw\""},
+                {"\"shares\":[3," SH1("") "]", "shares[0]: expected an object"},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *disks = xasprintf(SHARES_DISKS "%s", cases[i].shares);
+                expect_run_refused(i, run_command_for(SHARES_UNIT, disks), cases[i].error);
+        }
+        /* At most GUEST_SHARES_MAX, whatever the unit says. */
+        {
+                _cleanup_free_ char *yaml = xstrdup("image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n"
+                                                    "network: none\nmounts:\n"),
+                                    *shares = xstrdup("\"shares\":[");
+                for (unsigned i = 0; i <= GUEST_SHARES_MAX; i++) {
+                        char *y = xasprintf("%s  - {type: bind, source: /s, target: /m%u}\n", yaml, i);
+                        char *s = xasprintf("%s%s{\"tag\":\"t%u\",\"target\":\"/m%u\",\"read_only\":false}", shares,
+                                            i ? "," : "", i, i);
+                        free(yaml);
+                        free(shares);
+                        yaml = y;
+                        shares = s;
+                }
+                _cleanup_free_ char *disks = xasprintf(SHARES_DISKS "%s]", shares);
+                expect_run_refused(0, run_command_for(yaml, disks), "at most 16 shares");
+        }
+#undef SH
+#undef SH1
+}
+
 static void test_run_refused(void **state) {
         static const struct {
                 const char *yaml, *disks, *error;
         } cases[] = {
-                {"image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n"
+                {"image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\nnetwork: none\n"
                  "mounts: [{type: bind, source: /srv, target: /data}]\n",
-                 "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"", "bind mounts"},
+                 "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"", "0 shares for 1 bind mounts"},
                 {"image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n", "\"layers\":[],\"sandbox\":\"/dev/vdb\"",
                  "layers: expected a list of at least 1"},
                 {"image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\n", "\"layers\":[\"/dev/vda\"]",
@@ -287,19 +399,8 @@ static void test_run_refused(void **state) {
                  "layers[0]: expected a string"},
         };
 
-        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                json_t *msg = run_command_for(cases[i].yaml, cases[i].disks);
-                GuestRun run = {};
-                SupError *error = NULL;
-
-                assert_int_equal(guest_run_from_json(msg, &run, &error), -EINVAL);
-                assert_null(run.spec);
-                assert_non_null(error);
-                if (!strstr(sup_error_message(error), cases[i].error))
-                        fail_msg("case %zu: \"%s\" lacks \"%s\"", i, sup_error_message(error), cases[i].error);
-                error = sup_error_free(error);
-                json_decref(msg);
-        }
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                expect_run_refused(i, run_command_for(cases[i].yaml, cases[i].disks), cases[i].error);
 
         /* Specs the canonical form never has, from a confused host: a valid unit's canonical JSON
          * with one member replaced ("" and NULL: the whole spec; value NULL: removed). */
@@ -837,6 +938,9 @@ static void test_module_phases(void **state) {
         /* The network card's driver waits for a run command that asks for it. */
         assert_int_equal(guest_module_phase("virtio_net.ko", true), GUEST_MODULE_NETWORK);
         assert_int_equal(guest_module_phase("net_failover.ko", false), GUEST_MODULE_NETWORK);
+        /* virtio-fs only for a run with shares: most have none. */
+        assert_int_equal(guest_module_phase("fuse.ko", false), GUEST_MODULE_FS);
+        assert_int_equal(guest_module_phase("virtiofs.ko", true), GUEST_MODULE_FS);
         /* Everything else, at boot: the agent's port, the disks, overlay, the power button. */
         assert_int_equal(guest_module_phase("virtio_console.ko", false), GUEST_MODULE_BOOT);
         assert_int_equal(guest_module_phase("overlay.ko", false), GUEST_MODULE_BOOT);
@@ -1524,6 +1628,8 @@ int main(void) {
                 cmocka_unit_test(test_commands),
                 cmocka_unit_test(test_run_from_canonical_json),
                 cmocka_unit_test(test_run_refused),
+                cmocka_unit_test(test_run_shares),
+                cmocka_unit_test(test_run_shares_refused),
                 cmocka_unit_test(test_run_without_rlimits_refused),
                 cmocka_unit_test(test_run_network),
                 cmocka_unit_test(test_run_network_mode),

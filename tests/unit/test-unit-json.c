@@ -128,6 +128,8 @@ static void test_round_trip_values(void **state) {
                 MINIMAL_UNIT "env: {\"A\": \"\\u00e9\\t\\u007f\", A1: x, B: \"\"}\ndescription: \"\\u2028\"\n",
                 MINIMAL_UNIT "rlimits: {stack: 8M, nofile: unlimited, nice: {soft: 0, hard: 40}}\n",
                 MINIMAL_UNIT "mounts: [{type: tmpfs, target: /a, mode: \"0700\"}, {type: tmpfs, target: /b//c/}]\n",
+                MINIMAL_UNIT "mounts: [{type: volume, name: pg.data_1, target: /v, read_only: true}, {type: volume, "
+                             "name: 0-x, target: /w}]\n",
                 MINIMAL_UNIT "security: {seccomp: unconfined, capabilities: {add: [ALL]}}\n",
                 MINIMAL_UNIT "share: {network: other}\nisolation: process\n",
         };
@@ -363,6 +365,11 @@ static void test_refused_values(void **state) {
                 {NULL, "mounts", "[{\"type\":\"bind\",\"source\":\"/proc\",\"target\":\"/p\",\"read_only\":true}]",
                  "mounts[0].source: /proc: the host's /proc"},
                 {NULL, "mounts", "[{\"target\":\"/p\"}]", "mounts[0]: missing key \"type\""},
+                {NULL, "mounts", "[{\"type\":\"volume\",\"name\":\"../x\",\"target\":\"/p\",\"read_only\":true}]",
+                 "mounts[0].name: expected a volume name"},
+                {NULL, "mounts",
+                 "[{\"type\":\"volume\",\"source\":\"/x\",\"name\":\"x\",\"target\":\"/p\",\"read_only\":true}]",
+                 "mounts[0].source"},
                 {"resources", "memory", "4096", "resources.memory: expected an integer from 4194304"},
                 {"resources", "cpus", "0.0001", "resources.cpus: expected at most three decimals, found 0.0001"},
                 {"resources", "cpus", "\"1\"", "resources.cpus: expected a number of CPUs"},

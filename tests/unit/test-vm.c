@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "fileio.h"
 #include "string-util.h"
+#include "vm-fs.h"
 #include "vm-host.h"
 #include "vm-qemu.h"
 
@@ -44,9 +45,14 @@ static void test_memory_and_vcpus(void **state) {
         assert_int_equal(vm_guest_vcpus(u, 8), 1);
         unit_spec_free(u);
 
-        /* QEMU's cgroup: guest RAM, TCG's translation cache, QEMU's own overhead. */
-        assert_int_equal(vm_cgroup_memory(256ULL << 20, true), (256ULL << 20) + ((uint64_t) VM_TCG_TB_MIB << 20) + VM_QEMU_OVERHEAD);
-        assert_int_equal(vm_cgroup_memory(256ULL << 20, false), (256ULL << 20) + VM_QEMU_OVERHEAD);
+        /* QEMU's cgroup: guest RAM, TCG's translation cache, QEMU's own overhead, and the shares'
+         * virtiofsds, which run in it too (one OOM-killed by a limit that forgot it is a unit
+         * that fails for no reason of its own). */
+        assert_int_equal(vm_cgroup_memory(256ULL << 20, true, 0),
+                         (256ULL << 20) + ((uint64_t) VM_TCG_TB_MIB << 20) + VM_QEMU_OVERHEAD);
+        assert_int_equal(vm_cgroup_memory(256ULL << 20, false, 0), (256ULL << 20) + VM_QEMU_OVERHEAD);
+        assert_int_equal(vm_cgroup_memory(256ULL << 20, false, 2),
+                         (256ULL << 20) + VM_QEMU_OVERHEAD + 2 * VM_VIRTIOFSD_OVERHEAD);
 }
 
 static bool has_pair(char **argv, const char *opt, const char *value) {
@@ -115,6 +121,39 @@ static void test_qemu_args_microvm_tcg(void **state) {
         assert_true(has_pair(argv, "-serial", "chardev:console"));
         assert_true(has_pair(argv, "-device", "virtio-rng-device"));
         assert_false(has_arg(argv, "-netdev"));
+        /* No share, no shared memory: guest RAM stays QEMU's private memory, and the devices what
+         * they were. */
+        assert_false(has_arg(argv, "-object"));
+        assert_false(has_arg(argv, "-global"));
+        assert_false(has_arg(argv, "vhost-user-fs-device,chardev=fs0,tag=sup-fs-0"));
+        strv_free(argv);
+}
+
+static void test_qemu_args_shares(void **state) {
+        const char *layers[] = {"/c/a.erofs"}, *sockets[] = {"fs-0.sock", "fs-1.sock"};
+        VmLaunch l = launch(layers, 1);
+        char **argv = NULL;
+
+        l.share_sockets = sockets;
+        l.n_shares = 2;
+        assert_int_equal(vm_qemu_args(&l, &argv), 0);
+        /* virtiofsd reaches the guest's buffers through guest RAM, which must be a memfd that QEMU
+         * hands over (share=on), of the size -m says. */
+        assert_true(has_pair(argv, "-M", "microvm,memory-backend=sup-ram"));
+        assert_true(has_pair(argv, "-object", "memory-backend-memfd,id=sup-ram,size=256M,share=on"));
+        assert_true(has_pair(argv, "-m", "256M"));
+        /* vhost-user refuses microvm's legacy virtio-mmio devices. */
+        assert_true(has_pair(argv, "-global", "virtio-mmio.force-legacy=false"));
+        assert_true(has_pair(argv, "-chardev", "socket,id=fs0,path=fs-0.sock"));
+        assert_true(has_pair(argv, "-device", "vhost-user-fs-device,chardev=fs0,tag=sup-fs-0"));
+        assert_true(has_pair(argv, "-chardev", "socket,id=fs1,path=fs-1.sock"));
+        assert_true(has_pair(argv, "-device", "vhost-user-fs-device,chardev=fs1,tag=sup-fs-1"));
+        argv = strv_free(argv);
+        l.machine = VM_MACHINE_Q35;
+        assert_int_equal(vm_qemu_args(&l, &argv), 0);
+        assert_true(has_pair(argv, "-M", "q35,memory-backend=sup-ram"));
+        assert_false(has_arg(argv, "-global")); /* PCI's virtio is modern already */
+        assert_true(has_pair(argv, "-device", "vhost-user-fs-pci,chardev=fs1,tag=sup-fs-1"));
         strv_free(argv);
 }
 
@@ -157,9 +196,47 @@ static void test_qemu_args_too_many_layers(void **state) {
         l.n_layers++;
         assert_int_equal(vm_qemu_args(&l, &argv), -E2BIG);
         assert_null(argv);
+        /* A share takes a slot of its own: 19 layers and 2 shares do not fit either. */
+        l.n_layers = VM_MICROVM_MAX_LAYERS - 1;
+        l.share_sockets = (const char *const[]){"fs-0.sock", "fs-1.sock"};
+        l.n_shares = 2;
+        assert_int_equal(vm_qemu_args(&l, &argv), -E2BIG);
         l.machine = VM_MACHINE_Q35;
         assert_int_equal(vm_qemu_args(&l, &argv), 0);
         strv_free(argv);
+}
+
+static void test_shares_from_spec(void **state) {
+        UnitSpec *u = spec("mounts:\n"
+                           "  - {type: tmpfs, target: /tmp}\n"
+                           "  - {type: bind, source: /srv/a, target: /a, read_only: true}\n"
+                           "  - {type: tmpfs, target: /run}\n"
+                           "  - {type: bind, source: /srv/b, target: /b}\n");
+        SupError *e = NULL;
+        VmShare *s = NULL;
+        size_t n = 0;
+        char *tag = vm_share_tag(1);
+
+        /* Every bind, in the order of the mounts, with its index there (the guest pairs share i with
+         * the i-th mount that needs one) and its read_only; no tmpfs. */
+        assert_int_equal(vm_shares_from_spec(u, &s, &n, &e), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(s[0].mount, 1);
+        assert_string_equal(s[0].source, "/srv/a");
+        assert_true(s[0].read_only);
+        assert_int_equal(s[1].mount, 3);
+        assert_string_equal(s[1].source, "/srv/b");
+        assert_false(s[1].read_only);
+        assert_string_equal(tag, "sup-fs-1");
+        free(tag);
+        vm_shares_free(s, n);
+        unit_spec_free(u);
+
+        u = spec("mounts: [{type: tmpfs, target: /tmp}]\n");
+        assert_int_equal(vm_shares_from_spec(u, &s, &n, &e), 0);
+        assert_int_equal(n, 0);
+        vm_shares_free(s, n);
+        unit_spec_free(u);
 }
 
 static void test_tsc(void **state) {
@@ -203,6 +280,8 @@ int main(void) {
                 cmocka_unit_test(test_qemu_args_microvm_tcg),
                 cmocka_unit_test(test_qemu_args_q35_kvm),
                 cmocka_unit_test(test_qemu_args_too_many_layers),
+                cmocka_unit_test(test_qemu_args_shares),
+                cmocka_unit_test(test_shares_from_spec),
                 cmocka_unit_test(test_tsc),
                 cmocka_unit_test(test_accel_choice),
         };

@@ -144,7 +144,7 @@ static void set_cmdline(const char *name) {
 static size_t count_binds(const UnitSpec *u) {
         size_t n = 0;
         for (size_t i = 0; i < u->n_mounts; i++)
-                n += u->mounts[i].type == MOUNT_BIND;
+                n += u->mounts[i].type != MOUNT_TMPFS; /* binds and volumes */
         return n;
 }
 

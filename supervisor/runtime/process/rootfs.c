@@ -14,6 +14,7 @@
 #include <sys/sysmacros.h>
 
 #include "alloc.h"
+#include "bind-source.h"
 #include "macro.h"
 #include "mount-util.h"
 #include "path-util.h"
@@ -44,7 +45,14 @@ const char *const ROOTFS_READ_ONLY[] = {
 #define API_ATTRS (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
 #define BIND_ATTRS (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
 
-static int open_bind_source(const char *source, int *ret_fd, struct stat *ret_st, SupError **ret_error);
+/* A bind's source, or a volume's directory: the monitor makes and holds a volume (volume.h) and
+ * writes its directory into the spec it runs, which is then checked as a bind's source is. */
+static int open_mount_source(const MountSpec *m, int *ret_fd, struct stat *ret_st, SupError **ret_error) {
+        if (!m->source)
+                return sup_error_make(ret_error, -EINVAL, "volume %s has no directory: the monitor prepares it",
+                                      m->name ?: "?");
+        return open_bind_source(m->source, ret_fd, ret_st, ret_error);
+}
 
 /* Says why open_beneath(rootfd, path) failed: failed_at ends the component at fault. */
 static int describe_open_failure(int rootfd, const char *path, size_t failed_at, int r, SupError **ret_error) {
@@ -257,9 +265,9 @@ int rootfs_idmap_prepare(const UnitSpec *u, const Image *img, const char *sandbo
                 _cleanup_close_ int src = -EBADF;
                 struct stat st;
 
-                if (ms->type != MOUNT_BIND)
+                if (ms->type == MOUNT_TMPFS)
                         continue;
-                r = open_bind_source(ms->source, &src, &st, ret_error);
+                r = open_mount_source(ms, &src, &st, ret_error);
                 if (r < 0)
                         goto fail;
                 r = mount_clone_idmapped(src, true, BIND_ATTRS | (ms->read_only ? MOUNT_ATTR_RDONLY : 0), userns_fd, &fd);
@@ -556,78 +564,12 @@ int mount_api_filesystems(int rootfd, bool own_network, SupError **ret_error) {
         return 0;
 }
 
-/* The file systems a bind source may not be on: the kernel's interfaces, wherever the host
- * mounted them. (devtmpfs reports tmpfs's magic: /dev is refused by its path.) */
-static const char *kernel_interface_fs(const struct statfs *sf) {
-        static const struct {
-                long magic;
-                const char *name;
-        } table[] = {
-                {PROC_SUPER_MAGIC, "proc"},       {SYSFS_MAGIC, "sysfs"},       {CGROUP_SUPER_MAGIC, "cgroup"},
-                {CGROUP2_SUPER_MAGIC, "cgroup2"}, {DEBUGFS_MAGIC, "debugfs"},   {TRACEFS_MAGIC, "tracefs"},
-                {SECURITYFS_MAGIC, "securityfs"}, {BPF_FS_MAGIC, "bpf"},        {DEVPTS_SUPER_MAGIC, "devpts"},
-                {EFIVARFS_MAGIC, "efivarfs"},     {PSTOREFS_MAGIC, "pstore"},   {NSFS_MAGIC, "nsfs"},
-                {BINFMTFS_MAGIC, "binfmt_misc"},  {SELINUX_MAGIC, "selinuxfs"}, {SMACK_MAGIC, "smackfs"},
-        };
-        for (size_t i = 0; i < ELEMENTSOF(table); i++)
-                if ((long) sf->f_type == table[i].magic)
-                        return table[i].name;
-        return NULL;
-}
-
-/* Opens a bind mount's host source as an O_PATH fd, which is then what is bound: checked once,
- * used as checked. No symlink anywhere on the way: whoever can write a directory on the path
- * could otherwise point the container at any file of the host between a check and the bind. */
-static int open_bind_source(const char *source, int *ret_fd, struct stat *ret_st, SupError **ret_error) {
-        struct open_how how = {
-                .flags = O_PATH | O_CLOEXEC,
-                .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-        };
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *fdpath = NULL;
-        char real[PATH_MAX];
-        const char *why, *fs;
-        struct statfs sf;
-        ssize_t n;
-
-        fd = (int) syscall(SYS_openat2, AT_FDCWD, source, &how, sizeof(how));
-        if (fd < 0 && errno == ELOOP) {
-                _cleanup_free_ char *resolved = realpath(source, NULL);
-                return sup_error_make(
-                        ret_error, -ELOOP, "bind mount source %s goes through a symlink%s%s%s: name the real path",
-                        source, resolved ? " (it resolves to " : "", resolved ? resolved : "", resolved ? ")" : "");
-        }
-        if (fd < 0)
-                return sup_error_errno(ret_error, -errno, "bind mount source %s", source);
-        if (fstat(fd, ret_st) < 0 || fstatfs(fd, &sf) < 0)
-                return sup_error_errno(ret_error, -errno, "bind mount source %s", source);
-        if (S_ISCHR(ret_st->st_mode) || S_ISBLK(ret_st->st_mode))
-                return sup_error_make(
-                        ret_error, -EINVAL,
-                        "bind mount source %s is a device node: devices are not passed through (bind mounts are nodev)",
-                        source);
-        /* The path of what was opened, without ".." or anything lexical left to fool a check. */
-        fdpath = xasprintf("/proc/self/fd/%d", fd);
-        n = readlink(fdpath, real, sizeof(real) - 1);
-        if (n < 0)
-                return sup_error_errno(ret_error, -errno, "bind mount source %s: cannot tell its real path", source);
-        real[n] = 0;
-        why = bind_source_refusal(real);
-        if (why)
-                return sup_error_make(ret_error, -EINVAL, "bind mount source %s: %s", source, why);
-        fs = kernel_interface_fs(&sf);
-        if (fs)
-                return sup_error_make(ret_error, -EINVAL,
-                                      "bind mount source %s is on %s, a kernel interface that no container may get",
-                                      source, fs);
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
-
 int mount_unit_mounts(const UnitSpec *u, int rootfd, const int *bind_fds, SupError **ret_error) {
         for (size_t i = 0; i < u->n_mounts; i++) {
                 const MountSpec *m = &u->mounts[i];
                 const char *target = m->target + strspn(m->target, "/");
+                /* For the messages: a volume in a guest has no host path, only its share. */
+                const char *source = m->source ?: m->name;
                 _cleanup_close_ int src = -EBADF, fd = -EBADF, mfd = -EBADF;
                 unsigned attrs = BIND_ATTRS;
                 struct stat st;
@@ -646,9 +588,9 @@ int mount_unit_mounts(const UnitSpec *u, int rootfd, const int *bind_fds, SupErr
                         /* Made, checked and given its attributes outside (rootfs_idmap_prepare()). */
                         mfd = *bind_fds++;
                         if (fstat(mfd, &st) < 0)
-                                return sup_error_errno(ret_error, -errno, "bind mount source %s", m->source);
+                                return sup_error_errno(ret_error, -errno, "bind mount source %s", source);
                 } else {
-                        r = open_bind_source(m->source, &src, &st, ret_error);
+                        r = open_mount_source(m, &src, &st, ret_error);
                         if (r < 0)
                                 return r;
                 }
@@ -658,9 +600,9 @@ int mount_unit_mounts(const UnitSpec *u, int rootfd, const int *bind_fds, SupErr
                 if (mfd < 0) {
                         r = mount_clone(src, true, attrs | (m->read_only ? MOUNT_ATTR_RDONLY : 0), &mfd);
                         if (r < 0)
-                                return sup_error_errno(ret_error, r, "cannot bind %s", m->source);
+                                return sup_error_errno(ret_error, r, "cannot bind %s", source);
                 }
-                r = attach(mfd, fd, m->source, target, ret_error);
+                r = attach(mfd, fd, source, target, ret_error);
                 if (r < 0)
                         return r;
         }

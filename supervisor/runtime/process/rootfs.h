@@ -34,7 +34,7 @@ int mount_overlay(const Image *img, const char *sandbox, const char *target, Sup
  * layer (read-only), the sandbox (with upper/ and work/) and each bind mount's source (checked as
  * mount_unit_mounts() checks it, with the bind's attributes), for the user namespace userns_fd,
  * and hands them over. fds holds them in that order: the layers as img->layers, the sandbox, then
- * the binds as they come in u->mounts. */
+ * the binds and volumes as they come in u->mounts. */
 #define ROOTFS_IDMAP_MAX 253 /* the most fds one SCM_RIGHTS message carries */
 typedef struct RootfsIdmap {
         int *fds;
@@ -56,7 +56,8 @@ int mount_overlay_idmapped(const Image *img, const int *fds, const char *target,
 int mount_api_filesystems(int rootfd, bool own_network, SupError **ret_error);
 
 /* The unit's mounts below rootfd: tmpfs (nosuid, nodev) and binds (nosuid, nodev, the mounts
- * below the source too, read-only throughout with read_only). A bind's source must be a path
+ * below the source too, read-only throughout with read_only). A volume is a bind of the
+ * directory the monitor prepared and wrote into its source (volume.h). A bind's source must be a path
  * without symlinks to something other than a device node, outside the host's kernel interfaces
  * (bind_source_refusal()). bind_fds: the binds made outside, one per bind in order
  * (rootfs_idmap_prepare()); NULL: made here. */

@@ -11,6 +11,7 @@
 #include "guest-proto.h"
 #include "macro.h"
 #include "string-util.h"
+#include "vm-fs.h"
 
 uint64_t vm_guest_memory(const UnitSpec *u) {
         if (u->resources.memory == 0)
@@ -23,8 +24,9 @@ unsigned vm_guest_vcpus(const UnitSpec *u, unsigned host_cpus) {
         return MAX(1U, MIN(n, MAX(host_cpus, 1U)));
 }
 
-uint64_t vm_cgroup_memory(uint64_t guest_memory, bool tcg) {
-        return guest_memory + (tcg ? (uint64_t) VM_TCG_TB_MIB << 20 : 0) + VM_QEMU_OVERHEAD;
+uint64_t vm_cgroup_memory(uint64_t guest_memory, bool tcg, size_t n_shares) {
+        return guest_memory + (tcg ? (uint64_t) VM_TCG_TB_MIB << 20 : 0) + VM_QEMU_OVERHEAD +
+               n_shares * VM_VIRTIOFSD_OVERHEAD;
 }
 
 char *vm_layer_serial(size_t i) {
@@ -50,13 +52,25 @@ int vm_qemu_args(const VmLaunch *l, char ***ret) {
         const char *bus = microvm ? "device" : "pci";
         char **argv = NULL;
 
-        if (microvm && l->n_layers > VM_MICROVM_MAX_LAYERS)
+        if (microvm && l->n_layers + l->n_shares > VM_MICROVM_MAX_LAYERS)
                 return -E2BIG;
 
         add(&argv, "-name");
         addf(&argv, "sup-%s,debug-threads=on", l->name);
         add(&argv, "-M");
-        add(&argv, microvm ? "microvm" : "q35");
+        /* With shares, guest RAM is a memfd that QEMU shares with the virtiofsds (vhost-user hands
+         * them its fd): only then, as private anonymous memory is what QEMU otherwise has. */
+        addf(&argv, "%s%s", microvm ? "microvm" : "q35", l->n_shares > 0 ? ",memory-backend=sup-ram" : "");
+        if (l->n_shares > 0) {
+                add(&argv, "-object");
+                addf(&argv, "memory-backend-memfd,id=sup-ram,size=%" PRIu64 "M,share=on", l->memory >> 20);
+                /* microvm's virtio-mmio devices are legacy (virtio 0.9) by default, which vhost-user
+                 * backends refuse ("virtio legacy devices aren't supported by libvhost-user"). */
+                if (microvm) {
+                        add(&argv, "-global");
+                        add(&argv, "virtio-mmio.force-legacy=false");
+                }
+        }
         add(&argv, "-nodefaults");
         add(&argv, "-no-user-config");
         add(&argv, "-accel");
@@ -129,6 +143,13 @@ int vm_qemu_args(const VmLaunch *l, char ***ret) {
                 addf(&argv, "tap,id=net0,fd=%d", l->net_fd);
                 add(&argv, "-device");
                 addf(&argv, "virtio-net-%s,netdev=net0,mac=%s", bus, l->mac);
+        }
+        for (size_t i = 0; i < l->n_shares; i++) {
+                _cleanup_free_ char *tag = vm_share_tag(i);
+                add(&argv, "-chardev");
+                addf(&argv, "socket,id=fs%zu,path=%s", i, l->share_sockets[i]);
+                add(&argv, "-device");
+                addf(&argv, "vhost-user-fs-%s,chardev=fs%zu,tag=%s", bus, i, tag);
         }
         /* Without an entropy source the workload's first read of /dev/random waits about a
          * second under TCG (never on the host). */

@@ -21,7 +21,7 @@
  * I/O buffers, thread stacks): bench/hyperv.sh measures about 30-50 MiB; doubled for headroom. */
 #define VM_QEMU_OVERHEAD  (96ULL << 20)
 /* microvm has 24 virtio-mmio slots: the serial device, entropy source, sandbox disk (and a network
- * card to come) take four. */
+ * card to come) take four; the layers' disks and the shares' virtio-fs devices share the rest. */
 #define VM_MICROVM_MAX_LAYERS 20U
 
 /* Guest RAM for u: resources.memory (at least VM_MEMORY_MIN), else VM_MEMORY_DEFAULT. */
@@ -29,13 +29,14 @@ uint64_t vm_guest_memory(const UnitSpec *u);
 /* vCPUs: resources.cpus rounded up (1.5 -> 2), at most host_cpus; 1 when unset. */
 unsigned vm_guest_vcpus(const UnitSpec *u, unsigned host_cpus);
 /* The memory limit of the QEMU process's cgroup: guest RAM, the translation cache under TCG,
- * and VM_QEMU_OVERHEAD, so that QEMU is not OOM-killed by its own limit. */
-uint64_t vm_cgroup_memory(uint64_t guest_memory, bool tcg);
+ * VM_QEMU_OVERHEAD, and VM_VIRTIOFSD_OVERHEAD per share (its virtiofsd is in the cgroup too), so
+ * that QEMU is not OOM-killed by its own limit. */
+uint64_t vm_cgroup_memory(uint64_t guest_memory, bool tcg, size_t n_shares);
 
 /* VmLaunch is vmm.h's: what a machine is made of, for any VMM's command line. */
 
 /* The arguments after the program name, NULL-terminated (a strv); -E2BIG when microvm has no
- * slot for that many layers. */
+ * slot for that many layers and shares. */
 int vm_qemu_args(const VmLaunch *l, char ***ret);
 
 /* The serial of the disk of layer i ("sup-layer-0"), as the guest finds it in /sys/block. */

@@ -27,6 +27,7 @@
 #include "string-util.h"
 #include "vm-disk.h"
 #include "vm-exec.h"
+#include "vm-fs.h"
 #include "vm-host.h"
 #include "vm-qemu.h"
 #include "vmm.h"
@@ -46,6 +47,7 @@ static const char *const vm_end_table[_VM_END_MAX] = {
         [VM_END_KILLED] = "killed",
         [VM_END_TIMEOUT] = "timeout",
         [VM_END_QEMU_EXITED] = "qemu-exited",
+        [VM_END_SHARE_FAILED] = "share-failed",
 };
 
 DEFINE_STRING_TABLE_LOOKUP(vm_end, VmEnd, _VM_END_MAX);
@@ -86,7 +88,7 @@ typedef struct VmOutput {
         LogStream err_stream;
 } VmOutput;
 
-enum { OUT_CONSOLE, OUT_COMMAND, OUT_QEMU, _OUT_MAX };
+enum { OUT_CONSOLE, OUT_COMMAND, OUT_QEMU, OUT_VIRTIOFSD, _OUT_MAX };
 /* What QEMU inherits: the console's, the agent's and the output's sockets (in the order it is
  * given them), the tap device (network: bridge), and its own stderr. */
 enum { CH_CONSOLE, CH_AGENT, CH_OUTPUT, CH_NET, CH_QEMU, _CH_MAX };
@@ -101,6 +103,7 @@ struct Vm {
         char *kernel, *initrd, *sandbox;
         char **layers;
         int net_fd; /* the tap, until QEMU has it */
+        VmFs *fs;   /* the shares' virtiofsds */
         VmStatus status;
         usec_t stop_timeout;
         int stop_signal;
@@ -138,6 +141,7 @@ struct Vm {
         bool panicked;
         bool boot_timed_out;
         char *shutdown_reason;
+        char *share_failure; /* a virtiofsd ended while the machine ran */
         bool finished;
 };
 
@@ -305,6 +309,26 @@ static void format_mac(const uint8_t mac[6], char ret[18]) {
         snprintf(ret, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
 }
 
+/* The run command's "shares" (guest-proto.h): the mounts vm_shares_from_spec() gave a virtiofsd,
+ * in the same order. */
+static void add_shares(Vm *vm, json_t *run) {
+        const UnitSpec *u = vm->cfg.spec;
+        json_t *shares;
+        size_t n = 0;
+
+        if (vm_fs_count(vm->fs) == 0)
+                return;
+        shares = json_array();
+        for (size_t i = 0; i < u->n_mounts; i++) {
+                if (!guest_mount_needs_share(&u->mounts[i]))
+                        continue;
+                _cleanup_free_ char *tag = vm_share_tag(n++);
+                json_array_append_new(shares, json_pack("{s:s, s:s, s:b}", "tag", tag, "target", u->mounts[i].target,
+                                                        "read_only", u->mounts[i].read_only));
+        }
+        json_object_set_new(run, "shares", shares);
+}
+
 static void send_run(Vm *vm) {
         json_t *layers = json_array();
 
@@ -326,6 +350,7 @@ static void send_run(Vm *vm) {
         }
         if (vm->cfg.seccomp)
                 json_object_set_new(run, "seccomp", seccomp_program_to_json(vm->cfg.seccomp));
+        add_shares(vm, run);
         agent_send(vm, run);
         vm->run_sent = true;
 }
@@ -537,7 +562,12 @@ static void classify(Vm *vm, VmExit *ex) {
         int code = wait_status_code(vm->qemu_status);
 
         *ex = (VmExit){.started = vm->started, .code = -1};
-        if (vm->has_exit) {
+        if (vm->share_failure) {
+                /* Set only before the workload's exit was reported (on_share_died()): the cause,
+                 * ahead of what the guest made of losing its files. */
+                ex->end = VM_END_SHARE_FAILED;
+                ex->reason = xasprintf("%s: the machine was ended", vm->share_failure);
+        } else if (vm->has_exit) {
                 ex->end = VM_END_EXITED;
                 ex->code = vm->exit_code;
                 ex->signal = vm->exit_signal;
@@ -616,6 +646,8 @@ static void on_pidfd(EventSource *s, int fd, uint32_t revents, void *userdata) {
         vm->qemu_exited = true;
         vm->qemu_status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : W_EXITCODE(0, si.si_status);
         vm->control = vm->vmm->control_free(vm->control);
+        /* Nothing is left for them to serve; they would notice, but need not be waited for. */
+        vm_fs_kill(vm->fs);
         if (all_closed(vm))
                 finish(vm);
         else
@@ -737,7 +769,7 @@ static int limit_memory(Vm *vm, SupError **ret_error) {
                          (unsigned long long) (vm->status.memory >> 20));
         if (!vm->cfg.cgroup)
                 return 0;
-        limit = vm_cgroup_memory(vm->status.memory, !vm->status.kvm);
+        limit = vm_cgroup_memory(vm->status.memory, !vm->status.kvm, vm_fs_count(vm->fs));
         r = cgroup_set_memory_max(vm->cfg.cgroup, limit);
         if (r < 0 && r != -EOPNOTSUPP)
                 return sup_error_make(ret_error, r, "cannot limit the memory of QEMU's cgroup to %llu MiB: %s",
@@ -769,6 +801,7 @@ int vm_prepare(Event *e, const VmConfig *cfg, Vm **ret, SupError **ret_error) {
         vm->out[OUT_COMMAND].err_stream.name = "stderr";
         vm->out[OUT_COMMAND].framed = true;
         vm->out[OUT_QEMU].stream.name = "qemu";
+        vm->out[OUT_VIRTIOFSD].stream.name = "virtiofsd";
         vm->status.memory = vm_guest_memory(cfg->spec);
         vm->status.vcpus = vm_guest_vcpus(cfg->spec, (unsigned) sysconf(_SC_NPROCESSORS_ONLN));
 
@@ -792,6 +825,9 @@ int vm_prepare(Event *e, const VmConfig *cfg, Vm **ret, SupError **ret_error) {
         r = prepare_disks(vm, ret_error);
         if (r < 0)
                 return r;
+        r = vm_fs_prepare(cfg->spec, cfg->dir, &vm->fs, ret_error);
+        if (r < 0)
+                return r;
         r = limit_memory(vm, ret_error);
         if (r < 0)
                 return r;
@@ -801,8 +837,11 @@ int vm_prepare(Event *e, const VmConfig *cfg, Vm **ret, SupError **ret_error) {
 
 /* The VMM's command line, for the channels it inherits (theirs[], their numbers in its process). */
 static int command_line(Vm *vm, const int theirs[static _CH_MAX], char ***ret, SupError **ret_error) {
+        _cleanup_free_ const char **sockets = xzalloc(sizeof(char *) * (vm_fs_count(vm->fs) + 1));
         char mac[18];
 
+        for (size_t i = 0; i < vm_fs_count(vm->fs); i++)
+                sockets[i] = vm_fs_socket(vm->fs, i);
         format_mac(vm->cfg.mac, mac);
         return vm->vmm->command_line(vm->host,
                                      &(VmLaunch){
@@ -823,6 +862,8 @@ static int command_line(Vm *vm, const int theirs[static _CH_MAX], char ***ret, S
                                              .output_fd = theirs[CH_OUTPUT],
                                              .net_fd = theirs[CH_NET],
                                              .mac = mac,
+                                             .share_sockets = (const char *const *) sockets,
+                                             .n_shares = vm_fs_count(vm->fs),
                                      },
                                      ret, ret_error);
 }
@@ -886,6 +927,8 @@ static void watch(Vm *vm, int ours[static _CH_MAX]) {
         vm->out[OUT_QEMU].fd = TAKE_FD(ours[CH_QEMU]);
         agent = TAKE_FD(ours[CH_AGENT]);
         for (size_t i = 0; i < _OUT_MAX; i++) {
+                if (vm->out[i].fd < 0)
+                        continue;
                 (void) fd_set_nonblock(vm->out[i].fd, 1);
                 (void) event_add_io(vm->event, &vm->out[i].source, vm->out[i].fd, EPOLLIN, on_output, &vm->out[i]);
         }
@@ -905,6 +948,45 @@ static void watch(Vm *vm, int ours[static _CH_MAX]) {
         arm(vm, VM_TIMER_BOOT, vm->boot_timeout);
 }
 
+static void on_share_died(const char *reason, void *userdata) {
+        Vm *vm = userdata;
+        siginfo_t si = {};
+
+        /* QEMU's end closes the vhost-user connection, and a virtiofsd may be reaped before QEMU
+         * is: a QEMU that has exited (not yet reaped) means the virtiofsd only followed it. */
+        if (vm->qemu_exited || vm->finished || vm->share_failure ||
+            (waitid((idtype_t) P_PIDFD, (id_t) vm->pidfd, &si, WEXITED | WNOHANG | WNOWAIT) >= 0 && si.si_pid != 0))
+                return;
+        if (vm->has_exit) {
+                /* The workload's end was told already, and the guest is powering off. */
+                sup_line(vm, "%s after the command ended", reason);
+                return;
+        }
+        sup_line(vm, "%s: the guest has lost its files; ending QEMU (SIGKILL)", reason);
+        vm->share_failure = xstrdup(reason);
+        disarm(vm);
+        kill_qemu(vm);
+}
+
+/* The shares' virtiofsds, listening before QEMU connects; their stderr into the log. */
+static int start_shares(Vm *vm, SupError **ret_error) {
+        int p[2], r;
+
+        if (vm_fs_count(vm->fs) == 0)
+                return 0;
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return sup_error_make(ret_error, negative_errno(), "cannot create a pipe: %m");
+        vm->out[OUT_VIRTIOFSD].fd = p[0];
+        r = vm_fs_start(vm->fs, vm->event, vm->cfg.cgroup, p[1], on_share_died, vm, ret_error);
+        close(p[1]);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < vm_fs_count(vm->fs); i++)
+                sup_line(vm, "virtiofsd %d for %s (virtio-fs tag sup-fs-%zu)", (int) vm_fs_pid(vm->fs, i),
+                         vm->cfg.spec->mounts[vm_fs_mount(vm->fs, i)].target, i);
+        return 0;
+}
+
 int vm_launch(Vm *vm, SupError **ret_error) {
         _cleanup_strv_free_ char **argv = NULL;
         int ours[_CH_MAX], theirs[_CH_MAX], r;
@@ -914,6 +996,8 @@ int vm_launch(Vm *vm, SupError **ret_error) {
         /* The tap lives as long as QEMU: its fd is QEMU's from here on. */
         theirs[CH_NET] = TAKE_FD(vm->net_fd);
         r = open_channels(ours, theirs, ret_error);
+        if (r >= 0)
+                r = start_shares(vm, ret_error);
         if (r >= 0)
                 r = command_line(vm, theirs, &argv, ret_error);
         if (r >= 0)
@@ -983,6 +1067,8 @@ Vm *vm_free(Vm *vm) {
         free(vm->initrd);
         free(vm->sandbox);
         strv_free(vm->layers);
+        vm->fs = vm_fs_free(vm->fs);
+        free(vm->share_failure);
         json_conn_free(vm->agent);
         for (size_t i = 0; i < _OUT_MAX; i++)
                 output_close(&vm->out[i]);

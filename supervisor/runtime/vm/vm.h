@@ -33,6 +33,10 @@
  * instance running. The workload's exit comes over the agent port, then the guest powers off and
  * QEMU exits; exited() then reports how it all ended, classified (VmEnd).
  *
+ * With bind mounts, a virtiofsd per mount (vm-fs.h) runs beside QEMU, in its cgroup, from before
+ * QEMU starts until it has exited; its stderr goes to the log (stream "virtiofsd"). One that ends
+ * while the machine runs ends the machine (VM_END_SHARE_FAILED).
+ *
  * vm_stop() climbs the stop ladder, one step at a time, each with its own timeout, until QEMU has
  * exited: ask sup-init to signal the workload (stop.signal, stop.timeout) -> QMP system_powerdown
  * (sup-init treats the ACPI power button like a stop request) -> QMP quit -> SIGKILL. */
@@ -69,6 +73,7 @@ typedef enum VmEnd {
         VM_END_KILLED,       /* the stop ladder had to end QEMU (quit or SIGKILL) */
         VM_END_TIMEOUT,      /* sup-init did not start the command within VM_BOOT_TIMEOUT */
         VM_END_QEMU_EXITED,  /* QEMU ended otherwise: it failed, or the guest went away silently */
+        VM_END_SHARE_FAILED, /* a share's virtiofsd ended while the machine ran (vm-fs.h): QEMU was ended */
         _VM_END_MAX,
         _VM_END_INVALID = -EINVAL,
 } VmEnd;

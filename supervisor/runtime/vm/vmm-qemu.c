@@ -69,9 +69,9 @@ static int qemu_command_line(const VmmHost *h, const VmLaunch *l, char ***ret, S
         r = vm_qemu_args(&q, &args);
         if (r == -E2BIG)
                 return sup_error_make(ret_error, r,
-                                      "image.layers: %zu layers, and vm.machine: microvm has room for %u disks of "
-                                      "layers (use vm.machine: q35)",
-                                      l->n_layers, VM_MICROVM_MAX_LAYERS);
+                                      "image.layers and mounts: %zu layers and %zu host directories, and vm.machine: "
+                                      "microvm has room for %u disks of layers and directories (use vm.machine: q35)",
+                                      l->n_layers, l->n_shares, VM_MICROVM_MAX_LAYERS);
         if (r < 0)
                 return sup_error_errno(ret_error, r, "cannot make QEMU's command line");
         strv_push(&argv, xstrdup(h->host.qemu));

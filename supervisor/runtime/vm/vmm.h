@@ -43,6 +43,11 @@ typedef struct VmLaunch {
         /* network: bridge: the tap device's fd (-1: no network card) and the card's MAC. */
         int net_fd;
         const char *mac;
+        /* The vhost-user sockets of the shares' virtiofsds (vm-fs.h), relative to the working
+         * directory; share i is the virtio-fs device of tag vm_share_tag(i). Guest RAM is then
+         * shared memory, which virtiofsd maps to reach the guest's buffers. */
+        const char *const *share_sockets;
+        size_t n_shares;
 } VmLaunch;
 
 /* What the control channel tells vm.c. */
