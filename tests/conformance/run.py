@@ -218,8 +218,15 @@ def log_lines(setup, unit):
     """The unit's log as `supctl logs` shows it, without time stamps and the lines by design."""
     rc, out, err = setup.ctl("logs", unit.name, "-n", "100000", timeout=30)
     lines = []
+    passing = {}     # a state passed through by design: the state before it
     for line in out.splitlines():
         line = line.split(" ", 1)[1] if " " in line else line
+        m = re.match(r"^sup ([a-z]+) -> ([a-z]+)$", line)
+        if m and m.group(2) in setup.design["states_passed_through"]["states"]:
+            passing[m.group(2)] = m.group(1)
+            continue
+        if m and m.group(1) in passing:
+            line = "sup %s -> %s" % (passing.pop(m.group(1)), m.group(2))
         if any(re.search(d["re"], line) for d in setup.design["log_lines_dropped"]):
             continue
         lines.append(normalize(setup, unit, line))
