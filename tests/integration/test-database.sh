@@ -22,12 +22,11 @@ source "$HERE/case-supd.sh"
 GUEST=${SUP_GUEST_DIR:-/var/lib/sup/guest}
 SUPD_ARGS=(--guest-dir "$GUEST")
 
-# Where the data lives. A named volume is what an operator would use (and what issue 13 asks for);
-# until volumes land (wip/volume), a bind mount of a directory of the test's. hyperv needs either
-# through virtio-fs (wip/vmfs, and volumes in guests): until then its half is skipped with this
-# reason. The lead sets DB_MOUNT=volume and empties DB_HYPERV_PENDING when they are merged.
-DB_MOUNT=bind
-DB_HYPERV_PENDING="bind and volume mounts in hyperv units come with virtio-fs (issue 13 items 1-2)"
+# Where the data lives: a named volume, as an operator would keep a database's data (in hyperv
+# served to the guest by virtio-fs); DB_MOUNT=bind: a directory of the test's instead. A non-empty
+# DB_HYPERV_PENDING skips the hyperv half with that reason (for a tree without mounts in guests).
+DB_MOUNT=volume
+DB_HYPERV_PENDING=
 
 supd_test_setup supdb
 trap cleanup EXIT
