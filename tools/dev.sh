@@ -31,6 +31,7 @@ packages=(
         nftables iproute2
         systemd procps util-linux
         qemu-system-x86 cpio kmod e2fsprogs erofs-utils binutils
+        mmdebstrap                      # tests/images/build-redis.sh: the database test's Debian image
 )
 
 # The peers the benchmarks measure sup against (not needed to build or test).
