@@ -612,11 +612,16 @@ static int run_start(Monitor *m) {
         if (m->net.enabled_forwarding)
                 log_writer_printf(&m->log, "sup",
                                   "IPv4 forwarding was off: turned on (net.ipv4.ip_forward=1) for the published ports "
-                                  "and outbound traffic");
+                                  "and outbound traffic, with forward_guard dropping what passes no sup bridge");
         if (m->net.enabled_forwarding6)
                 log_writer_printf(&m->log, "sup",
                                   "IPv6 forwarding was off: turned on (net.ipv6.conf.all.forwarding=1) for the "
                                   "published ports and outbound traffic");
+        if (m->net.ra_kept)
+                log_writer_printf(&m->log, "sup",
+                                  "IPv6 forwarding ignores router advertisements where accept_ra=1: set accept_ra=2 "
+                                  "on %s",
+                                  m->net.ra_kept);
         return 0;
 
 fail:

@@ -2,12 +2,15 @@
 #include "attachment.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 
 #include "alloc.h"
 #include "bridge.h"
 #include "macro.h"
 #include "netif.h"
+#include "string-util.h"
 #include "sysctl.h"
 #include "veth.h"
 
@@ -64,6 +67,7 @@ void net_attachment_done(NetAttachment *a) {
         lease_abandon(&a->lease6.lease);
         host_ports_release(&a->host_ports);
         free(a->lease_dir);
+        free(a->ra_kept);
         free(a->unit);
         *a = (NetAttachment){.lease = IPAM_LEASE_NULL, .lease6 = IPAM_LEASE6_NULL};
 }
@@ -101,17 +105,97 @@ fail:
         return r;
 }
 
+/* That sup, not the admin, switched a family's forwarding on since boot: a file in /run, which
+ * goes with the setting at reboot. Host-wide, not the instance's: the table that holds
+ * forward_guard goes when its supd is idle, while the setting stays, and the next monitor (of any
+ * instance) finds it on and must still tell that it was sup's doing. */
+#define FORWARDING_MARKER  "/run/sup-forwarding-ipv4"
+#define FORWARDING_MARKER6 "/run/sup-forwarding-ipv6"
+
+static int mark_forwarding(const char *key, const char *marker, bool *ret_off) {
+        bool on;
+        int r, fd;
+
+        r = sysctl_read_bool(key, &on);
+        if (r < 0)
+                return r;
+        *ret_off = !on;
+        if (on)
+                return 0;
+        fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+        if (fd < 0)
+                return negative_errno();
+        close(fd);
+        return 0;
+}
+
+/* An interface of sup's: a bridge (bridge_name()) or a veth or tap ("v" and 8 hex digits,
+ * veth_name()). */
+static bool ifname_is_sup(const char *name) {
+        return startswith(name, "sup") ||
+               (name[0] == 'v' && strlen(name) == 9 && strspn(name + 1, "0123456789abcdef") == 8);
+}
+
+/* With all.forwarding=1 the kernel ignores router advertisements on interfaces with
+ * accept_ra=1, and a host that has its IPv6 default route by SLAAC loses it when it expires.
+ * accept_ra=2 takes them regardless, as Docker and libvirt advise; not on sup's own interfaces,
+ * where the advertisements would come from containers. */
+static int keep_router_advertisements(NetAttachment *a) {
+        _cleanup_closedir_ DIR *d = opendir("/proc/sys/net/ipv6/conf");
+        struct dirent *de;
+        int r;
+
+        if (!d)
+                return negative_errno();
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *key = NULL;
+                bool changed;
+
+                if (de->d_name[0] == '.' || streq(de->d_name, "all") || streq(de->d_name, "default") ||
+                    streq(de->d_name, "lo") || ifname_is_sup(de->d_name))
+                        continue;
+                key = xasprintf("net/ipv6/conf/%s/accept_ra", de->d_name);
+                r = sysctl_replace(key, "1", "2", &changed);
+                if (r == -ENOENT)
+                        continue; /* gone meanwhile */
+                if (r < 0)
+                        return r;
+                if (changed) {
+                        char *l = xasprintf("%s%s%s", a->ra_kept ?: "", a->ra_kept ? " " : "", de->d_name);
+                        free(a->ra_kept);
+                        a->ra_kept = l;
+                }
+        }
+        return 0;
+}
+
 /* Forwarding through the host, which published ports (connections from other hosts and
- * namespaces) and outbound traffic need: the global switches, one per family. They are left on at
- * stop (others may have come to rely on them). */
+ * namespaces) and outbound traffic need: the global switches, one per family. Before they are
+ * switched on: what must not change with them (the marker, so that the table gets its
+ * forward_guard in the same script, and accept_ra). */
+static int prepare_forwarding(NetAttachment *a, SupError **ret_error) {
+        bool off;
+        int r;
+
+        r = mark_forwarding("net/ipv4/ip_forward", FORWARDING_MARKER, &off);
+        if (r < 0)
+                return sup_error_errno(ret_error, r, "cannot prepare IPv4 forwarding (" FORWARDING_MARKER ")");
+        r = mark_forwarding("net/ipv6/conf/all/forwarding", FORWARDING_MARKER6, &off);
+        if (r >= 0 && off)
+                r = keep_router_advertisements(a);
+        if (r < 0)
+                return sup_error_errno(ret_error, r,
+                                       "cannot prepare IPv6 forwarding (accept_ra, " FORWARDING_MARKER6 ")");
+        return 0;
+}
+
+/* They are left on at stop (others may have come to rely on them), and so is forward_guard. */
 static int enable_forwarding(NetAttachment *a, SupError **ret_error) {
         int r;
 
         r = sysctl_enable("net/ipv4/ip_forward", &a->enabled_forwarding);
         if (r < 0)
                 return sup_error_errno(ret_error, r, "cannot enable IPv4 forwarding (net.ipv4.ip_forward)");
-        /* Note: with forwarding on, the kernel stops taking router advertisements on interfaces
-         * with accept_ra=1 (docs/networking.md). */
         r = sysctl_enable("net/ipv6/conf/all/forwarding", &a->enabled_forwarding6);
         if (r < 0)
                 return sup_error_errno(ret_error, r, "cannot enable IPv6 forwarding (net.ipv6.conf.all.forwarding)");
@@ -121,10 +205,12 @@ static int enable_forwarding(NetAttachment *a, SupError **ret_error) {
 static int publish(NetAttachment *a, const UnitSpec *u, SupError **ret_error) {
         _cleanup_free_ char *base = portmap_script_base(&a->table), *ports = NULL, *script = NULL;
         _cleanup_free_ char *localnet = NULL;
-        bool changed = false, chains = portmap_unit_has_chains(&a->table, u->n_ports, u->outbound);
+        bool changed = false, forwarding, chains = portmap_unit_has_chains(&a->table, u->n_ports, u->outbound);
         int r;
 
         a->enabled_forwarding = a->enabled_forwarding6 = false;
+        free(a->ra_kept);
+        a->ra_kept = NULL;
         if (u->n_ports > 0) {
                 /* 127.0.0.1:PORT from the host is DNATed to the container and leaves through the
                  * bridge with its loopback source (masqueraded only afterwards, in postrouting):
@@ -134,11 +220,14 @@ static int publish(NetAttachment *a, const UnitSpec *u, SupError **ret_error) {
                 if (r < 0)
                         return sup_error_errno(ret_error, r, "cannot set %s", localnet);
         }
-        if (u->n_ports > 0 || (a->table.outbound && u->outbound)) {
-                r = enable_forwarding(a, ret_error);
+        forwarding = u->n_ports > 0 || (a->table.outbound && u->outbound);
+        if (forwarding) {
+                r = prepare_forwarding(a, ret_error);
                 if (r < 0)
                         return r;
         }
+        a->table.guard = access(FORWARDING_MARKER, F_OK) >= 0;
+        a->table.guard6 = access(FORWARDING_MARKER6, F_OK) >= 0;
         if (chains) {
                 ports = portmap_script_publish(&a->table, a->unit, u->ports, u->n_ports, a->lease.address,
                                                &a->lease6.address, u->outbound);
@@ -150,6 +239,11 @@ static int publish(NetAttachment *a, const UnitSpec *u, SupError **ret_error) {
                 return sup_error_wrap(ret_error, r, "cannot publish the ports");
         if (r < 0)
                 return sup_error_wrap(ret_error, r, "cannot set up the nftables table %s", a->table.name);
+        if (forwarding) {
+                r = enable_forwarding(a, ret_error);
+                if (r < 0)
+                        return r;
+        }
         r = host_ports_listen(&a->host_ports, u->ports, ret_error);
         if (r < 0)
                 return r;

@@ -43,6 +43,7 @@ typedef struct NetAttachment {
         bool published;           /* the unit's chains may exist */
         bool enabled_forwarding;  /* the last attach switched net.ipv4.ip_forward on */
         bool enabled_forwarding6; /* ... and net.ipv6.conf.all.forwarding */
+        char *ra_kept;            /* ... and so set accept_ra=2 on these interfaces (space-separated) */
 } NetAttachment;
 
 /* outbound: supd's (--no-outbound: false); a unit's own outbound key can only narrow it. e: the

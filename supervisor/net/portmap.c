@@ -77,6 +77,24 @@ char *portmap_script_base(const PortmapTable *t) {
         fprintf(s.f, "add rule inet %s forward iifname \"%s\" drop\n", T, B);
         fprintf(s.f, "add rule inet %s forward oifname \"%s\" drop\n", T, B);
 
+        /* Forwarding on for the bridge is forwarding on between every pair of the host's
+         * interfaces: where sup switched it on (and not the admin, whose router it may be), what
+         * does not touch a bridge is dropped again, as Docker's forward policy does. Not just B:
+         * every instance's bridge ("sup*", bridge_name()) lives under the same switch, and a drop
+         * here is final for theirs too. */
+        if (t->guard || t->guard6)
+                chain_fresh(&s, T, "forward_guard", CHAIN_BASE("forward", "filter", "filter"));
+        if (t->guard)
+                fprintf(s.f,
+                        "add rule inet %s forward_guard meta nfproto ipv4 iifname != \"sup*\" oifname != \"sup*\" "
+                        "drop\n",
+                        T);
+        if (t->guard6)
+                fprintf(s.f,
+                        "add rule inet %s forward_guard meta nfproto ipv6 iifname != \"sup*\" oifname != \"sup*\" "
+                        "drop\n",
+                        T);
+
         chain_fresh(&s, T, "postrouting", CHAIN_BASE("postrouting", "nat", "srcnat"));
         fprintf(s.f, "add rule inet %s postrouting oifname \"%s\" ip saddr 127.0.0.0/8 masquerade\n", T, B);
         fprintf(s.f, "add rule inet %s postrouting oifname \"%s\" ip saddr %s ct status dnat masquerade\n", T, B,

@@ -19,6 +19,9 @@
  *                for published ports only (connections that were DNATed), and with outbound
  *                (supd's, on by default) for connections the containers open and their replies;
  *                inside the bridge free
+ *   forward_guard (filter, forward)        only where sup switched forwarding on (attachment.c): drops
+ *                what is forwarded between interfaces none of which is a sup bridge, which the host
+ *                did not forward before; left alone where the admin had it on
  *   postrouting  (nat, postrouting)         masquerades what reaches a container from 127.0.0.0/8
  *                (local access to a published port) or, through a published port, from another
  *                container (hairpin), so that the replies come back through the host; with
@@ -44,6 +47,8 @@ typedef struct PortmapTable {
         Ipv4Net subnet;
         Ipv6Net subnet6;
         bool outbound; /* supd's: containers may open connections beyond the bridge */
+        bool guard;    /* sup switched IPv4 forwarding on: forward_guard drops what passes no bridge */
+        bool guard6;   /* ... IPv6 forwarding */
 } PortmapTable;
 
 /* The shared chains, stated again. */

@@ -112,6 +112,32 @@ static void test_script_base_outbound(void **state) {
                           "fd53:1:2::/64 masquerade\n");
 }
 
+static void test_script_base_forward_guard(void **state) {
+        PortmapTable t = table(false);
+        _cleanup_free_ char *none = NULL, *both = NULL, *v6 = NULL;
+
+        /* Forwarding was on before sup (the admin's router): the host's other traffic is not
+         * sup's to drop, and a guard left by an earlier monitor is not flushed either. */
+        none = portmap_script_base(&t);
+        assert_null(strstr(none, "forward_guard"));
+        /* sup switched it on: forwarding that touches no sup bridge (of any instance) dropped,
+         * in a chain of its own that the shared forward chain's rules cannot accept past. */
+        t.guard = t.guard6 = true;
+        both = portmap_script_base(&t);
+        assert_non_null(strstr(
+                both,
+                "add chain inet sup0 forward_guard { type filter hook forward priority filter; policy accept; }\n"
+                "flush chain inet sup0 forward_guard\n"
+                "add rule inet sup0 forward_guard meta nfproto ipv4 iifname != \"sup*\" oifname != \"sup*\" drop\n"
+                "add rule inet sup0 forward_guard meta nfproto ipv6 iifname != \"sup*\" oifname != \"sup*\" drop\n"
+                "add chain inet sup0 postrouting "));
+        /* Only IPv6 was sup's to switch: IPv4 forwarding stays the admin's. */
+        t.guard = false;
+        v6 = portmap_script_base(&t);
+        assert_null(strstr(v6, "meta nfproto ipv4 iifname"));
+        assert_non_null(strstr(v6, "forward_guard meta nfproto ipv6 iifname != \"sup*\" oifname != \"sup*\" drop\n"));
+}
+
 #define PUBLISH_TAIL                                                                                 \
         "add chain inet sup0 pre_web { type nat hook prerouting priority dstnat; policy accept; }\n" \
         "flush chain inet sup0 pre_web\n"                                                            \
@@ -229,6 +255,7 @@ int main(void) {
                 cmocka_unit_test(test_script_publish),
                 cmocka_unit_test(test_script_unpublish_and_drop),
                 cmocka_unit_test(test_script_base_outbound),
+                cmocka_unit_test(test_script_base_forward_guard),
                 cmocka_unit_test(test_script_publish_no_outbound),
                 cmocka_unit_test(test_default_subnet6),
         };
