@@ -3,13 +3,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "alloc.h"
 #include "macro.h"
+#include "time-util.h"
 
 #define RELAY_BUFFER 65536
+/* A container that does not answer a connect() (it drops SYNs) must not hold the client's fds. */
+#define RELAY_CONNECT_TIMEOUT_USEC (10 * USEC_PER_SEC)
+/* accept() failed for want of fds while no connection of ours held any: when to try again. */
+#define RELAY_RETRY_USEC (1 * USEC_PER_SEC)
 
 /* One direction of a connection: what was read from one side and not yet written to the other. */
 typedef struct Pipe {
@@ -24,6 +30,7 @@ struct Conn {
         Conn *prev, *next;
         int fd[2]; /* 0: the client on the host, 1: the container */
         EventSource *src[2];
+        EventSource *timeout; /* until connected */
         Pipe pipe[2]; /* pipe[i]: from fd[i] to fd[!i] */
         bool connected;
 };
@@ -33,7 +40,30 @@ struct Relay {
         EventSource *listen;
         struct sockaddr_in6 to;
         Conn *conns;
+        size_t n_conns, max_conns;
+        EventSource *retry; /* accepting paused for want of fds, and no connection to free any */
+        bool paused;        /* the listening socket is not watched: at the cap, or out of fds */
 };
+
+/* Stops accepting, without busy-looping on a backlog that cannot be taken: until a connection
+ * ends (conn_free()), or, when none is open to give fds back, a while. */
+static void relay_pause(Relay *r) {
+        r->paused = true;
+        (void) event_source_set_io_events(r->listen, 0);
+        if (r->n_conns == 0 && r->retry)
+                event_source_set_time(r->retry, now(CLOCK_MONOTONIC) + RELAY_RETRY_USEC);
+}
+
+static void relay_resume(Relay *r) {
+        r->paused = false;
+        (void) event_source_set_io_events(r->listen, EPOLLIN);
+        if (r->retry)
+                event_source_set_time(r->retry, USEC_INFINITY);
+}
+
+static void on_retry(EventSource *s, usec_t t, void *userdata) {
+        relay_resume(userdata);
+}
 
 static Conn *conn_free(Conn *c) {
         if (!c)
@@ -44,12 +74,16 @@ static Conn *conn_free(Conn *c) {
                         close(c->fd[i]);
                 free(c->pipe[i].buf);
         }
+        event_source_free(c->timeout);
         if (c->prev)
                 c->prev->next = c->next;
         else
                 c->relay->conns = c->next;
         if (c->next)
                 c->next->prev = c->prev;
+        c->relay->n_conns--;
+        if (c->relay->paused)
+                relay_resume(c->relay);
         free(c);
         return NULL;
 }
@@ -81,6 +115,7 @@ static int conn_pump(Conn *c, size_t side, uint32_t revents) {
                 if (error != 0)
                         return -error;
                 c->connected = true;
+                c->timeout = event_source_free(c->timeout);
         }
         for (size_t i = 0; i < 2 && c->connected; i++) {
                 Pipe *p = &c->pipe[i];
@@ -119,8 +154,9 @@ static void on_conn(EventSource *s, int fd, uint32_t revents, void *userdata) {
         int r = conn_pump(c, side, revents);
 
         /* Reported whatever the interest: a side that is gone (reset, or closed both ways) ends
-         * the connection, else the loop would wake for it again and again. */
-        if (r == 0 && c->connected && (revents & (EPOLLERR | EPOLLHUP)))
+         * the connection, else the loop would wake for it again and again; the client too while
+         * the container's side still connects. */
+        if (r == 0 && (c->connected || side == 0) && (revents & (EPOLLERR | EPOLLHUP)))
                 r = -ECONNRESET;
         if (r != 0) {
                 conn_free(c);
@@ -129,16 +165,31 @@ static void on_conn(EventSource *s, int fd, uint32_t revents, void *userdata) {
         conn_rearm(c);
 }
 
+static void on_connect_timeout(EventSource *s, usec_t t, void *userdata) {
+        conn_free(userdata);
+}
+
+static bool out_of_fds(int error) {
+        return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
+}
+
 static void on_accept(EventSource *s, int fd, uint32_t revents, void *userdata) {
         Relay *relay = userdata;
         _cleanup_close_ int client = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), up = -EBADF;
         Conn *c;
 
-        if (client < 0)
+        if (client < 0) {
+                /* The pending connection stays in the backlog and the socket readable. */
+                if (out_of_fds(errno))
+                        relay_pause(relay);
                 return; /* EAGAIN, or a client gone already: nothing to relay */
+        }
         up = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (up < 0)
+        if (up < 0) {
+                if (out_of_fds(errno))
+                        relay_pause(relay);
                 return;
+        }
         if (connect(up, (const struct sockaddr *) &relay->to, sizeof(relay->to)) < 0 && errno != EINPROGRESS)
                 return; /* the client sees its connection closed, as it would a refused one */
         c = xnew0(Conn, 1);
@@ -146,6 +197,13 @@ static void on_accept(EventSource *s, int fd, uint32_t revents, void *userdata) 
         if (relay->conns)
                 relay->conns->prev = c;
         relay->conns = c;
+        if (++relay->n_conns >= relay->max_conns)
+                relay_pause(relay);
+        if (event_add_time(relay->event, &c->timeout, now(CLOCK_MONOTONIC) + RELAY_CONNECT_TIMEOUT_USEC,
+                           on_connect_timeout, c) < 0) {
+                conn_free(c);
+                return;
+        }
         for (size_t i = 0; i < 2; i++) {
                 c->pipe[i].buf = xmalloc(RELAY_BUFFER);
                 if (event_add_io(relay->event, &c->src[i], c->fd[i], 0, on_conn, c) < 0) {
@@ -158,6 +216,7 @@ static void on_accept(EventSource *s, int fd, uint32_t revents, void *userdata) 
 
 int relay_new(Event *e, int listen_fd, const struct sockaddr_in6 *to, Relay **ret) {
         Relay *r = xnew0(Relay, 1);
+        struct rlimit rl;
         int flags = fcntl(listen_fd, F_GETFL), k;
 
         /* accept() must not block the loop when a client is gone before it is accepted. */
@@ -165,9 +224,19 @@ int relay_new(Event *e, int listen_fd, const struct sockaddr_in6 *to, Relay **re
                 free(r);
                 return negative_errno();
         }
-        *r = (Relay){.event = e, .to = *to};
+        /* Two fds a connection; a quarter of the monitor's fds for one relay's connections at
+         * most, as jsonl-server.c keeps for unprivileged clients. */
+        *r = (Relay){.event = e,
+                     .to = *to,
+                     .max_conns = getrlimit(RLIMIT_NOFILE, &rl) >= 0 && rl.rlim_cur != RLIM_INFINITY
+                                          ? (size_t) MIN(rl.rlim_cur / 8, (rlim_t) RELAY_MAX_CONNS)
+                                          : RELAY_MAX_CONNS};
+        r->max_conns = MAX(r->max_conns, (size_t) 1);
         k = event_add_io(e, &r->listen, listen_fd, EPOLLIN, on_accept, r);
+        if (k >= 0)
+                k = event_add_time(e, &r->retry, USEC_INFINITY, on_retry, r);
         if (k < 0) {
+                event_source_free(r->listen);
                 free(r);
                 return k;
         }
@@ -181,6 +250,7 @@ Relay *relay_free(Relay *r) {
         while (r->conns)
                 conn_free(r->conns);
         event_source_free(r->listen);
+        event_source_free(r->retry);
         free(r);
         return NULL;
 }

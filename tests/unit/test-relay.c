@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -123,10 +124,53 @@ static void test_relay_refused_and_free(void **state) {
         close(sfd);
 }
 
+/* The fault: every client connection took two fds with no bound, and at EMFILE the readable
+ * listening socket woke the loop for ever. At the cap (an eighth of RLIMIT_NOFILE: 3 here) the
+ * relay stops accepting, clients wait in the backlog, and the end of a connection lets the next
+ * one in. */
+static void test_relay_cap(void **state) {
+        _cleanup_(event_freep) Event *e = NULL;
+        struct rlimit saved, low = {.rlim_cur = 24};
+        struct sockaddr_in6 front, back;
+        int lfd = listener(&front), sfd = listener(&back), c[4], s[4];
+        Relay *relay = NULL;
+
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+        low.rlim_max = saved.rlim_max;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+        assert_int_equal(event_new(&e), 0);
+        assert_int_equal(relay_new(e, lfd, &back, &relay), 0);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+        for (size_t i = 0; i < 4; i++)
+                c[i] = client_of(&front);
+        for (size_t i = 0; i < 3; i++) {
+                s[i] = (int) run_until(e, do_accept, sfd, NULL, 0);
+                assert_true(s[i] >= 0);
+        }
+        for (int i = 0; i < 20; i++)
+                assert_true(event_run(e, 10 * USEC_PER_MSEC) >= 0);
+        assert_int_equal(do_accept(sfd, NULL, 0), -1); /* the fourth waits */
+        assert_int_equal(errno, EAGAIN);
+
+        close(c[0]);
+        close(s[0]);
+        s[3] = (int) run_until(e, do_accept, sfd, NULL, 0);
+        assert_true(s[3] >= 0);
+
+        relay_free(relay);
+        for (size_t i = 1; i < 4; i++) {
+                close(c[i]);
+                close(s[i]);
+        }
+        close(lfd);
+        close(sfd);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_relay_both_ways),
                 cmocka_unit_test(test_relay_refused_and_free),
+                cmocka_unit_test(test_relay_cap),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
