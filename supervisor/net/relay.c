@@ -31,6 +31,7 @@ struct Conn {
         int fd[2]; /* 0: the client on the host, 1: the container */
         EventSource *src[2];
         EventSource *timeout; /* until connected */
+        bool hup[2];          /* fd[i] reported EPOLLHUP: its peer is done, and so are we writing to it */
         Pipe pipe[2]; /* pipe[i]: from fd[i] to fd[!i] */
         bool connected;
 };
@@ -88,9 +89,13 @@ static Conn *conn_free(Conn *c) {
         return NULL;
 }
 
+static void on_conn(EventSource *s, int fd, uint32_t revents, void *userdata);
+
 /* What each side waits for follows from the buffers: read while the buffer it fills is empty,
  * write while the one it drains is not. */
-static void conn_rearm(Conn *c) {
+static int conn_rearm(Conn *c) {
+        int r;
+
         for (size_t i = 0; i < 2; i++) {
                 uint32_t ev = 0;
 
@@ -98,8 +103,22 @@ static void conn_rearm(Conn *c) {
                         ev |= EPOLLIN;
                 if ((i == 1 && !c->connected) || c->pipe[!i].len > c->pipe[!i].off)
                         ev |= EPOLLOUT;
+                /* EPOLLHUP is reported whatever the interest: a side that hung up while its data
+                 * waits for the other side to drain leaves the epoll set until then, else the loop
+                 * would spin on it. */
+                if (ev == 0 && c->hup[i]) {
+                        c->src[i] = event_source_free(c->src[i]);
+                        continue;
+                }
+                if (!c->src[i]) {
+                        r = event_add_io(c->relay->event, &c->src[i], c->fd[i], ev, on_conn, c);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
                 (void) event_source_set_io_events(c->src[i], ev);
         }
+        return 0;
 }
 
 /* Moves what it can; -errno when the connection is broken, 1 when both directions are done. */
@@ -153,16 +172,20 @@ static void on_conn(EventSource *s, int fd, uint32_t revents, void *userdata) {
         size_t side = fd == c->fd[0] ? 0 : 1;
         int r = conn_pump(c, side, revents);
 
-        /* Reported whatever the interest: a side that is gone (reset, or closed both ways) ends
-         * the connection, else the loop would wake for it again and again; the client too while
-         * the container's side still connects. */
-        if (r == 0 && (c->connected || side == 0) && (revents & (EPOLLERR | EPOLLHUP)))
+        /* A reset ends the connection. A hangup alone is the peer's FIN after our own shutdown:
+         * what it sent before may still be unread, and is drained (until read() says 0) before
+         * its direction ends. The client's hangup while the container's side still connects has
+         * nothing to wait for. */
+        if (r == 0 && (c->connected || side == 0) && (revents & EPOLLERR))
                 r = -ECONNRESET;
-        if (r != 0) {
+        if (r == 0 && !c->connected && side == 0 && (revents & EPOLLHUP))
+                r = -ECONNRESET;
+        if (revents & EPOLLHUP)
+                c->hup[side] = true;
+        if (r == 0)
+                r = conn_rearm(c);
+        if (r != 0)
                 conn_free(c);
-                return;
-        }
-        conn_rearm(c);
 }
 
 static void on_connect_timeout(EventSource *s, usec_t t, void *userdata) {
@@ -211,7 +234,8 @@ static void on_accept(EventSource *s, int fd, uint32_t revents, void *userdata) 
                         return;
                 }
         }
-        conn_rearm(c);
+        if (conn_rearm(c) < 0)
+                conn_free(c);
 }
 
 int relay_new(Event *e, int listen_fd, const struct sockaddr_in6 *to, Relay **ret) {
