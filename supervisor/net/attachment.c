@@ -72,6 +72,26 @@ void net_attachment_done(NetAttachment *a) {
         *a = (NetAttachment){.lease = IPAM_LEASE_NULL, .lease6 = IPAM_LEASE6_NULL};
 }
 
+bool net_ipv6_off(int r) {
+        return r == -EACCES || r == -EAFNOSUPPORT || r == -EADDRNOTAVAIL;
+}
+
+int net_ipv6_probe(const char *bridge) {
+        _cleanup_free_ char *key = xasprintf("net/ipv6/conf/%s/disable_ipv6", bridge);
+        _cleanup_close_ int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        bool off;
+        int r;
+
+        if (fd < 0)
+                return negative_errno();
+        r = sysctl_read_bool(key, &off);
+        if (r == -ENOENT)
+                r = sysctl_read_bool("net/ipv6/conf/default/disable_ipv6", &off);
+        if (r < 0)
+                return r;
+        return off ? -EACCES : 0; /* what adding an address says then */
+}
+
 int net_attachment_prepare(NetAttachment *a, const UnitSpec *u, SupError **ret_error) {
         int r;
 
@@ -79,7 +99,17 @@ int net_attachment_prepare(NetAttachment *a, const UnitSpec *u, SupError **ret_e
         r = portmap_check(u->ports, u->n_ports, ret_error);
         if (r < 0)
                 return r;
-        r = host_ports_bind(&a->host_ports, u->ports, u->n_ports, ret_error);
+        r = net_ipv6_probe(a->bridge);
+        if (r < 0 && !net_ipv6_off(r))
+                return sup_error_errno(ret_error, r, "cannot tell whether the host has IPv6");
+        a->ipv6 = r >= 0;
+        a->ipv6_error = r;
+        for (size_t i = 0; !a->ipv6 && i < u->n_ports; i++)
+                if (u->ports[i].family == AF_INET6) {
+                        _cleanup_free_ char *p = format_port(&u->ports[i]);
+                        return sup_error_errno(ret_error, r, "ports[%zu] %s: the host has IPv6 off", i, p);
+                }
+        r = host_ports_bind(&a->host_ports, u->ports, u->n_ports, a->ipv6, ret_error);
         if (r < 0)
                 return r;
         if (a->lease.lease.fd < 0) {
@@ -87,12 +117,15 @@ int net_attachment_prepare(NetAttachment *a, const UnitSpec *u, SupError **ret_e
                 if (r < 0)
                         goto fail;
         }
-        if (a->lease6.lease.fd < 0) {
+        if (a->ipv6 && a->lease6.lease.fd < 0) {
                 r = ipam_acquire6(a->lease_dir, &a->table.subnet6, a->unit, &a->lease6, ret_error);
                 if (r < 0)
                         goto fail_lease;
         }
-        r = bridge_ensure(a->bridge, &a->table.subnet, &a->table.subnet6, &a->bridge_ifindex, ret_error);
+        if (!a->ipv6)
+                (void) ipam_release6(&a->lease6); /* IPv6 went off since the last start */
+        r = bridge_ensure(a->bridge, &a->table.subnet, a->ipv6 ? &a->table.subnet6 : NULL, &a->bridge_ifindex,
+                          ret_error);
         if (r < 0)
                 goto fail_lease;
         return 0;
@@ -180,6 +213,8 @@ static int prepare_forwarding(NetAttachment *a, SupError **ret_error) {
         r = mark_forwarding("net/ipv4/ip_forward", FORWARDING_MARKER, &off);
         if (r < 0)
                 return sup_error_errno(ret_error, r, "cannot prepare IPv4 forwarding (" FORWARDING_MARKER ")");
+        if (!a->ipv6)
+                return 0;
         r = mark_forwarding("net/ipv6/conf/all/forwarding", FORWARDING_MARKER6, &off);
         if (r >= 0 && off)
                 r = keep_router_advertisements(a);
@@ -196,6 +231,8 @@ static int enable_forwarding(NetAttachment *a, SupError **ret_error) {
         r = sysctl_enable("net/ipv4/ip_forward", &a->enabled_forwarding);
         if (r < 0)
                 return sup_error_errno(ret_error, r, "cannot enable IPv4 forwarding (net.ipv4.ip_forward)");
+        if (!a->ipv6)
+                return 0;
         r = sysctl_enable("net/ipv6/conf/all/forwarding", &a->enabled_forwarding6);
         if (r < 0)
                 return sup_error_errno(ret_error, r, "cannot enable IPv6 forwarding (net.ipv6.conf.all.forwarding)");
@@ -230,7 +267,7 @@ static int publish(NetAttachment *a, const UnitSpec *u, SupError **ret_error) {
         a->table.guard6 = access(FORWARDING_MARKER6, F_OK) >= 0;
         if (chains) {
                 ports = portmap_script_publish(&a->table, a->unit, u->ports, u->n_ports, a->lease.address,
-                                               &a->lease6.address, u->outbound);
+                                               a->ipv6 ? &a->lease6.address : NULL, u->outbound);
                 a->published = true;
         }
         script = xasprintf("%s%s", base, ports ? ports : "");
@@ -300,6 +337,8 @@ int net_attachment_configure(const NetAttachment *a, SupError **ret_error) {
                 return sup_error_errno(ret_error, r, "cannot configure " NET_CONTAINER_IFNAME " with %s/%u",
                                        inet_ntop(AF_INET, &a->lease.address, addr, sizeof(addr)),
                                        a->table.subnet.prefix);
+        if (!a->ipv6)
+                return 0;
         gateway6 = ipv6_net_host(&a->table.subnet6, 1);
         r = netif_add_ipv6(NET_CONTAINER_IFNAME, &a->lease6.address, a->table.subnet6.prefix, &gateway6);
         if (r < 0)

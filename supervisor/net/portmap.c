@@ -129,7 +129,7 @@ static void dnat_rules(Script *s, const char *T, const char *chain, const PortSp
                         fprintf(s->f, "meta nfproto ipv4 ");
                 fprintf(s->f, "%s dport %u dnat ip to %s:%u\n", proto, p->host_port, to, p->container_port);
         }
-        if (p->family != AF_INET) {
+        if (p->family != AF_INET && to6) {
                 fprintf(s->f, "add rule inet %s %s ", T, chain);
                 if (p->family == AF_INET6)
                         fprintf(s->f, "ip6 daddr %s ", inet_ntop(AF_INET6, &p->address.in6, host, sizeof(host)));
@@ -148,12 +148,13 @@ char *portmap_script_publish(const PortmapTable *t, const char *unit, const Port
         Script s;
 
         (void) inet_ntop(AF_INET, &to, target, sizeof(target));
-        (void) inet_ntop(AF_INET6, to6, target6, sizeof(target6));
+        if (to6)
+                (void) inet_ntop(AF_INET6, to6, target6, sizeof(target6));
         script_open(&s);
         fprintf(s.f, "add table inet %s\n", T);
         chain_fresh(&s, T, dnat, NULL);
         for (size_t i = 0; i < n; i++)
-                dnat_rules(&s, T, dnat, &ports[i], target, target6);
+                dnat_rules(&s, T, dnat, &ports[i], target, to6 ? target6 : NULL);
         /* The base chains last: they jump to a chain that is complete by then. */
         chain_fresh(&s, T, pre, CHAIN_BASE("prerouting", "nat", "dstnat"));
         fprintf(s.f, "add rule inet %s %s fib daddr type local jump %s\n", T, pre, dnat);
@@ -172,8 +173,9 @@ char *portmap_script_publish(const PortmapTable *t, const char *unit, const Port
                         B, B);
                 fprintf(s.f, "add rule inet %s %s iifname \"%s\" oifname != \"%s\" ip saddr %s drop\n", T, egress, B, B,
                         target);
-                fprintf(s.f, "add rule inet %s %s iifname \"%s\" oifname != \"%s\" ip6 saddr %s drop\n", T, egress, B,
-                        B, target6);
+                if (to6)
+                        fprintf(s.f, "add rule inet %s %s iifname \"%s\" oifname != \"%s\" ip6 saddr %s drop\n", T,
+                                egress, B, B, target6);
         }
         return script_close(&s);
 }

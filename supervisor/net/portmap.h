@@ -53,8 +53,9 @@ typedef struct PortmapTable {
 
 /* The shared chains, stated again. */
 char *portmap_script_base(const PortmapTable *t);
-/* The unit's chains, flushed and filled with its ports, forwarded to its addresses to and to6,
- * and with outbound false (the unit's key), its egress chain. */
+/* The unit's chains, flushed and filled with its ports, forwarded to its addresses to and to6
+ * (NULL: the host has IPv6 off, no IPv6 rules), and with outbound false (the unit's key), its
+ * egress chain. */
 char *portmap_script_publish(const PortmapTable *t, const char *unit, const PortSpec *ports, size_t n,
                              struct in_addr to, const struct in6_addr *to6, bool outbound);
 /* Whether a unit needs chains of its own (published ports, or outbound off), and so forwarding. */

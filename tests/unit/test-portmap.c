@@ -204,6 +204,25 @@ static void test_script_publish_no_outbound(void **state) {
         assert_false(portmap_unit_has_chains(&t, 0, false));
 }
 
+/* The fault: on a host with IPv6 off there is no IPv6 lease, and the rules sent the ports to
+ * [::]. Without an IPv6 address, IPv4 rules only. */
+static void test_script_publish_no_ipv6(void **state) {
+        _cleanup_(unit_spec_freep) UnitSpec *u = unit_with_ports("[\"8080:80\"]");
+        PortmapTable t = table(true);
+        struct in_addr to;
+        _cleanup_free_ char *s = NULL;
+
+        assert_int_equal(inet_pton(AF_INET, "10.88.0.7", &to), 1);
+        s = portmap_script_publish(&t, "web", u->ports, u->n_ports, to, NULL, false);
+        assert_string_equal(
+                s, "add table inet sup0\n"
+                   "add chain inet sup0 dnat_web\n"
+                   "flush chain inet sup0 dnat_web\n"
+                   "add rule inet sup0 dnat_web meta nfproto ipv4 tcp dport 8080 dnat ip to 10.88.0.7:80\n" PUBLISH_TAIL
+                   "add rule inet sup0 egress_web iifname \"sup0\" oifname != \"sup0\" ct status dnat accept\n"
+                   "add rule inet sup0 egress_web iifname \"sup0\" oifname != \"sup0\" ip saddr 10.88.0.7 drop\n");
+}
+
 static void test_script_unpublish_and_drop(void **state) {
         PortmapTable t = table(true);
         _cleanup_free_ char *un = portmap_script_unpublish(&t, "web"), *drop = portmap_script_drop(&t);
@@ -257,6 +276,7 @@ int main(void) {
                 cmocka_unit_test(test_script_base_outbound),
                 cmocka_unit_test(test_script_base_forward_guard),
                 cmocka_unit_test(test_script_publish_no_outbound),
+                cmocka_unit_test(test_script_publish_no_ipv6),
                 cmocka_unit_test(test_default_subnet6),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
