@@ -27,10 +27,11 @@ void net_attachment_init(NetAttachment *a, Event *e, const char *state_dir, cons
 
 /* Before the held sockets they watch go. */
 static void relays_stop(NetAttachment *a) {
-        for (size_t i = 0; a->relays && i < a->host_ports.n; i++)
+        for (size_t i = 0; i < a->n_relays; i++)
                 relay_free(a->relays[i]);
         free(a->relays);
         a->relays = NULL;
+        a->n_relays = 0;
 }
 
 /* The held IPv6 TCP sockets are where connections to the unit's ports on ::1 land (relay.h). */
@@ -41,6 +42,7 @@ static int relays_start(NetAttachment *a, const UnitSpec *u, SupError **ret_erro
         if (a->host_ports.n == 0)
                 return 0;
         a->relays = xnew0(Relay *, a->host_ports.n);
+        a->n_relays = a->host_ports.n;
         for (size_t i = 0; i < a->host_ports.n; i++) {
                 struct sockaddr_in6 to = {
                         .sin6_family = AF_INET6,
@@ -109,6 +111,8 @@ int net_attachment_prepare(NetAttachment *a, const UnitSpec *u, SupError **ret_e
                         _cleanup_free_ char *p = format_port(&u->ports[i]);
                         return sup_error_errno(ret_error, r, "ports[%zu] %s: the host has IPv6 off", i, p);
                 }
+        /* A relay left from a start whose release failed watches sockets that go now. */
+        relays_stop(a);
         r = host_ports_bind(&a->host_ports, u->ports, u->n_ports, a->ipv6, ret_error);
         if (r < 0)
                 return r;

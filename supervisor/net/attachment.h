@@ -40,6 +40,7 @@ typedef struct NetAttachment {
         HostPorts host_ports;     /* held from prepare until the unit's rules are gone */
         Event *event;             /* the monitor's, for the relays */
         Relay **relays;           /* per published port, for TCP on IPv6 (relay.h says why) */
+        size_t n_relays;          /* ... as many as the ports when they were started */
         bool published;           /* the unit's chains may exist */
         bool enabled_forwarding;  /* the last attach switched net.ipv4.ip_forward on */
         bool enabled_forwarding6; /* ... and net.ipv6.conf.all.forwarding */
