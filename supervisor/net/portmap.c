@@ -160,9 +160,11 @@ char *portmap_script_publish(const PortmapTable *t, const char *unit, const Port
         fprintf(s.f, "add rule inet %s %s fib daddr type local jump %s\n", T, pre, dnat);
         chain_fresh(&s, T, out, CHAIN_BASE("output", "nat", "-100"));
         /* A DNATed packet from ::1 would leave by the bridge with that source, and its reply, once
-         * un-NATed to ::1, is dropped on the way in; masquerading cannot help. Left alone, the
-         * connection reaches the socket the monitor holds on the port, which relays it. */
-        fprintf(s.f, "add rule inet %s %s ip6 daddr ::1 return\n", T, out);
+         * un-NATed to ::1, is dropped on the way in; masquerading cannot help. Left alone, a TCP
+         * connection reaches the socket the monitor holds on the port, which relays it. UDP is
+         * not relayed, and left alone it would only fill the held socket unread: DNATed, its
+         * datagrams at least reach the container (one-way protocols work, replies are lost). */
+        fprintf(s.f, "add rule inet %s %s ip6 daddr ::1 meta l4proto tcp return\n", T, out);
         fprintf(s.f, "add rule inet %s %s fib daddr type local jump %s\n", T, out, dnat);
         chain_fresh(&s, T, egress, CHAIN_BASE("forward", "filter", "-1"));
         if (t->outbound && !outbound) {

@@ -144,7 +144,7 @@ static void test_script_base_forward_guard(void **state) {
         "add rule inet sup0 pre_web fib daddr type local jump dnat_web\n"                            \
         "add chain inet sup0 out_web { type nat hook output priority -100; policy accept; }\n"       \
         "flush chain inet sup0 out_web\n"                                                            \
-        "add rule inet sup0 out_web ip6 daddr ::1 return\n"                                          \
+        "add rule inet sup0 out_web ip6 daddr ::1 meta l4proto tcp return\n"                         \
         "add rule inet sup0 out_web fib daddr type local jump dnat_web\n"                            \
         "add chain inet sup0 egress_web { type filter hook forward priority -1; policy accept; }\n"  \
         "flush chain inet sup0 egress_web\n"
