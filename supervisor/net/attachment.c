@@ -245,7 +245,7 @@ static int enable_forwarding(NetAttachment *a, SupError **ret_error) {
 
 static int publish(NetAttachment *a, const UnitSpec *u, SupError **ret_error) {
         _cleanup_free_ char *base = portmap_script_base(&a->table), *ports = NULL, *script = NULL;
-        _cleanup_free_ char *localnet = NULL;
+        _cleanup_free_ char *localnet = NULL, *spoof = NULL;
         bool changed = false, forwarding, chains = portmap_unit_has_chains(&a->table, u->n_ports, u->outbound);
         int r;
 
@@ -269,12 +269,14 @@ static int publish(NetAttachment *a, const UnitSpec *u, SupError **ret_error) {
         }
         a->table.guard = access(FORWARDING_MARKER, F_OK) >= 0;
         a->table.guard6 = access(FORWARDING_MARKER6, F_OK) >= 0;
-        if (chains) {
+        if (chains)
                 ports = portmap_script_publish(&a->table, a->unit, u->ports, u->n_ports, a->lease.address,
                                                a->ipv6 ? &a->lease6.address : NULL, u->outbound);
-                a->published = true;
-        }
-        script = xasprintf("%s%s", base, ports ? ports : "");
+        /* Every unit has its spoof_ chain: so the unit's chains may exist from here on. */
+        spoof = portmap_script_spoof(&a->table, a->unit, a->veth, a->lease.address,
+                                     a->ipv6 ? &a->lease6.address : NULL);
+        a->published = true;
+        script = xasprintf("%s%s%s", base, ports ? ports : "", spoof);
         r = portmap_apply(script, ret_error);
         if (r < 0 && u->n_ports > 0)
                 return sup_error_wrap(ret_error, r, "cannot publish the ports");

@@ -182,9 +182,39 @@ char *portmap_script_publish(const PortmapTable *t, const char *unit, const Port
         return script_close(&s);
 }
 
+/* In the bridge family: its prerouting sees every frame a port brings to the bridge, whether the
+ * bridge forwards it to another port (another container, where the inet family sees nothing
+ * without br_netfilter) or it goes up to the host. */
+static void spoof_chain(Script *s, const char *table, const char *chain) {
+        fprintf(s->f, "add table bridge %s\n", table);
+        fprintf(s->f, "add chain bridge %s %s { type filter hook prerouting priority filter; policy accept; }\n", table,
+                chain);
+        fprintf(s->f, "flush chain bridge %s %s\n", table, chain);
+}
+
+char *portmap_script_spoof(const PortmapTable *t, const char *unit, const char *ifname, struct in_addr addr,
+                           const struct in6_addr *addr6) {
+        _cleanup_free_ char *chain = xasprintf("spoof_%s", unit);
+        char a[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
+        Script s;
+
+        script_open(&s);
+        spoof_chain(&s, t->name, chain);
+        fprintf(s.f, "add rule bridge %s %s iifname \"%s\" ip saddr != %s drop\n", t->name, chain, ifname,
+                inet_ntop(AF_INET, &addr, a, sizeof(a)));
+        /* Link-local and :: too: neighbour discovery and duplicate address detection need them. */
+        if (addr6)
+                fprintf(s.f, "add rule bridge %s %s iifname \"%s\" ip6 saddr != { %s, fe80::/10, :: } drop\n", t->name,
+                        chain, ifname, inet_ntop(AF_INET6, addr6, a6, sizeof(a6)));
+        fprintf(s.f, "add rule bridge %s %s iifname \"%s\" icmpv6 type nd-router-advert drop\n", t->name, chain,
+                ifname);
+        return script_close(&s);
+}
+
 char *portmap_script_unpublish(const PortmapTable *t, const char *unit) {
         _cleanup_free_ char *dnat = xasprintf("dnat_%s", unit), *pre = xasprintf("pre_%s", unit),
-                            *out = xasprintf("out_%s", unit), *egress = xasprintf("egress_%s", unit);
+                            *out = xasprintf("out_%s", unit), *egress = xasprintf("egress_%s", unit),
+                            *spoof = xasprintf("spoof_%s", unit);
         Script s;
 
         script_open(&s);
@@ -194,11 +224,14 @@ char *portmap_script_unpublish(const PortmapTable *t, const char *unit) {
         chain_remove(&s, t->name, out, CHAIN_BASE("output", "nat", "-100"));
         chain_remove(&s, t->name, dnat, NULL);
         chain_remove(&s, t->name, egress, CHAIN_BASE("forward", "filter", "-1"));
+        spoof_chain(&s, t->name, spoof);
+        fprintf(s.f, "delete chain bridge %s %s\n", t->name, spoof);
         return script_close(&s);
 }
 
 char *portmap_script_drop(const PortmapTable *t) {
-        return xasprintf("add table inet %s\ndelete table inet %s\n", t->name, t->name);
+        return xasprintf("add table inet %s\ndelete table inet %s\nadd table bridge %s\ndelete table bridge %s\n",
+                         t->name, t->name, t->name, t->name);
 }
 
 int portmap_check(const PortSpec *ports, size_t n, SupError **ret_error) {
