@@ -32,7 +32,7 @@ struct Conn {
         EventSource *src[2];
         EventSource *timeout; /* until connected */
         bool hup[2];          /* fd[i] reported EPOLLHUP: its peer is done, and so are we writing to it */
-        Pipe pipe[2]; /* pipe[i]: from fd[i] to fd[!i] */
+        Pipe pipe[2];         /* pipe[i]: from fd[i] to fd[!i] */
         bool connected;
 };
 
