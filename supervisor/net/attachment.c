@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "alloc.h"
 #include "bridge.h"
@@ -145,9 +146,16 @@ fail:
 /* That sup, not the admin, switched a family's forwarding on since boot: a file in /run, which
  * goes with the setting at reboot. Host-wide, not the instance's: the table that holds
  * forward_guard goes when its supd is idle, while the setting stays, and the next monitor (of any
- * instance) finds it on and must still tell that it was sup's doing. */
-#define FORWARDING_MARKER  "/run/sup-forwarding-ipv4"
-#define FORWARDING_MARKER6 "/run/sup-forwarding-ipv6"
+ * instance) finds it on and must still tell that it was sup's doing. The setting is the network
+ * namespace's, so the file names it (the inode of /proc/self/ns/net): a supd in another one (a
+ * test's, a container's) marks its own. */
+static char *forwarding_marker(const char *family) {
+        struct stat st;
+
+        if (stat("/proc/self/ns/net", &st) < 0)
+                st.st_ino = 0;
+        return xasprintf("/run/sup-forwarding-%s-%llu", family, (unsigned long long) st.st_ino);
+}
 
 static int mark_forwarding(const char *key, const char *marker, bool *ret_off) {
         bool on;
@@ -210,21 +218,20 @@ static int keep_router_advertisements(NetAttachment *a) {
  * namespaces) and outbound traffic need: the global switches, one per family. Before they are
  * switched on: what must not change with them (the marker, so that the table gets its
  * forward_guard in the same script, and accept_ra). */
-static int prepare_forwarding(NetAttachment *a, SupError **ret_error) {
+static int prepare_forwarding(NetAttachment *a, const char *marker, const char *marker6, SupError **ret_error) {
         bool off;
         int r;
 
-        r = mark_forwarding("net/ipv4/ip_forward", FORWARDING_MARKER, &off);
+        r = mark_forwarding("net/ipv4/ip_forward", marker, &off);
         if (r < 0)
-                return sup_error_errno(ret_error, r, "cannot prepare IPv4 forwarding (" FORWARDING_MARKER ")");
+                return sup_error_errno(ret_error, r, "cannot prepare IPv4 forwarding (%s)", marker);
         if (!a->ipv6)
                 return 0;
-        r = mark_forwarding("net/ipv6/conf/all/forwarding", FORWARDING_MARKER6, &off);
+        r = mark_forwarding("net/ipv6/conf/all/forwarding", marker6, &off);
         if (r >= 0 && off)
                 r = keep_router_advertisements(a);
         if (r < 0)
-                return sup_error_errno(ret_error, r,
-                                       "cannot prepare IPv6 forwarding (accept_ra, " FORWARDING_MARKER6 ")");
+                return sup_error_errno(ret_error, r, "cannot prepare IPv6 forwarding (accept_ra, %s)", marker6);
         return 0;
 }
 
@@ -244,8 +251,8 @@ static int enable_forwarding(NetAttachment *a, SupError **ret_error) {
 }
 
 static int publish(NetAttachment *a, const UnitSpec *u, SupError **ret_error) {
-        _cleanup_free_ char *base = portmap_script_base(&a->table), *ports = NULL, *script = NULL;
-        _cleanup_free_ char *localnet = NULL, *spoof = NULL;
+        _cleanup_free_ char *base = NULL, *ports = NULL, *script = NULL, *localnet = NULL, *spoof = NULL;
+        _cleanup_free_ char *marker = forwarding_marker("ipv4"), *marker6 = forwarding_marker("ipv6");
         bool changed = false, forwarding, chains = portmap_unit_has_chains(&a->table, u->n_ports, u->outbound);
         int r;
 
@@ -263,12 +270,13 @@ static int publish(NetAttachment *a, const UnitSpec *u, SupError **ret_error) {
         }
         forwarding = u->n_ports > 0 || (a->table.outbound && u->outbound);
         if (forwarding) {
-                r = prepare_forwarding(a, ret_error);
+                r = prepare_forwarding(a, marker, marker6, ret_error);
                 if (r < 0)
                         return r;
         }
-        a->table.guard = access(FORWARDING_MARKER, F_OK) >= 0;
-        a->table.guard6 = access(FORWARDING_MARKER6, F_OK) >= 0;
+        a->table.guard = access(marker, F_OK) >= 0;
+        a->table.guard6 = access(marker6, F_OK) >= 0;
+        base = portmap_script_base(&a->table);
         if (chains)
                 ports = portmap_script_publish(&a->table, a->unit, u->ports, u->n_ports, a->lease.address,
                                                a->ipv6 ? &a->lease6.address : NULL, u->outbound);
