@@ -260,6 +260,12 @@ static int prepare_network(Monitor *m) {
                 set_reason(m, "network: %s", sup_error_message(error));
                 return r;
         }
+        /* Once, not at every restart. */
+        if (!m->net.ipv6 && m->net.ipv6_error != m->ipv6_logged) {
+                log_writer_printf(&m->log, "sup", "the host has IPv6 off (%s): the unit runs on IPv4 alone",
+                                  strerror(-m->net.ipv6_error));
+                m->ipv6_logged = m->net.ipv6_error;
+        }
         m->net_prepared = true;
         free(m->status.address);
         m->status.address = xstrdup(inet_ntop(AF_INET, &m->net.lease.address, addr, sizeof(addr)));
@@ -309,9 +315,11 @@ static int net_attach_tap(void *userdata, DriverTap *ret, SupError **ret_error) 
         tap.address = m->net.lease.address;
         tap.prefix = m->net.table.subnet.prefix;
         tap.gateway = ipv4_net_host(&m->net.table.subnet, 1);
-        tap.address6 = m->net.lease6.address;
-        tap.prefix6 = m->net.table.subnet6.prefix;
-        tap.gateway6 = ipv6_net_host(&m->net.table.subnet6, 1);
+        if (m->net.ipv6) { /* else none: prefix6 0 */
+                tap.address6 = m->net.lease6.address;
+                tap.prefix6 = m->net.table.subnet6.prefix;
+                tap.gateway6 = ipv6_net_host(&m->net.table.subnet6, 1);
+        }
         *ret = tap;
         return 0;
 }
@@ -612,11 +620,16 @@ static int run_start(Monitor *m) {
         if (m->net.enabled_forwarding)
                 log_writer_printf(&m->log, "sup",
                                   "IPv4 forwarding was off: turned on (net.ipv4.ip_forward=1) for the published ports "
-                                  "and outbound traffic");
+                                  "and outbound traffic, with forward_guard dropping what passes no sup bridge");
         if (m->net.enabled_forwarding6)
                 log_writer_printf(&m->log, "sup",
                                   "IPv6 forwarding was off: turned on (net.ipv6.conf.all.forwarding=1) for the "
                                   "published ports and outbound traffic");
+        if (m->net.ra_kept)
+                log_writer_printf(&m->log, "sup",
+                                  "IPv6 forwarding ignores router advertisements where accept_ra=1: set accept_ra=2 "
+                                  "on %s",
+                                  m->net.ra_kept);
         return 0;
 
 fail:

@@ -154,6 +154,7 @@ struct Monitor {
         SeccompCache seccomp; /* the workload's filter, compiled once, kept across its restarts */
         RlimitSet rlimits;    /* the workload's limits for this run, resolved at its start */
         NetAttachment net;
+        int ipv6_logged;      /* the net.ipv6_error last logged */
         bool net_prepared;    /* net holds an address (and maybe more) to release after the workload */
         DriverNetwork network; /* net's attach steps, for the driver */
         ContainerShare share; /* share.*: the pidfds of the joined namespaces' owners, while the workload runs */

@@ -40,9 +40,13 @@ typedef struct NetAttachment {
         HostPorts host_ports;     /* held from prepare until the unit's rules are gone */
         Event *event;             /* the monitor's, for the relays */
         Relay **relays;           /* per published port, for TCP on IPv6 (relay.h says why) */
+        size_t n_relays;          /* ... as many as the ports when they were started */
         bool published;           /* the unit's chains may exist */
         bool enabled_forwarding;  /* the last attach switched net.ipv4.ip_forward on */
         bool enabled_forwarding6; /* ... and net.ipv6.conf.all.forwarding */
+        bool ipv6;                /* the host has IPv6 on the bridge (prepare asks) */
+        int ipv6_error;           /* ... and if not, why (-errno); the monitor logs it once */
+        char *ra_kept;            /* ... and so set accept_ra=2 on these interfaces (space-separated) */
 } NetAttachment;
 
 /* outbound: supd's (--no-outbound: false); a unit's own outbound key can only narrow it. e: the
@@ -50,6 +54,14 @@ typedef struct NetAttachment {
 void net_attachment_init(NetAttachment *a, Event *e, const char *state_dir, const char *cgroup_parent,
                          const Ipv4Net *subnet, const Ipv6Net *subnet6, bool outbound, const char *unit);
 void net_attachment_done(NetAttachment *a);
+
+/* Whether IPv6 is there to use on the bridge: 0, or -EAFNOSUPPORT (ipv6.disable=1), -EACCES
+ * (disable_ipv6 on the bridge, or on new interfaces while it does not exist yet). Without it,
+ * the units run on IPv4 alone: no IPv6 lease, address, rules or held sockets. */
+int net_ipv6_probe(const char *bridge);
+/* Whether r, from net_ipv6_probe() or from giving an interface an IPv6 address, says the host has
+ * IPv6 off rather than that something failed. */
+bool net_ipv6_off(int r);
 
 int net_attachment_prepare(NetAttachment *a, const UnitSpec *u, SupError **ret_error);
 int net_attachment_attach(NetAttachment *a, const UnitSpec *u, pid_t pid, SupError **ret_error);

@@ -189,7 +189,11 @@ int bridge_ensure(const char *name, const Ipv4Net *subnet, const Ipv6Net *subnet
                         return sup_error_errno(ret_error, r, "cannot bring the bridge %s up", name);
         }
         /* After the link is up (IPv6 addresses of a link that is down are not in use), and
-         * every time: adding one it has already is a no-op. */
+         * every time: adding one it has already is a no-op. None where the host has IPv6 off. */
+        if (!subnet6) {
+                *ret_ifindex = ifindex;
+                return 0;
+        }
         gateway6 = ipv6_net_host(subnet6, 1);
         r = netif_add_ipv6(name, &gateway6, subnet6->prefix, NULL);
         if (r < 0)

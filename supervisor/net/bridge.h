@@ -26,7 +26,7 @@ void bridge_name(const char *cgroup_parent, char ret[IFNAMSIZ]);
 void bridge_default_subnet6(const char *name, Ipv6Net *ret);
 
 /* Makes the bridge exist, carry the gateway addresses (the first host address of subnet, and of
- * subnet6) and be up. Safe to call from any number of processes at once: whatever exists already is fine.
+ * subnet6 unless NULL) and be up. Safe to call from any number of processes at once: whatever exists already is fine.
  * Refuses (-EADDRINUSE) a subnet that overlaps an address of another interface, or a bridge that
  * has an address of another subnet; -EEXIST when an interface of that name is no bridge. The
  * reason is in *ret_error. */

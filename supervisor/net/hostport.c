@@ -96,7 +96,7 @@ static bool port_on_family(const PortSpec *p, int family) {
         return p->family == AF_UNSPEC || p->family == family;
 }
 
-int host_ports_bind(HostPorts *h, const PortSpec *ports, size_t n, SupError **ret_error) {
+int host_ports_bind(HostPorts *h, const PortSpec *ports, size_t n, bool ipv6, SupError **ret_error) {
         static const int families[2] = {AF_INET, AF_INET6};
         int r;
 
@@ -109,7 +109,7 @@ int host_ports_bind(HostPorts *h, const PortSpec *ports, size_t n, SupError **re
         h->n = n;
         for (size_t i = 0; i < n; i++)
                 for (size_t f = 0; f < 2; f++) {
-                        if (!port_on_family(&ports[i], families[f]))
+                        if (!port_on_family(&ports[i], families[f]) || (families[f] == AF_INET6 && !ipv6))
                                 continue;
                         r = hold(&ports[i], families[f], &h->fds[2 * i + f]);
                         if (r < 0) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "sup-error.h"
@@ -26,7 +27,7 @@ typedef struct HostPorts {
 } HostPorts;
 
 /* -EADDRINUSE when something on the host holds a port, with the port named in *ret_error; nothing
- * is held then. */
-int host_ports_bind(HostPorts *h, const PortSpec *ports, size_t n, SupError **ret_error);
+ * is held then. Without ipv6 (the host has it off), a port on every address holds 0.0.0.0 only. */
+int host_ports_bind(HostPorts *h, const PortSpec *ports, size_t n, bool ipv6, SupError **ret_error);
 int host_ports_listen(HostPorts *h, const PortSpec *ports, SupError **ret_error);
 void host_ports_release(HostPorts *h);

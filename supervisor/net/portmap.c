@@ -77,6 +77,24 @@ char *portmap_script_base(const PortmapTable *t) {
         fprintf(s.f, "add rule inet %s forward iifname \"%s\" drop\n", T, B);
         fprintf(s.f, "add rule inet %s forward oifname \"%s\" drop\n", T, B);
 
+        /* Forwarding on for the bridge is forwarding on between every pair of the host's
+         * interfaces: where sup switched it on (and not the admin, whose router it may be), what
+         * does not touch a bridge is dropped again, as Docker's forward policy does. Not just B:
+         * every instance's bridge ("sup*", bridge_name()) lives under the same switch, and a drop
+         * here is final for theirs too. */
+        if (t->guard || t->guard6)
+                chain_fresh(&s, T, "forward_guard", CHAIN_BASE("forward", "filter", "filter"));
+        if (t->guard)
+                fprintf(s.f,
+                        "add rule inet %s forward_guard meta nfproto ipv4 iifname != \"sup*\" oifname != \"sup*\" "
+                        "drop\n",
+                        T);
+        if (t->guard6)
+                fprintf(s.f,
+                        "add rule inet %s forward_guard meta nfproto ipv6 iifname != \"sup*\" oifname != \"sup*\" "
+                        "drop\n",
+                        T);
+
         chain_fresh(&s, T, "postrouting", CHAIN_BASE("postrouting", "nat", "srcnat"));
         fprintf(s.f, "add rule inet %s postrouting oifname \"%s\" ip saddr 127.0.0.0/8 masquerade\n", T, B);
         fprintf(s.f, "add rule inet %s postrouting oifname \"%s\" ip saddr %s ct status dnat masquerade\n", T, B,
@@ -111,7 +129,7 @@ static void dnat_rules(Script *s, const char *T, const char *chain, const PortSp
                         fprintf(s->f, "meta nfproto ipv4 ");
                 fprintf(s->f, "%s dport %u dnat ip to %s:%u\n", proto, p->host_port, to, p->container_port);
         }
-        if (p->family != AF_INET) {
+        if (p->family != AF_INET && to6) {
                 fprintf(s->f, "add rule inet %s %s ", T, chain);
                 if (p->family == AF_INET6)
                         fprintf(s->f, "ip6 daddr %s ", inet_ntop(AF_INET6, &p->address.in6, host, sizeof(host)));
@@ -130,20 +148,23 @@ char *portmap_script_publish(const PortmapTable *t, const char *unit, const Port
         Script s;
 
         (void) inet_ntop(AF_INET, &to, target, sizeof(target));
-        (void) inet_ntop(AF_INET6, to6, target6, sizeof(target6));
+        if (to6)
+                (void) inet_ntop(AF_INET6, to6, target6, sizeof(target6));
         script_open(&s);
         fprintf(s.f, "add table inet %s\n", T);
         chain_fresh(&s, T, dnat, NULL);
         for (size_t i = 0; i < n; i++)
-                dnat_rules(&s, T, dnat, &ports[i], target, target6);
+                dnat_rules(&s, T, dnat, &ports[i], target, to6 ? target6 : NULL);
         /* The base chains last: they jump to a chain that is complete by then. */
         chain_fresh(&s, T, pre, CHAIN_BASE("prerouting", "nat", "dstnat"));
         fprintf(s.f, "add rule inet %s %s fib daddr type local jump %s\n", T, pre, dnat);
         chain_fresh(&s, T, out, CHAIN_BASE("output", "nat", "-100"));
         /* A DNATed packet from ::1 would leave by the bridge with that source, and its reply, once
-         * un-NATed to ::1, is dropped on the way in; masquerading cannot help. Left alone, the
-         * connection reaches the socket the monitor holds on the port, which relays it. */
-        fprintf(s.f, "add rule inet %s %s ip6 daddr ::1 return\n", T, out);
+         * un-NATed to ::1, is dropped on the way in; masquerading cannot help. Left alone, a TCP
+         * connection reaches the socket the monitor holds on the port, which relays it. UDP is
+         * not relayed, and left alone it would only fill the held socket unread: DNATed, its
+         * datagrams at least reach the container (one-way protocols work, replies are lost). */
+        fprintf(s.f, "add rule inet %s %s ip6 daddr ::1 meta l4proto tcp return\n", T, out);
         fprintf(s.f, "add rule inet %s %s fib daddr type local jump %s\n", T, out, dnat);
         chain_fresh(&s, T, egress, CHAIN_BASE("forward", "filter", "-1"));
         if (t->outbound && !outbound) {
@@ -154,15 +175,46 @@ char *portmap_script_publish(const PortmapTable *t, const char *unit, const Port
                         B, B);
                 fprintf(s.f, "add rule inet %s %s iifname \"%s\" oifname != \"%s\" ip saddr %s drop\n", T, egress, B, B,
                         target);
-                fprintf(s.f, "add rule inet %s %s iifname \"%s\" oifname != \"%s\" ip6 saddr %s drop\n", T, egress, B,
-                        B, target6);
+                if (to6)
+                        fprintf(s.f, "add rule inet %s %s iifname \"%s\" oifname != \"%s\" ip6 saddr %s drop\n", T,
+                                egress, B, B, target6);
         }
+        return script_close(&s);
+}
+
+/* In the bridge family: its prerouting sees every frame a port brings to the bridge, whether the
+ * bridge forwards it to another port (another container, where the inet family sees nothing
+ * without br_netfilter) or it goes up to the host. */
+static void spoof_chain(Script *s, const char *table, const char *chain) {
+        fprintf(s->f, "add table bridge %s\n", table);
+        fprintf(s->f, "add chain bridge %s %s { type filter hook prerouting priority filter; policy accept; }\n", table,
+                chain);
+        fprintf(s->f, "flush chain bridge %s %s\n", table, chain);
+}
+
+char *portmap_script_spoof(const PortmapTable *t, const char *unit, const char *ifname, struct in_addr addr,
+                           const struct in6_addr *addr6) {
+        _cleanup_free_ char *chain = xasprintf("spoof_%s", unit);
+        char a[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
+        Script s;
+
+        script_open(&s);
+        spoof_chain(&s, t->name, chain);
+        fprintf(s.f, "add rule bridge %s %s iifname \"%s\" ip saddr != %s drop\n", t->name, chain, ifname,
+                inet_ntop(AF_INET, &addr, a, sizeof(a)));
+        /* Link-local and :: too: neighbour discovery and duplicate address detection need them. */
+        if (addr6)
+                fprintf(s.f, "add rule bridge %s %s iifname \"%s\" ip6 saddr != { %s, fe80::/10, :: } drop\n", t->name,
+                        chain, ifname, inet_ntop(AF_INET6, addr6, a6, sizeof(a6)));
+        fprintf(s.f, "add rule bridge %s %s iifname \"%s\" icmpv6 type nd-router-advert drop\n", t->name, chain,
+                ifname);
         return script_close(&s);
 }
 
 char *portmap_script_unpublish(const PortmapTable *t, const char *unit) {
         _cleanup_free_ char *dnat = xasprintf("dnat_%s", unit), *pre = xasprintf("pre_%s", unit),
-                            *out = xasprintf("out_%s", unit), *egress = xasprintf("egress_%s", unit);
+                            *out = xasprintf("out_%s", unit), *egress = xasprintf("egress_%s", unit),
+                            *spoof = xasprintf("spoof_%s", unit);
         Script s;
 
         script_open(&s);
@@ -172,11 +224,14 @@ char *portmap_script_unpublish(const PortmapTable *t, const char *unit) {
         chain_remove(&s, t->name, out, CHAIN_BASE("output", "nat", "-100"));
         chain_remove(&s, t->name, dnat, NULL);
         chain_remove(&s, t->name, egress, CHAIN_BASE("forward", "filter", "-1"));
+        spoof_chain(&s, t->name, spoof);
+        fprintf(s.f, "delete chain bridge %s %s\n", t->name, spoof);
         return script_close(&s);
 }
 
 char *portmap_script_drop(const PortmapTable *t) {
-        return xasprintf("add table inet %s\ndelete table inet %s\n", t->name, t->name);
+        return xasprintf("add table inet %s\ndelete table inet %s\nadd table bridge %s\ndelete table bridge %s\n",
+                         t->name, t->name, t->name, t->name);
 }
 
 int portmap_check(const PortSpec *ports, size_t n, SupError **ret_error) {

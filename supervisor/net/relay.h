@@ -16,6 +16,10 @@
 
 typedef struct Relay Relay;
 
+/* The connections one relay carries at once, at most (fewer with a low RLIMIT_NOFILE); beyond,
+ * clients wait in the listening socket's backlog. */
+#define RELAY_MAX_CONNS 256
+
 /* Watches listen_fd (the caller's, listening, not owned) and relays what it accepts to to. */
 int relay_new(Event *e, int listen_fd, const struct sockaddr_in6 *to, Relay **ret);
 /* Stops accepting and drops every relayed connection. NULL is fine. */

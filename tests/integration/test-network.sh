@@ -105,6 +105,7 @@ cleanup() {
                 [ -n "$b" ] || continue
                 ip link del "$b" 2>/dev/null
                 nft delete table inet "$b" 2>/dev/null
+                nft delete table bridge "$b" 2>/dev/null
         done
         echo "$FORWARD_BEFORE" > /proc/sys/net/ipv4/ip_forward
         echo "$FORWARD6_BEFORE" > /proc/sys/net/ipv6/conf/all/forwarding
@@ -285,6 +286,20 @@ grep -q "^::ffff:10.254.252.1 .*GET / " "$TOP/outside.log" || fail "no IPv4 requ
 grep -q "^fd5e:5e::1 .*GET / " "$TOP/outside.log" || fail "no IPv6 request from the host's fd5e:5e::1: $(cat "$TOP/outside.log")"
 [ "$(grep -c 'GET / ' "$TOP/outside.log")" = 2 ] || fail "the outside saw other requests: $(cat "$TOP/outside.log")"
 has_chain "$BR1" egress_nob || fail "nob has no egress chain"
+# Anti-spoofing: ob, given another address of the subnet (as a workload with CAP_NET_ADMIN could
+# take one), gets nothing out from it, though masquerading would have hidden it; its own works.
+SPOOF=$("$PY" -c 'import ipaddress, sys; print(ipaddress.ip_network(sys.argv[1])[250])' "$NET1")
+CONNECT_FROM='import socket, sys
+s = socket.socket(); s.settimeout(3); s.bind((sys.argv[1], 0))
+try: s.connect(("10.254.252.2", int(sys.argv[2]))); print("connected")
+except OSError as e: print("failed", e)'
+pob=$(field "$I1" ob pid)
+nsenter -t "$pob" -n ip addr add "$SPOOF/${NET1#*/}" dev eth0 || fail "cannot add $SPOOF to ob's eth0"
+[ "$(nsenter -t "$pob" -n "$PY" -c "$CONNECT_FROM" "$(field "$I1" ob address)" "$PO")" = connected ] ||
+        fail "ob cannot connect out from its own address"
+out=$(nsenter -t "$pob" -n "$PY" -c "$CONNECT_FROM" "$SPOOF" "$PO")
+[ "$out" != connected ] || fail "ob connected out from a spoofed $SPOOF"
+nft list chain bridge "$BR1" spoof_ob >/dev/null 2>&1 || fail "ob has no spoof chain"
 rm "$I1/units/ob.yaml" "$I1/units/nob.yaml"
 ctl "$I1" reload >/dev/null || fail "reload failed"
 wait_for 10 eval '! has_chain "$BR1" egress_nob' || fail "nob's egress chain left after its removal"
@@ -502,6 +517,7 @@ stop_supd "$I1"
 pgrep -f "sup-monitor --dir $I1" >/dev/null && fail "monitors left running"
 ip link show "$BR1" >/dev/null 2>&1 && fail "bridge $BR1 left"
 nft list table inet "$BR1" >/dev/null 2>&1 && fail "table $BR1 left"
+nft list table bridge "$BR1" >/dev/null 2>&1 && fail "table bridge $BR1 left"
 for u in a b c; do ip link show "$(veth_of "$I1" $u)" >/dev/null 2>&1 && fail "$u's veth left"; done
 [ -z "$(ls -A "$I1/state/ipam/$BR1" 2>/dev/null)" ] || fail "leases left: $(ls "$I1/state/ipam/$BR1")"
 if grep -q "$TOP" /proc/self/mountinfo; then fail "mounts left behind"; fi

@@ -72,7 +72,7 @@ static void test_port_in_use_fails_the_start(void **state) {
         _cleanup_sup_error_ SupError *error = NULL;
 
         assert_true(prog >= 0);
-        assert_int_equal(host_ports_bind(&h, ports, 2, &error), -EADDRINUSE);
+        assert_int_equal(host_ports_bind(&h, ports, 2, true, &error), -EADDRINUSE);
         want = xasprintf("ports[1] 127.0.0.1:%u:80/tcp: 127.0.0.1:%u/tcp is in use on the host already", p, p);
         if (!strstr(sup_error_message(error), want))
                 fail_msg("error \"%s\" lacks \"%s\"", sup_error_message(error), want);
@@ -80,13 +80,13 @@ static void test_port_in_use_fails_the_start(void **state) {
         assert_null(h.fds);
         error = sup_error_free(error);
         /* ports[0] went again with the failure: it is free. */
-        assert_int_equal(host_ports_bind(&h, ports, 1, &error), 0);
+        assert_int_equal(host_ports_bind(&h, ports, 1, true, &error), 0);
         assert_null(error);
         host_ports_release(&h);
 
         /* A port on every address overlaps the program's 127.0.0.1. */
         ports[1] = port(NULL, p, PORT_TCP);
-        assert_int_equal(host_ports_bind(&h, &ports[1], 1, &error), -EADDRINUSE);
+        assert_int_equal(host_ports_bind(&h, &ports[1], 1, true, &error), -EADDRINUSE);
         assert_non_null(strstr(sup_error_message(error), "*:"));
         close(prog);
 }
@@ -100,7 +100,7 @@ static void test_held_port_refuses_host_programs(void **state) {
         HostPorts h = {};
         int fd;
 
-        assert_int_equal(host_ports_bind(&h, ports, ELEMENTSOF(ports), NULL), 0);
+        assert_int_equal(host_ports_bind(&h, ports, ELEMENTSOF(ports), true, NULL), 0);
         assert_int_equal(host_ports_listen(&h, ports, NULL), 0);
         assert_int_equal(h.n, ELEMENTSOF(ports));
 
@@ -129,12 +129,25 @@ static void test_address_not_on_the_host(void **state) {
         PortSpec p = port("203.0.113.9", free_port(PORT_TCP), PORT_TCP);
         HostPorts h = {};
 
-        assert_int_equal(host_ports_bind(&h, &p, 1, NULL), 0);
+        assert_int_equal(host_ports_bind(&h, &p, 1, true, NULL), 0);
         assert_int_equal(host_ports_listen(&h, &p, NULL), 0);
         host_ports_release(&h);
         /* Nothing published: nothing held, nothing allocated. */
-        assert_int_equal(host_ports_bind(&h, NULL, 0, NULL), 0);
+        assert_int_equal(host_ports_bind(&h, NULL, 0, true, NULL), 0);
         assert_null(h.fds);
+}
+
+/* The fault: on a host with IPv6 off (ipv6.disable=1: no AF_INET6 sockets) no unit with a port on
+ * every address could start. Without ipv6 only 0.0.0.0 is held. */
+static void test_no_ipv6_holds_ipv4_only(void **state) {
+        PortSpec p = port(NULL, free_port(PORT_TCP), PORT_TCP);
+        HostPorts h = {};
+
+        assert_int_equal(host_ports_bind(&h, &p, 1, false, NULL), 0);
+        assert_true(h.fds[0] >= 0);
+        assert_true(h.fds[1] < 0);
+        assert_int_equal(host_ports_listen(&h, &p, NULL), 0);
+        host_ports_release(&h);
 }
 
 /* An IPv6-only host program's socket on address:port (TCP, listening): its fd, or -errno. */
@@ -169,7 +182,7 @@ static void test_ipv6_held(void **state) {
 
         ports[1].family = AF_INET6;
         ports[1].address.in6 = in6addr_loopback;
-        assert_int_equal(host_ports_bind(&h, ports, ELEMENTSOF(ports), NULL), 0);
+        assert_int_equal(host_ports_bind(&h, ports, ELEMENTSOF(ports), true, NULL), 0);
         assert_int_equal(host_ports_listen(&h, ports, NULL), 0);
         assert_int_equal(host_program6("::1", any), -EADDRINUSE);
         assert_int_equal(host_program6("::", any), -EADDRINUSE);
@@ -187,7 +200,7 @@ static void test_ipv6_held(void **state) {
         /* An IPv6-only program on the port: the unit's start fails, naming the IPv6 side. */
         fd = host_program6("::1", any);
         assert_true(fd >= 0);
-        assert_int_equal(host_ports_bind(&h, &ports[0], 1, &error), -EADDRINUSE);
+        assert_int_equal(host_ports_bind(&h, &ports[0], 1, true, &error), -EADDRINUSE);
         want = xasprintf("ports[0] %u:80/tcp: [::]:%u/tcp is in use on the host already", any, any);
         if (!strstr(sup_error_message(error), want))
                 fail_msg("error \"%s\" lacks \"%s\"", sup_error_message(error), want);
@@ -200,6 +213,7 @@ int main(void) {
                 cmocka_unit_test(test_port_in_use_fails_the_start),
                 cmocka_unit_test(test_held_port_refuses_host_programs),
                 cmocka_unit_test(test_address_not_on_the_host),
+                cmocka_unit_test(test_no_ipv6_holds_ipv4_only),
                 cmocka_unit_test(test_ipv6_held),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -68,6 +68,12 @@ static PortmapTable table(bool outbound) {
         return t;
 }
 
+/* The unit's leased addresses in the scripts below. */
+static void lease_addresses(struct in_addr *ret, struct in6_addr *ret6) {
+        assert_int_equal(inet_pton(AF_INET, "10.88.0.7", ret), 1);
+        assert_int_equal(inet_pton(AF_INET6, "fd53:1:2::7", ret6), 1);
+}
+
 #define BASE_HEAD                                                                                    \
         "add table inet sup0\n"                                                                      \
         "add chain inet sup0 guard { type filter hook prerouting priority raw; policy accept; }\n"   \
@@ -112,13 +118,39 @@ static void test_script_base_outbound(void **state) {
                           "fd53:1:2::/64 masquerade\n");
 }
 
+static void test_script_base_forward_guard(void **state) {
+        PortmapTable t = table(false);
+        _cleanup_free_ char *none = NULL, *both = NULL, *v6 = NULL;
+
+        /* Forwarding was on before sup (the admin's router): the host's other traffic is not
+         * sup's to drop, and a guard left by an earlier monitor is not flushed either. */
+        none = portmap_script_base(&t);
+        assert_null(strstr(none, "forward_guard"));
+        /* sup switched it on: forwarding that touches no sup bridge (of any instance) dropped,
+         * in a chain of its own that the shared forward chain's rules cannot accept past. */
+        t.guard = t.guard6 = true;
+        both = portmap_script_base(&t);
+        assert_non_null(strstr(
+                both,
+                "add chain inet sup0 forward_guard { type filter hook forward priority filter; policy accept; }\n"
+                "flush chain inet sup0 forward_guard\n"
+                "add rule inet sup0 forward_guard meta nfproto ipv4 iifname != \"sup*\" oifname != \"sup*\" drop\n"
+                "add rule inet sup0 forward_guard meta nfproto ipv6 iifname != \"sup*\" oifname != \"sup*\" drop\n"
+                "add chain inet sup0 postrouting "));
+        /* Only IPv6 was sup's to switch: IPv4 forwarding stays the admin's. */
+        t.guard = false;
+        v6 = portmap_script_base(&t);
+        assert_null(strstr(v6, "meta nfproto ipv4 iifname"));
+        assert_non_null(strstr(v6, "forward_guard meta nfproto ipv6 iifname != \"sup*\" oifname != \"sup*\" drop\n"));
+}
+
 #define PUBLISH_TAIL                                                                                 \
         "add chain inet sup0 pre_web { type nat hook prerouting priority dstnat; policy accept; }\n" \
         "flush chain inet sup0 pre_web\n"                                                            \
         "add rule inet sup0 pre_web fib daddr type local jump dnat_web\n"                            \
         "add chain inet sup0 out_web { type nat hook output priority -100; policy accept; }\n"       \
         "flush chain inet sup0 out_web\n"                                                            \
-        "add rule inet sup0 out_web ip6 daddr ::1 return\n"                                          \
+        "add rule inet sup0 out_web ip6 daddr ::1 meta l4proto tcp return\n"                         \
         "add rule inet sup0 out_web fib daddr type local jump dnat_web\n"                            \
         "add chain inet sup0 egress_web { type filter hook forward priority -1; policy accept; }\n"  \
         "flush chain inet sup0 egress_web\n"
@@ -131,8 +163,7 @@ static void test_script_publish(void **state) {
         struct in6_addr to6;
         _cleanup_free_ char *s = NULL;
 
-        assert_int_equal(inet_pton(AF_INET, "10.88.0.7", &to), 1);
-        assert_int_equal(inet_pton(AF_INET6, "fd53:1:2::7", &to6), 1);
+        lease_addresses(&to, &to6);
         s = portmap_script_publish(&t, "web", u->ports, u->n_ports, to, &to6, true);
         /* A port without an address on both families; one with an address on its own. */
         assert_string_equal(
@@ -153,8 +184,7 @@ static void test_script_publish_no_outbound(void **state) {
         struct in6_addr to6;
         _cleanup_free_ char *s = NULL, *off = NULL;
 
-        assert_int_equal(inet_pton(AF_INET, "10.88.0.7", &to), 1);
-        assert_int_equal(inet_pton(AF_INET6, "fd53:1:2::7", &to6), 1);
+        lease_addresses(&to, &to6);
         /* outbound: false: the unit's addresses are dropped on the way out, but for the replies
          * of its published ports; the chain goes with the unit's others. */
         s = portmap_script_publish(&t, "web", NULL, 0, to, &to6, false);
@@ -178,26 +208,76 @@ static void test_script_publish_no_outbound(void **state) {
         assert_false(portmap_unit_has_chains(&t, 0, false));
 }
 
+/* The fault: on a host with IPv6 off there is no IPv6 lease, and the rules sent the ports to
+ * [::]. Without an IPv6 address, IPv4 rules only. */
+static void test_script_publish_no_ipv6(void **state) {
+        _cleanup_(unit_spec_freep) UnitSpec *u = unit_with_ports("[\"8080:80\"]");
+        PortmapTable t = table(true);
+        struct in_addr to;
+        _cleanup_free_ char *s = NULL;
+
+        assert_int_equal(inet_pton(AF_INET, "10.88.0.7", &to), 1);
+        s = portmap_script_publish(&t, "web", u->ports, u->n_ports, to, NULL, false);
+        assert_string_equal(
+                s, "add table inet sup0\n"
+                   "add chain inet sup0 dnat_web\n"
+                   "flush chain inet sup0 dnat_web\n"
+                   "add rule inet sup0 dnat_web meta nfproto ipv4 tcp dport 8080 dnat ip to 10.88.0.7:80\n" PUBLISH_TAIL
+                   "add rule inet sup0 egress_web iifname \"sup0\" oifname != \"sup0\" ct status dnat accept\n"
+                   "add rule inet sup0 egress_web iifname \"sup0\" oifname != \"sup0\" ip saddr 10.88.0.7 drop\n");
+}
+
+/* The fault: outbound: false went by source address only, and a container could take another's
+ * (or any) address, or send router advertisements to its neighbours on the bridge. From its
+ * veth, only its own addresses pass, link-local and :: too (neighbour discovery), in the bridge
+ * family, which sees frames between containers too. */
+static void test_script_spoof(void **state) {
+        PortmapTable t = table(true);
+        struct in_addr to;
+        struct in6_addr to6;
+        _cleanup_free_ char *s = NULL, *v4 = NULL;
+
+        lease_addresses(&to, &to6);
+        s = portmap_script_spoof(&t, "web", "v0123abcd", to, &to6);
+        assert_string_equal(
+                s, "add table bridge sup0\n"
+                   "add chain bridge sup0 spoof_web { type filter hook prerouting priority filter; policy accept; }\n"
+                   "flush chain bridge sup0 spoof_web\n"
+                   "add rule bridge sup0 spoof_web iifname \"v0123abcd\" ip saddr != 10.88.0.7 drop\n"
+                   "add rule bridge sup0 spoof_web iifname \"v0123abcd\" ip6 saddr != { fd53:1:2::7, fe80::/10, :: } "
+                   "drop\n"
+                   "add rule bridge sup0 spoof_web iifname \"v0123abcd\" icmpv6 type nd-router-advert drop\n");
+        /* IPv6 off on the host: no IPv6 address to allow. */
+        v4 = portmap_script_spoof(&t, "web", "v0123abcd", to, NULL);
+        assert_null(strstr(v4, "ip6 saddr"));
+        assert_non_null(strstr(v4, "ip saddr != 10.88.0.7 drop\n"));
+}
+
 static void test_script_unpublish_and_drop(void **state) {
         PortmapTable t = table(true);
         _cleanup_free_ char *un = portmap_script_unpublish(&t, "web"), *drop = portmap_script_drop(&t);
 
         /* Whether the chains exist or not (add is a no-op when they do), and the jumps first. */
-        assert_string_equal(un,
-                            "add table inet sup0\n"
-                            "add chain inet sup0 pre_web { type nat hook prerouting priority dstnat; policy accept; }\n"
-                            "flush chain inet sup0 pre_web\n"
-                            "delete chain inet sup0 pre_web\n"
-                            "add chain inet sup0 out_web { type nat hook output priority -100; policy accept; }\n"
-                            "flush chain inet sup0 out_web\n"
-                            "delete chain inet sup0 out_web\n"
-                            "add chain inet sup0 dnat_web\n"
-                            "flush chain inet sup0 dnat_web\n"
-                            "delete chain inet sup0 dnat_web\n"
-                            "add chain inet sup0 egress_web { type filter hook forward priority -1; policy accept; }\n"
-                            "flush chain inet sup0 egress_web\n"
-                            "delete chain inet sup0 egress_web\n");
-        assert_string_equal(drop, "add table inet sup0\ndelete table inet sup0\n");
+        assert_string_equal(
+                un, "add table inet sup0\n"
+                    "add chain inet sup0 pre_web { type nat hook prerouting priority dstnat; policy accept; }\n"
+                    "flush chain inet sup0 pre_web\n"
+                    "delete chain inet sup0 pre_web\n"
+                    "add chain inet sup0 out_web { type nat hook output priority -100; policy accept; }\n"
+                    "flush chain inet sup0 out_web\n"
+                    "delete chain inet sup0 out_web\n"
+                    "add chain inet sup0 dnat_web\n"
+                    "flush chain inet sup0 dnat_web\n"
+                    "delete chain inet sup0 dnat_web\n"
+                    "add chain inet sup0 egress_web { type filter hook forward priority -1; policy accept; }\n"
+                    "flush chain inet sup0 egress_web\n"
+                    "delete chain inet sup0 egress_web\n"
+                    "add table bridge sup0\n"
+                    "add chain bridge sup0 spoof_web { type filter hook prerouting priority filter; policy accept; }\n"
+                    "flush chain bridge sup0 spoof_web\n"
+                    "delete chain bridge sup0 spoof_web\n");
+        assert_string_equal(drop, "add table inet sup0\ndelete table inet sup0\n"
+                                  "add table bridge sup0\ndelete table bridge sup0\n");
 }
 
 static void test_default_subnet6(void **state) {
@@ -229,7 +309,10 @@ int main(void) {
                 cmocka_unit_test(test_script_publish),
                 cmocka_unit_test(test_script_unpublish_and_drop),
                 cmocka_unit_test(test_script_base_outbound),
+                cmocka_unit_test(test_script_base_forward_guard),
                 cmocka_unit_test(test_script_publish_no_outbound),
+                cmocka_unit_test(test_script_publish_no_ipv6),
+                cmocka_unit_test(test_script_spoof),
                 cmocka_unit_test(test_default_subnet6),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
