@@ -473,6 +473,10 @@ static void on_vmm_error(const char *message, void *userdata) {
 /* ---- the stop ladder ---- */
 
 static void kill_qemu(Vm *vm) {
+        /* The cgroup kill below ends the virtiofsds too, and their pidfds can fire while QEMU still
+         * frees the guest's memory: from here on their deaths are the stop's, not a share failure
+         * (on_share_died() records its cause before it calls this). */
+        vm_fs_kill(vm->fs);
         if (vm->qemu_exited)
                 return;
         (void) syscall(SYS_pidfd_send_signal, vm->pidfd, SIGKILL, NULL, 0);
