@@ -484,6 +484,18 @@ for pid in $fspids; do kill -0 "$pid" 2>/dev/null || fail "virtiofsd $pid died w
 ctl stop adopt >/dev/null
 wait_for 20 state_is adopt stopped || fail "the adopted VM did not stop"
 for pid in $fspids; do [ ! -d "/proc/$pid" ] || fail "virtiofsd $pid outlived the adopted VM"; done
+# A monitor that dies takes its machine and virtiofsds along, as process isolation's container: nobody
+# would supervise them, and the volumes' locks went with the monitor's fds.
+ctl start adopt >/dev/null
+wait_for 60 state_is adopt running || fail "adopt not running again: $(field adopt reason)"
+# The log has the first run's too: this run's are the last as many.
+qpid=$(field adopt pid) mpid=$(field adopt monitor_pid) fspids=$(virtiofsd_pids adopt | tail -n "$(wc -w <<<"$fspids")")
+kill -9 "$mpid"
+for pid in $qpid $fspids; do
+        wait_for 10 eval '[ ! -d /proc/$pid ]' || fail "process $pid outlived its monitor $mpid"
+done
+ctl stop adopt >/dev/null
+wait_for 20 state_is adopt stopped || fail "adopt did not stop after its monitor was replaced"
 end
 
 begin "the guest's root is built as process isolation's: the same masked and read-only paths, the same /dev, nodev"

@@ -249,7 +249,7 @@ int vm_fs_prepare(const UnitSpec *u, const char *dir, VmFs **ret, SupError **ret
         return 0;
 }
 
-_noreturn_ static void exec_virtiofsd(const VmFsShare *s, const Cgroup *cgroup, int err_fd) {
+_noreturn_ static void exec_virtiofsd(const VmFsShare *s, pid_t parent, const Cgroup *cgroup, int err_fd) {
         _cleanup_free_ char *source = xasprintf("source=%s", s->mountpoint), *fdarg = NULL;
         const char *argv[] = {
                 VM_VIRTIOFSD_PATH,
@@ -283,6 +283,9 @@ _noreturn_ static void exec_virtiofsd(const VmFsShare *s, const Cgroup *cgroup, 
         };
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC), target, keep = VIRTIOFSD_FD;
 
+        /* It goes with its monitor, as QEMU does: an orphan would keep serving a volume whose lock
+         * died with the monitor, to a second machine or while `supctl volume rm` deletes it. */
+        child_die_with_parent(parent);
         /* Into the instance's cgroup before it allocates anything, as QEMU is. */
         if (cgroup && cgroup_attach(cgroup, getpid()) < 0)
                 _exit(126);
@@ -330,6 +333,8 @@ static void on_pidfd(EventSource *es, int fd, uint32_t revents, void *userdata) 
 
 int vm_fs_start(VmFs *fs, Event *e, const Cgroup *cgroup, int err_fd, VmFsDied died, void *userdata,
                 SupError **ret_error) {
+        pid_t parent = getpid();
+
         fs->died = died;
         fs->userdata = userdata;
         for (size_t i = 0; i < fs->n; i++) {
@@ -339,7 +344,7 @@ int vm_fs_start(VmFs *fs, Event *e, const Cgroup *cgroup, int err_fd, VmFsDied d
                 if (pid < 0)
                         return sup_error_errno(ret_error, -errno, "cannot fork: %m");
                 if (pid == 0)
-                        exec_virtiofsd(s, cgroup, err_fd);
+                        exec_virtiofsd(s, parent, cgroup, err_fd);
                 s->pid = pid;
                 s->pidfd = pidfd_open(pid, 0);
                 if (s->pidfd < 0) {

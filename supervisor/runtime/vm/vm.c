@@ -694,9 +694,12 @@ usec_t vm_boot_timeout(void) {
         return (usec_t) sec * USEC_PER_SEC;
 }
 
-_noreturn_ static void exec_qemu(const Vm *vm, char **argv, int err_w, const int *keep, size_t n_keep) {
+_noreturn_ static void exec_qemu(const Vm *vm, pid_t parent, char **argv, int err_w, const int *keep, size_t n_keep) {
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
+        /* The machine lives as long as its monitor, as a process-mode container does: a monitor that
+         * dies leaves nobody to supervise, log or stop it, and drops the volumes' locks it holds. */
+        child_die_with_parent(parent);
         /* Into the instance's cgroup before QEMU allocates anything, so its limit covers all. */
         if (vm->cfg.cgroup && cgroup_attach(vm->cfg.cgroup, getpid()) < 0)
                 _exit(126);
@@ -917,7 +920,7 @@ static int open_channels(int ours[static _CH_MAX], int theirs[static _CH_MAX], S
 static int spawn(Vm *vm, char **argv, int theirs[static _CH_MAX], SupError **ret_error) {
         char line[4096] = "";
         size_t w = 0;
-        pid_t pid;
+        pid_t pid, parent = getpid();
         int r;
 
         (void) unlink(vm->control_path);
@@ -928,7 +931,7 @@ static int spawn(Vm *vm, char **argv, int theirs[static _CH_MAX], SupError **ret
                 return sup_error_make(ret_error, r, "cannot fork: %m");
         }
         if (pid == 0)
-                exec_qemu(vm, argv, theirs[CH_QEMU], theirs, theirs[CH_NET] >= 0 ? CH_NET + 1 : CH_NET);
+                exec_qemu(vm, parent, argv, theirs[CH_QEMU], theirs, theirs[CH_NET] >= 0 ? CH_NET + 1 : CH_NET);
         close_fds(theirs, _CH_MAX);
         vm->status.qemu_pid = pid;
         vm->pidfd = pidfd_open(pid, 0);
