@@ -481,6 +481,12 @@ wait_for 10 state_is adopt running || fail "not running after the restart of sup
 fspids=$(virtiofsd_pids adopt)
 [ -n "$fspids" ] || fail "adopt: no virtiofsd logged"
 for pid in $fspids; do kill -0 "$pid" 2>/dev/null || fail "virtiofsd $pid died with supd"; done
+# Each serves a private copy of its source: no peer or master among the host's mounts, whose later
+# mounts below the source would show in the guest with their own (writable) flags.
+for pid in $fspids; do
+        line=$(grep -E ' /[^ ]*/fs-[0-9]+ ' "/proc/$pid/mountinfo") || fail "virtiofsd $pid: no share in its mountinfo"
+        [[ "$line" != *shared:* && "$line" != *master:* ]] || fail "virtiofsd $pid: the share propagates: $line"
+done
 ctl stop adopt >/dev/null
 wait_for 20 state_is adopt stopped || fail "the adopted VM did not stop"
 for pid in $fspids; do [ ! -d "/proc/$pid" ] || fail "virtiofsd $pid outlived the adopted VM"; done
