@@ -157,7 +157,7 @@ static bool has_string(const json_t *a, const char *s) {
 }
 
 static void test_store(void **state) {
-        _cleanup_free_ char *tmp = make_tmp(), *data = NULL;
+        _cleanup_free_ char *tmp = make_tmp(), *data = NULL, *leftover = NULL, *leftover_file = NULL;
         VolumeOwner owner = {getuid(), getgid(), 0750}, other = {getuid(), getgid(), 0700};
         VolumeHold a = VOLUME_HOLD_NULL, b = VOLUME_HOLD_NULL;
         VolumeNamer namers[] = {{"pg", "db"}, {"other", "x"}};
@@ -200,8 +200,14 @@ static void test_store(void **state) {
         assert_int_equal(json_array_size(json_object_get(v, "users")), 0); /* released: nobody runs with it */
         json_decref(v);
 
+        /* What earlier removals left (a crash mid-way, a failed rm_rf()) goes with the next. */
+        leftover = xasprintf("%s/volumes/.removing-pg-1", tmp);
+        assert_int_equal(mkdir(leftover, 0700), 0);
+        leftover_file = xasprintf("%s/f", leftover);
+        assert_int_equal(write_file_atomic(leftover_file, "x", 1, 0600), 0);
         assert_int_equal(volume_remove(tmp, "pg", NULL, 0, &e), 0);
         assert_int_equal(stat(data, &st), -1);
+        assert_int_equal(stat(leftover, &st), -1);
         assert_int_equal(volume_remove(tmp, "pg", NULL, 0, &e), -ENOENT);
         e = sup_error_free(e);
         assert_int_equal(volume_inspect(tmp, "pg", NULL, 0, &v, &e), -ENOENT);
