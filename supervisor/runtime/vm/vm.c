@@ -1028,10 +1028,11 @@ int vm_launch(Vm *vm, SupError **ret_error) {
         /* The tap lives as long as QEMU: its fd is QEMU's from here on. */
         theirs[CH_NET] = TAKE_FD(vm->net_fd);
         r = open_channels(ours, theirs, ret_error);
-        if (r >= 0)
-                r = start_shares(vm, ret_error);
+        /* The command line names the shares' sockets only: a unit it refuses starts no virtiofsd. */
         if (r >= 0)
                 r = command_line(vm, theirs, &argv, ret_error);
+        if (r >= 0)
+                r = start_shares(vm, ret_error);
         if (r >= 0)
                 r = spawn(vm, argv, theirs, ret_error);
         if (r < 0) {
