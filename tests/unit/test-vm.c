@@ -240,6 +240,18 @@ static void test_shares_from_spec(void **state) {
         assert_int_equal(n, 0);
         vm_shares_free(s, n);
         unit_spec_free(u);
+
+        /* virtiofsd's -o source=DIR/fs-N: a ',' in DIR would add options, a '\\' change the path. */
+        u = spec("mounts: [{type: bind, source: /srv/a, target: /a}]\n");
+        for (size_t i = 0; i < 2; i++) {
+                VmFs *fs = NULL;
+
+                assert_int_equal(vm_fs_prepare(u, i == 0 ? "/run/x,allow_direct_io" : "/run/x\\,y", &fs, &e), -EINVAL);
+                assert_non_null(strstr(sup_error_message(e), "use a --run-dir without one"));
+                e = sup_error_free(e);
+                assert_null(fs);
+        }
+        unit_spec_free(u);
 }
 
 static void test_tsc(void **state) {

@@ -194,6 +194,15 @@ int vm_fs_prepare(const UnitSpec *u, const char *dir, VmFs **ret, SupError **ret
         r = vm_shares_from_spec(u, &shares, &n, ret_error);
         if (r < 0)
                 return r;
+        /* virtiofsd splits its -o options at ',' and reads '\' as an escape: a source=DIR/fs-N
+         * with either would name another directory, or add options of the directory's choosing. */
+        if (n > 0 && dir[strcspn(dir, ",\\")]) {
+                vm_shares_free(shares, n);
+                return sup_error_make(ret_error, -EINVAL,
+                                      "the instance directory %s has a ',' or '\\', which virtiofsd's options "
+                                      "cannot name: use a --run-dir without one",
+                                      dir);
+        }
         if (n > 0 && access(VM_VIRTIOFSD_PATH, X_OK) < 0) {
                 r = sup_error_errno(ret_error, -errno,
                                     "bind mounts in a guest need virtiofsd (%s, in Debian's qemu-system-common)",
@@ -334,6 +343,7 @@ static void on_pidfd(EventSource *es, int fd, uint32_t revents, void *userdata) 
 int vm_fs_start(VmFs *fs, Event *e, const Cgroup *cgroup, int err_fd, VmFsDied died, void *userdata,
                 SupError **ret_error) {
         pid_t parent = getpid();
+        int r;
 
         fs->died = died;
         fs->userdata = userdata;
@@ -348,7 +358,7 @@ int vm_fs_start(VmFs *fs, Event *e, const Cgroup *cgroup, int err_fd, VmFsDied d
                 s->pid = pid;
                 s->pidfd = pidfd_open(pid, 0);
                 if (s->pidfd < 0) {
-                        int r = -errno;
+                        r = -errno;
                         (void) kill(pid, SIGKILL);
                         (void) waitpid(pid, NULL, 0);
                         s->pid = 0;
@@ -357,7 +367,10 @@ int vm_fs_start(VmFs *fs, Event *e, const Cgroup *cgroup, int err_fd, VmFsDied d
                 /* Both are virtiofsd's now. */
                 close_and_reset(&s->listen_fd);
                 close_and_reset(&s->mnt_fd);
-                (void) event_add_io(e, &s->source, s->pidfd, EPOLLIN, on_pidfd, s);
+                /* Unwatched, its death would go unnoticed: the caller frees fs, which ends it. */
+                r = event_add_io(e, &s->source, s->pidfd, EPOLLIN, on_pidfd, s);
+                if (r < 0)
+                        return sup_error_errno(ret_error, r, "cannot watch virtiofsd for %s", s->target);
         }
         return 0;
 }
