@@ -65,9 +65,10 @@ DEFINE_STRING_TABLE_LOOKUP(vm_end, VmEnd, _VM_END_MAX);
 
 typedef enum VmTimer {
         VM_TIMER_NONE,
-        VM_TIMER_BOOT,  /* until "started" */
-        VM_TIMER_STOP,  /* the current stop step's timeout */
-        VM_TIMER_DRAIN, /* QEMU reaped, its sockets not all at EOF */
+        VM_TIMER_BOOT,          /* until "started" */
+        VM_TIMER_STOP,          /* the current stop step's timeout */
+        VM_TIMER_STOP_DEADLINE, /* the agent step's stop.timeout, when the guest kills the command */
+        VM_TIMER_DRAIN,         /* QEMU reaped, its sockets not all at EOF */
 } VmTimer;
 
 typedef struct VmPsRequest {
@@ -504,7 +505,7 @@ static void stop_step(Vm *vm, VmStopStep step) {
                          vm->stop_signal, (unsigned long long) (vm->stop_timeout / USEC_PER_MSEC));
                 agent_send(vm, json_pack("{s:s, s:i, s:I}", "cmd", "stop", "signal", vm->stop_signal, "timeout_ms",
                                          (json_int_t) (vm->stop_timeout / USEC_PER_MSEC)));
-                arm(vm, VM_TIMER_STOP, vm->stop_timeout + VM_STOP_GRACE);
+                arm(vm, VM_TIMER_STOP_DEADLINE, vm->stop_timeout);
                 break;
         case VM_STOP_POWERDOWN:
                 sup_line(vm, "stop: the guest is still up; pressing its power button (%s)", vm->vmm->powerdown_how);
@@ -554,6 +555,13 @@ static void on_timer(EventSource *s, usec_t t, void *userdata) {
                 sup_line(vm, "the guest's init did not start the command within %llu s: stopping the machine",
                          (unsigned long long) (vm->boot_timeout / USEC_PER_SEC));
                 stop_step(vm, VM_STOP_QUIT);
+                return;
+        case VM_TIMER_STOP_DEADLINE:
+                /* The guest kills it now, on its own timer: the log says so as process isolation's
+                 * monitor does when it kills. */
+                if (!vm->has_exit)
+                        sup_line(vm, "still running after stop.timeout: killing it");
+                arm(vm, VM_TIMER_STOP, VM_STOP_GRACE);
                 return;
         case VM_TIMER_STOP:
                 stop_step(vm, vm->status.stop_step + 1);
@@ -626,6 +634,8 @@ static void classify(Vm *vm, VmExit *ex) {
                                        vm->status.stop_step == VM_STOP_QUIT ? vm->vmm->quit_how : "SIGKILL to QEMU");
         } else if (!WIFEXITED(vm->qemu_status)) {
                 ex->end = VM_END_QEMU_EXITED;
+                /* What process isolation says of a command killed by a signal ("killed by signal 9"). */
+                ex->signal = WTERMSIG(vm->qemu_status);
                 ex->reason = xasprintf("QEMU was killed by signal %d%s%s", WTERMSIG(vm->qemu_status),
                                        *vm->qemu_last ? ": " : "", vm->qemu_last);
         } else if (code != 0) {
