@@ -58,6 +58,13 @@ BINDS="mounts:
 # virtiofsd_pids UNIT: the virtiofsds its log names, alive or not.
 virtiofsd_pids() { sed -n 's/.* virtiofsd \([0-9]*\) for .*/\1/p' "$CASE_DIR/state/logs/$1.log"; }
 
+# procs_file PID: the cgroup.procs of the process's cgroup (v1: its memory controller's).
+procs_file() {
+        local cg
+        cg=$(grep -E '^[0-9]+:memory:' "/proc/$1/cgroup" | cut -d: -f3)
+        if [ -n "$cg" ]; then echo "/sys/fs/cgroup/memory$cg/cgroup.procs"; else echo "/sys/fs/cgroup$(sed -n 's/^0:://p' "/proc/$1/cgroup")/cgroup.procs"; fi
+}
+
 # vm_field UNIT KEY: a field of the unit's "vm" object.
 vm_field() {
         ctl status --json 2>/dev/null | "$PY" -c '
@@ -564,6 +571,8 @@ logged shared "Read-only file system" || fail "shared: not refused with EROFS"
 log "read_only: the guest remounted its view writable; the host refused the write (EROFS)"
 # A virtiofsd killed under a running guest ends the unit, classified; none outlives it.
 fspid=$(virtiofsd_pids shared | head -n1)
+procs=$(procs_file "$(field shared pid)")
+[ -n "$(cat "$procs")" ] || fail "shared: no processes in $procs" # (its size is 0 whatever it holds)
 [ -n "$fspid" ] && kill -9 "$fspid"
 wait_for 30 eval 'state_is shared failed || state_is shared exited' || fail "shared: state $(field shared state)"
 reason=$(field shared reason)
@@ -572,6 +581,9 @@ echo "$reason" | grep -q "virtiofsd for /srv/rw died (signal 9)" || fail "shared
 for pid in $(virtiofsd_pids shared); do
         [ ! -d "/proc/$pid" ] || fail "shared: virtiofsd $pid outlived its machine"
 done
+# Nor anything they started (virtiofsd's sandbox is a child in a pid namespace of its own).
+wait_for 10 eval '[ ! -e "$procs" ] || [ -z "$(cat "$procs")" ]' ||
+        fail "shared: the instance's cgroup still has $(tr '\n' ' ' <"$procs")"
 log "virtiofsd killed: $reason"
 # The source checked at each start, as in process isolation: a symlink put on the way is refused.
 mv "$BIND/rw" "$BIND/rw.real" && ln -s rw.real "$BIND/rw"
