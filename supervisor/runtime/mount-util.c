@@ -133,24 +133,27 @@ int mount_set_attrs(int fd, bool recursive, unsigned attrs) {
 }
 
 int mount_clone_idmapped(int fd, bool recursive, unsigned attrs, int userns_fd, int *ret_fd) {
+        struct mount_attr attr = {
+                .attr_set = attrs,
+                .attr_clr = attrs & MOUNT_ATTR__ATIME ? MOUNT_ATTR__ATIME : 0,
+                .propagation = MS_PRIVATE,
+        };
         _cleanup_close_ int mfd = -EBADF;
-        int r;
 
         mfd = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0));
         if (mfd < 0)
                 return negative_errno();
         /* Detached, so nobody sees the copy before it has its attributes (read-only above all).
-         * An idmapping can only be given to a mount nobody has seen yet, and in the same call. */
+         * An idmapping can only be given to a mount nobody has seen yet, and in the same call.
+         * Private: a clone of a shared mount joins its peer group, so mounts the host makes later
+         * below the source would show in the copy with their own flags (writable under a read-only
+         * bind), and the copy's would show on the host. */
         if (userns_fd >= 0) {
-                struct mount_attr attr = {.attr_set = attrs | MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) userns_fd};
-
-                if (mount_setattr(mfd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof(attr)) < 0)
-                        return negative_errno();
-        } else if (attrs) {
-                r = mount_set_attrs(mfd, recursive, attrs);
-                if (r < 0)
-                        return r;
+                attr.attr_set |= MOUNT_ATTR_IDMAP;
+                attr.userns_fd = (uint64_t) userns_fd;
         }
+        if (mount_setattr(mfd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof(attr)) < 0)
+                return negative_errno();
         *ret_fd = TAKE_FD(mfd);
         return 0;
 }

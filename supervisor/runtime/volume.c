@@ -427,6 +427,35 @@ int volume_inspect(const char *state_dir, const char *name, const VolumeNamer *n
         return 0;
 }
 
+#define REMOVING_PREFIX ".removing-"
+
+/* What earlier removals left behind (a crash between the rename and the end of rm_rf(), or an
+ * rm_rf() that failed): nobody else ever looks at them. Best effort: one still failing stays. A
+ * removal running beside this one (each is a worker of its own) holds its directory's flock. */
+static void sweep_removed(int topfd, const char *top) {
+        _cleanup_strv_free_ char **names = NULL;
+        struct dirent *de;
+        int fd = fcntl(topfd, F_DUPFD_CLOEXEC, 3);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+        if (!d) {
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        while ((de = readdir(d)))
+                if (startswith(de->d_name, REMOVING_PREFIX))
+                        strv_push(&names, xstrdup(de->d_name));
+        closedir(d);
+        STRV_FOREACH(n, names) {
+                _cleanup_free_ char *path = path_join(top, *n);
+                _cleanup_close_ int lock = -EBADF;
+
+                if (open_dir_at(topfd, *n, &lock) >= 0 && flock(lock, LOCK_EX | LOCK_NB) >= 0)
+                        (void) rm_rf(path);
+        }
+}
+
 int volume_remove(const char *state_dir, const char *name, const VolumeNamer *namers, size_t n_namers,
                   SupError **ret_error) {
         _cleanup_free_ char *top = NULL, *gone = NULL, *gone_path = NULL, *reason = NULL;
@@ -460,11 +489,15 @@ int volume_remove(const char *state_dir, const char *name, const VolumeNamer *na
         reason = volume_in_use_reason(running, named);
         if (reason)
                 return sup_error_make(ret_error, -EBUSY, "volume %s is in use: %s", name, reason);
-        gone = xasprintf(".removing-%s-%d", name, (int) getpid());
-        if (renameat(topfd, name, topfd, gone) < 0)
+        sweep_removed(topfd, top);
+        /* Held until the files are gone: a removal beside this one does not sweep them meanwhile. */
+        if (flock(dirfd, LOCK_EX) < 0)
+                return sup_error_errno(ret_error, -errno, "cannot lock volume %s", name);
+        /* Unique, and never onto a leftover: rename() replaces an empty directory. */
+        gone = xasprintf(REMOVING_PREFIX "%s-%d-%llu", name, (int) getpid(), (unsigned long long) now(CLOCK_REALTIME));
+        if (renameat2(topfd, name, topfd, gone, RENAME_NOREPLACE) < 0)
                 return sup_error_errno(ret_error, -errno, "cannot remove volume %s", name);
         close_and_reset(&lockfd);
-        close_and_reset(&dirfd);
         gone_path = path_join(top, gone);
         r = rm_rf(gone_path);
         return r < 0 ? sup_error_errno(ret_error, r, "volume %s is gone, but removing its files (%s) failed", name,

@@ -58,6 +58,13 @@ BINDS="mounts:
 # virtiofsd_pids UNIT: the virtiofsds its log names, alive or not.
 virtiofsd_pids() { sed -n 's/.* virtiofsd \([0-9]*\) for .*/\1/p' "$CASE_DIR/state/logs/$1.log"; }
 
+# procs_file PID: the cgroup.procs of the process's cgroup (v1: its memory controller's).
+procs_file() {
+        local cg
+        cg=$(grep -E '^[0-9]+:memory:' "/proc/$1/cgroup" | cut -d: -f3)
+        if [ -n "$cg" ]; then echo "/sys/fs/cgroup/memory$cg/cgroup.procs"; else echo "/sys/fs/cgroup$(sed -n 's/^0:://p' "/proc/$1/cgroup")/cgroup.procs"; fi
+}
+
 # vm_field UNIT KEY: a field of the unit's "vm" object.
 vm_field() {
         ctl status --json 2>/dev/null | "$PY" -c '
@@ -484,6 +491,23 @@ for pid in $fspids; do kill -0 "$pid" 2>/dev/null || fail "virtiofsd $pid died w
 ctl stop adopt >/dev/null
 wait_for 20 state_is adopt stopped || fail "the adopted VM did not stop"
 for pid in $fspids; do [ ! -d "/proc/$pid" ] || fail "virtiofsd $pid outlived the adopted VM"; done
+# A monitor that dies takes its machine and virtiofsds along, as process isolation's container: nobody
+# would supervise them, and the volumes' locks went with the monitor's fds. supd is gone first, so
+# that nothing but their own end goes after them.
+ctl start adopt >/dev/null
+wait_for 60 state_is adopt running || fail "adopt not running again: $(field adopt reason)"
+# The log has the first run's too: this run's are the last as many.
+qpid=$(field adopt pid) mpid=$(field adopt monitor_pid) fspids=$(virtiofsd_pids adopt | tail -n "$(wc -w <<<"$fspids")")
+kill -9 "$SUPD_PID"
+wait "$SUPD_PID" 2>/dev/null
+SUPD_PID=
+kill -9 "$mpid"
+for pid in $qpid $fspids; do
+        wait_for 10 eval '[ ! -d /proc/$pid ]' || fail "process $pid outlived its monitor $mpid"
+done
+start_supd
+ctl stop adopt >/dev/null
+wait_for 20 state_is adopt stopped || fail "adopt did not stop after its monitor was replaced"
 end
 
 begin "the guest's root is built as process isolation's: the same masked and read-only paths, the same /dev, nodev"
@@ -546,6 +570,8 @@ logged shared "Read-only file system" || fail "shared: not refused with EROFS"
 log "read_only: the guest remounted its view writable; the host refused the write (EROFS)"
 # A virtiofsd killed under a running guest ends the unit, classified; none outlives it.
 fspid=$(virtiofsd_pids shared | head -n1)
+procs=$(procs_file "$(field shared pid)")
+[ -n "$(cat "$procs")" ] || fail "shared: no processes in $procs" # (its size is 0 whatever it holds)
 [ -n "$fspid" ] && kill -9 "$fspid"
 wait_for 30 eval 'state_is shared failed || state_is shared exited' || fail "shared: state $(field shared state)"
 reason=$(field shared reason)
@@ -554,6 +580,9 @@ echo "$reason" | grep -q "virtiofsd for /srv/rw died (signal 9)" || fail "shared
 for pid in $(virtiofsd_pids shared); do
         [ ! -d "/proc/$pid" ] || fail "shared: virtiofsd $pid outlived its machine"
 done
+# Nor anything they started (virtiofsd's sandbox is a child in a pid namespace of its own).
+wait_for 10 eval '[ ! -e "$procs" ] || [ -z "$(cat "$procs")" ]' ||
+        fail "shared: the instance's cgroup still has $(tr '\n' ' ' <"$procs")"
 log "virtiofsd killed: $reason"
 # The source checked at each start, as in process isolation: a symlink put on the way is refused.
 mv "$BIND/rw" "$BIND/rw.real" && ln -s rw.real "$BIND/rw"

@@ -154,7 +154,7 @@ NSDATA=$(vfield nsvol path)
 case_verdict
 
 if [ "$MODES" != process ]; then
-        case_start "hyperv: a volume is a virtio-fs share: the image's owner, shared with a process unit, writes kept on the host, read_only enforced by the host"
+        case_start "hyperv: a volume is a virtio-fs share: the image's owner, shared with a process unit, writes kept on the host, read_only in the guest (test-hyperv checks the host refuses a remounted view)"
         unit hv 'isolation: hyperv
 user: app
 restart: {policy: "no"}

@@ -6,8 +6,11 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -252,6 +255,52 @@ static void test_swap_race(void **state) {
         free(s.b);
 }
 
+/* In a mount namespace of its own: a shared source, its copy attached beside it, then a mount the
+ * "host" makes below the source. Exit status: 0 when the copy does not get it. */
+static int clone_then_mount_below(void) {
+        char top[] = "/tmp/test-mount-clone-XXXXXX", src[PATH_MAX], dst[PATH_MAX], sub[PATH_MAX], seen[PATH_MAX];
+        int srcfd, dstfd, mfd;
+        struct stat a, b;
+
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 || !mkdtemp(top) ||
+            mount("tmpfs", top, "tmpfs", 0, NULL) < 0)
+                return 10;
+        snprintf(src, sizeof(src), "%s/src", top);
+        snprintf(dst, sizeof(dst), "%s/dst", top);
+        snprintf(sub, sizeof(sub), "%s/src/sub", top);
+        snprintf(seen, sizeof(seen), "%s/dst/sub", top);
+        if (mkdir(src, 0755) < 0 || mkdir(dst, 0755) < 0 || mount("tmpfs", src, "tmpfs", 0, NULL) < 0 ||
+            mount(NULL, src, NULL, MS_SHARED, NULL) < 0 || mkdir(sub, 0755) < 0)
+                return 11;
+        srcfd = open(src, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        dstfd = open(dst, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (srcfd < 0 || dstfd < 0 || mount_clone(srcfd, true, MOUNT_ATTR_RDONLY, &mfd) < 0 ||
+            mount_attach(mfd, dstfd) < 0)
+                return 12;
+        if (mount("tmpfs", sub, "tmpfs", 0, NULL) < 0 || stat(dst, &a) < 0 || stat(seen, &b) < 0)
+                return 13;
+        return a.st_dev == b.st_dev ? 0 : 1;
+}
+
+/* A copy of a shared mount joined its peer group: a mount the host made later below a bind's source
+ * showed in the container (or the guest's virtiofsd) with its own flags, writable under read_only. */
+static void test_clone_is_private(void **state) {
+        int status;
+        pid_t pid;
+
+        if (geteuid() != 0) {
+                fprintf(stderr, "skipped: needs root\n");
+                skip();
+        }
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+                _exit(clone_then_mount_below());
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_plain_paths, setup, teardown),
@@ -259,6 +308,7 @@ int main(void) {
                 cmocka_unit_test(test_magic_links_refused),
                 cmocka_unit_test_setup_teardown(test_create, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_swap_race, setup, teardown),
+                cmocka_unit_test(test_clone_is_private),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -240,6 +240,18 @@ static void test_shares_from_spec(void **state) {
         assert_int_equal(n, 0);
         vm_shares_free(s, n);
         unit_spec_free(u);
+
+        /* virtiofsd's -o source=DIR/fs-N: a ',' in DIR would add options, a '\\' change the path. */
+        u = spec("mounts: [{type: bind, source: /srv/a, target: /a}]\n");
+        for (size_t i = 0; i < 2; i++) {
+                VmFs *fs = NULL;
+
+                assert_int_equal(vm_fs_prepare(u, i == 0 ? "/run/x,allow_direct_io" : "/run/x\\,y", &fs, &e), -EINVAL);
+                assert_non_null(strstr(sup_error_message(e), "use a --run-dir without one"));
+                e = sup_error_free(e);
+                assert_null(fs);
+        }
+        unit_spec_free(u);
 }
 
 static void test_tsc(void **state) {
@@ -279,7 +291,7 @@ static void test_accel_choice(void **state) {
 
 /* What the clock sent and said, as the owner (vm.c) sees it. */
 typedef struct ClockOwner {
-        json_t *sent[4];
+        json_t *sent[8];
         size_t n_sent;
         unsigned synced, notes;
 } ClockOwner;
@@ -296,6 +308,14 @@ static void clock_note(const char *line, void *userdata) {
 
 static void clock_synced(void *userdata) {
         ((ClockOwner *) userdata)->synced++;
+}
+
+static VmClock *clock_new(Event *e, ClockOwner *o, usec_t interval) {
+        return vm_clock_new(e, &(VmClockOwner){.send = clock_send,
+                                               .note = clock_note,
+                                               .synced = clock_synced,
+                                               .userdata = o,
+                                               .interval = interval});
 }
 
 static int64_t sent_int(ClockOwner *o, size_t i, const char *key) {
@@ -317,8 +337,7 @@ static void test_clock_exchange(void **state) {
         json_t *j;
 
         assert_int_equal(event_new(&e), 0);
-        c = vm_clock_new(
-                e, &(VmClockOwner){.send = clock_send, .note = clock_note, .synced = clock_synced, .userdata = &o});
+        c = clock_new(e, &o, 0);
         vm_clock_hello(c);
         assert_int_equal(o.n_sent, 1);
         assert_string_equal(json_string_value(json_object_get(o.sent[0], "cmd")), "clock");
@@ -346,8 +365,7 @@ static void test_clock_exchange(void **state) {
                 json_decref(o.sent[i]);
 
         o = (ClockOwner){};
-        c = vm_clock_new(
-                e, &(VmClockOwner){.send = clock_send, .note = clock_note, .synced = clock_synced, .userdata = &o});
+        c = clock_new(e, &o, 0);
         vm_clock_hello(c);
         assert_true(vm_clock_refused(c));
         assert_int_equal(o.synced, 1);
@@ -355,6 +373,47 @@ static void test_clock_exchange(void **state) {
         vm_clock_running(c); /* no exchanges with a guest that cannot keep time */
         vm_clock_free(c);
         json_decref(o.sent[0]);
+}
+
+/* Until an exchange is sent, or 5 s. */
+static void wait_sent(Event *e, ClockOwner *o, size_t n) {
+        for (size_t i = 0; i < 50 && o->n_sent < n; i++)
+                assert_true(event_run(e, 100 * USEC_PER_MSEC) >= 0);
+        assert_int_equal(o->n_sent, n);
+        assert_string_equal(json_string_value(json_object_get(o->sent[n - 1], "cmd")), "clock");
+}
+
+/* A garbled answer at boot held the run command until the boot timeout, and one lost or garbled
+ * answer later ended the sync for good: the next exchange waited for an answer that never came. */
+static void test_clock_goes_on(void **state) {
+        _cleanup_(event_freep) Event *e = NULL;
+        ClockOwner o = {};
+        VmClock *c;
+        json_t *j;
+
+        assert_int_equal(event_new(&e), 0);
+        c = clock_new(e, &o, USEC_PER_MSEC);
+        vm_clock_hello(c);
+        j = json_pack("{s:s, s:s}", "event", "clock", "t1", "soon");
+        vm_clock_event(c, j);
+        json_decref(j);
+        assert_int_equal(o.synced, 1);
+        assert_int_equal(o.notes, 1);
+        vm_clock_running(c);
+        wait_sent(e, &o, 2); /* left unanswered */
+        wait_sent(e, &o, 3);
+        j = json_pack("{s:s}", "event", "clock"); /* garbled */
+        vm_clock_event(c, j);
+        json_decref(j);
+        wait_sent(e, &o, 4);
+        j = answer(&o, 0);
+        vm_clock_event(c, j);
+        json_decref(j);
+        assert_int_equal(o.n_sent, 5);
+        assert_string_equal(json_string_value(json_object_get(o.sent[4], "cmd")), "clock-adjust");
+        vm_clock_free(c);
+        for (size_t i = 0; i < o.n_sent; i++)
+                json_decref(o.sent[i]);
 }
 
 int main(void) {
@@ -368,6 +427,7 @@ int main(void) {
                 cmocka_unit_test(test_tsc),
                 cmocka_unit_test(test_accel_choice),
                 cmocka_unit_test(test_clock_exchange),
+                cmocka_unit_test(test_clock_goes_on),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #include "test-helpers.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -157,7 +158,8 @@ static bool has_string(const json_t *a, const char *s) {
 }
 
 static void test_store(void **state) {
-        _cleanup_free_ char *tmp = make_tmp(), *data = NULL;
+        _cleanup_free_ char *tmp = make_tmp(), *data = NULL, *leftover = NULL, *leftover_file = NULL, *busy = NULL;
+        int busy_fd;
         VolumeOwner owner = {getuid(), getgid(), 0750}, other = {getuid(), getgid(), 0700};
         VolumeHold a = VOLUME_HOLD_NULL, b = VOLUME_HOLD_NULL;
         VolumeNamer namers[] = {{"pg", "db"}, {"other", "x"}};
@@ -200,8 +202,21 @@ static void test_store(void **state) {
         assert_int_equal(json_array_size(json_object_get(v, "users")), 0); /* released: nobody runs with it */
         json_decref(v);
 
+        /* What earlier removals left (a crash mid-way, a failed rm_rf()) goes with the next. */
+        leftover = xasprintf("%s/volumes/.removing-pg-1", tmp);
+        assert_int_equal(mkdir(leftover, 0700), 0);
+        leftover_file = xasprintf("%s/f", leftover);
+        assert_int_equal(write_file_atomic(leftover_file, "x", 1, 0600), 0);
+        /* ...but not what a removal running beside it (another worker) is deleting. */
+        busy = xasprintf("%s/volumes/.removing-other-2-3", tmp);
+        assert_int_equal(mkdir(busy, 0700), 0);
+        busy_fd = open(busy, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_int_equal(flock(busy_fd, LOCK_EX), 0);
         assert_int_equal(volume_remove(tmp, "pg", NULL, 0, &e), 0);
         assert_int_equal(stat(data, &st), -1);
+        assert_int_equal(stat(leftover, &st), -1);
+        assert_int_equal(stat(busy, &st), 0);
+        close(busy_fd);
         assert_int_equal(volume_remove(tmp, "pg", NULL, 0, &e), -ENOENT);
         e = sup_error_free(e);
         assert_int_equal(volume_inspect(tmp, "pg", NULL, 0, &v, &e), -ENOENT);

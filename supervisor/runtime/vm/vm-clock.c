@@ -36,8 +36,18 @@ static void exchange(VmClock *c) {
         c->owner.send(guest_clock_to_json(c->pending_t1), c->owner.userdata);
 }
 
+static usec_t interval(const VmClock *c) {
+        return c->owner.interval ?: VM_CLOCK_INTERVAL;
+}
+
+static void next_in(VmClock *c, usec_t relative);
+
 static void on_timer(EventSource *s, usec_t t, void *userdata) {
-        exchange(userdata);
+        VmClock *c = userdata;
+
+        exchange(c);
+        /* Until the answer sets the next one: a lost or garbled answer does not end the sync. */
+        next_in(c, interval(c));
 }
 
 static void next_in(VmClock *c, usec_t relative) {
@@ -73,7 +83,7 @@ void vm_clock_hello(VmClock *c) {
 }
 
 void vm_clock_running(VmClock *c) {
-        next_in(c, VM_CLOCK_INTERVAL);
+        next_in(c, interval(c));
 }
 
 static void synced(VmClock *c) {
@@ -88,7 +98,15 @@ void vm_clock_event(VmClock *c, const json_t *msg) {
         int64_t offset, delay;
         GuestClockAction a;
 
-        if (guest_clock_event_from_json(msg, &s) < 0 || s.t1 != c->pending_t1 || c->pending_t1 == 0) {
+        if (c->pending_t1 != 0 && guest_clock_event_from_json(msg, &s) < 0) {
+                /* Its exchange is over; the timer makes the next. At boot the run command goes
+                 * without the correction rather than wait for the boot timeout. */
+                c->pending_t1 = 0;
+                c->owner.note("clock: the guest's agent sent a garbled answer; ignored", c->owner.userdata);
+                synced(c);
+                return;
+        }
+        if (c->pending_t1 == 0 || s.t1 != c->pending_t1) {
                 c->owner.note("clock: the guest's agent sent an answer to no exchange; ignored", c->owner.userdata);
                 return;
         }
@@ -115,7 +133,7 @@ void vm_clock_event(VmClock *c, const json_t *msg) {
         }
         /* Before "started" the next exchange waits for vm_clock_running(). */
         if (c->synced)
-                next_in(c, a == GUEST_CLOCK_SKIP ? VM_CLOCK_RETRY : VM_CLOCK_INTERVAL);
+                next_in(c, a == GUEST_CLOCK_SKIP ? VM_CLOCK_RETRY : interval(c));
         synced(c);
 }
 

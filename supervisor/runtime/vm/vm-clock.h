@@ -37,7 +37,8 @@ typedef struct VmClockOwner {
         /* The first correction is sent (or the guest cannot keep time): the run command may go. */
         void (*synced)(void *userdata);
         void *userdata;
-        bool verbose; /* every sample into the log (sup.debug), not only the first and the steps */
+        bool verbose;    /* every sample into the log (sup.debug), not only the first and the steps */
+        usec_t interval; /* between exchanges; 0: VM_CLOCK_INTERVAL (a test's is shorter) */
 } VmClockOwner;
 
 VmClock *vm_clock_new(Event *e, const VmClockOwner *owner);

@@ -194,6 +194,15 @@ int vm_fs_prepare(const UnitSpec *u, const char *dir, VmFs **ret, SupError **ret
         r = vm_shares_from_spec(u, &shares, &n, ret_error);
         if (r < 0)
                 return r;
+        /* virtiofsd splits its -o options at ',' and reads '\' as an escape: a source=DIR/fs-N
+         * with either would name another directory, or add options of the directory's choosing. */
+        if (n > 0 && dir[strcspn(dir, ",\\")]) {
+                vm_shares_free(shares, n);
+                return sup_error_make(ret_error, -EINVAL,
+                                      "the instance directory %s has a ',' or '\\', which virtiofsd's options "
+                                      "cannot name: use a --run-dir without one",
+                                      dir);
+        }
         if (n > 0 && access(VM_VIRTIOFSD_PATH, X_OK) < 0) {
                 r = sup_error_errno(ret_error, -errno,
                                     "bind mounts in a guest need virtiofsd (%s, in Debian's qemu-system-common)",
@@ -249,7 +258,7 @@ int vm_fs_prepare(const UnitSpec *u, const char *dir, VmFs **ret, SupError **ret
         return 0;
 }
 
-_noreturn_ static void exec_virtiofsd(const VmFsShare *s, const Cgroup *cgroup, int err_fd) {
+_noreturn_ static void exec_virtiofsd(const VmFsShare *s, pid_t parent, const Cgroup *cgroup, int err_fd) {
         _cleanup_free_ char *source = xasprintf("source=%s", s->mountpoint), *fdarg = NULL;
         const char *argv[] = {
                 VM_VIRTIOFSD_PATH,
@@ -283,6 +292,9 @@ _noreturn_ static void exec_virtiofsd(const VmFsShare *s, const Cgroup *cgroup, 
         };
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC), target, keep = VIRTIOFSD_FD;
 
+        /* It goes with its monitor, as QEMU does: an orphan would keep serving a volume whose lock
+         * died with the monitor, to a second machine or while `supctl volume rm` deletes it. */
+        child_die_with_parent(parent);
         /* Into the instance's cgroup before it allocates anything, as QEMU is. */
         if (cgroup && cgroup_attach(cgroup, getpid()) < 0)
                 _exit(126);
@@ -330,6 +342,9 @@ static void on_pidfd(EventSource *es, int fd, uint32_t revents, void *userdata) 
 
 int vm_fs_start(VmFs *fs, Event *e, const Cgroup *cgroup, int err_fd, VmFsDied died, void *userdata,
                 SupError **ret_error) {
+        pid_t parent = getpid();
+        int r;
+
         fs->died = died;
         fs->userdata = userdata;
         for (size_t i = 0; i < fs->n; i++) {
@@ -339,11 +354,11 @@ int vm_fs_start(VmFs *fs, Event *e, const Cgroup *cgroup, int err_fd, VmFsDied d
                 if (pid < 0)
                         return sup_error_errno(ret_error, -errno, "cannot fork: %m");
                 if (pid == 0)
-                        exec_virtiofsd(s, cgroup, err_fd);
+                        exec_virtiofsd(s, parent, cgroup, err_fd);
                 s->pid = pid;
                 s->pidfd = pidfd_open(pid, 0);
                 if (s->pidfd < 0) {
-                        int r = -errno;
+                        r = -errno;
                         (void) kill(pid, SIGKILL);
                         (void) waitpid(pid, NULL, 0);
                         s->pid = 0;
@@ -352,7 +367,10 @@ int vm_fs_start(VmFs *fs, Event *e, const Cgroup *cgroup, int err_fd, VmFsDied d
                 /* Both are virtiofsd's now. */
                 close_and_reset(&s->listen_fd);
                 close_and_reset(&s->mnt_fd);
-                (void) event_add_io(e, &s->source, s->pidfd, EPOLLIN, on_pidfd, s);
+                /* Unwatched, its death would go unnoticed: the caller frees fs, which ends it. */
+                r = event_add_io(e, &s->source, s->pidfd, EPOLLIN, on_pidfd, s);
+                if (r < 0)
+                        return sup_error_errno(ret_error, r, "cannot watch virtiofsd for %s", s->target);
         }
         return 0;
 }

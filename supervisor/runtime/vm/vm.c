@@ -65,9 +65,10 @@ DEFINE_STRING_TABLE_LOOKUP(vm_end, VmEnd, _VM_END_MAX);
 
 typedef enum VmTimer {
         VM_TIMER_NONE,
-        VM_TIMER_BOOT,  /* until "started" */
-        VM_TIMER_STOP,  /* the current stop step's timeout */
-        VM_TIMER_DRAIN, /* QEMU reaped, its sockets not all at EOF */
+        VM_TIMER_BOOT,          /* until "started" */
+        VM_TIMER_STOP,          /* the current stop step's timeout */
+        VM_TIMER_STOP_DEADLINE, /* the agent step's stop.timeout, when the guest kills the command */
+        VM_TIMER_DRAIN,         /* QEMU reaped, its sockets not all at EOF */
 } VmTimer;
 
 typedef struct VmPsRequest {
@@ -473,6 +474,10 @@ static void on_vmm_error(const char *message, void *userdata) {
 /* ---- the stop ladder ---- */
 
 static void kill_qemu(Vm *vm) {
+        /* The cgroup kill below ends the virtiofsds too, and their pidfds can fire while QEMU still
+         * frees the guest's memory: from here on their deaths are the stop's, not a share failure
+         * (on_share_died() records its cause before it calls this). */
+        vm_fs_kill(vm->fs);
         if (vm->qemu_exited)
                 return;
         (void) syscall(SYS_pidfd_send_signal, vm->pidfd, SIGKILL, NULL, 0);
@@ -500,7 +505,7 @@ static void stop_step(Vm *vm, VmStopStep step) {
                          vm->stop_signal, (unsigned long long) (vm->stop_timeout / USEC_PER_MSEC));
                 agent_send(vm, json_pack("{s:s, s:i, s:I}", "cmd", "stop", "signal", vm->stop_signal, "timeout_ms",
                                          (json_int_t) (vm->stop_timeout / USEC_PER_MSEC)));
-                arm(vm, VM_TIMER_STOP, vm->stop_timeout + VM_STOP_GRACE);
+                arm(vm, VM_TIMER_STOP_DEADLINE, vm->stop_timeout);
                 break;
         case VM_STOP_POWERDOWN:
                 sup_line(vm, "stop: the guest is still up; pressing its power button (%s)", vm->vmm->powerdown_how);
@@ -550,6 +555,13 @@ static void on_timer(EventSource *s, usec_t t, void *userdata) {
                 sup_line(vm, "the guest's init did not start the command within %llu s: stopping the machine",
                          (unsigned long long) (vm->boot_timeout / USEC_PER_SEC));
                 stop_step(vm, VM_STOP_QUIT);
+                return;
+        case VM_TIMER_STOP_DEADLINE:
+                /* The guest kills it now, on its own timer: the log says so as process isolation's
+                 * monitor does when it kills. */
+                if (!vm->has_exit)
+                        sup_line(vm, "still running after stop.timeout: killing it");
+                arm(vm, VM_TIMER_STOP, VM_STOP_GRACE);
                 return;
         case VM_TIMER_STOP:
                 stop_step(vm, vm->status.stop_step + 1);
@@ -622,6 +634,8 @@ static void classify(Vm *vm, VmExit *ex) {
                                        vm->status.stop_step == VM_STOP_QUIT ? vm->vmm->quit_how : "SIGKILL to QEMU");
         } else if (!WIFEXITED(vm->qemu_status)) {
                 ex->end = VM_END_QEMU_EXITED;
+                /* What process isolation says of a command killed by a signal ("killed by signal 9"). */
+                ex->signal = WTERMSIG(vm->qemu_status);
                 ex->reason = xasprintf("QEMU was killed by signal %d%s%s", WTERMSIG(vm->qemu_status),
                                        *vm->qemu_last ? ": " : "", vm->qemu_last);
         } else if (code != 0) {
@@ -690,9 +704,12 @@ usec_t vm_boot_timeout(void) {
         return (usec_t) sec * USEC_PER_SEC;
 }
 
-_noreturn_ static void exec_qemu(const Vm *vm, char **argv, int err_w, const int *keep, size_t n_keep) {
+_noreturn_ static void exec_qemu(const Vm *vm, pid_t parent, char **argv, int err_w, const int *keep, size_t n_keep) {
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
+        /* The machine lives as long as its monitor, as a process-mode container does: a monitor that
+         * dies leaves nobody to supervise, log or stop it, and drops the volumes' locks it holds. */
+        child_die_with_parent(parent);
         /* Into the instance's cgroup before QEMU allocates anything, so its limit covers all. */
         if (vm->cfg.cgroup && cgroup_attach(vm->cfg.cgroup, getpid()) < 0)
                 _exit(126);
@@ -913,7 +930,7 @@ static int open_channels(int ours[static _CH_MAX], int theirs[static _CH_MAX], S
 static int spawn(Vm *vm, char **argv, int theirs[static _CH_MAX], SupError **ret_error) {
         char line[4096] = "";
         size_t w = 0;
-        pid_t pid;
+        pid_t pid, parent = getpid();
         int r;
 
         (void) unlink(vm->control_path);
@@ -924,7 +941,7 @@ static int spawn(Vm *vm, char **argv, int theirs[static _CH_MAX], SupError **ret
                 return sup_error_make(ret_error, r, "cannot fork: %m");
         }
         if (pid == 0)
-                exec_qemu(vm, argv, theirs[CH_QEMU], theirs, theirs[CH_NET] >= 0 ? CH_NET + 1 : CH_NET);
+                exec_qemu(vm, parent, argv, theirs[CH_QEMU], theirs, theirs[CH_NET] >= 0 ? CH_NET + 1 : CH_NET);
         close_fds(theirs, _CH_MAX);
         vm->status.qemu_pid = pid;
         vm->pidfd = pidfd_open(pid, 0);
@@ -1021,10 +1038,11 @@ int vm_launch(Vm *vm, SupError **ret_error) {
         /* The tap lives as long as QEMU: its fd is QEMU's from here on. */
         theirs[CH_NET] = TAKE_FD(vm->net_fd);
         r = open_channels(ours, theirs, ret_error);
-        if (r >= 0)
-                r = start_shares(vm, ret_error);
+        /* The command line names the shares' sockets only: a unit it refuses starts no virtiofsd. */
         if (r >= 0)
                 r = command_line(vm, theirs, &argv, ret_error);
+        if (r >= 0)
+                r = start_shares(vm, ret_error);
         if (r >= 0)
                 r = spawn(vm, argv, theirs, ret_error);
         if (r < 0) {

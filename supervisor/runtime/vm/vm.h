@@ -85,7 +85,8 @@ typedef struct VmExit {
         bool started; /* the command had been started */
         int code;     /* VM_END_EXITED: the exit status, -1 if killed by a signal; VM_END_SETUP_FAILED:
                        * 127 or 126 (workload_exit_code()); otherwise -1 */
-        int signal;   /* VM_END_EXITED: the signal; VM_END_KILLED: SIGKILL; otherwise 0 */
+        int signal;   /* VM_END_EXITED: the signal; VM_END_KILLED: SIGKILL; VM_END_QEMU_EXITED: the
+                       * signal that ended QEMU; otherwise 0 */
         bool oom;     /* VM_END_EXITED: the guest kernel's OOM killer struck during the run */
         char *reason; /* a sentence, NULL for VM_END_EXITED */
 } VmExit;
