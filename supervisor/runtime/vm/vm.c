@@ -345,15 +345,21 @@ static void send_run(Vm *vm) {
         if (vm->has_network) {
                 char mac[18], addr[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN], addr6[INET6_ADDRSTRLEN],
                         gw6[INET6_ADDRSTRLEN];
+                json_t *net;
+
                 format_mac(vm->cfg.mac, mac);
-                json_object_set_new(run, "network",
-                                    json_pack("{s:s, s:s, s:i, s:s, s:s, s:i, s:s}", "mac", mac, "address",
-                                              inet_ntop(AF_INET, &vm->cfg.address, addr, sizeof(addr)), "prefix",
-                                              (int) vm->cfg.prefix, "gateway",
-                                              inet_ntop(AF_INET, &vm->cfg.gateway, gw, sizeof(gw)), "address6",
-                                              inet_ntop(AF_INET6, &vm->cfg.address6, addr6, sizeof(addr6)), "prefix6",
-                                              (int) vm->cfg.prefix6, "gateway6",
-                                              inet_ntop(AF_INET6, &vm->cfg.gateway6, gw6, sizeof(gw6))));
+                net = json_pack("{s:s, s:s, s:i, s:s}", "mac", mac, "address",
+                                inet_ntop(AF_INET, &vm->cfg.address, addr, sizeof(addr)), "prefix",
+                                (int) vm->cfg.prefix, "gateway", inet_ntop(AF_INET, &vm->cfg.gateway, gw, sizeof(gw)));
+                /* prefix6 0: the host has IPv6 off (net_ipv6_probe()), the guest gets IPv4 only. */
+                if (vm->cfg.prefix6 > 0) {
+                        json_object_set_new(net, "address6",
+                                            json_string(inet_ntop(AF_INET6, &vm->cfg.address6, addr6, sizeof(addr6))));
+                        json_object_set_new(net, "prefix6", json_integer(vm->cfg.prefix6));
+                        json_object_set_new(net, "gateway6",
+                                            json_string(inet_ntop(AF_INET6, &vm->cfg.gateway6, gw6, sizeof(gw6))));
+                }
+                json_object_set_new(run, "network", net);
         }
         if (vm->cfg.seccomp)
                 json_object_set_new(run, "seccomp", seccomp_program_to_json(vm->cfg.seccomp));
