@@ -214,7 +214,7 @@ static int make_data(int dirfd, const char *dir, const char *name, const char *u
 
 int volume_prepare(const char *state_dir, const char *name, const char *unit, const VolumeOwner *owner, VolumeHold *ret,
                    SupError **ret_error) {
-        _cleanup_free_ char *top = volumes_dir(state_dir), *dir = NULL, *user = NULL;
+        _cleanup_free_ char *top = volumes_dir(state_dir), *dir = NULL;
         _cleanup_close_ int topfd = -EBADF, dirfd = -EBADF, lockfd = -EBADF, usersfd = -EBADF, userfd = -EBADF;
         int r;
 
