@@ -56,14 +56,17 @@ trap cleanup EXIT
 
 begin "one supd, two units on one volume: both start with it"
 db_unit 1
+chmod 755 "$TOP"
+start_supd --socket-group nogroup
+chmod 755 "$CASE_DIR" "$CASE_DIR/run"
+# db first: the unit that uses a volume first decides its owner (its image's /home/app), and
+# reader's target is a directory its image lacks (root's, 0755).
+running db
 unit reader 'restart: {policy: "no"}
 mounts:
   - {type: volume, name: pgdata, target: /data, read_only: true}
 command: [/bin/sh, -c, "until [ -s /data/starts ]; do sleep 0.05; done; head -1 /data/starts | sed s/^/seen:/; touch /data/ro-test 2>/dev/null && echo ro-broken || echo ro-refused; exec sleep 1000"]'
-chmod 755 "$TOP"
-start_supd --socket-group nogroup
-chmod 755 "$CASE_DIR" "$CASE_DIR/run"
-running db
+ctl reload >/dev/null || fail "reload"
 running reader
 DATA=$(vfield pgdata path)
 [ "$DATA" = "$CASE_DIR/state/volumes/pgdata/_data" ] || fail "inspect's path is '$DATA'"
