@@ -15,6 +15,7 @@
 #include "image-store.h"
 #include "log.h"
 #include "macro.h"
+#include "manager-index.h"
 #include "path-util.h"
 #include "string-util.h"
 #include "unit-parse.h"
@@ -102,17 +103,11 @@ static char *instance_dir(Manager *m, const char *name) {
 }
 
 Instance *manager_find(Manager *m, const char *name) {
-        for (Instance *i = m->instances; i; i = i->next)
-                if (streq(i->name, name) && !instance_life_retiring(i->life))
-                        return i;
-        return NULL;
+        return manager_index_find(m, name, false);
 }
 
 static Instance *find_retiring(Manager *m, const char *name) {
-        for (Instance *i = m->instances; i; i = i->next)
-                if (streq(i->name, name) && instance_life_retiring(i->life))
-                        return i;
-        return NULL;
+        return manager_index_find(m, name, true);
 }
 
 static Instance *instance_new(Manager *m, const char *name, InstanceLife life) {
@@ -125,6 +120,7 @@ static Instance *instance_new(Manager *m, const char *name, InstanceLife life) {
         i->pidfd = -EBADF;
         i->next = m->instances;
         m->instances = i;
+        manager_index_add(m, i);
         return i;
 }
 
@@ -194,12 +190,15 @@ static void instance_free(Instance *i) {
                         *p = i->next;
                         break;
                 }
+        manager_index_remove(m, i);
         forget_image_user(m, i->name);
         fail_calls(i, "the unit's monitor is gone");
         m->runtime->release(i);
         event_source_free(i->timer);
         unit_spec_free(i->spec);
         unit_spec_free(i->successor);
+        cgroup_free(i->usage_cgroup);
+        cgroup_free(i->usage_monitor_cgroup);
         instance_status_done(&i->status);
         free(i->spawn_error);
         free(i->problem);
@@ -1312,28 +1311,38 @@ static json_t *figure(uint64_t v) {
 /* What the instance's cgroup says it uses now (for hyperv units: QEMU's), or null without one. Read
  * here rather than asked of the monitor: a few small files, and an answer even while the workload
  * keeps its monitor busy. */
-static json_t *usage_json(Manager *m, const Instance *i) {
-        _cleanup_(cgroup_freep) Cgroup *cg = NULL, *mon = NULL;
-        _cleanup_free_ char *mon_name = xasprintf("%s" INSTANCE_MONITOR_CGROUP_SUFFIX, i->name);
+/* A cgroup kept open: a failed read drops it (removed meanwhile), to be opened anew next time. */
+static bool cached_stats(Manager *m, Cgroup **cg, const char *name, CgroupStats *ret) {
+        if (!*cg && cgroup_open(m->config.cgroup_root, m->config.cgroup_parent, name, cg) < 0)
+                return false;
+        if (cgroup_get_stats(*cg, ret) < 0) {
+                *cg = cgroup_free(*cg);
+                return false;
+        }
+        return true;
+}
+
+static json_t *usage_json(Manager *m, Instance *i) {
+        _cleanup_free_ char *mon_name = NULL;
         CgroupStats st, ms = {.cpu_usec = UINT64_MAX};
         const IsolationDriver *driver = isolation_driver_get(i->status.isolation);
 
         if (!has_status(i) || !instance_state_is_active(i->status.state))
                 return json_null();
-        if (cgroup_open(m->config.cgroup_root, m->config.cgroup_parent, i->name, &cg) < 0 ||
-            cgroup_get_stats(cg, &st) < 0)
+        if (!cached_stats(m, &i->usage_cgroup, i->name, &st))
                 return json_null();
         /* The monitor's work for the unit (its log, above all), in its own cgroup (monitor.h). */
-        if (cgroup_open(m->config.cgroup_root, m->config.cgroup_parent, mon_name, &mon) < 0 ||
-            cgroup_get_stats(mon, &ms) < 0)
+        mon_name = xasprintf("%s" INSTANCE_MONITOR_CGROUP_SUFFIX, i->name);
+        if (!cached_stats(m, &i->usage_monitor_cgroup, mon_name, &ms))
                 ms.cpu_usec = UINT64_MAX;
         return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "of", driver ? driver->usage_of : "workload",
-                         "cgroup", cgroup_path(cg), "memory_bytes", figure(st.memory_current), "memory_max",
-                         figure(st.memory_max), "cpu_usec", figure(st.cpu_usec), "pids", figure(st.pids_current),
-                         "pids_max", figure(st.pids_max), "monitor_cpu_usec", figure(ms.cpu_usec));
+                         "cgroup", cgroup_path(i->usage_cgroup), "memory_bytes", figure(st.memory_current),
+                         "memory_max", figure(st.memory_max), "cpu_usec", figure(st.cpu_usec), "pids",
+                         figure(st.pids_current), "pids_max", figure(st.pids_max), "monitor_cpu_usec",
+                         figure(ms.cpu_usec));
 }
 
-json_t *manager_status_json(Manager *m, const char *only) {
+json_t *manager_status_json(Manager *m, const char *only, bool usage) {
         json_t *list = json_array();
         size_t n = m->generation ? m->generation->n_units : 0;
 
@@ -1369,7 +1378,8 @@ json_t *manager_status_json(Manager *m, const char *only) {
                         const char *holder;
 
                         j = instance_status_to_json(&i->status);
-                        json_object_set_new(j, "usage", usage_json(m, i));
+                        if (usage)
+                                json_object_set_new(j, "usage", usage_json(m, i));
                         if (i->life == LIFE_WAITING && i->spec && waiting_for(m, i->spec, &names, &what) > 0) {
                                 _cleanup_free_ char *why = xasprintf("waiting for %s", what);
                                 json_object_set_new(j, "reason", json_string(why));
@@ -1389,7 +1399,8 @@ json_t *manager_status_json(Manager *m, const char *only) {
         for (Instance *i = m->instances; i; i = i->next)
                 if (instance_life_retiring(i->life) && has_status(i) && (!only || streq(only, i->name))) {
                         json_t *j = instance_status_to_json(&i->status);
-                        json_object_set_new(j, "usage", usage_json(m, i));
+                        if (usage)
+                                json_object_set_new(j, "usage", usage_json(m, i));
                         json_object_set_new(j, "waiting_for", json_null());
                         json_array_append_new(list, j);
                 }
@@ -1434,6 +1445,7 @@ Manager *manager_free(Manager *m) {
                 manager_wait_free(m->waits);
         while (m->instances)
                 instance_free(m->instances);
+        manager_index_done(m);
         event_source_free(m->adopt_deadline);
         json_decref(m->create_errors);
         unit_set_free(m->generation);

@@ -20,6 +20,7 @@
 typedef struct Manager Manager;
 typedef struct Instance Instance;
 typedef struct ManagerWait ManagerWait;
+typedef struct Cgroup Cgroup;
 
 typedef struct ManagerConfig {
         char *units_dir;
@@ -136,6 +137,8 @@ struct Manager {
         const ManagerRuntime *runtime;
         UnitSet *generation;
         Instance *instances;
+        Instance **index; /* manager-index.c's: the instances by name */
+        size_t n_index_buckets, n_indexed;
         ManagerPhase phase;
         EventSource *adopt_deadline; /* adopting: after it, supd is ready without the monitors that did not answer */
         json_t *create_errors;       /* unit name -> why its instance could not be created (a full disk) */
@@ -170,7 +173,11 @@ struct Instance {
         EventSource *ready_source;
         int pidfd; /* watch_exit's */
         EventSource *pidfd_source;
+        /* status's usage: the unit's cgroup and its monitor's, opened once (on a v1 host that
+         * finds every hierarchy: a status of a thousand units opened them two thousand times) */
+        Cgroup *usage_cgroup, *usage_monitor_cgroup;
         Instance *next;
+        Instance *index_next; /* manager-index.c's bucket */
 };
 
 /* Frees the strings of a configuration that no manager took. */
@@ -209,8 +216,10 @@ int manager_create_again(Manager *m, const char *name, SupError **ret_error);
  * object if the monitor is gone). */
 int instance_call(Instance *i, const char *method, json_t *params, InstanceReply reply, void *userdata);
 
-/* Status of every unit, sorted by name: instances, and units still waiting for theirs. */
-json_t *manager_status_json(Manager *m, const char *only);
+/* Status of every unit, sorted by name: instances, and units still waiting for theirs. With
+ * usage, what each running unit's cgroup says it uses (files to read per unit); without, a
+ * running unit's usage is left out (`supctl status`'s table does not show it). */
+json_t *manager_status_json(Manager *m, const char *only, bool usage);
 
 /* The names of the units whose images prune keeps: the generation's, and those of instances still
  * on their way out (their workload may still run on its layers). */
