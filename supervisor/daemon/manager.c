@@ -673,7 +673,9 @@ int manager_reload(Manager *m, bool dry_run, Diagnostics *diags, Plan **ret_plan
         Plan *plan = NULL;
         int r;
 
-        r = unit_set_load(paths, UNIT_PARSE_CHECK_SOURCES, diags, &set);
+        if (!m->unit_cache)
+                m->unit_cache = unit_set_cache_new();
+        r = unit_set_load_cached(paths, UNIT_PARSE_CHECK_SOURCES, m->unit_cache, diags, &set);
         if (r < 0)
                 return r;
         r = plan_for(m, set, &plan);
@@ -1449,6 +1451,7 @@ Manager *manager_free(Manager *m) {
         event_source_free(m->adopt_deadline);
         json_decref(m->create_errors);
         unit_set_free(m->generation);
+        unit_set_cache_free(m->unit_cache);
         manager_config_done(&m->config);
         free(m);
         return NULL;

@@ -136,6 +136,7 @@ struct Manager {
         ManagerConfig config;
         const ManagerRuntime *runtime;
         UnitSet *generation;
+        UnitSetCache *unit_cache; /* the units directory's parses, for the next reload */
         Instance *instances;
         Instance **index; /* manager-index.c's: the instances by name */
         size_t n_index_buckets, n_indexed;

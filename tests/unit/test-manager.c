@@ -1017,9 +1017,26 @@ static void test_wait_fails_when_unit_cannot_run(void **state) {
         assert_string_equal(w.why, "t was stopped by the operator");
         harness_close(&h);
 
-        /* Removed by a reload. */
+        /* Removed by a reload; a reload before it with nothing changed does nothing at all: no
+         * action, no message to a monitor, no spawn, the wait still waiting, no file parsed. */
         enter(&h, LIFE_UP);
         assert_int_equal(manager_wait(h.m, "t", false, USEC_INFINITY, on_wait, &w, &mw, NULL), 0);
+        {
+                _cleanup_(plan_freep) Plan *same = NULL;
+                unsigned sends = fake.sends, spawns = fake.spawns;
+                const UnitSpec *before = unit_set_find(h.m->generation, "t");
+                size_t parsed, reused;
+
+                assert_int_equal(manager_reload(h.m, false, &d, &same), 0);
+                assert_int_equal(same->n_actions, 0);
+                assert_int_equal(fake.sends, sends);
+                assert_int_equal(fake.spawns, spawns);
+                assert_int_equal(w.calls, 2);
+                assert_ptr_equal(unit_set_find(h.m->generation, "t"), before);
+                unit_set_cache_counts(h.m->unit_cache, &parsed, &reused);
+                assert_int_equal(parsed, 0);
+                assert_int_equal(reused, 2);
+        }
         path = path_join(h.tmp, "units.d/t.yaml");
         assert_int_equal(unlink(path), 0);
         assert_int_equal(manager_reload(h.m, false, &d, &plan), 0);
