@@ -76,7 +76,7 @@ at_scale() {
                 wall_us ctl reload >> "$RAW/reload"
                 wall_us ctl status >> "$RAW/status"
                 wall_us ctl status --json >> "$RAW/status-json"
-                wall_us true >> "$RAW/true"
+                wall_us /bin/true >> "$RAW/true"
         done
 }
 
@@ -191,7 +191,7 @@ col crun 1 | add crun "· the loop ends (the last \`crun run -d\` returns)"
 add sup "\`supctl reload\`, nothing changed, $TOTAL units" < "$RAW/reload"
 add sup "\`supctl status\`, $TOTAL units" < "$RAW/status"
 add sup "\`supctl status --json\`, $TOTAL units" < "$RAW/status-json"
-add host "\`true\` (a fork and exec at this moment's load: the scale)" < "$RAW/true"
+add host "\`/bin/true\` (a fork and exec at this moment's load: the scale)" < "$RAW/true"
 med() { col "$1" "$2" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 $PY "$BENCH/lib/benchlib.py" value "$RESULTS" "sup / crun" "$N new units → all first lines: sup's median over crun's loop's" \
         "$(awk -v a="$(med sup 4)" -v b="$(med crun 3)" 'BEGIN { printf "%.2f", a / b }')" "×"
