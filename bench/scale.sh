@@ -49,12 +49,17 @@ units_json() { ctl status --json; }
 monitors_of() { pgrep -f -- "^sup-monitor --dir $SUP_DIR/run/units/$1" || true; }
 
 # Microseconds a command takes, start to exit, its output discarded (bash's clock: the fork and
-# exec of the command are in it, as they are in what an operator waits for).
-wall_us() {
-        local t0 t1
+# exec of the command are in it, as they are in what an operator waits for); with a FILE, also the
+# CPU time supd spent meanwhile (its schedstat, ns), appended to FILE: on a loaded machine the wall
+# time is mostly waiting for a CPU, and the CPU time says what the request itself costs.
+wall_us() { # wall_us [--supd-cpu FILE] COMMAND...
+        local t0 t1 c0 c1 cpu=
+        if [ "$1" = --supd-cpu ]; then cpu=$2; shift 2; fi
+        [ -z "$cpu" ] || read -r c0 _ < "/proc/$SUPD_PID/schedstat"
         t0=$EPOCHREALTIME
         "$@" > /dev/null || die "failed: $*"
         t1=$EPOCHREALTIME
+        [ -z "$cpu" ] || { read -r c1 _ < "/proc/$SUPD_PID/schedstat"; echo $(( (c1 - c0) / 1000 )) >> "$cpu"; }
         echo $(( ${t1/./} - ${t0/./} ))
 }
 
@@ -73,9 +78,9 @@ at_scale() {
         out=$(ctl reload)
         [ "$out" = "nothing to do" ] || die "sup: a reload with nothing changed planned: $(echo "$out" | head -3)"
         for _ in $(seq "$REPS"); do
-                wall_us ctl reload >> "$RAW/reload"
-                wall_us ctl status >> "$RAW/status"
-                wall_us ctl status --json >> "$RAW/status-json"
+                wall_us --supd-cpu "$RAW/reload-cpu" ctl reload >> "$RAW/reload"
+                wall_us --supd-cpu "$RAW/status-cpu" ctl status >> "$RAW/status"
+                wall_us --supd-cpu "$RAW/status-json-cpu" ctl status --json >> "$RAW/status-json"
                 wall_us /bin/true >> "$RAW/true"
         done
 }
@@ -189,8 +194,11 @@ col crun 3 | add crun "$N × \`crun run -d\` in a loop → all $N first lines"
 col crun 2 | add crun "· → the first container's first line"
 col crun 1 | add crun "· the loop ends (the last \`crun run -d\` returns)"
 add sup "\`supctl reload\`, nothing changed, $TOTAL units" < "$RAW/reload"
+add sup "· supd's CPU time for it" < "$RAW/reload-cpu"
 add sup "\`supctl status\`, $TOTAL units" < "$RAW/status"
+add sup "· supd's CPU time for it" < "$RAW/status-cpu"
 add sup "\`supctl status --json\`, $TOTAL units" < "$RAW/status-json"
+add sup "· supd's CPU time for it" < "$RAW/status-json-cpu"
 add host "\`/bin/true\` (a fork and exec at this moment's load: the scale)" < "$RAW/true"
 med() { col "$1" "$2" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 $PY "$BENCH/lib/benchlib.py" value "$RESULTS" "sup / crun" "$N new units → all first lines: sup's median over crun's loop's" \

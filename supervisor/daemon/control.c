@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "control.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -176,6 +177,9 @@ static void do_reload(JsonlClient *c, json_t *msg, void *userdata) {
         (void) json_conn_reply(conn, msg,
                                json_pack("{s:b, s:o, s:s, s:o}", "dry_run", dry_run, "plan", plan_to_json(plan), "text",
                                          text, "failures", failures));
+        /* A reload frees a generation and parses whatever changed: what malloc keeps of it goes
+         * back to the system, rather than staying in supd's heap until the next one. */
+        (void) malloc_trim(0);
 }
 
 static void do_logs(JsonlClient *c, json_t *msg, void *userdata) {
@@ -210,6 +214,9 @@ static void do_status(JsonlClient *c, json_t *msg, void *userdata) {
                 return;
         }
         (void) json_conn_reply(conn, msg, list);
+        /* A status of many units is a few hundred KiB of JSON, built and freed: see do_reload(). */
+        if (!unit)
+                (void) malloc_trim(0);
 }
 
 /* ---- wait: replied to when the unit runs (is healthy), cannot, or the timeout passes ---- */

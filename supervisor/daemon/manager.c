@@ -197,8 +197,6 @@ static void instance_free(Instance *i) {
         event_source_free(i->timer);
         unit_spec_free(i->spec);
         unit_spec_free(i->successor);
-        cgroup_free(i->usage_cgroup);
-        cgroup_free(i->usage_monitor_cgroup);
         instance_status_done(&i->status);
         free(i->spawn_error);
         free(i->problem);
@@ -1312,36 +1310,28 @@ static json_t *figure(uint64_t v) {
 
 /* What the instance's cgroup says it uses now (for hyperv units: QEMU's), or null without one. Read
  * here rather than asked of the monitor: a few small files, and an answer even while the workload
- * keeps its monitor busy. */
-/* A cgroup kept open: a failed read drops it (removed meanwhile), to be opened anew next time. */
-static bool cached_stats(Manager *m, Cgroup **cg, const char *name, CgroupStats *ret) {
-        if (!*cg && cgroup_open(m->config.cgroup_root, m->config.cgroup_parent, name, cg) < 0)
-                return false;
-        if (cgroup_get_stats(*cg, ret) < 0) {
-                *cg = cgroup_free(*cg);
-                return false;
-        }
-        return true;
-}
-
-static json_t *usage_json(Manager *m, Instance *i) {
-        _cleanup_free_ char *mon_name = NULL;
+ * keeps its monitor busy. The cgroups are opened anew each time, not kept: on a v1 host a handle
+ * holds every hierarchy's path, a few KiB per unit that supd would carry for every unit between
+ * two `supctl status --json` (`supctl status`'s table asks for no usage at all). */
+static json_t *usage_json(Manager *m, const Instance *i) {
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL, *mon = NULL;
+        _cleanup_free_ char *mon_name = xasprintf("%s" INSTANCE_MONITOR_CGROUP_SUFFIX, i->name);
         CgroupStats st, ms = {.cpu_usec = UINT64_MAX};
         const IsolationDriver *driver = isolation_driver_get(i->status.isolation);
 
         if (!has_status(i) || !instance_state_is_active(i->status.state))
                 return json_null();
-        if (!cached_stats(m, &i->usage_cgroup, i->name, &st))
+        if (cgroup_open(m->config.cgroup_root, m->config.cgroup_parent, i->name, &cg) < 0 ||
+            cgroup_get_stats(cg, &st) < 0)
                 return json_null();
         /* The monitor's work for the unit (its log, above all), in its own cgroup (monitor.h). */
-        mon_name = xasprintf("%s" INSTANCE_MONITOR_CGROUP_SUFFIX, i->name);
-        if (!cached_stats(m, &i->usage_monitor_cgroup, mon_name, &ms))
+        if (cgroup_open(m->config.cgroup_root, m->config.cgroup_parent, mon_name, &mon) < 0 ||
+            cgroup_get_stats(mon, &ms) < 0)
                 ms.cpu_usec = UINT64_MAX;
         return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "of", driver ? driver->usage_of : "workload",
-                         "cgroup", cgroup_path(i->usage_cgroup), "memory_bytes", figure(st.memory_current),
-                         "memory_max", figure(st.memory_max), "cpu_usec", figure(st.cpu_usec), "pids",
-                         figure(st.pids_current), "pids_max", figure(st.pids_max), "monitor_cpu_usec",
-                         figure(ms.cpu_usec));
+                         "cgroup", cgroup_path(cg), "memory_bytes", figure(st.memory_current), "memory_max",
+                         figure(st.memory_max), "cpu_usec", figure(st.cpu_usec), "pids", figure(st.pids_current),
+                         "pids_max", figure(st.pids_max), "monitor_cpu_usec", figure(ms.cpu_usec));
 }
 
 json_t *manager_status_json(Manager *m, const char *only, bool usage) {

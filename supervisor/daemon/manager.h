@@ -20,7 +20,6 @@
 typedef struct Manager Manager;
 typedef struct Instance Instance;
 typedef struct ManagerWait ManagerWait;
-typedef struct Cgroup Cgroup;
 
 typedef struct ManagerConfig {
         char *units_dir;
@@ -174,9 +173,6 @@ struct Instance {
         EventSource *ready_source;
         int pidfd; /* watch_exit's */
         EventSource *pidfd_source;
-        /* status's usage: the unit's cgroup and its monitor's, opened once (on a v1 host that
-         * finds every hierarchy: a status of a thousand units opened them two thousand times) */
-        Cgroup *usage_cgroup, *usage_monitor_cgroup;
         Instance *next;
         Instance *index_next; /* manager-index.c's bucket */
 };
