@@ -464,7 +464,10 @@ static int create_fresh(Manager *m, const UnitSpec *spec, bool start, SupError *
         if (r < 0)
                 return create_failed(m, spec->name, r, ret_error, "cannot create %s", dir);
         text = unit_spec_format(spec);
-        r = write_file_atomic(path, text, strlen(text), 0600);
+        /* In the run directory, read by the monitor about to start and by a later supd adopting it:
+         * both within this boot, so not flushed to disk (two fsyncs per new unit, one after the
+         * other in supd's loop, were most of a reload that adds a hundred). */
+        r = write_file_replace(path, text, strlen(text), 0600);
         if (r < 0)
                 return create_failed(m, spec->name, r, ret_error, "cannot write %s", path);
 
