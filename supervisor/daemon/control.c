@@ -177,9 +177,11 @@ static void do_reload(JsonlClient *c, json_t *msg, void *userdata) {
         (void) json_conn_reply(conn, msg,
                                json_pack("{s:b, s:o, s:s, s:o}", "dry_run", dry_run, "plan", plan_to_json(plan), "text",
                                          text, "failures", failures));
-        /* A reload frees a generation and parses whatever changed: what malloc keeps of it goes
-         * back to the system, rather than staying in supd's heap until the next one. */
-        (void) malloc_trim(0);
+        /* A reload that changed something freed a generation and parsed what changed: what malloc
+         * keeps of it goes back to the system, rather than staying in supd's heap. (Not after every
+         * request: pages given back are faulted in again by the next, at a cost.) */
+        if (!dry_run && plan->n_actions > 0)
+                (void) malloc_trim(0);
 }
 
 static void do_logs(JsonlClient *c, json_t *msg, void *userdata) {
@@ -214,9 +216,6 @@ static void do_status(JsonlClient *c, json_t *msg, void *userdata) {
                 return;
         }
         (void) json_conn_reply(conn, msg, list);
-        /* A status of many units is a few hundred KiB of JSON, built and freed: see do_reload(). */
-        if (!unit)
-                (void) malloc_trim(0);
 }
 
 /* ---- wait: replied to when the unit runs (is healthy), cannot, or the timeout passes ---- */
