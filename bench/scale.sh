@@ -44,9 +44,17 @@ sup_start "$SUP_DIR"
 
 units_json() { ctl status --json; }
 
-# The monitors of this supd's units whose names start with PREFIX (all: ""), by their command
-# lines (one pgrep: a loop over 1000 monitors' cmdlines would take seconds).
-monitors_of() { pgrep -f -- "^sup-monitor --dir $SUP_DIR/run/units/$1" || true; }
+# The monitors of this supd's units whose names start with PREFIX (all: ""): processes named
+# sup-monitor (not sup-init, a fork of a monitor with its command line) whose --dir is below this
+# supd's run directory, read with bash's own mapfile (a fork per process would take seconds).
+monitors_of() {
+        local p args
+        for p in $(pgrep -x sup-monitor); do
+                mapfile -d '' args < "/proc/$p/cmdline" 2>/dev/null || continue
+                [[ "${args[2]:-}" == "$SUP_DIR/run/units/$1"* ]] && echo "$p"
+        done
+        return 0
+}
 
 # Microseconds a command takes, start to exit, its output discarded (bash's clock: the fork and
 # exec of the command are in it, as they are in what an operator waits for); with a FILE, also the
