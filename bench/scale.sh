@@ -1,24 +1,34 @@
 #!/bin/bash
 # Many containers at once, sup against crun and conmon+crun, in the same run, interleaved:
 #
-#   bench/scale.sh [N]     (as root; N default 50, or SUP_BENCH_SCALE_UNITS)
+#   bench/scale.sh [N]     (as root; N default 100, or SUP_BENCH_SCALE_UNITS)
 #
-# For SUP_BENCH_SCALE_RUNS rounds (default 3), each of:
+# First BASE units (SUP_BENCH_SCALE_BASE, default 900) are started with one reload and stay up for
+# the whole run, so that everything below happens at BASE + N units (1000 by default). Then for
+# SUP_BENCH_SCALE_RUNS rounds (default 3), each of:
 #   sup          N new unit files, one `supctl reload`, until every unit has logged "running" and
 #                its first line ("stdout ready"); supd starts them all at once, one monitor each
+#   at scale     with BASE + N units running, SUP_BENCH_SCALE_REPS (default 20) times each, in turn:
+#                `supctl reload` with nothing changed (its plan checked empty), `supctl status`,
+#                `supctl status --json`, and `true` (a fork and exec at that moment's load: the
+#                scale for the others on a shared machine); wall time around each command
 #   crun         N × `crun run -d` in a shell loop, until every container's first line is in
 #                its output file (crun exits after each start: nothing stays to supervise)
 #   conmon+crun  N × (conmon → `crun create`, `crun start`), the path podman takes, until every
 #                first line is in conmon's log files
-# In the first round, while all N run, the memory of every process involved (smaps_rollup: RSS,
-# PSS, and private = Private_Clean + Private_Dirty). In the last round sup's N units stay up, and
-# the time supd takes from SIGTERM to exit (all N stopped, every monitor gone) is measured.
+# In the first round, while all run, the memory of supd (with BASE + N units) and of the N new
+# units' processes (smaps_rollup: RSS, PSS, and private = Private_Clean + Private_Dirty). In the
+# last round sup's units stay up, and the time supd takes from SIGTERM to exit (all BASE + N
+# stopped, every monitor gone) is measured.
 # Results: a table on stdout, $SUP_BENCH_OUT/scale.{md,jsonl} (default build/bench/).
 # shellcheck source=lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
 
-N=${1:-${SUP_BENCH_SCALE_UNITS:-50}}
+N=${1:-${SUP_BENCH_SCALE_UNITS:-100}}
+BASE=${SUP_BENCH_SCALE_BASE:-900}
 ROUNDS=${SUP_BENCH_SCALE_RUNS:-3}
+REPS=${SUP_BENCH_SCALE_REPS:-20}
+TOTAL=$((BASE + N))
 
 bench_require
 LOAD0=$(cut -d" " -f1-3 /proc/loadavg)
@@ -34,9 +44,58 @@ sup_start "$SUP_DIR"
 
 units_json() { ctl status --json; }
 
+# The monitors of this supd's units whose names start with PREFIX (all: ""): processes named
+# sup-monitor (not sup-init, a fork of a monitor with its command line) whose --dir is below this
+# supd's run directory, read with bash's own mapfile (a fork per process would take seconds).
+monitors_of() {
+        local p args
+        for p in $(pgrep -x sup-monitor); do
+                mapfile -d '' args < "/proc/$p/cmdline" 2>/dev/null || continue
+                [[ "${args[2]:-}" == "$SUP_DIR/run/units/$1"* ]] && echo "$p"
+        done
+        return 0
+}
+
+# Microseconds a command takes, start to exit, its output discarded (bash's clock: the fork and
+# exec of the command are in it, as they are in what an operator waits for); with a FILE, also the
+# CPU time supd spent meanwhile (its schedstat, ns), appended to FILE: on a loaded machine the wall
+# time is mostly waiting for a CPU, and the CPU time says what the request itself costs.
+wall_us() { # wall_us [--supd-cpu FILE] COMMAND...
+        local t0 t1 c0 c1 cpu=
+        if [ "$1" = --supd-cpu ]; then cpu=$2; shift 2; fi
+        [ -z "$cpu" ] || read -r c0 _ < "/proc/$SUPD_PID/schedstat"
+        t0=$EPOCHREALTIME
+        "$@" > /dev/null || die "failed: $*"
+        t1=$EPOCHREALTIME
+        [ -z "$cpu" ] || { read -r c1 _ < "/proc/$SUPD_PID/schedstat"; echo $(( (c1 - c0) / 1000 )) >> "$cpu"; }
+        echo $(( ${t1/./} - ${t0/./} ))
+}
+
+# The units that run the whole time.
+if [ "$BASE" -gt 0 ]; then
+        for i in $(seq -w 1 "$BASE"); do sup_unit "b$i"; done
+        "$PROBE" watch --dir "$LOGS" --match ready --count "$BASE" --timeout 600 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" reload > "$WORK/base.probe" ||
+                { tail -5 "$WORK/base.probe" >&2; die "sup: not all $BASE base units wrote their first line"; }
+        $PY "$BENCH/lib/benchlib.py" value "$RESULTS" sup "$BASE units, one \`supctl reload\` → all $BASE first lines (the units that stay up)" \
+                "$(awk '$1 == "line" && $5 == "stdout" && $6 == "ready" { if ($2 > last) last = $2 } END { printf "%.1f", last / 1000 }' "$WORK/base.probe")" ms
+fi
+
+# With every unit running: a reload that changes nothing, status (text and JSON), and `true`.
+at_scale() {
+        local out
+        out=$(ctl reload)
+        [ "$out" = "nothing to do" ] || die "sup: a reload with nothing changed planned: $(echo "$out" | head -3)"
+        for _ in $(seq "$REPS"); do
+                wall_us --supd-cpu "$RAW/reload-cpu" ctl reload >> "$RAW/reload"
+                wall_us --supd-cpu "$RAW/status-cpu" ctl status >> "$RAW/status"
+                wall_us --supd-cpu "$RAW/status-json-cpu" ctl status --json >> "$RAW/status-json"
+                wall_us /bin/true >> "$RAW/true"
+        done
+}
+
 sup_round() { # sup_round ROUND
         local p=$WORK/sup-$1.probe
-        rm -f "$LOGS"/*
+        rm -f "$LOGS"/s*
         for i in $(seq -w 1 "$N"); do sup_unit "s$i"; done
         "$PROBE" watch --dir "$LOGS" --match ready --count "$N" --timeout 300 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" reload > "$p" ||
                 { tail -5 "$p" >&2; die "sup: not all $N units wrote their first line"; }
@@ -50,43 +109,49 @@ sup_round() { # sup_round ROUND
         local notrunning
         notrunning=$(sup_states | awk '$2 != "running"' | wc -l)
         [ "$notrunning" = 0 ] || die "sup: $notrunning units are not running by supctl status"
+        [ "$(sup_states | wc -l)" = "$TOTAL" ] || die "sup: status does not list $TOTAL units"
+
+        at_scale
 
         if [ "$1" = 1 ]; then
-                local monitors inits workloads one
-                monitors=$(sup_monitor_pids)
-                inits=$(units_json | $PY -c 'import json,sys; print(" ".join(str(u["pid"]) for u in json.load(sys.stdin)))')
+                local monitors inits workloads one all
+                monitors=$(monitors_of s)
+                all=$(monitors_of "")
+                inits=$(units_json | $PY -c 'import json,sys; print(" ".join(str(u["pid"]) for u in json.load(sys.stdin) if u["name"].startswith("s")))')
                 one=$(sup_field "s$(seq -w 1 "$N" | head -1)" monitor_pid)
                 workloads=$(for q in $inits; do pgrep -P "$q"; done)
                 mem() { $PY "$BENCH/lib/benchlib.py" mem "$RESULTS" "$@"; }
-                mem sup "supd (with $N units)" 1 "$SUPD_PID"
+                mem sup "supd (with $TOTAL units)" 1 "$SUPD_PID"
                 mem sup "sup-monitor, one" 1 "$one"
                 # shellcheck disable=SC2086
-                mem sup "sup-monitor, all" 1 $monitors
+                mem sup "sup-monitor, mean of all $TOTAL" "$(echo $all | wc -w)" $all
                 # shellcheck disable=SC2086
-                mem sup "sup-init (PID 1 of each container, a fork of its monitor), all" 1 $inits
+                mem sup "sup-monitor, all $N new" 1 $monitors
+                # shellcheck disable=SC2086
+                mem sup "sup-init (PID 1 of each container, a fork of its monitor), all $N new" 1 $inits
                 # shellcheck disable=SC2086
                 mem sup "**per container: supervision (sup-monitor + sup-init)**" "$N" $monitors $inits
                 # shellcheck disable=SC2086
-                mem sup "the workloads (sh exec'ed into sleep, child of sup-init), all" 1 $workloads
+                mem sup "the workloads (sh exec'ed into sleep, child of sup-init), all $N new" 1 $workloads
         fi
 
         if [ "$1" = "$ROUNDS" ]; then
-                # The last round: supd's shutdown with N units running.
+                # The last round: supd's shutdown with every unit running.
                 local t0 t1
                 t0=$(date +%s%N)
                 sup_stop
                 t1=$(date +%s%N)
-                $PY "$BENCH/lib/benchlib.py" value "$RESULTS" sup "supd SIGTERM → exited, its $N units stopped" \
+                $PY "$BENCH/lib/benchlib.py" value "$RESULTS" sup "supd SIGTERM → exited, its $TOTAL units stopped" \
                         "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')" ms
-                [ -z "$(sup_monitor_pids)" ] || die "monitors left after supd's shutdown"
+                [ -z "$(monitors_of "")" ] || die "monitors left after supd's shutdown"
                 return
         fi
-        # Otherwise the units go again, monitors and sandboxes with them.
-        rm -f "$SUP_DIR/units/"*.yaml
+        # Otherwise the new units go again, monitors and sandboxes with them.
+        rm -f "$SUP_DIR/units/"s*.yaml
         "$PROBE" watch --dir "$LOGS" --match removed --count "$N" --timeout 300 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" reload > "$p" ||
                 die "sup: the units were not all removed"
-        for _ in $(seq 100); do [ -z "$(sup_monitor_pids)" ] && break; sleep 0.05; done
-        [ -z "$(sup_monitor_pids)" ] || die "sup: monitors left after removing the units"
+        for _ in $(seq 100); do [ -z "$(monitors_of s)" ] && break; sleep 0.05; done
+        [ -z "$(monitors_of s)" ] || die "sup: monitors left after removing the units"
 }
 
 # ---- crun, conmon+crun ----
@@ -112,7 +177,7 @@ peer_round() { # peer_round crun|conmon ROUND
                 END { printf "%d %d %d\n", ex, first, last }' "$WORK/$1-$2.probe" >> "$RAW/$1"
 }
 
-say "$ROUNDS rounds of $N containers: sup$( [ $HAVE_CONMON = 1 ] && echo ', conmon+crun'), crun"
+say "$ROUNDS rounds of $N containers beside $BASE: sup$( [ $HAVE_CONMON = 1 ] && echo ', conmon+crun'), crun"
 for r in $(seq 1 "$ROUNDS"); do
         sup_round "$r"
         [ $HAVE_CONMON = 1 ] && { sleep 0.5; peer_round conmon "$r"; }
@@ -136,9 +201,19 @@ fi
 col crun 3 | add crun "$N × \`crun run -d\` in a loop → all $N first lines"
 col crun 2 | add crun "· → the first container's first line"
 col crun 1 | add crun "· the loop ends (the last \`crun run -d\` returns)"
+add sup "\`supctl reload\`, nothing changed, $TOTAL units" < "$RAW/reload"
+add sup "· supd's CPU time for it" < "$RAW/reload-cpu"
+add sup "\`supctl status\`, $TOTAL units" < "$RAW/status"
+add sup "· supd's CPU time for it" < "$RAW/status-cpu"
+add sup "\`supctl status --json\`, $TOTAL units" < "$RAW/status-json"
+add sup "· supd's CPU time for it" < "$RAW/status-json-cpu"
+add host "\`/bin/true\` (a fork and exec at this moment's load: the scale)" < "$RAW/true"
+med() { col "$1" "$2" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+$PY "$BENCH/lib/benchlib.py" value "$RESULTS" "sup / crun" "$N new units → all first lines: sup's median over crun's loop's" \
+        "$(awk -v a="$(med sup 4)" -v b="$(med crun 3)" 'BEGIN { printf "%.2f", a / b }')" "×"
 
 {
-        echo "scale, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, Linux $(uname -r), $N containers, $ROUNDS rounds, load average $LOAD0 before, $(cut -d" " -f1-3 /proc/loadavg) after"
+        echo "scale, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, Linux $(uname -r), $N new containers beside $BASE, $ROUNDS rounds, load average $LOAD0 before, $(cut -d" " -f1-3 /proc/loadavg) after"
         echo
         $PY "$BENCH/lib/benchlib.py" table "$RESULTS"
 } | tee "$OUT/scale.md"

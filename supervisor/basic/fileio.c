@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "fileio.h"
 
+#include <stdbool.h>
+
 #include <fcntl.h>
 #include <dirent.h>
 #include <sys/stat.h>
@@ -67,7 +69,17 @@ int loop_write(int fd, const void *buf, size_t n) {
         return 0;
 }
 
+static int write_file_renamed(const char *path, const void *data, size_t size, mode_t mode, bool durable);
+
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
+        return write_file_renamed(path, data, size, mode, true);
+}
+
+int write_file_replace(const char *path, const void *data, size_t size, mode_t mode) {
+        return write_file_renamed(path, data, size, mode, false);
+}
+
+static int write_file_renamed(const char *path, const void *data, size_t size, mode_t mode, bool durable) {
         _cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, (int) getpid());
         _cleanup_free_ char *dir = path_dirname(path);
         _cleanup_close_ int fd = -EBADF, dfd = -EBADF;
@@ -88,7 +100,7 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
                 p += n;
                 size -= (size_t) n;
         }
-        if (fsync(fd) < 0) {
+        if (durable && fsync(fd) < 0) {
                 r = negative_errno();
                 goto fail;
         }
@@ -96,6 +108,8 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
                 r = negative_errno();
                 goto fail;
         }
+        if (!durable)
+                return 0;
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0)
                 (void) fsync(dfd);

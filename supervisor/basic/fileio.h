@@ -18,6 +18,12 @@ int loop_write(int fd, const void *buf, size_t n);
  * (the s6 status-file discipline). */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
 
+/* The same without the fsyncs: readers still see the old content or the new, never a mix, but a
+ * crash of the host may leave the old one or an empty file. For files whose meaning ends with the
+ * host's uptime (the run directory: no monitor outlives a reboot), where two fsyncs per file put a
+ * disk's flush on every path through them. */
+int write_file_replace(const char *path, const void *data, size_t size, mode_t mode);
+
 /* mkdir -p; existing directories are fine. */
 int mkdir_p(const char *path, mode_t mode);
 

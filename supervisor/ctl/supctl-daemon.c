@@ -340,6 +340,9 @@ int verb_status(int argc, char **argv) {
         params = json_object();
         if (optind < argc)
                 json_object_set_new(params, "unit", json_string(argv[optind]));
+        else if (!json)
+                /* The table shows no usage: supd need not read every unit's cgroup for it. */
+                json_object_set_new(params, "usage", json_false());
         r = call("status", params, &result);
         if (r != EXIT_SUCCESS)
                 return r;

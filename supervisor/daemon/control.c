@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "control.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -176,6 +177,11 @@ static void do_reload(JsonlClient *c, json_t *msg, void *userdata) {
         (void) json_conn_reply(conn, msg,
                                json_pack("{s:b, s:o, s:s, s:o}", "dry_run", dry_run, "plan", plan_to_json(plan), "text",
                                          text, "failures", failures));
+        /* A reload that changed something freed a generation and parsed what changed: what malloc
+         * keeps of it goes back to the system, rather than staying in supd's heap. (Not after every
+         * request: pages given back are faulted in again by the next, at a cost.) */
+        if (!dry_run && plan->n_actions > 0)
+                (void) malloc_trim(0);
 }
 
 static void do_logs(JsonlClient *c, json_t *msg, void *userdata) {
@@ -185,7 +191,7 @@ static void do_logs(JsonlClient *c, json_t *msg, void *userdata) {
         json_t *status;
         const char *log;
 
-        status = unit ? manager_status_json(s->manager, unit) : NULL;
+        status = unit ? manager_status_json(s->manager, unit, false) : NULL;
         log = status ? json_string_value(json_object_get(json_array_get(status, 0), "log")) : NULL;
         if (!log) {
                 (void) json_conn_reply_error(conn, msg, "no-such-unit", "no log for unit \"%s\"", unit ? unit : "");
@@ -200,7 +206,9 @@ static void do_status(JsonlClient *c, json_t *msg, void *userdata) {
         ControlServer *s = userdata;
         JsonConn *conn = jsonl_client_conn(c);
         const char *unit = param_string(msg, "unit");
-        json_t *list = manager_status_json(s->manager, unit);
+        /* "usage": false leaves the cgroups unread (a few files per running unit). */
+        json_t *u = json_object_get(json_object_get(msg, "params"), "usage");
+        json_t *list = manager_status_json(s->manager, unit, !json_is_false(u));
 
         if (unit && json_array_size(list) == 0) {
                 json_decref(list);
@@ -254,7 +262,7 @@ static void on_client_close(uint64_t id, void *userdata) {
 }
 
 static json_t *unit_status(ControlServer *s, const char *unit) {
-        json_t *list = manager_status_json(s->manager, unit);
+        json_t *list = manager_status_json(s->manager, unit, true);
         json_t *o = json_incref(json_array_get(list, 0));
         json_decref(list);
         return o ?: json_null();

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "alloc.h"
 #include "log.h"
 #include "manager.h"
 #include "path-util.h"
@@ -25,6 +26,38 @@ static void on_monitor_ready(EventSource *s, int fd, uint32_t revents, void *use
         if (n > 0)
                 buf[n] = 0;
         instance_spawned(i, n > 0 ? buf : NULL);
+}
+
+/* The intermediate child of a spawn, reaped once it has exited. Waiting for it in monitor_spawn()
+ * put a round trip through the scheduler on every new unit, one after the other: on a busy host,
+ * most of the time a reload that adds a hundred units took. */
+typedef struct Reaper {
+        pid_t pid;
+        int pidfd;
+        EventSource *source;
+} Reaper;
+
+static void on_intermediate_exit(EventSource *s, int fd, uint32_t revents, void *userdata) {
+        Reaper *r = userdata;
+
+        (void) waitpid(r->pid, NULL, WNOHANG);
+        event_source_free(r->source);
+        close(r->pidfd);
+        free(r);
+}
+
+static void reap_later(Event *e, pid_t pid) {
+        Reaper *r = xzalloc(sizeof(Reaper));
+
+        r->pid = pid;
+        r->pidfd = pidfd_open(pid, 0);
+        if (r->pidfd < 0 || event_add_io(e, &r->source, r->pidfd, EPOLLIN, on_intermediate_exit, r) < 0) {
+                /* It exits at once: waiting here costs a moment, not a zombie. */
+                (void) waitpid(pid, NULL, 0);
+                if (r->pidfd >= 0)
+                        close(r->pidfd);
+                free(r);
+        }
 }
 
 static int monitor_spawn(Instance *i) {
@@ -78,8 +111,7 @@ static int monitor_spawn(Instance *i) {
                 _exit(127);
         }
         close(ready[1]);
-        /* The intermediate child exits at once. */
-        (void) waitpid(pid, NULL, 0);
+        reap_later(m->event, pid);
         (void) fd_set_nonblock(ready[0], 1);
         i->ready_fd = ready[0];
         return event_add_io(m->event, &i->ready_source, ready[0], EPOLLIN, on_monitor_ready, i);

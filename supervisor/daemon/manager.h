@@ -135,7 +135,10 @@ struct Manager {
         ManagerConfig config;
         const ManagerRuntime *runtime;
         UnitSet *generation;
+        UnitSetCache *unit_cache; /* the units directory's parses, for the next reload */
         Instance *instances;
+        Instance **index; /* manager-index.c's: the instances by name */
+        size_t n_index_buckets, n_indexed;
         ManagerPhase phase;
         EventSource *adopt_deadline; /* adopting: after it, supd is ready without the monitors that did not answer */
         json_t *create_errors;       /* unit name -> why its instance could not be created (a full disk) */
@@ -171,6 +174,7 @@ struct Instance {
         int pidfd; /* watch_exit's */
         EventSource *pidfd_source;
         Instance *next;
+        Instance *index_next; /* manager-index.c's bucket */
 };
 
 /* Frees the strings of a configuration that no manager took. */
@@ -209,8 +213,10 @@ int manager_create_again(Manager *m, const char *name, SupError **ret_error);
  * object if the monitor is gone). */
 int instance_call(Instance *i, const char *method, json_t *params, InstanceReply reply, void *userdata);
 
-/* Status of every unit, sorted by name: instances, and units still waiting for theirs. */
-json_t *manager_status_json(Manager *m, const char *only);
+/* Status of every unit, sorted by name: instances, and units still waiting for theirs. With
+ * usage, what each running unit's cgroup says it uses (files to read per unit); without, a
+ * running unit's usage is left out (`supctl status`'s table does not show it). */
+json_t *manager_status_json(Manager *m, const char *only, bool usage);
 
 /* The names of the units whose images prune keeps: the generation's, and those of instances still
  * on their way out (their workload may still run on its layers). */

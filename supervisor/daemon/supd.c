@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <malloc.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -571,6 +572,11 @@ int main(int argc, char **argv) {
         int r;
 
         log_set_program("supd");
+        /* A status of a thousand units is a few hundred KiB of text: mapped and unmapped as one
+         * buffer, rather than left in the heap. glibc raises its mmap threshold to the size of
+         * the last such buffer freed, and from then on keeps them in the heap; a fixed threshold
+         * keeps supd's memory what its units need (bench/scale.sh). */
+        (void) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
         r = parse_options(argc, argv, &o);
         if (r != 1)
                 return r;

@@ -47,6 +47,11 @@ static void parse_isolation(WalkCtx *c, const YNode *n, void *data) {
 
 /* ---- image ---- */
 
+static bool oci_layout_present(const char *path) {
+        _cleanup_free_ char *marker = path_join(path, "oci-layout");
+        return access(marker, F_OK) >= 0;
+}
+
 static void set_layer(WalkCtx *c, const YNode *n, Layer *l, LayerType type) {
         static const mode_t want[_LAYER_TYPE_MAX] = {
                 [LAYER_DIR] = S_IFDIR,
@@ -63,8 +68,8 @@ static void set_layer(WalkCtx *c, const YNode *n, Layer *l, LayerType type) {
         l->path = path;
         walk_check_source(c, n, "layer source", path, want[type]);
         if (type == LAYER_OCI && (c->flags & UNIT_PARSE_CHECK_SOURCES) && c->errors == before) {
-                _cleanup_free_ char *marker = path_join(path, "oci-layout");
-                if (access(marker, F_OK) < 0)
+                walk_record_source(c, UNIT_SOURCE_OCI_LAYOUT, path, 0);
+                if (!oci_layout_present(path))
                         walk_error_at(c, n, "layer source %s is not an OCI image layout (it has no oci-layout file)",
                                       path);
         }
@@ -542,12 +547,32 @@ static void parse_mount_mode(WalkCtx *c, const YNode *n, void *data) {
 /* A bind source: never the host's kernel interfaces, and (with UNIT_PARSE_CHECK_SOURCES) an
  * existing path that goes through no symlink. The runtime checks again, on what it binds: this
  * is for an early error at the source's position. */
-static void check_bind_source(WalkCtx *c, const YNode *n, const char *path) {
+/* The host's side of a bind source that exists: 0, or 1 with *ret_why when its real path is
+ * refused, or 2 when it goes through a symlink. *ret_real: its real path, if it has one. */
+static int bind_source_resolve(const char *path, char **ret_real, const char **ret_why) {
         struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+        _cleanup_free_ char *real = realpath(path, NULL);
+        const char *why = real ? bind_source_refusal(real) : NULL;
+        int fd, r = 0;
+
+        if (why)
+                r = 1;
+        else {
+                fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+                if (fd >= 0)
+                        close(fd);
+                else if (errno == ELOOP)
+                        r = 2;
+        }
+        *ret_why = why;
+        *ret_real = TAKE_PTR(real);
+        return r;
+}
+
+static void check_bind_source(WalkCtx *c, const YNode *n, const char *path) {
         _cleanup_free_ char *real = NULL;
         const char *why = bind_source_refusal(path);
         unsigned before = c->errors;
-        int fd;
 
         if (why) {
                 walk_error_at(c, n, "bind mount source %s: %s", path, why);
@@ -556,21 +581,19 @@ static void check_bind_source(WalkCtx *c, const YNode *n, const char *path) {
         walk_check_source(c, n, "bind mount source", path, 0);
         if (!(c->flags & UNIT_PARSE_CHECK_SOURCES) || c->errors != before)
                 return;
-        real = realpath(path, NULL);
-        why = real ? bind_source_refusal(real) : NULL;
-        if (why) {
+        walk_record_source(c, UNIT_SOURCE_BIND, path, 0);
+        switch (bind_source_resolve(path, &real, &why)) {
+        case 1:
                 walk_error_at(c, n, "bind mount source %s is %s: %s", path, real, why);
-                return;
-        }
-        fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
-        if (fd >= 0)
-                close(fd);
-        else if (errno == ELOOP)
+                break;
+        case 2:
                 walk_error_at(
                         c, n,
                         "bind mount source %s goes through a symlink%s%s%s: name the real path (whoever can change "
                         "a link on the way could change what the container gets)",
                         path, real ? " (it resolves to " : "", real ? real : "", real ? ")" : "");
+                break;
+        }
 }
 
 static bool target_is_forbidden(const char *t) {
@@ -751,6 +774,7 @@ static void parse_seccomp(WalkCtx *c, const YNode *n, void *data) {
                 _cleanup_(seccomp_profile_freep) SeccompProfile *p = NULL;
                 _cleanup_sup_error_ SupError *error = NULL;
 
+                walk_record_source(c, UNIT_SOURCE_SECCOMP_PROFILE, u->security.seccomp_profile, 0);
                 if (seccomp_profile_load(u->security.seccomp_profile, &p, &error) < 0)
                         walk_error_at(c, n, "%s", sup_error_message(error));
         }
@@ -1087,12 +1111,50 @@ char *unit_name_from_file(const char *path) {
         return ext ? xstrndup(base, (size_t) (ext - base)) : xstrdup(base);
 }
 
+bool unit_sources_pass(const UnitSources *s) {
+        for (size_t i = 0; i < s->n; i++) {
+                const UnitSource *x = &s->items[i];
+                _cleanup_(seccomp_profile_freep) SeccompProfile *p = NULL;
+                _cleanup_sup_error_ SupError *error = NULL;
+                _cleanup_free_ char *real = NULL;
+                const char *why;
+
+                switch (x->kind) {
+                case UNIT_SOURCE_PATH:
+                        if (unit_source_stat(x->path, x->type) != 0)
+                                return false;
+                        break;
+                case UNIT_SOURCE_OCI_LAYOUT:
+                        if (!oci_layout_present(x->path))
+                                return false;
+                        break;
+                case UNIT_SOURCE_BIND:
+                        if (bind_source_resolve(x->path, &real, &why) != 0)
+                                return false;
+                        break;
+                case UNIT_SOURCE_SECCOMP_PROFILE:
+                        if (seccomp_profile_load(x->path, &p, &error) < 0)
+                                return false;
+                        break;
+                case _UNIT_SOURCE_KIND_MAX:
+                case _UNIT_SOURCE_KIND_INVALID:
+                        return false;
+                }
+        }
+        return true;
+}
+
 int unit_parse(const char *file, const char *dir, const char *data, size_t size, UnitParseFlags flags,
                Diagnostics *diags, UnitSpec **ret, char **ret_name) {
+        return unit_parse_recording(file, dir, data, size, flags, diags, NULL, ret, ret_name);
+}
+
+int unit_parse_recording(const char *file, const char *dir, const char *data, size_t size, UnitParseFlags flags,
+                         Diagnostics *diags, UnitSources *sources, UnitSpec **ret, char **ret_name) {
         _cleanup_(unit_spec_freep) UnitSpec *u = unit_spec_new();
         _cleanup_(ydocument_freep) YDocument *doc = NULL;
         const YPair *seen[ELEMENTSOF(unit_fields)];
-        WalkCtx c = {.file = file, .dir = dir, .flags = flags, .diags = diags, .u = u};
+        WalkCtx c = {.file = file, .dir = dir, .flags = flags, .diags = diags, .u = u, .sources = sources};
         YError yerr;
         int r;
 
@@ -1140,23 +1202,34 @@ int unit_parse(const char *file, const char *dir, const char *data, size_t size,
 }
 
 int unit_load_file(const char *path, UnitParseFlags flags, Diagnostics *diags, UnitSpec **ret, char **ret_name) {
-        _cleanup_free_ char *data = NULL, *dir = NULL, *cwd = NULL, *rel = NULL;
+        _cleanup_free_ char *data = NULL;
         size_t size;
         int r;
 
         if (ret_name)
                 *ret_name = NULL;
+        r = unit_read_file(path, diags, &data, &size);
+        if (r < 0)
+                return r;
+        return unit_parse_file_data(path, data, size, flags, diags, NULL, ret, ret_name);
+}
 
-        r = read_full_file(path, UNIT_FILE_SIZE_MAX, &data, &size);
+int unit_read_file(const char *path, Diagnostics *diags, char **ret, size_t *ret_size) {
+        int r = read_full_file(path, UNIT_FILE_SIZE_MAX, ret, ret_size);
         if (r == -EFBIG) {
                 diagnostics_add(diags, path, 0, 0, "", "the file is larger than %d bytes; unit files are small",
                                 UNIT_FILE_SIZE_MAX);
                 return -EINVAL;
         }
-        if (r < 0) {
+        if (r < 0)
                 diagnostics_add(diags, path, 0, 0, "", "cannot read the file: %s", strerror(-r));
-                return r;
-        }
+        return r;
+}
+
+int unit_parse_file_data(const char *path, const char *data, size_t size, UnitParseFlags flags, Diagnostics *diags,
+                         UnitSources *sources, UnitSpec **ret, char **ret_name) {
+        _cleanup_free_ char *dir = NULL, *cwd = NULL, *rel = NULL;
+        int r;
 
         rel = path_dirname(path);
         if (path_is_absolute(rel))
@@ -1171,5 +1244,5 @@ int unit_load_file(const char *path, UnitParseFlags flags, Diagnostics *diags, U
                 }
                 dir = path_make_absolute(rel, cwd);
         }
-        return unit_parse(path, dir, data, size, flags, diags, ret, ret_name);
+        return unit_parse_recording(path, dir, data, size, flags, diags, sources, ret, ret_name);
 }

@@ -8,7 +8,10 @@
 
 #include "alloc.h"
 #include "path-util.h"
+#include "sha256.h"
 #include "string-util.h"
+#include "time-util.h"
+#include "unit-walk.h"
 
 UnitSet *unit_set_free(UnitSet *s) {
         if (!s)
@@ -76,13 +79,185 @@ static int list_dir(const char *dir, char ***ret, Diagnostics *diags) {
         return 0;
 }
 
-static void load_one(UnitSet *s, const char *file, UnitParseFlags flags, Diagnostics *diags, int *result) {
+/* ---- the parse cache ---- */
+
+typedef struct CacheEntry {
+        char *path;
+        UnitParseFlags flags;
+        struct stat st;     /* as it was just before the file was read */
+        int64_t read_at_ns; /* CLOCK_REALTIME just before that stat */
+        uint8_t digest[SHA256_DIGEST_SIZE];
+        UnitSpec *spec; /* a reference */
+        UnitSources sources;
+        bool taken; /* moved to the next load's entries */
+} CacheEntry;
+
+struct UnitSetCache {
+        CacheEntry *entries; /* sorted by path */
+        size_t n_entries;
+        CacheEntry *next; /* the load under way's */
+        size_t n_next;
+        size_t parsed, reused;
+};
+
+static void cache_entry_done(CacheEntry *e) {
+        free(e->path);
+        unit_spec_free(e->spec);
+        unit_sources_done(&e->sources);
+}
+
+static void cache_entries_free(CacheEntry *entries, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (!entries[i].taken)
+                        cache_entry_done(&entries[i]);
+        free(entries);
+}
+
+UnitSetCache *unit_set_cache_new(void) {
+        return xzalloc(sizeof(UnitSetCache));
+}
+
+UnitSetCache *unit_set_cache_free(UnitSetCache *c) {
+        if (!c)
+                return NULL;
+        cache_entries_free(c->entries, c->n_entries);
+        cache_entries_free(c->next, c->n_next);
+        free(c);
+        return NULL;
+}
+
+void unit_set_cache_counts(const UnitSetCache *c, size_t *ret_parsed, size_t *ret_reused) {
+        *ret_parsed = c->parsed;
+        *ret_reused = c->reused;
+}
+
+static int cache_entry_compare(const void *a, const void *b) {
+        return strcmp(((const CacheEntry *) a)->path, ((const CacheEntry *) b)->path);
+}
+
+static CacheEntry *cache_find(UnitSetCache *c, const char *path) {
+        CacheEntry key = {.path = (char *) path};
+        CacheEntry *e = c->n_entries > 0
+                                ? bsearch(&key, c->entries, c->n_entries, sizeof(CacheEntry), cache_entry_compare)
+                                : NULL;
+        return e && !e->taken ? e : NULL;
+}
+
+static int64_t timespec_ns(const struct timespec *ts) {
+        return (int64_t) ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
+static bool same_stamp(const struct stat *a, const struct stat *b) {
+        return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+               a->st_mode == b->st_mode && timespec_ns(&a->st_mtim) == timespec_ns(&b->st_mtim) &&
+               timespec_ns(&a->st_ctim) == timespec_ns(&b->st_ctim);
+}
+
+/* A file changed in the same timestamp tick as it was read looks as it did: file systems take
+ * their times from a clock that ticks every few milliseconds (and some keep whole seconds only),
+ * so a stamp that close to the read proves nothing, and the bytes are compared instead. ctime
+ * counts too: it cannot be set back, as mtime can. */
+static bool stamp_is_racy(const CacheEntry *e) {
+        int64_t t = MAX(timespec_ns(&e->st.st_mtim), timespec_ns(&e->st.st_ctim));
+        return t > e->read_at_ns - UNIT_SET_CACHE_RACY_NS;
+}
+
+static void digest_of(const char *data, size_t size, uint8_t ret[SHA256_DIGEST_SIZE]) {
+        Sha256 h;
+
+        sha256_init(&h);
+        sha256_update(&h, data, size);
+        sha256_final(&h, ret);
+}
+
+static int load_cached(UnitSetCache *c, const char *file, UnitParseFlags flags, Diagnostics *diags, UnitSpec **ret,
+                       char **ret_name) {
+        _cleanup_free_ char *data = NULL;
+        int64_t t = (int64_t) now(CLOCK_REALTIME) * 1000;
+        uint8_t digest[SHA256_DIGEST_SIZE];
+        UnitSources sources = {};
+        CacheEntry *e;
+        struct stat st;
+        size_t size = 0;
+        int r;
+
+        if (stat(file, &st) < 0)
+                return unit_load_file(file, flags, diags, ret, ret_name); /* which says why */
+
+        e = cache_find(c, file);
+        if (e && e->flags == flags && same_stamp(&e->st, &st)) {
+                bool verified = false;
+
+                if (stamp_is_racy(e)) {
+                        r = unit_read_file(file, diags, &data, &size);
+                        if (r < 0)
+                                return r;
+                        digest_of(data, size, digest);
+                        verified = memcmp(digest, e->digest, sizeof(digest)) == 0;
+                }
+                if ((verified || !data) && unit_sources_pass(&e->sources)) {
+                        CacheEntry *n = ARRAY_APPEND(c->next, c->n_next);
+
+                        *n = *e;
+                        if (verified)
+                                n->read_at_ns = t; /* its bytes were seen as they are now at t */
+                        e->taken = true;
+                        c->reused++;
+                        if (ret_name)
+                                *ret_name = xstrdup(n->spec->name);
+                        *ret = unit_spec_ref(n->spec);
+                        return 0;
+                }
+        }
+
+        if (!data) {
+                r = unit_read_file(file, diags, &data, &size);
+                if (r < 0) {
+                        if (ret_name)
+                                *ret_name = NULL;
+                        return r;
+                }
+                digest_of(data, size, digest);
+        }
+        c->parsed++;
+        r = unit_parse_file_data(file, data, size, flags, diags, &sources, ret, ret_name);
+        if (r < 0) {
+                unit_sources_done(&sources);
+                return r;
+        }
+        /* Every reload compares each unit's hash with its instance's: computed once per parse. */
+        if (unit_spec_hash(*ret, (*ret)->cached_hash) < 0)
+                (*ret)->cached_hash[0] = 0;
+        CacheEntry *n = ARRAY_APPEND(c->next, c->n_next);
+        *n = (CacheEntry){
+                .path = xstrdup(file),
+                .flags = flags,
+                .st = st,
+                .read_at_ns = t,
+                .spec = unit_spec_ref(*ret),
+                .sources = sources,
+        };
+        memcpy(n->digest, digest, sizeof(digest));
+        return 0;
+}
+
+/* The entries of this load replace those of the last: files no longer listed drop out. */
+static void cache_commit(UnitSetCache *c) {
+        cache_entries_free(c->entries, c->n_entries);
+        c->entries = TAKE_PTR(c->next);
+        c->n_entries = c->n_next;
+        c->n_next = 0;
+        qsort_safe(c->entries, c->n_entries, sizeof(CacheEntry), cache_entry_compare);
+}
+
+static void load_one(UnitSet *s, const char *file, UnitParseFlags flags, UnitSetCache *cache, Diagnostics *diags,
+                     int *result) {
         UnitSpec *u = NULL;
         char *name = NULL;
         int r;
 
         s->n_files++;
-        r = unit_load_file(file, flags, diags, &u, &name);
+        r = cache ? load_cached(cache, file, flags, diags, &u, &name) : unit_load_file(file, flags, diags, &u, &name);
         if (r < 0) {
                 strv_push(&s->failed, name ? name : unit_name_from_file(file));
                 if (*result == 0 || r != -EINVAL)
@@ -94,8 +269,16 @@ static void load_one(UnitSet *s, const char *file, UnitParseFlags flags, Diagnos
 }
 
 int unit_set_load(char *const *paths, UnitParseFlags flags, Diagnostics *diags, UnitSet **ret) {
+        return unit_set_load_cached(paths, flags, NULL, diags, ret);
+}
+
+int unit_set_load_cached(char *const *paths, UnitParseFlags flags, UnitSetCache *cache, Diagnostics *diags,
+                         UnitSet **ret) {
         _cleanup_(unit_set_freep) UnitSet *s = xzalloc(sizeof(UnitSet));
         int result = 0;
+
+        if (cache)
+                cache->parsed = cache->reused = 0;
 
         STRV_FOREACH(p, paths) {
                 struct stat st;
@@ -114,10 +297,12 @@ int unit_set_load(char *const *paths, UnitParseFlags flags, Diagnostics *diags, 
                                 continue;
                         }
                         STRV_FOREACH(f, files)
-                                load_one(s, *f, flags, diags, &result);
+                                load_one(s, *f, flags, cache, diags, &result);
                 } else
-                        load_one(s, *p, flags, diags, &result);
+                        load_one(s, *p, flags, cache, diags, &result);
         }
+        if (cache)
+                cache_commit(cache);
 
         qsort_safe(s->units, s->n_units, sizeof(UnitSpec *), unit_ptr_compare);
         if (unit_set_check(s, diags) > 0 && result == 0)

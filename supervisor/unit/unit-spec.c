@@ -155,9 +155,19 @@ static void unit_ref_done(UnitRef *r) {
         source_pos_done(&r->pos);
 }
 
+UnitSpec *unit_spec_ref(UnitSpec *u) {
+        if (u)
+                u->n_more_refs++;
+        return u;
+}
+
 UnitSpec *unit_spec_free(UnitSpec *u) {
         if (!u)
                 return NULL;
+        if (u->n_more_refs > 0) {
+                u->n_more_refs--;
+                return NULL;
+        }
         free(u->name);
         source_pos_done(&u->name_pos);
         free(u->description);
@@ -340,8 +350,14 @@ char *format_rlimit(uint64_t v) {
 }
 
 int unit_spec_hash(const UnitSpec *u, char ret[65]) {
-        json_t *j = unit_spec_to_json(u);
+        json_t *j;
         char *s;
+
+        if (u->cached_hash[0]) {
+                memcpy(ret, u->cached_hash, 65);
+                return 0;
+        }
+        j = unit_spec_to_json(u);
 
         /* Ten significant digits print cpus (at most three decimals) exactly and identically on
          * every run; the default 17 would print 0.1 as 0.10000000000000001. */

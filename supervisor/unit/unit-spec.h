@@ -277,6 +277,12 @@ typedef struct UnitSpec {
         } vm;
 
         char *source_file; /* not part of the hash */
+        /* Holders besides the first (unit_spec_ref()): a spec is plain data that nobody changes once
+         * parsed, so the parse cache (unit-set.h) and the generations it serves share one. */
+        unsigned n_more_refs;
+        /* unit_spec_hash()'s answer, set by the parse cache, which shares the spec and so knows it
+         * never changes; "" when not known (a spec that is changed after its parse has none). */
+        char cached_hash[65];
 } UnitSpec;
 
 /* An edge of the dependency graph between units: u starts after ref->name and stops before it. */
@@ -288,7 +294,9 @@ typedef struct UnitDependency {
 /* With every default set, but user and working_dir: NULL, they are left to the image (and are
  * "0" and "/" where neither sets them: image_apply_defaults()). */
 UnitSpec *unit_spec_new(void);
+/* Drops a reference; the last one frees the spec. */
 UnitSpec *unit_spec_free(UnitSpec *u);
+UnitSpec *unit_spec_ref(UnitSpec *u);
 static inline void unit_spec_freep(UnitSpec **u) {
         unit_spec_free(*u);
 }

@@ -250,16 +250,37 @@ char *walk_get_container_path(WalkCtx *c, const YNode *n) {
 }
 
 /* With UNIT_PARSE_CHECK_SOURCES: the host path must exist and be of the given type (0: any). */
-void walk_check_source(WalkCtx *c, const YNode *n, const char *what, const char *path, mode_t type) {
+int unit_source_stat(const char *path, mode_t type) {
         struct stat st;
+
+        if (stat(path, &st) < 0)
+                return negative_errno();
+        return type != 0 && (st.st_mode & S_IFMT) != type;
+}
+
+void walk_record_source(WalkCtx *c, UnitSourceKind kind, const char *path, mode_t type) {
+        if (!(c->flags & UNIT_PARSE_CHECK_SOURCES) || !c->sources)
+                return;
+        *ARRAY_APPEND(c->sources->items, c->sources->n) = (UnitSource){kind, type, xstrdup(path)};
+}
+
+void unit_sources_done(UnitSources *s) {
+        for (size_t i = 0; i < s->n; i++)
+                free(s->items[i].path);
+        free(s->items);
+        *s = (UnitSources){};
+}
+
+void walk_check_source(WalkCtx *c, const YNode *n, const char *what, const char *path, mode_t type) {
+        int r;
 
         if (!(c->flags & UNIT_PARSE_CHECK_SOURCES))
                 return;
-        if (stat(path, &st) < 0) {
-                walk_error_at(c, n, "%s %s: %s", what, path, strerror(errno));
-                return;
-        }
-        if (type != 0 && (st.st_mode & S_IFMT) != type)
+        walk_record_source(c, UNIT_SOURCE_PATH, path, type);
+        r = unit_source_stat(path, type);
+        if (r < 0)
+                walk_error_at(c, n, "%s %s: %s", what, path, strerror(-r));
+        else if (r > 0)
                 walk_error_at(c, n, "%s %s is not a %s", what, path, type == S_IFDIR ? "directory" : "regular file");
 }
 

@@ -18,6 +18,34 @@
 #include "unit-spec.h"
 #include "yaml-tree.h"
 
+/* What a unit's validity depends on outside its file, with UNIT_PARSE_CHECK_SOURCES: each check the
+ * walk made of the host. The parse cache (unit-set.c) makes them again before it reuses a spec:
+ * a layer directory deleted since, or a seccomp profile edited into one that does not load, makes
+ * the unit invalid although its file is the same. */
+typedef enum UnitSourceKind {
+        UNIT_SOURCE_PATH,            /* exists, and is of type (0: any) */
+        UNIT_SOURCE_OCI_LAYOUT,      /* a directory with an oci-layout file */
+        UNIT_SOURCE_BIND,            /* a bind source: its real path allowed, no symlink on the way */
+        UNIT_SOURCE_SECCOMP_PROFILE, /* a profile that loads */
+        _UNIT_SOURCE_KIND_MAX,
+        _UNIT_SOURCE_KIND_INVALID = -EINVAL,
+} UnitSourceKind;
+
+typedef struct UnitSource {
+        UnitSourceKind kind;
+        mode_t type;
+        char *path;
+} UnitSource;
+
+typedef struct UnitSources {
+        UnitSource *items;
+        size_t n;
+} UnitSources;
+
+void unit_sources_done(UnitSources *s);
+/* Whether every check passes again (without a word: a failing one is reported by the parse). */
+bool unit_sources_pass(const UnitSources *s);
+
 typedef struct WalkCtx {
         const char *file;
         const char *dir;
@@ -26,7 +54,21 @@ typedef struct WalkCtx {
         unsigned errors;
         UnitPath path;
         UnitSpec *u;
+        UnitSources *sources; /* NULL: not recorded */
 } WalkCtx;
+
+/* Records a check in c->sources (with UNIT_PARSE_CHECK_SOURCES and a list to record in). */
+void walk_record_source(WalkCtx *c, UnitSourceKind kind, const char *path, mode_t type);
+/* unit_parse() that records the checks of sources (sources may be NULL). */
+int unit_parse_recording(const char *file, const char *dir, const char *data, size_t size, UnitParseFlags flags,
+                         Diagnostics *diags, UnitSources *sources, UnitSpec **ret, char **ret_name);
+/* unit_load_file()'s two halves: the file's bytes (errors reported), and their parse. */
+int unit_read_file(const char *path, Diagnostics *diags, char **ret, size_t *ret_size);
+int unit_parse_file_data(const char *path, const char *data, size_t size, UnitParseFlags flags, Diagnostics *diags,
+                         UnitSources *sources, UnitSpec **ret, char **ret_name);
+
+/* The checks themselves, one definition for the walk and for unit_sources_pass(). */
+int unit_source_stat(const char *path, mode_t type); /* 0, -errno, or 1: not of type */
 
 /* A field parser gets the value's node and where to store the result: the mapping's object (the
  * UnitSpec, a Layer, a MountSpec) plus the field's offset, as in systemd's config tables. Parsers

@@ -2,6 +2,7 @@
 #include "test-helpers.h"
 
 #include "alloc.h"
+#include "fileio.h"
 #include "path-util.h"
 #include "sha256.h"
 #include "string-util.h"
@@ -208,6 +209,20 @@ static void test_sup_error(void **state) {
         assert_string_equal(sup_error_message(NULL), "unknown error");
 }
 
+/* Both writers replace a file whole by a rename, and leave no temporary file beside it (the run
+ * directory's spec.json is written without the fsyncs, and must stay as whole for its reader). */
+static void test_write_file_replace(void **state) {
+        _cleanup_free_ char *dir = make_tree(), *path = path_join(dir, "spec.json"), *data = NULL, *cmd = NULL;
+        size_t n;
+
+        assert_int_equal(write_file_atomic(path, "old\n", 4, 0600), 0);
+        assert_int_equal(write_file_replace(path, "newer\n", 6, 0600), 0);
+        assert_int_equal(read_full_file(path, 100, &data, &n), 0);
+        assert_string_equal(data, "newer\n");
+        cmd = xasprintf("test $(ls -A '%s' | wc -l) = 1 && rm -rf '%s'", dir, dir);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_sha256_vectors),
@@ -221,6 +236,7 @@ int main(void) {
                 cmocka_unit_test(test_strv_join),
                 cmocka_unit_test(test_fwrite_sanitized),
                 cmocka_unit_test(test_sup_error),
+                cmocka_unit_test(test_write_file_replace),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -716,7 +716,7 @@ static void test_create_failure(void **state) {
         list = manager_plan_failures(h.m, plan);
         assert_json(list,
                     "[{\"unit\":\"t\",\"message\":\"cannot start its monitor: Resource temporarily unavailable\"}]");
-        list = manager_status_json(h.m, "t");
+        list = manager_status_json(h.m, "t", true);
         assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "state")), "failed");
         json_decref(list);
 
@@ -731,7 +731,7 @@ static void test_create_failure(void **state) {
 
 /* t's "reason" and "waiting_for" in supd's status, as JSON text. */
 static char *t_waiting(Harness *h) {
-        json_t *list = manager_status_json(h->m, "t"), *o = json_array_get(list, 0);
+        json_t *list = manager_status_json(h->m, "t", true), *o = json_array_get(list, 0);
         _cleanup_free_ char *waiting = json_dumps(json_object_get(o, "waiting_for"), JSON_ENCODE_ANY | JSON_COMPACT);
         char *text = xasprintf("%s %s", json_string_value(json_object_get(o, "reason")) ?: "-", waiting);
         json_decref(list);
@@ -800,6 +800,14 @@ static void test_requires_without_healthcheck_waits_to_run(void **state) {
         assert_int_equal(t_of(&h)->life, LIFE_UP);
         none = t_waiting(&h);
         assert_string_equal(none, "- null");
+
+        /* `supctl status`'s table asks without usage: a running unit's cgroups are not read
+         * (at a thousand units, reading them was most of the status's time). */
+        json_t *with = manager_status_json(h.m, "dep", true), *without = manager_status_json(h.m, "dep", false);
+        assert_true(json_object_get(json_array_get(with, 0), "usage") != NULL);
+        assert_null(json_object_get(json_array_get(without, 0), "usage"));
+        json_decref(with);
+        json_decref(without);
         harness_close(&h);
 }
 
@@ -1009,9 +1017,26 @@ static void test_wait_fails_when_unit_cannot_run(void **state) {
         assert_string_equal(w.why, "t was stopped by the operator");
         harness_close(&h);
 
-        /* Removed by a reload. */
+        /* Removed by a reload; a reload before it with nothing changed does nothing at all: no
+         * action, no message to a monitor, no spawn, the wait still waiting, no file parsed. */
         enter(&h, LIFE_UP);
         assert_int_equal(manager_wait(h.m, "t", false, USEC_INFINITY, on_wait, &w, &mw, NULL), 0);
+        {
+                _cleanup_(plan_freep) Plan *same = NULL;
+                unsigned sends = fake.sends, spawns = fake.spawns;
+                const UnitSpec *before = unit_set_find(h.m->generation, "t");
+                size_t parsed, reused;
+
+                assert_int_equal(manager_reload(h.m, false, &d, &same), 0);
+                assert_int_equal(same->n_actions, 0);
+                assert_int_equal(fake.sends, sends);
+                assert_int_equal(fake.spawns, spawns);
+                assert_int_equal(w.calls, 2);
+                assert_ptr_equal(unit_set_find(h.m->generation, "t"), before);
+                unit_set_cache_counts(h.m->unit_cache, &parsed, &reused);
+                assert_int_equal(parsed, 0);
+                assert_int_equal(reused, 2);
+        }
         path = path_join(h.tmp, "units.d/t.yaml");
         assert_int_equal(unlink(path), 0);
         assert_int_equal(manager_reload(h.m, false, &d, &plan), 0);

@@ -9,6 +9,22 @@
 
 static char dir[64];
 
+/* The build links this test with -Wl,--wrap=stat64 (what stat() is with 64-bit file offsets, as
+ * meson builds): stat() of forged_path says what forged says, as a file system would of a file
+ * written twice within one tick of its clock. */
+int __real_stat64(const char *path, struct stat *st);
+int __wrap_stat64(const char *path, struct stat *st);
+static char *forged_path;
+static struct stat forged;
+
+int __wrap_stat64(const char *path, struct stat *st) {
+        if (forged_path && streq(path, forged_path)) {
+                *st = forged;
+                return 0;
+        }
+        return __real_stat64(path, st);
+}
+
 static void write_unit(const char *name, const char *text) {
         _cleanup_free_ char *p = xasprintf("%s/%s", dir, name);
         FILE *f = fopen(p, "we");
@@ -24,6 +40,8 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
+        free(forged_path);
+        forged_path = NULL;
         _cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", dir);
         return system(cmd) == 0 ? 0 : -1;
 }
@@ -155,6 +173,131 @@ static void test_missing_path(void **state) {
         diagnostics_done(&d);
 }
 
+/* ---- the parse cache ---- */
+
+static int load_cached(UnitSetCache *c, UnitParseFlags flags, Diagnostics *d, UnitSet **ret) {
+        char *paths[] = {dir, NULL};
+        return unit_set_load_cached(paths, flags, c, d, ret);
+}
+
+static void assert_counts(UnitSetCache *c, size_t parsed, size_t reused) {
+        size_t p, r;
+        unit_set_cache_counts(c, &p, &r);
+        assert_int_equal(p, parsed);
+        assert_int_equal(r, reused);
+}
+
+/* A reload with nothing changed parses nothing, and gets the very same specs (and their hashes). */
+static void test_cache_reuses_unchanged(void **state) {
+        _cleanup_(unit_set_cache_freep) UnitSetCache *c = unit_set_cache_new();
+        _cleanup_(unit_set_freep) UnitSet *a = NULL, *b = NULL;
+        Diagnostics d = {};
+        char h[65];
+
+        write_unit("db.yaml", UNIT(""));
+        write_unit("web.yaml", UNIT("requires: [db]\n"));
+        assert_int_equal(load_cached(c, 0, &d, &a), 0);
+        assert_counts(c, 2, 0);
+        assert_int_equal(load_cached(c, 0, &d, &b), 0);
+        assert_counts(c, 0, 2);
+        assert_ptr_equal(a->units[1], b->units[1]);
+        assert_string_equal(b->units[1]->cached_hash, (unit_spec_hash(b->units[1], h), h));
+        assert_int_equal(d.n, 0);
+}
+
+/* The file rewritten with other bytes of the same size, and stat saying exactly what it said when
+ * the file was cached (two writes within one tick of the file system's clock): the change is seen,
+ * because a stamp that close to the read is checked against the bytes' hash. */
+static void test_cache_sees_change_within_one_tick(void **state) {
+        _cleanup_(unit_set_cache_freep) UnitSetCache *c = unit_set_cache_new();
+        _cleanup_(unit_set_freep) UnitSet *a = NULL, *b = NULL, *x = NULL;
+        Diagnostics d = {};
+
+        write_unit("web.yaml", UNIT("hostname: aaaa\n"));
+        forged_path = xasprintf("%s/web.yaml", dir);
+        assert_int_equal(__real_stat64(forged_path, &forged), 0);
+        assert_int_equal(load_cached(c, 0, &d, &a), 0);
+        assert_string_equal(a->units[0]->hostname, "aaaa");
+
+        write_unit("web.yaml", UNIT("hostname: bbbb\n"));
+        assert_int_equal(load_cached(c, 0, &d, &b), 0);
+        assert_counts(c, 1, 0);
+        assert_string_equal(b->units[0]->hostname, "bbbb");
+
+        /* The same bytes again under the same stamp: reused. */
+        free(forged_path);
+        forged_path = xasprintf("%s/web.yaml", dir);
+        assert_int_equal(__real_stat64(forged_path, &forged), 0);
+        unit_set_free(b);
+        b = NULL;
+        assert_int_equal(load_cached(c, 0, &d, &b), 0);
+        assert_int_equal(load_cached(c, 0, &d, &x), 0);
+        assert_counts(c, 0, 1);
+        assert_ptr_equal(b->units[0], x->units[0]);
+}
+
+/* Deleted, renamed (the unit is named after its file), replaced by a rename over it. */
+static void test_cache_follows_the_directory(void **state) {
+        _cleanup_(unit_set_cache_freep) UnitSetCache *c = unit_set_cache_new();
+        _cleanup_(unit_set_freep) UnitSet *a = NULL, *b = NULL, *e = NULL, *f = NULL;
+        _cleanup_free_ char *old = xasprintf("%s/web.yaml", dir), *new = xasprintf("%s/site.yaml", dir),
+                            *tmp = xasprintf("%s/.db.yaml.tmp", dir), *db = xasprintf("%s/db.yaml", dir),
+                            *gone = xasprintf("%s/gone.yaml", dir);
+        Diagnostics d = {};
+
+        write_unit("db.yaml", UNIT(""));
+        write_unit("web.yaml", UNIT(""));
+        write_unit("gone.yaml", UNIT(""));
+        assert_int_equal(load_cached(c, 0, &d, &a), 0);
+        assert_int_equal(a->n_units, 3);
+
+        assert_int_equal(unlink(gone), 0);
+        assert_int_equal(rename(old, new), 0);
+        write_unit(".db.yaml.tmp", UNIT("hostname: replaced\n"));
+        assert_int_equal(rename(tmp, db), 0);
+        assert_int_equal(load_cached(c, 0, &d, &b), 0);
+        assert_int_equal(b->n_units, 2);
+        assert_string_equal(b->units[0]->name, "db");
+        assert_string_equal(b->units[0]->hostname, "replaced");
+        assert_string_equal(b->units[1]->name, "site");
+        assert_null(unit_set_find(b, "gone"));
+        assert_null(unit_set_find(b, "web"));
+        assert_counts(c, 2, 0); /* db: a new inode; site: a new path */
+
+        /* The file back under its old name: parsed again, not confused with what it was. */
+        assert_int_equal(rename(new, old), 0);
+        assert_int_equal(load_cached(c, 0, &d, &e), 0);
+        assert_counts(c, 1, 1);
+        assert_non_null(unit_set_find(e, "web"));
+        assert_int_equal(load_cached(c, 0, &d, &f), 0);
+        assert_counts(c, 0, 2);
+        assert_int_equal(d.n, 0);
+}
+
+/* A unit's file unchanged, but the layer directory it names removed: invalid now, with the error
+ * at its position, as without a cache. And valid again once the directory is back. */
+static void test_cache_checks_sources_again(void **state) {
+        _cleanup_(unit_set_cache_freep) UnitSetCache *c = unit_set_cache_new();
+        _cleanup_(unit_set_freep) UnitSet *a = NULL, *b = NULL, *e = NULL;
+        _cleanup_free_ char *layer = xasprintf("%s/layer", dir),
+                            *text = xasprintf("image:\n  layers:\n    - dir: %s\ncommand: [/bin/true]\n", layer);
+        Diagnostics d = {};
+
+        assert_int_equal(mkdir(layer, 0755), 0);
+        write_unit("web.yaml", text);
+        assert_int_equal(load_cached(c, UNIT_PARSE_CHECK_SOURCES, &d, &a), 0);
+        assert_int_equal(rmdir(layer), 0);
+        assert_int_equal(load_cached(c, UNIT_PARSE_CHECK_SOURCES, &d, &b), -EINVAL);
+        assert_int_equal(d.n, 1);
+        assert_int_equal(d.items[0].line, 3);
+        assert_non_null(strstr(d.items[0].message, "No such file or directory"));
+        diagnostics_done(&d);
+        assert_int_equal(mkdir(layer, 0755), 0);
+        assert_int_equal(load_cached(c, UNIT_PARSE_CHECK_SOURCES, &d, &e), 0);
+        assert_counts(c, 1, 0);
+        assert_int_equal(d.n, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_valid_set, setup, teardown),
@@ -165,6 +308,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_share_across_user_namespaces, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_broken_unit_is_not_missing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_path, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cache_reuses_unchanged, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cache_sees_change_within_one_tick, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cache_follows_the_directory, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cache_checks_sources_again, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
