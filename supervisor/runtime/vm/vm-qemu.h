@@ -20,9 +20,10 @@
 /* What QEMU itself needs beside guest RAM and the translation cache (its code, device state,
  * I/O buffers, thread stacks): bench/hyperv.sh measures about 30-50 MiB; doubled for headroom. */
 #define VM_QEMU_OVERHEAD  (96ULL << 20)
-/* microvm has 24 virtio-mmio slots: the serial device, entropy source, sandbox disk (and a network
- * card to come) take four; the layers' disks and the shares' virtio-fs devices share the rest. */
-#define VM_MICROVM_MAX_LAYERS 20U
+/* microvm has 24 virtio-mmio slots: the serial device, entropy source, balloon (free page
+ * reporting), sandbox disk and network card take five; the layers' disks and the shares' virtio-fs
+ * devices share the rest. */
+#define VM_MICROVM_MAX_LAYERS 19U
 
 /* Guest RAM for u: resources.memory (at least VM_MEMORY_MIN), else VM_MEMORY_DEFAULT. */
 uint64_t vm_guest_memory(const UnitSpec *u);
