@@ -332,11 +332,11 @@ grep -q "^-m$" <(tr '\0' '\n' </proc/"$qpid"/cmdline) && tr '\0' ' ' </proc/"$qp
 cg=$(grep -E '^[0-9]+:memory:' /proc/"$qpid"/cgroup | cut -d: -f3)
 if [ -n "$cg" ]; then
         limit=$(cat "/sys/fs/cgroup/memory$cg/memory.limit_in_bytes")
-        [ "$limit" = $(((192 + 128 + 96) << 20)) ] || fail "QEMU's memory limit is $limit"
+        [ "$limit" = $(((192 + 32 + 80) << 20)) ] || fail "QEMU's memory limit is $limit"
         log "QEMU pid $qpid in $cg, memory limit $((limit >> 20)) MiB, RSS $(($(awk '/^VmRSS/ {print $2}' /proc/"$qpid"/status) / 1024)) MiB"
 else
         cg=$(sed -n 's/^0:://p' /proc/"$qpid"/cgroup)
-        [ "$(cat "/sys/fs/cgroup$cg/memory.max")" = $(((192 + 128 + 96) << 20)) ] || fail "QEMU's memory.max"
+        [ "$(cat "/sys/fs/cgroup$cg/memory.max")" = $(((192 + 32 + 80) << 20)) ] || fail "QEMU's memory.max"
 fi
 # supctl top: the process unit's sleep with its host PID; the hyperv unit's with its guest PID.
 top=$(ctl top vis-hyperv) || fail "top vis-hyperv failed: $top"

@@ -102,7 +102,7 @@ static void test_qemu_args_microvm_tcg(void **state) {
         assert_true(has_arg(argv, "-nodefaults"));
         assert_true(has_arg(argv, "-no-user-config"));
         assert_true(has_arg(argv, "-no-reboot"));
-        assert_true(has_pair(argv, "-accel", "tcg,tb-size=128"));
+        assert_true(has_pair(argv, "-accel", "tcg,tb-size=32"));
         assert_false(has_arg(argv, "host")); /* -cpu host is for KVM */
         assert_true(has_pair(argv, "-m", "256M"));
         assert_true(has_pair(argv, "-smp", "2"));
