@@ -146,6 +146,23 @@ for i in $(seq 1 "$RUNS"); do
 done
 echo >&2
 
+# vm_mem_after_free PID: the guest allocates 96 MB and frees it (busybox awk's strings, then its
+# exit); QEMU's memory once the guest RAM it holds has stopped shrinking for 5 s (at most 60 s):
+# with free page reporting the guest hands the freed RAM back, without it QEMU keeps it.
+vm_mem_after_free() {
+        local pid=$1 prev=-1 now same=0 deadline=$((SECONDS + 60))
+        ctl exec hv -- /bin/awk 'BEGIN { for (i = 0; i < 12; i++) a[i] = sprintf("%8000000d", i) }' > /dev/null ||
+                die "the guest could not allocate 96 MB"
+        while [ $same -lt 5 ] && [ $SECONDS -lt $deadline ]; do
+                sleep 1
+                now=$(awk -v k=$((GUEST_MIB << 10)) '/^[0-9a-f]+-[0-9a-f]+ / { anon = NF == 5; next }
+                        $1 == "Size:" { size = $2 } $1 == "Rss:" && anon && size == k { print $2 }' "/proc/$pid/smaps")
+                if [ "$now" = "$prev" ]; then same=$((same + 1)); else same=0; fi
+                prev=$now
+        done
+        $PY "$BENCH/lib/benchlib.py" vm-mem "$RESULTS" sup "QEMU of the hyperv unit, after the guest allocated and freed 96 MB" "$pid" "$GUEST_MIB"
+}
+
 # ---- memory, with the VM idle; QMP on the bare QEMU ----
 say "memory of an idle VM (${IDLE}s after its first line), sup then bare QEMU; $QMP_CALLS QMP round trips"
 sleep "$SETTLE"
@@ -154,6 +171,7 @@ sleep "$SETTLE"
 sleep "$IDLE"
 $PY "$BENCH/lib/benchlib.py" vm-mem "$RESULTS" sup "QEMU of the hyperv unit" "$(sup_field hv pid)" "$GUEST_MIB"
 $PY "$BENCH/lib/benchlib.py" mem "$RESULTS" sup "sup-monitor of the hyperv unit" 1 "$(sup_field hv monitor_pid)"
+vm_mem_after_free "$(sup_field hv pid)"
 "$PROBE" watch --dir "$LOGS" --match stopped --timeout 60 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" stop hv > /dev/null ||
         die "sup stop: not stopped"
 export PY BENCH RESULTS GUEST_MIB WORK QMP_CALLS

@@ -34,9 +34,10 @@ package=${SUP_GUEST_KERNEL_PACKAGE:-linux-image-cloud-amd64}
 # module) are added from modules.dep and modules.softdep; modules the kernel has built in are
 # skipped, also when asked for by an alias a built-in module has (libcrc32c's softdep crc32c is
 # the built-in crc32c_generic: modules.alias would give crc32c_intel, which needs SSE 4.2 and
-# fails with ENODEV under TCG, and the guest stops at a module that fails to load). The module set
-# is part of the stamp below: a guest directory provisioned with another set is redone.
-modules=${SUP_GUEST_MODULES:-virtio_pci virtio_mmio virtio_blk virtio_console virtio_net virtio_rng overlay ext4 erofs evdev button virtiofs}
+# fails with ENODEV under TCG, and the guest stops at a module that fails to load). virtio_balloon
+# is for free page reporting alone: the guest hands the RAM it frees back to the host (docs/hyperv.md).
+# The module set is part of the stamp below: a guest directory provisioned with another set is redone.
+modules=${SUP_GUEST_MODULES:-virtio_pci virtio_mmio virtio_blk virtio_console virtio_net virtio_rng virtio_balloon overlay ext4 erofs evdev button virtiofs}
 
 log() { printf '%s\n' "guest-kernel: $*" >&2; }
 die() { log "$*"; exit 1; }

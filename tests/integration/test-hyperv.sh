@@ -315,7 +315,8 @@ begin "the host sees a process unit's sleep with its PID, and of a hyperv unit o
 unit vis-process process "command: [/bin/sleep, '4242']
 resources: {pids: 16}"
 unit vis-hyperv hyperv "command: [/bin/sleep, '4343']
-resources: {memory: 192M, cpus: 1.5, pids: 16}"
+resources: {memory: 192M, cpus: 1.5, pids: 16}
+mounts: [{type: tmpfs, target: /scratch, size: 120M}]"
 start_supd
 wait_for 60 state_is vis-hyperv running || fail "vis-hyperv not running: $(field vis-hyperv reason)"
 wait_for 10 state_is vis-process running || fail "vis-process not running"
@@ -331,11 +332,11 @@ grep -q "^-m$" <(tr '\0' '\n' </proc/"$qpid"/cmdline) && tr '\0' ' ' </proc/"$qp
 cg=$(grep -E '^[0-9]+:memory:' /proc/"$qpid"/cgroup | cut -d: -f3)
 if [ -n "$cg" ]; then
         limit=$(cat "/sys/fs/cgroup/memory$cg/memory.limit_in_bytes")
-        [ "$limit" = $(((192 + 128 + 96) << 20)) ] || fail "QEMU's memory limit is $limit"
+        [ "$limit" = $(((192 + 32 + 80) << 20)) ] || fail "QEMU's memory limit is $limit"
         log "QEMU pid $qpid in $cg, memory limit $((limit >> 20)) MiB, RSS $(($(awk '/^VmRSS/ {print $2}' /proc/"$qpid"/status) / 1024)) MiB"
 else
         cg=$(sed -n 's/^0:://p' /proc/"$qpid"/cgroup)
-        [ "$(cat "/sys/fs/cgroup$cg/memory.max")" = $(((192 + 128 + 96) << 20)) ] || fail "QEMU's memory.max"
+        [ "$(cat "/sys/fs/cgroup$cg/memory.max")" = $(((192 + 32 + 80) << 20)) ] || fail "QEMU's memory.max"
 fi
 # supctl top: the process unit's sleep with its host PID; the hyperv unit's with its guest PID.
 top=$(ctl top vis-hyperv) || fail "top vis-hyperv failed: $top"
@@ -382,6 +383,19 @@ read -r pmem pcpus <<<"$(view process)"
 [ "$pcpus" = "$(nproc)" ] && [ "$pmem" = "$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)" ] ||
         fail "process: MemTotal $pmem kB and $pcpus CPUs, the host's are $(grep MemTotal /proc/meminfo) and $(nproc)"
 log "memory and CPUs seen: hyperv $((mem / 1024)) MiB, $cpus; process $((pmem / 1024)) MiB, $pcpus (the host's)"
+# Free page reporting (the balloon device): RAM the guest filled and then freed goes back to the
+# host. Without it, QEMU kept every page the guest had ever touched. Guest RAM is QEMU's anonymous
+# mapping of exactly -m's size; what of it is resident, the guest has touched and not handed back.
+guest_ram_kib() {
+        awk -v k=$((192 << 10)) '/^[0-9a-f]+-[0-9a-f]+ / { anon = NF == 5; next }
+                $1 == "Size:" { size = $2 } $1 == "Rss:" && anon && size == k { print $2 }' "/proc/$qpid/smaps"
+}
+ctl exec vis-hyperv -- dd if=/dev/zero of=/scratch/fill bs=1M count=96 2>/dev/null || fail "cannot fill the guest's tmpfs"
+full=$(guest_ram_kib)
+ctl exec vis-hyperv -- rm /scratch/fill || fail "cannot empty the guest's tmpfs"
+wait_for 90 eval '[ "$(guest_ram_kib)" -le $((full - (64 << 10))) ]' ||
+        fail "the guest freed 96 MiB, QEMU still holds its RAM: $((full >> 10)) MiB resident before, $(($(guest_ram_kib) >> 10)) MiB after"
+log "free page reporting: guest RAM resident $((full >> 10)) MiB with 96 MiB in a tmpfs, $(($(guest_ram_kib) >> 10)) MiB once removed"
 # The QMP socket is in the instance's run directory, for root only.
 [ "$(stat -c %a "$CASE_DIR/run/units/vis-hyperv/qmp.sock")" = 600 ] || fail "qmp.sock mode $(stat -c %a "$CASE_DIR/run/units/vis-hyperv/qmp.sock")"
 ctl stop vis-hyperv >/dev/null

@@ -102,7 +102,7 @@ static void test_qemu_args_microvm_tcg(void **state) {
         assert_true(has_arg(argv, "-nodefaults"));
         assert_true(has_arg(argv, "-no-user-config"));
         assert_true(has_arg(argv, "-no-reboot"));
-        assert_true(has_pair(argv, "-accel", "tcg,tb-size=128"));
+        assert_true(has_pair(argv, "-accel", "tcg,tb-size=32"));
         assert_false(has_arg(argv, "host")); /* -cpu host is for KVM */
         assert_true(has_pair(argv, "-m", "256M"));
         assert_true(has_pair(argv, "-smp", "2"));
@@ -123,6 +123,8 @@ static void test_qemu_args_microvm_tcg(void **state) {
         assert_true(has_pair(argv, "-device", "virtserialport,chardev=output,name=sup.output"));
         assert_true(has_pair(argv, "-serial", "chardev:console"));
         assert_true(has_pair(argv, "-device", "virtio-rng-device"));
+        /* Without free page reporting, RAM the guest has freed stays QEMU's for good. */
+        assert_true(has_pair(argv, "-device", "virtio-balloon-device,free-page-reporting=on"));
         assert_false(has_arg(argv, "-netdev"));
         /* No share, no shared memory: guest RAM stays QEMU's private memory, and the devices what
          * they were. */
@@ -180,13 +182,14 @@ static void test_qemu_args_q35_kvm(void **state) {
         assert_true(has_pair(argv, "-append", "console=ttyS0 quiet panic=-1 reboot=t sup.debug"));
         assert_true(has_pair(argv, "-device", "virtio-blk-pci,drive=layer0,serial=sup-layer-0"));
         assert_true(has_pair(argv, "-device", "virtio-serial-pci"));
+        assert_true(has_pair(argv, "-device", "virtio-balloon-pci,free-page-reporting=on"));
         assert_true(has_pair(argv, "-netdev", "tap,id=net0,fd=14"));
         assert_true(has_pair(argv, "-device", "virtio-net-pci,netdev=net0,mac=02:53:0a:59:00:05"));
         strv_free(argv);
 }
 
 static void test_qemu_args_too_many_layers(void **state) {
-        /* microvm's 24 virtio-mmio slots: 20 layers fit, 21 do not; q35 takes them. */
+        /* microvm's 24 virtio-mmio slots: 19 layers fit, 20 do not; q35 takes them. */
         const char *layers[VM_MICROVM_MAX_LAYERS + 1];
         VmLaunch l;
         char **argv = NULL;
@@ -199,7 +202,7 @@ static void test_qemu_args_too_many_layers(void **state) {
         l.n_layers++;
         assert_int_equal(vm_qemu_args(&l, &argv), -E2BIG);
         assert_null(argv);
-        /* A share takes a slot of its own: 19 layers and 2 shares do not fit either. */
+        /* A share takes a slot of its own: 18 layers and 2 shares do not fit either. */
         l.n_layers = VM_MICROVM_MAX_LAYERS - 1;
         l.share_sockets = (const char *const[]){"fs-0.sock", "fs-1.sock"};
         l.n_shares = 2;

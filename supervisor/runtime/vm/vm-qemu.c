@@ -46,6 +46,18 @@ static void addf(char ***argv, const char *fmt, ...) {
         va_end(ap);
 }
 
+/* Free page reporting: the guest's virtio_balloon driver hands back, 2 MiB at a time (its order-9
+ * free blocks, the host's transparent huge pages), the RAM it has freed, and QEMU drops it
+ * (MADV_DONTNEED, or a hole punched in the memfd of guest RAM shared with virtiofsds). Without it,
+ * a guest that once touched its RAM keeps it resident on the host for good: after the kernel's
+ * boot (its decompression, the initramfs) and after every burst of the workload. The balloon is
+ * never inflated (nothing asks it to): the guest keeps all of its RAM, and what it does when it
+ * runs out (its OOM killer) is what it was without the device. */
+static void add_memory_devices(char ***argv, const char *bus) {
+        add(argv, "-device");
+        addf(argv, "virtio-balloon-%s,free-page-reporting=on", bus);
+}
+
 int vm_qemu_args(const VmLaunch *l, char ***ret) {
         bool microvm = l->machine == VM_MACHINE_MICROVM;
         /* The virtio transport: memory-mapped on microvm, PCI on q35. */
@@ -159,6 +171,7 @@ int vm_qemu_args(const VmLaunch *l, char ***ret) {
          * second under TCG (never on the host). */
         add(&argv, "-device");
         addf(&argv, "virtio-rng-%s", bus);
+        add_memory_devices(&argv, bus);
         add(&argv, "-device");
         addf(&argv, "virtio-serial-%s", bus);
         {

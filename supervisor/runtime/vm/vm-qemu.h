@@ -15,14 +15,20 @@
 #define VM_MEMORY_MIN     (128ULL << 20)
 /* Guest RAM when the unit sets no resources.memory. */
 #define VM_MEMORY_DEFAULT (256ULL << 20)
-/* TCG's translation cache (-accel tcg,tb-size=): QEMU's default is 1 GiB. */
-#define VM_TCG_TB_MIB     128U
-/* What QEMU itself needs beside guest RAM and the translation cache (its code, device state,
- * I/O buffers, thread stacks): bench/hyperv.sh measures about 30-50 MiB; doubled for headroom. */
-#define VM_QEMU_OVERHEAD  (96ULL << 20)
-/* microvm has 24 virtio-mmio slots: the serial device, entropy source, sandbox disk (and a network
- * card to come) take four; the layers' disks and the shares' virtio-fs devices share the rest. */
-#define VM_MICROVM_MAX_LAYERS 20U
+/* TCG's translation cache (-accel tcg,tb-size=; QEMU's default is 1 GiB). The cache is touched
+ * as it fills and stays resident: with 128 MiB, a booted guest held 50 MiB of it. The code the
+ * kernel's boot and a busybox workload run fits in 15 MiB; QEMU flushes a full cache and
+ * translates again, a few times a boot at this size (bench/README.md: vmmem). */
+#define VM_TCG_TB_MIB 32U
+/* What QEMU itself holds beside guest RAM and the translation cache, resident: its code and
+ * libraries (25 MiB, shared with every QEMU), its own copy of the guest kernel (14 MiB for
+ * Debian's cloud kernel), heap, thread arenas, the vCPU's TLBs, stacks (22 MiB): bench/hyperv.sh
+ * measures 60 MiB in all, 36 MiB of it anonymous memory. The limit leaves twice that. */
+#define VM_QEMU_OVERHEAD (80ULL << 20)
+/* microvm has 24 virtio-mmio slots: the serial device, entropy source, balloon (free page
+ * reporting), sandbox disk and network card take five; the layers' disks and the shares' virtio-fs
+ * devices share the rest. */
+#define VM_MICROVM_MAX_LAYERS 19U
 
 /* Guest RAM for u: resources.memory (at least VM_MEMORY_MIN), else VM_MEMORY_DEFAULT. */
 uint64_t vm_guest_memory(const UnitSpec *u);
