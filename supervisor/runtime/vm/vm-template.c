@@ -448,9 +448,9 @@ int vm_template_build(const char *state_dir, const char *key, char *const *argv,
         lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (lock < 0)
                 return sup_error_errno(ret_error, negative_errno(), "cannot open %s", lock_path);
-        if (flock(lock, LOCK_EX | LOCK_NB) < 0)
-                return errno == EWOULDBLOCK ? 0
-                                            : sup_error_errno(ret_error, negative_errno(), "cannot lock %s", lock_path);
+        /* Another builder of the key (another instance of the same shape): its result is ours. */
+        if (flock(lock, LOCK_EX) < 0)
+                return sup_error_errno(ret_error, negative_errno(), "cannot lock %s", lock_path);
         if (vm_template_find(state_dir, key, &found, NULL) >= 0)
                 return 0;
         {

@@ -60,7 +60,7 @@ void vm_template_remove(const char *state_dir, const char *key);
 /* Builds the template of key, blocking (a worker process's, never an event loop's): runs argv
  * (its channels at VM_TEMPLATE_FD_FIRST on, a tap of its own, detached from any bridge, when
  * has_net), waits for sup-init's hello, parks it, saves the machine with QMP migrate to a file
- * descriptor and ends QEMU. Within timeout (µs). Another builder of the same key (a lock in the
- * directory) makes this return 0 at once; so does a template that is there already. */
+ * descriptor and ends QEMU. Within timeout (µs). While another builder of the same key (a lock
+ * in the directory) works, this waits for it; a template that is there is not built again. */
 int vm_template_build(const char *state_dir, const char *key, char *const *argv, bool has_net, usec_t timeout,
                       SupError **ret_error);

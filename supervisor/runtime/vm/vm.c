@@ -118,7 +118,8 @@ struct Vm {
         char *template_key, *template_path;
         bool restoring, restore_confirmed;
         int spare_net_fd;
-        int builder_fd; /* the template builder's word on how it went (a pipe) */
+        pid_t builder;  /* the template builder, a child of the monitor until reaped */
+        int builder_fd; /* its word on how it went (a pipe) */
         EventSource *builder_source;
         VmStatus status;
         usec_t stop_timeout;
@@ -1146,17 +1147,23 @@ static void on_builder(EventSource *s, int fd, uint32_t revents, void *userdata)
         vm->builder_source = event_source_free(vm->builder_source);
         close(vm->builder_fd);
         vm->builder_fd = -EBADF;
+        /* It exits right after its word (or has died: end of file). */
+        (void) waitpid(vm->builder, NULL, 0);
+        vm->builder = 0;
 }
 
-/* Once the command runs, so that the build does not slow the boot it follows: a builder
- * process, reparented away from the monitor (its outcome comes through a pipe, so that it
- * outlives this run and nobody has to reap it), at a low priority. */
+/* Once the command runs, so that the build does not slow the boot it follows: a builder process
+ * at a low priority, which dies with the monitor (its QEMU with it), and is ended when this run
+ * ends before it is done (the next run builds again). Off with SUP_VM_TEMPLATES=0 in the
+ * environment of supd and its monitors (the tests that do not test templates: a build is a
+ * guest's boot of CPU time). */
 static void template_build_maybe(Vm *vm) {
         _cleanup_strv_free_ char **argv = NULL;
+        pid_t pid, parent = getpid();
         int p[2];
-        pid_t pid;
 
-        if (!vm->template_key || vm->template_path || vm->restoring || vm->builder_fd >= 0)
+        if (!vm->template_key || vm->template_path || vm->restoring || vm->builder > 0 ||
+            (getenv("SUP_VM_TEMPLATES") && streq(getenv("SUP_VM_TEMPLATES"), "0")))
                 return;
         if (template_argv(vm, &argv, NULL) < 0 || pipe2(p, O_CLOEXEC) < 0)
                 return;
@@ -1167,12 +1174,11 @@ static void template_build_maybe(Vm *vm) {
                 return;
         }
         if (pid == 0) {
-                if (fork() != 0)
-                        _exit(0);
                 _cleanup_sup_error_ SupError *error = NULL;
                 usec_t t = now(CLOCK_MONOTONIC);
                 int k = 0;
                 close(p[0]);
+                child_die_with_parent(parent);
                 signals_reset();
                 (void) setpriority(PRIO_PROCESS, 0, 10);
                 int r = vm_template_build(vm->cfg.state_dir, vm->template_key, argv, vm->has_network,
@@ -1187,7 +1193,7 @@ static void template_build_maybe(Vm *vm) {
                 _exit(r < 0 ? 1 : 0);
         }
         close(p[1]);
-        (void) waitpid(pid, NULL, 0);
+        vm->builder = pid;
         vm->builder_fd = p[0];
         sup_line(vm, "template %.12s: building it in the background", vm->template_key);
         (void) event_add_io(vm->event, &vm->builder_source, vm->builder_fd, EPOLLIN, on_builder, vm);
@@ -1338,7 +1344,10 @@ Vm *vm_free(Vm *vm) {
                 close(vm->net_fd);
         if (vm->spare_net_fd >= 0)
                 close(vm->spare_net_fd);
-        /* A builder goes on without us: it is nobody's child, and writes into a closed pipe. */
+        if (vm->builder > 0) {
+                (void) kill(vm->builder, SIGKILL);
+                (void) waitpid(vm->builder, NULL, 0);
+        }
         vm->builder_source = event_source_free(vm->builder_source);
         if (vm->builder_fd >= 0)
                 close(vm->builder_fd);
