@@ -703,7 +703,7 @@ for u in tpl-a tpl-b; do : >"$CASE_DIR/state/logs/$u.log"; ctl restart "$u" >/de
 for u in tpl-a tpl-b; do
         wait_for 60 logged "$u" "stdout disks:" || fail "$u did not restart: $(field "$u" state) $(field "$u" reason)"
         logged "$u" "restoring the booted guest" || fail "$u was not restored: $(grep -E "sup (template|QEMU)" "$CASE_DIR/state/logs/$u.log")"
-        logged "$u" "restored: the guest answers" || fail "$u: the restore is not confirmed"
+        logged "$u" "restored, the guest answers" || fail "$u: the restore is not confirmed"
         [ "$(out "$u" who)" = "$u sandbox: $u" ] || fail "$u: not its own host name and sandbox disk: '$(out "$u" who)'"
         addr=$(field "$u" address)
         # net/: a unit's MAC is 02:53 and its IPv4 address.

@@ -433,7 +433,7 @@ out:
 int vm_template_build(const char *state_dir, const char *key, char *const *argv, bool has_net, usec_t timeout,
                       SupError **ret_error) {
         _cleanup_free_ char *dir = path_join(state_dir, VM_TEMPLATE_DIR), *lock_path = NULL, *found = NULL;
-        _cleanup_close_ int lock = -EBADF;
+        _cleanup_close_ int lock = -EBADF, all_lock = -EBADF;
         Builder b = {.state_dir = state_dir,
                      .key = key,
                      .deadline = now(CLOCK_MONOTONIC) + timeout,
@@ -453,6 +453,15 @@ int vm_template_build(const char *state_dir, const char *key, char *const *argv,
                 return sup_error_errno(ret_error, negative_errno(), "cannot lock %s", lock_path);
         if (vm_template_find(state_dir, key, &found, NULL) >= 0)
                 return 0;
+        /* One build at a time in the directory: the builders' machines share the sandbox's
+         * placeholder, on which QEMU takes a write lock; and a build is a guest's boot of CPU. */
+        {
+                _cleanup_free_ char *all = xasprintf("%s/build.lock", dir);
+                all_lock = open(all, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (all_lock < 0 || flock(all_lock, LOCK_EX) < 0)
+                        return sup_error_errno(ret_error, negative_errno(), "cannot lock %s", all);
+        }
+        b.deadline = now(CLOCK_MONOTONIC) + timeout;
         {
                 _cleanup_free_ char *sandbox = vm_template_sandbox(state_dir);
                 _cleanup_close_ int fd = open(sandbox, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);

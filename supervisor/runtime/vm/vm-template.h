@@ -61,6 +61,7 @@ void vm_template_remove(const char *state_dir, const char *key);
  * (its channels at VM_TEMPLATE_FD_FIRST on, a tap of its own, detached from any bridge, when
  * has_net), waits for sup-init's hello, parks it, saves the machine with QMP migrate to a file
  * descriptor and ends QEMU. Within timeout (µs). While another builder of the same key (a lock
- * in the directory) works, this waits for it; a template that is there is not built again. */
+ * in the directory) works, this waits for it; a template that is there is not built again; builds
+ * of other keys go one at a time (timeout counts from this one's turn). */
 int vm_template_build(const char *state_dir, const char *key, char *const *argv, bool has_net, usec_t timeout,
                       SupError **ret_error);

@@ -431,7 +431,7 @@ static void on_agent_message(JsonConn *c, json_t *msg, void *userdata) {
                 if (vm->spare_net_fd >= 0)
                         close(vm->spare_net_fd);
                 vm->spare_net_fd = -EBADF;
-                sup_line(vm, "restored: the guest answers");
+                sup_line(vm, "template %.12s: restored, the guest answers", vm->template_key);
         }
         if (streq(event, "hello")) {
                 /* The run command follows the clock's first correction (vm-clock.h). */
