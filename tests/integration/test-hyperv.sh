@@ -684,14 +684,14 @@ hostname: $u"
         sed -i 's/^network: none$/network: bridge/' "$CASE_DIR/units/$u.yaml"
 done
 out() { sed -n "s/.* stdout $2: //p" "$CASE_DIR/state/logs/$1.log"; }
-SUP_VM_TEMPLATES=1 start_supd
+SUP_VM_TEMPLATES=1 SUP_VM_BOOT_TIMEOUT=600 start_supd
 for u in tpl-a tpl-b; do
-        wait_for 60 logged "$u" "stdout who:" || fail "$u did not start: $(field "$u" state) $(field "$u" reason)"
+        wait_for 300 logged "$u" "stdout who:" || fail "$u did not start: $(field "$u" state) $(field "$u" reason)"
         logged "$u" "template: none yet for this machine" || fail "$u: the log does not say it booted cold for want of a template"
 done
 # Both build (one waits for the other's lock): ready in both logs.
 for u in tpl-a tpl-b; do
-        wait_for 180 logged "$u" "template [0-9a-f]*: ready" || fail "$u: no template: $(grep template "$CASE_DIR/state/logs/$u.log")"
+        wait_for 600 logged "$u" "template [0-9a-f]*: ready" || fail "$u: no template: $(grep template "$CASE_DIR/state/logs/$u.log")"
 done
 tdir=$CASE_DIR/state/vm/templates
 [ "$(stat -c %a:%u "$tdir")" = 700:0 ] || fail "the template directory is $(stat -c %a:%u "$tdir"), not 700 and root's"
@@ -701,7 +701,7 @@ done
 [ "$(ls "$tdir"/*.state | wc -l)" = 1 ] || fail "one shape, $(ls "$tdir"/*.state | wc -l) templates"
 for u in tpl-a tpl-b; do : >"$CASE_DIR/state/logs/$u.log"; ctl restart "$u" >/dev/null; done
 for u in tpl-a tpl-b; do
-        wait_for 60 logged "$u" "stdout disks:" || fail "$u did not restart: $(field "$u" state) $(field "$u" reason)"
+        wait_for 300 logged "$u" "stdout disks:" || fail "$u did not restart: $(field "$u" state) $(field "$u" reason)"
         logged "$u" "restoring the booted guest" || fail "$u was not restored: $(grep -E "sup (template|QEMU)" "$CASE_DIR/state/logs/$u.log")"
         logged "$u" "restored, the guest answers" || fail "$u: the restore is not confirmed"
         [ "$(out "$u" who)" = "$u sandbox: $u" ] || fail "$u: not its own host name and sandbox disk: '$(out "$u" who)'"
@@ -720,7 +720,7 @@ log "restored: tpl-a $(out tpl-a mac) $(out tpl-a addr), tpl-b $(out tpl-b mac) 
 for f in "$tdir"/*.state; do dd if=/dev/zero of="$f" bs=4096 count=1 conv=notrunc status=none; done
 : >"$CASE_DIR/state/logs/tpl-a.log"
 ctl restart tpl-a >/dev/null
-wait_for 60 logged tpl-a "stdout who:" || fail "tpl-a did not start after the corrupt template: $(field tpl-a state) $(field tpl-a reason)"
+wait_for 300 logged tpl-a "stdout who:" || fail "tpl-a did not start after the corrupt template: $(field tpl-a state) $(field tpl-a reason)"
 logged tpl-a "restoring failed (QEMU: .*migration.*): removing it, booting cold" ||
         fail "tpl-a: no clear message: $(grep -E "sup template|qemu " "$CASE_DIR/state/logs/tpl-a.log")"
 n=$(pgrep -f "qemu-system-x86_64 -name sup-tpl-a," | wc -l)

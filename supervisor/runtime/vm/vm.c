@@ -1152,11 +1152,32 @@ static void on_builder(EventSource *s, int fd, uint32_t revents, void *userdata)
         vm->builder = 0;
 }
 
+/* Builders whose run ended before them: they go on (a unit whose command ends in a second is to
+ * get its template too) and are reaped at a later start or build of this monitor's, or by init
+ * once the monitor is gone. */
+static pid_t builders_left[8];
+
+static void reap_builders_left(void) {
+        for (size_t i = 0; i < ELEMENTSOF(builders_left); i++)
+                if (builders_left[i] > 0 && waitpid(builders_left[i], NULL, WNOHANG) != 0)
+                        builders_left[i] = 0;
+}
+
+static void leave_builder(pid_t pid) {
+        reap_builders_left();
+        for (size_t i = 0; i < ELEMENTSOF(builders_left); i++)
+                if (builders_left[i] == 0) {
+                        builders_left[i] = pid;
+                        return;
+                }
+        (void) kill(pid, SIGKILL);
+        (void) waitpid(pid, NULL, 0);
+}
+
 /* Once the command runs, so that the build does not slow the boot it follows: a builder process
- * at a low priority, which dies with the monitor (its QEMU with it), and is ended when this run
- * ends before it is done (the next run builds again). Off with SUP_VM_TEMPLATES=0 in the
- * environment of supd and its monitors (the tests that do not test templates: a build is a
- * guest's boot of CPU time). */
+ * at a low priority, which dies with the monitor (its QEMU with it) and outlives this run.
+ * Off with SUP_VM_TEMPLATES=0 in the environment of supd and its monitors (the tests that do not
+ * test templates: a build is a guest's boot of CPU time). */
 static void template_build_maybe(Vm *vm) {
         _cleanup_strv_free_ char **argv = NULL;
         pid_t pid, parent = getpid();
@@ -1165,6 +1186,7 @@ static void template_build_maybe(Vm *vm) {
         if (!vm->template_key || vm->template_path || vm->restoring || vm->builder > 0 ||
             (getenv("SUP_VM_TEMPLATES") && streq(getenv("SUP_VM_TEMPLATES"), "0")))
                 return;
+        reap_builders_left();
         if (template_argv(vm, &argv, NULL) < 0 || pipe2(p, O_CLOEXEC) < 0)
                 return;
         pid = fork();
@@ -1344,10 +1366,8 @@ Vm *vm_free(Vm *vm) {
                 close(vm->net_fd);
         if (vm->spare_net_fd >= 0)
                 close(vm->spare_net_fd);
-        if (vm->builder > 0) {
-                (void) kill(vm->builder, SIGKILL);
-                (void) waitpid(vm->builder, NULL, 0);
-        }
+        if (vm->builder > 0)
+                leave_builder(vm->builder);
         vm->builder_source = event_source_free(vm->builder_source);
         if (vm->builder_fd >= 0)
                 close(vm->builder_fd);
