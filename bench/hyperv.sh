@@ -8,7 +8,10 @@
 #   sup start    `supctl start hv` of a stopped hyperv unit whose command prints a line, until the
 #                line is in the unit's log (supctl -> supd -> monitor -> QEMU -> kernel -> sup-init
 #                -> the command -> the stdout port -> monitor -> log file), split by the lines the
-#                monitor logs: QEMU's command line, "starting", "running"
+#                monitor logs: QEMU's command line, "starting", "running". hv is restored from its
+#                template (runtime/vm/vm-template.h), built once before the rounds.
+#   sup cold     the same for hvcold, the same unit with 257 MiB (a template key of its own), whose
+#                template is removed before each start: a cold boot, sup's fallback
 #   sup stop     `supctl stop hv` until "stopped" is in the log (the graceful path: the guest's
 #                agent signals the command, the guest powers off, QEMU exits)
 #   bare QEMU    the same kernel and machine options with a trivial initramfs (busybox: /init
@@ -67,8 +70,23 @@ wait_first_line() {
                 sleep 0.1
         done
 }
+sup_unit hvcold "[/bin/sh, -c, \"echo $LINE; exec sleep 100000\"]" "isolation: hyperv
+vm: {accel: tcg}
+resources: {memory: 257M}
+restart: {policy: 'no'}"
 sup_start "$SUP_DIR" --guest-dir "$GUEST"
 wait_first_line 120
+# The template is built in the background once the command runs.
+say "waiting for hv's template"
+deadline=$((SECONDS + 600))
+until grep -q " sup template [0-9a-f]*: ready" "$LOGS/hv.log" 2>/dev/null; do
+        grep -q " sup template [0-9a-f]*: building failed" "$LOGS/hv.log" && die "no template: $(grep "sup template" "$LOGS/hv.log")"
+        [ $SECONDS -lt $deadline ] || die "no template for hv after 600 s"
+        sleep 0.5
+done
+note "$(grep " sup template [0-9a-f]*: ready" "$LOGS/hv.log" | head -1 | cut -d" " -f3-)"
+"$PROBE" watch --dir "$LOGS" --match stopped --timeout 60 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" stop hvcold > /dev/null ||
+        die "hvcold did not stop"
 
 # The bare QEMU's machine: every option sup's QEMU has up to its devices (the machine, TCG, -m,
 # -smp, -sandbox, the kernel and its command line with tsc_early_khz), the initramfs replaced.
@@ -94,6 +112,26 @@ GUEST_MIB=$(($(sup_field hv vm memory) >> 20))
 note "machine: ${BARE[*]}"
 "$PROBE" watch --dir "$LOGS" --match stopped --timeout 60 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" stop hv > /dev/null ||
         die "hv did not stop"
+
+cold_round() { # cold_round: hvcold from a cold boot (its template, if any, removed), then stopped
+        local p=$WORK/p.txt key
+        key=$(sed -n 's/.* sup template: none yet for this machine (\([0-9a-f]*\)).*/\1/p' "$LOGS/hvcold.log" | head -1)
+        [ -n "$key" ] && rm -f "$SUP_DIR/state/vm/templates/$key"*.state
+        sleep "$SETTLE"
+        "$PROBE" watch --dir "$LOGS" --match "$LINE" --timeout 120 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" start hvcold > "$p" ||
+                { cat "$p" >&2; die "sup cold start: no first line"; }
+        probe_times "$p" hvcold "$LINE" >> "$RAW/sup-cold" || { cat "$p" >&2; die "sup cold start: unexpected log"; }
+        sleep "$SETTLE"
+        "$PROBE" watch --dir "$LOGS" --match stopped --timeout 60 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" stop hvcold > /dev/null ||
+                die "sup cold stop: not stopped"
+        # The template build this start began goes on after the stop: let it end (and remove its
+        # template), so that it neither runs during the next rows nor makes the next start a restore.
+        key=$(sed -n 's/.* sup template: none yet for this machine (\([0-9a-f]*\)).*/\1/p' "$LOGS/hvcold.log" | head -1)
+        local deadline=$((SECONDS + 600))
+        sleep 0.5
+        while compgen -G "$SUP_DIR/state/vm/templates/$key*.build" > /dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+        rm -f "$SUP_DIR/state/vm/templates/$key"*.state
+}
 
 sup_round() { # sup_round: one start, one stop
         local p=$WORK/p.txt
@@ -135,16 +173,21 @@ bare_round() { # bare_round I
 }
 
 say "warming up (1 round, not counted)"
-sup_round; bare_round 0
+sup_round; cold_round; bare_round 0
 rm -f "$RAW"/*
+RESTORES0=$(grep -c "restoring the booted guest" "$LOGS/hv.log")
 
-say "measuring: $RUNS rounds of sup start and stop, bare QEMU boot and SIGTERM, interleaved"
+say "measuring: $RUNS rounds of sup start and stop (restored), sup cold start, bare QEMU boot and SIGTERM, interleaved"
 for i in $(seq 1 "$RUNS"); do
         sup_round
+        cold_round
         bare_round "$i"
         printf '.' >&2
 done
 echo >&2
+RESTORES=$(($(grep -c "restoring the booted guest" "$LOGS/hv.log") - RESTORES0))
+[ "$RESTORES" = "$RUNS" ] || die "hv was restored $RESTORES times in $RUNS rounds: $(grep "sup template" "$LOGS/hv.log" | tail -3)"
+[ "$(grep -c "restoring the booted guest" "$LOGS/hvcold.log")" = 0 ] || die "hvcold was restored"
 
 # vm_mem_after_free PID: the guest allocates 96 MB and frees it (busybox awk's strings, then its
 # exit); QEMU's memory once the guest RAM it holds has stopped shrinking for 5 s (at most 60 s):
@@ -204,12 +247,15 @@ awk '
 col() { awk -v c="$2" '$c >= 0 { print $c }' "$RAW/$1"; }
 diffcol() { awk -v a="$2" -v b="$3" '$a >= 0 && $b >= 0 { print $b - $a }' "$RAW/$1"; }
 add() { $PY "$BENCH/lib/benchlib.py" series "$RESULTS" "$1" "$2"; }
-SUP_FIRST="start → first line in the log (\`supctl start\`, full path)"
+SUP_FIRST="start → first line in the log (\`supctl start\`, full path, restored from a template)"
 BARE_FIRST="QEMU forked → first line on its serial console (busybox /init)"
 
+SUP_COLD="cold boot: start → first line in the log (no template)"
 col sup-start 3 | add sup "$SUP_FIRST"
 col bare 1 | add "bare QEMU" "$BARE_FIRST"
 $PY "$BENCH/lib/benchlib.py" overhead "$RESULTS" sup "sup over bare QEMU, medians" "$SUP_FIRST" "$BARE_FIRST"
+col sup-cold 3 | add sup "$SUP_COLD"
+$PY "$BENCH/lib/benchlib.py" overhead "$RESULTS" sup "sup cold over bare QEMU, medians" "$SUP_COLD" "$BARE_FIRST"
 col sup-start 7 | add sup "· request → monitor logs QEMU's command line (CLI, supd, monitor, disks, fork)"
 diffcol sup-start 7 1 | add sup "· QEMU's command line → \"starting\" logged"
 diffcol sup-start 1 2 | add sup "· \"starting\" → \"running\" (QEMU, kernel, sup-init, the guest's agent: started)"

@@ -26,6 +26,7 @@ static const char *const guest_command_type_table[_GUEST_CMD_MAX] = {
         [GUEST_CMD_EXEC_KILL] = "exec-kill",
         [GUEST_CMD_CLOCK] = "clock",
         [GUEST_CMD_CLOCK_ADJUST] = "clock-adjust",
+        [GUEST_CMD_PARK] = "park",
 };
 DEFINE_STRING_TABLE_LOOKUP(guest_command_type, GuestCommandType, _GUEST_CMD_MAX);
 
@@ -197,7 +198,8 @@ int guest_command_from_json(const json_t *msg, GuestCommand *ret, SupError **ret
         }
         if (c.type == GUEST_CMD_CLOCK || c.type == GUEST_CMD_CLOCK_ADJUST)
                 return clock_command(msg, &c, ret, ret_error);
-        if (c.type != GUEST_CMD_RUN && c.type != GUEST_CMD_PS && c.type != GUEST_CMD_STOP && exec_id(msg, &c.id) < 0)
+        if (c.type != GUEST_CMD_RUN && c.type != GUEST_CMD_PS && c.type != GUEST_CMD_STOP && c.type != GUEST_CMD_PARK &&
+            exec_id(msg, &c.id) < 0)
                 return fail(ret_error, "%s: \"id\" must be an integer from 1 to 2^53", name);
         if (c.type == GUEST_CMD_EXEC_RESIZE)
                 r = term_size(msg, name, true, &c.rows, &c.cols, ret_error);
@@ -487,6 +489,31 @@ static int decode_shares(const json_t *a, const UnitSpec *u, GuestRun *run, SupE
         return 0;
 }
 
+static int hex_digit(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        return -EINVAL;
+}
+
+static int decode_entropy(const json_t *v, GuestRun *run, SupError **ret_error) {
+        const char *hex = json_string_value(v);
+
+        if (!v)
+                return 0;
+        if (!hex || strlen(hex) != 2 * GUEST_ENTROPY_BYTES)
+                return fail(ret_error, "run: \"entropy\" must be %u bytes in hex", GUEST_ENTROPY_BYTES);
+        for (size_t i = 0; i < GUEST_ENTROPY_BYTES; i++) {
+                int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+                if (hi < 0 || lo < 0)
+                        return fail(ret_error, "run: \"entropy\" must be %u bytes in hex", GUEST_ENTROPY_BYTES);
+                run->entropy[i] = (uint8_t) (hi << 4 | lo);
+        }
+        run->has_entropy = true;
+        return 0;
+}
+
 int guest_run_from_json(const json_t *msg, GuestRun *ret, SupError **ret_error) {
         GuestRun run = {};
         const char *sandbox = json_string_value(json_object_get(msg, "sandbox"));
@@ -530,6 +557,9 @@ int guest_run_from_json(const json_t *msg, GuestRun *ret, SupError **ret_error) 
         r = decode_shares(json_object_get(msg, "shares"), run.spec, &run, ret_error);
         if (r < 0)
                 goto fail;
+        r = decode_entropy(json_object_get(msg, "entropy"), &run, ret_error);
+        if (r < 0)
+                goto fail;
         /* Every limit as a number: none is left to the guest kernel's defaults. */
         r = rlimits_from_json(json_object_get(json_object_get(msg, "spec"), "rlimits"), run.rlimits, ret_error);
         if (r < 0)
@@ -566,6 +596,10 @@ static json_t *message_json(const char *s) {
 
 json_t *guest_event_hello(void) {
         return json_pack("{s:s}", "event", "hello");
+}
+
+json_t *guest_event_parked(void) {
+        return json_pack("{s:s}", "event", "parked");
 }
 
 json_t *guest_event_started(pid_t pid) {

@@ -20,6 +20,7 @@
  *
  * guest -> host
  *   {"event":"hello"}                          the port is open; sent once, first
+ *   {"event":"parked"}                         the answer to park (below)
  *   {"event":"started","pid":N}                the command was executed (N: its pid in the guest)
  *   {"event":"exit","code":C}                  the command ended (after all its output was written);
  *   {"event":"exit","signal":S}                the guest then powers off; both with "oom":true if the
@@ -44,6 +45,11 @@
  *                                              be started, as the workload's setup error has it
  *
  * host -> guest
+ *   {"cmd":"park"}
+ *        only from the template builder (runtime/vm/vm-template.h), after hello, in place of the
+ *        run command: the guest zeroes the memory it has free (so that the saved machine holds no
+ *        stale pages, and is small), answers "parked" and goes on waiting for the run command,
+ *        which a restored copy of the machine then receives.
  *   {"cmd":"run","spec":{...},"layers":["/dev/vdb",...],"sandbox":"/dev/vdc"}
  *        once, after hello. spec is the unit's canonical JSON (supctl validate --print). layers are
  *        the read-only erofs disks of the image, bottom first, and sandbox the instance's writable
@@ -51,6 +57,10 @@
  *        ("serial=sup-layer-0", -device virtio-blk-...,serial=sup-layer-0), which does not depend
  *        on the order the guest kernel finds its disks in. The host sends nothing else until
  *        "started" or "error".
+ *        "entropy":"HEX" (GUEST_ENTROPY_BYTES bytes from the host's getrandom()) is mixed into
+ *        the guest's pool, credited, and the pool reseeded before anything else is done with
+ *        the run: a guest restored from a template shares its random state with every other
+ *        restore of that template until then (vm-template.h).
  *        The spec's "rlimits" holds every resource (runtime/rlimits.h), as the host resolved
  *        them for this run, not only what the unit sets: the guest kernel's defaults differ from
  *        the host's, and the command is to get the numbers process isolation would give it.
@@ -182,6 +192,7 @@ typedef enum GuestCommandType {
         GUEST_CMD_EXEC_KILL,
         GUEST_CMD_CLOCK,
         GUEST_CMD_CLOCK_ADJUST,
+        GUEST_CMD_PARK,
         _GUEST_CMD_MAX,
         _GUEST_CMD_INVALID = -EINVAL,
 } GuestCommandType;
@@ -240,6 +251,10 @@ typedef struct GuestShare {
         bool read_only;
 } GuestShare;
 
+/* The run command's "entropy" (hex): every guest restored from one template (vm-template.h) has
+ * the same random number generator state until the host's bytes are mixed in and reseed it. */
+#define GUEST_ENTROPY_BYTES 32U
+
 typedef struct GuestRun {
         UnitSpec *spec;
         char **layers; /* bottom first */
@@ -250,6 +265,8 @@ typedef struct GuestRun {
         RlimitSet rlimits;       /* spec.rlimits, every resource resolved by the host */
         GuestShare *shares;      /* in the order of the spec's mounts that need one */
         size_t n_shares;
+        bool has_entropy; /* "entropy": the host's random bytes, for the guest's pool */
+        uint8_t entropy[GUEST_ENTROPY_BYTES];
 } GuestRun;
 
 void guest_run_done(GuestRun *r);
@@ -315,6 +332,7 @@ int guest_clock_event_from_json(const json_t *msg, GuestClockSample *s);
 
 /* The events, as new objects. */
 json_t *guest_event_hello(void);
+json_t *guest_event_parked(void);
 json_t *guest_event_started(pid_t pid);
 /* signal > 0: killed by it, code ignored; oom: the guest kernel's OOM killer struck during the run
  * ("oom":true, absent otherwise) */

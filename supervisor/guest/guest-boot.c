@@ -3,7 +3,13 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/random.h>
 #include <linux/reboot.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -204,6 +210,32 @@ int guest_build_root(const GuestRun *run, const char *target, int *share_fds, Su
         return 0;
 }
 
+static int set_mac(const char *ifname, const char *mac) {
+        _cleanup_close_ int fd = -EBADF;
+        struct ifreq ifr = {};
+        unsigned b[6];
+
+        if (sscanf(mac, "%2x:%2x:%2x:%2x:%2x:%2x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6)
+                return -EINVAL;
+        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return negative_errno();
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+        if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+                return negative_errno();
+        bool same = true;
+        for (size_t i = 0; i < 6; i++)
+                same = same && (uint8_t) ifr.ifr_hwaddr.sa_data[i] == b[i];
+        if (same)
+                return 0;
+        ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+        for (size_t i = 0; i < 6; i++)
+                ifr.ifr_hwaddr.sa_data[i] = (char) b[i];
+        if (ioctl(fd, SIOCSIFHWADDR, &ifr) < 0)
+                return negative_errno();
+        return 0;
+}
+
 int guest_setup_network(const GuestRun *run, SupError **ret_error) {
         const GuestNetwork *net = &run->network;
         _cleanup_free_ char *ifname = NULL;
@@ -218,13 +250,20 @@ int guest_setup_network(const GuestRun *run, SupError **ret_error) {
         /* virtio_net is loaded, but the card registers asynchronously (and polling is all PID 1
          * has without udev: see guest_open_port()). */
         for (usec_t deadline = deadline_in(DEVICE_TIMEOUT_MS);;) {
-                r = guest_find_netif("/sys/class/net", net->mac, &ifname);
+                r = guest_find_ether("/sys/class/net", &ifname);
                 if (r >= 0)
                         break;
                 if (!wait_a_little(deadline))
-                        return sup_error_make(ret_error, r, "network: no network card with the MAC address %s%s%s",
-                                              net->mac, r == -ENOENT ? "" : ": ", r == -ENOENT ? "" : strerror(-r));
+                        return sup_error_make(ret_error, r, "network: no network card%s%s", r == -ENOENT ? "" : ": ",
+                                              r == -ENOENT ? "" : strerror(-r));
         }
+        /* A guest restored from a template has the template's MAC address: QEMU restores the
+         * card's configuration with the machine. The unit's is set here, before the card is up;
+         * virtio_net passes it on to QEMU (VIRTIO_NET_CTRL_MAC_ADDR_SET), whose receive filter
+         * then takes the unit's frames. A cold boot's card has it already: nothing changes. */
+        r = set_mac(ifname, net->mac);
+        if (r < 0)
+                return sup_error_errno(ret_error, r, "network: cannot give %s the MAC address %s", ifname, net->mac);
         /* The kernel calls the first card eth0. A name can change only while the card is down,
          * which it is: nothing in the guest brings it up before this. */
         if (!streq(ifname, NET_CONTAINER_IFNAME)) {
@@ -265,6 +304,54 @@ int guest_switch_root(const char *target, SupError **ret_error) {
                 return sup_error_errno(ret_error, negative_errno(), "chroot");
         if (chdir("/") < 0)
                 return sup_error_errno(ret_error, negative_errno(), "chdir /");
+        return 0;
+}
+
+int guest_reseed(const GuestRun *run, SupError **ret_error) {
+        struct {
+                struct rand_pool_info info;
+                uint8_t buf[GUEST_ENTROPY_BYTES];
+        } e = {.info = {.entropy_count = GUEST_ENTROPY_BYTES * 8, .buf_size = GUEST_ENTROPY_BYTES}};
+        _cleanup_close_ int fd = -EBADF;
+
+        if (!run->has_entropy)
+                return 0;
+        memcpy(e.buf, run->entropy, sizeof(e.buf));
+        fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return sup_error_errno(ret_error, negative_errno(), "cannot open /dev/urandom");
+        if (ioctl(fd, RNDADDENTROPY, &e.info) < 0 || ioctl(fd, RNDRESEEDCRNG) < 0)
+                return sup_error_errno(ret_error, negative_errno(), "cannot reseed the random number generator");
+        explicit_bzero(&e, sizeof(e));
+        return 0;
+}
+
+/* What stays free while the pages are faulted in: the kernel's watermarks on a small guest are a
+ * few MiB, and PID 1 must never meet the OOM killer (a guest without a killable process panics). */
+#define ZERO_RESERVE (32ULL << 20)
+
+int guest_zero_free_memory(SupError **ret_error) {
+        _cleanup_free_ char *meminfo = NULL;
+        unsigned long long free_kib = 0;
+        const char *p;
+        size_t n;
+        void *m;
+        int r;
+
+        r = read_full_file("/proc/meminfo", 65536, &meminfo, &n);
+        if (r < 0)
+                return sup_error_errno(ret_error, r, "cannot read /proc/meminfo");
+        p = strstr(meminfo, "MemFree:");
+        if (!p || sscanf(p, "MemFree: %llu kB", &free_kib) != 1)
+                return sup_error_make(ret_error, -EBADMSG, "/proc/meminfo has no MemFree");
+        if (free_kib * 1024 <= ZERO_RESERVE)
+                return 0;
+        n = (size_t) (free_kib * 1024 - ZERO_RESERVE);
+        /* Anonymous pages come zeroed; unmapped, they go back to the free lists as they are. */
+        m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (m == MAP_FAILED)
+                return sup_error_errno(ret_error, negative_errno(), "cannot map %zu bytes", n);
+        (void) munmap(m, n);
         return 0;
 }
 

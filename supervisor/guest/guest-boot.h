@@ -40,5 +40,16 @@ int guest_setup_network(const GuestRun *run, SupError **ret_error);
  * and chroot'ed into, like switch_root), after freeing what the initramfs holds. */
 int guest_switch_root(const char *target, SupError **ret_error);
 
+/* Mixes the run command's entropy into the guest's pool, credited, and reseeds the kernel's
+ * random number generator from it: what a restored template's guest must do before anything
+ * draws a random number for the unit (boot_id is drawn on its first read). */
+int guest_reseed(const GuestRun *run, SupError **ret_error);
+
+/* For the template builder's park command: faults in, zeroed, all the memory the guest has free
+ * but a reserve, and gives it back, so that free memory is zero pages, which the saved machine
+ * does not hold (QEMU's migration stream sends a zero page as a flag) and a restore does not
+ * touch. */
+int guest_zero_free_memory(SupError **ret_error);
+
 /* sync, then power the virtual machine off. */
 _noreturn_ void guest_poweroff(void);

@@ -456,6 +456,7 @@ void guest_execs_command(GuestExecs *g, GuestCommand *cmd, const json_t *msg, bo
         case GUEST_CMD_STOP:
         case GUEST_CMD_CLOCK:
         case GUEST_CMD_CLOCK_ADJUST:
+        case GUEST_CMD_PARK:
         case _GUEST_CMD_MAX:
         case _GUEST_CMD_INVALID:
                 break;

@@ -73,6 +73,9 @@ GuestModulePhase guest_module_phase(const char *name, bool have_pci) {
         static const char *const network[] = {"failover.ko", "net_failover.ko", "virtio_net.ko"};
         static const char *const fs[] = {"fuse.ko", "virtiofs.ko"};
 
+        if (streq(name, "virtio_blk.ko"))
+                return GUEST_MODULE_DISKS;
+
         for (size_t i = 0; i < ELEMENTSOF(pci); i++)
                 if (streq(name, pci[i]))
                         return have_pci ? GUEST_MODULE_BOOT : GUEST_MODULE_SKIP;
@@ -105,6 +108,10 @@ int guest_find_disk(const char *block_dir, const char *serial, char **ret) {
 
 int guest_find_netif(const char *class_dir, const char *mac, char **ret) {
         return find_by_attr(class_dir, "address", mac, ret);
+}
+
+int guest_find_ether(const char *class_dir, char **ret) {
+        return find_by_attr(class_dir, "type", "1", ret);
 }
 
 int guest_find_input_event(const char *class_dir, const char *name, char **ret) {

@@ -17,7 +17,10 @@ int guest_modules_parse(const char *text, char ***ret);
 /* When sup-init loads a module of the list: each costs about 13 ms under TCG, so what a guest does
  * not use stays out of the boot's critical path. */
 typedef enum GuestModulePhase {
-        GUEST_MODULE_BOOT,    /* before the agent port: transports, disks, console, overlay... */
+        GUEST_MODULE_BOOT,    /* before the agent port: transports, console, overlay... */
+        GUEST_MODULE_DISKS,   /* once the run command came: virtio_blk. A guest restored from a
+                               * template (vm-template.h) finds its disks only then, with the
+                               * sizes of the restored machine's own files */
         GUEST_MODULE_NETWORK, /* once the run command asks for network: bridge (virtio_net) */
         GUEST_MODULE_FS,      /* once the run command has shares (host directories: fuse, virtiofs) */
         GUEST_MODULE_SKIP,    /* never: the PCI transport on a machine without PCI (microvm) */
@@ -41,6 +44,9 @@ int guest_find_disk(const char *block_dir, const char *serial, char **ret);
 /* The network interface ("eth0") whose MAC address is mac (lowercase, "aa:bb:cc:dd:ee:ff"), from
  * the class directory (/sys/class/net, each interface's "address" file). -ENOENT: not (yet) there. */
 int guest_find_netif(const char *class_dir, const char *mac, char **ret);
+/* The first Ethernet interface ("type" 1) of the class directory: the guest has one network card,
+ * and a guest restored from a template finds it with the template's MAC address. */
+int guest_find_ether(const char *class_dir, char **ret);
 
 /* The event device ("event1", for /dev/input/event1) of the input device called name, from the
  * class directory (/sys/class/input: an "inputN" entry per device, with a "name" file and, once

@@ -232,6 +232,7 @@ static void on_message(JsonConn *c, json_t *msg, void *userdata) {
                                                                              : cmd.timeout_ms * USEC_PER_MSEC);
                 return;
         case GUEST_CMD_RUN:
+        case GUEST_CMD_PARK:
                 send_event(init, guest_event_refused("the unit runs already"));
                 return;
         case GUEST_CMD_CLOCK:
@@ -501,6 +502,15 @@ static json_t *read_run_command(Init *init) {
                 if (guest_command_from_json(msg, &cmd, &error) >= 0 && cmd.type == GUEST_CMD_RUN)
                         return msg;
                 json_decref(msg);
+                if (!error && cmd.type == GUEST_CMD_PARK) {
+                        /* The template builder saves the machine from here (vm-template.h). */
+                        _cleanup_sup_error_ SupError *zero_error = NULL;
+                        if (guest_zero_free_memory(&zero_error) < 0)
+                                say(init, "%s", sup_error_message(zero_error));
+                        stage(init, "parked");
+                        (void) send_blocking(init->agent_fd, guest_event_parked());
+                        continue;
+                }
                 /* The host sets the clock before it sends the unit (docs/guest.md). */
                 if (!error && (cmd.type == GUEST_CMD_CLOCK || cmd.type == GUEST_CMD_CLOCK_ADJUST)) {
                         json_t *answer = clock_command(init, &cmd, received);
@@ -649,8 +659,19 @@ int main(int argc, char **argv) {
         json_decref(msg);
         if (r < 0)
                 fail_setup(&init, sup_error_message(error));
+        /* First: a restored template's guest draws the same random numbers as every other
+         * restore of it until the host's bytes are in (vm-template.h). */
+        r = guest_reseed(&run, &boot_error);
+        if (r < 0)
+                fail_setup(&init, sup_error_message(boot_error));
         const UnitSpec *u = init.unit = run.spec;
         init.run = &run;
+        /* The disks' driver only now, so that a template's guest never saw a disk: its probe
+         * reads the sizes of the disks the run's machine has. It probes while the output port
+         * and the power button are opened; guest_build_root() waits for the disks. */
+        r = guest_load_modules(GUEST_MODULE_DISKS, &boot_error);
+        if (r < 0)
+                fail_setup(&init, sup_error_message(boot_error));
         if (run.has_network) {
                 /* The network card's driver only now: most units have none. Its probe runs
                  * while the root is built; guest_setup_network() waits for the card. */

@@ -16,6 +16,8 @@ source "$(dirname "$(realpath "$0")")/lib.sh"
 source "$(dirname "$(realpath "$0")")/case-supd.sh"
 GUEST=${SUP_GUEST_DIR:-/var/lib/sup/guest}
 SUPD_ARGS=(--guest-dir "$GUEST")
+# A template build is a guest's boot of CPU time: only the case that tests templates builds them.
+export SUP_VM_TEMPLATES=0
 
 [ "$(id -u)" = 0 ] || skip "needs root"
 [ -x /bin/busybox ] || skip "needs busybox-static (/bin/busybox)"
@@ -682,6 +684,62 @@ for mode in process hyperv; do
         logged "hog-$mode" "the kernel's OOM killer ended it" || fail "hog-$mode: the log does not say OOM"
 done
 logged hog-hyperv "Out of memory: Killed process" || log "(the guest's console did not show the OOM killer's line)"
+end
+
+begin "templates: units restored from one template have their own disks, MAC, address, host name and random numbers; a corrupt template is removed and the unit boots cold"
+# Two units of one machine shape (one template); each keeps a file in its own sandbox disk.
+TPL_PROBE='echo "who: $(hostname) sandbox: $(cat /data/who 2>/dev/null || echo none)"; hostname >/data/who;
+echo "mac: $(cat /sys/class/net/eth0/address)"; echo "addr: $(ip -4 -o addr show eth0 | awk "{print \$4}")";
+echo "boot_id: $(cat /proc/sys/kernel/random/boot_id)"; echo "random: $(head -c 16 /dev/urandom | od -An -tx1 | tr -d " ")";
+echo "disks: $(ls /sys/block | tr "\n" " ")"; exec sleep 1000'
+for u in tpl-a tpl-b; do
+        unit "$u" hyperv "command: [/bin/sh, -c, '$TPL_PROBE']
+hostname: $u"
+        sed -i 's/^network: none$/network: bridge/' "$CASE_DIR/units/$u.yaml"
+done
+out() { sed -n "s/.* stdout $2: //p" "$CASE_DIR/state/logs/$1.log"; }
+SUP_VM_TEMPLATES=1 SUP_VM_BOOT_TIMEOUT=600 start_supd
+for u in tpl-a tpl-b; do
+        wait_for 300 logged "$u" "stdout who:" || fail "$u did not start: $(field "$u" state) $(field "$u" reason)"
+        logged "$u" "template: none yet for this machine" || fail "$u: the log does not say it booted cold for want of a template"
+done
+# Both build (one waits for the other's lock): ready in both logs.
+for u in tpl-a tpl-b; do
+        wait_for 600 logged "$u" "template [0-9a-f]*: ready" || fail "$u: no template: $(grep template "$CASE_DIR/state/logs/$u.log")"
+done
+tdir=$CASE_DIR/state/vm/templates
+[ "$(stat -c %a:%u "$tdir")" = 700:0 ] || fail "the template directory is $(stat -c %a:%u "$tdir"), not 700 and root's"
+for f in "$tdir"/*.state; do
+        [ "$(stat -c %a:%u "$f")" = 600:0 ] || fail "$f is $(stat -c %a:%u "$f"), not 600 and root's"
+done
+[ "$(ls "$tdir"/*.state | wc -l)" = 1 ] || fail "one shape, $(ls "$tdir"/*.state | wc -l) templates"
+for u in tpl-a tpl-b; do : >"$CASE_DIR/state/logs/$u.log"; ctl restart "$u" >/dev/null; done
+for u in tpl-a tpl-b; do
+        wait_for 300 logged "$u" "stdout disks:" || fail "$u did not restart: $(field "$u" state) $(field "$u" reason)"
+        logged "$u" "restoring the booted guest" || fail "$u was not restored: $(grep -E "sup (template|QEMU)" "$CASE_DIR/state/logs/$u.log")"
+        logged "$u" "restored, the guest answers" || fail "$u: the restore is not confirmed"
+        [ "$(out "$u" who)" = "$u sandbox: $u" ] || fail "$u: not its own host name and sandbox disk: '$(out "$u" who)'"
+        addr=$(field "$u" address)
+        # net/: a unit's MAC is 02:53 and its IPv4 address.
+        mac=$(printf '02:53:%02x:%02x:%02x:%02x' ${addr//./ })
+        [ "$(out "$u" mac)" = "$mac" ] || fail "$u: eth0's MAC is $(out "$u" mac), its own $mac"
+        [ "$(out "$u" addr)" = "$addr/24" ] || fail "$u: eth0 has '$(out "$u" addr)', its address is $addr"
+        [ "$(out "$u" disks)" = "vda vdb vdc " ] || fail "$u: disks '$(out "$u" disks)'"
+done
+[ "$(out tpl-a boot_id)" != "$(out tpl-b boot_id)" ] || fail "both restored guests have the boot_id $(out tpl-a boot_id)"
+[ "$(out tpl-a random)" != "$(out tpl-b random)" ] || fail "both restored guests drew the random bytes $(out tpl-a random)"
+log "restored: tpl-a $(out tpl-a mac) $(out tpl-a addr), tpl-b $(out tpl-b mac) $(out tpl-b addr); boot_ids and random bytes differ"
+# Corrupt (the stream's header zeroed, its size as recorded): QEMU refuses it, the template goes,
+# the unit boots cold, and no QEMU is left of the failed restore.
+for f in "$tdir"/*.state; do dd if=/dev/zero of="$f" bs=4096 count=1 conv=notrunc status=none; done
+: >"$CASE_DIR/state/logs/tpl-a.log"
+ctl restart tpl-a >/dev/null
+wait_for 300 logged tpl-a "stdout who:" || fail "tpl-a did not start after the corrupt template: $(field tpl-a state) $(field tpl-a reason)"
+logged tpl-a "restoring failed (QEMU: .*migration.*): removing it, booting cold" ||
+        fail "tpl-a: no clear message: $(grep -E "sup template|qemu " "$CASE_DIR/state/logs/tpl-a.log")"
+n=$(pgrep -f "qemu-system-x86_64 -name sup-tpl-a," | wc -l)
+[ "$n" = 1 ] || fail "$n QEMUs of tpl-a"
+log "corrupt template: $(sed -n 's/.* sup template [0-9a-f]*: \(restoring failed.*\)/\1/p' "$CASE_DIR/state/logs/tpl-a.log")"
 end
 
 finish

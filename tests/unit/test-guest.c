@@ -364,6 +364,46 @@ static void test_run_from_canonical_json(void **state) {
         json_decref(msg);
 }
 
+/* The run command's entropy, which reseeds a restored template's guest: 32 bytes in hex, and
+ * nothing else (the fault: a short or garbled one taken as some bytes). And park, the template
+ * builder's command. */
+static void test_run_entropy_and_park(void **state) {
+        static const char *const bad[] = {"\"00\"", "1",
+                                          "\"zz00000000000000000000000000000000000000000000000000000000000000\""};
+        GuestCommand cmd = {};
+        SupError *error = NULL;
+        json_t *msg = run_command_for("image: {layers: [{dir: /l0}]}\ncommand: [/bin/true]\nnetwork: none\n",
+                                      "\"layers\":[\"/dev/vda\"],\"sandbox\":\"/dev/vdb\"");
+        GuestRun run = {};
+
+        assert_int_equal(guest_run_from_json(msg, &run, &error), 0);
+        assert_false(run.has_entropy);
+        guest_run_done(&run);
+        json_object_set_new(msg, "entropy",
+                            json_string("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"));
+        run = (GuestRun){};
+        assert_int_equal(guest_run_from_json(msg, &run, &error), 0);
+        assert_true(run.has_entropy);
+        assert_int_equal(run.entropy[0], 0x00);
+        assert_int_equal(run.entropy[15], 0xff);
+        assert_int_equal(run.entropy[31], 0xff);
+        guest_run_done(&run);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                json_object_set_new(msg, "entropy", parse_json(bad[i]));
+                run = (GuestRun){};
+                assert_int_equal(guest_run_from_json(msg, &run, &error), -EINVAL);
+                assert_non_null(strstr(sup_error_message(error), "entropy"));
+                error = sup_error_free(error);
+        }
+        json_decref(msg);
+
+        msg = parse_json("{\"cmd\":\"park\"}");
+        assert_int_equal(guest_command_from_json(msg, &cmd, &error), 0);
+        assert_int_equal(cmd.type, GUEST_CMD_PARK);
+        guest_command_done(&cmd);
+        json_decref(msg);
+}
+
 static void test_run_without_rlimits_refused(void **state) {
         /* A host that does not say the limits would leave the guest kernel's own (nofile 1024:4096,
          * nproc from the guest's RAM): the command would see other numbers than in process mode. */
@@ -1025,6 +1065,11 @@ static void test_find_netif(void **state) {
 
         assert_found(guest_find_netif(net, "52:54:00:12:34:56", &dev), &dev, "eth1");
         assert_found(guest_find_netif(net, "52:54:00:12:34:57", &dev), &dev, "eth0");
+        /* A restored template's card has the template's MAC: found as the Ethernet card. */
+        assert_int_equal(guest_find_ether(net, &dev), -ENOENT);
+        put(sys, "devices/virtual/net/lo/type", "772\n");
+        put(sys, "devices/platform/virtio1/net/eth0/type", "1\n");
+        assert_found(guest_find_ether(net, &dev), &dev, "eth0");
         assert_int_equal(guest_find_netif(net, "52:54:00:12:34:5", &dev), -ENOENT);
         assert_null(dev);
 
@@ -1133,6 +1178,9 @@ static void test_module_phases(void **state) {
         assert_int_equal(guest_module_phase("virtio_net.ko", true), GUEST_MODULE_NETWORK);
         assert_int_equal(guest_module_phase("net_failover.ko", false), GUEST_MODULE_NETWORK);
         /* virtio-fs only for a run with shares: most have none. */
+        /* The disks' driver after the run command: a restored template's guest never saw the
+         * template's disks (the fault: a probe at boot would keep the template's disk sizes). */
+        assert_int_equal(guest_module_phase("virtio_blk.ko", false), GUEST_MODULE_DISKS);
         assert_int_equal(guest_module_phase("fuse.ko", false), GUEST_MODULE_FS);
         assert_int_equal(guest_module_phase("virtiofs.ko", true), GUEST_MODULE_FS);
         /* Everything else, at boot: the agent's port, the disks, overlay, the power button. */
@@ -1827,6 +1875,7 @@ int main(void) {
                 cmocka_unit_test(test_run_refused),
                 cmocka_unit_test(test_run_shares),
                 cmocka_unit_test(test_run_shares_refused),
+                cmocka_unit_test(test_run_entropy_and_park),
                 cmocka_unit_test(test_run_without_rlimits_refused),
                 cmocka_unit_test(test_run_network),
                 cmocka_unit_test(test_run_network6),

@@ -16,6 +16,7 @@
 #include "vm-fs.h"
 #include "vm-host.h"
 #include "vm-qemu.h"
+#include "vm-template.h"
 
 static UnitSpec *spec(const char *extra) {
         UnitSpec *u = NULL;
@@ -257,6 +258,106 @@ static void test_shares_from_spec(void **state) {
         unit_spec_free(u);
 }
 
+/* A restore is the template's command line plus -incoming, kept out of the template's key. */
+static void test_qemu_incoming(void **state) {
+        const char *layers[] = {"/c/a.erofs"};
+        VmLaunch l = launch(layers, 1);
+        char **argv = NULL;
+
+        vm_qemu_incoming_args(&l, &argv);
+        assert_null(argv);
+        l.incoming_fd = 13;
+        assert_int_equal(vm_qemu_args(&l, &argv), 0);
+        assert_false(has_arg(argv, "-incoming"));
+        vm_qemu_incoming_args(&l, &argv);
+        assert_true(has_pair(argv, "-incoming", "fd:13"));
+        strv_free(argv);
+}
+
+/* The fault this stops: a restore from a template of another machine shape, kernel or
+ * initramfs (QEMU refuses it at best; at worst the guest runs an old sup-init). */
+static void test_template_key(void **state) {
+        char dir[] = "/tmp/sup-test-tpl-XXXXXX";
+        char *kernel, *initrd, *k1 = NULL, *k2 = NULL, *k3 = NULL, *k4 = NULL;
+        char *argv[] = {(char *) "/bin/sh", (char *) "-m", (char *) "256M", NULL};
+
+        assert_non_null(mkdtemp(dir));
+        kernel = xasprintf("%s/vmlinuz", dir);
+        initrd = xasprintf("%s/initramfs.cpio", dir);
+        assert_int_equal(write_file_atomic(kernel, "k", 1, 0600), 0);
+        assert_int_equal(write_file_atomic(initrd, "i", 1, 0600), 0);
+        assert_int_equal(vm_template_key(argv, kernel, initrd, &k1), 0);
+        assert_int_equal(strlen(k1), 64);
+        assert_int_equal(vm_template_key(argv, kernel, initrd, &k2), 0);
+        assert_string_equal(k1, k2);
+        argv[2] = (char *) "512M";
+        assert_int_equal(vm_template_key(argv, kernel, initrd, &k3), 0);
+        assert_string_not_equal(k1, k3);
+        argv[2] = (char *) "256M";
+        /* A rebuilt initramfs is renamed into place: another file. */
+        assert_int_equal(write_file_atomic(initrd, "i2", 2, 0600), 0);
+        assert_int_equal(vm_template_key(argv, kernel, initrd, &k4), 0);
+        assert_string_not_equal(k1, k4);
+        free(k4);
+        assert_int_equal(unlink(kernel), 0);
+        assert_int_equal(vm_template_key(argv, kernel, initrd, &k4), -ENOENT);
+        free(k1);
+        free(k2);
+        free(k3);
+        free(kernel);
+        free(initrd);
+        (void) rm_rf(dir);
+}
+
+/* The faults this stops: guest memory readable by others (a directory or file not 0700/0600),
+ * and a truncated or half-written template given to QEMU. */
+static void test_template_find(void **state) {
+        char dir[] = "/tmp/sup-test-tpl-XXXXXX";
+        const char *key = "ab12";
+        char *tdir, *file, *size, *path = NULL;
+        SupError *error = NULL;
+
+        assert_non_null(mkdtemp(dir));
+        tdir = xasprintf("%s/" VM_TEMPLATE_DIR, dir);
+        file = xasprintf("%s/ab12.state", tdir);
+        size = xasprintf("%s/ab12.size", tdir);
+        assert_int_equal(vm_template_find(dir, key, &path, &error), -ENOENT);
+        assert_int_equal(mkdir_p(tdir, 0755), 0);
+        assert_int_equal(vm_template_find(dir, key, &path, &error), -EPERM);
+        assert_non_null(strstr(sup_error_message(error), "mode 0700"));
+        error = sup_error_free(error);
+        assert_int_equal(chmod(tdir, 0700), 0);
+        assert_int_equal(vm_template_find(dir, key, &path, &error), -ENOENT);
+
+        assert_int_equal(write_file_atomic(file, "0123456789", 10, 0600), 0);
+        assert_int_equal(write_file_atomic(size, "10\n", 3, 0600), 0);
+        assert_int_equal(vm_template_find(dir, key, &path, &error), 0);
+        assert_string_equal(path, file);
+        free(path);
+        path = NULL;
+
+        /* Truncated: refused and removed. */
+        assert_int_equal(truncate(file, 4), 0);
+        assert_int_equal(vm_template_find(dir, key, &path, &error), -EBADMSG);
+        assert_non_null(strstr(sup_error_message(error), "truncated"));
+        error = sup_error_free(error);
+        assert_int_equal(access(file, F_OK), -1);
+        assert_int_equal(access(size, F_OK), -1);
+
+        /* Readable by others: refused and removed. */
+        assert_int_equal(write_file_atomic(file, "0123456789", 10, 0644), 0);
+        assert_int_equal(write_file_atomic(size, "10\n", 3, 0600), 0);
+        assert_int_equal(vm_template_find(dir, key, &path, &error), -EPERM);
+        error = sup_error_free(error);
+        assert_int_equal(access(file, F_OK), -1);
+        assert_null(path);
+
+        free(tdir);
+        free(file);
+        free(size);
+        (void) rm_rf(dir);
+}
+
 static void test_tsc(void **state) {
         assert_int_equal(vm_tsc_khz_from_cpuinfo("processor\t: 0\nmodel name\t: x\ncpu MHz\t\t: 2596.124\n"), 2596124);
         assert_int_equal(vm_tsc_khz_from_cpuinfo("processor\t: 0\n"), 0);
@@ -421,15 +522,12 @@ static void test_clock_goes_on(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_memory_and_vcpus),
-                cmocka_unit_test(test_qemu_args_microvm_tcg),
-                cmocka_unit_test(test_qemu_args_q35_kvm),
-                cmocka_unit_test(test_qemu_args_too_many_layers),
-                cmocka_unit_test(test_qemu_args_shares),
-                cmocka_unit_test(test_shares_from_spec),
-                cmocka_unit_test(test_tsc),
-                cmocka_unit_test(test_accel_choice),
-                cmocka_unit_test(test_clock_exchange),
+                cmocka_unit_test(test_memory_and_vcpus),  cmocka_unit_test(test_qemu_args_microvm_tcg),
+                cmocka_unit_test(test_qemu_args_q35_kvm), cmocka_unit_test(test_qemu_args_too_many_layers),
+                cmocka_unit_test(test_qemu_args_shares),  cmocka_unit_test(test_shares_from_spec),
+                cmocka_unit_test(test_qemu_incoming),     cmocka_unit_test(test_template_key),
+                cmocka_unit_test(test_template_find),     cmocka_unit_test(test_tsc),
+                cmocka_unit_test(test_accel_choice),      cmocka_unit_test(test_clock_exchange),
                 cmocka_unit_test(test_clock_goes_on),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

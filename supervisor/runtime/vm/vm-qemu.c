@@ -193,6 +193,16 @@ int vm_qemu_args(const VmLaunch *l, char ***ret) {
         return 0;
 }
 
+void vm_qemu_incoming_args(const VmLaunch *l, char ***argv) {
+        if (l->incoming_fd <= 0)
+                return;
+        /* -incoming at start, not "defer": the stream needs no migration capability set first,
+         * and QEMU runs the guest as soon as it is loaded (the template was saved running). A
+         * stream QEMU cannot load ends it with its reason on stderr (vm.c then boots cold). */
+        add(argv, "-incoming");
+        addf(argv, "fd:%d", l->incoming_fd);
+}
+
 uint64_t vm_tsc_khz_from_cpuinfo(const char *cpuinfo) {
         for (const char *p = cpuinfo; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
                 const char *colon;

@@ -45,6 +45,11 @@ uint64_t vm_cgroup_memory(uint64_t guest_memory, bool tcg, size_t n_shares);
  * slot for that many layers and shares. */
 int vm_qemu_args(const VmLaunch *l, char ***ret);
 
+/* Appends what restores the machine from l->incoming_fd (when > 0) rather than boot it: the
+ * migration stream of a template (vm-template.h). Apart, so that the template's key, made from
+ * the rest of the command line, never includes it. */
+void vm_qemu_incoming_args(const VmLaunch *l, char ***argv);
+
 /* The serial of the disk of layer i ("sup-layer-0"), as the guest finds it in /sys/block. */
 char *vm_layer_serial(size_t i);
 #define VM_SANDBOX_SERIAL "sup-sandbox"

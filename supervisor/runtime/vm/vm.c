@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -31,6 +33,7 @@
 #include "vm-fs.h"
 #include "vm-host.h"
 #include "vm-qemu.h"
+#include "vm-template.h"
 #include "vmm.h"
 
 static const char *const vm_stop_step_table[_VM_STOP_STEP_MAX] = {
@@ -93,7 +96,9 @@ typedef struct VmOutput {
 enum { OUT_CONSOLE, OUT_COMMAND, OUT_QEMU, OUT_VIRTIOFSD, _OUT_MAX };
 /* What QEMU inherits: the console's, the agent's and the output's sockets (in the order it is
  * given them), the tap device (network: bridge), and its own stderr. */
-enum { CH_CONSOLE, CH_AGENT, CH_OUTPUT, CH_NET, CH_QEMU, _CH_MAX };
+enum { CH_CONSOLE, CH_AGENT, CH_OUTPUT, CH_NET, CH_INCOMING, CH_QEMU, _CH_MAX };
+/* A template build, from the start of the builder on (vm-template.h). */
+#define VM_TEMPLATE_BUILD_TIMEOUT (300 * USEC_PER_SEC)
 
 struct Vm {
         Event *event;
@@ -106,6 +111,16 @@ struct Vm {
         char **layers;
         int net_fd; /* the tap, until QEMU has it */
         VmFs *fs;   /* the shares' virtiofsds */
+        /* Templates (vm-template.h): the key of this machine's shape (NULL: the machine cannot
+         * have one: shares), the template's file when there is one, and a restore under way
+         * until the guest's first word proves it took (until then a failure boots cold, with
+         * spare_net_fd, the tap kept for that). */
+        char *template_key, *template_path;
+        bool restoring, restore_confirmed;
+        int spare_net_fd;
+        pid_t builder;  /* the template builder, a child of the monitor until reaped */
+        int builder_fd; /* its word on how it went (a pipe) */
+        EventSource *builder_source;
         VmStatus status;
         usec_t stop_timeout;
         int stop_signal;
@@ -150,6 +165,9 @@ struct Vm {
 
 static void finish(Vm *vm);
 static void stop_step(Vm *vm, VmStopStep step);
+static void template_prepare(Vm *vm);
+static void template_build_maybe(Vm *vm);
+static bool restore_failed(Vm *vm);
 static void on_timer(EventSource *s, usec_t t, void *userdata);
 
 static void arm(Vm *vm, VmTimer purpose, usec_t relative) {
@@ -364,6 +382,18 @@ static void send_run(Vm *vm) {
         if (vm->cfg.seccomp)
                 json_object_set_new(run, "seccomp", seccomp_program_to_json(vm->cfg.seccomp));
         add_shares(vm, run);
+        {
+                /* Fresh randomness for the guest's pool, which a restored template shares with
+                 * every other restore of it (guest-proto.h: entropy). */
+                uint8_t e[GUEST_ENTROPY_BYTES];
+                char hex[2 * GUEST_ENTROPY_BYTES + 1];
+                if (getrandom(e, sizeof(e), 0) == (ssize_t) sizeof(e)) {
+                        for (size_t i = 0; i < sizeof(e); i++)
+                                snprintf(hex + 2 * i, 3, "%02x", e[i]);
+                        json_object_set_new(run, "entropy", json_string(hex));
+                }
+                explicit_bzero(e, sizeof(e));
+        }
         agent_send(vm, run);
         vm->run_sent = true;
 }
@@ -396,6 +426,13 @@ static void on_agent_message(JsonConn *c, json_t *msg, void *userdata) {
                 sup_line(vm, "the guest's agent sent a message without an event; ignored");
                 return;
         }
+        if (vm->restoring && !vm->restore_confirmed) {
+                vm->restore_confirmed = true;
+                if (vm->spare_net_fd >= 0)
+                        close(vm->spare_net_fd);
+                vm->spare_net_fd = -EBADF;
+                sup_line(vm, "template %.12s: restored, the guest answers", vm->template_key);
+        }
         if (streq(event, "hello")) {
                 /* The run command follows the clock's first correction (vm-clock.h). */
                 if (!vm->run_sent)
@@ -406,6 +443,7 @@ static void on_agent_message(JsonConn *c, json_t *msg, void *userdata) {
                 vm_clock_running(vm->clock);
                 vm->started = true;
                 vm->status.guest_pid = (pid_t) json_integer_value(json_object_get(msg, "pid"));
+                template_build_maybe(vm);
                 if (vm->timer_purpose == VM_TIMER_BOOT)
                         disarm(vm);
                 if (vm->cfg.callbacks.started)
@@ -685,6 +723,8 @@ static void on_pidfd(EventSource *s, int fd, uint32_t revents, void *userdata) {
         vm->pidfd_source = event_source_free(vm->pidfd_source);
         vm->qemu_exited = true;
         vm->qemu_status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : W_EXITCODE(0, si.si_status);
+        if (restore_failed(vm))
+                return;
         vm->control = vm->vmm->control_free(vm->control);
         /* Nothing is left for them to serve; they would notice, but need not be waited for. */
         vm_fs_kill(vm->fs);
@@ -831,6 +871,8 @@ int vm_prepare(Event *e, const VmConfig *cfg, Vm **ret, SupError **ret_error) {
         vm->net_fd = cfg->net_fd;
         vm->has_network = cfg->net_fd >= 0;
         vm->pidfd = -EBADF;
+        vm->spare_net_fd = -EBADF;
+        vm->builder_fd = -EBADF;
         vm->ps_tail = &vm->ps_head;
         vm->execs = vm_execs_new(e, &(VmExecsOwner){.send = exec_send, .note = exec_note, .userdata = vm});
         vm->clock = vm_clock_new(e, &(VmClockOwner){.send = exec_send,
@@ -879,21 +921,27 @@ int vm_prepare(Event *e, const VmConfig *cfg, Vm **ret, SupError **ret_error) {
         r = limit_memory(vm, ret_error);
         if (r < 0)
                 return r;
+        template_prepare(vm);
         *ret = TAKE_PTR(vm);
         return 0;
 }
 
-/* The VMM's command line, for the channels it inherits (theirs[], their numbers in its process). */
-static int command_line(Vm *vm, const int theirs[static _CH_MAX], char ***ret, SupError **ret_error) {
+/* The VMM's command line, for the channels it inherits (theirs[], their numbers in its process).
+ * shape: the template's machine (vm-template.h), the instance's names replaced by placeholders. */
+static int command_line(Vm *vm, const int theirs[static _CH_MAX], bool shape, char ***ret, SupError **ret_error) {
         _cleanup_free_ const char **sockets = xzalloc(sizeof(char *) * (vm_fs_count(vm->fs) + 1));
+        _cleanup_free_ const char **placeholders = xzalloc(sizeof(char *) * (strv_length(vm->layers) + 1));
+        _cleanup_free_ char *sandbox = shape ? vm_template_sandbox(vm->cfg.state_dir) : NULL;
         char mac[18];
 
         for (size_t i = 0; i < vm_fs_count(vm->fs); i++)
                 sockets[i] = vm_fs_socket(vm->fs, i);
+        for (size_t i = 0; i < strv_length(vm->layers); i++)
+                placeholders[i] = VM_TEMPLATE_DISK;
         format_mac(vm->cfg.mac, mac);
         return vm->vmm->command_line(vm->host,
                                      &(VmLaunch){
-                                             .name = vm->cfg.spec->name,
+                                             .name = shape ? VM_TEMPLATE_NAME : vm->cfg.spec->name,
                                              .machine = vm->cfg.spec->vm.machine,
                                              .kvm = vm->status.kvm,
                                              .memory = vm->status.memory,
@@ -902,14 +950,15 @@ static int command_line(Vm *vm, const int theirs[static _CH_MAX], char ***ret, S
                                              .kernel = vm->kernel,
                                              .initrd = vm->initrd,
                                              .qmp_path = vm->vmm->control_socket,
-                                             .layers = (const char *const *) vm->layers,
+                                             .layers = shape ? placeholders : (const char *const *) vm->layers,
                                              .n_layers = strv_length(vm->layers),
-                                             .sandbox_disk = vm->sandbox,
+                                             .sandbox_disk = shape ? sandbox : vm->sandbox,
                                              .console_fd = theirs[CH_CONSOLE],
                                              .agent_fd = theirs[CH_AGENT],
                                              .output_fd = theirs[CH_OUTPUT],
                                              .net_fd = theirs[CH_NET],
-                                             .mac = mac,
+                                             .mac = shape ? VM_TEMPLATE_MAC : mac,
+                                             .incoming_fd = theirs[CH_INCOMING],
                                              .share_sockets = (const char *const *) sockets,
                                              .n_shares = vm_fs_count(vm->fs),
                                      },
@@ -946,8 +995,14 @@ static int spawn(Vm *vm, char **argv, int theirs[static _CH_MAX], SupError **ret
                 close_fds(theirs, _CH_MAX);
                 return sup_error_make(ret_error, r, "cannot fork: %m");
         }
-        if (pid == 0)
-                exec_qemu(vm, parent, argv, theirs[CH_QEMU], theirs, theirs[CH_NET] >= 0 ? CH_NET + 1 : CH_NET);
+        if (pid == 0) {
+                int keep[_CH_MAX];
+                size_t n_keep = 0;
+                for (size_t i = 0; i < CH_QEMU; i++)
+                        if (theirs[i] >= 0)
+                                keep[n_keep++] = theirs[i];
+                exec_qemu(vm, parent, argv, theirs[CH_QEMU], keep, n_keep);
+        }
         close_fds(theirs, _CH_MAX);
         vm->status.qemu_pid = pid;
         vm->pidfd = pidfd_open(pid, 0);
@@ -1035,20 +1090,162 @@ static int start_shares(Vm *vm, SupError **ret_error) {
         return 0;
 }
 
-int vm_launch(Vm *vm, SupError **ret_error) {
+/* ---- templates (vm-template.h) ---- */
+
+/* The template's machine: this one's command line with placeholders, its channels at fixed
+ * numbers. */
+static int template_argv(Vm *vm, char ***ret, SupError **ret_error) {
+        int fixed[_CH_MAX];
+
+        for (size_t i = 0; i < _CH_MAX; i++)
+                fixed[i] = -EBADF;
+        for (size_t i = CH_CONSOLE; i <= CH_OUTPUT; i++)
+                fixed[i] = VM_TEMPLATE_FD_FIRST + (int) i;
+        if (vm->has_network)
+                fixed[CH_NET] = VM_TEMPLATE_FD_FIRST + CH_NET;
+        return command_line(vm, fixed, true, ret, ret_error);
+}
+
+/* The key of this machine's shape, and its template if there is one. A machine with shares boots
+ * cold: its RAM must be a memfd that QEMU shares with the virtiofsds, and a template's RAM is
+ * what the stream brings into QEMU's own memory. */
+static void template_prepare(Vm *vm) {
+        _cleanup_strv_free_ char **argv = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
+        int r;
+
+        if (vm_fs_count(vm->fs) > 0) {
+                sup_line(vm, "template: none for a machine with host directories (virtio-fs): booting cold");
+                return;
+        }
+        r = template_argv(vm, &argv, NULL);
+        if (r >= 0)
+                r = vm_template_key(argv, vm->kernel, vm->initrd, &vm->template_key);
+        if (r < 0)
+                return;
+        r = vm_template_find(vm->cfg.state_dir, vm->template_key, &vm->template_path, &error);
+        if (r == -ENOENT)
+                sup_line(
+                        vm,
+                        "template: none yet for this machine (%.12s): booting cold; one is built once the command runs",
+                        vm->template_key);
+        else if (r < 0)
+                sup_line(vm, "template: %s: booting cold", sup_error_message(error));
+}
+
+static void on_builder(EventSource *s, int fd, uint32_t revents, void *userdata) {
+        Vm *vm = userdata;
+        char buf[1024];
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+        buf[MAX(n, 0)] = 0;
+        while (n > 0 && buf[n - 1] == '\n')
+                buf[--n] = 0;
+        sup_line(vm, "template %.12s: %s", vm->template_key, n > 0 ? buf : "the builder ended without a word");
+        vm->builder_source = event_source_free(vm->builder_source);
+        close(vm->builder_fd);
+        vm->builder_fd = -EBADF;
+        /* It exits right after its word (or has died: end of file). */
+        (void) waitpid(vm->builder, NULL, 0);
+        vm->builder = 0;
+}
+
+/* Builders whose run ended before them: they go on (a unit whose command ends in a second is to
+ * get its template too) and are reaped at a later start or build of this monitor's, or by init
+ * once the monitor is gone. */
+static pid_t builders_left[8];
+
+static void reap_builders_left(void) {
+        for (size_t i = 0; i < ELEMENTSOF(builders_left); i++)
+                if (builders_left[i] > 0 && waitpid(builders_left[i], NULL, WNOHANG) != 0)
+                        builders_left[i] = 0;
+}
+
+static void leave_builder(pid_t pid) {
+        reap_builders_left();
+        for (size_t i = 0; i < ELEMENTSOF(builders_left); i++)
+                if (builders_left[i] == 0) {
+                        builders_left[i] = pid;
+                        return;
+                }
+        (void) kill(pid, SIGKILL);
+        (void) waitpid(pid, NULL, 0);
+}
+
+/* Once the command runs, so that the build does not slow the boot it follows: a builder process
+ * at a low priority, which dies with the monitor (its QEMU with it) and outlives this run.
+ * Off with SUP_VM_TEMPLATES=0 in the environment of supd and its monitors (the tests that do not
+ * test templates: a build is a guest's boot of CPU time). */
+static void template_build_maybe(Vm *vm) {
+        _cleanup_strv_free_ char **argv = NULL;
+        pid_t pid, parent = getpid();
+        int p[2];
+
+        if (!vm->template_key || vm->template_path || vm->restoring || vm->builder > 0 ||
+            (getenv("SUP_VM_TEMPLATES") && streq(getenv("SUP_VM_TEMPLATES"), "0")))
+                return;
+        reap_builders_left();
+        if (template_argv(vm, &argv, NULL) < 0 || pipe2(p, O_CLOEXEC) < 0)
+                return;
+        pid = fork();
+        if (pid < 0) {
+                close(p[0]);
+                close(p[1]);
+                return;
+        }
+        if (pid == 0) {
+                _cleanup_sup_error_ SupError *error = NULL;
+                usec_t t = now(CLOCK_MONOTONIC);
+                int k = 0;
+                close(p[0]);
+                child_die_with_parent(parent);
+                signals_reset();
+                (void) setpriority(PRIO_PROCESS, 0, 10);
+                int r = vm_template_build(vm->cfg.state_dir, vm->template_key, argv, vm->has_network,
+                                          VM_TEMPLATE_BUILD_TIMEOUT, &error);
+                char msg[1024];
+                if (r < 0)
+                        k = snprintf(msg, sizeof(msg), "building failed: %s\n", sup_error_message(error));
+                else
+                        k = snprintf(msg, sizeof(msg), "ready (%llu ms to build, or another builder's)\n",
+                                     (unsigned long long) ((now(CLOCK_MONOTONIC) - t) / USEC_PER_MSEC));
+                (void) !write(p[1], msg, (size_t) MIN(MAX(k, 0), (int) sizeof(msg) - 1));
+                _exit(r < 0 ? 1 : 0);
+        }
+        close(p[1]);
+        vm->builder = pid;
+        vm->builder_fd = p[0];
+        sup_line(vm, "template %.12s: building it in the background", vm->template_key);
+        (void) event_add_io(vm->event, &vm->builder_source, vm->builder_fd, EPOLLIN, on_builder, vm);
+}
+
+static int launch(Vm *vm, SupError **ret_error) {
         _cleanup_strv_free_ char **argv = NULL;
         int ours[_CH_MAX], theirs[_CH_MAX], r;
 
         for (size_t i = 0; i < _CH_MAX; i++)
                 ours[i] = theirs[i] = -EBADF;
+        if (vm->template_path) {
+                theirs[CH_INCOMING] = open(vm->template_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                if (theirs[CH_INCOMING] < 0)
+                        sup_line(vm, "template: cannot open %s: %m: booting cold", vm->template_path);
+                /* Kept for a cold boot, should the restore fail. */
+                if (theirs[CH_INCOMING] >= 0 && vm->net_fd >= 0)
+                        vm->spare_net_fd = fcntl(vm->net_fd, F_DUPFD_CLOEXEC, 3);
+        }
+        vm->restoring = theirs[CH_INCOMING] >= 0;
         /* The tap lives as long as QEMU: its fd is QEMU's from here on. */
         theirs[CH_NET] = TAKE_FD(vm->net_fd);
         r = open_channels(ours, theirs, ret_error);
         /* The command line names the shares' sockets only: a unit it refuses starts no virtiofsd. */
         if (r >= 0)
-                r = command_line(vm, theirs, &argv, ret_error);
+                r = command_line(vm, theirs, false, &argv, ret_error);
         if (r >= 0)
                 r = start_shares(vm, ret_error);
+        if (r >= 0 && vm->restoring)
+                sup_line(vm, "template %.12s: restoring the booted guest", vm->template_key);
         if (r >= 0)
                 r = spawn(vm, argv, theirs, ret_error);
         if (r < 0) {
@@ -1057,7 +1254,62 @@ int vm_launch(Vm *vm, SupError **ret_error) {
                 return r;
         }
         watch(vm, ours);
+        /* A restored sup-init said its hello before it was saved: the clock's first exchange
+         * stands for it (and the run command follows the correction, as after a boot). */
+        if (vm->restoring)
+                vm_clock_hello(vm->clock);
         return 0;
+}
+
+int vm_launch(Vm *vm, SupError **ret_error) {
+        return launch(vm, ret_error);
+}
+
+/* QEMU ended before the restored guest said a word, and nobody asked it to: the template is bad
+ * (QEMU said why in the log). It is removed, and the machine boots cold with what it was to run
+ * with. false: this was no failed restore. */
+static bool restore_failed(Vm *vm) {
+        _cleanup_sup_error_ SupError *error = NULL;
+        int r;
+
+        if (!vm->restoring || vm->restore_confirmed || vm->status.stop_step != VM_STOP_NONE)
+                return false;
+        for (size_t i = 0; i < _OUT_MAX; i++) {
+                while (vm->out[i].fd >= 0 && output_read(&vm->out[i]))
+                        ;
+                output_close(&vm->out[i]);
+        }
+        sup_line(vm, "template %.12s: restoring failed (QEMU: %s): removing it, booting cold", vm->template_key,
+                 *vm->qemu_last ? vm->qemu_last : "no message");
+        vm_template_remove(vm->cfg.state_dir, vm->template_key);
+        free(vm->template_path);
+        vm->template_path = NULL;
+        json_conn_free(vm->agent);
+        vm->agent = NULL;
+        vm->agent_closed = false;
+        vm->control = vm->vmm->control_free(vm->control);
+        if (vm->pidfd >= 0)
+                close(vm->pidfd);
+        vm->pidfd = -EBADF;
+        vm->qemu_exited = false;
+        vm->qemu_last[0] = 0;
+        vm->status.qemu_pid = 0;
+        vm->clock = vm_clock_free(vm->clock);
+        vm->clock = vm_clock_new(vm->event, &(VmClockOwner){.send = exec_send,
+                                                            .note = exec_note,
+                                                            .synced = clock_synced,
+                                                            .userdata = vm,
+                                                            .verbose = vm->cfg.debug});
+        vm->net_fd = TAKE_FD(vm->spare_net_fd);
+        vm->restoring = false;
+        r = launch(vm, &error);
+        if (r < 0) {
+                sup_line(vm, "%s", sup_error_message(error));
+                vm->qemu_exited = true;
+                vm->agent_closed = true;
+                finish(vm);
+        }
+        return true;
 }
 
 int vm_ps(Vm *vm, VmPsCallback callback, void *userdata) {
@@ -1112,6 +1364,15 @@ Vm *vm_free(Vm *vm) {
         vm->vmm->host_free(vm->host);
         if (vm->net_fd >= 0)
                 close(vm->net_fd);
+        if (vm->spare_net_fd >= 0)
+                close(vm->spare_net_fd);
+        if (vm->builder > 0)
+                leave_builder(vm->builder);
+        vm->builder_source = event_source_free(vm->builder_source);
+        if (vm->builder_fd >= 0)
+                close(vm->builder_fd);
+        free(vm->template_key);
+        free(vm->template_path);
         free(vm->control_path);
         free(vm->kernel);
         free(vm->initrd);

@@ -67,6 +67,8 @@ static int qemu_command_line(const VmmHost *h, const VmLaunch *l, char ***ret, S
         q.tsc_khz = h->host.tsc_khz;
         q.sandbox = h->host.sandbox;
         r = vm_qemu_args(&q, &args);
+        if (r >= 0)
+                vm_qemu_incoming_args(&q, &args);
         if (r == -E2BIG)
                 return sup_error_make(ret_error, r,
                                       "image.layers and mounts: %zu layers and %zu host directories, and vm.machine: "

@@ -43,6 +43,9 @@ typedef struct VmLaunch {
         /* network: bridge: the tap device's fd (-1: no network card) and the card's MAC. */
         int net_fd;
         const char *mac;
+        /* > 0: the machine is restored from the stream of a template (vm-template.h) read from
+         * this fd, rather than booted; the rest of the command line must be the template's. */
+        int incoming_fd;
         /* The vhost-user sockets of the shares' virtiofsds (vm-fs.h), relative to the working
          * directory; share i is the virtio-fs device of tag vm_share_tag(i). Guest RAM is then
          * shared memory, which virtiofsd maps to reach the guest's buffers. */
