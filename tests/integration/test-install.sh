@@ -28,12 +28,13 @@ o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
 p = o["prefix"]
 for k in ("bindir", "libexecdir", "datadir", "mandir"):
     print("%s=%s" % (k.upper(), os.path.join(p, o[k])))
-print("PREFIX=%s" % p)
-print("WITH_MAN=%s" % ("no" if o["man"] == "disabled" else "auto"))')"
-# Whether the build made sup-init and the man pages (a sanitizer build has no sup-init; an
-# auto build on a host without pandoc no man pages).
-WITH_INIT=no; [ -x "$BUILD/sup-init" ] && WITH_INIT=yes
-[ -f "$BUILD/supd.8" ] && WITH_MAN=yes
+print("PREFIX=%s" % p)')"
+# Whether this configuration builds sup-init and the man pages, which must then be installed (a
+# sanitizer build has no sup-init; -Dman=auto on a host without pandoc, or disabled, no pages).
+targets=$("$MESON" introspect "$BUILD" --targets | "$PY" -c 'import json, sys; print(" ".join(t["name"] for t in json.load(sys.stdin)))')
+WITH_INIT=no WITH_MAN=no
+[[ " $targets " == *" sup-init "* ]] && WITH_INIT=yes
+[[ " $targets " == *" supd.8 "* ]] && WITH_MAN=yes
 
 begin "meson install into a DESTDIR: every piece where the prefix says"
 out=$(DESTDIR=$DEST "$MESON" install -C "$BUILD" --no-rebuild --quiet 2>&1) || fail "meson install: $out"
@@ -51,7 +52,7 @@ expect_file "$DATADIR/doc/sup/unit-format.md"
 if [ "$WITH_MAN" = yes ]; then
         for page in man8/supd.8 man1/supctl.1 man5/sup.unit.5; do expect_file "$MANDIR/$page"; done
 else
-        log "no man pages in this build (-Dman=auto without pandoc)"
+        log "no man pages in this build (-Dman=disabled, or auto without pandoc)"
 fi
 completion=$(find "$DEST" -path '*/bash-completion/completions/supctl' -type f)
 [ -n "$completion" ] || fail "no bash completion (bash-completion/completions/supctl) installed"
