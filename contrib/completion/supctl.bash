@@ -46,12 +46,12 @@ _supctl() {
         # Option arguments.
         case "$prev" in
         --socket)
-                [ -z "$cmd" ] && { compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); }
+                [ -z "$cmd" ] && { compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); }
                 return 0
                 ;;
         --state-dir)
                 compopt -o filenames 2>/dev/null
-                COMPREPLY=($(compgen -d -- "$cur"))
+                mapfile -t COMPREPLY < <(compgen -d -- "$cur")
                 return 0
                 ;;
         -n | --timeout | --user | --env | --workdir) return 0 ;;
@@ -108,9 +108,10 @@ _supctl() {
                 # One unit per command.
                 [ "$positional" = 0 ] && COMPREPLY=($(compgen -W "$(_supctl_units "${ctl[@]}")" -- "$cur"))
         elif [ "$args" = files ]; then
-                # Unit files, and directories to look for them in (or to validate whole).
+                # Unit files, and directories to look for them in (or to validate whole); one
+                # name a line, so that names with spaces stay whole.
                 compopt -o filenames 2>/dev/null
-                COMPREPLY=($(compgen -d -- "$cur") $(compgen -f -X '!*.yaml' -- "$cur") $(compgen -f -X '!*.yml' -- "$cur"))
+                mapfile -t COMPREPLY < <(compgen -d -- "$cur"; compgen -f -X '!*.yaml' -- "$cur"; compgen -f -X '!*.yml' -- "$cur")
         elif [ -n "$args" ]; then
                 COMPREPLY=($(compgen -W "$args" -- "$cur"))
         fi

@@ -135,8 +135,10 @@ SUP_RUN_DIR=$CASE_DIR/run expect "alpha beta" "$SUPCTL" wait ""
 expect "" "$SUPCTL" --socket "$TOP/nothing.sock" start ""
 expect "" "$SUPCTL" --socket "$sock" exec alpha -- ""
 # validate: unit files and directories, nothing else.
-mkdir -p "$TOP/files/more" && touch "$TOP/files/a.yaml" "$TOP/files/b.yml" "$TOP/files/notes.txt"
-expect "$TOP/files/a.yaml $TOP/files/b.yml $TOP/files/more" "$SUPCTL" validate --print "$TOP/files/"
+mkdir -p "$TOP/files/more" && touch "$TOP/files/a.yaml" "$TOP/files/b.yml" "$TOP/files/notes.txt" "$TOP/files/c d.yaml"
+got=$(COMP_WORDS=("$SUPCTL" validate --print "$TOP/files/") COMP_CWORD=3 && _supctl && printf '%s\n' "${COMPREPLY[@]}" | sort)
+[ "$got" = "$(printf '%s\n' "$TOP/files/a.yaml" "$TOP/files/b.yml" "$TOP/files/c d.yaml" "$TOP/files/more")" ] ||
+        fail "completing validate's files: $got"
 case_verdict
 
 stop_supd
