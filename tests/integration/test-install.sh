@@ -37,7 +37,7 @@ WITH_INIT=no WITH_MAN=no
 [[ " $targets " == *" supd.8 "* ]] && WITH_MAN=yes
 
 begin "meson install into a DESTDIR: every piece where the prefix says"
-out=$(DESTDIR=$DEST "$MESON" install -C "$BUILD" --no-rebuild --quiet 2>&1) || fail "meson install: $out"
+out=$(DESTDIR=$DEST "$MESON" install -C "$BUILD" --no-rebuild 2>&1) || fail "meson install: $(tail -n 5 <<<"$out")"
 expect_file() { [ -f "$DEST$1" ] || fail "not installed: $1"; }
 expect_exe() { [ -x "$DEST$1" ] || fail "not installed (executable): $1"; }
 expect_exe "$BINDIR/supd"
