@@ -33,6 +33,7 @@ packages=(
         systemd procps util-linux
         qemu-system-x86 cpio kmod e2fsprogs erofs-utils binutils
         mmdebstrap                      # tests/images/build-redis.sh: the database test's Debian image
+        pandoc man-db bash-completion   # the man pages (-Dman=enabled below), their test, completion's dir
 )
 
 # The peers the benchmarks measure sup against (not needed to build or test).
@@ -88,7 +89,9 @@ setup() {
 
 build() {
         log "building (gcc, -Werror)"
-        CC=gcc setup build
+        # -Dman=enabled: a missing pandoc fails the build here (and so CI) instead of leaving
+        # the man pages and their test out, as the default -Dman=auto does.
+        CC=gcc setup build -Dman=enabled
         ninja -C build
 }
 

@@ -4,7 +4,8 @@
 #
 #   tools/guest-initramfs.sh [STATE_DIR [SUP_INIT]]
 #       STATE_DIR  default $SUP_GUEST_DIR, else /var/lib/sup/guest (run tools/guest-kernel.sh first)
-#       SUP_INIT   the static sup-init binary; default $SUP_INIT, else build/sup-init
+#       SUP_INIT   the static sup-init binary; default $SUP_INIT, else the sup-init beside this
+#                  script (meson install puts both in libexec/sup), else build/sup-init
 #
 # Result: STATE_DIR/kernel/VERSION/initramfs.cpio (newc, uncompressed: under TCG, the kernel
 # unpacking a gzip archive costs more boot time than QEMU loading a few more MiB), with
@@ -16,7 +17,10 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 state=${1:-${SUP_GUEST_DIR:-/var/lib/sup/guest}}
-init=${2:-${SUP_INIT:-$top/build/sup-init}}
+here=$(cd "$(dirname "$0")" && pwd)
+default_init=$top/build/sup-init
+[ -x "$here/sup-init" ] && default_init=$here/sup-init
+init=${2:-${SUP_INIT:-$default_init}}
 
 die() { printf 'guest-initramfs: %s\n' "$*" >&2; exit 1; }
 

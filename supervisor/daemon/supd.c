@@ -158,10 +158,19 @@ static void on_watchdog(EventSource *s, usec_t t, void *userdata) {
         event_source_set_time(s, t + d->watchdog_interval / 2);
 }
 
+/* The sup-monitor of this supd. An installed supd (SUP_BINDIR/supd) takes the one meson installed
+ * beside it, SUP_LIBEXECDIR/sup-monitor, under the same root: a tree staged with DESTDIR or
+ * copied into a chroot runs its own monitor, not the host's. Checked before "next to supd", so
+ * that a sup-monitor an older install left in the bin directory is never picked up. Any other
+ * supd (a build directory) takes the sup-monitor next to it. */
 static char *default_monitor_path(void) {
         _cleanup_free_ char *self = realpath("/proc/self/exe", NULL), *dir = NULL;
+        const char *installed;
         if (!self)
-                return xstrdup("/usr/local/bin/sup-monitor");
+                return xstrdup(SUP_LIBEXECDIR "/sup-monitor");
+        installed = endswith(self, SUP_BINDIR "/supd");
+        if (installed)
+                return xasprintf("%.*s" SUP_LIBEXECDIR "/sup-monitor", (int) (installed - self), self);
         dir = path_dirname(self);
         return path_join(dir, "sup-monitor");
 }
@@ -307,7 +316,8 @@ static void help(void) {
                "                       a layer of an image larger than SIZE unpacked is refused\n"
                "                       (a decompression bomb; default 64G); monitors started\n"
                "                       later get it\n"
-               "  --monitor PATH       the sup-monitor binary (default: next to supd)\n"
+               "  --monitor PATH       the sup-monitor binary (default " SUP_LIBEXECDIR "/sup-monitor\n"
+               "                       for an installed supd, else the one next to supd)\n"
                "  -v --verbose         debug logging\n"
                "\n"
                "Signals: HUP reloads; TERM and INT stop every unit, then exit; QUIT exits and\n"
