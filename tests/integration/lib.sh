@@ -3,6 +3,12 @@
 # at the end of a case.
 
 PY=/usr/bin/python3
+
+# hyperv units boot cold in the tests (SUP_VM_TEMPLATES=0 reaches supd and its monitors through
+# the environment): a template is built in the background after a unit's first cold boot, a
+# second boot's CPU for every shape that starts a later unit faster, which no test but
+# test-hyperv's template case waits for. That case turns it on for its own supd.
+export SUP_VM_TEMPLATES=${SUP_VM_TEMPLATES:-0}
 FAILED=0 CASES=0 CASE_FAILED=0
 
 # Exit 77 (skipped), or fail where SUP_TESTS_MUST_WORK=1 says the machine has what is needed.

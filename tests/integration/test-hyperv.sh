@@ -16,8 +16,6 @@ source "$(dirname "$(realpath "$0")")/lib.sh"
 source "$(dirname "$(realpath "$0")")/case-supd.sh"
 GUEST=${SUP_GUEST_DIR:-/var/lib/sup/guest}
 SUPD_ARGS=(--guest-dir "$GUEST")
-# A template build is a guest's boot of CPU time: only the case that tests templates builds them.
-export SUP_VM_TEMPLATES=0
 
 [ "$(id -u)" = 0 ] || skip "needs root"
 [ -x /bin/busybox ] || skip "needs busybox-static (/bin/busybox)"
