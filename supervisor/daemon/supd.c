@@ -162,15 +162,23 @@ static void on_watchdog(EventSource *s, usec_t t, void *userdata) {
  * beside it, SUP_LIBEXECDIR/sup-monitor, under the same root: a tree staged with DESTDIR or
  * copied into a chroot runs its own monitor, not the host's. Checked before "next to supd", so
  * that a sup-monitor an older install left in the bin directory is never picked up. Any other
- * supd (a build directory) takes the sup-monitor next to it. */
+ * supd (a build directory), or an installed one without it there, takes the sup-monitor next to
+ * it. */
 static char *default_monitor_path(void) {
         _cleanup_free_ char *self = realpath("/proc/self/exe", NULL), *dir = NULL;
         const char *installed;
         if (!self)
                 return xstrdup(SUP_LIBEXECDIR "/sup-monitor");
         installed = endswith(self, SUP_BINDIR "/supd");
-        if (installed)
-                return xasprintf("%.*s" SUP_LIBEXECDIR "/sup-monitor", (int) (installed - self), self);
+        if (installed) {
+                char *p = xasprintf("%.*s%s/sup-monitor", (int) (installed - self), self, SUP_LIBEXECDIR);
+
+                /* A supd copied into the bin directory by hand, with its monitor beside it, as
+                 * before meson install placed it: that one. */
+                if (access(p, X_OK) >= 0)
+                        return p;
+                free(p);
+        }
         dir = path_dirname(self);
         return path_join(dir, "sup-monitor");
 }

@@ -18,6 +18,7 @@
 #include <zstd.h>
 
 #include "alloc.h"
+#include "archive-dlopen.h"
 #include "macro.h"
 #include "path-util.h"
 #include "sha256.h"
@@ -977,7 +978,10 @@ int layer_unpack(int fd, LayerCompression compression, int root_fd, const LayerU
 
         u.archive = archive_read_new();
         if (!u.archive) {
-                r = sup_error_make(&error, -ENOMEM, "cannot set up libarchive");
+                const char *why = archive_dlopen_error();
+
+                r = why ? sup_error_make(&error, -ELIBACC, "%s", why)
+                        : sup_error_make(&error, -ENOMEM, "cannot set up libarchive");
                 goto finish;
         }
         /* The tar formats only (ustar, pax, GNU): libarchive's filters stay off, since the

@@ -157,6 +157,14 @@ static bool same_stamp(const struct stat *a, const struct stat *b) {
  * their times from a clock that ticks every few milliseconds (and some keep whole seconds only),
  * so a stamp that close to the read proves nothing, and the bytes are compared instead. ctime
  * counts too: it cannot be set back, as mtime can. */
+static int stat_opened(const char *file, struct stat *ret) {
+        _cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+        if (fd < 0 || fstat(fd, ret) < 0)
+                return -errno;
+        return 0;
+}
+
 static bool stamp_is_racy(const CacheEntry *e) {
         int64_t t = MAX(timespec_ns(&e->st.st_mtim), timespec_ns(&e->st.st_ctim));
         return t > e->read_at_ns - UNIT_SET_CACHE_RACY_NS;
@@ -181,7 +189,10 @@ static int load_cached(UnitSetCache *c, const char *file, UnitParseFlags flags, 
         size_t size = 0;
         int r;
 
-        if (stat(file, &st) < 0)
+        /* Opened, not only stat()ed: on NFS an open revalidates the file's attributes
+         * (close-to-open), where stat() may answer from a minute-old attribute cache and keep an
+         * edit made on another host out of this reload. */
+        if (stat_opened(file, &st) < 0)
                 return unit_load_file(file, flags, diags, ret, ret_name); /* which says why */
 
         e = cache_find(c, file);
