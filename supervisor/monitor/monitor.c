@@ -70,6 +70,8 @@ static void write_status(Monitor *m) {
         char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
         int r;
 
+        if (m->status_timer)
+                event_source_set_time(m->status_timer, USEC_INFINITY);
         json_decref(j);
         if (!s)
                 return;
@@ -77,6 +79,31 @@ static void write_status(Monitor *m) {
         if (r < 0)
                 log_writer_printf(&m->log, "sup", "cannot write %s: %s", path, strerror(-r));
         free(s);
+}
+
+/* "starting" reaches status.json once the run has gone on (running, or its end: those write at
+ * once), or after STATUS_LATER_USEC: not between the go and the container's setup, where its
+ * fsyncs (the file's and its directory's) took the monitor's time from reading the command's first
+ * output (issue 14). s6-supervise's order: the status is written after the fork, not before the
+ * exec. The file stays atomic and true, only later: it says what it said before ("stopped",
+ * "backoff"...), while supd, told at once (broadcast_status()), says "starting"; the one reader
+ * of the file, share.*, waits for "running", which is written at once. A monitor that dies
+ * meanwhile takes its container with it, so the older state is then the truth again. */
+#define STATUS_LATER_USEC (100 * USEC_PER_MSEC)
+
+static void on_status_timer(EventSource *s, usec_t t, void *userdata) {
+        write_status(userdata);
+}
+
+static void write_status_later(Monitor *m) {
+        usec_t when = now(CLOCK_MONOTONIC) + STATUS_LATER_USEC;
+
+        if (!m->status_timer)
+                (void) event_add_time(m->event, &m->status_timer, when, on_status_timer, m);
+        else if (event_source_get_time(m->status_timer) == USEC_INFINITY)
+                event_source_set_time(m->status_timer, when);
+        if (!m->status_timer)
+                write_status(m); /* no timer: now, as before */
 }
 
 static void broadcast_status(Monitor *m) {
@@ -129,7 +156,10 @@ static void monitor_set_state(Monitor *m, MonitorState state) {
         }
         m->state = state;
         m->status.state = public_state[state];
-        write_status(m);
+        if (state == MONITOR_STARTING && old != MONITOR_STARTING)
+                write_status_later(m);
+        else
+                write_status(m);
         broadcast_status(m);
 }
 
@@ -1182,6 +1212,8 @@ static void act_stopped(Monitor *m) {
 
 static void act_exit(Monitor *m) {
         drop_parked(m);
+        if (m->status_timer) /* the file goes with the directory */
+                event_source_set_time(m->status_timer, USEC_INFINITY);
         log_writer_printf(&m->log, "sup", m->remove_sandbox ? "instance removed" : "monitor exiting");
         remove_instance(m);
         event_exit(m->event, m->exit_code);
@@ -1913,6 +1945,10 @@ Monitor *monitor_free(Monitor *m) {
                 return NULL;
         /* Before the socket closes: supd may start the unit's next monitor as soon as it does. */
         drop_parked(m);
+        /* What was left for later is written now (a shutdown removes it with the directory). */
+        if (m->status_timer && event_source_get_time(m->status_timer) != USEC_INFINITY)
+                write_status(m);
+        m->status_timer = event_source_free(m->status_timer);
         leave_own_cgroup(m);
         m->health = health_check_free(m->health);
         monitor_exec_free_all(m);

@@ -186,6 +186,7 @@ struct Monitor {
         MonitorState state;
         MonitorGoal goal;
         EventSource *timer;    /* its meaning follows from state (on_timer()) */
+        EventSource *status_timer; /* armed: status.json is behind the status (write_status_later()) */
         bool run_setup_failed; /* how the run that is draining ended */
         bool remove_sandbox;
         int exit_code; /* of the monitor process */

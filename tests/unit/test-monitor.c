@@ -624,6 +624,52 @@ static void test_start_fails(void **state) {
         harness_close(&h);
 }
 
+/* The state status.json says. */
+static char *file_state(const Harness *h) {
+        _cleanup_free_ char *path = path_join(h->dir, "status.json");
+        json_t *j = json_load_file(path, 0, NULL);
+        char *s;
+
+        assert_non_null(j);
+        s = xstrdup(json_string_value(json_object_get(j, "state")));
+        json_decref(j);
+        return s;
+}
+
+#define assert_file_state(h, expected)                   \
+        do {                                             \
+                _cleanup_free_ char *_s = file_state(h); \
+                assert_string_equal(_s, expected);       \
+        } while (0)
+
+/* Issue 14: "starting" reaches status.json after the go, not between it and the container's
+ * setup: the file keeps the state before (true until the run goes on) and supd has the new one;
+ * "running" (or the run's end) is written at once, and so is "starting" after a while. */
+static void test_starting_written_later(void **state) {
+        Harness h = {};
+        Monitor *m;
+
+        harness_open(&h, "restart: {policy: \"no\"}\n");
+        m = h.m;
+        assert_int_equal(monitor_listen(m), 0);
+        assert_file_state(&h, "stopped");
+        assert_int_equal(monitor_start(m, true), 0);
+        assert_int_equal(m->status.state, INSTANCE_STARTING);
+        assert_file_state(&h, "stopped");
+        workload_started();
+        assert_file_state(&h, "running");
+        assert_int_equal(monitor_stop(m), 0);
+        assert_file_state(&h, "stopping");
+        workload_exits(0, SIGTERM, false);
+        assert_file_state(&h, "stopped");
+        /* A start that stays starting: the file follows. */
+        assert_int_equal(monitor_start(m, true), 0);
+        assert_file_state(&h, "stopped");
+        RUN_UNTIL(&h, m->status_timer && event_source_get_time(m->status_timer) == USEC_INFINITY);
+        assert_file_state(&h, "starting");
+        harness_close(&h);
+}
+
 /* Issue 14: a start takes the parked instance instead of preparing one (what was made ahead is
  * the run); the restart policy's start after an exit does too; a parked instance whose spec is
  * not the monitor's any more (the init's copy would run the old one) is thrown away and the start
@@ -828,6 +874,7 @@ int main(void) {
                 cmocka_unit_test(test_every_cell),
                 cmocka_unit_test(test_every_cell_parked),
                 cmocka_unit_test(test_parked_start),
+                cmocka_unit_test(test_starting_written_later),
                 cmocka_unit_test(test_parked_shutdown),
                 cmocka_unit_test(test_stop_while_draining),
                 cmocka_unit_test(test_restart_while_draining),
