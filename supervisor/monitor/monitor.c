@@ -700,6 +700,7 @@ static void park_next_run(Monitor *m) {
         if (r < 0)
                 goto fail;
         pk->seccomp = seccomp;
+        memcpy(pk->seccomp_key, m->seccomp.source_key, sizeof(pk->seccomp_key));
         memcpy(pk->rlimits, m->rlimits, sizeof(RlimitSet));
         memcpy(pk->hash, m->hash, sizeof(pk->hash));
         return;
@@ -736,9 +737,12 @@ static bool take_parked(Monitor *m, const SeccompProgram *seccomp, Image *img, U
 
         if (!pk->instance)
                 return false;
-        if (!streq(pk->hash, m->hash) || pk->seccomp != seccomp || memcmp(pk->rlimits, m->rlimits, sizeof(RlimitSet)) ||
-            !same_image(pk->image, img) || unit_spec_hash(pk->run_spec, a) < 0 || unit_spec_hash(run_spec, b) < 0 ||
-            !streq(a, b)) {
+        /* The program by its key as well: a profile changed meanwhile frees the cache's old one,
+         * and the new one may get its address. */
+        if (!streq(pk->hash, m->hash) || pk->seccomp != seccomp ||
+            memcmp(pk->seccomp_key, m->seccomp.source_key, sizeof(pk->seccomp_key)) ||
+            memcmp(pk->rlimits, m->rlimits, sizeof(RlimitSet)) || !same_image(pk->image, img) ||
+            unit_spec_hash(pk->run_spec, a) < 0 || unit_spec_hash(run_spec, b) < 0 || !streq(a, b)) {
                 log_writer_printf(&m->log, "sup", "what was made ahead for this start is out of date: starting afresh");
                 drop_parked(m);
                 return false;

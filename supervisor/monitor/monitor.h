@@ -119,6 +119,7 @@ typedef struct MonitorParked {
         Image *image;
         UnitSpec *run_spec;
         const SeccompProgram *seccomp;
+        char seccomp_key[65]; /* the program's source_key (seccomp-compile.h) */
         RlimitSet rlimits;
         char hash[65]; /* the spec's */
 } MonitorParked;
