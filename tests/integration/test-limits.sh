@@ -275,8 +275,10 @@ stop_supd
 end
 
 begin "issue 14: a stopped unit's next run is made ahead (its init parked in its own namespaces and cgroup), shown nowhere as running, taken by the start as a fresh hardened run, thrown away when the spec changes or the monitor dies, gone with the unit"
-unit ahead 'command: [/bin/sh, -c, "echo started; exec sleep 1000"]
-resources: {memory: 64M}'
+mkdir -p "$CASE_DIR/later"
+unit ahead "command: [/bin/sh, -c, 'echo started; exec sleep 1000']
+mounts: [{type: bind, source: $CASE_DIR/later, target: /later}]
+resources: {memory: 64M}"
 start_supd
 wait_for 5 state_is ahead running || fail "ahead: $(field ahead state) $(field ahead reason)"
 cg=$(usage ahead cgroup) rel=$(usage ahead cgroup)
@@ -292,10 +294,12 @@ wait_for 5 state_is ahead stopped || fail "not stopped"
 wait_for 5 parked >/dev/null || fail "nothing parked in $cg: $(cat "$cg/cgroup.procs" 2>&1 | tr '\n' ' ')"
 p1=$(parked)
 [ "$(cat "/proc/$p1/comm")" = sup-init ] || fail "the parked process is $(cat "/proc/$p1/comm")"
-[ "$(readlink "/proc/$p1/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] &&
-        [ "$(readlink "/proc/$p1/ns/pid")" != "$(readlink /proc/self/ns/pid)" ] &&
+[ "$(readlink "/proc/$p1/ns/pid")" != "$(readlink /proc/self/ns/pid)" ] &&
         [ "$(readlink "/proc/$p1/ns/net")" != "$(readlink /proc/self/ns/net)" ] || fail "the parked init is not in namespaces of its own"
-grep -q overlay "/proc/$p1/mountinfo" && fail "the parked init mounted its root before its start"
+# Its mount namespace comes at the start (the host's mounts of then, not of the parking), and nothing is mounted before.
+[ "$(readlink "/proc/$p1/ns/mnt")" = "$(readlink /proc/self/ns/mnt)" ] || fail "the parked init has a mount namespace of its own already"
+# A file system the host mounts on the bind source while the unit is stopped: the start's, not the parking's, counts.
+mount -t tmpfs -o size=1m sup-later "$CASE_DIR/later" && touch "$CASE_DIR/later/marker"
 [ -z "$(field ahead pid)" ] || fail "a stopped unit shows pid $(field ahead pid)"
 [ -z "$(usage ahead memory_bytes)" ] || fail "a stopped unit shows usage"
 ctl top ahead >/dev/null 2>&1 && fail "top answers for a stopped unit"
@@ -307,13 +311,17 @@ c=$(command_of "$p1")
 grep -q "^Seccomp:[[:space:]]*2" "/proc/$c/status" && grep -q "^NoNewPrivs:[[:space:]]*1" "/proc/$c/status" ||
         fail "the command of the parked init is not hardened: $(grep -E 'Seccomp|NoNewPrivs' "/proc/$c/status" | tr '\n' ' ')"
 wait_for 5 eval 'log_of ahead | grep -q "stdout started"' || fail "no output of the run"
+[ "$(readlink "/proc/$c/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] || fail "the command is in the host's mount namespace"
+[ -e "/proc/$c/root/later/marker" ] || fail "the container does not see what the host mounted on its bind source while it was parked"
+umount "$CASE_DIR/later"
 
 # A live update while stopped: the parked init has the old spec and limits; it goes, the new one has the new limit.
 ctl stop ahead >/dev/null
 wait_for 5 eval '[ -n "$(parked)" ] && [ "$(parked)" != "$p1" ]' || fail "nothing parked after the stop"
 p2=$(parked)
-unit ahead 'command: [/bin/sh, -c, "echo started; exec sleep 1000"]
-resources: {memory: 128M}'
+unit ahead "command: [/bin/sh, -c, 'echo started; exec sleep 1000']
+mounts: [{type: bind, source: $CASE_DIR/later, target: /later}]
+resources: {memory: 128M}"
 ctl reload >/dev/null || fail "reload failed"
 wait_for 5 eval '! kill -0 "$p2" 2>/dev/null' || fail "the parked init of the old spec is still there"
 wait_for 5 eval '[ -n "$(parked)" ]' || fail "nothing parked after the update"

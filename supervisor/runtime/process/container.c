@@ -195,6 +195,12 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
         if (cfg->userns && n_fds != img->n_layers + 1 + count_binds(u))
                 child_fail(-EIO, "the idmapped mounts did not arrive");
 
+        /* The mount namespace only now, at the go, not at the clone: a container made ahead
+         * (container_spawn()) waits for its start for as long as its unit stays stopped, and a
+         * copy taken then would show it the host's mounts of that moment (a bind source mounted
+         * since, a volume's file system) instead of those of its start. */
+        if (unshare(CLONE_NEWNS) < 0)
+                child_fail(-errno, "cannot create a mount namespace");
         /* Only now, inside the instance's cgroup, so that it becomes the namespace's root. */
         if (unshare(CLONE_NEWCGROUP) < 0)
                 child_fail(-errno, "cannot create a cgroup namespace");
@@ -319,7 +325,7 @@ int container_spawn(const ContainerConfig *cfg, Container *ret) {
         int sync_pipe[2] = { -EBADF, -EBADF }, err_pipe[2] = { -EBADF, -EBADF }, exit_pipe[2] = { -EBADF, -EBADF };
         _cleanup_close_ int cgroup_fd = -EBADF;
         struct clone_args args = {
-                .flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD,
+                .flags = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD, /* CLONE_NEWNS: at the go */
                 .exit_signal = SIGCHLD,
         };
         int pidfd = -EBADF, own_ns[CONTAINER_SHARE_KINDS], r;

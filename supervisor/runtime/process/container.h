@@ -70,7 +70,9 @@ int container_start(const ContainerConfig *cfg, Container *ret);
 /* container_start() in two steps, so that the slow part can be done before the start is asked
  * for. container_spawn() creates the child in its namespaces and cgroup (on v1 the cgroup.procs
  * write, about 10 ms: an RCU grace period), where it waits for the go before anything of its own:
- * no mount, nothing read from the image or the host's files, no step of cfg->prepare. Everything
+ * no mount, nothing read from the image or the host's files, no step of cfg->prepare; its mount
+ * namespace is made at the go (until then it sees the host's, as its creator does), so that the
+ * container sees the host's mounts of its start. Everything
  * it will do is already decided, though: cfg (spec, image, seccomp program, rlimits...) as it was
  * at the spawn is the child's copy, so a caller that parks one must throw it away
  * (container_abandon()) when any of it changes. container_release() then runs cfg->prepare (the
