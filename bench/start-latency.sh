@@ -26,6 +26,9 @@
 #   conmon+crun  what podman does without podman: conmon (which runs `crun create` and stays as
 #                the container's monitor, like sup-monitor), then `crun start`, until the first
 #                line is in conmon's log file (the unhardened bundle without limits)
+#   sup (base)   with SUP_BENCH_BASE=BUILD-DIR (another build of sup, e.g. main's): a second
+#                supd of that build's supd, sup-monitor and supctl, with lat and the other units, measured as lat
+#                is, in the same rounds: before and after a change under the same load
 # Times come from bench-probe (bench/probe.c): CLOCK_MONOTONIC, taken just before it forks the
 # command, against the moment it sees the line (inotify on sup's and conmon's log directories, a
 # pipe for crun). What hardening and limits add is given per runtime from the rounds' paired
@@ -50,6 +53,7 @@ CRUN_LIMITS=${SUP_BENCH_CRUN_LIMITS:-$CRUN_LIMITS}
 HARDENED="security: {capabilities: {drop: [], add: []}, seccomp: default, no_new_privileges: true}"
 UNHARDENED="security: {capabilities: {add: [ALL]}, seccomp: unconfined, no_new_privileges: false}"
 SUP_VARIANTS="lat lat-bare lat-lim lat-bare-lim"
+BASE=${SUP_BENCH_BASE:-}
 
 bench_require
 LOAD0=$(cut -d" " -f1-3 /proc/loadavg)
@@ -103,6 +107,44 @@ sup_reload_round() { # sup_reload_round I
         # The CLI and supd alone: a status round trip.
         "$PROBE" pipe -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" status > "$p"
         awk '$1 == "exit" { print $2 }' "$p" >> "$RAW/sup-status"
+}
+
+# ---- sup (base): another build, the same unit ----
+BASE_PID='' BASE_DIR=$WORK/base BASE_CGROUP=sup-bench-base-$$
+base_ctl() { "$BASE/supctl" --socket "$BASE_DIR/run/supd.sock" "$@"; }
+bench_cleanup_extra() {
+        local p
+        [ -n "$BASE_PID" ] || return 0
+        kill -TERM "$BASE_PID" 2>/dev/null
+        wait "$BASE_PID" 2>/dev/null
+        for p in $(pgrep -x sup-monitor); do
+                tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q -- "--dir $BASE_DIR/run/units/" && kill -KILL "$p"
+        done
+        sleep 0.1
+        remove_cgroups "$BASE_CGROUP"
+}
+if [ -n "$BASE" ]; then
+        for b in supd supctl sup-monitor; do [ -x "$BASE/$b" ] || die "SUP_BENCH_BASE: no $BASE/$b"; done
+        say "sup (base): $BASE, lat and the $UNITS others"
+        mkdir -p "$BASE_DIR/units"
+        cp "$SUP_DIR/units/lat.yaml" "$SUP_DIR"/units/bg*.yaml "$BASE_DIR/units/"
+        "$BASE/supd" --units "$BASE_DIR/units" --state-dir "$BASE_DIR/state" --run-dir "$BASE_DIR/run" \
+                --monitor "$BASE/sup-monitor" --cgroup-parent "$BASE_CGROUP" >> "$BASE_DIR/supd.log" 2>&1 &
+        BASE_PID=$!
+        for _ in $(seq 200); do base_ctl status >/dev/null 2>&1 && break; sleep 0.05; done
+        for _ in $(seq 200); do base_ctl status lat 2>/dev/null | grep -qw running && break; sleep 0.05; done
+        "$PROBE" watch --dir "$BASE_DIR/state/logs" --match stopped --timeout 20 -- "$BASE/supctl" --socket "$BASE_DIR/run/supd.sock" stop lat > /dev/null ||
+                die "base: lat did not stop"
+fi
+
+base_round() {
+        local p=$WORK/p.txt logs=$BASE_DIR/state/logs
+        sleep "$SETTLE"
+        "$PROBE" watch --dir "$logs" --match ready --timeout 20 -- "$BASE/supctl" --socket "$BASE_DIR/run/supd.sock" start lat > "$p" ||
+                { cat "$p" >&2; die "base start lat: no ready line"; }
+        probe_times "$p" lat ready >> "$RAW/base-start-lat" || { cat "$p" >&2; die "base start lat: unexpected log"; }
+        "$PROBE" watch --dir "$logs" --match stopped --timeout 20 -- "$BASE/supctl" --socket "$BASE_DIR/run/supd.sock" stop lat > "$p" ||
+                die "base stop lat: not stopped"
 }
 
 # ---- crun ----
@@ -164,8 +206,10 @@ round() { # round I
         for job in $SUP_VARIANTS; do jobs+=("sup:$job"); done
         for job in $CRUN_VARIANTS; do jobs+=("crun:$job"); done
         [ $HAVE_CONMON = 1 ] && jobs+=(conmon:)
+        [ -n "$BASE" ] && jobs+=(base:)
         for job in $(shuf -e "${jobs[@]}"); do
                 case $job in
+                base:) base_round ;;
                 sup:*) sup_start_round "${job#sup:}" ;;
                 reload:) sup_reload_round "$1" ;;
                 crun:*) crun_round "${job#crun:}" "$1" ;;
@@ -253,6 +297,7 @@ crun_what() {
 }
 
 for u in $SUP_VARIANTS; do col "sup-start-$u" 3 | add sup "$(sup_what "$u")"; done
+[ -n "$BASE" ] && col base-start-lat 3 | add "sup (base)" "$(sup_what lat) — the base build"
 for k in $CRUN_VARIANTS; do col "crun-$k" 1 | add crun "$(crun_what "$k")"; done
 [ $HAVE_CONMON = 1 ] && col conmon 1 | add conmon+crun "start → first line in conmon's log (conmon → \`crun create\`, \`crun start\`; unhardened)"
 col sup-reload 3 | add sup "new unit → first line in the log (\`supctl reload\`, hardened)"
@@ -291,9 +336,16 @@ if [ $HAVE_SECCOMP = 1 ]; then
         delta "sup − crun" "fully hardened (+ limits): sup over crun" "$(sup_what lat-lim)" "$(crun_what hard-lim)"
 fi
 delta "sup − crun" "unhardened, no limits: sup over crun" "$(sup_what lat-bare)" "$(crun_what bare)"
+# Issue 14's goal: sup's hardened default unit against crun's unhardened bundle.
+ratio() { $PY "$BENCH/lib/benchlib.py" ratio "$RESULTS" "$@"; }
+ratio "sup / crun" "lat (hardened) over \`crun run\` unhardened" "$(sup_what lat)" "$(crun_what bare)"
+if [ -n "$BASE" ]; then
+        delta "sup − base" "lat: this build over the base build" "$(sup_what lat)" "$(sup_what lat) — the base build"
+        ratio "base / crun" "lat (hardened), the base build, over \`crun run\` unhardened" "$(sup_what lat) — the base build" "$(crun_what bare)"
+fi
 
 {
-        echo "start latency, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, Linux $(uname -r), $RUNS rounds, $UNITS other units running, limits $LIMITS, load average $LOAD0 before, $(cut -d" " -f1-3 /proc/loadavg) after"
+        echo "start latency, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, Linux $(uname -r), sup $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null)$([ -n "$BASE" ] && echo " (base: $BASE)"), $RUNS rounds, $UNITS other units running, limits $LIMITS, load average $LOAD0 before, $(cut -d" " -f1-3 /proc/loadavg) after"
         echo
         $PY "$BENCH/lib/benchlib.py" table "$RESULTS"
         if [ -f "$OUT/start-latency-strace.txt" ]; then echo; sed 's/^/    /' "$OUT/start-latency-strace.txt"; fi

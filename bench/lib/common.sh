@@ -197,6 +197,8 @@ remove_cgroups() { # remove_cgroups NAME: the directory NAME below every hierarc
 bench_cleanup() {
         local rc=$?
         set +e
+        # A benchmark's own (start-latency.sh's base supd), first.
+        declare -F bench_cleanup_extra >/dev/null && bench_cleanup_extra
         sup_stop
         if [ -n "$SUP_DIR" ]; then
                 # A monitor that outlived supd's shutdown is this run's, and is ended by its PID.

@@ -70,6 +70,8 @@ static void write_status(Monitor *m) {
         char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
         int r;
 
+        if (m->status_timer)
+                event_source_set_time(m->status_timer, USEC_INFINITY);
         json_decref(j);
         if (!s)
                 return;
@@ -77,6 +79,31 @@ static void write_status(Monitor *m) {
         if (r < 0)
                 log_writer_printf(&m->log, "sup", "cannot write %s: %s", path, strerror(-r));
         free(s);
+}
+
+/* "starting" reaches status.json once the run has gone on (running, or its end: those write at
+ * once), or after STATUS_LATER_USEC: not between the go and the container's setup, where its
+ * fsyncs (the file's and its directory's) took the monitor's time from reading the command's first
+ * output (issue 14). s6-supervise's order: the status is written after the fork, not before the
+ * exec. The file stays atomic and true, only later: it says what it said before ("stopped",
+ * "backoff"...), while supd, told at once (broadcast_status()), says "starting"; the one reader
+ * of the file, share.*, waits for "running", which is written at once. A monitor that dies
+ * meanwhile takes its container with it, so the older state is then the truth again. */
+#define STATUS_LATER_USEC (100 * USEC_PER_MSEC)
+
+static void on_status_timer(EventSource *s, usec_t t, void *userdata) {
+        write_status(userdata);
+}
+
+static void write_status_later(Monitor *m) {
+        usec_t when = now(CLOCK_MONOTONIC) + STATUS_LATER_USEC;
+
+        if (!m->status_timer)
+                (void) event_add_time(m->event, &m->status_timer, when, on_status_timer, m);
+        else if (event_source_get_time(m->status_timer) == USEC_INFINITY)
+                event_source_set_time(m->status_timer, when);
+        if (!m->status_timer)
+                write_status(m); /* no timer: now, as before */
 }
 
 static void broadcast_status(Monitor *m) {
@@ -129,7 +156,10 @@ static void monitor_set_state(Monitor *m, MonitorState state) {
         }
         m->state = state;
         m->status.state = public_state[state];
-        write_status(m);
+        if (state == MONITOR_STARTING && old != MONITOR_STARTING)
+                write_status_later(m);
+        else
+                write_status(m);
         broadcast_status(m);
 }
 
@@ -187,18 +217,15 @@ static bool cleanup_cgroup(Monitor *m) {
 /* The workload's filter, before its process exists, for every driver: from the instance's
  * last start, from supd's cache directory, or compiled now. A profile that cannot be read, parsed
  * or compiled fails the start with the reason; nothing runs unfiltered instead. */
-static int prepare_seccomp(Monitor *m, const SeccompProgram **ret) {
+static int prepare_seccomp(Monitor *m, const SeccompProgram **ret, SupError **ret_error) {
         _cleanup_free_ char *dir = path_join(m->state_dir, "seccomp");
-        _cleanup_sup_error_ SupError *error = NULL;
         SeccompPrepared p = {};
         char took[32];
         int r;
 
-        r = seccomp_prepare(m->spec, seccomp_unit_caps(m->spec), dir, &m->seccomp, &p, &error);
-        if (r < 0) {
-                set_reason(m, "seccomp: %s", sup_error_message(error));
-                return r;
-        }
+        r = seccomp_prepare(m->spec, seccomp_unit_caps(m->spec), dir, &m->seccomp, &p, ret_error);
+        if (r < 0)
+                return sup_error_wrap(ret_error, r, "seccomp");
         snprintf(took, sizeof(took), "%.2f ms", (double) p.usec / USEC_PER_MSEC);
         if (p.origin == SECCOMP_ORIGIN_COMPILED)
                 log_writer_printf(&m->log, "sup", "seccomp: %s compiled to %zu BPF instructions in %.2f ms (%s in all)",
@@ -221,26 +248,20 @@ static int prepare_seccomp(Monitor *m, const SeccompProgram **ret) {
 
 /* The limits the command gets, resolved here for both modes (rlimits.h): a guest applies the host's
  * numbers, and a limit the host cannot grant fails the start alike. */
-static int prepare_rlimits(Monitor *m) {
-        _cleanup_sup_error_ SupError *error = NULL;
+static int prepare_rlimits(Monitor *m, RlimitSet ret, SupError **ret_error) {
         RlimitSet host;
         bool can_raise;
         int r;
 
         r = rlimits_get_host(host, &can_raise);
-        if (r < 0) {
-                set_reason(m, "rlimits: cannot read the host's limits: %s", strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return sup_error_make(ret_error, r, "rlimits: cannot read the host's limits: %s", strerror(-r));
         /* The limits are set by the workload's own process, after it entered its namespaces: in
          * a user namespace of its own it holds no CAP_SYS_RESOURCE over the host's limits, so
          * nothing can be raised above the hard limit it inherits. */
         if (m->spec->security.user_namespace == USER_NAMESPACE_AUTO)
                 can_raise = false;
-        r = rlimits_resolve(m->spec, host, can_raise, m->rlimits, &error);
-        if (r < 0)
-                set_reason(m, "%s", sup_error_message(error));
-        return r;
+        return rlimits_resolve(m->spec, host, can_raise, ret, ret_error);
 }
 
 /* ---- network: bridge (net/attachment.h has the steps) ----
@@ -510,36 +531,45 @@ static bool image_uses_store(const Image *img) {
 
 /* The image step, at every start (a layer changed since the last one shows, and gets a new disk):
  * the layers, their disks where the driver wants them, and the spec the driver runs, with the
- * image's defaults. */
-static int resolve_image(Monitor *m) {
-        _cleanup_sup_error_ SupError *e = NULL;
+ * image's defaults. Nothing of the monitor changes but the store's record of what the unit uses. */
+static int resolve_image(Monitor *m, Image **ret_image, UnitSpec **ret_run_spec, SupError **ret_error) {
+        _cleanup_(image_freep) Image *img = NULL;
         _cleanup_free_ char *cache = NULL;
         ImageOptions opts = {.limits = m->image_limits};
+        UnitSpec *run_spec = NULL;
         int r;
 
-        m->image = image_free(m->image);
-        m->run_spec = unit_spec_free(m->run_spec);
         if (m->driver->layer_disks)
                 opts.disk_cache = cache = path_join(m->state_dir, "vm/layers");
         opts.store_dir = m->store_dir;
-        r = image_resolve(m->spec, &opts, &m->image, &e);
+        r = image_resolve(m->spec, &opts, &img, ret_error);
         if (r >= 0)
-                r = image_apply_defaults(m->spec, &m->image->config, &m->run_spec, &e);
+                r = image_apply_defaults(m->spec, &img->config, &run_spec, ret_error);
         /* Before the start: what the store keeps for this unit is what its workload runs
          * (image_store_prune() keeps what users/ names). */
         if (r >= 0)
-                r = image_uses_store(m->image) ? image_store_record_user(m->store_dir, m->spec->name, m->image, &e)
-                                               : image_store_forget_user(m->store_dir, m->spec->name, &e);
+                r = image_uses_store(img) ? image_store_record_user(m->store_dir, m->spec->name, img, ret_error)
+                                          : image_store_forget_user(m->store_dir, m->spec->name, ret_error);
         if (r < 0) {
-                set_reason(m, "%s", sup_error_message(e));
+                unit_spec_free(run_spec);
                 return r;
         }
+        *ret_image = TAKE_PTR(img);
+        *ret_run_spec = run_spec;
+        return 0;
+}
+
+/* The run's image and run spec, from resolve_image(): the last run's go, its notes are logged. */
+static void use_image(Monitor *m, Image *img, UnitSpec *run_spec) {
+        image_free(m->image);
+        unit_spec_free(m->run_spec);
+        m->image = img;
+        m->run_spec = run_spec;
         STRV_FOREACH(n, m->image->notes)
         log_writer_printf(&m->log, "sup", "%s", *n);
         strv_free(m->status.images);
         m->status.images = strv_copy(m->image->images);
         m->status.image_layers = (unsigned) m->image->n_layers;
-        return 0;
 }
 
 /* The run's named volumes: each made when new (owned as the image's directory at its target),
@@ -568,27 +598,8 @@ static int prepare_volumes(Monitor *m) {
         return 0;
 }
 
-/* A run: what every driver gets (the seccomp program, the rlimits, the cgroup, the network's
- * lease, the shared namespaces), then the driver's prepare and start. < 0: it did not start,
- * the reason is set, and nothing of it is left. */
-static int run_start(Monitor *m) {
-        _cleanup_sup_error_ SupError *error = NULL;
-        const SeccompProgram *seccomp = NULL;
-        int r;
-
-        if (prepare_seccomp(m, &seccomp) < 0 || prepare_rlimits(m) < 0 || resolve_image(m) < 0 ||
-            prepare_volumes(m) < 0)
-                goto fail;
-        if (m->cgroup_root) {
-                r = cgroup_create(m->cgroup_root, m->cgroup_parent, m->spec->name, &m->cgroup);
-                if (r < 0) {
-                        set_reason(m, "cannot create the cgroup %s/%s: %s", m->cgroup_parent, m->spec->name,
-                                   strerror(-r));
-                        goto fail;
-                }
-        }
-        if (prepare_network(m) < 0 || open_share_targets(m) < 0)
-                goto fail;
+/* The DriverContext of a run (the current one, or the one made ahead). */
+static void run_context(Monitor *m, const SeccompProgram *seccomp) {
         m->run = (DriverContext){
                 .event = m->event,
                 .spec = m->spec,
@@ -608,9 +619,181 @@ static int run_start(Monitor *m) {
                 .callbacks = {.started = on_driver_started, .changed = on_driver_changed, .exited = on_driver_exited},
                 .userdata = m,
         };
-        r = m->driver->prepare(&m->run, &m->instance, &error);
+}
+
+/* ---- the next run, made ahead ----
+ * A resident monitor does the slow part of a start before anyone asks for it (issue 14): while
+ * no run exists (stopped, exited, failed, backoff), it makes the next run's cgroup, applies the
+ * unit's resources to it and parks the driver's instance (driver.h park(): for a container, its
+ * init in its own namespaces and already in that cgroup, waiting for its go before any mount).
+ * A start then finds it and only lets it go. The v1 cgroup.procs write (an RCU grace period,
+ * about 10 ms), the mkdirs and limits of every hierarchy, the clone and the image step's
+ * allocations are off the start's path; the restart policy's restarts get the same.
+ *
+ * What it is not: a run. Nothing of the workload has happened (no mount of its root, nothing read
+ * from its image or sandbox, no command), so what the start shows is a fresh, fully isolated
+ * instance of the unit's current spec: every step that makes it so runs after the go, as in a
+ * cold start. The status stays the state's (stopped, with no pid; no usage; `top` and signals
+ * find no workload), and the parked instance is not m->instance.
+ *
+ * What it must never outlive: the spec, image, seccomp program and rlimits it was made of (the
+ * container's init holds its copy of them). The start checks them all again (take_parked()) and
+ * takes the cold path when one differs; a live update, a shutdown and the monitor's end throw it
+ * away (drop_parked()). If the monitor dies, its init dies with it (PR_SET_PDEATHSIG) and the
+ * empty cgroup is the next monitor's (cgroup_create() opens it). Units whose run holds something
+ * of the host's from its start to its end are never made ahead: an address lease and veth pair
+ * (network: bridge), a range of host ids (user_namespace: auto), held volumes, and the namespaces
+ * of share.* targets, joined at the clone. */
+
+static bool can_park(const Monitor *m) {
+        const UnitSpec *u = m->spec;
+
+        if (!m->driver->park || u->network == NETWORK_BRIDGE || u->share.network.name || u->share.ipc.name ||
+            u->share.pid.name || u->security.user_namespace == USER_NAMESPACE_AUTO)
+                return false;
+        for (size_t i = 0; i < u->n_mounts; i++)
+                if (u->mounts[i].type == MOUNT_VOLUME)
+                        return false;
+        return true;
+}
+
+static void drop_parked(Monitor *m) {
+        MonitorParked *pk = &m->parked;
+
+        if (pk->instance)
+                pk->instance = m->driver->free(pk->instance);
+        if (pk->cgroup)
+                (void) cgroup_destroy(pk->cgroup);
+        pk->cgroup = cgroup_free(pk->cgroup);
+        pk->image = image_free(pk->image);
+        pk->run_spec = unit_spec_free(pk->run_spec);
+}
+
+/* Makes the next run ahead, where nothing runs and nothing is made yet. Quiet: a failure leaves
+ * nothing behind, and the start then takes the cold path, which reports it. */
+static void park_next_run(Monitor *m) {
+        _cleanup_sup_error_ SupError *error = NULL;
+        MonitorParked *pk = &m->parked;
+        Image *last_image = m->image;
+        UnitSpec *last_run_spec = m->run_spec;
+        const SeccompProgram *seccomp = NULL;
+        int r;
+
+        if (pk->instance || m->instance || m->cgroup || m->goal == MONITOR_GOAL_SHUTDOWN || !can_park(m))
+                return;
+        if (prepare_seccomp(m, &seccomp, &error) < 0 || prepare_rlimits(m, m->rlimits, &error) < 0 ||
+            resolve_image(m, &pk->image, &pk->run_spec, &error) < 0)
+                goto fail;
+        if (m->cgroup_root && cgroup_create(m->cgroup_root, m->cgroup_parent, m->spec->name, &pk->cgroup) < 0)
+                goto fail;
+        /* The context is the run's: m->image and m->run_spec become these at the start. */
+        m->image = pk->image;
+        m->run_spec = pk->run_spec;
+        m->cgroup = pk->cgroup;
+        run_context(m, seccomp);
+        m->image = last_image;
+        m->run_spec = last_run_spec;
+        m->cgroup = NULL;
+        r = m->driver->prepare(&m->run, &pk->instance, &error);
         if (r >= 0)
-                r = m->driver->start(m->instance, &error);
+                r = m->driver->park(pk->instance, &error);
+        if (r < 0)
+                goto fail;
+        pk->seccomp = seccomp;
+        memcpy(pk->seccomp_key, m->seccomp.source_key, sizeof(pk->seccomp_key));
+        memcpy(pk->rlimits, m->rlimits, sizeof(RlimitSet));
+        memcpy(pk->hash, m->hash, sizeof(pk->hash));
+        return;
+
+fail:
+        drop_parked(m);
+}
+
+static bool same_string(const char *a, const char *b) {
+        return a == b || (a && b && streq(a, b));
+}
+
+static bool same_image(const Image *a, const Image *b) {
+        size_t n = strv_length(a->images);
+
+        if (a->n_layers != b->n_layers || n != strv_length(b->images))
+                return false;
+        for (size_t i = 0; i < a->n_layers; i++)
+                if (!same_string(a->layers[i].dir, b->layers[i].dir) ||
+                    !same_string(a->layers[i].diff_id, b->layers[i].diff_id) ||
+                    !same_string(a->layers[i].disk, b->layers[i].disk))
+                        return false;
+        for (size_t i = 0; i < n; i++)
+                if (!streq(a->images[i], b->images[i]))
+                        return false;
+        return true;
+}
+
+/* The start's own image step, seccomp program and limits against what the parked instance was
+ * made of: the same, and it becomes the run (image and run_spec are then freed); else it goes. */
+static bool take_parked(Monitor *m, const SeccompProgram *seccomp, Image *img, UnitSpec *run_spec) {
+        MonitorParked *pk = &m->parked;
+        char a[65], b[65];
+
+        if (!pk->instance)
+                return false;
+        /* The program by its key as well: a profile changed meanwhile frees the cache's old one,
+         * and the new one may get its address. */
+        if (!streq(pk->hash, m->hash) || pk->seccomp != seccomp ||
+            memcmp(pk->seccomp_key, m->seccomp.source_key, sizeof(pk->seccomp_key)) ||
+            memcmp(pk->rlimits, m->rlimits, sizeof(RlimitSet)) || !same_image(pk->image, img) ||
+            unit_spec_hash(pk->run_spec, a) < 0 || unit_spec_hash(run_spec, b) < 0 || !streq(a, b)) {
+                log_writer_printf(&m->log, "sup", "what was made ahead for this start is out of date: starting afresh");
+                drop_parked(m);
+                return false;
+        }
+        image_free(img);
+        unit_spec_free(run_spec);
+        use_image(m, TAKE_PTR(pk->image), TAKE_PTR(pk->run_spec));
+        m->cgroup = TAKE_PTR(pk->cgroup);
+        m->instance = TAKE_PTR(pk->instance);
+        return true;
+}
+
+/* A run: what every driver gets (the seccomp program, the rlimits, the cgroup, the network's
+ * lease, the shared namespaces), then the driver's prepare and start; or the run made ahead, if
+ * it is still what this start would make. < 0: it did not start, the reason is set, and nothing
+ * of it is left. */
+static int run_start(Monitor *m) {
+        _cleanup_sup_error_ SupError *error = NULL;
+        const SeccompProgram *seccomp = NULL;
+        Image *img = NULL;
+        UnitSpec *run_spec = NULL;
+        int r;
+
+        if (prepare_seccomp(m, &seccomp, &error) < 0 || prepare_rlimits(m, m->rlimits, &error) < 0 ||
+            resolve_image(m, &img, &run_spec, &error) < 0) {
+                set_reason(m, "%s", sup_error_message(error));
+                goto fail;
+        }
+        if (take_parked(m, seccomp, img, run_spec))
+                goto start;
+        use_image(m, img, run_spec);
+        if (prepare_volumes(m) < 0)
+                goto fail;
+        if (m->cgroup_root) {
+                r = cgroup_create(m->cgroup_root, m->cgroup_parent, m->spec->name, &m->cgroup);
+                if (r < 0) {
+                        set_reason(m, "cannot create the cgroup %s/%s: %s", m->cgroup_parent, m->spec->name,
+                                   strerror(-r));
+                        goto fail;
+                }
+        }
+        if (prepare_network(m) < 0 || open_share_targets(m) < 0)
+                goto fail;
+        run_context(m, seccomp);
+        r = m->driver->prepare(&m->run, &m->instance, &error);
+        if (r < 0) {
+                set_reason(m, "%s", sup_error_message(error));
+                goto fail;
+        }
+start:
+        r = m->driver->start(m->instance, &error);
         if (r < 0) {
                 set_reason(m, "%s", sup_error_message(error));
                 goto fail;
@@ -1032,6 +1215,9 @@ static void act_stopped(Monitor *m) {
 }
 
 static void act_exit(Monitor *m) {
+        drop_parked(m);
+        if (m->status_timer) /* the file goes with the directory */
+                event_source_set_time(m->status_timer, USEC_INFINITY);
         log_writer_printf(&m->log, "sup", m->remove_sandbox ? "instance removed" : "monitor exiting");
         remove_instance(m);
         event_exit(m->event, m->exit_code);
@@ -1072,13 +1258,16 @@ static void end_of_run(Monitor *m) {
                 return;
         case MONITOR_GOAL_STOP:
                 act_stopped(m);
-                return;
+                break;
         case MONITOR_GOAL_POLICY:
         case _MONITOR_GOAL_MAX:
         case _MONITOR_GOAL_INVALID:
+                apply_restart_policy(m);
                 break;
         }
-        apply_restart_policy(m);
+        /* Stopped, exited, failed or in backoff: the next start, the operator's or the restart
+         * policy's, finds its run made. */
+        park_next_run(m);
 }
 
 typedef void (*MonitorAction)(Monitor *m);
@@ -1156,6 +1345,11 @@ int monitor_restart(Monitor *m) {
 int monitor_shutdown(Monitor *m, bool remove_sandbox) {
         m->remove_sandbox = m->remove_sandbox || remove_sandbox;
         return request(m, MONITOR_EVENT_SHUTDOWN, MONITOR_GOAL_SHUTDOWN);
+}
+
+void monitor_make_ahead(Monitor *m) {
+        if (m->state != MONITOR_STARTING && m->state != MONITOR_RUNNING)
+                park_next_run(m);
 }
 
 void monitor_set_driver(Monitor *m, const IsolationDriver *driver) {
@@ -1496,6 +1690,8 @@ static int monitor_update(Monitor *m, const char *text, SupError **ret_error) {
         changed = unit_spec_diff(m->spec, new);
         if (!changed[0])
                 return 0; /* nothing changed */
+        /* A parked run has the old resources (its cgroup) and spec (its init's copy). */
+        drop_parked(m);
         if (!unit_spec_updatable_in_place(m->spec, new, changed, m->driver->is_live)) {
                 _cleanup_free_ char *fields = strv_join(changed, ", ");
                 return sup_error_make(ret_error, -EOPNOTSUPP, "a change of %s needs a restart", fields);
@@ -1532,6 +1728,8 @@ static int monitor_update(Monitor *m, const char *text, SupError **ret_error) {
         log_writer_printf(&m->log, "sup", "updated in place: %s%s", list, running ? "" : " (for its next start)");
         write_status(m);
         broadcast_status(m);
+        if (!m->instance)
+                park_next_run(m);
         return 0;
 }
 
@@ -1750,6 +1948,11 @@ Monitor *monitor_free(Monitor *m) {
         if (!m)
                 return NULL;
         /* Before the socket closes: supd may start the unit's next monitor as soon as it does. */
+        drop_parked(m);
+        /* What was left for later is written now (a shutdown removes it with the directory). */
+        if (m->status_timer && event_source_get_time(m->status_timer) != USEC_INFINITY)
+                write_status(m);
+        m->status_timer = event_source_free(m->status_timer);
         leave_own_cgroup(m);
         m->health = health_check_free(m->health);
         monitor_exec_free_all(m);

@@ -111,6 +111,19 @@ DECLARE_STRING_TABLE_LOOKUP(monitor_event, MonitorEvent);
 
 typedef struct Monitor Monitor;
 
+/* The next run, made ahead while none runs (monitor.c, "the next run, made ahead"): the driver's
+ * instance parked (driver.h park()) and what it was made of; instance NULL: none. */
+typedef struct MonitorParked {
+        DriverInstance *instance;
+        Cgroup *cgroup;
+        Image *image;
+        UnitSpec *run_spec;
+        const SeccompProgram *seccomp;
+        char seccomp_key[65]; /* the program's source_key (seccomp-compile.h) */
+        RlimitSet rlimits;
+        char hash[65]; /* the spec's */
+} MonitorParked;
+
 typedef struct MonitorConfig {
         const char *dir;
         const char *state_dir;
@@ -170,9 +183,11 @@ struct Monitor {
         const IsolationDriver *driver; /* the spec's isolation's */
         DriverContext run;             /* what the current run's instance was given */
         DriverInstance *instance;      /* from the run's start until its cleanup; NULL: none */
+        MonitorParked parked;          /* while no run exists */
         MonitorState state;
         MonitorGoal goal;
         EventSource *timer;    /* its meaning follows from state (on_timer()) */
+        EventSource *status_timer; /* armed: status.json is behind the status (write_status_later()) */
         bool run_setup_failed; /* how the run that is draining ended */
         bool remove_sandbox;
         int exit_code; /* of the monitor process */
@@ -195,6 +210,10 @@ int monitor_restart(Monitor *m);
 /* Stops the workload and exits, removing the instance directory; with remove_sandbox (the unit
  * is gone from the generation) its writable layer too. */
 int monitor_shutdown(Monitor *m, bool remove_sandbox);
+
+/* Makes the next run ahead while none runs (monitor.c, "the next run, made ahead"); the monitor
+ * does so itself after every run. For a monitor that starts without a start. */
+void monitor_make_ahead(Monitor *m);
 
 /* Applies actions[state][ev]: what requests (after setting the goal), the driver's callbacks and
  * the timer do; tests deliver events with it directly. */

@@ -173,6 +173,8 @@ int main(int argc, char **argv) {
 
         if (start)
                 (void) monitor_start(m, false);
+        else
+                monitor_make_ahead(m);
         /* Listening, and the first state recorded: supd may connect. */
         if (ready_fd >= 0) {
                 (void) !write(ready_fd, "", 0);

@@ -154,6 +154,13 @@ struct IsolationDriver {
         bool layer_disks;
 
         int (*prepare)(const DriverContext *ctx, DriverInstance **ret, SupError **ret_error);
+        /* Optional (NULL: the driver cannot): after prepare(), does ahead what start() would do
+         * first, up to the moment the workload acts on its own (process: the container's init in
+         * its namespaces and cgroup, waiting for its go), so that start() does only the rest. No
+         * callback runs and the status shows nothing of it until start(); free() ends it. What
+         * the parked instance will run is fixed (the context as it was): the monitor frees it
+         * when that changes (monitor.c, "the next run, made ahead"). */
+        int (*park)(DriverInstance *d, SupError **ret_error);
         int (*start)(DriverInstance *d, SupError **ret_error);
         /* Asks the workload to stop (stop.signal); the driver with a stop_ladder starts it. */
         void (*stop)(DriverInstance *d);

@@ -252,6 +252,28 @@ file_is web memory.swap.max 0 || bad "memory.swap.max now: $(cgf web memory.swap
 field web memory | grep -q "of 128" || bad "supctl status: memory $(field web memory)"
 end "pid $pid kept; memory.max $(cgf web memory.max), pids.max $(cgf web pids.max), memory.swap.max $(cgf web memory.swap.max)"
 
+begin made-ahead # issue 14: a stopped unit's next run waits in its v2 cgroup (clone3 CLONE_INTO_CGROUP), the start takes it
+unit ahead 'command: [/bin/sh, -c, "echo ready; exec sleep 1000"]
+resources: {memory: 32M}'
+start_supd
+wait_for 30 state_is ahead running || bad "ahead not running"
+ctl stop ahead >/dev/null
+wait_for 30 state_is ahead stopped || bad "ahead not stopped"
+parked() { [ "$(wc -l <"$(cg ahead)/cgroup.procs")" = 1 ] 2>/dev/null && cat "$(cg ahead)/cgroup.procs"; }
+wait_for 30 eval '[ -n "$(parked)" ]' || bad "nothing parked in $(cg ahead)"
+p=$(parked)
+[ "$(cat "/proc/$p/comm")" = sup-init ] || bad "the parked process is $(cat "/proc/$p/comm")"
+grep -q "^0::/sup-[^/]*/ahead\$" "/proc/$p/cgroup" || bad "the parked init's cgroup: $(cat "/proc/$p/cgroup")"
+[ -z "$(pid_of ahead)" ] || [ "$(pid_of ahead)" = - ] || bad "a stopped unit shows pid $(pid_of ahead)"
+ctl start ahead >/dev/null
+wait_for 30 state_is ahead running || bad "ahead did not start: $(field ahead state)"
+[ "$(pid_of ahead)" = "$p" ] || bad "the start did not take the parked init $p: pid $(pid_of ahead)"
+wait_for 30 logged ahead "stdout ready" || bad "no first line"
+# The monitor's side of the start from the log's own timestamps (1 ms steps; TCG): an indication only.
+ms=$(awk '/ sup stopped -> starting$/ { split($1, t, /[T:Z]/); s = t[4] } / stdout ready$/ { split($1, t, /[T:Z]/); f = t[4] }
+        END { printf "%.0f", (f - s) * 1000 }' "$CASE_DIR/state/logs/ahead.log")
+end "parked init $p taken by the start; log timestamps, starting -> first line: $ms ms"
+
 begin reload-below-usage # v2 takes a memory.max below the usage: reclaim, then the OOM killer
 unit fat 'command: [/bin/limits-probe, hold, "24"]
 resources: {memory: 64M}

@@ -115,7 +115,7 @@ fail() {
         printf '    FAIL: %s\n' "$*"
         FAILED=1
 }
-expected=(setup swap test-cgroup memory-oom swap-off pids cpus reload-live reload-below-usage io-weight
+expected=(setup swap test-cgroup memory-oom swap-off pids cpus reload-live made-ahead reload-below-usage io-weight
         escape-default escape-sysadmin escape-sysadmin-no-nsdelegate escape-hostnet userns)
 [ -n "$asan" ] && expected+=(sanitizer)
 for name in "${expected[@]}"; do

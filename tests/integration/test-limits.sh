@@ -274,4 +274,105 @@ stop_supd
 [ ! -d "$mcpu" ] || fail "the monitor's cgroup $mcpu is left after it exited"
 end
 
+begin "issue 14: a stopped unit's next run is made ahead (its init parked in its own namespaces and cgroup), shown nowhere as running, taken by the start as a fresh hardened run, thrown away when the spec changes or the monitor dies, gone with the unit"
+mkdir -p "$CASE_DIR/later"
+unit ahead "command: [/bin/sh, -c, 'echo started; exec sleep 1000']
+mounts: [{type: bind, source: $CASE_DIR/later, target: /later}]
+resources: {memory: 64M}"
+start_supd
+wait_for 5 state_is ahead running || fail "ahead: $(field ahead state) $(field ahead reason)"
+cg=$(usage ahead cgroup) rel=$(usage ahead cgroup)
+rel=${rel#/sys/fs/cgroup/unified/} && rel=${rel#/sys/fs/cgroup/}
+if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then memfile=/sys/fs/cgroup/$rel/memory.max
+else memfile=/sys/fs/cgroup/memory/$rel/memory.limit_in_bytes; fi
+# parked: the one process in the unit's cgroup while it is stopped
+parked() { [ -f "$cg/cgroup.procs" ] && [ "$(wc -l <"$cg/cgroup.procs")" = 1 ] && cat "$cg/cgroup.procs"; }
+# command_of INIT: the container's command (its init's child)
+command_of() { cat "/proc/$1/task/$1/children" 2>/dev/null | awk '{print $1}'; }
+ctl stop ahead >/dev/null
+wait_for 5 state_is ahead stopped || fail "not stopped"
+wait_for 5 parked >/dev/null || fail "nothing parked in $cg: $(cat "$cg/cgroup.procs" 2>&1 | tr '\n' ' ')"
+p1=$(parked)
+[ "$(cat "/proc/$p1/comm")" = sup-init ] || fail "the parked process is $(cat "/proc/$p1/comm")"
+[ "$(readlink "/proc/$p1/ns/pid")" != "$(readlink /proc/self/ns/pid)" ] &&
+        [ "$(readlink "/proc/$p1/ns/net")" != "$(readlink /proc/self/ns/net)" ] || fail "the parked init is not in namespaces of its own"
+# Its mount namespace comes at the start (the host's mounts of then, not of the parking), and nothing is mounted before.
+[ "$(readlink "/proc/$p1/ns/mnt")" = "$(readlink /proc/self/ns/mnt)" ] || fail "the parked init has a mount namespace of its own already"
+# A file system the host mounts on the bind source while the unit is stopped: the start's, not the parking's, counts.
+mount -t tmpfs -o size=1m sup-later "$CASE_DIR/later" && touch "$CASE_DIR/later/marker"
+[ -z "$(field ahead pid)" ] || fail "a stopped unit shows pid $(field ahead pid)"
+[ -z "$(usage ahead memory_bytes)" ] || fail "a stopped unit shows usage"
+ctl top ahead >/dev/null 2>&1 && fail "top answers for a stopped unit"
+ctl start ahead >/dev/null
+wait_for 5 state_is ahead running || fail "ahead did not start: $(field ahead reason)"
+[ "$(field ahead pid)" = "$p1" ] || fail "the start did not take the parked init $p1: pid $(field ahead pid)"
+# The hardening applies after the go, as in a cold start: the command has the default filter and no_new_privs.
+c=$(command_of "$p1")
+grep -q "^Seccomp:[[:space:]]*2" "/proc/$c/status" && grep -q "^NoNewPrivs:[[:space:]]*1" "/proc/$c/status" ||
+        fail "the command of the parked init is not hardened: $(grep -E 'Seccomp|NoNewPrivs' "/proc/$c/status" | tr '\n' ' ')"
+wait_for 5 eval 'log_of ahead | grep -q "stdout started"' || fail "no output of the run"
+[ "$(readlink "/proc/$c/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] || fail "the command is in the host's mount namespace"
+[ -e "/proc/$c/root/later/marker" ] || fail "the container does not see what the host mounted on its bind source while it was parked"
+umount "$CASE_DIR/later"
+
+# A live update while stopped: the parked init has the old spec and limits; it goes, the new one has the new limit.
+ctl stop ahead >/dev/null
+wait_for 5 eval '[ -n "$(parked)" ] && [ "$(parked)" != "$p1" ]' || fail "nothing parked after the stop"
+p2=$(parked)
+unit ahead "command: [/bin/sh, -c, 'echo started; exec sleep 1000']
+mounts: [{type: bind, source: $CASE_DIR/later, target: /later}]
+resources: {memory: 128M}"
+ctl reload >/dev/null || fail "reload failed"
+wait_for 5 eval '! kill -0 "$p2" 2>/dev/null' || fail "the parked init of the old spec is still there"
+wait_for 5 eval '[ -n "$(parked)" ]' || fail "nothing parked after the update"
+p3=$(parked)
+[ "$(cat "$memfile")" = $((128 << 20)) ] || fail "the parked run's memory limit: $(cat "$memfile")"
+
+# supd killed and started again: the monitor and what it parked stay, the unit is adopted stopped, and its start takes it.
+kill -9 "$SUPD_PID"; wait "$SUPD_PID" 2>/dev/null; SUPD_PID=
+start_supd
+wait_for 5 state_is ahead stopped || fail "not adopted stopped: $(field ahead state)"
+kill -0 "$p3" 2>/dev/null || fail "the parked init did not survive supd"
+ctl start ahead >/dev/null
+wait_for 5 state_is ahead running || fail "ahead did not start after the adoption"
+[ "$(field ahead pid)" = "$p3" ] || fail "after the adoption, the start did not take $p3: pid $(field ahead pid)"
+
+# The monitor killed: what it parked dies with it (PR_SET_PDEATHSIG), nothing of it is left.
+ctl stop ahead >/dev/null
+wait_for 5 eval '[ -n "$(parked)" ] && [ "$(parked)" != "$p3" ]' || fail "nothing parked after the stop"
+p4=$(parked) mon=$(field ahead monitor_pid)
+kill -9 "$mon"
+wait_for 5 eval '! kill -0 "$p4" 2>/dev/null' || fail "the parked init $p4 outlived its monitor"
+
+# The unit removed: its cgroup, and whatever was parked in it, go.
+wait_for 10 eval '[ -n "$(field ahead monitor_pid)" ] && [ "$(field ahead monitor_pid)" != "$mon" ]' || fail "no new monitor"
+wait_for 5 eval '[ -n "$(parked)" ] || state_is ahead running' || fail "nothing in the unit's cgroup"
+left=$(cat "$cg/cgroup.procs")
+rm "$CASE_DIR/units/ahead.yaml"
+ctl reload >/dev/null || fail "reload failed"
+wait_for 5 eval '[ ! -d "$cg" ]' || fail "the unit's cgroup $cg is left: $(cat "$cg/cgroup.procs" 2>&1 | tr '\n' ' ')"
+for p in $left; do kill -0 "$p" 2>/dev/null && fail "process $p of the removed unit is left"; done
+
+# The restart policy's next run is made ahead too, during the back-off, and is as isolated.
+# Its first run fails at once; the next one (its sandbox keeps /once) stays. What was parked is
+# read during the back-off (the one process in the unit's cgroup) until the restart's command joins it.
+unit again 'command: [/bin/sh, -c, "[ -e /once ] && exec sleep 1000; touch /once; exit 3"]
+restart: {policy: on-failure, delay: 3s}'
+cg=${cg%/ahead}/again seen=" "
+ctl reload >/dev/null || fail "reload failed"
+wait_for 10 state_is again backoff || fail "no back-off: $(field again state)"
+for _ in $(seq 100); do
+        p=$(parked) && seen="$seen$p "
+        [ "$(cat "$cg/cgroup.procs" 2>/dev/null | wc -l)" -gt 1 ] && break
+        sleep 0.05
+done
+[ "$seen" != " " ] || fail "nothing parked during the back-off"
+wait_for 10 state_is again running || fail "no restart: $(field again state)"
+p5=$(field again pid)
+case $seen in *" $p5 "*) ;; *) fail "the restart did not take what was parked ($seen): pid $p5" ;; esac
+c=$(command_of "$p5")
+grep -q "^Seccomp:[[:space:]]*2" "/proc/$c/status" || fail "the restarted command has no filter"
+[ "$(readlink "/proc/$c/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] || fail "the restarted command is in the host's mount namespace"
+end
+
 finish

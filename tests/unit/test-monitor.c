@@ -12,7 +12,9 @@
 /* ---- the fake driver ---- */
 
 typedef struct Fake {
-        unsigned starts, stops, kills, cleanups, frees;
+        unsigned prepares, parks, starts, stops, kills, cleanups, frees;
+        int park_result;    /* what park() returns */
+        bool parked;        /* the instance is parked: from park() until start() */
         int start_result;   /* what start() returns */
         unsigned not_empty; /* cleanups that find something of the run left */
         bool oom;           /* the next exit reports the OOM killer */
@@ -27,18 +29,31 @@ typedef struct FakeExec {
 } FakeExec;
 
 static Fake fake;
-static const IsolationDriver fake_driver;
+static IsolationDriver fake_driver;
 
 static int fake_prepare(const DriverContext *ctx, DriverInstance **ret, SupError **ret_error) {
         DriverInstance *d = xzalloc(sizeof(DriverInstance));
 
-        assert_null(fake.instance); /* one run at a time */
+        /* One run at a time, a parked one included: made ahead only while none runs. */
+        assert_null(fake.instance);
         *d = (DriverInstance){.driver = &fake_driver, .ctx = ctx};
         fake.instance = *ret = d;
+        fake.prepares++;
+        return 0;
+}
+
+static int fake_park(DriverInstance *d, SupError **ret_error) {
+        assert_ptr_equal(d, fake.instance);
+        assert_false(fake.parked);
+        fake.parks++;
+        if (fake.park_result < 0)
+                return sup_error_make(ret_error, fake.park_result, "the fake does not park");
+        fake.parked = true;
         return 0;
 }
 
 static int fake_start(DriverInstance *d, SupError **ret_error) {
+        fake.parked = false;
         fake.starts++;
         if (fake.start_result < 0)
                 return sup_error_make(ret_error, fake.start_result, "the fake does not start");
@@ -66,6 +81,7 @@ static DriverInstance *fake_free(DriverInstance *d) {
         assert_ptr_equal(d, fake.instance);
         fake.frees++;
         fake.instance = NULL;
+        fake.parked = false;
         free(d);
         return NULL;
 }
@@ -101,7 +117,7 @@ static void exec_ends(int code) {
         free(x);
 }
 
-static const IsolationDriver fake_driver = {
+static IsolationDriver fake_driver = {
         .name = "fake",
         .exec = fake_exec,
         .exec_cancel = fake_exec_cancel,
@@ -114,9 +130,14 @@ static const IsolationDriver fake_driver = {
         .free = fake_free,
 };
 
+/* The harness's driver can make a run ahead (driver.h park()), and its monitor does so at once, as
+ * sup-monitor does. */
+static bool parking;
+
 /* What the driver reports: the command runs; the workload has ended (code, or signal). */
 static void workload_started(void) {
         assert_non_null(fake.instance);
+        assert_false(fake.parked); /* a parked instance reports nothing */
         fake.instance->ctx->callbacks.started(fake.instance, fake.instance->ctx->userdata);
 }
 
@@ -124,6 +145,7 @@ static void workload_exits(int code, int sig, bool setup_failed) {
         DriverExit ex = {.code = sig ? -1 : code, .signal = sig, .oom = fake.oom, .setup_failed = setup_failed};
 
         assert_non_null(fake.instance);
+        assert_false(fake.parked);
         fake.instance->ctx->callbacks.exited(fake.instance, &ex, fake.instance->ctx->userdata);
 }
 
@@ -156,7 +178,10 @@ static void harness_open(Harness *h, const char *extra) {
         cfg.state_dir = h->state_dir;
         assert_int_equal(event_new(&h->event), 0);
         assert_int_equal(monitor_new(h->event, &cfg, &h->m, &error), 0);
+        fake_driver.park = parking ? fake_park : NULL;
         monitor_set_driver(h->m, &fake_driver);
+        if (parking)
+                monitor_make_ahead(h->m);
 }
 
 static void harness_close(Harness *h) {
@@ -266,17 +291,17 @@ static void deliver(Harness *h, MonitorEvent ev) {
         case MONITOR_EVENT_SHUTDOWN:
                 assert_int_equal(monitor_shutdown(m, false), 0);
                 break;
-        /* From the driver where a run has an instance; elsewhere no driver can say it, and the
-         * cell (act_none) is delivered directly. */
+        /* From the driver where a run has an instance (a parked one reports nothing); elsewhere
+         * no driver can say it, and the cell (act_none) is delivered directly. */
         case MONITOR_EVENT_STARTED:
-                if (fake.instance)
+                if (fake.instance && !fake.parked)
                         workload_started();
                 else
                         monitor_dispatch(m, ev);
                 break;
         case MONITOR_EVENT_GONE:
                 /* What the driver says: before the command ran, it is a setup failure. */
-                if (fake.instance)
+                if (fake.instance && !fake.parked)
                         workload_exits(1, 0, m->state == MONITOR_STARTING);
                 else
                         monitor_dispatch(m, ev);
@@ -389,7 +414,27 @@ static const Cell cells[] = {
         {ST(FAILED), EV(TIMEOUT), ST(FAILED), 0, G(POLICY), false},
 };
 
-static void test_every_cell(void **state) {
+/* Where no run exists a parked one does (the driver's prepare() asserts that they never meet), and
+ * none is seen: the status has no pid, `top` finds no instance. */
+static void check_parked(const Harness *h) {
+        const Monitor *m = h->m;
+        bool no_run = m->state == MONITOR_STOPPED || m->state == MONITOR_EXITED || m->state == MONITOR_FAILED ||
+                      m->state == MONITOR_BACKOFF;
+
+        if (has_exited(h)) {
+                assert_null(fake.instance);
+                return;
+        }
+        assert_int_equal(fake.parked, no_run);
+        assert_int_equal(m->parked.instance != NULL, no_run);
+        if (no_run) {
+                assert_null(m->instance);
+                assert_int_equal(m->status.pid, 0);
+        } else
+                assert_ptr_equal(m->instance, fake.instance);
+}
+
+static void every_cell(bool park) {
         bool seen[_MONITOR_STATE_MAX][_MONITOR_EVENT_MAX] = {};
 
         for (size_t i = 0; i < ELEMENTSOF(cells); i++) {
@@ -399,10 +444,15 @@ static void test_every_cell(void **state) {
                 unsigned calls;
 
                 print_message("%s + %s\n", monitor_state_to_string(c->from), monitor_event_to_string(c->ev));
+                parking = park;
                 harness_open(&h, CELL_UNIT);
                 enter(&h, c->from);
+                if (park)
+                        check_parked(&h);
                 before = fake;
                 deliver(&h, c->ev);
+                if (park)
+                        check_parked(&h);
                 calls = (fake.starts > before.starts ? S : 0) | (fake.stops > before.stops ? P : 0) |
                         (fake.kills > before.kills ? K : 0) | (fake.cleanups > before.cleanups ? C : 0);
                 if (c->to == EXIT)
@@ -416,6 +466,7 @@ static void test_every_cell(void **state) {
                 assert_int_equal(timer_armed(h.m), c->timer);
                 seen[c->from][c->ev] = true;
                 harness_close(&h);
+                parking = false;
         }
         for (int s = 0; s < _MONITOR_STATE_MAX; s++)
                 for (int e = 0; e < _MONITOR_EVENT_MAX; e++)
@@ -424,6 +475,17 @@ static void test_every_cell(void **state) {
                                             monitor_event_to_string(e));
                                 fail();
                         }
+}
+
+static void test_every_cell(void **state) {
+        every_cell(false);
+}
+
+/* Issue 14: the same table with the next run made ahead wherever none runs (after the start of
+ * the monitor and after every run): no cell changes, a parked instance never meets a run (two
+ * instances at once: the driver's prepare() fails), and none is seen as running. */
+static void test_every_cell_parked(void **state) {
+        every_cell(true);
 }
 
 /* Issue 9 item 11: a stop, restart or shutdown that came between the workload's exit and the
@@ -562,6 +624,134 @@ static void test_start_fails(void **state) {
         harness_close(&h);
 }
 
+/* The state status.json says. */
+static char *file_state(const Harness *h) {
+        _cleanup_free_ char *path = path_join(h->dir, "status.json");
+        json_t *j = json_load_file(path, 0, NULL);
+        char *s;
+
+        assert_non_null(j);
+        s = xstrdup(json_string_value(json_object_get(j, "state")));
+        json_decref(j);
+        return s;
+}
+
+#define assert_file_state(h, expected)                   \
+        do {                                             \
+                _cleanup_free_ char *_s = file_state(h); \
+                assert_string_equal(_s, expected);       \
+        } while (0)
+
+/* Issue 14: "starting" reaches status.json after the go, not between it and the container's
+ * setup: the file keeps the state before (true until the run goes on) and supd has the new one;
+ * "running" (or the run's end) is written at once, and so is "starting" after a while. */
+static void test_starting_written_later(void **state) {
+        Harness h = {};
+        Monitor *m;
+
+        harness_open(&h, "restart: {policy: \"no\"}\n");
+        m = h.m;
+        assert_int_equal(monitor_listen(m), 0);
+        assert_file_state(&h, "stopped");
+        assert_int_equal(monitor_start(m, true), 0);
+        assert_int_equal(m->status.state, INSTANCE_STARTING);
+        assert_file_state(&h, "stopped");
+        workload_started();
+        assert_file_state(&h, "running");
+        assert_int_equal(monitor_stop(m), 0);
+        assert_file_state(&h, "stopping");
+        workload_exits(0, SIGTERM, false);
+        assert_file_state(&h, "stopped");
+        /* A start that stays starting: the file follows. */
+        assert_int_equal(monitor_start(m, true), 0);
+        assert_file_state(&h, "stopped");
+        RUN_UNTIL(&h, m->status_timer && event_source_get_time(m->status_timer) == USEC_INFINITY);
+        assert_file_state(&h, "starting");
+        harness_close(&h);
+}
+
+/* Issue 14: a start takes the parked instance instead of preparing one (what was made ahead is
+ * the run); the restart policy's start after an exit does too; a parked instance whose spec is
+ * not the monitor's any more (the init's copy would run the old one) is thrown away and the start
+ * is a cold one; one that cannot be parked leaves nothing behind and the start is cold. */
+static void test_parked_start(void **state) {
+        Harness h = {};
+        Monitor *m;
+
+        parking = true;
+        harness_open(&h, "restart: {policy: on-failure, delay: 1h, burst: 5, interval: 1h}\n");
+        parking = false;
+        m = h.m;
+        assert_int_equal(fake.prepares, 1);
+        assert_int_equal(fake.parks, 1);
+        assert_true(fake.parked);
+        assert_int_equal(m->state, MONITOR_STOPPED);
+        assert_int_equal(monitor_start(m, true), 0);
+        assert_int_equal(fake.prepares, 1); /* taken, not made again */
+        assert_int_equal(fake.starts, 1);
+        assert_null(m->parked.instance);
+        workload_started();
+        assert_int_equal(m->state, MONITOR_RUNNING);
+        /* It fails: the back-off has the next run parked, and its timer takes it. */
+        workload_exits(1, 0, false);
+        assert_int_equal(m->state, MONITOR_BACKOFF);
+        assert_int_equal(fake.prepares, 2);
+        assert_true(fake.parked);
+        timer_fires(m);
+        assert_int_equal(m->state, MONITOR_STARTING);
+        assert_int_equal(fake.prepares, 2);
+        assert_int_equal(fake.starts, 2);
+        workload_started();
+        assert_int_equal(monitor_stop(m), 0);
+        workload_exits(0, SIGTERM, false);
+        assert_int_equal(m->state, MONITOR_STOPPED);
+        assert_true(fake.parked);
+        /* Made for another spec (a change the start must not miss): thrown away, a cold start. */
+        m->parked.hash[0] ^= 1;
+        assert_int_equal(monitor_start(m, true), 0);
+        assert_int_equal(fake.frees, 3);
+        assert_int_equal(fake.prepares, 4);
+        assert_int_equal(fake.starts, 3);
+        assert_false(fake.parked);
+        workload_started();
+        assert_int_equal(monitor_stop(m), 0);
+        /* The driver cannot park: nothing is left of the attempt, and the start is cold. */
+        fake.park_result = -EIO;
+        workload_exits(0, SIGTERM, false);
+        assert_int_equal(m->state, MONITOR_STOPPED);
+        assert_int_equal(fake.parks, 4);
+        assert_null(fake.instance);
+        assert_null(m->parked.instance);
+        assert_null(m->status.reason); /* a quiet attempt: the status says nothing of it */
+        assert_int_equal(monitor_start(m, true), 0);
+        assert_int_equal(fake.starts, 4);
+        assert_int_equal(m->state, MONITOR_STARTING);
+        harness_close(&h);
+}
+
+/* Issue 14: a shutdown (the unit removed, or supd replacing the monitor) frees the parked instance
+ * before the instance directory goes; so does the monitor's end. */
+static void test_parked_shutdown(void **state) {
+        Harness h = {};
+
+        parking = true;
+        harness_open(&h, "");
+        parking = false;
+        assert_true(fake.parked);
+        assert_int_equal(monitor_shutdown(h.m, true), 0);
+        assert_true(has_exited(&h));
+        assert_null(fake.instance);
+        assert_int_equal(fake.frees, 1);
+        assert_int_equal(fake.starts, 0);
+        harness_close(&h);
+
+        parking = true;
+        harness_open(&h, "");
+        parking = false;
+        assert_true(fake.parked);
+        harness_close(&h); /* monitor_free(): asserts the instance is gone */
+}
+
 /* A check every 10 ms that turns unhealthy after two failures, on_failure as given, and a
  * restart policy that would never restart by itself. */
 #define HEALTH_UNIT(action)                                                                                 \
@@ -682,6 +872,10 @@ static void test_string_tables(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_every_cell),
+                cmocka_unit_test(test_every_cell_parked),
+                cmocka_unit_test(test_parked_start),
+                cmocka_unit_test(test_starting_written_later),
+                cmocka_unit_test(test_parked_shutdown),
                 cmocka_unit_test(test_stop_while_draining),
                 cmocka_unit_test(test_restart_while_draining),
                 cmocka_unit_test(test_shutdown_while_draining),

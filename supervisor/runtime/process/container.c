@@ -181,6 +181,9 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
          * takes its container along rather than leaving a workload nobody supervises, logs or
          * can stop; supd then starts a fresh monitor. supd itself dying changes nothing. */
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        /* Named before the wait: a container made ahead (container_spawn()) waits in here for
+         * its start, and must not look like a second monitor to `ps` meanwhile. */
+        set_cmdline("sup-init");
 
         /* The go byte, and with user_namespace: auto the idmapped mounts made outside. */
         n_fds = cfg->userns ? ROOTFS_IDMAP_MAX : 0;
@@ -192,6 +195,12 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
         if (cfg->userns && n_fds != img->n_layers + 1 + count_binds(u))
                 child_fail(-EIO, "the idmapped mounts did not arrive");
 
+        /* The mount namespace only now, at the go, not at the clone: a container made ahead
+         * (container_spawn()) waits for its start for as long as its unit stays stopped, and a
+         * copy taken then would show it the host's mounts of that moment (a bind source mounted
+         * since, a volume's file system) instead of those of its start. */
+        if (unshare(CLONE_NEWNS) < 0)
+                child_fail(-errno, "cannot create a mount namespace");
         /* Only now, inside the instance's cgroup, so that it becomes the namespace's root. */
         if (unshare(CLONE_NEWCGROUP) < 0)
                 child_fail(-errno, "cannot create a cgroup namespace");
@@ -271,7 +280,6 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
          * message if it could not. */
         (void) close_range(0, CHILD_EXIT_FD - 1, 0);
         (void) close_range(CHILD_EXIT_FD + 1, ~0U, 0);
-        set_cmdline("sup-init");
         run_init(command);
 }
 
@@ -310,15 +318,16 @@ int container_clone_into_cgroup(const Cgroup *cg, struct clone_args *args) {
         return fd;
 }
 
-int container_start(const ContainerConfig *cfg, Container *ret) {
+/* Everything before the go: the child in its namespaces and (v1: moved into) its cgroup, parked
+ * on its sync socket before it has done anything of its own (no mount, no pivot_root, nothing
+ * read from the image). */
+int container_spawn(const ContainerConfig *cfg, Container *ret) {
         int sync_pipe[2] = { -EBADF, -EBADF }, err_pipe[2] = { -EBADF, -EBADF }, exit_pipe[2] = { -EBADF, -EBADF };
         _cleanup_close_ int cgroup_fd = -EBADF;
         struct clone_args args = {
-                .flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD,
+                .flags = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD, /* CLONE_NEWNS: at the go */
                 .exit_signal = SIGCHLD,
         };
-        char prepare_err[WORKLOAD_ERR_MAX] = "";
-        RootfsIdmap idmap = {0};
         int pidfd = -EBADF, own_ns[CONTAINER_SHARE_KINDS], r;
         uint64_t joined;
         pid_t pid;
@@ -370,46 +379,26 @@ int container_start(const ContainerConfig *cfg, Container *ret) {
         close(sync_pipe[0]);
         close(exit_pipe[1]);
         sync_pipe[0] = exit_pipe[1] = -EBADF;
+        *ret = (Container){.pid = pid,
+                           .pidfd = pidfd,
+                           .error_fd = err_pipe[0],
+                           .exit_fd = exit_pipe[0],
+                           .sync_fd = sync_pipe[1],
+                           .error_wfd = err_pipe[1]};
 
+        /* On v1 the move into the cgroup: its cgroup.procs write waits for an RCU grace period
+         * (about 10 ms), which is why a monitor spawns the next run's container ahead. */
         if (cfg->cgroup && !(args.flags & CLONE_INTO_CGROUP)) {
                 r = cgroup_attach(cfg->cgroup, pid);
                 if (r < 0) {
-                        (void) kill(pid, SIGKILL);
-                        (void) waitpid(pid, NULL, 0);
-                        goto fail;
+                        container_abandon(ret);
+                        return r;
                 }
         }
-        if (cfg->prepare) {
-                _cleanup_sup_error_ SupError *e = NULL;
-
-                r = cfg->prepare(pid, cfg->userdata, &e);
-                if (r < 0 && e)
-                        (void) sup_error_to_buffer(e, prepare_err, sizeof(prepare_err));
-        } else
-                r = 0;
-        if (r >= 0 && cfg->userns)
-                r = prepare_userns(cfg, pid, &idmap, prepare_err);
-        if (r < 0) {
-                /* Told like a failure of the child's own setup: the reason on the error pipe, and
-                 * the child, whose sync pipe closes without the go byte, exits. */
-                if (!prepare_err[0])
-                        snprintf(prepare_err, sizeof(prepare_err), "%s", strerror(-r));
-                (void) !write(err_pipe[1], prepare_err, strlen(prepare_err));
-        } else if ((r = send_byte_fds(sync_pipe[1], idmap.fds, idmap.n)) < 0) {
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
-                goto fail;
-        }
-        rootfs_idmap_done(&idmap);
-        close(sync_pipe[1]);
-        close(err_pipe[1]);
-
-        *ret = (Container) { .pid = pid, .pidfd = pidfd, .error_fd = err_pipe[0], .exit_fd = exit_pipe[0] };
         return 0;
 
 fail:
-        rootfs_idmap_done(&idmap);
-        for (int *fd = (int[]) { sync_pipe[0], sync_pipe[1], err_pipe[0], err_pipe[1], exit_pipe[0], exit_pipe[1], pidfd },
+        for (int *fd = (int[]){sync_pipe[0], sync_pipe[1], err_pipe[0], err_pipe[1], exit_pipe[0], exit_pipe[1], pidfd},
                  *end = fd + 7;
              fd < end; fd++)
                 if (*fd >= 0)
@@ -417,8 +406,67 @@ fail:
         return r;
 }
 
+int container_release(const ContainerConfig *cfg, Container *c) {
+        char prepare_err[WORKLOAD_ERR_MAX] = "";
+        RootfsIdmap idmap = {0};
+        int r;
+
+        if (cfg->prepare) {
+                _cleanup_sup_error_ SupError *e = NULL;
+
+                r = cfg->prepare(c->pid, cfg->userdata, &e);
+                if (r < 0 && e)
+                        (void) sup_error_to_buffer(e, prepare_err, sizeof(prepare_err));
+        } else
+                r = 0;
+        if (r >= 0 && cfg->userns)
+                r = prepare_userns(cfg, c->pid, &idmap, prepare_err);
+        if (r < 0) {
+                /* Told like a failure of the child's own setup: the reason on the error pipe, and
+                 * the child, whose sync pipe closes without the go byte, exits. */
+                if (!prepare_err[0])
+                        snprintf(prepare_err, sizeof(prepare_err), "%s", strerror(-r));
+                (void) !write(c->error_wfd, prepare_err, strlen(prepare_err));
+        } else if ((r = send_byte_fds(c->sync_fd, idmap.fds, idmap.n)) < 0) {
+                rootfs_idmap_done(&idmap);
+                container_abandon(c);
+                return r;
+        }
+        rootfs_idmap_done(&idmap);
+        close(c->sync_fd);
+        close(c->error_wfd);
+        c->sync_fd = c->error_wfd = -EBADF;
+        return 0;
+}
+
+int container_start(const ContainerConfig *cfg, Container *ret) {
+        Container c;
+        int r;
+
+        r = container_spawn(cfg, &c);
+        if (r < 0)
+                return r;
+        r = container_release(cfg, &c);
+        if (r < 0)
+                return r;
+        *ret = c;
+        return 0;
+}
+
+void container_abandon(Container *c) {
+        siginfo_t si;
+
+        if (c->pidfd >= 0) {
+                (void) syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+                /* Parked, it has nothing to finish: SIGKILL ends it at once, and the wait keeps
+                 * a zombie from holding its cgroup. */
+                (void) waitid((idtype_t) P_PIDFD, (id_t) c->pidfd, &si, WEXITED);
+        }
+        container_close(c);
+}
+
 void container_close(Container *c) {
-        int *fds[] = { &c->pidfd, &c->error_fd, &c->exit_fd };
+        int *fds[] = {&c->pidfd, &c->error_fd, &c->exit_fd, &c->sync_fd, &c->error_wfd};
         for (size_t i = 0; i < ELEMENTSOF(fds); i++)
                 if (*fds[i] >= 0) {
                         close(*fds[i]);

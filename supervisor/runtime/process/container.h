@@ -54,6 +54,8 @@ typedef struct Container {
         int pidfd;   /* its pidfd; readable when it has exited */
         int error_fd; /* a setup error as text, or EOF once the command was executed */
         int exit_fd; /* sizeof(ContainerExit) bytes when the command has ended */
+        int sync_fd; /* until container_release(): the go */
+        int error_wfd; /* until container_release(): the error pipe's write end, for prepare's error */
 } Container;
 
 typedef struct ContainerExit {
@@ -64,6 +66,23 @@ typedef struct ContainerExit {
 /* Starts the container. Returns once the child exists; whether the command could be executed is
  * then told by error_fd (read it until EOF). The fds in *ret are close-on-exec and the caller's. */
 int container_start(const ContainerConfig *cfg, Container *ret);
+
+/* container_start() in two steps, so that the slow part can be done before the start is asked
+ * for. container_spawn() creates the child in its namespaces and cgroup (on v1 the cgroup.procs
+ * write, about 10 ms: an RCU grace period), where it waits for the go before anything of its own:
+ * no mount, nothing read from the image or the host's files, no step of cfg->prepare; its mount
+ * namespace is made at the go (until then it sees the host's, as its creator does), so that the
+ * container sees the host's mounts of its start. Everything
+ * it will do is already decided, though: cfg (spec, image, seccomp program, rlimits...) as it was
+ * at the spawn is the child's copy, so a caller that parks one must throw it away
+ * (container_abandon()) when any of it changes. container_release() then runs cfg->prepare (the
+ * network: addresses are the run's, leased at its start) and the user namespace's maps, and sends
+ * the go; from there on, as container_start(). cfg must be the same for both calls. */
+int container_spawn(const ContainerConfig *cfg, Container *ret);
+int container_release(const ContainerConfig *cfg, Container *c);
+/* Kills a container (SIGKILL to its init: one parked has nothing to finish), waits for it, and
+ * closes its fds. */
+void container_abandon(Container *c);
 void container_close(Container *c);
 
 struct clone_args;

@@ -3,6 +3,7 @@
  * monitor's loop. What is its own: the command's output pipes, the container's root mount point
  * and sandbox, the user namespace lease of user_namespace: auto, the veth side of the network,
  * and telling the container's end (its init's exit report, or its setup error). */
+#include <assert.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -37,6 +38,7 @@ typedef struct ProcessInstance {
         UsernsRange userns; /* user_namespace: auto: the range leased while the container runs */
         Container container;
         bool has_container;
+        bool parked; /* the container waits for its go (process_park()); nothing of it is shown */
         bool started;
         ProcessOutput out, err;
         EventSource *pidfd_source;
@@ -195,21 +197,10 @@ static void on_setup_result(EventSource *s, int fd, uint32_t revents, void *user
         p->base.ctx->callbacks.started(&p->base, p->base.ctx->userdata);
 }
 
-static int process_start(DriverInstance *d, SupError **ret_error) {
-        ProcessInstance *p = process_of(d);
-        const DriverContext *ctx = d->ctx;
-        int out_w = -EBADF, err_w = -EBADF, r;
-        ContainerConfig cfg;
+static ContainerConfig container_config(ProcessInstance *p, int out_w, int err_w) {
+        const DriverContext *ctx = p->base.ctx;
 
-        r = output_open(p, &p->out, &out_w);
-        if (r >= 0)
-                r = output_open(p, &p->err, &err_w);
-        if (r < 0) {
-                if (out_w >= 0)
-                        close(out_w);
-                return sup_error_make(ret_error, r, "cannot create the output pipes: %s", strerror(-r));
-        }
-        cfg = (ContainerConfig){
+        return (ContainerConfig){
                 .spec = ctx->run_spec,
                 .image = ctx->image,
                 .rootfs = p->rootfs,
@@ -225,12 +216,65 @@ static int process_start(DriverInstance *d, SupError **ret_error) {
                 .setup = ctx->net ? configure_network : NULL,
                 .userdata = p,
         };
-        r = container_start(&cfg, &p->container);
+}
+
+/* The container up to its go (container_spawn()): its output pipes watched, its init in its
+ * namespaces and cgroup, waiting. */
+static int spawn(ProcessInstance *p, SupError **ret_error) {
+        int out_w = -EBADF, err_w = -EBADF, r;
+        ContainerConfig cfg;
+
+        r = output_open(p, &p->out, &out_w);
+        if (r >= 0)
+                r = output_open(p, &p->err, &err_w);
+        if (r < 0) {
+                if (out_w >= 0)
+                        close(out_w);
+                return sup_error_make(ret_error, r, "cannot create the output pipes: %s", strerror(-r));
+        }
+        cfg = container_config(p, out_w, err_w);
+        r = container_spawn(&cfg, &p->container);
         close(out_w);
         close(err_w);
         if (r < 0)
                 return sup_error_make(ret_error, r, "cannot create the container: %s", strerror(-r));
         p->has_container = true;
+        return 0;
+}
+
+/* The next run's container made ahead (driver.h park()): what is left for the start is its go,
+ * then its own setup (mounts, pivot_root, hardening, exec). The status shows none of it: no pid,
+ * and `top` (ps()) and signals see no container until the start. */
+static int process_park(DriverInstance *d, SupError **ret_error) {
+        ProcessInstance *p = process_of(d);
+        int r;
+
+        assert(!p->has_container);
+        r = spawn(p, ret_error);
+        if (r < 0)
+                return r;
+        p->parked = true;
+        return 0;
+}
+
+static int process_start(DriverInstance *d, SupError **ret_error) {
+        ProcessInstance *p = process_of(d);
+        const DriverContext *ctx = d->ctx;
+        ContainerConfig cfg;
+        int r;
+
+        if (!p->parked) {
+                r = spawn(p, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        p->parked = false;
+        cfg = container_config(p, -EBADF, -EBADF);
+        r = container_release(&cfg, &p->container);
+        if (r < 0) {
+                p->has_container = false;
+                return sup_error_make(ret_error, r, "cannot start the container: %s", strerror(-r));
+        }
         ctx->status->pid = p->container.pid;
         (void) fd_set_nonblock(p->container.error_fd, 1);
         (void) event_add_io(ctx->event, &p->pidfd_source, p->container.pidfd, EPOLLIN, on_pidfd, p);
@@ -275,7 +319,7 @@ static void reap(ProcessInstance *p) {
 }
 
 static int send_signal(ProcessInstance *p, int sig) {
-        if (!p->has_container)
+        if (!p->has_container || p->parked)
                 return -ESRCH;
         return syscall(SYS_pidfd_send_signal, p->container.pidfd, sig, NULL, 0) < 0 ? negative_errno() : 0;
 }
@@ -325,7 +369,10 @@ static DriverInstance *process_free(DriverInstance *d) {
         p->error_source = event_source_free(p->error_source);
         output_close(p, &p->out);
         output_close(p, &p->err);
-        if (p->has_container)
+        /* A parked container never ran anything: it goes with its instance. */
+        if (p->parked)
+                container_abandon(&p->container);
+        else if (p->has_container)
                 container_close(&p->container);
         userns_release(&p->userns);
         free(p->rootfs);
@@ -352,7 +399,7 @@ static int process_ps(DriverInstance *d, DriverPsCallback callback, void *userda
         size_t n = 0;
         int r;
 
-        if (!p->has_container || !cg)
+        if (!p->has_container || p->parked || !cg)
                 return -ENOTCONN;
         /* Host PIDs: the monitor is in the host's pid namespace, and so is its /proc. A PID
          * reused between the listing and the reading would show another process; the kernel
@@ -410,6 +457,7 @@ const IsolationDriver process_driver = {
         .usage_of = "workload",
         .stop_ladder = false,
         .prepare = process_prepare,
+        .park = process_park,
         .start = process_start,
         .stop = process_stop,
         .kill = process_kill,
