@@ -173,13 +173,15 @@ int main(int argc, char **argv) {
 
         if (start)
                 (void) monitor_start(m, false);
-        else
-                monitor_make_ahead(m);
         /* Listening, and the first state recorded: supd may connect. */
         if (ready_fd >= 0) {
                 (void) !write(ready_fd, "", 0);
                 close(ready_fd);
         }
+        /* After the ready, not before: making the next run ahead (a cgroup attach, an image
+         * step) must not hold up supd's spawn of this monitor and the next. */
+        if (!start)
+                monitor_make_ahead(m);
         r = event_loop(e);
         monitor_free(m);
         return r < 0 ? 1 : 0;

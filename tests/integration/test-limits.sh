@@ -337,9 +337,21 @@ ctl start ahead >/dev/null
 wait_for 5 state_is ahead running || fail "ahead did not start after the adoption"
 [ "$(field ahead pid)" = "$p3" ] || fail "after the adoption, the start did not take $p3: pid $(field ahead pid)"
 
-# The monitor killed: what it parked dies with it (PR_SET_PDEATHSIG), nothing of it is left.
+# The parked init killed by hand (or by the OOM killer): the start does not fail on it ("Broken
+# pipe" before the fix), it starts the container cold in the same cgroup.
 ctl stop ahead >/dev/null
 wait_for 5 eval '[ -n "$(parked)" ] && [ "$(parked)" != "$p3" ]' || fail "nothing parked after the stop"
+pk=$(parked)
+kill -9 "$pk"
+# Dead, a zombie of its monitor's until the start reaps it.
+wait_for 5 eval '[ "$(awk "{print \$3}" "/proc/$pk/stat" 2>/dev/null || echo gone)" != S ]' || fail "the parked init $pk did not die"
+out=$(ctl start ahead 2>&1) || fail "start after the parked init died: $out"
+wait_for 5 state_is ahead running || fail "ahead did not start after its parked init died: $(field ahead state) $(field ahead reason)"
+[ "$(field ahead pid)" != "$pk" ] || fail "the start took the dead parked init"
+
+# The monitor killed: what it parked dies with it (PR_SET_PDEATHSIG), nothing of it is left.
+ctl stop ahead >/dev/null
+wait_for 5 eval '[ -n "$(parked)" ] && [ "$(parked)" != "$pk" ]' || fail "nothing parked after the stop"
 p4=$(parked) mon=$(field ahead monitor_pid)
 kill -9 "$mon"
 wait_for 5 eval '! kill -0 "$p4" 2>/dev/null' || fail "the parked init $p4 outlived its monitor"

@@ -5,6 +5,7 @@
  * and telling the container's end (its init's exit report, or its setup error). */
 #include <assert.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -257,12 +258,26 @@ static int process_park(DriverInstance *d, SupError **ret_error) {
         return 0;
 }
 
+/* A pidfd is readable once its process exited. */
+static bool fd_readable_now(int fd) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+        return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLIN | POLLHUP));
+}
+
 static int process_start(DriverInstance *d, SupError **ret_error) {
         ProcessInstance *p = process_of(d);
         const DriverContext *ctx = d->ctx;
         ContainerConfig cfg;
         int r;
 
+        /* A parked init that died meanwhile (killed by hand, or by the OOM killer: it is a fork
+         * of the monitor) gets no go: it goes, and this start spawns its container as a cold
+         * one does, in the cgroup made ahead. */
+        if (p->parked && fd_readable_now(p->container.pidfd)) {
+                container_abandon(&p->container);
+                p->has_container = p->parked = false;
+        }
         if (!p->parked) {
                 r = spawn(p, ret_error);
                 if (r < 0)
