@@ -15,6 +15,7 @@
 #include "base64.h"
 #include "caps.h"
 #include "fileio.h"
+#include "guest-boot.h"
 #include "guest-probe.h"
 #include "guest-proto.h"
 #include "image.h"
@@ -378,6 +379,12 @@ static void test_run_entropy_and_park(void **state) {
 
         assert_int_equal(guest_run_from_json(msg, &run, &error), 0);
         assert_false(run.has_entropy);
+        /* A parked guest (a template's restore) refuses a run without entropy (the fault: the
+         * reseed skipped, every restore drawing the template's random numbers); a cold one runs. */
+        assert_int_equal(guest_reseed(&run, true, &error), -EINVAL);
+        assert_non_null(strstr(sup_error_message(error), "entropy"));
+        error = sup_error_free(error);
+        assert_int_equal(guest_reseed(&run, false, &error), 0);
         guest_run_done(&run);
         json_object_set_new(msg, "entropy",
                             json_string("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"));

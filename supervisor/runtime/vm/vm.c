@@ -387,12 +387,26 @@ static void send_run(Vm *vm) {
                  * every other restore of it (guest-proto.h: entropy). */
                 uint8_t e[GUEST_ENTROPY_BYTES];
                 char hex[2 * GUEST_ENTROPY_BYTES + 1];
-                if (getrandom(e, sizeof(e), 0) == (ssize_t) sizeof(e)) {
+                ssize_t n = getrandom(e, sizeof(e), 0);
+                if (n == (ssize_t) sizeof(e)) {
                         for (size_t i = 0; i < sizeof(e); i++)
                                 snprintf(hex + 2 * i, 3, "%02x", e[i]);
                         json_object_set_new(run, "entropy", json_string(hex));
                 }
                 explicit_bzero(e, sizeof(e));
+                /* A restored guest without it would run the unit on the template's random
+                 * numbers, as every other restore of it does: the start fails instead. */
+                if (n != (ssize_t) sizeof(e) && vm->restoring) {
+                        json_decref(run);
+                        free(vm->init_error);
+                        vm->init_error = xasprintf("cannot get random bytes to reseed the restored guest: %s",
+                                                   n < 0 ? strerror(errno) : "short read");
+                        vm->init_error_code = -1;
+                        sup_line(vm, "%s", vm->init_error);
+                        vm->run_sent = true;
+                        stop_step(vm, VM_STOP_QUIT);
+                        return;
+                }
         }
         agent_send(vm, run);
         vm->run_sent = true;
