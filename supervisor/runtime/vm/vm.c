@@ -1308,6 +1308,13 @@ static bool restore_failed(Vm *vm) {
         vm->qemu_exited = false;
         vm->qemu_last[0] = 0;
         vm->status.qemu_pid = 0;
+        /* What the failed QEMU's guest did is not the cold boot's: a panic there would otherwise
+         * end the new machine (the panic timer) or be its classification. */
+        vm->panic_timer = event_source_free(vm->panic_timer);
+        vm->panicked = false;
+        vm->console_tail_len = 0;
+        free(vm->shutdown_reason);
+        vm->shutdown_reason = NULL;
         vm->clock = vm_clock_free(vm->clock);
         vm->clock = vm_clock_new(vm->event, &(VmClockOwner){.send = exec_send,
                                                             .note = exec_note,
