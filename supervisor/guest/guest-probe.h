@@ -44,8 +44,9 @@ int guest_find_disk(const char *block_dir, const char *serial, char **ret);
 /* The network interface ("eth0") whose MAC address is mac (lowercase, "aa:bb:cc:dd:ee:ff"), from
  * the class directory (/sys/class/net, each interface's "address" file). -ENOENT: not (yet) there. */
 int guest_find_netif(const char *class_dir, const char *mac, char **ret);
-/* The first Ethernet interface ("type" 1) of the class directory: the guest has one network card,
- * and a guest restored from a template finds it with the template's MAC address. */
+/* The first Ethernet interface ("type" 1) of the class directory whose device's driver is
+ * virtio_net: the guest has one network card, and a guest restored from a template finds it with
+ * the template's MAC address. */
 int guest_find_ether(const char *class_dir, char **ret);
 
 /* The event device ("event1", for /dev/input/event1) of the input device called name, from the

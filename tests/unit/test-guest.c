@@ -1076,7 +1076,22 @@ static void test_find_netif(void **state) {
         assert_int_equal(guest_find_ether(net, &dev), -ENOENT);
         put(sys, "devices/virtual/net/lo/type", "772\n");
         put(sys, "devices/platform/virtio1/net/eth0/type", "1\n");
-        assert_found(guest_find_ether(net, &dev), &dev, "eth0");
+        /* Ethernet of another driver is not the card (the fault: the first type 1 interface
+         * taken, a kernel's own tunnel or another card given the unit's address). */
+        static const char *const drivers[][2] = {
+                {"../../../bus/pci/drivers/e1000", "devices/platform/virtio1/driver"},
+                {"../../../bus/virtio/drivers/virtio_net", "devices/platform/virtio2/driver"},
+                {"../..", "devices/platform/virtio1/net/eth0/device"},
+                {"../..", "devices/platform/virtio2/net/eth1/device"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(drivers); i++) {
+                char *link = xasprintf("%s/%s", sys, drivers[i][1]);
+                assert_int_equal(symlink(drivers[i][0], link), 0);
+                free(link);
+        }
+        assert_int_equal(guest_find_ether(net, &dev), -ENOENT);
+        put(sys, "devices/platform/virtio2/net/eth1/type", "1\n");
+        assert_found(guest_find_ether(net, &dev), &dev, "eth1");
         assert_int_equal(guest_find_netif(net, "52:54:00:12:34:5", &dev), -ENOENT);
         assert_null(dev);
 
