@@ -109,14 +109,23 @@ GuestModulePhase guest_module_phase(const char *name, bool have_pci) {
         return GUEST_MODULE_BOOT;
 }
 
-bool guest_have_pci(const char *devices_dir) {
-        _cleanup_closedir_ DIR *d = opendir(devices_dir);
+/* Whether dir has an entry whose name starts with prefix (but "." and ".."). */
+static bool have_entry(const char *dir, const char *prefix) {
+        _cleanup_closedir_ DIR *d = opendir(dir);
         struct dirent *de;
 
         while (d && (de = readdir(d)))
-                if (de->d_name[0] != '.')
+                if (de->d_name[0] != '.' && startswith(de->d_name, prefix))
                         return true;
         return false;
+}
+
+bool guest_have_pci(const char *devices_dir) {
+        return have_entry(devices_dir, "");
+}
+
+bool guest_have_disks(const char *block_dir) {
+        return have_entry(block_dir, "vd");
 }
 
 int guest_find_port(const char *class_dir, const char *name, char **ret) {

@@ -33,6 +33,11 @@ GuestModulePhase guest_module_phase(const char *name, bool have_pci);
  * microvm, whose kernel finds no PCI configuration space. */
 bool guest_have_pci(const char *devices_dir);
 
+/* Whether the guest has a virtio-blk disk ("vd*" in /sys/block): a template's guest must have
+ * none (a kernel with virtio_blk built in probes the placeholder disks, and a restore keeps their
+ * sizes of 0). */
+bool guest_have_disks(const char *block_dir);
+
 /* The device name ("vport0p1") of the virtio-serial port called name, from the class directory
  * (/sys/class/virtio-ports, one entry per port with a "name" file). -ENOENT: not (yet) there. */
 int guest_find_port(const char *class_dir, const char *name, char **ret);

@@ -506,6 +506,14 @@ static json_t *read_run_command(Init *init) {
                 if (guest_command_from_json(msg, &cmd, &error) >= 0 && cmd.type == GUEST_CMD_RUN)
                         return msg;
                 json_decref(msg);
+                if (!error && cmd.type == GUEST_CMD_PARK && guest_have_disks("/sys/block")) {
+                        /* virtio_blk is built into this kernel: it probed the builder's
+                         * placeholder disks, and every restore would keep their sizes of 0. */
+                        (void) send_blocking(init->agent_fd,
+                                             guest_event_refused("park: this kernel has probed disks already "
+                                                                 "(virtio_blk built in): no template"));
+                        continue;
+                }
                 if (!error && cmd.type == GUEST_CMD_PARK) {
                         /* The template builder saves the machine from here (vm-template.h). */
                         _cleanup_sup_error_ SupError *zero_error = NULL;

@@ -1217,6 +1217,20 @@ static void test_module_phases(void **state) {
         assert_int_equal(mkdir(dev, 0755), 0);
         assert_true(guest_have_pci(dir));
         assert_int_equal(rmdir(dev), 0);
+        /* A template's guest with a disk probed refuses to park (the fault: a kernel with
+         * virtio_blk built in saved with the placeholder disks' sizes of 0); loop devices are
+         * no virtio disks. */
+        assert_false(guest_have_disks("/nonexistent/block"));
+        free(dev);
+        dev = xasprintf("%s/loop0", dir);
+        assert_int_equal(mkdir(dev, 0755), 0);
+        assert_false(guest_have_disks(dir));
+        assert_int_equal(rmdir(dev), 0);
+        free(dev);
+        dev = xasprintf("%s/vda", dir);
+        assert_int_equal(mkdir(dev, 0755), 0);
+        assert_true(guest_have_disks(dir));
+        assert_int_equal(rmdir(dev), 0);
         assert_int_equal(rmdir(dir), 0);
         free(dev);
 }

@@ -179,8 +179,9 @@ static int agent_wait(Builder *b, const char *event, SupError **ret_error) {
                 if (r < 0)
                         return sup_error_errno(ret_error, r, "the template's guest did not say %s", event);
                 const char *e = json_string_value(json_object_get(msg, "event"));
-                if (e && streq(e, "error"))
-                        return sup_error_make(ret_error, -EIO, "the template's guest failed: %s",
+                if (e && (streq(e, "error") || streq(e, "refused")))
+                        return sup_error_make(ret_error, -EIO, "the template's guest %s: %s",
+                                              streq(e, "error") ? "failed" : "refused",
                                               json_string_value(json_object_get(msg, "message")) ?: "(no message)");
                 if (e && streq(e, event))
                         return 0;
