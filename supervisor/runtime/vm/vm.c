@@ -1221,9 +1221,10 @@ static void template_build_maybe(Vm *vm) {
                 _cleanup_sup_error_ SupError *error = NULL;
                 usec_t t = now(CLOCK_MONOTONIC);
                 int k = 0;
-                close(p[0]);
                 child_die_with_parent(parent);
-                signals_reset();
+                /* It lives for minutes: none of the monitor's fds (the instance's tap and
+                 * sockets, its log, its locks) may stay open that long behind its back. */
+                child_reset(&p[1], 1);
                 (void) setpriority(PRIO_PROCESS, 0, 10);
                 int r = vm_template_build(vm->cfg.state_dir, vm->template_key, argv, vm->has_network,
                                           VM_TEMPLATE_BUILD_TIMEOUT, &error);
