@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "vm-template.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/if.h>
@@ -431,6 +432,24 @@ out:
         return r;
 }
 
+void vm_template_sweep(const char *state_dir) {
+        _cleanup_free_ char *dir = path_join(state_dir, VM_TEMPLATE_DIR);
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        struct dirent *de;
+
+        while (d && (de = readdir(d))) {
+                const char *end = endswith(de->d_name, ".build") ?: endswith(de->d_name, ".state.tmp");
+                if (!end || end == de->d_name)
+                        continue;
+                _cleanup_free_ char *key = xstrndup(de->d_name, (size_t) (end - de->d_name)),
+                                    *lock_path = xasprintf("%s/%s.lock", dir, key), *path = path_join(dir, de->d_name);
+                _cleanup_close_ int lock = open(lock_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+                if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0)
+                        continue; /* its builder works */
+                (void) rm_rf(path);
+        }
+}
+
 int vm_template_build(const char *state_dir, const char *key, char *const *argv, bool has_net, usec_t timeout,
                       SupError **ret_error) {
         _cleanup_free_ char *dir = path_join(state_dir, VM_TEMPLATE_DIR), *lock_path = NULL, *found = NULL;
@@ -445,6 +464,7 @@ int vm_template_build(const char *state_dir, const char *key, char *const *argv,
         r = mkdir_p(dir, 0700);
         if (r < 0)
                 return sup_error_errno(ret_error, r, "cannot create %s", dir);
+        vm_template_sweep(state_dir);
         lock_path = template_file(state_dir, key, ".lock");
         lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (lock < 0)

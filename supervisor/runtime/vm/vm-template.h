@@ -57,6 +57,10 @@ char *vm_template_sandbox(const char *state_dir);
 /* Removes the template of key (a restore from it failed). */
 void vm_template_remove(const char *state_dir, const char *key);
 
+/* Removes what killed builders (their monitor gone) left: KEY.build/ and KEY.state.tmp of every
+ * key whose KEY.lock nobody holds. vm_template_build() does it first. */
+void vm_template_sweep(const char *state_dir);
+
 /* Builds the template of key, blocking (a worker process's, never an event loop's): runs argv
  * (its channels at VM_TEMPLATE_FD_FIRST on, a tap of its own, detached from any bridge, when
  * has_net), waits for sup-init's hello, parks it, saves the machine with QMP migrate to a file

@@ -1155,6 +1155,46 @@ static void template_prepare(Vm *vm) {
                 sup_line(vm, "template: %s: booting cold", sup_error_message(error));
 }
 
+/* This monitor's builders, each the leader of its process group (its QEMU in it). left: its
+ * run ended before it: it goes on (a unit whose command ends in a second is to get its
+ * template too) and is reaped at a later start or build of this monitor's, or killed when the
+ * monitor leaves (vm_builders_end()). */
+static struct {
+        pid_t pid;
+        bool left;
+} builders[8];
+
+static void reap_builders_left(void) {
+        for (size_t i = 0; i < ELEMENTSOF(builders); i++)
+                if (builders[i].pid > 0 && builders[i].left && waitpid(builders[i].pid, NULL, WNOHANG) != 0)
+                        builders[i].pid = 0;
+}
+
+/* The slot of pid (0: a free one), or -1. */
+static ssize_t builder_slot(pid_t pid) {
+        for (size_t i = 0; i < ELEMENTSOF(builders); i++)
+                if (builders[i].pid == pid)
+                        return (ssize_t) i;
+        return -1;
+}
+
+static void leave_builder(pid_t pid) {
+        ssize_t i = builder_slot(pid);
+
+        if (i >= 0)
+                builders[i].left = true;
+}
+
+void vm_builders_end(void) {
+        for (size_t i = 0; i < ELEMENTSOF(builders); i++) {
+                if (builders[i].pid <= 0)
+                        continue;
+                (void) kill(-builders[i].pid, SIGKILL);
+                (void) waitpid(builders[i].pid, NULL, 0);
+                builders[i].pid = 0;
+        }
+}
+
 static void on_builder(EventSource *s, int fd, uint32_t revents, void *userdata) {
         Vm *vm = userdata;
         char buf[1024];
@@ -1169,31 +1209,14 @@ static void on_builder(EventSource *s, int fd, uint32_t revents, void *userdata)
         vm->builder_source = event_source_free(vm->builder_source);
         close(vm->builder_fd);
         vm->builder_fd = -EBADF;
-        /* It exits right after its word (or has died: end of file). */
-        (void) waitpid(vm->builder, NULL, 0);
+        /* It exits right after its word (or has died: end of file); vm_builders_end() may have
+         * reaped it already. */
+        ssize_t i = builder_slot(vm->builder);
+        if (i >= 0) {
+                (void) waitpid(vm->builder, NULL, 0);
+                builders[i].pid = 0;
+        }
         vm->builder = 0;
-}
-
-/* Builders whose run ended before them: they go on (a unit whose command ends in a second is to
- * get its template too) and are reaped at a later start or build of this monitor's, or by init
- * once the monitor is gone. */
-static pid_t builders_left[8];
-
-static void reap_builders_left(void) {
-        for (size_t i = 0; i < ELEMENTSOF(builders_left); i++)
-                if (builders_left[i] > 0 && waitpid(builders_left[i], NULL, WNOHANG) != 0)
-                        builders_left[i] = 0;
-}
-
-static void leave_builder(pid_t pid) {
-        reap_builders_left();
-        for (size_t i = 0; i < ELEMENTSOF(builders_left); i++)
-                if (builders_left[i] == 0) {
-                        builders_left[i] = pid;
-                        return;
-                }
-        (void) kill(pid, SIGKILL);
-        (void) waitpid(pid, NULL, 0);
 }
 
 /* Once the command runs, so that the build does not slow the boot it follows: a builder process
@@ -1203,13 +1226,15 @@ static void leave_builder(pid_t pid) {
 static void template_build_maybe(Vm *vm) {
         _cleanup_strv_free_ char **argv = NULL;
         pid_t pid, parent = getpid();
+        ssize_t slot;
         int p[2];
 
         if (!vm->template_key || vm->template_path || vm->restoring || vm->builder > 0 ||
             (getenv("SUP_VM_TEMPLATES") && streq(getenv("SUP_VM_TEMPLATES"), "0")))
                 return;
         reap_builders_left();
-        if (template_argv(vm, &argv, NULL) < 0 || pipe2(p, O_CLOEXEC) < 0)
+        slot = builder_slot(0);
+        if (slot < 0 || template_argv(vm, &argv, NULL) < 0 || pipe2(p, O_CLOEXEC) < 0)
                 return;
         pid = fork();
         if (pid < 0) {
@@ -1221,6 +1246,7 @@ static void template_build_maybe(Vm *vm) {
                 _cleanup_sup_error_ SupError *error = NULL;
                 usec_t t = now(CLOCK_MONOTONIC);
                 int k = 0;
+                (void) setpgid(0, 0);
                 child_die_with_parent(parent);
                 /* It lives for minutes: none of the monitor's fds (the instance's tap and
                  * sockets, its log, its locks) may stay open that long behind its back. */
@@ -1238,6 +1264,10 @@ static void template_build_maybe(Vm *vm) {
                 _exit(r < 0 ? 1 : 0);
         }
         close(p[1]);
+        /* Its group, also when the child has not made it yet: vm_builders_end() kills it. */
+        (void) setpgid(pid, pid);
+        builders[slot].pid = pid;
+        builders[slot].left = false;
         vm->builder = pid;
         vm->builder_fd = p[0];
         sup_line(vm, "template %.12s: building it in the background", vm->template_key);
