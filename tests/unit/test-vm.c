@@ -382,6 +382,27 @@ static void test_template_find(void **state) {
         close(lock);
         free(lock_path);
 
+        /* A failed build holds off the next ones for a while, not for good (the fault: a
+         * crash-looping unit starting a builder at every cold start). */
+        assert_false(vm_template_failed_recently(dir, "cc"));
+        vm_template_mark_failed(dir, "cc");
+        assert_true(vm_template_failed_recently(dir, "cc"));
+        assert_false(vm_template_failed_recently(dir, "dd"));
+        p = xasprintf("%s/cc.failed", tdir);
+        char *old = xasprintf("%llu\n",
+                              (unsigned long long) (now(CLOCK_REALTIME) - VM_TEMPLATE_RETRY_AFTER - USEC_PER_SEC) /
+                                      USEC_PER_SEC);
+        assert_int_equal(write_file_atomic(p, old, strlen(old), 0600), 0);
+        assert_false(vm_template_failed_recently(dir, "cc"));
+        free(old);
+        free(p);
+        /* A directory whose templates are never used (its mode) gets no build either. */
+        assert_int_equal(chmod(tdir, 0755), 0);
+        char *false_argv[] = {(char *) "/bin/false", NULL};
+        assert_int_equal(vm_template_build(dir, "ee", false_argv, false, USEC_PER_SEC, &error), -EPERM);
+        error = sup_error_free(error);
+        assert_false(vm_template_failed_recently(dir, "ee"));
+
         free(tdir);
         free(file);
         free(size);

@@ -89,6 +89,24 @@ char *vm_template_sandbox(const char *state_dir) {
         return xasprintf("%s/" VM_TEMPLATE_DIR "/" VM_TEMPLATE_SANDBOX, state_dir);
 }
 
+void vm_template_mark_failed(const char *state_dir, const char *key) {
+        _cleanup_free_ char *path = template_file(state_dir, key, ".failed"),
+                            *text = xasprintf("%llu\n", (unsigned long long) (now(CLOCK_REALTIME) / USEC_PER_SEC));
+
+        (void) write_file_atomic(path, text, strlen(text), 0600);
+}
+
+bool vm_template_failed_recently(const char *state_dir, const char *key) {
+        _cleanup_free_ char *path = template_file(state_dir, key, ".failed"), *text = NULL;
+        unsigned long long t, n = now(CLOCK_REALTIME) / USEC_PER_SEC;
+        size_t len;
+
+        if (read_full_file(path, 64, &text, &len) < 0 || sscanf(text, "%llu", &t) != 1)
+                return false;
+        /* A stamp from the future (the clock was set back) counts as recent, for as long. */
+        return t + VM_TEMPLATE_RETRY_AFTER / USEC_PER_SEC > n && t < n + VM_TEMPLATE_RETRY_AFTER / USEC_PER_SEC;
+}
+
 void vm_template_remove(const char *state_dir, const char *key) {
         _cleanup_free_ char *state = template_file(state_dir, key, ".state"),
                             *size = template_file(state_dir, key, ".size");
@@ -472,8 +490,17 @@ int vm_template_build(const char *state_dir, const char *key, char *const *argv,
         /* Another builder of the key (another instance of the same shape): its result is ours. */
         if (flock(lock, LOCK_EX) < 0)
                 return sup_error_errno(ret_error, negative_errno(), "cannot lock %s", lock_path);
-        if (vm_template_find(state_dir, key, &found, NULL) >= 0)
+        r = vm_template_find(state_dir, key, &found, ret_error);
+        if (r >= 0)
                 return 0;
+        /* A directory its templates are never used from (its mode): building one is waste. */
+        if (r == -EPERM)
+                return r;
+        if (ret_error)
+                *ret_error = sup_error_free(*ret_error);
+        /* Another builder of the key failed while this one waited. */
+        if (vm_template_failed_recently(state_dir, key))
+                return sup_error_make(ret_error, -EAGAIN, "a build failed a moment ago: not tried again yet");
         /* One build at a time in the directory: the builders' machines share the sandbox's
          * placeholder, on which QEMU takes a write lock; and a build is a guest's boot of CPU. */
         {
@@ -492,5 +519,11 @@ int vm_template_build(const char *state_dir, const char *key, char *const *argv,
         b.dir = template_file(state_dir, key, ".build");
         r = build(&b, argv, has_net, ret_error);
         builder_done(&b);
+        if (r < 0)
+                vm_template_mark_failed(state_dir, key);
+        else {
+                _cleanup_free_ char *failed = template_file(state_dir, key, ".failed");
+                (void) unlink(failed);
+        }
         return r;
 }

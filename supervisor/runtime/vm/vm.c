@@ -1153,6 +1153,11 @@ static void template_prepare(Vm *vm) {
                         vm->template_key);
         else if (r < 0)
                 sup_line(vm, "template: %s: booting cold", sup_error_message(error));
+        /* Its directory's mode keeps any template of it from use: no build either. */
+        if (r == -EPERM && !vm->template_path) {
+                free(vm->template_key);
+                vm->template_key = NULL;
+        }
 }
 
 /* This monitor's builders, each the leader of its process group (its QEMU in it). left: its
@@ -1232,6 +1237,11 @@ static void template_build_maybe(Vm *vm) {
         if (!vm->template_key || vm->template_path || vm->restoring || vm->builder > 0 ||
             (getenv("SUP_VM_TEMPLATES") && streq(getenv("SUP_VM_TEMPLATES"), "0")))
                 return;
+        if (vm_template_failed_recently(vm->cfg.state_dir, vm->template_key)) {
+                sup_line(vm, "template %.12s: its build failed less than %llu min ago: not building it now",
+                         vm->template_key, (unsigned long long) (VM_TEMPLATE_RETRY_AFTER / USEC_PER_MINUTE));
+                return;
+        }
         reap_builders_left();
         slot = builder_slot(0);
         if (slot < 0 || template_argv(vm, &argv, NULL) < 0 || pipe2(p, O_CLOEXEC) < 0)
