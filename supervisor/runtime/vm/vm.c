@@ -431,6 +431,18 @@ static void ps_answer(Vm *vm, int error, json_t *processes) {
         free(p);
 }
 
+/* QEMU has read the whole template: its pages in the page cache would stay charged to this
+ * unit's memory cgroup (the first to read them), for as long as they are cached. */
+static void template_drop_cache(Vm *vm) {
+        _cleanup_close_ int fd = -EBADF;
+
+        if (!vm->template_path)
+                return;
+        fd = open(vm->template_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0)
+                (void) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+}
+
 static void on_agent_message(JsonConn *c, json_t *msg, void *userdata) {
         Vm *vm = userdata;
         const char *event = json_string_value(json_object_get(msg, "event"));
@@ -448,6 +460,7 @@ static void on_agent_message(JsonConn *c, json_t *msg, void *userdata) {
                         close(vm->spare_net_fd);
                 vm->spare_net_fd = -EBADF;
                 sup_line(vm, "template %.12s: restored, the guest answers", vm->template_key);
+                template_drop_cache(vm);
         }
         if (streq(event, "hello")) {
                 /* The run command follows the clock's first correction (vm-clock.h). */
