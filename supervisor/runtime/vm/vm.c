@@ -1207,7 +1207,8 @@ void vm_builders_end(void) {
         for (size_t i = 0; i < ELEMENTSOF(builders); i++) {
                 if (builders[i].pid <= 0)
                         continue;
-                (void) kill(-builders[i].pid, SIGKILL);
+                if (kill(-builders[i].pid, SIGKILL) < 0)
+                        (void) kill(builders[i].pid, SIGKILL);
                 (void) waitpid(builders[i].pid, NULL, 0);
                 builders[i].pid = 0;
         }
