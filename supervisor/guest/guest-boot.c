@@ -307,13 +307,17 @@ int guest_switch_root(const char *target, SupError **ret_error) {
         return 0;
 }
 
-int guest_reseed(const GuestRun *run, SupError **ret_error) {
+int guest_reseed(const GuestRun *run, bool required, SupError **ret_error) {
         struct {
                 struct rand_pool_info info;
                 uint8_t buf[GUEST_ENTROPY_BYTES];
         } e = {.info = {.entropy_count = GUEST_ENTROPY_BYTES * 8, .buf_size = GUEST_ENTROPY_BYTES}};
         _cleanup_close_ int fd = -EBADF;
 
+        if (!run->has_entropy && required)
+                return sup_error_make(ret_error, -EINVAL,
+                                      "the run command of a restored template's guest has no entropy: it would draw "
+                                      "the same random numbers as every other restore");
         if (!run->has_entropy)
                 return 0;
         memcpy(e.buf, run->entropy, sizeof(e.buf));

@@ -42,8 +42,10 @@ int guest_switch_root(const char *target, SupError **ret_error);
 
 /* Mixes the run command's entropy into the guest's pool, credited, and reseeds the kernel's
  * random number generator from it: what a restored template's guest must do before anything
- * draws a random number for the unit (boot_id is drawn on its first read). */
-int guest_reseed(const GuestRun *run, SupError **ret_error);
+ * draws a random number for the unit (boot_id is drawn on its first read). required: this guest
+ * was parked for a template, so every restore of it shares its pool: a run without entropy is
+ * refused (-EINVAL) rather than run on the template's random numbers. */
+int guest_reseed(const GuestRun *run, bool required, SupError **ret_error);
 
 /* For the template builder's park command: faults in, zeroed, all the memory the guest has free
  * but a reserve, and gives it back, so that free memory is zero pages, which the saved machine

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -50,7 +51,23 @@ static char *read_attr(const char *dir, const char *entry, const char *file) {
         return s;
 }
 
-static int find_by_attr(const char *dir, const char *file, const char *value, char **ret) {
+/* Whether dir/entry/device/driver is a link to a driver called driver. */
+static bool has_driver(const char *dir, const char *entry, const char *driver) {
+        _cleanup_free_ char *link = xasprintf("%s/%s/device/driver", dir, entry);
+        char target[PATH_MAX];
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        const char *base;
+
+        if (n <= 0)
+                return false;
+        target[n] = 0;
+        base = strrchr(target, '/');
+        return streq(base ? base + 1 : target, driver);
+}
+
+/* The first entry of dir whose file says value and, unless driver is NULL, whose device's
+ * driver is driver. */
+static int find_by_attr_driver(const char *dir, const char *file, const char *value, const char *driver, char **ret) {
         _cleanup_closedir_ DIR *d = opendir(dir);
         struct dirent *de;
 
@@ -60,12 +77,16 @@ static int find_by_attr(const char *dir, const char *file, const char *value, ch
                 if (de->d_name[0] == '.')
                         continue;
                 _cleanup_free_ char *v = read_attr(dir, de->d_name, file);
-                if (v && streq(v, value)) {
+                if (v && streq(v, value) && (!driver || has_driver(dir, de->d_name, driver))) {
                         *ret = xstrdup(de->d_name);
                         return 0;
                 }
         }
         return -ENOENT;
+}
+
+static int find_by_attr(const char *dir, const char *file, const char *value, char **ret) {
+        return find_by_attr_driver(dir, file, value, NULL, ret);
 }
 
 GuestModulePhase guest_module_phase(const char *name, bool have_pci) {
@@ -88,14 +109,23 @@ GuestModulePhase guest_module_phase(const char *name, bool have_pci) {
         return GUEST_MODULE_BOOT;
 }
 
-bool guest_have_pci(const char *devices_dir) {
-        _cleanup_closedir_ DIR *d = opendir(devices_dir);
+/* Whether dir has an entry whose name starts with prefix (but "." and ".."). */
+static bool have_entry(const char *dir, const char *prefix) {
+        _cleanup_closedir_ DIR *d = opendir(dir);
         struct dirent *de;
 
         while (d && (de = readdir(d)))
-                if (de->d_name[0] != '.')
+                if (de->d_name[0] != '.' && startswith(de->d_name, prefix))
                         return true;
         return false;
+}
+
+bool guest_have_pci(const char *devices_dir) {
+        return have_entry(devices_dir, "");
+}
+
+bool guest_have_disks(const char *block_dir) {
+        return have_entry(block_dir, "vd");
 }
 
 int guest_find_port(const char *class_dir, const char *name, char **ret) {
@@ -111,7 +141,9 @@ int guest_find_netif(const char *class_dir, const char *mac, char **ret) {
 }
 
 int guest_find_ether(const char *class_dir, char **ret) {
-        return find_by_attr(class_dir, "type", "1", ret);
+        /* Ethernet is not enough: a tunnel or a bridge the kernel made is type 1 too; only the
+         * machine's card has virtio_net as its device's driver. */
+        return find_by_attr_driver(class_dir, "type", "1", "virtio_net", ret);
 }
 
 int guest_find_input_event(const char *class_dir, const char *name, char **ret) {

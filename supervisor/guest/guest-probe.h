@@ -33,6 +33,11 @@ GuestModulePhase guest_module_phase(const char *name, bool have_pci);
  * microvm, whose kernel finds no PCI configuration space. */
 bool guest_have_pci(const char *devices_dir);
 
+/* Whether the guest has a virtio-blk disk ("vd*" in /sys/block): a template's guest must have
+ * none (a kernel with virtio_blk built in probes the placeholder disks, and a restore keeps their
+ * sizes of 0). */
+bool guest_have_disks(const char *block_dir);
+
 /* The device name ("vport0p1") of the virtio-serial port called name, from the class directory
  * (/sys/class/virtio-ports, one entry per port with a "name" file). -ENOENT: not (yet) there. */
 int guest_find_port(const char *class_dir, const char *name, char **ret);
@@ -44,8 +49,9 @@ int guest_find_disk(const char *block_dir, const char *serial, char **ret);
 /* The network interface ("eth0") whose MAC address is mac (lowercase, "aa:bb:cc:dd:ee:ff"), from
  * the class directory (/sys/class/net, each interface's "address" file). -ENOENT: not (yet) there. */
 int guest_find_netif(const char *class_dir, const char *mac, char **ret);
-/* The first Ethernet interface ("type" 1) of the class directory: the guest has one network card,
- * and a guest restored from a template finds it with the template's MAC address. */
+/* The first Ethernet interface ("type" 1) of the class directory whose device's driver is
+ * virtio_net: the guest has one network card, and a guest restored from a template finds it with
+ * the template's MAC address. */
 int guest_find_ether(const char *class_dir, char **ret);
 
 /* The event device ("event1", for /dev/input/event1) of the input device called name, from the

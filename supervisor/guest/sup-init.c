@@ -474,6 +474,10 @@ static int open_power_button(Init *init) {
         return fd < 0 ? -EBADF : fd;
 }
 
+/* This guest was parked for a template (the park command): it is one of many restores of it. A
+ * static, as the memory it is in is what the template saved. */
+static bool parked;
+
 static json_t *read_run_command(Init *init) {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0, used = 0;
@@ -502,11 +506,21 @@ static json_t *read_run_command(Init *init) {
                 if (guest_command_from_json(msg, &cmd, &error) >= 0 && cmd.type == GUEST_CMD_RUN)
                         return msg;
                 json_decref(msg);
+                if (!error && cmd.type == GUEST_CMD_PARK && guest_have_disks("/sys/block")) {
+                        /* virtio_blk is built into this kernel: it probed the builder's
+                         * placeholder disks, and every restore would keep their sizes of 0. */
+                        (void) send_blocking(init->agent_fd,
+                                             guest_event_refused("park: this kernel has probed disks already "
+                                                                 "(virtio_blk built in): no template"));
+                        continue;
+                }
                 if (!error && cmd.type == GUEST_CMD_PARK) {
                         /* The template builder saves the machine from here (vm-template.h). */
                         _cleanup_sup_error_ SupError *zero_error = NULL;
                         if (guest_zero_free_memory(&zero_error) < 0)
                                 say(init, "%s", sup_error_message(zero_error));
+                        /* In every restore of the template from here on: its run must reseed. */
+                        parked = true;
                         stage(init, "parked");
                         (void) send_blocking(init->agent_fd, guest_event_parked());
                         continue;
@@ -661,7 +675,7 @@ int main(int argc, char **argv) {
                 fail_setup(&init, sup_error_message(error));
         /* First: a restored template's guest draws the same random numbers as every other
          * restore of it until the host's bytes are in (vm-template.h). */
-        r = guest_reseed(&run, &boot_error);
+        r = guest_reseed(&run, parked, &boot_error);
         if (r < 0)
                 fail_setup(&init, sup_error_message(boot_error));
         const UnitSpec *u = init.unit = run.spec;

@@ -1851,6 +1851,9 @@ int monitor_enter_cgroup(Monitor *m, SupError **ret_error) {
 static void leave_own_cgroup(Monitor *m) {
         if (!m->own_cgroup)
                 return;
+        /* A template builder left in it would keep it busy (EBUSY) and its files half made. */
+        if (m->driver->leave)
+                m->driver->leave();
         if (cgroup_leave(m->own_cgroup, m->cgroup_parent, m->own_cgroup_name, getpid()) >= 0)
                 (void) cgroup_destroy(m->own_cgroup);
         m->own_cgroup = cgroup_free(m->own_cgroup);

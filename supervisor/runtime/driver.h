@@ -201,6 +201,10 @@ struct IsolationDriver {
         /* The terminal's new size (SIGWINCH for its foreground process group), for an exec with
          * tty. -ENOTTY: the exec has no terminal. Only for a non-NULL handle. */
         int (*exec_resize)(DriverExec *x, unsigned short rows, unsigned short cols);
+        /* Optional: the monitor is about to leave its cgroup and exit; ends and reaps what the
+         * driver runs beside any instance in it (the vm driver's template builders), so that
+         * the cgroup can go. */
+        void (*leave)(void);
 };
 
 /* resources.* onto ctx's cgroup for target (resources.h); its notes go to the log. For the

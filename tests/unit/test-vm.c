@@ -4,7 +4,9 @@
  * content hash that names a layer's disk is the image step's: test-image.c.) */
 #include "test-helpers.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -351,6 +353,55 @@ static void test_template_find(void **state) {
         error = sup_error_free(error);
         assert_int_equal(access(file, F_OK), -1);
         assert_null(path);
+
+        /* What a killed builder left goes; what a working one (its key locked) has stays (the
+         * fault: KEY.build/ and KEY.state.tmp left for good by a monitor removed mid-build). */
+        static const char *const leftovers[] = {"aa.build/qemu.log", "aa.state.tmp", "bb.build/qemu.log",
+                                                "bb.state.tmp"};
+        for (size_t i = 0; i < ELEMENTSOF(leftovers); i++) {
+                char *p = xasprintf("%s/%s", tdir, leftovers[i]), *slash = strrchr(p, '/');
+                *slash = 0;
+                assert_int_equal(mkdir_p(p, 0700), 0);
+                *slash = '/';
+                assert_int_equal(write_file_atomic(p, "x", 1, 0600), 0);
+                free(p);
+        }
+        char *lock_path = xasprintf("%s/bb.lock", tdir), *p = NULL;
+        int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(lock >= 0);
+        assert_int_equal(flock(lock, LOCK_EX), 0);
+        vm_template_sweep(dir);
+        for (size_t i = 0; i < ELEMENTSOF(leftovers); i++) {
+                p = xasprintf("%s/%s", tdir, leftovers[i]);
+                assert_int_equal(access(p, F_OK), leftovers[i][0] == 'a' ? -1 : 0);
+                free(p);
+        }
+        p = xasprintf("%s/aa.build", tdir);
+        assert_int_equal(access(p, F_OK), -1);
+        free(p);
+        close(lock);
+        free(lock_path);
+
+        /* A failed build holds off the next ones for a while, not for good (the fault: a
+         * crash-looping unit starting a builder at every cold start). */
+        assert_false(vm_template_failed_recently(dir, "cc"));
+        vm_template_mark_failed(dir, "cc");
+        assert_true(vm_template_failed_recently(dir, "cc"));
+        assert_false(vm_template_failed_recently(dir, "dd"));
+        p = xasprintf("%s/cc.failed", tdir);
+        char *old = xasprintf("%llu\n",
+                              (unsigned long long) (now(CLOCK_REALTIME) - VM_TEMPLATE_RETRY_AFTER - USEC_PER_SEC) /
+                                      USEC_PER_SEC);
+        assert_int_equal(write_file_atomic(p, old, strlen(old), 0600), 0);
+        assert_false(vm_template_failed_recently(dir, "cc"));
+        free(old);
+        free(p);
+        /* A directory whose templates are never used (its mode) gets no build either. */
+        assert_int_equal(chmod(tdir, 0755), 0);
+        char *false_argv[] = {(char *) "/bin/false", NULL};
+        assert_int_equal(vm_template_build(dir, "ee", false_argv, false, USEC_PER_SEC, &error), -EPERM);
+        error = sup_error_free(error);
+        assert_false(vm_template_failed_recently(dir, "ee"));
 
         free(tdir);
         free(file);

@@ -268,4 +268,5 @@ const IsolationDriver vm_driver = {
         .exec = vm_driver_exec,
         .exec_cancel = vm_driver_exec_cancel,
         .exec_resize = vm_driver_exec_resize,
+        .leave = vm_builders_end,
 };

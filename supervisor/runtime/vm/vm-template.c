@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "vm-template.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/if.h>
@@ -86,6 +87,24 @@ static char *template_file(const char *state_dir, const char *key, const char *s
 
 char *vm_template_sandbox(const char *state_dir) {
         return xasprintf("%s/" VM_TEMPLATE_DIR "/" VM_TEMPLATE_SANDBOX, state_dir);
+}
+
+void vm_template_mark_failed(const char *state_dir, const char *key) {
+        _cleanup_free_ char *path = template_file(state_dir, key, ".failed"),
+                            *text = xasprintf("%llu\n", (unsigned long long) (now(CLOCK_REALTIME) / USEC_PER_SEC));
+
+        (void) write_file_atomic(path, text, strlen(text), 0600);
+}
+
+bool vm_template_failed_recently(const char *state_dir, const char *key) {
+        _cleanup_free_ char *path = template_file(state_dir, key, ".failed"), *text = NULL;
+        unsigned long long t, n = now(CLOCK_REALTIME) / USEC_PER_SEC;
+        size_t len;
+
+        if (read_full_file(path, 64, &text, &len) < 0 || sscanf(text, "%llu", &t) != 1)
+                return false;
+        /* A stamp from the future (the clock was set back) counts as recent, for as long. */
+        return t + VM_TEMPLATE_RETRY_AFTER / USEC_PER_SEC > n && t < n + VM_TEMPLATE_RETRY_AFTER / USEC_PER_SEC;
 }
 
 void vm_template_remove(const char *state_dir, const char *key) {
@@ -179,8 +198,9 @@ static int agent_wait(Builder *b, const char *event, SupError **ret_error) {
                 if (r < 0)
                         return sup_error_errno(ret_error, r, "the template's guest did not say %s", event);
                 const char *e = json_string_value(json_object_get(msg, "event"));
-                if (e && streq(e, "error"))
-                        return sup_error_make(ret_error, -EIO, "the template's guest failed: %s",
+                if (e && (streq(e, "error") || streq(e, "refused")))
+                        return sup_error_make(ret_error, -EIO, "the template's guest %s: %s",
+                                              streq(e, "error") ? "failed" : "refused",
                                               json_string_value(json_object_get(msg, "message")) ?: "(no message)");
                 if (e && streq(e, event))
                         return 0;
@@ -430,6 +450,24 @@ out:
         return r;
 }
 
+void vm_template_sweep(const char *state_dir) {
+        _cleanup_free_ char *dir = path_join(state_dir, VM_TEMPLATE_DIR);
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        struct dirent *de;
+
+        while (d && (de = readdir(d))) {
+                const char *end = endswith(de->d_name, ".build") ?: endswith(de->d_name, ".state.tmp");
+                if (!end || end == de->d_name)
+                        continue;
+                _cleanup_free_ char *key = xstrndup(de->d_name, (size_t) (end - de->d_name)),
+                                    *lock_path = xasprintf("%s/%s.lock", dir, key), *path = path_join(dir, de->d_name);
+                _cleanup_close_ int lock = open(lock_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+                if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0)
+                        continue; /* its builder works */
+                (void) rm_rf(path);
+        }
+}
+
 int vm_template_build(const char *state_dir, const char *key, char *const *argv, bool has_net, usec_t timeout,
                       SupError **ret_error) {
         _cleanup_free_ char *dir = path_join(state_dir, VM_TEMPLATE_DIR), *lock_path = NULL, *found = NULL;
@@ -444,6 +482,7 @@ int vm_template_build(const char *state_dir, const char *key, char *const *argv,
         r = mkdir_p(dir, 0700);
         if (r < 0)
                 return sup_error_errno(ret_error, r, "cannot create %s", dir);
+        vm_template_sweep(state_dir);
         lock_path = template_file(state_dir, key, ".lock");
         lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (lock < 0)
@@ -451,8 +490,17 @@ int vm_template_build(const char *state_dir, const char *key, char *const *argv,
         /* Another builder of the key (another instance of the same shape): its result is ours. */
         if (flock(lock, LOCK_EX) < 0)
                 return sup_error_errno(ret_error, negative_errno(), "cannot lock %s", lock_path);
-        if (vm_template_find(state_dir, key, &found, NULL) >= 0)
+        r = vm_template_find(state_dir, key, &found, ret_error);
+        if (r >= 0)
                 return 0;
+        /* A directory its templates are never used from (its mode): building one is waste. */
+        if (r == -EPERM)
+                return r;
+        if (ret_error)
+                *ret_error = sup_error_free(*ret_error);
+        /* Another builder of the key failed while this one waited. */
+        if (vm_template_failed_recently(state_dir, key))
+                return sup_error_make(ret_error, -EAGAIN, "a build failed a moment ago: not tried again yet");
         /* One build at a time in the directory: the builders' machines share the sandbox's
          * placeholder, on which QEMU takes a write lock; and a build is a guest's boot of CPU. */
         {
@@ -471,5 +519,11 @@ int vm_template_build(const char *state_dir, const char *key, char *const *argv,
         b.dir = template_file(state_dir, key, ".build");
         r = build(&b, argv, has_net, ret_error);
         builder_done(&b);
+        if (r < 0)
+                vm_template_mark_failed(state_dir, key);
+        else {
+                _cleanup_free_ char *failed = template_file(state_dir, key, ".failed");
+                (void) unlink(failed);
+        }
         return r;
 }

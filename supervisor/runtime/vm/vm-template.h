@@ -54,8 +54,22 @@ int vm_template_find(const char *state_dir, const char *key, char **ret_path, Su
 /* STATE/vm/templates/sandbox.empty, for the command line of the template's machine. */
 char *vm_template_sandbox(const char *state_dir);
 
+/* After a failed build, the key is not built again for this long (KEY.failed has the time): a
+ * unit that crash-loops on a machine whose build fails would start a builder at every start. */
+#define VM_TEMPLATE_RETRY_AFTER (600 * USEC_PER_SEC)
+
+/* Stamps key's build as failed now (KEY.failed). */
+void vm_template_mark_failed(const char *state_dir, const char *key);
+
+/* Whether key's build failed less than VM_TEMPLATE_RETRY_AFTER ago. */
+bool vm_template_failed_recently(const char *state_dir, const char *key);
+
 /* Removes the template of key (a restore from it failed). */
 void vm_template_remove(const char *state_dir, const char *key);
+
+/* Removes what killed builders (their monitor gone) left: KEY.build/ and KEY.state.tmp of every
+ * key whose KEY.lock nobody holds. vm_template_build() does it first. */
+void vm_template_sweep(const char *state_dir);
 
 /* Builds the template of key, blocking (a worker process's, never an event loop's): runs argv
  * (its channels at VM_TEMPLATE_FD_FIRST on, a tap of its own, detached from any bridge, when

@@ -387,12 +387,26 @@ static void send_run(Vm *vm) {
                  * every other restore of it (guest-proto.h: entropy). */
                 uint8_t e[GUEST_ENTROPY_BYTES];
                 char hex[2 * GUEST_ENTROPY_BYTES + 1];
-                if (getrandom(e, sizeof(e), 0) == (ssize_t) sizeof(e)) {
+                ssize_t n = getrandom(e, sizeof(e), 0);
+                if (n == (ssize_t) sizeof(e)) {
                         for (size_t i = 0; i < sizeof(e); i++)
                                 snprintf(hex + 2 * i, 3, "%02x", e[i]);
                         json_object_set_new(run, "entropy", json_string(hex));
                 }
                 explicit_bzero(e, sizeof(e));
+                /* A restored guest without it would run the unit on the template's random
+                 * numbers, as every other restore of it does: the start fails instead. */
+                if (n != (ssize_t) sizeof(e) && vm->restoring) {
+                        json_decref(run);
+                        free(vm->init_error);
+                        vm->init_error = xasprintf("cannot get random bytes to reseed the restored guest: %s",
+                                                   n < 0 ? strerror(errno) : "short read");
+                        vm->init_error_code = -1;
+                        sup_line(vm, "%s", vm->init_error);
+                        vm->run_sent = true;
+                        stop_step(vm, VM_STOP_QUIT);
+                        return;
+                }
         }
         agent_send(vm, run);
         vm->run_sent = true;
@@ -417,27 +431,48 @@ static void ps_answer(Vm *vm, int error, json_t *processes) {
         free(p);
 }
 
+/* QEMU has read the whole template: its pages in the page cache would stay charged to this
+ * unit's memory cgroup (the first to read them), for as long as they are cached. */
+static void template_drop_cache(Vm *vm) {
+        _cleanup_close_ int fd = -EBADF;
+
+        if (!vm->template_path)
+                return;
+        fd = open(vm->template_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0)
+                (void) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+}
+
 static void on_agent_message(JsonConn *c, json_t *msg, void *userdata) {
         Vm *vm = userdata;
         const char *event = json_string_value(json_object_get(msg, "event"));
+        /* The restored guest's first word: it runs. */
+        bool first_restored = vm->restoring && !vm->restore_confirmed;
         json_t *code;
 
         if (!event) {
                 sup_line(vm, "the guest's agent sent a message without an event; ignored");
                 return;
         }
-        if (vm->restoring && !vm->restore_confirmed) {
+        if (first_restored) {
                 vm->restore_confirmed = true;
                 if (vm->spare_net_fd >= 0)
                         close(vm->spare_net_fd);
                 vm->spare_net_fd = -EBADF;
                 sup_line(vm, "template %.12s: restored, the guest answers", vm->template_key);
+                template_drop_cache(vm);
         }
         if (streq(event, "hello")) {
                 /* The run command follows the clock's first correction (vm-clock.h). */
                 if (!vm->run_sent)
                         vm_clock_hello(vm->clock);
-        } else if (streq(event, "clock"))
+        } else if (streq(event, "clock") && first_restored && !vm->run_sent)
+                /* The answer to the exchange launch() began when QEMU was spawned: the guest
+                 * answered once its state was loaded, a long round trip whose half is the
+                 * offset's error (and the clock would be stepped again in the running unit).
+                 * The guest runs now: a fresh exchange is a fair one. */
+                vm_clock_hello(vm->clock);
+        else if (streq(event, "clock"))
                 vm_clock_event(vm->clock, msg);
         else if (streq(event, "started")) {
                 vm_clock_running(vm->clock);
@@ -1131,6 +1166,52 @@ static void template_prepare(Vm *vm) {
                         vm->template_key);
         else if (r < 0)
                 sup_line(vm, "template: %s: booting cold", sup_error_message(error));
+        /* Its directory's mode keeps any template of it from use: no build either. */
+        if (r == -EPERM && !vm->template_path) {
+                free(vm->template_key);
+                vm->template_key = NULL;
+        }
+}
+
+/* This monitor's builders, each the leader of its process group (its QEMU in it). left: its
+ * run ended before it: it goes on (a unit whose command ends in a second is to get its
+ * template too) and is reaped at a later start or build of this monitor's, or killed when the
+ * monitor leaves (vm_builders_end()). */
+static struct {
+        pid_t pid;
+        bool left;
+} builders[8];
+
+static void reap_builders_left(void) {
+        for (size_t i = 0; i < ELEMENTSOF(builders); i++)
+                if (builders[i].pid > 0 && builders[i].left && waitpid(builders[i].pid, NULL, WNOHANG) != 0)
+                        builders[i].pid = 0;
+}
+
+/* The slot of pid (0: a free one), or -1. */
+static ssize_t builder_slot(pid_t pid) {
+        for (size_t i = 0; i < ELEMENTSOF(builders); i++)
+                if (builders[i].pid == pid)
+                        return (ssize_t) i;
+        return -1;
+}
+
+static void leave_builder(pid_t pid) {
+        ssize_t i = builder_slot(pid);
+
+        if (i >= 0)
+                builders[i].left = true;
+}
+
+void vm_builders_end(void) {
+        for (size_t i = 0; i < ELEMENTSOF(builders); i++) {
+                if (builders[i].pid <= 0)
+                        continue;
+                if (kill(-builders[i].pid, SIGKILL) < 0)
+                        (void) kill(builders[i].pid, SIGKILL);
+                (void) waitpid(builders[i].pid, NULL, 0);
+                builders[i].pid = 0;
+        }
 }
 
 static void on_builder(EventSource *s, int fd, uint32_t revents, void *userdata) {
@@ -1147,31 +1228,14 @@ static void on_builder(EventSource *s, int fd, uint32_t revents, void *userdata)
         vm->builder_source = event_source_free(vm->builder_source);
         close(vm->builder_fd);
         vm->builder_fd = -EBADF;
-        /* It exits right after its word (or has died: end of file). */
-        (void) waitpid(vm->builder, NULL, 0);
+        /* It exits right after its word (or has died: end of file); vm_builders_end() may have
+         * reaped it already. */
+        ssize_t i = builder_slot(vm->builder);
+        if (i >= 0) {
+                (void) waitpid(vm->builder, NULL, 0);
+                builders[i].pid = 0;
+        }
         vm->builder = 0;
-}
-
-/* Builders whose run ended before them: they go on (a unit whose command ends in a second is to
- * get its template too) and are reaped at a later start or build of this monitor's, or by init
- * once the monitor is gone. */
-static pid_t builders_left[8];
-
-static void reap_builders_left(void) {
-        for (size_t i = 0; i < ELEMENTSOF(builders_left); i++)
-                if (builders_left[i] > 0 && waitpid(builders_left[i], NULL, WNOHANG) != 0)
-                        builders_left[i] = 0;
-}
-
-static void leave_builder(pid_t pid) {
-        reap_builders_left();
-        for (size_t i = 0; i < ELEMENTSOF(builders_left); i++)
-                if (builders_left[i] == 0) {
-                        builders_left[i] = pid;
-                        return;
-                }
-        (void) kill(pid, SIGKILL);
-        (void) waitpid(pid, NULL, 0);
 }
 
 /* Once the command runs, so that the build does not slow the boot it follows: a builder process
@@ -1181,13 +1245,20 @@ static void leave_builder(pid_t pid) {
 static void template_build_maybe(Vm *vm) {
         _cleanup_strv_free_ char **argv = NULL;
         pid_t pid, parent = getpid();
+        ssize_t slot;
         int p[2];
 
         if (!vm->template_key || vm->template_path || vm->restoring || vm->builder > 0 ||
             (getenv("SUP_VM_TEMPLATES") && streq(getenv("SUP_VM_TEMPLATES"), "0")))
                 return;
+        if (vm_template_failed_recently(vm->cfg.state_dir, vm->template_key)) {
+                sup_line(vm, "template %.12s: its build failed less than %llu min ago: not building it now",
+                         vm->template_key, (unsigned long long) (VM_TEMPLATE_RETRY_AFTER / USEC_PER_MINUTE));
+                return;
+        }
         reap_builders_left();
-        if (template_argv(vm, &argv, NULL) < 0 || pipe2(p, O_CLOEXEC) < 0)
+        slot = builder_slot(0);
+        if (slot < 0 || template_argv(vm, &argv, NULL) < 0 || pipe2(p, O_CLOEXEC) < 0)
                 return;
         pid = fork();
         if (pid < 0) {
@@ -1199,9 +1270,11 @@ static void template_build_maybe(Vm *vm) {
                 _cleanup_sup_error_ SupError *error = NULL;
                 usec_t t = now(CLOCK_MONOTONIC);
                 int k = 0;
-                close(p[0]);
+                (void) setpgid(0, 0);
                 child_die_with_parent(parent);
-                signals_reset();
+                /* It lives for minutes: none of the monitor's fds (the instance's tap and
+                 * sockets, its log, its locks) may stay open that long behind its back. */
+                child_reset(&p[1], 1);
                 (void) setpriority(PRIO_PROCESS, 0, 10);
                 int r = vm_template_build(vm->cfg.state_dir, vm->template_key, argv, vm->has_network,
                                           VM_TEMPLATE_BUILD_TIMEOUT, &error);
@@ -1215,6 +1288,10 @@ static void template_build_maybe(Vm *vm) {
                 _exit(r < 0 ? 1 : 0);
         }
         close(p[1]);
+        /* Its group, also when the child has not made it yet: vm_builders_end() kills it. */
+        (void) setpgid(pid, pid);
+        builders[slot].pid = pid;
+        builders[slot].left = false;
         vm->builder = pid;
         vm->builder_fd = p[0];
         sup_line(vm, "template %.12s: building it in the background", vm->template_key);
@@ -1294,6 +1371,13 @@ static bool restore_failed(Vm *vm) {
         vm->qemu_exited = false;
         vm->qemu_last[0] = 0;
         vm->status.qemu_pid = 0;
+        /* What the failed QEMU's guest did is not the cold boot's: a panic there would otherwise
+         * end the new machine (the panic timer) or be its classification. */
+        vm->panic_timer = event_source_free(vm->panic_timer);
+        vm->panicked = false;
+        vm->console_tail_len = 0;
+        free(vm->shutdown_reason);
+        vm->shutdown_reason = NULL;
         vm->clock = vm_clock_free(vm->clock);
         vm->clock = vm_clock_new(vm->event, &(VmClockOwner){.send = exec_send,
                                                             .note = exec_note,

@@ -171,4 +171,8 @@ const VmStatus *vm_status(const Vm *vm);
 /* Kills QEMU if it still runs (SIGKILL) and frees everything; pending ps callbacks get
  * -ECANCELED, running execs exited() (as above). Returns NULL. */
 Vm *vm_free(Vm *vm);
+
+/* Kills and reaps this process's template builders, their QEMUs with them (each builder is a
+ * process group): for a monitor about to leave its cgroup (driver.h: leave). */
+void vm_builders_end(void);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Vm *, vm_free);
