@@ -308,10 +308,9 @@ int guest_switch_root(const char *target, SupError **ret_error) {
 }
 
 int guest_reseed(const GuestRun *run, bool required, SupError **ret_error) {
-        struct {
-                struct rand_pool_info info;
-                uint8_t buf[GUEST_ENTROPY_BYTES];
-        } e = {.info = {.entropy_count = GUEST_ENTROPY_BYTES * 8, .buf_size = GUEST_ENTROPY_BYTES}};
+        /* struct rand_pool_info ends in a flexible array: the bytes follow it in one buffer. */
+        _Alignas(struct rand_pool_info) uint8_t e[sizeof(struct rand_pool_info) + GUEST_ENTROPY_BYTES] = {};
+        struct rand_pool_info *info = (struct rand_pool_info *) e;
         _cleanup_close_ int fd = -EBADF;
 
         if (!run->has_entropy && required)
@@ -320,13 +319,15 @@ int guest_reseed(const GuestRun *run, bool required, SupError **ret_error) {
                                       "the same random numbers as every other restore");
         if (!run->has_entropy)
                 return 0;
-        memcpy(e.buf, run->entropy, sizeof(e.buf));
+        info->entropy_count = GUEST_ENTROPY_BYTES * 8;
+        info->buf_size = GUEST_ENTROPY_BYTES;
+        memcpy(info->buf, run->entropy, GUEST_ENTROPY_BYTES);
         fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return sup_error_errno(ret_error, negative_errno(), "cannot open /dev/urandom");
-        if (ioctl(fd, RNDADDENTROPY, &e.info) < 0 || ioctl(fd, RNDRESEEDCRNG) < 0)
+        if (ioctl(fd, RNDADDENTROPY, info) < 0 || ioctl(fd, RNDRESEEDCRNG) < 0)
                 return sup_error_errno(ret_error, negative_errno(), "cannot reseed the random number generator");
-        explicit_bzero(&e, sizeof(e));
+        explicit_bzero(e, sizeof(e));
         return 0;
 }
 
