@@ -245,7 +245,7 @@ for try in 1 2 3; do
         sleep 1
 done
 nft list chain netdev "supnt$$" in | grep -q 'counter packets [1-9]' ||
-        fail "the attack's packets never reached the host: $(in_ns ip -6 addr show dev eth0 | tr '\n' ' '); $(in_ns ip -6 neigh | tr '\n' ' ')"
+        fail "the attack's packets never reached the host: wget said \"$out\"; routes: $(in_ns ip -6 route show table all | grep -w '::1' | tr '\n' ' '); lo: $(in_ns ip -6 addr show dev lo | tr '\n' ' ')"
 [ "$(fetch "http://[::1]:$LP6_B/name.txt")" = b-host ] || fail "the host itself does not reach [::1]:$LP6_B"
 end
 
