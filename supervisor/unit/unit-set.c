@@ -158,7 +158,9 @@ static bool same_stamp(const struct stat *a, const struct stat *b) {
  * so a stamp that close to the read proves nothing, and the bytes are compared instead. ctime
  * counts too: it cannot be set back, as mtime can. */
 static int stat_opened(const char *file, struct stat *ret) {
-        _cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO named like a unit file must not hang the reload in open()
+         * (read_full_file() then refuses anything but a regular file). */
+        _cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
         if (fd < 0 || fstat(fd, ret) < 0)
                 return -errno;
