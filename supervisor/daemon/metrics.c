@@ -75,7 +75,7 @@ static const char *const unit_states[] = {
 static const char *const health_states[] = {"starting", "healthy", "unhealthy"};
 
 typedef enum ValueKind {
-        VALUE_NUMBER,    /* a JSON number, times scale */
+        VALUE_NUMBER,    /* a JSON number, over divisor */
         VALUE_SIGNAL,    /* a signal's name, as its number */
         VALUE_BOOL,      /* true: 1, false: 0 */
         VALUE_TIMESTAMP, /* an ISO 8601 timestamp, as seconds since the epoch */
@@ -85,7 +85,7 @@ typedef struct UnitMetric {
         const char *name, *type, *help;
         const char *object, *key; /* u[object][key], or u[key] without object */
         ValueKind kind;
-        double scale;
+        double divisor; /* to base units: 1e6 for microseconds (a division: 5583890 / 1e6 is 5.58389, * 1e-6 is not) */
 } UnitMetric;
 
 /* clang-format off */
@@ -103,14 +103,14 @@ static const UnitMetric unit_metrics[] = {
          NULL, "started_at", VALUE_TIMESTAMP, 1},
         {"sup_unit_start_duration_seconds", "gauge",
          "How long the unit's last start took, from the state starting to running (as supd saw them).",
-         NULL, "start_usec", VALUE_NUMBER, 1e-6},
+         NULL, "start_usec", VALUE_NUMBER, 1e6},
         {"sup_unit_health_failing_streak", "gauge", "Health checks failed in a row.",
          "health", "failing_streak", VALUE_NUMBER, 1},
         {"sup_unit_cpu_seconds_total", "counter",
          "CPU time used by the unit's cgroup (hyperv: QEMU's, the guest's work included), seconds.",
-         "usage", "cpu_usec", VALUE_NUMBER, 1e-6},
+         "usage", "cpu_usec", VALUE_NUMBER, 1e6},
         {"sup_unit_monitor_cpu_seconds_total", "counter", "CPU time used by the unit's monitor (its log, above all), seconds.",
-         "usage", "monitor_cpu_usec", VALUE_NUMBER, 1e-6},
+         "usage", "monitor_cpu_usec", VALUE_NUMBER, 1e6},
         {"sup_unit_memory_bytes", "gauge",
          "Memory the unit's cgroup uses (hyperv: QEMU's: the guest RAM it touched and QEMU itself), bytes.",
          "usage", "memory_bytes", VALUE_NUMBER, 1},
@@ -167,7 +167,7 @@ static bool unit_value(const json_t *u, const UnitMetric *um, double *ret) {
         case VALUE_NUMBER:
                 if (!json_is_number(v))
                         return false;
-                *ret = json_number_value(v) * um->scale;
+                *ret = json_number_value(v) / um->divisor;
                 return true;
         case VALUE_SIGNAL:
                 if (!json_is_string(v) || parse_signal(json_string_value(v), &sig) < 0)
