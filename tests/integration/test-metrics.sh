@@ -87,11 +87,10 @@ has 'sup_units{state="stopped"} 1'
 has 'sup_monitors{life="up"} 3'
 has 'sup_reloads_total 1'
 has 'sup_reloads_refused_total 0'
-# The same figures as status: web's tasks (its init and sleep), its memory and CPU there.
-[ "$(value 'sup_unit_pids{unit="web",isolation="process"}')" = "$(ctl status --json | "$PY" -c '
-import json, sys
-print([u for u in json.load(sys.stdin) if u["name"] == "web"][0]["usage"]["pids"])')" ] ||
-        fail "pids differ from status: $(value 'sup_unit_pids{unit="web",isolation="process"}')"
+# What status reads: web's tasks, at least its init and sleep (a health check adds one at times,
+# so not compared with a status taken at another moment), its memory and CPU there.
+v=$(value 'sup_unit_pids{unit="web",isolation="process"}')
+[ -n "$v" ] && [ "$v" -ge 2 ] || fail "web's tasks: '$v'"
 for m in sup_unit_memory_bytes sup_unit_cpu_seconds_total sup_unit_start_duration_seconds; do
         v=$(value "$m{unit=\"web\",isolation=\"process\"}")
         "$PY" -c 'import sys; sys.exit(0 if float(sys.argv[1]) > 0 else 1)' "${v:-0}" || fail "$m of web: '$v'"
