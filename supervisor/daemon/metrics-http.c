@@ -210,7 +210,12 @@ static void client_write(HttpClient *c) {
                 }
                 c->out_done += (size_t) n;
         }
+        /* What the client sent after its head (a body, a second request) is dropped before the
+         * close, as far as it is there: a close with unread input sends a reset, which may reach
+         * the client before it has read the response and make it lose that. */
         (void) shutdown(c->fd, SHUT_WR);
+        for (unsigned k = 0; k < 16 && recv(c->fd, c->head, sizeof(c->head), MSG_DONTWAIT) > 0; k++)
+                ;
         client_free(c);
 }
 
