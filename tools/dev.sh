@@ -34,6 +34,7 @@ packages=(
         qemu-system-x86 cpio kmod e2fsprogs erofs-utils binutils
         mmdebstrap                      # tests/images/build-redis.sh: the database test's Debian image
         pandoc man-db bash-completion   # the man pages (-Dman=enabled below), their test, completion's dir
+        prometheus                      # promtool check metrics (test-metrics, test-hyperv), a real scrape
 )
 
 # The peers the benchmarks measure sup against (not needed to build or test).

@@ -13,6 +13,7 @@ _supctl_units() {
 _supctl() {
         local cur=${COMP_WORDS[COMP_CWORD]} prev=
         local commands="status reload start stop restart logs top wait exec image volume validate"
+        commands+=" metrics"
         local ctl=("${COMP_WORDS[0]/#\~\//$HOME/}") cmd= sub= positional=0 i w
         [ "$COMP_CWORD" -gt 0 ] && prev=${COMP_WORDS[COMP_CWORD - 1]}
         COMPREPLY=()
@@ -68,6 +69,7 @@ _supctl() {
                 args=unit
                 ;;
         reload) opts="--dry-run" ;;
+        metrics) ;;
         start | stop | restart) args=unit ;;
         logs)
                 opts="-f -n --raw"

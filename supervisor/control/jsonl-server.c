@@ -68,8 +68,7 @@ static const JsonlMethod *find_method(const JsonlServer *s, const char *name) {
         return NULL;
 }
 
-static void on_message(JsonConn *conn, json_t *msg, void *userdata) {
-        JsonlClient *c = userdata;
+static void handle_message(JsonlClient *c, JsonConn *conn, json_t *msg, const JsonlMethod **ret_method) {
         const char *name = json_string_value(json_object_get(msg, "method"));
         const JsonlMethod *m;
 
@@ -86,7 +85,20 @@ static void on_message(JsonConn *conn, json_t *msg, void *userdata) {
                 (void) json_conn_reply_error(conn, msg, "permission-denied", "%s is for root only", name);
                 return;
         }
+        *ret_method = m;
         m->handler(c, msg, c->server->config.userdata);
+}
+
+static void on_message(JsonConn *conn, json_t *msg, void *userdata) {
+        JsonlClient *c = userdata;
+        /* Copied: the handler may close the connection, and c with it. */
+        JsonlServer *s = c->server;
+        const JsonlMethod *m = NULL;
+        usec_t start = s->config.on_request ? now(CLOCK_MONOTONIC) : 0;
+
+        handle_message(c, conn, msg, &m);
+        if (s->config.on_request)
+                s->config.on_request(m ? m->name : NULL, now(CLOCK_MONOTONIC) - start, s->config.userdata);
 }
 
 static void client_unlink(JsonlClient *c) {

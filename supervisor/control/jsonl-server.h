@@ -68,6 +68,10 @@ typedef struct JsonlServerConfig {
         /* A client's connection has closed (any way but jsonl_server_free()); may be NULL. */
         void (*on_client_close)(uint64_t id, void *userdata);
         size_t pass_fds; /* privileged peers may send this many fds with a request (json_conn_set_fd_passing()) */
+        /* After each request: its method's name in the table (NULL: no known method, or refused)
+         * and the time its handler took on the loop (a reply owed later is not waited for); may be
+         * NULL. For supd's metrics. */
+        void (*on_request)(const char *method, usec_t duration, void *userdata);
 } JsonlServerConfig;
 
 /* Listens on cfg->path (a stale socket there is replaced). cfg->methods must outlive the server. */

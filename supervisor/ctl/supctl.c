@@ -37,6 +37,8 @@ static void help(void) {
                "                           passed); exit 1 when the timeout passes first or\n"
                "                           it cannot get there (failed, exited, stopped,\n"
                "                           removed)\n"
+               "  metrics                  supd's metrics in the Prometheus text format\n"
+               "                           (docs/metrics.md)\n"
                "  exec UNIT [-t] [--user U] [--env K=V]... [--workdir DIR] -- COMMAND...\n"
                "                           run COMMAND in the running unit (root only); its\n"
                "                           stdin, stdout, stderr streamed; -t: a terminal\n"
@@ -249,6 +251,8 @@ int main(int argc, char **argv) {
                 return verb_volume(argc - optind, argv + optind);
         if (streq(argv[optind], "exec"))
                 return verb_exec(argc - optind, argv + optind);
+        if (streq(argv[optind], "metrics"))
+                return verb_metrics(argc - optind, argv + optind);
 
         log_error("unknown command \"%s\"; see supctl --help", argv[optind]);
         return EXIT_USAGE;

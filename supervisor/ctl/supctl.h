@@ -20,6 +20,7 @@ int verb_wait(int argc, char **argv);
 int verb_image(int argc, char **argv);
 int verb_exec(int argc, char **argv);
 int verb_volume(int argc, char **argv);
+int verb_metrics(int argc, char **argv);
 
 /* supd's control socket: --socket, else $SUP_RUN_DIR/supd.sock, else /run/sup/supd.sock. */
 char *supd_socket_path(void);

@@ -9,6 +9,7 @@
 #include "jsonl-server.h"
 #include "log.h"
 #include "macro.h"
+#include "metrics.h"
 #include "string-util.h"
 #include "volume.h"
 
@@ -36,6 +37,7 @@ struct ControlServer {
         char *path;
         WaitRequest *waits;
         ImageRequest *images; /* image jobs whose reply is owed */
+        MetricsRequests requests; /* every request's method and time, for metrics */
 };
 
 /* An image job whose reply is owed. */
@@ -602,13 +604,32 @@ static void do_volume_rm(JsonlClient *c, json_t *msg, void *userdata) {
         run_volume_job(c, msg, userdata, "rm", volume_rm_work);
 }
 
-/* The socket's group may look (status, logs, top, wait, the images, the volumes); only root may
- * act. */
+/* ---- metrics (metrics.h) ---- */
+
+static void do_metrics(JsonlClient *c, json_t *msg, void *userdata) {
+        ControlServer *s = userdata;
+        _cleanup_free_ char *text = metrics_collect(s->manager, &s->requests);
+
+        (void) json_conn_reply(jsonl_client_conn(c), msg, json_pack("{s:s}", "text", text));
+}
+
+static void on_request(const char *method, usec_t duration, void *userdata) {
+        ControlServer *s = userdata;
+        metrics_requests_note(&s->requests, method, duration);
+}
+
+const MetricsRequests *control_server_requests(const ControlServer *s) {
+        return &s->requests;
+}
+
+/* The socket's group may look (status, logs, top, wait, metrics, the images, the volumes); only
+ * root may act. */
 static const JsonlMethod control_methods[] = {
         {"status", do_status, 0},
         {"logs", do_logs, 0},
         {"top", do_unit_verb, 0},
         {"wait", do_wait, 0},
+        {"metrics", do_metrics, 0},
         {"reload", do_reload, JSONL_METHOD_ROOT_ONLY},
         {"start", do_unit_verb, JSONL_METHOD_ROOT_ONLY},
         {"stop", do_unit_verb, JSONL_METHOD_ROOT_ONLY},
@@ -640,6 +661,7 @@ int control_server_new(Event *e, Manager *m, const char *path, gid_t group, Cont
                 .output_hard = CONTROL_OUTPUT_HARD,
                 .on_out_of_fds = on_out_of_fds,
                 .on_client_close = on_client_close,
+                .on_request = on_request,
         };
         int r;
 
@@ -660,6 +682,7 @@ ControlServer *control_server_free(ControlServer *s) {
         while (s->waits)
                 wait_request_free(s->waits);
         s->server = jsonl_server_free(s->server);
+        metrics_requests_done(&s->requests);
         (void) unlink(s->path);
         free(s->path);
         free(s);

@@ -14,12 +14,17 @@
  * top {unit} (the monitor's answer, see monitor.c's monitor_top()) · wait {unit, healthy?,
  * timeout_usec?}: replied to once the unit runs (healthy: is healthy) with its status, or with an
  * error "timeout", "unreachable" (it failed, exited, was stopped or removed), "no-healthcheck",
- * "no-such-unit". Read-only: status, logs, top, wait. */
+ * "no-such-unit" · metrics: {"text": the Prometheus text format, metrics.h}. Read-only: status,
+ * logs, top, wait, metrics. */
 
 typedef struct ControlServer ControlServer;
 
 int control_server_new(Event *e, Manager *m, const char *path, gid_t group, ControlServer **ret);
 ControlServer *control_server_free(ControlServer *s);
+
+/* The count and time of the requests so far, by method (metrics.h). */
+typedef struct MetricsRequests MetricsRequests;
+const MetricsRequests *control_server_requests(const ControlServer *s);
 
 /* Called by the daemon around a reload (for sd_notify). */
 extern void (*control_on_reload)(bool begin);

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager-index.h"
+#include "metrics.h"
 #include "path-util.h"
 #include "string-util.h"
 #include "unit-parse.h"
@@ -343,6 +344,7 @@ static bool update_status(Instance *i, const json_t *data) {
         if (has_status(i) && s.health.enabled && i->status.health.enabled && s.health.state != i->status.health.state)
                 log_info("%s: health %s -> %s", i->name, health_state_to_string(i->status.health.state),
                          health_state_to_string(s.health.state));
+        metrics_note_state(i, had_status ? (int) i->status.state : -1, s.state);
         instance_status_done(&i->status);
         i->status = s;
         /* Running, or (for its dependants that require it, with a healthcheck) healthy: what a
@@ -677,12 +679,15 @@ int manager_reload(Manager *m, bool dry_run, Diagnostics *diags, Plan **ret_plan
         if (!m->unit_cache)
                 m->unit_cache = unit_set_cache_new();
         r = unit_set_load_cached(paths, UNIT_PARSE_CHECK_SOURCES, m->unit_cache, diags, &set);
+        if (r < 0 && !dry_run)
+                m->n_reloads_refused++;
         if (r < 0)
                 return r;
         r = plan_for(m, set, &plan);
         if (r < 0)
                 return r;
         if (!dry_run) {
+                m->n_reloads++;
                 unit_set_free(m->generation);
                 m->generation = TAKE_PTR(set);
                 execute(m, plan);

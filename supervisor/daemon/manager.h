@@ -146,6 +146,7 @@ struct Manager {
         ManagerWait *waits;          /* manager_wait()'s, checked again on every status of their unit */
         size_t n_waits;
         bool freeing;                /* manager_free(): instances go, their units stay */
+        uint64_t n_reloads, n_reloads_refused; /* for metrics.h: applied, and refused as invalid */
         void (*on_ready)(Manager *m);
         void (*on_idle)(Manager *m); /* stopping and no monitor left */
 };
@@ -167,6 +168,8 @@ struct Instance {
         bool successor_start;
         EventSource *timer; /* its meaning follows from the state; dropped when the state changes */
         struct PendingCall *calls;
+        /* metrics.h's (metrics_note_state()): since when it starts, and its last start's duration */
+        usec_t starting_since, start_usec;
         /* manager-runtime.c's */
         JsonConn *conn;
         int ready_fd; /* the spawn's ready pipe */

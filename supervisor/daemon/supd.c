@@ -21,6 +21,8 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "metrics-http.h"
+#include "metrics.h"
 #include "path-util.h"
 #include "portmap.h"
 #include "sd-notify.h"
@@ -33,6 +35,7 @@
 #define DEFAULT_RUN_DIR "/run/sup"
 #define DEFAULT_GUEST_DIR "/var/lib/sup/guest"
 #define SHUTDOWN_GRACE (10 * USEC_PER_SEC)
+#define METRICS_LISTEN_MAX 8U
 
 typedef struct Daemon {
         Event *event;
@@ -41,6 +44,8 @@ typedef struct Daemon {
         EventSource *watchdog;
         usec_t watchdog_interval;
         EventSource *shutdown_timer;
+        MetricsHttp **metrics; /* one per --metrics-listen */
+        size_t n_metrics;
 } Daemon;
 
 static Daemon daemon_state;
@@ -326,6 +331,10 @@ static void help(void) {
                "                       later get it\n"
                "  --monitor PATH       the sup-monitor binary (default " SUP_LIBEXECDIR "/sup-monitor\n"
                "                       for an installed supd, else the one next to supd)\n"
+               "  --metrics-listen ADDR  serve GET /metrics (Prometheus) at ADDR: a unix socket\n"
+               "                       path, or HOST:PORT / [HOST6]:PORT on loopback (off by default;\n"
+               "                       may be given up to 8 times)\n"
+               "  --metrics-allow-remote  let --metrics-listen take a non-loopback address\n"
                "  -v --verbose         debug logging\n"
                "\n"
                "Signals: HUP reloads; TERM and INT stop every unit, then exit; QUIT exits and\n"
@@ -341,6 +350,9 @@ typedef struct Options {
         Ipv4Net bridge_subnet;  /* with subnet */
         Ipv6Net bridge_subnet6; /* with subnet6 */
         gid_t socket_gid;      /* --socket-group's, or -1 */
+        const char *metrics_listen[METRICS_LISTEN_MAX]; /* --metrics-listen's, each (argv's) */
+        size_t n_metrics_listen;
+        bool metrics_allow_remote;
 } Options;
 
 /* Returns 1 to go on, 0 to exit successfully (--help), or the exit status of a usage error. */
@@ -359,6 +371,8 @@ static int parse_options(int argc, char **argv, Options *o) {
                 {"vm-accel", required_argument, NULL, 'A'},
                 {"log-max-size", required_argument, NULL, 'L'},
                 {"image-max-layer-size", required_argument, NULL, 'I'},
+                {"metrics-listen", required_argument, NULL, 'M'},
+                {"metrics-allow-remote", no_argument, NULL, 'R'},
                 {"verbose", no_argument, NULL, 'v'},
                 {"help", no_argument, NULL, 'h'},
                 {},
@@ -431,6 +445,16 @@ static int parse_options(int argc, char **argv, Options *o) {
                                 return 2;
                         }
                         break;
+                case 'M':
+                        if (o->n_metrics_listen == METRICS_LISTEN_MAX) {
+                                log_error("--metrics-listen: at most %u addresses", METRICS_LISTEN_MAX);
+                                return 2;
+                        }
+                        o->metrics_listen[o->n_metrics_listen++] = optarg;
+                        break;
+                case 'R':
+                        o->metrics_allow_remote = true;
+                        break;
                 case 'v':
                         log_set_max_level(LOG_LEVEL_DEBUG);
                         break;
@@ -444,6 +468,26 @@ static int parse_options(int argc, char **argv, Options *o) {
                 return 2;
         if (o->subnet6 && parse_bridge_subnet6(o->subnet6, &o->bridge_subnet6) < 0)
                 return 2;
+        if (o->metrics_allow_remote && o->n_metrics_listen == 0) {
+                log_error("--metrics-allow-remote needs --metrics-listen");
+                return 2;
+        }
+        /* Before anything is set up: a wrong address is a usage error. */
+        for (size_t k = 0; k < o->n_metrics_listen; k++) {
+                const char *a = o->metrics_listen[k], *why = NULL;
+                MetricsAddress addr;
+                if (metrics_address_parse(a, &addr, &why) < 0) {
+                        log_error("--metrics-listen %s: %s", a, why);
+                        return 2;
+                }
+                if (!addr.loopback && !o->metrics_allow_remote) {
+                        log_error("--metrics-listen %s: not a loopback address; the metrics would be open to anyone "
+                                  "who can reach it, without authentication (add --metrics-allow-remote to serve "
+                                  "them there)",
+                                  a);
+                        return 2;
+                }
+        }
         if (vm_accel_from_string(o->accel) < 0) {
                 log_error("--vm-accel: expected auto, kvm or tcg, not \"%s\"", o->accel);
                 return 2;
@@ -529,6 +573,27 @@ fail:
         return 1;
 }
 
+static char *render_metrics(void *userdata) {
+        Daemon *d = userdata;
+        return metrics_collect(d->manager, control_server_requests(d->control));
+}
+
+/* --metrics-listen: after the control socket, whose request counts it shows. */
+static int metrics_setup(Daemon *d, const Options *o) {
+        for (size_t k = 0; k < o->n_metrics_listen; k++) {
+                _cleanup_sup_error_ SupError *error = NULL;
+                MetricsHttp **h = ARRAY_APPEND(d->metrics, d->n_metrics);
+
+                if (metrics_http_new(d->event, o->metrics_listen[k], o->metrics_allow_remote, o->socket_gid,
+                                     render_metrics, d, h, &error) < 0) {
+                        log_error("%s", sup_error_message(error));
+                        return 1;
+                }
+                log_info("metrics: GET /metrics at %s", o->metrics_listen[k]);
+        }
+        return 0;
+}
+
 /* The loop, its signals, the manager and the control socket. Returns 0, or the exit status. */
 static int daemon_setup(Daemon *d, ManagerConfig *cfg, gid_t gid) {
         _cleanup_free_ char *sock = path_join(cfg->run_dir, "supd.sock");
@@ -575,6 +640,9 @@ static void daemon_done(Daemon *d) {
         /* The store's workers before the control server: their waiters are its clients. */
         if (d->manager)
                 d->manager->image_jobs = image_jobs_free(d->manager->image_jobs);
+        for (size_t k = 0; k < d->n_metrics; k++)
+                metrics_http_free(d->metrics[k]);
+        free(d->metrics);
         control_server_free(d->control);
         manager_free(d->manager);
         event_source_free(d->watchdog);
@@ -602,6 +670,8 @@ int main(int argc, char **argv) {
         if (r != 0)
                 return r;
         r = daemon_setup(d, &cfg, o.socket_gid);
+        if (r == 0)
+                r = metrics_setup(d, &o);
         if (r != 0) {
                 daemon_done(d);
                 return r;

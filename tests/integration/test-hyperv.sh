@@ -328,6 +328,23 @@ grep -q "^-m$" <(tr '\0' '\n' </proc/"$qpid"/cmdline) && tr '\0' ' ' </proc/"$qp
         fail "resources.memory/cpus did not become guest RAM/vCPUs: $(tr '\0' ' ' </proc/"$qpid"/cmdline | head -c 300)"
 [ "$(vm_field vis-hyperv memory)" = $((192 << 20)) ] && [ "$(vm_field vis-hyperv vcpus)" = 2 ] ||
         fail "status: memory $(vm_field vis-hyperv memory) vcpus $(vm_field vis-hyperv vcpus)"
+# supd's metrics of a running hyperv unit (docs/metrics.md): valid for promtool; the guest's RAM
+# and vCPUs apart from QEMU's cgroup.
+if command -v promtool >/dev/null; then
+        ctl metrics >"$CASE_DIR/metrics.txt" || fail "supctl metrics failed"
+        promtool check metrics <"$CASE_DIR/metrics.txt" >"$CASE_DIR/promtool.out" 2>&1 ||
+                fail "promtool check metrics: $(head -5 "$CASE_DIR/promtool.out")"
+        for line in 'sup_unit_state{unit="vis-hyperv",isolation="hyperv",state="running"} 1' \
+                "sup_unit_vm_guest_memory_bytes{unit=\"vis-hyperv\",isolation=\"hyperv\"} $((192 << 20))" \
+                'sup_unit_vm_vcpus{unit="vis-hyperv",isolation="hyperv"} 2'; do
+                grep -qxF -- "$line" "$CASE_DIR/metrics.txt" || fail "metrics: no line '$line'"
+        done
+        grep -q '^sup_unit_memory_bytes{unit="vis-hyperv",isolation="hyperv"} [1-9]' "$CASE_DIR/metrics.txt" &&
+                grep -q '^sup_unit_start_duration_seconds{unit="vis-hyperv",isolation="hyperv"} ' "$CASE_DIR/metrics.txt" ||
+                fail "metrics: no QEMU memory or start duration for vis-hyperv: $(grep vis-hyperv "$CASE_DIR/metrics.txt" | head -30)"
+else
+        log "SKIP (metrics): no promtool (apt-get install prometheus)"
+fi
 # QEMU runs in the unit's cgroup with a limit of guest RAM + the TCG cache + QEMU's overhead.
 cg=$(grep -E '^[0-9]+:memory:' /proc/"$qpid"/cgroup | cut -d: -f3)
 if [ -n "$cg" ]; then
