@@ -59,8 +59,8 @@ int parse_timestamp(const char *s, usec_t *ret) {
             (day = take_digits(&p, 2)) < 1 || day > mdays[mon - 1] || (*p != 'T' && *p != 't' && *p != ' '))
                 return -EINVAL;
         p++;
-        if ((hour = take_digits(&p, 2)) < 0 || hour > 23 || *p++ != ':' || (min = take_digits(&p, 2)) < 0 ||
-            min > 59 || *p++ != ':' || (sec = take_digits(&p, 2)) < 0 || sec > 60)
+        if ((hour = take_digits(&p, 2)) < 0 || hour > 23 || *p++ != ':' || (min = take_digits(&p, 2)) < 0 || min > 59 ||
+            *p++ != ':' || (sec = take_digits(&p, 2)) < 0 || sec > 60)
                 return -EINVAL;
         if (*p == '.') {
                 p++;
@@ -83,7 +83,11 @@ int parse_timestamp(const char *s, usec_t *ret) {
                 return -EINVAL;
         if (*p)
                 return -EINVAL;
-        tm = (struct tm){.tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day, .tm_hour = hour, .tm_min = min,
+        tm = (struct tm){.tm_year = year - 1900,
+                         .tm_mon = mon - 1,
+                         .tm_mday = day,
+                         .tm_hour = hour,
+                         .tm_min = min,
                          .tm_sec = sec == 60 ? 59 : sec};
         t = timegm(&tm);
         if (t == (time_t) -1 || tm.tm_mday != day || (long long) t - offset < 0)

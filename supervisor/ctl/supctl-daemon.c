@@ -36,7 +36,8 @@ int supd_connect(void) {
 
         if (fd == -ENOENT || fd == -ECONNREFUSED)
                 log_error("supd is not running (no one listens on %s); start it, or select another "
-                          "instance with --socket or SUP_RUN_DIR", path);
+                          "instance with --socket or SUP_RUN_DIR",
+                          path);
         else if (fd == -EACCES)
                 log_error("cannot connect to %s: permission denied (root, or the socket's group)", path);
         else if (fd < 0)

@@ -13,6 +13,9 @@
 #include "supctl.h"
 #include "unit-value.h"
 
+/* Without following: the events kept come at once, then the reply. */
+#define REPLAY_TIMEOUT (60 * USEC_PER_SEC)
+
 static const char *str(const json_t *o, const char *key, const char *dflt) {
         return json_string_value(json_object_get(o, key)) ?: dflt;
 }
@@ -32,13 +35,13 @@ static char *describe_reload(const json_t *e) {
         static const char *const keys[] = {"started", "replaced", "updated", "removed"};
         _cleanup_strv_free_ char **parts = NULL;
         json_t *first = json_array_get(json_object_get(e, "errors"), 0);
+        json_int_t n_errors = json_integer_value(json_object_get(e, "error_count"));
 
         if (streq(str(e, "result", ""), "refused"))
-                return xasprintf("refused, %lld error(s): %s:%lld:%lld: %s",
-                                 (long long) json_integer_value(json_object_get(e, "error_count")),
-                                 str(first, "file", "?"), (long long) json_integer_value(json_object_get(first, "line")),
-                                 (long long) json_integer_value(json_object_get(first, "column")),
-                                 str(first, "message", "?"));
+                return xasprintf(
+                        "refused (%lld error%s): %s:%lld:%lld: %s", (long long) n_errors, n_errors == 1 ? "" : "s",
+                        str(first, "file", "?"), (long long) json_integer_value(json_object_get(first, "line")),
+                        (long long) json_integer_value(json_object_get(first, "column")), str(first, "message", "?"));
         for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
                 _cleanup_free_ char *n = names(json_object_get(e, keys[k]));
                 if (n)
@@ -58,17 +61,20 @@ static char *describe(const json_t *e) {
                 return xasprintf("%s -> %s%s%s", str(e, "from", "none"), str(e, "to", "?"),
                                  json_is_string(json_object_get(e, "reason")) ? ": " : "", str(e, "reason", ""));
         if (streq(type, "exit"))
-                return json_is_string(sig) ? xasprintf("signal %s%s", json_string_value(sig),
-                                                       json_is_true(json_object_get(e, "oom")) ? " (the OOM killer)" : "")
-                                           : xasprintf("status %lld%s", (long long) json_integer_value(json_object_get(e, "exit_code")),
-                                                       json_is_true(json_object_get(e, "oom")) ? " (the OOM killer)" : "");
+                return json_is_string(sig)
+                               ? xasprintf("signal %s%s", json_string_value(sig),
+                                           json_is_true(json_object_get(e, "oom")) ? " (the OOM killer)" : "")
+                               : xasprintf("status %lld%s",
+                                           (long long) json_integer_value(json_object_get(e, "exit_code")),
+                                           json_is_true(json_object_get(e, "oom")) ? " (the OOM killer)" : "");
         if (streq(type, "restart")) {
                 char span[64];
-                return xasprintf("in %s (attempt %lld, restart.policy %s): %s",
-                                 format_timespan((usec_t) json_integer_value(json_object_get(e, "delay_ms")) * USEC_PER_MSEC,
-                                                 span, sizeof(span)),
-                                 (long long) json_integer_value(json_object_get(e, "attempt")), str(e, "policy", "?"),
-                                 str(e, "reason", "no reason given"));
+                return xasprintf(
+                        "in %s (attempt %lld, restart.policy %s): %s",
+                        format_timespan((usec_t) json_integer_value(json_object_get(e, "delay_ms")) * USEC_PER_MSEC,
+                                        span, sizeof(span)),
+                        (long long) json_integer_value(json_object_get(e, "attempt")), str(e, "policy", "?"),
+                        str(e, "reason", "no reason given"));
         }
         if (streq(type, "health"))
                 return xasprintf("%s -> %s (%lld failed in a row)", str(e, "from", "?"), str(e, "to", "?"),
@@ -77,15 +83,18 @@ static char *describe(const json_t *e) {
                 return describe_reload(e);
         if (streq(type, "pull"))
                 return xasprintf("%s %s%s%s", str(e, "reference", "?"), str(e, "result", "?"),
-                                 json_is_string(json_object_get(e, "digest")) || json_is_string(json_object_get(e, "error"))
+                                 json_is_string(json_object_get(e, "digest")) ||
+                                                 json_is_string(json_object_get(e, "error"))
                                          ? (json_is_string(json_object_get(e, "error")) ? ": " : " ")
                                          : "",
                                  str(e, "error", str(e, "digest", "")));
         if (streq(type, "adopt"))
-                return xasprintf("%s, pid %lld", str(e, "state", "?"), (long long) json_integer_value(json_object_get(e, "pid")));
+                return xasprintf("%s, pid %lld", str(e, "state", "?"),
+                                 (long long) json_integer_value(json_object_get(e, "pid")));
         if (streq(type, "supd"))
                 return streq(str(e, "action", ""), "start")
-                               ? xasprintf("start (pid %lld)", (long long) json_integer_value(json_object_get(e, "pid")))
+                               ? xasprintf("start (pid %lld)",
+                                           (long long) json_integer_value(json_object_get(e, "pid")))
                                : xasprintf("%s (units: %s)", str(e, "action", "?"), str(e, "units", "?"));
         if (streq(type, "lost"))
                 return xasprintf("%lld events (seq %lld to %lld): this reader did not keep up",
@@ -192,9 +201,14 @@ int verb_events(int argc, char **argv) {
 
                 if (until != USEC_INFINITY && t >= until && follow)
                         return EXIT_SUCCESS;
+                /* Following: until --until. Else the replay comes at once, its end with the reply. */
                 r = json_read_frame(fd, &buf, &len, &used, JSON_FRAME_MAX_REPLY,
-                                    until == USEC_INFINITY ? USEC_INFINITY : until > t ? until - t : 0, &msg);
-                if (r == -ETIMEDOUT)
+                                    !follow                  ? REPLAY_TIMEOUT
+                                    : until == USEC_INFINITY ? USEC_INFINITY
+                                    : until > t              ? until - t
+                                                             : 0,
+                                    &msg);
+                if (r == -ETIMEDOUT && follow)
                         return EXIT_SUCCESS;
                 if (r < 0) {
                         /* supd stopping (it said so last) ends the stream; anything else is an error. */

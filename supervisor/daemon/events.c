@@ -34,8 +34,8 @@ typedef struct Subscriber {
         bool follow;
         /* Positions count every event the ring ever took (Events.pushed), not seqs: a journal
          * loaded with gaps in its seqs (lines dropped) still gives each event one position. */
-        uint64_t cursor;     /* the next event to consider */
-        uint64_t replay_end; /* the ring's end when it subscribed: the reply goes once it is there */
+        uint64_t cursor;                      /* the next event to consider */
+        uint64_t replay_end;                  /* the ring's end when it subscribed: the reply goes once it is there */
         uint64_t lost, lost_first, lost_last; /* events that left the ring unsent (their seqs) */
         struct Subscriber *next;
 } Subscriber;
@@ -173,7 +173,8 @@ static json_t *parse_line(const char *line, size_t len, uint64_t after, usec_t *
         if (!json_is_object(o))
                 *ret_why = "not a JSON object";
         else if (!json_is_integer(json_object_get(o, "v")) || !json_is_string(json_object_get(o, "type")) ||
-                 !json_is_integer(seq) || json_integer_value(seq) <= 0 || (unit && !json_is_string(unit) && !json_is_null(unit)))
+                 !json_is_integer(seq) || json_integer_value(seq) <= 0 ||
+                 (unit && !json_is_string(unit) && !json_is_null(unit)))
                 *ret_why = "not an event";
         else if ((uint64_t) json_integer_value(seq) <= after)
                 *ret_why = "its seq is not after the line before";
@@ -347,8 +348,8 @@ static void on_drained(JsonConn *c, void *userdata) {
         pump(userdata);
 }
 
-int events_subscribe(Events *ev, JsonConn *conn, uint64_t client_id, const json_t *request, usec_t since,
-                     char **units, bool follow) {
+int events_subscribe(Events *ev, JsonConn *conn, uint64_t client_id, const json_t *request, usec_t since, char **units,
+                     bool follow) {
         Subscriber *s;
 
         /* The connection's drain handler is one subscriber's. */
@@ -430,16 +431,18 @@ void events_emit_status(Events *ev, const char *unit, const InstanceStatus *old,
                 return;
         /* A pull before a start: begun, or over (a failure fails the start). */
         if (old && !old->pull.reference && new->pull.reference)
-                events_emit(ev, "pull", unit, json_pack("{s:s, s:s}", "reference", new->pull.reference, "result", "started"));
+                events_emit(ev, "pull", unit,
+                            json_pack("{s:s, s:s}", "reference", new->pull.reference, "result", "started"));
         else if (old && old->pull.reference &&
                  (!new->pull.reference || !streq(old->pull.reference, new->pull.reference)))
-                events_emit(ev, "pull", unit,
-                            json_pack("{s:s, s:s, s:o}", "reference", old->pull.reference, "result",
-                                      new->state == INSTANCE_FAILED || new->state == INSTANCE_BACKOFF ? "failed" : "done",
-                                      "error",
-                                      string_or_null(new->state == INSTANCE_FAILED || new->state == INSTANCE_BACKOFF
-                                                             ? new->reason
-                                                             : NULL)));
+                events_emit(
+                        ev, "pull", unit,
+                        json_pack("{s:s, s:s, s:o}", "reference", old->pull.reference, "result",
+                                  new->state == INSTANCE_FAILED || new->state == INSTANCE_BACKOFF ? "failed" : "done",
+                                  "error",
+                                  string_or_null(new->state == INSTANCE_FAILED || new->state == INSTANCE_BACKOFF
+                                                         ? new->reason
+                                                         : NULL)));
         /* A new exit (not one a first status tells of: an adopted monitor's last run). */
         if (old && new->has_exit && (!old->has_exit || old->exited_at != new->exited_at)) {
                 _cleanup_free_ char *sig = new->exit_signal > 0 ? format_signal(new->exit_signal) : NULL;
@@ -456,13 +459,13 @@ void events_emit_status(Events *ev, const char *unit, const InstanceStatus *old,
         if (old && new->state == INSTANCE_BACKOFF &&
             (old->state != INSTANCE_BACKOFF || old->next_restart_at != new->next_restart_at)) {
                 usec_t t = now(CLOCK_REALTIME);
-                events_emit(ev, "restart", unit,
-                            json_pack("{s:o, s:o, s:I, s:I, s:o}", "reason", string_or_null(new->restart_reason),
-                                      "policy", string_or_null(policy), "attempt", (json_int_t) new->restarts + 1,
-                                      "delay_ms",
-                                      (json_int_t) (new->next_restart_at > t ? (new->next_restart_at - t) / USEC_PER_MSEC
-                                                                             : 0),
-                                      "at", timestamp_to_json(new->next_restart_at)));
+                events_emit(
+                        ev, "restart", unit,
+                        json_pack("{s:o, s:o, s:I, s:I, s:o}", "reason", string_or_null(new->restart_reason), "policy",
+                                  string_or_null(policy), "attempt", (json_int_t) new->restarts + 1, "delay_ms",
+                                  (json_int_t) (new->next_restart_at > t ? (new->next_restart_at - t) / USEC_PER_MSEC
+                                                                         : 0),
+                                  "at", timestamp_to_json(new->next_restart_at)));
         }
         if (old && old->health.enabled && new->health.enabled && old->health.state != new->health.state)
                 events_emit(ev, "health", unit,
@@ -493,9 +496,11 @@ void events_emit_reload(Events *ev, const Plan *plan, size_t n_units, const Diag
                                       (json_int_t) diagnostics_count(refused), "errors", errors));
                 return;
         }
-        o = json_pack("{s:s, s:[], s:[], s:[], s:[]}", "result", "applied", "started", "replaced", "updated", "removed");
+        o = json_pack("{s:s, s:[], s:[], s:[], s:[]}", "result", "applied", "started", "replaced", "updated",
+                      "removed");
         for (size_t k = 0; k < plan->n_actions; k++) {
-                json_array_append_new(json_object_get(o, keys[plan->actions[k].type]), json_string(plan->actions[k].unit));
+                json_array_append_new(json_object_get(o, keys[plan->actions[k].type]),
+                                      json_string(plan->actions[k].unit));
                 changed += plan->actions[k].type != ACTION_REMOVE;
         }
         json_object_set_new(o, "unchanged", json_integer((json_int_t) (n_units > changed ? n_units - changed : 0)));

@@ -73,8 +73,8 @@ void events_emit_image_pull(Events *ev, const char *key, const json_t *reply);
  * are sent first, then the reply to request (its "result": {"next_seq": N}); with follow the new
  * events follow, until events_unsubscribe(), else the subscription ends with the reply. -EBUSY (units
  * not taken): the client has a subscription already (one per connection). */
-int events_subscribe(Events *ev, JsonConn *conn, uint64_t client_id, const json_t *request, usec_t since,
-                     char **units, bool follow);
+int events_subscribe(Events *ev, JsonConn *conn, uint64_t client_id, const json_t *request, usec_t since, char **units,
+                     bool follow);
 /* The client has gone: its subscriptions go, before its connection. */
 void events_unsubscribe(Events *ev, uint64_t client_id);
 

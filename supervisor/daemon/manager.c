@@ -1127,7 +1127,9 @@ static int act_adopted(Instance *i, const InstanceInput *in) {
         if (json_object_get(in->data, "result")) {
                 log_info("%s: adopted (%s, pid %d)", i->name, instance_state_to_string(i->status.state),
                          (int) i->status.pid);
-                events_emit(m->events, "adopt", i->name, json_pack("{s:s, s:I}", "state", instance_state_to_string(i->status.state), "pid", (json_int_t) i->status.pid));
+                events_emit(m->events, "adopt", i->name,
+                            json_pack("{s:s, s:I}", "state", instance_state_to_string(i->status.state), "pid",
+                                      (json_int_t) i->status.pid));
         }
         if (!i->spec) {
                 /* spec.json could not be read: the monitor knows what it runs. Until it says,
