@@ -136,8 +136,10 @@ static void journal_append(Events *ev, const char *text) {
 
         if (!ev->journal_path)
                 return;
-        if (ev->journal_lines >= ev->keep || ev->journal_fd < 0)
+        if (ev->journal_lines >= ev->keep)
                 r = journal_rotate(ev);
+        else if (ev->journal_fd < 0)
+                r = journal_open(ev);
         if (r >= 0) {
                 /* One write of a small line to a regular file: the page cache takes it whole or
                  * the disk is full. A short write is cut off again, so that the next line does not
