@@ -14,7 +14,8 @@
  * top {unit} (the monitor's answer, see monitor.c's monitor_top()) · wait {unit, healthy?,
  * timeout_usec?}: replied to once the unit runs (healthy: is healthy) with its status, or with an
  * error "timeout", "unreachable" (it failed, exited, was stopped or removed), "no-healthcheck",
- * "no-such-unit". Read-only: status, logs, top, wait. */
+ * "no-such-unit" · events {since_usec?, units?, follow?}: the event stream (events.h).
+ * Read-only: status, logs, top, wait, events. */
 
 typedef struct ControlServer ControlServer;
 
