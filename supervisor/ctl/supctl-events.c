@@ -145,7 +145,7 @@ int verb_events(int argc, char **argv) {
         size_t len = 0, used = 0;
         json_t *units = json_array(), *params, *req;
         usec_t since = USEC_INFINITY, until = USEC_INFINITY;
-        bool json = false, follow, last_was_stop = false;
+        bool json = false, follow, saw_stop = false;
         int c, r, ret = EXIT_FAILURE;
 
         optind = 0;
@@ -211,8 +211,9 @@ int verb_events(int argc, char **argv) {
                 if (r == -ETIMEDOUT && follow)
                         return EXIT_SUCCESS;
                 if (r < 0) {
-                        /* supd stopping (it said so last) ends the stream; anything else is an error. */
-                        if (last_was_stop)
+                        /* supd stopping (it said so, and then stopped its units) ends the stream;
+                         * anything else is an error. */
+                        if (saw_stop)
                                 return EXIT_SUCCESS;
                         log_error_errno(r, "events: the connection to supd ended: %m");
                         return EXIT_FAILURE;
@@ -237,7 +238,8 @@ int verb_events(int argc, char **argv) {
                                         return EXIT_SUCCESS;
                                 continue;
                         }
-                        last_was_stop = streq(str(data, "type", ""), "supd") && streq(str(data, "action", ""), "stop");
+                        saw_stop = saw_stop ||
+                                   (streq(str(data, "type", ""), "supd") && streq(str(data, "action", ""), "stop"));
                         print_event(data, json);
                 }
                 json_decref(msg);

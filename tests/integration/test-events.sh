@@ -173,6 +173,15 @@ assert sorted(got + list(range(lost["first_seq"], lost["last_seq"] + 1))) == lis
 print("    %d events, %d lost" % (last, lost["count"]))
 PY
 ctl status >/dev/null || fail "supd does not answer after the reader"
+# A follower of a supd that stops its units (SIGTERM) sees them stop, then ends with status 0.
+ctl events --since 1h > "$CASE_DIR/last.out" 2>&1 &
+FOLLOWER=$!
+wait_for 10 test -s "$CASE_DIR/last.out" || fail "no replay"
+stop_supd
+wait "$FOLLOWER" || fail "the follower of a stopping supd: exit $?: $(tail -3 "$CASE_DIR/last.out")"
+FOLLOWER=
+grep -q 'Z supd stop (units: stop)$' "$CASE_DIR/last.out" || fail "no supd stop: $(tail -3 "$CASE_DIR/last.out")"
+grep -q 'Z web state running -> stopping$' "$CASE_DIR/last.out" || fail "web's stop: $(tail -5 "$CASE_DIR/last.out")"
 end
 
 finish
