@@ -441,11 +441,8 @@ static int parse_options(int argc, char **argv, Options *o) {
                         }
                         break;
                 case 'E': {
-                        char *end;
-                        unsigned long long n;
-                        errno = 0;
-                        n = strtoull(optarg, &end, 10);
-                        if (errno != 0 || end == optarg || *end || n < EVENTS_KEEP_MIN || n > 1000000) {
+                        uint64_t n;
+                        if (parse_decimal(optarg, 1000000, &n) < 0 || n < EVENTS_KEEP_MIN) {
                                 log_error("--events-keep: expected a number from %u to 1000000, not \"%s\"",
                                           EVENTS_KEEP_MIN, optarg);
                                 return 2;
