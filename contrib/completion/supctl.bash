@@ -12,7 +12,7 @@ _supctl_units() {
 
 _supctl() {
         local cur=${COMP_WORDS[COMP_CWORD]} prev=
-        local commands="status reload start stop restart logs top wait exec image volume validate"
+        local commands="status reload start stop restart logs top wait exec image volume validate events"
         commands+=" metrics"
         local ctl=("${COMP_WORDS[0]/#\~\//$HOME/}") cmd= sub= positional=0 i w
         [ "$COMP_CWORD" -gt 0 ] && prev=${COMP_WORDS[COMP_CWORD - 1]}
@@ -31,6 +31,8 @@ _supctl() {
                         ;;
                 --) [ "$cmd" = exec ] && return 0 ;; # the command run in the unit: nothing to offer
                 -n | --timeout | --user | --env | --workdir | --state-dir) i=$((i + 1)) ;;
+                --unit | --since | --until) i=$((i + 1)) ;; # events
+
                 -*) ;;
                 *)
                         if [ -z "$cmd" ]; then
@@ -56,6 +58,11 @@ _supctl() {
                 return 0
                 ;;
         -n | --timeout | --user | --env | --workdir) return 0 ;;
+        --since | --until) return 0 ;; # events
+        --unit)
+                COMPREPLY=($(compgen -W "$(_supctl_units "${ctl[@]}")" -- "$cur"))
+                return 0
+                ;;
         esac
 
         local opts= args=
@@ -97,6 +104,7 @@ _supctl() {
                 ls | inspect) opts="--json" ;;
                 esac
                 ;;
+        events) opts="--json --unit --since --until" ;;
         validate)
                 opts="--json --print --state-dir"
                 args=files

@@ -25,3 +25,7 @@ char *format_timestamp(usec_t t, char *buf, size_t size);
 
 /* A span as "1h 2m", "3.2s", "450ms" for tables. */
 char *format_timespan(usec_t t, char *buf, size_t size);
+
+/* An RFC 3339 time ("2026-12-06T15:38:12Z", "2026-12-06 16:38:12.277+01:00": a fraction of a
+ * second is optional, the offset is not) as realtime microseconds: 0, or -EINVAL. */
+int parse_timestamp(const char *s, usec_t *ret);

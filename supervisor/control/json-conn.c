@@ -32,6 +32,8 @@ struct JsonConn {
         char *out;
         size_t out_used, out_size;
         size_t out_soft, out_hard; /* 0: no limit (see json_conn_set_output_limits()) */
+        void (*on_drained)(JsonConn *c, void *userdata);
+        void *drain_userdata;
 
         bool closing;       /* close once out is drained */
         int closing_error;
@@ -346,6 +348,15 @@ static void on_io(EventSource *s, int fd, uint32_t revents, void *userdata) {
                         conn_finish(c, c->closing_error);
                         return;
                 }
+                if (r > 0 && c->on_drained) {
+                        c->busy++;
+                        c->on_drained(c, c->drain_userdata);
+                        c->busy--;
+                        if (c->free_requested) {
+                                conn_destroy(c);
+                                return;
+                        }
+                }
                 /* Room again: the requests read but held back are served now. */
                 if (!c->closing && !output_full(c) && c->in_used > 0 && !process_input(c))
                         return;
@@ -462,6 +473,15 @@ void json_conn_set_output_limits(JsonConn *c, size_t soft, size_t hard) {
         c->out_soft = soft;
         c->out_hard = hard;
         update_events(c);
+}
+
+size_t json_conn_output_pending(const JsonConn *c) {
+        return c->out_used;
+}
+
+void json_conn_set_drain_handler(JsonConn *c, void (*on_drained)(JsonConn *c, void *userdata), void *userdata) {
+        c->on_drained = on_drained;
+        c->drain_userdata = userdata;
 }
 
 void json_conn_set_error_replies(JsonConn *c, bool enabled) {

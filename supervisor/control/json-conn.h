@@ -56,6 +56,13 @@ void json_conn_set_idle_timeout(JsonConn *c, usec_t timeout, usec_t request_time
  * peers that both held back could wait on each other forever, so not for supd <-> monitor). */
 void json_conn_set_output_limits(JsonConn *c, size_t soft, size_t hard);
 
+/* Output queued and not yet taken by the socket, in bytes (the kernel's buffer not counted). */
+size_t json_conn_output_pending(const JsonConn *c);
+/* on_drained(c, userdata) is called on the loop each time the queued output has all been written
+ * after some had to wait: a producer that holds back while json_conn_output_pending() is high
+ * (supd's event stream) carries on from there. NULL: none. */
+void json_conn_set_drain_handler(JsonConn *c, void (*on_drained)(JsonConn *c, void *userdata), void *userdata);
+
 /* On by default. Off for a peer that speaks another JSON-lines protocol (QEMU's QMP): a bad
  * frame then closes the connection without a reply, and output still queued is dropped. */
 void json_conn_set_error_replies(JsonConn *c, bool enabled);

@@ -30,6 +30,21 @@ char *supd_socket_path(void) {
         return xasprintf("%s/supd.sock", run && *run ? run : "/run/sup");
 }
 
+int supd_connect(void) {
+        _cleanup_free_ char *path = supd_socket_path();
+        int fd = unix_connect(path, 0);
+
+        if (fd == -ENOENT || fd == -ECONNREFUSED)
+                log_error("supd is not running (no one listens on %s); start it, or select another "
+                          "instance with --socket or SUP_RUN_DIR",
+                          path);
+        else if (fd == -EACCES)
+                log_error("cannot connect to %s: permission denied (root, or the socket's group)", path);
+        else if (fd < 0)
+                log_error_errno(fd, "cannot connect to %s: %m", path);
+        return fd;
+}
+
 /* supd_call(), and the error's code in *ret_code (NULL when it succeeded or got no answer). */
 static int supd_call_code(const char *method, json_t *params, usec_t timeout, json_t **ret_result, char **ret_code) {
         _cleanup_free_ char *path = supd_socket_path();
@@ -37,16 +52,9 @@ static int supd_call_code(const char *method, json_t *params, usec_t timeout, js
         json_t *reply = NULL, *err;
         int r;
 
-        fd = unix_connect(path, 0);
+        fd = supd_connect();
         if (fd < 0) {
                 json_decref(params);
-                if (fd == -ENOENT || fd == -ECONNREFUSED)
-                        log_error("supd is not running (no one listens on %s); start it, or select another "
-                                  "instance with --socket or SUP_RUN_DIR", path);
-                else if (fd == -EACCES)
-                        log_error("cannot connect to %s: permission denied (root, or the socket's group)", path);
-                else
-                        log_error_errno(fd, "cannot connect to %s: %m", path);
                 return EXIT_FAILURE;
         }
         r = json_call(fd, method, params, timeout, &reply);

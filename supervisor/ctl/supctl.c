@@ -59,6 +59,11 @@ static void help(void) {
                "                           a volume: its directory on the host, owner, users\n"
                "  volume rm NAME           remove a volume and its data (root only); refused\n"
                "                           while a unit runs with it or names it\n"
+               "  events [--json] [--unit UNIT]... [--since TIME] [--until TIME]\n"
+               "                           what supd sees happen, one line each (--json: JSON\n"
+               "                           lines, docs/events.md); --since replays the events\n"
+               "                           kept (an RFC 3339 time or a duration ago, such as\n"
+               "                           10m), then follows; --until stops at TIME\n"
                "  validate [--json] [--print] [--state-dir DIR] FILE|DIR...\n"
                "                   Check unit files offline, as one set (like supd's units\n"
                "                   directory). Exit 0 if all are valid, 1 otherwise.\n"
@@ -253,6 +258,8 @@ int main(int argc, char **argv) {
                 return verb_exec(argc - optind, argv + optind);
         if (streq(argv[optind], "metrics"))
                 return verb_metrics(argc - optind, argv + optind);
+        if (streq(argv[optind], "events"))
+                return verb_events(argc - optind, argv + optind);
 
         log_error("unknown command \"%s\"; see supctl --help", argv[optind]);
         return EXIT_USAGE;

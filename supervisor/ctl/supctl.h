@@ -21,9 +21,13 @@ int verb_image(int argc, char **argv);
 int verb_exec(int argc, char **argv);
 int verb_volume(int argc, char **argv);
 int verb_metrics(int argc, char **argv);
+int verb_events(int argc, char **argv);
 
 /* supd's control socket: --socket, else $SUP_RUN_DIR/supd.sock, else /run/sup/supd.sock. */
 char *supd_socket_path(void);
+
+/* Connects to supd's control socket: the fd, or -errno after saying why on stderr. */
+int supd_connect(void);
 
 /* Calls supd (params is consumed) and waits up to timeout for its reply; on failure prints why
  * and returns the exit status to use. */

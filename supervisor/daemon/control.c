@@ -11,6 +11,7 @@
 #include "macro.h"
 #include "metrics.h"
 #include "string-util.h"
+#include "unit-value.h"
 #include "volume.h"
 
 #define CONTROL_IDLE_TIMEOUT (60 * USEC_PER_SEC)
@@ -255,6 +256,8 @@ static void client_maybe_idle(ControlServer *s, JsonlClient *c) {
  * status or their timeout (the caps count only what a client still waits for). */
 static void on_client_close(uint64_t id, void *userdata) {
         ControlServer *s = userdata;
+
+        events_unsubscribe(s->manager->events, id);
 
         for (WaitRequest *w = s->waits, *next; w; w = next) {
                 next = w->next;
@@ -604,6 +607,46 @@ static void do_volume_rm(JsonlClient *c, json_t *msg, void *userdata) {
         run_volume_job(c, msg, userdata, "rm", volume_rm_work);
 }
 
+/* ---- events: the event stream (events.h), replayed from since_usec, then followed ---- */
+
+static void do_events(JsonlClient *c, json_t *msg, void *userdata) {
+        ControlServer *s = userdata;
+        JsonConn *conn = jsonl_client_conn(c);
+        json_t *params = json_object_get(msg, "params"), *since = json_object_get(params, "since_usec"),
+               *units = json_object_get(params, "units"), *follow = json_object_get(params, "follow"), *u;
+        _cleanup_strv_free_ char **names = NULL;
+        size_t k;
+
+        if ((since && (!json_is_integer(since) || json_integer_value(since) < 0)) || (units && !json_is_array(units)) ||
+            (follow && !json_is_boolean(follow))) {
+                (void) json_conn_reply_error(conn, msg, "bad-request",
+                                             "events takes since_usec (an integer, >= 0), units (an array of unit "
+                                             "names) and follow (a boolean)");
+                return;
+        }
+        json_array_foreach(units, k, u) {
+                if (!json_is_string(u) || !unit_name_is_valid(json_string_value(u))) {
+                        (void) json_conn_reply_error(conn, msg, "bad-request", "units: not a unit name");
+                        return;
+                }
+                strv_push(&names, xstrdup(json_string_value(u)));
+        }
+        if (!s->manager->events) {
+                (void) json_conn_reply_error(conn, msg, "failed", "this supd has no event stream");
+                return;
+        }
+        if (events_subscribe(s->manager->events, conn, jsonl_client_id(c), msg,
+                             since ? (usec_t) json_integer_value(since) : USEC_INFINITY, names,
+                             !json_is_false(follow)) < 0) {
+                (void) json_conn_reply_error(conn, msg, "busy", "this connection follows the events already");
+                return;
+        }
+        TAKE_PTR(names);
+        /* A follower reads as long as it likes and never sends again: no idle timeout. */
+        if (!json_is_false(follow))
+                json_conn_set_idle_timeout(conn, 0, 0);
+}
+
 /* ---- metrics (metrics.h) ---- */
 
 static void do_metrics(JsonlClient *c, json_t *msg, void *userdata) {
@@ -622,8 +665,8 @@ const MetricsRequests *control_server_requests(const ControlServer *s) {
         return &s->requests;
 }
 
-/* The socket's group may look (status, logs, top, wait, metrics, the images, the volumes); only
- * root may act. */
+/* The socket's group may look (status, logs, top, wait, events, metrics, the images, the
+ * volumes); only root may act. */
 static const JsonlMethod control_methods[] = {
         {"status", do_status, 0},
         {"logs", do_logs, 0},
@@ -641,6 +684,7 @@ static const JsonlMethod control_methods[] = {
         {"volume-ls", do_volume_ls, 0},
         {"volume-inspect", do_volume_inspect, 0},
         {"volume-rm", do_volume_rm, JSONL_METHOD_ROOT_ONLY},
+        {"events", do_events, 0},
         {},
 };
 
@@ -681,6 +725,7 @@ ControlServer *control_server_free(ControlServer *s) {
                 return NULL;
         while (s->waits)
                 wait_request_free(s->waits);
+        events_drop_subscribers(s->manager->events);
         s->server = jsonl_server_free(s->server);
         metrics_requests_done(&s->requests);
         (void) unlink(s->path);

@@ -14,8 +14,9 @@
  * top {unit} (the monitor's answer, see monitor.c's monitor_top()) · wait {unit, healthy?,
  * timeout_usec?}: replied to once the unit runs (healthy: is healthy) with its status, or with an
  * error "timeout", "unreachable" (it failed, exited, was stopped or removed), "no-healthcheck",
- * "no-such-unit" · metrics: {"text": the Prometheus text format, metrics.h}. Read-only: status,
- * logs, top, wait, metrics. */
+ * "no-such-unit" · events {since_usec?, units?, follow?}: the event stream (events.h) ·
+ * metrics: {"text": the Prometheus text format, metrics.h}. Read-only: status, logs, top,
+ * wait, events, metrics. */
 
 typedef struct ControlServer ControlServer;
 

@@ -47,6 +47,7 @@ struct ImageJobs {
         Event *event;
         char *store_dir;
         Job *jobs;
+        Events *events;
 };
 
 json_t *image_job_reply(json_t *result) {
@@ -63,6 +64,10 @@ int image_jobs_new(Event *e, const char *store_dir, ImageJobs **ret) {
         j->store_dir = xstrdup(store_dir);
         *ret = j;
         return 0;
+}
+
+void image_jobs_set_events(ImageJobs *j, Events *ev) {
+        j->events = ev;
 }
 
 static void job_unlink(Job *job) {
@@ -94,6 +99,8 @@ static void job_free(Job *job) {
 /* Every waiter gets the reply; the job is gone afterwards. */
 static void job_finish(Job *job, const json_t *reply) {
         job_unlink(job);
+        if (job->kind == IMAGE_JOB_PULL)
+                events_emit_image_pull(job->jobs->events, job->key, reply);
         for (Waiter *w = job->waiters; w; w = w->next)
                 w->done(reply, w->userdata);
         job_free(job);

@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "event.h"
+#include "events.h"
 
 /* supd's work on the image store (image-store.h), off its event loop. A pull takes as long as the
  * registry does, a prune as long as removing a tree of files does, and any of them may wait on
@@ -44,6 +45,10 @@ ImageJobs *image_jobs_free(ImageJobs *j);
  * ("a pull of REF"), valid until the loop runs again. -EAGAIN: too many jobs run already. */
 int image_jobs_run(ImageJobs *j, ImageJobKind kind, const char *key, const char *description, ImageJobWork work,
                    const void *args, ImageJobDone done, void *userdata, const char **ret_busy);
+
+/* A finished pull (IMAGE_JOB_PULL) goes to ev's stream too, once whatever its waiters (ev NULL:
+ * none). A pull's key starts with "pull REFERENCE ". */
+void image_jobs_set_events(ImageJobs *j, Events *ev);
 
 /* The reply objects a work function builds. */
 json_t *image_job_reply(json_t *result);

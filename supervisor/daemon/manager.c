@@ -331,6 +331,10 @@ static void stop_dependants(Manager *m, const Instance *target) {
 }
 
 /* Keeps what the monitor says. Returns false when data is no status. */
+static const char *instance_policy(const Instance *i) {
+        return i->spec ? restart_policy_to_string(i->spec->restart.policy) : NULL;
+}
+
 static bool update_status(Instance *i, const json_t *data) {
         InstanceStatus s;
         bool was_running = has_status(i) && i->status.state == INSTANCE_RUNNING, was_healthy = instance_healthy(i),
@@ -345,6 +349,7 @@ static bool update_status(Instance *i, const json_t *data) {
                 log_info("%s: health %s -> %s", i->name, health_state_to_string(i->status.health.state),
                          health_state_to_string(s.health.state));
         metrics_note_state(i, had_status ? (int) i->status.state : -1, s.state);
+        events_emit_status(i->manager->events, i->name, had_status ? &i->status : NULL, &s, instance_policy(i));
         instance_status_done(&i->status);
         i->status = s;
         /* Running, or (for its dependants that require it, with a healthcheck) healthy: what a
@@ -679,8 +684,10 @@ int manager_reload(Manager *m, bool dry_run, Diagnostics *diags, Plan **ret_plan
         if (!m->unit_cache)
                 m->unit_cache = unit_set_cache_new();
         r = unit_set_load_cached(paths, UNIT_PARSE_CHECK_SOURCES, m->unit_cache, diags, &set);
-        if (r < 0 && !dry_run)
+        if (r < 0 && !dry_run) {
                 m->n_reloads_refused++;
+                events_emit_reload(m->events, NULL, 0, diags);
+        }
         if (r < 0)
                 return r;
         r = plan_for(m, set, &plan);
@@ -690,6 +697,7 @@ int manager_reload(Manager *m, bool dry_run, Diagnostics *diags, Plan **ret_plan
                 m->n_reloads++;
                 unit_set_free(m->generation);
                 m->generation = TAKE_PTR(set);
+                events_emit_reload(m->events, plan, m->generation->n_units, NULL);
                 execute(m, plan);
                 manager_waits_check(m, NULL); /* a unit removed, a healthcheck dropped */
         }
@@ -1121,9 +1129,13 @@ static int act_status_up(Instance *i, const InstanceInput *in) {
 static int act_adopted(Instance *i, const InstanceInput *in) {
         Manager *m = i->manager;
 
-        if (json_object_get(in->data, "result"))
+        if (json_object_get(in->data, "result")) {
                 log_info("%s: adopted (%s, pid %d)", i->name, instance_state_to_string(i->status.state),
                          (int) i->status.pid);
+                events_emit(m->events, "adopt", i->name,
+                            json_pack("{s:s, s:I}", "state", instance_state_to_string(i->status.state), "pid",
+                                      (json_int_t) i->status.pid));
+        }
         if (!i->spec) {
                 /* spec.json could not be read: the monitor knows what it runs. Until it says,
                  * the instance is in no plan, and nothing else of the unit starts; supd's start

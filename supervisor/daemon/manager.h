@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include "event.h"
+#include "events.h"
 #include "image-jobs.h"
 #include "instance.h"
 #include "json-conn.h"
@@ -143,6 +144,7 @@ struct Manager {
         EventSource *adopt_deadline; /* adopting: after it, supd is ready without the monitors that did not answer */
         json_t *create_errors;       /* unit name -> why its instance could not be created (a full disk) */
         ImageJobs *image_jobs;       /* with config.image_store_dir: the store's work, off the loop */
+        Events *events;              /* the event stream (events.h); NULL: none. Not owned */
         ManagerWait *waits;          /* manager_wait()'s, checked again on every status of their unit */
         size_t n_waits;
         bool freeing;                /* manager_free(): instances go, their units stay */

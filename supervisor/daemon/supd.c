@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "bridge.h"
 #include "control.h"
+#include "events.h"
 #include "fileio.h"
 #include "image-store.h"
 #include "log-writer.h"
@@ -41,6 +42,7 @@ typedef struct Daemon {
         Event *event;
         Manager *manager;
         ControlServer *control;
+        Events *events;
         EventSource *watchdog;
         usec_t watchdog_interval;
         EventSource *shutdown_timer;
@@ -125,6 +127,7 @@ static void on_sigterm(EventSource *s, const struct signalfd_siginfo *si, void *
         if (d->manager->phase == MANAGER_STOPPING)
                 return;
         log_info("stopping every unit (signal %u), then exiting", si->ssi_signo);
+        events_emit(d->events, "supd", NULL, json_pack("{s:s, s:s}", "action", "stop", "units", "stop"));
         (void) sd_notify_send("STOPPING=1\nSTATUS=stopping every unit");
         (void) event_add_time(d->event, &d->shutdown_timer,
                               now(CLOCK_MONOTONIC) + longest_stop_timeout(d->manager) + SHUTDOWN_GRACE,
@@ -136,6 +139,7 @@ static void on_sigquit(EventSource *s, const struct signalfd_siginfo *si, void *
         /* An upgrade or restart of supd (RestartKillSignal=SIGQUIT): leave every workload and
          * monitor as it is; the next supd adopts them. */
         log_info("exiting, leaving the units running");
+        events_emit(daemon_state.events, "supd", NULL, json_pack("{s:s, s:s}", "action", "stop", "units", "keep"));
         (void) sd_notify_send("STOPPING=1\nSTATUS=exiting, units keep running");
         event_exit(daemon_state.event, 0);
 }
@@ -329,6 +333,8 @@ static void help(void) {
                "                       a layer of an image larger than SIZE unpacked is refused\n"
                "                       (a decompression bomb; default 64G); monitors started\n"
                "                       later get it\n"
+               "  --events-keep N      the events kept for `supctl events --since`, in memory and\n"
+               "                       in STATE/events (default 4096, at least 16)\n"
                "  --monitor PATH       the sup-monitor binary (default " SUP_LIBEXECDIR "/sup-monitor\n"
                "                       for an installed supd, else the one next to supd)\n"
                "  --metrics-listen ADDR  serve GET /metrics (Prometheus) at ADDR: a unix socket\n"
@@ -347,6 +353,7 @@ typedef struct Options {
         bool no_outbound;
         uint64_t log_max_size;
         uint64_t image_max_layer_size;
+        size_t events_keep;
         Ipv4Net bridge_subnet;  /* with subnet */
         Ipv6Net bridge_subnet6; /* with subnet6 */
         gid_t socket_gid;      /* --socket-group's, or -1 */
@@ -373,6 +380,7 @@ static int parse_options(int argc, char **argv, Options *o) {
                 {"image-max-layer-size", required_argument, NULL, 'I'},
                 {"metrics-listen", required_argument, NULL, 'M'},
                 {"metrics-allow-remote", no_argument, NULL, 'R'},
+                {"events-keep", required_argument, NULL, 'E'},
                 {"verbose", no_argument, NULL, 'v'},
                 {"help", no_argument, NULL, 'h'},
                 {},
@@ -388,6 +396,7 @@ static int parse_options(int argc, char **argv, Options *o) {
                 .accel = "auto",
                 .log_max_size = LOG_DEFAULT_MAX_SIZE,
                 .image_max_layer_size = LAYER_UNPACK_MAX_BYTES_DEFAULT,
+                .events_keep = EVENTS_KEEP_DEFAULT,
                 .socket_gid = (gid_t) -1,
         };
         while ((c = getopt_long(argc, argv, "vh", options, NULL)) >= 0)
@@ -455,6 +464,16 @@ static int parse_options(int argc, char **argv, Options *o) {
                 case 'R':
                         o->metrics_allow_remote = true;
                         break;
+                case 'E': {
+                        uint64_t n;
+                        if (parse_decimal(optarg, 1000000, &n) < 0 || n < EVENTS_KEEP_MIN) {
+                                log_error("--events-keep: expected a number from %u to 1000000, not \"%s\"",
+                                          EVENTS_KEEP_MIN, optarg);
+                                return 2;
+                        }
+                        o->events_keep = (size_t) n;
+                        break;
+                }
                 case 'v':
                         log_set_max_level(LOG_LEVEL_DEBUG);
                         break;
@@ -595,8 +614,9 @@ static int metrics_setup(Daemon *d, const Options *o) {
 }
 
 /* The loop, its signals, the manager and the control socket. Returns 0, or the exit status. */
-static int daemon_setup(Daemon *d, ManagerConfig *cfg, gid_t gid) {
-        _cleanup_free_ char *sock = path_join(cfg->run_dir, "supd.sock");
+static int daemon_setup(Daemon *d, ManagerConfig *cfg, gid_t gid, size_t events_keep) {
+        _cleanup_free_ char *sock = path_join(cfg->run_dir, "supd.sock"),
+                            *events_dir = path_join(cfg->state_dir, "events");
         char bridge[IFNAMSIZ];
         int r;
 
@@ -618,6 +638,11 @@ static int daemon_setup(Daemon *d, ManagerConfig *cfg, gid_t gid) {
                 return 1;
         d->manager->on_ready = on_ready;
         d->manager->on_idle = on_idle;
+        (void) events_new(events_dir, events_keep, &d->events);
+        d->manager->events = d->events;
+        if (d->manager->image_jobs)
+                image_jobs_set_events(d->manager->image_jobs, d->events);
+        events_emit(d->events, "supd", NULL, json_pack("{s:s, s:i}", "action", "start", "pid", (int) getpid()));
         control_on_reload = on_reload_notify;
 
         r = control_server_new(d->event, d->manager, sock, gid, &d->control);
@@ -645,6 +670,7 @@ static void daemon_done(Daemon *d) {
         free(d->metrics);
         control_server_free(d->control);
         manager_free(d->manager);
+        events_free(d->events);
         event_source_free(d->watchdog);
         event_source_free(d->shutdown_timer);
         event_free(d->event);
@@ -669,7 +695,7 @@ int main(int argc, char **argv) {
         r = setup_config(&o, &lock_fd, &cfg);
         if (r != 0)
                 return r;
-        r = daemon_setup(d, &cfg, o.socket_gid);
+        r = daemon_setup(d, &cfg, o.socket_gid, o.events_keep);
         if (r == 0)
                 r = metrics_setup(d, &o);
         if (r != 0) {

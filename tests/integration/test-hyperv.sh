@@ -302,6 +302,10 @@ ctl stop hardened-process >/dev/null
 ctl stop hardened-hyperv >/dev/null
 wait_for 20 state_is hardened-hyperv stopped || fail "hardened-hyperv did not stop"
 wait_for 20 state_is hardened-process stopped || fail "hardened-process did not stop"
+# supd's event stream tells the same story of both (its states come from the monitor, whatever the driver).
+ev_h=$(ctl events --since 1h --until 0s --unit hardened-hyperv | grep -o ' state .*')
+ev_p=$(ctl events --since 1h --until 0s --unit hardened-process | grep -o ' state .*')
+[ -n "$ev_h" ] && [ "$ev_h" = "$ev_p" ] || fail "hardened's state events differ between the modes: '$ev_h' vs '$ev_p'"
 for mode in process hyperv; do
         [ "$(field hardened-$mode exit_code)" = 0 ] || fail "hardened-$mode: exit code $(field hardened-$mode exit_code), expected 0 (its TERM trap)"
         normalized hardened-$mode | sed '/heartbeat [2-9]/d; /heartbeat [0-9][0-9]/d' >"$CASE_DIR/hardened-$mode.out"

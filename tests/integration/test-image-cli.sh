@@ -81,6 +81,10 @@ out=$(ctl image pull --tls-verify=false --json "$TWO" 2>&1) || fail "pull --json
 [ "$(json_get 'j["digest"]' <<<"$out")" = "$TWO_DIGEST" ] || fail "pull --json: $out"
 out=$(ctl image pull --tls-verify=false "$REG/sup/none:v1" 2>&1) && fail "a pull of a missing image succeeded: $out"
 grep -q "sup/none:v1" <<<"$out" || fail "the error does not name the missing reference: $out"
+# Each pull is an event of supd's stream (docs/events.md), done with its digest or failed with why.
+out=$(ctl events --since 1h --until 0s)
+grep -q "Z pull $ONE done $ONE_DIGEST$" <<<"$out" || fail "no event of the pull of $ONE: $out"
+grep -q "Z pull $REG/sup/none:v1 failed: " <<<"$out" || fail "no event of the failed pull: $out"
 end
 
 begin "image ls and inspect: names, digests, sizes, layers, history"
@@ -126,6 +130,8 @@ out=$(as_member image pull --tls-verify=false "$TWO" 2>&1) && fail "a member pul
 grep -q 'root only' <<<"$out" || fail "unclear refusal of a member's pull: $out"
 out=$(as_member image prune 2>&1) && fail "a member pruned: $out"
 grep -q 'root only' <<<"$out" || fail "unclear refusal of a member's prune: $out"
+out=$(as_member events --since 1h --until 0s 2>&1) || fail "a member cannot read the events: $out"
+grep -q "Z pull $ONE done " <<<"$out" || fail "a member's events lack the pull: $out"
 [ "$(ctl image ls --json | json_get 'len(j)')" = 1 ] || fail "the member's requests changed the store"
 end
 
