@@ -635,10 +635,11 @@ static void run_context(Monitor *m, const SeccompProgram *seccomp) {
  * about 10 ms), the mkdirs and limits of every hierarchy, the clone and the image step's
  * allocations are off the start's path; the restart policy's restarts get the same.
  *
- * What it is not: a run. Nothing of the workload has happened (no mount of its root, nothing read
- * from its image or sandbox, no command), so what the start shows is a fresh, fully isolated
- * instance of the unit's current spec: every step that makes it so runs after the go, as in a
- * cold start. The status stays the state's (stopped, with no pid; no usage; `top` and signals
+ * What it is not: a run. Nothing of the workload has happened (no command; at most its root
+ * mounted, which nothing has read: the process driver's root built ahead, container.h), so what
+ * the start shows is a fresh, fully isolated instance of the unit's current spec: every step that
+ * takes the host's state of the start (the binds, the network) and every step of hardening runs
+ * after the go, as in a cold start. The status stays the state's (stopped, with no pid; no usage; `top` and signals
  * find no workload), and the parked instance is not m->instance.
  *
  * What it must never outlive: the spec, image, seccomp program and rlimits it was made of (the
