@@ -238,7 +238,11 @@ if command -v strace >/dev/null; then
                 for u in lat lat-lim; do
                         sleep "$SETTLE"
                         mon=$(sup_field "$u" monitor_pid)
-                        strace -f -T -tt -p "$mon" -o "$WORK/monitor-$u-$i.strace" 2>/dev/null &
+                        # The container made ahead exists already: strace -f follows only what
+                        # is forked after it attached.
+                        parked=$(pgrep -P "$mon" -x sup-init | sed 's/^/-p /' | tr '\n' ' ')
+                        # shellcheck disable=SC2086
+                        strace -f -T -tt -p "$mon" $parked -o "$WORK/monitor-$u-$i.strace" 2>/dev/null &
                         st=$!
                         sleep 0.5
                         "$PROBE" watch --dir "$LOGS" --match ready --timeout 20 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" start "$u" > "$WORK/traced.txt" ||
@@ -296,16 +300,24 @@ crun_what() {
         echo "start → first line (\`crun run\`), $what"
 }
 
+# The labels of the breakdown, which the deltas below name again.
+req_what() { echo "· $1: request → monitor logs \"starting\" (CLI, supd, the monitor's checks, the go)"; }
+run_what() { echo "· $1: \"starting\" → \"running\" (in the container: the unit's mounts, caps, seccomp, exec; the root too unless built ahead)"; }
 for u in $SUP_VARIANTS; do col "sup-start-$u" 3 | add sup "$(sup_what "$u")"; done
 [ -n "$BASE" ] && col base-start-lat 3 | add "sup (base)" "$(sup_what lat) — the base build"
 for k in $CRUN_VARIANTS; do col "crun-$k" 1 | add crun "$(crun_what "$k")"; done
 [ $HAVE_CONMON = 1 ] && col conmon 1 | add conmon+crun "start → first line in conmon's log (conmon → \`crun create\`, \`crun start\`; unhardened)"
 col sup-reload 3 | add sup "new unit → first line in the log (\`supctl reload\`, hardened)"
 for u in $SUP_VARIANTS; do
-        col "sup-start-$u" 1 | add sup "· $u: request → monitor logs \"starting\" (CLI, supd, cgroup, limits, clone)"
-        diffcol "sup-start-$u" 1 2 | add sup "· $u: \"starting\" → \"running\" (in the container: mounts, caps, seccomp, exec)"
+        col "sup-start-$u" 1 | add sup "$(req_what "$u")"
+        diffcol "sup-start-$u" 1 2 | add sup "$(run_what "$u")"
         diffcol "sup-start-$u" 2 3 | add sup "· $u: \"running\" → first line in the log"
 done
+if [ -n "$BASE" ]; then
+        col base-start-lat 1 | add "sup (base)" "· lat, the base build: request → \"starting\""
+        diffcol base-start-lat 1 2 | add "sup (base)" "· lat, the base build: \"starting\" → \"running\""
+        diffcol base-start-lat 2 3 | add "sup (base)" "· lat, the base build: \"running\" → first line in the log"
+fi
 col sup-start-lat 4 | add sup "· lat: \`supctl start\` returns"
 col sup-start-lat 5 | add sup "· lat, log timestamps (1 ms steps): starting → running"
 col sup-start-lat 6 | add sup "· lat, log timestamps (1 ms steps): starting → first line"
@@ -320,11 +332,9 @@ delta sup "limits add (unhardened)" "$(sup_what lat-bare-lim)" "$(sup_what lat-b
 delta sup "limits add (hardened)" "$(sup_what lat-lim)" "$(sup_what lat)"
 delta sup "both add (hardened + limits over unhardened)" "$(sup_what lat-lim)" "$(sup_what lat-bare)"
 delta sup "· limits add, request → \"starting\" (hardened)" \
-        "· lat-lim: request → monitor logs \"starting\" (CLI, supd, cgroup, limits, clone)" \
-        "· lat: request → monitor logs \"starting\" (CLI, supd, cgroup, limits, clone)"
+        "$(req_what lat-lim)" "$(req_what lat)"
 delta sup "· hardening adds, \"starting\" → \"running\" (no limits)" \
-        "· lat: \"starting\" → \"running\" (in the container: mounts, caps, seccomp, exec)" \
-        "· lat-bare: \"starting\" → \"running\" (in the container: mounts, caps, seccomp, exec)"
+        "$(run_what lat)" "$(run_what lat-bare)"
 if [ $HAVE_SECCOMP = 1 ]; then
         delta crun "hardening adds (no limits)" "$(crun_what hard)" "$(crun_what bare)"
         delta crun "hardening adds (with limits)" "$(crun_what hard-lim)" "$(crun_what bare-lim)"

@@ -130,6 +130,9 @@ probe_times() {
         $NF == "running" && $(NF-1) == "->" { ru = $2; lru = tod($4) }
         $5 == "stdout" && $6 == w && rd == "" { rd = $2; lrd = tod($4) }
         END {
+                # The first line can be logged before "running": the command wrote it before its
+                # init closed its copy of the setup-error pipe. The probe stops at the first line.
+                if (ru == "" && rd != "") { ru = rd; lru = lrd }
                 if (st == "" || ru == "" || rd == "") exit 1
                 printf "%d %d %d %d %d %d %d %d\n", st, ru, rd, ex, lru - lst, lrd - lst, qe == "" ? -1 : qe, co == "" ? -1 : co
         }' "$1"

@@ -75,7 +75,12 @@ static void write_status(Monitor *m) {
         json_decref(j);
         if (!s)
                 return;
-        r = write_file_atomic(path, s, strlen(s), 0644);
+        /* Atomic, not flushed to disk (write_file_replace()): readers (share.*) see the old record
+         * or the new, never a mix; and like spec.json beside it, the record means nothing after a
+         * reboot, where no monitor and no workload it describes is left. Its two fsyncs were on
+         * the start's path: between the command's exec ("running") and the monitor reading its
+         * first output, 1-12 ms on these machines (issue 14). */
+        r = write_file_replace(path, s, strlen(s), 0644);
         if (r < 0)
                 log_writer_printf(&m->log, "sup", "cannot write %s: %s", path, strerror(-r));
         free(s);
@@ -83,8 +88,8 @@ static void write_status(Monitor *m) {
 
 /* "starting" reaches status.json once the run has gone on (running, or its end: those write at
  * once), or after STATUS_LATER_USEC: not between the go and the container's setup, where its
- * fsyncs (the file's and its directory's) took the monitor's time from reading the command's first
- * output (issue 14). s6-supervise's order: the status is written after the fork, not before the
+ * write (then with fsyncs of the file and its directory) took the monitor's time from reading the
+ * command's first output (issue 14). s6-supervise's order: the status is written after the fork, not before the
  * exec. The file stays atomic and true, only later: it says what it said before ("stopped",
  * "backoff"...), while supd, told at once (broadcast_status()), says "starting"; the one reader
  * of the file, share.*, waits for "running", which is written at once. A monitor that dies
@@ -630,10 +635,11 @@ static void run_context(Monitor *m, const SeccompProgram *seccomp) {
  * about 10 ms), the mkdirs and limits of every hierarchy, the clone and the image step's
  * allocations are off the start's path; the restart policy's restarts get the same.
  *
- * What it is not: a run. Nothing of the workload has happened (no mount of its root, nothing read
- * from its image or sandbox, no command), so what the start shows is a fresh, fully isolated
- * instance of the unit's current spec: every step that makes it so runs after the go, as in a
- * cold start. The status stays the state's (stopped, with no pid; no usage; `top` and signals
+ * What it is not: a run. Nothing of the workload has happened (no command; at most its root
+ * mounted, which nothing has read: the process driver's root built ahead, container.h), so what
+ * the start shows is a fresh, fully isolated instance of the unit's current spec: every step that
+ * takes the host's state of the start (the binds, the network) and every step of hardening runs
+ * after the go, as in a cold start. The status stays the state's (stopped, with no pid; no usage; `top` and signals
  * find no workload), and the parked instance is not m->instance.
  *
  * What it must never outlive: the spec, image, seccomp program and rlimits it was made of (the

@@ -274,11 +274,19 @@ stop_supd
 [ ! -d "$mcpu" ] || fail "the monitor's cgroup $mcpu is left after it exited"
 end
 
-begin "issue 14: a stopped unit's next run is made ahead (its init parked in its own namespaces and cgroup), shown nowhere as running, taken by the start as a fresh hardened run, thrown away when the spec changes or the monitor dies, gone with the unit"
-mkdir -p "$CASE_DIR/later"
-unit ahead "command: [/bin/sh, -c, 'echo started; exec sleep 1000']
+begin "issue 14: a stopped unit's next run is made ahead (its init parked in its own namespaces and cgroup, its root built), shown nowhere as running, taken by the start as a fresh hardened run of the current image, thrown away when the spec or a layer changes or the monitor dies, gone with the unit"
+mkdir -p "$CASE_DIR/later" "$CASE_DIR/top"
+echo 1 >"$CASE_DIR/top/version"
+# ahead_unit MEMORY: the unit, on the test's layer and a dir: layer of its own on top ($CASE_DIR/top).
+ahead_unit() {
+        unit ahead "command: [/bin/sh, -c, 'echo started \$(cat /version); exec sleep 1000']
 mounts: [{type: bind, source: $CASE_DIR/later, target: /later}]
-resources: {memory: 64M}"
+resources: {memory: $1}"
+        sed -i "s|^    - dir: $LAYER\$|&\n    - dir: $CASE_DIR/top|" "$CASE_DIR/units/ahead.yaml"
+}
+# last_started: the version the last run printed
+last_started() { log_of ahead | sed -n 's/.* stdout started //p' | tail -n1; }
+ahead_unit 64M
 start_supd
 wait_for 5 state_is ahead running || fail "ahead: $(field ahead state) $(field ahead reason)"
 cg=$(usage ahead cgroup) rel=$(usage ahead cgroup)
@@ -296,10 +304,16 @@ p1=$(parked)
 [ "$(cat "/proc/$p1/comm")" = sup-init ] || fail "the parked process is $(cat "/proc/$p1/comm")"
 [ "$(readlink "/proc/$p1/ns/pid")" != "$(readlink /proc/self/ns/pid)" ] &&
         [ "$(readlink "/proc/$p1/ns/net")" != "$(readlink /proc/self/ns/net)" ] || fail "the parked init is not in namespaces of its own"
-# Its mount namespace comes at the start (the host's mounts of then, not of the parking), and nothing is mounted before.
-[ "$(readlink "/proc/$p1/ns/mnt")" = "$(readlink /proc/self/ns/mnt)" ] || fail "the parked init has a mount namespace of its own already"
+# Its root is built while parked (network: none): its own mount namespace, the overlay as its root, none of
+# the host's mounts left in it, and none of the unit's binds yet: they come at the go, from the host's mounts of then.
+[ "$(readlink "/proc/$p1/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] || fail "the parked init has no mount namespace of its own"
+grep -Eq '^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / .* - overlay ' "/proc/$p1/mountinfo" || fail "the parked init's root is not built: $(head -n2 "/proc/$p1/mountinfo")"
+awk '{ print $5 }' "/proc/$p1/mountinfo" | grep -q "^$TOP" && fail "the parked init holds host mounts: $(grep "$TOP" "/proc/$p1/mountinfo" | head -n2)"
+grep -q ' /later ' "/proc/$p1/mountinfo" && fail "the parked init bound its bind source before its start"
 # A file system the host mounts on the bind source while the unit is stopped: the start's, not the parking's, counts.
 mount -t tmpfs -o size=1m sup-later "$CASE_DIR/later" && touch "$CASE_DIR/later/marker"
+# A file of the image changed in place while parked: the start shows the new one, as a cold start would.
+echo 2 >"$CASE_DIR/top/version"
 [ -z "$(field ahead pid)" ] || fail "a stopped unit shows pid $(field ahead pid)"
 [ -z "$(usage ahead memory_bytes)" ] || fail "a stopped unit shows usage"
 ctl top ahead >/dev/null 2>&1 && fail "top answers for a stopped unit"
@@ -313,15 +327,14 @@ grep -q "^Seccomp:[[:space:]]*2" "/proc/$c/status" && grep -q "^NoNewPrivs:[[:sp
 wait_for 5 eval 'log_of ahead | grep -q "stdout started"' || fail "no output of the run"
 [ "$(readlink "/proc/$c/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] || fail "the command is in the host's mount namespace"
 [ -e "/proc/$c/root/later/marker" ] || fail "the container does not see what the host mounted on its bind source while it was parked"
+[ "$(last_started)" = 2 ] || fail "the start shows version $(last_started) of the image's file changed while parked, not 2"
 umount "$CASE_DIR/later"
 
 # A live update while stopped: the parked init has the old spec and limits; it goes, the new one has the new limit.
 ctl stop ahead >/dev/null
 wait_for 5 eval '[ -n "$(parked)" ] && [ "$(parked)" != "$p1" ]' || fail "nothing parked after the stop"
 p2=$(parked)
-unit ahead "command: [/bin/sh, -c, 'echo started; exec sleep 1000']
-mounts: [{type: bind, source: $CASE_DIR/later, target: /later}]
-resources: {memory: 128M}"
+ahead_unit 128M
 ctl reload >/dev/null || fail "reload failed"
 wait_for 5 eval '! kill -0 "$p2" 2>/dev/null' || fail "the parked init of the old spec is still there"
 wait_for 5 eval '[ -n "$(parked)" ]' || fail "nothing parked after the update"
@@ -336,6 +349,20 @@ kill -0 "$p3" 2>/dev/null || fail "the parked init did not survive supd"
 ctl start ahead >/dev/null
 wait_for 5 state_is ahead running || fail "ahead did not start after the adoption"
 [ "$(field ahead pid)" = "$p3" ] || fail "after the adoption, the start did not take $p3: pid $(field ahead pid)"
+
+# The image's dir: layer replaced (renamed over) while parked: the root built ahead stands on the
+# old directory, which the same path no longer names. Before the identity check at the go, the
+# start ran the old image ("started 2").
+ctl stop ahead >/dev/null
+wait_for 5 eval '[ -n "$(parked)" ] && [ "$(parked)" != "$p3" ]' || fail "nothing parked after the stop"
+p6=$(parked)
+mv "$CASE_DIR/top" "$CASE_DIR/top.old" && mkdir "$CASE_DIR/top" && echo 3 >"$CASE_DIR/top/version"
+ctl start ahead >/dev/null
+wait_for 5 state_is ahead running || fail "ahead did not start after its layer was replaced: $(field ahead reason)"
+wait_for 5 eval '[ "$(last_started)" = 3 ]' || fail "a unit whose layer was replaced while parked started version $(last_started), not 3"
+[ "$(field ahead pid)" != "$p6" ] || fail "the start took the root built on the replaced layer"
+log_of ahead | grep -q "replaced since the root was built ahead: starting afresh" || fail "the cold start after the replacement is not logged"
+p3=$(field ahead pid)
 
 # The parked init killed by hand (or by the OOM killer): the start does not fail on it ("Broken
 # pipe" before the fix), it starts the container cold in the same cgroup.

@@ -141,11 +141,69 @@ static void set_cmdline(const char *name) {
                 ((char *) (uintptr_t) f[49])[-1] = ' ';
 }
 
-static size_t count_binds(const UnitSpec *u) {
-        size_t n = 0;
-        for (size_t i = 0; i < u->n_mounts; i++)
-                n += u->mounts[i].type != MOUNT_TMPFS; /* binds and volumes */
-        return n;
+/* The container's own mount and cgroup namespaces, once it is in its cgroup (so that the cgroup
+ * becomes the namespace's root), and its root file system: the overlay of the image's layers
+ * and the sandbox (idmapped_fds: made outside, user_namespace: auto), and the API file systems.
+ * Returns the root's fd. */
+static int make_root(const ContainerConfig *cfg, const int *idmapped_fds, SupError **ret_error) {
+        _cleanup_close_ int rootfd = -EBADF;
+        int r;
+
+        if (unshare(CLONE_NEWNS) < 0)
+                return sup_error_errno(ret_error, -errno, "cannot create a mount namespace");
+        if (unshare(CLONE_NEWCGROUP) < 0)
+                return sup_error_errno(ret_error, -errno, "cannot create a cgroup namespace");
+        /* Nothing mounted from here on may propagate back to the host. */
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return sup_error_errno(ret_error, -errno, "cannot make the mount namespace private");
+
+        if (idmapped_fds) {
+                /* From here on this process is root of its user namespace only: an unprivileged
+                 * user of the host's. */
+                r = mount_overlay_idmapped(cfg->image, idmapped_fds, cfg->rootfs, &rootfd, ret_error);
+                if (r < 0)
+                        return r;
+        } else {
+                r = mount_overlay(cfg->image, cfg->sandbox, cfg->rootfs, ret_error);
+                if (r < 0)
+                        return r;
+                rootfd = open(cfg->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (rootfd < 0)
+                        return sup_error_errno(ret_error, -errno, "cannot open the container's root");
+        }
+        r = mount_api_filesystems(rootfd, cfg->spec->network != NETWORK_HOST, ret_error);
+        if (r < 0)
+                return r;
+        return TAKE_FD(rootfd);
+}
+
+/* The host name and the loopback interface, in the container's own uts and network namespaces. */
+static int set_up_names(const ContainerConfig *cfg, SupError **ret_error) {
+        const UnitSpec *u = cfg->spec;
+
+        if (sethostname(u->hostname, strlen(u->hostname)) < 0)
+                return sup_error_errno(ret_error, -errno, "cannot set the host name");
+        /* A joined network namespace is its owner's, loopback and all. */
+        if (u->network != NETWORK_HOST && !(cfg->share && cfg->share->net >= 0) && loopback_up() < 0)
+                return sup_error_errno(ret_error, -errno, "cannot bring up the loopback interface");
+        return 0;
+}
+
+/* root_ahead, before the go: everything of the root that takes nothing of the host's mounts of
+ * the start (container.h), up to pivot_root. */
+static void build_root_ahead(const ContainerConfig *cfg) {
+        _cleanup_sup_error_ SupError *e = NULL;
+        int rootfd, r;
+
+        rootfd = make_root(cfg, NULL, &e);
+        if (rootfd < 0)
+                child_fail_error(rootfd, e);
+        r = set_up_names(cfg, &e);
+        if (r >= 0)
+                r = enter_rootfs(rootfd, &e);
+        if (r < 0)
+                child_fail_error(r, e);
+        close(rootfd);
 }
 
 _noreturn_ static void child(const ContainerConfig *cfg) {
@@ -157,7 +215,7 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
         ContainerUser user;
         unsigned last_cap;
         _cleanup_free_ int *fds = NULL;
-        size_t n_fds;
+        size_t n_fds, want_fds = 0;
         int rootfd, r;
         sigset_t all;
         pid_t command;
@@ -185,64 +243,57 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
          * its start, and must not look like a second monitor to `ps` meanwhile. */
         set_cmdline("sup-init");
 
-        /* The go byte, and with user_namespace: auto the idmapped mounts made outside. */
-        n_fds = cfg->userns ? ROOTFS_IDMAP_MAX : 0;
+        if (cfg->root_ahead) {
+                int none;
+
+                /* The first byte: in the cgroup now, where the root's memory is the unit's. */
+                n_fds = 0;
+                if (recv_byte_fds(CHILD_SYNC_FD, &none, &n_fds, 0) < 0)
+                        _exit(1);
+                build_root_ahead(cfg);
+        }
+
+        /* The go byte, and the mounts made outside: with user_namespace: auto the idmapped
+         * layers, sandbox and binds; with a root built ahead, the binds. */
+        if (cfg->userns)
+                want_fds = img->n_layers + 1 + rootfs_count_binds(u);
+        else if (cfg->root_ahead)
+                want_fds = rootfs_count_binds(u);
+        n_fds = want_fds ? ROOTFS_FDS_MAX : 0;
         if (n_fds)
                 fds = xnew(int, n_fds);
         if (recv_byte_fds(CHILD_SYNC_FD, fds, &n_fds, 0) < 0)
                 _exit(1); /* the parent gave up on us (and said why on the error pipe, if it could) */
         close(CHILD_SYNC_FD);
-        if (cfg->userns && n_fds != img->n_layers + 1 + count_binds(u))
-                child_fail(-EIO, "the idmapped mounts did not arrive");
+        if (n_fds != want_fds)
+                child_fail(-EIO, "the mounts made outside the container did not arrive");
 
-        /* The mount namespace only now, at the go, not at the clone: a container made ahead
-         * (container_spawn()) waits for its start for as long as its unit stays stopped, and a
-         * copy taken then would show it the host's mounts of that moment (a bind source mounted
-         * since, a volume's file system) instead of those of its start. */
-        if (unshare(CLONE_NEWNS) < 0)
-                child_fail(-errno, "cannot create a mount namespace");
-        /* Only now, inside the instance's cgroup, so that it becomes the namespace's root. */
-        if (unshare(CLONE_NEWCGROUP) < 0)
-                child_fail(-errno, "cannot create a cgroup namespace");
-        /* Nothing mounted from here on may propagate back to the host. */
-        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-                child_fail(-errno, "cannot make the mount namespace private");
-
-        if (cfg->userns) {
-                /* From here on this process is root of its user namespace only: an unprivileged
-                 * user of the host's. */
-                r = mount_overlay_idmapped(img, fds, cfg->rootfs, &rootfd, &e);
+        if (cfg->root_ahead) {
+                /* In the root since the parking: its binds from the host's mounts of now. */
+                rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (rootfd < 0)
+                        child_fail(-errno, "cannot open the container's root");
+                r = mount_unit_mounts(u, rootfd, fds, &e);
                 if (r < 0)
                         child_fail_error(r, e);
         } else {
-                r = mount_overlay(img, cfg->sandbox, cfg->rootfs, &e);
-                if (r < 0)
-                        child_fail_error(r, e);
-                rootfd = open(cfg->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                /* The mount namespace only now, at the go, not at the clone: a container made
+                 * ahead waits for its start for as long as its unit stays stopped, and a copy
+                 * taken then would show it the host's mounts of that moment (a bind source
+                 * mounted since, a volume's file system) instead of those of its start. */
+                rootfd = make_root(cfg, cfg->userns ? fds : NULL, &e);
                 if (rootfd < 0)
-                        child_fail(-errno, "cannot open the container's root");
-        }
-        r = mount_api_filesystems(rootfd, u->network != NETWORK_HOST, &e);
-        if (r < 0)
-                child_fail_error(r, e);
-        r = mount_unit_mounts(u, rootfd, cfg->userns ? fds + img->n_layers + 1 : NULL, &e);
-        if (r < 0)
-                child_fail_error(r, e);
-
-        if (sethostname(u->hostname, strlen(u->hostname)) < 0)
-                child_fail(-errno, "cannot set the host name");
-        /* A joined network namespace is its owner's, loopback and all. */
-        if (u->network != NETWORK_HOST && !(cfg->share && cfg->share->net >= 0) && loopback_up() < 0)
-                child_fail(-errno, "cannot bring up the loopback interface");
-        if (cfg->setup) {
-                r = cfg->setup(cfg->userdata, &e);
+                        child_fail_error(rootfd, e);
+                r = mount_unit_mounts(u, rootfd, cfg->userns ? fds + img->n_layers + 1 : NULL, &e);
+                if (r >= 0)
+                        r = set_up_names(cfg, &e);
+                if (r >= 0 && cfg->setup)
+                        r = cfg->setup(cfg->userdata, &e);
+                if (r >= 0)
+                        r = enter_rootfs(rootfd, &e);
                 if (r < 0)
                         child_fail_error(r, e);
         }
-
-        r = enter_rootfs(rootfd, &e);
-        if (r < 0)
-                child_fail_error(r, e);
         close(rootfd);
         if (u->security.read_only_rootfs) {
                 r = rootfs_make_read_only(&e);
@@ -285,7 +336,7 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
 
 /* In the parent, once the child exists in its new user namespace: the namespace's maps, then the
  * idmapped mounts of its root that only the host's root can make. */
-static int prepare_userns(const ContainerConfig *cfg, pid_t pid, RootfsIdmap *idmap, char *err) {
+static int prepare_userns(const ContainerConfig *cfg, pid_t pid, RootfsFds *idmap, char *err) {
         _cleanup_sup_error_ SupError *e = NULL;
         _cleanup_close_ int nsfd = -EBADF;
         char path[64];
@@ -395,6 +446,10 @@ int container_spawn(const ContainerConfig *cfg, Container *ret) {
                         return r;
                 }
         }
+        /* A root built ahead is built once the child is in its cgroup. A child that has died
+         * meanwhile is told by its pidfd at the go. */
+        if (cfg->root_ahead)
+                (void) send_byte_fds(ret->sync_fd, NULL, 0);
         return 0;
 
 fail:
@@ -406,9 +461,17 @@ fail:
         return r;
 }
 
+bool container_root_ahead_possible(const ContainerConfig *cfg) {
+        const ContainerShare *sh = cfg->share;
+
+        return cfg->spec->network == NETWORK_NONE && !cfg->userns && !cfg->prepare && !cfg->setup &&
+               !(sh && (sh->ipc >= 0 || sh->net >= 0 || sh->pid >= 0)) &&
+               rootfs_count_binds(cfg->spec) <= ROOTFS_FDS_MAX;
+}
+
 int container_release(const ContainerConfig *cfg, Container *c) {
         char prepare_err[WORKLOAD_ERR_MAX] = "";
-        RootfsIdmap idmap = {0};
+        RootfsFds idmap = {0};
         int r;
 
         if (cfg->prepare) {
@@ -421,6 +484,13 @@ int container_release(const ContainerConfig *cfg, Container *c) {
                 r = 0;
         if (r >= 0 && cfg->userns)
                 r = prepare_userns(cfg, c->pid, &idmap, prepare_err);
+        else if (r >= 0 && cfg->root_ahead) {
+                _cleanup_sup_error_ SupError *e = NULL;
+
+                r = rootfs_binds_prepare(cfg->spec, &idmap, &e);
+                if (r < 0)
+                        sup_error_to_buffer(e, prepare_err, sizeof(prepare_err));
+        }
         if (r < 0) {
                 /* Told like a failure of the child's own setup: the reason on the error pipe, and
                  * the child, whose sync pipe closes without the go byte, exits. */
@@ -428,11 +498,11 @@ int container_release(const ContainerConfig *cfg, Container *c) {
                         snprintf(prepare_err, sizeof(prepare_err), "%s", strerror(-r));
                 (void) !write(c->error_wfd, prepare_err, strlen(prepare_err));
         } else if ((r = send_byte_fds(c->sync_fd, idmap.fds, idmap.n)) < 0) {
-                rootfs_idmap_done(&idmap);
+                rootfs_fds_done(&idmap);
                 container_abandon(c);
                 return r;
         }
-        rootfs_idmap_done(&idmap);
+        rootfs_fds_done(&idmap);
         close(c->sync_fd);
         close(c->error_wfd);
         c->sync_fd = c->error_wfd = -EBADF;

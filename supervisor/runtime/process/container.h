@@ -47,6 +47,17 @@ typedef struct ContainerConfig {
         int (*prepare)(pid_t pid, void *userdata, SupError **ret_error);
         int (*setup)(void *userdata, SupError **ret_error);
         void *userdata;
+
+        /* container_spawn() builds the root before the go (container_root_ahead_possible() says
+         * for which configurations): the child, once in its cgroup, makes its mount and cgroup
+         * namespaces, the overlay of the layers and the sandbox, /proc, /sys, /dev and the masks,
+         * sets its host name and loopback, and enters its root (pivot_root, the copy of the
+         * host's mounts detached). What the host's mounts of the start decide comes at the go:
+         * the binds, opened and copied by the parent then (rootfs_binds_prepare()), the tmpfs
+         * mounts in the unit's order with them, read_only_rootfs, then as a cold start. What the
+         * root stands on (the layers' and the sandbox's directories) is the caller's to check at
+         * the go; what it holds was read by nobody: no workload has run. */
+        bool root_ahead;
 } ContainerConfig;
 
 typedef struct Container {
@@ -72,7 +83,9 @@ int container_start(const ContainerConfig *cfg, Container *ret);
  * write, about 10 ms: an RCU grace period), where it waits for the go before anything of its own:
  * no mount, nothing read from the image or the host's files, no step of cfg->prepare; its mount
  * namespace is made at the go (until then it sees the host's, as its creator does), so that the
- * container sees the host's mounts of its start. Everything
+ * container sees the host's mounts of its start. With root_ahead it builds its root meanwhile,
+ * but still takes nothing of the host's mounts but the layers and the sandbox before the go (see
+ * root_ahead). Everything
  * it will do is already decided, though: cfg (spec, image, seccomp program, rlimits...) as it was
  * at the spawn is the child's copy, so a caller that parks one must throw it away
  * (container_abandon()) when any of it changes. container_release() then runs cfg->prepare (the
@@ -80,6 +93,11 @@ int container_start(const ContainerConfig *cfg, Container *ret);
  * the go; from there on, as container_start(). cfg must be the same for both calls. */
 int container_spawn(const ContainerConfig *cfg, Container *ret);
 int container_release(const ContainerConfig *cfg, Container *c);
+/* Whether cfg's root can be built ahead (root_ahead): a network of its own and nothing else of
+ * the host's in it (network: none; with network: host the host's /sys is bound, with everything
+ * mounted below it at the start), no user namespace (the idmapped mounts are the parent's), no
+ * network steps, no joined namespaces, and no more binds than one go carries. */
+bool container_root_ahead_possible(const ContainerConfig *cfg);
 /* Kills a container (SIGKILL to its init: one parked has nothing to finish), waits for it, and
  * closes its fds. */
 void container_abandon(Container *c);

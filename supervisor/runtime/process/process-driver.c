@@ -26,6 +26,13 @@
 #include "userns.h"
 #include "workload.h"
 
+/* A directory by identity: the same path may name another one later (a dir: layer replaced by a
+ * rename, a store's layer unpacked again). */
+typedef struct DirId {
+        dev_t dev;
+        ino_t ino;
+} DirId;
+
 /* The command's stdout or stderr, read into the log. */
 typedef struct ProcessOutput {
         int fd;
@@ -40,6 +47,11 @@ typedef struct ProcessInstance {
         Container container;
         bool has_container;
         bool parked; /* the container waits for its go (process_park()); nothing of it is shown */
+        /* Parked with its root built ahead (container.h root_ahead), on these directories: the
+         * image's layers, then the sandbox. */
+        bool root_ahead;
+        DirId *root_dirs;
+        size_t n_root_dirs;
         bool started;
         ProcessOutput out, err;
         EventSource *pidfd_source;
@@ -216,7 +228,36 @@ static ContainerConfig container_config(ProcessInstance *p, int out_w, int err_w
                 .prepare = ctx->net ? attach_network : NULL,
                 .setup = ctx->net ? configure_network : NULL,
                 .userdata = p,
+                .root_ahead = p->root_ahead,
         };
+}
+
+/* The directories a root built ahead stands on, as *ret (n_layers + 1 entries): -errno if one
+ * is missing. */
+static int root_dirs_get(const DriverContext *ctx, DirId **ret) {
+        const Image *img = ctx->image;
+        _cleanup_free_ DirId *ids = xnew(DirId, img->n_layers + 1);
+        struct stat st;
+
+        for (size_t i = 0; i <= img->n_layers; i++) {
+                if (stat(i < img->n_layers ? img->layers[i].dir : ctx->sandbox, &st) < 0)
+                        return negative_errno();
+                ids[i] = (DirId){st.st_dev, st.st_ino};
+        }
+        *ret = TAKE_PTR(ids);
+        return 0;
+}
+
+/* Whether the parked root still stands on what the image step and the sandbox name now: a layer
+ * directory replaced since (an operator's rename of a dir: layer) would otherwise start with the
+ * old one under the overlay, where a cold start mounts the new one. What changes inside the
+ * directories shows in both: the overlay looks a file up when the workload first opens it, and
+ * nothing has opened any before the go. */
+static bool root_dirs_current(ProcessInstance *p) {
+        _cleanup_free_ DirId *now = NULL;
+
+        return p->n_root_dirs == p->base.ctx->image->n_layers + 1 && root_dirs_get(p->base.ctx, &now) >= 0 &&
+               memcmp(now, p->root_dirs, p->n_root_dirs * sizeof(DirId)) == 0;
 }
 
 /* The container up to its go (container_spawn()): its output pipes watched, its init in its
@@ -248,14 +289,29 @@ static int spawn(ProcessInstance *p, SupError **ret_error) {
  * and `top` (ps()) and signals see no container until the start. */
 static int process_park(DriverInstance *d, SupError **ret_error) {
         ProcessInstance *p = process_of(d);
+        ContainerConfig cfg = container_config(p, -EBADF, -EBADF);
         int r;
 
         assert(!p->has_container);
+        /* Before the clone: what the child mounts is then these, or newer ones (a rename between
+         * the two), never older ones than the go sees. */
+        if (container_root_ahead_possible(&cfg) && root_dirs_get(d->ctx, &p->root_dirs) >= 0) {
+                p->root_ahead = true;
+                p->n_root_dirs = d->ctx->image->n_layers + 1;
+        }
         r = spawn(p, ret_error);
-        if (r < 0)
+        if (r < 0) {
+                p->root_ahead = false;
                 return r;
+        }
         p->parked = true;
         return 0;
+}
+
+/* The parked container cannot be taken: the start spawns its own, cold. */
+static void unpark(ProcessInstance *p) {
+        container_abandon(&p->container);
+        p->has_container = p->parked = p->root_ahead = false;
 }
 
 /* A pidfd is readable once its process exited. */
@@ -272,11 +328,16 @@ static int process_start(DriverInstance *d, SupError **ret_error) {
         int r;
 
         /* A parked init that died meanwhile (killed by hand, or by the OOM killer: it is a fork
-         * of the monitor) gets no go: it goes, and this start spawns its container as a cold
-         * one does, in the cgroup made ahead. */
-        if (p->parked && fd_readable_now(p->container.pidfd)) {
-                container_abandon(&p->container);
-                p->has_container = p->parked = false;
+         * of the monitor; or its root built ahead failed) gets no go: it goes, and this start
+         * spawns its container as a cold one does, in the cgroup made ahead, which reports what
+         * fails. */
+        if (p->parked && fd_readable_now(p->container.pidfd))
+                unpark(p);
+        if (p->parked && p->root_ahead && !root_dirs_current(p)) {
+                log_writer_printf(
+                        ctx->log, "sup",
+                        "a layer or the sandbox was replaced since the root was built ahead: starting afresh");
+                unpark(p);
         }
         if (!p->parked) {
                 r = spawn(p, ret_error);
@@ -390,6 +451,7 @@ static DriverInstance *process_free(DriverInstance *d) {
         else if (p->has_container)
                 container_close(&p->container);
         userns_release(&p->userns);
+        free(p->root_dirs);
         free(p->rootfs);
         free(p);
         return NULL;

@@ -229,20 +229,72 @@ static int idmapped_dir(const char *path, const char *what, unsigned attrs, int 
         return r < 0 ? sup_error_errno(ret_error, r, "cannot make an idmapped mount of %s %s", what, path) : 0;
 }
 
-static void push_fd(RootfsIdmap *m, int fd) {
+static void push_fd(RootfsFds *m, int fd) {
         m->fds = xreallocarray(m->fds, m->n + 1, sizeof(int));
         m->fds[m->n++] = fd;
 }
 
-int rootfs_idmap_prepare(const UnitSpec *u, const Image *img, const char *sandbox, int userns_fd, RootfsIdmap *ret,
+/* The binds and volumes of u, in their order, onto m: each source opened and checked here, in the
+ * caller's mount namespace, and copied with the bind's attributes (idmapped for userns_fd, unless
+ * it is -EBADF). */
+static int clone_binds(const UnitSpec *u, int userns_fd, RootfsFds *m, SupError **ret_error) {
+        for (size_t i = 0; i < u->n_mounts; i++) {
+                const MountSpec *ms = &u->mounts[i];
+                _cleanup_close_ int src = -EBADF;
+                struct stat st;
+                int fd, r;
+
+                if (ms->type == MOUNT_TMPFS)
+                        continue;
+                r = open_mount_source(ms, &src, &st, ret_error);
+                if (r < 0)
+                        return r;
+                r = mount_clone_idmapped(src, true, BIND_ATTRS | (ms->read_only ? MOUNT_ATTR_RDONLY : 0), userns_fd,
+                                         &fd);
+                if (r == -EINVAL && userns_fd >= 0)
+                        return sup_error_errno(ret_error, r,
+                                               "cannot map the owners of bind mount source %s into the unit's user "
+                                               "namespace: its file system, or one mounted below it, does not support "
+                                               "idmapped mounts, which user_namespace: auto needs",
+                                               ms->source);
+                if (r < 0)
+                        return sup_error_errno(ret_error, r, "cannot bind %s", ms->source ?: ms->name);
+                push_fd(m, fd);
+        }
+        return 0;
+}
+
+size_t rootfs_count_binds(const UnitSpec *u) {
+        size_t n = 0;
+        for (size_t i = 0; i < u->n_mounts; i++)
+                n += u->mounts[i].type != MOUNT_TMPFS; /* binds and volumes */
+        return n;
+}
+
+int rootfs_binds_prepare(const UnitSpec *u, RootfsFds *ret, SupError **ret_error) {
+        RootfsFds m = {0};
+        int r;
+
+        if (rootfs_count_binds(u) > ROOTFS_FDS_MAX)
+                return sup_error_errno(ret_error, -E2BIG, "at most %d bind mounts", ROOTFS_FDS_MAX);
+        r = clone_binds(u, -EBADF, &m, ret_error);
+        if (r < 0) {
+                rootfs_fds_done(&m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+int rootfs_idmap_prepare(const UnitSpec *u, const Image *img, const char *sandbox, int userns_fd, RootfsFds *ret,
                          SupError **ret_error) {
-        RootfsIdmap m = {0};
+        RootfsFds m = {0};
         int fd, r;
 
-        if (img->n_layers + 1 + u->n_mounts > ROOTFS_IDMAP_MAX) {
+        if (img->n_layers + 1 + u->n_mounts > ROOTFS_FDS_MAX) {
                 r = sup_error_errno(ret_error, -E2BIG,
                                     "user_namespace: auto takes at most %d layers and bind mounts together",
-                                    ROOTFS_IDMAP_MAX - 1);
+                                    ROOTFS_FDS_MAX - 1);
                 goto fail;
         }
         for (size_t i = 0; i < img->n_layers; i++) {
@@ -260,41 +312,21 @@ int rootfs_idmap_prepare(const UnitSpec *u, const Image *img, const char *sandbo
         if (r < 0)
                 goto fail;
         push_fd(&m, fd);
-        for (size_t i = 0; i < u->n_mounts; i++) {
-                const MountSpec *ms = &u->mounts[i];
-                _cleanup_close_ int src = -EBADF;
-                struct stat st;
-
-                if (ms->type == MOUNT_TMPFS)
-                        continue;
-                r = open_mount_source(ms, &src, &st, ret_error);
-                if (r < 0)
-                        goto fail;
-                r = mount_clone_idmapped(src, true, BIND_ATTRS | (ms->read_only ? MOUNT_ATTR_RDONLY : 0), userns_fd, &fd);
-                if (r == -EINVAL)
-                        r = sup_error_errno(ret_error, r,
-                                            "cannot map the owners of bind mount source %s into the unit's user "
-                                            "namespace: its file system, or one mounted below it, does not support "
-                                            "idmapped mounts, which user_namespace: auto needs",
-                                            ms->source);
-                else if (r < 0)
-                        r = sup_error_errno(ret_error, r, "cannot bind %s", ms->source);
-                if (r < 0)
-                        goto fail;
-                push_fd(&m, fd);
-        }
+        r = clone_binds(u, userns_fd, &m, ret_error);
+        if (r < 0)
+                goto fail;
         *ret = m;
         return 0;
 fail:
-        rootfs_idmap_done(&m);
+        rootfs_fds_done(&m);
         return r;
 }
 
-void rootfs_idmap_done(RootfsIdmap *m) {
+void rootfs_fds_done(RootfsFds *m) {
         for (size_t i = 0; i < m->n; i++)
                 close(m->fds[i]);
         free(m->fds);
-        *m = (RootfsIdmap) {0};
+        *m = (RootfsFds){0};
 }
 
 /* An overlay context on the idmapped layers (fds) and the sandbox's upper and work fds, every
@@ -585,7 +617,8 @@ int mount_unit_mounts(const UnitSpec *u, int rootfd, const int *bind_fds, SupErr
                         continue;
                 }
                 if (bind_fds) {
-                        /* Made, checked and given its attributes outside (rootfs_idmap_prepare()). */
+                        /* Made, checked and given its attributes outside (rootfs_idmap_prepare(),
+                         * rootfs_binds_prepare()). */
                         mfd = *bind_fds++;
                         if (fstat(mfd, &st) < 0)
                                 return sup_error_errno(ret_error, -errno, "bind mount source %s", source);

@@ -10,7 +10,8 @@
 
 /* Building a container's root file system, inside its own mount namespace. Every function here
  * runs in the child between clone() and pivot_root() (or in sup-init, PID 1 of a hyperv guest,
- * which builds the same root for the same unit); errors come back as -errno and a SupError, which
+ * which builds the same root for the same unit; with a root built ahead, mount_unit_mounts() runs
+ * after pivot_root, at the go: container.h); errors come back as -errno and a SupError, which
  * the child then reports to the monitor as text. The layers are the image step's (image.h): this
  * file never reads a unit's image sources.
  *
@@ -29,22 +30,32 @@ extern const char *const ROOTFS_READ_ONLY[];
  * it) on target, nodev: a device node an image carries cannot be opened. */
 int mount_overlay(const Image *img, const char *sandbox, const char *target, SupError **ret_error);
 
+/* Mounts made outside the child, by its parent, and handed over with the go (SCM_RIGHTS): at
+ * most ROOTFS_FDS_MAX, in the order each function below says. */
+#define ROOTFS_FDS_MAX 253 /* the most fds one SCM_RIGHTS message carries */
+typedef struct RootfsFds {
+        int *fds;
+        size_t n;
+} RootfsFds;
+void rootfs_fds_done(RootfsFds *m);
+
 /* security.user_namespace: auto (userns.h). The container's root is made inside its user
  * namespace, but idmapped mounts can only be made from the host's: its parent makes one for each
  * layer (read-only), the sandbox (with upper/ and work/) and each bind mount's source (checked as
  * mount_unit_mounts() checks it, with the bind's attributes), for the user namespace userns_fd,
  * and hands them over. fds holds them in that order: the layers as img->layers, the sandbox, then
  * the binds and volumes as they come in u->mounts. */
-#define ROOTFS_IDMAP_MAX 253 /* the most fds one SCM_RIGHTS message carries */
-typedef struct RootfsIdmap {
-        int *fds;
-        size_t n;
-} RootfsIdmap;
-int rootfs_idmap_prepare(const UnitSpec *u, const Image *img, const char *sandbox, int userns_fd, RootfsIdmap *ret,
+int rootfs_idmap_prepare(const UnitSpec *u, const Image *img, const char *sandbox, int userns_fd, RootfsFds *ret,
                          SupError **ret_error);
-void rootfs_idmap_done(RootfsIdmap *m);
 
-/* mount_overlay() from the idmapped layers and sandbox fds (RootfsIdmap's order), in a user
+/* A root built ahead (container.h, root_ahead) lives in a copy of the host's mount table taken
+ * before the start: its bind sources are opened and copied by the parent at the go instead, from
+ * the host's mounts of that moment (checked and given their attributes as mount_unit_mounts()
+ * would), the binds and volumes in u->mounts' order. */
+size_t rootfs_count_binds(const UnitSpec *u);
+int rootfs_binds_prepare(const UnitSpec *u, RootfsFds *ret, SupError **ret_error);
+
+/* mount_overlay() from the idmapped layers and sandbox fds (rootfs_idmap_prepare()'s order), in a user
  * namespace: the caller becomes the namespace's root (uid and gid 0) on the way, as the overlay's
  * creator must be. Returns the overlay's root in *ret_rootfd. */
 int mount_overlay_idmapped(const Image *img, const int *fds, const char *target, int *ret_rootfd, SupError **ret_error);
@@ -60,7 +71,7 @@ int mount_api_filesystems(int rootfd, bool own_network, SupError **ret_error);
  * directory the monitor prepared and wrote into its source (volume.h). A bind's source must be a path
  * without symlinks to something other than a device node, outside the host's kernel interfaces
  * (bind_source_refusal()). bind_fds: the binds made outside, one per bind in order
- * (rootfs_idmap_prepare()); NULL: made here. */
+ * (rootfs_idmap_prepare(), rootfs_binds_prepare()); NULL: made here. */
 int mount_unit_mounts(const UnitSpec *u, int rootfd, const int *bind_fds, SupError **ret_error);
 
 /* Makes rootfd (the top mount of the container's root) the root: pivot_root, the old root
