@@ -105,7 +105,7 @@ static void test_qemu_args_microvm_tcg(void **state) {
         assert_true(has_arg(argv, "-nodefaults"));
         assert_true(has_arg(argv, "-no-user-config"));
         assert_true(has_arg(argv, "-no-reboot"));
-        assert_true(has_pair(argv, "-accel", "tcg,tb-size=32"));
+        assert_true(has_pair(argv, "-accel", "tcg,tb-size=16"));
         assert_false(has_arg(argv, "host")); /* -cpu host is for KVM */
         assert_true(has_pair(argv, "-m", "256M"));
         assert_true(has_pair(argv, "-smp", "2"));
@@ -282,7 +282,7 @@ static void test_qemu_incoming(void **state) {
         assert_false(has_arg(argv, "-kernel"));
         assert_false(has_arg(argv, "-initrd"));
         assert_false(has_arg(argv, "-append"));
-        assert_true(has_pair(argv, "-accel", "tcg,tb-size=32"));
+        assert_true(has_pair(argv, "-accel", "tcg,tb-size=16"));
         vm_qemu_incoming_args(&l, &argv);
         assert_true(has_pair(argv, "-incoming", "fd:13"));
         strv_free(argv);
