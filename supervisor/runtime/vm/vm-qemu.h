@@ -24,10 +24,11 @@
  * cache and fills it with what it runs. */
 #define VM_TCG_TB_MIB 16U
 /* What QEMU itself holds beside guest RAM and the translation cache, resident: its code and
- * libraries (26 MiB, shared with every QEMU), after a cold boot its own copy of the guest kernel
- * (14 MiB for Debian's cloud kernel; a machine restored from a template has none), heap, thread
- * arenas, the vCPU's TLBs, stacks (15-20 MiB): bench/hyperv.sh measures 55 MiB in all after a
- * cold boot, 36 MiB restored. The limit leaves room above the cold boot's. */
+ * libraries (27 MiB, shared with every QEMU), heap, thread arenas, the vCPU's TLBs, stacks
+ * (14 MiB), and after a cold boot its copy of the guest kernel (14 MiB for Debian's cloud kernel)
+ * and the initramfs's pages (3 MiB; a machine restored from a template has neither):
+ * bench/hyperv.sh measures 58 MiB after a cold boot, 41 MiB restored. The limit leaves room above
+ * the cold boot's. */
 #define VM_QEMU_OVERHEAD (80ULL << 20)
 /* microvm has 24 virtio-mmio slots: the serial device, entropy source, balloon (free page
  * reporting), sandbox disk and network card take five; the layers' disks and the shares' virtio-fs
