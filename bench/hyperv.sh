@@ -18,8 +18,9 @@
 #                prints a line, then sleeps), from the fork of QEMU until the line is in its serial
 #                console's file; then SIGTERM until QEMU has exited
 # Then once each, SUP_BENCH_HV_IDLE seconds (default 3) after the first line, with the VM idle:
-# QEMU's memory (RSS, PSS, and what of it is guest RAM), the monitor's, and on the bare QEMU 200
-# QMP query-status round trips (sup's QMP socket is the monitor's: one client at a time).
+# QEMU's memory (RSS, PSS, and what of it is guest RAM, and by mapping: hyperv-memory.txt) of hv,
+# restored, and of hvcold, booted cold, the monitor's, and on the bare QEMU 200 QMP query-status
+# round trips (sup's QMP socket is the monitor's: one client at a time).
 # Times come from bench-probe (bench/probe.c), as in start-latency.sh.
 # The guest: SUP_GUEST_DIR (default /var/lib/sup/guest), provisioned with tools/guest-kernel.sh,
 # its initramfs built from this build's sup-init (tools/guest-initramfs.sh).
@@ -113,14 +114,21 @@ note "machine: ${BARE[*]}"
 "$PROBE" watch --dir "$LOGS" --match stopped --timeout 60 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" stop hv > /dev/null ||
         die "hv did not stop"
 
-cold_round() { # cold_round: hvcold from a cold boot (its template, if any, removed), then stopped
+# cold_round [mem]: hvcold from a cold boot (its template, if any, removed), then stopped. mem:
+# its QEMU's memory, idle, instead of a timed sample.
+cold_round() {
         local p=$WORK/p.txt key
         key=$(sed -n 's/.* sup template: none yet for this machine (\([0-9a-f]*\)).*/\1/p' "$LOGS/hvcold.log" | head -1)
         [ -n "$key" ] && rm -f "$SUP_DIR/state/vm/templates/$key"*.state
         sleep "$SETTLE"
         "$PROBE" watch --dir "$LOGS" --match "$LINE" --timeout 120 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" start hvcold > "$p" ||
                 { cat "$p" >&2; die "sup cold start: no first line"; }
-        probe_times "$p" hvcold "$LINE" >> "$RAW/sup-cold" || { cat "$p" >&2; die "sup cold start: unexpected log"; }
+        if [ "${1:-}" = mem ]; then
+                sleep "$IDLE"
+                vm_mem hvcold "QEMU of the hyperv unit, booted cold (no template)" $((GUEST_MIB + 1))
+        else
+                probe_times "$p" hvcold "$LINE" >> "$RAW/sup-cold" || { cat "$p" >&2; die "sup cold start: unexpected log"; }
+        fi
         sleep "$SETTLE"
         "$PROBE" watch --dir "$LOGS" --match stopped --timeout 60 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" stop hvcold > /dev/null ||
                 die "sup cold stop: not stopped"
@@ -189,6 +197,52 @@ RESTORES=$(($(grep -c "restoring the booted guest" "$LOGS/hv.log") - RESTORES0))
 [ "$RESTORES" = "$RUNS" ] || die "hv was restored $RESTORES times in $RUNS rounds: $(grep "sup template" "$LOGS/hv.log" | tail -3)"
 [ "$(grep -c "restoring the booted guest" "$LOGS/hvcold.log")" = 0 ] || die "hvcold was restored"
 
+# vm_mem UNIT WHAT [GUEST_MIB]: the memory of UNIT's QEMU, and where it is by mapping (appended to
+# hyperv-memory.txt): guest RAM, TCG's code cache, the anonymous mapping of the kernel's size
+# (QEMU's copy of -kernel), QEMU's binary and libraries (file pages, shared by every QEMU on the
+# host), the rest. Private dirty is what no other process can share: what one more VM costs.
+vm_mem() {
+        local pid
+        pid=$(sup_field "$1" pid)
+        $PY "$BENCH/lib/benchlib.py" vm-mem "$RESULTS" sup "$2" "$pid" "${3:-$GUEST_MIB}"
+        $PY - "$pid" "${3:-$GUEST_MIB}" "$(stat -L -c %s "$GUEST/kernel/current/vmlinuz")" "$2" >> "$OUT/hyperv-memory.txt" <<'PY'
+import re, sys
+pid, guest_kib, kernel_kib, what = sys.argv[1], int(sys.argv[2]) * 1024, int(sys.argv[3]) // 1024, sys.argv[4]
+rows, cur, v = {}, None, {}
+def flush():
+    if cur is None:
+        return
+    size, perms, name = cur
+    if not name and size == guest_kib and "x" not in perms: k = "guest RAM (resident: touched, not given back)"
+    elif not name and "x" in perms: k = "TCG code cache"
+    elif not name and abs(size - kernel_kib) < 512: k = "anonymous, the kernel's size (QEMU's copy of -kernel)"
+    elif name.endswith("/qemu-system-x86_64"): k = "QEMU's binary"
+    elif ".so" in name: k = "libraries"
+    elif name == "[heap]": k = "heap"
+    elif name.startswith("/"): k = "other files (the initramfs, firmware)"
+    else: k = "other anonymous (thread arenas, vCPU TLBs, stacks)"
+    r = rows.setdefault(k, [0, 0, 0])
+    for i, f in enumerate(("Rss", "Pss", "Private_Dirty")):
+        r[i] += v.get(f, 0)
+for line in open("/proc/%s/smaps" % pid):
+    m = re.match(r"^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$", line)
+    if m:
+        flush()
+        cur, v = ((int(m.group(2), 16) - int(m.group(1), 16)) // 1024, m.group(3), m.group(4)), {}
+    elif re.match(r"^\w+:\s+\d+ kB", line):
+        v[line.split(":")[0]] = int(line.split()[1])
+flush()
+g = rows.get("guest RAM (resident: touched, not given back)", [0, 0, 0])
+tot = [sum(r[i] for r in rows.values()) for i in range(3)]
+print("%s, by mapping (/proc/PID/smaps, MiB):\n" % what)
+print("| mapping | RSS | PSS | private dirty |\n|---|--:|--:|--:|")
+for k, r in sorted(rows.items(), key=lambda kr: -kr[1][0]):
+    print("| %s | %.1f | %.1f | %.1f |" % (k, r[0] / 1024, r[1] / 1024, r[2] / 1024))
+print("| **all but guest RAM (the VM's overhead)** | **%.1f** | **%.1f** | **%.1f** |\n" %
+      tuple((tot[i] - g[i]) / 1024 for i in range(3)))
+PY
+}
+
 # vm_mem_after_free PID: the guest allocates 96 MB and frees it (busybox awk's strings, then its
 # exit); QEMU's memory once the guest RAM it holds has stopped shrinking for 5 s (at most 60 s):
 # with free page reporting the guest hands the freed RAM back, without it QEMU keeps it.
@@ -212,11 +266,13 @@ sleep "$SETTLE"
 "$PROBE" watch --dir "$LOGS" --match "$LINE" --timeout 120 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" start hv > /dev/null ||
         die "sup start: no first line"
 sleep "$IDLE"
-$PY "$BENCH/lib/benchlib.py" vm-mem "$RESULTS" sup "QEMU of the hyperv unit" "$(sup_field hv pid)" "$GUEST_MIB"
+: > "$OUT/hyperv-memory.txt"
+vm_mem hv "QEMU of the hyperv unit (restored from its template)"
 $PY "$BENCH/lib/benchlib.py" mem "$RESULTS" sup "sup-monitor of the hyperv unit" 1 "$(sup_field hv monitor_pid)"
 vm_mem_after_free "$(sup_field hv pid)"
 "$PROBE" watch --dir "$LOGS" --match stopped --timeout 60 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" stop hv > /dev/null ||
         die "sup stop: not stopped"
+cold_round mem
 export PY BENCH RESULTS GUEST_MIB WORK QMP_CALLS
 # shellcheck disable=SC2016 # expanded by the probe's sh -c
 bare_qemu mem 'sleep '"$IDLE"'; $PY "$BENCH/lib/benchlib.py" vm-mem "$RESULTS" "bare QEMU" "QEMU, the same kernel and machine" "$PROBE_PID" "$GUEST_MIB" &&
@@ -280,5 +336,7 @@ add "bare QEMU" "QMP query-status round trip (python3 client, after qmp_capabili
         $PY "$BENCH/lib/benchlib.py" table "$RESULTS" --minmax
         echo
         sed 's/^/    /' "$OUT/hyperv-guest-steps.txt"
+        echo
+        cat "$OUT/hyperv-memory.txt"
 } | tee "$OUT/hyperv.md"
 note "written: $OUT/hyperv.md, $OUT/hyperv.jsonl"

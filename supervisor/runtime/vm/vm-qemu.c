@@ -58,6 +58,32 @@ static void add_memory_devices(char ***argv, const char *bus) {
         addf(argv, "virtio-balloon-%s,free-page-reporting=on", bus);
 }
 
+/* The kernel, the initramfs and the kernel's command line: what a boot loads. */
+static void add_boot(char ***argv, const VmLaunch *l) {
+        char tsc[64] = "";
+
+        add(argv, "-kernel");
+        add(argv, l->kernel);
+        add(argv, "-initrd");
+        add(argv, l->initrd);
+        add(argv, "-append");
+        /* Under TCG, -M microvm hangs about one boot in ten while the kernel calibrates
+         * its TSC against timers microvm emulates poorly; TCG's TSC runs at the host's.
+         * tsc=reliable: every vCPU reads the host's TSC (QEMU's cpu_get_ticks()), but the
+         * kernel's sync check between vCPUs fails under emulation and leaves the guest on
+         * jiffies, a clock of 4 ms steps that loses time when the host is busy
+         * (docs/guest.md: the wall clock). */
+        if (!l->kvm && l->tsc_khz > 0)
+                snprintf(tsc, sizeof(tsc), " tsc_early_khz=%" PRIu64 " tsc=reliable", l->tsc_khz);
+        /* quiet: warnings and worse reach the console, and so the unit's log (on microvm,
+         * one line a boot: "PCI: Fatal: No config space access function found", which
+         * pci=off does not silence; the kernel carries on without PCI). */
+        /* panic=-1 reboots at once on a panic, and reboot=t by a triple fault, which QEMU
+         * turns into a reset and -no-reboot into its exit (the kernel's other reboot
+         * methods take seconds on microvm, or hang). */
+        addf(argv, "console=ttyS0 quiet panic=-1 reboot=t%s%s", tsc, l->debug ? " sup.debug" : "");
+}
+
 int vm_qemu_args(const VmLaunch *l, char ***ret) {
         bool microvm = l->machine == VM_MACHINE_MICROVM;
         /* The virtio transport: memory-mapped on microvm, PCI on q35. */
@@ -109,29 +135,13 @@ int vm_qemu_args(const VmLaunch *l, char ***ret) {
                 add(&argv, "-sandbox");
                 add(&argv, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
         }
-        add(&argv, "-kernel");
-        add(&argv, l->kernel);
-        add(&argv, "-initrd");
-        add(&argv, l->initrd);
-        add(&argv, "-append");
-        {
-                char tsc[64] = "";
-                /* Under TCG, -M microvm hangs about one boot in ten while the kernel calibrates
-                 * its TSC against timers microvm emulates poorly; TCG's TSC runs at the host's.
-                 * tsc=reliable: every vCPU reads the host's TSC (QEMU's cpu_get_ticks()), but the
-                 * kernel's sync check between vCPUs fails under emulation and leaves the guest on
-                 * jiffies, a clock of 4 ms steps that loses time when the host is busy
-                 * (docs/guest.md: the wall clock). */
-                if (!l->kvm && l->tsc_khz > 0)
-                        snprintf(tsc, sizeof(tsc), " tsc_early_khz=%" PRIu64 " tsc=reliable", l->tsc_khz);
-                /* quiet: warnings and worse reach the console, and so the unit's log (on microvm,
-                 * one line a boot: "PCI: Fatal: No config space access function found", which
-                 * pci=off does not silence; the kernel carries on without PCI). */
-                /* panic=-1 reboots at once on a panic, and reboot=t by a triple fault, which QEMU
-                 * turns into a reset and -no-reboot into its exit (the kernel's other reboot
-                 * methods take seconds on microvm, or hang). */
-                addf(&argv, "console=ttyS0 quiet panic=-1 reboot=t%s%s", tsc, l->debug ? " sup.debug" : "");
-        }
+        /* A restored machine has no kernel to load: the booted kernel is in the guest RAM the
+         * stream brings. -kernel would cost QEMU its copy of the kernel file for the machine's
+         * lifetime (14 MiB of Debian's cloud kernel, read into a buffer that fw_cfg serves to
+         * the firmware at boot) and -initrd a mapping of the initramfs. The template's key is
+         * made from the boot's command line (incoming_fd unset), so it still covers both. */
+        if (l->incoming_fd <= 0)
+                add_boot(&argv, l);
         add(&argv, "-qmp");
         addf(&argv, "unix:%s,server=on,wait=off", l->qmp_path);
         add(&argv, "-chardev");

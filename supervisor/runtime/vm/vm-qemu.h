@@ -16,14 +16,19 @@
 /* Guest RAM when the unit sets no resources.memory. */
 #define VM_MEMORY_DEFAULT (256ULL << 20)
 /* TCG's translation cache (-accel tcg,tb-size=; QEMU's default is 1 GiB). The cache is touched
- * as it fills and stays resident: with 128 MiB, a booted guest held 50 MiB of it. The code the
- * kernel's boot and a busybox workload run fits in 15 MiB; QEMU flushes a full cache and
- * translates again, a few times a boot at this size (bench/README.md: vmmem). */
-#define VM_TCG_TB_MIB 32U
+ * as it fills and stays resident: with 128 MiB, a booted guest held 50 MiB of it. QEMU flushes a
+ * full cache and translates again. The kernel's boot translates code it then leaves (3 flushes
+ * at 16 MiB, 1 at 32, 11 at 8); what the booted kernel and a busybox workload run afterwards is
+ * 11 MiB, which 16 MiB holds without a flush and 8 does not. The boot's CPU time was the same at
+ * 8, 16 and 32 within the noise (bench/README.md: vmmem2). A restored guest starts with an empty
+ * cache and fills it with what it runs. */
+#define VM_TCG_TB_MIB 16U
 /* What QEMU itself holds beside guest RAM and the translation cache, resident: its code and
- * libraries (25 MiB, shared with every QEMU), its own copy of the guest kernel (14 MiB for
- * Debian's cloud kernel), heap, thread arenas, the vCPU's TLBs, stacks (22 MiB): bench/hyperv.sh
- * measures 60 MiB in all, 36 MiB of it anonymous memory. The limit leaves twice that. */
+ * libraries (27 MiB, shared with every QEMU), heap, thread arenas, the vCPU's TLBs, stacks
+ * (14 MiB), and after a cold boot its copy of the guest kernel (14 MiB for Debian's cloud kernel)
+ * and the initramfs's pages (3 MiB; a machine restored from a template has neither):
+ * bench/hyperv.sh measures 58 MiB after a cold boot, 41 MiB restored. The limit leaves room above
+ * the cold boot's. */
 #define VM_QEMU_OVERHEAD (80ULL << 20)
 /* microvm has 24 virtio-mmio slots: the serial device, entropy source, balloon (free page
  * reporting), sandbox disk and network card take five; the layers' disks and the shares' virtio-fs

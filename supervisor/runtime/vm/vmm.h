@@ -44,7 +44,8 @@ typedef struct VmLaunch {
         int net_fd;
         const char *mac;
         /* > 0: the machine is restored from the stream of a template (vm-template.h) read from
-         * this fd, rather than booted; the rest of the command line must be the template's. */
+         * this fd, rather than booted; the rest of the command line must be the template's, but
+         * for the kernel and initramfs, which a restored machine does not load. */
         int incoming_fd;
         /* The vhost-user sockets of the shares' virtiofsds (vm-fs.h), relative to the working
          * directory; share i is the virtio-fs device of tag vm_share_tag(i). Guest RAM is then
