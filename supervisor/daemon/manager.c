@@ -1337,9 +1337,47 @@ static json_t *usage_json(Manager *m, const Instance *i) {
                          "pids_max", figure(st.pids_max), "monitor_cpu_usec", figure(ms.cpu_usec));
 }
 
+static bool wants_field(const json_t *fields, const char *key) {
+        size_t k;
+        json_t *f;
+
+        if (!fields)
+                return true;
+        json_array_foreach(fields, k, f)
+                if (streq(json_string_value(f), key))
+                        return true;
+        return false;
+}
+
+/* The keys of j that the request names, in a new object, those that are null left out: what
+ * crosses the socket, and what the client parses, is then only what it shows (the table: 13 keys
+ * of 27, and of a running unit's 13 about 6 are null). */
+static json_t *only_fields(json_t *j, const json_t *fields) {
+        json_t *o;
+        size_t k;
+        json_t *f;
+
+        if (!fields)
+                return j;
+        o = json_object();
+        json_array_foreach(fields, k, f) {
+                json_t *v = json_object_get(j, json_string_value(f));
+                if (v && !json_is_null(v))
+                        json_object_set(o, json_string_value(f), v);
+        }
+        json_decref(j);
+        return o;
+}
+
 json_t *manager_status_json(Manager *m, const char *only, bool usage) {
+        return manager_status_json_fields(m, only, usage, NULL);
+}
+
+json_t *manager_status_json_fields(Manager *m, const char *only, bool usage, const json_t *fields) {
         json_t *list = json_array();
         size_t n = m->generation ? m->generation->n_units : 0;
+
+        usage = usage && wants_field(fields, "usage");
 
         /* Units of the generation in name order, then instances being retired. */
         for (size_t k = 0; k < n; k++) {
@@ -1389,7 +1427,7 @@ json_t *manager_status_json(Manager *m, const char *only, bool usage) {
                 }
                 json_object_set_new(j, "waiting_for", waiting ?: json_null());
                 json_object_set_new(j, "description", json_string(u->description));
-                json_array_append_new(list, j);
+                json_array_append_new(list, only_fields(j, fields));
         }
         for (Instance *i = m->instances; i; i = i->next)
                 if (instance_life_retiring(i->life) && has_status(i) && (!only || streq(only, i->name))) {
@@ -1397,7 +1435,7 @@ json_t *manager_status_json(Manager *m, const char *only, bool usage) {
                         if (usage)
                                 json_object_set_new(j, "usage", usage_json(m, i));
                         json_object_set_new(j, "waiting_for", json_null());
-                        json_array_append_new(list, j);
+                        json_array_append_new(list, only_fields(j, fields));
                 }
         return list;
 }
