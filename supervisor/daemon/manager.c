@@ -452,8 +452,19 @@ static void settled(Manager *m) {
                 reconcile_current(m);
 }
 
-/* Writes the spec and starts a monitor for it. The instance owns a copy of the spec parsed back
- * from the file the monitor reads, so both see exactly the same unit. */
+/* The instance's spec replaced by the generation's g when their hashes say they are the same
+ * unit: one parse held per unit instead of two (the instance's own, read back from its spec.json,
+ * is what supd held for each of a thousand units beside the generation's). */
+static void share_spec(Instance *i, const UnitSpec *g) {
+        if (!g || !i->spec || g == i->spec || !g->cached_hash[0] || !streq(g->cached_hash, i->hash))
+                return;
+        unit_spec_free(i->spec);
+        i->spec = unit_spec_ref((UnitSpec *) g);
+}
+
+/* Writes the spec and starts a monitor for it. The instance's spec is the one parsed back from the
+ * file the monitor reads, or the generation's when their hashes are the same: both see exactly the
+ * same unit. */
 static int create_fresh(Manager *m, const UnitSpec *spec, bool start, SupError **ret_error) {
         _cleanup_free_ char *dir = instance_dir(m, spec->name), *path = path_join(dir, "spec.json"), *text = NULL;
         Diagnostics d = {};
@@ -479,6 +490,7 @@ static int create_fresh(Manager *m, const UnitSpec *spec, bool start, SupError *
                 return sup_error_make(ret_error, -EINVAL, "%s cannot be read back", path);
         }
         (void) unit_spec_hash(i->spec, i->hash);
+        share_spec(i, spec);
         i->start_when_up = start;
         r = m->runtime->spawn(i);
         if (r < 0) {
@@ -647,6 +659,7 @@ static int plan_for(Manager *m, const UnitSet *set, Plan **ret) {
                  * failed to start (a START creates them anew). */
                 if (instance_life_retiring(i->life) || i->life == LIFE_SPAWN_FAILED || !i->spec)
                         continue;
+                share_spec(i, unit_set_find(set, i->name));
                 observed[n++] = (Observed){
                         .name = i->name,
                         .hash = i->hash,

@@ -1046,6 +1046,9 @@ static void test_wait_fails_when_unit_cannot_run(void **state) {
                 assert_int_equal(fake.spawns, spawns);
                 assert_int_equal(w.calls, 2);
                 assert_ptr_equal(unit_set_find(h.m->generation, "t"), before);
+                /* And the instance holds the generation's spec, not a second parse of the same
+                 * unit (two per unit were a good part of supd's memory at a thousand). */
+                assert_ptr_equal(manager_find(h.m, "t")->spec, before);
                 unit_set_cache_counts(h.m->unit_cache, &parsed, &reused);
                 assert_int_equal(parsed, 0);
                 assert_int_equal(reused, 2);
