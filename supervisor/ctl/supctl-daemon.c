@@ -348,9 +348,15 @@ int verb_status(int argc, char **argv) {
         params = json_object();
         if (optind < argc)
                 json_object_set_new(params, "unit", json_string(argv[optind]));
-        else if (!json)
+        else if (!json) {
                 /* The table shows no usage: supd need not read every unit's cgroup for it. */
                 json_object_set_new(params, "usage", json_false());
+                /* Nor most of the keys: a thousand units' full objects were most of the time. */
+                json_object_set_new(params, "fields",
+                                    json_pack("[s,s,s,s,s,s,s,s,s,s,s,s,s]", "name", "isolation", "state", "health",
+                                              "pid", "started_at", "next_restart_at", "exit_code", "exit_signal", "oom",
+                                              "restarts", "reason", "pull"));
+        }
         r = call("status", params, &result);
         if (r != EXIT_SUCCESS)
                 return r;

@@ -459,8 +459,19 @@ static void settled(Manager *m) {
                 reconcile_current(m);
 }
 
-/* Writes the spec and starts a monitor for it. The instance owns a copy of the spec parsed back
- * from the file the monitor reads, so both see exactly the same unit. */
+/* The instance's spec replaced by the generation's g when their hashes say they are the same
+ * unit: one parse held per unit instead of two (the instance's own, read back from its spec.json,
+ * is what supd held for each of a thousand units beside the generation's). */
+static void share_spec(Instance *i, const UnitSpec *g) {
+        if (!g || !i->spec || g == i->spec || !g->cached_hash[0] || !streq(g->cached_hash, i->hash))
+                return;
+        unit_spec_free(i->spec);
+        i->spec = unit_spec_ref((UnitSpec *) g);
+}
+
+/* Writes the spec and starts a monitor for it. The instance's spec is the one parsed back from the
+ * file the monitor reads, or the generation's when their hashes are the same: both see exactly the
+ * same unit. */
 static int create_fresh(Manager *m, const UnitSpec *spec, bool start, SupError **ret_error) {
         _cleanup_free_ char *dir = instance_dir(m, spec->name), *path = path_join(dir, "spec.json"), *text = NULL;
         Diagnostics d = {};
@@ -486,6 +497,7 @@ static int create_fresh(Manager *m, const UnitSpec *spec, bool start, SupError *
                 return sup_error_make(ret_error, -EINVAL, "%s cannot be read back", path);
         }
         (void) unit_spec_hash(i->spec, i->hash);
+        share_spec(i, spec);
         i->start_when_up = start;
         r = m->runtime->spawn(i);
         if (r < 0) {
@@ -654,6 +666,7 @@ static int plan_for(Manager *m, const UnitSet *set, Plan **ret) {
                  * failed to start (a START creates them anew). */
                 if (instance_life_retiring(i->life) || i->life == LIFE_SPAWN_FAILED || !i->spec)
                         continue;
+                share_spec(i, unit_set_find(set, i->name));
                 observed[n++] = (Observed){
                         .name = i->name,
                         .hash = i->hash,
@@ -1354,9 +1367,47 @@ static json_t *usage_json(Manager *m, const Instance *i) {
                          "pids_max", figure(st.pids_max), "monitor_cpu_usec", figure(ms.cpu_usec));
 }
 
+static bool wants_field(const json_t *fields, const char *key) {
+        size_t k;
+        json_t *f;
+
+        if (!fields)
+                return true;
+        json_array_foreach(fields, k, f)
+                if (streq(json_string_value(f), key))
+                        return true;
+        return false;
+}
+
+/* The keys of j that the request names, in a new object, those that are null left out: what
+ * crosses the socket, and what the client parses, is then only what it shows (the table: 13 keys
+ * of 27, and of a running unit's 13 about 6 are null). */
+static json_t *only_fields(json_t *j, const json_t *fields) {
+        json_t *o;
+        size_t k;
+        json_t *f;
+
+        if (!fields)
+                return j;
+        o = json_object();
+        json_array_foreach(fields, k, f) {
+                json_t *v = json_object_get(j, json_string_value(f));
+                if (v && !json_is_null(v))
+                        json_object_set(o, json_string_value(f), v);
+        }
+        json_decref(j);
+        return o;
+}
+
 json_t *manager_status_json(Manager *m, const char *only, bool usage) {
+        return manager_status_json_fields(m, only, usage, NULL);
+}
+
+json_t *manager_status_json_fields(Manager *m, const char *only, bool usage, const json_t *fields) {
         json_t *list = json_array();
         size_t n = m->generation ? m->generation->n_units : 0;
+
+        usage = usage && wants_field(fields, "usage");
 
         /* Units of the generation in name order, then instances being retired. */
         for (size_t k = 0; k < n; k++) {
@@ -1406,7 +1457,7 @@ json_t *manager_status_json(Manager *m, const char *only, bool usage) {
                 }
                 json_object_set_new(j, "waiting_for", waiting ?: json_null());
                 json_object_set_new(j, "description", json_string(u->description));
-                json_array_append_new(list, j);
+                json_array_append_new(list, only_fields(j, fields));
         }
         for (Instance *i = m->instances; i; i = i->next)
                 if (instance_life_retiring(i->life) && has_status(i) && (!only || streq(only, i->name))) {
@@ -1414,7 +1465,7 @@ json_t *manager_status_json(Manager *m, const char *only, bool usage) {
                         if (usage)
                                 json_object_set_new(j, "usage", usage_json(m, i));
                         json_object_set_new(j, "waiting_for", json_null());
-                        json_array_append_new(list, j);
+                        json_array_append_new(list, only_fields(j, fields));
                 }
         return list;
 }

@@ -222,6 +222,9 @@ int instance_call(Instance *i, const char *method, json_t *params, InstanceReply
  * usage, what each running unit's cgroup says it uses (files to read per unit); without, a
  * running unit's usage is left out (`supctl status`'s table does not show it). */
 json_t *manager_status_json(Manager *m, const char *only, bool usage);
+/* The same with only the keys named in fields (an array of strings; NULL: all of them), and of
+ * those only the ones that are not null. */
+json_t *manager_status_json_fields(Manager *m, const char *only, bool usage, const json_t *fields);
 
 /* The names of the units whose images prune keeps: the generation's, and those of instances still
  * on their way out (their workload may still run on its layers). */

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "alloc.h"
 #include "path-util.h"
@@ -92,13 +93,32 @@ typedef struct CacheEntry {
         bool taken; /* moved to the next load's entries */
 } CacheEntry;
 
+/* A host path's check (unit_source_stat()) as the load under way found it: a thousand units on
+ * one layer directory check it once a reload, not a thousand times. Only within one load, which
+ * sees the host at one moment anyway; direct-mapped, a collision just checks again. */
+typedef struct SourceMemo {
+        char *path;
+        mode_t type;
+        bool pass;
+} SourceMemo;
+
+#define SOURCE_MEMO_SLOTS 64
+
 struct UnitSetCache {
         CacheEntry *entries; /* sorted by path */
         size_t n_entries;
         CacheEntry *next; /* the load under way's */
         size_t n_next;
         size_t parsed, reused;
+        SourceMemo memo[SOURCE_MEMO_SLOTS];
 };
+
+static void memo_clear(UnitSetCache *c) {
+        for (size_t i = 0; i < SOURCE_MEMO_SLOTS; i++) {
+                free(c->memo[i].path);
+                c->memo[i] = (SourceMemo){};
+        }
+}
 
 static void cache_entry_done(CacheEntry *e) {
         free(e->path);
@@ -122,6 +142,7 @@ UnitSetCache *unit_set_cache_free(UnitSetCache *c) {
                 return NULL;
         cache_entries_free(c->entries, c->n_entries);
         cache_entries_free(c->next, c->n_next);
+        memo_clear(c);
         free(c);
         return NULL;
 }
@@ -153,19 +174,31 @@ static bool same_stamp(const struct stat *a, const struct stat *b) {
                timespec_ns(&a->st_ctim) == timespec_ns(&b->st_ctim);
 }
 
+/* What the file system says of name (in the directory dfd) now. AT_STATX_FORCE_SYNC: a network
+ * file system asks its server, as an open() does (NFS's close-to-open), where a plain stat() may
+ * answer from a minute-old attribute cache and keep an edit made on another host out of this
+ * reload; on a local one it is a stat(). One call, where open, fstat and close were three (most of
+ * a reload of a thousand unchanged units), and no open of a FIFO named like a unit file. */
+static int stat_synced(int dfd, const char *name, struct stat *ret) {
+        struct statx sx;
+
+        if (statx(dfd, name, AT_STATX_FORCE_SYNC, STATX_BASIC_STATS, &sx) < 0)
+                return -errno;
+        *ret = (struct stat){
+                .st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor),
+                .st_ino = sx.stx_ino,
+                .st_mode = sx.stx_mode,
+                .st_size = (off_t) sx.stx_size,
+                .st_mtim = {.tv_sec = sx.stx_mtime.tv_sec, .tv_nsec = sx.stx_mtime.tv_nsec},
+                .st_ctim = {.tv_sec = sx.stx_ctime.tv_sec, .tv_nsec = sx.stx_ctime.tv_nsec},
+        };
+        return 0;
+}
+
 /* A file changed in the same timestamp tick as it was read looks as it did: file systems take
  * their times from a clock that ticks every few milliseconds (and some keep whole seconds only),
  * so a stamp that close to the read proves nothing, and the bytes are compared instead. ctime
  * counts too: it cannot be set back, as mtime can. */
-static int stat_opened(const char *file, struct stat *ret) {
-        /* O_NONBLOCK: a FIFO named like a unit file must not hang the reload in open()
-         * (read_full_file() then refuses anything but a regular file). */
-        _cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-
-        if (fd < 0 || fstat(fd, ret) < 0)
-                return -errno;
-        return 0;
-}
 
 static bool stamp_is_racy(const CacheEntry *e) {
         int64_t t = MAX(timespec_ns(&e->st.st_mtim), timespec_ns(&e->st.st_ctim));
@@ -180,8 +213,38 @@ static void digest_of(const char *data, size_t size, uint8_t ret[SHA256_DIGEST_S
         sha256_final(&h, ret);
 }
 
-static int load_cached(UnitSetCache *c, const char *file, UnitParseFlags flags, Diagnostics *diags, UnitSpec **ret,
-                       char **ret_name) {
+static size_t memo_slot(const char *path, mode_t type) {
+        uint64_t h = 0xcbf29ce484222325ULL ^ type;
+
+        for (const unsigned char *p = (const unsigned char *) path; *p; p++)
+                h = (h ^ *p) * 0x100000001b3ULL;
+        return (size_t) (h % SOURCE_MEMO_SLOTS);
+}
+
+/* unit_sources_pass(), each host path's check made once per load. */
+static bool sources_pass(UnitSetCache *c, const UnitSources *s) {
+        for (size_t i = 0; i < s->n; i++) {
+                UnitSource *x = &s->items[i];
+                SourceMemo *m;
+
+                if (x->kind != UNIT_SOURCE_PATH) {
+                        if (!unit_sources_pass(&(UnitSources){.items = x, .n = 1}))
+                                return false;
+                        continue;
+                }
+                m = &c->memo[memo_slot(x->path, x->type)];
+                if (!m->path || m->type != x->type || !streq(m->path, x->path)) {
+                        free(m->path);
+                        *m = (SourceMemo){xstrdup(x->path), x->type, unit_source_stat(x->path, x->type) == 0};
+                }
+                if (!m->pass)
+                        return false;
+        }
+        return true;
+}
+
+static int load_cached(UnitSetCache *c, int dfd, const char *name, const char *file, UnitParseFlags flags,
+                       Diagnostics *diags, UnitSpec **ret, char **ret_name) {
         _cleanup_free_ char *data = NULL;
         int64_t t = (int64_t) now(CLOCK_REALTIME) * 1000;
         uint8_t digest[SHA256_DIGEST_SIZE];
@@ -191,10 +254,7 @@ static int load_cached(UnitSetCache *c, const char *file, UnitParseFlags flags, 
         size_t size = 0;
         int r;
 
-        /* Opened, not only stat()ed: on NFS an open revalidates the file's attributes
-         * (close-to-open), where stat() may answer from a minute-old attribute cache and keep an
-         * edit made on another host out of this reload. */
-        if (stat_opened(file, &st) < 0)
+        if (stat_synced(dfd, name, &st) < 0)
                 return unit_load_file(file, flags, diags, ret, ret_name); /* which says why */
 
         e = cache_find(c, file);
@@ -208,7 +268,7 @@ static int load_cached(UnitSetCache *c, const char *file, UnitParseFlags flags, 
                         digest_of(data, size, digest);
                         verified = memcmp(digest, e->digest, sizeof(digest)) == 0;
                 }
-                if ((verified || !data) && unit_sources_pass(&e->sources)) {
+                if ((verified || !data) && sources_pass(c, &e->sources)) {
                         CacheEntry *n = ARRAY_APPEND(c->next, c->n_next);
 
                         *n = *e;
@@ -263,14 +323,16 @@ static void cache_commit(UnitSetCache *c) {
         qsort_safe(c->entries, c->n_entries, sizeof(CacheEntry), cache_entry_compare);
 }
 
-static void load_one(UnitSet *s, const char *file, UnitParseFlags flags, UnitSetCache *cache, Diagnostics *diags,
-                     int *result) {
+/* file, which is name in the directory dfd (or AT_FDCWD and file itself). */
+static void load_one(UnitSet *s, int dfd, const char *name_in_dir, const char *file, UnitParseFlags flags,
+                     UnitSetCache *cache, Diagnostics *diags, int *result) {
         UnitSpec *u = NULL;
         char *name = NULL;
         int r;
 
         s->n_files++;
-        r = cache ? load_cached(cache, file, flags, diags, &u, &name) : unit_load_file(file, flags, diags, &u, &name);
+        r = cache ? load_cached(cache, dfd, name_in_dir, file, flags, diags, &u, &name)
+                  : unit_load_file(file, flags, diags, &u, &name);
         if (r < 0) {
                 strv_push(&s->failed, name ? name : unit_name_from_file(file));
                 if (*result == 0 || r != -EINVAL)
@@ -290,8 +352,10 @@ int unit_set_load_cached(char *const *paths, UnitParseFlags flags, UnitSetCache 
         _cleanup_(unit_set_freep) UnitSet *s = xzalloc(sizeof(UnitSet));
         int result = 0;
 
-        if (cache)
+        if (cache) {
                 cache->parsed = cache->reused = 0;
+                memo_clear(cache);
+        }
 
         STRV_FOREACH(p, paths) {
                 struct stat st;
@@ -304,18 +368,24 @@ int unit_set_load_cached(char *const *paths, UnitParseFlags flags, UnitSetCache 
                 }
                 if (S_ISDIR(st.st_mode)) {
                         _cleanup_strv_free_ char **files = NULL;
+                        /* The files are looked at relative to it: no walk of the directory's
+                         * path for each (a fallback to the whole path if it cannot be opened). */
+                        _cleanup_close_ int dfd = open(*p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                         int r = list_dir(*p, &files, diags);
                         if (r < 0) {
                                 result = r;
                                 continue;
                         }
                         STRV_FOREACH(f, files)
-                                load_one(s, *f, flags, cache, diags, &result);
+                                load_one(s, dfd >= 0 ? dfd : AT_FDCWD, dfd >= 0 ? path_basename(*f) : *f, *f, flags,
+                                         cache, diags, &result);
                 } else
-                        load_one(s, *p, flags, cache, diags, &result);
+                        load_one(s, AT_FDCWD, *p, *p, flags, cache, diags, &result);
         }
-        if (cache)
+        if (cache) {
                 cache_commit(cache);
+                memo_clear(cache);
+        }
 
         qsort_safe(s->units, s->n_units, sizeof(UnitSpec *), unit_ptr_compare);
         if (unit_set_check(s, diags) > 0 && result == 0)

@@ -34,7 +34,8 @@ int unit_set_load(char *const *paths, UnitParseFlags flags, Diagnostics *diags, 
  *  - and, when its mtime or ctime is within UNIT_SET_CACHE_RACY_NS of when it was read (a write in
  *    the same timestamp tick as the read leaves both as they were), its bytes hash the same;
  *  - and every check of the host the parse made (unit-walk.h: a layer source exists, a seccomp
- *    profile loads, ...) passes again; when one fails the file is parsed again, for the error.
+ *    profile loads, ...) passes again (a path that many units name is checked once per load);
+ *    when one fails the file is parsed again, for the error.
  * Only the parses of valid units are kept; a file that is not listed any more is dropped. */
 typedef struct UnitSetCache UnitSetCache;
 
