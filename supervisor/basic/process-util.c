@@ -207,3 +207,80 @@ int kill_session(pid_t sid, int sig) {
                 n += k;
         return n;
 }
+
+/* A mapping's header: "start-end perms offset dev inode [path]"; anonymous without the path. */
+static bool smaps_header(const char *line, bool *ret_anonymous) {
+        unsigned long long start, end, offset, inode;
+        char perms[8], dev[32];
+        int n = 0;
+
+        if (sscanf(line, "%llx-%llx %7s %llx %31s %llu %n", &start, &end, perms, &offset, dev, &inode, &n) < 6 ||
+            n == 0)
+                return false;
+        *ret_anonymous = line[n] == '\0' || line[n] == '\n';
+        return true;
+}
+
+static int smaps_kib(const char *line, const char *key, uint64_t *ret) {
+        size_t k = strlen(key);
+        unsigned long long v;
+        char unit[4];
+
+        if (strncmp(line, key, k) != 0)
+                return 0;
+        if (sscanf(line + k, " %llu %3s", &v, unit) != 2 || !streq(unit, "kB") || v > UINT64_MAX / 1024)
+                return -EINVAL;
+        *ret = (uint64_t) v * 1024;
+        return 1;
+}
+
+int smaps_rss_parse(FILE *f, uint64_t anon_size, uint64_t *ret_total, uint64_t *ret_anon) {
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        uint64_t total = 0, anon = 0, size = UINT64_MAX, rss = UINT64_MAX;
+        bool in_mapping = false, anonymous = false;
+        int r;
+
+        for (;;) {
+                bool header_anonymous, eof = getline(&line, &cap, f) < 0;
+
+                if (eof || smaps_header(line, &header_anonymous)) {
+                        if (in_mapping) {
+                                if (size == UINT64_MAX || rss == UINT64_MAX)
+                                        return -EINVAL;
+                                total += rss;
+                                if (anonymous && size == anon_size)
+                                        anon += rss;
+                        }
+                        if (eof)
+                                break;
+                        in_mapping = true;
+                        anonymous = header_anonymous;
+                        size = rss = UINT64_MAX;
+                        continue;
+                }
+                if (!in_mapping)
+                        return -EINVAL;
+                r = smaps_kib(line, "Size:", &size);
+                if (r == 0)
+                        r = smaps_kib(line, "Rss:", &rss);
+                if (r < 0)
+                        return r;
+        }
+        if (ferror(f))
+                return -EIO;
+        *ret_total = total;
+        *ret_anon = anon;
+        return 0;
+}
+
+int proc_smaps_rss(pid_t pid, uint64_t anon_size, uint64_t *ret_total, uint64_t *ret_anon) {
+        char path[64];
+        _cleanup_fclose_ FILE *f = NULL;
+
+        snprintf(path, sizeof(path), "/proc/%d/smaps", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        return smaps_rss_parse(f, anon_size, ret_total, ret_anon);
+}

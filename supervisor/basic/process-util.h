@@ -2,6 +2,8 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "time-util.h"
@@ -53,3 +55,13 @@ int pidfd_get_pid(int pidfd, pid_t *ret);
  * session leader unreaped (its pidfd), so that sid cannot name another session meanwhile. A
  * process that left the session (setsid()) is not found. Returns how many were signalled. */
 int kill_session(pid_t sid, int sig);
+
+/* From /proc/PID/smaps (as text in f): the resident size, in bytes, of every mapping together
+ * (*ret_total) and of the anonymous mappings (no path) of exactly anon_size bytes (*ret_anon; 0
+ * when there is none). For QEMU, whose guest RAM is one anonymous mapping of -m's size: what the
+ * guest has touched and not given back, and QEMU's own memory beside it. -EINVAL on a mapping
+ * without Size or Rss, or on numbers that do not parse. */
+int smaps_rss_parse(FILE *f, uint64_t anon_size, uint64_t *ret_total, uint64_t *ret_anon);
+
+/* The same for a live process: -ESRCH (or -ENOENT) once it is gone. */
+int proc_smaps_rss(pid_t pid, uint64_t anon_size, uint64_t *ret_total, uint64_t *ret_anon);

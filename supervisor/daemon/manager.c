@@ -18,6 +18,7 @@
 #include "manager-index.h"
 #include "metrics.h"
 #include "path-util.h"
+#include "process-util.h"
 #include "string-util.h"
 #include "unit-parse.h"
 #include "unit-value.h"
@@ -1351,6 +1352,8 @@ static json_t *usage_json(Manager *m, const Instance *i) {
         _cleanup_free_ char *mon_name = xasprintf("%s" INSTANCE_MONITOR_CGROUP_SUFFIX, i->name);
         CgroupStats st, ms = {.cpu_usec = UINT64_MAX};
         const IsolationDriver *driver = isolation_driver_get(i->status.isolation);
+        uint64_t rss, guest;
+        json_t *j;
 
         if (!has_status(i) || !instance_state_is_active(i->status.state))
                 return json_null();
@@ -1361,10 +1364,19 @@ static json_t *usage_json(Manager *m, const Instance *i) {
         if (cgroup_open(m->config.cgroup_root, m->config.cgroup_parent, mon_name, &mon) < 0 ||
             cgroup_get_stats(mon, &ms) < 0)
                 ms.cpu_usec = UINT64_MAX;
-        return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "of", driver ? driver->usage_of : "workload",
-                         "cgroup", cgroup_path(cg), "memory_bytes", figure(st.memory_current), "memory_max",
-                         figure(st.memory_max), "cpu_usec", figure(st.cpu_usec), "pids", figure(st.pids_current),
-                         "pids_max", figure(st.pids_max), "monitor_cpu_usec", figure(ms.cpu_usec));
+        j = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "of", driver ? driver->usage_of : "workload",
+                      "cgroup", cgroup_path(cg), "memory_bytes", figure(st.memory_current), "memory_max",
+                      figure(st.memory_max), "cpu_usec", figure(st.cpu_usec), "pids", figure(st.pids_current),
+                      "pids_max", figure(st.pids_max), "monitor_cpu_usec", figure(ms.cpu_usec));
+        /* A VM's cgroup holds guest RAM and QEMU together; QEMU's mappings tell them apart: the guest
+         * RAM it holds resident (one anonymous mapping of the guest's size) and the rest, QEMU's own
+         * (code cache, binary and libraries, heap). Only for a QEMU supd can still read. */
+        if (i->status.isolation == ISOLATION_HYPERV && i->status.pid > 0 && i->status.vm.memory > 0 &&
+            proc_smaps_rss(i->status.pid, i->status.vm.memory, &rss, &guest) >= 0 && guest > 0) {
+                json_object_set_new(j, "vm_guest_resident_bytes", json_integer((json_int_t) guest));
+                json_object_set_new(j, "vm_overhead_bytes", json_integer((json_int_t) (rss - guest)));
+        }
+        return j;
 }
 
 static bool wants_field(const json_t *fields, const char *key) {

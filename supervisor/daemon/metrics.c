@@ -130,6 +130,12 @@ static const UnitMetric unit_metrics[] = {
          "vm", "memory", VALUE_NUMBER, 1},
         {"sup_unit_vm_vcpus", "gauge", "hyperv: the guest's vCPUs.",
          "vm", "vcpus", VALUE_NUMBER, 1},
+        {"sup_unit_vm_guest_resident_bytes", "gauge",
+         "hyperv: the guest RAM QEMU holds resident, bytes (touched by the guest and not given back).",
+         "usage", "vm_guest_resident_bytes", VALUE_NUMBER, 1},
+        {"sup_unit_vm_overhead_bytes", "gauge",
+         "hyperv: QEMU's own resident memory beside the guest RAM, bytes (code cache, binary, libraries, heap).",
+         "usage", "vm_overhead_bytes", VALUE_NUMBER, 1},
 };
 /* clang-format on */
 

@@ -346,6 +346,13 @@ if command -v promtool >/dev/null; then
         grep -q '^sup_unit_memory_bytes{unit="vis-hyperv",isolation="hyperv"} [1-9]' "$CASE_DIR/metrics.txt" &&
                 grep -q '^sup_unit_start_duration_seconds{unit="vis-hyperv",isolation="hyperv"} ' "$CASE_DIR/metrics.txt" ||
                 fail "metrics: no QEMU memory or start duration for vis-hyperv: $(grep vis-hyperv "$CASE_DIR/metrics.txt" | head -30)"
+        # QEMU's resident memory split into the guest RAM it holds and its own: both there, the guest's
+        # no more than it was given.
+        g=$(sed -n 's/^sup_unit_vm_guest_resident_bytes{unit="vis-hyperv",isolation="hyperv"} \([0-9]*\)$/\1/p' "$CASE_DIR/metrics.txt")
+        o=$(sed -n 's/^sup_unit_vm_overhead_bytes{unit="vis-hyperv",isolation="hyperv"} \([0-9]*\)$/\1/p' "$CASE_DIR/metrics.txt")
+        [ "${g:-0}" -gt 0 ] && [ "$g" -le $((192 << 20)) ] && [ "${o:-0}" -gt $((1 << 20)) ] ||
+                fail "metrics: guest RAM resident '$g', QEMU's overhead '$o' for vis-hyperv"
+        log "metrics: QEMU holds $((g >> 20)) MiB of guest RAM and $((o >> 20)) MiB of its own"
 else
         log "SKIP (metrics): no promtool (apt-get install prometheus)"
 fi

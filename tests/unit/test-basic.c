@@ -4,6 +4,7 @@
 #include "alloc.h"
 #include "fileio.h"
 #include "path-util.h"
+#include "process-util.h"
 #include "sha256.h"
 #include "string-util.h"
 #include "sup-error.h"
@@ -223,6 +224,47 @@ static void test_write_file_replace(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
+/* QEMU's resident memory split by its mappings: the guest RAM is the anonymous mapping of exactly
+ * the guest's size (not a file's of that size, not an anonymous one of another size); everything
+ * else, QEMU's own. A mapping without its Rss, or a number that does not parse, is refused rather
+ * than counted as 0. */
+static void test_smaps_rss(void **state) {
+        static const char good[] = "55d0c0a00000-55d0c0b00000 r-xp 00000000 fd:01 1234  /usr/bin/qemu-system-x86_64\n"
+                                   "Size:               1024 kB\n"
+                                   "Rss:                 600 kB\n"
+                                   "AnonHugePages:         0 kB\n"
+                                   "VmFlags: rd ex mr mw me dw\n"
+                                   "7f0000000000-7f000c000000 rw-p 00000000 00:00 0 \n"
+                                   "Size:             196608 kB\n"
+                                   "Rss:               40960 kB\n"
+                                   "7f1000000000-7f100c000000 rw-s 00000000 00:05 99  /memfd:ram (deleted)\n"
+                                   "Size:             196608 kB\n"
+                                   "Rss:                1000 kB\n"
+                                   "7f2000000000-7f2001000000 rw-p 00000000 00:00 0\n"
+                                   "Size:              16384 kB\n"
+                                   "Rss:               12000 kB\n";
+        static const char no_rss[] = "7f0000000000-7f000c000000 rw-p 00000000 00:00 0\nSize: 196608 kB\n";
+        static const char bad[] = "7f0000000000-7f000c000000 rw-p 00000000 00:00 0\nSize: 196608 kB\nRss: many kB\n";
+        uint64_t total, anon;
+        FILE *f;
+
+        assert_non_null(f = fmemopen((void *) good, sizeof(good) - 1, "r"));
+        assert_int_equal(smaps_rss_parse(f, 196608ULL << 10, &total, &anon), 0);
+        fclose(f);
+        assert_int_equal(anon, 40960ULL << 10);
+        assert_int_equal(total, (600ULL + 40960 + 1000 + 12000) << 10);
+        assert_non_null(f = fmemopen((void *) no_rss, sizeof(no_rss) - 1, "r"));
+        assert_int_equal(smaps_rss_parse(f, 196608ULL << 10, &total, &anon), -EINVAL);
+        fclose(f);
+        assert_non_null(f = fmemopen((void *) bad, sizeof(bad) - 1, "r"));
+        assert_int_equal(smaps_rss_parse(f, 196608ULL << 10, &total, &anon), -EINVAL);
+        fclose(f);
+        /* This process: some resident memory, no mapping of a size nobody maps. */
+        assert_int_equal(proc_smaps_rss(getpid(), 12345ULL << 10, &total, &anon), 0);
+        assert_true(total > 0);
+        assert_int_equal(anon, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_sha256_vectors),
@@ -237,6 +279,7 @@ int main(void) {
                 cmocka_unit_test(test_fwrite_sanitized),
                 cmocka_unit_test(test_sup_error),
                 cmocka_unit_test(test_write_file_replace),
+                cmocka_unit_test(test_smaps_rss),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
