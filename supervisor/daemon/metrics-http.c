@@ -24,7 +24,9 @@ struct MetricsHttp {
         Event *event;
         int fd;
         EventSource *source, *pause;
-        char *unix_path; /* removed at the end */
+        char *unix_path; /* removed at the end, if it is still the socket made (unix_dev, unix_ino) */
+        dev_t unix_dev;
+        ino_t unix_ino;
         MetricsHttpRender render;
         void *userdata;
         HttpClient *clients;
@@ -298,6 +300,28 @@ static void on_accept(EventSource *s, int fd, uint32_t revents, void *userdata) 
         h->n_clients++;
 }
 
+/* May a socket be made at path? Only where nothing is, or a socket nobody listens on (left by a
+ * supd that died): the path is the operator's, typed by hand, and a slip must neither delete a
+ * file (unix_listen() unlinks what is there) nor take over a live socket (supd's control socket,
+ * another supd's, the same path given twice). */
+static int check_socket_path(const char *path, SupError **ret_error) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT
+                               ? 0
+                               : sup_error_errno(ret_error, -errno, "--metrics-listen: cannot look at %s", path);
+        if (!S_ISSOCK(st.st_mode))
+                return sup_error_make(ret_error, -EEXIST,
+                                      "--metrics-listen %s: the path exists and is not a socket; not replaced", path);
+        fd = unix_connect(path, true);
+        if (fd >= 0 || fd == -EAGAIN)
+                return sup_error_make(ret_error, -EADDRINUSE,
+                                      "--metrics-listen %s: something listens on that socket already", path);
+        return 0; /* a stale socket: unix_listen() replaces it */
+}
+
 int metrics_http_new(Event *e, const char *address, bool allow_remote, gid_t group, MetricsHttpRender render,
                      void *userdata, MetricsHttp **ret, SupError **ret_error) {
         _cleanup_(metrics_http_freep) MetricsHttp *h = NULL;
@@ -317,10 +341,20 @@ int metrics_http_new(Event *e, const char *address, bool allow_remote, gid_t gro
         *h = (MetricsHttp){
                 .event = e, .fd = -EBADF, .render = render, .userdata = userdata, .timeout = METRICS_HTTP_TIMEOUT};
         if (a.sa.ss_family == AF_UNIX) {
+                struct stat st;
+
+                r = check_socket_path(address, ret_error);
+                if (r < 0)
+                        return r;
                 h->fd = unix_listen(address, group != (gid_t) -1 ? 0660 : 0600);
                 if (h->fd < 0)
                         return sup_error_errno(ret_error, h->fd, "--metrics-listen: cannot listen on %s", address);
+                /* Which file is ours, for the end: the path may be another's socket by then. */
+                if (lstat(address, &st) < 0)
+                        return sup_error_errno(ret_error, -errno, "--metrics-listen: cannot look at %s", address);
                 h->unix_path = xstrdup(address);
+                h->unix_dev = st.st_dev;
+                h->unix_ino = st.st_ino;
                 if (group != (gid_t) -1 && chown(address, (uid_t) -1, group) < 0)
                         return sup_error_errno(ret_error, -errno, "cannot give %s the group %u", address,
                                                (unsigned) group);
@@ -349,6 +383,8 @@ void metrics_http_set_timeout(MetricsHttp *h, usec_t timeout) {
 }
 
 MetricsHttp *metrics_http_free(MetricsHttp *h) {
+        struct stat st;
+
         if (!h)
                 return NULL;
         while (h->clients)
@@ -357,7 +393,7 @@ MetricsHttp *metrics_http_free(MetricsHttp *h) {
         event_source_free(h->pause);
         if (h->fd >= 0)
                 close(h->fd);
-        if (h->unix_path)
+        if (h->unix_path && lstat(h->unix_path, &st) >= 0 && st.st_dev == h->unix_dev && st.st_ino == h->unix_ino)
                 (void) unlink(h->unix_path);
         free(h->unix_path);
         free(h);

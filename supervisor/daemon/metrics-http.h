@@ -12,7 +12,8 @@
 /* `supd --metrics-listen ADDR`: GET /metrics over HTTP/1.x on supd's loop, for Prometheus.
  *
  * ADDR is a unix socket path (it begins with '/' or '.'; made 0600, or 0660 with the control
- * socket's group) or a numeric TCP address, HOST:PORT or [HOST6]:PORT. A TCP address must be a
+ * socket's group; what is there already is replaced only if it is a socket nobody listens on,
+ * never a file) or a numeric TCP address, HOST:PORT or [HOST6]:PORT. A TCP address must be a
  * loopback one (127.0.0.0/8, ::1) unless allow_remote (--metrics-allow-remote): the metrics name
  * every unit and what it does, for anyone who can connect, and there is no authentication.
  *
@@ -53,5 +54,6 @@ int metrics_http_new(Event *e, const char *address, bool allow_remote, gid_t gro
                      void *userdata, MetricsHttp **ret, SupError **ret_error);
 /* For the tests: another timeout than METRICS_HTTP_TIMEOUT for the clients accepted from now on. */
 void metrics_http_set_timeout(MetricsHttp *h, usec_t timeout);
-MetricsHttp *metrics_http_free(MetricsHttp *h); /* closes every connection; a unix socket file is removed */
+/* Closes every connection; removes the unix socket file if it is still the one it made. */
+MetricsHttp *metrics_http_free(MetricsHttp *h);
 DEFINE_TRIVIAL_CLEANUP_FUNC(MetricsHttp *, metrics_http_free);

@@ -2,7 +2,10 @@
 #include "test-helpers.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "event.h"
@@ -329,6 +332,80 @@ static void test_http(void **state) {
         (void) event_free(e);
 }
 
+/* The exchange on fd, which is closed: a 200 (the text, to free). */
+static char *served(Event *e, int fd, const char *request) {
+        char *text = exchange(e, fd, request);
+
+        close(fd);
+        assert_non_null(text);
+        assert_non_null(strstr(text, "HTTP/1.1 200 OK\r\n"));
+        return text;
+}
+
+static void write_file(const char *path, const char *text) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+        close(fd);
+}
+
+static bool file_is(const char *path, const char *text) {
+        char buf[64] = {};
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n;
+
+        if (fd < 0)
+                return false;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        return n >= 0 && streq(buf, text);
+}
+
+/* --metrics-listen PATH is typed by hand: supd replaces a stale socket there, but never deletes a
+ * file (unix_listen() unlinks whatever is at the path), never takes over a live socket (its own
+ * control socket, another supd's, the same path twice), and at its end removes only the socket it
+ * made. */
+static void test_http_socket_path(void **state) {
+        _cleanup_free_ char *path = xasprintf("%s/metrics-path", tmpdir), *ok = NULL;
+        _cleanup_(metrics_http_freep) MetricsHttp *h = NULL, *h2 = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
+        struct sockaddr_un sa;
+        socklen_t len;
+        Event *e = NULL;
+        int fd;
+
+        assert_int_equal(event_new(&e), 0);
+
+        /* A file: left as it is, and supd says why it does not start. */
+        write_file(path, "precious\n");
+        assert_int_equal(metrics_http_new(e, path, false, (gid_t) -1, render, NULL, &h, &error), -EEXIST);
+        assert_non_null(strstr(sup_error_message(error), "not a socket"));
+        assert_true(file_is(path, "precious\n"));
+        assert_int_equal(unlink(path), 0);
+
+        /* A stale socket (bound, its process gone without unlinking it): replaced. */
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_int_equal(sockaddr_un_set(&sa, path, &len), 0);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, len), 0);
+        close(fd);
+        assert_int_equal(metrics_http_new(e, path, false, (gid_t) -1, render, NULL, &h, NULL), 0);
+
+        /* A live socket: refused, and the one listening keeps it. */
+        sup_error_free(TAKE_PTR(error));
+        assert_int_equal(metrics_http_new(e, path, false, (gid_t) -1, render, NULL, &h2, &error), -EADDRINUSE);
+        assert_null(h2);
+        render_size = 64;
+        ok = served(e, connect_client(path), "GET /metrics HTTP/1.1\r\n\r\n");
+
+        /* Its path taken by a file meanwhile: the end leaves that file alone. */
+        assert_int_equal(unlink(path), 0);
+        write_file(path, "another\n");
+        metrics_http_free(TAKE_PTR(h));
+        assert_true(file_is(path, "another\n"));
+        assert_int_equal(unlink(path), 0);
+        (void) event_free(e);
+}
+
 /* A client that asks and never reads holds one response, no more, and does not stall the loop;
  * the timeout closes it. Clients past the cap are closed at once. */
 static int never_reader(const char *path, const char *request) {
@@ -416,7 +493,7 @@ int main(void) {
                 cmocka_unit_test(test_escape_label),       cmocka_unit_test(test_format_units),
                 cmocka_unit_test(test_requests_histogram), cmocka_unit_test(test_request_status),
                 cmocka_unit_test(test_address_parse),      cmocka_unit_test(test_http),
-                cmocka_unit_test(test_http_never_reads),
+                cmocka_unit_test(test_http_never_reads),   cmocka_unit_test(test_http_socket_path),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
