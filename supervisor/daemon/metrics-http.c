@@ -363,8 +363,10 @@ int metrics_http_new(Event *e, const char *address, bool allow_remote, gid_t gro
                 if (h->fd < 0)
                         return sup_error_errno(ret_error, -errno, "--metrics-listen: cannot create a socket");
                 (void) setsockopt(h->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-                /* [::]:PORT means IPv6 only; 0.0.0.0:PORT is IPv4's. */
-                if (a.sa.ss_family == AF_INET6)
+                /* [::]:PORT means IPv6 only; 0.0.0.0:PORT is IPv4's. Not for a v4-mapped address
+                 * ([::ffff:127.0.0.1]:PORT): a v6-only socket cannot bind one (EINVAL). */
+                if (a.sa.ss_family == AF_INET6 &&
+                    !IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *) &a.sa)->sin6_addr))
                         (void) setsockopt(h->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
                 if (bind(h->fd, (struct sockaddr *) &a.sa, a.len) < 0 || listen(h->fd, 64) < 0)
                         return sup_error_errno(ret_error, -errno, "--metrics-listen: cannot listen on %s", address);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -406,6 +407,49 @@ static void test_http_socket_path(void **state) {
         (void) event_free(e);
 }
 
+/* [::ffff:127.0.0.1]:PORT counts as loopback, and must then also listen (a v6-only socket cannot
+ * bind a v4-mapped address: supd refused to start with EINVAL); IPv4 clients reach it. */
+static void test_http_v4_mapped(void **state) {
+        _cleanup_(metrics_http_freep) MetricsHttp *h = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
+        _cleanup_free_ char *ok = NULL;
+        struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof(in);
+        Event *e = NULL;
+        int r = -EADDRINUSE, fd;
+
+        assert_int_equal(event_new(&e), 0);
+        /* A port free a moment ago; taken since by another (rarely): another one. */
+        for (unsigned k = 0; k < 10 && r == -EADDRINUSE; k++) {
+                _cleanup_free_ char *address = NULL;
+                in.sin_port = 0;
+                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                assert_true(fd >= 0);
+                assert_int_equal(bind(fd, (struct sockaddr *) &in, sizeof(in)), 0);
+                assert_int_equal(getsockname(fd, (struct sockaddr *) &in, &len), 0);
+                close(fd);
+                address = xasprintf("[::ffff:127.0.0.1]:%u", (unsigned) ntohs(in.sin_port));
+                sup_error_free(TAKE_PTR(error));
+                r = metrics_http_new(e, address, false, (gid_t) -1, render, NULL, &h, &error);
+        }
+        if (r == -EAFNOSUPPORT) {
+                (void) event_free(e);
+                skip(); /* no IPv6 on this host */
+        }
+        if (r < 0)
+                print_error("%s\n", sup_error_message(error));
+        assert_int_equal(r, 0);
+
+        /* Blocking: the connection is complete once it is in the listener's backlog. */
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(connect(fd, (struct sockaddr *) &in, sizeof(in)), 0);
+        render_size = 64;
+        ok = served(e, fd, "GET /metrics HTTP/1.1\r\n\r\n");
+        metrics_http_free(TAKE_PTR(h));
+        (void) event_free(e);
+}
+
 /* A client that asks and never reads holds one response, no more, and does not stall the loop;
  * the timeout closes it. Clients past the cap are closed at once. */
 static int never_reader(const char *path, const char *request) {
@@ -494,6 +538,7 @@ int main(void) {
                 cmocka_unit_test(test_requests_histogram), cmocka_unit_test(test_request_status),
                 cmocka_unit_test(test_address_parse),      cmocka_unit_test(test_http),
                 cmocka_unit_test(test_http_never_reads),   cmocka_unit_test(test_http_socket_path),
+                cmocka_unit_test(test_http_v4_mapped),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
