@@ -221,19 +221,20 @@ static void client_write(HttpClient *c) {
         client_free(c);
 }
 
-/* The end of the head: an empty line, "\r\n\r\n" (or bare "\n\n", which some clients send). */
-static size_t head_end(const HttpClient *c) {
-        for (size_t k = 0; k + 1 < c->head_len; k++) {
-                if (c->head[k] == '\n' && c->head[k + 1] == '\n')
-                        return k + 1;
-                if (k + 3 < c->head_len && memcmp(c->head + k, "\r\n\r\n", 4) == 0)
-                        return k + 3;
-        }
-        return 0;
+/* Whether the head has ended: an empty line, "\n\n" or "\n\r\n" ("\r\n\r\n", the bare "\n\n"
+ * some clients send, or a mix). Only from `from` on, what arrived last and the two bytes before
+ * it: a head trickled a byte at a time must not cost a rescan of up to 8 KiB per byte. */
+static bool head_ended(const HttpClient *c, size_t from) {
+        for (size_t k = from; k + 1 < c->head_len; k++)
+                if (c->head[k] == '\n' && (c->head[k + 1] == '\n' ||
+                                           (k + 2 < c->head_len && c->head[k + 1] == '\r' && c->head[k + 2] == '\n')))
+                        return true;
+        return false;
 }
 
 static void client_read(HttpClient *c) {
         bool head_only;
+        size_t old = c->head_len;
         ssize_t n;
 
         n = recv(c->fd, c->head + c->head_len, sizeof(c->head) - c->head_len, MSG_DONTWAIT);
@@ -244,7 +245,7 @@ static void client_read(HttpClient *c) {
                 return;
         }
         c->head_len += (size_t) n;
-        if (head_end(c) > 0) {
+        if (head_ended(c, old >= 2 ? old - 2 : 0)) {
                 int status = metrics_http_request_status(c->head, c->head_len, &head_only);
                 client_respond(c, status, head_only);
         } else if (c->head_len == sizeof(c->head))

@@ -343,6 +343,36 @@ static char *served(Event *e, int fd, const char *request) {
         return text;
 }
 
+/* A request in pieces, one byte per read, and a head that ends in "\n\r\n": the end of the head
+ * is found where it arrives, whatever came before (a mix of line ends was never answered, the
+ * client waiting out the timeout). */
+static void test_http_split_request(void **state) {
+        _cleanup_free_ char *path = xasprintf("%s/metrics-split.sock", tmpdir);
+        _cleanup_free_ char *split = NULL, *mixed = NULL;
+        _cleanup_(metrics_http_freep) MetricsHttp *h = NULL;
+        const char *request = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r";
+        Event *e = NULL;
+        int fd;
+
+        assert_int_equal(event_new(&e), 0);
+        assert_int_equal(metrics_http_new(e, path, false, (gid_t) -1, render, NULL, &h, NULL), 0);
+        render_size = 64;
+
+        /* The head's last byte comes with a second, pipelined request: that one is dropped with
+         * the connection, not answered. */
+        fd = connect_client(path);
+        for (const char *p = request; *p; p++) {
+                assert_int_equal(send(fd, p, 1, MSG_NOSIGNAL), 1);
+                pump(e, 2);
+        }
+        split = served(e, fd, "\nGET /other HTTP/1.1\r\n");
+        assert_null(strstr(split, "404"));
+        mixed = served(e, connect_client(path), "GET /metrics HTTP/1.0\nHost: x\n\r\n");
+
+        metrics_http_free(TAKE_PTR(h));
+        (void) event_free(e);
+}
+
 static void write_file(const char *path, const char *text) {
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         assert_true(fd >= 0);
@@ -537,8 +567,8 @@ int main(void) {
                 cmocka_unit_test(test_escape_label),       cmocka_unit_test(test_format_units),
                 cmocka_unit_test(test_requests_histogram), cmocka_unit_test(test_request_status),
                 cmocka_unit_test(test_address_parse),      cmocka_unit_test(test_http),
-                cmocka_unit_test(test_http_never_reads),   cmocka_unit_test(test_http_socket_path),
-                cmocka_unit_test(test_http_v4_mapped),
+                cmocka_unit_test(test_http_never_reads),   cmocka_unit_test(test_http_split_request),
+                cmocka_unit_test(test_http_socket_path),   cmocka_unit_test(test_http_v4_mapped),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
