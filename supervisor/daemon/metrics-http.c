@@ -2,6 +2,7 @@
 #include "metrics-http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,9 +80,10 @@ int metrics_address_parse(const char *s, MetricsAddress *ret, const char **ret_w
                 host = xstrndup(s, (size_t) (colon - s));
                 port_text = colon + 1;
         }
+        /* Digits only: strtoul() would also take " 80", "+80" and "-18446744073709551615" (1). */
         errno = 0;
         port = strtoul(port_text, &end, 10);
-        if (!*port_text || *end || errno != 0 || port == 0 || port > 65535) {
+        if (!isdigit((unsigned char) *port_text) || *end || errno != 0 || port == 0 || port > 65535) {
                 *ret_why = "the port must be a number from 1 to 65535";
                 return -EINVAL;
         }

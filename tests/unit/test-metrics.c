@@ -208,6 +208,10 @@ static void test_address_parse(void **state) {
                 {"127.0.0.1:0", -EINVAL, 0, false},
                 {"127.0.0.1:65536", -EINVAL, 0, false},
                 {"127.0.0.1:80x", -EINVAL, 0, false},
+                /* strtoul() takes these; a port is digits. The last one would be port 1. */
+                {"127.0.0.1:+80", -EINVAL, 0, false},
+                {"127.0.0.1: 80", -EINVAL, 0, false},
+                {"127.0.0.1:-18446744073709551615", -EINVAL, 0, false},
                 {"::1:9810", -EINVAL, 0, false},
                 {"[::1]9810", -EINVAL, 0, false},
                 {"", -EINVAL, 0, false},
