@@ -29,6 +29,9 @@ struct MetricsHttp {
         dev_t unix_dev;
         ino_t unix_ino;
         MetricsHttpRender render;
+        char *text; /* the last scrape's, for the requests until text_until */
+        usec_t text_until;
+        unsigned spacing;
         void *userdata;
         HttpClient *clients;
         size_t n_clients;
@@ -178,15 +181,29 @@ static const char *reason_phrase(int status) {
         }
 }
 
+/* The text of a scrape, made anew only once the last one is older than spacing times what it
+ * took to make: clients that ask without a pause (anyone who can connect) get at most a
+ * 1/spacing share of supd's loop, and a scrape every few seconds, as Prometheus', a fresh text. */
+static const char *scrape_text(MetricsHttp *h) {
+        usec_t start = now(CLOCK_MONOTONIC);
+
+        if (h->text && start < h->text_until)
+                return h->text;
+        free(h->text);
+        h->text = h->render(h->userdata);
+        h->text_until = start + (now(CLOCK_MONOTONIC) - start) * h->spacing;
+        return h->text;
+}
+
 static void client_respond(HttpClient *c, int status, bool head_only) {
-        _cleanup_free_ char *body = NULL;
-        const char *type = "text/plain; charset=utf-8";
+        _cleanup_free_ char *error = NULL;
+        const char *type = "text/plain; charset=utf-8", *body;
 
         if (status == 200) {
-                body = c->server->render(c->server->userdata);
+                body = scrape_text(c->server);
                 type = "text/plain; version=0.0.4; charset=utf-8";
         } else
-                body = xasprintf("%d %s\n", status, reason_phrase(status));
+                body = error = xasprintf("%d %s\n", status, reason_phrase(status));
         c->out = xasprintf("HTTP/1.1 %d %s\r\n"
                            "Content-Type: %s\r\n"
                            "Content-Length: %zu\r\n"
@@ -341,8 +358,12 @@ int metrics_http_new(Event *e, const char *address, bool allow_remote, gid_t gro
                                       "to serve them there)",
                                       address);
         h = xzalloc(sizeof(MetricsHttp));
-        *h = (MetricsHttp){
-                .event = e, .fd = -EBADF, .render = render, .userdata = userdata, .timeout = METRICS_HTTP_TIMEOUT};
+        *h = (MetricsHttp){.event = e,
+                           .fd = -EBADF,
+                           .render = render,
+                           .userdata = userdata,
+                           .timeout = METRICS_HTTP_TIMEOUT,
+                           .spacing = METRICS_HTTP_RENDER_SPACING};
         if (a.sa.ss_family == AF_UNIX) {
                 struct stat st;
 
@@ -387,6 +408,11 @@ void metrics_http_set_timeout(MetricsHttp *h, usec_t timeout) {
         h->timeout = timeout;
 }
 
+void metrics_http_set_render_spacing(MetricsHttp *h, unsigned spacing) {
+        h->spacing = spacing;
+        h->text_until = 0;
+}
+
 MetricsHttp *metrics_http_free(MetricsHttp *h) {
         struct stat st;
 
@@ -401,6 +427,7 @@ MetricsHttp *metrics_http_free(MetricsHttp *h) {
         if (h->unix_path && lstat(h->unix_path, &st) >= 0 && st.st_dev == h->unix_dev && st.st_ino == h->unix_ino)
                 (void) unlink(h->unix_path);
         free(h->unix_path);
+        free(h->text);
         free(h);
         return NULL;
 }

@@ -25,12 +25,16 @@
  *  - METRICS_HTTP_TIMEOUT for the whole exchange from its accept: the request, and the response
  *    written (a client that never reads is closed then);
  *  - its response: one scrape's text, made once when its request is complete and written without
- *    blocking as the socket takes it. So at most about MAX_CLIENTS scrapes of memory.
+ *    blocking as the socket takes it. So at most about MAX_CLIENTS scrapes of memory;
+ *  - supd's loop: a scrape's text answers every request for METRICS_HTTP_RENDER_SPACING times as
+ *    long as it took to make, so that clients asking without a pause (connect, GET, close, again)
+ *    take at most a tenth of the loop.
  * Every response says Connection: close, and the connection is closed after it. */
 
-#define METRICS_HTTP_MAX_CLIENTS 16U
-#define METRICS_HTTP_MAX_HEAD    (8U * 1024U)
-#define METRICS_HTTP_TIMEOUT     (10 * USEC_PER_SEC)
+#define METRICS_HTTP_MAX_CLIENTS    16U
+#define METRICS_HTTP_MAX_HEAD       (8U * 1024U)
+#define METRICS_HTTP_TIMEOUT        (10 * USEC_PER_SEC)
+#define METRICS_HTTP_RENDER_SPACING 10U
 
 typedef struct MetricsHttp MetricsHttp;
 
@@ -55,5 +59,7 @@ int metrics_http_new(Event *e, const char *address, bool allow_remote, gid_t gro
 /* For the tests: another timeout than METRICS_HTTP_TIMEOUT for the clients accepted from now on. */
 void metrics_http_set_timeout(MetricsHttp *h, usec_t timeout);
 /* Closes every connection; removes the unix socket file if it is still the one it made. */
+/* For the tests: spacing instead of METRICS_HTTP_RENDER_SPACING (0: a new text for every request). */
+void metrics_http_set_render_spacing(MetricsHttp *h, unsigned spacing);
 MetricsHttp *metrics_http_free(MetricsHttp *h);
 DEFINE_TRIVIAL_CLEANUP_FUNC(MetricsHttp *, metrics_http_free);

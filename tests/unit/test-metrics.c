@@ -347,6 +347,32 @@ static char *served(Event *e, int fd, const char *request) {
         return text;
 }
 
+/* Clients that ask one after the other without a pause share a text made once, until it is
+ * older than the spacing times its cost: a loop on connect, GET, close from anyone who can
+ * connect rendered a scrape each time, and kept supd's loop busy with nothing else. */
+static void test_http_render_spacing(void **state) {
+        _cleanup_free_ char *path = xasprintf("%s/metrics-spacing.sock", tmpdir);
+        _cleanup_(metrics_http_freep) MetricsHttp *h = NULL;
+        Event *e = NULL;
+
+        assert_int_equal(event_new(&e), 0);
+        assert_int_equal(metrics_http_new(e, path, false, (gid_t) -1, render, NULL, &h, NULL), 0);
+        /* Made to cost a moment, spaced widely: the requests below come well within. */
+        render_size = 1024 * 1024;
+        metrics_http_set_render_spacing(h, 1000000);
+        renders = 0;
+        for (unsigned k = 0; k < 3; k++)
+                free(served(e, connect_client(path), "GET /metrics HTTP/1.1\r\n\r\n"));
+        assert_int_equal(renders, 1);
+        /* Without spacing, each its own. */
+        metrics_http_set_render_spacing(h, 0);
+        free(served(e, connect_client(path), "GET /metrics HTTP/1.1\r\n\r\n"));
+        free(served(e, connect_client(path), "GET /metrics HTTP/1.1\r\n\r\n"));
+        assert_int_equal(renders, 3);
+        metrics_http_free(TAKE_PTR(h));
+        (void) event_free(e);
+}
+
 /* A request in pieces, one byte per read, and a head that ends in "\n\r\n": the end of the head
  * is found where it arrives, whatever came before (a mix of line ends was never answered, the
  * client waiting out the timeout). */
@@ -505,6 +531,7 @@ static void test_http_never_reads(void **state) {
 
         assert_int_equal(event_new(&e), 0);
         assert_int_equal(metrics_http_new(e, path, false, (gid_t) -1, render, NULL, &h, NULL), 0);
+        metrics_http_set_render_spacing(h, 0); /* each request its own render_size */
 
         /* 8 MiB of response for a client whose receive buffer is small and who never reads: the
          * server's writes must not block (the test would hang in event_run()). */
@@ -568,11 +595,12 @@ static int group_teardown(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_escape_label),       cmocka_unit_test(test_format_units),
-                cmocka_unit_test(test_requests_histogram), cmocka_unit_test(test_request_status),
-                cmocka_unit_test(test_address_parse),      cmocka_unit_test(test_http),
-                cmocka_unit_test(test_http_never_reads),   cmocka_unit_test(test_http_split_request),
-                cmocka_unit_test(test_http_socket_path),   cmocka_unit_test(test_http_v4_mapped),
+                cmocka_unit_test(test_escape_label),        cmocka_unit_test(test_format_units),
+                cmocka_unit_test(test_requests_histogram),  cmocka_unit_test(test_request_status),
+                cmocka_unit_test(test_address_parse),       cmocka_unit_test(test_http),
+                cmocka_unit_test(test_http_never_reads),    cmocka_unit_test(test_http_split_request),
+                cmocka_unit_test(test_http_socket_path),    cmocka_unit_test(test_http_v4_mapped),
+                cmocka_unit_test(test_http_render_spacing),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
