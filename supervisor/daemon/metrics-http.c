@@ -2,6 +2,7 @@
 #include "metrics-http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +25,13 @@ struct MetricsHttp {
         Event *event;
         int fd;
         EventSource *source, *pause;
-        char *unix_path; /* removed at the end */
+        char *unix_path; /* removed at the end, if it is still the socket made (unix_dev, unix_ino) */
+        dev_t unix_dev;
+        ino_t unix_ino;
         MetricsHttpRender render;
+        char *text; /* the last scrape's, for the requests until text_until */
+        usec_t text_until;
+        unsigned spacing;
         void *userdata;
         HttpClient *clients;
         size_t n_clients;
@@ -77,9 +83,10 @@ int metrics_address_parse(const char *s, MetricsAddress *ret, const char **ret_w
                 host = xstrndup(s, (size_t) (colon - s));
                 port_text = colon + 1;
         }
+        /* Digits only: strtoul() would also take " 80", "+80" and "-18446744073709551615" (1). */
         errno = 0;
         port = strtoul(port_text, &end, 10);
-        if (!*port_text || *end || errno != 0 || port == 0 || port > 65535) {
+        if (!isdigit((unsigned char) *port_text) || *end || errno != 0 || port == 0 || port > 65535) {
                 *ret_why = "the port must be a number from 1 to 65535";
                 return -EINVAL;
         }
@@ -174,15 +181,29 @@ static const char *reason_phrase(int status) {
         }
 }
 
+/* The text of a scrape, made anew only once the last one is older than spacing times what it
+ * took to make: clients that ask without a pause (anyone who can connect) get at most a
+ * 1/spacing share of supd's loop, and a scrape every few seconds, as Prometheus', a fresh text. */
+static const char *scrape_text(MetricsHttp *h) {
+        usec_t start = now(CLOCK_MONOTONIC);
+
+        if (h->text && start < h->text_until)
+                return h->text;
+        free(h->text);
+        h->text = h->render(h->userdata);
+        h->text_until = start + (now(CLOCK_MONOTONIC) - start) * h->spacing;
+        return h->text;
+}
+
 static void client_respond(HttpClient *c, int status, bool head_only) {
-        _cleanup_free_ char *body = NULL;
-        const char *type = "text/plain; charset=utf-8";
+        _cleanup_free_ char *error = NULL;
+        const char *type = "text/plain; charset=utf-8", *body;
 
         if (status == 200) {
-                body = c->server->render(c->server->userdata);
+                body = scrape_text(c->server);
                 type = "text/plain; version=0.0.4; charset=utf-8";
         } else
-                body = xasprintf("%d %s\n", status, reason_phrase(status));
+                body = error = xasprintf("%d %s\n", status, reason_phrase(status));
         c->out = xasprintf("HTTP/1.1 %d %s\r\n"
                            "Content-Type: %s\r\n"
                            "Content-Length: %zu\r\n"
@@ -219,19 +240,20 @@ static void client_write(HttpClient *c) {
         client_free(c);
 }
 
-/* The end of the head: an empty line, "\r\n\r\n" (or bare "\n\n", which some clients send). */
-static size_t head_end(const HttpClient *c) {
-        for (size_t k = 0; k + 1 < c->head_len; k++) {
-                if (c->head[k] == '\n' && c->head[k + 1] == '\n')
-                        return k + 1;
-                if (k + 3 < c->head_len && memcmp(c->head + k, "\r\n\r\n", 4) == 0)
-                        return k + 3;
-        }
-        return 0;
+/* Whether the head has ended: an empty line, "\n\n" or "\n\r\n" ("\r\n\r\n", the bare "\n\n"
+ * some clients send, or a mix). Only from `from` on, what arrived last and the two bytes before
+ * it: a head trickled a byte at a time must not cost a rescan of up to 8 KiB per byte. */
+static bool head_ended(const HttpClient *c, size_t from) {
+        for (size_t k = from; k + 1 < c->head_len; k++)
+                if (c->head[k] == '\n' && (c->head[k + 1] == '\n' ||
+                                           (k + 2 < c->head_len && c->head[k + 1] == '\r' && c->head[k + 2] == '\n')))
+                        return true;
+        return false;
 }
 
 static void client_read(HttpClient *c) {
         bool head_only;
+        size_t old = c->head_len;
         ssize_t n;
 
         n = recv(c->fd, c->head + c->head_len, sizeof(c->head) - c->head_len, MSG_DONTWAIT);
@@ -242,7 +264,7 @@ static void client_read(HttpClient *c) {
                 return;
         }
         c->head_len += (size_t) n;
-        if (head_end(c) > 0) {
+        if (head_ended(c, old >= 2 ? old - 2 : 0)) {
                 int status = metrics_http_request_status(c->head, c->head_len, &head_only);
                 client_respond(c, status, head_only);
         } else if (c->head_len == sizeof(c->head))
@@ -298,6 +320,28 @@ static void on_accept(EventSource *s, int fd, uint32_t revents, void *userdata) 
         h->n_clients++;
 }
 
+/* May a socket be made at path? Only where nothing is, or a socket nobody listens on (left by a
+ * supd that died): the path is the operator's, typed by hand, and a slip must neither delete a
+ * file (unix_listen() unlinks what is there) nor take over a live socket (supd's control socket,
+ * another supd's, the same path given twice). */
+static int check_socket_path(const char *path, SupError **ret_error) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT
+                               ? 0
+                               : sup_error_errno(ret_error, -errno, "--metrics-listen: cannot look at %s", path);
+        if (!S_ISSOCK(st.st_mode))
+                return sup_error_make(ret_error, -EEXIST,
+                                      "--metrics-listen %s: the path exists and is not a socket; not replaced", path);
+        fd = unix_connect(path, true);
+        if (fd >= 0 || fd == -EAGAIN)
+                return sup_error_make(ret_error, -EADDRINUSE,
+                                      "--metrics-listen %s: something listens on that socket already", path);
+        return 0; /* a stale socket: unix_listen() replaces it */
+}
+
 int metrics_http_new(Event *e, const char *address, bool allow_remote, gid_t group, MetricsHttpRender render,
                      void *userdata, MetricsHttp **ret, SupError **ret_error) {
         _cleanup_(metrics_http_freep) MetricsHttp *h = NULL;
@@ -314,13 +358,27 @@ int metrics_http_new(Event *e, const char *address, bool allow_remote, gid_t gro
                                       "to serve them there)",
                                       address);
         h = xzalloc(sizeof(MetricsHttp));
-        *h = (MetricsHttp){
-                .event = e, .fd = -EBADF, .render = render, .userdata = userdata, .timeout = METRICS_HTTP_TIMEOUT};
+        *h = (MetricsHttp){.event = e,
+                           .fd = -EBADF,
+                           .render = render,
+                           .userdata = userdata,
+                           .timeout = METRICS_HTTP_TIMEOUT,
+                           .spacing = METRICS_HTTP_RENDER_SPACING};
         if (a.sa.ss_family == AF_UNIX) {
+                struct stat st;
+
+                r = check_socket_path(address, ret_error);
+                if (r < 0)
+                        return r;
                 h->fd = unix_listen(address, group != (gid_t) -1 ? 0660 : 0600);
                 if (h->fd < 0)
                         return sup_error_errno(ret_error, h->fd, "--metrics-listen: cannot listen on %s", address);
+                /* Which file is ours, for the end: the path may be another's socket by then. */
+                if (lstat(address, &st) < 0)
+                        return sup_error_errno(ret_error, -errno, "--metrics-listen: cannot look at %s", address);
                 h->unix_path = xstrdup(address);
+                h->unix_dev = st.st_dev;
+                h->unix_ino = st.st_ino;
                 if (group != (gid_t) -1 && chown(address, (uid_t) -1, group) < 0)
                         return sup_error_errno(ret_error, -errno, "cannot give %s the group %u", address,
                                                (unsigned) group);
@@ -329,8 +387,10 @@ int metrics_http_new(Event *e, const char *address, bool allow_remote, gid_t gro
                 if (h->fd < 0)
                         return sup_error_errno(ret_error, -errno, "--metrics-listen: cannot create a socket");
                 (void) setsockopt(h->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-                /* [::]:PORT means IPv6 only; 0.0.0.0:PORT is IPv4's. */
-                if (a.sa.ss_family == AF_INET6)
+                /* [::]:PORT means IPv6 only; 0.0.0.0:PORT is IPv4's. Not for a v4-mapped address
+                 * ([::ffff:127.0.0.1]:PORT): a v6-only socket cannot bind one (EINVAL). */
+                if (a.sa.ss_family == AF_INET6 &&
+                    !IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *) &a.sa)->sin6_addr))
                         (void) setsockopt(h->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
                 if (bind(h->fd, (struct sockaddr *) &a.sa, a.len) < 0 || listen(h->fd, 64) < 0)
                         return sup_error_errno(ret_error, -errno, "--metrics-listen: cannot listen on %s", address);
@@ -348,7 +408,14 @@ void metrics_http_set_timeout(MetricsHttp *h, usec_t timeout) {
         h->timeout = timeout;
 }
 
+void metrics_http_set_render_spacing(MetricsHttp *h, unsigned spacing) {
+        h->spacing = spacing;
+        h->text_until = 0;
+}
+
 MetricsHttp *metrics_http_free(MetricsHttp *h) {
+        struct stat st;
+
         if (!h)
                 return NULL;
         while (h->clients)
@@ -357,9 +424,10 @@ MetricsHttp *metrics_http_free(MetricsHttp *h) {
         event_source_free(h->pause);
         if (h->fd >= 0)
                 close(h->fd);
-        if (h->unix_path)
+        if (h->unix_path && lstat(h->unix_path, &st) >= 0 && st.st_dev == h->unix_dev && st.st_ino == h->unix_ino)
                 (void) unlink(h->unix_path);
         free(h->unix_path);
+        free(h->text);
         free(h);
         return NULL;
 }

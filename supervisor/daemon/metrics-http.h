@@ -12,7 +12,8 @@
 /* `supd --metrics-listen ADDR`: GET /metrics over HTTP/1.x on supd's loop, for Prometheus.
  *
  * ADDR is a unix socket path (it begins with '/' or '.'; made 0600, or 0660 with the control
- * socket's group) or a numeric TCP address, HOST:PORT or [HOST6]:PORT. A TCP address must be a
+ * socket's group; what is there already is replaced only if it is a socket nobody listens on,
+ * never a file) or a numeric TCP address, HOST:PORT or [HOST6]:PORT. A TCP address must be a
  * loopback one (127.0.0.0/8, ::1) unless allow_remote (--metrics-allow-remote): the metrics name
  * every unit and what it does, for anyone who can connect, and there is no authentication.
  *
@@ -24,12 +25,16 @@
  *  - METRICS_HTTP_TIMEOUT for the whole exchange from its accept: the request, and the response
  *    written (a client that never reads is closed then);
  *  - its response: one scrape's text, made once when its request is complete and written without
- *    blocking as the socket takes it. So at most about MAX_CLIENTS scrapes of memory.
+ *    blocking as the socket takes it. So at most about MAX_CLIENTS scrapes of memory;
+ *  - supd's loop: a scrape's text answers every request for METRICS_HTTP_RENDER_SPACING times as
+ *    long as it took to make, so that clients asking without a pause (connect, GET, close, again)
+ *    take at most a tenth of the loop.
  * Every response says Connection: close, and the connection is closed after it. */
 
-#define METRICS_HTTP_MAX_CLIENTS 16U
-#define METRICS_HTTP_MAX_HEAD    (8U * 1024U)
-#define METRICS_HTTP_TIMEOUT     (10 * USEC_PER_SEC)
+#define METRICS_HTTP_MAX_CLIENTS    16U
+#define METRICS_HTTP_MAX_HEAD       (8U * 1024U)
+#define METRICS_HTTP_TIMEOUT        (10 * USEC_PER_SEC)
+#define METRICS_HTTP_RENDER_SPACING 10U
 
 typedef struct MetricsHttp MetricsHttp;
 
@@ -53,5 +58,8 @@ int metrics_http_new(Event *e, const char *address, bool allow_remote, gid_t gro
                      void *userdata, MetricsHttp **ret, SupError **ret_error);
 /* For the tests: another timeout than METRICS_HTTP_TIMEOUT for the clients accepted from now on. */
 void metrics_http_set_timeout(MetricsHttp *h, usec_t timeout);
-MetricsHttp *metrics_http_free(MetricsHttp *h); /* closes every connection; a unix socket file is removed */
+/* Closes every connection; removes the unix socket file if it is still the one it made. */
+/* For the tests: spacing instead of METRICS_HTTP_RENDER_SPACING (0: a new text for every request). */
+void metrics_http_set_render_spacing(MetricsHttp *h, unsigned spacing);
+MetricsHttp *metrics_http_free(MetricsHttp *h);
 DEFINE_TRIVIAL_CLEANUP_FUNC(MetricsHttp *, metrics_http_free);

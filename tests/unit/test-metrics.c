@@ -2,7 +2,11 @@
 #include "test-helpers.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "event.h"
@@ -204,6 +208,10 @@ static void test_address_parse(void **state) {
                 {"127.0.0.1:0", -EINVAL, 0, false},
                 {"127.0.0.1:65536", -EINVAL, 0, false},
                 {"127.0.0.1:80x", -EINVAL, 0, false},
+                /* strtoul() takes these; a port is digits. The last one would be port 1. */
+                {"127.0.0.1:+80", -EINVAL, 0, false},
+                {"127.0.0.1: 80", -EINVAL, 0, false},
+                {"127.0.0.1:-18446744073709551615", -EINVAL, 0, false},
                 {"::1:9810", -EINVAL, 0, false},
                 {"[::1]9810", -EINVAL, 0, false},
                 {"", -EINVAL, 0, false},
@@ -329,6 +337,179 @@ static void test_http(void **state) {
         (void) event_free(e);
 }
 
+/* The exchange on fd, which is closed: a 200 (the text, to free). */
+static char *served(Event *e, int fd, const char *request) {
+        char *text = exchange(e, fd, request);
+
+        close(fd);
+        assert_non_null(text);
+        assert_non_null(strstr(text, "HTTP/1.1 200 OK\r\n"));
+        return text;
+}
+
+/* Clients that ask one after the other without a pause share a text made once, until it is
+ * older than the spacing times its cost: a loop on connect, GET, close from anyone who can
+ * connect rendered a scrape each time, and kept supd's loop busy with nothing else. */
+static void test_http_render_spacing(void **state) {
+        _cleanup_free_ char *path = xasprintf("%s/metrics-spacing.sock", tmpdir);
+        _cleanup_(metrics_http_freep) MetricsHttp *h = NULL;
+        Event *e = NULL;
+
+        assert_int_equal(event_new(&e), 0);
+        assert_int_equal(metrics_http_new(e, path, false, (gid_t) -1, render, NULL, &h, NULL), 0);
+        /* Made to cost a moment, spaced widely: the requests below come well within. */
+        render_size = 1024 * 1024;
+        metrics_http_set_render_spacing(h, 1000000);
+        renders = 0;
+        for (unsigned k = 0; k < 3; k++)
+                free(served(e, connect_client(path), "GET /metrics HTTP/1.1\r\n\r\n"));
+        assert_int_equal(renders, 1);
+        /* Without spacing, each its own. */
+        metrics_http_set_render_spacing(h, 0);
+        free(served(e, connect_client(path), "GET /metrics HTTP/1.1\r\n\r\n"));
+        free(served(e, connect_client(path), "GET /metrics HTTP/1.1\r\n\r\n"));
+        assert_int_equal(renders, 3);
+        metrics_http_free(TAKE_PTR(h));
+        (void) event_free(e);
+}
+
+/* A request in pieces, one byte per read, and a head that ends in "\n\r\n": the end of the head
+ * is found where it arrives, whatever came before (a mix of line ends was never answered, the
+ * client waiting out the timeout). */
+static void test_http_split_request(void **state) {
+        _cleanup_free_ char *path = xasprintf("%s/metrics-split.sock", tmpdir);
+        _cleanup_free_ char *split = NULL, *mixed = NULL;
+        _cleanup_(metrics_http_freep) MetricsHttp *h = NULL;
+        const char *request = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r";
+        Event *e = NULL;
+        int fd;
+
+        assert_int_equal(event_new(&e), 0);
+        assert_int_equal(metrics_http_new(e, path, false, (gid_t) -1, render, NULL, &h, NULL), 0);
+        render_size = 64;
+
+        /* The head's last byte comes with a second, pipelined request: that one is dropped with
+         * the connection, not answered. */
+        fd = connect_client(path);
+        for (const char *p = request; *p; p++) {
+                assert_int_equal(send(fd, p, 1, MSG_NOSIGNAL), 1);
+                pump(e, 2);
+        }
+        split = served(e, fd, "\nGET /other HTTP/1.1\r\n");
+        assert_null(strstr(split, "404"));
+        mixed = served(e, connect_client(path), "GET /metrics HTTP/1.0\nHost: x\n\r\n");
+
+        metrics_http_free(TAKE_PTR(h));
+        (void) event_free(e);
+}
+
+static void write_file(const char *path, const char *text) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+        close(fd);
+}
+
+static bool file_is(const char *path, const char *text) {
+        char buf[64] = {};
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n;
+
+        if (fd < 0)
+                return false;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        return n >= 0 && streq(buf, text);
+}
+
+/* --metrics-listen PATH is typed by hand: supd replaces a stale socket there, but never deletes a
+ * file (unix_listen() unlinks whatever is at the path), never takes over a live socket (its own
+ * control socket, another supd's, the same path twice), and at its end removes only the socket it
+ * made. */
+static void test_http_socket_path(void **state) {
+        _cleanup_free_ char *path = xasprintf("%s/metrics-path", tmpdir), *ok = NULL;
+        _cleanup_(metrics_http_freep) MetricsHttp *h = NULL, *h2 = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
+        struct sockaddr_un sa;
+        socklen_t len;
+        Event *e = NULL;
+        int fd;
+
+        assert_int_equal(event_new(&e), 0);
+
+        /* A file: left as it is, and supd says why it does not start. */
+        write_file(path, "precious\n");
+        assert_int_equal(metrics_http_new(e, path, false, (gid_t) -1, render, NULL, &h, &error), -EEXIST);
+        assert_non_null(strstr(sup_error_message(error), "not a socket"));
+        assert_true(file_is(path, "precious\n"));
+        assert_int_equal(unlink(path), 0);
+
+        /* A stale socket (bound, its process gone without unlinking it): replaced. */
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_int_equal(sockaddr_un_set(&sa, path, &len), 0);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, len), 0);
+        close(fd);
+        assert_int_equal(metrics_http_new(e, path, false, (gid_t) -1, render, NULL, &h, NULL), 0);
+
+        /* A live socket: refused, and the one listening keeps it. */
+        sup_error_free(TAKE_PTR(error));
+        assert_int_equal(metrics_http_new(e, path, false, (gid_t) -1, render, NULL, &h2, &error), -EADDRINUSE);
+        assert_null(h2);
+        render_size = 64;
+        ok = served(e, connect_client(path), "GET /metrics HTTP/1.1\r\n\r\n");
+
+        /* Its path taken by a file meanwhile: the end leaves that file alone. */
+        assert_int_equal(unlink(path), 0);
+        write_file(path, "another\n");
+        metrics_http_free(TAKE_PTR(h));
+        assert_true(file_is(path, "another\n"));
+        assert_int_equal(unlink(path), 0);
+        (void) event_free(e);
+}
+
+/* [::ffff:127.0.0.1]:PORT counts as loopback, and must then also listen (a v6-only socket cannot
+ * bind a v4-mapped address: supd refused to start with EINVAL); IPv4 clients reach it. */
+static void test_http_v4_mapped(void **state) {
+        _cleanup_(metrics_http_freep) MetricsHttp *h = NULL;
+        _cleanup_sup_error_ SupError *error = NULL;
+        _cleanup_free_ char *ok = NULL;
+        struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof(in);
+        Event *e = NULL;
+        int r = -EADDRINUSE, fd;
+
+        assert_int_equal(event_new(&e), 0);
+        /* A port free a moment ago; taken since by another (rarely): another one. */
+        for (unsigned k = 0; k < 10 && r == -EADDRINUSE; k++) {
+                _cleanup_free_ char *address = NULL;
+                in.sin_port = 0;
+                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                assert_true(fd >= 0);
+                assert_int_equal(bind(fd, (struct sockaddr *) &in, sizeof(in)), 0);
+                assert_int_equal(getsockname(fd, (struct sockaddr *) &in, &len), 0);
+                close(fd);
+                address = xasprintf("[::ffff:127.0.0.1]:%u", (unsigned) ntohs(in.sin_port));
+                sup_error_free(TAKE_PTR(error));
+                r = metrics_http_new(e, address, false, (gid_t) -1, render, NULL, &h, &error);
+        }
+        if (r == -EAFNOSUPPORT) {
+                (void) event_free(e);
+                skip(); /* no IPv6 on this host */
+        }
+        if (r < 0)
+                print_error("%s\n", sup_error_message(error));
+        assert_int_equal(r, 0);
+
+        /* Blocking: the connection is complete once it is in the listener's backlog. */
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(connect(fd, (struct sockaddr *) &in, sizeof(in)), 0);
+        render_size = 64;
+        ok = served(e, fd, "GET /metrics HTTP/1.1\r\n\r\n");
+        metrics_http_free(TAKE_PTR(h));
+        (void) event_free(e);
+}
+
 /* A client that asks and never reads holds one response, no more, and does not stall the loop;
  * the timeout closes it. Clients past the cap are closed at once. */
 static int never_reader(const char *path, const char *request) {
@@ -350,6 +531,7 @@ static void test_http_never_reads(void **state) {
 
         assert_int_equal(event_new(&e), 0);
         assert_int_equal(metrics_http_new(e, path, false, (gid_t) -1, render, NULL, &h, NULL), 0);
+        metrics_http_set_render_spacing(h, 0); /* each request its own render_size */
 
         /* 8 MiB of response for a client whose receive buffer is small and who never reads: the
          * server's writes must not block (the test would hang in event_run()). */
@@ -413,10 +595,12 @@ static int group_teardown(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_escape_label),       cmocka_unit_test(test_format_units),
-                cmocka_unit_test(test_requests_histogram), cmocka_unit_test(test_request_status),
-                cmocka_unit_test(test_address_parse),      cmocka_unit_test(test_http),
-                cmocka_unit_test(test_http_never_reads),
+                cmocka_unit_test(test_escape_label),        cmocka_unit_test(test_format_units),
+                cmocka_unit_test(test_requests_histogram),  cmocka_unit_test(test_request_status),
+                cmocka_unit_test(test_address_parse),       cmocka_unit_test(test_http),
+                cmocka_unit_test(test_http_never_reads),    cmocka_unit_test(test_http_split_request),
+                cmocka_unit_test(test_http_socket_path),    cmocka_unit_test(test_http_v4_mapped),
+                cmocka_unit_test(test_http_render_spacing),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
