@@ -16,6 +16,11 @@
 #define JOURNAL_OLD_FILE "journal.1"
 /* A journal file larger than this is not ours (keep lines of a few hundred bytes each). */
 #define JOURNAL_MAX_BYTES (64U * 1024U * 1024U)
+/* A seq beyond this is not ours: 2^53, what every JSON reader holds exactly (a JavaScript number),
+ * and centuries at a million events a second. A damaged line that jumped to INT64_MAX would carry
+ * on from there: the next events' seqs past json_int_t's end, negative in JSON, and every line after
+ * them refused at the next load. */
+#define EVENTS_SEQ_MAX (UINT64_C(1) << 53)
 
 typedef struct EventEntry {
         uint64_t seq;
@@ -176,6 +181,7 @@ static json_t *parse_line(const char *line, size_t len, uint64_t after, usec_t *
                 *ret_why = "not a JSON object";
         else if (!json_is_integer(json_object_get(o, "v")) || !json_is_string(json_object_get(o, "type")) ||
                  !json_is_integer(seq) || json_integer_value(seq) <= 0 ||
+                 (uint64_t) json_integer_value(seq) > EVENTS_SEQ_MAX ||
                  (unit && !json_is_string(unit) && !json_is_null(unit)))
                 *ret_why = "not an event";
         else if ((uint64_t) json_integer_value(seq) <= after)

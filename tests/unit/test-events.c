@@ -120,6 +120,36 @@ static void test_damaged_journal(void **state) {
         (void) rm_rf(dir);
 }
 
+/* A damaged line whose seq jumps to INT64_MAX (or past what JSON readers hold exactly) is skipped:
+ * taken, it would carry the seqs on past json_int_t's end, the next events' seqs negative and the
+ * journal refused line by line at the next load. */
+static void test_journal_seq_out_of_range(void **state) {
+        _cleanup_free_ char *dir = make_tree();
+        Events *ev = NULL;
+        json_t *cur;
+
+        write_text(dir, "journal",
+                   "{\"v\":1,\"seq\":1,\"time\":\"2026-12-06T15:00:00.000Z\",\"type\":\"x\",\"unit\":null}\n"
+                   "{\"v\":1,\"seq\":9223372036854775807,\"time\":\"2026-12-06T15:00:01.000Z\",\"type\":\"x\"}\n"
+                   "{\"v\":1,\"seq\":9007199254740993,\"time\":\"2026-12-06T15:00:01.000Z\",\"type\":\"x\"}\n"
+                   "{\"v\":1,\"seq\":2,\"time\":\"2026-12-06T15:00:02.000Z\",\"type\":\"x\",\"unit\":\"b\"}\n");
+        assert_int_equal(events_new(dir, 16, &ev), 0);
+        assert_int_equal(events_count(ev), 2); /* 1, 2 */
+        assert_int_equal(events_next_seq(ev), 3);
+        emit_n(ev, "c", 2);
+        events_free(ev);
+        cur = read_journal(dir, "journal");
+        assert_int_equal(json_array_size(cur), 6);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(cur, 5), "seq")), 4);
+        json_decref(cur);
+
+        assert_int_equal(events_new(dir, 16, &ev), 0);
+        assert_int_equal(events_count(ev), 4);
+        assert_int_equal(events_next_seq(ev), 5);
+        events_free(ev);
+        (void) rm_rf(dir);
+}
+
 /* A journal that cannot be written (here: RLIMIT_FSIZE, as a full disk, with short writes): the
  * ring goes on; what was written stays whole, and the journal is written again once it can be. */
 static void test_journal_cannot_be_written(void **state) {
@@ -387,13 +417,10 @@ static void test_parse_timestamp(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_ring_keeps_the_last),
-                cmocka_unit_test(test_journal_across_a_restart),
-                cmocka_unit_test(test_damaged_journal),
-                cmocka_unit_test(test_journal_cannot_be_written),
-                cmocka_unit_test(test_a_reader_that_does_not_read),
-                cmocka_unit_test(test_filter_and_replay_only),
-                cmocka_unit_test(test_status_events),
+                cmocka_unit_test(test_ring_keeps_the_last),       cmocka_unit_test(test_journal_across_a_restart),
+                cmocka_unit_test(test_damaged_journal),           cmocka_unit_test(test_journal_seq_out_of_range),
+                cmocka_unit_test(test_journal_cannot_be_written), cmocka_unit_test(test_a_reader_that_does_not_read),
+                cmocka_unit_test(test_filter_and_replay_only),    cmocka_unit_test(test_status_events),
                 cmocka_unit_test(test_parse_timestamp),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
