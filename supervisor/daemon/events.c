@@ -34,7 +34,7 @@ typedef struct Subscriber {
         JsonConn *conn;
         uint64_t client_id;
         json_t *request; /* the reply is owed until the replay is sent; NULL after */
-        usec_t since;    /* the replay's events before it are skipped */
+        usec_t since;    /* the events before it are skipped; 0 once one at or after it came */
         char **units;    /* NULL: every event */
         bool follow;
         /* Positions count every event the ring ever took (Events.pushed), not seqs: a journal
@@ -68,9 +68,15 @@ static EventEntry *entry_at(const Events *ev, uint64_t pos) {
         return &ev->ring[pos % ev->keep];
 }
 
-static bool subscriber_wants(const Subscriber *s, const EventEntry *e, uint64_t pos) {
-        if (pos < s->replay_end && e->time < s->since)
-                return false;
+/* Whether s is to be sent e. The events before since are skipped, the new ones too (a since in the
+ * future: from then on, as docs/events.md says), until the first at or after it: from there every
+ * event goes, so that the realtime clock stepped back by NTP loses a follower nothing. */
+static bool subscriber_wants(Subscriber *s, const EventEntry *e) {
+        if (s->since > 0) {
+                if (e->time < s->since)
+                        return false;
+                s->since = 0;
+        }
         return !s->units || (e->unit && strv_contains(s->units, e->unit));
 }
 
@@ -84,7 +90,7 @@ static void ring_push(Events *ev, uint64_t seq, usec_t t, char *unit, char *text
                 for (Subscriber *s = ev->subscribers; s; s = s->next) {
                         if (s->cursor > oldest)
                                 continue;
-                        if (subscriber_wants(s, e, oldest)) {
+                        if (subscriber_wants(s, e)) {
                                 if (s->lost == 0) {
                                         s->lost_first = e->seq;
                                         log_warning("events: client %llu does not keep up; its events are dropped",
@@ -336,7 +342,7 @@ static void pump(Subscriber *s) {
                 if (s->cursor >= ev->pushed)
                         break;
                 e = entry_at(ev, s->cursor);
-                if (subscriber_wants(s, e, s->cursor)) {
+                if (subscriber_wants(s, e)) {
                         json_t *data = json_loads(e->text, 0, NULL);
                         if (data)
                                 send_event(s, data);
@@ -371,7 +377,7 @@ int events_subscribe(Events *ev, JsonConn *conn, uint64_t client_id, const json_
                 .conn = conn,
                 .client_id = client_id,
                 .request = json_incref((json_t *) request),
-                .since = since,
+                .since = since == USEC_INFINITY ? 0 : since,
                 .units = units,
                 .follow = follow,
                 .cursor = since == USEC_INFINITY ? ev->pushed : ev->pushed - ev->n,

@@ -324,6 +324,32 @@ static void test_filter_and_replay_only(void **state) {
         assert_non_null(json_object_get(f, "result"));
         json_decref(f);
 
+        /* since in the future, followed: the events before it are not sent either (they were, when
+         * since only applied to the replay) */
+        assert_int_equal(events_subscribe(ev, c, 3, req, now(CLOCK_REALTIME) + 3600 * USEC_PER_SEC, NULL, true), 0);
+        f = next_frame(e, &r);
+        assert_non_null(json_object_get(f, "result"));
+        json_decref(f);
+        emit_n(ev, "b", 2);
+        assert_null(next_frame(e, &r));
+        events_unsubscribe(ev, 3);
+
+        /* since in the past, followed: the replay from it, then every new event */
+        assert_int_equal(events_count(ev), 8);
+        assert_int_equal(events_subscribe(ev, c, 4, req, 1, NULL, true), 0);
+        for (int64_t seq = 1; seq <= 9; seq++) {
+                f = next_frame(e, &r);
+                if (seq == 9) {
+                        assert_non_null(json_object_get(f, "result"));
+                        json_decref(f);
+                        emit_n(ev, "a", 1);
+                        f = next_frame(e, &r);
+                }
+                assert_int_equal(seq_of(f), seq);
+                json_decref(f);
+        }
+        events_unsubscribe(ev, 4);
+
         events_free(ev);
         json_conn_free(c);
         close(r.fd);
