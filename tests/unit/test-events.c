@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "event-line.h"
 #include "events.h"
 #include "path-util.h"
 #include "string-util.h"
@@ -441,13 +442,41 @@ static void test_parse_timestamp(void **state) {
         }
 }
 
+/* supctl events' human line: the strings of an event are not supd's own (a refused reload's
+ * message quotes the unit file; a reason, an error, a unit name from a damaged journal): a newline
+ * in them must not start a line of its own that reads as another event, nor an escape sequence
+ * reach the terminal. */
+static void test_human_line_is_one_line(void **state) {
+        json_t *evs[] = {
+                json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "time", "2026-12-06T15:00:00.000Z", "type", "state", "unit",
+                          "web", "from", "running", "to", "failed", "reason",
+                          "boom\n2026-12-06T15:00:01.000Z db state running -> stopped\x1b[2J"),
+                json_pack("{s:s, s:s, s:s, s:I, s:[{s:s, s:i, s:i, s:s}]}", "time", "2026-12-06T15:00:00.000Z", "type",
+                          "reload", "result", "refused", "error_count", (json_int_t) 1, "errors", "file", "a\r.yaml",
+                          "line", 1, "column", 1, "message", "unexpected \"x\n2026-12-06T15:00:01.000Z supd\""),
+                json_pack("{s:s, s:s, s:s, s:s, s:s}", "time", "2026-12-06T15:00:00.000Z\n", "type", "pull\t", "unit",
+                          "a\nb", "reference", "r\x07", "error",
+                          "e\xc2\x9b"
+                          "2J"),
+        };
+
+        for (size_t k = 0; k < ELEMENTSOF(evs); k++) {
+                _cleanup_free_ char *line = event_format_line(evs[k]);
+                assert_non_null(strstr(line, "2026-12-06T15:00:00.000Z"));
+                for (const char *p = line; *p; p++)
+                        assert_true((unsigned char) *p >= 0x20 && *p != 0x7f);
+                assert_null(strstr(line, "\xc2\x9b"));
+                json_decref(evs[k]);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ring_keeps_the_last),       cmocka_unit_test(test_journal_across_a_restart),
                 cmocka_unit_test(test_damaged_journal),           cmocka_unit_test(test_journal_seq_out_of_range),
                 cmocka_unit_test(test_journal_cannot_be_written), cmocka_unit_test(test_a_reader_that_does_not_read),
                 cmocka_unit_test(test_filter_and_replay_only),    cmocka_unit_test(test_status_events),
-                cmocka_unit_test(test_parse_timestamp),
+                cmocka_unit_test(test_parse_timestamp),           cmocka_unit_test(test_human_line_is_one_line),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
