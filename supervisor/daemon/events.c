@@ -206,13 +206,23 @@ static json_t *parse_line(const char *line, size_t len, uint64_t after, usec_t *
  * cut off the file if it is the current journal (cut_torn), so that the next line starts clean. */
 static void journal_load_file(Events *ev, const char *path, bool cut_torn, size_t *ret_lines) {
         _cleanup_free_ char *buf = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        char fd_path[64];
         size_t size = 0, lines = 0, bad = 0;
         int r;
 
         *ret_lines = 0;
-        r = read_full_file(path, JOURNAL_MAX_BYTES, &buf, &size);
-        if (r == -ENOENT)
+        /* Not through a symlink, as the journal is written (journal_open()): its torn line would be
+         * cut off whatever file the link points to. Read through the fd, then, and cut with it. */
+        fd = open(path, (cut_torn ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT)
                 return;
+        if (fd < 0)
+                r = negative_errno();
+        else {
+                snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
+                r = read_full_file(fd_path, JOURNAL_MAX_BYTES, &buf, &size);
+        }
         if (r < 0) {
                 log_warning("events: cannot read %s (%s); its events are not replayed", path, strerror(-r));
                 return;
@@ -227,7 +237,7 @@ static void journal_load_file(Events *ev, const char *path, bool cut_torn, size_
                         log_warning("events: %s ends in a torn line (%zu bytes, a crash while it was written); "
                                     "dropped",
                                     path, size - off);
-                        if (cut_torn && truncate(path, (off_t) off) < 0)
+                        if (cut_torn && ftruncate(fd, (off_t) off) < 0)
                                 log_warning("events: cannot cut the torn line off %s: %m", path);
                         break;
                 }

@@ -151,6 +151,30 @@ static void test_journal_seq_out_of_range(void **state) {
         (void) rm_rf(dir);
 }
 
+/* A journal that is a symlink is not followed, to read or to cut its torn line: it would cut the
+ * last line off whatever file the link points to. */
+static void test_journal_symlink_not_followed(void **state) {
+        _cleanup_free_ char *dir = make_tree(), *target = path_join(dir, "target"), *link = NULL, *link_old = NULL,
+                            *text = NULL;
+        const char *content = "{\"v\":1,\"seq\":1,\"time\":\"2026-12-06T15:00:00.000Z\",\"type\":\"x\",\"unit\":null}\n"
+                              "no newline at the end";
+        Events *ev = NULL;
+        size_t size = 0;
+
+        write_text(dir, "target", content);
+        link = path_join(dir, "journal");
+        link_old = path_join(dir, "journal.1");
+        assert_int_equal(symlink(target, link), 0);
+        assert_int_equal(symlink(target, link_old), 0);
+        assert_int_equal(events_new(dir, 16, &ev), 0);
+        assert_int_equal(events_count(ev), 0);
+        emit_n(ev, "a", 1); /* not appended to the target either (O_NOFOLLOW) */
+        events_free(ev);
+        assert_int_equal(read_full_file(target, 4096, &text, &size), 0);
+        assert_string_equal(text, content);
+        (void) rm_rf(dir);
+}
+
 /* A journal that cannot be written (here: RLIMIT_FSIZE, as a full disk, with short writes): the
  * ring goes on; what was written stays whole, and the journal is written again once it can be. */
 static void test_journal_cannot_be_written(void **state) {
@@ -472,11 +496,17 @@ static void test_human_line_is_one_line(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_ring_keeps_the_last),       cmocka_unit_test(test_journal_across_a_restart),
-                cmocka_unit_test(test_damaged_journal),           cmocka_unit_test(test_journal_seq_out_of_range),
-                cmocka_unit_test(test_journal_cannot_be_written), cmocka_unit_test(test_a_reader_that_does_not_read),
-                cmocka_unit_test(test_filter_and_replay_only),    cmocka_unit_test(test_status_events),
-                cmocka_unit_test(test_parse_timestamp),           cmocka_unit_test(test_human_line_is_one_line),
+                cmocka_unit_test(test_ring_keeps_the_last),
+                cmocka_unit_test(test_journal_across_a_restart),
+                cmocka_unit_test(test_damaged_journal),
+                cmocka_unit_test(test_journal_seq_out_of_range),
+                cmocka_unit_test(test_journal_symlink_not_followed),
+                cmocka_unit_test(test_journal_cannot_be_written),
+                cmocka_unit_test(test_a_reader_that_does_not_read),
+                cmocka_unit_test(test_filter_and_replay_only),
+                cmocka_unit_test(test_status_events),
+                cmocka_unit_test(test_parse_timestamp),
+                cmocka_unit_test(test_human_line_is_one_line),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
