@@ -14,7 +14,7 @@
 
 #define JOURNAL_FILE     "journal"
 #define JOURNAL_OLD_FILE "journal.1"
-/* A journal file larger than this is not ours (keep lines of a few hundred bytes each). */
+/* What is read of a journal file at most, its end (keep lines of a few hundred bytes each). */
 #define JOURNAL_MAX_BYTES (64U * 1024U * 1024U)
 /* A seq beyond this is not ours: 2^53, what every JSON reader holds exactly (a JavaScript number),
  * and centuries at a million events a second. A damaged line that jumped to INT64_MAX would carry
@@ -201,14 +201,54 @@ static json_t *parse_line(const char *line, size_t len, uint64_t after, usec_t *
         return o;
 }
 
+/* The last max bytes of a regular file at most, from its first whole line: a journal larger than
+ * JOURNAL_MAX_BYTES (--events-keep in the hundred thousands, or a damaged one) still gives its newest
+ * events, in bounded memory. *ret_start: where buf begins in the file. */
+static int read_tail(int fd, size_t max, char **ret, size_t *ret_size, off_t *ret_start) {
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t want, size = 0, skip = 0;
+        off_t start;
+
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        start = st.st_size > (off_t) max ? st.st_size - (off_t) max : 0;
+        want = (size_t) (st.st_size - start);
+        buf = malloc(want + 1);
+        if (!buf)
+                return -ENOMEM;
+        while (size < want) {
+                ssize_t n = pread(fd, buf + size, want - size, start + (off_t) size);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return negative_errno();
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+        }
+        if (start > 0) { /* the line cut in two is not an event */
+                const char *nl = memchr(buf, '\n', size);
+                skip = nl ? (size_t) (nl - buf) + 1 : size;
+        }
+        memmove(buf, buf + skip, size - skip);
+        buf[size - skip] = 0;
+        *ret = TAKE_PTR(buf);
+        *ret_size = size - skip;
+        *ret_start = start + (off_t) skip;
+        return 0;
+}
+
 /* Loads one journal file into the ring. A line that is not an event is skipped with a warning
  * (the first few); a torn last line (no newline: a crash while it was written) is dropped, and
  * cut off the file if it is the current journal (cut_torn), so that the next line starts clean. */
 static void journal_load_file(Events *ev, const char *path, bool cut_torn, size_t *ret_lines) {
         _cleanup_free_ char *buf = NULL;
         _cleanup_close_ int fd = -EBADF;
-        char fd_path[64];
         size_t size = 0, lines = 0, bad = 0;
+        off_t start = 0;
         int r;
 
         *ret_lines = 0;
@@ -219,10 +259,11 @@ static void journal_load_file(Events *ev, const char *path, bool cut_torn, size_
                 return;
         if (fd < 0)
                 r = negative_errno();
-        else {
-                snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
-                r = read_full_file(fd_path, JOURNAL_MAX_BYTES, &buf, &size);
-        }
+        else
+                r = read_tail(fd, JOURNAL_MAX_BYTES, &buf, &size, &start);
+        if (r >= 0 && start > 0)
+                log_warning("events: %s is larger than %u bytes; only the lines in its last %u bytes are replayed",
+                            path, JOURNAL_MAX_BYTES, JOURNAL_MAX_BYTES);
         if (r < 0) {
                 log_warning("events: cannot read %s (%s); its events are not replayed", path, strerror(-r));
                 return;
@@ -237,7 +278,7 @@ static void journal_load_file(Events *ev, const char *path, bool cut_torn, size_
                         log_warning("events: %s ends in a torn line (%zu bytes, a crash while it was written); "
                                     "dropped",
                                     path, size - off);
-                        if (cut_torn && ftruncate(fd, (off_t) off) < 0)
+                        if (cut_torn && ftruncate(fd, start + (off_t) off) < 0)
                                 log_warning("events: cannot cut the torn line off %s: %m", path);
                         break;
                 }

@@ -175,6 +175,28 @@ static void test_journal_symlink_not_followed(void **state) {
         (void) rm_rf(dir);
 }
 
+/* A journal file larger than what is read of it (64 MiB: --events-keep in the hundred thousands,
+ * or a damaged one: here a hole of zeros with no newline) gives its newest events, not none. */
+static void test_journal_too_large(void **state) {
+        _cleanup_free_ char *dir = make_tree(), *path = path_join(dir, "journal");
+        const char *tail = "\n{\"v\":1,\"seq\":41,\"time\":\"2026-12-06T15:00:00.000Z\",\"type\":\"x\"}\n"
+                           "{\"v\":1,\"seq\":42,\"time\":\"2026-12-06T15:00:01.000Z\",\"type\":\"x\"}\n";
+        Events *ev = NULL;
+        int fd;
+
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, 65 * 1024 * 1024), 0); /* sparse: costs no disk */
+        assert_int_equal(lseek(fd, 0, SEEK_END), 65 * 1024 * 1024);
+        assert_int_equal(write(fd, tail, strlen(tail)), (ssize_t) strlen(tail));
+        close(fd);
+        assert_int_equal(events_new(dir, 16, &ev), 0);
+        assert_int_equal(events_count(ev), 2);
+        assert_int_equal(events_next_seq(ev), 43);
+        events_free(ev);
+        (void) rm_rf(dir);
+}
+
 /* A journal that cannot be written (here: RLIMIT_FSIZE, as a full disk, with short writes): the
  * ring goes on; what was written stays whole, and the journal is written again once it can be. */
 static void test_journal_cannot_be_written(void **state) {
@@ -501,6 +523,7 @@ int main(void) {
                 cmocka_unit_test(test_damaged_journal),
                 cmocka_unit_test(test_journal_seq_out_of_range),
                 cmocka_unit_test(test_journal_symlink_not_followed),
+                cmocka_unit_test(test_journal_too_large),
                 cmocka_unit_test(test_journal_cannot_be_written),
                 cmocka_unit_test(test_a_reader_that_does_not_read),
                 cmocka_unit_test(test_filter_and_replay_only),
