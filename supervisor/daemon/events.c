@@ -14,8 +14,13 @@
 
 #define JOURNAL_FILE     "journal"
 #define JOURNAL_OLD_FILE "journal.1"
-/* A journal file larger than this is not ours (keep lines of a few hundred bytes each). */
+/* What is read of a journal file at most, its end (keep lines of a few hundred bytes each). */
 #define JOURNAL_MAX_BYTES (64U * 1024U * 1024U)
+/* A seq beyond this is not ours: 2^53, what every JSON reader holds exactly (a JavaScript number),
+ * and centuries at a million events a second. A damaged line that jumped to INT64_MAX would carry
+ * on from there: the next events' seqs past json_int_t's end, negative in JSON, and every line after
+ * them refused at the next load. */
+#define EVENTS_SEQ_MAX (UINT64_C(1) << 53)
 
 typedef struct EventEntry {
         uint64_t seq;
@@ -29,7 +34,7 @@ typedef struct Subscriber {
         JsonConn *conn;
         uint64_t client_id;
         json_t *request; /* the reply is owed until the replay is sent; NULL after */
-        usec_t since;    /* the replay's events before it are skipped */
+        usec_t since;    /* the events before it are skipped; 0 once one at or after it came */
         char **units;    /* NULL: every event */
         bool follow;
         /* Positions count every event the ring ever took (Events.pushed), not seqs: a journal
@@ -63,9 +68,15 @@ static EventEntry *entry_at(const Events *ev, uint64_t pos) {
         return &ev->ring[pos % ev->keep];
 }
 
-static bool subscriber_wants(const Subscriber *s, const EventEntry *e, uint64_t pos) {
-        if (pos < s->replay_end && e->time < s->since)
-                return false;
+/* Whether s is to be sent e. The events before since are skipped, the new ones too (a since in the
+ * future: from then on, as docs/events.md says), until the first at or after it: from there every
+ * event goes, so that the realtime clock stepped back by NTP loses a follower nothing. */
+static bool subscriber_wants(Subscriber *s, const EventEntry *e) {
+        if (s->since > 0) {
+                if (e->time < s->since)
+                        return false;
+                s->since = 0;
+        }
         return !s->units || (e->unit && strv_contains(s->units, e->unit));
 }
 
@@ -79,7 +90,7 @@ static void ring_push(Events *ev, uint64_t seq, usec_t t, char *unit, char *text
                 for (Subscriber *s = ev->subscribers; s; s = s->next) {
                         if (s->cursor > oldest)
                                 continue;
-                        if (subscriber_wants(s, e, oldest)) {
+                        if (subscriber_wants(s, e)) {
                                 if (s->lost == 0) {
                                         s->lost_first = e->seq;
                                         log_warning("events: client %llu does not keep up; its events are dropped",
@@ -176,6 +187,7 @@ static json_t *parse_line(const char *line, size_t len, uint64_t after, usec_t *
                 *ret_why = "not a JSON object";
         else if (!json_is_integer(json_object_get(o, "v")) || !json_is_string(json_object_get(o, "type")) ||
                  !json_is_integer(seq) || json_integer_value(seq) <= 0 ||
+                 (uint64_t) json_integer_value(seq) > EVENTS_SEQ_MAX ||
                  (unit && !json_is_string(unit) && !json_is_null(unit)))
                 *ret_why = "not an event";
         else if ((uint64_t) json_integer_value(seq) <= after)
@@ -189,18 +201,69 @@ static json_t *parse_line(const char *line, size_t len, uint64_t after, usec_t *
         return o;
 }
 
+/* The last max bytes of a regular file at most, from its first whole line: a journal larger than
+ * JOURNAL_MAX_BYTES (--events-keep in the hundred thousands, or a damaged one) still gives its newest
+ * events, in bounded memory. *ret_start: where buf begins in the file. */
+static int read_tail(int fd, size_t max, char **ret, size_t *ret_size, off_t *ret_start) {
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t want, size = 0, skip = 0;
+        off_t start;
+
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        start = st.st_size > (off_t) max ? st.st_size - (off_t) max : 0;
+        want = (size_t) (st.st_size - start);
+        buf = malloc(want + 1);
+        if (!buf)
+                return -ENOMEM;
+        while (size < want) {
+                ssize_t n = pread(fd, buf + size, want - size, start + (off_t) size);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return negative_errno();
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+        }
+        if (start > 0) { /* the line cut in two is not an event */
+                const char *nl = memchr(buf, '\n', size);
+                skip = nl ? (size_t) (nl - buf) + 1 : size;
+        }
+        memmove(buf, buf + skip, size - skip);
+        buf[size - skip] = 0;
+        *ret = TAKE_PTR(buf);
+        *ret_size = size - skip;
+        *ret_start = start + (off_t) skip;
+        return 0;
+}
+
 /* Loads one journal file into the ring. A line that is not an event is skipped with a warning
  * (the first few); a torn last line (no newline: a crash while it was written) is dropped, and
  * cut off the file if it is the current journal (cut_torn), so that the next line starts clean. */
 static void journal_load_file(Events *ev, const char *path, bool cut_torn, size_t *ret_lines) {
         _cleanup_free_ char *buf = NULL;
+        _cleanup_close_ int fd = -EBADF;
         size_t size = 0, lines = 0, bad = 0;
+        off_t start = 0;
         int r;
 
         *ret_lines = 0;
-        r = read_full_file(path, JOURNAL_MAX_BYTES, &buf, &size);
-        if (r == -ENOENT)
+        /* Not through a symlink, as the journal is written (journal_open()): its torn line would be
+         * cut off whatever file the link points to. Read through the fd, then, and cut with it. */
+        fd = open(path, (cut_torn ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT)
                 return;
+        if (fd < 0)
+                r = negative_errno();
+        else
+                r = read_tail(fd, JOURNAL_MAX_BYTES, &buf, &size, &start);
+        if (r >= 0 && start > 0)
+                log_warning("events: %s is larger than %u bytes; only the lines in its last %u bytes are replayed",
+                            path, JOURNAL_MAX_BYTES, JOURNAL_MAX_BYTES);
         if (r < 0) {
                 log_warning("events: cannot read %s (%s); its events are not replayed", path, strerror(-r));
                 return;
@@ -215,7 +278,7 @@ static void journal_load_file(Events *ev, const char *path, bool cut_torn, size_
                         log_warning("events: %s ends in a torn line (%zu bytes, a crash while it was written); "
                                     "dropped",
                                     path, size - off);
-                        if (cut_torn && truncate(path, (off_t) off) < 0)
+                        if (cut_torn && ftruncate(fd, start + (off_t) off) < 0)
                                 log_warning("events: cannot cut the torn line off %s: %m", path);
                         break;
                 }
@@ -330,7 +393,7 @@ static void pump(Subscriber *s) {
                 if (s->cursor >= ev->pushed)
                         break;
                 e = entry_at(ev, s->cursor);
-                if (subscriber_wants(s, e, s->cursor)) {
+                if (subscriber_wants(s, e)) {
                         json_t *data = json_loads(e->text, 0, NULL);
                         if (data)
                                 send_event(s, data);
@@ -365,7 +428,7 @@ int events_subscribe(Events *ev, JsonConn *conn, uint64_t client_id, const json_
                 .conn = conn,
                 .client_id = client_id,
                 .request = json_incref((json_t *) request),
-                .since = since,
+                .since = since == USEC_INFINITY ? 0 : since,
                 .units = units,
                 .follow = follow,
                 .cursor = since == USEC_INFINITY ? ev->pushed : ev->pushed - ev->n,

@@ -331,11 +331,12 @@ static void stop_dependants(Manager *m, const Instance *target) {
         }
 }
 
-/* Keeps what the monitor says. Returns false when data is no status. */
+/* Its restart.policy, for the "restart" event; NULL while its spec is unknown. */
 static const char *instance_policy(const Instance *i) {
         return i->spec ? restart_policy_to_string(i->spec->restart.policy) : NULL;
 }
 
+/* Keeps what the monitor says. Returns false when data is no status. */
 static bool update_status(Instance *i, const json_t *data) {
         InstanceStatus s;
         bool was_running = has_status(i) && i->status.state == INSTANCE_RUNNING, was_healthy = instance_healthy(i),

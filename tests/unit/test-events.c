@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "event-line.h"
 #include "events.h"
 #include "path-util.h"
 #include "string-util.h"
@@ -116,6 +117,82 @@ static void test_damaged_journal(void **state) {
 
         assert_int_equal(events_new(dir, 16, &ev), 0);
         assert_int_equal(events_count(ev), 5);
+        events_free(ev);
+        (void) rm_rf(dir);
+}
+
+/* A damaged line whose seq jumps to INT64_MAX (or past what JSON readers hold exactly) is skipped:
+ * taken, it would carry the seqs on past json_int_t's end, the next events' seqs negative and the
+ * journal refused line by line at the next load. */
+static void test_journal_seq_out_of_range(void **state) {
+        _cleanup_free_ char *dir = make_tree();
+        Events *ev = NULL;
+        json_t *cur;
+
+        write_text(dir, "journal",
+                   "{\"v\":1,\"seq\":1,\"time\":\"2026-12-06T15:00:00.000Z\",\"type\":\"x\",\"unit\":null}\n"
+                   "{\"v\":1,\"seq\":9223372036854775807,\"time\":\"2026-12-06T15:00:01.000Z\",\"type\":\"x\"}\n"
+                   "{\"v\":1,\"seq\":9007199254740993,\"time\":\"2026-12-06T15:00:01.000Z\",\"type\":\"x\"}\n"
+                   "{\"v\":1,\"seq\":2,\"time\":\"2026-12-06T15:00:02.000Z\",\"type\":\"x\",\"unit\":\"b\"}\n");
+        assert_int_equal(events_new(dir, 16, &ev), 0);
+        assert_int_equal(events_count(ev), 2); /* 1, 2 */
+        assert_int_equal(events_next_seq(ev), 3);
+        emit_n(ev, "c", 2);
+        events_free(ev);
+        cur = read_journal(dir, "journal");
+        assert_int_equal(json_array_size(cur), 6);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(cur, 5), "seq")), 4);
+        json_decref(cur);
+
+        assert_int_equal(events_new(dir, 16, &ev), 0);
+        assert_int_equal(events_count(ev), 4);
+        assert_int_equal(events_next_seq(ev), 5);
+        events_free(ev);
+        (void) rm_rf(dir);
+}
+
+/* A journal that is a symlink is not followed, to read or to cut its torn line: it would cut the
+ * last line off whatever file the link points to. */
+static void test_journal_symlink_not_followed(void **state) {
+        _cleanup_free_ char *dir = make_tree(), *target = path_join(dir, "target"), *link = NULL, *link_old = NULL,
+                            *text = NULL;
+        const char *content = "{\"v\":1,\"seq\":1,\"time\":\"2026-12-06T15:00:00.000Z\",\"type\":\"x\",\"unit\":null}\n"
+                              "no newline at the end";
+        Events *ev = NULL;
+        size_t size = 0;
+
+        write_text(dir, "target", content);
+        link = path_join(dir, "journal");
+        link_old = path_join(dir, "journal.1");
+        assert_int_equal(symlink(target, link), 0);
+        assert_int_equal(symlink(target, link_old), 0);
+        assert_int_equal(events_new(dir, 16, &ev), 0);
+        assert_int_equal(events_count(ev), 0);
+        emit_n(ev, "a", 1); /* not appended to the target either (O_NOFOLLOW) */
+        events_free(ev);
+        assert_int_equal(read_full_file(target, 4096, &text, &size), 0);
+        assert_string_equal(text, content);
+        (void) rm_rf(dir);
+}
+
+/* A journal file larger than what is read of it (64 MiB: --events-keep in the hundred thousands,
+ * or a damaged one: here a hole of zeros with no newline) gives its newest events, not none. */
+static void test_journal_too_large(void **state) {
+        _cleanup_free_ char *dir = make_tree(), *path = path_join(dir, "journal");
+        const char *tail = "\n{\"v\":1,\"seq\":41,\"time\":\"2026-12-06T15:00:00.000Z\",\"type\":\"x\"}\n"
+                           "{\"v\":1,\"seq\":42,\"time\":\"2026-12-06T15:00:01.000Z\",\"type\":\"x\"}\n";
+        Events *ev = NULL;
+        int fd;
+
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, 65 * 1024 * 1024), 0); /* sparse: costs no disk */
+        assert_int_equal(lseek(fd, 0, SEEK_END), 65 * 1024 * 1024);
+        assert_int_equal(write(fd, tail, strlen(tail)), (ssize_t) strlen(tail));
+        close(fd);
+        assert_int_equal(events_new(dir, 16, &ev), 0);
+        assert_int_equal(events_count(ev), 2);
+        assert_int_equal(events_next_seq(ev), 43);
         events_free(ev);
         (void) rm_rf(dir);
 }
@@ -294,6 +371,32 @@ static void test_filter_and_replay_only(void **state) {
         assert_non_null(json_object_get(f, "result"));
         json_decref(f);
 
+        /* since in the future, followed: the events before it are not sent either (they were, when
+         * since only applied to the replay) */
+        assert_int_equal(events_subscribe(ev, c, 3, req, now(CLOCK_REALTIME) + 3600 * USEC_PER_SEC, NULL, true), 0);
+        f = next_frame(e, &r);
+        assert_non_null(json_object_get(f, "result"));
+        json_decref(f);
+        emit_n(ev, "b", 2);
+        assert_null(next_frame(e, &r));
+        events_unsubscribe(ev, 3);
+
+        /* since in the past, followed: the replay from it, then every new event */
+        assert_int_equal(events_count(ev), 8);
+        assert_int_equal(events_subscribe(ev, c, 4, req, 1, NULL, true), 0);
+        for (int64_t seq = 1; seq <= 9; seq++) {
+                f = next_frame(e, &r);
+                if (seq == 9) {
+                        assert_non_null(json_object_get(f, "result"));
+                        json_decref(f);
+                        emit_n(ev, "a", 1);
+                        f = next_frame(e, &r);
+                }
+                assert_int_equal(seq_of(f), seq);
+                json_decref(f);
+        }
+        events_unsubscribe(ev, 4);
+
         events_free(ev);
         json_conn_free(c);
         close(r.fd);
@@ -385,16 +488,48 @@ static void test_parse_timestamp(void **state) {
         }
 }
 
+/* supctl events' human line: the strings of an event are not supd's own (a refused reload's
+ * message quotes the unit file; a reason, an error, a unit name from a damaged journal): a newline
+ * in them must not start a line of its own that reads as another event, nor an escape sequence
+ * reach the terminal. */
+static void test_human_line_is_one_line(void **state) {
+        json_t *evs[] = {
+                json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "time", "2026-12-06T15:00:00.000Z", "type", "state", "unit",
+                          "web", "from", "running", "to", "failed", "reason",
+                          "boom\n2026-12-06T15:00:01.000Z db state running -> stopped\x1b[2J"),
+                json_pack("{s:s, s:s, s:s, s:I, s:[{s:s, s:i, s:i, s:s}]}", "time", "2026-12-06T15:00:00.000Z", "type",
+                          "reload", "result", "refused", "error_count", (json_int_t) 1, "errors", "file", "a\r.yaml",
+                          "line", 1, "column", 1, "message", "unexpected \"x\n2026-12-06T15:00:01.000Z supd\""),
+                json_pack("{s:s, s:s, s:s, s:s, s:s}", "time", "2026-12-06T15:00:00.000Z\n", "type", "pull\t", "unit",
+                          "a\nb", "reference", "r\x07", "error",
+                          "e\xc2\x9b"
+                          "2J"),
+        };
+
+        for (size_t k = 0; k < ELEMENTSOF(evs); k++) {
+                _cleanup_free_ char *line = event_format_line(evs[k]);
+                assert_non_null(strstr(line, "2026-12-06T15:00:00.000Z"));
+                for (const char *p = line; *p; p++)
+                        assert_true((unsigned char) *p >= 0x20 && *p != 0x7f);
+                assert_null(strstr(line, "\xc2\x9b"));
+                json_decref(evs[k]);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ring_keeps_the_last),
                 cmocka_unit_test(test_journal_across_a_restart),
                 cmocka_unit_test(test_damaged_journal),
+                cmocka_unit_test(test_journal_seq_out_of_range),
+                cmocka_unit_test(test_journal_symlink_not_followed),
+                cmocka_unit_test(test_journal_too_large),
                 cmocka_unit_test(test_journal_cannot_be_written),
                 cmocka_unit_test(test_a_reader_that_does_not_read),
                 cmocka_unit_test(test_filter_and_replay_only),
                 cmocka_unit_test(test_status_events),
                 cmocka_unit_test(test_parse_timestamp),
+                cmocka_unit_test(test_human_line_is_one_line),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
