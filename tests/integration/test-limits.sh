@@ -364,6 +364,19 @@ wait_for 5 eval '[ "$(last_started)" = 3 ]' || fail "a unit whose layer was repl
 log_of ahead | grep -q "replaced since the root was built ahead: starting afresh" || fail "the cold start after the replacement is not logged"
 p3=$(field ahead pid)
 
+# The writable layer reset by hand while parked (upper/ renamed away, a new one put in the
+# sandbox): the start shows the new layer, as a cold start does. Before upper/ was in the
+# identity check (only the sandbox directory was), the start ran on the old one ("started 3").
+ctl stop ahead >/dev/null
+wait_for 5 eval '[ -n "$(parked)" ] && [ "$(parked)" != "$p3" ]' || fail "nothing parked after the stop"
+p7=$(parked) sb=$CASE_DIR/state/sandboxes/ahead
+mv "$sb/upper" "$sb/upper.old" && mkdir "$sb/upper" && echo 4 >"$sb/upper/version"
+ctl start ahead >/dev/null
+wait_for 5 state_is ahead running || fail "ahead did not start after its sandbox was reset: $(field ahead reason)"
+wait_for 5 eval '[ "$(last_started)" = 4 ]' || fail "a unit whose writable layer was reset while parked started version $(last_started), not 4"
+[ "$(field ahead pid)" != "$p7" ] || fail "the start took the root built on the old writable layer"
+p3=$(field ahead pid)
+
 # The parked init killed by hand (or by the OOM killer): the start does not fail on it ("Broken
 # pipe" before the fix), it starts the container cold in the same cgroup.
 ctl stop ahead >/dev/null
