@@ -315,9 +315,14 @@ static int process_park(DriverInstance *d, SupError **ret_error) {
         return 0;
 }
 
-/* The parked container cannot be taken: the start spawns its own, cold. */
+/* The parked container cannot be taken: the start spawns its own, cold. Its output pipes go
+ * with it: spawn() opens new ones over p->out and p->err, and the old ones, left watched, ended
+ * (EPOLLHUP once the parked init is dead) into on_output(), which took them for the new stderr
+ * and closed it: the command's first write there failed (EPIPE, SIGPIPE). */
 static void unpark(ProcessInstance *p) {
         container_abandon(&p->container);
+        output_close(p, &p->out);
+        output_close(p, &p->err);
         p->has_container = p->parked = p->root_ahead = false;
 }
 
