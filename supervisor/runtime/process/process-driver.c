@@ -356,9 +356,20 @@ static int process_start(DriverInstance *d, SupError **ret_error) {
                 if (r < 0)
                         return r;
         }
-        p->parked = false;
         cfg = container_config(p, -EBADF, -EBADF);
         r = container_release(&cfg, &p->container);
+        if (r == -EPIPE && p->parked) {
+                /* The parked init died between the check above and the go (its root built ahead
+                 * failing, or the OOM killer, while a restart's start came at once): cold, as
+                 * above, so that the start reports what fails rather than "Broken pipe". */
+                unpark(p); /* its output pipes: container_release() abandoned the rest */
+                r = spawn(p, ret_error);
+                if (r < 0)
+                        return r;
+                cfg = container_config(p, -EBADF, -EBADF);
+                r = container_release(&cfg, &p->container);
+        }
+        p->parked = false;
         if (r < 0) {
                 p->has_container = false;
                 return sup_error_make(ret_error, r, "cannot start the container: %s", strerror(-r));
