@@ -279,7 +279,7 @@ mkdir -p "$CASE_DIR/later" "$CASE_DIR/top"
 echo 1 >"$CASE_DIR/top/version"
 # ahead_unit MEMORY: the unit, on the test's layer and a dir: layer of its own on top ($CASE_DIR/top).
 ahead_unit() {
-        unit ahead "command: [/bin/sh, -c, 'echo started \$(cat /version); exec sleep 1000']
+        unit ahead "command: [/bin/sh, -c, 'echo started \$(cat /version); echo err \$(cat /version) >&2; exec sleep 1000']
 mounts: [{type: bind, source: $CASE_DIR/later, target: /later}]
 resources: {memory: $1}"
         sed -i "s|^    - dir: $LAYER\$|&\n    - dir: $CASE_DIR/top|" "$CASE_DIR/units/ahead.yaml"
@@ -362,6 +362,23 @@ wait_for 5 state_is ahead running || fail "ahead did not start after its layer w
 wait_for 5 eval '[ "$(last_started)" = 3 ]' || fail "a unit whose layer was replaced while parked started version $(last_started), not 3"
 [ "$(field ahead pid)" != "$p6" ] || fail "the start took the root built on the replaced layer"
 log_of ahead | grep -q "replaced since the root was built ahead: starting afresh" || fail "the cold start after the replacement is not logged"
+p3=$(field ahead pid)
+
+# The writable layer reset by hand while parked (upper/ renamed away, a new one put in the
+# sandbox): the start shows the new layer, as a cold start does. Before upper/ was in the
+# identity check (only the sandbox directory was), the start ran on the old one ("started 3").
+ctl stop ahead >/dev/null
+wait_for 5 eval '[ -n "$(parked)" ] && [ "$(parked)" != "$p3" ]' || fail "nothing parked after the stop"
+p7=$(parked) sb=$CASE_DIR/state/sandboxes/ahead
+mv "$sb/upper" "$sb/upper.old" && mkdir "$sb/upper" && echo 4 >"$sb/upper/version"
+ctl start ahead >/dev/null
+wait_for 5 state_is ahead running || fail "ahead did not start after its sandbox was reset: $(field ahead reason)"
+wait_for 5 eval '[ "$(last_started)" = 4 ]' || fail "a unit whose writable layer was reset while parked started version $(last_started), not 4"
+[ "$(field ahead pid)" != "$p7" ] || fail "the start took the root built on the old writable layer"
+# Its stderr is the new run's: before unpark() closed the parked container's pipes, their end
+# closed the new stderr, and the command died of SIGPIPE at its first write there.
+wait_for 5 eval 'log_of ahead | grep -q "stderr err 4"' || fail "the stderr of a run started after an unparking is lost"
+log_of ahead | grep "killed by signal 13" && fail "a run started after an unparking died of SIGPIPE"
 p3=$(field ahead pid)
 
 # The parked init killed by hand (or by the OOM killer): the start does not fail on it ("Broken

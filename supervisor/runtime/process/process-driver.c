@@ -21,6 +21,7 @@
 #include "path-util.h"
 #include "process-list.h"
 #include "process-util.h"
+#include "rootfs.h"
 #include "socket-util.h"
 #include "string-util.h"
 #include "userns.h"
@@ -47,8 +48,8 @@ typedef struct ProcessInstance {
         Container container;
         bool has_container;
         bool parked; /* the container waits for its go (process_park()); nothing of it is shown */
-        /* Parked with its root built ahead (container.h root_ahead), on these directories: the
-         * image's layers, then the sandbox. */
+        /* Parked with its root built ahead (container.h root_ahead), on these directories
+         * (root_dirs_get()). */
         bool root_ahead;
         DirId *root_dirs;
         size_t n_root_dirs;
@@ -232,15 +233,20 @@ static ContainerConfig container_config(ProcessInstance *p, int out_w, int err_w
         };
 }
 
-/* The directories a root built ahead stands on, as *ret (n_layers + 1 entries): -errno if one
+/* The directories a root built ahead stands on, as *ret (ROOT_DIRS(img) entries): the image's
+ * layers, then the sandbox's upper/ and work/ (not the sandbox itself: an upper/ removed or
+ * renamed inside it, the writable layer reset by hand, must count too, or the start would show
+ * the old layer's files, a planted one among them, which a cold start does not). -errno if one
  * is missing. */
+#define ROOT_DIRS(img) ((img)->n_layers + 2)
 static int root_dirs_get(const DriverContext *ctx, DirId **ret) {
         const Image *img = ctx->image;
-        _cleanup_free_ DirId *ids = xnew(DirId, img->n_layers + 1);
+        _cleanup_free_ char *upper = path_join(ctx->sandbox, "upper"), *work = path_join(ctx->sandbox, "work");
+        _cleanup_free_ DirId *ids = xnew(DirId, ROOT_DIRS(img));
         struct stat st;
 
-        for (size_t i = 0; i <= img->n_layers; i++) {
-                if (stat(i < img->n_layers ? img->layers[i].dir : ctx->sandbox, &st) < 0)
+        for (size_t i = 0; i < ROOT_DIRS(img); i++) {
+                if (stat(i < img->n_layers ? img->layers[i].dir : i == img->n_layers ? upper : work, &st) < 0)
                         return negative_errno();
                 ids[i] = (DirId){st.st_dev, st.st_ino};
         }
@@ -256,7 +262,7 @@ static int root_dirs_get(const DriverContext *ctx, DirId **ret) {
 static bool root_dirs_current(ProcessInstance *p) {
         _cleanup_free_ DirId *now = NULL;
 
-        return p->n_root_dirs == p->base.ctx->image->n_layers + 1 && root_dirs_get(p->base.ctx, &now) >= 0 &&
+        return p->n_root_dirs == ROOT_DIRS(p->base.ctx->image) && root_dirs_get(p->base.ctx, &now) >= 0 &&
                memcmp(now, p->root_dirs, p->n_root_dirs * sizeof(DirId)) == 0;
 }
 
@@ -295,9 +301,10 @@ static int process_park(DriverInstance *d, SupError **ret_error) {
         assert(!p->has_container);
         /* Before the clone: what the child mounts is then these, or newer ones (a rename between
          * the two), never older ones than the go sees. */
-        if (container_root_ahead_possible(&cfg) && root_dirs_get(d->ctx, &p->root_dirs) >= 0) {
+        if (container_root_ahead_possible(&cfg) && rootfs_make_sandbox_dirs(d->ctx->sandbox, NULL) >= 0 &&
+            root_dirs_get(d->ctx, &p->root_dirs) >= 0) {
                 p->root_ahead = true;
-                p->n_root_dirs = d->ctx->image->n_layers + 1;
+                p->n_root_dirs = ROOT_DIRS(d->ctx->image);
         }
         r = spawn(p, ret_error);
         if (r < 0) {
@@ -308,9 +315,14 @@ static int process_park(DriverInstance *d, SupError **ret_error) {
         return 0;
 }
 
-/* The parked container cannot be taken: the start spawns its own, cold. */
+/* The parked container cannot be taken: the start spawns its own, cold. Its output pipes go
+ * with it: spawn() opens new ones over p->out and p->err, and the old ones, left watched, ended
+ * (EPOLLHUP once the parked init is dead) into on_output(), which took them for the new stderr
+ * and closed it: the command's first write there failed (EPIPE, SIGPIPE). */
 static void unpark(ProcessInstance *p) {
         container_abandon(&p->container);
+        output_close(p, &p->out);
+        output_close(p, &p->err);
         p->has_container = p->parked = p->root_ahead = false;
 }
 
@@ -344,9 +356,20 @@ static int process_start(DriverInstance *d, SupError **ret_error) {
                 if (r < 0)
                         return r;
         }
-        p->parked = false;
         cfg = container_config(p, -EBADF, -EBADF);
         r = container_release(&cfg, &p->container);
+        if (r == -EPIPE && p->parked) {
+                /* The parked init died between the check above and the go (its root built ahead
+                 * failing, or the OOM killer, while a restart's start came at once): cold, as
+                 * above, so that the start reports what fails rather than "Broken pipe". */
+                unpark(p); /* its output pipes: container_release() abandoned the rest */
+                r = spawn(p, ret_error);
+                if (r < 0)
+                        return r;
+                cfg = container_config(p, -EBADF, -EBADF);
+                r = container_release(&cfg, &p->container);
+        }
+        p->parked = false;
         if (r < 0) {
                 p->has_container = false;
                 return sup_error_make(ret_error, r, "cannot start the container: %s", strerror(-r));

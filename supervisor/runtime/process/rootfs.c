@@ -114,8 +114,7 @@ static int mount_fs_below(int rootfd, const char *path, const char *type, const 
         return attach(mfd, target, type, path, ret_error);
 }
 
-/* upper/ and work/ below the sandbox, the overlay's upperdir and workdir. */
-static int make_sandbox_dirs(const char *sandbox, SupError **ret_error) {
+int rootfs_make_sandbox_dirs(const char *sandbox, SupError **ret_error) {
         _cleanup_free_ char *upper = path_join(sandbox, "upper"), *work = path_join(sandbox, "work");
 
         if (mkdir(upper, 0755) < 0 && errno != EEXIST)
@@ -182,7 +181,7 @@ int mount_overlay(const Image *img, const char *sandbox, const char *target, Sup
         _cleanup_close_ int fsfd = -EBADF, mfd = -EBADF;
         int r;
 
-        r = make_sandbox_dirs(sandbox, ret_error);
+        r = rootfs_make_sandbox_dirs(sandbox, ret_error);
         if (r < 0)
                 return r;
 
@@ -306,7 +305,7 @@ int rootfs_idmap_prepare(const UnitSpec *u, const Image *img, const char *sandbo
                         goto fail;
                 push_fd(&m, fd);
         }
-        r = make_sandbox_dirs(sandbox, ret_error);
+        r = rootfs_make_sandbox_dirs(sandbox, ret_error);
         if (r >= 0)
                 r = idmapped_dir(sandbox, "the sandbox", BIND_ATTRS, userns_fd, &fd, ret_error);
         if (r < 0)

@@ -29,6 +29,8 @@ extern const char *const ROOTFS_READ_ONLY[];
 /* Mounts the overlay of the image's layer directories and the sandbox (upperdir/workdir made below
  * it) on target, nodev: a device node an image carries cannot be opened. */
 int mount_overlay(const Image *img, const char *sandbox, const char *target, SupError **ret_error);
+/* upper/ and work/ below the sandbox, the overlay's upperdir and workdir, unless they exist. */
+int rootfs_make_sandbox_dirs(const char *sandbox, SupError **ret_error);
 
 /* Mounts made outside the child, by its parent, and handed over with the go (SCM_RIGHTS): at
  * most ROOTFS_FDS_MAX, in the order each function below says. */
