@@ -351,6 +351,9 @@ static bool update_status(Instance *i, const json_t *data) {
                 log_info("%s: health %s -> %s", i->name, health_state_to_string(i->status.health.state),
                          health_state_to_string(s.health.state));
         metrics_note_state(i, had_status ? (int) i->status.state : -1, s.state);
+        /* A run's oom turns true once, and a new start clears it (monitor.c). */
+        if (had_status && !i->status.oom && s.oom)
+                i->oom_kills++;
         events_emit_status(i->manager->events, i->name, had_status ? &i->status : NULL, &s, instance_policy(i));
         instance_status_done(&i->status);
         i->status = s;

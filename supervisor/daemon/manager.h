@@ -172,6 +172,8 @@ struct Instance {
         struct PendingCall *calls;
         /* metrics.h's (metrics_note_state()): since when it starts, and its last start's duration */
         usec_t starting_since, start_usec;
+        /* Runs of this instance the OOM killer ended, as supd saw their statuses (metrics.h). */
+        unsigned oom_kills;
         /* manager-runtime.c's */
         JsonConn *conn;
         int ready_fd; /* the spawn's ready pipe */

@@ -99,6 +99,9 @@ static const UnitMetric unit_metrics[] = {
          NULL, "exit_signal", VALUE_SIGNAL, 1},
         {"sup_unit_oom_killed", "gauge", "1 when the kernel's OOM killer struck in the unit's cgroup (as status' oom).",
          NULL, "oom", VALUE_BOOL, 1},
+        {"sup_unit_oom_kills_total", "counter",
+         "Runs of the unit's instance the kernel's OOM killer ended, as supd saw them (a new instance, or supd restarted, starts at 0).",
+         NULL, "oom_kills", VALUE_NUMBER, 1},
         {"sup_unit_start_time_seconds", "gauge", "When the unit's current or last run started, seconds since the epoch.",
          NULL, "started_at", VALUE_TIMESTAMP, 1},
         {"sup_unit_start_duration_seconds", "gauge",
@@ -424,6 +427,7 @@ char *metrics_collect(Manager *m, const MetricsRequests *requests) {
                         json_object_set_new(u, "network", net);
                 if (i->start_usec > 0)
                         json_object_set_new(u, "start_usec", json_integer((json_int_t) i->start_usec));
+                json_object_set_new(u, "oom_kills", json_integer(i->oom_kills));
         }
         read_process(&d);
         return metrics_format(units, &d);

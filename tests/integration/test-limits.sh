@@ -54,6 +54,9 @@ log_of hog | grep -q "the kernel's OOM killer ended it" || fail "the log does no
 # status.oom is that of the last run; catch it between runs (backoff) or after the next kill.
 wait_for 20 eval '[ "$(field hog oom)" = True ]' || fail "status never said oom"
 ctl status hog | grep -q "oom: the kernel's OOM killer" || fail "supctl status hog: $(ctl status hog)"
+# ... and its metrics count the kills (supd saw at least the one just waited for).
+kills=$(ctl metrics | sed -n 's/^sup_unit_oom_kills_total{unit="hog",isolation="process"} \([0-9]*\)$/\1/p')
+[ "${kills:-0}" -ge 1 ] || fail "metrics: sup_unit_oom_kills_total for hog is '$kills'"
 log "$(log_of hog | grep -c "OOM killer") OOM kills logged, restarts $(field hog restarts)"
 end
 
