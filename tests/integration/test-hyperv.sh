@@ -353,6 +353,8 @@ if command -v promtool >/dev/null; then
         [ "${g:-0}" -gt 0 ] && [ "$g" -le $((192 << 20)) ] && [ "${o:-0}" -gt $((1 << 20)) ] ||
                 fail "metrics: guest RAM resident '$g', QEMU's overhead '$o' for vis-hyperv"
         log "metrics: QEMU holds $((g >> 20)) MiB of guest RAM and $((o >> 20)) MiB of its own"
+elif [ "${SUP_TESTS_MUST_WORK:-0}" = 1 ]; then
+        fail "SUP_TESTS_MUST_WORK=1: no promtool for the hyperv unit's metrics (apt-get install prometheus)"
 else
         log "SKIP (metrics): no promtool (apt-get install prometheus)"
 fi
