@@ -86,25 +86,12 @@ json_t *timestamp_to_json(usec_t t) {
 }
 
 int timestamp_from_json(const json_t *j, usec_t *ret) {
-        struct tm tm = {};
-        unsigned ms = 0;
-        time_t sec;
-
         if (!j || json_is_null(j)) {
                 *ret = 0;
                 return 0;
         }
-        if (!json_is_string(j) ||
-            sscanf(json_string_value(j), "%4d-%2d-%2dT%2d:%2d:%2d.%3uZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
-                return -EINVAL;
-        tm.tm_year -= 1900;
-        tm.tm_mon -= 1;
-        sec = timegm(&tm);
-        if (sec < 0)
-                return -EINVAL;
-        *ret = (usec_t) sec * USEC_PER_SEC + (usec_t) ms * USEC_PER_MSEC;
-        return 0;
+        /* format_timestamp()'s own form is RFC 3339: one parser for it and for what operators type. */
+        return json_is_string(j) ? parse_timestamp(json_string_value(j), ret) : -EINVAL;
 }
 
 json_t *instance_status_to_json(const InstanceStatus *s) {
