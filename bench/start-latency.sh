@@ -233,7 +233,8 @@ echo >&2
 # ---- where sup's time goes: starts traced (strace slows every system call; shares only) ----
 # The monitor's system calls for TRACES starts of lat and of lat-lim, alternately: the slowest calls
 # of one of lat-lim's, and for both, the calls on cgroupfs by kind (benchlib.py strace-cgroup).
-if command -v strace >/dev/null; then
+# SUP_BENCH_TRACES=0 skips them (and their table).
+if [ "$TRACES" -gt 0 ] && command -v strace >/dev/null; then
         for i in $(seq "$TRACES"); do
                 for u in lat lat-lim; do
                         sleep "$SETTLE"
