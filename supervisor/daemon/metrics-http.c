@@ -289,6 +289,26 @@ static void on_resume(EventSource *s, usec_t t, void *userdata) {
         (void) event_source_set_io_events(h->source, EPOLLIN);
 }
 
+/* One client more than the cap gets a 503 and the close, not a bare close: a scraper then logs
+ * why (Prometheus shows the status in its target's error) instead of "connection reset". The
+ * response is short and constant, so one non-blocking send to a new connection's empty buffer
+ * takes it whole; nothing is read or kept, whatever the client does. */
+static void refuse_busy(int fd) {
+        static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+                                   "Content-Type: text/plain; charset=utf-8\r\n"
+                                   "Content-Length: 24\r\n"
+                                   "Retry-After: 1\r\n"
+                                   "Connection: close\r\n"
+                                   "\r\n"
+                                   "503 Service Unavailable\n";
+
+        (void) send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        /* A FIN after the response, so that the close with the client's unread request (a reset)
+         * comes after what was sent, not instead of it, as far as the client is quick to read. */
+        (void) shutdown(fd, SHUT_WR);
+        close(fd);
+}
+
 static void on_accept(EventSource *s, int fd, uint32_t revents, void *userdata) {
         MetricsHttp *h = userdata;
         HttpClient *c;
@@ -303,7 +323,7 @@ static void on_accept(EventSource *s, int fd, uint32_t revents, void *userdata) 
                 return;
         }
         if (h->n_clients >= METRICS_HTTP_MAX_CLIENTS) {
-                close(cfd);
+                refuse_busy(cfd);
                 return;
         }
         c = xzalloc(sizeof(HttpClient));

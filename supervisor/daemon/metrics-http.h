@@ -18,8 +18,8 @@
  * every unit and what it does, for anyone who can connect, and there is no authentication.
  *
  * What a client can cost, whatever it sends or does not read:
- *  - at most METRICS_HTTP_MAX_CLIENTS at once; one more is accepted and closed at once (the
- *    listener must not stay readable, the loop spinning);
+ *  - at most METRICS_HTTP_MAX_CLIENTS at once; one more is accepted, sent a constant 503 without
+ *    blocking and closed at once (the listener must not stay readable, the loop spinning);
  *  - a request head of at most METRICS_HTTP_MAX_HEAD bytes (431 past it), read into a buffer of
  *    that size; a body is never read;
  *  - METRICS_HTTP_TIMEOUT for the whole exchange from its accept: the request, and the response

@@ -13,6 +13,7 @@
 #include "metrics-http.h"
 #include "metrics.h"
 #include "socket-util.h"
+#include "string-util.h"
 
 /* ---- the format (metrics.h): pure, JSON in, text out ---- */
 
@@ -523,7 +524,7 @@ static int never_reader(const char *path, const char *request) {
 static void test_http_never_reads(void **state) {
         _cleanup_free_ char *path = xasprintf("%s/metrics2.sock", tmpdir);
         _cleanup_(metrics_http_freep) MetricsHttp *h = NULL;
-        _cleanup_free_ char *ok = NULL, *truncated = NULL;
+        _cleanup_free_ char *ok = NULL, *truncated = NULL, *busy = NULL;
         int idle[METRICS_HTTP_MAX_CLIENTS], extra, slow, fresh;
         const char *get = "GET /metrics HTTP/1.1\r\n\r\n";
         Event *e = NULL;
@@ -549,13 +550,20 @@ static void test_http_never_reads(void **state) {
         assert_non_null(ok);
         assert_non_null(strstr(ok, "HTTP/1.1 200 OK"));
 
-        /* The cap: 15 more that send nothing fill it (with slow, 16); one more is closed by its
-         * accept (within the default timeout of 10 s, which nothing here waits for). */
+        /* The cap: 15 more that send nothing fill it (with slow, 16); one more gets a 503 and is
+         * closed by its accept (within the default timeout of 10 s, which nothing here waits
+         * for), before it has sent anything. */
         for (size_t k = 0; k + 1 < METRICS_HTTP_MAX_CLIENTS; k++)
                 idle[k] = connect_client(path);
         pump(e, 40);
         extra = connect_client(path);
         pump(e, 20);
+        busy = exchange(e, extra, NULL);
+        assert_non_null(busy);
+        assert_true(startswith(busy, "HTTP/1.1 503 Service Unavailable\r\n"));
+        assert_non_null(strstr(busy, "Content-Length: 24\r\n"));
+        assert_true(endswith(busy, "\r\n\r\n503 Service Unavailable\n"));
+        assert_int_equal(strlen(strstr(busy, "\r\n\r\n") + 4), 24);
         assert_int_equal(recv(extra, &byte, 1, MSG_DONTWAIT), 0);
         close(extra);
         /* A client that leaves frees its place. */
