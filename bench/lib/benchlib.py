@@ -238,7 +238,10 @@ def statistics_median(xs):
 
 # ---- strace ---------------------------------------------------------------------------------
 
-WAITING = {"epoll_wait", "epoll_pwait", "read", "wait4", "waitid", "rt_sigtimedwait", "poll", "ppoll", "pselect6"}
+# Calls that wait for another process rather than work: among them recvmsg/recvfrom, where a
+# parked container's init waits for its go (the whole park shows as one long recvmsg).
+WAITING = {"epoll_wait", "epoll_pwait", "read", "recvmsg", "recvfrom", "wait4", "waitid", "rt_sigtimedwait", "poll",
+           "ppoll", "pselect6"}
 
 
 def strace_calls(trace):
