@@ -2,11 +2,12 @@
 # Resource limits on a real cgroup v2 kernel: these machines are v1 hybrid (their cgroup2 holds no
 # controller), so the v2 backend is enforced here by nothing but a VM. Boots the hyperv guest
 # kernel (Debian's cloud kernel, tools/guest-kernel.sh) in QEMU with TCG and an initramfs of its
-# own: the build's supd, sup-monitor, supctl and test-cgroup with their shared libraries, busybox,
-# limits-probe, the kernel's modules, and cgroup2-vm-guest.sh, which mounts cgroup2 with memory,
-# pids, cpu and io enabled and runs the cases (memory and OOM, swap off, pids, cpus, live reload,
-# io.weight, escapes). The guest prints "RESULT NAME ok|FAIL|gap ..." lines on its serial console
-# and powers off; this script fails on a FAIL, on a missing result, or when the guest overruns.
+# own (cgroup2-vm-initramfs.sh): the build's supd, sup-monitor, supctl and test-cgroup with their
+# shared libraries, busybox, limits-probe, the kernel's modules, and cgroup2-vm-guest.sh, which
+# mounts cgroup2 with memory, pids, cpu and io enabled and runs the cases (memory and OOM, swap
+# off, pids, cpus, live reload, io.weight, escapes). The guest prints "RESULT NAME ok|FAIL|gap ..."
+# lines on its serial console and powers off; this script fails on a FAIL, on a missing result, or
+# when the guest overruns.
 #   test-cgroup2-vm.sh SUPD SUPCTL SUP_MONITOR LIMITS_PROBE TEST_CGROUP
 # Under the sanitizers (ASAN_OPTIONS set) the guest runs the sanitizer build's binaries, with their
 # runtimes, and reports their findings as one more result.
@@ -45,35 +46,10 @@ trap cleanup EXIT
 
 # --- the initramfs ---
 R=$TOP/root
-mkdir -p "$R"/{bin,sup,modules}
-cp /bin/busybox "$R/bin/"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"; done
-cp "$SUPD" "$SUPCTL" "$MONITOR" "$TEST_CGROUP" "$R/sup/"
-# Their shared libraries (the sanitizers' runtimes too) and the dynamic loader, at the paths ldd
-# names, which are the loader's own search paths.
-for lib in $(ldd "$SUPD" "$SUPCTL" "$MONITOR" "$TEST_CGROUP" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u); do
-        cp -L --parents "$lib" "$R/"
-done
 busybox_layer "$R/layer"
 cp "$(realpath "$PROBE")" "$R/layer/bin/limits-probe"
-while read -r m; do cp "$KDIR/modules/$m" "$R/modules/"; done <"$KDIR/modules.list"
-cp "$KDIR/modules.list" "$R/modules/"
-cp "$HERE/cgroup2-vm-guest.sh" "$R/guest.sh"
-# The initramfs's root cannot be pivoted away from (pivot_root refuses a root mount without a
-# parent), and every container pivots: the guest runs on a tmpfs root instead.
-cat >"$R/init" <<'INIT'
-#!/bin/busybox sh
-/bin/busybox mkdir -p /dev /newroot
-/bin/busybox mount -t devtmpfs devtmpfs /dev
-exec >/dev/console 2>&1 </dev/console
-/bin/busybox mount -t tmpfs -o mode=0755 tmpfs /newroot
-/bin/busybox cp -a /bin /sup /lib* /usr /layer /modules /guest.sh /newroot/ 2>/dev/null
-/bin/busybox mkdir -p /newroot/proc /newroot/sys /newroot/dev /newroot/tmp /newroot/run
-exec /bin/busybox switch_root /newroot /bin/sh /guest.sh
-INIT
-chmod 755 "$R/init" "$R/guest.sh"
-(cd "$R" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$TOP/initramfs.cpio" ||
-        { echo "FAIL: cpio"; exit 1; }
+"$HERE/cgroup2-vm-initramfs.sh" "$R" "$TOP/initramfs.cpio" "$KDIR" "$HERE/cgroup2-vm-guest.sh" \
+        "$SUPD" "$SUPCTL" "$MONITOR" "$TEST_CGROUP" || { echo "FAIL: the initramfs"; exit 1; }
 # A swap disk: memory.swap.max 0 is only tested where there is swap to keep the workload off.
 truncate -s 256M "$TOP/swap.img"
 # An ext4 disk with the units' layer, for user_namespace: auto on this kernel: its idmapped mounts
