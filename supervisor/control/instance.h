@@ -142,5 +142,14 @@ int timestamp_from_json(const json_t *j, usec_t *ret);
 
 void instance_status_done(InstanceStatus *s);
 json_t *instance_status_to_json(const InstanceStatus *s);
+/* The keys of the object instance_status_to_json() builds, as bits: instance_status_key(k) is bit
+ * k's key (NULL past the last); instance_status_keys_mask() makes the mask of the keys a request
+ * names (a JSON list of strings; names of no key are ignored; NULL: every key). */
+#define INSTANCE_STATUS_KEYS_ALL UINT32_MAX
+const char *instance_status_key(unsigned k);
+uint32_t instance_status_keys_mask(const json_t *fields);
+/* Only the keys of mask, each encoded as instance_status_to_json() does; with skip_null, those
+ * whose value is null are left out. */
+json_t *instance_status_to_json_keys(const InstanceStatus *s, uint32_t mask, bool skip_null);
 /* Fills *ret from JSON written by instance_status_to_json(); -EINVAL if it is not such. */
 int instance_status_from_json(const json_t *j, InstanceStatus *ret);

@@ -1422,6 +1422,10 @@ json_t *manager_status_json(Manager *m, const char *only, bool usage) {
 json_t *manager_status_json_fields(Manager *m, const char *only, bool usage, const json_t *fields) {
         json_t *list = json_array();
         size_t n = m->generation ? m->generation->n_units : 0;
+        /* The instance's own keys the request names, built alone (not a whole object to pick from). */
+        uint32_t keys = instance_status_keys_mask(fields);
+        bool want_reason = wants_field(fields, "reason"), want_waiting = wants_field(fields, "waiting_for"),
+             want_description = wants_field(fields, "description");
 
         usage = usage && wants_field(fields, "usage");
 
@@ -1430,6 +1434,7 @@ json_t *manager_status_json_fields(Manager *m, const char *only, bool usage, con
                 const UnitSpec *u = m->generation->units[k];
                 Instance *i = manager_find(m, u->name);
                 json_t *j, *waiting = NULL; /* "waiting_for": the units its start waits for */
+                bool exact = false;         /* j has only the keys asked for, none null */
 
                 if (only && !streq(only, u->name))
                         continue;
@@ -1456,28 +1461,41 @@ json_t *manager_status_json_fields(Manager *m, const char *only, bool usage, con
                         _cleanup_free_ char *what = NULL;
                         const char *holder;
 
-                        j = instance_status_to_json(&i->status);
-                        if (usage)
-                                json_object_set_new(j, "usage", usage_json(m, i));
+                        j = instance_status_to_json_keys(&i->status, keys, fields != NULL);
+                        if (usage) {
+                                json_t *x = usage_json(m, i);
+                                if (fields && json_is_null(x))
+                                        json_decref(x);
+                                else
+                                        json_object_set_new(j, "usage", x);
+                        }
                         if (i->life == LIFE_WAITING && i->spec && waiting_for(m, i->spec, &names, &what) > 0) {
                                 _cleanup_free_ char *why = xasprintf("waiting for %s", what);
-                                json_object_set_new(j, "reason", json_string(why));
+                                if (want_reason)
+                                        json_object_set_new(j, "reason", json_string(why));
                                 waiting = json_array();
                                 STRV_FOREACH(name, names)
                                         json_array_append_new(waiting, json_string(*name));
                         } else if (i->life == LIFE_WAITING && i->spec && (holder = port_holder(m, i->spec))) {
                                 _cleanup_free_ char *why =
                                         xasprintf("waiting for %s to stop and release the host ports", holder);
-                                json_object_set_new(j, "reason", json_string(why));
+                                if (want_reason)
+                                        json_object_set_new(j, "reason", json_string(why));
                         }
+                        exact = fields != NULL;
                 }
-                json_object_set_new(j, "waiting_for", waiting ?: json_null());
-                json_object_set_new(j, "description", json_string(u->description));
-                json_array_append_new(list, only_fields(j, fields));
+                if (want_waiting && (waiting || !exact))
+                        json_object_set_new(j, "waiting_for", waiting ?: json_null());
+                else
+                        json_decref(waiting);
+                if (want_description && u->description)
+                        json_object_set_new(j, "description", json_string(u->description));
+                /* The usual case (a unit whose monitor reported) was built from the keys alone. */
+                json_array_append_new(list, exact ? j : only_fields(j, fields));
         }
         for (Instance *i = m->instances; i; i = i->next)
                 if (instance_life_retiring(i->life) && has_status(i) && (!only || streq(only, i->name))) {
-                        json_t *j = instance_status_to_json(&i->status);
+                        json_t *j = instance_status_to_json_keys(&i->status, keys, fields != NULL);
                         if (usage)
                                 json_object_set_new(j, "usage", usage_json(m, i));
                         json_object_set_new(j, "waiting_for", json_null());

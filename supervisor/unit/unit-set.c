@@ -108,7 +108,7 @@ struct UnitSetCache {
         CacheEntry *entries; /* sorted by path */
         size_t n_entries;
         CacheEntry *next; /* the load under way's */
-        size_t n_next;
+        size_t n_next, next_allocated;
         size_t parsed, reused;
         SourceMemo memo[SOURCE_MEMO_SLOTS];
 };
@@ -243,6 +243,18 @@ static bool sources_pass(UnitSetCache *c, const UnitSources *s) {
         return true;
 }
 
+/* The next entry of the load under way. The array grows by doubling: by one entry at a time, a
+ * thousand units' entries (some 200 KB, above supd's mmap threshold) were a thousand mremap()s,
+ * a tenth of a reload with nothing changed. */
+static CacheEntry *next_entry(UnitSetCache *c) {
+        if (c->n_next == c->next_allocated) {
+                c->next_allocated = MAX(c->next_allocated * 2, (size_t) 16);
+                c->next = xreallocarray(c->next, c->next_allocated, sizeof(CacheEntry));
+        }
+        c->next[c->n_next] = (CacheEntry){};
+        return &c->next[c->n_next++];
+}
+
 static int load_cached(UnitSetCache *c, int dfd, const char *name, const char *file, UnitParseFlags flags,
                        Diagnostics *diags, UnitSpec **ret, char **ret_name) {
         _cleanup_free_ char *data = NULL;
@@ -269,7 +281,7 @@ static int load_cached(UnitSetCache *c, int dfd, const char *name, const char *f
                         verified = memcmp(digest, e->digest, sizeof(digest)) == 0;
                 }
                 if ((verified || !data) && sources_pass(c, &e->sources)) {
-                        CacheEntry *n = ARRAY_APPEND(c->next, c->n_next);
+                        CacheEntry *n = next_entry(c);
 
                         *n = *e;
                         if (verified)
@@ -301,7 +313,7 @@ static int load_cached(UnitSetCache *c, int dfd, const char *name, const char *f
         /* Every reload compares each unit's hash with its instance's: computed once per parse. */
         if (unit_spec_hash(*ret, (*ret)->cached_hash) < 0)
                 (*ret)->cached_hash[0] = 0;
-        CacheEntry *n = ARRAY_APPEND(c->next, c->n_next);
+        CacheEntry *n = next_entry(c);
         *n = (CacheEntry){
                 .path = xstrdup(file),
                 .flags = flags,
@@ -319,8 +331,13 @@ static void cache_commit(UnitSetCache *c) {
         cache_entries_free(c->entries, c->n_entries);
         c->entries = TAKE_PTR(c->next);
         c->n_entries = c->n_next;
-        c->n_next = 0;
-        qsort_safe(c->entries, c->n_entries, sizeof(CacheEntry), cache_entry_compare);
+        c->n_next = c->next_allocated = 0;
+        /* One directory's entries come in its sorted listing's order: no sort needed then. */
+        for (size_t i = 1; i < c->n_entries; i++)
+                if (cache_entry_compare(&c->entries[i - 1], &c->entries[i]) > 0) {
+                        qsort_safe(c->entries, c->n_entries, sizeof(CacheEntry), cache_entry_compare);
+                        break;
+                }
 }
 
 /* file, which is name in the directory dfd (or AT_FDCWD and file itself). */

@@ -243,6 +243,40 @@ static void test_fds_go_with_their_message_and_no_further(void **state) {
         event_free(e);
 }
 
+/* json_read_frame() searches each read's bytes once for the newline (a reply of a thousand units
+ * comes in many reads): a frame whose newline lands anywhere in a later read, or right after
+ * the room of a read, is still found, and the frame after it too. */
+static void test_read_frame_over_many_reads(void **state) {
+        /* {"s":"…"} is the string and 8 bytes: newlines at the end of the first read (8192 bytes), at
+         * the first byte of the second, just after it, and so on for the third. */
+        static const size_t sizes[] = {1, 8183, 8184, 8185, 16375, 16376, 16377, 60000};
+
+        for (size_t i = 0; i < ELEMENTSOF(sizes); i++) {
+                _cleanup_free_ char *big = xmalloc(sizes[i] + 1), *buf = NULL;
+                size_t len = 0, used = 0;
+                json_t *a = NULL, *b = NULL;
+                int sv[2];
+
+                memset(big, 'x', sizes[i]);
+                big[sizes[i]] = 0;
+                assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+                json_t *first = json_pack("{s:s}", "s", big), *second = json_pack("{s:i}", "n", (int) i);
+                assert_int_equal(json_write_frame(sv[1], first), 0);
+                assert_int_equal(json_write_frame(sv[1], second), 0);
+                assert_int_equal(json_read_frame(sv[0], &buf, &len, &used, 1 << 20, 5 * USEC_PER_SEC, &a), 0);
+                assert_true(json_equal(a, first));
+                assert_int_equal(json_read_frame(sv[0], &buf, &len, &used, 1 << 20, 5 * USEC_PER_SEC, &b), 0);
+                assert_true(json_equal(b, second));
+                assert_int_equal(used, 0);
+                json_decref(a);
+                json_decref(b);
+                json_decref(first);
+                json_decref(second);
+                close(sv[0]);
+                close(sv[1]);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_close_after_flush_with_nothing_queued),
@@ -251,6 +285,7 @@ int main(void) {
                 cmocka_unit_test(test_request_timeout_counts_from_first_byte),
                 cmocka_unit_test(test_idle_timeout_closes_a_full_socket),
                 cmocka_unit_test(test_fds_go_with_their_message_and_no_further),
+                cmocka_unit_test(test_read_frame_over_many_reads),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
