@@ -27,7 +27,9 @@ command -v mkfs.ext4 >/dev/null || skip "needs mkfs.ext4 (e2fsprogs)"
 command -v mkfs.erofs >/dev/null || skip "needs mkfs.erofs (erofs-utils)"
 "$TOOLS/guest-kernel.sh" "$STATE" || skip "cannot provision the guest kernel"
 INITRD=$("$TOOLS/guest-initramfs.sh" "$STATE" "$SUP_INIT") || { echo "FAIL: cannot build the initramfs"; exit 1; }
-KERNEL=$STATE/kernel/current/vmlinuz
+# The kernel the driver boots (runtime/vm/vm.c): its ELF (a PVH boot) when guest-kernel.sh made one.
+KERNEL=$STATE/kernel/current/vmlinux
+[ -f "$KERNEL" ] || KERNEL=$STATE/kernel/current/vmlinuz
 
 TOP=$(mktemp -d /tmp/sup-guest.XXXXXX)
 mkfifo "$TOP/tick" && exec 5<>"$TOP/tick"
