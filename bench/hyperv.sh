@@ -11,7 +11,8 @@
 #                monitor logs: QEMU's command line, "starting", "running". hv is restored from its
 #                template (runtime/vm/vm-template.h), built once before the rounds.
 #   sup cold     the same for hvcold, the same unit with 257 MiB (a template key of its own), whose
-#                template is removed before each start: a cold boot, sup's fallback
+#                template is removed before each start: a cold boot, sup's fallback (booting the
+#                kernel's ELF, a PVH boot, when tools/guest-kernel.sh extracted one)
 #   sup stop     `supctl stop hv` until "stopped" is in the log (the graceful path: the guest's
 #                agent signals the command, the guest powers off, QEMU exits)
 #   bare QEMU    the same kernel and machine options with a trivial initramfs (busybox: /init
@@ -19,7 +20,8 @@
 #                console's file; then SIGTERM until QEMU has exited
 # Then once each, SUP_BENCH_HV_IDLE seconds (default 3) after the first line, with the VM idle:
 # QEMU's memory (RSS, PSS, and what of it is guest RAM, and by mapping: hyperv-memory.txt) of hv,
-# restored, and of hvcold, booted cold, the monitor's, and on the bare QEMU 200 QMP query-status
+# restored, and of hvcold, booted cold, and of hvbz, booted cold from the bzImage (vm.kernel:
+# vmlinuz, as before the PVH boot), the monitor's, and on the bare QEMU 200 QMP query-status
 # round trips (sup's QMP socket is the monitor's: one client at a time).
 # Times come from bench-probe (bench/probe.c), as in start-latency.sh.
 # The guest: SUP_GUEST_DIR (default /var/lib/sup/guest), provisioned with tools/guest-kernel.sh,
@@ -75,6 +77,11 @@ sup_unit hvcold "[/bin/sh, -c, \"echo $LINE; exec sleep 100000\"]" "isolation: h
 vm: {accel: tcg}
 resources: {memory: 257M}
 restart: {policy: 'no'}"
+# hvbz: hvcold booting vmlinuz (the bzImage: QEMU keeps a copy of it), measured beside it.
+sup_unit hvbz "[/bin/sh, -c, \"echo $LINE; exec sleep 100000\"]" "isolation: hyperv
+vm: {accel: tcg, kernel: $GUEST/kernel/current/vmlinuz}
+resources: {memory: 258M}
+restart: {policy: 'no'}"
 sup_start "$SUP_DIR" --guest-dir "$GUEST"
 wait_first_line 120
 # The template is built in the background once the command runs.
@@ -86,8 +93,10 @@ until grep -q " sup template [0-9a-f]*: ready" "$LOGS/hv.log" 2>/dev/null; do
         sleep 0.5
 done
 note "$(grep " sup template [0-9a-f]*: ready" "$LOGS/hv.log" | head -1 | cut -d" " -f3-)"
-"$PROBE" watch --dir "$LOGS" --match stopped --timeout 60 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" stop hvcold > /dev/null ||
-        die "hvcold did not stop"
+for u in hvcold hvbz; do
+        "$PROBE" watch --dir "$LOGS" --match stopped --timeout 60 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" stop $u > /dev/null ||
+                die "$u did not stop"
+done
 
 # The bare QEMU's machine: every option sup's QEMU has up to its devices (the machine, TCG, -m,
 # -smp, -sandbox, the kernel and its command line with tsc_early_khz), the initramfs replaced.
@@ -114,27 +123,27 @@ note "machine: ${BARE[*]}"
 "$PROBE" watch --dir "$LOGS" --match stopped --timeout 60 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" stop hv > /dev/null ||
         die "hv did not stop"
 
-# cold_round [mem]: hvcold from a cold boot (its template, if any, removed), then stopped. mem:
-# its QEMU's memory, idle, instead of a timed sample.
+# cold_round [mem [UNIT [WHAT]]]: UNIT (default hvcold) from a cold boot (its template, if any,
+# removed), then stopped. mem: its QEMU's memory, idle, instead of a timed sample.
 cold_round() {
-        local p=$WORK/p.txt key
-        key=$(sed -n 's/.* sup template: none yet for this machine (\([0-9a-f]*\)).*/\1/p' "$LOGS/hvcold.log" | head -1)
+        local p=$WORK/p.txt key u=${2:-hvcold}
+        key=$(sed -n 's/.* sup template: none yet for this machine (\([0-9a-f]*\)).*/\1/p' "$LOGS/$u.log" | head -1)
         [ -n "$key" ] && rm -f "$SUP_DIR/state/vm/templates/$key"*.state
         sleep "$SETTLE"
-        "$PROBE" watch --dir "$LOGS" --match "$LINE" --timeout 120 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" start hvcold > "$p" ||
+        "$PROBE" watch --dir "$LOGS" --match "$LINE" --timeout 120 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" start "$u" > "$p" ||
                 { cat "$p" >&2; die "sup cold start: no first line"; }
         if [ "${1:-}" = mem ]; then
                 sleep "$IDLE"
-                vm_mem hvcold "QEMU of the hyperv unit, booted cold (no template)" $((GUEST_MIB + 1))
+                vm_mem "$u" "${3:-QEMU of the hyperv unit, booted cold (no template)}" $(($(sup_field "$u" vm memory) >> 20))
         else
                 probe_times "$p" hvcold "$LINE" >> "$RAW/sup-cold" || { cat "$p" >&2; die "sup cold start: unexpected log"; }
         fi
         sleep "$SETTLE"
-        "$PROBE" watch --dir "$LOGS" --match stopped --timeout 60 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" stop hvcold > /dev/null ||
+        "$PROBE" watch --dir "$LOGS" --match stopped --timeout 60 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" stop "$u" > /dev/null ||
                 die "sup cold stop: not stopped"
         # The template build this start began goes on after the stop: let it end (and remove its
         # template), so that it neither runs during the next rows nor makes the next start a restore.
-        key=$(sed -n 's/.* sup template: none yet for this machine (\([0-9a-f]*\)).*/\1/p' "$LOGS/hvcold.log" | head -1)
+        key=$(sed -n 's/.* sup template: none yet for this machine (\([0-9a-f]*\)).*/\1/p' "$LOGS/$u.log" | head -1)
         local deadline=$((SECONDS + 600))
         sleep 0.5
         while compgen -G "$SUP_DIR/state/vm/templates/$key*.build" > /dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
@@ -216,6 +225,7 @@ def flush():
     if not name and size == guest_kib and "x" not in perms: k = "guest RAM (resident: touched, not given back)"
     elif not name and "x" in perms: k = "TCG code cache"
     elif not name and abs(size - kernel_kib) < 512: k = "anonymous, the kernel's size (QEMU's copy of -kernel)"
+    elif name.endswith("/vmlinux"): k = "the kernel's ELF (a PVH boot: file pages, shared)"
     elif name.endswith("/qemu-system-x86_64"): k = "QEMU's binary"
     elif ".so" in name: k = "libraries"
     elif name == "[heap]": k = "heap"
@@ -273,6 +283,7 @@ vm_mem_after_free "$(sup_field hv pid)"
 "$PROBE" watch --dir "$LOGS" --match stopped --timeout 60 -- "$SUPCTL" --socket "$SUP_DIR/run/supd.sock" stop hv > /dev/null ||
         die "sup stop: not stopped"
 cold_round mem
+cold_round mem hvbz "QEMU of the hyperv unit, booted cold from the bzImage (vm.kernel: vmlinuz)"
 export PY BENCH RESULTS GUEST_MIB WORK QMP_CALLS
 # shellcheck disable=SC2016 # expanded by the probe's sh -c
 bare_qemu mem 'sleep '"$IDLE"'; $PY "$BENCH/lib/benchlib.py" vm-mem "$RESULTS" "bare QEMU" "QEMU, the same kernel and machine" "$PROBE_PID" "$GUEST_MIB" &&

@@ -27,7 +27,9 @@ command -v mkfs.ext4 >/dev/null || skip "needs mkfs.ext4 (e2fsprogs)"
 command -v mkfs.erofs >/dev/null || skip "needs mkfs.erofs (erofs-utils)"
 "$TOOLS/guest-kernel.sh" "$STATE" || skip "cannot provision the guest kernel"
 INITRD=$("$TOOLS/guest-initramfs.sh" "$STATE" "$SUP_INIT") || { echo "FAIL: cannot build the initramfs"; exit 1; }
-KERNEL=$STATE/kernel/current/vmlinuz
+# The kernel the driver boots (runtime/vm/vm.c): its ELF (a PVH boot) when guest-kernel.sh made one.
+KERNEL=$STATE/kernel/current/vmlinux
+[ -f "$KERNEL" ] || KERNEL=$STATE/kernel/current/vmlinuz
 
 TOP=$(mktemp -d /tmp/sup-guest.XXXXXX)
 mkfifo "$TOP/tick" && exec 5<>"$TOP/tick"
@@ -49,9 +51,10 @@ now_us() { local t=${EPOCHREALTIME/./}; echo "$t"; }
 ms() { echo $((($(now_us) - T0) / 1000)); }
 tick() { read -r -t 0.01 -u 5 _; }
 
-# -M microvm boots fastest; tsc_early_khz keeps it from hanging (lib.sh's host_tsc_khz).
+# -M microvm boots fastest; tsc_early_khz keeps it from hanging (lib.sh's host_tsc_khz); the code
+# cache as large as the driver's (runtime/vm/vm-qemu.h, VM_TCG_TB_MIB), so that this boots what it runs.
 tsc_khz=$(host_tsc_khz) || skip "cannot tell the host's TSC frequency"
-MACHINE=(-M microvm -nodefaults -no-user-config -accel tcg,tb-size=256 -m 256 -smp 1 -display none -no-reboot)
+MACHINE=(-M microvm -nodefaults -no-user-config -accel tcg,tb-size=16 -m 256 -smp 1 -display none -no-reboot)
 CMDLINE="console=ttyS0 quiet panic=-1 tsc_early_khz=$tsc_khz"
 echo "    machine: microvm, TCG, tsc_early_khz=$tsc_khz; kernel $(readlink "$STATE/kernel/current")"
 

@@ -773,6 +773,12 @@ logged tpl-a "restoring failed (QEMU: .*migration.*): removing it, booting cold"
         fail "tpl-a: no clear message: $(grep -E "sup template|qemu " "$CASE_DIR/state/logs/tpl-a.log")"
 n=$(pgrep -f "qemu-system-x86_64 -name sup-tpl-a," | wc -l)
 [ "$n" = 1 ] || fail "$n QEMUs of tpl-a"
+# Booted cold, it boots the kernel's ELF (a PVH boot) where guest-kernel.sh extracted one: with
+# vmlinuz QEMU would keep a private copy of the bzImage for its lifetime (14 MiB).
+if [ -f "$GUEST/kernel/current/vmlinux" ]; then
+        args=" $(tr '\0' ' ' <"/proc/$(field tpl-a pid)/cmdline")"
+        [[ $args == *" -kernel $GUEST/kernel/current/vmlinux "* ]] || fail "tpl-a: booted cold by QEMU $args"
+fi
 log "corrupt template: $(sed -n 's/.* sup template [0-9a-f]*: \(restoring failed.*\)/\1/p' "$CASE_DIR/state/logs/tpl-a.log")"
 end
 

@@ -114,7 +114,7 @@ typedef struct VmConfig {
         const char *dir;               /* the instance's run directory: qmp.sock, QEMU's working directory */
         const char *state_dir;         /* supd's: vm/host.json */
         const char *sandbox_dir;       /* the instance's sandbox: disk.ext4 */
-        const char *guest_dir;         /* kernel/current/{vmlinuz,initramfs.cpio} (tools/guest-kernel.sh) */
+        const char *guest_dir;         /* kernel/current/{vmlinux,vmlinuz,initramfs.cpio} (tools/guest-kernel.sh) */
         const Vmm *vmm;                /* NULL: vmm_get(NULL), QEMU */
         VmAccel host_accel;            /* supd --vm-accel */
         bool debug;                    /* sup.debug on the guest's command line */
