@@ -1525,6 +1525,7 @@ Manager *manager_free(Manager *m) {
         while (m->instances)
                 instance_free(m->instances);
         manager_index_done(m);
+        event_source_free(m->spawn_source);
         event_source_free(m->adopt_deadline);
         json_decref(m->create_errors);
         unit_set_free(m->generation);
