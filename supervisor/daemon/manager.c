@@ -1126,6 +1126,9 @@ static int act_spawn_failed(Instance *i, const InstanceInput *in) {
         free(i->spawn_error);
         i->spawn_error = xstrdup(in && in->why ? in->why : "no reason given");
         log_error("%s: the monitor failed to start: %s", i->name, i->spawn_error);
+        /* No monitor, so no status of its own: the stream says what `supctl status` shows. */
+        events_emit(i->manager->events, "state", i->name,
+                    json_pack("{s:n, s:s, s:s}", "from", "to", "failed", "reason", i->spawn_error));
         set_life(i, LIFE_SPAWN_FAILED);
         manager_waits_check(i->manager, i->name);
         return 0;
