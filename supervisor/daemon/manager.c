@@ -1007,6 +1007,15 @@ static int act_remove_spawning(Instance *i, const InstanceInput *in) {
         return 0;
 }
 
+/* supd stops while the monitor starts: one not forked yet (still queued) is forgotten, nothing
+ * runs; one forked is told to shut down once it listens, as a removed one is (its sandbox, never
+ * used, goes with it): forgetting it left it running with no supd to tell it anything. */
+static int act_shutdown_spawning(Instance *i, const InstanceInput *in) {
+        if (i->spawn_queued)
+                return act_forget(i, in);
+        return act_remove_spawning(i, in);
+}
+
 /* remove while its monitor is being stopped by a signal: its exit ends it, within the same
  * deadline. */
 static int act_remove_unreachable(Instance *i, const InstanceInput *in) {
@@ -1282,7 +1291,7 @@ static int act_kill(Instance *i, const InstanceInput *in) {
 /* clang-format off */
 static const InstanceAction actions[_LIFE_MAX][_LIFE_EVENT_MAX] = {
         /*                              create                start                    stop                 replace      update              remove                  shutdown      spawned               spawn_failed      status         answer            lost               exited           timer */
-        [LIFE_SPAWNING]           = ROW(act_exists,           act_want_start,          act_unwant_start,    act_replace, act_update_replace, act_remove_spawning,    act_forget,   act_connect,          act_spawn_failed, act_none,      act_none,         act_none,          act_none,        act_none),
+        [LIFE_SPAWNING]           = ROW(act_exists,           act_want_start,          act_unwant_start,    act_replace, act_update_replace, act_remove_spawning,    act_shutdown_spawning, act_connect,          act_spawn_failed, act_none,      act_none,         act_none,          act_none,        act_none),
         [LIFE_SPAWN_FAILED]       = ROW(act_create_anew,      act_pass,                act_pass,            act_replace, act_update_replace, act_retired,            act_forget,   act_none,             act_none,         act_none,      act_none,         act_none,          act_none,        act_none),
         [LIFE_CONNECTING]         = ROW(act_exists,           act_want_start,          act_stop_pass,       act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status_up, act_none,         act_lost,          act_none,        act_none),
         [LIFE_WAITING]            = ROW(act_exists,           act_keep_waiting,        act_stop_waiting,    act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status,    act_none,         act_lost,          act_none,        act_none),

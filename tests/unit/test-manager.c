@@ -334,14 +334,15 @@ typedef struct Cell {
 /* clang-format off */
 static const Cell cells[] = {
         /* Its monitor is starting: requests are remembered for when it is up; the plan's replace,
-         * update and remove wait for it to listen (retiring-spawn); supd's shutdown forgets it. */
+         * update and remove wait for it to listen (retiring-spawn), and so does supd's shutdown: a
+         * monitor forgotten at supd's stop ran on with no supd. */
         {L(SPAWNING), E(CREATE),       L(SPAWNING),       0,       NULL,       -EEXIST, true,  false},
         {L(SPAWNING), E(START),        L(SPAWNING),       0,       NULL,       0,       true,  false},
         {L(SPAWNING), E(STOP),         L(SPAWNING),       0,       NULL,       0,       false, false},
         {L(SPAWNING), E(REPLACE),      L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
         {L(SPAWNING), E(UPDATE),       L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
         {L(SPAWNING), E(REMOVE),       L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
-        {L(SPAWNING), E(SHUTDOWN),     GONE,              0,       NULL,       0,       false, false},
+        {L(SPAWNING), E(SHUTDOWN),     L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
         {L(SPAWNING), E(SPAWNED),      L(CONNECTING),     CO | SE, "status",   0,       true,  false},
         {L(SPAWNING), E(SPAWN_FAILED), L(SPAWN_FAILED),   0,       NULL,       0,       true,  false},
         {L(SPAWNING), E(STATUS),       L(SPAWNING),       0,       NULL,       0,       true,  false},
@@ -1071,8 +1072,8 @@ static void count_idle(Manager *m) {
         idle_calls++;
 }
 
-/* supd's stop: monitors that are not connected are forgotten, the others told to shut down;
- * on_idle once, when the last is gone. */
+/* supd's stop: connected monitors are told to shut down, one still starting once it listens
+ * (forgotten, it ran on with no supd); on_idle once, when the last is gone. */
 static void test_shutdown_until_idle(void **state) {
         Harness h = {};
 
@@ -1082,12 +1083,17 @@ static void test_shutdown_until_idle(void **state) {
         fake.holder = 0;
         manager_shutdown(h.m);
         assert_int_equal(h.m->phase, MANAGER_STOPPING);
-        assert_null(find(&h, "dep"));
+        assert_int_equal(find(&h, "dep")->life, LIFE_RETIRING_SPAWN);
         assert_int_equal(t_of(&h)->life, LIFE_RETIRING);
         assert_string_equal(fake.sent, "shutdown");
         assert_int_equal(idle_calls, 0);
         instance_lost(t_of(&h), 0);
         assert_null(find(&h, "t"));
+        assert_int_equal(idle_calls, 0);
+        instance_spawned(find(&h, "dep"), NULL); /* told to shut down now */
+        assert_int_equal(find(&h, "dep")->life, LIFE_RETIRING);
+        instance_lost(find(&h, "dep"), 0);
+        assert_null(find(&h, "dep"));
         assert_int_equal(idle_calls, 1);
         harness_close(&h);
 }
