@@ -2,8 +2,11 @@
 /* The side effects of an instance's life (ManagerRuntime): a sup-monitor process started
  * detached, its socket, and a pidfd on the process that holds the instance lock. What they mean
  * is manager.c's state machine's to decide. */
+#include <assert.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -12,6 +15,7 @@
 #include "log.h"
 #include "manager.h"
 #include "path-util.h"
+#include "string-util.h"
 #include "socket-util.h"
 
 static void on_monitor_ready(EventSource *s, int fd, uint32_t revents, void *userdata) {
@@ -60,61 +64,212 @@ static void reap_later(Event *e, pid_t pid) {
         }
 }
 
-static int monitor_spawn(Instance *i) {
-        Manager *m = i->manager;
-        int ready[2];
-        pid_t pid;
+/* What the two children of a spawn need, all prepared by supd before them: they share supd's
+ * memory (CLONE_VM), so they allocate nothing and change nothing of it (unsetenv() would change
+ * supd's own environment). */
+typedef struct SpawnArgs {
+        const char *path;
+        char **argv, **envp;
+        int ready_fd; /* the ready pipe's write end: fd 3 of the monitor */
+        bool set_nofile;
+        struct rlimit nofile;
+        char *exec_stack_top;
+} SpawnArgs;
 
-        if (pipe2(ready, O_CLOEXEC) < 0)
-                return negative_errno();
-        pid = fork();
-        if (pid < 0) {
-                int r = negative_errno();
-                close(ready[0]);
-                close(ready[1]);
-                return r;
-        }
-        if (pid == 0) {
-                /* Detach twice: a session of its own, and not supd's child, so that supd's
-                 * death, restart or stop (KillMode=process) leaves the monitor running. */
-                sigset_t none;
-                struct rlimit rl;
-                int null;
+#define SPAWN_STACK_SIZE (64 * 1024)
 
-                sigemptyset(&none);
-                (void) sigprocmask(SIG_SETMASK, &none, NULL);
-                (void) setsid();
-                /* systemd's channel is supd's alone: a monitor that inherited it could send
-                 * notifications in supd's name (NotifyAccess=main would drop them anyway). */
-                (void) unsetenv("NOTIFY_SOCKET");
-                (void) unsetenv("WATCHDOG_USEC");
-                (void) unsetenv("WATCHDOG_PID");
-                if (fork() != 0)
-                        _exit(0);
-                /* supd raised its own soft fd limit; the monitor gets the one supd was given. */
-                if (m->config.nofile_soft > 0 && getrlimit(RLIMIT_NOFILE, &rl) >= 0 &&
-                    m->config.nofile_soft < rl.rlim_cur) {
-                        rl.rlim_cur = m->config.nofile_soft;
-                        (void) setrlimit(RLIMIT_NOFILE, &rl);
-                }
-                null = open("/dev/null", O_RDWR | O_CLOEXEC);
-                if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(ready[1], 3) < 0)
-                        _exit(127);
-                (void) close_range(4, ~0U, 0);
-                execl(m->config.monitor_path, "sup-monitor", "--dir", i->dir_path, "--state-dir", m->config.state_dir,
-                      "--cgroup-root", m->config.cgroup_root, "--cgroup-parent", m->config.cgroup_parent,
-                      "--bridge-subnet", m->config.bridge_subnet, "--bridge-subnet6", m->config.bridge_subnet6,
-                      "--guest-dir", m->config.guest_dir, "--vm-accel", m->config.vm_accel, "--log-max-size",
-                      m->config.log_max_size, "--image-max-layer-size", m->config.image_max_layer_size ?: "0",
-                      "--ready-fd", "3", m->config.no_outbound ? "--no-outbound" : (char *) NULL, (char *) NULL);
-                (void) !write(3, "cannot execute sup-monitor", 26);
+/* The children below run on stacks supd mapped for them, which ASan has no shadow for: they are
+ * not instrumented (they call nothing but system calls). */
+
+__attribute__((no_sanitize_address)) static int spawn_exec(void *userdata) {
+        const SpawnArgs *a = userdata;
+        int null;
+
+        /* supd raised its own soft fd limit; the monitor gets the one supd was given. */
+        if (a->set_nofile)
+                (void) setrlimit(RLIMIT_NOFILE, &a->nofile);
+        null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+                _exit(127);
+        /* dup2() onto itself would keep O_CLOEXEC. */
+        if (a->ready_fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(a->ready_fd, 3) < 0)
+                _exit(127);
+        (void) close_range(4, ~0U, 0);
+        execve(a->path, a->argv, a->envp);
+        (void) !write(3, "cannot execute sup-monitor", 26);
+        _exit(127);
+}
+
+/* Detach twice: a session of its own, and not supd's child, so that supd's death, restart or stop
+ * (KillMode=process) leaves the monitor running. */
+__attribute__((no_sanitize_address)) static int spawn_detach(void *userdata) {
+        const SpawnArgs *a = userdata;
+        sigset_t none;
+
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        (void) setsid();
+        if (clone(spawn_exec, a->exec_stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, (void *) a) < 0) {
+                (void) !write(a->ready_fd, "cannot fork sup-monitor", 23);
                 _exit(127);
         }
+        _exit(0);
+}
+
+/* The environment without systemd's channel, which is supd's alone: a monitor that inherited it
+ * could send notifications in supd's name (NotifyAccess=main would drop them anyway). */
+static char **monitor_environment(void) {
+        size_t n = 0, k = 0;
+        char **envp;
+
+        for (char **e = environ; *e; e++)
+                n++;
+        envp = xnew0(char *, n + 1);
+        for (char **e = environ; *e; e++)
+                if (!startswith(*e, "NOTIFY_SOCKET=") && !startswith(*e, "WATCHDOG_USEC=") &&
+                    !startswith(*e, "WATCHDOG_PID="))
+                        envp[k++] = *e;
+        return envp;
+}
+
+/* The monitor, started by two children that share supd's memory (what posix_spawn() does, twice)
+ * instead of two fork()s: a fork of supd copied its page tables (dup_mmap) and made every page it
+ * wrote next a copy-on-write fault; at a thousand units, most of a reload's time was that. supd
+ * waits while they run (CLONE_VFORK), until the monitor is exec'ed: microseconds of work. */
+static int monitor_fork(Instance *i) {
+        Manager *m = i->manager;
+        _cleanup_free_ char **envp = monitor_environment();
+        const char *argv[] = {
+                "sup-monitor",
+                "--dir",
+                i->dir_path,
+                "--state-dir",
+                m->config.state_dir,
+                "--cgroup-root",
+                m->config.cgroup_root,
+                "--cgroup-parent",
+                m->config.cgroup_parent,
+                "--bridge-subnet",
+                m->config.bridge_subnet,
+                "--bridge-subnet6",
+                m->config.bridge_subnet6,
+                "--guest-dir",
+                m->config.guest_dir,
+                "--vm-accel",
+                m->config.vm_accel,
+                "--log-max-size",
+                m->config.log_max_size,
+                "--image-max-layer-size",
+                m->config.image_max_layer_size ?: "0",
+                "--ready-fd",
+                "3",
+                m->config.no_outbound ? "--no-outbound" : NULL,
+                NULL,
+        };
+        SpawnArgs a = {.path = m->config.monitor_path, .argv = (char **) argv, .envp = envp};
+        int ready[2], r;
+        char *stacks;
+        pid_t pid;
+
+        if (m->config.nofile_soft > 0 && getrlimit(RLIMIT_NOFILE, &a.nofile) >= 0 &&
+            m->config.nofile_soft < a.nofile.rlim_cur) {
+                a.nofile.rlim_cur = m->config.nofile_soft;
+                a.set_nofile = true;
+        }
+        /* Mapped per spawn and unmapped after it: no memory of supd's stays for them. */
+        stacks = mmap(NULL, 2 * SPAWN_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1,
+                      0);
+        if (stacks == MAP_FAILED)
+                return negative_errno();
+        if (pipe2(ready, O_CLOEXEC) < 0) {
+                r = negative_errno();
+                (void) munmap(stacks, 2 * SPAWN_STACK_SIZE);
+                return r;
+        }
+        a.ready_fd = ready[1];
+        a.exec_stack_top = stacks + 2 * SPAWN_STACK_SIZE;
+        pid = clone(spawn_detach, stacks + SPAWN_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+        r = pid < 0 ? negative_errno() : 0;
+        (void) munmap(stacks, 2 * SPAWN_STACK_SIZE);
         close(ready[1]);
+        if (r < 0) {
+                close(ready[0]);
+                return r;
+        }
         reap_later(m->event, pid);
         (void) fd_set_nonblock(ready[0], 1);
         i->ready_fd = ready[0];
         return event_add_io(m->event, &i->ready_source, ready[0], EPOLLIN, on_monitor_ready, i);
+}
+
+/* Spawns per turn of supd's loop. A fork of supd takes milliseconds of CPU (its page tables), tens
+ * of them on a busy host; forking a reload's hundred monitors in one go kept the reload's reply, every
+ * other request and every new monitor's connect and start waiting until the last fork (and a
+ * 900-unit reload outlasted supctl's timeout). A few per turn let the first containers start while
+ * the later monitors are forked, and the loop answers in between. */
+#define SPAWNS_PER_TURN 4
+
+static void spawn_dequeue(Instance *i) {
+        Manager *m = i->manager;
+
+        if (!i->spawn_queued)
+                return;
+        for (Instance **p = &m->spawn_queue; *p; p = &(*p)->spawn_next)
+                if (*p == i) {
+                        *p = i->spawn_next;
+                        break;
+                }
+        if (m->spawn_queue_tail == i) {
+                m->spawn_queue_tail = NULL;
+                for (Instance *q = m->spawn_queue; q; q = q->spawn_next)
+                        m->spawn_queue_tail = q;
+        }
+        i->spawn_next = NULL;
+        i->spawn_queued = false;
+}
+
+static void on_spawn_turn(EventSource *s, usec_t t, void *userdata) {
+        Manager *m = userdata;
+
+        for (unsigned k = 0; k < SPAWNS_PER_TURN && m->spawn_queue; k++) {
+                Instance *i = m->spawn_queue;
+                int r;
+
+                spawn_dequeue(i);
+                r = monitor_fork(i);
+                if (r < 0) {
+                        _cleanup_free_ char *why = xasprintf("cannot start its monitor: %s", strerror(-r));
+                        /* The state machine's spawn failed: the unit shows failed, and an event says
+                         * why; i may be gone afterwards. */
+                        instance_spawned(i, why);
+                }
+        }
+        if (m->spawn_queue)
+                event_source_set_time(s, now(CLOCK_MONOTONIC));
+}
+
+/* The monitor is forked on a later turn of the loop (on_spawn_turn), in the order asked. Its
+ * instance is spawning meanwhile, as it is until its monitor listens: whatever happens to it first
+ * (removed, replaced, supd stopping) is the state machine's, and release() takes it off the queue. */
+static int monitor_spawn(Instance *i) {
+        Manager *m = i->manager;
+        int r;
+
+        if (!m->spawn_source) {
+                r = event_add_time(m->event, &m->spawn_source, USEC_INFINITY, on_spawn_turn, m);
+                if (r < 0)
+                        return r;
+        }
+        assert(!i->spawn_queued);
+        if (m->spawn_queue_tail)
+                m->spawn_queue_tail->spawn_next = i;
+        else
+                m->spawn_queue = i;
+        m->spawn_queue_tail = i;
+        i->spawn_queued = true;
+        if (event_source_get_time(m->spawn_source) == USEC_INFINITY)
+                event_source_set_time(m->spawn_source, now(CLOCK_MONOTONIC));
+        return 0;
 }
 
 static void on_monitor_message(JsonConn *c, json_t *msg, void *userdata) {
@@ -187,6 +342,7 @@ static void monitor_kill(Instance *i, int sig) {
 }
 
 static void monitor_release(Instance *i) {
+        spawn_dequeue(i);
         i->conn = json_conn_free(i->conn);
         i->ready_source = event_source_free(i->ready_source);
         close_and_reset(&i->ready_fd);

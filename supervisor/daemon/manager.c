@@ -1007,6 +1007,15 @@ static int act_remove_spawning(Instance *i, const InstanceInput *in) {
         return 0;
 }
 
+/* supd stops while the monitor starts: one not forked yet (still queued) is forgotten, nothing
+ * runs; one forked is told to shut down once it listens, as a removed one is (its sandbox, never
+ * used, goes with it): forgetting it left it running with no supd to tell it anything. */
+static int act_shutdown_spawning(Instance *i, const InstanceInput *in) {
+        if (i->spawn_queued)
+                return act_forget(i, in);
+        return act_remove_spawning(i, in);
+}
+
 /* remove while its monitor is being stopped by a signal: its exit ends it, within the same
  * deadline. */
 static int act_remove_unreachable(Instance *i, const InstanceInput *in) {
@@ -1126,6 +1135,9 @@ static int act_spawn_failed(Instance *i, const InstanceInput *in) {
         free(i->spawn_error);
         i->spawn_error = xstrdup(in && in->why ? in->why : "no reason given");
         log_error("%s: the monitor failed to start: %s", i->name, i->spawn_error);
+        /* No monitor, so no status of its own: the stream says what `supctl status` shows. */
+        events_emit(i->manager->events, "state", i->name,
+                    json_pack("{s:n, s:s, s:s}", "from", "to", "failed", "reason", i->spawn_error));
         set_life(i, LIFE_SPAWN_FAILED);
         manager_waits_check(i->manager, i->name);
         return 0;
@@ -1279,7 +1291,7 @@ static int act_kill(Instance *i, const InstanceInput *in) {
 /* clang-format off */
 static const InstanceAction actions[_LIFE_MAX][_LIFE_EVENT_MAX] = {
         /*                              create                start                    stop                 replace      update              remove                  shutdown      spawned               spawn_failed      status         answer            lost               exited           timer */
-        [LIFE_SPAWNING]           = ROW(act_exists,           act_want_start,          act_unwant_start,    act_replace, act_update_replace, act_remove_spawning,    act_forget,   act_connect,          act_spawn_failed, act_none,      act_none,         act_none,          act_none,        act_none),
+        [LIFE_SPAWNING]           = ROW(act_exists,           act_want_start,          act_unwant_start,    act_replace, act_update_replace, act_remove_spawning,    act_shutdown_spawning, act_connect,          act_spawn_failed, act_none,      act_none,         act_none,          act_none,        act_none),
         [LIFE_SPAWN_FAILED]       = ROW(act_create_anew,      act_pass,                act_pass,            act_replace, act_update_replace, act_retired,            act_forget,   act_none,             act_none,         act_none,      act_none,         act_none,          act_none,        act_none),
         [LIFE_CONNECTING]         = ROW(act_exists,           act_want_start,          act_stop_pass,       act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status_up, act_none,         act_lost,          act_none,        act_none),
         [LIFE_WAITING]            = ROW(act_exists,           act_keep_waiting,        act_stop_waiting,    act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status,    act_none,         act_lost,          act_none,        act_none),
@@ -1543,6 +1555,7 @@ Manager *manager_free(Manager *m) {
         while (m->instances)
                 instance_free(m->instances);
         manager_index_done(m);
+        event_source_free(m->spawn_source);
         event_source_free(m->adopt_deadline);
         json_decref(m->create_errors);
         unit_set_free(m->generation);

@@ -148,6 +148,9 @@ struct Manager {
         ManagerWait *waits;          /* manager_wait()'s, checked again on every status of their unit */
         size_t n_waits;
         bool freeing;                /* manager_free(): instances go, their units stay */
+        /* manager-runtime.c's: the instances whose monitor is still to be forked, in order */
+        Instance *spawn_queue, *spawn_queue_tail;
+        EventSource *spawn_source;
         uint64_t n_reloads, n_reloads_refused; /* for metrics.h: applied, and refused as invalid */
         void (*on_ready)(Manager *m);
         void (*on_idle)(Manager *m); /* stopping and no monitor left */
@@ -176,6 +179,8 @@ struct Instance {
         unsigned oom_kills;
         /* manager-runtime.c's */
         JsonConn *conn;
+        bool spawn_queued; /* its monitor not forked yet (Manager.spawn_queue) */
+        Instance *spawn_next;
         int ready_fd; /* the spawn's ready pipe */
         EventSource *ready_source;
         int pidfd; /* watch_exit's */

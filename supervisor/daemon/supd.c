@@ -46,6 +46,7 @@ typedef struct Daemon {
         EventSource *watchdog;
         usec_t watchdog_interval;
         EventSource *shutdown_timer;
+        size_t shutdown_left;  /* the monitors left at the shutdown timer's last check */
         MetricsHttp **metrics; /* one per --metrics-listen */
         size_t n_metrics;
 } Daemon;
@@ -107,9 +108,30 @@ static void on_idle(Manager *m) {
         event_exit(daemon_state.event, 0);
 }
 
+static size_t count_instances(Manager *m) {
+        size_t n = 0;
+        for (Instance *i = m->instances; i; i = i->next)
+                n++;
+        return n;
+}
+
+/* Past the longest stop timeout and a grace period, supd waits on as long as monitors keep
+ * finishing: a thousand of them stopping at once on a small host take longer than any one unit's
+ * timeout, and a supd that exited among them said its units were stopped when most were not. It
+ * gives up once a grace period passed with none finishing. */
 static void on_shutdown_timeout(EventSource *s, usec_t t, void *userdata) {
-        log_warning("monitors still stopping their units after the grace period; exiting anyway "
-                    "(they finish on their own)");
+        Daemon *d = userdata;
+        size_t left = count_instances(d->manager);
+
+        if (left < d->shutdown_left) {
+                log_info("%zu monitors still stopping their units", left);
+                d->shutdown_left = left;
+                event_source_set_time(s, t + SHUTDOWN_GRACE);
+                return;
+        }
+        log_warning("%zu monitors still stopping their units, none finished in the grace period; exiting "
+                    "anyway (they finish on their own)",
+                    left);
         event_exit(daemon_state.event, 0);
 }
 
@@ -129,6 +151,7 @@ static void on_sigterm(EventSource *s, const struct signalfd_siginfo *si, void *
         log_info("stopping every unit (signal %u), then exiting", si->ssi_signo);
         events_emit(d->events, "supd", NULL, json_pack("{s:s, s:s}", "action", "stop", "units", "stop"));
         (void) sd_notify_send("STOPPING=1\nSTATUS=stopping every unit");
+        d->shutdown_left = count_instances(d->manager);
         (void) event_add_time(d->event, &d->shutdown_timer,
                               now(CLOCK_MONOTONIC) + longest_stop_timeout(d->manager) + SHUTDOWN_GRACE,
                               on_shutdown_timeout, d);

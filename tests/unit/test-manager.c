@@ -334,14 +334,15 @@ typedef struct Cell {
 /* clang-format off */
 static const Cell cells[] = {
         /* Its monitor is starting: requests are remembered for when it is up; the plan's replace,
-         * update and remove wait for it to listen (retiring-spawn); supd's shutdown forgets it. */
+         * update and remove wait for it to listen (retiring-spawn), and so does supd's shutdown: a
+         * monitor forgotten at supd's stop ran on with no supd. */
         {L(SPAWNING), E(CREATE),       L(SPAWNING),       0,       NULL,       -EEXIST, true,  false},
         {L(SPAWNING), E(START),        L(SPAWNING),       0,       NULL,       0,       true,  false},
         {L(SPAWNING), E(STOP),         L(SPAWNING),       0,       NULL,       0,       false, false},
         {L(SPAWNING), E(REPLACE),      L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
         {L(SPAWNING), E(UPDATE),       L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
         {L(SPAWNING), E(REMOVE),       L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
-        {L(SPAWNING), E(SHUTDOWN),     GONE,              0,       NULL,       0,       false, false},
+        {L(SPAWNING), E(SHUTDOWN),     L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
         {L(SPAWNING), E(SPAWNED),      L(CONNECTING),     CO | SE, "status",   0,       true,  false},
         {L(SPAWNING), E(SPAWN_FAILED), L(SPAWN_FAILED),   0,       NULL,       0,       true,  false},
         {L(SPAWNING), E(STATUS),       L(SPAWNING),       0,       NULL,       0,       true,  false},
@@ -1071,8 +1072,8 @@ static void count_idle(Manager *m) {
         idle_calls++;
 }
 
-/* supd's stop: monitors that are not connected are forgotten, the others told to shut down;
- * on_idle once, when the last is gone. */
+/* supd's stop: connected monitors are told to shut down, one still starting once it listens
+ * (forgotten, it ran on with no supd); on_idle once, when the last is gone. */
 static void test_shutdown_until_idle(void **state) {
         Harness h = {};
 
@@ -1082,14 +1083,128 @@ static void test_shutdown_until_idle(void **state) {
         fake.holder = 0;
         manager_shutdown(h.m);
         assert_int_equal(h.m->phase, MANAGER_STOPPING);
-        assert_null(find(&h, "dep"));
+        assert_int_equal(find(&h, "dep")->life, LIFE_RETIRING_SPAWN);
         assert_int_equal(t_of(&h)->life, LIFE_RETIRING);
         assert_string_equal(fake.sent, "shutdown");
         assert_int_equal(idle_calls, 0);
         instance_lost(t_of(&h), 0);
         assert_null(find(&h, "t"));
+        assert_int_equal(idle_calls, 0);
+        instance_spawned(find(&h, "dep"), NULL); /* told to shut down now */
+        assert_int_equal(find(&h, "dep")->life, LIFE_RETIRING);
+        instance_lost(find(&h, "dep"), 0);
+        assert_null(find(&h, "dep"));
         assert_int_equal(idle_calls, 1);
         harness_close(&h);
+}
+
+/* ---- the real runtime's spawns (manager-runtime.c), with a script in sup-monitor's place ---- */
+
+#define N_SPAWNED 10
+
+static size_t count_life(Manager *m, InstanceLife life) {
+        size_t n = 0;
+        for (Instance *i = m->instances; i; i = i->next)
+                n += i->life == life;
+        return n;
+}
+
+/* N_SPAWNED units, and a "monitor" that says on fd 3 what it was given (which the state machine
+ * takes for the reason it failed to start) and leaves a mark in tmp/ran. */
+static void spawn_manager_open(const char *tmp, Event **ret_e, Manager **ret_m) {
+        _cleanup_free_ char *layer = path_join(tmp, "layer"), *script = path_join(tmp, "monitor"), *text = NULL;
+        ManagerConfig cfg = {};
+
+        assert_int_equal(mkdir_p(layer, 0755), 0);
+        for (int k = 0; k < N_SPAWNED; k++) {
+                _cleanup_free_ char *name = xasprintf("u%d", k), *path = xasprintf("units.d/u%d.yaml", k),
+                                    *unit = unit_text(tmp, name, "");
+                put(tmp, path, unit);
+        }
+        text = xasprintf("#!/bin/sh\necho >> %s/ran\n"
+                         "echo \"$1 $2 notify=${NOTIFY_SOCKET:-none} stdout=$(readlink /proc/$$/fd/1)\" >&3\n",
+                         tmp);
+        put(tmp, "monitor", text);
+        assert_int_equal(chmod(script, 0755), 0);
+        cfg = (ManagerConfig){
+                .units_dir = path_join(tmp, "units.d"),
+                .state_dir = path_join(tmp, "state"),
+                .run_dir = path_join(tmp, "run"),
+                .cgroup_root = xstrdup("/nonexistent"),
+                .cgroup_parent = xstrdup("sup"),
+                .bridge_subnet = xstrdup("10.88.0.0/16"),
+                .bridge_subnet6 = xstrdup("fd00::/64"),
+                .monitor_path = xstrdup(script),
+                .guest_dir = xstrdup("/nonexistent"),
+                .vm_accel = xstrdup("auto"),
+                .log_max_size = xstrdup("0"),
+        };
+        assert_int_equal(event_new(ret_e), 0);
+        assert_int_equal(manager_new(*ret_e, &cfg, ret_m), 0);
+        /* The first reconcile plans the N starts: none is forked when it returns. */
+        assert_int_equal(manager_startup(*ret_m), 0);
+        assert_int_equal(count_life(*ret_m, LIFE_SPAWNING), N_SPAWNED);
+        for (Instance *i = (*ret_m)->instances; i; i = i->next)
+                assert_true(i->spawn_queued && i->ready_fd < 0);
+}
+
+/* A reload that adds many units returns before their monitors are forked, and the loop forks them
+ * a few per turn: a reload that forked them all in its own turn kept supd from answering, and the
+ * first containers from starting, until the last one (a 900-unit reload outlasted supctl's
+ * timeout). Each monitor gets its argv, the ready pipe as fd 3, /dev/null as stdout and an
+ * environment without systemd's channel, from children that share supd's memory. */
+static void test_spawns_leave_the_loop_free(void **state) {
+        _cleanup_free_ char *tmp = make_tree();
+        Event *e = NULL;
+        Manager *m = NULL;
+        unsigned turns = 0;
+
+        assert_int_equal(setenv("NOTIFY_SOCKET", "/run/systemd/notify", 1), 0);
+        spawn_manager_open(tmp, &e, &m);
+        /* u0 is removed before its monitor is forked: it is forked all the same (retiring-spawn:
+         * told to shut down once it listens) and forgotten once it reports, with no successor. */
+        (void) instance_dispatch(manager_find(m, "u0"), LIFE_EVENT_REMOVE, NULL);
+        while (count_life(m, LIFE_SPAWN_FAILED) < N_SPAWNED - 1 && turns++ < 1000) {
+                size_t queued = 0;
+
+                for (Instance *i = m->instances; i; i = i->next)
+                        queued += i->spawn_queued;
+                assert_int_equal(event_run(e, 5 * USEC_PER_SEC), 0);
+                for (Instance *i = m->instances; i; i = i->next)
+                        queued -= i->spawn_queued;
+                assert_true(queued <= 4); /* never more than a few forks in one turn */
+        }
+        assert_int_equal(count_life(m, LIFE_SPAWN_FAILED), N_SPAWNED - 1);
+        for (Instance *i = m->instances; i; i = i->next) {
+                _cleanup_free_ char *want = xasprintf("--dir %s notify=none stdout=/dev/null\n", i->dir_path);
+
+                assert_false(streq(i->name, "u0"));
+                assert_string_equal(i->spawn_error, want);
+        }
+        assert_null(m->spawn_queue);
+        manager_free(m);
+        event_free(e);
+        assert_int_equal(unsetenv("NOTIFY_SOCKET"), 0);
+        (void) rm_rf(tmp);
+}
+
+/* supd stops with spawns still queued: nothing is forked for them (no monitor that supd would not
+ * know of), and the queue goes with their instances. */
+static void test_spawns_queued_at_shutdown(void **state) {
+        _cleanup_free_ char *tmp = make_tree(), *ran = NULL;
+        Event *e = NULL;
+        Manager *m = NULL;
+
+        spawn_manager_open(tmp, &e, &m);
+        manager_shutdown(m);
+        assert_null(m->instances);
+        assert_null(m->spawn_queue);
+        assert_int_equal(event_run(e, 100 * USEC_PER_MSEC), 0);
+        ran = path_join(tmp, "ran");
+        assert_int_equal(access(ran, F_OK), -1);
+        manager_free(m);
+        event_free(e);
+        (void) rm_rf(tmp);
 }
 
 static void test_string_tables(void **state) {
@@ -1119,6 +1234,8 @@ int main(void) {
                 cmocka_unit_test(test_wait_during_adoption),
                 cmocka_unit_test(test_wait_times_out),
                 cmocka_unit_test(test_wait_fails_when_unit_cannot_run),
+                cmocka_unit_test(test_spawns_leave_the_loop_free),
+                cmocka_unit_test(test_spawns_queued_at_shutdown),
                 cmocka_unit_test(test_string_tables),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
