@@ -166,6 +166,10 @@ typedef struct OutStream {
         size_t start; /* where the message begins in conn->out (0 once some of it was written) */
         bool written; /* some of it was */
         int error;    /* the first write error: what follows is only queued */
+        /* The next write is tried once out_used reaches this: jansson hands over each token on
+         * its own, and a try per token while the peer's socket is full was a send() each (and a
+         * memmove of up to the hard limit's queue each, for a peer reading slowly). */
+        size_t flush_at;
 } OutStream;
 
 static int stream_write(const char *buffer, size_t size, void *userdata) {
@@ -178,11 +182,12 @@ static int stream_write(const char *buffer, size_t size, void *userdata) {
         }
         memcpy(c->out + c->out_used, buffer, size);
         c->out_used += size;
-        if (c->out_used >= JSON_WRITE_CHUNK && o->error == 0) {
+        if (c->out_used >= o->flush_at && o->error == 0) {
                 size_t before = c->out_used;
                 int r = flush(c);
                 if (r < 0)
                         o->error = r;
+                o->flush_at = c->out_used + JSON_WRITE_CHUNK;
                 /* What was written is gone from the buffer, of the message too. */
                 o->written = o->written || before - c->out_used > o->start;
                 o->start -= MIN(o->start, before - c->out_used);
@@ -191,7 +196,7 @@ static int stream_write(const char *buffer, size_t size, void *userdata) {
 }
 
 int json_conn_send(JsonConn *c, const json_t *msg) {
-        OutStream o = {.conn = c, .start = c->out_used};
+        OutStream o = {.conn = c, .start = c->out_used, .flush_at = JSON_WRITE_CHUNK};
         int r;
 
         if (json_dump_callback(msg, stream_write, &o, JSON_COMPACT | JSON_REAL_PRECISION(10)) < 0) {

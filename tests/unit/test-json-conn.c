@@ -2,6 +2,7 @@
 #include "test-helpers.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sys/socket.h>
 
 #include "json-conn.h"
@@ -277,6 +278,53 @@ static void test_read_frame_over_many_reads(void **state) {
         }
 }
 
+/* The write syscalls this process made so far (/proc/self/io's syscw). */
+static uint64_t write_syscalls(void) {
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/io", "re");
+        char line[128];
+        uint64_t n = UINT64_MAX;
+
+        assert_non_null(f);
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "syscw: %" SCNu64, &n) == 1)
+                        break;
+        assert_int_not_equal(n, UINT64_MAX);
+        return n;
+}
+
+/* A reply serialised while the peer's socket is full: jansson hands over each token on its own,
+ * and a write tried per token (once 16 KiB were queued) was a syscall each, and for a peer that
+ * reads slowly a memmove of the whole queue each. A write is tried once per 16 KiB. The peer is
+ * a pipe here: its write()s are what syscw counts (send() is not counted). */
+static void test_send_tries_a_full_socket_once_per_chunk(void **state) {
+        Event *e = NULL;
+        JsonConn *c = NULL;
+        json_t *msg = json_array();
+        char fill[4096] = {0};
+        uint64_t before;
+        int p[2];
+
+        for (int i = 0; i < 20000; i++) /* 100 KB, 40000 tokens */
+                json_array_append_new(msg, json_string("ab"));
+        assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+        (void) fcntl(p[1], F_SETPIPE_SZ, 4096);
+        while (write(p[1], fill, sizeof(fill)) > 0)
+                ;
+        assert_int_equal(errno, EAGAIN);
+        assert_int_equal(event_new(&e), 0);
+        assert_int_equal(json_conn_new(e, p[1], 4096, on_message, on_close, NULL, &c), 0);
+
+        before = write_syscalls();
+        assert_int_equal(json_conn_send(c, msg), 0);
+        /* 100 KB in 16 KiB steps, and the write of the whole at the end: some 8 tries. */
+        assert_true(write_syscalls() - before < 16);
+
+        json_decref(msg);
+        json_conn_free(c);
+        close(p[0]);
+        event_free(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_close_after_flush_with_nothing_queued),
@@ -286,6 +334,7 @@ int main(void) {
                 cmocka_unit_test(test_idle_timeout_closes_a_full_socket),
                 cmocka_unit_test(test_fds_go_with_their_message_and_no_further),
                 cmocka_unit_test(test_read_frame_over_many_reads),
+                cmocka_unit_test(test_send_tries_a_full_socket_once_per_chunk),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
