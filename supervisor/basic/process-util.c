@@ -284,3 +284,27 @@ int proc_smaps_rss(pid_t pid, uint64_t anon_size, uint64_t *ret_total, uint64_t 
                 return -errno;
         return smaps_rss_parse(f, anon_size, ret_total, ret_anon);
 }
+
+char *glibc_tunables_add(const char *current, const char *tunable) {
+        if (!current || !*current)
+                return xasprintf("GLIBC_TUNABLES=%s", tunable);
+        return xasprintf("GLIBC_TUNABLES=%s:%s", current, tunable);
+}
+
+void glibc_tunables_drop(const char *tunable) {
+        const char *current = getenv("GLIBC_TUNABLES");
+        size_t n, k;
+
+        if (!current)
+                return;
+        if (streq(current, tunable)) {
+                (void) unsetenv("GLIBC_TUNABLES");
+                return;
+        }
+        n = strlen(current);
+        k = strlen(tunable);
+        if (n > k + 1 && current[n - k - 1] == ':' && streq(current + n - k, tunable)) {
+                _cleanup_free_ char *before = xstrndup(current, n - k - 1);
+                (void) setenv("GLIBC_TUNABLES", before, 1);
+        }
+}

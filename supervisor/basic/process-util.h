@@ -65,3 +65,15 @@ int smaps_rss_parse(FILE *f, uint64_t anon_size, uint64_t *ret_total, uint64_t *
 
 /* The same for a live process: -ESRCH (or -ENOENT) once it is gone. */
 int proc_smaps_rss(pid_t pid, uint64_t anon_size, uint64_t *ret_total, uint64_t *ret_anon);
+
+/* glibc's tunables (GLIBC_TUNABLES=name=value:name=value...), read once by a program at its exec.
+ * glibc_tunables_add() returns the environment entry "GLIBC_TUNABLES=..." with tunable appended to
+ * current (NULL: none set); glibc_tunables_drop() removes from this process' environment the
+ * tunable that a glibc_tunables_add() appended, leaving what was there before it, so that the
+ * programs this process runs get the environment its parent had. */
+char *glibc_tunables_add(const char *current, const char *tunable);
+
+/* What supd adds for its monitors (daemon/manager-runtime.c says why), and each drops at its
+ * start. */
+#define SUP_MONITOR_MALLOC_TUNABLE "glibc.malloc.tcache_count=0"
+void glibc_tunables_drop(const char *tunable);

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "manager.h"
 #include "path-util.h"
+#include "process-util.h"
 #include "string-util.h"
 #include "socket-util.h"
 
@@ -117,18 +118,25 @@ __attribute__((no_sanitize_address)) static int spawn_detach(void *userdata) {
 }
 
 /* The environment without systemd's channel, which is supd's alone: a monitor that inherited it
- * could send notifications in supd's name (NotifyAccess=main would drop them anyway). */
-static char **monitor_environment(void) {
+ * could send notifications in supd's name (NotifyAccess=main would drop them anyway). And with
+ * glibc's per-thread cache of freed chunks off (tunables): the cache makes malloc hand out chunks
+ * spread over more of the heap, pages the monitor shares with its parked container's init (a fork
+ * of it) until one side writes them; off, an idle monitor has ~30-40 KiB less private memory
+ * (bench/README.md, "mon3"; issue 14's goal for a monitor). The monitor takes it out of its
+ * environment again at its start (glibc_tunables_drop()): what it runs gets supd's environment.
+ * The strings are environ's, but *ret_tunables, which the caller frees. */
+static char **monitor_environment(char **ret_tunables) {
         size_t n = 0, k = 0;
         char **envp;
 
         for (char **e = environ; *e; e++)
                 n++;
-        envp = xnew0(char *, n + 1);
+        envp = xnew0(char *, n + 2);
         for (char **e = environ; *e; e++)
                 if (!startswith(*e, "NOTIFY_SOCKET=") && !startswith(*e, "WATCHDOG_USEC=") &&
-                    !startswith(*e, "WATCHDOG_PID="))
+                    !startswith(*e, "WATCHDOG_PID=") && !startswith(*e, "GLIBC_TUNABLES="))
                         envp[k++] = *e;
+        envp[k] = *ret_tunables = glibc_tunables_add(getenv("GLIBC_TUNABLES"), SUP_MONITOR_MALLOC_TUNABLE);
         return envp;
 }
 
@@ -138,7 +146,8 @@ static char **monitor_environment(void) {
  * waits while they run (CLONE_VFORK), until the monitor is exec'ed: microseconds of work. */
 static int monitor_fork(Instance *i) {
         Manager *m = i->manager;
-        _cleanup_free_ char **envp = monitor_environment();
+        _cleanup_free_ char *tunables = NULL;
+        _cleanup_free_ char **envp = monitor_environment(&tunables);
         const char *argv[] = {
                 "sup-monitor",
                 "--dir",

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "macro.h"
 #include "monitor.h"
+#include "process-util.h"
 #include "unit-value.h"
 
 static void on_terminate(EventSource *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -58,6 +59,9 @@ int main(int argc, char **argv) {
         bool start = false;
 
         log_set_program("sup-monitor");
+        /* The malloc tunable supd started it with is the monitor's alone (manager-runtime.c): not for
+         * QEMU, virtiofsd, skopeo or anything else it runs with its own environment. */
+        glibc_tunables_drop(SUP_MONITOR_MALLOC_TUNABLE);
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 switch (c) {
                 case 'd':

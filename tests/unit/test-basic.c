@@ -265,6 +265,35 @@ static void test_smaps_rss(void **state) {
         assert_int_equal(anon, 0);
 }
 
+/* The monitor's malloc tunable: added after what supd's environment had, and dropped again at the
+ * monitor's start so that QEMU, virtiofsd and skopeo get supd's environment back, not a heap
+ * setting meant for the monitor (nor, by a botched drop, none of the operator's tunables). */
+static void test_glibc_tunables(void **state) {
+        _cleanup_free_ char *alone = glibc_tunables_add(NULL, "a.b.c=0"), *empty = glibc_tunables_add("", "a.b.c=0"),
+                            *after = glibc_tunables_add("x.y.z=1", "a.b.c=0");
+
+        assert_string_equal(alone, "GLIBC_TUNABLES=a.b.c=0");
+        assert_string_equal(empty, "GLIBC_TUNABLES=a.b.c=0");
+        assert_string_equal(after, "GLIBC_TUNABLES=x.y.z=1:a.b.c=0");
+
+        assert_int_equal(setenv("GLIBC_TUNABLES", "a.b.c=0", 1), 0);
+        glibc_tunables_drop("a.b.c=0");
+        assert_null(getenv("GLIBC_TUNABLES"));
+        assert_int_equal(setenv("GLIBC_TUNABLES", "x.y.z=1:a.b.c=0", 1), 0);
+        glibc_tunables_drop("a.b.c=0");
+        assert_string_equal(getenv("GLIBC_TUNABLES"), "x.y.z=1");
+        /* Not ours (the operator's own, or a longer name ending alike): left as it is. */
+        assert_int_equal(setenv("GLIBC_TUNABLES", "x.y.z=1:aa.b.c=0", 1), 0);
+        glibc_tunables_drop("a.b.c=0");
+        assert_string_equal(getenv("GLIBC_TUNABLES"), "x.y.z=1:aa.b.c=0");
+        assert_int_equal(setenv("GLIBC_TUNABLES", "a.b.c=0:x.y.z=1", 1), 0);
+        glibc_tunables_drop("a.b.c=0");
+        assert_string_equal(getenv("GLIBC_TUNABLES"), "a.b.c=0:x.y.z=1");
+        assert_int_equal(unsetenv("GLIBC_TUNABLES"), 0);
+        glibc_tunables_drop("a.b.c=0");
+        assert_null(getenv("GLIBC_TUNABLES"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_sha256_vectors),
@@ -280,6 +309,7 @@ int main(void) {
                 cmocka_unit_test(test_sup_error),
                 cmocka_unit_test(test_write_file_replace),
                 cmocka_unit_test(test_smaps_rss),
+                cmocka_unit_test(test_glibc_tunables),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,7 +79,7 @@ static void output_close(ProcessInstance *p, ProcessOutput *o) {
                 return;
         /* Whatever is still in the pipe belongs in the log before it closes. */
         for (;;) {
-                char buf[4096];
+                char buf[WORKLOAD_OUTPUT_READ_MAX];
                 ssize_t n = read(o->fd, buf, sizeof(buf));
                 if (n <= 0)
                         break;
@@ -93,11 +93,14 @@ static void output_close(ProcessInstance *p, ProcessOutput *o) {
 
 /* One read per event, never more: with the one-write pipes (workload.h) it takes the one write the
  * event is about, and the writes of stdout and stderr are logged in the order their events come;
- * reading on would take a write made after one waiting in the other pipe. */
+ * reading on would take a write made after one waiting in the other pipe. A packet is at most
+ * WORKLOAD_OUTPUT_READ_MAX bytes, so a larger buffer would never fill: it would only dirty more of
+ * the monitor's stack, pages it otherwise shares with its parked container's init (issue 14, a
+ * monitor's private memory). */
 static void on_output(EventSource *src, int fd, uint32_t revents, void *userdata) {
         ProcessInstance *p = userdata;
         ProcessOutput *o = fd == p->out.fd ? &p->out : &p->err;
-        char buf[16384];
+        char buf[WORKLOAD_OUTPUT_READ_MAX];
         ssize_t n = read(fd, buf, sizeof(buf));
 
         if (n > 0)
