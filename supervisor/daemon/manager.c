@@ -1013,6 +1013,9 @@ static int act_remove_spawning(Instance *i, const InstanceInput *in) {
 static int act_shutdown_spawning(Instance *i, const InstanceInput *in) {
         if (i->spawn_queued)
                 return act_forget(i, in);
+        /* A unit's sandbox outlives a stop of supd: a monitor started for a unit that ran before
+         * (supd started again, a monitor that died) finds its writable layer there. */
+        i->keep_sandbox = true;
         return act_remove_spawning(i, in);
 }
 
@@ -1128,7 +1131,7 @@ static int act_retiring_lost(Instance *i, const InstanceInput *in) {
 static int act_connect_retiring(Instance *i, const InstanceInput *in) {
         if (i->manager->runtime->connect(i) < 0)
                 return act_retiring_lost(i, in);
-        return retire(i, true);
+        return retire(i, !i->keep_sandbox);
 }
 
 static int act_spawn_failed(Instance *i, const InstanceInput *in) {

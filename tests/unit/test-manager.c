@@ -20,7 +20,8 @@ typedef struct Fake {
         int last_signal;
         int spawn_result; /* what spawn() and connect() return */
         int connect_result;
-        pid_t holder; /* what watch_exit() finds: the process holding the lock, or 0 */
+        pid_t holder;     /* what watch_exit() finds: the process holding the lock, or 0 */
+        bool sent_remove; /* the last request's "remove" (shutdown's: the sandbox goes too) */
 } Fake;
 
 static Fake fake;
@@ -45,6 +46,7 @@ static int fake_send(Instance *i, const json_t *request) {
                 free(fake.sent);
                 fake.sent = xstrdup(json_string_value(json_object_get(request, "method")));
                 fake.sent_id = json_integer_value(json_object_get(request, "id"));
+                fake.sent_remove = json_is_true(json_object_get(json_object_get(request, "params"), "remove"));
         }
         return 0;
 }
@@ -1098,6 +1100,22 @@ static void test_shutdown_until_idle(void **state) {
         harness_close(&h);
 }
 
+/* supd stops while t's monitor, just forked, is not listening yet: told to shut down once it
+ * listens, it kept nothing: the shutdown said "remove", and the sandbox (the unit's writable layer,
+ * kept from the run before supd started again) went with it. */
+static void test_shutdown_of_a_starting_monitor_keeps_its_sandbox(void **state) {
+        Harness h = {};
+
+        enter(&h, LIFE_SPAWNING);
+        manager_shutdown(h.m);
+        assert_int_equal(t_of(&h)->life, LIFE_RETIRING_SPAWN);
+        instance_spawned(t_of(&h), NULL);
+        assert_int_equal(t_of(&h)->life, LIFE_RETIRING);
+        assert_string_equal(fake.sent, "shutdown");
+        assert_false(fake.sent_remove);
+        harness_close(&h);
+}
+
 /* ---- the real runtime's spawns (manager-runtime.c), with a script in sup-monitor's place ---- */
 
 #define N_SPAWNED 10
@@ -1234,6 +1252,7 @@ int main(void) {
                 cmocka_unit_test(test_wait_during_adoption),
                 cmocka_unit_test(test_wait_times_out),
                 cmocka_unit_test(test_wait_fails_when_unit_cannot_run),
+                cmocka_unit_test(test_shutdown_of_a_starting_monitor_keeps_its_sandbox),
                 cmocka_unit_test(test_spawns_leave_the_loop_free),
                 cmocka_unit_test(test_spawns_queued_at_shutdown),
                 cmocka_unit_test(test_string_tables),
