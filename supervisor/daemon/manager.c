@@ -884,7 +884,8 @@ static int act_retired(Instance *i, const InstanceInput *in) {
         bool start = i->successor_start;
 
         instance_free(i);
-        if (successor) {
+        /* Not while supd stops: a monitor started now would run (and start its unit) after it. */
+        if (successor && m->phase != MANAGER_STOPPING) {
                 (void) create_instance(m, successor, start, NULL);
                 unit_spec_free(successor);
         }
@@ -1017,6 +1018,14 @@ static int act_shutdown_spawning(Instance *i, const InstanceInput *in) {
          * (supd started again, a monitor that died) finds its writable layer there. */
         i->keep_sandbox = true;
         return act_remove_spawning(i, in);
+}
+
+/* supd stops while the monitor of a removed or replaced instance starts: as above, a forked one is
+ * still told to shut down once it listens (and its successor is not started, act_retired()). */
+static int act_shutdown_retiring_spawn(Instance *i, const InstanceInput *in) {
+        if (i->spawn_queued)
+                return act_forget(i, in);
+        return 0;
 }
 
 /* remove while its monitor is being stopped by a signal: its exit ends it, within the same
@@ -1303,7 +1312,7 @@ static const InstanceAction actions[_LIFE_MAX][_LIFE_EVENT_MAX] = {
         [LIFE_ADOPT_UNRESPONSIVE] = ROW(act_exists,           act_want_start_adopting, act_stop_pass,       act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status,    act_adopted_late, act_lost_adopting, act_none,        act_none),
         [LIFE_ADOPT_SPEC]         = ROW(act_exists,           act_pass,                act_stop_pass,       act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status,    act_spec_answer,  act_lost_adopting, act_none,        act_none),
         [LIFE_UNREACHABLE]        = ROW(act_exists,           act_pass,                act_pass,            act_replace, act_update_replace, act_remove_unreachable, act_forget,   act_none,             act_none,         act_none,      act_none,         act_none,          act_orphan_gone, act_kill),
-        [LIFE_RETIRING_SPAWN]     = ROW(act_create_successor, act_successor_start,     act_successor_stop,  act_none,    act_none,           act_none,               act_forget,   act_connect_retiring, act_retired,      act_none,      act_none,         act_none,          act_none,        act_none),
+        [LIFE_RETIRING_SPAWN]     = ROW(act_create_successor, act_successor_start,     act_successor_stop,  act_none,    act_none,           act_none,               act_shutdown_retiring_spawn, act_connect_retiring, act_retired,      act_none,      act_none,         act_none,          act_none,        act_none),
         [LIFE_RETIRING]           = ROW(act_create_successor, act_successor_start,     act_successor_stop,  act_none,    act_none,           act_none,               act_none,     act_none,             act_none,         act_status,    act_none,         act_retiring_lost, act_none,        act_none),
         [LIFE_RETIRED]            = ROW(act_create_successor, act_successor_start,     act_successor_stop,  act_none,    act_none,           act_none,               act_forget,   act_none,             act_none,         act_none,      act_none,         act_none,          act_retired,     act_kill),
 };
