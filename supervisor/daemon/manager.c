@@ -885,10 +885,9 @@ static int act_retired(Instance *i, const InstanceInput *in) {
 
         instance_free(i);
         /* Not while supd stops: a monitor started now would run (and start its unit) after it. */
-        if (successor && m->phase != MANAGER_STOPPING) {
+        if (successor && m->phase != MANAGER_STOPPING)
                 (void) create_instance(m, successor, start, NULL);
-                unit_spec_free(successor);
-        }
+        unit_spec_free(successor);
         try_start_waiting(m); /* its host ports are free now */
         return 0;
 }
