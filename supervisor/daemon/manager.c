@@ -483,6 +483,10 @@ static int create_fresh(Manager *m, const UnitSpec *spec, bool start, SupError *
         Instance *i;
         int r;
 
+        /* Not while supd stops (a replace's successor, a reload, a start meanwhile): nothing would
+         * tell that monitor to shut down, and it would run on after supd. */
+        if (m->phase == MANAGER_STOPPING)
+                return sup_error_make(ret_error, -ESHUTDOWN, "supd is stopping");
         r = mkdir_p(dir, 0700);
         if (r < 0)
                 return create_failed(m, spec->name, r, ret_error, "cannot create %s", dir);
@@ -884,10 +888,10 @@ static int act_retired(Instance *i, const InstanceInput *in) {
         bool start = i->successor_start;
 
         instance_free(i);
-        /* Not while supd stops: a monitor started now would run (and start its unit) after it. */
-        if (successor && m->phase != MANAGER_STOPPING)
+        if (successor) {
                 (void) create_instance(m, successor, start, NULL);
-        unit_spec_free(successor);
+                unit_spec_free(successor);
+        }
         try_start_waiting(m); /* its host ports are free now */
         return 0;
 }

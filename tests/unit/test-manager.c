@@ -1127,7 +1127,8 @@ static void test_shutdown_of_a_starting_monitor_keeps_its_sandbox(void **state) 
 
 /* supd stops while a replace is under way: the old monitor is still told to shut down (it was
  * forgotten, and ran on with no supd, when it was still starting), and the new spec is not
- * started once it is gone: a monitor started then ran, and started its unit, after supd. */
+ * started once it is gone: nothing told the monitor started then to shut down, and it ran on
+ * after supd. Nor does a start meanwhile create one. */
 static void test_shutdown_starts_no_successor(void **state) {
         static const InstanceLife from[] = {LIFE_UP, LIFE_SPAWNING};
 
@@ -1148,6 +1149,9 @@ static void test_shutdown_starts_no_successor(void **state) {
                 assert_int_equal(t_of(&h)->life, LIFE_RETIRING);
                 assert_string_equal(fake.sent, "shutdown");
                 instance_lost(t_of(&h), 0);
+                assert_null(find(&h, "t"));
+                assert_int_equal(fake.spawns, 0);
+                assert_int_equal(manager_create_again(h.m, "t", NULL), -ESHUTDOWN);
                 assert_null(find(&h, "t"));
                 assert_int_equal(fake.spawns, 0);
                 harness_close(&h);
