@@ -483,6 +483,10 @@ static int create_fresh(Manager *m, const UnitSpec *spec, bool start, SupError *
         Instance *i;
         int r;
 
+        /* Not while supd stops (a replace's successor, a reload, a start meanwhile): nothing would
+         * tell that monitor to shut down, and it would run on after supd. */
+        if (m->phase == MANAGER_STOPPING)
+                return sup_error_make(ret_error, -ESHUTDOWN, "supd is stopping");
         r = mkdir_p(dir, 0700);
         if (r < 0)
                 return create_failed(m, spec->name, r, ret_error, "cannot create %s", dir);
@@ -1013,7 +1017,18 @@ static int act_remove_spawning(Instance *i, const InstanceInput *in) {
 static int act_shutdown_spawning(Instance *i, const InstanceInput *in) {
         if (i->spawn_queued)
                 return act_forget(i, in);
+        /* A unit's sandbox outlives a stop of supd: a monitor started for a unit that ran before
+         * (supd started again, a monitor that died) finds its writable layer there. */
+        i->keep_sandbox = true;
         return act_remove_spawning(i, in);
+}
+
+/* supd stops while the monitor of a removed or replaced instance starts: as above, a forked one is
+ * still told to shut down once it listens (and its successor is not started, act_retired()). */
+static int act_shutdown_retiring_spawn(Instance *i, const InstanceInput *in) {
+        if (i->spawn_queued)
+                return act_forget(i, in);
+        return 0;
 }
 
 /* remove while its monitor is being stopped by a signal: its exit ends it, within the same
@@ -1128,7 +1143,7 @@ static int act_retiring_lost(Instance *i, const InstanceInput *in) {
 static int act_connect_retiring(Instance *i, const InstanceInput *in) {
         if (i->manager->runtime->connect(i) < 0)
                 return act_retiring_lost(i, in);
-        return retire(i, true);
+        return retire(i, !i->keep_sandbox);
 }
 
 static int act_spawn_failed(Instance *i, const InstanceInput *in) {
@@ -1300,7 +1315,7 @@ static const InstanceAction actions[_LIFE_MAX][_LIFE_EVENT_MAX] = {
         [LIFE_ADOPT_UNRESPONSIVE] = ROW(act_exists,           act_want_start_adopting, act_stop_pass,       act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status,    act_adopted_late, act_lost_adopting, act_none,        act_none),
         [LIFE_ADOPT_SPEC]         = ROW(act_exists,           act_pass,                act_stop_pass,       act_replace, act_update,         act_remove,             act_shutdown, act_none,             act_none,         act_status,    act_spec_answer,  act_lost_adopting, act_none,        act_none),
         [LIFE_UNREACHABLE]        = ROW(act_exists,           act_pass,                act_pass,            act_replace, act_update_replace, act_remove_unreachable, act_forget,   act_none,             act_none,         act_none,      act_none,         act_none,          act_orphan_gone, act_kill),
-        [LIFE_RETIRING_SPAWN]     = ROW(act_create_successor, act_successor_start,     act_successor_stop,  act_none,    act_none,           act_none,               act_forget,   act_connect_retiring, act_retired,      act_none,      act_none,         act_none,          act_none,        act_none),
+        [LIFE_RETIRING_SPAWN]     = ROW(act_create_successor, act_successor_start,     act_successor_stop,  act_none,    act_none,           act_none,               act_shutdown_retiring_spawn, act_connect_retiring, act_retired,      act_none,      act_none,         act_none,          act_none,        act_none),
         [LIFE_RETIRING]           = ROW(act_create_successor, act_successor_start,     act_successor_stop,  act_none,    act_none,           act_none,               act_none,     act_none,             act_none,         act_status,    act_none,         act_retiring_lost, act_none,        act_none),
         [LIFE_RETIRED]            = ROW(act_create_successor, act_successor_start,     act_successor_stop,  act_none,    act_none,           act_none,               act_forget,   act_none,             act_none,         act_none,      act_none,         act_none,          act_retired,     act_kill),
 };

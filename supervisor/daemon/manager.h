@@ -171,6 +171,9 @@ struct Instance {
         bool start_when_up;
         UnitSpec *successor; /* retiring-*, retired: the spec to start once this monitor is gone */
         bool successor_start;
+        /* retiring-spawn by supd's stop, not a remove: its monitor is told to shut down and keep
+         * the sandbox (the unit's writable layer, kept from its last run) */
+        bool keep_sandbox;
         EventSource *timer; /* its meaning follows from the state; dropped when the state changes */
         struct PendingCall *calls;
         /* metrics.h's (metrics_note_state()): since when it starts, and its last start's duration */

@@ -20,7 +20,8 @@ typedef struct Fake {
         int last_signal;
         int spawn_result; /* what spawn() and connect() return */
         int connect_result;
-        pid_t holder; /* what watch_exit() finds: the process holding the lock, or 0 */
+        pid_t holder;     /* what watch_exit() finds: the process holding the lock, or 0 */
+        bool sent_remove; /* the last request's "remove" (shutdown's: the sandbox goes too) */
 } Fake;
 
 static Fake fake;
@@ -45,6 +46,7 @@ static int fake_send(Instance *i, const json_t *request) {
                 free(fake.sent);
                 fake.sent = xstrdup(json_string_value(json_object_get(request, "method")));
                 fake.sent_id = json_integer_value(json_object_get(request, "id"));
+                fake.sent_remove = json_is_true(json_object_get(json_object_get(request, "params"), "remove"));
         }
         return 0;
 }
@@ -478,14 +480,15 @@ static const Cell cells[] = {
         {L(UNREACHABLE), E(LOST),         L(UNREACHABLE), 0,  NULL, 0,       false, true},
         {L(UNREACHABLE), E(EXITED),       L(SPAWNING),    SP, NULL, 0,       true,  false},
         {L(UNREACHABLE), E(TIMER),        L(UNREACHABLE), KI, NULL, 0,       false, false},
-        /* Removed while its monitor was starting: told to shut down as soon as it listens. */
+        /* Removed while its monitor was starting: told to shut down as soon as it listens, at supd's
+         * stop too (forgotten, it ran on with no supd) unless nothing was forked yet. */
         {L(RETIRING_SPAWN), E(CREATE),       L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
         {L(RETIRING_SPAWN), E(START),        L(RETIRING_SPAWN), 0,       NULL,       -ENOENT, false, false},
         {L(RETIRING_SPAWN), E(STOP),         L(RETIRING_SPAWN), 0,       NULL,       -ENOENT, false, false},
         {L(RETIRING_SPAWN), E(REPLACE),      L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
         {L(RETIRING_SPAWN), E(UPDATE),       L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
         {L(RETIRING_SPAWN), E(REMOVE),       L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
-        {L(RETIRING_SPAWN), E(SHUTDOWN),     GONE,              0,       NULL,       0,       false, false},
+        {L(RETIRING_SPAWN), E(SHUTDOWN),     L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
         {L(RETIRING_SPAWN), E(SPAWNED),      L(RETIRING),       CO | SE, "shutdown", 0,       false, false},
         {L(RETIRING_SPAWN), E(SPAWN_FAILED), GONE,              0,       NULL,       0,       false, false},
         {L(RETIRING_SPAWN), E(STATUS),       L(RETIRING_SPAWN), 0,       NULL,       0,       false, false},
@@ -1098,6 +1101,63 @@ static void test_shutdown_until_idle(void **state) {
         harness_close(&h);
 }
 
+/* supd stops while t's monitor, just forked, is not listening yet: told to shut down once it
+ * listens, it kept nothing: the shutdown said "remove", and the sandbox (the unit's writable layer,
+ * kept from the run before supd started again) went with it. */
+static void test_shutdown_of_a_starting_monitor_keeps_its_sandbox(void **state) {
+        Harness h = {};
+
+        enter(&h, LIFE_SPAWNING);
+        manager_shutdown(h.m);
+        assert_int_equal(t_of(&h)->life, LIFE_RETIRING_SPAWN);
+        instance_spawned(t_of(&h), NULL);
+        assert_int_equal(t_of(&h)->life, LIFE_RETIRING);
+        assert_string_equal(fake.sent, "shutdown");
+        assert_false(fake.sent_remove);
+        harness_close(&h);
+
+        /* Removed before: its sandbox goes, at supd's stop too. */
+        enter(&h, LIFE_RETIRING_SPAWN);
+        manager_shutdown(h.m);
+        instance_spawned(t_of(&h), NULL);
+        assert_string_equal(fake.sent, "shutdown");
+        assert_true(fake.sent_remove);
+        harness_close(&h);
+}
+
+/* supd stops while a replace is under way: the old monitor is still told to shut down (it was
+ * forgotten, and ran on with no supd, when it was still starting), and the new spec is not
+ * started once it is gone: nothing told the monitor started then to shut down, and it ran on
+ * after supd. Nor does a start meanwhile create one. */
+static void test_shutdown_starts_no_successor(void **state) {
+        static const InstanceLife from[] = {LIFE_UP, LIFE_SPAWNING};
+
+        for (size_t k = 0; k < ELEMENTSOF(from); k++) {
+                Harness h = {};
+
+                enter(&h, from[k]);
+                fake.spawns = 0;
+                fake.holder = 0;
+                assert_int_equal(instance_dispatch(t_of(&h), LIFE_EVENT_REPLACE,
+                                                   &(InstanceInput){.spec = h.spec, .start = true}),
+                                 0);
+                manager_shutdown(h.m);
+                if (from[k] == LIFE_SPAWNING) {
+                        assert_int_equal(t_of(&h)->life, LIFE_RETIRING_SPAWN);
+                        instance_spawned(t_of(&h), NULL);
+                }
+                assert_int_equal(t_of(&h)->life, LIFE_RETIRING);
+                assert_string_equal(fake.sent, "shutdown");
+                instance_lost(t_of(&h), 0);
+                assert_null(find(&h, "t"));
+                assert_int_equal(fake.spawns, 0);
+                assert_int_equal(manager_create_again(h.m, "t", NULL), -ESHUTDOWN);
+                assert_null(find(&h, "t"));
+                assert_int_equal(fake.spawns, 0);
+                harness_close(&h);
+        }
+}
+
 /* ---- the real runtime's spawns (manager-runtime.c), with a script in sup-monitor's place ---- */
 
 #define N_SPAWNED 10
@@ -1196,6 +1256,8 @@ static void test_spawns_queued_at_shutdown(void **state) {
         Manager *m = NULL;
 
         spawn_manager_open(tmp, &e, &m);
+        /* u0 was removed before: nothing forked for it either. */
+        (void) instance_dispatch(manager_find(m, "u0"), LIFE_EVENT_REMOVE, NULL);
         manager_shutdown(m);
         assert_null(m->instances);
         assert_null(m->spawn_queue);
@@ -1234,6 +1296,8 @@ int main(void) {
                 cmocka_unit_test(test_wait_during_adoption),
                 cmocka_unit_test(test_wait_times_out),
                 cmocka_unit_test(test_wait_fails_when_unit_cannot_run),
+                cmocka_unit_test(test_shutdown_of_a_starting_monitor_keeps_its_sandbox),
+                cmocka_unit_test(test_shutdown_starts_no_successor),
                 cmocka_unit_test(test_spawns_leave_the_loop_free),
                 cmocka_unit_test(test_spawns_queued_at_shutdown),
                 cmocka_unit_test(test_string_tables),
