@@ -31,7 +31,8 @@ packages=(
         busybox-static
         nftables iproute2
         systemd procps util-linux
-        qemu-system-x86 cpio kmod e2fsprogs erofs-utils binutils
+        qemu-system-x86 cpio kmod e2fsprogs erofs-utils
+        binutils lz4 xz-utils gzip    # tools/guest-kernel.sh: readelf and the decompressor of vmlinuz (its ELF, the PVH boot)
         mmdebstrap                      # tests/images/build-redis.sh: the database test's Debian image
         pandoc man-db bash-completion   # the man pages (-Dman=enabled below), their test, completion's dir
         prometheus                      # promtool check metrics (test-metrics, test-hyperv), a real scrape

@@ -69,9 +69,9 @@ extract_pvh() {
         *) log "vmlinuz's payload is compressed in a way not known here ($magic): no PVH boot"; rm -f "$tmp"; return 0 ;;
         esac
         if ! command -v "${unpack%% *}" >/dev/null; then
-                log "${unpack%% *} is missing: no PVH boot (the guest boots vmlinuz)"
+                log "${unpack%% *} is missing: no PVH boot (the guest boots vmlinuz); tried again once it is installed"
                 rm -f "$tmp"
-                return 0
+                return 1
         fi
         # The decompressors' exit status says nothing here: the kernel's build appends the
         # uncompressed size to the payload, which lz4 and gzip take for a truncated next frame.
@@ -96,9 +96,13 @@ extract_pvh() {
 }
 
 # ensure_pvh DIR: extract_pvh once (also in a directory provisioned before the PVH boot); .no-pvh
-# says it was tried.
+# says it was tried and the kernel has no usable ELF (not written while a decompressor is missing).
 ensure_pvh() {
-        [ -f "$1/vmlinux" ] || [ -f "$1/.no-pvh" ] || { extract_pvh "$1"; [ -f "$1/vmlinux" ] || : >"$1/.no-pvh"; }
+        [ -f "$1/vmlinux" ] || [ -f "$1/.no-pvh" ] && return 0
+        if extract_pvh "$1" && [ ! -f "$1/vmlinux" ]; then
+                : >"$1/.no-pvh"
+        fi
+        return 0
 }
 
 for tool in apt-get apt-cache dpkg-deb depmod; do
