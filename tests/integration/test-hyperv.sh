@@ -778,6 +778,8 @@ n=$(pgrep -f "qemu-system-x86_64 -name sup-tpl-a," | wc -l)
 if [ -f "$GUEST/kernel/current/vmlinux" ]; then
         args=" $(tr '\0' ' ' <"/proc/$(field tpl-a pid)/cmdline")"
         [[ $args == *" -kernel $GUEST/kernel/current/vmlinux "* ]] || fail "tpl-a: booted cold by QEMU $args"
+elif [ "${SUP_TESTS_MUST_WORK:-0}" = 1 ]; then
+        fail "SUP_TESTS_MUST_WORK=1: no $GUEST/kernel/current/vmlinux for a PVH boot (tools/guest-kernel.sh needs lz4 and readelf)"
 fi
 log "corrupt template: $(sed -n 's/.* sup template [0-9a-f]*: \(restoring failed.*\)/\1/p' "$CASE_DIR/state/logs/tpl-a.log")"
 end
