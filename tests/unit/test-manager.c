@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "manager.h"
+#include "process-util.h"
 #include "path-util.h"
 #include "string-util.h"
 
@@ -1182,7 +1183,8 @@ static void spawn_manager_open(const char *tmp, Event **ret_e, Manager **ret_m) 
                 put(tmp, path, unit);
         }
         text = xasprintf("#!/bin/sh\necho >> %s/ran\n"
-                         "echo \"$1 $2 notify=${NOTIFY_SOCKET:-none} stdout=$(readlink /proc/$$/fd/1)\" >&3\n",
+                         "echo \"$1 $2 notify=${NOTIFY_SOCKET:-none} tunables=${GLIBC_TUNABLES:-none} "
+                         "stdout=$(readlink /proc/$$/fd/1)\" >&3\n",
                          tmp);
         put(tmp, "monitor", text);
         assert_int_equal(chmod(script, 0755), 0);
@@ -1212,7 +1214,8 @@ static void spawn_manager_open(const char *tmp, Event **ret_e, Manager **ret_m) 
  * a few per turn: a reload that forked them all in its own turn kept supd from answering, and the
  * first containers from starting, until the last one (a 900-unit reload outlasted supctl's
  * timeout). Each monitor gets its argv, the ready pipe as fd 3, /dev/null as stdout and an
- * environment without systemd's channel, from children that share supd's memory. */
+ * environment without systemd's channel, with the monitor's malloc tunable after the operator's
+ * own tunables, from children that share supd's memory. */
 static void test_spawns_leave_the_loop_free(void **state) {
         _cleanup_free_ char *tmp = make_tree();
         Event *e = NULL;
@@ -1220,6 +1223,7 @@ static void test_spawns_leave_the_loop_free(void **state) {
         unsigned turns = 0;
 
         assert_int_equal(setenv("NOTIFY_SOCKET", "/run/systemd/notify", 1), 0);
+        assert_int_equal(setenv("GLIBC_TUNABLES", "glibc.malloc.check=0", 1), 0);
         spawn_manager_open(tmp, &e, &m);
         /* u0 is removed before its monitor is forked: it is forked all the same (retiring-spawn:
          * told to shut down once it listens) and forgotten once it reports, with no successor. */
@@ -1236,7 +1240,10 @@ static void test_spawns_leave_the_loop_free(void **state) {
         }
         assert_int_equal(count_life(m, LIFE_SPAWN_FAILED), N_SPAWNED - 1);
         for (Instance *i = m->instances; i; i = i->next) {
-                _cleanup_free_ char *want = xasprintf("--dir %s notify=none stdout=/dev/null\n", i->dir_path);
+                _cleanup_free_ char *want =
+                        xasprintf("--dir %s notify=none tunables=glibc.malloc.check=0:" SUP_MONITOR_MALLOC_TUNABLE
+                                  " stdout=/dev/null\n",
+                                  i->dir_path);
 
                 assert_false(streq(i->name, "u0"));
                 assert_string_equal(i->spawn_error, want);
@@ -1245,6 +1252,7 @@ static void test_spawns_leave_the_loop_free(void **state) {
         manager_free(m);
         event_free(e);
         assert_int_equal(unsetenv("NOTIFY_SOCKET"), 0);
+        assert_int_equal(unsetenv("GLIBC_TUNABLES"), 0);
         (void) rm_rf(tmp);
 }
 
