@@ -12,16 +12,8 @@
 export PATH=/bin
 SUP=/sup LAYER=/layer W=/tmp/w
 
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mkdir -p /dev/pts /dev/shm /run /tmp
-mount -t devpts devpts /dev/pts
-mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
-exec >/dev/console 2>&1
-ln -sf /proc/self/fd /dev/fd
+# The API file systems and the console (cgroup2-vm-initramfs.sh's /guest-mounts.sh).
+. /guest-mounts.sh
 
 result() { # result NAME ok|FAIL|gap [TEXT...]
         local name=$1 verdict=$2
