@@ -6,6 +6,7 @@
  * fault it stops. Needs root (exit 77 otherwise; SUP_TESTS_MUST_WORK=1 makes that a failure). */
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -392,6 +393,128 @@ static int case_terminal_refuses(PtmxKind kind) {
         return 0;
 }
 
+/* The pids of this thread's children now (the execs' helpers' parent, and so their commands'):
+ * how many; zombies: how many of them have ended, unreaped. */
+static size_t children(size_t *zombies) {
+        char path[64], buf[4096];
+        size_t n = 0;
+        FILE *f;
+        int pid;
+
+        *zombies = 0;
+        snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) gettid());
+        f = fopen(path, "re");
+        if (!f)
+                return 0;
+        while (fscanf(f, "%d", &pid) == 1) {
+                FILE *st;
+                char state = 0;
+                n++;
+                snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+                st = fopen(path, "re");
+                /* pid (comm) state: comm cannot hold ") " here (sleep, true, sup's own tests). */
+                if (st && fgets(buf, sizeof(buf), st) && strstr(buf, ") "))
+                        state = strstr(buf, ") ")[2];
+                if (st)
+                        fclose(st);
+                *zombies += state == 'Z';
+        }
+        fclose(f);
+        return n;
+}
+
+/* The stand-in init, killed, finishes exiting (its pidfd turns readable) and is reaped. Not while
+ * a process of its pid namespace waits for a parent outside it to reap it: the kernel holds a pid
+ * namespace's init in its exit until then (zap_pid_ns_processes()). */
+static int init_exits(int pidfd) {
+        (void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+        if (poll(&(struct pollfd){.fd = pidfd, .events = POLLIN}, 1, HANG_MS) != 1) {
+                fprintf(stderr, "the container's init never finished its exit: a process of its namespace "
+                                "is left unreaped\n");
+                return -1; /* leaked: waiting for it would hang the test */
+        }
+        (void) waitid((idtype_t) P_PIDFD, (id_t) pidfd, &(siginfo_t){}, WEXITED);
+        close(pidfd);
+        return 0;
+}
+
+/* The helper exited having passed its command on, and the exec is cancelled before the loop saw
+ * that exit (a unit's stop in the same turn of the monitor's loop cancels its health check so).
+ * Stops: the command's pidfd left unread on the socket, and the command's zombie, which nobody
+ * would reap, keeping the container's init from ever finishing its exit: the monitor waited for
+ * it for good, and supd's shutdown gave up on that monitor (CI's test-metrics, under ASan). */
+static int case_cancel_after_helper_exited(void) {
+        char *argv[] = {"/bin/true", NULL};
+        ExecRequest req = {.argv = argv};
+        ContainerExec *c = NULL;
+        size_t zombies = 0;
+        Exec x = {};
+        int init;
+
+        CHECK(container_start(PTMX_DEVPTS, &init) == 0);
+        CHECK(start(init, &req, &x, &c) == 0);
+        /* The helper and its command both ended, neither seen by the loop. */
+        for (int waited = 0; !(children(&zombies) == 3 && zombies == 2) && waited < HANG_MS; waited += 10)
+                (void) poll(NULL, 0, 10);
+        CHECK(children(&zombies) == 3 && zombies == 2);
+        c = container_exec_free(c);
+        CHECK(!x.done);
+        CHECK(children(&zombies) == 1 && zombies == 0); /* the init alone */
+        CHECK(init_exits(init) == 0);
+        return 0;
+}
+
+/* A command whose helper died between forking it and passing its pidfd on (a helper killed
+ * there with the instance's cgroup, or by the OOM killer) is a child of the caller that no exec
+ * knows: the next helper to end without a command looks for such strays, and kills and reaps
+ * them. Stops: the stray keeping the init from its exit, as above; and the look killing a
+ * command that an exec knows, or the init. */
+static int case_stray_reaped(void) {
+        char *sleep_argv[] = {"/bin/sh", "-c", "echo up; exec sleep 100", NULL}, *sh_argv[] = {"/bin/sh", NULL};
+        ExecRequest known = {.argv = sleep_argv}, refused = {.argv = sh_argv, .stream = true, .tty = true};
+        _cleanup_(session_done) Session s = {.peer = -EBADF};
+        ContainerExec *c = NULL;
+        size_t zombies;
+        Exec x = {};
+        pid_t fake;
+        int init;
+
+        /* A container whose terminal is refused: a helper that ends without a command. */
+        CHECK(container_start(PTMX_DEVNULL, &init) == 0);
+        CHECK(start(init, &known, &x, &c) == 0);
+        /* The known command runs, and its helper is reaped (by the loop, which took its pidfd). */
+        for (int waited = 0; !(x.output_calls > 0 && children(&zombies) == 2) && waited < HANG_MS; waited += 10)
+                CHECK(event_run(event, 10 * USEC_PER_MSEC) >= 0);
+        CHECK(children(&zombies) == 2 && zombies == 0);
+        /* The stray: forked, as a helper forks its command, into the init's pid namespace as the
+         * test's child (CLONE_PARENT), by a helper that then goes without passing it on. */
+        fake = fork();
+        CHECK(fake >= 0);
+        if (fake == 0) {
+                struct clone_args args = {.flags = CLONE_PARENT};
+                if (setns(init, CLONE_NEWPID) < 0)
+                        _exit(1);
+                pid_t pid = (pid_t) syscall(SYS_clone3, &args, sizeof(args));
+                if (pid == 0) {
+                        for (;;)
+                                pause();
+                }
+                _exit(pid > 0 ? 0 : 1);
+        }
+        int status;
+        CHECK(waitpid(fake, &status, 0) == fake && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        CHECK(children(&zombies) == 3 && zombies == 0);
+
+        CHECK(session_start(init, &refused, &s) == 0 && session_wait(&s, NULL) == 0);
+        CHECK(s.x.result.code == 126);
+        CHECK(children(&zombies) == 2 && zombies == 0); /* the stray is gone; the init and sleep stay */
+        CHECK(!x.done);
+        c = container_exec_free(c);
+        CHECK(children(&zombies) == 1);
+        CHECK(init_exits(init) == 0);
+        return 0;
+}
+
 int main(void) {
         int init, failed = 0;
 
@@ -428,6 +551,18 @@ int main(void) {
                 failed += r < 0;
         }
         container_stop(init);
+        struct {
+                const char *name;
+                int (*run)(void);
+        } own_init[] = {
+                {"stray-reaped", case_stray_reaped},
+                {"cancel-after-helper-exited", case_cancel_after_helper_exited},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(own_init); i++) {
+                int r = own_init[i].run();
+                fprintf(stderr, "%s: %s\n", own_init[i].name, r < 0 ? "FAIL" : "ok");
+                failed += r < 0;
+        }
         for (PtmxKind k = PTMX_HOST; k <= PTMX_SLAVE; k++) {
                 int r = case_terminal_refuses(k);
                 fprintf(stderr, "terminal-refuses-ptmx-%d: %s\n", k, r < 0 ? "FAIL" : "ok");

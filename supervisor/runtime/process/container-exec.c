@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include "container-exec.h"
 
+#include <assert.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@
 #include "alloc.h"
 #include "caps.h"
 #include "container.h"
+#include "fileio.h"
 #include "macro.h"
 #include "process-util.h"
 #include "socket-util.h"
@@ -67,6 +70,8 @@ typedef enum RelayDirection {
 } RelayDirection;
 
 struct ContainerExec {
+        ContainerExec *prev, *next; /* every exec alive in this process (strays_reap()) */
+        pid_t init_pid;             /* the container's init, as the exec began */
         Event *event;
         ExecCallbacks callbacks;
         void *userdata;
@@ -89,6 +94,98 @@ struct ContainerExec {
         unsigned drained; /* chunks relayed since */
         int code, signal;
 };
+
+/* The commands of every exec alive in this process, and how many of their helpers may be forking
+ * one right now: a helper that died between forking its command and passing the command's pidfd
+ * on (cancelled, killed with the instance's cgroup, by the OOM killer, or failing to send) leaves
+ * that command a child of ours (CLONE_PARENT) that nothing knows of. Once it ends, nothing reaps
+ * it, and a pid namespace's init cannot finish exiting while a process of its namespace waits
+ * for a parent outside it to reap it (the kernel's zap_pid_ns_processes()): the container's init
+ * would never be seen to exit, its monitor would wait for it for good, and supd's shutdown with
+ * it. Such a stray is looked for once no other helper is forking (a command whose pidfd is on its
+ * way is not a stray). */
+static ContainerExec *execs;
+static unsigned helpers_running;
+static bool strays_pending;
+
+static bool exec_knows(pid_t pid) {
+        for (ContainerExec *x = execs; x; x = x->next) {
+                pid_t p;
+                if (x->init_pid == pid || (x->pidfd >= 0 && pidfd_get_pid(x->pidfd, &p) >= 0 && p == pid))
+                        return true;
+        }
+        return false;
+}
+
+/* A container's init: its pid namespace's 1, or (in a joined one) named sup-init from its first
+ * instructions (container.c). */
+static bool child_is_init(pid_t pid) {
+        _cleanup_free_ char *status = NULL, *comm = NULL;
+        char path[64], *ns;
+
+        snprintf(path, sizeof(path), "/proc/%d/comm", (int) pid);
+        if (read_full_file(path, 64, &comm, NULL) >= 0 && streq(comm, "sup-init\n"))
+                return true;
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        /* Cannot tell: left alone. */
+        if (read_full_file(path, 16384, &status, NULL) < 0 || !(ns = strstr(status, "\nNSpid:")))
+                return true;
+        /* The line's last field: its pid in the innermost namespace. */
+        ns[strcspn(ns + 1, "\n") + 1] = '\0';
+        ns = strrchr(ns, '\t') ?: strrchr(ns, ' ');
+        return ns && streq(ns + 1, "1");
+}
+
+/* The strays of the container whose init is INIT_PID: children of this thread (the helpers'
+ * parent, and so their commands') in its pid namespace that no exec knows and that are no init.
+ * A stray cannot be reported to anyone: it is killed (it may still run) and reaped. */
+static void strays_reap(pid_t init_pid) {
+        _cleanup_free_ char *children = NULL;
+        struct stat ns, st;
+        char path[64];
+
+        snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int) init_pid);
+        if (stat(path, &ns) < 0)
+                return; /* the init is gone, and with it its namespace: no stray can be left in it */
+        snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) gettid());
+        if (read_full_file(path, 1 << 20, &children, NULL) < 0)
+                return;
+        for (char *p = children, *end; *p; p = end) {
+                pid_t pid = (pid_t) strtol(p, &end, 10);
+                if (end == p)
+                        break;
+                snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int) pid);
+                /* Our child, not reaped: its pid cannot be another process's meanwhile. */
+                if (pid <= 0 || exec_knows(pid) || stat(path, &st) < 0 || st.st_dev != ns.st_dev ||
+                    st.st_ino != ns.st_ino || child_is_init(pid))
+                        continue;
+                (void) kill_session(pid, SIGKILL);
+                (void) kill(pid, SIGKILL);
+                (void) waitid(P_PID, (id_t) pid, &(siginfo_t){}, WEXITED);
+        }
+}
+
+/* X's helper is gone and reaped; DELIVERED: it passed its command's pidfd on. */
+static void helper_done(ContainerExec *x, bool delivered) {
+        assert(helpers_running > 0);
+        helpers_running--;
+        if (!delivered)
+                strays_pending = true;
+        if (strays_pending && helpers_running == 0) {
+                strays_pending = false;
+                strays_reap(x->init_pid);
+        }
+}
+
+static void exec_unlink(ContainerExec *x) {
+        if (x->prev)
+                x->prev->next = x->next;
+        else if (execs == x)
+                execs = x->next;
+        if (x->next)
+                x->next->prev = x->prev;
+        x->prev = x->next = NULL;
+}
 
 _noreturn_ static void helper_fail(int r, const char *msg) {
         (void) !write(HELPER_ERROR_FD, msg, strlen(msg));
@@ -360,6 +457,7 @@ static void finish(ContainerExec *x) {
         if (x->error_len > 0)
                 result.error = x->error;
         exec_close(x);
+        exec_unlink(x);
         x->callbacks.exited(&result, x->userdata);
         free(x);
 }
@@ -486,8 +584,10 @@ static void on_helper_exit(EventSource *src, int fd, uint32_t revents, void *use
          * started one. */
         r = recv_byte_fds(x->sock, fds, &n, MSG_DONTWAIT);
         close_and_reset(&x->sock);
-        if (r >= 0 && n == want) {
+        if (r >= 0 && n == want)
                 x->pidfd = fds[0];
+        helper_done(x, x->pidfd >= 0);
+        if (x->pidfd >= 0) {
                 x->master = fds[1];
                 r = event_add_io(x->event, &x->pidfd_source, x->pidfd, EPOLLIN, on_command_exit, x);
                 if (r >= 0 && x->tty)
@@ -625,6 +725,7 @@ int container_exec(Event *e, const ContainerExecConfig *cfg, const ExecRequest *
 
         x = xnew0(ContainerExec, 1);
         *x = (ContainerExec){
+                .next = execs,
                 .event = e,
                 .callbacks = *callbacks,
                 .userdata = userdata,
@@ -640,6 +741,11 @@ int container_exec(Event *e, const ContainerExecConfig *cfg, const ExecRequest *
                 x->relay[d] = (Relay){.exec = x, .from = -EBADF, .to = -EBADF, .watched = -EBADF};
         x->relay[RELAY_INPUT].from = relay_fd[0];
         x->relay[RELAY_OUTPUT].to = relay_fd[1];
+        (void) pidfd_get_pid(cfg->init_pidfd, &x->init_pid);
+        if (execs)
+                execs->prev = x;
+        execs = x;
+        helpers_running++;
         (void) fd_set_nonblock(x->error_fd, 1);
         r = event_add_io(e, &x->helper_source, pidfd, EPOLLIN, on_helper_exit, x);
         for (ExecStream s = 0; r >= 0 && !req->stream && s < _EXEC_STREAM_MAX; s++)
@@ -684,25 +790,45 @@ int container_exec_resize(ContainerExec *x, unsigned short rows, unsigned short 
         return 0;
 }
 
+/* How long a cancel lets a helper that has its go finish on its own: it only joins the
+ * namespaces, forks and sends, and a helper killed after its fork leaves a stray. */
+#define HELPER_FINISH_MS 100
+
 ContainerExec *container_exec_free(ContainerExec *x) {
         pid_t pid;
 
         if (!x)
                 return NULL;
-        /* Both are the caller's children: killed and reaped here, no zombie left. A helper that is
-         * killed before it passed the command on takes nothing with it: the command, if it was
-         * forked already, is in the container and dies with it. */
+        /* Both are the caller's children: killed and reaped here, no zombie left. The helper
+         * first: once it is gone, the command's pidfd is on the socket if it was ever sent (the
+         * helper may have exited before its end was seen), and a command whose helper died
+         * before sending it is a stray (strays_reap()). */
+        if (x->helper_pidfd >= 0) {
+                int fds[2] = {-EBADF, -EBADF}, r;
+                size_t n = x->tty ? 2 : 1;
+
+                (void) poll(&(struct pollfd){.fd = x->helper_pidfd, .events = POLLIN}, 1, HELPER_FINISH_MS);
+                (void) syscall(SYS_pidfd_send_signal, x->helper_pidfd, SIGKILL, NULL, 0);
+                (void) waitid((idtype_t) P_PIDFD, (id_t) x->helper_pidfd, &(siginfo_t){}, WEXITED);
+                close_and_reset(&x->helper_pidfd);
+                r = recv_byte_fds(x->sock, fds, &n, MSG_DONTWAIT);
+                if (r >= 0 && n >= 1)
+                        x->pidfd = fds[0];
+                if (r >= 0 && n == 2)
+                        close(fds[1]);
+                helper_done(x, x->pidfd >= 0);
+        }
         /* The command's session first, while the command (unreaped) keeps its id from being
          * reused: a shell's children and a terminal's background jobs go with it, as they do
          * when the instance ends (an exec cancelled by its client leaves nothing in the unit). */
         if (x->pidfd >= 0 && pidfd_get_pid(x->pidfd, &pid) >= 0)
                 (void) kill_session(pid, SIGKILL);
-        for (int *fd = (int[]){x->helper_pidfd, x->pidfd}, *end = fd + 2; fd < end; fd++)
-                if (*fd >= 0) {
-                        (void) syscall(SYS_pidfd_send_signal, *fd, SIGKILL, NULL, 0);
-                        (void) waitid((idtype_t) P_PIDFD, (id_t) *fd, &(siginfo_t){}, WEXITED);
-                }
+        if (x->pidfd >= 0) {
+                (void) syscall(SYS_pidfd_send_signal, x->pidfd, SIGKILL, NULL, 0);
+                (void) waitid((idtype_t) P_PIDFD, (id_t) x->pidfd, &(siginfo_t){}, WEXITED);
+        }
         exec_close(x);
+        exec_unlink(x);
         free(x);
         return NULL;
 }
