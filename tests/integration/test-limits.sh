@@ -359,6 +359,10 @@ wait_for 5 state_is ahead running || fail "ahead did not start after the adoptio
 ctl stop ahead >/dev/null
 wait_for 5 eval '[ -n "$(parked)" ] && [ "$(parked)" != "$p3" ]' || fail "nothing parked after the stop"
 p6=$(parked)
+# Once its root is built (the init builds it after it is parked: a layer replaced before that is
+# simply what it builds on, or a build that fails and a cold start that says nothing of it).
+wait_for 5 eval 'grep -Eq "^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / .* - overlay " "/proc/$p6/mountinfo"' ||
+        fail "the parked init's root is not built: $(head -n2 "/proc/$p6/mountinfo")"
 mv "$CASE_DIR/top" "$CASE_DIR/top.old" && mkdir "$CASE_DIR/top" && echo 3 >"$CASE_DIR/top/version"
 ctl start ahead >/dev/null
 wait_for 5 state_is ahead running || fail "ahead did not start after its layer was replaced: $(field ahead reason)"
