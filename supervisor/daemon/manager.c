@@ -948,11 +948,14 @@ static int act_keep_waiting(Instance *i, const InstanceInput *in) {
 
 /* An operator's start or restart of a unit whose workload is not active waits, as the plan's
  * does, for what it requires to be ready and for its host ports; one of an active workload (a
- * restart) is the monitor's: a dependency that turned unhealthy since does not hold it. */
+ * restart) is the monitor's: a dependency that turned unhealthy since does not hold it. A
+ * workload that an operator's stop is ending counts as stopped: `supctl stop app; supctl stop
+ * dep; supctl start app` started app again without dep once its stop had not finished. */
 static int act_start_up(Instance *i, const InstanceInput *in) {
         Manager *m = i->manager;
+        bool ending = has_status(i) && i->status.state == INSTANCE_STOPPING && i->status.admin_stopped;
 
-        if (!i->spec || !has_status(i) || instance_state_is_active(i->status.state) ||
+        if (!i->spec || !has_status(i) || (instance_state_is_active(i->status.state) && !ending) ||
             (waiting_for(m, i->spec, NULL, NULL) == 0 && !port_holder(m, i->spec)))
                 return -EAGAIN;
         log_info("%s: its start waits for what it requires", i->name);

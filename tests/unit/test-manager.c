@@ -911,6 +911,40 @@ static void test_stopped_dependency_stops_dependants(void **state) {
         harness_close(&h);
 }
 
+/* `supctl stop t; supctl stop dep; supctl start t`, the start coming while the operator's stop
+ * of t is still on its way (t stopping): the start waits for dep, as one of a stopped t does. It
+ * went to the monitor, which started t again without dep (test-wait, CI). A stopping t that is
+ * restarting (no operator's stop) is still the monitor's. */
+static void test_start_while_stopping_waits(void **state) {
+        Harness h = {};
+        Instance *dep;
+
+        enter(&h, LIFE_UP);
+        dep = find(&h, "dep");
+        status_arrives(t_of(&h), INSTANCE_RUNNING);
+        stopped_by_operator(t_of(&h), true, INSTANCE_STOPPING);
+        stopped_by_operator(dep, true, INSTANCE_STOPPED);
+        sent_nothing();
+        assert_int_equal(manager_request_pending(h.m, "t", "start"), 0);
+        assert_int_equal(t_of(&h)->life, LIFE_WAITING);
+        assert_null(fake.sent);
+        stopped_by_operator(dep, false, INSTANCE_RUNNING);
+        assert_non_null(fake.sent);
+        assert_string_equal(fake.sent, "start");
+        assert_int_equal(t_of(&h)->life, LIFE_UP);
+        harness_close(&h);
+
+        enter(&h, LIFE_UP);
+        dep = find(&h, "dep");
+        status_arrives(t_of(&h), INSTANCE_RUNNING);
+        status_arrives(dep, INSTANCE_STOPPED);
+        stopped_by_operator(t_of(&h), false, INSTANCE_STOPPING);
+        sent_nothing();
+        assert_int_equal(manager_request_pending(h.m, "t", "start"), -EAGAIN);
+        assert_int_equal(t_of(&h)->life, LIFE_UP);
+        harness_close(&h);
+}
+
 typedef struct WaitResult {
         unsigned calls;
         int result;
@@ -1298,6 +1332,7 @@ int main(void) {
                 cmocka_unit_test(test_requires_waits_for_healthy),
                 cmocka_unit_test(test_requires_without_healthcheck_waits_to_run),
                 cmocka_unit_test(test_unhealthy_dependency_does_not_stop),
+                cmocka_unit_test(test_start_while_stopping_waits),
                 cmocka_unit_test(test_start_while_waiting),
                 cmocka_unit_test(test_stopped_dependency_stops_dependants),
                 cmocka_unit_test(test_wait_replies_on_transition),
