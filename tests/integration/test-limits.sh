@@ -298,12 +298,21 @@ if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then memfile=/sys/fs/cgrou
 else memfile=/sys/fs/cgroup/memory/$rel/memory.limit_in_bytes; fi
 # parked: the one process in the unit's cgroup while it is stopped
 parked() { [ -f "$cg/cgroup.procs" ] && [ "$(wc -l <"$cg/cgroup.procs")" = 1 ] && cat "$cg/cgroup.procs"; }
+# next_parked [OLD [built]]: waits until one process other than OLD is parked (with built: with
+# its root built, the overlay its root), then P is its pid, as read in that same turn: a second
+# read of cgroup.procs may find it alone no longer (under ASan, a process's exit runs the leak
+# checker's tracer, a process of its own, for a moment).
+next_parked() {
+        local old=${1:-} built=${2:-} # seen by wait_for's eval (bash's locals are dynamic)
+        wait_for 5 eval 'P=$(parked) && [ "$P" != "$old" ] && { [ -z "$built" ] ||
+                grep -Eq "^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / .* - overlay " "/proc/$P/mountinfo" 2>/dev/null; }'
+}
 # command_of INIT: the container's command (its init's child)
 command_of() { cat "/proc/$1/task/$1/children" 2>/dev/null | awk '{print $1}'; }
 ctl stop ahead >/dev/null
 wait_for 5 state_is ahead stopped || fail "not stopped"
-wait_for 5 parked >/dev/null || fail "nothing parked in $cg: $(cat "$cg/cgroup.procs" 2>&1 | tr '\n' ' ')"
-p1=$(parked)
+next_parked || fail "nothing parked in $cg: $(cat "$cg/cgroup.procs" 2>&1 | tr '\n' ' ')"
+p1=$P
 [ "$(cat "/proc/$p1/comm")" = sup-init ] || fail "the parked process is $(cat "/proc/$p1/comm")"
 [ "$(readlink "/proc/$p1/ns/pid")" != "$(readlink /proc/self/ns/pid)" ] &&
         [ "$(readlink "/proc/$p1/ns/net")" != "$(readlink /proc/self/ns/net)" ] || fail "the parked init is not in namespaces of its own"
@@ -335,13 +344,13 @@ umount "$CASE_DIR/later"
 
 # A live update while stopped: the parked init has the old spec and limits; it goes, the new one has the new limit.
 ctl stop ahead >/dev/null
-wait_for 5 eval '[ -n "$(parked)" ] && [ "$(parked)" != "$p1" ]' || fail "nothing parked after the stop"
-p2=$(parked)
+next_parked "$p1" || fail "nothing parked after the stop"
+p2=$P
 ahead_unit 128M
 ctl reload >/dev/null || fail "reload failed"
 wait_for 5 eval '! kill -0 "$p2" 2>/dev/null' || fail "the parked init of the old spec is still there"
-wait_for 5 eval '[ -n "$(parked)" ]' || fail "nothing parked after the update"
-p3=$(parked)
+next_parked "$p2" || fail "nothing parked after the update"
+p3=$P
 [ "$(cat "$memfile")" = $((128 << 20)) ] || fail "the parked run's memory limit: $(cat "$memfile")"
 
 # supd killed and started again: the monitor and what it parked stay, the unit is adopted stopped, and its start takes it.
@@ -357,12 +366,10 @@ wait_for 5 state_is ahead running || fail "ahead did not start after the adoptio
 # old directory, which the same path no longer names. Before the identity check at the go, the
 # start ran the old image ("started 2").
 ctl stop ahead >/dev/null
-wait_for 5 eval '[ -n "$(parked)" ] && [ "$(parked)" != "$p3" ]' || fail "nothing parked after the stop"
-p6=$(parked)
 # Once its root is built (the init builds it after it is parked: a layer replaced before that is
 # simply what it builds on, or a build that fails and a cold start that says nothing of it).
-wait_for 5 eval 'grep -Eq "^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / .* - overlay " "/proc/$p6/mountinfo"' ||
-        fail "the parked init's root is not built: $(head -n2 "/proc/$p6/mountinfo")"
+next_parked "$p3" built || fail "nothing parked with its root built after the stop: '$(parked)'"
+p6=$P
 mv "$CASE_DIR/top" "$CASE_DIR/top.old" && mkdir "$CASE_DIR/top" && echo 3 >"$CASE_DIR/top/version"
 ctl start ahead >/dev/null
 wait_for 5 state_is ahead running || fail "ahead did not start after its layer was replaced: $(field ahead reason)"
@@ -375,8 +382,8 @@ p3=$(field ahead pid)
 # sandbox): the start shows the new layer, as a cold start does. Before upper/ was in the
 # identity check (only the sandbox directory was), the start ran on the old one ("started 3").
 ctl stop ahead >/dev/null
-wait_for 5 eval '[ -n "$(parked)" ] && [ "$(parked)" != "$p3" ]' || fail "nothing parked after the stop"
-p7=$(parked) sb=$CASE_DIR/state/sandboxes/ahead
+next_parked "$p3" built || fail "nothing parked with its root built after the stop: '$(parked)'"
+p7=$P sb=$CASE_DIR/state/sandboxes/ahead
 mv "$sb/upper" "$sb/upper.old" && mkdir "$sb/upper" && echo 4 >"$sb/upper/version"
 ctl start ahead >/dev/null
 wait_for 5 state_is ahead running || fail "ahead did not start after its sandbox was reset: $(field ahead reason)"
@@ -391,8 +398,8 @@ p3=$(field ahead pid)
 # The parked init killed by hand (or by the OOM killer): the start does not fail on it ("Broken
 # pipe" before the fix), it starts the container cold in the same cgroup.
 ctl stop ahead >/dev/null
-wait_for 5 eval '[ -n "$(parked)" ] && [ "$(parked)" != "$p3" ]' || fail "nothing parked after the stop"
-pk=$(parked)
+next_parked "$p3" || fail "nothing parked after the stop"
+pk=$P
 kill -9 "$pk"
 # Dead, a zombie of its monitor's until the start reaps it.
 wait_for 5 eval '[ "$(awk "{print \$3}" "/proc/$pk/stat" 2>/dev/null || echo gone)" != S ]' || fail "the parked init $pk did not die"
@@ -402,8 +409,8 @@ wait_for 5 state_is ahead running || fail "ahead did not start after its parked 
 
 # The monitor killed: what it parked dies with it (PR_SET_PDEATHSIG), nothing of it is left.
 ctl stop ahead >/dev/null
-wait_for 5 eval '[ -n "$(parked)" ] && [ "$(parked)" != "$pk" ]' || fail "nothing parked after the stop"
-p4=$(parked) mon=$(field ahead monitor_pid)
+next_parked "$pk" || fail "nothing parked after the stop"
+p4=$P mon=$(field ahead monitor_pid)
 kill -9 "$mon"
 wait_for 5 eval '! kill -0 "$p4" 2>/dev/null' || fail "the parked init $p4 outlived its monitor"
 
