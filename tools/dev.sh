@@ -27,6 +27,7 @@ packages=(
         libyaml-dev libcap-dev libseccomp-dev libnl-3-dev libnl-route-3-dev libjansson-dev libcmocka-dev
         libarchive-dev libzstd-dev zlib1g-dev
         umoci skopeo docker-registry zstd
+        buildah                         # test-image-store: an image index, as buildah pushes one
         python3 python3-jsonschema python3-yaml
         busybox-static
         nftables iproute2
