@@ -44,7 +44,8 @@ restart: {policy: on-failure, delay: 200ms, max_delay: 400ms, burst: 3, interval
 T0=$(now_rfc3339)
 start_supd
 F=$CASE_DIR/follow.jsonl
-ctl events --json > "$F" 2> "$CASE_DIR/follow.err" &
+# From T0: what came before the follower subscribed too (web ran once before it did, in CI).
+ctl events --json --since "$T0" > "$F" 2> "$CASE_DIR/follow.err" &
 FOLLOWER=$!
 
 # The crash unit: its exits, its restarts with their reason, then the start limit.
