@@ -14,6 +14,7 @@
 #include "log.h"
 #include "macro.h"
 #include "socket-util.h"
+#include "status-table.h"
 #include "string-util.h"
 #include "time-util.h"
 #include "unit-diag.h"
@@ -116,68 +117,6 @@ static const char *str(json_t *o, const char *key, const char *dflt) {
         return s ? s : dflt;
 }
 
-static usec_t parse_ts(json_t *o, const char *key) {
-        usec_t t = 0;
-        return timestamp_from_json(json_object_get(o, key), &t) < 0 ? 0 : t;
-}
-
-static void last_exit(json_t *o, char *buf, size_t size) {
-        json_t *code = json_object_get(o, "exit_code");
-        const char *sig = str(o, "exit_signal", NULL);
-        bool oom = json_is_true(json_object_get(o, "oom"));
-
-        if (json_is_integer(code))
-                snprintf(buf, size, "code %lld%s", (long long) json_integer_value(code), oom ? " (oom)" : "");
-        else if (sig)
-                snprintf(buf, size, "%s%s", sig, oom ? " (oom)" : "");
-        else
-                snprintf(buf, size, "-");
-}
-
-/* status.json's "pull", while a registry pull runs before the start. */
-static bool format_pull(const json_t *o, char *buf, size_t size) {
-        const json_t *p = json_object_get(o, "pull");
-
-        if (!json_is_object(p))
-                return false;
-        snprintf(buf, size, "pulling %s: %lld/%lld layers, %lld/%lld bytes", str((json_t *) p, "reference", "?"),
-                 (long long) json_integer_value(json_object_get(p, "layers_done")),
-                 (long long) json_integer_value(json_object_get(p, "layers_total")),
-                 (long long) json_integer_value(json_object_get(p, "bytes_done")),
-                 (long long) json_integer_value(json_object_get(p, "bytes_total")));
-        return true;
-}
-
-static void print_table(json_t *list) {
-        usec_t n = now(CLOCK_REALTIME);
-        size_t k;
-        json_t *o;
-
-        printf("%-16s %-9s %-8s %-9s %7s %-8s %8s %-13s %-12s %s\n", "UNIT", "ISOLATION", "STATE", "HEALTH", "PID",
-               "UPTIME", "RESTARTS", "LAST EXIT", "NEXT RESTART", "NOTE");
-        json_array_foreach(list, k, o) {
-                char pid[16] = "-", up[32] = "-", ex[64], next[32] = "-";
-                const char *state = str(o, "state", "?");
-                usec_t started = parse_ts(o, "started_at"), next_at = parse_ts(o, "next_restart_at");
-
-                if (json_is_integer(json_object_get(o, "pid")))
-                        snprintf(pid, sizeof(pid), "%lld", (long long) json_integer_value(json_object_get(o, "pid")));
-                if (streq(state, "running") && started && n > started)
-                        format_timespan(n - started, up, sizeof(up));
-                if (next_at)
-                        format_timespan(next_at > n ? next_at - n : 0, next, sizeof(next));
-                last_exit(o, ex, sizeof(ex));
-                char nextcol[48], pull[512];
-                const char *note = str(o, "reason", NULL) ?: (format_pull(o, pull, sizeof(pull)) ? pull : "");
-                snprintf(nextcol, sizeof(nextcol), "%s%s", next_at ? "in " : "", next);
-                /* The reason, cut to the terminal's usual width; `supctl status UNIT` has it whole. */
-                printf("%-16s %-9s %-8s %-9s %7s %-8s %8lld %-13s %-12s %.60s%s\n", str(o, "name", "?"),
-                       str(o, "isolation", "?"), state, str(json_object_get(o, "health"), "status", "-"), pid, up,
-                       (long long) json_integer_value(json_object_get(o, "restarts")), ex, nextcol, note,
-                       strlen(note) > 60 ? "..." : "");
-        }
-}
-
 /* The usage object of a running unit: memory, CPU time and tasks from its cgroup. */
 static void print_usage(json_t *u) {
         json_t *mem = json_object_get(u, "memory_bytes"), *mem_max = json_object_get(u, "memory_max"),
@@ -260,7 +199,7 @@ static void print_detail(json_t *o) {
         char ex[64];
         static const char *const times[] = { "started_at", "exited_at", "next_restart_at" };
 
-        last_exit(o, ex, sizeof(ex));
+        status_last_exit(o, ex, sizeof(ex));
         printf("%s - %s\n", str(o, "name", "?"), str(o, "description", ""));
         printf("   isolation: %s\n", str(o, "isolation", "?"));
         printf("       state: %s%s\n", str(o, "state", "?"),
@@ -290,7 +229,7 @@ static void print_detail(json_t *o) {
         print_image(o);
         {
                 char pull[512];
-                if (format_pull(o, pull, sizeof(pull)))
+                if (status_format_pull(o, pull, sizeof(pull)))
                         printf("     pulling: %s\n", pull + strlen("pulling "));
         }
         json_t *userns = json_object_get(o, "user_namespace");
@@ -349,13 +288,17 @@ int verb_status(int argc, char **argv) {
         if (optind < argc)
                 json_object_set_new(params, "unit", json_string(argv[optind]));
         else if (!json) {
-                /* The table shows no usage: supd need not read every unit's cgroup for it. */
+                json_t *fields = json_array();
+
+                /* The table, as supd writes it: a thousand units' rows as the lines they make,
+                 * rather than objects for this process to parse (half of its time), then format. */
+                json_object_set_new(params, "format", json_string("table"));
+                /* A supd from before that sends objects: only the table's keys, and no usage (no
+                 * cgroup of every unit read for it). */
                 json_object_set_new(params, "usage", json_false());
-                /* Nor most of the keys: a thousand units' full objects were most of the time. */
-                json_object_set_new(params, "fields",
-                                    json_pack("[s,s,s,s,s,s,s,s,s,s,s,s,s]", "name", "isolation", "state", "health",
-                                              "pid", "started_at", "next_restart_at", "exit_code", "exit_signal", "oom",
-                                              "restarts", "reason", "pull"));
+                for (size_t k = 0; k < STATUS_TABLE_N_FIELDS; k++)
+                        json_array_append_new(fields, json_string(status_table_fields[k]));
+                json_object_set_new(params, "fields", fields);
         }
         r = call("status", params, &result);
         if (r != EXIT_SUCCESS)
@@ -364,8 +307,12 @@ int verb_status(int argc, char **argv) {
                 json_dumpf(result, stdout, JSON_INDENT(2) | JSON_SORT_KEYS), fputc('\n', stdout);
         else if (optind < argc && json_array_size(result) == 1)
                 print_detail(json_array_get(result, 0));
-        else
-                print_table(result);
+        else if (json_is_string(json_object_get(result, "text")))
+                fputs(json_string_value(json_object_get(result, "text")), stdout);
+        else {
+                _cleanup_free_ char *text = status_table_format(result, now(CLOCK_REALTIME));
+                fputs(text ?: "", stdout);
+        }
         json_decref(result);
         return EXIT_SUCCESS;
 }

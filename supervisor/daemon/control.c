@@ -10,6 +10,7 @@
 #include "log.h"
 #include "macro.h"
 #include "metrics.h"
+#include "status-table.h"
 #include "string-util.h"
 #include "unit-value.h"
 #include "volume.h"
@@ -213,6 +214,9 @@ static void do_status(JsonlClient *c, json_t *msg, void *userdata) {
         json_t *u = json_object_get(json_object_get(msg, "params"), "usage");
         /* "fields": only these keys of each unit (the table's), not the 27 of each of a thousand. */
         json_t *fields = json_object_get(json_object_get(msg, "params"), "fields"), *f, *list;
+        /* "format": "table": `supctl status`'s table, as text (status-table.h), not the objects. */
+        const char *format = json_string_value(json_object_get(json_object_get(msg, "params"), "format"));
+        bool table = format && streq(format, "table");
         bool bad = fields && !json_is_array(fields);
         size_t k;
 
@@ -222,11 +226,32 @@ static void do_status(JsonlClient *c, json_t *msg, void *userdata) {
                 (void) json_conn_reply_error(conn, msg, "bad-request", "status: fields is a list of key names");
                 return;
         }
-        list = manager_status_json_fields(s->manager, unit, !json_is_false(u), fields);
+        if (format && !table) {
+                (void) json_conn_reply_error(conn, msg, "bad-request", "status: format is \"table\" or left out");
+                return;
+        }
+        if (table) {
+                /* The table's own keys, whatever else was asked; no usage (it shows none). */
+                json_t *keys = json_array();
+                for (k = 0; k < STATUS_TABLE_N_FIELDS; k++)
+                        json_array_append_new(keys, json_string(status_table_fields[k]));
+                list = manager_status_json_fields(s->manager, unit, false, keys);
+                json_decref(keys);
+        } else
+                list = manager_status_json_fields(s->manager, unit, !json_is_false(u), fields);
         if (unit && json_array_size(list) == 0) {
                 json_decref(list);
                 (void) json_conn_reply_error(conn, msg, "no-such-unit", "no unit \"%s\" is loaded", unit);
                 return;
+        }
+        if (table) {
+                _cleanup_free_ char *text = status_table_format(list, now(CLOCK_REALTIME));
+                json_decref(list);
+                if (!text) {
+                        (void) json_conn_reply_error(conn, msg, "internal", "status: %s", strerror(ENOMEM));
+                        return;
+                }
+                list = json_pack("{s:s}", "text", text);
         }
         (void) json_conn_reply(conn, msg, list);
         /* Every unit's full object (a script's `status --json`) took the heap up by some 3 MiB at a

@@ -58,6 +58,19 @@ done
 ctl start svc >/dev/null
 wait_for 5 state_is svc running || fail "start: state $(field svc state)"
 pid1=$(field svc pid)
+# The table comes from supd, as text ("format": "table"); another format is refused.
+ctl status | grep -Eq "^svc +process +running +- +$pid1 " || fail "status table: $(ctl status)"
+got=$("$PY" - "$CASE_DIR/run/supd.sock" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(10); f = s.makefile("rw")
+for fmt in ["table", "csv"]:
+    f.write(json.dumps({"id": 1, "method": "status", "params": {"format": fmt}}) + "\n"); f.flush()
+    r = json.loads(f.readline())
+    print(r["result"]["text"].split("\n")[0].split()[0] if "result" in r else r["error"]["code"])
+PY
+)
+[ "$got" = "UNIT
+bad-request" ] || fail "status with format table, then csv: '$got'"
 ctl restart svc >/dev/null
 wait_for 5 eval '[ "$(field svc pid)" != "$pid1" ] && state_is svc running' || fail "restart did not replace the workload"
 ctl stop svc >/dev/null

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include "instance.h"
+#include "status-table.h"
 
 /* A status with something in every key: a hyperv unit that exited on a signal, with a health
  * check's last run, an image, a pull, a user namespace. */
@@ -140,10 +141,51 @@ static void test_fields_build_only_the_named_keys(void **state) {
         json_decref(fields);
 }
 
+/* `supctl status`'s table, as supd now writes it for supctl: the columns of each state, and the
+ * note (a unit's reason, or its pull) cut to 60 characters. A reason can quote what the workload
+ * wrote (a health check's output): its terminal controls are shown as '?'. Stops: a check whose
+ * output is "\e]0;title\a\e[2J" retitling and clearing the operator's terminal through `supctl
+ * status` (the table printed reasons as they came); and any change to the columns, widths and
+ * cuts supctl printed before the table moved to supd. */
+static void test_status_table(void **state) {
+        const usec_t now = 1700000100000000;
+        json_t *units =
+                json_pack("[{s:s, s:s, s:s, s:{s:s}, s:i, s:o, s:i, s:s},"
+                          " {s:s, s:s, s:s, s:s, s:b, s:o, s:i, s:s},"
+                          " {s:s, s:s, s:s, s:{s:s, s:i, s:i, s:i, s:i}},"
+                          " {s:s, s:s, s:s, s:i}]",
+                          "name", "web", "isolation", "process", "state", "running", "health", "status", "healthy",
+                          "pid", 42, "started_at", timestamp_to_json(now - 90 * USEC_PER_SEC), "restarts", 1, "reason",
+                          "the last check: \x1b]0;pwned\x07\x1b[2J\xc2\x9b"
+                          "31m",
+                          "name", "db", "isolation", "hyperv", "state", "backoff", "exit_signal", "SIGKILL", "oom", 1,
+                          "next_restart_at", timestamp_to_json(now + 5 * USEC_PER_SEC), "restarts", 3, "reason",
+                          "0123456789012345678901234567890123456789012345678901234567890123456789", "name", "pulled",
+                          "isolation", "process", "state", "starting", "pull", "reference", "r/x:1", "layers_done", 3,
+                          "layers_total", 4, "bytes_done", 1, "bytes_total", 2, "name", "done", "isolation", "process",
+                          "state", "exited", "exit_code", 0);
+        _cleanup_free_ char *text = status_table_format(units, now);
+        const char *want =
+                "UNIT             ISOLATION STATE    HEALTH        PID UPTIME   RESTARTS LAST EXIT     NEXT RESTART "
+                "NOTE\n"
+                "web              process   running  healthy        42 1m 30s          1 -             -            "
+                "the last check: ?]0;pwned??[2J?31m\n"
+                "db               hyperv    backoff  -               - -               3 SIGKILL (oom) in 5.0s      "
+                "012345678901234567890123456789012345678901234567890123456789...\n"
+                "pulled           process   starting -               - -               0 -             -            "
+                "pulling r/x:1: 3/4 layers, 1/2 bytes\n"
+                "done             process   exited   -               - -               0 code 0        -            \n";
+
+        assert_non_null(text);
+        assert_string_equal(text, want);
+        json_decref(units);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_each_key_alone_is_the_full_objects),
                 cmocka_unit_test(test_fields_build_only_the_named_keys),
+                cmocka_unit_test(test_status_table),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
