@@ -81,9 +81,14 @@ char *status_table_format(const json_t *units, usec_t now) {
                 fprintf(f, "%-16s %-9s %-8s %-9s %7s %-8s %8lld %-13s %-12s ", str(o, "name", "?"),
                         str(o, "isolation", "?"), state, str(json_object_get(o, "health"), "status", "-"), pid, up,
                         (long long) json_integer_value(json_object_get(o, "restarts")), ex, nextcol);
+                /* Cut between two characters, never inside one: the text goes out as a JSON
+                 * string, which must be UTF-8 (as the reason is). */
                 n = strlen(note);
-                (void) fwrite_sanitized(note, MIN(n, (size_t) NOTE_MAX), "", false, f);
-                fputs(n > NOTE_MAX ? "...\n" : "\n", f);
+                size_t cut = MIN(n, (size_t) NOTE_MAX);
+                while (cut > 0 && cut < n && ((unsigned char) note[cut] & 0xc0) == 0x80)
+                        cut--;
+                (void) fwrite_sanitized(note, cut, "", false, f);
+                fputs(cut < n ? "...\n" : "\n", f);
         }
         if (fclose(f) != 0) {
                 free(text);

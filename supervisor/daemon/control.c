@@ -252,6 +252,10 @@ static void do_status(JsonlClient *c, json_t *msg, void *userdata) {
                         return;
                 }
                 list = json_pack("{s:s}", "text", text);
+                if (!list) { /* not UTF-8: cannot be, the statuses are JSON (status-table.c) */
+                        (void) json_conn_reply_error(conn, msg, "internal", "status: the table is not UTF-8");
+                        return;
+                }
         }
         (void) json_conn_reply(conn, msg, list);
         /* Every unit's full object (a script's `status --json`) took the heap up by some 3 MiB at a

@@ -179,6 +179,18 @@ static void test_status_table(void **state) {
         assert_non_null(text);
         assert_string_equal(text, want);
         json_decref(units);
+
+        /* A reason whose 60th byte is inside a character is cut before it: supd sends the table
+         * as a JSON string, which a split "é" would make invalid (json_pack() refuses it). */
+        units = json_pack("[{s:s, s:s, s:s, s:s}]", "name", "u", "isolation", "process", "state", "failed", "reason",
+                          "01234567890123456789012345678901234567890123456789012345678\u00e9tat et plus");
+        free(text);
+        text = status_table_format(units, now);
+        assert_non_null(strstr(text, " 01234567890123456789012345678901234567890123456789012345678...\n"));
+        json_t *j = json_pack("{s:s}", "text", text);
+        assert_non_null(j);
+        json_decref(j);
+        json_decref(units);
 }
 
 int main(void) {
