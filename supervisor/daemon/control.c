@@ -261,7 +261,7 @@ static void do_status(JsonlClient *c, json_t *msg, void *userdata) {
         /* Every unit's full object (a script's `status --json`) took the heap up by some 3 MiB at a
          * thousand units, which stayed in supd without a trim (bench/scale.sh); the table's, asked
          * for often and small, is not followed by one. */
-        if (!fields && !unit)
+        if (!fields && !unit && !table)
                 (void) malloc_trim(0);
 }
 
