@@ -195,7 +195,7 @@ fi
 
 # ---- where the time goes: one exec of each traced (strace slows every call: shares only) ----
 # The monitor of ex (and the helper and command it forks) during one supctl exec; crun exec.
-if command -v strace >/dev/null; then
+if command -v strace >/dev/null && [ "$TRACES" -gt 0 ]; then
         for i in $(seq 1 "$TRACES"); do
                 sleep "$SETTLE"
                 strace -f -T -tt -p "$(sup_field ex monitor_pid)" -o "$WORK/monitor-$i.strace" 2>/dev/null &
@@ -222,8 +222,6 @@ if command -v strace >/dev/null; then
 fi
 
 # ---- results ----
-add() { $PY "$BENCH/lib/benchlib.py" series "$RESULTS" "$1" "$2"; }
-delta() { $PY "$BENCH/lib/benchlib.py" delta "$RESULTS" "$@"; }
 SUP_EX="\`supctl exec ex -- true\`, sup's defaults (hardened: default caps and seccomp, no_new_privileges)"
 SUP_BARE="\`supctl exec ex-bare -- true\`, unhardened (all caps, seccomp unconfined)"
 CRUN_HARD="\`crun exec hard true\`, hardened (podman's caps and seccomp profile, noNewPrivileges)"
