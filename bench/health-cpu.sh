@@ -259,9 +259,7 @@ PIDS1=$(for kind in check none; do for u in $UNITS; do echo "$kind-$u $(on "$kin
 LAST=$(on check sup_field p health last_check at)
 
 # ---- results ----
-add() { $PY "$BENCH/lib/benchlib.py" series "$RESULTS" "$1" "$2"; }
 value() { $PY "$BENCH/lib/benchlib.py" value "$RESULTS" "$@"; }
-delta() { $PY "$BENCH/lib/benchlib.py" delta "$RESULTS" "$@"; }
 # per KEY: the CPU used in each interval, µs
 per() { for i in $(seq 1 "$n"); do
         awk -v k="$1" 'FNR == NR && $1 == k { a = $2 } FNR != NR && $1 == k { print $2 - a }' "$RAW/sample-$((i - 1))" "$RAW/sample-$i"

@@ -311,9 +311,9 @@ awk '
 ' "$LOGS/hv.log" > "$OUT/hyperv-guest-steps.txt"
 
 # ---- results ----
+# Unlike common.sh's: a sample that could not be taken is -1, and left out.
 col() { awk -v c="$2" '$c >= 0 { print $c }' "$RAW/$1"; }
 diffcol() { awk -v a="$2" -v b="$3" '$a >= 0 && $b >= 0 { print $b - $a }' "$RAW/$1"; }
-add() { $PY "$BENCH/lib/benchlib.py" series "$RESULTS" "$1" "$2"; }
 SUP_FIRST="start → first line in the log (\`supctl start\`, full path, restored from a template)"
 BARE_FIRST="QEMU forked → first line on its serial console (busybox /init)"
 

@@ -199,8 +199,6 @@ done
 echo >&2
 
 # ---- results ----
-col() { awk -v c="$2" '{ print $c }' "$RAW/$1"; }
-add() { $PY "$BENCH/lib/benchlib.py" series "$RESULTS" "$1" "$2"; }
 col sup 4 | add sup "$N units, one \`supctl reload\` → all $N first lines in their logs"
 col sup 3 | add sup "· → all $N \"running\" (the last \"starting -> running\" logged)"
 col sup 2 | add sup "· → the first unit's first line"

@@ -125,9 +125,6 @@ samples exec >"$RAW/exec"
 samples crunver >"$RAW/crunver"
 samples ctlver >"$RAW/ctlver"
 
-col() { awk -v c="$2" '{ print $c }' "$RAW/$1"; }
-diffcol() { awk -v a="$2" -v b="$3" '{ print $b - $a }' "$RAW/$1"; }
-add() { $PY "$BENCH/lib/benchlib.py" series "$RESULTS" "$1" "$2"; }
 SUP_WHAT="start → first line in the log, lat: hardened (default caps, default seccomp, no_new_privileges)"
 BARE_WHAT="start → first line (\`crun run\`), unhardened (all caps, no seccomp, no noNewPrivileges)"
 HARD_WHAT="start → first line (\`crun run\`), hardened (podman's caps and seccomp profile, noNewPrivileges)"

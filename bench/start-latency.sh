@@ -275,11 +275,7 @@ if [ "$TRACES" -gt 0 ] && command -v strace >/dev/null; then
 fi
 
 # ---- results ----
-col() { awk -v c="$2" '{ print $c }' "$RAW/$1"; }
-diffcol() { awk -v a="$2" -v b="$3" '{ print $b - $a }' "$RAW/$1"; }
-add() { $PY "$BENCH/lib/benchlib.py" series "$RESULTS" "$1" "$2"; }
 
-delta() { $PY "$BENCH/lib/benchlib.py" delta "$RESULTS" "$@"; }
 sup_what() {
         local what
         case $1 in

@@ -228,3 +228,12 @@ bench_cleanup() {
         fi
         exit $rc
 }
+
+# The results, once the samples are in $RAW (one file per series, a column per figure):
+# col FILE N: column N of $RAW/FILE; diffcol FILE A B: column B minus column A, per sample;
+# ... | add WHO WHAT: those samples as a series of $RESULTS (median, p90, min, n);
+# delta WHO WHAT A B: series A minus series B, per round (benchlib.py delta).
+col() { awk -v c="$2" '{ print $c }' "$RAW/$1"; }
+diffcol() { awk -v a="$2" -v b="$3" '{ print $b - $a }' "$RAW/$1"; }
+add() { $PY "$BENCH/lib/benchlib.py" series "$RESULTS" "$1" "$2"; }
+delta() { $PY "$BENCH/lib/benchlib.py" delta "$RESULTS" "$@"; }

@@ -20,8 +20,8 @@
 export PATH=/sup:/bin
 W=/tmp/w
 
-# The API file systems and the console (cgroup2-vm-initramfs.sh's /guest-mounts.sh).
-. /guest-mounts.sh
+# The API file systems, the console and wait_for (cgroup2-vm-initramfs.sh's /guest-lib.sh).
+. /guest-lib.sh
 
 finish() {
         echo "V2 done up $(cut -d' ' -f1 /proc/uptime) s"
@@ -50,15 +50,6 @@ echo "V2 setup up $(cut -d' ' -f1 /proc/uptime) s, kernel $(uname -r), $(nproc) 
         "$(sed -n 's/^MemTotal: *//p' /proc/meminfo), cgroup2 with $(cat /sys/fs/cgroup/cgroup.subtree_control) enabled," \
         "$(crun --version | head -n1), clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 
-# wait_for SECONDS COMMAND...: polls until the command succeeds (generous deadlines: TCG).
-wait_for() {
-        local deadline=$(($(date +%s) + $1))
-        shift
-        until "$@"; do
-                [ "$(date +%s)" -ge $deadline ] && return 1
-                sleep 0.1
-        done
-}
 S=$W/run/supd.sock LOGS=$W/state/logs
 ctl() { supctl --socket $S "$@"; }
 state_is() { [ "$(ctl status "$1" 2>/dev/null | sed -n 's/^ *state: //p' | cut -d' ' -f1)" = "$2" ]; }
