@@ -12,8 +12,8 @@
 export PATH=/bin
 SUP=/sup LAYER=/layer W=/tmp/w
 
-# The API file systems and the console (cgroup2-vm-initramfs.sh's /guest-mounts.sh).
-. /guest-mounts.sh
+# The API file systems, the console and wait_for (cgroup2-vm-initramfs.sh's /guest-lib.sh).
+. /guest-lib.sh
 
 result() { # result NAME ok|FAIL|gap [TEXT...]
         local name=$1 verdict=$2
@@ -122,16 +122,6 @@ stop_supd() {
         kill -TERM "$SUPD_PID" 2>/dev/null
         wait "$SUPD_PID" 2>/dev/null
         SUPD_PID=
-}
-# wait_for SECONDS COMMAND...: polls until the command succeeds. No timing is measured: the
-# deadlines are generous, for TCG.
-wait_for() {
-        local deadline=$(($(date +%s) + $1))
-        shift
-        until "$@"; do
-                [ "$(date +%s)" -ge $deadline ] && return 1
-                sleep 0.1
-        done
 }
 # field UNIT LABEL: a line of `supctl status UNIT`, after "LABEL: ".
 field() { ctl status "$1" 2>/dev/null | sed -n "s/^ *$2: //p" | head -n1; }

@@ -5,7 +5,7 @@
 # busybox with every applet, the BINARYs in /sup with their shared libraries (the sanitizers'
 # runtimes too) and the dynamic loader, at the paths ldd names, which are the loader's own search
 # paths, the kernel's modules of KDIR (modules.list in load order) in /modules, GUEST-SCRIPT as
-# /guest.sh with the /guest-mounts.sh it sources first, and an /init that runs it; then writes
+# /guest.sh with the /guest-lib.sh it sources first, and an /init that runs it; then writes
 # ROOT as a newc cpio to OUT.cpio.
 # The initramfs's root cannot be pivoted away from (pivot_root refuses a root mount without a
 # parent), and every container pivots: /init copies ROOT onto a tmpfs and runs the guest script as
@@ -31,9 +31,9 @@ done
 while read -r m; do cp "$KDIR/modules/$m" "$R/modules/"; done <"$KDIR/modules.list"
 cp "$KDIR/modules.list" "$R/modules/"
 cp "$GUEST_SCRIPT" "$R/guest.sh"
-# What every guest script sources first: the API file systems supd, sup-monitor and crun need, and
-# its output on the console.
-cat >"$R/guest-mounts.sh" <<'MOUNTS'
+# What every guest script sources first: the API file systems supd, sup-monitor and crun need, its
+# output on the console, and wait_for.
+cat >"$R/guest-lib.sh" <<'LIB'
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -44,7 +44,17 @@ mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
 exec >/dev/console 2>&1
 ln -sf /proc/self/fd /dev/fd
-MOUNTS
+# wait_for SECONDS COMMAND...: polls until the command succeeds. No timing is measured: the
+# deadlines are generous, for TCG.
+wait_for() {
+        local deadline=$(($(date +%s) + $1))
+        shift
+        until "$@"; do
+                [ "$(date +%s)" -ge $deadline ] && return 1
+                sleep 0.1
+        done
+}
+LIB
 cat >"$R/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox mkdir -p /dev /newroot
