@@ -135,7 +135,10 @@ main_job() {
         for _ in $(seq 300); do
                 ctl status --json 2>/dev/null | python3 -c '
 import json, sys
-units = json.load(sys.stdin)
+try:
+    units = json.load(sys.stdin)
+except ValueError:  # supd not listening yet: nothing on stdin
+    sys.exit(1)
 sys.exit(any(u["state"] == "starting" or (u["state"] == "stopped" and not u["admin_stopped"]) for u in units))
 ' && break
                 sleep 0.1
