@@ -220,12 +220,20 @@ fuzz_one() {
         ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
                 "build-fuzz/tests/fuzz-$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
                 -max_len=16384 ${FUZZ_DICT:+-dict=$FUZZ_DICT} -print_final_stats=1 -artifact_prefix="$artifacts/" \
-                "$work" 2>&1 |
-                grep -E '^(#[0-9]+ +DONE|Done|stat::number_of_executed_units|stat::peak_rss_mb)|ERROR|SUMMARY|==[0-9]+==' || true
-        # grep ate the status: a finding leaves its input behind as crash-*, leak-*, timeout-* or oom-*.
+                "$work" >"$work.log" 2>&1 || true
+        grep -E '^(#[0-9]+ +DONE|Done|stat::number_of_executed_units|stat::peak_rss_mb)|ERROR|SUMMARY|==[0-9]+==' \
+                "$work.log" || true
+        # A finding leaves its input behind as crash-*, leak-*, timeout-* or oom-*. CI keeps only
+        # this output, so it holds what is needed to reproduce: the fuzzer's report (a harness's
+        # own message before its abort() too) and the input itself.
         if [ -n "$(ls -A "$artifacts")" ]; then
-                echo "the fuzzer found a problem; reproduce with build-fuzz/tests/fuzz-$name $artifacts/*:" >&2
-                ls "$artifacts" >&2
+                echo "the fuzzer found a problem; its report:" >&2
+                grep -vE '^#[0-9]+ |^INFO: |^MS: |^base unit: |^stat::|^0x[0-9a-f]+,|^Base64: ' "$work.log" | tail -n 60 >&2
+                for a in "$artifacts"/*; do
+                        echo "the input, $(stat -c %s "$a") bytes, base64 (base64 -d > $a;" \
+                                "build-fuzz/tests/fuzz-$name $a reproduces):" >&2
+                        head -c 16384 "$a" | base64 >&2
+                done
                 exit 1
         fi
 }
