@@ -210,18 +210,18 @@ UnitDependency *unit_spec_dependencies(const UnitSpec *u, size_t *ret_n) {
                 const UnitRef *ref;
                 const char *kind;
         } shares[] = {
-                { &u->share.ipc, "share.ipc" },
-                { &u->share.pid, "share.pid" },
-                { &u->share.network, "share.network" },
+                {&u->share.ipc, "share.ipc"},
+                {&u->share.pid, "share.pid"},
+                {&u->share.network, "share.network"},
         };
         UnitDependency *d = NULL;
         size_t n = 0;
 
         for (size_t i = 0; i < u->n_requires; i++)
-                *ARRAY_APPEND(d, n) = (UnitDependency) { &u->requires[i], "requires" };
+                *ARRAY_APPEND(d, n) = (UnitDependency){&u->requires[i], "requires"};
         for (size_t i = 0; i < ELEMENTSOF(shares); i++)
                 if (shares[i].ref->name)
-                        *ARRAY_APPEND(d, n) = (UnitDependency) { shares[i].ref, shares[i].kind };
+                        *ARRAY_APPEND(d, n) = (UnitDependency){shares[i].ref, shares[i].kind};
         *ret_n = n;
         return d;
 }
@@ -231,8 +231,8 @@ char *format_duration(usec_t t) {
                 const char *suffix;
                 usec_t usec;
         } units[] = {
-                { "d", USEC_PER_DAY }, { "h", USEC_PER_HOUR }, { "m", USEC_PER_MINUTE },
-                { "s", USEC_PER_SEC }, { "ms", USEC_PER_MSEC }, { "us", 1 },
+                {"d", USEC_PER_DAY}, {"h", USEC_PER_HOUR},  {"m", USEC_PER_MINUTE},
+                {"s", USEC_PER_SEC}, {"ms", USEC_PER_MSEC}, {"us", 1},
         };
         char buf[128];
         size_t k = 0;
@@ -243,8 +243,7 @@ char *format_duration(usec_t t) {
                 usec_t n = t / units[i].usec;
                 if (n == 0)
                         continue;
-                k += (size_t) snprintf(buf + k, sizeof(buf) - k, "%llu%s", (unsigned long long) n,
-                                       units[i].suffix);
+                k += (size_t) snprintf(buf + k, sizeof(buf) - k, "%llu%s", (unsigned long long) n, units[i].suffix);
                 t -= n * units[i].usec;
         }
         return xstrdup(buf);
@@ -370,25 +369,60 @@ int unit_spec_hash(const UnitSpec *u, char ret[65]) {
         return 0;
 }
 
+/* The value of the 4 hex digits at p, or -1. */
+static int hex4(const char *p) {
+        int v = 0;
+
+        for (int i = 0; i < 4; i++) {
+                char c = p[i];
+                int x = c >= '0' && c <= '9'   ? c - '0'
+                        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                               : -1;
+                if (x < 0)
+                        return -1;
+                v = v << 4 | x;
+        }
+        return v;
+}
+
 char *unit_spec_format(const UnitSpec *u) {
         json_t *j = unit_spec_to_json(u);
-        _cleanup_free_ char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(10));
+        _cleanup_free_ char *s =
+                json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(10));
         size_t n = 0, dels = 0;
         char *out, *w;
+        const char *p;
 
         json_decref(j);
         if (!s)
                 return NULL;
-        /* jansson escapes C0 controls and, with JSON_ENSURE_ASCII, all of non-ASCII, but leaves
-         * DEL raw, which YAML refuses. Outside strings JSON has no DEL, so every one is in one. */
-        for (const char *p = s; *p; p++, n++)
+        /* Two things jansson writes that YAML refuses, both only inside strings:
+         *  - DEL, which JSON_ENSURE_ASCII leaves raw: written \u007f;
+         *  - a character beyond U+FFFF, which JSON writes as a UTF-16 surrogate pair
+         *    (\uD83D\uDE00) and YAML, which has no surrogates, refuses ("invalid Unicode
+         *    character escape code"): written as YAML's own 8-digit escape, \U0001F600.
+         * A DEL's escape takes 5 bytes more, a pair's 2 fewer. */
+        for (p = s; *p; p++, n++)
                 dels += *p == 0x7f;
         out = w = xmalloc(n + dels * 5 + 1);
-        for (const char *p = s; *p; p++)
-                if (*p == 0x7f)
+        for (p = s; *p;) {
+                int hi, lo;
+
+                if (*p == 0x7f) {
                         w = stpcpy(w, "\\u007f");
-                else
-                        *w++ = *p;
+                        p++;
+                } else if (*p != '\\') {
+                        *w++ = *p++;
+                } else if (p[1] == 'u' && (hi = hex4(p + 2)) >= 0xd800 && hi < 0xdc00 && p[6] == '\\' && p[7] == 'u' &&
+                           (lo = hex4(p + 8)) >= 0xdc00 && lo < 0xe000) {
+                        w += sprintf(w, "\\U%08X", 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00));
+                        p += 12;
+                } else { /* an escape: its two characters as they are (\\ is no start of one) */
+                        *w++ = *p++;
+                        *w++ = *p++;
+                }
+        }
         *w = 0;
         return out;
 }

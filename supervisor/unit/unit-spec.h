@@ -152,7 +152,7 @@ bool rlimit_is_bytes(int resource);
 /* Where a value stood in its unit file, for errors found later (across units). */
 typedef struct SourcePos {
         unsigned line, column; /* 0 when the value was a default */
-        char *path;             /* the YAML path, e.g. "ports[1]" */
+        char *path;            /* the YAML path, e.g. "ports[1]" */
 } SourcePos;
 
 typedef struct Layer {
@@ -177,13 +177,13 @@ typedef struct PortSpec {
 
 typedef struct MountSpec {
         MountType type;
-        char *source; /* bind: absolute host path; volume: never in a unit, the monitor sets it to the
-                       * volume's directory in the spec it runs (runtime/volume.h) */
-        char *target; /* absolute container path */
-        char *name;   /* volume: volume_name_is_valid() */
+        char *source;   /* bind: absolute host path; volume: never in a unit, the monitor sets it to the
+                         * volume's directory in the spec it runs (runtime/volume.h) */
+        char *target;   /* absolute container path */
+        char *name;     /* volume: volume_name_is_valid() */
         bool read_only; /* bind, volume */
-        uint64_t size; /* tmpfs: bytes, 0 = the kernel's default */
-        mode_t mode;   /* tmpfs */
+        uint64_t size;  /* tmpfs: bytes, 0 = the kernel's default */
+        mode_t mode;    /* tmpfs */
 } MountSpec;
 
 typedef struct UnitRef {
@@ -204,10 +204,10 @@ typedef struct UnitSpec {
         size_t n_layers;
         PullPolicy pull; /* image.pull */
 
-        char **command; /* NULL: from the image (only with an oci: or registry: layer) */
-        char **args;    /* NULL: the image's Cmd; else replaces it (after the unit's or the image's command) */
-        char **env;     /* "NAME=value", sorted by name */
-        char *user;     /* NULL: the image's User, else "0" (image_apply_defaults()) */
+        char **command;    /* NULL: from the image (only with an oci: or registry: layer) */
+        char **args;       /* NULL: the image's Cmd; else replaces it (after the unit's or the image's command) */
+        char **env;        /* "NAME=value", sorted by name */
+        char *user;        /* NULL: the image's User, else "0" (image_apply_defaults()) */
         char *working_dir; /* NULL: the image's WorkingDir, else "/" */
         char *hostname;
         NetworkMode network;
@@ -322,8 +322,8 @@ int unit_spec_from_json(const json_t *j, UnitSpec **ret, SupError **ret_error);
 UnitSpec *unit_spec_clone(const UnitSpec *u);
 /* The canonical form as text that is a valid unit file whatever the strings hold: indented, keys
  * sorted, every character YAML does not allow raw (C0 and C1 controls, DEL) and everything beyond
- * ASCII written as a \u escape. What supd hands its monitors (spec.json) and `supctl validate
- * --print` shows. */
+ * ASCII written as a \u escape (\U beyond U+FFFF, where JSON would write a surrogate pair YAML
+ * refuses). What supd hands its monitors (spec.json) and `supctl validate --print` shows. */
 char *unit_spec_format(const UnitSpec *u);
 
 /* SHA-256 of the canonical JSON with sorted keys, as 64 hex digits. */

@@ -2,8 +2,9 @@
 /* libFuzzer harness for the unit loader: YAML text → tree → UnitSpec, without touching the file
  * system. Besides crashes, leaks and undefined behaviour (ASan/UBSan), it checks two invariants:
  *  - a rejected unit has at least one error, an accepted one none;
- *  - an accepted unit's canonical JSON parses again to the same hash (the canonical form is a
- *    unit file and the hash does not depend on how the unit was written);
+ *  - an accepted unit's canonical text (unit_spec_format(), what supd hands its monitors)
+ *    parses again to the same hash (the canonical form is a unit file and the hash does not
+ *    depend on how the unit was written);
  *  - and decodes (unit_spec_from_json(), as a guest does) to the same hash: every spec the parser
  *    accepts, the codec carries. */
 #include <assert.h>
@@ -20,7 +21,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         UnitSpec *u = NULL, *v = NULL;
         char h1[65], h2[65];
         char *text;
-        json_t *j;
         int r;
 
         if (size > UNIT_FILE_SIZE_MAX)
@@ -35,11 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (d.n != 0)
                 abort();
 
-        j = unit_spec_to_json(u);
-        /* ASCII only: YAML 1.1 treats raw U+0085, U+2028 and U+2029 as line breaks, which a string
-         * may hold (written as escapes) but which would then be folded on the way back. */
-        text = json_dumps(j, JSON_SORT_KEYS | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(10));
-        json_decref(j);
+        /* The text supd hands its monitors (spec.json), which they parse as a unit file. */
+        text = unit_spec_format(u);
         if (!text)
                 abort();
         r = unit_parse("fuzz.yaml", "/units", text, strlen(text), 0, &d, &v, NULL);

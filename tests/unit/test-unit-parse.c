@@ -308,37 +308,38 @@ static void test_defaults(void **state) {
 }
 
 static void test_every_key(void **state) {
-        const char *yaml = "name: web\n"
-                           "description: static site\n"
-                           "isolation: process\n"
-                           "image:\n"
-                           "  layers:\n"
-                           "    - oci: ../images/busybox\n"
-                           "    - tar: /srv/app.tar.gz\n"
-                           "    - dir: ./site\n"
-                           "command: [/bin/httpd, -f, -p, \"80\"]\n"
-                           "env: {TZ: UTC, A: \"1\"}\n"
-                           "user: 1000\n"
-                           "working_dir: /www/\n"
-                           "hostname: web.local\n"
-                           "network: bridge\n"
-                           "ports: [\"8080:80/tcp\", 127.0.0.1:5353:53/udp, \"[::1]:8443:443\"]\n"
-                           "resources: {memory: 1.5G, cpus: 0.25, pids: 64, io_weight: 500}\n"
-                           "mounts:\n"
-                           "  - {type: bind, source: data, target: /data, read_only: true}\n"
-                           "  - {type: tmpfs, target: /tmp, size: 16M, mode: \"0700\"}\n"
-                           "security:\n"
-                           "  capabilities: {drop: [ALL], add: [NET_BIND_SERVICE, cap_chown]}\n"
-                           "  seccomp: ./profile.json\n"
-                           "  no_new_privileges: false\n"
-                           "  read_only_rootfs: true\n"
-                           "  user_namespace: auto\n"
-                           "restart: {policy: \"no\", delay: 500ms, max_delay: 1m30s, burst: 3, interval: 2m}\n"
-                           "stop: {signal: SIGINT, timeout: 1m}\n"
-                           "requires: [db, cache]\n"
-                           "healthcheck: {command: [/bin/true], interval: 5s, timeout: 1s, retries: 2, start_period: 30s,\n"
-                           "              on_failure: restart}\n"
-                           "vm: {kernel: ./vmlinuz, machine: q35, accel: tcg}\n";
+        const char *yaml =
+                "name: web\n"
+                "description: static site\n"
+                "isolation: process\n"
+                "image:\n"
+                "  layers:\n"
+                "    - oci: ../images/busybox\n"
+                "    - tar: /srv/app.tar.gz\n"
+                "    - dir: ./site\n"
+                "command: [/bin/httpd, -f, -p, \"80\"]\n"
+                "env: {TZ: UTC, A: \"1\"}\n"
+                "user: 1000\n"
+                "working_dir: /www/\n"
+                "hostname: web.local\n"
+                "network: bridge\n"
+                "ports: [\"8080:80/tcp\", 127.0.0.1:5353:53/udp, \"[::1]:8443:443\"]\n"
+                "resources: {memory: 1.5G, cpus: 0.25, pids: 64, io_weight: 500}\n"
+                "mounts:\n"
+                "  - {type: bind, source: data, target: /data, read_only: true}\n"
+                "  - {type: tmpfs, target: /tmp, size: 16M, mode: \"0700\"}\n"
+                "security:\n"
+                "  capabilities: {drop: [ALL], add: [NET_BIND_SERVICE, cap_chown]}\n"
+                "  seccomp: ./profile.json\n"
+                "  no_new_privileges: false\n"
+                "  read_only_rootfs: true\n"
+                "  user_namespace: auto\n"
+                "restart: {policy: \"no\", delay: 500ms, max_delay: 1m30s, burst: 3, interval: 2m}\n"
+                "stop: {signal: SIGINT, timeout: 1m}\n"
+                "requires: [db, cache]\n"
+                "healthcheck: {command: [/bin/true], interval: 5s, timeout: 1s, retries: 2, start_period: 30s,\n"
+                "              on_failure: restart}\n"
+                "vm: {kernel: ./vmlinuz, machine: q35, accel: tcg}\n";
         _cleanup_(unit_spec_freep) UnitSpec *u = NULL;
         Diagnostics d = {};
 
@@ -712,7 +713,8 @@ static void test_canonical_text_with_controls(void **state) {
         /* Strings may hold what YAML does not allow raw (ESC, a C1 control, DEL, NEL): the
          * canonical text supd hands its monitors must still be a unit. Written raw, a unit that
          * `supctl validate` accepted could not be started ("no unit is loaded"). */
-        const char *yaml = MINIMAL_UNIT "env: {X: \"esc\\e[1m c1\\x9b del\\x7f nel\\N \\u00e9\"}\n";
+        const char *yaml = MINIMAL_UNIT "env: {X: \"esc\\e[1m c1\\x9b del\\x7f nel\\N \\u00e9\", "
+                                        "E: \"\xf0\x9f\x98\x80 \\\\uD83D\\\\uDE00\"}\n";
         _cleanup_(unit_spec_freep) UnitSpec *u = NULL, *v = NULL;
         _cleanup_free_ char *text = NULL;
         Diagnostics d = {};
@@ -722,7 +724,11 @@ static void test_canonical_text_with_controls(void **state) {
         assert_non_null(strstr(text, "\\u009B"));
         assert_non_null(strstr(text, "\\u007f"));
         v = reparse_same(u, text);
-        assert_string_equal(v->env[0], "X=esc\x1b[1m c1\xc2\x9b del\x7f nel\xc2\x85 \xc3\xa9");
+        /* Beyond U+FFFF: JSON's surrogate pair is no YAML escape ("invalid Unicode character
+         * escape code"), YAML's \U is. A backslash that merely precedes a "uD83D" stays one. */
+        assert_non_null(strstr(text, "\\U0001F600 \\\\uD83D\\\\uDE00"));
+        assert_string_equal(v->env[0], "E=\xf0\x9f\x98\x80 \\uD83D\\uDE00");
+        assert_string_equal(v->env[1], "X=esc\x1b[1m c1\xc2\x9b del\x7f nel\xc2\x85 \xc3\xa9");
 }
 
 static void test_check_sources(void **state) {
