@@ -34,10 +34,11 @@ static void on_command(Qmp *q, int error, json_t *result, const char *error_clas
 
 static void issue(State *s) {
         const char *name = commands[s->issued % (sizeof(commands) / sizeof(commands[0]))];
-        json_t *args = s->issued % 3 == 2 ? json_pack("{s:i}", "n", (int) s->issued) : NULL;
+        json_t *args;
 
         if (s->issued >= MAX_COMMANDS)
                 return;
+        args = s->issued % 3 == 2 ? json_pack("{s:i}", "n", (int) s->issued) : NULL;
         if (qmp_command(s->q, name, args, USEC_INFINITY, on_command, s) >= 0)
                 s->issued++;
 }
