@@ -15,6 +15,7 @@
 #include "macro.h"
 #include "path-util.h"
 #include "string-util.h"
+#include "time-util.h"
 
 static const char *const v1_controller_names[_CGROUP_CONTROLLER_MAX] = {
         [CGROUP_CONTROLLER_MEMORY] = "memory", [CGROUP_CONTROLLER_PIDS] = "pids",
@@ -276,17 +277,88 @@ static int v1_add(Cgroup *cg, const V1Mount *m, const char *parent, const char *
         return 0;
 }
 
+/* What opening (not creating) finds under a root, kept V1_LAYOUT_TTL: supd opens two cgroups per
+ * running unit for each `status --json` and each metrics scrape, and the discovery took some 60 path
+ * lookups each time, 61 % of supd's time for a status of 1000 units (perf, bench/README.md).
+ * Hierarchies are mounted at boot; one mounted or gone later is seen within the TTL, another file
+ * system mounted at the root (a private mount namespace's) at once. A create discovers afresh, so
+ * a start never uses what the cache says. */
+#define V1_LAYOUT_TTL (2 * USEC_PER_SEC)
+
+static struct {
+        char *root;
+        V1Mount *mounts;
+        size_t n;
+        char *unified; /* NULL: none */
+        dev_t dev;     /* the root's */
+        ino_t ino;
+        usec_t at;
+} v1_layout;
+
+static void v1_layout_clear(void) {
+        free(v1_layout.root);
+        v1_mounts_free(v1_layout.mounts, v1_layout.n);
+        free(v1_layout.unified);
+        v1_layout.root = NULL;
+        v1_layout.mounts = NULL;
+        v1_layout.n = 0;
+        v1_layout.unified = NULL;
+}
+
+/* The hierarchies under root and the unified one (borrowed: valid until the next call). */
+static int v1_layout_get(const char *root, const V1Mount **ret_mounts, size_t *ret_n, const char **ret_unified) {
+        usec_t t = now(CLOCK_MONOTONIC);
+        V1Mount *mounts = NULL;
+        char *unified = NULL;
+        struct stat st;
+        size_t n = 0;
+        int r;
+
+        if (stat(root, &st) < 0)
+                return negative_errno();
+        if (!v1_layout.root || !streq(v1_layout.root, root) || v1_layout.dev != st.st_dev ||
+            v1_layout.ino != st.st_ino || t >= v1_layout.at + V1_LAYOUT_TTL) {
+                r = v1_discover(root, true, &mounts, &n);
+                if (r < 0)
+                        return r;
+                r = unified_path(root, &unified);
+                if (r < 0) {
+                        v1_mounts_free(mounts, n);
+                        return r;
+                }
+                v1_layout_clear();
+                v1_layout.root = xstrdup(root);
+                v1_layout.mounts = mounts;
+                v1_layout.n = n;
+                v1_layout.unified = unified;
+                v1_layout.dev = st.st_dev;
+                v1_layout.ino = st.st_ino;
+                v1_layout.at = t;
+        }
+        *ret_mounts = v1_layout.mounts;
+        *ret_n = v1_layout.n;
+        *ret_unified = v1_layout.unified;
+        return 0;
+}
+
 static int v1_create(Cgroup *cg, const char *root, const char *parent, const char *name,
                      const char *const *v2_controllers, bool open_only) {
         if (v2_controllers)
                 return -EMEDIUMTYPE;
-        _cleanup_free_ char *unified = NULL;
-        V1Mount *mounts = NULL;
+        _cleanup_free_ char *own_unified = NULL;
+        const char *unified = NULL;
+        const V1Mount *mounts;
+        V1Mount *own = NULL;
         size_t n = 0;
         char *leaf;
         int r;
 
-        r = v1_discover(root, true, &mounts, &n);
+        if (open_only)
+                r = v1_layout_get(root, &mounts, &n, &unified);
+        else {
+                r = v1_discover(root, true, &own, &n);
+                mounts = own;
+        }
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
@@ -294,14 +366,17 @@ static int v1_create(Cgroup *cg, const char *root, const char *parent, const cha
                 if (r < 0)
                         break;
         }
-        v1_mounts_free(mounts, n);
+        v1_mounts_free(own, own ? n : 0);
         if (r < 0)
                 return r;
 
-        r = unified_path(root, &unified);
-        if (r < 0)
-                return r;
-        if (r > 0) {
+        if (!open_only) {
+                r = unified_path(root, &own_unified);
+                if (r < 0)
+                        return r;
+                unified = own_unified;
+        }
+        if (unified) {
                 if (open_only)
                         r = cgroup_existing_path(unified, parent, name, &leaf);
                 else
