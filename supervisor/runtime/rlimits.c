@@ -22,7 +22,7 @@ int rlimits_resolve(const UnitSpec *u, const RlimitSet host, bool can_raise, Rli
         RlimitSet l;
 
         for (int i = 0; i < _UNIT_RLIMIT_MAX; i++) {
-                const UnitRlimit *want = &u->rlimits[i];
+                const UnitRlimit *want = UNIT_SPEC_RLIMIT(u, i);
                 uint64_t host_hard = from_rlim(host[i].rlim_max);
 
                 if (want->set) {

@@ -628,7 +628,7 @@ static void limits_to_json(const UnitSpec *u, json_t *o) {
         /* Only what the unit sets: the defaults are the host's (runtime/rlimits.h), and a unit
          * without rlimits keeps the hash it had before there were any. */
         for (int i = 0; i < _UNIT_RLIMIT_MAX; i++)
-                if (u->rlimits[i].set)
+                if (UNIT_SPEC_RLIMIT(u, i)->set)
                         json_object_set_new(rlimits, rlimit_name_to_string(i),
                                             json_pack("{s:o, s:o}", "soft", rlimit_value_to_json(u->rlimits[i].soft),
                                                       "hard", rlimit_value_to_json(u->rlimits[i].hard)));
@@ -700,6 +700,8 @@ static int decode_rlimits(Decoder *d, const json_t *v, void *data) {
                 path_pop(d, old);
                 if (r < 0)
                         return r;
+                if (!u->rlimits)
+                        u->rlimits = xnew0(UnitRlimit, _UNIT_RLIMIT_MAX);
                 u->rlimits[i] = l;
         }
         return 0;

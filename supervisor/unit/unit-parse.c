@@ -496,9 +496,10 @@ static void parse_rlimits(WalkCtx *c, const YNode *n, void *data) {
 
         /* The names are the string table's; each field stores into its own rlimits[] slot. */
         for (int i = 0; i < _UNIT_RLIMIT_MAX; i++)
-                fields[i] = (WalkField){rlimit_name_to_string(i), parse_rlimit,
-                                        UNIT_FIELD(rlimits) + (size_t) i * sizeof(UnitRlimit), false};
-        walk_parse_mapping(c, n, fields, c->u, seen,
+                fields[i] = (WalkField){rlimit_name_to_string(i), parse_rlimit, (size_t) i * sizeof(UnitRlimit), false};
+        if (!c->u->rlimits)
+                c->u->rlimits = xnew0(UnitRlimit, _UNIT_RLIMIT_MAX);
+        walk_parse_mapping(c, n, fields, c->u->rlimits, seen,
                            "a mapping of resource names (nofile, nproc, core, ...) to limits");
 }
 
@@ -721,12 +722,12 @@ static void cap_item(WalkCtx *c, const YNode *item, size_t i, void *data) {
 }
 
 static void parse_cap_drop(WalkCtx *c, const YNode *n, void *data) {
-        CapSet set = { &c->u->security.cap_drop, &c->u->security.cap_drop_all };
+        CapSet set = {&c->u->security.cap_drop, &c->u->security.cap_drop_all};
         walk_parse_list(c, n, 0, UNIT_CAPS_LIST_MAX, "a list of capability names", cap_item, &set);
 }
 
 static void parse_cap_add(WalkCtx *c, const YNode *n, void *data) {
-        CapSet set = { &c->u->security.cap_add, &c->u->security.cap_add_all };
+        CapSet set = {&c->u->security.cap_add, &c->u->security.cap_add_all};
         walk_parse_list(c, n, 0, UNIT_CAPS_LIST_MAX, "a list of capability names", cap_item, &set);
 }
 
@@ -1060,8 +1061,9 @@ static void check_unit(WalkCtx *c, const YNode *root, const YPair *const *seen) 
                 check_hyperv(c, seen);
         if ((p = walk_field_seen(unit_fields, seen, "network")) && u->isolation == ISOLATION_HYPERV &&
             u->network == NETWORK_HOST)
-                error_at_field(c, p, "network",
-                               "the host network is not possible with isolation: hyperv (the VM has its own network stack)");
+                error_at_field(
+                        c, p, "network",
+                        "the host network is not possible with isolation: hyperv (the VM has its own network stack)");
 
         if ((p = walk_field_seen(unit_fields, seen, "share"))) {
                 bool any = u->share.ipc.name || u->share.pid.name || u->share.network.name;
@@ -1069,7 +1071,7 @@ static void check_unit(WalkCtx *c, const YNode *root, const YPair *const *seen) 
                         error_at_field(c, p, "share",
                                        "isolation: hyperv units cannot share namespaces with other units (the VM "
                                        "boundary cannot be pierced)");
-                const UnitRef *refs[] = { &u->share.ipc, &u->share.pid, &u->share.network };
+                const UnitRef *refs[] = {&u->share.ipc, &u->share.pid, &u->share.network};
                 for (size_t i = 0; i < ELEMENTSOF(refs); i++)
                         if (refs[i]->name && u->name && streq(refs[i]->name, u->name))
                                 error_at_pos(c, &refs[i]->pos, "a unit cannot share its own namespace");
@@ -1082,7 +1084,8 @@ static void check_unit(WalkCtx *c, const YNode *root, const YPair *const *seen) 
                                        "ports of its own",
                                        u->share.network.name);
                 else if (u->network != NETWORK_BRIDGE)
-                        error_at_field(c, p, "ports", "publishing ports needs network: bridge, this unit has network: %s",
+                        error_at_field(c, p, "ports",
+                                       "publishing ports needs network: bridge, this unit has network: %s",
                                        network_mode_to_string(u->network));
         }
         /* Only a bridge has a beyond to reach through the host: with network: host or none the
@@ -1168,7 +1171,8 @@ int unit_parse_recording(const char *file, const char *dir, const char *data, si
                 return -EINVAL;
         }
         if (!doc->root || (doc->root->type == YNODE_SCALAR && !doc->root->quoted && doc->root->length == 0)) {
-                diagnostics_add(diags, file, 1, 1, "", "the file is empty; a unit needs at least \"image\" and \"command\"");
+                diagnostics_add(diags, file, 1, 1, "",
+                                "the file is empty; a unit needs at least \"image\" and \"command\"");
                 return -EINVAL;
         }
 

@@ -182,6 +182,7 @@ UnitSpec *unit_spec_free(UnitSpec *u) {
         free(u->user);
         free(u->working_dir);
         free(u->hostname);
+        free(u->rlimits);
         for (size_t i = 0; i < u->n_ports; i++)
                 source_pos_done(&u->ports[i].pos);
         free(u->ports);

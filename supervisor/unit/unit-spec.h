@@ -143,6 +143,9 @@ typedef struct UnitRlimit {
         uint64_t soft, hard; /* soft <= hard; UNIT_RLIMIT_INFINITY: unlimited */
 } UnitRlimit;
 
+/* A unit's limit of one resource (unset where the unit sets no rlimits). */
+#define UNIT_SPEC_RLIMIT(u, resource) ((u)->rlimits ? &(u)->rlimits[resource] : &(const UnitRlimit){})
+
 /* The name of an RLIMIT_* resource in units, or NULL; and back, -EINVAL for an unknown name. */
 const char *rlimit_name_to_string(int resource);
 int rlimit_name_from_string(const char *s);
@@ -224,7 +227,10 @@ typedef struct UnitSpec {
                 uint32_t io_weight;  /* 0 = unset */
         } resources;
 
-        UnitRlimit rlimits[_UNIT_RLIMIT_MAX];
+        /* _UNIT_RLIMIT_MAX of them, or NULL when the unit sets none (most units): in the struct,
+         * they were 384 of its 904 bytes, 375 KiB of supd's memory at 1000 units. Read them with
+         * UNIT_SPEC_RLIMIT(). */
+        UnitRlimit *rlimits;
 
         MountSpec *mounts;
         size_t n_mounts;

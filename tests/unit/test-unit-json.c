@@ -111,6 +111,7 @@ static UnitSpec *rich_unit(void) {
         UnitSpec *u = load(path);
 
         u->share.ipc.name = xstrdup("db");
+        u->rlimits = xnew0(UnitRlimit, _UNIT_RLIMIT_MAX);
         u->rlimits[RLIMIT_NOFILE] = (UnitRlimit){.set = true, .soft = 100, .hard = UNIT_RLIMIT_INFINITY};
         u->rlimits[RLIMIT_CORE] = (UnitRlimit){.set = true, .soft = 0, .hard = 0};
         return u;

@@ -692,8 +692,9 @@ static void test_rlimits(void **state) {
         /* A unit without rlimits has none in its canonical form: its hash is what it was before
          * rlimits existed, so that an upgrade does not restart every unit. */
         assert_int_equal(parse_text("web.yaml", MINIMAL_UNIT, &d, &none), 0);
+        assert_null(none->rlimits);
         for (int i = 0; i < _UNIT_RLIMIT_MAX; i++)
-                assert_false(none->rlimits[i].set);
+                assert_false(UNIT_SPEC_RLIMIT(none, i)->set);
         j = unit_spec_to_json(none);
         assert_null(json_object_get(j, "rlimits"));
         json_decref(j);
