@@ -93,7 +93,7 @@ typedef struct FileStamp {
 } FileStamp;
 
 typedef struct CacheEntry {
-        char *path;
+        const char *path; /* the spec's source_file: the file's path as the load named it */
         UnitParseFlags flags;
         FileStamp st;       /* as it was just before the file was read */
         int64_t read_at_ns; /* CLOCK_REALTIME just before that stat */
@@ -131,7 +131,6 @@ static void memo_clear(UnitSetCache *c) {
 }
 
 static void cache_entry_done(CacheEntry *e) {
-        free(e->path);
         unit_spec_free(e->spec);
         unit_sources_done(&e->sources);
 }
@@ -167,7 +166,7 @@ static int cache_entry_compare(const void *a, const void *b) {
 }
 
 static CacheEntry *cache_find(UnitSetCache *c, const char *path) {
-        CacheEntry key = {.path = (char *) path};
+        CacheEntry key = {.path = path};
         CacheEntry *e = c->n_entries > 0
                                 ? bsearch(&key, c->entries, c->n_entries, sizeof(CacheEntry), cache_entry_compare)
                                 : NULL;
@@ -322,9 +321,14 @@ static int load_cached(UnitSetCache *c, int dfd, const char *name, const char *f
         /* Every reload compares each unit's hash with its instance's: computed once per parse. */
         if (unit_spec_hash(*ret, (*ret)->cached_hash) < 0)
                 (*ret)->cached_hash[0] = 0;
+        /* The entry's path is the spec's copy of file (one string a unit, not two). */
+        if (!(*ret)->source_file || !streq((*ret)->source_file, file)) {
+                free((*ret)->source_file);
+                (*ret)->source_file = xstrdup(file);
+        }
         CacheEntry *n = next_entry(c);
         *n = (CacheEntry){
-                .path = xstrdup(file),
+                .path = (*ret)->source_file,
                 .flags = flags,
                 .st = st,
                 .read_at_ns = t,
