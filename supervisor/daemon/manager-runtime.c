@@ -146,12 +146,12 @@ static char **monitor_environment(char **ret_tunables) {
  * waits while they run (CLONE_VFORK), until the monitor is exec'ed: microseconds of work. */
 static int monitor_fork(Instance *i) {
         Manager *m = i->manager;
-        _cleanup_free_ char *tunables = NULL;
+        _cleanup_free_ char *tunables = NULL, *dir = instance_dir_path(i);
         _cleanup_free_ char **envp = monitor_environment(&tunables);
         const char *argv[] = {
                 "sup-monitor",
                 "--dir",
-                i->dir_path,
+                dir,
                 "--state-dir",
                 m->config.state_dir,
                 "--cgroup-root",
@@ -293,7 +293,7 @@ static void on_monitor_close(JsonConn *c, int error, void *userdata) {
 }
 
 static int monitor_connect(Instance *i) {
-        _cleanup_free_ char *sock = path_join(i->dir_path, "monitor.sock");
+        _cleanup_free_ char *dir = instance_dir_path(i), *sock = path_join(dir, "monitor.sock");
         int fd, r;
 
         /* Non-blocking from the connect on: a monitor whose backlog is full (it stopped
@@ -324,19 +324,21 @@ static void on_monitor_exit(EventSource *s, int fd, uint32_t revents, void *user
 }
 
 static pid_t monitor_watch_exit(Instance *i) {
+        _cleanup_free_ char *dir = NULL;
         pid_t pid = 0, again = 0;
         int fd;
 
         if (i->pidfd >= 0)
                 return 0;
-        if (instance_lock_holder(i->dir_path, &pid) < 0 || pid <= 0)
+        dir = instance_dir_path(i);
+        if (instance_lock_holder(dir, &pid) < 0 || pid <= 0)
                 return 0;
         fd = pidfd_open(pid, 0);
         if (fd < 0)
                 return 0;
         /* The pid named by the lock may have exited and been reused since: the lock must still
          * be that process's now that the pidfd pins it. */
-        if (instance_lock_holder(i->dir_path, &again) < 0 || again != pid) {
+        if (instance_lock_holder(dir, &again) < 0 || again != pid) {
                 close(fd);
                 return 0;
         }

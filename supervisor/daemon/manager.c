@@ -104,6 +104,10 @@ static char *instance_dir(Manager *m, const char *name) {
         return xasprintf("%s/units/%s", m->config.run_dir, name);
 }
 
+char *instance_dir_path(const Instance *i) {
+        return instance_dir(i->manager, i->name);
+}
+
 Instance *manager_find(Manager *m, const char *name) {
         return manager_index_find(m, name, false);
 }
@@ -116,7 +120,6 @@ static Instance *instance_new(Manager *m, const char *name, InstanceLife life) {
         Instance *i = xzalloc(sizeof(Instance));
         i->manager = m;
         i->name = xstrdup(name);
-        i->dir_path = instance_dir(m, name);
         i->life = life;
         i->ready_fd = -EBADF;
         i->pidfd = -EBADF;
@@ -202,14 +205,13 @@ static void instance_free(Instance *i) {
         instance_status_done(&i->status);
         free(i->spawn_error);
         free(i->problem);
-        free(i->dir_path);
         free(i->name);
         free(i);
 }
 
 /* The instance is gone, and its directory with it: no monitor holds it any more. */
 static void forget_dead_instance(Instance *i) {
-        _cleanup_free_ char *dir = xstrdup(i->dir_path);
+        _cleanup_free_ char *dir = instance_dir_path(i);
         instance_free(i);
         (void) rm_rf(dir);
 }
@@ -259,7 +261,7 @@ int instance_call(Instance *i, const char *method, json_t *params, InstanceReply
                 return r;
         if (reply) {
                 PendingCall *c = xzalloc(sizeof(PendingCall));
-                *c = (PendingCall) { .id = next_call_id, .reply = reply, .userdata = userdata, .next = i->calls };
+                *c = (PendingCall){.id = next_call_id, .reply = reply, .userdata = userdata, .next = i->calls};
                 i->calls = c;
         }
         next_call_id++;
@@ -698,7 +700,7 @@ static void reconcile_current(Manager *m) {
 }
 
 int manager_reload(Manager *m, bool dry_run, Diagnostics *diags, Plan **ret_plan) {
-        char *paths[] = { m->config.units_dir, NULL };
+        char *paths[] = {m->config.units_dir, NULL};
         _cleanup_(unit_set_freep) UnitSet *set = NULL;
         Plan *plan = NULL;
         int r;
@@ -800,7 +802,7 @@ int manager_startup(Manager *m) {
         if (!d)
                 return log_error_errno(negative_errno(), "cannot open %s: %m", units);
         while ((de = readdir(d))) {
-                _cleanup_free_ char *spec = NULL, *spec_error = NULL;
+                _cleanup_free_ char *dir = NULL, *spec = NULL, *spec_error = NULL;
                 Diagnostics diags = {};
                 Instance *i;
                 int r;
@@ -808,7 +810,8 @@ int manager_startup(Manager *m) {
                 if (de->d_name[0] == '.' || !unit_name_is_valid(de->d_name))
                         continue;
                 i = instance_new(m, de->d_name, LIFE_ADOPT_ASKED);
-                spec = path_join(i->dir_path, "spec.json");
+                dir = instance_dir_path(i);
+                spec = path_join(dir, "spec.json");
                 r = unit_load_file(spec, 0, &diags, &i->spec, NULL);
                 if (r >= 0 && !streq(i->spec->name, de->d_name)) {
                         spec_error = xasprintf("it names the unit \"%s\"", i->spec->name);
@@ -843,7 +846,7 @@ int manager_startup(Manager *m) {
                 if (spec_error)
                         log_warning("%s: leftover instance directory without a usable spec (%s) and no monitor; "
                                     "removing it",
-                                    i->dir_path, spec_error);
+                                    dir, spec_error);
                 else
                         log_warning("%s: its monitor is gone; it will be started anew", de->d_name);
                 forget_dead_instance(i);
@@ -1209,13 +1212,12 @@ static int act_adopted_late(Instance *i, const InstanceInput *in) {
 static int act_spec_answer(Instance *i, const InstanceInput *in) {
         Manager *m = i->manager;
         const char *text = json_string_value(json_object_get(json_object_get(in->data, "result"), "spec"));
-        _cleanup_free_ char *path = path_join(i->dir_path, "spec.json");
+        _cleanup_free_ char *dir = instance_dir_path(i), *path = path_join(dir, "spec.json");
         Diagnostics d = {};
         UnitSpec *spec = NULL;
         int r;
 
-        if (text && unit_parse(path, i->dir_path, text, strlen(text), 0, &d, &spec, NULL) >= 0 &&
-            streq(spec->name, i->name)) {
+        if (text && unit_parse(path, dir, text, strlen(text), 0, &d, &spec, NULL) >= 0 && streq(spec->name, i->name)) {
                 i->spec = spec;
                 (void) unit_spec_hash(i->spec, i->hash);
                 free(i->problem);
@@ -1240,9 +1242,10 @@ static int act_spec_answer(Instance *i, const InstanceInput *in) {
 
 /* adopt-asked: supd's start goes on without it; it is adopted once it answers. */
 static int act_unresponsive(Instance *i, const InstanceInput *in) {
+        _cleanup_free_ char *dir = instance_dir_path(i);
         pid_t pid = 0;
 
-        (void) instance_lock_holder(i->dir_path, &pid);
+        (void) instance_lock_holder(dir, &pid);
         set_life(i, LIFE_ADOPT_UNRESPONSIVE);
         instance_set_problem(i, "its monitor (pid %d) does not answer; it is adopted once it does", (int) pid);
         log_warning("%s: its monitor (pid %d) did not answer within %llu s; going on without it", i->name, (int) pid,
@@ -1365,7 +1368,7 @@ void instance_exited(Instance *i) {
 }
 
 static json_t *pending_status(const UnitSpec *u, const char *why) {
-        InstanceStatus s = { .name = (char *) u->name, .isolation = u->isolation, .state = INSTANCE_STOPPED };
+        InstanceStatus s = {.name = (char *) u->name, .isolation = u->isolation, .state = INSTANCE_STOPPED};
         json_t *j = instance_status_to_json(&s);
         json_object_set_new(j, "reason", why ? json_string(why) : json_null());
         json_object_set_new(j, "usage", json_null());

@@ -32,10 +32,10 @@ typedef struct ManagerConfig {
         char *bridge_subnet6; /* the bridge's IPv6 /64, likewise */
         bool no_outbound;     /* --no-outbound, likewise */
         char *monitor_path;
-        char *guest_dir; /* hyperv: passed to every monitor */
-        char *vm_accel;  /* hyperv: "auto", "kvm" or "tcg", passed to every monitor */
-        rlim_t nofile_soft; /* the soft RLIMIT_NOFILE supd was started with, its monitors' */
-        char *log_max_size; /* bytes, in decimal: each unit's log rotates past it; passed to every monitor */
+        char *guest_dir;            /* hyperv: passed to every monitor */
+        char *vm_accel;             /* hyperv: "auto", "kvm" or "tcg", passed to every monitor */
+        rlim_t nofile_soft;         /* the soft RLIMIT_NOFILE supd was started with, its monitors' */
+        char *log_max_size;         /* bytes, in decimal: each unit's log rotates past it; passed to every monitor */
         char *image_store_dir;      /* STATE/images (image-store.h); NULL: no store (tests) */
         char *image_max_layer_size; /* bytes, in decimal: a layer's unpack limit; passed to every monitor */
 } ManagerConfig;
@@ -147,7 +147,7 @@ struct Manager {
         Events *events;              /* the event stream (events.h); NULL: none. Not owned */
         ManagerWait *waits;          /* manager_wait()'s, checked again on every status of their unit */
         size_t n_waits;
-        bool freeing;                /* manager_free(): instances go, their units stay */
+        bool freeing; /* manager_free(): instances go, their units stay */
         /* manager-runtime.c's: the instances whose monitor is still to be forked, in order */
         Instance *spawn_queue, *spawn_queue_tail;
         EventSource *spawn_source;
@@ -158,8 +158,7 @@ struct Manager {
 
 struct Instance {
         Manager *manager;
-        char *name;
-        char *dir_path; /* RUN/units/NAME */
+        char *name;     /* its directory is RUN/units/NAME (instance_dir_path()) */
         UnitSpec *spec; /* what the monitor runs; NULL while adopting one whose spec.json is unusable */
         char hash[65];
         InstanceLife life;
@@ -207,6 +206,10 @@ int manager_startup(Manager *m);
 int manager_reload(Manager *m, bool dry_run, Diagnostics *diags, Plan **ret_plan);
 
 Instance *manager_find(Manager *m, const char *name);
+
+/* RUN/units/NAME, the instance's directory (its monitor's socket, lock and spec.json), made anew
+ * each time: not kept, as it was, at some 64 bytes a unit. */
+char *instance_dir_path(const Instance *i);
 
 /* The units of plan whose instance could not be created when it was applied, as an array of
  * {"unit", "message"} (empty when all could). A later reload or `start` tries again. */

@@ -1274,10 +1274,12 @@ static void test_spawns_leave_the_loop_free(void **state) {
         }
         assert_int_equal(count_life(m, LIFE_SPAWN_FAILED), N_SPAWNED - 1);
         for (Instance *i = m->instances; i; i = i->next) {
-                _cleanup_free_ char *want =
-                        xasprintf("--dir %s notify=none tunables=glibc.malloc.check=0:" SUP_MONITOR_MALLOC_TUNABLE
-                                  " stdout=/dev/null\n",
-                                  i->dir_path);
+                _cleanup_free_ char
+                        *dir = instance_dir_path(i),
+                        *want = xasprintf(
+                                "--dir %s notify=none tunables=glibc.malloc.check=0:" SUP_MONITOR_MALLOC_TUNABLE
+                                " stdout=/dev/null\n",
+                                dir);
 
                 assert_false(streq(i->name, "u0"));
                 assert_string_equal(i->spawn_error, want);
