@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "control.h"
 
-#include <malloc.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -38,7 +37,7 @@ struct ControlServer {
         JsonlServer *server;
         char *path;
         WaitRequest *waits;
-        ImageRequest *images; /* image jobs whose reply is owed */
+        ImageRequest *images;     /* image jobs whose reply is owed */
         MetricsRequests requests; /* every request's method and time, for metrics */
 };
 
@@ -159,10 +158,10 @@ static void do_reload(JsonlClient *c, json_t *msg, void *userdata) {
         if (control_on_reload && !dry_run)
                 control_on_reload(false);
         if (r < 0) {
-                json_t *reply = json_pack("{s:O, s:{s:s, s:s, s:o}}", "id", json_object_get(msg, "id") ?: json_null(),
-                                          "error", "code", "invalid-units", "message",
-                                          "the units are not valid; nothing was changed", "diagnostics",
-                                          diagnostics_to_json(&d));
+                json_t *reply =
+                        json_pack("{s:O, s:{s:s, s:s, s:o}}", "id", json_object_get(msg, "id") ?: json_null(), "error",
+                                  "code", "invalid-units", "message", "the units are not valid; nothing was changed",
+                                  "diagnostics", diagnostics_to_json(&d));
                 (void) json_conn_send(conn, reply);
                 json_decref(reply);
                 log_warning("reload refused: %zu error%s in the units", diagnostics_count(&d),
@@ -185,7 +184,7 @@ static void do_reload(JsonlClient *c, json_t *msg, void *userdata) {
          * keeps of it goes back to the system, rather than staying in supd's heap. (Not after every
          * request: pages given back are faulted in again by the next, at a cost.) */
         if (!dry_run && plan->n_actions > 0)
-                (void) malloc_trim(0);
+                manager_trim_soon(s->manager);
 }
 
 static void do_logs(JsonlClient *c, json_t *msg, void *userdata) {
@@ -258,11 +257,10 @@ static void do_status(JsonlClient *c, json_t *msg, void *userdata) {
                 }
         }
         (void) json_conn_reply(conn, msg, list);
-        /* Every unit's full object (a script's `status --json`) took the heap up by some 3 MiB at a
-         * thousand units, which stayed in supd without a trim (bench/scale.sh); the table's, asked
-         * for often and small, is not followed by one. */
-        if (!fields && !unit && !table)
-                (void) malloc_trim(0);
+        /* Every unit's object took the heap up, which stayed in supd without a trim: some 3 MiB at
+         * a thousand units for a script's `status --json`, 2.7 MiB for the table's 13 keys. */
+        if (!unit)
+                manager_trim_soon(s->manager);
 }
 
 /* ---- wait: replied to when the unit runs (is healthy), cannot, or the timeout passes ---- */
@@ -389,7 +387,6 @@ static void do_wait(JsonlClient *c, json_t *msg, void *userdata) {
 }
 
 /* ---- the image store: every method in a worker (image-jobs.h), replied to when it is done ---- */
-
 
 typedef struct PullArgs {
         const char *reference;

@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <dirent.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -102,6 +103,18 @@ static int create_instance(Manager *m, const UnitSpec *spec, bool start, SupErro
 
 static char *instance_dir(Manager *m, const char *name) {
         return xasprintf("%s/units/%s", m->config.run_dir, name);
+}
+
+static void on_trim(EventSource *s, usec_t t, void *userdata) {
+        Manager *m = userdata;
+
+        m->trim_timer = event_source_free(m->trim_timer);
+        (void) malloc_trim(0);
+}
+
+void manager_trim_soon(Manager *m) {
+        if (!m->trim_timer)
+                (void) event_add_time(m->event, &m->trim_timer, now(CLOCK_MONOTONIC) + MANAGER_TRIM_DELAY, on_trim, m);
 }
 
 char *instance_dir_path(const Instance *i) {
@@ -1577,6 +1590,7 @@ Manager *manager_free(Manager *m) {
                 instance_free(m->instances);
         manager_index_done(m);
         event_source_free(m->spawn_source);
+        event_source_free(m->trim_timer);
         event_source_free(m->adopt_deadline);
         json_decref(m->create_errors);
         unit_set_free(m->generation);

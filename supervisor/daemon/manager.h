@@ -151,6 +151,7 @@ struct Manager {
         /* manager-runtime.c's: the instances whose monitor is still to be forked, in order */
         Instance *spawn_queue, *spawn_queue_tail;
         EventSource *spawn_source;
+        EventSource *trim_timer;               /* manager_trim_soon()'s */
         uint64_t n_reloads, n_reloads_refused; /* for metrics.h: applied, and refused as invalid */
         void (*on_ready)(Manager *m);
         void (*on_idle)(Manager *m); /* stopping and no monitor left */
@@ -206,6 +207,14 @@ int manager_startup(Manager *m);
 int manager_reload(Manager *m, bool dry_run, Diagnostics *diags, Plan **ret_plan);
 
 Instance *manager_find(Manager *m, const char *name);
+
+/* After a request that built much and freed it (a status of every unit, a scrape, a reload that
+ * changed something): what malloc keeps of that goes back to the system MANAGER_TRIM_DELAY later,
+ * when the loop is idle, not in the request's time. At most one trim a MANAGER_TRIM_DELAY: a
+ * watch loop of `supctl status` does not trim at every round, and its pages are not faulted in
+ * again at every round either. */
+#define MANAGER_TRIM_DELAY (1 * USEC_PER_SEC)
+void manager_trim_soon(Manager *m);
 
 /* RUN/units/NAME, the instance's directory (its monitor's socket, lock and spec.json), made anew
  * each time: not kept, as it was, at some 64 bytes a unit. */

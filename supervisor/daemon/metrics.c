@@ -3,7 +3,6 @@
 
 #include <dirent.h>
 #include <inttypes.h>
-#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <sys/resource.h>
@@ -435,8 +434,8 @@ char *metrics_collect(Manager *m, const MetricsRequests *requests) {
         text = metrics_format(units, &d);
         json_decref(units);
         /* Every unit's status objects took supd's heap up by some 6 MiB at a thousand units, which
-         * stayed there without a trim (as after a `status --json`, control.c). */
-        (void) malloc_trim(0);
+         * stayed there without a trim. */
+        manager_trim_soon(m);
         return text;
 }
 
