@@ -191,24 +191,6 @@ static int unified_path(const char *root, char **ret) {
         return 1;
 }
 
-/* Legacy and hybrid layouts: a tmpfs with one mount per hierarchy in it. */
-static int v1_probe(const char *root, const struct statfs *fs) {
-        _cleanup_free_ char *unified = NULL;
-        V1Mount *mounts = NULL;
-        size_t n = 0;
-        int r;
-
-        if (fs->f_type != TMPFS_MAGIC)
-                return 0;
-        r = v1_discover(root, false, &mounts, &n);
-        if (r < 0)
-                return r;
-        v1_mounts_free(mounts, n);
-        if (n > 0)
-                return 1;
-        return unified_path(root, &unified);
-}
-
 /* What cgroup_path() names: the unified hierarchy, else pids', else any. */
 static size_t v1_tracking(const Cgroup *cg) {
         for (size_t i = 0; i < cg->n_hierarchies; i++)
@@ -277,12 +259,13 @@ static int v1_add(Cgroup *cg, const V1Mount *m, const char *parent, const char *
         return 0;
 }
 
-/* What opening (not creating) finds under a root, kept V1_LAYOUT_TTL: supd opens two cgroups per
- * running unit for each `status --json` and each metrics scrape, and the discovery took some 60 path
- * lookups each time, 61 % of supd's time for a status of 1000 units (perf, bench/README.md).
- * Hierarchies are mounted at boot; one mounted or gone later is seen within the TTL, another file
- * system mounted at the root (a private mount namespace's) at once. A create discovers afresh, so
- * a start never uses what the cache says. */
+/* What was found under a root, kept V1_LAYOUT_TTL, for the probe (is this a v1 layout?) and for
+ * opening: supd opens two cgroups per running unit for each `status --json` and each metrics
+ * scrape, and probing and discovering took some 80 path lookups each time, 61 % of supd's time for
+ * a status of 1000 units (perf, bench/README.md). Hierarchies are mounted at boot; one mounted or
+ * gone later is seen within the TTL, another file system mounted at the root (a private mount
+ * namespace's) at once. A create discovers the hierarchies afresh, so a start never uses what the
+ * cache says of them. */
 #define V1_LAYOUT_TTL (2 * USEC_PER_SEC)
 
 static struct {
@@ -339,6 +322,22 @@ static int v1_layout_get(const char *root, const V1Mount **ret_mounts, size_t *r
         *ret_n = v1_layout.n;
         *ret_unified = v1_layout.unified;
         return 0;
+}
+
+/* Legacy and hybrid layouts: a tmpfs with one mount per hierarchy in it. cgroup.c asks this at
+ * every open and create: the layout found under the root a moment ago answers. */
+static int v1_probe(const char *root, const struct statfs *fs) {
+        const V1Mount *mounts;
+        const char *unified;
+        size_t n;
+        int r;
+
+        if (fs->f_type != TMPFS_MAGIC)
+                return 0;
+        r = v1_layout_get(root, &mounts, &n, &unified);
+        if (r < 0)
+                return r;
+        return n > 0 || unified;
 }
 
 static int v1_create(Cgroup *cg, const char *root, const char *parent, const char *name,

@@ -18,7 +18,6 @@
 #include "macro.h"
 #include "path-util.h"
 #include "string-util.h"
-#include "time-util.h"
 
 static bool component_is_valid(const char *s, size_t n) {
         if (n == 0 || n > NAME_MAX)
@@ -78,44 +77,6 @@ int cgroup_detect(const char *root, CgroupVersion *ret) {
         return 0;
 }
 
-/* The backend an open (not a create) found for a root, kept as long as the v1 backend keeps what it
- * found under it (cgroup-v1.c, V1_LAYOUT_TTL), and while the same file system is mounted there: the
- * v1 probe alone is some 20 path lookups, and supd opens two cgroups per unit for a status with
- * usage. */
-#define DETECTED_TTL (2 * USEC_PER_SEC)
-
-static struct {
-        char *root;
-        const CgroupBackend *backend;
-        dev_t dev;
-        ino_t ino;
-        usec_t at;
-} detected;
-
-static int detect_backend_cached(const char *root, const CgroupBackend **ret) {
-        usec_t t = now(CLOCK_MONOTONIC);
-        struct stat st;
-        int r;
-
-        if (!root)
-                return -EINVAL;
-        if (stat(root, &st) < 0)
-                return negative_errno();
-        if (!detected.root || !streq(detected.root, root) || detected.dev != st.st_dev || detected.ino != st.st_ino ||
-            t >= detected.at + DETECTED_TTL) {
-                r = detect_backend(root, &detected.backend);
-                if (r < 0)
-                        return r;
-                free(detected.root);
-                detected.root = xstrdup(root);
-                detected.dev = st.st_dev;
-                detected.ino = st.st_ino;
-                detected.at = t;
-        }
-        *ret = detected.backend;
-        return 0;
-}
-
 /* v2_controllers: NULL for the backend's own choice, else v2 only, with these controllers. */
 static int create_full(const char *root, const char *parent, const char *name, const char *const *v2_controllers,
                        bool open_only, Cgroup **ret) {
@@ -125,7 +86,7 @@ static int create_full(const char *root, const char *parent, const char *name, c
 
         if (!names_are_valid(parent, name))
                 return -EINVAL;
-        r = open_only ? detect_backend_cached(root, &b) : detect_backend(root, &b);
+        r = detect_backend(root, &b);
         if (r < 0)
                 return r;
 
