@@ -409,9 +409,8 @@ static void read_process(MetricsDaemon *d) {
 }
 
 char *metrics_collect(Manager *m, const MetricsRequests *requests) {
-        json_t *units = manager_status_json(m, NULL, true);
+        _cleanup_(json_decrefp) json_t *units = manager_status_json(m, NULL, true);
         MetricsDaemon d = {.reloads = m->n_reloads, .reloads_refused = m->n_reloads_refused, .requests = requests};
-        char *text;
         size_t k;
         json_t *u;
 
@@ -431,12 +430,10 @@ char *metrics_collect(Manager *m, const MetricsRequests *requests) {
                 json_object_set_new(u, "oom_kills", json_integer(i->oom_kills));
         }
         read_process(&d);
-        text = metrics_format(units, &d);
-        json_decref(units);
         /* Every unit's status objects took supd's heap up by some 6 MiB at a thousand units, which
          * stayed there without a trim. */
         manager_trim_soon(m);
-        return text;
+        return metrics_format(units, &d);
 }
 
 void metrics_note_state(Instance *i, int old, InstanceState new) {
