@@ -16,8 +16,67 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/prctl.h>
+
 #include "alloc.h"
+#include "fileio.h"
 #include "macro.h"
+
+/* f[n]: field n of /proc/self/stat (proc(5)), from 3 on (after the command's name, which may hold
+ * anything); the fields PR_SET_MM_MAP takes are all there, up to env_end (51). */
+#define STAT_FIELDS 52
+static int self_stat_fields(uint64_t f[static STAT_FIELDS]) {
+        _cleanup_free_ char *stat = NULL;
+        const char *p;
+        size_t size, i;
+        int r;
+
+        r = read_full_file("/proc/self/stat", 4096, &stat, &size);
+        if (r < 0)
+                return r;
+        p = strrchr(stat, ')');
+        if (!p)
+                return -EINVAL;
+        memset(f, 0, STAT_FIELDS * sizeof(uint64_t));
+        for (i = 3; i < STAT_FIELDS && (p = strchr(p + 1, ' ')); i++)
+                f[i] = strtoull(p + 1, NULL, 10);
+        return i == STAT_FIELDS ? 0 : -EINVAL;
+}
+
+int cmdline_area_get(uintptr_t *ret_start, uintptr_t *ret_end) {
+        uint64_t f[STAT_FIELDS];
+        int r = self_stat_fields(f);
+
+        if (r < 0)
+                return r;
+        *ret_start = (uintptr_t) f[48];
+        *ret_end = (uintptr_t) f[49];
+        return 0;
+}
+
+int cmdline_area_set(const char *start, size_t len) {
+        uint64_t f[STAT_FIELDS];
+        struct prctl_mm_map map;
+        int r = self_stat_fields(f);
+
+        if (r < 0)
+                return r;
+        map = (struct prctl_mm_map){
+                .start_code = f[26],
+                .end_code = f[27],
+                .start_stack = f[28],
+                .start_data = f[45],
+                .end_data = f[46],
+                .start_brk = f[47],
+                .brk = (uint64_t) (uintptr_t) sbrk(0),
+                .arg_start = (uint64_t) (uintptr_t) start,
+                .arg_end = (uint64_t) (uintptr_t) start + len,
+                .env_start = f[50],
+                .env_end = f[51],
+                .exe_fd = (uint32_t) -1,
+        };
+        return prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long) &map, sizeof(map), 0) < 0 ? -errno : 0;
+}
 
 void signals_reset(void) {
         sigset_t none;

@@ -29,6 +29,16 @@ int child_arrange_fds(int *fds, size_t n, int first);
 /* The signal half of child_reset(): every disposition to its default, an empty mask. */
 void signals_reset(void);
 
+/* What /proc/self/cmdline shows: the argument area, [*ret_start, *ret_end) (proc(5)'s arg_start and
+ * arg_end). cmdline_area_set() points it at the len bytes at start instead, which must stay mapped
+ * for the life of the process (the kernel reads them whenever someone reads the file), with
+ * prctl(PR_SET_MM_MAP): it needs no CAP_SYS_RESOURCE (unlike PR_SET_MM_ARG_START and _END, which
+ * these hosts refuse) as long as it leaves the exe link and the auxiliary vector alone, as CRIU's
+ * unprivileged restore does; the kernel needs CONFIG_CHECKPOINT_RESTORE for it (-EINVAL without).
+ * Return 0 or -errno. */
+int cmdline_area_get(uintptr_t *ret_start, uintptr_t *ret_end);
+int cmdline_area_set(const char *start, size_t len);
+
 /* EXIT status of a child whose exec failed with ENOENT (the program is not installed). */
 #define EXIT_NOT_INSTALLED 127
 

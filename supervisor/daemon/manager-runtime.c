@@ -18,6 +18,7 @@
 #include "process-util.h"
 #include "string-util.h"
 #include "socket-util.h"
+#include "zygote-proto.h"
 
 static void on_monitor_ready(EventSource *s, int fd, uint32_t revents, void *userdata) {
         Instance *i = userdata;
@@ -40,18 +41,30 @@ typedef struct Reaper {
         pid_t pid;
         int pidfd;
         EventSource *source;
+        struct Reaper **owner; /* cleared when it goes: the zygote's (MonitorZygote.reaper) */
 } Reaper;
+
+static Reaper *reaper_free(Reaper *r) {
+        if (!r)
+                return NULL;
+        if (r->owner)
+                *r->owner = NULL;
+        event_source_free(r->source);
+        if (r->pidfd >= 0)
+                close(r->pidfd);
+        free(r);
+        return NULL;
+}
 
 static void on_intermediate_exit(EventSource *s, int fd, uint32_t revents, void *userdata) {
         Reaper *r = userdata;
 
         (void) waitpid(r->pid, NULL, WNOHANG);
-        event_source_free(r->source);
-        close(r->pidfd);
-        free(r);
+        reaper_free(r);
 }
 
-static void reap_later(Event *e, pid_t pid) {
+/* Returns the reaper, NULL when the child was reaped at once. */
+static Reaper *reap_later(Event *e, pid_t pid) {
         Reaper *r = xzalloc(sizeof(Reaper));
 
         r->pid = pid;
@@ -59,10 +72,9 @@ static void reap_later(Event *e, pid_t pid) {
         if (r->pidfd < 0 || event_add_io(e, &r->source, r->pidfd, EPOLLIN, on_intermediate_exit, r) < 0) {
                 /* It exits at once: waiting here costs a moment, not a zombie. */
                 (void) waitpid(pid, NULL, 0);
-                if (r->pidfd >= 0)
-                        close(r->pidfd);
-                free(r);
+                return reaper_free(r);
         }
+        return r;
 }
 
 /* What the two children of a spawn need, all prepared by supd before them: they share supd's
@@ -78,6 +90,7 @@ typedef struct SpawnArgs {
 } SpawnArgs;
 
 #define SPAWN_STACK_SIZE (64 * 1024)
+#define MONITOR_ARGV_MAX 32
 
 /* The children below run on stacks supd mapped for them, which ASan has no shadow for: they are
  * not instrumented (they call nothing but system calls). */
@@ -117,6 +130,18 @@ __attribute__((no_sanitize_address)) static int spawn_detach(void *userdata) {
         _exit(0);
 }
 
+/* supd's own child (the zygote), in a session of its own all the same: a terminal's signals for
+ * supd are not its, and it starts, as a monitor does, with no signal blocked (supd blocks those it
+ * reads from its signalfd). */
+__attribute__((no_sanitize_address)) static int spawn_own(void *userdata) {
+        sigset_t none;
+
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        (void) setsid();
+        return spawn_exec(userdata);
+}
+
 /* The environment without systemd's channel, which is supd's alone: a monitor that inherited it
  * could send notifications in supd's name (NotifyAccess=main would drop them anyway). And with
  * glibc's per-thread cache of freed chunks off (tunables): the cache makes malloc hand out chunks
@@ -140,15 +165,10 @@ static char **monitor_environment(char **ret_tunables) {
         return envp;
 }
 
-/* The monitor, started by two children that share supd's memory (what posix_spawn() does, twice)
- * instead of two fork()s: a fork of supd copied its page tables (dup_mmap) and made every page it
- * wrote next a copy-on-write fault; at a thousand units, most of a reload's time was that. supd
- * waits while they run (CLONE_VFORK), until the monitor is exec'ed: microseconds of work. */
-static int monitor_fork(Instance *i) {
-        Manager *m = i->manager;
-        _cleanup_free_ char *tunables = NULL, *dir = instance_dir_path(i);
-        _cleanup_free_ char **envp = monitor_environment(&tunables);
-        const char *argv[] = {
+/* The monitor's arguments (argv[0] is "sup-monitor"), for dir: pointers into m's configuration
+ * and dir, which must outlive the array. */
+static void monitor_argv(const Manager *m, const char *dir, const char *argv[static MONITOR_ARGV_MAX]) {
+        const char *a[] = {
                 "sup-monitor",
                 "--dir",
                 dir,
@@ -175,10 +195,24 @@ static int monitor_fork(Instance *i) {
                 m->config.no_outbound ? "--no-outbound" : NULL,
                 NULL,
         };
-        SpawnArgs a = {.path = m->config.monitor_path, .argv = (char **) argv, .envp = envp};
-        int ready[2], r;
+        static_assert(ELEMENTSOF(a) <= MONITOR_ARGV_MAX, "MONITOR_ARGV_MAX");
+        memcpy(argv, a, sizeof(a));
+}
+
+/* Runs the program at m's monitor path with argv, its fd 3 ready_fd (see SpawnArgs), through
+ * children that share supd's memory (what posix_spawn() does) instead of a fork(): a fork of
+ * supd copied its page tables (dup_mmap) and made every page it wrote next a copy-on-write
+ * fault; at a thousand units, most of a reload's time was that. supd waits while they run
+ * (CLONE_VFORK), until the program is exec'ed: microseconds of work. detach: through an
+ * intermediate child in a session of its own (a monitor), whose pid is returned (to be reaped);
+ * else the program is supd's child (the zygote), and its pid is returned. */
+static pid_t exec_monitor(Manager *m, const char *const *argv, int ready_fd, bool detach) {
+        _cleanup_free_ char *tunables = NULL;
+        _cleanup_free_ char **envp = monitor_environment(&tunables);
+        SpawnArgs a = {.path = m->config.monitor_path, .argv = (char **) argv, .envp = envp, .ready_fd = ready_fd};
         char *stacks;
         pid_t pid;
+        int r;
 
         if (m->config.nofile_soft > 0 && getrlimit(RLIMIT_NOFILE, &a.nofile) >= 0 &&
             m->config.nofile_soft < a.nofile.rlim_cur) {
@@ -190,22 +224,277 @@ static int monitor_fork(Instance *i) {
                       0);
         if (stacks == MAP_FAILED)
                 return negative_errno();
-        if (pipe2(ready, O_CLOEXEC) < 0) {
-                r = negative_errno();
-                (void) munmap(stacks, 2 * SPAWN_STACK_SIZE);
-                return r;
-        }
-        a.ready_fd = ready[1];
         a.exec_stack_top = stacks + 2 * SPAWN_STACK_SIZE;
-        pid = clone(spawn_detach, stacks + SPAWN_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+        pid = clone(detach ? spawn_detach : spawn_own, detach ? stacks + SPAWN_STACK_SIZE : a.exec_stack_top,
+                    CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
         r = pid < 0 ? negative_errno() : 0;
         (void) munmap(stacks, 2 * SPAWN_STACK_SIZE);
-        close(ready[1]);
+        return r < 0 ? r : pid;
+}
+
+/* ---- the monitor zygote (monitor/zygote.h) ----
+ *
+ * Started at the first spawn, supd's child, fed one request per monitor (control/zygote-proto.h).
+ * Each request keeps the write end of its ready pipe here until the zygote's reply: a monitor
+ * forked holds its own copy, and one that could not be is executed instead with this one, so the
+ * pipe cannot end (which reads as a monitor that started) before either. If the zygote dies, the
+ * requests it has not answered end with it: their pipes end, and the state machine finds no monitor
+ * to connect to, forgets the instance and reconciles its unit anew (a monitor that was forked
+ * meanwhile is connected to as usual). A zygote that dies before it answered anything (a
+ * sup-monitor without --zygote), or a third time, is not started again: monitors are executed, one
+ * by one, as before it. */
+#define ZYGOTE_DEATHS_MAX 3
+
+typedef struct ZygoteRequest {
+        Instance *instance; /* NULL once released */
+        int ready_fd;       /* the write end */
+        struct ZygoteRequest *next;
+} ZygoteRequest;
+
+struct MonitorZygote {
+        Manager *manager;
+        int fd;
+        EventSource *source;
+        Reaper *reaper; /* while the process lives */
+        ZygoteRequest *pending, *pending_tail;
+        bool answered; /* the running zygote answered a request */
+        unsigned deaths;
+        bool disabled;
+};
+
+static void zygote_spawned(Manager *m, Instance *i, int ready_fd, int error);
+
+/* Its socket closed (the zygote exits on it), and its unanswered requests taken off it (returned,
+ * for the caller to end). */
+static ZygoteRequest *zygote_stop(MonitorZygote *z) {
+        ZygoteRequest *pending = z->pending;
+
+        z->source = event_source_free(z->source);
+        close_and_reset(&z->fd);
+        z->pending = z->pending_tail = NULL;
+        z->answered = false;
+        return pending;
+}
+
+static void zygote_requests_free(ZygoteRequest *q) {
+        while (q) {
+                ZygoteRequest *next = q->next;
+
+                close(q->ready_fd);
+                free(q);
+                q = next;
+        }
+}
+
+/* Gone, or useless: its socket closed or broke. One that never answered (a sup-monitor without
+ * --zygote) had one request at most (zygote_spawn()), forked nothing for it, and the monitor is
+ * executed instead; one that did may have forked a monitor for a request before it died, which a
+ * second monitor would find running: the request's pipe ends instead (see above). */
+static void zygote_lost(MonitorZygote *z, const char *why) {
+        bool answered = z->answered;
+        ZygoteRequest *pending;
+
+        if (!answered || ++z->deaths >= ZYGOTE_DEATHS_MAX) {
+                z->disabled = true;
+                log_warning("the monitor zygote %s; monitors are executed one by one from now on", why);
+        } else
+                log_warning("the monitor zygote %s; a new one is started at the next spawn", why);
+        pending = zygote_stop(z);
+        if (!answered)
+                for (ZygoteRequest *q = pending; q; q = q->next)
+                        if (q->instance)
+                                zygote_spawned(z->manager, q->instance, q->ready_fd, -EPROTO);
+        zygote_requests_free(pending);
+}
+
+static void on_zygote_reply(EventSource *s, int fd, uint32_t revents, void *userdata) {
+        MonitorZygote *z = userdata;
+        Manager *m = z->manager;
+
+        for (;;) {
+                ZygoteRequest *q;
+                int32_t reply;
+                ssize_t n = recv(z->fd, &reply, sizeof(reply), MSG_DONTWAIT);
+
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return;
+                if (n != (ssize_t) sizeof(reply) || !z->pending) {
+                        zygote_lost(z, n == 0 ? "exited" : "broke its protocol");
+                        return;
+                }
+                q = z->pending;
+                z->pending = q->next;
+                if (!z->pending)
+                        z->pending_tail = NULL;
+                z->answered = true;
+                if (q->instance)
+                        zygote_spawned(m, q->instance, q->ready_fd, reply > 0 ? -EPROTO : reply);
+                close(q->ready_fd);
+                free(q);
+        }
+}
+
+static int zygote_start(MonitorZygote *z) {
+        Manager *m = z->manager;
+        const char *argv[] = {"sup-monitor", "--zygote", NULL};
+        int pair[2], r;
+        pid_t pid;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+                return negative_errno();
+        pid = exec_monitor(m, argv, pair[1], false);
+        close(pair[1]);
+        if (pid < 0) {
+                close(pair[0]);
+                return pid;
+        }
+        /* Reaped whenever it exits, like a spawn's intermediate child; a zygote that is replaced
+         * is left to its reaper. */
+        if (z->reaper)
+                z->reaper->owner = NULL;
+        z->reaper = reap_later(m->event, pid);
+        if (z->reaper)
+                z->reaper->owner = &z->reaper;
+        z->fd = pair[0];
+        r = fd_set_nonblock(z->fd, 1);
+        if (r >= 0)
+                r = event_add_io(m->event, &z->source, z->fd, EPOLLIN, on_zygote_reply, z);
+        if (r < 0)
+                zygote_stop(z); /* without its socket, it exits */
+        return r;
+}
+
+/* Asks the zygote for a monitor with argv, ready_fd its ready pipe's write end (taken over on
+ * success). -errno: not asked (disabled, or it cannot be reached now): execute it instead. */
+static int zygote_spawn(Manager *m, Instance *i, const char *const *argv, int ready_fd) {
+        MonitorZygote *z = m->zygote;
+        _cleanup_free_ char *buf = NULL;
+        union {
+                struct cmsghdr h;
+                char b[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct iovec iov;
+        struct msghdr mh = {
+                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control)};
+        struct cmsghdr *c;
+        ZygoteRequest *q;
+        size_t n;
+        int r;
+
+        if (!z) {
+                z = m->zygote = xnew0(MonitorZygote, 1);
+                z->manager = m;
+                z->fd = -EBADF;
+        }
+        if (z->disabled)
+                return -EOPNOTSUPP;
+        /* Until it has answered once, it is not known to be a zygote: one request at a time. */
+        if (z->fd >= 0 && !z->answered && z->pending)
+                return -EBUSY;
+        if (z->fd < 0) {
+                r = zygote_start(z);
+                if (r < 0) {
+                        z->disabled = true;
+                        log_warning("cannot start the monitor zygote (%s); monitors are executed one by one",
+                                    strerror(-r));
+                        return r;
+                }
+        }
+        r = zygote_request_encode((char *const *) argv, &buf, &n);
+        if (r < 0)
+                return r;
+        iov = (struct iovec){.iov_base = buf, .iov_len = n};
+        c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &ready_fd, sizeof(int));
+        if (sendmsg(z->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+                return negative_errno();
+        q = xnew0(ZygoteRequest, 1);
+        q->instance = i;
+        q->ready_fd = ready_fd;
+        if (z->pending_tail)
+                z->pending_tail->next = q;
+        else
+                z->pending = q;
+        z->pending_tail = q;
+        return 0;
+}
+
+MonitorZygote *monitor_zygote_free(MonitorZygote *z) {
+        if (!z)
+                return NULL;
+        /* Closing the socket ends it (its recvmsg() returns 0); it is not waited for (supd is
+         * going: init reaps it). */
+        zygote_requests_free(zygote_stop(z));
+        reaper_free(z->reaper);
+        free(z);
+        return NULL;
+}
+
+/* The instance is forgotten: a reply for it closes its pipe and nothing more. */
+static void zygote_forget(Manager *m, Instance *i) {
+        if (!m->zygote)
+                return;
+        for (ZygoteRequest *q = m->zygote->pending; q; q = q->next)
+                if (q->instance == i)
+                        q->instance = NULL;
+}
+
+/* Executes the instance's monitor, ready_fd the write end of its ready pipe (the caller's still). */
+static int exec_instance_monitor(Instance *i, int ready_fd) {
+        _cleanup_free_ char *dir = instance_dir_path(i);
+        const char *argv[MONITOR_ARGV_MAX];
+        pid_t pid;
+
+        monitor_argv(i->manager, dir, argv);
+        pid = exec_monitor(i->manager, argv, ready_fd, true);
+        if (pid < 0)
+                return pid;
+        reap_later(i->manager->event, pid);
+        return 0;
+}
+
+/* The zygote's reply: error < 0, the monitor could not be forked there, and is executed. */
+static void zygote_spawned(Manager *m, Instance *i, int ready_fd, int error) {
+        _cleanup_free_ char *why = NULL;
+        int r;
+
+        if (error >= 0)
+                return;
+        log_debug("%s: the monitor zygote could not fork its monitor (%s); executing it", i->name, strerror(-error));
+        r = exec_instance_monitor(i, ready_fd);
+        if (r >= 0)
+                return;
+        why = xasprintf("cannot start its monitor: %s", strerror(-r));
+        instance_spawned(i, why);
+}
+
+/* The monitor: forked by the zygote, or executed. Its ready pipe is read by on_monitor_ready(). */
+static int monitor_fork(Instance *i) {
+        Manager *m = i->manager;
+        _cleanup_free_ char *dir = instance_dir_path(i);
+        const char *argv[MONITOR_ARGV_MAX];
+        int ready[2], r;
+
+        if (pipe2(ready, O_CLOEXEC) < 0)
+                return negative_errno();
+        monitor_argv(m, dir, argv);
+        r = zygote_spawn(m, i, argv, ready[1]);
+        if (r >= 0)
+                ready[1] = -EBADF; /* the request's now */
+        else {
+                r = exec_monitor(m, argv, ready[1], true);
+                if (r > 0)
+                        reap_later(m->event, r);
+        }
+        if (ready[1] >= 0)
+                close(ready[1]);
         if (r < 0) {
                 close(ready[0]);
                 return r;
         }
-        reap_later(m->event, pid);
         (void) fd_set_nonblock(ready[0], 1);
         i->ready_fd = ready[0];
         return event_add_io(m->event, &i->ready_source, ready[0], EPOLLIN, on_monitor_ready, i);
@@ -354,6 +643,7 @@ static void monitor_kill(Instance *i, int sig) {
 
 static void monitor_release(Instance *i) {
         spawn_dequeue(i);
+        zygote_forget(i->manager, i);
         i->conn = json_conn_free(i->conn);
         i->ready_source = event_source_free(i->ready_source);
         close_and_reset(&i->ready_fd);

@@ -1590,6 +1590,7 @@ Manager *manager_free(Manager *m) {
                 instance_free(m->instances);
         manager_index_done(m);
         event_source_free(m->spawn_source);
+        m->zygote = monitor_zygote_free(m->zygote);
         event_source_free(m->trim_timer);
         event_source_free(m->adopt_deadline);
         json_decref(m->create_errors);

@@ -20,6 +20,7 @@
 
 typedef struct Manager Manager;
 typedef struct Instance Instance;
+typedef struct MonitorZygote MonitorZygote;
 typedef struct ManagerWait ManagerWait;
 
 typedef struct ManagerConfig {
@@ -151,6 +152,7 @@ struct Manager {
         /* manager-runtime.c's: the instances whose monitor is still to be forked, in order */
         Instance *spawn_queue, *spawn_queue_tail;
         EventSource *spawn_source;
+        MonitorZygote *zygote;                 /* manager-runtime.c's, the first spawn's */
         EventSource *trim_timer;               /* manager_trim_soon()'s */
         uint64_t n_reloads, n_reloads_refused; /* for metrics.h: applied, and refused as invalid */
         void (*on_ready)(Manager *m);
@@ -298,3 +300,6 @@ void instance_exited(Instance *i);
 /* For tests: the runtime the state machine drives (by default manager_runtime_monitor). */
 void manager_set_runtime(Manager *m, const ManagerRuntime *runtime);
 extern const ManagerRuntime manager_runtime_monitor;
+/* manager_runtime_monitor's `sup-monitor --zygote` (monitor/zygote.h), if it started one: its
+ * socket closed (the zygote exits), its requests' pipes closed. */
+MonitorZygote *monitor_zygote_free(MonitorZygote *z);

@@ -13,7 +13,9 @@
 #include "macro.h"
 #include "monitor.h"
 #include "process-util.h"
+#include "string-util.h"
 #include "unit-value.h"
+#include "zygote.h"
 
 static void on_terminate(EventSource *s, const struct signalfd_siginfo *si, void *userdata) {
         /* Being told to go by a signal is a shutdown: stop the workload first. */
@@ -25,7 +27,7 @@ static void on_sigchld(EventSource *s, const struct signalfd_siginfo *si, void *
          * in the blocked set. */
 }
 
-int main(int argc, char **argv) {
+static int monitor_main(int argc, char **argv) {
         static const struct option options[] = {
                 {"dir", required_argument, NULL, 'd'},
                 {"state-dir", required_argument, NULL, 's'},
@@ -189,4 +191,14 @@ int main(int argc, char **argv) {
         r = event_loop(e);
         monitor_free(m);
         return r < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+        /* supd's monitor zygote (zygote.h): its requests on fd 3. */
+        if (argc == 2 && streq(argv[1], "--zygote")) {
+                log_set_program("sup-monitor");
+                glibc_tunables_drop(SUP_MONITOR_MALLOC_TUNABLE);
+                return monitor_zygote_run(3, monitor_main);
+        }
+        return monitor_main(argc, argv);
 }

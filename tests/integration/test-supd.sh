@@ -294,6 +294,52 @@ out=$(setpriv --reuid=65534 --regid=1 --groups=65534 "$SUPCTL" --socket "$CASE_D
 out=$(setpriv --reuid=1 --regid=1 --clear-groups "$SUPCTL" --socket "$CASE_DIR/run/supd.sock" status 2>&1) && fail "a stranger read the status: $out"
 end
 
+begin "monitors are forked by supd's zygote: their own command line; a zygote killed is replaced, the third time monitors are executed; supd's stop ends it"
+unit z1 'command: [/bin/sh, -c, "exec sleep 1000"]'
+start_supd
+wait_for 5 state_is z1 running || fail "z1 not running"
+zygote_of_supd() { pgrep -P "$SUPD_PID" -f '^sup-monitor --zygote$'; }
+zy=$(zygote_of_supd)
+[ -n "$zy" ] || fail "no zygote among supd's children: $(pgrep -a -P "$SUPD_PID")"
+mp=$(field z1 monitor_pid)
+# Detached (not the zygote's child), with its own arguments for ps and pgrep -f, the same binary.
+[ "$(ps -o ppid= -p "$mp" | tr -d ' ')" != "$zy" ] || fail "the monitor $mp is the zygote's child"
+tr '\0' ' ' < "/proc/$mp/cmdline" | grep -q "^sup-monitor --dir $CASE_DIR/run/units/z1 " ||
+        fail "the monitor's command line: $(tr '\0' ' ' < "/proc/$mp/cmdline")"
+[ "$(readlink "/proc/$mp/exe")" = "$(readlink -f "$MONITOR")" ] || fail "the monitor runs $(readlink "/proc/$mp/exe")"
+# Nothing of the zygote's: no socket but its own listening one and supd's connection.
+socks=$(find "/proc/$mp/fd" -lname 'socket:*' | wc -l)
+[ "$socks" -le 2 ] || fail "the monitor holds $socks sockets: $(ls -l "/proc/$mp/fd")"
+# Killed three times: replaced twice, then monitors are executed (each unit still starts).
+for n in 2 3 4; do
+        [ -n "$zy" ] && kill -KILL "$zy"
+        unit "z$n" 'command: [/bin/sh, -c, "exec sleep 1000"]'
+        ctl reload >/dev/null
+        wait_for 10 state_is "z$n" running || fail "z$n not running after the zygote was killed"
+        old=$zy
+        zy=$(zygote_of_supd)
+        if [ "$n" -lt 4 ]; then
+                [ -n "$zy" ] && [ "$zy" != "$old" ] || fail "no new zygote after $old was killed (now: '$zy')"
+        else
+                [ -z "$zy" ] || fail "a zygote ($zy) was started again after the third death"
+        fi
+done
+grep -q "monitor zygote exited; a new one is started" "$CASE_DIR/supd.log" || fail "supd did not say the zygote died"
+grep -q "monitors are executed one by one from now on" "$CASE_DIR/supd.log" || fail "supd did not say it gave up the zygote"
+mp=$(field z4 monitor_pid)
+tr '\0' ' ' < "/proc/$mp/cmdline" | grep -q "^sup-monitor --dir $CASE_DIR/run/units/z4 " || fail "z4's monitor: $(tr '\0' ' ' < "/proc/$mp/cmdline")"
+stop_supd
+# A zygote that supd started anew is gone with it.
+start_supd
+unit z5 'command: [/bin/sh, -c, "exec sleep 1000"]'
+ctl reload >/dev/null
+wait_for 10 state_is z5 running || fail "z5 not running"
+zy=$(zygote_of_supd)
+[ -n "$zy" ] || fail "the new supd has no zygote"
+stop_supd
+wait_for 5 eval '! kill -0 "$zy" 2>/dev/null' || fail "the zygote $zy outlived supd"
+end
+
 begin "supd speaks sd_notify: READY=1 after the first reconcile, RELOADING=1, STOPPING=1"
 unit n 'command: [/bin/sh, -c, "exec sleep 1000"]'
 "$PY" - "$CASE_DIR/notify.sock" > "$CASE_DIR/notify.log" <<'PY' &

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <linux/prctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,7 +18,6 @@
 
 #include "alloc.h"
 #include "caps.h"
-#include "fileio.h"
 #include "macro.h"
 #include "path-util.h"
 #include "process-util.h"
@@ -66,7 +64,7 @@ _noreturn_ static void run_command(const ContainerConfig *cfg, const ContainerUs
 
 /* PID 1: forwards signals to the command, reaps everything, reports the command's end. */
 _noreturn_ static void run_init(pid_t command) {
-        ContainerExit ex = { .code = -1 };
+        ContainerExit ex = {.code = -1};
         sigset_t all;
 
         sigfillset(&all);
@@ -101,44 +99,21 @@ _noreturn_ static void run_init(pid_t command) {
  * whose argv names the host's run and state directories and cgroup parent. The argument area is
  * this process's own copy: the name is written over it and the rest zeroed. The kernel shows the
  * whole area up to arg_end, so the area is then shrunk to the name (else `ps` and `supctl top`
- * see the name and a tail of empty arguments): PR_SET_MM_MAP needs no CAP_SYS_RESOURCE (unlike
- * PR_SET_MM_ARG_END, which these hosts could not use) as long as it leaves the exe link and the
- * auxiliary vector alone, as CRIU's unprivileged restore does. Where the kernel lacks it
+ * see the name and a tail of empty arguments, cmdline_area_set()). Where the kernel cannot
  * (CONFIG_CHECKPOINT_RESTORE off), its setproctitle() convention does the same for readers: with
  * the area's last byte not NUL, /proc/PID/cmdline ends at the first NUL. Best effort: nothing
  * depends on it. */
 static void set_cmdline(const char *name) {
-        _cleanup_free_ char *stat = NULL;
-        uint64_t f[52] = {}; /* f[n]: field n of /proc/self/stat (proc(5)), from 3 on */
-        size_t size, len = strlen(name) + 1;
-        struct prctl_mm_map map;
-        const char *p;
+        size_t len = strlen(name) + 1;
+        uintptr_t start, end;
 
         (void) prctl(PR_SET_NAME, name);
-        if (read_full_file("/proc/self/stat", 4096, &stat, &size) < 0 || !(p = strrchr(stat, ')')))
+        if (cmdline_area_get(&start, &end) < 0 || end < start + len)
                 return;
-        for (size_t i = 3; i < ELEMENTSOF(f) && (p = strchr(p + 1, ' ')); i++)
-                f[i] = strtoull(p + 1, NULL, 10);
-        if (f[49] < f[48] + len)
-                return;
-        memset((void *) (uintptr_t) f[48], 0, f[49] - f[48]);
-        memcpy((void *) (uintptr_t) f[48], name, len);
-        map = (struct prctl_mm_map) {
-                .start_code = f[26],
-                .end_code = f[27],
-                .start_stack = f[28],
-                .start_data = f[45],
-                .end_data = f[46],
-                .start_brk = f[47],
-                .brk = (uint64_t) (uintptr_t) sbrk(0),
-                .arg_start = f[48],
-                .arg_end = f[48] + len,
-                .env_start = f[50],
-                .env_end = f[51],
-                .exe_fd = (uint32_t) -1,
-        };
-        if (prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long) &map, sizeof(map), 0) < 0 && f[49] > f[48] + len)
-                ((char *) (uintptr_t) f[49])[-1] = ' ';
+        memset((void *) start, 0, end - start);
+        memcpy((void *) start, name, len);
+        if (cmdline_area_set((const char *) start, len) < 0 && end > start + len)
+                ((char *) end)[-1] = ' ';
 }
 
 /* The container's own mount and cgroup namespaces, once it is in its cgroup (so that the cgroup
@@ -320,7 +295,7 @@ _noreturn_ static void child(const ContainerConfig *cfg) {
 
         /* All init does from here on is wait, reap and forward signals: kill() of a command that
          * is not root needs CAP_KILL, and nothing else does. */
-        r = caps_apply(&(CapSets) { .effective = CAP_BIT(CAP_KILL), .permitted = CAP_BIT(CAP_KILL) }, last_cap);
+        r = caps_apply(&(CapSets){.effective = CAP_BIT(CAP_KILL), .permitted = CAP_BIT(CAP_KILL)}, last_cap);
         if (r < 0) {
                 (void) kill(command, SIGKILL);
                 child_fail(r, "cannot drop the capabilities of the container's init");
@@ -373,7 +348,7 @@ int container_clone_into_cgroup(const Cgroup *cg, struct clone_args *args) {
  * on its sync socket before it has done anything of its own (no mount, no pivot_root, nothing
  * read from the image). */
 int container_spawn(const ContainerConfig *cfg, Container *ret) {
-        int sync_pipe[2] = { -EBADF, -EBADF }, err_pipe[2] = { -EBADF, -EBADF }, exit_pipe[2] = { -EBADF, -EBADF };
+        int sync_pipe[2] = {-EBADF, -EBADF}, err_pipe[2] = {-EBADF, -EBADF}, exit_pipe[2] = {-EBADF, -EBADF};
         _cleanup_close_ int cgroup_fd = -EBADF;
         struct clone_args args = {
                 .flags = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD, /* CLONE_NEWNS: at the go */
@@ -419,7 +394,7 @@ int container_spawn(const ContainerConfig *cfg, Container *ret) {
                 /* The fds the child keeps at fixed numbers above 2, and nothing else of the
                  * monitor's (its socket, its log file). The command's stdout/stderr copies must
                  * survive its exec: not close-on-exec. */
-                int src[] = { sync_pipe[0], err_pipe[1], exit_pipe[1], cfg->stdout_fd, cfg->stderr_fd };
+                int src[] = {sync_pipe[0], err_pipe[1], exit_pipe[1], cfg->stdout_fd, cfg->stderr_fd};
                 if (child_arrange_fds(src, ELEMENTSOF(src), CHILD_SYNC_FD) < 0)
                         _exit(125);
                 (void) fcntl(CHILD_ERROR_FD, F_SETFD, FD_CLOEXEC);

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+#include "zygote.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "macro.h"
+#include "process-util.h"
+#include "zygote-proto.h"
+
+/* The request a forked monitor runs: its argv for its life (getopt's optarg points into it), held
+ * here so that the leak check at its exit sees it referenced. */
+static char **monitor_argv;
+
+_Noreturn static void run_monitor(int ready_fd, int argc, char **argv, int (*main_fn)(int argc, char **argv)) {
+        const char *last = argv[argc - 1];
+        pid_t pid;
+
+        /* Detached as supd detaches an executed monitor: a session of its own, and the child of a
+         * process that exits at once (the zygote reaps it), so that nothing of supd's or the
+         * zygote's life reaches it. */
+        (void) setsid();
+        pid = fork();
+        if (pid < 0) {
+                (void) !write(ready_fd, "cannot fork sup-monitor", 23);
+                _exit(127);
+        }
+        if (pid > 0)
+                _exit(0);
+
+        /* dup2() onto fd 3 closes the zygote's socket there; the copy is not close-on-exec. */
+        if (dup2(ready_fd, 3) < 0)
+                _exit(127);
+        (void) close_range(4, ~0U, 0);
+        (void) cmdline_area_set(argv[0], (size_t) (last + strlen(last) + 1 - argv[0]));
+        optind = 0;
+        monitor_argv = argv;
+        exit(main_fn(argc, monitor_argv));
+}
+
+/* The one fd of a request's SCM_RIGHTS, or -EBADF (and any others closed). */
+static int take_fd(struct msghdr *mh) {
+        int fd = -EBADF;
+
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+                size_t n;
+
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < n; i++) {
+                        int k;
+
+                        memcpy(&k, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                        if (fd < 0)
+                                fd = k;
+                        else
+                                close(k);
+                }
+        }
+        return fd;
+}
+
+int monitor_zygote_run(int sock, int (*main_fn)(int argc, char **argv)) {
+        static char buf[ZYGOTE_REQUEST_MAX];
+
+        for (;;) {
+                union {
+                        struct cmsghdr h;
+                        char b[CMSG_SPACE(4 * sizeof(int))];
+                } control;
+                struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+                struct msghdr mh = {
+                        .msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = &control,
+                        .msg_controllen = sizeof(control),
+                };
+                _cleanup_free_ char **argv = NULL;
+                int32_t reply;
+                ssize_t n;
+                int fd, argc, r;
+                pid_t pid;
+
+                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+                if (n == 0)
+                        return 0;
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return 1;
+                }
+                fd = take_fd(&mh);
+                r = (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || fd < 0
+                            ? -EINVAL
+                            : zygote_request_decode(buf, (size_t) n, &argv, &argc);
+                if (r >= 0) {
+                        pid = fork();
+                        if (pid == 0)
+                                run_monitor(fd, argc, argv, main_fn);
+                        if (pid < 0)
+                                r = -errno;
+                        else
+                                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                                        ;
+                }
+                if (fd >= 0)
+                        close(fd);
+                reply = r;
+                if (send(sock, &reply, sizeof(reply), MSG_NOSIGNAL) < 0 && errno != EINTR)
+                        return 1;
+        }
+}
