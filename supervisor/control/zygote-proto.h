@@ -14,7 +14,7 @@
 
 /* Bounds a zygote holds a request to: supd's arguments are a dozen options with paths. */
 #define ZYGOTE_REQUEST_MAX 16384
-#define ZYGOTE_ARGS_MAX 64
+#define ZYGOTE_ARGS_MAX    64
 
 /* The request for argv (NULL-terminated, at least one string): *ret (malloc'ed) of *ret_size bytes.
  * -E2BIG beyond the bounds above, -EINVAL for an empty argv. */

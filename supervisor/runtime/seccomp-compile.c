@@ -164,6 +164,14 @@ static int compile_filter(const SeccompProfile *p, SeccompProgram **ret, char **
         r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
         if (r < 0)
                 return sup_error_errno(ret_error, r, "cannot set the action for other architectures");
+        /* The rules as a binary tree of system call numbers rather than a list: the kernel runs
+         * the filter for every number at seccomp() to find those it always allows (its cache),
+         * and that load took 0.33 ms of each start with the default profile as a list, 0.19 ms as
+         * a tree (0.94 and 0.37 ms with podman's; bench/seccomp.sh). A call the cache does not
+         * decide walks log(n) comparisons instead of n. */
+        r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+        if (r < 0)
+                return sup_error_errno(ret_error, r, "cannot ask libseccomp for a binary tree");
         STRV_FOREACH(arch, p->arches) {
                 uint32_t token = seccomp_arch_resolve_name(*arch);
                 if (token == 0)
@@ -257,8 +265,13 @@ static int cache_write(const char *dir, const char *key, const SeccompProgram *p
         return write_file_atomic(path, data, hlen + blen, 0600);
 }
 
+/* Which filter compile_filter() makes of a profile, in the keys of what it made before: changed
+ * whenever the same profile would compile to another program (2: libseccomp's binary tree). */
+#define COMPILER_GENERATION "2"
+
 static void cache_key(const char *canonical, char ret[65]) {
-        _cleanup_free_ char *text = xasprintf("sup seccomp 1\nlibseccomp %s\n%s", seccomp_library_version(), canonical);
+        _cleanup_free_ char *text = xasprintf("sup seccomp " COMPILER_GENERATION "\nlibseccomp %s\n%s",
+                                              seccomp_library_version(), canonical);
         sha256_hex(text, strlen(text), ret);
 }
 
@@ -266,9 +279,9 @@ static void cache_key(const char *canonical, char ret[65]) {
  * is now (the file's bytes) and what it is resolved with. Equal keys, equal filters: the parse,
  * resolve and compile of the copy's start would give the same again. */
 static void source_key(const char *text, size_t size, const SeccompTarget *t, char ret[65]) {
-        _cleanup_free_ char *head =
-                xasprintf("sup seccomp source 1\nlibseccomp %s\ncaps %" PRIx64 "\nkernel %u.%u\n%s\n",
-                          seccomp_library_version(), t->caps, t->kernel[0], t->kernel[1], text ? "file" : "default");
+        _cleanup_free_ char *head = xasprintf(
+                "sup seccomp source " COMPILER_GENERATION "\nlibseccomp %s\ncaps %" PRIx64 "\nkernel %u.%u\n%s\n",
+                seccomp_library_version(), t->caps, t->kernel[0], t->kernel[1], text ? "file" : "default");
         uint8_t digest[SHA256_DIGEST_SIZE];
         Sha256 h;
 

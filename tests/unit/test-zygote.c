@@ -37,10 +37,10 @@ static void test_request_decode_refuses(void **state) {
                 const char *buf;
                 size_t n;
         } bad[] = {
-                {"", 0},                      /* empty */
-                {"sup-monitor", 11},          /* no NUL at the end: strings would run past it */
-                {"\0--dir\0", 7},             /* no program name */
-                {"sup-monitor\0--dir", 17},   /* the last string unterminated */
+                {"", 0},                    /* empty */
+                {"sup-monitor", 11},        /* no NUL at the end: strings would run past it */
+                {"\0--dir\0", 7},           /* no program name */
+                {"sup-monitor\0--dir", 17}, /* the last string unterminated */
         };
         _cleanup_free_ char *many = xmalloc(2 * (ZYGOTE_ARGS_MAX + 1)), *huge = xmalloc(ZYGOTE_REQUEST_MAX + 1);
         char **argv = NULL;
@@ -169,8 +169,8 @@ static char *read_all(int fd) {
 }
 
 static void test_zygote_forks_monitors(void **state) {
-        char *argv[] = {(char *) "sup-monitor", (char *) "--dir", (char *) "/run/sup/units/web", (char *) "--ready-fd",
-                        (char *) "3", NULL};
+        char *argv[] = {(char *) "sup-monitor", (char *) "--dir", (char *) "/run/sup/units/web",
+                        (char *) "--ready-fd",  (char *) "3",     NULL};
         int sock, status;
         pid_t zygote = start_zygote(&sock);
 
