@@ -12,6 +12,10 @@
  * for a monitor it executes itself). A reply is an int32_t: 0 once the monitor is forked, or
  * -errno when it could not be (the request is then not retried by the zygote). */
 
+/* In the zygote's environment, with LD_BIND_NOW=1, when supd added that for the zygote alone
+ * (daemon/manager-runtime.c says why); the zygote takes both out at its start. */
+#define SUP_ZYGOTE_BIND_NOW "SUP_ZYGOTE_BIND_NOW"
+
 /* Bounds a zygote holds a request to: supd's arguments are a dozen options with paths. */
 #define ZYGOTE_REQUEST_MAX 16384
 #define ZYGOTE_ARGS_MAX    64

@@ -198,6 +198,7 @@ int main(int argc, char **argv) {
         if (argc == 2 && streq(argv[1], "--zygote")) {
                 log_set_program("sup-monitor");
                 glibc_tunables_drop(SUP_MONITOR_MALLOC_TUNABLE);
+                monitor_zygote_environment_drop();
                 return monitor_zygote_run(3, monitor_main);
         }
         return monitor_main(argc, argv);

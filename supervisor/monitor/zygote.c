@@ -68,6 +68,13 @@ static int take_fd(struct msghdr *mh) {
         return fd;
 }
 
+void monitor_zygote_environment_drop(void) {
+        if (!getenv(SUP_ZYGOTE_BIND_NOW))
+                return;
+        (void) unsetenv("LD_BIND_NOW");
+        (void) unsetenv(SUP_ZYGOTE_BIND_NOW);
+}
+
 int monitor_zygote_run(int sock, int (*main_fn)(int argc, char **argv)) {
         static char buf[ZYGOTE_REQUEST_MAX];
 

@@ -26,3 +26,7 @@
  *   it returns.
  * The zygote returns when supd closes its end (0), or on an error of the socket (1). */
 int monitor_zygote_run(int sock, int (*main_fn)(int argc, char **argv));
+
+/* Takes LD_BIND_NOW out of the zygote's environment where supd put it there for the zygote alone
+ * (SUP_ZYGOTE_BIND_NOW), so that monitors, and what they run, get supd's. */
+void monitor_zygote_environment_drop(void);

@@ -101,6 +101,7 @@ static int report_main(int argc, char **argv) {
                 k += snprintf(line + k, sizeof(line) - (size_t) k, " [%s]", argv[i]);
         k += snprintf(line + k, sizeof(line) - (size_t) k, "\ncmdline=%.*s\nfds-above-3=%d\nsession-leader=%d\n",
                       (int) MAX(n, 0), cmdline, open_above_3, getsid(0) == getpid());
+        k += snprintf(line + k, sizeof(line) - (size_t) k, "bind-now=%s\n", getenv("LD_BIND_NOW") ?: "unset");
         return write(3, line, (size_t) k) == k ? 7 : 1;
 }
 
@@ -116,6 +117,10 @@ static pid_t start_zygote(int *ret_sock) {
                 if (dup2(pair[1], 3) < 0)
                         _exit(99);
                 (void) close_range(4, ~0U, 0);
+                /* As supd starts it: LD_BIND_NOW for the zygote alone, which it drops. */
+                if (setenv("LD_BIND_NOW", "1", 1) < 0 || setenv(SUP_ZYGOTE_BIND_NOW, "1", 1) < 0)
+                        _exit(99);
+                monitor_zygote_environment_drop();
                 _exit(monitor_zygote_run(3, report_main));
         }
         close(pair[1]);
@@ -192,6 +197,8 @@ static void test_zygote_forks_monitors(void **state) {
                 assert_non_null(strstr(out, "fds-above-3=0\n"));
                 /* Not in the zygote's session (nor, through it, supd's). */
                 assert_non_null(strstr(out, "session-leader=0\n"));
+                /* supd's LD_BIND_NOW for the zygote is not the monitors' (nor their helpers'). */
+                assert_non_null(strstr(out, "bind-now=unset\n"));
         }
 
         /* A request without its pipe, or that is no request, forks nothing and is answered. */
