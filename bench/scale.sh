@@ -222,7 +222,7 @@ $PY "$BENCH/lib/benchlib.py" value "$RESULTS" "sup / crun" "$N new units → all
         "$(awk -v a="$(med sup 4)" -v b="$(med crun 3)" 'BEGIN { printf "%.2f", a / b }')" "×"
 
 {
-        echo "scale, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, Linux $(uname -r), $N new containers beside $BASE, $ROUNDS rounds, load average $LOAD0 before, $(cut -d" " -f1-3 /proc/loadavg) after"
+        echo "scale, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, Linux $(uname -r), $N new containers beside $BASE, $ROUNDS rounds, load average $LOAD0 before, $(cut -d" " -f1-3 /proc/loadavg) after, scratch directory on $(scratch_fs)"
         echo
         $PY "$BENCH/lib/benchlib.py" table "$RESULTS"
 } | tee "$OUT/scale.md"

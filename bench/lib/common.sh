@@ -38,7 +38,7 @@ bench_require() {
 # script ends; in it the busybox layer ($WORK/layer) and $RAW for the samples; RESULTS, the
 # results file $OUT/RESULTS-NAME.jsonl, emptied.
 bench_begin() {
-        WORK=$(mktemp -d "/tmp/sup-bench-$1.XXXXXX")
+        WORK=$(mktemp -d "${SUP_BENCH_TMPDIR:-/tmp}/sup-bench-$1.XXXXXX")
         trap bench_cleanup EXIT
         trap 'exit 130' INT TERM
         RESULTS=$OUT/$2.jsonl
@@ -46,6 +46,23 @@ bench_begin() {
         RAW=$WORK/raw
         mkdir -p "$RAW"
         make_layer "$WORK/layer"
+}
+
+# The file system the scratch directory is on, for a results header: "ext4 on /dev/vda, no
+# journal". Both sides of every comparison create their files there (supd's run and state
+# directories, crun's state), and what creating a file costs depends on it: ext4 without a journal
+# checks every inode freed in the last minutes (up to 6) before it reuses one (recently_deleted()),
+# which made the file and directory creations of 100 starts a third of their CPU on the build
+# machines' root file system (bench/README.md, goal 4c).
+scratch_fs() {
+        local src fstype dev journal=""
+        read -r src fstype < <(findmnt -n -o SOURCE,FSTYPE --target "$WORK")
+        dev=$(basename "$src")
+        if [ "$fstype" = ext4 ] || [ "$fstype" = ext3 ]; then
+                journal=", no journal"
+                compgen -G "/proc/fs/jbd2/$dev-*" >/dev/null && journal=", journaled"
+        fi
+        echo "$fstype on $src$journal"
 }
 
 # A busybox root file system: the one image layer every container here runs, sup's and crun's.
