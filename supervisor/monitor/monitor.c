@@ -1832,7 +1832,7 @@ int monitor_enter_cgroup(Monitor *m, SupError **ret_error) {
          * the two steps (once). */
         for (unsigned attempt = 0; attempt < 2; attempt++) {
                 cg = cgroup_free(cg);
-                r = cgroup_create(m->cgroup_root, m->cgroup_parent, name, &cg);
+                r = cgroup_create_own(m->cgroup_root, m->cgroup_parent, name, &cg);
                 if (r >= 0)
                         r = cgroup_attach(cg, getpid());
                 if (r != -ENOENT)

@@ -34,6 +34,13 @@ typedef struct CgroupHierarchy {
 
 typedef struct CgroupBackend CgroupBackend;
 
+/* What a backend's create() does with the instance's directories. */
+typedef enum CgroupCreateMode {
+        CGROUP_CREATE,     /* made (or opened) on every hierarchy the backend uses */
+        CGROUP_CREATE_OWN, /* v1: on those of sup's controllers and the unified one only (v2: as above) */
+        CGROUP_OPEN,       /* the directories that exist, nothing made */
+} CgroupCreateMode;
+
 typedef struct CgroupIoWeightFile {
         const char *name; /* NULL ends a list */
         CgroupIoScale scale;
@@ -52,11 +59,11 @@ struct CgroupBackend {
         /* Whether root (fs: its statfs()) is a hierarchy of this kind: > 0 yes, 0 no, or -errno.
          * cgroup.c asks each backend in turn (cgroup_backends[]). */
         int (*probe)(const char *root, const struct statfs *fs);
-        /* Fills in cg->hierarchies, making the directories; with open_only, the directories that
-         * exist only, and -ENOENT when none does. v2_controllers: NULL for the backend's own
-         * choice, else the controllers to enable in the parents (v2 names; v1: -EMEDIUMTYPE). */
+        /* Fills in cg->hierarchies, making the directories as mode says; CGROUP_OPEN: -ENOENT when
+         * none exists. v2_controllers: NULL for the backend's own choice, else the controllers to
+         * enable in the parents (v2 names; v1: -EMEDIUMTYPE). */
         int (*create)(Cgroup *cg, const char *root, const char *parent, const char *name,
-                      const char *const *v2_controllers, bool open_only);
+                      const char *const *v2_controllers, CgroupCreateMode mode);
         int (*open_fd)(const Cgroup *cg);
         int (*kill)(const Cgroup *cg, int sig);
         int (*is_empty)(const Cgroup *cg, bool *ret);

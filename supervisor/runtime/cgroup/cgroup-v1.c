@@ -341,9 +341,10 @@ static int v1_probe(const char *root, const struct statfs *fs) {
 }
 
 static int v1_create(Cgroup *cg, const char *root, const char *parent, const char *name,
-                     const char *const *v2_controllers, bool open_only) {
+                     const char *const *v2_controllers, CgroupCreateMode mode) {
         if (v2_controllers)
                 return -EMEDIUMTYPE;
+        bool open_only = mode == CGROUP_OPEN;
         _cleanup_free_ char *own_unified = NULL;
         const char *unified = NULL;
         const V1Mount *mounts;
@@ -355,7 +356,10 @@ static int v1_create(Cgroup *cg, const char *root, const char *parent, const cha
         if (open_only)
                 r = v1_layout_get(root, &mounts, &n, &unified);
         else {
-                r = v1_discover(root, true, &own, &n);
+                /* CGROUP_CREATE_OWN: not the hierarchies an instance joins for placement only
+                 * (v1_discover_others()): a host process's own cgroup needs no hiding of their
+                 * roots, and each is a directory, a copy of cpuset's CPUs and a task move more. */
+                r = v1_discover(root, mode == CGROUP_CREATE, &own, &n);
                 mounts = own;
         }
         if (r < 0)

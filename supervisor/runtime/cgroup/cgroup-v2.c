@@ -65,13 +65,13 @@ static unsigned controllers_mask(const char *words) {
 }
 
 static int v2_create(Cgroup *cg, const char *root, const char *parent, const char *name, const char *const *controllers,
-                     bool open_only) {
+                     CgroupCreateMode mode) {
         _cleanup_free_ char *leaf = NULL, *available = NULL;
         int r;
 
         if (!controllers)
                 controllers = v2_default_controllers;
-        if (open_only)
+        if (mode == CGROUP_OPEN)
                 r = cgroup_existing_path(root, parent, name, &leaf);
         else
                 r = cgroup_make_path(root, parent, name, enable_controllers, (void *) controllers, &leaf);

@@ -79,7 +79,7 @@ int cgroup_detect(const char *root, CgroupVersion *ret) {
 
 /* v2_controllers: NULL for the backend's own choice, else v2 only, with these controllers. */
 static int create_full(const char *root, const char *parent, const char *name, const char *const *v2_controllers,
-                       bool open_only, Cgroup **ret) {
+                       CgroupCreateMode mode, Cgroup **ret) {
         _cleanup_(cgroup_freep) Cgroup *cg = NULL;
         const CgroupBackend *b;
         int r;
@@ -93,7 +93,7 @@ static int create_full(const char *root, const char *parent, const char *name, c
         /* A failure half-way leaves the directories made so far: harmless and empty, and the next
          * attempt opens them. */
         cg = cgroup_new(b);
-        r = b->create(cg, root, parent, name, v2_controllers, open_only);
+        r = b->create(cg, root, parent, name, v2_controllers, mode);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(cg);
@@ -101,16 +101,20 @@ static int create_full(const char *root, const char *parent, const char *name, c
 }
 
 int cgroup_create(const char *root, const char *parent, const char *name, Cgroup **ret) {
-        return create_full(root, parent, name, NULL, false, ret);
+        return create_full(root, parent, name, NULL, CGROUP_CREATE, ret);
+}
+
+int cgroup_create_own(const char *root, const char *parent, const char *name, Cgroup **ret) {
+        return create_full(root, parent, name, NULL, CGROUP_CREATE_OWN, ret);
 }
 
 int cgroup_open(const char *root, const char *parent, const char *name, Cgroup **ret) {
-        return create_full(root, parent, name, NULL, true, ret);
+        return create_full(root, parent, name, NULL, CGROUP_OPEN, ret);
 }
 
 int cgroup_create_v2_with(const char *root, const char *parent, const char *name, const char *const *controllers,
                           Cgroup **ret) {
-        return create_full(root, parent, name, controllers, false, ret);
+        return create_full(root, parent, name, controllers, CGROUP_CREATE, ret);
 }
 
 CgroupVersion cgroup_version(const Cgroup *cg) {

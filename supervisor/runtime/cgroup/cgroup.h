@@ -32,6 +32,12 @@ int cgroup_detect(const char *root, CgroupVersion *ret);
 /* Creates the instance cgroup (and its parents) on every hierarchy the backend uses, or opens it
  * if it exists already (adoption after a supd restart). */
 int cgroup_create(const char *root, const char *parent, const char *name, Cgroup **ret);
+/* The same for a host process's own cgroup, which accounts and bounds its work (sup-monitor's
+ * NAME@monitor): on v1 only on the hierarchies of sup's controllers (memory, pids, cpu, cpuacct,
+ * blkio, freezer) and the unified one, not on the others an instance joins so that its container
+ * cannot reach their roots (cpuset, devices, name=systemd...): the process stays in its parent's
+ * cgroup there. */
+int cgroup_create_own(const char *root, const char *parent, const char *name, Cgroup **ret);
 /* Opens an instance cgroup that exists, creating nothing (a reader such as supd's status):
  * -ENOENT when it is on no hierarchy. */
 int cgroup_open(const char *root, const char *parent, const char *name, Cgroup **ret);
