@@ -159,6 +159,17 @@ int cgroup_write_file(const char *dir, const char *file, const char *value) {
         return (size_t) k == n ? 0 : -EIO;
 }
 
+int cgroup_write_file_changed(const char *dir, const char *file, const char *value) {
+        _cleanup_free_ char *now = NULL;
+        size_t n = strlen(value);
+        int r;
+
+        if (cgroup_read_file(dir, file, &now) >= 0 && strneq(now, value, n) && (now[n] == 0 || streq(now + n, "\n")))
+                return 0;
+        r = cgroup_write_file(dir, file, value);
+        return r < 0 ? r : 1;
+}
+
 /* "key value" lines (cgroup.events, memory.events, memory.oom_control); -ENXIO without the key. */
 int cgroup_read_keyed(const char *dir, const char *file, const char *key, uint64_t *ret) {
         _cleanup_free_ char *text = NULL;

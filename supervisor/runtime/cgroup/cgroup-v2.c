@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "cgroup-util.h"
 #include "macro.h"
+#include "string-util.h"
 
 static const char *const v2_controller_names[_CGROUP_CONTROLLER_MAX] = {
         [CGROUP_CONTROLLER_MEMORY] = "memory",
@@ -141,15 +142,22 @@ static int v2_set_memory(const char *dir, uint64_t bytes, CgroupSwap *ret_swap) 
 }
 
 static int v2_set_cpus(const char *dir, uint32_t milli) {
+        _cleanup_free_ char *now = NULL;
         uint64_t quota, period;
         char value[64];
+        int r;
 
-        if (milli == 0)
-                /* "max" alone keeps the period as it is. */
+        if (milli == 0) {
+                /* Unlimited already (any period): nothing to write (cgroup_write_file_changed()
+                 * says why that matters). "max" alone keeps the period as it is. */
+                if (cgroup_read_file(dir, "cpu.max", &now) >= 0 && startswith(now, "max "))
+                        return 0;
                 return cgroup_missing_is_unsupported(cgroup_write_file(dir, "cpu.max", "max"));
+        }
         cgroup_cpu_bandwidth(milli, &quota, &period);
         (void) snprintf(value, sizeof(value), "%" PRIu64 " %" PRIu64, quota, period);
-        return cgroup_missing_is_unsupported(cgroup_write_file(dir, "cpu.max", value));
+        r = cgroup_write_file_changed(dir, "cpu.max", value);
+        return r < 0 ? cgroup_missing_is_unsupported(r) : 0;
 }
 
 /* blk-iocost's io.weight, on the unit's own scale; else BFQ's, a bare number (older kernels take no
