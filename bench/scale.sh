@@ -140,6 +140,9 @@ sup_round() { # sup_round ROUND
                 workloads=$(for q in $inits; do pgrep -P "$q"; done)
                 mem() { $PY "$BENCH/lib/benchlib.py" mem "$RESULTS" "$@"; }
                 mem sup "supd (with $TOTAL units)" 1 "$SUPD_PID"
+                # The process supd forks monitors from (one per supd, its child), where it has one.
+                zygote=$(pgrep -P "$SUPD_PID" -f '^sup-monitor --zygote$' || true)
+                [ -z "$zygote" ] || mem sup "sup-monitor --zygote (one per supd)" 1 "$zygote"
                 mem sup "sup-monitor, one" 1 "$one"
                 # shellcheck disable=SC2086
                 mem sup "sup-monitor, mean of all $TOTAL" "$(echo $all | wc -w)" $all
