@@ -27,55 +27,6 @@
  * second round find nothing). */
 #define CGROUP_SIGNAL_ROUNDS 64U
 
-static struct {
-        char *path; /* root, without a trailing slash */
-        size_t len;
-        int fd; /* O_PATH */
-} anchor = {.fd = -EBADF};
-
-static void anchor_drop(void) {
-        free(anchor.path);
-        anchor.path = NULL;
-        anchor.len = 0;
-        close_and_reset(&anchor.fd);
-}
-
-void cgroup_anchor(const char *root) {
-        struct stat st, ast;
-        size_t n;
-
-        if (!root || root[0] != '/' || stat(root, &st) < 0) {
-                anchor_drop();
-                return;
-        }
-        n = strlen(root);
-        while (n > 1 && root[n - 1] == '/')
-                n--;
-        if (anchor.fd >= 0 && anchor.len == n && strneq(anchor.path, root, n) && fstat(anchor.fd, &ast) >= 0 &&
-            ast.st_dev == st.st_dev && ast.st_ino == st.st_ino)
-                return;
-        anchor_drop();
-        anchor.fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (anchor.fd < 0 || fstat(anchor.fd, &ast) < 0 || ast.st_dev != st.st_dev || ast.st_ino != st.st_ino) {
-                anchor_drop();
-                return;
-        }
-        anchor.path = xstrndup(root, n);
-        anchor.len = n;
-}
-
-/* The directory fd and the path relative to it to reach path by: below the anchor, relative to
- * it; else path as it is (AT_FDCWD). */
-static int at(const char *path, const char **ret_rel) {
-        if (anchor.fd >= 0 && strneq(path, anchor.path, anchor.len) && path[anchor.len] == '/' &&
-            path[anchor.len + 1] != 0) {
-                *ret_rel = path + anchor.len + 1;
-                return anchor.fd;
-        }
-        *ret_rel = path;
-        return AT_FDCWD;
-}
-
 Cgroup *cgroup_new(const CgroupBackend *backend) {
         Cgroup *cg = xnew0(Cgroup, 1);
         cg->backend = backend;
@@ -121,16 +72,14 @@ const char *cgroup_controller_path(const Cgroup *cg, CgroupController c) {
 /* --- files --- */
 
 static int mkdir_one(const char *path) {
-        const char *rel;
-        int dirfd = at(path, &rel);
         struct stat st;
 
-        if (mkdirat(dirfd, rel, 0755) >= 0)
+        if (mkdir(path, 0755) >= 0)
                 return 0;
         if (errno != EEXIST)
                 return negative_errno();
         /* cgroupfs says EEXIST for a name that a control file has ("memory.max") as well. */
-        if (fstatat(dirfd, rel, &st, 0) < 0)
+        if (stat(path, &st) < 0)
                 return negative_errno();
         return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
@@ -178,11 +127,9 @@ int cgroup_make_path(const char *base, const char *parent, const char *name,
 
 int cgroup_existing_path(const char *base, const char *parent, const char *name, char **ret) {
         _cleanup_free_ char *dir = path_join(base, parent), *leaf = path_join(dir, name);
-        const char *rel;
-        int dirfd = at(leaf, &rel);
         struct stat st;
 
-        if (fstatat(dirfd, rel, &st, 0) < 0)
+        if (stat(leaf, &st) < 0)
                 return negative_errno();
         if (!S_ISDIR(st.st_mode))
                 return -ENOTDIR;
@@ -192,10 +139,7 @@ int cgroup_existing_path(const char *base, const char *parent, const char *name,
 
 int cgroup_read_file(const char *dir, const char *file, char **ret) {
         _cleanup_free_ char *path = path_join(dir, file);
-        const char *rel;
-        int dirfd = at(path, &rel);
-
-        return read_full_file_at(dirfd, rel, CGROUP_FILE_MAX, ret, NULL);
+        return read_full_file(path, CGROUP_FILE_MAX, ret, NULL);
 }
 
 /* Control files take one value per write(), and the kernel's verdict on it is that write's
@@ -204,11 +148,9 @@ int cgroup_write_file(const char *dir, const char *file, const char *value) {
         _cleanup_free_ char *path = path_join(dir, file);
         _cleanup_close_ int fd = -EBADF;
         size_t n = strlen(value);
-        const char *rel;
-        int dirfd = at(path, &rel);
         ssize_t k;
 
-        fd = openat(dirfd, rel, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return negative_errno();
         k = write(fd, value, n);

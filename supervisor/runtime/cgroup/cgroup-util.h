@@ -79,15 +79,6 @@ struct CgroupBackend {
 };
 
 /* cgroup-util.c */
-
-/* The files and directories below root are reached relative to root's directory, opened once and
- * checked again at each call (the same directory as root names now, else opened anew), instead of
- * through root's own path. On these hosts that path crosses sysfs ("fs", "cgroup"), whose lock
- * every new network namespace takes for writing (its loopback device's files): a hundred starts
- * at once spent their idle time waiting on it, one walk per cgroup file opened (bench/README.md,
- * goal 4c). Called by cgroup.c at every create and open. */
-void cgroup_anchor(const char *root);
-
 Cgroup *cgroup_new(const CgroupBackend *backend);
 void cgroup_add_hierarchy(Cgroup *cg, char *path, unsigned controllers, bool unified); /* takes path */
 int cgroup_make_path(const char *base, const char *parent, const char *name,

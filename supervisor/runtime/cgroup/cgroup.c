@@ -86,7 +86,6 @@ static int create_full(const char *root, const char *parent, const char *name, c
 
         if (!names_are_valid(parent, name))
                 return -EINVAL;
-        cgroup_anchor(root);
         r = detect_backend(root, &b);
         if (r < 0)
                 return r;
