@@ -381,14 +381,6 @@ static int zygote_start(MonitorZygote *z) {
 static int zygote_spawn(Manager *m, Instance *i, const char *const *argv, int ready_fd) {
         MonitorZygote *z = m->zygote;
         _cleanup_free_ char *buf = NULL;
-        union {
-                struct cmsghdr h;
-                char b[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct iovec iov;
-        struct msghdr mh = {
-                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control)};
-        struct cmsghdr *c;
         ZygoteRequest *q;
         size_t n;
         int r;
@@ -415,14 +407,12 @@ static int zygote_spawn(Manager *m, Instance *i, const char *const *argv, int re
         r = zygote_request_encode((char *const *) argv, &buf, &n);
         if (r < 0)
                 return r;
-        iov = (struct iovec){.iov_base = buf, .iov_len = n};
-        c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &ready_fd, sizeof(int));
-        if (sendmsg(z->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-                return negative_errno();
+        /* The socket is non-blocking: a zygote that stopped reading is -EAGAIN, not a wait. */
+        r = send_fds(z->fd, buf, n, &ready_fd, 1);
+        if (r < 0)
+                return r;
+        if ((size_t) r != n)
+                return -EIO;
         q = xnew0(ZygoteRequest, 1);
         q->instance = i;
         q->ready_fd = ready_fd;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "socket-util.h"
 #include "zygote-proto.h"
 #include "zygote.h"
 
@@ -130,12 +131,6 @@ static pid_t start_zygote(int *ret_sock) {
 
 static int32_t send_request(int sock, char *const *argv, int fd) {
         _cleanup_free_ char *buf = NULL;
-        union {
-                struct cmsghdr h;
-                char b[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct iovec iov;
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
         int32_t reply = 1;
         size_t n;
 
@@ -145,19 +140,7 @@ static int32_t send_request(int sock, char *const *argv, int fd) {
                 buf = xstrdup("x");
                 n = 1; /* no NUL at the end */
         }
-        iov = (struct iovec){.iov_base = buf, .iov_len = n};
-        if (fd >= 0) {
-                struct cmsghdr *c;
-
-                mh.msg_control = &control;
-                mh.msg_controllen = sizeof(control);
-                c = CMSG_FIRSTHDR(&mh);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(c), &fd, sizeof(int));
-        }
-        assert_int_equal(sendmsg(sock, &mh, MSG_NOSIGNAL), (ssize_t) n);
+        assert_int_equal(send_fds(sock, buf, n, &fd, fd >= 0 ? 1 : 0), (int) n);
         assert_int_equal(recv(sock, &reply, sizeof(reply), 0), (ssize_t) sizeof(reply));
         return reply;
 }
