@@ -326,10 +326,15 @@ static void on_zygote_reply(EventSource *s, int fd, uint32_t revents, void *user
         for (;;) {
                 ZygoteRequest *q;
                 int32_t reply;
-                ssize_t n = recv(z->fd, &reply, sizeof(reply), MSG_DONTWAIT);
+                /* One byte more than a reply: a longer message (not a zygote's) is cut to this,
+                 * and is seen to be longer, not taken for a reply by its first four bytes. */
+                char buf[sizeof(reply) + 1];
+                ssize_t n = recv(z->fd, buf, sizeof(buf), MSG_DONTWAIT);
 
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         return;
+                if (n == (ssize_t) sizeof(reply))
+                        memcpy(&reply, buf, sizeof(reply));
                 if (n != (ssize_t) sizeof(reply) || !z->pending) {
                         zygote_lost(z, n == 0 ? "exited" : "broke its protocol");
                         return;
