@@ -681,6 +681,8 @@ json_t *guest_exec_to_json(uint64_t id, const ExecRequest *req) {
                 json_object_set_new(j, "working_dir", message_json(req->working_dir));
         if (req->stream)
                 json_object_set_new(j, "stream", json_true());
+        else if (req->merge_stderr)
+                json_object_set_new(j, "merge_stderr", json_true());
         if (req->stream && req->tty) {
                 json_object_set_new(j, "tty", json_true());
                 json_object_set_new(j, "rows", json_integer(req->rows ?: 24));
@@ -727,7 +729,8 @@ void guest_exec_done(GuestExec *e) {
 
 int guest_exec_from_json(const json_t *msg, GuestExec *ret, SupError **ret_error) {
         *ret = (GuestExec){};
-        const json_t *stream = json_object_get(msg, "stream"), *tty = json_object_get(msg, "tty");
+        const json_t *stream = json_object_get(msg, "stream"), *tty = json_object_get(msg, "tty"),
+                     *merge = json_object_get(msg, "merge_stderr");
         int r;
 
         if (exec_id(msg, &ret->id) < 0)
@@ -735,10 +738,15 @@ int guest_exec_from_json(const json_t *msg, GuestExec *ret, SupError **ret_error
         r = exec_request_from_json(msg, &ret->req, ret_error);
         if (r < 0)
                 return r;
-        if ((stream && !json_is_boolean(stream)) || (tty && !json_is_boolean(tty)))
-                return fail(ret_error, "exec: \"stream\" and \"tty\" must be booleans");
+        if ((stream && !json_is_boolean(stream)) || (tty && !json_is_boolean(tty)) ||
+            (merge && !json_is_boolean(merge)))
+                return fail(ret_error, "exec: \"stream\", \"tty\" and \"merge_stderr\" must be booleans");
         ret->req.stream = json_is_true(stream);
         ret->req.tty = json_is_true(tty);
+        ret->req.merge_stderr = json_is_true(merge);
+        /* A stream's stderr is the host's fd, or the terminal's. */
+        if (ret->req.stream && merge)
+                return fail(ret_error, "exec: \"merge_stderr\" is refused with \"stream\":true");
         /* A terminal relays the host's input: there is none to relay without a stream. */
         if (!ret->req.stream && (tty || json_object_get(msg, "rows") || json_object_get(msg, "cols")))
                 return fail(ret_error, "exec: \"tty\", \"rows\" and \"cols\" need \"stream\":true");

@@ -100,6 +100,8 @@
  *        neither; absent: 24x80), stdin, stdout and stderr are the slave of a new pty of the guest,
  *        which is the controlling terminal of the command's new session, and what the terminal
  *        shows comes as "stdout" exec-output. "tty", "rows" and "cols" are refused without stream.
+ *        With "merge_stderr":true instead (health checks), stderr is the stdout pipe: all of the
+ *        command's output comes as "stdout", in the order it was written. Refused with stream.
  *   {"cmd":"exec-ack","id":N}
  *        the host has taken one exec-output event of exec N: the guest may send one more. This is
  *        the exec's flow control (docs/guest.md): a command that writes faster than the host reads

@@ -279,9 +279,15 @@ static int make_stdio(const ExecRequest *req, int fds[_STDIO_MAX]) {
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
         fds[KEEP_OUT] = p[0], fds[CHILD_OUT] = p[1];
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return -errno;
-        fds[KEEP_ERR] = p[0], fds[CHILD_ERR] = p[1];
+        if (req->merge_stderr) {
+                fds[CHILD_ERR] = fcntl(fds[CHILD_OUT], F_DUPFD_CLOEXEC, 3);
+                if (fds[CHILD_ERR] < 0)
+                        return -errno;
+        } else {
+                if (pipe2(p, O_CLOEXEC) < 0)
+                        return -errno;
+                fds[KEEP_ERR] = p[0], fds[CHILD_ERR] = p[1];
+        }
         if (req->stream) {
                 if (pipe2(p, O_CLOEXEC) < 0)
                         return -errno;

@@ -238,7 +238,7 @@ static void start_check(HealthCheck *h, usec_t t) {
                 .output = on_exec_output,
                 .exited = on_exec_exited,
         };
-        const ExecRequest req = {.argv = h->spec->healthcheck.command};
+        const ExecRequest req = {.argv = h->spec->healthcheck.command, .merge_stderr = true};
         _cleanup_sup_error_ SupError *error = NULL;
         HealthExec *x = xnew0(HealthExec, 1);
         int r;

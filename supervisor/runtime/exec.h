@@ -34,6 +34,11 @@ typedef struct ExecRequest {
         char **env;              /* K=V set over the workload's environment; NULL: none */
         const char *user;        /* "uid[:gid]" or "name[:group]"; NULL: the unit's user */
         const char *working_dir; /* NULL: the unit's */
+        /* Without stream: the command's stderr is its stdout, one pipe, so that its bytes come
+         * in the order the command wrote them, all as EXEC_STDOUT (a health check's output: what
+         * a terminal would have shown, the same in both isolation modes; two pipes are read in
+         * whatever order the loop finds them ready). */
+        bool merge_stderr;
         /* Streaming (supctl exec). Unset: stdin is /dev/null and the output comes through the
          * output() callback. Set: the command's stdin, stdout and stderr are the caller's fds
          * stdio[0..2] (pipes or sockets the caller made: never a terminal or a file of the host,

@@ -27,6 +27,7 @@
 #include "event.h"
 #include "macro.h"
 #include "socket-util.h"
+#include "string-util.h"
 #include "unit-spec.h"
 
 /* Only against a hang: how each case ends is what it checks, never how long it took. */
@@ -44,6 +45,9 @@ typedef struct Exec {
         ExecResult result;
         char error[512];
         size_t output_calls;
+        bool keep_output;
+        char *output; /* with keep_output: what came through output(), an 'E' before stderr's pieces */
+        size_t output_len;
 } Exec;
 
 static Event *event;
@@ -52,6 +56,14 @@ static UnitSpec *spec;
 static void on_output(ExecStream stream, const char *buf, size_t n, void *userdata) {
         Exec *x = userdata;
         x->output_calls++;
+        if (!x->keep_output)
+                return;
+        x->output = xrealloc(x->output, x->output_len + n + 2);
+        if (stream == EXEC_STDERR)
+                x->output[x->output_len++] = 'E';
+        memcpy(x->output + x->output_len, buf, n);
+        x->output_len += n;
+        x->output[x->output_len] = 0;
 }
 
 static void on_exited(const ExecResult *result, void *userdata) {
@@ -233,6 +245,36 @@ static int case_stream_pipes(int init) {
         CHECK(x.output_calls == 0);
         close(out[0]), close(err[0]);
         free(o), free(e);
+        return 0;
+}
+
+/* merge_stderr (a health check's output): stderr is the stdout pipe, so what the command wrote
+ * comes in its order, all as stdout. Stops: two pipes read in whatever order the loop finds them
+ * ready, which put a check's "cat: no such file" before or after its echo by chance (and so
+ * differently in the two isolation modes). */
+static int case_merged_output(int init) {
+        char *argv[] = {"/bin/sh", "-c",
+                        "for i in 1 2 3 4 5 6 7 8 9 10; do echo e$i >&2; echo o$i; done; ls /proc/$$/fd; "
+                        "[ \"$(readlink /proc/$$/fd/1)\" = \"$(readlink /proc/$$/fd/2)\" ] && echo same",
+                        NULL};
+        ExecRequest req = {.argv = argv, .merge_stderr = true};
+        _cleanup_free_ char *want = NULL;
+        ContainerExec *c;
+        Exec x = {.keep_output = true};
+
+        CHECK(start(init, &req, &x, &c) == 0);
+        CHECK(run_until(&x, -EBADF, NULL, NULL, NULL) == 0);
+        fprintf(stderr, "merged: code %d, output %s\n", x.result.code, x.output ?: "");
+        CHECK(x.result.code == 0 && !x.result.error);
+        want = xstrdup("");
+        for (int i = 1; i <= 10; i++) {
+                char *w = xasprintf("%se%d\no%d\n", want, i, i);
+                free(want);
+                want = w;
+        }
+        CHECK(x.output && startswith(x.output, want));
+        CHECK(streq(x.output + strlen(want), "0\n1\n2\nsame\n")); /* one pipe, nothing else */
+        free(x.output);
         return 0;
 }
 
@@ -537,6 +579,7 @@ int main(void) {
                 int (*run)(int init);
         } cases[] = {
                 {"stream-pipes", case_stream_pipes},
+                {"merged-output", case_merged_output},
                 {"stream-refuses-files", case_stream_refuses_files},
                 {"terminal", case_terminal},
                 {"terminal-early-resize", case_terminal_early_resize},

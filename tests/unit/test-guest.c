@@ -1386,6 +1386,31 @@ static void test_exec_stream(void **state) {
         guest_exec_done(&e);
         json_decref(j);
 
+        /* A health check's merged output: the guest's pipe for stdout is its stderr too. With a
+         * stream, stderr is the host's fd (or the terminal's): the flag is not sent, and is
+         * refused if it comes. */
+        req = (ExecRequest){.argv = argv, .merge_stderr = true};
+        j = guest_exec_to_json(3, &req);
+        assert_json(json_incref(j), "{\"cmd\":\"exec\",\"id\":3,\"argv\":[\"sh\"],\"merge_stderr\":true}");
+        assert_int_equal(guest_exec_from_json(j, &e, &error), 0);
+        assert_true(e.req.merge_stderr && !e.req.stream);
+        guest_exec_done(&e);
+        json_decref(j);
+        req.stream = true;
+        j = guest_exec_to_json(3, &req);
+        assert_json(j, "{\"cmd\":\"exec\",\"id\":3,\"argv\":[\"sh\"],\"stream\":true}");
+        j = parse_json("{\"cmd\":\"exec\",\"id\":3,\"argv\":[\"sh\"],\"stream\":true,\"merge_stderr\":true}");
+        assert_int_equal(guest_exec_from_json(j, &e, &error), -EINVAL);
+        assert_string_equal(sup_error_message(error), "exec: \"merge_stderr\" is refused with \"stream\":true");
+        error = sup_error_free(error);
+        guest_exec_done(&e);
+        json_decref(j);
+        j = parse_json("{\"cmd\":\"exec\",\"id\":3,\"argv\":[\"sh\"],\"merge_stderr\":1}");
+        assert_int_equal(guest_exec_from_json(j, &e, &error), -EINVAL);
+        error = sup_error_free(error);
+        guest_exec_done(&e);
+        json_decref(j);
+
         /* A tty without a stream is not one: the old exec, with /dev/null for stdin. */
         req = (ExecRequest){.argv = argv, .tty = true};
         j = guest_exec_to_json(3, &req);

@@ -662,7 +662,7 @@ int container_exec(Event *e, const ContainerExecConfig *cfg, const ExecRequest *
                 r = sup_error_errno(ret_error, -errno, "exec: cannot create the helper's channels");
                 goto fail;
         }
-        for (ExecStream s = 0; !req->stream && s < _EXEC_STREAM_MAX; s++) {
+        for (ExecStream s = 0; !req->stream && s < (req->merge_stderr ? EXEC_STDERR : _EXEC_STREAM_MAX); s++) {
                 r = workload_output_pipe(out[s], &events[s]);
                 if (r < 0) {
                         r = sup_error_errno(ret_error, r, "exec: cannot create the output pipes");
@@ -694,7 +694,9 @@ int container_exec(Event *e, const ContainerExecConfig *cfg, const ExecRequest *
                              err_pipe[1],
                              cfg->init_pidfd,
                              req->stream ? req->stdio[1] : out[EXEC_STDOUT][1],
-                             req->stream ? req->stdio[2] : out[EXEC_STDERR][1],
+                             req->stream         ? req->stdio[2]
+                             : req->merge_stderr ? out[EXEC_STDOUT][1]
+                                                 : out[EXEC_STDERR][1],
                              req->stream ? req->stdio[0] : -EBADF};
                 size_t n = tty ? 3 : req->stream ? 6 : 5;
                 if (child_arrange_fds(src, n, HELPER_SOCK_FD) < 0)
@@ -749,7 +751,8 @@ int container_exec(Event *e, const ContainerExecConfig *cfg, const ExecRequest *
         (void) fd_set_nonblock(x->error_fd, 1);
         r = event_add_io(e, &x->helper_source, pidfd, EPOLLIN, on_helper_exit, x);
         for (ExecStream s = 0; r >= 0 && !req->stream && s < _EXEC_STREAM_MAX; s++)
-                r = event_add_io(e, &x->out_source[s], x->out_fd[s], events[s], on_output, x);
+                if (x->out_fd[s] >= 0)
+                        r = event_add_io(e, &x->out_source[s], x->out_fd[s], events[s], on_output, x);
         if (r < 0) {
                 (void) container_exec_free(x);
                 return sup_error_errno(ret_error, r, "exec: cannot watch the helper");
