@@ -12,12 +12,16 @@
 #include "path-util.h"
 
 int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
+        return read_full_file_at(AT_FDCWD, path, max, ret, ret_size);
+}
+
+int read_full_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_size) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
         struct stat st;
         size_t size = 0;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return negative_errno();
         if (fstat(fd, &st) < 0)

@@ -9,6 +9,8 @@
  * -EINVAL a file that is not a regular file (a FIFO would block, a device may never end).
  * The buffer is NUL-terminated; *ret_size excludes that NUL. */
 int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
+/* The same, path relative to dirfd (openat(2): AT_FDCWD, or an absolute path, as open(2)). */
+int read_full_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_size);
 
 /* Writes all of buf to a blocking fd, across short writes and EINTR: 0, or -errno. */
 int loop_write(int fd, const void *buf, size_t n);

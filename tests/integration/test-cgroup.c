@@ -1270,11 +1270,59 @@ static Result check_limit_math(const char *tmp) {
         return RESULT_OK;
 }
 
+/* The cgroup root's fd (cgroup_anchor()) is used by the process that opened it, and nobody else.
+ * Stops: a forked child that closed its fds and gave the numbers to other files (QEMU's launcher,
+ * the template builder, which then talks QMP on them) reaching "cgroup files" through one of them,
+ * or closing one of them when it anchors anew: that hung hyperv restarts in CI. */
+static Result check_anchor_after_fork(const char *tmp) {
+        _cleanup_free_ char *root = path_join(tmp, "root"), *moved = path_join(tmp, "moved"),
+                            *other = path_join(tmp, "other");
+        int status;
+        pid_t pid;
+
+        CHECK(mkdir(root, 0755) >= 0 && mkdir(other, 0755) >= 0);
+        CHECK_OK(put(root, "x", "old"));
+        CHECK_OK(put(other, "x", "wrong"));
+        cgroup_anchor(root);
+        /* The anchor is a directory, not a path: the root moved away is still where files are. */
+        CHECK(rename(root, moved) >= 0 && mkdir(root, 0755) >= 0);
+        CHECK_OK(put(root, "x", "new"));
+        CHECK(file_is(root, "x", "old"));
+
+        pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+                int fd;
+                bool ok;
+
+                /* Every number the anchor's could have is now another directory's. */
+                (void) close_range(3, ~0U, 0);
+                fd = open(other, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                ok = fd >= 0;
+                for (int k = 3; ok && k < 256; k++)
+                        ok = k == fd || dup2(fd, k) == k;
+                ok = ok && file_is(root, "x", "new"); /* by its path, not through fd N */
+                cgroup_anchor(root);
+                for (int k = 3; ok && k < 256; k++)
+                        ok = fcntl(k, F_GETFD) >= 0; /* none closed */
+                ok = ok && file_is(root, "x", "new") && cgroup_write_file(root, "x", "child") >= 0 &&
+                     file_is(other, "x", "wrong");
+                _exit(ok ? 0 : 1);
+        }
+        CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        CHECK(file_is(root, "x", "old")); /* the parent's anchor is intact: still the moved directory */
+        cgroup_anchor(root); /* another directory now: anchored anew */
+        CHECK(file_is(root, "x", "child"));
+        cgroup_anchor(NULL); /* lets tmp be unmounted */
+        return RESULT_OK;
+}
+
 static unsigned fake_trees(const char *tmp) {
         static const Check checks[] = {
                 {"limit-files-v2", check_fake_v2},
                 {"limit-files-v1-no-memsw", check_fake_v1},
                 {"limit-math", check_limit_math},
+                {"anchor-after-fork", check_anchor_after_fork},
         };
         if (mount("tmpfs", tmp, "tmpfs", 0, "mode=0755") < 0) {
                 printf("skip fake: mount tmpfs: %m\n");

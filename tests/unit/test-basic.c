@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "test-helpers.h"
 
+#include <fcntl.h>
+
 #include "alloc.h"
 #include "fileio.h"
 #include "path-util.h"
@@ -220,6 +222,17 @@ static void test_write_file_replace(void **state) {
         assert_int_equal(write_file_replace(path, "newer\n", 6, 0600), 0);
         assert_int_equal(read_full_file(path, 100, &data, &n), 0);
         assert_string_equal(data, "newer\n");
+        /* And read relative to a directory's fd (the cgroup layer's anchor). */
+        {
+                _cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                _cleanup_free_ char *again = NULL;
+
+                assert_true(dfd >= 0);
+                assert_int_equal(read_full_file_at(dfd, "spec.json", 100, &again, &n), 0);
+                assert_string_equal(again, "newer\n");
+                assert_int_equal(n, 6);
+                assert_int_equal(read_full_file_at(dfd, "missing", 100, &again, &n), -ENOENT);
+        }
         cmd = xasprintf("test $(ls -A '%s' | wc -l) = 1 && rm -rf '%s'", dir, dir);
         assert_int_equal(system(cmd), 0);
 }

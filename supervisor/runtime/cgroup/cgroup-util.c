@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include "alloc.h"
 #include "fileio.h"
@@ -26,6 +27,126 @@
  * rounds is reported rather than chased forever (the v1 freezer, where there is one, makes a
  * second round find nothing). */
 #define CGROUP_SIGNAL_ROUNDS 64U
+
+/* The cgroup root, opened once (cgroup_anchor() in cgroup-util.h). The fd is trusted only in the
+ * process that opened it and only while it is still the directory it was: a forked child (QEMU's
+ * launcher, the template builder, an exec helper) may have closed it and given its number to
+ * something else, and must neither use that nor close it. */
+static struct {
+        char *path; /* root, without a trailing slash */
+        size_t len;
+        int fd; /* O_PATH */
+        pid_t pid;
+        dev_t dev;
+        ino_t ino;
+} anchor = {.fd = -EBADF};
+
+static bool anchor_is_ours(void) {
+        struct stat st;
+
+        return anchor.fd >= 0 && anchor.pid == getpid() && fstat(anchor.fd, &st) >= 0 && st.st_dev == anchor.dev &&
+               st.st_ino == anchor.ino;
+}
+
+/* Closes the fd only if it still is the one this process opened. */
+static void anchor_drop(void) {
+        if (anchor_is_ours())
+                close_and_reset(&anchor.fd);
+        anchor.fd = -EBADF;
+        free(anchor.path);
+        anchor.path = NULL;
+        anchor.len = 0;
+}
+
+void cgroup_anchor(const char *root) {
+        struct stat st;
+        size_t n;
+
+        if (!root || root[0] != '/' || stat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                anchor_drop();
+                return;
+        }
+        n = strlen(root);
+        while (n > 1 && root[n - 1] == '/')
+                n--;
+        if (anchor_is_ours() && anchor.len == n && strneq(anchor.path, root, n) && anchor.dev == st.st_dev &&
+            anchor.ino == st.st_ino)
+                return;
+        anchor_drop();
+        anchor.fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (anchor.fd < 0)
+                return;
+        anchor.pid = getpid();
+        anchor.dev = st.st_dev;
+        anchor.ino = st.st_ino;
+        /* Renamed or remounted between the stat() and the open(): not the root asked for. */
+        if (!anchor_is_ours()) {
+                close_and_reset(&anchor.fd);
+                return;
+        }
+        anchor.path = xstrndup(root, n);
+        anchor.len = n;
+}
+
+/* The directory fd and the path relative to it to reach path by: the anchor itself ("."), or
+ * below it, relative to it; else path as it is (AT_FDCWD). */
+static int at(const char *path, const char **ret_rel) {
+        *ret_rel = path;
+        if (anchor.fd < 0 || !strneq(path, anchor.path, anchor.len) ||
+            (path[anchor.len] != '/' && path[anchor.len] != 0))
+                return AT_FDCWD;
+        if (!anchor_is_ours()) {
+                anchor_drop();
+                return AT_FDCWD;
+        }
+        *ret_rel = path[anchor.len] == 0 || path[anchor.len + 1] == 0 ? "." : path + anchor.len + 1;
+        return anchor.fd;
+}
+
+int cgroup_stat(const char *path, struct stat *ret_st, struct statfs *ret_fs) {
+        _cleanup_close_ int fd = -EBADF;
+        const char *rel;
+        int dirfd = at(path, &rel);
+
+        fd = openat(dirfd, rel, O_PATH | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        if ((ret_st && fstat(fd, ret_st) < 0) || (ret_fs && fstatfs(fd, ret_fs) < 0))
+                return negative_errno();
+        return 0;
+}
+
+int cgroup_open_path(const char *path, int flags) {
+        const char *rel;
+        int dirfd = at(path, &rel), fd;
+
+        fd = openat(dirfd, rel, flags | O_CLOEXEC);
+        return fd < 0 ? negative_errno() : fd;
+}
+
+int cgroup_rmdir(const char *path) {
+        const char *rel;
+        int dirfd = at(path, &rel);
+
+        return unlinkat(dirfd, rel, AT_REMOVEDIR) < 0 ? negative_errno() : 0;
+}
+
+DIR *cgroup_opendir(const char *path) {
+        const char *rel;
+        int dirfd = at(path, &rel), fd;
+        DIR *d;
+
+        fd = openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        d = fdopendir(fd);
+        if (!d) {
+                int saved = errno;
+                close(fd);
+                errno = saved;
+        }
+        return d;
+}
 
 Cgroup *cgroup_new(const CgroupBackend *backend) {
         Cgroup *cg = xnew0(Cgroup, 1);
@@ -72,14 +193,16 @@ const char *cgroup_controller_path(const Cgroup *cg, CgroupController c) {
 /* --- files --- */
 
 static int mkdir_one(const char *path) {
+        const char *rel;
+        int dirfd = at(path, &rel);
         struct stat st;
 
-        if (mkdir(path, 0755) >= 0)
+        if (mkdirat(dirfd, rel, 0755) >= 0)
                 return 0;
         if (errno != EEXIST)
                 return negative_errno();
         /* cgroupfs says EEXIST for a name that a control file has ("memory.max") as well. */
-        if (stat(path, &st) < 0)
+        if (fstatat(dirfd, rel, &st, 0) < 0)
                 return negative_errno();
         return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
@@ -127,9 +250,11 @@ int cgroup_make_path(const char *base, const char *parent, const char *name,
 
 int cgroup_existing_path(const char *base, const char *parent, const char *name, char **ret) {
         _cleanup_free_ char *dir = path_join(base, parent), *leaf = path_join(dir, name);
+        const char *rel;
+        int dirfd = at(leaf, &rel);
         struct stat st;
 
-        if (stat(leaf, &st) < 0)
+        if (fstatat(dirfd, rel, &st, 0) < 0)
                 return negative_errno();
         if (!S_ISDIR(st.st_mode))
                 return -ENOTDIR;
@@ -139,7 +264,10 @@ int cgroup_existing_path(const char *base, const char *parent, const char *name,
 
 int cgroup_read_file(const char *dir, const char *file, char **ret) {
         _cleanup_free_ char *path = path_join(dir, file);
-        return read_full_file(path, CGROUP_FILE_MAX, ret, NULL);
+        const char *rel;
+        int dirfd = at(path, &rel);
+
+        return read_full_file_at(dirfd, rel, CGROUP_FILE_MAX, ret, NULL);
 }
 
 /* Control files take one value per write(), and the kernel's verdict on it is that write's
@@ -148,9 +276,11 @@ int cgroup_write_file(const char *dir, const char *file, const char *value) {
         _cleanup_free_ char *path = path_join(dir, file);
         _cleanup_close_ int fd = -EBADF;
         size_t n = strlen(value);
+        const char *rel;
+        int dirfd = at(path, &rel);
         ssize_t k;
 
-        fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        fd = openat(dirfd, rel, O_WRONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return negative_errno();
         k = write(fd, value, n);
@@ -242,7 +372,7 @@ int cgroup_list_subdirs(const char *dir, char ***ret) {
         DIR *d;
         int r = 0;
 
-        d = opendir(dir);
+        d = cgroup_opendir(dir);
         if (!d)
                 return negative_errno();
         while ((errno = 0, de = readdir(d))) {
@@ -268,10 +398,16 @@ static int read_procs(const char *dir, pid_t **pids, size_t *n) {
         _cleanup_free_ char *line = NULL;
         _cleanup_fclose_ FILE *f = NULL;
         size_t cap = 0;
+        int fd = cgroup_open_path(path, O_RDONLY);
 
-        f = fopen(path, "re");
-        if (!f)
-                return negative_errno();
+        if (fd < 0)
+                return fd;
+        f = fdopen(fd, "r");
+        if (!f) {
+                int r = negative_errno();
+                close(fd);
+                return r;
+        }
         for (;;) {
                 char *e;
                 long v;

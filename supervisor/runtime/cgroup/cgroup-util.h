@@ -6,7 +6,9 @@
  * nothing of each other or of cgroup.c's dispatch, so the dependency runs one way:
  * cgroup.c -> {cgroup-v1.c, cgroup-v2.c} -> cgroup-util.c. Not for the rest of sup. */
 
+#include <dirent.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 
 #include "cgroup.h"
@@ -79,6 +81,22 @@ struct CgroupBackend {
 };
 
 /* cgroup-util.c */
+
+/* The files and directories below root are reached relative to root's directory, opened once and
+ * checked again at each call (the same directory as root names now, else opened anew), instead of
+ * through root's own path. On these hosts that path crosses sysfs ("fs", "cgroup"), whose lock
+ * every new network namespace takes for writing (its loopback device's files): a hundred starts
+ * at once spent their idle time waiting on it, one walk per cgroup file opened (bench/README.md,
+ * goal 4c). Called by cgroup.c at every create and open. */
+void cgroup_anchor(const char *root);
+/* stat() and statfs() of path (either may be NULL), through the anchor when below it: 0 or -errno. */
+int cgroup_stat(const char *path, struct stat *ret_st, struct statfs *ret_fs);
+/* open() (flags | O_CLOEXEC: the fd or -errno) and rmdir() (0 or -errno), through the anchor. */
+int cgroup_open_path(const char *path, int flags);
+int cgroup_rmdir(const char *path);
+/* opendir() through the anchor when below it. */
+DIR *cgroup_opendir(const char *path);
+
 Cgroup *cgroup_new(const CgroupBackend *backend);
 void cgroup_add_hierarchy(Cgroup *cg, char *path, unsigned controllers, bool unified); /* takes path */
 int cgroup_make_path(const char *base, const char *parent, const char *name,

@@ -64,14 +64,16 @@ static int find_mount(const char *root, const char *controller, char **ret) {
         DIR *d;
         int r = -ENOENT;
 
-        if (stat(path, &st) >= 0) {
+        r = cgroup_stat(path, &st, NULL);
+        if (r >= 0) {
                 *ret = TAKE_PTR(path);
                 return 0;
         }
-        if (errno != ENOENT)
-                return negative_errno();
+        if (r != -ENOENT)
+                return r;
 
-        d = opendir(root);
+        r = -ENOENT;
+        d = cgroup_opendir(root);
         if (!d)
                 return negative_errno();
         while ((errno = 0, de = readdir(d))) {
@@ -110,7 +112,7 @@ static int v1_discover_others(const char *root, V1Mount **mounts, size_t *n) {
         DIR *d;
         int r = 0;
 
-        d = opendir(root);
+        d = cgroup_opendir(root);
         if (!d)
                 return negative_errno();
         while ((errno = 0, de = readdir(d))) {
@@ -121,7 +123,7 @@ static int v1_discover_others(const char *root, V1Mount **mounts, size_t *n) {
                 if (de->d_name[0] == '.')
                         continue;
                 path = path_join(root, de->d_name);
-                if (stat(path, &st) < 0 || statfs(path, &fs) < 0)
+                if (cgroup_stat(path, &st, &fs) < 0)
                         continue; /* gone meanwhile, or a dangling link */
                 if (fs.f_type != CGROUP_SUPER_MAGIC || !S_ISDIR(st.st_mode))
                         continue;
@@ -152,8 +154,8 @@ static int v1_discover(const char *root, bool all, V1Mount **ret, size_t *ret_n)
                         continue;
                 if (r < 0)
                         goto fail;
-                if (stat(path, &st) < 0 || statfs(path, &fs) < 0) {
-                        r = negative_errno();
+                r = cgroup_stat(path, &st, &fs);
+                if (r < 0) {
                         if (r == -ENOENT) /* gone meanwhile */
                                 continue;
                         goto fail;
@@ -182,9 +184,10 @@ fail:
 static int unified_path(const char *root, char **ret) {
         _cleanup_free_ char *path = path_join(root, "unified");
         struct statfs fs;
+        int r = cgroup_stat(path, NULL, &fs);
 
-        if (statfs(path, &fs) < 0)
-                return errno == ENOENT ? 0 : negative_errno();
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;
         if (fs.f_type != CGROUP2_SUPER_MAGIC)
                 return 0;
         *ret = TAKE_PTR(path);
@@ -261,7 +264,7 @@ static int v1_add(Cgroup *cg, const V1Mount *m, const char *parent, const char *
                 return r;
         cgroup_add_hierarchy(cg, leaf, m->controllers, false);
         cpus = path_join(m->path, "cpuset.cpus");
-        if (access(cpus, F_OK) >= 0)
+        if (cgroup_stat(cpus, NULL, NULL) >= 0)
                 return cpuset_inherit(m->path, parent, name);
         return 0;
 }
@@ -304,8 +307,9 @@ static int v1_layout_get(const char *root, const V1Mount **ret_mounts, size_t *r
         size_t n = 0;
         int r;
 
-        if (stat(root, &st) < 0)
-                return negative_errno();
+        r = cgroup_stat(root, &st, NULL);
+        if (r < 0)
+                return r;
         if (!v1_layout.root || !streq(v1_layout.root, root) || v1_layout.dev != st.st_dev ||
             v1_layout.ino != st.st_ino || t >= v1_layout.at + V1_LAYOUT_TTL) {
                 r = v1_discover(root, true, &mounts, &n);
@@ -508,7 +512,7 @@ static int v1_set_memory(const char *dir, uint64_t bytes, CgroupSwap *ret_swap) 
         if (r < 0)
                 return cgroup_missing_is_unsupported(r);
 
-        if (access(memsw, F_OK) < 0) {
+        if (cgroup_stat(memsw, NULL, NULL) < 0) {
                 /* No swap accounting (CONFIG_MEMCG_SWAP off, or swapaccount=0): the limit holds
                  * for RAM, and swappiness 0 keeps the cgroup's own reclaim from swapping. The host
                  * may still swap the workload's pages out under global pressure. */

@@ -87,8 +87,7 @@ static int v2_create(Cgroup *cg, const char *root, const char *parent, const cha
 }
 
 static int v2_open_fd(const Cgroup *cg) {
-        int fd = open(cgroup_path(cg), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        return fd < 0 ? negative_errno() : fd;
+        return cgroup_open_path(cgroup_path(cg), O_RDONLY | O_DIRECTORY);
 }
 
 static int v2_kill(const Cgroup *cg, int sig) {

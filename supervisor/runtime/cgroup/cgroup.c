@@ -53,8 +53,9 @@ static int detect_backend(const char *root, const CgroupBackend **ret) {
 
         if (!root)
                 return -EINVAL;
-        if (statfs(root, &fs) < 0)
-                return negative_errno();
+        r = cgroup_stat(root, NULL, &fs);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < ELEMENTSOF(cgroup_backends); i++) {
                 r = cgroup_backends[i]->probe(root, &fs);
                 if (r < 0)
@@ -86,6 +87,7 @@ static int create_full(const char *root, const char *parent, const char *name, c
 
         if (!names_are_valid(parent, name))
                 return -EINVAL;
+        cgroup_anchor(root);
         r = detect_backend(root, &b);
         if (r < 0)
                 return r;
@@ -186,8 +188,9 @@ static int remove_tree(const char *dir) {
                 if (r < 0 && ret == 0)
                         ret = r;
         }
-        if (rmdir(dir) < 0 && errno != ENOENT)
-                return ret < 0 ? ret : negative_errno();
+        r = cgroup_rmdir(dir);
+        if (r < 0 && r != -ENOENT)
+                return ret < 0 ? ret : r;
         return ret;
 }
 
