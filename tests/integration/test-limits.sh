@@ -255,18 +255,22 @@ rel=$(usage flood cgroup)
 rel=${rel#/sys/fs/cgroup/unified/} && rel=${rel#/sys/fs/cgroup/}
 mrel=$rel@monitor
 grep -q ":/$mrel\$" "/proc/$mpid/cgroup" || fail "the monitor $mpid is not in $mrel: $(tr '\n' ' ' <"/proc/$mpid/cgroup")"
-# On v1, in the hierarchies of sup's controllers, and not in those its unit joins only so that its
-# container cannot reach their roots (cpuset, devices, name=systemd): the monitor is a host process.
+# On v1, in the hierarchies that account or bound its work (its CPU time, its memory), and not in
+# those its unit joins only so that its container cannot reach their roots (cpuset, devices,
+# name=systemd), nor those of sup's controllers that do neither for one process (pids, freezer,
+# blkio, the unified one of a hybrid host): the monitor is a host process.
 if [ "$(stat -f -c %T /sys/fs/cgroup)" != cgroup2fs ]; then
-        for h in cpu cpuacct memory pids; do
+        for h in cpu cpuacct memory; do
                 [ -d "/sys/fs/cgroup/$h" ] || continue
                 grep -Eq "^[0-9]+:([^:]*,)?$h(,[^:]*)?:/$mrel\$" "/proc/$mpid/cgroup" ||
                         fail "the monitor is not in $mrel on $h: $(tr '\n' ' ' <"/proc/$mpid/cgroup")"
         done
-        for h in cpuset devices name=systemd; do
+        for h in cpuset devices name=systemd pids freezer blkio; do
                 ! grep -Eq "^[0-9]+:([^:]*,)?$h(,[^:]*)?:/$mrel\$" "/proc/$mpid/cgroup" ||
                         fail "the monitor joined $mrel on $h: $(tr '\n' ' ' <"/proc/$mpid/cgroup")"
         done
+        ! grep -q "^0::/$mrel\$" "/proc/$mpid/cgroup" ||
+                fail "the monitor joined $mrel on the unified hierarchy: $(tr '\n' ' ' <"/proc/$mpid/cgroup")"
         [ ! -e "/sys/fs/cgroup/cpuset/$mrel" ] || fail "a cpuset cgroup was made for the monitor"
 fi
 if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then

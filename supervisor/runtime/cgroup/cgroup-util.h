@@ -39,7 +39,7 @@ typedef struct CgroupBackend CgroupBackend;
 /* What a backend's create() does with the instance's directories. */
 typedef enum CgroupCreateMode {
         CGROUP_CREATE,     /* made (or opened) on every hierarchy the backend uses */
-        CGROUP_CREATE_OWN, /* v1: on those of sup's controllers and the unified one only (v2: as above) */
+        CGROUP_CREATE_OWN, /* v1: on memory's, cpu's and cpuacct's only (v2: as above) */
         CGROUP_OPEN,       /* the directories that exist, nothing made */
 } CgroupCreateMode;
 

@@ -269,6 +269,15 @@ static int v1_add(Cgroup *cg, const V1Mount *m, const char *parent, const char *
         return 0;
 }
 
+/* A process's own cgroup (CGROUP_CREATE_OWN, a monitor's): the hierarchies that account or bound
+ * its work, its CPU time (cpu's quota, cpuacct's usage) and its memory. Not pids and freezer (one
+ * process, never frozen or killed as a tree), blkio (v1 does not account buffered writes, a log's,
+ * to the writer's cgroup) or the unified one of a hybrid host (no controllers): four directories,
+ * task moves and removals fewer per start. */
+#define V1_OWN_CONTROLLERS                                                                               \
+        (CGROUP_CONTROLLER_BIT(CGROUP_CONTROLLER_MEMORY) | CGROUP_CONTROLLER_BIT(CGROUP_CONTROLLER_CPU) | \
+         CGROUP_CONTROLLER_BIT(CGROUP_CONTROLLER_CPUACCT))
+
 /* What was found under a root, kept V1_LAYOUT_TTL, for the probe (is this a v1 layout?) and for
  * opening: supd opens two cgroups per running unit for each `status --json` and each metrics
  * scrape, and probing and discovering took some 80 path lookups each time, 61 % of supd's time for
@@ -369,13 +378,17 @@ static int v1_create(Cgroup *cg, const char *root, const char *parent, const cha
         else {
                 /* CGROUP_CREATE_OWN: not the hierarchies an instance joins for placement only
                  * (v1_discover_others()): a host process's own cgroup needs no hiding of their
-                 * roots, and each is a directory, a copy of cpuset's CPUs and a task move more. */
+                 * roots, and each is a directory, a copy of cpuset's CPUs and a task move more.
+                 * Nor those of its controllers that neither account nor bound one process's
+                 * work (V1_OWN_CONTROLLERS). */
                 r = v1_discover(root, mode == CGROUP_CREATE, &own, &n);
                 mounts = own;
         }
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
+                if (mode == CGROUP_CREATE_OWN && !(mounts[i].controllers & V1_OWN_CONTROLLERS))
+                        continue;
                 r = v1_add(cg, &mounts[i], parent, name, open_only);
                 if (r < 0)
                         break;
@@ -384,7 +397,8 @@ static int v1_create(Cgroup *cg, const char *root, const char *parent, const cha
         if (r < 0)
                 return r;
 
-        if (!open_only) {
+        /* A process's own cgroup needs the unified one only where nothing else accounts it. */
+        if (!open_only && (mode != CGROUP_CREATE_OWN || cg->n_hierarchies == 0)) {
                 r = unified_path(root, &own_unified);
                 if (r < 0)
                         return r;
