@@ -123,18 +123,31 @@ fail:
         return r;
 }
 
+/* The path itself first, its parents only if it has none: a mkdir() of a directory that exists
+ * takes its parent's lock for writing all the same, and every start made each ancestor of its
+ * directories so, from "/" down, one start after the other. */
 int mkdir_p(const char *path, mode_t mode) {
-        _cleanup_free_ char *p = xstrdup(path);
+        _cleanup_free_ char *p = NULL;
+        char *slash;
+        int r;
 
-        for (char *c = p + 1; *c; c++) {
-                if (*c != '/')
-                        continue;
-                *c = 0;
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return negative_errno();
-                *c = '/';
+        if (mkdir(path, mode) >= 0 || errno == EEXIST)
+                return 0;
+        if (errno != ENOENT)
+                return negative_errno();
+        p = xstrdup(path);
+        slash = strrchr(p, '/');
+        while (slash && slash > p && slash[1] == 0) { /* a trailing slash */
+                *slash = 0;
+                slash = strrchr(p, '/');
         }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
+        if (!slash || slash == p)
+                return -ENOENT;
+        *slash = 0;
+        r = mkdir_p(p, mode);
+        if (r < 0)
+                return r;
+        if (mkdir(path, mode) < 0 && errno != EEXIST)
                 return negative_errno();
         return 0;
 }

@@ -2,6 +2,7 @@
 #include "test-helpers.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include "alloc.h"
 #include "fileio.h"
@@ -241,6 +242,30 @@ static void test_write_file_replace(void **state) {
  * the guest's size (not a file's of that size, not an anonymous one of another size); everything
  * else, QEMU's own. A mapping without its Rss, or a number that does not parse, is refused rather
  * than counted as 0. */
+/* mkdir_p() makes what is missing, from the first missing ancestor down, and leaves what is there;
+ * a file in the way is an error. */
+static void test_mkdir_p(void **state) {
+        _cleanup_free_ char *dir = make_tree(), *deep = NULL, *slash = NULL, *file = NULL, *below = NULL, *cmd = NULL;
+        struct stat st;
+
+        assert_non_null(dir);
+        deep = path_join(dir, "a/b/c");
+        assert_int_equal(mkdir_p(deep, 0750), 0);
+        assert_int_equal(stat(deep, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        assert_int_equal(st.st_mode & 07777, 0750);
+        assert_int_equal(mkdir_p(deep, 0750), 0); /* there already */
+        slash = xasprintf("%s/x//y/", dir);
+        assert_int_equal(mkdir_p(slash, 0755), 0);
+        assert_int_equal(stat(slash, &st), 0);
+        file = path_join(dir, "file");
+        assert_int_equal(write_file_replace(file, "", 0, 0600), 0);
+        below = path_join(file, "d/e");
+        assert_int_equal(mkdir_p(below, 0755), -ENOTDIR);
+        cmd = xasprintf("rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
 static void test_smaps_rss(void **state) {
         static const char good[] = "55d0c0a00000-55d0c0b00000 r-xp 00000000 fd:01 1234  /usr/bin/qemu-system-x86_64\n"
                                    "Size:               1024 kB\n"
@@ -321,6 +346,7 @@ int main(void) {
                 cmocka_unit_test(test_fwrite_sanitized),
                 cmocka_unit_test(test_sup_error),
                 cmocka_unit_test(test_write_file_replace),
+                cmocka_unit_test(test_mkdir_p),
                 cmocka_unit_test(test_smaps_rss),
                 cmocka_unit_test(test_glibc_tunables),
         };

@@ -192,11 +192,16 @@ const char *cgroup_controller_path(const Cgroup *cg, CgroupController c) {
 
 /* --- files --- */
 
-static int mkdir_one(const char *path) {
+/* existing: the directory is most likely there already (a parent): looked up first, since a
+ * mkdir() that finds it takes the lock of the directory it would be made in for writing, and every
+ * start did so for each parent on each hierarchy, one after the other. */
+static int mkdir_one(const char *path, bool existing) {
         const char *rel;
         int dirfd = at(path, &rel);
         struct stat st;
 
+        if (existing && fstatat(dirfd, rel, &st, 0) >= 0 && S_ISDIR(st.st_mode))
+                return 0;
         if (mkdirat(dirfd, rel, 0755) >= 0)
                 return 0;
         if (errno != EEXIST)
@@ -226,7 +231,7 @@ int cgroup_make_path(const char *base, const char *parent, const char *name,
                 next = path_join(dir, component);
                 free(dir);
                 dir = next;
-                r = mkdir_one(dir);
+                r = mkdir_one(dir, true);
                 if (r < 0)
                         return r;
                 if (!*end)
@@ -239,7 +244,7 @@ int cgroup_make_path(const char *base, const char *parent, const char *name,
                         return r;
         }
         leaf = path_join(dir, name);
-        r = mkdir_one(leaf);
+        r = mkdir_one(leaf, false);
         if (r < 0) {
                 free(leaf);
                 return r;

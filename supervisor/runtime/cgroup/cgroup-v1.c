@@ -274,7 +274,7 @@ static int v1_add(Cgroup *cg, const V1Mount *m, const char *parent, const char *
  * process, never frozen or killed as a tree), blkio (v1 does not account buffered writes, a log's,
  * to the writer's cgroup) or the unified one of a hybrid host (no controllers): four directories,
  * task moves and removals fewer per start. */
-#define V1_OWN_CONTROLLERS                                                                               \
+#define V1_OWN_CONTROLLERS                                                                                \
         (CGROUP_CONTROLLER_BIT(CGROUP_CONTROLLER_MEMORY) | CGROUP_CONTROLLER_BIT(CGROUP_CONTROLLER_CPU) | \
          CGROUP_CONTROLLER_BIT(CGROUP_CONTROLLER_CPUACCT))
 
