@@ -127,24 +127,18 @@ fail:
  * takes its parent's lock for writing all the same, and every start made each ancestor of its
  * directories so, from "/" down, one start after the other. */
 int mkdir_p(const char *path, mode_t mode) {
-        _cleanup_free_ char *p = NULL;
-        char *slash;
+        _cleanup_free_ char *p = NULL, *parent = NULL;
         int r;
 
         if (mkdir(path, mode) >= 0 || errno == EEXIST)
                 return 0;
         if (errno != ENOENT)
                 return negative_errno();
-        p = xstrdup(path);
-        slash = strrchr(p, '/');
-        while (slash && slash > p && slash[1] == 0) { /* a trailing slash */
-                *slash = 0;
-                slash = strrchr(p, '/');
-        }
-        if (!slash || slash == p)
+        p = path_simplify(xstrdup(path));
+        parent = path_dirname(p);
+        if (streq(parent, p)) /* "/" or "." missing: nothing to make it in */
                 return -ENOENT;
-        *slash = 0;
-        r = mkdir_p(p, mode);
+        r = mkdir_p(parent, mode);
         if (r < 0)
                 return r;
         if (mkdir(path, mode) < 0 && errno != EEXIST)

@@ -60,11 +60,9 @@ static bool comma_list_contains(const char *list, const char *word) {
 static int find_mount(const char *root, const char *controller, char **ret) {
         _cleanup_free_ char *path = path_join(root, controller);
         struct dirent *de;
-        struct stat st;
         DIR *d;
-        int r = -ENOENT;
+        int r = cgroup_stat(path, NULL, NULL);
 
-        r = cgroup_stat(path, &st, NULL);
         if (r >= 0) {
                 *ret = TAKE_PTR(path);
                 return 0;
