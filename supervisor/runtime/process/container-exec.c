@@ -202,8 +202,15 @@ _noreturn_ static void helper_fail_errno(int r, const char *what) {
  * child. slave: the pty's, with a terminal; else -EBADF. */
 _noreturn_ static void run_command(const ContainerExecConfig *cfg, const ExecRequest *req, int master, int slave) {
         char err[WORKLOAD_ERR_MAX];
+        size_t n = 0;
         int r;
 
+        /* The second go byte: the caller has reaped the helper. Until then the helper, a zombie,
+         * still counts in the instance's pids limit (the kernel uncharges a task when it is
+         * reaped), and a command that forked at once found one process fewer than the same exec
+         * in a guest, where no helper exists. No byte (the caller gave up, or died): nothing runs. */
+        if (recv_byte_fds(HELPER_SOCK_FD, NULL, &n, 0) < 0)
+                _exit(1);
         close(HELPER_SOCK_FD);
         close(HELPER_INIT_FD);
         if (slave >= 0) {
@@ -583,9 +590,12 @@ static void on_helper_exit(EventSource *src, int fd, uint32_t revents, void *use
         /* The helper sent the command's pidfd (and the terminal's master) before it exited, if it
          * started one. */
         r = recv_byte_fds(x->sock, fds, &n, MSG_DONTWAIT);
-        close_and_reset(&x->sock);
         if (r >= 0 && n == want)
                 x->pidfd = fds[0];
+        /* The helper is reaped (above): the command may run (run_command()). */
+        if (x->pidfd >= 0 && send_byte_fds(x->sock, NULL, 0) < 0)
+                (void) syscall(SYS_pidfd_send_signal, x->pidfd, SIGKILL, NULL, 0);
+        close_and_reset(&x->sock);
         helper_done(x, x->pidfd >= 0);
         if (x->pidfd >= 0) {
                 x->master = fds[1];
