@@ -3,14 +3,24 @@
  *
  * sup has no registry client: skopeo (Debian's) does auth (the containers auth files), mirrors
  * (registries.conf), manifest lists, retries and signature policy. It copies docker://REF into a
- * temporary OCI layout under tmp/ whose blobs go to the store's shared blob directory
- * (--dest-shared-blob-dir STORE/blobs); after it succeeded, refs/KEY.json records the manifest
- * that layout's index names, and resolving the reference is resolving that manifest from the
- * store's blobs, as an oci: layout's (image-oci.c). A failed or killed pull writes no ref.
+ * temporary OCI layout under tmp/, whose blobs go to the pull's own blob directory beside it
+ * (--dest-shared-blob-dir tmp/pull-../blobs). The blobs of that manifest the store already has
+ * are linked there first, so skopeo finds them and copies them no more. After it succeeded, its
+ * blobs are renamed into the store's blobs/, the manifest last, and refs/KEY.json records the
+ * manifest that layout's index names; resolving the reference is resolving that manifest from
+ * the store's blobs, as an oci: layout's (image-oci.c). A failed or killed pull writes no ref
+ * and leaves the store's blobs as they were.
+ *
+ * Why not the store's blobs/ as skopeo's destination: skopeo writes a manifest in place
+ * (truncated, then written), also one that is already there. Two pulls of one image, or a pull
+ * and a start resolving the image, then read a manifest of 0 bytes; a pull killed in between
+ * would leave it so. A rename replaces a blob whole.
  *
  * Signature policy: skopeo reads /etc/containers/policy.json (containers-common; Debian ships
  * "insecureAcceptAnything" as its default), or the one in root's home. sup never passes
  * --insecure-policy nor a policy of its own: an operator who requires signatures keeps that. */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -142,7 +152,7 @@ struct ImagePull {
         char *store_dir;
         char *reference;
         char key[DIGEST_HEX_LEN + 1];
-        char *tmp; /* tmp/pull-PID.XXXXXX: its layout/ is skopeo's destination */
+        char *tmp; /* tmp/pull-PID.XXXXXX: its layout/ is skopeo's destination, blobs/ its blobs' */
         pid_t pid;
         int fd;
         int lock_fd;                  /* the store's lock, shared: prune leaves the blobs skopeo writes alone */
@@ -213,12 +223,36 @@ static char *reference_at(const char *reference, const char *digest) {
         return xasprintf("docker://%.*s@%s", (int) n, reference, digest);
 }
 
+/* The blob desc names, if the store's blobs (from) have it, linked into the pull's (to). */
+static void stage_known_blob(json_t *desc, const char *from, const char *to) {
+        const char *hex = store_digest_hex(json_string_value(json_object_get(desc, "digest")));
+        _cleanup_free_ char *a = NULL, *b = NULL;
+
+        if (!hex)
+                return;
+        a = path_join(from, hex);
+        b = path_join(to, hex);
+        (void) link(a, b); /* absent, or not linkable: skopeo copies it */
+}
+
+/* The config and layers of manifest the store already has, where skopeo looks for them. A layer
+ * keeps its digest when skopeo turns a Docker manifest into an OCI one, and so does the config. */
+static void stage_known_blobs(json_t *manifest, const char *store_blobs, const char *pull_blobs) {
+        size_t i;
+        json_t *l;
+
+        stage_known_blob(json_object_get(manifest, "config"), store_blobs, pull_blobs);
+        json_array_foreach(json_object_get(manifest, "layers"), i, l)
+                stage_known_blob(l, store_blobs, pull_blobs);
+}
+
 /* The child of a pull: first the manifest (`skopeo inspect --raw`, and the host's entry of a
  * manifest list), whose sizes are the totals progress needs before the first byte (skopeo copy
- * names a blob only as it starts it), then `skopeo copy`. An inspect that fails ends the pull with
- * its message: the copy would fail the same way. Run in a fork of the caller, never on its loop. */
+ * names a blob only as it starts it) and whose blobs the store has are staged, then `skopeo
+ * copy`. An inspect that fails ends the pull with its message: the copy would fail the same way.
+ * Run in a fork of the caller, never on its loop. */
 _noreturn_ static void pull_child(char **inspect_argv, size_t src_index, char **copy_argv, const char *reference,
-                                  const char *inspect_path) {
+                                  const char *inspect_path, const char *store_blobs, const char *pull_blobs) {
         _cleanup_free_ char *out = NULL;
         int status;
 
@@ -238,8 +272,10 @@ _noreturn_ static void pull_child(char **inspect_argv, size_t src_index, char **
                 /* stderr's warnings may come around the document. */
                 brace = strchr(out, '{');
                 j = brace ? json_loads(brace, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
-                if (!json_object_get(j, "manifests"))
+                if (!json_object_get(j, "manifests")) {
+                        stage_known_blobs(j, store_blobs, pull_blobs);
                         break;
+                }
                 digest = index_pick(j);
                 if (!digest || round > 0)
                         break; /* skopeo copy says what is wrong */
@@ -275,7 +311,8 @@ static void take_inspect(ImagePull *p) {
 int image_pull_start(const char *store_dir, const char *reference, bool tls_verify, const ImageOptions *opts,
                      ImagePull **ret, SupError **ret_error) {
         _cleanup_(image_pull_freep) ImagePull *p = xnew0(ImagePull, 1);
-        _cleanup_free_ char *src = NULL, *dst = NULL, *blobs = NULL, *inspect_path = NULL;
+        _cleanup_free_ char *src = NULL, *dst = NULL, *blobs = NULL, *pull_blobs = NULL, *pull_sha = NULL,
+                            *inspect_path = NULL;
         char *ia[8], *ca[10];
         size_t ni = 0, nc = 0, src_index;
         int fds[2];
@@ -306,7 +343,11 @@ int image_pull_start(const char *store_dir, const char *reference, bool tls_veri
         }
         src = xasprintf("docker://%s", reference);
         dst = xasprintf("oci:%s/layout:sup", p->tmp);
-        blobs = path_join(store_dir, "blobs");
+        blobs = store_path(store_dir, "blobs/sha256");
+        pull_blobs = path_join(p->tmp, "blobs");
+        pull_sha = path_join(pull_blobs, "sha256");
+        if (mkdir(pull_blobs, 0700) < 0 || mkdir(pull_sha, 0700) < 0)
+                return sup_error_errno(ret_error, -errno, "cannot create %s", pull_sha);
         inspect_path = path_join(p->tmp, "inspect.json");
         ia[ni++] = (char *) "skopeo";
         ia[ni++] = (char *) "inspect";
@@ -318,7 +359,7 @@ int image_pull_start(const char *store_dir, const char *reference, bool tls_veri
         ca[nc++] = (char *) "--retry-times";
         ca[nc++] = (char *) PULL_RETRIES;
         ca[nc++] = (char *) "--dest-shared-blob-dir";
-        ca[nc++] = blobs;
+        ca[nc++] = pull_blobs;
         /* Only a registry the unit says is plain HTTP gets its TLS check dropped. */
         if (!tls_verify) {
                 ia[ni++] = (char *) "--tls-verify=false";
@@ -353,7 +394,7 @@ int image_pull_start(const char *store_dir, const char *reference, bool tls_veri
                 if (null < 0 || dup2(null, 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[1], 2) < 0)
                         _exit(EXIT_FAILURE);
                 child_reset(NULL, 0);
-                pull_child(ia, src_index, ca, reference, inspect_path);
+                pull_child(ia, src_index, ca, reference, inspect_path, blobs, pull_sha);
         }
         close(fds[1]);
         p->fd = fds[0];
@@ -369,18 +410,21 @@ static void report(ImagePull *p) {
 }
 
 /* Progress: the layers skopeo inspect named (and any skopeo copy names as it starts it), each
- * done once it is in blobs/sha256/ (skopeo renames a blob in whole once copied and verified;
- * one the store had already counts at once, as skopeo skips it); the totals are the manifest's
- * sizes (inspect's LayersData), made exact from the manifest itself at the end. */
+ * done once it is in the pull's blobs/sha256/ (skopeo renames a blob in whole once copied and
+ * verified; one the store had already is linked there before and counts at once, as skopeo skips
+ * it) or the store's; the totals are the manifest's sizes (inspect's LayersData), made exact from
+ * the manifest itself at the end. */
 static void update_progress(ImagePull *p) {
-        _cleanup_free_ char *dir = store_path(p->store_dir, "blobs/sha256");
+        _cleanup_free_ char *dir = store_path(p->store_dir, "blobs/sha256"), *pull_dir = NULL;
         unsigned done = 0;
         uint64_t bytes = 0;
 
+        if (p->tmp)
+                pull_dir = path_join(p->tmp, "blobs/sha256");
         STRV_FOREACH(b, p->blobs) {
-                _cleanup_free_ char *path = path_join(dir, *b);
+                _cleanup_free_ char *path = path_join(dir, *b), *pull_path = pull_dir ? path_join(pull_dir, *b) : NULL;
                 struct stat st;
-                if (stat(path, &st) == 0) {
+                if ((pull_path && stat(pull_path, &st) == 0) || stat(path, &st) == 0) {
                         done++;
                         bytes += (uint64_t) st.st_size;
                 }
@@ -480,8 +524,54 @@ static char *pull_message(ImagePull *p) {
         return out;
 }
 
+/* Moves the pull's blobs (from_fd) into the store's (to_fd), each by a rename: a reader of the
+ * store (a start resolving the same image, another pull's end) finds a blob whole or not at all.
+ * The manifest goes last, made durable first as skopeo does not; a blob the store had already
+ * (linked before the copy) is that same file, which the rename leaves as it is. */
+static int publish_blobs(int from_fd, int to_fd, const char *manifest_hex, SupError **ret_error) {
+        _cleanup_closedir_ DIR *d = NULL;
+        _cleanup_close_ int mfd = -EBADF;
+        struct dirent *de;
+        int fd = fcntl(from_fd, F_DUPFD_CLOEXEC, 3);
+
+        if (fd < 0 || !(d = fdopendir(fd))) {
+                if (fd >= 0)
+                        close(fd);
+                return sup_error_errno(ret_error, -errno, "cannot read the pull's blobs");
+        }
+        while ((errno = 0, de = readdir(d))) {
+                _cleanup_free_ char *digest = xasprintf("sha256:%s", de->d_name);
+
+                /* Only what a digest names: skopeo's own temporary files are not blobs. */
+                if (!store_digest_hex(digest) || streq(de->d_name, manifest_hex))
+                        continue;
+                if (renameat(from_fd, de->d_name, to_fd, de->d_name) < 0)
+                        return sup_error_errno(ret_error, -errno, "cannot move the blob %s into the store", digest);
+        }
+        if (errno != 0)
+                return sup_error_errno(ret_error, -errno, "cannot read the pull's blobs");
+        mfd = openat(from_fd, manifest_hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (mfd < 0 || fsync(mfd) < 0)
+                return sup_error_errno(ret_error, -errno, "cannot make the manifest sha256:%s durable", manifest_hex);
+        if (renameat(from_fd, manifest_hex, to_fd, manifest_hex) < 0)
+                return sup_error_errno(ret_error, -errno, "cannot move the manifest sha256:%s into the store",
+                                       manifest_hex);
+        if (fsync(to_fd) < 0)
+                return sup_error_errno(ret_error, -errno, "cannot make the store's blobs durable");
+        return 0;
+}
+
+/* DIR/blobs/sha256 (the store's, or a pull's), opened as blob_dir_open() does. */
+static int open_blobs_below(const char *dir, int *ret_fd, SupError **ret_error) {
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return sup_error_errno(ret_error, -errno, "cannot open %s", dir);
+        return blob_dir_open(fd, ret_fd, ret_error);
+}
+
 static int record_pull(ImagePull *p, char **ret_manifest, SupError **ret_error) {
-        _cleanup_close_ int store_fd = -EBADF, blobs_fd = -EBADF;
+        _cleanup_close_ int blobs_fd = -EBADF, pull_blobs_fd = -EBADF;
         _cleanup_free_ char *layout = path_join(p->tmp, "layout"), *text = NULL, *path = NULL;
         _cleanup_json_ json_t *index = NULL, *manifest = NULL, *ref = NULL;
         char stamp[64];
@@ -501,16 +591,19 @@ static int record_pull(ImagePull *p, char **ret_manifest, SupError **ret_error) 
                 return sup_error_make(ret_error, -EBADMSG, "skopeo's image of %s names no sha256 manifest",
                                       p->reference);
 
-        /* The manifest is in the store's blobs and is what its digest says; the layers are
-         * checked when they are unpacked. */
-        store_fd = open(p->store_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (store_fd < 0)
-                return sup_error_errno(ret_error, -errno, "cannot open %s", p->store_dir);
-        r = blob_dir_open(store_fd, &blobs_fd, ret_error);
+        /* The manifest is in the pull's blobs and is what its digest says; the layers are
+         * checked when they are unpacked. Then they all go into the store's. */
+        r = open_blobs_below(p->tmp, &pull_blobs_fd, ret_error);
         if (r < 0)
                 return r;
-        r = blob_read_json(&(BlobDir){.fd = blobs_fd, .name = p->reference}, digest,
+        r = blob_read_json(&(BlobDir){.fd = pull_blobs_fd, .name = p->reference}, digest,
                            json_integer_value(json_object_get(desc, "size")), &manifest, ret_error);
+        if (r < 0)
+                return r;
+        r = open_blobs_below(p->store_dir, &blobs_fd, ret_error);
+        if (r < 0)
+                return r;
+        r = publish_blobs(pull_blobs_fd, blobs_fd, store_digest_hex(digest), ret_error);
         if (r < 0)
                 return r;
         p->progress.layers_total = (unsigned) json_array_size(json_object_get(manifest, "layers"));

@@ -14,8 +14,8 @@
  *
  *   lock               flock: shared while a start resolves and records what it uses, exclusive
  *                      while prune decides and removes
- *   blobs/sha256/HEX   blobs of pulled images (skopeo's --dest-shared-blob-dir): manifests,
- *                      configs, compressed layers
+ *   blobs/sha256/HEX   blobs of pulled images: manifests, configs, compressed layers; each
+ *                      renamed here whole from a pull's own directory (image-registry.c)
  *   refs/KEY.json      a pulled reference: {"reference", "manifest": "sha256:..", "size",
  *                      "media_type" (the manifest's descriptor), "pulled": time}
  *   images/HEX.json    an image the store has unpacked (oci:, registry:), by manifest digest: its

@@ -8,7 +8,9 @@
 #include "test-helpers.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -685,6 +687,120 @@ static void count_progress(const ImageProgress *p, void *userdata) {
         pr->last = *p;
 }
 
+/* The store's blobs/sha256/: each entry's name and inode, sorted by name; *n of them. */
+typedef struct BlobInode {
+        char name[80];
+        ino_t ino;
+} BlobInode;
+
+static int blob_inode_cmp(const void *a, const void *b) {
+        return strcmp(((const BlobInode *) a)->name, ((const BlobInode *) b)->name);
+}
+
+static size_t blob_inodes(const char *dir, BlobInode *ret, size_t max) {
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        struct dirent *de;
+        size_t n = 0;
+
+        assert_non_null(d);
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                assert_true(n < max);
+                assert_true(strlen(de->d_name) < sizeof(ret[n].name));
+                strcpy(ret[n].name, de->d_name);
+                ret[n++].ino = de->d_ino;
+        }
+        qsort(ret, n, sizeof(*ret), blob_inode_cmp);
+        return n;
+}
+
+/* The attack it stops: a reader of the store seeing a manifest half written. skopeo writes a
+ * manifest in place (truncated, then written), also one the store has; pulling again into the
+ * store's blobs/ let a start resolving the image (or a pull's own end) read a manifest of 0 bytes,
+ * and a pull killed in between would have left it so. Pulling the same image again must write no
+ * file of blobs/sha256/ in place (inotify sees every open for writing end there), and copy no
+ * layer the store had (they keep their inodes). The manifest and the config (skopeo copies a
+ * config every time) are replaced whole. */
+static void repull_in_place_check(const Fixture *f, const char *ref, const char *digest) {
+        _cleanup_free_ char *blobs = store_sub(f, "%s", "blobs/sha256"), *again = NULL,
+                            *tmp = store_sub(f, "%s", "tmp"), *manifest_path = NULL;
+        _cleanup_close_ int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        _cleanup_(json_decrefp) json_t *manifest = NULL;
+        const char *config;
+        BlobInode before[16], after[16];
+        size_t n_before, n_after;
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        SupError *e = NULL;
+        ssize_t n;
+
+        manifest_path = path_join(blobs, digest + strlen("sha256:"));
+        manifest = json_load_file(manifest_path, 0, NULL);
+        config = json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
+        assert_non_null(config);
+        n_before = blob_inodes(blobs, before, 16);
+        assert_int_equal(n_before, 5); /* manifest, config, three layers */
+        assert_true(in >= 0);
+        assert_true(inotify_add_watch(in, blobs, IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE) >= 0);
+        assert_int_equal(image_store_pull(f->store, ref, false, NULL, &again, &e), 0);
+        assert_null(e);
+        assert_string_equal(again, digest);
+        while ((n = read(in, buf, sizeof(buf))) > 0) {
+                const struct inotify_event *ev = (const struct inotify_event *) buf;
+                fail_msg("blobs/sha256/%s written in place by a second pull (mask %#x)", ev->len ? ev->name : "",
+                         ev->mask);
+        }
+        assert_int_equal(errno, EAGAIN);
+        n_after = blob_inodes(blobs, after, 16);
+        assert_int_equal(n_after, n_before);
+        for (size_t i = 0; i < n_before; i++) {
+                assert_string_equal(after[i].name, before[i].name);
+                if (streq(before[i].name, digest + strlen("sha256:")))
+                        assert_int_not_equal(after[i].ino, before[i].ino);
+                else if (!streq(before[i].name, config + strlen("sha256:")) && after[i].ino != before[i].ino)
+                        fail_msg("blobs/sha256/%s copied again", before[i].name);
+        }
+        assert_int_equal(count_entries(tmp), 0);
+}
+
+/* Two pulls of one reference at the same time (two units with pull: always): both succeed and
+ * find the manifest whole, and the image resolves after. */
+static void concurrent_pulls(const Fixture *f, const char *ref, const char *digest) {
+        _cleanup_free_ char *tmp = store_sub(f, "%s", "tmp");
+        ImagePull *p[2] = {};
+        bool done[2] = {};
+        Image *img = NULL;
+
+        for (size_t i = 0; i < 2; i++)
+                assert_int_equal(image_pull_start(f->store, ref, false, NULL, &p[i], NULL), 0);
+        while (!done[0] || !done[1]) {
+                struct pollfd pfd[2];
+                nfds_t n = 0;
+
+                for (size_t i = 0; i < 2; i++)
+                        if (!done[i])
+                                pfd[n++] = (struct pollfd){.fd = image_pull_fd(p[i]), .events = POLLIN};
+                assert_true(poll(pfd, n, 60000) > 0);
+                for (size_t i = 0; i < 2; i++) {
+                        SupError *e = NULL;
+                        int status;
+
+                        if (done[i] || image_pull_read(p[i]) != 0)
+                                continue;
+                        assert_int_equal(waitpid(image_pull_pid(p[i]), &status, 0), image_pull_pid(p[i]));
+                        assert_int_equal(image_pull_finish(p[i], status, &e), 0);
+                        assert_null(e);
+                        done[i] = true;
+                }
+        }
+        for (size_t i = 0; i < 2; i++)
+                image_pull_free(p[i]);
+        assert_int_equal(resolve_item(f, LAYER_REGISTRY, ref, NULL, false, &img, NULL), 0);
+        assert_string_equal(img->images[0], digest);
+        image_free(img);
+        assert_int_equal(count_entries(tmp), 0);
+}
+
 /* A pull from a registry on 127.0.0.1 (Debian's docker-registry, when installed): the reference
  * is recorded only after skopeo succeeded, with progress up to the manifest's totals, and then
  * resolves from the store's blobs; a failed pull carries skopeo's message and records nothing. */
@@ -750,6 +866,9 @@ static void test_registry_pull(void **state) {
         assert_string_equal(img->config.entrypoint[0], "/bin/echo");
         assert_string_equal(img->images[0], digest);
         image_free(img);
+
+        repull_in_place_check(f, ref, digest);
+        concurrent_pulls(f, ref, digest);
 
         /* A tag the registry lacks: skopeo's reason, no ref, nothing left in tmp/. */
         bad = xasprintf("127.0.0.1:%d/app:nope", port);
