@@ -19,7 +19,7 @@ int read_full_file_at(int dirfd, const char *path, size_t max, char **ret, size_
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
         struct stat st;
-        size_t size = 0;
+        size_t size = 0, cap;
 
         fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
@@ -33,11 +33,30 @@ int read_full_file_at(int dirfd, const char *path, size_t max, char **ret, size_
         if ((size_t) st.st_size > max)
                 return -EFBIG;
 
-        buf = malloc(max + 2);
+        /* Sized by what fstat says (and a page for /proc's and /sys's files, which say 0 or a
+         * page), grown up to max + 1 if the file is longer than that: a buffer of max bytes for
+         * every small file was an mmap(), page faults and an munmap() (with its TLB flush on
+         * every CPU) each time, most of supd's reading of a hundred new units. One byte past
+         * what is read is the NUL; one past max shows a file over it. */
+        cap = MIN(MAX((size_t) st.st_size + 1, (size_t) 4096), max + 1);
+        buf = malloc(cap + 1);
         if (!buf)
                 return -ENOMEM;
         for (;;) {
-                ssize_t n = read(fd, buf + size, max + 1 - size);
+                ssize_t n;
+
+                if (size == cap) {
+                        char *b;
+
+                        if (cap > max)
+                                return -EFBIG;
+                        cap = MIN(cap * 2, max + 1);
+                        b = realloc(buf, cap + 1);
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                }
+                n = read(fd, buf + size, cap - size);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;

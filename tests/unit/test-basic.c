@@ -238,10 +238,51 @@ static void test_write_file_replace(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
-/* QEMU's resident memory split by its mappings: the guest RAM is the anonymous mapping of exactly
- * the guest's size (not a file's of that size, not an anonymous one of another size); everything
- * else, QEMU's own. A mapping without its Rss, or a number that does not parse, is refused rather
- * than counted as 0. */
+/* read_full_file() reads a file whole whatever its size says: one past the first guess and past
+ * its doubling, one of exactly max bytes, one that fstat says is empty (/proc's), and refuses one
+ * byte more than max. */
+static void test_read_full_file_sizes(void **state) {
+        _cleanup_free_ char *dir = make_tree(), *cmd = NULL;
+        static const size_t sizes[] = {0, 1, 4095, 4096, 4097, 8193, 100000};
+
+        for (size_t i = 0; i < ELEMENTSOF(sizes); i++) {
+                _cleanup_free_ char *path = xasprintf("%s/f%zu", dir, i), *want = xmalloc(sizes[i] + 1), *got = NULL;
+                size_t n = 12345;
+
+                for (size_t k = 0; k < sizes[i]; k++)
+                        want[k] = (char) ('a' + (k * 7 + i) % 26);
+                assert_int_equal(write_file_atomic(path, want, sizes[i], 0600), 0);
+                assert_int_equal(read_full_file(path, 100000, &got, &n), 0);
+                assert_int_equal(n, sizes[i]);
+                assert_memory_equal(got, want, sizes[i]);
+                assert_int_equal(got[n], 0);
+                free(got);
+                got = NULL;
+                /* max exactly the size, and one below it */
+                assert_int_equal(read_full_file(path, sizes[i], &got, &n), 0);
+                assert_int_equal(n, sizes[i]);
+                free(got);
+                got = NULL;
+                if (sizes[i] > 0)
+                        assert_int_equal(read_full_file(path, sizes[i] - 1, &got, &n), -EFBIG);
+        }
+        {
+                _cleanup_free_ char *maps = NULL;
+                size_t n;
+                struct stat st;
+
+                /* st_size 0, and longer than the first guess of a page */
+                assert_int_equal(stat("/proc/self/smaps", &st), 0);
+                assert_int_equal(st.st_size, 0);
+                assert_int_equal(read_full_file("/proc/self/smaps", 4 << 20, &maps, &n), 0);
+                assert_true(n > 4096);
+                assert_int_equal(strlen(maps), n);
+                assert_non_null(strstr(maps, "Rss:"));
+        }
+        cmd = xasprintf("rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
 /* mkdir_p() makes what is missing, from the first missing ancestor down, and leaves what is there;
  * a file in the way is an error. */
 static void test_mkdir_p(void **state) {
@@ -266,6 +307,10 @@ static void test_mkdir_p(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
+/* QEMU's resident memory split by its mappings: the guest RAM is the anonymous mapping of exactly
+ * the guest's size (not a file's of that size, not an anonymous one of another size); everything
+ * else, QEMU's own. A mapping without its Rss, or a number that does not parse, is refused rather
+ * than counted as 0. */
 static void test_smaps_rss(void **state) {
         static const char good[] = "55d0c0a00000-55d0c0b00000 r-xp 00000000 fd:01 1234  /usr/bin/qemu-system-x86_64\n"
                                    "Size:               1024 kB\n"
@@ -346,6 +391,7 @@ int main(void) {
                 cmocka_unit_test(test_fwrite_sanitized),
                 cmocka_unit_test(test_sup_error),
                 cmocka_unit_test(test_write_file_replace),
+                cmocka_unit_test(test_read_full_file_sizes),
                 cmocka_unit_test(test_mkdir_p),
                 cmocka_unit_test(test_smaps_rss),
                 cmocka_unit_test(test_glibc_tunables),
