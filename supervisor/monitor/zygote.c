@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,10 @@ _Noreturn static void run_monitor(int ready_fd, int argc, char **argv, int (*mai
         pid_t pid;
 
         /* Detached as supd detaches an executed monitor: a session of its own, and the child of a
-         * process that exits at once (the zygote reaps it), so that nothing of supd's or the
-         * zygote's life reaches it. */
+         * process that exits at once (SA_NOCLDWAIT in the zygote: the kernel reaps it), so that
+         * nothing of supd's or the zygote's life reaches it. The monitor waits for its children
+         * itself: SIGCHLD as any process starts with. */
+        (void) sigaction(SIGCHLD, &(struct sigaction){.sa_handler = SIG_DFL}, NULL);
         (void) setsid();
         pid = fork();
         if (pid < 0) {
@@ -78,6 +81,14 @@ void monitor_zygote_environment_drop(void) {
 int monitor_zygote_run(int sock, int (*main_fn)(int argc, char **argv)) {
         static char buf[ZYGOTE_REQUEST_MAX];
 
+        /* The child forked for a request is not waited for: it forks the monitor and exits at
+         * once, and SA_NOCLDWAIT has the kernel reap it. Waiting for it made every request wait
+         * for that child's turn on a CPU, on a host busy with the monitors just forked: a reload's
+         * hundred monitors came out one per scheduling round, over the whole of their starts. Its
+         * failure to fork the monitor is the monitor's (the child says it on the ready pipe). */
+        if (sigaction(SIGCHLD, &(struct sigaction){.sa_handler = SIG_DFL, .sa_flags = SA_NOCLDWAIT}, NULL) < 0)
+                return 1;
+
         for (;;) {
                 union {
                         struct cmsghdr h;
@@ -94,7 +105,6 @@ int monitor_zygote_run(int sock, int (*main_fn)(int argc, char **argv)) {
                 int32_t reply;
                 ssize_t n;
                 int fd, argc, r;
-                pid_t pid;
 
                 n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
                 if (n == 0)
@@ -109,14 +119,12 @@ int monitor_zygote_run(int sock, int (*main_fn)(int argc, char **argv)) {
                             ? -EINVAL
                             : zygote_request_decode(buf, (size_t) n, &argv, &argc);
                 if (r >= 0) {
-                        pid = fork();
+                        pid_t pid = fork();
+
                         if (pid == 0)
                                 run_monitor(fd, argc, argv, main_fn);
                         if (pid < 0)
                                 r = -errno;
-                        else
-                                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                                        ;
                 }
                 if (fd >= 0)
                         close(fd);

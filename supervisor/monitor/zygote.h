@@ -18,10 +18,12 @@
  * requests), and nothing of a monitor is ever in it.
  *
  * Each request is forked twice, as supd's own spawn detaches (a session of its own, not the
- * zygote's child: the monitor outlives supd and the zygote), and in the monitor:
+ * zygote's child: the monitor outlives supd and the zygote); the zygote does not wait for the first
+ * child (SA_NOCLDWAIT reaps it) and answers the next request at once. In the monitor:
  * - fd 3 is the request's ready pipe, every other fd above 2 closed (the zygote's socket too);
  * - /proc/PID/cmdline shows the request's argv (cmdline_area_set()), which `ps`, pgrep -f and the
  *   tests go by;
+ * - SIGCHLD is as in any new process (not the zygote's SA_NOCLDWAIT): it waits for its children;
  * - main(argc, argv) runs with the request's argv, getopt reset, and the process exits with what
  *   it returns.
  * The zygote returns when supd closes its end (0), or on an error of the socket (1). */

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "macro.h"
 #include "socket-util.h"
 #include "zygote-proto.h"
@@ -103,6 +104,19 @@ static int report_main(int argc, char **argv) {
         k += snprintf(line + k, sizeof(line) - (size_t) k, "\ncmdline=%.*s\nfds-above-3=%d\nsession-leader=%d\n",
                       (int) MAX(n, 0), cmdline, open_above_3, getsid(0) == getpid());
         k += snprintf(line + k, sizeof(line) - (size_t) k, "bind-now=%s\n", getenv("LD_BIND_NOW") ?: "unset");
+        {
+                /* Its children are its to wait for (not reaped for it, as the zygote's are). */
+                struct sigaction sa;
+                int status = -1;
+                pid_t c = fork();
+
+                if (c == 0)
+                        _exit(5);
+                (void) sigaction(SIGCHLD, NULL, &sa);
+                k += snprintf(line + k, sizeof(line) - (size_t) k, "sigchld-default=%d child-waited=%d\n",
+                              sa.sa_handler == SIG_DFL && !(sa.sa_flags & SA_NOCLDWAIT),
+                              c > 0 && waitpid(c, &status, 0) == c && WIFEXITED(status) && WEXITSTATUS(status) == 5);
+        }
         return write(3, line, (size_t) k) == k ? 7 : 1;
 }
 
@@ -182,6 +196,17 @@ static void test_zygote_forks_monitors(void **state) {
                 assert_non_null(strstr(out, "session-leader=0\n"));
                 /* supd's LD_BIND_NOW for the zygote is not the monitors' (nor their helpers'). */
                 assert_non_null(strstr(out, "bind-now=unset\n"));
+                assert_non_null(strstr(out, "sigchld-default=1 child-waited=1\n"));
+        }
+        /* The children it forked for the requests (each exited after forking its monitor) were
+         * not waited for, and are not left as zombies either. */
+        {
+                _cleanup_free_ char *path = xasprintf("/proc/%d/task/%d/children", (int) zygote, (int) zygote),
+                                    *children = NULL;
+                size_t n;
+
+                assert_int_equal(read_full_file(path, 4096, &children, &n), 0);
+                assert_string_equal(children, "");
         }
 
         /* A request without its pipe, or that is no request, forks nothing and is answered. */
