@@ -33,10 +33,10 @@ int cgroup_detect(const char *root, CgroupVersion *ret);
  * if it exists already (adoption after a supd restart). */
 int cgroup_create(const char *root, const char *parent, const char *name, Cgroup **ret);
 /* The same for a host process's own cgroup, which accounts and bounds its work (sup-monitor's
- * NAME@monitor): on v1 only on the hierarchies of sup's controllers (memory, pids, cpu, cpuacct,
- * blkio, freezer) and the unified one, not on the others an instance joins so that its container
- * cannot reach their roots (cpuset, devices, name=systemd...): the process stays in its parent's
- * cgroup there. */
+ * NAME@monitor): on v1 only on the memory, cpu and cpuacct hierarchies (V1_OWN_CONTROLLERS), not
+ * on the others, which account nothing of one process's work (pids, freezer, blkio, a hybrid
+ * host's unified one) or which an instance joins only so that its container cannot reach their
+ * roots (cpuset, devices, name=systemd...): the process stays in its parent's cgroup there. */
 int cgroup_create_own(const char *root, const char *parent, const char *name, Cgroup **ret);
 /* Opens an instance cgroup that exists, creating nothing (a reader such as supd's status):
  * -ENOENT when it is on no hierarchy. */
