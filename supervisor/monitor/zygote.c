@@ -22,21 +22,15 @@ static char **monitor_argv;
 
 _Noreturn static void run_monitor(int ready_fd, int argc, char **argv, int (*main_fn)(int argc, char **argv)) {
         const char *last = argv[argc - 1];
-        pid_t pid;
 
-        /* Detached as supd detaches an executed monitor: a session of its own, and the child of a
-         * process that exits at once (SA_NOCLDWAIT in the zygote: the kernel reaps it), so that
-         * nothing of supd's or the zygote's life reaches it. The monitor waits for its children
-         * itself: SIGCHLD as any process starts with. */
+        /* Detached from supd as an executed monitor is: in the zygote's session (not supd's),
+         * where it is no session leader (it can never acquire a controlling terminal, such as
+         * the terminal of an exec it serves), a process group of its own (a signal to the
+         * zygote's group is not its), and waiting for its own children (not the zygote's
+         * SA_NOCLDWAIT). The zygote is its parent, which reaps nothing of it (SA_NOCLDWAIT: the
+         * kernel does) and whose death only hands it to init. */
         (void) sigaction(SIGCHLD, &(struct sigaction){.sa_handler = SIG_DFL}, NULL);
-        (void) setsid();
-        pid = fork();
-        if (pid < 0) {
-                (void) !write(ready_fd, "cannot fork sup-monitor", 23);
-                _exit(127);
-        }
-        if (pid > 0)
-                _exit(0);
+        (void) setpgid(0, 0);
 
         /* dup2() onto fd 3 closes the zygote's socket there; the copy is not close-on-exec. */
         if (dup2(ready_fd, 3) < 0)
@@ -81,11 +75,12 @@ void monitor_zygote_environment_drop(void) {
 int monitor_zygote_run(int sock, int (*main_fn)(int argc, char **argv)) {
         static char buf[ZYGOTE_REQUEST_MAX];
 
-        /* The child forked for a request is not waited for: it forks the monitor and exits at
-         * once, and SA_NOCLDWAIT has the kernel reap it. Waiting for it made every request wait
-         * for that child's turn on a CPU, on a host busy with the monitors just forked: a reload's
-         * hundred monitors came out one per scheduling round, over the whole of their starts. Its
-         * failure to fork the monitor is the monitor's (the child says it on the ready pipe). */
+        /* A session of its own, which the monitors share without leading it (supd's spawn
+         * detaches an executed monitor through an intermediate child that leads one; one fork per
+         * monitor here instead of two). */
+        if (setsid() < 0 && getsid(0) != getpid())
+                return 1;
+        /* The monitors it forks are not waited for: SA_NOCLDWAIT has the kernel reap them. */
         if (sigaction(SIGCHLD, &(struct sigaction){.sa_handler = SIG_DFL, .sa_flags = SA_NOCLDWAIT}, NULL) < 0)
                 return 1;
 

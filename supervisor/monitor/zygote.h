@@ -17,9 +17,14 @@
  * each executed monitor had its own. The zygote holds nothing of any unit (it reads nothing but its
  * requests), and nothing of a monitor is ever in it.
  *
- * Each request is forked twice, as supd's own spawn detaches (a session of its own, not the
- * zygote's child: the monitor outlives supd and the zygote); the zygote does not wait for the first
- * child (SA_NOCLDWAIT reaps it) and answers the next request at once. In the monitor:
+ * Each request is one fork, detached as supd's own spawn detaches an executed monitor (through an
+ * intermediate child leading a session of its own): the zygote leads a session of its own, which
+ * the monitors share without leading it (none can acquire a controlling terminal), each monitor a
+ * process group of its own. The monitor is the zygote's child, outlives it and supd (it is then
+ * init's), and is never waited for: SA_NOCLDWAIT has the kernel reap it; the zygote answers the
+ * next request at once. (Two forks per request, waiting for the first, made the zygote wait for a
+ * child's turn on a CPU at every request on a host busy with the monitors just forked.) In the
+ * monitor:
  * - fd 3 is the request's ready pipe, every other fd above 2 closed (the zygote's socket too);
  * - /proc/PID/cmdline shows the request's argv (cmdline_area_set()), which `ps`, pgrep -f and the
  *   tests go by;

@@ -302,8 +302,12 @@ zygote_of_supd() { pgrep -P "$SUPD_PID" -f '^sup-monitor --zygote$'; }
 zy=$(zygote_of_supd)
 [ -n "$zy" ] || fail "no zygote among supd's children: $(pgrep -a -P "$SUPD_PID")"
 mp=$(field z1 monitor_pid)
-# Detached (not the zygote's child), with its own arguments for ps and pgrep -f, the same binary.
-[ "$(ps -o ppid= -p "$mp" | tr -d ' ')" != "$zy" ] || fail "the monitor $mp is the zygote's child"
+# Detached: not in supd's session nor leading one (it could acquire a controlling terminal), a
+# process group of its own; its own arguments for ps and pgrep -f, the same binary.
+read -r msid mpgid < <(ps -o sid=,pgid= -p "$mp")
+[ "$msid" != "$(ps -o sid= -p "$SUPD_PID" | tr -d ' ')" ] || fail "the monitor $mp is in supd's session"
+[ "$msid" != "$mp" ] || fail "the monitor $mp leads a session"
+[ "$mpgid" = "$mp" ] || fail "the monitor $mp is in the process group $mpgid"
 tr '\0' ' ' < "/proc/$mp/cmdline" | grep -q "^sup-monitor --dir $CASE_DIR/run/units/z1 " ||
         fail "the monitor's command line: $(tr '\0' ' ' < "/proc/$mp/cmdline")"
 [ "$(readlink "/proc/$mp/exe")" = "$(readlink -f "$MONITOR")" ] || fail "the monitor runs $(readlink "/proc/$mp/exe")"

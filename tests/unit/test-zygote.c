@@ -101,8 +101,10 @@ static int report_main(int argc, char **argv) {
         k += snprintf(line + k, sizeof(line) - (size_t) k, "argc=%d", argc);
         for (int i = 0; i < argc; i++)
                 k += snprintf(line + k, sizeof(line) - (size_t) k, " [%s]", argv[i]);
-        k += snprintf(line + k, sizeof(line) - (size_t) k, "\ncmdline=%.*s\nfds-above-3=%d\nsession-leader=%d\n",
-                      (int) MAX(n, 0), cmdline, open_above_3, getsid(0) == getpid());
+        k += snprintf(line + k, sizeof(line) - (size_t) k,
+                      "\ncmdline=%.*s\nfds-above-3=%d\nsession-leader=%d\ngroup-leader=%d\nsession=%d\n",
+                      (int) MAX(n, 0), cmdline, open_above_3, getsid(0) == getpid(), getpgid(0) == getpid(),
+                      (int) getsid(0));
         k += snprintf(line + k, sizeof(line) - (size_t) k, "bind-now=%s\n", getenv("LD_BIND_NOW") ?: "unset");
         {
                 /* Its children are its to wait for (not reaped for it, as the zygote's are). */
@@ -192,14 +194,22 @@ static void test_zygote_forks_monitors(void **state) {
                 /* Not the zygote's socket nor anything else of it: a monitor must not be able to
                  * ask for monitors. */
                 assert_non_null(strstr(out, "fds-above-3=0\n"));
-                /* Not in the zygote's session (nor, through it, supd's). */
+                /* Not supd's session (the test's here), nor the leader of one (it could acquire a
+                 * controlling terminal, an exec's), and a process group of its own. */
                 assert_non_null(strstr(out, "session-leader=0\n"));
+                assert_non_null(strstr(out, "group-leader=1\n"));
+                {
+                        _cleanup_free_ char *mine = xasprintf("session=%d\n", (int) getsid(0)),
+                                            *zygotes = xasprintf("session=%d\n", (int) zygote);
+                        assert_null(strstr(out, mine));
+                        assert_non_null(strstr(out, zygotes));
+                }
                 /* supd's LD_BIND_NOW for the zygote is not the monitors' (nor their helpers'). */
                 assert_non_null(strstr(out, "bind-now=unset\n"));
                 assert_non_null(strstr(out, "sigchld-default=1 child-waited=1\n"));
         }
-        /* The children it forked for the requests (each exited after forking its monitor) were
-         * not waited for, and are not left as zombies either. */
+        /* The monitors it forked (its children, exited) were not waited for, and are not left as
+         * zombies either. */
         {
                 _cleanup_free_ char *path = xasprintf("/proc/%d/task/%d/children", (int) zygote, (int) zygote),
                                     *children = NULL;
