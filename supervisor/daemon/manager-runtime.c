@@ -269,6 +269,7 @@ struct MonitorZygote {
         EventSource *source;
         Reaper *reaper; /* while the process lives */
         ZygoteRequest *pending, *pending_tail;
+        unsigned n_pending;
         bool answered; /* the running zygote answered a request */
         unsigned deaths;
         bool disabled;
@@ -284,6 +285,7 @@ static ZygoteRequest *zygote_stop(MonitorZygote *z) {
         z->source = event_source_free(z->source);
         close_and_reset(&z->fd);
         z->pending = z->pending_tail = NULL;
+        z->n_pending = 0;
         z->answered = false;
         return pending;
 }
@@ -341,6 +343,7 @@ static void on_zygote_reply(EventSource *s, int fd, uint32_t revents, void *user
                 }
                 q = z->pending;
                 z->pending = q->next;
+                z->n_pending--;
                 if (!z->pending)
                         z->pending_tail = NULL;
                 z->answered = true;
@@ -426,7 +429,18 @@ static int zygote_spawn(Manager *m, Instance *i, const char *const *argv, int re
         else
                 z->pending = q;
         z->pending_tail = q;
+        z->n_pending++;
         return 0;
+}
+
+/* Requests a zygote that has answered takes at once, in the turn that asks for the monitor
+ * (monitor_spawn()): a few microseconds each, well within its socket's buffer. */
+#define ZYGOTE_AT_ONCE_MAX 32
+
+static bool zygote_takes_at_once(const Manager *m) {
+        const MonitorZygote *z = m->zygote;
+
+        return z && !z->disabled && z->fd >= 0 && z->answered && z->n_pending < ZYGOTE_AT_ONCE_MAX;
 }
 
 MonitorZygote *monitor_zygote_free(MonitorZygote *z) {
@@ -555,10 +569,21 @@ static void on_spawn_turn(EventSource *s, usec_t t, void *userdata) {
 
 /* The monitor is forked on a later turn of the loop (on_spawn_turn), in the order asked. Its
  * instance is spawning meanwhile, as it is until its monitor listens: whatever happens to it first
- * (removed, replaced, supd stopping) is the state machine's, and release() takes it off the queue. */
+ * (removed, replaced, supd stopping) is the state machine's, and release() takes it off the queue.
+ * A zygote that answers is asked at once, unless others wait in the queue before it: a reload
+ * creating a hundred units then has their monitors forked, and their containers started, on the
+ * other CPUs while it creates the rest, instead of leaving them idle until it is done. */
 static int monitor_spawn(Instance *i) {
         Manager *m = i->manager;
         int r;
+
+        /* One that fails before anything was started is queued: its turn tries again, and
+         * reports as any spawn. */
+        if (!m->spawn_queue && zygote_takes_at_once(m)) {
+                r = monitor_fork(i);
+                if (r >= 0 || i->ready_fd >= 0)
+                        return r;
+        }
 
         if (!m->spawn_source) {
                 r = event_add_time(m->event, &m->spawn_source, USEC_INFINITY, on_spawn_turn, m);

@@ -5,12 +5,14 @@
 #include "test-helpers.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "manager.h"
 #include "process-util.h"
 #include "path-util.h"
 #include "string-util.h"
+#include "zygote-proto.h"
 
 /* ---- the fake runtime: it records what the machine asks of the unit "t"'s monitor ---- */
 
@@ -1323,6 +1325,103 @@ static void test_spawns_queued_at_shutdown(void **state) {
         (void) rm_rf(tmp);
 }
 
+/* `sup-monitor --zygote` stood in for by this binary (main(), --fake-zygote): each request
+ * answered as the zygote answers, its "monitor" the line "zygote DIR-OPTION DIR" on the request's
+ * ready pipe (which the state machine takes for the reason it failed). */
+static int fake_zygote(int sock) {
+        for (;;) {
+                static char buf[8192];
+                union {
+                        struct cmsghdr h;
+                        char b[CMSG_SPACE(sizeof(int))];
+                } control;
+                struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+                struct msghdr mh = {
+                        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control)};
+                struct cmsghdr *c;
+                char **argv = NULL;
+                int32_t reply = -EINVAL;
+                int fd = -EBADF, argc;
+                ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+
+                if (n <= 0)
+                        return 0;
+                c = CMSG_FIRSTHDR(&mh);
+                if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+                        memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+                if (fd >= 0 && zygote_request_decode(buf, (size_t) n, &argv, &argc) == 0 && argc >= 3) {
+                        dprintf(fd, "zygote %s %s\n", argv[1], argv[2]);
+                        reply = 0;
+                }
+                free(argv);
+                if (fd >= 0)
+                        close(fd);
+                if (send(sock, &reply, sizeof(reply), MSG_NOSIGNAL) < 0)
+                        return 1;
+        }
+}
+
+static const char *self_exe;
+
+static size_t count_prefix(Manager *m, const char *prefix, bool queued) {
+        size_t n = 0;
+        for (Instance *i = m->instances; i; i = i->next)
+                n += startswith(i->name, prefix) && i->spawn_queued == queued && (queued || i->ready_fd >= 0);
+        return n;
+}
+
+/* Once the zygote answers, a reload's new units are asked of it in the reload's own turn, not
+ * queued for later turns: their monitors (and containers) start on the other CPUs while the reload
+ * creates the rest (a hundred new units left a CPU idle for the whole of it). As many at once as
+ * the zygote's socket holds easily (32); the rest are queued, in order, and still go to the
+ * zygote. */
+static void test_spawns_at_once_to_a_zygote(void **state) {
+        _cleanup_free_ char *tmp = make_tree(), *script = NULL, *text = NULL;
+        _cleanup_(plan_freep) Plan *plan = NULL;
+        Diagnostics d = {};
+        Event *e = NULL;
+        Manager *m = NULL;
+        unsigned turns = 0;
+
+        spawn_manager_open(tmp, &e, &m);
+        /* The same script, but a zygote when asked for one. */
+        script = path_join(tmp, "monitor");
+        text = xasprintf("#!/bin/sh\n[ \"$1\" = --zygote ] && exec %s --fake-zygote\necho \"$1 $2\" >&3\n", self_exe);
+        put(tmp, "monitor", text);
+        assert_int_equal(chmod(script, 0755), 0);
+        while (count_life(m, LIFE_SPAWN_FAILED) < N_SPAWNED && turns++ < 1000)
+                assert_int_equal(event_run(e, 5 * USEC_PER_SEC), 0);
+        assert_int_equal(count_life(m, LIFE_SPAWN_FAILED), N_SPAWNED);
+        /* And the zygote's replies read (a reply may come after its monitor's line). */
+        for (int k = 0; k < 40; k++)
+                assert_int_equal(event_run(e, 50 * USEC_PER_MSEC), 0);
+
+        for (int k = 0; k < 40; k++) {
+                _cleanup_free_ char *name = xasprintf("v%02d", k), *path = xasprintf("units.d/v%02d.yaml", k),
+                                    *unit = unit_text(tmp, name, "");
+                put(tmp, path, unit);
+        }
+        assert_int_equal(manager_reload(m, false, &d, &plan), 0);
+        diagnostics_done(&d);
+        /* Before any turn of the loop: 32 asked, the rest queued (the 40 new units, and the ten
+         * whose monitors "failed", which the reload creates anew). */
+        assert_int_equal(count_prefix(m, "", false), 32);
+        assert_int_equal(count_prefix(m, "", true), count_life(m, LIFE_SPAWNING) - 32);
+        assert_true(count_prefix(m, "v", false) >= 32 - N_SPAWNED);
+        turns = 0;
+        while (count_life(m, LIFE_SPAWNING) > 0 && turns++ < 1000)
+                assert_int_equal(event_run(e, 5 * USEC_PER_SEC), 0);
+        for (Instance *i = m->instances; i; i = i->next) {
+                _cleanup_free_ char *dir = instance_dir_path(i), *want = xasprintf("zygote --dir %s\n", dir);
+
+                if (startswith(i->name, "v"))
+                        assert_string_equal(i->spawn_error, want);
+        }
+        manager_free(m);
+        event_free(e);
+        (void) rm_rf(tmp);
+}
+
 static void test_string_tables(void **state) {
         for (int s = 0; s < _LIFE_MAX; s++)
                 assert_int_equal(instance_life_from_string(instance_life_to_string(s)), s);
@@ -1331,7 +1430,7 @@ static void test_string_tables(void **state) {
         assert_int_equal(instance_life_from_string("nonsense"), _LIFE_INVALID);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_every_cell),
                 cmocka_unit_test(test_successor_waits_for_exit),
@@ -1355,7 +1454,12 @@ int main(void) {
                 cmocka_unit_test(test_shutdown_starts_no_successor),
                 cmocka_unit_test(test_spawns_leave_the_loop_free),
                 cmocka_unit_test(test_spawns_queued_at_shutdown),
+                cmocka_unit_test(test_spawns_at_once_to_a_zygote),
                 cmocka_unit_test(test_string_tables),
         };
+
+        if (argc == 2 && streq(argv[1], "--fake-zygote"))
+                return fake_zygote(3);
+        self_exe = realpath("/proc/self/exe", NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
