@@ -81,17 +81,22 @@ void sha256_final(Sha256 *s, uint8_t ret[SHA256_DIGEST_SIZE]) {
         }
 }
 
-void sha256_hex(const void *data, size_t n, char ret[SHA256_DIGEST_SIZE * 2 + 1]) {
+void sha256_final_hex(Sha256 *s, char ret[SHA256_DIGEST_SIZE * 2 + 1]) {
         static const char hex[] = "0123456789abcdef";
         uint8_t d[SHA256_DIGEST_SIZE];
-        Sha256 s;
 
-        sha256_init(&s);
-        sha256_update(&s, data, n);
-        sha256_final(&s, d);
+        sha256_final(s, d);
         for (unsigned i = 0; i < SHA256_DIGEST_SIZE; i++) {
                 ret[2 * i] = hex[d[i] >> 4];
                 ret[2 * i + 1] = hex[d[i] & 15];
         }
         ret[SHA256_DIGEST_SIZE * 2] = 0;
+}
+
+void sha256_hex(const void *data, size_t n, char ret[SHA256_DIGEST_SIZE * 2 + 1]) {
+        Sha256 s;
+
+        sha256_init(&s);
+        sha256_update(&s, data, n);
+        sha256_final_hex(&s, ret);
 }

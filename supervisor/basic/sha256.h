@@ -19,5 +19,7 @@ void sha256_init(Sha256 *s);
 void sha256_update(Sha256 *s, const void *data, size_t n);
 void sha256_final(Sha256 *s, uint8_t ret[SHA256_DIGEST_SIZE]);
 
+/* sha256_final() as 64 lower-case hex digits plus NUL. */
+void sha256_final_hex(Sha256 *s, char ret[SHA256_DIGEST_SIZE * 2 + 1]);
 /* One-shot, as 64 lower-case hex digits plus NUL. */
 void sha256_hex(const void *data, size_t n, char ret[SHA256_DIGEST_SIZE * 2 + 1]);

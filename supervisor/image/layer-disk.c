@@ -142,16 +142,10 @@ static int walk_dir(Walk *w, int dirfd, const char *rel, unsigned depth) {
         return 0;
 }
 
-static void hex(const uint8_t digest[SHA256_DIGEST_SIZE], char ret[65]) {
-        for (size_t i = 0; i < SHA256_DIGEST_SIZE; i++)
-                snprintf(ret + 2 * i, 3, "%02x", digest[i]);
-}
-
 /* Walks the layer in dir: its listing's digest in ret_listing, and with w->content its content
  * hash in ret_hash. */
 static int walk_layer(const char *dir, Walk *w, char ret_listing[65], char ret_hash[65]) {
         _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        uint8_t digest[SHA256_DIGEST_SIZE];
         struct stat st;
         int r;
 
@@ -163,12 +157,9 @@ static int walk_layer(const char *dir, Walk *w, char ret_listing[65], char ret_h
         r = walk_dir(w, fd, ".", 0);
         if (r < 0)
                 return r;
-        sha256_final(&w->listing, digest);
-        hex(digest, ret_listing);
-        if (w->content) {
-                sha256_final(&w->sha, digest);
-                hex(digest, ret_hash);
-        }
+        sha256_final_hex(&w->listing, ret_listing);
+        if (w->content)
+                sha256_final_hex(&w->sha, ret_hash);
         return 0;
 }
 

@@ -57,7 +57,6 @@ static int stat_line(Sha256 *h, const char *path) {
 }
 
 int vm_template_key(char *const *argv, const char *kernel, const char *initrd, char **ret) {
-        uint8_t digest[SHA256_DIGEST_SIZE];
         char hex[SHA256_DIGEST_SIZE * 2 + 1];
         Sha256 h;
         int r;
@@ -74,9 +73,7 @@ int vm_template_key(char *const *argv, const char *kernel, const char *initrd, c
                 r = stat_line(&h, initrd);
         if (r < 0)
                 return r;
-        sha256_final(&h, digest);
-        for (size_t i = 0; i < SHA256_DIGEST_SIZE; i++)
-                snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+        sha256_final_hex(&h, hex);
         *ret = xstrdup(hex);
         return 0;
 }
