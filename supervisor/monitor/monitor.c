@@ -238,6 +238,9 @@ static int prepare_seccomp(Monitor *m, const SeccompProgram **ret, SupError **re
         else if (p.origin == SECCOMP_ORIGIN_DISK)
                 log_writer_printf(&m->log, "sup", "seccomp: %s, %zu BPF instructions from the cache in %s", p.source,
                                   p.program->len, took);
+        else if (p.origin == SECCOMP_ORIGIN_AHEAD)
+                log_writer_printf(&m->log, "sup", "seccomp: %s, %zu BPF instructions made ahead by the monitor zygote",
+                                  p.source, p.program->len);
         if (p.unknown) {
                 _cleanup_free_ char *names = strv_join(p.unknown, ", ");
                 log_writer_printf(&m->log, "sup",
@@ -1921,6 +1924,10 @@ int monitor_new(Event *e, const MonitorConfig *cfg, Monitor **ret, SupError **re
         m->cgroup_root = cfg->cgroup_root ? xstrdup(cfg->cgroup_root) : NULL;
         m->cgroup_parent = xstrdup(cfg->cgroup_parent);
         m->state_dir = xstrdup(cfg->state_dir);
+        if (cfg->seccomp_ahead && cfg->seccomp_ahead->program) {
+                m->seccomp = *cfg->seccomp_ahead;
+                *cfg->seccomp_ahead = (SeccompCache){};
+        }
         m->store_dir = path_join(cfg->state_dir, IMAGE_STORE_SUBDIR);
         m->guest_dir = xstrdup(cfg->driver.guest_dir ? cfg->driver.guest_dir : "/var/lib/sup/guest");
         m->options = cfg->driver;

@@ -135,6 +135,9 @@ typedef struct MonitorConfig {
         DriverOptions driver;  /* guest_dir NULL: /var/lib/sup/guest */
         uint64_t log_max_size; /* the log rotates past it (supd --log-max-size); 0: the default */
         LayerUnpackLimits image_limits; /* supd --image-max-layer-size, and the default entry limit */
+        /* A seccomp program made before this monitor (sup-monitor.c: the zygote's, of the default
+         * profile for the default capabilities), taken over by monitor_new(); NULL or empty: none. */
+        SeccompCache *seccomp_ahead;
 } MonitorConfig;
 
 struct Monitor {

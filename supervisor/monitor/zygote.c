@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,8 +73,9 @@ void monitor_zygote_environment_drop(void) {
         (void) unsetenv(SUP_ZYGOTE_BIND_NOW);
 }
 
-int monitor_zygote_run(int sock, int (*main_fn)(int argc, char **argv)) {
+int monitor_zygote_run(int sock, int (*main_fn)(int argc, char **argv), void (*warm_fn)(int argc, char **argv)) {
         static char buf[ZYGOTE_REQUEST_MAX];
+        bool warmed = false;
 
         /* A session of its own, which the monitors share without leading it (supd's spawn
          * detaches an executed monitor through an intermediate child that leads one; one fork per
@@ -114,7 +116,13 @@ int monitor_zygote_run(int sock, int (*main_fn)(int argc, char **argv)) {
                             ? -EINVAL
                             : zygote_request_decode(buf, (size_t) n, &argv, &argc);
                 if (r >= 0) {
-                        pid_t pid = fork();
+                        pid_t pid;
+
+                        if (warm_fn && !warmed) {
+                                warm_fn(argc, argv);
+                                warmed = true;
+                        }
+                        pid = fork();
 
                         if (pid == 0)
                                 run_monitor(fd, argc, argv, main_fn);

@@ -15,7 +15,9 @@
  * space layout. The layout is the one difference an operator could care about: every monitor of
  * one supd has the same, as a monitor and its container's init (a fork of it) always had, where
  * each executed monitor had its own. The zygote holds nothing of any unit (it reads nothing but its
- * requests), and nothing of a monitor is ever in it.
+ * requests), and nothing of a monitor is ever in it, but what warm_fn makes before its first fork,
+ * with that request's argv, for every monitor alike (sup-monitor.c: the default seccomp program,
+ * of no unit's).
  *
  * Each request is one fork, detached as supd's own spawn detaches an executed monitor (through an
  * intermediate child leading a session of its own): the zygote leads a session of its own, which
@@ -32,7 +34,7 @@
  * - main(argc, argv) runs with the request's argv, getopt reset, and the process exits with what
  *   it returns.
  * The zygote returns when supd closes its end (0), or on an error of the socket (1). */
-int monitor_zygote_run(int sock, int (*main_fn)(int argc, char **argv));
+int monitor_zygote_run(int sock, int (*main_fn)(int argc, char **argv), void (*warm_fn)(int argc, char **argv));
 
 /* Takes LD_BIND_NOW out of the zygote's environment where supd put it there for the zygote alone
  * (SUP_ZYGOTE_BIND_NOW), so that monitors, and what they run, get supd's. */

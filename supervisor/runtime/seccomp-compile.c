@@ -23,10 +23,8 @@ static void seccomp_releasep(scmp_filter_ctx *ctx) {
 }
 
 static const char *const seccomp_origin_table[_SECCOMP_ORIGIN_MAX] = {
-        [SECCOMP_ORIGIN_NONE] = "none",
-        [SECCOMP_ORIGIN_MEMORY] = "memory",
-        [SECCOMP_ORIGIN_DISK] = "disk",
-        [SECCOMP_ORIGIN_COMPILED] = "compiled",
+        [SECCOMP_ORIGIN_NONE] = "none",         [SECCOMP_ORIGIN_MEMORY] = "memory", [SECCOMP_ORIGIN_DISK] = "disk",
+        [SECCOMP_ORIGIN_COMPILED] = "compiled", [SECCOMP_ORIGIN_AHEAD] = "ahead",
 };
 DEFINE_STRING_TABLE_LOOKUP(seccomp_origin, SeccompOrigin, _SECCOMP_ORIGIN_MAX);
 
@@ -211,6 +209,7 @@ int seccomp_compile(const SeccompProfile *p, SeccompProgram **ret, char ***ret_u
 void seccomp_cache_done(SeccompCache *c) {
         c->program = seccomp_program_free(c->program);
         c->key[0] = c->source_key[0] = 0;
+        c->made_ahead = false;
 }
 
 void seccomp_prepared_done(SeccompPrepared *p) {
@@ -282,16 +281,13 @@ static void source_key(const char *text, size_t size, const SeccompTarget *t, ch
         _cleanup_free_ char *head = xasprintf(
                 "sup seccomp source " COMPILER_GENERATION "\nlibseccomp %s\ncaps %" PRIx64 "\nkernel %u.%u\n%s\n",
                 seccomp_library_version(), t->caps, t->kernel[0], t->kernel[1], text ? "file" : "default");
-        uint8_t digest[SHA256_DIGEST_SIZE];
         Sha256 h;
 
         sha256_init(&h);
         sha256_update(&h, head, strlen(head));
         if (text)
                 sha256_update(&h, text, size);
-        sha256_final(&h, digest);
-        for (size_t i = 0; i < sizeof(digest); i++)
-                snprintf(ret + 2 * i, 3, "%02x", digest[i]);
+        sha256_final_hex(&h, ret);
 }
 
 uint64_t seccomp_unit_caps(const UnitSpec *u) {
@@ -338,7 +334,8 @@ int seccomp_prepare(const UnitSpec *u, uint64_t caps, const char *cache_dir, Sec
         /* The instance's restart: the file has not changed, nor has anything it is resolved with. */
         source_key(text, size, &target, skey);
         if (cache->program && streq(cache->source_key, skey)) {
-                out.origin = SECCOMP_ORIGIN_MEMORY;
+                out.origin = cache->made_ahead ? SECCOMP_ORIGIN_AHEAD : SECCOMP_ORIGIN_MEMORY;
+                cache->made_ahead = false;
                 goto done;
         }
 

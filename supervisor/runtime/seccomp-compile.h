@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
+
 #include "seccomp-profile.h"
 #include "seccomp-filter.h"
 #include "time-util.h"
@@ -33,6 +35,7 @@ typedef struct SeccompCache {
         char key[65];
         char source_key[65];
         SeccompProgram *program;
+        bool made_ahead; /* by another process, before this one (the monitor zygote): not yet used */
 } SeccompCache;
 
 void seccomp_cache_done(SeccompCache *c);
@@ -42,6 +45,7 @@ typedef enum SeccompOrigin {
         SECCOMP_ORIGIN_MEMORY,   /* the instance's own, from its last start */
         SECCOMP_ORIGIN_DISK,     /* the cache directory's */
         SECCOMP_ORIGIN_COMPILED, /* compiled now */
+        SECCOMP_ORIGIN_AHEAD,    /* made ahead (SeccompCache.made_ahead), from the disk cache or compiled */
         _SECCOMP_ORIGIN_MAX,
         _SECCOMP_ORIGIN_INVALID = -EINVAL,
 } SeccompOrigin;
