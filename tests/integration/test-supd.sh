@@ -47,13 +47,19 @@ kill -0 "$pid" 2>/dev/null && fail "the container's init $pid survived the stop"
 [ -n "$command_pid" ] || fail "no command under the container's init"
 [ -n "$command_pid" ] && kill -0 "$command_pid" 2>/dev/null && fail "the command survived the stop"
 # What the stopped unit's cgroup may hold is its next run, made ahead (issue 14): one init, parked
-# before any mount; nothing of the run that stopped.
+# before any mount; nothing of the run that stopped. (The init is moved into the cgroup as it is
+# forked and names itself a moment later: its name is waited for, a second process is not.)
+parked_init_only() {
+        local procs
+        procs=$(cat "$1/cgroup.procs")
+        [ "$(echo "$procs" | wc -w)" = 1 ] && [ "$procs" != "$pid" ] && [ "$procs" != "$command_pid" ] &&
+                [ "$(cat "/proc/$procs/comm" 2>/dev/null)" = sup-init ]
+}
 for h in pids memory unified; do
         d=/sys/fs/cgroup/$h/$parent/svc
         [ -d "$d" ] || continue
-        procs=$(cat "$d/cgroup.procs")
-        { [ "$(echo "$procs" | wc -w)" = 1 ] && [ "$(cat "/proc/$procs/comm")" = sup-init ]; } ||
-                fail "cgroup $h/$parent/svc holds more than a parked init after stop: $(echo $procs)"
+        wait_for 5 parked_init_only "$d" ||
+                fail "cgroup $h/$parent/svc holds more than a parked init after stop: $(cat "$d/cgroup.procs" | tr '\n' ' ')"
 done
 ctl start svc >/dev/null
 wait_for 5 state_is svc running || fail "start: state $(field svc state)"
