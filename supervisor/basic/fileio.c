@@ -36,7 +36,7 @@ int read_full_file_at(int dirfd, const char *path, size_t max, char **ret, size_
         /* Sized by what fstat says (and a page for /proc's and /sys's files, which say 0 or a
          * page), grown up to max + 1 if the file is longer than that: a buffer of max bytes for
          * every small file was an mmap(), page faults and an munmap() (with its TLB flush on
-         * every CPU) each time, most of supd's reading of a hundred new units. One byte past
+         * every CPU) each time, a sixth of supd's time reading a hundred new units. One byte past
          * what is read is the NUL; one past max shows a file over it. */
         cap = MIN(MAX((size_t) st.st_size + 1, (size_t) 4096), max + 1);
         buf = malloc(cap + 1);

@@ -545,7 +545,8 @@ static int publish_blobs(int from_fd, int to_fd, const char *manifest_hex, SupEr
                 /* Only what a digest names: skopeo's own temporary files are not blobs. */
                 if (!store_digest_hex(digest) || streq(de->d_name, manifest_hex))
                         continue;
-                if (renameat(from_fd, de->d_name, to_fd, de->d_name) < 0)
+                /* ENOENT: listed once more after it went (a directory read while it changes). */
+                if (renameat(from_fd, de->d_name, to_fd, de->d_name) < 0 && errno != ENOENT)
                         return sup_error_errno(ret_error, -errno, "cannot move the blob %s into the store", digest);
         }
         if (errno != 0)

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -123,7 +122,6 @@ int monitor_zygote_run(int sock, int (*main_fn)(int argc, char **argv), void (*w
                                 warmed = true;
                         }
                         pid = fork();
-
                         if (pid == 0)
                                 run_monitor(fd, argc, argv, main_fn);
                         if (pid < 0)
