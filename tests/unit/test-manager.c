@@ -5,14 +5,13 @@
 #include "test-helpers.h"
 
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "manager.h"
 #include "process-util.h"
 #include "path-util.h"
 #include "string-util.h"
-#include "zygote-proto.h"
+#include "zygote.h"
 
 /* ---- the fake runtime: it records what the machine asks of the unit "t"'s monitor ---- */
 
@@ -1325,40 +1324,14 @@ static void test_spawns_queued_at_shutdown(void **state) {
         (void) rm_rf(tmp);
 }
 
-/* `sup-monitor --zygote` stood in for by this binary (main(), --fake-zygote): each request
- * answered as the zygote answers, its "monitor" the line "zygote DIR-OPTION DIR" on the request's
- * ready pipe (which the state machine takes for the reason it failed). */
-static int fake_zygote(int sock) {
-        for (;;) {
-                static char buf[8192];
-                union {
-                        struct cmsghdr h;
-                        char b[CMSG_SPACE(sizeof(int))];
-                } control;
-                struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-                struct msghdr mh = {
-                        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control)};
-                struct cmsghdr *c;
-                char **argv = NULL;
-                int32_t reply = -EINVAL;
-                int fd = -EBADF, argc;
-                ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-
-                if (n <= 0)
-                        return 0;
-                c = CMSG_FIRSTHDR(&mh);
-                if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-                        memcpy(&fd, CMSG_DATA(c), sizeof(fd));
-                if (fd >= 0 && zygote_request_decode(buf, (size_t) n, &argv, &argc) == 0 && argc >= 3) {
-                        dprintf(fd, "zygote %s %s\n", argv[1], argv[2]);
-                        reply = 0;
-                }
-                free(argv);
-                if (fd >= 0)
-                        close(fd);
-                if (send(sock, &reply, sizeof(reply), MSG_NOSIGNAL) < 0)
-                        return 1;
-        }
+/* The monitor a real zygote (monitor/zygote.h, run by this binary: main(), --test-zygote) forks
+ * for each request: the line "zygote DIR-OPTION DIR" on its ready pipe, fd 3 (which the state
+ * machine takes for the reason it failed). */
+static int fake_monitor_main(int argc, char **argv) {
+        if (argc < 3)
+                return 1;
+        dprintf(3, "zygote %s %s\n", argv[1], argv[2]);
+        return 0;
 }
 
 static const char *self_exe;
@@ -1386,7 +1359,7 @@ static void test_spawns_at_once_to_a_zygote(void **state) {
         spawn_manager_open(tmp, &e, &m);
         /* The same script, but a zygote when asked for one. */
         script = path_join(tmp, "monitor");
-        text = xasprintf("#!/bin/sh\n[ \"$1\" = --zygote ] && exec %s --fake-zygote\necho \"$1 $2\" >&3\n", self_exe);
+        text = xasprintf("#!/bin/sh\n[ \"$1\" = --zygote ] && exec %s --test-zygote\necho \"$1 $2\" >&3\n", self_exe);
         put(tmp, "monitor", text);
         assert_int_equal(chmod(script, 0755), 0);
         while (count_life(m, LIFE_SPAWN_FAILED) < N_SPAWNED && turns++ < 1000)
@@ -1458,8 +1431,8 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_string_tables),
         };
 
-        if (argc == 2 && streq(argv[1], "--fake-zygote"))
-                return fake_zygote(3);
+        if (argc == 2 && streq(argv[1], "--test-zygote"))
+                return monitor_zygote_run(3, fake_monitor_main, NULL);
         self_exe = realpath("/proc/self/exe", NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
